@@ -1,0 +1,88 @@
+/* Unit tests for core/digest: known check values and base64 edge cases. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <string.h>
+
+#include "core/digest.h"
+
+static void test_crc_check_values(void **state)
+{
+	(void)state;
+	const char *s = "123456789";
+	assert_int_equal(cn_crc32(0, s, 9), 0xCBF43926u);
+	assert_int_equal(cn_crc32c(0, s, 9), 0xE3069283u);
+	assert_true(cn_crc64nvme(0, s, 9) == 0xAE8B14860A799888ULL);
+}
+
+static void test_crc_streaming_equals_oneshot(void **state)
+{
+	(void)state;
+	uint8_t buf[1000];
+	for (int i = 0; i < 1000; i++)
+		buf[i] = (uint8_t)(i * 7 + 3);
+	for (size_t cut = 0; cut <= 1000; cut += 37) {
+		assert_int_equal(cn_crc32(cn_crc32(0, buf, cut), buf + cut, 1000 - cut),
+				 cn_crc32(0, buf, 1000));
+		assert_int_equal(cn_crc32c(cn_crc32c(0, buf, cut), buf + cut, 1000 - cut),
+				 cn_crc32c(0, buf, 1000));
+		assert_true(cn_crc64nvme(cn_crc64nvme(0, buf, cut), buf + cut, 1000 - cut) ==
+			    cn_crc64nvme(0, buf, 1000));
+	}
+}
+
+static void test_digest_md5_sha256(void **state)
+{
+	(void)state;
+	struct cn_digest d;
+	struct cn_digest_result r;
+	char hex[65];
+	assert_int_equal(cn_digest_init(&d, CN_DIG_MD5 | CN_DIG_SHA256 | CN_DIG_CRC32), 0);
+	cn_digest_update(&d, "ab", 2);
+	cn_digest_update(&d, "c", 1);
+	cn_digest_final(&d, &r);
+	cn_digest_release(&d);
+	cn_hex(r.md5, 16, hex);
+	assert_string_equal(hex, "900150983cd24fb0d6963f7d28e17f72");
+	cn_hex(r.sha256, 32, hex);
+	assert_string_equal(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+	assert_int_equal(r.len, 3);
+	uint8_t raw[8];
+	assert_int_equal(cn_checksum_raw(CN_CK_CRC32, &r, raw), 4);
+	assert_int_equal(raw[0], (r.crc32 >> 24) & 0xff);
+}
+
+static void test_base64(void **state)
+{
+	(void)state;
+	const char *in[] = {"", "f", "fo", "foo", "foob", "fooba", "foobar"};
+	const char *want[] = {"", "Zg==", "Zm8=", "Zm9v", "Zm9vYg==", "Zm9vYmE=", "Zm9vYmFy"};
+	char out[32];
+	uint8_t dec[32];
+	for (int i = 0; i < 7; i++) {
+		cn_b64_encode((const uint8_t *)in[i], strlen(in[i]), out);
+		assert_string_equal(out, want[i]);
+		long n = cn_b64_decode(want[i], strlen(want[i]), dec);
+		assert_int_equal(n, strlen(in[i]));
+		assert_memory_equal(dec, in[i], n);
+	}
+	assert_int_equal(cn_b64_decode("Zm9", 3, dec), -1);
+	assert_int_equal(cn_b64_decode("Zm=v", 4, dec), -1);
+	assert_int_equal(cn_b64_decode("Z!9v", 4, dec), -1);
+	assert_int_equal(cn_checksum_alg_parse("CRC64NVME", 9), CN_CK_CRC64NVME);
+	assert_int_equal(cn_checksum_alg_parse("crc32c", 6), CN_CK_CRC32C);
+	assert_int_equal(cn_checksum_alg_parse("md5", 3), CN_CK_NONE);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_crc_check_values),
+		cmocka_unit_test(test_crc_streaming_equals_oneshot),
+		cmocka_unit_test(test_digest_md5_sha256),
+		cmocka_unit_test(test_base64),
+	};
+	return cmocka_run_group_tests_name("core/digest", tests, NULL, NULL);
+}
