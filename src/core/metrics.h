@@ -1,0 +1,23 @@
+/*
+ * core/metrics.h — process-wide counters rendered in Prometheus text format:
+ * requests by S3 operation and status, a latency histogram, bytes in/out and
+ * open connections.
+ *
+ * Thread rules: every function may be called from any thread (a mutex guards
+ * the per-operation table; connection and byte counters are atomics).
+ */
+#ifndef CAIRN_CORE_METRICS_H
+#define CAIRN_CORE_METRICS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* `op` must be a string with static lifetime (e.g. "GetObject"). */
+void cn_metrics_request(const char *op, int status, uint64_t usec, uint64_t bytes_in,
+			uint64_t bytes_out);
+void cn_metrics_conn(int delta);
+/* Renders the exposition text into buf; returns the length it needs (which
+ * may exceed cap: call again with a larger buffer). */
+size_t cn_metrics_render(char *buf, size_t cap);
+
+#endif

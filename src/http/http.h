@@ -1,0 +1,160 @@
+/*
+ * http/http.h — the HTTP/1.1 front end: worker threads with one libuv loop
+ * each, all accepting on one port (SO_REUSEPORT), http-parser for framing,
+ * keep-alive and pipelining, streaming bodies with backpressure, timeouts and
+ * one access-log line per request.
+ *
+ * Layer: http. It knows nothing of S3: a struct http_handler receives each
+ * request once its headers are complete and drives the response.
+ *
+ * Request lifecycle (all on the connection's loop thread):
+ *
+ *   headers complete --handler->on_request--> handler owns req
+ *   body bytes       --req->on_body-->        (handler may http_request_pause)
+ *   body complete    --req->on_body_end(req, 0)
+ *   connection lost  --req->on_body_end(req, err) if the body was not done,
+ *                      then req->on_abort(req) if set; writes then fail
+ *   handler          --http_response_begin/_write/_end--> response
+ *
+ * The handler calls http_response_end() exactly once, even after an abort;
+ * only then does the request's memory go away. Everything here runs on the
+ * loop that owns the connection; nothing is thread-safe across loops except
+ * http_server_stop().
+ */
+#ifndef CAIRN_HTTP_HTTP_H
+#define CAIRN_HTTP_HTTP_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "core/pool.h"
+
+struct http_conn;
+struct http_request;
+struct http_worker;
+
+struct http_header {
+	const char *name; /* NUL-terminated, as received */
+	size_t name_len;
+	const char *value; /* NUL-terminated, leading/trailing space trimmed */
+	size_t value_len;
+};
+
+/* Called with body bytes (borrowed until return). Return 0, or an error to
+ * stop reading (the handler then responds). */
+typedef int (*http_body_cb)(struct http_request *req, const char *data, size_t len);
+/* err == 0: the body ended as declared; else the connection broke first. */
+typedef void (*http_body_end_cb)(struct http_request *req, int err);
+typedef void (*http_abort_cb)(struct http_request *req);
+/* A response write completed (err 0) or failed; the buffer is free again. */
+typedef void (*http_write_cb)(struct http_request *req, int err, void *arg);
+
+struct http_request {
+	struct http_conn *conn;
+	struct http_worker *worker;
+	struct cn_pool pool;
+	int method;             /* enum http_method from http-parser */
+	const char *method_str; /* "GET", ... */
+	char *url;              /* raw request target, NUL-terminated */
+	char *path;             /* raw path (percent-encoded), NUL-terminated */
+	size_t path_len;
+	char *query; /* raw query string without '?', "" when none */
+	size_t query_len;
+	struct http_header *headers;
+	int n_headers;
+	uint64_t content_length; /* valid when has_content_length */
+	int has_content_length;
+	int chunked;         /* Transfer-Encoding: chunked */
+	int expect_continue; /* Expect: 100-continue */
+	int keep_alive;      /* the client allows keep-alive */
+	int body_done;       /* the whole body has been received */
+	int aborted;         /* the connection is gone */
+	int response_started;
+	int ended;
+
+	/* Set by the handler in on_request. */
+	http_body_cb on_body;
+	http_body_end_cb on_body_end;
+	http_abort_cb on_abort;
+	void *data;         /* handler state */
+	const char *op;     /* operation name for logs/metrics (static) */
+	const char *bucket; /* for the access log (pool memory or static) */
+
+	/* Accounting. */
+	uint64_t start_us;
+	uint64_t bytes_in;
+	uint64_t bytes_out;
+	int status;
+	int paused;
+	int n_pending_writes;
+	uint64_t id; /* per-process request counter */
+};
+
+struct http_handler {
+	/* Headers are complete. The handler now owns req (see above). */
+	void (*on_request)(struct http_request *req, void *arg);
+	/* Per-worker set-up and tear-down, on the worker's loop thread. */
+	int (*on_worker_start)(struct http_worker *w, uv_loop_t *loop, void *arg);
+	void (*on_worker_stop)(struct http_worker *w, uv_loop_t *loop, void *arg);
+	void *arg;
+};
+
+struct http_options {
+	const char *host;
+	int port;
+	int workers;
+	size_t max_header_bytes;     /* request line + headers (default 16 KiB) */
+	unsigned header_timeout_ms;  /* from first byte to end of headers */
+	unsigned idle_timeout_ms;    /* keep-alive idle */
+	unsigned body_timeout_ms;    /* no body bytes for this long */
+	unsigned shutdown_grace_ms;  /* in-flight deadline on stop */
+};
+
+void http_options_default(struct http_options *o);
+
+struct http_server;
+
+/* Binds (port 0 picks a free one) and starts the worker threads. Borrows opt
+ * and handler until http_server_free. Main thread. */
+int http_server_start(const struct http_options *opt, const struct http_handler *handler,
+		      struct http_server **out);
+/* The bound port (useful with port 0). */
+int http_server_port(const struct http_server *s);
+/* Stops accepting, finishes in-flight requests up to the grace deadline,
+ * then closes everything and joins the workers. Main thread. */
+void http_server_stop(struct http_server *s);
+void http_server_free(struct http_server *s);
+
+/* Per-worker slot for the handler's state; set in on_worker_start. */
+void *http_worker_data(struct http_worker *w);
+void http_worker_set_data(struct http_worker *w, void *data);
+uv_loop_t *http_worker_loop(struct http_worker *w);
+int http_worker_index(struct http_worker *w);
+
+/* Header lookup, case-insensitive; NULL when absent. Loop thread. */
+const struct http_header *http_request_header(const struct http_request *req,
+					      const char *name);
+/* Stop / restart delivering body bytes (backpressure). Loop thread. */
+void http_request_pause(struct http_request *req);
+void http_request_resume(struct http_request *req);
+
+/* Starts the response. headers are copied. content_length is always sent
+ * (S3 responses know their length); for HEAD pass the object's length and
+ * write no body. Returns 0 or an error (connection gone). */
+int http_response_begin(struct http_request *req, int status, const struct http_header *hdrs,
+			int n_hdrs, uint64_t content_length);
+/* Queues body bytes. buf is borrowed until cb runs. If this returns an
+ * error, cb is never called. */
+int http_response_write(struct http_request *req, const void *buf, size_t len,
+			http_write_cb cb, void *arg);
+/* Same as write, but copies buf; no callback. */
+int http_response_write_copy(struct http_request *req, const void *buf, size_t len);
+/* Finishes the request: the handler gives req back. Exactly once. */
+void http_response_end(struct http_request *req);
+/* Asks for the connection to close after this response. */
+void http_request_close_after(struct http_request *req);
+
+uint64_t http_now_us(void);
+
+#endif

@@ -1,0 +1,1134 @@
+/*
+ * http/server.c — worker loops, connections and HTTP/1.1 framing.
+ *
+ * Each connection owns one read buffer (HTTP_RBUF bytes). http-parser runs
+ * over it; the request line and headers are copied into a scratch area as
+ * they arrive (they may be split across reads), body bytes are handed to the
+ * handler straight from the read buffer. A connection handles one request at
+ * a time: after a message completes the parser is paused, so pipelined
+ * requests wait in the buffer until the response has been flushed.
+ *
+ * Backpressure: when the handler pauses a request we stop reading from the
+ * socket (and pause the parser mid-buffer); the kernel's receive window then
+ * throttles the client. Responses are written with uv_write and the handler
+ * is told when each buffer is flushed.
+ *
+ * Connection memory lives until both the socket is closed and the current
+ * request (if any) has been ended by its handler.
+ */
+#include "http/http.h"
+
+#include <errno.h>
+#include <http_parser.h>
+#include <netinet/in.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <arpa/inet.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/err.h"
+#include "core/log.h"
+#include "core/metrics.h"
+
+#define HTTP_RBUF (64 * 1024)
+#define MAX_HEADERS 128
+#define LINGER_MS 2000
+
+enum conn_state {
+	ST_IDLE,    /* between requests */
+	ST_HEADERS, /* request started, headers incomplete */
+	ST_BODY,    /* handler owns the request, body incoming */
+	ST_DONE,    /* body complete, waiting for the response to end */
+};
+
+struct http_worker {
+	struct http_server *srv;
+	int index;
+	uv_loop_t loop;
+	uv_tcp_t listener;
+	uv_async_t stop_async;
+	uv_timer_t grace_timer;
+	uv_thread_t thread;
+	int stopping;
+	int n_conns;
+	int started;
+	int worker_stopped;
+	struct http_conn *conns; /* intrusive list */
+	void *data;
+	int listen_fd;
+	int start_err;
+};
+
+struct http_server {
+	struct http_options opt;
+	struct http_handler handler;
+	struct http_worker *workers;
+	int n_workers;
+	int port;
+};
+
+struct http_conn {
+	uv_tcp_t tcp;
+	uv_timer_t timer;
+	http_parser parser;
+	struct http_worker *w;
+	struct http_conn *next, *prev;
+	enum conn_state state;
+	char *rbuf;
+	size_t rlen; /* bytes in rbuf */
+	size_t roff; /* bytes of rbuf already parsed */
+	/* Scratch for the request line and headers of the request being parsed. */
+	char *hbuf;
+	size_t hlen;
+	size_t header_bytes;
+	struct {
+		size_t name_off, name_len, value_off, value_len;
+	} hdr[MAX_HEADERS];
+	int n_hdr;
+	int last_was_value;
+	size_t url_off, url_len;
+	struct http_request *req;
+	int reading;
+	int in_parser;
+	int closing;  /* uv_close issued (or about to be) */
+	int closed;   /* close callbacks done */
+	int handles_open;
+	int lingering;
+	int close_after;
+	int peer_eof;
+	int timer_kind;
+};
+
+static atomic_uint_fast64_t req_counter;
+
+uint64_t http_now_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+void http_options_default(struct http_options *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->host = "127.0.0.1";
+	o->port = 9000;
+	o->workers = 0;
+	o->max_header_bytes = 16 * 1024;
+	o->header_timeout_ms = 15000;
+	o->idle_timeout_ms = 60000;
+	o->body_timeout_ms = 60000;
+	o->shutdown_grace_ms = 10000;
+}
+
+void *http_worker_data(struct http_worker *w)
+{
+	return w->data;
+}
+
+void http_worker_set_data(struct http_worker *w, void *data)
+{
+	w->data = data;
+}
+
+uv_loop_t *http_worker_loop(struct http_worker *w)
+{
+	return &w->loop;
+}
+
+int http_worker_index(struct http_worker *w)
+{
+	return w->index;
+}
+
+static void conn_close(struct http_conn *c);
+static void conn_process(struct http_conn *c);
+static void conn_maybe_finish(struct http_conn *c);
+static void conn_start_reading(struct http_conn *c);
+static void worker_maybe_done(struct http_worker *w);
+
+/* ---- timers ---- */
+
+enum { TK_NONE, TK_IDLE, TK_HEADER, TK_BODY, TK_LINGER };
+
+static void on_timer(uv_timer_t *t)
+{
+	struct http_conn *c = t->data;
+
+	switch (c->timer_kind) {
+	case TK_IDLE:
+	case TK_HEADER:
+	case TK_LINGER:
+		/* Slow or idle clients lose their connection; nothing else waits. */
+		if (c->timer_kind == TK_HEADER)
+			log_debug("http: header timeout, closing connection");
+		conn_close(c);
+		break;
+	case TK_BODY:
+		log_debug("http: body/write timeout, closing connection");
+		conn_close(c);
+		break;
+	default:
+		break;
+	}
+}
+
+static void arm_timer(struct http_conn *c, int kind, unsigned ms)
+{
+	if (c->closing)
+		return;
+	c->timer_kind = kind;
+	uv_timer_start(&c->timer, on_timer, ms, 0);
+}
+
+static void disarm_timer(struct http_conn *c)
+{
+	c->timer_kind = TK_NONE;
+	uv_timer_stop(&c->timer);
+}
+
+/* ---- request objects ---- */
+
+static struct http_request *req_new(struct http_conn *c)
+{
+	struct http_request *r = calloc(1, sizeof(*r));
+	if (!r)
+		return NULL;
+	cn_pool_init(&r->pool);
+	r->conn = c;
+	r->worker = c->w;
+	r->start_us = http_now_us();
+	r->id = atomic_fetch_add(&req_counter, 1) + 1;
+	return r;
+}
+
+static void req_log(struct http_request *r)
+{
+	char line[1024];
+	uint64_t us = http_now_us() - r->start_us;
+	int n;
+
+	cn_metrics_request(r->op ? r->op : "Unknown", r->status, us, r->bytes_in, r->bytes_out);
+	if (!cn_log_access_enabled())
+		return;
+	n = snprintf(line, sizeof(line), "access %s %.*s %d in=%llu out=%llu us=%llu op=%s%s",
+		     r->method_str ? r->method_str : "-",
+		     (int)(r->url ? (strlen(r->url) > 512 ? 512 : strlen(r->url)) : 1),
+		     r->url ? r->url : "-", r->status, (unsigned long long)r->bytes_in,
+		     (unsigned long long)r->bytes_out, (unsigned long long)us,
+		     r->op ? r->op : "-", r->aborted ? " aborted" : "");
+	if (n > (int)sizeof(line) - 1)
+		n = sizeof(line) - 1;
+	cn_log_access(line, n);
+}
+
+static void req_free(struct http_request *r)
+{
+	cn_pool_release(&r->pool);
+	free(r);
+}
+
+/* ---- writing ---- */
+
+struct wreq {
+	uv_write_t w;
+	struct http_request *req;
+	http_write_cb cb;
+	void *arg;
+	size_t len;
+	char owned[]; /* for copies */
+};
+
+static void on_written(uv_write_t *w, int status)
+{
+	struct wreq *wr = (struct wreq *)w;
+	struct http_request *r = wr->req;
+	struct http_conn *c = r->conn;
+
+	r->n_pending_writes--;
+	if (status == 0)
+		r->bytes_out += wr->len;
+	if (wr->cb)
+		wr->cb(r, status ? -EPIPE : 0, wr->arg);
+	free(wr);
+	if (r->n_pending_writes == 0 && c->timer_kind == TK_BODY && c->state == ST_DONE)
+		disarm_timer(c);
+	conn_maybe_finish(c);
+}
+
+static int write_buf(struct http_request *r, const void *buf, size_t len, int copy,
+		     http_write_cb cb, void *arg)
+{
+	struct http_conn *c = r->conn;
+	struct wreq *wr;
+	uv_buf_t b;
+	int rc;
+
+	if (r->aborted || c->closing)
+		return -EPIPE;
+	wr = malloc(sizeof(*wr) + (copy ? len : 0));
+	if (!wr)
+		return CN_ENOMEM;
+	wr->req = r;
+	wr->cb = cb;
+	wr->arg = arg;
+	wr->len = len;
+	if (copy) {
+		memcpy(wr->owned, buf, len);
+		b = uv_buf_init(wr->owned, (unsigned)len);
+	} else {
+		b = uv_buf_init((char *)buf, (unsigned)len);
+	}
+	rc = uv_write(&wr->w, (uv_stream_t *)&c->tcp, &b, 1, on_written);
+	if (rc) {
+		free(wr);
+		return rc;
+	}
+	r->n_pending_writes++;
+	/* A client that stops reading its response is cut off like a slow sender. */
+	if (c->state == ST_DONE)
+		arm_timer(c, TK_BODY, c->w->srv->opt.body_timeout_ms);
+	return 0;
+}
+
+static const char *reason(int status)
+{
+	switch (status) {
+	case 100: return "Continue";
+	case 200: return "OK";
+	case 204: return "No Content";
+	case 206: return "Partial Content";
+	case 301: return "Moved Permanently";
+	case 304: return "Not Modified";
+	case 307: return "Temporary Redirect";
+	case 400: return "Bad Request";
+	case 403: return "Forbidden";
+	case 404: return "Not Found";
+	case 405: return "Method Not Allowed";
+	case 408: return "Request Timeout";
+	case 409: return "Conflict";
+	case 411: return "Length Required";
+	case 412: return "Precondition Failed";
+	case 413: return "Payload Too Large";
+	case 416: return "Requested Range Not Satisfiable";
+	case 431: return "Request Header Fields Too Large";
+	case 500: return "Internal Server Error";
+	case 501: return "Not Implemented";
+	case 503: return "Service Unavailable";
+	case 507: return "Insufficient Storage";
+	default: return "Unknown";
+	}
+}
+
+int http_response_begin(struct http_request *r, int status, const struct http_header *hdrs,
+			int n_hdrs, uint64_t content_length)
+{
+	struct http_conn *c = r->conn;
+	size_t cap = 256, len = 0;
+	char *buf;
+	int rc, keep;
+
+	if (r->aborted || c->closing)
+		return -EPIPE;
+	if (r->response_started)
+		return CN_EINVAL;
+	r->response_started = 1;
+	r->status = status;
+	/* A response sent before the body was read means the rest of the body
+	 * must not be taken as the next request: close after this one. */
+	keep = r->keep_alive && !c->close_after && !c->w->stopping &&
+	       (r->body_done || (!r->has_content_length && !r->chunked));
+	if (!keep)
+		c->close_after = 1;
+	for (int i = 0; i < n_hdrs; i++)
+		cap += hdrs[i].name_len + hdrs[i].value_len + 4;
+	buf = cn_pool_alloc(&r->pool, cap);
+	if (!buf)
+		return CN_ENOMEM;
+	len = (size_t)snprintf(buf, cap, "HTTP/1.1 %d %s\r\n", status, reason(status));
+	for (int i = 0; i < n_hdrs; i++) {
+		memcpy(buf + len, hdrs[i].name, hdrs[i].name_len);
+		len += hdrs[i].name_len;
+		buf[len++] = ':';
+		buf[len++] = ' ';
+		memcpy(buf + len, hdrs[i].value, hdrs[i].value_len);
+		len += hdrs[i].value_len;
+		buf[len++] = '\r';
+		buf[len++] = '\n';
+	}
+	len += (size_t)snprintf(buf + len, cap - len, "Content-Length: %llu\r\n%s\r\n",
+				(unsigned long long)content_length,
+				keep ? "" : "Connection: close\r\n");
+	rc = write_buf(r, buf, len, 0, NULL, NULL);
+	return rc;
+}
+
+int http_response_write(struct http_request *r, const void *buf, size_t len, http_write_cb cb,
+			void *arg)
+{
+	return write_buf(r, buf, len, 0, cb, arg);
+}
+
+int http_response_write_copy(struct http_request *r, const void *buf, size_t len)
+{
+	return write_buf(r, buf, len, 1, NULL, NULL);
+}
+
+void http_request_close_after(struct http_request *r)
+{
+	r->conn->close_after = 1;
+}
+
+void http_response_end(struct http_request *r)
+{
+	struct http_conn *c = r->conn;
+
+	if (r->ended)
+		return;
+	r->ended = 1;
+	if (!r->response_started && !r->aborted) {
+		/* A handler that never answered: never leave the client hanging. */
+		static const struct http_header h = {"Server", 6, "cairn", 5};
+		http_response_begin(r, 500, &h, 1, 0);
+	}
+	conn_maybe_finish(c);
+}
+
+const struct http_header *http_request_header(const struct http_request *r, const char *name)
+{
+	for (int i = 0; i < r->n_headers; i++)
+		if (strcasecmp(r->headers[i].name, name) == 0)
+			return &r->headers[i];
+	return NULL;
+}
+
+void http_request_pause(struct http_request *r)
+{
+	struct http_conn *c = r->conn;
+
+	if (r->paused)
+		return;
+	r->paused = 1;
+	if (c->in_parser)
+		http_parser_pause(&c->parser, 1);
+	if (c->reading && !c->closing) {
+		uv_read_stop((uv_stream_t *)&c->tcp);
+		c->reading = 0;
+	}
+}
+
+void http_request_resume(struct http_request *r)
+{
+	struct http_conn *c = r->conn;
+
+	if (!r->paused)
+		return;
+	r->paused = 0;
+	if (c->closing || r->aborted)
+		return;
+	if (c->in_parser) {
+		http_parser_pause(&c->parser, 0);
+		return;
+	}
+	/* Parse what is buffered, then read more. */
+	conn_process(c);
+}
+
+/* ---- error responses produced by the HTTP layer itself ---- */
+
+static void send_error_and_close(struct http_conn *c, int status, const char *code,
+				 const char *msg)
+{
+	char body[512];
+	char hdr[768];
+	int blen, hlen;
+	struct http_request *r = c->req;
+
+	blen = snprintf(body, sizeof(body),
+			"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>%s</Code>"
+			"<Message>%s</Message></Error>",
+			code, msg);
+	hlen = snprintf(hdr, sizeof(hdr),
+			"HTTP/1.1 %d %s\r\nServer: cairn\r\nContent-Type: application/xml\r\n"
+			"Content-Length: %d\r\nConnection: close\r\n\r\n%s",
+			status, reason(status), blen, body);
+	if (!r) {
+		r = req_new(c);
+		if (!r) {
+			conn_close(c);
+			return;
+		}
+		c->req = r;
+		r->method_str = http_method_str(c->parser.method);
+	}
+	r->op = "HttpError";
+	c->close_after = 1;
+	if (!r->response_started && !c->closing) {
+		r->response_started = 1;
+		r->status = status;
+		write_buf(r, hdr, (size_t)hlen, 1, NULL, NULL);
+	}
+	if (r->on_body_end && !r->body_done) {
+		r->body_done = 1;
+		r->on_body_end(r, CN_EBADREQ);
+	}
+	if (!r->data)
+		r->ended = 1; /* no handler owns it */
+	disarm_timer(c);
+	if (c->reading) {
+		uv_read_stop((uv_stream_t *)&c->tcp);
+		c->reading = 0;
+	}
+	conn_maybe_finish(c);
+}
+
+/* ---- http-parser callbacks ---- */
+
+static int hb_append(struct http_conn *c, const char *at, size_t len)
+{
+	size_t max = c->w->srv->opt.max_header_bytes;
+
+	c->header_bytes += len;
+	if (c->header_bytes > max)
+		return -1;
+	memcpy(c->hbuf + c->hlen, at, len);
+	c->hlen += len;
+	return 0;
+}
+
+static int on_message_begin(http_parser *p)
+{
+	struct http_conn *c = p->data;
+
+	c->state = ST_HEADERS;
+	c->hlen = 0;
+	c->header_bytes = 0;
+	c->n_hdr = 0;
+	c->last_was_value = 0;
+	c->url_off = c->url_len = 0;
+	/* The header deadline runs from the first byte: trickling bytes does
+	 * not extend it. */
+	arm_timer(c, TK_HEADER, c->w->srv->opt.header_timeout_ms);
+	return 0;
+}
+
+static int on_url(http_parser *p, const char *at, size_t len)
+{
+	struct http_conn *c = p->data;
+
+	if (c->url_len == 0)
+		c->url_off = c->hlen;
+	if (hb_append(c, at, len))
+		return -1;
+	c->url_len += len;
+	return 0;
+}
+
+static int on_header_field(http_parser *p, const char *at, size_t len)
+{
+	struct http_conn *c = p->data;
+
+	if (c->last_was_value || c->n_hdr == 0) {
+		if (c->n_hdr == MAX_HEADERS)
+			return -1;
+		c->n_hdr++;
+		c->hdr[c->n_hdr - 1].name_off = c->hlen;
+		c->hdr[c->n_hdr - 1].name_len = 0;
+		c->hdr[c->n_hdr - 1].value_off = 0;
+		c->hdr[c->n_hdr - 1].value_len = 0;
+		c->last_was_value = 0;
+	}
+	if (hb_append(c, at, len))
+		return -1;
+	c->hdr[c->n_hdr - 1].name_len += len;
+	return 0;
+}
+
+static int on_header_value(http_parser *p, const char *at, size_t len)
+{
+	struct http_conn *c = p->data;
+
+	if (c->n_hdr == 0)
+		return -1;
+	if (!c->last_was_value) {
+		c->hdr[c->n_hdr - 1].value_off = c->hlen;
+		c->last_was_value = 1;
+	}
+	if (hb_append(c, at, len))
+		return -1;
+	c->hdr[c->n_hdr - 1].value_len += len;
+	return 0;
+}
+
+static int on_headers_complete(http_parser *p)
+{
+	struct http_conn *c = p->data;
+	struct http_worker *w = c->w;
+	struct http_request *r;
+	char *q;
+
+	r = req_new(c);
+	if (!r)
+		return -1;
+	c->req = r;
+	r->method = p->method;
+	r->method_str = http_method_str(p->method);
+	r->url = cn_pool_strndup(&r->pool, c->hbuf + c->url_off, c->url_len);
+	r->headers = cn_pool_alloc(&r->pool, sizeof(*r->headers) * (c->n_hdr + 1));
+	if (!r->url || !r->headers)
+		return -1;
+	q = memchr(r->url, '?', c->url_len);
+	if (q) {
+		r->path = cn_pool_strndup(&r->pool, r->url, (size_t)(q - r->url));
+		r->path_len = (size_t)(q - r->url);
+		r->query = q + 1;
+		r->query_len = c->url_len - r->path_len - 1;
+	} else {
+		r->path = r->url;
+		r->path_len = c->url_len;
+		r->query = "";
+		r->query_len = 0;
+	}
+	for (int i = 0; i < c->n_hdr; i++) {
+		const char *v = c->hbuf + c->hdr[i].value_off;
+		size_t vl = c->hdr[i].value_len;
+		while (vl && (v[0] == ' ' || v[0] == '\t')) {
+			v++;
+			vl--;
+		}
+		while (vl && (v[vl - 1] == ' ' || v[vl - 1] == '\t'))
+			vl--;
+		r->headers[i].name = cn_pool_strndup(&r->pool, c->hbuf + c->hdr[i].name_off,
+						     c->hdr[i].name_len);
+		r->headers[i].name_len = c->hdr[i].name_len;
+		r->headers[i].value = cn_pool_strndup(&r->pool, v, vl);
+		r->headers[i].value_len = vl;
+		if (!r->headers[i].name || !r->headers[i].value)
+			return -1;
+	}
+	r->n_headers = c->n_hdr;
+	r->keep_alive = http_should_keep_alive(p);
+	r->chunked = (p->flags & F_CHUNKED) != 0;
+	{
+		const struct http_header *cl = http_request_header(r, "content-length");
+		if (cl) {
+			r->has_content_length = 1;
+			r->content_length = p->content_length;
+		}
+		const struct http_header *ex = http_request_header(r, "expect");
+		if (ex && strcasecmp(ex->value, "100-continue") == 0)
+			r->expect_continue = 1;
+	}
+	c->state = ST_BODY;
+	arm_timer(c, TK_BODY, w->srv->opt.body_timeout_ms);
+	w->srv->handler.on_request(r, w->srv->handler.arg);
+	if (!r->response_started && r->expect_continue && !r->body_done) {
+		static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+		write_buf(r, cont, sizeof(cont) - 1, 0, NULL, NULL);
+	}
+	if (r->paused)
+		http_parser_pause(p, 1);
+	return 0;
+}
+
+static int on_body(http_parser *p, const char *at, size_t len)
+{
+	struct http_conn *c = p->data;
+	struct http_request *r = c->req;
+
+	if (!r)
+		return -1;
+	r->bytes_in += len;
+	if (r->on_body && !r->ended) {
+		if (r->on_body(r, at, len)) {
+			/* The handler will answer; drop the rest of the body. */
+			r->on_body = NULL;
+		}
+	}
+	if (r->paused)
+		http_parser_pause(p, 1);
+	return 0;
+}
+
+static int on_message_complete(http_parser *p)
+{
+	struct http_conn *c = p->data;
+	struct http_request *r = c->req;
+
+	if (!r)
+		return -1;
+	r->body_done = 1;
+	c->state = ST_DONE;
+	disarm_timer(c);
+	if (r->on_body_end)
+		r->on_body_end(r, 0);
+	/* Hold pipelined requests until this response is out. */
+	http_parser_pause(p, 1);
+	return 0;
+}
+
+static const http_parser_settings settings = {
+	.on_message_begin = on_message_begin,
+	.on_url = on_url,
+	.on_header_field = on_header_field,
+	.on_header_value = on_header_value,
+	.on_headers_complete = on_headers_complete,
+	.on_body = on_body,
+	.on_message_complete = on_message_complete,
+};
+
+/* ---- connection lifecycle ---- */
+
+static void conn_free(struct http_conn *c)
+{
+	struct http_worker *w = c->w;
+
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		w->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	free(c->rbuf);
+	free(c->hbuf);
+	free(c);
+	w->n_conns--;
+	cn_metrics_conn(-1);
+	worker_maybe_done(w);
+}
+
+static void on_handle_closed(uv_handle_t *h)
+{
+	struct http_conn *c = h->data;
+
+	if (--c->handles_open > 0)
+		return;
+	c->closed = 1;
+	if (!c->req)
+		conn_free(c);
+}
+
+static void conn_close(struct http_conn *c)
+{
+	struct http_request *r = c->req;
+
+	if (c->closing)
+		return;
+	c->closing = 1;
+	c->reading = 0;
+	if (r && !r->aborted) {
+		r->aborted = 1;
+		if (!r->body_done && r->on_body_end) {
+			r->body_done = 1;
+			r->on_body_end(r, CN_EINCOMPLETE);
+		}
+		if (r->on_abort)
+			r->on_abort(r);
+		if (!r->data && !r->response_started)
+			r->ended = 1; /* nobody owns it */
+	}
+	uv_close((uv_handle_t *)&c->timer, on_handle_closed);
+	uv_close((uv_handle_t *)&c->tcp, on_handle_closed);
+}
+
+static void on_shutdown(uv_shutdown_t *s, int status)
+{
+	(void)status;
+	free(s);
+}
+
+/* Called whenever the current request may have become finished: ended by
+ * its handler, all its writes flushed, and the parser not running. */
+static void conn_maybe_finish(struct http_conn *c)
+{
+	struct http_request *r = c->req;
+
+	if (!r || !r->ended || r->n_pending_writes > 0 || c->in_parser)
+		return;
+	if (!r->aborted || r->response_started)
+		req_log(r);
+	c->req = NULL;
+	req_free(r);
+	if (c->closing) {
+		if (c->closed)
+			conn_free(c);
+		return;
+	}
+	if (c->close_after || !r || c->peer_eof || c->w->stopping) {
+		if (c->state != ST_DONE && c->state != ST_IDLE && !c->peer_eof) {
+			/* The client may still be sending a body we did not read:
+			 * half-close and drain briefly so our response is not lost
+			 * to a reset. */
+			uv_shutdown_t *s = malloc(sizeof(*s));
+			if (s && uv_shutdown(s, (uv_stream_t *)&c->tcp, on_shutdown) == 0) {
+				c->lingering = 1;
+				arm_timer(c, TK_LINGER, LINGER_MS);
+				conn_start_reading(c);
+				return;
+			}
+			free(s);
+		}
+		conn_close(c);
+		return;
+	}
+	/* Keep-alive: reset for the next (possibly already buffered) request. */
+	c->state = ST_IDLE;
+	http_parser_init(&c->parser, HTTP_REQUEST);
+	c->parser.data = c;
+	arm_timer(c, TK_IDLE, c->w->srv->opt.idle_timeout_ms);
+	conn_process(c);
+}
+
+static void conn_process(struct http_conn *c)
+{
+	while (!c->closing && c->roff < c->rlen) {
+		struct http_request *r = c->req;
+		size_t n;
+		enum http_errno e;
+
+		if (r && (r->paused || c->state == ST_DONE))
+			break;
+		c->in_parser = 1;
+		n = http_parser_execute(&c->parser, &settings, c->rbuf + c->roff, c->rlen - c->roff);
+		c->in_parser = 0;
+		c->roff += n;
+		e = HTTP_PARSER_ERRNO(&c->parser);
+		if (e == HPE_PAUSED) {
+			http_parser_pause(&c->parser, 0);
+			/* The request may have been ended inside the parser. */
+			r = c->req;
+			if (r && r->ended) {
+				conn_maybe_finish(c);
+				return;
+			}
+			if (c->req && (c->req->paused || c->state == ST_DONE))
+				break;
+			continue;
+		}
+		if (e != HPE_OK) {
+			if (c->header_bytes > c->w->srv->opt.max_header_bytes)
+				send_error_and_close(c, 431, "RequestHeaderSectionTooLarge",
+						     "Your request header section exceeds the maximum allowed size.");
+			else if (c->state == ST_HEADERS || c->state == ST_IDLE)
+				send_error_and_close(c, 400, "BadRequest",
+						     "Malformed HTTP request.");
+			else
+				send_error_and_close(c, 400, "IncompleteBody",
+						     "Malformed request body framing.");
+			return;
+		}
+		if (c->req && c->req->ended) {
+			conn_maybe_finish(c);
+			return;
+		}
+	}
+	if (c->closing)
+		return;
+	/* Compact so the next read appends after what is left. */
+	if (c->roff > 0) {
+		memmove(c->rbuf, c->rbuf + c->roff, c->rlen - c->roff);
+		c->rlen -= c->roff;
+		c->roff = 0;
+	}
+	if (c->req && c->req->ended) {
+		conn_maybe_finish(c);
+		return;
+	}
+	if (!c->req || (!c->req->paused && c->state != ST_DONE))
+		conn_start_reading(c);
+	else if (c->reading && c->req && c->req->paused) {
+		uv_read_stop((uv_stream_t *)&c->tcp);
+		c->reading = 0;
+	}
+}
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+	struct http_conn *c = h->data;
+	(void)suggested;
+
+	if (c->lingering) {
+		/* Discarding: reuse the whole buffer. */
+		*buf = uv_buf_init(c->rbuf, HTTP_RBUF);
+		return;
+	}
+	*buf = uv_buf_init(c->rbuf + c->rlen, (unsigned)(HTTP_RBUF - c->rlen));
+}
+
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+	struct http_conn *c = s->data;
+	(void)buf;
+
+	if (c->lingering) {
+		if (nread < 0)
+			conn_close(c);
+		return;
+	}
+	if (nread == 0)
+		return;
+	if (nread < 0) {
+		if (c->req && c->req->body_done && !c->req->ended && nread == UV_EOF) {
+			/* Half-closed peer with a full request: answer, then close. */
+			c->peer_eof = 1;
+			c->close_after = 1;
+			uv_read_stop(s);
+			c->reading = 0;
+			return;
+		}
+		conn_close(c);
+		return;
+	}
+	c->rlen += (size_t)nread;
+	if (c->state == ST_BODY)
+		arm_timer(c, TK_BODY, c->w->srv->opt.body_timeout_ms);
+	else if (c->state == ST_IDLE)
+		disarm_timer(c); /* on_message_begin arms the header deadline */
+	conn_process(c);
+	if (!c->closing && c->rlen == HTTP_RBUF && c->roff == 0 && c->reading) {
+		/* Buffer full and nothing parsable: only oversized headers do this. */
+		send_error_and_close(c, 431, "RequestHeaderSectionTooLarge",
+				     "Your request header section exceeds the maximum allowed size.");
+	}
+}
+
+static void conn_start_reading(struct http_conn *c)
+{
+	if (c->reading || c->closing)
+		return;
+	if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) == 0)
+		c->reading = 1;
+}
+
+static void on_connection(uv_stream_t *server, int status)
+{
+	struct http_worker *w = server->data;
+	struct http_conn *c;
+
+	if (status < 0)
+		return;
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return;
+	c->rbuf = malloc(HTTP_RBUF);
+	c->hbuf = malloc(w->srv->opt.max_header_bytes + 1);
+	if (!c->rbuf || !c->hbuf) {
+		free(c->rbuf);
+		free(c->hbuf);
+		free(c);
+		return;
+	}
+	c->w = w;
+	uv_tcp_init(&w->loop, &c->tcp);
+	uv_timer_init(&w->loop, &c->timer);
+	c->tcp.data = c;
+	c->timer.data = c;
+	c->handles_open = 2;
+	c->next = w->conns;
+	if (w->conns)
+		w->conns->prev = c;
+	w->conns = c;
+	w->n_conns++;
+	cn_metrics_conn(1);
+	if (uv_accept(server, (uv_stream_t *)&c->tcp) != 0) {
+		conn_close(c);
+		return;
+	}
+	uv_tcp_nodelay(&c->tcp, 1);
+	http_parser_init(&c->parser, HTTP_REQUEST);
+	c->parser.data = c;
+	c->state = ST_IDLE;
+	arm_timer(c, TK_IDLE, w->srv->opt.idle_timeout_ms);
+	conn_start_reading(c);
+}
+
+/* ---- workers ---- */
+
+static void worker_maybe_done(struct http_worker *w)
+{
+	if (!w->stopping || w->n_conns > 0 || w->worker_stopped)
+		return;
+	w->worker_stopped = 1;
+	uv_close((uv_handle_t *)&w->grace_timer, NULL);
+	uv_close((uv_handle_t *)&w->stop_async, NULL);
+	if (w->srv->handler.on_worker_stop)
+		w->srv->handler.on_worker_stop(w, &w->loop, w->srv->handler.arg);
+}
+
+static void on_grace(uv_timer_t *t)
+{
+	struct http_worker *w = t->data;
+	struct http_conn *c, *n;
+
+	for (c = w->conns; c; c = n) {
+		n = c->next;
+		conn_close(c);
+	}
+}
+
+static void on_stop(uv_async_t *a)
+{
+	struct http_worker *w = a->data;
+	struct http_conn *c, *n;
+
+	if (w->stopping)
+		return;
+	w->stopping = 1;
+	uv_close((uv_handle_t *)&w->listener, NULL);
+	for (c = w->conns; c; c = n) {
+		n = c->next;
+		if (!c->req)
+			conn_close(c);
+		else
+			c->close_after = 1;
+	}
+	uv_timer_start(&w->grace_timer, on_grace, w->srv->opt.shutdown_grace_ms, 0);
+	worker_maybe_done(w);
+}
+
+static void worker_main(void *arg)
+{
+	struct http_worker *w = arg;
+
+	uv_run(&w->loop, UV_RUN_DEFAULT);
+	/* Drain close callbacks of anything left. */
+	uv_run(&w->loop, UV_RUN_DEFAULT);
+}
+
+static int bind_reuseport(const char *host, int port, int *out_fd, int *out_port)
+{
+	struct sockaddr_in sa;
+	socklen_t sl = sizeof(sa);
+	int fd, one = 1;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_port = htons((uint16_t)port);
+	if (inet_pton(AF_INET, host, &sa.sin_addr) != 1)
+		return -EINVAL;
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -errno;
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) ||
+	    bind(fd, (struct sockaddr *)&sa, sizeof(sa)) ||
+	    getsockname(fd, (struct sockaddr *)&sa, &sl)) {
+		int e = -errno;
+		close(fd);
+		return e;
+	}
+	*out_fd = fd;
+	*out_port = ntohs(sa.sin_port);
+	return 0;
+}
+
+int http_server_start(const struct http_options *opt, const struct http_handler *handler,
+		      struct http_server **out)
+{
+	struct http_server *s;
+	int rc = 0, n;
+
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return CN_ENOMEM;
+	s->opt = *opt;
+	s->handler = *handler;
+	n = opt->workers > 0 ? opt->workers : (int)sysconf(_SC_NPROCESSORS_ONLN);
+	if (n < 1)
+		n = 1;
+	if (n > 256)
+		n = 256;
+	s->workers = calloc((size_t)n, sizeof(*s->workers));
+	if (!s->workers) {
+		free(s);
+		return CN_ENOMEM;
+	}
+	s->n_workers = n;
+	s->port = opt->port;
+	/* Bind every socket before any thread runs, so a port conflict is a
+	 * clean start-up error. */
+	for (int i = 0; i < n; i++) {
+		struct http_worker *w = &s->workers[i];
+		w->srv = s;
+		w->index = i;
+		w->listen_fd = -1;
+		rc = bind_reuseport(opt->host, s->port, &w->listen_fd, &s->port);
+		if (rc)
+			goto fail;
+	}
+	for (int i = 0; i < n; i++) {
+		struct http_worker *w = &s->workers[i];
+		uv_loop_init(&w->loop);
+		uv_async_init(&w->loop, &w->stop_async, on_stop);
+		w->stop_async.data = w;
+		uv_timer_init(&w->loop, &w->grace_timer);
+		w->grace_timer.data = w;
+		uv_tcp_init(&w->loop, &w->listener);
+		w->listener.data = w;
+		rc = uv_tcp_open(&w->listener, w->listen_fd);
+		if (rc == 0)
+			rc = uv_listen((uv_stream_t *)&w->listener, 1024, on_connection);
+		if (rc == 0 && handler->on_worker_start)
+			rc = handler->on_worker_start(w, &w->loop, handler->arg);
+		if (rc) {
+			log_error("http: worker %d: %s", i, cn_strerror(rc));
+			/* Loops already set up are torn down by stop. */
+			s->n_workers = i + 1;
+			w->started = 1;
+			uv_thread_create(&w->thread, worker_main, w);
+			http_server_stop(s);
+			http_server_free(s);
+			return rc;
+		}
+		w->started = 1;
+		if (uv_thread_create(&w->thread, worker_main, w) != 0) {
+			rc = CN_EINTERNAL;
+			s->n_workers = i;
+			http_server_stop(s);
+			http_server_free(s);
+			return rc;
+		}
+	}
+	*out = s;
+	return 0;
+fail:
+	for (int i = 0; i < n; i++)
+		if (s->workers[i].listen_fd >= 0)
+			close(s->workers[i].listen_fd);
+	free(s->workers);
+	free(s);
+	return rc;
+}
+
+int http_server_port(const struct http_server *s)
+{
+	return s->port;
+}
+
+void http_server_stop(struct http_server *s)
+{
+	for (int i = 0; i < s->n_workers; i++)
+		if (s->workers[i].started)
+			uv_async_send(&s->workers[i].stop_async);
+	for (int i = 0; i < s->n_workers; i++) {
+		if (!s->workers[i].started)
+			continue;
+		uv_thread_join(&s->workers[i].thread);
+		s->workers[i].started = 0;
+	}
+}
+
+void http_server_free(struct http_server *s)
+{
+	if (!s)
+		return;
+	for (int i = 0; i < s->n_workers; i++)
+		uv_loop_close(&s->workers[i].loop);
+	free(s->workers);
+	free(s);
+}
