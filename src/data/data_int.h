@@ -1,0 +1,154 @@
+/*
+ * data/data_int.h — private to src/data/: store and drive structs, the shard
+ * header codec, erasure-coding helpers and path helpers.
+ *
+ * Invariant: struct data_drive fields are immutable after data_store_open
+ * except `online`, which is atomic.
+ */
+#ifndef CAIRN_DATA_DATA_INT_H
+#define CAIRN_DATA_DATA_INT_H
+
+#include "data/data.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <sys/types.h>
+
+#define DATA_MARKER ".cairn-format"
+#define DATA_TMP "tmp"
+#define DATA_BLOBS "blobs"
+#define DATA_PATH_MAX 4096
+
+struct data_drive {
+	char *path;
+	uint8_t id[DATA_ID_LEN];
+	atomic_int online;
+	int lock_fd; /* flock on the marker while open; -1 if none */
+	dev_t dev;   /* root identity at open: an unmount changes it */
+	ino_t ino;
+};
+
+struct data_store {
+	struct data_drive *drives;
+	int n;
+	uint8_t deployment[DATA_ID_LEN];
+	struct data_options opt; /* defaults filled in */
+	const struct data_io *io;
+	atomic_uint tmp_seq;
+
+	pthread_mutex_t hq_lock; /* heal queue ring */
+	struct blob_layout *hq;
+	size_t hq_cap, hq_head, hq_len;
+	uint64_t hq_dropped;
+};
+
+/* --- io helpers (io.c) --- */
+/* Full pwrite/pread loops; a short read returns CN_ECORRUPT-free count. */
+int dio_write_all(const struct data_io *io, int fd, const void *buf, size_t len, off_t off);
+/* Returns bytes read (< len only at end of file) or -errno. */
+ssize_t dio_read_full(const struct data_io *io, int fd, void *buf, size_t len, off_t off);
+/* fsync of a directory by path. */
+int dio_fsync_dir(const struct data_io *io, const char *path);
+/* mkdir -p of the directories of `path` below `root` (exclusive of the last
+ * component); fsyncs each parent whose entry it created. */
+int dio_mkdirs(const struct data_io *io, const char *root, const char *path);
+/* Maps OS errors to the data layer's view: ENOSPC/EDQUOT -> CN_ENOSPACE. */
+int dio_err(int err);
+/* True for errors that mean the drive itself is failing. */
+int dio_is_drive_fault(int err);
+
+/* --- store helpers (store.c) --- */
+/* Index of the drive with this id, or -1. */
+int store_drive_index(const struct data_store *s, const uint8_t id[DATA_ID_LEN]);
+int store_drive_online(struct data_store *s, int i);
+/* Marks the drive offline if err is a drive fault; returns err. */
+int store_fault(struct data_store *s, int i, int err);
+/* <drive>/blobs/ab/cd/<hex>.<shard> */
+int store_shard_path(const struct data_store *s, int drive, const uint8_t id[DATA_ID_LEN],
+		     int shard, char *out, size_t cap);
+/* <drive>/tmp/<hex>.<shard>.<seq>.<pid> */
+int store_tmp_path(struct data_store *s, int drive, const uint8_t id[DATA_ID_LEN], int shard,
+		   char *out, size_t cap);
+/* CN_ENOSPACE unless `need` bytes plus the reserve are free on drive i. */
+int store_check_space(struct data_store *s, int i, uint64_t need);
+/* stat of the drive root still matches the one at open (not unmounted). */
+int store_drive_check(struct data_store *s, int i);
+
+/* --- shard header (layout.c) --- */
+#define SHARD_MAGIC "CAIRNSHD"
+#define SHARD_VERSION 1
+#define SHARD_HDR_FIXED 54
+#define SHARD_HDR_MAX (SHARD_HDR_FIXED + DATA_BUCKET_MAX + DATA_KEY_MAX + DATA_VERSION_MAX + 4)
+
+struct shard_header {
+	uint8_t blob_id[DATA_ID_LEN];
+	uint8_t shard, k, m, cksum;
+	uint32_t block_size;
+	uint64_t size;
+	uint32_t part_number;
+	uint16_t bucket_len, key_len, version_len;
+	char bucket[DATA_BUCKET_MAX + 1];
+	char key[DATA_KEY_MAX + 1];
+	char version[DATA_VERSION_MAX + 1];
+	uint16_t hdr_len; /* total encoded length, set by encode/decode */
+};
+
+/* Encodes into buf (cap >= SHARD_HDR_MAX suffices); returns the length or
+ * CN_ETOOBIG. Sets h->hdr_len. */
+int shard_header_encode(struct shard_header *h, uint8_t *buf, size_t cap);
+/* Parses buf[0..len); returns 0, CN_ECORRUPT, CN_EFORMAT or CN_EAGAIN when
+ * len is shorter than the header says (h->hdr_len then holds the length). */
+int shard_header_decode(const uint8_t *buf, size_t len, struct shard_header *h);
+/* The header matches the layout (blob id, k, m, sizes, alg, shard index). */
+int shard_header_matches(const struct shard_header *h, const struct blob_layout *l, int shard);
+
+/* --- geometry (layout.c) --- */
+uint32_t layout_ck_len(const struct blob_layout *l);
+uint64_t layout_nblocks(const struct blob_layout *l);
+/* Bytes of body in block b, and the piece length of block b. */
+uint32_t layout_block_len(const struct blob_layout *l, uint64_t b);
+uint32_t layout_piece_len(const struct blob_layout *l, uint64_t b);
+/* Offset of block b's [checksum, piece] record in a shard file after a
+ * header of hdr_len bytes. */
+uint64_t layout_piece_off(const struct blob_layout *l, uint64_t b, uint32_t hdr_len);
+/* Checksum of a piece, seeded with its position so a misplaced piece fails. */
+uint64_t piece_cksum(int alg, uint64_t block, int shard, const void *buf, size_t len);
+void piece_cksum_put(int alg, uint64_t v, uint8_t *out);
+uint64_t piece_cksum_get(int alg, const uint8_t *in);
+
+/* --- shard sources (reader.c): one shard file of a blob being read --- */
+struct shard_src {
+	int drive; /* index in the store, -1 if unknown */
+	int fd;	   /* -1 until opened */
+	int bad;   /* missing, unreadable header or drive fault: skip for good */
+	uint32_t hdr_len;
+};
+void shard_src_init(struct shard_src *src);
+/* Opens shard i and validates its header against l; on failure sets bad.
+ * If hdr is not NULL it receives the parsed header. */
+int shard_src_open(struct data_store *s, const struct blob_layout *l, int i, struct shard_src *src,
+		   struct shard_header *hdr);
+/* Reads and verifies block b's record of shard i into rec (cklen + piece
+ * length bytes; the piece starts at rec + cklen). CN_ECORRUPT on a short
+ * record or checksum mismatch. */
+int shard_src_read(struct data_store *s, const struct blob_layout *l, int i, struct shard_src *src,
+		   uint64_t b, uint8_t *rec);
+void shard_src_close(struct data_store *s, struct shard_src *src);
+
+/* --- erasure coding (ec.c) --- */
+struct data_ec {
+	int k, m;
+	uint8_t enc[DATA_MAX_SHARDS * DATA_MAX_SHARDS]; /* (k+m) x k, top k = identity */
+	uint8_t *tbls;					/* 32*k*m encode tables */
+};
+int data_ec_init(struct data_ec *ec, int k, int m);
+void data_ec_release(struct data_ec *ec);
+/* Computes the m parity pieces from the k data pieces. */
+void data_ec_encode(struct data_ec *ec, size_t len, uint8_t **data, uint8_t **parity);
+/* pieces[0..k+m) of len bytes each; bit i of `present` set means pieces[i] is
+ * good. Fills every piece whose bit is clear and whose bit is set in `want`.
+ * CN_EDATALOST if fewer than k are present. */
+int data_ec_rebuild(struct data_ec *ec, size_t len, uint8_t **pieces, unsigned present,
+		    unsigned want);
+
+#endif

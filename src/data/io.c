@@ -1,0 +1,193 @@
+/*
+ * data/io.c — the POSIX implementation of struct data_io and small helpers
+ * built on any data_io (full reads/writes, mkdir -p with parent fsync,
+ * directory fsync, error mapping).
+ *
+ * Layer: data. Every disk call of the data module goes through a data_io so
+ * the fault layer in tests sees it. Thread rules: all stateless, any thread.
+ */
+#include "data/data_int.h"
+
+#include "core/err.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static int px_open(void *ctx, const char *path, int flags, int mode)
+{
+	(void)ctx;
+	int fd = open(path, flags | O_CLOEXEC, mode);
+	return fd < 0 ? -errno : fd;
+}
+
+static int px_close(void *ctx, int fd)
+{
+	(void)ctx;
+	return close(fd) < 0 ? -errno : 0;
+}
+
+static ssize_t px_pwrite(void *ctx, int fd, const void *buf, size_t len, off_t off)
+{
+	(void)ctx;
+	ssize_t n = pwrite(fd, buf, len, off);
+	return n < 0 ? -errno : n;
+}
+
+static ssize_t px_pread(void *ctx, int fd, void *buf, size_t len, off_t off)
+{
+	(void)ctx;
+	ssize_t n = pread(fd, buf, len, off);
+	return n < 0 ? -errno : n;
+}
+
+static int px_fsync(void *ctx, int fd)
+{
+	(void)ctx;
+	return fsync(fd) < 0 ? -errno : 0;
+}
+
+static int px_rename(void *ctx, const char *from, const char *to)
+{
+	(void)ctx;
+	return rename(from, to) < 0 ? -errno : 0;
+}
+
+static int px_unlink(void *ctx, const char *path)
+{
+	(void)ctx;
+	return unlink(path) < 0 ? -errno : 0;
+}
+
+static int px_mkdir(void *ctx, const char *path, int mode)
+{
+	(void)ctx;
+	return mkdir(path, (mode_t)mode) < 0 ? -errno : 0;
+}
+
+static int px_statvfs(void *ctx, const char *path, struct statvfs *st)
+{
+	(void)ctx;
+	return statvfs(path, st) < 0 ? -errno : 0;
+}
+
+static const struct data_io posix_io = {
+	.open = px_open,
+	.close = px_close,
+	.pwrite = px_pwrite,
+	.pread = px_pread,
+	.fsync = px_fsync,
+	.rename = px_rename,
+	.unlink = px_unlink,
+	.mkdir = px_mkdir,
+	.statvfs = px_statvfs,
+	.ctx = NULL,
+};
+
+const struct data_io *data_io_posix(void)
+{
+	return &posix_io;
+}
+
+int dio_write_all(const struct data_io *io, int fd, const void *buf, size_t len, off_t off)
+{
+	const uint8_t *p = buf;
+
+	while (len > 0) {
+		ssize_t n = io->pwrite(io->ctx, fd, p, len, off);
+		if (n < 0) {
+			if (n == -EINTR)
+				continue;
+			return (int)n;
+		}
+		if (n == 0)
+			return -EIO; /* no progress: treat as a device error */
+		p += n;
+		len -= (size_t)n;
+		off += n;
+	}
+	return 0;
+}
+
+ssize_t dio_read_full(const struct data_io *io, int fd, void *buf, size_t len, off_t off)
+{
+	uint8_t *p = buf;
+	size_t got = 0;
+
+	while (got < len) {
+		ssize_t n = io->pread(io->ctx, fd, p + got, len - got, off + (off_t)got);
+		if (n < 0) {
+			if (n == -EINTR)
+				continue;
+			return n;
+		}
+		if (n == 0)
+			break;
+		got += (size_t)n;
+	}
+	return (ssize_t)got;
+}
+
+int dio_fsync_dir(const struct data_io *io, const char *path)
+{
+	int fd = io->open(io->ctx, path, O_RDONLY | O_DIRECTORY, 0);
+	if (fd < 0)
+		return fd;
+	int rc = io->fsync(io->ctx, fd);
+	io->close(io->ctx, fd);
+	return rc;
+}
+
+int dio_mkdirs(const struct data_io *io, const char *root, const char *path)
+{
+	char buf[DATA_PATH_MAX];
+	size_t rl = strlen(root);
+	size_t pl = strlen(path);
+
+	if (pl >= sizeof(buf) || pl <= rl || strncmp(root, path, rl) != 0)
+		return CN_EINVAL;
+	memcpy(buf, path, pl + 1);
+	char *last = strrchr(buf, '/');
+	if (!last || (size_t)(last - buf) <= rl)
+		return 0;
+	*last = '\0';
+	/* Walk the components after root, creating each that is missing. */
+	for (char *p = buf + rl + 1;; p++) {
+		if (*p != '/' && *p != '\0')
+			continue;
+		char save = *p;
+		*p = '\0';
+		int rc = io->mkdir(io->ctx, buf, 0755);
+		if (rc == 0) {
+			/* New entry: make it durable in its parent. */
+			char *sl = strrchr(buf, '/');
+			*sl = '\0';
+			rc = dio_fsync_dir(io, buf);
+			*sl = '/';
+			if (rc < 0)
+				return rc;
+		} else if (rc != -EEXIST) {
+			return rc;
+		}
+		*p = save;
+		if (save == '\0')
+			break;
+	}
+	return 0;
+}
+
+int dio_err(int err)
+{
+	if (err == -ENOSPC || err == -EDQUOT)
+		return CN_ENOSPACE;
+	return err;
+}
+
+int dio_is_drive_fault(int err)
+{
+	return err == -EIO || err == -ENXIO || err == -ENODEV || err == -EROFS ||
+	       err == -ENOTCONN || err == -ESTALE;
+}

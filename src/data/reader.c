@@ -1,0 +1,252 @@
+/*
+ * data/reader.c — range reads of a blob with on-the-fly reconstruction.
+ *
+ * A read loads only the blocks the range covers. For each block it reads
+ * data shards first and verifies every piece; a missing file, bad header,
+ * short record or checksum mismatch makes it read parity pieces until it has
+ * k good ones, rebuilds the missing data pieces, and reports the blob to the
+ * store's heal queue. Fewer than k good pieces is CN_EDATALOST: wrong bytes
+ * are never returned. The last decoded block stays cached, so sequential
+ * small reads cost one disk read per block.
+ *
+ * Thread rules: one reader per thread at a time; the store may be shared.
+ */
+#include "data/data_int.h"
+
+#include "core/digest.h"
+#include "core/err.h"
+#include "core/log.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct blob_reader {
+	struct data_store *s;
+	struct blob_layout l;
+	struct data_ec ec;
+	int n;
+	struct shard_src src[DATA_MAX_SHARDS];
+	uint32_t ck, piece;
+	uint8_t *buf;		      /* n records of ck + piece bytes */
+	uint8_t *pc[DATA_MAX_SHARDS]; /* piece i inside buf */
+	int64_t cached;		      /* block whose data pieces are valid, or -1 */
+	uint32_t cached_p;	      /* its piece length */
+	unsigned bad;		      /* shards found bad */
+	unsigned reported;	      /* bad shards already pushed to the heal queue */
+};
+
+void shard_src_init(struct shard_src *src)
+{
+	src->drive = -1;
+	src->fd = -1;
+	src->bad = 0;
+	src->hdr_len = 0;
+}
+
+int shard_src_open(struct data_store *s, const struct blob_layout *l, int i, struct shard_src *src,
+		   struct shard_header *hdr)
+{
+	const struct data_io *io = s->io;
+	char path[DATA_PATH_MAX];
+	uint8_t hbuf[SHARD_HDR_MAX];
+	struct shard_header tmp;
+	int rc;
+
+	if (!hdr)
+		hdr = &tmp;
+	src->drive = store_drive_index(s, l->drive[i]);
+	if (!store_drive_online(s, src->drive)) {
+		rc = CN_EDRIVE;
+		goto bad;
+	}
+	if ((rc = store_shard_path(s, src->drive, l->id, i, path, sizeof(path))) != 0)
+		goto bad;
+	src->fd = io->open(io->ctx, path, O_RDONLY, 0);
+	if (src->fd < 0) {
+		rc = store_fault(s, src->drive, src->fd);
+		src->fd = -1;
+		goto bad;
+	}
+	ssize_t n = dio_read_full(io, src->fd, hbuf, sizeof(hbuf), 0);
+	if (n < 0) {
+		rc = store_fault(s, src->drive, (int)n);
+		goto bad;
+	}
+	rc = shard_header_decode(hbuf, (size_t)n, hdr);
+	if (rc == 0 && !shard_header_matches(hdr, l, i))
+		rc = CN_ECORRUPT;
+	if (rc != 0) {
+		rc = CN_ECORRUPT; /* includes a header cut short (CN_EAGAIN) */
+		goto bad;
+	}
+	src->hdr_len = hdr->hdr_len;
+	return 0;
+bad:
+	src->bad = 1;
+	return rc;
+}
+
+int shard_src_read(struct data_store *s, const struct blob_layout *l, int i, struct shard_src *src,
+		   uint64_t b, uint8_t *rec)
+{
+	uint32_t ck = layout_ck_len(l), p = layout_piece_len(l, b);
+	off_t off = (off_t)layout_piece_off(l, b, src->hdr_len);
+
+	ssize_t n = dio_read_full(s->io, src->fd, rec, ck + p, off);
+	if (n < 0) {
+		if (dio_is_drive_fault((int)n)) {
+			store_fault(s, src->drive, (int)n);
+			src->bad = 1;
+		}
+		return (int)n;
+	}
+	if ((size_t)n != ck + p)
+		return CN_ECORRUPT;
+	if (piece_cksum_get(l->cksum, rec) != piece_cksum(l->cksum, b, i, rec + ck, p))
+		return CN_ECORRUPT;
+	return 0;
+}
+
+void shard_src_close(struct data_store *s, struct shard_src *src)
+{
+	if (src->fd >= 0)
+		s->io->close(s->io->ctx, src->fd);
+	src->fd = -1;
+}
+
+int blob_reader_open(struct data_store *s, const struct blob_layout *l, struct blob_reader **out)
+{
+	struct blob_reader *r;
+	int rc;
+
+	*out = NULL;
+	r = calloc(1, sizeof(*r));
+	if (!r)
+		return CN_ENOMEM;
+	r->s = s;
+	r->l = *l;
+	r->n = l->k + l->m;
+	r->cached = -1;
+	for (int i = 0; i < DATA_MAX_SHARDS; i++)
+		shard_src_init(&r->src[i]);
+	if ((rc = data_ec_init(&r->ec, l->k, l->m)) != 0)
+		goto fail;
+	r->ck = layout_ck_len(l);
+	r->piece = (l->block_size + l->k - 1) / l->k;
+	r->buf = malloc((size_t)r->n * (r->ck + r->piece));
+	if (!r->buf) {
+		rc = CN_ENOMEM;
+		goto fail;
+	}
+	for (int i = 0; i < r->n; i++)
+		r->pc[i] = r->buf + (size_t)i * (r->ck + r->piece) + r->ck;
+	*out = r;
+	return 0;
+fail:
+	blob_reader_close(r);
+	return rc;
+}
+
+static int popcount(unsigned v)
+{
+	return __builtin_popcount(v);
+}
+
+/* Reads and verifies shard i's piece of block b; records a bad shard. */
+static int get_piece(struct blob_reader *r, int i, uint64_t b)
+{
+	struct shard_src *src = &r->src[i];
+	int rc;
+
+	if (src->bad)
+		return CN_EDRIVE;
+	if (src->fd < 0 && (rc = shard_src_open(r->s, &r->l, i, src, NULL)) != 0)
+		goto bad;
+	if ((rc = shard_src_read(r->s, &r->l, i, src, b, r->pc[i] - r->ck)) != 0)
+		goto bad;
+	return 0;
+bad:
+	r->bad |= 1u << i;
+	return rc;
+}
+
+static int load_block(struct blob_reader *r, uint64_t b)
+{
+	int k = r->l.k;
+	unsigned present = 0, datamask = (1u << k) - 1;
+	uint32_t p = layout_piece_len(&r->l, b);
+	int rc = 0;
+
+	r->cached = -1;
+	for (int i = 0; i < r->n && popcount(present) < k; i++)
+		if (get_piece(r, i, b) == 0)
+			present |= 1u << i;
+	if (r->bad & ~r->reported) {
+		char hex[2 * DATA_ID_LEN + 1];
+		r->reported |= r->bad;
+		cn_hex(r->l.id, DATA_ID_LEN, hex);
+		log_warn("data: blob %s has bad shard(s) 0x%x; queued for heal", hex, r->bad);
+		data_heal_queue_push(r->s, &r->l);
+	}
+	if (popcount(present) < k) {
+		char hex[2 * DATA_ID_LEN + 1];
+		cn_hex(r->l.id, DATA_ID_LEN, hex);
+		log_error("data: blob %s block %llu: only %d of %d pieces readable", hex,
+			  (unsigned long long)b, popcount(present), k);
+		return CN_EDATALOST;
+	}
+	if ((present & datamask) != datamask &&
+	    (rc = data_ec_rebuild(&r->ec, p, r->pc, present, datamask)) != 0)
+		return rc;
+	r->cached = (int64_t)b;
+	r->cached_p = p;
+	return 0;
+}
+
+int blob_reader_read(struct blob_reader *r, uint64_t offset, void *buf, size_t len, size_t *got)
+{
+	uint8_t *out = buf;
+	size_t done = 0;
+	int rc = 0;
+
+	while (done < len && offset < r->l.size) {
+		uint64_t b = offset / r->l.block_size;
+		if (r->cached != (int64_t)b && (rc = load_block(r, b)) != 0)
+			break;
+		uint32_t in = (uint32_t)(offset - b * r->l.block_size);
+		uint32_t blen = layout_block_len(&r->l, b);
+		/* Copy piece by piece up to the end of the block or of buf. */
+		while (in < blen && done < len) {
+			uint32_t pi = in / r->cached_p, po = in % r->cached_p;
+			size_t n = r->cached_p - po;
+			if (n > blen - in)
+				n = blen - in;
+			if (n > len - done)
+				n = len - done;
+			memcpy(out + done, r->pc[pi] + po, n);
+			done += n;
+			in += (uint32_t)n;
+			offset += n;
+		}
+	}
+	*got = done;
+	return rc;
+}
+
+unsigned blob_reader_bad_mask(const struct blob_reader *r)
+{
+	return r->bad;
+}
+
+void blob_reader_close(struct blob_reader *r)
+{
+	if (!r)
+		return;
+	for (int i = 0; i < DATA_MAX_SHARDS; i++)
+		shard_src_close(r->s, &r->src[i]);
+	data_ec_release(&r->ec);
+	free(r->buf);
+	free(r);
+}

@@ -1,0 +1,307 @@
+/*
+ * data/writer.c — the streaming blob writer.
+ *
+ *   blob_writer_new ──> OPEN ──append──> OPEN ──finish──> (shards renamed, freed)
+ *                        │                 │
+ *                        └──abort──────────┴──error──> FAILED ──abort/finish──> freed
+ *
+ * new() picks the layout and drives and opens one temporary file per shard in
+ * <drive>/tmp/. append() fills a block buffer; each full block is split into
+ * k pieces, m parity pieces are computed, and every piece is written with its
+ * checksum to its shard file (sequential pwrite per drive: page-cache writes
+ * are cheap, the expensive part is the fsync at the end). finish() writes the
+ * last partial block and the shard headers (which hold the final size),
+ * fsyncs, renames each shard to blobs/ab/cd/<id>.<i> and fsyncs those
+ * directories. Any failure removes every temporary and already-renamed file:
+ * a failed write leaves nothing visible. Memory: one block plus its parity.
+ */
+#include "data/data_int.h"
+
+#include "core/err.h"
+#include "core/log.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <xxhash.h>
+
+struct blob_writer {
+	struct data_store *s;
+	struct blob_layout l; /* l.size counts bytes appended */
+	struct data_ec ec;
+	int n; /* k + m */
+	int drive[DATA_MAX_SHARDS];
+	int fd[DATA_MAX_SHARDS];
+	char *tmp[DATA_MAX_SHARDS];
+	struct shard_header hdr;
+	uint32_t ck;	/* checksum length */
+	uint32_t piece; /* piece length of a full block */
+	uint8_t *blk;	/* k * piece bytes: the block being filled */
+	uint32_t pos;	/* bytes in blk */
+	uint8_t *par;	/* m records of ck + piece bytes */
+	uint8_t *rec;	/* ck + piece: a data piece being written */
+	uint64_t nblk;	/* blocks written */
+	int failed;
+};
+
+static int pick_drives(struct blob_writer *w, const struct data_options *o)
+{
+	struct data_store *s = w->s;
+	int online[256], no = 0;
+
+	for (int i = 0; i < s->n && no < 256; i++)
+		if (store_drive_check(s, i) == 0)
+			online[no++] = i;
+	if (o->k) {
+		w->l.k = o->k;
+		w->l.m = o->m;
+	} else {
+		data_layout_default(no, &w->l.k, &w->l.m);
+	}
+	w->n = w->l.k + w->l.m;
+	if (no < w->n) {
+		log_warn("data: %d drive(s) online, a %d+%d blob needs %d", no, w->l.k, w->l.m,
+			 w->n);
+		return CN_EDRIVE;
+	}
+	/* Spread blobs over drives: start at a position taken from the id. */
+	int start = (int)(XXH3_64bits(w->l.id, DATA_ID_LEN) % (uint64_t)no);
+	for (int i = 0; i < w->n; i++) {
+		w->drive[i] = online[(start + i) % no];
+		memcpy(w->l.drive[i], s->drives[w->drive[i]].id, DATA_ID_LEN);
+	}
+	return 0;
+}
+
+static int set_str(char *dst, uint16_t *dlen, const char *src, size_t max)
+{
+	size_t n = src ? strlen(src) : 0;
+	if (n > max)
+		return CN_EINVAL;
+	memcpy(dst, src ? src : "", n + 1);
+	*dlen = (uint16_t)n;
+	return 0;
+}
+
+int blob_writer_new(struct data_store *s, const struct blob_info *info, struct blob_writer **out)
+{
+	const struct data_options *o = &s->opt;
+	struct blob_writer *w;
+	uint8_t hbuf[SHARD_HDR_MAX];
+	int rc;
+
+	*out = NULL;
+	w = calloc(1, sizeof(*w));
+	if (!w)
+		return CN_ENOMEM;
+	w->s = s;
+	for (int i = 0; i < DATA_MAX_SHARDS; i++)
+		w->fd[i] = -1;
+	memcpy(w->l.id, info->id, DATA_ID_LEN);
+	w->l.cksum = (uint8_t)o->cksum;
+	w->l.block_size = o->block_size;
+	if ((rc = set_str(w->hdr.bucket, &w->hdr.bucket_len, info->bucket, DATA_BUCKET_MAX)) ||
+	    (rc = set_str(w->hdr.key, &w->hdr.key_len, info->key, DATA_KEY_MAX)) ||
+	    (rc = set_str(w->hdr.version, &w->hdr.version_len, info->version_id, DATA_VERSION_MAX)))
+		goto fail;
+	if ((rc = pick_drives(w, o)) != 0)
+		goto fail;
+	if ((rc = data_ec_init(&w->ec, w->l.k, w->l.m)) != 0)
+		goto fail;
+	memcpy(w->hdr.blob_id, info->id, DATA_ID_LEN);
+	w->hdr.k = w->l.k;
+	w->hdr.m = w->l.m;
+	w->hdr.cksum = w->l.cksum;
+	w->hdr.block_size = w->l.block_size;
+	w->hdr.part_number = info->part_number;
+	if ((rc = shard_header_encode(&w->hdr, hbuf, sizeof(hbuf))) < 0)
+		goto fail;
+	w->ck = layout_ck_len(&w->l);
+	w->piece = (w->l.block_size + w->l.k - 1) / w->l.k;
+	w->blk = calloc(w->l.k, w->piece);
+	w->rec = malloc(w->ck + w->piece);
+	w->par = w->l.m ? malloc((size_t)w->l.m * (w->ck + w->piece)) : NULL;
+	if (!w->blk || !w->rec || (w->l.m && !w->par)) {
+		rc = CN_ENOMEM;
+		goto fail;
+	}
+	/* Free space for the expected size (its pieces plus the header). */
+	uint64_t nb = (info->size_hint + w->l.block_size - 1) / w->l.block_size;
+	uint64_t need = w->hdr.hdr_len + nb * (w->ck + w->piece);
+	for (int i = 0; i < w->n; i++)
+		if ((rc = store_check_space(s, w->drive[i], need)) != 0)
+			goto fail;
+	for (int i = 0; i < w->n; i++) {
+		char path[DATA_PATH_MAX];
+		if ((rc = store_tmp_path(s, w->drive[i], w->l.id, i, path, sizeof(path))) != 0)
+			goto fail;
+		int fd = s->io->open(s->io->ctx, path, O_WRONLY | O_CREAT | O_EXCL, 0644);
+		if (fd < 0) {
+			rc = store_fault(s, w->drive[i], dio_err(fd));
+			goto fail;
+		}
+		w->fd[i] = fd;
+		if (!(w->tmp[i] = strdup(path))) {
+			rc = CN_ENOMEM;
+			goto fail;
+		}
+	}
+	*out = w;
+	return 0;
+fail:
+	blob_writer_abort(w);
+	return rc;
+}
+
+/* Encodes and writes the block in blk[0..pos) as block number nblk. */
+static int flush_block(struct blob_writer *w)
+{
+	struct data_store *s = w->s;
+	uint32_t k = w->l.k, m = w->l.m;
+	uint32_t p = (w->pos + k - 1) / k; /* piece length of this block */
+	uint8_t *data[DATA_MAX_SHARDS], *par[DATA_MAX_SHARDS];
+	off_t off = (off_t)layout_piece_off(&w->l, w->nblk, w->hdr.hdr_len);
+	int rc;
+
+	memset(w->blk + w->pos, 0, (size_t)k * p - w->pos); /* pad the last piece */
+	for (uint32_t i = 0; i < k; i++)
+		data[i] = w->blk + (size_t)i * p;
+	for (uint32_t j = 0; j < m; j++)
+		par[j] = w->par + (size_t)j * (w->ck + w->piece) + w->ck;
+	data_ec_encode(&w->ec, p, data, par);
+	for (int i = 0; i < w->n; i++) {
+		uint8_t *r;
+		if (i < (int)k) {
+			r = w->rec;
+			memcpy(r + w->ck, data[i], p);
+		} else {
+			r = par[i - k] - w->ck;
+		}
+		piece_cksum_put(w->l.cksum, piece_cksum(w->l.cksum, w->nblk, i, r + w->ck, p), r);
+		rc = dio_write_all(s->io, w->fd[i], r, w->ck + p, off);
+		if (rc != 0)
+			return store_fault(s, w->drive[i], dio_err(rc));
+	}
+	w->nblk++;
+	w->pos = 0;
+	return 0;
+}
+
+int blob_writer_append(struct blob_writer *w, const void *buf, size_t len)
+{
+	const uint8_t *p = buf;
+	int rc;
+
+	if (w->failed)
+		return CN_EINVAL;
+	if (w->l.size + len >= (1ULL << 50)) {
+		w->failed = 1;
+		return CN_ETOOBIG;
+	}
+	while (len > 0) {
+		size_t n = w->l.block_size - w->pos;
+		if (n > len)
+			n = len;
+		memcpy(w->blk + w->pos, p, n);
+		w->pos += (uint32_t)n;
+		w->l.size += n;
+		p += n;
+		len -= n;
+		if (w->pos == w->l.block_size && (rc = flush_block(w)) != 0) {
+			w->failed = 1;
+			return rc;
+		}
+	}
+	return 0;
+}
+
+/* Removes final shard files [0, n) (after a failed rename sequence). */
+static void unlink_final(struct blob_writer *w, int n)
+{
+	char path[DATA_PATH_MAX];
+	for (int i = 0; i < n; i++)
+		if (store_shard_path(w->s, w->drive[i], w->l.id, i, path, sizeof(path)) == 0)
+			w->s->io->unlink(w->s->io->ctx, path);
+}
+
+int blob_writer_finish(struct blob_writer *w, struct blob_layout *out)
+{
+	struct data_store *s = w->s;
+	const struct data_io *io = s->io;
+	int sync = s->opt.fsync == DATA_FSYNC_ALWAYS;
+	uint8_t hbuf[SHARD_HDR_MAX];
+	char path[DATA_PATH_MAX], dir[DATA_PATH_MAX];
+	int rc = 0, renamed = 0;
+
+	if (w->failed) {
+		rc = CN_EINVAL;
+		goto fail;
+	}
+	if (w->pos > 0 && (rc = flush_block(w)) != 0)
+		goto fail;
+	w->hdr.size = w->l.size;
+	for (int i = 0; i < w->n; i++) {
+		w->hdr.shard = (uint8_t)i;
+		if ((rc = shard_header_encode(&w->hdr, hbuf, sizeof(hbuf))) < 0)
+			goto fail;
+		rc = dio_write_all(io, w->fd[i], hbuf, w->hdr.hdr_len, 0);
+		if (rc == 0 && sync)
+			rc = io->fsync(io->ctx, w->fd[i]);
+		if (rc == 0)
+			rc = io->close(io->ctx, w->fd[i]);
+		w->fd[i] = -1;
+		if (rc != 0) {
+			rc = store_fault(s, w->drive[i], dio_err(rc));
+			goto fail;
+		}
+	}
+	for (; renamed < w->n; renamed++) {
+		int i = renamed;
+		if ((rc = store_shard_path(s, w->drive[i], w->l.id, i, path, sizeof(path))) != 0 ||
+		    (rc = dio_mkdirs(io, s->drives[w->drive[i]].path, path)) != 0 ||
+		    (rc = io->rename(io->ctx, w->tmp[i], path)) != 0) {
+			rc = store_fault(s, w->drive[i], dio_err(rc));
+			goto fail;
+		}
+		free(w->tmp[i]);
+		w->tmp[i] = NULL;
+	}
+	if (sync) {
+		for (int i = 0; i < w->n; i++) {
+			store_shard_path(s, w->drive[i], w->l.id, i, dir, sizeof(dir));
+			*strrchr(dir, '/') = '\0';
+			if ((rc = dio_fsync_dir(io, dir)) != 0) {
+				rc = store_fault(s, w->drive[i], dio_err(rc));
+				goto fail;
+			}
+		}
+	}
+	*out = w->l;
+	blob_writer_abort(w); /* nothing left to remove: frees */
+	return 0;
+fail:
+	unlink_final(w, renamed);
+	blob_writer_abort(w);
+	return rc;
+}
+
+void blob_writer_abort(struct blob_writer *w)
+{
+	if (!w)
+		return;
+	const struct data_io *io = w->s->io;
+	for (int i = 0; i < DATA_MAX_SHARDS; i++) {
+		if (w->fd[i] >= 0)
+			io->close(io->ctx, w->fd[i]);
+		if (w->tmp[i]) {
+			io->unlink(io->ctx, w->tmp[i]);
+			free(w->tmp[i]);
+		}
+	}
+	data_ec_release(&w->ec);
+	free(w->blk);
+	free(w->rec);
+	free(w->par);
+	free(w);
+}

@@ -1,0 +1,479 @@
+/* Unit tests for the data module's blob path on real temporary drives:
+ * write/read round trips for many sizes and k+m, every range of a small
+ * blob, corruption and loss of shards, heal, delete and the heal queue. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "data_test.h"
+
+#include "core/err.h"
+
+struct env {
+	struct tdirs t;
+	struct data_store *s;
+	struct data_options o;
+};
+
+static void env_open(struct env *e, int ndrives, int k, int m, uint32_t bs)
+{
+	memset(e, 0, sizeof(*e));
+	tdirs_make(&e->t, ndrives);
+	e->o.k = (uint8_t)k;
+	e->o.m = (uint8_t)m;
+	e->o.block_size = bs;
+	assert_int_equal(data_store_open((const char *const *)e->t.paths, ndrives, &e->o, &e->s),
+			 0);
+}
+
+static void env_close(struct env *e)
+{
+	data_store_close(e->s);
+	tdirs_free(&e->t);
+}
+
+/* Writes `len` bytes of pattern `seed` in irregular chunks. */
+static int put_blob(struct data_store *s, const uint8_t *data, size_t len, uint64_t seed,
+		    struct blob_layout *l)
+{
+	struct blob_info info = {.bucket = "bkt",
+				 .key = "some/key",
+				 .version_id = "v1",
+				 .part_number = 0,
+				 .size_hint = len};
+	struct blob_writer *w;
+	fill(info.id, DATA_ID_LEN, seed);
+	int rc = blob_writer_new(s, &info, &w);
+	if (rc)
+		return rc;
+	uint64_t st = seed + 1;
+	size_t off = 0;
+	while (off < len) {
+		size_t n = 1 + prng(&st) % 100000;
+		if (n > len - off)
+			n = len - off;
+		if ((rc = blob_writer_append(w, data + off, n)) != 0) {
+			blob_writer_abort(w);
+			return rc;
+		}
+		off += n;
+	}
+	return blob_writer_finish(w, l);
+}
+
+/* Reads the whole blob back with buffers of `chunk` bytes. */
+static int get_blob(struct data_store *s, const struct blob_layout *l, uint8_t *out, size_t chunk,
+		    unsigned *bad)
+{
+	struct blob_reader *r;
+	int rc = blob_reader_open(s, l, &r);
+	if (rc)
+		return rc;
+	uint64_t off = 0;
+	for (;;) {
+		size_t got;
+		rc = blob_reader_read(r, off, out + off, chunk, &got);
+		if (rc || got == 0)
+			break;
+		off += got;
+	}
+	if (rc == 0 && off != l->size)
+		rc = CN_EINTERNAL;
+	if (bad)
+		*bad = blob_reader_bad_mask(r);
+	blob_reader_close(r);
+	return rc;
+}
+
+static void test_roundtrip_sizes(void **state)
+{
+	(void)state;
+	const uint32_t bs = 256 * 1024;
+	int km[][2] = {{1, 0}, {1, 1}, {2, 1}, {2, 2}, {4, 2}};
+	size_t sizes[] = {0, 1, bs - 1, bs, bs + 1, 3 * 1024 * 1024 + 12345};
+	uint8_t *data = malloc(sizes[5]), *back = malloc(sizes[5] + 1);
+	for (size_t t = 0; t < 5; t++) {
+		struct env e;
+		int n = km[t][0] + km[t][1];
+		env_open(&e, n, km[t][0], km[t][1], bs);
+		for (size_t z = 0; z < 6; z++) {
+			struct blob_layout l;
+			fill(data, sizes[z], t * 10 + z);
+			assert_int_equal(put_blob(e.s, data, sizes[z], t * 10 + z, &l), 0);
+			assert_int_equal(l.k, km[t][0]);
+			assert_int_equal(l.m, km[t][1]);
+			assert_int_equal(l.size, sizes[z]);
+			size_t chunks[] = {1000, 256 * 1024, 1 << 20};
+			for (int c = 0; c < 3; c++) {
+				unsigned bad = 99;
+				memset(back, 0, sizes[z] + 1);
+				assert_int_equal(get_blob(e.s, &l, back, chunks[c], &bad), 0);
+				assert_int_equal(bad, 0);
+				assert_memory_equal(back, data, sizes[z]);
+			}
+			/* Every shard file is in place on its own drive; no temp left. */
+			for (int i = 0; i < n; i++) {
+				char p[512];
+				int found = 0;
+				for (int d = 0; d < n; d++) {
+					shard_file(e.t.paths[d], l.id, i, p, sizeof(p));
+					found += access(p, F_OK) == 0;
+				}
+				assert_int_equal(found, 1);
+			}
+		}
+		assert_int_equal(count_files(&e.t, "blobs"), 6 * n);
+		assert_int_equal(count_files(&e.t, "tmp"), 0);
+		env_close(&e);
+	}
+	free(data);
+	free(back);
+}
+
+static void test_every_range(void **state)
+{
+	(void)state;
+	struct env e;
+	struct blob_layout l;
+	const size_t len = 333;
+	uint8_t data[333], buf[340];
+	env_open(&e, 3, 2, 1, 64);
+	fill(data, len, 5);
+	assert_int_equal(put_blob(e.s, data, len, 5, &l), 0);
+	struct blob_reader *r;
+	assert_int_equal(blob_reader_open(e.s, &l, &r), 0);
+	for (size_t off = 0; off <= len + 2; off++) {
+		for (size_t n = 0; n <= len + 2 - off; n++) {
+			size_t got = 12345;
+			memset(buf, 0xa5, sizeof(buf));
+			assert_int_equal(blob_reader_read(r, off, buf, n, &got), 0);
+			size_t want = off >= len ? 0 : (n < len - off ? n : len - off);
+			assert_int_equal(got, want);
+			if (want)
+				assert_memory_equal(buf, data + off, want);
+			assert_int_equal(buf[want], 0xa5); /* nothing past got */
+		}
+	}
+	blob_reader_close(r);
+	env_close(&e);
+}
+
+/* Finds the drive holding shard i. */
+static int shard_drive(struct env *e, const struct blob_layout *l, int i, char *p, size_t cap)
+{
+	for (int d = 0; d < e->t.n; d++) {
+		shard_file(e->t.paths[d], l->id, i, p, cap);
+		if (access(p, F_OK) == 0)
+			return d;
+	}
+	return -1;
+}
+
+enum damage { D_FLIP, D_TRUNC, D_DELETE, D_HEADER, D_ZERO_TAIL };
+
+static void damage(struct env *e, const struct blob_layout *l, int i, enum damage how,
+		   uint64_t seed)
+{
+	char p[512];
+	assert_true(shard_drive(e, l, i, p, sizeof(p)) >= 0);
+	size_t len = 0;
+	uint8_t *b = read_file(p, &len);
+	assert_non_null(b);
+	uint64_t st = seed + 17;
+	FILE *f;
+	switch (how) {
+	case D_FLIP:
+		for (int j = 0; j < 5; j++) {
+			size_t at = 1200 + prng(&st) % (len - 1200); /* past the header */
+			b[at] ^= (uint8_t)(1 + prng(&st) % 255);
+		}
+		break;
+	case D_HEADER:
+		b[20] ^= 0x01; /* inside the blob id */
+		break;
+	case D_TRUNC:
+		len = len / 2;
+		break;
+	case D_ZERO_TAIL:
+		memset(b + len - 100, 0, 100);
+		break;
+	case D_DELETE:
+		assert_int_equal(unlink(p), 0);
+		free(b);
+		return;
+	}
+	f = fopen(p, "wb");
+	assert_non_null(f);
+	assert_int_equal(fwrite(b, 1, len, f), len);
+	fclose(f);
+	free(b);
+}
+
+static void test_corruption_reconstructs(void **state)
+{
+	(void)state;
+	const size_t len = 5 * 65536 + 777;
+	uint8_t *data = malloc(len), *back = malloc(len);
+	int km[][2] = {{1, 1}, {2, 1}, {2, 2}, {4, 2}, {1, 2}};
+	for (int t = 0; t < 5; t++) {
+		int k = km[t][0], m = km[t][1], n = k + m;
+		struct env e;
+		env_open(&e, n, k, m, 65536);
+		/* Every set of at most m damaged shards, each with each damage kind. */
+		for (unsigned set = 1; set < (1u << n); set++) {
+			if (__builtin_popcount(set) > m)
+				continue;
+			for (int how = 0; how < 5; how++) {
+				struct blob_layout l, popped;
+				uint64_t seed = set * 31 + (unsigned)how + (uint64_t)t * 1000;
+				fill(data, len, seed);
+				assert_int_equal(put_blob(e.s, data, len, seed, &l), 0);
+				for (int i = 0; i < n; i++)
+					if (set & (1u << i))
+						damage(&e, &l, i, (enum damage)how, seed + i);
+				unsigned bad = 0;
+				memset(back, 0, len);
+				assert_int_equal(get_blob(e.s, &l, back, 100000, &bad), 0);
+				assert_memory_equal(back, data, len);
+				/* Data shards are read first, so damaged parity may go
+				 * unnoticed; damaged data shards are always reported. */
+				assert_int_equal(bad & ~set, 0);
+				assert_int_equal(bad & set & ((1u << k) - 1),
+						 set & ((1u << k) - 1));
+				if (bad) {
+					assert_int_equal(data_heal_queue_pop(e.s, &popped), 0);
+					assert_memory_equal(popped.id, l.id, DATA_ID_LEN);
+				}
+				assert_int_equal(data_heal_queue_pop(e.s, &popped), CN_ENOTFOUND);
+				assert_int_equal(blob_delete(e.s, &l), 0);
+			}
+		}
+		env_close(&e);
+	}
+	free(data);
+	free(back);
+}
+
+static void test_too_many_lost(void **state)
+{
+	(void)state;
+	const size_t len = 200000;
+	uint8_t *data = malloc(len), *back = malloc(len);
+	struct env e;
+	struct blob_layout l;
+	env_open(&e, 6, 4, 2, 65536);
+	fill(data, len, 9);
+	assert_int_equal(put_blob(e.s, data, len, 9, &l), 0);
+	damage(&e, &l, 0, D_DELETE, 1);
+	damage(&e, &l, 4, D_FLIP, 2);
+	damage(&e, &l, 2, D_TRUNC, 3);
+	struct blob_reader *r;
+	size_t got = 0;
+	assert_int_equal(blob_reader_open(e.s, &l, &r), 0);
+	/* Block 0 survives the truncation of shard 2 (it cuts later blocks)? No:
+	 * flips can hit any block; read from the start until the error. */
+	int rc = 0;
+	uint64_t off = 0;
+	while (off < len) {
+		rc = blob_reader_read(r, off, back, 65536, &got);
+		if (rc)
+			break;
+		assert_memory_equal(back, data + off, got);
+		off += got;
+	}
+	assert_int_equal(rc, CN_EDATALOST);
+	blob_reader_close(r);
+	/* Losing m + 1 whole shards: the very first read fails. */
+	damage(&e, &l, 1, D_DELETE, 4);
+	damage(&e, &l, 3, D_DELETE, 4);
+	assert_int_equal(blob_reader_open(e.s, &l, &r), 0);
+	assert_int_equal(blob_reader_read(r, 0, back, 10, &got), CN_EDATALOST);
+	blob_reader_close(r);
+	struct blob_layout out;
+	assert_int_equal(blob_heal(e.s, &l, &out, NULL), CN_EDATALOST);
+	env_close(&e);
+	free(data);
+	free(back);
+}
+
+static void test_heal_byte_identical(void **state)
+{
+	(void)state;
+	const size_t len = 3 * 65536 + 5;
+	uint8_t *data = malloc(len), *back = malloc(len);
+	int km[][2] = {{1, 1}, {1, 2}, {2, 1}, {2, 2}, {4, 2}};
+	for (int t = 0; t < 5; t++) {
+		int k = km[t][0], m = km[t][1], n = k + m;
+		struct env e;
+		env_open(&e, n, k, m, 65536);
+		for (unsigned set = 0; set < (1u << n); set++) {
+			if (__builtin_popcount(set) > m)
+				continue;
+			struct blob_layout l, out;
+			uint8_t *orig[DATA_MAX_SHARDS];
+			size_t olen[DATA_MAX_SHARDS];
+			char p[512];
+			fill(data, len, set + 50);
+			assert_int_equal(put_blob(e.s, data, len, set + 50 + t * 100, &l), 0);
+			for (int i = 0; i < n; i++) {
+				assert_true(shard_drive(&e, &l, i, p, sizeof(p)) >= 0);
+				orig[i] = read_file(p, &olen[i]);
+			}
+			for (int i = 0; i < n; i++)
+				if (set & (1u << i))
+					damage(&e, &l, i, (enum damage)((i + set) % 5), set);
+			unsigned rebuilt = 99;
+			assert_int_equal(blob_heal(e.s, &l, &out, &rebuilt), 0);
+			assert_int_equal(rebuilt, set);
+			assert_memory_equal(&out, &l, sizeof(l)); /* healed in place */
+			for (int i = 0; i < n; i++) {
+				size_t nl;
+				assert_true(shard_drive(&e, &l, i, p, sizeof(p)) >= 0);
+				uint8_t *now = read_file(p, &nl);
+				assert_int_equal(nl, olen[i]);
+				assert_memory_equal(now, orig[i], nl);
+				free(now);
+				free(orig[i]);
+			}
+			/* A second heal finds nothing to do. */
+			assert_int_equal(blob_heal(e.s, &l, &out, &rebuilt), 0);
+			assert_int_equal(rebuilt, 0);
+			unsigned bad = 1;
+			assert_int_equal(get_blob(e.s, &l, back, 70000, &bad), 0);
+			assert_int_equal(bad, 0);
+			assert_memory_equal(back, data, len);
+		}
+		assert_int_equal(count_files(&e.t, "tmp"), 0);
+		env_close(&e);
+	}
+	free(data);
+	free(back);
+}
+
+static void test_heal_relocates_from_offline_drive(void **state)
+{
+	(void)state;
+	const size_t len = 150000;
+	uint8_t *data = malloc(len), *back = malloc(len);
+	struct env e;
+	struct blob_layout l, out;
+	env_open(&e, 5, 2, 2, 65536);
+	fill(data, len, 77);
+	assert_int_equal(put_blob(e.s, data, len, 77, &l), 0);
+	char p[512];
+	int d1 = shard_drive(&e, &l, 1, p, sizeof(p));
+	data_store_drive_offline(e.s, d1);
+	unsigned bad = 0, rebuilt = 0;
+	assert_int_equal(get_blob(e.s, &l, back, 1 << 20, &bad), 0);
+	assert_int_equal(bad, 1u << 1);
+	assert_memory_equal(back, data, len);
+	assert_int_equal(blob_heal(e.s, &l, &out, &rebuilt), 0);
+	assert_int_equal(rebuilt, 1u << 1);
+	assert_memory_not_equal(out.drive[1], l.drive[1], DATA_ID_LEN);
+	for (int i = 0; i < 4; i++)
+		if (i != 1)
+			assert_memory_equal(out.drive[i], l.drive[i], DATA_ID_LEN);
+	assert_int_equal(get_blob(e.s, &out, back, 1 << 20, &bad), 0);
+	assert_int_equal(bad, 0);
+	assert_memory_equal(back, data, len);
+	/* The drive comes back: recheck brings it online. */
+	assert_int_equal(data_store_recheck(e.s), 5);
+	env_close(&e);
+	free(data);
+	free(back);
+}
+
+static void test_delete_idempotent(void **state)
+{
+	(void)state;
+	struct env e;
+	struct blob_layout l;
+	uint8_t data[1000];
+	env_open(&e, 4, 0, 0, 65536); /* default layout for 4 drives: 2+2 */
+	fill(data, sizeof(data), 3);
+	assert_int_equal(put_blob(e.s, data, sizeof(data), 3, &l), 0);
+	assert_int_equal(l.k, 2);
+	assert_int_equal(l.m, 2);
+	assert_int_equal(count_files(&e.t, "blobs"), 4);
+	assert_int_equal(blob_delete(e.s, &l), 0);
+	assert_int_equal(count_files(&e.t, "blobs"), 0);
+	assert_int_equal(blob_delete(e.s, &l), 0);
+	struct blob_reader *r;
+	size_t got;
+	uint8_t buf[10];
+	assert_int_equal(blob_reader_open(e.s, &l, &r), 0);
+	assert_int_equal(blob_reader_read(r, 0, buf, 10, &got), CN_EDATALOST);
+	blob_reader_close(r);
+	env_close(&e);
+}
+
+static void test_heal_queue(void **state)
+{
+	(void)state;
+	struct tdirs t;
+	struct data_store *s;
+	struct data_options o = {.heal_queue_cap = 3};
+	struct blob_layout a, b;
+	tdirs_make(&t, 1);
+	assert_int_equal(data_store_open((const char *const *)t.paths, 1, &o, &s), 0);
+	memset(&a, 0, sizeof(a));
+	assert_int_equal(data_heal_queue_pop(s, &b), CN_ENOTFOUND);
+	for (int i = 0; i < 5; i++) {
+		a.id[0] = (uint8_t)i;
+		assert_int_equal(data_heal_queue_push(s, &a), i < 3 ? 0 : CN_EAGAIN);
+		assert_int_equal(data_heal_queue_push(s, &a), i < 3 ? 0 : CN_EAGAIN); /* dup */
+	}
+	assert_int_equal(data_heal_queue_len(s), 3);
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(data_heal_queue_pop(s, &b), 0);
+		assert_int_equal(b.id[0], i);
+	}
+	assert_int_equal(data_heal_queue_len(s), 0);
+	data_store_close(s);
+	tdirs_free(&t);
+}
+
+static void test_xxh3_and_mirror_layouts(void **state)
+{
+	(void)state;
+	struct tdirs t;
+	struct data_store *s;
+	struct data_options o = {.cksum = DATA_CK_XXH3, .block_size = 4096};
+	struct blob_layout l;
+	uint8_t data[20000], back[20000];
+	tdirs_make(&t, 3);
+	assert_int_equal(data_store_open((const char *const *)t.paths, 3, &o, &s), 0);
+	fill(data, sizeof(data), 8);
+	struct env e = {.t = t, .s = s};
+	assert_int_equal(put_blob(s, data, sizeof(data), 8, &l), 0);
+	assert_int_equal(l.k, 1); /* 3 drives: 1+2 mirrors */
+	assert_int_equal(l.m, 2);
+	assert_int_equal(l.cksum, DATA_CK_XXH3);
+	/* Mirrors: shard payloads equal apart from the header's shard index. */
+	damage(&e, &l, 0, D_FLIP, 1);
+	damage(&e, &l, 1, D_DELETE, 1);
+	unsigned bad = 0;
+	assert_int_equal(get_blob(s, &l, back, 5000, &bad), 0);
+	assert_int_equal(bad, 3);
+	assert_memory_equal(back, data, sizeof(data));
+	data_store_close(s);
+	tdirs_free(&t);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_roundtrip_sizes),
+		cmocka_unit_test(test_every_range),
+		cmocka_unit_test(test_corruption_reconstructs),
+		cmocka_unit_test(test_too_many_lost),
+		cmocka_unit_test(test_heal_byte_identical),
+		cmocka_unit_test(test_heal_relocates_from_offline_drive),
+		cmocka_unit_test(test_delete_idempotent),
+		cmocka_unit_test(test_heal_queue),
+		cmocka_unit_test(test_xxh3_and_mirror_layouts),
+	};
+	return cmocka_run_group_tests_name("data_blob", tests, NULL, NULL);
+}
