@@ -137,8 +137,8 @@ int dio_fsync_dir(const struct data_io *io, const char *path)
 	if (fd < 0)
 		return fd;
 	int rc = io->fsync(io->ctx, fd);
-	io->close(io->ctx, fd);
-	return rc;
+	int rc2 = io->close(io->ctx, fd);
+	return rc ? rc : rc2;
 }
 
 int dio_mkdirs(const struct data_io *io, const char *root, const char *path)

@@ -1,0 +1,404 @@
+/* Unit tests for data drives and failure handling: format markers, foreign,
+ * missing, unformatted, locked and unmounted drives, free-space checks,
+ * injected I/O faults on every disk call of a write (SQLite-style: fail the
+ * Nth call, check nothing is visible, repeat until the write passes), read
+ * faults, and a writer killed with SIGKILL. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "data_test.h"
+
+#include "core/digest.h"
+#include "core/err.h"
+
+#include <signal.h>
+#include <sys/wait.h>
+
+static int put_blob(struct data_store *s, const uint8_t *data, size_t len, uint64_t seed,
+		    struct blob_layout *l)
+{
+	struct blob_info info = {.bucket = "b", .key = "k", .size_hint = len};
+	struct blob_writer *w;
+	fill(info.id, DATA_ID_LEN, seed);
+	int rc = blob_writer_new(s, &info, &w);
+	if (rc)
+		return rc;
+	for (size_t off = 0; off < len; off += 10000) {
+		size_t n = len - off < 10000 ? len - off : 10000;
+		if ((rc = blob_writer_append(w, data + off, n)) != 0) {
+			blob_writer_abort(w);
+			return rc;
+		}
+	}
+	return blob_writer_finish(w, l);
+}
+
+static int check_blob(struct data_store *s, const struct blob_layout *l, const uint8_t *data)
+{
+	struct blob_reader *r;
+	uint8_t *back = malloc(l->size + 1);
+	size_t got = 0;
+	int rc = blob_reader_open(s, l, &r);
+	if (rc == 0) {
+		rc = blob_reader_read(r, 0, back, l->size + 1, &got);
+		blob_reader_close(r);
+	}
+	if (rc == 0 && (got != l->size || memcmp(back, data, got) != 0))
+		rc = CN_ECORRUPT;
+	free(back);
+	return rc;
+}
+
+static int open_store(struct tdirs *t, int n, struct data_options *o, struct data_store **s)
+{
+	return data_store_open((const char *const *)t->paths, n, o, s);
+}
+
+static void test_format_and_reopen(void **state)
+{
+	(void)state;
+	struct tdirs t;
+	struct data_store *s;
+	uint8_t dep1[16], dep2[16];
+	struct data_drive_stat st[4];
+	tdirs_make(&t, 3);
+	assert_int_equal(open_store(&t, 3, NULL, &s), 0);
+	data_store_deployment(s, dep1);
+	assert_int_equal(data_store_stats(s, st, 4), 3);
+	uint8_t ids[3][16];
+	for (int i = 0; i < 3; i++) {
+		assert_true(st[i].online);
+		assert_true(st[i].total > 0);
+		memcpy(ids[i], st[i].id, 16);
+	}
+	assert_memory_not_equal(ids[0], ids[1], 16);
+	/* A second open of the same drives is refused while the first holds them. */
+	struct data_store *s2;
+	assert_int_equal(open_store(&t, 3, NULL, &s2), CN_EDRIVE);
+	data_store_close(s);
+	assert_int_equal(open_store(&t, 3, NULL, &s), 0);
+	data_store_deployment(s, dep2);
+	assert_memory_equal(dep1, dep2, 16);
+	data_store_stats(s, st, 4);
+	for (int i = 0; i < 3; i++)
+		assert_memory_equal(st[i].id, ids[i], 16);
+	data_store_close(s);
+	/* The same drive twice is refused. */
+	char *two[2] = {t.paths[0], t.paths[0]};
+	assert_int_equal(data_store_open((const char *const *)two, 2, NULL, &s), CN_EINVAL);
+	tdirs_free(&t);
+}
+
+static void test_foreign_and_bad_markers(void **state)
+{
+	(void)state;
+	struct tdirs t;
+	struct data_store *s;
+	tdirs_make(&t, 2);
+	assert_int_equal(data_store_open((const char *const *)&t.paths[0], 1, NULL, &s), 0);
+	data_store_close(s);
+	assert_int_equal(data_store_open((const char *const *)&t.paths[1], 1, NULL, &s), 0);
+	data_store_close(s);
+	assert_int_equal(open_store(&t, 2, NULL, &s), CN_EDRIVE); /* two deployments */
+	/* An unknown format version (valid checksum) refuses the start. */
+	char p[256];
+	snprintf(p, sizeof(p), "%s/.cairn-format", t.paths[1]);
+	size_t len;
+	uint8_t *b = read_file(p, &len);
+	assert_int_equal(len, 48);
+	b[8] = 2;
+	uint32_t c = cn_crc32c(0, b, 44);
+	for (int i = 0; i < 4; i++)
+		b[44 + i] = (uint8_t)(c >> (8 * i));
+	FILE *f = fopen(p, "wb");
+	fwrite(b, 1, len, f);
+	fclose(f);
+	assert_int_equal(data_store_open((const char *const *)&t.paths[1], 1, NULL, &s),
+			 CN_EFORMAT);
+	/* A garbled marker: that drive stays offline; alone, nothing is online. */
+	b[8] = 1;
+	b[20] ^= 1;
+	f = fopen(p, "wb");
+	fwrite(b, 1, len, f);
+	fclose(f);
+	free(b);
+	assert_int_equal(data_store_open((const char *const *)&t.paths[1], 1, NULL, &s), CN_EDRIVE);
+	assert_int_equal(open_store(&t, 2, NULL, &s), 0);
+	struct data_drive_stat st[2];
+	data_store_stats(s, st, 2);
+	assert_true(st[0].online);
+	assert_false(st[1].online);
+	data_store_close(s);
+	tdirs_free(&t);
+}
+
+static void test_missing_and_new_drives(void **state)
+{
+	(void)state;
+	struct tdirs t;
+	struct data_store *s;
+	struct data_drive_stat st[3];
+	struct blob_layout l;
+	uint8_t data[5000];
+	char p[256];
+	tdirs_make(&t, 3);
+	assert_int_equal(open_store(&t, 3, NULL, &s), 0);
+	data_store_close(s);
+	/* d2 vanishes (an unmounted disk whose mount point is gone): it is not
+	 * recreated, and blobs go to the two drives left. */
+	snprintf(p, sizeof(p), "rm -rf %s", t.paths[2]);
+	assert_int_equal(system(p), 0);
+	assert_int_equal(open_store(&t, 3, NULL, &s), 0);
+	assert_int_equal(access(t.paths[2], F_OK), -1);
+	data_store_stats(s, st, 3);
+	assert_false(st[2].online);
+	fill(data, sizeof(data), 1);
+	assert_int_equal(put_blob(s, data, sizeof(data), 1, &l), 0);
+	assert_int_equal(l.k + l.m, 2);
+	assert_int_equal(check_blob(s, &l, data), 0);
+	data_store_close(s);
+	/* An empty directory in its place stays offline without format_new. */
+	assert_int_equal(mkdir(t.paths[2], 0755), 0);
+	assert_int_equal(open_store(&t, 3, NULL, &s), 0);
+	data_store_stats(s, st, 3);
+	assert_false(st[2].online);
+	data_store_close(s);
+	struct data_options o = {.format_new = 1};
+	assert_int_equal(open_store(&t, 3, &o, &s), 0);
+	data_store_stats(s, st, 3);
+	assert_true(st[2].online);
+	assert_int_equal(check_blob(s, &l, data), 0);
+	data_store_close(s);
+	tdirs_free(&t);
+}
+
+static void test_unmount_detected(void **state)
+{
+	(void)state;
+	struct tdirs t;
+	struct data_store *s;
+	struct data_drive_stat st[4];
+	struct blob_layout l;
+	uint8_t data[3000];
+	char p[300];
+	tdirs_make(&t, 4);
+	assert_int_equal(open_store(&t, 4, NULL, &s), 0);
+	/* Replace d1 under the store by a fresh directory (what an unmount of a
+	 * mount point looks like): the next write must not go there. */
+	snprintf(p, sizeof(p), "%s.old", t.paths[1]);
+	assert_int_equal(rename(t.paths[1], p), 0);
+	assert_int_equal(mkdir(t.paths[1], 0755), 0);
+	fill(data, sizeof(data), 4);
+	assert_int_equal(put_blob(s, data, sizeof(data), 4, &l), 0);
+	assert_int_equal(l.k, 1); /* three drives left: 1+2 */
+	assert_int_equal(l.m, 2);
+	data_store_stats(s, st, 4);
+	assert_false(st[1].online);
+	snprintf(p, sizeof(p), "%s/blobs", t.paths[1]);
+	assert_int_equal(access(p, F_OK), -1);
+	assert_int_equal(check_blob(s, &l, data), 0);
+	data_store_close(s);
+	snprintf(p, sizeof(p), "rm -rf %s.old", t.paths[1]);
+	assert_int_equal(system(p), 0);
+	tdirs_free(&t);
+}
+
+static void test_free_space(void **state)
+{
+	(void)state;
+	struct tdirs t;
+	struct data_store *s;
+	struct fault f;
+	struct blob_layout l;
+	uint8_t data[100000];
+	fault_init(&f);
+	f.avail = 1 << 20;
+	struct data_options o = {.io = &f.io, .block_size = 65536};
+	tdirs_make(&t, 2);
+	assert_int_equal(open_store(&t, 2, &o, &s), 0);
+	struct blob_info info = {.bucket = "b", .key = "k", .size_hint = 10 << 20};
+	struct blob_writer *w;
+	assert_int_equal(blob_writer_new(s, &info, &w), CN_ENOSPACE);
+	assert_int_equal(count_files(&t, "tmp"), 0);
+	fill(data, sizeof(data), 2);
+	assert_int_equal(put_blob(s, data, sizeof(data), 2, &l), 0);
+	assert_int_equal(check_blob(s, &l, data), 0);
+	data_store_close(s);
+	o.reserve_bytes = 2 << 20; /* keep more free than there is */
+	assert_int_equal(open_store(&t, 2, &o, &s), 0);
+	assert_int_equal(put_blob(s, data, sizeof(data), 3, &l), CN_ENOSPACE);
+	assert_int_equal(count_files(&t, "tmp"), 0);
+	data_store_close(s);
+	tdirs_free(&t);
+}
+
+/* Fails the Nth disk call of one blob write, for every N, until the write
+ * passes; after each failure nothing of the blob may be visible. */
+static void fault_loop(int err, int short_write, unsigned ops)
+{
+	struct tdirs t;
+	struct data_store *s;
+	struct fault f;
+	const size_t len = 3 * 4096 + 100;
+	uint8_t data[3 * 4096 + 100];
+	fault_init(&f);
+	struct data_options o = {.io = &f.io, .block_size = 4096, .k = 2, .m = 1};
+	tdirs_make(&t, 3);
+	assert_int_equal(open_store(&t, 3, &o, &s), 0);
+	fill(data, len, 11);
+	int failures = 0;
+	for (long nth = 1; nth < 1000; nth++) {
+		struct blob_layout l;
+		f.ops = ops;
+		f.calls = 0;
+		f.nth = nth;
+		f.err = err;
+		f.short_write = short_write;
+		f.fired = 0;
+		int rc = put_blob(s, data, len, (uint64_t)nth, &l);
+		f.nth = 0;
+		if (!f.fired || short_write) {
+			assert_int_equal(rc, 0);
+			assert_int_equal(check_blob(s, &l, data), 0);
+			assert_int_equal(count_files(&t, "tmp"), 0);
+			assert_int_equal(blob_delete(s, &l), 0);
+			if (!f.fired)
+				break;
+			continue;
+		}
+		failures++;
+		assert_int_not_equal(rc, 0);
+		if (err == ENOSPC)
+			assert_int_equal(rc, CN_ENOSPACE);
+		assert_int_equal(count_files(&t, "tmp"), 0);
+		assert_int_equal(count_files(&t, "blobs"), 0);
+		/* EIO took a drive offline; it is healthy, so recheck restores it. */
+		assert_int_equal(data_store_recheck(s), 3);
+	}
+	assert_true(short_write || failures > 10);
+	data_store_close(s);
+	tdirs_free(&t);
+}
+
+static void test_write_faults_enospc(void **state)
+{
+	(void)state;
+	fault_loop(ENOSPC, 0, F_OPEN | F_PWRITE | F_FSYNC | F_RENAME | F_MKDIR | F_STATVFS);
+}
+
+static void test_write_faults_eio(void **state)
+{
+	(void)state;
+	fault_loop(EIO, 0, F_OPEN | F_PWRITE | F_FSYNC | F_RENAME | F_MKDIR | F_STATVFS | F_CLOSE);
+}
+
+static void test_write_short_writes(void **state)
+{
+	(void)state;
+	fault_loop(ENOSPC, 1, F_PWRITE);
+}
+
+static void test_read_faults(void **state)
+{
+	(void)state;
+	struct tdirs t;
+	struct data_store *s;
+	struct fault f;
+	const size_t len = 5 * 4096;
+	uint8_t data[5 * 4096];
+	struct blob_layout l;
+	fault_init(&f);
+	struct data_options o = {.io = &f.io, .block_size = 4096, .k = 2, .m = 2};
+	tdirs_make(&t, 4);
+	assert_int_equal(open_store(&t, 4, &o, &s), 0);
+	fill(data, len, 12);
+	assert_int_equal(put_blob(s, data, len, 12, &l), 0);
+	/* Any single failing pread or open during a read is survived. */
+	for (long nth = 1; nth < 100; nth++) {
+		f.ops = F_PREAD | F_OPEN;
+		f.calls = 0;
+		f.nth = nth;
+		f.err = EIO;
+		f.fired = 0;
+		assert_int_equal(check_blob(s, &l, data), 0);
+		f.nth = 0;
+		if (!f.fired)
+			break;
+		assert_int_equal(data_store_recheck(s), 4);
+	}
+	data_store_close(s);
+	tdirs_free(&t);
+}
+
+static void test_killed_writer_leaves_nothing(void **state)
+{
+	(void)state;
+	struct tdirs t;
+	struct data_store *s;
+	struct data_options o = {.block_size = 65536, .k = 2, .m = 1};
+	tdirs_make(&t, 3);
+	assert_int_equal(open_store(&t, 3, &o, &s), 0);
+	data_store_close(s);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct blob_info info = {.bucket = "b", .key = "k"};
+		struct blob_writer *w;
+		static uint8_t buf[65536 * 3 + 10];
+		fill(info.id, 16, 99);
+		if (open_store(&t, 3, &o, &s) || blob_writer_new(s, &info, &w) ||
+		    blob_writer_append(w, buf, sizeof(buf)))
+			_exit(1);
+		raise(SIGKILL);
+		_exit(2);
+	}
+	int status;
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+	assert_int_equal(count_files(&t, "tmp"), 3);
+	assert_int_equal(count_files(&t, "blobs"), 0);
+	assert_int_equal(open_store(&t, 3, &o, &s), 0);
+	assert_int_equal(count_files(&t, "tmp"), 0);
+	assert_int_equal(count_files(&t, "blobs"), 0);
+	data_store_close(s);
+	tdirs_free(&t);
+}
+
+static void test_too_few_drives(void **state)
+{
+	(void)state;
+	struct tdirs t;
+	struct data_store *s;
+	struct blob_layout l;
+	uint8_t data[10];
+	struct data_options o = {.k = 2, .m = 2};
+	tdirs_make(&t, 4);
+	assert_int_equal(open_store(&t, 4, &o, &s), 0);
+	data_store_drive_offline(s, 3);
+	assert_int_equal(put_blob(s, data, sizeof(data), 1, &l), CN_EDRIVE);
+	assert_int_equal(data_store_recheck(s), 4);
+	assert_int_equal(put_blob(s, data, sizeof(data), 1, &l), 0);
+	data_store_close(s);
+	tdirs_free(&t);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_format_and_reopen),
+		cmocka_unit_test(test_foreign_and_bad_markers),
+		cmocka_unit_test(test_missing_and_new_drives),
+		cmocka_unit_test(test_unmount_detected),
+		cmocka_unit_test(test_free_space),
+		cmocka_unit_test(test_write_faults_enospc),
+		cmocka_unit_test(test_write_faults_eio),
+		cmocka_unit_test(test_write_short_writes),
+		cmocka_unit_test(test_read_faults),
+		cmocka_unit_test(test_killed_writer_leaves_nothing),
+		cmocka_unit_test(test_too_few_drives),
+	};
+	return cmocka_run_group_tests_name("data_store", tests, NULL, NULL);
+}
