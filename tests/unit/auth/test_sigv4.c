@@ -357,6 +357,7 @@ static void test_presign_roundtrip(void **state)
 	assert_int_equal(sigv4_verify(&t.r, get_secret, NULL, &res), CN_EEXPIRED);
 	/* The host is signed. */
 	t.h[0].value = "evil:9000";
+	t.h[0].value_len = 9;
 	t.r.now = T0;
 	assert_int_equal(sigv4_verify(&t.r, get_secret, NULL, &res), CN_EBADSIG);
 }
