@@ -1,0 +1,984 @@
+/*
+ * meta/apply.c — deterministic apply of one metadata command (DESIGN §1.2-3).
+ *
+ * Layer: meta. apply() reads only the write transaction and the decoded
+ * command: ids, timestamps and blob placement arrive inside the command, and
+ * every precondition (If-Match, If-None-Match, bucket-not-empty, part lists)
+ * is checked here, in the transaction that writes. The caller runs each
+ * command in its own nested transaction, so a failing command leaves no trace.
+ *
+ * Invariants kept in every command:
+ *  - index holds an entry for a key iff its newest version is not a delete
+ *    marker, and that entry summarises the newest version;
+ *  - at most one version per key carries META_VF_NULL;
+ *  - stats equal a recount (objects/bytes from index, versions from versions);
+ *  - a blob that stops being referenced goes to gc in the same transaction.
+ *
+ * Versioning state machine (META_CMD_BUCKET_VERSIONING):
+ *   OFF --Enabled--> ENABLED <--Enabled/Suspended--> SUSPENDED <--Suspended-- OFF
+ *   nothing leads back to OFF. OFF and SUSPENDED write null versions.
+ *
+ * LMDB pointers are invalidated by the next write: values are decoded into
+ * owned memory before any write in the same function.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/digest.h"
+#include "core/err.h"
+#include "meta/meta_int.h"
+
+struct actx {
+	struct kv_txn *t;
+	const struct meta_cmd *c;
+	struct meta_cmd_result *res;
+	struct wbuf w;
+	uint8_t kenc[KEY_ENC_MAX]; /* bucket prefix + encoded key */
+	size_t kn;
+	const uint8_t *fk; /* full key stored in values (long keys) */
+	size_t fklen;
+	struct stats_rec st;
+	int versioning;
+};
+
+static int64_t gc_due(const struct actx *a)
+{
+	return a->c->now + META_GC_GRACE_NS;
+}
+
+static int gc_add(struct actx *a, const uint8_t blob_id[META_ID_LEN], const uint8_t *layout,
+		  size_t layout_len)
+{
+	uint8_t k[8 + META_ID_LEN];
+	struct wbuf w;
+	int rc;
+
+	be64_put(k, (uint64_t)gc_due(a));
+	memcpy(k + 8, blob_id, META_ID_LEN);
+	wb_init(&w);
+	rc = blobref_encode(&w, a->c->now, layout, layout_len);
+	if (!rc)
+		rc = kv_put(a->t, KV_GC, k, sizeof(k), w.p, w.len);
+	wb_release(&w);
+	return rc;
+}
+
+static int intent_clear(struct actx *a, const uint8_t blob_id[META_ID_LEN])
+{
+	int rc = kv_del(a->t, KV_INTENTS, blob_id, META_ID_LEN);
+	return rc == CN_ENOTFOUND ? 0 : rc;
+}
+
+int stats_load(struct kv_txn *t, const char *bucket, size_t blen, struct stats_rec *s)
+{
+	const uint8_t *v;
+	size_t vlen;
+	int rc = kv_get(t, KV_STATS, bucket, blen, &v, &vlen);
+
+	memset(s, 0, sizeof(*s));
+	if (rc == CN_ENOTFOUND)
+		return 0;
+	return rc ? rc : stats_decode(v, vlen, s);
+}
+
+static int stats_store(struct actx *a)
+{
+	struct wbuf w;
+	int rc;
+
+	wb_init(&w);
+	rc = stats_encode(&w, &a->st);
+	if (!rc)
+		rc = kv_put(a->t, KV_STATS, a->c->bucket, a->c->bucket_len, w.p, w.len);
+	wb_release(&w);
+	return rc;
+}
+
+/* Loads the bucket (versioning state, stats) or fails with CN_ENOBUCKET. */
+static int bucket_open(struct actx *a)
+{
+	const uint8_t *v;
+	size_t vlen;
+	struct meta_bucket b;
+	int rc;
+
+	if (!bucket_name_valid(a->c->bucket, a->c->bucket_len))
+		return CN_ENOBUCKET;
+	rc = kv_get(a->t, KV_BUCKETS, a->c->bucket, a->c->bucket_len, &v, &vlen);
+	if (rc == CN_ENOTFOUND)
+		return CN_ENOBUCKET;
+	if (rc)
+		return rc;
+	rc = bucket_decode(v, vlen, a->c->bucket, a->c->bucket_len, &b);
+	if (rc)
+		return rc;
+	a->versioning = b.versioning;
+	meta_bucket_release(&b);
+	return stats_load(a->t, a->c->bucket, a->c->bucket_len, &a->st);
+}
+
+static int key_open(struct actx *a)
+{
+	if (a->c->key_len < 1 || a->c->key_len > META_KEY_MAX)
+		return CN_EKEYTOOLONG;
+	a->kn = key_encode(a->kenc, a->c->bucket, a->c->bucket_len, (const uint8_t *)a->c->key,
+			   a->c->key_len);
+	a->fk = a->c->key_len > KEY_HEAD ? (const uint8_t *)a->c->key : NULL;
+	a->fklen = a->fk ? a->c->key_len : 0;
+	return 0;
+}
+
+/* Long keys: the value must name our key (else a 128-bit hash collision). */
+static int same_key(struct actx *a, const uint8_t *v, size_t vlen)
+{
+	const uint8_t *fk;
+	size_t fklen;
+
+	if (!a->fk)
+		return 0;
+	if (val_fullkey(v, vlen, &fk, &fklen))
+		return CN_ECORRUPT;
+	if (fklen != a->fklen || memcmp(fk, a->fk, fklen) != 0)
+		return CN_ECONFLICT;
+	return 0;
+}
+
+static void vraw(struct actx *a, uint8_t *out, const uint8_t vid[META_ID_LEN])
+{
+	memcpy(out, a->kenc, a->kn);
+	for (int i = 0; i < META_ID_LEN; i++)
+		out[a->kn + i] = (uint8_t)~vid[i];
+}
+
+/* Newest version of the key (owned *out), CN_ENOTFOUND if none. */
+static int version_newest(struct actx *a, struct meta_version *out)
+{
+	struct kv_cursor c;
+	struct kv_item it;
+	int rc = kv_cursor_open(a->t, KV_VERSIONS, &c);
+
+	if (rc)
+		return rc;
+	rc = kv_cursor_seek(&c, a->kenc, a->kn, &it);
+	if (!rc && (it.klen != a->kn + META_ID_LEN || memcmp(it.k, a->kenc, a->kn) != 0))
+		rc = CN_ENOTFOUND;
+	if (!rc)
+		rc = same_key(a, it.v, it.vlen);
+	if (!rc)
+		rc = ver_decode(it.v, it.vlen, (const uint8_t *)a->c->key, a->c->key_len, out);
+	kv_cursor_close(&c);
+	return rc;
+}
+
+/* The version with META_VF_NULL, CN_ENOTFOUND if none. */
+static int version_find_null(struct actx *a, struct meta_version *out)
+{
+	struct kv_cursor c;
+	struct kv_item it;
+	int rc = kv_cursor_open(a->t, KV_VERSIONS, &c);
+
+	if (rc)
+		return rc;
+	for (rc = kv_cursor_seek(&c, a->kenc, a->kn, &it); !rc; rc = kv_cursor_next(&c, &it)) {
+		if (it.klen != a->kn + META_ID_LEN || memcmp(it.k, a->kenc, a->kn) != 0) {
+			rc = CN_ENOTFOUND;
+			break;
+		}
+		rc = ver_decode(it.v, it.vlen, (const uint8_t *)a->c->key, a->c->key_len, out);
+		if (rc)
+			break;
+		if (out->flags & META_VF_NULL)
+			break;
+		meta_version_release(out);
+	}
+	kv_cursor_close(&c);
+	return rc;
+}
+
+static int version_get(struct actx *a, const uint8_t vid[META_ID_LEN], struct meta_version *out)
+{
+	uint8_t raw[KEY_ENC_MAX];
+	const uint8_t *v;
+	size_t vlen;
+	int rc;
+
+	vraw(a, raw, vid);
+	rc = kv_get(a->t, KV_VERSIONS, raw, a->kn + META_ID_LEN, &v, &vlen);
+	if (!rc)
+		rc = same_key(a, v, vlen);
+	if (!rc)
+		rc = ver_decode(v, vlen, (const uint8_t *)a->c->key, a->c->key_len, out);
+	return rc;
+}
+
+/* Deletes version v (and its inline bytes); its blobs go to gc. */
+static int version_remove(struct actx *a, const struct meta_version *v)
+{
+	uint8_t raw[KEY_ENC_MAX];
+	int rc;
+
+	vraw(a, raw, v->vid);
+	rc = kv_del(a->t, KV_VERSIONS, raw, a->kn + META_ID_LEN);
+	if (rc)
+		return rc;
+	switch (v->loc) {
+	case META_LOC_INLINE:
+		rc = kv_del(a->t, KV_INLINE, raw, a->kn + META_ID_LEN);
+		if (rc == CN_ENOTFOUND)
+			rc = CN_ECORRUPT;
+		break;
+	case META_LOC_BLOB:
+		rc = gc_add(a, v->blob_id, v->layout, v->layout_len);
+		break;
+	case META_LOC_PARTS:
+		for (uint32_t i = 0; i < v->n_parts && !rc; i++)
+			rc = gc_add(a, v->parts[i].blob_id, v->parts[i].layout,
+				    v->parts[i].layout_len);
+		break;
+	default:
+		break;
+	}
+	a->st.versions--;
+	a->st.version_bytes -= v->size;
+	return rc;
+}
+
+static int version_insert(struct actx *a, const struct meta_version *v, const void *inline_data)
+{
+	uint8_t raw[KEY_ENC_MAX];
+	int rc;
+
+	vraw(a, raw, v->vid);
+	wb_reset(&a->w);
+	rc = ver_encode(&a->w, a->fk, a->fklen, v);
+	if (!rc)
+		rc = kv_put(a->t, KV_VERSIONS, raw, a->kn + META_ID_LEN, a->w.p, a->w.len);
+	if (!rc && v->loc == META_LOC_INLINE)
+		rc = kv_put(a->t, KV_INLINE, raw, a->kn + META_ID_LEN, inline_data, v->inline_len);
+	a->st.versions++;
+	a->st.version_bytes += v->size;
+	return rc;
+}
+
+/* Makes index agree with the newest version and adjusts object stats. */
+static int index_refresh(struct actx *a)
+{
+	const uint8_t *v;
+	size_t vlen;
+	struct idx_rec old;
+	struct meta_version nv;
+	int had = 0, has = 0, rc;
+	uint64_t old_size = 0;
+
+	rc = kv_get(a->t, KV_INDEX, a->kenc, a->kn, &v, &vlen);
+	if (!rc) {
+		rc = idx_decode(v, vlen, &old);
+		if (rc)
+			return rc;
+		had = 1;
+		old_size = old.size;
+	} else if (rc != CN_ENOTFOUND) {
+		return rc;
+	}
+	rc = version_newest(a, &nv);
+	if (rc && rc != CN_ENOTFOUND)
+		return rc;
+	if (!rc && !(nv.flags & META_VF_DELETE_MARKER)) {
+		has = 1;
+		wb_reset(&a->w);
+		rc = idx_encode(&a->w, a->fk, a->fklen, &nv);
+		if (!rc)
+			rc = kv_put(a->t, KV_INDEX, a->kenc, a->kn, a->w.p, a->w.len);
+		a->st.bytes += nv.size;
+	} else if (had) {
+		rc = kv_del(a->t, KV_INDEX, a->kenc, a->kn);
+	} else {
+		rc = 0;
+	}
+	meta_version_release(&nv);
+	a->st.objects += has;
+	a->st.objects -= had;
+	a->st.bytes -= old_size;
+	return rc;
+}
+
+static int check_conditions(struct actx *a)
+{
+	const struct meta_cmd *c = a->c;
+	const uint8_t *v;
+	size_t vlen;
+	struct idx_rec cur;
+	int rc;
+
+	if (!(c->cond & META_COND_IF_NONE_MATCH_STAR) && !c->if_match)
+		return 0;
+	rc = kv_get(a->t, KV_INDEX, a->kenc, a->kn, &v, &vlen);
+	if (rc && rc != CN_ENOTFOUND)
+		return rc;
+	if (!rc) {
+		rc = idx_decode(v, vlen, &cur);
+		if (rc)
+			return rc;
+		if (c->cond & META_COND_IF_NONE_MATCH_STAR)
+			return CN_EPRECOND;
+		if (strlen(cur.etag) != c->if_match_len ||
+		    memcmp(cur.etag, c->if_match, c->if_match_len) != 0)
+			return CN_EPRECOND;
+		return 0;
+	}
+	return c->if_match ? CN_ENOKEY : 0;
+}
+
+/* 16-byte big-endian increment: the deterministic "just newer" id. */
+static void id_inc(uint8_t id[META_ID_LEN])
+{
+	for (int i = META_ID_LEN - 1; i >= 0; i--)
+		if (++id[i] != 0)
+			break;
+}
+
+/* Chooses the id of a new version: the command's, or newest+1 when the
+ * command's is not newer (clock skew, or reordering in the queue), so the
+ * version written last is always the latest. */
+static int choose_vid(struct actx *a, uint8_t out[META_ID_LEN])
+{
+	struct meta_version nv;
+	int rc = version_newest(a, &nv);
+
+	memcpy(out, a->c->vid, META_ID_LEN);
+	if (rc == CN_ENOTFOUND)
+		return 0;
+	if (rc)
+		return rc;
+	if (memcmp(out, nv.vid, META_ID_LEN) <= 0) {
+		memcpy(out, nv.vid, META_ID_LEN);
+		id_inc(out);
+	}
+	meta_version_release(&nv);
+	return 0;
+}
+
+/* Writes v as the new latest version per the bucket's versioning state. */
+static int put_latest(struct actx *a, struct meta_version *v, const void *inline_data)
+{
+	int rc;
+
+	v->flags &= META_VF_DELETE_MARKER;
+	if (a->versioning != META_VERSIONING_ENABLED) {
+		struct meta_version old;
+		rc = version_find_null(a, &old);
+		if (rc && rc != CN_ENOTFOUND)
+			return rc;
+		if (!rc) {
+			rc = version_remove(a, &old);
+			meta_version_release(&old);
+			if (rc)
+				return rc;
+		}
+		v->flags |= META_VF_NULL;
+	}
+	rc = choose_vid(a, v->vid);
+	if (rc)
+		return rc;
+	rc = version_insert(a, v, inline_data);
+	if (!rc)
+		rc = index_refresh(a);
+	if (rc)
+		return rc;
+	memcpy(a->res->vid, v->vid, META_ID_LEN);
+	if (v->flags & META_VF_NULL)
+		strcpy(a->res->vid_text, "null");
+	else
+		meta_id_to_text(v->vid, a->res->vid_text);
+	a->res->delete_marker = !!(v->flags & META_VF_DELETE_MARKER);
+	return 0;
+}
+
+static int copy_etag(char out[META_ETAG_MAX + 1], const char *s, size_t len)
+{
+	/* tolerate surrounding quotes from a client */
+	if (len >= 2 && s[0] == '"' && s[len - 1] == '"') {
+		s++;
+		len -= 2;
+	}
+	if (!etag_valid(s, len))
+		return CN_EINVAL;
+	memcpy(out, s, len);
+	out[len] = 0;
+	return 0;
+}
+
+static int do_put_version(struct actx *a)
+{
+	const struct meta_cmd *c = a->c;
+	struct meta_version v;
+	int rc;
+
+	memset(&v, 0, sizeof(v));
+	if (c->attrs_len > META_ATTRS_MAX || c->layout_len > META_LAYOUT_MAX)
+		return CN_EMETATOOBIG;
+	rc = copy_etag(v.etag, c->etag, c->etag_len);
+	if (rc)
+		return rc;
+	v.mtime = c->now;
+	v.size = c->size;
+	v.attrs = c->attrs;
+	v.attrs_len = c->attrs_len;
+	v.loc = c->loc;
+	switch (c->loc) {
+	case META_LOC_INLINE:
+		if (c->inline_len != c->size || c->inline_len > META_INLINE_MAX)
+			return CN_EINVAL;
+		v.inline_len = c->inline_len;
+		break;
+	case META_LOC_BLOB:
+		memcpy(v.blob_id, c->blob_id, META_ID_LEN);
+		v.layout = c->layout;
+		v.layout_len = c->layout_len;
+		break;
+	default:
+		return CN_EINVAL;
+	}
+	rc = check_conditions(a);
+	if (!rc)
+		rc = put_latest(a, &v, c->inline_data);
+	if (!rc && c->loc == META_LOC_BLOB)
+		rc = intent_clear(a, c->blob_id);
+	return rc;
+}
+
+static int do_delete_object(struct actx *a)
+{
+	const struct meta_cmd *c = a->c;
+	struct meta_version v;
+	int rc;
+
+	rc = check_conditions(a);
+	if (rc)
+		return rc;
+	if (c->has_target || c->target_null) {
+		/* delete one version permanently */
+		rc = c->target_null ? version_find_null(a, &v) : version_get(a, c->target_vid, &v);
+		if (rc == CN_ENOTFOUND)
+			return CN_ENOVERSION;
+		if (rc)
+			return rc;
+		rc = version_remove(a, &v);
+		if (!rc)
+			rc = index_refresh(a);
+		if (!rc) {
+			memcpy(a->res->vid, v.vid, META_ID_LEN);
+			memcpy(a->res->vid_text, v.vid_text, META_ID_TEXT);
+			a->res->delete_marker = !!(v.flags & META_VF_DELETE_MARKER);
+		}
+		meta_version_release(&v);
+		return rc;
+	}
+	if (a->versioning == META_VERSIONING_OFF) {
+		rc = version_find_null(a, &v);
+		if (rc == CN_ENOTFOUND)
+			return 0; /* S3: deleting a missing key succeeds */
+		if (rc)
+			return rc;
+		rc = version_remove(a, &v);
+		meta_version_release(&v);
+		if (!rc)
+			rc = index_refresh(a);
+		if (!rc)
+			strcpy(a->res->vid_text, "");
+		return rc;
+	}
+	/* enabled or suspended: a delete marker becomes the latest version */
+	memset(&v, 0, sizeof(v));
+	v.flags = META_VF_DELETE_MARKER;
+	v.mtime = c->now;
+	v.loc = META_LOC_NONE;
+	return put_latest(a, &v, NULL);
+}
+
+static int do_bucket_create(struct actx *a)
+{
+	const struct meta_cmd *c = a->c;
+	const uint8_t *v;
+	size_t vlen;
+	int rc;
+
+	if (!bucket_name_valid(c->bucket, c->bucket_len))
+		return CN_EBADBUCKETNAME;
+	rc = kv_get(a->t, KV_BUCKETS, c->bucket, c->bucket_len, &v, &vlen);
+	if (rc == 0)
+		return CN_EBUCKETEXISTS;
+	if (rc != CN_ENOTFOUND)
+		return rc;
+	rc = bucket_encode(&a->w, c->now, META_VERSIONING_OFF, c->attrs, c->attrs_len);
+	if (!rc)
+		rc = kv_put(a->t, KV_BUCKETS, c->bucket, c->bucket_len, a->w.p, a->w.len);
+	memset(&a->st, 0, sizeof(a->st));
+	if (!rc)
+		rc = stats_store(a);
+	return rc;
+}
+
+/* Any raw key in db starting with prefix? */
+static int any_with_prefix(struct kv_txn *t, enum kv_db db, const uint8_t *p, size_t plen)
+{
+	struct kv_cursor c;
+	struct kv_item it;
+	int rc = kv_cursor_open(t, db, &c);
+
+	if (rc)
+		return rc;
+	rc = kv_cursor_seek(&c, p, plen, &it);
+	if (rc == CN_ENOTFOUND)
+		rc = 0;
+	else if (!rc)
+		rc = (it.klen >= plen && memcmp(it.k, p, plen) == 0) ? 1 : 0;
+	kv_cursor_close(&c);
+	return rc;
+}
+
+static int do_bucket_delete(struct actx *a)
+{
+	uint8_t bp[META_BUCKET_MAX + 2];
+	size_t n = key_bucket_prefix(bp, a->c->bucket, a->c->bucket_len);
+	int rc;
+
+	/* BucketNotEmpty counts every version (markers too) and every upload */
+	rc = any_with_prefix(a->t, KV_VERSIONS, bp, n);
+	if (rc == 0)
+		rc = any_with_prefix(a->t, KV_UPLOADS, bp, n);
+	if (rc > 0)
+		return CN_ENOTEMPTY;
+	if (rc)
+		return rc;
+	rc = kv_del(a->t, KV_BUCKETS, a->c->bucket, a->c->bucket_len);
+	if (!rc) {
+		rc = kv_del(a->t, KV_STATS, a->c->bucket, a->c->bucket_len);
+		if (rc == CN_ENOTFOUND)
+			rc = 0;
+	}
+	return rc;
+}
+
+static int bucket_rewrite(struct actx *a, int versioning, int set_attrs)
+{
+	const struct meta_cmd *c = a->c;
+	const uint8_t *v;
+	size_t vlen;
+	struct meta_bucket b;
+	int rc;
+
+	rc = kv_get(a->t, KV_BUCKETS, c->bucket, c->bucket_len, &v, &vlen);
+	if (rc)
+		return rc == CN_ENOTFOUND ? CN_ENOBUCKET : rc;
+	rc = bucket_decode(v, vlen, c->bucket, c->bucket_len, &b);
+	if (rc)
+		return rc;
+	rc = bucket_encode(&a->w, b.created,
+			   (uint8_t)(versioning >= 0 ? versioning : (int)b.versioning),
+			   set_attrs ? c->attrs : b.attrs, set_attrs ? c->attrs_len : b.attrs_len);
+	if (!rc)
+		rc = kv_put(a->t, KV_BUCKETS, c->bucket, c->bucket_len, a->w.p, a->w.len);
+	meta_bucket_release(&b);
+	return rc;
+}
+
+static int upload_raw(struct actx *a, uint8_t *out)
+{
+	memcpy(out, a->kenc, a->kn);
+	memcpy(out + a->kn, a->c->upload_id, META_ID_LEN);
+	return (int)(a->kn + META_ID_LEN);
+}
+
+static int upload_check(struct actx *a)
+{
+	uint8_t raw[KEY_ENC_MAX];
+	const uint8_t *v;
+	size_t vlen;
+	int n = upload_raw(a, raw);
+	int rc = kv_get(a->t, KV_UPLOADS, raw, (size_t)n, &v, &vlen);
+
+	if (rc == CN_ENOTFOUND)
+		return CN_ENOUPLOAD;
+	if (!rc)
+		rc = same_key(a, v, vlen);
+	return rc == CN_ECONFLICT ? CN_ENOUPLOAD : rc;
+}
+
+static int do_upload_create(struct actx *a)
+{
+	uint8_t raw[KEY_ENC_MAX];
+	int n = upload_raw(a, raw);
+	int rc = upload_encode(&a->w, a->fk, a->fklen, a->c->upload_id, a->c->now, a->c->attrs,
+			       a->c->attrs_len);
+
+	if (!rc)
+		rc = kv_put(a->t, KV_UPLOADS, raw, (size_t)n, a->w.p, a->w.len);
+	return rc;
+}
+
+static void part_key(uint8_t out[META_ID_LEN + 2], const uint8_t upload_id[META_ID_LEN],
+		     uint32_t part_no)
+{
+	memcpy(out, upload_id, META_ID_LEN);
+	out[META_ID_LEN] = (uint8_t)(part_no >> 8);
+	out[META_ID_LEN + 1] = (uint8_t)part_no;
+}
+
+/* Removes every part of the upload; blobs go to gc unless keep(part) says the
+ * completed version now references them. */
+static int parts_drop(struct actx *a, const struct meta_part_ref *keep, uint32_t n_keep)
+{
+	struct kv_cursor c;
+	struct kv_item it;
+	struct meta_part pt;
+	uint8_t layout[META_LAYOUT_MAX];
+	int rc = kv_cursor_open(a->t, KV_PARTS, &c);
+
+	if (rc)
+		return rc;
+	for (rc = kv_cursor_seek(&c, a->c->upload_id, META_ID_LEN, &it); !rc;
+	     rc = kv_cursor_seek(&c, a->c->upload_id, META_ID_LEN, &it)) {
+		if (it.klen != META_ID_LEN + 2 || memcmp(it.k, a->c->upload_id, META_ID_LEN) != 0)
+			break;
+		rc = part_decode(it.v, it.vlen, &pt);
+		if (rc)
+			break;
+		int kept = 0;
+		for (uint32_t i = 0; i < n_keep && !kept; i++)
+			kept = keep[i].part_no == pt.part_no;
+		memcpy(layout, pt.layout, pt.layout_len);
+		rc = kv_cursor_del(&c);
+		if (!rc && !kept)
+			rc = gc_add(a, pt.blob_id, layout, pt.layout_len);
+		if (rc)
+			break;
+	}
+	kv_cursor_close(&c);
+	return rc == CN_ENOTFOUND ? 0 : rc;
+}
+
+static int upload_remove(struct actx *a)
+{
+	uint8_t raw[KEY_ENC_MAX];
+	int n = upload_raw(a, raw);
+	return kv_del(a->t, KV_UPLOADS, raw, (size_t)n);
+}
+
+static int do_upload_abort(struct actx *a)
+{
+	int rc = upload_check(a);
+	if (!rc)
+		rc = parts_drop(a, NULL, 0);
+	if (!rc)
+		rc = upload_remove(a);
+	return rc;
+}
+
+static int do_part_put(struct actx *a)
+{
+	const struct meta_cmd *c = a->c;
+	uint8_t pk[META_ID_LEN + 2];
+	const uint8_t *v;
+	size_t vlen;
+	struct meta_part pt, old;
+	int rc;
+
+	if (c->part_no < 1 || c->part_no > META_PARTS_MAX)
+		return CN_EBADARG;
+	rc = upload_check(a);
+	if (rc)
+		return rc;
+	memset(&pt, 0, sizeof(pt));
+	pt.part_no = c->part_no;
+	pt.size = c->size;
+	rc = copy_etag(pt.etag, c->etag, c->etag_len);
+	if (rc)
+		return rc;
+	memcpy(pt.blob_id, c->blob_id, META_ID_LEN);
+	pt.layout = c->layout;
+	pt.layout_len = c->layout_len;
+	pt.mtime = c->now;
+	part_key(pk, c->upload_id, c->part_no);
+	rc = kv_get(a->t, KV_PARTS, pk, sizeof(pk), &v, &vlen);
+	if (!rc) {
+		uint8_t layout[META_LAYOUT_MAX];
+		rc = part_decode(v, vlen, &old);
+		if (rc)
+			return rc;
+		memcpy(layout, old.layout, old.layout_len);
+		if (memcmp(old.blob_id, pt.blob_id, META_ID_LEN) != 0)
+			rc = gc_add(a, old.blob_id, layout, old.layout_len);
+	} else if (rc == CN_ENOTFOUND) {
+		rc = 0;
+	}
+	if (!rc)
+		rc = part_encode(&a->w, &pt);
+	if (!rc)
+		rc = kv_put(a->t, KV_PARTS, pk, sizeof(pk), a->w.p, a->w.len);
+	if (!rc)
+		rc = intent_clear(a, c->blob_id);
+	return rc;
+}
+
+static int hexval(char ch)
+{
+	if (ch >= '0' && ch <= '9')
+		return ch - '0';
+	if (ch >= 'a' && ch <= 'f')
+		return ch - 'a' + 10;
+	if (ch >= 'A' && ch <= 'F')
+		return ch - 'A' + 10;
+	return -1;
+}
+
+static int do_upload_complete(struct actx *a)
+{
+	const struct meta_cmd *c = a->c;
+	uint64_t min = c->min_part_size ? c->min_part_size : 5ull << 20;
+	struct meta_version v;
+	struct meta_part *parts = NULL;
+	uint8_t *md5s = NULL, *layouts = NULL;
+	uint8_t digest[16];
+	char hex[33];
+	int rc;
+
+	memset(&v, 0, sizeof(v));
+	rc = upload_check(a);
+	if (rc)
+		return rc;
+	if (c->n_parts == 0 || c->n_parts > META_PARTS_MAX)
+		return CN_EBADPART;
+	for (uint32_t i = 1; i < c->n_parts; i++)
+		if (c->parts[i].part_no <= c->parts[i - 1].part_no)
+			return CN_EBADPARTORDER;
+	parts = calloc(c->n_parts, sizeof(*parts));
+	md5s = malloc((size_t)c->n_parts * 16);
+	size_t lcap = (size_t)c->n_parts * 64 + 64, lused = 0;
+	layouts = malloc(lcap);
+	if (!parts || !md5s || !layouts) {
+		rc = CN_ENOMEM;
+		goto out;
+	}
+	for (uint32_t i = 0; i < c->n_parts; i++) {
+		uint8_t pk[META_ID_LEN + 2];
+		const uint8_t *pv;
+		size_t pvlen;
+		char want[META_ETAG_MAX + 1];
+		if (c->parts[i].part_no < 1 || c->parts[i].part_no > META_PARTS_MAX) {
+			rc = CN_EBADPART;
+			goto out;
+		}
+		part_key(pk, c->upload_id, c->parts[i].part_no);
+		rc = kv_get(a->t, KV_PARTS, pk, sizeof(pk), &pv, &pvlen);
+		if (rc == CN_ENOTFOUND)
+			rc = CN_EBADPART;
+		if (!rc)
+			rc = part_decode(pv, pvlen, &parts[i]);
+		if (!rc && copy_etag(want, c->parts[i].etag, c->parts[i].etag_len))
+			rc = CN_EBADPART;
+		if (rc)
+			goto out;
+		if (strcasecmp(want, parts[i].etag) != 0 || strlen(parts[i].etag) != 32) {
+			rc = CN_EBADPART;
+			goto out;
+		}
+		if (i + 1 < c->n_parts && parts[i].size < min) {
+			rc = CN_ETOOSMALL;
+			goto out;
+		}
+		for (int j = 0; j < 16; j++) {
+			int hi = hexval(parts[i].etag[2 * j]),
+			    lo = hexval(parts[i].etag[2 * j + 1]);
+			if (hi < 0 || lo < 0) {
+				rc = CN_EBADPART;
+				goto out;
+			}
+			md5s[16 * i + j] = (uint8_t)(hi << 4 | lo);
+		}
+		/* own the layout bytes: later writes invalidate LMDB pointers */
+		if (lused + parts[i].layout_len > lcap) {
+			size_t ncap = (lcap + parts[i].layout_len) * 2;
+			uint8_t *nl = realloc(layouts, ncap);
+			if (!nl) {
+				rc = CN_ENOMEM;
+				goto out;
+			}
+			layouts = nl;
+			lcap = ncap;
+		}
+		memcpy(layouts + lused, parts[i].layout, parts[i].layout_len);
+		parts[i].layout = (const uint8_t *)(uintptr_t)lused; /* offset; fixed below */
+		lused += parts[i].layout_len;
+		v.size += parts[i].size;
+	}
+	for (uint32_t i = 0; i < c->n_parts; i++) {
+		parts[i].layout = layouts + (uintptr_t)parts[i].layout;
+		parts[i].mtime = 0;
+	}
+	/* S3 multipart ETag: md5 of the concatenated binary part md5s, "-N" */
+	cn_md5(md5s, (size_t)c->n_parts * 16, digest);
+	cn_hex(digest, 16, hex);
+	snprintf(v.etag, sizeof(v.etag), "%s-%u", hex, c->n_parts);
+	v.mtime = c->now;
+	v.attrs = NULL;
+	v.loc = META_LOC_PARTS;
+	v.parts = parts;
+	v.n_parts = c->n_parts;
+	{
+		/* the upload's attrs become the version's attrs */
+		uint8_t raw[KEY_ENC_MAX];
+		const uint8_t *uv;
+		size_t uvlen;
+		int n = upload_raw(a, raw);
+		struct meta_upload up;
+		rc = kv_get(a->t, KV_UPLOADS, raw, (size_t)n, &uv, &uvlen);
+		if (!rc)
+			rc = upload_decode(uv, uvlen, (const uint8_t *)c->key, c->key_len, &up);
+		if (rc)
+			goto out;
+		rc = check_conditions(a);
+		if (!rc) {
+			v.attrs = up.attrs;
+			v.attrs_len = up.attrs_len;
+			rc = put_latest(a, &v, NULL);
+		}
+		meta_upload_release(&up);
+		if (rc)
+			goto out;
+	}
+	rc = parts_drop(a, c->parts, c->n_parts);
+	if (!rc)
+		rc = upload_remove(a);
+	if (!rc) {
+		a->res->size = v.size;
+		strcpy(a->res->etag, v.etag);
+	}
+out:
+	free(parts);
+	free(md5s);
+	free(layouts);
+	return rc;
+}
+
+static int do_intent_add(struct actx *a)
+{
+	int rc = blobref_encode(&a->w, a->c->now, a->c->layout, a->c->layout_len);
+	if (!rc)
+		rc = kv_put(a->t, KV_INTENTS, a->c->blob_id, META_ID_LEN, a->w.p, a->w.len);
+	return rc;
+}
+
+static int do_gc_done(struct actx *a)
+{
+	for (uint32_t i = 0; i < a->c->n_gc; i++) {
+		uint8_t k[8 + META_ID_LEN];
+		be64_put(k, (uint64_t)a->c->gc[i].due);
+		memcpy(k + 8, a->c->gc[i].blob_id, META_ID_LEN);
+		int rc = kv_del(a->t, KV_GC, k, sizeof(k));
+		if (rc && rc != CN_ENOTFOUND)
+			return rc;
+	}
+	return 0;
+}
+
+int meta_apply(struct kv_txn *t, const struct meta_cmd *c, struct meta_cmd_result *res)
+{
+	struct actx a;
+	int rc;
+
+	memset(&a, 0, sizeof(a));
+	memset(res, 0, sizeof(*res));
+	a.t = t;
+	a.c = c;
+	a.res = res;
+	wb_init(&a.w);
+	switch (c->type) {
+	case META_CMD_BUCKET_CREATE:
+		rc = do_bucket_create(&a);
+		break;
+	case META_CMD_BUCKET_DELETE:
+		rc = bucket_open(&a);
+		if (!rc)
+			rc = do_bucket_delete(&a);
+		break;
+	case META_CMD_BUCKET_VERSIONING:
+		if (c->versioning != META_VERSIONING_ENABLED &&
+		    c->versioning != META_VERSIONING_SUSPENDED)
+			rc = CN_EBADARG; /* never back to unversioned */
+		else
+			rc = bucket_rewrite(&a, c->versioning, 0);
+		break;
+	case META_CMD_BUCKET_SET_ATTRS:
+		rc = c->attrs_len > META_ATTRS_MAX ? CN_EMETATOOBIG : bucket_rewrite(&a, -1, 1);
+		break;
+	case META_CMD_PUT_VERSION:
+	case META_CMD_DELETE_OBJECT:
+	case META_CMD_UPLOAD_CREATE:
+	case META_CMD_UPLOAD_ABORT:
+	case META_CMD_PART_PUT:
+	case META_CMD_UPLOAD_COMPLETE:
+		rc = bucket_open(&a);
+		if (!rc)
+			rc = key_open(&a);
+		if (rc)
+			break;
+		if (c->type == META_CMD_PUT_VERSION)
+			rc = do_put_version(&a);
+		else if (c->type == META_CMD_DELETE_OBJECT)
+			rc = do_delete_object(&a);
+		else if (c->type == META_CMD_UPLOAD_CREATE)
+			rc = do_upload_create(&a);
+		else if (c->type == META_CMD_UPLOAD_ABORT)
+			rc = do_upload_abort(&a);
+		else if (c->type == META_CMD_PART_PUT)
+			rc = do_part_put(&a);
+		else
+			rc = do_upload_complete(&a);
+		if (!rc)
+			rc = stats_store(&a);
+		break;
+	case META_CMD_INTENT_ADD:
+		rc = do_intent_add(&a);
+		break;
+	case META_CMD_GC_DONE:
+		rc = do_gc_done(&a);
+		break;
+	default:
+		rc = CN_EINVAL;
+		break;
+	}
+	wb_release(&a.w);
+	return rc;
+}
+
+int meta_intents_to_gc(struct kv_txn *t, int64_t now, uint64_t *n)
+{
+	struct kv_cursor c;
+	struct kv_item it;
+	int rc = kv_cursor_open(t, KV_INTENTS, &c);
+
+	*n = 0;
+	if (rc)
+		return rc;
+	for (rc = kv_cursor_seek(&c, NULL, 0, &it); !rc; rc = kv_cursor_seek(&c, NULL, 0, &it)) {
+		uint8_t k[8 + META_ID_LEN];
+		uint8_t val[META_LAYOUT_MAX + 16];
+		size_t vlen = it.vlen;
+		if (it.klen != META_ID_LEN || vlen > sizeof(val)) {
+			rc = CN_ECORRUPT;
+			break;
+		}
+		be64_put(k, (uint64_t)now);
+		memcpy(k + 8, it.k, META_ID_LEN);
+		memcpy(val, it.v, vlen);
+		rc = kv_cursor_del(&c);
+		if (!rc)
+			rc = kv_put(t, KV_GC, k, sizeof(k), val, vlen);
+		if (rc)
+			break;
+		(*n)++;
+	}
+	kv_cursor_close(&c);
+	return rc == CN_ENOTFOUND ? 0 : rc;
+}

@@ -1,0 +1,855 @@
+/*
+ * meta/codec.c — the one codec for every metadata value and for commands.
+ *
+ * Layer: meta. Invariant: decoding never trusts its input. Every read is
+ * bounds-checked (struct rbuf is sticky-bad), every length and enum is
+ * checked against its limit, and trailing bytes are an error. Integers are
+ * little-endian in values, big-endian in keys (keys.c). Each value starts
+ * with a record version byte; this build writes and reads version 1.
+ *
+ * Value formats, record version 1 (fk = full object key, present only for
+ * long keys, see keys.c):
+ *
+ *   common head of index / versions / uploads values
+ *   OFFSET SIZE  MEANING
+ *   0      1     record version (1)
+ *   1      2     fklen (0 for short keys, else 201..1024)
+ *   3      fklen full key
+ *
+ *   index (after head)         versions (after head)
+ *   16  version id             16  version id (raw, not inverted)
+ *   1   flags (VF_*)           1   flags (DELETE_MARKER, NULL)
+ *   8   mtime ns (i64)         8   mtime ns
+ *   8   size                   8   size
+ *   1+n etag (len, bytes)      1+n etag
+ *                              2+n attrs (len <= 8192, bytes)
+ *                              1   loc (0 none, 1 inline, 2 blob, 3 parts)
+ *                              loc 1: 4 inline length
+ *                              loc 2: 16 blob id, 2+n layout
+ *                              loc 3: 2 nparts, then per part: 2 part no,
+ *                                     8 size, 1+n etag, 16 blob id, 2+n layout
+ *
+ *   uploads (after head): 16 upload id, 8 initiated ns, 2+n attrs
+ *   parts:    1 ver, 2 part no, 8 size, 1+n etag, 16 blob id, 2+n layout, 8 mtime
+ *   buckets:  1 ver, 8 created ns, 1 versioning (0..2), 2+n attrs
+ *   stats:    1 ver, 8 objects, 8 bytes, 8 versions, 8 version bytes
+ *   gc/intents: 1 ver, 8 created ns, 2+n layout
+ *
+ * Command format, version 1 (meta_cmd_encode): see cmd_fields() — every
+ * field of struct meta_cmd's inputs in declaration order, strings as
+ * (length, bytes), arrays as (u32 count, items).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/err.h"
+#include "meta/meta_int.h"
+
+#define REC_V1 1
+#define CMD_V1 1
+
+/* ---- buffers ---- */
+
+void wb_init(struct wbuf *w)
+{
+	memset(w, 0, sizeof(*w));
+}
+
+void wb_release(struct wbuf *w)
+{
+	free(w->p);
+	memset(w, 0, sizeof(*w));
+}
+
+void wb_reset(struct wbuf *w)
+{
+	w->len = 0;
+	w->err = 0;
+}
+
+static uint8_t *wb_grow(struct wbuf *w, size_t n)
+{
+	if (w->err)
+		return NULL;
+	if (w->len + n > w->cap) {
+		size_t cap = w->cap ? w->cap : 256;
+		while (cap < w->len + n)
+			cap *= 2;
+		uint8_t *p = realloc(w->p, cap);
+		if (!p) {
+			w->err = CN_ENOMEM;
+			return NULL;
+		}
+		w->p = p;
+		w->cap = cap;
+	}
+	uint8_t *r = w->p + w->len;
+	w->len += n;
+	return r;
+}
+
+void wb_bytes(struct wbuf *w, const void *p, size_t n)
+{
+	uint8_t *d = wb_grow(w, n);
+	if (d && n)
+		memcpy(d, p, n);
+}
+
+void wb_u8(struct wbuf *w, uint8_t v)
+{
+	wb_bytes(w, &v, 1);
+}
+
+void wb_u16(struct wbuf *w, uint16_t v)
+{
+	uint8_t b[2] = {(uint8_t)v, (uint8_t)(v >> 8)};
+	wb_bytes(w, b, 2);
+}
+
+void wb_u32(struct wbuf *w, uint32_t v)
+{
+	uint8_t b[4];
+	for (int i = 0; i < 4; i++)
+		b[i] = (uint8_t)(v >> (8 * i));
+	wb_bytes(w, b, 4);
+}
+
+void wb_u64(struct wbuf *w, uint64_t v)
+{
+	uint8_t b[8];
+	for (int i = 0; i < 8; i++)
+		b[i] = (uint8_t)(v >> (8 * i));
+	wb_bytes(w, b, 8);
+}
+
+void be64_put(uint8_t *p, uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		p[i] = (uint8_t)(v >> (56 - 8 * i));
+}
+
+uint64_t be64_get(const uint8_t *p)
+{
+	uint64_t v = 0;
+	for (int i = 0; i < 8; i++)
+		v = (v << 8) | p[i];
+	return v;
+}
+
+void wb_be64(struct wbuf *w, uint64_t v)
+{
+	uint8_t b[8];
+	be64_put(b, v);
+	wb_bytes(w, b, 8);
+}
+
+void wb_be16(struct wbuf *w, uint16_t v)
+{
+	uint8_t b[2] = {(uint8_t)(v >> 8), (uint8_t)v};
+	wb_bytes(w, b, 2);
+}
+
+void rb_init(struct rbuf *r, const void *p, size_t len)
+{
+	r->p = p;
+	r->len = len;
+	r->off = 0;
+	r->bad = 0;
+}
+
+const uint8_t *rb_bytes(struct rbuf *r, size_t n)
+{
+	if (r->bad || n > r->len - r->off) {
+		r->bad = 1;
+		return NULL;
+	}
+	const uint8_t *p = r->p + r->off;
+	r->off += n;
+	return p;
+}
+
+uint8_t rb_u8(struct rbuf *r)
+{
+	const uint8_t *p = rb_bytes(r, 1);
+	return p ? p[0] : 0;
+}
+
+uint16_t rb_u16(struct rbuf *r)
+{
+	const uint8_t *p = rb_bytes(r, 2);
+	return p ? (uint16_t)(p[0] | (p[1] << 8)) : 0;
+}
+
+uint32_t rb_u32(struct rbuf *r)
+{
+	const uint8_t *p = rb_bytes(r, 4);
+	uint32_t v = 0;
+	if (p)
+		for (int i = 3; i >= 0; i--)
+			v = (v << 8) | p[i];
+	return v;
+}
+
+uint64_t rb_u64(struct rbuf *r)
+{
+	const uint8_t *p = rb_bytes(r, 8);
+	uint64_t v = 0;
+	if (p)
+		for (int i = 7; i >= 0; i--)
+			v = (v << 8) | p[i];
+	return v;
+}
+
+/* (u8 len, bytes) etag into a NUL-terminated buffer. */
+static void rb_etag(struct rbuf *r, char out[META_ETAG_MAX + 1])
+{
+	uint8_t n = rb_u8(r);
+	const uint8_t *p;
+
+	out[0] = 0;
+	if (n > META_ETAG_MAX) {
+		r->bad = 1;
+		return;
+	}
+	p = rb_bytes(r, n);
+	if (!p)
+		return;
+	if (!etag_valid((const char *)p, n)) {
+		r->bad = 1;
+		return;
+	}
+	memcpy(out, p, n);
+	out[n] = 0;
+}
+
+static void wb_etag(struct wbuf *w, const char *etag)
+{
+	size_t n = strlen(etag);
+	wb_u8(w, (uint8_t)n);
+	wb_bytes(w, etag, n);
+}
+
+/* (u16 len, bytes) with a maximum. */
+static const uint8_t *rb_blob16(struct rbuf *r, size_t max, size_t *len)
+{
+	uint16_t n = rb_u16(r);
+	if (n > max) {
+		r->bad = 1;
+		return NULL;
+	}
+	*len = n;
+	return rb_bytes(r, n);
+}
+
+/* Printable ASCII without quotes; empty allowed (a delete marker has none). */
+bool etag_valid(const char *s, size_t len)
+{
+	if (len > META_ETAG_MAX)
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (s[i] < 0x21 || s[i] > 0x7e || s[i] == '"')
+			return false;
+	return true;
+}
+
+static int fin(struct rbuf *r)
+{
+	return (r->bad || r->off != r->len) ? CN_ECORRUPT : 0;
+}
+
+/* ---- common head ---- */
+
+static void head_encode(struct wbuf *w, const uint8_t *fk, size_t fklen)
+{
+	wb_u8(w, REC_V1);
+	wb_u16(w, (uint16_t)fklen);
+	wb_bytes(w, fk, fklen);
+}
+
+static int head_decode(struct rbuf *r, const uint8_t **fk, size_t *fklen)
+{
+	if (rb_u8(r) != REC_V1) {
+		r->bad = 1;
+		return CN_ECORRUPT;
+	}
+	uint16_t n = rb_u16(r);
+	if (n > META_KEY_MAX || (n != 0 && n <= KEY_HEAD)) {
+		r->bad = 1;
+		return CN_ECORRUPT;
+	}
+	*fklen = n;
+	*fk = rb_bytes(r, n);
+	if (n == 0)
+		*fk = NULL;
+	return r->bad ? CN_ECORRUPT : 0;
+}
+
+int val_fullkey(const uint8_t *p, size_t len, const uint8_t **fk, size_t *fklen)
+{
+	struct rbuf r;
+	rb_init(&r, p, len);
+	if (head_decode(&r, fk, fklen) || *fklen == 0)
+		return CN_ECORRUPT;
+	return 0;
+}
+
+/* ---- index ---- */
+
+int idx_encode(struct wbuf *w, const uint8_t *fkey, size_t fklen, const struct meta_version *v)
+{
+	head_encode(w, fkey, fklen);
+	wb_bytes(w, v->vid, META_ID_LEN);
+	wb_u8(w, (uint8_t)(v->flags & (META_VF_DELETE_MARKER | META_VF_NULL)));
+	wb_u64(w, (uint64_t)v->mtime);
+	wb_u64(w, v->size);
+	wb_etag(w, v->etag);
+	return w->err;
+}
+
+/* The versions value starts with the same fields as the index value, so one
+ * parser reads both: exact=0 stops after the etag. */
+int idx_decode_ex(const uint8_t *p, size_t len, struct idx_rec *out, int exact)
+{
+	struct rbuf r;
+	const uint8_t *vid;
+
+	memset(out, 0, sizeof(*out));
+	rb_init(&r, p, len);
+	if (head_decode(&r, &out->fkey, &out->fklen))
+		return CN_ECORRUPT;
+	vid = rb_bytes(&r, META_ID_LEN);
+	if (vid)
+		memcpy(out->vid, vid, META_ID_LEN);
+	out->flags = rb_u8(&r);
+	out->mtime = (int64_t)rb_u64(&r);
+	out->size = rb_u64(&r);
+	rb_etag(&r, out->etag);
+	if (out->flags & ~(META_VF_DELETE_MARKER | META_VF_NULL))
+		return CN_ECORRUPT;
+	return exact ? fin(&r) : (r.bad ? CN_ECORRUPT : 0);
+}
+
+int idx_decode(const uint8_t *p, size_t len, struct idx_rec *out)
+{
+	return idx_decode_ex(p, len, out, 1);
+}
+
+/* ---- versions ---- */
+
+static void part_body_encode(struct wbuf *w, const struct meta_part *pt)
+{
+	wb_u16(w, (uint16_t)pt->part_no);
+	wb_u64(w, pt->size);
+	wb_etag(w, pt->etag);
+	wb_bytes(w, pt->blob_id, META_ID_LEN);
+	wb_u16(w, (uint16_t)pt->layout_len);
+	wb_bytes(w, pt->layout, pt->layout_len);
+}
+
+static void part_body_decode(struct rbuf *r, struct meta_part *pt)
+{
+	const uint8_t *b;
+
+	pt->part_no = rb_u16(r);
+	pt->size = rb_u64(r);
+	rb_etag(r, pt->etag);
+	b = rb_bytes(r, META_ID_LEN);
+	if (b)
+		memcpy(pt->blob_id, b, META_ID_LEN);
+	pt->layout = rb_blob16(r, META_LAYOUT_MAX, &pt->layout_len);
+	if (pt->part_no < 1 || pt->part_no > META_PARTS_MAX)
+		r->bad = 1;
+}
+
+int ver_encode(struct wbuf *w, const uint8_t *fkey, size_t fklen, const struct meta_version *v)
+{
+	if (v->attrs_len > META_ATTRS_MAX || v->layout_len > META_LAYOUT_MAX ||
+	    v->n_parts > META_PARTS_MAX || strlen(v->etag) > META_ETAG_MAX)
+		return CN_EMETATOOBIG;
+	head_encode(w, fkey, fklen);
+	wb_bytes(w, v->vid, META_ID_LEN);
+	wb_u8(w, (uint8_t)(v->flags & (META_VF_DELETE_MARKER | META_VF_NULL)));
+	wb_u64(w, (uint64_t)v->mtime);
+	wb_u64(w, v->size);
+	wb_etag(w, v->etag);
+	wb_u16(w, (uint16_t)v->attrs_len);
+	wb_bytes(w, v->attrs, v->attrs_len);
+	wb_u8(w, (uint8_t)v->loc);
+	switch (v->loc) {
+	case META_LOC_NONE:
+		break;
+	case META_LOC_INLINE:
+		wb_u32(w, (uint32_t)v->inline_len);
+		break;
+	case META_LOC_BLOB:
+		wb_bytes(w, v->blob_id, META_ID_LEN);
+		wb_u16(w, (uint16_t)v->layout_len);
+		wb_bytes(w, v->layout, v->layout_len);
+		break;
+	case META_LOC_PARTS:
+		wb_u16(w, (uint16_t)v->n_parts);
+		for (uint32_t i = 0; i < v->n_parts; i++)
+			part_body_encode(w, &v->parts[i]);
+		break;
+	default:
+		return CN_EINVAL;
+	}
+	return w->err;
+}
+
+int ver_decode(const uint8_t *p, size_t len, const uint8_t *key, size_t klen,
+	       struct meta_version *out)
+{
+	struct rbuf r;
+	const uint8_t *fk, *b;
+	size_t fklen;
+	uint8_t *mem;
+
+	memset(out, 0, sizeof(*out));
+	if (klen > META_KEY_MAX)
+		return CN_ECORRUPT;
+	/* Own a copy: everything below points into it. */
+	mem = malloc(len + klen + 1);
+	if (!mem)
+		return CN_ENOMEM;
+	memcpy(mem, p, len);
+	if (klen)
+		memcpy(mem + len, key, klen);
+	mem[len + klen] = 0;
+	out->mem = mem;
+	out->key = (char *)mem + len;
+	out->key_len = klen;
+	rb_init(&r, mem, len);
+	if (head_decode(&r, &fk, &fklen))
+		goto bad;
+	b = rb_bytes(&r, META_ID_LEN);
+	if (b)
+		memcpy(out->vid, b, META_ID_LEN);
+	out->flags = rb_u8(&r);
+	out->mtime = (int64_t)rb_u64(&r);
+	out->size = rb_u64(&r);
+	rb_etag(&r, out->etag);
+	out->attrs = rb_blob16(&r, META_ATTRS_MAX, &out->attrs_len);
+	out->loc = rb_u8(&r);
+	if (out->flags & ~(META_VF_DELETE_MARKER | META_VF_NULL))
+		goto bad;
+	switch (out->loc) {
+	case META_LOC_NONE:
+		break;
+	case META_LOC_INLINE:
+		out->inline_len = rb_u32(&r);
+		if (out->inline_len > META_INLINE_MAX || out->inline_len != out->size)
+			goto bad;
+		break;
+	case META_LOC_BLOB:
+		b = rb_bytes(&r, META_ID_LEN);
+		if (b)
+			memcpy(out->blob_id, b, META_ID_LEN);
+		out->layout = rb_blob16(&r, META_LAYOUT_MAX, &out->layout_len);
+		break;
+	case META_LOC_PARTS: {
+		uint16_t n = rb_u16(&r);
+		if (n == 0 || n > META_PARTS_MAX)
+			goto bad;
+		out->parts = calloc(n, sizeof(*out->parts));
+		if (!out->parts) {
+			meta_version_release(out);
+			return CN_ENOMEM;
+		}
+		out->n_parts = n;
+		for (uint16_t i = 0; i < n && !r.bad; i++) {
+			part_body_decode(&r, &out->parts[i]);
+			if (i > 0 && out->parts[i].part_no <= out->parts[i - 1].part_no)
+				goto bad;
+		}
+		break;
+	}
+	default:
+		goto bad;
+	}
+	if ((out->flags & META_VF_DELETE_MARKER) && out->loc != META_LOC_NONE)
+		goto bad;
+	if (fin(&r))
+		goto bad;
+	if (out->flags & META_VF_NULL)
+		strcpy(out->vid_text, "null");
+	else
+		meta_id_to_text(out->vid, out->vid_text);
+	return 0;
+bad:
+	meta_version_release(out);
+	return CN_ECORRUPT;
+}
+
+void meta_version_release(struct meta_version *v)
+{
+	if (!v)
+		return;
+	free(v->mem);
+	free(v->parts);
+	free((void *)v->inline_data);
+	memset(v, 0, sizeof(*v));
+}
+
+/* ---- uploads, parts ---- */
+
+int upload_encode(struct wbuf *w, const uint8_t *fkey, size_t fklen, const uint8_t id[META_ID_LEN],
+		  int64_t initiated, const void *attrs, size_t attrs_len)
+{
+	if (attrs_len > META_ATTRS_MAX)
+		return CN_EMETATOOBIG;
+	head_encode(w, fkey, fklen);
+	wb_bytes(w, id, META_ID_LEN);
+	wb_u64(w, (uint64_t)initiated);
+	wb_u16(w, (uint16_t)attrs_len);
+	wb_bytes(w, attrs, attrs_len);
+	return w->err;
+}
+
+int upload_decode(const uint8_t *p, size_t len, const uint8_t *key, size_t klen,
+		  struct meta_upload *out)
+{
+	struct rbuf r;
+	const uint8_t *fk, *b;
+	size_t fklen;
+	uint8_t *mem;
+
+	memset(out, 0, sizeof(*out));
+	if (klen > META_KEY_MAX)
+		return CN_ECORRUPT;
+	mem = malloc(len + klen + 1);
+	if (!mem)
+		return CN_ENOMEM;
+	memcpy(mem, p, len);
+	if (klen)
+		memcpy(mem + len, key, klen);
+	mem[len + klen] = 0;
+	out->mem = mem;
+	out->key = (char *)mem + len;
+	out->key_len = klen;
+	rb_init(&r, mem, len);
+	if (head_decode(&r, &fk, &fklen))
+		goto bad;
+	b = rb_bytes(&r, META_ID_LEN);
+	if (b)
+		memcpy(out->upload_id, b, META_ID_LEN);
+	out->initiated = (int64_t)rb_u64(&r);
+	out->attrs = rb_blob16(&r, META_ATTRS_MAX, &out->attrs_len);
+	if (fin(&r))
+		goto bad;
+	meta_id_to_text(out->upload_id, out->upload_id_text);
+	return 0;
+bad:
+	meta_upload_release(out);
+	return CN_ECORRUPT;
+}
+
+void meta_upload_release(struct meta_upload *u)
+{
+	if (!u)
+		return;
+	free(u->mem);
+	memset(u, 0, sizeof(*u));
+}
+
+int part_encode(struct wbuf *w, const struct meta_part *pt)
+{
+	if (pt->layout_len > META_LAYOUT_MAX)
+		return CN_EMETATOOBIG;
+	wb_u8(w, REC_V1);
+	part_body_encode(w, pt);
+	wb_u64(w, (uint64_t)pt->mtime);
+	return w->err;
+}
+
+int part_decode(const uint8_t *p, size_t len, struct meta_part *pt)
+{
+	struct rbuf r;
+
+	memset(pt, 0, sizeof(*pt));
+	rb_init(&r, p, len);
+	if (rb_u8(&r) != REC_V1)
+		return CN_ECORRUPT;
+	part_body_decode(&r, pt);
+	pt->mtime = (int64_t)rb_u64(&r);
+	return fin(&r);
+}
+
+/* ---- buckets, stats, gc/intents ---- */
+
+int bucket_encode(struct wbuf *w, int64_t created, uint8_t versioning, const void *attrs,
+		  size_t attrs_len)
+{
+	if (attrs_len > META_ATTRS_MAX)
+		return CN_EMETATOOBIG;
+	wb_u8(w, REC_V1);
+	wb_u64(w, (uint64_t)created);
+	wb_u8(w, versioning);
+	wb_u16(w, (uint16_t)attrs_len);
+	wb_bytes(w, attrs, attrs_len);
+	return w->err;
+}
+
+int bucket_decode(const uint8_t *p, size_t len, const char *name, size_t nlen,
+		  struct meta_bucket *out)
+{
+	struct rbuf r;
+	const uint8_t *a;
+	size_t alen = 0;
+
+	memset(out, 0, sizeof(*out));
+	if (nlen > META_BUCKET_MAX)
+		return CN_ECORRUPT;
+	memcpy(out->name, name, nlen);
+	out->name[nlen] = 0;
+	rb_init(&r, p, len);
+	if (rb_u8(&r) != REC_V1)
+		return CN_ECORRUPT;
+	out->created = (int64_t)rb_u64(&r);
+	out->versioning = rb_u8(&r);
+	a = rb_blob16(&r, META_ATTRS_MAX, &alen);
+	if (fin(&r) || out->versioning > META_VERSIONING_SUSPENDED)
+		return CN_ECORRUPT;
+	if (alen) {
+		out->mem = malloc(alen);
+		if (!out->mem)
+			return CN_ENOMEM;
+		memcpy(out->mem, a, alen);
+	}
+	out->attrs = out->mem;
+	out->attrs_len = alen;
+	return 0;
+}
+
+void meta_bucket_release(struct meta_bucket *b)
+{
+	if (!b)
+		return;
+	free(b->mem);
+	memset(b, 0, sizeof(*b));
+}
+
+int stats_encode(struct wbuf *w, const struct stats_rec *s)
+{
+	wb_u8(w, REC_V1);
+	wb_u64(w, s->objects);
+	wb_u64(w, s->bytes);
+	wb_u64(w, s->versions);
+	wb_u64(w, s->version_bytes);
+	return w->err;
+}
+
+int stats_decode(const uint8_t *p, size_t len, struct stats_rec *s)
+{
+	struct rbuf r;
+
+	rb_init(&r, p, len);
+	if (rb_u8(&r) != REC_V1)
+		return CN_ECORRUPT;
+	s->objects = rb_u64(&r);
+	s->bytes = rb_u64(&r);
+	s->versions = rb_u64(&r);
+	s->version_bytes = rb_u64(&r);
+	return fin(&r);
+}
+
+int blobref_encode(struct wbuf *w, int64_t created, const void *layout, size_t layout_len)
+{
+	if (layout_len > META_LAYOUT_MAX)
+		return CN_EMETATOOBIG;
+	wb_u8(w, REC_V1);
+	wb_u64(w, (uint64_t)created);
+	wb_u16(w, (uint16_t)layout_len);
+	wb_bytes(w, layout, layout_len);
+	return w->err;
+}
+
+int blobref_decode(const uint8_t *p, size_t len, int64_t *created, const uint8_t **layout,
+		   size_t *layout_len)
+{
+	struct rbuf r;
+
+	rb_init(&r, p, len);
+	if (rb_u8(&r) != REC_V1)
+		return CN_ECORRUPT;
+	*created = (int64_t)rb_u64(&r);
+	*layout = rb_blob16(&r, META_LAYOUT_MAX, layout_len);
+	return fin(&r);
+}
+
+/* ---- commands ---- */
+
+int meta_cmd_encode(const struct meta_cmd *c, uint8_t **out, size_t *out_len)
+{
+	struct wbuf w;
+
+	if (c->bucket_len > META_BUCKET_MAX || c->key_len > META_KEY_MAX ||
+	    c->if_match_len > META_ETAG_MAX || c->attrs_len > META_ATTRS_MAX ||
+	    c->etag_len > META_ETAG_MAX || c->inline_len > META_INLINE_MAX ||
+	    c->layout_len > META_LAYOUT_MAX || c->n_parts > META_PARTS_MAX || c->n_gc > 100000)
+		return CN_EMETATOOBIG;
+	wb_init(&w);
+	wb_u8(&w, CMD_V1);
+	wb_u8(&w, c->type);
+	wb_u64(&w, (uint64_t)c->now);
+	wb_u8(&w, (uint8_t)c->bucket_len);
+	wb_bytes(&w, c->bucket, c->bucket_len);
+	wb_u16(&w, (uint16_t)c->key_len);
+	wb_bytes(&w, c->key, c->key_len);
+	wb_bytes(&w, c->vid, META_ID_LEN);
+	wb_u8(&w, c->has_target);
+	wb_u8(&w, c->target_null);
+	wb_bytes(&w, c->target_vid, META_ID_LEN);
+	wb_bytes(&w, c->upload_id, META_ID_LEN);
+	wb_u32(&w, c->cond);
+	wb_u8(&w, c->if_match ? 1 : 0);
+	wb_u8(&w, (uint8_t)c->if_match_len);
+	wb_bytes(&w, c->if_match, c->if_match_len);
+	wb_u8(&w, c->versioning);
+	wb_u16(&w, (uint16_t)c->attrs_len);
+	wb_bytes(&w, c->attrs, c->attrs_len);
+	wb_u64(&w, c->size);
+	wb_u8(&w, (uint8_t)c->etag_len);
+	wb_bytes(&w, c->etag, c->etag_len);
+	wb_u8(&w, c->loc);
+	wb_u32(&w, (uint32_t)c->inline_len);
+	wb_bytes(&w, c->inline_data, c->inline_len);
+	wb_bytes(&w, c->blob_id, META_ID_LEN);
+	wb_u16(&w, (uint16_t)c->layout_len);
+	wb_bytes(&w, c->layout, c->layout_len);
+	wb_u32(&w, c->part_no);
+	wb_u64(&w, c->min_part_size);
+	wb_u32(&w, c->n_parts);
+	for (uint32_t i = 0; i < c->n_parts; i++) {
+		if (c->parts[i].etag_len > META_ETAG_MAX) {
+			wb_release(&w);
+			return CN_EMETATOOBIG;
+		}
+		wb_u32(&w, c->parts[i].part_no);
+		wb_u8(&w, (uint8_t)c->parts[i].etag_len);
+		wb_bytes(&w, c->parts[i].etag, c->parts[i].etag_len);
+	}
+	wb_u32(&w, c->n_gc);
+	for (uint32_t i = 0; i < c->n_gc; i++) {
+		wb_u64(&w, (uint64_t)c->gc[i].due);
+		wb_bytes(&w, c->gc[i].blob_id, META_ID_LEN);
+	}
+	if (w.err) {
+		int rc = w.err;
+		wb_release(&w);
+		return rc;
+	}
+	*out = w.p;
+	*out_len = w.len;
+	return 0;
+}
+
+static const char *rb_str(struct rbuf *r, size_t n, size_t max, size_t *len)
+{
+	if (n > max) {
+		r->bad = 1;
+		return NULL;
+	}
+	*len = n;
+	return (const char *)rb_bytes(r, n);
+}
+
+static void rb_id(struct rbuf *r, uint8_t out[META_ID_LEN])
+{
+	const uint8_t *p = rb_bytes(r, META_ID_LEN);
+	if (p)
+		memcpy(out, p, META_ID_LEN);
+}
+
+int meta_cmd_decode(const void *buf, size_t len, struct meta_cmd *c)
+{
+	struct rbuf r;
+	uint8_t has_if_match;
+	uint32_t n;
+
+	memset(c, 0, sizeof(*c));
+	rb_init(&r, buf, len);
+	if (rb_u8(&r) != CMD_V1)
+		return CN_ECORRUPT;
+	c->type = rb_u8(&r);
+	if (c->type < META_CMD_BUCKET_CREATE || c->type > META_CMD_BUCKET_SET_ATTRS)
+		return CN_ECORRUPT;
+	c->now = (int64_t)rb_u64(&r);
+	c->bucket = rb_str(&r, rb_u8(&r), META_BUCKET_MAX, &c->bucket_len);
+	c->key = rb_str(&r, rb_u16(&r), META_KEY_MAX, &c->key_len);
+	rb_id(&r, c->vid);
+	c->has_target = rb_u8(&r);
+	c->target_null = rb_u8(&r);
+	rb_id(&r, c->target_vid);
+	rb_id(&r, c->upload_id);
+	c->cond = rb_u32(&r);
+	has_if_match = rb_u8(&r);
+	c->if_match = rb_str(&r, rb_u8(&r), META_ETAG_MAX, &c->if_match_len);
+	if (!has_if_match) {
+		if (c->if_match_len)
+			r.bad = 1;
+		c->if_match = NULL;
+	}
+	c->versioning = rb_u8(&r);
+	c->attrs = rb_str(&r, rb_u16(&r), META_ATTRS_MAX, &c->attrs_len);
+	c->size = rb_u64(&r);
+	c->etag = rb_str(&r, rb_u8(&r), META_ETAG_MAX, &c->etag_len);
+	c->loc = rb_u8(&r);
+	c->inline_data = rb_str(&r, rb_u32(&r), META_INLINE_MAX, &c->inline_len);
+	rb_id(&r, c->blob_id);
+	c->layout = rb_str(&r, rb_u16(&r), META_LAYOUT_MAX, &c->layout_len);
+	c->part_no = rb_u32(&r);
+	c->min_part_size = rb_u64(&r);
+	n = rb_u32(&r);
+	if (r.bad || n > META_PARTS_MAX || (size_t)n * 5 > len - r.off)
+		goto bad;
+	if (n) {
+		struct meta_part_ref *pr = calloc(n, sizeof(*pr));
+		if (!pr)
+			return CN_ENOMEM;
+		c->owned_ = pr;
+		c->parts = pr;
+		c->n_parts = n;
+		for (uint32_t i = 0; i < n && !r.bad; i++) {
+			pr[i].part_no = rb_u32(&r);
+			pr[i].etag = rb_str(&r, rb_u8(&r), META_ETAG_MAX, &pr[i].etag_len);
+		}
+	}
+	n = rb_u32(&r);
+	if (r.bad || (size_t)n * 24 > len - r.off)
+		goto bad;
+	if (n) {
+		struct meta_gc_ref *g = calloc(n, sizeof(*g));
+		if (!g) {
+			meta_cmd_release(c);
+			return CN_ENOMEM;
+		}
+		c->owned2_ = g;
+		c->gc = g;
+		c->n_gc = n;
+		for (uint32_t i = 0; i < n; i++) {
+			g[i].due = (int64_t)rb_u64(&r);
+			rb_id(&r, g[i].blob_id);
+		}
+	}
+	if (fin(&r))
+		goto bad;
+	return 0;
+bad:
+	meta_cmd_release(c);
+	return CN_ECORRUPT;
+}
+
+void meta_cmd_release(struct meta_cmd *c)
+{
+	if (!c)
+		return;
+	free(c->owned_);
+	free(c->owned2_);
+	c->owned_ = NULL;
+	c->owned2_ = NULL;
+	c->parts = NULL;
+	c->gc = NULL;
+	c->n_parts = 0;
+	c->n_gc = 0;
+}

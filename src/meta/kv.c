@@ -1,0 +1,234 @@
+/*
+ * meta/kv.c — the kv seam implemented over LMDB (the only mdb_* user).
+ *
+ * Layer: meta, bottom. Invariants: the env is opened MDB_NOTLS |
+ * MDB_NOSUBDIR-free (a directory holding data.mdb/lock.mdb) with default
+ * durable sync flags; all named dbs are opened once at open, in one write
+ * transaction, so dbi handles are valid for every later transaction.
+ */
+#include "meta/kv.h"
+
+#include <errno.h>
+#include <lmdb.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+
+#include "core/err.h"
+#include "core/log.h"
+
+struct kv_env {
+	MDB_env *env;
+	MDB_dbi dbi[KV_NDB];
+};
+
+static const char *const db_names[KV_NDB] = {
+	[KV_SYSTEM] = "system",	    [KV_BUCKETS] = "buckets", [KV_INDEX] = "index",
+	[KV_VERSIONS] = "versions", [KV_INLINE] = "inline",   [KV_UPLOADS] = "uploads",
+	[KV_PARTS] = "parts",	    [KV_GC] = "gc",	      [KV_INTENTS] = "intents",
+	[KV_STATS] = "stats",
+};
+
+/* LMDB code -> cairn code, at the module boundary. */
+static int xlate(int rc)
+{
+	switch (rc) {
+	case MDB_SUCCESS:
+		return 0;
+	case MDB_NOTFOUND:
+		return CN_ENOTFOUND;
+	case MDB_KEYEXIST:
+		return CN_EEXIST;
+	case MDB_MAP_FULL:
+	case MDB_TXN_FULL:
+		return CN_ENOSPACE;
+	case MDB_CORRUPTED:
+	case MDB_PAGE_NOTFOUND:
+		return CN_ECORRUPT;
+	case MDB_VERSION_MISMATCH:
+	case MDB_INVALID:
+		return CN_EFORMAT;
+	case MDB_BAD_VALSIZE:
+		return CN_ETOOBIG;
+	case MDB_READERS_FULL:
+	case MDB_MAP_RESIZED:
+		return CN_EAGAIN;
+	default:
+		if (rc > 0)
+			return -rc;
+		return CN_EINTERNAL;
+	}
+}
+
+int kv_env_open(const char *dir, uint64_t map_size, struct kv_env **out)
+{
+	struct kv_env *e = calloc(1, sizeof(*e));
+	MDB_txn *txn = NULL;
+	int rc;
+
+	if (!e)
+		return CN_ENOMEM;
+	if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+		rc = -errno;
+		goto fail;
+	}
+	rc = xlate(mdb_env_create(&e->env));
+	if (rc)
+		goto fail;
+	rc = xlate(mdb_env_set_maxdbs(e->env, KV_NDB + 2));
+	if (!rc)
+		rc = xlate(mdb_env_set_mapsize(e->env, (size_t)map_size));
+	if (!rc)
+		rc = xlate(mdb_env_set_maxreaders(e->env, 1024));
+	if (rc)
+		goto fail_env;
+	/* NOTLS: read txns are not tied to threads. No NOSYNC/NOMETASYNC/WRITEMAP. */
+	rc = xlate(mdb_env_open(e->env, dir, MDB_NOTLS, 0600));
+	if (rc) {
+		log_error("meta: cannot open LMDB environment in %s: %s", dir, cn_strerror(rc));
+		goto fail_env;
+	}
+	rc = xlate(mdb_txn_begin(e->env, NULL, 0, &txn));
+	if (rc)
+		goto fail_env;
+	for (int i = 0; i < KV_NDB; i++) {
+		rc = xlate(mdb_dbi_open(txn, db_names[i], MDB_CREATE, &e->dbi[i]));
+		if (rc) {
+			mdb_txn_abort(txn);
+			goto fail_env;
+		}
+	}
+	rc = xlate(mdb_txn_commit(txn));
+	if (rc)
+		goto fail_env;
+	*out = e;
+	return 0;
+fail_env:
+	mdb_env_close(e->env);
+fail:
+	free(e);
+	return rc;
+}
+
+void kv_env_close(struct kv_env *e)
+{
+	if (!e)
+		return;
+	mdb_env_close(e->env);
+	free(e);
+}
+
+int kv_env_copy(struct kv_env *e, const char *path)
+{
+	return xlate(mdb_env_copy2(e->env, path, MDB_CP_COMPACT));
+}
+
+size_t kv_key_max(struct kv_env *e)
+{
+	return (size_t)mdb_env_get_maxkeysize(e->env);
+}
+
+int kv_txn_begin(struct kv_env *e, struct kv_txn *parent, int rdonly, struct kv_txn *out)
+{
+	MDB_txn *t = NULL;
+	int rc = xlate(
+		mdb_txn_begin(e->env, parent ? parent->t : NULL, rdonly ? MDB_RDONLY : 0, &t));
+
+	if (rc)
+		return rc;
+	out->t = t;
+	out->env = e;
+	return 0;
+}
+
+int kv_txn_commit(struct kv_txn *t)
+{
+	int rc = xlate(mdb_txn_commit(t->t));
+
+	t->t = NULL;
+	return rc;
+}
+
+void kv_txn_abort(struct kv_txn *t)
+{
+	if (t->t)
+		mdb_txn_abort(t->t);
+	t->t = NULL;
+}
+
+int kv_get(struct kv_txn *t, enum kv_db db, const void *k, size_t klen, const uint8_t **v,
+	   size_t *vlen)
+{
+	MDB_val key = {klen, (void *)k}, val;
+	int rc = xlate(mdb_get(t->t, t->env->dbi[db], &key, &val));
+
+	if (rc)
+		return rc;
+	*v = val.mv_data;
+	*vlen = val.mv_size;
+	return 0;
+}
+
+int kv_put(struct kv_txn *t, enum kv_db db, const void *k, size_t klen, const void *v, size_t vlen)
+{
+	MDB_val key = {klen, (void *)k}, val = {vlen, (void *)v};
+
+	return xlate(mdb_put(t->t, t->env->dbi[db], &key, &val, 0));
+}
+
+int kv_del(struct kv_txn *t, enum kv_db db, const void *k, size_t klen)
+{
+	MDB_val key = {klen, (void *)k};
+
+	return xlate(mdb_del(t->t, t->env->dbi[db], &key, NULL));
+}
+
+int kv_cursor_open(struct kv_txn *t, enum kv_db db, struct kv_cursor *out)
+{
+	MDB_cursor *c = NULL;
+	int rc = xlate(mdb_cursor_open(t->t, t->env->dbi[db], &c));
+
+	out->c = rc ? NULL : c;
+	return rc;
+}
+
+void kv_cursor_close(struct kv_cursor *c)
+{
+	if (c->c)
+		mdb_cursor_close(c->c);
+	c->c = NULL;
+}
+
+static int cursor_get(struct kv_cursor *c, MDB_val *key, MDB_cursor_op op, struct kv_item *it)
+{
+	MDB_val val;
+	int rc = xlate(mdb_cursor_get(c->c, key, &val, op));
+
+	if (rc)
+		return rc;
+	it->k = key->mv_data;
+	it->klen = key->mv_size;
+	it->v = val.mv_data;
+	it->vlen = val.mv_size;
+	return 0;
+}
+
+int kv_cursor_seek(struct kv_cursor *c, const void *k, size_t klen, struct kv_item *it)
+{
+	MDB_val key = {klen, (void *)k};
+
+	if (klen == 0)
+		return cursor_get(c, &key, MDB_FIRST, it);
+	return cursor_get(c, &key, MDB_SET_RANGE, it);
+}
+
+int kv_cursor_next(struct kv_cursor *c, struct kv_item *it)
+{
+	MDB_val key = {0, NULL};
+
+	return cursor_get(c, &key, MDB_NEXT, it);
+}
+
+int kv_cursor_del(struct kv_cursor *c)
+{
+	return xlate(mdb_cursor_del(c->c, 0));
+}

@@ -1,0 +1,79 @@
+/*
+ * meta/kv.h — the ordered key-value seam under the metadata engine (private).
+ *
+ * Layer: the only place that knows LMDB (mdb_* lives in kv.c alone). Keys are
+ * compared bytewise (memcmp order), at most kv_key_max() bytes. Foreign codes
+ * are translated here: MDB_NOTFOUND -> CN_ENOTFOUND, MDB_MAP_FULL ->
+ * CN_ENOSPACE, corruption -> CN_ECORRUPT, version mismatch -> CN_EFORMAT.
+ *
+ * Durability: the environment is opened without NOSYNC/NOMETASYNC/WRITEMAP,
+ * so a returned kv_txn_commit() is on stable storage. MDB_NOTLS lets a read
+ * transaction be used from any thread (one thread at a time).
+ *
+ * Pointers returned by get/cursor calls stay valid until the transaction
+ * ends, or in a write transaction until its next write.
+ */
+#ifndef CAIRN_META_KV_H
+#define CAIRN_META_KV_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum kv_db {
+	KV_SYSTEM,
+	KV_BUCKETS,
+	KV_INDEX,
+	KV_VERSIONS,
+	KV_INLINE,
+	KV_UPLOADS,
+	KV_PARTS,
+	KV_GC,
+	KV_INTENTS,
+	KV_STATS,
+	KV_NDB
+};
+
+struct kv_env;
+
+struct kv_txn {
+	void *t; /* MDB_txn */
+	struct kv_env *env;
+};
+
+struct kv_cursor {
+	void *c; /* MDB_cursor */
+};
+
+struct kv_item {
+	const uint8_t *k;
+	size_t klen;
+	const uint8_t *v;
+	size_t vlen;
+};
+
+/* Opens/creates the environment in dir with all named dbs. */
+int kv_env_open(const char *dir, uint64_t map_size, struct kv_env **out);
+void kv_env_close(struct kv_env *e);
+int kv_env_copy(struct kv_env *e, const char *path);
+size_t kv_key_max(struct kv_env *e);
+
+/* rdonly: read txn. parent: nested write txn (NULL for top level). */
+int kv_txn_begin(struct kv_env *e, struct kv_txn *parent, int rdonly, struct kv_txn *out);
+int kv_txn_commit(struct kv_txn *t);
+void kv_txn_abort(struct kv_txn *t);
+
+int kv_get(struct kv_txn *t, enum kv_db db, const void *k, size_t klen, const uint8_t **v,
+	   size_t *vlen);
+int kv_put(struct kv_txn *t, enum kv_db db, const void *k, size_t klen, const void *v, size_t vlen);
+/* CN_ENOTFOUND if absent. */
+int kv_del(struct kv_txn *t, enum kv_db db, const void *k, size_t klen);
+
+int kv_cursor_open(struct kv_txn *t, enum kv_db db, struct kv_cursor *out);
+void kv_cursor_close(struct kv_cursor *c);
+/* First item with key >= k (klen 0: the first item). CN_ENOTFOUND at end. */
+int kv_cursor_seek(struct kv_cursor *c, const void *k, size_t klen, struct kv_item *it);
+int kv_cursor_next(struct kv_cursor *c, struct kv_item *it);
+/* Deletes the item under the cursor. */
+int kv_cursor_del(struct kv_cursor *c);
+
+#endif

@@ -1,0 +1,393 @@
+/*
+ * meta/meta.h — cairn's metadata engine: the public API (DESIGN §1, §3, §4).
+ *
+ * Layer: meta sits under s3/ and bg/, over core/. LMDB is reached only through
+ * meta/kv.c. Every change is a struct meta_cmd: filled by the caller with all
+ * non-deterministic inputs (ids from meta_version_id_new/meta_upload_id_new,
+ * `now`), serialisable (meta_cmd_encode/decode, the future Raft entry), and
+ * applied deterministically by the metadata thread in a group commit.
+ *
+ * Thread rules: meta_store_open/close from one owner thread; meta_submit from
+ * any thread (the callback runs on the waiter's loop); meta_submit_sync from
+ * any thread that is not the metadata thread; every read function from any
+ * thread, each in its own short LMDB read transaction (MDB_NOTLS).
+ *
+ * Ownership: results of reads are owned by the caller and released with the
+ * matching _release(); commands borrow every pointer they carry until their
+ * callback has run (or meta_submit_sync returned).
+ */
+#ifndef CAIRN_META_META_H
+#define CAIRN_META_META_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <pthread.h>
+#include <uv.h>
+
+#define META_ID_LEN 16	     /* raw version / upload / blob id */
+#define META_ID_TEXT 33	     /* 32 lower-case hex + NUL ("null" for null versions) */
+#define META_KEY_MAX 1024    /* S3 object key, bytes */
+#define META_BUCKET_MAX 63   /* bucket name, bytes */
+#define META_ETAG_MAX 64     /* etag text without quotes: 32 hex or "hex-N" */
+#define META_ATTRS_MAX 8192  /* opaque attrs of a version/upload/bucket */
+#define META_LAYOUT_MAX 1024 /* opaque data-module layout bytes */
+#define META_INLINE_MAX (1u << 20)
+#define META_PARTS_MAX 10000
+#define META_GC_GRACE_NS (60LL * 1000000000LL) /* GC due time = now + grace */
+#define META_FORMAT_VERSION 1u
+
+struct meta_store;
+
+enum meta_versioning {
+	META_VERSIONING_OFF = 0, /* never versioned: one "null" version per key */
+	META_VERSIONING_ENABLED = 1,
+	META_VERSIONING_SUSPENDED = 2,
+};
+
+enum meta_loc {
+	META_LOC_NONE = 0,   /* delete marker: no data */
+	META_LOC_INLINE = 1, /* bytes in the inline db */
+	META_LOC_BLOB = 2,   /* one blob: blob_id + layout */
+	META_LOC_PARTS = 3,  /* multipart: ordered parts, each a blob */
+};
+
+/* Version flags. LATEST is only ever set on read results. */
+#define META_VF_DELETE_MARKER 0x1u
+#define META_VF_NULL 0x2u
+#define META_VF_LATEST 0x4u
+
+struct meta_options {
+	uint64_t map_size;	/* LMDB map size, bytes; 0 = 64 GiB (sparse) */
+	uint16_t node_id;	/* goes into every generated id */
+	unsigned max_batch_us;	/* a batch stops taking commands after this; 0 = 5000 */
+	size_t max_batch_bytes; /* ... or after this many encoded bytes; 0 = 16 MiB */
+};
+
+/* ---- records returned by reads (owned: release with the _release call) ---- */
+
+struct meta_part {
+	uint32_t part_no;
+	uint64_t size;
+	char etag[META_ETAG_MAX + 1];
+	uint8_t blob_id[META_ID_LEN];
+	const uint8_t *layout; /* points into the owning record's memory */
+	size_t layout_len;
+	int64_t mtime; /* ns; set for ListParts results, 0 inside a version */
+};
+
+struct meta_version {
+	char *key; /* full object key (not NUL-terminated in general) */
+	size_t key_len;
+	uint8_t vid[META_ID_LEN];
+	char vid_text[META_ID_TEXT]; /* "null" for a null version */
+	uint32_t flags;		     /* META_VF_* */
+	int64_t mtime;		     /* ns since epoch */
+	uint64_t size;
+	char etag[META_ETAG_MAX + 1];
+	const uint8_t *attrs;
+	size_t attrs_len;
+	enum meta_loc loc;
+	uint64_t inline_len;	      /* LOC_INLINE: byte count */
+	const uint8_t *inline_data;   /* LOC_INLINE and META_GET_INLINE: the bytes */
+	uint8_t blob_id[META_ID_LEN]; /* LOC_BLOB */
+	const uint8_t *layout;	      /* LOC_BLOB */
+	size_t layout_len;
+	struct meta_part *parts; /* LOC_PARTS, ascending part_no */
+	uint32_t n_parts;
+	void *mem; /* internal: the one allocation everything above points into */
+};
+
+struct meta_bucket {
+	char name[META_BUCKET_MAX + 1];
+	int64_t created; /* ns */
+	enum meta_versioning versioning;
+	const uint8_t *attrs;
+	size_t attrs_len;
+	void *mem;
+};
+
+struct meta_upload {
+	char *key;
+	size_t key_len;
+	uint8_t upload_id[META_ID_LEN];
+	char upload_id_text[META_ID_TEXT];
+	int64_t initiated;
+	const uint8_t *attrs;
+	size_t attrs_len;
+	void *mem;
+};
+
+struct meta_stats {
+	uint64_t objects;	/* keys whose latest version is not a delete marker */
+	uint64_t bytes;		/* sum of their sizes */
+	uint64_t versions;	/* version records, delete markers included */
+	uint64_t version_bytes; /* sum of all version sizes */
+};
+
+/* ---- commands ---- */
+
+enum meta_cmd_type {
+	META_CMD_BUCKET_CREATE = 1,	/* bucket, now, attrs */
+	META_CMD_BUCKET_DELETE = 2,	/* bucket */
+	META_CMD_BUCKET_VERSIONING = 3, /* bucket, versioning */
+	META_CMD_PUT_VERSION = 4,	/* bucket key vid now size etag attrs loc+data, conds */
+	META_CMD_DELETE_OBJECT = 5,	/* bucket key vid(for a marker) [target], conds */
+	META_CMD_UPLOAD_CREATE = 6,	/* bucket key upload_id now attrs */
+	META_CMD_UPLOAD_ABORT = 7,	/* bucket key upload_id */
+	META_CMD_PART_PUT = 8,		/* bucket key upload_id part_no size etag blob layout */
+	META_CMD_UPLOAD_COMPLETE = 9,	/* bucket key upload_id vid now parts[] min_part_size */
+	META_CMD_INTENT_ADD = 10,	/* blob_id layout now */
+	META_CMD_GC_DONE = 11,		/* gc[]: entries whose blobs were deleted */
+	META_CMD_BUCKET_SET_ATTRS = 12, /* bucket attrs */
+};
+
+/* One part named by CompleteMultipartUpload. */
+struct meta_part_ref {
+	uint32_t part_no;
+	const char *etag; /* without quotes */
+	size_t etag_len;
+};
+
+/* One gc entry (key of the gc db). */
+struct meta_gc_ref {
+	int64_t due;
+	uint8_t blob_id[META_ID_LEN];
+};
+
+/* What apply reports back. Valid in the callback when result == 0. */
+struct meta_cmd_result {
+	uint8_t vid[META_ID_LEN];     /* version written / deleted / marker created */
+	char vid_text[META_ID_TEXT];  /* "null" for null versions; "" if none */
+	int delete_marker;	      /* the version written/deleted is a delete marker */
+	uint64_t size;		      /* complete: final size */
+	char etag[META_ETAG_MAX + 1]; /* complete: "md5hex-N" */
+};
+
+struct meta_cmd;
+struct meta_waiter;
+/* Runs on the waiter's loop after the durable commit (or after apply failed).
+ * result: 0 or a CN_E* / -errno code. */
+typedef void (*meta_cmd_cb)(struct meta_cmd *cmd, int result, void *arg);
+
+#define META_COND_IF_NONE_MATCH_STAR 0x1u
+
+struct meta_cmd {
+	uint8_t type; /* enum meta_cmd_type */
+	int64_t now;  /* ns since epoch: mtime/created/initiated, gc due base */
+	const char *bucket;
+	size_t bucket_len;
+	const char *key;
+	size_t key_len;
+	uint8_t vid[META_ID_LEN]; /* new version id (put/complete) or marker id (delete) */
+	/* delete one version: has_target=1 and target_vid, or target_null=1 */
+	uint8_t has_target;
+	uint8_t target_null;
+	uint8_t target_vid[META_ID_LEN];
+	uint8_t upload_id[META_ID_LEN];
+	uint32_t cond;	      /* META_COND_* */
+	const char *if_match; /* etag without quotes, or NULL */
+	size_t if_match_len;
+	uint8_t versioning; /* enum meta_versioning */
+	const void *attrs;
+	size_t attrs_len;
+	uint64_t size;
+	const char *etag;
+	size_t etag_len;
+	uint8_t loc; /* enum meta_loc */
+	const void *inline_data;
+	size_t inline_len;
+	uint8_t blob_id[META_ID_LEN];
+	const void *layout;
+	size_t layout_len;
+	uint32_t part_no;
+	uint64_t min_part_size; /* complete: 0 = 5 MiB */
+	const struct meta_part_ref *parts;
+	uint32_t n_parts;
+	const struct meta_gc_ref *gc;
+	uint32_t n_gc;
+
+	struct meta_cmd_result res; /* out */
+
+	/* internal to the pipeline; do not touch */
+	struct meta_cmd *next_;
+	struct meta_waiter *w_;
+	meta_cmd_cb cb_;
+	void *arg_;
+	void *sync_;
+	int rc_;
+	void *owned_; /* decode: arrays owned by this struct */
+	void *owned2_;
+};
+
+/* Per-loop completion channel. Init once per libuv loop, on that loop's
+ * thread; close on that thread when no submitted command is pending. */
+struct meta_waiter {
+	uv_async_t async;
+	pthread_mutex_t mu;
+	struct meta_cmd *head, *tail;
+	void (*close_cb)(struct meta_waiter *w);
+};
+typedef void (*meta_waiter_close_cb)(struct meta_waiter *w);
+
+/* ---- store ---- */
+
+/* Opens (creating if needed) the store in directory dir. Borrows dir and opt
+ * (NULL = defaults). Fails with CN_EFORMAT (and a log line) on a store of an
+ * unknown format version. Hands stale intents to gc. Starts the metadata
+ * thread. Returns *out owned; close with meta_store_close. Any thread. */
+int meta_store_open(const char *dir, const struct meta_options *opt, struct meta_store **out);
+/* Stops the metadata thread after it has committed every queued command
+ * (their callbacks are delivered), closes LMDB and frees. Owner thread. */
+void meta_store_close(struct meta_store *s);
+/* Copies a consistent snapshot of the store to directory path (must exist,
+ * empty). Any thread. */
+int meta_store_copy(struct meta_store *s, const char *path);
+
+/* Writes a new id (16 raw bytes): 48-bit ms + 16-bit logical (HLC), node id,
+ * 4 random bytes. Strictly increasing per store. Any thread. */
+void meta_version_id_new(struct meta_store *s, uint8_t out[META_ID_LEN]);
+void meta_upload_id_new(struct meta_store *s, uint8_t out[META_ID_LEN]);
+/* Text form (32 hex); parse accepts exactly that. "null" is not an id. */
+void meta_id_to_text(const uint8_t id[META_ID_LEN], char out[META_ID_TEXT]);
+int meta_id_from_text(const char *s, size_t len, uint8_t out[META_ID_LEN]);
+
+/* ---- submitting commands ---- */
+
+/* Initialises w on loop (call on the loop's thread). */
+int meta_waiter_init(struct meta_waiter *w, uv_loop_t *loop);
+/* Closes w; cb (may be NULL) runs on the loop when w's memory may be freed. */
+void meta_waiter_close(struct meta_waiter *w, meta_waiter_close_cb cb);
+
+/* Queues cmd. Borrows cmd and everything it points at until cb(cmd, rc, arg)
+ * runs on w's loop after the batch holding cmd is durably committed. Returns
+ * an error (and cb is never called) if the store is closing. Any thread. */
+int meta_submit(struct meta_store *s, struct meta_cmd *cmd, struct meta_waiter *w, meta_cmd_cb cb,
+		void *arg);
+/* Queues cmd and blocks until it is committed; returns the apply result.
+ * Any thread except the metadata thread. */
+int meta_submit_sync(struct meta_store *s, struct meta_cmd *cmd);
+
+/* Serialises cmd's inputs. *out is malloc'd (owned by the caller). */
+int meta_cmd_encode(const struct meta_cmd *cmd, uint8_t **out, size_t *out_len);
+/* Parses buf into *out (zeroed first). out borrows buf for every string and
+ * owns its arrays: call meta_cmd_release(out). Never trusts buf. */
+int meta_cmd_decode(const void *buf, size_t len, struct meta_cmd *out);
+void meta_cmd_release(struct meta_cmd *cmd);
+
+/* ---- reads (any thread; each in one short read transaction) ---- */
+
+#define META_GET_INLINE 0x1u /* also return inline bytes in out->inline_data */
+
+/* Current version (vid NULL/empty), or the version named by vid text (32 hex or
+ * "null"). Returns *out owned (meta_version_release). Errors: CN_ENOBUCKET,
+ * CN_ENOKEY, CN_ENOVERSION, CN_EBADVERSIONID; CN_ENOKEY when the latest is a
+ * delete marker and CN_EDELMARKER when vid names one: then out->flags and
+ * out->vid/vid_text are set (nothing to release, but release is harmless). */
+int meta_object_get(struct meta_store *s, const char *bucket, const char *key, size_t key_len,
+		    const char *vid, unsigned flags, struct meta_version *out);
+void meta_version_release(struct meta_version *v);
+
+int meta_bucket_get(struct meta_store *s, const char *bucket, struct meta_bucket *out);
+void meta_bucket_release(struct meta_bucket *b);
+/* All buckets in name order; *out is an owned array; free with
+ * meta_bucket_list_release(*out, n). */
+int meta_bucket_list(struct meta_store *s, struct meta_bucket **out, size_t *n);
+void meta_bucket_list_release(struct meta_bucket *b, size_t n);
+
+int meta_upload_get(struct meta_store *s, const char *bucket, const char *key, size_t key_len,
+		    const uint8_t upload_id[META_ID_LEN], struct meta_upload *out);
+void meta_upload_release(struct meta_upload *u);
+
+int meta_stats_get(struct meta_store *s, const char *bucket, struct meta_stats *out);
+/* Recounts stats by scanning the bucket (O(bucket)); for tests and fsck. */
+int meta_stats_recount(struct meta_store *s, const char *bucket, struct meta_stats *out);
+
+/* ---- listing ---- */
+
+struct meta_list_params {
+	const char *prefix;
+	size_t prefix_len;
+	const char *delimiter; /* any length; NULL/0 = none */
+	size_t delimiter_len;
+	/* exclusive start: start-after / marker / key-marker */
+	const char *start;
+	size_t start_len;
+	/* ListObjectsV2 continuation token (overrides start), NUL-terminated */
+	const char *token;
+	/* versions: version-id-marker; uploads: upload-id-marker (text) */
+	const char *id_marker;
+	unsigned max; /* 0..1000 (larger is clamped to 1000) */
+};
+
+/* One listed entry. For ListMultipartUploads vid is the upload id and mtime
+ * the initiation time. */
+struct meta_entry {
+	const char *key; /* points into the result's memory */
+	size_t key_len;
+	uint8_t vid[META_ID_LEN];
+	char vid_text[META_ID_TEXT];
+	uint32_t flags; /* META_VF_*; LATEST set in version listings */
+	int64_t mtime;
+	uint64_t size;
+	char etag[META_ETAG_MAX + 1];
+};
+
+struct meta_prefix {
+	const char *p;
+	size_t len;
+};
+
+struct meta_list_result {
+	struct meta_entry *entries;
+	size_t n;
+	struct meta_prefix *prefixes;
+	size_t n_prefixes;
+	int truncated;
+	/* last key or common prefix returned (v1 NextMarker, NextKeyMarker) */
+	const char *next_marker;
+	size_t next_marker_len;
+	/* NextVersionIdMarker / NextUploadIdMarker ("" if last was a prefix) */
+	char next_id[META_ID_TEXT];
+	/* v2 NextContinuationToken, NUL-terminated base64, NULL unless truncated */
+	const char *next_token;
+	void *mem; /* internal */
+};
+
+/* ListObjectsV2 / V1. Returns *out owned (meta_list_result_release). Errors:
+ * CN_ENOBUCKET, CN_EBADTOKEN, CN_EINVAL. */
+int meta_list_objects(struct meta_store *s, const char *bucket, const struct meta_list_params *p,
+		      struct meta_list_result *out);
+/* ListObjectVersions: start/id_marker are key-marker/version-id-marker. */
+int meta_list_versions(struct meta_store *s, const char *bucket, const struct meta_list_params *p,
+		       struct meta_list_result *out);
+/* ListMultipartUploads: start/id_marker are key-marker/upload-id-marker. */
+int meta_list_uploads(struct meta_store *s, const char *bucket, const struct meta_list_params *p,
+		      struct meta_list_result *out);
+void meta_list_result_release(struct meta_list_result *r);
+
+struct meta_part_list {
+	struct meta_part *parts;
+	size_t n;
+	int truncated;
+	uint32_t next_marker; /* NextPartNumberMarker */
+	void *mem;
+};
+/* ListParts: parts with part_no > marker, at most max (0..1000). */
+int meta_list_parts(struct meta_store *s, const char *bucket, const char *key, size_t key_len,
+		    const uint8_t upload_id[META_ID_LEN], uint32_t marker, unsigned max,
+		    struct meta_part_list *out);
+void meta_part_list_release(struct meta_part_list *l);
+
+/* ---- gc ---- */
+
+/* Called for each due gc entry; layout borrowed for the call only. Return
+ * non-zero to stop. */
+typedef int (*meta_gc_cb)(const struct meta_gc_ref *ref, const uint8_t *layout, size_t layout_len,
+			  void *arg);
+/* Visits up to max gc entries with due <= now, oldest first. Any thread.
+ * Remove visited entries after deleting their blobs with META_CMD_GC_DONE. */
+int meta_gc_fetch(struct meta_store *s, int64_t now, unsigned max, meta_gc_cb cb, void *arg);
+/* Number of intents currently recorded (tests, metrics). */
+int meta_intent_count(struct meta_store *s, uint64_t *n);
+
+#endif

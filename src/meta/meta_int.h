@@ -1,0 +1,190 @@
+/*
+ * meta/meta_int.h — private declarations shared inside src/meta/.
+ *
+ * Layer: meta. Holds the bounds-checked byte buffers, record codecs (format in
+ * codec.c), the key encoding (keys.c), the logical cursor that hides long-key
+ * groups from listings (cursor.c) and the apply entry point (apply.c).
+ */
+#ifndef CAIRN_META_META_INT_H
+#define CAIRN_META_META_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "meta/kv.h"
+#include "meta/meta.h"
+
+/* ---- byte buffers ---- */
+
+struct wbuf {
+	uint8_t *p;
+	size_t len, cap;
+	int err; /* sticky: CN_ENOMEM */
+};
+
+struct rbuf {
+	const uint8_t *p;
+	size_t len, off;
+	int bad; /* sticky: read past the end or a bad value */
+};
+
+void wb_init(struct wbuf *w);
+void wb_release(struct wbuf *w);
+void wb_reset(struct wbuf *w);
+void wb_u8(struct wbuf *w, uint8_t v);
+void wb_u16(struct wbuf *w, uint16_t v);
+void wb_u32(struct wbuf *w, uint32_t v);
+void wb_u64(struct wbuf *w, uint64_t v);
+void wb_bytes(struct wbuf *w, const void *p, size_t n);
+/* Big-endian: used in keys so that memcmp order is numeric order. */
+void wb_be64(struct wbuf *w, uint64_t v);
+void wb_be16(struct wbuf *w, uint16_t v);
+
+void rb_init(struct rbuf *r, const void *p, size_t len);
+uint8_t rb_u8(struct rbuf *r);
+uint16_t rb_u16(struct rbuf *r);
+uint32_t rb_u32(struct rbuf *r);
+uint64_t rb_u64(struct rbuf *r);
+const uint8_t *rb_bytes(struct rbuf *r, size_t n);
+uint64_t be64_get(const uint8_t *p);
+void be64_put(uint8_t *p, uint64_t v);
+
+/* ---- records (codec.c) ---- */
+
+/* index value: the current version summary. */
+struct idx_rec {
+	const uint8_t *fkey; /* full key if long, else NULL */
+	size_t fklen;
+	uint8_t vid[META_ID_LEN];
+	uint32_t flags;
+	int64_t mtime;
+	uint64_t size;
+	char etag[META_ETAG_MAX + 1];
+};
+
+struct stats_rec {
+	uint64_t objects, bytes, versions, version_bytes;
+};
+
+int idx_encode(struct wbuf *w, const uint8_t *fkey, size_t fklen, const struct meta_version *v);
+int idx_decode(const uint8_t *p, size_t len, struct idx_rec *out);
+int idx_decode_ex(const uint8_t *p, size_t len, struct idx_rec *out, int exact);
+struct kv_env *meta_store_env(struct meta_store *s);
+/* Version value. fkey: stored for long keys only (NULL, 0 otherwise). */
+int ver_encode(struct wbuf *w, const uint8_t *fkey, size_t fklen, const struct meta_version *v);
+/* Decodes into owned *out; key (the user key) is copied in. */
+int ver_decode(const uint8_t *p, size_t len, const uint8_t *key, size_t klen,
+	       struct meta_version *out);
+int upload_encode(struct wbuf *w, const uint8_t *fkey, size_t fklen, const uint8_t id[META_ID_LEN],
+		  int64_t initiated, const void *attrs, size_t attrs_len);
+int upload_decode(const uint8_t *p, size_t len, const uint8_t *key, size_t klen,
+		  struct meta_upload *out);
+int part_encode(struct wbuf *w, const struct meta_part *pt);
+/* Borrows p for pt->layout. */
+int part_decode(const uint8_t *p, size_t len, struct meta_part *pt);
+int bucket_encode(struct wbuf *w, int64_t created, uint8_t versioning, const void *attrs,
+		  size_t attrs_len);
+int bucket_decode(const uint8_t *p, size_t len, const char *name, size_t nlen,
+		  struct meta_bucket *out);
+int stats_encode(struct wbuf *w, const struct stats_rec *s);
+int stats_decode(const uint8_t *p, size_t len, struct stats_rec *s);
+int blobref_encode(struct wbuf *w, int64_t created, const void *layout, size_t layout_len);
+int blobref_decode(const uint8_t *p, size_t len, int64_t *created, const uint8_t **layout,
+		   size_t *layout_len);
+/* Every index/versions/uploads value starts with: u8 rec version, u16 fklen,
+ * fkey. Returns the full key stored in a long-key value (CN_ECORRUPT if none). */
+int val_fullkey(const uint8_t *p, size_t len, const uint8_t **fk, size_t *fklen);
+bool etag_valid(const char *s, size_t len);
+
+/* ---- key encoding (keys.c) ---- */
+
+/* Object keys longer than this many raw bytes are "long": stored under their
+ * first KEY_HEAD bytes + a group marker + a 128-bit hash (format in keys.c). */
+#define KEY_HEAD 200
+#define KEY_HASH 16
+/* Max encoded length: bucket 63 + 1 + 2*200 + 2 + 16 (+ suffix 16) */
+#define KEY_ENC_MAX (META_BUCKET_MAX + 1 + 2 * KEY_HEAD + 2 + KEY_HASH + META_ID_LEN + 4)
+
+enum key_kind { KEY_SHORT = 0, KEY_GROUP = 1 };
+
+/* bucket + 0x00. Returns length. */
+size_t key_bucket_prefix(uint8_t *out, const char *bucket, size_t blen);
+/* bucket prefix + encoded object key (no suffix). Returns length. */
+size_t key_encode(uint8_t *out, const char *bucket, size_t blen, const uint8_t *key, size_t klen);
+/* Seek position: first encoding >= every key k >= key (key <= KEY_HEAD) or
+ * the group start (key > KEY_HEAD). */
+size_t key_encode_seek(uint8_t *out, const char *bucket, size_t blen, const uint8_t *key,
+		       size_t klen);
+/* Parses the object-key part of raw (after the bucket prefix of bplen bytes).
+ * Short: unescapes into kbuf (META_KEY_MAX), *klen set. Group: *grp_len is
+ * the length of the group prefix (through the marker). *hdr_len is the
+ * offset where the suffix starts. CN_ECORRUPT on malformed bytes. */
+int key_decode(const uint8_t *raw, size_t rlen, size_t bplen, uint8_t *kbuf, size_t *klen,
+	       enum key_kind *kind, size_t *grp_len, size_t *hdr_len);
+/* Smallest string greater than every string with prefix p; 0 if none. */
+size_t key_prefix_succ(uint8_t *out, const uint8_t *p, size_t plen);
+bool bucket_name_valid(const char *b, size_t len);
+
+/* ---- logical cursor over index/versions/uploads (cursor.c) ---- */
+
+struct gent {
+	const uint8_t *key;
+	size_t klen;
+	const uint8_t *sfx;
+	const uint8_t *val;
+	size_t vlen;
+};
+
+struct lcur {
+	struct kv_cursor cur;
+	uint8_t bp[META_BUCKET_MAX + 2];
+	size_t bplen;
+	char bucket[META_BUCKET_MAX + 1];
+	size_t blen;
+	size_t sfxlen;
+	int eof;
+	int err;
+	const uint8_t *key;
+	size_t klen;
+	const uint8_t *sfx;
+	const uint8_t *val;
+	size_t vlen;
+	uint8_t kbuf[META_KEY_MAX];
+	/* group mode: a long-key group read whole and sorted by (key, sfx) */
+	int ingroup;
+	struct gent *g;
+	size_t gn, gi, gcap;
+	uint8_t ghead[KEY_HEAD];
+	uint8_t gsucc[KEY_ENC_MAX];
+	size_t gsucclen;
+};
+
+struct lbound {
+	const uint8_t *key;
+	size_t klen;
+	const uint8_t *sfx; /* NULL: before (excl=0) / after (excl=1) all suffixes */
+	int excl;
+};
+
+int lc_open(struct lcur *lc, struct kv_txn *t, enum kv_db db, const char *bucket, size_t blen,
+	    size_t sfxlen);
+void lc_close(struct lcur *lc);
+/* Positions at the first entry satisfying the bound. Returns 0 (check eof). */
+int lc_seek(struct lcur *lc, const struct lbound *b);
+int lc_next(struct lcur *lc);
+/* Skips every key that starts with p. */
+int lc_seek_past(struct lcur *lc, const uint8_t *p, size_t plen);
+
+/* ---- apply (apply.c) ---- */
+
+/* Applies one decoded command in (nested) write txn t. Deterministic: reads
+ * only t and cmd. Writes results into *res. */
+int meta_apply(struct kv_txn *t, const struct meta_cmd *cmd, struct meta_cmd_result *res);
+/* Turns every intent into a gc entry due at now (startup orphan sweep). */
+int meta_intents_to_gc(struct kv_txn *t, int64_t now, uint64_t *n);
+int stats_load(struct kv_txn *t, const char *bucket, size_t blen, struct stats_rec *s);
+
+/* stats key = bucket name bytes. */
+
+#endif

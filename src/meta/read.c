@@ -1,0 +1,860 @@
+/*
+ * meta/read.c — reads and S3 listings (DESIGN §4 "Listing").
+ *
+ * Layer: meta. Every call runs in one short read transaction (MDB_NOTLS, so
+ * any thread) and copies what it returns into owned memory before the
+ * transaction ends: no read transaction outlives a call, so LMDB can reuse
+ * freed pages. Listings walk the logical cursor from max(prefix, start); with
+ * a delimiter, a key that has the delimiter after the prefix yields a common
+ * prefix and the cursor seeks past every key under it, so a page costs about
+ * one cursor step or seek per result.
+ *
+ * Continuation token (ListObjectsV2), version 1: base64 of
+ *   OFFSET SIZE  MEANING
+ *   0      1     token version (1)
+ *   1      n     last key or common prefix returned (exclusive start)
+ * Stable under concurrent writes: it names a position, not an entry.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/digest.h"
+#include "core/err.h"
+#include "meta/meta_int.h"
+
+#define LIST_MAX 1000
+
+static int rtxn(struct meta_store *s, struct kv_txn *t)
+{
+	return kv_txn_begin(meta_store_env(s), NULL, 1, t);
+}
+
+static int bucket_exists(struct kv_txn *t, const char *bucket, size_t blen)
+{
+	const uint8_t *v;
+	size_t vlen;
+	int rc;
+
+	if (!bucket_name_valid(bucket, blen))
+		return CN_ENOBUCKET;
+	rc = kv_get(t, KV_BUCKETS, bucket, blen, &v, &vlen);
+	return rc == CN_ENOTFOUND ? CN_ENOBUCKET : rc;
+}
+
+static bool fullkey_is(const uint8_t *v, size_t vlen, const char *key, size_t klen)
+{
+	const uint8_t *fk;
+	size_t fklen;
+
+	if (klen <= KEY_HEAD)
+		return true;
+	return val_fullkey(v, vlen, &fk, &fklen) == 0 && fklen == klen &&
+	       memcmp(fk, key, klen) == 0;
+}
+
+/* ---- objects ---- */
+
+int meta_object_get(struct meta_store *s, const char *bucket, const char *key, size_t key_len,
+		    const char *vid, unsigned flags, struct meta_version *out)
+{
+	size_t blen = strlen(bucket);
+	uint8_t kenc[KEY_ENC_MAX];
+	uint8_t want[META_ID_LEN];
+	int want_null = 0, have_vid = 0, first = 1, found = 0, rc;
+	struct kv_txn t;
+	struct kv_cursor c;
+	struct kv_item it;
+	size_t kn;
+
+	memset(out, 0, sizeof(*out));
+	if (key_len < 1 || key_len > META_KEY_MAX)
+		return key_len ? CN_EKEYTOOLONG : CN_ENOKEY;
+	if (vid && vid[0]) {
+		if (strcmp(vid, "null") == 0)
+			want_null = 1;
+		else if (meta_id_from_text(vid, strlen(vid), want))
+			return CN_EBADVERSIONID;
+		have_vid = !want_null;
+	}
+	rc = rtxn(s, &t);
+	if (rc)
+		return rc;
+	rc = bucket_exists(&t, bucket, blen);
+	if (rc)
+		goto out;
+	kn = key_encode(kenc, bucket, blen, (const uint8_t *)key, key_len);
+	rc = kv_cursor_open(&t, KV_VERSIONS, &c);
+	if (rc)
+		goto out;
+	if (have_vid) {
+		/* is it the newest? then it is LATEST */
+		uint8_t raw[KEY_ENC_MAX];
+		memcpy(raw, kenc, kn);
+		for (int i = 0; i < META_ID_LEN; i++)
+			raw[kn + i] = (uint8_t)~want[i];
+		rc = kv_cursor_seek(&c, kenc, kn, &it);
+		while (!rc && it.klen == kn + META_ID_LEN && memcmp(it.k, kenc, kn) == 0 &&
+		       !fullkey_is(it.v, it.vlen, key, key_len)) {
+			first = 0; /* a colliding key's version; never in practice */
+			rc = kv_cursor_next(&c, &it);
+		}
+		if (!rc &&
+		    !(it.klen == kn + META_ID_LEN && memcmp(it.k, raw, kn + META_ID_LEN) == 0))
+			first = 0;
+		rc = kv_cursor_seek(&c, raw, kn + META_ID_LEN, &it);
+		if (!rc && it.klen == kn + META_ID_LEN && memcmp(it.k, raw, it.klen) == 0 &&
+		    fullkey_is(it.v, it.vlen, key, key_len))
+			found = 1;
+		else if (!rc || rc == CN_ENOTFOUND)
+			rc = 0;
+	} else {
+		for (rc = kv_cursor_seek(&c, kenc, kn, &it); !rc; rc = kv_cursor_next(&c, &it)) {
+			if (it.klen != kn + META_ID_LEN || memcmp(it.k, kenc, kn) != 0)
+				break;
+			if (!fullkey_is(it.v, it.vlen, key, key_len))
+				continue;
+			if (!want_null) {
+				found = 1;
+				break;
+			}
+			struct idx_rec sum;
+			rc = idx_decode_ex(it.v, it.vlen, &sum, 0);
+			if (rc)
+				break;
+			if (sum.flags & META_VF_NULL) {
+				found = 1;
+				break;
+			}
+			first = 0;
+		}
+		if (rc == CN_ENOTFOUND)
+			rc = 0;
+	}
+	if (!rc && found)
+		rc = ver_decode(it.v, it.vlen, (const uint8_t *)key, key_len, out);
+	if (!rc && found && first)
+		out->flags |= META_VF_LATEST;
+	if (!rc && found && out->loc == META_LOC_INLINE && (flags & META_GET_INLINE)) {
+		const uint8_t *d;
+		size_t dlen;
+		rc = kv_get(&t, KV_INLINE, it.k, it.klen, &d, &dlen);
+		if (rc == CN_ENOTFOUND || (!rc && dlen != out->inline_len))
+			rc = CN_ECORRUPT;
+		if (!rc) {
+			uint8_t *copy = malloc(dlen ? dlen : 1);
+			if (!copy)
+				rc = CN_ENOMEM;
+			else
+				memcpy(copy, d, dlen);
+			out->inline_data = copy;
+		}
+	}
+	kv_cursor_close(&c);
+	if (rc) {
+		meta_version_release(out);
+		goto out;
+	}
+	if (!found) {
+		rc = (have_vid || want_null) ? CN_ENOVERSION : CN_ENOKEY;
+		goto out;
+	}
+	if (out->flags & META_VF_DELETE_MARKER) {
+		/* report the marker but own nothing */
+		uint32_t fl = out->flags;
+		uint8_t v[META_ID_LEN];
+		char vt[META_ID_TEXT];
+		memcpy(v, out->vid, sizeof(v));
+		memcpy(vt, out->vid_text, sizeof(vt));
+		meta_version_release(out);
+		out->flags = fl;
+		memcpy(out->vid, v, sizeof(v));
+		memcpy(out->vid_text, vt, sizeof(vt));
+		rc = (have_vid || want_null) ? CN_EDELMARKER : CN_ENOKEY;
+	}
+out:
+	kv_txn_abort(&t);
+	return rc;
+}
+
+/* ---- buckets, uploads, stats ---- */
+
+int meta_bucket_get(struct meta_store *s, const char *bucket, struct meta_bucket *out)
+{
+	size_t blen = strlen(bucket);
+	const uint8_t *v;
+	size_t vlen;
+	struct kv_txn t;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if (!bucket_name_valid(bucket, blen))
+		return CN_ENOBUCKET;
+	rc = rtxn(s, &t);
+	if (rc)
+		return rc;
+	rc = kv_get(&t, KV_BUCKETS, bucket, blen, &v, &vlen);
+	if (rc == CN_ENOTFOUND)
+		rc = CN_ENOBUCKET;
+	if (!rc)
+		rc = bucket_decode(v, vlen, bucket, blen, out);
+	kv_txn_abort(&t);
+	return rc;
+}
+
+int meta_bucket_list(struct meta_store *s, struct meta_bucket **out, size_t *n)
+{
+	struct kv_txn t;
+	struct kv_cursor c;
+	struct kv_item it;
+	struct meta_bucket *arr = NULL;
+	size_t cnt = 0, cap = 0;
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	rc = rtxn(s, &t);
+	if (rc)
+		return rc;
+	rc = kv_cursor_open(&t, KV_BUCKETS, &c);
+	for (rc = rc ? rc : kv_cursor_seek(&c, NULL, 0, &it); !rc; rc = kv_cursor_next(&c, &it)) {
+		if (cnt == cap) {
+			size_t ncap = cap ? cap * 2 : 16;
+			struct meta_bucket *na = realloc(arr, ncap * sizeof(*na));
+			if (!na) {
+				rc = CN_ENOMEM;
+				break;
+			}
+			arr = na;
+			cap = ncap;
+		}
+		if (it.klen == 0 || it.klen > META_BUCKET_MAX) {
+			rc = CN_ECORRUPT;
+			break;
+		}
+		rc = bucket_decode(it.v, it.vlen, (const char *)it.k, it.klen, &arr[cnt]);
+		if (rc)
+			break;
+		cnt++;
+	}
+	kv_cursor_close(&c);
+	kv_txn_abort(&t);
+	if (rc == CN_ENOTFOUND)
+		rc = 0;
+	if (rc) {
+		meta_bucket_list_release(arr, cnt);
+		return rc;
+	}
+	*out = arr;
+	*n = cnt;
+	return 0;
+}
+
+void meta_bucket_list_release(struct meta_bucket *b, size_t n)
+{
+	for (size_t i = 0; b && i < n; i++)
+		meta_bucket_release(&b[i]);
+	free(b);
+}
+
+int meta_upload_get(struct meta_store *s, const char *bucket, const char *key, size_t key_len,
+		    const uint8_t upload_id[META_ID_LEN], struct meta_upload *out)
+{
+	size_t blen = strlen(bucket), kn;
+	uint8_t raw[KEY_ENC_MAX];
+	const uint8_t *v;
+	size_t vlen;
+	struct kv_txn t;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if (key_len < 1 || key_len > META_KEY_MAX)
+		return CN_ENOUPLOAD;
+	rc = rtxn(s, &t);
+	if (rc)
+		return rc;
+	rc = bucket_exists(&t, bucket, blen);
+	if (rc)
+		goto out;
+	kn = key_encode(raw, bucket, blen, (const uint8_t *)key, key_len);
+	memcpy(raw + kn, upload_id, META_ID_LEN);
+	rc = kv_get(&t, KV_UPLOADS, raw, kn + META_ID_LEN, &v, &vlen);
+	if (rc == CN_ENOTFOUND || (!rc && !fullkey_is(v, vlen, key, key_len)))
+		rc = CN_ENOUPLOAD;
+	if (!rc)
+		rc = upload_decode(v, vlen, (const uint8_t *)key, key_len, out);
+out:
+	kv_txn_abort(&t);
+	return rc;
+}
+
+int meta_stats_get(struct meta_store *s, const char *bucket, struct meta_stats *out)
+{
+	struct kv_txn t;
+	struct stats_rec st;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	rc = rtxn(s, &t);
+	if (rc)
+		return rc;
+	rc = bucket_exists(&t, bucket, strlen(bucket));
+	if (!rc)
+		rc = stats_load(&t, bucket, strlen(bucket), &st);
+	kv_txn_abort(&t);
+	if (!rc) {
+		out->objects = st.objects;
+		out->bytes = st.bytes;
+		out->versions = st.versions;
+		out->version_bytes = st.version_bytes;
+	}
+	return rc;
+}
+
+static int recount_db(struct kv_txn *t, enum kv_db db, const uint8_t *bp, size_t bplen, uint64_t *n,
+		      uint64_t *bytes, int skip_markers)
+{
+	struct kv_cursor c;
+	struct kv_item it;
+	struct idx_rec sum;
+	int rc = kv_cursor_open(t, db, &c);
+
+	if (rc)
+		return rc;
+	for (rc = kv_cursor_seek(&c, bp, bplen, &it); !rc; rc = kv_cursor_next(&c, &it)) {
+		if (it.klen < bplen || memcmp(it.k, bp, bplen) != 0)
+			break;
+		rc = idx_decode_ex(it.v, it.vlen, &sum, db == KV_INDEX);
+		if (rc)
+			break;
+		if (skip_markers && (sum.flags & META_VF_DELETE_MARKER))
+			continue;
+		(*n)++;
+		*bytes += sum.size;
+	}
+	kv_cursor_close(&c);
+	return rc == CN_ENOTFOUND ? 0 : rc;
+}
+
+int meta_stats_recount(struct meta_store *s, const char *bucket, struct meta_stats *out)
+{
+	uint8_t bp[META_BUCKET_MAX + 2];
+	size_t blen = strlen(bucket), bplen;
+	struct kv_txn t;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	rc = rtxn(s, &t);
+	if (rc)
+		return rc;
+	rc = bucket_exists(&t, bucket, blen);
+	if (rc)
+		goto out;
+	bplen = key_bucket_prefix(bp, bucket, blen);
+	rc = recount_db(&t, KV_INDEX, bp, bplen, &out->objects, &out->bytes, 1);
+	if (!rc)
+		rc = recount_db(&t, KV_VERSIONS, bp, bplen, &out->versions, &out->version_bytes, 0);
+out:
+	kv_txn_abort(&t);
+	return rc;
+}
+
+/* ---- listing ---- */
+
+enum lkind { LK_OBJECTS, LK_VERSIONS, LK_UPLOADS };
+
+struct lbuild {
+	struct wbuf arena; /* key and prefix bytes */
+	struct meta_entry *e;
+	size_t n, cap;
+	struct meta_prefix *p;
+	size_t np, pcap;
+	size_t last_off, last_len;
+	int last_set;
+};
+
+static int lb_key(struct lbuild *b, const uint8_t *k, size_t klen, size_t *off)
+{
+	*off = b->arena.len;
+	wb_bytes(&b->arena, k, klen);
+	b->last_off = *off;
+	b->last_len = klen;
+	b->last_set = 1;
+	return b->arena.err;
+}
+
+static int lb_entry(struct lbuild *b, const uint8_t *k, size_t klen, struct meta_entry *e)
+{
+	size_t off;
+	if (b->n == b->cap) {
+		size_t cap = b->cap ? b->cap * 2 : 64;
+		struct meta_entry *ne = realloc(b->e, cap * sizeof(*ne));
+		if (!ne)
+			return CN_ENOMEM;
+		b->e = ne;
+		b->cap = cap;
+	}
+	int rc = lb_key(b, k, klen, &off);
+	if (rc)
+		return rc;
+	e->key = (const char *)(uintptr_t)off;
+	e->key_len = klen;
+	b->e[b->n++] = *e;
+	return 0;
+}
+
+static int lb_prefix(struct lbuild *b, const uint8_t *k, size_t klen)
+{
+	size_t off;
+	if (b->np == b->pcap) {
+		size_t cap = b->pcap ? b->pcap * 2 : 16;
+		struct meta_prefix *np = realloc(b->p, cap * sizeof(*np));
+		if (!np)
+			return CN_ENOMEM;
+		b->p = np;
+		b->pcap = cap;
+	}
+	int rc = lb_key(b, k, klen, &off);
+	if (rc)
+		return rc;
+	b->p[b->np].p = (const char *)(uintptr_t)off;
+	b->p[b->np].len = klen;
+	b->np++;
+	return 0;
+}
+
+static bool has_prefix(const uint8_t *k, size_t klen, const char *p, size_t plen)
+{
+	return klen >= plen && (plen == 0 || memcmp(k, p, plen) == 0);
+}
+
+static int bytes_cmp(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
+{
+	size_t n = alen < blen ? alen : blen;
+	int c = n ? memcmp(a, b, n) : 0;
+	return c ? c : (alen < blen ? -1 : alen > blen);
+}
+
+/* First occurrence of the delimiter in k at or after from. */
+static const uint8_t *find_delim(const uint8_t *k, size_t klen, size_t from, const char *d,
+				 size_t dlen)
+{
+	if (klen < from + dlen)
+		return NULL;
+	return memmem(k + from, klen - from, d, dlen);
+}
+
+static int entry_from(enum lkind kind, struct lcur *lc, struct meta_entry *e)
+{
+	memset(e, 0, sizeof(*e));
+	if (kind == LK_UPLOADS) {
+		/* value: head, upload id, initiated */
+		struct rbuf r;
+		const uint8_t *id;
+		rb_init(&r, lc->val, lc->vlen);
+		if (rb_u8(&r) != 1)
+			return CN_ECORRUPT;
+		rb_bytes(&r, rb_u16(&r));
+		id = rb_bytes(&r, META_ID_LEN);
+		e->mtime = (int64_t)rb_u64(&r);
+		if (r.bad || memcmp(id, lc->sfx, META_ID_LEN) != 0)
+			return CN_ECORRUPT;
+		memcpy(e->vid, id, META_ID_LEN);
+		meta_id_to_text(e->vid, e->vid_text);
+		return 0;
+	}
+	struct idx_rec sum;
+	int rc = idx_decode_ex(lc->val, lc->vlen, &sum, kind == LK_OBJECTS);
+	if (rc)
+		return rc;
+	memcpy(e->vid, sum.vid, META_ID_LEN);
+	if (sum.flags & META_VF_NULL)
+		strcpy(e->vid_text, "null");
+	else
+		meta_id_to_text(sum.vid, e->vid_text);
+	e->flags = sum.flags;
+	e->mtime = sum.mtime;
+	e->size = sum.size;
+	memcpy(e->etag, sum.etag, sizeof(e->etag));
+	return 0;
+}
+
+/* Internal id of key's null version, for version-id-marker=null. */
+static int null_sfx(struct kv_txn *t, const char *bucket, size_t blen, const char *key, size_t klen,
+		    uint8_t sfx[META_ID_LEN])
+{
+	uint8_t kenc[KEY_ENC_MAX];
+	size_t kn = key_encode(kenc, bucket, blen, (const uint8_t *)key, klen);
+	struct kv_cursor c;
+	struct kv_item it;
+	int rc = kv_cursor_open(t, KV_VERSIONS, &c);
+
+	if (rc)
+		return rc;
+	for (rc = kv_cursor_seek(&c, kenc, kn, &it); !rc; rc = kv_cursor_next(&c, &it)) {
+		struct idx_rec sum;
+		if (it.klen != kn + META_ID_LEN || memcmp(it.k, kenc, kn) != 0) {
+			rc = CN_ENOTFOUND;
+			break;
+		}
+		if (!fullkey_is(it.v, it.vlen, key, klen))
+			continue;
+		rc = idx_decode_ex(it.v, it.vlen, &sum, 0);
+		if (rc)
+			break;
+		if (sum.flags & META_VF_NULL) {
+			memcpy(sfx, it.k + kn, META_ID_LEN);
+			break;
+		}
+	}
+	kv_cursor_close(&c);
+	return rc;
+}
+
+static void lb_release(struct lbuild *b)
+{
+	wb_release(&b->arena);
+	free(b->e);
+	free(b->p);
+}
+
+static int list_core(struct meta_store *s, const char *bucket, const struct meta_list_params *p,
+		     enum lkind kind, struct meta_list_result *out)
+{
+	static const enum kv_db dbs[] = {KV_INDEX, KV_VERSIONS, KV_UPLOADS};
+	size_t blen = strlen(bucket), sfxlen = kind == LK_OBJECTS ? 0 : META_ID_LEN;
+	const char *prefix = p->prefix ? p->prefix : "";
+	size_t plen = p->prefix ? p->prefix_len : 0;
+	const char *delim = p->delimiter_len ? p->delimiter : NULL;
+	size_t dlen = delim ? p->delimiter_len : 0;
+	const uint8_t *start = (const uint8_t *)p->start;
+	size_t start_len = p->start ? p->start_len : 0;
+	uint8_t tokbuf[META_KEY_MAX + 8];
+	uint8_t idsfx[META_ID_LEN];
+	const uint8_t *prev_key = NULL;
+	size_t prev_len = 0;
+	uint8_t prevbuf[META_KEY_MAX];
+	unsigned max = p->max > LIST_MAX ? LIST_MAX : p->max;
+	struct lbuild b;
+	struct kv_txn t;
+	struct lcur lc;
+	struct lbound bound;
+	int rc, have_id = 0, lc_opened = 0;
+
+	memset(out, 0, sizeof(*out));
+	memset(&b, 0, sizeof(b));
+	wb_init(&b.arena);
+	if (plen > META_KEY_MAX || start_len > META_KEY_MAX || dlen > META_KEY_MAX)
+		return CN_EINVAL;
+	if (kind == LK_OBJECTS && p->token && p->token[0]) {
+		size_t tl = strlen(p->token);
+		long n;
+		if (tl > cn_b64_len(META_KEY_MAX + 1))
+			return CN_EBADTOKEN;
+		n = cn_b64_decode(p->token, tl, tokbuf);
+		if (n < 1 || tokbuf[0] != 1 || n - 1 > META_KEY_MAX)
+			return CN_EBADTOKEN;
+		start = tokbuf + 1;
+		start_len = (size_t)n - 1;
+	}
+	rc = rtxn(s, &t);
+	if (rc)
+		return rc;
+	rc = bucket_exists(&t, bucket, blen);
+	if (rc)
+		goto out;
+	if (kind != LK_OBJECTS && p->id_marker && p->id_marker[0]) {
+		if (!start_len) {
+			rc = CN_EBADARG; /* an id marker needs a key marker */
+			goto out;
+		}
+		if (kind == LK_VERSIONS && strcmp(p->id_marker, "null") == 0) {
+			rc = null_sfx(&t, bucket, blen, (const char *)start, start_len, idsfx);
+			if (rc && rc != CN_ENOTFOUND)
+				goto out;
+			have_id = rc == 0;
+			rc = 0;
+		} else {
+			uint8_t id[META_ID_LEN];
+			rc = meta_id_from_text(p->id_marker, strlen(p->id_marker), id);
+			if (rc)
+				goto out;
+			for (int i = 0; i < META_ID_LEN; i++)
+				idsfx[i] = kind == LK_VERSIONS ? (uint8_t)~id[i] : id[i];
+			have_id = 1;
+		}
+	}
+	rc = lc_open(&lc, &t, dbs[kind], bucket, blen, sfxlen);
+	if (rc)
+		goto out;
+	lc_opened = 1;
+	if (max == 0)
+		goto done;
+	if (start_len && bytes_cmp(start, start_len, (const uint8_t *)prefix, plen) >= 0) {
+		bound = (struct lbound){start, start_len, have_id ? idsfx : NULL, 1};
+		if (have_id) {
+			/* the rest of start's versions are not the latest */
+			memcpy(prevbuf, start, start_len);
+			prev_key = prevbuf;
+			prev_len = start_len;
+		}
+	} else {
+		bound = (struct lbound){(const uint8_t *)prefix, plen, NULL, 0};
+		start_len = 0;
+	}
+	rc = lc_seek(&lc, &bound);
+	while (!rc && !lc.eof) {
+		const uint8_t *d;
+		if (!has_prefix(lc.key, lc.klen, prefix, plen))
+			break;
+		d = delim ? find_delim(lc.key, lc.klen, plen, delim, dlen) : NULL;
+		if (d) {
+			size_t cplen = (size_t)(d - lc.key) + dlen;
+			uint8_t cp[META_KEY_MAX];
+			memcpy(cp, lc.key, cplen);
+			/* a prefix at or before the start was returned by an earlier page */
+			if (!(start_len && bytes_cmp(cp, cplen, start, start_len) <= 0)) {
+				if (b.n + b.np == max) {
+					out->truncated = 1;
+					break;
+				}
+				rc = lb_prefix(&b, cp, cplen);
+				if (rc)
+					break;
+				memcpy(out->next_id, "", 1);
+			}
+			rc = lc_seek_past(&lc, cp, cplen);
+			continue;
+		}
+		if (b.n + b.np == max) {
+			out->truncated = 1;
+			break;
+		}
+		struct meta_entry e;
+		rc = entry_from(kind, &lc, &e);
+		if (rc)
+			break;
+		if (kind == LK_VERSIONS) {
+			if (!prev_key || bytes_cmp(prev_key, prev_len, lc.key, lc.klen) != 0)
+				e.flags |= META_VF_LATEST;
+			memcpy(prevbuf, lc.key, lc.klen);
+			prev_key = prevbuf;
+			prev_len = lc.klen;
+		}
+		rc = lb_entry(&b, lc.key, lc.klen, &e);
+		if (rc)
+			break;
+		memcpy(out->next_id, e.vid_text, META_ID_TEXT);
+		rc = lc_next(&lc);
+	}
+done:
+	if (rc)
+		goto out;
+	/* fix up pointers into the arena, build the token */
+	for (size_t i = 0; i < b.n; i++)
+		b.e[i].key = (const char *)b.arena.p + (uintptr_t)b.e[i].key;
+	for (size_t i = 0; i < b.np; i++)
+		b.p[i].p = (const char *)b.arena.p + (uintptr_t)b.p[i].p;
+	if (b.last_set) {
+		out->next_marker = (const char *)b.arena.p + b.last_off;
+		out->next_marker_len = b.last_len;
+	}
+	if (out->truncated && b.last_set) {
+		uint8_t raw[META_KEY_MAX + 1];
+		char *tok = malloc(cn_b64_len(b.last_len + 1) + 1);
+		if (!tok) {
+			rc = CN_ENOMEM;
+			goto out;
+		}
+		raw[0] = 1;
+		memcpy(raw + 1, b.arena.p + b.last_off, b.last_len);
+		cn_b64_encode(raw, b.last_len + 1, tok);
+		out->next_token = tok;
+	}
+	out->entries = b.e;
+	out->n = b.n;
+	out->prefixes = b.p;
+	out->n_prefixes = b.np;
+	out->mem = b.arena.p;
+	memset(&b, 0, sizeof(b));
+out:
+	if (lc_opened)
+		lc_close(&lc);
+	kv_txn_abort(&t);
+	if (rc) {
+		lb_release(&b);
+		memset(out, 0, sizeof(*out));
+	}
+	return rc;
+}
+
+int meta_list_objects(struct meta_store *s, const char *bucket, const struct meta_list_params *p,
+		      struct meta_list_result *out)
+{
+	return list_core(s, bucket, p, LK_OBJECTS, out);
+}
+
+int meta_list_versions(struct meta_store *s, const char *bucket, const struct meta_list_params *p,
+		       struct meta_list_result *out)
+{
+	return list_core(s, bucket, p, LK_VERSIONS, out);
+}
+
+int meta_list_uploads(struct meta_store *s, const char *bucket, const struct meta_list_params *p,
+		      struct meta_list_result *out)
+{
+	return list_core(s, bucket, p, LK_UPLOADS, out);
+}
+
+void meta_list_result_release(struct meta_list_result *r)
+{
+	if (!r)
+		return;
+	free(r->entries);
+	free(r->prefixes);
+	free(r->mem);
+	free((void *)r->next_token);
+	memset(r, 0, sizeof(*r));
+}
+
+/* ---- parts ---- */
+
+int meta_list_parts(struct meta_store *s, const char *bucket, const char *key, size_t key_len,
+		    const uint8_t upload_id[META_ID_LEN], uint32_t marker, unsigned max,
+		    struct meta_part_list *out)
+{
+	struct meta_upload up;
+	struct kv_txn t;
+	struct kv_cursor c;
+	struct kv_item it;
+	struct wbuf arena;
+	uint8_t pk[META_ID_LEN + 2];
+	size_t *offs = NULL;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if (max > LIST_MAX)
+		max = LIST_MAX;
+	rc = meta_upload_get(s, bucket, key, key_len, upload_id, &up);
+	if (rc)
+		return rc;
+	meta_upload_release(&up);
+	if (marker >= META_PARTS_MAX || max == 0)
+		return 0;
+	rc = rtxn(s, &t);
+	if (rc)
+		return rc;
+	wb_init(&arena);
+	out->parts = calloc(max, sizeof(*out->parts));
+	offs = calloc(max, sizeof(*offs));
+	if (!out->parts || !offs) {
+		rc = CN_ENOMEM;
+		goto out_txn;
+	}
+	memcpy(pk, upload_id, META_ID_LEN);
+	pk[META_ID_LEN] = (uint8_t)((marker + 1) >> 8);
+	pk[META_ID_LEN + 1] = (uint8_t)(marker + 1);
+	rc = kv_cursor_open(&t, KV_PARTS, &c);
+	if (rc)
+		goto out_txn;
+	for (rc = kv_cursor_seek(&c, pk, sizeof(pk), &it); !rc; rc = kv_cursor_next(&c, &it)) {
+		struct meta_part pt;
+		if (it.klen != sizeof(pk) || memcmp(it.k, upload_id, META_ID_LEN) != 0)
+			break;
+		if (out->n == max) {
+			out->truncated = 1;
+			break;
+		}
+		rc = part_decode(it.v, it.vlen, &pt);
+		if (rc)
+			break;
+		offs[out->n] = arena.len;
+		wb_bytes(&arena, pt.layout, pt.layout_len);
+		out->parts[out->n++] = pt;
+	}
+	kv_cursor_close(&c);
+	if (rc == CN_ENOTFOUND)
+		rc = 0;
+	if (!rc)
+		rc = arena.err;
+out_txn:
+	kv_txn_abort(&t);
+	if (rc) {
+		free(out->parts);
+		wb_release(&arena);
+		memset(out, 0, sizeof(*out));
+	} else {
+		for (size_t i = 0; i < out->n; i++)
+			out->parts[i].layout = arena.p + offs[i];
+		out->mem = arena.p;
+		if (out->n)
+			out->next_marker = out->parts[out->n - 1].part_no;
+	}
+	free(offs);
+	return rc;
+}
+
+void meta_part_list_release(struct meta_part_list *l)
+{
+	if (!l)
+		return;
+	free(l->parts);
+	free(l->mem);
+	memset(l, 0, sizeof(*l));
+}
+
+/* ---- gc / intents ---- */
+
+int meta_gc_fetch(struct meta_store *s, int64_t now, unsigned max, meta_gc_cb cb, void *arg)
+{
+	struct kv_txn t;
+	struct kv_cursor c;
+	struct kv_item it;
+	unsigned n = 0;
+	int rc = rtxn(s, &t);
+
+	if (rc)
+		return rc;
+	rc = kv_cursor_open(&t, KV_GC, &c);
+	for (rc = rc ? rc : kv_cursor_seek(&c, NULL, 0, &it); !rc && n < max;
+	     rc = kv_cursor_next(&c, &it)) {
+		struct meta_gc_ref ref;
+		const uint8_t *layout;
+		size_t llen;
+		int64_t created;
+		if (it.klen != 8 + META_ID_LEN) {
+			rc = CN_ECORRUPT;
+			break;
+		}
+		ref.due = (int64_t)be64_get(it.k);
+		if (ref.due > now)
+			break;
+		memcpy(ref.blob_id, it.k + 8, META_ID_LEN);
+		rc = blobref_decode(it.v, it.vlen, &created, &layout, &llen);
+		if (rc)
+			break;
+		n++;
+		if (cb(&ref, layout, llen, arg))
+			break;
+	}
+	kv_cursor_close(&c);
+	kv_txn_abort(&t);
+	return rc == CN_ENOTFOUND ? 0 : rc;
+}
+
+int meta_intent_count(struct meta_store *s, uint64_t *n)
+{
+	struct kv_txn t;
+	struct kv_cursor c;
+	struct kv_item it;
+	int rc = rtxn(s, &t);
+
+	*n = 0;
+	if (rc)
+		return rc;
+	rc = kv_cursor_open(&t, KV_INTENTS, &c);
+	for (rc = rc ? rc : kv_cursor_seek(&c, NULL, 0, &it); !rc; rc = kv_cursor_next(&c, &it))
+		(*n)++;
+	kv_cursor_close(&c);
+	kv_txn_abort(&t);
+	return rc == CN_ENOTFOUND ? 0 : rc;
+}

@@ -1,0 +1,456 @@
+/*
+ * meta/store.c — open/close, format version, id generation and the commit
+ * pipeline (DESIGN §3 "Metadata thread").
+ *
+ * Layer: meta. One metadata thread owns every write transaction. Commands
+ * queue under s->mu; the thread takes what is waiting, applies each in a
+ * nested transaction of one batch transaction (a failing command is rolled
+ * back alone), commits the batch once (one durable fsync: group commit), then
+ * hands each command to its waiter's loop (uv_async_t) or wakes its sync
+ * submitter. A batch stops taking commands after max_batch_us or
+ * max_batch_bytes of encoded commands; the rest waits for the next batch.
+ *
+ * Each command is applied from its encoded form (encode -> decode -> apply),
+ * exactly as a Raft follower will, so what is logged is what is applied.
+ *
+ * system db format (version 1): key "format" -> u32 LE format version.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+#include "core/err.h"
+#include "core/log.h"
+#include "meta/meta_int.h"
+
+struct meta_store {
+	struct kv_env *env;
+	struct meta_options opt;
+	pthread_t thr;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct meta_cmd *qhead, *qtail;
+	int stopping;
+	int started;
+	pthread_mutex_t idmu;
+	uint64_t hlc_last;
+};
+
+struct sync_wait {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int done;
+};
+
+static int64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static int64_t mono_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000LL + ts.tv_nsec / 1000;
+}
+
+/* ---- ids ---- */
+
+static void id_new(struct meta_store *s, uint8_t out[META_ID_LEN])
+{
+	uint64_t phys = ((uint64_t)now_ns() / 1000000u) << 16, h;
+	uint32_t rnd = 0;
+
+	pthread_mutex_lock(&s->idmu);
+	h = phys > s->hlc_last ? phys : s->hlc_last + 1;
+	s->hlc_last = h;
+	pthread_mutex_unlock(&s->idmu);
+	if (getrandom(&rnd, sizeof(rnd), 0) != sizeof(rnd))
+		rnd = (uint32_t)h * 2654435761u;
+	be64_put(out, h);
+	out[8] = (uint8_t)(s->opt.node_id >> 8);
+	out[9] = (uint8_t)s->opt.node_id;
+	out[10] = 0;
+	out[11] = 0;
+	out[12] = (uint8_t)(rnd >> 24);
+	out[13] = (uint8_t)(rnd >> 16);
+	out[14] = (uint8_t)(rnd >> 8);
+	out[15] = (uint8_t)rnd;
+}
+
+void meta_version_id_new(struct meta_store *s, uint8_t out[META_ID_LEN])
+{
+	id_new(s, out);
+}
+
+void meta_upload_id_new(struct meta_store *s, uint8_t out[META_ID_LEN])
+{
+	id_new(s, out);
+}
+
+void meta_id_to_text(const uint8_t id[META_ID_LEN], char out[META_ID_TEXT])
+{
+	static const char hx[] = "0123456789abcdef";
+	for (int i = 0; i < META_ID_LEN; i++) {
+		out[2 * i] = hx[id[i] >> 4];
+		out[2 * i + 1] = hx[id[i] & 15];
+	}
+	out[2 * META_ID_LEN] = 0;
+}
+
+int meta_id_from_text(const char *s, size_t len, uint8_t out[META_ID_LEN])
+{
+	if (len != 2 * META_ID_LEN)
+		return CN_EBADVERSIONID;
+	for (size_t i = 0; i < len; i += 2) {
+		int v[2];
+		for (int j = 0; j < 2; j++) {
+			char c = s[i + j];
+			if (c >= '0' && c <= '9')
+				v[j] = c - '0';
+			else if (c >= 'a' && c <= 'f')
+				v[j] = c - 'a' + 10;
+			else
+				return CN_EBADVERSIONID;
+		}
+		out[i / 2] = (uint8_t)(v[0] << 4 | v[1]);
+	}
+	return 0;
+}
+
+/* ---- open / format ---- */
+
+static int format_check(struct meta_store *s, const char *dir)
+{
+	struct kv_txn t;
+	const uint8_t *v;
+	size_t vlen;
+	uint64_t n = 0;
+	int rc = kv_txn_begin(s->env, NULL, 0, &t);
+
+	if (rc)
+		return rc;
+	rc = kv_get(&t, KV_SYSTEM, "format", 6, &v, &vlen);
+	if (rc == CN_ENOTFOUND) {
+		uint8_t b[4] = {META_FORMAT_VERSION, 0, 0, 0};
+		rc = kv_put(&t, KV_SYSTEM, "format", 6, b, 4);
+	} else if (rc == 0) {
+		uint32_t f =
+			vlen == 4 ? (uint32_t)(v[0] | v[1] << 8 | v[2] << 16 | (uint32_t)v[3] << 24)
+				  : 0;
+		if (f != META_FORMAT_VERSION) {
+			log_error("meta: store %s has metadata format version %u; this build reads "
+				  "only version %u (upgrade cairn or restore a matching store)",
+				  dir, f, META_FORMAT_VERSION);
+			rc = CN_EFORMAT;
+		}
+	}
+	/* Startup: no blob write can be in flight, so every intent is an orphan. */
+	if (!rc)
+		rc = meta_intents_to_gc(&t, now_ns(), &n);
+	if (!rc)
+		rc = kv_txn_commit(&t);
+	else
+		kv_txn_abort(&t);
+	if (!rc && n)
+		log_info("meta: %llu stale blob intents handed to gc", (unsigned long long)n);
+	return rc;
+}
+
+static void *meta_thread(void *arg);
+
+int meta_store_open(const char *dir, const struct meta_options *opt, struct meta_store **out)
+{
+	struct meta_store *s = calloc(1, sizeof(*s));
+	int rc;
+
+	if (!s)
+		return CN_ENOMEM;
+	if (opt)
+		s->opt = *opt;
+	if (!s->opt.map_size)
+		s->opt.map_size = 64ull << 30;
+	if (!s->opt.max_batch_us)
+		s->opt.max_batch_us = 5000;
+	if (!s->opt.max_batch_bytes)
+		s->opt.max_batch_bytes = 16u << 20;
+	pthread_mutex_init(&s->mu, NULL);
+	pthread_cond_init(&s->cv, NULL);
+	pthread_mutex_init(&s->idmu, NULL);
+	rc = kv_env_open(dir, s->opt.map_size, &s->env);
+	if (rc)
+		goto fail;
+	if (kv_key_max(s->env) < KEY_ENC_MAX) {
+		log_error("meta: LMDB max key size %zu < %d needed", kv_key_max(s->env),
+			  (int)KEY_ENC_MAX);
+		rc = CN_EFORMAT;
+		goto fail_env;
+	}
+	rc = format_check(s, dir);
+	if (rc)
+		goto fail_env;
+	rc = -pthread_create(&s->thr, NULL, meta_thread, s);
+	if (rc)
+		goto fail_env;
+	s->started = 1;
+	*out = s;
+	return 0;
+fail_env:
+	kv_env_close(s->env);
+fail:
+	pthread_mutex_destroy(&s->mu);
+	pthread_cond_destroy(&s->cv);
+	pthread_mutex_destroy(&s->idmu);
+	free(s);
+	return rc;
+}
+
+void meta_store_close(struct meta_store *s)
+{
+	if (!s)
+		return;
+	pthread_mutex_lock(&s->mu);
+	s->stopping = 1;
+	pthread_cond_signal(&s->cv);
+	pthread_mutex_unlock(&s->mu);
+	if (s->started)
+		pthread_join(s->thr, NULL);
+	kv_env_close(s->env);
+	pthread_mutex_destroy(&s->mu);
+	pthread_cond_destroy(&s->cv);
+	pthread_mutex_destroy(&s->idmu);
+	free(s);
+}
+
+int meta_store_copy(struct meta_store *s, const char *path)
+{
+	return kv_env_copy(s->env, path);
+}
+
+struct kv_env *meta_store_env(struct meta_store *s)
+{
+	return s->env;
+}
+
+/* ---- waiter ---- */
+
+static void waiter_async_cb(uv_async_t *h)
+{
+	struct meta_waiter *w = h->data;
+	struct meta_cmd *c, *next;
+
+	pthread_mutex_lock(&w->mu);
+	c = w->head;
+	w->head = w->tail = NULL;
+	pthread_mutex_unlock(&w->mu);
+	for (; c; c = next) {
+		next = c->next_;
+		c->next_ = NULL;
+		c->cb_(c, c->rc_, c->arg_);
+	}
+}
+
+int meta_waiter_init(struct meta_waiter *w, uv_loop_t *loop)
+{
+	int rc;
+
+	memset(w, 0, sizeof(*w));
+	rc = uv_async_init(loop, &w->async, waiter_async_cb);
+	if (rc)
+		return rc; /* libuv returns -errno */
+	w->async.data = w;
+	pthread_mutex_init(&w->mu, NULL);
+	return 0;
+}
+
+static void waiter_closed(uv_handle_t *h)
+{
+	struct meta_waiter *w = h->data;
+	pthread_mutex_destroy(&w->mu);
+	if (w->close_cb)
+		w->close_cb(w);
+}
+
+void meta_waiter_close(struct meta_waiter *w, meta_waiter_close_cb cb)
+{
+	w->close_cb = cb;
+	uv_close((uv_handle_t *)&w->async, waiter_closed);
+}
+
+/* ---- submit ---- */
+
+static int enqueue(struct meta_store *s, struct meta_cmd *cmd)
+{
+	pthread_mutex_lock(&s->mu);
+	if (s->stopping) {
+		pthread_mutex_unlock(&s->mu);
+		return CN_ESHUTDOWN;
+	}
+	cmd->next_ = NULL;
+	if (s->qtail)
+		s->qtail->next_ = cmd;
+	else
+		s->qhead = cmd;
+	s->qtail = cmd;
+	pthread_cond_signal(&s->cv);
+	pthread_mutex_unlock(&s->mu);
+	return 0;
+}
+
+int meta_submit(struct meta_store *s, struct meta_cmd *cmd, struct meta_waiter *w, meta_cmd_cb cb,
+		void *arg)
+{
+	if (!w || !cb)
+		return CN_EINVAL;
+	cmd->w_ = w;
+	cmd->cb_ = cb;
+	cmd->arg_ = arg;
+	cmd->sync_ = NULL;
+	cmd->rc_ = 0;
+	return enqueue(s, cmd);
+}
+
+int meta_submit_sync(struct meta_store *s, struct meta_cmd *cmd)
+{
+	struct sync_wait sw;
+	int rc;
+
+	pthread_mutex_init(&sw.mu, NULL);
+	pthread_cond_init(&sw.cv, NULL);
+	sw.done = 0;
+	cmd->w_ = NULL;
+	cmd->cb_ = NULL;
+	cmd->sync_ = &sw;
+	cmd->rc_ = 0;
+	rc = enqueue(s, cmd);
+	if (!rc) {
+		pthread_mutex_lock(&sw.mu);
+		while (!sw.done)
+			pthread_cond_wait(&sw.cv, &sw.mu);
+		pthread_mutex_unlock(&sw.mu);
+		rc = cmd->rc_;
+	}
+	pthread_mutex_destroy(&sw.mu);
+	pthread_cond_destroy(&sw.cv);
+	return rc;
+}
+
+static void complete(struct meta_cmd *c)
+{
+	if (c->sync_) {
+		struct sync_wait *sw = c->sync_;
+		pthread_mutex_lock(&sw->mu);
+		sw->done = 1;
+		pthread_cond_signal(&sw->cv);
+		pthread_mutex_unlock(&sw->mu);
+		return;
+	}
+	struct meta_waiter *w = c->w_;
+	c->next_ = NULL;
+	pthread_mutex_lock(&w->mu);
+	if (w->tail)
+		w->tail->next_ = c;
+	else
+		w->head = c;
+	w->tail = c;
+	pthread_mutex_unlock(&w->mu);
+	uv_async_send(&w->async);
+}
+
+/* Applies one command from its encoded form in a nested txn of batch. */
+static int apply_one(struct kv_txn *batch, struct meta_cmd *c, size_t *bytes)
+{
+	uint8_t *enc = NULL;
+	size_t len = 0;
+	struct meta_cmd dec;
+	struct kv_txn child;
+	int rc;
+
+	rc = meta_cmd_encode(c, &enc, &len);
+	if (rc)
+		return rc;
+	*bytes += len;
+	rc = meta_cmd_decode(enc, len, &dec);
+	if (rc)
+		goto out;
+	rc = kv_txn_begin(batch->env, batch, 0, &child);
+	if (!rc) {
+		rc = meta_apply(&child, &dec, &c->res);
+		if (rc)
+			kv_txn_abort(&child);
+		else
+			rc = kv_txn_commit(&child);
+	}
+	meta_cmd_release(&dec);
+out:
+	free(enc);
+	return rc;
+}
+
+static void *meta_thread(void *arg)
+{
+	struct meta_store *s = arg;
+
+	for (;;) {
+		struct meta_cmd *list, *done = NULL, **dtail = &done, *c;
+		struct kv_txn t;
+		size_t bytes = 0;
+		int64_t t0;
+		int rc;
+
+		pthread_mutex_lock(&s->mu);
+		while (!s->qhead && !s->stopping)
+			pthread_cond_wait(&s->cv, &s->mu);
+		if (!s->qhead && s->stopping) {
+			pthread_mutex_unlock(&s->mu);
+			break;
+		}
+		list = s->qhead;
+		s->qhead = s->qtail = NULL;
+		pthread_mutex_unlock(&s->mu);
+
+		t0 = mono_us();
+		rc = kv_txn_begin(s->env, NULL, 0, &t);
+		while (list) {
+			c = list;
+			/* bound the batch by latency and size, not by count */
+			if (done && (mono_us() - t0 > (int64_t)s->opt.max_batch_us ||
+				     bytes > s->opt.max_batch_bytes))
+				break;
+			list = c->next_;
+			c->next_ = NULL;
+			c->rc_ = rc ? rc : apply_one(&t, c, &bytes);
+			*dtail = c;
+			dtail = &c->next_;
+		}
+		if (list) {
+			/* put the rest back at the head of the queue */
+			struct meta_cmd *last = list;
+			while (last->next_)
+				last = last->next_;
+			pthread_mutex_lock(&s->mu);
+			last->next_ = s->qhead;
+			s->qhead = list;
+			if (!s->qtail)
+				s->qtail = last;
+			pthread_mutex_unlock(&s->mu);
+		}
+		if (!rc) {
+			rc = kv_txn_commit(&t);
+			if (rc)
+				log_error("meta: batch commit failed: %s", cn_strerror(rc));
+		}
+		for (c = done; c;) {
+			struct meta_cmd *next = c->next_;
+			if (rc && c->rc_ == 0)
+				c->rc_ = rc;
+			complete(c);
+			c = next;
+		}
+	}
+	return NULL;
+}
