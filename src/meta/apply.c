@@ -157,6 +157,8 @@ static int version_newest(struct actx *a, struct meta_version *out)
 	struct kv_item it;
 	int rc = kv_cursor_open(a->t, KV_VERSIONS, &c);
 
+	memset(out, 0, sizeof(*out));
+
 	if (rc)
 		return rc;
 	rc = kv_cursor_seek(&c, a->kenc, a->kn, &it);
@@ -176,6 +178,8 @@ static int version_find_null(struct actx *a, struct meta_version *out)
 	struct kv_cursor c;
 	struct kv_item it;
 	int rc = kv_cursor_open(a->t, KV_VERSIONS, &c);
+
+	memset(out, 0, sizeof(*out));
 
 	if (rc)
 		return rc;
@@ -201,6 +205,8 @@ static int version_get(struct actx *a, const uint8_t vid[META_ID_LEN], struct me
 	const uint8_t *v;
 	size_t vlen;
 	int rc;
+
+	memset(out, 0, sizeof(*out));
 
 	vraw(a, raw, vid);
 	rc = kv_get(a->t, KV_VERSIONS, raw, a->kn + META_ID_LEN, &v, &vlen);
