@@ -50,8 +50,8 @@ ssize_t dio_read_full(const struct data_io *io, int fd, void *buf, size_t len, o
 /* fsync of a directory by path. */
 int dio_fsync_dir(const struct data_io *io, const char *path);
 /* mkdir -p of the directories of `path` below `root` (exclusive of the last
- * component); fsyncs each parent whose entry it created. */
-int dio_mkdirs(const struct data_io *io, const char *root, const char *path);
+ * component); if sync, fsyncs each parent whose entry it created. */
+int dio_mkdirs(const struct data_io *io, const char *root, const char *path, int sync);
 /* Maps OS errors to the data layer's view: ENOSPC/EDQUOT -> CN_ENOSPACE. */
 int dio_err(int err);
 /* True for errors that mean the drive itself is failing. */

@@ -173,7 +173,7 @@ static int commit(struct heal *h, unsigned want)
 		if (rc == 0)
 			rc = store_shard_path(s, d, h->l.id, i, path, sizeof(path));
 		if (rc == 0)
-			rc = dio_mkdirs(io, s->drives[d].path, path);
+			rc = dio_mkdirs(io, s->drives[d].path, path, sync);
 		if (rc == 0)
 			rc = io->rename(io->ctx, h->tmp[i], path);
 		if (rc == 0 && sync) {

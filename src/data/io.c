@@ -141,7 +141,7 @@ int dio_fsync_dir(const struct data_io *io, const char *path)
 	return rc ? rc : rc2;
 }
 
-int dio_mkdirs(const struct data_io *io, const char *root, const char *path)
+int dio_mkdirs(const struct data_io *io, const char *root, const char *path, int sync)
 {
 	char buf[DATA_PATH_MAX];
 	size_t rl = strlen(root);
@@ -161,7 +161,7 @@ int dio_mkdirs(const struct data_io *io, const char *root, const char *path)
 		char save = *p;
 		*p = '\0';
 		int rc = io->mkdir(io->ctx, buf, 0755);
-		if (rc == 0) {
+		if (rc == 0 && sync) {
 			/* New entry: make it durable in its parent. */
 			char *sl = strrchr(buf, '/');
 			*sl = '\0';
@@ -169,7 +169,7 @@ int dio_mkdirs(const struct data_io *io, const char *root, const char *path)
 			*sl = '/';
 			if (rc < 0)
 				return rc;
-		} else if (rc != -EEXIST) {
+		} else if (rc != 0 && rc != -EEXIST) {
 			return rc;
 		}
 		*p = save;

@@ -259,7 +259,7 @@ int blob_writer_finish(struct blob_writer *w, struct blob_layout *out)
 	for (; renamed < w->n; renamed++) {
 		int i = renamed;
 		if ((rc = store_shard_path(s, w->drive[i], w->l.id, i, path, sizeof(path))) != 0 ||
-		    (rc = dio_mkdirs(io, s->drives[w->drive[i]].path, path)) != 0 ||
+		    (rc = dio_mkdirs(io, s->drives[w->drive[i]].path, path, sync)) != 0 ||
 		    (rc = io->rename(io->ctx, w->tmp[i], path)) != 0) {
 			rc = store_fault(s, w->drive[i], dio_err(rc));
 			goto fail;

@@ -385,6 +385,39 @@ static void test_too_few_drives(void **state)
 	tdirs_free(&t);
 }
 
+/* fsync policy: always = every shard file and its directory before finish
+ * returns; never = no fsync at all. Blobs survive a reopen either way. */
+static void test_fsync_policy(void **state)
+{
+	(void)state;
+	struct tdirs t;
+	struct data_store *s;
+	struct fault f;
+	struct blob_layout l;
+	uint8_t data[50000];
+	fault_init(&f);
+	struct data_options o = {.io = &f.io, .block_size = 4096, .k = 2, .m = 1};
+	tdirs_make(&t, 3);
+	fill(data, sizeof(data), 21);
+	for (int never = 0; never < 2; never++) {
+		o.fsync = never ? DATA_FSYNC_NEVER : DATA_FSYNC_ALWAYS;
+		assert_int_equal(open_store(&t, 3, &o, &s), 0);
+		f.ops = F_FSYNC;
+		f.calls = 0;
+		assert_int_equal(put_blob(s, data, sizeof(data), 30 + (uint64_t)never, &l), 0);
+		if (never)
+			assert_int_equal(f.calls, 0);
+		else
+			assert_true(f.calls >= 6); /* 3 files + 3 directories, at least */
+		data_store_close(s);
+		f.ops = 0;
+		assert_int_equal(open_store(&t, 3, &o, &s), 0);
+		assert_int_equal(check_blob(s, &l, data), 0);
+		data_store_close(s);
+	}
+	tdirs_free(&t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -399,6 +432,7 @@ int main(void)
 		cmocka_unit_test(test_read_faults),
 		cmocka_unit_test(test_killed_writer_leaves_nothing),
 		cmocka_unit_test(test_too_few_drives),
+		cmocka_unit_test(test_fsync_policy),
 	};
 	return cmocka_run_group_tests_name("data_store", tests, NULL, NULL);
 }
