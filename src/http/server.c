@@ -95,6 +95,7 @@ struct http_conn {
 	struct http_request *req;
 	int reading;
 	int in_parser;
+	int in_cb; /* inside a write callback: do not free the request */
 	int closing;  /* uv_close issued (or about to be) */
 	int closed;   /* close callbacks done */
 	int handles_open;
@@ -253,11 +254,15 @@ static void on_written(uv_write_t *w, int status)
 	r->n_pending_writes--;
 	if (status == 0)
 		r->bytes_out += wr->len;
-	if (wr->cb)
-		wr->cb(r, status ? -EPIPE : 0, wr->arg);
-	free(wr);
 	if (r->n_pending_writes == 0 && c->timer_kind == TK_BODY && c->state == ST_DONE)
 		disarm_timer(c);
+	if (wr->cb) {
+		/* The callback may end the request: keep it alive until we return. */
+		c->in_cb++;
+		wr->cb(r, status ? -EPIPE : 0, wr->arg);
+		c->in_cb--;
+	}
+	free(wr);
 	conn_maybe_finish(c);
 }
 
@@ -748,7 +753,7 @@ static void conn_maybe_finish(struct http_conn *c)
 {
 	struct http_request *r = c->req;
 
-	if (!r || !r->ended || r->n_pending_writes > 0 || c->in_parser)
+	if (!r || !r->ended || r->n_pending_writes > 0 || c->in_parser || c->in_cb)
 		return;
 	if (!r->aborted || r->response_started)
 		req_log(r);

@@ -1,0 +1,216 @@
+/*
+ * bg/gc.c — see gc.h.
+ */
+#include "bg/gc.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/err.h"
+#include "core/log.h"
+#include "data/data.h"
+#include "meta/meta.h"
+
+struct gc_item {
+	struct meta_gc_ref ref;
+	struct blob_layout layout;
+	int ok; /* layout decoded */
+};
+
+struct gc {
+	struct meta_store *meta;
+	struct data_store *data;
+	struct gc_options opt;
+	pthread_t thread;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int stop;
+	int kicked;
+	int running;
+	pthread_mutex_t pass_mu; /* one pass at a time */
+	uint64_t deleted, failed;
+	struct gc_item *items;
+};
+
+static int64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+struct collect {
+	struct gc_item *items;
+	unsigned n, cap;
+};
+
+static int collect_cb(const struct meta_gc_ref *ref, const uint8_t *layout, size_t layout_len,
+		      void *arg)
+{
+	struct collect *c = arg;
+	struct gc_item *it;
+
+	if (c->n == c->cap)
+		return 1;
+	it = &c->items[c->n++];
+	it->ref = *ref;
+	it->ok = blob_layout_decode(layout, layout_len, &it->layout) == 0;
+	return 0;
+}
+
+int gc_run_once(struct gc *g)
+{
+	struct collect c = {g->items, 0, g->opt.batch};
+	struct meta_gc_ref *done;
+	unsigned n_done = 0;
+	int rc;
+
+	pthread_mutex_lock(&g->pass_mu);
+	/* Entries are due at (retire time + META_GC_GRACE_NS); a shorter
+	 * configured grace looks that much further ahead. */
+	rc = meta_gc_fetch(g->meta, now_ns() + META_GC_GRACE_NS - g->opt.grace_ns, g->opt.batch,
+			   collect_cb, &c);
+	if (rc || c.n == 0)
+		goto out;
+	done = calloc(c.n, sizeof(*done));
+	if (!done) {
+		rc = CN_ENOMEM;
+		goto out;
+	}
+	for (unsigned i = 0; i < c.n; i++) {
+		int drc = 0;
+		if (c.items[i].ok)
+			drc = blob_delete(g->data, &c.items[i].layout);
+		else
+			log_warn("gc: undecodable layout for a gc entry; dropping it");
+		if (drc == 0) {
+			done[n_done++] = c.items[i].ref;
+		} else {
+			/* A drive is offline: keep the entry, retry next pass. */
+			g->failed++;
+		}
+	}
+	if (n_done) {
+		struct meta_cmd cmd;
+		memset(&cmd, 0, sizeof(cmd));
+		cmd.type = META_CMD_GC_DONE;
+		cmd.now = now_ns();
+		cmd.gc = done;
+		cmd.n_gc = n_done;
+		rc = meta_submit_sync(g->meta, &cmd);
+		if (rc == 0)
+			g->deleted += n_done;
+	}
+	free(done);
+	if (rc == 0)
+		rc = (int)n_done;
+out:
+	pthread_mutex_unlock(&g->pass_mu);
+	return rc;
+}
+
+static void *gc_main(void *arg)
+{
+	struct gc *g = arg;
+
+	pthread_mutex_lock(&g->mu);
+	while (!g->stop) {
+		struct timespec ts;
+		int rc;
+
+		pthread_mutex_unlock(&g->mu);
+		do {
+			rc = gc_run_once(g);
+		} while (rc == (int)g->opt.batch && !g->stop);
+		if (rc < 0)
+			log_warn("gc: pass failed: %s", cn_strerror(rc));
+		pthread_mutex_lock(&g->mu);
+		if (g->stop)
+			break;
+		if (!g->kicked) {
+			clock_gettime(CLOCK_REALTIME, &ts);
+			ts.tv_sec += g->opt.interval_ms / 1000;
+			ts.tv_nsec += (long)(g->opt.interval_ms % 1000) * 1000000L;
+			if (ts.tv_nsec >= 1000000000L) {
+				ts.tv_sec++;
+				ts.tv_nsec -= 1000000000L;
+			}
+			pthread_cond_timedwait(&g->cv, &g->mu, &ts);
+		}
+		g->kicked = 0;
+	}
+	pthread_mutex_unlock(&g->mu);
+	return NULL;
+}
+
+int gc_start(struct meta_store *m, struct data_store *d, const struct gc_options *opt,
+	     struct gc **out)
+{
+	struct gc *g = calloc(1, sizeof(*g));
+
+	if (!g)
+		return CN_ENOMEM;
+	g->meta = m;
+	g->data = d;
+	if (opt)
+		g->opt = *opt;
+	if (!g->opt.interval_ms)
+		g->opt.interval_ms = 1000;
+	if (!g->opt.batch)
+		g->opt.batch = 256;
+	if (!opt)
+		g->opt.grace_ns = -1;
+	if (g->opt.grace_ns < 0)
+		g->opt.grace_ns = META_GC_GRACE_NS;
+	g->items = calloc(g->opt.batch, sizeof(*g->items));
+	if (!g->items) {
+		free(g);
+		return CN_ENOMEM;
+	}
+	pthread_mutex_init(&g->mu, NULL);
+	pthread_mutex_init(&g->pass_mu, NULL);
+	pthread_cond_init(&g->cv, NULL);
+	if (pthread_create(&g->thread, NULL, gc_main, g) != 0) {
+		free(g->items);
+		free(g);
+		return CN_EINTERNAL;
+	}
+	g->running = 1;
+	*out = g;
+	return 0;
+}
+
+void gc_kick(struct gc *g)
+{
+	pthread_mutex_lock(&g->mu);
+	g->kicked = 1;
+	pthread_cond_signal(&g->cv);
+	pthread_mutex_unlock(&g->mu);
+}
+
+void gc_stats(struct gc *g, uint64_t *deleted, uint64_t *failed)
+{
+	pthread_mutex_lock(&g->pass_mu);
+	*deleted = g->deleted;
+	*failed = g->failed;
+	pthread_mutex_unlock(&g->pass_mu);
+}
+
+void gc_stop(struct gc *g)
+{
+	if (!g)
+		return;
+	pthread_mutex_lock(&g->mu);
+	g->stop = 1;
+	pthread_cond_signal(&g->cv);
+	pthread_mutex_unlock(&g->mu);
+	if (g->running)
+		pthread_join(g->thread, NULL);
+	pthread_mutex_destroy(&g->mu);
+	pthread_mutex_destroy(&g->pass_mu);
+	pthread_cond_destroy(&g->cv);
+	free(g->items);
+	free(g);
+}

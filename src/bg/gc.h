@@ -1,0 +1,39 @@
+/*
+ * bg/gc.h — the garbage collector: a background thread that deletes the blobs
+ * of overwritten and deleted versions, aborted/replaced parts and orphans,
+ * once their gc entry is due, then removes the entries with one metadata
+ * command per batch.
+ *
+ * Nothing referenced is deleted: an entry only exists once the metadata
+ * that pointed at the blob has been changed in a committed transaction, and
+ * its due time leaves in-flight readers a grace period.
+ *
+ * Thread rules: gc_start/gc_stop/gc_free on the owner thread; gc_kick and
+ * gc_run_once from any thread.
+ */
+#ifndef CAIRN_BG_GC_H
+#define CAIRN_BG_GC_H
+
+#include <stdint.h>
+
+struct meta_store;
+struct data_store;
+struct gc;
+
+struct gc_options {
+	unsigned interval_ms; /* pause between passes (default 1000) */
+	int64_t grace_ns;     /* min age of an entry; < 0: META_GC_GRACE_NS */
+	unsigned batch;       /* entries per pass (default 256) */
+};
+
+int gc_start(struct meta_store *m, struct data_store *d, const struct gc_options *opt,
+	     struct gc **out);
+/* Wakes the thread for an immediate pass. */
+void gc_kick(struct gc *g);
+/* Runs one pass on the calling thread; returns blobs deleted or an error. */
+int gc_run_once(struct gc *g);
+void gc_stop(struct gc *g);
+/* Totals since start. */
+void gc_stats(struct gc *g, uint64_t *deleted, uint64_t *failed);
+
+#endif

@@ -1,0 +1,418 @@
+/*
+ * main.c — wiring only: parse the command line, open the stores, start the
+ * HTTP workers and the background workers, wait for SIGINT/SIGTERM, and shut
+ * down in reverse order (stop accepting, finish in-flight requests, stop
+ * background work, close metadata, close drives).
+ *
+ * Layout of the first data directory:
+ *   DIR/.cairn-format        drive marker (data/)
+ *   DIR/blobs/, DIR/tmp/     shard files (data/)
+ *   DIR/.cairn/meta/         LMDB environment (meta/)
+ *   DIR/.cairn/credentials   generated root credentials, mode 0600
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "bg/gc.h"
+#include "core/err.h"
+#include "core/log.h"
+#include "data/data.h"
+#include "http/http.h"
+#include "meta/meta.h"
+#include "s3/s3.h"
+
+#define MAX_DIRS 64
+#define MAX_DOMAINS 8
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: cairn server [options] DIR...\n"
+		"  --listen ADDR:PORT        listen address (default 127.0.0.1:9000)\n"
+		"  --workers N               HTTP worker loops (default: CPUs)\n"
+		"  --domain NAME             virtual-host suffix (default: localhost); repeatable\n"
+		"  --region NAME             region (default us-east-1)\n"
+		"  --inline-threshold BYTES  objects up to this size live in metadata (64 KiB)\n"
+		"  --block-size BYTES        erasure-coding block size (1 MiB)\n"
+		"  --fsync always|never      data fsync policy (always; never is for benchmarks)\n"
+		"  --max-object-size BYTES   (5 TiB)\n"
+		"  --header-timeout-ms N     request line + headers deadline (15000)\n"
+		"  --idle-timeout-ms N       keep-alive idle timeout (60000)\n"
+		"  --body-timeout-ms N       body/response stall timeout (60000)\n"
+		"  --gc-interval-ms N        GC pass interval (1000)\n"
+		"  --gc-grace-ms N           minimum age of garbage before deletion (60000)\n"
+		"  --quiet                   no access log\n"
+		"       cairn version\n");
+}
+
+static int bad_usage(const char *fmt, const char *arg)
+{
+	fprintf(stderr, "cairn: ");
+	fprintf(stderr, fmt, arg);
+	fprintf(stderr, "\n");
+	return 2;
+}
+
+static int parse_u64(const char *s, uint64_t *out)
+{
+	char *end;
+	unsigned long long v;
+
+	if (!s || !*s || *s == '-')
+		return -1;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || *end)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+static int mkdir_p(const char *dir)
+{
+	char buf[4096];
+	size_t len = strlen(dir);
+
+	if (len == 0 || len >= sizeof(buf))
+		return -ENAMETOOLONG;
+	memcpy(buf, dir, len + 1);
+	for (char *p = buf + 1;; p++) {
+		if (*p != '/' && *p != 0)
+			continue;
+		char save = *p;
+		*p = 0;
+		if (mkdir(buf, 0755) != 0 && errno != EEXIST)
+			return -errno;
+		*p = save;
+		if (!save)
+			break;
+	}
+	struct stat st;
+	if (stat(dir, &st) != 0)
+		return -errno;
+	if (!S_ISDIR(st.st_mode))
+		return -ENOTDIR;
+	if (access(dir, R_OK | W_OK | X_OK) != 0)
+		return -errno;
+	return 0;
+}
+
+static void random_token(char *out, size_t len, const char *alphabet)
+{
+	size_t n = strlen(alphabet);
+	uint8_t b[64];
+
+	if (getrandom(b, len, 0) != (ssize_t)len)
+		abort();
+	for (size_t i = 0; i < len; i++)
+		out[i] = alphabet[b[i] % n];
+	out[len] = 0;
+}
+
+/* Root credentials: environment, else the stored file, else generated and
+ * stored 0600 (written to a temporary name, fsynced, renamed). */
+static int load_credentials(const char *dir, char *user, size_t ucap, char *pass, size_t pcap,
+			    int *generated)
+{
+	const char *eu = getenv("CAIRN_ROOT_USER"), *ep = getenv("CAIRN_ROOT_PASSWORD");
+	char path[4096], tmp[4200], buf[512];
+	FILE *f;
+	int fd;
+
+	*generated = 0;
+	if (eu && ep && *eu && *ep) {
+		if (strlen(eu) >= ucap || strlen(ep) >= pcap || strlen(eu) < 3 || strlen(ep) < 8) {
+			fprintf(stderr, "cairn: CAIRN_ROOT_USER must be 3-%zu chars and "
+					"CAIRN_ROOT_PASSWORD 8-%zu chars\n",
+				ucap - 1, pcap - 1);
+			return -EINVAL;
+		}
+		strcpy(user, eu);
+		strcpy(pass, ep);
+		return 0;
+	}
+	snprintf(path, sizeof(path), "%s/.cairn/credentials", dir);
+	f = fopen(path, "r");
+	if (f) {
+		int ok = fgets(buf, sizeof(buf), f) != NULL;
+		fclose(f);
+		char *sp = ok ? strchr(buf, ' ') : NULL;
+		if (sp) {
+			*sp = 0;
+			char *nl = strchr(sp + 1, '\n');
+			if (nl)
+				*nl = 0;
+			if (strlen(buf) < ucap && strlen(sp + 1) < pcap && *buf && sp[1]) {
+				strcpy(user, buf);
+				strcpy(pass, sp + 1);
+				return 0;
+			}
+		}
+		fprintf(stderr, "cairn: %s is malformed\n", path);
+		return -EINVAL;
+	}
+	random_token(user, 20, "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789");
+	random_token(pass, 40, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789");
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	int n = snprintf(buf, sizeof(buf), "%s %s\n", user, pass);
+	if (write(fd, buf, (size_t)n) != n || fsync(fd) != 0) {
+		int e = -errno;
+		close(fd);
+		unlink(tmp);
+		return e ? e : -EIO;
+	}
+	close(fd);
+	if (rename(tmp, path) != 0)
+		return -errno;
+	*generated = 1;
+	return 0;
+}
+
+static int cmd_server(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"listen", required_argument, 0, 'l'},
+		{"workers", required_argument, 0, 'w'},
+		{"domain", required_argument, 0, 'd'},
+		{"region", required_argument, 0, 'r'},
+		{"inline-threshold", required_argument, 0, 'i'},
+		{"block-size", required_argument, 0, 'b'},
+		{"fsync", required_argument, 0, 'f'},
+		{"max-object-size", required_argument, 0, 'm'},
+		{"header-timeout-ms", required_argument, 0, 'H'},
+		{"idle-timeout-ms", required_argument, 0, 'I'},
+		{"body-timeout-ms", required_argument, 0, 'B'},
+		{"gc-interval-ms", required_argument, 0, 'g'},
+		{"gc-grace-ms", required_argument, 0, 'G'},
+		{"quiet", no_argument, 0, 'q'},
+		{"help", no_argument, 0, 'h'},
+		{0, 0, 0, 0},
+	};
+	struct http_options hopt;
+	struct s3_config cfg;
+	struct data_options dopt;
+	struct gc_options gopt;
+	const char *domains[MAX_DOMAINS];
+	int n_domains = 0;
+	char host[256] = "127.0.0.1";
+	char user[129], pass[129], metadir[4200];
+	struct data_store *data = NULL;
+	struct meta_store *meta = NULL;
+	struct s3_server *s3 = NULL;
+	struct http_server *http = NULL;
+	struct http_handler handler;
+	struct gc *gc = NULL;
+	int c, rc, generated, ret = 1;
+	uint64_t v;
+	sigset_t sigs;
+
+	http_options_default(&hopt);
+	memset(&cfg, 0, sizeof(cfg));
+	memset(&dopt, 0, sizeof(dopt));
+	memset(&gopt, 0, sizeof(gopt));
+	gopt.grace_ns = -1;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'l': {
+			const char *colon = strrchr(optarg, ':');
+			if (!colon || colon == optarg || (size_t)(colon - optarg) >= sizeof(host) ||
+			    parse_u64(colon + 1, &v) || v > 65535)
+				return bad_usage("--listen wants ADDR:PORT, got '%s'", optarg);
+			memcpy(host, optarg, (size_t)(colon - optarg));
+			host[colon - optarg] = 0;
+			hopt.port = (int)v;
+			break;
+		}
+		case 'w':
+			if (parse_u64(optarg, &v) || v < 1 || v > 256)
+				return bad_usage("--workers wants 1..256, got '%s'", optarg);
+			hopt.workers = (int)v;
+			break;
+		case 'd':
+			if (n_domains == MAX_DOMAINS)
+				return bad_usage("too many --domain values (%s)", optarg);
+			domains[n_domains++] = optarg;
+			break;
+		case 'r':
+			cfg.region = optarg;
+			break;
+		case 'i':
+			if (parse_u64(optarg, &v) || v > META_INLINE_MAX)
+				return bad_usage("--inline-threshold wants 0..1048576, got '%s'", optarg);
+			cfg.inline_threshold = (uint32_t)(v ? v : 1);
+			break;
+		case 'b':
+			if (parse_u64(optarg, &v) || v < 4096 || v > DATA_BLOCK_MAX)
+				return bad_usage("--block-size wants 4096..64 MiB, got '%s'", optarg);
+			dopt.block_size = (uint32_t)v;
+			break;
+		case 'f':
+			if (strcmp(optarg, "always") == 0)
+				dopt.fsync = DATA_FSYNC_ALWAYS;
+			else if (strcmp(optarg, "never") == 0)
+				dopt.fsync = DATA_FSYNC_NEVER;
+			else
+				return bad_usage("--fsync wants always|never, got '%s'", optarg);
+			break;
+		case 'm':
+			if (parse_u64(optarg, &v) || v == 0)
+				return bad_usage("--max-object-size wants a byte count, got '%s'", optarg);
+			cfg.max_object_size = v;
+			break;
+		case 'H':
+		case 'I':
+		case 'B':
+		case 'g':
+		case 'G':
+			if (parse_u64(optarg, &v) || v > 86400000 || (c != 'G' && v == 0))
+				return bad_usage("bad millisecond value '%s'", optarg);
+			if (c == 'H')
+				hopt.header_timeout_ms = (unsigned)v;
+			else if (c == 'I')
+				hopt.idle_timeout_ms = (unsigned)v;
+			else if (c == 'B')
+				hopt.body_timeout_ms = (unsigned)v;
+			else if (c == 'g')
+				gopt.interval_ms = (unsigned)v;
+			else
+				gopt.grace_ns = (int64_t)v * 1000000LL;
+			break;
+		case 'q':
+			cn_log_set_access(0);
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind >= argc) {
+		usage(stderr);
+		return 2;
+	}
+	if (argc - optind > MAX_DIRS)
+		return bad_usage("at most 64 data directories (%s...)", argv[optind]);
+	for (int i = optind; i < argc; i++) {
+		rc = mkdir_p(argv[i]);
+		if (rc) {
+			fprintf(stderr, "cairn: data directory %s: %s\n", argv[i], cn_strerror(rc));
+			return 2;
+		}
+	}
+	hopt.host = host;
+	if (n_domains == 0)
+		domains[n_domains++] = "localhost";
+	cfg.domains = domains;
+	cfg.n_domains = n_domains;
+	/* Disk work runs on libuv's pool; the default 4 threads are too few for
+	 * many concurrent streams. Must be set before the pool starts. */
+	setenv("UV_THREADPOOL_SIZE", "32", 0);
+
+	rc = data_store_open((const char *const *)&argv[optind], argc - optind, &dopt, &data);
+	if (rc) {
+		fprintf(stderr, "cairn: cannot open drives: %s\n", cn_strerror(rc));
+		return 2;
+	}
+	snprintf(metadir, sizeof(metadir), "%s/.cairn/meta", argv[optind]);
+	rc = mkdir_p(metadir);
+	if (rc) {
+		fprintf(stderr, "cairn: %s: %s\n", metadir, cn_strerror(rc));
+		ret = 2;
+		goto out;
+	}
+	rc = load_credentials(argv[optind], user, sizeof(user), pass, sizeof(pass), &generated);
+	if (rc) {
+		fprintf(stderr, "cairn: credentials: %s\n", cn_strerror(rc));
+		ret = 2;
+		goto out;
+	}
+	rc = meta_store_open(metadir, NULL, &meta);
+	if (rc) {
+		fprintf(stderr, "cairn: cannot open metadata in %s: %s\n", metadir, cn_strerror(rc));
+		ret = 2;
+		goto out;
+	}
+	cfg.access_key = user;
+	cfg.secret_key = pass;
+	rc = s3_server_new(&cfg, meta, data, &s3);
+	if (rc)
+		goto out;
+	/* Signals go to sigwait below, not to any worker thread. */
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	rc = gc_start(meta, data, &gopt, &gc);
+	if (rc)
+		goto out;
+	s3_server_handler(s3, &handler);
+	rc = http_server_start(&hopt, &handler, &http);
+	if (rc) {
+		fprintf(stderr, "cairn: cannot listen on %s:%d: %s\n", host, hopt.port,
+			cn_strerror(rc));
+		ret = 2;
+		goto out;
+	}
+	s3_server_set_ready(s3, 1);
+	printf("cairn: S3 endpoint http://%s:%d\n", host, http_server_port(http));
+	printf("cairn: region %s, data %s (%d drive%s)\n", cfg.region ? cfg.region : "us-east-1",
+	       argv[optind], argc - optind, argc - optind > 1 ? "s" : "");
+	printf("cairn: access key %s\n", user);
+	printf("cairn: secret key %s%s\n", pass,
+	       generated ? "   (generated; stored in DIR/.cairn/credentials)" : "");
+	fflush(stdout);
+
+	int sig = 0;
+	sigwait(&sigs, &sig);
+	log_info("received %s, shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
+	s3_server_set_ready(s3, 0);
+	http_server_stop(http);
+	ret = 0;
+out:
+	if (http)
+		http_server_free(http);
+	gc_stop(gc);
+	if (meta)
+		meta_store_close(meta);
+	s3_server_free(s3);
+	data_store_close(data);
+	if (ret == 1 && rc)
+		fprintf(stderr, "cairn: %s\n", cn_strerror(rc));
+	return ret;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stderr);
+		return 2;
+	}
+	if (strcmp(argv[1], "server") == 0)
+		return cmd_server(argc - 1, argv + 1);
+	if (strcmp(argv[1], "version") == 0) {
+		printf("cairn 0.1\n");
+		return 0;
+	}
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "help") == 0) {
+		usage(stdout);
+		return 0;
+	}
+	fprintf(stderr, "cairn: unknown command '%s'\n", argv[1]);
+	usage(stderr);
+	return 2;
+}

@@ -1,0 +1,215 @@
+/*
+ * s3/attrs.c — object attributes stored opaquely in the version record.
+ *
+ * Format (version 1), a sequence after one version byte:
+ *   OFFSET SIZE MEANING
+ *   0      1    format version (1)
+ *   then repeated records:
+ *   +0     1    tag (enum below)
+ *   +1     2    length L, little-endian
+ *   +3     L    bytes
+ * Unknown tags are skipped (forward compatible); a record running past the
+ * end is corruption.
+ */
+#include "s3/s3_int.h"
+
+#include <string.h>
+#include <strings.h>
+
+#include "core/err.h"
+
+enum {
+	T_CTYPE = 1,
+	T_CENC = 2,
+	T_CDISP = 3,
+	T_CLANG = 4,
+	T_CACHE = 5,
+	T_EXPIRES = 6,
+	T_META = 10, /* name '\0' value */
+	T_CKSUM = 20, /* alg byte, composite byte, parts u32le, raw bytes */
+};
+
+int s3_attrs_from_request(struct s3_req *r, struct s3_attrs *a)
+{
+	struct http_request *h = r->http;
+	size_t meta_bytes = 0;
+
+	memset(a, 0, sizeof(*a));
+	a->content_type = s3_header(r, "content-type");
+	a->content_encoding = s3_header(r, "content-encoding");
+	a->content_disposition = s3_header(r, "content-disposition");
+	a->content_language = s3_header(r, "content-language");
+	a->cache_control = s3_header(r, "cache-control");
+	a->expires = s3_header(r, "expires");
+	/* aws-chunked is a transfer detail, not the object's encoding. */
+	if (a->content_encoding) {
+		const char *ce = a->content_encoding;
+		if (strcasecmp(ce, "aws-chunked") == 0)
+			a->content_encoding = NULL;
+		else if (strncasecmp(ce, "aws-chunked,", 12) == 0) {
+			ce += 12;
+			while (*ce == ' ')
+				ce++;
+			a->content_encoding = ce;
+		}
+	}
+	for (int i = 0; i < h->n_headers; i++) {
+		const struct http_header *hd = &h->headers[i];
+		if (hd->name_len > 11 && strncasecmp(hd->name, "x-amz-meta-", 11) == 0) {
+			char *n;
+			if (a->n_meta == 64)
+				return CN_EMETATOOBIG;
+			meta_bytes += hd->name_len - 11 + hd->value_len;
+			if (meta_bytes > S3_MAX_USER_META)
+				return CN_EMETATOOBIG;
+			n = cn_pool_strndup(r->pool, hd->name + 11, hd->name_len - 11);
+			if (!n)
+				return CN_ENOMEM;
+			for (char *p = n; *p; p++)
+				if (*p >= 'A' && *p <= 'Z')
+					*p = (char)(*p - 'A' + 'a');
+			a->meta_names[a->n_meta] = n;
+			a->meta_values[a->n_meta] = hd->value;
+			a->n_meta++;
+		}
+	}
+	return 0;
+}
+
+static size_t put_rec(uint8_t *buf, size_t off, int tag, const void *p, size_t len)
+{
+	buf[off] = (uint8_t)tag;
+	buf[off + 1] = (uint8_t)(len & 0xff);
+	buf[off + 2] = (uint8_t)(len >> 8);
+	memcpy(buf + off + 3, p, len);
+	return off + 3 + len;
+}
+
+int s3_attrs_encode(struct s3_req *r, const struct s3_attrs *a, uint8_t **out, size_t *len)
+{
+	const char *strs[6] = {a->content_type, a->content_encoding, a->content_disposition,
+			       a->content_language, a->cache_control, a->expires};
+	size_t cap = 1, off = 0;
+	uint8_t *buf;
+
+	for (int i = 0; i < 6; i++)
+		if (strs[i])
+			cap += 3 + strlen(strs[i]);
+	for (int i = 0; i < a->n_meta; i++)
+		cap += 4 + strlen(a->meta_names[i]) + strlen(a->meta_values[i]);
+	cap += 3 + 6 + 32;
+	if (cap > META_ATTRS_MAX)
+		return CN_EMETATOOBIG;
+	buf = cn_pool_alloc(r->pool, cap);
+	if (!buf)
+		return CN_ENOMEM;
+	buf[off++] = 1;
+	for (int i = 0; i < 6; i++) {
+		size_t l;
+		if (!strs[i])
+			continue;
+		l = strlen(strs[i]);
+		if (l > 0xffff)
+			return CN_EMETATOOBIG;
+		off = put_rec(buf, off, T_CTYPE + i, strs[i], l);
+	}
+	for (int i = 0; i < a->n_meta; i++) {
+		size_t nl = strlen(a->meta_names[i]), vl = strlen(a->meta_values[i]);
+		uint8_t tmp[S3_MAX_USER_META + 2];
+		if (nl + vl + 1 > sizeof(tmp))
+			return CN_EMETATOOBIG;
+		memcpy(tmp, a->meta_names[i], nl);
+		tmp[nl] = 0;
+		memcpy(tmp + nl + 1, a->meta_values[i], vl);
+		off = put_rec(buf, off, T_META, tmp, nl + 1 + vl);
+	}
+	if (a->ck_alg != CN_CK_NONE && a->ck_len) {
+		uint8_t tmp[6 + 32];
+		tmp[0] = (uint8_t)a->ck_alg;
+		tmp[1] = (uint8_t)a->ck_composite;
+		for (int i = 0; i < 4; i++)
+			tmp[2 + i] = (uint8_t)(a->ck_parts >> (8 * i));
+		memcpy(tmp + 6, a->ck_raw, a->ck_len);
+		off = put_rec(buf, off, T_CKSUM, tmp, 6 + a->ck_len);
+	}
+	*out = buf;
+	*len = off;
+	return 0;
+}
+
+int s3_attrs_decode(struct s3_req *r, const uint8_t *buf, size_t len, struct s3_attrs *a)
+{
+	size_t off = 1;
+	const char **strs[6] = {&a->content_type, &a->content_encoding, &a->content_disposition,
+				&a->content_language, &a->cache_control, &a->expires};
+
+	memset(a, 0, sizeof(*a));
+	if (len == 0)
+		return 0;
+	if (buf[0] != 1)
+		return CN_ECORRUPT;
+	while (off < len) {
+		size_t l;
+		int tag;
+		if (len - off < 3)
+			return CN_ECORRUPT;
+		tag = buf[off];
+		l = (size_t)buf[off + 1] | (size_t)buf[off + 2] << 8;
+		off += 3;
+		if (l > len - off)
+			return CN_ECORRUPT;
+		const uint8_t *p = buf + off;
+		off += l;
+		if (tag >= T_CTYPE && tag <= T_EXPIRES) {
+			*strs[tag - T_CTYPE] = cn_pool_strndup(r->pool, (const char *)p, l);
+		} else if (tag == T_META) {
+			const uint8_t *z = memchr(p, 0, l);
+			if (!z || a->n_meta == 64)
+				return CN_ECORRUPT;
+			a->meta_names[a->n_meta] =
+				cn_pool_strndup(r->pool, (const char *)p, (size_t)(z - p));
+			a->meta_values[a->n_meta] = cn_pool_strndup(
+				r->pool, (const char *)z + 1, l - (size_t)(z - p) - 1);
+			a->n_meta++;
+		} else if (tag == T_CKSUM) {
+			if (l < 6 || l - 6 > sizeof(a->ck_raw))
+				return CN_ECORRUPT;
+			a->ck_alg = (enum cn_checksum_alg)p[0];
+			a->ck_composite = p[1];
+			a->ck_parts = (uint32_t)p[2] | (uint32_t)p[3] << 8 | (uint32_t)p[4] << 16 |
+				      (uint32_t)p[5] << 24;
+			a->ck_len = l - 6;
+			memcpy(a->ck_raw, p + 6, a->ck_len);
+		}
+	}
+	return 0;
+}
+
+void s3_attrs_to_headers(struct s3_req *r, const struct s3_attrs *a, struct s3_hdrs *h,
+			 int want_ck)
+{
+	s3_hdr_add(r, h, "Content-Type",
+		   a->content_type ? a->content_type : "binary/octet-stream");
+	s3_hdr_add(r, h, "Content-Encoding", a->content_encoding);
+	s3_hdr_add(r, h, "Content-Disposition", a->content_disposition);
+	s3_hdr_add(r, h, "Content-Language", a->content_language);
+	s3_hdr_add(r, h, "Cache-Control", a->cache_control);
+	s3_hdr_add(r, h, "Expires", a->expires);
+	for (int i = 0; i < a->n_meta; i++)
+		s3_hdr_add(r, h, cn_pool_printf(r->pool, "x-amz-meta-%s", a->meta_names[i]),
+			   a->meta_values[i]);
+	if (want_ck && a->ck_alg != CN_CK_NONE && a->ck_len) {
+		char b64[64];
+		cn_b64_encode(a->ck_raw, a->ck_len, b64);
+		if (a->ck_composite)
+			s3_hdr_add(r, h,
+				   cn_pool_printf(r->pool, "x-amz-checksum-%s",
+						  cn_checksum_alg_header(a->ck_alg)),
+				   cn_pool_printf(r->pool, "%s-%u", b64, a->ck_parts));
+		else
+			s3_hdr_add(r, h,
+				   cn_pool_printf(r->pool, "x-amz-checksum-%s",
+						  cn_checksum_alg_header(a->ck_alg)),
+				   cn_pool_strndup(r->pool, b64, strlen(b64)));
+	}
+}

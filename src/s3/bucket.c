@@ -1,0 +1,278 @@
+/*
+ * s3/bucket.c — bucket operations: ListBuckets, CreateBucket, HeadBucket,
+ * DeleteBucket, GetBucketLocation, Get/PutBucketVersioning.
+ */
+#include "s3/s3_int.h"
+
+#include <ctype.h>
+#include <string.h>
+
+#include "core/err.h"
+
+int s3_bucket_name_check(const char *n)
+{
+	size_t len = strlen(n);
+	int dots_only_digits = 1, labels = 1;
+
+	if (len < 3 || len > 63)
+		return CN_EBADBUCKETNAME;
+	if (!islower((unsigned char)n[0]) && !isdigit((unsigned char)n[0]))
+		return CN_EBADBUCKETNAME;
+	if (!islower((unsigned char)n[len - 1]) && !isdigit((unsigned char)n[len - 1]))
+		return CN_EBADBUCKETNAME;
+	for (size_t i = 0; i < len; i++) {
+		char c = n[i];
+		if (!(islower((unsigned char)c) || isdigit((unsigned char)c) || c == '.' || c == '-'))
+			return CN_EBADBUCKETNAME;
+		if (c == '.') {
+			labels++;
+			if (n[i + 1] == '.' || n[i + 1] == '-' || (i && n[i - 1] == '-'))
+				return CN_EBADBUCKETNAME;
+		} else if (!isdigit((unsigned char)c)) {
+			dots_only_digits = 0;
+		}
+	}
+	/* Not formatted like an IP address. */
+	if (dots_only_digits && labels == 4)
+		return CN_EBADBUCKETNAME;
+	if (strncmp(n, "xn--", 4) == 0 || strncmp(n, "sthree-", 7) == 0)
+		return CN_EBADBUCKETNAME;
+	if (len > 8 && strcmp(n + len - 8, "-s3alias") == 0)
+		return CN_EBADBUCKETNAME;
+	return 0;
+}
+
+void s3_op_list_buckets(struct s3_req *r)
+{
+	struct meta_bucket *b;
+	size_t n;
+	struct xmlw w;
+	int rc;
+
+	rc = meta_bucket_list(r->srv->meta, &b, &n);
+	if (rc) {
+		s3_send_error(r, rc);
+		return;
+	}
+	xmlw_init(&w);
+	xmlw_decl(&w);
+	xmlw_open(&w, "ListAllMyBucketsResult", S3_NS);
+	xmlw_open(&w, "Owner", NULL);
+	xmlw_elem(&w, "ID", r->auth.access_key);
+	xmlw_elem(&w, "DisplayName", r->auth.access_key);
+	xmlw_close(&w, "Owner");
+	xmlw_open(&w, "Buckets", NULL);
+	for (size_t i = 0; i < n; i++) {
+		xmlw_open(&w, "Bucket", NULL);
+		xmlw_elem(&w, "Name", b[i].name);
+		xmlw_elem_time(&w, "CreationDate", (uint64_t)b[i].created);
+		xmlw_close(&w, "Bucket");
+	}
+	xmlw_close(&w, "Buckets");
+	xmlw_close(&w, "ListAllMyBucketsResult");
+	meta_bucket_list_release(b, n);
+	s3_send_xml(r, 200, NULL, &w);
+}
+
+struct bucket_op {
+	struct meta_cmd cmd;
+};
+
+static void create_done(struct meta_cmd *cmd, int rc, void *arg)
+{
+	struct s3_req *r = arg;
+	struct s3_hdrs h = {.n = 0};
+	(void)cmd;
+
+	if (rc) {
+		s3_send_error(r, rc);
+		return;
+	}
+	s3_hdr_add(r, &h, "Location", cn_pool_printf(r->pool, "/%s", r->route.bucket));
+	s3_send(r, 200, &h, NULL, 0);
+}
+
+static void create_body(struct s3_req *r, int err, char *buf, size_t len)
+{
+	struct bucket_op *op;
+	int rc;
+
+	if (err) {
+		s3_send_error(r, err);
+		return;
+	}
+	if (len > 0) {
+		struct xml_node *root;
+		rc = xml_parse(r->pool, buf, len, &root);
+		if (rc || strcmp(root->name, "CreateBucketConfiguration") != 0) {
+			s3_send_error(r, CN_EBADXML);
+			return;
+		}
+		/* LocationConstraint must name our region (or be empty). */
+		const char *loc = xml_child_text(root, "LocationConstraint");
+		if (loc && *loc && strcmp(loc, r->srv->cfg.region) != 0) {
+			s3_send_error(r, CN_EBADARG);
+			return;
+		}
+	}
+	op = cn_pool_zalloc(r->pool, sizeof(*op));
+	if (!op) {
+		s3_send_error(r, CN_ENOMEM);
+		return;
+	}
+	op->cmd.type = META_CMD_BUCKET_CREATE;
+	op->cmd.now = s3_now_ns();
+	op->cmd.bucket = r->route.bucket;
+	op->cmd.bucket_len = strlen(r->route.bucket);
+	rc = s3_meta_submit(r, &op->cmd, create_done, r);
+	if (rc)
+		s3_send_error(r, rc);
+}
+
+void s3_op_create_bucket(struct s3_req *r)
+{
+	int rc = s3_bucket_name_check(r->route.bucket);
+
+	if (rc) {
+		s3_send_error(r, rc);
+		return;
+	}
+	s3_body_read_small(r, 64 * 1024, create_body);
+}
+
+static void simple_done(struct meta_cmd *cmd, int rc, void *arg)
+{
+	struct s3_req *r = arg;
+	(void)cmd;
+
+	if (rc) {
+		s3_send_error(r, rc);
+		return;
+	}
+	s3_send(r, r->route.op == S3_OP_DELETE_BUCKET ? 204 : 200, NULL, NULL, 0);
+}
+
+void s3_op_delete_bucket(struct s3_req *r)
+{
+	struct bucket_op *op = cn_pool_zalloc(r->pool, sizeof(*op));
+	int rc;
+
+	if (!op) {
+		s3_send_error(r, CN_ENOMEM);
+		return;
+	}
+	op->cmd.type = META_CMD_BUCKET_DELETE;
+	op->cmd.now = s3_now_ns();
+	op->cmd.bucket = r->route.bucket;
+	op->cmd.bucket_len = strlen(r->route.bucket);
+	rc = s3_meta_submit(r, &op->cmd, simple_done, r);
+	if (rc)
+		s3_send_error(r, rc);
+}
+
+void s3_op_head_bucket(struct s3_req *r)
+{
+	struct meta_bucket b;
+	struct s3_hdrs h = {.n = 0};
+	int rc = meta_bucket_get(r->srv->meta, r->route.bucket, &b);
+
+	if (rc) {
+		s3_send_error(r, rc);
+		return;
+	}
+	meta_bucket_release(&b);
+	s3_hdr_add(r, &h, "x-amz-bucket-region", r->srv->cfg.region);
+	s3_send(r, 200, &h, NULL, 0);
+}
+
+void s3_op_get_bucket_location(struct s3_req *r)
+{
+	struct meta_bucket b;
+	struct xmlw w;
+	int rc = meta_bucket_get(r->srv->meta, r->route.bucket, &b);
+
+	if (rc) {
+		s3_send_error(r, rc);
+		return;
+	}
+	meta_bucket_release(&b);
+	xmlw_init(&w);
+	xmlw_decl(&w);
+	xmlw_open(&w, "LocationConstraint", S3_NS);
+	/* us-east-1 is reported as an empty constraint, as S3 does. */
+	if (strcmp(r->srv->cfg.region, "us-east-1") != 0)
+		xmlw_text(&w, r->srv->cfg.region, strlen(r->srv->cfg.region));
+	xmlw_close(&w, "LocationConstraint");
+	s3_send_xml(r, 200, NULL, &w);
+}
+
+void s3_op_get_bucket_versioning(struct s3_req *r)
+{
+	struct meta_bucket b;
+	struct xmlw w;
+	int rc = meta_bucket_get(r->srv->meta, r->route.bucket, &b);
+
+	if (rc) {
+		s3_send_error(r, rc);
+		return;
+	}
+	xmlw_init(&w);
+	xmlw_decl(&w);
+	xmlw_open(&w, "VersioningConfiguration", S3_NS);
+	if (b.versioning == META_VERSIONING_ENABLED)
+		xmlw_elem(&w, "Status", "Enabled");
+	else if (b.versioning == META_VERSIONING_SUSPENDED)
+		xmlw_elem(&w, "Status", "Suspended");
+	xmlw_close(&w, "VersioningConfiguration");
+	meta_bucket_release(&b);
+	s3_send_xml(r, 200, NULL, &w);
+}
+
+static void versioning_body(struct s3_req *r, int err, char *buf, size_t len)
+{
+	struct bucket_op *op;
+	struct xml_node *root;
+	const char *st, *mfa;
+	int rc;
+
+	if (err) {
+		s3_send_error(r, err);
+		return;
+	}
+	rc = xml_parse(r->pool, buf, len, &root);
+	if (rc || strcmp(root->name, "VersioningConfiguration") != 0) {
+		s3_send_error(r, CN_EBADXML);
+		return;
+	}
+	st = xml_child_text(root, "Status");
+	mfa = xml_child_text(root, "MfaDelete");
+	if (mfa && strcmp(mfa, "Enabled") == 0) {
+		s3_send_error(r, CN_ENOTIMPL);
+		return;
+	}
+	op = cn_pool_zalloc(r->pool, sizeof(*op));
+	if (!op) {
+		s3_send_error(r, CN_ENOMEM);
+		return;
+	}
+	if (st && strcmp(st, "Enabled") == 0)
+		op->cmd.versioning = META_VERSIONING_ENABLED;
+	else if (st && strcmp(st, "Suspended") == 0)
+		op->cmd.versioning = META_VERSIONING_SUSPENDED;
+	else {
+		s3_send_error(r, CN_EBADXML);
+		return;
+	}
+	op->cmd.type = META_CMD_BUCKET_VERSIONING;
+	op->cmd.now = s3_now_ns();
+	op->cmd.bucket = r->route.bucket;
+	op->cmd.bucket_len = strlen(r->route.bucket);
+	rc = s3_meta_submit(r, &op->cmd, simple_done, r);
+	if (rc)
+		s3_send_error(r, rc);
+}
+
+void s3_op_put_bucket_versioning(struct s3_req *r)
+{
+	s3_body_read_small(r, 64 * 1024, versioning_body);
+}

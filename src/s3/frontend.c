@@ -1,0 +1,531 @@
+/*
+ * s3/frontend.c — the S3 http_handler: operations endpoints, routing,
+ * SigV4 authentication, dispatch to operation handlers, and the response
+ * helpers every handler ends with.
+ *
+ * Flow per request (loop thread):
+ *   on_request -> /_cairn/... ? ops endpoint
+ *              -> s3_route_parse -> sigv4_verify -> s3_op_*()
+ * A handler owns the request until it calls s3_send_*()/s3_end(). If the
+ * connection drops, r->aborted is set; handlers finish their in-flight work
+ * and then end the request as usual (writes just fail).
+ */
+#include "s3/s3_int.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/random.h>
+#include <time.h>
+
+#include "core/err.h"
+#include "core/log.h"
+#include "core/metrics.h"
+#include "s3/s3err.h"
+
+int64_t s3_now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+void s3_random_id(uint8_t out[16])
+{
+	size_t got = 0;
+	while (got < 16) {
+		ssize_t n = getrandom(out + got, 16 - got, 0);
+		if (n > 0)
+			got += (size_t)n;
+		else if (n < 0 && errno != EINTR)
+			abort(); /* no entropy source means ids could collide */
+	}
+}
+
+const char *s3_header(struct s3_req *r, const char *name)
+{
+	const struct http_header *h = http_request_header(r->http, name);
+	return h ? h->value : NULL;
+}
+
+void s3_hdr_add(struct s3_req *r, struct s3_hdrs *h, const char *name, const char *value)
+{
+	(void)r;
+	if (h->n >= S3_MAX_HEADERS_OUT || !value)
+		return;
+	h->h[h->n].name = name;
+	h->h[h->n].name_len = strlen(name);
+	h->h[h->n].value = value;
+	h->h[h->n].value_len = strlen(value);
+	h->n++;
+}
+
+void s3_hdr_addf(struct s3_req *r, struct s3_hdrs *h, const char *name, const char *fmt, ...)
+{
+	va_list ap;
+	char buf[512];
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	if ((size_t)n >= sizeof(buf))
+		n = sizeof(buf) - 1;
+	s3_hdr_add(r, h, name, cn_pool_strndup(r->pool, buf, (size_t)n));
+}
+
+void s3_http_date(int64_t ns, char out[40])
+{
+	time_t t = (time_t)(ns / 1000000000LL);
+	struct tm tm;
+	gmtime_r(&t, &tm);
+	strftime(out, 40, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+}
+
+int s3_parse_http_date(const char *s, int64_t *ns)
+{
+	struct tm tm;
+	const char *end;
+
+	memset(&tm, 0, sizeof(tm));
+	end = strptime(s, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+	if (!end || *end) {
+		memset(&tm, 0, sizeof(tm));
+		end = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm); /* ISO 8601 */
+		if (!end)
+			return -1;
+	}
+	*ns = (int64_t)timegm(&tm) * 1000000000LL;
+	return 0;
+}
+
+static void common_headers(struct s3_req *r, struct s3_hdrs *all, const struct s3_hdrs *h)
+{
+	char date[40];
+
+	all->n = 0;
+	s3_hdr_add(r, all, "Server", "cairn");
+	s3_hdr_add(r, all, "x-amz-request-id", r->request_id);
+	s3_hdr_add(r, all, "x-amz-id-2", r->request_id);
+	s3_http_date(s3_now_ns(), date);
+	s3_hdr_add(r, all, "Date", cn_pool_strndup(r->pool, date, strlen(date)));
+	if (h)
+		for (int i = 0; i < h->n && all->n < S3_MAX_HEADERS_OUT; i++)
+			all->h[all->n++] = h->h[i];
+}
+
+int s3_send_begin(struct s3_req *r, int status, struct s3_hdrs *h, uint64_t len)
+{
+	struct s3_hdrs all;
+
+	common_headers(r, &all, h);
+	return http_response_begin(r->http, status, all.h, all.n, len);
+}
+
+void s3_end(struct s3_req *r)
+{
+	if (r->done)
+		return;
+	r->done = 1;
+	s3_body_release(r);
+	/* Work still queued holds r: the request ends when the last item is back. */
+	if (r->n_work == 0)
+		http_response_end(r->http);
+}
+
+void s3_send(struct s3_req *r, int status, struct s3_hdrs *h, const void *body, size_t len)
+{
+	if (s3_send_begin(r, status, h, len) == 0 && len && !r->is_head)
+		http_response_write_copy(r->http, body, len);
+	s3_end(r);
+}
+
+void s3_send_xml(struct s3_req *r, int status, struct s3_hdrs *h, struct xmlw *w)
+{
+	struct s3_hdrs hh = {.n = 0};
+
+	if (w->err) {
+		xmlw_release(w);
+		s3_send_error(r, CN_ENOMEM);
+		return;
+	}
+	if (!h)
+		h = &hh;
+	s3_hdr_add(r, h, "Content-Type", "application/xml");
+	if (s3_send_begin(r, status, h, w->len) == 0 && w->len && !r->is_head)
+		http_response_write_copy(r->http, w->buf, w->len);
+	xmlw_release(w);
+	s3_end(r);
+}
+
+void s3_send_error(struct s3_req *r, int err)
+{
+	const struct s3_error *e = s3_error_lookup(err);
+	struct xmlw w;
+	struct s3_hdrs h = {.n = 0};
+
+	if (r->done)
+		return;
+	if (e->status >= 500)
+		log_warn("request %s %s: %s (%s)", r->http->method_str, r->http->url,
+			 cn_strerror(err), cn_errname(err));
+	if (err == CN_ENOTMODIFIED) {
+		/* 304 carries no body. */
+		s3_send_begin(r, 304, NULL, 0);
+		s3_end(r);
+		return;
+	}
+	xmlw_init(&w);
+	xmlw_decl(&w);
+	xmlw_open(&w, "Error", NULL);
+	xmlw_elem(&w, "Code", e->code);
+	xmlw_elem(&w, "Message", e->message);
+	if (r->route.bucket)
+		xmlw_elem(&w, "BucketName", r->route.bucket);
+	if (r->route.key)
+		xmlw_elem_n(&w, "Key", r->route.key, r->route.key_len);
+	xmlw_elem(&w, "Resource", r->http->path);
+	xmlw_elem(&w, "RequestId", r->request_id);
+	xmlw_close(&w, "Error");
+	if (err == CN_EDELMARKER)
+		s3_hdr_add(r, &h, "x-amz-delete-marker", "true");
+	if (err == CN_EBADMETHOD || err == CN_EDELMARKER)
+		s3_hdr_add(r, &h, "Allow", "GET, HEAD, PUT, POST, DELETE");
+	/* An error before the body was read: the connection cannot be reused
+	 * for the next request unless the body is drained; http closes it. */
+	if (r->is_head) {
+		xmlw_release(&w);
+		s3_send_begin(r, e->status, &h, 0);
+		s3_end(r);
+		return;
+	}
+	s3_send_xml(r, e->status, &h, &w);
+}
+
+/* ---- thread pool ---- */
+
+struct work {
+	uv_work_t w;
+	struct s3_req *r;
+	s3_work_fn fn;
+	s3_after_fn after;
+	void *arg;
+};
+
+static void work_run(uv_work_t *w)
+{
+	struct work *wk = (struct work *)w;
+	wk->fn(wk->r, wk->arg);
+}
+
+static void work_after(uv_work_t *w, int status)
+{
+	struct work *wk = (struct work *)w;
+	struct s3_req *r = wk->r;
+
+	r->n_work--;
+	wk->after(r, status, wk->arg);
+	free(wk);
+	if (r->done && r->n_work == 0)
+		http_response_end(r->http);
+}
+
+int s3_work(struct s3_req *r, s3_work_fn fn, s3_after_fn after, void *arg)
+{
+	struct work *wk = malloc(sizeof(*wk));
+	int rc;
+
+	if (!wk)
+		return CN_ENOMEM;
+	wk->r = r;
+	wk->fn = fn;
+	wk->after = after;
+	wk->arg = arg;
+	rc = uv_queue_work(r->wk->loop, &wk->w, work_run, work_after);
+	if (rc) {
+		free(wk);
+		return rc;
+	}
+	r->n_work++;
+	return 0;
+}
+
+int s3_meta_submit(struct s3_req *r, struct meta_cmd *cmd, meta_cmd_cb cb, void *arg)
+{
+	return meta_submit(r->srv->meta, cmd, &r->wk->waiter, cb, arg);
+}
+
+/* ---- operations endpoints ---- */
+
+static void send_plain(struct s3_req *r, int status, const char *ctype, const char *body,
+		       size_t len)
+{
+	struct s3_hdrs h = {.n = 0};
+	s3_hdr_add(r, &h, "Content-Type", ctype);
+	s3_send(r, status, &h, body, len);
+}
+
+static void ops_endpoint(struct s3_req *r)
+{
+	const char *p = r->http->path;
+
+	if (strcmp(p, "/_cairn/health/live") == 0) {
+		r->http->op = "HealthLive";
+		send_plain(r, 200, "text/plain", "ok\n", 3);
+	} else if (strcmp(p, "/_cairn/health/ready") == 0) {
+		r->http->op = "HealthReady";
+		if (r->srv->ready)
+			send_plain(r, 200, "text/plain", "ready\n", 6);
+		else
+			send_plain(r, 503, "text/plain", "not ready\n", 10);
+	} else if (strcmp(p, "/_cairn/metrics") == 0) {
+		size_t need = cn_metrics_render(NULL, 0) + 1024;
+		char *buf = cn_pool_alloc(r->pool, need);
+		r->http->op = "Metrics";
+		if (!buf) {
+			s3_send_error(r, CN_ENOMEM);
+			return;
+		}
+		size_t n = cn_metrics_render(buf, need);
+		if (n > need)
+			n = need;
+		send_plain(r, 200, "text/plain; version=0.0.4", buf, n);
+	} else {
+		r->http->op = "Unknown";
+		s3_send_error(r, CN_ENOTIMPL);
+	}
+}
+
+/* ---- authentication ---- */
+
+static int lookup_secret(void *arg, const char *access_key, char *secret_out, size_t cap)
+{
+	struct s3_server *s = arg;
+
+	if (strcmp(access_key, s->cfg.access_key) != 0)
+		return CN_EBADKEYID;
+	if (strlen(s->cfg.secret_key) + 1 > cap)
+		return CN_EINTERNAL;
+	strcpy(secret_out, s->cfg.secret_key);
+	return 0;
+}
+
+static int authenticate(struct s3_req *r)
+{
+	struct http_request *h = r->http;
+	struct sigv4_request sr;
+	struct sigv4_header *hs;
+
+	hs = cn_pool_alloc(r->pool, sizeof(*hs) * (size_t)(h->n_headers + 1));
+	if (!hs)
+		return CN_ENOMEM;
+	for (int i = 0; i < h->n_headers; i++) {
+		hs[i].name = h->headers[i].name;
+		hs[i].name_len = h->headers[i].name_len;
+		hs[i].value = h->headers[i].value;
+		hs[i].value_len = h->headers[i].value_len;
+	}
+	memset(&sr, 0, sizeof(sr));
+	sr.method = h->method_str;
+	sr.path = h->path;
+	sr.path_len = h->path_len;
+	sr.query = h->query;
+	sr.query_len = h->query_len;
+	sr.headers = hs;
+	sr.n_headers = (size_t)h->n_headers;
+	sr.now = time(NULL);
+	return sigv4_verify(&sr, lookup_secret, r->srv, &r->auth);
+}
+
+/* ---- dispatch ---- */
+
+static enum s3_method map_method(const char *m)
+{
+	if (strcmp(m, "GET") == 0)
+		return S3_GET;
+	if (strcmp(m, "PUT") == 0)
+		return S3_PUT;
+	if (strcmp(m, "POST") == 0)
+		return S3_POST;
+	if (strcmp(m, "DELETE") == 0)
+		return S3_DELETE;
+	if (strcmp(m, "HEAD") == 0)
+		return S3_HEAD;
+	return S3_OTHER;
+}
+
+static void on_abort(struct http_request *h)
+{
+	struct s3_req *r = h->data;
+	r->aborted = 1;
+}
+
+static void dispatch(struct s3_req *r)
+{
+	switch (r->route.op) {
+	case S3_OP_LIST_BUCKETS: s3_op_list_buckets(r); break;
+	case S3_OP_CREATE_BUCKET: s3_op_create_bucket(r); break;
+	case S3_OP_DELETE_BUCKET: s3_op_delete_bucket(r); break;
+	case S3_OP_HEAD_BUCKET: s3_op_head_bucket(r); break;
+	case S3_OP_GET_BUCKET_LOCATION: s3_op_get_bucket_location(r); break;
+	case S3_OP_GET_BUCKET_VERSIONING: s3_op_get_bucket_versioning(r); break;
+	case S3_OP_PUT_BUCKET_VERSIONING: s3_op_put_bucket_versioning(r); break;
+	case S3_OP_LIST_OBJECTS:
+	case S3_OP_LIST_OBJECTS_V2: s3_op_list_objects(r); break;
+	case S3_OP_LIST_OBJECT_VERSIONS: s3_op_list_object_versions(r); break;
+	case S3_OP_LIST_MULTIPART_UPLOADS: s3_op_list_multipart_uploads(r); break;
+	case S3_OP_DELETE_OBJECTS: s3_op_delete_objects(r); break;
+	case S3_OP_PUT_OBJECT: s3_op_put_object(r); break;
+	case S3_OP_COPY_OBJECT: s3_op_copy_object(r); break;
+	case S3_OP_GET_OBJECT:
+	case S3_OP_HEAD_OBJECT: s3_op_get_object(r); break;
+	case S3_OP_DELETE_OBJECT: s3_op_delete_object(r); break;
+	case S3_OP_CREATE_MULTIPART: s3_op_create_multipart(r); break;
+	case S3_OP_UPLOAD_PART: s3_op_upload_part(r); break;
+	case S3_OP_UPLOAD_PART_COPY: s3_op_upload_part_copy(r); break;
+	case S3_OP_COMPLETE_MULTIPART: s3_op_complete_multipart(r); break;
+	case S3_OP_ABORT_MULTIPART: s3_op_abort_multipart(r); break;
+	case S3_OP_LIST_PARTS: s3_op_list_parts(r); break;
+	default: s3_send_error(r, CN_ENOTIMPL); break;
+	}
+}
+
+static void on_request(struct http_request *h, void *arg)
+{
+	struct s3_server *s = arg;
+	struct s3_req *r;
+	struct s3_route_input in;
+	int rc;
+
+	r = cn_pool_zalloc(&h->pool, sizeof(*r));
+	if (!r) {
+		http_response_end(h);
+		return;
+	}
+	r->http = h;
+	r->srv = s;
+	r->wk = http_worker_data(h->worker);
+	r->pool = &h->pool;
+	r->is_head = strcmp(h->method_str, "HEAD") == 0;
+	snprintf(r->request_id, sizeof(r->request_id), "%016llX", (unsigned long long)h->id ^
+		 ((unsigned long long)http_worker_index(h->worker) << 56));
+	h->data = r;
+	h->on_abort = on_abort;
+
+	if (strncmp(h->path, "/_cairn/", 8) == 0) {
+		ops_endpoint(r);
+		return;
+	}
+	memset(&in, 0, sizeof(in));
+	in.method = map_method(h->method_str);
+	in.path = h->path;
+	in.path_len = h->path_len;
+	in.query = h->query;
+	in.query_len = h->query_len;
+	in.host = s3_header(r, "host");
+	in.domains = s->cfg.domains;
+	in.n_domains = s->cfg.n_domains;
+	in.has_copy_source = s3_header(r, "x-amz-copy-source") != NULL;
+	rc = s3_route_parse(r->pool, &in, &r->route);
+	h->op = r->route.op_name;
+	h->bucket = r->route.bucket;
+	if (rc) {
+		s3_send_error(r, rc);
+		return;
+	}
+	rc = authenticate(r);
+	if (rc) {
+		s3_send_error(r, rc);
+		return;
+	}
+	if (!s->ready) {
+		s3_send_error(r, CN_ESHUTDOWN);
+		return;
+	}
+	dispatch(r);
+}
+
+/* ---- workers ---- */
+
+static int worker_start(struct http_worker *w, uv_loop_t *loop, void *arg)
+{
+	struct s3_worker *wk = calloc(1, sizeof(*wk));
+	int rc;
+
+	if (!wk)
+		return CN_ENOMEM;
+	wk->srv = arg;
+	wk->loop = loop;
+	rc = meta_waiter_init(&wk->waiter, loop);
+	if (rc) {
+		free(wk);
+		return rc;
+	}
+	http_worker_set_data(w, wk);
+	return 0;
+}
+
+static void waiter_closed(struct meta_waiter *mw)
+{
+	struct s3_worker *wk = (struct s3_worker *)((char *)mw - offsetof(struct s3_worker, waiter));
+	free(wk);
+}
+
+static void worker_stop(struct http_worker *w, uv_loop_t *loop, void *arg)
+{
+	struct s3_worker *wk = http_worker_data(w);
+	(void)loop, (void)arg;
+
+	if (!wk)
+		return;
+	http_worker_set_data(w, NULL);
+	meta_waiter_close(&wk->waiter, waiter_closed);
+}
+
+int s3_server_new(const struct s3_config *cfg, struct meta_store *meta, struct data_store *data,
+		  struct s3_server **out)
+{
+	struct s3_server *s = calloc(1, sizeof(*s));
+
+	if (!s)
+		return CN_ENOMEM;
+	s->cfg = *cfg;
+	if (!s->cfg.region)
+		s->cfg.region = "us-east-1";
+	if (!s->cfg.max_object_size)
+		s->cfg.max_object_size = 5ULL << 40;
+	if (!s->cfg.max_put_size)
+		s->cfg.max_put_size = 5ULL << 30;
+	if (!s->cfg.min_part_size)
+		s->cfg.min_part_size = 5ULL << 20;
+	if (!s->cfg.inline_threshold)
+		s->cfg.inline_threshold = 64 * 1024;
+	s->meta = meta;
+	s->data = data;
+	*out = s;
+	return 0;
+}
+
+void s3_server_free(struct s3_server *s)
+{
+	free(s);
+}
+
+void s3_server_set_ready(struct s3_server *s, int ready)
+{
+	s->ready = ready;
+}
+
+void s3_server_handler(struct s3_server *s, struct http_handler *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->on_request = on_request;
+	out->on_worker_start = worker_start;
+	out->on_worker_stop = worker_stop;
+	out->arg = s;
+}

@@ -1,0 +1,42 @@
+/*
+ * s3/s3.h — the S3 service: an http_handler that routes, authenticates and
+ * runs S3 operations against the metadata engine (meta/) and the data path
+ * (data/).
+ *
+ * Ownership: s3_server_new borrows the stores and the config strings until
+ * s3_server_free. Thread rules: new/free on the main thread; the handler runs
+ * on the HTTP worker loops.
+ */
+#ifndef CAIRN_S3_S3_H
+#define CAIRN_S3_S3_H
+
+#include <stdint.h>
+
+#include "http/http.h"
+
+struct meta_store;
+struct data_store;
+
+struct s3_config {
+	const char *access_key; /* root credentials */
+	const char *secret_key;
+	const char *region;              /* default "us-east-1" */
+	const char *const *domains;      /* virtual-host suffixes, e.g. "localhost" */
+	int n_domains;
+	uint64_t max_object_size;        /* default 5 TiB */
+	uint64_t max_put_size;           /* single PUT, default 5 GiB */
+	uint64_t min_part_size;          /* default 5 MiB */
+	uint32_t inline_threshold;       /* default 64 KiB */
+};
+
+struct s3_server;
+
+int s3_server_new(const struct s3_config *cfg, struct meta_store *meta, struct data_store *data,
+		  struct s3_server **out);
+void s3_server_free(struct s3_server *s);
+/* The handler to pass to http_server_start (arg is the server). */
+void s3_server_handler(struct s3_server *s, struct http_handler *out);
+/* Readiness: 1 when stores are open and the server accepts requests. */
+void s3_server_set_ready(struct s3_server *s, int ready);
+
+#endif

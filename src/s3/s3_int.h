@@ -1,0 +1,226 @@
+/*
+ * s3/s3_int.h — private to src/s3: the per-request context shared by the
+ * front end and the operation handlers, and the helpers they share.
+ *
+ * A struct s3_req lives in its HTTP request's pool and is driven on that
+ * request's loop thread. Blocking work (disk) goes to libuv's thread pool
+ * via s3_work(); metadata commands complete on the loop via the worker's
+ * meta_waiter. Every handler ends by calling one of the s3_send_* helpers,
+ * which end the HTTP request exactly once.
+ */
+#ifndef CAIRN_S3_S3_INT_H
+#define CAIRN_S3_S3_INT_H
+
+#include <stdint.h>
+#include <uv.h>
+
+#include "auth/sigv4.h"
+#include "core/digest.h"
+#include "data/data.h"
+#include "http/http.h"
+#include "meta/meta.h"
+#include "s3/route.h"
+#include "s3/s3.h"
+#include "xml/xml.h"
+
+#define S3_NS "http://s3.amazonaws.com/doc/2006-03-01/"
+#define S3_MAX_USER_META 2048
+#define S3_MAX_HEADERS_OUT 48
+
+struct s3_server {
+	struct s3_config cfg;
+	struct meta_store *meta;
+	struct data_store *data;
+	int ready;
+};
+
+/* Per HTTP worker loop. */
+struct s3_worker {
+	struct s3_server *srv;
+	uv_loop_t *loop;
+	struct meta_waiter waiter;
+};
+
+struct s3_req;
+typedef void (*s3_work_fn)(struct s3_req *r, void *arg);            /* pool thread */
+typedef void (*s3_after_fn)(struct s3_req *r, int status, void *arg); /* loop */
+
+/* Decoded request body delivery (aws-chunked removed). */
+typedef int (*s3_sink_fn)(struct s3_req *r, const char *data, size_t len);
+typedef void (*s3_body_done_fn)(struct s3_req *r, int err);
+
+struct awschunked;
+
+struct s3_body {
+	uint64_t expected;   /* decoded bytes expected, UINT64_MAX if unknown */
+	uint64_t received;   /* decoded bytes delivered */
+	int aws_chunked;
+	struct awschunked *dec;
+	s3_sink_fn sink;
+	s3_body_done_fn done;
+	int finished;
+	int err;
+	/* checksum the client declared (header or trailer) */
+	enum cn_checksum_alg ck_alg;
+	char ck_value[96]; /* base64 as sent, when known up front */
+	int ck_trailer;    /* value arrives in the trailer */
+};
+
+/* Headers of a response under construction. */
+struct s3_hdrs {
+	struct http_header h[S3_MAX_HEADERS_OUT];
+	int n;
+};
+
+struct s3_req {
+	struct http_request *http;
+	struct s3_server *srv;
+	struct s3_worker *wk;
+	struct cn_pool *pool;
+	struct s3_route route;
+	struct sigv4_result auth;
+	char request_id[17];
+	int is_head;
+	int aborted;
+	int done; /* a response has been ended */
+	int n_work; /* thread-pool items in flight */
+	struct s3_body body;
+	void *op; /* the handler's own state */
+};
+
+/* ---- front end helpers (frontend.c) ---- */
+
+void s3_hdr_add(struct s3_req *r, struct s3_hdrs *h, const char *name, const char *value);
+void s3_hdr_addf(struct s3_req *r, struct s3_hdrs *h, const char *name, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+/* Sends an S3 XML error for err (a CN_E* or -errno) and ends the request. */
+void s3_send_error(struct s3_req *r, int err);
+/* Sends status with headers h (may be NULL) and the XML body in w (released
+ * here), then ends the request. */
+void s3_send_xml(struct s3_req *r, int status, struct s3_hdrs *h, struct xmlw *w);
+/* Sends status, headers and an optional copied body, then ends. */
+void s3_send(struct s3_req *r, int status, struct s3_hdrs *h, const void *body, size_t len);
+/* Starts a streamed response: status, headers, content length. */
+int s3_send_begin(struct s3_req *r, int status, struct s3_hdrs *h, uint64_t len);
+void s3_end(struct s3_req *r);
+/* Runs fn on the thread pool, then after on the loop. Returns 0 or error
+ * (then after is never called). */
+int s3_work(struct s3_req *r, s3_work_fn fn, s3_after_fn after, void *arg);
+/* Submits a metadata command; cb runs on this loop. */
+int s3_meta_submit(struct s3_req *r, struct meta_cmd *cmd, meta_cmd_cb cb, void *arg);
+/* Request header value (NUL-terminated) or NULL. */
+const char *s3_header(struct s3_req *r, const char *name);
+/* now in ns since the epoch (wall clock). */
+int64_t s3_now_ns(void);
+/* Fills 16 random bytes. */
+void s3_random_id(uint8_t out[16]);
+
+/* ---- body (body.c) ---- */
+
+/* Sets up decoded-body delivery for the request (aws-chunked decoding,
+ * length checks). expected is written to *len_out (UINT64_MAX if unknown).
+ * Returns 0 or an S3 error code (missing length, bad headers). */
+int s3_body_prepare(struct s3_req *r, uint64_t *len_out);
+/* Starts delivering: sink gets decoded bytes, done gets the outcome once. */
+void s3_body_start(struct s3_req *r, s3_sink_fn sink, s3_body_done_fn done);
+/* Frees the aws-chunked decoder, if any. Idempotent. */
+void s3_body_release(struct s3_req *r);
+/* Which digests the verification of this body needs (CN_DIG_* bits). */
+unsigned s3_body_digests(struct s3_req *r);
+/* Checks Content-MD5, signed-payload SHA-256 and x-amz-checksum-* against
+ * the computed digests. Returns 0, CN_EBADDIGEST, CN_ESHAMISMATCH or
+ * CN_EBADCHECKSUM. */
+int s3_body_verify(struct s3_req *r, const struct cn_digest_result *d);
+/* Reads a whole small body (XML) into pool memory, at most max bytes. */
+typedef void (*s3_small_body_fn)(struct s3_req *r, int err, char *buf, size_t len);
+void s3_body_read_small(struct s3_req *r, size_t max, s3_small_body_fn cb);
+
+/* ---- object attributes (attrs.c) ---- */
+
+/* What a version stores besides size/etag: content headers, user metadata
+ * and the additional checksum, encoded as one opaque byte string. */
+struct s3_attrs {
+	const char *content_type, *content_encoding, *content_disposition;
+	const char *content_language, *cache_control, *expires;
+	const char *meta_names[64];
+	const char *meta_values[64];
+	int n_meta;
+	enum cn_checksum_alg ck_alg;
+	uint8_t ck_raw[32];
+	size_t ck_len;
+	int ck_composite; /* multipart: checksum of checksums, "-N" suffix */
+	uint32_t ck_parts;
+};
+
+/* From request headers (Content-Type, x-amz-meta-*...). CN_EMETATOOBIG when
+ * user metadata exceeds 2 KB. Strings borrowed from the request. */
+int s3_attrs_from_request(struct s3_req *r, struct s3_attrs *a);
+/* Encodes into pool memory. */
+int s3_attrs_encode(struct s3_req *r, const struct s3_attrs *a, uint8_t **out, size_t *len);
+/* Decodes; strings point into pool copies. Returns 0 or CN_ECORRUPT. */
+int s3_attrs_decode(struct s3_req *r, const uint8_t *buf, size_t len, struct s3_attrs *a);
+/* Adds Content-Type & co, x-amz-meta-* and (when want_ck) the checksum header. */
+void s3_attrs_to_headers(struct s3_req *r, const struct s3_attrs *a, struct s3_hdrs *h,
+			 int want_ck);
+
+/* ---- operations ---- */
+
+void s3_op_list_buckets(struct s3_req *r);
+void s3_op_create_bucket(struct s3_req *r);
+void s3_op_delete_bucket(struct s3_req *r);
+void s3_op_head_bucket(struct s3_req *r);
+void s3_op_get_bucket_location(struct s3_req *r);
+void s3_op_get_bucket_versioning(struct s3_req *r);
+void s3_op_put_bucket_versioning(struct s3_req *r);
+void s3_op_put_object(struct s3_req *r);
+void s3_op_get_object(struct s3_req *r);
+void s3_op_delete_object(struct s3_req *r);
+void s3_op_copy_object(struct s3_req *r);
+void s3_op_delete_objects(struct s3_req *r);
+void s3_op_list_objects(struct s3_req *r);
+void s3_op_list_object_versions(struct s3_req *r);
+void s3_op_list_multipart_uploads(struct s3_req *r);
+void s3_op_create_multipart(struct s3_req *r);
+void s3_op_upload_part(struct s3_req *r);
+void s3_op_upload_part_copy(struct s3_req *r);
+void s3_op_complete_multipart(struct s3_req *r);
+void s3_op_abort_multipart(struct s3_req *r);
+void s3_op_list_parts(struct s3_req *r);
+
+/* Shared by PutObject and UploadPart: stream the body into an inline buffer
+ * or a blob, verify, then call done on the loop. */
+struct s3_upload;
+typedef void (*s3_upload_done_fn)(struct s3_req *r, struct s3_upload *u, int err);
+struct s3_upload {
+	uint64_t size;        /* decoded length */
+	int is_inline;
+	char *inline_buf;     /* pool memory when inline */
+	struct blob_layout layout;
+	uint8_t layout_enc[DATA_LAYOUT_MAX];
+	size_t layout_len;
+	struct cn_digest_result dig;
+	uint32_t part_no;
+	const char *version_text; /* for shard headers */
+	s3_upload_done_fn done;
+	void *priv; /* upload.c's state */
+};
+/* Starts receiving the body. On done(err==0) the data is durable (blob) or in
+ * u->inline_buf; with a blob the caller must commit or hand it to GC.
+ * Returns an error without calling done when it cannot start. */
+int s3_upload_start(struct s3_req *r, struct s3_upload *u, uint32_t part_no);
+/* Deletes a blob that will not be committed (thread pool; fire and forget). */
+void s3_upload_discard(struct s3_req *r, struct s3_upload *u);
+
+/* ETag header value: "\"etag\"" in pool memory. */
+const char *s3_quote_etag(struct s3_req *r, const char *etag);
+/* Strips quotes (and a W/ prefix) from an If-Match style header value; writes
+ * NUL-terminated into out (cap). */
+void s3_unquote_etag(const char *in, char *out, size_t cap);
+/* HTTP date (RFC 1123) from ns. */
+void s3_http_date(int64_t ns, char out[40]);
+/* Parses an HTTP date; returns 0 and *ns or -1. */
+int s3_parse_http_date(const char *s, int64_t *ns);
+/* Bucket naming rules; returns 0 or CN_EBADBUCKETNAME. */
+int s3_bucket_name_check(const char *name);
+
+#endif

@@ -1,0 +1,104 @@
+/*
+ * s3/s3err.c — see s3err.h. Messages follow the AWS S3 error reference.
+ */
+#include "s3/s3err.h"
+
+#include <errno.h>
+#include <stddef.h>
+
+#include "core/err.h"
+
+static const struct {
+	int err;
+	struct s3_error e;
+} tab[] = {
+	{CN_ENOMEM, {503, "SlowDown", "Please reduce your request rate."}},
+	{CN_EINVAL, {400, "InvalidArgument", "Invalid Argument"}},
+	{CN_EBADARG, {400, "InvalidArgument", "Invalid Argument"}},
+	{CN_ECORRUPT, {500, "InternalError", "Stored metadata is corrupt."}},
+	{CN_ESHUTDOWN, {503, "ServiceUnavailable", "The server is shutting down."}},
+	{CN_EAGAIN, {503, "SlowDown", "Please reduce your request rate."}},
+	{CN_EBADREQ, {400, "BadRequest", "Malformed request."}},
+	{CN_EHDRTOOBIG, {400, "RequestHeaderSectionTooLarge",
+			 "Your request header section exceeds the maximum allowed size."}},
+	{CN_ETIMEOUT, {400, "RequestTimeout",
+		       "Your socket connection to the server was not read from or written to within the timeout period."}},
+	{CN_EINCOMPLETE, {400, "IncompleteBody",
+			  "You did not provide the number of bytes specified by the Content-Length HTTP header."}},
+	{CN_ENOTIMPL, {501, "NotImplemented",
+		       "A header or query you provided implies functionality that is not implemented."}},
+	{CN_EBADMETHOD, {405, "MethodNotAllowed",
+			 "The specified method is not allowed against this resource."}},
+	{CN_EKEYTOOLONG, {400, "KeyTooLongError", "Your key is too long."}},
+	{CN_EBADDIGEST, {400, "BadDigest",
+			 "The Content-MD5 you specified did not match what we received."}},
+	{CN_EBADMD5HDR, {400, "InvalidDigest", "The Content-MD5 you specified is not valid."}},
+	{CN_EBADCHECKSUM, {400, "BadDigest",
+			   "The checksum you specified did not match what we received."}},
+	{CN_EMISSINGLEN, {411, "MissingContentLength",
+			  "You must provide the Content-Length HTTP header."}},
+	{CN_EBADXML, {400, "MalformedXML",
+		      "The XML you provided was not well-formed or did not validate against our published schema."}},
+	{CN_EBADRANGE, {416, "InvalidRange", "The requested range is not satisfiable"}},
+	{CN_ETOOSMALL, {400, "EntityTooSmall",
+			"Your proposed upload is smaller than the minimum allowed object size."}},
+	{CN_ETOOBIG, {400, "EntityTooLarge",
+		      "Your proposed upload exceeds the maximum allowed object size."}},
+	{CN_EACCESS, {403, "AccessDenied", "Access Denied."}},
+	{CN_EEXPIRED, {403, "AccessDenied", "Request has expired."}},
+	{CN_EBADKEYID, {403, "InvalidAccessKeyId",
+			"The AWS Access Key Id you provided does not exist in our records."}},
+	{CN_EBADSIG, {403, "SignatureDoesNotMatch",
+		      "The request signature we calculated does not match the signature you provided. Check your key and signing method."}},
+	{CN_ESKEW, {403, "RequestTimeTooSkewed",
+		    "The difference between the request time and the server's time is too large."}},
+	{CN_ESHAMISMATCH, {400, "XAmzContentSHA256Mismatch",
+			   "The provided 'x-amz-content-sha256' header does not match what was computed."}},
+	{CN_EBADAUTH, {400, "AuthorizationHeaderMalformed",
+		       "The authorization header is malformed."}},
+	{CN_EBADCHUNK, {400, "IncompleteBody", "The aws-chunked body is malformed."}},
+	{CN_EBADSHAHDR, {400, "InvalidArgument",
+			 "x-amz-content-sha256 must be UNSIGNED-PAYLOAD, STREAMING-* or a valid sha256 value."}},
+	{CN_EBADDATE, {403, "AccessDenied", "AWS authentication requires a valid Date or x-amz-date header"}},
+	{CN_ENOBUCKET, {404, "NoSuchBucket", "The specified bucket does not exist"}},
+	{CN_ENOKEY, {404, "NoSuchKey", "The specified key does not exist."}},
+	{CN_ENOVERSION, {404, "NoSuchVersion",
+			 "The specified version does not exist."}},
+	{CN_ENOUPLOAD, {404, "NoSuchUpload",
+			"The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed."}},
+	{CN_EBUCKETEXISTS, {409, "BucketAlreadyOwnedByYou",
+			    "Your previous request to create the named bucket succeeded and you already own it."}},
+	{CN_ENOTEMPTY, {409, "BucketNotEmpty", "The bucket you tried to delete is not empty"}},
+	{CN_EPRECOND, {412, "PreconditionFailed",
+		       "At least one of the pre-conditions you specified did not hold"}},
+	{CN_ENOTMODIFIED, {304, "NotModified", "Not Modified"}},
+	{CN_EBADPART, {400, "InvalidPart",
+		       "One or more of the specified parts could not be found. The part may not have been uploaded, or the specified entity tag may not match the part's entity tag."}},
+	{CN_EBADPARTORDER, {400, "InvalidPartOrder",
+			    "The list of parts was not in ascending order. Parts must be ordered by part number."}},
+	{CN_EBADBUCKETNAME, {400, "InvalidBucketName", "The specified bucket is not valid."}},
+	{CN_EDELMARKER, {405, "MethodNotAllowed",
+			 "The specified method is not allowed against this resource."}},
+	{CN_ECONFLICT, {409, "OperationAborted",
+			"A conflicting conditional operation is currently in progress against this resource."}},
+	{CN_EBADVERSIONID, {400, "InvalidArgument", "Invalid version id specified"}},
+	{CN_EBADTOKEN, {400, "InvalidArgument", "The continuation token provided is incorrect"}},
+	{CN_EMETATOOBIG, {400, "MetadataTooLarge",
+			  "Your metadata headers exceed the maximum allowed metadata size."}},
+	{CN_EDATALOST, {500, "InternalError",
+			"The object's data could not be read: too many shards are lost."}},
+	{CN_ENOSPACE, {507, "InsufficientStorage", "The storage is full."}},
+	{-ENOSPC, {507, "InsufficientStorage", "The storage is full."}},
+	{CN_EDRIVE, {503, "ServiceUnavailable", "A drive is offline."}},
+};
+
+static const struct s3_error internal = {500, "InternalError",
+					 "We encountered an internal error. Please try again."};
+
+const struct s3_error *s3_error_lookup(int err)
+{
+	for (size_t i = 0; i < sizeof(tab) / sizeof(tab[0]); i++)
+		if (tab[i].err == err)
+			return &tab[i].e;
+	return &internal;
+}

@@ -1,0 +1,419 @@
+/*
+ * s3/upload.c — receiving an object or part body: into an inline buffer when
+ * its declared size is at most the inline threshold, otherwise streamed into
+ * a blob through the thread pool with bounded memory.
+ *
+ * Blob state machine (loop thread; "work" runs on the pool):
+ *
+ *   start --work: blob_writer_new--> READY --(resume body)-->
+ *   sink fills buf[cur]; full -> work: digest + blob_writer_append
+ *        (two buffers: one filling, one being written; both busy -> pause)
+ *   body done -> last partial buffer -> work: blob_writer_finish
+ *   -> verify digests -> done(0)            any error -> abort/delete -> done(err)
+ *
+ * Memory per upload: two UPLOAD_BUF buffers, whatever the object size.
+ * Data is durable (fsync by the data path's policy) before done(0) runs, so
+ * the caller commits metadata only after the data is on disk.
+ */
+#include "s3/s3_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/err.h"
+#include "core/log.h"
+
+#define UPLOAD_BUF (1u << 20)
+/* + one HTTP read buffer of overflow, see blob_sink() */
+#define UPLOAD_CAP (UPLOAD_BUF + 64 * 1024)
+
+struct up {
+	struct s3_upload *u;
+	struct s3_req *r;
+	struct cn_digest dig;
+	int dig_init;
+	int is_blob;
+	struct blob_writer *w;
+	char *buf[2];
+	size_t fill[2];
+	int cur;	 /* buffer being filled */
+	int busy;	 /* index of the buffer being written, -1 none */
+	int pending;	 /* index of a full buffer waiting, -1 none */
+	int work;	 /* a work item is in flight */
+	int work_rc;
+	int ready;	 /* writer created */
+	int body_done;
+	int body_err;
+	int failed;
+	int finished;
+	int reported;
+	uint64_t limit;
+	size_t work_len;
+	int work_buf;
+	struct blob_info info;
+};
+
+static void report(struct up *p, int err)
+{
+	if (p->reported)
+		return;
+	p->reported = 1;
+	if (p->dig_init) {
+		cn_digest_release(&p->dig);
+		p->dig_init = 0;
+	}
+	free(p->buf[0]);
+	free(p->buf[1]);
+	p->buf[0] = p->buf[1] = NULL;
+	p->u->done(p->r, p->u, err);
+}
+
+/* ---- inline ---- */
+
+static int inline_sink(struct s3_req *r, const char *data, size_t len)
+{
+	struct up *p = r->op;
+	struct s3_upload *u = p->u;
+
+	if (len > u->size - p->fill[0])
+		return CN_EINCOMPLETE;
+	memcpy(u->inline_buf + p->fill[0], data, len);
+	p->fill[0] += len;
+	return 0;
+}
+
+static void inline_done(struct s3_req *r, int err)
+{
+	struct up *p = r->op;
+	struct s3_upload *u = p->u;
+
+	if (!err) {
+		cn_digest_update(&p->dig, u->inline_buf, p->fill[0]);
+		cn_digest_final(&p->dig, &u->dig);
+		u->size = p->fill[0];
+		err = s3_body_verify(r, &u->dig);
+	}
+	report(p, err);
+}
+
+/* ---- blob ---- */
+
+static void advance(struct up *p);
+
+static void w_new(struct s3_req *r, void *arg)
+{
+	struct up *p = arg;
+	(void)r;
+	p->work_rc = blob_writer_new(p->r->srv->data, &p->info, &p->w);
+}
+
+static void w_new_after(struct s3_req *r, int status, void *arg)
+{
+	struct up *p = arg;
+
+	p->work = 0;
+	if (status || p->work_rc) {
+		p->failed = p->work_rc ? p->work_rc : CN_EINTERNAL;
+		p->w = NULL;
+	} else {
+		p->ready = 1;
+	}
+	if (!r->aborted)
+		http_request_resume(r->http);
+	advance(p);
+}
+
+static void w_append(struct s3_req *r, void *arg)
+{
+	struct up *p = arg;
+	(void)r;
+	cn_digest_update(&p->dig, p->buf[p->work_buf], p->work_len);
+	p->work_rc = blob_writer_append(p->w, p->buf[p->work_buf], p->work_len);
+}
+
+static void w_append_after(struct s3_req *r, int status, void *arg)
+{
+	struct up *p = arg;
+
+	p->work = 0;
+	p->fill[p->work_buf] = 0;
+	p->busy = -1;
+	if (status || p->work_rc)
+		p->failed = p->work_rc ? p->work_rc : CN_EINTERNAL;
+	if (!r->aborted && r->http->paused && p->pending < 0)
+		http_request_resume(r->http);
+	advance(p);
+}
+
+static void w_finish(struct s3_req *r, void *arg)
+{
+	struct up *p = arg;
+	(void)r;
+	p->work_rc = blob_writer_finish(p->w, &p->u->layout);
+	p->w = NULL; /* finish frees the writer, even on error */
+	cn_digest_final(&p->dig, &p->u->dig);
+}
+
+static void w_delete(struct s3_req *r, void *arg)
+{
+	struct up *p = arg;
+	(void)r;
+	blob_delete(p->r->srv->data, &p->u->layout);
+}
+
+static void w_deleted_after(struct s3_req *r, int status, void *arg)
+{
+	struct up *p = arg;
+	(void)r, (void)status;
+	p->work = 0;
+	report(p, p->failed);
+}
+
+static void w_finish_after(struct s3_req *r, int status, void *arg)
+{
+	struct up *p = arg;
+	struct s3_upload *u = p->u;
+	int rc;
+
+	p->work = 0;
+	p->finished = 1;
+	if (status || p->work_rc) {
+		p->failed = p->work_rc ? p->work_rc : CN_EINTERNAL;
+		report(p, p->failed);
+		return;
+	}
+	u->size = u->dig.len;
+	rc = s3_body_verify(r, &u->dig);
+	if (rc == 0) {
+		rc = blob_layout_encode(&u->layout, u->layout_enc, sizeof(u->layout_enc));
+		if (rc >= 0) {
+			u->layout_len = (size_t)rc;
+			rc = 0;
+		}
+	}
+	if (rc) {
+		/* Durable but unwanted: remove it before answering. */
+		p->failed = rc;
+		p->work = 1;
+		if (s3_work(r, w_delete, w_deleted_after, p)) {
+			p->work = 0;
+			report(p, rc);
+		}
+		return;
+	}
+	report(p, 0);
+}
+
+static void w_abort(struct s3_req *r, void *arg)
+{
+	struct up *p = arg;
+	(void)r;
+	blob_writer_abort(p->w);
+	p->w = NULL;
+}
+
+static void w_abort_after(struct s3_req *r, int status, void *arg)
+{
+	struct up *p = arg;
+	(void)r, (void)status;
+	p->work = 0;
+	report(p, p->failed);
+}
+
+static int dispatch_append(struct up *p, int idx)
+{
+	p->work = 1;
+	p->busy = idx;
+	p->work_buf = idx;
+	p->work_len = p->fill[idx];
+	if (s3_work(p->r, w_append, w_append_after, p)) {
+		p->work = 0;
+		p->busy = -1;
+		return CN_ENOMEM;
+	}
+	return 0;
+}
+
+/* Moves the state machine on; called after every event. */
+static void advance(struct up *p)
+{
+	if (p->work || p->reported)
+		return;
+	if (p->failed || p->body_err) {
+		if (!p->failed)
+			p->failed = p->body_err;
+		if (!p->body_done)
+			return; /* wait for the body to stop (it was told to) */
+		if (p->w) {
+			p->work = 1;
+			if (s3_work(p->r, w_abort, w_abort_after, p) == 0)
+				return;
+			p->work = 0;
+			blob_writer_abort(p->w); /* cannot queue: do it here */
+			p->w = NULL;
+		}
+		report(p, p->failed);
+		return;
+	}
+	if (!p->ready)
+		return;
+	if (p->pending >= 0) {
+		int idx = p->pending;
+		p->pending = -1;
+		if (dispatch_append(p, idx)) {
+			p->failed = CN_ENOMEM;
+			advance(p);
+			return;
+		}
+		p->cur = idx ^ 1;
+		if (!p->r->aborted && p->r->http->paused)
+			http_request_resume(p->r->http);
+		return;
+	}
+	if (!p->body_done)
+		return;
+	if (p->fill[p->cur] > 0) {
+		if (dispatch_append(p, p->cur)) {
+			p->failed = CN_ENOMEM;
+			advance(p);
+		}
+		return;
+	}
+	p->work = 1;
+	if (s3_work(p->r, w_finish, w_finish_after, p)) {
+		p->work = 0;
+		p->failed = CN_ENOMEM;
+		advance(p);
+	}
+}
+
+static int blob_sink(struct s3_req *r, const char *data, size_t len)
+{
+	struct up *p = r->op;
+
+	if (p->failed)
+		return p->failed;
+	if (p->dig.len + len > p->limit || r->body.received > p->limit)
+		return CN_ETOOBIG;
+	while (len > 0) {
+		/* A buffer waiting for the other to be written may overflow by
+		 * one parser callback's worth (the HTTP read buffer): the parser
+		 * hands over whole callbacks and pauses only after them. */
+		size_t cap = p->pending == p->cur ? UPLOAD_CAP : UPLOAD_BUF;
+		size_t room = cap - p->fill[p->cur];
+		size_t n = len < room ? len : room;
+
+		if (room == 0 || p->busy == p->cur)
+			return CN_EINTERNAL; /* bounded by construction; never expected */
+		memcpy(p->buf[p->cur] + p->fill[p->cur], data, n);
+		p->fill[p->cur] += n;
+		data += n;
+		len -= n;
+		if (p->pending != p->cur && p->fill[p->cur] >= UPLOAD_BUF) {
+			if (!p->work && p->ready) {
+				if (dispatch_append(p, p->cur))
+					return CN_ENOMEM;
+				p->cur ^= 1;
+			} else {
+				p->pending = p->cur;
+				http_request_pause(r->http);
+			}
+		}
+	}
+	return 0;
+}
+
+static void blob_done(struct s3_req *r, int err)
+{
+	struct up *p = r->op;
+
+	p->body_done = 1;
+	if (err)
+		p->body_err = err;
+	advance(p);
+}
+
+int s3_upload_start(struct s3_req *r, struct s3_upload *u, uint32_t part_no)
+{
+	struct up *p;
+	uint64_t len;
+	int rc;
+
+	rc = s3_body_prepare(r, &len);
+	if (rc)
+		return rc;
+	u->size = len;
+	u->part_no = part_no;
+	p = cn_pool_zalloc(r->pool, sizeof(*p));
+	if (!p)
+		return CN_ENOMEM;
+	p->u = u;
+	p->r = r;
+	p->busy = p->pending = -1;
+	p->limit = r->srv->cfg.max_put_size;
+	if (len != UINT64_MAX && len > p->limit)
+		return CN_ETOOBIG;
+	rc = cn_digest_init(&p->dig, s3_body_digests(r));
+	if (rc)
+		return rc;
+	p->dig_init = 1;
+	u->priv = p;
+	r->op = p;
+	if (len != UINT64_MAX && len <= r->srv->cfg.inline_threshold) {
+		u->is_inline = 1;
+		u->inline_buf = cn_pool_alloc(r->pool, len ? len : 1);
+		if (!u->inline_buf)
+			goto nomem;
+		s3_body_start(r, inline_sink, inline_done);
+		return 0;
+	}
+	p->is_blob = 1;
+	p->buf[0] = malloc(UPLOAD_CAP);
+	p->buf[1] = malloc(UPLOAD_CAP);
+	if (!p->buf[0] || !p->buf[1])
+		goto nomem;
+	s3_random_id(p->info.id);
+	p->info.bucket = r->route.bucket;
+	p->info.key = cn_pool_strndup(r->pool, r->route.key, r->route.key_len);
+	p->info.version_id = u->version_text;
+	p->info.part_number = part_no;
+	p->info.size_hint = len == UINT64_MAX ? 0 : len;
+	/* Hold the body until the writer exists. */
+	http_request_pause(r->http);
+	p->work = 1;
+	rc = s3_work(r, w_new, w_new_after, p);
+	if (rc) {
+		p->work = 0;
+		http_request_resume(r->http);
+		goto fail;
+	}
+	s3_body_start(r, blob_sink, blob_done);
+	return 0;
+nomem:
+	rc = CN_ENOMEM;
+fail:
+	free(p->buf[0]);
+	free(p->buf[1]);
+	cn_digest_release(&p->dig);
+	r->op = NULL;
+	return rc;
+}
+
+static void discard_work(struct s3_req *r, void *arg)
+{
+	struct s3_upload *u = arg;
+	blob_delete(r->srv->data, &u->layout);
+}
+
+static void discard_after(struct s3_req *r, int status, void *arg)
+{
+	(void)r, (void)status, (void)arg;
+}
+
+void s3_upload_discard(struct s3_req *r, struct s3_upload *u)
+{
+	if (u->is_inline)
+		return;
+	if (s3_work(r, discard_work, discard_after, u))
+		log_warn("upload: could not queue blob delete; GC will find it");
+}

@@ -1,0 +1,294 @@
+/*
+ * xml/xml.c — see xml.h.
+ */
+#include "xml/xml.h"
+
+#include <expat.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/err.h"
+
+#define XML_MAX_DEPTH 16
+#define XML_MAX_NODES 20000
+
+void xmlw_init(struct xmlw *w)
+{
+	w->buf = NULL;
+	w->len = w->cap = 0;
+	w->err = 0;
+}
+
+void xmlw_release(struct xmlw *w)
+{
+	free(w->buf);
+	xmlw_init(w);
+}
+
+static int grow(struct xmlw *w, size_t need)
+{
+	size_t cap;
+	char *nb;
+
+	if (w->err)
+		return -1;
+	if (w->cap - w->len >= need)
+		return 0;
+	cap = w->cap ? w->cap : 1024;
+	while (cap - w->len < need)
+		cap *= 2;
+	nb = realloc(w->buf, cap);
+	if (!nb) {
+		w->err = CN_ENOMEM;
+		return -1;
+	}
+	w->buf = nb;
+	w->cap = cap;
+	return 0;
+}
+
+void xmlw_raw(struct xmlw *w, const char *s, size_t len)
+{
+	if (grow(w, len + 1))
+		return;
+	memcpy(w->buf + w->len, s, len);
+	w->len += len;
+	w->buf[w->len] = 0;
+}
+
+static void raws(struct xmlw *w, const char *s)
+{
+	xmlw_raw(w, s, strlen(s));
+}
+
+void xmlw_decl(struct xmlw *w)
+{
+	raws(w, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+}
+
+void xmlw_open(struct xmlw *w, const char *tag, const char *ns)
+{
+	raws(w, "<");
+	raws(w, tag);
+	if (ns) {
+		raws(w, " xmlns=\"");
+		raws(w, ns);
+		raws(w, "\"");
+	}
+	raws(w, ">");
+}
+
+void xmlw_close(struct xmlw *w, const char *tag)
+{
+	raws(w, "</");
+	raws(w, tag);
+	raws(w, ">");
+}
+
+void xmlw_text(struct xmlw *w, const char *s, size_t len)
+{
+	size_t start = 0;
+
+	for (size_t i = 0; i < len; i++) {
+		unsigned char ch = (unsigned char)s[i];
+		const char *rep = NULL;
+		char num[8];
+		switch (ch) {
+		case '&': rep = "&amp;"; break;
+		case '<': rep = "&lt;"; break;
+		case '>': rep = "&gt;"; break;
+		case '"': rep = "&quot;"; break;
+		case '\'': rep = "&apos;"; break;
+		case '\r': rep = "&#13;"; break;
+		default:
+			if (ch < 0x20 && ch != '\t' && ch != '\n') {
+				snprintf(num, sizeof(num), "&#%u;", ch);
+				rep = num;
+			}
+		}
+		if (rep) {
+			xmlw_raw(w, s + start, i - start);
+			raws(w, rep);
+			start = i + 1;
+		}
+	}
+	xmlw_raw(w, s + start, len - start);
+}
+
+void xmlw_elem_n(struct xmlw *w, const char *tag, const char *text, size_t len)
+{
+	xmlw_open(w, tag, NULL);
+	xmlw_text(w, text, len);
+	xmlw_close(w, tag);
+}
+
+void xmlw_elem(struct xmlw *w, const char *tag, const char *text)
+{
+	xmlw_elem_n(w, tag, text ? text : "", text ? strlen(text) : 0);
+}
+
+void xmlw_elem_u64(struct xmlw *w, const char *tag, uint64_t v)
+{
+	char b[24];
+	snprintf(b, sizeof(b), "%" PRIu64, v);
+	xmlw_elem(w, tag, b);
+}
+
+void xml_time_iso(uint64_t ns, char out[32])
+{
+	time_t t = (time_t)(ns / 1000000000u);
+	struct tm tm;
+	gmtime_r(&t, &tm);
+	size_t n = strftime(out, 32, "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(out + n, 32 - n, ".%03uZ", (unsigned)((ns / 1000000u) % 1000u));
+}
+
+void xmlw_elem_time(struct xmlw *w, const char *tag, uint64_t ns)
+{
+	char b[32];
+	xml_time_iso(ns, b);
+	xmlw_elem(w, tag, b);
+}
+
+/* ---- reader ---- */
+
+struct pstate {
+	struct cn_pool *pool;
+	XML_Parser p;
+	struct xml_node *root, *cur, *last_child_of_cur;
+	int depth;
+	int nodes;
+	int err;
+};
+
+static void XMLCALL on_start(void *ud, const XML_Char *name, const XML_Char **atts)
+{
+	struct pstate *s = ud;
+	struct xml_node *n;
+	const char *local;
+	(void)atts;
+
+	if (s->err)
+		return;
+	if (++s->depth > XML_MAX_DEPTH || ++s->nodes > XML_MAX_NODES) {
+		s->err = CN_EBADXML;
+		XML_StopParser(s->p, XML_FALSE);
+		return;
+	}
+	n = cn_pool_zalloc(s->pool, sizeof(*n));
+	if (!n) {
+		s->err = CN_ENOMEM;
+		XML_StopParser(s->p, XML_FALSE);
+		return;
+	}
+	/* Namespaces are reported as "uri|local" (separator set below). */
+	local = strrchr(name, '|');
+	n->name = cn_pool_strndup(s->pool, local ? local + 1 : name,
+				  strlen(local ? local + 1 : name));
+	n->text = "";
+	n->parent = s->cur;
+	if (s->cur) {
+		struct xml_node **pp = &s->cur->child;
+		/* Append keeps document order; nodes per parent are few or the
+		 * parse is bounded anyway, so find the tail through the cache. */
+		if (s->last_child_of_cur && s->last_child_of_cur->parent == s->cur)
+			pp = &s->last_child_of_cur->next;
+		else
+			while (*pp)
+				pp = &(*pp)->next;
+		*pp = n;
+	} else if (!s->root) {
+		s->root = n;
+	} else {
+		s->err = CN_EBADXML;
+	}
+	s->cur = n;
+	s->last_child_of_cur = NULL;
+}
+
+static void XMLCALL on_end(void *ud, const XML_Char *name)
+{
+	struct pstate *s = ud;
+	(void)name;
+
+	if (s->err || !s->cur)
+		return;
+	s->depth--;
+	s->last_child_of_cur = s->cur;
+	s->cur = s->cur->parent;
+}
+
+static void XMLCALL on_text(void *ud, const XML_Char *txt, int len)
+{
+	struct pstate *s = ud;
+	struct xml_node *n = s->cur;
+	char *nt;
+
+	if (s->err || !n || len <= 0)
+		return;
+	nt = cn_pool_alloc(s->pool, n->text_len + (size_t)len + 1);
+	if (!nt) {
+		s->err = CN_ENOMEM;
+		XML_StopParser(s->p, XML_FALSE);
+		return;
+	}
+	memcpy(nt, n->text, n->text_len);
+	memcpy(nt + n->text_len, txt, (size_t)len);
+	n->text_len += (size_t)len;
+	nt[n->text_len] = 0;
+	n->text = nt;
+}
+
+static void XMLCALL on_entity_decl(void *ud, const XML_Char *entityName, int is_parameter_entity,
+				   const XML_Char *value, int value_length, const XML_Char *base,
+				   const XML_Char *systemId, const XML_Char *publicId,
+				   const XML_Char *notationName)
+{
+	struct pstate *s = ud;
+	(void)entityName, (void)is_parameter_entity, (void)value, (void)value_length;
+	(void)base, (void)systemId, (void)publicId, (void)notationName;
+	/* Entity declarations have no place in S3 bodies; refuse them. */
+	s->err = CN_EBADXML;
+	XML_StopParser(s->p, XML_FALSE);
+}
+
+int xml_parse(struct cn_pool *pool, const char *body, size_t len, struct xml_node **root)
+{
+	struct pstate s;
+	int rc = 0;
+
+	memset(&s, 0, sizeof(s));
+	s.pool = pool;
+	s.p = XML_ParserCreateNS(NULL, '|');
+	if (!s.p)
+		return CN_ENOMEM;
+	XML_SetUserData(s.p, &s);
+	XML_SetElementHandler(s.p, on_start, on_end);
+	XML_SetCharacterDataHandler(s.p, on_text);
+	XML_SetEntityDeclHandler(s.p, on_entity_decl);
+	if (XML_Parse(s.p, body, (int)len, XML_TRUE) != XML_STATUS_OK || s.err || !s.root)
+		rc = s.err == CN_ENOMEM ? CN_ENOMEM : CN_EBADXML;
+	XML_ParserFree(s.p);
+	if (rc == 0)
+		*root = s.root;
+	return rc;
+}
+
+struct xml_node *xml_child(struct xml_node *n, const char *name)
+{
+	if (!n)
+		return NULL;
+	for (struct xml_node *c = n->child; c; c = c->next)
+		if (strcmp(c->name, name) == 0)
+			return c;
+	return NULL;
+}
+
+const char *xml_child_text(struct xml_node *n, const char *name)
+{
+	struct xml_node *c = xml_child(n, name);
+	return c ? c->text : NULL;
+}

@@ -1,0 +1,59 @@
+/*
+ * xml/xml.h — the streaming XML writer used for every S3 response body, and
+ * a bounded reader (expat) that turns a small request body into a tree.
+ *
+ * Writer: appends to a growable buffer, escaping text; allocation failure is
+ * sticky (w->err) and checked once at the end. Reader: depth, node count and
+ * text size are bounded; entities/DTDs are refused (no billion laughs).
+ *
+ * Ownership: the writer owns its buffer (_init/_release); reader nodes live
+ * in the caller's pool. Thread rules: one thread per object.
+ */
+#ifndef CAIRN_XML_XML_H
+#define CAIRN_XML_XML_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/pool.h"
+
+struct xmlw {
+	char *buf;
+	size_t len, cap;
+	int err;
+};
+
+void xmlw_init(struct xmlw *w);
+void xmlw_release(struct xmlw *w);
+/* `<?xml version="1.0" encoding="UTF-8"?>` */
+void xmlw_decl(struct xmlw *w);
+/* `<tag>`; with xmlns when ns is not NULL. */
+void xmlw_open(struct xmlw *w, const char *tag, const char *ns);
+void xmlw_close(struct xmlw *w, const char *tag);
+/* `<tag>escaped text</tag>` */
+void xmlw_elem(struct xmlw *w, const char *tag, const char *text);
+void xmlw_elem_n(struct xmlw *w, const char *tag, const char *text, size_t len);
+void xmlw_elem_u64(struct xmlw *w, const char *tag, uint64_t v);
+/* ISO-8601 UTC with milliseconds, from nanoseconds since the epoch. */
+void xmlw_elem_time(struct xmlw *w, const char *tag, uint64_t ns);
+void xmlw_text(struct xmlw *w, const char *text, size_t len);
+void xmlw_raw(struct xmlw *w, const char *s, size_t len);
+
+/* Formats ns since the epoch as "2006-01-02T15:04:05.000Z" (25 bytes). */
+void xml_time_iso(uint64_t ns, char out[32]);
+
+struct xml_node {
+	const char *name; /* local name, namespace stripped */
+	char *text;       /* concatenated character data, NUL-terminated */
+	size_t text_len;
+	struct xml_node *parent, *child, *next;
+};
+
+/* Parses body into a tree in pool. Returns 0 or CN_EBADXML. */
+int xml_parse(struct cn_pool *pool, const char *body, size_t len, struct xml_node **root);
+/* First child named `name`, or NULL. */
+struct xml_node *xml_child(struct xml_node *n, const char *name);
+/* Text of the first child named `name`, or NULL. */
+const char *xml_child_text(struct xml_node *n, const char *name);
+
+#endif
