@@ -683,7 +683,9 @@ int meta_cmd_encode(const struct meta_cmd *c, uint8_t **out, size_t *out_len)
 {
 	struct wbuf w;
 
-	if (c->bucket_len > META_BUCKET_MAX || c->key_len > META_KEY_MAX ||
+	if (c->key_len > META_KEY_MAX)
+		return CN_EKEYTOOLONG;
+	if (c->bucket_len > META_BUCKET_MAX ||
 	    c->if_match_len > META_ETAG_MAX || c->attrs_len > META_ATTRS_MAX ||
 	    c->etag_len > META_ETAG_MAX || c->inline_len > META_INLINE_MAX ||
 	    c->layout_len > META_LAYOUT_MAX || c->n_parts > META_PARTS_MAX || c->n_gc > 100000)

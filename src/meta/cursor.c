@@ -109,6 +109,7 @@ static int load_group(struct lcur *lc, struct kv_item *it, size_t glen)
 		lc->g[lc->gn++] =
 			(struct gent){fk, fklen, it->k + glen + KEY_HASH, it->v, it->vlen};
 		rc = kv_cursor_next(&lc->cur, it);
+		lc->steps++;
 		if (rc == CN_ENOTFOUND)
 			break;
 		if (rc)
@@ -158,6 +159,7 @@ static int raw_seek(struct lcur *lc, const uint8_t *k, size_t klen)
 {
 	struct kv_item it;
 	int rc = kv_cursor_seek(&lc->cur, k, klen, &it);
+	lc->steps++;
 	return set_from_raw(lc, rc, &it);
 }
 
@@ -176,6 +178,7 @@ int lc_next(struct lcur *lc)
 		return raw_seek(lc, lc->gsucc, lc->gsucclen);
 	}
 	rc = kv_cursor_next(&lc->cur, &it);
+	lc->steps++;
 	return set_from_raw(lc, rc, &it);
 }
 

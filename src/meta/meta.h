@@ -350,7 +350,8 @@ struct meta_list_result {
 	char next_id[META_ID_TEXT];
 	/* v2 NextContinuationToken, NUL-terminated base64, NULL unless truncated */
 	const char *next_token;
-	void *mem; /* internal */
+	unsigned long steps; /* cursor seeks + steps spent (cost, for tests/metrics) */
+	void *mem;	     /* internal */
 };
 
 /* ListObjectsV2 / V1. Returns *out owned (meta_list_result_release). Errors:

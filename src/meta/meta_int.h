@@ -145,6 +145,7 @@ struct lcur {
 	size_t sfxlen;
 	int eof;
 	int err;
+	unsigned long steps; /* raw seeks + steps, for tests and metrics */
 	const uint8_t *key;
 	size_t klen;
 	const uint8_t *sfx;

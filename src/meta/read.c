@@ -675,6 +675,7 @@ done:
 	out->prefixes = b.p;
 	out->n_prefixes = b.np;
 	out->mem = b.arena.p;
+	out->steps = lc.steps;
 	memset(&b, 0, sizeof(b));
 out:
 	if (lc_opened)

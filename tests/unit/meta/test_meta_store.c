@@ -204,7 +204,8 @@ static void test_versioning_state_machine(void **state)
 	assert_int_equal(meta_object_get(t.s, "vbk", "k", 1, NULL, META_GET_INLINE, &v), 0);
 	assert_memory_equal(v.inline_data, "v2", 2);
 	meta_version_release(&v);
-	assert_int_equal(meta_object_get(t.s, "vbk", "k", 1, r[1].vid_text, META_GET_INLINE, &v), 0);
+	assert_int_equal(meta_object_get(t.s, "vbk", "k", 1, r[1].vid_text, META_GET_INLINE, &v),
+			 0);
 	assert_memory_equal(v.inline_data, "v1", 2);
 	assert_false(v.flags & META_VF_LATEST);
 	meta_version_release(&v);
