@@ -80,10 +80,20 @@ int awschunked_init(struct awschunked *d, const struct sigv4_result *auth, uint6
 	memset(d, 0, sizeof(*d));
 	d->decoded_len = decoded_len;
 	d->state = ST_HEADER;
-	if (expected_trailer && expected_trailer[0]) {
-		d->want = checksum_name(expected_trailer, strlen(expected_trailer));
-		if (d->want == CN_CK_NONE)
-			return CN_EBADARG;
+	if (expected_trailer) {
+		const char *t = expected_trailer;
+		size_t tlen = strlen(t);
+		while (tlen && (*t == ' ' || *t == '\t')) {
+			t++;
+			tlen--;
+		}
+		while (tlen && (t[tlen - 1] == ' ' || t[tlen - 1] == '\t'))
+			tlen--;
+		if (tlen) {
+			d->want = checksum_name(t, tlen);
+			if (d->want == CN_CK_NONE)
+				return CN_EBADARG;
+		}
 	}
 	d->trailer_mode = d->want ? AWSCHUNKED_TRAILER_UNSIGNED : AWSCHUNKED_TRAILER_NONE;
 	if (auth) {
