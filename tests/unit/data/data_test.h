@@ -141,8 +141,9 @@ static inline int fault_hit(struct fault *f, unsigned op)
 {
 	if (!(f->ops & op))
 		return 0;
-	f->calls++;
-	if (f->nth && f->calls == f->nth) {
+	/* Atomic: the writer fsyncs shards from several threads. */
+	long c = __atomic_add_fetch(&f->calls, 1, __ATOMIC_SEQ_CST);
+	if (f->nth && c == f->nth) {
 		f->fired = 1;
 		return 1;
 	}

@@ -11,6 +11,8 @@
 
 #include "core/err.h"
 
+#include <pthread.h>
+
 struct env {
 	struct tdirs t;
 	struct data_store *s;
@@ -462,6 +464,66 @@ static void test_xxh3_and_mirror_layouts(void **state)
 	tdirs_free(&t);
 }
 
+struct conc {
+	struct env *e;
+	int id;
+	int failures;
+};
+
+static void *conc_worker(void *arg)
+{
+	struct conc *c = arg;
+	size_t len = 70000 + (size_t)c->id * 1000;
+	uint8_t *data = malloc(len), *back = malloc(len);
+	for (int j = 0; j < 15; j++) {
+		struct blob_layout l;
+		uint64_t seed = (uint64_t)c->id * 1000 + (uint64_t)j + 5000;
+		unsigned bad;
+		fill(data, len, seed);
+		if (put_blob(c->e->s, data, len, seed, &l) != 0) {
+			c->failures++;
+			continue;
+		}
+		if (j % 3 == 0) { /* lose a data shard: readers rebuild and report */
+			char p[512];
+			for (int d = 0; d < c->e->t.n; d++) {
+				shard_file(c->e->t.paths[d], l.id, 0, p, sizeof(p));
+				unlink(p);
+			}
+		}
+		if (get_blob(c->e->s, &l, back, 30000, &bad) != 0 || memcmp(back, data, len) != 0)
+			c->failures++;
+		if (blob_delete(c->e->s, &l) != 0)
+			c->failures++;
+	}
+	free(data);
+	free(back);
+	return NULL;
+}
+
+/* Many threads writing, reading, damaging and deleting different blobs on
+ * one store at once (run under TSan too). */
+static void test_concurrent_blobs(void **state)
+{
+	(void)state;
+	struct env e;
+	pthread_t th[4];
+	struct conc c[4];
+	env_open(&e, 4, 2, 2, 16384);
+	for (int i = 0; i < 4; i++) {
+		c[i] = (struct conc){.e = &e, .id = i};
+		assert_int_equal(pthread_create(&th[i], NULL, conc_worker, &c[i]), 0);
+	}
+	for (int i = 0; i < 4; i++) {
+		pthread_join(th[i], NULL);
+		assert_int_equal(c[i].failures, 0);
+	}
+	assert_int_equal(data_heal_queue_len(e.s), 4 * 5);
+	assert_int_equal(count_files(&e.t, "blobs"), 0);
+	assert_int_equal(count_files(&e.t, "tmp"), 0);
+	env_close(&e);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -474,6 +536,7 @@ int main(void)
 		cmocka_unit_test(test_delete_idempotent),
 		cmocka_unit_test(test_heal_queue),
 		cmocka_unit_test(test_xxh3_and_mirror_layouts),
+		cmocka_unit_test(test_concurrent_blobs),
 	};
 	return cmocka_run_group_tests_name("data_blob", tests, NULL, NULL);
 }

@@ -106,7 +106,7 @@ static void test_foreign_and_bad_markers(void **state)
 	/* An unknown format version (valid checksum) refuses the start. */
 	char p[256];
 	snprintf(p, sizeof(p), "%s/.cairn-format", t.paths[1]);
-	size_t len;
+	size_t len = 0;
 	uint8_t *b = read_file(p, &len);
 	assert_int_equal(len, 48);
 	b[8] = 2;
