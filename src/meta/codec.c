@@ -685,10 +685,10 @@ int meta_cmd_encode(const struct meta_cmd *c, uint8_t **out, size_t *out_len)
 
 	if (c->key_len > META_KEY_MAX)
 		return CN_EKEYTOOLONG;
-	if (c->bucket_len > META_BUCKET_MAX ||
-	    c->if_match_len > META_ETAG_MAX || c->attrs_len > META_ATTRS_MAX ||
-	    c->etag_len > META_ETAG_MAX || c->inline_len > META_INLINE_MAX ||
-	    c->layout_len > META_LAYOUT_MAX || c->n_parts > META_PARTS_MAX || c->n_gc > 100000)
+	if (c->bucket_len > META_BUCKET_MAX || c->if_match_len > META_ETAG_MAX ||
+	    c->attrs_len > META_ATTRS_MAX || c->etag_len > META_ETAG_MAX ||
+	    c->inline_len > META_INLINE_MAX || c->layout_len > META_LAYOUT_MAX ||
+	    c->n_parts > META_PARTS_MAX || c->n_gc > 100000)
 		return CN_EMETATOOBIG;
 	wb_init(&w);
 	wb_u8(&w, CMD_V1);
@@ -787,6 +787,8 @@ int meta_cmd_decode(const void *buf, size_t len, struct meta_cmd *c)
 	c->cond = rb_u32(&r);
 	has_if_match = rb_u8(&r);
 	c->if_match = rb_str(&r, rb_u8(&r), META_ETAG_MAX, &c->if_match_len);
+	if (has_if_match > 1)
+		r.bad = 1;
 	if (!has_if_match) {
 		if (c->if_match_len)
 			r.bad = 1;
