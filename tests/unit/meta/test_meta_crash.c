@@ -260,7 +260,12 @@ static void test_sigkill_rounds(void **state)
 			lp.token = tok;
 			assert_int_equal(meta_list_objects(t.s, "crash", &lp, &r), 0);
 			for (size_t i = 0; i < r.n; i++) {
-				unsigned seq = (unsigned)atoi(r.entries[i].key + strlen(prefix));
+				char num[16] = {0};
+				size_t nl = r.entries[i].key_len - strlen(prefix);
+				assert_true(nl < sizeof(num));
+				memcpy(num, r.entries[i].key + strlen(prefix),
+				       nl); /* not NUL-terminated */
+				unsigned seq = (unsigned)atoi(num);
 				assert_true(seq < MAXN && st.put_sub[seq]);
 				listed++;
 			}

@@ -536,7 +536,10 @@ static void test_continuation_under_writes(void **state)
 					  last, lastn) > 0);
 			memcpy(last, r.entries[i].key, r.entries[i].key_len);
 			lastn = r.entries[i].key_len;
-			int num = atoi(r.entries[i].key + 1);
+			char nb[8] = {0};
+			assert_int_equal(r.entries[i].key_len, 5);
+			memcpy(nb, r.entries[i].key + 1, 4); /* keys are not NUL-terminated */
+			int num = atoi(nb);
 			if (num % 2 == 0)
 				seen[num / 2] = 1;
 		}
