@@ -72,6 +72,8 @@
 	X(CN_EBADVERSIONID, 313, "invalid version id")                        \
 	X(CN_EBADTOKEN, 314, "invalid continuation token")                    \
 	X(CN_EMETATOOBIG, 315, "metadata too large")                          \
+	X(CN_ECOPYSELF, 330, "copy onto itself without changes")             \
+	X(CN_EBADCOPYSRC, 331, "invalid copy source")                         \
 	/* data path */                                                       \
 	X(CN_EDATALOST, 400, "too many shards lost to reconstruct")           \
 	X(CN_ENOSPACE, 401, "storage full")                                   \

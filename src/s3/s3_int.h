@@ -200,6 +200,7 @@ struct s3_upload {
 	size_t layout_len;
 	struct cn_digest_result dig;
 	uint32_t part_no;
+	int force_blob;       /* never inline (multipart parts are always blobs) */
 	const char *version_text; /* for shard headers */
 	s3_upload_done_fn done;
 	void *priv; /* upload.c's state */

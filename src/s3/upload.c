@@ -359,7 +359,7 @@ int s3_upload_start(struct s3_req *r, struct s3_upload *u, uint32_t part_no)
 	p->dig_init = 1;
 	u->priv = p;
 	r->op = p;
-	if (len != UINT64_MAX && len <= r->srv->cfg.inline_threshold) {
+	if (!u->force_blob && len != UINT64_MAX && len <= r->srv->cfg.inline_threshold) {
 		u->is_inline = 1;
 		u->inline_buf = cn_pool_alloc(r->pool, len ? len : 1);
 		if (!u->inline_buf)
