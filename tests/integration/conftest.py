@@ -74,11 +74,13 @@ class Server:
         self.port = None
         self.endpoint = None
         self.exit_code = None
+        self.log_offset = 0  # where this process's output starts in log_path
 
     def log(self):
-        """Everything the server printed so far (stdout and stderr)."""
+        """Everything this server process printed so far (stdout and stderr)."""
         try:
             with open(self.log_path, "rb") as f:
+                f.seek(self.log_offset)
                 return f.read().decode("utf-8", "replace")
         except FileNotFoundError:
             return ""
@@ -162,6 +164,7 @@ def spawn(data_dir, *extra_args, env=None, quiet=True, log_path=None,
     if log_path is None:
         log_path = str(data_dir).rstrip("/") + ".log"
     logf = open(log_path, "ab")
+    offset = logf.tell()
     try:
         proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=logf,
                                 stderr=subprocess.STDOUT, env=e)
@@ -169,6 +172,7 @@ def spawn(data_dir, *extra_args, env=None, quiet=True, log_path=None,
         logf.close()
     srv = Server(proc, str(data_dir), log_path, e.get("CAIRN_ROOT_USER"),
                  e.get("CAIRN_ROOT_PASSWORD"))
+    srv.log_offset = offset
     if wait:
         try:
             srv.wait_ready()
