@@ -303,6 +303,8 @@ int main(int argc, char **argv)
 	const char *what = "all";
 	int opt;
 
+	setvbuf(stdout, NULL, _IOLBF, 0); /* progress lines show up under tee */
+
 	while ((opt = getopt(argc, argv, "r:m:s:d:x:c")) != -1) {
 		switch (opt) {
 		case 'r':

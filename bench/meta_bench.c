@@ -808,6 +808,8 @@ int main(int argc, char **argv)
 {
 	int opt;
 
+	setvbuf(stdout, NULL, _IOLBF, 0); /* progress lines show up under tee */
+
 	while ((opt = getopt(argc, argv, "n:o:t:r:p:s:w:k:d:")) != -1) {
 		switch (opt) {
 		case 'n':
