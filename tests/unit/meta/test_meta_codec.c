@@ -39,7 +39,7 @@ static void full_cmd(struct meta_cmd *c, struct meta_part_ref *parts, struct met
 	c->bucket = "bucket";
 	c->bucket_len = 6;
 	c->key = "a/\x00\xff key";
-	c->key_len = 10;
+	c->key_len = 8;
 	memset(c->vid, 1, 16);
 	c->has_target = 1;
 	memset(c->target_vid, 2, 16);
@@ -86,7 +86,7 @@ static void test_cmd_round_trip_and_truncation(void **state)
 	assert_int_equal(meta_cmd_decode(enc, len, &d), 0);
 	assert_int_equal(d.type, c.type);
 	assert_true(d.now == c.now);
-	assert_memory_equal(d.key, c.key, 10);
+	assert_memory_equal(d.key, c.key, 8);
 	assert_int_equal(d.n_parts, 2);
 	assert_int_equal(d.parts[1].part_no, 3);
 	assert_memory_equal(d.parts[1].etag, "e3", 2);
