@@ -104,8 +104,11 @@ static enum s3_method map_method(const char *m)
 	static const struct {
 		const char *name;
 		enum s3_method m;
-	} tab[] = {{"GET", S3_GET}, {"PUT", S3_PUT}, {"POST", S3_POST},
-		   {"DELETE", S3_DELETE}, {"HEAD", S3_HEAD}};
+	} tab[] = {{"GET", S3_GET},
+		   {"PUT", S3_PUT},
+		   {"POST", S3_POST},
+		   {"DELETE", S3_DELETE},
+		   {"HEAD", S3_HEAD}};
 
 	for (size_t i = 0; i < sizeof(tab) / sizeof(tab[0]); i++)
 		if (strcmp(m, tab[i].name) == 0)
@@ -212,8 +215,8 @@ static int on_headers_complete(http_parser *p)
 	path_len = q ? (size_t)(q - url) : c->url_len;
 	query_len = q ? c->url_len - path_len - 1 : 0;
 	h = header(c, "host", host, sizeof(host));
-	route_one(map_method(http_method_str(p->method)), url, path_len, q ? q + 1 : "",
-		  query_len, h, header(c, "x-amz-copy-source", tmp, sizeof(tmp)) != NULL);
+	route_one(map_method(http_method_str(p->method)), url, path_len, q ? q + 1 : "", query_len,
+		  h, header(c, "x-amz-copy-source", tmp, sizeof(tmp)) != NULL);
 	(void)http_should_keep_alive(p);
 	return 0;
 }
