@@ -10,16 +10,43 @@
 
 #include <errno.h>
 #include <lmdb.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 
 #include "core/err.h"
 #include "core/log.h"
 
+#define READ_POOL 64
+
 struct kv_env {
 	MDB_env *env;
 	MDB_dbi dbi[KV_NDB];
+	/* reset read txns, renewed by kv_read_begin: no snapshot is pinned while
+	 * pooled, and renew skips the reader-table lock and an allocation */
+	pthread_mutex_t pool_mu;
+	MDB_txn *pool[READ_POOL];
+	int npool;
 };
+
+static atomic_long fault_n;
+
+void kv_fault_after(long n)
+{
+	atomic_store(&fault_n, n);
+}
+
+/* Test seam: true when this write call is the one chosen to fail. */
+static bool fault_hit(void)
+{
+	long n = atomic_load(&fault_n);
+	while (n > 0) {
+		if (atomic_compare_exchange_weak(&fault_n, &n, n - 1))
+			return n == 1;
+	}
+	return false;
+}
 
 static const char *const db_names[KV_NDB] = {
 	[KV_SYSTEM] = "system",	    [KV_BUCKETS] = "buckets", [KV_INDEX] = "index",
@@ -67,6 +94,7 @@ int kv_env_open(const char *dir, uint64_t map_size, struct kv_env **out)
 
 	if (!e)
 		return CN_ENOMEM;
+	pthread_mutex_init(&e->pool_mu, NULL);
 	if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
 		rc = -errno;
 		goto fail;
@@ -105,6 +133,7 @@ int kv_env_open(const char *dir, uint64_t map_size, struct kv_env **out)
 fail_env:
 	mdb_env_close(e->env);
 fail:
+	pthread_mutex_destroy(&e->pool_mu);
 	free(e);
 	return rc;
 }
@@ -113,8 +142,50 @@ void kv_env_close(struct kv_env *e)
 {
 	if (!e)
 		return;
+	for (int i = 0; i < e->npool; i++)
+		mdb_txn_abort(e->pool[i]);
 	mdb_env_close(e->env);
+	pthread_mutex_destroy(&e->pool_mu);
 	free(e);
+}
+
+int kv_read_begin(struct kv_env *e, struct kv_txn *out)
+{
+	MDB_txn *t = NULL;
+
+	pthread_mutex_lock(&e->pool_mu);
+	if (e->npool)
+		t = e->pool[--e->npool];
+	pthread_mutex_unlock(&e->pool_mu);
+	if (t) {
+		int rc = xlate(mdb_txn_renew(t));
+		if (rc) {
+			mdb_txn_abort(t);
+			return rc;
+		}
+		out->t = t;
+		out->env = e;
+		return 0;
+	}
+	return kv_txn_begin(e, NULL, 1, out);
+}
+
+void kv_read_end(struct kv_txn *t)
+{
+	struct kv_env *e = t->env;
+
+	if (!t->t)
+		return;
+	mdb_txn_reset(t->t);
+	pthread_mutex_lock(&e->pool_mu);
+	if (e->npool < READ_POOL) {
+		e->pool[e->npool++] = t->t;
+		t->t = NULL;
+	}
+	pthread_mutex_unlock(&e->pool_mu);
+	if (t->t)
+		mdb_txn_abort(t->t);
+	t->t = NULL;
 }
 
 int kv_env_copy(struct kv_env *e, const char *path)
@@ -142,6 +213,11 @@ int kv_txn_begin(struct kv_env *e, struct kv_txn *parent, int rdonly, struct kv_
 
 int kv_txn_commit(struct kv_txn *t)
 {
+	if (fault_hit()) {
+		mdb_txn_abort(t->t);
+		t->t = NULL;
+		return CN_EIO;
+	}
 	int rc = xlate(mdb_txn_commit(t->t));
 
 	t->t = NULL;
@@ -172,6 +248,8 @@ int kv_put(struct kv_txn *t, enum kv_db db, const void *k, size_t klen, const vo
 {
 	MDB_val key = {klen, (void *)k}, val = {vlen, (void *)v};
 
+	if (fault_hit())
+		return CN_EIO;
 	return xlate(mdb_put(t->t, t->env->dbi[db], &key, &val, 0));
 }
 
@@ -179,6 +257,8 @@ int kv_del(struct kv_txn *t, enum kv_db db, const void *k, size_t klen)
 {
 	MDB_val key = {klen, (void *)k};
 
+	if (fault_hit())
+		return CN_EIO;
 	return xlate(mdb_del(t->t, t->env->dbi[db], &key, NULL));
 }
 
@@ -230,5 +310,7 @@ int kv_cursor_next(struct kv_cursor *c, struct kv_item *it)
 
 int kv_cursor_del(struct kv_cursor *c)
 {
+	if (fault_hit())
+		return CN_EIO;
 	return xlate(mdb_cursor_del(c->c, 0));
 }

@@ -16,6 +16,7 @@
 #ifndef CAIRN_META_KV_H
 #define CAIRN_META_KV_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -61,6 +62,15 @@ size_t kv_key_max(struct kv_env *e);
 int kv_txn_begin(struct kv_env *e, struct kv_txn *parent, int rdonly, struct kv_txn *out);
 int kv_txn_commit(struct kv_txn *t);
 void kv_txn_abort(struct kv_txn *t);
+
+/* Read txns from a pool of reset transactions (no snapshot pinned while
+ * pooled). Pair kv_read_begin with kv_read_end. Any thread. */
+int kv_read_begin(struct kv_env *e, struct kv_txn *out);
+void kv_read_end(struct kv_txn *t);
+
+/* Fault seam for tests (SQLite-style anomaly testing): the n-th write call
+ * (put, del, cursor del, commit) from now fails with CN_EIO; 0 disables. */
+void kv_fault_after(long n);
 
 int kv_get(struct kv_txn *t, enum kv_db db, const void *k, size_t klen, const uint8_t **v,
 	   size_t *vlen);

@@ -26,7 +26,7 @@
 
 static int rtxn(struct meta_store *s, struct kv_txn *t)
 {
-	return kv_txn_begin(meta_store_env(s), NULL, 1, t);
+	return kv_read_begin(meta_store_env(s), t);
 }
 
 static int bucket_exists(struct kv_txn *t, const char *bucket, size_t blen)
@@ -172,7 +172,7 @@ int meta_object_get(struct meta_store *s, const char *bucket, const char *key, s
 		rc = (have_vid || want_null) ? CN_EDELMARKER : CN_ENOKEY;
 	}
 out:
-	kv_txn_abort(&t);
+	kv_read_end(&t);
 	return rc;
 }
 
@@ -197,7 +197,7 @@ int meta_bucket_get(struct meta_store *s, const char *bucket, struct meta_bucket
 		rc = CN_ENOBUCKET;
 	if (!rc)
 		rc = bucket_decode(v, vlen, bucket, blen, out);
-	kv_txn_abort(&t);
+	kv_read_end(&t);
 	return rc;
 }
 
@@ -237,7 +237,7 @@ int meta_bucket_list(struct meta_store *s, struct meta_bucket **out, size_t *n)
 		cnt++;
 	}
 	kv_cursor_close(&c);
-	kv_txn_abort(&t);
+	kv_read_end(&t);
 	if (rc == CN_ENOTFOUND)
 		rc = 0;
 	if (rc) {
@@ -283,7 +283,7 @@ int meta_upload_get(struct meta_store *s, const char *bucket, const char *key, s
 	if (!rc)
 		rc = upload_decode(v, vlen, (const uint8_t *)key, key_len, out);
 out:
-	kv_txn_abort(&t);
+	kv_read_end(&t);
 	return rc;
 }
 
@@ -300,7 +300,7 @@ int meta_stats_get(struct meta_store *s, const char *bucket, struct meta_stats *
 	rc = bucket_exists(&t, bucket, strlen(bucket));
 	if (!rc)
 		rc = stats_load(&t, bucket, strlen(bucket), &st);
-	kv_txn_abort(&t);
+	kv_read_end(&t);
 	if (!rc) {
 		out->objects = st.objects;
 		out->bytes = st.bytes;
@@ -354,7 +354,7 @@ int meta_stats_recount(struct meta_store *s, const char *bucket, struct meta_sta
 	if (!rc)
 		rc = recount_db(&t, KV_VERSIONS, bp, bplen, &out->versions, &out->version_bytes, 0);
 out:
-	kv_txn_abort(&t);
+	kv_read_end(&t);
 	return rc;
 }
 
@@ -680,7 +680,7 @@ done:
 out:
 	if (lc_opened)
 		lc_close(&lc);
-	kv_txn_abort(&t);
+	kv_read_end(&t);
 	if (rc) {
 		lb_release(&b);
 		memset(out, 0, sizeof(*out));
@@ -778,7 +778,7 @@ int meta_list_parts(struct meta_store *s, const char *bucket, const char *key, s
 	if (!rc)
 		rc = arena.err;
 out_txn:
-	kv_txn_abort(&t);
+	kv_read_end(&t);
 	if (rc) {
 		free(out->parts);
 		wb_release(&arena);
@@ -838,7 +838,7 @@ int meta_gc_fetch(struct meta_store *s, int64_t now, unsigned max, meta_gc_cb cb
 			break;
 	}
 	kv_cursor_close(&c);
-	kv_txn_abort(&t);
+	kv_read_end(&t);
 	return rc == CN_ENOTFOUND ? 0 : rc;
 }
 
@@ -856,6 +856,6 @@ int meta_intent_count(struct meta_store *s, uint64_t *n)
 	for (rc = rc ? rc : kv_cursor_seek(&c, NULL, 0, &it); !rc; rc = kv_cursor_next(&c, &it))
 		(*n)++;
 	kv_cursor_close(&c);
-	kv_txn_abort(&t);
+	kv_read_end(&t);
 	return rc == CN_ENOTFOUND ? 0 : rc;
 }

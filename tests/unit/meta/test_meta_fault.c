@@ -1,0 +1,224 @@
+/* Anomaly tests for meta (SQLite style): through the kv fault seam, fail the
+ * Nth write call (put, delete, commit) for N = 1, 2, ... until the command
+ * passes. After every failure the store must be exactly as before (the
+ * command's nested transaction left no trace, or the batch commit failed as
+ * a whole); after success, stats must equal a recount. */
+#include "meta_test.h"
+
+#include "meta/kv.h"
+
+struct snap {
+	uint8_t buf[1 << 16];
+	size_t len;
+};
+
+static void snap_add(struct snap *s, const void *p, size_t n)
+{
+	assert_true(s->len + n <= sizeof(s->buf));
+	memcpy(s->buf + s->len, p, n);
+	s->len += n;
+}
+
+static int gc_snap(const struct meta_gc_ref *ref, const uint8_t *layout, size_t len, void *arg)
+{
+	snap_add(arg, ref, sizeof(*ref));
+	snap_add(arg, layout, len);
+	return 0;
+}
+
+static void take(struct meta_store *st, const char *bucket, struct snap *s)
+{
+	struct meta_list_result r;
+	struct meta_list_params p = {.max = 1000};
+	struct meta_stats stats;
+	uint64_t n;
+
+	s->len = 0;
+	int rc = meta_list_versions(st, bucket, &p, &r);
+	snap_add(s, &rc, sizeof(rc));
+	if (rc == 0) {
+		for (size_t i = 0; i < r.n; i++) {
+			snap_add(s, r.entries[i].key, r.entries[i].key_len);
+			snap_add(s, r.entries[i].vid_text, 33);
+			snap_add(s, &r.entries[i].flags, sizeof(uint32_t));
+			snap_add(s, &r.entries[i].size, sizeof(uint64_t));
+			snap_add(s, r.entries[i].etag, strlen(r.entries[i].etag));
+		}
+		meta_list_result_release(&r);
+		assert_int_equal(meta_list_uploads(st, bucket, &p, &r), 0);
+		for (size_t i = 0; i < r.n; i++)
+			snap_add(s, r.entries[i].vid, 16);
+		meta_list_result_release(&r);
+		assert_int_equal(meta_stats_get(st, bucket, &stats), 0);
+		snap_add(s, &stats, sizeof(stats));
+		check_stats(st, bucket);
+	}
+	struct meta_bucket b;
+	if (meta_bucket_get(st, bucket, &b) == 0) {
+		snap_add(s, &b.versioning, sizeof(b.versioning));
+		meta_bucket_release(&b);
+	}
+	assert_int_equal(meta_gc_fetch(st, INT64_MAX, 1000, gc_snap, s), 0);
+	assert_int_equal(meta_intent_count(st, &n), 0);
+	snap_add(s, &n, sizeof(n));
+}
+
+typedef int (*op_fn)(struct meta_store *s, void *arg);
+
+/* Runs op with the Nth write failing, N = 1.., until it passes. */
+static int anomaly_loop(struct meta_store *st, const char *bucket, op_fn op, void *arg)
+{
+	static struct snap before, after;
+	int n;
+
+	take(st, bucket, &before);
+	for (n = 1; n < 1000; n++) {
+		kv_fault_after(n);
+		int rc = op(st, arg);
+		kv_fault_after(0);
+		if (rc == 0)
+			break;
+		assert_int_equal(rc, CN_EIO);
+		take(st, bucket, &after);
+		assert_int_equal(after.len, before.len);
+		assert_memory_equal(after.buf, before.buf, before.len);
+	}
+	assert_true(n > 1); /* at least one write was failed */
+	take(st, bucket, &after);
+	assert_true(after.len != before.len || memcmp(after.buf, before.buf, before.len) != 0);
+	return n;
+}
+
+static const char *E1 = "11111111111111111111111111111111";
+static const char *E2 = "22222222222222222222222222222222";
+
+static int op_complete(struct meta_store *s, void *arg)
+{
+	const uint8_t *up = arg;
+	struct meta_part_ref refs[2] = {{1, E1, 32}, {3, E2, 32}};
+	struct meta_cmd c = {.type = META_CMD_UPLOAD_COMPLETE,
+			     .bucket = "flt",
+			     .bucket_len = 3,
+			     .key = "obj",
+			     .key_len = 3,
+			     .now = t_now(),
+			     .parts = refs,
+			     .n_parts = 2,
+			     .min_part_size = 1};
+	memcpy(c.upload_id, up, 16);
+	meta_version_id_new(s, c.vid);
+	return meta_submit_sync(s, &c);
+}
+
+static int op_put_blob(struct meta_store *s, void *arg)
+{
+	(void)arg;
+	struct meta_cmd c = {.type = META_CMD_PUT_VERSION,
+			     .bucket = "flt",
+			     .bucket_len = 3,
+			     .key = "obj",
+			     .key_len = 3,
+			     .now = t_now(),
+			     .size = 10,
+			     .etag = E1,
+			     .etag_len = 32,
+			     .loc = META_LOC_BLOB,
+			     .layout = "L",
+			     .layout_len = 1};
+	meta_version_id_new(s, c.vid);
+	memset(c.blob_id, 0x77, 16);
+	return meta_submit_sync(s, &c);
+}
+
+static int op_delete(struct meta_store *s, void *arg)
+{
+	return del_obj(s, "flt", "obj", 3, arg, NULL);
+}
+
+static int op_versioning(struct meta_store *s, void *arg)
+{
+	return set_versioning(s, "flt", *(int *)arg);
+}
+
+static int op_abort(struct meta_store *s, void *arg)
+{
+	struct meta_cmd c = {.type = META_CMD_UPLOAD_ABORT,
+			     .bucket = "flt",
+			     .bucket_len = 3,
+			     .key = "obj",
+			     .key_len = 3,
+			     .now = t_now()};
+	memcpy(c.upload_id, arg, 16);
+	return meta_submit_sync(s, &c);
+}
+
+static void add_upload(struct meta_store *s, uint8_t up[16])
+{
+	struct meta_cmd u = {.type = META_CMD_UPLOAD_CREATE,
+			     .bucket = "flt",
+			     .bucket_len = 3,
+			     .key = "obj",
+			     .key_len = 3,
+			     .now = t_now()};
+	meta_upload_id_new(s, up);
+	memcpy(u.upload_id, up, 16);
+	assert_int_equal(meta_submit_sync(s, &u), 0);
+	for (uint32_t no = 1; no <= 3; no++) {
+		struct meta_cmd in = {.type = META_CMD_INTENT_ADD,
+				      .now = t_now(),
+				      .layout = "l",
+				      .layout_len = 1};
+		struct meta_cmd p = {.type = META_CMD_PART_PUT,
+				     .bucket = "flt",
+				     .bucket_len = 3,
+				     .key = "obj",
+				     .key_len = 3,
+				     .now = t_now(),
+				     .part_no = no,
+				     .size = 100,
+				     .etag = no == 1 ? E1 : E2,
+				     .etag_len = 32,
+				     .layout = "l",
+				     .layout_len = 1};
+		memcpy(p.upload_id, up, 16);
+		memset(p.blob_id, (int)(no + up[15]), 16);
+		memcpy(in.blob_id, p.blob_id, 16);
+		assert_int_equal(meta_submit_sync(s, &in), 0);
+		assert_int_equal(meta_submit_sync(s, &p), 0);
+	}
+}
+
+static void test_anomalies(void **state)
+{
+	(void)state;
+	struct tstore t;
+	uint8_t up[16];
+	int on = META_VERSIONING_ENABLED, susp = META_VERSIONING_SUSPENDED;
+
+	ts_open(&t);
+	assert_int_equal(mk_bucket(t.s, "flt"), 0);
+	assert_int_equal(put_obj(t.s, "flt", "obj", 3, "first", NULL), 0);
+	/* unversioned overwrite with a blob: null version replaced, inline dropped */
+	anomaly_loop(t.s, "flt", op_put_blob, NULL);
+	/* complete over an existing object; part 2 to gc, old blob to gc */
+	add_upload(t.s, up);
+	int n = anomaly_loop(t.s, "flt", op_complete, up);
+	print_message("complete passed after %d injected failures\n", n - 1);
+	anomaly_loop(t.s, "flt", op_versioning, &on);
+	anomaly_loop(t.s, "flt", op_put_blob, NULL);
+	anomaly_loop(t.s, "flt", op_delete, NULL); /* delete marker */
+	anomaly_loop(t.s, "flt", op_versioning, &susp);
+	anomaly_loop(t.s, "flt", op_put_blob, NULL); /* replaces the null version */
+	anomaly_loop(t.s, "flt", op_delete, "null");
+	add_upload(t.s, up);
+	anomaly_loop(t.s, "flt", op_abort, up);
+	ts_close(&t);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_anomalies),
+	};
+	return cmocka_run_group_tests_name("meta_fault", tests, NULL, NULL);
+}
