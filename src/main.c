@@ -22,6 +22,8 @@
 #include <unistd.h>
 
 #include "bg/gc.h"
+#include "bg/scrub.h"
+#include "cli/cli.h"
 #include "core/err.h"
 #include "core/log.h"
 #include "data/data.h"
@@ -50,6 +52,9 @@ static void usage(FILE *f)
 		"  --gc-interval-ms N        GC pass interval (1000)\n"
 		"  --gc-grace-ms N           minimum age of garbage before deletion (60000)\n"
 		"  --quiet                   no access log\n"
+		"  --scrub-interval-s N      periodic scrub pass (0 = on demand only)\n"
+		"  --scrub-rate BYTES        scrub read rate per second (64 MiB)\n"
+		"       cairn admin [--endpoint URL] [--dir DIR] status|object B/K|scrub|heal|gc\n"
 		"       cairn version\n");
 }
 
@@ -195,6 +200,8 @@ static int cmd_server(int argc, char **argv)
 		{"body-timeout-ms", required_argument, 0, 'B'},
 		{"gc-interval-ms", required_argument, 0, 'g'},
 		{"gc-grace-ms", required_argument, 0, 'G'},
+		{"scrub-interval-s", required_argument, 0, 'S'},
+		{"scrub-rate", required_argument, 0, 'R'},
 		{"quiet", no_argument, 0, 'q'},
 		{"help", no_argument, 0, 'h'},
 		{0, 0, 0, 0},
@@ -213,6 +220,8 @@ static int cmd_server(int argc, char **argv)
 	struct http_server *http = NULL;
 	struct http_handler handler;
 	struct gc *gc = NULL;
+	struct scrub_options sopt;
+	struct scrub *scrub = NULL;
 	int c, rc, generated, ret = 1;
 	uint64_t v;
 	sigset_t sigs;
@@ -221,6 +230,7 @@ static int cmd_server(int argc, char **argv)
 	memset(&cfg, 0, sizeof(cfg));
 	memset(&dopt, 0, sizeof(dopt));
 	memset(&gopt, 0, sizeof(gopt));
+	memset(&sopt, 0, sizeof(sopt));
 	gopt.grace_ns = -1;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -288,6 +298,16 @@ static int cmd_server(int argc, char **argv)
 				gopt.interval_ms = (unsigned)v;
 			else
 				gopt.grace_ns = (int64_t)v * 1000000LL;
+			break;
+		case 'S':
+			if (parse_u64(optarg, &v) || v > 86400 * 365)
+				return bad_usage("--scrub-interval-s wants seconds, got '%s'", optarg);
+			sopt.interval_s = (unsigned)v;
+			break;
+		case 'R':
+			if (parse_u64(optarg, &v) || v == 0)
+				return bad_usage("--scrub-rate wants bytes per second, got '%s'", optarg);
+			sopt.bytes_per_sec = v;
 			break;
 		case 'q':
 			cn_log_set_access(0);
@@ -360,6 +380,10 @@ static int cmd_server(int argc, char **argv)
 	rc = gc_start(meta, data, &gopt, &gc);
 	if (rc)
 		goto out;
+	rc = scrub_start(meta, data, &sopt, &scrub);
+	if (rc)
+		goto out;
+	s3_server_set_bg(s3, gc, scrub);
 	s3_server_handler(s3, &handler);
 	rc = http_server_start(&hopt, &handler, &http);
 	if (rc) {
@@ -386,6 +410,7 @@ static int cmd_server(int argc, char **argv)
 out:
 	if (http)
 		http_server_free(http);
+	scrub_stop(scrub);
 	gc_stop(gc);
 	if (meta)
 		meta_store_close(meta);
@@ -404,6 +429,8 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(argv[1], "server") == 0)
 		return cmd_server(argc - 1, argv + 1);
+	if (strcmp(argv[1], "admin") == 0)
+		return cli_admin(argc - 1, argv + 1);
 	if (strcmp(argv[1], "version") == 0) {
 		printf("cairn 0.1\n");
 		return 0;

@@ -135,7 +135,8 @@ void data_store_deployment(const struct data_store *s, uint8_t out[DATA_ID_LEN])
  * drives are online, CN_EINVAL on bad info. Thread-pool thread. */
 int blob_writer_new(struct data_store *s, const struct blob_info *info, struct blob_writer **out);
 /* Appends body bytes (any chunking). Borrows buf. Buffers at most one block
- * plus its parity. On error the writer can only be aborted. */
+ * plus its parity. After an error (CN_ENOSPACE when a drive fills, -EIO...)
+ * every later call returns the same error; finish or abort the writer. */
 int blob_writer_append(struct blob_writer *w, const void *buf, size_t len);
 /* Flushes, fsyncs (policy), renames shards into place, fsyncs directories,
  * fills *out and frees the writer (even on error: temp files are removed). */
@@ -167,6 +168,15 @@ void blob_reader_close(struct blob_reader *r);
  * shards rewritten. CN_EDATALOST if more than m are bad. Thread-pool thread. */
 int blob_heal(struct data_store *s, const struct blob_layout *l, struct blob_layout *out,
 	      unsigned *rebuilt);
+/* Reads and checks every piece of every shard without writing anything.
+ * *missing: shards whose file is absent or whose header is wrong; *bad:
+ * shards with a corrupt or short piece. Returns 0, or CN_EDATALOST when more
+ * than m shards are bad or missing. Thread-pool thread. */
+int blob_verify(struct data_store *s, const struct blob_layout *l, unsigned *bad,
+		unsigned *missing);
+/* The layout a writer chose (size so far); valid before finish, so the
+ * caller can record an intent naming the blob's drives. */
+void blob_writer_layout(const struct blob_writer *w, struct blob_layout *out);
 /* Removes the blob's shard files. Idempotent (missing files are fine);
  * CN_EDRIVE if a shard's drive is offline, so GC retries later. */
 int blob_delete(struct data_store *s, const struct blob_layout *l);

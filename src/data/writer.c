@@ -43,7 +43,7 @@ struct blob_writer {
 	uint8_t *par;	/* m records of ck + piece bytes */
 	uint8_t *rec;	/* ck + piece: a data piece being written */
 	uint64_t nblk;	/* blocks written */
-	int failed;
+	int err; /* first append error: the writer is FAILED */
 };
 
 static int pick_drives(struct blob_writer *w, const struct data_options *o)
@@ -194,11 +194,10 @@ int blob_writer_append(struct blob_writer *w, const void *buf, size_t len)
 	const uint8_t *p = buf;
 	int rc;
 
-	if (w->failed)
-		return CN_EINVAL;
+	if (w->err)
+		return w->err;
 	if (w->l.size + len >= (1ULL << 50)) {
-		w->failed = 1;
-		return CN_ETOOBIG;
+		return w->err = CN_ETOOBIG;
 	}
 	while (len > 0) {
 		size_t n = w->l.block_size - w->pos;
@@ -210,8 +209,7 @@ int blob_writer_append(struct blob_writer *w, const void *buf, size_t len)
 		p += n;
 		len -= n;
 		if (w->pos == w->l.block_size && (rc = flush_block(w)) != 0) {
-			w->failed = 1;
-			return rc;
+			return w->err = rc;
 		}
 	}
 	return 0;
@@ -299,8 +297,8 @@ int blob_writer_finish(struct blob_writer *w, struct blob_layout *out)
 	char path[DATA_PATH_MAX], dir[DATA_PATH_MAX];
 	int rc = 0, renamed = 0;
 
-	if (w->failed) {
-		rc = CN_EINVAL;
+	if (w->err) {
+		rc = w->err;
 		goto fail;
 	}
 	if (w->pos > 0 && (rc = flush_block(w)) != 0)
@@ -356,4 +354,9 @@ void blob_writer_abort(struct blob_writer *w)
 	free(w->rec);
 	free(w->par);
 	free(w);
+}
+
+void blob_writer_layout(const struct blob_writer *w, struct blob_layout *out)
+{
+	*out = w->l;
 }

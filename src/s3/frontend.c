@@ -417,6 +417,16 @@ static void on_request(struct http_request *h, void *arg)
 	h->data = r;
 	h->on_abort = on_abort;
 
+	if (strncmp(h->path, "/_cairn/admin/", 14) == 0) {
+		h->op = "Admin";
+		rc = authenticate(r);
+		if (rc) {
+			s3_send_error(r, rc);
+			return;
+		}
+		s3_admin(r);
+		return;
+	}
 	if (strncmp(h->path, "/_cairn/", 8) == 0) {
 		ops_endpoint(r);
 		return;
@@ -514,6 +524,12 @@ int s3_server_new(const struct s3_config *cfg, struct meta_store *meta, struct d
 void s3_server_free(struct s3_server *s)
 {
 	free(s);
+}
+
+void s3_server_set_bg(struct s3_server *s, struct gc *gc, struct scrub *scrub)
+{
+	s->gc = gc;
+	s->scrub = scrub;
 }
 
 void s3_server_set_ready(struct s3_server *s, int ready)

@@ -36,6 +36,10 @@ int s3_server_new(const struct s3_config *cfg, struct meta_store *meta, struct d
 void s3_server_free(struct s3_server *s);
 /* The handler to pass to http_server_start (arg is the server). */
 void s3_server_handler(struct s3_server *s, struct http_handler *out);
+struct gc;
+struct scrub;
+/* Background workers the admin endpoints drive (either may be NULL). */
+void s3_server_set_bg(struct s3_server *s, struct gc *gc, struct scrub *scrub);
 /* Readiness: 1 when stores are open and the server accepts requests. */
 void s3_server_set_ready(struct s3_server *s, int ready);
 

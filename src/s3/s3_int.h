@@ -31,6 +31,8 @@ struct s3_server {
 	struct s3_config cfg;
 	struct meta_store *meta;
 	struct data_store *data;
+	struct gc *gc;         /* may be NULL */
+	struct scrub *scrub;   /* may be NULL */
 	int ready;
 };
 
@@ -162,6 +164,9 @@ int s3_attrs_decode(struct s3_req *r, const uint8_t *buf, size_t len, struct s3_
 /* Adds Content-Type & co, x-amz-meta-* and (when want_ck) the checksum header. */
 void s3_attrs_to_headers(struct s3_req *r, const struct s3_attrs *a, struct s3_hdrs *h,
 			 int want_ck);
+
+/* ---- admin endpoints (admin.c): /_cairn/admin/..., root credentials ---- */
+void s3_admin(struct s3_req *r);
 
 /* ---- operations ---- */
 

@@ -1,0 +1,48 @@
+/*
+ * bg/scrub.h — the scrubber and healer: one background thread that
+ *  - drains the data path's heal queue (shards readers found bad), and
+ *  - on demand or every `interval_s`, walks every version of every bucket
+ *    in the metadata and re-verifies every shard of its blobs (blob_heal
+ *    checks every piece and rebuilds bad or missing shards), throttled to
+ *    `bytes_per_sec`.
+ *
+ * Thread rules: scrub_start/scrub_stop on the owner thread; scrub_trigger,
+ * scrub_progress, scrub_heal_now from any thread.
+ */
+#ifndef CAIRN_BG_SCRUB_H
+#define CAIRN_BG_SCRUB_H
+
+#include <stdint.h>
+
+struct meta_store;
+struct data_store;
+struct scrub;
+
+struct scrub_options {
+	uint64_t bytes_per_sec; /* verify rate; 0 = 64 MiB/s */
+	unsigned interval_s;    /* periodic full pass; 0 = only on demand */
+};
+
+struct scrub_progress {
+	int running;              /* a full pass is in progress */
+	uint64_t passes;          /* full passes completed */
+	uint64_t blobs_checked;   /* in the current (or last) pass */
+	uint64_t bytes_checked;
+	uint64_t blobs_bad;       /* blobs with at least one bad shard found */
+	uint64_t shards_rebuilt;
+	uint64_t unrecoverable;   /* blobs with more than m bad shards */
+	uint64_t queue_healed;    /* blobs healed from the readers' queue */
+	uint64_t heal_queue_len;
+	int64_t last_pass_end_ns;
+};
+
+int scrub_start(struct meta_store *m, struct data_store *d, const struct scrub_options *opt,
+		struct scrub **out);
+/* Starts a full pass now (no-op when one is running). */
+void scrub_trigger(struct scrub *s);
+/* Wakes the thread to drain the heal queue now. */
+void scrub_heal_now(struct scrub *s);
+void scrub_progress(struct scrub *s, struct scrub_progress *out);
+void scrub_stop(struct scrub *s);
+
+#endif

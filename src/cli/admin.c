@@ -1,0 +1,342 @@
+/*
+ * cli/admin.c — `cairn admin ...`: a small SigV4-signing HTTP client for the
+ * live server's /_cairn/admin/ endpoints. It never opens the stores itself:
+ * what it prints is what the running server knows.
+ */
+#include "cli/cli.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "auth/sigv4.h"
+#include "core/err.h"
+
+struct endpoint {
+	char host[256];
+	char port[16];
+	char hostport[300];
+};
+
+static int parse_endpoint(const char *url, struct endpoint *e)
+{
+	const char *p = url, *colon, *slash;
+
+	if (strncmp(p, "http://", 7) == 0)
+		p += 7;
+	slash = strchr(p, '/');
+	size_t hl = slash ? (size_t)(slash - p) : strlen(p);
+	if (hl == 0 || hl >= sizeof(e->hostport))
+		return -1;
+	memcpy(e->hostport, p, hl);
+	e->hostport[hl] = 0;
+	colon = strrchr(e->hostport, ':');
+	if (colon) {
+		size_t n = (size_t)(colon - e->hostport);
+		if (n >= sizeof(e->host) || strlen(colon + 1) >= sizeof(e->port))
+			return -1;
+		memcpy(e->host, e->hostport, n);
+		e->host[n] = 0;
+		strcpy(e->port, colon + 1);
+	} else {
+		if (hl >= sizeof(e->host))
+			return -1;
+		memcpy(e->host, e->hostport, hl + 1);
+		strcpy(e->port, "80");
+	}
+	return 0;
+}
+
+/* Percent-encodes s for a query value (SigV4 rules). */
+static void qenc(const char *s, char *out, size_t cap)
+{
+	static const char hx[] = "0123456789ABCDEF";
+	size_t o = 0;
+	for (; *s && o + 4 < cap; s++) {
+		unsigned char c = (unsigned char)*s;
+		if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		    c == '-' || c == '_' || c == '.' || c == '~') {
+			out[o++] = (char)c;
+		} else {
+			out[o++] = '%';
+			out[o++] = hx[c >> 4];
+			out[o++] = hx[c & 15];
+		}
+	}
+	out[o] = 0;
+}
+
+/* Sends one signed request; prints the body to stdout. Returns the HTTP
+ * status or a negative error. */
+static int admin_call(const struct endpoint *e, const char *user, const char *pass,
+		      const char *method, const char *path, const char *query, char **body_out)
+{
+	struct sigv4_header hs[3];
+	struct sigv4_request req;
+	struct sigv4_creds cr = {user, pass, "us-east-1"};
+	char amz[17], auth[1024], reqbuf[8192];
+	struct addrinfo hints, *ai = NULL;
+	int fd = -1, rc, status = -1;
+	size_t len = 0, cap = 65536;
+	char *resp = NULL;
+
+	sigv4_format_amz_date(time(NULL), amz);
+	hs[0] = (struct sigv4_header){"host", 4, e->hostport, strlen(e->hostport)};
+	hs[1] = (struct sigv4_header){"x-amz-content-sha256", 20, SIGV4_EMPTY_SHA256, 64};
+	hs[2] = (struct sigv4_header){"x-amz-date", 10, amz, 16};
+	memset(&req, 0, sizeof(req));
+	req.method = method;
+	req.path = path;
+	req.path_len = strlen(path);
+	req.query = query;
+	req.query_len = strlen(query);
+	req.headers = hs;
+	req.n_headers = 3;
+	req.now = time(NULL);
+	rc = sigv4_sign_header(&req, &cr, amz, "host;x-amz-content-sha256;x-amz-date",
+			       SIGV4_EMPTY_SHA256, auth, sizeof(auth), NULL);
+	if (rc)
+		return rc;
+	int n = snprintf(reqbuf, sizeof(reqbuf),
+			 "%s %s%s%s HTTP/1.1\r\nHost: %s\r\nx-amz-date: %s\r\n"
+			 "x-amz-content-sha256: %s\r\nAuthorization: %s\r\n"
+			 "Content-Length: 0\r\nConnection: close\r\n\r\n",
+			 method, path, *query ? "?" : "", query, e->hostport, amz, SIGV4_EMPTY_SHA256,
+			 auth);
+	if (n <= 0 || (size_t)n >= sizeof(reqbuf))
+		return CN_ETOOBIG;
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_socktype = SOCK_STREAM;
+	if (getaddrinfo(e->host, e->port, &hints, &ai) != 0 || !ai)
+		return -EHOSTUNREACH;
+	fd = socket(ai->ai_family, SOCK_STREAM, 0);
+	if (fd < 0 || connect(fd, ai->ai_addr, ai->ai_addrlen) != 0) {
+		rc = -errno;
+		goto out;
+	}
+	if (write(fd, reqbuf, (size_t)n) != n) {
+		rc = -EIO;
+		goto out;
+	}
+	resp = malloc(cap + 1);
+	if (!resp) {
+		rc = CN_ENOMEM;
+		goto out;
+	}
+	for (;;) {
+		ssize_t got;
+		if (len == cap) {
+			char *nr = realloc(resp, cap * 2 + 1);
+			if (!nr) {
+				rc = CN_ENOMEM;
+				goto out;
+			}
+			resp = nr;
+			cap *= 2;
+		}
+		got = read(fd, resp + len, cap - len);
+		if (got < 0) {
+			rc = -errno;
+			goto out;
+		}
+		if (got == 0)
+			break;
+		len += (size_t)got;
+	}
+	resp[len] = 0;
+	if (sscanf(resp, "HTTP/1.1 %d", &status) != 1) {
+		rc = CN_EBADREQ;
+		goto out;
+	}
+	char *b = strstr(resp, "\r\n\r\n");
+	*body_out = strdup(b ? b + 4 : "");
+	rc = status;
+out:
+	if (fd >= 0)
+		close(fd);
+	if (ai)
+		freeaddrinfo(ai);
+	free(resp);
+	return rc;
+}
+
+/* Indents JSON for people; strings are copied verbatim. */
+static void pretty(const char *s)
+{
+	int depth = 0, in_str = 0;
+
+	for (; *s; s++) {
+		char c = *s;
+		if (in_str) {
+			putchar(c);
+			if (c == '\\' && s[1]) {
+				putchar(*++s);
+			} else if (c == '"') {
+				in_str = 0;
+			}
+			continue;
+		}
+		switch (c) {
+		case '"':
+			in_str = 1;
+			putchar(c);
+			break;
+		case '{':
+		case '[':
+			depth++;
+			printf("%c\n%*s", c, depth * 2, "");
+			break;
+		case '}':
+		case ']':
+			depth--;
+			printf("\n%*s%c", depth * 2, "", c);
+			break;
+		case ',':
+			printf(",\n%*s", depth * 2, "");
+			break;
+		case ':':
+			printf(": ");
+			break;
+		case '\n':
+			break;
+		default:
+			putchar(c);
+		}
+	}
+	putchar('\n');
+}
+
+static int read_creds(const char *dir, char *user, size_t ucap, char *pass, size_t pcap)
+{
+	const char *eu = getenv("CAIRN_ROOT_USER"), *ep = getenv("CAIRN_ROOT_PASSWORD");
+	char path[4096], line[512];
+	FILE *f;
+
+	if (eu && ep && strlen(eu) < ucap && strlen(ep) < pcap) {
+		strcpy(user, eu);
+		strcpy(pass, ep);
+		return 0;
+	}
+	snprintf(path, sizeof(path), "%s/.cairn/credentials", dir);
+	f = fopen(path, "r");
+	if (!f)
+		return -errno;
+	int ok = fgets(line, sizeof(line), f) != NULL;
+	fclose(f);
+	char *sp = ok ? strchr(line, ' ') : NULL;
+	if (!sp)
+		return CN_EINVAL;
+	*sp = 0;
+	char *nl = strchr(sp + 1, '\n');
+	if (nl)
+		*nl = 0;
+	if (strlen(line) >= ucap || strlen(sp + 1) >= pcap)
+		return CN_EINVAL;
+	strcpy(user, line);
+	strcpy(pass, sp + 1);
+	return 0;
+}
+
+static void admin_usage(FILE *f)
+{
+	fprintf(f, "usage: cairn admin [--endpoint URL] [--dir DATA_DIR] COMMAND\n"
+		   "  status                 drives, buckets, heal queue, gc and scrub\n"
+		   "  object BUCKET/KEY      every version, layout and shard health\n"
+		   "  scrub [--wait]         start a scrub pass (and wait for it)\n"
+		   "  heal                   drain the heal queue now\n"
+		   "  gc                     run garbage collection now\n"
+		   "credentials: CAIRN_ROOT_USER/CAIRN_ROOT_PASSWORD, else DATA_DIR/.cairn/credentials\n");
+}
+
+int cli_admin(int argc, char **argv)
+{
+	const char *endpoint = getenv("CAIRN_ENDPOINT"), *dir = "./data";
+	struct endpoint e;
+	char user[129], pass[129], q[8192], *body = NULL;
+	int i = 1, rc, wait = 0;
+
+	if (!endpoint)
+		endpoint = "http://127.0.0.1:9000";
+	while (i < argc && strncmp(argv[i], "--", 2) == 0) {
+		if (strcmp(argv[i], "--endpoint") == 0 && i + 1 < argc)
+			endpoint = argv[i + 1];
+		else if (strcmp(argv[i], "--dir") == 0 && i + 1 < argc)
+			dir = argv[i + 1];
+		else {
+			admin_usage(stderr);
+			return 2;
+		}
+		i += 2;
+	}
+	if (i >= argc) {
+		admin_usage(stderr);
+		return 2;
+	}
+	if (parse_endpoint(endpoint, &e)) {
+		fprintf(stderr, "cairn admin: bad endpoint '%s'\n", endpoint);
+		return 2;
+	}
+	rc = read_creds(dir, user, sizeof(user), pass, sizeof(pass));
+	if (rc) {
+		fprintf(stderr, "cairn admin: no credentials (set CAIRN_ROOT_USER/PASSWORD or --dir): %s\n",
+			cn_strerror(rc));
+		return 2;
+	}
+	const char *cmd = argv[i];
+	if (strcmp(cmd, "status") == 0) {
+		rc = admin_call(&e, user, pass, "GET", "/_cairn/admin/status", "", &body);
+	} else if (strcmp(cmd, "object") == 0 && i + 1 < argc) {
+		const char *slash = strchr(argv[i + 1], '/');
+		char b[256], k[2048], bk[1024], kk[4096];
+		if (!slash || slash == argv[i + 1] || (size_t)(slash - argv[i + 1]) >= sizeof(b) ||
+		    strlen(slash + 1) >= sizeof(k) / 2) {
+			fprintf(stderr, "cairn admin: object wants BUCKET/KEY\n");
+			return 2;
+		}
+		memcpy(b, argv[i + 1], (size_t)(slash - argv[i + 1]));
+		b[slash - argv[i + 1]] = 0;
+		strcpy(k, slash + 1);
+		qenc(b, bk, sizeof(bk));
+		qenc(k, kk, sizeof(kk));
+		snprintf(q, sizeof(q), "bucket=%s&key=%s", bk, kk);
+		rc = admin_call(&e, user, pass, "GET", "/_cairn/admin/object", q, &body);
+	} else if (strcmp(cmd, "scrub") == 0) {
+		wait = i + 1 < argc && strcmp(argv[i + 1], "--wait") == 0;
+		rc = admin_call(&e, user, pass, "POST", "/_cairn/admin/scrub", "", &body);
+		while (wait && rc == 200) {
+			/* Poll until the pass we started has finished. */
+			usleep(200000);
+			free(body);
+			body = NULL;
+			rc = admin_call(&e, user, pass, "GET", "/_cairn/admin/scrub", "", &body);
+			if (rc == 200 && strstr(body, "\"running\":false"))
+				break;
+		}
+	} else if (strcmp(cmd, "heal") == 0) {
+		rc = admin_call(&e, user, pass, "POST", "/_cairn/admin/heal", "", &body);
+	} else if (strcmp(cmd, "gc") == 0) {
+		rc = admin_call(&e, user, pass, "POST", "/_cairn/admin/gc", "", &body);
+	} else {
+		admin_usage(stderr);
+		return 2;
+	}
+	if (rc < 0) {
+		fprintf(stderr, "cairn admin: %s: %s\n", endpoint, cn_strerror(rc));
+		return 1;
+	}
+	if (rc != 200) {
+		fprintf(stderr, "cairn admin: HTTP %d\n%s\n", rc, body ? body : "");
+		free(body);
+		return 1;
+	}
+	pretty(body);
+	free(body);
+	return 0;
+}

@@ -1,0 +1,10 @@
+/*
+ * cli/cli.h — `cairn admin ...` subcommands. Main thread only.
+ */
+#ifndef CAIRN_CLI_CLI_H
+#define CAIRN_CLI_CLI_H
+
+/* argv[0] is "admin". Returns the process exit status. */
+int cli_admin(int argc, char **argv);
+
+#endif

@@ -1,0 +1,63 @@
+"""A cairn server process the fault tests can SIGKILL and restart."""
+import os
+import signal
+import socket
+import subprocess
+import time
+import urllib.request
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BIN = os.environ.get("CAIRN_BIN", os.path.join(ROOT, "build", "cairn"))
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def wait_ready(endpoint, proc, timeout=20):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}")
+        try:
+            with urllib.request.urlopen(endpoint + "/_cairn/health/ready", timeout=1) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.05)
+    raise RuntimeError("server did not become ready")
+
+
+class Server:
+    access_key = "faultkey"
+    secret_key = "faultsecret1234"
+
+    def __init__(self, data_dir, port, extra=()):
+        self.data_dir = data_dir
+        self.port = port
+        self.extra = list(extra)
+        self.endpoint = f"http://127.0.0.1:{port}"
+        self.proc = None
+        self.log = open(os.path.join(os.path.dirname(data_dir), "server.log"), "ab")
+
+    def start(self):
+        env = dict(os.environ, CAIRN_ROOT_USER=self.access_key,
+                   CAIRN_ROOT_PASSWORD=self.secret_key)
+        self.proc = subprocess.Popen(
+            [BIN, "server", "--listen", f"127.0.0.1:{self.port}", "--quiet"] + self.extra +
+            [self.data_dir], stdout=self.log, stderr=self.log, env=env)
+        wait_ready(self.endpoint, self.proc)
+
+    def kill9(self):
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait()
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGTERM)
+        rc = self.proc.wait(timeout=30)
+        assert rc == 0, f"server exited {rc}"
