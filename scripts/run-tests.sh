@@ -126,7 +126,7 @@ run_pytest() {
 	elif [ "$rc" -ne 0 ]; then
 		fail "integration ($label): pytest exit $rc"
 	fi
-	grep -E '^(FAILED|ERROR) ' "$out" | sed "s/^/  [$label] /" >>"$TMP/it-failures"
+	grep -E '^(FAILED|ERROR) ' "$out" | sed "s|^|  [$label] |" >>"$TMP/it-failures"
 }
 
 DEB_PY=/usr/bin/python3
