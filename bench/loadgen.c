@@ -295,22 +295,19 @@ static void url_for_key(struct conn *c)
 	snprintf(c->url, sizeof(c->url), "%s/%s/%s", cfg.endpoint, cfg.bucket, c->key);
 }
 
-/* A list page: the first of a walk, or the next one with the saved token. */
+/* A list page: the first of a walk, or the next one with the saved token.
+ * Parameters in SigV4 canonical (sorted) order: curl 7.88 signs the query
+ * string as written, it does not sort it. */
 static void url_for_list(struct conn *c)
 {
-	int n = snprintf(c->url, sizeof(c->url), "%s/%s?list-type=2&max-keys=%d", cfg.endpoint,
-			 cfg.bucket, cfg.max_keys);
-	if (c->token) {
-		char *esc = curl_easy_escape(c->easy, c->token, 0);
-		n += snprintf(c->url + n, sizeof(c->url) - (size_t)n, "&continuation-token=%s",
-			      esc ? esc : "");
-		curl_free(esc);
-	}
-	if (cfg.prefix[0]) {
-		char *esc = curl_easy_escape(c->easy, cfg.prefix, 0);
-		snprintf(c->url + n, sizeof(c->url) - (size_t)n, "&prefix=%s", esc ? esc : "");
-		curl_free(esc);
-	}
+	char *tok = c->token ? curl_easy_escape(c->easy, c->token, 0) : NULL;
+	char *pre = cfg.prefix[0] ? curl_easy_escape(c->easy, cfg.prefix, 0) : NULL;
+
+	snprintf(c->url, sizeof(c->url), "%s/%s?%s%s%slist-type=2&max-keys=%d%s%s", cfg.endpoint,
+		 cfg.bucket, tok ? "continuation-token=" : "", tok ? tok : "", tok ? "&" : "",
+		 cfg.max_keys, pre ? "&prefix=" : "", pre ? pre : "");
+	curl_free(tok);
+	curl_free(pre);
 }
 
 /* Start c's next request; returns -1 when there is nothing left to do. */

@@ -1,0 +1,236 @@
+#!/bin/bash
+# bench/run.sh BUILD_DIR — the standard benchmark matrix (`make bench`).
+#
+# Starts a fresh cairn server (durable: --fsync always) on a temporary
+# directory and a free loopback port, runs the rows below with bench/loadgen,
+# then serves the same objects as static files from nginx (worker_processes 2)
+# and runs the GET rows against it. GET rows alternate cairn/nginx run by run
+# (BENCH_RUNS, default 3) so both see the same machine noise; the table quotes
+# medians and the median of the paired cairn/nginx ratios. The table is printed
+# and appended to bench/RESULTS.md with the machine and date.
+#
+# Knobs: BENCH_SECS (per timed row, default 10), BENCH_RUNS (3),
+# BENCH_LIST_KEYS (100000), BENCH_BIG (1G), BENCH_NO_RESULTS=1 (do not append).
+# Benchmarks are not tests: nothing here is part of `make test`.
+set -euo pipefail
+
+BUILD=${1:-build}
+SECS=${BENCH_SECS:-10}
+RUNS=${BENCH_RUNS:-3}
+LIST_KEYS=${BENCH_LIST_KEYS:-100000}
+BIG=${BENCH_BIG:-1G}
+HERE=$(cd "$(dirname "$0")" && pwd)
+LG=$BUILD/bench/loadgen
+CAIRN=$BUILD/cairn
+for f in "$LG" "$CAIRN"; do
+	[ -x "$f" ] || { echo "run.sh: $f not built (make all bench-bins)" >&2; exit 2; }
+done
+command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || { echo "run.sh: nginx missing (scripts/install-deps.sh bench)" >&2; exit 2; }
+NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+
+TMP=$(mktemp -d /tmp/cairn-bench.XXXXXX)
+chmod 755 "$TMP" # nginx workers run as nobody
+CAIRN_PID=""
+NGINX_PID=""
+cleanup() {
+	[ -n "$CAIRN_PID" ] && kill "$CAIRN_PID" 2>/dev/null && wait "$CAIRN_PID" 2>/dev/null
+	[ -n "$NGINX_PID" ] && kill "$NGINX_PID" 2>/dev/null && wait "$NGINX_PID" 2>/dev/null
+	rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+free_port() {
+	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+wait_port() { # PORT PID
+	for _ in $(seq 100); do
+		kill -0 "$2" 2>/dev/null || return 1
+		curl -s -o /dev/null "http://127.0.0.1:$1/" && return 0
+		sleep 0.1
+	done
+	return 1
+}
+log() { echo "== $*" >&2; }
+
+export CAIRN_ROOT_USER=bench
+CAIRN_ROOT_PASSWORD=$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')
+export CAIRN_ROOT_PASSWORD
+
+# ---- cairn ----
+CPORT=$(free_port)
+mkdir -p "$TMP/cairn"
+"$CAIRN" server --listen "127.0.0.1:$CPORT" --quiet "$TMP/cairn" >"$TMP/cairn.log" 2>&1 &
+CAIRN_PID=$!
+wait_port "$CPORT" "$CAIRN_PID" || { cat "$TMP/cairn.log" >&2; echo "run.sh: cairn did not start" >&2; exit 1; }
+CE=http://127.0.0.1:$CPORT
+
+# Every loadgen run appends its RESULT lines (tagged with --label) here.
+RES=$TMP/results
+: >"$RES"
+lg() { # LABEL ARGS...
+	local label=$1
+	shift
+	log "$label: loadgen $*"
+	"$LG" --label "$label" "$@" 2>"$TMP/lg.err" | tee -a "$RES" >&2 || true
+	grep -v '^RESULT' "$TMP/lg.err" | head -5 >&2 || true
+}
+
+# Row objects: g4k- (GET 4 KiB), g1m- (GET 1 MiB), big- (the large object).
+N4K=2000
+N1M=200
+log "cairn $CE, data $TMP/cairn; rows of ${SECS}s, $RUNS GET runs"
+lg fill4k -e "$CE" --create-bucket -b bench -p g4k- -s 4K -c 32 -n $N4K put
+lg fill1m -e "$CE" -b bench -p g1m- -s 1M -c 8 -n $N1M put
+
+lg put4k -e "$CE" -b bench -p p4k- -s 4K -c 32 -d "$SECS" put
+lg put1m -e "$CE" -b bench -p p1m- -s 1M -c 8 -d "$SECS" put
+lg putbig -e "$CE" -b bench -p big- -s "$BIG" -c 1 -n 1 put
+
+# ---- nginx over the same objects ----
+log "writing the same objects as files for nginx"
+mkdir -p "$TMP/www" "$TMP/nginx-tmp"
+"$LG" files --dir "$TMP/www" -b bench -p g4k- -s 4K -n $N4K
+"$LG" files --dir "$TMP/www" -b bench -p g1m- -s 1M -n $N1M
+"$LG" files --dir "$TMP/www" -b bench -p big- -s "$BIG" -n 1
+chmod -R a+rX "$TMP/www"
+NPORT=$(free_port)
+cat >"$TMP/nginx.conf" <<EOF
+worker_processes 2;
+pid $TMP/nginx.pid;
+error_log $TMP/nginx-error.log warn;
+events { worker_connections 4096; }
+http {
+	access_log off;
+	sendfile on;
+	tcp_nopush on;
+	tcp_nodelay on;
+	keepalive_timeout 60s;
+	keepalive_requests 1000000;
+	open_file_cache max=10000 inactive=60s;
+	default_type application/octet-stream;
+	client_body_temp_path $TMP/nginx-tmp/body;
+	proxy_temp_path $TMP/nginx-tmp/proxy;
+	fastcgi_temp_path $TMP/nginx-tmp/fastcgi;
+	uwsgi_temp_path $TMP/nginx-tmp/uwsgi;
+	scgi_temp_path $TMP/nginx-tmp/scgi;
+	server {
+		listen 127.0.0.1:$NPORT;
+		root $TMP/www;
+	}
+}
+EOF
+"$NGINX" -p "$TMP" -c "$TMP/nginx.conf" -g 'daemon off;' 2>"$TMP/nginx.stderr" &
+NGINX_PID=$!
+wait_port "$NPORT" "$NGINX_PID" || { cat "$TMP/nginx.stderr" "$TMP/nginx-error.log" >&2; echo "run.sh: nginx did not start" >&2; exit 1; }
+NE=http://127.0.0.1:$NPORT
+
+# GET rows, cairn and nginx alternating.
+for i in $(seq "$RUNS"); do
+	lg get4k.cairn -e "$CE" -b bench -p g4k- -s 4K -k $N4K -c 32 -d "$SECS" get
+	lg get4k.nginx -e "$NE" --no-sign -b bench -p g4k- -s 4K -k $N4K -c 32 -d "$SECS" get
+	lg get1m.cairn -e "$CE" -b bench -p g1m- -s 1M -k $N1M -c 8 -d "$SECS" get
+	lg get1m.nginx -e "$NE" --no-sign -b bench -p g1m- -s 1M -k $N1M -c 8 -d "$SECS" get
+	lg getbig.cairn -e "$CE" -b bench -p big- -s "$BIG" -k 1 -c 1 -n 1 get
+	lg getbig.nginx -e "$NE" --no-sign -b bench -p big- -s "$BIG" -k 1 -c 1 -n 1 get
+done
+
+# ---- listing: probe first, fill only if ListObjectsV2 answers ----
+LIST_NOTE=""
+lg listprobe -e "$CE" --create-bucket -b benchlist -p '' -c 1 -n 1 list
+if grep -q '^RESULT label=listprobe op=list .* errors=0 ' "$RES"; then
+	lg listfill -e "$CE" -b benchlist -p l/ -s 0 -c 64 -n "$LIST_KEYS" put
+	lg list -e "$CE" -b benchlist -p '' -c 1 -d "$SECS" list
+else
+	LIST_NOTE="n/a (not implemented at time of run)"
+fi
+
+RSS_KB=$(awk '/^VmHWM:/ {print $2}' "/proc/$CAIRN_PID/status")
+
+# ---- table ----
+# field LABEL OP KEY: values of KEY over all RESULT lines with that label+op.
+field() {
+	awk -v l="$1" -v o="$2" -v k="$3" '$1 == "RESULT" {
+		split("", f); for (i = 2; i <= NF; i++) { split($i, kv, "="); f[kv[1]] = kv[2] }
+		if (f["label"] == l && f["op"] == o) print f[k] }' "$RES"
+}
+median() { sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print "-"; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+med() { field "$1" "$2" "$3" | median; }
+sum() { field "$1" "$2" "$3" | awk '{ s += $1 } END { print s + 0 }'; }
+# Paired ratios of cairn/nginx KEY, run by run, then their median.
+ratio() {
+	paste <(field "$1.cairn" get "$2") <(field "$1.nginx" get "$2") |
+		awk '$2 > 0 { printf "%.3f\n", $1 / $2 }' | median
+}
+fmt() { awk -v v="$1" 'BEGIN { if (v == "-" || v == "") print "-"; else printf "%.1f", v }'; }
+fmtms() { awk -v v="$1" 'BEGIN { if (v == "-" || v == "") print "-"; else printf "%.2f", v }'; }
+
+row_put() { # NAME LABEL
+	printf '| %s | %s | %s | %s | %s | %s | — | — | — |\n' "$1" \
+		"$(fmt "$(med "$2" put ops_s)")" "$(fmt "$(med "$2" put mib_s)")" \
+		"$(fmtms "$(med "$2" put p50_ms)")" "$(fmtms "$(med "$2" put p99_ms)")" \
+		"$(sum "$2" put errors)"
+}
+row_get() { # NAME BASE
+	local b=$2 vf
+	vf=$(($(sum "$b.cairn" get verify_fail) + $(sum "$b.nginx" get verify_fail)))
+	printf '| %s | %s | %s | %s | %s | %s | %s | %s | **%s×** |\n' "$1" \
+		"$(fmt "$(med "$b.cairn" get ops_s)")" "$(fmt "$(med "$b.cairn" get mib_s)")" \
+		"$(fmtms "$(med "$b.cairn" get p50_ms)")" "$(fmtms "$(med "$b.cairn" get p99_ms)")" \
+		"$(($(sum "$b.cairn" get errors) + vf))" \
+		"$(fmt "$(med "$b.nginx" get ops_s)")" "$(fmt "$(med "$b.nginx" get mib_s)")" \
+		"$(ratio "$b" "$3")"
+}
+
+TABLE=$TMP/table
+{
+	echo "| row | cairn ops/s | cairn MiB/s | p50 ms | p99 ms | errors | nginx ops/s | nginx MiB/s | cairn/nginx |"
+	echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+	row_put "PUT 4 KiB, c=32 (durable)" put4k
+	row_put "PUT 1 MiB, c=8 (durable)" put1m
+	row_put "PUT $BIG ×1" putbig
+	row_get "GET 4 KiB, c=32" get4k ops_s
+	row_get "GET 1 MiB, c=8" get1m mib_s
+	row_get "GET $BIG ×1" getbig mib_s
+	if [ -n "$LIST_NOTE" ]; then
+		echo "| ListObjectsV2, $LIST_KEYS keys, pages of 1000 | $LIST_NOTE | | | | | | | |"
+	else
+		printf '| ListObjectsV2 page (1000 of %s keys), c=1 | %s pages/s | — | %s | %s | %s | — | — | — |\n' \
+			"$LIST_KEYS" "$(fmt "$(med list list ops_s)")" "$(fmtms "$(med list list p50_ms)")" \
+			"$(fmtms "$(med list list p99_ms)")" "$(sum list list errors)"
+		printf '| ListObjectsV2 full walk of %s keys | %s walks, %s keys listed | — | %s (walk) | | | | | |\n' \
+			"$LIST_KEYS" "$(field list listwalk walks)" "$(field list listwalk keys_listed)" \
+			"$(fmtms "$(field list listwalk walk_p50_ms)")"
+	fi
+	echo
+	echo "cairn peak RSS (VmHWM): $((RSS_KB / 1024)) MiB."
+	echo "GET rows: median of $RUNS runs alternating cairn/nginx; ratio = median of paired ratios" \
+		"(ops/s for 4 KiB, MiB/s otherwise). Rows of ${SECS}s. Every GET body verified byte-exact;" \
+		"errors column counts HTTP errors + verify failures."
+	echo "Fill for the list row: $(fmt "$(med listfill put ops_s)") PUT/s of empty objects at c=64" \
+		"(errors: $(sum listfill put errors))."
+} >"$TABLE"
+echo >&2
+cat "$TABLE"
+
+if [ "${BENCH_NO_RESULTS:-0}" != 1 ]; then
+	{
+		echo
+		echo "## $(date -u '+%Y-%m-%d %H:%M UTC') — $(git -C "$HERE/.." rev-parse --short HEAD 2>/dev/null || echo '?')"
+		echo
+		echo "Machine: $(nproc) CPUs, $(lscpu | sed -n 's/^Model name: *//p' | head -1)," \
+			"kernel $(uname -r), $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo) RAM;" \
+			"load average at start of table: $(cut -d' ' -f1-3 /proc/loadavg)" \
+			"(shared machine: only ratios from one run count). cairn and loadgen -O2, nginx $("$NGINX" -v 2>&1 | sed 's/.*nginx\///')."
+		echo
+		cat "$TABLE"
+		echo
+		echo "<details><summary>raw RESULT lines</summary>"
+		echo
+		echo '```'
+		cat "$RES"
+		echo '```'
+		echo "</details>"
+	} >>"$HERE/RESULTS.md"
+	echo "run.sh: appended to bench/RESULTS.md" >&2
+fi
