@@ -286,6 +286,12 @@ void meta_cmd_release(struct meta_cmd *cmd);
 int meta_object_get(struct meta_store *s, const char *bucket, const char *key, size_t key_len,
 		    const char *vid, unsigned flags, struct meta_version *out);
 void meta_version_release(struct meta_version *v);
+/* Copies the inline bytes of version vid (raw id, from meta_object_get) into
+ * buf (cap bytes); *len = their length. CN_ENOVERSION if that version is gone
+ * (overwritten since), CN_ETOOBIG if cap is short. Any thread. */
+int meta_object_read_inline(struct meta_store *s, const char *bucket, const char *key,
+			    size_t key_len, const uint8_t vid[META_ID_LEN], void *buf, size_t cap,
+			    size_t *len);
 
 int meta_bucket_get(struct meta_store *s, const char *bucket, struct meta_bucket *out);
 void meta_bucket_release(struct meta_bucket *b);

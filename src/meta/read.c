@@ -176,6 +176,43 @@ out:
 	return rc;
 }
 
+int meta_object_read_inline(struct meta_store *s, const char *bucket, const char *key,
+			    size_t key_len, const uint8_t vid[META_ID_LEN], void *buf, size_t cap,
+			    size_t *len)
+{
+	uint8_t raw[KEY_ENC_MAX];
+	const uint8_t *v;
+	size_t vlen, kn;
+	struct kv_txn t;
+	int rc;
+
+	*len = 0;
+	if (key_len < 1 || key_len > META_KEY_MAX || !bucket_name_valid(bucket, strlen(bucket)))
+		return CN_ENOVERSION;
+	kn = key_encode(raw, bucket, strlen(bucket), (const uint8_t *)key, key_len);
+	for (int i = 0; i < META_ID_LEN; i++)
+		raw[kn + i] = (uint8_t)~vid[i];
+	rc = rtxn(s, &t);
+	if (rc)
+		return rc;
+	/* the version record names the key (long keys share a hash slot) */
+	rc = kv_get(&t, KV_VERSIONS, raw, kn + META_ID_LEN, &v, &vlen);
+	if (!rc && !fullkey_is(v, vlen, key, key_len))
+		rc = CN_ENOTFOUND;
+	if (!rc)
+		rc = kv_get(&t, KV_INLINE, raw, kn + META_ID_LEN, &v, &vlen);
+	if (rc == CN_ENOTFOUND)
+		rc = CN_ENOVERSION;
+	if (!rc && vlen > cap)
+		rc = CN_ETOOBIG;
+	if (!rc) {
+		memcpy(buf, v, vlen);
+		*len = vlen;
+	}
+	kv_read_end(&t);
+	return rc;
+}
+
 /* ---- buckets, uploads, stats ---- */
 
 int meta_bucket_get(struct meta_store *s, const char *bucket, struct meta_bucket *out)

@@ -692,6 +692,70 @@ static void test_list_uploads(void **state)
 	ts_close(&t);
 }
 
+/* Versions of 1024-byte keys in one long-key group, paged one by one. */
+static void test_list_versions_long_keys(void **state)
+{
+	(void)state;
+	struct tstore t;
+	enum { NK = 6, NV = 3 };
+	struct key keys[NK];
+	char vids[NK][NV][33];
+
+	ts_open(&t);
+	assert_int_equal(mk_bucket(t.s, "lvk"), 0);
+	assert_int_equal(set_versioning(t.s, "lvk", META_VERSIONING_ENABLED), 0);
+	for (int i = 0; i < NK; i++) {
+		memset(keys[i].b, 'h', 1024);
+		keys[i].b[950] = (uint8_t)('z' - i); /* hash order != key order */
+		keys[i].n = 1024;
+	}
+	/* versions interleaved across keys so ids do not follow key order */
+	for (int v = 0; v < NV; v++)
+		for (int i = 0; i < NK; i++) {
+			struct meta_cmd_result r;
+			if (v == NV - 1 && i % 2)
+				assert_int_equal(del_obj(t.s, "lvk", (const char *)keys[i].b, 1024,
+							 NULL, &r),
+						 0);
+			else
+				assert_int_equal(
+					put_obj(t.s, "lvk", (const char *)keys[i].b, 1024, "v", &r),
+					0);
+			strcpy(vids[i][v], r.vid_text);
+		}
+	qsort(keys, NK, sizeof(keys[0]), key_cmp); /* 'u'..'z' ascending */
+	char km[META_KEY_MAX], vm[40] = "";
+	size_t kml = 0;
+	for (int step = 0; step < NK * NV; step++) {
+		struct meta_list_params q = {
+			.max = 1, .start = km, .start_len = kml, .id_marker = vm};
+		struct meta_list_result lr;
+		assert_int_equal(meta_list_versions(t.s, "lvk", &q, &lr), 0);
+		assert_int_equal(lr.n, 1);
+		int ki = step / NV, v = NV - 1 - step % NV; /* newest first */
+		int orig = 'z' - keys[ki].b[950];
+		assert_int_equal(lr.entries[0].key_len, 1024);
+		assert_memory_equal(lr.entries[0].key, keys[ki].b, 1024);
+		assert_string_equal(lr.entries[0].vid_text, vids[orig][v]);
+		assert_int_equal(!!(lr.entries[0].flags & META_VF_LATEST), v == NV - 1);
+		assert_int_equal(!!(lr.entries[0].flags & META_VF_DELETE_MARKER),
+				 v == NV - 1 && orig % 2);
+		assert_int_equal(lr.truncated, step + 1 < NK * NV);
+		memcpy(km, lr.next_marker, lr.next_marker_len);
+		kml = lr.next_marker_len;
+		strcpy(vm, lr.next_id);
+		meta_list_result_release(&lr);
+	}
+	/* current objects: only the keys whose latest is not a marker */
+	struct meta_list_params p = {.max = 1000};
+	struct meta_list_result lr;
+	assert_int_equal(meta_list_objects(t.s, "lvk", &p, &lr), 0);
+	assert_int_equal(lr.n, NK / 2);
+	meta_list_result_release(&lr);
+	check_stats(t.s, "lvk");
+	ts_close(&t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -702,6 +766,7 @@ int main(void)
 		cmocka_unit_test(test_continuation_under_writes),
 		cmocka_unit_test(test_list_versions),
 		cmocka_unit_test(test_list_uploads),
+		cmocka_unit_test(test_list_versions_long_keys),
 	};
 	return cmocka_run_group_tests_name("meta_list", tests, NULL, NULL);
 }

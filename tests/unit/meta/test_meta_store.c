@@ -716,6 +716,87 @@ static void test_persistence_and_copy(void **state)
 	ts_close(&t);
 }
 
+static void test_bucket_attrs_and_read_inline(void **state)
+{
+	(void)state;
+	struct tstore t;
+	struct meta_bucket b;
+	struct meta_version v;
+	struct meta_cmd_result r;
+	char buf[16];
+	size_t n;
+
+	ts_open(&t);
+	assert_int_equal(mk_bucket(t.s, "atr"), 0);
+	struct meta_cmd c = {.type = META_CMD_BUCKET_SET_ATTRS,
+			     .bucket = "atr",
+			     .bucket_len = 3,
+			     .attrs = "policy",
+			     .attrs_len = 6};
+	assert_int_equal(meta_submit_sync(t.s, &c), 0);
+	assert_int_equal(set_versioning(t.s, "atr", META_VERSIONING_ENABLED), 0);
+	assert_int_equal(meta_bucket_get(t.s, "atr", &b), 0);
+	assert_int_equal(b.attrs_len, 6);
+	assert_memory_equal(b.attrs, "policy", 6);
+	assert_int_equal(b.versioning, META_VERSIONING_ENABLED);
+	meta_bucket_release(&b);
+	c.bucket = "nob";
+	assert_int_equal(meta_submit_sync(t.s, &c), CN_ENOBUCKET);
+	assert_int_equal(put_obj(t.s, "atr", "k", 1, "inline!", &r), 0);
+	assert_int_equal(meta_object_get(t.s, "atr", "k", 1, NULL, 0, &v), 0);
+	assert_null(v.inline_data);
+	assert_int_equal(meta_object_read_inline(t.s, "atr", "k", 1, v.vid, buf, sizeof(buf), &n),
+			 0);
+	assert_int_equal(n, 7);
+	assert_memory_equal(buf, "inline!", 7);
+	assert_int_equal(meta_object_read_inline(t.s, "atr", "k", 1, v.vid, buf, 3, &n),
+			 CN_ETOOBIG);
+	assert_int_equal(del_obj(t.s, "atr", "k", 1, v.vid_text, NULL), 0);
+	assert_int_equal(meta_object_read_inline(t.s, "atr", "k", 1, v.vid, buf, sizeof(buf), &n),
+			 CN_ENOVERSION);
+	meta_version_release(&v);
+	ts_close(&t);
+}
+
+static void test_map_full(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/cairn-meta-XXXXXX";
+	struct meta_store *s;
+	struct meta_options o = {.map_size = 4u << 20};
+	static char data[60000];
+	char key[32];
+	int i, rc = 0;
+
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(meta_store_open(dir, &o, &s), 0);
+	assert_int_equal(mk_bucket(s, "full"), 0);
+	memset(data, 'd', sizeof(data) - 1);
+	for (i = 0; i < 1000; i++) {
+		snprintf(key, sizeof(key), "k%04d", i);
+		data[0] = (char)('a' + i % 26);
+		rc = put_obj(s, "full", key, strlen(key), data, NULL);
+		if (rc)
+			break;
+	}
+	assert_int_equal(rc, CN_ENOSPACE);
+	assert_true(i > 10);
+	/* everything acknowledged is still there and consistent */
+	for (int j = 0; j < i; j++) {
+		struct meta_version v;
+		snprintf(key, sizeof(key), "k%04d", j);
+		assert_int_equal(
+			meta_object_get(s, "full", key, strlen(key), NULL, META_GET_INLINE, &v), 0);
+		assert_int_equal(v.inline_data[0], 'a' + j % 26);
+		meta_version_release(&v);
+	}
+	check_stats(s, "full");
+	meta_store_close(s);
+	char cmd[64];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -731,6 +812,8 @@ int main(void)
 		cmocka_unit_test(test_version_ids),
 		cmocka_unit_test(test_format_version),
 		cmocka_unit_test(test_persistence_and_copy),
+		cmocka_unit_test(test_bucket_attrs_and_read_inline),
+		cmocka_unit_test(test_map_full),
 	};
 	return cmocka_run_group_tests_name("meta_store", tests, NULL, NULL);
 }
