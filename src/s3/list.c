@@ -180,12 +180,14 @@ static void contents_out(struct s3_req *r, struct xmlw *w, const struct lq *q,
 	}
 }
 
-static void head_out(struct xmlw *w, const char *root, const struct lq *q)
+/* enc_prefix: ListObjects v1 leaves Prefix plain (S3 encodes Delimiter,
+ * Marker, NextMarker and Key there; clients decode exactly those). */
+static void head_out(struct xmlw *w, const char *root, const struct lq *q, int enc_prefix)
 {
 	xmlw_decl(w);
 	xmlw_open(w, root, S3_NS);
 	xmlw_elem(w, "Name", q->name);
-	elem_key(w, "Prefix", q->p.prefix, q->p.prefix_len, q->url);
+	elem_key(w, "Prefix", q->p.prefix, q->p.prefix_len, q->url && enc_prefix);
 }
 
 /* ListObjectsV2 (list-type=2) and ListObjects (v1). */
@@ -221,7 +223,7 @@ void s3_op_list_objects(struct s3_req *r)
 		goto fail;
 
 	xmlw_init(&w);
-	head_out(&w, "ListBucketResult", &q);
+	head_out(&w, "ListBucketResult", &q, v2);
 	if (v2) {
 		if (q.p.start)
 			elem_key(&w, "StartAfter", q.p.start, q.p.start_len, q.url);
@@ -291,7 +293,7 @@ void s3_op_list_object_versions(struct s3_req *r)
 		goto fail;
 
 	xmlw_init(&w);
-	head_out(&w, "ListVersionsResult", &q);
+	head_out(&w, "ListVersionsResult", &q, 1);
 	elem_key(&w, "KeyMarker", q.p.start, q.p.start_len, q.url);
 	xmlw_elem(&w, "VersionIdMarker", q.p.id_marker ? q.p.id_marker : "");
 	if (res.truncated && res.next_marker) {
