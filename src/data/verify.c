@@ -9,8 +9,7 @@
 
 #include "core/err.h"
 
-int blob_verify(struct data_store *s, const struct blob_layout *l, unsigned *bad,
-		unsigned *missing)
+int blob_verify(struct data_store *s, const struct blob_layout *l, unsigned *bad, unsigned *missing)
 {
 	struct shard_src src[DATA_MAX_SHARDS];
 	uint32_t ck = layout_ck_len(l);

@@ -43,7 +43,7 @@ struct blob_writer {
 	uint8_t *par;	/* m records of ck + piece bytes */
 	uint8_t *rec;	/* ck + piece: a data piece being written */
 	uint64_t nblk;	/* blocks written */
-	int err; /* first append error: the writer is FAILED */
+	int err;	/* first append error: the writer is FAILED */
 };
 
 static int pick_drives(struct blob_writer *w, const struct data_options *o)

@@ -226,6 +226,23 @@ static void test_free_space(void **state)
 	fill(data, sizeof(data), 2);
 	assert_int_equal(put_blob(s, data, sizeof(data), 2, &l), 0);
 	assert_int_equal(check_blob(s, &l, data), 0);
+	/* A disk that fills during the body: append fails, then finish repeats
+	 * the error and leaves nothing behind. */
+	struct blob_layout l2;
+	fill(info.id, 16, 77);
+	info.size_hint = 0;
+	assert_int_equal(blob_writer_new(s, &info, &w), 0);
+	f.ops = F_PWRITE;
+	f.calls = 0;
+	f.nth = 2; /* the second shard of the first block */
+	f.err = ENOSPC;
+	assert_int_equal(blob_writer_append(w, data, sizeof(data)), CN_ENOSPACE);
+	f.nth = 0;
+	assert_int_equal(blob_writer_append(w, data, 10), CN_ENOSPACE);
+	assert_int_equal(blob_writer_finish(w, &l2), CN_ENOSPACE);
+	assert_int_equal(count_files(&t, "tmp"), 0);
+	assert_int_equal(blob_delete(s, &l), 0);
+	assert_int_equal(count_files(&t, "blobs"), 0);
 	data_store_close(s);
 	o.reserve_bytes = 2 << 20; /* keep more free than there is */
 	assert_int_equal(open_store(&t, 2, &o, &s), 0);
