@@ -162,6 +162,11 @@ struct pstate {
 	int depth;
 	int nodes;
 	int err;
+	/* Text arrives in many pieces (every entity reference is one): the
+	 * node being appended to keeps spare room, grown geometrically, so
+	 * pool use stays linear in the text instead of quadratic. */
+	struct xml_node *grow;
+	size_t grow_cap;
 };
 
 static void XMLCALL on_start(void *ud, const XML_Char *name, const XML_Char **atts)
@@ -227,19 +232,27 @@ static void XMLCALL on_text(void *ud, const XML_Char *txt, int len)
 	struct xml_node *n = s->cur;
 	char *nt;
 
+	size_t need;
+
 	if (s->err || !n || len <= 0)
 		return;
-	nt = cn_pool_alloc(s->pool, n->text_len + (size_t)len + 1);
-	if (!nt) {
-		s->err = CN_ENOMEM;
-		XML_StopParser(s->p, XML_FALSE);
-		return;
+	need = n->text_len + (size_t)len + 1;
+	if (s->grow != n || need > s->grow_cap) {
+		size_t cap = need < 64 ? 64 : need * 2;
+		nt = cn_pool_alloc(s->pool, cap);
+		if (!nt) {
+			s->err = CN_ENOMEM;
+			XML_StopParser(s->p, XML_FALSE);
+			return;
+		}
+		memcpy(nt, n->text, n->text_len);
+		n->text = nt;
+		s->grow = n;
+		s->grow_cap = cap;
 	}
-	memcpy(nt, n->text, n->text_len);
-	memcpy(nt + n->text_len, txt, (size_t)len);
+	memcpy(n->text + n->text_len, txt, (size_t)len);
 	n->text_len += (size_t)len;
-	nt[n->text_len] = 0;
-	n->text = nt;
+	n->text[n->text_len] = 0;
 }
 
 static void XMLCALL on_entity_decl(void *ud, const XML_Char *entityName, int is_parameter_entity,

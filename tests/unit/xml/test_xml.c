@@ -1,0 +1,296 @@
+/*
+ * Unit tests for xml/: writer escaping (every special character, control
+ * characters, embedded NULs through the _n variant), timestamps, and the
+ * bounded reader: tree shape, namespaces stripped, depth and node limits,
+ * entity declarations refused (billion laughs), malformed documents, and
+ * memory that stays linear in the input when text arrives in many pieces.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/err.h"
+#include "core/pool.h"
+#include "xml/xml.h"
+
+static char *wstr(struct xmlw *w)
+{
+	xmlw_raw(w, "", 1); /* NUL-terminate for comparisons */
+	assert_int_equal(w->err, 0);
+	return w->buf;
+}
+
+static void test_escape_specials(void **state)
+{
+	(void)state;
+	struct xmlw w;
+	xmlw_init(&w);
+	xmlw_elem(&w, "Key", "a&b<c>d\"e'f");
+	assert_string_equal(wstr(&w), "<Key>a&amp;b&lt;c&gt;d&quot;e&apos;f</Key>");
+	xmlw_release(&w);
+}
+
+static void test_escape_controls(void **state)
+{
+	(void)state;
+	struct xmlw w;
+	xmlw_init(&w);
+	xmlw_elem(&w, "K", "t\tn\nr\rx\x01y");
+	char *s = wstr(&w);
+	/* tab and newline are legal as-is; CR must be a reference or a
+	 * parser would normalise it away; other controls never appear raw. */
+	assert_non_null(strstr(s, "t\tn\n"));
+	assert_non_null(strstr(s, "r&#13;x"));
+	assert_null(strchr(s, '\r'));
+	assert_null(strchr(s, '\x01'));
+	xmlw_release(&w);
+}
+
+static void test_elem_n_and_utf8(void **state)
+{
+	(void)state;
+	struct xmlw w;
+	xmlw_init(&w);
+	xmlw_elem_n(&w, "K", "caf\xc3\xa9/\xe2\x82\xac&", 10);
+	assert_string_equal(wstr(&w), "<K>caf\xc3\xa9/\xe2\x82\xac&amp;</K>");
+	xmlw_release(&w);
+	xmlw_init(&w);
+	xmlw_elem(&w, "Empty", NULL);
+	assert_string_equal(wstr(&w), "<Empty></Empty>");
+	xmlw_release(&w);
+}
+
+static void test_document_roundtrip(void **state)
+{
+	(void)state;
+	struct xmlw w;
+	struct cn_pool pool;
+	struct xml_node *root;
+	const char *keys[] = {"plain", "a&b", "<tag>", "quote\"s'", "tab\there", "cr\rlf\n"};
+
+	xmlw_init(&w);
+	xmlw_decl(&w);
+	xmlw_open(&w, "ListBucketResult", "http://s3.amazonaws.com/doc/2006-03-01/");
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		xmlw_open(&w, "Contents", NULL);
+		xmlw_elem(&w, "Key", keys[i]);
+		xmlw_elem_u64(&w, "Size", 18446744073709551615ull);
+		xmlw_close(&w, "Contents");
+	}
+	xmlw_close(&w, "ListBucketResult");
+	assert_int_equal(w.err, 0);
+
+	cn_pool_init(&pool);
+	assert_int_equal(xml_parse(&pool, w.buf, w.len, &root), 0);
+	assert_string_equal(root->name, "ListBucketResult");
+	size_t i = 0;
+	for (struct xml_node *c = root->child; c; c = c->next, i++) {
+		assert_true(i < sizeof(keys) / sizeof(keys[0]));
+		assert_string_equal(c->name, "Contents");
+		assert_string_equal(xml_child_text(c, "Key"), keys[i]);
+		assert_string_equal(xml_child_text(c, "Size"), "18446744073709551615");
+	}
+	assert_int_equal(i, sizeof(keys) / sizeof(keys[0]));
+	cn_pool_release(&pool);
+	xmlw_release(&w);
+}
+
+static void test_time_iso(void **state)
+{
+	(void)state;
+	char b[32];
+	xml_time_iso(0, b);
+	assert_string_equal(b, "1970-01-01T00:00:00.000Z");
+	xml_time_iso(1700000000123456789ull, b);
+	assert_string_equal(b, "2023-11-14T22:13:20.123Z");
+}
+
+static int parse(struct cn_pool *pool, const char *s, struct xml_node **root)
+{
+	return xml_parse(pool, s, strlen(s), root);
+}
+
+static void test_parse_tree(void **state)
+{
+	(void)state;
+	struct cn_pool pool;
+	struct xml_node *root;
+	const char *doc = "<?xml version=\"1.0\"?>\n"
+			  "<Delete xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">"
+			  "<Quiet>true</Quiet>"
+			  "<Object><Key>a&amp;b &#x20AC;</Key><VersionId>v1</VersionId></Object>"
+			  "<Object><Key><![CDATA[<raw>]]></Key></Object>"
+			  "</Delete>";
+
+	cn_pool_init(&pool);
+	assert_int_equal(parse(&pool, doc, &root), 0);
+	assert_string_equal(root->name, "Delete"); /* namespace stripped */
+	assert_string_equal(xml_child_text(root, "Quiet"), "true");
+	struct xml_node *o = xml_child(root, "Object");
+	assert_non_null(o);
+	assert_string_equal(xml_child_text(o, "Key"), "a&b \xe2\x82\xac");
+	assert_string_equal(xml_child_text(o, "VersionId"), "v1");
+	assert_non_null(o->next);
+	assert_string_equal(xml_child_text(o->next, "Key"), "<raw>");
+	assert_null(xml_child_text(o->next, "VersionId"));
+	assert_null(o->next->next);
+	assert_null(xml_child(NULL, "x"));
+	cn_pool_release(&pool);
+}
+
+static void test_parse_malformed(void **state)
+{
+	(void)state;
+	struct cn_pool pool;
+	struct xml_node *root;
+	const char *bad[] = {
+		"",
+		"   ",
+		"<a>",
+		"<a></b>",
+		"<a><b></a></b>",
+		"text only",
+		"<a>&undefined;</a>",
+		"<a></a><b></b>",
+		"<a>\x01</a>",
+		"<a>\xff\xfe</a>",
+		"<<a/>",
+	};
+
+	cn_pool_init(&pool);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		root = NULL;
+		assert_int_equal(parse(&pool, bad[i], &root), CN_EBADXML);
+	}
+	/* an embedded NUL is not XML either */
+	assert_int_equal(xml_parse(&pool, "<a>x\0y</a>", 10, &root), CN_EBADXML);
+	cn_pool_release(&pool);
+}
+
+static void test_entity_declarations_refused(void **state)
+{
+	(void)state;
+	struct cn_pool pool;
+	struct xml_node *root;
+	const char *laughs = "<?xml version=\"1.0\"?>"
+			     "<!DOCTYPE lolz [<!ENTITY lol \"lol\">"
+			     "<!ENTITY lol2 \"&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;\">"
+			     "<!ENTITY lol3 \"&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;\">]>"
+			     "<lolz>&lol3;</lolz>";
+	const char *external = "<?xml version=\"1.0\"?>"
+			       "<!DOCTYPE d [<!ENTITY x SYSTEM \"file:///etc/passwd\">]><d>&x;</d>";
+	const char *param = "<!DOCTYPE d [<!ENTITY % p \"x\">]><d/>";
+
+	cn_pool_init(&pool);
+	assert_int_equal(parse(&pool, laughs, &root), CN_EBADXML);
+	assert_int_equal(parse(&pool, external, &root), CN_EBADXML);
+	assert_int_equal(parse(&pool, param, &root), CN_EBADXML);
+	cn_pool_release(&pool);
+}
+
+static void test_depth_limit(void **state)
+{
+	(void)state;
+	struct cn_pool pool;
+	struct xml_node *root;
+	char doc[4096];
+	size_t o;
+
+	cn_pool_init(&pool);
+	for (int depth = 1; depth <= 40; depth++) {
+		o = 0;
+		for (int i = 0; i < depth; i++)
+			o += (size_t)snprintf(doc + o, sizeof(doc) - o, "<d%d>", i);
+		for (int i = depth - 1; i >= 0; i--)
+			o += (size_t)snprintf(doc + o, sizeof(doc) - o, "</d%d>", i);
+		int rc = xml_parse(&pool, doc, o, &root);
+		if (depth <= 16)
+			assert_int_equal(rc, 0);
+		else
+			assert_int_equal(rc, CN_EBADXML);
+	}
+	cn_pool_release(&pool);
+}
+
+static void test_node_limit(void **state)
+{
+	(void)state;
+	struct cn_pool pool;
+	struct xml_node *root;
+	size_t n = 30000, cap = n * 4 + 16, o = 0;
+	char *doc = malloc(cap);
+
+	assert_non_null(doc);
+	o += (size_t)snprintf(doc, cap, "<r>");
+	for (size_t i = 0; i < n; i++) {
+		memcpy(doc + o, "<x/>", 4);
+		o += 4;
+	}
+	memcpy(doc + o, "</r>", 4);
+	o += 4;
+	cn_pool_init(&pool);
+	assert_int_equal(xml_parse(&pool, doc, o, &root), CN_EBADXML);
+	/* 1000 siblings are fine (DeleteObjects sends up to 1000 keys) */
+	assert_int_equal(xml_parse(&pool, doc, 3 + 4 * 1000, &root), CN_EBADXML); /* unclosed */
+	memcpy(doc + 3 + 4 * 1000, "</r>", 4);
+	assert_int_equal(xml_parse(&pool, doc, 3 + 4 * 1000 + 4, &root), 0);
+	size_t count = 0;
+	for (struct xml_node *c = root->child; c; c = c->next)
+		count++;
+	assert_int_equal(count, 1000);
+	cn_pool_release(&pool);
+	free(doc);
+}
+
+/* Text delivered in many small pieces (each entity reference is its own
+ * expat callback) must cost memory linear in the text, not quadratic. */
+static void test_fragmented_text_memory_linear(void **state)
+{
+	(void)state;
+	struct cn_pool pool;
+	struct xml_node *root;
+	size_t n = 50000, cap = n * 5 + 32, o = 0;
+	char *doc = malloc(cap);
+
+	assert_non_null(doc);
+	o += (size_t)snprintf(doc, cap, "<Key>");
+	for (size_t i = 0; i < n; i++) {
+		memcpy(doc + o, "&amp;", 5);
+		o += 5;
+	}
+	memcpy(doc + o, "</Key>", 6);
+	o += 6;
+	cn_pool_init(&pool);
+	assert_int_equal(xml_parse(&pool, doc, o, &root), 0);
+	assert_int_equal(root->text_len, n);
+	for (size_t i = 0; i < n; i++)
+		assert_true(root->text[i] == '&');
+	assert_int_equal(root->text[n], 0);
+	/* quadratic growth would be ~n^2/2 = 1.25 GB here */
+	assert_true(pool.total < 64 * o + (1u << 20));
+	cn_pool_release(&pool);
+	free(doc);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_escape_specials),
+		cmocka_unit_test(test_escape_controls),
+		cmocka_unit_test(test_elem_n_and_utf8),
+		cmocka_unit_test(test_document_roundtrip),
+		cmocka_unit_test(test_time_iso),
+		cmocka_unit_test(test_parse_tree),
+		cmocka_unit_test(test_parse_malformed),
+		cmocka_unit_test(test_entity_declarations_refused),
+		cmocka_unit_test(test_depth_limit),
+		cmocka_unit_test(test_node_limit),
+		cmocka_unit_test(test_fragmented_text_memory_linear),
+	};
+	return cmocka_run_group_tests_name("xml", tests, NULL, NULL);
+}
