@@ -8,6 +8,8 @@
  * successor. Invariant: seeks only move forward; pointers in the current
  * entry stay valid until the next call or the end of the read transaction.
  * Used in read transactions only (group entries point into the map).
+ * Cost: a page that meets a long-key group reads the whole group (keys that
+ * share their first 200 bytes), so such groups cost O(group) per page.
  */
 #include <stdlib.h>
 #include <string.h>

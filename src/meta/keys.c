@@ -20,6 +20,14 @@
  *   then a fixed suffix: none (index), 16-byte inverted version id
  *   (versions: bitwise NOT, so newer sorts first), 16-byte upload id (uploads).
  * The maximum, 64 + 400 + 2 + 16 + 16 = 498 bytes, fits LMDB's 511.
+ * The inline db uses the versions key of the version it belongs to.
+ *
+ * Keys of the other dbs (version 1):
+ *   buckets, stats  bucket name bytes
+ *   parts           16 upload id, 2 part number (big-endian)
+ *   gc              8 due time ns (big-endian), 16 blob id: oldest first
+ *   intents         16 blob id
+ *   system          ASCII name ("format")
  *
  * Why the cut is at a fixed raw length: a short key is then never longer than
  * a group's head, so comparing it with a group entry is decided inside the

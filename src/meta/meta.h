@@ -322,7 +322,7 @@ struct meta_list_params {
 	const char *token;
 	/* versions: version-id-marker; uploads: upload-id-marker (text) */
 	const char *id_marker;
-	unsigned max; /* 0..1000 (larger is clamped to 1000) */
+	unsigned max; /* 0..1000, larger is clamped; pass 1000 when the request has none */
 };
 
 /* One listed entry. For ListMultipartUploads vid is the upload id and mtime
