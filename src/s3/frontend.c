@@ -228,10 +228,11 @@ static void work_after(uv_work_t *w, int status)
 	struct work *wk = (struct work *)w;
 	struct s3_req *r = wk->r;
 
-	r->n_work--;
+	/* This item still counts while after() runs: if after() ends the
+	 * request, s3_end must not free it (and r) under our feet. */
 	wk->after(r, status, wk->arg);
 	free(wk);
-	if (r->done && r->n_work == 0)
+	if (--r->n_work == 0 && r->done)
 		http_response_end(r->http);
 }
 
