@@ -48,6 +48,12 @@ struct up {
 	int finished;
 	int reported;
 	uint64_t limit;
+	/* The blob's intent: committed before its shards are renamed into
+	 * place, so a crash after that leaves an orphan the next start hands
+	 * to GC, never an untracked blob. */
+	struct meta_cmd intent;
+	uint8_t intent_layout[DATA_LAYOUT_MAX];
+	int intent_state; /* 0 none, 1 submitted, 2 committed */
 	size_t work_len;
 	int work_buf;
 	struct blob_info info;
@@ -107,6 +113,39 @@ static void w_new(struct s3_req *r, void *arg)
 	p->work_rc = blob_writer_new(p->r->srv->data, &p->info, &p->w);
 }
 
+static void intent_done(struct meta_cmd *cmd, int rc, void *arg)
+{
+	struct up *p = arg;
+	(void)cmd;
+
+	p->intent_state = 2;
+	if (rc && !p->failed)
+		p->failed = rc;
+	advance(p);
+}
+
+static int intent_submit(struct up *p)
+{
+	struct blob_layout l;
+	int n;
+
+	blob_writer_layout(p->w, &l);
+	n = blob_layout_encode(&l, p->intent_layout, sizeof(p->intent_layout));
+	if (n < 0)
+		return n;
+	memset(&p->intent, 0, sizeof(p->intent));
+	p->intent.type = META_CMD_INTENT_ADD;
+	p->intent.now = s3_now_ns();
+	memcpy(p->intent.blob_id, l.id, META_ID_LEN);
+	p->intent.layout = p->intent_layout;
+	p->intent.layout_len = (size_t)n;
+	p->intent_state = 1;
+	n = s3_meta_submit(p->r, &p->intent, intent_done, p);
+	if (n)
+		p->intent_state = 0;
+	return n;
+}
+
 static void w_new_after(struct s3_req *r, int status, void *arg)
 {
 	struct up *p = arg;
@@ -117,6 +156,10 @@ static void w_new_after(struct s3_req *r, int status, void *arg)
 		p->w = NULL;
 	} else {
 		p->ready = 1;
+		/* The intent commits while the body streams into temp files. */
+		int rc = intent_submit(p);
+		if (rc)
+			p->failed = rc;
 	}
 	if (!r->aborted)
 		http_request_resume(r->http);
@@ -240,6 +283,9 @@ static void advance(struct up *p)
 	if (p->work || p->reported)
 		return;
 	if (p->failed || p->body_err) {
+		/* The intent command holds p until its callback: wait for it. */
+		if (p->intent_state == 1)
+			return;
 		if (!p->failed)
 			p->failed = p->body_err;
 		if (!p->body_done)
@@ -279,6 +325,8 @@ static void advance(struct up *p)
 		}
 		return;
 	}
+	if (p->intent_state != 2)
+		return; /* shards are renamed into place only once the intent is durable */
 	p->work = 1;
 	if (s3_work(p->r, w_finish, w_finish_after, p)) {
 		p->work = 0;
