@@ -1032,6 +1032,27 @@ static int bind_reuseport(const char *host, int port, int *out_fd, int *out_port
 	return 0;
 }
 
+static int probe_port(const char *host, int port)
+{
+	struct sockaddr_in sa;
+	int fd, one = 1, rc = 0;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_port = htons((uint16_t)port);
+	if (inet_pton(AF_INET, host, &sa.sin_addr) != 1)
+		return -EINVAL;
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	/* SO_REUSEADDR only skips TIME_WAIT leftovers, never a live listener. */
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0)
+		rc = -errno;
+	close(fd);
+	return rc;
+}
+
 int http_server_start(const struct http_options *opt, const struct http_handler *handler,
 		      struct http_server **out)
 {
@@ -1055,6 +1076,16 @@ int http_server_start(const struct http_options *opt, const struct http_handler 
 	}
 	s->n_workers = n;
 	s->port = opt->port;
+	/* SO_REUSEPORT would let a second server join a port already in use
+	 * and silently split its traffic: probe the port with a plain bind
+	 * first, which fails if anyone holds it. */
+	for (int i = 0; i < n; i++)
+		s->workers[i].listen_fd = -1;
+	if (s->port != 0) {
+		rc = probe_port(opt->host, s->port);
+		if (rc)
+			goto fail;
+	}
 	/* Bind every socket before any thread runs, so a port conflict is a
 	 * clean start-up error. */
 	for (int i = 0; i < n; i++) {

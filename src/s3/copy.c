@@ -178,7 +178,30 @@ struct copy_job {
 	struct s3_copy_blob *cb;
 	struct blob_info info;
 	struct data_store *data;
+	struct meta_store *meta;
 };
+
+/* Records the blob's intent (pool thread, blocking on the group commit), so
+ * that a crash after the rename leaves an orphan GC will find. */
+static int copy_intent(struct copy_job *j, struct blob_writer *w)
+{
+	struct blob_layout l;
+	uint8_t enc[DATA_LAYOUT_MAX];
+	struct meta_cmd cmd;
+	int n;
+
+	blob_writer_layout(w, &l);
+	n = blob_layout_encode(&l, enc, sizeof(enc));
+	if (n < 0)
+		return n;
+	memset(&cmd, 0, sizeof(cmd));
+	cmd.type = META_CMD_INTENT_ADD;
+	cmd.now = s3_now_ns();
+	memcpy(cmd.blob_id, l.id, META_ID_LEN);
+	cmd.layout = enc;
+	cmd.layout_len = (size_t)n;
+	return meta_submit_sync(j->meta, &cmd);
+}
 
 /* Reads [pos, pos+want) of v into buf through *rd, reopening it when the
  * range moves into another blob. *part caches the current part index. */
@@ -273,6 +296,9 @@ static void copy_work(struct s3_req *r, void *arg)
 			goto out_abort;
 		pos += got;
 	}
+	rc = copy_intent(j, w);
+	if (rc)
+		goto out_abort;
 	rc = blob_writer_finish(w, &cb->layout);
 	w = NULL; /* finish frees the writer, even on error */
 	if (rc)
@@ -321,6 +347,7 @@ int s3_copy_blob_start(struct s3_req *r, struct s3_copy_blob *cb)
 		return CN_EBADRANGE;
 	j->cb = cb;
 	j->data = r->srv->data;
+	j->meta = r->srv->meta;
 	s3_random_id(j->info.id);
 	/* pool memory is taken here, on the loop: the pool is not thread-safe */
 	j->info.bucket = r->route.bucket;

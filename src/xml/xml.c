@@ -13,7 +13,8 @@
 #include "core/err.h"
 
 #define XML_MAX_DEPTH 16
-#define XML_MAX_NODES 20000
+/* CompleteMultipartUpload: 10000 parts x (Part, PartNumber, ETag, checksums) */
+#define XML_MAX_NODES 80000
 
 void xmlw_init(struct xmlw *w)
 {
