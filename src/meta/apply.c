@@ -875,6 +875,31 @@ static int do_intent_add(struct actx *a)
 	return rc;
 }
 
+/* A blob whose upload failed: whatever of it reached the drives is garbage
+ * now, due at once (no reader can hold a version that never committed). */
+static int do_intent_drop(struct actx *a)
+{
+	const uint8_t *v;
+	size_t vlen;
+	uint8_t k[8 + META_ID_LEN];
+	uint8_t val[META_LAYOUT_MAX + 16];
+	int rc = kv_get(a->t, KV_INTENTS, a->c->blob_id, META_ID_LEN, &v, &vlen);
+
+	if (rc == CN_ENOTFOUND)
+		return 0;
+	if (rc)
+		return rc;
+	if (vlen > sizeof(val))
+		return CN_ECORRUPT;
+	memcpy(val, v, vlen); /* v points into the txn: copy before writing */
+	be64_put(k, (uint64_t)a->c->now);
+	memcpy(k + 8, a->c->blob_id, META_ID_LEN);
+	rc = kv_put(a->t, KV_GC, k, sizeof(k), val, vlen);
+	if (!rc)
+		rc = intent_clear(a, a->c->blob_id);
+	return rc;
+}
+
 static int do_gc_done(struct actx *a)
 {
 	for (uint32_t i = 0; i < a->c->n_gc; i++) {
@@ -949,6 +974,9 @@ int meta_apply(struct kv_txn *t, const struct meta_cmd *c, struct meta_cmd_resul
 		break;
 	case META_CMD_GC_DONE:
 		rc = do_gc_done(&a);
+		break;
+	case META_CMD_INTENT_DROP:
+		rc = do_intent_drop(&a);
 		break;
 	default:
 		rc = CN_EINVAL;

@@ -774,7 +774,7 @@ int meta_cmd_decode(const void *buf, size_t len, struct meta_cmd *c)
 	if (rb_u8(&r) != CMD_V1)
 		return CN_ECORRUPT;
 	c->type = rb_u8(&r);
-	if (c->type < META_CMD_BUCKET_CREATE || c->type > META_CMD_BUCKET_SET_ATTRS)
+	if (c->type < META_CMD_BUCKET_CREATE || c->type > META_CMD_INTENT_DROP)
 		return CN_ECORRUPT;
 	c->now = (int64_t)rb_u64(&r);
 	c->bucket = rb_str(&r, rb_u8(&r), META_BUCKET_MAX, &c->bucket_len);

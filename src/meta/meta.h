@@ -139,6 +139,7 @@ enum meta_cmd_type {
 	META_CMD_INTENT_ADD = 10,	/* blob_id layout now */
 	META_CMD_GC_DONE = 11,		/* gc[]: entries whose blobs were deleted */
 	META_CMD_BUCKET_SET_ATTRS = 12, /* bucket attrs */
+	META_CMD_INTENT_DROP = 13,	/* blob_id: its write failed; the intent becomes a gc entry */
 };
 
 /* One part named by CompleteMultipartUpload. */

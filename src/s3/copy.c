@@ -183,13 +183,21 @@ struct copy_job {
 
 /* Records the blob's intent (pool thread, blocking on the group commit), so
  * that a crash after the rename leaves an orphan GC will find. */
-static int copy_intent(struct copy_job *j, struct blob_writer *w)
+static int copy_intent(struct copy_job *j, struct blob_writer *w, int type)
 {
 	struct blob_layout l;
 	uint8_t enc[DATA_LAYOUT_MAX];
 	struct meta_cmd cmd;
 	int n;
 
+	if (type == META_CMD_INTENT_DROP) {
+		/* w is already freed by finish: only the id is needed. */
+		memset(&cmd, 0, sizeof(cmd));
+		cmd.type = META_CMD_INTENT_DROP;
+		cmd.now = s3_now_ns();
+		memcpy(cmd.blob_id, j->info.id, META_ID_LEN);
+		return meta_submit_sync(j->meta, &cmd);
+	}
 	blob_writer_layout(w, &l);
 	n = blob_layout_encode(&l, enc, sizeof(enc));
 	if (n < 0)
@@ -296,18 +304,18 @@ static void copy_work(struct s3_req *r, void *arg)
 			goto out_abort;
 		pos += got;
 	}
-	rc = copy_intent(j, w);
+	rc = copy_intent(j, w, META_CMD_INTENT_ADD);
 	if (rc)
 		goto out_abort;
 	rc = blob_writer_finish(w, &cb->layout);
-	w = NULL; /* finish frees the writer, even on error */
-	if (rc)
-		goto out_buf;
-	rc = blob_layout_encode(&cb->layout, cb->layout_enc, sizeof(cb->layout_enc));
-	if (rc < 0) {
-		blob_delete(j->data, &cb->layout);
+	if (rc || (rc = blob_layout_encode(&cb->layout, cb->layout_enc,
+					  sizeof(cb->layout_enc))) < 0) {
+		/* Whatever reached the drives is garbage: GC takes it. */
+		copy_intent(j, w, META_CMD_INTENT_DROP);
+		w = NULL;
 		goto out_buf;
 	}
+	w = NULL; /* finish frees the writer, even on error */
 	cb->layout_len = (size_t)rc;
 	rc = 0;
 	cb->have_blob = 1;
@@ -362,25 +370,12 @@ int s3_copy_blob_start(struct s3_req *r, struct s3_copy_blob *cb)
 	return s3_work(r, copy_work, copy_after, j);
 }
 
-static void discard_work(struct s3_req *r, void *arg)
-{
-	struct s3_copy_blob *cb = arg;
-	if (blob_delete(r->srv->data, &cb->layout))
-		log_warn("copy: could not delete an uncommitted blob");
-}
-
-static void discard_after(struct s3_req *r, int status, void *arg)
-{
-	(void)r, (void)status, (void)arg;
-}
-
 void s3_copy_blob_discard(struct s3_req *r, struct s3_copy_blob *cb)
 {
 	if (!cb->have_blob)
 		return;
 	cb->have_blob = 0;
-	if (s3_work(r, discard_work, discard_after, cb))
-		log_warn("copy: could not queue blob delete");
+	s3_blob_drop(r, cb->layout.id);
 }
 
 /* ---- CopyObject ---- */

@@ -214,7 +214,10 @@ struct s3_upload {
  * u->inline_buf; with a blob the caller must commit or hand it to GC.
  * Returns an error without calling done when it cannot start. */
 int s3_upload_start(struct s3_req *r, struct s3_upload *u, uint32_t part_no);
-/* Deletes a blob that will not be committed (thread pool; fire and forget). */
+/* Hands a durable blob that will not be committed to GC (its intent
+ * becomes a gc entry). Fire and forget; loop thread. */
+void s3_blob_drop(struct s3_req *r, const uint8_t blob_id[META_ID_LEN]);
+/* Same, for an upload's blob (no-op for inline bodies). */
 void s3_upload_discard(struct s3_req *r, struct s3_upload *u);
 
 /* ETag header value: "\"etag\"" in pool memory. */

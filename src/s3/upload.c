@@ -59,10 +59,34 @@ struct up {
 	struct blob_info info;
 };
 
+static void report(struct up *p, int err);
+
+static void drop_done(struct meta_cmd *cmd, int rc, void *arg)
+{
+	struct up *p = arg;
+	(void)cmd, (void)rc;
+	p->intent_state = 3;
+	report(p, p->failed ? p->failed : CN_EINTERNAL);
+}
+
 static void report(struct up *p, int err)
 {
 	if (p->reported)
 		return;
+	if (err && p->intent_state == 2) {
+		/* The blob will never commit: turn its intent into garbage now
+		 * rather than at the next restart. */
+		if (!p->failed)
+			p->failed = err;
+		memset(&p->intent, 0, sizeof(p->intent));
+		p->intent.type = META_CMD_INTENT_DROP;
+		p->intent.now = s3_now_ns();
+		memcpy(p->intent.blob_id, p->info.id, META_ID_LEN);
+		p->intent_state = 1;
+		if (s3_meta_submit(p->r, &p->intent, drop_done, p) == 0)
+			return;
+		p->intent_state = 3;
+	}
 	p->reported = 1;
 	if (p->dig_init) {
 		cn_digest_release(&p->dig);
@@ -447,21 +471,38 @@ fail:
 	return rc;
 }
 
-static void discard_work(struct s3_req *r, void *arg)
+struct drop {
+	struct meta_cmd cmd;
+};
+
+static void drop_free(struct meta_cmd *cmd, int rc, void *arg)
 {
-	struct s3_upload *u = arg;
-	blob_delete(r->srv->data, &u->layout);
+	(void)rc, (void)arg;
+	free(cmd);
 }
 
-static void discard_after(struct s3_req *r, int status, void *arg)
+void s3_blob_drop(struct s3_req *r, const uint8_t blob_id[META_ID_LEN])
 {
-	(void)r, (void)status, (void)arg;
+	struct meta_cmd *c = calloc(1, sizeof(*c));
+
+	if (!c) {
+		log_warn("upload: out of memory dropping a blob; the next start collects it");
+		return;
+	}
+	c->type = META_CMD_INTENT_DROP;
+	c->now = s3_now_ns();
+	memcpy(c->blob_id, blob_id, META_ID_LEN);
+	/* The command owns itself: it outlives the request. */
+	if (s3_meta_submit(r, c, drop_free, NULL)) {
+		free(c);
+		log_warn("upload: could not drop a blob's intent; the next start collects it");
+	}
 }
 
 void s3_upload_discard(struct s3_req *r, struct s3_upload *u)
 {
 	if (u->is_inline)
 		return;
-	if (s3_work(r, discard_work, discard_after, u))
-		log_warn("upload: could not queue blob delete; GC will find it");
+	/* GC deletes the blob: its intent becomes a gc entry due now. */
+	s3_blob_drop(r, u->layout.id);
 }

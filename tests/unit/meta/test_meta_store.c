@@ -486,6 +486,20 @@ static void test_gc_and_intents(void **state)
 	g.n = 0;
 	assert_int_equal(meta_gc_fetch(t.s, INT64_MAX, 100, collect_gc, &g), 0);
 	assert_int_equal(g.n, 0);
+	/* A failed upload drops its intent: a gc entry due at once, no intent. */
+	in.now = 1000;
+	memset(in.blob_id, 0xEF, 16);
+	assert_int_equal(meta_submit_sync(t.s, &in), 0);
+	struct meta_cmd drop = {.type = META_CMD_INTENT_DROP, .now = 1000};
+	memcpy(drop.blob_id, in.blob_id, 16);
+	assert_int_equal(meta_submit_sync(t.s, &drop), 0);
+	assert_int_equal(meta_intent_count(t.s, &n), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(meta_gc_fetch(t.s, 1000, 100, collect_gc, &g), 0);
+	assert_int_equal(g.n, 1);
+	assert_memory_equal(g.refs[0].blob_id, in.blob_id, 16);
+	/* Dropping an unknown intent is a no-op. */
+	assert_int_equal(meta_submit_sync(t.s, &drop), 0);
 	ts_close(&t);
 }
 
