@@ -234,3 +234,6 @@ if [ "${BENCH_NO_RESULTS:-0}" != 1 ]; then
 	} >>"$HERE/RESULTS.md"
 	echo "run.sh: appended to bench/RESULTS.md" >&2
 fi
+
+# metadata-engine and data-path micro benchmarks (bench/micro.sh; BENCH_MICRO=0 skips)
+if [ "${BENCH_MICRO:-1}" = 1 ]; then "$HERE/micro.sh" "$BUILD"; fi
