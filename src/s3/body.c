@@ -152,6 +152,10 @@ int s3_body_prepare(struct s3_req *r, uint64_t *len_out)
 				cn_checksum_alg_parse(hd->name + 15, hd->name_len - 15);
 			if (a == CN_CK_NONE)
 				return CN_EBADARG;
+			/* S3 takes exactly one checksum; verifying only the last of
+			 * several would silently skip the others. */
+			if (b->ck_alg)
+				return CN_EBADARG;
 			if (hd->value_len >= sizeof(b->ck_value))
 				return CN_EBADARG;
 			b->ck_alg = a;
@@ -159,6 +163,8 @@ int s3_body_prepare(struct s3_req *r, uint64_t *len_out)
 		}
 	}
 	trailer = s3_header(r, "x-amz-trailer");
+	if (trailer && b->ck_alg && strncasecmp(trailer, "x-amz-checksum-", 15) == 0)
+		return CN_EBADARG; /* a checksum header and a checksum trailer */
 	if (trailer && !b->ck_alg) {
 		if (strncasecmp(trailer, "x-amz-checksum-", 15) != 0)
 			return CN_EBADARG;

@@ -257,3 +257,58 @@ def test_aws_chunked_complete_control(env):
     s.close()
     assert resp.startswith(b"HTTP/1.1 200"), resp[:500]
     assert s3.get_object(Bucket="cut", Key="whole")["Body"].read() == data
+
+
+def test_reader_survives_overwrite_and_gc(env):
+    """A GET that started before an overwrite streams the old bytes to the
+    end, even though GC (grace 0) may collect the old blob meanwhile, or is
+    cut short; it never sends bytes of another version."""
+    srv, s3, keep, base = env
+    old = os.urandom(48 * MiB)
+    s3.put_object(Bucket="cut", Key="big", Body=old)
+    with_old = wait_files(srv.data_dir, None, timeout=0)
+    old_files = with_old - base
+    assert old_files
+    hdrs = sign_headers(srv, "GET", "/cut/big")
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * KiB)
+    s.settimeout(30)
+    s.connect((srv.host, srv.port))
+    req = "GET /cut/big HTTP/1.1\r\nHost: %s:%d\r\n" % (srv.host, srv.port)
+    for k, v in hdrs.items():
+        if k.lower() != "host":
+            req += "%s: %s\r\n" % (k, v)
+    s.sendall((req + "\r\n").encode())
+    got = b""
+    while b"\r\n\r\n" not in got or len(got.partition(b"\r\n\r\n")[2]) < MiB:
+        chunk = s.recv(65536)
+        assert chunk, got[:300]
+        got += chunk
+    head, _, body = got.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200"), head
+    # Overwrite while the reader is stalled, and give GC time to run.
+    s3.put_object(Bucket="cut", Key="big", Body=b"new small version")
+    deadline = time.monotonic() + 3
+    while time.monotonic() < deadline and old_files & data_files(srv.data_dir):
+        time.sleep(0.05)
+    chunks = [body]
+    n = len(body)
+    while True:
+        try:
+            chunk = s.recv(1 << 20)
+        except (ConnectionResetError, socket.timeout):
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+        n += len(chunk)
+        if n >= len(old):
+            break
+    s.close()
+    body = b"".join(chunks)
+    assert body == old[:len(body)], "GET sent bytes that are not the old version"
+    assert len(body) == len(old), "GET cut short at %d of %d bytes" % (len(body), len(old))
+    assert s3.get_object(Bucket="cut", Key="big")["Body"].read() == b"new small version"
+    # Eventually the old blob is collected.
+    s3.delete_object(Bucket="cut", Key="big")
+    check_clean(srv, s3, keep, base, "big")

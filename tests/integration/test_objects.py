@@ -556,3 +556,86 @@ def test_delete_bucket_not_empty_upload(s3, bucket):
     assert err(e) == ("BucketNotEmpty", 409)
     s3.abort_multipart_upload(Bucket=bucket, Key="mp", UploadId=uid)
     s3.delete_bucket(Bucket=bucket)
+
+
+# ---- more edges ----
+
+def test_head_with_range(s3, bucket, server):
+    body = os.urandom(100 * KiB)
+    s3.put_object(Bucket=bucket, Key="h", Body=body)
+    r = raw_request(server, "HEAD", obj_path(bucket, "h"), headers={"Range": "bytes=10-19"})
+    assert r.status == 206 and r.body == b""
+    assert r.headers.get("content-range") == "bytes 10-19/%d" % len(body)
+    assert r.headers.get("content-length") == "10"
+
+
+def test_dot_segments_are_not_normalized(s3, bucket, server):
+    keys = ["dots/./x", "dots/../y", "dots/a/..", "..", "."]
+    for k in keys:
+        s3.put_object(Bucket=bucket, Key=k, Body=k.encode())
+    for k in keys:
+        assert s3.get_object(Bucket=bucket, Key=k)["Body"].read() == k.encode()
+    got = sorted(o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"])
+    assert got == sorted(keys)
+
+
+def test_two_checksum_headers_rejected(s3, bucket, server):
+    body = b"two checksums"
+    r = raw_request(server, "PUT", obj_path(bucket, "k"), body=body,
+                    headers={"x-amz-checksum-crc32": checksum_b64("crc32", body),
+                             "x-amz-checksum-sha256": checksum_b64("sha256", body)})
+    assert r.status == 400, r
+    assert raw_request(server, "HEAD", obj_path(bucket, "k")).status == 404
+
+
+def test_entity_too_large_answers_before_body(server, bucket):
+    """5 GiB + 1 in one PUT is refused from the headers alone."""
+    path = obj_path(bucket, "huge")
+    hdrs = sign_headers(server, "PUT", path,
+                        headers={"Content-Length": str(5 * (1 << 30) + 1)},
+                        payload_hash="UNSIGNED-PAYLOAD")
+    s = socket.create_connection((server.host, server.port), timeout=10)
+    try:
+        req = "PUT %s HTTP/1.1\r\nHost: %s:%d\r\n" % (path, server.host, server.port)
+        for k, v in hdrs.items():
+            if k.lower() != "host":
+                req += "%s: %s\r\n" % (k, v)
+        s.sendall((req + "\r\n").encode())
+        data = b""
+        while b"</Error>" not in data:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    finally:
+        s.close()
+    assert data.startswith(b"HTTP/1.1 400"), data[:300]
+    assert b"<Code>EntityTooLarge</Code>" in data
+    assert raw_request(server, "HEAD", path).status == 404
+
+
+def test_recreated_bucket_is_empty(s3):
+    name = "b-again-%s" % os.urandom(4).hex()
+    s3.create_bucket(Bucket=name)
+    s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
+    v = s3.put_object(Bucket=name, Key="k", Body=b"old")["VersionId"]
+    s3.delete_object(Bucket=name, Key="k", VersionId=v)
+    s3.delete_bucket(Bucket=name)
+    s3.create_bucket(Bucket=name)
+    assert s3.list_objects_v2(Bucket=name)["KeyCount"] == 0
+    assert "Versions" not in s3.list_object_versions(Bucket=name)
+    assert "Status" not in s3.get_bucket_versioning(Bucket=name)
+    with pytest.raises(ClientError) as e:
+        s3.get_object(Bucket=name, Key="k")
+    assert err(e) == ("NoSuchKey", 404)
+    s3.delete_bucket(Bucket=name)
+
+
+def test_null_version_id_on_unversioned_object(s3, bucket):
+    s3.put_object(Bucket=bucket, Key="k", Body=b"plain")
+    g = s3.get_object(Bucket=bucket, Key="k", VersionId="null")
+    assert g["Body"].read() == b"plain"
+    s3.delete_object(Bucket=bucket, Key="k", VersionId="null")
+    with pytest.raises(ClientError) as e:
+        s3.get_object(Bucket=bucket, Key="k")
+    assert err(e) == ("NoSuchKey", 404)
