@@ -88,6 +88,8 @@ struct http_request {
 	int status;
 	int paused;
 	int n_pending_writes;
+	char *hdr_pending; /* formatted headers not yet written (pool memory) */
+	size_t hdr_pending_len;
 	uint64_t id; /* per-process request counter */
 };
 

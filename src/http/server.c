@@ -271,8 +271,8 @@ static int write_buf(struct http_request *r, const void *buf, size_t len, int co
 {
 	struct http_conn *c = r->conn;
 	struct wreq *wr;
-	uv_buf_t b;
-	int rc;
+	uv_buf_t b[2];
+	int rc, nb = 0;
 
 	if (r->aborted || c->closing)
 		return -EPIPE;
@@ -283,13 +283,20 @@ static int write_buf(struct http_request *r, const void *buf, size_t len, int co
 	wr->cb = cb;
 	wr->arg = arg;
 	wr->len = len;
+	/* Response headers wait for the first body bytes so both leave in
+	 * one writev: one syscall and one TCP segment for a small object. */
+	if (r->hdr_pending) {
+		b[nb++] = uv_buf_init(r->hdr_pending, (unsigned)r->hdr_pending_len);
+		wr->len += r->hdr_pending_len;
+		r->hdr_pending = NULL;
+	}
 	if (copy) {
 		memcpy(wr->owned, buf, len);
-		b = uv_buf_init(wr->owned, (unsigned)len);
+		b[nb++] = uv_buf_init(wr->owned, (unsigned)len);
 	} else {
-		b = uv_buf_init((char *)buf, (unsigned)len);
+		b[nb++] = uv_buf_init((char *)buf, (unsigned)len);
 	}
-	rc = uv_write(&wr->w, (uv_stream_t *)&c->tcp, &b, 1, on_written);
+	rc = uv_write(&wr->w, (uv_stream_t *)&c->tcp, b, (unsigned)nb, on_written);
 	if (rc) {
 		free(wr);
 		return rc;
@@ -299,6 +306,17 @@ static int write_buf(struct http_request *r, const void *buf, size_t len, int co
 	if (c->state == ST_DONE)
 		arm_timer(c, TK_BODY, c->w->srv->opt.body_timeout_ms);
 	return 0;
+}
+
+/* Sends response headers still held back (a response without a body). */
+static void flush_headers(struct http_request *r)
+{
+	char *h = r->hdr_pending;
+
+	if (!h)
+		return;
+	r->hdr_pending = NULL;
+	write_buf(r, h, r->hdr_pending_len, 0, NULL, NULL);
 }
 
 static const char *reason(int status)
@@ -369,7 +387,12 @@ int http_response_begin(struct http_request *r, int status, const struct http_he
 	len += (size_t)snprintf(buf + len, cap - len, "Content-Length: %llu\r\n%s\r\n",
 				(unsigned long long)content_length,
 				keep ? "" : "Connection: close\r\n");
-	rc = write_buf(r, buf, len, 0, NULL, NULL);
+	/* Held back until the first body write or the end (see write_buf). */
+	r->hdr_pending = buf;
+	r->hdr_pending_len = len;
+	rc = 0;
+	if (content_length == 0 || r->method == HTTP_HEAD)
+		flush_headers(r);
 	return rc;
 }
 
@@ -396,6 +419,8 @@ void http_response_end(struct http_request *r)
 	if (r->ended)
 		return;
 	r->ended = 1;
+	if (!r->aborted)
+		flush_headers(r);
 	if (!r->response_started && !r->aborted) {
 		/* A handler that never answered: never leave the client hanging. */
 		static const struct http_header h = {"Server", 6, "cairn", 5};

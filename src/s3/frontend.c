@@ -112,7 +112,18 @@ static void common_headers(struct s3_req *r, struct s3_hdrs *all, const struct s
 	s3_hdr_add(r, all, "Server", "cairn");
 	s3_hdr_add(r, all, "x-amz-request-id", r->request_id);
 	s3_hdr_add(r, all, "x-amz-id-2", r->request_id);
-	s3_http_date(s3_now_ns(), date);
+	{
+		/* Formatting the date costs more than the rest of a small
+		 * response's headers: once per second per worker thread. */
+		static __thread time_t last;
+		static __thread char cached[40];
+		time_t now = time(NULL);
+		if (now != last) {
+			s3_http_date((int64_t)now * 1000000000LL, cached);
+			last = now;
+		}
+		memcpy(date, cached, sizeof(date));
+	}
 	s3_hdr_add(r, all, "Date", cn_pool_strndup(r->pool, date, strlen(date)));
 	if (h)
 		for (int i = 0; i < h->n && all->n < S3_MAX_HEADERS_OUT; i++)
@@ -205,6 +216,30 @@ void s3_send_error(struct s3_req *r, int err)
 		return;
 	}
 	s3_send_xml(r, e->status, &h, &w);
+}
+
+/* ---- big buffers ---- */
+
+void *s3_bigbuf_get(struct s3_req *r)
+{
+	struct s3_worker *wk = r->wk;
+
+	if (wk->n_free > 0)
+		return wk->free_bufs[--wk->n_free];
+	return malloc(S3_BIGBUF);
+}
+
+void s3_bigbuf_put(struct s3_req *r, void *buf)
+{
+	struct s3_worker *wk = r->wk;
+
+	if (!buf)
+		return;
+	if (wk->n_free < S3_BIGBUF_CACHE) {
+		wk->free_bufs[wk->n_free++] = buf;
+		return;
+	}
+	free(buf);
 }
 
 /* ---- thread pool ---- */
@@ -494,6 +529,8 @@ static void worker_stop(struct http_worker *w, uv_loop_t *loop, void *arg)
 
 	if (!wk)
 		return;
+	while (wk->n_free > 0)
+		free(wk->free_bufs[--wk->n_free]);
 	http_worker_set_data(w, NULL);
 	meta_waiter_close(&wk->waiter, waiter_closed);
 }

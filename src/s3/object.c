@@ -22,6 +22,7 @@
 #include "core/log.h"
 
 #define STREAM_BUF (1u << 20)
+_Static_assert(STREAM_BUF <= S3_BIGBUF, "GET buffers come from the big-buffer cache");
 
 const char *s3_quote_etag(struct s3_req *r, const char *etag)
 {
@@ -218,6 +219,7 @@ fail:
 /* ---- GetObject / HeadObject ---- */
 
 struct get_op {
+	struct s3_req *r;
 	struct meta_version v;
 	int have_v;
 	uint64_t start, end; /* inclusive byte range of the object to send */
@@ -251,8 +253,8 @@ static void get_cleanup(struct get_op *g)
 		blob_reader_close(g->reader);
 		g->reader = NULL;
 	}
-	free(g->buf[0]);
-	free(g->buf[1]);
+	s3_bigbuf_put(g->r, g->buf[0]);
+	s3_bigbuf_put(g->r, g->buf[1]);
 	g->buf[0] = g->buf[1] = NULL;
 	if (g->have_v) {
 		meta_version_release(&g->v);
@@ -505,6 +507,7 @@ void s3_op_get_object(struct s3_req *r)
 		s3_send_error(r, CN_ENOMEM);
 		return;
 	}
+	g->r = r;
 	if (vid && !*vid) {
 		s3_send_error(r, CN_EBADVERSIONID);
 		return;
@@ -676,8 +679,8 @@ void s3_op_get_object(struct s3_req *r)
 		return;
 	}
 	g->pos = g->start;
-	g->buf[0] = malloc(STREAM_BUF);
-	g->buf[1] = malloc(STREAM_BUF);
+	g->buf[0] = s3_bigbuf_get(r);
+	g->buf[1] = s3_bigbuf_get(r);
 	if (!g->buf[0] || !g->buf[1]) {
 		get_cleanup(g);
 		s3_send_error(r, CN_ENOMEM);

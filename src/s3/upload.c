@@ -26,6 +26,7 @@
 #define UPLOAD_BUF (1u << 20)
 /* + one HTTP read buffer of overflow, see blob_sink() */
 #define UPLOAD_CAP (UPLOAD_BUF + 64 * 1024)
+_Static_assert(UPLOAD_CAP <= S3_BIGBUF, "upload buffers come from the big-buffer cache");
 
 struct up {
 	struct s3_upload *u;
@@ -92,8 +93,8 @@ static void report(struct up *p, int err)
 		cn_digest_release(&p->dig);
 		p->dig_init = 0;
 	}
-	free(p->buf[0]);
-	free(p->buf[1]);
+	s3_bigbuf_put(p->r, p->buf[0]);
+	s3_bigbuf_put(p->r, p->buf[1]);
 	p->buf[0] = p->buf[1] = NULL;
 	p->u->done(p->r, p->u, err);
 }
@@ -440,8 +441,8 @@ int s3_upload_start(struct s3_req *r, struct s3_upload *u, uint32_t part_no)
 		return 0;
 	}
 	p->is_blob = 1;
-	p->buf[0] = malloc(UPLOAD_CAP);
-	p->buf[1] = malloc(UPLOAD_CAP);
+	p->buf[0] = s3_bigbuf_get(r);
+	p->buf[1] = s3_bigbuf_get(r);
 	if (!p->buf[0] || !p->buf[1])
 		goto nomem;
 	s3_random_id(p->info.id);
@@ -464,8 +465,8 @@ int s3_upload_start(struct s3_req *r, struct s3_upload *u, uint32_t part_no)
 nomem:
 	rc = CN_ENOMEM;
 fail:
-	free(p->buf[0]);
-	free(p->buf[1]);
+	s3_bigbuf_put(r, p->buf[0]);
+	s3_bigbuf_put(r, p->buf[1]);
 	cn_digest_release(&p->dig);
 	r->op = NULL;
 	return rc;
