@@ -211,6 +211,8 @@ fail:
 	s3_send_error(r, rc);
 }
 
+/* DeleteObjects. Loop thread; borrows r and ends it exactly once, after the
+ * last submitted command's callback (all state lives in r->pool). */
 void s3_op_delete_objects(struct s3_req *r)
 {
 	struct meta_bucket b;

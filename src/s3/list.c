@@ -190,7 +190,9 @@ static void head_out(struct xmlw *w, const char *root, const struct lq *q, int e
 	elem_key(w, "Prefix", q->p.prefix, q->p.prefix_len, q->url && enc_prefix);
 }
 
-/* ListObjectsV2 (list-type=2) and ListObjects (v1). */
+/* ListObjectsV2 (list-type=2) and ListObjects (v1). Like every handler
+ * here: runs on r's loop, borrows r, ends it exactly once before returning;
+ * the listing result is owned and released here. */
 void s3_op_list_objects(struct s3_req *r)
 {
 	int v2 = r->route.op == S3_OP_LIST_OBJECTS_V2;
@@ -267,6 +269,7 @@ static int id_marker_check(const char *s, int allow_null)
 	return meta_id_from_text(s, strlen(s), id) == 0 ? 0 : CN_EBADARG;
 }
 
+/* ListObjectVersions (GET /bucket?versions). Loop thread; ends r. */
 void s3_op_list_object_versions(struct s3_req *r)
 {
 	struct meta_list_result res;
@@ -333,6 +336,7 @@ fail:
 	s3_send_error(r, rc);
 }
 
+/* ListMultipartUploads (GET /bucket?uploads). Loop thread; ends r. */
 void s3_op_list_multipart_uploads(struct s3_req *r)
 {
 	struct meta_list_result res;
