@@ -753,6 +753,10 @@ static void conn_close(struct http_conn *c)
 	c->reading = 0;
 	if (r && !r->aborted) {
 		r->aborted = 1;
+		/* on_body_end may end (and so free) the request, e.g. an inline
+		 * upload answering its error at once: keep it alive until both
+		 * callbacks ran, then free it through conn_maybe_finish. */
+		c->in_cb++;
 		if (!r->body_done && r->on_body_end) {
 			r->body_done = 1;
 			r->on_body_end(r, CN_EINCOMPLETE);
@@ -761,6 +765,8 @@ static void conn_close(struct http_conn *c)
 			r->on_abort(r);
 		if (!r->data && !r->response_started)
 			r->ended = 1; /* nobody owns it */
+		c->in_cb--;
+		conn_maybe_finish(c);
 	}
 	uv_close((uv_handle_t *)&c->timer, on_handle_closed);
 	uv_close((uv_handle_t *)&c->tcp, on_handle_closed);
