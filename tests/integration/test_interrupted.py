@@ -312,3 +312,25 @@ def test_reader_survives_overwrite_and_gc(env):
     # Eventually the old blob is collected.
     s3.delete_object(Bucket="cut", Key="big")
     check_clean(srv, s3, keep, base, "big")
+
+
+def test_bucket_deleted_during_upload(env):
+    """The bucket disappears while a PUT body streams: the commit fails
+    (NoSuchBucket, checked inside apply) and the written blob is removed."""
+    srv, s3, keep, base = env
+    s3.create_bucket(Bucket="gone")
+    total = 4 * MiB
+    data = os.urandom(total)
+    hdrs = sign_headers(srv, "PUT", "/gone/obj", headers={"Content-Length": str(total)},
+                        payload_hash="UNSIGNED-PAYLOAD")
+    s = open_request(srv, "PUT", "/gone/obj", hdrs)
+    send_slowly(s, data[:2 * MiB])
+    assert wait_growth(srv.data_dir, base)
+    s3.delete_bucket(Bucket="gone")
+    send_slowly(s, data[2 * MiB:])
+    resp = read_response(s, timeout=30)
+    s.close()
+    assert resp.startswith(b"HTTP/1.1 404"), resp[:300]
+    assert b"NoSuchBucket" in resp
+    assert "gone" not in [b["Name"] for b in s3.list_buckets()["Buckets"]]
+    check_clean(srv, s3, keep, base, "obj")
