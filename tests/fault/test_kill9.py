@@ -161,11 +161,20 @@ def tmp_files(data_dir):
     return os.listdir(d) if os.path.isdir(d) else []
 
 
-def test_kill9_rounds(tmp_path):
+@pytest.fixture
+def fault_server(tmp_path):
     data = str(tmp_path / "data")
-    port = free_port()
-    srv = Server(data, port, extra=["--gc-grace-ms", "0", "--gc-interval-ms", "200"])
+    srv = Server(data, free_port(), extra=["--gc-grace-ms", "0", "--gc-interval-ms", "200"])
     srv.start()
+    yield srv
+    if srv.proc.poll() is None:  # a failed assertion must not leave it running
+        srv.proc.kill()
+        srv.proc.wait()
+
+
+def test_kill9_rounds(fault_server):
+    srv = fault_server
+    data = srv.data_dir
     s3 = client(srv)
     bucket = "fault"
     s3.create_bucket(Bucket=bucket)

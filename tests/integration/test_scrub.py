@@ -14,7 +14,7 @@ import subprocess
 import botocore
 import pytest
 
-from conftest import cairn_bin, make_client, start_server
+from conftest import cairn_bin, make_client
 
 MiB = 1024 * 1024
 
@@ -48,7 +48,7 @@ def flip(path, offset):
 
 
 @pytest.mark.parametrize("ndrives,k,m", [(4, 2, 2), (6, 4, 2)])
-def test_damage_read_scrub_heal(tmp_path, ndrives, k, m):
+def test_damage_read_scrub_heal(tmp_path, start_server, ndrives, k, m):
     dirs = [str(tmp_path / f"d{i}") for i in range(ndrives)]
     srv = start_server(tmp_path, *dirs[1:], data_dir=dirs[0])
     s3 = make_client(srv)
@@ -100,7 +100,7 @@ def test_damage_read_scrub_heal(tmp_path, ndrives, k, m):
     assert admin(srv, "scrub", "--wait")["unrecoverable"] >= 1
 
 
-def test_admin_requires_root_credentials(tmp_path, raw_request):
+def test_admin_requires_root_credentials(tmp_path, start_server, raw_request):
     srv = start_server(tmp_path)
     r = raw_request(srv, "GET", "/_cairn/admin/status", access_key="nobody",
                     secret_key="wrongwrongwrong")
