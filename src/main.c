@@ -333,6 +333,14 @@ static int cmd_server(int argc, char **argv)
 			return 2;
 		}
 	}
+	/* Block before any thread exists (every thread inherits the mask): a
+	 * SIGTERM during start-up or shutdown then waits for sigwait instead of
+	 * killing the process half-way. */
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	signal(SIGPIPE, SIG_IGN);
 	hopt.host = host;
 	if (n_domains == 0)
 		domains[n_domains++] = "localhost";
@@ -371,12 +379,6 @@ static int cmd_server(int argc, char **argv)
 	rc = s3_server_new(&cfg, meta, data, &s3);
 	if (rc)
 		goto out;
-	/* Signals go to sigwait below, not to any worker thread. */
-	sigemptyset(&sigs);
-	sigaddset(&sigs, SIGINT);
-	sigaddset(&sigs, SIGTERM);
-	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
-	signal(SIGPIPE, SIG_IGN);
 	rc = gc_start(meta, data, &gopt, &gc);
 	if (rc)
 		goto out;
