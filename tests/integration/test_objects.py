@@ -681,3 +681,34 @@ def test_concurrent_overwrites_and_readers(server, bucket):
     assert not any(t.is_alive() for t in ws + rs)
     assert not problems, problems[:5]
     assert reads[0] > 0
+
+
+@pytest.mark.parametrize("alg", ["crc32", "crc32c", "crc64nvme", "sha256"])
+def test_checksum_trailer_unsigned_chunked(s3, bucket, server, alg):
+    """aws-chunked with an unsigned payload and the checksum in a trailer, as
+    current SDKs send by default: right value stored, wrong -> BadDigest."""
+    data = os.urandom(150 * KiB)
+
+    def encode(value):
+        out = b""
+        for i in range(0, len(data), 64 * KiB):
+            piece = data[i:i + 64 * KiB]
+            out += b"%x\r\n" % len(piece) + piece + b"\r\n"
+        return out + b"0\r\nx-amz-checksum-%s:%s\r\n\r\n" % (alg.encode(), value.encode())
+
+    hdr = {"Content-Encoding": "aws-chunked", "x-amz-decoded-content-length": str(len(data)),
+           "x-amz-trailer": "x-amz-checksum-%s" % alg}
+    good = checksum_b64(alg, data)
+    r = raw_request(server, "PUT", obj_path(bucket, "t"), body=encode(good), headers=hdr,
+                    payload_hash="STREAMING-UNSIGNED-PAYLOAD-TRAILER")
+    assert r.status == 200, r
+    r = raw_request(server, "HEAD", obj_path(bucket, "t"),
+                    headers={"x-amz-checksum-mode": "ENABLED"})
+    assert r.headers.get("x-amz-checksum-%s" % alg) == good
+    assert s3.get_object(Bucket=bucket, Key="t")["Body"].read() == data
+
+    bad = checksum_b64(alg, data + b"x")
+    r = raw_request(server, "PUT", obj_path(bucket, "t"), body=encode(bad), headers=hdr,
+                    payload_hash="STREAMING-UNSIGNED-PAYLOAD-TRAILER")
+    assert (r.status, r.error_code()) == (400, "BadDigest"), r
+    assert s3.get_object(Bucket=bucket, Key="t")["Body"].read() == data
