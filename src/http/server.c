@@ -917,6 +917,24 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 			c->reading = 0;
 			return;
 		}
+		if (c->req && !c->req->body_done && !c->req->ended && nread == UV_EOF &&
+		    c->state == ST_BODY && c->req->on_body_end) {
+			/* Half-closed peer inside a body: everything buffered is
+			 * parsed (we only read while not paused), so the body is
+			 * short. The handler answers (400 IncompleteBody) to a
+			 * client that may still be reading; then close. */
+			struct http_request *r = c->req;
+			c->peer_eof = 1;
+			c->close_after = 1;
+			uv_read_stop(s);
+			c->reading = 0;
+			r->body_done = 1;
+			c->in_cb++;
+			r->on_body_end(r, CN_EINCOMPLETE);
+			c->in_cb--;
+			conn_maybe_finish(c);
+			return;
+		}
 		conn_close(c);
 		return;
 	}
