@@ -159,14 +159,16 @@ int meta_object_get(struct meta_store *s, const char *bucket, const char *key, s
 		goto out;
 	}
 	if (out->flags & META_VF_DELETE_MARKER) {
-		/* report the marker but own nothing */
+		/* report the marker (flags, id, mtime) but own nothing */
 		uint32_t fl = out->flags;
+		int64_t mt = out->mtime;
 		uint8_t v[META_ID_LEN];
 		char vt[META_ID_TEXT];
 		memcpy(v, out->vid, sizeof(v));
 		memcpy(vt, out->vid_text, sizeof(vt));
 		meta_version_release(out);
 		out->flags = fl;
+		out->mtime = mt;
 		memcpy(out->vid, v, sizeof(v));
 		memcpy(out->vid_text, vt, sizeof(vt));
 		rc = (have_vid || want_null) ? CN_EDELMARKER : CN_ENOKEY;

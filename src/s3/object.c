@@ -520,6 +520,12 @@ void s3_op_get_object(struct s3_req *r)
 		    (g->v.flags & META_VF_DELETE_MARKER)) {
 			s3_hdr_add(r, &h, "x-amz-delete-marker", "true");
 			add_version_headers(r, &h, &g->v);
+			if (rc == CN_EDELMARKER) {
+				/* S3 dates the marker on the 405 answer. */
+				s3_http_date(g->v.mtime, date);
+				s3_hdr_add(r, &h, "Last-Modified",
+					   cn_pool_strndup(r->pool, date, strlen(date)));
+			}
 			meta_version_release(&g->v);
 			/* The error body goes out with these headers. */
 			const struct s3_hdrs *hp = &h;

@@ -21,6 +21,12 @@ def hdrs(resp):
     return resp["ResponseMetadata"]["HTTPHeaders"]
 
 
+def assert_marker_date(r):
+    """S3 dates a delete marker on its 405 answer (the marker's own mtime)."""
+    lm = r.headers.get("last-modified", "")
+    assert lm.endswith(" GMT") and " 1970 " not in lm, r.headers
+
+
 def set_versioning(s3, bucket, status):
     s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": status})
 
@@ -91,9 +97,11 @@ def test_version_lifecycle(s3, bucket, server):
     assert (r.status, r.error_code()) == (405, "MethodNotAllowed"), r
     assert r.headers.get("x-amz-delete-marker") == "true"
     assert r.headers.get("x-amz-version-id") == dm
+    assert_marker_date(r)
     r = raw_request(server, "HEAD", "/%s/k" % bucket, query={"versionId": dm})
     assert r.status == 405 and r.body == b""
     assert r.headers.get("x-amz-delete-marker") == "true"
+    assert_marker_date(r)
 
     # Older versions are still readable by id.
     assert s3.get_object(Bucket=bucket, Key="k", VersionId=v1)["Body"].read() == b1
