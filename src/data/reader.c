@@ -205,6 +205,36 @@ static int load_block(struct blob_reader *r, uint64_t b)
 	return 0;
 }
 
+/* k = 1 and the caller wants all of block b: read shard 0's piece straight
+ * into its buffer and verify it there, skipping the block cache and a copy.
+ * Any trouble returns non-zero and the caller takes the general path (which
+ * re-reads, records the bad shard and reconstructs), overwriting whatever
+ * landed in out: unverified bytes are never reported as read. */
+static int read_direct(struct blob_reader *r, uint64_t b, uint8_t *out, uint32_t p)
+{
+	struct shard_src *src = &r->src[0];
+	uint8_t ckb[8];
+	off_t off;
+	ssize_t n;
+
+	if (src->bad)
+		return CN_EDRIVE;
+	if (src->fd < 0 && shard_src_open(r->s, &r->l, 0, src, NULL) != 0) {
+		r->bad |= 1u; /* src->bad is set now: get_piece will skip it */
+		return CN_EDRIVE;
+	}
+	off = (off_t)layout_piece_off(&r->l, b, src->hdr_len);
+	n = dio_read_full(r->s->io, src->fd, ckb, r->ck, off);
+	if (n != (ssize_t)r->ck)
+		return CN_ECORRUPT;
+	n = dio_read_full(r->s->io, src->fd, out, p, off + (off_t)r->ck);
+	if (n != (ssize_t)p)
+		return CN_ECORRUPT;
+	if (piece_cksum_get(r->l.cksum, ckb) != piece_cksum(r->l.cksum, b, 0, out, p))
+		return CN_ECORRUPT;
+	return 0;
+}
+
 int blob_reader_read(struct blob_reader *r, uint64_t offset, void *buf, size_t len, size_t *got)
 {
 	uint8_t *out = buf;
@@ -213,6 +243,14 @@ int blob_reader_read(struct blob_reader *r, uint64_t offset, void *buf, size_t l
 
 	while (done < len && offset < r->l.size) {
 		uint64_t b = offset / r->l.block_size;
+		if (r->l.k == 1 && offset == b * r->l.block_size && r->cached != (int64_t)b) {
+			uint32_t blen = layout_block_len(&r->l, b);
+			if (len - done >= blen && read_direct(r, b, out + done, blen) == 0) {
+				done += blen;
+				offset += blen;
+				continue;
+			}
+		}
 		if (r->cached != (int64_t)b && (rc = load_block(r, b)) != 0)
 			break;
 		uint32_t in = (uint32_t)(offset - b * r->l.block_size);

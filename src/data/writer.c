@@ -172,15 +172,23 @@ static int flush_block(struct blob_writer *w)
 		par[j] = w->par + (size_t)j * (w->ck + w->piece) + w->ck;
 	data_ec_encode(&w->ec, p, data, par);
 	for (int i = 0; i < w->n; i++) {
-		uint8_t *r;
 		if (i < (int)k) {
-			r = w->rec;
-			memcpy(r + w->ck, data[i], p);
+			/* Data pieces go out from the block buffer as they are: the
+			 * checksum is a separate small write, which costs less than
+			 * copying a whole piece behind it (the copy was a sixth of
+			 * a blob write's CPU). */
+			uint8_t ckb[8];
+			piece_cksum_put(w->l.cksum,
+					piece_cksum(w->l.cksum, w->nblk, i, data[i], p), ckb);
+			rc = dio_write_all(s->io, w->fd[i], ckb, w->ck, off);
+			if (rc == 0)
+				rc = dio_write_all(s->io, w->fd[i], data[i], p, off + (off_t)w->ck);
 		} else {
-			r = par[i - k] - w->ck;
+			uint8_t *r = par[i - k] - w->ck;
+			piece_cksum_put(w->l.cksum, piece_cksum(w->l.cksum, w->nblk, i, r + w->ck, p),
+					r);
+			rc = dio_write_all(s->io, w->fd[i], r, w->ck + p, off);
 		}
-		piece_cksum_put(w->l.cksum, piece_cksum(w->l.cksum, w->nblk, i, r + w->ck, p), r);
-		rc = dio_write_all(s->io, w->fd[i], r, w->ck + p, off);
 		if (rc != 0)
 			return store_fault(s, w->drive[i], dio_err(rc));
 	}
