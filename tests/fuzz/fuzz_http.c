@@ -262,6 +262,8 @@ static void fuzz_stream(const char *buf, size_t len, size_t split)
 	check(n <= split);
 	if (n != split || HTTP_PARSER_ERRNO(&parser) != HPE_OK)
 		return;
+	if (len == split)
+		return; /* execute(len 0) means EOF to http-parser; the server never calls it */
 	n = http_parser_execute(&parser, &settings, buf + split, len - split);
 	check(n <= len - split);
 	(void)http_errno_name(HTTP_PARSER_ERRNO(&parser));
