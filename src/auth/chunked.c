@@ -17,6 +17,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "core/digest.h"
 #include "core/err.h"
 
 enum {
@@ -32,17 +33,6 @@ enum {
 #define CK_PREFIX "x-amz-checksum-"
 #define TRAILER_SIG "x-amz-trailer-signature"
 
-static int hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 static int lower(int c)
 {
 	return (c >= 'A' && c <= 'Z') ? c + 32 : c;
@@ -54,7 +44,7 @@ static int take_sig(const char *s, size_t len, char out[65])
 	if (len != 64)
 		return -1;
 	for (size_t i = 0; i < 64; i++) {
-		if (hexval((unsigned char)s[i]) < 0)
+		if (cn_hexval((unsigned char)s[i]) < 0)
 			return -1;
 		out[i] = (char)lower((unsigned char)s[i]);
 	}
@@ -172,10 +162,10 @@ static int chunk_header(struct awschunked *d, const char *s, size_t len)
 	size_t i = 0;
 	int rc;
 
-	for (; i < len && hexval((unsigned char)s[i]) >= 0; i++) {
+	for (; i < len && cn_hexval((unsigned char)s[i]) >= 0; i++) {
 		if (i == 16)
 			return CN_EBADCHUNK; /* beyond 64 bits */
-		size = size << 4 | (uint64_t)hexval((unsigned char)s[i]);
+		size = size << 4 | (uint64_t)cn_hexval((unsigned char)s[i]);
 	}
 	if (i == 0 || (i < len && s[i] != ';'))
 		return CN_EBADCHUNK;

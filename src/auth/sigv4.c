@@ -66,17 +66,6 @@ static int sb_chr(struct sbuf *b, char c)
 
 /* ---- character helpers ---- */
 
-static int hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 static int lower(int c)
 {
 	return (c >= 'A' && c <= 'Z') ? c + 32 : c;
@@ -110,7 +99,7 @@ static int unhex(const char *s, size_t len, uint8_t *out, size_t n)
 	if (len != 2 * n)
 		return -1;
 	for (size_t i = 0; i < n; i++) {
-		int hi = hexval((unsigned char)s[2 * i]), lo = hexval((unsigned char)s[2 * i + 1]);
+		int hi = cn_hexval((unsigned char)s[2 * i]), lo = cn_hexval((unsigned char)s[2 * i + 1]);
 		if (hi < 0 || lo < 0)
 			return -1;
 		out[i] = (uint8_t)(hi << 4 | lo);
@@ -146,8 +135,8 @@ static long pct_decode(const char *s, size_t len, uint8_t *out, int plus_is_spac
 		if (s[i] == '%') {
 			if (i + 2 >= len)
 				return -1;
-			int hi = hexval((unsigned char)s[i + 1]),
-			    lo = hexval((unsigned char)s[i + 2]);
+			int hi = cn_hexval((unsigned char)s[i + 1]),
+			    lo = cn_hexval((unsigned char)s[i + 2]);
 			if (hi < 0 || lo < 0)
 				return -1;
 			out[o++] = (uint8_t)(hi << 4 | lo);

@@ -305,6 +305,17 @@ long cn_b64_decode(const char *in, size_t len, uint8_t *out)
 	return (long)o;
 }
 
+int cn_hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
 void cn_hex(const uint8_t *in, size_t len, char *out)
 {
 	static const char hx[] = "0123456789abcdef";

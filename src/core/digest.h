@@ -94,6 +94,8 @@ size_t cn_checksum_raw(enum cn_checksum_alg a, const struct cn_digest_result *r,
 size_t cn_b64_len(size_t len);
 void cn_b64_encode(const uint8_t *in, size_t len, char *out);
 long cn_b64_decode(const char *in, size_t len, uint8_t *out);
+/* Value of one hex digit (either case), or -1. */
+int cn_hexval(int c);
 /* Lower-case hex, NUL-terminated (2*len+1 bytes). */
 void cn_hex(const uint8_t *in, size_t len, char *out);
 /* Returns 0 if the two buffers are equal, in time independent of content. */

@@ -152,7 +152,7 @@ int s3_copy_source_check(struct s3_req *r, const struct s3_copy_src *src)
 	return 0;
 }
 
-int s3_copy_write_conditions(struct s3_req *r, struct meta_cmd *c, char *buf, size_t cap)
+int s3_write_conditions(struct s3_req *r, struct meta_cmd *c, char *buf, size_t cap)
 {
 	const char *inm = s3_header(r, "if-none-match");
 	const char *im = s3_header(r, "if-match");
@@ -532,7 +532,7 @@ void s3_op_copy_object(struct s3_req *r)
 	rc = cobj_attrs(r, op, replace);
 	if (rc)
 		goto fail_src;
-	rc = s3_copy_write_conditions(r, c, op->if_match, sizeof(op->if_match));
+	rc = s3_write_conditions(r, c, op->if_match, sizeof(op->if_match));
 	if (rc)
 		goto fail_src;
 	c->type = META_CMD_PUT_VERSION;

@@ -67,9 +67,5 @@ int s3_copy_blob_start(struct s3_req *r, struct s3_copy_blob *cb);
 /* Deletes a copied blob that will not be committed (fire and forget). */
 void s3_copy_blob_discard(struct s3_req *r, struct s3_copy_blob *cb);
 
-/* Reads If-None-Match: * / If-Match of a write into c (if_match text is
- * stored in buf of cap bytes). Returns 0 or CN_ENOTIMPL. Shared by
- * CopyObject and CompleteMultipartUpload. */
-int s3_copy_write_conditions(struct s3_req *r, struct meta_cmd *c, char *buf, size_t cap);
 
 #endif

@@ -510,7 +510,7 @@ static void complete_body(struct s3_req *r, int err, char *buf, size_t len)
 	rc = complete_parse(r, op, buf, len);
 	if (rc)
 		goto fail;
-	rc = s3_copy_write_conditions(r, &op->cmd, op->if_match, sizeof(op->if_match));
+	rc = s3_write_conditions(r, &op->cmd, op->if_match, sizeof(op->if_match));
 	if (rc)
 		goto fail;
 	meta_version_id_new(r->srv->meta, op->cmd.vid);

@@ -161,27 +161,6 @@ fail:
 	s3_send_error(r, rc);
 }
 
-/* Reads If-None-Match / If-Match of a write into cmd. */
-static int write_conditions(struct s3_req *r, struct meta_cmd *c, char *if_match, size_t cap)
-{
-	const char *inm = s3_header(r, "if-none-match");
-	const char *im = s3_header(r, "if-match");
-
-	if (inm) {
-		char t[8];
-		s3_unquote_etag(inm, t, sizeof(t));
-		if (strcmp(t, "*") != 0)
-			return CN_ENOTIMPL; /* S3 supports only * on writes */
-		c->cond |= META_COND_IF_NONE_MATCH_STAR;
-	}
-	if (im) {
-		s3_unquote_etag(im, if_match, cap);
-		c->if_match = if_match;
-		c->if_match_len = strlen(if_match);
-	}
-	return 0;
-}
-
 void s3_op_put_object(struct s3_req *r)
 {
 	struct put_op *op;
@@ -201,7 +180,7 @@ void s3_op_put_object(struct s3_req *r)
 	rc = s3_attrs_from_request(r, &op->attrs);
 	if (rc)
 		goto fail;
-	rc = write_conditions(r, &op->cmd, op->if_match, sizeof(op->if_match));
+	rc = s3_write_conditions(r, &op->cmd, op->if_match, sizeof(op->if_match));
 	if (rc)
 		goto fail;
 	meta_version_id_new(r->srv->meta, op->vid);

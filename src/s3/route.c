@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "core/digest.h"
 #include "core/err.h"
 
 static const char *op_names[] = {
@@ -15,17 +16,6 @@ static const char *op_names[] = {
 	S3_OPS(S3_X)
 #undef S3_X
 };
-
-static int hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
 long s3_percent_decode(const char *src, size_t len, char *dst, int plus_space)
 {
@@ -37,8 +27,8 @@ long s3_percent_decode(const char *src, size_t len, char *dst, int plus_space)
 			int h, l;
 			if (i + 2 >= len)
 				return -1;
-			h = hexval((unsigned char)src[i + 1]);
-			l = hexval((unsigned char)src[i + 2]);
+			h = cn_hexval((unsigned char)src[i + 1]);
+			l = cn_hexval((unsigned char)src[i + 2]);
 			if (h < 0 || l < 0)
 				return -1;
 			dst[o++] = (char)(h << 4 | l);

@@ -232,6 +232,9 @@ void s3_blob_drop(struct s3_req *r, const uint8_t blob_id[META_ID_LEN]);
 /* Same, for an upload's blob (no-op for inline bodies). */
 void s3_upload_discard(struct s3_req *r, struct s3_upload *u);
 
+/* A write's If-None-Match (only *) / If-Match into cmd; buf (cap bytes)
+ * holds the unquoted If-Match ETag. Returns 0 or CN_ENOTIMPL. */
+int s3_write_conditions(struct s3_req *r, struct meta_cmd *c, char *buf, size_t cap);
 /* ETag header value: "\"etag\"" in pool memory. */
 const char *s3_quote_etag(struct s3_req *r, const char *etag);
 /* Strips quotes (and a W/ prefix) from an If-Match style header value; writes
