@@ -273,28 +273,53 @@ static int write_buf(struct http_request *r, const void *buf, size_t len, int co
 	struct wreq *wr;
 	uv_buf_t b[2];
 	int rc, nb = 0;
+	size_t hlen = 0;
 
 	if (r->aborted || c->closing)
 		return -EPIPE;
+	/* Response headers wait for the first body bytes so both leave in
+	 * one writev: one syscall and one TCP segment for a small object. */
+	if (r->hdr_pending) {
+		hlen = r->hdr_pending_len;
+		b[nb++] = uv_buf_init(r->hdr_pending, (unsigned)hlen);
+		r->hdr_pending = NULL;
+	}
+	b[nb++] = uv_buf_init((char *)buf, (unsigned)len);
+	if (!cb && r->n_pending_writes == 0) {
+		/* Nothing queued ahead: try the socket now. A small response
+		 * then needs no write request, no copy and no epoll change
+		 * (libuv re-arms the watcher after every queued write). */
+		int n = uv_try_write((uv_stream_t *)&c->tcp, b, (unsigned)nb);
+		size_t sent = n > 0 ? (size_t)n : 0;
+		r->bytes_out += sent;
+		if (sent == hlen + len)
+			return 0;
+		if (n < 0 && n != UV_EAGAIN)
+			return n;
+		/* Queue what is left: skip the bytes already sent. */
+		if (sent >= hlen) {
+			sent -= hlen;
+			nb = 0;
+			hlen = 0;
+			buf = (const char *)buf + sent;
+			len -= sent;
+			b[nb++] = uv_buf_init((char *)buf, (unsigned)len);
+		} else {
+			b[0].base += sent;
+			b[0].len -= sent;
+			hlen -= sent;
+		}
+	}
 	wr = malloc(sizeof(*wr) + (copy ? len : 0));
 	if (!wr)
 		return CN_ENOMEM;
 	wr->req = r;
 	wr->cb = cb;
 	wr->arg = arg;
-	wr->len = len;
-	/* Response headers wait for the first body bytes so both leave in
-	 * one writev: one syscall and one TCP segment for a small object. */
-	if (r->hdr_pending) {
-		b[nb++] = uv_buf_init(r->hdr_pending, (unsigned)r->hdr_pending_len);
-		wr->len += r->hdr_pending_len;
-		r->hdr_pending = NULL;
-	}
+	wr->len = hlen + len;
 	if (copy) {
 		memcpy(wr->owned, buf, len);
-		b[nb++] = uv_buf_init(wr->owned, (unsigned)len);
-	} else {
-		b[nb++] = uv_buf_init((char *)buf, (unsigned)len);
+		b[nb - 1] = uv_buf_init(wr->owned, (unsigned)len);
 	}
 	rc = uv_write(&wr->w, (uv_stream_t *)&c->tcp, b, (unsigned)nb, on_written);
 	if (rc) {
