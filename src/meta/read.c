@@ -79,9 +79,9 @@ int meta_object_get(struct meta_store *s, const char *bucket, const char *key, s
 	rc = rtxn(s, &t);
 	if (rc)
 		return rc;
-	rc = bucket_exists(&t, bucket, blen);
-	if (rc)
-		goto out;
+	/* The bucket is only looked up when no version is found: a version
+	 * cannot outlive its bucket (delete requires an empty bucket), and one
+	 * read transaction sees one snapshot. Saves a B-tree walk per GET. */
 	kn = key_encode(kenc, bucket, blen, (const uint8_t *)key, key_len);
 	rc = kv_cursor_open(&t, KV_VERSIONS, &c);
 	if (rc)
@@ -155,7 +155,9 @@ int meta_object_get(struct meta_store *s, const char *bucket, const char *key, s
 		goto out;
 	}
 	if (!found) {
-		rc = (have_vid || want_null) ? CN_ENOVERSION : CN_ENOKEY;
+		rc = bucket_exists(&t, bucket, blen);
+		if (!rc)
+			rc = (have_vid || want_null) ? CN_ENOVERSION : CN_ENOKEY;
 		goto out;
 	}
 	if (out->flags & META_VF_DELETE_MARKER) {
