@@ -78,6 +78,27 @@ struct bucket_op {
 	struct meta_cmd cmd;
 };
 
+/* Submits a bucket command (type, and versioning for BUCKET_VERSIONING);
+ * done ends the request. */
+static void bucket_cmd(struct s3_req *r, uint8_t type, uint8_t versioning, meta_cmd_cb done)
+{
+	struct bucket_op *op = cn_pool_zalloc(r->pool, sizeof(*op));
+	int rc;
+
+	if (!op) {
+		s3_send_error(r, CN_ENOMEM);
+		return;
+	}
+	op->cmd.type = type;
+	op->cmd.versioning = versioning;
+	op->cmd.now = s3_now_ns();
+	op->cmd.bucket = r->route.bucket;
+	op->cmd.bucket_len = strlen(r->route.bucket);
+	rc = s3_meta_submit(r, &op->cmd, done, r);
+	if (rc)
+		s3_send_error(r, rc);
+}
+
 static void create_done(struct meta_cmd *cmd, int rc, void *arg)
 {
 	struct s3_req *r = arg;
@@ -94,7 +115,6 @@ static void create_done(struct meta_cmd *cmd, int rc, void *arg)
 
 static void create_body(struct s3_req *r, int err, char *buf, size_t len)
 {
-	struct bucket_op *op;
 	int rc;
 
 	if (err) {
@@ -115,18 +135,7 @@ static void create_body(struct s3_req *r, int err, char *buf, size_t len)
 			return;
 		}
 	}
-	op = cn_pool_zalloc(r->pool, sizeof(*op));
-	if (!op) {
-		s3_send_error(r, CN_ENOMEM);
-		return;
-	}
-	op->cmd.type = META_CMD_BUCKET_CREATE;
-	op->cmd.now = s3_now_ns();
-	op->cmd.bucket = r->route.bucket;
-	op->cmd.bucket_len = strlen(r->route.bucket);
-	rc = s3_meta_submit(r, &op->cmd, create_done, r);
-	if (rc)
-		s3_send_error(r, rc);
+	bucket_cmd(r, META_CMD_BUCKET_CREATE, 0, create_done);
 }
 
 void s3_op_create_bucket(struct s3_req *r)
@@ -154,20 +163,7 @@ static void simple_done(struct meta_cmd *cmd, int rc, void *arg)
 
 void s3_op_delete_bucket(struct s3_req *r)
 {
-	struct bucket_op *op = cn_pool_zalloc(r->pool, sizeof(*op));
-	int rc;
-
-	if (!op) {
-		s3_send_error(r, CN_ENOMEM);
-		return;
-	}
-	op->cmd.type = META_CMD_BUCKET_DELETE;
-	op->cmd.now = s3_now_ns();
-	op->cmd.bucket = r->route.bucket;
-	op->cmd.bucket_len = strlen(r->route.bucket);
-	rc = s3_meta_submit(r, &op->cmd, simple_done, r);
-	if (rc)
-		s3_send_error(r, rc);
+	bucket_cmd(r, META_CMD_BUCKET_DELETE, 0, simple_done);
 }
 
 void s3_op_head_bucket(struct s3_req *r)
@@ -230,7 +226,6 @@ void s3_op_get_bucket_versioning(struct s3_req *r)
 
 static void versioning_body(struct s3_req *r, int err, char *buf, size_t len)
 {
-	struct bucket_op *op;
 	struct xml_node *root;
 	const char *st, *mfa;
 	int rc;
@@ -250,26 +245,12 @@ static void versioning_body(struct s3_req *r, int err, char *buf, size_t len)
 		s3_send_error(r, CN_ENOTIMPL);
 		return;
 	}
-	op = cn_pool_zalloc(r->pool, sizeof(*op));
-	if (!op) {
-		s3_send_error(r, CN_ENOMEM);
-		return;
-	}
 	if (st && strcmp(st, "Enabled") == 0)
-		op->cmd.versioning = META_VERSIONING_ENABLED;
+		bucket_cmd(r, META_CMD_BUCKET_VERSIONING, META_VERSIONING_ENABLED, simple_done);
 	else if (st && strcmp(st, "Suspended") == 0)
-		op->cmd.versioning = META_VERSIONING_SUSPENDED;
-	else {
+		bucket_cmd(r, META_CMD_BUCKET_VERSIONING, META_VERSIONING_SUSPENDED, simple_done);
+	else
 		s3_send_error(r, CN_EBADXML);
-		return;
-	}
-	op->cmd.type = META_CMD_BUCKET_VERSIONING;
-	op->cmd.now = s3_now_ns();
-	op->cmd.bucket = r->route.bucket;
-	op->cmd.bucket_len = strlen(r->route.bucket);
-	rc = s3_meta_submit(r, &op->cmd, simple_done, r);
-	if (rc)
-		s3_send_error(r, rc);
 }
 
 void s3_op_put_bucket_versioning(struct s3_req *r)
