@@ -225,6 +225,19 @@ static void part_received(struct s3_req *r, struct s3_upload *u, int err)
 	}
 }
 
+/* The PART_PUT command's key, part number (1..10000) and upload id, shared
+ * by UploadPart and UploadPartCopy. */
+static int part_target(struct s3_req *r, struct meta_cmd *c)
+{
+	int rc;
+
+	fill_key(r, c, META_CMD_PART_PUT);
+	rc = parse_u32(s3_route_param(&r->route, "partNumber"), 1, META_PARTS_MAX, &c->part_no);
+	if (rc)
+		return rc;
+	return upload_id_param(r, c->upload_id);
+}
+
 void s3_op_upload_part(struct s3_req *r)
 {
 	struct part_op *op = cn_pool_zalloc(r->pool, sizeof(*op));
@@ -234,12 +247,7 @@ void s3_op_upload_part(struct s3_req *r)
 		s3_send_error(r, CN_ENOMEM);
 		return;
 	}
-	fill_key(r, &op->cmd, META_CMD_PART_PUT);
-	rc = parse_u32(s3_route_param(&r->route, "partNumber"), 1, META_PARTS_MAX,
-		       &op->cmd.part_no);
-	if (rc)
-		goto fail;
-	rc = upload_id_param(r, op->cmd.upload_id);
+	rc = part_target(r, &op->cmd);
 	if (rc)
 		goto fail;
 	rc = upload_exists(r, op->cmd.upload_id);
@@ -355,12 +363,7 @@ void s3_op_upload_part_copy(struct s3_req *r)
 		s3_send_error(r, CN_ENOMEM);
 		return;
 	}
-	fill_key(r, &op->cmd, META_CMD_PART_PUT);
-	rc = parse_u32(s3_route_param(&r->route, "partNumber"), 1, META_PARTS_MAX,
-		       &op->cmd.part_no);
-	if (rc)
-		goto fail;
-	rc = upload_id_param(r, op->cmd.upload_id);
+	rc = part_target(r, &op->cmd);
 	if (rc)
 		goto fail;
 	rc = s3_copy_source_parse(r, &op->src);
