@@ -4,14 +4,17 @@
  * Layer: meta. apply() reads only the write transaction and the decoded
  * command: ids, timestamps and blob placement arrive inside the command, and
  * every precondition (If-Match, If-None-Match, bucket-not-empty, part lists)
- * is checked here, in the transaction that writes. The caller runs each
- * command in its own nested transaction, so a failing command leaves no trace.
+ * is checked here, in the transaction that writes, before the command's
+ * first write. A command that fails after writing is rolled back by the
+ * caller (store.c re-applies its batch with nested transactions).
  *
- * Invariants kept in every command:
+ * Invariants kept in every command (store format 2):
  *  - index holds an entry for a key iff its newest version is not a delete
- *    marker, and that entry summarises the newest version;
+ *    marker, and that entry is the newest version's full record; versions
+ *    holds every other version of the key (so an unversioned put writes one
+ *    tree, and a GET is one lookup);
  *  - at most one version per key carries META_VF_NULL;
- *  - stats equal a recount (objects/bytes from index, versions from versions);
+ *  - stats equal a recount (objects/bytes from index, versions from both);
  *  - a blob that stops being referenced goes to gc in the same transaction.
  *
  * Versioning state machine (META_CMD_BUCKET_VERSIONING):
@@ -150,15 +153,54 @@ static void vraw(struct actx *a, uint8_t *out, const uint8_t vid[META_ID_LEN])
 		out[a->kn + i] = (uint8_t)~vid[i];
 }
 
-/* Newest version of the key (owned *out), CN_ENOTFOUND if none. */
-static int version_newest(struct actx *a, struct meta_version *out)
+/* Where a key's versions live (format 2): the newest version, unless it is a
+ * delete marker, is in index (its full record); every other version is in
+ * versions under key + inverted id. A bucket that was never versioned (OFF)
+ * keeps at most one version per key, never a marker: all in index, so its
+ * commands never touch versions. */
+static bool has_history(const struct actx *a)
+{
+	return a->versioning != META_VERSIONING_OFF;
+}
+
+/* The index entry's summary (no copy; valid until the next write).
+ * CN_ENOTFOUND if the key has none. */
+static int cur_peek(struct actx *a, struct idx_rec *out, const uint8_t **v, size_t *vlen)
+{
+	int rc = kv_get(a->t, KV_INDEX, a->kenc, a->kn, v, vlen);
+
+	if (!rc)
+		rc = same_key(a, *v, *vlen);
+	if (!rc)
+		rc = idx_decode_ex(*v, *vlen, out, 0);
+	return rc;
+}
+
+static int cur_get(struct actx *a, struct meta_version *out)
+{
+	const uint8_t *v;
+	size_t vlen;
+	int rc = kv_get(a->t, KV_INDEX, a->kenc, a->kn, &v, &vlen);
+
+	memset(out, 0, sizeof(*out));
+	if (!rc)
+		rc = same_key(a, v, vlen);
+	if (!rc)
+		rc = ver_decode(v, vlen, (const uint8_t *)a->c->key, a->c->key_len, out);
+	return rc;
+}
+
+/* Newest version in versions (owned *out), CN_ENOTFOUND if none. */
+static int hist_newest(struct actx *a, struct meta_version *out)
 {
 	struct kv_cursor c;
 	struct kv_item it;
-	int rc = kv_cursor_open(a->t, KV_VERSIONS, &c);
+	int rc;
 
 	memset(out, 0, sizeof(*out));
-
+	if (!has_history(a))
+		return CN_ENOTFOUND;
+	rc = kv_cursor_open(a->t, KV_VERSIONS, &c);
 	if (rc)
 		return rc;
 	rc = kv_cursor_seek(&c, a->kenc, a->kn, &it);
@@ -172,15 +214,28 @@ static int version_newest(struct actx *a, struct meta_version *out)
 	return rc;
 }
 
-/* The version with META_VF_NULL, CN_ENOTFOUND if none. */
-static int version_find_null(struct actx *a, struct meta_version *out)
+/* The version with META_VF_NULL (owned *out), CN_ENOTFOUND if none;
+ * *in_index says where it is. */
+static int version_find_null(struct actx *a, struct meta_version *out, int *in_index)
 {
 	struct kv_cursor c;
 	struct kv_item it;
-	int rc = kv_cursor_open(a->t, KV_VERSIONS, &c);
+	struct idx_rec cur;
+	const uint8_t *v;
+	size_t vlen;
+	int rc = cur_peek(a, &cur, &v, &vlen);
 
 	memset(out, 0, sizeof(*out));
-
+	*in_index = 0;
+	if (rc && rc != CN_ENOTFOUND)
+		return rc;
+	if (!rc && (cur.flags & META_VF_NULL)) {
+		*in_index = 1;
+		return cur_get(a, out);
+	}
+	if (!has_history(a))
+		return CN_ENOTFOUND;
+	rc = kv_cursor_open(a->t, KV_VERSIONS, &c);
 	if (rc)
 		return rc;
 	for (rc = kv_cursor_seek(&c, a->kenc, a->kn, &it); !rc; rc = kv_cursor_next(&c, &it)) {
@@ -188,26 +243,41 @@ static int version_find_null(struct actx *a, struct meta_version *out)
 			rc = CN_ENOTFOUND;
 			break;
 		}
-		rc = ver_decode(it.v, it.vlen, (const uint8_t *)a->c->key, a->c->key_len, out);
+		rc = idx_decode_ex(it.v, it.vlen, &cur, 0);
 		if (rc)
 			break;
-		if (out->flags & META_VF_NULL)
-			break;
-		meta_version_release(out);
+		if (!(cur.flags & META_VF_NULL))
+			continue;
+		rc = same_key(a, it.v, it.vlen);
+		if (!rc)
+			rc = ver_decode(it.v, it.vlen, (const uint8_t *)a->c->key, a->c->key_len,
+					out);
+		break;
 	}
 	kv_cursor_close(&c);
 	return rc;
 }
 
-static int version_get(struct actx *a, const uint8_t vid[META_ID_LEN], struct meta_version *out)
+/* Version vid (owned *out) wherever it is. */
+static int version_get(struct actx *a, const uint8_t vid[META_ID_LEN], struct meta_version *out,
+		       int *in_index)
 {
 	uint8_t raw[KEY_ENC_MAX];
+	struct idx_rec cur;
 	const uint8_t *v;
 	size_t vlen;
-	int rc;
+	int rc = cur_peek(a, &cur, &v, &vlen);
 
 	memset(out, 0, sizeof(*out));
-
+	*in_index = 0;
+	if (rc && rc != CN_ENOTFOUND)
+		return rc;
+	if (!rc && memcmp(cur.vid, vid, META_ID_LEN) == 0) {
+		*in_index = 1;
+		return cur_get(a, out);
+	}
+	if (!has_history(a))
+		return CN_ENOTFOUND;
 	vraw(a, raw, vid);
 	rc = kv_get(a->t, KV_VERSIONS, raw, a->kn + META_ID_LEN, &v, &vlen);
 	if (!rc)
@@ -217,14 +287,21 @@ static int version_get(struct actx *a, const uint8_t vid[META_ID_LEN], struct me
 	return rc;
 }
 
-/* Deletes version v (and its inline bytes); its blobs go to gc. */
-static int version_remove(struct actx *a, const struct meta_version *v)
+/* Deletes version v (and its inline bytes); its blobs go to gc. The caller
+ * restores the index invariant (index_fill). */
+static int version_remove(struct actx *a, const struct meta_version *v, int in_index)
 {
 	uint8_t raw[KEY_ENC_MAX];
 	int rc;
 
 	vraw(a, raw, v->vid);
-	rc = kv_del(a->t, KV_VERSIONS, raw, a->kn + META_ID_LEN);
+	if (in_index) {
+		rc = kv_del(a->t, KV_INDEX, a->kenc, a->kn);
+		a->st.objects--;
+		a->st.bytes -= v->size;
+	} else {
+		rc = kv_del(a->t, KV_VERSIONS, raw, a->kn + META_ID_LEN);
+	}
 	if (rc)
 		return rc;
 	switch (v->loc) {
@@ -249,62 +326,98 @@ static int version_remove(struct actx *a, const struct meta_version *v)
 	return rc;
 }
 
+/* Moves the index entry (if any) into versions: a newer version is coming.
+ * The raw record is moved as is (both dbs store the same format). */
+static int index_demote(struct actx *a, int *had)
+{
+	uint8_t raw[KEY_ENC_MAX];
+	struct idx_rec cur;
+	const uint8_t *v;
+	size_t vlen;
+	int rc = cur_peek(a, &cur, &v, &vlen);
+
+	*had = 0;
+	if (rc == CN_ENOTFOUND)
+		return 0;
+	if (rc)
+		return rc;
+	*had = 1;
+	wb_reset(&a->w);
+	wb_bytes(&a->w, v, vlen); /* own it: the put below may move pages */
+	if (a->w.err)
+		return a->w.err;
+	vraw(a, raw, cur.vid);
+	rc = kv_put(a->t, KV_VERSIONS, raw, a->kn + META_ID_LEN, a->w.p, a->w.len);
+	a->st.objects--;
+	a->st.bytes -= cur.size;
+	return rc;
+}
+
+/* After the index entry went away: the newest remaining version moves from
+ * versions into index, unless it is a delete marker (then the key has no
+ * index entry and does not list). */
+static int index_fill(struct actx *a)
+{
+	struct kv_cursor c;
+	struct kv_item it;
+	struct idx_rec nv;
+	const uint8_t *v;
+	size_t vlen;
+	int rc;
+
+	if (!has_history(a))
+		return 0;
+	rc = kv_get(a->t, KV_INDEX, a->kenc, a->kn, &v, &vlen);
+	if (rc != CN_ENOTFOUND)
+		return rc;
+	rc = kv_cursor_open(a->t, KV_VERSIONS, &c);
+	if (rc)
+		return rc;
+	rc = kv_cursor_seek(&c, a->kenc, a->kn, &it);
+	if (!rc && (it.klen != a->kn + META_ID_LEN || memcmp(it.k, a->kenc, a->kn) != 0))
+		rc = CN_ENOTFOUND;
+	if (!rc)
+		rc = same_key(a, it.v, it.vlen);
+	if (!rc)
+		rc = idx_decode_ex(it.v, it.vlen, &nv, 0);
+	if (!rc && !(nv.flags & META_VF_DELETE_MARKER)) {
+		wb_reset(&a->w);
+		wb_bytes(&a->w, it.v, it.vlen);
+		rc = a->w.err;
+		if (!rc)
+			rc = kv_cursor_del(&c);
+		if (!rc)
+			rc = kv_put(a->t, KV_INDEX, a->kenc, a->kn, a->w.p, a->w.len);
+		a->st.objects++;
+		a->st.bytes += nv.size;
+	}
+	kv_cursor_close(&c);
+	return rc == CN_ENOTFOUND ? 0 : rc;
+}
+
+/* Writes v: into index if it is not a marker (the caller demoted the old
+ * entry), else into versions. */
 static int version_insert(struct actx *a, const struct meta_version *v, const void *inline_data)
 {
 	uint8_t raw[KEY_ENC_MAX];
+	int marker = !!(v->flags & META_VF_DELETE_MARKER);
 	int rc;
 
 	vraw(a, raw, v->vid);
 	wb_reset(&a->w);
 	rc = ver_encode(&a->w, a->fk, a->fklen, v);
-	if (!rc)
+	if (!rc && marker)
 		rc = kv_put(a->t, KV_VERSIONS, raw, a->kn + META_ID_LEN, a->w.p, a->w.len);
+	else if (!rc)
+		rc = kv_put(a->t, KV_INDEX, a->kenc, a->kn, a->w.p, a->w.len);
 	if (!rc && v->loc == META_LOC_INLINE)
 		rc = kv_put(a->t, KV_INLINE, raw, a->kn + META_ID_LEN, inline_data, v->inline_len);
+	if (!marker) {
+		a->st.objects++;
+		a->st.bytes += v->size;
+	}
 	a->st.versions++;
 	a->st.version_bytes += v->size;
-	return rc;
-}
-
-/* Makes index agree with the newest version and adjusts object stats. */
-static int index_refresh(struct actx *a)
-{
-	const uint8_t *v;
-	size_t vlen;
-	struct idx_rec old;
-	struct meta_version nv;
-	int had = 0, has = 0, rc;
-	uint64_t old_size = 0;
-
-	rc = kv_get(a->t, KV_INDEX, a->kenc, a->kn, &v, &vlen);
-	if (!rc) {
-		rc = idx_decode(v, vlen, &old);
-		if (rc)
-			return rc;
-		had = 1;
-		old_size = old.size;
-	} else if (rc != CN_ENOTFOUND) {
-		return rc;
-	}
-	rc = version_newest(a, &nv);
-	if (rc && rc != CN_ENOTFOUND)
-		return rc;
-	if (!rc && !(nv.flags & META_VF_DELETE_MARKER)) {
-		has = 1;
-		wb_reset(&a->w);
-		rc = idx_encode(&a->w, a->fk, a->fklen, &nv);
-		if (!rc)
-			rc = kv_put(a->t, KV_INDEX, a->kenc, a->kn, a->w.p, a->w.len);
-		a->st.bytes += nv.size;
-	} else if (had) {
-		rc = kv_del(a->t, KV_INDEX, a->kenc, a->kn);
-	} else {
-		rc = 0;
-	}
-	meta_version_release(&nv);
-	a->st.objects += has;
-	a->st.objects -= had;
-	a->st.bytes -= old_size;
 	return rc;
 }
 
@@ -318,13 +431,10 @@ static int check_conditions(struct actx *a)
 
 	if (!(c->cond & META_COND_IF_NONE_MATCH_STAR) && !c->if_match)
 		return 0;
-	rc = kv_get(a->t, KV_INDEX, a->kenc, a->kn, &v, &vlen);
+	rc = cur_peek(a, &cur, &v, &vlen);
 	if (rc && rc != CN_ENOTFOUND)
 		return rc;
 	if (!rc) {
-		rc = idx_decode(v, vlen, &cur);
-		if (rc)
-			return rc;
 		if (c->cond & META_COND_IF_NONE_MATCH_STAR)
 			return CN_EPRECOND;
 		if (strlen(cur.etag) != c->if_match_len ||
@@ -348,35 +458,48 @@ static void id_inc(uint8_t id[META_ID_LEN])
  * version written last is always the latest. */
 static int choose_vid(struct actx *a, uint8_t out[META_ID_LEN])
 {
-	struct meta_version nv;
-	int rc = version_newest(a, &nv);
+	struct idx_rec cur;
+	const uint8_t *v;
+	size_t vlen;
+	uint8_t newest[META_ID_LEN];
+	int rc = cur_peek(a, &cur, &v, &vlen);
 
 	memcpy(out, a->c->vid, META_ID_LEN);
-	if (rc == CN_ENOTFOUND)
-		return 0;
-	if (rc)
+	if (!rc) {
+		memcpy(newest, cur.vid, META_ID_LEN);
+	} else if (rc == CN_ENOTFOUND) {
+		struct meta_version nv;
+		rc = hist_newest(a, &nv);
+		if (rc == CN_ENOTFOUND)
+			return 0;
+		if (rc)
+			return rc;
+		memcpy(newest, nv.vid, META_ID_LEN);
+		meta_version_release(&nv);
+	} else {
 		return rc;
-	if (memcmp(out, nv.vid, META_ID_LEN) <= 0) {
-		memcpy(out, nv.vid, META_ID_LEN);
+	}
+	if (memcmp(out, newest, META_ID_LEN) <= 0) {
+		memcpy(out, newest, META_ID_LEN);
 		id_inc(out);
 	}
-	meta_version_release(&nv);
 	return 0;
 }
 
 /* Writes v as the new latest version per the bucket's versioning state. */
 static int put_latest(struct actx *a, struct meta_version *v, const void *inline_data)
 {
-	int rc;
+	int rc, had;
 
 	v->flags &= META_VF_DELETE_MARKER;
 	if (a->versioning != META_VERSIONING_ENABLED) {
 		struct meta_version old;
-		rc = version_find_null(a, &old);
+		int in_index;
+		rc = version_find_null(a, &old, &in_index);
 		if (rc && rc != CN_ENOTFOUND)
 			return rc;
 		if (!rc) {
-			rc = version_remove(a, &old);
+			rc = version_remove(a, &old, in_index);
 			meta_version_release(&old);
 			if (rc)
 				return rc;
@@ -384,11 +507,12 @@ static int put_latest(struct actx *a, struct meta_version *v, const void *inline
 		v->flags |= META_VF_NULL;
 	}
 	rc = choose_vid(a, v->vid);
-	if (rc)
-		return rc;
-	rc = version_insert(a, v, inline_data);
 	if (!rc)
-		rc = index_refresh(a);
+		rc = index_demote(a, &had);
+	if (!rc)
+		rc = version_insert(a, v, inline_data);
+	if (!rc && had && (v->flags & META_VF_DELETE_MARKER))
+		rc = kv_del(a->t, KV_INDEX, a->kenc, a->kn);
 	if (rc)
 		return rc;
 	memcpy(a->res->vid, v->vid, META_ID_LEN);
@@ -457,21 +581,22 @@ static int do_delete_object(struct actx *a)
 {
 	const struct meta_cmd *c = a->c;
 	struct meta_version v;
-	int rc;
+	int rc, in_index;
 
 	rc = check_conditions(a);
 	if (rc)
 		return rc;
 	if (c->has_target || c->target_null) {
 		/* delete one version permanently */
-		rc = c->target_null ? version_find_null(a, &v) : version_get(a, c->target_vid, &v);
+		rc = c->target_null ? version_find_null(a, &v, &in_index)
+				    : version_get(a, c->target_vid, &v, &in_index);
 		if (rc == CN_ENOTFOUND)
 			return CN_ENOVERSION;
 		if (rc)
 			return rc;
-		rc = version_remove(a, &v);
+		rc = version_remove(a, &v, in_index);
 		if (!rc)
-			rc = index_refresh(a);
+			rc = index_fill(a);
 		if (!rc) {
 			memcpy(a->res->vid, v.vid, META_ID_LEN);
 			memcpy(a->res->vid_text, v.vid_text, META_ID_TEXT);
@@ -481,15 +606,13 @@ static int do_delete_object(struct actx *a)
 		return rc;
 	}
 	if (a->versioning == META_VERSIONING_OFF) {
-		rc = version_find_null(a, &v);
+		rc = version_find_null(a, &v, &in_index);
 		if (rc == CN_ENOTFOUND)
 			return 0; /* S3: deleting a missing key succeeds */
 		if (rc)
 			return rc;
-		rc = version_remove(a, &v);
+		rc = version_remove(a, &v, in_index);
 		meta_version_release(&v);
-		if (!rc)
-			rc = index_refresh(a);
 		if (!rc)
 			strcpy(a->res->vid_text, "");
 		return rc;
@@ -550,7 +673,9 @@ static int do_bucket_delete(struct actx *a)
 	int rc;
 
 	/* BucketNotEmpty counts every version (markers too) and every upload */
-	rc = any_with_prefix(a->t, KV_VERSIONS, bp, n);
+	rc = any_with_prefix(a->t, KV_INDEX, bp, n);
+	if (rc == 0)
+		rc = any_with_prefix(a->t, KV_VERSIONS, bp, n);
 	if (rc == 0)
 		rc = any_with_prefix(a->t, KV_UPLOADS, bp, n);
 	if (rc > 0)

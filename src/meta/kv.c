@@ -165,6 +165,7 @@ int kv_read_begin(struct kv_env *e, struct kv_txn *out)
 		}
 		out->t = t;
 		out->env = e;
+		out->writes = 0;
 		return 0;
 	}
 	return kv_txn_begin(e, NULL, 1, out);
@@ -208,6 +209,7 @@ int kv_txn_begin(struct kv_env *e, struct kv_txn *parent, int rdonly, struct kv_
 		return rc;
 	out->t = t;
 	out->env = e;
+	out->writes = 0;
 	return 0;
 }
 
@@ -248,6 +250,7 @@ int kv_put(struct kv_txn *t, enum kv_db db, const void *k, size_t klen, const vo
 {
 	MDB_val key = {klen, (void *)k}, val = {vlen, (void *)v};
 
+	t->writes++;
 	if (fault_hit())
 		return CN_EIO;
 	return xlate(mdb_put(t->t, t->env->dbi[db], &key, &val, 0));
@@ -257,6 +260,7 @@ int kv_del(struct kv_txn *t, enum kv_db db, const void *k, size_t klen)
 {
 	MDB_val key = {klen, (void *)k};
 
+	t->writes++;
 	if (fault_hit())
 		return CN_EIO;
 	return xlate(mdb_del(t->t, t->env->dbi[db], &key, NULL));
@@ -268,6 +272,7 @@ int kv_cursor_open(struct kv_txn *t, enum kv_db db, struct kv_cursor *out)
 	int rc = xlate(mdb_cursor_open(t->t, t->env->dbi[db], &c));
 
 	out->c = rc ? NULL : c;
+	out->t = t;
 	return rc;
 }
 
@@ -310,6 +315,7 @@ int kv_cursor_next(struct kv_cursor *c, struct kv_item *it)
 
 int kv_cursor_del(struct kv_cursor *c)
 {
+	c->t->writes++;
 	if (fault_hit())
 		return CN_EIO;
 	return xlate(mdb_cursor_del(c->c, 0));

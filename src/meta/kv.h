@@ -39,10 +39,14 @@ struct kv_env;
 struct kv_txn {
 	void *t; /* MDB_txn */
 	struct kv_env *env;
+	/* write calls attempted (put, del, cursor del): a failed one leaves an
+	 * LMDB txn unusable, so callers check whether a failing step wrote */
+	unsigned long writes;
 };
 
 struct kv_cursor {
 	void *c; /* MDB_cursor */
+	struct kv_txn *t;
 };
 
 struct kv_item {

@@ -34,7 +34,7 @@
 #define META_INLINE_MAX (1u << 20)
 #define META_PARTS_MAX 10000
 #define META_GC_GRACE_NS (60LL * 1000000000LL) /* GC due time = now + grace */
-#define META_FORMAT_VERSION 1u
+#define META_FORMAT_VERSION 2u /* 2: the current version lives in index only */
 
 struct meta_store;
 
@@ -216,6 +216,7 @@ struct meta_cmd {
 	void *arg_;
 	void *sync_;
 	int rc_;
+	int dirty_;
 	void *owned_; /* decode: arrays owned by this struct */
 	void *owned2_;
 };

@@ -54,16 +54,69 @@ static bool fullkey_is(const uint8_t *v, size_t vlen, const char *key, size_t kl
 
 /* ---- objects ---- */
 
+/* In versions (format 2: every version but the index entry), the version of
+ * key wanted: vid want, the null one (want NULL, want_null), or the newest.
+ * *first: it is the newest entry there. CN_ENOTFOUND if none. */
+static int hist_find(struct kv_txn *t, const uint8_t *kenc, size_t kn, const char *key,
+		     size_t key_len, const uint8_t *want, int want_null, const uint8_t **v,
+		     size_t *vlen, int *first)
+{
+	uint8_t raw[KEY_ENC_MAX];
+	struct kv_cursor c;
+	struct kv_item it;
+	int rc = kv_cursor_open(t, KV_VERSIONS, &c);
+
+	*first = 1;
+	if (rc)
+		return rc;
+	for (rc = kv_cursor_seek(&c, kenc, kn, &it); !rc; rc = kv_cursor_next(&c, &it)) {
+		if (it.klen != kn + META_ID_LEN || memcmp(it.k, kenc, kn) != 0) {
+			rc = CN_ENOTFOUND;
+			break;
+		}
+		if (!fullkey_is(it.v, it.vlen, key, key_len))
+			continue; /* a colliding long key's version; never in practice */
+		if (want) {
+			/* one lookup: is it the newest, then seek to it */
+			memcpy(raw, kenc, kn);
+			for (int i = 0; i < META_ID_LEN; i++)
+				raw[kn + i] = (uint8_t)~want[i];
+			*first = memcmp(it.k, raw, kn + META_ID_LEN) == 0;
+			rc = kv_cursor_seek(&c, raw, kn + META_ID_LEN, &it);
+			if (!rc && (it.klen != kn + META_ID_LEN ||
+				    memcmp(it.k, raw, it.klen) != 0 ||
+				    !fullkey_is(it.v, it.vlen, key, key_len)))
+				rc = CN_ENOTFOUND;
+			break;
+		}
+		if (want_null) {
+			struct idx_rec sum;
+			rc = idx_decode_ex(it.v, it.vlen, &sum, 0);
+			if (rc || (sum.flags & META_VF_NULL))
+				break;
+			*first = 0;
+			continue;
+		}
+		break;
+	}
+	if (!rc) {
+		*v = it.v;
+		*vlen = it.vlen;
+	}
+	kv_cursor_close(&c);
+	return rc;
+}
+
 int meta_object_get(struct meta_store *s, const char *bucket, const char *key, size_t key_len,
 		    const char *vid, unsigned flags, struct meta_version *out)
 {
 	size_t blen = strlen(bucket);
 	uint8_t kenc[KEY_ENC_MAX];
 	uint8_t want[META_ID_LEN];
-	int want_null = 0, have_vid = 0, first = 1, found = 0, rc;
+	int want_null = 0, have_vid = 0, latest = 0, found = 0, in_index = 0, rc;
+	const uint8_t *v = NULL;
+	size_t vlen = 0;
 	struct kv_txn t;
-	struct kv_cursor c;
-	struct kv_item it;
 	size_t kn;
 
 	memset(out, 0, sizeof(*out));
@@ -83,61 +136,40 @@ int meta_object_get(struct meta_store *s, const char *bucket, const char *key, s
 	 * cannot outlive its bucket (delete requires an empty bucket), and one
 	 * read transaction sees one snapshot. Saves a B-tree walk per GET. */
 	kn = key_encode(kenc, bucket, blen, (const uint8_t *)key, key_len);
-	rc = kv_cursor_open(&t, KV_VERSIONS, &c);
-	if (rc)
-		goto out;
-	if (have_vid) {
-		/* is it the newest? then it is LATEST */
-		uint8_t raw[KEY_ENC_MAX];
-		memcpy(raw, kenc, kn);
-		for (int i = 0; i < META_ID_LEN; i++)
-			raw[kn + i] = (uint8_t)~want[i];
-		rc = kv_cursor_seek(&c, kenc, kn, &it);
-		while (!rc && it.klen == kn + META_ID_LEN && memcmp(it.k, kenc, kn) == 0 &&
-		       !fullkey_is(it.v, it.vlen, key, key_len)) {
-			first = 0; /* a colliding key's version; never in practice */
-			rc = kv_cursor_next(&c, &it);
-		}
-		if (!rc &&
-		    !(it.klen == kn + META_ID_LEN && memcmp(it.k, raw, kn + META_ID_LEN) == 0))
-			first = 0;
-		rc = kv_cursor_seek(&c, raw, kn + META_ID_LEN, &it);
-		if (!rc && it.klen == kn + META_ID_LEN && memcmp(it.k, raw, it.klen) == 0 &&
-		    fullkey_is(it.v, it.vlen, key, key_len))
-			found = 1;
-		else if (!rc || rc == CN_ENOTFOUND)
-			rc = 0;
-	} else {
-		for (rc = kv_cursor_seek(&c, kenc, kn, &it); !rc; rc = kv_cursor_next(&c, &it)) {
-			if (it.klen != kn + META_ID_LEN || memcmp(it.k, kenc, kn) != 0)
-				break;
-			if (!fullkey_is(it.v, it.vlen, key, key_len))
-				continue;
-			if (!want_null) {
-				found = 1;
-				break;
-			}
-			struct idx_rec sum;
-			rc = idx_decode_ex(it.v, it.vlen, &sum, 0);
-			if (rc)
-				break;
-			if (sum.flags & META_VF_NULL) {
-				found = 1;
-				break;
-			}
-			first = 0;
-		}
+	rc = kv_get(&t, KV_INDEX, kenc, kn, &v, &vlen);
+	if (!rc && fullkey_is(v, vlen, key, key_len)) {
+		struct idx_rec sum;
+		rc = idx_decode_ex(v, vlen, &sum, 0);
+		in_index = !rc;
+		found = !rc && ((!have_vid && !want_null) ||
+				(have_vid && memcmp(sum.vid, want, META_ID_LEN) == 0) ||
+				(want_null && (sum.flags & META_VF_NULL)));
+		latest = found;
+	} else if (!rc || rc == CN_ENOTFOUND) {
+		rc = 0;
+	}
+	if (!rc && !found && (have_vid || want_null || !in_index)) {
+		/* an older version, or the newest when it is a delete marker */
+		int first;
+		rc = hist_find(&t, kenc, kn, key, key_len, have_vid ? want : NULL, want_null, &v,
+			       &vlen, &first);
+		found = !rc;
+		latest = found && first && !in_index;
 		if (rc == CN_ENOTFOUND)
 			rc = 0;
 	}
 	if (!rc && found)
-		rc = ver_decode(it.v, it.vlen, (const uint8_t *)key, key_len, out);
-	if (!rc && found && first)
+		rc = ver_decode(v, vlen, (const uint8_t *)key, key_len, out);
+	if (!rc && found && latest)
 		out->flags |= META_VF_LATEST;
 	if (!rc && found && out->loc == META_LOC_INLINE && (flags & META_GET_INLINE)) {
+		uint8_t raw[KEY_ENC_MAX];
 		const uint8_t *d;
 		size_t dlen;
-		rc = kv_get(&t, KV_INLINE, it.k, it.klen, &d, &dlen);
+		memcpy(raw, kenc, kn);
+		for (int i = 0; i < META_ID_LEN; i++)
+			raw[kn + i] = (uint8_t)~out->vid[i];
+		rc = kv_get(&t, KV_INLINE, raw, kn + META_ID_LEN, &d, &dlen);
 		if (rc == CN_ENOTFOUND || (!rc && dlen != out->inline_len))
 			rc = CN_ECORRUPT;
 		if (!rc) {
@@ -149,7 +181,6 @@ int meta_object_get(struct meta_store *s, const char *bucket, const char *key, s
 			out->inline_data = copy;
 		}
 	}
-	kv_cursor_close(&c);
 	if (rc) {
 		meta_version_release(out);
 		goto out;
@@ -164,14 +195,14 @@ int meta_object_get(struct meta_store *s, const char *bucket, const char *key, s
 		/* report the marker (flags, id, mtime) but own nothing */
 		uint32_t fl = out->flags;
 		int64_t mt = out->mtime;
-		uint8_t v[META_ID_LEN];
+		uint8_t vb[META_ID_LEN];
 		char vt[META_ID_TEXT];
-		memcpy(v, out->vid, sizeof(v));
+		memcpy(vb, out->vid, sizeof(vb));
 		memcpy(vt, out->vid_text, sizeof(vt));
 		meta_version_release(out);
 		out->flags = fl;
 		out->mtime = mt;
-		memcpy(out->vid, v, sizeof(v));
+		memcpy(out->vid, vb, sizeof(vb));
 		memcpy(out->vid_text, vt, sizeof(vt));
 		rc = (have_vid || want_null) ? CN_EDELMARKER : CN_ENOKEY;
 	}
@@ -194,15 +225,26 @@ int meta_object_read_inline(struct meta_store *s, const char *bucket, const char
 	if (key_len < 1 || key_len > META_KEY_MAX || !bucket_name_valid(bucket, strlen(bucket)))
 		return CN_ENOVERSION;
 	kn = key_encode(raw, bucket, strlen(bucket), (const uint8_t *)key, key_len);
-	for (int i = 0; i < META_ID_LEN; i++)
-		raw[kn + i] = (uint8_t)~vid[i];
 	rc = rtxn(s, &t);
 	if (rc)
 		return rc;
-	/* the version record names the key (long keys share a hash slot) */
-	rc = kv_get(&t, KV_VERSIONS, raw, kn + META_ID_LEN, &v, &vlen);
-	if (!rc && !fullkey_is(v, vlen, key, key_len))
-		rc = CN_ENOTFOUND;
+	/* the version must still exist (in index or versions) and name the key
+	 * (long keys share a hash slot) */
+	rc = kv_get(&t, KV_INDEX, raw, kn, &v, &vlen);
+	if (!rc) {
+		struct idx_rec sum;
+		rc = idx_decode_ex(v, vlen, &sum, 0);
+		if (!rc && (memcmp(sum.vid, vid, META_ID_LEN) != 0 ||
+			    !fullkey_is(v, vlen, key, key_len)))
+			rc = CN_ENOTFOUND;
+	}
+	for (int i = 0; i < META_ID_LEN; i++)
+		raw[kn + i] = (uint8_t)~vid[i];
+	if (rc == CN_ENOTFOUND) {
+		rc = kv_get(&t, KV_VERSIONS, raw, kn + META_ID_LEN, &v, &vlen);
+		if (!rc && !fullkey_is(v, vlen, key, key_len))
+			rc = CN_ENOTFOUND;
+	}
 	if (!rc)
 		rc = kv_get(&t, KV_INLINE, raw, kn + META_ID_LEN, &v, &vlen);
 	if (rc == CN_ENOTFOUND)
@@ -364,7 +406,7 @@ static int recount_db(struct kv_txn *t, enum kv_db db, const uint8_t *bp, size_t
 	for (rc = kv_cursor_seek(&c, bp, bplen, &it); !rc; rc = kv_cursor_next(&c, &it)) {
 		if (it.klen < bplen || memcmp(it.k, bp, bplen) != 0)
 			break;
-		rc = idx_decode_ex(it.v, it.vlen, &sum, db == KV_INDEX);
+		rc = idx_decode_ex(it.v, it.vlen, &sum, 0);
 		if (rc)
 			break;
 		if (skip_markers && (sum.flags & META_VF_DELETE_MARKER))
@@ -391,9 +433,13 @@ int meta_stats_recount(struct meta_store *s, const char *bucket, struct meta_sta
 	if (rc)
 		goto out;
 	bplen = key_bucket_prefix(bp, bucket, blen);
+	/* format 2: index holds each key's newest version unless it is a marker,
+	 * versions every other version */
 	rc = recount_db(&t, KV_INDEX, bp, bplen, &out->objects, &out->bytes, 1);
 	if (!rc)
 		rc = recount_db(&t, KV_VERSIONS, bp, bplen, &out->versions, &out->version_bytes, 0);
+	out->versions += out->objects;
+	out->version_bytes += out->bytes;
 out:
 	kv_read_end(&t);
 	return rc;
@@ -504,7 +550,7 @@ static int entry_from(enum lkind kind, struct lcur *lc, struct meta_entry *e)
 		return 0;
 	}
 	struct idx_rec sum;
-	int rc = idx_decode_ex(lc->val, lc->vlen, &sum, kind == LK_OBJECTS);
+	int rc = idx_decode_ex(lc->val, lc->vlen, &sum, 0);
 	if (rc)
 		return rc;
 	memcpy(e->vid, sum.vid, META_ID_LEN);
@@ -519,7 +565,8 @@ static int entry_from(enum lkind kind, struct lcur *lc, struct meta_entry *e)
 	return 0;
 }
 
-/* Internal id of key's null version, for version-id-marker=null. */
+/* Internal id of key's null version, for version-id-marker=null: the index
+ * entry's if that is the null version, else one in versions. */
 static int null_sfx(struct kv_txn *t, const char *bucket, size_t blen, const char *key, size_t klen,
 		    uint8_t sfx[META_ID_LEN])
 {
@@ -527,12 +574,25 @@ static int null_sfx(struct kv_txn *t, const char *bucket, size_t blen, const cha
 	size_t kn = key_encode(kenc, bucket, blen, (const uint8_t *)key, klen);
 	struct kv_cursor c;
 	struct kv_item it;
-	int rc = kv_cursor_open(t, KV_VERSIONS, &c);
+	struct idx_rec sum;
+	int rc = kv_get(t, KV_INDEX, kenc, kn, &it.v, &it.vlen);
 
+	if (!rc && fullkey_is(it.v, it.vlen, key, klen)) {
+		rc = idx_decode_ex(it.v, it.vlen, &sum, 0);
+		if (rc)
+			return rc;
+		if (sum.flags & META_VF_NULL) {
+			for (int i = 0; i < META_ID_LEN; i++)
+				sfx[i] = (uint8_t)~sum.vid[i];
+			return 0;
+		}
+	} else if (rc && rc != CN_ENOTFOUND) {
+		return rc;
+	}
+	rc = kv_cursor_open(t, KV_VERSIONS, &c);
 	if (rc)
 		return rc;
 	for (rc = kv_cursor_seek(&c, kenc, kn, &it); !rc; rc = kv_cursor_next(&c, &it)) {
-		struct idx_rec sum;
 		if (it.klen != kn + META_ID_LEN || memcmp(it.k, kenc, kn) != 0) {
 			rc = CN_ENOTFOUND;
 			break;
@@ -551,6 +611,88 @@ static int null_sfx(struct kv_txn *t, const char *bucket, size_t blen, const cha
 	return rc;
 }
 
+/* A listing walks one logical cursor, or for ListObjectVersions two at once
+ * (format 2): index (each key's newest version unless it is a marker) and
+ * versions (every other version). Within one key the index entry is the
+ * newest, so on equal keys it comes first. */
+struct mcur {
+	struct lcur a; /* index / uploads */
+	struct lcur b; /* versions (two only) */
+	int two, opened;
+	struct lcur *cur; /* whose entry is current; NULL at the end */
+};
+
+static void mc_pick(struct mcur *m)
+{
+	if (!m->two || m->b.eof)
+		m->cur = m->a.eof ? NULL : &m->a;
+	else if (m->a.eof)
+		m->cur = &m->b;
+	else
+		m->cur = bytes_cmp(m->a.key, m->a.klen, m->b.key, m->b.klen) <= 0 ? &m->a : &m->b;
+}
+
+static int mc_open(struct mcur *m, struct kv_txn *t, enum lkind kind, const char *bucket,
+		   size_t blen)
+{
+	int rc;
+
+	m->two = kind == LK_VERSIONS;
+	m->opened = 0;
+	rc = lc_open(&m->a, t, kind == LK_UPLOADS ? KV_UPLOADS : KV_INDEX, bucket, blen,
+		     kind == LK_UPLOADS ? META_ID_LEN : 0);
+	if (rc)
+		return rc;
+	m->opened = 1;
+	if (m->two) {
+		rc = lc_open(&m->b, t, KV_VERSIONS, bucket, blen, META_ID_LEN);
+		if (rc)
+			return rc;
+		m->opened = 2;
+	}
+	return 0;
+}
+
+static void mc_close(struct mcur *m)
+{
+	if (m->opened > 0)
+		lc_close(&m->a);
+	if (m->opened > 1)
+		lc_close(&m->b);
+	m->opened = 0;
+}
+
+/* ba bounds index / uploads, bb versions. */
+static int mc_seek(struct mcur *m, const struct lbound *ba, const struct lbound *bb)
+{
+	int rc = lc_seek(&m->a, ba);
+	if (!rc && m->two)
+		rc = lc_seek(&m->b, bb);
+	mc_pick(m);
+	return rc;
+}
+
+static int mc_next(struct mcur *m)
+{
+	int rc = m->cur ? lc_next(m->cur) : 0;
+	mc_pick(m);
+	return rc;
+}
+
+static int mc_seek_past(struct mcur *m, const uint8_t *p, size_t plen)
+{
+	int rc = lc_seek_past(&m->a, p, plen);
+	if (!rc && m->two)
+		rc = lc_seek_past(&m->b, p, plen);
+	mc_pick(m);
+	return rc;
+}
+
+static unsigned long mc_steps(const struct mcur *m)
+{
+	return m->a.steps + (m->two ? m->b.steps : 0);
+}
+
 static void lb_release(struct lbuild *b)
 {
 	wb_release(&b->arena);
@@ -561,8 +703,7 @@ static void lb_release(struct lbuild *b)
 static int list_core(struct meta_store *s, const char *bucket, const struct meta_list_params *p,
 		     enum lkind kind, struct meta_list_result *out)
 {
-	static const enum kv_db dbs[] = {KV_INDEX, KV_VERSIONS, KV_UPLOADS};
-	size_t blen = strlen(bucket), sfxlen = kind == LK_OBJECTS ? 0 : META_ID_LEN;
+	size_t blen = strlen(bucket);
 	const char *prefix = p->prefix ? p->prefix : "";
 	size_t plen = p->prefix ? p->prefix_len : 0;
 	const char *delim = p->delimiter_len ? p->delimiter : NULL;
@@ -577,12 +718,14 @@ static int list_core(struct meta_store *s, const char *bucket, const struct meta
 	unsigned max = p->max > LIST_MAX ? LIST_MAX : p->max;
 	struct lbuild b;
 	struct kv_txn t;
-	struct lcur lc;
-	struct lbound bound;
-	int rc, have_id = 0, lc_opened = 0;
+	struct mcur m;
+	struct lcur *lc;
+	struct lbound bound, ibound;
+	int rc, have_id = 0;
 
 	memset(out, 0, sizeof(*out));
 	memset(&b, 0, sizeof(b));
+	m.opened = 0;
 	wb_init(&b.arena);
 	if (plen > META_KEY_MAX || start_len > META_KEY_MAX || dlen > META_KEY_MAX)
 		return CN_EINVAL;
@@ -624,14 +767,15 @@ static int list_core(struct meta_store *s, const char *bucket, const struct meta
 			have_id = 1;
 		}
 	}
-	rc = lc_open(&lc, &t, dbs[kind], bucket, blen, sfxlen);
+	rc = mc_open(&m, &t, kind, bucket, blen);
 	if (rc)
 		goto out;
-	lc_opened = 1;
 	if (max == 0)
 		goto done;
 	if (start_len && bytes_cmp(start, start_len, (const uint8_t *)prefix, plen) >= 0) {
 		bound = (struct lbound){start, start_len, have_id ? idsfx : NULL, 1};
+		/* versions: index holds start's newest version, returned already */
+		ibound = kind == LK_VERSIONS ? (struct lbound){start, start_len, NULL, 1} : bound;
 		if (have_id) {
 			/* the rest of start's versions are not the latest */
 			memcpy(prevbuf, start, start_len);
@@ -640,18 +784,19 @@ static int list_core(struct meta_store *s, const char *bucket, const struct meta
 		}
 	} else {
 		bound = (struct lbound){(const uint8_t *)prefix, plen, NULL, 0};
+		ibound = bound;
 		start_len = 0;
 	}
-	rc = lc_seek(&lc, &bound);
-	while (!rc && !lc.eof) {
+	rc = mc_seek(&m, &ibound, &bound);
+	while (!rc && (lc = m.cur) != NULL) {
 		const uint8_t *d;
-		if (!has_prefix(lc.key, lc.klen, prefix, plen))
+		if (!has_prefix(lc->key, lc->klen, prefix, plen))
 			break;
-		d = delim ? find_delim(lc.key, lc.klen, plen, delim, dlen) : NULL;
+		d = delim ? find_delim(lc->key, lc->klen, plen, delim, dlen) : NULL;
 		if (d) {
-			size_t cplen = (size_t)(d - lc.key) + dlen;
+			size_t cplen = (size_t)(d - lc->key) + dlen;
 			uint8_t cp[META_KEY_MAX];
-			memcpy(cp, lc.key, cplen);
+			memcpy(cp, lc->key, cplen);
 			/* a prefix at or before the start was returned by an earlier page */
 			if (!(start_len && bytes_cmp(cp, cplen, start, start_len) <= 0)) {
 				if (b.n + b.np == max) {
@@ -663,7 +808,7 @@ static int list_core(struct meta_store *s, const char *bucket, const struct meta
 					break;
 				memcpy(out->next_id, "", 1);
 			}
-			rc = lc_seek_past(&lc, cp, cplen);
+			rc = mc_seek_past(&m, cp, cplen);
 			continue;
 		}
 		if (b.n + b.np == max) {
@@ -671,21 +816,21 @@ static int list_core(struct meta_store *s, const char *bucket, const struct meta
 			break;
 		}
 		struct meta_entry e;
-		rc = entry_from(kind, &lc, &e);
+		rc = entry_from(kind, lc, &e);
 		if (rc)
 			break;
 		if (kind == LK_VERSIONS) {
-			if (!prev_key || bytes_cmp(prev_key, prev_len, lc.key, lc.klen) != 0)
+			if (!prev_key || bytes_cmp(prev_key, prev_len, lc->key, lc->klen) != 0)
 				e.flags |= META_VF_LATEST;
-			memcpy(prevbuf, lc.key, lc.klen);
+			memcpy(prevbuf, lc->key, lc->klen);
 			prev_key = prevbuf;
-			prev_len = lc.klen;
+			prev_len = lc->klen;
 		}
-		rc = lb_entry(&b, lc.key, lc.klen, &e);
+		rc = lb_entry(&b, lc->key, lc->klen, &e);
 		if (rc)
 			break;
 		memcpy(out->next_id, e.vid_text, META_ID_TEXT);
-		rc = lc_next(&lc);
+		rc = mc_next(&m);
 	}
 done:
 	if (rc)
@@ -716,11 +861,10 @@ done:
 	out->prefixes = b.p;
 	out->n_prefixes = b.np;
 	out->mem = b.arena.p;
-	out->steps = lc.steps;
+	out->steps = mc_steps(&m);
 	memset(&b, 0, sizeof(b));
 out:
-	if (lc_opened)
-		lc_close(&lc);
+	mc_close(&m);
 	kv_read_end(&t);
 	if (rc) {
 		lb_release(&b);

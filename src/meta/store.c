@@ -3,9 +3,11 @@
  * pipeline (DESIGN §3 "Metadata thread").
  *
  * Layer: meta. One metadata thread owns every write transaction. Commands
- * queue under s->mu; the thread takes what is waiting, applies each in a
- * nested transaction of one batch transaction (a failing command is rolled
- * back alone), commits the batch once (one durable fsync: group commit), then
+ * queue under s->mu; the thread takes what is waiting, applies each in one
+ * batch transaction (preconditions fail before any write; a command that
+ * fails after writing makes the batch re-apply with one nested transaction
+ * per command, without it), commits the batch once (one durable fsync: group
+ * commit), then
  * hands each command to its waiter's loop (uv_async_t) or wakes its sync
  * submitter. A batch stops taking commands after max_batch_us or
  * max_batch_bytes of encoded commands; the rest waits for the next batch.
@@ -361,15 +363,22 @@ static void complete(struct meta_cmd *c)
 	uv_async_send(&w->async);
 }
 
-/* Applies one command from its encoded form in a nested txn of batch. */
-static int apply_one(struct kv_txn *batch, struct meta_cmd *c, size_t *bytes)
+/* Applies one command from its encoded form. nested: in a child txn of
+ * batch, so a failure rolls back alone. Otherwise straight in batch (no
+ * child txn to allocate and merge: LMDB's main per-command cost); then
+ * *dirty says whether a failing command had already written, which leaves
+ * batch unusable (LMDB poisons a txn whose write failed). */
+static int apply_one(struct kv_txn *batch, struct meta_cmd *c, int nested, int *dirty,
+		     size_t *bytes)
 {
 	uint8_t *enc = NULL;
 	size_t len = 0;
 	struct meta_cmd dec;
 	struct kv_txn child;
+	unsigned long w0 = batch->writes;
 	int rc;
 
+	*dirty = 0;
 	rc = meta_cmd_encode(c, &enc, &len);
 	if (rc)
 		return rc;
@@ -377,13 +386,18 @@ static int apply_one(struct kv_txn *batch, struct meta_cmd *c, size_t *bytes)
 	rc = meta_cmd_decode(enc, len, &dec);
 	if (rc)
 		goto out;
-	rc = kv_txn_begin(batch->env, batch, 0, &child);
-	if (!rc) {
-		rc = meta_apply(&child, &dec, &c->res);
-		if (rc)
-			kv_txn_abort(&child);
-		else
-			rc = kv_txn_commit(&child);
+	if (!nested) {
+		rc = meta_apply(batch, &dec, &c->res);
+		*dirty = rc && batch->writes != w0;
+	} else {
+		rc = kv_txn_begin(batch->env, batch, 0, &child);
+		if (!rc) {
+			rc = meta_apply(&child, &dec, &c->res);
+			if (rc)
+				kv_txn_abort(&child);
+			else
+				rc = kv_txn_commit(&child);
+		}
 	}
 	meta_cmd_release(&dec);
 out:
@@ -400,7 +414,7 @@ static void *meta_thread(void *arg)
 		struct kv_txn t;
 		size_t bytes = 0;
 		int64_t t0;
-		int rc;
+		int rc, redo = 0;
 
 		pthread_mutex_lock(&s->mu);
 		while (!s->qhead && !s->stopping)
@@ -424,9 +438,28 @@ static void *meta_thread(void *arg)
 				break;
 			list = c->next_;
 			c->next_ = NULL;
-			c->rc_ = rc ? rc : apply_one(&t, c, &bytes);
+			c->dirty_ = 0;
+			c->rc_ = rc ? rc : apply_one(&t, c, 0, &c->dirty_, &bytes);
 			*dtail = c;
 			dtail = &c->next_;
+			if (c->dirty_) {
+				redo = 1;
+				break;
+			}
+		}
+		if (!rc && redo) {
+			/* A command failed after writing (a storage error, not a
+			 * precondition: those are checked before any write). Apply
+			 * the batch again, each command in its own nested txn, and
+			 * leave that one out with its error. apply is
+			 * deterministic, so this is the batch without it. */
+			kv_txn_abort(&t);
+			rc = kv_txn_begin(s->env, NULL, 0, &t);
+			for (c = done; c && !rc; c = c->next_) {
+				int dirty;
+				if (!c->dirty_)
+					c->rc_ = apply_one(&t, c, 1, &dirty, &bytes);
+			}
 		}
 		if (list) {
 			/* put the rest back at the head of the queue (the tail is
