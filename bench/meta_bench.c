@@ -50,6 +50,7 @@ struct cfg {
 	const char *orders;  /* "random", "time" or "both" */
 	uint64_t load_batch; /* plain LMDB load batch */
 	uint32_t window;     /* engine async window */
+	const char *phases;  /* comma list of put,lookup,page,delim (load always) */
 };
 
 static struct cfg C = {
@@ -63,7 +64,20 @@ static struct cfg C = {
 	.orders = "both",
 	.load_batch = 10000,
 	.window = 20000,
+	.phases = "put,lookup,page,delim",
 };
+
+static int phase(const char *name)
+{
+	const char *p = C.phases;
+	size_t n = strlen(name);
+	while ((p = strstr(p, name)) != NULL) {
+		if ((p == C.phases || p[-1] == ',') && (p[n] == ',' || p[n] == 0))
+			return 1;
+		p += n;
+	}
+	return 0;
+}
 
 static uint8_t g_layout[DATA_LAYOUT_MAX];
 static size_t g_layout_len;
@@ -691,7 +705,7 @@ static void run_order(int order)
 	/* durable puts: engine (sync x64, async deep) vs plain at the same batch */
 	double r_sync[16], r_async[16], e_sync[16], p_sync[16], e_async[16], p_async[16];
 	double b_sync = 0, b_async = 0, p50s = 0, p99s = 0, p50a = 0, p99a = 0, p1k[16], p10k[16];
-	for (int r = 0; r < C.reps; r++) {
+	for (int r = 0; r < C.reps && phase("put"); r++) {
 		eng_info(&e, &ei0);
 		e_sync[r] = eng_sync(&e, order, C.ops, C.threads, lat, &nl);
 		eng_info(&e, &ei1);
@@ -722,17 +736,19 @@ static void run_order(int order)
 		printf("put    rep %d: plain @1000/commit %.0f/s, @10000/commit %.0f/s\n", r,
 		       p1k[r], p10k[r]);
 	}
-	printf("SUMMARY %s put sync x%d: engine %.0f/s vs plain %.0f/s at %.1f/commit, ratio "
+	if (phase("put"))
+		printf("SUMMARY %s put sync x%d: engine %.0f/s vs plain %.0f/s at %.1f/commit, ratio "
 	       "%.2f (target >= 0.8)\n",
 	       oname, C.threads, median3(e_sync, C.reps), median3(p_sync, C.reps), b_sync,
 	       median3(r_sync, C.reps));
-	printf("SUMMARY %s put async: engine %.0f/s vs plain %.0f/s at %.0f/commit, ratio %.2f; "
+	if (phase("put"))
+		printf("SUMMARY %s put async: engine %.0f/s vs plain %.0f/s at %.0f/commit, ratio %.2f; "
 	       "plain @1000 %.0f/s @10000 %.0f/s\n",
 	       oname, median3(e_async, C.reps), median3(p_async, C.reps), b_async,
 	       median3(r_async, C.reps), median3(p1k, C.reps), median3(p10k, C.reps));
 
 	/* point lookups */
-	for (int th = 1; th <= 2; th++) {
+	for (int th = 1; th <= 2 && phase("lookup"); th++) {
 		double el[16], pl[16], rl[16];
 		for (int r = 0; r < C.reps; r++) {
 			pl[r] = lookups(0, &p, &e, order, th);
@@ -751,16 +767,17 @@ static void run_order(int order)
 		double *pp = malloc(sizeof(double) * (size_t)C.pages);
 		uint64_t s1 = 42, s2 = 42;
 		size_t n = 0;
-		for (int i = 0; i < C.pages; i++) {
+		for (int i = 0; i < C.pages && phase("page"); i++) {
 			pp[i] = page_plain(&p, order, &s1);
 			pe[i] = page_eng(&e, order, &s2, &n);
 		}
-		printf("SUMMARY %s list page 1000: engine p50 %.0f us p99 %.0f us | plain p50 %.0f "
+		if (phase("page"))
+			printf("SUMMARY %s list page 1000: engine p50 %.0f us p99 %.0f us | plain p50 %.0f "
 		       "us p99 %.0f us (target p99 <= 500 us)\n",
 		       oname, pct(pe, (size_t)C.pages, 0.5) * 1e6,
 		       pct(pe, (size_t)C.pages, 0.99) * 1e6, pct(pp, (size_t)C.pages, 0.5) * 1e6,
 		       pct(pp, (size_t)C.pages, 0.99) * 1e6);
-		if (order == 0) {
+		if (order == 0 && phase("delim")) {
 			size_t ne = 0, np = 0;
 			for (int i = 0; i < C.pages; i++) {
 				pp[i] = delim_plain(&p, 1, &np);
@@ -800,7 +817,8 @@ static void run_order(int order)
 static void usage(void)
 {
 	fprintf(stderr, "usage: meta_bench [-n objects] [-o ops] [-t threads] [-r reps] "
-			"[-p pages] [-s secs] [-w window] [-k random|time|both] [-d dir]\n");
+			"[-p pages] [-s secs] [-w window] [-k random|time|both] [-d dir]\n"
+			"                  [-x put,lookup,page,delim]\n");
 	exit(2);
 }
 
@@ -810,7 +828,7 @@ int main(int argc, char **argv)
 
 	setvbuf(stdout, NULL, _IOLBF, 0); /* progress lines show up under tee */
 
-	while ((opt = getopt(argc, argv, "n:o:t:r:p:s:w:k:d:")) != -1) {
+	while ((opt = getopt(argc, argv, "n:o:t:r:p:s:w:k:d:x:")) != -1) {
 		switch (opt) {
 		case 'n':
 			C.n = strtoull(optarg, NULL, 10);
@@ -838,6 +856,9 @@ int main(int argc, char **argv)
 			break;
 		case 'd':
 			C.dir = optarg;
+			break;
+		case 'x':
+			C.phases = optarg;
 			break;
 		default:
 			usage();

@@ -149,57 +149,6 @@ void wb_be16(struct wbuf *w, uint16_t v)
 	wb_bytes(w, b, 2);
 }
 
-void rb_init(struct rbuf *r, const void *p, size_t len)
-{
-	r->p = p;
-	r->len = len;
-	r->off = 0;
-	r->bad = 0;
-}
-
-const uint8_t *rb_bytes(struct rbuf *r, size_t n)
-{
-	if (r->bad || n > r->len - r->off) {
-		r->bad = 1;
-		return NULL;
-	}
-	const uint8_t *p = r->p + r->off;
-	r->off += n;
-	return p;
-}
-
-uint8_t rb_u8(struct rbuf *r)
-{
-	const uint8_t *p = rb_bytes(r, 1);
-	return p ? p[0] : 0;
-}
-
-uint16_t rb_u16(struct rbuf *r)
-{
-	const uint8_t *p = rb_bytes(r, 2);
-	return p ? (uint16_t)(p[0] | (p[1] << 8)) : 0;
-}
-
-uint32_t rb_u32(struct rbuf *r)
-{
-	const uint8_t *p = rb_bytes(r, 4);
-	uint32_t v = 0;
-	if (p)
-		for (int i = 3; i >= 0; i--)
-			v = (v << 8) | p[i];
-	return v;
-}
-
-uint64_t rb_u64(struct rbuf *r)
-{
-	const uint8_t *p = rb_bytes(r, 8);
-	uint64_t v = 0;
-	if (p)
-		for (int i = 7; i >= 0; i--)
-			v = (v << 8) | p[i];
-	return v;
-}
-
 /* (u8 len, bytes) etag into a NUL-terminated buffer. */
 static void rb_etag(struct rbuf *r, char out[META_ETAG_MAX + 1])
 {

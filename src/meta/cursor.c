@@ -125,6 +125,21 @@ static int load_group(struct lcur *lc, struct kv_item *it, size_t glen)
 	return 0;
 }
 
+/* On entering a new LMDB page, ask for all of it at once: a listing walks
+ * every entry of the page, and fetching its cache lines one dependent miss
+ * at a time was most of a 1000-key page. Assumes 4 KiB pages (LMDB's on
+ * x86-64 Linux); a wrong guess only wastes prefetches. */
+static void prefetch_page(struct lcur *lc, const uint8_t *p)
+{
+	uintptr_t pg = (uintptr_t)p & ~(uintptr_t)4095;
+
+	if (pg == lc->last_page)
+		return;
+	lc->last_page = pg;
+	for (uintptr_t a = pg; a < pg + 4096; a += 64)
+		__builtin_prefetch((const void *)a);
+}
+
 /* Makes the raw entry (result of a raw seek/next) current. */
 static int set_from_raw(struct lcur *lc, int rc, struct kv_item *it)
 {
@@ -147,6 +162,7 @@ static int set_from_raw(struct lcur *lc, int rc, struct kv_item *it)
 		return rc;
 	if (kind == KEY_GROUP)
 		return load_group(lc, it, glen);
+	prefetch_page(lc, it->k);
 	if (it->klen != hdr + lc->sfxlen)
 		return CN_ECORRUPT;
 	lc->key = lc->kbuf;

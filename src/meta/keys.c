@@ -96,12 +96,16 @@ int key_decode(const uint8_t *raw, size_t rlen, size_t bplen, uint8_t *kbuf, siz
 	size_t i = bplen, n = 0;
 
 	while (i < rlen) {
-		uint8_t b = raw[i];
-		if (b != 0) {
-			if (n >= KEY_HEAD)
+		/* copy the run up to the next 0x00 at once (memchr): listings
+		 * decode a key per entry */
+		const uint8_t *z = memchr(raw + i, 0, rlen - i);
+		size_t run = z ? (size_t)(z - (raw + i)) : rlen - i;
+		if (run) {
+			if (run > KEY_HEAD - n)
 				return CN_ECORRUPT;
-			kbuf[n++] = b;
-			i++;
+			memcpy(kbuf + n, raw + i, run);
+			n += run;
+			i += run;
 			continue;
 		}
 		if (i + 1 >= rlen)

@@ -41,12 +41,56 @@ void wb_bytes(struct wbuf *w, const void *p, size_t n);
 void wb_be64(struct wbuf *w, uint64_t v);
 void wb_be16(struct wbuf *w, uint16_t v);
 
-void rb_init(struct rbuf *r, const void *p, size_t len);
-uint8_t rb_u8(struct rbuf *r);
-uint16_t rb_u16(struct rbuf *r);
-uint32_t rb_u32(struct rbuf *r);
-uint64_t rb_u64(struct rbuf *r);
-const uint8_t *rb_bytes(struct rbuf *r, size_t n);
+static inline void rb_init(struct rbuf *r, const void *p, size_t len)
+{
+	r->p = p;
+	r->len = len;
+	r->off = 0;
+	r->bad = 0;
+}
+
+/* Readers are inline: listings decode a record per entry, and the calls
+ * were a fifth of a 1000-key page. Little-endian, bounds-checked. */
+static inline const uint8_t *rb_bytes(struct rbuf *r, size_t n)
+{
+	if (r->bad || n > r->len - r->off) {
+		r->bad = 1;
+		return NULL;
+	}
+	const uint8_t *p = r->p + r->off;
+	r->off += n;
+	return p;
+}
+
+static inline uint8_t rb_u8(struct rbuf *r)
+{
+	const uint8_t *p = rb_bytes(r, 1);
+	return p ? p[0] : 0;
+}
+
+static inline uint16_t rb_u16(struct rbuf *r)
+{
+	const uint8_t *p = rb_bytes(r, 2);
+	return p ? (uint16_t)(p[0] | (p[1] << 8)) : 0;
+}
+
+static inline uint32_t rb_u32(struct rbuf *r)
+{
+	const uint8_t *p = rb_bytes(r, 4);
+	return p ? (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+			   (uint32_t)p[3] << 24
+		 : 0;
+}
+
+static inline uint64_t rb_u64(struct rbuf *r)
+{
+	const uint8_t *p = rb_bytes(r, 8);
+	uint64_t v = 0;
+	if (p)
+		for (int i = 7; i >= 0; i--)
+			v = (v << 8) | p[i];
+	return v;
+}
 uint64_t be64_get(const uint8_t *p);
 void be64_put(uint8_t *p, uint64_t v);
 
@@ -146,6 +190,7 @@ struct lcur {
 	int eof;
 	int err;
 	unsigned long steps; /* raw seeks + steps, for tests and metrics */
+	uintptr_t last_page; /* LMDB page of the last raw entry (prefetch) */
 	const uint8_t *key;
 	size_t klen;
 	const uint8_t *sfx;

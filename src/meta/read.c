@@ -139,11 +139,14 @@ int meta_object_get(struct meta_store *s, const char *bucket, const char *key, s
 	rc = kv_get(&t, KV_INDEX, kenc, kn, &v, &vlen);
 	if (!rc && fullkey_is(v, vlen, key, key_len)) {
 		struct idx_rec sum;
-		rc = idx_decode_ex(v, vlen, &sum, 0);
-		in_index = !rc;
-		found = !rc && ((!have_vid && !want_null) ||
-				(have_vid && memcmp(sum.vid, want, META_ID_LEN) == 0) ||
-				(want_null && (sum.flags & META_VF_NULL)));
+		in_index = 1;
+		if (have_vid || want_null) {
+			rc = idx_decode_ex(v, vlen, &sum, 0);
+			found = !rc && ((have_vid && memcmp(sum.vid, want, META_ID_LEN) == 0) ||
+					(want_null && (sum.flags & META_VF_NULL)));
+		} else {
+			found = 1; /* the common GET: one lookup, one decode */
+		}
 		latest = found;
 	} else if (!rc || rc == CN_ENOTFOUND) {
 		rc = 0;
@@ -770,6 +773,15 @@ static int list_core(struct meta_store *s, const char *bucket, const struct meta
 	rc = mc_open(&m, &t, kind, bucket, blen);
 	if (rc)
 		goto out;
+	if (max == 0)
+		goto done;
+	/* one allocation for the page instead of doubling through it */
+	b.e = malloc(max * sizeof(*b.e));
+	if (!b.e) {
+		rc = CN_ENOMEM;
+		goto out;
+	}
+	b.cap = max;
 	if (max == 0)
 		goto done;
 	if (start_len && bytes_cmp(start, start_len, (const uint8_t *)prefix, plen) >= 0) {
