@@ -231,6 +231,12 @@ int meta_apply(struct kv_txn *t, const struct meta_cmd *cmd, struct meta_cmd_res
 int meta_intents_to_gc(struct kv_txn *t, int64_t now, uint64_t *n);
 int stats_load(struct kv_txn *t, const char *bucket, size_t blen, struct stats_rec *s);
 
+/* ---- upgrade (upgrade.c) ---- */
+
+/* Rewrites a format-1 store's records as format 2 in chunked, idempotent
+ * transactions (the caller then writes the format number). Owner only. */
+int meta_upgrade_v1(struct kv_env *env, uint64_t *moved);
+
 /* stats key = bucket name bytes. */
 
 #endif

@@ -15,7 +15,9 @@
  * Each command is applied from its encoded form (encode -> decode -> apply),
  * exactly as a Raft follower will, so what is logged is what is applied.
  *
- * system db format (version 1): key "format" -> u32 LE format version.
+ * system db format: key "format" -> u32 LE format version (1: index held a
+ * summary; 2: index holds the newest version's record. A format-1 store is
+ * upgraded in place at open, upgrade.c).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -144,7 +146,25 @@ static int format_check(struct meta_store *s, const char *dir)
 		uint32_t f =
 			vlen == 4 ? (uint32_t)(v[0] | v[1] << 8 | v[2] << 16 | (uint32_t)v[3] << 24)
 				  : 0;
-		if (f != META_FORMAT_VERSION) {
+		if (f == 1) {
+			/* upgrade in place (upgrade.c), then mark the new format */
+			uint64_t moved = 0;
+			uint8_t b[4] = {META_FORMAT_VERSION, 0, 0, 0};
+			kv_txn_abort(&t);
+			log_info("meta: upgrading store %s from format 1 to %u", dir,
+				 META_FORMAT_VERSION);
+			rc = meta_upgrade_v1(s->env, &moved);
+			if (!rc)
+				rc = kv_txn_begin(s->env, NULL, 0, &t);
+			if (rc) {
+				log_error("meta: upgrade of %s failed: %s", dir, cn_strerror(rc));
+				return rc;
+			}
+			rc = kv_put(&t, KV_SYSTEM, "format", 6, b, 4);
+			if (!rc)
+				log_info("meta: upgrade done, %llu records moved",
+					 (unsigned long long)moved);
+		} else if (f != META_FORMAT_VERSION) {
 			log_error("meta: store %s has metadata format version %u; this build reads "
 				  "only version %u (upgrade cairn or restore a matching store)",
 				  dir, f, META_FORMAT_VERSION);
