@@ -472,23 +472,17 @@ static int lb_key(struct lbuild *b, const uint8_t *k, size_t klen, size_t *off)
 	return b->arena.err;
 }
 
-static int lb_entry(struct lbuild *b, const uint8_t *k, size_t klen, struct meta_entry *e)
+/* Adds the entry already decoded into the next slot, b->e[b->n]. */
+static int lb_entry(struct lbuild *b, const uint8_t *k, size_t klen)
 {
 	size_t off;
-	if (b->n == b->cap) {
-		size_t cap = b->cap ? b->cap * 2 : 64;
-		struct meta_entry *ne = realloc(b->e, cap * sizeof(*ne));
-		if (!ne)
-			return CN_ENOMEM;
-		b->e = ne;
-		b->cap = cap;
-	}
 	int rc = lb_key(b, k, klen, &off);
+
 	if (rc)
 		return rc;
-	e->key = (const char *)(uintptr_t)off;
-	e->key_len = klen;
-	b->e[b->n++] = *e;
+	b->e[b->n].key = (const char *)(uintptr_t)off;
+	b->e[b->n].key_len = klen;
+	b->n++;
 	return 0;
 }
 
@@ -533,16 +527,21 @@ static const uint8_t *find_delim(const uint8_t *k, size_t klen, size_t from, con
 	return memmem(k + from, klen - from, d, dlen);
 }
 
+/* Decodes the current entry straight into its result slot (a listing
+ * decodes one per key: no temporaries, no copies of the etag). */
 static int entry_from(enum lkind kind, struct lcur *lc, struct meta_entry *e)
 {
-	memset(e, 0, sizeof(*e));
+	struct rbuf r;
+	const uint8_t *id;
+
+	e->flags = 0;
+	e->size = 0;
+	e->etag[0] = 0;
+	rb_init(&r, lc->val, lc->vlen);
+	if (rb_u8(&r) != 1)
+		return CN_ECORRUPT;
 	if (kind == LK_UPLOADS) {
 		/* value: head, upload id, initiated */
-		struct rbuf r;
-		const uint8_t *id;
-		rb_init(&r, lc->val, lc->vlen);
-		if (rb_u8(&r) != 1)
-			return CN_ECORRUPT;
 		rb_bytes(&r, rb_u16(&r));
 		id = rb_bytes(&r, META_ID_LEN);
 		e->mtime = (int64_t)rb_u64(&r);
@@ -552,19 +551,28 @@ static int entry_from(enum lkind kind, struct lcur *lc, struct meta_entry *e)
 		meta_id_to_text(e->vid, e->vid_text);
 		return 0;
 	}
-	struct idx_rec sum;
-	int rc = idx_decode_ex(lc->val, lc->vlen, &sum, 0);
-	if (rc)
-		return rc;
-	memcpy(e->vid, sum.vid, META_ID_LEN);
-	if (sum.flags & META_VF_NULL)
-		strcpy(e->vid_text, "null");
-	else
-		meta_id_to_text(sum.vid, e->vid_text);
-	e->flags = sum.flags;
-	e->mtime = sum.mtime;
-	e->size = sum.size;
-	memcpy(e->etag, sum.etag, sizeof(e->etag));
+	/* version record prefix (codec.c): head, vid, flags, mtime, size, etag */
+	uint16_t fkl = rb_u16(&r);
+	if (fkl > META_KEY_MAX || (fkl != 0 && fkl <= KEY_HEAD))
+		return CN_ECORRUPT;
+	rb_bytes(&r, fkl);
+	id = rb_bytes(&r, META_ID_LEN);
+	e->flags = rb_u8(&r);
+	e->mtime = (int64_t)rb_u64(&r);
+	e->size = rb_u64(&r);
+	uint8_t n = rb_u8(&r);
+	const uint8_t *et = rb_bytes(&r, n);
+	if (r.bad || n > META_ETAG_MAX || !etag_valid((const char *)et, n) ||
+	    (e->flags & ~(META_VF_DELETE_MARKER | META_VF_NULL)))
+		return CN_ECORRUPT;
+	memcpy(e->etag, et, n);
+	e->etag[n] = 0;
+	memcpy(e->vid, id, META_ID_LEN);
+	if (e->flags & META_VF_NULL) {
+		memset(e->vid_text, 0, sizeof(e->vid_text));
+		memcpy(e->vid_text, "null", 4);
+	} else
+		meta_id_to_text(e->vid, e->vid_text);
 	return 0;
 }
 
@@ -724,7 +732,7 @@ static int list_core(struct meta_store *s, const char *bucket, const struct meta
 	struct mcur m;
 	struct lcur *lc;
 	struct lbound bound, ibound;
-	int rc, have_id = 0;
+	int rc, have_id = 0, last_entry = 0;
 
 	memset(out, 0, sizeof(*out));
 	memset(&b, 0, sizeof(b));
@@ -818,7 +826,7 @@ static int list_core(struct meta_store *s, const char *bucket, const struct meta
 				rc = lb_prefix(&b, cp, cplen);
 				if (rc)
 					break;
-				memcpy(out->next_id, "", 1);
+				last_entry = 0;
 			}
 			rc = mc_seek_past(&m, cp, cplen);
 			continue;
@@ -827,26 +835,28 @@ static int list_core(struct meta_store *s, const char *bucket, const struct meta
 			out->truncated = 1;
 			break;
 		}
-		struct meta_entry e;
-		rc = entry_from(kind, lc, &e);
+		struct meta_entry *e = &b.e[b.n]; /* b.cap == max > b.n */
+		rc = entry_from(kind, lc, e);
 		if (rc)
 			break;
 		if (kind == LK_VERSIONS) {
 			if (!prev_key || bytes_cmp(prev_key, prev_len, lc->key, lc->klen) != 0)
-				e.flags |= META_VF_LATEST;
+				e->flags |= META_VF_LATEST;
 			memcpy(prevbuf, lc->key, lc->klen);
 			prev_key = prevbuf;
 			prev_len = lc->klen;
 		}
-		rc = lb_entry(&b, lc->key, lc->klen, &e);
+		rc = lb_entry(&b, lc->key, lc->klen);
 		if (rc)
 			break;
-		memcpy(out->next_id, e.vid_text, META_ID_TEXT);
+		last_entry = 1;
 		rc = mc_next(&m);
 	}
 done:
 	if (rc)
 		goto out;
+	if (last_entry)
+		memcpy(out->next_id, b.e[b.n - 1].vid_text, META_ID_TEXT);
 	/* fix up pointers into the arena, build the token */
 	for (size_t i = 0; i < b.n; i++)
 		b.e[i].key = (const char *)b.arena.p + (uintptr_t)b.e[i].key;
