@@ -49,11 +49,20 @@ size_t key_bucket_prefix(uint8_t *out, const char *bucket, size_t blen)
 
 static size_t esc(uint8_t *out, const uint8_t *k, size_t n)
 {
-	size_t o = 0;
-	for (size_t i = 0; i < n; i++) {
-		out[o++] = k[i];
-		if (k[i] == 0)
+	size_t o = 0, i = 0;
+
+	/* copy runs between NULs at once: every lookup encodes a key */
+	while (i < n) {
+		const uint8_t *z = memchr(k + i, 0, n - i);
+		size_t run = z ? (size_t)(z - (k + i)) : n - i;
+		memcpy(out + o, k + i, run);
+		o += run;
+		i += run;
+		if (z) {
+			out[o++] = 0;
 			out[o++] = 0xFF;
+			i++;
+		}
 	}
 	return o;
 }
