@@ -110,7 +110,7 @@ bench: bench-deps
 
 fault: test-deps
 	@$(MAKE) --no-print-directory all
-	@CAIRN_FAULT_ROUNDS=200 /usr/bin/python3 -m pytest -q tests/fault
+	@CAIRN_BIN=$(abspath $(BUILD))/cairn CAIRN_FAULT_ROUNDS=200 /usr/bin/python3 -m pytest -q tests/fault
 
 format:
 	clang-format -i $$(git ls-files 'src/*.[ch]' 'tests/*.[ch]' 'bench/*.[ch]')
