@@ -215,10 +215,108 @@ static void test_anomalies(void **state)
 	ts_close(&t);
 }
 
+/* ---- a fault inside a batch of many commands ---- */
+
+#define NBATCH 40
+
+struct bctx {
+	int done;
+};
+
+static void batch_cb(struct meta_cmd *cmd, int rc, void *arg)
+{
+	(void)cmd;
+	(void)rc;
+	((struct bctx *)arg)->done++;
+}
+
+static void batch_waiter_closed(struct meta_waiter *w)
+{
+	(void)w;
+}
+
+/* NBATCH puts queued at once (so the metadata thread takes most of them in
+ * one batch, applied straight in the batch txn) with the Nth write failing:
+ * the command it hits fails with CN_EIO and leaves no trace, its batch-mates
+ * are re-applied and commit, unless the fault hit the commit itself (then
+ * the whole batch fails). Every acknowledged put is visible, no other. */
+static void test_fault_in_batch(void **state)
+{
+	(void)state;
+	struct tstore t;
+	uv_loop_t loop;
+	struct meta_waiter w;
+	static struct meta_cmd cmds[NBATCH];
+	static char keys[NBATCH][24];
+	uint64_t expect = 0;
+	int rounds_with_redo = 0;
+
+	ts_open(&t);
+	assert_int_equal(mk_bucket(t.s, "fib"), 0);
+	assert_int_equal(uv_loop_init(&loop), 0);
+	assert_int_equal(meta_waiter_init(&w, &loop), 0);
+	for (int n = 1; n <= 3 * NBATCH; n += 2) {
+		struct bctx b = {0};
+		int ok = 0, failed = 0;
+		kv_fault_after(n);
+		for (int i = 0; i < NBATCH; i++) {
+			struct meta_cmd *c = &cmds[i];
+			memset(c, 0, sizeof(*c));
+			snprintf(keys[i], sizeof(keys[i]), "r%03d/k%02d", n, i);
+			c->type = META_CMD_PUT_VERSION;
+			c->bucket = "fib";
+			c->bucket_len = 3;
+			c->key = keys[i];
+			c->key_len = strlen(keys[i]);
+			c->now = t_now();
+			meta_version_id_new(t.s, c->vid);
+			c->etag = E1;
+			c->etag_len = 32;
+			c->loc = META_LOC_INLINE;
+			c->size = c->inline_len = 2;
+			c->inline_data = "xy";
+			assert_int_equal(meta_submit(t.s, c, &w, batch_cb, &b), 0);
+		}
+		while (b.done < NBATCH)
+			uv_run(&loop, UV_RUN_ONCE);
+		kv_fault_after(0);
+		for (int i = 0; i < NBATCH; i++) {
+			struct meta_version v;
+			int rc = meta_object_get(t.s, "fib", keys[i], strlen(keys[i]), NULL,
+						 META_GET_INLINE, &v);
+			if (cmds[i].rc_ == 0) {
+				assert_int_equal(rc, 0);
+				assert_memory_equal(v.inline_data, "xy", 2);
+				ok++;
+			} else {
+				assert_int_equal(cmds[i].rc_, CN_EIO);
+				assert_int_equal(rc, CN_ENOKEY);
+				failed++;
+			}
+			meta_version_release(&v);
+		}
+		expect += (uint64_t)ok;
+		if (failed == 1 && ok > 1)
+			rounds_with_redo++;
+		struct meta_stats st;
+		assert_int_equal(meta_stats_get(t.s, "fib", &st), 0);
+		assert_true(st.objects == expect);
+		check_stats(t.s, "fib");
+	}
+	/* the fault hit a command mid-batch and its batch-mates survived */
+	print_message("rounds where one command failed alone: %d\n", rounds_with_redo);
+	assert_true(rounds_with_redo > 0);
+	meta_waiter_close(&w, batch_waiter_closed);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	assert_int_equal(uv_loop_close(&loop), 0);
+	ts_close(&t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_anomalies),
+		cmocka_unit_test(test_fault_in_batch),
 	};
 	return cmocka_run_group_tests_name("meta_fault", tests, NULL, NULL);
 }
