@@ -1038,7 +1038,8 @@ static int do_gc_done(struct actx *a)
 	return 0;
 }
 
-int meta_apply(struct kv_txn *t, const struct meta_cmd *c, struct meta_cmd_result *res)
+int meta_apply(struct kv_txn *t, const struct meta_cmd *c, struct meta_cmd_result *res,
+	       struct wbuf *scratch)
 {
 	struct actx a;
 	int rc;
@@ -1048,7 +1049,8 @@ int meta_apply(struct kv_txn *t, const struct meta_cmd *c, struct meta_cmd_resul
 	a.t = t;
 	a.c = c;
 	a.res = res;
-	wb_init(&a.w);
+	a.w = *scratch; /* borrowed; handed back below */
+	wb_reset(&a.w);
 	switch (c->type) {
 	case META_CMD_BUCKET_CREATE:
 		rc = do_bucket_create(&a);
@@ -1107,7 +1109,7 @@ int meta_apply(struct kv_txn *t, const struct meta_cmd *c, struct meta_cmd_resul
 		rc = CN_EINVAL;
 		break;
 	}
-	wb_release(&a.w);
+	*scratch = a.w;
 	return rc;
 }
 

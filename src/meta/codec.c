@@ -628,9 +628,8 @@ int blobref_decode(const uint8_t *p, size_t len, int64_t *created, const uint8_t
 
 /* ---- commands ---- */
 
-int meta_cmd_encode(const struct meta_cmd *c, uint8_t **out, size_t *out_len)
+int cmd_encode_into(const struct meta_cmd *c, struct wbuf *w)
 {
-	struct wbuf w;
 
 	if (c->key_len > META_KEY_MAX)
 		return CN_EKEYTOOLONG;
@@ -639,54 +638,61 @@ int meta_cmd_encode(const struct meta_cmd *c, uint8_t **out, size_t *out_len)
 	    c->inline_len > META_INLINE_MAX || c->layout_len > META_LAYOUT_MAX ||
 	    c->n_parts > META_PARTS_MAX || c->n_gc > 100000)
 		return CN_EMETATOOBIG;
-	wb_init(&w);
-	wb_u8(&w, CMD_V1);
-	wb_u8(&w, c->type);
-	wb_u64(&w, (uint64_t)c->now);
-	wb_u8(&w, (uint8_t)c->bucket_len);
-	wb_bytes(&w, c->bucket, c->bucket_len);
-	wb_u16(&w, (uint16_t)c->key_len);
-	wb_bytes(&w, c->key, c->key_len);
-	wb_bytes(&w, c->vid, META_ID_LEN);
-	wb_u8(&w, c->has_target);
-	wb_u8(&w, c->target_null);
-	wb_bytes(&w, c->target_vid, META_ID_LEN);
-	wb_bytes(&w, c->upload_id, META_ID_LEN);
-	wb_u32(&w, c->cond);
-	wb_u8(&w, c->if_match ? 1 : 0);
-	wb_u8(&w, (uint8_t)c->if_match_len);
-	wb_bytes(&w, c->if_match, c->if_match_len);
-	wb_u8(&w, c->versioning);
-	wb_u16(&w, (uint16_t)c->attrs_len);
-	wb_bytes(&w, c->attrs, c->attrs_len);
-	wb_u64(&w, c->size);
-	wb_u8(&w, (uint8_t)c->etag_len);
-	wb_bytes(&w, c->etag, c->etag_len);
-	wb_u8(&w, c->loc);
-	wb_u32(&w, (uint32_t)c->inline_len);
-	wb_bytes(&w, c->inline_data, c->inline_len);
-	wb_bytes(&w, c->blob_id, META_ID_LEN);
-	wb_u16(&w, (uint16_t)c->layout_len);
-	wb_bytes(&w, c->layout, c->layout_len);
-	wb_u32(&w, c->part_no);
-	wb_u64(&w, c->min_part_size);
-	wb_u32(&w, c->n_parts);
+	wb_u8(w, CMD_V1);
+	wb_u8(w, c->type);
+	wb_u64(w, (uint64_t)c->now);
+	wb_u8(w, (uint8_t)c->bucket_len);
+	wb_bytes(w, c->bucket, c->bucket_len);
+	wb_u16(w, (uint16_t)c->key_len);
+	wb_bytes(w, c->key, c->key_len);
+	wb_bytes(w, c->vid, META_ID_LEN);
+	wb_u8(w, c->has_target);
+	wb_u8(w, c->target_null);
+	wb_bytes(w, c->target_vid, META_ID_LEN);
+	wb_bytes(w, c->upload_id, META_ID_LEN);
+	wb_u32(w, c->cond);
+	wb_u8(w, c->if_match ? 1 : 0);
+	wb_u8(w, (uint8_t)c->if_match_len);
+	wb_bytes(w, c->if_match, c->if_match_len);
+	wb_u8(w, c->versioning);
+	wb_u16(w, (uint16_t)c->attrs_len);
+	wb_bytes(w, c->attrs, c->attrs_len);
+	wb_u64(w, c->size);
+	wb_u8(w, (uint8_t)c->etag_len);
+	wb_bytes(w, c->etag, c->etag_len);
+	wb_u8(w, c->loc);
+	wb_u32(w, (uint32_t)c->inline_len);
+	wb_bytes(w, c->inline_data, c->inline_len);
+	wb_bytes(w, c->blob_id, META_ID_LEN);
+	wb_u16(w, (uint16_t)c->layout_len);
+	wb_bytes(w, c->layout, c->layout_len);
+	wb_u32(w, c->part_no);
+	wb_u64(w, c->min_part_size);
+	wb_u32(w, c->n_parts);
 	for (uint32_t i = 0; i < c->n_parts; i++) {
 		if (c->parts[i].etag_len > META_ETAG_MAX) {
-			wb_release(&w);
 			return CN_EMETATOOBIG;
 		}
-		wb_u32(&w, c->parts[i].part_no);
-		wb_u8(&w, (uint8_t)c->parts[i].etag_len);
-		wb_bytes(&w, c->parts[i].etag, c->parts[i].etag_len);
+		wb_u32(w, c->parts[i].part_no);
+		wb_u8(w, (uint8_t)c->parts[i].etag_len);
+		wb_bytes(w, c->parts[i].etag, c->parts[i].etag_len);
 	}
-	wb_u32(&w, c->n_gc);
+	wb_u32(w, c->n_gc);
 	for (uint32_t i = 0; i < c->n_gc; i++) {
-		wb_u64(&w, (uint64_t)c->gc[i].due);
-		wb_bytes(&w, c->gc[i].blob_id, META_ID_LEN);
+		wb_u64(w, (uint64_t)c->gc[i].due);
+		wb_bytes(w, c->gc[i].blob_id, META_ID_LEN);
 	}
-	if (w.err) {
-		int rc = w.err;
+	return w->err;
+}
+
+int meta_cmd_encode(const struct meta_cmd *c, uint8_t **out, size_t *out_len)
+{
+	struct wbuf w;
+	int rc;
+
+	wb_init(&w);
+	rc = cmd_encode_into(c, &w);
+	if (rc) {
 		wb_release(&w);
 		return rc;
 	}

@@ -140,8 +140,11 @@ static void prefetch_page(struct lcur *lc, const uint8_t *p)
 		__builtin_prefetch((const void *)a);
 }
 
-/* Makes the raw entry (result of a raw seek/next) current. */
-static int set_from_raw(struct lcur *lc, int rc, struct kv_item *it)
+/* Makes the raw entry (result of a raw seek/next) current. stepped: it came
+ * from a step, so the rest of its page is likely next (after a seek it is
+ * often one entry, as in a delimiter listing: prefetching there costs a
+ * page of memory traffic per common prefix). */
+static int set_from_raw(struct lcur *lc, int rc, struct kv_item *it, int stepped)
 {
 	enum key_kind kind;
 	size_t klen, glen, hdr;
@@ -162,7 +165,8 @@ static int set_from_raw(struct lcur *lc, int rc, struct kv_item *it)
 		return rc;
 	if (kind == KEY_GROUP)
 		return load_group(lc, it, glen);
-	prefetch_page(lc, it->k);
+	if (stepped)
+		prefetch_page(lc, it->k);
 	if (it->klen != hdr + lc->sfxlen)
 		return CN_ECORRUPT;
 	lc->key = lc->kbuf;
@@ -178,7 +182,7 @@ static int raw_seek(struct lcur *lc, const uint8_t *k, size_t klen)
 	struct kv_item it;
 	int rc = kv_cursor_seek(&lc->cur, k, klen, &it);
 	lc->steps++;
-	return set_from_raw(lc, rc, &it);
+	return set_from_raw(lc, rc, &it, 0);
 }
 
 int lc_next(struct lcur *lc)
@@ -197,7 +201,7 @@ int lc_next(struct lcur *lc)
 	}
 	rc = kv_cursor_next(&lc->cur, &it);
 	lc->steps++;
-	return set_from_raw(lc, rc, &it);
+	return set_from_raw(lc, rc, &it, 1);
 }
 
 int lc_seek(struct lcur *lc, const struct lbound *b)

@@ -225,8 +225,12 @@ int lc_seek_past(struct lcur *lc, const uint8_t *p, size_t plen);
 /* ---- apply (apply.c) ---- */
 
 /* Applies one decoded command in (nested) write txn t. Deterministic: reads
- * only t and cmd. Writes results into *res. */
-int meta_apply(struct kv_txn *t, const struct meta_cmd *cmd, struct meta_cmd_result *res);
+ * only t and cmd. Writes results into *res. scratch: an encode buffer the
+ * caller keeps across commands (reset here; saves a malloc per command). */
+int meta_apply(struct kv_txn *t, const struct meta_cmd *cmd, struct meta_cmd_result *res,
+	       struct wbuf *scratch);
+/* Appends cmd's encoding (meta_cmd_encode's format) to w. */
+int cmd_encode_into(const struct meta_cmd *c, struct wbuf *w);
 /* Turns every intent into a gc entry due at now (startup orphan sweep). */
 int meta_intents_to_gc(struct kv_txn *t, int64_t now, uint64_t *n);
 int stats_load(struct kv_txn *t, const char *bucket, size_t blen, struct stats_rec *s);
