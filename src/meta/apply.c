@@ -489,9 +489,23 @@ static int choose_vid(struct actx *a, uint8_t out[META_ID_LEN])
 /* Writes v as the new latest version per the bucket's versioning state. */
 static int put_latest(struct actx *a, struct meta_version *v, const void *inline_data)
 {
-	int rc, had;
+	struct idx_rec cur;
+	const uint8_t *cv;
+	size_t cvlen;
+	int rc, had = 0;
 
 	v->flags &= META_VF_DELETE_MARKER;
+	rc = cur_peek(a, &cur, &cv, &cvlen);
+	if (rc && rc != CN_ENOTFOUND)
+		return rc;
+	if (rc == CN_ENOTFOUND && !has_history(a)) {
+		/* the common case, a new key in a never-versioned bucket: no
+		 * version to replace, none newer; skip the lookups below */
+		v->flags |= META_VF_NULL;
+		memcpy(v->vid, a->c->vid, META_ID_LEN);
+		rc = version_insert(a, v, inline_data);
+		goto out;
+	}
 	if (a->versioning != META_VERSIONING_ENABLED) {
 		struct meta_version old;
 		int in_index;
@@ -513,6 +527,7 @@ static int put_latest(struct actx *a, struct meta_version *v, const void *inline
 		rc = version_insert(a, v, inline_data);
 	if (!rc && had && (v->flags & META_VF_DELETE_MARKER))
 		rc = kv_del(a->t, KV_INDEX, a->kenc, a->kn);
+out:
 	if (rc)
 		return rc;
 	memcpy(a->res->vid, v->vid, META_ID_LEN);
