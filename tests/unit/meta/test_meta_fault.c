@@ -247,7 +247,7 @@ static void test_fault_in_batch(void **state)
 	uv_loop_t loop;
 	struct meta_waiter w;
 	static struct meta_cmd cmds[NBATCH];
-	static char keys[NBATCH][24];
+	static char keys[NBATCH][40];
 	uint64_t expect = 0;
 	int rounds_with_redo = 0;
 
