@@ -190,6 +190,22 @@ static int cur_get(struct actx *a, struct meta_version *out)
 	return rc;
 }
 
+/* Opens c on versions at the key's newest entry there (*it), checked to be
+ * this key's; CN_ENOTFOUND if it has none. The caller closes c, also on
+ * error (kv_cursor_close is harmless on a cursor that failed to open). */
+static int hist_first(struct actx *a, struct kv_cursor *c, struct kv_item *it)
+{
+	int rc = kv_cursor_open(a->t, KV_VERSIONS, c);
+
+	if (!rc)
+		rc = kv_cursor_seek(c, a->kenc, a->kn, it);
+	if (!rc && (it->klen != a->kn + META_ID_LEN || memcmp(it->k, a->kenc, a->kn) != 0))
+		rc = CN_ENOTFOUND;
+	if (!rc)
+		rc = same_key(a, it->v, it->vlen);
+	return rc;
+}
+
 /* Newest version in versions (owned *out), CN_ENOTFOUND if none. */
 static int hist_newest(struct actx *a, struct meta_version *out)
 {
@@ -200,14 +216,7 @@ static int hist_newest(struct actx *a, struct meta_version *out)
 	memset(out, 0, sizeof(*out));
 	if (!has_history(a))
 		return CN_ENOTFOUND;
-	rc = kv_cursor_open(a->t, KV_VERSIONS, &c);
-	if (rc)
-		return rc;
-	rc = kv_cursor_seek(&c, a->kenc, a->kn, &it);
-	if (!rc && (it.klen != a->kn + META_ID_LEN || memcmp(it.k, a->kenc, a->kn) != 0))
-		rc = CN_ENOTFOUND;
-	if (!rc)
-		rc = same_key(a, it.v, it.vlen);
+	rc = hist_first(a, &c, &it);
 	if (!rc)
 		rc = ver_decode(it.v, it.vlen, (const uint8_t *)a->c->key, a->c->key_len, out);
 	kv_cursor_close(&c);
@@ -370,14 +379,7 @@ static int index_fill(struct actx *a)
 	rc = kv_get(a->t, KV_INDEX, a->kenc, a->kn, &v, &vlen);
 	if (rc != CN_ENOTFOUND)
 		return rc;
-	rc = kv_cursor_open(a->t, KV_VERSIONS, &c);
-	if (rc)
-		return rc;
-	rc = kv_cursor_seek(&c, a->kenc, a->kn, &it);
-	if (!rc && (it.klen != a->kn + META_ID_LEN || memcmp(it.k, a->kenc, a->kn) != 0))
-		rc = CN_ENOTFOUND;
-	if (!rc)
-		rc = same_key(a, it.v, it.vlen);
+	rc = hist_first(a, &c, &it);
 	if (!rc)
 		rc = idx_decode_ex(it.v, it.vlen, &nv, 0);
 	if (!rc && !(nv.flags & META_VF_DELETE_MARKER)) {
