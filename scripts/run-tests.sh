@@ -9,6 +9,8 @@
 #   3. integration again with the default `python3` when its boto3 is newer
 #      (pytest borrowed from Debian's dist-packages through PYTHONPATH, so the
 #      newer boto3/botocore still win)
+#   1b. hardening: scripts/check-hardening.sh on BUILD_DIR/cairn (canaries,
+#      fortify, PIE, full RELRO); one test per property
 #   4. fuzz: replay each build/fuzz/fuzz_* over tests/fuzz/corpus/<name>/, plus
 #      a short exploration; one test per target (skipped when CAIRN_SANITIZED=1)
 #
@@ -88,6 +90,22 @@ done
 if [ "$n_bins" -eq 0 ]; then
 	echo "no unit test binaries in $BUILD/tests/unit"
 	fail "unit: no binaries"
+fi
+
+# ---- 1b. hardening of the binary (docs/SECURITY.md) ----
+section "hardening ($BUILD/cairn)"
+if [ "${CAIRN_SANITIZED:-0}" = 1 ]; then
+	echo "skipped under sanitizers (the sanitizer build drops fortify by design)"
+else
+	out="$TMP/harden.out"
+	scripts/check-hardening.sh "$BUILD/cairn" >"$out" 2>&1
+	cat "$out"
+	hp=$(grep -c '^ok ' "$out")
+	hf=$(grep -c '^FAIL' "$out")
+	PASSED=$((PASSED + hp))
+	if [ "$hf" -gt 0 ] || [ "$hp" -eq 0 ]; then
+		fail "hardening: $hf propert(ies) missing" $((hf > 0 ? hf : 1))
+	fi
 fi
 
 # ---- 2./3. integration tests ----
