@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -51,6 +52,8 @@ static void usage(FILE *f)
 		"  --body-timeout-ms N       body/response stall timeout (60000)\n"
 		"  --gc-interval-ms N        GC pass interval (1000)\n"
 		"  --gc-grace-ms N           minimum age of garbage before deletion (60000)\n"
+		"  --max-connections N       open client connections at most (default: half\n"
+		"                            the file limit, up to 10000); see docs/SECURITY.md\n"
 		"  --quiet                   no access log\n"
 		"  --scrub-interval-s N      periodic scrub pass (0 = on demand only)\n"
 		"  --scrub-rate BYTES        scrub read rate per second (64 MiB)\n"
@@ -94,7 +97,7 @@ static int mkdir_p(const char *dir)
 			continue;
 		char save = *p;
 		*p = 0;
-		if (mkdir(buf, 0755) != 0 && errno != EEXIST)
+		if (mkdir(buf, 0700) != 0 && errno != EEXIST)
 			return -errno;
 		*p = save;
 		if (!save)
@@ -122,17 +125,41 @@ static void random_token(char *out, size_t len, const char *alphabet)
 	out[len] = 0;
 }
 
+/* Raises the soft file limit to the hard one (sockets, shard files and
+ * LMDB share it) and returns the connection cap: the one asked for, else
+ * half the file limit, at most 10000. */
+static unsigned connection_cap(unsigned asked)
+{
+	struct rlimit rl;
+	rlim_t files = 1024;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+		if (rl.rlim_cur < rl.rlim_max) {
+			rl.rlim_cur = rl.rlim_max > (1u << 20) ? (1u << 20) : rl.rlim_max;
+			setrlimit(RLIMIT_NOFILE, &rl);
+			getrlimit(RLIMIT_NOFILE, &rl);
+		}
+		files = rl.rlim_cur;
+	}
+	if (asked)
+		return asked;
+	files /= 2;
+	return files > 10000 ? 10000 : files < 64 ? 64 : (unsigned)files;
+}
+
+enum cred_source { CRED_ENV, CRED_FILE, CRED_GENERATED };
+
 /* Root credentials: environment, else the stored file, else generated and
  * stored 0600 (written to a temporary name, fsynced, renamed). */
 static int load_credentials(const char *dir, char *user, size_t ucap, char *pass, size_t pcap,
-			    int *generated)
+			    enum cred_source *src)
 {
 	const char *eu = getenv("CAIRN_ROOT_USER"), *ep = getenv("CAIRN_ROOT_PASSWORD");
 	char path[4096], tmp[4200], buf[512];
 	FILE *f;
 	int fd;
 
-	*generated = 0;
+	*src = CRED_ENV;
 	if (eu && ep && *eu && *ep) {
 		if (strlen(eu) >= ucap || strlen(ep) >= pcap || strlen(eu) < 3 || strlen(ep) < 8) {
 			fprintf(stderr, "cairn: CAIRN_ROOT_USER must be 3-%zu chars and "
@@ -144,7 +171,8 @@ static int load_credentials(const char *dir, char *user, size_t ucap, char *pass
 		strcpy(pass, ep);
 		return 0;
 	}
-	snprintf(path, sizeof(path), "%s/.cairn/credentials", dir);
+	if ((size_t)snprintf(path, sizeof(path), "%s/.cairn/credentials", dir) >= sizeof(path))
+		return -ENAMETOOLONG;
 	f = fopen(path, "r");
 	if (f) {
 		int ok = fgets(buf, sizeof(buf), f) != NULL;
@@ -158,11 +186,19 @@ static int load_credentials(const char *dir, char *user, size_t ucap, char *pass
 			if (strlen(buf) < ucap && strlen(sp + 1) < pcap && *buf && sp[1]) {
 				strcpy(user, buf);
 				strcpy(pass, sp + 1);
+				explicit_bzero(buf, sizeof(buf));
+				*src = CRED_FILE;
 				return 0;
 			}
 		}
 		fprintf(stderr, "cairn: %s is malformed\n", path);
 		return -EINVAL;
+	}
+	if (errno != ENOENT) {
+		/* Unreadable is not absent: never replace the keys clients hold. */
+		int e = -errno;
+		fprintf(stderr, "cairn: cannot read %s: %s\n", path, strerror(-e));
+		return e;
 	}
 	random_token(user, 20, "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789");
 	random_token(pass, 40, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789");
@@ -178,9 +214,10 @@ static int load_credentials(const char *dir, char *user, size_t ucap, char *pass
 		return e ? e : -EIO;
 	}
 	close(fd);
+	explicit_bzero(buf, sizeof(buf));
 	if (rename(tmp, path) != 0)
 		return -errno;
-	*generated = 1;
+	*src = CRED_GENERATED;
 	return 0;
 }
 
@@ -202,6 +239,7 @@ static int cmd_server(int argc, char **argv)
 		{"gc-grace-ms", required_argument, 0, 'G'},
 		{"scrub-interval-s", required_argument, 0, 'S'},
 		{"scrub-rate", required_argument, 0, 'R'},
+		{"max-connections", required_argument, 0, 'C'},
 		{"quiet", no_argument, 0, 'q'},
 		{"help", no_argument, 0, 'h'},
 		{0, 0, 0, 0},
@@ -222,7 +260,8 @@ static int cmd_server(int argc, char **argv)
 	struct gc *gc = NULL;
 	struct scrub_options sopt;
 	struct scrub *scrub = NULL;
-	int c, rc, generated, ret = 1;
+	enum cred_source cred_src;
+	int c, rc, ret = 1;
 	uint64_t v;
 	sigset_t sigs;
 
@@ -309,6 +348,11 @@ static int cmd_server(int argc, char **argv)
 				return bad_usage("--scrub-rate wants bytes per second, got '%s'", optarg);
 			sopt.bytes_per_sec = v;
 			break;
+		case 'C':
+			if (parse_u64(optarg, &v) || v < 1 || v > 1000000)
+				return bad_usage("--max-connections wants 1..1000000, got '%s'", optarg);
+			hopt.max_connections = (unsigned)v;
+			break;
 		case 'q':
 			cn_log_set_access(0);
 			break;
@@ -341,6 +385,10 @@ static int cmd_server(int argc, char **argv)
 	sigaddset(&sigs, SIGTERM);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	/* Everything under a data directory is the server's alone; the modes
+	 * given to open/mkdir say so too, this catches any that do not. */
+	umask(077);
+	hopt.max_connections = connection_cap(hopt.max_connections);
 	hopt.host = host;
 	if (n_domains == 0)
 		domains[n_domains++] = "localhost";
@@ -357,12 +405,20 @@ static int cmd_server(int argc, char **argv)
 	}
 	snprintf(metadir, sizeof(metadir), "%s/.cairn/meta", argv[optind]);
 	rc = mkdir_p(metadir);
+	if (rc == 0) {
+		/* Older stores made .cairn 0755; it holds the credentials and
+		 * the metadata (bucket and key names). */
+		char cdir[4200];
+		snprintf(cdir, sizeof(cdir), "%s/.cairn", argv[optind]);
+		if (chmod(cdir, 0700) != 0 || chmod(metadir, 0700) != 0)
+			rc = -errno;
+	}
 	if (rc) {
 		fprintf(stderr, "cairn: %s: %s\n", metadir, cn_strerror(rc));
 		ret = 2;
 		goto out;
 	}
-	rc = load_credentials(argv[optind], user, sizeof(user), pass, sizeof(pass), &generated);
+	rc = load_credentials(argv[optind], user, sizeof(user), pass, sizeof(pass), &cred_src);
 	if (rc) {
 		fprintf(stderr, "cairn: credentials: %s\n", cn_strerror(rc));
 		ret = 2;
@@ -399,8 +455,16 @@ static int cmd_server(int argc, char **argv)
 	printf("cairn: region %s, data %s (%d drive%s)\n", cfg.region ? cfg.region : "us-east-1",
 	       argv[optind], argc - optind, argc - optind > 1 ? "s" : "");
 	printf("cairn: access key %s\n", user);
-	printf("cairn: secret key %s%s\n", pass,
-	       generated ? "   (generated; stored in DIR/.cairn/credentials)" : "");
+	/* The secret is shown once, when it is made; after that it lives in the
+	 * environment or in a 0600 file, never in logs that outlive it. */
+	if (cred_src == CRED_GENERATED)
+		printf("cairn: secret key %s   (generated now; stored in %s/.cairn/credentials, "
+		       "shown only this once)\n",
+		       pass, argv[optind]);
+	else if (cred_src == CRED_ENV)
+		printf("cairn: secret key from CAIRN_ROOT_PASSWORD (not shown)\n");
+	else
+		printf("cairn: secret key in %s/.cairn/credentials (not shown)\n", argv[optind]);
 	fflush(stdout);
 
 	int sig = 0;

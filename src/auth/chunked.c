@@ -257,10 +257,10 @@ static int trailer_line(struct awschunked *d, const char *s, size_t len)
 	if (a == CN_CK_NONE || a != d->want || d->checksum_alg != CN_CK_NONE)
 		return CN_EBADCHUNK; /* undeclared, unknown or repeated trailer */
 	if (vlen == 0 || vlen >= sizeof(d->checksum_b64))
-		return CN_EBADCHUNK;
-	long n = cn_b64_decode(v, vlen, d->checksum_raw);
-	if (n < 0)
-		return CN_EBADCHUNK;
+		return CN_EBADCKVALUE;
+	long n = cn_b64_decode(v, vlen, d->checksum_raw, sizeof(d->checksum_raw));
+	if (n < 0 || (size_t)n != cn_checksum_alg_len(a))
+		return CN_EBADCKVALUE;
 	d->checksum_len = (size_t)n;
 	memcpy(d->checksum_b64, v, vlen);
 	d->checksum_b64[vlen] = '\0';

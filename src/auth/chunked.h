@@ -70,7 +70,7 @@ struct awschunked {
 	uint64_t total;			   /* decoded payload bytes so far */
 	enum cn_checksum_alg checksum_alg; /* trailer checksum received (NONE if none) */
 	char checksum_b64[49];		   /* its value as sent, NUL-terminated */
-	uint8_t checksum_raw[32];	   /* decoded big-endian value */
+	uint8_t checksum_raw[CN_CHECKSUM_MAX]; /* decoded big-endian value */
 	size_t checksum_len;
 };
 
@@ -88,6 +88,7 @@ int awschunked_init(struct awschunked *d, const struct sigv4_result *auth, uint6
 /* Consumes len bytes of the encoded body (borrowed) and calls cb with the
  * decoded payload bytes. Returns 0, or CN_EBADCHUNK (framing), CN_EBADSIG
  * (chunk or trailer signature), CN_EBADCHECKSUM (trailer checksum),
+ * CN_EBADCKVALUE (a trailer checksum value of the wrong shape),
  * CN_EINCOMPLETE (decoded length short of x-amz-decoded-content-length),
  * CN_ENOMEM, or the callback's error. Errors are sticky. */
 int awschunked_feed(struct awschunked *d, const char *buf, size_t len, awschunked_data_cb cb,

@@ -791,6 +791,67 @@ static int names_host(const char *sh, size_t len)
 	return 0;
 }
 
+/* Is the header name (any case) one of the ';'-separated lower-case names? */
+static int listed(const char *sh, size_t sh_len, const char *name, size_t nlen)
+{
+	size_t pos = 0;
+	while (pos <= sh_len) {
+		size_t end = pos;
+		while (end < sh_len && sh[end] != ';')
+			end++;
+		if (end - pos == nlen) {
+			size_t k = 0;
+			while (k < nlen && lower((unsigned char)name[k]) == sh[pos + k])
+				k++;
+			if (k == nlen)
+				return 1;
+		}
+		pos = end + 1;
+	}
+	return 0;
+}
+
+/* SigV4 requires every x-amz-* header of the request to be signed: an
+ * unsigned one (x-amz-copy-source on a presigned PUT) would steer the
+ * request beyond what the signer granted. x-amz-content-sha256 is exempt,
+ * as in S3: its value is the payload hash of the canonical request, so a
+ * changed value already fails the signature. Returns the first offender or
+ * NULL. */
+static const struct sigv4_header *unsigned_amz_header(const struct sigv4_request *req,
+						      const char *sh, size_t sh_len)
+{
+	for (size_t i = 0; i < req->n_headers; i++) {
+		const struct sigv4_header *h = &req->headers[i];
+		if (h->name_len < 6 || !ieq(h->name, 6, "x-amz-") ||
+		    ieq(h->name, h->name_len, "x-amz-content-sha256"))
+			continue;
+		if (!listed(sh, sh_len, h->name, h->name_len))
+			return h;
+	}
+	return NULL;
+}
+
+static int check_all_signed(const struct sigv4_request *req, const char *sh, size_t sh_len,
+			    struct sigv4_result *out)
+{
+	const struct sigv4_header *h = unsigned_amz_header(req, sh, sh_len);
+	if (!h)
+		return 0;
+	explicit_bzero(out->signing_key, sizeof(out->signing_key));
+	out->unsigned_header = h->name;
+	out->unsigned_header_len = h->name_len;
+	return CN_EUNSIGNEDHDR;
+}
+
+/* The credential scope's region must be ours (S3 answers
+ * AuthorizationHeaderMalformed, naming the region it expected). */
+static int check_region(const struct sigv4_request *req, const struct sigv4_result *out)
+{
+	if (req->region && strcmp(req->region, out->region) != 0)
+		return CN_EBADREGION;
+	return 0;
+}
+
 static int time_skewed(time_t a, time_t b)
 {
 	return a > b ? a - b > SIGV4_MAX_SKEW : b - a > SIGV4_MAX_SKEW;
@@ -813,7 +874,7 @@ int sigv4_verify_header(const struct sigv4_request *req, sigv4_secret_cb get_sec
 		return CN_EACCESS;
 	if ((rc = parse_authorization(auth->value, auth->value_len, &a)))
 		return rc;
-	if ((rc = parse_credential(a.cred, a.cred_len, out)))
+	if ((rc = parse_credential(a.cred, a.cred_len, out)) || (rc = check_region(req, out)))
 		return rc;
 	if (!names_host(a.sh, a.sh_len) || unhex(a.sig, a.sig_len, claimed, 32))
 		return CN_EBADAUTH;
@@ -855,7 +916,10 @@ int sigv4_verify_header(const struct sigv4_request *req, sigv4_secret_cb get_sec
 	}
 	if ((rc = parse_body_headers(req, out)))
 		return rc;
-	return check_signature(req, get_secret, arg, a.sh, a.sh_len, payload_hash, 0, claimed, out);
+	rc = check_signature(req, get_secret, arg, a.sh, a.sh_len, payload_hash, 0, claimed, out);
+	if (rc == 0)
+		rc = check_all_signed(req, a.sh, a.sh_len, out);
+	return rc;
 }
 
 /* ---- presigned form ---- */
@@ -926,6 +990,9 @@ int sigv4_verify_presigned(const struct sigv4_request *req, sigv4_secret_cb get_
 	if (strcmp(vals[Q_ALGO], ALGO) != 0 || parse_credential(vals[Q_CRED], lens[Q_CRED], out) ||
 	    !names_host(vals[Q_SH], lens[Q_SH]) || unhex(vals[Q_SIG], lens[Q_SIG], claimed, 32))
 		goto out;
+	if ((rc = check_region(req, out)))
+		goto out;
+	rc = CN_EBADAUTH;
 	/* X-Amz-Expires: 1..604800 seconds, plain decimal */
 	long expires = 0;
 	if (lens[Q_EXPIRES] == 0 || lens[Q_EXPIRES] > 6)
@@ -968,6 +1035,8 @@ int sigv4_verify_presigned(const struct sigv4_request *req, sigv4_secret_cb get_
 		goto out;
 	rc = check_signature(req, get_secret, arg, vals[Q_SH], lens[Q_SH], payload_hash, 1, claimed,
 			     out);
+	if (rc == 0)
+		rc = check_all_signed(req, vals[Q_SH], lens[Q_SH], out);
 out:
 	for (int i = 0; i < Q_N; i++)
 		free(vals[i]);

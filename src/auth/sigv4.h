@@ -9,8 +9,10 @@
  * passes "now").
  *
  * Invariants: a struct sigv4_result is only filled when verification
- * returned 0; signatures are compared in constant time; the signing-key
- * cache is bounded (SIGV4_CACHE_SLOTS) and thread-safe.
+ * returned 0 (except the two diagnostics fields named below); signatures are
+ * compared in constant time; every x-amz-* header of an accepted request was
+ * signed (x-amz-content-sha256 is bound as the payload hash instead); the
+ * signing-key cache is bounded (SIGV4_CACHE_SLOTS) and thread-safe.
  *
  * Thread rules: every function may be called from any thread; the only
  * shared state is the signing-key cache, guarded by a mutex.
@@ -57,7 +59,9 @@ struct sigv4_request {
 	size_t query_len;
 	const struct sigv4_header *headers;
 	size_t n_headers;
-	time_t now; /* the server's current time */
+	time_t now;	    /* the server's current time */
+	const char *region; /* the server's region; the credential scope must name it
+			       (NULL accepts any) */
 };
 
 /* Looks up the secret of access_key (NUL-terminated) and writes it,
@@ -96,14 +100,22 @@ struct sigv4_result {
 	uint64_t decoded_len;	    /* x-amz-decoded-content-length, or UINT64_MAX */
 	char trailer[40];	    /* x-amz-trailer value, lower-case, or "" */
 	time_t expires;		    /* presigned: last valid second; else 0 */
+	/* Diagnostics, set also on failure: the unsigned x-amz-* header behind
+	 * CN_EUNSIGNEDHDR (borrowed from the request, valid while it lives),
+	 * and whether the malformed part was a query parameter (presigned). */
+	const char *unsigned_header;
+	size_t unsigned_header_len;
 };
 
 /* Verifies whichever SigV4 form the request carries: the Authorization
  * header, or presigned query parameters. Borrows req; fills *out (caller
  * owned) on success. Returns 0, CN_EACCESS (no authentication at all),
- * CN_EBADAUTH, CN_EBADDATE, CN_ESKEW, CN_EEXPIRED, CN_EBADSHAHDR,
- * CN_EBADKEYID, CN_EBADSIG, CN_EBADREQ (undecodable path/query), CN_ENOMEM,
- * or an error from get_secret. Any thread. */
+ * CN_EBADAUTH, CN_EBADREGION (the scope names another region than
+ * req->region), CN_EBADDATE, CN_ESKEW, CN_EEXPIRED, CN_EBADSHAHDR,
+ * CN_EBADKEYID, CN_EBADSIG, CN_EUNSIGNEDHDR (a correctly signed request
+ * carries an x-amz-* header the signature does not cover), CN_EBADREQ
+ * (undecodable path/query), CN_ENOMEM, or an error from get_secret. Any
+ * thread. */
 int sigv4_verify(const struct sigv4_request *req, sigv4_secret_cb get_secret, void *arg,
 		 struct sigv4_result *out);
 /* The two forms on their own; same contract as sigv4_verify(). */

@@ -30,7 +30,7 @@ struct gc {
 	int kicked;
 	int running;
 	pthread_mutex_t pass_mu; /* one pass at a time */
-	uint64_t deleted, failed;
+	uint64_t deleted, failed, busy;
 	struct gc_item *items;
 };
 
@@ -87,6 +87,9 @@ int gc_run_once(struct gc *g)
 			log_warn("gc: undecodable layout for a gc entry; dropping it");
 		if (drc == 0) {
 			done[n_done++] = c.items[i].ref;
+		} else if (drc == CN_EBUSY) {
+			/* A reader still streams it: keep the entry for a later pass. */
+			g->busy++;
 		} else {
 			/* A drive is offline: keep the entry, retry next pass. */
 			g->failed++;
@@ -190,11 +193,12 @@ void gc_kick(struct gc *g)
 	pthread_mutex_unlock(&g->mu);
 }
 
-void gc_stats(struct gc *g, uint64_t *deleted, uint64_t *failed)
+void gc_stats(struct gc *g, uint64_t *deleted, uint64_t *failed, uint64_t *deferred)
 {
 	pthread_mutex_lock(&g->pass_mu);
 	*deleted = g->deleted;
 	*failed = g->failed;
+	*deferred = g->busy;
 	pthread_mutex_unlock(&g->pass_mu);
 }
 

@@ -33,7 +33,8 @@ void gc_kick(struct gc *g);
 /* Runs one pass on the calling thread; returns blobs deleted or an error. */
 int gc_run_once(struct gc *g);
 void gc_stop(struct gc *g);
-/* Totals since start. */
-void gc_stats(struct gc *g, uint64_t *deleted, uint64_t *failed);
+/* Totals since start: blobs deleted, deletions that failed (drive offline),
+ * and deletions deferred because a reader had the blob pinned. */
+void gc_stats(struct gc *g, uint64_t *deleted, uint64_t *failed, uint64_t *deferred);
 
 #endif

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bg/vpin.h"
 #include "core/err.h"
 #include "core/log.h"
 #include "data/data.h"
@@ -84,8 +85,10 @@ static void drain_queue(struct scrub *s)
 {
 	struct blob_layout l;
 
-	while (!stopping(s) && data_heal_queue_pop(s->data, &l) == 0)
+	while (!stopping(s) && data_heal_queue_pop(s->data, &l) == 0) {
 		check_blob(s, &l, 1);
+		data_unpin(s->data, l.id);
+	}
 }
 
 /* Sleeps so that the pass stays under bytes_per_sec. */
@@ -115,19 +118,27 @@ static void check_version(struct scrub *s, const char *bucket, const struct meta
 		return;
 	if (meta_object_get(s->meta, bucket, e->key, e->key_len, e->vid_text, 0, &v) != 0)
 		return; /* deleted meanwhile */
-	if (v.loc == META_LOC_BLOB) {
-		if (blob_layout_decode(v.layout, v.layout_len, &l) == 0) {
-			check_blob(s, &l, 0);
-			*bytes += l.size;
-		}
-	} else if (v.loc == META_LOC_PARTS) {
-		for (uint32_t i = 0; i < v.n_parts && !stopping(s); i++) {
-			if (blob_layout_decode(v.parts[i].layout, v.parts[i].layout_len, &l) == 0) {
+	/* Every blob is pinned right after the lookup, before the first
+	 * (throttled, possibly long) check: a version overwritten meanwhile
+	 * keeps its blobs until the check is done, so a blob GC deletes is
+	 * never reported as lost. */
+	if (version_pin(s->data, &v) == 0) {
+		if (v.loc == META_LOC_BLOB) {
+			if (blob_layout_decode(v.layout, v.layout_len, &l) == 0) {
 				check_blob(s, &l, 0);
 				*bytes += l.size;
 			}
-			throttle(s, start, *bytes);
+		} else if (v.loc == META_LOC_PARTS) {
+			for (uint32_t i = 0; i < v.n_parts && !stopping(s); i++) {
+				if (blob_layout_decode(v.parts[i].layout, v.parts[i].layout_len,
+						       &l) == 0) {
+					check_blob(s, &l, 0);
+					*bytes += l.size;
+				}
+				throttle(s, start, *bytes);
+			}
 		}
+		version_unpin(s->data, &v);
 	}
 	meta_version_release(&v);
 	throttle(s, start, *bytes);

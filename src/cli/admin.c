@@ -224,7 +224,8 @@ static int read_creds(const char *dir, char *user, size_t ucap, char *pass, size
 		strcpy(pass, ep);
 		return 0;
 	}
-	snprintf(path, sizeof(path), "%s/.cairn/credentials", dir);
+	if ((size_t)snprintf(path, sizeof(path), "%s/.cairn/credentials", dir) >= sizeof(path))
+		return -ENAMETOOLONG;
 	f = fopen(path, "r");
 	if (!f)
 		return -errno;

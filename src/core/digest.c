@@ -205,6 +205,18 @@ unsigned cn_checksum_alg_digest(enum cn_checksum_alg a)
 	return 0;
 }
 
+size_t cn_checksum_alg_len(enum cn_checksum_alg a)
+{
+	switch (a) {
+	case CN_CK_CRC32:
+	case CN_CK_CRC32C: return 4;
+	case CN_CK_CRC64NVME: return 8;
+	case CN_CK_SHA1: return 20;
+	case CN_CK_SHA256: return 32;
+	default: return 0;
+	}
+}
+
 size_t cn_checksum_raw(enum cn_checksum_alg a, const struct cn_digest_result *r,
 		       uint8_t *out)
 {
@@ -240,9 +252,15 @@ size_t cn_b64_len(size_t len)
 	return (len + 2) / 3 * 4;
 }
 
-void cn_b64_encode(const uint8_t *in, size_t len, char *out)
+size_t cn_b64_encode(const uint8_t *in, size_t len, char *out, size_t cap)
 {
 	size_t i, o = 0;
+
+	if (cap < cn_b64_len(len) + 1) {
+		if (cap)
+			out[0] = 0;
+		return 0;
+	}
 
 	for (i = 0; i + 2 < len; i += 3) {
 		uint32_t v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 | in[i + 2];
@@ -261,6 +279,7 @@ void cn_b64_encode(const uint8_t *in, size_t len, char *out)
 		out[o++] = '=';
 	}
 	out[o] = 0;
+	return o;
 }
 
 static int b64val(int c)
@@ -278,11 +297,17 @@ static int b64val(int c)
 	return -1;
 }
 
-long cn_b64_decode(const char *in, size_t len, uint8_t *out)
+long cn_b64_decode(const char *in, size_t len, uint8_t *out, size_t cap)
 {
-	size_t o = 0;
+	size_t o = 0, need;
 
 	if (len % 4)
+		return -1;
+	/* The decoded length is known before any byte is written. */
+	need = len / 4 * 3;
+	if (len && in[len - 1] == '=')
+		need -= in[len - 2] == '=' ? 2 : 1;
+	if (need > cap)
 		return -1;
 	for (size_t i = 0; i < len; i += 4) {
 		int v[4], pad = 0;

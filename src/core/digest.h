@@ -37,6 +37,9 @@ enum cn_checksum_alg {
 	CN_CK_SHA256,
 };
 
+/* The longest raw checksum (SHA-256). */
+#define CN_CHECKSUM_MAX 32
+
 struct cn_digest {
 	unsigned algs;
 	void *md5; /* EVP_MD_CTX */
@@ -83,17 +86,22 @@ const char *cn_checksum_alg_header(enum cn_checksum_alg a);
 const char *cn_checksum_alg_name(enum cn_checksum_alg a);
 /* The CN_DIG_* bit an S3 checksum algorithm needs. */
 unsigned cn_checksum_alg_digest(enum cn_checksum_alg a);
+/* Length in bytes of a raw checksum of `a` (4, 8, 20 or 32; 0 for NONE). */
+size_t cn_checksum_alg_len(enum cn_checksum_alg a);
 /* Writes the raw big-endian checksum bytes of `a` from `r` into out (up to
- * 32 bytes); returns the length. */
+ * CN_CHECKSUM_MAX bytes); returns the length. */
 size_t cn_checksum_raw(enum cn_checksum_alg a, const struct cn_digest_result *r,
 		       uint8_t *out);
 
-/* Base64 (standard alphabet, padded). Encode writes a NUL-terminated string
- * of cn_b64_len(len) + 1 bytes. Decode returns the decoded length or -1 on
- * malformed input; out must hold len*3/4 bytes. */
+/* Base64 (standard alphabet, padded). cn_b64_len is the encoded length
+ * without the NUL. Encode writes a NUL-terminated string into out (cap
+ * bytes) and returns its length, or returns 0 and writes "" (when cap > 0)
+ * if cap < cn_b64_len(len) + 1. Decode writes at most cap bytes and returns
+ * the decoded length, or -1 on malformed input or when the decoded bytes
+ * would not fit in cap: untrusted input can never write past out. */
 size_t cn_b64_len(size_t len);
-void cn_b64_encode(const uint8_t *in, size_t len, char *out);
-long cn_b64_decode(const char *in, size_t len, uint8_t *out);
+size_t cn_b64_encode(const uint8_t *in, size_t len, char *out, size_t cap);
+long cn_b64_decode(const char *in, size_t len, uint8_t *out, size_t cap);
 /* Value of one hex digit (either case), or -1. */
 int cn_hexval(int c);
 /* Lower-case hex, NUL-terminated (2*len+1 bytes). */

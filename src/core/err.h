@@ -28,6 +28,7 @@
 	X(CN_ETOOBIG, 8, "too large")                                         \
 	X(CN_ESHUTDOWN, 9, "shutting down")                                   \
 	X(CN_EAGAIN, 10, "try again")                                         \
+	X(CN_EBUSY, 11, "in use")                                             \
 	/* http / request syntax */                                           \
 	X(CN_EBADREQ, 100, "malformed request")                               \
 	X(CN_EHDRTOOBIG, 101, "request header too large")                     \
@@ -44,6 +45,8 @@
 	X(CN_EBADRANGE, 112, "range not satisfiable")                         \
 	X(CN_ETOOSMALL, 113, "entity too small")                              \
 	X(CN_EBADMD5HDR, 114, "invalid content-md5")                          \
+	X(CN_EBADCKVALUE, 115, "invalid checksum value")                      \
+	X(CN_EMISSINGMD5, 116, "content-md5 or checksum required")            \
 	/* auth */                                                            \
 	X(CN_EACCESS, 200, "access denied")                                   \
 	X(CN_EBADKEYID, 201, "unknown access key")                            \
@@ -55,6 +58,8 @@
 	X(CN_EBADCHUNK, 207, "malformed aws-chunked body")                    \
 	X(CN_EBADSHAHDR, 208, "invalid x-amz-content-sha256")                 \
 	X(CN_EBADDATE, 209, "invalid x-amz-date")                             \
+	X(CN_EUNSIGNEDHDR, 210, "x-amz-* header not signed")                  \
+	X(CN_EBADREGION, 211, "credential scope names another region")       \
 	/* meta / S3 semantics decided in apply */                            \
 	X(CN_ENOBUCKET, 300, "no such bucket")                                \
 	X(CN_ENOKEY, 301, "no such key")                                      \

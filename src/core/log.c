@@ -50,6 +50,11 @@ void cn_log(enum cn_log_level lvl, const char *fmt, ...)
 	n += m;
 	if (n > (int)sizeof(line) - 2)
 		n = sizeof(line) - 2;
+	/* Messages quote keys and names from requests: a newline in one must
+	 * not forge a log line of its own. */
+	for (int i = 0; i < n; i++)
+		if ((unsigned char)line[i] < 0x20 || line[i] == 0x7f)
+			line[i] = '?';
 	line[n++] = '\n';
 	if (write(STDERR_FILENO, line, n) < 0) {
 		/* nowhere left to report it */
@@ -65,7 +70,7 @@ void cn_log_access(const char *line, int len)
 	if (len > (int)sizeof(buf) - 1)
 		len = sizeof(buf) - 1;
 	for (int i = 0; i < len; i++)
-		buf[i] = line[i];
+		buf[i] = (unsigned char)line[i] < 0x20 || line[i] == 0x7f ? '?' : line[i];
 	buf[len] = '\n';
 	if (write(STDOUT_FILENO, buf, len + 1) < 0) {
 		/* access log is best effort */

@@ -37,6 +37,7 @@ static int n_lat;
 static atomic_uint_fast64_t bytes_in_total, bytes_out_total;
 static atomic_int open_conns;
 static atomic_uint_fast64_t conns_total;
+static atomic_uint_fast64_t conns_refused, conns_evicted;
 
 void cn_metrics_request(const char *op, int status, uint64_t usec, uint64_t bytes_in,
 			uint64_t bytes_out)
@@ -76,6 +77,16 @@ void cn_metrics_request(const char *op, int status, uint64_t usec, uint64_t byte
 		lat[i].sum_us += usec;
 	}
 	pthread_mutex_unlock(&mu);
+}
+
+void cn_metrics_refused(void)
+{
+	atomic_fetch_add(&conns_refused, 1);
+}
+
+void cn_metrics_evicted(void)
+{
+	atomic_fetch_add(&conns_evicted, 1);
 }
 
 void cn_metrics_conn(int delta)
@@ -144,5 +155,13 @@ size_t cn_metrics_render(char *buf, size_t cap)
 		"# TYPE cairn_connections_total counter\n"
 		"cairn_connections_total %llu\n",
 	    (unsigned long long)atomic_load(&conns_total));
+	put(&o, "# HELP cairn_connections_refused_total Connections answered 503 at the connection cap.\n"
+		"# TYPE cairn_connections_refused_total counter\n"
+		"cairn_connections_refused_total %llu\n",
+	    (unsigned long long)atomic_load(&conns_refused));
+	put(&o, "# HELP cairn_connections_evicted_total Idle connections closed to make room at the cap.\n"
+		"# TYPE cairn_connections_evicted_total counter\n"
+		"cairn_connections_evicted_total %llu\n",
+	    (unsigned long long)atomic_load(&conns_evicted));
 	return o.len;
 }

@@ -16,6 +16,9 @@
 void cn_metrics_request(const char *op, int status, uint64_t usec, uint64_t bytes_in,
 			uint64_t bytes_out);
 void cn_metrics_conn(int delta);
+/* A connection refused, or an idle one closed, at the connection cap. */
+void cn_metrics_refused(void);
+void cn_metrics_evicted(void);
 /* Renders the exposition text into buf; returns the length it needs (which
  * may exceed cap: call again with a larger buffer). */
 size_t cn_metrics_render(char *buf, size_t cap);

@@ -40,7 +40,18 @@ struct data_store {
 	struct blob_layout *hq;
 	size_t hq_cap, hq_head, hq_len;
 	uint64_t hq_dropped;
+
+	pthread_mutex_t pin_lock; /* read pins (pin.c) */
+	struct pin **pins;
 };
+
+/* Before a blob's files go: CN_EBUSY if a reader pins it, else drops it
+ * from the heal queue (a healer must not report a deleted blob as lost). */
+int store_claim_for_delete(struct data_store *s, const uint8_t id[DATA_ID_LEN]);
+
+/* --- read pins (pin.c) --- */
+int pins_init(struct data_store *s);
+void pins_release(struct data_store *s);
 
 /* --- io helpers (io.c) --- */
 /* Full pwrite/pread loops; a short read returns CN_ECORRUPT-free count. */

@@ -114,7 +114,7 @@ static int rebuild(struct heal *h, unsigned good, unsigned want, struct shard_he
 		char path[DATA_PATH_MAX];
 		if ((rc = store_tmp_path(s, h->tdrive[i], h->l.id, i, path, sizeof(path))) != 0)
 			return rc;
-		int fd = io->open(io->ctx, path, O_WRONLY | O_CREAT | O_EXCL, 0644);
+		int fd = io->open(io->ctx, path, O_WRONLY | O_CREAT | O_EXCL, 0600);
 		if (fd < 0)
 			return store_fault(s, h->tdrive[i], dio_err(fd));
 		h->tfd[i] = fd;
@@ -278,6 +278,8 @@ int blob_delete(struct data_store *s, const struct blob_layout *l)
 	char path[DATA_PATH_MAX];
 	int rc = 0;
 
+	if ((rc = store_claim_for_delete(s, l->id)) != 0)
+		return rc;
 	for (int i = 0; i < l->k + l->m && i < DATA_MAX_SHARDS; i++) {
 		int d = store_drive_index(s, l->drive[i]);
 		if (d < 0)

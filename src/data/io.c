@@ -160,7 +160,7 @@ int dio_mkdirs(const struct data_io *io, const char *root, const char *path, int
 			continue;
 		char save = *p;
 		*p = '\0';
-		int rc = io->mkdir(io->ctx, buf, 0755);
+		int rc = io->mkdir(io->ctx, buf, 0700);
 		if (rc == 0 && sync) {
 			/* New entry: make it durable in its parent. */
 			char *sl = strrchr(buf, '/');

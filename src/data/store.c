@@ -136,7 +136,7 @@ static int format_drive(const struct data_io *io, const char *dir, const uint8_t
 	if ((rc = join(path, sizeof(path), dir, DATA_MARKER)) != 0 ||
 	    (rc = join(tmp, sizeof(tmp), dir, DATA_MARKER ".tmp")) != 0)
 		return rc;
-	fd = io->open(io->ctx, tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	fd = io->open(io->ctx, tmp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
 	if (fd < 0)
 		return dio_err(fd);
 	rc = dio_write_all(io, fd, buf, sizeof(buf), 0);
@@ -184,7 +184,7 @@ static int mkdir_p(const char *dir)
 			continue;
 		char save = *p;
 		*p = '\0';
-		if (mkdir(buf, 0755) != 0 && errno != EEXIST)
+		if (mkdir(buf, 0700) != 0 && errno != EEXIST)
 			return -errno;
 		*p = save;
 		if (!save)
@@ -243,11 +243,15 @@ static int attach_drive(struct data_store *s, struct data_drive *d)
 	for (int i = 0; i < 2; i++) {
 		if ((rc = join(path, sizeof(path), d->path, subs[i])) != 0)
 			return rc;
-		rc = io->mkdir(io->ctx, path, 0755);
-		if (rc == 0)
+		rc = io->mkdir(io->ctx, path, 0700);
+		if (rc == 0) {
 			rc = dio_fsync_dir(io, d->path);
-		else if (rc == -EEXIST)
-			rc = 0;
+		} else if (rc == -EEXIST) {
+			/* Stores made before 0.1.1 used 0755/0644: closing the
+			 * top directories closes everything beneath them, without
+			 * a walk over every shard. */
+			rc = chmod(path, 0700) == 0 ? 0 : -errno;
+		}
 		if (rc != 0)
 			return dio_err(rc);
 	}
@@ -298,7 +302,7 @@ int data_store_open(const char *const *dirs, int n, const struct data_options *o
 	s->hq_cap = s->opt.heal_queue_cap;
 	s->hq = calloc(s->hq_cap, sizeof(*s->hq));
 	s->drives = calloc((size_t)n, sizeof(*s->drives));
-	if (!s->hq || !s->drives) {
+	if (!s->hq || !s->drives || pins_init(s)) {
 		rc = CN_ENOMEM;
 		goto fail;
 	}
@@ -416,6 +420,7 @@ void data_store_close(struct data_store *s)
 	}
 	if (s->hq)
 		pthread_mutex_destroy(&s->hq_lock);
+	pins_release(s);
 	free(s->drives);
 	free(s->hq);
 	free(s);
@@ -585,11 +590,39 @@ int data_heal_queue_pop(struct data_store *s, struct blob_layout *out)
 	int rc = CN_ENOTFOUND;
 	pthread_mutex_lock(&s->hq_lock);
 	if (s->hq_len > 0) {
-		*out = s->hq[s->hq_head];
-		s->hq_head = (s->hq_head + 1) % s->hq_cap;
-		s->hq_len--;
-		rc = 0;
+		/* Pinned under the queue lock: blob_delete, which takes it too,
+		 * either dropped the entry before this pop or finds the pin. */
+		rc = data_pin(s, s->hq[s->hq_head].id);
+		if (rc == 0) {
+			*out = s->hq[s->hq_head];
+			s->hq_head = (s->hq_head + 1) % s->hq_cap;
+			s->hq_len--;
+		}
 	}
+	pthread_mutex_unlock(&s->hq_lock);
+	return rc;
+}
+
+int store_claim_for_delete(struct data_store *s, const uint8_t id[DATA_ID_LEN])
+{
+	int rc = 0;
+
+	pthread_mutex_lock(&s->hq_lock);
+	if (data_pinned(s, id)) {
+		rc = CN_EBUSY;
+		goto out;
+	}
+	for (size_t i = 0; i < s->hq_len; i++) {
+		size_t at = (s->hq_head + i) % s->hq_cap;
+		if (memcmp(s->hq[at].id, id, DATA_ID_LEN) != 0)
+			continue;
+		/* Close the gap: later entries move one slot towards the head. */
+		for (size_t j = i; j + 1 < s->hq_len; j++)
+			s->hq[(s->hq_head + j) % s->hq_cap] = s->hq[(s->hq_head + j + 1) % s->hq_cap];
+		s->hq_len--;
+		break;
+	}
+out:
 	pthread_mutex_unlock(&s->hq_lock);
 	return rc;
 }

@@ -75,12 +75,16 @@ static int pick_drives(struct blob_writer *w, const struct data_options *o)
 	return 0;
 }
 
-static int set_str(char *dst, uint16_t *dlen, const char *src, size_t max)
+/* n == SIZE_MAX: src is NUL-terminated (keys may hold NULs: pass n). */
+static int set_str(char *dst, uint16_t *dlen, const char *src, size_t n, size_t max)
 {
-	size_t n = src ? strlen(src) : 0;
+	if (n == SIZE_MAX)
+		n = src ? strlen(src) : 0;
 	if (n > max)
 		return CN_EINVAL;
-	memcpy(dst, src ? src : "", n + 1);
+	if (n)
+		memcpy(dst, src, n);
+	dst[n] = 0;
 	*dlen = (uint16_t)n;
 	return 0;
 }
@@ -102,9 +106,12 @@ int blob_writer_new(struct data_store *s, const struct blob_info *info, struct b
 	memcpy(w->l.id, info->id, DATA_ID_LEN);
 	w->l.cksum = (uint8_t)o->cksum;
 	w->l.block_size = o->block_size;
-	if ((rc = set_str(w->hdr.bucket, &w->hdr.bucket_len, info->bucket, DATA_BUCKET_MAX)) ||
-	    (rc = set_str(w->hdr.key, &w->hdr.key_len, info->key, DATA_KEY_MAX)) ||
-	    (rc = set_str(w->hdr.version, &w->hdr.version_len, info->version_id, DATA_VERSION_MAX)))
+	if ((rc = set_str(w->hdr.bucket, &w->hdr.bucket_len, info->bucket, SIZE_MAX,
+			  DATA_BUCKET_MAX)) ||
+	    (rc = set_str(w->hdr.key, &w->hdr.key_len, info->key,
+			  info->key_len ? info->key_len : SIZE_MAX, DATA_KEY_MAX)) ||
+	    (rc = set_str(w->hdr.version, &w->hdr.version_len, info->version_id, SIZE_MAX,
+			  DATA_VERSION_MAX)))
 		goto fail;
 	if ((rc = pick_drives(w, o)) != 0)
 		goto fail;
@@ -137,7 +144,7 @@ int blob_writer_new(struct data_store *s, const struct blob_info *info, struct b
 		char path[DATA_PATH_MAX];
 		if ((rc = store_tmp_path(s, w->drive[i], w->l.id, i, path, sizeof(path))) != 0)
 			goto fail;
-		int fd = s->io->open(s->io->ctx, path, O_WRONLY | O_CREAT | O_EXCL, 0644);
+		int fd = s->io->open(s->io->ctx, path, O_WRONLY | O_CREAT | O_EXCL, 0600);
 		if (fd < 0) {
 			rc = store_fault(s, w->drive[i], dio_err(fd));
 			goto fail;

@@ -78,8 +78,9 @@ struct http_request {
 	http_body_end_cb on_body_end;
 	http_abort_cb on_abort;
 	void *data;         /* handler state */
-	const char *op;     /* operation name for logs/metrics (static) */
-	const char *bucket; /* for the access log (pool memory or static) */
+	const char *op;	     /* operation name for logs/metrics (static) */
+	const char *log_url; /* the target as the access log shows it, when it
+				must differ from url (secrets redacted); pool */
 
 	/* Accounting. */
 	uint64_t start_us;
@@ -111,6 +112,12 @@ struct http_options {
 	unsigned idle_timeout_ms;    /* keep-alive idle */
 	unsigned body_timeout_ms;    /* no body bytes for this long */
 	unsigned shutdown_grace_ms;  /* in-flight deadline on stop */
+	/* At most this many open client connections (0: no cap). At the cap a
+	 * new connection makes room by closing the oldest one that has no
+	 * request in progress (idle keep-alive, or headers still arriving);
+	 * when every connection is serving a request, the newcomer gets
+	 * 503 SlowDown and is closed. */
+	unsigned max_connections;
 };
 
 void http_options_default(struct http_options *o);

@@ -70,6 +70,8 @@ struct http_server {
 	struct http_worker *workers;
 	int n_workers;
 	int port;
+	atomic_int n_conns;   /* open client connections, every worker */
+	atomic_int n_refused; /* refusals still being written */
 };
 
 struct http_conn {
@@ -217,10 +219,11 @@ static void req_log(struct http_request *r)
 	cn_metrics_request(r->op ? r->op : "Unknown", r->status, us, r->bytes_in, r->bytes_out);
 	if (!cn_log_access_enabled())
 		return;
+	const char *url = r->log_url ? r->log_url : r->url;
 	n = snprintf(line, sizeof(line), "access %s %.*s %d in=%llu out=%llu us=%llu op=%s%s",
 		     r->method_str ? r->method_str : "-",
-		     (int)(r->url ? (strlen(r->url) > 512 ? 512 : strlen(r->url)) : 1),
-		     r->url ? r->url : "-", r->status, (unsigned long long)r->bytes_in,
+		     (int)(url ? (strlen(url) > 512 ? 512 : strlen(url)) : 1),
+		     url ? url : "-", r->status, (unsigned long long)r->bytes_in,
 		     (unsigned long long)r->bytes_out, (unsigned long long)us,
 		     r->op ? r->op : "-", r->aborted ? " aborted" : "");
 	if (n > (int)sizeof(line) - 1)
@@ -753,6 +756,7 @@ static void conn_free(struct http_conn *c)
 	free(c->hbuf);
 	free(c);
 	w->n_conns--;
+	atomic_fetch_sub(&w->srv->n_conns, 1);
 	cn_metrics_conn(-1);
 	worker_maybe_done(w);
 }
@@ -984,13 +988,133 @@ static void conn_start_reading(struct http_conn *c)
 		c->reading = 1;
 }
 
+/* ---- connection cap ---- */
+
+/* A connection refused at the cap: no parser, no buffers, just the socket
+ * until the canned answer is out and the client's bytes are drained. */
+struct refused {
+	uv_tcp_t tcp;
+	uv_timer_t timer;
+	struct http_server *srv;
+	int open;
+};
+
+#define REFUSE_BODY                                                                \
+	"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>SlowDown</Code>"   \
+	"<Message>Please reduce your request rate.</Message></Error>"
+static const char refuse_msg[] =
+	"HTTP/1.1 503 Service Unavailable\r\nServer: cairn\r\n"
+	"Content-Type: application/xml\r\nConnection: close\r\nContent-Length: 126\r\n\r\n"
+	REFUSE_BODY;
+_Static_assert(sizeof(REFUSE_BODY) - 1 == 126, "Content-Length of the refusal matches its body");
+
+static void refused_closed(uv_handle_t *h)
+{
+	struct refused *x = h->data;
+
+	if (--x->open == 0) {
+		atomic_fetch_sub(&x->srv->n_refused, 1);
+		free(x);
+	}
+}
+
+static void refused_close(struct refused *x)
+{
+	if (!uv_is_closing((uv_handle_t *)&x->tcp)) {
+		uv_close((uv_handle_t *)&x->timer, refused_closed);
+		uv_close((uv_handle_t *)&x->tcp, refused_closed);
+	}
+}
+
+static void refused_timeout(uv_timer_t *t)
+{
+	refused_close(t->data);
+}
+
+static void refused_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+	static __thread char sink[4096]; /* discarded bytes */
+	(void)h, (void)suggested;
+	*buf = uv_buf_init(sink, sizeof(sink));
+}
+
+static void refused_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+	(void)buf;
+	if (nread < 0)
+		refused_close(s->data);
+}
+
+/* Answers 503 SlowDown, half-closes, and drains the request for a moment so
+ * the answer is not lost to a reset. Too many refusals at once: just close. */
+static void refuse(struct http_worker *w, uv_stream_t *server)
+{
+	struct http_server *srv = w->srv;
+	struct refused *x = NULL;
+	uv_buf_t b = uv_buf_init((char *)refuse_msg, sizeof(refuse_msg) - 1);
+
+	if (atomic_fetch_add(&srv->n_refused, 1) < (int)srv->opt.max_connections)
+		x = calloc(1, sizeof(*x));
+	if (!x) {
+		uv_tcp_t *t = malloc(sizeof(*t));
+		atomic_fetch_sub(&srv->n_refused, 1);
+		if (t && uv_tcp_init(&w->loop, t) == 0) {
+			if (uv_accept(server, (uv_stream_t *)t) == 0)
+				uv_try_write((uv_stream_t *)t, &b, 1);
+			uv_close((uv_handle_t *)t, (uv_close_cb)free);
+		} else {
+			free(t);
+		}
+		return;
+	}
+	x->srv = srv;
+	x->open = 2;
+	uv_tcp_init(&w->loop, &x->tcp);
+	uv_timer_init(&w->loop, &x->timer);
+	x->tcp.data = x;
+	x->timer.data = x;
+	if (uv_accept(server, (uv_stream_t *)&x->tcp) != 0) {
+		refused_close(x);
+		return;
+	}
+	cn_metrics_refused();
+	uv_try_write((uv_stream_t *)&x->tcp, &b, 1);
+	uv_shutdown_t *sh = malloc(sizeof(*sh));
+	if (!sh || uv_shutdown(sh, (uv_stream_t *)&x->tcp, on_shutdown) != 0)
+		free(sh);
+	uv_read_start((uv_stream_t *)&x->tcp, refused_alloc, refused_read);
+	uv_timer_start(&x->timer, refused_timeout, 1000, 0);
+}
+
+/* At the cap: closes this worker's oldest connection with no request in
+ * progress. Returns 1 if one was closed. */
+static int evict_idle(struct http_worker *w)
+{
+	struct http_conn *c, *victim = NULL;
+
+	for (c = w->conns; c; c = c->next) /* newest first: the last match is the oldest */
+		if (!c->closing && (c->lingering || !c->req || c->state == ST_HEADERS))
+			victim = c;
+	if (!victim)
+		return 0;
+	log_debug("http: connection cap reached, closing an idle connection");
+	cn_metrics_evicted();
+	conn_close(victim);
+	return 1;
+}
+
 static void on_connection(uv_stream_t *server, int status)
 {
 	struct http_worker *w = server->data;
 	struct http_conn *c;
+	unsigned cap = w->srv->opt.max_connections;
 
 	if (status < 0)
 		return;
+	if (cap && atomic_load(&w->srv->n_conns) >= (int)cap && !evict_idle(w)) {
+		refuse(w, server);
+		return;
+	}
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		return;
@@ -1013,6 +1137,7 @@ static void on_connection(uv_stream_t *server, int status)
 		w->conns->prev = c;
 	w->conns = c;
 	w->n_conns++;
+	atomic_fetch_add(&w->srv->n_conns, 1);
 	cn_metrics_conn(1);
 	if (uv_accept(server, (uv_stream_t *)&c->tcp) != 0) {
 		conn_close(c);

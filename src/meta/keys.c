@@ -34,6 +34,7 @@
  * head or by "prefix sorts first" (terminator 00 00 < marker 00 01 < escaped
  * NUL 00 FF), exactly as the full keys compare.
  */
+#include <assert.h>
 #include <string.h>
 #include <xxhash.h>
 
@@ -42,6 +43,8 @@
 
 size_t key_bucket_prefix(uint8_t *out, const char *bucket, size_t blen)
 {
+	/* Callers validate the bucket first: every buffer is KEY_ENC_MAX. */
+	assert(blen <= META_BUCKET_MAX);
 	memcpy(out, bucket, blen);
 	out[blen] = 0;
 	return blen + 1;

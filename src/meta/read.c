@@ -122,6 +122,10 @@ int meta_object_get(struct meta_store *s, const char *bucket, const char *key, s
 	memset(out, 0, sizeof(*out));
 	if (key_len < 1 || key_len > META_KEY_MAX)
 		return key_len ? CN_EKEYTOOLONG : CN_ENOKEY;
+	/* No bucket has a longer name; the key encoding's buffer is sized on
+	 * that bound (this lookup skips the bucket record, see below). */
+	if (blen == 0 || blen > META_BUCKET_MAX)
+		return CN_ENOBUCKET;
 	if (vid && vid[0]) {
 		if (strcmp(vid, "null") == 0)
 			want_null = 1;
@@ -745,7 +749,7 @@ static int list_core(struct meta_store *s, const char *bucket, const struct meta
 		long n;
 		if (tl > cn_b64_len(META_KEY_MAX + 1))
 			return CN_EBADTOKEN;
-		n = cn_b64_decode(p->token, tl, tokbuf);
+		n = cn_b64_decode(p->token, tl, tokbuf, sizeof(tokbuf));
 		if (n < 1 || tokbuf[0] != 1 || n - 1 > META_KEY_MAX)
 			return CN_EBADTOKEN;
 		start = tokbuf + 1;
@@ -868,14 +872,15 @@ done:
 	}
 	if (out->truncated && b.last_set) {
 		uint8_t raw[META_KEY_MAX + 1];
-		char *tok = malloc(cn_b64_len(b.last_len + 1) + 1);
+		size_t tcap = cn_b64_len(b.last_len + 1) + 1;
+		char *tok = b.last_len <= META_KEY_MAX ? malloc(tcap) : NULL;
 		if (!tok) {
 			rc = CN_ENOMEM;
 			goto out;
 		}
 		raw[0] = 1;
 		memcpy(raw + 1, b.arena.p + b.last_off, b.last_len);
-		cn_b64_encode(raw, b.last_len + 1, tok);
+		cn_b64_encode(raw, b.last_len + 1, tok, tcap);
 		out->next_token = tok;
 	}
 	out->entries = b.e;

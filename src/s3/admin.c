@@ -121,9 +121,11 @@ static void admin_status(struct s3_req *r)
 	meta_bucket_list_release(bk, nb);
 	js(&w, "],\"heal_queue\":%zu", data_heal_queue_len(r->srv->data));
 	if (r->srv->gc) {
-		uint64_t del, fail;
-		gc_stats(r->srv->gc, &del, &fail);
-		js(&w, ",\"gc\":{\"deleted\":%" PRIu64 ",\"failed\":%" PRIu64 "}", del, fail);
+		uint64_t del, fail, deferred;
+		gc_stats(r->srv->gc, &del, &fail, &deferred);
+		js(&w, ",\"gc\":{\"deleted\":%" PRIu64 ",\"failed\":%" PRIu64
+		       ",\"deferred\":%" PRIu64 "}",
+		   del, fail, deferred);
 	}
 	if (r->srv->scrub) {
 		struct scrub_progress p;
@@ -231,7 +233,7 @@ static void obj_work(struct s3_req *r, void *arg)
 			struct s3_attrs a;
 			if (s3_attrs_decode(r, v->attrs, v->attrs_len, &a) == 0 && a.ck_alg) {
 				char b64[64];
-				cn_b64_encode(a.ck_raw, a.ck_len, b64);
+				cn_b64_encode(a.ck_raw, a.ck_len, b64, sizeof(b64));
 				js(w, ",\"checksum\":{\"algorithm\":\"%s\",\"value\":\"%s\"}",
 				   cn_checksum_alg_name(a.ck_alg), b64);
 			}
@@ -243,9 +245,10 @@ static void obj_work(struct s3_req *r, void *arg)
 		} else if (v->loc == META_LOC_PARTS) {
 			js(w, ",\"parts\":[");
 			for (uint32_t p = 0; p < v->n_parts; p++) {
-				js(w, "%s{\"part\":%u,\"size\":%" PRIu64 ",\"etag\":\"%s\",\"layout\":",
-				   p ? "," : "", v->parts[p].part_no, v->parts[p].size,
-				   v->parts[p].etag);
+				js(w, "%s{\"part\":%u,\"size\":%" PRIu64 ",\"etag\":", p ? "," : "",
+				   v->parts[p].part_no, v->parts[p].size);
+				js_str(w, v->parts[p].etag, strlen(v->parts[p].etag));
+				js(w, ",\"layout\":");
 				blob_json(r, w, v->parts[p].layout, v->parts[p].layout_len);
 				js(w, "}");
 			}

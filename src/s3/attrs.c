@@ -32,7 +32,10 @@ enum {
 int s3_attrs_from_request(struct s3_req *r, struct s3_attrs *a)
 {
 	struct http_request *h = r->http;
+	const char **strs[6] = {&a->content_type, &a->content_encoding, &a->content_disposition,
+				&a->content_language, &a->cache_control, &a->expires};
 	size_t meta_bytes = 0;
+	int n = 0;
 
 	memset(a, 0, sizeof(*a));
 	a->content_type = s3_header(r, "content-type");
@@ -53,22 +56,37 @@ int s3_attrs_from_request(struct s3_req *r, struct s3_attrs *a)
 			a->content_encoding = ce;
 		}
 	}
+	/* Every stored value goes back out as a response header. */
+	for (int i = 0; i < 6; i++)
+		if (*strs[i] && !s3_hdr_value_ok(*strs[i], strlen(*strs[i])))
+			return CN_EBADARG;
 	for (int i = 0; i < h->n_headers; i++) {
 		const struct http_header *hd = &h->headers[i];
 		if (hd->name_len > 11 && strncasecmp(hd->name, "x-amz-meta-", 11) == 0) {
-			char *n;
-			if (a->n_meta == 64)
-				return CN_EMETATOOBIG;
 			meta_bytes += hd->name_len - 11 + hd->value_len;
 			if (meta_bytes > S3_MAX_USER_META)
 				return CN_EMETATOOBIG;
-			n = cn_pool_strndup(r->pool, hd->name + 11, hd->name_len - 11);
-			if (!n)
+			if (!s3_hdr_value_ok(hd->value, hd->value_len))
+				return CN_EBADARG;
+			n++;
+		}
+	}
+	if (n == 0)
+		return 0;
+	a->meta_names = cn_pool_alloc(r->pool, sizeof(*a->meta_names) * (size_t)n);
+	a->meta_values = cn_pool_alloc(r->pool, sizeof(*a->meta_values) * (size_t)n);
+	if (!a->meta_names || !a->meta_values)
+		return CN_ENOMEM;
+	for (int i = 0; i < h->n_headers; i++) {
+		const struct http_header *hd = &h->headers[i];
+		if (hd->name_len > 11 && strncasecmp(hd->name, "x-amz-meta-", 11) == 0) {
+			char *nm = cn_pool_strndup(r->pool, hd->name + 11, hd->name_len - 11);
+			if (!nm)
 				return CN_ENOMEM;
-			for (char *p = n; *p; p++)
+			for (char *p = nm; *p; p++)
 				if (*p >= 'A' && *p <= 'Z')
 					*p = (char)(*p - 'A' + 'a');
-			a->meta_names[a->n_meta] = n;
+			a->meta_names[a->n_meta] = nm;
 			a->meta_values[a->n_meta] = hd->value;
 			a->n_meta++;
 		}
@@ -142,34 +160,51 @@ int s3_attrs_decode(struct s3_req *r, const uint8_t *buf, size_t len, struct s3_
 	size_t off = 1;
 	const char **strs[6] = {&a->content_type, &a->content_encoding, &a->content_disposition,
 				&a->content_language, &a->cache_control, &a->expires};
+	int n = 0;
 
 	memset(a, 0, sizeof(*a));
 	if (len == 0)
 		return 0;
 	if (buf[0] != 1)
 		return CN_ECORRUPT;
+	/* First pass: check the framing and count the metadata records. */
 	while (off < len) {
 		size_t l;
-		int tag;
 		if (len - off < 3)
 			return CN_ECORRUPT;
-		tag = buf[off];
 		l = (size_t)buf[off + 1] | (size_t)buf[off + 2] << 8;
-		off += 3;
-		if (l > len - off)
+		if (l > len - off - 3)
 			return CN_ECORRUPT;
-		const uint8_t *p = buf + off;
-		off += l;
+		n += buf[off] == T_META;
+		off += 3 + l;
+	}
+	if (n) {
+		a->meta_names = cn_pool_alloc(r->pool, sizeof(*a->meta_names) * (size_t)n);
+		a->meta_values = cn_pool_alloc(r->pool, sizeof(*a->meta_values) * (size_t)n);
+		if (!a->meta_names || !a->meta_values)
+			return CN_ENOMEM;
+	}
+	off = 1;
+	while (off < len) {
+		int tag = buf[off];
+		size_t l = (size_t)buf[off + 1] | (size_t)buf[off + 2] << 8;
+		const uint8_t *p = buf + off + 3;
+		off += 3 + l;
 		if (tag >= T_CTYPE && tag <= T_EXPIRES) {
 			*strs[tag - T_CTYPE] = cn_pool_strndup(r->pool, (const char *)p, l);
+			if (!*strs[tag - T_CTYPE])
+				return CN_ENOMEM;
 		} else if (tag == T_META) {
 			const uint8_t *z = memchr(p, 0, l);
-			if (!z || a->n_meta == 64)
+			const char *nm, *v;
+			if (!z)
 				return CN_ECORRUPT;
-			a->meta_names[a->n_meta] =
-				cn_pool_strndup(r->pool, (const char *)p, (size_t)(z - p));
-			a->meta_values[a->n_meta] = cn_pool_strndup(
-				r->pool, (const char *)z + 1, l - (size_t)(z - p) - 1);
+			nm = cn_pool_strndup(r->pool, (const char *)p, (size_t)(z - p));
+			v = cn_pool_strndup(r->pool, (const char *)z + 1, l - (size_t)(z - p) - 1);
+			if (!nm || !v)
+				return CN_ENOMEM;
+			a->meta_names[a->n_meta] = nm;
+			a->meta_values[a->n_meta] = v;
 			a->n_meta++;
 		} else if (tag == T_CKSUM) {
 			if (l < 6 || l - 6 > sizeof(a->ck_raw))
@@ -179,6 +214,8 @@ int s3_attrs_decode(struct s3_req *r, const uint8_t *buf, size_t len, struct s3_
 			a->ck_parts = (uint32_t)p[2] | (uint32_t)p[3] << 8 | (uint32_t)p[4] << 16 |
 				      (uint32_t)p[5] << 24;
 			a->ck_len = l - 6;
+			if (a->ck_len != cn_checksum_alg_len(a->ck_alg))
+				return CN_ECORRUPT; /* unknown algorithm or wrong length */
 			memcpy(a->ck_raw, p + 6, a->ck_len);
 		}
 	}
@@ -200,7 +237,7 @@ void s3_attrs_to_headers(struct s3_req *r, const struct s3_attrs *a, struct s3_h
 			   a->meta_values[i]);
 	if (want_ck && a->ck_alg != CN_CK_NONE && a->ck_len) {
 		char b64[64];
-		cn_b64_encode(a->ck_raw, a->ck_len, b64);
+		cn_b64_encode(a->ck_raw, a->ck_len, b64, sizeof(b64));
 		if (a->ck_composite)
 			s3_hdr_add(r, h,
 				   cn_pool_printf(r->pool, "x-amz-checksum-%s",

@@ -142,6 +142,15 @@ int s3_body_prepare(struct s3_req *r, uint64_t *len_out)
 	} else if (!h->chunked) {
 		b->expected = 0; /* no body */
 	}
+	/* Integrity headers are decoded into fixed buffers here, before any
+	 * body byte is read: a value of the wrong shape is refused at once
+	 * and can never write past its buffer. */
+	const char *md5 = s3_header(r, "content-md5");
+	if (md5) {
+		if (cn_b64_decode(md5, strlen(md5), b->md5, sizeof(b->md5)) != 16)
+			return CN_EBADMD5HDR;
+		b->has_md5 = 1;
+	}
 	/* Additional checksum: a header value now, or a trailer later. */
 	for (int i = 0; i < h->n_headers; i++) {
 		const struct http_header *hd = &h->headers[i];
@@ -150,16 +159,18 @@ int s3_body_prepare(struct s3_req *r, uint64_t *len_out)
 		    strcasecmp(hd->name, "x-amz-checksum-algorithm") != 0) {
 			enum cn_checksum_alg a =
 				cn_checksum_alg_parse(hd->name + 15, hd->name_len - 15);
+			long n;
 			if (a == CN_CK_NONE)
 				return CN_EBADARG;
 			/* S3 takes exactly one checksum; verifying only the last of
 			 * several would silently skip the others. */
 			if (b->ck_alg)
 				return CN_EBADARG;
-			if (hd->value_len >= sizeof(b->ck_value))
-				return CN_EBADARG;
+			n = cn_b64_decode(hd->value, hd->value_len, b->ck_want, sizeof(b->ck_want));
+			if (n < 0 || (size_t)n != cn_checksum_alg_len(a))
+				return CN_EBADCKVALUE;
 			b->ck_alg = a;
-			memcpy(b->ck_value, hd->value, hd->value_len + 1);
+			b->ck_have = 1;
 		}
 	}
 	trailer = s3_header(r, "x-amz-trailer");
@@ -211,6 +222,24 @@ void s3_body_start(struct s3_req *r, s3_sink_fn sink, s3_body_done_fn done)
 }
 
 
+int s3_body_declares_digest(struct s3_req *r)
+{
+	const char *t = s3_header(r, "x-amz-trailer");
+	struct http_request *h = r->http;
+
+	if (s3_header(r, "content-md5"))
+		return 1;
+	if (t && strncasecmp(t, "x-amz-checksum-", 15) == 0)
+		return 1;
+	for (int i = 0; i < h->n_headers; i++) {
+		const struct http_header *hd = &h->headers[i];
+		if (hd->name_len > 15 && strncasecmp(hd->name, "x-amz-checksum-", 15) == 0 &&
+		    cn_checksum_alg_parse(hd->name + 15, hd->name_len - 15) != CN_CK_NONE)
+			return 1;
+	}
+	return 0;
+}
+
 unsigned s3_body_digests(struct s3_req *r)
 {
 	unsigned d = CN_DIG_MD5;
@@ -224,35 +253,28 @@ unsigned s3_body_digests(struct s3_req *r)
 
 int s3_body_verify(struct s3_req *r, const struct cn_digest_result *d)
 {
-	const char *md5 = s3_header(r, "content-md5");
 	struct s3_body *b = &r->body;
 	int rc;
 
-	if (md5) {
-		uint8_t raw[24];
-		long n = cn_b64_decode(md5, strlen(md5), raw);
-		if (n != 16)
-			return CN_EBADMD5HDR;
-		if (memcmp(raw, d->md5, 16) != 0)
-			return CN_EBADDIGEST;
-	}
+	if (b->has_md5 && memcmp(b->md5, d->md5, 16) != 0)
+		return CN_EBADDIGEST;
 	rc = sigv4_payload_check(&r->auth, d->sha256);
 	if (rc)
 		return rc;
 	if (b->ck_alg) {
-		uint8_t want[40], got[32];
+		uint8_t got[CN_CHECKSUM_MAX];
 		size_t gl = cn_checksum_raw(b->ck_alg, d, got);
-		const char *val = b->ck_value;
+		const uint8_t *want = b->ck_have ? b->ck_want : NULL;
+		size_t wl = gl;
 		if (b->ck_trailer && b->dec) {
-			val = b->dec->checksum_alg != CN_CK_NONE ? b->dec->checksum_b64 : NULL;
-			if (!val) /* the trailer is mandatory once announced */
+			/* the trailer is mandatory once announced */
+			if (b->dec->checksum_alg == CN_CK_NONE)
 				return CN_EBADCHECKSUM;
+			want = b->dec->checksum_raw;
+			wl = b->dec->checksum_len;
 		}
-		if (val && *val) {
-			long n = cn_b64_decode(val, strlen(val), want);
-			if (n < 0 || (size_t)n != gl || memcmp(want, got, gl) != 0)
-				return CN_EBADCHECKSUM;
-		}
+		if (want && (wl != gl || memcmp(want, got, gl) != 0))
+			return CN_EBADCHECKSUM;
 	}
 	s3_body_release(r);
 	return 0;

@@ -18,6 +18,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "bg/vpin.h"
 #include "core/err.h"
 #include "core/log.h"
 
@@ -92,11 +93,21 @@ int s3_copy_source_open(struct s3_req *r, struct s3_copy_src *src)
 		s3_copy_source_close(src);
 		return CN_ECORRUPT;
 	}
+	/* A long copy must not lose its source to GC half-way. */
+	if (version_pin(r->srv->data, &src->v)) {
+		s3_copy_source_close(src);
+		return CN_ENOMEM;
+	}
+	src->pinned = r->srv->data;
 	return 0;
 }
 
 void s3_copy_source_close(struct s3_copy_src *src)
 {
+	if (src->pinned) {
+		version_unpin(src->pinned, &src->v);
+		src->pinned = NULL;
+	}
 	if (src->have_v) {
 		meta_version_release(&src->v);
 		src->have_v = 0;
@@ -359,7 +370,8 @@ int s3_copy_blob_start(struct s3_req *r, struct s3_copy_blob *cb)
 	s3_random_id(j->info.id);
 	/* pool memory is taken here, on the loop: the pool is not thread-safe */
 	j->info.bucket = r->route.bucket;
-	j->info.key = cn_pool_strndup(r->pool, r->route.key, r->route.key_len);
+	j->info.key = r->route.key;
+	j->info.key_len = r->route.key_len;
 	if (!j->info.key)
 		return CN_ENOMEM;
 	j->info.version_id = cb->version_text;
@@ -463,7 +475,7 @@ static int cobj_attrs(struct s3_req *r, struct cobj_op *op, int replace)
 	int rc = s3_attrs_decode(r, op->src.v.attrs, op->src.v.attrs_len, &srca);
 
 	if (rc)
-		return CN_ECORRUPT;
+		return rc;
 	if (replace) {
 		rc = s3_attrs_from_request(r, &op->attrs);
 		if (rc)

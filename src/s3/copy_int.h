@@ -24,6 +24,7 @@ struct s3_copy_src {
 	const char *vid; /* versionId text or NULL */
 	struct meta_version v;
 	int have_v;
+	struct data_store *pinned; /* v's blobs are pinned in this store */
 };
 
 /* Parses the x-amz-copy-source header of r ("[/]bucket/key[?versionId=v]",

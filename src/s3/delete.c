@@ -4,7 +4,7 @@
  *
  * Layer: s3 handler. Flow (loop thread):
  *   s3_op_delete_objects -> body read (Content-MD5 / x-amz-checksum-*
- *   verified by body.c when sent) -> parse -> submit every command ->
+ *   required, verified by body.c) -> parse -> submit every command ->
  *   one_done per command -> respond when the last one is back.
  * The commands travel together through group commit, so a request of 1000
  * keys costs about one metadata fsync. The request is ended only after every
@@ -225,5 +225,11 @@ void s3_op_delete_objects(struct s3_req *r)
 		return;
 	}
 	meta_bucket_release(&b);
+	/* S3 insists on an integrity check for a request that deletes up to
+	 * 1000 keys: a corrupted key list must not delete the wrong ones. */
+	if (!s3_body_declares_digest(r)) {
+		s3_send_error(r, CN_EMISSINGMD5);
+		return;
+	}
 	s3_body_read_small(r, DEL_MAX_BODY, got_body);
 }

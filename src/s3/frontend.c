@@ -51,32 +51,99 @@ const char *s3_header(struct s3_req *r, const char *name)
 	return h ? h->value : NULL;
 }
 
-void s3_hdr_add(struct s3_req *r, struct s3_hdrs *h, const char *name, const char *value)
+int s3_hdr_value_ok(const char *v, size_t len)
 {
-	(void)r;
-	if (h->n >= S3_MAX_HEADERS_OUT || !value)
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)v[i];
+		if ((c < 0x20 && c != '\t') || c == 0x7f)
+			return 0;
+	}
+	return 1;
+}
+
+static int hdr_grow(struct s3_req *r, struct s3_hdrs *h)
+{
+	int cap = h->cap ? 2 * h->cap : 16;
+	struct http_header *n = cn_pool_alloc(r->pool, sizeof(*n) * (size_t)cap);
+
+	if (!n)
+		return CN_ENOMEM;
+	if (h->n)
+		memcpy(n, h->h, sizeof(*n) * (size_t)h->n);
+	h->h = n;
+	h->cap = cap;
+	return 0;
+}
+
+static void hdr_put(struct s3_req *r, struct s3_hdrs *h, const char *name, const char *value,
+		    size_t len)
+{
+	if (!s3_hdr_value_ok(value, len)) {
+		log_warn("request %s: refusing to send header %s with a control character",
+			 r->request_id, name);
+		h->bad = 1;
 		return;
+	}
+	if (h->n == h->cap && hdr_grow(r, h)) {
+		h->bad = 1;
+		return;
+	}
 	h->h[h->n].name = name;
 	h->h[h->n].name_len = strlen(name);
 	h->h[h->n].value = value;
-	h->h[h->n].value_len = strlen(value);
+	h->h[h->n].value_len = len;
 	h->n++;
+}
+
+void s3_hdr_add(struct s3_req *r, struct s3_hdrs *h, const char *name, const char *value)
+{
+	if (!value)
+		return;
+	hdr_put(r, h, name, value, strlen(value));
+}
+
+int s3_hdr_has(const struct s3_hdrs *h, const char *name)
+{
+	for (int i = 0; i < h->n; i++)
+		if (strcasecmp(h->h[i].name, name) == 0)
+			return 1;
+	return 0;
+}
+
+void s3_hdr_set(struct s3_req *r, struct s3_hdrs *h, const char *name, const char *value)
+{
+	size_t len = strlen(value);
+
+	for (int i = 0; i < h->n; i++)
+		if (strcasecmp(h->h[i].name, name) == 0) {
+			if (!s3_hdr_value_ok(value, len)) {
+				h->bad = 1;
+				return;
+			}
+			h->h[i].value = value;
+			h->h[i].value_len = len;
+			return;
+		}
+	hdr_put(r, h, name, value, len);
 }
 
 void s3_hdr_addf(struct s3_req *r, struct s3_hdrs *h, const char *name, const char *fmt, ...)
 {
 	va_list ap;
-	char buf[512];
+	char *v;
 	int n;
 
 	va_start(ap, fmt);
-	n = vsnprintf(buf, sizeof(buf), fmt, ap);
+	n = vsnprintf(NULL, 0, fmt, ap);
 	va_end(ap);
-	if (n < 0)
+	if (n < 0 || !(v = cn_pool_alloc(r->pool, (size_t)n + 1))) {
+		h->bad = 1;
 		return;
-	if ((size_t)n >= sizeof(buf))
-		n = sizeof(buf) - 1;
-	s3_hdr_add(r, h, name, cn_pool_strndup(r->pool, buf, (size_t)n));
+	}
+	va_start(ap, fmt);
+	vsnprintf(v, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	hdr_put(r, h, name, v, (size_t)n);
 }
 
 void s3_http_date(int64_t ns, char out[40])
@@ -104,37 +171,50 @@ int s3_parse_http_date(const char *s, int64_t *ns)
 	return 0;
 }
 
-static void common_headers(struct s3_req *r, struct s3_hdrs *all, const struct s3_hdrs *h)
+/* The headers every response carries, then the handler's. */
+static int common_headers(struct s3_req *r, struct s3_hdrs *all, const struct s3_hdrs *h)
 {
-	char date[40];
+	/* Formatting the date costs more than the rest of a small response's
+	 * headers: once per second per worker thread. */
+	static __thread time_t last;
+	static __thread char cached[40];
+	time_t now = time(NULL);
+	int n = h ? h->n : 0;
 
+	if (now != last) {
+		s3_http_date((int64_t)now * 1000000000LL, cached);
+		last = now;
+	}
 	all->n = 0;
+	all->bad = h ? h->bad : 0;
+	all->cap = n + 4;
+	all->h = cn_pool_alloc(r->pool, sizeof(*all->h) * (size_t)all->cap);
+	if (!all->h)
+		return CN_ENOMEM;
 	s3_hdr_add(r, all, "Server", "cairn");
 	s3_hdr_add(r, all, "x-amz-request-id", r->request_id);
 	s3_hdr_add(r, all, "x-amz-id-2", r->request_id);
-	{
-		/* Formatting the date costs more than the rest of a small
-		 * response's headers: once per second per worker thread. */
-		static __thread time_t last;
-		static __thread char cached[40];
-		time_t now = time(NULL);
-		if (now != last) {
-			s3_http_date((int64_t)now * 1000000000LL, cached);
-			last = now;
-		}
-		memcpy(date, cached, sizeof(date));
+	s3_hdr_add(r, all, "Date", cn_pool_strndup(r->pool, cached, strlen(cached)));
+	if (n) {
+		memcpy(all->h + all->n, h->h, sizeof(*all->h) * (size_t)n);
+		all->n += n;
 	}
-	s3_hdr_add(r, all, "Date", cn_pool_strndup(r->pool, date, strlen(date)));
-	if (h)
-		for (int i = 0; i < h->n && all->n < S3_MAX_HEADERS_OUT; i++)
-			all->h[all->n++] = h->h[i];
+	return all->bad ? CN_EINTERNAL : 0;
 }
 
 int s3_send_begin(struct s3_req *r, int status, struct s3_hdrs *h, uint64_t len)
 {
 	struct s3_hdrs all;
+	int rc = common_headers(r, &all, h);
 
-	common_headers(r, &all, h);
+	if (rc) {
+		/* A header that cannot be sent, or no memory for the list: the
+		 * client gets an error, never a response missing a header. */
+		struct s3_hdrs plain = {0};
+		if (common_headers(r, &all, &plain) == 0)
+			http_response_begin(r->http, 500, all.h, all.n, 0);
+		return rc;
+	}
 	return http_response_begin(r->http, status, all.h, all.n, len);
 }
 
@@ -174,48 +254,72 @@ void s3_send_xml(struct s3_req *r, int status, struct s3_hdrs *h, struct xmlw *w
 	s3_end(r);
 }
 
-void s3_send_error(struct s3_req *r, int err)
+void s3_send_error_ex(struct s3_req *r, int err, struct s3_hdrs *h, const struct s3_err_field *f,
+		      int n)
 {
 	const struct s3_error *e = s3_error_lookup(err);
+	struct s3_err_field auto_f[2];
+	struct s3_hdrs own = {0};
+	struct s3_error_doc d;
 	struct xmlw w;
-	struct s3_hdrs h = {.n = 0};
+	char *lname;
 
 	if (r->done)
 		return;
+	if (!h)
+		h = &own;
 	if (e->status >= 500)
-		log_warn("request %s %s: %s (%s)", r->http->method_str, r->http->url,
-			 cn_strerror(err), cn_errname(err));
+		log_warn("request %s %s %s: %s (%s)", r->request_id, r->http->method_str,
+			 r->http->path, cn_strerror(err), cn_errname(err));
 	if (err == CN_ENOTMODIFIED) {
 		/* 304 carries no body. */
-		s3_send_begin(r, 304, NULL, 0);
+		s3_send_begin(r, 304, h, 0);
 		s3_end(r);
 		return;
 	}
-	xmlw_init(&w);
-	xmlw_decl(&w);
-	xmlw_open(&w, "Error", NULL);
-	xmlw_elem(&w, "Code", e->code);
-	xmlw_elem(&w, "Message", e->message);
-	if (r->route.bucket)
-		xmlw_elem(&w, "BucketName", r->route.bucket);
-	if (r->route.key)
-		xmlw_elem_n(&w, "Key", r->route.key, r->route.key_len);
-	xmlw_elem(&w, "Resource", r->http->path);
-	xmlw_elem(&w, "RequestId", r->request_id);
-	xmlw_close(&w, "Error");
-	if (err == CN_EDELMARKER)
-		s3_hdr_add(r, &h, "x-amz-delete-marker", "true");
-	if (err == CN_EBADMETHOD || err == CN_EDELMARKER)
-		s3_hdr_add(r, &h, "Allow", "GET, HEAD, PUT, POST, DELETE");
-	/* An error before the body was read: the connection cannot be reused
-	 * for the next request unless the body is drained; http closes it. */
+	/* Details S3 attaches to these errors. */
+	if (n == 0 && err == CN_EUNSIGNEDHDR && r->auth.unsigned_header) {
+		lname = cn_pool_strndup(r->pool, r->auth.unsigned_header,
+					r->auth.unsigned_header_len);
+		for (char *p = lname; p && *p; p++)
+			if (*p >= 'A' && *p <= 'Z')
+				*p = (char)(*p + 32);
+		if (lname) {
+			auto_f[0] = (struct s3_err_field){"HeadersNotSigned", lname, strlen(lname)};
+			f = auto_f;
+			n = 1;
+		}
+	} else if (n == 0 && err == CN_EBADREGION) {
+		auto_f[0] = (struct s3_err_field){"Region", r->srv->cfg.region,
+						  strlen(r->srv->cfg.region)};
+		f = auto_f;
+		n = 1;
+	}
+	if (err == CN_EDELMARKER && !s3_hdr_has(h, "x-amz-delete-marker"))
+		s3_hdr_add(r, h, "x-amz-delete-marker", "true");
+	if ((err == CN_EBADMETHOD || err == CN_EDELMARKER) && !s3_hdr_has(h, "Allow"))
+		s3_hdr_add(r, h, "Allow", "GET, HEAD, PUT, POST, DELETE");
 	if (r->is_head) {
-		xmlw_release(&w);
-		s3_send_begin(r, e->status, &h, 0);
+		s3_send_begin(r, e->status, h, 0);
 		s3_end(r);
 		return;
 	}
-	s3_send_xml(r, e->status, &h, &w);
+	memset(&d, 0, sizeof(d));
+	d.bucket = r->route.bucket;
+	d.key = r->route.key;
+	d.key_len = r->route.key_len;
+	d.resource = r->http->path;
+	d.request_id = r->request_id;
+	d.fields = f;
+	d.n_fields = n;
+	xmlw_init(&w);
+	s3_error_xml(&w, e, &d);
+	s3_send_xml(r, e->status, h, &w);
+}
+
+void s3_send_error(struct s3_req *r, int err)
+{
+	s3_send_error_ex(r, err, NULL, NULL, 0);
 }
 
 /* ---- big buffers ---- */
@@ -320,16 +424,22 @@ static void ops_endpoint(struct s3_req *r)
 		else
 			send_plain(r, 503, "text/plain", "not ready\n", 10);
 	} else if (strcmp(p, "/_cairn/metrics") == 0) {
-		size_t need = cn_metrics_render(NULL, 0) + 1024;
-		char *buf = cn_pool_alloc(r->pool, need);
+		/* Sized, then rendered: an operation first seen in between adds
+		 * lines, so render again into a larger buffer until it fits. */
+		size_t need = cn_metrics_render(NULL, 0), n = need + 1;
+		char *buf = NULL;
 		r->http->op = "Metrics";
-		if (!buf) {
+		for (int tries = 0; tries < 4 && n > need; tries++) {
+			need = n + 4096;
+			buf = cn_pool_alloc(r->pool, need);
+			if (!buf)
+				break;
+			n = cn_metrics_render(buf, need);
+		}
+		if (!buf || n > need) {
 			s3_send_error(r, CN_ENOMEM);
 			return;
 		}
-		size_t n = cn_metrics_render(buf, need);
-		if (n > need)
-			n = need;
 		send_plain(r, 200, "text/plain; version=0.0.4", buf, n);
 	} else {
 		r->http->op = "Unknown";
@@ -375,6 +485,7 @@ static int authenticate(struct s3_req *r)
 	sr.headers = hs;
 	sr.n_headers = (size_t)h->n_headers;
 	sr.now = time(NULL);
+	sr.region = r->srv->cfg.region;
 	return sigv4_verify(&sr, lookup_secret, r->srv, &r->auth);
 }
 
@@ -431,6 +542,56 @@ static void dispatch(struct s3_req *r)
 	}
 }
 
+/* A presigned URL's signature is a bearer token for up to 7 days: the
+ * access log shows the request with its value replaced. */
+static void redact_log_url(struct http_request *h)
+{
+	static const char *const secret[] = {"X-Amz-Signature=", "Signature="};
+	const char *q = h->query;
+	size_t n_params = 1, cap;
+	char *out, *o;
+
+	if (!h->query_len || !strcasestr(q, "Signature="))
+		return;
+	for (size_t i = 0; i < h->query_len; i++)
+		n_params += q[i] == '&';
+	/* Each parameter grows by at most "REDACTED" (an empty value hidden). */
+	cap = h->path_len + 1 + h->query_len + 8 * n_params + 1;
+	out = cn_pool_alloc(&h->pool, cap);
+	if (!out) {
+		h->log_url = h->path; /* no memory: drop the query rather than leak it */
+		return;
+	}
+	o = out;
+	memcpy(o, h->path, h->path_len);
+	o += h->path_len;
+	*o++ = '?';
+	for (size_t pos = 0; pos < h->query_len;) {
+		size_t end = pos, hide = 0;
+		while (end < h->query_len && q[end] != '&')
+			end++;
+		for (size_t i = 0; i < sizeof(secret) / sizeof(secret[0]); i++) {
+			size_t sl = strlen(secret[i]);
+			if (end - pos >= sl && strncasecmp(q + pos, secret[i], sl) == 0)
+				hide = sl;
+		}
+		if (hide) {
+			memcpy(o, q + pos, hide);
+			o += hide;
+			memcpy(o, "REDACTED", 8);
+			o += 8;
+		} else {
+			memcpy(o, q + pos, end - pos);
+			o += end - pos;
+		}
+		if (end < h->query_len)
+			*o++ = '&';
+		pos = end + 1;
+	}
+	*o = 0;
+	h->log_url = out;
+}
+
 static void on_request(struct http_request *h, void *arg)
 {
 	struct s3_server *s = arg;
@@ -452,6 +613,7 @@ static void on_request(struct http_request *h, void *arg)
 		 ((unsigned long long)http_worker_index(h->worker) << 56));
 	h->data = r;
 	h->on_abort = on_abort;
+	redact_log_url(h);
 
 	if (strncmp(h->path, "/_cairn/admin/", 14) == 0) {
 		h->op = "Admin";
@@ -479,7 +641,6 @@ static void on_request(struct http_request *h, void *arg)
 	in.has_copy_source = s3_header(r, "x-amz-copy-source") != NULL;
 	rc = s3_route_parse(r->pool, &in, &r->route);
 	h->op = r->route.op_name;
-	h->bucket = r->route.bucket;
 	if (rc) {
 		s3_send_error(r, rc);
 		return;

@@ -183,7 +183,7 @@ static void part_committed(struct meta_cmd *cmd, int rc, void *arg)
 	s3_hdr_add(r, &h, "ETag", s3_quote_etag(r, op->etag));
 	if (op->ck_alg != CN_CK_NONE) {
 		char b64[64];
-		cn_b64_encode(op->ck_raw, op->ck_len, b64);
+		cn_b64_encode(op->ck_raw, op->ck_len, b64, sizeof(b64));
 		s3_hdr_add(r, &h,
 			   cn_pool_printf(r->pool, "x-amz-checksum-%s",
 					  cn_checksum_alg_header(op->ck_alg)),

@@ -18,6 +18,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "bg/vpin.h"
 #include "core/err.h"
 #include "core/log.h"
 
@@ -103,7 +104,7 @@ static void put_committed(struct meta_cmd *cmd, int rc, void *arg)
 			   cn_pool_strndup(r->pool, cmd->res.vid_text, strlen(cmd->res.vid_text)));
 	if (op->attrs.ck_alg) {
 		char b64[64];
-		cn_b64_encode(op->attrs.ck_raw, op->attrs.ck_len, b64);
+		cn_b64_encode(op->attrs.ck_raw, op->attrs.ck_len, b64, sizeof(b64));
 		s3_hdr_add(r, &h,
 			   cn_pool_printf(r->pool, "x-amz-checksum-%s",
 					  cn_checksum_alg_header(op->attrs.ck_alg)),
@@ -201,6 +202,7 @@ struct get_op {
 	struct s3_req *r;
 	struct meta_version v;
 	int have_v;
+	int pinned; /* v's blobs are pinned against GC */
 	uint64_t start, end; /* inclusive byte range of the object to send */
 	uint64_t pos;        /* next byte to read */
 	uint64_t sent;
@@ -235,6 +237,10 @@ static void get_cleanup(struct get_op *g)
 	s3_bigbuf_put(g->r, g->buf[0]);
 	s3_bigbuf_put(g->r, g->buf[1]);
 	g->buf[0] = g->buf[1] = NULL;
+	if (g->pinned) {
+		version_unpin(g->r->srv->data, &g->v);
+		g->pinned = 0;
+	}
 	if (g->have_v) {
 		meta_version_release(&g->v);
 		g->have_v = 0;
@@ -378,43 +384,54 @@ static void get_pump(struct s3_req *r, struct get_op *g)
 	}
 }
 
+/* Strict decimal: digits only, no sign or space (strtoull takes "-3" and
+ * negates it), no overflow. Returns the end or NULL. */
+static const char *dec_u64(const char *p, uint64_t *out)
+{
+	uint64_t v = 0;
+	const char *s = p;
+
+	for (; *p >= '0' && *p <= '9'; p++) {
+		if (v > (UINT64_MAX - (uint64_t)(*p - '0')) / 10)
+			return NULL;
+		v = v * 10 + (uint64_t)(*p - '0');
+	}
+	if (p == s)
+		return NULL;
+	*out = v;
+	return p;
+}
+
 /* Parses "bytes=a-b" / "bytes=a-" / "bytes=-n" against size. Returns 0 and the
- * inclusive range, 1 to ignore the header (malformed/multiple ranges, as S3
- * serves the whole object), or CN_EBADRANGE. */
+ * inclusive range, 1 to ignore the header (malformed or multiple ranges: S3
+ * serves the whole object with 200), or CN_EBADRANGE. */
 static int parse_range(const char *h, uint64_t size, uint64_t *s, uint64_t *e)
 {
 	const char *p;
-	char *end;
-	unsigned long long a, b;
+	uint64_t a, b;
 
 	if (strncasecmp(h, "bytes=", 6) != 0)
 		return 1;
 	p = h + 6;
-	if (strchr(p, ','))
-		return 1;
 	if (*p == '-') {
-		b = strtoull(p + 1, &end, 10);
-		if (end == p + 1 || *end)
+		p = dec_u64(p + 1, &b);
+		if (!p || *p)
 			return 1;
-		if (b == 0)
-			return CN_EBADRANGE;
-		if (size == 0)
+		if (b == 0 || size == 0)
 			return CN_EBADRANGE;
 		*s = b >= size ? 0 : size - b;
 		*e = size - 1;
 		return 0;
 	}
-	if (*p < '0' || *p > '9')
+	p = dec_u64(p, &a);
+	if (!p || *p != '-')
 		return 1;
-	a = strtoull(p, &end, 10);
-	if (*end != '-')
-		return 1;
-	p = end + 1;
+	p++;
 	if (*p == 0) {
 		b = UINT64_MAX;
 	} else {
-		b = strtoull(p, &end, 10);
-		if (*end || b < a)
+		p = dec_u64(p, &b);
+		if (!p || *p || b < a)
 			return 1;
 	}
 	if (a >= size)
@@ -448,19 +465,38 @@ static int check_read_conditions(struct s3_req *r, const struct meta_version *v)
 	return 0;
 }
 
-static void add_override(struct s3_req *r, struct s3_hdrs *h, const char *param,
-			 const char *header)
+/* response-* query parameters override stored headers (S3 allows them on
+ * signed requests only; every request here is signed). */
+static const struct {
+	const char *param, *header;
+} overrides[] = {
+	{"response-content-type", "Content-Type"},
+	{"response-content-language", "Content-Language"},
+	{"response-expires", "Expires"},
+	{"response-cache-control", "Cache-Control"},
+	{"response-content-disposition", "Content-Disposition"},
+	{"response-content-encoding", "Content-Encoding"},
+};
+
+/* Checked before anything is read: a value with CR/LF or another control
+ * character would split the response (S3: 400 InvalidArgument). */
+static int check_overrides(struct s3_req *r)
 {
-	const char *v = s3_route_param(&r->route, param);
-	if (!v)
-		return;
-	for (int i = 0; i < h->n; i++)
-		if (strcasecmp(h->h[i].name, header) == 0) {
-			h->h[i].value = v;
-			h->h[i].value_len = strlen(v);
-			return;
-		}
-	s3_hdr_add(r, h, header, v);
+	for (size_t i = 0; i < sizeof(overrides) / sizeof(overrides[0]); i++) {
+		const char *v = s3_route_param(&r->route, overrides[i].param);
+		if (v && !s3_hdr_value_ok(v, strlen(v)))
+			return CN_EBADARG;
+	}
+	return 0;
+}
+
+static void add_overrides(struct s3_req *r, struct s3_hdrs *h)
+{
+	for (size_t i = 0; i < sizeof(overrides) / sizeof(overrides[0]); i++) {
+		const char *v = s3_route_param(&r->route, overrides[i].param);
+		if (v)
+			s3_hdr_set(r, h, overrides[i].header, v);
+	}
 }
 
 static void add_version_headers(struct s3_req *r, struct s3_hdrs *h, const struct meta_version *v)
@@ -491,10 +527,15 @@ void s3_op_get_object(struct s3_req *r)
 		s3_send_error(r, CN_EBADVERSIONID);
 		return;
 	}
+	rc = check_overrides(r);
+	if (rc) {
+		s3_send_error(r, rc);
+		return;
+	}
 	rc = meta_object_get(r->srv->meta, r->route.bucket, r->route.key, r->route.key_len, vid,
 			     r->is_head ? 0 : META_GET_INLINE, &g->v);
 	if (rc) {
-		struct s3_hdrs h = {.n = 0};
+		struct s3_hdrs h = {0};
 		if ((rc == CN_ENOKEY || rc == CN_EDELMARKER) &&
 		    (g->v.flags & META_VF_DELETE_MARKER)) {
 			s3_hdr_add(r, &h, "x-amz-delete-marker", "true");
@@ -504,40 +545,11 @@ void s3_op_get_object(struct s3_req *r)
 				s3_http_date(g->v.mtime, date);
 				s3_hdr_add(r, &h, "Last-Modified",
 					   cn_pool_strndup(r->pool, date, strlen(date)));
+				s3_hdr_add(r, &h, "Allow", "DELETE");
 			}
 			meta_version_release(&g->v);
-			/* The error body goes out with these headers. */
-			const struct s3_hdrs *hp = &h;
-			(void)hp;
-			r->op = NULL;
 		}
-		if (h.n) {
-			/* s3_send_error builds its own headers; emit these through a
-			 * small wrapper. */
-			struct xmlw w;
-			int status = rc == CN_EDELMARKER ? 405 : 404;
-			xmlw_init(&w);
-			xmlw_decl(&w);
-			xmlw_open(&w, "Error", NULL);
-			xmlw_elem(&w, "Code", rc == CN_EDELMARKER ? "MethodNotAllowed" : "NoSuchKey");
-			xmlw_elem(&w, "Message",
-				  rc == CN_EDELMARKER
-					  ? "The specified method is not allowed against this resource."
-					  : "The specified key does not exist.");
-			xmlw_elem_n(&w, "Key", r->route.key, r->route.key_len);
-			xmlw_elem(&w, "RequestId", r->request_id);
-			xmlw_close(&w, "Error");
-			if (rc == CN_EDELMARKER)
-				s3_hdr_add(r, &h, "Allow", "DELETE");
-			if (r->is_head) {
-				xmlw_release(&w);
-				s3_send(r, status, &h, NULL, 0);
-			} else {
-				s3_send_xml(r, status, &h, &w);
-			}
-			return;
-		}
-		s3_send_error(r, rc);
+		s3_send_error_ex(r, rc, &h, NULL, 0);
 		return;
 	}
 	g->have_v = 1;
@@ -546,7 +558,7 @@ void s3_op_get_object(struct s3_req *r)
 	g->end = size ? size - 1 : 0;
 	rc = check_read_conditions(r, &g->v);
 	if (rc) {
-		struct s3_hdrs h = {.n = 0};
+		struct s3_hdrs h = {0};
 		if (rc == CN_ENOTMODIFIED) {
 			s3_hdr_add(r, &h, "ETag", s3_quote_etag(r, g->v.etag));
 			s3_http_date(g->v.mtime, date);
@@ -595,26 +607,16 @@ void s3_op_get_object(struct s3_req *r)
 	} else if (range) {
 		rc = parse_range(range, size, &g->start, &g->end);
 		if (rc < 0) {
-			struct s3_hdrs h = {.n = 0};
+			/* InvalidRange with the object size, as S3 answers. */
+			struct s3_hdrs h = {0};
+			char *sz = cn_pool_printf(r->pool, "%" PRIu64, size);
+			struct s3_err_field f[2] = {
+				{"RangeRequested", range, strlen(range)},
+				{"ActualObjectSize", sz, sz ? strlen(sz) : 0},
+			};
 			s3_hdr_addf(r, &h, "Content-Range", "bytes */%" PRIu64, size);
 			get_cleanup(g);
-			/* InvalidRange with the object size, as S3 answers. */
-			struct xmlw w;
-			xmlw_init(&w);
-			xmlw_decl(&w);
-			xmlw_open(&w, "Error", NULL);
-			xmlw_elem(&w, "Code", "InvalidRange");
-			xmlw_elem(&w, "Message", "The requested range is not satisfiable");
-			xmlw_elem(&w, "RangeRequested", range);
-			xmlw_elem_u64(&w, "ActualObjectSize", size);
-			xmlw_elem(&w, "RequestId", r->request_id);
-			xmlw_close(&w, "Error");
-			if (r->is_head) {
-				xmlw_release(&w);
-				s3_send(r, 416, &h, NULL, 0);
-			} else {
-				s3_send_xml(r, 416, &h, &w);
-			}
+			s3_send_error_ex(r, rc, &h, f, sz ? 2 : 1);
 			return;
 		}
 		partial = rc == 0;
@@ -636,12 +638,7 @@ void s3_op_get_object(struct s3_req *r)
 	add_version_headers(r, &g->h, &g->v);
 	if (g->v.loc == META_LOC_PARTS && pn)
 		s3_hdr_addf(r, &g->h, "x-amz-mp-parts-count", "%u", g->v.n_parts);
-	add_override(r, &g->h, "response-content-type", "Content-Type");
-	add_override(r, &g->h, "response-content-language", "Content-Language");
-	add_override(r, &g->h, "response-expires", "Expires");
-	add_override(r, &g->h, "response-cache-control", "Cache-Control");
-	add_override(r, &g->h, "response-content-disposition", "Content-Disposition");
-	add_override(r, &g->h, "response-content-encoding", "Content-Encoding");
+	add_overrides(r, &g->h);
 	g->status = partial ? 206 : 200;
 	g->body_len = size ? g->end - g->start + 1 : 0;
 	if (partial)
@@ -663,6 +660,14 @@ void s3_op_get_object(struct s3_req *r)
 		s3_end(r);
 		return;
 	}
+	/* The version may be overwritten while a slow client reads it: its
+	 * blobs stay until the last byte is out. */
+	if (version_pin(r->srv->data, &g->v)) {
+		get_cleanup(g);
+		s3_send_error(r, CN_ENOMEM);
+		return;
+	}
+	g->pinned = 1;
 	g->pos = g->start;
 	g->buf[0] = s3_bigbuf_get(r);
 	g->buf[1] = s3_bigbuf_get(r);

@@ -255,6 +255,7 @@ int s3_route_parse(struct cn_pool *pool, const struct s3_route_input *in, struct
 {
 	char *path, *vb;
 	long plen;
+	size_t blen = 0;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
@@ -277,6 +278,7 @@ int s3_route_parse(struct cn_pool *pool, const struct s3_route_input *in, struct
 	if (vb) {
 		out->virtual_host = 1;
 		out->bucket = vb;
+		blen = strlen(vb);
 		if (plen > 1) {
 			out->key = path + 1;
 			out->key_len = (size_t)plen - 1;
@@ -284,7 +286,8 @@ int s3_route_parse(struct cn_pool *pool, const struct s3_route_input *in, struct
 	} else if (plen > 1) {
 		char *slash = memchr(path + 1, '/', (size_t)plen - 1);
 		if (slash) {
-			out->bucket = cn_pool_strndup(pool, path + 1, (size_t)(slash - path - 1));
+			blen = (size_t)(slash - path - 1);
+			out->bucket = cn_pool_strndup(pool, path + 1, blen);
 			if (!out->bucket)
 				return CN_ENOMEM;
 			if (slash + 1 < path + plen) {
@@ -293,8 +296,13 @@ int s3_route_parse(struct cn_pool *pool, const struct s3_route_input *in, struct
 			}
 		} else {
 			out->bucket = path + 1;
+			blen = (size_t)plen - 1;
 		}
 	}
+	/* No bucket name is longer than 63 bytes or holds a NUL; refusing
+	 * here keeps every later buffer sized on that bound. */
+	if (out->bucket && (strlen(out->bucket) > S3_MAX_BUCKET || blen != strlen(out->bucket)))
+		return CN_EBADBUCKETNAME; /* too long, or a NUL inside */
 	if (out->key) {
 		if (out->key_len > S3_MAX_KEY)
 			return CN_EKEYTOOLONG;

@@ -13,6 +13,7 @@
 #include "core/pool.h"
 
 #define S3_MAX_KEY 1024
+#define S3_MAX_BUCKET 63
 
 #define S3_OPS(X)                                                              \
 	X(S3_OP_UNKNOWN, "Unknown")                                            \

@@ -25,7 +25,6 @@
 
 #define S3_NS "http://s3.amazonaws.com/doc/2006-03-01/"
 #define S3_MAX_USER_META 2048
-#define S3_MAX_HEADERS_OUT 48
 
 struct s3_server {
 	struct s3_config cfg;
@@ -70,16 +69,32 @@ struct s3_body {
 	s3_body_done_fn done;
 	int finished;
 	int err;
+	/* Content-MD5, decoded and checked for shape before the body is read */
+	uint8_t md5[16];
+	int has_md5;
 	/* checksum the client declared (header or trailer) */
 	enum cn_checksum_alg ck_alg;
-	char ck_value[96]; /* base64 as sent, when known up front */
-	int ck_trailer;    /* value arrives in the trailer */
+	uint8_t ck_want[CN_CHECKSUM_MAX]; /* decoded header value, when known up front */
+	int ck_have;			  /* ck_want holds cn_checksum_alg_len(ck_alg) bytes */
+	int ck_trailer;			  /* value arrives in the trailer */
 };
 
-/* Headers of a response under construction. */
+/* Headers of a response under construction: zero-initialise, then add.
+ * The array lives in the request's pool and grows as needed, so no header
+ * is ever dropped. A value that could split the response (CR, LF, any other
+ * control character but TAB) is never added: the list is marked bad and
+ * the response becomes a 500, as it does when memory runs out. */
 struct s3_hdrs {
-	struct http_header h[S3_MAX_HEADERS_OUT];
-	int n;
+	struct http_header *h;
+	int n, cap;
+	int bad;
+};
+
+/* One extra element of an S3 error document (<name>value</name>). */
+struct s3_err_field {
+	const char *name;
+	const char *value;
+	size_t len;
 };
 
 struct s3_req {
@@ -100,11 +115,27 @@ struct s3_req {
 
 /* ---- front end helpers (frontend.c) ---- */
 
+/* Appends a header; NULL value adds nothing. name and value are borrowed
+ * until the response is sent (pool memory or static). Loop thread. */
 void s3_hdr_add(struct s3_req *r, struct s3_hdrs *h, const char *name, const char *value);
 void s3_hdr_addf(struct s3_req *r, struct s3_hdrs *h, const char *name, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
-/* Sends an S3 XML error for err (a CN_E* or -errno) and ends the request. */
+/* Replaces the value of header name (any case), or appends it. */
+void s3_hdr_set(struct s3_req *r, struct s3_hdrs *h, const char *name, const char *value);
+/* Is name (any case) in h? */
+int s3_hdr_has(const struct s3_hdrs *h, const char *name);
+/* Can v (len bytes) be sent as a header value: no control character but
+ * TAB (so no CR/LF that would split the response)? */
+int s3_hdr_value_ok(const char *v, size_t len);
+/* Sends an S3 XML error for err (a CN_E* or -errno) and ends the request.
+ * Details S3 attaches to some errors (HeadersNotSigned, Region, the delete
+ * marker headers) are added here. */
 void s3_send_error(struct s3_req *r, int err);
+/* The same with extra response headers h (may be NULL; borrowed) and extra
+ * elements f[0..n) placed after <Message>. The one way every S3 error
+ * leaves cairn. */
+void s3_send_error_ex(struct s3_req *r, int err, struct s3_hdrs *h, const struct s3_err_field *f,
+		      int n);
 /* Sends status with headers h (may be NULL) and the XML body in w (released
  * here), then ends the request. */
 void s3_send_xml(struct s3_req *r, int status, struct s3_hdrs *h, struct xmlw *w);
@@ -139,6 +170,9 @@ int s3_body_prepare(struct s3_req *r, uint64_t *len_out);
 void s3_body_start(struct s3_req *r, s3_sink_fn sink, s3_body_done_fn done);
 /* Frees the aws-chunked decoder, if any. Idempotent. */
 void s3_body_release(struct s3_req *r);
+/* Does the request declare a digest of its body (Content-MD5, an
+ * x-amz-checksum-* header or a checksum trailer)? */
+int s3_body_declares_digest(struct s3_req *r);
 /* Which digests the verification of this body needs (CN_DIG_* bits). */
 unsigned s3_body_digests(struct s3_req *r);
 /* Checks Content-MD5, signed-payload SHA-256 and x-amz-checksum-* against
@@ -156,8 +190,8 @@ void s3_body_read_small(struct s3_req *r, size_t max, s3_small_body_fn cb);
 struct s3_attrs {
 	const char *content_type, *content_encoding, *content_disposition;
 	const char *content_language, *cache_control, *expires;
-	const char *meta_names[64];
-	const char *meta_values[64];
+	const char **meta_names; /* n_meta entries each, pool memory */
+	const char **meta_values;
 	int n_meta;
 	enum cn_checksum_alg ck_alg;
 	uint8_t ck_raw[32];
@@ -167,7 +201,9 @@ struct s3_attrs {
 };
 
 /* From request headers (Content-Type, x-amz-meta-*...). CN_EMETATOOBIG when
- * user metadata exceeds 2 KB. Strings borrowed from the request. */
+ * user metadata exceeds 2 KB; CN_EBADARG when a value holds a control
+ * character (it would be sent back as a header). Strings borrowed from the
+ * request. */
 int s3_attrs_from_request(struct s3_req *r, struct s3_attrs *a);
 /* Encodes into pool memory. */
 int s3_attrs_encode(struct s3_req *r, const struct s3_attrs *a, uint8_t **out, size_t *len);

@@ -7,6 +7,8 @@
 #include <stddef.h>
 
 #include "core/err.h"
+#include "s3/s3_int.h"
+#include "xml/xml.h"
 
 static const struct {
 	int err;
@@ -33,6 +35,10 @@ static const struct {
 	{CN_EBADDIGEST, {400, "BadDigest",
 			 "The Content-MD5 you specified did not match what we received."}},
 	{CN_EBADMD5HDR, {400, "InvalidDigest", "The Content-MD5 you specified is not valid."}},
+	{CN_EMISSINGMD5, {400, "InvalidRequest",
+			  "Missing required header for this request: Content-MD5 OR x-amz-checksum-*"}},
+	{CN_EBADCKVALUE, {400, "InvalidRequest",
+			  "Value for the x-amz-checksum header is invalid."}},
 	{CN_EBADCHECKSUM, {400, "BadDigest",
 			   "The checksum you specified did not match what we received."}},
 	{CN_EMISSINGLEN, {411, "MissingContentLength",
@@ -56,6 +62,10 @@ static const struct {
 			   "The provided 'x-amz-content-sha256' header does not match what was computed."}},
 	{CN_EBADAUTH, {400, "AuthorizationHeaderMalformed",
 		       "The authorization header is malformed."}},
+	{CN_EUNSIGNEDHDR, {403, "AccessDenied",
+			   "There were headers present in the request which were not signed"}},
+	{CN_EBADREGION, {400, "AuthorizationHeaderMalformed",
+			 "The authorization header is malformed; the region in the credential scope is wrong."}},
 	{CN_EBADCHUNK, {400, "IncompleteBody", "The aws-chunked body is malformed."}},
 	{CN_EBADSHAHDR, {400, "InvalidArgument",
 			 "x-amz-content-sha256 must be UNSIGNED-PAYLOAD, STREAMING-* or a valid sha256 value."}},
@@ -105,4 +115,23 @@ const struct s3_error *s3_error_lookup(int err)
 		if (tab[i].err == err)
 			return &tab[i].e;
 	return &internal;
+}
+
+void s3_error_xml(struct xmlw *w, const struct s3_error *e, const struct s3_error_doc *d)
+{
+	xmlw_decl(w);
+	xmlw_open(w, "Error", NULL);
+	xmlw_elem(w, "Code", e->code);
+	xmlw_elem(w, "Message", e->message);
+	for (int i = 0; i < d->n_fields; i++)
+		xmlw_elem_n(w, d->fields[i].name, d->fields[i].value, d->fields[i].len);
+	if (d->bucket)
+		xmlw_elem(w, "BucketName", d->bucket);
+	if (d->key)
+		xmlw_elem_n(w, "Key", d->key, d->key_len);
+	if (d->resource)
+		xmlw_elem(w, "Resource", d->resource);
+	if (d->request_id)
+		xmlw_elem(w, "RequestId", d->request_id);
+	xmlw_close(w, "Error");
 }

@@ -447,7 +447,8 @@ int s3_upload_start(struct s3_req *r, struct s3_upload *u, uint32_t part_no)
 		goto nomem;
 	s3_random_id(p->info.id);
 	p->info.bucket = r->route.bucket;
-	p->info.key = cn_pool_strndup(r->pool, r->route.key, r->route.key_len);
+	p->info.key = r->route.key;
+	p->info.key_len = r->route.key_len;
 	p->info.version_id = u->version_text;
 	p->info.part_number = part_no;
 	p->info.size_hint = len == UINT64_MAX ? 0 : len;

@@ -166,8 +166,15 @@ def test_checksums(s3, bucket, server, raw_request):
                        headers={"Content-MD5": bad})
     assert resp.status == 400 and resp.error_code() == "BadDigest", resp
     assert keys_of(s3, bucket) == ["a", "b"]
-    # neither Content-MD5 nor a checksum: accepted
+    # neither Content-MD5 nor a checksum: refused, as S3 does, nothing deleted
     resp = post_delete(raw_request, server, bucket, body, md5=False)
+    assert resp.status == 400 and resp.error_code() == "InvalidRequest", resp
+    assert keys_of(s3, bucket) == ["a", "b"]
+    # a malformed Content-MD5 (not 16 bytes) is InvalidDigest, before the body
+    resp = post_delete(raw_request, server, bucket, body, md5=False,
+                       headers={"Content-MD5": "AAAA" * 6})
+    assert resp.status == 400 and resp.error_code() == "InvalidDigest", resp
+    resp = post_delete(raw_request, server, bucket, body)
     assert resp.status == 200, resp
     root = ET.fromstring(resp.body)
     assert root.tag == NS + "DeleteResult"

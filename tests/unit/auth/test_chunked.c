@@ -320,7 +320,7 @@ static void build(struct built *b, const struct sigv4_result *chain, const size_
 		cn_digest_release(&d);
 		size_t rl = cn_checksum_raw(alg, &r, raw);
 		raw[0] ^= (uint8_t)corrupt_checksum;
-		cn_b64_encode(raw, rl, b64);
+		cn_b64_encode(raw, rl, b64, sizeof(b64));
 		int ll = sprintf(line, "x-amz-checksum-%s:%s", cn_checksum_alg_header(alg), b64);
 		b->len += (size_t)sprintf(b->buf + b->len, "%s\r\n", line);
 		if (sign_trailer) {
@@ -512,12 +512,21 @@ static void test_unsigned_trailer(void **state)
 				0, &s, NULL),
 			 CN_EBADCHUNK);
 	free(s.p);
-	/* Malformed base64; a repeated checksum line; a trailer nobody declared. */
+	/* Malformed base64; a value longer than the checksum (48 characters
+	 * once overran the 32-byte raw buffer); a repeated checksum line; a
+	 * trailer nobody declared. */
 	const char *b64 = "5\r\nhello\r\n0\r\nx-amz-checksum-crc32:NhC!hg==\r\n\r\n";
 	memset(&s, 0, sizeof(s));
 	assert_int_equal(
 		decode(&chain, 5, "x-amz-checksum-crc32", b64, strlen(b64), NULL, 0, &s, NULL),
-		CN_EBADCHUNK);
+		CN_EBADCKVALUE);
+	free(s.p);
+	const char *longck = "5\r\nhello\r\n0\r\nx-amz-checksum-crc32:"
+			     "QUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFB\r\n\r\n";
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(decode(&chain, 5, "x-amz-checksum-crc32", longck, strlen(longck), NULL,
+				0, &s, NULL),
+			 CN_EBADCKVALUE);
 	free(s.p);
 	const char *twice = "5\r\nhello\r\n0\r\nx-amz-checksum-crc32:NhCmhg==\r\n"
 			    "x-amz-checksum-crc32:NhCmhg==\r\n\r\n";

@@ -62,18 +62,50 @@ static void test_base64(void **state)
 	char out[32];
 	uint8_t dec[32];
 	for (int i = 0; i < 7; i++) {
-		cn_b64_encode((const uint8_t *)in[i], strlen(in[i]), out);
+		assert_int_equal(cn_b64_encode((const uint8_t *)in[i], strlen(in[i]), out,
+					       sizeof(out)),
+				 strlen(want[i]));
 		assert_string_equal(out, want[i]);
-		long n = cn_b64_decode(want[i], strlen(want[i]), dec);
+		long n = cn_b64_decode(want[i], strlen(want[i]), dec, sizeof(dec));
 		assert_int_equal(n, strlen(in[i]));
 		assert_memory_equal(dec, in[i], n);
 	}
-	assert_int_equal(cn_b64_decode("Zm9", 3, dec), -1);
-	assert_int_equal(cn_b64_decode("Zm=v", 4, dec), -1);
-	assert_int_equal(cn_b64_decode("Z!9v", 4, dec), -1);
+	assert_int_equal(cn_b64_decode("Zm9", 3, dec, sizeof(dec)), -1);
+	assert_int_equal(cn_b64_decode("Zm=v", 4, dec, sizeof(dec)), -1);
+	assert_int_equal(cn_b64_decode("Z!9v", 4, dec, sizeof(dec)), -1);
+	assert_int_equal(cn_b64_decode("A===", 4, dec, sizeof(dec)), -1);
 	assert_int_equal(cn_checksum_alg_parse("CRC64NVME", 9), CN_CK_CRC64NVME);
 	assert_int_equal(cn_checksum_alg_parse("crc32c", 6), CN_CK_CRC32C);
 	assert_int_equal(cn_checksum_alg_parse("md5", 3), CN_CK_NONE);
+}
+
+/* The decoder never writes past its capacity, whatever the input length:
+ * the security review's crash was a 4000-byte Content-MD5 decoded into 24
+ * bytes of stack. Guard bytes around the output catch any overrun. */
+static void test_base64_capacity(void **state)
+{
+	(void)state;
+	uint8_t buf[16 + 32];
+	char big[4001], enc[8];
+	memset(big, 'Q', 4000);
+	big[4000] = 0;
+	memset(buf, 0xAB, sizeof(buf));
+	assert_int_equal(cn_b64_decode(big, 4000, buf, 16), -1);
+	for (size_t i = 0; i < sizeof(buf); i++)
+		assert_int_equal(buf[i], 0xAB); /* nothing written at all */
+	/* exactly fitting, one byte over, padded forms at the boundary */
+	assert_int_equal(cn_b64_decode("AAAAAA==", 8, buf, 4), 4);
+	assert_int_equal(cn_b64_decode("AAAAAAA=", 8, buf, 4), -1);
+	assert_int_equal(cn_b64_decode("AAAAAAA=", 8, buf, 5), 5);
+	assert_int_equal(buf[5], 0xAB);
+	assert_int_equal(cn_b64_decode("", 0, buf, 0), 0);
+	/* encode refuses a short buffer and leaves it a valid empty string */
+	assert_int_equal(cn_b64_encode((const uint8_t *)"foobar", 6, enc, sizeof(enc)), 0);
+	assert_string_equal(enc, "");
+	assert_int_equal(cn_b64_encode((const uint8_t *)"foob", 4, enc, 9), 8);
+	assert_int_equal(cn_checksum_alg_len(CN_CK_CRC32), 4);
+	assert_int_equal(cn_checksum_alg_len(CN_CK_CRC64NVME), 8);
+	assert_int_equal(cn_checksum_alg_len(CN_CK_SHA256), CN_CHECKSUM_MAX);
 }
 
 int main(void)
@@ -83,6 +115,7 @@ int main(void)
 		cmocka_unit_test(test_crc_streaming_equals_oneshot),
 		cmocka_unit_test(test_digest_md5_sha256),
 		cmocka_unit_test(test_base64),
+		cmocka_unit_test(test_base64_capacity),
 	};
 	return cmocka_run_group_tests_name("core/digest", tests, NULL, NULL);
 }
