@@ -23,7 +23,7 @@
 
 #define ALGO "AWS4-HMAC-SHA256"
 #define CANON_MAX (1u << 20) /* far above anything a sane request produces */
-#define MAX_SIGNED_HEADERS 64
+#define MAX_SIGNED_HEADERS 128 /* as many as the HTTP layer takes */
 #define MAX_QUERY_PARAMS 1024
 
 /* ---- small growable buffer ---- */
@@ -848,7 +848,7 @@ static int check_all_signed(const struct sigv4_request *req, const char *sh, siz
 static int check_region(const struct sigv4_request *req, const struct sigv4_result *out)
 {
 	if (req->region && strcmp(req->region, out->region) != 0)
-		return CN_EBADREGION;
+		return out->kind == SIGV4_KIND_PRESIGNED ? CN_EBADQUERYAUTH : CN_EBADREGION;
 	return 0;
 }
 

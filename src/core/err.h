@@ -60,6 +60,7 @@
 	X(CN_EBADDATE, 209, "invalid x-amz-date")                             \
 	X(CN_EUNSIGNEDHDR, 210, "x-amz-* header not signed")                  \
 	X(CN_EBADREGION, 211, "credential scope names another region")       \
+	X(CN_EBADQUERYAUTH, 212, "malformed presigned credential")           \
 	/* meta / S3 semantics decided in apply */                            \
 	X(CN_ENOBUCKET, 300, "no such bucket")                                \
 	X(CN_ENOKEY, 301, "no such key")                                      \
@@ -78,6 +79,7 @@
 	X(CN_EBADTOKEN, 314, "invalid continuation token")                    \
 	X(CN_EMETATOOBIG, 315, "metadata too large")                          \
 	X(CN_ECOPYSELF, 330, "copy onto itself without changes")             \
+	X(CN_EBADSTORAGECLASS, 332, "invalid storage class")                  \
 	X(CN_EBADCOPYSRC, 331, "invalid copy source")                         \
 	/* data path */                                                       \
 	X(CN_EDATALOST, 400, "too many shards lost to reconstruct")           \

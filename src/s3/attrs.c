@@ -29,6 +29,48 @@ enum {
 	T_CKSUM = 20, /* alg byte, composite byte, parts u32le, raw bytes */
 };
 
+/* Write headers whose promise cairn cannot keep yet (encryption, retention,
+ * tags, ACL grants, website redirects): answering 200 while ignoring them
+ * would let a client believe its data is encrypted or locked. */
+static const char *const not_kept[] = {
+	"x-amz-server-side-encryption",
+	"x-amz-server-side-encryption-customer-algorithm",
+	"x-amz-server-side-encryption-aws-kms-key-id",
+	"x-amz-server-side-encryption-context",
+	"x-amz-server-side-encryption-bucket-key-enabled",
+	"x-amz-copy-source-server-side-encryption-customer-algorithm",
+	"x-amz-object-lock-mode",
+	"x-amz-object-lock-retain-until-date",
+	"x-amz-object-lock-legal-hold",
+	"x-amz-tagging",
+	"x-amz-website-redirect-location",
+	"x-amz-grant-full-control",
+	"x-amz-grant-read",
+	"x-amz-grant-read-acp",
+	"x-amz-grant-write",
+	"x-amz-grant-write-acp",
+};
+
+int s3_write_headers_check(struct s3_req *r)
+{
+	const char *acl = s3_header(r, "x-amz-acl");
+	const char *sc = s3_header(r, "x-amz-storage-class");
+	const char *td = s3_header(r, "x-amz-tagging-directive");
+
+	for (size_t i = 0; i < sizeof(not_kept) / sizeof(not_kept[0]); i++)
+		if (s3_header(r, not_kept[i]))
+			return CN_ENOTIMPL;
+	/* Only the owner has access today: "private" is what every object is. */
+	if (acl && strcmp(acl, "private") != 0 && strcmp(acl, "bucket-owner-full-control") != 0)
+		return CN_ENOTIMPL;
+	if (td && strcasecmp(td, "COPY") != 0)
+		return CN_ENOTIMPL;
+	/* One storage class; S3 names it STANDARD. */
+	if (sc && strcmp(sc, "STANDARD") != 0)
+		return CN_EBADSTORAGECLASS;
+	return 0;
+}
+
 int s3_attrs_from_request(struct s3_req *r, struct s3_attrs *a)
 {
 	struct http_request *h = r->http;

@@ -140,8 +140,15 @@ static void create_body(struct s3_req *r, int err, char *buf, size_t len)
 
 void s3_op_create_bucket(struct s3_req *r)
 {
+	const char *acl = s3_header(r, "x-amz-acl");
 	int rc = s3_bucket_name_check(r->route.bucket);
 
+	/* Not yet kept (object lock, public ACLs): refused, not ignored. */
+	if (rc == 0 && (s3_header(r, "x-amz-bucket-object-lock-enabled") ||
+			(acl && strcmp(acl, "private") != 0) ||
+			s3_header(r, "x-amz-grant-full-control") || s3_header(r, "x-amz-grant-read") ||
+			s3_header(r, "x-amz-grant-write")))
+		rc = CN_ENOTIMPL;
 	if (rc) {
 		s3_send_error(r, rc);
 		return;

@@ -508,6 +508,9 @@ void s3_op_copy_object(struct s3_req *r)
 		return;
 	}
 	c = &op->cmd;
+	rc = s3_write_headers_check(r);
+	if (rc)
+		goto fail;
 	if (dir) {
 		if (strcasecmp(dir, "REPLACE") == 0)
 			replace = 1;

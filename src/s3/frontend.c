@@ -289,7 +289,7 @@ void s3_send_error_ex(struct s3_req *r, int err, struct s3_hdrs *h, const struct
 			f = auto_f;
 			n = 1;
 		}
-	} else if (n == 0 && err == CN_EBADREGION) {
+	} else if (n == 0 && (err == CN_EBADREGION || err == CN_EBADQUERYAUTH)) {
 		auto_f[0] = (struct s3_err_field){"Region", r->srv->cfg.region,
 						  strlen(r->srv->cfg.region)};
 		f = auto_f;
@@ -618,6 +618,10 @@ static void on_request(struct http_request *h, void *arg)
 	if (strncmp(h->path, "/_cairn/admin/", 14) == 0) {
 		h->op = "Admin";
 		rc = authenticate(r);
+		/* A presigned URL is a bearer token that travels in links and
+		 * logs; the root-only admin API takes signed headers only. */
+		if (rc == 0 && r->auth.kind != SIGV4_KIND_HEADER)
+			rc = CN_EACCESS;
 		if (rc) {
 			s3_send_error(r, rc);
 			return;

@@ -131,6 +131,9 @@ void s3_op_create_multipart(struct s3_req *r)
 	if (rc)
 		goto fail;
 	meta_bucket_release(&b);
+	rc = s3_write_headers_check(r);
+	if (rc)
+		goto fail;
 	rc = s3_attrs_from_request(r, &op->attrs);
 	if (rc)
 		goto fail;

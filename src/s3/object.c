@@ -178,6 +178,9 @@ void s3_op_put_object(struct s3_req *r)
 	if (rc)
 		goto fail;
 	meta_bucket_release(&b);
+	rc = s3_write_headers_check(r);
+	if (rc)
+		goto fail;
 	rc = s3_attrs_from_request(r, &op->attrs);
 	if (rc)
 		goto fail;

@@ -200,6 +200,11 @@ struct s3_attrs {
 	uint32_t ck_parts;
 };
 
+/* PutObject, CopyObject, CreateMultipartUpload: refuses headers that ask
+ * for what cairn does not do yet (SSE, object lock, tags, ACL grants,
+ * redirects: CN_ENOTIMPL) and storage classes other than STANDARD
+ * (CN_EBADSTORAGECLASS), instead of ignoring them. */
+int s3_write_headers_check(struct s3_req *r);
 /* From request headers (Content-Type, x-amz-meta-*...). CN_EMETATOOBIG when
  * user metadata exceeds 2 KB; CN_EBADARG when a value holds a control
  * character (it would be sent back as a header). Strings borrowed from the

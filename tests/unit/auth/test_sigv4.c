@@ -362,6 +362,76 @@ static void test_presign_roundtrip(void **state)
 	assert_int_equal(sigv4_verify(&t.r, get_secret, NULL, &res), CN_EBADSIG);
 }
 
+/* Every x-amz-* header must be signed: a correctly signed request that also
+ * carries an unsigned one is refused (CN_EUNSIGNEDHDR, naming it), in both
+ * forms; x-amz-content-sha256 is exempt (it is the payload hash). */
+static void test_unsigned_amz_headers(void **state)
+{
+	(void)state;
+	struct treq c, t;
+	struct sigv4_result res;
+	char q[2048], auth[512];
+	treq_init(&c, "PUT", "/b/k", NULL);
+	treq_add(&c, "host", "h");
+	assert_int_equal(sigv4_presign(&c.r, &(struct sigv4_creds){AKID, SECRET, "us-east-1"},
+				       "20130524T000000Z", 60, q, sizeof(q)),
+			 0);
+	treq_init(&t, "PUT", "/b/k", q);
+	treq_add(&t, "Host", "h");
+	treq_add(&t, "Content-MD5", "ignored-here"); /* not x-amz-*: may be unsigned */
+	assert_int_equal(sigv4_verify(&t.r, get_secret, NULL, &res), 0);
+	treq_add(&t, "X-Amz-Copy-Source", "/b/secret");
+	assert_int_equal(sigv4_verify(&t.r, get_secret, NULL, &res), CN_EUNSIGNEDHDR);
+	assert_int_equal(res.unsigned_header_len, 17);
+	assert_memory_equal(res.unsigned_header, "X-Amz-Copy-Source", 17);
+	/* "x-amzn-" is another prefix (SDKs leave x-amzn-trace-id unsigned) */
+	treq_init(&t, "PUT", "/b/k", q);
+	treq_add(&t, "Host", "h");
+	treq_add(&t, "x-amzn-trace-id", "Root=1");
+	assert_int_equal(sigv4_verify(&t.r, get_secret, NULL, &res), 0);
+
+	treq_init(&t, "PUT", "/b/k", NULL);
+	treq_add(&t, "host", "h");
+	treq_add(&t, "x-amz-date", "20130524T000000Z");
+	treq_add(&t, "x-amz-content-sha256", "UNSIGNED-PAYLOAD");
+	treq_add(&t, "x-amz-meta-a", "1");
+	assert_int_equal(sigv4_sign_header(&t.r, &(struct sigv4_creds){AKID, SECRET, "us-east-1"},
+					   "20130524T000000Z", "host;x-amz-date;x-amz-meta-a",
+					   "UNSIGNED-PAYLOAD", auth, sizeof(auth), NULL),
+			 0);
+	treq_add(&t, "Authorization", auth);
+	assert_int_equal(sigv4_verify(&t.r, get_secret, NULL, &res), 0); /* sha256 unsigned: ok */
+	treq_add(&t, "x-amz-meta-b", "2");
+	assert_int_equal(sigv4_verify(&t.r, get_secret, NULL, &res), CN_EUNSIGNEDHDR);
+	assert_memory_equal(res.unsigned_header, "x-amz-meta-b", 12);
+}
+
+/* The credential scope's region must be the server's when it names one. */
+static void test_region(void **state)
+{
+	(void)state;
+	struct treq c, t;
+	struct sigv4_result res;
+	char q[2048];
+	treq_init(&c, "GET", "/b/k", NULL);
+	treq_add(&c, "host", "h");
+	assert_int_equal(sigv4_presign(&c.r, &(struct sigv4_creds){AKID, SECRET, "eu-west-9"},
+				       "20130524T000000Z", 60, q, sizeof(q)),
+			 0);
+	treq_init(&t, "GET", "/b/k", q);
+	treq_add(&t, "Host", "h");
+	assert_int_equal(sigv4_verify(&t.r, get_secret, NULL, &res), 0);
+	t.r.region = "eu-west-9";
+	assert_int_equal(sigv4_verify(&t.r, get_secret, NULL, &res), 0);
+	t.r.region = "us-east-1";
+	assert_int_equal(sigv4_verify(&t.r, get_secret, NULL, &res), CN_EBADQUERYAUTH);
+	get_object_req(&t, GET_AUTH);
+	t.r.region = "eu-west-9";
+	assert_int_equal(sigv4_verify(&t.r, get_secret, NULL, &res), CN_EBADREGION);
+	t.r.region = "us-east-1";
+	assert_int_equal(sigv4_verify(&t.r, get_secret, NULL, &res), 0);
+}
+
 static void test_canonical_uri_and_query(void **state)
 {
 	(void)state;
@@ -677,7 +747,9 @@ static void test_streaming_modes(void **state)
 		treq_add(&t, "x-amz-trailer", " X-Amz-Checksum-CRC32C ");
 		assert_int_equal(sigv4_sign_header(
 					 &t.r, &(struct sigv4_creds){AKID, SECRET, "us-east-1"},
-					 "20130524T000000Z", "host;x-amz-content-sha256;x-amz-date",
+					 "20130524T000000Z",
+					 "host;x-amz-content-sha256;x-amz-date;"
+					 "x-amz-decoded-content-length;x-amz-trailer",
 					 modes[i].v, auth, sizeof(auth), NULL),
 				 0);
 		treq_add(&t, "Authorization", auth);
@@ -768,6 +840,8 @@ int main(void)
 		cmocka_unit_test(test_doc_lifecycle_and_list),
 		cmocka_unit_test(test_doc_presigned),
 		cmocka_unit_test(test_presign_roundtrip),
+		cmocka_unit_test(test_unsigned_amz_headers),
+		cmocka_unit_test(test_region),
 		cmocka_unit_test(test_canonical_uri_and_query),
 		cmocka_unit_test(test_canonical_errors),
 		cmocka_unit_test(test_header_canonicalisation),

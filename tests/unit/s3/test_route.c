@@ -336,6 +336,34 @@ static void test_key_length(void **state)
 	expect_op(f, S3_GET, url, "b.localhost", 0, S3_OP_GET_OBJECT, "GetObject");
 }
 
+/* A bucket name is at most 63 bytes and holds no NUL, however it arrives:
+ * every later buffer (the metadata key encoding) is sized on that bound. */
+static void test_bucket_length(void **state)
+{
+	struct fx *f = *state;
+	char url[1200], host[1200];
+
+	memset(url, 0, sizeof(url));
+	url[0] = '/';
+	memset(url + 1, 'b', 63);
+	strcat(url, "/k");
+	expect_op(f, S3_GET, url, "h", 0, S3_OP_GET_OBJECT, "GetObject");
+	url[0] = '/';
+	memset(url + 1, 'b', 64);
+	strcpy(url + 65, "/k");
+	assert_int_equal(route(f, S3_GET, url, "h", 0), CN_EBADBUCKETNAME);
+	memset(url + 1, 'b', 600);
+	strcpy(url + 601, "/k");
+	assert_int_equal(route(f, S3_HEAD, url, "h", 0), CN_EBADBUCKETNAME);
+	url[601] = 0; /* bucket operation, no key */
+	assert_int_equal(route(f, S3_GET, url, "h", 0), CN_EBADBUCKETNAME);
+	assert_int_equal(route(f, S3_GET, "/a%00b/k", "h", 0), CN_EBADBUCKETNAME);
+	/* virtual host */
+	memset(host, 'v', 600);
+	strcpy(host + 600, ".localhost");
+	assert_int_equal(route(f, S3_GET, "/k", host, 0), CN_EBADBUCKETNAME);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -349,6 +377,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_bad_escapes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_utf8, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_key_length, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bucket_length, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("s3/route", tests, NULL, NULL);
 }
