@@ -6,13 +6,27 @@
 #   make fuzz       long libFuzzer runs (clang, build/fuzz)
 #   make bench      benchmarks (bench/), results go to bench/RESULTS.md
 #   make fault      the long kill -9 harness
+#
+# One test at a time (make test and make asan alike; no fuzz, no hardening):
+#   T=<module>/<test_binary>      one unit binary, e.g. T=meta/test_meta_list
+#   T=integration/<file>.py       one pytest file (also fault/<file>.py, or a
+#                                 whole directory: T=integration, T=fault)
+#   F=<pattern>                   with a unit T: the case names to run, a
+#                                 cmocka glob (F=test_base64, F='test_list_*');
+#                                 with a pytest T: a -k expression, or ::<name>
+#                                 appended to the file (F=::test_put_get)
+#   PY=debian | PY=newer          only that integration pass (default: both)
+# e.g. make test T=core/test_digest F=test_base64
+#      make test T=integration/test_ops.py F=test_generated_credentials_persist
+# A T or F that selects nothing fails. JUnit XML of every unit binary and
+# pytest pass lands in build/test-results/ (build/test-results/asan/).
 
 CC ?= cc
 ifeq ($(origin CC),default)
 CC := cc
 endif
 BUILD ?= build
-PKGS := libuv lmdb libisal libxxhash libcrypto expat
+PKGS := libuv lmdb libisal libxxhash libcrypto expat jansson
 OPT ?= -O2
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
@@ -34,14 +48,45 @@ LIB_SRCS := $(wildcard $(MODULES:%=src/%/*.c))
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 MAIN_OBJ := $(BUILD)/src/main.o
 UNIT_SRCS := $(wildcard $(MODULES:%=tests/unit/%/test_*.c))
-UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(UNIT_SRCS))
-TEST_HELPER_SRCS := $(wildcard tests/unit/common/*.c)
-TEST_HELPER_OBJS := $(TEST_HELPER_SRCS:%.c=$(BUILD)/%.o)
+UNIT_OBJS := $(UNIT_SRCS:%.c=$(BUILD)/%.o)
+UNIT_BINS := $(UNIT_OBJS:.o=)
 BENCH_SRCS := $(wildcard bench/*.c)
-BENCH_BINS := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRCS))
+BENCH_OBJS := $(BENCH_SRCS:%.c=$(BUILD)/%.o)
+BENCH_BINS := $(BENCH_OBJS:.o=)
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_OBJS := $(FUZZ_SRCS:%.c=$(BUILD)/%.o)
+FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=$(BUILD)/%)
 
-.PHONY: all deps test-deps bench-deps run test unit asan fuzz fuzz-build bench fault clean format
+# ---- test selection: T, F and PY (see the header) ----
+TSEL := $(patsubst %.c,%,$(patsubst unit/%,%,$(patsubst tests/%,%,$(strip $(T)))))
+ifneq ($(TSEL),)
+ifneq ($(filter integration integration/% fault fault/%,$(TSEL)),)
+TEST_KIND := pytest
+ifeq ($(wildcard tests/$(firstword $(subst ::, ,$(TSEL)))),)
+$(error T=$(T): no tests/$(firstword $(subst ::, ,$(TSEL))))
+endif
+else
+TEST_KIND := unit
+ifeq ($(wildcard tests/unit/$(TSEL).c),)
+$(error T=$(T): no tests/unit/$(TSEL).c (T=<module>/<test_binary>, integration/<file>.py or fault/<file>.py))
+endif
+ifeq ($(filter $(BUILD)/tests/unit/$(TSEL),$(UNIT_BINS)),)
+$(error T=$(T): its module is not in MODULES=$(MODULES))
+endif
+endif
+else ifneq ($(strip $(F)),)
+$(error F=$(F) needs T=<module>/<test_binary> or T=integration/<file>.py)
+endif
+ifneq ($(filter-out debian newer,$(strip $(PY))),)
+$(error PY=$(PY): use PY=debian or PY=newer)
+endif
+# Passed to scripts/run-tests.sh single-quoted, so F may hold spaces and
+# commas ("a and not b"); written out rather than $(call), which splits at commas.
+RUN_TESTS_ENV = CAIRN_TEST_PY='$(subst ','\'',$(PY))'
+RUN_TESTS_ARGS = '$(subst ','\'',$(TSEL))' '$(subst ','\'',$(F))'
+
+.PHONY: all deps test-deps bench-deps run test test-bins unit-bins asan fuzz fuzz-build \
+	fuzz-bins bench bench-bins fault clean format
 all: $(BUILD)/cairn
 
 deps:
@@ -62,17 +107,33 @@ $(BUILD)/libcairn.a: $(LIB_OBJS)
 $(BUILD)/cairn: $(MAIN_OBJ) $(BUILD)/libcairn.a
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/tests/unit/%: tests/unit/%.c $(TEST_HELPER_OBJS) $(BUILD)/libcairn.a
-	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -Itests/unit $(LDFLAGS) -o $@ $< $(TEST_HELPER_OBJS) \
-		$(BUILD)/libcairn.a $(LDLIBS) -lcmocka
+# Unit, bench and fuzz programs: their objects come from the rule above (so
+# -MMD covers the headers each test includes); these rules only link.
+# Unit tests see tests/unit/ and get common/unit.h without an #include.
+$(BUILD)/tests/unit/%.o: CFLAGS += -Itests/unit -include tests/unit/common/unit.h
 
-$(BUILD)/bench/%: bench/%.c $(BUILD)/libcairn.a
-	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libcairn.a $(LDLIBS) -lcurl
+$(UNIT_BINS): $(BUILD)/tests/unit/%: $(BUILD)/tests/unit/%.o $(BUILD)/libcairn.a
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+
+$(BENCH_BINS): $(BUILD)/bench/%: $(BUILD)/bench/%.o $(BUILD)/libcairn.a
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcurl
+
+# Only meaningful with the fuzz variables below: build them with fuzz-build.
+$(FUZZ_BINS): $(BUILD)/%: $(BUILD)/tests/fuzz/%.o $(BUILD)/libcairn.a
+	$(CC) $(CFLAGS) $(LDFLAGS) -fsanitize=fuzzer -o $@ $^ $(LDLIBS)
 
 unit-bins: $(UNIT_BINS)
 bench-bins: $(BENCH_BINS)
+fuzz-bins: $(FUZZ_BINS)
+
+# What a test run needs built: everything, or only what T names.
+ifeq ($(TEST_KIND),unit)
+test-bins: $(BUILD)/tests/unit/$(TSEL)
+else ifeq ($(TEST_KIND),pytest)
+test-bins: $(BUILD)/cairn
+else
+test-bins: $(BUILD)/cairn $(UNIT_BINS)
+endif
 
 run: deps
 	@$(MAKE) --no-print-directory all
@@ -80,31 +141,25 @@ run: deps
 	exec $(BUILD)/cairn server --listen 127.0.0.1:9000 ./data
 
 test: test-deps
-	@$(MAKE) --no-print-directory all unit-bins
-	@$(MAKE) --no-print-directory BUILD=build/fuzz fuzz-build
-	@scripts/run-tests.sh $(BUILD)
+	@$(MAKE) --no-print-directory test-bins
+ifeq ($(TSEL),)
+	@$(MAKE) --no-print-directory fuzz-build
+endif
+	@$(RUN_TESTS_ENV) scripts/run-tests.sh $(BUILD) $(RUN_TESTS_ARGS)
 
 # Sanitizer run: a separate tree so the optimised build stays untouched.
 asan: test-deps
 	@$(MAKE) --no-print-directory BUILD=build/asan OPT=-O1 HARDEN= HARDEN_LD= \
 		EXTRA_CFLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
-		EXTRA_LDFLAGS="-fsanitize=address,undefined" all unit-bins
+		EXTRA_LDFLAGS="-fsanitize=address,undefined" test-bins
 	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-		CAIRN_SANITIZED=1 scripts/run-tests.sh build/asan
+		CAIRN_SANITIZED=1 $(RUN_TESTS_ENV) scripts/run-tests.sh build/asan $(RUN_TESTS_ARGS)
 
 # libFuzzer: library objects are instrumented too (clang only).
 FUZZ_FLAGS := -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer
 fuzz-build:
 	@$(MAKE) --no-print-directory BUILD=build/fuzz CC=clang OPT=-O1 HARDEN= HARDEN_LD= \
-		EXTRA_CFLAGS="$(FUZZ_FLAGS)" build/fuzz/libcairn.a
-	@for f in $(FUZZ_SRCS); do \
-		n=$$(basename $$f .c); \
-		if [ ! build/fuzz/$$n -nt $$f ] || [ build/fuzz/libcairn.a -nt build/fuzz/$$n ]; then \
-		echo "clang $$n"; \
-		clang -std=gnu11 -g -O1 -D_GNU_SOURCE -Isrc $(PKG_CFLAGS) \
-			-fsanitize=fuzzer,address,undefined -o build/fuzz/$$n $$f \
-			build/fuzz/libcairn.a $(LDLIBS) || exit 1; fi; \
-	done
+		EXTRA_CFLAGS="$(FUZZ_FLAGS)" fuzz-bins
 
 fuzz: test-deps
 	@$(MAKE) --no-print-directory fuzz-build
@@ -124,4 +179,5 @@ format:
 clean:
 	rm -rf build
 
--include $(LIB_OBJS:.o=.d) $(MAIN_OBJ:.o=.d)
+-include $(LIB_OBJS:.o=.d) $(MAIN_OBJ:.o=.d) $(UNIT_OBJS:.o=.d) $(BENCH_OBJS:.o=.d) \
+	$(FUZZ_OBJS:.o=.d)

@@ -1,36 +1,82 @@
 #!/bin/bash
-# run-tests.sh BUILD_DIR — run every test cairn has and print one total.
+# run-tests.sh BUILD_DIR [TEST [FILTER]] — run cairn's tests and print one total.
 #
-#   1. unit: each cmocka binary in BUILD_DIR/tests/unit/*/ (counts parsed from
-#      "[  PASSED  ] N test(s)." / "[  FAILED  ] N test(s)"; a crash, a timeout
-#      or a non-zero exit with nothing parsed counts as one failure)
+# Without TEST, everything:
+#   1. unit: each cmocka binary in BUILD_DIR/tests/unit/*/, run with
+#      CMOCKA_MESSAGE_OUTPUT=XML; counts come from the JUnit XML it writes.
+#      A crash, a timeout, a non-zero exit with no failed case, no XML or an
+#      XML with zero cases counts as one failure.
+#   1b. hardening: scripts/check-hardening.sh on BUILD_DIR/cairn (canaries,
+#      fortify, PIE, full RELRO); one test per property
 #   2. integration: pytest over tests/integration and tests/fault with the
-#      Debian python3 + boto3 (/usr/bin/python3), CAIRN_BIN=BUILD_DIR/cairn
+#      Debian python3 + boto3 (/usr/bin/python3), CAIRN_BIN=BUILD_DIR/cairn;
+#      counts come from pytest's --junitxml
 #   3. integration again with the default `python3` when its boto3 is newer
 #      (pytest borrowed from Debian's dist-packages through PYTHONPATH, so the
 #      newer boto3/botocore still win)
-#   1b. hardening: scripts/check-hardening.sh on BUILD_DIR/cairn (canaries,
-#      fortify, PIE, full RELRO); one test per property
 #   4. fuzz: replay each build/fuzz/fuzz_* over tests/fuzz/corpus/<name>/, plus
 #      a short exploration; one test per target (skipped when CAIRN_SANITIZED=1)
 #
+# TEST runs one thing instead (make test T=... F=...), never hardening or fuzz:
+#   <module>/<test_binary>   that unit binary; FILTER is a cmocka glob over its
+#                            case names, handed over as CAIRN_TEST_FILTER
+#                            (tests/unit/common/unit.h)
+#   integration/<file>.py, fault/<file>.py, integration, fault
+#                            that pytest file or directory in each python pass
+#                            (fault tests and the suites the second pass skips
+#                            run in the first only); FILTER is a -k expression,
+#                            or ::<name> appended to the path
+#
 # The last line is exactly "N passed, N failed". Exit status is non-zero if
-# anything failed or nothing ran. Environment knobs: CAIRN_FUZZ_SECONDS
-# (exploration time per target, default 10), CAIRN_UNIT_TIMEOUT (seconds per
-# unit binary, default 300), CAIRN_IT_TIMEOUT (seconds per pytest run, 900).
+# anything failed or nothing ran. JUnit XML files are kept for CI in
+# build/test-results/ (build/test-results/<variant>/ for BUILD_DIR=build/<variant>),
+# replaced on every run. Environment knobs: CAIRN_TEST_PY (debian or newer: only
+# that integration pass), CAIRN_FUZZ_SECONDS (exploration time per target,
+# default 10), CAIRN_UNIT_TIMEOUT (seconds per unit binary, default 300),
+# CAIRN_IT_TIMEOUT (seconds per pytest run, 900).
 set -uo pipefail
 
 BUILD=${1:-build}
+TEST=${2:-}
+FILTER=${3:-}
 cd "$(dirname "$0")/.." || exit 2
 ROOT=$(pwd)
 case "$BUILD" in
 /*) ;;
 *) BUILD="$ROOT/$BUILD" ;;
 esac
+BUILD=${BUILD%/}
 FUZZ_DIR=${CAIRN_FUZZ_DIR:-$ROOT/build/fuzz}
 FUZZ_SECONDS=${CAIRN_FUZZ_SECONDS:-10}
 UNIT_TIMEOUT=${CAIRN_UNIT_TIMEOUT:-300}
 IT_TIMEOUT=${CAIRN_IT_TIMEOUT:-900}
+TEST_PY=${CAIRN_TEST_PY:-}
+DEB_PY=/usr/bin/python3
+
+case "$TEST" in
+"") KIND=all ;;
+integration | integration/* | fault | fault/*) KIND=pytest ;;
+*) KIND=unit ;;
+esac
+if [ -n "$FILTER" ] && [ "$KIND" = all ]; then
+	echo "run-tests.sh: FILTER needs TEST" >&2
+	exit 2
+fi
+case "$TEST_PY" in
+"" | debian | newer) ;;
+*)
+	echo "run-tests.sh: CAIRN_TEST_PY=$TEST_PY: use debian or newer" >&2
+	exit 2
+	;;
+esac
+
+case "$BUILD" in
+"$ROOT/build") RESULTS=$ROOT/build/test-results ;;
+"$ROOT"/build/*) RESULTS=$ROOT/build/test-results/${BUILD#"$ROOT"/build/} ;;
+*) RESULTS=$BUILD/test-results ;;
+esac
+mkdir -p "$RESULTS" || exit 2
+rm -f "$RESULTS"/*.xml
 
 PASSED=0
 FAILED=0
@@ -44,205 +90,347 @@ fail() {
 	FAILURES+=("$1")
 }
 
+# junit XML: print "PASSED FAILED SKIPPED" (one line), then one indented
+# line per failed case with its message. A case with a <failure> or <error>
+# failed, one with <skipped> was skipped, any other passed. Exit 3 when the
+# file is missing, 4 when it holds no test case, 5 when it does not parse.
+cat >"$TMP/junit.py" <<'EOF'
+import os
+import sys
+import xml.etree.ElementTree as ET
+
+try:
+    root = ET.parse(sys.argv[1]).getroot()
+except OSError as e:
+    print("0 0 0")
+    print("    no JUnit XML written (%s)" % e.strerror)
+    sys.exit(3)
+except ET.ParseError as e:
+    print("0 0 0")
+    print("    unreadable JUnit XML: %s" % e)
+    sys.exit(5)
+passed = failed = skipped = 0
+lines = []
+for case in root.iter("testcase"):
+    bad = [c for c in case if c.tag in ("failure", "error")]
+    if case.find("skipped") is not None and not bad:
+        skipped += 1
+        continue
+    if not bad:
+        passed += 1
+        continue
+    failed += 1
+    name = case.get("name", "?")
+    if case.get("classname"):  # pytest: back to a node id, to paste into F=
+        parts = case.get("classname").split(".")
+        for i in range(len(parts), 0, -1):
+            if os.path.isfile("/".join(parts[:i]) + ".py"):
+                parts = ["/".join(parts[:i]) + ".py"] + parts[i:]
+                break
+        name = "::".join(parts + [name])
+    for b in bad:
+        kind = "FAILED" if b.tag == "failure" else "ERROR"
+        if b.get("message"):  # pytest: the traceback is on the console
+            text = b.get("message").strip().splitlines()[:1]
+        else:  # cmocka: the text is all there is
+            text = (b.text or "").strip().splitlines()[:10]
+        if len(text) == 1 and len(text[0]) < 160:
+            lines.append("    %s %s - %s" % (kind, name, text[0]))
+        else:
+            lines.append("    %s %s" % (kind, name))
+            lines += ["        " + t[:300] for t in text]
+print(passed, failed, skipped)
+if lines:
+    print("\n".join(lines))
+sys.exit(0 if passed + failed + skipped else 4)
+EOF
+junit() { "$DEB_PY" "$TMP/junit.py" "$1"; }
+
 # ---- 1. unit tests ----
-section "unit ($BUILD/tests/unit)"
-n_bins=0
-for bin in "$BUILD"/tests/unit/*/test_*; do
-	[ -f "$bin" ] && [ -x "$bin" ] || continue
-	n_bins=$((n_bins + 1))
+# run_unit BINARY: run one cmocka binary, count its cases from its XML
+run_unit() {
+	local bin=$1 name xml out="$TMP/unit.out" t0 rc secs jrc p f s why=""
 	name=${bin#"$BUILD"/tests/unit/}
-	out="$TMP/unit.out"
+	xml="$RESULTS/unit-${name//\//-}.xml"
+	# cmocka 1.1.5 writes CMOCKA_XML_FILE only if it does not exist yet
+	# (else the XML goes to stderr); one group per binary, so no "%g".
+	rm -f "$xml"
 	t0=$(date +%s)
-	timeout -k 5 "$UNIT_TIMEOUT" "$bin" >"$out" 2>&1
+	CAIRN_TEST_FILTER="$FILTER" CMOCKA_MESSAGE_OUTPUT=XML CMOCKA_XML_FILE="$xml" \
+		timeout -k 5 "$UNIT_TIMEOUT" "$bin" >"$out" 2>&1
 	rc=$?
 	secs=$(($(date +%s) - t0))
-	p=$(sed -n 's/^\[  PASSED  \] \([0-9][0-9]*\) test(s)\..*/\1/p' "$out" | tail -1)
-	f=$(sed -n 's/^\[  FAILED  \] \([0-9][0-9]*\) test(s).*/\1/p' "$out" | tail -1)
-	p=${p:-0}
-	f=${f:-0}
-	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
-		# crashed, timed out or failed outside a test: the binary failed
+	junit "$xml" >"$TMP/junit.out"
+	jrc=$?
+	read -r p f s <"$TMP/junit.out"
+	if [ "$jrc" -eq 3 ]; then
 		f=1
 		if [ "$rc" -ge 124 ]; then
-			why="exit $rc (crash/timeout)"
+			why="exit $rc (crash/timeout), no results"
 		else
-			why="exit $rc"
+			why="exit $rc, no results"
 		fi
-	else
-		why=""
-	fi
-	if [ "$p" -eq 0 ] && [ "$f" -eq 0 ]; then
+	elif [ "$jrc" -eq 4 ]; then
 		f=1
-		why="ran no tests"
+		why="ran no tests${FILTER:+ (no case matches F=$FILTER)}"
+	elif [ "$jrc" -ne 0 ]; then
+		f=1
+		why="unreadable results"
+	elif [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+		# failed outside a test (a leak report at exit, a crash in teardown)
+		f=1
+		why="exit $rc"
 	fi
 	PASSED=$((PASSED + p))
 	if [ "$f" -gt 0 ]; then
 		fail "unit $name${why:+ ($why)}" "$f"
 		printf 'FAIL %-40s %d passed, %d failed %s\n' "$name" "$p" "$f" "$why"
-		# show what failed, not the whole log
-		grep -E '^\[  (FAILED|ERROR)|FAIL|ERROR|Assert|runtime error|Sanitizer|Segmentation' "$out" |
-			head -40 | sed 's/^/    /'
-		tail -5 "$out" | sed 's/^/    | /'
+		tail -n +2 "$TMP/junit.out" | head -60
+		# what the binary itself printed: sanitizer reports, crashes
+		if [ -s "$out" ]; then
+			grep -E 'runtime error|Sanitizer|Segmentation|Assert|ERROR' "$out" |
+				head -20 | sed 's/^/    /'
+			tail -5 "$out" | sed 's/^/    | /'
+		fi
 	else
-		printf 'ok   %-40s %d passed (%ds)\n' "$name" "$p" "$secs"
+		printf 'ok   %-40s %d passed%s (%ds)\n' "$name" "$p" \
+			"$([ "$s" -gt 0 ] && echo ", $s skipped")" "$secs"
 	fi
-done
-if [ "$n_bins" -eq 0 ]; then
-	echo "no unit test binaries in $BUILD/tests/unit"
-	fail "unit: no binaries"
+}
+
+if [ "$KIND" = all ] || [ "$KIND" = unit ]; then
+	section "unit ($BUILD/tests/unit)"
+	if [ "$KIND" = unit ]; then
+		bin="$BUILD/tests/unit/$TEST"
+		if [ -f "$bin" ] && [ -x "$bin" ]; then
+			run_unit "$bin"
+		else
+			echo "FAIL $TEST: no unit test binary $bin"
+			fail "unit $TEST: not built"
+		fi
+	else
+		n_bins=0
+		for bin in "$BUILD"/tests/unit/*/test_*; do
+			[ -f "$bin" ] && [ -x "$bin" ] || continue
+			n_bins=$((n_bins + 1))
+			run_unit "$bin"
+		done
+		if [ "$n_bins" -eq 0 ]; then
+			echo "no unit test binaries in $BUILD/tests/unit"
+			fail "unit: no binaries"
+		fi
+	fi
 fi
 
 # ---- 1b. hardening of the binary (docs/SECURITY.md) ----
-section "hardening ($BUILD/cairn)"
-if [ "${CAIRN_SANITIZED:-0}" = 1 ]; then
-	echo "skipped under sanitizers (the sanitizer build drops fortify by design)"
-else
-	out="$TMP/harden.out"
-	scripts/check-hardening.sh "$BUILD/cairn" >"$out" 2>&1
-	cat "$out"
-	hp=$(grep -c '^ok ' "$out")
-	hf=$(grep -c '^FAIL' "$out")
-	PASSED=$((PASSED + hp))
-	if [ "$hf" -gt 0 ] || [ "$hp" -eq 0 ]; then
-		fail "hardening: $hf propert(ies) missing" $((hf > 0 ? hf : 1))
+if [ "$KIND" = all ]; then
+	section "hardening ($BUILD/cairn)"
+	if [ "${CAIRN_SANITIZED:-0}" = 1 ]; then
+		echo "skipped under sanitizers (the sanitizer build drops fortify by design)"
+	else
+		out="$TMP/harden.out"
+		scripts/check-hardening.sh "$BUILD/cairn" >"$out" 2>&1
+		cat "$out"
+		hp=$(grep -c '^ok ' "$out")
+		hf=$(grep -c '^FAIL' "$out")
+		PASSED=$((PASSED + hp))
+		if [ "$hf" -gt 0 ] || [ "$hp" -eq 0 ]; then
+			fail "hardening: $hf propert(ies) missing" $((hf > 0 ? hf : 1))
+		fi
 	fi
 fi
 
 # ---- 2./3. integration tests ----
-# run_pytest LABEL PYTHON PYTHONPATH DIR...
+# run_pytest LABEL SUITE PYTHON PYTHONPATH [PYTEST_ARG...] -- PATH...
+# Results go to RESULTS/SUITE.xml. PATHs that do not exist are dropped; none
+# left is a failure.
 run_pytest() {
-	local label=$1 py=$2 pp=$3
-	shift 3
-	local out="$TMP/pytest.out" rc dirs=()
-	section "integration ($label)"
-	for d in "$@"; do
-		[ -d "$d" ] && dirs+=("$d")
+	local label=$1 suite=$2 xml="$RESULTS/$2.xml" py=$3 pp=$4
+	shift 4
+	local out="$TMP/pytest.out" rc jrc p f s args=() paths=()
+	while [ $# -gt 0 ] && [ "$1" != -- ]; do
+		args+=("$1")
+		shift
 	done
-	if [ ${#dirs[@]} -eq 0 ]; then
-		echo "no integration test directories"
+	[ $# -gt 0 ] && shift
+	for d in "$@"; do
+		[ -e "${d%%::*}" ] && paths+=("$d")
+	done
+	section "integration ($label)"
+	if [ ${#paths[@]} -eq 0 ]; then
+		echo "no integration tests at $*"
 		fail "integration ($label): ran no tests"
 		return
 	fi
+	rm -f "$xml"
+	# shellcheck disable=SC2086 # PYTEST_EXTRA is a list of options
 	CAIRN_BIN="$BUILD/cairn" PYTHONPATH="$pp${PYTHONPATH:+:$PYTHONPATH}" \
 		PYTHONDONTWRITEBYTECODE=1 \
 		timeout -k 10 "$IT_TIMEOUT" "$py" -m pytest -q -p no:cacheprovider \
-		-o console_output_style=classic --durations=8 ${PYTEST_EXTRA:-} "${dirs[@]}" 2>&1 | tee "$out"
+		-o console_output_style=classic --durations=8 --junitxml="$xml" -o junit_suite_name="$suite" \
+		${PYTEST_EXTRA:-} "${args[@]+"${args[@]}"}" "${paths[@]}" 2>&1 | tee "$out"
 	rc=${PIPESTATUS[0]}
-	# pytest's last line: "3 failed, 40 passed, 1 skipped, 2 errors in 9.1s"
-	local summary p f e
-	summary=$(grep -E '[0-9]+ (passed|failed|error|errors|skipped|xfailed|xpassed|deselected)|no tests ran' "$out" | tail -1)
-	p=$(echo "$summary" | grep -oE '[0-9]+ passed' | grep -oE '[0-9]+' || true)
-	f=$(echo "$summary" | grep -oE '[0-9]+ failed' | grep -oE '[0-9]+' || true)
-	e=$(echo "$summary" | grep -oE '[0-9]+ errors?' | grep -oE '[0-9]+' || true)
-	xp=$(echo "$summary" | grep -oE '[0-9]+ xpassed' | grep -oE '[0-9]+' || true)
-	p=${p:-0}
-	f=$((${f:-0} + ${e:-0} + ${xp:-0}))
+	junit "$xml" >"$TMP/junit.out"
+	jrc=$?
+	read -r p f s <"$TMP/junit.out"
 	PASSED=$((PASSED + p))
 	if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
 		fail "integration ($label): timed out after ${IT_TIMEOUT}s" $((f > 0 ? f : 1))
-	elif [ "$rc" -eq 5 ] || { [ "$p" -eq 0 ] && [ "$f" -eq 0 ]; }; then
+	elif [ "$jrc" -eq 3 ]; then
+		fail "integration ($label): no results (pytest exit $rc)"
+	elif [ "$jrc" -eq 5 ]; then
+		fail "integration ($label): unreadable results (pytest exit $rc)"
+	elif [ "$rc" -eq 5 ] || [ "$jrc" -eq 4 ] || { [ "$p" -eq 0 ] && [ "$f" -eq 0 ]; }; then
 		fail "integration ($label): ran no tests (pytest exit $rc)"
 	elif [ "$f" -gt 0 ]; then
 		fail "integration ($label): $f failed" "$f"
 	elif [ "$rc" -ne 0 ]; then
 		fail "integration ($label): pytest exit $rc"
 	fi
-	grep -E '^(FAILED|ERROR) ' "$out" | sed "s|^|  [$label] |" >>"$TMP/it-failures"
+	tail -n +2 "$TMP/junit.out" | sed "s|^ *|  [$label] |" >>"$TMP/it-failures"
 }
 
-DEB_PY=/usr/bin/python3
-deb_ver=$($DEB_PY -c 'import boto3; print(boto3.__version__)' 2>/dev/null || echo none)
-run_pytest "boto3 $deb_ver, $DEB_PY" "$DEB_PY" "" tests/integration tests/fault
+# What pytest runs: everything, or TEST narrowed by FILTER.
+if [ "$KIND" = pytest ]; then
+	it_args=()
+	it_paths=("tests/$TEST")
+	case "$FILTER" in
+	"") ;;
+	::*) it_paths=("tests/$TEST$FILTER") ;;
+	*) it_args=(-k "$FILTER") ;;
+	esac
+fi
+# The second pass covers client-side differences only: the fault harness, the
+# CLI tests (aws and rclone run as their own processes) and the admin-CLI scrub
+# tests do not depend on this python's boto3, so they run once (first pass).
+NEWER_SKIP=(tests/integration/test_clients.py tests/integration/test_scrub.py)
 
-# A newer boto3 on the default python3 sends what current clients send
-# (CRC trailers, conditional headers); run the same tests with it.
-new_py=$(command -v python3 || true)
-new_ver=$(python3 -c 'import boto3; print(boto3.__version__)' 2>/dev/null || echo none)
-newer=0
-if [ -n "$new_py" ] && [ "$new_ver" != none ] && [ "$deb_ver" != none ] &&
-	[ "$(readlink -f "$new_py")" != "$(readlink -f $DEB_PY)" ]; then
-	newer=$(python3 -c '
+if [ "$KIND" = all ] || [ "$KIND" = pytest ]; then
+	deb_ver=$($DEB_PY -c 'import boto3; print(boto3.__version__)' 2>/dev/null || echo none)
+	deb_label="boto3 $deb_ver, $DEB_PY"
+	if [ "$TEST_PY" = newer ]; then
+		section "integration ($deb_label)"
+		echo "skipped: CAIRN_TEST_PY=newer"
+	elif [ "$KIND" = all ]; then
+		run_pytest "$deb_label" integration-debian "$DEB_PY" "" -- tests/integration tests/fault
+	else
+		run_pytest "$deb_label" integration-debian "$DEB_PY" "" "${it_args[@]+"${it_args[@]}"}" \
+			-- "${it_paths[@]}"
+	fi
+
+	# A newer boto3 on the default python3 sends what current clients send
+	# (CRC trailers, conditional headers); run the same tests with it.
+	new_py=$(command -v python3 || true)
+	new_ver=$(python3 -c 'import boto3; print(boto3.__version__)' 2>/dev/null || echo none)
+	newer=0
+	if [ -n "$new_py" ] && [ "$new_ver" != none ] && [ "$deb_ver" != none ] &&
+		[ "$(readlink -f "$new_py")" != "$(readlink -f $DEB_PY)" ]; then
+		newer=$(python3 -c '
 import sys
 def v(s): return tuple(int(x) for x in s.split(".")[:3] if x.isdigit())
 print(1 if v(sys.argv[1]) > v(sys.argv[2]) else 0)' "$new_ver" "$deb_ver")
-fi
-if [ "$newer" = 1 ] && [ "${CAIRN_SANITIZED:-0}" = 1 ]; then
-	# The sanitizer run is about the server's memory safety; the client
-	# library's version changes nothing there.
-	section "integration (newer boto3)"
-	echo "skipped under sanitizers (covered by make test)"
-elif [ "$newer" = 1 ]; then
-	pp=""
-	if ! python3 -c 'import pytest' 2>/dev/null; then
-		# Borrow Debian's pytest 7.2 and exactly what it imports; nothing
-		# else from dist-packages, so this python's boto3 stays in charge.
-		pp="$TMP/pytest-path"
-		mkdir -p "$pp"
-		for m in pytest _pytest pluggy iniconfig packaging py py.py attr attrs \
-			exceptiongroup tomli; do
-			[ -e "/usr/lib/python3/dist-packages/$m" ] &&
-				ln -s "/usr/lib/python3/dist-packages/$m" "$pp/$m"
-		done
-		for m in /usr/lib/python3/dist-packages/{pytest,pluggy,iniconfig,attrs,packaging}-*-info; do
-			[ -e "$m" ] && ln -s "$m" "$pp/"
+	fi
+	once=""
+	if [ "$KIND" = pytest ]; then
+		case "$TEST" in
+		fault | fault/*) once=1 ;;
+		esac
+		for t in "${NEWER_SKIP[@]}"; do
+			[ "tests/$TEST" = "$t" ] && once=1
 		done
 	fi
-	# Client-side differences only: the fault harness, the CLI tests (aws and
-	# rclone run as their own processes) and the admin-CLI scrub tests do
-	# not depend on this python's boto3, so they run once (above).
-	PYTEST_EXTRA="--ignore=tests/integration/test_clients.py --ignore=tests/integration/test_scrub.py" \
-		run_pytest "boto3 $new_ver, $new_py" "$new_py" "$pp" tests/integration
-else
-	section "integration (newer boto3)"
-	echo "skipped: python3 boto3 $new_ver is not newer than Debian's $deb_ver"
+	if [ "$TEST_PY" = debian ]; then
+		section "integration (newer boto3)"
+		echo "skipped: CAIRN_TEST_PY=debian"
+	elif [ "$newer" = 1 ] && [ "${CAIRN_SANITIZED:-0}" = 1 ]; then
+		# The sanitizer run is about the server's memory safety; the client
+		# library's version changes nothing there.
+		section "integration (newer boto3)"
+		echo "skipped under sanitizers (covered by make test)"
+	elif [ "$newer" = 1 ] && [ -n "$once" ]; then
+		section "integration (newer boto3)"
+		echo "skipped: tests/$TEST runs in the Debian pass only"
+	elif [ "$newer" = 1 ]; then
+		pp=""
+		if ! python3 -c 'import pytest' 2>/dev/null; then
+			# Borrow Debian's pytest 7.2 and exactly what it imports; nothing
+			# else from dist-packages, so this python's boto3 stays in charge.
+			pp="$TMP/pytest-path"
+			mkdir -p "$pp"
+			for m in pytest _pytest pluggy iniconfig packaging py py.py attr attrs \
+				exceptiongroup tomli; do
+				[ -e "/usr/lib/python3/dist-packages/$m" ] &&
+					ln -s "/usr/lib/python3/dist-packages/$m" "$pp/$m"
+			done
+			for m in /usr/lib/python3/dist-packages/{pytest,pluggy,iniconfig,attrs,packaging}-*-info; do
+				[ -e "$m" ] && ln -s "$m" "$pp/"
+			done
+		fi
+		ignores=()
+		for t in "${NEWER_SKIP[@]}"; do
+			ignores+=("--ignore=$t")
+		done
+		if [ "$KIND" = all ]; then
+			run_pytest "boto3 $new_ver, $new_py" integration-newer "$new_py" "$pp" \
+				"${ignores[@]}" -- tests/integration
+		else
+			run_pytest "boto3 $new_ver, $new_py" integration-newer "$new_py" "$pp" \
+				"${ignores[@]}" "${it_args[@]+"${it_args[@]}"}" -- "${it_paths[@]}"
+		fi
+	else
+		section "integration (newer boto3)"
+		echo "skipped: python3 boto3 $new_ver is not newer than Debian's $deb_ver"
+	fi
 fi
 
 # ---- 4. fuzz corpus replay ----
-section "fuzz ($FUZZ_DIR)"
-if [ "${CAIRN_SANITIZED:-0}" = 1 ]; then
-	echo "skipped under sanitizers (CAIRN_SANITIZED=1)"
-else
-	n_fuzz=0
-	for fz in "$FUZZ_DIR"/fuzz_*; do
-		[ -f "$fz" ] && [ -x "$fz" ] || continue
-		n_fuzz=$((n_fuzz + 1))
-		name=$(basename "$fz")
-		corpus="$ROOT/tests/fuzz/corpus/$name"
-		out="$TMP/fuzz.out"
-		if [ ! -d "$corpus" ] || [ -z "$(ls -A "$corpus" 2>/dev/null)" ]; then
-			echo "FAIL $name: no corpus in tests/fuzz/corpus/$name"
-			fail "fuzz $name: no corpus"
-			continue
+if [ "$KIND" = all ]; then
+	section "fuzz ($FUZZ_DIR)"
+	if [ "${CAIRN_SANITIZED:-0}" = 1 ]; then
+		echo "skipped under sanitizers (CAIRN_SANITIZED=1)"
+	else
+		n_fuzz=0
+		for fz in "$FUZZ_DIR"/fuzz_*; do
+			[ -f "$fz" ] && [ -x "$fz" ] || continue
+			n_fuzz=$((n_fuzz + 1))
+			name=$(basename "$fz")
+			corpus="$ROOT/tests/fuzz/corpus/$name"
+			out="$TMP/fuzz.out"
+			if [ ! -d "$corpus" ] || [ -z "$(ls -A "$corpus" 2>/dev/null)" ]; then
+				echo "FAIL $name: no corpus in tests/fuzz/corpus/$name"
+				fail "fuzz $name: no corpus"
+				continue
+			fi
+			# Replay every corpus file, then explore briefly; new inputs go to
+			# a scratch dir so the checked-in corpus changes only by hand.
+			scratch="$TMP/corpus-$name"
+			mkdir -p "$scratch" "$TMP/art-$name"
+			if ! timeout -k 5 120 "$fz" -runs=0 "$corpus" >"$out" 2>&1; then
+				echo "FAIL $name: corpus replay"
+				tail -30 "$out" | sed 's/^/    | /'
+				fail "fuzz $name: corpus replay"
+				continue
+			fi
+			if ! timeout -k 5 $((FUZZ_SECONDS + 60)) "$fz" -max_total_time="$FUZZ_SECONDS" \
+				-timeout=10 -rss_limit_mb=2048 -artifact_prefix="$TMP/art-$name/" \
+				"$scratch" "$corpus" >"$out" 2>&1; then
+				echo "FAIL $name: exploration found a crash"
+				tail -40 "$out" | sed 's/^/    | /'
+				ls "$TMP/art-$name" | sed 's/^/    artifact: /'
+				mkdir -p "$ROOT/build/fuzz-artifacts"
+				cp "$TMP/art-$name"/* "$ROOT/build/fuzz-artifacts/" 2>/dev/null &&
+					echo "    (saved under build/fuzz-artifacts/)"
+				fail "fuzz $name: crash"
+				continue
+			fi
+			runs=$(grep -oE 'Done [0-9]+ runs' "$out" | tail -1)
+			echo "ok   $name ($(ls "$corpus" | wc -l) corpus files; ${runs:-explored})"
+			PASSED=$((PASSED + 1))
+		done
+		if [ "$n_fuzz" -eq 0 ]; then
+			echo "no fuzz binaries in $FUZZ_DIR"
+			fail "fuzz: no binaries"
 		fi
-		# Replay every corpus file, then explore briefly; new inputs go to
-		# a scratch dir so the checked-in corpus changes only by hand.
-		scratch="$TMP/corpus-$name"
-		mkdir -p "$scratch" "$TMP/art-$name"
-		if ! timeout -k 5 120 "$fz" -runs=0 "$corpus" >"$out" 2>&1; then
-			echo "FAIL $name: corpus replay"
-			tail -30 "$out" | sed 's/^/    | /'
-			fail "fuzz $name: corpus replay"
-			continue
-		fi
-		if ! timeout -k 5 $((FUZZ_SECONDS + 60)) "$fz" -max_total_time="$FUZZ_SECONDS" \
-			-timeout=10 -rss_limit_mb=2048 -artifact_prefix="$TMP/art-$name/" \
-			"$scratch" "$corpus" >"$out" 2>&1; then
-			echo "FAIL $name: exploration found a crash"
-			tail -40 "$out" | sed 's/^/    | /'
-			ls "$TMP/art-$name" | sed 's/^/    artifact: /'
-			mkdir -p "$ROOT/build/fuzz-artifacts"
-			cp "$TMP/art-$name"/* "$ROOT/build/fuzz-artifacts/" 2>/dev/null &&
-				echo "    (saved under build/fuzz-artifacts/)"
-			fail "fuzz $name: crash"
-			continue
-		fi
-		runs=$(grep -oE 'Done [0-9]+ runs' "$out" | tail -1)
-		echo "ok   $name ($(ls "$corpus" | wc -l) corpus files; ${runs:-explored})"
-		PASSED=$((PASSED + 1))
-	done
-	if [ "$n_fuzz" -eq 0 ]; then
-		echo "no fuzz binaries in $FUZZ_DIR"
-		fail "fuzz: no binaries"
 	fi
 fi
 

@@ -7,7 +7,7 @@
  *
  * Invariants: every byte of the request is untrusted — lengths are bounded,
  * parse failures are error codes, never asserts. The canonical request is
- * built in one heap buffer bounded by CANON_MAX. The secret lives on the
+ * built in one struct cn_buf bounded by CANON_MAX. The secret lives on the
  * stack only while the signing key is derived and is wiped afterwards.
  */
 #include "auth/sigv4.h"
@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/buf.h"
 #include "core/digest.h"
 #include "core/err.h"
 
@@ -26,40 +27,20 @@
 #define MAX_SIGNED_HEADERS 128 /* as many as the HTTP layer takes */
 #define MAX_QUERY_PARAMS 1024
 
-/* ---- small growable buffer ---- */
+/* ---- the canonical request is built in a struct cn_buf ---- */
 
-struct sbuf {
-	char *p;
-	size_t len;
-	size_t cap;
-};
-
-static int sb_put(struct sbuf *b, const void *s, size_t len)
+static int sb_put(struct cn_buf *b, const void *s, size_t len)
 {
-	if (len > CANON_MAX || b->len + len + 1 > CANON_MAX)
-		return CN_ETOOBIG;
-	if (b->len + len + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 256;
-		while (cap < b->len + len + 1)
-			cap *= 2;
-		char *p = realloc(b->p, cap);
-		if (!p)
-			return CN_ENOMEM;
-		b->p = p;
-		b->cap = cap;
-	}
-	memcpy(b->p + b->len, s, len);
-	b->len += len;
-	b->p[b->len] = '\0';
-	return 0;
+	cn_buf_put(b, s, len);
+	return b->err;
 }
 
-static int sb_str(struct sbuf *b, const char *s)
+static int sb_str(struct cn_buf *b, const char *s)
 {
 	return sb_put(b, s, strlen(s));
 }
 
-static int sb_chr(struct sbuf *b, char c)
+static int sb_chr(struct cn_buf *b, char c)
 {
 	return sb_put(b, &c, 1);
 }
@@ -109,7 +90,7 @@ static int unhex(const char *s, size_t len, uint8_t *out, size_t n)
 
 /* SigV4 UriEncode(): every byte but the unreserved set (and '/' when
  * keep_slash) becomes %XX with upper-case hex. */
-static int uri_encode(struct sbuf *b, const uint8_t *s, size_t len, int keep_slash)
+static int uri_encode(struct cn_buf *b, const uint8_t *s, size_t len, int keep_slash)
 {
 	static const char hx[] = "0123456789ABCDEF";
 	for (size_t i = 0; i < len; i++) {
@@ -151,7 +132,7 @@ static long pct_decode(const char *s, size_t len, uint8_t *out, int plus_is_spac
 }
 
 /* Decodes then re-encodes one component into b. */
-static int reencode(struct sbuf *b, const char *s, size_t len, int is_query)
+static int reencode(struct cn_buf *b, const char *s, size_t len, int is_query)
 {
 	uint8_t stackbuf[512];
 	uint8_t *tmp = len <= sizeof(stackbuf) ? stackbuf : malloc(len);
@@ -354,7 +335,7 @@ static void trim(const char **s, size_t *len)
 }
 
 /* Appends a header value trimmed, with inner runs of spaces collapsed. */
-static int put_header_value(struct sbuf *b, const char *v, size_t len)
+static int put_header_value(struct cn_buf *b, const char *v, size_t len)
 {
 	int rc = 0;
 	trim(&v, &len);
@@ -371,7 +352,7 @@ static int put_header_value(struct sbuf *b, const char *v, size_t len)
 }
 
 /* SigV4 task 1: canonical headers, one "name:value\n" per signed name. */
-static int put_canonical_headers(struct sbuf *b, const struct sigv4_request *req, const char *sh,
+static int put_canonical_headers(struct cn_buf *b, const struct sigv4_request *req, const char *sh,
 				 size_t sh_len)
 {
 	size_t pos = 0, n = 0;
@@ -430,7 +411,7 @@ static int qparam_cmp(const void *a, const void *b)
 
 /* SigV4 task 1: canonical query string — decode each name and value,
  * re-encode ('/' too), sort by name then value, join with '&'. */
-static int put_canonical_query(struct sbuf *b, const char *q, size_t qlen, int skip_signature)
+static int put_canonical_query(struct cn_buf *b, const char *q, size_t qlen, int skip_signature)
 {
 	struct qparam *params = NULL;
 	size_t n = 0, pos = 0;
@@ -461,7 +442,7 @@ static int put_canonical_query(struct sbuf *b, const char *q, size_t qlen, int s
 			}
 			params = np;
 		}
-		struct sbuf nb = {0};
+		struct cn_buf nb = {.max = CANON_MAX};
 		rc = reencode(&nb, q + pos, eq - pos, 1);
 		size_t nlen = nb.len;
 		if (!rc)
@@ -471,11 +452,11 @@ static int put_canonical_query(struct sbuf *b, const char *q, size_t qlen, int s
 		if (!rc)
 			rc = sb_chr(&nb, '\0'); /* also makes p non-NULL for empty names */
 		if (rc) {
-			free(nb.p);
+			free(nb.s);
 			break;
 		}
-		params[n].name = nb.p;
-		params[n].value = nb.p + nlen + 1;
+		params[n].name = nb.s;
+		params[n].value = nb.s + nlen + 1;
 		n++;
 	next:
 		pos = end + 1;
@@ -503,7 +484,7 @@ int sigv4_canonical_request(const struct sigv4_request *req, const char *signed_
 			    size_t payload_hash_len, int skip_signature, char **out,
 			    size_t *out_len)
 {
-	struct sbuf b = {0};
+	struct cn_buf b = {.max = CANON_MAX};
 	int rc;
 
 	*out = NULL;
@@ -532,11 +513,11 @@ int sigv4_canonical_request(const struct sigv4_request *req, const char *signed_
 	    (rc = sb_chr(&b, '\n')) || (rc = sb_put(&b, signed_headers, signed_headers_len)) ||
 	    (rc = sb_chr(&b, '\n')) || (rc = sb_put(&b, payload_hash, payload_hash_len)))
 		goto fail;
-	*out = b.p;
+	*out = b.s;
 	*out_len = b.len;
 	return 0;
 fail:
-	free(b.p);
+	free(b.s);
 	return rc;
 }
 
@@ -1139,7 +1120,7 @@ int sigv4_presign(const struct sigv4_request *req, const struct sigv4_creds *c,
 		  const char *amz_date, unsigned expires, char *query_out, size_t cap)
 {
 	struct sigv4_result r;
-	struct sbuf q = {0};
+	struct cn_buf q = {.max = CANON_MAX};
 	struct sigv4_request pre;
 	char *canon = NULL;
 	size_t canon_len;
@@ -1155,21 +1136,21 @@ int sigv4_presign(const struct sigv4_request *req, const struct sigv4_creds *c,
 		if ((rc = sb_put(&q, req->query, req->query_len)) || (rc = sb_chr(&q, '&')))
 			goto out;
 	snprintf(num, sizeof(num), "%u", expires);
-	struct sbuf cred = {0};
+	struct cn_buf cred = {.max = CANON_MAX};
 	rc = sb_str(&cred, r.access_key);
 	if (!rc)
 		rc = sb_chr(&cred, '/');
 	if (!rc)
 		rc = sb_str(&cred, r.scope);
 	if (!rc && !(rc = sb_str(&q, "X-Amz-Algorithm=" ALGO "&X-Amz-Credential=")))
-		rc = uri_encode(&q, (const uint8_t *)cred.p, cred.len, 0);
-	free(cred.p);
+		rc = uri_encode(&q, (const uint8_t *)cred.s, cred.len, 0);
+	free(cred.s);
 	if (rc || (rc = sb_str(&q, "&X-Amz-Date=")) || (rc = sb_str(&q, r.amz_date)) ||
 	    (rc = sb_str(&q, "&X-Amz-Expires=")) || (rc = sb_str(&q, num)) ||
 	    (rc = sb_str(&q, "&X-Amz-SignedHeaders=host")))
 		goto out;
 	pre = *req;
-	pre.query = q.p;
+	pre.query = q.s;
 	pre.query_len = q.len;
 	rc = sigv4_canonical_request(&pre, "host", 4, SIGV4_UNSIGNED_PAYLOAD,
 				     strlen(SIGV4_UNSIGNED_PAYLOAD), 1, &canon, &canon_len);
@@ -1183,10 +1164,10 @@ int sigv4_presign(const struct sigv4_request *req, const struct sigv4_creds *c,
 		rc = CN_ETOOBIG;
 		goto out;
 	}
-	memcpy(query_out, q.p, q.len + 1);
+	memcpy(query_out, q.s, q.len + 1);
 out:
 	free(canon);
-	free(q.p);
+	free(q.s);
 	explicit_bzero(&r, sizeof(r));
 	return rc;
 }

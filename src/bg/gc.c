@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/clock.h"
 #include "core/err.h"
 #include "core/log.h"
 #include "data/data.h"
@@ -33,13 +34,6 @@ struct gc {
 	uint64_t deleted, failed, busy;
 	struct gc_item *items;
 };
-
-static int64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
 
 struct collect {
 	struct gc_item *items;
@@ -70,7 +64,7 @@ int gc_run_once(struct gc *g)
 	pthread_mutex_lock(&g->pass_mu);
 	/* Entries are due at (retire time + META_GC_GRACE_NS); a shorter
 	 * configured grace looks that much further ahead. */
-	rc = meta_gc_fetch(g->meta, now_ns() + META_GC_GRACE_NS - g->opt.grace_ns, g->opt.batch,
+	rc = meta_gc_fetch(g->meta, cn_now_ns() + META_GC_GRACE_NS - g->opt.grace_ns, g->opt.batch,
 			   collect_cb, &c);
 	if (rc || c.n == 0)
 		goto out;
@@ -99,7 +93,7 @@ int gc_run_once(struct gc *g)
 		struct meta_cmd cmd;
 		memset(&cmd, 0, sizeof(cmd));
 		cmd.type = META_CMD_GC_DONE;
-		cmd.now = now_ns();
+		cmd.now = cn_now_ns();
 		cmd.gc = done;
 		cmd.n_gc = n_done;
 		rc = meta_submit_sync(g->meta, &cmd);

@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "bg/vpin.h"
+#include "core/clock.h"
 #include "core/err.h"
 #include "core/log.h"
 #include "data/data.h"
@@ -34,13 +35,6 @@ struct scrub {
 	int want_heal;
 	struct scrub_progress p;
 };
-
-static int64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
 
 static int stopping(struct scrub *s)
 {
@@ -95,7 +89,7 @@ static void drain_queue(struct scrub *s)
 static void throttle(struct scrub *s, int64_t start, uint64_t bytes)
 {
 	int64_t want_ns = (int64_t)((double)bytes / (double)s->opt.bytes_per_sec * 1e9);
-	int64_t el = now_ns() - start;
+	int64_t el = cn_now_ns() - start;
 
 	if (want_ns > el) {
 		struct timespec ts = {.tv_sec = (want_ns - el) / 1000000000LL,
@@ -148,7 +142,7 @@ static void full_pass(struct scrub *s)
 {
 	struct meta_bucket *bk;
 	size_t nb;
-	int64_t start = now_ns();
+	int64_t start = cn_now_ns();
 	uint64_t bytes = 0;
 
 	pthread_mutex_lock(&s->mu);
@@ -191,19 +185,19 @@ done:
 	pthread_mutex_lock(&s->mu);
 	s->p.running = 0;
 	s->p.passes++;
-	s->p.last_pass_end_ns = now_ns();
+	s->p.last_pass_end_ns = cn_now_ns();
 	pthread_mutex_unlock(&s->mu);
 }
 
 static void *scrub_main(void *arg)
 {
 	struct scrub *s = arg;
-	int64_t next_pass = s->opt.interval_s ? now_ns() + (int64_t)s->opt.interval_s * 1000000000LL
+	int64_t next_pass = s->opt.interval_s ? cn_now_ns() + (int64_t)s->opt.interval_s * 1000000000LL
 					      : INT64_MAX;
 
 	pthread_mutex_lock(&s->mu);
 	while (!s->stop) {
-		int pass = s->want_pass || now_ns() >= next_pass;
+		int pass = s->want_pass || cn_now_ns() >= next_pass;
 		s->want_pass = 0;
 		s->want_heal = 0;
 		pthread_mutex_unlock(&s->mu);
@@ -211,7 +205,7 @@ static void *scrub_main(void *arg)
 		if (pass) {
 			full_pass(s);
 			if (s->opt.interval_s)
-				next_pass = now_ns() + (int64_t)s->opt.interval_s * 1000000000LL;
+				next_pass = cn_now_ns() + (int64_t)s->opt.interval_s * 1000000000LL;
 		}
 		pthread_mutex_lock(&s->mu);
 		if (!s->stop && !s->want_pass && !s->want_heal) {

@@ -8,6 +8,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/clock.h"
+
 static enum cn_log_level min_level = CN_LOG_INFO;
 static int access_on = 1;
 
@@ -37,7 +39,9 @@ void cn_log(enum cn_log_level lvl, const char *fmt, ...)
 
 	if (lvl < min_level)
 		return;
-	clock_gettime(CLOCK_REALTIME, &ts);
+	int64_t now = cn_now_ns();
+	ts.tv_sec = (time_t)(now / 1000000000LL);
+	ts.tv_nsec = (long)(now % 1000000000LL);
 	gmtime_r(&ts.tv_sec, &tm);
 	n = snprintf(line, sizeof(line), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %s ",
 		     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,

@@ -3,8 +3,10 @@
  * requests by S3 operation and status, a latency histogram, bytes in/out and
  * open connections.
  *
- * Thread rules: every function may be called from any thread (a mutex guards
- * the per-operation table; connection and byte counters are atomics).
+ * Thread rules: every function may be called from any thread. Recording takes
+ * no shared lock: each thread counts into its own table (made on its first
+ * call, kept after it exits) and cn_metrics_render sums them all, taking the
+ * one mutex that also guards registering a new thread's table.
  */
 #ifndef CAIRN_CORE_METRICS_H
 #define CAIRN_CORE_METRICS_H
@@ -12,7 +14,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* `op` must be a string with static lifetime (e.g. "GetObject"). */
+/* `op` must be a string with static lifetime (e.g. "GetObject"); it is kept
+ * by pointer. The same text at two addresses is still one series. */
 void cn_metrics_request(const char *op, int status, uint64_t usec, uint64_t bytes_in,
 			uint64_t bytes_out);
 void cn_metrics_conn(int delta);
@@ -20,7 +23,9 @@ void cn_metrics_conn(int delta);
 void cn_metrics_refused(void);
 void cn_metrics_evicted(void);
 /* Renders the exposition text into buf; returns the length it needs (which
- * may exceed cap: call again with a larger buffer). */
+ * may exceed cap: call again with a larger buffer). When the return is <= cap
+ * buf holds the whole text, NUL-terminated only if it is < cap. Series are
+ * ordered by op name, then status. */
 size_t cn_metrics_render(char *buf, size_t cap);
 
 #endif

@@ -4,6 +4,7 @@
  */
 #include "core/pool.h"
 
+#include <assert.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -65,6 +66,7 @@ void *cn_pool_alloc(struct cn_pool *p, size_t len)
 		p->total += cap;
 	}
 	void *r = b->data + b->used;
+	assert(b->cap - b->used >= need && ((uintptr_t)r & 15) == 0);
 	b->used += need;
 	return r;
 }

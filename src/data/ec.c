@@ -12,6 +12,7 @@
 #include "core/err.h"
 
 #include <isa-l/erasure_code.h>
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -71,8 +72,11 @@ int data_ec_rebuild(struct data_ec *ec, size_t len, uint8_t **pieces, unsigned p
 	}
 	if (nsrc < k)
 		return CN_EDATALOST;
-	if (gf_invert_matrix(sub, inv, k) != 0)
-		return CN_EINTERNAL; /* cannot happen with a Cauchy matrix */
+	/* Every k x k submatrix of a Cauchy matrix is invertible. */
+	if (gf_invert_matrix(sub, inv, k) != 0) {
+		assert(!"Cauchy submatrix not invertible");
+		return CN_EINTERNAL;
+	}
 	/* Row for wanted piece i: enc[i] x inv (data row i of inv when i < k). */
 	for (int i = 0; i < n; i++) {
 		if (!(want & (1u << i)))

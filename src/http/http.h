@@ -5,7 +5,8 @@
  * one access-log line per request.
  *
  * Layer: http. It knows nothing of S3: a struct http_handler receives each
- * request once its headers are complete and drives the response.
+ * request once its headers are complete and drives the response, and says
+ * how framing errors found here are answered.
  *
  * Request lifecycle (all on the connection's loop thread):
  *
@@ -97,6 +98,13 @@ struct http_request {
 struct http_handler {
 	/* Headers are complete. The handler now owns req (see above). */
 	void (*on_request)(struct http_request *req, void *arg);
+	/* A framing error the HTTP layer answers itself, then closes:
+	 * CN_EBADREQ (malformed request line or headers), CN_EHDRTOOBIG,
+	 * CN_EBADCHUNK (broken body framing). The handler says what the answer
+	 * is: returns the status and sets *ctype and *body (len bytes, memory
+	 * of req's pool or static). May be NULL: a bare 400. Loop thread. */
+	int (*on_framing_error)(struct http_request *req, int err, const char **ctype,
+				const char **body, size_t *len, void *arg);
 	/* Per-worker set-up and tear-down, on the worker's loop thread. */
 	int (*on_worker_start)(struct http_worker *w, uv_loop_t *loop, void *arg);
 	void (*on_worker_stop)(struct http_worker *w, uv_loop_t *loop, void *arg);
@@ -138,7 +146,6 @@ void http_server_free(struct http_server *s);
 /* Per-worker slot for the handler's state; set in on_worker_start. */
 void *http_worker_data(struct http_worker *w);
 void http_worker_set_data(struct http_worker *w, void *data);
-uv_loop_t *http_worker_loop(struct http_worker *w);
 int http_worker_index(struct http_worker *w);
 
 /* Header lookup, case-insensitive; NULL when absent. Loop thread. */
@@ -163,7 +170,5 @@ int http_response_write_copy(struct http_request *req, const void *buf, size_t l
 void http_response_end(struct http_request *req);
 /* Asks for the connection to close after this response. */
 void http_request_close_after(struct http_request *req);
-
-uint64_t http_now_us(void);
 
 #endif

@@ -18,6 +18,7 @@
  */
 #include "http/http.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <http_parser.h>
 #include <netinet/in.h>
@@ -31,6 +32,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/clock.h"
 #include "core/err.h"
 #include "core/log.h"
 #include "core/metrics.h"
@@ -109,13 +111,6 @@ struct http_conn {
 
 static atomic_uint_fast64_t req_counter;
 
-uint64_t http_now_us(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
 void http_options_default(struct http_options *o)
 {
 	memset(o, 0, sizeof(*o));
@@ -137,11 +132,6 @@ void *http_worker_data(struct http_worker *w)
 void http_worker_set_data(struct http_worker *w, void *data)
 {
 	w->data = data;
-}
-
-uv_loop_t *http_worker_loop(struct http_worker *w)
-{
-	return &w->loop;
 }
 
 int http_worker_index(struct http_worker *w)
@@ -205,7 +195,7 @@ static struct http_request *req_new(struct http_conn *c)
 	cn_pool_init(&r->pool);
 	r->conn = c;
 	r->worker = c->w;
-	r->start_us = http_now_us();
+	r->start_us = (uint64_t)(cn_mono_ns() / 1000);
 	r->id = atomic_fetch_add(&req_counter, 1) + 1;
 	return r;
 }
@@ -213,7 +203,7 @@ static struct http_request *req_new(struct http_conn *c)
 static void req_log(struct http_request *r)
 {
 	char line[1024];
-	uint64_t us = http_now_us() - r->start_us;
+	uint64_t us = (uint64_t)(cn_mono_ns() / 1000) - r->start_us;
 	int n;
 
 	cn_metrics_request(r->op ? r->op : "Unknown", r->status, us, r->bytes_in, r->bytes_out);
@@ -254,6 +244,7 @@ static void on_written(uv_write_t *w, int status)
 	struct http_request *r = wr->req;
 	struct http_conn *c = r->conn;
 
+	assert(r->n_pending_writes > 0);
 	r->n_pending_writes--;
 	if (status == 0)
 		r->bytes_out += wr->len;
@@ -499,22 +490,14 @@ void http_request_resume(struct http_request *r)
 
 /* ---- error responses produced by the HTTP layer itself ---- */
 
-static void send_error_and_close(struct http_conn *c, int status, const char *code,
-				 const char *msg)
+static void send_error_and_close(struct http_conn *c, int err)
 {
-	char body[512];
-	char hdr[768];
-	int blen, hlen;
+	const struct http_handler *hd = &c->w->srv->handler;
 	struct http_request *r = c->req;
+	const char *ctype = NULL, *body = NULL;
+	size_t blen = 0;
+	int status = 400;
 
-	blen = snprintf(body, sizeof(body),
-			"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>%s</Code>"
-			"<Message>%s</Message></Error>",
-			code, msg);
-	hlen = snprintf(hdr, sizeof(hdr),
-			"HTTP/1.1 %d %s\r\nServer: cairn\r\nContent-Type: application/xml\r\n"
-			"Content-Length: %d\r\nConnection: close\r\n\r\n%s",
-			status, reason(status), blen, body);
 	if (!r) {
 		r = req_new(c);
 		if (!r) {
@@ -522,14 +505,24 @@ static void send_error_and_close(struct http_conn *c, int status, const char *co
 			return;
 		}
 		c->req = r;
+		r->method = c->parser.method;
 		r->method_str = http_method_str(c->parser.method);
 	}
 	r->op = "HttpError";
 	c->close_after = 1;
+	if (hd->on_framing_error)
+		status = hd->on_framing_error(r, err, &ctype, &body, &blen, hd->arg);
 	if (!r->response_started && !c->closing) {
-		r->response_started = 1;
-		r->status = status;
-		write_buf(r, hdr, (size_t)hlen, 1, NULL, NULL);
+		struct http_header h[2] = {{"Server", 6, "cairn", 5}};
+		int nh = 1;
+		if (ctype)
+			h[nh++] = (struct http_header){"Content-Type", 12, ctype, strlen(ctype)};
+		/* A handler that owns the request may not answer it now. A HEAD
+		 * answer carries the length of the body it does not send. */
+		if (http_response_begin(r, status, h, nh, blen) == 0 && blen &&
+		    r->method != HTTP_HEAD)
+			write_buf(r, body, blen, 1, NULL, NULL);
+		flush_headers(r);
 	}
 	if (r->on_body_end && !r->body_done) {
 		r->body_done = 1;
@@ -755,6 +748,7 @@ static void conn_free(struct http_conn *c)
 	free(c->rbuf);
 	free(c->hbuf);
 	free(c);
+	assert(w->n_conns > 0);
 	w->n_conns--;
 	atomic_fetch_sub(&w->srv->n_conns, 1);
 	cn_metrics_conn(-1);
@@ -815,6 +809,7 @@ static void conn_maybe_finish(struct http_conn *c)
 
 	if (!r || !r->ended || r->n_pending_writes > 0 || c->in_parser || c->in_cb)
 		return;
+	assert(c->in_cb == 0 && r->n_pending_writes == 0);
 	if (!r->aborted || r->response_started)
 		req_log(r);
 	c->req = NULL;
@@ -824,7 +819,7 @@ static void conn_maybe_finish(struct http_conn *c)
 			conn_free(c);
 		return;
 	}
-	if (c->close_after || !r || c->peer_eof || c->w->stopping) {
+	if (c->close_after || c->peer_eof || c->w->stopping) {
 		if (c->state != ST_DONE && c->state != ST_IDLE && !c->peer_eof) {
 			/* The client may still be sending a body we did not read:
 			 * half-close and drain briefly so our response is not lost
@@ -877,14 +872,11 @@ static void conn_process(struct http_conn *c)
 		}
 		if (e != HPE_OK) {
 			if (c->header_bytes > c->w->srv->opt.max_header_bytes)
-				send_error_and_close(c, 431, "RequestHeaderSectionTooLarge",
-						     "Your request header section exceeds the maximum allowed size.");
+				send_error_and_close(c, CN_EHDRTOOBIG);
 			else if (c->state == ST_HEADERS || c->state == ST_IDLE)
-				send_error_and_close(c, 400, "BadRequest",
-						     "Malformed HTTP request.");
+				send_error_and_close(c, CN_EBADREQ);
 			else
-				send_error_and_close(c, 400, "IncompleteBody",
-						     "Malformed request body framing.");
+				send_error_and_close(c, CN_EBADCHUNK);
 			return;
 		}
 		if (c->req && c->req->ended) {
@@ -975,8 +967,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 	conn_process(c);
 	if (!c->closing && c->rlen == HTTP_RBUF && c->roff == 0 && c->reading) {
 		/* Buffer full and nothing parsable: only oversized headers do this. */
-		send_error_and_close(c, 431, "RequestHeaderSectionTooLarge",
-				     "Your request header section exceeds the maximum allowed size.");
+		send_error_and_close(c, CN_EHDRTOOBIG);
 	}
 }
 

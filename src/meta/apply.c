@@ -35,7 +35,7 @@ struct actx {
 	struct kv_txn *t;
 	const struct meta_cmd *c;
 	struct meta_cmd_result *res;
-	struct wbuf w;
+	struct cn_buf w;
 	uint8_t kenc[KEY_ENC_MAX]; /* bucket prefix + encoded key */
 	size_t kn;
 	const uint8_t *fk; /* full key stored in values (long keys) */
@@ -53,16 +53,16 @@ static int gc_add(struct actx *a, const uint8_t blob_id[META_ID_LEN], const uint
 		  size_t layout_len)
 {
 	uint8_t k[8 + META_ID_LEN];
-	struct wbuf w;
+	struct cn_buf w;
 	int rc;
 
 	be64_put(k, (uint64_t)gc_due(a));
 	memcpy(k + 8, blob_id, META_ID_LEN);
-	wb_init(&w);
+	cn_buf_init(&w);
 	rc = blobref_encode(&w, a->c->now, layout, layout_len);
 	if (!rc)
 		rc = kv_put(a->t, KV_GC, k, sizeof(k), w.p, w.len);
-	wb_release(&w);
+	cn_buf_release(&w);
 	return rc;
 }
 
@@ -86,14 +86,14 @@ int stats_load(struct kv_txn *t, const char *bucket, size_t blen, struct stats_r
 
 static int stats_store(struct actx *a)
 {
-	struct wbuf w;
+	struct cn_buf w;
 	int rc;
 
-	wb_init(&w);
+	cn_buf_init(&w);
 	rc = stats_encode(&w, &a->st);
 	if (!rc)
 		rc = kv_put(a->t, KV_STATS, a->c->bucket, a->c->bucket_len, w.p, w.len);
-	wb_release(&w);
+	cn_buf_release(&w);
 	return rc;
 }
 
@@ -351,8 +351,8 @@ static int index_demote(struct actx *a, int *had)
 	if (rc)
 		return rc;
 	*had = 1;
-	wb_reset(&a->w);
-	wb_bytes(&a->w, v, vlen); /* own it: the put below may move pages */
+	cn_buf_reset(&a->w);
+	cn_buf_put(&a->w, v, vlen); /* own it: the put below may move pages */
 	if (a->w.err)
 		return a->w.err;
 	vraw(a, raw, cur.vid);
@@ -383,8 +383,8 @@ static int index_fill(struct actx *a)
 	if (!rc)
 		rc = idx_decode_ex(it.v, it.vlen, &nv, 0);
 	if (!rc && !(nv.flags & META_VF_DELETE_MARKER)) {
-		wb_reset(&a->w);
-		wb_bytes(&a->w, it.v, it.vlen);
+		cn_buf_reset(&a->w);
+		cn_buf_put(&a->w, it.v, it.vlen);
 		rc = a->w.err;
 		if (!rc)
 			rc = kv_cursor_del(&c);
@@ -406,7 +406,7 @@ static int version_insert(struct actx *a, const struct meta_version *v, const vo
 	int rc;
 
 	vraw(a, raw, v->vid);
-	wb_reset(&a->w);
+	cn_buf_reset(&a->w);
 	rc = ver_encode(&a->w, a->fk, a->fklen, v);
 	if (!rc && marker)
 		rc = kv_put(a->t, KV_VERSIONS, raw, a->kn + META_ID_LEN, a->w.p, a->w.len);
@@ -1056,7 +1056,7 @@ static int do_gc_done(struct actx *a)
 }
 
 int meta_apply(struct kv_txn *t, const struct meta_cmd *c, struct meta_cmd_result *res,
-	       struct wbuf *scratch)
+	       struct cn_buf *scratch)
 {
 	struct actx a;
 	int rc;
@@ -1067,7 +1067,7 @@ int meta_apply(struct kv_txn *t, const struct meta_cmd *c, struct meta_cmd_resul
 	a.c = c;
 	a.res = res;
 	a.w = *scratch; /* borrowed; handed back below */
-	wb_reset(&a.w);
+	cn_buf_reset(&a.w);
 	switch (c->type) {
 	case META_CMD_BUCKET_CREATE:
 		rc = do_bucket_create(&a);

@@ -7,8 +7,8 @@
  * little-endian in values, big-endian in keys (keys.c). Each value starts
  * with a record version byte; this build writes and reads version 1.
  *
- * Value formats, record version 1 (fk = full object key, present only for
- * long keys, see keys.c):
+ * Value formats, record version 1, store format 2 (fk = full object key,
+ * present only for long keys, see keys.c):
  *
  *   common head of index / versions / uploads values
  *   OFFSET SIZE  MEANING
@@ -16,18 +16,24 @@
  *   1      2     fklen (0 for short keys, else 201..1024)
  *   3      fklen full key
  *
- *   index (after head)         versions (after head)
- *   16  version id             16  version id (raw, not inverted)
- *   1   flags (VF_*)           1   flags (DELETE_MARKER, NULL)
- *   8   mtime ns (i64)         8   mtime ns
- *   8   size                   8   size
- *   1+n etag (len, bytes)      1+n etag
- *                              2+n attrs (len <= 8192, bytes)
- *                              1   loc (0 none, 1 inline, 2 blob, 3 parts)
- *                              loc 1: 4 inline length
- *                              loc 2: 16 blob id, 2+n layout
- *                              loc 3: 2 nparts, then per part: 2 part no,
- *                                     8 size, 1+n etag, 16 blob id, 2+n layout
+ *   version record (after head): the value of `versions` (every version but
+ *   the newest non-marker one) and of `index` (exactly that newest one, so a
+ *   GET and a listing read one record; ver_encode / ver_decode)
+ *   16  version id (raw, not inverted)
+ *   1   flags (DELETE_MARKER, NULL)
+ *   8   mtime ns (i64)
+ *   8   size
+ *   1+n etag (len, bytes)
+ *   2+n attrs (len <= 8192, bytes)
+ *   1   loc (0 none, 1 inline, 2 blob, 3 parts)
+ *   loc 1: 4 inline length (the bytes are in the `inline` db, same key)
+ *   loc 2: 16 blob id, 2+n layout
+ *   loc 3: 2 nparts, then per part: 2 part no, 8 size, 1+n etag, 16 blob id,
+ *          2+n layout
+ *
+ *   store format 1 only (read by upgrade.c, written by nothing but its
+ *   tests): the index value was a summary, the head then 16 version id,
+ *   1 flags, 8 mtime, 8 size, 1+n etag (idx_encode / idx_decode)
  *
  *   uploads (after head): 16 upload id, 8 initiated ns, 2+n attrs
  *   parts:    1 ver, 2 part no, 8 size, 1+n etag, 16 blob id, 2+n layout, 8 mtime
@@ -35,9 +41,11 @@
  *   stats:    1 ver, 8 objects, 8 bytes, 8 versions, 8 version bytes
  *   gc/intents: 1 ver, 8 created ns, 2+n layout
  *
- * Command format, version 1 (meta_cmd_encode): see cmd_fields() — every
- * field of struct meta_cmd's inputs in declaration order, strings as
- * (length, bytes), arrays as (u32 count, items).
+ * Command format, version 1 (cmd_encode_into / meta_cmd_decode): u8
+ * version, u8 type, u64 now, then every input field of struct meta_cmd in
+ * declaration order — strings and byte strings as (length, bytes) with the
+ * length's width fixed per field (u8 bucket/etag/if-match, u16 key/attrs/
+ * layout, u32 inline), ids as 16 raw bytes, arrays as (u32 count, items).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -50,76 +58,31 @@
 
 /* ---- buffers ---- */
 
-void wb_init(struct wbuf *w)
+void wb_u8(struct cn_buf *w, uint8_t v)
 {
-	memset(w, 0, sizeof(*w));
+	cn_buf_put(w, &v, 1);
 }
 
-void wb_release(struct wbuf *w)
-{
-	free(w->p);
-	memset(w, 0, sizeof(*w));
-}
-
-void wb_reset(struct wbuf *w)
-{
-	w->len = 0;
-	w->err = 0;
-}
-
-static uint8_t *wb_grow(struct wbuf *w, size_t n)
-{
-	if (w->err)
-		return NULL;
-	if (w->len + n > w->cap) {
-		size_t cap = w->cap ? w->cap : 256;
-		while (cap < w->len + n)
-			cap *= 2;
-		uint8_t *p = realloc(w->p, cap);
-		if (!p) {
-			w->err = CN_ENOMEM;
-			return NULL;
-		}
-		w->p = p;
-		w->cap = cap;
-	}
-	uint8_t *r = w->p + w->len;
-	w->len += n;
-	return r;
-}
-
-void wb_bytes(struct wbuf *w, const void *p, size_t n)
-{
-	uint8_t *d = wb_grow(w, n);
-	if (d && n)
-		memcpy(d, p, n);
-}
-
-void wb_u8(struct wbuf *w, uint8_t v)
-{
-	wb_bytes(w, &v, 1);
-}
-
-void wb_u16(struct wbuf *w, uint16_t v)
+void wb_u16(struct cn_buf *w, uint16_t v)
 {
 	uint8_t b[2] = {(uint8_t)v, (uint8_t)(v >> 8)};
-	wb_bytes(w, b, 2);
+	cn_buf_put(w, b, 2);
 }
 
-void wb_u32(struct wbuf *w, uint32_t v)
+void wb_u32(struct cn_buf *w, uint32_t v)
 {
 	uint8_t b[4];
 	for (int i = 0; i < 4; i++)
 		b[i] = (uint8_t)(v >> (8 * i));
-	wb_bytes(w, b, 4);
+	cn_buf_put(w, b, 4);
 }
 
-void wb_u64(struct wbuf *w, uint64_t v)
+void wb_u64(struct cn_buf *w, uint64_t v)
 {
 	uint8_t b[8];
 	for (int i = 0; i < 8; i++)
 		b[i] = (uint8_t)(v >> (8 * i));
-	wb_bytes(w, b, 8);
+	cn_buf_put(w, b, 8);
 }
 
 void be64_put(uint8_t *p, uint64_t v)
@@ -134,19 +97,6 @@ uint64_t be64_get(const uint8_t *p)
 	for (int i = 0; i < 8; i++)
 		v = (v << 8) | p[i];
 	return v;
-}
-
-void wb_be64(struct wbuf *w, uint64_t v)
-{
-	uint8_t b[8];
-	be64_put(b, v);
-	wb_bytes(w, b, 8);
-}
-
-void wb_be16(struct wbuf *w, uint16_t v)
-{
-	uint8_t b[2] = {(uint8_t)(v >> 8), (uint8_t)v};
-	wb_bytes(w, b, 2);
 }
 
 /* (u8 len, bytes) etag into a NUL-terminated buffer. */
@@ -171,11 +121,11 @@ static void rb_etag(struct rbuf *r, char out[META_ETAG_MAX + 1])
 	out[n] = 0;
 }
 
-static void wb_etag(struct wbuf *w, const char *etag)
+static void wb_etag(struct cn_buf *w, const char *etag)
 {
 	size_t n = strlen(etag);
 	wb_u8(w, (uint8_t)n);
-	wb_bytes(w, etag, n);
+	cn_buf_put(w, etag, n);
 }
 
 /* (u16 len, bytes) with a maximum. */
@@ -208,11 +158,11 @@ static int fin(struct rbuf *r)
 
 /* ---- common head ---- */
 
-static void head_encode(struct wbuf *w, const uint8_t *fk, size_t fklen)
+static void head_encode(struct cn_buf *w, const uint8_t *fk, size_t fklen)
 {
 	wb_u8(w, REC_V1);
 	wb_u16(w, (uint16_t)fklen);
-	wb_bytes(w, fk, fklen);
+	cn_buf_put(w, fk, fklen);
 }
 
 static int head_decode(struct rbuf *r, const uint8_t **fk, size_t *fklen)
@@ -244,10 +194,10 @@ int val_fullkey(const uint8_t *p, size_t len, const uint8_t **fk, size_t *fklen)
 
 /* ---- index ---- */
 
-int idx_encode(struct wbuf *w, const uint8_t *fkey, size_t fklen, const struct meta_version *v)
+int idx_encode(struct cn_buf *w, const uint8_t *fkey, size_t fklen, const struct meta_version *v)
 {
 	head_encode(w, fkey, fklen);
-	wb_bytes(w, v->vid, META_ID_LEN);
+	cn_buf_put(w, v->vid, META_ID_LEN);
 	wb_u8(w, (uint8_t)(v->flags & (META_VF_DELETE_MARKER | META_VF_NULL)));
 	wb_u64(w, (uint64_t)v->mtime);
 	wb_u64(w, v->size);
@@ -285,14 +235,14 @@ int idx_decode(const uint8_t *p, size_t len, struct idx_rec *out)
 
 /* ---- versions ---- */
 
-static void part_body_encode(struct wbuf *w, const struct meta_part *pt)
+static void part_body_encode(struct cn_buf *w, const struct meta_part *pt)
 {
 	wb_u16(w, (uint16_t)pt->part_no);
 	wb_u64(w, pt->size);
 	wb_etag(w, pt->etag);
-	wb_bytes(w, pt->blob_id, META_ID_LEN);
+	cn_buf_put(w, pt->blob_id, META_ID_LEN);
 	wb_u16(w, (uint16_t)pt->layout_len);
-	wb_bytes(w, pt->layout, pt->layout_len);
+	cn_buf_put(w, pt->layout, pt->layout_len);
 }
 
 static void part_body_decode(struct rbuf *r, struct meta_part *pt)
@@ -310,19 +260,19 @@ static void part_body_decode(struct rbuf *r, struct meta_part *pt)
 		r->bad = 1;
 }
 
-int ver_encode(struct wbuf *w, const uint8_t *fkey, size_t fklen, const struct meta_version *v)
+int ver_encode(struct cn_buf *w, const uint8_t *fkey, size_t fklen, const struct meta_version *v)
 {
 	if (v->attrs_len > META_ATTRS_MAX || v->layout_len > META_LAYOUT_MAX ||
 	    v->n_parts > META_PARTS_MAX || strlen(v->etag) > META_ETAG_MAX)
 		return CN_EMETATOOBIG;
 	head_encode(w, fkey, fklen);
-	wb_bytes(w, v->vid, META_ID_LEN);
+	cn_buf_put(w, v->vid, META_ID_LEN);
 	wb_u8(w, (uint8_t)(v->flags & (META_VF_DELETE_MARKER | META_VF_NULL)));
 	wb_u64(w, (uint64_t)v->mtime);
 	wb_u64(w, v->size);
 	wb_etag(w, v->etag);
 	wb_u16(w, (uint16_t)v->attrs_len);
-	wb_bytes(w, v->attrs, v->attrs_len);
+	cn_buf_put(w, v->attrs, v->attrs_len);
 	wb_u8(w, (uint8_t)v->loc);
 	switch (v->loc) {
 	case META_LOC_NONE:
@@ -331,9 +281,9 @@ int ver_encode(struct wbuf *w, const uint8_t *fkey, size_t fklen, const struct m
 		wb_u32(w, (uint32_t)v->inline_len);
 		break;
 	case META_LOC_BLOB:
-		wb_bytes(w, v->blob_id, META_ID_LEN);
+		cn_buf_put(w, v->blob_id, META_ID_LEN);
 		wb_u16(w, (uint16_t)v->layout_len);
-		wb_bytes(w, v->layout, v->layout_len);
+		cn_buf_put(w, v->layout, v->layout_len);
 		break;
 	case META_LOC_PARTS:
 		wb_u16(w, (uint16_t)v->n_parts);
@@ -442,16 +392,16 @@ void meta_version_release(struct meta_version *v)
 
 /* ---- uploads, parts ---- */
 
-int upload_encode(struct wbuf *w, const uint8_t *fkey, size_t fklen, const uint8_t id[META_ID_LEN],
+int upload_encode(struct cn_buf *w, const uint8_t *fkey, size_t fklen, const uint8_t id[META_ID_LEN],
 		  int64_t initiated, const void *attrs, size_t attrs_len)
 {
 	if (attrs_len > META_ATTRS_MAX)
 		return CN_EMETATOOBIG;
 	head_encode(w, fkey, fklen);
-	wb_bytes(w, id, META_ID_LEN);
+	cn_buf_put(w, id, META_ID_LEN);
 	wb_u64(w, (uint64_t)initiated);
 	wb_u16(w, (uint16_t)attrs_len);
-	wb_bytes(w, attrs, attrs_len);
+	cn_buf_put(w, attrs, attrs_len);
 	return w->err;
 }
 
@@ -501,7 +451,7 @@ void meta_upload_release(struct meta_upload *u)
 	memset(u, 0, sizeof(*u));
 }
 
-int part_encode(struct wbuf *w, const struct meta_part *pt)
+int part_encode(struct cn_buf *w, const struct meta_part *pt)
 {
 	if (pt->layout_len > META_LAYOUT_MAX)
 		return CN_EMETATOOBIG;
@@ -526,7 +476,7 @@ int part_decode(const uint8_t *p, size_t len, struct meta_part *pt)
 
 /* ---- buckets, stats, gc/intents ---- */
 
-int bucket_encode(struct wbuf *w, int64_t created, uint8_t versioning, const void *attrs,
+int bucket_encode(struct cn_buf *w, int64_t created, uint8_t versioning, const void *attrs,
 		  size_t attrs_len)
 {
 	if (attrs_len > META_ATTRS_MAX)
@@ -535,7 +485,7 @@ int bucket_encode(struct wbuf *w, int64_t created, uint8_t versioning, const voi
 	wb_u64(w, (uint64_t)created);
 	wb_u8(w, versioning);
 	wb_u16(w, (uint16_t)attrs_len);
-	wb_bytes(w, attrs, attrs_len);
+	cn_buf_put(w, attrs, attrs_len);
 	return w->err;
 }
 
@@ -578,7 +528,7 @@ void meta_bucket_release(struct meta_bucket *b)
 	memset(b, 0, sizeof(*b));
 }
 
-int stats_encode(struct wbuf *w, const struct stats_rec *s)
+int stats_encode(struct cn_buf *w, const struct stats_rec *s)
 {
 	wb_u8(w, REC_V1);
 	wb_u64(w, s->objects);
@@ -602,14 +552,14 @@ int stats_decode(const uint8_t *p, size_t len, struct stats_rec *s)
 	return fin(&r);
 }
 
-int blobref_encode(struct wbuf *w, int64_t created, const void *layout, size_t layout_len)
+int blobref_encode(struct cn_buf *w, int64_t created, const void *layout, size_t layout_len)
 {
 	if (layout_len > META_LAYOUT_MAX)
 		return CN_EMETATOOBIG;
 	wb_u8(w, REC_V1);
 	wb_u64(w, (uint64_t)created);
 	wb_u16(w, (uint16_t)layout_len);
-	wb_bytes(w, layout, layout_len);
+	cn_buf_put(w, layout, layout_len);
 	return w->err;
 }
 
@@ -628,7 +578,7 @@ int blobref_decode(const uint8_t *p, size_t len, int64_t *created, const uint8_t
 
 /* ---- commands ---- */
 
-int cmd_encode_into(const struct meta_cmd *c, struct wbuf *w)
+int cmd_encode_into(const struct meta_cmd *c, struct cn_buf *w)
 {
 
 	if (c->key_len > META_KEY_MAX)
@@ -642,30 +592,30 @@ int cmd_encode_into(const struct meta_cmd *c, struct wbuf *w)
 	wb_u8(w, c->type);
 	wb_u64(w, (uint64_t)c->now);
 	wb_u8(w, (uint8_t)c->bucket_len);
-	wb_bytes(w, c->bucket, c->bucket_len);
+	cn_buf_put(w, c->bucket, c->bucket_len);
 	wb_u16(w, (uint16_t)c->key_len);
-	wb_bytes(w, c->key, c->key_len);
-	wb_bytes(w, c->vid, META_ID_LEN);
+	cn_buf_put(w, c->key, c->key_len);
+	cn_buf_put(w, c->vid, META_ID_LEN);
 	wb_u8(w, c->has_target);
 	wb_u8(w, c->target_null);
-	wb_bytes(w, c->target_vid, META_ID_LEN);
-	wb_bytes(w, c->upload_id, META_ID_LEN);
+	cn_buf_put(w, c->target_vid, META_ID_LEN);
+	cn_buf_put(w, c->upload_id, META_ID_LEN);
 	wb_u32(w, c->cond);
 	wb_u8(w, c->if_match ? 1 : 0);
 	wb_u8(w, (uint8_t)c->if_match_len);
-	wb_bytes(w, c->if_match, c->if_match_len);
+	cn_buf_put(w, c->if_match, c->if_match_len);
 	wb_u8(w, c->versioning);
 	wb_u16(w, (uint16_t)c->attrs_len);
-	wb_bytes(w, c->attrs, c->attrs_len);
+	cn_buf_put(w, c->attrs, c->attrs_len);
 	wb_u64(w, c->size);
 	wb_u8(w, (uint8_t)c->etag_len);
-	wb_bytes(w, c->etag, c->etag_len);
+	cn_buf_put(w, c->etag, c->etag_len);
 	wb_u8(w, c->loc);
 	wb_u32(w, (uint32_t)c->inline_len);
-	wb_bytes(w, c->inline_data, c->inline_len);
-	wb_bytes(w, c->blob_id, META_ID_LEN);
+	cn_buf_put(w, c->inline_data, c->inline_len);
+	cn_buf_put(w, c->blob_id, META_ID_LEN);
 	wb_u16(w, (uint16_t)c->layout_len);
-	wb_bytes(w, c->layout, c->layout_len);
+	cn_buf_put(w, c->layout, c->layout_len);
 	wb_u32(w, c->part_no);
 	wb_u64(w, c->min_part_size);
 	wb_u32(w, c->n_parts);
@@ -675,25 +625,25 @@ int cmd_encode_into(const struct meta_cmd *c, struct wbuf *w)
 		}
 		wb_u32(w, c->parts[i].part_no);
 		wb_u8(w, (uint8_t)c->parts[i].etag_len);
-		wb_bytes(w, c->parts[i].etag, c->parts[i].etag_len);
+		cn_buf_put(w, c->parts[i].etag, c->parts[i].etag_len);
 	}
 	wb_u32(w, c->n_gc);
 	for (uint32_t i = 0; i < c->n_gc; i++) {
 		wb_u64(w, (uint64_t)c->gc[i].due);
-		wb_bytes(w, c->gc[i].blob_id, META_ID_LEN);
+		cn_buf_put(w, c->gc[i].blob_id, META_ID_LEN);
 	}
 	return w->err;
 }
 
 int meta_cmd_encode(const struct meta_cmd *c, uint8_t **out, size_t *out_len)
 {
-	struct wbuf w;
+	struct cn_buf w;
 	int rc;
 
-	wb_init(&w);
+	cn_buf_init(&w);
 	rc = cmd_encode_into(c, &w);
 	if (rc) {
-		wb_release(&w);
+		cn_buf_release(&w);
 		return rc;
 	}
 	*out = w.p;

@@ -12,16 +12,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/buf.h"
 #include "meta/kv.h"
 #include "meta/meta.h"
 
-/* ---- byte buffers ---- */
-
-struct wbuf {
-	uint8_t *p;
-	size_t len, cap;
-	int err; /* sticky: CN_ENOMEM */
-};
+/* ---- byte buffers (writers append to a struct cn_buf) ---- */
 
 struct rbuf {
 	const uint8_t *p;
@@ -29,17 +24,10 @@ struct rbuf {
 	int bad; /* sticky: read past the end or a bad value */
 };
 
-void wb_init(struct wbuf *w);
-void wb_release(struct wbuf *w);
-void wb_reset(struct wbuf *w);
-void wb_u8(struct wbuf *w, uint8_t v);
-void wb_u16(struct wbuf *w, uint16_t v);
-void wb_u32(struct wbuf *w, uint32_t v);
-void wb_u64(struct wbuf *w, uint64_t v);
-void wb_bytes(struct wbuf *w, const void *p, size_t n);
-/* Big-endian: used in keys so that memcmp order is numeric order. */
-void wb_be64(struct wbuf *w, uint64_t v);
-void wb_be16(struct wbuf *w, uint16_t v);
+void wb_u8(struct cn_buf *w, uint8_t v);
+void wb_u16(struct cn_buf *w, uint16_t v);
+void wb_u32(struct cn_buf *w, uint32_t v);
+void wb_u64(struct cn_buf *w, uint64_t v);
 
 static inline void rb_init(struct rbuf *r, const void *p, size_t len)
 {
@@ -111,29 +99,29 @@ struct stats_rec {
 	uint64_t objects, bytes, versions, version_bytes;
 };
 
-int idx_encode(struct wbuf *w, const uint8_t *fkey, size_t fklen, const struct meta_version *v);
+int idx_encode(struct cn_buf *w, const uint8_t *fkey, size_t fklen, const struct meta_version *v);
 int idx_decode(const uint8_t *p, size_t len, struct idx_rec *out);
 int idx_decode_ex(const uint8_t *p, size_t len, struct idx_rec *out, int exact);
 struct kv_env *meta_store_env(struct meta_store *s);
 /* Version value. fkey: stored for long keys only (NULL, 0 otherwise). */
-int ver_encode(struct wbuf *w, const uint8_t *fkey, size_t fklen, const struct meta_version *v);
+int ver_encode(struct cn_buf *w, const uint8_t *fkey, size_t fklen, const struct meta_version *v);
 /* Decodes into owned *out; key (the user key) is copied in. */
 int ver_decode(const uint8_t *p, size_t len, const uint8_t *key, size_t klen,
 	       struct meta_version *out);
-int upload_encode(struct wbuf *w, const uint8_t *fkey, size_t fklen, const uint8_t id[META_ID_LEN],
+int upload_encode(struct cn_buf *w, const uint8_t *fkey, size_t fklen, const uint8_t id[META_ID_LEN],
 		  int64_t initiated, const void *attrs, size_t attrs_len);
 int upload_decode(const uint8_t *p, size_t len, const uint8_t *key, size_t klen,
 		  struct meta_upload *out);
-int part_encode(struct wbuf *w, const struct meta_part *pt);
+int part_encode(struct cn_buf *w, const struct meta_part *pt);
 /* Borrows p for pt->layout. */
 int part_decode(const uint8_t *p, size_t len, struct meta_part *pt);
-int bucket_encode(struct wbuf *w, int64_t created, uint8_t versioning, const void *attrs,
+int bucket_encode(struct cn_buf *w, int64_t created, uint8_t versioning, const void *attrs,
 		  size_t attrs_len);
 int bucket_decode(const uint8_t *p, size_t len, const char *name, size_t nlen,
 		  struct meta_bucket *out);
-int stats_encode(struct wbuf *w, const struct stats_rec *s);
+int stats_encode(struct cn_buf *w, const struct stats_rec *s);
 int stats_decode(const uint8_t *p, size_t len, struct stats_rec *s);
-int blobref_encode(struct wbuf *w, int64_t created, const void *layout, size_t layout_len);
+int blobref_encode(struct cn_buf *w, int64_t created, const void *layout, size_t layout_len);
 int blobref_decode(const uint8_t *p, size_t len, int64_t *created, const uint8_t **layout,
 		   size_t *layout_len);
 /* Every index/versions/uploads value starts with: u8 rec version, u16 fklen,
@@ -228,9 +216,9 @@ int lc_seek_past(struct lcur *lc, const uint8_t *p, size_t plen);
  * only t and cmd. Writes results into *res. scratch: an encode buffer the
  * caller keeps across commands (reset here; saves a malloc per command). */
 int meta_apply(struct kv_txn *t, const struct meta_cmd *cmd, struct meta_cmd_result *res,
-	       struct wbuf *scratch);
+	       struct cn_buf *scratch);
 /* Appends cmd's encoding (meta_cmd_encode's format) to w. */
-int cmd_encode_into(const struct meta_cmd *c, struct wbuf *w);
+int cmd_encode_into(const struct meta_cmd *c, struct cn_buf *w);
 /* Turns every intent into a gc entry due at now (startup orphan sweep). */
 int meta_intents_to_gc(struct kv_txn *t, int64_t now, uint64_t *n);
 int stats_load(struct kv_txn *t, const char *bucket, size_t blen, struct stats_rec *s);

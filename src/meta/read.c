@@ -457,7 +457,7 @@ out:
 enum lkind { LK_OBJECTS, LK_VERSIONS, LK_UPLOADS };
 
 struct lbuild {
-	struct wbuf arena; /* key and prefix bytes */
+	struct cn_buf arena; /* key and prefix bytes */
 	struct meta_entry *e;
 	size_t n, cap;
 	struct meta_prefix *p;
@@ -469,7 +469,7 @@ struct lbuild {
 static int lb_key(struct lbuild *b, const uint8_t *k, size_t klen, size_t *off)
 {
 	*off = b->arena.len;
-	wb_bytes(&b->arena, k, klen);
+	cn_buf_put(&b->arena, k, klen);
 	b->last_off = *off;
 	b->last_len = klen;
 	b->last_set = 1;
@@ -710,7 +710,7 @@ static unsigned long mc_steps(const struct mcur *m)
 
 static void lb_release(struct lbuild *b)
 {
-	wb_release(&b->arena);
+	cn_buf_release(&b->arena);
 	free(b->e);
 	free(b->p);
 }
@@ -741,7 +741,7 @@ static int list_core(struct meta_store *s, const char *bucket, const struct meta
 	memset(out, 0, sizeof(*out));
 	memset(&b, 0, sizeof(b));
 	m.opened = 0;
-	wb_init(&b.arena);
+	cn_buf_init(&b.arena);
 	if (plen > META_KEY_MAX || start_len > META_KEY_MAX || dlen > META_KEY_MAX)
 		return CN_EINVAL;
 	if (kind == LK_OBJECTS && p->token && p->token[0]) {
@@ -794,8 +794,6 @@ static int list_core(struct meta_store *s, const char *bucket, const struct meta
 		goto out;
 	}
 	b.cap = max;
-	if (max == 0)
-		goto done;
 	if (start_len && bytes_cmp(start, start_len, (const uint8_t *)prefix, plen) >= 0) {
 		bound = (struct lbound){start, start_len, have_id ? idsfx : NULL, 1};
 		/* versions: index holds start's newest version, returned already */
@@ -939,7 +937,7 @@ int meta_list_parts(struct meta_store *s, const char *bucket, const char *key, s
 	struct kv_txn t;
 	struct kv_cursor c;
 	struct kv_item it;
-	struct wbuf arena;
+	struct cn_buf arena;
 	uint8_t pk[META_ID_LEN + 2];
 	size_t *offs = NULL;
 	int rc;
@@ -956,7 +954,7 @@ int meta_list_parts(struct meta_store *s, const char *bucket, const char *key, s
 	rc = rtxn(s, &t);
 	if (rc)
 		return rc;
-	wb_init(&arena);
+	cn_buf_init(&arena);
 	out->parts = calloc(max, sizeof(*out->parts));
 	offs = calloc(max, sizeof(*offs));
 	if (!out->parts || !offs) {
@@ -981,7 +979,7 @@ int meta_list_parts(struct meta_store *s, const char *bucket, const char *key, s
 		if (rc)
 			break;
 		offs[out->n] = arena.len;
-		wb_bytes(&arena, pt.layout, pt.layout_len);
+		cn_buf_put(&arena, pt.layout, pt.layout_len);
 		out->parts[out->n++] = pt;
 	}
 	kv_cursor_close(&c);
@@ -993,7 +991,7 @@ out_txn:
 	kv_read_end(&t);
 	if (rc) {
 		free(out->parts);
-		wb_release(&arena);
+		cn_buf_release(&arena);
 		memset(out, 0, sizeof(*out));
 	} else {
 		for (size_t i = 0; i < out->n; i++)

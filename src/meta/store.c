@@ -26,6 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/clock.h"
 #include "core/err.h"
 #include "core/log.h"
 #include "meta/meta_int.h"
@@ -50,20 +51,6 @@ struct sync_wait {
 	int done;
 };
 
-static int64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
-static int64_t mono_us(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000LL + ts.tv_nsec / 1000;
-}
-
 /* ---- ids ---- */
 
 /* The 4 random bytes only spread ids of one millisecond (uniqueness comes
@@ -79,7 +66,7 @@ static uint32_t id_rand(struct meta_store *s)
 
 static void id_new(struct meta_store *s, uint8_t out[META_ID_LEN])
 {
-	uint64_t phys = ((uint64_t)now_ns() / 1000000u) << 16, h;
+	uint64_t phys = ((uint64_t)cn_now_ns() / 1000000u) << 16, h;
 	uint32_t rnd;
 
 	pthread_mutex_lock(&s->idmu);
@@ -185,7 +172,7 @@ static int format_check(struct meta_store *s, const char *dir)
 	}
 	/* Startup: no blob write can be in flight, so every intent is an orphan. */
 	if (!rc)
-		rc = meta_intents_to_gc(&t, now_ns(), &n);
+		rc = meta_intents_to_gc(&t, cn_now_ns(), &n);
 	if (!rc)
 		rc = kv_txn_commit(&t);
 	else
@@ -216,7 +203,7 @@ int meta_store_open(const char *dir, const struct meta_options *opt, struct meta
 	pthread_cond_init(&s->cv, NULL);
 	pthread_mutex_init(&s->idmu, NULL);
 	if (getrandom(&s->rng, sizeof(s->rng), 0) != sizeof(s->rng))
-		s->rng = (uint64_t)now_ns() ^ ((uint64_t)getpid() << 32);
+		s->rng = (uint64_t)cn_now_ns() ^ ((uint64_t)getpid() << 32);
 	rc = kv_env_open(dir, s->opt.map_size, &s->env);
 	if (rc)
 		goto fail;
@@ -404,7 +391,7 @@ static void complete(struct meta_cmd *c)
  * batch unusable (LMDB poisons a txn whose write failed). enc and scratch
  * are the metadata thread's buffers, reused for every command. */
 static int apply_one(struct kv_txn *batch, struct meta_cmd *c, int nested, int *dirty,
-		     size_t *bytes, struct wbuf *enc, struct wbuf *scratch)
+		     size_t *bytes, struct cn_buf *enc, struct cn_buf *scratch)
 {
 	struct meta_cmd dec;
 	struct kv_txn child;
@@ -412,7 +399,7 @@ static int apply_one(struct kv_txn *batch, struct meta_cmd *c, int nested, int *
 	int rc;
 
 	*dirty = 0;
-	wb_reset(enc);
+	cn_buf_reset(enc);
 	rc = cmd_encode_into(c, enc);
 	if (rc)
 		return rc;
@@ -440,10 +427,10 @@ static int apply_one(struct kv_txn *batch, struct meta_cmd *c, int nested, int *
 static void *meta_thread(void *arg)
 {
 	struct meta_store *s = arg;
-	struct wbuf enc, scratch;
+	struct cn_buf enc, scratch;
 
-	wb_init(&enc);
-	wb_init(&scratch);
+	cn_buf_init(&enc);
+	cn_buf_init(&scratch);
 	for (;;) {
 		struct meta_cmd *list, *list_tail, *done = NULL, **dtail = &done, *c;
 		struct kv_txn t;
@@ -463,12 +450,12 @@ static void *meta_thread(void *arg)
 		s->qhead = s->qtail = NULL;
 		pthread_mutex_unlock(&s->mu);
 
-		t0 = mono_us();
+		t0 = (cn_mono_ns() / 1000);
 		rc = kv_txn_begin(s->env, NULL, 0, &t);
 		while (list) {
 			c = list;
 			/* bound the batch by latency and size, not by count */
-			if (done && (mono_us() - t0 > (int64_t)s->opt.max_batch_us ||
+			if (done && ((cn_mono_ns() / 1000) - t0 > (int64_t)s->opt.max_batch_us ||
 				     bytes > s->opt.max_batch_bytes))
 				break;
 			list = c->next_;
@@ -521,7 +508,7 @@ static void *meta_thread(void *arg)
 			c = next;
 		}
 	}
-	wb_release(&enc);
-	wb_release(&scratch);
+	cn_buf_release(&enc);
+	cn_buf_release(&scratch);
 	return NULL;
 }

@@ -30,7 +30,7 @@ static int upgrade_chunk(struct kv_env *env, uint8_t *from, size_t *fromlen, uin
 	struct kv_txn t;
 	struct kv_cursor c;
 	struct kv_item it;
-	struct wbuf val;
+	struct cn_buf val;
 	uint8_t raw[KEY_ENC_MAX];
 	unsigned n = 0;
 	int rc;
@@ -39,7 +39,7 @@ static int upgrade_chunk(struct kv_env *env, uint8_t *from, size_t *fromlen, uin
 	rc = kv_txn_begin(env, NULL, 0, &t);
 	if (rc)
 		return rc;
-	wb_init(&val);
+	cn_buf_init(&val);
 	rc = kv_cursor_open(&t, KV_INDEX, &c);
 	if (rc)
 		goto out;
@@ -68,8 +68,8 @@ static int upgrade_chunk(struct kv_env *env, uint8_t *from, size_t *fromlen, uin
 			}
 			break;
 		}
-		wb_reset(&val);
-		wb_bytes(&val, v, vlen);
+		cn_buf_reset(&val);
+		cn_buf_put(&val, v, vlen);
 		rc = val.err;
 		if (!rc)
 			rc = kv_put(&t, KV_INDEX, raw, klen, val.p, val.len);
@@ -89,7 +89,7 @@ static int upgrade_chunk(struct kv_env *env, uint8_t *from, size_t *fromlen, uin
 	}
 	kv_cursor_close(&c);
 out:
-	wb_release(&val);
+	cn_buf_release(&val);
 	if (rc) {
 		kv_txn_abort(&t);
 		return rc;

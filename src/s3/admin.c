@@ -10,13 +10,13 @@
  *   POST /_cairn/admin/heal                   drain the heal queue now
  *   POST /_cairn/admin/gc                     run garbage collection now
  *
- * Answers are JSON. Shard health in /object is computed on the thread pool
+ * Answers are JSON, built with jansson (DESIGN §2). Shard health in /object is computed on the thread pool
  * by reading and verifying every piece of every shard (read-only).
  */
 #include "s3/s3_int.h"
 
 #include <inttypes.h>
-#include <stdarg.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,52 +26,34 @@
 #include "bg/scrub.h"
 #include "core/err.h"
 
-/* A tiny JSON writer over the XML writer's growable buffer. */
-static void js_str(struct xmlw *w, const char *s, size_t len)
+/* A JSON string of s, or of a placeholder when s is not UTF-8 (drive paths
+ * come from the command line); never NULL unless memory ran out. */
+static json_t *jstr(const char *s, size_t len)
 {
-	xmlw_raw(w, "\"", 1);
-	for (size_t i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)s[i];
-		char esc[8];
-		if (c == '"' || c == '\\') {
-			esc[0] = '\\';
-			esc[1] = (char)c;
-			xmlw_raw(w, esc, 2);
-		} else if (c < 0x20) {
-			snprintf(esc, sizeof(esc), "\\u%04x", c);
-			xmlw_raw(w, esc, 6);
-		} else {
-			xmlw_raw(w, (const char *)&c, 1);
-		}
-	}
-	xmlw_raw(w, "\"", 1);
+	json_t *j = json_stringn(s, len);
+	return j ? j : json_string("(not UTF-8)");
 }
 
-__attribute__((format(printf, 2, 3))) static void js(struct xmlw *w, const char *fmt, ...)
+static json_t *jint(uint64_t v)
 {
-	char buf[1024];
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(buf, sizeof(buf), fmt, ap);
-	va_end(ap);
-	if (n > 0)
-		xmlw_raw(w, buf, (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1);
+	return json_integer(v > INT64_MAX ? INT64_MAX : (json_int_t)v);
 }
 
-static void send_json(struct s3_req *r, int status, struct xmlw *w)
+/* Sends doc (taken) as the JSON answer, one line. */
+static void send_json(struct s3_req *r, int status, json_t *doc)
 {
-	struct s3_hdrs h = {.n = 0};
+	struct s3_hdrs h = {0};
+	char *s = doc ? json_dumps(doc, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
+	char *body = s ? cn_pool_printf(r->pool, "%s\n", s) : NULL;
 
-	if (w->err) {
-		xmlw_release(w);
+	json_decref(doc);
+	free(s);
+	if (!body) {
 		s3_send_error(r, CN_ENOMEM);
 		return;
 	}
 	s3_hdr_add(r, &h, "Content-Type", "application/json");
-	s3_send(r, status, &h, w->buf, w->len);
-	xmlw_release(w);
+	s3_send(r, status, &h, body, strlen(body));
 }
 
 static void hex_id(const uint8_t *id, char out[33])
@@ -79,12 +61,22 @@ static void hex_id(const uint8_t *id, char out[33])
 	cn_hex(id, 16, out);
 }
 
+static json_t *scrub_json(const struct scrub_progress *p)
+{
+	return json_pack("{s:b,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "running", p->running, "passes",
+			 jint(p->passes), "blobs_checked", jint(p->blobs_checked), "bytes_checked",
+			 jint(p->bytes_checked), "blobs_bad", jint(p->blobs_bad), "shards_rebuilt",
+			 jint(p->shards_rebuilt), "unrecoverable", jint(p->unrecoverable),
+			 "queue_healed", jint(p->queue_healed), "heal_queue",
+			 jint(p->heal_queue_len));
+}
+
 static void admin_status(struct s3_req *r)
 {
 	struct data_drive_stat ds[64];
 	struct meta_bucket *bk;
 	size_t nb;
-	struct xmlw w;
+	json_t *doc, *drives, *buckets;
 	int nd, rc;
 	char id[33];
 
@@ -94,58 +86,55 @@ static void admin_status(struct s3_req *r)
 		return;
 	}
 	nd = data_store_stats(r->srv->data, ds, 64);
-	xmlw_init(&w);
-	js(&w, "{\"drives\":[");
+	doc = json_object();
+	drives = json_array();
+	buckets = json_array();
 	for (int i = 0; i < nd && i < 64; i++) {
 		hex_id(ds[i].id, id);
-		js(&w, "%s{\"path\":", i ? "," : "");
-		js_str(&w, ds[i].path, strlen(ds[i].path));
-		js(&w, ",\"id\":\"%s\",\"online\":%s,\"total\":%" PRIu64 ",\"used\":%" PRIu64
-		       ",\"free\":%" PRIu64 "}",
-		   id, ds[i].online ? "true" : "false", ds[i].total, ds[i].used, ds[i].free);
+		json_array_append_new(drives,
+				      json_pack("{s:o,s:s,s:b,s:o,s:o,s:o}", "path",
+						jstr(ds[i].path, strlen(ds[i].path)), "id", id,
+						"online", ds[i].online, "total", jint(ds[i].total),
+						"used", jint(ds[i].used), "free", jint(ds[i].free)));
 	}
-	js(&w, "],\"buckets\":[");
 	for (size_t i = 0; i < nb; i++) {
 		struct meta_stats st;
 		memset(&st, 0, sizeof(st));
 		meta_stats_get(r->srv->meta, bk[i].name, &st);
-		js(&w, "%s{\"name\":", i ? "," : "");
-		js_str(&w, bk[i].name, strlen(bk[i].name));
-		js(&w, ",\"versioning\":\"%s\",\"objects\":%" PRIu64 ",\"bytes\":%" PRIu64
-		       ",\"versions\":%" PRIu64 ",\"version_bytes\":%" PRIu64 "}",
-		   bk[i].versioning == META_VERSIONING_ENABLED     ? "Enabled"
-		   : bk[i].versioning == META_VERSIONING_SUSPENDED ? "Suspended"
-								   : "Off",
-		   st.objects, st.bytes, st.versions, st.version_bytes);
+		json_array_append_new(
+			buckets,
+			json_pack("{s:o,s:s,s:o,s:o,s:o,s:o}", "name",
+				  jstr(bk[i].name, strlen(bk[i].name)), "versioning",
+				  bk[i].versioning == META_VERSIONING_ENABLED	  ? "Enabled"
+				  : bk[i].versioning == META_VERSIONING_SUSPENDED ? "Suspended"
+										  : "Off",
+				  "objects", jint(st.objects), "bytes", jint(st.bytes), "versions",
+				  jint(st.versions), "version_bytes", jint(st.version_bytes)));
 	}
 	meta_bucket_list_release(bk, nb);
-	js(&w, "],\"heal_queue\":%zu", data_heal_queue_len(r->srv->data));
+	json_object_set_new(doc, "drives", drives);
+	json_object_set_new(doc, "buckets", buckets);
+	json_object_set_new(doc, "heal_queue", jint(data_heal_queue_len(r->srv->data)));
 	if (r->srv->gc) {
 		uint64_t del, fail, deferred;
 		gc_stats(r->srv->gc, &del, &fail, &deferred);
-		js(&w, ",\"gc\":{\"deleted\":%" PRIu64 ",\"failed\":%" PRIu64
-		       ",\"deferred\":%" PRIu64 "}",
-		   del, fail, deferred);
+		json_object_set_new(doc, "gc",
+				    json_pack("{s:o,s:o,s:o}", "deleted", jint(del), "failed",
+					      jint(fail), "deferred", jint(deferred)));
 	}
 	if (r->srv->scrub) {
 		struct scrub_progress p;
 		scrub_progress(r->srv->scrub, &p);
-		js(&w,
-		   ",\"scrub\":{\"running\":%s,\"passes\":%" PRIu64 ",\"blobs_checked\":%" PRIu64
-		   ",\"bytes_checked\":%" PRIu64 ",\"blobs_bad\":%" PRIu64
-		   ",\"shards_rebuilt\":%" PRIu64 ",\"unrecoverable\":%" PRIu64
-		   ",\"queue_healed\":%" PRIu64 "}",
-		   p.running ? "true" : "false", p.passes, p.blobs_checked, p.bytes_checked,
-		   p.blobs_bad, p.shards_rebuilt, p.unrecoverable, p.queue_healed);
+		json_object_set_new(doc, "scrub", scrub_json(&p));
+		/* status shows the queue at the top level already */
+		json_object_del(json_object_get(doc, "scrub"), "heal_queue");
 	}
-	js(&w, "}\n");
-	send_json(r, 200, &w);
+	send_json(r, 200, doc);
 }
 
 static void admin_scrub(struct s3_req *r)
 {
 	struct scrub_progress p;
-	struct xmlw w;
 
 	if (!r->srv->scrub) {
 		s3_send_error(r, CN_ENOTIMPL);
@@ -154,15 +143,7 @@ static void admin_scrub(struct s3_req *r)
 	if (strcmp(r->http->method_str, "POST") == 0)
 		scrub_trigger(r->srv->scrub);
 	scrub_progress(r->srv->scrub, &p);
-	xmlw_init(&w);
-	js(&w,
-	   "{\"running\":%s,\"passes\":%" PRIu64 ",\"blobs_checked\":%" PRIu64
-	   ",\"bytes_checked\":%" PRIu64 ",\"blobs_bad\":%" PRIu64 ",\"shards_rebuilt\":%" PRIu64
-	   ",\"unrecoverable\":%" PRIu64 ",\"queue_healed\":%" PRIu64 ",\"heal_queue\":%" PRIu64
-	   "}\n",
-	   p.running ? "true" : "false", p.passes, p.blobs_checked, p.bytes_checked, p.blobs_bad,
-	   p.shards_rebuilt, p.unrecoverable, p.queue_healed, p.heal_queue_len);
-	send_json(r, 200, &w);
+	send_json(r, 200, scrub_json(&p));
 }
 
 /* ---- /object: versions, layouts and shard health ---- */
@@ -170,8 +151,7 @@ static void admin_scrub(struct s3_req *r)
 struct obj_op {
 	struct meta_version *v;
 	size_t n, cap;
-	struct xmlw w;
-	int rc;
+	json_t *doc;
 };
 
 static const char *loc_name(enum meta_loc l)
@@ -184,79 +164,79 @@ static const char *loc_name(enum meta_loc l)
 	}
 }
 
-static void blob_json(struct s3_req *r, struct xmlw *w, const uint8_t *lay, size_t lay_len)
+/* A blob's layout and the health of each shard (reads every piece). */
+static json_t *blob_json(struct s3_req *r, const uint8_t *lay, size_t lay_len)
 {
 	struct blob_layout l;
 	struct data_drive_stat ds[64];
 	int nd = data_store_stats(r->srv->data, ds, 64);
 	unsigned bad = 0, missing = 0;
+	json_t *shards;
 	char id[33];
 
-	if (blob_layout_decode(lay, lay_len, &l) != 0) {
-		js(w, "{\"error\":\"undecodable layout\"}");
-		return;
-	}
+	if (blob_layout_decode(lay, lay_len, &l) != 0)
+		return json_pack("{s:s}", "error", "undecodable layout");
 	(void)blob_verify(r->srv->data, &l, &bad, &missing);
 	hex_id(l.id, id);
-	js(w, "{\"blob\":\"%s\",\"k\":%u,\"m\":%u,\"block_size\":%u,\"size\":%" PRIu64
-	      ",\"shards\":[",
-	   id, l.k, l.m, l.block_size, l.size);
+	shards = json_array();
 	for (int i = 0; i < l.k + l.m; i++) {
 		const char *path = "?";
 		for (int d = 0; d < nd && d < 64; d++)
 			if (memcmp(ds[d].id, l.drive[i], 16) == 0)
 				path = ds[d].path;
-		js(w, "%s{\"index\":%d,\"drive\":", i ? "," : "", i);
-		js_str(w, path, strlen(path));
-		js(w, ",\"health\":\"%s\"}",
-		   missing & (1u << i) ? "missing" : bad & (1u << i) ? "corrupt" : "ok");
+		json_array_append_new(
+			shards, json_pack("{s:i,s:o,s:s}", "index", i, "drive",
+					  jstr(path, strlen(path)), "health",
+					  missing & (1u << i) ? "missing"
+					  : bad & (1u << i)   ? "corrupt"
+							      : "ok"));
 	}
-	js(w, "]}");
+	return json_pack("{s:s,s:i,s:i,s:i,s:o,s:o}", "blob", id, "k", l.k, "m", l.m,
+			 "block_size", (int)l.block_size, "size", jint(l.size), "shards", shards);
 }
 
 static void obj_work(struct s3_req *r, void *arg)
 {
 	struct obj_op *o = arg;
-	struct xmlw *w = &o->w;
+	json_t *versions = json_array();
 
-	js(w, "\"versions\":[");
 	for (size_t i = 0; i < o->n; i++) {
 		struct meta_version *v = &o->v[i];
+		struct s3_attrs a;
+		json_t *jv;
 		char t[32];
+
 		xml_time_iso((uint64_t)v->mtime, t);
-		js(w, "%s{\"version_id\":\"%s\",\"latest\":%s,\"delete_marker\":%s,\"size\":%" PRIu64
-		      ",\"created\":\"%s\",\"etag\":",
-		   i ? "," : "", v->vid_text, v->flags & META_VF_LATEST ? "true" : "false",
-		   v->flags & META_VF_DELETE_MARKER ? "true" : "false", v->size, t);
-		js_str(w, v->etag, strlen(v->etag));
-		{
-			struct s3_attrs a;
-			if (s3_attrs_decode(r, v->attrs, v->attrs_len, &a) == 0 && a.ck_alg) {
-				char b64[64];
-				cn_b64_encode(a.ck_raw, a.ck_len, b64, sizeof(b64));
-				js(w, ",\"checksum\":{\"algorithm\":\"%s\",\"value\":\"%s\"}",
-				   cn_checksum_alg_name(a.ck_alg), b64);
-			}
+		jv = json_pack("{s:s,s:b,s:b,s:o,s:s,s:o,s:s}", "version_id", v->vid_text,
+			       "latest", (v->flags & META_VF_LATEST) != 0, "delete_marker",
+			       (v->flags & META_VF_DELETE_MARKER) != 0, "size", jint(v->size),
+			       "created", t, "etag", jstr(v->etag, strlen(v->etag)), "storage",
+			       loc_name(v->loc));
+		if (s3_attrs_decode(r, v->attrs, v->attrs_len, &a) == 0 && a.ck_alg) {
+			char b64[64];
+			cn_b64_encode(a.ck_raw, a.ck_len, b64, sizeof(b64));
+			json_object_set_new(jv, "checksum",
+					    json_pack("{s:s,s:s}", "algorithm",
+						      cn_checksum_alg_name(a.ck_alg), "value", b64));
 		}
-		js(w, ",\"storage\":\"%s\"", loc_name(v->loc));
 		if (v->loc == META_LOC_BLOB) {
-			js(w, ",\"layout\":");
-			blob_json(r, w, v->layout, v->layout_len);
+			json_object_set_new(jv, "layout", blob_json(r, v->layout, v->layout_len));
 		} else if (v->loc == META_LOC_PARTS) {
-			js(w, ",\"parts\":[");
-			for (uint32_t p = 0; p < v->n_parts; p++) {
-				js(w, "%s{\"part\":%u,\"size\":%" PRIu64 ",\"etag\":", p ? "," : "",
-				   v->parts[p].part_no, v->parts[p].size);
-				js_str(w, v->parts[p].etag, strlen(v->parts[p].etag));
-				js(w, ",\"layout\":");
-				blob_json(r, w, v->parts[p].layout, v->parts[p].layout_len);
-				js(w, "}");
-			}
-			js(w, "]");
+			json_t *parts = json_array();
+			for (uint32_t p = 0; p < v->n_parts; p++)
+				json_array_append_new(
+					parts,
+					json_pack("{s:i,s:o,s:o,s:o}", "part", (int)v->parts[p].part_no,
+						  "size", jint(v->parts[p].size), "etag",
+						  jstr(v->parts[p].etag, strlen(v->parts[p].etag)),
+						  "layout",
+						  blob_json(r, v->parts[p].layout,
+							    v->parts[p].layout_len)));
+			json_object_set_new(jv, "parts", parts);
 		}
-		js(w, "}");
+		json_array_append_new(versions, jv);
 	}
-	js(w, "]}\n");
+	json_object_set_new(o->doc, "versions", versions);
 }
 
 static void obj_after(struct s3_req *r, int status, void *arg)
@@ -267,11 +247,11 @@ static void obj_after(struct s3_req *r, int status, void *arg)
 		meta_version_release(&o->v[i]);
 	free(o->v);
 	if (status) {
-		xmlw_release(&o->w);
+		json_decref(o->doc);
 		s3_send_error(r, CN_EINTERNAL);
 		return;
 	}
-	send_json(r, 200, &o->w);
+	send_json(r, 200, o->doc);
 }
 
 static void admin_object(struct s3_req *r)
@@ -359,13 +339,8 @@ static void admin_object(struct s3_req *r)
 		s3_send_error(r, CN_ENOKEY);
 		return;
 	}
-	xmlw_init(&o->w);
-	/* Names go first, written here where the strings are at hand. */
-	js(&o->w, "{\"bucket\":");
-	js_str(&o->w, bucket, strlen(bucket));
-	js(&o->w, ",\"key\":");
-	js_str(&o->w, key, strlen(key));
-	js(&o->w, ",");
+	o->doc = json_pack("{s:o,s:o}", "bucket", jstr(bucket, strlen(bucket)), "key",
+			   jstr(key, strlen(key)));
 	rc = s3_work(r, obj_work, obj_after, o);
 	if (rc) {
 		obj_after(r, 1, o);
@@ -401,12 +376,9 @@ void s3_admin(struct s3_req *r)
 			scrub_heal_now(r->srv->scrub);
 		admin_scrub(r);
 	} else if (strcmp(p, "gc") == 0 && post) {
-		struct xmlw w;
 		if (r->srv->gc)
 			gc_kick(r->srv->gc);
-		xmlw_init(&w);
-		js(&w, "{\"gc\":\"started\"}\n");
-		send_json(r, 200, &w);
+		send_json(r, 200, json_pack("{s:s}", "gc", "started"));
 	} else {
 		s3_send_error(r, CN_ENOTIMPL);
 	}

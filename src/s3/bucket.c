@@ -7,6 +7,7 @@
 #include <ctype.h>
 #include <string.h>
 
+#include "core/clock.h"
 #include "core/err.h"
 
 int s3_bucket_name_check(const char *n)
@@ -46,7 +47,7 @@ void s3_op_list_buckets(struct s3_req *r)
 {
 	struct meta_bucket *b;
 	size_t n;
-	struct xmlw w;
+	struct cn_buf w;
 	int rc;
 
 	rc = meta_bucket_list(r->srv->meta, &b, &n);
@@ -54,7 +55,7 @@ void s3_op_list_buckets(struct s3_req *r)
 		s3_send_error(r, rc);
 		return;
 	}
-	xmlw_init(&w);
+	cn_buf_init(&w);
 	xmlw_decl(&w);
 	xmlw_open(&w, "ListAllMyBucketsResult", S3_NS);
 	xmlw_open(&w, "Owner", NULL);
@@ -91,7 +92,7 @@ static void bucket_cmd(struct s3_req *r, uint8_t type, uint8_t versioning, meta_
 	}
 	op->cmd.type = type;
 	op->cmd.versioning = versioning;
-	op->cmd.now = s3_now_ns();
+	op->cmd.now = cn_now_ns();
 	op->cmd.bucket = r->route.bucket;
 	op->cmd.bucket_len = strlen(r->route.bucket);
 	rc = s3_meta_submit(r, &op->cmd, done, r);
@@ -191,7 +192,7 @@ void s3_op_head_bucket(struct s3_req *r)
 void s3_op_get_bucket_location(struct s3_req *r)
 {
 	struct meta_bucket b;
-	struct xmlw w;
+	struct cn_buf w;
 	int rc = meta_bucket_get(r->srv->meta, r->route.bucket, &b);
 
 	if (rc) {
@@ -199,7 +200,7 @@ void s3_op_get_bucket_location(struct s3_req *r)
 		return;
 	}
 	meta_bucket_release(&b);
-	xmlw_init(&w);
+	cn_buf_init(&w);
 	xmlw_decl(&w);
 	xmlw_open(&w, "LocationConstraint", S3_NS);
 	/* us-east-1 is reported as an empty constraint, as S3 does. */
@@ -212,14 +213,14 @@ void s3_op_get_bucket_location(struct s3_req *r)
 void s3_op_get_bucket_versioning(struct s3_req *r)
 {
 	struct meta_bucket b;
-	struct xmlw w;
+	struct cn_buf w;
 	int rc = meta_bucket_get(r->srv->meta, r->route.bucket, &b);
 
 	if (rc) {
 		s3_send_error(r, rc);
 		return;
 	}
-	xmlw_init(&w);
+	cn_buf_init(&w);
 	xmlw_decl(&w);
 	xmlw_open(&w, "VersioningConfiguration", S3_NS);
 	if (b.versioning == META_VERSIONING_ENABLED)

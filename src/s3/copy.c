@@ -19,6 +19,7 @@
 #include <strings.h>
 
 #include "bg/vpin.h"
+#include "core/clock.h"
 #include "core/err.h"
 #include "core/log.h"
 
@@ -185,42 +186,23 @@ int s3_write_conditions(struct s3_req *r, struct meta_cmd *c, char *buf, size_t 
 
 /* ---- copy engine (thread pool) ---- */
 
+/* A copy into a new blob, in steps (loop thread unless noted):
+ *
+ *   copy_work (pool: writer_new, copy the range into temp shards)
+ *   -> copy_after: s3_intent_add          (the intent commits)
+ *   -> copy_intent_added: copy_finish     (pool: fsync, rename into place)
+ *   -> copy_finish_after: done(0), or s3_intent_drop then done(err)
+ *
+ * Any failure before the rename aborts the writer (temp files go); after
+ * it, the intent is dropped so GC takes what reached the drives. */
 struct copy_job {
 	struct s3_copy_blob *cb;
 	struct blob_info info;
 	struct data_store *data;
-	struct meta_store *meta;
+	struct blob_writer *w; /* between copy_work and copy_finish */
+	struct s3_intent intent;
+	int rc;
 };
-
-/* Records the blob's intent (pool thread, blocking on the group commit), so
- * that a crash after the rename leaves an orphan GC will find. */
-static int copy_intent(struct copy_job *j, struct blob_writer *w, int type)
-{
-	struct blob_layout l;
-	uint8_t enc[DATA_LAYOUT_MAX];
-	struct meta_cmd cmd;
-	int n;
-
-	if (type == META_CMD_INTENT_DROP) {
-		/* w is already freed by finish: only the id is needed. */
-		memset(&cmd, 0, sizeof(cmd));
-		cmd.type = META_CMD_INTENT_DROP;
-		cmd.now = s3_now_ns();
-		memcpy(cmd.blob_id, j->info.id, META_ID_LEN);
-		return meta_submit_sync(j->meta, &cmd);
-	}
-	blob_writer_layout(w, &l);
-	n = blob_layout_encode(&l, enc, sizeof(enc));
-	if (n < 0)
-		return n;
-	memset(&cmd, 0, sizeof(cmd));
-	cmd.type = META_CMD_INTENT_ADD;
-	cmd.now = s3_now_ns();
-	memcpy(cmd.blob_id, l.id, META_ID_LEN);
-	cmd.layout = enc;
-	cmd.layout_len = (size_t)n;
-	return meta_submit_sync(j->meta, &cmd);
-}
 
 /* Reads [pos, pos+want) of v into buf through *rd, reopening it when the
  * range moves into another blob. *part caches the current part index. */
@@ -272,7 +254,6 @@ static void copy_work(struct s3_req *r, void *arg)
 	struct copy_job *j = arg;
 	struct s3_copy_blob *cb = j->cb;
 	const struct meta_version *v = cb->v;
-	struct blob_writer *w = NULL;
 	struct blob_reader *rd = NULL;
 	struct cn_digest d;
 	struct cn_digest_result dr;
@@ -292,7 +273,7 @@ static void copy_work(struct s3_req *r, void *arg)
 			goto out_dig;
 		}
 	}
-	rc = blob_writer_new(j->data, &j->info, &w);
+	rc = blob_writer_new(j->data, &j->info, &j->w);
 	if (rc)
 		goto out_buf;
 	while (pos < end) {
@@ -306,33 +287,19 @@ static void copy_work(struct s3_req *r, void *arg)
 			rc = source_read(j->data, v, pos, buf, want, &got, &rd, &rd_part, &part,
 					 &part_start);
 			if (rc)
-				goto out_abort;
+				break;
 			p = buf;
 		}
 		cn_digest_update(&d, p, got);
-		rc = blob_writer_append(w, p, got);
+		rc = blob_writer_append(j->w, p, got);
 		if (rc)
-			goto out_abort;
+			break;
 		pos += got;
 	}
-	rc = copy_intent(j, w, META_CMD_INTENT_ADD);
-	if (rc)
-		goto out_abort;
-	rc = blob_writer_finish(w, &cb->layout);
-	if (rc || (rc = blob_layout_encode(&cb->layout, cb->layout_enc,
-					  sizeof(cb->layout_enc))) < 0) {
-		/* Whatever reached the drives is garbage: GC takes it. */
-		copy_intent(j, w, META_CMD_INTENT_DROP);
-		w = NULL;
-		goto out_buf;
+	if (rc) {
+		blob_writer_abort(j->w);
+		j->w = NULL;
 	}
-	w = NULL; /* finish frees the writer, even on error */
-	cb->layout_len = (size_t)rc;
-	rc = 0;
-	cb->have_blob = 1;
-	goto out_buf;
-out_abort:
-	blob_writer_abort(w);
 out_buf:
 	blob_reader_close(rd);
 	free(buf);
@@ -341,19 +308,116 @@ out_buf:
 out_dig:
 	cn_digest_release(&d);
 out:
-	cb->rc = rc;
+	j->rc = rc;
+}
+
+static void copy_end(struct s3_req *r, struct copy_job *j, int rc)
+{
+	if (rc)
+		log_warn("copy into %s/%.*s: %s", r->route.bucket, (int)r->route.key_len,
+			 r->route.key, cn_strerror(rc));
+	j->cb->done(r, j->cb, rc);
+}
+
+static struct copy_job *intent_job(struct s3_intent *in)
+{
+	return (struct copy_job *)((char *)in - offsetof(struct copy_job, intent));
+}
+
+static void copy_dropped(struct s3_req *r, struct s3_intent *in, int rc)
+{
+	(void)rc;
+	copy_end(r, intent_job(in), intent_job(in)->rc);
+}
+
+static void copy_finish(struct s3_req *r, void *arg)
+{
+	struct copy_job *j = arg;
+	struct s3_copy_blob *cb = j->cb;
+	int rc;
+	(void)r;
+
+	rc = blob_writer_finish(j->w, &cb->layout);
+	j->w = NULL; /* finish frees the writer, even on error */
+	if (rc == 0) {
+		rc = blob_layout_encode(&cb->layout, cb->layout_enc, sizeof(cb->layout_enc));
+		if (rc >= 0) {
+			cb->layout_len = (size_t)rc;
+			rc = 0;
+		}
+	}
+	j->rc = rc;
+}
+
+static void copy_finish_after(struct s3_req *r, int status, void *arg)
+{
+	struct copy_job *j = arg;
+
+	if (status && !j->rc)
+		j->rc = CN_EINTERNAL;
+	if (j->rc) {
+		/* Whatever reached the drives is garbage: GC takes it. */
+		if (s3_intent_drop(r, &j->intent, copy_dropped) == 0)
+			return;
+		copy_end(r, j, j->rc);
+		return;
+	}
+	j->cb->have_blob = 1;
+	copy_end(r, j, 0);
+}
+
+static void copy_abort(struct s3_req *r, void *arg)
+{
+	struct copy_job *j = arg;
+	(void)r;
+	blob_writer_abort(j->w);
+	j->w = NULL;
+}
+
+static void copy_aborted(struct s3_req *r, int status, void *arg)
+{
+	struct copy_job *j = arg;
+	(void)status;
+	copy_end(r, j, j->rc);
+}
+
+/* The intent is durable (or failed): shards may go into place. */
+static void copy_intent_added(struct s3_req *r, struct s3_intent *in, int rc)
+{
+	struct copy_job *j = intent_job(in);
+	int qrc;
+
+	if (rc) {
+		j->rc = rc;
+		qrc = s3_work(r, copy_abort, copy_aborted, j);
+	} else {
+		qrc = s3_work(r, copy_finish, copy_finish_after, j);
+	}
+	if (qrc) {
+		/* No pool slot: abort here (a few unlinks) rather than leak. */
+		blob_writer_abort(j->w);
+		j->w = NULL;
+		copy_end(r, j, j->rc ? j->rc : qrc);
+	}
 }
 
 static void copy_after(struct s3_req *r, int status, void *arg)
 {
 	struct copy_job *j = arg;
-	struct s3_copy_blob *cb = j->cb;
-	int rc = status ? CN_EINTERNAL : cb->rc;
+	struct blob_layout l;
+	int rc = status ? CN_EINTERNAL : j->rc;
 
-	if (rc)
-		log_warn("copy into %s/%.*s: %s", r->route.bucket, (int)r->route.key_len,
-			 r->route.key, cn_strerror(rc));
-	cb->done(r, cb, rc);
+	if (rc == 0) {
+		blob_writer_layout(j->w, &l);
+		rc = s3_intent_add(r, &j->intent, &l, copy_intent_added);
+		if (rc == 0)
+			return;
+	}
+	if (j->w) {
+		blob_writer_abort(j->w);
+		j->w = NULL;
+	}
+	copy_end(r, j, rc);
 }
 
 int s3_copy_blob_start(struct s3_req *r, struct s3_copy_blob *cb)
@@ -366,7 +430,6 @@ int s3_copy_blob_start(struct s3_req *r, struct s3_copy_blob *cb)
 		return CN_EBADRANGE;
 	j->cb = cb;
 	j->data = r->srv->data;
-	j->meta = r->srv->meta;
 	s3_random_id(j->info.id);
 	/* pool memory is taken here, on the loop: the pool is not thread-safe */
 	j->info.bucket = r->route.bucket;
@@ -409,7 +472,7 @@ static void cobj_committed(struct meta_cmd *cmd, int rc, void *arg)
 	struct s3_req *r = arg;
 	struct cobj_op *op = (struct cobj_op *)((char *)cmd - offsetof(struct cobj_op, cmd));
 	struct s3_hdrs h = {.n = 0};
-	struct xmlw w;
+	struct cn_buf w;
 
 	if (rc) {
 		s3_copy_blob_discard(r, &op->cb);
@@ -425,7 +488,7 @@ static void cobj_committed(struct meta_cmd *cmd, int rc, void *arg)
 			r, &h, "x-amz-copy-source-version-id",
 			cn_pool_strndup(r->pool, op->src.v.vid_text, strlen(op->src.v.vid_text)));
 	s3_copy_source_close(&op->src);
-	xmlw_init(&w);
+	cn_buf_init(&w);
 	xmlw_decl(&w);
 	xmlw_open(&w, "CopyObjectResult", S3_NS);
 	xmlw_elem(&w, "ETag", s3_quote_etag(r, op->etag));
@@ -551,7 +614,7 @@ void s3_op_copy_object(struct s3_req *r)
 	if (rc)
 		goto fail_src;
 	c->type = META_CMD_PUT_VERSION;
-	c->now = s3_now_ns();
+	c->now = cn_now_ns();
 	c->bucket = r->route.bucket;
 	c->bucket_len = strlen(r->route.bucket);
 	c->key = r->route.key;

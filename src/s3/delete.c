@@ -15,6 +15,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "core/clock.h"
 #include "core/err.h"
 #include "s3/s3err.h"
 
@@ -42,7 +43,7 @@ struct del_multi {
 	int quiet;
 };
 
-static void deleted_out(struct xmlw *w, const struct del_obj *o)
+static void deleted_out(struct cn_buf *w, const struct del_obj *o)
 {
 	const struct meta_cmd_result *res = &o->cmd.res;
 
@@ -63,7 +64,7 @@ static void deleted_out(struct xmlw *w, const struct del_obj *o)
 	xmlw_close(w, "Deleted");
 }
 
-static void error_out(struct xmlw *w, const struct del_obj *o)
+static void error_out(struct cn_buf *w, const struct del_obj *o)
 {
 	const struct s3_error *e = s3_error_lookup(o->rc);
 
@@ -78,9 +79,9 @@ static void error_out(struct xmlw *w, const struct del_obj *o)
 
 static void respond(struct del_multi *m)
 {
-	struct xmlw w;
+	struct cn_buf w;
 
-	xmlw_init(&w);
+	cn_buf_init(&w);
 	xmlw_decl(&w);
 	xmlw_open(&w, "DeleteResult", S3_NS);
 	for (size_t i = 0; i < m->n; i++) {
@@ -179,7 +180,7 @@ static int parse_request(struct s3_req *r, struct del_multi *m, const char *buf,
 static void got_body(struct s3_req *r, int err, char *buf, size_t len)
 {
 	struct del_multi *m;
-	int64_t now = s3_now_ns();
+	int64_t now = cn_now_ns();
 	int rc = err;
 
 	if (rc)

@@ -12,6 +12,7 @@
  */
 #include "s3/s3_int.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -21,17 +22,11 @@
 #include <sys/random.h>
 #include <time.h>
 
+#include "core/clock.h"
 #include "core/err.h"
 #include "core/log.h"
 #include "core/metrics.h"
 #include "s3/s3err.h"
-
-int64_t s3_now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
 
 void s3_random_id(uint8_t out[16])
 {
@@ -157,6 +152,7 @@ void s3_http_date(int64_t ns, char out[40])
 int s3_parse_http_date(const char *s, int64_t *ns)
 {
 	struct tm tm;
+	time_t t;
 	const char *end;
 
 	memset(&tm, 0, sizeof(tm));
@@ -167,7 +163,14 @@ int s3_parse_http_date(const char *s, int64_t *ns)
 		if (!end)
 			return -1;
 	}
-	*ns = (int64_t)timegm(&tm) * 1000000000LL;
+	t = timegm(&tm);
+	/* int64 ns end in 2262; a later date compares as the latest time. */
+	if (t > INT64_MAX / 1000000000LL)
+		*ns = INT64_MAX;
+	else if (t < INT64_MIN / 1000000000LL)
+		*ns = INT64_MIN;
+	else
+		*ns = (int64_t)t * 1000000000LL;
 	return 0;
 }
 
@@ -178,7 +181,7 @@ static int common_headers(struct s3_req *r, struct s3_hdrs *all, const struct s3
 	 * headers: once per second per worker thread. */
 	static __thread time_t last;
 	static __thread char cached[40];
-	time_t now = time(NULL);
+	time_t now = (time_t)(cn_now_ns() / 1000000000LL);
 	int n = h ? h->n : 0;
 
 	if (now != last) {
@@ -236,12 +239,12 @@ void s3_send(struct s3_req *r, int status, struct s3_hdrs *h, const void *body, 
 	s3_end(r);
 }
 
-void s3_send_xml(struct s3_req *r, int status, struct s3_hdrs *h, struct xmlw *w)
+void s3_send_xml(struct s3_req *r, int status, struct s3_hdrs *h, struct cn_buf *w)
 {
 	struct s3_hdrs hh = {.n = 0};
 
 	if (w->err) {
-		xmlw_release(w);
+		cn_buf_release(w);
 		s3_send_error(r, CN_ENOMEM);
 		return;
 	}
@@ -249,8 +252,8 @@ void s3_send_xml(struct s3_req *r, int status, struct s3_hdrs *h, struct xmlw *w
 		h = &hh;
 	s3_hdr_add(r, h, "Content-Type", "application/xml");
 	if (s3_send_begin(r, status, h, w->len) == 0 && w->len && !r->is_head)
-		http_response_write_copy(r->http, w->buf, w->len);
-	xmlw_release(w);
+		http_response_write_copy(r->http, w->s, w->len);
+	cn_buf_release(w);
 	s3_end(r);
 }
 
@@ -261,7 +264,7 @@ void s3_send_error_ex(struct s3_req *r, int err, struct s3_hdrs *h, const struct
 	struct s3_err_field auto_f[2];
 	struct s3_hdrs own = {0};
 	struct s3_error_doc d;
-	struct xmlw w;
+	struct cn_buf w;
 	char *lname;
 
 	if (r->done)
@@ -312,7 +315,7 @@ void s3_send_error_ex(struct s3_req *r, int err, struct s3_hdrs *h, const struct
 	d.request_id = r->request_id;
 	d.fields = f;
 	d.n_fields = n;
-	xmlw_init(&w);
+	cn_buf_init(&w);
 	s3_error_xml(&w, e, &d);
 	s3_send_xml(r, e->status, h, &w);
 }
@@ -371,6 +374,7 @@ static void work_after(uv_work_t *w, int status)
 	 * request, s3_end must not free it (and r) under our feet. */
 	wk->after(r, status, wk->arg);
 	free(wk);
+	assert(r->n_work > 0);
 	if (--r->n_work == 0 && r->done)
 		http_response_end(r->http);
 }
@@ -484,7 +488,7 @@ static int authenticate(struct s3_req *r)
 	sr.query_len = h->query_len;
 	sr.headers = hs;
 	sr.n_headers = (size_t)h->n_headers;
-	sr.now = time(NULL);
+	sr.now = (time_t)(cn_now_ns() / 1000000000LL);
 	sr.region = r->srv->cfg.region;
 	return sigv4_verify(&sr, lookup_secret, r->srv, &r->auth);
 }
@@ -540,6 +544,13 @@ static void dispatch(struct s3_req *r)
 	case S3_OP_LIST_PARTS: s3_op_list_parts(r); break;
 	default: s3_send_error(r, CN_ENOTIMPL); break;
 	}
+}
+
+/* Unique per process: the request counter, with the worker in the top byte. */
+static void request_id(const struct http_request *h, char out[17])
+{
+	snprintf(out, 17, "%016llX",
+		 (unsigned long long)h->id ^ ((unsigned long long)http_worker_index(h->worker) << 56));
 }
 
 /* A presigned URL's signature is a bearer token for up to 7 days: the
@@ -609,8 +620,7 @@ static void on_request(struct http_request *h, void *arg)
 	r->wk = http_worker_data(h->worker);
 	r->pool = &h->pool;
 	r->is_head = strcmp(h->method_str, "HEAD") == 0;
-	snprintf(r->request_id, sizeof(r->request_id), "%016llX", (unsigned long long)h->id ^
-		 ((unsigned long long)http_worker_index(h->worker) << 56));
+	request_id(h, r->request_id);
 	h->data = r;
 	h->on_abort = on_abort;
 	redact_log_url(h);
@@ -740,10 +750,33 @@ void s3_server_set_ready(struct s3_server *s, int ready)
 	s->ready = ready;
 }
 
+/* The HTTP layer's framing errors, answered as S3 errors too. */
+static int framing_error(struct http_request *h, int err, const char **ctype, const char **body,
+			 size_t *len, void *arg)
+{
+	const struct s3_error *e = s3_error_lookup(err);
+	struct s3_error_doc d;
+	struct cn_buf w;
+	char id[17];
+	(void)arg;
+
+	request_id(h, id);
+	memset(&d, 0, sizeof(d));
+	d.request_id = id;
+	cn_buf_init(&w);
+	s3_error_xml(&w, e, &d);
+	*body = w.err ? NULL : cn_pool_strndup(&h->pool, w.s, w.len);
+	*len = *body ? w.len : 0;
+	*ctype = *body ? "application/xml" : NULL;
+	cn_buf_release(&w);
+	return e->status;
+}
+
 void s3_server_handler(struct s3_server *s, struct http_handler *out)
 {
 	memset(out, 0, sizeof(*out));
 	out->on_request = on_request;
+	out->on_framing_error = framing_error;
 	out->on_worker_start = worker_start;
 	out->on_worker_stop = worker_stop;
 	out->arg = s;

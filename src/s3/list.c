@@ -102,7 +102,7 @@ static int unreserved(unsigned char c)
 
 /* <tag>s</tag>, percent-encoded when url (what clients undo with
  * unquote_plus / QueryUnescape). */
-static void elem_key(struct xmlw *w, const char *tag, const char *s, size_t len, int url)
+static void elem_key(struct cn_buf *w, const char *tag, const char *s, size_t len, int url)
 {
 	static const char hex[] = "0123456789ABCDEF";
 	char buf[3 * 256];
@@ -112,13 +112,13 @@ static void elem_key(struct xmlw *w, const char *tag, const char *s, size_t len,
 		xmlw_elem_n(w, tag, s ? s : "", s ? len : 0);
 		return;
 	}
-	xmlw_raw(w, "<", 1);
-	xmlw_raw(w, tag, strlen(tag));
-	xmlw_raw(w, ">", 1);
+	cn_buf_put(w, "<", 1);
+	cn_buf_put(w, tag, strlen(tag));
+	cn_buf_put(w, ">", 1);
 	for (size_t i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)s[i];
 		if (n + 3 > sizeof(buf)) {
-			xmlw_raw(w, buf, n);
+			cn_buf_put(w, buf, n);
 			n = 0;
 		}
 		if (unreserved(c)) {
@@ -129,16 +129,16 @@ static void elem_key(struct xmlw *w, const char *tag, const char *s, size_t len,
 			buf[n++] = hex[c & 15];
 		}
 	}
-	xmlw_raw(w, buf, n);
+	cn_buf_put(w, buf, n);
 	xmlw_close(w, tag);
 }
 
-static void elem_bool(struct xmlw *w, const char *tag, int v)
+static void elem_bool(struct cn_buf *w, const char *tag, int v)
 {
 	xmlw_elem(w, tag, v ? "true" : "false");
 }
 
-static void elem_owner(struct s3_req *r, struct xmlw *w, const char *tag)
+static void elem_owner(struct s3_req *r, struct cn_buf *w, const char *tag)
 {
 	xmlw_open(w, tag, NULL);
 	xmlw_elem(w, "ID", r->auth.access_key);
@@ -146,7 +146,7 @@ static void elem_owner(struct s3_req *r, struct xmlw *w, const char *tag)
 	xmlw_close(w, tag);
 }
 
-static void elem_etag(struct xmlw *w, const char *etag)
+static void elem_etag(struct cn_buf *w, const char *etag)
 {
 	char q[META_ETAG_MAX + 3];
 
@@ -154,7 +154,7 @@ static void elem_etag(struct xmlw *w, const char *etag)
 	xmlw_elem(w, "ETag", q);
 }
 
-static void prefixes_out(struct xmlw *w, const struct meta_list_result *res, int url)
+static void prefixes_out(struct cn_buf *w, const struct meta_list_result *res, int url)
 {
 	for (size_t i = 0; i < res->n_prefixes; i++) {
 		xmlw_open(w, "CommonPrefixes", NULL);
@@ -163,7 +163,7 @@ static void prefixes_out(struct xmlw *w, const struct meta_list_result *res, int
 	}
 }
 
-static void contents_out(struct s3_req *r, struct xmlw *w, const struct lq *q,
+static void contents_out(struct s3_req *r, struct cn_buf *w, const struct lq *q,
 			 const struct meta_list_result *res)
 {
 	for (size_t i = 0; i < res->n; i++) {
@@ -182,7 +182,7 @@ static void contents_out(struct s3_req *r, struct xmlw *w, const struct lq *q,
 
 /* enc_prefix: ListObjects v1 leaves Prefix plain (S3 encodes Delimiter,
  * Marker, NextMarker and Key there; clients decode exactly those). */
-static void head_out(struct xmlw *w, const char *root, const struct lq *q, int enc_prefix)
+static void head_out(struct cn_buf *w, const char *root, const struct lq *q, int enc_prefix)
 {
 	xmlw_decl(w);
 	xmlw_open(w, root, S3_NS);
@@ -198,7 +198,7 @@ void s3_op_list_objects(struct s3_req *r)
 	int v2 = r->route.op == S3_OP_LIST_OBJECTS_V2;
 	struct meta_list_result res;
 	const char *token = NULL;
-	struct xmlw w;
+	struct cn_buf w;
 	struct lq q;
 	int rc;
 
@@ -224,7 +224,7 @@ void s3_op_list_objects(struct s3_req *r)
 	if (rc)
 		goto fail;
 
-	xmlw_init(&w);
+	cn_buf_init(&w);
 	head_out(&w, "ListBucketResult", &q, v2);
 	if (v2) {
 		if (q.p.start)
@@ -273,7 +273,7 @@ static int id_marker_check(const char *s, int allow_null)
 void s3_op_list_object_versions(struct s3_req *r)
 {
 	struct meta_list_result res;
-	struct xmlw w;
+	struct cn_buf w;
 	struct lq q;
 	int rc;
 
@@ -295,7 +295,7 @@ void s3_op_list_object_versions(struct s3_req *r)
 	if (rc)
 		goto fail;
 
-	xmlw_init(&w);
+	cn_buf_init(&w);
 	head_out(&w, "ListVersionsResult", &q, 1);
 	elem_key(&w, "KeyMarker", q.p.start, q.p.start_len, q.url);
 	xmlw_elem(&w, "VersionIdMarker", q.p.id_marker ? q.p.id_marker : "");
@@ -340,7 +340,7 @@ fail:
 void s3_op_list_multipart_uploads(struct s3_req *r)
 {
 	struct meta_list_result res;
-	struct xmlw w;
+	struct cn_buf w;
 	struct lq q;
 	int rc;
 
@@ -360,7 +360,7 @@ void s3_op_list_multipart_uploads(struct s3_req *r)
 	if (rc)
 		goto fail;
 
-	xmlw_init(&w);
+	cn_buf_init(&w);
 	xmlw_decl(&w);
 	xmlw_open(&w, "ListMultipartUploadsResult", S3_NS);
 	xmlw_elem(&w, "Bucket", q.name);

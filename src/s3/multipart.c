@@ -19,11 +19,13 @@
  */
 #include "s3/copy_int.h"
 
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+#include "core/clock.h"
 #include "core/err.h"
 
 #define COMPLETE_BODY_MAX (4u << 20) /* 10000 parts with checksums fit */
@@ -75,7 +77,7 @@ static int upload_exists(struct s3_req *r, const uint8_t id[META_ID_LEN])
 static void fill_key(struct s3_req *r, struct meta_cmd *c, int type)
 {
 	c->type = (uint8_t)type;
-	c->now = s3_now_ns();
+	c->now = cn_now_ns();
 	c->bucket = r->route.bucket;
 	c->bucket_len = strlen(r->route.bucket);
 	c->key = r->route.key;
@@ -98,7 +100,7 @@ static void create_committed(struct meta_cmd *cmd, int rc, void *arg)
 	struct s3_req *r = arg;
 	struct create_op *op = (struct create_op *)cmd;
 	struct s3_hdrs h = {.n = 0};
-	struct xmlw w;
+	struct cn_buf w;
 
 	if (rc) {
 		s3_send_error(r, rc);
@@ -106,7 +108,7 @@ static void create_committed(struct meta_cmd *cmd, int rc, void *arg)
 	}
 	if (op->ck_alg != CN_CK_NONE)
 		s3_hdr_add(r, &h, "x-amz-checksum-algorithm", cn_checksum_alg_name(op->ck_alg));
-	xmlw_init(&w);
+	cn_buf_init(&w);
 	xmlw_decl(&w);
 	xmlw_open(&w, "InitiateMultipartUploadResult", S3_NS);
 	xmlw_elem(&w, "Bucket", r->route.bucket);
@@ -205,16 +207,13 @@ static void part_received(struct s3_req *r, struct s3_upload *u, int err)
 		s3_send_error(r, err);
 		return;
 	}
-	if (u->is_inline) { /* force_blob makes this impossible */
-		s3_send_error(r, CN_EINTERNAL);
-		return;
-	}
+	assert(!u->is_inline); /* parts set force_blob */
 	cn_hex(u->dig.md5, 16, op->etag);
 	if (r->body.ck_alg) {
 		op->ck_alg = r->body.ck_alg;
 		op->ck_len = cn_checksum_raw(r->body.ck_alg, &u->dig, op->ck_raw);
 	}
-	c->now = s3_now_ns();
+	c->now = cn_now_ns();
 	c->size = u->size;
 	c->etag = op->etag;
 	c->etag_len = 32;
@@ -283,7 +282,7 @@ static void pcopy_committed(struct meta_cmd *cmd, int rc, void *arg)
 	struct s3_req *r = arg;
 	struct pcopy_op *op = (struct pcopy_op *)((char *)cmd - offsetof(struct pcopy_op, cmd));
 	struct s3_hdrs h = {.n = 0};
-	struct xmlw w;
+	struct cn_buf w;
 
 	if (rc) {
 		s3_copy_blob_discard(r, &op->cb);
@@ -296,7 +295,7 @@ static void pcopy_committed(struct meta_cmd *cmd, int rc, void *arg)
 			r, &h, "x-amz-copy-source-version-id",
 			cn_pool_strndup(r->pool, op->src.v.vid_text, strlen(op->src.v.vid_text)));
 	s3_copy_source_close(&op->src);
-	xmlw_init(&w);
+	cn_buf_init(&w);
 	xmlw_decl(&w);
 	xmlw_open(&w, "CopyPartResult", S3_NS);
 	xmlw_elem(&w, "ETag", s3_quote_etag(r, op->etag));
@@ -317,7 +316,7 @@ static void pcopy_copied(struct s3_req *r, struct s3_copy_blob *cb, int err)
 		return;
 	}
 	cn_hex(cb->md5, 16, op->etag);
-	c->now = s3_now_ns();
+	c->now = cn_now_ns();
 	c->size = cb->len;
 	c->etag = op->etag;
 	c->etag_len = 32;
@@ -416,7 +415,7 @@ static void complete_committed(struct meta_cmd *cmd, int rc, void *arg)
 {
 	struct s3_req *r = arg;
 	struct s3_hdrs h = {.n = 0};
-	struct xmlw w;
+	struct cn_buf w;
 	const char *host = s3_header(r, "host");
 
 	if (rc) {
@@ -426,7 +425,7 @@ static void complete_committed(struct meta_cmd *cmd, int rc, void *arg)
 	if (cmd->res.vid_text[0] && strcmp(cmd->res.vid_text, "null") != 0)
 		s3_hdr_add(r, &h, "x-amz-version-id",
 			   cn_pool_strndup(r->pool, cmd->res.vid_text, strlen(cmd->res.vid_text)));
-	xmlw_init(&w);
+	cn_buf_init(&w);
 	xmlw_decl(&w);
 	xmlw_open(&w, "CompleteMultipartUploadResult", S3_NS);
 	xmlw_open(&w, "Location", NULL);
@@ -588,7 +587,7 @@ void s3_op_list_parts(struct s3_req *r)
 	uint32_t max = LIST_PARTS_MAX, marker = 0;
 	struct meta_upload u;
 	struct meta_part_list l;
-	struct xmlw w;
+	struct cn_buf w;
 	char idt[META_ID_TEXT];
 	int rc;
 
@@ -620,7 +619,7 @@ void s3_op_list_parts(struct s3_req *r)
 	if (rc)
 		goto fail;
 	meta_id_to_text(id, idt);
-	xmlw_init(&w);
+	cn_buf_init(&w);
 	xmlw_decl(&w);
 	xmlw_open(&w, "ListPartsResult", S3_NS);
 	xmlw_elem(&w, "Bucket", r->route.bucket);

@@ -12,6 +12,7 @@
  */
 #include "s3/s3_int.h"
 
+#include <assert.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +20,7 @@
 #include <strings.h>
 
 #include "bg/vpin.h"
+#include "core/clock.h"
 #include "core/err.h"
 #include "core/log.h"
 
@@ -132,7 +134,7 @@ static void put_received(struct s3_req *r, struct s3_upload *u, int err)
 	if (rc)
 		goto fail;
 	c->type = META_CMD_PUT_VERSION;
-	c->now = s3_now_ns();
+	c->now = cn_now_ns();
 	c->bucket = r->route.bucket;
 	c->bucket_len = strlen(r->route.bucket);
 	c->key = r->route.key;
@@ -199,33 +201,52 @@ fail:
 	s3_send_error(r, rc);
 }
 
-/* ---- GetObject / HeadObject ---- */
+/* ---- GetObject / HeadObject ----
+ *
+ * In stages, each returning 0 or an error (with the headers and fields the
+ * error answer carries in g->err_h / g->err_f), one exit path:
+ *
+ *   get_lookup -> get_conditions -> get_range -> get_headers -> get_send
+ *                                                               |
+ *   inline / HEAD / empty: one write         blob(s): get_stream (pinned)
+ *
+ * Streaming uses two buffers: one is read from the data path on the thread
+ * pool while the other is written to the socket, so a slow reader holds at
+ * most 2 x STREAM_BUF per request and stops disk reads:
+ *
+ *   FREE --get_pump: s3_work(get_read)--> READING --get_read_after--> READY
+ *   READY --get_pump: http_response_write--> WRITING --get_written--> FREE
+ */
+
+enum buf_state { BUF_FREE, BUF_READING, BUF_READY, BUF_WRITING };
 
 struct get_op {
 	struct s3_req *r;
 	struct meta_version v;
 	int have_v;
-	int pinned; /* v's blobs are pinned against GC */
+	int pinned;	     /* v's blobs are pinned against GC */
+	int partial;	     /* a range or a part: 206 */
 	uint64_t start, end; /* inclusive byte range of the object to send */
-	uint64_t pos;        /* next byte to read */
-	uint64_t sent;
-	/* multipart: cumulative offsets */
-	uint64_t *part_off;
-	int cur_part;
+	uint64_t body_len;
+	uint64_t *part_off; /* multipart: offset of each part, n_parts + 1 */
+	struct s3_hdrs h;   /* the answer's headers */
+	/* an error answer's extras (delete marker, 304, 416) */
+	struct s3_hdrs err_h;
+	struct s3_err_field err_f[2];
+	int n_err_f;
+	/* streaming */
+	uint64_t pos; /* next byte to read */
 	struct blob_reader *reader;
 	int reader_part;
 	char *buf[2];
 	size_t len[2];
-	int state[2]; /* 0 free, 1 reading, 2 ready, 3 writing */
+	enum buf_state state[2];
 	int next_read; /* buffer index for the next read */
 	int next_write;
 	int reading;
 	int writing;
 	int err;
 	int headers_sent;
-	int status;
-	struct s3_hdrs h;
-	uint64_t body_len;
 	int rd_rc;
 	size_t rd_got;
 	int rd_idx;
@@ -262,7 +283,6 @@ static void get_read(struct s3_req *r, void *arg)
 	size_t lay_len = g->v.layout_len;
 	int part = 0;
 	size_t want;
-	(void)r;
 
 	if (g->v.loc == META_LOC_PARTS) {
 		while (part < (int)g->v.n_parts - 1 && g->pos >= g->part_off[part + 1])
@@ -284,6 +304,7 @@ static void get_read(struct s3_req *r, void *arg)
 			return;
 		g->reader_part = part;
 	}
+	assert(g->pos >= part_start && g->pos <= g->end);
 	want = STREAM_BUF;
 	if (g->end + 1 - g->pos < want)
 		want = (size_t)(g->end + 1 - g->pos);
@@ -299,16 +320,18 @@ static void get_read_after(struct s3_req *r, int status, void *arg)
 {
 	struct get_op *g = arg;
 
+	assert(g->reading && g->state[g->rd_idx] == BUF_READING);
 	g->reading = 0;
 	if (status || g->rd_rc) {
 		if (!g->err)
 			g->err = g->rd_rc ? g->rd_rc : CN_EINTERNAL;
+		g->state[g->rd_idx] = BUF_FREE;
 		if (g->err != CN_EDATALOST || g->headers_sent)
 			log_warn("get %s/%.*s: %s", r->route.bucket, (int)r->route.key_len,
 				 r->route.key, cn_strerror(g->err));
 	} else {
 		g->len[g->rd_idx] = g->rd_got;
-		g->state[g->rd_idx] = 2;
+		g->state[g->rd_idx] = BUF_READY;
 		g->pos += g->rd_got;
 	}
 	get_pump(r, g);
@@ -318,15 +341,18 @@ static void get_written(struct http_request *h, int err, void *arg)
 {
 	struct s3_req *r = h->data;
 	struct get_op *g = arg;
-	int idx = g->next_write ^ 1;
+	int idx = g->next_write ^ 1; /* the buffer that was being written */
 
+	assert(g->writing && g->state[idx] == BUF_WRITING);
 	g->writing = 0;
-	g->state[idx] = 0;
+	g->state[idx] = BUF_FREE;
 	if (err && !g->err)
 		g->err = err;
 	get_pump(r, g);
 }
 
+/* Moves the two buffers along; ends the request when the range is out or
+ * after an error, once nothing is in flight. */
 static void get_pump(struct s3_req *r, struct get_op *g)
 {
 	if (r->aborted && !g->err)
@@ -334,54 +360,52 @@ static void get_pump(struct s3_req *r, struct get_op *g)
 	if (g->err) {
 		if (g->reading || g->writing)
 			return;
+		get_cleanup(g);
 		if (!g->headers_sent) {
-			get_cleanup(g);
 			s3_send_error(r, g->err);
 			return;
 		}
 		/* Mid-body: the client must see a short response, not bad bytes. */
 		http_request_close_after(r->http);
-		get_cleanup(g);
 		s3_end(r);
 		return;
 	}
-	/* Start a read into a free buffer. */
-	if (!g->reading && g->pos <= g->end && g->state[g->next_read] == 0) {
+	if (!g->reading && g->pos <= g->end && g->state[g->next_read] == BUF_FREE) {
 		g->rd_idx = g->next_read;
-		g->state[g->rd_idx] = 1;
+		g->state[g->rd_idx] = BUF_READING;
 		g->next_read ^= 1;
 		g->reading = 1;
 		if (s3_work(r, get_read, get_read_after, g)) {
 			g->reading = 0;
+			g->state[g->rd_idx] = BUF_FREE;
 			g->err = CN_ENOMEM;
 			get_pump(r, g);
 			return;
 		}
 	}
-	/* Write a ready buffer. */
-	if (!g->writing && g->state[g->next_write] == 2) {
+	if (!g->writing && g->state[g->next_write] == BUF_READY) {
 		int idx = g->next_write;
 		if (!g->headers_sent) {
 			g->headers_sent = 1;
-			if (s3_send_begin(r, g->status, &g->h, g->body_len)) {
+			if (s3_send_begin(r, g->partial ? 206 : 200, &g->h, g->body_len)) {
 				g->err = -EPIPE;
 				get_pump(r, g);
 				return;
 			}
 		}
-		g->state[idx] = 3;
+		g->state[idx] = BUF_WRITING;
 		g->writing = 1;
 		g->next_write ^= 1;
 		if (http_response_write(r->http, g->buf[idx], g->len[idx], get_written, g)) {
 			g->writing = 0;
+			g->state[idx] = BUF_FREE;
 			g->err = -EPIPE;
 			get_pump(r, g);
 			return;
 		}
-		g->sent += g->len[idx];
 	}
-	if (!g->reading && !g->writing && g->pos > g->end && g->state[0] == 0 &&
-	    g->state[1] == 0) {
+	if (!g->reading && !g->writing && g->pos > g->end && g->state[0] == BUF_FREE &&
+	    g->state[1] == BUF_FREE) {
 		get_cleanup(g);
 		s3_end(r);
 	}
@@ -444,30 +468,6 @@ static int parse_range(const char *h, uint64_t size, uint64_t *s, uint64_t *e)
 	return 0;
 }
 
-static int check_read_conditions(struct s3_req *r, const struct meta_version *v)
-{
-	const char *im = s3_header(r, "if-match");
-	const char *inm = s3_header(r, "if-none-match");
-	const char *ims = s3_header(r, "if-modified-since");
-	const char *ius = s3_header(r, "if-unmodified-since");
-	int64_t t;
-	int64_t mtime_s = v->mtime / 1000000000LL;
-
-	if (im) {
-		if (!etag_list_match(im, v->etag))
-			return CN_EPRECOND;
-	} else if (ius && s3_parse_http_date(ius, &t) == 0 && mtime_s > t / 1000000000LL) {
-		return CN_EPRECOND;
-	}
-	if (inm) {
-		if (etag_list_match(inm, v->etag))
-			return CN_ENOTMODIFIED;
-	} else if (ims && s3_parse_http_date(ims, &t) == 0 && mtime_s <= t / 1000000000LL) {
-		return CN_ENOTMODIFIED;
-	}
-	return 0;
-}
-
 /* response-* query parameters override stored headers (S3 allows them on
  * signed requests only; every request here is signed). */
 static const struct {
@@ -481,27 +481,6 @@ static const struct {
 	{"response-content-encoding", "Content-Encoding"},
 };
 
-/* Checked before anything is read: a value with CR/LF or another control
- * character would split the response (S3: 400 InvalidArgument). */
-static int check_overrides(struct s3_req *r)
-{
-	for (size_t i = 0; i < sizeof(overrides) / sizeof(overrides[0]); i++) {
-		const char *v = s3_route_param(&r->route, overrides[i].param);
-		if (v && !s3_hdr_value_ok(v, strlen(v)))
-			return CN_EBADARG;
-	}
-	return 0;
-}
-
-static void add_overrides(struct s3_req *r, struct s3_hdrs *h)
-{
-	for (size_t i = 0; i < sizeof(overrides) / sizeof(overrides[0]); i++) {
-		const char *v = s3_route_param(&r->route, overrides[i].param);
-		if (v)
-			s3_hdr_set(r, h, overrides[i].header, v);
-	}
-}
-
 static void add_version_headers(struct s3_req *r, struct s3_hdrs *h, const struct meta_version *v)
 {
 	if (!(v->flags & META_VF_NULL) && v->vid_text[0])
@@ -509,179 +488,205 @@ static void add_version_headers(struct s3_req *r, struct s3_hdrs *h, const struc
 			   cn_pool_strndup(r->pool, v->vid_text, strlen(v->vid_text)));
 }
 
-void s3_op_get_object(struct s3_req *r)
+static void add_last_modified(struct s3_req *r, struct s3_hdrs *h, int64_t mtime)
 {
-	struct get_op *g;
-	struct s3_attrs a;
-	const char *vid = s3_route_param(&r->route, "versionId");
-	const char *range = s3_header(r, "range");
-	const char *pn = s3_route_param(&r->route, "partNumber");
 	char date[40];
-	int rc, partial = 0;
-	uint64_t size;
 
-	g = cn_pool_zalloc(r->pool, sizeof(*g));
-	if (!g) {
-		s3_send_error(r, CN_ENOMEM);
-		return;
-	}
-	g->r = r;
-	if (vid && !*vid) {
-		s3_send_error(r, CN_EBADVERSIONID);
-		return;
-	}
-	rc = check_overrides(r);
-	if (rc) {
-		s3_send_error(r, rc);
-		return;
+	s3_http_date(mtime, date);
+	s3_hdr_add(r, h, "Last-Modified", cn_pool_strndup(r->pool, date, strlen(date)));
+}
+
+/* Stage 1: request checks that need no metadata, then the version. A delete
+ * marker answers with its own headers (S3 dates it on the 405). */
+static int get_lookup(struct s3_req *r, struct get_op *g)
+{
+	const char *vid = s3_route_param(&r->route, "versionId");
+	int rc;
+
+	if (vid && !*vid)
+		return CN_EBADVERSIONID;
+	/* A value with CR/LF or another control character would split the
+	 * response (S3: 400 InvalidArgument): refused before anything else. */
+	for (size_t i = 0; i < sizeof(overrides) / sizeof(overrides[0]); i++) {
+		const char *v = s3_route_param(&r->route, overrides[i].param);
+		if (v && !s3_hdr_value_ok(v, strlen(v)))
+			return CN_EBADARG;
 	}
 	rc = meta_object_get(r->srv->meta, r->route.bucket, r->route.key, r->route.key_len, vid,
 			     r->is_head ? 0 : META_GET_INLINE, &g->v);
-	if (rc) {
-		struct s3_hdrs h = {0};
-		if ((rc == CN_ENOKEY || rc == CN_EDELMARKER) &&
-		    (g->v.flags & META_VF_DELETE_MARKER)) {
-			s3_hdr_add(r, &h, "x-amz-delete-marker", "true");
-			add_version_headers(r, &h, &g->v);
-			if (rc == CN_EDELMARKER) {
-				/* S3 dates the marker on the 405 answer. */
-				s3_http_date(g->v.mtime, date);
-				s3_hdr_add(r, &h, "Last-Modified",
-					   cn_pool_strndup(r->pool, date, strlen(date)));
-				s3_hdr_add(r, &h, "Allow", "DELETE");
-			}
-			meta_version_release(&g->v);
-		}
-		s3_send_error_ex(r, rc, &h, NULL, 0);
-		return;
+	if (rc == 0) {
+		g->have_v = 1;
+		return 0;
 	}
-	g->have_v = 1;
-	size = g->v.size;
+	if ((rc == CN_ENOKEY || rc == CN_EDELMARKER) && (g->v.flags & META_VF_DELETE_MARKER)) {
+		s3_hdr_add(r, &g->err_h, "x-amz-delete-marker", "true");
+		add_version_headers(r, &g->err_h, &g->v);
+		if (rc == CN_EDELMARKER) {
+			add_last_modified(r, &g->err_h, g->v.mtime);
+			s3_hdr_add(r, &g->err_h, "Allow", "DELETE");
+		}
+		meta_version_release(&g->v);
+	}
+	return rc;
+}
+
+/* Stage 2: If-Match / If-None-Match / If-(Un)Modified-Since (RFC 7232
+ * order: If-Match wins over If-Unmodified-Since, If-None-Match over
+ * If-Modified-Since). A 304 carries the ETag and Last-Modified. */
+static int get_conditions(struct s3_req *r, struct get_op *g)
+{
+	const char *im = s3_header(r, "if-match");
+	const char *inm = s3_header(r, "if-none-match");
+	const char *ims = s3_header(r, "if-modified-since");
+	const char *ius = s3_header(r, "if-unmodified-since");
+	int64_t t, mtime_s = g->v.mtime / 1000000000LL;
+
+	if (im) {
+		if (!etag_list_match(im, g->v.etag))
+			return CN_EPRECOND;
+	} else if (ius && s3_parse_http_date(ius, &t) == 0 && mtime_s > t / 1000000000LL) {
+		return CN_EPRECOND;
+	}
+	if ((inm && etag_list_match(inm, g->v.etag)) ||
+	    (!inm && ims && s3_parse_http_date(ims, &t) == 0 && mtime_s <= t / 1000000000LL)) {
+		s3_hdr_add(r, &g->err_h, "ETag", s3_quote_etag(r, g->v.etag));
+		add_last_modified(r, &g->err_h, g->v.mtime);
+		return CN_ENOTMODIFIED;
+	}
+	return 0;
+}
+
+/* Stage 3: the byte range to send, from partNumber or Range (not both). */
+static int get_range(struct s3_req *r, struct get_op *g)
+{
+	const char *range = s3_header(r, "range");
+	const char *pn = s3_route_param(&r->route, "partNumber");
+	uint64_t size = g->v.size;
+	int rc;
+
 	g->start = 0;
 	g->end = size ? size - 1 : 0;
-	rc = check_read_conditions(r, &g->v);
-	if (rc) {
-		struct s3_hdrs h = {0};
-		if (rc == CN_ENOTMODIFIED) {
-			s3_hdr_add(r, &h, "ETag", s3_quote_etag(r, g->v.etag));
-			s3_http_date(g->v.mtime, date);
-			s3_hdr_add(r, &h, "Last-Modified", cn_pool_strndup(r->pool, date, strlen(date)));
-			get_cleanup(g);
-			s3_send(r, 304, &h, NULL, 0);
-			return;
-		}
-		get_cleanup(g);
-		s3_send_error(r, rc);
-		return;
-	}
 	if (g->v.loc == META_LOC_PARTS) {
 		g->part_off = cn_pool_alloc(r->pool, sizeof(uint64_t) * (g->v.n_parts + 1));
-		if (!g->part_off) {
-			get_cleanup(g);
-			s3_send_error(r, CN_ENOMEM);
-			return;
-		}
+		if (!g->part_off)
+			return CN_ENOMEM;
 		g->part_off[0] = 0;
 		for (uint32_t i = 0; i < g->v.n_parts; i++)
 			g->part_off[i + 1] = g->part_off[i] + g->v.parts[i].size;
+		assert(g->part_off[g->v.n_parts] == size);
 	}
 	if (pn) {
-		char *end;
-		unsigned long n = strtoul(pn, &end, 10);
-		if (*end || n < 1 || n > 10000 || range) {
-			get_cleanup(g);
-			s3_send_error(r, CN_EBADARG);
-			return;
-		}
+		uint64_t n;
+		const char *end = dec_u64(pn, &n);
+		if (!end || *end || n < 1 || n > 10000 || range)
+			return CN_EBADARG;
 		if (g->v.loc == META_LOC_PARTS) {
-			if (n > g->v.n_parts) {
-				get_cleanup(g);
-				s3_send_error(r, CN_EBADRANGE);
-				return;
-			}
+			if (n > g->v.n_parts)
+				return CN_EBADRANGE;
 			g->start = g->part_off[n - 1];
 			g->end = g->part_off[n] - 1;
-			partial = 1;
+			g->partial = 1;
 		} else if (n != 1) {
-			get_cleanup(g);
-			s3_send_error(r, CN_EBADRANGE);
-			return;
+			return CN_EBADRANGE;
 		}
 	} else if (range) {
 		rc = parse_range(range, size, &g->start, &g->end);
 		if (rc < 0) {
 			/* InvalidRange with the object size, as S3 answers. */
-			struct s3_hdrs h = {0};
 			char *sz = cn_pool_printf(r->pool, "%" PRIu64, size);
-			struct s3_err_field f[2] = {
-				{"RangeRequested", range, strlen(range)},
-				{"ActualObjectSize", sz, sz ? strlen(sz) : 0},
-			};
-			s3_hdr_addf(r, &h, "Content-Range", "bytes */%" PRIu64, size);
-			get_cleanup(g);
-			s3_send_error_ex(r, rc, &h, f, sz ? 2 : 1);
-			return;
+			g->err_f[g->n_err_f++] = (struct s3_err_field){"RangeRequested", range,
+								       strlen(range)};
+			if (sz)
+				g->err_f[g->n_err_f++] =
+					(struct s3_err_field){"ActualObjectSize", sz, strlen(sz)};
+			s3_hdr_addf(r, &g->err_h, "Content-Range", "bytes */%" PRIu64, size);
+			return rc;
 		}
-		partial = rc == 0;
+		g->partial = rc == 0;
 	}
-	if (s3_attrs_decode(r, g->v.attrs, g->v.attrs_len, &a)) {
-		get_cleanup(g);
-		s3_send_error(r, CN_ECORRUPT);
-		return;
-	}
-	{
-		const char *cm = s3_header(r, "x-amz-checksum-mode");
-		int want_ck = cm && strcasecmp(cm, "ENABLED") == 0 && !partial;
-		s3_attrs_to_headers(r, &a, &g->h, want_ck);
-	}
+	g->body_len = size ? g->end - g->start + 1 : 0;
+	return 0;
+}
+
+/* Stage 4: the answer's headers (stored attributes, then what describes
+ * this answer, then the response-* overrides). */
+static int get_headers(struct s3_req *r, struct get_op *g)
+{
+	const char *cm = s3_header(r, "x-amz-checksum-mode");
+	struct s3_attrs a;
+	int rc = s3_attrs_decode(r, g->v.attrs, g->v.attrs_len, &a);
+
+	if (rc)
+		return rc;
+	/* A whole-object checksum does not describe a range. */
+	s3_attrs_to_headers(r, &a, &g->h, cm && strcasecmp(cm, "ENABLED") == 0 && !g->partial);
 	s3_hdr_add(r, &g->h, "ETag", s3_quote_etag(r, g->v.etag));
-	s3_http_date(g->v.mtime, date);
-	s3_hdr_add(r, &g->h, "Last-Modified", cn_pool_strndup(r->pool, date, strlen(date)));
+	add_last_modified(r, &g->h, g->v.mtime);
 	s3_hdr_add(r, &g->h, "Accept-Ranges", "bytes");
 	add_version_headers(r, &g->h, &g->v);
-	if (g->v.loc == META_LOC_PARTS && pn)
+	if (g->v.loc == META_LOC_PARTS && s3_route_param(&r->route, "partNumber"))
 		s3_hdr_addf(r, &g->h, "x-amz-mp-parts-count", "%u", g->v.n_parts);
-	add_overrides(r, &g->h);
-	g->status = partial ? 206 : 200;
-	g->body_len = size ? g->end - g->start + 1 : 0;
-	if (partial)
+	for (size_t i = 0; i < sizeof(overrides) / sizeof(overrides[0]); i++) {
+		const char *v = s3_route_param(&r->route, overrides[i].param);
+		if (v)
+			s3_hdr_set(r, &g->h, overrides[i].header, v);
+	}
+	if (g->partial)
 		s3_hdr_addf(r, &g->h, "Content-Range", "bytes %" PRIu64 "-%" PRIu64 "/%" PRIu64,
-			    g->start, g->end, size);
-	if (r->is_head || size == 0 || g->v.loc == META_LOC_INLINE) {
+			    g->start, g->end, g->v.size);
+	return 0;
+}
+
+/* Stage 5: the body. Inline bytes, HEAD and empty objects go out in one
+ * write; blobs stream with their blobs pinned (the version may be
+ * overwritten while a slow client reads it: its blobs stay until the last
+ * byte is out). Returns an error only before anything was sent. */
+static int get_send(struct s3_req *r, struct get_op *g)
+{
+	if (r->is_head || g->v.size == 0 || g->v.loc == META_LOC_INLINE) {
 		const void *data = NULL;
-		if (!r->is_head && size && g->v.loc == META_LOC_INLINE) {
-			if (!g->v.inline_data || g->v.inline_len != size) {
-				get_cleanup(g);
-				s3_send_error(r, CN_ECORRUPT);
-				return;
-			}
+		if (!r->is_head && g->v.size && g->v.loc == META_LOC_INLINE) {
+			if (!g->v.inline_data || g->v.inline_len != g->v.size)
+				return CN_ECORRUPT;
 			data = g->v.inline_data + g->start;
 		}
-		if (s3_send_begin(r, g->status, &g->h, g->body_len) == 0 && data)
+		if (s3_send_begin(r, g->partial ? 206 : 200, &g->h, g->body_len) == 0 && data)
 			http_response_write_copy(r->http, data, (size_t)g->body_len);
 		get_cleanup(g);
 		s3_end(r);
-		return;
+		return 0;
 	}
-	/* The version may be overwritten while a slow client reads it: its
-	 * blobs stay until the last byte is out. */
-	if (version_pin(r->srv->data, &g->v)) {
-		get_cleanup(g);
-		s3_send_error(r, CN_ENOMEM);
-		return;
-	}
+	if (version_pin(r->srv->data, &g->v))
+		return CN_ENOMEM;
 	g->pinned = 1;
 	g->pos = g->start;
 	g->buf[0] = s3_bigbuf_get(r);
 	g->buf[1] = s3_bigbuf_get(r);
-	if (!g->buf[0] || !g->buf[1]) {
-		get_cleanup(g);
-		s3_send_error(r, CN_ENOMEM);
-		return;
-	}
+	if (!g->buf[0] || !g->buf[1])
+		return CN_ENOMEM;
 	g->reader_part = -1;
 	r->op = g;
 	get_pump(r, g);
+	return 0;
+}
+
+void s3_op_get_object(struct s3_req *r)
+{
+	struct get_op *g = cn_pool_zalloc(r->pool, sizeof(*g));
+	int rc;
+
+	if (!g) {
+		s3_send_error(r, CN_ENOMEM);
+		return;
+	}
+	g->r = r;
+	if ((rc = get_lookup(r, g)) || (rc = get_conditions(r, g)) || (rc = get_range(r, g)) ||
+	    (rc = get_headers(r, g)) || (rc = get_send(r, g)))
+		goto fail;
+	return;
+fail:
+	get_cleanup(g);
+	s3_send_error_ex(r, rc, &g->err_h, g->err_f, g->n_err_f);
 }
 
 /* ---- DeleteObject ---- */
@@ -724,7 +729,7 @@ void s3_op_delete_object(struct s3_req *r)
 	}
 	c = &op->cmd;
 	c->type = META_CMD_DELETE_OBJECT;
-	c->now = s3_now_ns();
+	c->now = cn_now_ns();
 	c->bucket = r->route.bucket;
 	c->bucket_len = strlen(r->route.bucket);
 	c->key = r->route.key;

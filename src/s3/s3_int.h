@@ -138,7 +138,7 @@ void s3_send_error_ex(struct s3_req *r, int err, struct s3_hdrs *h, const struct
 		      int n);
 /* Sends status with headers h (may be NULL) and the XML body in w (released
  * here), then ends the request. */
-void s3_send_xml(struct s3_req *r, int status, struct s3_hdrs *h, struct xmlw *w);
+void s3_send_xml(struct s3_req *r, int status, struct s3_hdrs *h, struct cn_buf *w);
 /* Sends status, headers and an optional copied body, then ends. */
 void s3_send(struct s3_req *r, int status, struct s3_hdrs *h, const void *body, size_t len);
 /* Starts a streamed response: status, headers, content length. */
@@ -155,8 +155,6 @@ int s3_work(struct s3_req *r, s3_work_fn fn, s3_after_fn after, void *arg);
 int s3_meta_submit(struct s3_req *r, struct meta_cmd *cmd, meta_cmd_cb cb, void *arg);
 /* Request header value (NUL-terminated) or NULL. */
 const char *s3_header(struct s3_req *r, const char *name);
-/* now in ns since the epoch (wall clock). */
-int64_t s3_now_ns(void);
 /* Fills 16 random bytes. */
 void s3_random_id(uint8_t out[16]);
 
@@ -267,6 +265,34 @@ struct s3_upload {
  * u->inline_buf; with a blob the caller must commit or hand it to GC.
  * Returns an error without calling done when it cannot start. */
 int s3_upload_start(struct s3_req *r, struct s3_upload *u, uint32_t part_no);
+/* ---- blob intents (intent.c) ---- */
+
+/* A new blob's intent: committed (add) before its shards are renamed into
+ * place, turned into a gc entry (drop) when the blob will not be committed.
+ * Embed it in the request's state; it is borrowed until done runs. */
+enum s3_intent_state {
+	S3_INTENT_IDLE,
+	S3_INTENT_ADDING,
+	S3_INTENT_ADDED,
+	S3_INTENT_DROPPING,
+	S3_INTENT_DROPPED,
+};
+struct s3_intent;
+typedef void (*s3_intent_fn)(struct s3_req *r, struct s3_intent *in, int rc);
+struct s3_intent {
+	struct meta_cmd cmd;
+	uint8_t layout[DATA_LAYOUT_MAX];
+	uint8_t blob_id[META_ID_LEN];
+	enum s3_intent_state state;
+	s3_intent_fn done;
+};
+/* Submits the intent of the blob laid out as l; done(rc) runs on this loop
+ * (state ADDED whatever rc). Returns an error without calling done when it
+ * cannot submit. */
+int s3_intent_add(struct s3_req *r, struct s3_intent *in, const struct blob_layout *l,
+		  s3_intent_fn done);
+/* Turns an ADDED intent into a gc entry due now; same contract. */
+int s3_intent_drop(struct s3_req *r, struct s3_intent *in, s3_intent_fn done);
 /* Hands a durable blob that will not be committed to GC (its intent
  * becomes a gc entry). Fire and forget; loop thread. */
 void s3_blob_drop(struct s3_req *r, const uint8_t blob_id[META_ID_LEN]);

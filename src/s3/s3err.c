@@ -121,7 +121,7 @@ const struct s3_error *s3_error_lookup(int err)
 	return &internal;
 }
 
-void s3_error_xml(struct xmlw *w, const struct s3_error *e, const struct s3_error_doc *d)
+void s3_error_xml(struct cn_buf *w, const struct s3_error *e, const struct s3_error_doc *d)
 {
 	xmlw_decl(w);
 	xmlw_open(w, "Error", NULL);

@@ -18,7 +18,7 @@ struct s3_error {
 /* Never NULL: unknown codes map to 500 InternalError. */
 const struct s3_error *s3_error_lookup(int err);
 
-struct xmlw;
+struct cn_buf;
 struct s3_err_field;
 
 /* What an error document says besides code and message; every pointer is
@@ -35,6 +35,6 @@ struct s3_error_doc {
 
 /* Writes the S3 <Error> document for e into w (text escaped by the XML
  * writer; w->err reports a failure). The only builder of error XML. */
-void s3_error_xml(struct xmlw *w, const struct s3_error *e, const struct s3_error_doc *d);
+void s3_error_xml(struct cn_buf *w, const struct s3_error *e, const struct s3_error_doc *d);
 
 #endif

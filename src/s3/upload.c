@@ -17,9 +17,11 @@
  */
 #include "s3/s3_int.h"
 
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/clock.h"
 #include "core/err.h"
 #include "core/log.h"
 
@@ -49,12 +51,9 @@ struct up {
 	int finished;
 	int reported;
 	uint64_t limit;
-	/* The blob's intent: committed before its shards are renamed into
-	 * place, so a crash after that leaves an orphan the next start hands
-	 * to GC, never an untracked blob. */
-	struct meta_cmd intent;
-	uint8_t intent_layout[DATA_LAYOUT_MAX];
-	int intent_state; /* 0 none, 1 submitted, 2 committed */
+	/* The blob's intent: committed while the body streams, before its
+	 * shards are renamed into place (intent.c). */
+	struct s3_intent intent;
 	size_t work_len;
 	int work_buf;
 	struct blob_info info;
@@ -62,11 +61,15 @@ struct up {
 
 static void report(struct up *p, int err);
 
-static void drop_done(struct meta_cmd *cmd, int rc, void *arg)
+static struct up *intent_up(struct s3_intent *in)
 {
-	struct up *p = arg;
-	(void)cmd, (void)rc;
-	p->intent_state = 3;
+	return (struct up *)((char *)in - offsetof(struct up, intent));
+}
+
+static void drop_done(struct s3_req *r, struct s3_intent *in, int rc)
+{
+	struct up *p = intent_up(in);
+	(void)r, (void)rc;
 	report(p, p->failed ? p->failed : CN_EINTERNAL);
 }
 
@@ -74,19 +77,13 @@ static void report(struct up *p, int err)
 {
 	if (p->reported)
 		return;
-	if (err && p->intent_state == 2) {
+	if (err && p->intent.state == S3_INTENT_ADDED) {
 		/* The blob will never commit: turn its intent into garbage now
 		 * rather than at the next restart. */
 		if (!p->failed)
 			p->failed = err;
-		memset(&p->intent, 0, sizeof(p->intent));
-		p->intent.type = META_CMD_INTENT_DROP;
-		p->intent.now = s3_now_ns();
-		memcpy(p->intent.blob_id, p->info.id, META_ID_LEN);
-		p->intent_state = 1;
-		if (s3_meta_submit(p->r, &p->intent, drop_done, p) == 0)
+		if (s3_intent_drop(p->r, &p->intent, drop_done) == 0)
 			return;
-		p->intent_state = 3;
 	}
 	p->reported = 1;
 	if (p->dig_init) {
@@ -138,37 +135,14 @@ static void w_new(struct s3_req *r, void *arg)
 	p->work_rc = blob_writer_new(p->r->srv->data, &p->info, &p->w);
 }
 
-static void intent_done(struct meta_cmd *cmd, int rc, void *arg)
+static void intent_done(struct s3_req *r, struct s3_intent *in, int rc)
 {
-	struct up *p = arg;
-	(void)cmd;
+	struct up *p = intent_up(in);
+	(void)r;
 
-	p->intent_state = 2;
 	if (rc && !p->failed)
 		p->failed = rc;
 	advance(p);
-}
-
-static int intent_submit(struct up *p)
-{
-	struct blob_layout l;
-	int n;
-
-	blob_writer_layout(p->w, &l);
-	n = blob_layout_encode(&l, p->intent_layout, sizeof(p->intent_layout));
-	if (n < 0)
-		return n;
-	memset(&p->intent, 0, sizeof(p->intent));
-	p->intent.type = META_CMD_INTENT_ADD;
-	p->intent.now = s3_now_ns();
-	memcpy(p->intent.blob_id, l.id, META_ID_LEN);
-	p->intent.layout = p->intent_layout;
-	p->intent.layout_len = (size_t)n;
-	p->intent_state = 1;
-	n = s3_meta_submit(p->r, &p->intent, intent_done, p);
-	if (n)
-		p->intent_state = 0;
-	return n;
 }
 
 static void w_new_after(struct s3_req *r, int status, void *arg)
@@ -180,9 +154,12 @@ static void w_new_after(struct s3_req *r, int status, void *arg)
 		p->failed = p->work_rc ? p->work_rc : CN_EINTERNAL;
 		p->w = NULL;
 	} else {
+		struct blob_layout l;
+		int rc;
 		p->ready = 1;
 		/* The intent commits while the body streams into temp files. */
-		int rc = intent_submit(p);
+		blob_writer_layout(p->w, &l);
+		rc = s3_intent_add(r, &p->intent, &l, intent_done);
 		if (rc)
 			p->failed = rc;
 	}
@@ -309,7 +286,7 @@ static void advance(struct up *p)
 		return;
 	if (p->failed || p->body_err) {
 		/* The intent command holds p until its callback: wait for it. */
-		if (p->intent_state == 1)
+		if (p->intent.state == S3_INTENT_ADDING || p->intent.state == S3_INTENT_DROPPING)
 			return;
 		if (!p->failed)
 			p->failed = p->body_err;
@@ -350,7 +327,7 @@ static void advance(struct up *p)
 		}
 		return;
 	}
-	if (p->intent_state != 2)
+	if (p->intent.state != S3_INTENT_ADDED)
 		return; /* shards are renamed into place only once the intent is durable */
 	p->work = 1;
 	if (s3_work(p->r, w_finish, w_finish_after, p)) {
@@ -376,8 +353,9 @@ static int blob_sink(struct s3_req *r, const char *data, size_t len)
 		size_t room = cap - p->fill[p->cur];
 		size_t n = len < room ? len : room;
 
-		if (room == 0 || p->busy == p->cur)
-			return CN_EINTERNAL; /* bounded by construction; never expected */
+		/* The parser hands at most one read buffer past a pause, and
+		 * UPLOAD_CAP leaves room for exactly that. */
+		assert(room > 0 && p->busy != p->cur);
 		memcpy(p->buf[p->cur] + p->fill[p->cur], data, n);
 		p->fill[p->cur] += n;
 		data += n;
@@ -471,34 +449,6 @@ fail:
 	cn_digest_release(&p->dig);
 	r->op = NULL;
 	return rc;
-}
-
-struct drop {
-	struct meta_cmd cmd;
-};
-
-static void drop_free(struct meta_cmd *cmd, int rc, void *arg)
-{
-	(void)rc, (void)arg;
-	free(cmd);
-}
-
-void s3_blob_drop(struct s3_req *r, const uint8_t blob_id[META_ID_LEN])
-{
-	struct meta_cmd *c = calloc(1, sizeof(*c));
-
-	if (!c) {
-		log_warn("upload: out of memory dropping a blob; the next start collects it");
-		return;
-	}
-	c->type = META_CMD_INTENT_DROP;
-	c->now = s3_now_ns();
-	memcpy(c->blob_id, blob_id, META_ID_LEN);
-	/* The command owns itself: it outlives the request. */
-	if (s3_meta_submit(r, c, drop_free, NULL)) {
-		free(c);
-		log_warn("upload: could not drop a blob's intent; the next start collects it");
-	}
 }
 
 void s3_upload_discard(struct s3_req *r, struct s3_upload *u)

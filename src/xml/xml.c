@@ -16,61 +16,17 @@
 /* CompleteMultipartUpload: 10000 parts x (Part, PartNumber, ETag, checksums) */
 #define XML_MAX_NODES 80000
 
-void xmlw_init(struct xmlw *w)
+static void raws(struct cn_buf *w, const char *s)
 {
-	w->buf = NULL;
-	w->len = w->cap = 0;
-	w->err = 0;
+	cn_buf_puts(w, s);
 }
 
-void xmlw_release(struct xmlw *w)
-{
-	free(w->buf);
-	xmlw_init(w);
-}
-
-static int grow(struct xmlw *w, size_t need)
-{
-	size_t cap;
-	char *nb;
-
-	if (w->err)
-		return -1;
-	if (w->cap - w->len >= need)
-		return 0;
-	cap = w->cap ? w->cap : 1024;
-	while (cap - w->len < need)
-		cap *= 2;
-	nb = realloc(w->buf, cap);
-	if (!nb) {
-		w->err = CN_ENOMEM;
-		return -1;
-	}
-	w->buf = nb;
-	w->cap = cap;
-	return 0;
-}
-
-void xmlw_raw(struct xmlw *w, const char *s, size_t len)
-{
-	if (grow(w, len + 1))
-		return;
-	memcpy(w->buf + w->len, s, len);
-	w->len += len;
-	w->buf[w->len] = 0;
-}
-
-static void raws(struct xmlw *w, const char *s)
-{
-	xmlw_raw(w, s, strlen(s));
-}
-
-void xmlw_decl(struct xmlw *w)
+void xmlw_decl(struct cn_buf *w)
 {
 	raws(w, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
 }
 
-void xmlw_open(struct xmlw *w, const char *tag, const char *ns)
+void xmlw_open(struct cn_buf *w, const char *tag, const char *ns)
 {
 	raws(w, "<");
 	raws(w, tag);
@@ -82,14 +38,14 @@ void xmlw_open(struct xmlw *w, const char *tag, const char *ns)
 	raws(w, ">");
 }
 
-void xmlw_close(struct xmlw *w, const char *tag)
+void xmlw_close(struct cn_buf *w, const char *tag)
 {
 	raws(w, "</");
 	raws(w, tag);
 	raws(w, ">");
 }
 
-void xmlw_text(struct xmlw *w, const char *s, size_t len)
+void xmlw_text(struct cn_buf *w, const char *s, size_t len)
 {
 	size_t start = 0;
 
@@ -111,27 +67,27 @@ void xmlw_text(struct xmlw *w, const char *s, size_t len)
 			}
 		}
 		if (rep) {
-			xmlw_raw(w, s + start, i - start);
+			cn_buf_put(w, s + start, i - start);
 			raws(w, rep);
 			start = i + 1;
 		}
 	}
-	xmlw_raw(w, s + start, len - start);
+	cn_buf_put(w, s + start, len - start);
 }
 
-void xmlw_elem_n(struct xmlw *w, const char *tag, const char *text, size_t len)
+void xmlw_elem_n(struct cn_buf *w, const char *tag, const char *text, size_t len)
 {
 	xmlw_open(w, tag, NULL);
 	xmlw_text(w, text, len);
 	xmlw_close(w, tag);
 }
 
-void xmlw_elem(struct xmlw *w, const char *tag, const char *text)
+void xmlw_elem(struct cn_buf *w, const char *tag, const char *text)
 {
 	xmlw_elem_n(w, tag, text ? text : "", text ? strlen(text) : 0);
 }
 
-void xmlw_elem_u64(struct xmlw *w, const char *tag, uint64_t v)
+void xmlw_elem_u64(struct cn_buf *w, const char *tag, uint64_t v)
 {
 	char b[24];
 	snprintf(b, sizeof(b), "%" PRIu64, v);
@@ -147,7 +103,7 @@ void xml_time_iso(uint64_t ns, char out[32])
 	snprintf(out + n, 32 - n, ".%03uZ", (unsigned)((ns / 1000000u) % 1000u));
 }
 
-void xmlw_elem_time(struct xmlw *w, const char *tag, uint64_t ns)
+void xmlw_elem_time(struct cn_buf *w, const char *tag, uint64_t ns)
 {
 	char b[32];
 	xml_time_iso(ns, b);

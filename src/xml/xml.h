@@ -2,7 +2,7 @@
  * xml/xml.h — the streaming XML writer used for every S3 response body, and
  * a bounded reader (expat) that turns a small request body into a tree.
  *
- * Writer: appends to a growable buffer, escaping text; allocation failure is
+ * Writer: appends to a struct cn_buf, escaping text; allocation failure is
  * sticky (w->err) and checked once at the end. Reader: depth, node count and
  * text size are bounded; entities/DTDs are refused (no billion laughs).
  *
@@ -15,29 +15,22 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/buf.h"
 #include "core/pool.h"
 
-struct xmlw {
-	char *buf;
-	size_t len, cap;
-	int err;
-};
-
-void xmlw_init(struct xmlw *w);
-void xmlw_release(struct xmlw *w);
+/* The writer appends to a struct cn_buf (core/buf.h). */
 /* `<?xml version="1.0" encoding="UTF-8"?>` */
-void xmlw_decl(struct xmlw *w);
+void xmlw_decl(struct cn_buf *w);
 /* `<tag>`; with xmlns when ns is not NULL. */
-void xmlw_open(struct xmlw *w, const char *tag, const char *ns);
-void xmlw_close(struct xmlw *w, const char *tag);
+void xmlw_open(struct cn_buf *w, const char *tag, const char *ns);
+void xmlw_close(struct cn_buf *w, const char *tag);
 /* `<tag>escaped text</tag>` */
-void xmlw_elem(struct xmlw *w, const char *tag, const char *text);
-void xmlw_elem_n(struct xmlw *w, const char *tag, const char *text, size_t len);
-void xmlw_elem_u64(struct xmlw *w, const char *tag, uint64_t v);
+void xmlw_elem(struct cn_buf *w, const char *tag, const char *text);
+void xmlw_elem_n(struct cn_buf *w, const char *tag, const char *text, size_t len);
+void xmlw_elem_u64(struct cn_buf *w, const char *tag, uint64_t v);
 /* ISO-8601 UTC with milliseconds, from nanoseconds since the epoch. */
-void xmlw_elem_time(struct xmlw *w, const char *tag, uint64_t ns);
-void xmlw_text(struct xmlw *w, const char *text, size_t len);
-void xmlw_raw(struct xmlw *w, const char *s, size_t len);
+void xmlw_elem_time(struct cn_buf *w, const char *tag, uint64_t ns);
+void xmlw_text(struct cn_buf *w, const char *text, size_t len);
 
 /* Formats ns since the epoch as "2006-01-02T15:04:05.000Z" (25 bytes). */
 void xml_time_iso(uint64_t ns, char out[32]);

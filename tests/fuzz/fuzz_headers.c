@@ -44,7 +44,8 @@
  * status line; no 5xx but 501 NotImplemented, 503 and 507; no control
  * character (TAB aside) in a response header line; exactly one
  * Content-Length, and exactly that many body bytes with nothing after them.
- * Sanitizers watch the server threads.
+ * Sanitizers watch the server threads; UBSan reports are fatal here.
+ * CAIRN_FUZZ_LOG=debug|info|warn turns the server's log and access log on.
  */
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -85,13 +86,24 @@
 #define MAX_FUZZ_HEADERS 40 /* plus ours stays under SigV4's 64 signed headers */
 #define MAX_OWN_HEADERS 10
 #define MAX_RESP_HEAD (64 * 1024)
-#define RECV_TIMEOUT_S 30
+#define RECV_TIMEOUT_S 5 /* a silent server for this long is a hang */
+#define XSTR(x) STR(x)
+#define STR(x) #x
 #define SERVER_TIMEOUT_MS 2000
 #define BLOB_SIZE 70000
 #define PART_SIZE 2000
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+const char *__ubsan_default_options(void);
+
+/* The fuzz build lets UBSan recover; here a report from a server thread
+ * must stop the run so libFuzzer keeps the input (UBSAN_OPTIONS still
+ * overrides). */
+const char *__ubsan_default_options(void)
+{
+	return "halt_on_error=1:print_stacktrace=1";
+}
 
 /* ---- growable buffer (always NUL-terminated once touched) ---- */
 
@@ -278,7 +290,7 @@ struct resp {
 /* An invariant failed: show the request and what came back, then abort so
  * libFuzzer saves the input. */
 __attribute__((noreturn)) static void violation(const char *what, const struct sbuf *req,
-						 const struct resp *rs)
+						const struct resp *rs)
 {
 	fprintf(stderr, "\nfuzz_headers: INVARIANT VIOLATED: %s\n", what);
 	if (req)
@@ -414,7 +426,7 @@ static size_t fill(struct resp *rs, const struct sbuf *req)
 		n = recv(g.fd, rs->raw.p + rs->raw.len, rs->raw.cap - rs->raw.len - 1, 0);
 	while (n < 0 && errno == EINTR);
 	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-		violation("no answer within RECV_TIMEOUT_S (server hang)", req, rs);
+		violation("no answer within " XSTR(RECV_TIMEOUT_S) " s (server hang)", req, rs);
 	if (n <= 0)
 		return 0;
 	rs->raw.len += (size_t)n;
@@ -440,7 +452,9 @@ static int exchange(const struct sbuf *req, int is_head, struct resp *rs)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-			violation("server stopped reading the request for 5 s", req, NULL);
+			violation(
+				"server stopped reading the request for " XSTR(RECV_TIMEOUT_S) " s",
+				req, NULL);
 		break;
 	}
 	for (;;) {
@@ -557,7 +571,7 @@ struct req {
 	struct hdr own[MAX_OWN_HEADERS];
 	int n_own; /* ours, sent first (Host leads) */
 	struct hdr fz[MAX_FUZZ_HEADERS];
-	int n_fz; /* the input's, in its order */
+	int n_fz;	  /* the input's, in its order */
 	struct sbuf body; /* the payload before any framing */
 	int presigned, framing, auto_md5, good_trailer;
 	size_t chunk;
@@ -666,8 +680,7 @@ static void trailer_line(const struct req *q, const char *name, size_t nl, struc
  * chain's seed in FR_CHUNKED_SIGNED, then the trailer. With chain NULL the
  * signatures are placeholders of the same length, to size Content-Length
  * before the request is signed. */
-static void encode_chunked(const struct req *q, const struct sigv4_result *chain,
-			   struct sbuf *out)
+static void encode_chunked(const struct req *q, const struct sigv4_result *chain, struct sbuf *out)
 {
 	int sign = q->framing == FR_CHUNKED_SIGNED;
 	const struct hdr *t = fz_find(q, "x-amz-trailer");
@@ -789,11 +802,10 @@ static void req_finish(struct req *q)
 			trimmed(&sha->value, &v, &vl);
 			sb_put(&payload_hash, v, vl);
 		} else if (chunked) {
-			sb_str(&payload_hash, q->framing == FR_CHUNKED_UNSIGNED
-						      ? SIGV4_STREAMING_UNSIGNED_TRAILER
-					      : fz_find(q, "x-amz-trailer")
-						      ? SIGV4_STREAMING_PAYLOAD_TRAILER
-						      : SIGV4_STREAMING_PAYLOAD);
+			sb_str(&payload_hash,
+			       q->framing == FR_CHUNKED_UNSIGNED ? SIGV4_STREAMING_UNSIGNED_TRAILER
+			       : fz_find(q, "x-amz-trailer")	 ? SIGV4_STREAMING_PAYLOAD_TRAILER
+								 : SIGV4_STREAMING_PAYLOAD);
 		} else if (q->framing == FR_SIGNED_SHA) {
 			uint8_t h[32];
 			char hex[65];
@@ -876,10 +888,10 @@ static void req_finish(struct req *q)
 /* ---- set-up: the server state inputs work against ---- */
 
 /* A request of the harness's own: signed, UNSIGNED-PAYLOAD, and it must
- * answer `want`. hdrs is NULL or name, value, ..., NULL. */
+ * answer `want`. hdrs: n_hdrs name/value pairs. */
 static void setup_call(const char *method, const char *path, const char *query,
-		       const char *const *hdrs, const void *body, size_t len, int want,
-		       struct resp *rs)
+		       const char *const (*hdrs)[2], int n_hdrs, const void *body, size_t len,
+		       int want, struct resp *rs)
 {
 	struct req q;
 
@@ -887,15 +899,15 @@ static void setup_call(const char *method, const char *path, const char *query,
 	own_add(&q, "Host", g.host);
 	if (query)
 		sb_str(&q.query, query);
-	for (; hdrs && hdrs[0]; hdrs += 2)
-		own_add(&q, hdrs[0], hdrs[1]);
+	for (int i = 0; i < n_hdrs; i++)
+		own_add(&q, hdrs[i][0], hdrs[i][1]);
 	sb_put(&q.body, body, len);
 	req_finish(&q);
 	memset(rs, 0, sizeof(*rs));
 	roundtrip(&q.wire, strcmp(method, "HEAD") == 0, rs);
 	if (rs->status != want) {
-		fprintf(stderr, "fuzz_headers: set-up %s %s?%s answered %d, not %d\n", method,
-			path, query ? query : "", rs->status, want);
+		fprintf(stderr, "fuzz_headers: set-up %s %s?%s answered %d, not %d\n", method, path,
+			query ? query : "", rs->status, want);
 		dump("response", rs->raw.p, rs->raw.len, 4096);
 		exit(1);
 	}
@@ -937,11 +949,11 @@ static void make_upload(void)
 	char q[128];
 
 	memset(part, 'p', sizeof(part));
-	setup_call("POST", "/fuz/mp", "uploads", NULL, NULL, 0, 200, &rs);
+	setup_call("POST", "/fuz/mp", "uploads", NULL, 0, NULL, 0, 200, &rs);
 	xml_text(&rs, "UploadId", g.upload, sizeof(g.upload));
 	resp_free(&rs);
 	snprintf(q, sizeof(q), "partNumber=1&uploadId=%s", g.upload);
-	setup_call("PUT", "/fuz/mp", q, NULL, part, sizeof(part), 200, &rs);
+	setup_call("PUT", "/fuz/mp", q, NULL, 0, part, sizeof(part), 200, &rs);
 	resp_free(&rs);
 }
 
@@ -950,10 +962,13 @@ static void make_state(void)
 	static const char versioning[] =
 		"<VersioningConfiguration><Status>Enabled</Status></VersioningConfiguration>";
 	static const char small[] = "cairn fuzz_headers: a small inline object\n";
-	static const char *const small_hdrs[] = {
-		"Content-Type", "text/plain; charset=utf-8", "Cache-Control", "no-cache",
-		"Content-Disposition", "inline", "x-amz-meta-color", "blue",
-		"x-amz-sdk-checksum-algorithm", "CRC32", NULL};
+	static const char *const small_hdrs[][2] = {
+		{"Content-Type", "text/plain; charset=utf-8"},
+		{"Cache-Control", "no-cache"},
+		{"Content-Disposition", "inline"},
+		{"x-amz-meta-color", "blue"},
+		{"x-amz-sdk-checksum-algorithm", "CRC32"},
+	};
 	uint8_t *blob = malloc(BLOB_SIZE);
 	struct resp rs;
 	struct sbuf xml = {0};
@@ -963,47 +978,51 @@ static void make_state(void)
 		abort();
 	for (size_t i = 0; i < BLOB_SIZE; i++)
 		blob[i] = (uint8_t)(i * 131 + 7);
-	setup_call("PUT", "/src", NULL, NULL, NULL, 0, 200, &rs);
+	setup_call("PUT", "/src", NULL, NULL, 0, NULL, 0, 200, &rs);
 	resp_free(&rs);
-	setup_call("PUT", "/src", "versioning", NULL, versioning, strlen(versioning), 200, &rs);
+	setup_call("PUT", "/src", "versioning", NULL, 0, versioning, strlen(versioning), 200, &rs);
 	resp_free(&rs);
-	setup_call("PUT", "/fuz", NULL, NULL, NULL, 0, 200, &rs);
+	setup_call("PUT", "/fuz", NULL, NULL, 0, NULL, 0, 200, &rs);
 	resp_free(&rs);
-	setup_call("PUT", "/src/small", NULL, small_hdrs, small, strlen(small), 200, &rs);
+	setup_call("PUT", "/src/small", NULL, small_hdrs,
+		   (int)(sizeof(small_hdrs) / sizeof(small_hdrs[0])), small, strlen(small), 200,
+		   &rs);
 	resp_free(&rs);
-	setup_call("PUT", "/src/blob", NULL, NULL, blob, BLOB_SIZE, 200, &rs);
+	setup_call("PUT", "/src/blob", NULL, NULL, 0, blob, BLOB_SIZE, 200, &rs);
 	resp_free(&rs);
-	setup_call("PUT", "/src/empty", NULL, NULL, NULL, 0, 200, &rs);
+	setup_call("PUT", "/src/empty", NULL, NULL, 0, NULL, 0, 200, &rs);
 	resp_free(&rs);
-	setup_call("PUT", "/src/ver", NULL, NULL, "version one", 11, 200, &rs);
+	setup_call("PUT", "/src/ver", NULL, NULL, 0, "version one", 11, 200, &rs);
 	want_header(&rs, "x-amz-version-id", g.vid_old, sizeof(g.vid_old));
 	resp_free(&rs);
-	setup_call("PUT", "/src/ver", NULL, NULL, "version two, longer", 19, 200, &rs);
+	setup_call("PUT", "/src/ver", NULL, NULL, 0, "version two, longer", 19, 200, &rs);
 	want_header(&rs, "x-amz-version-id", g.vid_new, sizeof(g.vid_new));
 	resp_free(&rs);
 
 	/* src/mp: parts of 3000 and 1500 bytes (min_part_size is lowered). */
-	setup_call("POST", "/src/mp", "uploads", NULL, NULL, 0, 200, &rs);
+	setup_call("POST", "/src/mp", "uploads", NULL, 0, NULL, 0, 200, &rs);
 	xml_text(&rs, "UploadId", id, sizeof(id));
 	resp_free(&rs);
 	for (int i = 0; i < 2; i++) {
 		snprintf(q, sizeof(q), "partNumber=%d&uploadId=%s", i + 1, id);
-		setup_call("PUT", "/src/mp", q, NULL, blob + 3000 * i, i ? 1500 : 3000, 200, &rs);
+		setup_call("PUT", "/src/mp", q, NULL, 0, blob + 3000 * i, i ? 1500 : 3000, 200,
+			   &rs);
 		want_header(&rs, "ETag", etag[i], sizeof(etag[i]));
 		resp_free(&rs);
 	}
-	sb_printf(&xml,
-		  "<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>%s</ETag></Part>"
-		  "<Part><PartNumber>2</PartNumber><ETag>%s</ETag></Part></CompleteMultipartUpload>",
-		  etag[0], etag[1]);
+	sb_printf(
+		&xml,
+		"<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>%s</ETag></Part>"
+		"<Part><PartNumber>2</PartNumber><ETag>%s</ETag></Part></CompleteMultipartUpload>",
+		etag[0], etag[1]);
 	snprintf(q, sizeof(q), "uploadId=%s", id);
-	setup_call("POST", "/src/mp", q, NULL, xml.p, xml.len, 200, &rs);
+	setup_call("POST", "/src/mp", q, NULL, 0, xml.p, xml.len, 200, &rs);
 	resp_free(&rs);
 	sb_free(&xml);
 
-	setup_call("PUT", "/fuz/w0", NULL, NULL, "scratch zero", 12, 200, &rs);
+	setup_call("PUT", "/fuz/w0", NULL, NULL, 0, "scratch zero", 12, 200, &rs);
 	resp_free(&rs);
-	setup_call("PUT", "/fuz/w1", NULL, NULL, blob, 3000, 200, &rs);
+	setup_call("PUT", "/fuz/w1", NULL, NULL, 0, blob, 3000, 200, &rs);
 	resp_free(&rs);
 	make_upload();
 	free(blob);
@@ -1027,26 +1046,26 @@ static const struct op {
 	const char *query; /* sub-resource, already encoded */
 	unsigned flags;
 } ops[16] = {
-	{"PUT", TG_WKEY, NULL, 0},				/* PutObject */
-	{"GET", TG_RKEY, NULL, O_VID | O_READPART},		/* GetObject */
-	{"HEAD", TG_RKEY, NULL, O_VID | O_READPART},		/* HeadObject */
-	{"PUT", TG_WKEY, NULL, O_COPY},				/* CopyObject */
-	{"PUT", TG_UPLOAD, NULL, O_PART | O_UPLOAD | O_COPY},	/* UploadPartCopy */
-	{"POST", TG_WKEY, "uploads", 0},			/* CreateMultipartUpload */
-	{"PUT", TG_UPLOAD, NULL, O_PART | O_UPLOAD},		/* UploadPart */
-	{"POST", TG_UPLOAD, NULL, O_UPLOAD | O_ENDS_UPLOAD},	/* CompleteMultipartUpload */
-	{"POST", TG_SCRATCH, "delete", 0},			/* DeleteObjects */
-	{"DELETE", TG_WKEY, NULL, O_VID},			/* DeleteObject */
-	{"GET", TG_LIST, "list-type=2", 0},			/* ListObjectsV2 */
-	{"GET", TG_LIST, NULL, 0},				/* ListObjects */
-	{"GET", TG_LIST, "versions", 0},			/* ListObjectVersions */
-	{"GET", TG_UPLOAD, NULL, O_UPLOAD},			/* ListParts */
-	{"DELETE", TG_UPLOAD, NULL, O_UPLOAD | O_ENDS_UPLOAD},	/* AbortMultipartUpload */
-	{"GET", TG_LIST, "uploads", 0},				/* ListMultipartUploads */
+	{"PUT", TG_WKEY, NULL, 0},			       /* PutObject */
+	{"GET", TG_RKEY, NULL, O_VID | O_READPART},	       /* GetObject */
+	{"HEAD", TG_RKEY, NULL, O_VID | O_READPART},	       /* HeadObject */
+	{"PUT", TG_WKEY, NULL, O_COPY},			       /* CopyObject */
+	{"PUT", TG_UPLOAD, NULL, O_PART | O_UPLOAD | O_COPY},  /* UploadPartCopy */
+	{"POST", TG_WKEY, "uploads", 0},		       /* CreateMultipartUpload */
+	{"PUT", TG_UPLOAD, NULL, O_PART | O_UPLOAD},	       /* UploadPart */
+	{"POST", TG_UPLOAD, NULL, O_UPLOAD | O_ENDS_UPLOAD},   /* CompleteMultipartUpload */
+	{"POST", TG_SCRATCH, "delete", 0},		       /* DeleteObjects */
+	{"DELETE", TG_WKEY, NULL, O_VID},		       /* DeleteObject */
+	{"GET", TG_LIST, "list-type=2", 0},		       /* ListObjectsV2 */
+	{"GET", TG_LIST, NULL, 0},			       /* ListObjects */
+	{"GET", TG_LIST, "versions", 0},		       /* ListObjectVersions */
+	{"GET", TG_UPLOAD, NULL, O_UPLOAD},		       /* ListParts */
+	{"DELETE", TG_UPLOAD, NULL, O_UPLOAD | O_ENDS_UPLOAD}, /* AbortMultipartUpload */
+	{"GET", TG_LIST, "uploads", 0},			       /* ListMultipartUploads */
 };
 
 static const char *const rkeys[8] = {"/src/small", "/src/blob", "/src/mp", "/src/ver",
-				     "/src/empty", "/fuz/w0",	"/fuz/w1",  "/src/missing"};
+				     "/src/empty", "/fuz/w0",	"/fuz/w1", "/src/missing"};
 static const char *const part_modes[4] = {"2", "3", "10000", "10001"};
 static const char *const read_parts[4] = {NULL, "1", "2", "0"};
 
@@ -1090,6 +1109,12 @@ static const char *const dict[] = {
 	"x-amz-checksum-*",
 	"x-amz-*",
 	"expect",
+	"x-amz-acl",
+	"x-amz-storage-class",
+	"x-amz-server-side-encryption",
+	"x-amz-object-lock-mode",
+	"x-amz-website-redirect-location",
+	"x-amz-grant-read",
 	"?response-content-type",
 	"?response-content-language",
 	"?response-expires",
@@ -1120,10 +1145,14 @@ static const char *const dict[] = {
 static const char *vid_mode(unsigned m)
 {
 	switch (m) {
-	case 1: return g.vid_old;
-	case 2: return "null";
-	case 3: return g.vid_new;
-	default: return NULL;
+	case 1:
+		return g.vid_old;
+	case 2:
+		return "null";
+	case 3:
+		return g.vid_new;
+	default:
+		return NULL;
 	}
 }
 
@@ -1217,11 +1246,21 @@ static int decode(struct req *q, const uint8_t *d, size_t size)
 	size_t i = 3, body;
 
 	switch (op->target) {
-	case TG_WKEY: snprintf(path, sizeof(path), "/fuz/w%d", (d[0] >> 4) & 3); break;
-	case TG_RKEY: snprintf(path, sizeof(path), "%s", rkeys[rk]); break;
-	case TG_UPLOAD: snprintf(path, sizeof(path), "/fuz/mp"); break;
-	case TG_LIST: snprintf(path, sizeof(path), "%s", (d[0] & 0x40) ? "/src" : "/fuz"); break;
-	default: snprintf(path, sizeof(path), "/fuz"); break;
+	case TG_WKEY:
+		snprintf(path, sizeof(path), "/fuz/w%d", (d[0] >> 4) & 3);
+		break;
+	case TG_RKEY:
+		snprintf(path, sizeof(path), "%s", rkeys[rk]);
+		break;
+	case TG_UPLOAD:
+		snprintf(path, sizeof(path), "/fuz/mp");
+		break;
+	case TG_LIST:
+		snprintf(path, sizeof(path), "%s", (d[0] & 0x40) ? "/src" : "/fuz");
+		break;
+	default:
+		snprintf(path, sizeof(path), "/fuz");
+		break;
 	}
 	req_init(q, op->method, path);
 	own_add(q, "Host", g.host);
@@ -1308,9 +1347,10 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 
 	signal(SIGPIPE, SIG_IGN);
 	cn_log_set_access(0);
-	/* Quiet by default; CAIRN_FUZZ_LOG=debug|info|warn helps triage. */
+	/* Quiet per input (the server warns on every 5xx, 501 included);
+	 * CAIRN_FUZZ_LOG=debug|info|warn, with the access log, for triage. */
 	log_env = getenv("CAIRN_FUZZ_LOG");
-	cn_log_set_level(!log_env		     ? CN_LOG_WARN
+	cn_log_set_level(!log_env			 ? CN_LOG_ERROR
 			 : strcmp(log_env, "debug") == 0 ? CN_LOG_DEBUG
 			 : strcmp(log_env, "info") == 0	 ? CN_LOG_INFO
 							 : CN_LOG_WARN);
@@ -1367,7 +1407,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	g.hopt.workers = 1;
 	g.hopt.header_timeout_ms = SERVER_TIMEOUT_MS;
 	g.hopt.idle_timeout_ms = SERVER_TIMEOUT_MS;
-	g.hopt.body_timeout_ms = 20000;
+	g.hopt.body_timeout_ms = SERVER_TIMEOUT_MS;
 	g.hopt.shutdown_grace_ms = 1000;
 	g.hopt.max_connections = 64;
 	must(http_server_start(&g.hopt, &g.handler, &g.http), "http_server_start");

@@ -12,7 +12,8 @@
  *   mode odd:  the rest is "path\nquery\nhost" handed to s3_route_parse()
  *              directly, reaching bytes http-parser would reject.
  * Invariants checked (abort on violation): a successful route has a known
- * op and name, a key only with a bucket, key_len <= S3_MAX_KEY, a key that
+ * op and name, a key only with a bucket, a bucket of at most 63 bytes,
+ * key_len <= S3_MAX_KEY, a key that
  * is valid UTF-8, and every parsed parameter is found by s3_route_param().
  */
 #include <stddef.h>
@@ -86,6 +87,8 @@ static void route_one(enum s3_method m, const char *path, size_t path_len, const
 	if (rc == 0) {
 		check(out.op != S3_OP_UNKNOWN);
 		check(!out.key || out.bucket);
+		/* every later buffer is sized on the bucket bound */
+		check(!out.bucket || strlen(out.bucket) <= S3_MAX_BUCKET);
 		if (out.key) {
 			check(out.key_len <= S3_MAX_KEY);
 			check(s3_utf8_valid(out.key, out.key_len));
@@ -94,7 +97,7 @@ static void route_one(enum s3_method m, const char *path, size_t path_len, const
 			check(s3_route_param(&out, out.params[i].name) != NULL);
 	} else {
 		check(rc == CN_EKEYTOOLONG || rc == CN_EBADREQ || rc == CN_EBADMETHOD ||
-		      rc == CN_ENOMEM);
+		      rc == CN_EBADBUCKETNAME || rc == CN_ENOMEM);
 	}
 	cn_pool_release(&pool);
 }

@@ -33,12 +33,12 @@ static void fuzz_cmd(const uint8_t *in, size_t len)
 static void fuzz_version(const uint8_t *in, size_t len)
 {
 	struct meta_version v, v2;
-	struct wbuf w;
+	struct cn_buf w;
 	static const uint8_t key[] = "fuzz/key";
 
 	if (ver_decode(in, len, key, 8, &v) != 0)
 		return;
-	wb_init(&w);
+	cn_buf_init(&w);
 	if (ver_encode(&w, NULL, 0, &v) != 0)
 		abort();
 	if (ver_decode(w.p, w.len, key, 8, &v2) != 0)
@@ -48,7 +48,7 @@ static void fuzz_version(const uint8_t *in, size_t len)
 		abort();
 	meta_version_release(&v2);
 	meta_version_release(&v);
-	wb_release(&w);
+	cn_buf_release(&w);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -706,15 +706,16 @@ def test_max_connections_refuses_when_busy(tmp_path, start_server):
             hdrs = sign_headers(srv, "PUT", path, {"Content-Length": str(len(body))}, body,
                                 "", REGION, "UNSIGNED-PAYLOAD", None, None, None, None)
             c = socket.create_connection((srv.host, srv.port), timeout=5)
-            head = "PUT %s HTTP/1.1\r\nHost: %s:%d\r\n" % (path, srv.host, srv.port)
+            head = "PUT %s HTTP/1.1\r\nHost: %s:%d\r\nExpect: 100-continue\r\n" % (
+                path, srv.host, srv.port)
             for k, v in hdrs.items():
                 if k.lower() != "host":
                     head += "%s: %s\r\n" % (k, v)
             c.sendall((head + "\r\n").encode())
+            # "100 Continue" proves the server is inside this request (one
+            # whose bytes it has not read yet still counts as idle)
+            assert c.recv(65536).startswith(b"HTTP/1.1 100"), i
             busy.append(c)
-        # the server must have parsed all four requests (a connection whose
-        # request is still unread counts as idle and may be evicted)
-        time.sleep(1.0)
         probe = socket.create_connection((srv.host, srv.port), timeout=5)
         data = b""
         try:

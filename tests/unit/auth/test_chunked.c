@@ -647,5 +647,6 @@ int main(void)
 		cmocka_unit_test(test_garbage),
 		cmocka_unit_test(test_callback_abort),
 	};
+	unit_filter_from_env();
 	return cmocka_run_group_tests_name("auth/chunked", tests, NULL, NULL);
 }

@@ -852,5 +852,6 @@ int main(void)
 		cmocka_unit_test(test_cache),
 		cmocka_unit_test(test_cache_threads),
 	};
+	unit_filter_from_env();
 	return cmocka_run_group_tests_name("auth/sigv4", tests, NULL, NULL);
 }

@@ -117,5 +117,6 @@ int main(void)
 		cmocka_unit_test(test_base64),
 		cmocka_unit_test(test_base64_capacity),
 	};
+	unit_filter_from_env();
 	return cmocka_run_group_tests_name("core/digest", tests, NULL, NULL);
 }

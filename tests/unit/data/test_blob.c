@@ -583,5 +583,6 @@ int main(void)
 		cmocka_unit_test(test_concurrent_blobs),
 		cmocka_unit_test(test_pins),
 	};
+	unit_filter_from_env();
 	return cmocka_run_group_tests_name("data_blob", tests, NULL, NULL);
 }

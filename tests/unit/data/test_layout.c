@@ -219,5 +219,6 @@ int main(void)
 		cmocka_unit_test(test_default_layouts),
 		cmocka_unit_test(test_ec_every_erasure),
 	};
+	unit_filter_from_env();
 	return cmocka_run_group_tests_name("data_layout", tests, NULL, NULL);
 }

@@ -451,5 +451,6 @@ int main(void)
 		cmocka_unit_test(test_too_few_drives),
 		cmocka_unit_test(test_fsync_policy),
 	};
+	unit_filter_from_env();
 	return cmocka_run_group_tests_name("data_store", tests, NULL, NULL);
 }

@@ -150,7 +150,7 @@ static void test_version_codec(void **state)
 	(void)state;
 	struct meta_version v, d;
 	struct meta_part parts[3];
-	struct wbuf w;
+	struct cn_buf w;
 	uint8_t longkey[600];
 
 	memset(&v, 0, sizeof(v));
@@ -174,7 +174,7 @@ static void test_version_codec(void **state)
 	}
 	v.parts = parts;
 	v.n_parts = 3;
-	wb_init(&w);
+	cn_buf_init(&w);
 	assert_int_equal(ver_encode(&w, longkey, sizeof(longkey), &v), 0);
 	seed("version_parts", 1, w.p, w.len);
 	assert_int_equal(ver_decode(w.p, w.len, longkey, sizeof(longkey), &d), 0);
@@ -192,12 +192,12 @@ static void test_version_codec(void **state)
 		assert_int_equal(ver_decode(w.p, n, longkey, 10, &d), CN_ECORRUPT);
 	/* parts out of order are corrupt */
 	parts[1].part_no = 9;
-	wb_reset(&w);
+	cn_buf_reset(&w);
 	assert_int_equal(ver_encode(&w, NULL, 0, &v), 0);
 	assert_int_equal(ver_decode(w.p, w.len, longkey, 1, &d), CN_ECORRUPT);
 	/* a short key must not carry a full key of <= 200 bytes */
 	parts[1].part_no = 3;
-	wb_reset(&w);
+	cn_buf_reset(&w);
 	assert_int_equal(ver_encode(&w, longkey, 100, &v), 0);
 	assert_int_equal(ver_decode(w.p, w.len, longkey, 1, &d), CN_ECORRUPT);
 	/* inline and marker */
@@ -205,19 +205,19 @@ static void test_version_codec(void **state)
 	v.loc = META_LOC_INLINE;
 	v.size = v.inline_len = 3;
 	strcpy(v.etag, "e");
-	wb_reset(&w);
+	cn_buf_reset(&w);
 	assert_int_equal(ver_encode(&w, NULL, 0, &v), 0);
 	seed("version_inline", 1, w.p, w.len);
 	assert_int_equal(ver_decode(w.p, w.len, (const uint8_t *)"k", 1, &d), 0);
 	assert_int_equal(d.inline_len, 3);
 	meta_version_release(&d);
 	v.flags = META_VF_DELETE_MARKER;
-	wb_reset(&w);
+	cn_buf_reset(&w);
 	assert_int_equal(ver_encode(&w, NULL, 0, &v), 0);
 	assert_int_equal(ver_decode(w.p, w.len, (const uint8_t *)"k", 1, &d), CN_ECORRUPT);
 	v.loc = META_LOC_NONE;
 	v.size = 0;
-	wb_reset(&w);
+	cn_buf_reset(&w);
 	assert_int_equal(ver_encode(&w, NULL, 0, &v), 0);
 	seed("version_marker", 1, w.p, w.len);
 	assert_int_equal(ver_decode(w.p, w.len, (const uint8_t *)"k", 1, &d), 0);
@@ -227,26 +227,26 @@ static void test_version_codec(void **state)
 	memset(&v, 0, sizeof(v));
 	v.size = 7;
 	strcpy(v.etag, "etag");
-	wb_reset(&w);
+	cn_buf_reset(&w);
 	assert_int_equal(idx_encode(&w, NULL, 0, &v), 0);
 	seed("index", 2, w.p, w.len);
 	assert_int_equal(idx_decode(w.p, w.len, &ir), 0);
 	assert_int_equal(ir.size, 7);
 	assert_int_equal(idx_decode(w.p, w.len - 1, &ir), CN_ECORRUPT);
-	wb_reset(&w);
+	cn_buf_reset(&w);
 	assert_int_equal(upload_encode(&w, NULL, 0, v.vid, 3, "a", 1), 0);
 	seed("upload", 3, w.p, w.len);
 	struct meta_upload u;
 	assert_int_equal(upload_decode(w.p, w.len, (const uint8_t *)"k", 1, &u), 0);
 	assert_int_equal(u.initiated, 3);
 	meta_upload_release(&u);
-	wb_reset(&w);
+	cn_buf_reset(&w);
 	assert_int_equal(part_encode(&w, &parts[0]), 0);
 	seed("part", 4, w.p, w.len);
 	struct meta_part pt;
 	assert_int_equal(part_decode(w.p, w.len, &pt), 0);
 	assert_int_equal(pt.size, 100);
-	wb_reset(&w);
+	cn_buf_reset(&w);
 	assert_int_equal(bucket_encode(&w, 11, 2, "cfg", 3), 0);
 	seed("bucket", 5, w.p, w.len);
 	struct meta_bucket b;
@@ -256,16 +256,16 @@ static void test_version_codec(void **state)
 	meta_bucket_release(&b);
 	w.p[9] = 3; /* versioning out of range */
 	assert_int_equal(bucket_decode(w.p, w.len, "bucket", 6, &b), CN_ECORRUPT);
-	wb_reset(&w);
+	cn_buf_reset(&w);
 	struct stats_rec st = {1, 2, 3, 4}, st2;
 	assert_int_equal(stats_encode(&w, &st), 0);
 	seed("stats", 6, w.p, w.len);
 	assert_int_equal(stats_decode(w.p, w.len, &st2), 0);
 	assert_true(st2.version_bytes == 4);
-	wb_reset(&w);
+	cn_buf_reset(&w);
 	assert_int_equal(blobref_encode(&w, 5, "lay", 3), 0);
 	seed("blobref", 6, w.p, w.len);
-	wb_release(&w);
+	cn_buf_release(&w);
 }
 
 struct tkey {
@@ -388,5 +388,6 @@ int main(void)
 		cmocka_unit_test(test_key_order),
 		cmocka_unit_test(test_bucket_names),
 	};
+	unit_filter_from_env();
 	return cmocka_run_group_tests_name("meta_codec", tests, NULL, NULL);
 }

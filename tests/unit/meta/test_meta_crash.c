@@ -293,5 +293,6 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_sigkill_rounds),
 	};
+	unit_filter_from_env();
 	return cmocka_run_group_tests_name("meta_crash", tests, NULL, NULL);
 }

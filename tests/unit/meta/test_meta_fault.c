@@ -318,5 +318,6 @@ int main(void)
 		cmocka_unit_test(test_anomalies),
 		cmocka_unit_test(test_fault_in_batch),
 	};
+	unit_filter_from_env();
 	return cmocka_run_group_tests_name("meta_fault", tests, NULL, NULL);
 }

@@ -768,5 +768,6 @@ int main(void)
 		cmocka_unit_test(test_list_uploads),
 		cmocka_unit_test(test_list_versions_long_keys),
 	};
+	unit_filter_from_env();
 	return cmocka_run_group_tests_name("meta_list", tests, NULL, NULL);
 }

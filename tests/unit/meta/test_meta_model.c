@@ -310,5 +310,6 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_versioning_model),
 	};
+	unit_filter_from_env();
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -829,5 +829,6 @@ int main(void)
 		cmocka_unit_test(test_bucket_attrs_and_read_inline),
 		cmocka_unit_test(test_map_full),
 	};
+	unit_filter_from_env();
 	return cmocka_run_group_tests_name("meta_store", tests, NULL, NULL);
 }

@@ -21,7 +21,7 @@ static void put_v1(struct kv_txn *t, const char *key, size_t klen, uint64_t seq,
 	size_t fklen = fk ? klen : 0;
 	static const uint8_t layout[20] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10};
 	struct meta_version v;
-	struct wbuf w;
+	struct cn_buf w;
 	char data[32];
 
 	memset(&v, 0, sizeof(v));
@@ -41,11 +41,11 @@ static void put_v1(struct kv_txn *t, const char *key, size_t klen, uint64_t seq,
 	memcpy(raw, kenc, kn);
 	for (int i = 0; i < META_ID_LEN; i++)
 		raw[kn + i] = (uint8_t)~v.vid[i];
-	wb_init(&w);
+	cn_buf_init(&w);
 	assert_int_equal(ver_encode(&w, fk, fklen, &v), 0);
 	assert_int_equal(kv_put(t, KV_VERSIONS, raw, kn + META_ID_LEN, w.p, w.len), 0);
 	if (newest && !marker) {
-		wb_reset(&w);
+		cn_buf_reset(&w);
 		assert_int_equal(idx_encode(&w, fk, fklen, &v), 0);
 		assert_int_equal(kv_put(t, KV_INDEX, kenc, kn, w.p, w.len), 0);
 		st->objects++;
@@ -53,14 +53,14 @@ static void put_v1(struct kv_txn *t, const char *key, size_t klen, uint64_t seq,
 	}
 	st->versions++;
 	st->version_bytes += v.size;
-	wb_release(&w);
+	cn_buf_release(&w);
 }
 
 static void make_v1_store(const char *dir)
 {
 	struct kv_env *env;
 	struct kv_txn t;
-	struct wbuf w;
+	struct cn_buf w;
 	struct stats_rec st = {0};
 	char key[1100];
 	uint64_t seq = 1;
@@ -69,7 +69,7 @@ static void make_v1_store(const char *dir)
 	assert_int_equal(kv_env_open(dir, 1ull << 30, &env), 0);
 	assert_int_equal(kv_txn_begin(env, NULL, 0, &t), 0);
 	assert_int_equal(kv_put(&t, KV_SYSTEM, "format", 6, fmt, 4), 0);
-	wb_init(&w);
+	cn_buf_init(&w);
 	assert_int_equal(bucket_encode(&w, 1, META_VERSIONING_ENABLED, NULL, 0), 0);
 	assert_int_equal(kv_put(&t, KV_BUCKETS, "upg", 3, w.p, w.len), 0);
 	for (int i = 0; i < NKEYS; i++) {
@@ -87,10 +87,10 @@ static void make_v1_store(const char *dir)
 	key[600] = 'z';
 	put_v1(&t, key, 601, seq++, 0, 0, &st);
 	put_v1(&t, key, 601, seq++, 0, 1, &st);
-	wb_reset(&w);
+	cn_buf_reset(&w);
 	assert_int_equal(stats_encode(&w, &st), 0);
 	assert_int_equal(kv_put(&t, KV_STATS, "upg", 3, w.p, w.len), 0);
-	wb_release(&w);
+	cn_buf_release(&w);
 	assert_int_equal(kv_txn_commit(&t), 0);
 	kv_env_close(env);
 }
@@ -191,5 +191,6 @@ int main(void)
 		cmocka_unit_test(test_upgrade_v1),
 		cmocka_unit_test(test_upgrade_idempotent),
 	};
+	unit_filter_from_env();
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -379,5 +379,6 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_key_length, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bucket_length, setup, teardown),
 	};
+	unit_filter_from_env();
 	return cmocka_run_group_tests_name("s3/route", tests, NULL, NULL);
 }

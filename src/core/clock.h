@@ -1,0 +1,29 @@
+/*
+ * core/clock.h — the one clock. Wall time (CLOCK_REALTIME) for what is
+ * stored or compared with clients (mtimes, version ids, gc due times, SigV4
+ * skew); monotonic time for durations and deadlines, which must not jump
+ * when the wall clock is set.
+ *
+ * Tests may replace the wall clock (cn_clock_set) to move time without
+ * sleeping: a lifecycle "day", an expired presigned URL, a GC grace period.
+ *
+ * Thread rules: the readers are callable from any thread; cn_clock_set is
+ * called before the threads that read the clock start (or while they are
+ * quiescent) — the pointer itself is read atomically.
+ */
+#ifndef CAIRN_CORE_CLOCK_H
+#define CAIRN_CORE_CLOCK_H
+
+#include <stdint.h>
+
+/* Nanoseconds since the Unix epoch (wall clock, or the test override). */
+int64_t cn_now_ns(void);
+/* Nanoseconds of CLOCK_MONOTONIC: for intervals only. */
+int64_t cn_mono_ns(void);
+
+/* Replaces the wall clock with fn (NULL restores the system clock). For
+ * tests. */
+typedef int64_t (*cn_clock_fn)(void);
+void cn_clock_set(cn_clock_fn fn);
+
+#endif
