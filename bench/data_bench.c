@@ -307,26 +307,13 @@ int main(int argc, char **argv)
 
 	while ((opt = getopt(argc, argv, "r:m:s:d:x:c")) != -1) {
 		switch (opt) {
-		case 'r':
-			reps = atoi(optarg);
-			break;
-		case 'm':
-			blob_mib = strtoull(optarg, NULL, 10);
-			break;
-		case 's':
-			secs = atof(optarg);
-			break;
-		case 'd':
-			dir = optarg;
-			break;
-		case 'x':
-			what = optarg;
-			break;
-		case 'c': /* keep the page cache (quick runs) */
-			can_drop = 0;
-			break;
-		default:
-			usage();
+		case 'r': reps = atoi(optarg); break;
+		case 'm': blob_mib = strtoull(optarg, NULL, 10); break;
+		case 's': secs = atof(optarg); break;
+		case 'd': dir = optarg; break;
+		case 'x': what = optarg; break;
+		case 'c': /* keep the page cache (quick runs) */ can_drop = 0; break;
+		default: usage();
 		}
 	}
 	if (reps < 1 || reps > MAXR || blob_mib < 1 || secs <= 0)

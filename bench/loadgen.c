@@ -349,14 +349,9 @@ static int conn_start(struct conn *c)
 		curl_easy_setopt(c->easy, CURLOPT_READFUNCTION, on_read);
 		curl_easy_setopt(c->easy, CURLOPT_READDATA, c);
 		break;
-	case OP_HEAD:
-		curl_easy_setopt(c->easy, CURLOPT_NOBODY, 1L);
-		break;
-	case OP_DELETE:
-		curl_easy_setopt(c->easy, CURLOPT_CUSTOMREQUEST, "DELETE");
-		break;
-	default:
-		break;
+	case OP_HEAD: curl_easy_setopt(c->easy, CURLOPT_NOBODY, 1L); break;
+	case OP_DELETE: curl_easy_setopt(c->easy, CURLOPT_CUSTOMREQUEST, "DELETE"); break;
+	default: break;
 	}
 	c->t0 = now_us();
 	curl_multi_add_handle(th->multi, c->easy);
@@ -649,8 +644,7 @@ static uint64_t parse_size(const char *s)
 		mul = 1ull << 30;
 		end++;
 		break;
-	default:
-		break;
+	default: break;
 	}
 	if (*end == 'i' || *end == 'B')
 		end++;
@@ -749,57 +743,26 @@ static void parse_args(int argc, char **argv)
 	parse_mix("put=20,get=70,head=5,delete=5");
 	while ((ch = getopt_long(argc, argv, "e:b:p:s:c:t:d:n:k:h", opts, NULL)) != -1) {
 		switch (ch) {
-		case 'e':
-			cfg.endpoint = optarg;
-			break;
-		case 'b':
-			cfg.bucket = optarg;
-			break;
-		case 'p':
-			cfg.prefix = optarg;
-			break;
-		case 's':
-			cfg.size = parse_size(optarg);
-			break;
-		case 'c':
-			cfg.conc = atoi(optarg);
-			break;
-		case 't':
-			cfg.threads = atoi(optarg);
-			break;
-		case 'd':
-			cfg.duration = atof(optarg);
-			break;
-		case 'n':
-			cfg.count = strtoull(optarg, NULL, 10);
-			break;
-		case 'k':
-			cfg.keys = strtoull(optarg, NULL, 10);
-			break;
+		case 'e': cfg.endpoint = optarg; break;
+		case 'b': cfg.bucket = optarg; break;
+		case 'p': cfg.prefix = optarg; break;
+		case 's': cfg.size = parse_size(optarg); break;
+		case 'c': cfg.conc = atoi(optarg); break;
+		case 't': cfg.threads = atoi(optarg); break;
+		case 'd': cfg.duration = atof(optarg); break;
+		case 'n': cfg.count = strtoull(optarg, NULL, 10); break;
+		case 'k': cfg.keys = strtoull(optarg, NULL, 10); break;
 		case 'M':
 			if (parse_mix(optarg))
 				usage();
 			break;
-		case 'K':
-			cfg.max_keys = atoi(optarg);
-			break;
-		case 'S':
-			cfg.sign = 0;
-			break;
-		case 'V':
-			cfg.verify = 0;
-			break;
-		case 'C':
-			cfg.create_bucket = 1;
-			break;
-		case 'D':
-			cfg.dir = optarg;
-			break;
-		case 'L':
-			cfg.label = optarg;
-			break;
-		default:
-			usage();
+		case 'K': cfg.max_keys = atoi(optarg); break;
+		case 'S': cfg.sign = 0; break;
+		case 'V': cfg.verify = 0; break;
+		case 'C': cfg.create_bucket = 1; break;
+		case 'D': cfg.dir = optarg; break;
+		case 'L': cfg.label = optarg; break;
+		default: usage();
 		}
 	}
 	if (optind != argc - 1)

@@ -737,15 +737,17 @@ static void run_order(int order)
 		       p1k[r], p10k[r]);
 	}
 	if (phase("put"))
-		printf("SUMMARY %s put sync x%d: engine %.0f/s vs plain %.0f/s at %.1f/commit, ratio "
-	       "%.2f (target >= 0.8)\n",
-	       oname, C.threads, median3(e_sync, C.reps), median3(p_sync, C.reps), b_sync,
-	       median3(r_sync, C.reps));
+		printf("SUMMARY %s put sync x%d: engine %.0f/s vs plain %.0f/s at %.1f/commit, "
+		       "ratio "
+		       "%.2f (target >= 0.8)\n",
+		       oname, C.threads, median3(e_sync, C.reps), median3(p_sync, C.reps), b_sync,
+		       median3(r_sync, C.reps));
 	if (phase("put"))
-		printf("SUMMARY %s put async: engine %.0f/s vs plain %.0f/s at %.0f/commit, ratio %.2f; "
-	       "plain @1000 %.0f/s @10000 %.0f/s\n",
-	       oname, median3(e_async, C.reps), median3(p_async, C.reps), b_async,
-	       median3(r_async, C.reps), median3(p1k, C.reps), median3(p10k, C.reps));
+		printf("SUMMARY %s put async: engine %.0f/s vs plain %.0f/s at %.0f/commit, ratio "
+		       "%.2f; "
+		       "plain @1000 %.0f/s @10000 %.0f/s\n",
+		       oname, median3(e_async, C.reps), median3(p_async, C.reps), b_async,
+		       median3(r_async, C.reps), median3(p1k, C.reps), median3(p10k, C.reps));
 
 	/* point lookups */
 	for (int th = 1; th <= 2 && phase("lookup"); th++) {
@@ -772,11 +774,13 @@ static void run_order(int order)
 			pe[i] = page_eng(&e, order, &s2, &n);
 		}
 		if (phase("page"))
-			printf("SUMMARY %s list page 1000: engine p50 %.0f us p99 %.0f us | plain p50 %.0f "
-		       "us p99 %.0f us (target p99 <= 500 us)\n",
-		       oname, pct(pe, (size_t)C.pages, 0.5) * 1e6,
-		       pct(pe, (size_t)C.pages, 0.99) * 1e6, pct(pp, (size_t)C.pages, 0.5) * 1e6,
-		       pct(pp, (size_t)C.pages, 0.99) * 1e6);
+			printf("SUMMARY %s list page 1000: engine p50 %.0f us p99 %.0f us | plain "
+			       "p50 %.0f "
+			       "us p99 %.0f us (target p99 <= 500 us)\n",
+			       oname, pct(pe, (size_t)C.pages, 0.5) * 1e6,
+			       pct(pe, (size_t)C.pages, 0.99) * 1e6,
+			       pct(pp, (size_t)C.pages, 0.5) * 1e6,
+			       pct(pp, (size_t)C.pages, 0.99) * 1e6);
 		if (order == 0 && phase("delim")) {
 			size_t ne = 0, np = 0;
 			for (int i = 0; i < C.pages; i++) {
@@ -830,38 +834,17 @@ int main(int argc, char **argv)
 
 	while ((opt = getopt(argc, argv, "n:o:t:r:p:s:w:k:d:x:")) != -1) {
 		switch (opt) {
-		case 'n':
-			C.n = strtoull(optarg, NULL, 10);
-			break;
-		case 'o':
-			C.ops = strtoull(optarg, NULL, 10);
-			break;
-		case 't':
-			C.threads = atoi(optarg);
-			break;
-		case 'r':
-			C.reps = atoi(optarg);
-			break;
-		case 'p':
-			C.pages = atoi(optarg);
-			break;
-		case 's':
-			C.secs = atof(optarg);
-			break;
-		case 'w':
-			C.window = (uint32_t)atoi(optarg);
-			break;
-		case 'k':
-			C.orders = optarg;
-			break;
-		case 'd':
-			C.dir = optarg;
-			break;
-		case 'x':
-			C.phases = optarg;
-			break;
-		default:
-			usage();
+		case 'n': C.n = strtoull(optarg, NULL, 10); break;
+		case 'o': C.ops = strtoull(optarg, NULL, 10); break;
+		case 't': C.threads = atoi(optarg); break;
+		case 'r': C.reps = atoi(optarg); break;
+		case 'p': C.pages = atoi(optarg); break;
+		case 's': C.secs = atof(optarg); break;
+		case 'w': C.window = (uint32_t)atoi(optarg); break;
+		case 'k': C.orders = optarg; break;
+		case 'd': C.dir = optarg; break;
+		case 'x': C.phases = optarg; break;
+		default: usage();
 		}
 	}
 	if (C.n < 1000 || C.threads < 1 || C.threads > MAXT || C.reps < 1 || C.reps > 16 ||

@@ -162,8 +162,9 @@ static int load_credentials(const char *dir, char *user, size_t ucap, char *pass
 	*src = CRED_ENV;
 	if (eu && ep && *eu && *ep) {
 		if (strlen(eu) >= ucap || strlen(ep) >= pcap || strlen(eu) < 3 || strlen(ep) < 8) {
-			fprintf(stderr, "cairn: CAIRN_ROOT_USER must be 3-%zu chars and "
-					"CAIRN_ROOT_PASSWORD 8-%zu chars\n",
+			fprintf(stderr,
+				"cairn: CAIRN_ROOT_USER must be 3-%zu chars and "
+				"CAIRN_ROOT_PASSWORD 8-%zu chars\n",
 				ucap - 1, pcap - 1);
 			return -EINVAL;
 		}
@@ -294,17 +295,17 @@ static int cmd_server(int argc, char **argv)
 				return bad_usage("too many --domain values (%s)", optarg);
 			domains[n_domains++] = optarg;
 			break;
-		case 'r':
-			cfg.region = optarg;
-			break;
+		case 'r': cfg.region = optarg; break;
 		case 'i':
 			if (parse_u64(optarg, &v) || v > META_INLINE_MAX)
-				return bad_usage("--inline-threshold wants 0..1048576, got '%s'", optarg);
+				return bad_usage("--inline-threshold wants 0..1048576, got '%s'",
+						 optarg);
 			cfg.inline_threshold = (uint32_t)(v ? v : 1);
 			break;
 		case 'b':
 			if (parse_u64(optarg, &v) || v < 4096 || v > DATA_BLOCK_MAX)
-				return bad_usage("--block-size wants 4096..64 MiB, got '%s'", optarg);
+				return bad_usage("--block-size wants 4096..64 MiB, got '%s'",
+						 optarg);
 			dopt.block_size = (uint32_t)v;
 			break;
 		case 'f':
@@ -317,7 +318,8 @@ static int cmd_server(int argc, char **argv)
 			break;
 		case 'm':
 			if (parse_u64(optarg, &v) || v == 0)
-				return bad_usage("--max-object-size wants a byte count, got '%s'", optarg);
+				return bad_usage("--max-object-size wants a byte count, got '%s'",
+						 optarg);
 			cfg.max_object_size = v;
 			break;
 		case 'H':
@@ -340,28 +342,25 @@ static int cmd_server(int argc, char **argv)
 			break;
 		case 'S':
 			if (parse_u64(optarg, &v) || v > 86400 * 365)
-				return bad_usage("--scrub-interval-s wants seconds, got '%s'", optarg);
+				return bad_usage("--scrub-interval-s wants seconds, got '%s'",
+						 optarg);
 			sopt.interval_s = (unsigned)v;
 			break;
 		case 'R':
 			if (parse_u64(optarg, &v) || v == 0)
-				return bad_usage("--scrub-rate wants bytes per second, got '%s'", optarg);
+				return bad_usage("--scrub-rate wants bytes per second, got '%s'",
+						 optarg);
 			sopt.bytes_per_sec = v;
 			break;
 		case 'C':
 			if (parse_u64(optarg, &v) || v < 1 || v > 1000000)
-				return bad_usage("--max-connections wants 1..1000000, got '%s'", optarg);
+				return bad_usage("--max-connections wants 1..1000000, got '%s'",
+						 optarg);
 			hopt.max_connections = (unsigned)v;
 			break;
-		case 'q':
-			cn_log_set_access(0);
-			break;
-		case 'h':
-			usage(stdout);
-			return 0;
-		default:
-			usage(stderr);
-			return 2;
+		case 'q': cn_log_set_access(0); break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
 		}
 	}
 	if (optind >= argc) {
@@ -426,7 +425,8 @@ static int cmd_server(int argc, char **argv)
 	}
 	rc = meta_store_open(metadir, NULL, &meta);
 	if (rc) {
-		fprintf(stderr, "cairn: cannot open metadata in %s: %s\n", metadir, cn_strerror(rc));
+		fprintf(stderr, "cairn: cannot open metadata in %s: %s\n", metadir,
+			cn_strerror(rc));
 		ret = 2;
 		goto out;
 	}

@@ -100,8 +100,7 @@ int awschunked_init(struct awschunked *d, const struct sigv4_result *auth, uint6
 		case SIGV4_PAYLOAD_STREAMING_UNSIGNED_TRAILER:
 			d->trailer_mode = AWSCHUNKED_TRAILER_UNSIGNED;
 			break;
-		default:
-			break; /* aws-chunked framing without chunk signatures */
+		default: break; /* aws-chunked framing without chunk signatures */
 		}
 		if (d->sign_chunks) {
 			d->auth = *auth;
@@ -340,8 +339,7 @@ static int feed(struct awschunked *d, const char *buf, size_t len, awschunked_da
 				return CN_EBADCHUNK;
 			d->state = ST_HEADER;
 			break;
-		default: /* ST_DONE: nothing may follow the body */
-			return CN_EBADCHUNK;
+		default: /* ST_DONE: nothing may follow the body */ return CN_EBADCHUNK;
 		}
 	}
 	return 0;

@@ -67,9 +67,9 @@ struct awschunked {
 	int got_trailer_sig;
 
 	/* results, for the caller */
-	uint64_t total;			   /* decoded payload bytes so far */
-	enum cn_checksum_alg checksum_alg; /* trailer checksum received (NONE if none) */
-	char checksum_b64[49];		   /* its value as sent, NUL-terminated */
+	uint64_t total;			       /* decoded payload bytes so far */
+	enum cn_checksum_alg checksum_alg;     /* trailer checksum received (NONE if none) */
+	char checksum_b64[49];		       /* its value as sent, NUL-terminated */
 	uint8_t checksum_raw[CN_CHECKSUM_MAX]; /* decoded big-endian value */
 	size_t checksum_len;
 };

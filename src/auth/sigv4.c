@@ -23,7 +23,7 @@
 #include "core/err.h"
 
 #define ALGO "AWS4-HMAC-SHA256"
-#define CANON_MAX (1u << 20) /* far above anything a sane request produces */
+#define CANON_MAX (1u << 20)   /* far above anything a sane request produces */
 #define MAX_SIGNED_HEADERS 128 /* as many as the HTTP layer takes */
 #define MAX_QUERY_PARAMS 1024
 
@@ -80,7 +80,8 @@ static int unhex(const char *s, size_t len, uint8_t *out, size_t n)
 	if (len != 2 * n)
 		return -1;
 	for (size_t i = 0; i < n; i++) {
-		int hi = cn_hexval((unsigned char)s[2 * i]), lo = cn_hexval((unsigned char)s[2 * i + 1]);
+		int hi = cn_hexval((unsigned char)s[2 * i]),
+		    lo = cn_hexval((unsigned char)s[2 * i + 1]);
 		if (hi < 0 || lo < 0)
 			return -1;
 		out[i] = (uint8_t)(hi << 4 | lo);

@@ -23,7 +23,7 @@ struct gc;
 struct gc_options {
 	unsigned interval_ms; /* pause between passes (default 1000) */
 	int64_t grace_ns;     /* min age of an entry; < 0: META_GC_GRACE_NS */
-	unsigned batch;       /* entries per pass (default 256) */
+	unsigned batch;	      /* entries per pass (default 256) */
 };
 
 int gc_start(struct meta_store *m, struct data_store *d, const struct gc_options *opt,

@@ -169,7 +169,8 @@ static void full_pass(struct scrub *s)
 				check_version(s, bk[b].name, &res.entries[i], start, &bytes);
 				drain_queue(s);
 			}
-			int more = res.truncated && res.next_marker && res.next_marker_len <= META_KEY_MAX;
+			int more = res.truncated && res.next_marker &&
+				   res.next_marker_len <= META_KEY_MAX;
 			if (more) {
 				memcpy(key_marker, res.next_marker, res.next_marker_len);
 				km_len = res.next_marker_len;
@@ -192,8 +193,9 @@ done:
 static void *scrub_main(void *arg)
 {
 	struct scrub *s = arg;
-	int64_t next_pass = s->opt.interval_s ? cn_now_ns() + (int64_t)s->opt.interval_s * 1000000000LL
-					      : INT64_MAX;
+	int64_t next_pass = s->opt.interval_s
+				    ? cn_now_ns() + (int64_t)s->opt.interval_s * 1000000000LL
+				    : INT64_MAX;
 
 	pthread_mutex_lock(&s->mu);
 	while (!s->stop) {

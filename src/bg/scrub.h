@@ -20,18 +20,18 @@ struct scrub;
 
 struct scrub_options {
 	uint64_t bytes_per_sec; /* verify rate; 0 = 64 MiB/s */
-	unsigned interval_s;    /* periodic full pass; 0 = only on demand */
+	unsigned interval_s;	/* periodic full pass; 0 = only on demand */
 };
 
 struct scrub_progress {
-	int running;              /* a full pass is in progress */
-	uint64_t passes;          /* full passes completed */
-	uint64_t blobs_checked;   /* in the current (or last) pass */
+	int running;		/* a full pass is in progress */
+	uint64_t passes;	/* full passes completed */
+	uint64_t blobs_checked; /* in the current (or last) pass */
 	uint64_t bytes_checked;
-	uint64_t blobs_bad;       /* blobs with at least one bad shard found */
+	uint64_t blobs_bad; /* blobs with at least one bad shard found */
 	uint64_t shards_rebuilt;
-	uint64_t unrecoverable;   /* blobs with more than m bad shards */
-	uint64_t queue_healed;    /* blobs healed from the readers' queue */
+	uint64_t unrecoverable; /* blobs with more than m bad shards */
+	uint64_t queue_healed;	/* blobs healed from the readers' queue */
 	uint64_t heal_queue_len;
 	int64_t last_pass_end_ns;
 };

@@ -108,8 +108,8 @@ static int admin_call(const struct endpoint *e, const char *user, const char *pa
 			 "%s %s%s%s HTTP/1.1\r\nHost: %s\r\nx-amz-date: %s\r\n"
 			 "x-amz-content-sha256: %s\r\nAuthorization: %s\r\n"
 			 "Content-Length: 0\r\nConnection: close\r\n\r\n",
-			 method, path, *query ? "?" : "", query, e->hostport, amz, SIGV4_EMPTY_SHA256,
-			 auth);
+			 method, path, *query ? "?" : "", query, e->hostport, amz,
+			 SIGV4_EMPTY_SHA256, auth);
 	if (n <= 0 || (size_t)n >= sizeof(reqbuf))
 		return CN_ETOOBIG;
 	memset(&hints, 0, sizeof(hints));
@@ -198,16 +198,10 @@ static void pretty(const char *s)
 			depth--;
 			printf("\n%*s%c", depth * 2, "", c);
 			break;
-		case ',':
-			printf(",\n%*s", depth * 2, "");
-			break;
-		case ':':
-			printf(": ");
-			break;
-		case '\n':
-			break;
-		default:
-			putchar(c);
+		case ',': printf(",\n%*s", depth * 2, ""); break;
+		case ':': printf(": "); break;
+		case '\n': break;
+		default: putchar(c);
 		}
 	}
 	putchar('\n');
@@ -253,7 +247,8 @@ static void admin_usage(FILE *f)
 		   "  scrub [--wait]         start a scrub pass (and wait for it)\n"
 		   "  heal                   drain the heal queue now\n"
 		   "  gc                     run garbage collection now\n"
-		   "credentials: CAIRN_ROOT_USER/CAIRN_ROOT_PASSWORD, else DATA_DIR/.cairn/credentials\n");
+		   "credentials: CAIRN_ROOT_USER/CAIRN_ROOT_PASSWORD, else "
+		   "DATA_DIR/.cairn/credentials\n");
 }
 
 int cli_admin(int argc, char **argv)
@@ -286,7 +281,8 @@ int cli_admin(int argc, char **argv)
 	}
 	rc = read_creds(dir, user, sizeof(user), pass, sizeof(pass));
 	if (rc) {
-		fprintf(stderr, "cairn admin: no credentials (set CAIRN_ROOT_USER/PASSWORD or --dir): %s\n",
+		fprintf(stderr,
+			"cairn admin: no credentials (set CAIRN_ROOT_USER/PASSWORD or --dir): %s\n",
 			cn_strerror(rc));
 		return 2;
 	}

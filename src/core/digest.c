@@ -45,10 +45,8 @@ uint64_t cn_crc64nvme(uint64_t crc, const void *buf, size_t len)
 		/* x86-64 and arm64 are little-endian; the table assumes LE loads */
 		crc ^= v;
 		crc = crc64_tab[7][crc & 0xff] ^ crc64_tab[6][(crc >> 8) & 0xff] ^
-		      crc64_tab[5][(crc >> 16) & 0xff] ^
-		      crc64_tab[4][(crc >> 24) & 0xff] ^
-		      crc64_tab[3][(crc >> 32) & 0xff] ^
-		      crc64_tab[2][(crc >> 40) & 0xff] ^
+		      crc64_tab[5][(crc >> 16) & 0xff] ^ crc64_tab[4][(crc >> 24) & 0xff] ^
+		      crc64_tab[3][(crc >> 32) & 0xff] ^ crc64_tab[2][(crc >> 40) & 0xff] ^
 		      crc64_tab[1][(crc >> 48) & 0xff] ^ crc64_tab[0][crc >> 56];
 		p += 8;
 		len -= 8;
@@ -152,8 +150,7 @@ void cn_sha256(const void *buf, size_t len, uint8_t out[32])
 	EVP_Digest(buf, len, out, &n, EVP_sha256(), NULL);
 }
 
-void cn_hmac_sha256(const void *key, size_t klen, const void *msg, size_t mlen,
-		    uint8_t out[32])
+void cn_hmac_sha256(const void *key, size_t klen, const void *msg, size_t mlen, uint8_t out[32])
 {
 	unsigned int n = 32;
 	HMAC(EVP_sha256(), key, (int)klen, msg, mlen, out, &n);
@@ -175,8 +172,7 @@ static const struct {
 enum cn_checksum_alg cn_checksum_alg_parse(const char *name, size_t len)
 {
 	for (size_t i = 0; i < sizeof(ck_tab) / sizeof(ck_tab[0]); i++)
-		if (strlen(ck_tab[i].hdr) == len &&
-		    strncasecmp(ck_tab[i].hdr, name, len) == 0)
+		if (strlen(ck_tab[i].hdr) == len && strncasecmp(ck_tab[i].hdr, name, len) == 0)
 			return ck_tab[i].alg;
 	return CN_CK_NONE;
 }
@@ -217,8 +213,7 @@ size_t cn_checksum_alg_len(enum cn_checksum_alg a)
 	}
 }
 
-size_t cn_checksum_raw(enum cn_checksum_alg a, const struct cn_digest_result *r,
-		       uint8_t *out)
+size_t cn_checksum_raw(enum cn_checksum_alg a, const struct cn_digest_result *r, uint8_t *out)
 {
 	switch (a) {
 	case CN_CK_CRC32:
@@ -233,19 +228,13 @@ size_t cn_checksum_raw(enum cn_checksum_alg a, const struct cn_digest_result *r,
 		for (int i = 0; i < 8; i++)
 			out[i] = (uint8_t)(r->crc64nvme >> (56 - 8 * i));
 		return 8;
-	case CN_CK_SHA1:
-		memcpy(out, r->sha1, 20);
-		return 20;
-	case CN_CK_SHA256:
-		memcpy(out, r->sha256, 32);
-		return 32;
-	default:
-		return 0;
+	case CN_CK_SHA1: memcpy(out, r->sha1, 20); return 20;
+	case CN_CK_SHA256: memcpy(out, r->sha256, 32); return 32;
+	default: return 0;
 	}
 }
 
-static const char b64[] =
-	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 size_t cn_b64_len(size_t len)
 {
@@ -319,8 +308,8 @@ long cn_b64_decode(const char *in, size_t len, uint8_t *out, size_t cap)
 				return -1;
 			}
 		}
-		uint32_t w = (uint32_t)v[0] << 18 | (uint32_t)v[1] << 12 |
-			     (uint32_t)v[2] << 6 | (uint32_t)v[3];
+		uint32_t w = (uint32_t)v[0] << 18 | (uint32_t)v[1] << 12 | (uint32_t)v[2] << 6 |
+			     (uint32_t)v[3];
 		out[o++] = (uint8_t)(w >> 16);
 		if (pad < 2)
 			out[o++] = (uint8_t)(w >> 8);

@@ -72,8 +72,7 @@ void cn_digest_release(struct cn_digest *d);
 /* One-shot helpers. */
 void cn_md5(const void *buf, size_t len, uint8_t out[16]);
 void cn_sha256(const void *buf, size_t len, uint8_t out[32]);
-void cn_hmac_sha256(const void *key, size_t klen, const void *msg, size_t mlen,
-		    uint8_t out[32]);
+void cn_hmac_sha256(const void *key, size_t klen, const void *msg, size_t mlen, uint8_t out[32]);
 uint32_t cn_crc32(uint32_t crc, const void *buf, size_t len);
 uint32_t cn_crc32c(uint32_t crc, const void *buf, size_t len);
 uint64_t cn_crc64nvme(uint64_t crc, const void *buf, size_t len);
@@ -90,8 +89,7 @@ unsigned cn_checksum_alg_digest(enum cn_checksum_alg a);
 size_t cn_checksum_alg_len(enum cn_checksum_alg a);
 /* Writes the raw big-endian checksum bytes of `a` from `r` into out (up to
  * CN_CHECKSUM_MAX bytes); returns the length. */
-size_t cn_checksum_raw(enum cn_checksum_alg a, const struct cn_digest_result *r,
-		       uint8_t *out);
+size_t cn_checksum_raw(enum cn_checksum_alg a, const struct cn_digest_result *r, uint8_t *out);
 
 /* Base64 (standard alphabet, padded). cn_b64_len is the encoded length
  * without the NUL. Encode writes a NUL-terminated string into out (cap

@@ -16,75 +16,75 @@
 
 /* X(name, offset, message). Offsets are stable; append, never renumber.
  * Sections per module keep concurrent edits apart. */
-#define CN_ERRORS(X)                                                          \
-	/* core / generic */                                                  \
-	X(CN_EINTERNAL, 1, "internal error")                                  \
-	X(CN_ENOMEM, 2, "out of memory")                                      \
-	X(CN_EINVAL, 3, "invalid argument")                                   \
-	X(CN_ECORRUPT, 4, "stored data is corrupt")                           \
-	X(CN_EFORMAT, 5, "unsupported on-disk format version")                \
-	X(CN_ENOTFOUND, 6, "not found")                                       \
-	X(CN_EEXIST, 7, "already exists")                                     \
-	X(CN_ETOOBIG, 8, "too large")                                         \
-	X(CN_ESHUTDOWN, 9, "shutting down")                                   \
-	X(CN_EAGAIN, 10, "try again")                                         \
-	X(CN_EBUSY, 11, "in use")                                             \
-	/* http / request syntax */                                           \
-	X(CN_EBADREQ, 100, "malformed request")                               \
-	X(CN_EHDRTOOBIG, 101, "request header too large")                     \
-	X(CN_ETIMEOUT, 102, "request timed out")                              \
-	X(CN_EINCOMPLETE, 103, "request body shorter than declared")          \
-	X(CN_ENOTIMPL, 104, "not implemented")                                \
-	X(CN_EBADMETHOD, 105, "method not allowed")                           \
-	X(CN_EKEYTOOLONG, 106, "key too long")                                \
-	X(CN_EBADDIGEST, 107, "content-md5 mismatch")                         \
-	X(CN_EBADCHECKSUM, 108, "checksum mismatch")                          \
-	X(CN_EMISSINGLEN, 109, "missing content-length")                      \
-	X(CN_EBADARG, 110, "invalid argument value")                          \
-	X(CN_EBADXML, 111, "malformed xml")                                   \
-	X(CN_EBADRANGE, 112, "range not satisfiable")                         \
-	X(CN_ETOOSMALL, 113, "entity too small")                              \
-	X(CN_EBADMD5HDR, 114, "invalid content-md5")                          \
-	X(CN_EBADCKVALUE, 115, "invalid checksum value")                      \
-	X(CN_EMISSINGMD5, 116, "content-md5 or checksum required")            \
-	/* auth */                                                            \
-	X(CN_EACCESS, 200, "access denied")                                   \
-	X(CN_EBADKEYID, 201, "unknown access key")                            \
-	X(CN_EBADSIG, 202, "signature does not match")                        \
-	X(CN_ESKEW, 203, "request time too skewed")                           \
-	X(CN_ESHAMISMATCH, 204, "x-amz-content-sha256 mismatch")              \
-	X(CN_EEXPIRED, 205, "request has expired")                            \
-	X(CN_EBADAUTH, 206, "malformed authorization")                        \
-	X(CN_EBADCHUNK, 207, "malformed aws-chunked body")                    \
-	X(CN_EBADSHAHDR, 208, "invalid x-amz-content-sha256")                 \
-	X(CN_EBADDATE, 209, "invalid x-amz-date")                             \
-	X(CN_EUNSIGNEDHDR, 210, "x-amz-* header not signed")                  \
-	X(CN_EBADREGION, 211, "credential scope names another region")       \
-	X(CN_EBADQUERYAUTH, 212, "malformed presigned credential")           \
-	/* meta / S3 semantics decided in apply */                            \
-	X(CN_ENOBUCKET, 300, "no such bucket")                                \
-	X(CN_ENOKEY, 301, "no such key")                                      \
-	X(CN_ENOVERSION, 302, "no such version")                              \
-	X(CN_ENOUPLOAD, 303, "no such upload")                                \
-	X(CN_EBUCKETEXISTS, 304, "bucket already owned by you")               \
-	X(CN_ENOTEMPTY, 305, "bucket not empty")                              \
-	X(CN_EPRECOND, 306, "precondition failed")                            \
-	X(CN_EBADPART, 307, "invalid part")                                   \
-	X(CN_EBADPARTORDER, 308, "invalid part order")                        \
-	X(CN_EBADBUCKETNAME, 309, "invalid bucket name")                      \
-	X(CN_EDELMARKER, 310, "version is a delete marker")                   \
-	X(CN_ECONFLICT, 311, "conflicting concurrent operation")              \
-	X(CN_ENOTMODIFIED, 312, "not modified")                               \
-	X(CN_EBADVERSIONID, 313, "invalid version id")                        \
-	X(CN_EBADTOKEN, 314, "invalid continuation token")                    \
-	X(CN_EMETATOOBIG, 315, "metadata too large")                          \
-	X(CN_ECOPYSELF, 330, "copy onto itself without changes")             \
-	X(CN_EBADSTORAGECLASS, 332, "invalid storage class")                  \
-	X(CN_EBADCOPYSRC, 331, "invalid copy source")                         \
-	/* data path */                                                       \
-	X(CN_EDATALOST, 400, "too many shards lost to reconstruct")           \
-	X(CN_ENOSPACE, 401, "storage full")                                   \
-	X(CN_EDRIVE, 402, "drive offline or foreign")                         \
+#define CN_ERRORS(X)                                                                               \
+	/* core / generic */                                                                       \
+	X(CN_EINTERNAL, 1, "internal error")                                                       \
+	X(CN_ENOMEM, 2, "out of memory")                                                           \
+	X(CN_EINVAL, 3, "invalid argument")                                                        \
+	X(CN_ECORRUPT, 4, "stored data is corrupt")                                                \
+	X(CN_EFORMAT, 5, "unsupported on-disk format version")                                     \
+	X(CN_ENOTFOUND, 6, "not found")                                                            \
+	X(CN_EEXIST, 7, "already exists")                                                          \
+	X(CN_ETOOBIG, 8, "too large")                                                              \
+	X(CN_ESHUTDOWN, 9, "shutting down")                                                        \
+	X(CN_EAGAIN, 10, "try again")                                                              \
+	X(CN_EBUSY, 11, "in use")                                                                  \
+	/* http / request syntax */                                                                \
+	X(CN_EBADREQ, 100, "malformed request")                                                    \
+	X(CN_EHDRTOOBIG, 101, "request header too large")                                          \
+	X(CN_ETIMEOUT, 102, "request timed out")                                                   \
+	X(CN_EINCOMPLETE, 103, "request body shorter than declared")                               \
+	X(CN_ENOTIMPL, 104, "not implemented")                                                     \
+	X(CN_EBADMETHOD, 105, "method not allowed")                                                \
+	X(CN_EKEYTOOLONG, 106, "key too long")                                                     \
+	X(CN_EBADDIGEST, 107, "content-md5 mismatch")                                              \
+	X(CN_EBADCHECKSUM, 108, "checksum mismatch")                                               \
+	X(CN_EMISSINGLEN, 109, "missing content-length")                                           \
+	X(CN_EBADARG, 110, "invalid argument value")                                               \
+	X(CN_EBADXML, 111, "malformed xml")                                                        \
+	X(CN_EBADRANGE, 112, "range not satisfiable")                                              \
+	X(CN_ETOOSMALL, 113, "entity too small")                                                   \
+	X(CN_EBADMD5HDR, 114, "invalid content-md5")                                               \
+	X(CN_EBADCKVALUE, 115, "invalid checksum value")                                           \
+	X(CN_EMISSINGMD5, 116, "content-md5 or checksum required")                                 \
+	/* auth */                                                                                 \
+	X(CN_EACCESS, 200, "access denied")                                                        \
+	X(CN_EBADKEYID, 201, "unknown access key")                                                 \
+	X(CN_EBADSIG, 202, "signature does not match")                                             \
+	X(CN_ESKEW, 203, "request time too skewed")                                                \
+	X(CN_ESHAMISMATCH, 204, "x-amz-content-sha256 mismatch")                                   \
+	X(CN_EEXPIRED, 205, "request has expired")                                                 \
+	X(CN_EBADAUTH, 206, "malformed authorization")                                             \
+	X(CN_EBADCHUNK, 207, "malformed aws-chunked body")                                         \
+	X(CN_EBADSHAHDR, 208, "invalid x-amz-content-sha256")                                      \
+	X(CN_EBADDATE, 209, "invalid x-amz-date")                                                  \
+	X(CN_EUNSIGNEDHDR, 210, "x-amz-* header not signed")                                       \
+	X(CN_EBADREGION, 211, "credential scope names another region")                             \
+	X(CN_EBADQUERYAUTH, 212, "malformed presigned credential")                                 \
+	/* meta / S3 semantics decided in apply */                                                 \
+	X(CN_ENOBUCKET, 300, "no such bucket")                                                     \
+	X(CN_ENOKEY, 301, "no such key")                                                           \
+	X(CN_ENOVERSION, 302, "no such version")                                                   \
+	X(CN_ENOUPLOAD, 303, "no such upload")                                                     \
+	X(CN_EBUCKETEXISTS, 304, "bucket already owned by you")                                    \
+	X(CN_ENOTEMPTY, 305, "bucket not empty")                                                   \
+	X(CN_EPRECOND, 306, "precondition failed")                                                 \
+	X(CN_EBADPART, 307, "invalid part")                                                        \
+	X(CN_EBADPARTORDER, 308, "invalid part order")                                             \
+	X(CN_EBADBUCKETNAME, 309, "invalid bucket name")                                           \
+	X(CN_EDELMARKER, 310, "version is a delete marker")                                        \
+	X(CN_ECONFLICT, 311, "conflicting concurrent operation")                                   \
+	X(CN_ENOTMODIFIED, 312, "not modified")                                                    \
+	X(CN_EBADVERSIONID, 313, "invalid version id")                                             \
+	X(CN_EBADTOKEN, 314, "invalid continuation token")                                         \
+	X(CN_EMETATOOBIG, 315, "metadata too large")                                               \
+	X(CN_ECOPYSELF, 330, "copy onto itself without changes")                                   \
+	X(CN_EBADSTORAGECLASS, 332, "invalid storage class")                                       \
+	X(CN_EBADCOPYSRC, 331, "invalid copy source")                                              \
+	/* data path */                                                                            \
+	X(CN_EDATALOST, 400, "too many shards lost to reconstruct")                                \
+	X(CN_ENOSPACE, 401, "storage full")                                                        \
+	X(CN_EDRIVE, 402, "drive offline or foreign")                                              \
 	X(CN_EIO, 403, "i/o error")
 
 enum cn_err {

@@ -15,8 +15,7 @@ void cn_log_set_level(enum cn_log_level lvl);
 void cn_log_set_access(int on);
 int cn_log_access_enabled(void);
 
-void cn_log(enum cn_log_level lvl, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+void cn_log(enum cn_log_level lvl, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Writes one access-log line (already formatted, no newline) to stdout. */
 void cn_log_access(const char *line, int len);

@@ -28,7 +28,6 @@ void *cn_pool_zalloc(struct cn_pool *p, size_t len);
 /* Copies len bytes and appends a NUL. */
 char *cn_pool_strndup(struct cn_pool *p, const char *s, size_t len);
 /* printf into the pool. */
-char *cn_pool_printf(struct cn_pool *p, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+char *cn_pool_printf(struct cn_pool *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #endif

@@ -618,7 +618,8 @@ int store_claim_for_delete(struct data_store *s, const uint8_t id[DATA_ID_LEN])
 			continue;
 		/* Close the gap: later entries move one slot towards the head. */
 		for (size_t j = i; j + 1 < s->hq_len; j++)
-			s->hq[(s->hq_head + j) % s->hq_cap] = s->hq[(s->hq_head + j + 1) % s->hq_cap];
+			s->hq[(s->hq_head + j) % s->hq_cap] =
+				s->hq[(s->hq_head + j + 1) % s->hq_cap];
 		s->hq_len--;
 		break;
 	}

@@ -185,15 +185,15 @@ static int flush_block(struct blob_writer *w)
 			 * copying a whole piece behind it (the copy was a sixth of
 			 * a blob write's CPU). */
 			uint8_t ckb[8];
-			piece_cksum_put(w->l.cksum,
-					piece_cksum(w->l.cksum, w->nblk, i, data[i], p), ckb);
+			piece_cksum_put(w->l.cksum, piece_cksum(w->l.cksum, w->nblk, i, data[i], p),
+					ckb);
 			rc = dio_write_all(s->io, w->fd[i], ckb, w->ck, off);
 			if (rc == 0)
 				rc = dio_write_all(s->io, w->fd[i], data[i], p, off + (off_t)w->ck);
 		} else {
 			uint8_t *r = par[i - k] - w->ck;
-			piece_cksum_put(w->l.cksum, piece_cksum(w->l.cksum, w->nblk, i, r + w->ck, p),
-					r);
+			piece_cksum_put(w->l.cksum,
+					piece_cksum(w->l.cksum, w->nblk, i, r + w->ck, p), r);
 			rc = dio_write_all(s->io, w->fd[i], r, w->ck + p, off);
 		}
 		if (rc != 0)

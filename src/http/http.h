@@ -55,10 +55,10 @@ struct http_request {
 	struct http_conn *conn;
 	struct http_worker *worker;
 	struct cn_pool pool;
-	int method;             /* enum http_method from http-parser */
+	int method;		/* enum http_method from http-parser */
 	const char *method_str; /* "GET", ... */
-	char *url;              /* raw request target, NUL-terminated */
-	char *path;             /* raw path (percent-encoded), NUL-terminated */
+	char *url;		/* raw request target, NUL-terminated */
+	char *path;		/* raw path (percent-encoded), NUL-terminated */
 	size_t path_len;
 	char *query; /* raw query string without '?', "" when none */
 	size_t query_len;
@@ -66,11 +66,11 @@ struct http_request {
 	int n_headers;
 	uint64_t content_length; /* valid when has_content_length */
 	int has_content_length;
-	int chunked;         /* Transfer-Encoding: chunked */
+	int chunked;	     /* Transfer-Encoding: chunked */
 	int expect_continue; /* Expect: 100-continue */
-	int keep_alive;      /* the client allows keep-alive */
-	int body_done;       /* the whole body has been received */
-	int aborted;         /* the connection is gone */
+	int keep_alive;	     /* the client allows keep-alive */
+	int body_done;	     /* the whole body has been received */
+	int aborted;	     /* the connection is gone */
 	int response_started;
 	int ended;
 
@@ -78,7 +78,7 @@ struct http_request {
 	http_body_cb on_body;
 	http_body_end_cb on_body_end;
 	http_abort_cb on_abort;
-	void *data;         /* handler state */
+	void *data;	     /* handler state */
 	const char *op;	     /* operation name for logs/metrics (static) */
 	const char *log_url; /* the target as the access log shows it, when it
 				must differ from url (secrets redacted); pool */
@@ -115,11 +115,11 @@ struct http_options {
 	const char *host;
 	int port;
 	int workers;
-	size_t max_header_bytes;     /* request line + headers (default 16 KiB) */
-	unsigned header_timeout_ms;  /* from first byte to end of headers */
-	unsigned idle_timeout_ms;    /* keep-alive idle */
-	unsigned body_timeout_ms;    /* no body bytes for this long */
-	unsigned shutdown_grace_ms;  /* in-flight deadline on stop */
+	size_t max_header_bytes;    /* request line + headers (default 16 KiB) */
+	unsigned header_timeout_ms; /* from first byte to end of headers */
+	unsigned idle_timeout_ms;   /* keep-alive idle */
+	unsigned body_timeout_ms;   /* no body bytes for this long */
+	unsigned shutdown_grace_ms; /* in-flight deadline on stop */
 	/* At most this many open client connections (0: no cap). At the cap a
 	 * new connection makes room by closing the oldest one that has no
 	 * request in progress (idle keep-alive, or headers still arriving);
@@ -149,8 +149,7 @@ void http_worker_set_data(struct http_worker *w, void *data);
 int http_worker_index(struct http_worker *w);
 
 /* Header lookup, case-insensitive; NULL when absent. Loop thread. */
-const struct http_header *http_request_header(const struct http_request *req,
-					      const char *name);
+const struct http_header *http_request_header(const struct http_request *req, const char *name);
 /* Stop / restart delivering body bytes (backpressure). Loop thread. */
 void http_request_pause(struct http_request *req);
 void http_request_resume(struct http_request *req);
@@ -162,8 +161,8 @@ int http_response_begin(struct http_request *req, int status, const struct http_
 			int n_hdrs, uint64_t content_length);
 /* Queues body bytes. buf is borrowed until cb runs. If this returns an
  * error, cb is never called. */
-int http_response_write(struct http_request *req, const void *buf, size_t len,
-			http_write_cb cb, void *arg);
+int http_response_write(struct http_request *req, const void *buf, size_t len, http_write_cb cb,
+			void *arg);
 /* Same as write, but copies buf; no callback. */
 int http_response_write_copy(struct http_request *req, const void *buf, size_t len);
 /* Finishes the request: the handler gives req back. Exactly once. */

@@ -99,9 +99,9 @@ struct http_conn {
 	struct http_request *req;
 	int reading;
 	int in_parser;
-	int in_cb; /* inside a write callback: do not free the request */
-	int closing;  /* uv_close issued (or about to be) */
-	int closed;   /* close callbacks done */
+	int in_cb;   /* inside a write callback: do not free the request */
+	int closing; /* uv_close issued (or about to be) */
+	int closed;  /* close callbacks done */
 	int handles_open;
 	int lingering;
 	int close_after;
@@ -166,8 +166,7 @@ static void on_timer(uv_timer_t *t)
 		log_debug("http: body/write timeout, closing connection");
 		conn_close(c);
 		break;
-	default:
-		break;
+	default: break;
 	}
 }
 
@@ -212,10 +211,9 @@ static void req_log(struct http_request *r)
 	const char *url = r->log_url ? r->log_url : r->url;
 	n = snprintf(line, sizeof(line), "access %s %.*s %d in=%llu out=%llu us=%llu op=%s%s",
 		     r->method_str ? r->method_str : "-",
-		     (int)(url ? (strlen(url) > 512 ? 512 : strlen(url)) : 1),
-		     url ? url : "-", r->status, (unsigned long long)r->bytes_in,
-		     (unsigned long long)r->bytes_out, (unsigned long long)us,
-		     r->op ? r->op : "-", r->aborted ? " aborted" : "");
+		     (int)(url ? (strlen(url) > 512 ? 512 : strlen(url)) : 1), url ? url : "-",
+		     r->status, (unsigned long long)r->bytes_in, (unsigned long long)r->bytes_out,
+		     (unsigned long long)us, r->op ? r->op : "-", r->aborted ? " aborted" : "");
 	if (n > (int)sizeof(line) - 1)
 		n = sizeof(line) - 1;
 	cn_log_access(line, n);
@@ -654,8 +652,8 @@ static int on_headers_complete(http_parser *p)
 		}
 		while (vl && (v[vl - 1] == ' ' || v[vl - 1] == '\t'))
 			vl--;
-		r->headers[i].name = cn_pool_strndup(&r->pool, c->hbuf + c->hdr[i].name_off,
-						     c->hdr[i].name_len);
+		r->headers[i].name =
+			cn_pool_strndup(&r->pool, c->hbuf + c->hdr[i].name_off, c->hdr[i].name_len);
 		r->headers[i].name_len = c->hdr[i].name_len;
 		r->headers[i].value = cn_pool_strndup(&r->pool, v, vl);
 		r->headers[i].value_len = vl;
@@ -854,7 +852,8 @@ static void conn_process(struct http_conn *c)
 		if (r && (r->paused || c->state == ST_DONE))
 			break;
 		c->in_parser = 1;
-		n = http_parser_execute(&c->parser, &settings, c->rbuf + c->roff, c->rlen - c->roff);
+		n = http_parser_execute(&c->parser, &settings, c->rbuf + c->roff,
+					c->rlen - c->roff);
 		c->in_parser = 0;
 		c->roff += n;
 		e = HTTP_PARSER_ERRNO(&c->parser);
@@ -990,13 +989,12 @@ struct refused {
 	int open;
 };
 
-#define REFUSE_BODY                                                                \
-	"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>SlowDown</Code>"   \
+#define REFUSE_BODY                                                                                \
+	"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>SlowDown</Code>"                 \
 	"<Message>Please reduce your request rate.</Message></Error>"
-static const char refuse_msg[] =
-	"HTTP/1.1 503 Service Unavailable\r\nServer: cairn\r\n"
-	"Content-Type: application/xml\r\nConnection: close\r\nContent-Length: 126\r\n\r\n"
-	REFUSE_BODY;
+static const char refuse_msg[] = "HTTP/1.1 503 Service Unavailable\r\nServer: cairn\r\n"
+				 "Content-Type: application/xml\r\nConnection: "
+				 "close\r\nContent-Length: 126\r\n\r\n" REFUSE_BODY;
 _Static_assert(sizeof(REFUSE_BODY) - 1 == 126, "Content-Length of the refusal matches its body");
 
 static void refused_closed(uv_handle_t *h)

@@ -319,16 +319,13 @@ static int version_remove(struct actx *a, const struct meta_version *v, int in_i
 		if (rc == CN_ENOTFOUND)
 			rc = CN_ECORRUPT;
 		break;
-	case META_LOC_BLOB:
-		rc = gc_add(a, v->blob_id, v->layout, v->layout_len);
-		break;
+	case META_LOC_BLOB: rc = gc_add(a, v->blob_id, v->layout, v->layout_len); break;
 	case META_LOC_PARTS:
 		for (uint32_t i = 0; i < v->n_parts && !rc; i++)
 			rc = gc_add(a, v->parts[i].blob_id, v->parts[i].layout,
 				    v->parts[i].layout_len);
 		break;
-	default:
-		break;
+	default: break;
 	}
 	a->st.versions--;
 	a->st.version_bytes -= v->size;
@@ -583,8 +580,7 @@ static int do_put_version(struct actx *a)
 		v.layout = c->layout;
 		v.layout_len = c->layout_len;
 		break;
-	default:
-		return CN_EINVAL;
+	default: return CN_EINVAL;
 	}
 	rc = check_conditions(a);
 	if (!rc)
@@ -1069,9 +1065,7 @@ int meta_apply(struct kv_txn *t, const struct meta_cmd *c, struct meta_cmd_resul
 	a.w = *scratch; /* borrowed; handed back below */
 	cn_buf_reset(&a.w);
 	switch (c->type) {
-	case META_CMD_BUCKET_CREATE:
-		rc = do_bucket_create(&a);
-		break;
+	case META_CMD_BUCKET_CREATE: rc = do_bucket_create(&a); break;
 	case META_CMD_BUCKET_DELETE:
 		rc = bucket_open(&a);
 		if (!rc)
@@ -1113,18 +1107,10 @@ int meta_apply(struct kv_txn *t, const struct meta_cmd *c, struct meta_cmd_resul
 		if (!rc)
 			rc = stats_store(&a);
 		break;
-	case META_CMD_INTENT_ADD:
-		rc = do_intent_add(&a);
-		break;
-	case META_CMD_GC_DONE:
-		rc = do_gc_done(&a);
-		break;
-	case META_CMD_INTENT_DROP:
-		rc = do_intent_drop(&a);
-		break;
-	default:
-		rc = CN_EINVAL;
-		break;
+	case META_CMD_INTENT_ADD: rc = do_intent_add(&a); break;
+	case META_CMD_GC_DONE: rc = do_gc_done(&a); break;
+	case META_CMD_INTENT_DROP: rc = do_intent_drop(&a); break;
+	default: rc = CN_EINVAL; break;
 	}
 	*scratch = a.w;
 	return rc;

@@ -275,11 +275,8 @@ int ver_encode(struct cn_buf *w, const uint8_t *fkey, size_t fklen, const struct
 	cn_buf_put(w, v->attrs, v->attrs_len);
 	wb_u8(w, (uint8_t)v->loc);
 	switch (v->loc) {
-	case META_LOC_NONE:
-		break;
-	case META_LOC_INLINE:
-		wb_u32(w, (uint32_t)v->inline_len);
-		break;
+	case META_LOC_NONE: break;
+	case META_LOC_INLINE: wb_u32(w, (uint32_t)v->inline_len); break;
 	case META_LOC_BLOB:
 		cn_buf_put(w, v->blob_id, META_ID_LEN);
 		wb_u16(w, (uint16_t)v->layout_len);
@@ -290,8 +287,7 @@ int ver_encode(struct cn_buf *w, const uint8_t *fkey, size_t fklen, const struct
 		for (uint32_t i = 0; i < v->n_parts; i++)
 			part_body_encode(w, &v->parts[i]);
 		break;
-	default:
-		return CN_EINVAL;
+	default: return CN_EINVAL;
 	}
 	return w->err;
 }
@@ -333,8 +329,7 @@ int ver_decode(const uint8_t *p, size_t len, const uint8_t *key, size_t klen,
 	if (out->flags & ~(META_VF_DELETE_MARKER | META_VF_NULL))
 		goto bad;
 	switch (out->loc) {
-	case META_LOC_NONE:
-		break;
+	case META_LOC_NONE: break;
 	case META_LOC_INLINE:
 		out->inline_len = rb_u32(&r);
 		if (out->inline_len > META_INLINE_MAX || out->inline_len != out->size)
@@ -363,8 +358,7 @@ int ver_decode(const uint8_t *p, size_t len, const uint8_t *key, size_t klen,
 		}
 		break;
 	}
-	default:
-		goto bad;
+	default: goto bad;
 	}
 	if ((out->flags & META_VF_DELETE_MARKER) && out->loc != META_LOC_NONE)
 		goto bad;
@@ -392,8 +386,9 @@ void meta_version_release(struct meta_version *v)
 
 /* ---- uploads, parts ---- */
 
-int upload_encode(struct cn_buf *w, const uint8_t *fkey, size_t fklen, const uint8_t id[META_ID_LEN],
-		  int64_t initiated, const void *attrs, size_t attrs_len)
+int upload_encode(struct cn_buf *w, const uint8_t *fkey, size_t fklen,
+		  const uint8_t id[META_ID_LEN], int64_t initiated, const void *attrs,
+		  size_t attrs_len)
 {
 	if (attrs_len > META_ATTRS_MAX)
 		return CN_EMETATOOBIG;

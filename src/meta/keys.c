@@ -143,8 +143,7 @@ int key_decode(const uint8_t *raw, size_t rlen, size_t bplen, uint8_t *kbuf, siz
 			*grp_len = i + 2;
 			*hdr_len = i + 2 + KEY_HASH;
 			return 0;
-		default:
-			return CN_ECORRUPT;
+		default: return CN_ECORRUPT;
 		}
 	}
 	return CN_ECORRUPT;

@@ -59,26 +59,18 @@ static const char *const db_names[KV_NDB] = {
 static int xlate(int rc)
 {
 	switch (rc) {
-	case MDB_SUCCESS:
-		return 0;
-	case MDB_NOTFOUND:
-		return CN_ENOTFOUND;
-	case MDB_KEYEXIST:
-		return CN_EEXIST;
+	case MDB_SUCCESS: return 0;
+	case MDB_NOTFOUND: return CN_ENOTFOUND;
+	case MDB_KEYEXIST: return CN_EEXIST;
 	case MDB_MAP_FULL:
-	case MDB_TXN_FULL:
-		return CN_ENOSPACE;
+	case MDB_TXN_FULL: return CN_ENOSPACE;
 	case MDB_CORRUPTED:
-	case MDB_PAGE_NOTFOUND:
-		return CN_ECORRUPT;
+	case MDB_PAGE_NOTFOUND: return CN_ECORRUPT;
 	case MDB_VERSION_MISMATCH:
-	case MDB_INVALID:
-		return CN_EFORMAT;
-	case MDB_BAD_VALSIZE:
-		return CN_ETOOBIG;
+	case MDB_INVALID: return CN_EFORMAT;
+	case MDB_BAD_VALSIZE: return CN_ETOOBIG;
 	case MDB_READERS_FULL:
-	case MDB_MAP_RESIZED:
-		return CN_EAGAIN;
+	case MDB_MAP_RESIZED: return CN_EAGAIN;
 	default:
 		if (rc > 0)
 			return -rc;

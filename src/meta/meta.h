@@ -34,7 +34,7 @@
 #define META_INLINE_MAX (1u << 20)
 #define META_PARTS_MAX 10000
 #define META_GC_GRACE_NS (60LL * 1000000000LL) /* GC due time = now + grace */
-#define META_FORMAT_VERSION 2u /* 2: the current version lives in index only */
+#define META_FORMAT_VERSION 2u		       /* 2: the current version lives in index only */
 
 struct meta_store;
 
@@ -139,7 +139,7 @@ enum meta_cmd_type {
 	META_CMD_INTENT_ADD = 10,	/* blob_id layout now */
 	META_CMD_GC_DONE = 11,		/* gc[]: entries whose blobs were deleted */
 	META_CMD_BUCKET_SET_ATTRS = 12, /* bucket attrs */
-	META_CMD_INTENT_DROP = 13,	/* blob_id: its write failed; the intent becomes a gc entry */
+	META_CMD_INTENT_DROP = 13, /* blob_id: its write failed; the intent becomes a gc entry */
 };
 
 /* One part named by CompleteMultipartUpload. */

@@ -66,7 +66,7 @@ static inline uint32_t rb_u32(struct rbuf *r)
 {
 	const uint8_t *p = rb_bytes(r, 4);
 	return p ? (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-			   (uint32_t)p[3] << 24
+			       (uint32_t)p[3] << 24
 		 : 0;
 }
 
@@ -108,8 +108,9 @@ int ver_encode(struct cn_buf *w, const uint8_t *fkey, size_t fklen, const struct
 /* Decodes into owned *out; key (the user key) is copied in. */
 int ver_decode(const uint8_t *p, size_t len, const uint8_t *key, size_t klen,
 	       struct meta_version *out);
-int upload_encode(struct cn_buf *w, const uint8_t *fkey, size_t fklen, const uint8_t id[META_ID_LEN],
-		  int64_t initiated, const void *attrs, size_t attrs_len);
+int upload_encode(struct cn_buf *w, const uint8_t *fkey, size_t fklen,
+		  const uint8_t id[META_ID_LEN], int64_t initiated, const void *attrs,
+		  size_t attrs_len);
 int upload_decode(const uint8_t *p, size_t len, const uint8_t *key, size_t klen,
 		  struct meta_upload *out);
 int part_encode(struct cn_buf *w, const struct meta_part *pt);

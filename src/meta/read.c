@@ -83,9 +83,9 @@ static int hist_find(struct kv_txn *t, const uint8_t *kenc, size_t kn, const cha
 				raw[kn + i] = (uint8_t)~want[i];
 			*first = memcmp(it.k, raw, kn + META_ID_LEN) == 0;
 			rc = kv_cursor_seek(&c, raw, kn + META_ID_LEN, &it);
-			if (!rc && (it.klen != kn + META_ID_LEN ||
-				    memcmp(it.k, raw, it.klen) != 0 ||
-				    !fullkey_is(it.v, it.vlen, key, key_len)))
+			if (!rc &&
+			    (it.klen != kn + META_ID_LEN || memcmp(it.k, raw, it.klen) != 0 ||
+			     !fullkey_is(it.v, it.vlen, key, key_len)))
 				rc = CN_ENOTFOUND;
 			break;
 		}
@@ -241,8 +241,8 @@ int meta_object_read_inline(struct meta_store *s, const char *bucket, const char
 	if (!rc) {
 		struct idx_rec sum;
 		rc = idx_decode_ex(v, vlen, &sum, 0);
-		if (!rc && (memcmp(sum.vid, vid, META_ID_LEN) != 0 ||
-			    !fullkey_is(v, vlen, key, key_len)))
+		if (!rc &&
+		    (memcmp(sum.vid, vid, META_ID_LEN) != 0 || !fullkey_is(v, vlen, key, key_len)))
 			rc = CN_ENOTFOUND;
 	}
 	for (int i = 0; i < META_ID_LEN; i++)

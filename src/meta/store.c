@@ -480,7 +480,8 @@ static void *meta_thread(void *arg)
 			for (c = done; c && !rc; c = c->next_) {
 				int dirty;
 				if (!c->dirty_)
-					c->rc_ = apply_one(&t, c, 1, &dirty, &bytes, &enc, &scratch);
+					c->rc_ =
+						apply_one(&t, c, 1, &dirty, &bytes, &enc, &scratch);
 			}
 		}
 		if (list) {

@@ -10,8 +10,8 @@
  *   POST /_cairn/admin/heal                   drain the heal queue now
  *   POST /_cairn/admin/gc                     run garbage collection now
  *
- * Answers are JSON, built with jansson (DESIGN §2). Shard health in /object is computed on the thread pool
- * by reading and verifying every piece of every shard (read-only).
+ * Answers are JSON, built with jansson (DESIGN §2). Shard health in /object is computed on the
+ * thread pool by reading and verifying every piece of every shard (read-only).
  */
 #include "s3/s3_int.h"
 
@@ -91,11 +91,11 @@ static void admin_status(struct s3_req *r)
 	buckets = json_array();
 	for (int i = 0; i < nd && i < 64; i++) {
 		hex_id(ds[i].id, id);
-		json_array_append_new(drives,
-				      json_pack("{s:o,s:s,s:b,s:o,s:o,s:o}", "path",
-						jstr(ds[i].path, strlen(ds[i].path)), "id", id,
-						"online", ds[i].online, "total", jint(ds[i].total),
-						"used", jint(ds[i].used), "free", jint(ds[i].free)));
+		json_array_append_new(drives, json_pack("{s:o,s:s,s:b,s:o,s:o,s:o}", "path",
+							jstr(ds[i].path, strlen(ds[i].path)), "id",
+							id, "online", ds[i].online, "total",
+							jint(ds[i].total), "used", jint(ds[i].used),
+							"free", jint(ds[i].free)));
 	}
 	for (size_t i = 0; i < nb; i++) {
 		struct meta_stats st;
@@ -184,15 +184,14 @@ static json_t *blob_json(struct s3_req *r, const uint8_t *lay, size_t lay_len)
 		for (int d = 0; d < nd && d < 64; d++)
 			if (memcmp(ds[d].id, l.drive[i], 16) == 0)
 				path = ds[d].path;
-		json_array_append_new(
-			shards, json_pack("{s:i,s:o,s:s}", "index", i, "drive",
-					  jstr(path, strlen(path)), "health",
-					  missing & (1u << i) ? "missing"
-					  : bad & (1u << i)   ? "corrupt"
-							      : "ok"));
+		json_array_append_new(shards, json_pack("{s:i,s:o,s:s}", "index", i, "drive",
+							jstr(path, strlen(path)), "health",
+							missing & (1u << i) ? "missing"
+							: bad & (1u << i)   ? "corrupt"
+									    : "ok"));
 	}
-	return json_pack("{s:s,s:i,s:i,s:i,s:o,s:o}", "blob", id, "k", l.k, "m", l.m,
-			 "block_size", (int)l.block_size, "size", jint(l.size), "shards", shards);
+	return json_pack("{s:s,s:i,s:i,s:i,s:o,s:o}", "blob", id, "k", l.k, "m", l.m, "block_size",
+			 (int)l.block_size, "size", jint(l.size), "shards", shards);
 }
 
 static void obj_work(struct s3_req *r, void *arg)
@@ -207,8 +206,8 @@ static void obj_work(struct s3_req *r, void *arg)
 		char t[32];
 
 		xml_time_iso((uint64_t)v->mtime, t);
-		jv = json_pack("{s:s,s:b,s:b,s:o,s:s,s:o,s:s}", "version_id", v->vid_text,
-			       "latest", (v->flags & META_VF_LATEST) != 0, "delete_marker",
+		jv = json_pack("{s:s,s:b,s:b,s:o,s:s,s:o,s:s}", "version_id", v->vid_text, "latest",
+			       (v->flags & META_VF_LATEST) != 0, "delete_marker",
 			       (v->flags & META_VF_DELETE_MARKER) != 0, "size", jint(v->size),
 			       "created", t, "etag", jstr(v->etag, strlen(v->etag)), "storage",
 			       loc_name(v->loc));
@@ -217,7 +216,8 @@ static void obj_work(struct s3_req *r, void *arg)
 			cn_b64_encode(a.ck_raw, a.ck_len, b64, sizeof(b64));
 			json_object_set_new(jv, "checksum",
 					    json_pack("{s:s,s:s}", "algorithm",
-						      cn_checksum_alg_name(a.ck_alg), "value", b64));
+						      cn_checksum_alg_name(a.ck_alg), "value",
+						      b64));
 		}
 		if (v->loc == META_LOC_BLOB) {
 			json_object_set_new(jv, "layout", blob_json(r, v->layout, v->layout_len));
@@ -226,8 +226,9 @@ static void obj_work(struct s3_req *r, void *arg)
 			for (uint32_t p = 0; p < v->n_parts; p++)
 				json_array_append_new(
 					parts,
-					json_pack("{s:i,s:o,s:o,s:o}", "part", (int)v->parts[p].part_no,
-						  "size", jint(v->parts[p].size), "etag",
+					json_pack("{s:i,s:o,s:o,s:o}", "part",
+						  (int)v->parts[p].part_no, "size",
+						  jint(v->parts[p].size), "etag",
 						  jstr(v->parts[p].etag, strlen(v->parts[p].etag)),
 						  "layout",
 						  blob_json(r, v->parts[p].layout,
@@ -304,15 +305,16 @@ static void admin_object(struct s3_req *r)
 				o->cap = nc;
 			}
 			memset(&o->v[o->n], 0, sizeof(o->v[o->n]));
-			int grc = meta_object_get(r->srv->meta, bucket, key, strlen(key), e->vid_text,
-						  0, &o->v[o->n]);
+			int grc = meta_object_get(r->srv->meta, bucket, key, strlen(key),
+						  e->vid_text, 0, &o->v[o->n]);
 			if (grc == 0) {
 				if (e->flags & META_VF_LATEST)
 					o->v[o->n].flags |= META_VF_LATEST;
 				o->n++;
 			} else if (grc == CN_EDELMARKER || grc == CN_ENOKEY) {
 				/* A delete marker: record it without data. */
-				o->v[o->n].flags = META_VF_DELETE_MARKER | (e->flags & META_VF_LATEST);
+				o->v[o->n].flags =
+					META_VF_DELETE_MARKER | (e->flags & META_VF_LATEST);
 				memcpy(o->v[o->n].vid_text, e->vid_text, sizeof(e->vid_text));
 				o->v[o->n].mtime = e->mtime;
 				o->v[o->n].mem = NULL;

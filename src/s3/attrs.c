@@ -25,7 +25,7 @@ enum {
 	T_CLANG = 4,
 	T_CACHE = 5,
 	T_EXPIRES = 6,
-	T_META = 10, /* name '\0' value */
+	T_META = 10,  /* name '\0' value */
 	T_CKSUM = 20, /* alg byte, composite byte, parts u32le, raw bytes */
 };
 
@@ -74,8 +74,8 @@ int s3_write_headers_check(struct s3_req *r)
 int s3_attrs_from_request(struct s3_req *r, struct s3_attrs *a)
 {
 	struct http_request *h = r->http;
-	const char **strs[6] = {&a->content_type, &a->content_encoding, &a->content_disposition,
-				&a->content_language, &a->cache_control, &a->expires};
+	const char **strs[6] = {&a->content_type,     &a->content_encoding, &a->content_disposition,
+				&a->content_language, &a->cache_control,    &a->expires};
 	size_t meta_bytes = 0;
 	int n = 0;
 
@@ -147,8 +147,8 @@ static size_t put_rec(uint8_t *buf, size_t off, int tag, const void *p, size_t l
 
 int s3_attrs_encode(struct s3_req *r, const struct s3_attrs *a, uint8_t **out, size_t *len)
 {
-	const char *strs[6] = {a->content_type, a->content_encoding, a->content_disposition,
-			       a->content_language, a->cache_control, a->expires};
+	const char *strs[6] = {a->content_type,	    a->content_encoding, a->content_disposition,
+			       a->content_language, a->cache_control,	 a->expires};
 	size_t cap = 1, off = 0;
 	uint8_t *buf;
 
@@ -200,8 +200,8 @@ int s3_attrs_encode(struct s3_req *r, const struct s3_attrs *a, uint8_t **out, s
 int s3_attrs_decode(struct s3_req *r, const uint8_t *buf, size_t len, struct s3_attrs *a)
 {
 	size_t off = 1;
-	const char **strs[6] = {&a->content_type, &a->content_encoding, &a->content_disposition,
-				&a->content_language, &a->cache_control, &a->expires};
+	const char **strs[6] = {&a->content_type,     &a->content_encoding, &a->content_disposition,
+				&a->content_language, &a->cache_control,    &a->expires};
 	int n = 0;
 
 	memset(a, 0, sizeof(*a));
@@ -264,11 +264,9 @@ int s3_attrs_decode(struct s3_req *r, const uint8_t *buf, size_t len, struct s3_
 	return 0;
 }
 
-void s3_attrs_to_headers(struct s3_req *r, const struct s3_attrs *a, struct s3_hdrs *h,
-			 int want_ck)
+void s3_attrs_to_headers(struct s3_req *r, const struct s3_attrs *a, struct s3_hdrs *h, int want_ck)
 {
-	s3_hdr_add(r, h, "Content-Type",
-		   a->content_type ? a->content_type : "binary/octet-stream");
+	s3_hdr_add(r, h, "Content-Type", a->content_type ? a->content_type : "binary/octet-stream");
 	s3_hdr_add(r, h, "Content-Encoding", a->content_encoding);
 	s3_hdr_add(r, h, "Content-Disposition", a->content_disposition);
 	s3_hdr_add(r, h, "Content-Language", a->content_language);

@@ -105,7 +105,6 @@ void s3_body_release(struct s3_req *r)
 	}
 }
 
-
 int s3_body_prepare(struct s3_req *r, uint64_t *len_out)
 {
 	struct s3_body *b = &r->body;
@@ -119,9 +118,7 @@ int s3_body_prepare(struct s3_req *r, uint64_t *len_out)
 	switch (r->auth.payload) {
 	case SIGV4_PAYLOAD_STREAMING:
 	case SIGV4_PAYLOAD_STREAMING_TRAILER:
-	case SIGV4_PAYLOAD_STREAMING_UNSIGNED_TRAILER:
-		b->aws_chunked = 1;
-		break;
+	case SIGV4_PAYLOAD_STREAMING_UNSIGNED_TRAILER: b->aws_chunked = 1; break;
 	default:
 		/* Some clients send aws-chunked with UNSIGNED-PAYLOAD semantics
 		 * only through Content-Encoding; the trailer mode names it. */
@@ -220,7 +217,6 @@ void s3_body_start(struct s3_req *r, s3_sink_fn sink, s3_body_done_fn done)
 		on_body_end(r->http, 0);
 	}
 }
-
 
 int s3_body_declares_digest(struct s3_req *r)
 {

@@ -23,7 +23,8 @@ int s3_bucket_name_check(const char *n)
 		return CN_EBADBUCKETNAME;
 	for (size_t i = 0; i < len; i++) {
 		char c = n[i];
-		if (!(islower((unsigned char)c) || isdigit((unsigned char)c) || c == '.' || c == '-'))
+		if (!(islower((unsigned char)c) || isdigit((unsigned char)c) || c == '.' ||
+		      c == '-'))
 			return CN_EBADBUCKETNAME;
 		if (c == '.') {
 			labels++;
@@ -145,10 +146,10 @@ void s3_op_create_bucket(struct s3_req *r)
 	int rc = s3_bucket_name_check(r->route.bucket);
 
 	/* Not yet kept (object lock, public ACLs): refused, not ignored. */
-	if (rc == 0 && (s3_header(r, "x-amz-bucket-object-lock-enabled") ||
-			(acl && strcmp(acl, "private") != 0) ||
-			s3_header(r, "x-amz-grant-full-control") || s3_header(r, "x-amz-grant-read") ||
-			s3_header(r, "x-amz-grant-write")))
+	if (rc == 0 &&
+	    (s3_header(r, "x-amz-bucket-object-lock-enabled") ||
+	     (acl && strcmp(acl, "private") != 0) || s3_header(r, "x-amz-grant-full-control") ||
+	     s3_header(r, "x-amz-grant-read") || s3_header(r, "x-amz-grant-write")))
 		rc = CN_ENOTIMPL;
 	if (rc) {
 		s3_send_error(r, rc);

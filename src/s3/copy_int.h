@@ -68,5 +68,4 @@ int s3_copy_blob_start(struct s3_req *r, struct s3_copy_blob *cb);
 /* Deletes a copied blob that will not be committed (fire and forget). */
 void s3_copy_blob_discard(struct s3_req *r, struct s3_copy_blob *cb);
 
-
 #endif

@@ -550,7 +550,8 @@ static void dispatch(struct s3_req *r)
 static void request_id(const struct http_request *h, char out[17])
 {
 	snprintf(out, 17, "%016llX",
-		 (unsigned long long)h->id ^ ((unsigned long long)http_worker_index(h->worker) << 56));
+		 (unsigned long long)h->id ^
+			 ((unsigned long long)http_worker_index(h->worker) << 56));
 }
 
 /* A presigned URL's signature is a bearer token for up to 7 days: the
@@ -693,7 +694,8 @@ static int worker_start(struct http_worker *w, uv_loop_t *loop, void *arg)
 
 static void waiter_closed(struct meta_waiter *mw)
 {
-	struct s3_worker *wk = (struct s3_worker *)((char *)mw - offsetof(struct s3_worker, waiter));
+	struct s3_worker *wk =
+		(struct s3_worker *)((char *)mw - offsetof(struct s3_worker, waiter));
 	free(wk);
 }
 

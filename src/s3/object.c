@@ -594,8 +594,8 @@ static int get_range(struct s3_req *r, struct get_op *g)
 		if (rc < 0) {
 			/* InvalidRange with the object size, as S3 answers. */
 			char *sz = cn_pool_printf(r->pool, "%" PRIu64, size);
-			g->err_f[g->n_err_f++] = (struct s3_err_field){"RangeRequested", range,
-								       strlen(range)};
+			g->err_f[g->n_err_f++] =
+				(struct s3_err_field){"RangeRequested", range, strlen(range)};
 			if (sz)
 				g->err_f[g->n_err_f++] =
 					(struct s3_err_field){"ActualObjectSize", sz, strlen(sz)};

@@ -138,12 +138,34 @@ int s3_route_has(const struct s3_route *r, const char *name)
 
 /* Sub-resources S3 defines that cairn does not implement yet. */
 static const char *const unimplemented[] = {
-	"acl", "policy", "policyStatus", "tagging", "cors", "lifecycle", "website",
-	"logging", "notification", "replication", "encryption", "object-lock",
-	"retention", "legal-hold", "requestPayment", "accelerate", "analytics",
-	"inventory", "metrics", "intelligent-tiering", "ownershipControls",
-	"publicAccessBlock", "restore", "select", "torrent", "attributes",
-	"renameObject", "session",
+	"acl",
+	"policy",
+	"policyStatus",
+	"tagging",
+	"cors",
+	"lifecycle",
+	"website",
+	"logging",
+	"notification",
+	"replication",
+	"encryption",
+	"object-lock",
+	"retention",
+	"legal-hold",
+	"requestPayment",
+	"accelerate",
+	"analytics",
+	"inventory",
+	"metrics",
+	"intelligent-tiering",
+	"ownershipControls",
+	"publicAccessBlock",
+	"restore",
+	"select",
+	"torrent",
+	"attributes",
+	"renameObject",
+	"session",
 };
 
 static int has_unimplemented(const struct s3_route *r)
@@ -180,8 +202,7 @@ static enum s3_op bucket_op(const struct s3_route_input *in, const struct s3_rou
 		if (has_unimplemented(r))
 			return S3_OP_NOT_IMPLEMENTED;
 		return S3_OP_CREATE_BUCKET;
-	case S3_HEAD:
-		return S3_OP_HEAD_BUCKET;
+	case S3_HEAD: return S3_OP_HEAD_BUCKET;
 	case S3_DELETE:
 		if (has_unimplemented(r))
 			return S3_OP_NOT_IMPLEMENTED;
@@ -190,8 +211,7 @@ static enum s3_op bucket_op(const struct s3_route_input *in, const struct s3_rou
 		if (s3_route_has(r, "delete"))
 			return S3_OP_DELETE_OBJECTS;
 		return S3_OP_NOT_IMPLEMENTED;
-	default:
-		return S3_OP_UNKNOWN;
+	default: return S3_OP_UNKNOWN;
 	}
 }
 
@@ -202,26 +222,22 @@ static enum s3_op object_op(const struct s3_route_input *in, const struct s3_rou
 	if (has_unimplemented(r))
 		return S3_OP_NOT_IMPLEMENTED;
 	switch (in->method) {
-	case S3_GET:
-		return upload ? S3_OP_LIST_PARTS : S3_OP_GET_OBJECT;
-	case S3_HEAD:
-		return S3_OP_HEAD_OBJECT;
+	case S3_GET: return upload ? S3_OP_LIST_PARTS : S3_OP_GET_OBJECT;
+	case S3_HEAD: return S3_OP_HEAD_OBJECT;
 	case S3_PUT:
 		if (upload && s3_route_has(r, "partNumber"))
 			return in->has_copy_source ? S3_OP_UPLOAD_PART_COPY : S3_OP_UPLOAD_PART;
 		if (upload)
 			return S3_OP_NOT_IMPLEMENTED;
 		return in->has_copy_source ? S3_OP_COPY_OBJECT : S3_OP_PUT_OBJECT;
-	case S3_DELETE:
-		return upload ? S3_OP_ABORT_MULTIPART : S3_OP_DELETE_OBJECT;
+	case S3_DELETE: return upload ? S3_OP_ABORT_MULTIPART : S3_OP_DELETE_OBJECT;
 	case S3_POST:
 		if (s3_route_has(r, "uploads"))
 			return S3_OP_CREATE_MULTIPART;
 		if (upload)
 			return S3_OP_COMPLETE_MULTIPART;
 		return S3_OP_NOT_IMPLEMENTED;
-	default:
-		return S3_OP_UNKNOWN;
+	default: return S3_OP_UNKNOWN;
 	}
 }
 

@@ -15,31 +15,31 @@
 #define S3_MAX_KEY 1024
 #define S3_MAX_BUCKET 63
 
-#define S3_OPS(X)                                                              \
-	X(S3_OP_UNKNOWN, "Unknown")                                            \
-	X(S3_OP_LIST_BUCKETS, "ListBuckets")                                   \
-	X(S3_OP_CREATE_BUCKET, "CreateBucket")                                 \
-	X(S3_OP_DELETE_BUCKET, "DeleteBucket")                                 \
-	X(S3_OP_HEAD_BUCKET, "HeadBucket")                                     \
-	X(S3_OP_GET_BUCKET_LOCATION, "GetBucketLocation")                      \
-	X(S3_OP_GET_BUCKET_VERSIONING, "GetBucketVersioning")                  \
-	X(S3_OP_PUT_BUCKET_VERSIONING, "PutBucketVersioning")                  \
-	X(S3_OP_LIST_OBJECTS, "ListObjects")                                   \
-	X(S3_OP_LIST_OBJECTS_V2, "ListObjectsV2")                              \
-	X(S3_OP_LIST_OBJECT_VERSIONS, "ListObjectVersions")                    \
-	X(S3_OP_LIST_MULTIPART_UPLOADS, "ListMultipartUploads")                \
-	X(S3_OP_DELETE_OBJECTS, "DeleteObjects")                               \
-	X(S3_OP_PUT_OBJECT, "PutObject")                                       \
-	X(S3_OP_COPY_OBJECT, "CopyObject")                                     \
-	X(S3_OP_GET_OBJECT, "GetObject")                                       \
-	X(S3_OP_HEAD_OBJECT, "HeadObject")                                     \
-	X(S3_OP_DELETE_OBJECT, "DeleteObject")                                 \
-	X(S3_OP_CREATE_MULTIPART, "CreateMultipartUpload")                     \
-	X(S3_OP_UPLOAD_PART, "UploadPart")                                     \
-	X(S3_OP_UPLOAD_PART_COPY, "UploadPartCopy")                            \
-	X(S3_OP_COMPLETE_MULTIPART, "CompleteMultipartUpload")                 \
-	X(S3_OP_ABORT_MULTIPART, "AbortMultipartUpload")                       \
-	X(S3_OP_LIST_PARTS, "ListParts")                                       \
+#define S3_OPS(X)                                                                                  \
+	X(S3_OP_UNKNOWN, "Unknown")                                                                \
+	X(S3_OP_LIST_BUCKETS, "ListBuckets")                                                       \
+	X(S3_OP_CREATE_BUCKET, "CreateBucket")                                                     \
+	X(S3_OP_DELETE_BUCKET, "DeleteBucket")                                                     \
+	X(S3_OP_HEAD_BUCKET, "HeadBucket")                                                         \
+	X(S3_OP_GET_BUCKET_LOCATION, "GetBucketLocation")                                          \
+	X(S3_OP_GET_BUCKET_VERSIONING, "GetBucketVersioning")                                      \
+	X(S3_OP_PUT_BUCKET_VERSIONING, "PutBucketVersioning")                                      \
+	X(S3_OP_LIST_OBJECTS, "ListObjects")                                                       \
+	X(S3_OP_LIST_OBJECTS_V2, "ListObjectsV2")                                                  \
+	X(S3_OP_LIST_OBJECT_VERSIONS, "ListObjectVersions")                                        \
+	X(S3_OP_LIST_MULTIPART_UPLOADS, "ListMultipartUploads")                                    \
+	X(S3_OP_DELETE_OBJECTS, "DeleteObjects")                                                   \
+	X(S3_OP_PUT_OBJECT, "PutObject")                                                           \
+	X(S3_OP_COPY_OBJECT, "CopyObject")                                                         \
+	X(S3_OP_GET_OBJECT, "GetObject")                                                           \
+	X(S3_OP_HEAD_OBJECT, "HeadObject")                                                         \
+	X(S3_OP_DELETE_OBJECT, "DeleteObject")                                                     \
+	X(S3_OP_CREATE_MULTIPART, "CreateMultipartUpload")                                         \
+	X(S3_OP_UPLOAD_PART, "UploadPart")                                                         \
+	X(S3_OP_UPLOAD_PART_COPY, "UploadPartCopy")                                                \
+	X(S3_OP_COMPLETE_MULTIPART, "CompleteMultipartUpload")                                     \
+	X(S3_OP_ABORT_MULTIPART, "AbortMultipartUpload")                                           \
+	X(S3_OP_LIST_PARTS, "ListParts")                                                           \
 	X(S3_OP_NOT_IMPLEMENTED, "NotImplemented")
 
 enum s3_op {
@@ -74,8 +74,8 @@ struct s3_route_input {
 	size_t path_len;
 	const char *query; /* raw, without '?' */
 	size_t query_len;
-	const char *host;               /* Host header or NULL */
-	const char *const *domains;     /* suffixes for virtual-host style */
+	const char *host;	    /* Host header or NULL */
+	const char *const *domains; /* suffixes for virtual-host style */
 	int n_domains;
 	int has_copy_source; /* x-amz-copy-source present */
 };

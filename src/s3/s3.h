@@ -20,13 +20,13 @@ struct data_store;
 struct s3_config {
 	const char *access_key; /* root credentials */
 	const char *secret_key;
-	const char *region;              /* default "us-east-1" */
-	const char *const *domains;      /* virtual-host suffixes, e.g. "localhost" */
+	const char *region;	    /* default "us-east-1" */
+	const char *const *domains; /* virtual-host suffixes, e.g. "localhost" */
 	int n_domains;
-	uint64_t max_object_size;        /* default 5 TiB */
-	uint64_t max_put_size;           /* single PUT, default 5 GiB */
-	uint64_t min_part_size;          /* default 5 MiB */
-	uint32_t inline_threshold;       /* default 64 KiB */
+	uint64_t max_object_size;  /* default 5 TiB */
+	uint64_t max_put_size;	   /* single PUT, default 5 GiB */
+	uint64_t min_part_size;	   /* default 5 MiB */
+	uint32_t inline_threshold; /* default 64 KiB */
 };
 
 struct s3_server;

@@ -30,8 +30,8 @@ struct s3_server {
 	struct s3_config cfg;
 	struct meta_store *meta;
 	struct data_store *data;
-	struct gc *gc;         /* may be NULL */
-	struct scrub *scrub;   /* may be NULL */
+	struct gc *gc;	     /* may be NULL */
+	struct scrub *scrub; /* may be NULL */
 	int ready;
 };
 
@@ -51,7 +51,7 @@ struct s3_worker {
 };
 
 struct s3_req;
-typedef void (*s3_work_fn)(struct s3_req *r, void *arg);            /* pool thread */
+typedef void (*s3_work_fn)(struct s3_req *r, void *arg);	      /* pool thread */
 typedef void (*s3_after_fn)(struct s3_req *r, int status, void *arg); /* loop */
 
 /* Decoded request body delivery (aws-chunked removed). */
@@ -61,8 +61,8 @@ typedef void (*s3_body_done_fn)(struct s3_req *r, int err);
 struct awschunked;
 
 struct s3_body {
-	uint64_t expected;   /* decoded bytes expected, UINT64_MAX if unknown */
-	uint64_t received;   /* decoded bytes delivered */
+	uint64_t expected; /* decoded bytes expected, UINT64_MAX if unknown */
+	uint64_t received; /* decoded bytes delivered */
 	int aws_chunked;
 	struct awschunked *dec;
 	s3_sink_fn sink;
@@ -107,7 +107,7 @@ struct s3_req {
 	char request_id[17];
 	int is_head;
 	int aborted;
-	int done; /* a response has been ended */
+	int done;   /* a response has been ended */
 	int n_work; /* thread-pool items in flight */
 	struct s3_body body;
 	void *op; /* the handler's own state */
@@ -248,15 +248,15 @@ void s3_op_list_parts(struct s3_req *r);
 struct s3_upload;
 typedef void (*s3_upload_done_fn)(struct s3_req *r, struct s3_upload *u, int err);
 struct s3_upload {
-	uint64_t size;        /* decoded length */
+	uint64_t size; /* decoded length */
 	int is_inline;
-	char *inline_buf;     /* pool memory when inline */
+	char *inline_buf; /* pool memory when inline */
 	struct blob_layout layout;
 	uint8_t layout_enc[DATA_LAYOUT_MAX];
 	size_t layout_len;
 	struct cn_digest_result dig;
 	uint32_t part_no;
-	int force_blob;       /* never inline (multipart parts are always blobs) */
+	int force_blob;		  /* never inline (multipart parts are always blobs) */
 	const char *version_text; /* for shard headers */
 	s3_upload_done_fn done;
 	void *priv; /* upload.c's state */

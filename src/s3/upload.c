@@ -39,12 +39,12 @@ struct up {
 	struct blob_writer *w;
 	char *buf[2];
 	size_t fill[2];
-	int cur;	 /* buffer being filled */
-	int busy;	 /* index of the buffer being written, -1 none */
-	int pending;	 /* index of a full buffer waiting, -1 none */
-	int work;	 /* a work item is in flight */
+	int cur;     /* buffer being filled */
+	int busy;    /* index of the buffer being written, -1 none */
+	int pending; /* index of a full buffer waiting, -1 none */
+	int work;    /* a work item is in flight */
 	int work_rc;
-	int ready;	 /* writer created */
+	int ready; /* writer created */
 	int body_done;
 	int body_err;
 	int failed;

@@ -37,7 +37,7 @@ void xml_time_iso(uint64_t ns, char out[32]);
 
 struct xml_node {
 	const char *name; /* local name, namespace stripped */
-	char *text;       /* concatenated character data, NUL-terminated */
+	char *text;	  /* concatenated character data, NUL-terminated */
 	size_t text_len;
 	struct xml_node *parent, *child, *next;
 };

@@ -1145,14 +1145,10 @@ static const char *const dict[] = {
 static const char *vid_mode(unsigned m)
 {
 	switch (m) {
-	case 1:
-		return g.vid_old;
-	case 2:
-		return "null";
-	case 3:
-		return g.vid_new;
-	default:
-		return NULL;
+	case 1: return g.vid_old;
+	case 2: return "null";
+	case 3: return g.vid_new;
+	default: return NULL;
 	}
 }
 
@@ -1246,21 +1242,11 @@ static int decode(struct req *q, const uint8_t *d, size_t size)
 	size_t i = 3, body;
 
 	switch (op->target) {
-	case TG_WKEY:
-		snprintf(path, sizeof(path), "/fuz/w%d", (d[0] >> 4) & 3);
-		break;
-	case TG_RKEY:
-		snprintf(path, sizeof(path), "%s", rkeys[rk]);
-		break;
-	case TG_UPLOAD:
-		snprintf(path, sizeof(path), "/fuz/mp");
-		break;
-	case TG_LIST:
-		snprintf(path, sizeof(path), "%s", (d[0] & 0x40) ? "/src" : "/fuz");
-		break;
-	default:
-		snprintf(path, sizeof(path), "/fuz");
-		break;
+	case TG_WKEY: snprintf(path, sizeof(path), "/fuz/w%d", (d[0] >> 4) & 3); break;
+	case TG_RKEY: snprintf(path, sizeof(path), "%s", rkeys[rk]); break;
+	case TG_UPLOAD: snprintf(path, sizeof(path), "/fuz/mp"); break;
+	case TG_LIST: snprintf(path, sizeof(path), "%s", (d[0] & 0x40) ? "/src" : "/fuz"); break;
+	default: snprintf(path, sizeof(path), "/fuz"); break;
 	}
 	req_init(q, op->method, path);
 	own_add(q, "Host", g.host);

@@ -62,12 +62,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	memcpy(in, data + 1, len);
 	switch (data[0] % 9) {
-	case 0:
-		fuzz_cmd(in, len);
-		break;
-	case 1:
-		fuzz_version(in, len);
-		break;
+	case 0: fuzz_cmd(in, len); break;
+	case 1: fuzz_version(in, len); break;
 	case 2: {
 		struct idx_rec r;
 		(void)idx_decode(in, len, &r);

@@ -194,15 +194,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const char *p = (const char *)data + 2;
 	size_t len = size - 2;
 	switch (mode) {
-	case 0:
-		fuzz_request(p, len, sel);
-		break;
-	case 1:
-		fuzz_roundtrip(p, len);
-		break;
-	default:
-		fuzz_chunked((const uint8_t *)p, len, sel);
-		break;
+	case 0: fuzz_request(p, len, sel); break;
+	case 1: fuzz_roundtrip(p, len); break;
+	default: fuzz_chunked((const uint8_t *)p, len, sel); break;
 	}
 	return 0;
 }

@@ -524,8 +524,8 @@ static void test_unsigned_trailer(void **state)
 	const char *longck = "5\r\nhello\r\n0\r\nx-amz-checksum-crc32:"
 			     "QUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFB\r\n\r\n";
 	memset(&s, 0, sizeof(s));
-	assert_int_equal(decode(&chain, 5, "x-amz-checksum-crc32", longck, strlen(longck), NULL,
-				0, &s, NULL),
+	assert_int_equal(decode(&chain, 5, "x-amz-checksum-crc32", longck, strlen(longck), NULL, 0,
+				&s, NULL),
 			 CN_EBADCKVALUE);
 	free(s.p);
 	const char *twice = "5\r\nhello\r\n0\r\nx-amz-checksum-crc32:NhCmhg==\r\n"

@@ -745,12 +745,12 @@ static void test_streaming_modes(void **state)
 		treq_add(&t, "x-amz-content-sha256", modes[i].v);
 		treq_add(&t, "x-amz-decoded-content-length", "66560");
 		treq_add(&t, "x-amz-trailer", " X-Amz-Checksum-CRC32C ");
-		assert_int_equal(sigv4_sign_header(
-					 &t.r, &(struct sigv4_creds){AKID, SECRET, "us-east-1"},
-					 "20130524T000000Z",
-					 "host;x-amz-content-sha256;x-amz-date;"
-					 "x-amz-decoded-content-length;x-amz-trailer",
-					 modes[i].v, auth, sizeof(auth), NULL),
+		assert_int_equal(sigv4_sign_header(&t.r,
+						   &(struct sigv4_creds){AKID, SECRET, "us-east-1"},
+						   "20130524T000000Z",
+						   "host;x-amz-content-sha256;x-amz-date;"
+						   "x-amz-decoded-content-length;x-amz-trailer",
+						   modes[i].v, auth, sizeof(auth), NULL),
 				 0);
 		treq_add(&t, "Authorization", auth);
 		assert_int_equal(sigv4_verify(&t.r, get_secret, NULL, &res), 0);

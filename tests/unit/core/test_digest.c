@@ -47,7 +47,8 @@ static void test_digest_md5_sha256(void **state)
 	cn_hex(r.md5, 16, hex);
 	assert_string_equal(hex, "900150983cd24fb0d6963f7d28e17f72");
 	cn_hex(r.sha256, 32, hex);
-	assert_string_equal(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+	assert_string_equal(hex,
+			    "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
 	assert_int_equal(r.len, 3);
 	uint8_t raw[8];
 	assert_int_equal(cn_checksum_raw(CN_CK_CRC32, &r, raw), 4);
@@ -62,9 +63,9 @@ static void test_base64(void **state)
 	char out[32];
 	uint8_t dec[32];
 	for (int i = 0; i < 7; i++) {
-		assert_int_equal(cn_b64_encode((const uint8_t *)in[i], strlen(in[i]), out,
-					       sizeof(out)),
-				 strlen(want[i]));
+		assert_int_equal(
+			cn_b64_encode((const uint8_t *)in[i], strlen(in[i]), out, sizeof(out)),
+			strlen(want[i]));
 		assert_string_equal(out, want[i]);
 		long n = cn_b64_decode(want[i], strlen(want[i]), dec, sizeof(dec));
 		assert_int_equal(n, strlen(in[i]));

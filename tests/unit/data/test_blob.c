@@ -195,12 +195,8 @@ static void damage(struct env *e, const struct blob_layout *l, int i, enum damag
 	case D_HEADER:
 		b[20] ^= 0x01; /* inside the blob id */
 		break;
-	case D_TRUNC:
-		len = len / 2;
-		break;
-	case D_ZERO_TAIL:
-		memset(b + len - 100, 0, 100);
-		break;
+	case D_TRUNC: len = len / 2; break;
+	case D_ZERO_TAIL: memset(b + len - 100, 0, 100); break;
 	case D_DELETE:
 		assert_int_equal(unlink(p), 0);
 		free(b);

@@ -155,9 +155,7 @@ static ssize_t drain(int fd, struct state *st, size_t *nrec)
 		memcpy(&r, buf + i, sizeof(r));
 		assert_true(r.seq < MAXN);
 		switch (r.kind) {
-		case 'P':
-			st->put_sub[r.seq] = 1;
-			break;
+		case 'P': st->put_sub[r.seq] = 1; break;
 		case 'p':
 			assert_true(st->put_sub[r.seq]);
 			st->put_ack[r.seq] = 1;
@@ -170,8 +168,7 @@ static ssize_t drain(int fd, struct state *st, size_t *nrec)
 			assert_true(st->del_sub[r.seq]);
 			st->del_ack[r.seq] = 1;
 			break;
-		default:
-			fail();
+		default: fail();
 		}
 		(*nrec)++;
 	}

@@ -117,8 +117,8 @@ static void check_all(struct meta_store *s)
 	char vm[META_ID_TEXT] = "";
 	size_t kml = 0;
 	for (int i = 0; i <= n; i++) {
-		struct meta_list_params q = {.max = 1, .start = km, .start_len = kml,
-					     .id_marker = vm};
+		struct meta_list_params q = {
+			.max = 1, .start = km, .start_len = kml, .id_marker = vm};
 		assert_int_equal(meta_list_versions(s, "mdl", &q, &lr), 0);
 		if (i == n) {
 			assert_int_equal(lr.n, 0);
@@ -283,17 +283,18 @@ static void run_seed(unsigned seed, int steps)
 	for (int i = 0; i < NKEYS; i++)
 		while (K[i].n) {
 			assert_int_equal(mk_bucket(t.s, "mdl"), CN_EBUCKETEXISTS);
-			struct meta_cmd c = {.type = META_CMD_BUCKET_DELETE, .now = t_now(),
-					     .bucket = "mdl", .bucket_len = 3};
+			struct meta_cmd c = {.type = META_CMD_BUCKET_DELETE,
+					     .now = t_now(),
+					     .bucket = "mdl",
+					     .bucket_len = 3};
 			assert_int_equal(meta_submit_sync(t.s, &c), CN_ENOTEMPTY);
-			assert_int_equal(del_obj(t.s, "mdl", K[i].key, K[i].klen, K[i].v[0].vid,
-						 NULL),
-					 0);
+			assert_int_equal(
+				del_obj(t.s, "mdl", K[i].key, K[i].klen, K[i].v[0].vid, NULL), 0);
 			model_remove(&K[i], 0);
 			check_all(t.s);
 		}
-	struct meta_cmd c = {.type = META_CMD_BUCKET_DELETE, .now = t_now(), .bucket = "mdl",
-			     .bucket_len = 3};
+	struct meta_cmd c = {
+		.type = META_CMD_BUCKET_DELETE, .now = t_now(), .bucket = "mdl", .bucket_len = 3};
 	assert_int_equal(meta_submit_sync(t.s, &c), 0);
 	ts_close(&t);
 }
