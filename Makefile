@@ -6,6 +6,7 @@
 #   make fuzz       long libFuzzer runs (clang, build/fuzz)
 #   make bench      benchmarks (bench/), results go to bench/RESULTS.md
 #   make fault      the long kill -9 harness
+#   make format     clang-format every C file; make format-check lists the ones that differ (make test runs it)
 #
 # One test at a time (make test and make asan alike; no fuzz, no hardening):
 #   T=<module>/<test_binary>      one unit binary, e.g. T=meta/test_meta_list
@@ -86,7 +87,7 @@ RUN_TESTS_ENV = CAIRN_TEST_PY='$(subst ','\'',$(PY))'
 RUN_TESTS_ARGS = '$(subst ','\'',$(TSEL))' '$(subst ','\'',$(F))'
 
 .PHONY: all deps test-deps bench-deps run test test-bins unit-bins asan fuzz fuzz-build \
-	fuzz-bins bench bench-bins fault clean format
+	fuzz-bins bench bench-bins fault clean format format-check
 all: $(BUILD)/cairn
 
 deps:
@@ -175,6 +176,9 @@ fault: test-deps
 
 format:
 	clang-format -i $$(git ls-files 'src/*.[ch]' 'tests/*.[ch]' 'bench/*.[ch]')
+
+format-check:
+	@scripts/check-format.sh
 
 clean:
 	rm -rf build

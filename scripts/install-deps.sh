@@ -5,7 +5,7 @@ set -eu
 
 BUILD="build-essential pkg-config libuv1-dev libhttp-parser-dev liblmdb-dev \
 libraft-dev libisal-dev libssl-dev libexpat1-dev libxxhash-dev libjansson-dev"
-TEST="libcmocka-dev clang libclang-rt-14-dev python3 python3-pytest python3-boto3 \
+TEST="libcmocka-dev clang clang-format libclang-rt-14-dev python3 python3-pytest python3-boto3 \
 awscli rclone curl lmdb-utils"
 BENCH="nginx libcurl4-openssl-dev"
 

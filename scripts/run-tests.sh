@@ -8,6 +8,8 @@
 #      XML with zero cases counts as one failure.
 #   1b. hardening: scripts/check-hardening.sh on BUILD_DIR/cairn (canaries,
 #      fortify, PIE, full RELRO); one test per property
+#   1c. format: scripts/check-format.sh (every tracked C file matches
+#      .clang-format); one test
 #   2. integration: pytest over tests/integration and tests/fault with the
 #      Debian python3 + boto3 (/usr/bin/python3), CAIRN_BIN=BUILD_DIR/cairn;
 #      counts come from pytest's --junitxml
@@ -237,6 +239,18 @@ if [ "$KIND" = all ]; then
 		if [ "$hf" -gt 0 ] || [ "$hp" -eq 0 ]; then
 			fail "hardening: $hf propert(ies) missing" $((hf > 0 ? hf : 1))
 		fi
+	fi
+fi
+
+# ---- 1c. source formatting (.clang-format; fix with make format) ----
+if [ "$KIND" = all ] && [ "${CAIRN_SANITIZED:-0}" != 1 ]; then
+	section "format"
+	if scripts/check-format.sh >"$TMP/format.out" 2>&1; then
+		tail -1 "$TMP/format.out"
+		PASSED=$((PASSED + 1))
+	else
+		cat "$TMP/format.out"
+		fail "format: files differ from .clang-format (make format)"
 	fi
 fi
 
