@@ -85,7 +85,12 @@
 	X(CN_EDATALOST, 400, "too many shards lost to reconstruct")                                \
 	X(CN_ENOSPACE, 401, "storage full")                                                        \
 	X(CN_EDRIVE, 402, "drive offline or foreign")                                              \
-	X(CN_EIO, 403, "i/o error")
+	X(CN_EIO, 403, "i/o error")                                                                \
+	/* cluster */                                                                              \
+	X(CN_ENOLEADER, 500, "no cluster leader reachable")                                        \
+	X(CN_ENOTLEADER, 501, "this node is not the leader")                                       \
+	X(CN_EUNCERTAIN, 502, "outcome unknown (leader changed or lost)")                          \
+	X(CN_EABANDONED, 503, "upload abandoned (its node restarted and reclaimed the blob)")
 
 enum cn_err {
 #define CN_X(name, off, msg) name = CN_ERR_BASE - (off),

@@ -42,6 +42,7 @@ struct actx {
 	size_t fklen;
 	struct stats_rec st;
 	int versioning;
+	unsigned flags; /* META_APPLY_* */
 };
 
 static int64_t gc_due(const struct actx *a)
@@ -64,6 +65,20 @@ static int gc_add(struct actx *a, const uint8_t blob_id[META_ID_LEN], const uint
 		rc = kv_put(a->t, KV_GC, k, sizeof(k), w.p, w.len);
 	cn_buf_release(&w);
 	return rc;
+}
+
+/* In a cluster a blob is committed only while its intent stands (see
+ * META_APPLY_REPLICATED). Reads only: fails before the command writes. */
+static int intent_check(struct actx *a, const uint8_t blob_id[META_ID_LEN])
+{
+	const uint8_t *v;
+	size_t vlen;
+	int rc;
+
+	if (!(a->flags & META_APPLY_REPLICATED))
+		return 0;
+	rc = kv_get(a->t, KV_INTENTS, blob_id, META_ID_LEN, &v, &vlen);
+	return rc == CN_ENOTFOUND ? CN_EABANDONED : rc;
 }
 
 static int intent_clear(struct actx *a, const uint8_t blob_id[META_ID_LEN])
@@ -582,7 +597,9 @@ static int do_put_version(struct actx *a)
 		break;
 	default: return CN_EINVAL;
 	}
-	rc = check_conditions(a);
+	rc = c->loc == META_LOC_BLOB ? intent_check(a, c->blob_id) : 0;
+	if (!rc)
+		rc = check_conditions(a);
 	if (!rc)
 		rc = put_latest(a, &v, c->inline_data);
 	if (!rc && c->loc == META_LOC_BLOB)
@@ -839,6 +856,9 @@ static int do_part_put(struct actx *a)
 	rc = copy_etag(pt.etag, c->etag, c->etag_len);
 	if (rc)
 		return rc;
+	rc = intent_check(a, c->blob_id);
+	if (rc)
+		return rc;
 	memcpy(pt.blob_id, c->blob_id, META_ID_LEN);
 	pt.layout = c->layout;
 	pt.layout_len = c->layout_len;
@@ -1052,7 +1072,7 @@ static int do_gc_done(struct actx *a)
 }
 
 int meta_apply(struct kv_txn *t, const struct meta_cmd *c, struct meta_cmd_result *res,
-	       struct cn_buf *scratch)
+	       struct cn_buf *scratch, unsigned flags)
 {
 	struct actx a;
 	int rc;
@@ -1062,6 +1082,7 @@ int meta_apply(struct kv_txn *t, const struct meta_cmd *c, struct meta_cmd_resul
 	a.t = t;
 	a.c = c;
 	a.res = res;
+	a.flags = flags;
 	a.w = *scratch; /* borrowed; handed back below */
 	cn_buf_reset(&a.w);
 	switch (c->type) {

@@ -12,8 +12,12 @@
 #include <lmdb.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "core/err.h"
 #include "core/log.h"
@@ -28,6 +32,12 @@ struct kv_env {
 	pthread_mutex_t pool_mu;
 	MDB_txn *pool[READ_POOL];
 	int npool;
+	/* Read txns hold it shared; kv_env_replace takes it exclusive to swap
+	 * the files under a live environment (a cluster snapshot install).
+	 * Writer-preferring, so a stream of reads cannot starve the swap. */
+	pthread_rwlock_t swap;
+	char *dir;
+	uint64_t map_size;
 };
 
 static atomic_long fault_n;
@@ -78,33 +88,24 @@ static int xlate(int rc)
 	}
 }
 
-int kv_env_open(const char *dir, uint64_t map_size, struct kv_env **out)
+/* Creates and opens e->env on e->dir and opens every named db. */
+static int env_open_files(struct kv_env *e)
 {
-	struct kv_env *e = calloc(1, sizeof(*e));
 	MDB_txn *txn = NULL;
-	int rc;
-
-	if (!e)
-		return CN_ENOMEM;
-	pthread_mutex_init(&e->pool_mu, NULL);
-	if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
-		rc = -errno;
-		goto fail;
-	}
-	rc = xlate(mdb_env_create(&e->env));
+	int rc = xlate(mdb_env_create(&e->env));
 	if (rc)
-		goto fail;
+		return rc;
 	rc = xlate(mdb_env_set_maxdbs(e->env, KV_NDB + 2));
 	if (!rc)
-		rc = xlate(mdb_env_set_mapsize(e->env, (size_t)map_size));
+		rc = xlate(mdb_env_set_mapsize(e->env, (size_t)e->map_size));
 	if (!rc)
 		rc = xlate(mdb_env_set_maxreaders(e->env, 1024));
 	if (rc)
 		goto fail_env;
 	/* NOTLS: read txns are not tied to threads. No NOSYNC/NOMETASYNC/WRITEMAP. */
-	rc = xlate(mdb_env_open(e->env, dir, MDB_NOTLS, 0600));
+	rc = xlate(mdb_env_open(e->env, e->dir, MDB_NOTLS, 0600));
 	if (rc) {
-		log_error("meta: cannot open LMDB environment in %s: %s", dir, cn_strerror(rc));
+		log_error("meta: cannot open LMDB environment in %s: %s", e->dir, cn_strerror(rc));
 		goto fail_env;
 	}
 	rc = xlate(mdb_txn_begin(e->env, NULL, 0, &txn));
@@ -120,14 +121,103 @@ int kv_env_open(const char *dir, uint64_t map_size, struct kv_env **out)
 	rc = xlate(mdb_txn_commit(txn));
 	if (rc)
 		goto fail_env;
-	*out = e;
 	return 0;
 fail_env:
 	mdb_env_close(e->env);
-fail:
-	pthread_mutex_destroy(&e->pool_mu);
-	free(e);
+	e->env = NULL;
 	return rc;
+}
+
+int kv_env_open(const char *dir, uint64_t map_size, struct kv_env **out)
+{
+	struct kv_env *e = calloc(1, sizeof(*e));
+	pthread_rwlockattr_t ra;
+	int rc;
+
+	if (!e)
+		return CN_ENOMEM;
+	e->dir = strdup(dir);
+	e->map_size = map_size;
+	if (!e->dir) {
+		free(e);
+		return CN_ENOMEM;
+	}
+	if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+		rc = -errno;
+		free(e->dir);
+		free(e);
+		return rc;
+	}
+	pthread_mutex_init(&e->pool_mu, NULL);
+	pthread_rwlockattr_init(&ra);
+	pthread_rwlockattr_setkind_np(&ra, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+	pthread_rwlock_init(&e->swap, &ra);
+	pthread_rwlockattr_destroy(&ra);
+	rc = env_open_files(e);
+	if (rc) {
+		pthread_mutex_destroy(&e->pool_mu);
+		pthread_rwlock_destroy(&e->swap);
+		free(e->dir);
+		free(e);
+		return rc;
+	}
+	*out = e;
+	return 0;
+}
+
+int kv_env_replace(struct kv_env *e, const char *newdir)
+{
+	char from[4096], to[4096], lock[4096];
+	int rc = 0;
+
+	if ((size_t)snprintf(from, sizeof(from), "%s/data.mdb", newdir) >= sizeof(from) ||
+	    (size_t)snprintf(to, sizeof(to), "%s/data.mdb", e->dir) >= sizeof(to) ||
+	    (size_t)snprintf(lock, sizeof(lock), "%s/lock.mdb", e->dir) >= sizeof(lock))
+		return CN_ETOOBIG;
+	pthread_rwlock_wrlock(&e->swap);
+	pthread_mutex_lock(&e->pool_mu);
+	for (int i = 0; i < e->npool; i++)
+		mdb_txn_abort(e->pool[i]);
+	e->npool = 0;
+	pthread_mutex_unlock(&e->pool_mu);
+	mdb_env_close(e->env);
+	e->env = NULL;
+	/* rename is atomic: a crash leaves the old store or the new one */
+	if (rename(from, to) != 0)
+		rc = -errno;
+	unlink(lock);
+	if (rc == 0) {
+		int fd = open(e->dir, O_RDONLY | O_DIRECTORY);
+		if (fd >= 0) {
+			if (fsync(fd) != 0)
+				rc = -errno;
+			close(fd);
+		}
+	}
+	/* The old store if the rename failed, else the new one; without an
+	 * environment nothing can go on. */
+	int orc = env_open_files(e);
+	if (!rc)
+		rc = orc;
+	pthread_rwlock_unlock(&e->swap);
+	if (orc) {
+		log_error("meta: cannot reopen the store after replacing it: %s", cn_strerror(orc));
+		abort();
+	}
+	return rc;
+}
+
+int kv_env_copy_fd(struct kv_env *e, int fd)
+{
+	pthread_rwlock_rdlock(&e->swap);
+	int rc = xlate(mdb_env_copyfd2(e->env, fd, MDB_CP_COMPACT));
+	pthread_rwlock_unlock(&e->swap);
+	return rc;
+}
+
+int kv_env_sync(struct kv_env *e)
+{
+	return xlate(mdb_env_sync(e->env, 1));
 }
 
 void kv_env_close(struct kv_env *e)
@@ -138,6 +228,8 @@ void kv_env_close(struct kv_env *e)
 		mdb_txn_abort(e->pool[i]);
 	mdb_env_close(e->env);
 	pthread_mutex_destroy(&e->pool_mu);
+	pthread_rwlock_destroy(&e->swap);
+	free(e->dir);
 	free(e);
 }
 
@@ -145,6 +237,7 @@ int kv_read_begin(struct kv_env *e, struct kv_txn *out)
 {
 	MDB_txn *t = NULL;
 
+	pthread_rwlock_rdlock(&e->swap);
 	pthread_mutex_lock(&e->pool_mu);
 	if (e->npool)
 		t = e->pool[--e->npool];
@@ -153,13 +246,16 @@ int kv_read_begin(struct kv_env *e, struct kv_txn *out)
 		int rc = xlate(mdb_txn_renew(t));
 		if (rc) {
 			mdb_txn_abort(t);
+			pthread_rwlock_unlock(&e->swap);
 			return rc;
 		}
 		out->t = t;
 		out->env = e;
 		out->writes = 0;
+		out->rdlocked = 1;
 		return 0;
 	}
+	pthread_rwlock_unlock(&e->swap);
 	return kv_txn_begin(e, NULL, 1, out);
 }
 
@@ -179,6 +275,10 @@ void kv_read_end(struct kv_txn *t)
 	if (t->t)
 		mdb_txn_abort(t->t);
 	t->t = NULL;
+	if (t->rdlocked) {
+		t->rdlocked = 0;
+		pthread_rwlock_unlock(&e->swap);
+	}
 }
 
 int kv_env_copy(struct kv_env *e, const char *path)
@@ -194,15 +294,31 @@ size_t kv_key_max(struct kv_env *e)
 int kv_txn_begin(struct kv_env *e, struct kv_txn *parent, int rdonly, struct kv_txn *out)
 {
 	MDB_txn *t = NULL;
-	int rc = xlate(
-		mdb_txn_begin(e->env, parent ? parent->t : NULL, rdonly ? MDB_RDONLY : 0, &t));
+	int rc;
 
-	if (rc)
+	/* Write txns belong to the store's owner thread, which is also the
+	 * only one that replaces the files: only readers take the lock. */
+	if (rdonly)
+		pthread_rwlock_rdlock(&e->swap);
+	rc = xlate(mdb_txn_begin(e->env, parent ? parent->t : NULL, rdonly ? MDB_RDONLY : 0, &t));
+	if (rc) {
+		if (rdonly)
+			pthread_rwlock_unlock(&e->swap);
 		return rc;
+	}
 	out->t = t;
 	out->env = e;
 	out->writes = 0;
+	out->rdlocked = rdonly;
 	return 0;
+}
+
+static void unlock_read(struct kv_txn *t)
+{
+	if (t->rdlocked) {
+		t->rdlocked = 0;
+		pthread_rwlock_unlock(&t->env->swap);
+	}
 }
 
 int kv_txn_commit(struct kv_txn *t)
@@ -210,11 +326,13 @@ int kv_txn_commit(struct kv_txn *t)
 	if (fault_hit()) {
 		mdb_txn_abort(t->t);
 		t->t = NULL;
+		unlock_read(t);
 		return CN_EIO;
 	}
 	int rc = xlate(mdb_txn_commit(t->t));
 
 	t->t = NULL;
+	unlock_read(t);
 	return rc;
 }
 
@@ -223,6 +341,7 @@ void kv_txn_abort(struct kv_txn *t)
 	if (t->t)
 		mdb_txn_abort(t->t);
 	t->t = NULL;
+	unlock_read(t);
 }
 
 int kv_get(struct kv_txn *t, enum kv_db db, const void *k, size_t klen, const uint8_t **v,

@@ -42,6 +42,7 @@ struct kv_txn {
 	/* write calls attempted (put, del, cursor del): a failed one leaves an
 	 * LMDB txn unusable, so callers check whether a failing step wrote */
 	unsigned long writes;
+	int rdlocked; /* a read txn: holds the env's swap lock shared */
 };
 
 struct kv_cursor {
@@ -60,6 +61,16 @@ struct kv_item {
 int kv_env_open(const char *dir, uint64_t map_size, struct kv_env **out);
 void kv_env_close(struct kv_env *e);
 int kv_env_copy(struct kv_env *e, const char *path);
+/* Writes a compacting copy of the environment to fd (a file or a pipe),
+ * from one read snapshot. Any thread. */
+int kv_env_copy_fd(struct kv_env *e, int fd);
+/* Forces committed data to disk. Any thread. */
+int kv_env_sync(struct kv_env *e);
+/* Replaces the environment's files by newdir/data.mdb (a complete copy, made
+ * durable by the caller) while readers wait: the same struct kv_env then
+ * reads the new store. Owner thread, with no write txn open. Aborts the
+ * process if no store can be reopened. */
+int kv_env_replace(struct kv_env *e, const char *newdir);
 size_t kv_key_max(struct kv_env *e);
 
 /* rdonly: read txn. parent: nested write txn (NULL for top level). */

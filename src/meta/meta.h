@@ -61,6 +61,8 @@ struct meta_options {
 	uint16_t node_id;	/* goes into every generated id */
 	unsigned max_batch_us;	/* a batch stops taking commands after this; 0 = 5000 */
 	size_t max_batch_bytes; /* ... or after this many encoded bytes; 0 = 16 MiB */
+	int replicated;		/* cluster mode: commands go through a proposer and
+				   are applied with meta_repl_apply (no pipeline thread) */
 };
 
 /* ---- records returned by reads (owned: release with the _release call) ---- */
@@ -140,6 +142,10 @@ enum meta_cmd_type {
 	META_CMD_GC_DONE = 11,		/* gc[]: entries whose blobs were deleted */
 	META_CMD_BUCKET_SET_ATTRS = 12, /* bucket attrs */
 	META_CMD_INTENT_DROP = 13, /* blob_id: its write failed; the intent becomes a gc entry */
+	/* Not a change: completes once every command committed before it was
+	 * submitted is visible to this node's reads (a linearizable read
+	 * barrier in a cluster; at once on one node). Never encoded. */
+	META_CMD_BARRIER = 14,
 };
 
 /* One part named by CompleteMultipartUpload. */
@@ -162,6 +168,8 @@ struct meta_cmd_result {
 	int delete_marker;	      /* the version written/deleted is a delete marker */
 	uint64_t size;		      /* complete: final size */
 	char etag[META_ETAG_MAX + 1]; /* complete: "md5hex-N" */
+	uint64_t index;		      /* cluster: the entry's log index (a barrier:
+					 the leader's index it waited for) */
 };
 
 struct meta_cmd;
@@ -208,6 +216,8 @@ struct meta_cmd {
 	uint32_t n_gc;
 
 	struct meta_cmd_result res; /* out */
+	uint8_t local_only;	    /* cluster: forwarded here already; CN_ENOTLEADER
+				       rather than forwarding it again */
 
 	/* internal to the pipeline; do not touch */
 	struct meta_cmd *next_;
@@ -275,6 +285,48 @@ int meta_cmd_encode(const struct meta_cmd *cmd, uint8_t **out, size_t *out_len);
  * owns its arrays: call meta_cmd_release(out). Never trusts buf. */
 int meta_cmd_decode(const void *buf, size_t len, struct meta_cmd *out);
 void meta_cmd_release(struct meta_cmd *cmd);
+
+/* ---- replication (cluster mode; cluster/ drives these) ---- */
+
+/* Where meta_submit hands commands in a replicated store: submit takes cmd
+ * (its waiter and callback already set) and must end it exactly once with
+ * meta_cmd_complete, unless it returns an error. Any thread. */
+struct meta_proposer {
+	int (*submit)(void *arg, struct meta_cmd *cmd);
+	void *arg;
+};
+/* Installs the proposer (before any submit). Owner thread. */
+void meta_set_proposer(struct meta_store *s, const struct meta_proposer *p);
+/* Ends cmd with result rc: its callback runs on its waiter's loop (or its
+ * sync submitter wakes). Any thread. */
+void meta_cmd_complete(struct meta_cmd *cmd, int rc);
+
+/* FSM apply of the committed log entry at index (buf: meta_cmd_encode's
+ * bytes, borrowed) in the open replication batch, which it opens when
+ * needed. Entries at or below the store's applied index are skipped
+ * (replayed after a restart or a snapshot install). Returns 0 and the
+ * command's own result in *result (a failed precondition is a result, the
+ * same on every node), or a storage error: the node must stop, since its
+ * store would diverge. res (may be NULL) gets what apply reports. Raft
+ * thread only. */
+int meta_repl_apply(struct meta_store *s, uint64_t index, const void *buf, size_t len, int *result,
+		    struct meta_cmd_result *res);
+/* Commits the open batch, recording the last applied index in it; readers
+ * see the entries from now on. 0 when nothing is open. Raft thread. */
+int meta_repl_commit(struct meta_store *s);
+/* The applied index readers see (committed). Any thread. */
+uint64_t meta_repl_applied(struct meta_store *s);
+/* Makes everything committed durable (a Raft snapshot point). Raft thread. */
+int meta_repl_sync(struct meta_store *s);
+/* Streams a compacting copy of the store (at its current applied index) to
+ * fd. Any thread. */
+int meta_repl_copy_fd(struct meta_store *s, int fd);
+/* Swaps in the store copy at dir/data.mdb (durable, complete) and adopts
+ * its applied index. Raft thread, no batch open. */
+int meta_repl_replace(struct meta_store *s, const char *dir);
+/* Raises the id clock above the id's time (ids a leader generates must
+ * follow every id already in the log). Any thread. */
+void meta_id_observe(struct meta_store *s, const uint8_t id[META_ID_LEN]);
 
 /* ---- reads (any thread; each in one short read transaction) ---- */
 
@@ -398,5 +450,10 @@ typedef int (*meta_gc_cb)(const struct meta_gc_ref *ref, const uint8_t *layout, 
 int meta_gc_fetch(struct meta_store *s, int64_t now, unsigned max, meta_gc_cb cb, void *arg);
 /* Number of intents currently recorded (tests, metrics). */
 int meta_intent_count(struct meta_store *s, uint64_t *n);
+/* Visits every intent (blob being written); blob_id and layout borrowed for
+ * the call only. Return non-zero to stop. Any thread. */
+typedef int (*meta_intent_cb)(const uint8_t *blob_id, int64_t created, const uint8_t *layout,
+			      size_t layout_len, void *arg);
+int meta_intent_each(struct meta_store *s, meta_intent_cb cb, void *arg);
 
 #endif

@@ -8,7 +8,9 @@
 #ifndef CAIRN_META_META_INT_H
 #define CAIRN_META_META_INT_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -103,6 +105,32 @@ int idx_encode(struct cn_buf *w, const uint8_t *fkey, size_t fklen, const struct
 int idx_decode(const uint8_t *p, size_t len, struct idx_rec *out);
 int idx_decode_ex(const uint8_t *p, size_t len, struct idx_rec *out, int exact);
 struct kv_env *meta_store_env(struct meta_store *s);
+
+/* The store (private to meta/). */
+struct meta_store {
+	struct kv_env *env;
+	struct meta_options opt;
+	pthread_t thr;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct meta_cmd *qhead, *qtail;
+	int stopping;
+	int started;
+	pthread_mutex_t idmu;
+	uint64_t hlc_last;
+	uint64_t rng; /* under idmu */
+	struct meta_proposer proposer;
+	/* replicated mode (repl.c), all on the owner (Raft) thread except
+	 * `applied`, published for readers */
+	struct kv_txn repl_txn;
+	int repl_open;
+	uint64_t repl_index;	       /* last entry applied in repl_txn */
+	_Atomic uint64_t repl_applied; /* committed */
+	struct cn_buf repl_scratch;
+};
+
+/* Loads the applied index of a replicated store (open). */
+int repl_load(struct meta_store *s);
 /* Version value. fkey: stored for long keys only (NULL, 0 otherwise). */
 int ver_encode(struct cn_buf *w, const uint8_t *fkey, size_t fklen, const struct meta_version *v);
 /* Decodes into owned *out; key (the user key) is copied in. */
@@ -214,10 +242,17 @@ int lc_seek_past(struct lcur *lc, const uint8_t *p, size_t plen);
 /* ---- apply (apply.c) ---- */
 
 /* Applies one decoded command in (nested) write txn t. Deterministic: reads
- * only t and cmd. Writes results into *res. scratch: an encode buffer the
- * caller keeps across commands (reset here; saves a malloc per command). */
+ * only t, cmd and flags. Writes results into *res. scratch: an encode buffer
+ * the caller keeps across commands (reset here; saves a malloc per command).
+ * META_APPLY_REPLICATED (every node of a cluster applies with it): a command
+ * committing a blob (PUT of a blob version, a part) fails with CN_EABANDONED
+ * unless the blob's intent is still there. A node that restarts reclaims its
+ * unfinished blobs by dropping their intents through the log, and a proposal
+ * of its previous life may still be on its way to the leader: whichever the
+ * log orders first wins, and a blob is never both collected and referenced. */
+#define META_APPLY_REPLICATED 1u
 int meta_apply(struct kv_txn *t, const struct meta_cmd *cmd, struct meta_cmd_result *res,
-	       struct cn_buf *scratch);
+	       struct cn_buf *scratch, unsigned flags);
 /* Appends cmd's encoding (meta_cmd_encode's format) to w. */
 int cmd_encode_into(const struct meta_cmd *c, struct cn_buf *w);
 /* Turns every intent into a gc entry due at now (startup orphan sweep). */

@@ -1069,3 +1069,30 @@ int meta_intent_count(struct meta_store *s, uint64_t *n)
 	kv_read_end(&t);
 	return rc == CN_ENOTFOUND ? 0 : rc;
 }
+
+int meta_intent_each(struct meta_store *s, meta_intent_cb cb, void *arg)
+{
+	struct kv_txn t;
+	struct kv_cursor c;
+	struct kv_item it;
+	int rc = rtxn(s, &t);
+
+	if (rc)
+		return rc;
+	rc = kv_cursor_open(&t, KV_INTENTS, &c);
+	for (rc = rc ? rc : kv_cursor_seek(&c, NULL, 0, &it); !rc; rc = kv_cursor_next(&c, &it)) {
+		const uint8_t *layout;
+		size_t llen;
+		int64_t created;
+		if (it.klen != META_ID_LEN) {
+			rc = CN_ECORRUPT;
+			break;
+		}
+		rc = blobref_decode(it.v, it.vlen, &created, &layout, &llen);
+		if (rc || cb(it.k, created, layout, llen, arg))
+			break;
+	}
+	kv_cursor_close(&c);
+	kv_read_end(&t);
+	return rc == CN_ENOTFOUND ? 0 : rc;
+}

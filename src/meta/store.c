@@ -31,20 +31,6 @@
 #include "core/log.h"
 #include "meta/meta_int.h"
 
-struct meta_store {
-	struct kv_env *env;
-	struct meta_options opt;
-	pthread_t thr;
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	struct meta_cmd *qhead, *qtail;
-	int stopping;
-	int started;
-	pthread_mutex_t idmu;
-	uint64_t hlc_last;
-	uint64_t rng; /* under idmu */
-};
-
 struct sync_wait {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
@@ -83,6 +69,16 @@ static void id_new(struct meta_store *s, uint8_t out[META_ID_LEN])
 	out[13] = (uint8_t)(rnd >> 16);
 	out[14] = (uint8_t)(rnd >> 8);
 	out[15] = (uint8_t)rnd;
+}
+
+void meta_id_observe(struct meta_store *s, const uint8_t id[META_ID_LEN])
+{
+	uint64_t h = be64_get(id);
+
+	pthread_mutex_lock(&s->idmu);
+	if (h > s->hlc_last)
+		s->hlc_last = h;
+	pthread_mutex_unlock(&s->idmu);
 }
 
 void meta_version_id_new(struct meta_store *s, uint8_t out[META_ID_LEN])
@@ -170,8 +166,10 @@ static int format_check(struct meta_store *s, const char *dir)
 			rc = CN_EFORMAT;
 		}
 	}
-	/* Startup: no blob write can be in flight, so every intent is an orphan. */
-	if (!rc)
+	/* Startup: no blob write can be in flight, so every intent is an orphan.
+	 * Replicated: an old proposal may still commit, so the cluster sweeps
+	 * this node's intents through the log instead (cluster/). */
+	if (!rc && !s->opt.replicated)
 		rc = meta_intents_to_gc(&t, cn_now_ns(), &n);
 	if (!rc)
 		rc = kv_txn_commit(&t);
@@ -183,6 +181,7 @@ static int format_check(struct meta_store *s, const char *dir)
 }
 
 static void *meta_thread(void *arg);
+static void complete(struct meta_cmd *c);
 
 int meta_store_open(const char *dir, const struct meta_options *opt, struct meta_store **out)
 {
@@ -216,10 +215,17 @@ int meta_store_open(const char *dir, const struct meta_options *opt, struct meta
 	rc = format_check(s, dir);
 	if (rc)
 		goto fail_env;
-	rc = -pthread_create(&s->thr, NULL, meta_thread, s);
-	if (rc)
-		goto fail_env;
-	s->started = 1;
+	if (s->opt.replicated) {
+		/* The cluster's Raft thread applies committed entries instead. */
+		rc = repl_load(s);
+		if (rc)
+			goto fail_env;
+	} else {
+		rc = -pthread_create(&s->thr, NULL, meta_thread, s);
+		if (rc)
+			goto fail_env;
+		s->started = 1;
+	}
 	*out = s;
 	return 0;
 fail_env:
@@ -242,6 +248,9 @@ void meta_store_close(struct meta_store *s)
 	pthread_mutex_unlock(&s->mu);
 	if (s->started)
 		pthread_join(s->thr, NULL);
+	if (s->repl_open)
+		kv_txn_abort(&s->repl_txn);
+	cn_buf_release(&s->repl_scratch);
 	kv_env_close(s->env);
 	pthread_mutex_destroy(&s->mu);
 	pthread_cond_destroy(&s->cv);
@@ -334,6 +343,13 @@ int meta_submit(struct meta_store *s, struct meta_cmd *cmd, struct meta_waiter *
 	cmd->arg_ = arg;
 	cmd->sync_ = NULL;
 	cmd->rc_ = 0;
+	if (s->proposer.submit)
+		return s->proposer.submit(s->proposer.arg, cmd);
+	if (cmd->type == META_CMD_BARRIER) {
+		/* one node: every committed command is already visible */
+		complete(cmd);
+		return 0;
+	}
 	return enqueue(s, cmd);
 }
 
@@ -349,7 +365,7 @@ int meta_submit_sync(struct meta_store *s, struct meta_cmd *cmd)
 	cmd->cb_ = NULL;
 	cmd->sync_ = &sw;
 	cmd->rc_ = 0;
-	rc = enqueue(s, cmd);
+	rc = s->proposer.submit ? s->proposer.submit(s->proposer.arg, cmd) : enqueue(s, cmd);
 	if (!rc) {
 		pthread_mutex_lock(&sw.mu);
 		while (!sw.done)
@@ -360,6 +376,12 @@ int meta_submit_sync(struct meta_store *s, struct meta_cmd *cmd)
 	pthread_mutex_destroy(&sw.mu);
 	pthread_cond_destroy(&sw.cv);
 	return rc;
+}
+
+void meta_cmd_complete(struct meta_cmd *c, int rc)
+{
+	c->rc_ = rc;
+	complete(c);
 }
 
 static void complete(struct meta_cmd *c)
@@ -408,12 +430,12 @@ static int apply_one(struct kv_txn *batch, struct meta_cmd *c, int nested, int *
 	if (rc)
 		return rc;
 	if (!nested) {
-		rc = meta_apply(batch, &dec, &c->res, scratch);
+		rc = meta_apply(batch, &dec, &c->res, scratch, 0);
 		*dirty = rc && batch->writes != w0;
 	} else {
 		rc = kv_txn_begin(batch->env, batch, 0, &child);
 		if (!rc) {
-			rc = meta_apply(&child, &dec, &c->res, scratch);
+			rc = meta_apply(&child, &dec, &c->res, scratch, 0);
 			if (rc)
 				kv_txn_abort(&child);
 			else

@@ -138,6 +138,13 @@ static const struct {
 	{CN_ENOSPACE, {507, "InsufficientStorage", "The storage is full."}},
 	{-ENOSPC, {507, "InsufficientStorage", "The storage is full."}},
 	{CN_EDRIVE, {503, "ServiceUnavailable", "A drive is offline."}},
+	/* retryable: SDKs back off and retry a 503 SlowDown */
+	{CN_ENOLEADER,
+	 {503, "SlowDown", "The cluster has no leader this node can reach now; please retry."}},
+	{CN_ENOTLEADER,
+	 {503, "SlowDown", "The cluster leader changed while serving the request; please retry."}},
+	{CN_EUNCERTAIN,
+	 {500, "InternalError", "We encountered an internal error. Please try again."}},
 };
 
 static const struct s3_error internal = {500, "InternalError",

@@ -1,0 +1,180 @@
+/*
+ * meta/repl.c — the store as a replicated state machine (cluster mode): the
+ * FSM side of DESIGN §6. The cluster's Raft thread applies committed log
+ * entries here, in batches: one LMDB write transaction holds every entry
+ * applied in a loop turn and commits once, recording the index of the last
+ * one, so replaying the log after a crash skips what the store already has.
+ *
+ *   meta_repl_apply (opens repl_txn) ... meta_repl_apply
+ *   -> meta_repl_commit: "applied" = repl_index, commit, publish
+ *
+ * system db: key "applied" -> u64 LE, the last log index whose command is
+ * in the store (absent: 0). Written in the same transaction as the entries.
+ *
+ * Invariant: the same entries applied in the same order give the same store
+ * on every node. So a failure that is not the command's own result (a
+ * storage error, no memory, a corrupt record) stops the node: carrying on
+ * would make its store differ from the others'.
+ */
+#include <stdatomic.h>
+#include <string.h>
+
+#include "core/err.h"
+#include "core/log.h"
+#include "meta/meta_int.h"
+
+static const char applied_key[] = "applied";
+
+/* Results every node computes alike (preconditions, client errors)
+ * versus failures of this node. */
+static int is_node_failure(int rc)
+{
+	switch (rc) {
+	case CN_ENOMEM:
+	case CN_EIO:
+	case CN_ECORRUPT:
+	case CN_EFORMAT:
+	case CN_ENOSPACE:
+	case CN_EINTERNAL:
+	case CN_EAGAIN:
+		return 1;
+	default:
+		return rc < 0 && rc > CN_ERR_BASE; /* -errno */
+	}
+}
+
+static uint64_t get_u64(const uint8_t *p)
+{
+	uint64_t v = 0;
+	for (int i = 7; i >= 0; i--)
+		v = v << 8 | p[i];
+	return v;
+}
+
+static int read_applied(struct meta_store *s, uint64_t *out)
+{
+	struct kv_txn t;
+	const uint8_t *v;
+	size_t vlen;
+	int rc = kv_txn_begin(s->env, NULL, 1, &t);
+
+	if (rc)
+		return rc;
+	rc = kv_get(&t, KV_SYSTEM, applied_key, sizeof(applied_key) - 1, &v, &vlen);
+	if (rc == 0 && vlen != 8)
+		rc = CN_ECORRUPT;
+	*out = rc == 0 ? get_u64(v) : 0;
+	if (rc == CN_ENOTFOUND)
+		rc = 0;
+	kv_txn_abort(&t);
+	return rc;
+}
+
+int repl_load(struct meta_store *s)
+{
+	uint64_t a;
+	int rc = read_applied(s, &a);
+
+	if (rc)
+		return rc;
+	atomic_store(&s->repl_applied, a);
+	s->repl_index = a;
+	cn_buf_init(&s->repl_scratch);
+	return 0;
+}
+
+void meta_set_proposer(struct meta_store *s, const struct meta_proposer *p)
+{
+	s->proposer = *p;
+}
+
+uint64_t meta_repl_applied(struct meta_store *s)
+{
+	return atomic_load(&s->repl_applied);
+}
+
+int meta_repl_apply(struct meta_store *s, uint64_t index, const void *buf, size_t len,
+		    int *result, struct meta_cmd_result *res)
+{
+	struct meta_cmd_result scratch_res;
+	struct meta_cmd dec;
+	unsigned long w0;
+	int rc;
+
+	*result = 0;
+	if (index <= s->repl_index)
+		return 0; /* already in the store: a replay */
+	if (!s->repl_open) {
+		rc = kv_txn_begin(s->env, NULL, 0, &s->repl_txn);
+		if (rc)
+			return rc;
+		s->repl_open = 1;
+	}
+	rc = meta_cmd_decode(buf, len, &dec);
+	if (rc) {
+		/* Every node logged the same bytes: this one reads them wrong. */
+		log_error("meta: log entry %llu does not decode: %s", (unsigned long long)index,
+			  cn_strerror(rc));
+		return CN_ECORRUPT;
+	}
+	if (dec.vid[0] || dec.vid[1])
+		meta_id_observe(s, dec.vid);
+	w0 = s->repl_txn.writes;
+	rc = meta_apply(&s->repl_txn, &dec, res ? res : &scratch_res, &s->repl_scratch,
+			META_APPLY_REPLICATED);
+	meta_cmd_release(&dec);
+	if (rc && (is_node_failure(rc) || s->repl_txn.writes != w0)) {
+		log_error("meta: applying log entry %llu failed on this node: %s",
+			  (unsigned long long)index, cn_strerror(rc));
+		return rc ? rc : CN_EINTERNAL;
+	}
+	*result = rc;
+	s->repl_index = index;
+	return 0;
+}
+
+int meta_repl_commit(struct meta_store *s)
+{
+	uint8_t v[8];
+	int rc;
+
+	if (!s->repl_open)
+		return 0;
+	for (int i = 0; i < 8; i++)
+		v[i] = (uint8_t)(s->repl_index >> (8 * i));
+	rc = kv_put(&s->repl_txn, KV_SYSTEM, applied_key, sizeof(applied_key) - 1, v, 8);
+	if (rc == 0)
+		rc = kv_txn_commit(&s->repl_txn);
+	else
+		kv_txn_abort(&s->repl_txn);
+	s->repl_open = 0;
+	if (rc) {
+		log_error("meta: commit of applied entries up to %llu failed: %s",
+			  (unsigned long long)s->repl_index, cn_strerror(rc));
+		return rc;
+	}
+	atomic_store(&s->repl_applied, s->repl_index);
+	return 0;
+}
+
+int meta_repl_sync(struct meta_store *s)
+{
+	return kv_env_sync(s->env);
+}
+
+int meta_repl_copy_fd(struct meta_store *s, int fd)
+{
+	return kv_env_copy_fd(s->env, fd);
+}
+
+int meta_repl_replace(struct meta_store *s, const char *dir)
+{
+	int rc;
+
+	if (s->repl_open)
+		return CN_EINVAL;
+	rc = kv_env_replace(s->env, dir);
+	if (rc)
+		return rc;
+	return repl_load(s);
+}
