@@ -75,6 +75,9 @@ int gc_run_once(struct gc *g)
 	}
 	for (unsigned i = 0; i < c.n; i++) {
 		int drc = 0;
+		if (c.items[i].ok && g->opt.local_only &&
+		    !blob_is_local(g->data, &c.items[i].layout))
+			continue; /* another node's blob: that node collects it */
 		if (c.items[i].ok)
 			drc = blob_delete(g->data, &c.items[i].layout);
 		else
@@ -211,4 +214,61 @@ void gc_stop(struct gc *g)
 	pthread_cond_destroy(&g->cv);
 	free(g->items);
 	free(g);
+}
+
+struct reclaim {
+	struct data_store *data;
+	uint8_t (*ids)[META_ID_LEN];
+	size_t n, cap;
+	int rc;
+};
+
+static int reclaim_cb(const uint8_t *blob_id, int64_t created, const uint8_t *layout,
+		      size_t layout_len, void *arg)
+{
+	struct reclaim *r = arg;
+	struct blob_layout l;
+	(void)created;
+
+	if (blob_layout_decode(layout, layout_len, &l) != 0 || !blob_is_local(r->data, &l))
+		return 0;
+	if (r->n == r->cap) {
+		size_t cap = r->cap ? r->cap * 2 : 16;
+		void *p = realloc(r->ids, cap * sizeof(*r->ids));
+		if (!p) {
+			r->rc = CN_ENOMEM;
+			return 1;
+		}
+		r->ids = p;
+		r->cap = cap;
+	}
+	memcpy(r->ids[r->n++], blob_id, META_ID_LEN);
+	return 0;
+}
+
+int gc_reclaim_local_intents(struct meta_store *m, struct data_store *d)
+{
+	struct reclaim r = {.data = d};
+	struct meta_cmd cmd;
+	int rc;
+
+	memset(&cmd, 0, sizeof(cmd));
+	cmd.type = META_CMD_BARRIER;
+	rc = meta_submit_sync(m, &cmd);
+	if (!rc)
+		rc = meta_intent_each(m, reclaim_cb, &r);
+	if (!rc)
+		rc = r.rc;
+	for (size_t i = 0; !rc && i < r.n; i++) {
+		memset(&cmd, 0, sizeof(cmd));
+		cmd.type = META_CMD_INTENT_DROP;
+		cmd.now = cn_now_ns();
+		memcpy(cmd.blob_id, r.ids[i], META_ID_LEN);
+		rc = meta_submit_sync(m, &cmd);
+	}
+	free(r.ids);
+	if (!rc && r.n)
+		log_info("gc: %zu unfinished upload%s of an earlier run reclaimed", r.n,
+			 r.n == 1 ? "" : "s");
+	return rc ? rc : (int)(r.n > INT32_MAX ? INT32_MAX : r.n);
 }

@@ -24,6 +24,8 @@ struct gc_options {
 	unsigned interval_ms; /* pause between passes (default 1000) */
 	int64_t grace_ns;     /* min age of an entry; < 0: META_GC_GRACE_NS */
 	unsigned batch;	      /* entries per pass (default 256) */
+	int local_only;	      /* cluster: skip blobs with no shard on this node's
+				 drives (their node collects them) */
 };
 
 int gc_start(struct meta_store *m, struct data_store *d, const struct gc_options *opt,
@@ -36,5 +38,12 @@ void gc_stop(struct gc *g);
 /* Totals since start: blobs deleted, deletions that failed (drive offline),
  * and deletions deferred because a reader had the blob pinned. */
 void gc_stats(struct gc *g, uint64_t *deleted, uint64_t *failed, uint64_t *deferred);
+
+/* Cluster start-up: the intents of blobs on this node's drives belong to
+ * uploads its previous life never finished (this one has served nothing
+ * yet). Waits for a read barrier, then drops each through the log (its blob
+ * becomes a gc entry). Returns how many, or an error (no leader: retry).
+ * Blocks; call before the node serves S3. Any thread but a loop's. */
+int gc_reclaim_local_intents(struct meta_store *m, struct data_store *d);
 
 #endif

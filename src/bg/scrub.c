@@ -50,8 +50,11 @@ static void check_blob(struct scrub *s, const struct blob_layout *l, int from_qu
 {
 	struct blob_layout out;
 	unsigned rebuilt = 0;
-	int rc = blob_heal(s->data, l, &out, &rebuilt);
+	int rc;
 
+	if (!data_store_owns(s->data, l))
+		return; /* in a cluster, the node holding the blob scrubs it */
+	rc = blob_heal(s->data, l, &out, &rebuilt);
 	pthread_mutex_lock(&s->mu);
 	if (!from_queue) {
 		s->p.blobs_checked++;

@@ -183,6 +183,35 @@ void blob_writer_layout(const struct blob_writer *w, struct blob_layout *out);
  * pinned: GC retries either later. */
 int blob_delete(struct data_store *s, const struct blob_layout *l);
 
+/* Does one of l's shards live on a drive of this store? Any thread. */
+int blob_is_local(struct data_store *s, const struct blob_layout *l);
+
+/* Cluster mode: shards on other nodes' drives. Readers fetch the raw bytes
+ * of such a shard through pread and verify them exactly as local ones
+ * (header, per-piece checksums), so a remote node is trusted for nothing
+ * but availability. pread returns the bytes read (fewer only at the end of
+ * the file) or an error: CN_ENOTFOUND (no such shard there), CN_EDRIVE (no
+ * node has that drive, or it cannot be reached). Blocking; any thread. */
+struct data_remote {
+	ssize_t (*pread)(void *ctx, const uint8_t drive_id[DATA_ID_LEN],
+			 const uint8_t blob_id[DATA_ID_LEN], int shard, void *buf, size_t len,
+			 uint64_t off);
+	void *ctx;
+};
+/* Is l this store's to verify and heal: always on a single node; in a
+ * cluster only when one of its shards is on this node's drives (each node
+ * scrubs and heals its own). Any thread. */
+int data_store_owns(struct data_store *s, const struct blob_layout *l);
+/* Installs r (copied) before the store is shared between threads. */
+void data_store_set_remote(struct data_store *s, const struct data_remote *r);
+/* The serving side: raw bytes of shard `shard` of a blob on this store's
+ * drive drive_id, as data_remote.pread returns them. Any thread. */
+ssize_t data_shard_pread(struct data_store *s, const uint8_t drive_id[DATA_ID_LEN],
+			 const uint8_t blob_id[DATA_ID_LEN], int shard, void *buf, size_t len,
+			 uint64_t off);
+/* This store's drive ids (up to max); returns how many. Any thread. */
+int data_store_drive_ids(struct data_store *s, uint8_t (*ids)[DATA_ID_LEN], int max);
+
 /* Read pins. A reader pins every blob it will read right after the metadata
  * lookup that named them (the same loop turn, so far inside the GC grace
  * period: a blob found referenced cannot be due yet) and unpins when done;

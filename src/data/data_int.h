@@ -43,6 +43,8 @@ struct data_store {
 
 	pthread_mutex_t pin_lock; /* read pins (pin.c) */
 	struct pin **pins;
+
+	struct data_remote remote; /* cluster: other nodes' shards (pread NULL: none) */
 };
 
 /* Before a blob's files go: CN_EBUSY if a reader pins it, else drops it
@@ -129,9 +131,10 @@ uint64_t piece_cksum_get(int alg, const uint8_t *in);
 
 /* --- shard sources (reader.c): one shard file of a blob being read --- */
 struct shard_src {
-	int drive; /* index in the store, -1 if unknown */
-	int fd;	   /* -1 until opened */
-	int bad;   /* missing, unreadable header or drive fault: skip for good */
+	int drive;  /* index in the store, -1 if unknown */
+	int fd;	    /* -1 until opened */
+	int remote; /* on another node's drive: read through s->remote */
+	int bad;    /* missing, unreadable header or drive fault: skip for good */
 	uint32_t hdr_len;
 };
 void shard_src_init(struct shard_src *src);

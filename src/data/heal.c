@@ -273,6 +273,14 @@ out:
 	return rc;
 }
 
+int blob_is_local(struct data_store *s, const struct blob_layout *l)
+{
+	for (int i = 0; i < l->k + l->m && i < DATA_MAX_SHARDS; i++)
+		if (store_drive_index(s, l->drive[i]) >= 0)
+			return 1;
+	return 0;
+}
+
 int blob_delete(struct data_store *s, const struct blob_layout *l)
 {
 	char path[DATA_PATH_MAX];

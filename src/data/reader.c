@@ -41,6 +41,7 @@ void shard_src_init(struct shard_src *src)
 {
 	src->drive = -1;
 	src->fd = -1;
+	src->remote = 0;
 	src->bad = 0;
 	src->hdr_len = 0;
 }
@@ -57,6 +58,18 @@ int shard_src_open(struct data_store *s, const struct blob_layout *l, int i, str
 	if (!hdr)
 		hdr = &tmp;
 	src->drive = store_drive_index(s, l->drive[i]);
+	if (src->drive < 0 && s->remote.pread) {
+		/* another node's drive */
+		ssize_t n = s->remote.pread(s->remote.ctx, l->drive[i], l->id, i, hbuf,
+					    sizeof(hbuf), 0);
+		if (n < 0) {
+			rc = (int)n;
+			goto bad;
+		}
+		src->remote = 1;
+		rc = shard_header_decode(hbuf, (size_t)n, hdr);
+		goto check;
+	}
 	if (!store_drive_online(s, src->drive)) {
 		rc = CN_EDRIVE;
 		goto bad;
@@ -75,6 +88,7 @@ int shard_src_open(struct data_store *s, const struct blob_layout *l, int i, str
 		goto bad;
 	}
 	rc = shard_header_decode(hbuf, (size_t)n, hdr);
+check:
 	if (rc == 0 && !shard_header_matches(hdr, l, i))
 		rc = CN_ECORRUPT;
 	if (rc != 0) {
@@ -94,7 +108,13 @@ int shard_src_read(struct data_store *s, const struct blob_layout *l, int i, str
 	uint32_t ck = layout_ck_len(l), p = layout_piece_len(l, b);
 	off_t off = (off_t)layout_piece_off(l, b, src->hdr_len);
 
-	ssize_t n = dio_read_full(s->io, src->fd, rec, ck + p, off);
+	ssize_t n = src->remote ? s->remote.pread(s->remote.ctx, l->drive[i], l->id, i, rec, ck + p,
+						  (uint64_t)off)
+				: dio_read_full(s->io, src->fd, rec, ck + p, off);
+	if (n < 0 && src->remote) {
+		src->bad = 1;
+		return (int)n;
+	}
 	if (n < 0) {
 		if (dio_is_drive_fault((int)n)) {
 			store_fault(s, src->drive, (int)n);
@@ -162,7 +182,7 @@ static int get_piece(struct blob_reader *r, int i, uint64_t b)
 
 	if (src->bad)
 		return CN_EDRIVE;
-	if (src->fd < 0 && (rc = shard_src_open(r->s, &r->l, i, src, NULL)) != 0)
+	if (src->fd < 0 && !src->remote && (rc = shard_src_open(r->s, &r->l, i, src, NULL)) != 0)
 		goto bad;
 	if ((rc = shard_src_read(r->s, &r->l, i, src, b, r->pc[i] - r->ck)) != 0)
 		goto bad;
@@ -219,10 +239,12 @@ static int read_direct(struct blob_reader *r, uint64_t b, uint8_t *out, uint32_t
 
 	if (src->bad)
 		return CN_EDRIVE;
-	if (src->fd < 0 && shard_src_open(r->s, &r->l, 0, src, NULL) != 0) {
+	if (src->fd < 0 && !src->remote && shard_src_open(r->s, &r->l, 0, src, NULL) != 0) {
 		r->bad |= 1u; /* src->bad is set now: get_piece will skip it */
 		return CN_EDRIVE;
 	}
+	if (src->remote)
+		return CN_EAGAIN; /* the general path reads it with its checksum */
 	off = (off_t)layout_piece_off(&r->l, b, src->hdr_len);
 	n = dio_read_full(r->s->io, src->fd, ckb, r->ck, off);
 	if (n != (ssize_t)r->ck)

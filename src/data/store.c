@@ -567,6 +567,8 @@ int store_check_space(struct data_store *s, int i, uint64_t need)
 int data_heal_queue_push(struct data_store *s, const struct blob_layout *l)
 {
 	int rc = 0;
+	if (!data_store_owns(s, l))
+		return 0; /* another node's blob: that node heals it */
 	pthread_mutex_lock(&s->hq_lock);
 	for (size_t i = 0; i < s->hq_len; i++) {
 		if (memcmp(s->hq[(s->hq_head + i) % s->hq_cap].id, l->id, DATA_ID_LEN) == 0)
@@ -633,5 +635,48 @@ size_t data_heal_queue_len(struct data_store *s)
 	pthread_mutex_lock(&s->hq_lock);
 	size_t n = s->hq_len;
 	pthread_mutex_unlock(&s->hq_lock);
+	return n;
+}
+
+int data_store_owns(struct data_store *s, const struct blob_layout *l)
+{
+	return !s->remote.pread || blob_is_local(s, l);
+}
+
+void data_store_set_remote(struct data_store *s, const struct data_remote *r)
+{
+	s->remote = *r;
+}
+
+int data_store_drive_ids(struct data_store *s, uint8_t (*ids)[DATA_ID_LEN], int max)
+{
+	int n = 0;
+	for (int i = 0; i < s->n && n < max; i++)
+		memcpy(ids[n++], s->drives[i].id, DATA_ID_LEN);
+	return n;
+}
+
+ssize_t data_shard_pread(struct data_store *s, const uint8_t drive_id[DATA_ID_LEN],
+			 const uint8_t blob_id[DATA_ID_LEN], int shard, void *buf, size_t len,
+			 uint64_t off)
+{
+	char path[DATA_PATH_MAX];
+	int d = store_drive_index(s, drive_id), fd, rc;
+	ssize_t n;
+
+	if (shard < 0 || shard >= DATA_MAX_SHARDS || off > INT64_MAX)
+		return CN_EINVAL;
+	if (!store_drive_online(s, d))
+		return CN_EDRIVE;
+	rc = store_shard_path(s, d, blob_id, shard, path, sizeof(path));
+	if (rc)
+		return rc;
+	fd = s->io->open(s->io->ctx, path, O_RDONLY, 0);
+	if (fd < 0)
+		return fd == -ENOENT ? CN_ENOTFOUND : store_fault(s, d, fd);
+	n = dio_read_full(s->io, fd, buf, len, (off_t)off);
+	s->io->close(s->io->ctx, fd);
+	if (n < 0 && dio_is_drive_fault((int)n))
+		store_fault(s, d, (int)n);
 	return n;
 }

@@ -89,6 +89,7 @@ struct http_request {
 	uint64_t bytes_out;
 	int status;
 	int paused;
+	int held; /* paused by http_request_hold, not yet taken over */
 	int n_pending_writes;
 	char *hdr_pending; /* formatted headers not yet written (pool memory) */
 	size_t hdr_pending_len;
@@ -153,6 +154,12 @@ const struct http_header *http_request_header(const struct http_request *req, co
 /* Stop / restart delivering body bytes (backpressure). Loop thread. */
 void http_request_pause(struct http_request *req);
 void http_request_resume(struct http_request *req);
+/* Hold the body while the request waits before its handler runs (a cluster
+ * read barrier). http_request_run_held runs fn(arg) (which may answer and end
+ * req), then resumes the body unless fn paused or resumed it itself (fn then
+ * owns the pause state); req may be gone when it returns. Loop thread. */
+void http_request_hold(struct http_request *req);
+void http_request_run_held(struct http_request *req, void (*fn)(void *), void *arg);
 
 /* Starts the response. headers are copied. content_length is always sent
  * (S3 responses know their length); for HEAD pass the object's length and
@@ -169,5 +176,15 @@ int http_response_write_copy(struct http_request *req, const void *buf, size_t l
 void http_response_end(struct http_request *req);
 /* Asks for the connection to close after this response. */
 void http_request_close_after(struct http_request *req);
+
+/* Answers 101 Switching Protocols (with hdrs, copied) to a request whose
+ * body is complete, stops reading the connection, and once the answer is
+ * written calls cb with a duplicate of the socket's descriptor (the caller
+ * owns it; -1 if the write failed). The handler then ends the request as
+ * usual: the connection closes its own descriptor without a shutdown, so
+ * the socket lives on in the duplicate. Loop thread. */
+typedef void (*http_upgrade_cb)(struct http_request *req, int fd, void *arg);
+int http_request_upgrade(struct http_request *req, const struct http_header *hdrs, int n_hdrs,
+			 http_upgrade_cb cb, void *arg);
 
 #endif

@@ -20,6 +20,7 @@
 
 #include <assert.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <http_parser.h>
 #include <netinet/in.h>
 #include <stdatomic.h>
@@ -105,6 +106,7 @@ struct http_conn {
 	int handles_open;
 	int lingering;
 	int close_after;
+	int detached; /* the socket was handed to someone else (an upgrade) */
 	int peer_eof;
 	int timer_kind;
 };
@@ -429,6 +431,70 @@ void http_request_close_after(struct http_request *r)
 	r->conn->close_after = 1;
 }
 
+struct upgrade {
+	http_upgrade_cb cb;
+	void *arg;
+};
+
+static void upgrade_written(struct http_request *r, int err, void *arg)
+{
+	struct upgrade *u = arg;
+	struct http_conn *c = r->conn;
+	uv_os_fd_t fd = -1;
+	int dupfd = -1;
+
+	if (!err && uv_fileno((uv_handle_t *)&c->tcp, &fd) == 0)
+		dupfd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	/* Our handle closes (close(2) only: no shutdown, no linger), the
+	 * duplicate keeps the socket open for its new owner. */
+	c->detached = 1;
+	c->close_after = 1;
+	u->cb(r, dupfd, u->arg);
+}
+
+int http_request_upgrade(struct http_request *r, const struct http_header *hdrs, int n_hdrs,
+			 http_upgrade_cb cb, void *arg)
+{
+	struct http_conn *c = r->conn;
+	struct upgrade *u;
+	size_t cap = 64, len;
+	char *buf;
+
+	if (r->aborted || c->closing || r->response_started || !r->body_done)
+		return CN_EINVAL;
+	for (int i = 0; i < n_hdrs; i++)
+		cap += hdrs[i].name_len + hdrs[i].value_len + 4;
+	u = cn_pool_alloc(&r->pool, sizeof(*u));
+	buf = cn_pool_alloc(&r->pool, cap);
+	if (!u || !buf)
+		return CN_ENOMEM;
+	u->cb = cb;
+	u->arg = arg;
+	/* Whatever the peer sends after our answer belongs to the new owner:
+	 * not one byte more may be read here. */
+	if (c->reading) {
+		uv_read_stop((uv_stream_t *)&c->tcp);
+		c->reading = 0;
+	}
+	c->close_after = 1;
+	r->response_started = 1;
+	r->status = 101;
+	len = (size_t)snprintf(buf, cap, "HTTP/1.1 101 Switching Protocols\r\n");
+	for (int i = 0; i < n_hdrs; i++) {
+		memcpy(buf + len, hdrs[i].name, hdrs[i].name_len);
+		len += hdrs[i].name_len;
+		buf[len++] = ':';
+		buf[len++] = ' ';
+		memcpy(buf + len, hdrs[i].value, hdrs[i].value_len);
+		len += hdrs[i].value_len;
+		buf[len++] = '\r';
+		buf[len++] = '\n';
+	}
+	buf[len++] = '\r';
+	buf[len++] = '\n';
+	return write_buf(r, buf, len, 0, upgrade_written, u);
+}
+
 void http_response_end(struct http_request *r)
 {
 	struct http_conn *c = r->conn;
@@ -458,6 +524,7 @@ void http_request_pause(struct http_request *r)
 {
 	struct http_conn *c = r->conn;
 
+	r->held = 0;
 	if (r->paused)
 		return;
 	r->paused = 1;
@@ -473,6 +540,7 @@ void http_request_resume(struct http_request *r)
 {
 	struct http_conn *c = r->conn;
 
+	r->held = 0;
 	if (!r->paused)
 		return;
 	r->paused = 0;
@@ -484,6 +552,26 @@ void http_request_resume(struct http_request *r)
 	}
 	/* Parse what is buffered, then read more. */
 	conn_process(c);
+}
+
+void http_request_hold(struct http_request *r)
+{
+	if (r->paused)
+		return;
+	http_request_pause(r);
+	r->held = 1;
+}
+
+void http_request_run_held(struct http_request *r, void (*fn)(void *), void *arg)
+{
+	struct http_conn *c = r->conn;
+
+	c->in_cb++; /* r stays alive while fn runs, even if fn ends it */
+	fn(arg);
+	if (r->held)
+		http_request_resume(r);
+	c->in_cb--;
+	conn_maybe_finish(c);
 }
 
 /* ---- error responses produced by the HTTP layer itself ---- */
@@ -818,7 +906,7 @@ static void conn_maybe_finish(struct http_conn *c)
 		return;
 	}
 	if (c->close_after || c->peer_eof || c->w->stopping) {
-		if (c->state != ST_DONE && c->state != ST_IDLE && !c->peer_eof) {
+		if (c->state != ST_DONE && c->state != ST_IDLE && !c->peer_eof && !c->detached) {
 			/* The client may still be sending a body we did not read:
 			 * half-close and drain briefly so our response is not lost
 			 * to a reset. */
