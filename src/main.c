@@ -13,7 +13,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,8 +23,10 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <xxhash.h>
 
 #include "bg/gc.h"
+#include "cluster/cluster.h"
 #include "bg/scrub.h"
 #include "cli/cli.h"
 #include "core/err.h"
@@ -55,6 +59,11 @@ static void usage(FILE *f)
 		"  --max-connections N       open client connections at most (default: half\n"
 		"                            the file limit, up to 10000); see docs/SECURITY.md\n"
 		"  --quiet                   no access log\n"
+		"  cluster mode (CAIRN_CLUSTER_SECRET, CAIRN_ROOT_USER/PASSWORD on every node):\n"
+		"  --node ADDR:PORT          this node's cluster address (one of --peers)\n"
+		"  --peers A:P,B:P,...       the first configuration (the same on every node)\n"
+		"  --node-bind ADDR:PORT     listen there for the cluster (default: --node)\n"
+		"  --join                    a new node: never bootstrap, wait for `cluster add`\n"
 		"  --scrub-interval-s N      periodic scrub pass (0 = on demand only)\n"
 		"  --scrub-rate BYTES        scrub read rate per second (64 MiB)\n"
 		"       cairn admin [--endpoint URL] [--dir DIR] status|object B/K|scrub|heal|gc\n"
@@ -222,6 +231,37 @@ static int load_credentials(const char *dir, char *user, size_t ucap, char *pass
 	return 0;
 }
 
+/* Cluster start-up: once the node can serve linearizable requests, reclaim
+ * what its previous life left unfinished, then open for S3. */
+struct startup {
+	struct cluster *cluster;
+	struct meta_store *meta;
+	struct data_store *data;
+	struct s3_server *s3;
+	pthread_t thread;
+	_Atomic int stop;
+};
+
+static void *startup_main(void *arg)
+{
+	struct startup *st = arg;
+	int logged = 0;
+
+	while (!atomic_load(&st->stop)) {
+		int rc = cluster_ready(st->cluster) ? gc_reclaim_local_intents(st->meta, st->data)
+						    : CN_ENOLEADER;
+		if (rc >= 0) {
+			s3_server_set_ready(st->s3, 1);
+			log_info("cluster: serving S3");
+			break;
+		}
+		if (rc != CN_ENOLEADER && rc != CN_ENOTLEADER && !logged++)
+			log_warn("cluster: start-up reclaim: %s (retrying)", cn_strerror(rc));
+		usleep(100 * 1000);
+	}
+	return NULL;
+}
+
 static int cmd_server(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -241,6 +281,14 @@ static int cmd_server(int argc, char **argv)
 		{"scrub-interval-s", required_argument, 0, 'S'},
 		{"scrub-rate", required_argument, 0, 'R'},
 		{"max-connections", required_argument, 0, 'C'},
+		{"node", required_argument, 0, 'N'},
+		{"node-bind", required_argument, 0, 'n'},
+		{"peers", required_argument, 0, 'P'},
+		{"join", no_argument, 0, 'J'},
+		{"raft-heartbeat-ms", required_argument, 0, 1001},
+		{"raft-election-ms", required_argument, 0, 1002},
+		{"raft-snapshot-threshold", required_argument, 0, 1003},
+		{"raft-snapshot-trailing", required_argument, 0, 1004},
 		{"quiet", no_argument, 0, 'q'},
 		{"help", no_argument, 0, 'h'},
 		{0, 0, 0, 0},
@@ -261,6 +309,19 @@ static int cmd_server(int argc, char **argv)
 	struct gc *gc = NULL;
 	struct scrub_options sopt;
 	struct scrub *scrub = NULL;
+	/* cluster mode */
+	struct cluster_options copt;
+	struct cluster *cluster = NULL;
+	struct cluster_remote *remote = NULL;
+	struct http_server *ihttp = NULL;
+	struct http_options iopt;
+	struct http_handler ihandler;
+	const char *node_bind = NULL, *peers_arg = NULL;
+	char *peers_buf = NULL;
+	const char *peers[CLUSTER_MAX_NODES];
+	char raftdir[4200], ihost[256];
+	static struct startup startup;
+	int startup_started = 0;
 	enum cred_source cred_src;
 	int c, rc, ret = 1;
 	uint64_t v;
@@ -271,6 +332,7 @@ static int cmd_server(int argc, char **argv)
 	memset(&dopt, 0, sizeof(dopt));
 	memset(&gopt, 0, sizeof(gopt));
 	memset(&sopt, 0, sizeof(sopt));
+	memset(&copt, 0, sizeof(copt));
 	gopt.grace_ns = -1;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -358,6 +420,25 @@ static int cmd_server(int argc, char **argv)
 						 optarg);
 			hopt.max_connections = (unsigned)v;
 			break;
+		case 'N': copt.node = optarg; break;
+		case 'n': node_bind = optarg; break;
+		case 'P': peers_arg = optarg; break;
+		case 'J': copt.join = 1; break;
+		case 1001:
+		case 1002:
+		case 1003:
+		case 1004:
+			if (parse_u64(optarg, &v) || v == 0 || v > 10000000)
+				return bad_usage("bad Raft setting '%s'", optarg);
+			if (c == 1001)
+				copt.heartbeat_ms = (unsigned)v;
+			else if (c == 1002)
+				copt.election_ms = (unsigned)v;
+			else if (c == 1003)
+				copt.snapshot_threshold = (unsigned)v;
+			else
+				copt.snapshot_trailing = (unsigned)v;
+			break;
 		case 'q': cn_log_set_access(0); break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
@@ -369,6 +450,37 @@ static int cmd_server(int argc, char **argv)
 	}
 	if (argc - optind > MAX_DIRS)
 		return bad_usage("at most 64 data directories (%s...)", argv[optind]);
+	if (peers_arg || copt.node || copt.join) {
+		/* Cluster mode: every node gets the same --peers and environment. */
+		struct sockaddr_in sa;
+		const char *secret = getenv("CAIRN_CLUSTER_SECRET");
+		if (!peers_arg || !copt.node)
+			return bad_usage("cluster mode needs --node and --peers (%s)",
+					 copt.node ? copt.node : "no --node");
+		if (!secret || strlen(secret) < 16)
+			return bad_usage("%s",
+					 "cluster mode needs CAIRN_CLUSTER_SECRET (16+ chars)");
+		if (!getenv("CAIRN_ROOT_USER") || !getenv("CAIRN_ROOT_PASSWORD"))
+			return bad_usage("%s", "cluster mode needs CAIRN_ROOT_USER and "
+					       "CAIRN_ROOT_PASSWORD (the same on every node)");
+		if (cluster_addr_parse(copt.node, &sa) ||
+		    (node_bind && cluster_addr_parse(node_bind, &sa)))
+			return bad_usage("--node/--node-bind want IPv4:PORT, got '%s'", copt.node);
+		peers_buf = strdup(peers_arg);
+		if (!peers_buf)
+			return 1;
+		for (char *tok = strtok(peers_buf, ","); tok; tok = strtok(NULL, ",")) {
+			if (copt.n_peers == CLUSTER_MAX_NODES || cluster_addr_parse(tok, &sa)) {
+				free(peers_buf);
+				return bad_usage("--peers wants up to 16 IPv4:PORT, got '%s'",
+						 peers_arg);
+			}
+			peers[copt.n_peers++] = tok;
+		}
+		copt.peers = peers;
+		copt.secret = secret;
+		copt.secret_len = strlen(secret);
+	}
 	for (int i = optind; i < argc; i++) {
 		rc = mkdir_p(argv[i]);
 		if (rc) {
@@ -423,7 +535,16 @@ static int cmd_server(int argc, char **argv)
 		ret = 2;
 		goto out;
 	}
-	rc = meta_store_open(metadir, NULL, &meta);
+	{
+		struct meta_options mopt;
+		memset(&mopt, 0, sizeof(mopt));
+		if (copt.node) {
+			mopt.replicated = 1;
+			/* ids carry 16 bits of the node (the leader makes version ids) */
+			mopt.node_id = (uint16_t)XXH32(copt.node, strlen(copt.node), 0);
+		}
+		rc = meta_store_open(metadir, &mopt, &meta);
+	}
 	if (rc) {
 		fprintf(stderr, "cairn: cannot open metadata in %s: %s\n", metadir,
 			cn_strerror(rc));
@@ -435,6 +556,44 @@ static int cmd_server(int argc, char **argv)
 	rc = s3_server_new(&cfg, meta, data, &s3);
 	if (rc)
 		goto out;
+	if (copt.node) {
+		const char *ia = node_bind ? node_bind : copt.node;
+		const char *colon = strrchr(ia, ':');
+		snprintf(raftdir, sizeof(raftdir), "%s/.cairn/raft", argv[optind]);
+		copt.dir = raftdir;
+		rc = cluster_open(&copt, meta, &cluster);
+		if (rc) {
+			fprintf(stderr, "cairn: cluster: %s\n", cn_strerror(rc));
+			ret = 2;
+			goto out;
+		}
+		s3_server_set_cluster(s3, cluster);
+		rc = cluster_remote_new(cluster, &remote);
+		if (rc)
+			goto out;
+		{
+			/* blobs written through other nodes are read from there */
+			struct data_remote dr = {.pread = cluster_remote_pread, .ctx = remote};
+			data_store_set_remote(data, &dr);
+		}
+		/* The internal API (Raft included) on the cluster address. */
+		http_options_default(&iopt);
+		snprintf(ihost, sizeof(ihost), "%.*s", (int)(colon - ia), ia);
+		iopt.host = ihost;
+		iopt.port = atoi(colon + 1);
+		iopt.workers = 1;
+		iopt.max_connections = hopt.max_connections;
+		s3_server_internal_handler(s3, &ihandler);
+		rc = http_server_start(&iopt, &ihandler, &ihttp);
+		if (rc) {
+			fprintf(stderr, "cairn: cannot listen on %s for the cluster: %s\n", ia,
+				cn_strerror(rc));
+			ret = 2;
+			goto out;
+		}
+		/* Each node collects only the blobs on its own drives. */
+		gopt.local_only = 1;
+	}
 	rc = gc_start(meta, data, &gopt, &gc);
 	if (rc)
 		goto out;
@@ -450,7 +609,20 @@ static int cmd_server(int argc, char **argv)
 		ret = 2;
 		goto out;
 	}
-	s3_server_set_ready(s3, 1);
+	if (cluster) {
+		startup.cluster = cluster;
+		startup.meta = meta;
+		startup.data = data;
+		startup.s3 = s3;
+		rc = pthread_create(&startup.thread, NULL, startup_main, &startup);
+		if (rc) {
+			rc = -rc;
+			goto out;
+		}
+		startup_started = 1;
+	} else {
+		s3_server_set_ready(s3, 1);
+	}
 	printf("cairn: S3 endpoint http://%s:%d\n", host, http_server_port(http));
 	printf("cairn: region %s, data %s (%d drive%s)\n", cfg.region ? cfg.region : "us-east-1",
 	       argv[optind], argc - optind, argc - optind > 1 ? "s" : "");
@@ -470,14 +642,32 @@ static int cmd_server(int argc, char **argv)
 	int sig = 0;
 	sigwait(&sigs, &sig);
 	log_info("received %s, shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
+	if (startup_started) {
+		atomic_store(&startup.stop, 1);
+		pthread_join(startup.thread, NULL);
+		startup_started = 0;
+	}
 	s3_server_set_ready(s3, 0);
 	http_server_stop(http);
+	if (ihttp)
+		http_server_stop(ihttp);
 	ret = 0;
 out:
+	if (startup_started) {
+		atomic_store(&startup.stop, 1);
+		pthread_join(startup.thread, NULL);
+	}
 	if (http)
 		http_server_free(http);
 	scrub_stop(scrub);
 	gc_stop(gc);
+	if (ihttp) /* (again: idempotent) nothing reads shards for others now */
+		http_server_stop(ihttp);
+	cluster_remote_free(remote);
+	cluster_close(cluster);
+	if (ihttp)
+		http_server_free(ihttp);
+	free(peers_buf);
 	if (meta)
 		meta_store_close(meta);
 	s3_server_free(s3);

@@ -241,14 +241,19 @@ static int read_creds(const char *dir, char *user, size_t ucap, char *pass, size
 
 static void admin_usage(FILE *f)
 {
-	fprintf(f, "usage: cairn admin [--endpoint URL] [--dir DATA_DIR] COMMAND\n"
-		   "  status                 drives, buckets, heal queue, gc and scrub\n"
-		   "  object BUCKET/KEY      every version, layout and shard health\n"
-		   "  scrub [--wait]         start a scrub pass (and wait for it)\n"
-		   "  heal                   drain the heal queue now\n"
-		   "  gc                     run garbage collection now\n"
-		   "credentials: CAIRN_ROOT_USER/CAIRN_ROOT_PASSWORD, else "
-		   "DATA_DIR/.cairn/credentials\n");
+	fprintf(f,
+		"usage: cairn admin [--endpoint URL] [--dir DATA_DIR] COMMAND\n"
+		"  status                 drives, buckets, heal queue, gc and scrub\n"
+		"  object BUCKET/KEY      every version, layout and shard health\n"
+		"  scrub [--wait]         start a scrub pass (and wait for it)\n"
+		"  heal                   drain the heal queue now\n"
+		"  gc                     run garbage collection now\n"
+		"  cluster status         every node: role, term, commit/applied index, reachable\n"
+		"  cluster add ADDR       add the node whose cluster address is ADDR (started\n"
+		"                         with --join); it catches up, then votes\n"
+		"  cluster remove ADDR    remove the member at ADDR\n"
+		"credentials: CAIRN_ROOT_USER/CAIRN_ROOT_PASSWORD, else "
+		"DATA_DIR/.cairn/credentials\n");
 }
 
 int cli_admin(int argc, char **argv)
@@ -320,6 +325,15 @@ int cli_admin(int argc, char **argv)
 		rc = admin_call(&e, user, pass, "POST", "/_cairn/admin/heal", "", &body);
 	} else if (strcmp(cmd, "gc") == 0) {
 		rc = admin_call(&e, user, pass, "POST", "/_cairn/admin/gc", "", &body);
+	} else if (strcmp(cmd, "cluster") == 0 && i + 1 < argc &&
+		   strcmp(argv[i + 1], "status") == 0) {
+		rc = admin_call(&e, user, pass, "GET", "/_cairn/admin/cluster", "", &body);
+	} else if (strcmp(cmd, "cluster") == 0 && i + 2 < argc &&
+		   (strcmp(argv[i + 1], "add") == 0 || strcmp(argv[i + 1], "remove") == 0)) {
+		char a[256];
+		qenc(argv[i + 2], a, sizeof(a));
+		snprintf(q, sizeof(q), "address=%s&op=%s", a, argv[i + 1]);
+		rc = admin_call(&e, user, pass, "POST", "/_cairn/admin/cluster", q, &body);
 	} else {
 		admin_usage(stderr);
 		return 2;

@@ -9,6 +9,10 @@
  *   GET  /_cairn/admin/scrub                  scrub progress
  *   POST /_cairn/admin/heal                   drain the heal queue now
  *   POST /_cairn/admin/gc                     run garbage collection now
+ *   GET  /_cairn/admin/cluster                every node's view: role, term,
+ *                                             commit/applied index, reachability
+ *   POST /_cairn/admin/cluster?op=add&address=A     membership change, run by
+ *   POST /_cairn/admin/cluster?op=remove&address=A  the leader (any node asks it)
  *
  * Answers are JSON, built with jansson (DESIGN §2). Shard health in /object is computed on the
  * thread pool by reading and verifying every piece of every shard (read-only).
@@ -22,8 +26,11 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include <pthread.h>
+
 #include "bg/gc.h"
 #include "bg/scrub.h"
+#include "cluster/cluster.h"
 #include "core/err.h"
 
 /* A JSON string of s, or of a placeholder when s is not UTF-8 (drive paths
@@ -349,6 +356,234 @@ static void admin_object(struct s3_req *r)
 	}
 }
 
+/* ---- cluster ---- */
+
+#define PEER_STATUS_TIMEOUT_MS 1500
+#define MEMBER_TIMEOUT_MS 90000
+
+struct peer_probe {
+	struct cluster *c;
+	const struct cluster_node *n;
+	json_t *doc; /* its status, or NULL */
+	char err[64];
+	pthread_t t;
+	int started;
+};
+
+/* A node's own view, asked over the internal API (its status JSON). */
+static int peer_status(struct cluster *c, const char *address, json_t **out, char *err, size_t cap)
+{
+	struct rpc_resp resp;
+	json_t *doc;
+	int rc;
+
+	*out = NULL;
+	rc = rpc_call(cluster_rpc(c), address, "GET", "/_cairn/internal/status", NULL, 0, -1,
+		      PEER_STATUS_TIMEOUT_MS, 1, &resp);
+	if (rc) {
+		snprintf(err, cap, "%s", cn_strerror(rc));
+		return rc;
+	}
+	doc = resp.status == 200 && resp.body ? json_loads(resp.body, 0, NULL) : NULL;
+	if (!doc || !json_is_object(doc))
+		snprintf(err, cap, "HTTP %d", resp.status);
+	rpc_resp_release(&resp);
+	if (!doc || !json_is_object(doc)) {
+		json_decref(doc);
+		return CN_EINTERNAL;
+	}
+	*out = doc;
+	return 0;
+}
+
+static void *probe_thread(void *arg)
+{
+	struct peer_probe *p = arg;
+	peer_status(p->c, p->n->address, &p->doc, p->err, sizeof(p->err));
+	return NULL;
+}
+
+struct cluster_op {
+	int op; /* 0 status, 1 add, 2 remove */
+	const char *address;
+	json_t *doc;
+	int rc;
+};
+
+/* Every configured node's own view, asked in parallel (a dead node costs one
+ * timeout, not one per node). Pool thread. */
+static void cluster_status_work(struct s3_req *r, struct cluster_op *op)
+{
+	struct cluster *c = r->srv->cluster;
+	struct cluster_status st;
+	struct peer_probe pr[CLUSTER_MAX_NODES];
+	json_t *nodes = json_array(), *self;
+
+	cluster_status(c, &st);
+	self = s3_cluster_status_json(&st);
+	memset(pr, 0, sizeof(pr));
+	for (int i = 0; i < st.n_nodes; i++) {
+		pr[i].c = c;
+		pr[i].n = &st.nodes[i];
+		if (st.nodes[i].id != st.id)
+			pr[i].started = pthread_create(&pr[i].t, NULL, probe_thread, &pr[i]) == 0;
+		if (st.nodes[i].id != st.id && !pr[i].started)
+			probe_thread(&pr[i]);
+	}
+	for (int i = 0; i < st.n_nodes; i++) {
+		json_t *n;
+		if (pr[i].started)
+			pthread_join(pr[i].t, NULL);
+		n = json_pack("{s:I,s:s,s:s}", "id", (json_int_t)st.nodes[i].id, "address",
+			      st.nodes[i].address, "membership",
+			      st.nodes[i].voter ? "voter" : "standby");
+		if (st.nodes[i].id == st.id) {
+			json_object_set_new(n, "reachable", json_true());
+			json_object_update(n, self);
+		} else if (pr[i].doc) {
+			json_object_set_new(n, "reachable", json_true());
+			/* its own view, except what the configuration says */
+			json_object_del(pr[i].doc, "configuration");
+			json_object_update(n, pr[i].doc);
+			json_decref(pr[i].doc);
+		} else {
+			json_object_set_new(n, "reachable", json_false());
+			json_object_set_new(n, "error", json_string(pr[i].err));
+		}
+		json_object_del(n, "configuration");
+		json_array_append_new(nodes, n);
+	}
+	op->doc = json_pack("{s:I,s:s,s:I,s:s,s:I,s:o,s:o}", "node_id", (json_int_t)st.id, "node",
+			    st.address, "leader_id", (json_int_t)st.leader_id, "leader_address",
+			    st.leader_address, "term", (json_int_t)st.term, "ready",
+			    json_boolean(st.ready), "nodes", nodes);
+	json_decref(self);
+	op->rc = op->doc ? 0 : CN_ENOMEM;
+}
+
+/* add/remove: resolved here (the new node's id from its own status; the
+ * leaving node's from the configuration), run by the leader. Pool thread. */
+static void cluster_member_work(struct s3_req *r, struct cluster_op *op)
+{
+	struct cluster *c = r->srv->cluster;
+	struct cluster_status st;
+	struct rpc_resp resp;
+	uint64_t id = 0;
+	char target[256], err[64];
+	int rc;
+
+	cluster_status(c, &st);
+	if (op->op == 1) {
+		json_t *doc;
+		rc = peer_status(c, op->address, &doc, err, sizeof(err));
+		if (rc) {
+			op->rc = CN_EINVAL; /* nobody answers there */
+			return;
+		}
+		id = (uint64_t)json_integer_value(json_object_get(doc, "id"));
+		json_decref(doc);
+		for (int i = 0; i < st.n_nodes; i++)
+			if (st.nodes[i].id == id && st.nodes[i].voter) {
+				op->rc = 0; /* already a voter: done */
+				goto out;
+			}
+	} else {
+		for (int i = 0; i < st.n_nodes; i++)
+			if (strcmp(st.nodes[i].address, op->address) == 0)
+				id = st.nodes[i].id;
+	}
+	if (!id) {
+		op->rc = CN_EINVAL;
+		return;
+	}
+	if (!st.leader_id || !st.leader_address[0]) {
+		op->rc = CN_ENOLEADER;
+		return;
+	}
+	if (op->op == 1)
+		snprintf(target, sizeof(target),
+			 "/_cairn/internal/member?op=add&id=%" PRIu64 "&address=%s", id,
+			 op->address);
+	else
+		snprintf(target, sizeof(target), "/_cairn/internal/member?op=remove&id=%" PRIu64,
+			 id);
+	rc = rpc_call(cluster_rpc(c), st.leader_address, "POST", target, NULL, 0, -1,
+		      MEMBER_TIMEOUT_MS, 0, &resp);
+	if (rc) {
+		op->rc = rc == -ECONNREFUSED ? CN_ENOLEADER : CN_EUNCERTAIN;
+		return;
+	}
+	op->rc = resp.status == 200 ? 0 : resp.status == 503 ? CN_ENOLEADER : CN_EINTERNAL;
+	rpc_resp_release(&resp);
+out:
+	if (!op->rc)
+		op->doc = json_pack("{s:s,s:I,s:s}", "op", op->op == 1 ? "add" : "remove", "id",
+				    (json_int_t)id, "address", op->address);
+}
+
+static void cluster_work(struct s3_req *r, void *arg)
+{
+	struct cluster_op *op = arg;
+
+	if (op->op == 0)
+		cluster_status_work(r, op);
+	else
+		cluster_member_work(r, op);
+}
+
+static void cluster_after(struct s3_req *r, int status, void *arg)
+{
+	struct cluster_op *op = arg;
+
+	if (status || op->rc) {
+		int rc = status ? CN_EINTERNAL : op->rc;
+		const char *why =
+			rc == CN_EINVAL ? (op->op == 1 ? "no cairn node answers at that address"
+						       : "no such member")
+			: rc == CN_ENOLEADER  ? "no leader now; try again"
+			: rc == CN_EUNCERTAIN ? "the leader did not answer; the change may "
+						"or may not have happened"
+					      : cn_strerror(rc);
+		json_decref(op->doc);
+		send_json(r,
+			  rc == CN_EINVAL      ? 400
+			  : rc == CN_ENOLEADER ? 503
+					       : 500,
+			  json_pack("{s:s,s:s}", "error", cn_errname(rc), "message", why));
+		return;
+	}
+	send_json(r, 200, op->doc);
+}
+
+static void admin_cluster(struct s3_req *r, int post)
+{
+	struct cluster_op *op = cn_pool_zalloc(r->pool, sizeof(*op));
+	const char *o = s3_route_param(&r->route, "op");
+	struct sockaddr_in sa;
+
+	if (!op) {
+		s3_send_error(r, CN_ENOMEM);
+		return;
+	}
+	if (!r->srv->cluster) {
+		send_json(r, 400, json_pack("{s:s}", "error", "single node: no cluster (--peers)"));
+		return;
+	}
+	if (post) {
+		op->op = o && strcmp(o, "add") == 0 ? 1 : o && strcmp(o, "remove") == 0 ? 2 : -1;
+		op->address = s3_route_param(&r->route, "address");
+		if (op->op < 0 || !op->address || strlen(op->address) > CLUSTER_ADDR_MAX ||
+		    cluster_addr_parse(op->address, &sa)) {
+			send_json(r, 400,
+				  json_pack("{s:s}", "error",
+					    "expected op=add|remove and address=HOST:PORT"));
+			return;
+		}
+	}
+	if (s3_work(r, cluster_work, cluster_after, op))
+		s3_send_error(r, CN_ENOMEM);
+}
+
 void s3_admin(struct s3_req *r)
 {
 	const char *p = r->http->path + strlen("/_cairn/admin/");
@@ -381,6 +616,8 @@ void s3_admin(struct s3_req *r)
 		if (r->srv->gc)
 			gc_kick(r->srv->gc);
 		send_json(r, 200, json_pack("{s:s}", "gc", "started"));
+	} else if (strcmp(p, "cluster") == 0) {
+		admin_cluster(r, post);
 	} else {
 		s3_send_error(r, CN_ENOTIMPL);
 	}

@@ -23,6 +23,7 @@
 #include <time.h>
 
 #include "core/clock.h"
+#include "cluster/cluster.h"
 #include "core/err.h"
 #include "core/log.h"
 #include "core/metrics.h"
@@ -423,7 +424,8 @@ static void ops_endpoint(struct s3_req *r)
 		send_plain(r, 200, "text/plain", "ok\n", 3);
 	} else if (strcmp(p, "/_cairn/health/ready") == 0) {
 		r->http->op = "HealthReady";
-		if (r->srv->ready)
+		/* in a cluster: only when linearizable requests can be served */
+		if (r->srv->ready && (!r->srv->cluster || cluster_ready(r->srv->cluster)))
 			send_plain(r, 200, "text/plain", "ready\n", 6);
 		else
 			send_plain(r, 503, "text/plain", "not ready\n", 10);
@@ -604,18 +606,12 @@ static void redact_log_url(struct http_request *h)
 	h->log_url = out;
 }
 
-static void on_request(struct http_request *h, void *arg)
+static struct s3_req *new_req(struct http_request *h, struct s3_server *s)
 {
-	struct s3_server *s = arg;
-	struct s3_req *r;
-	struct s3_route_input in;
-	int rc;
+	struct s3_req *r = cn_pool_zalloc(&h->pool, sizeof(*r));
 
-	r = cn_pool_zalloc(&h->pool, sizeof(*r));
-	if (!r) {
-		http_response_end(h);
-		return;
-	}
+	if (!r)
+		return NULL;
 	r->http = h;
 	r->srv = s;
 	r->wk = http_worker_data(h->worker);
@@ -625,6 +621,41 @@ static void on_request(struct http_request *h, void *arg)
 	h->data = r;
 	h->on_abort = on_abort;
 	redact_log_url(h);
+	return r;
+}
+
+static void barrier_failed(void *arg)
+{
+	struct s3_req *r = arg;
+	s3_send_error(r, r->barrier_rc);
+}
+
+static void dispatch_held(void *arg)
+{
+	dispatch(arg);
+}
+
+static void barrier_passed(struct meta_cmd *cmd, int rc, void *arg)
+{
+	struct s3_req *r = arg;
+	(void)cmd;
+
+	r->barrier_rc = rc ? rc : r->aborted ? CN_EINCOMPLETE : 0;
+	http_request_run_held(r->http, r->barrier_rc ? barrier_failed : dispatch_held, r);
+}
+
+static void on_request(struct http_request *h, void *arg)
+{
+	struct s3_server *s = arg;
+	struct s3_req *r;
+	struct s3_route_input in;
+	int rc;
+
+	r = new_req(h, s);
+	if (!r) {
+		http_response_end(h);
+		return;
+	}
 
 	if (strncmp(h->path, "/_cairn/admin/", 14) == 0) {
 		h->op = "Admin";
@@ -669,7 +700,37 @@ static void on_request(struct http_request *h, void *arg)
 		s3_send_error(r, CN_ESHUTDOWN);
 		return;
 	}
+	if (s->cluster) {
+		/* Linearizable: the request sees every write acknowledged before it
+		 * arrived, whichever node took that write (one barrier round
+		 * serves all requests waiting for it). */
+		struct meta_cmd *b = cn_pool_zalloc(r->pool, sizeof(*b));
+		if (!b) {
+			s3_send_error(r, CN_ENOMEM);
+			return;
+		}
+		b->type = META_CMD_BARRIER;
+		http_request_hold(h); /* body bytes wait for the handler */
+		rc = s3_meta_submit(r, b, barrier_passed, r);
+		if (rc) {
+			r->barrier_rc = rc;
+			http_request_run_held(h, barrier_failed, r);
+		}
+		return;
+	}
 	dispatch(r);
+}
+
+/* The internal API's requests (second HTTP server, cluster address). */
+static void on_internal_request(struct http_request *h, void *arg)
+{
+	struct s3_req *r = new_req(h, arg);
+
+	if (!r) {
+		http_response_end(h);
+		return;
+	}
+	s3_internal(r);
 }
 
 /* ---- workers ---- */
@@ -750,6 +811,17 @@ void s3_server_set_bg(struct s3_server *s, struct gc *gc, struct scrub *scrub)
 void s3_server_set_ready(struct s3_server *s, int ready)
 {
 	s->ready = ready;
+}
+
+void s3_server_set_cluster(struct s3_server *s, struct cluster *c)
+{
+	s->cluster = c;
+}
+
+void s3_server_internal_handler(struct s3_server *s, struct http_handler *out)
+{
+	s3_server_handler(s, out);
+	out->on_request = on_internal_request;
 }
 
 /* The HTTP layer's framing errors, answered as S3 errors too. */

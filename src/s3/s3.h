@@ -42,5 +42,11 @@ struct scrub;
 void s3_server_set_bg(struct s3_server *s, struct gc *gc, struct scrub *scrub);
 /* Readiness: 1 when stores are open and the server accepts requests. */
 void s3_server_set_ready(struct s3_server *s, int ready);
+struct cluster;
+/* Cluster mode: every request waits for a read barrier, readiness follows
+ * the cluster, the admin API shows it. Before serving. */
+void s3_server_set_cluster(struct s3_server *s, struct cluster *c);
+/* The handler of the internal API server (on the cluster address). */
+void s3_server_internal_handler(struct s3_server *s, struct http_handler *out);
 
 #endif

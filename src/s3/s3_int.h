@@ -26,13 +26,16 @@
 #define S3_NS "http://s3.amazonaws.com/doc/2006-03-01/"
 #define S3_MAX_USER_META 2048
 
+struct cluster;
+
 struct s3_server {
 	struct s3_config cfg;
 	struct meta_store *meta;
 	struct data_store *data;
-	struct gc *gc;	     /* may be NULL */
-	struct scrub *scrub; /* may be NULL */
-	int ready;
+	struct gc *gc;		 /* may be NULL */
+	struct scrub *scrub;	 /* may be NULL */
+	struct cluster *cluster; /* cluster mode, else NULL */
+	_Atomic int ready;	 /* set by the main or start-up thread, read by loops */
 };
 
 /* Per HTTP worker loop. */
@@ -107,8 +110,9 @@ struct s3_req {
 	char request_id[17];
 	int is_head;
 	int aborted;
-	int done;   /* a response has been ended */
-	int n_work; /* thread-pool items in flight */
+	int done;	/* a response has been ended */
+	int n_work;	/* thread-pool items in flight */
+	int barrier_rc; /* cluster read barrier outcome (frontend) */
 	struct s3_body body;
 	void *op; /* the handler's own state */
 };
@@ -218,6 +222,13 @@ void s3_attrs_to_headers(struct s3_req *r, const struct s3_attrs *a, struct s3_h
 
 /* ---- admin endpoints (admin.c): /_cairn/admin/..., root credentials ---- */
 void s3_admin(struct s3_req *r);
+
+/* ---- internal API (internal.c): node-to-node, cluster secret ---- */
+void s3_internal(struct s3_req *r);
+struct cluster_status;
+struct json_t;
+/* A node's status as JSON (jansson, owned). */
+struct json_t *s3_cluster_status_json(const struct cluster_status *st);
 
 /* ---- operations ---- */
 

@@ -1,0 +1,172 @@
+/*
+ * cluster/cluster.h — cluster mode (DESIGN §6): the metadata store as a
+ * replicated state machine on libraft, the internal API's authentication
+ * and its client.
+ *
+ * Layer: cluster (below s3/, above meta/ and core/). raft.c is the only
+ * file that calls raft_*. The internal API's server side lives in
+ * s3/internal.c (it needs the HTTP layer) and calls into this module.
+ *
+ * Model: every metadata change is a struct meta_cmd; meta_submit hands it
+ * to the cluster (meta_set_proposer). The leader appends it to the Raft log;
+ * a follower forwards it to the leader over the internal API. Committed
+ * entries are applied on every node by meta_repl_apply, in batches of one
+ * LMDB transaction per loop turn; a submitter learns its result only after
+ * that transaction committed, so its next read sees it. A read barrier
+ * (META_CMD_BARRIER) completes once this node has applied everything the
+ * leader had committed when the barrier was asked: reads after it are
+ * linearizable.
+ *
+ * Threads: one Raft thread (its own libuv loop) owns raft, the FSM and every
+ * LMDB write; forwarding threads make blocking calls to the leader. Every
+ * public function says which thread may call it.
+ */
+#ifndef CAIRN_CLUSTER_CLUSTER_H
+#define CAIRN_CLUSTER_CLUSTER_H
+
+#include <netinet/in.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct meta_store;
+
+#define CLUSTER_ADDR_MAX 63  /* "a.b.c.d:port" and more */
+#define CLUSTER_MAX_NODES 16 /* in one configuration */
+#define CLUSTER_AUTH_SKEW 300 /* seconds a signed internal request stays valid */
+
+/* ---- internal API authentication (auth.c) ---- */
+
+/* Signs an internal request: out = hex HMAC-SHA256 (see auth.c for what is
+ * covered). Returns 0 or CN_ENOMEM. Any thread. */
+int cluster_auth_sign(const char *secret, size_t slen, const char *method, const char *target,
+		      const char *node, int64_t date, const uint8_t body_sha[32], char out[65]);
+/* Checks the X-Cairn-Node/-Date/-Auth values of a request against its method,
+ * target and body hash. 0 or CN_EACCESS. Any thread. */
+int cluster_auth_verify(const char *secret, size_t slen, const char *method, const char *target,
+			const char *node, const char *date, const char *auth,
+			const uint8_t body_sha[32], int64_t now_s);
+
+/* "a.b.c.d:port" (or "localhost:port") into sa. 0 or CN_EINVAL. */
+int cluster_addr_parse(const char *addr, struct sockaddr_in *sa);
+
+/* ---- internal API client (rpc.c) ---- */
+
+#define RPC_MAX_HDRS 8
+struct rpc_resp {
+	int status;
+	int keep_alive;
+	char *body; /* malloc'd, NUL-terminated; NULL when empty or streamed */
+	size_t len; /* body bytes (also when streamed to a file) */
+	struct {
+		char name[64];
+		char value[160];
+	} hdr[RPC_MAX_HDRS]; /* the X-Cairn-* headers of the response */
+	int n_hdr;
+};
+
+struct rpc_client;
+/* A client signing as node (its advertised address) with the secret
+ * (copied). Any thread. */
+int rpc_client_new(const char *secret, size_t slen, const char *node, struct rpc_client **out);
+void rpc_client_free(struct rpc_client *c);
+/* One signed request to addr, within timeout_ms. With body_fd >= 0 the
+ * response body is written there instead of memory. An idempotent call is
+ * resent once on a fresh connection if a kept-alive one had been closed.
+ * Returns 0 with *resp filled (any status: check resp->status; release with
+ * rpc_resp_release) or an error: CN_ETIMEOUT, CN_EINCOMPLETE, -errno...
+ * Blocks; any thread but a libuv loop's. */
+int rpc_call(struct rpc_client *c, const char *addr, const char *method, const char *target,
+	     const void *body, size_t len, int body_fd, unsigned timeout_ms, int idempotent,
+	     struct rpc_resp *resp);
+/* The value of an X-Cairn-* response header, or NULL. */
+const char *rpc_resp_header(const struct rpc_resp *r, const char *name);
+void rpc_resp_release(struct rpc_resp *r);
+
+/* ---- the replicated store (raft.c) ---- */
+
+struct cluster_options {
+	const char *node;	  /* this node's advertised address (one of peers) */
+	const char *const *peers; /* the first configuration */
+	int n_peers;
+	const char *secret; /* CAIRN_CLUSTER_SECRET */
+	size_t secret_len;
+	const char *dir; /* node-local: Raft log, snapshots, node id */
+	int join;	 /* never bootstrap: wait to be added (a new or replacement node) */
+	unsigned heartbeat_ms;	     /* 0: 100 */
+	unsigned election_ms;	     /* 0: 1000 */
+	unsigned snapshot_threshold; /* entries between snapshots; 0: 16384 */
+	unsigned snapshot_trailing;  /* entries kept after one; 0: 4096 */
+};
+
+enum cluster_role { CLUSTER_NONE = 0, CLUSTER_FOLLOWER, CLUSTER_CANDIDATE, CLUSTER_LEADER };
+
+struct cluster_node {
+	uint64_t id;
+	char address[CLUSTER_ADDR_MAX + 1];
+	int voter; /* 1 voter, 0 stand-by/spare */
+};
+
+/* What this node knows, published by the Raft thread after every turn. */
+struct cluster_status {
+	uint64_t id;
+	char address[CLUSTER_ADDR_MAX + 1];
+	enum cluster_role role;
+	uint64_t leader_id; /* 0: no leader known */
+	char leader_address[CLUSTER_ADDR_MAX + 1];
+	uint64_t term, commit, applied, last_index;
+	int ready; /* a leader is known and this node applied up to its commit */
+	struct cluster_node nodes[CLUSTER_MAX_NODES];
+	int n_nodes;
+};
+
+struct cluster;
+
+/* Opens cluster mode over the replicated store m (meta_store_open with
+ * replicated=1): loads or bootstraps Raft in opt->dir, starts the Raft and
+ * forwarding threads, and installs itself as m's proposer. Borrows m until
+ * cluster_close; copies opt. Main thread. */
+int cluster_open(const struct cluster_options *opt, struct meta_store *m, struct cluster **out);
+/* Stops Raft and the threads; commands still waiting fail with
+ * CN_ESHUTDOWN. Main thread. */
+void cluster_close(struct cluster *c);
+
+/* Any thread. */
+void cluster_status(struct cluster *c, struct cluster_status *out);
+int cluster_ready(struct cluster *c);
+/* This node's Raft id. */
+uint64_t cluster_id(struct cluster *c);
+/* The secret the internal API is signed with (borrowed, valid until close). */
+const char *cluster_secret(struct cluster *c, size_t *len);
+/* The internal API client of this node (for s3/: cluster status). */
+struct rpc_client *cluster_rpc(struct cluster *c);
+
+/* A Raft connection accepted by the internal API (after authentication):
+ * takes fd (a connected TCP socket; closed on any error). Any thread. */
+void cluster_raft_accept(struct cluster *c, int fd, uint64_t id, const char *address);
+
+/* Membership change, run on the leader (CN_ENOTLEADER elsewhere): add a
+ * node (it catches up as a stand-by, then becomes a voter) or remove one.
+ * Blocks up to timeout_ms; returns 0 or an error. Not on a libuv loop. */
+int cluster_member_add(struct cluster *c, uint64_t id, const char *address, unsigned timeout_ms);
+int cluster_member_remove(struct cluster *c, uint64_t id, unsigned timeout_ms);
+
+/* Streams a store copy at an applied index >= min_index into fd, for a
+ * node installing a snapshot (the internal API's GET .../snapshot). Returns
+ * 0 and the copy's applied index, CN_EAGAIN when this node is behind, or an
+ * error. Blocks; not on a libuv loop. */
+int cluster_snapshot_copy(struct cluster *c, uint64_t min_index, int fd, uint64_t *applied);
+
+/* ---- other nodes' shards (remote.c) ---- */
+
+struct cluster_remote;
+/* Reads of shards on other nodes' drives for the data layer: install with
+ * data_store_set_remote({cluster_remote_pread, r}). Free it after every
+ * reader stopped and before cluster_close. Main thread. */
+int cluster_remote_new(struct cluster *c, struct cluster_remote **out);
+void cluster_remote_free(struct cluster_remote *r);
+/* struct data_remote's pread (see data/data.h). Blocking; any thread. */
+ssize_t cluster_remote_pread(void *ctx, const uint8_t drive_id[16], const uint8_t blob_id[16],
+			     int shard, void *buf, size_t len, uint64_t off);
+
+#endif

@@ -1,0 +1,1701 @@
+/*
+ * cluster/raft.c — the metadata store replicated with libraft (DESIGN §6).
+ * The only file that calls raft_*.
+ *
+ * One Raft thread runs a libuv loop with raft_uv (log and snapshot files in
+ * opt.dir) over our own transport: a Raft connection is an internal-API
+ * request upgraded to a raw stream (POST /_cairn/internal/raft, signed with
+ * the cluster secret), so Raft and the internal API share one address.
+ *
+ * Commands (meta_submit -> cluster_submit, any thread) reach the Raft thread
+ * through its inbox:
+ *
+ *   leader, ready   raft_apply -> fsm_apply (meta_repl_apply) -> apply_cb
+ *                   -> done list -> after_turn: meta_repl_commit, complete
+ *   leader, !ready  held until the term's first barrier is applied
+ *   follower        forwarded to the leader by a forwarding thread
+ *                   (POST /_cairn/internal/propose), completed from there
+ *
+ * Read barriers (META_CMD_BARRIER): on the leader one raft_barrier serves
+ * every read waiting when it was asked; on a follower one call to the
+ * leader's barrier does, then the reads wait until this node applied up to
+ * the index the leader returned.
+ *
+ * Results are given out only after the batch transaction holding them has
+ * committed (after_turn, a uv_check handle: after every loop turn), so a
+ * client that saw its write acknowledged reads it back on the next barrier.
+ *
+ * Snapshots are a small manifest (the applied index); the store itself
+ * moves only when a follower installs one: it fetches a compacting copy of
+ * a peer's store (GET /_cairn/internal/snapshot), streamed to a file, and
+ * swaps it in (meta_repl_replace).
+ */
+#include "cluster/cluster.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <http_parser.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <raft.h>
+#include <raft/uv.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <uv.h>
+#include <xxhash.h>
+
+#include "core/buf.h"
+#include "core/clock.h"
+#include "core/digest.h"
+#include "core/err.h"
+#include "core/log.h"
+#include "meta/meta.h"
+
+#define FORWARDERS 4
+/* A log entry: u32 LE length of the encoded command, 4 zero bytes, the
+ * command, zero padding to a multiple of 8 (raft_uv's rule). */
+#define ENTRY_HDR 8
+#define FORWARD_TIMEOUT_MS 10000
+/* a follower read waits this long to apply up to the leader's commit */
+#define READ_WAIT_MS 5000
+#define SNAP_MAGIC "CAIRNSN1"
+
+/* ---- inbox messages (any thread -> Raft thread) ---- */
+
+enum msg_type { MSG_CMD, MSG_ACCEPT, MSG_FBAR_DONE, MSG_MEMBER, MSG_STOP };
+
+struct member_req {
+	int add; /* 1 add, 0 remove */
+	uint64_t id;
+	char address[CLUSTER_ADDR_MAX + 1];
+	struct raft_change change;
+	int rc;
+	int done;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct cluster *c;
+};
+
+struct msg {
+	struct msg *next;
+	enum msg_type type;
+	struct meta_cmd *cmd; /* MSG_CMD */
+	int fd;		      /* MSG_ACCEPT */
+	uint64_t id;
+	char address[CLUSTER_ADDR_MAX + 1];
+	uint64_t index;		   /* MSG_FBAR_DONE: leader's index, 0 = failed */
+	struct meta_cmd *waiters; /* MSG_FBAR_DONE */
+	int rc;
+	struct member_req *member;
+};
+
+/* ---- forwarding jobs (Raft thread -> forwarding threads) ---- */
+
+enum job_type { JOB_PROPOSE, JOB_BARRIER };
+
+struct job {
+	struct job *next;
+	enum job_type type;
+	char leader[CLUSTER_ADDR_MAX + 1];
+	struct meta_cmd *cmd;	  /* JOB_PROPOSE */
+	uint8_t *enc;		  /* its encoding */
+	size_t enc_len;
+	struct meta_cmd *waiters; /* JOB_BARRIER */
+};
+
+/* A command appended to the log by this node. */
+struct prop {
+	struct raft_apply req;
+	struct cluster *c;
+	struct meta_cmd *cmd;
+	int rc;
+	struct meta_cmd_result res;
+	struct prop *next; /* FIFO in log order */
+};
+
+struct barrier_round {
+	struct raft_barrier req;
+	struct cluster *c;
+	struct meta_cmd *waiters;
+	int term_ready; /* the round that makes a new leader ready */
+	int remote;	/* some waiter is a follower's forwarded barrier */
+	uint64_t term;
+};
+
+/* A read waiting until this node applied `index`. */
+struct await {
+	struct await *next;
+	uint64_t index;
+	uint64_t deadline_ns; /* then 503: this node is not catching up */
+	struct meta_cmd *waiters;
+};
+
+/* Outbound Raft connection being set up (transport connect). */
+struct dialer {
+	uv_tcp_t *tcp; /* raft_malloc'd: raft frees the stream */
+	uv_connect_t conn;
+	uv_write_t wr;
+	struct raft_uv_connect *req;
+	struct cluster *c;
+	struct cn_buf out;
+	http_parser parser;
+	int status; /* 101 seen */
+	int done;
+	char rbuf[512];
+	struct dialer *next, *prev;
+	int closing;
+};
+
+struct cluster {
+	struct cluster_options opt;
+	char node[CLUSTER_ADDR_MAX + 1];
+	char *secret;
+	size_t slen;
+	char *dir;
+	char **peers;
+	uint64_t id;
+	struct meta_store *meta;
+	struct rpc_client *rpc;
+
+	/* Raft thread */
+	uv_loop_t loop;
+	uv_thread_t thread;
+	uv_async_t wake;
+	uv_check_t check;
+	struct raft raft;
+	struct raft_io io;
+	struct raft_fsm fsm;
+	struct raft_uv_transport transport;
+	raft_uv_accept_cb accept_cb;
+	struct dialer *dialers;
+	struct prop *props_head, *props_tail;
+	struct meta_cmd *done;	  /* results waiting for the commit */
+	struct meta_cmd *held;	  /* leader not ready yet */
+	struct meta_cmd *lbar_waiting; /* leader barrier reads not yet in a round */
+	struct barrier_round *lbar_inflight;
+	/* a round for followers' reads completed: the next append tells them
+	 * the new commit index now rather than at the next heartbeat */
+	int lbar_kick;
+	struct meta_cmd *fbar_waiting; /* follower barrier reads not yet asked */
+	int fbar_inflight;
+	struct await *awaits;
+	struct member_req *promote; /* added, to be made a voter */
+	uint64_t ready_term; /* the term whose first barrier applied (leader) */
+	/* Raft's last applied index when the store last committed: readers see
+	 * every entry up to it (barriers and configuration entries included,
+	 * which the store's own applied index does not count) */
+	uint64_t visible;
+	int prev_role;
+	int started;
+	int raft_closed;
+	int transport_closed;
+
+	/* inbox */
+	pthread_mutex_t mu;
+	struct msg *in_head, *in_tail;
+	int stopping;
+
+	/* forwarding threads */
+	pthread_t fwd[FORWARDERS];
+	pthread_mutex_t jmu;
+	pthread_cond_t jcv;
+	struct job *jobs, *jobs_tail;
+	int jstop;
+
+	/* published status */
+	pthread_mutex_t smu;
+	struct cluster_status st;
+	_Atomic int atomic_stop; /* seen by a blocking snapshot fetch */
+};
+
+static int raft_err(int rv)
+{
+	switch (rv) {
+	case 0: return 0;
+	case RAFT_NOMEM: return CN_ENOMEM;
+	case RAFT_NOTLEADER: return CN_ENOTLEADER;
+	case RAFT_LEADERSHIPLOST: return CN_EUNCERTAIN;
+	case RAFT_SHUTDOWN:
+	case RAFT_CANCELED: return CN_ESHUTDOWN;
+	case RAFT_NOSPACE: return CN_ENOSPACE;
+	case RAFT_IOERR: return CN_EIO;
+	case RAFT_BADID:
+	case RAFT_DUPLICATEID:
+	case RAFT_DUPLICATEADDRESS:
+	case RAFT_BADROLE:
+	case RAFT_INVALID: return CN_EINVAL;
+	case RAFT_CANTCHANGE:
+	case RAFT_BUSY: return CN_ECONFLICT;
+	case RAFT_NOCONNECTION: return CN_ENOLEADER;
+	default: return CN_EINTERNAL;
+	}
+}
+
+static void list_append(struct meta_cmd **head, struct meta_cmd *cmd)
+{
+	cmd->next_ = NULL;
+	while (*head)
+		head = &(*head)->next_;
+	*head = cmd;
+}
+
+/* Ends every command of list with rc (same index for barriers). */
+static void complete_all(struct meta_cmd *list, int rc, uint64_t index)
+{
+	while (list) {
+		struct meta_cmd *n = list->next_;
+		list->next_ = NULL;
+		list->res.index = index;
+		meta_cmd_complete(list, rc);
+		list = n;
+	}
+}
+
+/* ---- forwarding threads ---- */
+
+static void post(struct cluster *c, struct msg *m)
+{
+	pthread_mutex_lock(&c->mu);
+	m->next = NULL;
+	if (c->in_tail)
+		c->in_tail->next = m;
+	else
+		c->in_head = m;
+	c->in_tail = m;
+	pthread_mutex_unlock(&c->mu);
+	uv_async_send(&c->wake);
+}
+
+static void job_push(struct cluster *c, struct job *j)
+{
+	pthread_mutex_lock(&c->jmu);
+	j->next = NULL;
+	if (c->jobs_tail)
+		c->jobs_tail->next = j;
+	else
+		c->jobs = j;
+	c->jobs_tail = j;
+	pthread_cond_signal(&c->jcv);
+	pthread_mutex_unlock(&c->jmu);
+}
+
+/* Result of a forwarded propose: "<rc> <index> <vid_text|-> <delete_marker>
+ * <size> <etag|->" on one line (what the submitter's callback reads). */
+static void decode_result(const char *s, int *rc, struct meta_cmd_result *res)
+{
+	char vid[40] = "", etag[80] = "";
+	long long r = 0;
+	unsigned long long index = 0, size = 0;
+	int dm = 0;
+
+	if (!s || sscanf(s, "%lld %llu %39s %d %llu %79s", &r, &index, vid, &dm, &size, etag) != 6) {
+		*rc = CN_EUNCERTAIN;
+		return;
+	}
+	*rc = (int)r;
+	res->index = index;
+	if (strcmp(vid, "-") != 0 && strlen(vid) < sizeof(res->vid_text)) {
+		strcpy(res->vid_text, vid);
+		if (strcmp(vid, "null") != 0)
+			meta_id_from_text(vid, strlen(vid), res->vid);
+	}
+	res->delete_marker = dm;
+	res->size = size;
+	if (strcmp(etag, "-") != 0 && strlen(etag) < sizeof(res->etag))
+		strcpy(res->etag, etag);
+}
+
+static void run_job(struct cluster *c, struct job *j)
+{
+	struct rpc_resp resp;
+	int rc;
+
+	if (j->type == JOB_PROPOSE) {
+		rc = rpc_call(c->rpc, j->leader, "POST", "/_cairn/internal/propose", j->enc,
+			      j->enc_len, -1, FORWARD_TIMEOUT_MS, 0, &resp);
+		if (rc) {
+			/* Sent or not, applied or not: unknown. */
+			meta_cmd_complete(j->cmd, rc == -ECONNREFUSED ? CN_ENOLEADER : CN_EUNCERTAIN);
+		} else if (resp.status == 200) {
+			int r;
+			decode_result(resp.body, &r, &j->cmd->res);
+			meta_cmd_complete(j->cmd, r);
+		} else {
+			/* 503: the leader moved before appending it */
+			meta_cmd_complete(j->cmd, resp.status == 503 ? CN_ENOLEADER : CN_EUNCERTAIN);
+		}
+		if (!rc)
+			rpc_resp_release(&resp);
+		free(j->enc);
+	} else {
+		struct msg *m = calloc(1, sizeof(*m));
+		uint64_t index = 0;
+		rc = rpc_call(c->rpc, j->leader, "POST", "/_cairn/internal/barrier", NULL, 0, -1,
+			      FORWARD_TIMEOUT_MS, 1, &resp);
+		if (!rc) {
+			if (resp.status == 200 && resp.body)
+				index = strtoull(resp.body, NULL, 10);
+			rpc_resp_release(&resp);
+		}
+		if (!m) {
+			complete_all(j->waiters, CN_ENOMEM, 0);
+		} else {
+			m->type = MSG_FBAR_DONE;
+			m->index = index;
+			m->waiters = j->waiters;
+			post(c, m);
+		}
+	}
+	free(j);
+}
+
+static void *forwarder(void *arg)
+{
+	struct cluster *c = arg;
+
+	pthread_mutex_lock(&c->jmu);
+	for (;;) {
+		struct job *j;
+		while (!c->jobs && !c->jstop)
+			pthread_cond_wait(&c->jcv, &c->jmu);
+		if (!c->jobs)
+			break;
+		j = c->jobs;
+		c->jobs = j->next;
+		if (!c->jobs)
+			c->jobs_tail = NULL;
+		pthread_mutex_unlock(&c->jmu);
+		run_job(c, j);
+		pthread_mutex_lock(&c->jmu);
+	}
+	pthread_mutex_unlock(&c->jmu);
+	return NULL;
+}
+
+/* ---- FSM ---- */
+
+static int fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf, void **result)
+{
+	struct cluster *c = fsm->data;
+	uint64_t index = raft_last_applied(&c->raft) + 1;
+	struct prop *p = c->props_head;
+	struct meta_cmd_result res;
+	int rc, r;
+
+	/* ours: the oldest proposal still waiting has this index */
+	while (p && p->req.index < index)
+		p = p->next; /* its entry was replaced by another leader's */
+	const uint8_t *e = buf->base;
+	size_t len;
+
+	memset(&res, 0, sizeof(res));
+	if (buf->len < ENTRY_HDR) {
+		log_error("cluster: log entry %llu is %zu bytes; stopping this node",
+			  (unsigned long long)index, buf->len);
+		abort();
+	}
+	len = (size_t)e[0] | (size_t)e[1] << 8 | (size_t)e[2] << 16 | (size_t)e[3] << 24;
+	if (len > buf->len - ENTRY_HDR) {
+		log_error("cluster: log entry %llu is malformed; stopping this node",
+			  (unsigned long long)index);
+		abort();
+	}
+	rc = meta_repl_apply(c->meta, index, e + ENTRY_HDR, len, &r, &res);
+	if (rc) {
+		/* Carrying on would make this store differ from the others'. */
+		log_error("cluster: cannot apply log entry %llu: %s; stopping this node",
+			  (unsigned long long)index, cn_strerror(rc));
+		abort();
+	}
+	*result = NULL;
+	if (p && p->req.index == index) {
+		p->rc = r;
+		p->res = res;
+		p->res.index = index;
+		*result = p;
+	}
+	return 0;
+}
+
+static int fsm_snapshot(struct raft_fsm *fsm, struct raft_buffer *bufs[], unsigned *n_bufs)
+{
+	struct cluster *c = fsm->data;
+	struct raft_buffer *b;
+	uint8_t *p;
+	uint64_t applied;
+	int rc;
+
+	/* The snapshot point must be durable in the store before Raft may drop
+	 * the log entries it covers. */
+	rc = meta_repl_commit(c->meta);
+	if (!rc)
+		rc = meta_repl_sync(c->meta);
+	if (rc) {
+		log_error("cluster: snapshot: %s", cn_strerror(rc));
+		return RAFT_IOERR;
+	}
+	applied = meta_repl_applied(c->meta);
+	b = raft_malloc(sizeof(*b));
+	p = raft_malloc(16 + 8);
+	if (!b || !p) {
+		raft_free(b);
+		raft_free(p);
+		return RAFT_NOMEM;
+	}
+	/* manifest: magic, applied index (LE), this node's id (LE) */
+	memcpy(p, SNAP_MAGIC, 8);
+	for (int i = 0; i < 8; i++) {
+		p[8 + i] = (uint8_t)(applied >> (8 * i));
+		p[16 + i] = (uint8_t)(c->id >> (8 * i));
+	}
+	b->base = p;
+	b->len = 24;
+	*bufs = b;
+	*n_bufs = 1;
+	log_info("cluster: snapshot at applied index %llu", (unsigned long long)applied);
+	return 0;
+}
+
+static int fetch_store(struct cluster *c, const char *addr, uint64_t min)
+{
+	char dir[4200], path[4300], target[96];
+	struct rpc_resp resp;
+	int fd, rc;
+
+	snprintf(dir, sizeof(dir), "%s/incoming", c->dir);
+	snprintf(path, sizeof(path), "%s/data.mdb", dir);
+	if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+		return -errno;
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	snprintf(target, sizeof(target), "/_cairn/internal/snapshot?min=%llu",
+		 (unsigned long long)min);
+	/* Big stores take a while: the timeout covers the whole transfer. */
+	rc = rpc_call(c->rpc, addr, "GET", target, NULL, 0, fd, 3600000, 1, &resp);
+	if (!rc && resp.status != 200)
+		rc = resp.status == 503 ? CN_EAGAIN : CN_EINTERNAL;
+	if (!rc && fsync(fd) != 0)
+		rc = -errno;
+	close(fd);
+	if (!rc) {
+		log_info("cluster: fetched a store copy of %zu bytes from %s", resp.len, addr);
+		rc = meta_repl_replace(c->meta, dir);
+	}
+	unlink(path);
+	return rc;
+}
+
+/* Makes the store reach `index` from a peer's copy. Blocks the Raft loop
+ * (this node can do nothing useful until it has the store). */
+static int install_store(struct cluster *c, uint64_t index)
+{
+	unsigned delay_ms = 200;
+
+	for (int attempt = 0; !atomic_load(&c->atomic_stop); attempt++) {
+		raft_id lid = 0;
+		const char *laddr = NULL;
+		char addrs[CLUSTER_MAX_NODES + 1][CLUSTER_ADDR_MAX + 1];
+		int n = 0;
+
+		raft_leader(&c->raft, &lid, &laddr);
+		if (laddr && strlen(laddr) <= CLUSTER_ADDR_MAX)
+			strcpy(addrs[n++], laddr);
+		for (unsigned i = 0; i < c->raft.configuration.n && n <= CLUSTER_MAX_NODES; i++) {
+			const struct raft_server *s = &c->raft.configuration.servers[i];
+			if (s->id != c->id && s->id != lid && strlen(s->address) <= CLUSTER_ADDR_MAX)
+				strcpy(addrs[n++], s->address);
+		}
+		for (int i = 0; i < n; i++) {
+			int rc = fetch_store(c, addrs[i], index);
+			if (rc == 0 && meta_repl_applied(c->meta) >= index) {
+				log_info("cluster: installed a store copy at applied index %llu "
+					 "(snapshot %llu)",
+					 (unsigned long long)meta_repl_applied(c->meta),
+					 (unsigned long long)index);
+				return 0;
+			}
+			if (attempt % 10 == 0)
+				log_warn("cluster: snapshot copy from %s: %s", addrs[i],
+					 cn_strerror(rc ? rc : CN_EAGAIN));
+		}
+		usleep(delay_ms * 1000);
+		if (delay_ms < 2000)
+			delay_ms *= 2;
+	}
+	return CN_ESHUTDOWN;
+}
+
+static int fsm_restore(struct raft_fsm *fsm, struct raft_buffer *buf)
+{
+	struct cluster *c = fsm->data;
+	const uint8_t *p = buf->base;
+	uint64_t index = 0;
+	int rc;
+
+	if (buf->len != 24 || memcmp(p, SNAP_MAGIC, 8) != 0) {
+		raft_free(buf->base);
+		return RAFT_CORRUPT;
+	}
+	for (int i = 7; i >= 0; i--)
+		index = index << 8 | p[8 + i];
+	raft_free(buf->base);
+	/* Whatever is applied is committed: the batch must not straddle it. */
+	rc = meta_repl_commit(c->meta);
+	if (rc)
+		return RAFT_IOERR;
+	if (meta_repl_applied(c->meta) >= index)
+		return 0; /* our own snapshot, or we are ahead already */
+	log_info("cluster: installing a snapshot at index %llu (this store: %llu)",
+		 (unsigned long long)index, (unsigned long long)meta_repl_applied(c->meta));
+	rc = install_store(c, index);
+	return rc ? RAFT_IOERR : 0;
+}
+
+/* ---- transport: Raft connections over the internal API ---- */
+
+/* raft_uv keeps its own pointer in t->data: the cluster is found from the
+ * embedded transport instead. */
+static struct cluster *of_transport(struct raft_uv_transport *t)
+{
+	return (struct cluster *)((char *)t - offsetof(struct cluster, transport));
+}
+
+static int transport_init(struct raft_uv_transport *t, raft_id id, const char *address)
+{
+	(void)t, (void)id, (void)address;
+	return 0;
+}
+
+static int transport_listen(struct raft_uv_transport *t, raft_uv_accept_cb cb)
+{
+	struct cluster *c = of_transport(t);
+	c->accept_cb = cb;
+	return 0;
+}
+
+static void dialer_unlink(struct dialer *d)
+{
+	struct cluster *c = d->c;
+
+	if (d->prev)
+		d->prev->next = d->next;
+	else if (c->dialers == d)
+		c->dialers = d->next;
+	if (d->next)
+		d->next->prev = d->prev;
+	d->next = d->prev = NULL;
+}
+
+static void dialer_free_cb(uv_handle_t *h)
+{
+	struct dialer *d = h->data;
+	raft_free(d->tcp);
+	cn_buf_release(&d->out);
+	free(d);
+}
+
+/* Ends a connect: hands the stream to raft, or reports the failure. */
+static void dialer_finish(struct dialer *d, int status)
+{
+	struct raft_uv_connect *req = d->req;
+
+	if (d->done)
+		return;
+	d->done = 1;
+	dialer_unlink(d);
+	if (status == 0) {
+		uv_read_stop((uv_stream_t *)d->tcp);
+		d->tcp->data = NULL;
+		req->cb(req, (uv_stream_t *)d->tcp, 0); /* raft owns the stream now */
+		d->tcp = NULL;
+		cn_buf_release(&d->out);
+		free(d);
+		return;
+	}
+	req->cb(req, NULL, status);
+	d->tcp->data = d;
+	uv_close((uv_handle_t *)d->tcp, dialer_free_cb);
+}
+
+static int dial_on_headers(http_parser *p)
+{
+	struct dialer *d = p->data;
+	d->status = (int)p->status_code;
+	http_parser_pause(p, 1);
+	return 1; /* no body follows a 101 */
+}
+
+static const http_parser_settings dial_settings = {
+	.on_headers_complete = dial_on_headers,
+};
+
+static void dial_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+	struct dialer *d = h->data;
+	(void)suggested;
+	*buf = uv_buf_init(d->rbuf, sizeof(d->rbuf));
+}
+
+static void dial_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
+{
+	struct dialer *d = s->data;
+	size_t used;
+
+	if (n == 0)
+		return;
+	if (n < 0) {
+		dialer_finish(d, RAFT_NOCONNECTION);
+		return;
+	}
+	/* The answer is a header block and nothing more: the peer sends no
+	 * Raft bytes on a connection it accepted. */
+	used = http_parser_execute(&d->parser, &dial_settings, buf->base, (size_t)n);
+	(void)used;
+	if (d->status == 101 && (HTTP_PARSER_ERRNO(&d->parser) == HPE_PAUSED ||
+				 HTTP_PARSER_ERRNO(&d->parser) == HPE_OK)) {
+		if (HTTP_PARSER_ERRNO(&d->parser) == HPE_PAUSED)
+			dialer_finish(d, 0);
+		return;
+	}
+	if (HTTP_PARSER_ERRNO(&d->parser) != HPE_OK || (d->status && d->status != 101)) {
+		if (d->status && d->status != 101)
+			log_warn("cluster: raft connection refused by peer: HTTP %d", d->status);
+		dialer_finish(d, RAFT_NOCONNECTION);
+	}
+}
+
+static void dial_written(uv_write_t *w, int status)
+{
+	struct dialer *d = w->data;
+
+	if (d->done)
+		return;
+	if (status) {
+		dialer_finish(d, RAFT_NOCONNECTION);
+		return;
+	}
+	if (uv_read_start((uv_stream_t *)d->tcp, dial_alloc, dial_read) != 0)
+		dialer_finish(d, RAFT_NOCONNECTION);
+}
+
+static void dial_connected(uv_connect_t *conn, int status)
+{
+	struct dialer *d = conn->data;
+	struct cluster *c = d->c;
+	uint8_t sha[32];
+	char mac[65];
+	const char *target = "/_cairn/internal/raft";
+	int64_t date = cn_now_ns() / 1000000000LL;
+	uv_buf_t b;
+
+	if (d->done)
+		return;
+	if (status) {
+		dialer_finish(d, RAFT_NOCONNECTION);
+		return;
+	}
+	cn_sha256("", 0, sha);
+	cluster_auth_sign(c->secret, c->slen, "POST", target, c->node, date, sha, mac);
+	cn_buf_printf(&d->out,
+		      "POST %s HTTP/1.1\r\nHost: x\r\nUpgrade: cairn-raft\r\nConnection: Upgrade\r\n"
+		      "X-Cairn-Node: %s\r\nX-Cairn-Id: %llu\r\nX-Cairn-Date: %lld\r\n"
+		      "X-Cairn-Auth: %s\r\nContent-Length: 0\r\n\r\n",
+		      target, c->node, (unsigned long long)c->id, (long long)date, mac);
+	if (d->out.err) {
+		dialer_finish(d, RAFT_NOMEM);
+		return;
+	}
+	b = uv_buf_init(d->out.s, (unsigned)d->out.len);
+	d->wr.data = d;
+	if (uv_write(&d->wr, (uv_stream_t *)d->tcp, &b, 1, dial_written) != 0)
+		dialer_finish(d, RAFT_NOCONNECTION);
+}
+
+static int transport_connect(struct raft_uv_transport *t, struct raft_uv_connect *req, raft_id id,
+			     const char *address, raft_uv_connect_cb cb)
+{
+	struct cluster *c = of_transport(t);
+	struct sockaddr_in sa;
+	struct dialer *d;
+	(void)id;
+
+	req->cb = cb;
+	if (cluster_addr_parse(address, &sa))
+		return RAFT_NOCONNECTION;
+	d = calloc(1, sizeof(*d));
+	if (!d)
+		return RAFT_NOMEM;
+	d->tcp = raft_malloc(sizeof(*d->tcp));
+	if (!d->tcp) {
+		free(d);
+		return RAFT_NOMEM;
+	}
+	d->c = c;
+	d->req = req;
+	cn_buf_init(&d->out);
+	http_parser_init(&d->parser, HTTP_RESPONSE);
+	d->parser.data = d;
+	uv_tcp_init(&c->loop, d->tcp);
+	uv_tcp_nodelay(d->tcp, 1);
+	d->tcp->data = d;
+	d->conn.data = d;
+	if (uv_tcp_connect(&d->conn, d->tcp, (struct sockaddr *)&sa, dial_connected) != 0) {
+		uv_close((uv_handle_t *)d->tcp, dialer_free_cb);
+		return RAFT_NOCONNECTION;
+	}
+	d->next = c->dialers;
+	if (c->dialers)
+		c->dialers->prev = d;
+	c->dialers = d;
+	return 0;
+}
+
+static void transport_close(struct raft_uv_transport *t, raft_uv_transport_close_cb cb)
+{
+	struct cluster *c = of_transport(t);
+
+	c->accept_cb = NULL;
+	while (c->dialers)
+		dialer_finish(c->dialers, RAFT_CANCELED);
+	c->transport_closed = 1;
+	cb(t);
+}
+
+/* A connection the internal API accepted, handed over to raft. */
+static void accept_conn(struct cluster *c, struct msg *m)
+{
+	uv_tcp_t *tcp;
+
+	if (!c->accept_cb || c->stopping) {
+		close(m->fd);
+		return;
+	}
+	tcp = raft_malloc(sizeof(*tcp));
+	if (!tcp || uv_tcp_init(&c->loop, tcp) != 0) {
+		raft_free(tcp);
+		close(m->fd);
+		return;
+	}
+	if (uv_tcp_open(tcp, m->fd) != 0) {
+		close(m->fd);
+		uv_close((uv_handle_t *)tcp, (uv_close_cb)raft_free);
+		return;
+	}
+	uv_tcp_nodelay(tcp, 1);
+	c->accept_cb(&c->transport, m->id, m->address, (uv_stream_t *)tcp);
+}
+
+/* ---- proposals and barriers (Raft thread) ---- */
+
+static int role_of(struct cluster *c)
+{
+	switch (raft_state(&c->raft)) {
+	case RAFT_LEADER: return CLUSTER_LEADER;
+	case RAFT_CANDIDATE: return CLUSTER_CANDIDATE;
+	case RAFT_FOLLOWER: return CLUSTER_FOLLOWER;
+	default: return CLUSTER_NONE;
+	}
+}
+
+static int leader_ready(struct cluster *c)
+{
+	return role_of(c) == CLUSTER_LEADER && c->ready_term == raft_current_term(&c->raft);
+}
+
+static void apply_cb(struct raft_apply *req, int status, void *result)
+{
+	struct prop *p = req->data;
+	struct cluster *c = p->c;
+	struct prop **pp;
+
+	/* out of the FIFO */
+	for (pp = &c->props_head; *pp; pp = &(*pp)->next)
+		if (*pp == p) {
+			*pp = p->next;
+			break;
+		}
+	c->props_tail = NULL;
+	for (struct prop *q = c->props_head; q; q = q->next)
+		c->props_tail = q;
+	if (status == 0 && result == p) {
+		p->cmd->res = p->res;
+		p->cmd->rc_ = p->rc;
+	} else {
+		/* Leadership lost: the entry may still commit under the next
+		 * leader, or vanish. */
+		p->cmd->rc_ = status == 0 ? CN_EINTERNAL : raft_err(status);
+	}
+	/* given out after the batch holding it has committed */
+	list_append(&c->done, p->cmd);
+	free(p);
+}
+
+/* Fills in what a command's log entry must carry from the leader: the
+ * version id (so version order follows the log) and the time. */
+static void leader_stamp(struct cluster *c, struct meta_cmd *cmd)
+{
+	if (cmd->type == META_CMD_PUT_VERSION || cmd->type == META_CMD_DELETE_OBJECT ||
+	    cmd->type == META_CMD_UPLOAD_COMPLETE)
+		meta_version_id_new(c->meta, cmd->vid);
+	cmd->now = cn_now_ns();
+}
+
+static void propose(struct cluster *c, struct meta_cmd *cmd)
+{
+	struct raft_buffer b;
+	struct prop *p;
+	uint8_t *enc = NULL;
+	size_t len;
+	int rc;
+
+	leader_stamp(c, cmd);
+	rc = meta_cmd_encode(cmd, &enc, &len);
+	if (rc) {
+		meta_cmd_complete(cmd, rc);
+		return;
+	}
+	b.len = (ENTRY_HDR + len + 7) & ~(size_t)7;
+	b.base = raft_calloc(1, b.len);
+	p = calloc(1, sizeof(*p));
+	if (!b.base || !p || len > UINT32_MAX) {
+		raft_free(b.base);
+		free(p);
+		free(enc);
+		meta_cmd_complete(cmd, CN_ENOMEM);
+		return;
+	}
+	for (int i = 0; i < 4; i++)
+		((uint8_t *)b.base)[i] = (uint8_t)(len >> (8 * i));
+	memcpy((uint8_t *)b.base + ENTRY_HDR, enc, len);
+	free(enc);
+	p->c = c;
+	p->cmd = cmd;
+	p->req.data = p;
+	rc = raft_apply(&c->raft, &p->req, &b, 1, apply_cb);
+	if (rc) {
+		/* libraft may already have released b.base on some failure
+		 * paths: never free it here (a leak of one entry at worst). */
+		log_warn("cluster: append failed: %s (%s)", raft_strerror(rc),
+			 raft_errmsg(&c->raft));
+		free(p);
+		meta_cmd_complete(cmd, rc == RAFT_NOTLEADER ? CN_ENOLEADER : raft_err(rc));
+		return;
+	}
+	if (c->props_tail)
+		c->props_tail->next = p;
+	else
+		c->props_head = p;
+	c->props_tail = p;
+}
+
+static void forward(struct cluster *c, struct meta_cmd *cmd)
+{
+	raft_id lid = 0;
+	const char *laddr = NULL;
+	struct job *j;
+	int rc;
+
+	raft_leader(&c->raft, &lid, &laddr);
+	if (cmd->local_only || !laddr || lid == c->id) {
+		meta_cmd_complete(cmd, cmd->local_only ? CN_ENOTLEADER : CN_ENOLEADER);
+		return;
+	}
+	j = calloc(1, sizeof(*j));
+	if (!j || strlen(laddr) > CLUSTER_ADDR_MAX) {
+		free(j);
+		meta_cmd_complete(cmd, CN_ENOMEM);
+		return;
+	}
+	rc = meta_cmd_encode(cmd, &j->enc, &j->enc_len);
+	if (rc) {
+		free(j);
+		meta_cmd_complete(cmd, rc);
+		return;
+	}
+	j->type = JOB_PROPOSE;
+	j->cmd = cmd;
+	strcpy(j->leader, laddr);
+	job_push(c, j);
+}
+
+static void barrier_cb(struct raft_barrier *req, int status);
+
+/* One raft_barrier for every leader read waiting now (and the new leader's
+ * own, making it ready). */
+static void start_leader_barrier(struct cluster *c, int term_ready)
+{
+	struct barrier_round *b;
+	int rc;
+
+	if (c->lbar_inflight)
+		return;
+	if (!c->lbar_waiting && !term_ready && !c->lbar_kick)
+		return;
+	c->lbar_kick = 0;
+	b = calloc(1, sizeof(*b));
+	if (!b) {
+		complete_all(c->lbar_waiting, CN_ENOMEM, 0);
+		c->lbar_waiting = NULL;
+		return;
+	}
+	b->c = c;
+	b->waiters = c->lbar_waiting;
+	b->term_ready = term_ready;
+	b->term = raft_current_term(&c->raft);
+	b->req.data = b;
+	for (struct meta_cmd *w = b->waiters; w; w = w->next_)
+		b->remote |= w->local_only;
+	c->lbar_waiting = NULL;
+	rc = raft_barrier(&c->raft, &b->req, barrier_cb);
+	if (rc) {
+		complete_all(b->waiters, CN_ENOLEADER, 0);
+		free(b);
+		return;
+	}
+	c->lbar_inflight = b;
+}
+
+static void barrier_cb(struct raft_barrier *req, int status)
+{
+	struct barrier_round *b = req->data;
+	struct cluster *c = b->c;
+	struct meta_cmd *w;
+
+	c->lbar_inflight = NULL;
+	if (status == 0 && b->remote)
+		c->lbar_kick = 1;
+	if (status == 0 && b->term_ready && b->term == raft_current_term(&c->raft)) {
+		c->ready_term = b->term;
+		log_info("cluster: leader for term %llu, ready at index %llu",
+			 (unsigned long long)b->term, (unsigned long long)req->index);
+	}
+	/* the reads, after the commit of everything up to the barrier */
+	for (w = b->waiters; w;) {
+		struct meta_cmd *n = w->next_;
+		w->res.index = req->index;
+		w->rc_ = status == 0 ? 0 : CN_ENOLEADER;
+		list_append(&c->done, w);
+		w = n;
+	}
+	free(b);
+	/* held proposals and the next round start in after_turn: raft must
+	 * not be called from inside its own callbacks */
+}
+
+static void start_follower_barrier(struct cluster *c)
+{
+	raft_id lid = 0;
+	const char *laddr = NULL;
+	struct job *j;
+
+	if (c->fbar_inflight || !c->fbar_waiting)
+		return;
+	raft_leader(&c->raft, &lid, &laddr);
+	if (!laddr || lid == c->id || strlen(laddr) > CLUSTER_ADDR_MAX ||
+	    !(j = calloc(1, sizeof(*j)))) {
+		complete_all(c->fbar_waiting, CN_ENOLEADER, 0);
+		c->fbar_waiting = NULL;
+		return;
+	}
+	j->type = JOB_BARRIER;
+	j->waiters = c->fbar_waiting;
+	strcpy(j->leader, laddr);
+	c->fbar_waiting = NULL;
+	c->fbar_inflight = 1;
+	job_push(c, j);
+}
+
+static void on_cmd(struct cluster *c, struct meta_cmd *cmd)
+{
+	int role = role_of(c);
+
+	if (cmd->type == META_CMD_BARRIER) {
+		if (role == CLUSTER_LEADER) {
+			list_append(&c->lbar_waiting, cmd);
+			start_leader_barrier(c, 0);
+		} else if (cmd->local_only) {
+			meta_cmd_complete(cmd, CN_ENOTLEADER);
+		} else {
+			list_append(&c->fbar_waiting, cmd);
+			start_follower_barrier(c);
+		}
+		return;
+	}
+	if (role == CLUSTER_LEADER) {
+		if (leader_ready(c))
+			propose(c, cmd);
+		else
+			list_append(&c->held, cmd);
+		return;
+	}
+	forward(c, cmd);
+}
+
+static void on_fbar_done(struct cluster *c, struct msg *m)
+{
+	struct await *a;
+
+	c->fbar_inflight = 0;
+	if (!m->index) {
+		complete_all(m->waiters, CN_ENOLEADER, 0);
+	} else if (c->visible >= m->index) {
+		complete_all(m->waiters, 0, m->index);
+	} else if ((a = calloc(1, sizeof(*a))) != NULL) {
+		a->index = m->index;
+		a->deadline_ns = cn_mono_ns() + (uint64_t)READ_WAIT_MS * 1000000;
+		a->waiters = m->waiters;
+		a->next = c->awaits;
+		c->awaits = a;
+	} else {
+		complete_all(m->waiters, CN_ENOMEM, 0);
+	}
+	start_follower_barrier(c);
+}
+
+static void member_done(struct member_req *r, int rc)
+{
+	pthread_mutex_lock(&r->mu);
+	r->rc = rc;
+	r->done = 1;
+	pthread_cond_signal(&r->cv);
+	pthread_mutex_unlock(&r->mu);
+}
+
+static void member_assigned(struct raft_change *req, int status)
+{
+	struct member_req *r = req->data;
+	if (status)
+		log_warn("cluster: promoting %llu to voter: %s", (unsigned long long)r->id,
+			 raft_strerror(status));
+	else
+		log_info("cluster: %s (%llu) is a voter", r->address, (unsigned long long)r->id);
+	member_done(r, raft_err(status));
+}
+
+static void member_added(struct raft_change *req, int status)
+{
+	struct member_req *r = req->data;
+
+	if (status) {
+		member_done(r, raft_err(status));
+		return;
+	}
+	log_info("cluster: added %s (%llu); catching it up", r->address, (unsigned long long)r->id);
+	/* promoted in after_turn (not from inside a raft callback); libraft
+	 * catches the new node up before the vote is its */
+	r->c->promote = r;
+}
+
+static void member_removed(struct raft_change *req, int status)
+{
+	struct member_req *r = req->data;
+	if (!status)
+		log_info("cluster: removed node %llu", (unsigned long long)r->id);
+	member_done(r, raft_err(status));
+}
+
+static void on_member(struct cluster *c, struct member_req *r)
+{
+	int rc;
+
+	r->change.data = r;
+	if (role_of(c) != CLUSTER_LEADER) {
+		member_done(r, CN_ENOTLEADER);
+		return;
+	}
+	if (r->add)
+		rc = raft_add(&c->raft, &r->change, r->id, r->address, member_added);
+	else
+		rc = raft_remove(&c->raft, &r->change, r->id, member_removed);
+	if (rc)
+		member_done(r, raft_err(rc));
+}
+
+/* Fails what only a leader can do, after losing (or never having) the lead. */
+static void drop_leader_work(struct cluster *c)
+{
+	complete_all(c->held, CN_ENOLEADER, 0);
+	c->held = NULL;
+	complete_all(c->lbar_waiting, CN_ENOLEADER, 0);
+	c->lbar_waiting = NULL;
+	c->lbar_kick = 0;
+}
+
+static void publish(struct cluster *c)
+{
+	struct cluster_status *s;
+	raft_id lid = 0;
+	const char *laddr = NULL;
+	int role = role_of(c);
+
+	raft_leader(&c->raft, &lid, &laddr);
+	pthread_mutex_lock(&c->smu);
+	s = &c->st;
+	s->role = role;
+	s->leader_id = lid;
+	snprintf(s->leader_address, sizeof(s->leader_address), "%s", laddr ? laddr : "");
+	s->term = raft_current_term(&c->raft);
+	s->commit = raft_commit_index(&c->raft);
+	s->last_index = raft_last_index(&c->raft);
+	s->applied = c->visible;
+	s->ready = 0;
+	s->n_nodes = 0;
+	for (unsigned i = 0; i < c->raft.configuration.n && s->n_nodes < CLUSTER_MAX_NODES; i++) {
+		const struct raft_server *sv = &c->raft.configuration.servers[i];
+		struct cluster_node *n = &s->nodes[s->n_nodes++];
+		n->id = sv->id;
+		snprintf(n->address, sizeof(n->address), "%s", sv->address);
+		n->voter = sv->role == RAFT_VOTER;
+		/* a node removed from the configuration serves nothing */
+		if (sv->id == c->id)
+			s->ready = lid != 0 && (role == CLUSTER_LEADER ? leader_ready(c)
+								       : s->applied >= s->commit);
+	}
+	pthread_mutex_unlock(&c->smu);
+}
+
+/* After every loop turn: commit what was applied, then give out results. */
+static void after_turn(uv_check_t *h)
+{
+	struct cluster *c = h->data;
+	struct meta_cmd *done;
+	struct await **ap, *a;
+	uint64_t applied, now;
+	int role;
+
+	if (!c->started)
+		return;
+	if (meta_repl_commit(c->meta)) {
+		log_error("cluster: cannot commit applied entries; stopping this node");
+		abort();
+	}
+	c->visible = raft_last_applied(&c->raft);
+	done = c->done;
+	c->done = NULL;
+	while (done) {
+		struct meta_cmd *n = done->next_;
+		done->next_ = NULL;
+		meta_cmd_complete(done, done->rc_);
+		done = n;
+	}
+	applied = c->visible;
+	now = c->awaits ? cn_mono_ns() : 0;
+	for (ap = &c->awaits; (a = *ap) != NULL;) {
+		if (applied >= a->index || now > a->deadline_ns) {
+			*ap = a->next;
+			complete_all(a->waiters, applied >= a->index ? 0 : CN_ENOLEADER, a->index);
+			free(a);
+		} else {
+			ap = &a->next;
+		}
+	}
+	if (c->promote) {
+		struct member_req *r = c->promote;
+		int rc;
+		c->promote = NULL;
+		rc = raft_assign(&c->raft, &r->change, r->id, RAFT_VOTER, member_assigned);
+		if (rc)
+			member_done(r, raft_err(rc));
+	}
+	role = role_of(c);
+	if (role == CLUSTER_LEADER && leader_ready(c) && c->held) {
+		struct meta_cmd *held = c->held;
+		c->held = NULL;
+		while (held) {
+			struct meta_cmd *n = held->next_;
+			held->next_ = NULL;
+			propose(c, held);
+			held = n;
+		}
+	}
+	if (role == CLUSTER_LEADER)
+		start_leader_barrier(c, 0);
+	if (role != c->prev_role) {
+		if (c->prev_role == CLUSTER_LEADER)
+			drop_leader_work(c);
+		if (role == CLUSTER_LEADER)
+			start_leader_barrier(c, 1);
+		log_info("cluster: %s in term %llu",
+			 role == CLUSTER_LEADER	     ? "leader"
+			 : role == CLUSTER_FOLLOWER  ? "follower"
+			 : role == CLUSTER_CANDIDATE ? "candidate"
+						     : "unavailable",
+			 (unsigned long long)raft_current_term(&c->raft));
+		c->prev_role = role;
+	} else if (role == CLUSTER_LEADER && !leader_ready(c) && !c->lbar_inflight) {
+		start_leader_barrier(c, 1); /* a new term while leading */
+	}
+	publish(c);
+}
+
+static void raft_closed_cb(struct raft *r)
+{
+	struct cluster *c = r->data;
+	c->raft_closed = 1;
+}
+
+static void on_wake(uv_async_t *h)
+{
+	struct cluster *c = h->data;
+	struct msg *m, *n;
+
+	pthread_mutex_lock(&c->mu);
+	m = c->in_head;
+	c->in_head = c->in_tail = NULL;
+	pthread_mutex_unlock(&c->mu);
+	for (; m; m = n) {
+		n = m->next;
+		switch (m->type) {
+		case MSG_CMD:
+			if (c->stopping)
+				meta_cmd_complete(m->cmd, CN_ESHUTDOWN);
+			else
+				on_cmd(c, m->cmd);
+			break;
+		case MSG_ACCEPT: accept_conn(c, m); break;
+		case MSG_FBAR_DONE: on_fbar_done(c, m); break;
+		case MSG_MEMBER: on_member(c, m->member); break;
+		case MSG_STOP:
+			if (!c->stopping) {
+				c->stopping = 1;
+				drop_leader_work(c);
+				complete_all(c->fbar_waiting, CN_ESHUTDOWN, 0);
+				c->fbar_waiting = NULL;
+				raft_close(&c->raft, raft_closed_cb);
+				uv_close((uv_handle_t *)&c->check, NULL);
+				uv_close((uv_handle_t *)&c->wake, NULL);
+			}
+			break;
+		}
+		free(m);
+	}
+}
+
+static void raft_thread(void *arg)
+{
+	struct cluster *c = arg;
+
+	uv_run(&c->loop, UV_RUN_DEFAULT);
+	/* Whatever raft still had queued was failed by raft_close: give the
+	 * submitters their answer (CN_ESHUTDOWN / CN_EUNCERTAIN). */
+	meta_repl_commit(c->meta);
+	while (c->done) {
+		struct meta_cmd *d = c->done;
+		c->done = d->next_;
+		d->next_ = NULL;
+		meta_cmd_complete(d, d->rc_);
+	}
+	while (c->awaits) {
+		struct await *a = c->awaits;
+		c->awaits = a->next;
+		complete_all(a->waiters, CN_ESHUTDOWN, 0);
+		free(a);
+	}
+}
+
+/* ---- proposer (any thread) ---- */
+
+static int submit(void *arg, struct meta_cmd *cmd)
+{
+	struct cluster *c = arg;
+	struct msg *m = calloc(1, sizeof(*m));
+
+	if (!m)
+		return CN_ENOMEM;
+	m->type = MSG_CMD;
+	m->cmd = cmd;
+	pthread_mutex_lock(&c->mu);
+	if (c->stopping) {
+		pthread_mutex_unlock(&c->mu);
+		free(m);
+		return CN_ESHUTDOWN;
+	}
+	pthread_mutex_unlock(&c->mu);
+	post(c, m);
+	return 0;
+}
+
+/* ---- open / close ---- */
+
+/* The id of a node of the first configuration: derived from its address,
+ * so every node computes the same configuration from the same --peers. */
+static uint64_t addr_id(const char *address)
+{
+	uint64_t h = XXH64(address, strlen(address), 0x6361697261667421ull) & 0x7fffffffffffffffull;
+	return h ? h : 1;
+}
+
+/* The node id, kept in dir/id: chosen at the first start (from the address
+ * for a first-configuration node, random for one that joins later). */
+static int load_id(struct cluster *c, int *fresh)
+{
+	char path[4200], buf[32];
+	FILE *f;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/id", c->dir);
+	f = fopen(path, "r");
+	if (f) {
+		int ok = fgets(buf, sizeof(buf), f) != NULL;
+		fclose(f);
+		c->id = ok ? strtoull(buf, NULL, 10) : 0;
+		*fresh = 0;
+		return c->id ? 0 : CN_ECORRUPT;
+	}
+	if (errno != ENOENT)
+		return -errno;
+	*fresh = 1;
+	if (c->opt.join) {
+		/* Never the id of the node this one may replace at the same
+		 * address: that one voted in terms this one knows nothing of. */
+		uint64_t r = 0;
+		if (getrandom(&r, sizeof(r), 0) != sizeof(r))
+			r = (uint64_t)cn_now_ns() ^ ((uint64_t)getpid() << 32);
+		c->id = r & 0x7fffffffffffffffull;
+		if (!c->id || c->id == addr_id(c->node))
+			c->id ^= 0x5a5a5a5a;
+	} else {
+		c->id = addr_id(c->node);
+	}
+	snprintf(buf, sizeof(buf), "%llu\n", (unsigned long long)c->id);
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	if (write(fd, buf, strlen(buf)) != (ssize_t)strlen(buf) || fsync(fd) != 0) {
+		int e = -errno;
+		close(fd);
+		return e ? e : -EIO;
+	}
+	close(fd);
+	return 0;
+}
+
+static void free_cluster(struct cluster *c)
+{
+	if (!c)
+		return;
+	if (c->peers)
+		for (int i = 0; i < c->opt.n_peers; i++)
+			free(c->peers[i]);
+	free(c->peers);
+	if (c->secret)
+		explicit_bzero(c->secret, c->slen);
+	free(c->secret);
+	free(c->dir);
+	rpc_client_free(c->rpc);
+	pthread_mutex_destroy(&c->mu);
+	pthread_mutex_destroy(&c->jmu);
+	pthread_cond_destroy(&c->jcv);
+	pthread_mutex_destroy(&c->smu);
+	free(c);
+}
+
+int cluster_open(const struct cluster_options *opt, struct meta_store *m, struct cluster **out)
+{
+	struct cluster *c = calloc(1, sizeof(*c));
+	struct meta_proposer prop;
+	int fresh = 0, rc, in_peers = 0;
+
+	if (!c)
+		return CN_ENOMEM;
+	pthread_mutex_init(&c->mu, NULL);
+	pthread_mutex_init(&c->jmu, NULL);
+	pthread_cond_init(&c->jcv, NULL);
+	pthread_mutex_init(&c->smu, NULL);
+	c->opt = *opt;
+	c->meta = m;
+	if (!opt->node || strlen(opt->node) > CLUSTER_ADDR_MAX || opt->n_peers < 1 ||
+	    opt->n_peers > CLUSTER_MAX_NODES || !opt->secret || !opt->secret_len) {
+		rc = CN_EINVAL;
+		goto fail;
+	}
+	strcpy(c->node, opt->node);
+	c->secret = malloc(opt->secret_len + 1);
+	c->dir = strdup(opt->dir);
+	c->peers = calloc((size_t)opt->n_peers, sizeof(*c->peers));
+	if (!c->secret || !c->dir || !c->peers) {
+		rc = CN_ENOMEM;
+		goto fail;
+	}
+	memcpy(c->secret, opt->secret, opt->secret_len);
+	c->secret[opt->secret_len] = 0;
+	c->slen = opt->secret_len;
+	for (int i = 0; i < opt->n_peers; i++) {
+		if (!(c->peers[i] = strdup(opt->peers[i]))) {
+			rc = CN_ENOMEM;
+			goto fail;
+		}
+		in_peers |= strcmp(opt->peers[i], opt->node) == 0;
+	}
+	if (!in_peers && !opt->join) {
+		log_error("cluster: --node %s is not one of --peers (use --join for a new node)",
+			  opt->node);
+		rc = CN_EINVAL;
+		goto fail;
+	}
+	if (!c->opt.heartbeat_ms)
+		c->opt.heartbeat_ms = 100;
+	if (!c->opt.election_ms)
+		c->opt.election_ms = 1000;
+	if (!c->opt.snapshot_threshold)
+		c->opt.snapshot_threshold = 16384;
+	if (!c->opt.snapshot_trailing)
+		c->opt.snapshot_trailing = 4096;
+	if (mkdir(c->dir, 0700) != 0 && errno != EEXIST) {
+		rc = -errno;
+		goto fail;
+	}
+	rc = load_id(c, &fresh);
+	if (rc)
+		goto fail;
+	rc = rpc_client_new(c->secret, c->slen, c->node, &c->rpc);
+	if (rc)
+		goto fail;
+	c->st.id = c->id;
+	strcpy(c->st.address, c->node);
+
+	uv_loop_init(&c->loop);
+	uv_async_init(&c->loop, &c->wake, on_wake);
+	c->wake.data = c;
+	uv_check_init(&c->loop, &c->check);
+	c->check.data = c;
+	uv_check_start(&c->check, after_turn);
+	uv_unref((uv_handle_t *)&c->check);
+
+	c->transport.version = 1;
+	c->transport.init = transport_init;
+	c->transport.listen = transport_listen;
+	c->transport.connect = transport_connect;
+	c->transport.close = transport_close;
+	rc = raft_uv_init(&c->io, &c->loop, c->dir, &c->transport);
+	if (rc) {
+		log_error("cluster: raft io in %s: %s", c->dir, raft_strerror(rc));
+		rc = CN_EIO;
+		goto fail_loop;
+	}
+	c->fsm.version = 1;
+	c->fsm.data = c;
+	c->fsm.apply = fsm_apply;
+	c->fsm.snapshot = fsm_snapshot;
+	c->fsm.restore = fsm_restore;
+	rc = raft_init(&c->raft, &c->io, &c->fsm, c->id, c->node);
+	if (rc) {
+		log_error("cluster: raft init: %s", raft_strerror(rc));
+		rc = CN_EINTERNAL;
+		goto fail_io;
+	}
+	c->raft.data = c;
+	raft_set_heartbeat_timeout(&c->raft, c->opt.heartbeat_ms);
+	raft_set_election_timeout(&c->raft, c->opt.election_ms);
+	raft_set_pre_vote(&c->raft, true);
+	raft_set_snapshot_threshold(&c->raft, c->opt.snapshot_threshold);
+	raft_set_snapshot_trailing(&c->raft, c->opt.snapshot_trailing);
+	if (fresh && !opt->join) {
+		struct raft_configuration conf;
+		raft_configuration_init(&conf);
+		rc = 0;
+		for (int i = 0; i < opt->n_peers && !rc; i++)
+			rc = raft_configuration_add(&conf, addr_id(c->peers[i]), c->peers[i],
+						    RAFT_VOTER);
+		if (!rc)
+			rc = raft_bootstrap(&c->raft, &conf);
+		raft_configuration_close(&conf);
+		if (rc && rc != RAFT_CANTBOOTSTRAP) {
+			log_error("cluster: bootstrap: %s", raft_strerror(rc));
+			rc = CN_EINTERNAL;
+			goto fail_raft;
+		}
+		log_info("cluster: bootstrapped a %d-node configuration as node %llu", opt->n_peers,
+			 (unsigned long long)c->id);
+	} else if (fresh) {
+		log_info("cluster: node %llu (%s) waits to be added: cairn admin cluster add %s",
+			 (unsigned long long)c->id, c->node, c->node);
+	}
+	prop.submit = submit;
+	prop.arg = c;
+	meta_set_proposer(m, &prop);
+	for (int i = 0; i < FORWARDERS; i++)
+		if (pthread_create(&c->fwd[i], NULL, forwarder, c) != 0) {
+			rc = CN_EINTERNAL;
+			goto fail_raft; /* (no thread started past this one) */
+		}
+	c->started = 1;
+	rc = raft_start(&c->raft);
+	if (rc) {
+		log_error("cluster: raft start: %s (%s)", raft_strerror(rc), raft_errmsg(&c->raft));
+		c->started = 0;
+		rc = CN_EINTERNAL;
+		goto fail_raft;
+	}
+	c->prev_role = CLUSTER_NONE;
+	publish(c);
+	if (uv_thread_create(&c->thread, raft_thread, c) != 0) {
+		rc = CN_EINTERNAL;
+		goto fail_raft;
+	}
+	log_info("cluster: node %llu at %s, %d peers", (unsigned long long)c->id, c->node,
+		 opt->n_peers);
+	*out = c;
+	return 0;
+fail_raft:
+	/* Not reached with a running loop: tear down synchronously. */
+	raft_close(&c->raft, NULL);
+	uv_run(&c->loop, UV_RUN_NOWAIT);
+fail_io:
+	raft_uv_close(&c->io);
+fail_loop:
+	uv_close((uv_handle_t *)&c->wake, NULL);
+	uv_close((uv_handle_t *)&c->check, NULL);
+	uv_run(&c->loop, UV_RUN_DEFAULT);
+	uv_loop_close(&c->loop);
+fail:
+	free_cluster(c);
+	return rc;
+}
+
+void cluster_close(struct cluster *c)
+{
+	struct msg *m;
+
+	if (!c)
+		return;
+	atomic_store(&c->atomic_stop, 1);
+	m = calloc(1, sizeof(*m));
+	if (m) {
+		m->type = MSG_STOP;
+		post(c, m);
+	}
+	uv_thread_join(&c->thread);
+	raft_uv_close(&c->io);
+	uv_loop_close(&c->loop);
+	pthread_mutex_lock(&c->jmu);
+	c->jstop = 1;
+	pthread_cond_broadcast(&c->jcv);
+	pthread_mutex_unlock(&c->jmu);
+	for (int i = 0; i < FORWARDERS; i++)
+		pthread_join(c->fwd[i], NULL);
+	free_cluster(c);
+}
+
+/* ---- any thread ---- */
+
+void cluster_status(struct cluster *c, struct cluster_status *out)
+{
+	pthread_mutex_lock(&c->smu);
+	*out = c->st;
+	pthread_mutex_unlock(&c->smu);
+}
+
+int cluster_ready(struct cluster *c)
+{
+	int r;
+	pthread_mutex_lock(&c->smu);
+	r = c->st.ready;
+	pthread_mutex_unlock(&c->smu);
+	return r;
+}
+
+uint64_t cluster_id(struct cluster *c)
+{
+	return c->id;
+}
+
+const char *cluster_secret(struct cluster *c, size_t *len)
+{
+	*len = c->slen;
+	return c->secret;
+}
+
+struct rpc_client *cluster_rpc(struct cluster *c)
+{
+	return c->rpc;
+}
+
+void cluster_raft_accept(struct cluster *c, int fd, uint64_t id, const char *address)
+{
+	struct msg *m = calloc(1, sizeof(*m));
+
+	if (!m || strlen(address) > CLUSTER_ADDR_MAX) {
+		free(m);
+		close(fd);
+		return;
+	}
+	m->type = MSG_ACCEPT;
+	m->fd = fd;
+	m->id = id;
+	strcpy(m->address, address);
+	post(c, m);
+}
+
+static int member_change(struct cluster *c, int add, uint64_t id, const char *address,
+			 unsigned timeout_ms)
+{
+	struct member_req *r = calloc(1, sizeof(*r));
+	struct msg *m = calloc(1, sizeof(*m));
+	struct timespec ts;
+	int rc;
+
+	if (!r || !m || (address && strlen(address) > CLUSTER_ADDR_MAX)) {
+		free(r);
+		free(m);
+		return CN_ENOMEM;
+	}
+	pthread_mutex_init(&r->mu, NULL);
+	pthread_cond_init(&r->cv, NULL);
+	r->add = add;
+	r->id = id;
+	r->c = c;
+	if (address)
+		strcpy(r->address, address);
+	m->type = MSG_MEMBER;
+	m->member = r;
+	post(c, m);
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += timeout_ms / 1000;
+	ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&r->mu);
+	while (!r->done)
+		if (pthread_cond_timedwait(&r->cv, &r->mu, &ts) == ETIMEDOUT)
+			break;
+	rc = r->done ? r->rc : CN_ETIMEOUT;
+	int done = r->done;
+	pthread_mutex_unlock(&r->mu);
+	/* Still running: the Raft thread owns r until it finishes (a leak of one
+	 * small struct per timed-out change, rather than a use after free). */
+	if (done) {
+		pthread_mutex_destroy(&r->mu);
+		pthread_cond_destroy(&r->cv);
+		free(r);
+	}
+	return rc;
+}
+
+int cluster_member_add(struct cluster *c, uint64_t id, const char *address, unsigned timeout_ms)
+{
+	return member_change(c, 1, id, address, timeout_ms);
+}
+
+int cluster_member_remove(struct cluster *c, uint64_t id, unsigned timeout_ms)
+{
+	return member_change(c, 0, id, NULL, timeout_ms);
+}
+
+int cluster_snapshot_copy(struct cluster *c, uint64_t min_index, int fd, uint64_t *applied)
+{
+	uint64_t a = meta_repl_applied(c->meta);
+
+	if (a < min_index)
+		return CN_EAGAIN;
+	*applied = a;
+	return meta_repl_copy_fd(c->meta, fd);
+}

@@ -1,0 +1,580 @@
+/*
+ * s3/internal.c — the internal API: node-to-node calls on the cluster address
+ * (--node / --node-bind), served by a second HTTP server. Every call is
+ * signed with the cluster secret (cluster/auth.c); anything else gets 403.
+ *
+ *   POST /_cairn/internal/raft       Upgrade: cairn-raft -> 101, then the
+ *                                    socket is a Raft connection
+ *   POST /_cairn/internal/propose    body: an encoded command; the leader
+ *                                    appends and applies it: 200 + result
+ *                                    line, or 503 (not the leader)
+ *   POST /_cairn/internal/barrier    the leader's read barrier: 200 + index
+ *   GET  /_cairn/internal/status     this node's view (JSON)
+ *   GET  /_cairn/internal/snapshot?min=N  a compacting store copy at an
+ *                                    applied index >= N (503 if behind)
+ *   POST /_cairn/internal/member?op=add&id=ID&address=A | op=remove&id=ID
+ *                                    membership change on the leader
+ *   GET  /_cairn/internal/shard?drive=HEX&blob=HEX&shard=I&off=O&len=L
+ *                                    raw bytes of a shard on this node's drive
+ *                                    (the reader verifies them): 200 (short
+ *                                    at end of file), 404 no such shard
+ *
+ * Layer: s3 (it needs the HTTP layer); the work is cluster/'s.
+ */
+#include "s3/s3_int.h"
+
+#include <inttypes.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cluster/cluster.h"
+#include "core/clock.h"
+#include "core/err.h"
+#include "core/log.h"
+
+#define PROPOSE_MAX_BODY ((size_t)META_INLINE_MAX + 64 * 1024)
+
+/* Is the request signed with the cluster secret over this body? */
+static int check_auth(struct s3_req *r, const void *body, size_t len)
+{
+	struct cluster *c = r->srv->cluster;
+	size_t slen;
+	const char *secret = cluster_secret(c, &slen);
+	uint8_t sha[32];
+
+	cn_sha256(body ? body : "", len, sha);
+	return cluster_auth_verify(secret, slen, r->http->method_str, r->http->url,
+				   s3_header(r, "x-cairn-node"), s3_header(r, "x-cairn-date"),
+				   s3_header(r, "x-cairn-auth"), sha,
+				   cn_now_ns() / 1000000000LL);
+}
+
+static void send_text(struct s3_req *r, int status, const char *text)
+{
+	struct s3_hdrs h = {0};
+	s3_hdr_add(r, &h, "Content-Type", "text/plain");
+	s3_send(r, status, &h, text, strlen(text));
+}
+
+/* Errors of the internal API: 503 when another node should be asked, 403
+ * for a bad signature, else 500; the text says which. */
+static void send_err(struct s3_req *r, int rc)
+{
+	int status = rc == CN_ENOTLEADER || rc == CN_ENOLEADER || rc == CN_EAGAIN ||
+				     rc == CN_ESHUTDOWN
+			     ? 503
+		     : rc == CN_EACCESS ? 403
+		     : rc == CN_EBADREQ || rc == CN_EINVAL || rc == CN_EBADXML ? 400
+										 : 500;
+	send_text(r, status, cn_errname(rc));
+}
+
+/* ---- raft ---- */
+
+static void raft_upgraded(struct http_request *h, int fd, void *arg)
+{
+	struct s3_req *r = h->data;
+	uint64_t id = (uint64_t)(uintptr_t)arg;
+	const char *node = s3_header(r, "x-cairn-node");
+
+	if (fd >= 0)
+		cluster_raft_accept(r->srv->cluster, fd, id, node);
+	s3_end(r);
+}
+
+static void raft_body(struct s3_req *r, int err, char *buf, size_t len);
+
+/* The upgrade answers once the (empty) request body is complete. */
+static void op_raft(struct s3_req *r)
+{
+	s3_body_read_small(r, 0, raft_body);
+}
+
+static void raft_body(struct s3_req *r, int err, char *buf, size_t len)
+{
+	const char *id = s3_header(r, "x-cairn-id");
+	const char *up = s3_header(r, "upgrade");
+	static const struct http_header hdrs[] = {
+		{"Upgrade", 7, "cairn-raft", 10},
+		{"Connection", 10, "Upgrade", 7},
+	};
+	uint64_t n;
+	char *end;
+	int rc;
+
+	(void)buf;
+	if (err || len) {
+		send_err(r, err ? err : CN_EBADREQ);
+		return;
+	}
+	if (!id || !up || strcasecmp(up, "cairn-raft") != 0) {
+		send_err(r, CN_EBADREQ);
+		return;
+	}
+	n = strtoull(id, &end, 10);
+	if (*end || !n) {
+		send_err(r, CN_EBADREQ);
+		return;
+	}
+	rc = http_request_upgrade(r->http, hdrs, 2, raft_upgraded, (void *)(uintptr_t)n);
+	if (rc)
+		send_err(r, rc);
+}
+
+/* ---- propose / barrier ---- */
+
+struct prop_op {
+	struct meta_cmd cmd;
+	char *buf;
+};
+
+static void propose_done(struct meta_cmd *cmd, int rc, void *arg)
+{
+	struct s3_req *r = arg;
+	struct prop_op *op = (struct prop_op *)((char *)cmd - offsetof(struct prop_op, cmd));
+	char line[256];
+
+	if (rc == CN_ENOTLEADER || rc == CN_ENOLEADER || rc == CN_ESHUTDOWN) {
+		meta_cmd_release(&op->cmd);
+		send_err(r, rc);
+		return;
+	}
+	/* "<rc> <index> <vid|-> <delete_marker> <size> <etag|->" */
+	snprintf(line, sizeof(line), "%d %" PRIu64 " %s %d %" PRIu64 " %s\n", rc, cmd->res.index,
+		 cmd->res.vid_text[0] ? cmd->res.vid_text : "-", cmd->res.delete_marker,
+		 cmd->res.size, cmd->res.etag[0] ? cmd->res.etag : "-");
+	meta_cmd_release(&op->cmd);
+	send_text(r, 200, line);
+}
+
+static void propose_body(struct s3_req *r, int err, char *buf, size_t len)
+{
+	struct prop_op *op;
+	int rc;
+
+	if (err) {
+		send_err(r, err);
+		return;
+	}
+	rc = check_auth(r, buf, len);
+	if (rc) {
+		send_err(r, rc);
+		return;
+	}
+	op = cn_pool_zalloc(r->pool, sizeof(*op));
+	if (!op) {
+		send_err(r, CN_ENOMEM);
+		return;
+	}
+	rc = meta_cmd_decode(buf, len, &op->cmd);
+	if (rc) {
+		send_err(r, CN_EBADREQ);
+		return;
+	}
+	op->buf = buf;
+	op->cmd.local_only = 1; /* forwarded once already */
+	rc = s3_meta_submit(r, &op->cmd, propose_done, r);
+	if (rc) {
+		meta_cmd_release(&op->cmd);
+		send_err(r, rc);
+	}
+}
+
+static void barrier_done(struct meta_cmd *cmd, int rc, void *arg)
+{
+	struct s3_req *r = arg;
+	char line[32];
+
+	if (rc) {
+		send_err(r, rc);
+		return;
+	}
+	snprintf(line, sizeof(line), "%" PRIu64 "\n", cmd->res.index);
+	send_text(r, 200, line);
+}
+
+static void op_barrier(struct s3_req *r)
+{
+	struct meta_cmd *cmd = cn_pool_zalloc(r->pool, sizeof(*cmd));
+	int rc;
+
+	if (!cmd) {
+		send_err(r, CN_ENOMEM);
+		return;
+	}
+	cmd->type = META_CMD_BARRIER;
+	cmd->local_only = 1;
+	rc = s3_meta_submit(r, cmd, barrier_done, r);
+	if (rc)
+		send_err(r, rc);
+}
+
+/* ---- status ---- */
+
+json_t *s3_cluster_status_json(const struct cluster_status *st)
+{
+	json_t *nodes = json_array();
+	static const char *const roles[] = {"unavailable", "follower", "candidate", "leader"};
+
+	for (int i = 0; i < st->n_nodes; i++)
+		json_array_append_new(nodes, json_pack("{s:I,s:s,s:s}", "id",
+						       (json_int_t)st->nodes[i].id, "address",
+						       st->nodes[i].address, "role",
+						       st->nodes[i].voter ? "voter" : "standby"));
+	return json_pack("{s:I,s:s,s:s,s:I,s:s,s:I,s:I,s:I,s:I,s:b,s:o}", "id", (json_int_t)st->id,
+			 "address", st->address, "state", roles[st->role], "leader_id",
+			 (json_int_t)st->leader_id, "leader_address", st->leader_address, "term",
+			 (json_int_t)st->term, "commit", (json_int_t)st->commit, "applied",
+			 (json_int_t)st->applied, "last_index", (json_int_t)st->last_index, "ready",
+			 st->ready, "configuration", nodes);
+}
+
+static void op_status(struct s3_req *r)
+{
+	struct cluster_status st;
+	json_t *j;
+	char *s;
+
+	cluster_status(r->srv->cluster, &st);
+	j = s3_cluster_status_json(&st);
+	if (j) {
+		/* which drives this node has: other nodes read their shards here */
+		uint8_t ids[64][DATA_ID_LEN];
+		int n = data_store_drive_ids(r->srv->data, ids, 64);
+		json_t *d = json_array();
+		for (int i = 0; i < n; i++) {
+			char hex[2 * DATA_ID_LEN + 1];
+			cn_hex(ids[i], DATA_ID_LEN, hex);
+			json_array_append_new(d, json_string(hex));
+		}
+		json_object_set_new(j, "drives", d);
+	}
+	s = j ? json_dumps(j, JSON_COMPACT) : NULL;
+	json_decref(j);
+	if (!s) {
+		send_err(r, CN_ENOMEM);
+		return;
+	}
+	struct s3_hdrs h = {0};
+	s3_hdr_add(r, &h, "Content-Type", "application/json");
+	s3_send(r, 200, &h, s, strlen(s));
+	free(s);
+}
+
+/* ---- snapshot: a store copy, streamed from an unlinked temp file ---- */
+
+struct snap_op {
+	uint64_t min, applied, size, off;
+	int fd;
+	int rc;
+	char *buf;
+	size_t got;
+};
+
+static void snap_copy(struct s3_req *r, void *arg)
+{
+	struct snap_op *op = arg;
+	struct stat st;
+
+	op->rc = cluster_snapshot_copy(r->srv->cluster, op->min, op->fd, &op->applied);
+	if (!op->rc && fstat(op->fd, &st) != 0)
+		op->rc = -errno;
+	op->size = op->rc ? 0 : (uint64_t)st.st_size;
+}
+
+static void snap_read(struct s3_req *r, void *arg)
+{
+	struct snap_op *op = arg;
+	size_t want = op->size - op->off < S3_BIGBUF ? (size_t)(op->size - op->off) : S3_BIGBUF;
+	ssize_t n;
+	(void)r;
+
+	n = pread(op->fd, op->buf, want, (off_t)op->off);
+	op->got = n > 0 ? (size_t)n : 0;
+	op->rc = n > 0 ? 0 : n == 0 ? CN_EINCOMPLETE : -errno;
+}
+
+static void snap_end(struct s3_req *r, struct snap_op *op)
+{
+	if (op->fd >= 0)
+		close(op->fd);
+	op->fd = -1;
+	s3_bigbuf_put(r, op->buf);
+	op->buf = NULL;
+}
+
+static void snap_read_after(struct s3_req *r, int status, void *arg);
+
+static void snap_written(struct http_request *h, int err, void *arg)
+{
+	struct s3_req *r = h->data;
+	struct snap_op *op = arg;
+
+	if (err || r->aborted || op->off >= op->size) {
+		if (err || r->aborted)
+			http_request_close_after(r->http);
+		snap_end(r, op);
+		s3_end(r);
+		return;
+	}
+	if (s3_work(r, snap_read, snap_read_after, op)) {
+		http_request_close_after(r->http);
+		snap_end(r, op);
+		s3_end(r);
+	}
+}
+
+static void snap_read_after(struct s3_req *r, int status, void *arg)
+{
+	struct snap_op *op = arg;
+
+	if (status || op->rc || r->aborted ||
+	    http_response_write(r->http, op->buf, op->got, snap_written, op)) {
+		/* mid-body: the reader sees a short body and tries again */
+		http_request_close_after(r->http);
+		snap_end(r, op);
+		s3_end(r);
+		return;
+	}
+	op->off += op->got;
+}
+
+static void snap_copied(struct s3_req *r, int status, void *arg)
+{
+	struct snap_op *op = arg;
+	struct s3_hdrs h = {0};
+
+	if (status || op->rc) {
+		snap_end(r, op);
+		send_err(r, status ? CN_EINTERNAL : op->rc);
+		return;
+	}
+	s3_hdr_add(r, &h, "Content-Type", "application/octet-stream");
+	s3_hdr_addf(r, &h, "X-Cairn-Applied", "%" PRIu64, op->applied);
+	if (s3_send_begin(r, 200, &h, op->size) || op->size == 0) {
+		snap_end(r, op);
+		s3_end(r);
+		return;
+	}
+	op->buf = s3_bigbuf_get(r);
+	if (!op->buf || s3_work(r, snap_read, snap_read_after, op)) {
+		http_request_close_after(r->http);
+		snap_end(r, op);
+		s3_end(r);
+	}
+}
+
+static void op_snapshot(struct s3_req *r)
+{
+	const char *min = s3_route_param(&r->route, "min");
+	struct snap_op *op = cn_pool_zalloc(r->pool, sizeof(*op));
+	char path[] = "/tmp/cairn-snapshot-XXXXXX";
+
+	if (!op) {
+		send_err(r, CN_ENOMEM);
+		return;
+	}
+	op->min = min ? strtoull(min, NULL, 10) : 0;
+	/* An unlinked file: the copy's space goes back when it is closed,
+	 * whatever happens to this request. */
+	op->fd = mkostemp(path, O_CLOEXEC);
+	if (op->fd < 0) {
+		send_err(r, -errno);
+		return;
+	}
+	unlink(path);
+	if (s3_work(r, snap_copy, snap_copied, op)) {
+		snap_end(r, op);
+		send_err(r, CN_ENOMEM);
+	}
+}
+
+/* ---- membership ---- */
+
+struct member_op {
+	int add;
+	uint64_t id;
+	const char *address;
+	int rc;
+};
+
+static void member_work(struct s3_req *r, void *arg)
+{
+	struct member_op *op = arg;
+	struct cluster *c = r->srv->cluster;
+
+	op->rc = op->add ? cluster_member_add(c, op->id, op->address, 60000)
+			 : cluster_member_remove(c, op->id, 60000);
+}
+
+static void member_after(struct s3_req *r, int status, void *arg)
+{
+	struct member_op *op = arg;
+
+	if (status || op->rc)
+		send_err(r, status ? CN_EINTERNAL : op->rc);
+	else
+		send_text(r, 200, "ok\n");
+}
+
+static void op_member(struct s3_req *r)
+{
+	const char *o = s3_route_param(&r->route, "op");
+	const char *id = s3_route_param(&r->route, "id");
+	struct member_op *op = cn_pool_zalloc(r->pool, sizeof(*op));
+
+	if (!op || !o || !id) {
+		send_err(r, op ? CN_EBADREQ : CN_ENOMEM);
+		return;
+	}
+	op->add = strcmp(o, "add") == 0;
+	op->id = strtoull(id, NULL, 10);
+	op->address = s3_route_param(&r->route, "address");
+	if ((!op->add && strcmp(o, "remove") != 0) || !op->id || (op->add && !op->address)) {
+		send_err(r, CN_EBADREQ);
+		return;
+	}
+	if (s3_work(r, member_work, member_after, op))
+		send_err(r, CN_ENOMEM);
+}
+
+/* ---- shard reads for other nodes ---- */
+
+#define SHARD_READ_MAX ((size_t)DATA_BLOCK_MAX + 64)
+
+struct shard_op {
+	uint8_t drive[DATA_ID_LEN], blob[DATA_ID_LEN];
+	int shard;
+	uint64_t off;
+	size_t len;
+	uint8_t *buf;
+	ssize_t got;
+};
+
+static int unhex16(const char *s, uint8_t out[DATA_ID_LEN])
+{
+	if (!s || strlen(s) != 2 * DATA_ID_LEN)
+		return CN_EINVAL;
+	for (int i = 0; i < DATA_ID_LEN; i++) {
+		int hi = cn_hexval(s[2 * i]), lo = cn_hexval(s[2 * i + 1]);
+		if (hi < 0 || lo < 0)
+			return CN_EINVAL;
+		out[i] = (uint8_t)(hi << 4 | lo);
+	}
+	return 0;
+}
+
+static void shard_work(struct s3_req *r, void *arg)
+{
+	struct shard_op *op = arg;
+	op->got = data_shard_pread(r->srv->data, op->drive, op->blob, op->shard, op->buf, op->len,
+				   op->off);
+}
+
+static void shard_written(struct http_request *h, int err, void *arg)
+{
+	(void)err;
+	(void)arg;
+	s3_end(h->data);
+}
+
+static void shard_after(struct s3_req *r, int status, void *arg)
+{
+	struct shard_op *op = arg;
+	struct s3_hdrs h = {0};
+
+	if (status || op->got < 0) {
+		int rc = status ? CN_EINTERNAL : (int)op->got;
+		send_text(r, rc == CN_ENOTFOUND ? 404 : rc == CN_EDRIVE ? 503 : 500,
+			  cn_errname(rc));
+		return;
+	}
+	s3_hdr_add(r, &h, "Content-Type", "application/octet-stream");
+	if (s3_send_begin(r, 200, &h, (uint64_t)op->got) || op->got == 0 ||
+	    http_response_write(r->http, op->buf, (size_t)op->got, shard_written, op))
+		s3_end(r);
+}
+
+static void op_shard(struct s3_req *r)
+{
+	struct shard_op *op = cn_pool_zalloc(r->pool, sizeof(*op));
+	const char *sh = s3_route_param(&r->route, "shard");
+	const char *off = s3_route_param(&r->route, "off");
+	const char *len = s3_route_param(&r->route, "len");
+
+	if (!op || unhex16(s3_route_param(&r->route, "drive"), op->drive) ||
+	    unhex16(s3_route_param(&r->route, "blob"), op->blob) || !sh || !off || !len) {
+		send_err(r, op ? CN_EBADREQ : CN_ENOMEM);
+		return;
+	}
+	op->shard = atoi(sh);
+	op->off = strtoull(off, NULL, 10);
+	op->len = strtoull(len, NULL, 10);
+	if (op->shard < 0 || op->shard >= DATA_MAX_SHARDS || op->len > SHARD_READ_MAX) {
+		send_err(r, CN_EBADREQ);
+		return;
+	}
+	op->buf = cn_pool_alloc(r->pool, op->len ? op->len : 1);
+	if (!op->buf || s3_work(r, shard_work, shard_after, op))
+		send_err(r, CN_ENOMEM);
+}
+
+/* ---- dispatch ---- */
+
+void s3_internal(struct s3_req *r)
+{
+	const char *p = r->http->path;
+	int post = strcmp(r->http->method_str, "POST") == 0;
+	struct s3_route_input in;
+	int rc;
+
+	r->http->op = "Internal";
+	if (!r->srv->cluster || strncmp(p, "/_cairn/internal/", 17) != 0) {
+		send_err(r, r->srv->cluster ? CN_EBADREQ : CN_ESHUTDOWN);
+		return;
+	}
+	p += 17;
+	memset(&in, 0, sizeof(in));
+	in.method = S3_GET;
+	in.path = "/";
+	in.path_len = 1;
+	in.query = r->http->query;
+	in.query_len = r->http->query_len;
+	rc = s3_route_parse(r->pool, &in, &r->route);
+	if (rc) {
+		send_err(r, rc);
+		return;
+	}
+	if (post && strcmp(p, "propose") == 0) {
+		/* signed over the body: checked once it is read */
+		s3_body_read_small(r, PROPOSE_MAX_BODY, propose_body);
+		return;
+	}
+	rc = check_auth(r, NULL, 0);
+	if (rc) {
+		log_warn("internal: refused %s %s from %s: bad signature", r->http->method_str,
+			 r->http->path, s3_header(r, "x-cairn-node") ? s3_header(r, "x-cairn-node")
+								     : "-");
+		send_err(r, rc);
+		return;
+	}
+	if (post && strcmp(p, "raft") == 0)
+		op_raft(r);
+	else if (post && strcmp(p, "barrier") == 0)
+		op_barrier(r);
+	else if (strcmp(p, "status") == 0)
+		op_status(r);
+	else if (strcmp(p, "snapshot") == 0)
+		op_snapshot(r);
+	else if (strcmp(p, "shard") == 0)
+		op_shard(r);
+	else if (post && strcmp(p, "member") == 0)
+		op_member(r);
+	else
+		send_err(r, CN_EBADREQ);
+}
