@@ -36,10 +36,8 @@ static int is_node_failure(int rc)
 	case CN_EFORMAT:
 	case CN_ENOSPACE:
 	case CN_EINTERNAL:
-	case CN_EAGAIN:
-		return 1;
-	default:
-		return rc < 0 && rc > CN_ERR_BASE; /* -errno */
+	case CN_EAGAIN: return 1;
+	default: return rc < 0 && rc > CN_ERR_BASE; /* -errno */
 	}
 }
 
@@ -93,8 +91,8 @@ uint64_t meta_repl_applied(struct meta_store *s)
 	return atomic_load(&s->repl_applied);
 }
 
-int meta_repl_apply(struct meta_store *s, uint64_t index, const void *buf, size_t len,
-		    int *result, struct meta_cmd_result *res)
+int meta_repl_apply(struct meta_store *s, uint64_t index, const void *buf, size_t len, int *result,
+		    struct meta_cmd_result *res)
 {
 	struct meta_cmd_result scratch_res;
 	struct meta_cmd dec;
