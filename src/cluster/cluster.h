@@ -31,8 +31,8 @@
 
 struct meta_store;
 
-#define CLUSTER_ADDR_MAX 63  /* "a.b.c.d:port" and more */
-#define CLUSTER_MAX_NODES 16 /* in one configuration */
+#define CLUSTER_ADDR_MAX 63   /* "a.b.c.d:port" and more */
+#define CLUSTER_MAX_NODES 16  /* in one configuration */
 #define CLUSTER_AUTH_SKEW 300 /* seconds a signed internal request stays valid */
 
 /* ---- internal API authentication (auth.c) ---- */
@@ -91,12 +91,13 @@ struct cluster_options {
 	int n_peers;
 	const char *secret; /* CAIRN_CLUSTER_SECRET */
 	size_t secret_len;
-	const char *dir; /* node-local: Raft log, snapshots, node id */
-	int join;	 /* never bootstrap: wait to be added (a new or replacement node) */
-	unsigned heartbeat_ms;	     /* 0: 100 */
-	unsigned election_ms;	     /* 0: 1000 */
-	unsigned snapshot_threshold; /* entries between snapshots; 0: 16384 */
-	unsigned snapshot_trailing;  /* entries kept after one; 0: 4096 */
+	const char *dir;       /* node-local: Raft log, snapshots, node id */
+	int join;	       /* never bootstrap: wait to be added (a new or replacement node) */
+	unsigned heartbeat_ms; /* 0: 100 */
+	unsigned election_ms;  /* 0: 1000 */
+	unsigned snapshot_threshold; /* entries between snapshots; 0: 1024 */
+	unsigned snapshot_trailing;  /* entries kept after one; 0: 4 x threshold,
+					at least 2 x (see cluster_open) */
 };
 
 enum cluster_role { CLUSTER_NONE = 0, CLUSTER_FOLLOWER, CLUSTER_CANDIDATE, CLUSTER_LEADER };
@@ -156,6 +157,35 @@ int cluster_member_remove(struct cluster *c, uint64_t id, unsigned timeout_ms);
  * 0 and the copy's applied index, CN_EAGAIN when this node is behind, or an
  * error. Blocks; not on a libuv loop. */
 int cluster_snapshot_copy(struct cluster *c, uint64_t min_index, int fd, uint64_t *applied);
+
+/* ---- the state machine alone (raft.c; deterministic simulation tests) ---- */
+
+struct raft;
+struct raft_fsm;
+struct raft_buffer;
+struct meta_cmd;
+struct meta_cmd_result;
+
+/* libraft's FSM over a replicated store: entries are applied with
+ * meta_repl_apply (a failure that is not the command's result stops the
+ * node), a snapshot is a manifest naming the store's applied index (the
+ * store is synced first), restore brings the store to at least that index
+ * through install. The caller commits applied batches (meta_repl_commit)
+ * when it likes; a snapshot or restore commits first. Raft thread. */
+struct cluster_fsm {
+	struct meta_store *meta;
+	struct raft *raft; /* entries are numbered by its last applied index */
+	uint64_t id;	   /* written into snapshot manifests */
+	/* make meta's applied index >= index (a copy from a peer); 0 or error */
+	int (*install)(struct cluster_fsm *f, uint64_t index);
+	/* optional: entry index applied with result rc; may set *result */
+	void (*applied)(struct cluster_fsm *f, uint64_t index, int rc,
+			const struct meta_cmd_result *res, void **result);
+	void *owner;
+};
+void cluster_fsm_init(struct cluster_fsm *f, struct raft_fsm *out);
+/* cmd's log entry (framed, 8-byte padded) in raft_malloc'd out->base. */
+int cluster_entry_encode(const struct meta_cmd *cmd, struct raft_buffer *out);
 
 /* ---- other nodes' shards (remote.c) ---- */
 

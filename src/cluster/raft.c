@@ -88,7 +88,7 @@ struct msg {
 	int fd;		      /* MSG_ACCEPT */
 	uint64_t id;
 	char address[CLUSTER_ADDR_MAX + 1];
-	uint64_t index;		   /* MSG_FBAR_DONE: leader's index, 0 = failed */
+	uint64_t index;		  /* MSG_FBAR_DONE: leader's index, 0 = failed */
 	struct meta_cmd *waiters; /* MSG_FBAR_DONE */
 	int rc;
 	struct member_req *member;
@@ -102,8 +102,8 @@ struct job {
 	struct job *next;
 	enum job_type type;
 	char leader[CLUSTER_ADDR_MAX + 1];
-	struct meta_cmd *cmd;	  /* JOB_PROPOSE */
-	uint8_t *enc;		  /* its encoding */
+	struct meta_cmd *cmd; /* JOB_PROPOSE */
+	uint8_t *enc;	      /* its encoding */
 	size_t enc_len;
 	struct meta_cmd *waiters; /* JOB_BARRIER */
 };
@@ -170,12 +170,13 @@ struct cluster {
 	struct raft raft;
 	struct raft_io io;
 	struct raft_fsm fsm;
+	struct cluster_fsm cf;
 	struct raft_uv_transport transport;
 	raft_uv_accept_cb accept_cb;
 	struct dialer *dialers;
 	struct prop *props_head, *props_tail;
-	struct meta_cmd *done;	  /* results waiting for the commit */
-	struct meta_cmd *held;	  /* leader not ready yet */
+	struct meta_cmd *done;	       /* results waiting for the commit */
+	struct meta_cmd *held;	       /* leader not ready yet */
 	struct meta_cmd *lbar_waiting; /* leader barrier reads not yet in a round */
 	struct barrier_round *lbar_inflight;
 	/* a round for followers' reads completed: the next append tells them
@@ -185,7 +186,7 @@ struct cluster {
 	int fbar_inflight;
 	struct await *awaits;
 	struct member_req *promote; /* added, to be made a voter */
-	uint64_t ready_term; /* the term whose first barrier applied (leader) */
+	uint64_t ready_term;	    /* the term whose first barrier applied (leader) */
 	/* Raft's last applied index when the store last committed: readers see
 	 * every entry up to it (barriers and configuration entries included,
 	 * which the store's own applied index does not count) */
@@ -293,7 +294,8 @@ static void decode_result(const char *s, int *rc, struct meta_cmd_result *res)
 	unsigned long long index = 0, size = 0;
 	int dm = 0;
 
-	if (!s || sscanf(s, "%lld %llu %39s %d %llu %79s", &r, &index, vid, &dm, &size, etag) != 6) {
+	if (!s ||
+	    sscanf(s, "%lld %llu %39s %d %llu %79s", &r, &index, vid, &dm, &size, etag) != 6) {
 		*rc = CN_EUNCERTAIN;
 		return;
 	}
@@ -320,14 +322,16 @@ static void run_job(struct cluster *c, struct job *j)
 			      j->enc_len, -1, FORWARD_TIMEOUT_MS, 0, &resp);
 		if (rc) {
 			/* Sent or not, applied or not: unknown. */
-			meta_cmd_complete(j->cmd, rc == -ECONNREFUSED ? CN_ENOLEADER : CN_EUNCERTAIN);
+			meta_cmd_complete(j->cmd,
+					  rc == -ECONNREFUSED ? CN_ENOLEADER : CN_EUNCERTAIN);
 		} else if (resp.status == 200) {
 			int r;
 			decode_result(resp.body, &r, &j->cmd->res);
 			meta_cmd_complete(j->cmd, r);
 		} else {
 			/* 503: the leader moved before appending it */
-			meta_cmd_complete(j->cmd, resp.status == 503 ? CN_ENOLEADER : CN_EUNCERTAIN);
+			meta_cmd_complete(j->cmd,
+					  resp.status == 503 ? CN_ENOLEADER : CN_EUNCERTAIN);
 		}
 		if (!rc)
 			rpc_resp_release(&resp);
@@ -379,19 +383,41 @@ static void *forwarder(void *arg)
 
 /* ---- FSM ---- */
 
+/* A command's log entry: u32 LE length, 4 bytes zero, the encoded command,
+ * zero padding to a multiple of 8 (raft_uv wants 8-byte aligned entries). */
+int cluster_entry_encode(const struct meta_cmd *cmd, struct raft_buffer *out)
+{
+	uint8_t *enc = NULL;
+	size_t len;
+	int rc = meta_cmd_encode(cmd, &enc, &len);
+
+	if (rc)
+		return rc;
+	if (len > UINT32_MAX) {
+		free(enc);
+		return CN_ETOOBIG;
+	}
+	out->len = (ENTRY_HDR + len + 7) & ~(size_t)7;
+	out->base = raft_calloc(1, out->len);
+	if (!out->base) {
+		free(enc);
+		return CN_ENOMEM;
+	}
+	for (int i = 0; i < 4; i++)
+		((uint8_t *)out->base)[i] = (uint8_t)(len >> (8 * i));
+	memcpy((uint8_t *)out->base + ENTRY_HDR, enc, len);
+	free(enc);
+	return 0;
+}
+
 static int fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf, void **result)
 {
-	struct cluster *c = fsm->data;
-	uint64_t index = raft_last_applied(&c->raft) + 1;
-	struct prop *p = c->props_head;
+	struct cluster_fsm *f = fsm->data;
+	uint64_t index = raft_last_applied(f->raft) + 1;
 	struct meta_cmd_result res;
-	int rc, r;
-
-	/* ours: the oldest proposal still waiting has this index */
-	while (p && p->req.index < index)
-		p = p->next; /* its entry was replaced by another leader's */
 	const uint8_t *e = buf->base;
 	size_t len;
+	int rc, r;
 
 	memset(&res, 0, sizeof(res));
 	if (buf->len < ENTRY_HDR) {
@@ -405,7 +431,7 @@ static int fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf, void *
 			  (unsigned long long)index);
 		abort();
 	}
-	rc = meta_repl_apply(c->meta, index, e + ENTRY_HDR, len, &r, &res);
+	rc = meta_repl_apply(f->meta, index, e + ENTRY_HDR, len, &r, &res);
 	if (rc) {
 		/* Carrying on would make this store differ from the others'. */
 		log_error("cluster: cannot apply log entry %llu: %s; stopping this node",
@@ -413,18 +439,33 @@ static int fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf, void *
 		abort();
 	}
 	*result = NULL;
+	if (f->applied)
+		f->applied(f, index, r, &res, result);
+	return 0;
+}
+
+/* The proposal this node made for entry `index`, if any, learns its result. */
+static void cluster_applied(struct cluster_fsm *f, uint64_t index, int rc,
+			    const struct meta_cmd_result *res, void **result)
+{
+	struct cluster *c = f->owner;
+	struct prop *p = c->props_head;
+
+	while (p && p->req.index < index)
+		p = p->next; /* its entry was replaced by another leader's */
 	if (p && p->req.index == index) {
-		p->rc = r;
-		p->res = res;
+		/* (a replay cannot be our own proposal's first apply: if it
+		 * ever were, its result is unknown) */
+		p->rc = rc == META_REPL_REPLAYED ? CN_EUNCERTAIN : rc;
+		p->res = *res;
 		p->res.index = index;
 		*result = p;
 	}
-	return 0;
 }
 
 static int fsm_snapshot(struct raft_fsm *fsm, struct raft_buffer *bufs[], unsigned *n_bufs)
 {
-	struct cluster *c = fsm->data;
+	struct cluster_fsm *c = fsm->data;
 	struct raft_buffer *b;
 	uint8_t *p;
 	uint64_t applied;
@@ -493,8 +534,9 @@ static int fetch_store(struct cluster *c, const char *addr, uint64_t min)
 
 /* Makes the store reach `index` from a peer's copy. Blocks the Raft loop
  * (this node can do nothing useful until it has the store). */
-static int install_store(struct cluster *c, uint64_t index)
+static int install_store(struct cluster_fsm *f, uint64_t index)
 {
+	struct cluster *c = f->owner;
 	unsigned delay_ms = 200;
 
 	for (int attempt = 0; !atomic_load(&c->atomic_stop); attempt++) {
@@ -508,7 +550,8 @@ static int install_store(struct cluster *c, uint64_t index)
 			strcpy(addrs[n++], laddr);
 		for (unsigned i = 0; i < c->raft.configuration.n && n <= CLUSTER_MAX_NODES; i++) {
 			const struct raft_server *s = &c->raft.configuration.servers[i];
-			if (s->id != c->id && s->id != lid && strlen(s->address) <= CLUSTER_ADDR_MAX)
+			if (s->id != c->id && s->id != lid &&
+			    strlen(s->address) <= CLUSTER_ADDR_MAX)
 				strcpy(addrs[n++], s->address);
 		}
 		for (int i = 0; i < n; i++) {
@@ -533,7 +576,7 @@ static int install_store(struct cluster *c, uint64_t index)
 
 static int fsm_restore(struct raft_fsm *fsm, struct raft_buffer *buf)
 {
-	struct cluster *c = fsm->data;
+	struct cluster_fsm *c = fsm->data;
 	const uint8_t *p = buf->base;
 	uint64_t index = 0;
 	int rc;
@@ -553,8 +596,18 @@ static int fsm_restore(struct raft_fsm *fsm, struct raft_buffer *buf)
 		return 0; /* our own snapshot, or we are ahead already */
 	log_info("cluster: installing a snapshot at index %llu (this store: %llu)",
 		 (unsigned long long)index, (unsigned long long)meta_repl_applied(c->meta));
-	rc = install_store(c, index);
+	rc = c->install(c, index);
 	return rc ? RAFT_IOERR : 0;
+}
+
+void cluster_fsm_init(struct cluster_fsm *f, struct raft_fsm *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->version = 1;
+	out->data = f;
+	out->apply = fsm_apply;
+	out->snapshot = fsm_snapshot;
+	out->restore = fsm_restore;
 }
 
 /* ---- transport: Raft connections over the internal API ---- */
@@ -702,11 +755,12 @@ static void dial_connected(uv_connect_t *conn, int status)
 	}
 	cn_sha256("", 0, sha);
 	cluster_auth_sign(c->secret, c->slen, "POST", target, c->node, date, sha, mac);
-	cn_buf_printf(&d->out,
-		      "POST %s HTTP/1.1\r\nHost: x\r\nUpgrade: cairn-raft\r\nConnection: Upgrade\r\n"
-		      "X-Cairn-Node: %s\r\nX-Cairn-Id: %llu\r\nX-Cairn-Date: %lld\r\n"
-		      "X-Cairn-Auth: %s\r\nContent-Length: 0\r\n\r\n",
-		      target, c->node, (unsigned long long)c->id, (long long)date, mac);
+	cn_buf_printf(
+		&d->out,
+		"POST %s HTTP/1.1\r\nHost: x\r\nUpgrade: cairn-raft\r\nConnection: Upgrade\r\n"
+		"X-Cairn-Node: %s\r\nX-Cairn-Id: %llu\r\nX-Cairn-Date: %lld\r\n"
+		"X-Cairn-Auth: %s\r\nContent-Length: 0\r\n\r\n",
+		target, c->node, (unsigned long long)c->id, (long long)date, mac);
 	if (d->out.err) {
 		dialer_finish(d, RAFT_NOMEM);
 		return;
@@ -850,30 +904,20 @@ static void propose(struct cluster *c, struct meta_cmd *cmd)
 {
 	struct raft_buffer b;
 	struct prop *p;
-	uint8_t *enc = NULL;
-	size_t len;
 	int rc;
 
 	leader_stamp(c, cmd);
-	rc = meta_cmd_encode(cmd, &enc, &len);
+	rc = cluster_entry_encode(cmd, &b);
 	if (rc) {
 		meta_cmd_complete(cmd, rc);
 		return;
 	}
-	b.len = (ENTRY_HDR + len + 7) & ~(size_t)7;
-	b.base = raft_calloc(1, b.len);
 	p = calloc(1, sizeof(*p));
-	if (!b.base || !p || len > UINT32_MAX) {
+	if (!p) {
 		raft_free(b.base);
-		free(p);
-		free(enc);
 		meta_cmd_complete(cmd, CN_ENOMEM);
 		return;
 	}
-	for (int i = 0; i < 4; i++)
-		((uint8_t *)b.base)[i] = (uint8_t)(len >> (8 * i));
-	memcpy((uint8_t *)b.base + ENTRY_HDR, enc, len);
-	free(enc);
 	p->c = c;
 	p->cmd = cmd;
 	p->req.data = p;
@@ -1443,10 +1487,24 @@ int cluster_open(const struct cluster_options *opt, struct meta_store *m, struct
 		c->opt.heartbeat_ms = 100;
 	if (!c->opt.election_ms)
 		c->opt.election_ms = 1000;
+	/* A snapshot is cheap here (the store is the snapshot: commit and sync),
+	 * so take them often; keep a long trail. libraft 0.22.1 crashes a node
+	 * that receives an InstallSnapshot while it persists a snapshot of its
+	 * own (legacy.c, takeSnapshotCb clears snapshot_pending before using
+	 * it; found by tests/unit/cluster/test_raft_sim.c against a debug
+	 * build). A follower only gets an install when it is more than
+	 * `trailing` entries behind the leader, and then it is not applying
+	 * entries, so it is not taking snapshots: a trail several times the
+	 * threshold keeps the two apart. */
 	if (!c->opt.snapshot_threshold)
-		c->opt.snapshot_threshold = 16384;
+		c->opt.snapshot_threshold = 1024;
 	if (!c->opt.snapshot_trailing)
-		c->opt.snapshot_trailing = 4096;
+		c->opt.snapshot_trailing = 4 * c->opt.snapshot_threshold;
+	if (c->opt.snapshot_trailing < 2 * c->opt.snapshot_threshold) {
+		log_warn("cluster: --raft-snapshot-trailing %u raised to %u (twice the threshold)",
+			 c->opt.snapshot_trailing, 2 * c->opt.snapshot_threshold);
+		c->opt.snapshot_trailing = 2 * c->opt.snapshot_threshold;
+	}
 	if (mkdir(c->dir, 0700) != 0 && errno != EEXIST) {
 		rc = -errno;
 		goto fail;
@@ -1479,11 +1537,13 @@ int cluster_open(const struct cluster_options *opt, struct meta_store *m, struct
 		rc = CN_EIO;
 		goto fail_loop;
 	}
-	c->fsm.version = 1;
-	c->fsm.data = c;
-	c->fsm.apply = fsm_apply;
-	c->fsm.snapshot = fsm_snapshot;
-	c->fsm.restore = fsm_restore;
+	c->cf.meta = m;
+	c->cf.raft = &c->raft;
+	c->cf.id = c->id;
+	c->cf.install = install_store;
+	c->cf.applied = cluster_applied;
+	c->cf.owner = c;
+	cluster_fsm_init(&c->cf, &c->fsm);
 	rc = raft_init(&c->raft, &c->io, &c->fsm, c->id, c->node);
 	if (rc) {
 		log_error("cluster: raft init: %s", raft_strerror(rc));

@@ -82,7 +82,8 @@ static void learn(struct cluster_remote *r, const char *address, json_t *drives)
 	size_t i;
 	json_t *v;
 
-	json_array_foreach(drives, i, v) {
+	json_array_foreach(drives, i, v)
+	{
 		const char *hex = json_string_value(v);
 		uint8_t id[DATA_ID_LEN];
 		int j, ok = hex && strlen(hex) == 2 * DATA_ID_LEN;

@@ -179,7 +179,7 @@ static int send_all(int fd, const void *buf, size_t len, int64_t deadline_ns)
 
 struct parse {
 	struct rpc_resp *resp;
-	int body_fd;	   /* >= 0: body goes there */
+	int body_fd;	  /* >= 0: body goes there */
 	int64_t deadline; /* for writes to body_fd? (files: no) */
 	char field[64];
 	size_t field_len;
@@ -224,7 +224,8 @@ static int on_header_value(http_parser *p, const char *at, size_t len)
 		char *v = r->hdr[s->capture - 1].value;
 		size_t have = strlen(v), room = sizeof(r->hdr[0].value) - 1 - have;
 		if (len > room)
-			len = room; /* our own headers are short; a long one is cut, never overrun */
+			len = room; /* our own headers are short; a long one is cut, never overrun
+				     */
 		memcpy(v + have, at, len);
 		v[have + len] = 0;
 	}

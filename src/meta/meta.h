@@ -304,11 +304,13 @@ void meta_cmd_complete(struct meta_cmd *cmd, int rc);
 /* FSM apply of the committed log entry at index (buf: meta_cmd_encode's
  * bytes, borrowed) in the open replication batch, which it opens when
  * needed. Entries at or below the store's applied index are skipped
- * (replayed after a restart or a snapshot install). Returns 0 and the
+ * (replayed after a restart or a snapshot install): *result is then
+ * META_REPL_REPLAYED, their result being unknown here. Returns 0 and the
  * command's own result in *result (a failed precondition is a result, the
  * same on every node), or a storage error: the node must stop, since its
  * store would diverge. res (may be NULL) gets what apply reports. Raft
  * thread only. */
+#define META_REPL_REPLAYED 1
 int meta_repl_apply(struct meta_store *s, uint64_t index, const void *buf, size_t len, int *result,
 		    struct meta_cmd_result *res);
 /* Commits the open batch, recording the last applied index in it; readers
@@ -455,5 +457,9 @@ int meta_intent_count(struct meta_store *s, uint64_t *n);
 typedef int (*meta_intent_cb)(const uint8_t *blob_id, int64_t created, const uint8_t *layout,
 			      size_t layout_len, void *arg);
 int meta_intent_each(struct meta_store *s, meta_intent_cb cb, void *arg);
+/* A digest of the store's whole content (every table, keys and values):
+ * replicas that applied the same log hold equal digests. Reads everything in
+ * one read transaction: for tests and checks, not the request path. */
+int meta_store_digest(struct meta_store *s, uint8_t out[16]);
 
 #endif

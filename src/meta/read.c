@@ -17,9 +17,11 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <xxhash.h>
 
 #include "core/digest.h"
 #include "core/err.h"
+
 #include "meta/meta_int.h"
 
 #define LIST_MAX 1000
@@ -1095,4 +1097,41 @@ int meta_intent_each(struct meta_store *s, meta_intent_cb cb, void *arg)
 	kv_cursor_close(&c);
 	kv_read_end(&t);
 	return rc == CN_ENOTFOUND ? 0 : rc;
+}
+
+int meta_store_digest(struct meta_store *s, uint8_t out[16])
+{
+	struct kv_txn t;
+	XXH3_state_t *h = XXH3_createState();
+	int rc = h ? rtxn(s, &t) : CN_ENOMEM;
+
+	if (rc) {
+		XXH3_freeState(h);
+		return rc;
+	}
+	XXH3_128bits_reset(h);
+	for (int db = 0; db < KV_NDB && !rc; db++) {
+		struct kv_cursor c;
+		struct kv_item it;
+		rc = kv_cursor_open(&t, (enum kv_db)db, &c);
+		for (rc = rc ? rc : kv_cursor_seek(&c, NULL, 0, &it); !rc;
+		     rc = kv_cursor_next(&c, &it)) {
+			uint64_t len[3] = {(uint64_t)db, it.klen, it.vlen};
+			XXH3_128bits_update(h, len, sizeof(len));
+			XXH3_128bits_update(h, it.k, it.klen);
+			XXH3_128bits_update(h, it.v, it.vlen);
+		}
+		kv_cursor_close(&c);
+		if (rc == CN_ENOTFOUND)
+			rc = 0;
+	}
+	kv_read_end(&t);
+	if (!rc) {
+		XXH128_hash_t d = XXH3_128bits_digest(h);
+		XXH128_canonical_t cn;
+		XXH128_canonicalFromHash(&cn, d);
+		memcpy(out, cn.digest, 16);
+	}
+	XXH3_freeState(h);
+	return rc;
 }

@@ -100,8 +100,10 @@ int meta_repl_apply(struct meta_store *s, uint64_t index, const void *buf, size_
 	int rc;
 
 	*result = 0;
-	if (index <= s->repl_index)
-		return 0; /* already in the store: a replay */
+	if (index <= s->repl_index) {
+		*result = META_REPL_REPLAYED; /* already in the store */
+		return 0;
+	}
 	if (!s->repl_open) {
 		rc = kv_txn_begin(s->env, NULL, 0, &s->repl_txn);
 		if (rc)
