@@ -61,7 +61,7 @@ FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=$(BUILD)/%)
 # ---- test selection: T, F and PY (see the header) ----
 TSEL := $(patsubst %.c,%,$(patsubst unit/%,%,$(patsubst tests/%,%,$(strip $(T)))))
 ifneq ($(TSEL),)
-ifneq ($(filter integration integration/% fault fault/%,$(TSEL)),)
+ifneq ($(filter integration integration/% fault fault/% cluster,$(TSEL))$(and $(filter cluster/%,$(TSEL)),$(findstring .py,$(TSEL))),)
 TEST_KIND := pytest
 ifeq ($(wildcard tests/$(firstword $(subst ::, ,$(TSEL)))),)
 $(error T=$(T): no tests/$(firstword $(subst ::, ,$(TSEL))))
@@ -69,7 +69,7 @@ endif
 else
 TEST_KIND := unit
 ifeq ($(wildcard tests/unit/$(TSEL).c),)
-$(error T=$(T): no tests/unit/$(TSEL).c (T=<module>/<test_binary>, integration/<file>.py or fault/<file>.py))
+$(error T=$(T): no tests/unit/$(TSEL).c (T=<module>/<test_binary>, integration/<file>.py, fault/<file>.py or cluster/<file>.py))
 endif
 ifeq ($(filter $(BUILD)/tests/unit/$(TSEL),$(UNIT_BINS)),)
 $(error T=$(T): its module is not in MODULES=$(MODULES))
@@ -86,7 +86,7 @@ endif
 RUN_TESTS_ENV = CAIRN_TEST_PY='$(subst ','\'',$(PY))'
 RUN_TESTS_ARGS = '$(subst ','\'',$(TSEL))' '$(subst ','\'',$(F))'
 
-.PHONY: all deps test-deps bench-deps run test test-bins unit-bins asan fuzz fuzz-build \
+.PHONY: all deps test-deps bench-deps run run-cluster test test-bins unit-bins asan fuzz fuzz-build \
 	fuzz-bins bench bench-bins fault clean format format-check
 all: $(BUILD)/cairn
 
@@ -140,6 +140,11 @@ run: deps
 	@$(MAKE) --no-print-directory all
 	@mkdir -p data
 	exec $(BUILD)/cairn server --listen 127.0.0.1:9000 ./data
+
+# Three nodes on 127.0.0.1:9001-9003 (data/n1..n3), see scripts/run-cluster.sh.
+run-cluster: deps
+	@$(MAKE) --no-print-directory all
+	@CAIRN_BIN=$(BUILD)/cairn scripts/run-cluster.sh
 
 test: test-deps
 	@$(MAKE) --no-print-directory test-bins

@@ -10,7 +10,7 @@
 set -eu
 
 BUILD="build-essential pkg-config libuv1-dev libhttp-parser-dev liblmdb-dev \
-libisal-dev libssl-dev libexpat1-dev libxxhash-dev libjansson-dev"
+libisal-dev libssl-dev libexpat1-dev libxxhash-dev libjansson-dev curl"
 # from bookworm-backports
 BACKPORTS="libraft-dev"
 RAFT_MIN="0.22.1"

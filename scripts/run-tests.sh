@@ -10,9 +10,10 @@
 #      fortify, PIE, full RELRO); one test per property
 #   1c. format: scripts/check-format.sh (every tracked C file matches
 #      .clang-format); one test
-#   2. integration: pytest over tests/integration and tests/fault with the
-#      Debian python3 + boto3 (/usr/bin/python3), CAIRN_BIN=BUILD_DIR/cairn;
-#      counts come from pytest's --junitxml
+#   2. integration: pytest over tests/integration, tests/fault and
+#      tests/cluster (3- and 5-node clusters behind fault-injecting proxies)
+#      with the Debian python3 + boto3 (/usr/bin/python3),
+#      CAIRN_BIN=BUILD_DIR/cairn; counts come from pytest's --junitxml
 #   3. integration again with the default `python3` when its boto3 is newer
 #      (pytest borrowed from Debian's dist-packages through PYTHONPATH, so the
 #      newer boto3/botocore still win)
@@ -23,10 +24,10 @@
 #   <module>/<test_binary>   that unit binary; FILTER is a cmocka glob over its
 #                            case names, handed over as CAIRN_TEST_FILTER
 #                            (tests/unit/common/unit.h)
-#   integration/<file>.py, fault/<file>.py, integration, fault
-#                            that pytest file or directory in each python pass
-#                            (fault tests and the suites the second pass skips
-#                            run in the first only); FILTER is a -k expression,
+#   integration/<file>.py, fault/<file>.py, cluster/<file>.py, integration,
+#   fault, cluster           that pytest file or directory in each python pass
+#                            (fault and cluster tests and the suites the second
+#                            pass skips run in the first only); FILTER is a -k expression,
 #                            or ::<name> appended to the path
 #
 # The last line is exactly "N passed, N failed". Exit status is non-zero if
@@ -35,7 +36,7 @@
 # replaced on every run. Environment knobs: CAIRN_TEST_PY (debian or newer: only
 # that integration pass), CAIRN_FUZZ_SECONDS (exploration time per target,
 # default 10), CAIRN_UNIT_TIMEOUT (seconds per unit binary, default 300),
-# CAIRN_IT_TIMEOUT (seconds per pytest run, 900).
+# CAIRN_IT_TIMEOUT (seconds per pytest run, 1500).
 set -uo pipefail
 
 BUILD=${1:-build}
@@ -51,13 +52,13 @@ BUILD=${BUILD%/}
 FUZZ_DIR=${CAIRN_FUZZ_DIR:-$ROOT/build/fuzz}
 FUZZ_SECONDS=${CAIRN_FUZZ_SECONDS:-10}
 UNIT_TIMEOUT=${CAIRN_UNIT_TIMEOUT:-300}
-IT_TIMEOUT=${CAIRN_IT_TIMEOUT:-900}
+IT_TIMEOUT=${CAIRN_IT_TIMEOUT:-1500}
 TEST_PY=${CAIRN_TEST_PY:-}
 DEB_PY=/usr/bin/python3
 
 case "$TEST" in
 "") KIND=all ;;
-integration | integration/* | fault | fault/*) KIND=pytest ;;
+integration | integration/* | fault | fault/* | cluster | cluster/*.py*) KIND=pytest ;;
 *) KIND=unit ;;
 esac
 if [ -n "$FILTER" ] && [ "$KIND" = all ]; then
@@ -326,7 +327,8 @@ if [ "$KIND" = all ] || [ "$KIND" = pytest ]; then
 		section "integration ($deb_label)"
 		echo "skipped: CAIRN_TEST_PY=newer"
 	elif [ "$KIND" = all ]; then
-		run_pytest "$deb_label" integration-debian "$DEB_PY" "" -- tests/integration tests/fault
+		run_pytest "$deb_label" integration-debian "$DEB_PY" "" -- tests/integration tests/fault \
+			tests/cluster
 	else
 		run_pytest "$deb_label" integration-debian "$DEB_PY" "" "${it_args[@]+"${it_args[@]}"}" \
 			-- "${it_paths[@]}"
@@ -347,7 +349,7 @@ print(1 if v(sys.argv[1]) > v(sys.argv[2]) else 0)' "$new_ver" "$deb_ver")
 	once=""
 	if [ "$KIND" = pytest ]; then
 		case "$TEST" in
-		fault | fault/*) once=1 ;;
+		fault | fault/* | cluster | cluster/*) once=1 ;;
 		esac
 		for t in "${NEWER_SKIP[@]}"; do
 			[ "tests/$TEST" = "$t" ] && once=1

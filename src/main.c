@@ -47,7 +47,8 @@ static void usage(FILE *f)
 		"  --workers N               HTTP worker loops (default: CPUs)\n"
 		"  --domain NAME             virtual-host suffix (default: localhost); repeatable\n"
 		"  --region NAME             region (default us-east-1)\n"
-		"  --inline-threshold BYTES  objects up to this size live in metadata (64 KiB)\n"
+		"  --inline-threshold BYTES  objects up to this size live in metadata (64 KiB;\n"
+		"                            16 KiB in a cluster: they ride in the Raft log)\n"
 		"  --block-size BYTES        erasure-coding block size (1 MiB)\n"
 		"  --fsync always|never      data fsync policy (always; never is for benchmarks)\n"
 		"  --max-object-size BYTES   (5 TiB)\n"
@@ -64,6 +65,9 @@ static void usage(FILE *f)
 		"  --peers A:P,B:P,...       the first configuration (the same on every node)\n"
 		"  --node-bind ADDR:PORT     listen there for the cluster (default: --node)\n"
 		"  --join                    a new node: never bootstrap, wait for `cluster add`\n"
+		"  --raft-heartbeat-ms N     (100)   --raft-election-ms N (1000)\n"
+		"  --raft-snapshot-threshold N  entries between snapshots (1024)\n"
+		"  --raft-snapshot-trailing N   entries kept after one (4 x threshold)\n"
 		"  --scrub-interval-s N      periodic scrub pass (0 = on demand only)\n"
 		"  --scrub-rate BYTES        scrub read rate per second (64 MiB)\n"
 		"       cairn admin [--endpoint URL] [--dir DIR] status|object B/K|scrub|heal|gc\n"
@@ -539,6 +543,11 @@ static int cmd_server(int argc, char **argv)
 		struct meta_options mopt;
 		memset(&mopt, 0, sizeof(mopt));
 		if (copt.node) {
+			/* Inline objects are copied into Raft entries, and libraft
+			 * keeps up to threshold + trailing entries in memory:
+			 * 16 KiB x (1024 + 4096) bounds that near 80 MiB. */
+			if (!cfg.inline_threshold)
+				cfg.inline_threshold = 16 * 1024;
 			mopt.replicated = 1;
 			/* ids carry 16 bits of the node (the leader makes version ids) */
 			mopt.node_id = (uint16_t)XXH32(copt.node, strlen(copt.node), 0);

@@ -50,8 +50,7 @@ static int check_auth(struct s3_req *r, const void *body, size_t len)
 	cn_sha256(body ? body : "", len, sha);
 	return cluster_auth_verify(secret, slen, r->http->method_str, r->http->url,
 				   s3_header(r, "x-cairn-node"), s3_header(r, "x-cairn-date"),
-				   s3_header(r, "x-cairn-auth"), sha,
-				   cn_now_ns() / 1000000000LL);
+				   s3_header(r, "x-cairn-auth"), sha, cn_now_ns() / 1000000000LL);
 }
 
 static void send_text(struct s3_req *r, int status, const char *text)
@@ -65,12 +64,12 @@ static void send_text(struct s3_req *r, int status, const char *text)
  * for a bad signature, else 500; the text says which. */
 static void send_err(struct s3_req *r, int rc)
 {
-	int status = rc == CN_ENOTLEADER || rc == CN_ENOLEADER || rc == CN_EAGAIN ||
-				     rc == CN_ESHUTDOWN
-			     ? 503
-		     : rc == CN_EACCESS ? 403
-		     : rc == CN_EBADREQ || rc == CN_EINVAL || rc == CN_EBADXML ? 400
-										 : 500;
+	int status =
+		rc == CN_ENOTLEADER || rc == CN_ENOLEADER || rc == CN_EAGAIN || rc == CN_ESHUTDOWN
+			? 503
+		: rc == CN_EACCESS					  ? 403
+		: rc == CN_EBADREQ || rc == CN_EINVAL || rc == CN_EBADXML ? 400
+									  : 500;
 	send_text(r, status, cn_errname(rc));
 }
 
@@ -222,10 +221,10 @@ json_t *s3_cluster_status_json(const struct cluster_status *st)
 	static const char *const roles[] = {"unavailable", "follower", "candidate", "leader"};
 
 	for (int i = 0; i < st->n_nodes; i++)
-		json_array_append_new(nodes, json_pack("{s:I,s:s,s:s}", "id",
-						       (json_int_t)st->nodes[i].id, "address",
-						       st->nodes[i].address, "role",
-						       st->nodes[i].voter ? "voter" : "standby"));
+		json_array_append_new(nodes,
+				      json_pack("{s:I,s:s,s:s}", "id", (json_int_t)st->nodes[i].id,
+						"address", st->nodes[i].address, "role",
+						st->nodes[i].voter ? "voter" : "standby"));
 	return json_pack("{s:I,s:s,s:s,s:I,s:s,s:I,s:I,s:I,s:I,s:b,s:o}", "id", (json_int_t)st->id,
 			 "address", st->address, "state", roles[st->role], "leader_id",
 			 (json_int_t)st->leader_id, "leader_address", st->leader_address, "term",
@@ -490,7 +489,10 @@ static void shard_after(struct s3_req *r, int status, void *arg)
 
 	if (status || op->got < 0) {
 		int rc = status ? CN_EINTERNAL : (int)op->got;
-		send_text(r, rc == CN_ENOTFOUND ? 404 : rc == CN_EDRIVE ? 503 : 500,
+		send_text(r,
+			  rc == CN_ENOTFOUND ? 404
+			  : rc == CN_EDRIVE  ? 503
+					     : 500,
 			  cn_errname(rc));
 		return;
 	}
@@ -558,8 +560,8 @@ void s3_internal(struct s3_req *r)
 	rc = check_auth(r, NULL, 0);
 	if (rc) {
 		log_warn("internal: refused %s %s from %s: bad signature", r->http->method_str,
-			 r->http->path, s3_header(r, "x-cairn-node") ? s3_header(r, "x-cairn-node")
-								     : "-");
+			 r->http->path,
+			 s3_header(r, "x-cairn-node") ? s3_header(r, "x-cairn-node") : "-");
 		send_err(r, rc);
 		return;
 	}
