@@ -34,6 +34,9 @@ struct meta_store;
 #define CLUSTER_ADDR_MAX 63   /* "a.b.c.d:port" and more */
 #define CLUSTER_MAX_NODES 16  /* in one configuration */
 #define CLUSTER_AUTH_SKEW 300 /* seconds a signed internal request stays valid */
+/* A follower forwards proposals in batches of about this many bytes (one
+ * more command may cross it) */
+#define CLUSTER_PROPOSE_BATCH_BYTES (1u << 20)
 
 /* ---- internal API authentication (auth.c) ---- */
 

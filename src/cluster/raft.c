@@ -61,6 +61,10 @@
  * command, zero padding to a multiple of 8 (raft_uv's rule). */
 #define ENTRY_HDR 8
 #define FORWARD_TIMEOUT_MS 10000
+/* a read on a node cut off from its leader answers 503 after this */
+#define BARRIER_TIMEOUT_MS 3000
+#define FORWARD_BATCH_MAX 256 /* commands in one forwarded propose call */
+#define FORWARD_BATCH_BYTES CLUSTER_PROPOSE_BATCH_BYTES
 /* a follower read waits this long to apply up to the leader's commit */
 #define READ_WAIT_MS 5000
 #define SNAP_MAGIC "CAIRNSN1"
@@ -312,48 +316,75 @@ static void decode_result(const char *s, int *rc, struct meta_cmd_result *res)
 		strcpy(res->etag, etag);
 }
 
-static void run_job(struct cluster *c, struct job *j)
+/* One forwarded batch: the commands' encodings as frames (u32 LE length,
+ * bytes) in one propose call; the leader answers one result line each, in
+ * order. A call that fails leaves every command's outcome unknown. */
+static void run_propose(struct cluster *c, struct job **batch, int n)
 {
 	struct rpc_resp resp;
+	struct cn_buf body;
+	const char *line;
 	int rc;
 
-	if (j->type == JOB_PROPOSE) {
-		rc = rpc_call(c->rpc, j->leader, "POST", "/_cairn/internal/propose", j->enc,
-			      j->enc_len, -1, FORWARD_TIMEOUT_MS, 0, &resp);
+	cn_buf_init(&body);
+	for (int i = 0; i < n; i++) {
+		uint8_t len[4];
+		for (int b = 0; b < 4; b++)
+			len[b] = (uint8_t)(batch[i]->enc_len >> (8 * b));
+		cn_buf_put(&body, len, 4);
+		cn_buf_put(&body, batch[i]->enc, batch[i]->enc_len);
+	}
+	rc = body.err ? CN_ENOMEM
+		      : rpc_call(c->rpc, batch[0]->leader, "POST", "/_cairn/internal/propose",
+				 body.p, body.len, -1, FORWARD_TIMEOUT_MS, 0, &resp);
+	cn_buf_release(&body);
+	line = !rc && resp.status == 200 ? resp.body : NULL;
+	for (int i = 0; i < n; i++) {
+		struct meta_cmd *cmd = batch[i]->cmd;
+		int r;
 		if (rc) {
-			/* Sent or not, applied or not: unknown. */
-			meta_cmd_complete(j->cmd,
-					  rc == -ECONNREFUSED ? CN_ENOLEADER : CN_EUNCERTAIN);
-		} else if (resp.status == 200) {
-			int r;
-			decode_result(resp.body, &r, &j->cmd->res);
-			meta_cmd_complete(j->cmd, r);
+			/* sent or not, applied or not: unknown (refused: not sent) */
+			r = rc == -ECONNREFUSED ? CN_ENOLEADER : CN_EUNCERTAIN;
+		} else if (resp.status != 200) {
+			/* 503: the leader moved before appending any of them */
+			r = resp.status == 503 ? CN_ENOLEADER : CN_EUNCERTAIN;
 		} else {
-			/* 503: the leader moved before appending it */
-			meta_cmd_complete(j->cmd,
-					  resp.status == 503 ? CN_ENOLEADER : CN_EUNCERTAIN);
+			decode_result(line, &r, &cmd->res);
+			if (r == CN_ENOTLEADER)
+				r = CN_ENOLEADER; /* not appended: the client retries */
+			line = line ? strchr(line, '\n') : NULL;
+			if (line)
+				line++;
 		}
-		if (!rc)
-			rpc_resp_release(&resp);
-		free(j->enc);
+		meta_cmd_complete(cmd, r);
+		free(batch[i]->enc);
+		free(batch[i]);
+	}
+	if (!rc)
+		rpc_resp_release(&resp);
+}
+
+static void run_barrier(struct cluster *c, struct job *j)
+{
+	struct rpc_resp resp;
+	struct msg *m = calloc(1, sizeof(*m));
+	uint64_t index = 0;
+	int rc;
+
+	rc = rpc_call(c->rpc, j->leader, "POST", "/_cairn/internal/barrier", NULL, 0, -1,
+		      BARRIER_TIMEOUT_MS, 1, &resp);
+	if (!rc) {
+		if (resp.status == 200 && resp.body)
+			index = strtoull(resp.body, NULL, 10);
+		rpc_resp_release(&resp);
+	}
+	if (!m) {
+		complete_all(j->waiters, CN_ENOMEM, 0);
 	} else {
-		struct msg *m = calloc(1, sizeof(*m));
-		uint64_t index = 0;
-		rc = rpc_call(c->rpc, j->leader, "POST", "/_cairn/internal/barrier", NULL, 0, -1,
-			      FORWARD_TIMEOUT_MS, 1, &resp);
-		if (!rc) {
-			if (resp.status == 200 && resp.body)
-				index = strtoull(resp.body, NULL, 10);
-			rpc_resp_release(&resp);
-		}
-		if (!m) {
-			complete_all(j->waiters, CN_ENOMEM, 0);
-		} else {
-			m->type = MSG_FBAR_DONE;
-			m->index = index;
-			m->waiters = j->waiters;
-			post(c, m);
-		}
+		m->type = MSG_FBAR_DONE;
+		m->index = index;
+		m->waiters = j->waiters;
+		post(c, m);
 	}
 	free(j);
 }
@@ -361,20 +392,39 @@ static void run_job(struct cluster *c, struct job *j)
 static void *forwarder(void *arg)
 {
 	struct cluster *c = arg;
+	struct job *batch[FORWARD_BATCH_MAX];
 
 	pthread_mutex_lock(&c->jmu);
 	for (;;) {
 		struct job *j;
+		size_t bytes;
+		int n = 0;
 		while (!c->jobs && !c->jstop)
 			pthread_cond_wait(&c->jcv, &c->jmu);
 		if (!c->jobs)
 			break;
 		j = c->jobs;
 		c->jobs = j->next;
+		if (j->type == JOB_PROPOSE) {
+			/* the proposals queued behind it for the same leader go
+			 * in the same call */
+			batch[n++] = j;
+			bytes = j->enc_len;
+			while (c->jobs && c->jobs->type == JOB_PROPOSE && n < FORWARD_BATCH_MAX &&
+			       bytes < FORWARD_BATCH_BYTES &&
+			       strcmp(c->jobs->leader, j->leader) == 0) {
+				batch[n] = c->jobs;
+				bytes += batch[n++]->enc_len;
+				c->jobs = c->jobs->next;
+			}
+		}
 		if (!c->jobs)
 			c->jobs_tail = NULL;
 		pthread_mutex_unlock(&c->jmu);
-		run_job(c, j);
+		if (n)
+			run_propose(c, batch, n);
+		else
+			run_barrier(c, j);
 		pthread_mutex_lock(&c->jmu);
 	}
 	pthread_mutex_unlock(&c->jmu);

@@ -37,6 +37,7 @@ struct kv_env {
 	 * Writer-preferring, so a stream of reads cannot starve the swap. */
 	pthread_rwlock_t swap;
 	char *dir;
+	int nometasync; /* KV_NOMETASYNC */
 	uint64_t map_size;
 };
 
@@ -102,8 +103,12 @@ static int env_open_files(struct kv_env *e)
 		rc = xlate(mdb_env_set_maxreaders(e->env, 1024));
 	if (rc)
 		goto fail_env;
-	/* NOTLS: read txns are not tied to threads. No NOSYNC/NOMETASYNC/WRITEMAP. */
-	rc = xlate(mdb_env_open(e->env, e->dir, MDB_NOTLS, 0600));
+	/* NOTLS: read txns are not tied to threads. No NOSYNC or WRITEMAP (a
+	 * system crash could corrupt the store); NOMETASYNC only when asked
+	 * (a replicated store: a crash may undo the last commits, which the
+	 * Raft log replays). */
+	rc = xlate(mdb_env_open(e->env, e->dir, MDB_NOTLS | (e->nometasync ? MDB_NOMETASYNC : 0),
+				0600));
 	if (rc) {
 		log_error("meta: cannot open LMDB environment in %s: %s", e->dir, cn_strerror(rc));
 		goto fail_env;
@@ -128,7 +133,7 @@ fail_env:
 	return rc;
 }
 
-int kv_env_open(const char *dir, uint64_t map_size, struct kv_env **out)
+int kv_env_open(const char *dir, uint64_t map_size, unsigned flags, struct kv_env **out)
 {
 	struct kv_env *e = calloc(1, sizeof(*e));
 	pthread_rwlockattr_t ra;
@@ -138,6 +143,7 @@ int kv_env_open(const char *dir, uint64_t map_size, struct kv_env **out)
 		return CN_ENOMEM;
 	e->dir = strdup(dir);
 	e->map_size = map_size;
+	e->nometasync = !!(flags & KV_NOMETASYNC);
 	if (!e->dir) {
 		free(e);
 		return CN_ENOMEM;

@@ -57,8 +57,12 @@ struct kv_item {
 	size_t vlen;
 };
 
-/* Opens/creates the environment in dir with all named dbs. */
-int kv_env_open(const char *dir, uint64_t map_size, struct kv_env **out);
+/* Opens/creates the environment in dir with all named dbs. flags:
+ * KV_NOMETASYNC commits without syncing the meta page (a crash may lose
+ * the last commits, never corrupt): only for a store whose commits a log
+ * can replay; kv_env_sync makes everything durable. */
+#define KV_NOMETASYNC 1u
+int kv_env_open(const char *dir, uint64_t map_size, unsigned flags, struct kv_env **out);
 void kv_env_close(struct kv_env *e);
 int kv_env_copy(struct kv_env *e, const char *path);
 /* Writes a compacting copy of the environment to fd (a file or a pipe),

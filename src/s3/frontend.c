@@ -697,7 +697,9 @@ static void on_request(struct http_request *h, void *arg)
 		return;
 	}
 	if (!s->ready) {
-		s3_send_error(r, CN_ESHUTDOWN);
+		/* a cluster node still starting (no leader yet, or reclaiming)
+		 * is as good as one without a leader: retry */
+		s3_send_error(r, s->cluster ? CN_ENOLEADER : CN_ESHUTDOWN);
 		return;
 	}
 	if (s->cluster) {

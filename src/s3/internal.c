@@ -5,9 +5,10 @@
  *
  *   POST /_cairn/internal/raft       Upgrade: cairn-raft -> 101, then the
  *                                    socket is a Raft connection
- *   POST /_cairn/internal/propose    body: an encoded command; the leader
- *                                    appends and applies it: 200 + result
- *                                    line, or 503 (not the leader)
+ *   POST /_cairn/internal/propose    body: encoded commands, each framed by
+ *                                    its u32 LE length; the leader appends
+ *                                    and applies them: 200 + a result line
+ *                                    each (CN_ENOTLEADER: not appended)
  *   POST /_cairn/internal/barrier    the leader's read barrier: 200 + index
  *   GET  /_cairn/internal/status     this node's view (JSON)
  *   GET  /_cairn/internal/snapshot?min=N  a compacting store copy at an
@@ -37,7 +38,8 @@
 #include "core/err.h"
 #include "core/log.h"
 
-#define PROPOSE_MAX_BODY ((size_t)META_INLINE_MAX + 64 * 1024)
+/* a batch, and one command that may cross its size */
+#define PROPOSE_MAX_BODY ((size_t)CLUSTER_PROPOSE_BATCH_BYTES + META_INLINE_MAX + 64 * 1024)
 
 /* Is the request signed with the cluster secret over this body? */
 static int check_auth(struct s3_req *r, const void *body, size_t len)
@@ -127,34 +129,67 @@ static void raft_body(struct s3_req *r, int err, char *buf, size_t len)
 
 /* ---- propose / barrier ---- */
 
+/* A forwarded batch: frames of (u32 LE length, encoded command); each is
+ * proposed here and the answer has one result line per command, in order:
+ * "<rc> <index> <vid|-> <delete_marker> <size> <etag|->". */
+struct prop_batch;
 struct prop_op {
 	struct meta_cmd cmd;
-	char *buf;
+	struct prop_batch *b;
+	char line[160];
 };
+
+struct prop_batch {
+	struct s3_req *r;
+	struct prop_op *ops;
+	int n, left;
+};
+
+static void prop_line(struct prop_op *op, int rc)
+{
+	const struct meta_cmd_result *res = &op->cmd.res;
+
+	snprintf(op->line, sizeof(op->line), "%d %" PRIu64 " %s %d %" PRIu64 " %.64s\n", rc,
+		 res->index, res->vid_text[0] ? res->vid_text : "-", res->delete_marker, res->size,
+		 res->etag[0] ? res->etag : "-");
+}
+
+static void batch_finish(struct prop_batch *b)
+{
+	struct s3_req *r = b->r;
+	struct cn_buf out;
+
+	cn_buf_init(&out);
+	for (int i = 0; i < b->n; i++) {
+		cn_buf_puts(&out, b->ops[i].line);
+		meta_cmd_release(&b->ops[i].cmd);
+	}
+	if (out.err) {
+		cn_buf_release(&out);
+		send_err(r, CN_ENOMEM);
+		return;
+	}
+	struct s3_hdrs h = {0};
+	s3_hdr_add(r, &h, "Content-Type", "text/plain");
+	s3_send(r, 200, &h, out.p, out.len);
+	cn_buf_release(&out);
+}
 
 static void propose_done(struct meta_cmd *cmd, int rc, void *arg)
 {
-	struct s3_req *r = arg;
 	struct prop_op *op = (struct prop_op *)((char *)cmd - offsetof(struct prop_op, cmd));
-	char line[256];
+	(void)arg;
 
-	if (rc == CN_ENOTLEADER || rc == CN_ENOLEADER || rc == CN_ESHUTDOWN) {
-		meta_cmd_release(&op->cmd);
-		send_err(r, rc);
-		return;
-	}
-	/* "<rc> <index> <vid|-> <delete_marker> <size> <etag|->" */
-	snprintf(line, sizeof(line), "%d %" PRIu64 " %s %d %" PRIu64 " %s\n", rc, cmd->res.index,
-		 cmd->res.vid_text[0] ? cmd->res.vid_text : "-", cmd->res.delete_marker,
-		 cmd->res.size, cmd->res.etag[0] ? cmd->res.etag : "-");
-	meta_cmd_release(&op->cmd);
-	send_text(r, 200, line);
+	prop_line(op, rc);
+	if (--op->b->left == 0)
+		batch_finish(op->b);
 }
 
 static void propose_body(struct s3_req *r, int err, char *buf, size_t len)
 {
-	struct prop_op *op;
-	int rc;
+	struct prop_batch *b;
+	size_t off;
+	int rc, n = 0;
 
 	if (err) {
 		send_err(r, err);
@@ -165,22 +200,50 @@ static void propose_body(struct s3_req *r, int err, char *buf, size_t len)
 		send_err(r, rc);
 		return;
 	}
-	op = cn_pool_zalloc(r->pool, sizeof(*op));
-	if (!op) {
-		send_err(r, CN_ENOMEM);
-		return;
+	for (off = 0; off + 4 <= len; n++) {
+		size_t l = (size_t)(uint8_t)buf[off] | (size_t)(uint8_t)buf[off + 1] << 8 |
+			   (size_t)(uint8_t)buf[off + 2] << 16 |
+			   (size_t)(uint8_t)buf[off + 3] << 24;
+		if (l > len - off - 4)
+			break;
+		off += 4 + l;
 	}
-	rc = meta_cmd_decode(buf, len, &op->cmd);
-	if (rc) {
+	if (off != len || n == 0) {
 		send_err(r, CN_EBADREQ);
 		return;
 	}
-	op->buf = buf;
-	op->cmd.local_only = 1; /* forwarded once already */
-	rc = s3_meta_submit(r, &op->cmd, propose_done, r);
-	if (rc) {
-		meta_cmd_release(&op->cmd);
-		send_err(r, rc);
+	b = cn_pool_zalloc(r->pool, sizeof(*b));
+	if (b)
+		b->ops = cn_pool_zalloc(r->pool, (size_t)n * sizeof(*b->ops));
+	if (!b || !b->ops) {
+		send_err(r, CN_ENOMEM);
+		return;
+	}
+	b->r = r;
+	b->n = n;
+	off = 0;
+	for (int i = 0; i < n; i++) {
+		size_t l = (size_t)(uint8_t)buf[off] | (size_t)(uint8_t)buf[off + 1] << 8 |
+			   (size_t)(uint8_t)buf[off + 2] << 16 |
+			   (size_t)(uint8_t)buf[off + 3] << 24;
+		b->ops[i].b = b;
+		/* the commands borrow buf (the request's pool) until answered */
+		rc = meta_cmd_decode(buf + off + 4, l, &b->ops[i].cmd);
+		off += 4 + l;
+		if (rc) {
+			for (int k = 0; k < i; k++)
+				meta_cmd_release(&b->ops[k].cmd);
+			send_err(r, CN_EBADREQ);
+			return;
+		}
+		b->ops[i].cmd.local_only = 1; /* forwarded once already */
+	}
+	/* every callback runs on this loop, after this function returns */
+	b->left = n;
+	for (int i = 0; i < n; i++) {
+		rc = s3_meta_submit(r, &b->ops[i].cmd, propose_done, r);
+		if (rc)
+			propose_done(&b->ops[i].cmd, rc, r);
 	}
 }
 

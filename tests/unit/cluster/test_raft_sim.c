@@ -58,7 +58,7 @@ struct sim {
 	uint64_t rng;
 	unsigned next_seq;
 	enum outcome out[MAX_PROPS];
-	uint8_t kind[MAX_PROPS]; /* K_* */
+	uint8_t kind[MAX_PROPS];   /* K_* */
 	uint64_t index[MAX_PROPS]; /* its log index, when appended */
 	/* the result each node computed for each entry (0x7fffffff: not
 	 * applied there, e.g. covered by an installed snapshot) */
@@ -275,7 +275,8 @@ static void bucket_create(struct sim *s, unsigned leader)
 	assert_non_null(p);
 	p->seq = s->next_seq;
 	p->req.data = p;
-	assert_int_equal(raft_apply(raft_fixture_get(&s->f, leader), &p->req, &buf, 1, apply_cb), 0);
+	assert_int_equal(raft_apply(raft_fixture_get(&s->f, leader), &p->req, &buf, 1, apply_cb),
+			 0);
 	s->out[s->next_seq++] = P_PENDING;
 	memset(&c, 0, sizeof(c));
 	c.type = META_CMD_BUCKET_VERSIONING;
@@ -287,7 +288,8 @@ static void bucket_create(struct sim *s, unsigned leader)
 	assert_non_null(p);
 	p->seq = s->next_seq;
 	p->req.data = p;
-	assert_int_equal(raft_apply(raft_fixture_get(&s->f, leader), &p->req, &buf, 1, apply_cb), 0);
+	assert_int_equal(raft_apply(raft_fixture_get(&s->f, leader), &p->req, &buf, 1, apply_cb),
+			 0);
 	s->out[s->next_seq++] = P_PENDING;
 }
 
@@ -379,8 +381,7 @@ static void heal(struct sim *s)
 /* Visits the versions of key (newest first); checks their ids descend
  * (versions are ordered as the log applied them). Returns how many; etags[]
  * receives up to max of their ETags. */
-static unsigned versions_of(struct meta_store *m, const char *key, char (*etags)[33],
-			    unsigned max)
+static unsigned versions_of(struct meta_store *m, const char *key, char (*etags)[33], unsigned max)
 {
 	struct meta_list_params lp;
 	struct meta_list_result res;
@@ -437,8 +438,8 @@ static void run_seed(uint64_t seed, unsigned steps)
 	assert_int_equal(raft_fixture_init(&s->f), 0);
 	for (unsigned i = 0; i < NODES; i++) {
 		struct node *n = &s->n[i];
-		struct meta_options o = {.map_size = 1ull << 28, .node_id = (uint16_t)(i + 1),
-					 .replicated = 1};
+		struct meta_options o = {
+			.map_size = 1ull << 28, .node_id = (uint16_t)(i + 1), .replicated = 1};
 		/* tmpfs: the simulation is about order, not the disk */
 		snprintf(n->dir, sizeof(n->dir), "/dev/shm/cairn-sim-XXXXXX");
 		if (!mkdtemp(n->dir)) {
@@ -568,7 +569,8 @@ static void run_seed(uint64_t seed, unsigned steps)
 			    (s->out[q] == P_OK && rc != 0 && rc != 0x7fffffff && v != 0)) {
 				print_error("seed %llu: proposal %u (%s) applied %u times\n",
 					    (unsigned long long)seed, q,
-					    s->out[q] == P_OK ? "acknowledged" : "not acknowledged", v);
+					    s->out[q] == P_OK ? "acknowledged" : "not acknowledged",
+					    v);
 				fail();
 			}
 		}

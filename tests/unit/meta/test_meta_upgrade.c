@@ -66,7 +66,7 @@ static void make_v1_store(const char *dir)
 	uint64_t seq = 1;
 	uint8_t fmt[4] = {1, 0, 0, 0};
 
-	assert_int_equal(kv_env_open(dir, 1ull << 30, &env), 0);
+	assert_int_equal(kv_env_open(dir, 1ull << 30, 0, &env), 0);
 	assert_int_equal(kv_txn_begin(env, NULL, 0, &t), 0);
 	assert_int_equal(kv_put(&t, KV_SYSTEM, "format", 6, fmt, 4), 0);
 	cn_buf_init(&w);
@@ -172,7 +172,7 @@ static void test_upgrade_idempotent(void **state)
 	assert_non_null(mkdtemp(t.dir));
 	make_v1_store(t.dir);
 	/* a first run that "crashed" before writing the format number */
-	assert_int_equal(kv_env_open(t.dir, 1ull << 30, &env), 0);
+	assert_int_equal(kv_env_open(t.dir, 1ull << 30, 0, &env), 0);
 	assert_int_equal(meta_upgrade_v1(env, &moved), 0);
 	if (moved != NKEYS + 2) /* every index entry; "gone" has none */
 		fail_msg("moved %llu, want %d", (unsigned long long)moved, NKEYS + 2);
