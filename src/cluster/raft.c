@@ -61,6 +61,8 @@
  * command, zero padding to a multiple of 8 (raft_uv's rule). */
 #define ENTRY_HDR 8
 #define FORWARD_TIMEOUT_MS 10000
+/* a Raft connection not upgraded by then is given up (raft retries) */
+#define DIAL_TIMEOUT_MS 5000
 /* a read on a node cut off from its leader answers 503 after this */
 #define BARRIER_TIMEOUT_MS 3000
 #define FORWARD_BATCH_MAX 256 /* commands in one forwarded propose call */
@@ -141,7 +143,8 @@ struct await {
 
 /* Outbound Raft connection being set up (transport connect). */
 struct dialer {
-	uv_tcp_t *tcp; /* raft_malloc'd: raft frees the stream */
+	uv_tcp_t *tcp;	   /* raft_malloc'd: raft frees the stream */
+	uv_timer_t *timer; /* gives up on a peer that never answers */
 	uv_connect_t conn;
 	uv_write_t wr;
 	struct raft_uv_connect *req;
@@ -703,6 +706,11 @@ static void dialer_free_cb(uv_handle_t *h)
 	free(d);
 }
 
+static void dial_timer_closed(uv_handle_t *h)
+{
+	free(h);
+}
+
 /* Ends a connect: hands the stream to raft, or reports the failure. */
 static void dialer_finish(struct dialer *d, int status)
 {
@@ -712,6 +720,11 @@ static void dialer_finish(struct dialer *d, int status)
 		return;
 	d->done = 1;
 	dialer_unlink(d);
+	if (d->timer) {
+		uv_timer_stop(d->timer);
+		uv_close((uv_handle_t *)d->timer, dial_timer_closed);
+		d->timer = NULL;
+	}
 	if (status == 0) {
 		uv_read_stop((uv_stream_t *)d->tcp);
 		d->tcp->data = NULL;
@@ -821,6 +834,11 @@ static void dial_connected(uv_connect_t *conn, int status)
 		dialer_finish(d, RAFT_NOCONNECTION);
 }
 
+static void dial_timeout(uv_timer_t *t)
+{
+	dialer_finish(t->data, RAFT_NOCONNECTION);
+}
+
 static int transport_connect(struct raft_uv_transport *t, struct raft_uv_connect *req, raft_id id,
 			     const char *address, raft_uv_connect_cb cb)
 {
@@ -847,11 +865,19 @@ static int transport_connect(struct raft_uv_transport *t, struct raft_uv_connect
 	d->parser.data = d;
 	uv_tcp_init(&c->loop, d->tcp);
 	uv_tcp_nodelay(d->tcp, 1);
+	/* a peer that vanishes without a word is noticed in seconds */
+	uv_tcp_keepalive(d->tcp, 1, 5);
 	d->tcp->data = d;
 	d->conn.data = d;
 	if (uv_tcp_connect(&d->conn, d->tcp, (struct sockaddr *)&sa, dial_connected) != 0) {
 		uv_close((uv_handle_t *)d->tcp, dialer_free_cb);
 		return RAFT_NOCONNECTION;
+	}
+	d->timer = malloc(sizeof(*d->timer));
+	if (d->timer) {
+		uv_timer_init(&c->loop, d->timer);
+		d->timer->data = d;
+		uv_timer_start(d->timer, dial_timeout, DIAL_TIMEOUT_MS, 0);
 	}
 	d->next = c->dialers;
 	if (c->dialers)
@@ -892,6 +918,7 @@ static void accept_conn(struct cluster *c, struct msg *m)
 		return;
 	}
 	uv_tcp_nodelay(tcp, 1);
+	uv_tcp_keepalive(tcp, 1, 5);
 	c->accept_cb(&c->transport, m->id, m->address, (uv_stream_t *)tcp);
 }
 
@@ -918,15 +945,15 @@ static void apply_cb(struct raft_apply *req, int status, void *result)
 	struct cluster *c = p->c;
 	struct prop **pp;
 
-	/* out of the FIFO */
-	for (pp = &c->props_head; *pp; pp = &(*pp)->next)
-		if (*pp == p) {
-			*pp = p->next;
-			break;
-		}
-	c->props_tail = NULL;
-	for (struct prop *q = c->props_head; q; q = q->next)
-		c->props_tail = q;
+	/* out of the FIFO (results come in log order: p is usually the head) */
+	struct prop *prev = NULL;
+	for (pp = &c->props_head; *pp && *pp != p; pp = &(*pp)->next)
+		prev = *pp;
+	if (*pp) {
+		*pp = p->next;
+		if (c->props_tail == p)
+			c->props_tail = prev;
+	}
 	if (status == 0 && result == p) {
 		p->cmd->res = p->res;
 		p->cmd->rc_ = p->rc;
