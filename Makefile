@@ -87,7 +87,7 @@ RUN_TESTS_ENV = CAIRN_TEST_PY='$(subst ','\'',$(PY))'
 RUN_TESTS_ARGS = '$(subst ','\'',$(TSEL))' '$(subst ','\'',$(F))'
 
 .PHONY: all deps test-deps bench-deps run run-cluster test test-bins unit-bins asan fuzz fuzz-build \
-	fuzz-bins bench bench-cluster bench-bins fault clean format format-check
+	fuzz-bins bench bench-cluster bench-bins fault nemesis cluster-big clean format format-check
 all: $(BUILD)/cairn
 
 deps:
@@ -183,6 +183,23 @@ bench-cluster: bench-deps
 fault: test-deps
 	@$(MAKE) --no-print-directory all
 	@CAIRN_BIN=$(abspath $(BUILD))/cairn CAIRN_FAULT_ROUNDS=200 /usr/bin/python3 -m pytest -q tests/fault
+
+# Long cluster fault runs (not in make test): random nemeses against 5 nodes
+# with a linearizability check of every epoch. NEMESIS_SECS, NEMESIS_SEED.
+NEMESIS_SECS ?= 600
+NEMESIS_SEED ?= 1
+nemesis: test-deps
+	@$(MAKE) --no-print-directory all
+	@CAIRN_BIN=$(abspath $(BUILD))/cairn /usr/bin/python3 tests/cluster/nemesis.py \
+		--nodes 5 --duration $(NEMESIS_SECS) --seed $(NEMESIS_SEED)
+	@CAIRN_BIN=$(abspath $(BUILD))/cairn /usr/bin/python3 tests/cluster/nemesis.py \
+		--nodes 3 --duration $$(( $(NEMESIS_SECS) / 2 )) --seed $$(( $(NEMESIS_SEED) + 1 ))
+
+# A node joining a cluster whose store is over 1 GB installs it (bounded memory).
+cluster-big: test-deps
+	@$(MAKE) --no-print-directory all
+	@CAIRN_BIN=$(abspath $(BUILD))/cairn CAIRN_BIG_SNAPSHOT=1 /usr/bin/python3 -m pytest -q -s \
+		-p no:cacheprovider tests/cluster/test_big_snapshot.py
 
 format:
 	clang-format -i $$(git ls-files 'src/*.[ch]' 'tests/*.[ch]' 'bench/*.[ch]')

@@ -142,6 +142,9 @@ int cluster_ready(struct cluster *c);
 uint64_t cluster_id(struct cluster *c);
 /* The secret the internal API is signed with (borrowed, valid until close). */
 const char *cluster_secret(struct cluster *c, size_t *len);
+/* This node's cluster directory (<data>/.cairn/raft): node-local files,
+ * such as a store copy being sent, go there (never /tmp, which may be RAM). */
+const char *cluster_dir(struct cluster *c);
 /* The internal API client of this node (for s3/: cluster status). */
 struct rpc_client *cluster_rpc(struct cluster *c);
 

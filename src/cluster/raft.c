@@ -78,6 +78,8 @@ enum msg_type { MSG_CMD, MSG_ACCEPT, MSG_FBAR_DONE, MSG_MEMBER, MSG_STOP };
 struct member_req {
 	int add; /* 1 add, 0 remove */
 	uint64_t id;
+	int64_t deadline_ns; /* monotonic: the caller stops waiting then */
+	int64_t retry_ns;    /* promotion: not before this */
 	char address[CLUSTER_ADDR_MAX + 1];
 	struct raft_change change;
 	int rc;
@@ -1191,6 +1193,19 @@ static void member_done(struct member_req *r, int rc)
 static void member_assigned(struct raft_change *req, int status)
 {
 	struct member_req *r = req->data;
+	int64_t now = cn_mono_ns();
+
+	/* libraft gives up promoting a node that did not catch up within a few
+	 * rounds; one installing a big store copy needs longer: it stays a
+	 * stand-by and is tried again until the caller's deadline */
+	if (status == RAFT_NOCONNECTION && now + 1000000000ll < r->deadline_ns &&
+	    role_of(r->c) == CLUSTER_LEADER && !r->c->stopping) {
+		log_info("cluster: %s (%llu) is still catching up", r->address,
+			 (unsigned long long)r->id);
+		r->retry_ns = now + 1000000000ll;
+		r->c->promote = r;
+		return;
+	}
 	if (status)
 		log_warn("cluster: promoting %llu to voter: %s", (unsigned long long)r->id,
 			 raft_strerror(status));
@@ -1246,6 +1261,11 @@ static void drop_leader_work(struct cluster *c)
 	complete_all(c->lbar_waiting, CN_ENOLEADER, 0);
 	c->lbar_waiting = NULL;
 	c->lbar_kick = 0;
+	if (c->promote) {
+		/* added as a stand-by; the next leader does not know of this call */
+		member_done(c->promote, CN_ENOLEADER);
+		c->promote = NULL;
+	}
 }
 
 static void publish(struct cluster *c)
@@ -1316,7 +1336,7 @@ static void after_turn(uv_check_t *h)
 			ap = &a->next;
 		}
 	}
-	if (c->promote) {
+	if (c->promote && cn_mono_ns() >= c->promote->retry_ns) {
 		struct member_req *r = c->promote;
 		int rc;
 		c->promote = NULL;
@@ -1749,6 +1769,11 @@ const char *cluster_secret(struct cluster *c, size_t *len)
 	return c->secret;
 }
 
+const char *cluster_dir(struct cluster *c)
+{
+	return c->dir;
+}
+
 struct rpc_client *cluster_rpc(struct cluster *c)
 {
 	return c->rpc;
@@ -1788,6 +1813,7 @@ static int member_change(struct cluster *c, int add, uint64_t id, const char *ad
 	r->add = add;
 	r->id = id;
 	r->c = c;
+	r->deadline_ns = cn_mono_ns() + (int64_t)timeout_ms * 1000000ll;
 	if (address)
 		strcpy(r->address, address);
 	m->type = MSG_MEMBER;

@@ -359,7 +359,7 @@ static void admin_object(struct s3_req *r)
 /* ---- cluster ---- */
 
 #define PEER_STATUS_TIMEOUT_MS 1500
-#define MEMBER_TIMEOUT_MS 90000
+#define MEMBER_TIMEOUT_MS (10 * 60 * 1000 + 10000) /* the leader waits 10 min */
 
 struct peer_probe {
 	struct cluster *c;

@@ -38,6 +38,8 @@
 #include "core/err.h"
 #include "core/log.h"
 
+/* an added node catches up (a store copy of any size) before it votes */
+#define MEMBER_WAIT_MS (10 * 60 * 1000)
 /* a batch, and one command that may cross its size */
 #define PROPOSE_MAX_BODY ((size_t)CLUSTER_PROPOSE_BATCH_BYTES + META_INLINE_MAX + 64 * 1024)
 
@@ -435,18 +437,20 @@ static void op_snapshot(struct s3_req *r)
 {
 	const char *min = s3_route_param(&r->route, "min");
 	struct snap_op *op = cn_pool_zalloc(r->pool, sizeof(*op));
-	char path[] = "/tmp/cairn-snapshot-XXXXXX";
+	char *path;
 
 	if (!op) {
 		send_err(r, CN_ENOMEM);
 		return;
 	}
 	op->min = min ? strtoull(min, NULL, 10) : 0;
-	/* An unlinked file: the copy's space goes back when it is closed,
-	 * whatever happens to this request. */
-	op->fd = mkostemp(path, O_CLOEXEC);
+	/* An unlinked file beside the store (the copy is as big as the store):
+	 * its space goes back when it is closed, whatever happens to this
+	 * request. */
+	path = cn_pool_printf(r->pool, "%s/outgoing-XXXXXX", cluster_dir(r->srv->cluster));
+	op->fd = path ? mkostemp(path, O_CLOEXEC) : -1;
 	if (op->fd < 0) {
-		send_err(r, -errno);
+		send_err(r, path ? -errno : CN_ENOMEM);
 		return;
 	}
 	unlink(path);
@@ -470,8 +474,8 @@ static void member_work(struct s3_req *r, void *arg)
 	struct member_op *op = arg;
 	struct cluster *c = r->srv->cluster;
 
-	op->rc = op->add ? cluster_member_add(c, op->id, op->address, 60000)
-			 : cluster_member_remove(c, op->id, 60000);
+	op->rc = op->add ? cluster_member_add(c, op->id, op->address, MEMBER_WAIT_MS)
+			 : cluster_member_remove(c, op->id, MEMBER_WAIT_MS);
 }
 
 static void member_after(struct s3_req *r, int status, void *arg)
