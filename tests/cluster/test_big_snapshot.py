@@ -21,7 +21,7 @@ import time
 
 import pytest
 
-from harness import Cluster
+from cluster_harness import Cluster
 
 pytestmark = pytest.mark.skipif(os.environ.get("CAIRN_BIG_SNAPSHOT") != "1",
                                 reason="long: make cluster-big (CAIRN_BIG_SNAPSHOT=1)")

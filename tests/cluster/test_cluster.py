@@ -1,0 +1,610 @@
+"""Real-process cairn cluster tests: nodes behind a ClusterProxy (harness.py),
+client workloads checked for linearizability (workload.py,
+linearizability.py).
+
+    /usr/bin/python3 -m pytest -q tests/cluster
+    CAIRN_CLUSTER_ROUNDS=20 ...   more leader-kill rounds (default 3)
+    CAIRN_KEEP_HISTORY=1 ...      dump every history (not only failing ones)
+
+Each test starts its own cluster under its tmp dir; on failure every node's
+log tail is printed and the failing history is dumped there as JSON.
+"""
+import hashlib
+import hmac
+import http.client
+import json
+import os
+import signal
+import sys
+import threading
+import time
+import uuid
+
+import pytest
+from botocore.exceptions import ClientError
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+if HERE not in sys.path:
+    sys.path.insert(0, HERE)
+
+from cluster_harness import CLUSTER_SECRET, HOST  # noqa: E402
+from workload import (  # noqa: E402
+    CounterWorkload,
+    Workload,
+    assert_workload_ok,
+    err_status,
+    percentile,
+    wait_write,
+    wait_write_each,
+)
+
+ROUNDS = int(os.environ.get("CAIRN_CLUSTER_ROUNDS", "3"))
+# seconds within which a node cut off from the majority must answer 503 to a
+# request that was already waiting when the cut came (~3.1 s measured: the
+# 3 s barrier timeout; 10 s before commit 2ac1799)
+MINORITY_503_S = float(os.environ.get("CAIRN_MINORITY_503_S", "8"))
+
+
+def new_bucket(cluster, node, timeout=30):
+    name = "b-%s" % uuid.uuid4().hex[:12]
+    c = cluster.client(node)
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            c.create_bucket(Bucket=name)
+            return name
+        except ClientError as e:
+            st, code = err_status(e)
+            if code == "BucketAlreadyOwnedByYou":
+                return name
+            if st not in (500, 503) or time.monotonic() > deadline:
+                raise
+        except Exception:  # noqa: BLE001
+            if time.monotonic() > deadline:
+                raise
+        time.sleep(0.2)
+
+
+def retry(fn, timeout=30, what="operation"):
+    """fn() until it does not raise (5xx/timeouts while the cluster settles)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return fn()
+        except ClientError as e:
+            st, _ = err_status(e)
+            if st not in (500, 503) or time.monotonic() > deadline:
+                raise
+        except Exception:  # noqa: BLE001
+            if time.monotonic() > deadline:
+                raise
+        time.sleep(0.2)
+
+
+def get_body(cluster, node, bucket, key, timeout=5):
+    return cluster.client(node, read_timeout=timeout).get_object(
+        Bucket=bucket, Key=key)["Body"].read()
+
+
+def finish_workload(cluster, w, tmp_path, name, nodes=None, skip_big_from=()):
+    """Stop w, read every key on every node, check history + visibility."""
+    w.stop()
+    nodes = nodes or cluster.running_nodes()
+    cluster.wait_ready(nodes, timeout=30)
+    unread = w.final_reads(nodes)
+    assert not unread, ("keys unreadable for 30 s after healing", unread)
+    problems = w.check_everywhere(nodes, skip_big_from=skip_big_from)
+    summary = w.summary()
+    print("workload %s: %s" % (name, json.dumps(summary, sort_keys=True)))
+    assert summary["stats"].get("put:ok", 0) + summary["stats"].get("cas:ok", 0) > 0, summary
+    assert not problems, "\n".join(problems)
+    res = assert_workload_ok(w, tmp_path, name)
+    assert res.ops_checked > 0
+    return summary
+
+
+# ---------------------------------------------------------------- basic
+
+def test_basic(cluster_factory):
+    c = cluster_factory(3)
+    leader = c.leader()
+    followers = [n for n in c.nodes if n is not leader]
+    bucket = new_bucket(c, followers[0])
+    for n in c.nodes:   # the bucket exists everywhere at once
+        c.client(n).head_bucket(Bucket=bucket)
+    for n in c.nodes:
+        c.client(n).put_object(Bucket=bucket, Key="via-" + n.name, Body=n.name.encode())
+    names = sorted("via-" + n.name for n in c.nodes)
+    for n in c.nodes:
+        for m in c.nodes:
+            if m is not n:
+                assert get_body(c, m, bucket, "via-" + n.name) == n.name.encode()
+        keys = [o["Key"] for o in c.client(n).list_objects_v2(Bucket=bucket)["Contents"]]
+        assert keys == names, (n.name, keys)
+    big = os.urandom(1 << 20)
+    c.client(followers[1], read_timeout=30).put_object(Bucket=bucket, Key="big", Body=big)
+    for n in c.nodes:
+        got = get_body(c, n, bucket, "big", timeout=30)
+        assert hashlib.sha256(got).digest() == hashlib.sha256(big).digest(), n.name
+    # overwrite and delete are seen everywhere too
+    c.client(leader).put_object(Bucket=bucket, Key="via-" + followers[0].name, Body=b"new")
+    c.client(followers[1]).delete_object(Bucket=bucket, Key="via-" + leader.name)
+    for n in c.nodes:
+        assert get_body(c, n, bucket, "via-" + followers[0].name) == b"new"
+        with pytest.raises(ClientError) as e:
+            c.client(n).get_object(Bucket=bucket, Key="via-" + leader.name)
+        assert err_status(e.value) == (404, "NoSuchKey")
+    def status_ok(n):
+        st = c.status(n, cli=True)
+        nodes = st["nodes"]
+        problems = []
+        if st["leader_address"] != leader.address or st["node"] != n.address or \
+                st["ready"] is not True:
+            problems.append("leader/node/ready")
+        if sorted(x["address"] for x in nodes) != sorted(m.address for m in c.nodes):
+            problems.append("addresses")
+        if not all(x["membership"] == "voter" for x in nodes):
+            problems.append("membership")
+        if not all(x["reachable"] is True for x in nodes):
+            problems.append("reachable")
+        if [x["address"] for x in nodes if x.get("state") == "leader"] != [leader.address]:
+            problems.append("exactly one leader")
+        if [x.get("state") for x in nodes].count("follower") != 2:
+            problems.append("two followers")
+        if len({x.get("term") for x in nodes}) != 1:
+            problems.append("one term")
+        return problems, st
+
+    for n in c.nodes:   # (a few tries: a status is a set of views taken one by one)
+        for _ in range(20):
+            problems, st = status_ok(n)
+            if not problems:
+                break
+            time.sleep(0.5)
+        assert not problems, (n.name, problems, st)
+    # the same over HTTP, and it needs the root credentials
+    st = c.status(followers[0])
+    assert st["leader_address"] == leader.address
+    conn = http.client.HTTPConnection(HOST, followers[0].s3_port, timeout=5)
+    conn.request("GET", "/_cairn/admin/cluster")
+    r = conn.getresponse()
+    r.read()
+    conn.close()
+    assert r.status == 403
+    assert not c.close(check_exit=True)
+
+
+# ---------------------------------------------------------------- internal API auth
+
+def _internal_get(port, target, headers, timeout=5):
+    conn = http.client.HTTPConnection(HOST, port, timeout=timeout)
+    try:
+        conn.request("GET", target, headers=headers)
+        r = conn.getresponse()
+        return r.status, r.read()
+    finally:
+        conn.close()
+
+
+def _sign(secret, method, target, node, date, body=b""):
+    msg = "cairn-internal-v1\n%s\n%s\n%s\n%d\n%s" % (
+        method, target, node, date, hashlib.sha256(body).hexdigest())
+    return hmac.new(secret.encode(), msg.encode(), hashlib.sha256).hexdigest()
+
+
+def test_internal_api_needs_the_cluster_secret(cluster_factory):
+    c = cluster_factory(3)
+    n1, n2 = c.nodes[0], c.nodes[1]
+    target = "/_cairn/internal/status"
+    now = int(time.time())
+    good = {"X-Cairn-Node": n2.address, "X-Cairn-Date": str(now),
+            "X-Cairn-Auth": _sign(CLUSTER_SECRET, "GET", target, n2.address, now)}
+    forged = dict(good, **{"X-Cairn-Auth": _sign("wrong-secret-0123456789abc", "GET", target,
+                                                 n2.address, now)})
+    stale = {"X-Cairn-Node": n2.address, "X-Cairn-Date": str(now - 3600),
+             "X-Cairn-Auth": _sign(CLUSTER_SECRET, "GET", target, n2.address, now - 3600)}
+    other_target = dict(good, **{"X-Cairn-Auth": _sign(CLUSTER_SECRET, "GET",
+                                                       "/_cairn/internal/snapshot?min=0",
+                                                       n2.address, now)})
+    for port in (n1.proxy_port, n1.bind_port):
+        st, body = _internal_get(port, target, {})
+        assert st == 403, (port, st, body[:200])
+        st, body = _internal_get(port, target, {"X-Cairn-Node": n2.address})
+        assert st == 403, (port, st, body[:200])
+        for h in (forged, stale, other_target):
+            st, body = _internal_get(port, target, h)
+            assert st == 403, (port, h, st, body[:200])
+        # positive control: the same request correctly signed is served
+        st, body = _internal_get(port, target, good)
+        assert st == 200, (port, st, body[:200])
+        assert json.loads(body)["address"] == n1.address
+    # the S3 port does not serve the internal API
+    st, body = _internal_get(n1.s3_port, target, good)
+    assert st != 200 and b'"configuration"' not in body, (st, body[:200])
+    # an unsigned propose / member change is refused too
+    for path in ("/_cairn/internal/propose", "/_cairn/internal/member?op=remove&id=1",
+                 "/_cairn/internal/barrier"):
+        conn = http.client.HTTPConnection(HOST, n1.proxy_port, timeout=5)
+        conn.request("POST", path, body=b"x", headers={"X-Cairn-Node": n2.address})
+        r = conn.getresponse()
+        r.read()
+        conn.close()
+        assert r.status == 403, (path, r.status)
+    # nothing changed
+    st = c.status(n1)
+    assert len([x for x in st["nodes"] if x["membership"] == "voter"]) == 3
+
+
+# ---------------------------------------------------------------- leader kill
+
+def test_leader_kill_under_workload(cluster_factory, tmp_path, metrics):
+    c = cluster_factory(3)
+    bucket = new_bucket(c, c.nodes[1])
+    w = Workload(c, bucket, threads=4, keys=5, seed=11, big_every=25).start()
+    ctr = CounterWorkload(c, new_bucket(c, c.nodes[2]), threads=2, seed=12)
+    ctr.init(c.nodes[0])
+    ctr.start()
+    windows = []
+    elections = []
+    try:
+        time.sleep(1.5)
+        for rnd in range(ROUNDS):
+            leader = c.leader()
+            survivors = [n for n in c.running_nodes() if n is not leader]
+            t0 = time.monotonic()
+            c.kill(leader)
+            t_ok, via = wait_write(c, survivors, bucket, key="probe-%d" % rnd, timeout=30)
+            windows.append(t_ok - t0)
+            new = c.leader(among=survivors)
+            assert new is not leader
+            elections.append(time.monotonic() - t0)
+            time.sleep(0.5)
+            c.restart(leader, timeout=30)     # rejoins by itself
+            assert leader.ready()
+            time.sleep(1.0)
+    finally:
+        ctr.stop()
+    summary = finish_workload(c, w, tmp_path, "leader-kill")
+    final = ctr.read_final(c.nodes[0])
+    for n in c.nodes:   # every node agrees on the counter
+        assert ctr.read_final(n) == final
+    msg = ctr.check(final)
+    assert msg is None, msg
+    assert ctr.acked > 0
+    metrics("leader_kill_unavailability_s", rounds=len(windows),
+            windows=[round(x, 3) for x in windows],
+            p50=round(percentile(windows, 50), 3), p99=round(percentile(windows, 99), 3),
+            max=round(max(windows), 3),
+            ops=summary["ops"], unknown=summary["unknown"],
+            counter_acked=ctr.acked, counter_unknown=ctr.unknown, counter_final=final,
+            test_process_max_stall_s=round(c.monitor.max_late, 3))
+    for x in windows:
+        assert x < 15, windows
+
+
+# ---------------------------------------------------------------- leader pause
+
+def test_leader_sigstop(cluster_factory, tmp_path, metrics):
+    c = cluster_factory(3)
+    bucket = new_bucket(c, c.nodes[0])
+    for n in c.nodes:
+        retry(lambda: c.client(n).put_object(Bucket=bucket, Key="s-" + n.name, Body=b"old"))
+    w = Workload(c, bucket, threads=4, keys=5, seed=21).start()
+    time.sleep(1.0)
+    old = c.leader()
+    others = [n for n in c.nodes if n is not old]
+    c.pause(old)
+    t0 = time.monotonic()
+    # the majority elects a new leader and writes
+    t_ok, _ = wait_write(c, others, bucket, key="probe", timeout=20)
+    window = t_ok - t0
+    for n in others:
+        retry(lambda: c.client(n).put_object(Bucket=bucket, Key="s-" + old.name, Body=b"new"),
+              timeout=10)
+        break
+    # reads sent to the paused old leader after that write was acknowledged
+    results = {}
+
+    def late_read(i):
+        try:
+            results[i] = ("ok", get_body(c, old, bucket, "s-" + old.name, timeout=15))
+        except ClientError as e:
+            results[i] = ("err", err_status(e))
+        except Exception as e:  # noqa: BLE001
+            results[i] = ("exc", repr(e))
+
+    readers = [threading.Thread(target=late_read, args=(i,)) for i in range(3)]
+    for t in readers:
+        t.start()
+    time.sleep(max(0.1, 3.0 - (time.monotonic() - t0)))
+    c.resume(old)
+    for t in readers:
+        t.join(30)
+    assert len(results) == 3
+    for what, val in results.values():
+        if what == "ok":
+            assert val == b"new", "stale read from the resumed old leader: %r" % (results,)
+        elif what == "err":
+            assert val[0] in (500, 503), results
+    # it steps down and follows the new leader
+    deadline = time.monotonic() + 15
+    while True:
+        st = c.status(old)
+        me = [x for x in st["nodes"] if x["address"] == old.address][0]
+        if st["leader_address"] != old.address and me["state"] == "follower" and st["ready"]:
+            break
+        assert time.monotonic() < deadline, "old leader did not step down: %s" % st
+        time.sleep(0.2)
+    assert retry(lambda: get_body(c, old, bucket, "s-" + old.name)) == b"new"
+    time.sleep(1.0)
+    finish_workload(c, w, tmp_path, "sigstop")
+    metrics("leader_sigstop_unavailability_s", window=round(window, 3),
+            late_reads=[r[0] for r in results.values()])
+
+
+# ---------------------------------------------------------------- partitions
+
+class MinorityProbe:
+    """GETs and PUTs on a cut-off node from the moment of the cut, in a thread.
+
+    Records (start, end, op, outcome) relative to t0; first_503[op] is the
+    time the first 503 arrived for that op.
+    """
+
+    def __init__(self, c, node, bucket, key, t0, duration=20.0):
+        self.c, self.node, self.bucket, self.key, self.t0 = c, node, bucket, key, t0
+        self.duration = duration
+        self.log = []
+        self.first_503 = {}
+        self.stop_ev = threading.Event()
+        self.threads = [threading.Thread(target=self.run, args=(op,), daemon=True)
+                        for op in ("get", "put")]
+
+    def start(self):
+        for t in self.threads:
+            t.start()
+        return self
+
+    def run(self, op):
+        cl = self.c.client(self.node, read_timeout=15)
+        while not self.stop_ev.is_set() and time.monotonic() - self.t0 < self.duration:
+            start = time.monotonic()
+            try:
+                if op == "get":
+                    out = cl.get_object(Bucket=self.bucket, Key=self.key)["Body"].read()
+                else:
+                    cl.put_object(Bucket=self.bucket, Key="minority-put", Body=b"x")
+                    out = "ok"
+            except ClientError as e:
+                out = err_status(e)
+            except Exception as e:  # noqa: BLE001
+                out = type(e).__name__
+            end = time.monotonic()
+            self.log.append((start - self.t0, end - self.t0, op, out))
+            if isinstance(out, tuple) and out[0] == 503 and op not in self.first_503:
+                self.first_503[op] = end - self.t0
+            if len(self.first_503) == 2:
+                return
+            time.sleep(0.1)
+
+    def stop(self):
+        self.stop_ev.set()
+        for t in self.threads:
+            t.join(30)
+
+
+def check_minority(c, lone, bucket, key, t0, t_new_acked, probe, bound):
+    """The cut-off node never serves a stale value and answers 503 within bound s."""
+    # reads started after the majority acknowledged b"new": 503 or b"new"
+    late = []
+    for _ in range(3):
+        t = time.monotonic()
+        try:
+            body = get_body(c, lone, bucket, key, timeout=15)
+            late.append((round(t - t0, 2), round(time.monotonic() - t, 2), body))
+            assert body == b"new", "stale read on the minority %s: %r" % (lone.name, late)
+        except ClientError as e:
+            late.append((round(t - t0, 2), round(time.monotonic() - t, 2), err_status(e)))
+            assert err_status(e)[0] in (500, 503), late
+        except Exception as e:  # noqa: BLE001 - a timeout is not a stale read
+            late.append((round(t - t0, 2), round(time.monotonic() - t, 2), type(e).__name__))
+    print("minority %s: late reads %s; probe %s" % (lone.name, late, probe.log))
+    probe.stop()
+    for start, end, op, out in probe.log:
+        if op == "get" and isinstance(out, bytes):
+            if start > t_new_acked - t0:
+                assert out == b"new", ("stale read on the minority", probe.log)
+            else:
+                assert out in (b"old", b"new"), probe.log
+        if op == "put":
+            assert out != "ok", ("a PUT succeeded on the minority", probe.log)
+    assert set(probe.first_503) == {"get", "put"}, (
+        "minority %s: no 503 for both GET and PUT: %s" % (lone.name, probe.log))
+    worst = max(probe.first_503.values())
+    assert worst < bound, ("minority %s took %.1fs to answer 503: %s" % (
+        lone.name, worst, probe.log))
+    return probe.first_503
+
+
+def test_partitions(cluster_factory, tmp_path, metrics):
+    c = cluster_factory(3)
+    bucket = new_bucket(c, c.nodes[2])
+    w = Workload(c, bucket, threads=4, keys=5, seed=31, big_every=30).start()
+    out = {}
+    time.sleep(1.0)
+
+    # 1. the leader alone in the minority
+    for case in ("leader", "follower"):
+        leader = c.leader()
+        if case == "leader":
+            lone = leader
+        else:
+            lone = [n for n in c.nodes if n is not leader][0]
+        majority = [n for n in c.nodes if n is not lone]
+        key = "part-%s" % case
+        retry(lambda: c.client(majority[0]).put_object(Bucket=bucket, Key=key, Body=b"old"))
+        t0 = time.monotonic()
+        c.net.partition([n.name for n in majority], [lone.name])
+        probe = MinorityProbe(c, lone, bucket, key, t0).start()
+        each = wait_write_each(c, majority, bucket, key=key + "-probe", timeout=25)
+        assert all(each.values()), ("a majority node accepted no write", each)
+        out["%s_partition_majority_write_s" % case] = {
+            k: round(v - t0, 3) for k, v in each.items()}
+        retry(lambda: c.client(majority[1]).put_object(Bucket=bucket, Key=key, Body=b"new"),
+              timeout=15)
+        t_new = time.monotonic()
+        first = check_minority(c, lone, bucket, key, t0, t_new, probe, MINORITY_503_S)
+        out["%s_minority_first_503_s" % case] = {k: round(v, 3) for k, v in first.items()}
+        # the majority keeps serving
+        assert retry(lambda: get_body(c, majority[0], bucket, key)) == b"new"
+        st = c.status(majority[0])
+        assert st["leader_address"] in [n.address for n in majority], st
+        c.net.heal()
+        c.wait_ready(timeout=20)
+        assert retry(lambda: get_body(c, lone, bucket, key)) == b"new"
+        time.sleep(0.5)
+
+    # 2. bridge: two nodes cannot talk, the third talks to both
+    leader = c.leader()
+    a, b = [n for n in c.nodes if n is not leader]
+    for left, right, via in ((leader, a, b), (a, b, leader)):
+        t0 = time.monotonic()
+        c.net.bridge([left.name], [right.name], via.name)
+        try:
+            t_ok, _ = wait_write(c, c.nodes, bucket, key="bridge-probe", timeout=10)
+            out.setdefault("bridge_first_write_s", []).append(round(t_ok - t0, 3))
+        except TimeoutError:
+            out.setdefault("bridge_first_write_s", []).append(None)
+        time.sleep(3.0)
+        c.net.heal()
+        c.wait_ready(timeout=20)
+        time.sleep(0.5)
+
+    # 3. a minority isolated from clients too, then everything heals
+    lone = c.nodes[0]
+    c.net.isolate(lone.name, clients=True)
+    time.sleep(2.0)
+    c.net.heal()
+    c.wait_ready(timeout=20)
+    time.sleep(1.0)
+    summary = finish_workload(c, w, tmp_path, "partitions")
+    out["ops"] = summary["ops"]
+    out["unknown"] = summary["unknown"]
+    metrics("partitions", **out)
+
+
+# ---------------------------------------------------------------- membership
+
+def _voters(st):
+    return sorted(x["address"] for x in st["nodes"] if x["membership"] == "voter")
+
+
+def test_membership_changes(cluster_factory, tmp_path, metrics):
+    c = cluster_factory(5, spares=1)
+    bucket = new_bucket(c, c.nodes[1])
+    n1, n2, n3, n4, n5 = c.nodes
+    w = Workload(c, bucket, threads=3, keys=5, seed=41, pause_s=0.05, big_every=20).start()
+    out = {}
+    time.sleep(1.0)
+    # remove a voter
+    t0 = time.monotonic()
+    c.remove_node(n5)
+    deadline = time.monotonic() + 20
+    while True:
+        st = c.any_status([n1, n2, n4])
+        if st and n5.address not in [x["address"] for x in st["nodes"]]:
+            break
+        assert time.monotonic() < deadline, c._status_summary()
+        time.sleep(0.2)
+    assert _voters(st) == sorted(n.address for n in (n1, n2, n3, n4))
+    out["remove_s"] = round(time.monotonic() - t0, 3)
+    t0 = time.monotonic()
+    out["removed_node_exit"] = c.stop(n5)     # SIGTERM; the code is reported
+    out["removed_node_stop_s"] = round(time.monotonic() - t0, 3)
+    # add a fresh node (--join)
+    t0 = time.monotonic()
+    n6 = c.add_node()
+    out["add_s"] = round(time.monotonic() - t0, 3)
+    st = c.wait_voter(n6)
+    assert _voters(st) == sorted(n.address for n in (n1, n2, n3, n4, n6))
+    # replace a dead node by a fresh one at the same address
+    t0 = time.monotonic()
+    c.kill(n3)
+    c.remove_node(n3)
+    deadline = time.monotonic() + 20
+    while True:
+        st = c.any_status([n1, n2, n4, n6])
+        if st and n3.address not in [x["address"] for x in st["nodes"]]:
+            break
+        assert time.monotonic() < deadline, c._status_summary()
+        time.sleep(0.2)
+    c.add_node(n3, join=True, fresh=True)
+    out["replace_s"] = round(time.monotonic() - t0, 3)
+    st = c.wait_voter(n3)
+    assert _voters(st) == sorted(n.address for n in (n1, n2, n3, n4, n6))
+    live = [n1, n2, n3, n4, n6]
+    c.wait_ready(live, timeout=30)
+    for n in live:
+        st = c.status(n)
+        assert st["leader_id"] and st["ready"], (n.name, st)
+        assert _voters(st) == sorted(x.address for x in live), (n.name, st)
+        assert all(x["reachable"] for x in st["nodes"]), (n.name, st)
+    time.sleep(1.0)
+    # blobs written through the first n3 died with its data dir, and those of
+    # the removed n5 left with it (part 1: a blob stays on the node that
+    # wrote it; issue 13 spreads them)
+    summary = finish_workload(c, w, tmp_path, "membership", nodes=live,
+                              skip_big_from={"n3#1", "n5#1"})
+    out["ops"] = summary["ops"]
+    out["unknown"] = summary["unknown"]
+    metrics("membership", **out)
+
+
+# ---------------------------------------------------------------- snapshots
+
+def test_snapshot_catch_up(cluster_factory, tmp_path):
+    c = cluster_factory(3, snapshot_threshold=64, snapshot_trailing=16)
+    bucket = new_bucket(c, c.nodes[0])
+    leader = c.leader()
+    lag = [n for n in c.nodes if n is not leader][0]
+    other = [n for n in c.nodes if n is not leader and n is not lag][0]
+    assert c.stop(lag) == 0
+    expect = {}
+    for i in range(300):
+        key = "s/%04d" % i
+        body = ("value-%d" % i).encode()
+        node = (leader, other)[i % 2]
+        retry(lambda: c.client(node).put_object(Bucket=bucket, Key=key, Body=body), timeout=10)
+        expect[key] = body
+    for i in range(0, 300, 7):       # some overwrites and deletes
+        key = "s/%04d" % i
+        if i % 2:
+            retry(lambda: c.client(leader).delete_object(Bucket=bucket, Key=key))
+            del expect[key]
+        else:
+            retry(lambda: c.client(other).put_object(Bucket=bucket, Key=key, Body=b"over"))
+            expect[key] = b"over"
+    big = os.urandom(200 << 10)
+    retry(lambda: c.client(other, read_timeout=30).put_object(Bucket=bucket, Key="s/big",
+                                                              Body=big))
+    expect["s/big"] = big
+    st = retry(lambda: c.status(leader))
+    c.restart(lag, timeout=30)
+    log = lag.log()
+    assert ("installing a snapshot" in log or "installed a store copy" in log), log[-3000:]
+    w = Workload(c, bucket)
+    for n in c.nodes:
+        keys = retry(lambda: w.list_keys(n, "s/"))
+        assert keys == sorted(expect), (n.name, len(keys), len(expect))
+    cl = c.client(lag)
+    for key, body in sorted(expect.items()):
+        got = retry(lambda: cl.get_object(Bucket=bucket, Key=key)["Body"].read())
+        assert got == body, key
+    # a write through the caught-up node is seen everywhere
+    retry(lambda: cl.put_object(Bucket=bucket, Key="s/after", Body=b"after"))
+    for n in c.nodes:
+        assert retry(lambda: get_body(c, n, bucket, "s/after")) == b"after"
+    st2 = retry(lambda: c.status(lag))
+    me = [x for x in st2["nodes"] if x["address"] == lag.address][0]
+    was = [x for x in st["nodes"] if x["address"] == leader.address][0]
+    assert me["applied"] >= was["commit"], (st, st2)
