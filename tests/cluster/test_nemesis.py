@@ -21,7 +21,7 @@ import nemesis  # noqa: E402
 @pytest.mark.skipif(os.environ.get("CAIRN_NEMESIS") != "1",
                     reason="long nemesis run: set CAIRN_NEMESIS=1")
 def test_nemesis(tmp_path, metrics):
-    import harness
+    import cluster_harness as harness
     if not os.path.exists(harness.cairn_bin()):
         pytest.skip("no cairn binary")
     seed = os.environ.get("CAIRN_NEMESIS_SEED")
