@@ -167,6 +167,8 @@ int cluster_snapshot_copy(struct cluster *c, uint64_t min_index, int fd, uint64_
 /* ---- the state machine alone (raft.c; deterministic simulation tests) ---- */
 
 struct raft;
+struct raft_io;
+struct raft_message;
 struct raft_fsm;
 struct raft_buffer;
 struct meta_cmd;
@@ -188,8 +190,20 @@ struct cluster_fsm {
 	void (*applied)(struct cluster_fsm *f, uint64_t index, int rc,
 			const struct meta_cmd_result *res, void **result);
 	void *owner;
+	/* set by cluster_fsm_guard_io */
+	int (*io_start)(struct raft_io *io, unsigned msecs, void (*tick)(struct raft_io *),
+			void (*recv)(struct raft_io *, struct raft_message *));
+	void (*recv)(struct raft_io *io, struct raft_message *m);
+	unsigned long installs_dropped;
 };
 void cluster_fsm_init(struct cluster_fsm *f, struct raft_fsm *out);
+/* Wrap io (after raft_init gave it to the raft whose fsm is f's, before
+ * raft_start) so that an InstallSnapshot arriving while that raft persists a
+ * snapshot of its own is dropped, as a lost message: libraft 0.22.1 moves its
+ * log past the install at once, and the snapshot it was taking then names an
+ * entry that is gone (assertion in TrailSnapshot, a segfault in release
+ * builds). The leader sends the install again. */
+void cluster_fsm_guard_io(struct cluster_fsm *f, struct raft_io *io);
 /* cmd's log entry (framed, 8-byte padded) in raft_malloc'd out->base. */
 int cluster_entry_encode(const struct meta_cmd *cmd, struct raft_buffer *out);
 

@@ -32,6 +32,7 @@
  */
 #include "cluster/cluster.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <http_parser.h>
@@ -663,6 +664,41 @@ void cluster_fsm_init(struct cluster_fsm *f, struct raft_fsm *out)
 	out->apply = fsm_apply;
 	out->snapshot = fsm_snapshot;
 	out->restore = fsm_restore;
+}
+
+static void guarded_recv(struct raft_io *io, struct raft_message *m)
+{
+	struct raft *r = io->data;
+	struct cluster_fsm *f = r->fsm->data;
+
+	/* legacy.snapshot_taking is in raft.h's frozen v0 ABI: exactly the
+	 * window between fsm->snapshot and the end of its snapshot_put */
+	if (m->type == RAFT_INSTALL_SNAPSHOT && r->legacy.snapshot_taking) {
+		raft_configuration_close(&m->install_snapshot.conf);
+		raft_free(m->install_snapshot.data.base);
+		f->installs_dropped++;
+		log_info("cluster: install snapshot from %llu dropped while taking our own",
+			 (unsigned long long)m->server_id);
+		return;
+	}
+	f->recv(io, m);
+}
+
+static int guarded_start(struct raft_io *io, unsigned msecs, raft_io_tick_cb tick,
+			 raft_io_recv_cb recv)
+{
+	struct raft *r = io->data;
+	struct cluster_fsm *f = r->fsm->data;
+
+	f->recv = recv;
+	return f->io_start(io, msecs, tick, guarded_recv);
+}
+
+void cluster_fsm_guard_io(struct cluster_fsm *f, struct raft_io *io)
+{
+	assert(io->start != guarded_start);
+	f->io_start = io->start;
+	io->start = guarded_start;
 }
 
 /* ---- transport: Raft connections over the internal API ---- */
@@ -1587,12 +1623,11 @@ int cluster_open(const struct cluster_options *opt, struct meta_store *m, struct
 	/* A snapshot is cheap here (the store is the snapshot: commit and sync),
 	 * so take them often; keep a long trail. libraft 0.22.1 crashes a node
 	 * that receives an InstallSnapshot while it persists a snapshot of its
-	 * own (legacy.c, takeSnapshotCb clears snapshot_pending before using
-	 * it; found by tests/unit/cluster/test_raft_sim.c against a debug
-	 * build). A follower only gets an install when it is more than
-	 * `trailing` entries behind the leader, and then it is not applying
-	 * entries, so it is not taking snapshots: a trail several times the
-	 * threshold keeps the two apart. */
+	 * own (found by tests/unit/cluster/test_raft_sim.c against a debug
+	 * build): cluster_fsm_guard_io drops such an install, and a trail
+	 * several times the threshold makes one rare (a follower only gets an
+	 * install when it is more than `trailing` entries behind, and then it
+	 * is seldom applying, so seldom taking snapshots). */
 	if (!c->opt.snapshot_threshold)
 		c->opt.snapshot_threshold = 1024;
 	if (!c->opt.snapshot_trailing)
@@ -1648,6 +1683,7 @@ int cluster_open(const struct cluster_options *opt, struct meta_store *m, struct
 		goto fail_io;
 	}
 	c->raft.data = c;
+	cluster_fsm_guard_io(&c->cf, &c->io);
 	raft_set_heartbeat_timeout(&c->raft, c->opt.heartbeat_ms);
 	raft_set_election_timeout(&c->raft, c->opt.election_ms);
 	raft_set_pre_vote(&c->raft, true);

@@ -457,6 +457,7 @@ static void run_seed(uint64_t seed, unsigned steps)
 		cluster_fsm_init(&n->cf, &n->fsm);
 		assert_int_equal(raft_fixture_grow(&s->f, &n->fsm), 0);
 		n->cf.raft = raft_fixture_get(&s->f, i);
+		cluster_fsm_guard_io(&n->cf, n->cf.raft->io);
 		if (!getenv("CAIRN_SIM_TRACE"))
 			n->cf.raft->tracer = &quiet;
 		{
@@ -512,6 +513,9 @@ static void run_seed(uint64_t seed, unsigned steps)
 		raft_fixture_step_until_elapsed(&s->f, 1000);
 	}
 	{
+		/* the spin above may have seen a leader step down (a demoted or
+		 * removed one) */
+		assert_true(raft_fixture_step_until_has_leader(&s->f, 30000));
 		struct raft *lr = raft_fixture_get(&s->f, raft_fixture_leader_index(&s->f));
 		assert_true(raft_fixture_step_until_applied(&s->f, s->n_servers,
 							    raft_commit_index(lr), 60000));
@@ -575,8 +579,15 @@ static void run_seed(uint64_t seed, unsigned steps)
 			}
 		}
 	}
-	print_message("seed %llu: %u proposals, %u acknowledged, %u failed, %u snapshot installs\n",
-		      (unsigned long long)seed, s->next_seq, s->acked, s->failed, s->installs);
+	{
+		unsigned long dropped = 0;
+		for (unsigned i = 0; i < s->n_servers; i++)
+			dropped += s->n[i].cf.installs_dropped;
+		print_message("seed %llu: %u proposals, %u acknowledged, %u failed, %u snapshot "
+			      "installs, %lu dropped while taking a snapshot\n",
+			      (unsigned long long)seed, s->next_seq, s->acked, s->failed,
+			      s->installs, dropped);
+	}
 
 	raft_fixture_close(&s->f);
 	for (unsigned i = 0; i < NODES; i++) {
