@@ -614,6 +614,12 @@ static void test_sim_seeds(void **state)
 	}
 	for (unsigned k = 1; k <= seeds; k++)
 		run_seed(k, steps);
+	/* seeds that once found a bug: an install arriving while a snapshot
+	 * is taken (cluster_fsm_guard_io) */
+	static const unsigned long long found[] = {95, 181};
+	for (size_t k = 0; k < sizeof(found) / sizeof(found[0]); k++)
+		if (found[k] > seeds)
+			run_seed(found[k], steps);
 }
 
 int main(void)
