@@ -37,7 +37,8 @@ struct kv_env {
 	 * Writer-preferring, so a stream of reads cannot starve the swap. */
 	pthread_rwlock_t swap;
 	char *dir;
-	int nometasync; /* KV_NOMETASYNC */
+	int nometasync;	 /* KV_NOMETASYNC */
+	int replaceable; /* KV_REPLACEABLE: readers take swap */
 	uint64_t map_size;
 };
 
@@ -144,6 +145,7 @@ int kv_env_open(const char *dir, uint64_t map_size, unsigned flags, struct kv_en
 	e->dir = strdup(dir);
 	e->map_size = map_size;
 	e->nometasync = !!(flags & KV_NOMETASYNC);
+	e->replaceable = !!(flags & KV_REPLACEABLE);
 	if (!e->dir) {
 		free(e);
 		return CN_ENOMEM;
@@ -176,6 +178,8 @@ int kv_env_replace(struct kv_env *e, const char *newdir)
 	char from[4096], to[4096], lock[4096];
 	int rc = 0;
 
+	if (!e->replaceable)
+		return CN_EINVAL; /* its readers do not take the lock */
 	if ((size_t)snprintf(from, sizeof(from), "%s/data.mdb", newdir) >= sizeof(from) ||
 	    (size_t)snprintf(to, sizeof(to), "%s/data.mdb", e->dir) >= sizeof(to) ||
 	    (size_t)snprintf(lock, sizeof(lock), "%s/lock.mdb", e->dir) >= sizeof(lock))
@@ -243,7 +247,8 @@ int kv_read_begin(struct kv_env *e, struct kv_txn *out)
 {
 	MDB_txn *t = NULL;
 
-	pthread_rwlock_rdlock(&e->swap);
+	if (e->replaceable)
+		pthread_rwlock_rdlock(&e->swap);
 	pthread_mutex_lock(&e->pool_mu);
 	if (e->npool)
 		t = e->pool[--e->npool];
@@ -252,16 +257,18 @@ int kv_read_begin(struct kv_env *e, struct kv_txn *out)
 		int rc = xlate(mdb_txn_renew(t));
 		if (rc) {
 			mdb_txn_abort(t);
-			pthread_rwlock_unlock(&e->swap);
+			if (e->replaceable)
+				pthread_rwlock_unlock(&e->swap);
 			return rc;
 		}
 		out->t = t;
 		out->env = e;
 		out->writes = 0;
-		out->rdlocked = 1;
+		out->rdlocked = e->replaceable;
 		return 0;
 	}
-	pthread_rwlock_unlock(&e->swap);
+	if (e->replaceable)
+		pthread_rwlock_unlock(&e->swap);
 	return kv_txn_begin(e, NULL, 1, out);
 }
 
@@ -304,18 +311,20 @@ int kv_txn_begin(struct kv_env *e, struct kv_txn *parent, int rdonly, struct kv_
 
 	/* Write txns belong to the store's owner thread, which is also the
 	 * only one that replaces the files: only readers take the lock. */
-	if (rdonly)
+	int lock = rdonly && e->replaceable;
+
+	if (lock)
 		pthread_rwlock_rdlock(&e->swap);
 	rc = xlate(mdb_txn_begin(e->env, parent ? parent->t : NULL, rdonly ? MDB_RDONLY : 0, &t));
 	if (rc) {
-		if (rdonly)
+		if (lock)
 			pthread_rwlock_unlock(&e->swap);
 		return rc;
 	}
 	out->t = t;
 	out->env = e;
 	out->writes = 0;
-	out->rdlocked = rdonly;
+	out->rdlocked = lock;
 	return 0;
 }
 

@@ -60,8 +60,11 @@ struct kv_item {
 /* Opens/creates the environment in dir with all named dbs. flags:
  * KV_NOMETASYNC commits without syncing the meta page (a crash may lose
  * the last commits, never corrupt): only for a store whose commits a log
- * can replay; kv_env_sync makes everything durable. */
+ * can replay; kv_env_sync makes everything durable. KV_REPLACEABLE lets
+ * kv_env_replace swap the files: read txns then take a shared lock (a
+ * shared cache line), so only a store that is replaced asks for it. */
 #define KV_NOMETASYNC 1u
+#define KV_REPLACEABLE 2u
 int kv_env_open(const char *dir, uint64_t map_size, unsigned flags, struct kv_env **out);
 void kv_env_close(struct kv_env *e);
 int kv_env_copy(struct kv_env *e, const char *path);

@@ -203,7 +203,8 @@ int meta_store_open(const char *dir, const struct meta_options *opt, struct meta
 	pthread_mutex_init(&s->idmu, NULL);
 	if (getrandom(&s->rng, sizeof(s->rng), 0) != sizeof(s->rng))
 		s->rng = (uint64_t)cn_now_ns() ^ ((uint64_t)getpid() << 32);
-	rc = kv_env_open(dir, s->opt.map_size, s->opt.replicated ? KV_NOMETASYNC : 0, &s->env);
+	rc = kv_env_open(dir, s->opt.map_size,
+			 s->opt.replicated ? KV_NOMETASYNC | KV_REPLACEABLE : 0, &s->env);
 	if (rc)
 		goto fail;
 	if (kv_key_max(s->env) < KEY_ENC_MAX) {
