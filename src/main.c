@@ -70,7 +70,10 @@ static void usage(FILE *f)
 		"  --raft-snapshot-trailing N   entries kept after one (4 x threshold)\n"
 		"  --scrub-interval-s N      periodic scrub pass (0 = on demand only)\n"
 		"  --scrub-rate BYTES        scrub read rate per second (64 MiB)\n"
-		"       cairn admin [--endpoint URL] [--dir DIR] status|object B/K|scrub|heal|gc\n"
+		"  --rebuild-rate BYTES      replaced-drive rebuild: shard bytes written per\n"
+		"                            second (256 MiB)\n"
+		"       cairn admin [--endpoint URL] [--dir DIR] status|object B/K|scrub|heal|gc|\n"
+		"                                          drive replace DIR [--force]\n"
 		"       cairn version\n");
 }
 
@@ -284,6 +287,7 @@ static int cmd_server(int argc, char **argv)
 		{"gc-grace-ms", required_argument, 0, 'G'},
 		{"scrub-interval-s", required_argument, 0, 'S'},
 		{"scrub-rate", required_argument, 0, 'R'},
+		{"rebuild-rate", required_argument, 0, 1005},
 		{"max-connections", required_argument, 0, 'C'},
 		{"node", required_argument, 0, 'N'},
 		{"node-bind", required_argument, 0, 'n'},
@@ -418,6 +422,12 @@ static int cmd_server(int argc, char **argv)
 						 optarg);
 			sopt.bytes_per_sec = v;
 			break;
+		case 1005:
+			if (parse_u64(optarg, &v) || v == 0)
+				return bad_usage("--rebuild-rate wants bytes per second, got '%s'",
+						 optarg);
+			sopt.rebuild_bytes_per_sec = v;
+			break;
 		case 'C':
 			if (parse_u64(optarg, &v) || v < 1 || v > 1000000)
 				return bad_usage("--max-connections wants 1..1000000, got '%s'",
@@ -513,6 +523,11 @@ static int cmd_server(int argc, char **argv)
 	 * many concurrent streams. Must be set before the pool starts. */
 	setenv("UV_THREADPOOL_SIZE", "32", 0);
 
+	/* An empty directory where the recorded drive set misses a drive is
+	 * adopted and rebuilt (data/store.c says when it is not); the first
+	 * directory never is: the metadata lived there. */
+	dopt.format_new = 1;
+	dopt.keep_first = 1;
 	rc = data_store_open((const char *const *)&argv[optind], argc - optind, &dopt, &data);
 	if (rc) {
 		fprintf(stderr, "cairn: cannot open drives: %s\n", cn_strerror(rc));

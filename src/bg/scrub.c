@@ -8,9 +8,21 @@
  * rename); a heal that would move a shard to another drive is reported and
  * left for a later pass, since committing a new layout needs a metadata
  * command this version does not have yet.
+ *
+ * A rebuild is the same walk restricted to blobs with a shard on the adopted
+ * drive (which kept the failed drive's id, so layouts need no change):
+ *
+ *   flagged by data_store_open / data_store_drive_replace
+ *     ──> rebuild_run: load cursor (or start) ──> count what is left (metadata
+ *         only) ──> heal each blob after the cursor, cursor saved every second
+ *         ──> walk ends: data_store_rebuild_done (flag and cursor cleared)
+ *     stop or crash mid-walk: the flag stays, the next start resumes at the
+ *     last saved cursor (the blobs after it are healed again: harmless).
+ * Objects written after the adoption already have their shard on the drive.
  */
 #include "bg/scrub.h"
 
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +30,7 @@
 
 #include "bg/vpin.h"
 #include "core/clock.h"
+#include "core/digest.h"
 #include "core/err.h"
 #include "core/log.h"
 #include "data/data.h"
@@ -34,6 +47,23 @@ struct scrub {
 	int want_pass;
 	int want_heal;
 	struct scrub_progress p;
+};
+
+/* Where a rebuild walk stands: the last version fully handled. */
+struct rb_cursor {
+	char bucket[META_BUCKET_MAX + 1]; /* "" = from the start */
+	char key[META_KEY_MAX];
+	size_t key_len;
+	char vid[META_ID_TEXT];
+};
+
+struct rebuild {
+	int drive;
+	uint8_t id[DATA_ID_LEN];
+	struct rb_cursor at;
+	int counting; /* pass 1 counts what is left; pass 2 heals */
+	int64_t start_ns, last_save_ns;
+	uint64_t run_bytes; /* shard bytes handled by this process */
 };
 
 static int stopping(struct scrub *s)
@@ -88,10 +118,10 @@ static void drain_queue(struct scrub *s)
 	}
 }
 
-/* Sleeps so that the pass stays under bytes_per_sec. */
-static void throttle(struct scrub *s, int64_t start, uint64_t bytes)
+/* Sleeps so that `bytes` since `start` stay under `rate` per second. */
+static void throttle_at(int64_t start, uint64_t bytes, uint64_t rate)
 {
-	int64_t want_ns = (int64_t)((double)bytes / (double)s->opt.bytes_per_sec * 1e9);
+	int64_t want_ns = (int64_t)((double)bytes / (double)rate * 1e9);
 	int64_t el = cn_now_ns() - start;
 
 	if (want_ns > el) {
@@ -103,6 +133,11 @@ static void throttle(struct scrub *s, int64_t start, uint64_t bytes)
 		}
 		nanosleep(&ts, NULL);
 	}
+}
+
+static void throttle(struct scrub *s, int64_t start, uint64_t bytes)
+{
+	throttle_at(start, bytes, s->opt.bytes_per_sec);
 }
 
 static void check_version(struct scrub *s, const char *bucket, const struct meta_entry *e,
@@ -193,6 +228,295 @@ done:
 	pthread_mutex_unlock(&s->mu);
 }
 
+/* ---- rebuild of an adopted drive ---- */
+
+/* Cursor file: bucket len (2), bucket, key len (2), key, vid (33), then
+ * shards_done, bytes_done, shards_rebuilt, lost (8 each, little-endian). */
+static size_t rb_encode(const struct rb_cursor *c, const struct scrub_rebuild *p, uint8_t *b)
+{
+	size_t o = 0, bl = strlen(c->bucket);
+	uint64_t v[4] = {p->shards_done, p->bytes_done, p->shards_rebuilt, p->lost};
+
+	b[o++] = (uint8_t)bl;
+	b[o++] = 0;
+	memcpy(b + o, c->bucket, bl);
+	o += bl;
+	b[o++] = (uint8_t)c->key_len;
+	b[o++] = (uint8_t)(c->key_len >> 8);
+	memcpy(b + o, c->key, c->key_len);
+	o += c->key_len;
+	memcpy(b + o, c->vid, META_ID_TEXT);
+	o += META_ID_TEXT;
+	for (int i = 0; i < 4; i++)
+		for (int j = 0; j < 8; j++)
+			b[o++] = (uint8_t)(v[i] >> (8 * j));
+	return o;
+}
+
+static int rb_decode(const uint8_t *b, size_t len, struct rb_cursor *c, struct scrub_rebuild *p)
+{
+	size_t o = 0, bl, kl;
+	uint64_t v[4] = {0};
+
+	if (len < 2 || (bl = b[0] | (size_t)b[1] << 8) > META_BUCKET_MAX || len < 4 + bl)
+		return CN_ECORRUPT;
+	memcpy(c->bucket, b + 2, bl);
+	c->bucket[bl] = 0;
+	o = 2 + bl;
+	kl = b[o] | (size_t)b[o + 1] << 8;
+	o += 2;
+	if (kl > META_KEY_MAX || len != o + kl + META_ID_TEXT + 32)
+		return CN_ECORRUPT;
+	memcpy(c->key, b + o, kl);
+	c->key_len = kl;
+	o += kl;
+	memcpy(c->vid, b + o, META_ID_TEXT);
+	c->vid[META_ID_TEXT - 1] = 0;
+	o += META_ID_TEXT;
+	for (int i = 0; i < 4; i++)
+		for (int j = 7; j >= 0; j--)
+			v[i] = v[i] << 8 | b[o + (size_t)i * 8 + (size_t)j];
+	p->shards_done = v[0];
+	p->bytes_done = v[1];
+	p->shards_rebuilt = v[2];
+	p->lost = v[3];
+	return 0;
+}
+
+static void rb_save(struct scrub *s, struct rebuild *rb)
+{
+	uint8_t buf[2 + META_BUCKET_MAX + 2 + META_KEY_MAX + META_ID_TEXT + 32];
+	size_t n;
+
+	pthread_mutex_lock(&s->mu);
+	n = rb_encode(&rb->at, &s->p.rebuild, buf);
+	pthread_mutex_unlock(&s->mu);
+	int rc = data_store_rebuild_save(s->data, rb->drive, buf, n);
+	if (rc)
+		log_warn("rebuild: cannot save progress: %s", cn_strerror(rc));
+	rb->last_save_ns = cn_now_ns();
+}
+
+/* One blob of the walk: counts it (pass 1) or heals it (pass 2). */
+static void rb_blob(struct scrub *s, struct rebuild *rb, const struct blob_layout *l)
+{
+	struct blob_layout out;
+	unsigned rebuilt = 0;
+	int shard = blob_shard_on(l, rb->id);
+	uint64_t bytes;
+
+	if (shard < 0)
+		return;
+	bytes = blob_shard_bytes(l);
+	if (rb->counting) {
+		pthread_mutex_lock(&s->mu);
+		s->p.rebuild.shards_total++;
+		s->p.rebuild.bytes_total += bytes;
+		pthread_mutex_unlock(&s->mu);
+		return;
+	}
+	int rc = blob_heal(s->data, l, &out, &rebuilt);
+	pthread_mutex_lock(&s->mu);
+	s->p.rebuild.shards_done++;
+	s->p.rebuild.bytes_done += bytes;
+	if (rebuilt & (1u << shard))
+		s->p.rebuild.shards_rebuilt++;
+	if (rc == CN_EDATALOST)
+		s->p.rebuild.lost++;
+	else if (rc)
+		s->p.rebuild.failed++;
+	rb->run_bytes += bytes;
+	int64_t el = cn_now_ns() - rb->start_ns;
+	if (el > 0)
+		s->p.rebuild.bytes_per_sec = (uint64_t)((double)rb->run_bytes * 1e9 / (double)el);
+	uint64_t left = s->p.rebuild.bytes_total > s->p.rebuild.bytes_done
+				? s->p.rebuild.bytes_total - s->p.rebuild.bytes_done
+				: 0;
+	s->p.rebuild.eta_s =
+		s->p.rebuild.bytes_per_sec ? (int64_t)(left / s->p.rebuild.bytes_per_sec) : -1;
+	pthread_mutex_unlock(&s->mu);
+	if (rc == CN_EDATALOST)
+		log_error(
+			"rebuild: a blob lost more shards than it has parity; data unrecoverable");
+	else if (rc)
+		log_warn("rebuild: heal failed: %s (a scrub retries it)", cn_strerror(rc));
+	throttle_at(rb->start_ns, rb->run_bytes, s->opt.rebuild_bytes_per_sec);
+}
+
+static void rb_version(struct scrub *s, struct rebuild *rb, const char *bucket,
+		       const struct meta_entry *e)
+{
+	struct meta_version v;
+	struct blob_layout l;
+
+	if (e->flags & META_VF_DELETE_MARKER)
+		return;
+	if (meta_object_get(s->meta, bucket, e->key, e->key_len, e->vid_text, 0, &v) != 0)
+		return; /* deleted meanwhile: nothing to rebuild */
+	if (rb->counting || version_pin(s->data, &v) == 0) {
+		if (v.loc == META_LOC_BLOB) {
+			if (blob_layout_decode(v.layout, v.layout_len, &l) == 0)
+				rb_blob(s, rb, &l);
+		} else if (v.loc == META_LOC_PARTS) {
+			for (uint32_t i = 0; i < v.n_parts && !stopping(s); i++)
+				if (blob_layout_decode(v.parts[i].layout, v.parts[i].layout_len,
+						       &l) == 0)
+					rb_blob(s, rb, &l);
+		}
+		if (!rb->counting)
+			version_unpin(s->data, &v);
+	}
+	meta_version_release(&v);
+}
+
+/* Walks every version after rb->at; pass 2 moves rb->at along. Returns 0
+ * when the walk reached the end, CN_ESHUTDOWN when stopped. */
+static int rb_walk(struct scrub *s, struct rebuild *rb)
+{
+	struct meta_bucket *bk;
+	struct rb_cursor at = rb->at;
+	size_t nb;
+	int rc = 0;
+
+	if ((rc = meta_bucket_list(s->meta, &bk, &nb)) != 0)
+		return rc;
+	for (size_t b = 0; b < nb && !rc; b++) {
+		int cmp = strcmp(bk[b].name, at.bucket);
+		if (cmp < 0)
+			continue; /* done before the cursor */
+		char key_marker[META_KEY_MAX];
+		size_t km_len = 0;
+		char id_marker[META_ID_TEXT] = "";
+		if (cmp == 0 && at.key_len) {
+			memcpy(key_marker, at.key, at.key_len);
+			km_len = at.key_len;
+			memcpy(id_marker, at.vid, META_ID_TEXT);
+		}
+		for (;;) {
+			struct meta_list_params lp;
+			struct meta_list_result res;
+			memset(&lp, 0, sizeof(lp));
+			lp.start = km_len ? key_marker : NULL;
+			lp.start_len = km_len;
+			lp.id_marker = id_marker[0] ? id_marker : NULL;
+			lp.max = 100;
+			if (meta_list_versions(s->meta, bk[b].name, &lp, &res) != 0)
+				break; /* bucket deleted meanwhile */
+			for (size_t i = 0; i < res.n; i++) {
+				if (stopping(s)) {
+					rc = CN_ESHUTDOWN;
+					break;
+				}
+				rb_version(s, rb, bk[b].name, &res.entries[i]);
+				if (rb->counting)
+					continue;
+				drain_queue(s);
+				/* this version is done: the cursor moves past it */
+				snprintf(rb->at.bucket, sizeof(rb->at.bucket), "%s", bk[b].name);
+				memcpy(rb->at.key, res.entries[i].key, res.entries[i].key_len);
+				rb->at.key_len = res.entries[i].key_len;
+				memcpy(rb->at.vid, res.entries[i].vid_text, META_ID_TEXT);
+				if (cn_now_ns() - rb->last_save_ns > 1000000000LL)
+					rb_save(s, rb);
+			}
+			int more = !rc && res.truncated && res.next_marker &&
+				   res.next_marker_len <= META_KEY_MAX;
+			if (more) {
+				memcpy(key_marker, res.next_marker, res.next_marker_len);
+				km_len = res.next_marker_len;
+				memcpy(id_marker, res.next_id, sizeof(id_marker));
+			}
+			meta_list_result_release(&res);
+			if (!more)
+				break;
+		}
+	}
+	meta_bucket_list_release(bk, nb);
+	return rc;
+}
+
+static void rebuild_run(struct scrub *s)
+{
+	struct rebuild rb;
+	struct scrub_rebuild *p = &s->p.rebuild;
+	uint8_t buf[2 + META_BUCKET_MAX + 2 + META_KEY_MAX + META_ID_TEXT + 32];
+	char hex[2 * DATA_ID_LEN + 1];
+	size_t len;
+	int rc;
+
+	memset(&rb, 0, sizeof(rb));
+	rb.drive = data_store_rebuild_pending(s->data, 0, rb.id);
+	if (rb.drive < 0)
+		return;
+	cn_hex(rb.id, DATA_ID_LEN, hex);
+	pthread_mutex_lock(&s->mu);
+	uint64_t completed = p->completed, last_bytes = p->last_bytes;
+	double last_seconds = p->last_seconds;
+	memset(p, 0, sizeof(*p));
+	p->drive = rb.drive;
+	p->eta_s = -1;
+	p->completed = completed;
+	p->last_bytes = last_bytes;
+	p->last_seconds = last_seconds;
+	rc = data_store_rebuild_load(s->data, rb.drive, buf, sizeof(buf), &len);
+	if (rc == 0)
+		rc = rb_decode(buf, len, &rb.at, p);
+	if (rc != 0 && rc != CN_ENOTFOUND)
+		log_warn("rebuild: progress of drive %s unreadable (%s); starting over", hex,
+			 cn_strerror(rc));
+	if (rc != 0) {
+		memset(&rb.at, 0, sizeof(rb.at));
+		p->shards_done = p->bytes_done = p->shards_rebuilt = p->lost = 0;
+	}
+	p->shards_total = p->shards_done;
+	p->bytes_total = p->bytes_done;
+	pthread_mutex_unlock(&s->mu);
+
+	rb.counting = 1;
+	rc = rb_walk(s, &rb);
+	if (rc == 0) {
+		rb.counting = 0;
+		log_warn("rebuild: drive %s: %s %" PRIu64 " shard(s), %" PRIu64
+			 " MiB left to rebuild (at most %" PRIu64 " MiB/s)",
+			 hex, rc == 0 && p->shards_done ? "resuming," : "starting,",
+			 p->shards_total - p->shards_done, (p->bytes_total - p->bytes_done) >> 20,
+			 s->opt.rebuild_bytes_per_sec >> 20);
+		rb.start_ns = rb.last_save_ns = cn_now_ns();
+		rc = rb_walk(s, &rb);
+	}
+	if (rc != 0) {
+		if (!rb.counting)
+			rb_save(s, &rb);
+		pthread_mutex_lock(&s->mu);
+		p->drive = -1;
+		pthread_mutex_unlock(&s->mu);
+		if (rc != CN_ESHUTDOWN)
+			log_warn("rebuild: drive %s: %s; retrying later", hex, cn_strerror(rc));
+		return;
+	}
+	double secs = (double)(cn_now_ns() - rb.start_ns) / 1e9;
+	rc = data_store_rebuild_done(s->data, rb.drive);
+	pthread_mutex_lock(&s->mu);
+	if (rc == 0) {
+		p->completed++;
+		p->last_bytes = rb.run_bytes;
+		p->last_seconds = secs;
+		p->drive = -1;
+		p->eta_s = 0;
+	}
+	pthread_mutex_unlock(&s->mu);
+	if (rc != 0) {
+		log_warn("rebuild: drive %s: cannot record completion: %s", hex, cn_strerror(rc));
+		return;
+	}
+	log_warn("rebuild: drive %s done: %" PRIu64 " shard(s) checked, %" PRIu64
+		 " rebuilt, %" PRIu64 " unrecoverable, %" PRIu64 " failed; %.1f MiB in %.1f s "
+		 "(%.1f MiB/s)",
+		 hex, p->shards_done, p->shards_rebuilt, p->lost, p->failed,
+		 (double)rb.run_bytes / 1048576.0, secs,
+		 secs > 0 ? (double)rb.run_bytes / 1048576.0 / secs : 0.0);
+}
+
 static void *scrub_main(void *arg)
 {
 	struct scrub *s = arg;
@@ -207,6 +531,7 @@ static void *scrub_main(void *arg)
 		s->want_heal = 0;
 		pthread_mutex_unlock(&s->mu);
 		drain_queue(s);
+		rebuild_run(s);
 		if (pass) {
 			full_pass(s);
 			if (s->opt.interval_s)
@@ -237,6 +562,10 @@ int scrub_start(struct meta_store *m, struct data_store *d, const struct scrub_o
 		s->opt = *opt;
 	if (!s->opt.bytes_per_sec)
 		s->opt.bytes_per_sec = 64ULL << 20;
+	if (!s->opt.rebuild_bytes_per_sec)
+		s->opt.rebuild_bytes_per_sec = 256ULL << 20;
+	s->p.rebuild.drive = -1;
+	s->p.rebuild.eta_s = -1;
 	pthread_mutex_init(&s->mu, NULL);
 	pthread_cond_init(&s->cv, NULL);
 	if (pthread_create(&s->thread, NULL, scrub_main, s) != 0) {

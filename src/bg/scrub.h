@@ -4,7 +4,13 @@
  *  - on demand or every `interval_s`, walks every version of every bucket
  *    in the metadata and re-verifies every shard of its blobs (blob_heal
  *    checks every piece and rebuilds bad or missing shards), throttled to
- *    `bytes_per_sec`.
+ *    `bytes_per_sec`, and
+ *  - rebuilds every shard of a drive adopted as a replacement (the data
+ *    store flags it): a walk of the metadata that heals each blob with a
+ *    shard on that drive, throttled to `rebuild_bytes_per_sec` of shard
+ *    bytes, its cursor and counters saved on the drive every second so a
+ *    restart resumes it; done, the drive's flag is cleared.
+ * All healing runs on this one thread, so two heals of a blob never overlap.
  *
  * Thread rules: scrub_start/scrub_stop on the owner thread; scrub_trigger,
  * scrub_progress, scrub_heal_now from any thread.
@@ -19,8 +25,28 @@ struct data_store;
 struct scrub;
 
 struct scrub_options {
-	uint64_t bytes_per_sec; /* verify rate; 0 = 64 MiB/s */
-	unsigned interval_s;	/* periodic full pass; 0 = only on demand */
+	uint64_t bytes_per_sec;		/* verify rate; 0 = 64 MiB/s */
+	unsigned interval_s;		/* periodic full pass; 0 = only on demand */
+	uint64_t rebuild_bytes_per_sec; /* shard bytes rebuilt; 0 = 256 MiB/s */
+};
+
+/* A replaced drive's rebuild. Shards and bytes count the shards (files) that
+ * belong on the drive; done includes shards found intact (healed earlier by
+ * a read), rebuilt only those written by the rebuild. */
+struct scrub_rebuild {
+	int drive;	       /* index in the data store; -1: none running */
+	uint64_t shards_total; /* done + remaining at the last (re)start */
+	uint64_t shards_done;
+	uint64_t shards_rebuilt;
+	uint64_t bytes_total;
+	uint64_t bytes_done;
+	uint64_t lost;		/* blobs with more than m bad shards */
+	uint64_t failed;	/* heals that failed otherwise (retried by scrub) */
+	uint64_t bytes_per_sec; /* since this process (re)started the rebuild */
+	int64_t eta_s;		/* -1: unknown */
+	uint64_t completed;	/* rebuilds finished by this process */
+	uint64_t last_bytes;	/* the last finished one (this process's share) */
+	double last_seconds;
 };
 
 struct scrub_progress {
@@ -34,6 +60,7 @@ struct scrub_progress {
 	uint64_t queue_healed;	/* blobs healed from the readers' queue */
 	uint64_t heal_queue_len;
 	int64_t last_pass_end_ns;
+	struct scrub_rebuild rebuild;
 };
 
 int scrub_start(struct meta_store *m, struct data_store *d, const struct scrub_options *opt,

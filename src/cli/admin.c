@@ -248,6 +248,12 @@ static void admin_usage(FILE *f)
 		"  scrub [--wait]         start a scrub pass (and wait for it)\n"
 		"  heal                   drain the heal queue now\n"
 		"  gc                     run garbage collection now\n"
+		"  drive replace DIR [--force]\n"
+		"                         adopt the empty directory DIR (an offline drive's\n"
+		"                         path on the server) as the replacement of the\n"
+		"                         drive that was there, and rebuild its shards;\n"
+		"                         --force: even though the old drive was a mount\n"
+		"                         point and DIR is not\n"
 		"  cluster status         every node: role, term, commit/applied index, reachable\n"
 		"  cluster add ADDR       add the node whose cluster address is ADDR (started\n"
 		"                         with --join); it catches up, then votes\n"
@@ -325,6 +331,13 @@ int cli_admin(int argc, char **argv)
 		rc = admin_call(&e, user, pass, "POST", "/_cairn/admin/heal", "", &body);
 	} else if (strcmp(cmd, "gc") == 0) {
 		rc = admin_call(&e, user, pass, "POST", "/_cairn/admin/gc", "", &body);
+	} else if (strcmp(cmd, "drive") == 0 && i + 2 < argc &&
+		   strcmp(argv[i + 1], "replace") == 0) {
+		char a[4096];
+		int force = i + 3 < argc && strcmp(argv[i + 3], "--force") == 0;
+		qenc(argv[i + 2], a, sizeof(a));
+		snprintf(q, sizeof(q), "%sop=replace&path=%s", force ? "force=1&" : "", a);
+		rc = admin_call(&e, user, pass, "POST", "/_cairn/admin/drive", q, &body);
 	} else if (strcmp(cmd, "cluster") == 0 && i + 1 < argc &&
 		   strcmp(argv[i + 1], "status") == 0) {
 		rc = admin_call(&e, user, pass, "GET", "/_cairn/admin/cluster", "", &body);

@@ -73,7 +73,8 @@ struct data_options {
 	enum data_cksum cksum;	  /* 0: CRC32C */
 	uint64_t reserve_bytes;	  /* keep this much free on every drive */
 	size_t heal_queue_cap;	  /* 0: 1024 */
-	int format_new;		  /* format empty unformatted drives on a later start */
+	int format_new;		  /* adopt empty directories in place of missing drives */
+	int keep_first;		  /* never adopt dirs[0] (it holds the metadata) */
 	const struct data_io *io; /* NULL: data_io_posix(); borrowed until close */
 };
 
@@ -107,7 +108,11 @@ struct blob_reader;
  * Borrows dirs and opt (opt->io until close); returns an owned store in *out.
  * Refuses drives of another deployment (CN_EDRIVE) or unknown format version
  * (CN_EFORMAT); a drive that is missing or unformatted on a later start stays
- * offline. Removes temporary files left by crashed writers. Any thread, once. */
+ * offline, unless opt->format_new is set and it is an empty directory in the
+ * position of a drive the recorded drive set knows to be missing: then it is
+ * adopted as that drive's replacement (same drive id, next incarnation) and
+ * flagged for rebuild (see store.c for when adoption is refused). Removes
+ * temporary files left by crashed writers. Any thread, once. */
 int data_store_open(const char *const *dirs, int n, const struct data_options *opt,
 		    struct data_store **out);
 /* Frees the store. No writer/reader may be open. NULL is fine. */
@@ -123,10 +128,38 @@ struct data_drive_stat {
 	const char *path; /* valid until data_store_close */
 	uint8_t id[DATA_ID_LEN];
 	int online;
+	int rebuilding;		    /* an adopted replacement not yet fully rebuilt */
+	int pos;		    /* position in the recorded drive set; -1: not a member */
+	unsigned incarnation;	    /* 0 for the original drive, +1 per replacement */
 	uint64_t total, used, free; /* bytes; 0 when offline */
 };
 /* Fills up to cap entries; returns the number of drives. Any thread. */
 int data_store_stats(struct data_store *s, struct data_drive_stat *out, int cap);
+/* Explicit replacement (`cairn admin drive replace`): adopts the empty
+ * directory of offline drive `i` as the replacement of the set's drive at
+ * that position, exactly as data_store_open adopts one, at run time. force
+ * skips the unmounted-disk check (the missing drive was a mount point, the
+ * directory is not). On failure writes a reason for people into why.
+ * CN_EBUSY: drive online; CN_EEXIST: not empty or has a marker; CN_EINVAL:
+ * no such position or no recorded drive set; CN_EDRIVE: looks like an
+ * unmounted disk. Any thread. */
+int data_store_drive_replace(struct data_store *s, int i, int force, char *why, size_t cap);
+
+/* Rebuild bookkeeping for adopted drives. rebuild_pending returns the index
+ * of the first online drive at or after `from` still flagged for rebuild
+ * (its id in id), or -1. save/load keep an opaque cursor (at most 64 KiB) in
+ * <drive>/.cairn-rebuild (tmp + fsync + rename); load returns CN_ENOTFOUND
+ * when there is none. rebuild_done clears the flag in the drive's marker and
+ * removes the cursor. Any thread (one rebuilder per drive). */
+int data_store_rebuild_pending(struct data_store *s, int from, uint8_t id[DATA_ID_LEN]);
+int data_store_rebuild_save(struct data_store *s, int i, const void *buf, size_t len);
+int data_store_rebuild_load(struct data_store *s, int i, void *buf, size_t cap, size_t *len);
+int data_store_rebuild_done(struct data_store *s, int i);
+/* Bytes one shard file of l holds (pieces and checksums, header excluded). */
+uint64_t blob_shard_bytes(const struct blob_layout *l);
+/* Index of shard on drive `id` in l, or -1. Pure, any thread. */
+int blob_shard_on(const struct blob_layout *l, const uint8_t id[DATA_ID_LEN]);
+
 /* The deployment id shared by all drives. */
 void data_store_deployment(const struct data_store *s, uint8_t out[DATA_ID_LEN]);
 

@@ -23,14 +23,32 @@ struct data_drive {
 	char *path;
 	uint8_t id[DATA_ID_LEN];
 	atomic_int online;
-	int lock_fd; /* flock on the marker while open; -1 if none */
-	dev_t dev;   /* root identity at open: an unmount changes it */
+	atomic_int rebuild; /* an adopted replacement whose shards are being rebuilt */
+	int pos;	    /* position in the drive set, -1 if not a member (yet) */
+	int lock_fd;	    /* flock on the marker while open; -1 if none */
+	dev_t dev;	    /* root identity at open: an unmount changes it */
 	ino_t ino;
+};
+
+/* The drive set recorded in every drive's marker (store.c): position i
+ * holds drive id e[i].id, incarnation e[i].inc (bumped by each replacement). */
+struct set_entry {
+	uint8_t id[DATA_ID_LEN];
+	uint16_t inc;
+	uint16_t flags; /* SLOT_F_* */
+};
+
+struct drive_set {
+	uint64_t epoch; /* bumped by every change; the highest on any drive wins */
+	int n;		/* 0: not recorded (a store made before drive sets) */
+	struct set_entry *e;
 };
 
 struct data_store {
 	struct data_drive *drives;
 	int n;
+	pthread_mutex_t set_lock; /* set changes, marker rewrites, adoption */
+	struct drive_set set;
 	uint8_t deployment[DATA_ID_LEN];
 	struct data_options opt; /* defaults filled in */
 	const struct data_io *io;

@@ -299,3 +299,21 @@ void data_layout_default(int n, uint8_t *k, uint8_t *m)
 	*k = tab[n][0];
 	*m = tab[n][1];
 }
+
+uint64_t blob_shard_bytes(const struct blob_layout *l)
+{
+	uint64_t nb = layout_nblocks(l), bytes = 0;
+	if (nb == 0)
+		return 0;
+	/* every block but the last is full */
+	bytes = (nb - 1) * (layout_ck_len(l) + (uint64_t)layout_piece_len(l, 0));
+	return bytes + layout_ck_len(l) + layout_piece_len(l, nb - 1);
+}
+
+int blob_shard_on(const struct blob_layout *l, const uint8_t id[DATA_ID_LEN])
+{
+	for (int i = 0; i < l->k + l->m && i < DATA_MAX_SHARDS; i++)
+		if (memcmp(l->drive[i], id, DATA_ID_LEN) == 0)
+			return i;
+	return -1;
+}

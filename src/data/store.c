@@ -1,7 +1,7 @@
 /*
- * data/store.c — drives and the store: format markers, open/close, the
- * online/offline state of each drive, free-space checks, shard paths, and
- * the heal queue.
+ * data/store.c — drives and the store: format markers, the recorded drive
+ * set, open/close, adoption of replacement drives, the online/offline state
+ * of each drive, free-space checks, shard paths, and the heal queue.
  *
  * Drive format marker <drive>/.cairn-format, format version 1:
  *   OFFSET  SIZE  MEANING
@@ -10,12 +10,40 @@
  *   12      16    deployment id (the same on every drive of a store)
  *   28      16    drive id (unique; recorded in blob layouts)
  *   44      4     CRC32C of bytes [0, 44)
+ * followed (since drive sets; older binaries read only the 48 bytes above,
+ * so the format version stays 1) by the drive set, n = drives in the set:
+ *   48      8     magic "CAIRNSET"
+ *   56      8     set epoch (bumped by every replacement; highest wins)
+ *   64      2     position of this drive in the set
+ *   66      2     n
+ *   68      4     this drive's flags: bit 0 REBUILD (adopted, shards still
+ *                 being rebuilt onto it)
+ *   72      20*n  per position: drive id (16), incarnation (2), flags (2:
+ *                 bit 0 = its root was a mount point when it was formatted)
+ *   72+20n  4     CRC32C of bytes [48, 72+20n)
+ * A marker without a valid set section is a drive of a store made before
+ * drive sets; the set is recorded once every drive is online.
  *
  * Rules: the first start (no drive has a marker) creates the directories and
- * formats all drives with a new deployment id. A later start never formats a
- * drive silently: a missing directory, or one without a marker (e.g. a mount
- * point whose disk is not mounted), stays offline unless opt->format_new is
- * set and the directory is empty. A marker of another deployment refuses the
+ * formats all drives with a new deployment id and records the set. A later
+ * start never formats a drive silently: a missing directory, or one without a
+ * marker, stays offline unless opt->format_new is set and all of these hold
+ * (else it is logged why, and `cairn admin drive replace` may adopt it):
+ *  - the directory is empty (a lone lost+found or marker temp file allowed);
+ *  - the store has a recorded set and the set's drive at this position
+ *    (same id and incarnation) is on none of the given directories: the store
+ *    positively knows a member is missing here;
+ *  - at least half of the set's drives are present (a start with most drives
+ *    empty is a wrong command line or unmounted disks, not a replacement);
+ *  - it is not dirs[0] when opt->keep_first (the metadata lives there);
+ *  - if the missing drive was a mount point, the directory is one too (an
+ *    empty plain directory there is most likely an unmounted disk).
+ * An adopted directory gets the missing drive's id with the next incarnation
+ * and the REBUILD flag, so blob layouts stay valid and their shards are
+ * rebuilt in place; the other drives' markers are rewritten with the new
+ * epoch. A drive whose id is in the set with an older incarnation (the
+ * replaced disk, come back) or not at all is stale: it stays offline and
+ * nothing is written to it. A marker of another deployment refuses the
  * start. An open drive is locked (flock on its marker) so two processes never
  * share it, and its root (st_dev, st_ino) is remembered: if it changes, the
  * drive was unmounted under us and is marked offline.
@@ -41,13 +69,25 @@
 #define MARKER_VERSION 1
 #define MARKER_LEN 48
 #define MAX_DRIVES 256
+#define SET_MAGIC "CAIRNSET"
+#define SET_FIXED 24
+#define SET_ENTRY 20
+#define MARKER_MAX (MARKER_LEN + SET_FIXED + SET_ENTRY * MAX_DRIVES + 4)
+#define DRIVE_F_REBUILD 1u /* own flags */
+#define SLOT_F_MOUNT 1u	   /* set entry flags */
+#define REBUILD_FILE ".cairn-rebuild"
+#define REBUILD_MAX (64u << 10)
 
-enum mstate { M_OK, M_NONE, M_NODIR, M_BAD, M_FORMAT };
+enum mstate { M_OK, M_NONE, M_NODIR, M_BAD, M_FORMAT, M_STALE };
 
 struct probe {
 	enum mstate st;
 	uint8_t dep[DATA_ID_LEN];
 	uint8_t id[DATA_ID_LEN];
+	struct drive_set set; /* n = 0: no set section */
+	int pos;
+	uint32_t flags;
+	int member; /* matched the winning set (id and incarnation) */
 };
 
 static void put32le(uint8_t *p, uint32_t v)
@@ -59,6 +99,31 @@ static void put32le(uint8_t *p, uint32_t v)
 static uint32_t get32le(const uint8_t *p)
 {
 	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static void put16le(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)v;
+	p[1] = (uint8_t)(v >> 8);
+}
+
+static uint16_t get16le(const uint8_t *p)
+{
+	return (uint16_t)(p[0] | p[1] << 8);
+}
+
+static void put64le(uint8_t *p, uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static uint64_t get64le(const uint8_t *p)
+{
+	uint64_t v = 0;
+	for (int i = 7; i >= 0; i--)
+		v = v << 8 | p[i];
+	return v;
 }
 
 static int random_id(uint8_t out[DATA_ID_LEN])
@@ -82,13 +147,50 @@ static int join(char *out, size_t cap, const char *a, const char *b)
 	return (n < 0 || (size_t)n >= cap) ? CN_ETOOBIG : 0;
 }
 
+/* Parses the set section of a marker (buf[0..len), len > MARKER_LEN); a
+ * missing or damaged section leaves p->set.n at 0 (a pre-set marker). */
+static void parse_set(const uint8_t *buf, size_t len, struct probe *p)
+{
+	const uint8_t *x = buf + MARKER_LEN;
+	size_t avail = len - MARKER_LEN;
+
+	if (avail < SET_FIXED + 4 || memcmp(x, SET_MAGIC, 8) != 0)
+		return;
+	int n = get16le(x + 18), pos = get16le(x + 16);
+	size_t need = SET_FIXED + (size_t)SET_ENTRY * (size_t)n + 4;
+	if (n < 1 || n > MAX_DRIVES || pos >= n || avail < need ||
+	    get32le(x + need - 4) != cn_crc32c(0, x, need - 4))
+		return;
+	p->set.e = calloc((size_t)n, sizeof(*p->set.e));
+	if (!p->set.e)
+		return;
+	p->set.epoch = get64le(x + 8);
+	p->set.n = n;
+	p->pos = pos;
+	p->flags = get32le(x + 20);
+	for (int i = 0; i < n; i++) {
+		const uint8_t *e = x + SET_FIXED + (size_t)SET_ENTRY * (size_t)i;
+		memcpy(p->set.e[i].id, e, DATA_ID_LEN);
+		p->set.e[i].inc = get16le(e + 16);
+		p->set.e[i].flags = get16le(e + 18);
+	}
+}
+
+static void probe_release(struct probe *p)
+{
+	free(p->set.e);
+	p->set.e = NULL;
+	p->set.n = 0;
+}
+
 static void probe_drive(const struct data_io *io, const char *dir, struct probe *p)
 {
 	char path[DATA_PATH_MAX];
-	uint8_t buf[MARKER_LEN];
+	uint8_t *buf = NULL;
 	struct stat st;
 
 	memset(p, 0, sizeof(*p));
+	p->pos = -1;
 	if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
 		p->st = M_NODIR;
 		return;
@@ -102,44 +204,83 @@ static void probe_drive(const struct data_io *io, const char *dir, struct probe 
 		p->st = fd == -ENOENT ? M_NONE : M_BAD;
 		return;
 	}
-	ssize_t n = dio_read_full(io, fd, buf, sizeof(buf), 0);
+	buf = malloc(MARKER_MAX);
+	ssize_t n = buf ? dio_read_full(io, fd, buf, MARKER_MAX, 0) : CN_ENOMEM;
 	io->close(io->ctx, fd);
-	if (n != MARKER_LEN || memcmp(buf, MARKER_MAGIC, 8) != 0 ||
+	if (n < MARKER_LEN || memcmp(buf, MARKER_MAGIC, 8) != 0 ||
 	    get32le(buf + 44) != cn_crc32c(0, buf, 44)) {
 		p->st = M_BAD;
-		return;
+		goto out;
 	}
 	if (get32le(buf + 8) != MARKER_VERSION) {
 		p->st = M_FORMAT;
-		return;
+		goto out;
 	}
 	memcpy(p->dep, buf + 12, DATA_ID_LEN);
 	memcpy(p->id, buf + 28, DATA_ID_LEN);
+	if (n > MARKER_LEN)
+		parse_set(buf, (size_t)n, p);
 	p->st = M_OK;
+out:
+	free(buf);
 }
 
-/* Writes a new marker (tmp + fsync + rename + dir fsync). */
-static int format_drive(const struct data_io *io, const char *dir, const uint8_t dep[DATA_ID_LEN],
-			uint8_t id_out[DATA_ID_LEN])
+/* A mount point's root is on another device than its parent (or is /). */
+static int is_mount_point(const char *dir)
+{
+	char parent[DATA_PATH_MAX];
+	struct stat a, b;
+
+	if (snprintf(parent, sizeof(parent), "%s/..", dir) >= (int)sizeof(parent) ||
+	    stat(dir, &a) != 0 || stat(parent, &b) != 0)
+		return 0;
+	return a.st_dev != b.st_dev || a.st_ino == b.st_ino;
+}
+
+/* Writes drive `d`'s marker with the store's set (tmp + fsync + rename +
+ * dir fsync): deployment, its id, its position and its own flags. */
+static int write_marker(const struct data_io *io, const char *dir, const uint8_t dep[DATA_ID_LEN],
+			const uint8_t id[DATA_ID_LEN], const struct drive_set *set, int pos,
+			uint32_t flags)
 {
 	char path[DATA_PATH_MAX], tmp[DATA_PATH_MAX];
-	uint8_t buf[MARKER_LEN];
+	size_t len = MARKER_LEN;
+	uint8_t *buf = malloc(MARKER_MAX);
 	int rc, fd;
 
-	if ((rc = random_id(id_out)) != 0)
-		return rc;
+	if (!buf)
+		return CN_ENOMEM;
 	memcpy(buf, MARKER_MAGIC, 8);
 	put32le(buf + 8, MARKER_VERSION);
 	memcpy(buf + 12, dep, DATA_ID_LEN);
-	memcpy(buf + 28, id_out, DATA_ID_LEN);
+	memcpy(buf + 28, id, DATA_ID_LEN);
 	put32le(buf + 44, cn_crc32c(0, buf, 44));
+	if (set && set->n > 0) {
+		uint8_t *x = buf + MARKER_LEN;
+		memcpy(x, SET_MAGIC, 8);
+		put64le(x + 8, set->epoch);
+		put16le(x + 16, (uint16_t)pos);
+		put16le(x + 18, (uint16_t)set->n);
+		put32le(x + 20, flags);
+		for (int i = 0; i < set->n; i++) {
+			uint8_t *e = x + SET_FIXED + (size_t)SET_ENTRY * (size_t)i;
+			memcpy(e, set->e[i].id, DATA_ID_LEN);
+			put16le(e + 16, set->e[i].inc);
+			put16le(e + 18, set->e[i].flags);
+		}
+		size_t sl = SET_FIXED + (size_t)SET_ENTRY * (size_t)set->n;
+		put32le(x + sl, cn_crc32c(0, x, sl));
+		len += sl + 4;
+	}
 	if ((rc = join(path, sizeof(path), dir, DATA_MARKER)) != 0 ||
 	    (rc = join(tmp, sizeof(tmp), dir, DATA_MARKER ".tmp")) != 0)
-		return rc;
+		goto out;
 	fd = io->open(io->ctx, tmp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	if (fd < 0)
-		return dio_err(fd);
-	rc = dio_write_all(io, fd, buf, sizeof(buf), 0);
+	if (fd < 0) {
+		rc = fd;
+		goto out;
+	}
+	rc = dio_write_all(io, fd, buf, len, 0);
 	if (rc == 0)
 		rc = io->fsync(io->ctx, fd);
 	io->close(io->ctx, fd);
@@ -149,9 +290,21 @@ static int format_drive(const struct data_io *io, const char *dir, const uint8_t
 		rc = dio_fsync_dir(io, dir);
 	if (rc != 0)
 		io->unlink(io->ctx, tmp);
+out:
+	free(buf);
 	return dio_err(rc);
 }
 
+/* A new drive: a random id, then its marker. */
+static int format_drive(const struct data_io *io, const char *dir, const uint8_t dep[DATA_ID_LEN],
+			uint8_t id_out[DATA_ID_LEN])
+{
+	int rc = random_id(id_out);
+	return rc ? rc : write_marker(io, dir, dep, id_out, NULL, 0, 0);
+}
+
+/* Empty, but for what a fresh file system or an interrupted format leaves:
+ * an empty lost+found and a marker temp file. */
 static int dir_is_empty(const char *dir)
 {
 	DIR *d = opendir(dir);
@@ -161,10 +314,16 @@ static int dir_is_empty(const char *dir)
 	if (!d)
 		return 0;
 	while ((e = readdir(d)) != NULL) {
-		if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) {
-			empty = 0;
-			break;
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0 ||
+		    strcmp(e->d_name, DATA_MARKER ".tmp") == 0)
+			continue;
+		if (strcmp(e->d_name, "lost+found") == 0) {
+			char sub[DATA_PATH_MAX];
+			if (join(sub, sizeof(sub), dir, e->d_name) == 0 && dir_is_empty(sub))
+				continue;
 		}
+		empty = 0;
+		break;
 	}
 	closedir(d);
 	return empty;
@@ -260,6 +419,208 @@ static int attach_drive(struct data_store *s, struct data_drive *d)
 	return 0;
 }
 
+static uint32_t own_flags(const struct data_drive *d)
+{
+	return atomic_load(&d->rebuild) ? DRIVE_F_REBUILD : 0;
+}
+
+/* Rewrites drive d's marker with the store's set and moves the lock to the
+ * new file (the rename left the old lock on the old inode). */
+static int rewrite_marker(struct data_store *s, struct data_drive *d)
+{
+	char path[DATA_PATH_MAX];
+	int rc = write_marker(s->io, d->path, s->deployment, d->id, &s->set, d->pos, own_flags(d));
+	if (rc != 0 || d->lock_fd < 0)
+		return rc;
+	if ((rc = join(path, sizeof(path), d->path, DATA_MARKER)) != 0)
+		return rc;
+	int fd = s->io->open(s->io->ctx, path, O_RDONLY, 0);
+	if (fd < 0)
+		return fd;
+	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+		s->io->close(s->io->ctx, fd);
+		return CN_EDRIVE;
+	}
+	s->io->close(s->io->ctx, d->lock_fd);
+	d->lock_fd = fd;
+	return 0;
+}
+
+/* Set position `pos` is the place of drive i: may the (offline, marker-less)
+ * directory of drive i be adopted as the replacement of the set's drive
+ * there? `present`: members found (at open) or online (at run time). On
+ * refusal writes why and returns an error. Caller holds set_lock or is the
+ * only thread. */
+static int may_adopt(struct data_store *s, int i, int present, int force, char *why, size_t cap)
+{
+	struct data_drive *d = &s->drives[i];
+
+	if (s->set.n == 0) {
+		snprintf(why, cap,
+			 "this store has no recorded drive set yet (made by an older cairn, "
+			 "and not all drives were online since); it cannot tell which drive "
+			 "is missing");
+		return CN_EINVAL;
+	}
+	if (i >= s->set.n) {
+		snprintf(why, cap, "position %d is beyond the recorded drive set of %d drives", i,
+			 s->set.n);
+		return CN_EINVAL;
+	}
+	for (int j = 0; j < s->n; j++) {
+		if (j != i && s->drives[j].pos == i) {
+			snprintf(why, cap, "the set's drive at position %d is %s", i,
+				 s->drives[j].path);
+			return CN_EINVAL;
+		}
+	}
+	if (i == 0 && s->opt.keep_first) {
+		snprintf(why, cap,
+			 "it is the first directory, which held the metadata; the other "
+			 "drives cannot rebuild that");
+		return CN_EINVAL;
+	}
+	if (!dir_is_empty(d->path)) {
+		snprintf(why, cap, "it is not empty");
+		return CN_EEXIST;
+	}
+	if (present * 2 < s->set.n || present == 0) {
+		snprintf(why, cap,
+			 "only %d of the set's %d drives are present; refusing to adopt "
+			 "(wrong directories or unmounted disks?)",
+			 present, s->set.n);
+		return CN_EDRIVE;
+	}
+	if (!force && (s->set.e[i].flags & SLOT_F_MOUNT) && !is_mount_point(d->path)) {
+		snprintf(why, cap,
+			 "the missing drive was a mount point but this is a plain directory: "
+			 "probably an unmounted disk. Mount the new disk there, or run "
+			 "`cairn admin drive replace %s --force` to adopt it anyway",
+			 d->path);
+		return CN_EDRIVE;
+	}
+	return 0;
+}
+
+/* Formats drive i's directory as the next incarnation of the set's drive at
+ * position i, flagged for rebuild. The other drives' markers still name the
+ * old incarnation until the caller rewrites them; a crash in between is
+ * repaired at the next start (the highest epoch wins). */
+static int adopt(struct data_store *s, int i)
+{
+	struct data_drive *d = &s->drives[i];
+	struct set_entry *e = &s->set.e[i];
+	char hex[2 * DATA_ID_LEN + 1];
+	int rc;
+
+	e->inc++;
+	e->flags = is_mount_point(d->path) ? SLOT_F_MOUNT : 0;
+	s->set.epoch++;
+	rc = write_marker(s->io, d->path, s->deployment, e->id, &s->set, i, DRIVE_F_REBUILD);
+	if (rc != 0) {
+		e->inc--;
+		log_error("data: cannot format replacement drive %s: %s", d->path, cn_strerror(rc));
+		return rc;
+	}
+	/* Only this thread writes the id of an offline drive; readers look at
+	 * `online` first and match ids of online drives. */
+	memcpy(d->id, e->id, DATA_ID_LEN);
+	d->pos = i;
+	atomic_store(&d->rebuild, 1);
+	cn_hex(e->id, DATA_ID_LEN, hex);
+	log_warn("data: ADOPTED %s as the replacement of drive %s (position %d, incarnation "
+		 "%u -> %u): every shard that was on that drive will be rebuilt onto it",
+		 d->path, hex, i, (unsigned)e->inc - 1, (unsigned)e->inc);
+	return 0;
+}
+
+/* Records the set of a store whose drives are all present (first start, or
+ * the first start of a store made before drive sets). */
+static int record_set(struct data_store *s)
+{
+	int rc;
+
+	s->set.e = calloc((size_t)s->n, sizeof(*s->set.e));
+	if (!s->set.e)
+		return CN_ENOMEM;
+	s->set.n = s->n;
+	s->set.epoch = 1;
+	for (int i = 0; i < s->n; i++) {
+		memcpy(s->set.e[i].id, s->drives[i].id, DATA_ID_LEN);
+		s->set.e[i].flags = is_mount_point(s->drives[i].path) ? SLOT_F_MOUNT : 0;
+		s->drives[i].pos = i;
+	}
+	for (int i = 0; i < s->n; i++)
+		if ((rc = rewrite_marker(s, &s->drives[i])) != 0)
+			return rc;
+	return 0;
+}
+
+/* With a recorded set: which probed drives are members, which are stale,
+ * which empty directories are adopted; then every member's marker carries
+ * the newest set. */
+static int resolve_set(struct data_store *s, struct probe *pr)
+{
+	int present = 0, rc;
+	char why[512];
+
+	for (int i = 0; i < s->n; i++) {
+		struct data_drive *d = &s->drives[i];
+		if (pr[i].st != M_OK)
+			continue;
+		int p = -1;
+		for (int j = 0; j < s->set.n; j++)
+			if (memcmp(s->set.e[j].id, pr[i].id, DATA_ID_LEN) == 0)
+				p = j;
+		unsigned inc = pr[i].set.n ? pr[i].set.e[pr[i].pos].inc : 0;
+		if (p < 0 || s->set.e[p].inc != inc) {
+			char hex[2 * DATA_ID_LEN + 1];
+			cn_hex(pr[i].id, DATA_ID_LEN, hex);
+			if (p < 0)
+				log_error("data: drive %s (id %s) is not a member of this store's "
+					  "drive set; it stays offline and is not written to",
+					  d->path, hex);
+			else
+				log_error("data: drive %s (id %s, incarnation %u) was replaced "
+					  "by incarnation %u; it stays offline and is not written "
+					  "to (wipe it to reuse the disk)",
+					  d->path, hex, inc, (unsigned)s->set.e[p].inc);
+			pr[i].st = M_STALE;
+			continue;
+		}
+		d->pos = p;
+		atomic_store(&d->rebuild, pr[i].set.n && (pr[i].flags & DRIVE_F_REBUILD));
+		pr[i].member = 1;
+		present++;
+	}
+	for (int i = 0; i < s->n; i++) {
+		if (pr[i].st != M_NONE || !s->opt.format_new)
+			continue;
+		rc = may_adopt(s, i, present, 0, why, sizeof(why));
+		if (rc != 0) {
+			log_error("data: drive %s is empty but is not adopted: %s",
+				  s->drives[i].path, why);
+			continue;
+		}
+		if ((rc = adopt(s, i)) != 0)
+			return rc;
+		pr[i].st = M_OK;
+		pr[i].member = 1; /* rewritten below if a later adoption moves the epoch */
+	}
+	for (int i = 0; i < s->n; i++) {
+		if (!pr[i].member)
+			continue;
+		if (pr[i].set.n && pr[i].set.epoch == s->set.epoch && pr[i].pos == s->drives[i].pos)
+			continue;
+		if ((rc = rewrite_marker(s, &s->drives[i])) != 0) {
+			log_error("data: cannot update the marker of %s: %s", s->drives[i].path,
+				  cn_strerror(rc));
+			return rc;
+		}
+	}
+	return 0;
+}
+
 static void fill_defaults(struct data_options *o)
 {
 	if (o->block_size == 0)
@@ -277,7 +638,7 @@ int data_store_open(const char *const *dirs, int n, const struct data_options *o
 {
 	struct data_store *s = NULL;
 	struct probe *pr = NULL;
-	int rc = 0, have_marker = 0, have_dep = 0;
+	int rc = 0, have_marker = 0, have_dep = 0, win = -1;
 
 	*out = NULL;
 	if (n < 1 || n > MAX_DRIVES)
@@ -299,6 +660,7 @@ int data_store_open(const char *const *dirs, int n, const struct data_options *o
 		goto fail;
 	}
 	pthread_mutex_init(&s->hq_lock, NULL);
+	pthread_mutex_init(&s->set_lock, NULL);
 	s->hq_cap = s->opt.heal_queue_cap;
 	s->hq = calloc(s->hq_cap, sizeof(*s->hq));
 	s->drives = calloc((size_t)n, sizeof(*s->drives));
@@ -310,6 +672,7 @@ int data_store_open(const char *const *dirs, int n, const struct data_options *o
 	for (int i = 0; i < n; i++) {
 		struct data_drive *d = &s->drives[i];
 		d->lock_fd = -1;
+		d->pos = -1;
 		size_t len = strlen(dirs[i]);
 		while (len > 1 && dirs[i][len - 1] == '/')
 			len--;
@@ -338,7 +701,14 @@ int data_store_open(const char *const *dirs, int n, const struct data_options *o
 			memcpy(s->deployment, pr[i].dep, DATA_ID_LEN);
 			have_dep = 1;
 		} else if (memcmp(s->deployment, pr[i].dep, DATA_ID_LEN) != 0) {
-			log_error("data: drive %s belongs to another deployment", d->path);
+			char a[2 * DATA_ID_LEN + 1], b[2 * DATA_ID_LEN + 1];
+			cn_hex(pr[i].dep, DATA_ID_LEN, a);
+			cn_hex(s->deployment, DATA_ID_LEN, b);
+			log_error("data: drive %s belongs to another cairn store (deployment %s; "
+				  "this store is %s): refusing to start. Nothing was written to "
+				  "it; give the right directory, or wipe it to use it as a "
+				  "replacement",
+				  d->path, a, b);
 			rc = CN_EDRIVE;
 			goto fail;
 		}
@@ -351,6 +721,8 @@ int data_store_open(const char *const *dirs, int n, const struct data_options *o
 			}
 		}
 		memcpy(d->id, pr[i].id, DATA_ID_LEN);
+		if (pr[i].set.n && (win < 0 || pr[i].set.epoch > pr[win].set.epoch))
+			win = i;
 	}
 	if (!have_marker) {
 		/* First start: create and format every drive. */
@@ -366,20 +738,35 @@ int data_store_open(const char *const *dirs, int n, const struct data_options *o
 			}
 			pr[i].st = M_OK;
 		}
-	} else {
-		for (int i = 0; i < n; i++) {
-			struct data_drive *d = &s->drives[i];
-			if (pr[i].st == M_NONE && s->opt.format_new && have_dep &&
-			    dir_is_empty(d->path)) {
-				if ((rc = format_drive(s->io, d->path, s->deployment, d->id)) != 0)
-					goto fail;
-				log_info("data: formatted new drive %s", d->path);
-				pr[i].st = M_OK;
-			} else if (pr[i].st != M_OK) {
-				log_warn("data: drive %s is %s; it stays offline", d->path,
-					 pr[i].st == M_NODIR ? "missing" : "not formatted");
-			}
+	} else if (win >= 0) {
+		/* The newest recorded set wins: an interrupted replacement wrote
+		 * it to the new drive first. */
+		s->set.e = calloc((size_t)pr[win].set.n, sizeof(*s->set.e));
+		if (!s->set.e) {
+			rc = CN_ENOMEM;
+			goto fail;
 		}
+		s->set.n = pr[win].set.n;
+		s->set.epoch = pr[win].set.epoch;
+		memcpy(s->set.e, pr[win].set.e, (size_t)s->set.n * sizeof(*s->set.e));
+		if ((rc = resolve_set(s, pr)) != 0)
+			goto fail;
+	} else {
+		/* A store made before drive sets, with a drive missing: which
+		 * drive an empty directory replaces is unknown, so none is
+		 * adopted (the set is recorded once all drives are online). */
+		for (int i = 0; i < n; i++) {
+			char why[512];
+			if (pr[i].st == M_NONE && s->opt.format_new &&
+			    may_adopt(s, i, 0, 0, why, sizeof(why)) != 0)
+				log_error("data: drive %s is not adopted: %s", s->drives[i].path,
+					  why);
+		}
+	}
+	for (int i = 0; i < n; i++) {
+		if (pr[i].st == M_NONE || pr[i].st == M_NODIR || pr[i].st == M_BAD)
+			log_warn("data: drive %s is %s; it stays offline", s->drives[i].path,
+				 pr[i].st == M_NODIR ? "missing" : "not formatted");
 	}
 	int online = 0;
 	for (int i = 0; i < n; i++) {
@@ -400,10 +787,23 @@ int data_store_open(const char *const *dirs, int n, const struct data_options *o
 		rc = CN_EDRIVE;
 		goto fail;
 	}
+	if (s->set.n == 0 && online == n) {
+		if ((rc = record_set(s)) != 0) {
+			log_error("data: cannot record the drive set: %s", cn_strerror(rc));
+			goto fail;
+		}
+		if (have_marker)
+			log_info("data: recorded the drive set (%d drives) in every drive's marker",
+				 n);
+	}
+	for (int i = 0; i < n; i++)
+		probe_release(&pr[i]);
 	free(pr);
 	*out = s;
 	return 0;
 fail:
+	for (int i = 0; pr && i < n; i++)
+		probe_release(&pr[i]);
 	free(pr);
 	data_store_close(s);
 	return rc;
@@ -418,8 +818,11 @@ void data_store_close(struct data_store *s)
 			s->io->close(s->io->ctx, s->drives[i].lock_fd);
 		free(s->drives[i].path);
 	}
-	if (s->hq)
+	if (s->hq) {
 		pthread_mutex_destroy(&s->hq_lock);
+		pthread_mutex_destroy(&s->set_lock);
+	}
+	free(s->set.e);
 	pins_release(s);
 	free(s->drives);
 	free(s->hq);
@@ -437,10 +840,20 @@ int data_store_recheck(struct data_store *s)
 		}
 		struct probe p;
 		probe_drive(s->io, d->path, &p);
-		if (p.st != M_OK || memcmp(p.dep, s->deployment, DATA_ID_LEN) != 0)
+		if (p.st != M_OK || memcmp(p.dep, s->deployment, DATA_ID_LEN) != 0) {
+			probe_release(&p);
 			continue;
+		}
 		static const uint8_t zero[DATA_ID_LEN];
-		if (memcmp(d->id, zero, DATA_ID_LEN) != 0 && memcmp(d->id, p.id, DATA_ID_LEN) != 0)
+		unsigned inc = p.set.n ? p.set.e[p.pos].inc : 0;
+		int stale = memcmp(d->id, zero, DATA_ID_LEN) != 0 &&
+			    memcmp(d->id, p.id, DATA_ID_LEN) != 0;
+		pthread_mutex_lock(&s->set_lock);
+		stale |= s->set.n && (d->pos < 0 || s->set.e[d->pos].inc != inc ||
+				      memcmp(s->set.e[d->pos].id, p.id, DATA_ID_LEN) != 0);
+		pthread_mutex_unlock(&s->set_lock);
+		probe_release(&p);
+		if (stale)
 			continue;
 		int dup = 0;
 		for (int j = 0; j < s->n; j++)
@@ -479,6 +892,11 @@ int data_store_stats(struct data_store *s, struct data_drive_stat *out, int cap)
 		o->path = d->path;
 		memcpy(o->id, d->id, DATA_ID_LEN);
 		o->online = atomic_load(&d->online);
+		o->rebuilding = atomic_load(&d->rebuild);
+		pthread_mutex_lock(&s->set_lock);
+		o->pos = d->pos;
+		o->incarnation = d->pos >= 0 && d->pos < s->set.n ? s->set.e[d->pos].inc : 0;
+		pthread_mutex_unlock(&s->set_lock);
 		if (o->online && s->io->statvfs(s->io->ctx, d->path, &st) == 0) {
 			o->total = (uint64_t)st.f_blocks * st.f_frsize;
 			o->free = (uint64_t)st.f_bavail * st.f_frsize;
@@ -486,6 +904,166 @@ int data_store_stats(struct data_store *s, struct data_drive_stat *out, int cap)
 		}
 	}
 	return s->n;
+}
+
+int data_store_drive_replace(struct data_store *s, int i, int force, char *why, size_t cap)
+{
+	struct data_drive *d;
+	struct probe p;
+	int rc, present = 0;
+
+	if (i < 0 || i >= s->n) {
+		snprintf(why, cap, "no drive %d (the server has %d)", i, s->n);
+		return CN_EINVAL;
+	}
+	d = &s->drives[i];
+	pthread_mutex_lock(&s->set_lock);
+	if (atomic_load(&d->online)) {
+		snprintf(why, cap, "drive %s is online", d->path);
+		rc = CN_EBUSY;
+		goto out;
+	}
+	probe_drive(s->io, d->path, &p);
+	rc = p.st == M_NONE ? 0 : p.st == M_NODIR ? CN_EINVAL : CN_EEXIST;
+	probe_release(&p);
+	if (rc != 0) {
+		snprintf(why, cap, "%s %s", d->path,
+			 rc == CN_EINVAL
+				 ? "is not a directory"
+				 : "has a format marker (a drive of a store); wipe it first");
+		goto out;
+	}
+	for (int j = 0; j < s->n; j++)
+		present += j != i && s->drives[j].pos >= 0 && atomic_load(&s->drives[j].online);
+	if ((rc = may_adopt(s, i, present, force, why, cap)) != 0)
+		goto out;
+	if (d->lock_fd >= 0) {
+		s->io->close(s->io->ctx, d->lock_fd);
+		d->lock_fd = -1;
+	}
+	if ((rc = adopt(s, i)) != 0) {
+		snprintf(why, cap, "cannot format %s: %s", d->path, cn_strerror(rc));
+		goto out;
+	}
+	for (int j = 0; j < s->n; j++) {
+		if (j == i || s->drives[j].pos < 0 || !atomic_load(&s->drives[j].online))
+			continue;
+		int r = rewrite_marker(s, &s->drives[j]);
+		if (r != 0) /* repaired at the next start: the new drive has the newest set */
+			log_warn("data: cannot update the marker of %s: %s", s->drives[j].path,
+				 cn_strerror(r));
+	}
+	if ((rc = attach_drive(s, d)) != 0)
+		snprintf(why, cap, "adopted %s but cannot open it: %s", d->path, cn_strerror(rc));
+out:
+	pthread_mutex_unlock(&s->set_lock);
+	return rc;
+}
+
+int data_store_rebuild_pending(struct data_store *s, int from, uint8_t id[DATA_ID_LEN])
+{
+	for (int i = from < 0 ? 0 : from; i < s->n; i++) {
+		struct data_drive *d = &s->drives[i];
+		if (atomic_load(&d->rebuild) && atomic_load(&d->online)) {
+			memcpy(id, d->id, DATA_ID_LEN);
+			return i;
+		}
+	}
+	return -1;
+}
+
+/* Cursor file: "CRBD", length (4), bytes, CRC32C of everything before. */
+int data_store_rebuild_save(struct data_store *s, int i, const void *buf, size_t len)
+{
+	const struct data_io *io = s->io;
+	char path[DATA_PATH_MAX], tmp[DATA_PATH_MAX];
+	uint8_t *b;
+	int rc, fd;
+
+	if (i < 0 || i >= s->n || len > REBUILD_MAX)
+		return CN_EINVAL;
+	if ((rc = join(path, sizeof(path), s->drives[i].path, REBUILD_FILE)) != 0 ||
+	    (rc = join(tmp, sizeof(tmp), s->drives[i].path, REBUILD_FILE ".tmp")) != 0)
+		return rc;
+	if (!(b = malloc(len + 12)))
+		return CN_ENOMEM;
+	memcpy(b, "CRBD", 4);
+	put32le(b + 4, (uint32_t)len);
+	memcpy(b + 8, buf, len);
+	put32le(b + 8 + len, cn_crc32c(0, b, 8 + len));
+	fd = io->open(io->ctx, tmp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	if (fd < 0) {
+		rc = fd;
+		goto out;
+	}
+	rc = dio_write_all(io, fd, b, len + 12, 0);
+	if (rc == 0)
+		rc = io->fsync(io->ctx, fd);
+	io->close(io->ctx, fd);
+	if (rc == 0)
+		rc = io->rename(io->ctx, tmp, path);
+	if (rc != 0)
+		io->unlink(io->ctx, tmp);
+out:
+	free(b);
+	return store_fault(s, i, dio_err(rc));
+}
+
+int data_store_rebuild_load(struct data_store *s, int i, void *buf, size_t cap, size_t *len)
+{
+	const struct data_io *io = s->io;
+	char path[DATA_PATH_MAX];
+	uint8_t *b = NULL;
+	int rc, fd;
+
+	if (i < 0 || i >= s->n)
+		return CN_EINVAL;
+	if ((rc = join(path, sizeof(path), s->drives[i].path, REBUILD_FILE)) != 0)
+		return rc;
+	fd = io->open(io->ctx, path, O_RDONLY, 0);
+	if (fd < 0)
+		return fd == -ENOENT ? CN_ENOTFOUND : fd;
+	b = malloc(REBUILD_MAX + 12);
+	ssize_t n = b ? dio_read_full(io, fd, b, REBUILD_MAX + 12, 0) : CN_ENOMEM;
+	io->close(io->ctx, fd);
+	if (n < 0) {
+		rc = (int)n;
+		goto out;
+	}
+	uint32_t l = n >= 12 ? get32le(b + 4) : 0;
+	if (n < 12 || memcmp(b, "CRBD", 4) != 0 || l != (size_t)n - 12 ||
+	    get32le(b + 8 + l) != cn_crc32c(0, b, 8 + l)) {
+		rc = CN_ECORRUPT;
+		goto out;
+	}
+	if (l > cap) {
+		rc = CN_ETOOBIG;
+		goto out;
+	}
+	memcpy(buf, b + 8, l);
+	*len = l;
+	rc = 0;
+out:
+	free(b);
+	return rc;
+}
+
+int data_store_rebuild_done(struct data_store *s, int i)
+{
+	char path[DATA_PATH_MAX];
+	int rc;
+
+	if (i < 0 || i >= s->n)
+		return CN_EINVAL;
+	pthread_mutex_lock(&s->set_lock);
+	atomic_store(&s->drives[i].rebuild, 0);
+	rc = rewrite_marker(s, &s->drives[i]);
+	if (rc != 0)
+		atomic_store(&s->drives[i].rebuild, 1);
+	pthread_mutex_unlock(&s->set_lock);
+	if (rc == 0 && join(path, sizeof(path), s->drives[i].path, REBUILD_FILE) == 0)
+		s->io->unlink(s->io->ctx, path);
+	return rc;
 }
 
 void data_store_deployment(const struct data_store *s, uint8_t out[DATA_ID_LEN])

@@ -9,6 +9,9 @@
  *   GET  /_cairn/admin/scrub                  scrub progress
  *   POST /_cairn/admin/heal                   drain the heal queue now
  *   POST /_cairn/admin/gc                     run garbage collection now
+ *   POST /_cairn/admin/drive?op=replace&path=DIR[&force=1]
+ *                                             adopt the empty directory of an
+ *                                             offline drive as its replacement
  *   GET  /_cairn/admin/cluster                every node's view: role, term,
  *                                             commit/applied index, reachability
  *   POST /_cairn/admin/cluster?op=add&address=A     membership change, run by
@@ -78,6 +81,32 @@ static json_t *scrub_json(const struct scrub_progress *p)
 			 jint(p->heal_queue_len));
 }
 
+/* A replaced drive's rebuild: what is done, what is left, how fast. */
+static json_t *rebuild_json(const struct scrub_rebuild *p, const struct data_drive_stat *ds, int nd)
+{
+	int run = p->drive >= 0 && p->drive < nd;
+	char id[33] = "";
+	uint64_t left = p->bytes_total > p->bytes_done ? p->bytes_total - p->bytes_done : 0;
+	uint64_t sleft = p->shards_total > p->shards_done ? p->shards_total - p->shards_done : 0;
+
+	if (run)
+		hex_id(ds[p->drive].id, id);
+	return json_pack(
+		"{s:b,s:o,s:s,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:I,s:o,s:o,"
+		"s:f}",
+		"running", run, "drive",
+		run ? jstr(ds[p->drive].path, strlen(ds[p->drive].path)) : json_null(), "drive_id",
+		id, "shards_total", jint(p->shards_total), "shards_done", jint(p->shards_done),
+		"shards_remaining", jint(sleft), "shards_rebuilt", jint(p->shards_rebuilt),
+		"bytes_total", jint(p->bytes_total), "bytes_done", jint(p->bytes_done),
+		"bytes_remaining", jint(left), "bytes_per_sec", jint(p->bytes_per_sec),
+		"unrecoverable", jint(p->lost), "failed", jint(p->failed), "completed",
+		jint(p->completed), "eta_s", (json_int_t)p->eta_s, "last_bytes",
+		jint(p->last_bytes), "last_bytes_per_sec",
+		jint(p->last_seconds > 0 ? (uint64_t)((double)p->last_bytes / p->last_seconds) : 0),
+		"last_seconds", p->last_seconds);
+}
+
 static void admin_status(struct s3_req *r)
 {
 	struct data_drive_stat ds[64];
@@ -98,11 +127,13 @@ static void admin_status(struct s3_req *r)
 	buckets = json_array();
 	for (int i = 0; i < nd && i < 64; i++) {
 		hex_id(ds[i].id, id);
-		json_array_append_new(drives, json_pack("{s:o,s:s,s:b,s:o,s:o,s:o}", "path",
-							jstr(ds[i].path, strlen(ds[i].path)), "id",
-							id, "online", ds[i].online, "total",
-							jint(ds[i].total), "used", jint(ds[i].used),
-							"free", jint(ds[i].free)));
+		json_array_append_new(
+			drives, json_pack("{s:o,s:s,s:b,s:b,s:i,s:i,s:o,s:o,s:o}", "path",
+					  jstr(ds[i].path, strlen(ds[i].path)), "id", id, "online",
+					  ds[i].online, "rebuilding", ds[i].rebuilding, "position",
+					  ds[i].pos, "incarnation", (int)ds[i].incarnation, "total",
+					  jint(ds[i].total), "used", jint(ds[i].used), "free",
+					  jint(ds[i].free)));
 	}
 	for (size_t i = 0; i < nb; i++) {
 		struct meta_stats st;
@@ -135,6 +166,7 @@ static void admin_status(struct s3_req *r)
 		json_object_set_new(doc, "scrub", scrub_json(&p));
 		/* status shows the queue at the top level already */
 		json_object_del(json_object_get(doc, "scrub"), "heal_queue");
+		json_object_set_new(doc, "rebuild", rebuild_json(&p.rebuild, ds, nd));
 	}
 	send_json(r, 200, doc);
 }
@@ -584,6 +616,77 @@ static void admin_cluster(struct s3_req *r, int post)
 		s3_send_error(r, CN_ENOMEM);
 }
 
+/* ---- /drive: explicit replacement ---- */
+
+struct drive_op {
+	int index, force, rc;
+	char why[512];
+	char path[4096];
+};
+
+static void drive_work(struct s3_req *r, void *arg)
+{
+	struct drive_op *op = arg;
+	op->rc = data_store_drive_replace(r->srv->data, op->index, op->force, op->why,
+					  sizeof(op->why));
+}
+
+static void drive_after(struct s3_req *r, int status, void *arg)
+{
+	struct drive_op *op = arg;
+
+	if (status || op->rc) {
+		int rc = status ? CN_EINTERNAL : op->rc;
+		send_json(r, rc == CN_EINTERNAL || rc == CN_ENOMEM ? 500 : 409,
+			  json_pack("{s:s,s:s}", "error", cn_errname(rc), "message",
+				    op->why[0] ? op->why : cn_strerror(rc)));
+		return;
+	}
+	if (r->srv->scrub)
+		scrub_heal_now(r->srv->scrub); /* the rebuild starts now */
+	send_json(r, 200,
+		  json_pack("{s:s,s:o,s:s}", "replaced", "ok", "drive",
+			    jstr(op->path, strlen(op->path)), "rebuild", "started"));
+}
+
+static void admin_drive(struct s3_req *r)
+{
+	struct drive_op *op = cn_pool_zalloc(r->pool, sizeof(*op));
+	const char *o = s3_route_param(&r->route, "op");
+	const char *path = s3_route_param(&r->route, "path");
+	const char *force = s3_route_param(&r->route, "force");
+	struct data_drive_stat ds[64];
+	int nd;
+
+	if (!op) {
+		s3_send_error(r, CN_ENOMEM);
+		return;
+	}
+	if (!o || strcmp(o, "replace") != 0 || !path) {
+		send_json(r, 400, json_pack("{s:s}", "error", "expected op=replace and path=DIR"));
+		return;
+	}
+	nd = data_store_stats(r->srv->data, ds, 64);
+	size_t pl = strlen(path);
+	while (pl > 1 && path[pl - 1] == '/')
+		pl--;
+	op->index = -1;
+	for (int i = 0; i < nd && i < 64; i++)
+		if (strlen(ds[i].path) == pl && memcmp(ds[i].path, path, pl) == 0)
+			op->index = i;
+	if (op->index < 0) {
+		send_json(r, 404,
+			  json_pack("{s:s,s:s}", "error", "NoSuchDrive", "message",
+				    "no drive of this server has that path (give it exactly as "
+				    "on the server's command line)"));
+		return;
+	}
+	snprintf(op->path, sizeof(op->path), "%.*s", (int)pl, path);
+	op->force = force && strcmp(force, "0") != 0;
+	if (s3_work(r, drive_work, drive_after, op))
+		s3_send_error(r, CN_ENOMEM);
+}
+
 void s3_admin(struct s3_req *r)
 {
 	const char *p = r->http->path + strlen("/_cairn/admin/");
@@ -618,6 +721,8 @@ void s3_admin(struct s3_req *r)
 		send_json(r, 200, json_pack("{s:s}", "gc", "started"));
 	} else if (strcmp(p, "cluster") == 0) {
 		admin_cluster(r, post);
+	} else if (strcmp(p, "drive") == 0 && post) {
+		admin_drive(r);
 	} else {
 		s3_send_error(r, CN_ENOTIMPL);
 	}

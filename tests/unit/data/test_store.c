@@ -108,7 +108,7 @@ static void test_foreign_and_bad_markers(void **state)
 	snprintf(p, sizeof(p), "%s/.cairn-format", t.paths[1]);
 	size_t len = 0;
 	uint8_t *b = read_file(p, &len);
-	assert_int_equal(len, 48);
+	assert_int_equal(len, 48 + 24 + 20 + 4); /* v1 marker + a one-drive set */
 	b[8] = 2;
 	uint32_t c = cn_crc32c(0, b, 44);
 	for (int i = 0; i < 4; i++)
@@ -172,6 +172,135 @@ static void test_missing_and_new_drives(void **state)
 	assert_true(st[2].online);
 	assert_int_equal(check_blob(s, &l, data), 0);
 	data_store_close(s);
+	tdirs_free(&t);
+}
+
+/* Drive replacement: an empty directory in the place of a drive the recorded
+ * set misses is adopted with that drive's id and the next incarnation; the
+ * old disk coming back is stale; adoption is refused for dirs[0] with
+ * keep_first, without a present half of the set, and without format_new
+ * (where data_store_drive_replace does it at run time). */
+static void test_adopt_replacement(void **state)
+{
+	(void)state;
+	struct tdirs t;
+	struct data_store *s;
+	struct data_drive_stat st[4];
+	struct blob_layout l, out;
+	uint8_t data[50000], id[16], old_id[16], cur[16];
+	char p[600], old[600];
+	unsigned rebuilt;
+	size_t len;
+	struct data_options o = {.format_new = 1, .keep_first = 1};
+
+	tdirs_make(&t, 4);
+	assert_int_equal(open_store(&t, 4, &o, &s), 0);
+	fill(data, sizeof(data), 7);
+	assert_int_equal(put_blob(s, data, sizeof(data), 7, &l), 0);
+	data_store_stats(s, st, 4);
+	memcpy(old_id, st[2].id, 16);
+	assert_int_equal(st[2].pos, 2);
+	assert_int_equal(st[2].incarnation, 0);
+	assert_int_equal(data_store_rebuild_pending(s, 0, id), -1);
+	data_store_close(s);
+	/* d2 fails: an empty directory takes its place (the old disk is kept). */
+	snprintf(old, sizeof(old), "%s.old", t.paths[2]);
+	assert_int_equal(rename(t.paths[2], old), 0);
+	assert_int_equal(mkdir(t.paths[2], 0755), 0);
+	/* Without format_new it stays offline... */
+	assert_int_equal(open_store(&t, 4, NULL, &s), 0);
+	data_store_stats(s, st, 4);
+	assert_false(st[2].online);
+	data_store_close(s);
+	/* ...with it, it is adopted under the old id and flagged for rebuild. */
+	assert_int_equal(open_store(&t, 4, &o, &s), 0);
+	data_store_stats(s, st, 4);
+	assert_true(st[2].online);
+	assert_true(st[2].rebuilding);
+	assert_int_equal(st[2].incarnation, 1);
+	assert_memory_equal(st[2].id, old_id, 16);
+	assert_int_equal(data_store_rebuild_pending(s, 0, id), 2);
+	assert_memory_equal(id, old_id, 16);
+	assert_int_equal(check_blob(s, &l, data), 0); /* reconstructed around it */
+	assert_int_equal(blob_heal(s, &l, &out, &rebuilt), 0);
+	assert_int_equal(rebuilt, 1u << blob_shard_on(&l, old_id));
+	assert_memory_equal(&out, &l, sizeof(l)); /* same layout: no metadata change */
+	/* The cursor round-trips; done clears flag and cursor. */
+	assert_int_equal(data_store_rebuild_load(s, 2, cur, sizeof(cur), &len), CN_ENOTFOUND);
+	assert_int_equal(data_store_rebuild_save(s, 2, "cursor", 6), 0);
+	assert_int_equal(data_store_rebuild_load(s, 2, cur, sizeof(cur), &len), 0);
+	assert_int_equal(len, 6);
+	assert_memory_equal(cur, "cursor", 6);
+	data_store_close(s);
+	/* A restart before the rebuild finished keeps the flag. */
+	assert_int_equal(open_store(&t, 4, &o, &s), 0);
+	assert_int_equal(data_store_rebuild_pending(s, 0, id), 2);
+	assert_int_equal(data_store_rebuild_done(s, 2), 0);
+	assert_int_equal(data_store_rebuild_pending(s, 0, id), -1);
+	snprintf(p, sizeof(p), "%s/.cairn-rebuild", t.paths[2]);
+	assert_int_equal(access(p, F_OK), -1);
+	data_store_close(s);
+	assert_int_equal(open_store(&t, 4, &o, &s), 0);
+	data_store_stats(s, st, 4);
+	assert_false(st[2].rebuilding);
+	assert_true(st[2].online);
+	data_store_close(s);
+	/* The old disk back in its place is stale: offline, untouched. */
+	snprintf(p, sizeof(p), "%s.new", t.paths[2]);
+	assert_int_equal(rename(t.paths[2], p), 0);
+	assert_int_equal(rename(old, t.paths[2]), 0);
+	snprintf(p, sizeof(p), "%s/.cairn-format", t.paths[2]);
+	size_t mlen = 0;
+	uint8_t *before = read_file(p, &mlen);
+	assert_int_equal(open_store(&t, 4, &o, &s), 0);
+	data_store_stats(s, st, 4);
+	assert_false(st[2].online);
+	assert_int_equal(check_blob(s, &l, data), 0);
+	data_store_close(s);
+	size_t mlen2 = 0;
+	uint8_t *after = read_file(p, &mlen2);
+	assert_int_equal(mlen, mlen2);
+	assert_memory_equal(before, after, mlen);
+	free(before);
+	free(after);
+	/* keep_first: an empty first directory is never adopted. */
+	snprintf(p, sizeof(p), "rm -rf %s && mkdir %s", t.paths[0], t.paths[0]);
+	assert_int_equal(system(p), 0);
+	assert_int_equal(open_store(&t, 4, &o, &s), 0);
+	data_store_stats(s, st, 4);
+	assert_false(st[0].online);
+	data_store_close(s);
+	/* Explicit replacement at run time (format_new off). */
+	struct data_options o2 = {.keep_first = 1};
+	snprintf(p, sizeof(p), "rm -rf %s && mkdir %s", t.paths[2], t.paths[2]);
+	assert_int_equal(system(p), 0);
+	assert_int_equal(open_store(&t, 4, &o2, &s), 0);
+	char why[512];
+	assert_int_equal(data_store_drive_replace(s, 1, 0, why, sizeof(why)), CN_EBUSY);
+	assert_int_equal(data_store_drive_replace(s, 0, 0, why, sizeof(why)), CN_EINVAL);
+	assert_int_equal(data_store_drive_replace(s, 2, 0, why, sizeof(why)), 0);
+	data_store_stats(s, st, 4);
+	assert_true(st[2].online && st[2].rebuilding);
+	assert_int_equal(st[2].incarnation, 2);
+	assert_memory_equal(st[2].id, old_id, 16);
+	data_store_close(s);
+	tdirs_free(&t);
+	/* Three of four drives empty: a wrong command line or unmounted disks,
+	 * not a replacement; nothing is adopted or written. */
+	tdirs_make(&t, 4);
+	assert_int_equal(open_store(&t, 4, &o, &s), 0);
+	data_store_close(s);
+	for (int i = 1; i < 4; i++) {
+		snprintf(p, sizeof(p), "rm -rf %s && mkdir %s", t.paths[i], t.paths[i]);
+		assert_int_equal(system(p), 0);
+	}
+	assert_int_equal(open_store(&t, 4, &o, &s), 0);
+	data_store_stats(s, st, 4);
+	for (int i = 1; i < 4; i++)
+		assert_false(st[i].online);
+	data_store_close(s);
+	snprintf(p, sizeof(p), "%s/.cairn-format", t.paths[1]);
+	assert_int_equal(access(p, F_OK), -1);
 	tdirs_free(&t);
 }
 
@@ -441,6 +570,7 @@ int main(void)
 		cmocka_unit_test(test_format_and_reopen),
 		cmocka_unit_test(test_foreign_and_bad_markers),
 		cmocka_unit_test(test_missing_and_new_drives),
+		cmocka_unit_test(test_adopt_replacement),
 		cmocka_unit_test(test_unmount_detected),
 		cmocka_unit_test(test_free_space),
 		cmocka_unit_test(test_write_faults_enospc),
