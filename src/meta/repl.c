@@ -77,7 +77,6 @@ int repl_load(struct meta_store *s)
 		return rc;
 	atomic_store(&s->repl_applied, a);
 	s->repl_index = a;
-	cn_buf_init(&s->repl_scratch);
 	return 0;
 }
 
