@@ -65,6 +65,7 @@ static void usage(FILE *f)
 		"  --peers A:P,B:P,...       the first configuration (the same on every node)\n"
 		"  --node-bind ADDR:PORT     listen there for the cluster (default: --node)\n"
 		"  --join                    a new node: never bootstrap, wait for `cluster add`\n"
+		"  --zone NAME               this node's zone in the cluster map (default: none)\n"
 		"  --raft-heartbeat-ms N     (100)   --raft-election-ms N (1000)\n"
 		"  --raft-snapshot-threshold N  entries between snapshots (1024)\n"
 		"  --raft-snapshot-trailing N   entries kept after one (4 x threshold)\n"
@@ -239,25 +240,45 @@ static int load_credentials(const char *dir, char *user, size_t ucap, char *pass
 }
 
 /* Cluster start-up: once the node can serve linearizable requests, reclaim
- * what its previous life left unfinished, then open for S3. */
+ * what its previous life left unfinished, register the node and its drives
+ * in the cluster map, then open for S3. Registration is tried once before
+ * S3 opens (so a serving node is normally in the map) but never keeps it
+ * closed: a failure is logged and retried every second until it succeeds. */
 struct startup {
 	struct cluster *cluster;
 	struct meta_store *meta;
 	struct data_store *data;
 	struct s3_server *s3;
+	const char *zone;
 	pthread_t thread;
 	_Atomic int stop;
 };
 
+/* One registration attempt; 1 when there is nothing more to do. */
+static int startup_register(struct startup *st, int *logged)
+{
+	int rc = cluster_map_register(st->cluster, st->meta, st->data, st->zone);
+
+	if (rc == CN_EREMOVED) {
+		log_warn("cluster: this node is removed from the cluster map; not registering");
+		return 1;
+	}
+	if (rc && !(*logged)++)
+		log_warn("cluster: registration in the cluster map: %s (retrying)",
+			 cn_strerror(rc));
+	return rc == 0;
+}
+
 static void *startup_main(void *arg)
 {
 	struct startup *st = arg;
-	int logged = 0;
+	int logged = 0, reg_logged = 0, registered = 0;
 
 	while (!atomic_load(&st->stop)) {
 		int rc = cluster_ready(st->cluster) ? gc_reclaim_local_intents(st->meta, st->data)
 						    : CN_ENOLEADER;
 		if (rc >= 0) {
+			registered = startup_register(st, &reg_logged);
 			s3_server_set_ready(st->s3, 1);
 			log_info("cluster: serving S3");
 			break;
@@ -265,6 +286,12 @@ static void *startup_main(void *arg)
 		if (rc != CN_ENOLEADER && rc != CN_ENOTLEADER && !logged++)
 			log_warn("cluster: start-up reclaim: %s (retrying)", cn_strerror(rc));
 		usleep(100 * 1000);
+	}
+	while (!registered && !atomic_load(&st->stop)) {
+		for (int i = 0; i < 10 && !atomic_load(&st->stop); i++)
+			usleep(100 * 1000);
+		if (!atomic_load(&st->stop))
+			registered = startup_register(st, &reg_logged);
 	}
 	return NULL;
 }
@@ -293,6 +320,7 @@ static int cmd_server(int argc, char **argv)
 		{"node-bind", required_argument, 0, 'n'},
 		{"peers", required_argument, 0, 'P'},
 		{"join", no_argument, 0, 'J'},
+		{"zone", required_argument, 0, 1006},
 		{"raft-heartbeat-ms", required_argument, 0, 1001},
 		{"raft-election-ms", required_argument, 0, 1002},
 		{"raft-snapshot-threshold", required_argument, 0, 1003},
@@ -324,7 +352,7 @@ static int cmd_server(int argc, char **argv)
 	struct http_server *ihttp = NULL;
 	struct http_options iopt;
 	struct http_handler ihandler;
-	const char *node_bind = NULL, *peers_arg = NULL;
+	const char *node_bind = NULL, *peers_arg = NULL, *zone = "";
 	char *peers_buf = NULL;
 	const char *peers[CLUSTER_MAX_NODES];
 	char raftdir[4200], ihost[256];
@@ -438,6 +466,16 @@ static int cmd_server(int argc, char **argv)
 		case 'n': node_bind = optarg; break;
 		case 'P': peers_arg = optarg; break;
 		case 'J': copt.join = 1; break;
+		case 1006:
+			/* printable and unquoted: the map stores it, the status shows it */
+			if (strlen(optarg) > META_ZONE_MAX ||
+			    strspn(optarg, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+					   "0123456789._-") != strlen(optarg))
+				return bad_usage(
+					"--zone wants up to 63 of [A-Za-z0-9._-], got '%s'",
+					optarg);
+			zone = optarg;
+			break;
 		case 1001:
 		case 1002:
 		case 1003:
@@ -464,6 +502,8 @@ static int cmd_server(int argc, char **argv)
 	}
 	if (argc - optind > MAX_DIRS)
 		return bad_usage("at most 64 data directories (%s...)", argv[optind]);
+	if (zone[0] && !peers_arg && !copt.node && !copt.join)
+		return bad_usage("--zone is for cluster mode (--node, --peers), got '%s'", zone);
 	if (peers_arg || copt.node || copt.join) {
 		/* Cluster mode: every node gets the same --peers and environment. */
 		struct sockaddr_in sa;
@@ -638,6 +678,7 @@ static int cmd_server(int argc, char **argv)
 		startup.meta = meta;
 		startup.data = data;
 		startup.s3 = s3;
+		startup.zone = zone;
 		rc = pthread_create(&startup.thread, NULL, startup_main, &startup);
 		if (rc) {
 			rc = -rc;

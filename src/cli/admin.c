@@ -255,6 +255,7 @@ static void admin_usage(FILE *f)
 		"                         --force: even though the old drive was a mount\n"
 		"                         point and DIR is not\n"
 		"  cluster status         every node: role, term, commit/applied index, reachable\n"
+		"                         and the cluster map (nodes, drives, epoch)\n"
 		"  cluster add ADDR       add the node whose cluster address is ADDR (started\n"
 		"                         with --join); it catches up, then votes\n"
 		"  cluster remove ADDR    remove the member at ADDR\n"

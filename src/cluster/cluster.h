@@ -164,6 +164,18 @@ int cluster_member_remove(struct cluster *c, uint64_t id, unsigned timeout_ms);
  * error. Blocks; not on a libuv loop. */
 int cluster_snapshot_copy(struct cluster *c, uint64_t min_index, int fd, uint64_t *applied);
 
+/* ---- cluster map registration (map.c) ---- */
+
+struct data_store;
+/* Proposes this node (address, zone, state up) and each of its drives (id,
+ * capacity; down when offline) to the cluster map as self-registration
+ * (META_MAP_SELF, see meta.h: an operator's weight and draining stay; a
+ * removed node gets CN_EREMOVED). Through meta_submit_sync, so it reaches
+ * the leader from any node. Returns 0 or the first error; running it again
+ * repeats what succeeded as no-ops. Blocks; not on a libuv loop. */
+int cluster_map_register(struct cluster *c, struct meta_store *m, struct data_store *d,
+			 const char *zone);
+
 /* ---- the state machine alone (raft.c; deterministic simulation tests) ---- */
 
 struct raft;

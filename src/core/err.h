@@ -90,7 +90,8 @@
 	X(CN_ENOLEADER, 500, "no cluster leader reachable")                                        \
 	X(CN_ENOTLEADER, 501, "this node is not the leader")                                       \
 	X(CN_EUNCERTAIN, 502, "outcome unknown (leader changed or lost)")                          \
-	X(CN_EABANDONED, 503, "upload abandoned (its node restarted and reclaimed the blob)")
+	X(CN_EABANDONED, 503, "upload abandoned (its node restarted and reclaimed the blob)")      \
+	X(CN_EREMOVED, 504, "removed from the cluster map")
 
 enum cn_err {
 #define CN_X(name, off, msg) name = CN_ERR_BASE - (off),

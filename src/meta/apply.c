@@ -16,6 +16,8 @@
  *  - at most one version per key carries META_VF_NULL;
  *  - stats equal a recount (objects/bytes from index, versions from both);
  *  - a blob that stops being referenced goes to gc in the same transaction.
+ *  - the cluster map's epoch rises by one in every command that changes a
+ *    map record, and only then (a same-value re-registration writes nothing).
  *
  * Versioning state machine (META_CMD_BUCKET_VERSIONING):
  *   OFF --Enabled--> ENABLED <--Enabled/Suspended--> SUSPENDED <--Suspended-- OFF
@@ -1071,6 +1073,135 @@ static int do_gc_done(struct actx *a)
 	return 0;
 }
 
+/* ---- cluster map (semantics in meta.h) ---- */
+
+static int map_epoch_bump(struct actx *a)
+{
+	const uint8_t *v;
+	size_t vlen;
+	uint64_t epoch = 0;
+	int rc = kv_get(a->t, KV_MAP, MAP_KEY_EPOCH, sizeof(MAP_KEY_EPOCH) - 1, &v, &vlen);
+
+	if (rc == 0)
+		rc = epoch_rec_decode(v, vlen, &epoch);
+	else if (rc == CN_ENOTFOUND)
+		rc = 0;
+	if (rc)
+		return rc;
+	cn_buf_reset(&a->w);
+	rc = epoch_rec_encode(&a->w, epoch + 1);
+	if (!rc)
+		rc = kv_put(a->t, KV_MAP, MAP_KEY_EPOCH, sizeof(MAP_KEY_EPOCH) - 1, a->w.p,
+			    a->w.len);
+	return rc;
+}
+
+/* Writes the record encoded in a->w under k unless the stored value is the
+ * same bytes (then nothing changes, the epoch included). */
+static int map_put(struct actx *a, const uint8_t *k, size_t klen)
+{
+	const uint8_t *v;
+	size_t vlen;
+	int rc = kv_get(a->t, KV_MAP, k, klen, &v, &vlen);
+
+	if (rc == 0 && vlen == a->w.len && memcmp(v, a->w.p, vlen) == 0)
+		return 0;
+	if (rc && rc != CN_ENOTFOUND)
+		return rc;
+	rc = kv_put(a->t, KV_MAP, k, klen, a->w.p, a->w.len);
+	return rc ? rc : map_epoch_bump(a);
+}
+
+static void node_key(uint8_t k[9], uint64_t id)
+{
+	k[0] = MAP_KEY_NODE;
+	be64_put(k + 1, id);
+}
+
+/* The stored node (CN_ENOTFOUND if none). */
+static int node_load(struct actx *a, uint64_t id, struct meta_node *out)
+{
+	uint8_t k[9];
+	const uint8_t *v;
+	size_t vlen;
+	int rc;
+
+	node_key(k, id);
+	rc = kv_get(a->t, KV_MAP, k, sizeof(k), &v, &vlen);
+	return rc ? rc : node_rec_decode(v, vlen, id, out);
+}
+
+/* Self-registration keeps what the operator set: weight and draining. */
+static uint8_t self_state(uint8_t old, uint8_t asked)
+{
+	return old == META_MAP_DRAINING ? old : asked;
+}
+
+static int do_node_set(struct actx *a)
+{
+	const struct meta_cmd *c = a->c;
+	struct meta_node n = c->node, old;
+	uint8_t k[9];
+	int self = !!(c->map_flags & META_MAP_SELF);
+	int rc;
+
+	if (n.id == 0 || (self && n.state != META_MAP_UP && n.state != META_MAP_DOWN))
+		return CN_EBADARG;
+	rc = node_load(a, n.id, &old);
+	if (rc == 0 && old.state == META_MAP_REMOVED)
+		return CN_EREMOVED;
+	if (rc == 0 && self) {
+		n.weight = old.weight;
+		n.state = self_state(old.state, n.state);
+	} else if (rc != CN_ENOTFOUND && rc) {
+		return rc;
+	}
+	node_key(k, n.id);
+	cn_buf_reset(&a->w);
+	rc = node_rec_encode(&a->w, &n);
+	return rc ? rc : map_put(a, k, sizeof(k));
+}
+
+static int do_drive_set(struct actx *a)
+{
+	const struct meta_cmd *c = a->c;
+	struct meta_drive d = c->drive, old;
+	struct meta_node owner;
+	uint8_t k[1 + META_ID_LEN];
+	const uint8_t *v;
+	size_t vlen;
+	int self = !!(c->map_flags & META_MAP_SELF);
+	int rc;
+
+	if (self && d.state != META_MAP_UP && d.state != META_MAP_DOWN)
+		return CN_EBADARG;
+	rc = d.node ? node_load(a, d.node, &owner) : CN_ENOTFOUND;
+	if (rc == CN_ENOTFOUND)
+		return CN_EBADARG; /* a drive belongs to a node of the map */
+	if (rc)
+		return rc;
+	if (owner.state == META_MAP_REMOVED)
+		return CN_EREMOVED;
+	k[0] = MAP_KEY_DRIVE;
+	memcpy(k + 1, d.id, META_ID_LEN);
+	rc = kv_get(a->t, KV_MAP, k, sizeof(k), &v, &vlen);
+	if (rc == 0)
+		rc = drive_rec_decode(v, vlen, d.id, &old);
+	if (rc == 0 && old.state == META_MAP_REMOVED)
+		return CN_EREMOVED;
+	if (rc == 0 && self) {
+		d.weight = old.weight;
+		d.state = self_state(old.state, d.state);
+		if (d.capacity == 0)
+			d.capacity = old.capacity; /* unknown now (drive offline) */
+	} else if (rc != CN_ENOTFOUND && rc) {
+		return rc;
+	}
+	cn_buf_reset(&a->w);
+	rc = drive_rec_encode(&a->w, &d);
+	return rc ? rc : map_put(a, k, sizeof(k));
+}
+
 int meta_apply(struct kv_txn *t, const struct meta_cmd *c, struct meta_cmd_result *res,
 	       struct cn_buf *scratch, unsigned flags)
 {
@@ -1131,6 +1262,8 @@ int meta_apply(struct kv_txn *t, const struct meta_cmd *c, struct meta_cmd_resul
 	case META_CMD_INTENT_ADD: rc = do_intent_add(&a); break;
 	case META_CMD_GC_DONE: rc = do_gc_done(&a); break;
 	case META_CMD_INTENT_DROP: rc = do_intent_drop(&a); break;
+	case META_CMD_NODE_SET: rc = do_node_set(&a); break;
+	case META_CMD_DRIVE_SET: rc = do_drive_set(&a); break;
 	default: rc = CN_EINVAL; break;
 	}
 	*scratch = a.w;

@@ -41,11 +41,30 @@
  *   stats:    1 ver, 8 objects, 8 bytes, 8 versions, 8 version bytes
  *   gc/intents: 1 ver, 8 created ns, 2+n layout
  *
+ *   map db (cluster map; keys in keys.c):
+ *   epoch:  1 ver, 8 epoch
+ *   node:   1 ver, 1 state (1..4), 4 weight, 1+n address (1..63 printable
+ *           ASCII), 1+n zone (0..63 printable ASCII)
+ *   drive:  1 ver, 8 node id, 1 state (1..4), 4 weight, 8 capacity bytes
+ *
  * Command format, version 1 (cmd_encode_into / meta_cmd_decode): u8
  * version, u8 type, u64 now, then every input field of struct meta_cmd in
  * declaration order — strings and byte strings as (length, bytes) with the
  * length's width fixed per field (u8 bucket/etag/if-match, u16 key/attrs/
  * layout, u32 inline), ids as 16 raw bytes, arrays as (u32 count, items).
+ * The cluster-map commands carry only their own fields after `now`:
+ *
+ *   NODE_SET (after the 10-byte head)     DRIVE_SET (after the head)
+ *   OFFSET SIZE  MEANING                  OFFSET SIZE  MEANING
+ *   10     8     node id                  10     16    drive id
+ *   18     1     map flags (META_MAP_*)   26     8     node id
+ *   19     1     state (1..4)             34     1     map flags
+ *   20     4     weight                   35     1     state (1..4)
+ *   24     1+n   address (n 1..63)        36     4     weight
+ *   ..     1+n   zone (n 0..63)           40     8     capacity bytes
+ *
+ * Encoding refuses exactly what decoding rejects (map_valid): a proposal
+ * that encodes always decodes on every node.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -571,6 +590,203 @@ int blobref_decode(const uint8_t *p, size_t len, int64_t *created, const uint8_t
 	return fin(&r);
 }
 
+/* ---- cluster map ---- */
+
+/* Printable ASCII (no NUL, no space): what the map stores as text. */
+static bool map_text_valid(const char *s, size_t len, size_t min, size_t max)
+{
+	if (len < min || len > max)
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (s[i] < 0x21 || s[i] > 0x7e)
+			return false;
+	return true;
+}
+
+static bool map_state_valid(uint8_t st)
+{
+	return st >= META_MAP_UP && st <= META_MAP_REMOVED;
+}
+
+static bool node_valid(const struct meta_node *n)
+{
+	return map_state_valid(n->state) &&
+	       map_text_valid(n->address, strnlen(n->address, sizeof(n->address)), 1,
+			      META_ADDR_MAX) &&
+	       map_text_valid(n->zone, strnlen(n->zone, sizeof(n->zone)), 0, META_ZONE_MAX);
+}
+
+/* (u8 len, text) into a NUL-terminated buffer of max + 1 bytes. */
+static void rb_text(struct rbuf *r, char *out, size_t min, size_t max)
+{
+	uint8_t n = rb_u8(r);
+	const uint8_t *p = rb_bytes(r, n);
+
+	out[0] = 0;
+	if (!p || !map_text_valid((const char *)p, n, min, max)) {
+		r->bad = 1;
+		return;
+	}
+	memcpy(out, p, n);
+	out[n] = 0;
+}
+
+static void wb_text(struct cn_buf *w, const char *s)
+{
+	size_t n = strlen(s);
+	wb_u8(w, (uint8_t)n);
+	cn_buf_put(w, s, n);
+}
+
+int node_rec_encode(struct cn_buf *w, const struct meta_node *n)
+{
+	if (!node_valid(n))
+		return CN_EBADARG;
+	wb_u8(w, REC_V1);
+	wb_u8(w, n->state);
+	wb_u32(w, n->weight);
+	wb_text(w, n->address);
+	wb_text(w, n->zone);
+	return w->err;
+}
+
+int node_rec_decode(const uint8_t *p, size_t len, uint64_t id, struct meta_node *out)
+{
+	struct rbuf r;
+
+	memset(out, 0, sizeof(*out));
+	rb_init(&r, p, len);
+	if (rb_u8(&r) != REC_V1)
+		return CN_ECORRUPT;
+	out->id = id;
+	out->state = rb_u8(&r);
+	out->weight = rb_u32(&r);
+	rb_text(&r, out->address, 1, META_ADDR_MAX);
+	rb_text(&r, out->zone, 0, META_ZONE_MAX);
+	if (!map_state_valid(out->state))
+		return CN_ECORRUPT;
+	return fin(&r);
+}
+
+int drive_rec_encode(struct cn_buf *w, const struct meta_drive *d)
+{
+	if (!map_state_valid(d->state))
+		return CN_EBADARG;
+	wb_u8(w, REC_V1);
+	wb_u64(w, d->node);
+	wb_u8(w, d->state);
+	wb_u32(w, d->weight);
+	wb_u64(w, d->capacity);
+	return w->err;
+}
+
+int drive_rec_decode(const uint8_t *p, size_t len, const uint8_t id[META_ID_LEN],
+		     struct meta_drive *out)
+{
+	struct rbuf r;
+
+	memset(out, 0, sizeof(*out));
+	rb_init(&r, p, len);
+	if (rb_u8(&r) != REC_V1)
+		return CN_ECORRUPT;
+	memcpy(out->id, id, META_ID_LEN);
+	out->node = rb_u64(&r);
+	out->state = rb_u8(&r);
+	out->weight = rb_u32(&r);
+	out->capacity = rb_u64(&r);
+	if (!map_state_valid(out->state))
+		return CN_ECORRUPT;
+	return fin(&r);
+}
+
+int epoch_rec_encode(struct cn_buf *w, uint64_t epoch)
+{
+	wb_u8(w, REC_V1);
+	wb_u64(w, epoch);
+	return w->err;
+}
+
+int epoch_rec_decode(const uint8_t *p, size_t len, uint64_t *epoch)
+{
+	struct rbuf r;
+
+	rb_init(&r, p, len);
+	if (rb_u8(&r) != REC_V1)
+		return CN_ECORRUPT;
+	*epoch = rb_u64(&r);
+	return fin(&r);
+}
+
+const char *meta_map_state_name(uint8_t state)
+{
+	switch (state) {
+	case META_MAP_UP: return "up";
+	case META_MAP_DOWN: return "down";
+	case META_MAP_DRAINING: return "draining";
+	case META_MAP_REMOVED: return "removed";
+	default: return "?";
+	}
+}
+
+static bool is_map_cmd(uint8_t type)
+{
+	return type == META_CMD_NODE_SET || type == META_CMD_DRIVE_SET;
+}
+
+/* The body of a map command (format above); the head is written. */
+static int map_cmd_encode(const struct meta_cmd *c, struct cn_buf *w)
+{
+	if (c->map_flags & ~META_MAP_SELF)
+		return CN_EBADARG;
+	if (c->type == META_CMD_NODE_SET) {
+		if (!node_valid(&c->node))
+			return CN_EBADARG;
+		wb_u64(w, c->node.id);
+		wb_u8(w, c->map_flags);
+		wb_u8(w, c->node.state);
+		wb_u32(w, c->node.weight);
+		wb_text(w, c->node.address);
+		wb_text(w, c->node.zone);
+	} else {
+		if (!map_state_valid(c->drive.state))
+			return CN_EBADARG;
+		cn_buf_put(w, c->drive.id, META_ID_LEN);
+		wb_u64(w, c->drive.node);
+		wb_u8(w, c->map_flags);
+		wb_u8(w, c->drive.state);
+		wb_u32(w, c->drive.weight);
+		wb_u64(w, c->drive.capacity);
+	}
+	return w->err;
+}
+
+static void map_cmd_decode(struct rbuf *r, struct meta_cmd *c)
+{
+	if (c->type == META_CMD_NODE_SET) {
+		c->node.id = rb_u64(r);
+		c->map_flags = rb_u8(r);
+		c->node.state = rb_u8(r);
+		c->node.weight = rb_u32(r);
+		rb_text(r, c->node.address, 1, META_ADDR_MAX);
+		rb_text(r, c->node.zone, 0, META_ZONE_MAX);
+		if (!map_state_valid(c->node.state))
+			r->bad = 1;
+	} else {
+		const uint8_t *id = rb_bytes(r, META_ID_LEN);
+		if (id)
+			memcpy(c->drive.id, id, META_ID_LEN);
+		c->drive.node = rb_u64(r);
+		c->map_flags = rb_u8(r);
+		c->drive.state = rb_u8(r);
+		c->drive.weight = rb_u32(r);
+		c->drive.capacity = rb_u64(r);
+		if (!map_state_valid(c->drive.state))
+			r->bad = 1;
+	}
+	if (c->map_flags & ~META_MAP_SELF)
+		r->bad = 1;
+}
+
 /* ---- commands ---- */
 
 int cmd_encode_into(const struct meta_cmd *c, struct cn_buf *w)
@@ -586,6 +802,8 @@ int cmd_encode_into(const struct meta_cmd *c, struct cn_buf *w)
 	wb_u8(w, CMD_V1);
 	wb_u8(w, c->type);
 	wb_u64(w, (uint64_t)c->now);
+	if (is_map_cmd(c->type))
+		return map_cmd_encode(c, w);
 	wb_u8(w, (uint8_t)c->bucket_len);
 	cn_buf_put(w, c->bucket, c->bucket_len);
 	wb_u16(w, (uint16_t)c->key_len);
@@ -674,9 +892,14 @@ int meta_cmd_decode(const void *buf, size_t len, struct meta_cmd *c)
 	if (rb_u8(&r) != CMD_V1)
 		return CN_ECORRUPT;
 	c->type = rb_u8(&r);
-	if (c->type < META_CMD_BUCKET_CREATE || c->type > META_CMD_INTENT_DROP)
+	if ((c->type < META_CMD_BUCKET_CREATE || c->type > META_CMD_INTENT_DROP) &&
+	    !is_map_cmd(c->type))
 		return CN_ECORRUPT;
 	c->now = (int64_t)rb_u64(&r);
+	if (is_map_cmd(c->type)) {
+		map_cmd_decode(&r, c);
+		return fin(&r);
+	}
 	c->bucket = rb_str(&r, rb_u8(&r), META_BUCKET_MAX, &c->bucket_len);
 	c->key = rb_str(&r, rb_u16(&r), META_KEY_MAX, &c->key_len);
 	rb_id(&r, c->vid);

@@ -28,6 +28,7 @@
  *   gc              8 due time ns (big-endian), 16 blob id: oldest first
  *   intents         16 blob id
  *   system          ASCII name ("format")
+ *   map             "epoch"; 'n' + 8 node id (big-endian); 'd' + 16 drive id
  *
  * Why the cut is at a fixed raw length: a short key is then never longer than
  * a group's head, so comparing it with a group entry is decided inside the

@@ -31,6 +31,7 @@ enum kv_db {
 	KV_GC,
 	KV_INTENTS,
 	KV_STATS,
+	KV_MAP, /* cluster map; created on open, so older stores gain it empty */
 	KV_NDB
 };
 

@@ -146,6 +146,51 @@ enum meta_cmd_type {
 	 * submitted is visible to this node's reads (a linearizable read
 	 * barrier in a cluster; at once on one node). Never encoded. */
 	META_CMD_BARRIER = 14,
+	META_CMD_NODE_SET = 15,	 /* node (cluster map), map_flags */
+	META_CMD_DRIVE_SET = 16, /* drive (cluster map), map_flags */
+};
+
+/* ---- cluster map (DESIGN §6): nodes and drives, changed only by commands ----
+ *
+ * Records live in the replicated store (db "map", format in codec.c) with
+ * the map epoch, which every command that changes a record raises by one
+ * (placement keys its layout versions off it); a command that changes
+ * nothing is a no-op and leaves the epoch alone. A removed record stays as
+ * a tombstone: no command changes it again (CN_EREMOVED).
+ *
+ * META_MAP_SELF marks a node registering itself and its drives at start:
+ * it creates a missing record with the command's values; on an existing
+ * one it updates address/zone (node) or node/capacity (drive; capacity 0 =
+ * unknown, keep) and moves up/down, but keeps the weight and a draining
+ * state, which are the operator's. Without the flag a command writes every
+ * value it carries (an operator's change). A drive names an existing node
+ * that is not removed. */
+#define META_ADDR_MAX 63 /* node address in the map ("a.b.c.d:port") */
+#define META_ZONE_MAX 63 /* zone name; "" = none */
+#define META_MAP_WEIGHT_DEFAULT 100u
+#define META_MAP_SELF 0x1u /* meta_cmd.map_flags */
+
+enum meta_map_state {
+	META_MAP_UP = 1,
+	META_MAP_DOWN = 2,
+	META_MAP_DRAINING = 3,
+	META_MAP_REMOVED = 4, /* tombstone: final */
+};
+
+struct meta_node {
+	uint64_t id;			 /* the node's Raft id, never 0 */
+	char address[META_ADDR_MAX + 1]; /* NUL-terminated, printable ASCII, not empty */
+	char zone[META_ZONE_MAX + 1];	 /* NUL-terminated, printable ASCII */
+	uint8_t state;			 /* enum meta_map_state */
+	uint32_t weight;
+};
+
+struct meta_drive {
+	uint8_t id[META_ID_LEN]; /* the drive's id (data/: its marker) */
+	uint64_t node;		 /* owning node's id */
+	uint64_t capacity;	 /* bytes */
+	uint32_t weight;
+	uint8_t state; /* enum meta_map_state */
 };
 
 /* One part named by CompleteMultipartUpload. */
@@ -214,6 +259,9 @@ struct meta_cmd {
 	uint32_t n_parts;
 	const struct meta_gc_ref *gc;
 	uint32_t n_gc;
+	uint8_t map_flags;	 /* NODE_SET / DRIVE_SET: META_MAP_* */
+	struct meta_node node;	 /* NODE_SET */
+	struct meta_drive drive; /* DRIVE_SET */
 
 	struct meta_cmd_result res; /* out */
 	uint8_t local_only;	    /* cluster: forwarded here already; CN_ENOTLEADER
@@ -440,6 +488,26 @@ int meta_list_parts(struct meta_store *s, const char *bucket, const char *key, s
 		    const uint8_t upload_id[META_ID_LEN], uint32_t marker, unsigned max,
 		    struct meta_part_list *out);
 void meta_part_list_release(struct meta_part_list *l);
+
+/* ---- cluster map ---- */
+
+/* The whole map as of one read transaction (so the epoch names exactly
+ * these records): nodes in id order, drives in id order, tombstones
+ * included. Returns *out owned (meta_map_release). A store that never saw a
+ * map command (one node) has epoch 0 and no records. Any thread. */
+struct meta_map {
+	uint64_t epoch;
+	struct meta_node *nodes;
+	size_t n_nodes;
+	struct meta_drive *drives;
+	size_t n_drives;
+};
+int meta_map_get(struct meta_store *s, struct meta_map *out);
+void meta_map_release(struct meta_map *m);
+/* The map epoch alone (0: no map yet). Any thread. */
+int meta_map_epoch(struct meta_store *s, uint64_t *epoch);
+/* "up", "down", "draining", "removed" ("?" for anything else). */
+const char *meta_map_state_name(uint8_t state);
 
 /* ---- gc ---- */
 

@@ -153,6 +153,17 @@ int stats_decode(const uint8_t *p, size_t len, struct stats_rec *s);
 int blobref_encode(struct cn_buf *w, int64_t created, const void *layout, size_t layout_len);
 int blobref_decode(const uint8_t *p, size_t len, int64_t *created, const uint8_t **layout,
 		   size_t *layout_len);
+/* Cluster map records (db map; formats in codec.c, keys in keys.c). */
+int node_rec_encode(struct cn_buf *w, const struct meta_node *n);
+int node_rec_decode(const uint8_t *p, size_t len, uint64_t id, struct meta_node *out);
+int drive_rec_encode(struct cn_buf *w, const struct meta_drive *d);
+int drive_rec_decode(const uint8_t *p, size_t len, const uint8_t id[META_ID_LEN],
+		     struct meta_drive *out);
+int epoch_rec_encode(struct cn_buf *w, uint64_t epoch);
+int epoch_rec_decode(const uint8_t *p, size_t len, uint64_t *epoch);
+#define MAP_KEY_EPOCH "epoch"
+#define MAP_KEY_NODE 'n'  /* + 8 id, big-endian */
+#define MAP_KEY_DRIVE 'd' /* + 16 id */
 /* Every index/versions/uploads value starts with: u8 rec version, u16 fklen,
  * fkey. Returns the full key stored in a long-key value (CN_ECORRUPT if none). */
 int val_fullkey(const uint8_t *p, size_t len, const uint8_t **fk, size_t *fklen);

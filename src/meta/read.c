@@ -1099,6 +1099,112 @@ int meta_intent_each(struct meta_store *s, meta_intent_cb cb, void *arg)
 	return rc == CN_ENOTFOUND ? 0 : rc;
 }
 
+/* ---- cluster map ---- */
+
+static int epoch_read(struct kv_txn *t, uint64_t *epoch)
+{
+	const uint8_t *v;
+	size_t vlen;
+	int rc = kv_get(t, KV_MAP, MAP_KEY_EPOCH, sizeof(MAP_KEY_EPOCH) - 1, &v, &vlen);
+
+	*epoch = 0;
+	if (rc == CN_ENOTFOUND)
+		return 0;
+	return rc ? rc : epoch_rec_decode(v, vlen, epoch);
+}
+
+int meta_map_epoch(struct meta_store *s, uint64_t *epoch)
+{
+	struct kv_txn t;
+	int rc = rtxn(s, &t);
+
+	*epoch = 0;
+	if (rc)
+		return rc;
+	rc = epoch_read(&t, epoch);
+	kv_read_end(&t);
+	return rc;
+}
+
+/* Room for one more element in a growable array of n items. */
+static int grow(void **p, size_t n, size_t *cap, size_t size)
+{
+	void *np;
+	size_t ncap;
+
+	if (n < *cap)
+		return 0;
+	ncap = *cap ? *cap * 2 : 8;
+	np = realloc(*p, ncap * size);
+	if (!np)
+		return CN_ENOMEM;
+	*p = np;
+	*cap = ncap;
+	return 0;
+}
+
+int meta_map_get(struct meta_store *s, struct meta_map *out)
+{
+	struct kv_txn t;
+	struct kv_cursor c;
+	struct kv_item it;
+	size_t ncap = 0, dcap = 0;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	rc = rtxn(s, &t);
+	if (rc)
+		return rc;
+	rc = epoch_read(&t, &out->epoch);
+	if (!rc)
+		rc = kv_cursor_open(&t, KV_MAP, &c);
+	if (rc) {
+		kv_read_end(&t);
+		return rc;
+	}
+	/* keys sort 'd' < "epoch" < 'n': drives, then nodes, each by id */
+	for (rc = kv_cursor_seek(&c, NULL, 0, &it); !rc; rc = kv_cursor_next(&c, &it)) {
+		if (it.klen == 9 && it.k[0] == MAP_KEY_NODE) {
+			rc = grow((void **)&out->nodes, out->n_nodes, &ncap, sizeof(*out->nodes));
+			if (!rc)
+				rc = node_rec_decode(it.v, it.vlen, be64_get(it.k + 1),
+						     &out->nodes[out->n_nodes]);
+			if (rc)
+				break;
+			out->n_nodes++;
+		} else if (it.klen == 1 + META_ID_LEN && it.k[0] == MAP_KEY_DRIVE) {
+			rc = grow((void **)&out->drives, out->n_drives, &dcap,
+				  sizeof(*out->drives));
+			if (!rc)
+				rc = drive_rec_decode(it.v, it.vlen, it.k + 1,
+						      &out->drives[out->n_drives]);
+			if (rc)
+				break;
+			out->n_drives++;
+		} else if (it.klen != sizeof(MAP_KEY_EPOCH) - 1 ||
+			   memcmp(it.k, MAP_KEY_EPOCH, it.klen) != 0) {
+			rc = CN_ECORRUPT;
+			break;
+		}
+	}
+	kv_cursor_close(&c);
+	kv_read_end(&t);
+	if (rc == CN_ENOTFOUND)
+		rc = 0;
+	if (rc)
+		meta_map_release(out);
+	return rc;
+}
+
+void meta_map_release(struct meta_map *m)
+{
+	if (!m)
+		return;
+	free(m->nodes);
+	free(m->drives);
+	memset(m, 0, sizeof(*m));
+}
+
 int meta_store_digest(struct meta_store *s, uint8_t out[16])
 {
 	struct kv_txn t;

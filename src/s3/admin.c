@@ -13,7 +13,9 @@
  *                                             adopt the empty directory of an
  *                                             offline drive as its replacement
  *   GET  /_cairn/admin/cluster                every node's view: role, term,
- *                                             commit/applied index, reachability
+ *                                             commit/applied index, reachability;
+ *                                             the cluster map (epoch, nodes,
+ *                                             drives) in this node's store
  *   POST /_cairn/admin/cluster?op=add&address=A     membership change, run by
  *   POST /_cairn/admin/cluster?op=remove&address=A  the leader (any node asks it)
  *
@@ -435,6 +437,40 @@ static void *probe_thread(void *arg)
 	return NULL;
 }
 
+/* The cluster map as this node's store has it: {epoch, nodes, drives}. */
+static json_t *map_json(struct meta_store *m)
+{
+	struct meta_map map;
+	json_t *nodes, *drives;
+	char hex[META_ID_TEXT];
+
+	if (meta_map_get(m, &map))
+		return NULL;
+	nodes = json_array();
+	drives = json_array();
+	for (size_t i = 0; i < map.n_nodes; i++) {
+		const struct meta_node *n = &map.nodes[i];
+		json_array_append_new(nodes,
+				      json_pack("{s:I,s:s,s:s,s:s,s:I}", "id", (json_int_t)n->id,
+						"address", n->address, "zone", n->zone, "state",
+						meta_map_state_name(n->state), "weight",
+						(json_int_t)n->weight));
+	}
+	for (size_t i = 0; i < map.n_drives; i++) {
+		const struct meta_drive *d = &map.drives[i];
+		hex_id(d->id, hex);
+		json_array_append_new(drives,
+				      json_pack("{s:s,s:I,s:o,s:I,s:s}", "id", hex, "node",
+						(json_int_t)d->node, "capacity", jint(d->capacity),
+						"weight", (json_int_t)d->weight, "state",
+						meta_map_state_name(d->state)));
+	}
+	json_t *doc = json_pack("{s:o,s:o,s:o}", "epoch", jint(map.epoch), "nodes", nodes, "drives",
+				drives);
+	meta_map_release(&map);
+	return doc;
+}
+
 struct cluster_op {
 	int op; /* 0 status, 1 add, 2 remove */
 	const char *address;
@@ -489,6 +525,11 @@ static void cluster_status_work(struct s3_req *r, struct cluster_op *op)
 			    st.address, "leader_id", (json_int_t)st.leader_id, "leader_address",
 			    st.leader_address, "term", (json_int_t)st.term, "ready",
 			    json_boolean(st.ready), "nodes", nodes);
+	if (op->doc) {
+		json_t *map = map_json(r->srv->meta);
+		json_object_set_new(op->doc, "map",
+				    map ? map : json_pack("{s:s}", "error", "cannot read the map"));
+	}
 	json_decref(self);
 	op->rc = op->doc ? 0 : CN_ENOMEM;
 }

@@ -174,6 +174,56 @@ def test_basic(cluster_factory):
     assert not c.close(check_exit=True)
 
 
+# ---------------------------------------------------------------- cluster map
+
+def test_cluster_map_registration(cluster_factory):
+    """Every node registers itself and its drives in the replicated map."""
+    c = cluster_factory(3, extra_args=["--zone", "zone-a"])
+    own = {}    # address -> drive ids from the node's own admin status
+    for n in c.nodes:
+        st, body = c.signed_request(n, "GET", "/_cairn/admin/status")
+        assert st == 200, body[:300]
+        own[n.address] = sorted(d["id"] for d in json.loads(body)["drives"])
+
+    def check(n):
+        st = c.status(n)
+        m = st.get("map") or {}
+        ids = {x["address"]: x["id"] for x in st["nodes"]}
+        problems = []
+        nodes = m.get("nodes", [])
+        if sorted((x["address"], x["id"]) for x in nodes) != sorted(ids.items()):
+            problems.append("nodes")
+        if any(x["state"] != "up" or x["zone"] != "zone-a" or x["weight"] <= 0
+               for x in nodes):
+            problems.append("node fields")
+        for addr, nid in ids.items():
+            drives = [d for d in m.get("drives", []) if d["node"] == nid]
+            if sorted(d["id"] for d in drives) != own[addr]:
+                problems.append("drives of " + addr)
+            if any(d["capacity"] <= 0 or d["state"] != "up" for d in drives):
+                problems.append("drive fields of " + addr)
+        if m.get("epoch", 0) < 6:   # 3 nodes + 3 drives, each a change
+            problems.append("epoch")
+        return problems, m
+
+    for n in c.nodes:   # registration follows readiness closely: a few tries
+        for _ in range(50):
+            problems, m = check(n)
+            if not problems:
+                break
+            time.sleep(0.2)
+        assert not problems, (n.name, problems, m)
+    # the same records on every node (a node may still apply the last entries)
+    deadline = time.monotonic() + 5
+    while True:
+        maps = [c.status(n)["map"] for n in c.nodes]
+        if all(m == maps[0] for m in maps) or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert all(m == maps[0] for m in maps), maps
+    assert not c.close(check_exit=True)
+
+
 # ---------------------------------------------------------------- internal API auth
 
 def _internal_get(port, target, headers, timeout=5):
