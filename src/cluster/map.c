@@ -83,3 +83,41 @@ int cluster_map_register(struct cluster *c, struct meta_store *m, struct data_st
 			 (unsigned long long)st.id, n, n == 1 ? "" : "s");
 	return rc;
 }
+
+int cluster_map_remove_node(struct meta_store *m, uint64_t id)
+{
+	struct meta_map map;
+	struct meta_cmd cmd;
+	int rc, found = 0;
+
+	rc = meta_map_get(m, &map);
+	if (rc)
+		return rc;
+	/* drives first: a drive record must name a node that is not removed */
+	for (size_t i = 0; i < map.n_drives && !rc; i++) {
+		if (map.drives[i].node != id || map.drives[i].state == META_MAP_REMOVED)
+			continue;
+		memset(&cmd, 0, sizeof(cmd));
+		cmd.type = META_CMD_DRIVE_SET;
+		cmd.drive = map.drives[i];
+		cmd.drive.state = META_MAP_REMOVED;
+		rc = meta_submit_sync(m, &cmd);
+	}
+	for (size_t i = 0; i < map.n_nodes && !rc; i++) {
+		if (map.nodes[i].id != id)
+			continue;
+		found = 1;
+		if (map.nodes[i].state == META_MAP_REMOVED)
+			break;
+		memset(&cmd, 0, sizeof(cmd));
+		cmd.type = META_CMD_NODE_SET;
+		cmd.node = map.nodes[i];
+		cmd.node.state = META_MAP_REMOVED;
+		rc = meta_submit_sync(m, &cmd);
+	}
+	meta_map_release(&map);
+	if (!rc && found)
+		log_info("cluster: node %llu marked removed in the cluster map",
+			 (unsigned long long)id);
+	return rc;
+}

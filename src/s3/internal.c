@@ -476,6 +476,13 @@ static void member_work(struct s3_req *r, void *arg)
 
 	op->rc = op->add ? cluster_member_add(c, op->id, op->address, MEMBER_WAIT_MS)
 			 : cluster_member_remove(c, op->id, MEMBER_WAIT_MS);
+	if (!op->add && !op->rc) {
+		/* out of the configuration: placement must stop choosing it */
+		int rc = cluster_map_remove_node(r->srv->meta, op->id);
+		if (rc)
+			log_warn("cluster: node %llu removed, but not marked in the map: %s",
+				 (unsigned long long)op->id, cn_strerror(rc));
+	}
 }
 
 static void member_after(struct s3_req *r, int status, void *arg)

@@ -600,6 +600,21 @@ def test_membership_changes(cluster_factory, tmp_path, metrics):
         assert _voters(st) == sorted(x.address for x in live), (n.name, st)
         assert all(x["reachable"] for x in st["nodes"]), (n.name, st)
     time.sleep(1.0)
+    # the cluster map: n5 and the first n3 are tombstones (with their
+    # drives), the fresh n3 (a new id at the same address) is up
+    deadline = time.monotonic() + 10
+    while True:
+        m = c.status(n1)["map"]
+        states = sorted((x["address"], x["state"]) for x in m["nodes"])
+        removed = {x["id"] for x in m["nodes"] if x["state"] == "removed"}
+        want = sorted([(n.address, "up") for n in live] +
+                      [(n3.address, "removed"), (n5.address, "removed")])
+        drives_ok = all((d["node"] in removed) == (d["state"] == "removed")
+                        for d in m["drives"])
+        if (states == want and drives_ok) or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert states == want and drives_ok, m
     # blobs written through the first n3 died with its data dir, and those of
     # the removed n5 left with it (part 1: a blob stays on the node that
     # wrote it; issue 13 spreads them)
