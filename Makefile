@@ -87,7 +87,7 @@ RUN_TESTS_ENV = CAIRN_TEST_PY='$(subst ','\'',$(PY))'
 RUN_TESTS_ARGS = '$(subst ','\'',$(TSEL))' '$(subst ','\'',$(F))'
 
 .PHONY: all deps test-deps bench-deps run run-cluster test test-bins unit-bins asan fuzz fuzz-build \
-	fuzz-bins bench bench-cluster bench-bins fault nemesis cluster-big clean format format-check
+	fuzz-bins bench bench-cluster bench-rebuild bench-bins fault nemesis cluster-big clean format format-check
 all: $(BUILD)/cairn
 
 deps:
@@ -175,10 +175,15 @@ bench: bench-deps
 	@$(MAKE) --no-print-directory all bench-bins
 	@bench/run.sh $(BUILD)
 	@bench/cluster.sh $(BUILD)
+	@bench/rebuild.sh $(BUILD)
 
 bench-cluster: bench-deps
 	@$(MAKE) --no-print-directory all bench-bins
 	@bench/cluster.sh $(BUILD)
+
+bench-rebuild: bench-deps
+	@$(MAKE) --no-print-directory all bench-bins
+	@bench/rebuild.sh $(BUILD)
 
 fault: test-deps
 	@$(MAKE) --no-print-directory all

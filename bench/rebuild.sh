@@ -1,0 +1,139 @@
+#!/bin/bash
+# bench/rebuild.sh BUILD_DIR — rebuild of a replaced drive vs the disk (part of
+# `make bench`; `make bench-rebuild` alone).
+#
+# A single durable server with 4 drive directories on the disk under test
+# (BENCH_DIR) is filled with BENCH_REBUILD_OBJS objects of 64 MiB, stopped; one
+# drive directory (not the first: it holds the metadata) is replaced by an
+# empty one and the server started again: it adopts the directory and rebuilds
+# every shard that was there (reading the surviving shards, reconstructing,
+# writing, fsyncing). The rebuild runs unthrottled (--rebuild-rate 1 TiB/s); its
+# rate (shard bytes written per second, from `cairn admin status`) is compared
+# with `dd bs=1M conv=fsync` writing the same number of bytes to the same disk
+# in the same run, and with `dd` reading one surviving drive's shards (what a
+# rebuild must also read, k of them per block). Results are printed and
+# appended to bench/RESULTS.md unless BENCH_NO_RESULTS=1.
+#
+# Knobs: BENCH_REBUILD_OBJS (16), BENCH_DIR (/work/bench-tmp), BENCH_NO_RESULTS.
+set -euo pipefail
+BUILD=${1:-build}
+OBJS=${BENCH_REBUILD_OBJS:-16}
+BENCH_DIR=${BENCH_DIR:-/work/bench-tmp}
+HERE=$(cd "$(dirname "$0")" && pwd)
+LG=$BUILD/bench/loadgen
+CAIRN=$BUILD/cairn
+for f in "$LG" "$CAIRN"; do
+	[ -x "$f" ] || { echo "rebuild.sh: $f not built (make all bench-bins)" >&2; exit 2; }
+done
+mkdir -p "$BENCH_DIR"
+TMP=$(mktemp -d "$BENCH_DIR/rebuild.XXXXXX")
+PID=""
+cleanup() {
+	[ -n "$PID" ] && kill "$PID" 2>/dev/null && wait "$PID" 2>/dev/null
+	rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+free_port() {
+	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+log() { echo "== $*" >&2; }
+
+export CAIRN_ROOT_USER=bench
+CAIRN_ROOT_PASSWORD=$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')
+export CAIRN_ROOT_PASSWORD
+PORT=$(free_port)
+EP=http://127.0.0.1:$PORT
+DIRS=("$TMP/d0" "$TMP/d1" "$TMP/d2" "$TMP/d3")
+VICTIM=${DIRS[2]}
+
+start() {
+	"$CAIRN" server --listen "127.0.0.1:$PORT" --quiet --rebuild-rate 1099511627776 "${DIRS[@]}" \
+		>>"$TMP/cairn.log" 2>&1 &
+	PID=$!
+	for _ in $(seq 100); do
+		curl -s -o /dev/null "$EP/_cairn/health/ready" && return 0
+		kill -0 "$PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	cat "$TMP/cairn.log" >&2
+	echo "rebuild.sh: cairn did not start" >&2
+	exit 1
+}
+stop() {
+	kill "$PID"
+	wait "$PID" || true
+	PID=""
+}
+status() { "$CAIRN" admin --endpoint "$EP" status; }
+
+log "fill: $OBJS x 64 MiB into 4 drives under $TMP"
+start
+"$LG" -e "$EP" --create-bucket -b rebuild -p o- -s 64M -c 2 -n "$OBJS" put >/dev/null 2>"$TMP/lg.err" ||
+	{ cat "$TMP/lg.err" >&2; exit 1; }
+stop
+victim_bytes=$(du -sb "$VICTIM/blobs" | cut -f1)
+survivor_bytes=$(du -sb "${DIRS[1]}/blobs" | cut -f1)
+
+log "replace $VICTIM ($victim_bytes bytes of shards) by an empty directory"
+rm -rf "$VICTIM"
+mkdir "$VICTIM"
+sync
+echo 3 >/proc/sys/vm/drop_caches 2>/dev/null || true
+start
+t0=$(date +%s.%N)
+while :; do
+	st=$(status)
+	done_=$(python3 -c 'import json,sys; r=json.loads(sys.argv[1])["rebuild"]; print(1 if r["completed"] > 0 and not r["running"] else 0)' "$st")
+	[ "$done_" = 1 ] && break
+	kill -0 "$PID" 2>/dev/null || { cat "$TMP/cairn.log" >&2; exit 1; }
+	sleep 0.2
+done
+wall=$(python3 -c "import time; print(time.time() - $t0)")
+read -r rb_bytes rb_secs rb_rate lost < <(python3 -c '
+import json, sys
+r = json.loads(sys.argv[1])["rebuild"]
+print(r["last_bytes"], round(r["last_seconds"], 2), r["last_bytes_per_sec"], r["unrecoverable"])' "$st")
+stop
+[ "$lost" = 0 ] || { echo "rebuild.sh: $lost blobs unrecoverable" >&2; exit 1; }
+
+log "dd: write $rb_bytes bytes with conv=fsync, read one surviving drive's shards"
+dd_w=$(dd if=/dev/zero of="$TMP/dd.out" bs=1M count=$(((rb_bytes + 1048575) / 1048576)) conv=fsync 2>&1 |
+	awk '/copied/ {print $(NF-1), $NF}')
+rm -f "$TMP/dd.out"
+sync
+echo 3 >/proc/sys/vm/drop_caches 2>/dev/null || true
+t1=$(date +%s.%N)
+find "${DIRS[1]}/blobs" -type f -exec cat {} + >/dev/null
+rd_secs=$(python3 -c "import time; print(time.time() - $t1)")
+
+to_mb() { # "N MB/s" or "N GB/s" -> MB/s
+	python3 -c 'import sys; v, u = sys.argv[1], sys.argv[2]; print(round(float(v) * (1000 if u.startswith("G") else 1), 1))' $1
+}
+dd_mb=$(to_mb "$dd_w")
+rb_mb=$(python3 -c "print(round($rb_rate / 1e6, 1))")
+rd_mb=$(python3 -c "print(round($survivor_bytes / $rd_secs / 1e6, 1))")
+ratio=$(python3 -c "print(round($rb_mb / $dd_mb, 3))")
+machine="$(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo) RAM, $(uname -sr)"
+table=$(
+	cat <<EOF
+| row | MB/s | vs dd write |
+|---|---:|---:|
+| rebuild of one of 4 drives ($rb_bytes shard bytes, ${rb_secs} s; wall ${wall%.*} s incl. counting) | $rb_mb | **${ratio}×** |
+| dd bs=1M conv=fsync, same bytes, same disk | $dd_mb | 1 |
+| reading one surviving drive's shards (cold cache) | $rd_mb | — |
+EOF
+)
+echo "$table"
+if [ "${BENCH_NO_RESULTS:-}" != 1 ]; then
+	{
+		echo
+		echo "## $(date -u '+%Y-%m-%d %H:%M UTC') — drive rebuild vs dd (bench/rebuild.sh)"
+		echo
+		echo "Machine: $machine; data on $(df -h "$BENCH_DIR" | awk 'NR==2 {print $1}') ($BENCH_DIR)."
+		echo "Command: \`bench/rebuild.sh\` ($OBJS × 64 MiB, 4 drives, unthrottled)."
+		echo
+		echo "$table"
+	} >>"$HERE/RESULTS.md"
+fi
