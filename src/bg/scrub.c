@@ -315,7 +315,7 @@ static void rb_blob(struct scrub *s, struct rebuild *rb, const struct blob_layou
 		pthread_mutex_unlock(&s->mu);
 		return;
 	}
-	int rc = blob_heal(s->data, l, &out, &rebuilt);
+	int rc = blob_rebuild_shard(s->data, l, shard, &out, &rebuilt);
 	pthread_mutex_lock(&s->mu);
 	s->p.rebuild.shards_done++;
 	s->p.rebuild.bytes_done += bytes;

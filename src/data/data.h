@@ -202,6 +202,13 @@ void blob_reader_close(struct blob_reader *r);
  * shards rewritten. CN_EDATALOST if more than m are bad. Thread-pool thread. */
 int blob_heal(struct data_store *s, const struct blob_layout *l, struct blob_layout *out,
 	      unsigned *rebuilt);
+/* blob_heal for a drive rebuild that knows shard `shard` is the one to
+ * write: when its file is absent on its online drive, reads only k shards
+ * per block (every piece checked as it is read) and skips the full
+ * verification; otherwise (or on any surprise) it is blob_heal. The layout
+ * does not change on the fast path. Thread-pool or background thread. */
+int blob_rebuild_shard(struct data_store *s, const struct blob_layout *l, int shard,
+		       struct blob_layout *out, unsigned *rebuilt);
 /* Reads and checks every piece of every shard without writing anything.
  * *missing: shards whose file is absent or whose header is wrong; *bad:
  * shards with a corrupt or short piece. Returns 0, or CN_EDATALOST when more

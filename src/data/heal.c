@@ -153,8 +153,9 @@ static int rebuild(struct heal *h, unsigned good, unsigned want, struct shard_he
 	return 0;
 }
 
-/* fsync, rename into place, fsync the directory; then re-verify. */
-static int commit(struct heal *h, unsigned want)
+/* fsync, rename into place, fsync the directory; then, if verify, read the
+ * shards back through the normal path. */
+static int commit(struct heal *h, unsigned want, int verify)
 {
 	struct data_store *s = h->s;
 	const struct data_io *io = s->io;
@@ -186,7 +187,7 @@ static int commit(struct heal *h, unsigned want)
 		h->tmp[i] = NULL;
 	}
 	/* Verify what we wrote by reading it back through the normal path. */
-	for (int i = 0; i < h->n; i++) {
+	for (int i = 0; verify && i < h->n; i++) {
 		if (!(want & (1u << i)))
 			continue;
 		struct shard_src v;
@@ -201,6 +202,33 @@ static int commit(struct heal *h, unsigned want)
 	return 0;
 }
 
+/* Sets h up for l; heal_release it whatever this returns. */
+static int heal_init(struct heal *h, struct data_store *s, const struct blob_layout *l)
+{
+	int rc;
+
+	memset(h, 0, sizeof(*h));
+	h->s = s;
+	h->l = *l;
+	h->orig = l;
+	h->n = l->k + l->m;
+	for (int i = 0; i < DATA_MAX_SHARDS; i++) {
+		shard_src_init(&h->src[i]);
+		h->tfd[i] = -1;
+		h->tdrive[i] = -1;
+	}
+	if ((rc = data_ec_init(&h->ec, l->k, l->m)) != 0)
+		return rc;
+	h->ck = layout_ck_len(l);
+	uint32_t piece = (l->block_size + l->k - 1) / l->k;
+	h->buf = malloc((size_t)h->n * (h->ck + piece));
+	if (!h->buf)
+		return CN_ENOMEM;
+	for (int i = 0; i < h->n; i++)
+		h->pc[i] = h->buf + (size_t)i * (h->ck + piece) + h->ck;
+	return 0;
+}
+
 int blob_heal(struct data_store *s, const struct blob_layout *l, struct blob_layout *out,
 	      unsigned *rebuilt)
 {
@@ -212,27 +240,8 @@ int blob_heal(struct data_store *s, const struct blob_layout *l, struct blob_lay
 	if (rebuilt)
 		*rebuilt = 0;
 	*out = *l;
-	memset(&h, 0, sizeof(h));
-	h.s = s;
-	h.l = *l;
-	h.orig = l;
-	h.n = l->k + l->m;
-	for (int i = 0; i < DATA_MAX_SHARDS; i++) {
-		shard_src_init(&h.src[i]);
-		h.tfd[i] = -1;
-		h.tdrive[i] = -1;
-	}
-	if ((rc = data_ec_init(&h.ec, l->k, l->m)) != 0)
+	if ((rc = heal_init(&h, s, l)) != 0)
 		goto out;
-	h.ck = layout_ck_len(l);
-	uint32_t piece = (l->block_size + l->k - 1) / l->k;
-	h.buf = malloc((size_t)h.n * (h.ck + piece));
-	if (!h.buf) {
-		rc = CN_ENOMEM;
-		goto out;
-	}
-	for (int i = 0; i < h.n; i++)
-		h.pc[i] = h.buf + (size_t)i * (h.ck + piece) + h.ck;
 
 	bad = verify_all(&h, &hdr, &have_hdr);
 	if (bad == 0)
@@ -257,7 +266,7 @@ int blob_heal(struct data_store *s, const struct blob_layout *l, struct blob_lay
 		goto out;
 	int rc2 = rebuild(&h, ~bad & ((1u << h.n) - 1), want, &hdr);
 	if (rc2 == 0)
-		rc2 = commit(&h, want);
+		rc2 = commit(&h, want, 1);
 	if (rc2 != 0) {
 		rc = rc2;
 		goto out;
@@ -268,6 +277,72 @@ int blob_heal(struct data_store *s, const struct blob_layout *l, struct blob_lay
 	char hex[2 * DATA_ID_LEN + 1];
 	cn_hex(l->id, DATA_ID_LEN, hex);
 	log_info("data: healed blob %s shard(s) 0x%x", hex, want);
+out:
+	heal_release(&h);
+	return rc;
+}
+
+/* The fast path of a drive rebuild: shard `shard` has no file on its
+ * (online) drive, so nothing needs proving about it. Reads k shards per
+ * block, each piece checked against its checksum as it is read (rebuild),
+ * instead of verifying every shard in full first and reading the rebuilt one
+ * back: 2 shard-reads per shard written instead of 6 at 2+2. Anything
+ * unexpected (the file exists, a shard turns out bad, too few can be
+ * opened) goes to blob_heal, which proves and repairs everything. */
+int blob_rebuild_shard(struct data_store *s, const struct blob_layout *l, int shard,
+		       struct blob_layout *out, unsigned *rebuilt)
+{
+	const struct data_io *io = s->io;
+	char path[DATA_PATH_MAX];
+	struct heal h;
+	struct shard_header hdr;
+	unsigned bad = 1u << shard, want = 1u << shard;
+	int have_hdr = 0, rc, d;
+
+	if (shard < 0 || shard >= l->k + l->m)
+		return CN_EINVAL;
+	d = store_drive_index(s, l->drive[shard]);
+	if (d < 0 || store_drive_check(s, d) != 0 ||
+	    store_shard_path(s, d, l->id, shard, path, sizeof(path)) != 0)
+		return blob_heal(s, l, out, rebuilt);
+	int fd = io->open(io->ctx, path, O_RDONLY, 0);
+	if (fd >= 0)
+		io->close(io->ctx, fd);
+	if (fd != -ENOENT)
+		return blob_heal(s, l, out, rebuilt);
+
+	if (rebuilt)
+		*rebuilt = 0;
+	*out = *l;
+	if ((rc = heal_init(&h, s, l)) != 0)
+		goto out;
+	for (int i = 0; i < h.n; i++) {
+		struct shard_header tmp;
+		if (i == shard)
+			continue;
+		if (shard_src_open(s, l, i, &h.src[i], &tmp) != 0) {
+			bad |= 1u << i;
+			continue;
+		}
+		if (!have_hdr) {
+			hdr = tmp;
+			have_hdr = 1;
+		}
+	}
+	if (h.n - __builtin_popcount(bad) < l->k || !have_hdr)
+		goto slow;
+	h.tdrive[shard] = d;
+	rc = rebuild(&h, ~bad & ((1u << h.n) - 1), want, &hdr);
+	if (rc == CN_EAGAIN)
+		goto slow; /* a shard we read from is bad too */
+	if (rc == 0)
+		rc = commit(&h, want, 0);
+	if (rc == 0 && rebuilt)
+		*rebuilt = want;
+	goto out;
+slow:
+	heal_release(&h);
+	return blob_heal(s, l, out, rebuilt);
 out:
 	heal_release(&h);
 	return rc;

@@ -353,6 +353,80 @@ static void test_heal_byte_identical(void **state)
 	free(back);
 }
 
+/* A drive rebuild's fast path: the missing shard comes back byte-identical;
+ * a second damaged shard is repaired by blob_heal, at once when the fast
+ * path reads from it, else at the next call (the file is then present). */
+static void test_rebuild_shard(void **state)
+{
+	(void)state;
+	const size_t len = 5 * 65536 + 77;
+	uint8_t *data = malloc(len), *back = malloc(len);
+	int km[][2] = {{2, 1}, {2, 2}, {4, 2}};
+	for (int t = 0; t < 3; t++) {
+		int k = km[t][0], m = km[t][1], n = k + m;
+		struct env e;
+		env_open(&e, n, k, m, 65536);
+		for (int miss = 0; miss < n; miss++) {
+			for (int extra = -1; extra < n; extra++) {
+				struct blob_layout l, out;
+				uint8_t *orig[DATA_MAX_SHARDS];
+				size_t olen[DATA_MAX_SHARDS];
+				char p[512];
+				if (extra == miss || (extra >= 0 && m < 2))
+					continue;
+				fill(data, len, (uint64_t)(miss * 31 + extra + 7));
+				assert_int_equal(
+					put_blob(e.s, data, len,
+						 (uint64_t)(t * 1000 + miss * 50 + extra + 3), &l),
+					0);
+				for (int i = 0; i < n; i++) {
+					assert_true(shard_drive(&e, &l, i, p, sizeof(p)) >= 0);
+					orig[i] = read_file(p, &olen[i]);
+				}
+				damage(&e, &l, miss, D_DELETE, 1);
+				if (extra >= 0)
+					damage(&e, &l, extra, D_FLIP, (uint64_t)extra + 5);
+				unsigned rebuilt = 99, want = 1u << miss;
+				if (extra >= 0)
+					want |= 1u << extra;
+				assert_int_equal(blob_rebuild_shard(e.s, &l, miss, &out, &rebuilt),
+						 0);
+				/* the missing shard, and the damaged one only if it was
+				 * read from (then blob_heal took over) */
+				assert_true(rebuilt & (1u << miss));
+				assert_int_equal(rebuilt & ~want, 0);
+				assert_memory_equal(&out, &l, sizeof(l));
+				unsigned first = rebuilt;
+				/* the missing shard is present now: blob_heal verifies
+				 * everything and repairs what the fast path did not read */
+				assert_int_equal(blob_rebuild_shard(e.s, &l, miss, &out, &rebuilt),
+						 0);
+				assert_int_equal(rebuilt, want & ~first);
+				for (int i = 0; i < n; i++) {
+					size_t nl;
+					assert_true(shard_drive(&e, &l, i, p, sizeof(p)) >= 0);
+					uint8_t *now = read_file(p, &nl);
+					assert_int_equal(nl, olen[i]);
+					assert_memory_equal(now, orig[i], nl);
+					free(now);
+					free(orig[i]);
+				}
+				assert_int_equal(blob_rebuild_shard(e.s, &l, miss, &out, &rebuilt),
+						 0);
+				assert_int_equal(rebuilt, 0);
+				unsigned bad = 1;
+				assert_int_equal(get_blob(e.s, &l, back, 70000, &bad), 0);
+				assert_int_equal(bad, 0);
+				assert_memory_equal(back, data, len);
+			}
+		}
+		assert_int_equal(count_files(&e.t, "tmp"), 0);
+		env_close(&e);
+	}
+	free(data);
+	free(back);
+}
+
 static void test_heal_relocates_from_offline_drive(void **state)
 {
 	(void)state;
@@ -570,6 +644,7 @@ int main(void)
 		cmocka_unit_test(test_roundtrip_sizes),
 		cmocka_unit_test(test_every_range),
 		cmocka_unit_test(test_corruption_reconstructs),
+		cmocka_unit_test(test_rebuild_shard),
 		cmocka_unit_test(test_too_many_lost),
 		cmocka_unit_test(test_heal_byte_identical),
 		cmocka_unit_test(test_heal_relocates_from_offline_drive),
