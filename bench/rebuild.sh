@@ -14,10 +14,14 @@
 # rebuild must also read, k of them per block). Results are printed and
 # appended to bench/RESULTS.md unless BENCH_NO_RESULTS=1.
 #
-# Knobs: BENCH_REBUILD_OBJS (16), BENCH_DIR (/work/bench-tmp), BENCH_NO_RESULTS.
+# Rebuild and dd alternate BENCH_RUNS times (3); medians are quoted, the
+# ratio is the median of the paired ratios.
+# Knobs: BENCH_REBUILD_OBJS (16), BENCH_RUNS (3), BENCH_DIR (/work/bench-tmp),
+# BENCH_NO_RESULTS.
 set -euo pipefail
 BUILD=${1:-build}
 OBJS=${BENCH_REBUILD_OBJS:-16}
+REPS=${BENCH_RUNS:-3}
 BENCH_DIR=${BENCH_DIR:-/work/bench-tmp}
 HERE=$(cd "$(dirname "$0")" && pwd)
 LG=$BUILD/bench/loadgen
@@ -76,52 +80,67 @@ stop
 victim_bytes=$(du -sb "$VICTIM/blobs" | cut -f1)
 survivor_bytes=$(du -sb "${DIRS[1]}/blobs" | cut -f1)
 
-log "replace $VICTIM ($victim_bytes bytes of shards) by an empty directory"
-rm -rf "$VICTIM"
-mkdir "$VICTIM"
-sync
-echo 3 >/proc/sys/vm/drop_caches 2>/dev/null || true
-start
-t0=$(date +%s.%N)
-while :; do
-	st=$(status)
-	done_=$(python3 -c 'import json,sys; r=json.loads(sys.argv[1])["rebuild"]; print(1 if r["completed"] > 0 and not r["running"] else 0)' "$st")
-	[ "$done_" = 1 ] && break
-	kill -0 "$PID" 2>/dev/null || { cat "$TMP/cairn.log" >&2; exit 1; }
-	sleep 0.2
-done
-wall=$(python3 -c "import time; print(time.time() - $t0)")
-read -r rb_bytes rb_secs rb_rate lost < <(python3 -c '
+rebuild_once() { # -> "bytes seconds rate"
+	rm -rf "$VICTIM"
+	mkdir "$VICTIM"
+	sync
+	echo 3 >/proc/sys/vm/drop_caches 2>/dev/null || true
+	start
+	local st done_ lost
+	while :; do
+		st=$(status)
+		done_=$(python3 -c 'import json,sys; r=json.loads(sys.argv[1])["rebuild"]; print(1 if r["completed"] > 0 and not r["running"] else 0)' "$st")
+		[ "$done_" = 1 ] && break
+		kill -0 "$PID" 2>/dev/null || { cat "$TMP/cairn.log" >&2; exit 1; }
+		sleep 0.2
+	done
+	stop
+	lost=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["rebuild"]["unrecoverable"])' "$st")
+	[ "$lost" = 0 ] || { echo "rebuild.sh: $lost blobs unrecoverable" >&2; exit 1; }
+	python3 -c '
 import json, sys
 r = json.loads(sys.argv[1])["rebuild"]
-print(r["last_bytes"], round(r["last_seconds"], 2), r["last_bytes_per_sec"], r["unrecoverable"])' "$st")
-stop
-[ "$lost" = 0 ] || { echo "rebuild.sh: $lost blobs unrecoverable" >&2; exit 1; }
+print(r["last_bytes"], round(r["last_seconds"], 2), r["last_bytes_per_sec"])' "$st"
+}
+dd_once() { # BYTES -> MB/s
+	local out
+	out=$(dd if=/dev/zero of="$TMP/dd.out" bs=1M count=$((($1 + 1048575) / 1048576)) conv=fsync 2>&1 |
+		awk '/copied/ {print $(NF-1), $NF}')
+	rm -f "$TMP/dd.out"
+	python3 -c 'import sys; v, u = sys.argv[1], sys.argv[2]; print(round(float(v) * (1000 if u.startswith("G") else 1), 1))' $out
+}
 
-log "dd: write $rb_bytes bytes with conv=fsync, read one surviving drive's shards"
-dd_w=$(dd if=/dev/zero of="$TMP/dd.out" bs=1M count=$(((rb_bytes + 1048575) / 1048576)) conv=fsync 2>&1 |
-	awk '/copied/ {print $(NF-1), $NF}')
-rm -f "$TMP/dd.out"
+# Rebuild and dd alternate, REPS times, so both see the same disk noise.
+rb_rates=() dd_rates=() ratios=()
+for rep in $(seq "$REPS"); do
+	log "rep $rep: replace $VICTIM ($victim_bytes bytes of shards) by an empty directory"
+	read -r rb_bytes rb_secs rb_rate < <(rebuild_once)
+	rb_mb=$(python3 -c "print(round($rb_rate / 1e6, 1))")
+	dd_mb=$(dd_once "$rb_bytes")
+	log "rep $rep: rebuild $rb_mb MB/s ($rb_bytes bytes, $rb_secs s), dd $dd_mb MB/s"
+	rb_rates+=("$rb_mb")
+	dd_rates+=("$dd_mb")
+	ratios+=("$(python3 -c "print(round($rb_mb / $dd_mb, 3))")")
+done
+median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
+rb_mb=$(median "${rb_rates[@]}")
+dd_mb=$(median "${dd_rates[@]}")
+ratio=$(median "${ratios[@]}")
+
 sync
 echo 3 >/proc/sys/vm/drop_caches 2>/dev/null || true
 t1=$(date +%s.%N)
 find "${DIRS[1]}/blobs" -type f -exec cat {} + >/dev/null
 rd_secs=$(python3 -c "import time; print(time.time() - $t1)")
 
-to_mb() { # "N MB/s" or "N GB/s" -> MB/s
-	python3 -c 'import sys; v, u = sys.argv[1], sys.argv[2]; print(round(float(v) * (1000 if u.startswith("G") else 1), 1))' $1
-}
-dd_mb=$(to_mb "$dd_w")
-rb_mb=$(python3 -c "print(round($rb_rate / 1e6, 1))")
 rd_mb=$(python3 -c "print(round($survivor_bytes / $rd_secs / 1e6, 1))")
-ratio=$(python3 -c "print(round($rb_mb / $dd_mb, 3))")
 machine="$(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo) RAM, $(uname -sr)"
 table=$(
 	cat <<EOF
 | row | MB/s | vs dd write |
 |---|---:|---:|
-| rebuild of one of 4 drives ($rb_bytes shard bytes, ${rb_secs} s; wall ${wall%.*} s incl. counting) | $rb_mb | **${ratio}×** |
-| dd bs=1M conv=fsync, same bytes, same disk | $dd_mb | 1 |
+| rebuild of one of 4 drives ($rb_bytes shard bytes; runs ${rb_rates[*]}) | $rb_mb | **${ratio}×** (runs ${ratios[*]}) |
+| dd bs=1M conv=fsync, same bytes, same disk (runs ${dd_rates[*]}) | $dd_mb | 1 |
 | reading one surviving drive's shards (cold cache) | $rd_mb | — |
 EOF
 )
@@ -132,7 +151,7 @@ if [ "${BENCH_NO_RESULTS:-}" != 1 ]; then
 		echo "## $(date -u '+%Y-%m-%d %H:%M UTC') — drive rebuild vs dd (bench/rebuild.sh)"
 		echo
 		echo "Machine: $machine; data on $(df -h "$BENCH_DIR" | awk 'NR==2 {print $1}') ($BENCH_DIR)."
-		echo "Command: \`bench/rebuild.sh\` ($OBJS × 64 MiB, 4 drives, unthrottled)."
+		echo "Command: \`bench/rebuild.sh\` ($OBJS × 64 MiB, 4 drives, unthrottled, $REPS alternating runs, medians)."
 		echo
 		echo "$table"
 	} >>"$HERE/RESULTS.md"
