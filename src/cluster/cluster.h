@@ -175,11 +175,12 @@ struct data_store;
  * repeats what succeeded as no-ops. Blocks; not on a libuv loop. */
 int cluster_map_register(struct cluster *c, struct meta_store *m, struct data_store *d,
 			 const char *zone);
-/* Marks node id and its drives removed in the cluster map (tombstones; an
- * operator's change, after `cluster remove` took it out of the Raft
- * configuration). A node the map never had is not an error. Blocks; not on
- * a libuv loop. */
-int cluster_map_remove_node(struct meta_store *m, uint64_t id);
+/* Marks node id (at address) removed in the cluster map, with its drives
+ * (one command; tombstones), an operator's change after `cluster remove`
+ * took it out of the Raft configuration. A node the map never had gets a
+ * tombstone too, so its registration can no longer land. Blocks; not on a
+ * libuv loop. */
+int cluster_map_remove_node(struct meta_store *m, uint64_t id, const char *address);
 
 /* ---- the state machine alone (raft.c; deterministic simulation tests) ---- */
 

@@ -84,39 +84,34 @@ int cluster_map_register(struct cluster *c, struct meta_store *m, struct data_st
 	return rc;
 }
 
-int cluster_map_remove_node(struct meta_store *m, uint64_t id)
+int cluster_map_remove_node(struct meta_store *m, uint64_t id, const char *address)
 {
 	struct meta_map map;
 	struct meta_cmd cmd;
-	int rc, found = 0;
+	int rc;
 
+	memset(&cmd, 0, sizeof(cmd));
+	cmd.type = META_CMD_NODE_SET;
+	cmd.node.id = id;
+	cmd.node.weight = META_MAP_WEIGHT_DEFAULT;
 	rc = meta_map_get(m, &map);
 	if (rc)
 		return rc;
-	/* drives first: a drive record must name a node that is not removed */
-	for (size_t i = 0; i < map.n_drives && !rc; i++) {
-		if (map.drives[i].node != id || map.drives[i].state == META_MAP_REMOVED)
-			continue;
-		memset(&cmd, 0, sizeof(cmd));
-		cmd.type = META_CMD_DRIVE_SET;
-		cmd.drive = map.drives[i];
-		cmd.drive.state = META_MAP_REMOVED;
-		rc = meta_submit_sync(m, &cmd);
-	}
-	for (size_t i = 0; i < map.n_nodes && !rc; i++) {
-		if (map.nodes[i].id != id)
-			continue;
-		found = 1;
-		if (map.nodes[i].state == META_MAP_REMOVED)
-			break;
-		memset(&cmd, 0, sizeof(cmd));
-		cmd.type = META_CMD_NODE_SET;
-		cmd.node = map.nodes[i];
-		cmd.node.state = META_MAP_REMOVED;
-		rc = meta_submit_sync(m, &cmd);
-	}
+	for (size_t i = 0; i < map.n_nodes; i++)
+		if (map.nodes[i].id == id)
+			cmd.node = map.nodes[i];
 	meta_map_release(&map);
-	if (!rc && found)
+	if (cmd.node.state == META_MAP_REMOVED)
+		return 0;
+	/* a record even for a node that never registered: a registration
+	 * still on its way is then refused, never revived */
+	if (!cmd.node.address[0])
+		snprintf(cmd.node.address, sizeof(cmd.node.address), "%s", address);
+	cmd.node.state = META_MAP_REMOVED;
+	rc = meta_submit_sync(m, &cmd); /* its drives go with it (apply) */
+	if (rc == CN_EREMOVED)
+		rc = 0;
+	if (!rc)
 		log_info("cluster: node %llu marked removed in the cluster map",
 			 (unsigned long long)id);
 	return rc;

@@ -44,7 +44,8 @@ struct actx {
 	size_t fklen;
 	struct stats_rec st;
 	int versioning;
-	unsigned flags; /* META_APPLY_* */
+	unsigned flags;	 /* META_APPLY_* */
+	int map_changed; /* a map record was written: one epoch bump */
 };
 
 static int64_t gc_due(const struct actx *a)
@@ -1109,7 +1110,9 @@ static int map_put(struct actx *a, const uint8_t *k, size_t klen)
 	if (rc && rc != CN_ENOTFOUND)
 		return rc;
 	rc = kv_put(a->t, KV_MAP, k, klen, a->w.p, a->w.len);
-	return rc ? rc : map_epoch_bump(a);
+	if (!rc)
+		a->map_changed = 1; /* one epoch per command: meta_apply bumps it */
+	return rc;
 }
 
 static void node_key(uint8_t k[9], uint64_t id)
@@ -1137,6 +1140,59 @@ static uint8_t self_state(uint8_t old, uint8_t asked)
 	return old == META_MAP_DRAINING ? old : asked;
 }
 
+/* A node that is removed takes its drives with it, in the same command:
+ * no drive registration can land in between (a removed node's drives are
+ * refused from then on). */
+static int drives_remove_of(struct actx *a, uint64_t node)
+{
+	struct drv {
+		uint8_t k[1 + META_ID_LEN];
+		struct meta_drive d;
+	} *v = NULL, *nv;
+	size_t n = 0, cap = 0;
+	struct kv_cursor cur;
+	struct kv_item it;
+	const uint8_t pfx = MAP_KEY_DRIVE;
+	int rc;
+
+	rc = kv_cursor_open(a->t, KV_MAP, &cur);
+	if (rc)
+		return rc;
+	for (rc = kv_cursor_seek(&cur, &pfx, 1, &it); rc == 0; rc = kv_cursor_next(&cur, &it)) {
+		struct meta_drive d;
+		if (it.klen != 1 + META_ID_LEN || it.k[0] != MAP_KEY_DRIVE)
+			break;
+		rc = drive_rec_decode(it.v, it.vlen, it.k + 1, &d);
+		if (rc)
+			break;
+		if (d.node != node || d.state == META_MAP_REMOVED)
+			continue;
+		if (n == cap) {
+			cap = cap ? 2 * cap : 8;
+			nv = realloc(v, cap * sizeof(*v));
+			if (!nv) {
+				rc = CN_ENOMEM;
+				break;
+			}
+			v = nv;
+		}
+		memcpy(v[n].k, it.k, sizeof(v[n].k));
+		v[n++].d = d;
+	}
+	kv_cursor_close(&cur);
+	if (rc == CN_ENOTFOUND)
+		rc = 0;
+	for (size_t i = 0; i < n && !rc; i++) {
+		v[i].d.state = META_MAP_REMOVED;
+		cn_buf_reset(&a->w);
+		rc = drive_rec_encode(&a->w, &v[i].d);
+		if (!rc)
+			rc = map_put(a, v[i].k, sizeof(v[i].k));
+	}
+	free(v);
+	return rc;
+}
+
 static int do_node_set(struct actx *a)
 {
 	const struct meta_cmd *c = a->c;
@@ -1159,7 +1215,11 @@ static int do_node_set(struct actx *a)
 	node_key(k, n.id);
 	cn_buf_reset(&a->w);
 	rc = node_rec_encode(&a->w, &n);
-	return rc ? rc : map_put(a, k, sizeof(k));
+	if (!rc)
+		rc = map_put(a, k, sizeof(k));
+	if (!rc && n.state == META_MAP_REMOVED)
+		rc = drives_remove_of(a, n.id);
+	return rc;
 }
 
 static int do_drive_set(struct actx *a)
@@ -1262,8 +1322,12 @@ int meta_apply(struct kv_txn *t, const struct meta_cmd *c, struct meta_cmd_resul
 	case META_CMD_INTENT_ADD: rc = do_intent_add(&a); break;
 	case META_CMD_GC_DONE: rc = do_gc_done(&a); break;
 	case META_CMD_INTENT_DROP: rc = do_intent_drop(&a); break;
-	case META_CMD_NODE_SET: rc = do_node_set(&a); break;
-	case META_CMD_DRIVE_SET: rc = do_drive_set(&a); break;
+	case META_CMD_NODE_SET:
+	case META_CMD_DRIVE_SET:
+		rc = c->type == META_CMD_NODE_SET ? do_node_set(&a) : do_drive_set(&a);
+		if (!rc && a.map_changed)
+			rc = map_epoch_bump(&a);
+		break;
 	default: rc = CN_EINVAL; break;
 	}
 	*scratch = a.w;

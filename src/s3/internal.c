@@ -474,11 +474,23 @@ static void member_work(struct s3_req *r, void *arg)
 	struct member_op *op = arg;
 	struct cluster *c = r->srv->cluster;
 
+	char addr[CLUSTER_ADDR_MAX + 1] = "";
+
+	if (!op->add) {
+		struct cluster_status *st = malloc(sizeof(*st));
+		if (st) {
+			cluster_status(c, st);
+			for (int i = 0; i < st->n_nodes; i++)
+				if (st->nodes[i].id == op->id)
+					snprintf(addr, sizeof(addr), "%s", st->nodes[i].address);
+			free(st);
+		}
+	}
 	op->rc = op->add ? cluster_member_add(c, op->id, op->address, MEMBER_WAIT_MS)
 			 : cluster_member_remove(c, op->id, MEMBER_WAIT_MS);
-	if (!op->add && !op->rc) {
+	if (!op->add && !op->rc && addr[0]) {
 		/* out of the configuration: placement must stop choosing it */
-		int rc = cluster_map_remove_node(r->srv->meta, op->id);
+		int rc = cluster_map_remove_node(r->srv->meta, op->id, addr);
 		if (rc)
 			log_warn("cluster: node %llu removed, but not marked in the map: %s",
 				 (unsigned long long)op->id, cn_strerror(rc));

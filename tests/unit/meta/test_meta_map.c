@@ -314,9 +314,12 @@ static void test_map_apply(void **state)
 	/* a second node; removal leaves tombstones that nothing changes */
 	assert_int_equal(submit(t.s, node_cmd(3, "b:1", "", META_MAP_UP, 100, META_MAP_SELF)), 0);
 	assert_int_equal(submit(t.s, drive_cmd(3, 3, 10, META_MAP_UP, 100, META_MAP_SELF)), 0);
+	assert_int_equal(submit(t.s, drive_cmd(4, 3, 10, META_MAP_UP, 100, META_MAP_SELF)), 0);
 	assert_int_equal(submit(t.s, drive_cmd(3, 3, 10, META_MAP_REMOVED, 100, 0)), 0);
+	/* the node's removal takes drive 4 with it, in the same command (one
+	 * epoch) */
 	assert_int_equal(submit(t.s, node_cmd(3, "b:1", "", META_MAP_REMOVED, 100, 0)), 0);
-	assert_int_equal(epoch_of(t.s), 14);
+	assert_int_equal(epoch_of(t.s), 15);
 	assert_int_equal(submit(t.s, node_cmd(3, "b:1", "", META_MAP_UP, 100, META_MAP_SELF)),
 			 CN_EREMOVED);
 	assert_int_equal(submit(t.s, node_cmd(3, "b:1", "", META_MAP_UP, 100, 0)), CN_EREMOVED);
@@ -325,20 +328,22 @@ static void test_map_apply(void **state)
 	assert_int_equal(submit(t.s, drive_cmd(3, 10, 10, META_MAP_UP, 100, 0)), CN_EREMOVED);
 	assert_int_equal(submit(t.s, drive_cmd(4, 3, 10, META_MAP_UP, 100, META_MAP_SELF)),
 			 CN_EREMOVED);
-	assert_int_equal(epoch_of(t.s), 14);
+	assert_int_equal(epoch_of(t.s), 15);
 
 	/* the map survives a reopen; nodes and drives come in id order */
 	ts_reopen(&t);
 	assert_int_equal(meta_map_get(t.s, &m), 0);
-	assert_true(m.epoch == 14);
+	assert_true(m.epoch == 15);
 	assert_int_equal(m.n_nodes, 2);
 	assert_true(m.nodes[0].id == 3 && m.nodes[1].id == 10);
 	assert_int_equal(m.nodes[0].state, META_MAP_REMOVED);
-	assert_int_equal(m.n_drives, 3);
+	assert_int_equal(m.n_drives, 4);
 	assert_int_equal(m.drives[0].id[0], 1);
 	assert_int_equal(m.drives[2].id[0], 3);
 	assert_int_equal(m.drives[2].state, META_MAP_REMOVED);
 	assert_true(m.drives[2].node == 3);
+	assert_int_equal(m.drives[3].id[0], 4);
+	assert_int_equal(m.drives[3].state, META_MAP_REMOVED);
 	meta_map_release(&m);
 	ts_close(&t);
 }
