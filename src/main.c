@@ -26,8 +26,9 @@
 #include <xxhash.h>
 
 #include "bg/gc.h"
-#include "cluster/cluster.h"
 #include "bg/scrub.h"
+#include "cluster/cluster.h"
+#include "cluster/placement.h"
 #include "cli/cli.h"
 #include "core/err.h"
 #include "core/log.h"
@@ -66,6 +67,9 @@ static void usage(FILE *f)
 		"  --node-bind ADDR:PORT     listen there for the cluster (default: --node)\n"
 		"  --join                    a new node: never bootstrap, wait for `cluster add`\n"
 		"  --zone NAME               this node's zone in the cluster map (default: none)\n"
+		"  --ec K+M                  erasure width of new blobs across nodes (default:\n"
+		"                            2+1 on 3 nodes, 2+2 on 4, 4+2 on 6; see "
+		"docs/CLUSTER.md)\n"
 		"  --raft-heartbeat-ms N     (100)   --raft-election-ms N (1000)\n"
 		"  --raft-snapshot-threshold N  entries between snapshots (1024)\n"
 		"  --raft-snapshot-trailing N   entries kept after one (4 x threshold)\n"
@@ -321,6 +325,7 @@ static int cmd_server(int argc, char **argv)
 		{"peers", required_argument, 0, 'P'},
 		{"join", no_argument, 0, 'J'},
 		{"zone", required_argument, 0, 1006},
+		{"ec", required_argument, 0, 1007},
 		{"raft-heartbeat-ms", required_argument, 0, 1001},
 		{"raft-election-ms", required_argument, 0, 1002},
 		{"raft-snapshot-threshold", required_argument, 0, 1003},
@@ -353,6 +358,8 @@ static int cmd_server(int argc, char **argv)
 	struct http_options iopt;
 	struct http_handler ihandler;
 	const char *node_bind = NULL, *peers_arg = NULL, *zone = "";
+	uint8_t ec_k = 0, ec_m = 0;
+	struct cluster_placer *placer = NULL;
 	char *peers_buf = NULL;
 	const char *peers[CLUSTER_MAX_NODES];
 	char raftdir[4200], ihost[256];
@@ -476,6 +483,13 @@ static int cmd_server(int argc, char **argv)
 					optarg);
 			zone = optarg;
 			break;
+		case 1007: {
+			const char *why;
+			/* the node count is checked when the layout is computed */
+			if (placement_ec_parse(optarg, DATA_MAX_SHARDS, &ec_k, &ec_m, &why))
+				return bad_usage("--ec: %s", why);
+			break;
+		}
 		case 1001:
 		case 1002:
 		case 1003:
@@ -502,6 +516,9 @@ static int cmd_server(int argc, char **argv)
 	}
 	if (argc - optind > MAX_DIRS)
 		return bad_usage("at most 64 data directories (%s...)", argv[optind]);
+	if (ec_k && !peers_arg && !copt.node && !copt.join)
+		return bad_usage("%s", "--ec is for cluster mode (--node, --peers); one node "
+				       "chooses from its own drives");
 	if (zone[0] && !peers_arg && !copt.node && !copt.join)
 		return bad_usage("--zone is for cluster mode (--node, --peers), got '%s'", zone);
 	if (peers_arg || copt.node || copt.join) {
@@ -635,10 +652,22 @@ static int cmd_server(int argc, char **argv)
 		rc = cluster_remote_new(cluster, &remote);
 		if (rc)
 			goto out;
+		rc = cluster_placer_new(meta, ec_k, ec_m, &placer);
+		if (rc)
+			goto out;
 		{
-			/* blobs written through other nodes are read from there */
-			struct data_remote dr = {.pread = cluster_remote_pread, .ctx = remote};
+			/* shards on other nodes' drives are read and written there */
+			struct data_remote dr = {.pread = cluster_remote_pread,
+						 .wopen = cluster_shard_wopen,
+						 .wput = cluster_shard_wput,
+						 .wseal = cluster_shard_wseal,
+						 .wwait = cluster_shard_wwait,
+						 .wfree = cluster_shard_wfree,
+						 .ctx = remote};
+			struct data_placer dp = {.place = cluster_placer_place, .ctx = placer};
+			cluster_remote_set_meta(remote, meta);
 			data_store_set_remote(data, &dr);
+			data_store_set_placer(data, &dp);
 		}
 		/* The internal API (Raft included) on the cluster address. */
 		http_options_default(&iopt);
@@ -728,7 +757,10 @@ out:
 	gc_stop(gc);
 	if (ihttp) /* (again: idempotent) nothing reads shards for others now */
 		http_server_stop(ihttp);
+	if (cluster && cluster_shard_recv_drain(15000))
+		log_warn("cluster: shard streams still running at shutdown");
 	cluster_remote_free(remote);
+	cluster_placer_free(placer);
 	cluster_close(cluster);
 	if (ihttp)
 		http_server_free(ihttp);

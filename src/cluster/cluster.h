@@ -236,5 +236,66 @@ void cluster_remote_free(struct cluster_remote *r);
 /* struct data_remote's pread (see data/data.h). Blocking; any thread. */
 ssize_t cluster_remote_pread(void *ctx, const uint8_t drive_id[16], const uint8_t blob_id[16],
 			     int shard, void *buf, size_t len, uint64_t off);
+/* The cluster r serves. Any thread. */
+struct cluster *cluster_remote_cluster(struct cluster_remote *r);
+/* Internal address of the node that has drive id (from the cluster map,
+ * else the nodes' own status), into addr (CLUSTER_ADDR_MAX + 1 bytes).
+ * for_write: CN_EDRIVE while the node is cooling down after a failure
+ * (cluster_remote_mark_bad). 0, CN_EDRIVE. Blocking; any thread. */
+int cluster_remote_address(struct cluster_remote *r, const uint8_t id[16], int for_write,
+			   char *addr);
+/* A stream to addr failed: new writes skip it for a few seconds. */
+void cluster_remote_mark_bad(struct cluster_remote *r, const char *addr);
+/* Looks drives up in the replicated cluster map of m first (optional;
+ * before the store is shared between threads). Main thread. */
+void cluster_remote_set_meta(struct cluster_remote *r, struct meta_store *m);
+
+/* ---- shard streams between nodes (shard.c) ---- */
+
+struct blob_layout;
+/* struct data_remote's w* functions; ctx is a struct cluster_remote. */
+int cluster_shard_wopen(void *ctx, const uint8_t drive_id[16], const struct blob_layout *l,
+			int shard, uint32_t hdr_len, void **h);
+int cluster_shard_wput(void *h, const void *ck, size_t ck_len, const void *piece, size_t len);
+int cluster_shard_wseal(void *h, const void *hdr, size_t hdr_len);
+int cluster_shard_wwait(void *h);
+void cluster_shard_wfree(void *h);
+
+/* What a signed shard-put request names (s3/internal.c parses it). */
+struct cluster_shard_params {
+	uint8_t blob[16], drive[16];
+	uint8_t k, m, cksum;
+	uint32_t block_size, hdr_len;
+	int shard;
+	char auth[65]; /* the request's X-Cairn-Auth: the stream MAC binds to it */
+};
+/* Takes a receiving slot before the 101 answer: 0, or CN_EAGAIN when
+ * SHARD_RECV_MAX streams are running (answer 503). Any thread. */
+int cluster_shard_recv_reserve(void);
+void cluster_shard_recv_unreserve(void);
+/* Runs the receiving end of a stream on the upgraded socket fd (owned) on
+ * a thread of its own; releases the reserved slot when done. Any thread. */
+void cluster_shard_accept(struct cluster *c, struct data_store *d, int fd,
+			  const struct cluster_shard_params *p);
+/* Waits up to timeout_ms for running receivers to end (before the data
+ * store closes). Returns how many are still running. Main thread. */
+int cluster_shard_recv_drain(unsigned timeout_ms);
+
+/* ---- placement of new blobs (place.c) ---- */
+
+struct cluster_placer;
+/* A placer over m's cluster map: k+m from ec_k/ec_m when ec_k > 0, else
+ * placement_default_ec of the eligible nodes. The table is recomputed when
+ * the map epoch changes. Main thread. */
+int cluster_placer_new(struct meta_store *m, uint8_t ec_k, uint8_t ec_m,
+		       struct cluster_placer **out);
+void cluster_placer_free(struct cluster_placer *p);
+/* struct data_placer's place: CN_ENOTFOUND while fewer than 2 nodes are
+ * eligible (the writer keeps blobs on this node). Any thread. */
+int cluster_placer_place(void *ctx, const uint8_t blob_id[16], uint8_t *k, uint8_t *m,
+			 uint8_t (*drive)[16]);
+/* The table in force (epoch, k, m, digest) for status; 0 or CN_ENOTFOUND. */
+int cluster_placer_info(struct cluster_placer *p, uint64_t *epoch, uint8_t *k, uint8_t *m,
+			uint8_t digest[16]);
 
 #endif

@@ -28,11 +28,14 @@
 #include "core/err.h"
 #include "core/log.h"
 #include "data/data.h"
+#include "meta/meta.h"
 
 #define REMOTE_DRIVES_MAX 256
 #define REMOTE_REFRESH_NS (1000ll * 1000 * 1000)
 #define REMOTE_TIMEOUT_MS 10000
 #define STATUS_TIMEOUT_MS 1500
+#define BAD_COOLDOWN_NS (3000ll * 1000 * 1000)
+#define BAD_MAX 16
 
 struct remote_drive {
 	uint8_t id[DATA_ID_LEN];
@@ -41,7 +44,12 @@ struct remote_drive {
 
 struct cluster_remote {
 	struct cluster *c;
+	struct meta_store *meta; /* the cluster map; NULL: status only */
 	pthread_mutex_t mu;
+	struct {
+		char address[CLUSTER_ADDR_MAX + 1];
+		int64_t until_ns;
+	} bad[BAD_MAX]; /* nodes new writes skip for now */
 	struct remote_drive drives[REMOTE_DRIVES_MAX];
 	int n;
 	int64_t refreshed_ns; /* monotonic; 0: never */
@@ -106,10 +114,44 @@ static void learn(struct cluster_remote *r, const char *address, json_t *drives)
 	}
 }
 
+static void learn_one(struct cluster_remote *r, const uint8_t id[DATA_ID_LEN], const char *address)
+{
+	int j;
+	for (j = 0; j < r->n; j++)
+		if (memcmp(r->drives[j].id, id, DATA_ID_LEN) == 0)
+			break;
+	if (j == r->n && r->n == REMOTE_DRIVES_MAX)
+		return;
+	if (j == r->n)
+		r->n++;
+	memcpy(r->drives[j].id, id, DATA_ID_LEN);
+	snprintf(r->drives[j].address, sizeof(r->drives[j].address), "%s", address);
+}
+
+/* The replicated cluster map: every registered drive's node address. */
+static void refresh_map(struct cluster_remote *r)
+{
+	struct meta_map map;
+
+	if (!r->meta || meta_map_get(r->meta, &map) != 0)
+		return;
+	for (size_t i = 0; i < map.n_drives; i++) {
+		if (map.drives[i].state == META_MAP_REMOVED)
+			continue;
+		for (size_t n = 0; n < map.n_nodes; n++)
+			if (map.nodes[n].id == map.drives[i].node &&
+			    map.nodes[n].state != META_MAP_REMOVED)
+				learn_one(r, map.drives[i].id, map.nodes[n].address);
+	}
+	meta_map_release(&map);
+}
+
 /* Asks every configured node which drives it has. Called with mu held. */
 static void refresh(struct cluster_remote *r)
 {
 	struct cluster_status st;
+
+	refresh_map(r);
 
 	cluster_status(r->c, &st);
 	for (int i = 0; i < st.n_nodes; i++) {
@@ -135,12 +177,63 @@ static int drive_address(struct cluster_remote *r, const uint8_t id[DATA_ID_LEN]
 
 	pthread_mutex_lock(&r->mu);
 	rc = lookup(r, id, addr);
+	if (rc) {
+		refresh_map(r); /* local and cheap: a drive registered since */
+		rc = lookup(r, id, addr);
+	}
 	if (rc && (!r->refreshed_ns || cn_mono_ns() - r->refreshed_ns > REMOTE_REFRESH_NS)) {
 		refresh(r);
 		rc = lookup(r, id, addr);
 	}
 	pthread_mutex_unlock(&r->mu);
 	return rc ? CN_EDRIVE : 0;
+}
+
+struct cluster *cluster_remote_cluster(struct cluster_remote *r)
+{
+	return r->c;
+}
+
+void cluster_remote_set_meta(struct cluster_remote *r, struct meta_store *m)
+{
+	r->meta = m;
+}
+
+int cluster_remote_address(struct cluster_remote *r, const uint8_t id[16], int for_write,
+			   char *addr)
+{
+	int rc = drive_address(r, id, addr);
+	int64_t now = cn_mono_ns();
+
+	if (rc || !for_write)
+		return rc;
+	pthread_mutex_lock(&r->mu);
+	for (int i = 0; i < BAD_MAX; i++)
+		if (r->bad[i].until_ns > now && strcmp(r->bad[i].address, addr) == 0)
+			rc = CN_EDRIVE;
+	pthread_mutex_unlock(&r->mu);
+	return rc;
+}
+
+void cluster_remote_mark_bad(struct cluster_remote *r, const char *addr)
+{
+	int64_t now = cn_mono_ns();
+	int at = 0;
+
+	pthread_mutex_lock(&r->mu);
+	for (int i = 0; i < BAD_MAX; i++) {
+		if (strcmp(r->bad[i].address, addr) == 0) {
+			at = i;
+			break;
+		}
+		if (r->bad[i].until_ns < r->bad[at].until_ns)
+			at = i;
+	}
+	snprintf(r->bad[at].address, sizeof(r->bad[at].address), "%s", addr);
+	r->bad[at].until_ns = now + BAD_COOLDOWN_NS;
+	pthread_mutex_unlock(&r->mu);
+	log_warn("cluster: node %s failed a shard stream; new writes skip it for %llds", addr,
+		 (long long)(BAD_COOLDOWN_NS / 1000000000));
 }
 
 ssize_t cluster_remote_pread(void *ctx, const uint8_t drive_id[DATA_ID_LEN],

@@ -98,6 +98,10 @@ struct blob_layout {
 	uint32_t block_size;
 	uint64_t size;
 	uint8_t drive[DATA_MAX_SHARDS][DATA_ID_LEN]; /* drive id of shard i */
+	/* Set by blob_writer_finish, never encoded: bit i = shard i is not
+	 * durable where drive[i] says (its node could not be reached); the
+	 * caller records it for healing with the commit (cluster only). */
+	uint16_t missing;
 };
 
 struct data_store;
@@ -236,8 +240,59 @@ struct data_remote {
 	ssize_t (*pread)(void *ctx, const uint8_t drive_id[DATA_ID_LEN],
 			 const uint8_t blob_id[DATA_ID_LEN], int shard, void *buf, size_t len,
 			 uint64_t off);
+	/* Writing shard `shard` of the blob laid out as l (k, m, cksum,
+	 * block_size, id) to another node's drive as one stream: wopen starts
+	 * it (hdr_len: the encoded shard header's length, fixed for the
+	 * blob), wput sends the next piece record (its checksum, then the
+	 * piece), wseal sends the header (which holds the final size) and
+	 * ends the stream, wwait returns 0 once the shard is durable and in
+	 * place on that node; wfree ends it (a stream not sealed and waited
+	 * for leaves nothing behind there). Errors: CN_EDRIVE (unreachable,
+	 * timed out), CN_ENOSPACE, ... All optional (NULL: no remote writes). */
+	int (*wopen)(void *ctx, const uint8_t drive_id[DATA_ID_LEN], const struct blob_layout *l,
+		     int shard, uint32_t hdr_len, void **h);
+	int (*wput)(void *h, const void *ck, size_t ck_len, const void *piece, size_t len);
+	int (*wseal)(void *h, const void *hdr, size_t hdr_len);
+	int (*wwait)(void *h);
+	void (*wfree)(void *h);
 	void *ctx;
 };
+
+/* Cluster mode: where a new blob's shards go. place fills k, m and the k+m
+ * drive ids (distinct nodes) for blob_id, or returns an error to let the
+ * writer choose among this store's own drives (CN_ENOTFOUND: no cluster
+ * layout yet). Any thread. */
+struct data_placer {
+	int (*place)(void *ctx, const uint8_t blob_id[DATA_ID_LEN], uint8_t *k, uint8_t *m,
+		     uint8_t (*drive)[DATA_ID_LEN]);
+	void *ctx;
+};
+/* Installs p (copied) before the store is shared between threads. */
+void data_store_set_placer(struct data_store *s, const struct data_placer *p);
+
+/* Write quorum of a k+m blob whose shards go to distinct nodes: a write
+ * succeeds with at least this many shards durable (see docs/CLUSTER.md):
+ * k + 1 when m >= 2, else k (so a 2+1 cluster writes with a node down). */
+int data_write_quorum(int k, int m);
+
+/* The receiving side of a remote shard write: a shard of the blob laid
+ * out as l (geometry and id; drive ids unused) arriving for drive_id of
+ * this store. put takes the records in order and checks each piece's
+ * checksum as it comes (CN_ECORRUPT), seal takes the header, checks it
+ * against the records received, writes it, fsyncs (policy), renames the
+ * shard into place and fsyncs the directory: then the shard is durable.
+ * abort (or free after a failure) removes the temporary file. CN_EDRIVE:
+ * no such drive here, or offline. Thread-pool or a dedicated thread. */
+struct shard_sink;
+int data_shard_sink_open(struct data_store *s, const uint8_t drive_id[DATA_ID_LEN],
+			 const struct blob_layout *l, int shard, uint32_t hdr_len,
+			 struct shard_sink **out);
+int data_shard_sink_put(struct shard_sink *k, const void *rec, size_t len);
+int data_shard_sink_seal(struct shard_sink *k, const void *hdr, size_t len);
+/* Frees the sink; removes the temporary file unless seal succeeded. */
+void data_shard_sink_free(struct shard_sink *k);
+/* Largest record a sink of l accepts (checksum + one full piece). */
+size_t data_shard_record_max(const struct blob_layout *l);
 /* Is l this store's to verify and heal: always on a single node; in a
  * cluster only when one of its shards is on this node's drives (each node
  * scrubs and heals its own). Any thread. */

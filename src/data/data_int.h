@@ -63,6 +63,7 @@ struct data_store {
 	struct pin **pins;
 
 	struct data_remote remote; /* cluster: other nodes' shards (pread NULL: none) */
+	struct data_placer placer; /* cluster: where new blobs go (place NULL: here) */
 };
 
 /* Before a blob's files go: CN_EBUSY if a reader pins it, else drops it

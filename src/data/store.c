@@ -1226,6 +1226,11 @@ void data_store_set_remote(struct data_store *s, const struct data_remote *r)
 	s->remote = *r;
 }
 
+void data_store_set_placer(struct data_store *s, const struct data_placer *p)
+{
+	s->placer = *p;
+}
+
 int data_store_drive_ids(struct data_store *s, uint8_t (*ids)[DATA_ID_LEN], int max)
 {
 	int n = 0;

@@ -14,6 +14,17 @@
  * fsyncs all shards in parallel, renames each shard to blobs/ab/cd/<id>.<i> and fsyncs those
  * directories. Any failure removes every temporary and already-renamed file:
  * a failed write leaves nothing visible. Memory: one block plus its parity.
+ *
+ * Cluster mode (a placer is installed): the placement names k+m drives on
+ * distinct nodes; shards on this node's drives are files as above, the
+ * others are streams to their nodes (s->remote.w*), fed record by record
+ * as blocks are encoded, so a slow node slows the writer (backpressure)
+ * and nothing is buffered beyond one block. A shard whose node cannot be
+ * reached or fails mid-way is dropped and reported in layout.missing; the
+ * write succeeds while data_write_quorum() shards are durable. Remote
+ * shards are renamed into place by their node when sealed; a write that
+ * fails after that leaves them to GC through the blob's intent, which
+ * names every drive of the placement.
  */
 #include "data/data_int.h"
 
@@ -31,9 +42,12 @@ struct blob_writer {
 	struct data_store *s;
 	struct blob_layout l; /* l.size counts bytes appended */
 	struct data_ec ec;
-	int n; /* k + m */
-	int drive[DATA_MAX_SHARDS];
+	int n;			    /* k + m */
+	int drive[DATA_MAX_SHARDS]; /* store index; -1: remote */
 	int fd[DATA_MAX_SHARDS];
+	void *rh[DATA_MAX_SHARDS]; /* remote stream of shard i */
+	int placed;		   /* drives chosen by the cluster placer */
+	uint16_t missing;	   /* shards dropped (placed blobs only) */
 	char *tmp[DATA_MAX_SHARDS];
 	struct shard_header hdr;
 	uint32_t ck;	/* checksum length */
@@ -46,10 +60,82 @@ struct blob_writer {
 	int err;	/* first append error: the writer is FAILED */
 };
 
+int data_write_quorum(int k, int m)
+{
+	return k + (m >= 2 ? 1 : 0);
+}
+
+static int live_shards(const struct blob_writer *w)
+{
+	int n = 0;
+	for (int i = 0; i < w->n; i++)
+		n += !(w->missing & (1u << i));
+	return n;
+}
+
+/* Drops shard i of a placed blob (its node or drive failed); fails the
+ * write once fewer than the quorum are left. */
+static int drop_shard(struct blob_writer *w, int i, int err)
+{
+	const struct data_io *io = w->s->io;
+
+	if (!w->placed)
+		return err;
+	if (!(w->missing & (1u << i)))
+		log_warn("data: shard %d of a blob dropped: %s", i, cn_strerror(err));
+	w->missing |= (uint16_t)(1u << i);
+	if (w->rh[i]) {
+		w->s->remote.wfree(w->rh[i]);
+		w->rh[i] = NULL;
+	}
+	if (w->fd[i] >= 0) {
+		io->close(io->ctx, w->fd[i]);
+		w->fd[i] = -1;
+	}
+	if (w->tmp[i]) {
+		io->unlink(io->ctx, w->tmp[i]);
+		free(w->tmp[i]);
+		w->tmp[i] = NULL;
+	}
+	return live_shards(w) >= data_write_quorum(w->l.k, w->l.m) ? 0 : err;
+}
+
+/* The cluster placer's drives; 1 if it has none for us (use our own). */
+static int place_drives(struct blob_writer *w)
+{
+	struct data_store *s = w->s;
+	uint8_t k, m;
+
+	if (!s->placer.place || s->placer.place(s->placer.ctx, w->l.id, &k, &m, w->l.drive) != 0)
+		return 1;
+	w->l.k = k;
+	w->l.m = m;
+	w->n = k + m;
+	w->placed = 1;
+	for (int i = 0; i < w->n; i++) {
+		int d = store_drive_index(s, w->l.drive[i]);
+		w->drive[i] = d;
+		if (d < 0 && !s->remote.wopen)
+			w->missing |= (uint16_t)(1u << i);
+		else if (d >= 0 && store_drive_check(s, d) != 0)
+			w->missing |= (uint16_t)(1u << i);
+	}
+	if (live_shards(w) < data_write_quorum(k, m)) {
+		log_warn("data: %d of a %d+%d blob's drives usable, the write quorum is %d",
+			 live_shards(w), k, m, data_write_quorum(k, m));
+		return CN_EDRIVE;
+	}
+	return 0;
+}
+
 static int pick_drives(struct blob_writer *w, const struct data_options *o)
 {
 	struct data_store *s = w->s;
 	int online[256], no = 0;
+	int rc = place_drives(w);
+
+	if (rc <= 0)
+		return rc;
 
 	for (int i = 0; i < s->n && no < 256; i++)
 		if (store_drive_check(s, i) == 0)
@@ -125,6 +211,7 @@ int blob_writer_new(struct data_store *s, const struct blob_info *info, struct b
 	w->hdr.part_number = info->part_number;
 	if ((rc = shard_header_encode(&w->hdr, hbuf, sizeof(hbuf))) < 0)
 		goto fail;
+	rc = 0;
 	w->ck = layout_ck_len(&w->l);
 	w->piece = (w->l.block_size + w->l.k - 1) / w->l.k;
 	w->blk = calloc(w->l.k, w->piece);
@@ -138,16 +225,32 @@ int blob_writer_new(struct data_store *s, const struct blob_info *info, struct b
 	uint64_t nb = (info->size_hint + w->l.block_size - 1) / w->l.block_size;
 	uint64_t need = w->hdr.hdr_len + nb * (w->ck + w->piece);
 	for (int i = 0; i < w->n; i++)
-		if ((rc = store_check_space(s, w->drive[i], need)) != 0)
+		if (w->drive[i] >= 0 && !(w->missing & (1u << i)) &&
+		    (rc = store_check_space(s, w->drive[i], need)) != 0 &&
+		    (rc = drop_shard(w, i, rc)) != 0)
 			goto fail;
 	for (int i = 0; i < w->n; i++) {
 		char path[DATA_PATH_MAX];
+		if (w->missing & (1u << i))
+			continue;
+		if (w->drive[i] < 0) {
+			rc = s->remote.wopen(s->remote.ctx, w->l.drive[i], &w->l, i, w->hdr.hdr_len,
+					     &w->rh[i]);
+			if (rc) {
+				w->rh[i] = NULL;
+				if ((rc = drop_shard(w, i, rc)) != 0)
+					goto fail;
+			}
+			continue;
+		}
 		if ((rc = store_tmp_path(s, w->drive[i], w->l.id, i, path, sizeof(path))) != 0)
 			goto fail;
 		int fd = s->io->open(s->io->ctx, path, O_WRONLY | O_CREAT | O_EXCL, 0600);
 		if (fd < 0) {
 			rc = store_fault(s, w->drive[i], dio_err(fd));
-			goto fail;
+			if ((rc = drop_shard(w, i, rc)) != 0)
+				goto fail;
+			continue;
 		}
 		w->fd[i] = fd;
 		if (!(w->tmp[i] = strdup(path))) {
@@ -179,6 +282,18 @@ static int flush_block(struct blob_writer *w)
 		par[j] = w->par + (size_t)j * (w->ck + w->piece) + w->ck;
 	data_ec_encode(&w->ec, p, data, par);
 	for (int i = 0; i < w->n; i++) {
+		if (w->missing & (1u << i))
+			continue;
+		if (w->rh[i]) {
+			uint8_t ckb[8];
+			const uint8_t *pc = i < (int)k ? data[i] : par[i - k];
+			piece_cksum_put(w->l.cksum, piece_cksum(w->l.cksum, w->nblk, i, pc, p),
+					ckb);
+			rc = s->remote.wput(w->rh[i], ckb, w->ck, pc, p);
+			if (rc && (rc = drop_shard(w, i, rc)) != 0)
+				return rc;
+			continue;
+		}
 		if (i < (int)k) {
 			/* Data pieces go out from the block buffer as they are: the
 			 * checksum is a separate small write, which costs less than
@@ -196,8 +311,11 @@ static int flush_block(struct blob_writer *w)
 					piece_cksum(w->l.cksum, w->nblk, i, r + w->ck, p), r);
 			rc = dio_write_all(s->io, w->fd[i], r, w->ck + p, off);
 		}
-		if (rc != 0)
-			return store_fault(s, w->drive[i], dio_err(rc));
+		if (rc != 0) {
+			rc = store_fault(s, w->drive[i], dio_err(rc));
+			if ((rc = drop_shard(w, i, rc)) != 0)
+				return rc;
+		}
 	}
 	w->nblk++;
 	w->pos = 0;
@@ -235,7 +353,8 @@ static void unlink_final(struct blob_writer *w, int n)
 {
 	char path[DATA_PATH_MAX];
 	for (int i = 0; i < n; i++)
-		if (store_shard_path(w->s, w->drive[i], w->l.id, i, path, sizeof(path)) == 0)
+		if (w->drive[i] >= 0 && !(w->missing & (1u << i)) &&
+		    store_shard_path(w->s, w->drive[i], w->l.id, i, path, sizeof(path)) == 0)
 			w->s->io->unlink(w->s->io->ctx, path);
 }
 
@@ -281,23 +400,52 @@ static int seal_shards(struct blob_writer *w, int sync)
 			goto out;
 	}
 	rc = 0;
-	for (int i = w->n - 1; i >= 0; i--) { /* shard 0 last, on this thread */
+	/* Remote shards first: their nodes fsync while we do. */
+	for (int i = 0; i < w->n; i++) {
+		if (!w->rh[i])
+			continue;
+		int r = s->remote.wseal(w->rh[i], jobs[i].hdr, w->hdr.hdr_len);
+		if (r && (rc = drop_shard(w, i, r)) != 0)
+			goto out;
+	}
+	for (int i = w->n - 1; i >= 0; i--) { /* the last local one on this thread */
 		struct seal_job *j = &jobs[i];
-		if (sync && i > 0 && pthread_create(&j->th, NULL, seal_one, j) == 0)
+		if (w->fd[i] < 0)
+			continue;
+		int last = 1;
+		for (int h = 0; h < i; h++)
+			last &= w->fd[h] < 0;
+		if (sync && !last && pthread_create(&j->th, NULL, seal_one, j) == 0)
 			j->started = 1;
 		else
 			seal_one(j);
 	}
 	for (int i = 0; i < w->n; i++) {
 		struct seal_job *j = &jobs[i];
+		if (w->fd[i] < 0)
+			continue;
 		if (j->started)
 			pthread_join(j->th, NULL);
 		int rc2 = j->rc ? j->rc : s->io->close(s->io->ctx, w->fd[i]);
 		if (j->rc)
 			s->io->close(s->io->ctx, w->fd[i]);
 		w->fd[i] = -1;
-		if (rc2 != 0 && rc == 0)
-			rc = store_fault(s, w->drive[i], dio_err(rc2));
+		if (rc2 != 0) {
+			rc2 = store_fault(s, w->drive[i], dio_err(rc2));
+			if ((rc2 = drop_shard(w, i, rc2)) != 0 && rc == 0)
+				rc = rc2;
+		}
+	}
+	for (int i = 0; i < w->n; i++) {
+		if (!w->rh[i])
+			continue;
+		int r = s->remote.wwait(w->rh[i]);
+		if (r == 0) {
+			s->remote.wfree(w->rh[i]);
+			w->rh[i] = NULL;
+		} else if ((r = drop_shard(w, i, r)) != 0 && rc == 0) {
+			rc = r;
+		}
 	}
 out:
 	free(jobs);
@@ -323,25 +471,33 @@ int blob_writer_finish(struct blob_writer *w, struct blob_layout *out)
 		goto fail;
 	for (; renamed < w->n; renamed++) {
 		int i = renamed;
+		if (!w->tmp[i])
+			continue; /* remote or dropped */
 		if ((rc = store_shard_path(s, w->drive[i], w->l.id, i, path, sizeof(path))) != 0 ||
 		    (rc = dio_mkdirs(io, s->drives[w->drive[i]].path, path, sync)) != 0 ||
 		    (rc = io->rename(io->ctx, w->tmp[i], path)) != 0) {
 			rc = store_fault(s, w->drive[i], dio_err(rc));
-			goto fail;
+			if ((rc = drop_shard(w, i, rc)) != 0)
+				goto fail;
+			continue;
 		}
 		free(w->tmp[i]);
 		w->tmp[i] = NULL;
 	}
 	if (sync) {
 		for (int i = 0; i < w->n; i++) {
+			if (w->drive[i] < 0 || (w->missing & (1u << i)))
+				continue;
 			store_shard_path(s, w->drive[i], w->l.id, i, dir, sizeof(dir));
 			*strrchr(dir, '/') = '\0';
 			if ((rc = dio_fsync_dir(io, dir)) != 0) {
 				rc = store_fault(s, w->drive[i], dio_err(rc));
-				goto fail;
+				if ((rc = drop_shard(w, i, rc)) != 0)
+					goto fail;
 			}
 		}
 	}
+	w->l.missing = w->missing;
 	*out = w->l;
 	blob_writer_abort(w); /* nothing left to remove: frees */
 	return 0;
@@ -357,6 +513,8 @@ void blob_writer_abort(struct blob_writer *w)
 		return;
 	const struct data_io *io = w->s->io;
 	for (int i = 0; i < DATA_MAX_SHARDS; i++) {
+		if (w->rh[i])
+			w->s->remote.wfree(w->rh[i]);
 		if (w->fd[i] >= 0)
 			io->close(io->ctx, w->fd[i]);
 		if (w->tmp[i]) {

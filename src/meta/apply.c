@@ -67,6 +67,51 @@ static int gc_add(struct actx *a, const uint8_t blob_id[META_ID_LEN], const uint
 	if (!rc)
 		rc = kv_put(a->t, KV_GC, k, sizeof(k), w.p, w.len);
 	cn_buf_release(&w);
+	/* A retired blob is GC's: a healer must not write a shard of it
+	 * that GC may already have deleted elsewhere (it would leak). */
+	if (!rc && (rc = kv_del(a->t, KV_HEAL, blob_id, META_ID_LEN)) == CN_ENOTFOUND)
+		rc = 0;
+	return rc;
+}
+
+/* The command committed a blob with shards missing: record them. */
+static int heal_add(struct actx *a)
+{
+	const struct meta_cmd *c = a->c;
+	struct cn_buf w;
+	int rc;
+
+	if (!c->heal_mask)
+		return 0;
+	cn_buf_init(&w);
+	rc = healrec_encode(&w, c->heal_mask, c->layout, c->layout_len);
+	if (!rc)
+		rc = kv_put(a->t, KV_HEAL, c->blob_id, META_ID_LEN, w.p, w.len);
+	cn_buf_release(&w);
+	return rc;
+}
+
+static int do_heal_done(struct actx *a)
+{
+	const struct meta_cmd *c = a->c;
+	const uint8_t *v, *layout;
+	size_t vlen, llen;
+	uint16_t mask;
+	int rc = kv_get(a->t, KV_HEAL, c->blob_id, META_ID_LEN, &v, &vlen);
+
+	if (rc == CN_ENOTFOUND)
+		return 0; /* retired meanwhile, or healed by an earlier command */
+	if (rc || (rc = healrec_decode(v, vlen, &mask, &layout, &llen)) != 0)
+		return rc;
+	mask &= (uint16_t)~c->heal_mask;
+	if (!mask)
+		return kv_del(a->t, KV_HEAL, c->blob_id, META_ID_LEN);
+	uint8_t copy[META_LAYOUT_MAX];
+	memcpy(copy, layout, llen); /* layout points into the txn */
+	cn_buf_reset(&a->w);
+	rc = healrec_encode(&a->w, mask, copy, llen);
+	if (!rc)
+		rc = kv_put(a->t, KV_HEAL, c->blob_id, META_ID_LEN, a->w.p, a->w.len);
 	return rc;
 }
 
@@ -607,6 +652,8 @@ static int do_put_version(struct actx *a)
 		rc = put_latest(a, &v, c->inline_data);
 	if (!rc && c->loc == META_LOC_BLOB)
 		rc = intent_clear(a, c->blob_id);
+	if (!rc && c->loc == META_LOC_BLOB)
+		rc = heal_add(a);
 	return rc;
 }
 
@@ -885,6 +932,8 @@ static int do_part_put(struct actx *a)
 		rc = kv_put(a->t, KV_PARTS, pk, sizeof(pk), a->w.p, a->w.len);
 	if (!rc)
 		rc = intent_clear(a, c->blob_id);
+	if (!rc)
+		rc = heal_add(a);
 	return rc;
 }
 
@@ -1068,6 +1117,9 @@ static int do_gc_done(struct actx *a)
 		be64_put(k, (uint64_t)a->c->gc[i].due);
 		memcpy(k + 8, a->c->gc[i].blob_id, META_ID_LEN);
 		int rc = kv_del(a->t, KV_GC, k, sizeof(k));
+		if (rc && rc != CN_ENOTFOUND)
+			return rc;
+		rc = kv_del(a->t, KV_HEAL, a->c->gc[i].blob_id, META_ID_LEN);
 		if (rc && rc != CN_ENOTFOUND)
 			return rc;
 	}
@@ -1321,6 +1373,7 @@ int meta_apply(struct kv_txn *t, const struct meta_cmd *c, struct meta_cmd_resul
 		break;
 	case META_CMD_INTENT_ADD: rc = do_intent_add(&a); break;
 	case META_CMD_GC_DONE: rc = do_gc_done(&a); break;
+	case META_CMD_HEAL_DONE: rc = do_heal_done(&a); break;
 	case META_CMD_INTENT_DROP: rc = do_intent_drop(&a); break;
 	case META_CMD_NODE_SET:
 	case META_CMD_DRIVE_SET:

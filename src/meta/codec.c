@@ -40,6 +40,7 @@
  *   buckets:  1 ver, 8 created ns, 1 versioning (0..2), 2+n attrs
  *   stats:    1 ver, 8 objects, 8 bytes, 8 versions, 8 version bytes
  *   gc/intents: 1 ver, 8 created ns, 2+n layout
+ *   heal:     1 ver, 2 missing-shard mask, 2+n layout
  *
  *   map db (cluster map; keys in keys.c):
  *   epoch:  1 ver, 8 epoch
@@ -62,6 +63,10 @@
  *   20     4     weight                   35     1     state (1..4)
  *   24     1+n   address (n 1..63)        36     4     weight
  *   ..     1+n   zone (n 0..63)           40     8     capacity bytes
+ *
+ * A PUT_VERSION / PART_PUT with a heal mask and every HEAL_DONE end with a
+ * u16 heal mask after the gc array; without one the command ends there (as
+ * every command written before heal entries existed).
  *
  * Encoding refuses exactly what decoding rejects (map_valid): a proposal
  * that encodes always decodes on every node.
@@ -590,6 +595,30 @@ int blobref_decode(const uint8_t *p, size_t len, int64_t *created, const uint8_t
 	return fin(&r);
 }
 
+int healrec_encode(struct cn_buf *w, uint16_t mask, const void *layout, size_t layout_len)
+{
+	if (layout_len > META_LAYOUT_MAX)
+		return CN_EMETATOOBIG;
+	wb_u8(w, REC_V1);
+	wb_u16(w, mask);
+	wb_u16(w, (uint16_t)layout_len);
+	cn_buf_put(w, layout, layout_len);
+	return w->err;
+}
+
+int healrec_decode(const uint8_t *p, size_t len, uint16_t *mask, const uint8_t **layout,
+		   size_t *layout_len)
+{
+	struct rbuf r;
+
+	rb_init(&r, p, len);
+	if (rb_u8(&r) != REC_V1)
+		return CN_ECORRUPT;
+	*mask = rb_u16(&r);
+	*layout = rb_blob16(&r, META_LAYOUT_MAX, layout_len);
+	return fin(&r);
+}
+
 /* ---- cluster map ---- */
 
 /* Printable ASCII (no NUL, no space): what the map stores as text. */
@@ -845,6 +874,8 @@ int cmd_encode_into(const struct meta_cmd *c, struct cn_buf *w)
 		wb_u64(w, (uint64_t)c->gc[i].due);
 		cn_buf_put(w, c->gc[i].blob_id, META_ID_LEN);
 	}
+	if (c->heal_mask || c->type == META_CMD_HEAL_DONE)
+		wb_u16(w, c->heal_mask);
 	return w->err;
 }
 
@@ -893,7 +924,7 @@ int meta_cmd_decode(const void *buf, size_t len, struct meta_cmd *c)
 		return CN_ECORRUPT;
 	c->type = rb_u8(&r);
 	if ((c->type < META_CMD_BUCKET_CREATE || c->type > META_CMD_INTENT_DROP) &&
-	    !is_map_cmd(c->type))
+	    !is_map_cmd(c->type) && c->type != META_CMD_HEAL_DONE)
 		return CN_ECORRUPT;
 	c->now = (int64_t)rb_u64(&r);
 	if (is_map_cmd(c->type)) {
@@ -959,6 +990,8 @@ int meta_cmd_decode(const void *buf, size_t len, struct meta_cmd *c)
 			rb_id(&r, g[i].blob_id);
 		}
 	}
+	if (r.off < len || c->type == META_CMD_HEAL_DONE)
+		c->heal_mask = rb_u16(&r);
 	if (fin(&r))
 		goto bad;
 	return 0;

@@ -148,6 +148,9 @@ enum meta_cmd_type {
 	META_CMD_BARRIER = 14,
 	META_CMD_NODE_SET = 15,	 /* node (cluster map), map_flags */
 	META_CMD_DRIVE_SET = 16, /* drive (cluster map), map_flags */
+	/* blob_id, heal_mask: these shards were rebuilt where the blob's
+	 * layout puts them; clears them from the blob's heal entry */
+	META_CMD_HEAL_DONE = 17,
 };
 
 /* ---- cluster map (DESIGN §6): nodes and drives, changed only by commands ----
@@ -262,6 +265,10 @@ struct meta_cmd {
 	uint8_t map_flags;	 /* NODE_SET / DRIVE_SET: META_MAP_* */
 	struct meta_node node;	 /* NODE_SET */
 	struct meta_drive drive; /* DRIVE_SET */
+	/* PUT_VERSION / PART_PUT of a blob: bit i set = shard i of the layout
+	 * is not durable (its node was down); the same command records a heal
+	 * entry for the blob. HEAL_DONE: the bits healed. */
+	uint16_t heal_mask;
 
 	struct meta_cmd_result res; /* out */
 	uint8_t local_only;	    /* cluster: forwarded here already; CN_ENOTLEADER
@@ -518,6 +525,21 @@ typedef int (*meta_gc_cb)(const struct meta_gc_ref *ref, const uint8_t *layout, 
 /* Visits up to max gc entries with due <= now, oldest first. Any thread.
  * Remove visited entries after deleting their blobs with META_CMD_GC_DONE. */
 int meta_gc_fetch(struct meta_store *s, int64_t now, unsigned max, meta_gc_cb cb, void *arg);
+
+/* ---- heal entries (cluster: blobs written while a shard's node was down) ----
+ * One per blob, keyed by blob id: the shards still missing (bit i = shard i)
+ * and the blob's layout. Created by the PUT_VERSION / PART_PUT that commits
+ * the blob (heal_mask), shrunk by HEAL_DONE, removed when the blob is
+ * retired to gc (so nobody heals a blob GC may be deleting). */
+typedef int (*meta_heal_cb)(const uint8_t blob_id[META_ID_LEN], uint16_t mask,
+			    const uint8_t *layout, size_t layout_len, void *arg);
+/* Visits up to max entries with blob id > after (NULL: from the start), in
+ * id order; everything borrowed for the call only; cb returns non-zero to
+ * stop. Returns the number visited or an error. Any thread. */
+int meta_heal_each(struct meta_store *s, const uint8_t *after, unsigned max, meta_heal_cb cb,
+		   void *arg);
+/* Number of heal entries (status, tests). Any thread. */
+int meta_heal_count(struct meta_store *s, uint64_t *n);
 /* Number of intents currently recorded (tests, metrics). */
 int meta_intent_count(struct meta_store *s, uint64_t *n);
 /* Visits every intent (blob being written); blob_id and layout borrowed for

@@ -151,6 +151,9 @@ int bucket_decode(const uint8_t *p, size_t len, const char *name, size_t nlen,
 int stats_encode(struct cn_buf *w, const struct stats_rec *s);
 int stats_decode(const uint8_t *p, size_t len, struct stats_rec *s);
 int blobref_encode(struct cn_buf *w, int64_t created, const void *layout, size_t layout_len);
+int healrec_encode(struct cn_buf *w, uint16_t mask, const void *layout, size_t layout_len);
+int healrec_decode(const uint8_t *p, size_t len, uint16_t *mask, const uint8_t **layout,
+		   size_t *layout_len);
 int blobref_decode(const uint8_t *p, size_t len, int64_t *created, const uint8_t **layout,
 		   size_t *layout_len);
 /* Cluster map records (db map; formats in codec.c, keys in keys.c). */

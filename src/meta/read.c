@@ -1054,6 +1054,58 @@ int meta_gc_fetch(struct meta_store *s, int64_t now, unsigned max, meta_gc_cb cb
 	return rc == CN_ENOTFOUND ? 0 : rc;
 }
 
+int meta_heal_each(struct meta_store *s, const uint8_t *after, unsigned max, meta_heal_cb cb,
+		   void *arg)
+{
+	struct kv_txn t;
+	struct kv_cursor c;
+	struct kv_item it;
+	unsigned n = 0;
+	int rc = rtxn(s, &t);
+
+	if (rc)
+		return rc;
+	rc = kv_cursor_open(&t, KV_HEAL, &c);
+	for (rc = rc ? rc : kv_cursor_seek(&c, after, after ? META_ID_LEN : 0, &it); !rc && n < max;
+	     rc = kv_cursor_next(&c, &it)) {
+		const uint8_t *layout;
+		size_t llen;
+		uint16_t mask;
+		if (it.klen != META_ID_LEN) {
+			rc = CN_ECORRUPT;
+			break;
+		}
+		if (after && memcmp(it.k, after, META_ID_LEN) == 0)
+			continue;
+		if ((rc = healrec_decode(it.v, it.vlen, &mask, &layout, &llen)) != 0)
+			break;
+		n++;
+		if (cb(it.k, mask, layout, llen, arg))
+			break;
+	}
+	kv_cursor_close(&c);
+	kv_read_end(&t);
+	return rc && rc != CN_ENOTFOUND ? rc : (int)n;
+}
+
+int meta_heal_count(struct meta_store *s, uint64_t *n)
+{
+	struct kv_txn t;
+	struct kv_cursor c;
+	struct kv_item it;
+	int rc = rtxn(s, &t);
+
+	*n = 0;
+	if (rc)
+		return rc;
+	rc = kv_cursor_open(&t, KV_HEAL, &c);
+	for (rc = rc ? rc : kv_cursor_seek(&c, NULL, 0, &it); !rc; rc = kv_cursor_next(&c, &it))
+		(*n)++;
+	kv_cursor_close(&c);
+	kv_read_end(&t);
+	return rc == CN_ENOTFOUND ? 0 : rc;
+}
+
 int meta_intent_count(struct meta_store *s, uint64_t *n)
 {
 	struct kv_txn t;

@@ -525,6 +525,7 @@ static void cobj_copied(struct s3_req *r, struct s3_copy_blob *cb, int err)
 	memcpy(c->blob_id, cb->layout.id, META_ID_LEN);
 	c->layout = cb->layout_enc;
 	c->layout_len = cb->layout_len;
+	c->heal_mask = cb->layout.missing; /* shards to heal (cluster) */
 	cobj_submit(r, op);
 }
 

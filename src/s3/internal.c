@@ -19,6 +19,9 @@
  *                                    raw bytes of a shard on this node's drive
  *                                    (the reader verifies them): 200 (short
  *                                    at end of file), 404 no such shard
+ *   POST /_cairn/internal/shard-put?blob=&drive=&shard=&k=&m=&ck=&bs=&hdr=
+ *                                    Upgrade: cairn-shard -> 101, then a
+ *                                    shard stream (cluster/shard.c)
  *
  * Layer: s3 (it needs the HTTP layer); the work is cluster/'s.
  */
@@ -612,6 +615,85 @@ static void op_shard(struct s3_req *r)
 		send_err(r, CN_ENOMEM);
 }
 
+/* ---- shard-put: another node streams a shard of a blob it writes ---- */
+
+static int num_param(struct s3_req *r, const char *name, unsigned long max, unsigned long *out)
+{
+	const char *v = s3_route_param(&r->route, name);
+	char *end;
+
+	if (!v || !*v || *v == '-')
+		return CN_EBADREQ;
+	*out = strtoul(v, &end, 10);
+	return *end || *out > max ? CN_EBADREQ : 0;
+}
+
+static void shard_put_upgraded(struct http_request *h, int fd, void *arg)
+{
+	struct s3_req *r = h->data;
+	struct cluster_shard_params *p = arg;
+
+	if (fd >= 0)
+		cluster_shard_accept(r->srv->cluster, r->srv->data, fd, p);
+	else
+		cluster_shard_recv_unreserve();
+	s3_end(r);
+}
+
+/* Parses what the signed target names into p. */
+static int shard_put_params(struct s3_req *r, struct cluster_shard_params *p)
+{
+	const char *up = s3_header(r, "upgrade");
+	unsigned long k, m, ck, bs, hdr, shard;
+
+	if (!up || strcasecmp(up, "cairn-shard") != 0 ||
+	    unhex16(s3_route_param(&r->route, "drive"), p->drive) ||
+	    unhex16(s3_route_param(&r->route, "blob"), p->blob) ||
+	    num_param(r, "k", DATA_MAX_SHARDS, &k) || num_param(r, "m", DATA_MAX_SHARDS, &m) ||
+	    num_param(r, "ck", 255, &ck) || num_param(r, "bs", DATA_BLOCK_MAX, &bs) ||
+	    num_param(r, "hdr", 65535, &hdr) || num_param(r, "shard", DATA_MAX_SHARDS, &shard))
+		return CN_EBADREQ;
+	p->k = (uint8_t)k;
+	p->m = (uint8_t)m;
+	p->cksum = (uint8_t)ck;
+	p->block_size = (uint32_t)bs;
+	p->hdr_len = (uint32_t)hdr;
+	p->shard = (int)shard;
+	snprintf(p->auth, sizeof(p->auth), "%s", s3_header(r, "x-cairn-auth"));
+	return 0;
+}
+
+/* The upgrade answers once the (empty) request body is complete. */
+static void shard_put_body(struct s3_req *r, int err, char *buf, size_t len)
+{
+	struct cluster_shard_params *p = cn_pool_zalloc(r->pool, sizeof(*p));
+	static const struct http_header hdrs[] = {
+		{"Upgrade", 7, "cairn-shard", 11},
+		{"Connection", 10, "Upgrade", 7},
+	};
+	int rc;
+
+	(void)buf;
+	if (err || len || !p) {
+		send_err(r, err ? err : p ? CN_EBADREQ : CN_ENOMEM);
+		return;
+	}
+	if ((rc = shard_put_params(r, p)) != 0 || (rc = cluster_shard_recv_reserve()) != 0) {
+		send_err(r, rc);
+		return;
+	}
+	rc = http_request_upgrade(r->http, hdrs, 2, shard_put_upgraded, p);
+	if (rc) {
+		cluster_shard_recv_unreserve();
+		send_err(r, rc);
+	}
+}
+
+static void op_shard_put(struct s3_req *r)
+{
+	s3_body_read_small(r, 0, shard_put_body);
+}
+
 /* ---- dispatch ---- */
 
 void s3_internal(struct s3_req *r)
@@ -661,6 +743,8 @@ void s3_internal(struct s3_req *r)
 		op_snapshot(r);
 	else if (strcmp(p, "shard") == 0)
 		op_shard(r);
+	else if (post && strcmp(p, "shard-put") == 0)
+		op_shard_put(r);
 	else if (post && strcmp(p, "member") == 0)
 		op_member(r);
 	else

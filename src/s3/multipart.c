@@ -220,6 +220,7 @@ static void part_received(struct s3_req *r, struct s3_upload *u, int err)
 	memcpy(c->blob_id, u->layout.id, META_ID_LEN);
 	c->layout = u->layout_enc;
 	c->layout_len = u->layout_len;
+	c->heal_mask = u->layout.missing; /* shards to heal (cluster) */
 	rc = s3_meta_submit(r, c, part_committed, r);
 	if (rc) {
 		s3_upload_discard(r, u);
@@ -323,6 +324,7 @@ static void pcopy_copied(struct s3_req *r, struct s3_copy_blob *cb, int err)
 	memcpy(c->blob_id, cb->layout.id, META_ID_LEN);
 	c->layout = cb->layout_enc;
 	c->layout_len = cb->layout_len;
+	c->heal_mask = cb->layout.missing; /* shards to heal (cluster) */
 	rc = s3_meta_submit(r, c, pcopy_committed, r);
 	if (rc) {
 		s3_copy_blob_discard(r, cb);

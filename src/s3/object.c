@@ -154,6 +154,7 @@ static void put_received(struct s3_req *r, struct s3_upload *u, int err)
 		memcpy(c->blob_id, u->layout.id, META_ID_LEN);
 		c->layout = u->layout_enc;
 		c->layout_len = u->layout_len;
+		c->heal_mask = u->layout.missing; /* shards to heal (cluster) */
 	}
 	rc = s3_meta_submit(r, c, put_committed, r);
 	if (rc)
