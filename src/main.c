@@ -278,9 +278,14 @@ static void *startup_main(void *arg)
 	struct startup *st = arg;
 	int logged = 0, reg_logged = 0, registered = 0;
 
+	uint32_t t = cluster_blob_tag(st->cluster);
+	const uint8_t tag[4] = {(uint8_t)(t >> 24), (uint8_t)(t >> 16), (uint8_t)(t >> 8),
+				(uint8_t)t};
+
 	while (!atomic_load(&st->stop)) {
-		int rc = cluster_ready(st->cluster) ? gc_reclaim_local_intents(st->meta, st->data)
-						    : CN_ENOLEADER;
+		int rc = cluster_ready(st->cluster)
+				 ? gc_reclaim_local_intents(st->meta, st->data, tag)
+				 : CN_ENOLEADER;
 		if (rc >= 0) {
 			registered = startup_register(st, &reg_logged);
 			s3_server_set_ready(st->s3, 1);
@@ -359,6 +364,7 @@ static int cmd_server(int argc, char **argv)
 	struct http_handler ihandler;
 	const char *node_bind = NULL, *peers_arg = NULL, *zone = "";
 	uint8_t ec_k = 0, ec_m = 0;
+	struct gc_peers gc_peers = {0};
 	struct cluster_placer *placer = NULL;
 	char *peers_buf = NULL;
 	const char *peers[CLUSTER_MAX_NODES];
@@ -684,8 +690,11 @@ static int cmd_server(int argc, char **argv)
 			ret = 2;
 			goto out;
 		}
-		/* Each node collects only the blobs on its own drives. */
-		gopt.local_only = 1;
+		/* The leader collects, on every node. */
+		gc_peers.active = cluster_gc_active;
+		gc_peers.remove = cluster_gc_remove;
+		gc_peers.ctx = remote;
+		gopt.peers = &gc_peers;
 	}
 	rc = gc_start(meta, data, &gopt, &gc);
 	if (rc)

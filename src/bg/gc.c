@@ -58,9 +58,13 @@ int gc_run_once(struct gc *g)
 {
 	struct collect c = {g->items, 0, g->opt.batch};
 	struct meta_gc_ref *done;
+	struct blob_layout *layouts = NULL;
+	uint8_t *peer_ok = NULL;
 	unsigned n_done = 0;
 	int rc;
 
+	if (g->opt.peers && !g->opt.peers->active(g->opt.peers->ctx))
+		return 0; /* the leader collects */
 	pthread_mutex_lock(&g->pass_mu);
 	/* Entries are due at (retire time + META_GC_GRACE_NS); a shorter
 	 * configured grace looks that much further ahead. */
@@ -73,15 +77,27 @@ int gc_run_once(struct gc *g)
 		rc = CN_ENOMEM;
 		goto out;
 	}
+	if (g->opt.peers) {
+		peer_ok = calloc(c.n, 1);
+		layouts = calloc(c.n, sizeof(*layouts));
+		if (!peer_ok || !layouts) {
+			rc = CN_ENOMEM;
+			goto free_out;
+		}
+		for (unsigned i = 0; i < c.n; i++)
+			layouts[i] = c.items[i].layout;
+		/* undecodable layouts are dropped below without asking anyone */
+		if (g->opt.peers->remove(g->opt.peers->ctx, layouts, c.n, peer_ok) != 0)
+			memset(peer_ok, 0, c.n);
+	}
 	for (unsigned i = 0; i < c.n; i++) {
 		int drc = 0;
-		if (c.items[i].ok && g->opt.local_only &&
-		    !blob_is_local(g->data, &c.items[i].layout))
-			continue; /* another node's blob: that node collects it */
 		if (c.items[i].ok)
 			drc = blob_delete(g->data, &c.items[i].layout);
 		else
 			log_warn("gc: undecodable layout for a gc entry; dropping it");
+		if (drc == 0 && peer_ok && c.items[i].ok && !peer_ok[i])
+			drc = CN_EDRIVE; /* another node still has (or reads) it */
 		if (drc == 0) {
 			done[n_done++] = c.items[i].ref;
 		} else if (drc == CN_EBUSY) {
@@ -103,7 +119,10 @@ int gc_run_once(struct gc *g)
 		if (rc == 0)
 			g->deleted += n_done;
 	}
+free_out:
 	free(done);
+	free(peer_ok);
+	free(layouts);
 	if (rc == 0)
 		rc = (int)n_done;
 out:
@@ -218,6 +237,7 @@ void gc_stop(struct gc *g)
 
 struct reclaim {
 	struct data_store *data;
+	const uint8_t *tag; /* 4 bytes; NULL: every blob on this node's drives */
 	uint8_t (*ids)[META_ID_LEN];
 	size_t n, cap;
 	int rc;
@@ -230,7 +250,8 @@ static int reclaim_cb(const uint8_t *blob_id, int64_t created, const uint8_t *la
 	struct blob_layout l;
 	(void)created;
 
-	if (blob_layout_decode(layout, layout_len, &l) != 0 || !blob_is_local(r->data, &l))
+	if (r->tag ? memcmp(blob_id, r->tag, 4) != 0
+		   : blob_layout_decode(layout, layout_len, &l) != 0 || !blob_is_local(r->data, &l))
 		return 0;
 	if (r->n == r->cap) {
 		size_t cap = r->cap ? r->cap * 2 : 16;
@@ -246,9 +267,9 @@ static int reclaim_cb(const uint8_t *blob_id, int64_t created, const uint8_t *la
 	return 0;
 }
 
-int gc_reclaim_local_intents(struct meta_store *m, struct data_store *d)
+int gc_reclaim_local_intents(struct meta_store *m, struct data_store *d, const uint8_t *tag)
 {
-	struct reclaim r = {.data = d};
+	struct reclaim r = {.data = d, .tag = tag};
 	struct meta_cmd cmd;
 	int rc;
 

@@ -46,6 +46,7 @@ struct scrub {
 	int stop;
 	int want_pass;
 	int want_heal;
+	int64_t bf_warned_ns;
 	struct scrub_progress p;
 };
 
@@ -84,7 +85,7 @@ static void check_blob(struct scrub *s, const struct blob_layout *l, int from_qu
 
 	if (!data_store_owns(s->data, l))
 		return; /* in a cluster, the node holding the blob scrubs it */
-	rc = blob_heal(s->data, l, &out, &rebuilt);
+	rc = blob_scrub(s->data, l, &out, &rebuilt);
 	pthread_mutex_lock(&s->mu);
 	if (!from_queue) {
 		s->p.blobs_checked++;
@@ -517,6 +518,109 @@ static void rebuild_run(struct scrub *s)
 		 secs > 0 ? (double)rb.run_bytes / 1048576.0 / secs : 0.0);
 }
 
+/* ---- backfill (cluster): shards missing since their node was down ---- */
+
+#define BF_BATCH 64
+
+struct bf_item {
+	uint8_t id[META_ID_LEN];
+	uint16_t mask; /* missing shards on this node's drives */
+	struct blob_layout l;
+};
+
+struct bf_collect {
+	struct scrub *s;
+	struct bf_item *it;
+	unsigned n;
+	uint8_t last[META_ID_LEN]; /* cursor: the last entry visited */
+};
+
+static int bf_cb(const uint8_t blob_id[META_ID_LEN], uint16_t mask, const uint8_t *layout,
+		 size_t layout_len, void *arg)
+{
+	struct bf_collect *c = arg;
+	struct bf_item *it = &c->it[c->n];
+
+	memcpy(c->last, blob_id, META_ID_LEN);
+	if (blob_layout_decode(layout, layout_len, &it->l) != 0)
+		return 0;
+	it->mask = 0;
+	for (int i = 0; i < it->l.k + it->l.m; i++)
+		if ((mask & (1u << i)) && data_store_has_drive(c->s->data, it->l.drive[i]))
+			it->mask |= (uint16_t)(1u << i);
+	if (it->mask) {
+		memcpy(it->id, blob_id, META_ID_LEN);
+		c->n++;
+	}
+	return 0;
+}
+
+/* Rebuilds the shards of one entry that belong on this node's drives and
+ * clears them from the entry. Pinned meanwhile: GC (which removes the
+ * entry when it retires the blob) cannot delete the blob under us. */
+static void bf_item(struct scrub *s, const struct bf_item *it, int64_t start, uint64_t *bytes)
+{
+	uint16_t done = 0;
+	int failed = 0;
+
+	if (data_pin(s->data, it->id) != 0)
+		return;
+	for (int i = 0; i < it->l.k + it->l.m && !stopping(s); i++) {
+		struct blob_layout out;
+		unsigned r = 0;
+		if (!(it->mask & (1u << i)))
+			continue;
+		int rc = blob_rebuild_shard(s->data, &it->l, i, &out, &r);
+		if (rc == 0) {
+			done |= (uint16_t)(1u << i);
+			*bytes += blob_shard_bytes(&it->l);
+		} else {
+			failed++;
+			if (cn_now_ns() - s->bf_warned_ns > 60 * 1000000000LL) {
+				s->bf_warned_ns = cn_now_ns(); /* once a minute, not per retry */
+				log_warn("scrub: backfilling a shard failed: %s (retried every "
+					 "second)",
+					 cn_strerror(rc));
+			}
+		}
+	}
+	data_unpin(s->data, it->id);
+	if (done) {
+		struct meta_cmd cmd;
+		memset(&cmd, 0, sizeof(cmd));
+		cmd.type = META_CMD_HEAL_DONE;
+		cmd.now = cn_now_ns();
+		memcpy(cmd.blob_id, it->id, META_ID_LEN);
+		cmd.heal_mask = done;
+		if (meta_submit_sync(s->meta, &cmd) != 0)
+			failed++;
+	}
+	pthread_mutex_lock(&s->mu);
+	s->p.backfill_shards += (uint64_t)__builtin_popcount(done);
+	s->p.backfill_failed += (uint64_t)failed;
+	pthread_mutex_unlock(&s->mu);
+	throttle_at(start, *bytes, s->opt.rebuild_bytes_per_sec);
+}
+
+/* One sweep over the heal entries, in pages. Entries of other nodes'
+ * drives are skipped (their nodes backfill them). */
+static void backfill_run(struct scrub *s)
+{
+	struct bf_item items[BF_BATCH];
+	struct bf_collect c = {.s = s, .it = items};
+	int64_t start = cn_now_ns();
+	uint64_t bytes = 0;
+	int first = 1, rc;
+
+	do {
+		c.n = 0;
+		rc = meta_heal_each(s->meta, first ? NULL : c.last, BF_BATCH, bf_cb, &c);
+		first = 0;
+		for (unsigned i = 0; i < c.n && !stopping(s); i++)
+			bf_item(s, &items[i], start, &bytes);
+	} while (rc == BF_BATCH && !stopping(s));
+}
+
 static void *scrub_main(void *arg)
 {
 	struct scrub *s = arg;
@@ -532,6 +636,7 @@ static void *scrub_main(void *arg)
 		pthread_mutex_unlock(&s->mu);
 		drain_queue(s);
 		rebuild_run(s);
+		backfill_run(s);
 		if (pass) {
 			full_pass(s);
 			if (s->opt.interval_s)

@@ -9,7 +9,10 @@
  *    store flags it): a walk of the metadata that heals each blob with a
  *    shard on that drive, throttled to `rebuild_bytes_per_sec` of shard
  *    bytes, its cursor and counters saved on the drive every second so a
- *    restart resumes it; done, the drive's flag is cleared.
+ *    restart resumes it; done, the drive's flag is cleared, and
+ *  - in a cluster, every second, backfills shards recorded missing in the
+ *    metadata's heal entries (written while their node was down) that
+ *    belong on this node's drives, at the rebuild rate.
  * All healing runs on this one thread, so two heals of a blob never overlap.
  *
  * Thread rules: scrub_start/scrub_stop on the owner thread; scrub_trigger,
@@ -60,6 +63,8 @@ struct scrub_progress {
 	uint64_t queue_healed;	/* blobs healed from the readers' queue */
 	uint64_t heal_queue_len;
 	int64_t last_pass_end_ns;
+	uint64_t backfill_shards; /* missing shards rebuilt from heal entries */
+	uint64_t backfill_failed; /* attempts that failed (retried) */
 	struct scrub_rebuild rebuild;
 };
 

@@ -140,6 +140,9 @@ void cluster_status(struct cluster *c, struct cluster_status *out);
 int cluster_ready(struct cluster *c);
 /* This node's Raft id. */
 uint64_t cluster_id(struct cluster *c);
+/* The first 4 bytes of the blob ids this node makes (from its Raft id):
+ * who wrote a blob, for reclaiming unfinished uploads after a restart. */
+uint32_t cluster_blob_tag(struct cluster *c);
 /* The secret the internal API is signed with (borrowed, valid until close). */
 const char *cluster_secret(struct cluster *c, size_t *len);
 /* This node's cluster directory (<data>/.cairn/raft): node-local files,
@@ -280,6 +283,12 @@ void cluster_shard_accept(struct cluster *c, struct data_store *d, int fd,
 /* Waits up to timeout_ms for running receivers to end (before the data
  * store closes). Returns how many are still running. Main thread. */
 int cluster_shard_recv_drain(unsigned timeout_ms);
+
+/* struct gc_peers (bg/gc.h) over the internal API; ctx is a struct
+ * cluster_remote. active: this node leads. remove: POST /_cairn/internal/gc
+ * to every other node of the configuration. Blocking; any thread. */
+int cluster_gc_active(void *ctx);
+int cluster_gc_remove(void *ctx, const struct blob_layout *l, unsigned n, uint8_t *ok);
 
 /* ---- placement of new blobs (place.c) ---- */
 

@@ -26,9 +26,9 @@ struct cluster_placer {
 	struct meta_store *meta;
 	uint8_t ec_k, ec_m;
 	pthread_mutex_t mu;
-	int have;		   /* a table for `epoch` */
-	uint64_t epoch;		   /* map epoch last looked at */
-	struct placement_table t;  /* valid when have */
+	int have;		  /* a table for `epoch` */
+	uint64_t epoch;		  /* map epoch last looked at */
+	struct placement_table t; /* valid when have */
 };
 
 int cluster_placer_new(struct meta_store *m, uint8_t ec_k, uint8_t ec_m,

@@ -1799,6 +1799,12 @@ uint64_t cluster_id(struct cluster *c)
 	return c->id;
 }
 
+uint32_t cluster_blob_tag(struct cluster *c)
+{
+	uint64_t id = cluster_id(c);
+	return (uint32_t)(id ^ (id >> 32));
+}
+
 const char *cluster_secret(struct cluster *c, size_t *len)
 {
 	*len = c->slen;

@@ -51,7 +51,7 @@
 #include "core/log.h"
 #include "data/data.h"
 
-#define SHARD_IO_TIMEOUT_S 10  /* a stalled peer (SIGSTOP) fails the stream */
+#define SHARD_IO_TIMEOUT_S 10 /* a stalled peer (SIGSTOP) fails the stream */
 #define SHARD_CONNECT_MS 2000
 #define SHARD_RECV_MAX 64
 
@@ -77,8 +77,7 @@ static uint32_t get32le(const uint8_t *p)
 	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
-static void stream_mac(struct cluster *c, const char *auth, struct cn_digest *sha,
-		       uint8_t mac[32])
+static void stream_mac(struct cluster *c, const char *auth, struct cn_digest *sha, uint8_t mac[32])
 {
 	struct cn_digest_result d;
 	char hex[65], msg[160];
@@ -202,8 +201,8 @@ static int stream_fail(struct shard_stream *st, int rc)
 	return CN_EDRIVE;
 }
 
-int cluster_shard_wopen(void *ctx, const uint8_t drive_id[DATA_ID_LEN],
-			const struct blob_layout *l, int shard, uint32_t hdr_len, void **h)
+int cluster_shard_wopen(void *ctx, const uint8_t drive_id[DATA_ID_LEN], const struct blob_layout *l,
+			int shard, uint32_t hdr_len, void **h)
 {
 	struct cluster_remote *r = ctx;
 	struct cluster *c = cluster_remote_cluster(r);
@@ -244,11 +243,12 @@ int cluster_shard_wopen(void *ctx, const uint8_t drive_id[DATA_ID_LEN],
 		goto fail;
 	}
 	cn_buf_init(&req);
-	cn_buf_printf(&req,
-		      "POST %s HTTP/1.1\r\nHost: x\r\nUpgrade: cairn-shard\r\nConnection: Upgrade\r\n"
-		      "X-Cairn-Node: %s\r\nX-Cairn-Date: %lld\r\nX-Cairn-Auth: %s\r\n"
-		      "Content-Length: 0\r\n\r\n",
-		      target, st.address, (long long)date, s->auth);
+	cn_buf_printf(
+		&req,
+		"POST %s HTTP/1.1\r\nHost: x\r\nUpgrade: cairn-shard\r\nConnection: Upgrade\r\n"
+		"X-Cairn-Node: %s\r\nX-Cairn-Date: %lld\r\nX-Cairn-Auth: %s\r\n"
+		"Content-Length: 0\r\n\r\n",
+		target, st.address, (long long)date, s->auth);
 	rc = req.err;
 	if (!rc) {
 		struct iovec iov = {req.s, req.len};
@@ -275,8 +275,8 @@ fail:
 	return rc;
 }
 
-static int send_frame(struct shard_stream *s, char type, const void *a, size_t alen,
-		      const void *b, size_t blen)
+static int send_frame(struct shard_stream *s, char type, const void *a, size_t alen, const void *b,
+		      size_t blen)
 {
 	uint8_t fh[5];
 	struct iovec iov[3] = {{fh, 5}, {(void *)a, alen}, {(void *)b, blen}};
@@ -502,4 +502,67 @@ void cluster_shard_accept(struct cluster *c, struct data_store *d, int fd,
 fail:
 	close(fd);
 	atomic_fetch_sub(&receivers, 1);
+}
+
+/* ---- deleting blobs on the other nodes (GC) ---- */
+
+#define GC_TIMEOUT_MS 20000
+
+int cluster_gc_active(void *ctx)
+{
+	struct cluster_status st;
+
+	cluster_status(cluster_remote_cluster(ctx), &st);
+	return st.role == CLUSTER_LEADER;
+}
+
+int cluster_gc_remove(void *ctx, const struct blob_layout *l, unsigned n, uint8_t *ok)
+{
+	struct cluster_remote *r = ctx;
+	struct cluster *c = cluster_remote_cluster(r);
+	struct cluster_status st;
+	struct cn_buf body;
+	uint8_t enc[DATA_LAYOUT_MAX];
+	int rc = 0;
+
+	memset(ok, 1, n);
+	cn_buf_init(&body);
+	for (unsigned i = 0; i < n; i++) {
+		int len = blob_layout_encode(&l[i], enc, sizeof(enc));
+		if (len < 0) {
+			len = 0; /* the node answers "not done" for an empty one */
+			ok[i] = 0;
+		}
+		uint8_t lb[2] = {(uint8_t)len, (uint8_t)(len >> 8)};
+		cn_buf_put(&body, lb, 2);
+		cn_buf_put(&body, enc, (size_t)len);
+	}
+	if (body.err) {
+		rc = body.err;
+		goto out;
+	}
+	cluster_status(c, &st);
+	for (int i = 0; i < st.n_nodes; i++) {
+		struct rpc_resp resp;
+		if (st.nodes[i].id == st.id)
+			continue;
+		memset(&resp, 0, sizeof(resp));
+		rc = rpc_call(cluster_rpc(c), st.nodes[i].address, "POST", "/_cairn/internal/gc",
+			      body.p, body.len, -1, GC_TIMEOUT_MS, 1, &resp);
+		if (rc == 0) {
+			if (resp.status != 200 || resp.len != n || !resp.body)
+				rc = CN_EDRIVE;
+			for (unsigned j = 0; rc == 0 && j < n; j++)
+				if (resp.body[j] != '0')
+					ok[j] = 0;
+			rpc_resp_release(&resp);
+		}
+		if (rc) /* a node we cannot ask: every entry waits for it */
+			goto out;
+	}
+out:
+	if (rc)
+		memset(ok, 0, n);
+	cn_buf_release(&body);
+	return rc;
 }

@@ -201,11 +201,19 @@ void blob_reader_close(struct blob_reader *r);
 
 /* Verifies every piece of every shard and rebuilds bad or missing shards
  * (tmp + fsync + rename), relocating shards whose drive is gone to another
- * online drive. *out gets the (possibly changed) layout: if it differs from
+ * online drive. In a cluster (a remote is installed) only shards on this
+ * node's drives are rebuilt, in place: other nodes' shards are theirs to
+ * heal, and nothing is relocated. *out gets the (possibly changed) layout: if it differs from
  * *l the caller must commit it. *rebuilt (may be NULL) gets the bit mask of
  * shards rewritten. CN_EDATALOST if more than m are bad. Thread-pool thread. */
 int blob_heal(struct data_store *s, const struct blob_layout *l, struct blob_layout *out,
 	      unsigned *rebuilt);
+/* What a scrub does to one blob: blob_heal on a single node; in a cluster
+ * it verifies only the shards on this node's drives (each node scrubs what
+ * it holds) and rebuilds a bad or missing one in place from k others.
+ * Same results as blob_heal. Thread-pool or background thread. */
+int blob_scrub(struct data_store *s, const struct blob_layout *l, struct blob_layout *out,
+	       unsigned *rebuilt);
 /* blob_heal for a drive rebuild that knows shard `shard` is the one to
  * write: when its file is absent on its online drive, reads only k shards
  * per block (every piece checked as it is read) and skips the full
@@ -227,6 +235,8 @@ void blob_writer_layout(const struct blob_writer *w, struct blob_layout *out);
  * pinned: GC retries either later. */
 int blob_delete(struct data_store *s, const struct blob_layout *l);
 
+/* Is drive id one of this store's (online or not)? Any thread. */
+int data_store_has_drive(struct data_store *s, const uint8_t id[DATA_ID_LEN]);
 /* Does one of l's shards live on a drive of this store? Any thread. */
 int blob_is_local(struct data_store *s, const struct blob_layout *l);
 

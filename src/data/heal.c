@@ -67,13 +67,18 @@ static unsigned verify_all(struct heal *h, struct shard_header *hdr, int *have_h
 }
 
 /* A drive for shard i: its own if online, else an online drive that holds
- * no other shard of this blob. -1 if none. */
+ * no other shard of this blob. -1 if none; -2 if the shard is another
+ * node's (cluster): that node heals it, and a shard is never moved onto
+ * this node, where it would put two shards of a blob on one node under a
+ * layout nobody committed. */
 static int pick_target(struct heal *h, int i)
 {
 	struct data_store *s = h->s;
 	int d = store_drive_index(s, h->l.drive[i]);
 	if (d >= 0 && store_drive_check(s, d) == 0)
 		return d;
+	if (s->remote.pread)
+		return d < 0 ? -2 : -1;
 	for (int c = 0; c < s->n; c++) {
 		int used = 0;
 		for (int j = 0; j < h->n; j++)
@@ -254,6 +259,8 @@ int blob_heal(struct data_store *s, const struct blob_layout *l, struct blob_lay
 		if (!(bad & (1u << i)))
 			continue;
 		int d = pick_target(&h, i);
+		if (d == -2)
+			continue;
 		if (d < 0) {
 			rc = CN_EDRIVE; /* heal what we can; report the rest */
 			continue;
@@ -346,6 +353,54 @@ slow:
 out:
 	heal_release(&h);
 	return rc;
+}
+
+/* Reads and checks every piece of shard i: 0, or the reason it is bad. */
+static int verify_shard(struct data_store *s, const struct blob_layout *l, int i)
+{
+	struct shard_src src;
+	uint32_t ck = layout_ck_len(l), piece = layout_piece_len(l, 0);
+	uint8_t *rec = malloc((size_t)ck + piece + 1);
+	int rc;
+
+	if (!rec)
+		return CN_ENOMEM;
+	shard_src_init(&src);
+	rc = shard_src_open(s, l, i, &src, NULL);
+	for (uint64_t b = 0; rc == 0 && b < layout_nblocks(l); b++)
+		rc = shard_src_read(s, l, i, &src, b, rec);
+	shard_src_close(s, &src);
+	free(rec);
+	return rc;
+}
+
+int blob_scrub(struct data_store *s, const struct blob_layout *l, struct blob_layout *out,
+	       unsigned *rebuilt)
+{
+	int rc = 0;
+
+	if (!s->remote.pread)
+		return blob_heal(s, l, out, rebuilt);
+	*out = *l;
+	if (rebuilt)
+		*rebuilt = 0;
+	for (int i = 0; i < l->k + l->m && i < DATA_MAX_SHARDS; i++) {
+		unsigned r = 0;
+		int d = store_drive_index(s, l->drive[i]), rc2;
+		if (d < 0 || verify_shard(s, l, i) == 0)
+			continue;
+		rc2 = blob_rebuild_shard(s, l, i, out, &r);
+		if (rebuilt)
+			*rebuilt |= r;
+		if (rc2 && !rc)
+			rc = rc2;
+	}
+	return rc;
+}
+
+int data_store_has_drive(struct data_store *s, const uint8_t id[DATA_ID_LEN])
+{
+	return store_drive_index(s, id) >= 0;
 }
 
 int blob_is_local(struct data_store *s, const struct blob_layout *l)

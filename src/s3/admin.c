@@ -75,12 +75,13 @@ static void hex_id(const uint8_t *id, char out[33])
 
 static json_t *scrub_json(const struct scrub_progress *p)
 {
-	return json_pack("{s:b,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "running", p->running, "passes",
-			 jint(p->passes), "blobs_checked", jint(p->blobs_checked), "bytes_checked",
-			 jint(p->bytes_checked), "blobs_bad", jint(p->blobs_bad), "shards_rebuilt",
-			 jint(p->shards_rebuilt), "unrecoverable", jint(p->unrecoverable),
-			 "queue_healed", jint(p->queue_healed), "heal_queue",
-			 jint(p->heal_queue_len));
+	return json_pack("{s:b,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "running", p->running,
+			 "passes", jint(p->passes), "blobs_checked", jint(p->blobs_checked),
+			 "bytes_checked", jint(p->bytes_checked), "blobs_bad", jint(p->blobs_bad),
+			 "shards_rebuilt", jint(p->shards_rebuilt), "unrecoverable",
+			 jint(p->unrecoverable), "queue_healed", jint(p->queue_healed),
+			 "heal_queue", jint(p->heal_queue_len), "backfill_shards",
+			 jint(p->backfill_shards), "backfill_failed", jint(p->backfill_failed));
 }
 
 /* A replaced drive's rebuild: what is done, what is left, how fast. */
@@ -527,8 +528,12 @@ static void cluster_status_work(struct s3_req *r, struct cluster_op *op)
 			    json_boolean(st.ready), "nodes", nodes);
 	if (op->doc) {
 		json_t *map = map_json(r->srv->meta);
+		uint64_t heal = 0;
 		json_object_set_new(op->doc, "map",
 				    map ? map : json_pack("{s:s}", "error", "cannot read the map"));
+		/* blobs with shards still missing since their node was down */
+		if (meta_heal_count(r->srv->meta, &heal) == 0)
+			json_object_set_new(op->doc, "heal_entries", jint(heal));
 	}
 	json_decref(self);
 	op->rc = op->doc ? 0 : CN_ENOMEM;

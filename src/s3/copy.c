@@ -430,7 +430,7 @@ int s3_copy_blob_start(struct s3_req *r, struct s3_copy_blob *cb)
 		return CN_EBADRANGE;
 	j->cb = cb;
 	j->data = r->srv->data;
-	s3_random_id(j->info.id);
+	s3_blob_id_new(r->srv, j->info.id);
 	/* pool memory is taken here, on the loop: the pool is not thread-safe */
 	j->info.bucket = r->route.bucket;
 	j->info.key = r->route.key;

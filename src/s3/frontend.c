@@ -41,6 +41,18 @@ void s3_random_id(uint8_t out[16])
 	}
 }
 
+void s3_blob_id_new(struct s3_server *srv, uint8_t out[16])
+{
+	s3_random_id(out);
+	if (srv->cluster) {
+		uint32_t tag = cluster_blob_tag(srv->cluster);
+		out[0] = (uint8_t)(tag >> 24);
+		out[1] = (uint8_t)(tag >> 16);
+		out[2] = (uint8_t)(tag >> 8);
+		out[3] = (uint8_t)tag;
+	}
+}
+
 const char *s3_header(struct s3_req *r, const char *name)
 {
 	const struct http_header *h = http_request_header(r->http, name);

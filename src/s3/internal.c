@@ -19,6 +19,11 @@
  *                                    raw bytes of a shard on this node's drive
  *                                    (the reader verifies them): 200 (short
  *                                    at end of file), 404 no such shard
+ *   POST /_cairn/internal/gc         body: (u16 LE length, encoded layout)...;
+ *                                    deletes each blob's shards on this
+ *                                    node's drives: 200 + one character per
+ *                                    blob (0 done, B pinned by a reader, D
+ *                                    drive offline, E other)
  *   POST /_cairn/internal/shard-put?blob=&drive=&shard=&k=&m=&ck=&bs=&hdr=
  *                                    Upgrade: cairn-shard -> 101, then a
  *                                    shard stream (cluster/shard.c)
@@ -694,6 +699,82 @@ static void op_shard_put(struct s3_req *r)
 	s3_body_read_small(r, 0, shard_put_body);
 }
 
+/* ---- gc: the leader's collector asks every node to delete blobs ---- */
+
+/* At most this many layouts per call (the collector sends up to 256). */
+#define GC_MAX_BLOBS 512
+#define GC_MAX_BODY ((size_t)GC_MAX_BLOBS * (2 + DATA_LAYOUT_MAX))
+
+struct gc_op {
+	const uint8_t *buf;
+	size_t len;
+	char *res; /* one character per blob: 0 deleted, B busy, D drive, E bad */
+	unsigned n;
+};
+
+static void gc_work(struct s3_req *r, void *arg)
+{
+	struct gc_op *op = arg;
+	size_t off = 0;
+
+	for (unsigned i = 0; i < op->n; i++) {
+		size_t l = (size_t)op->buf[off] | (size_t)op->buf[off + 1] << 8;
+		struct blob_layout bl;
+		int rc = blob_layout_decode(op->buf + off + 2, l, &bl);
+		off += 2 + l;
+		if (rc == 0)
+			rc = blob_delete(r->srv->data, &bl);
+		op->res[i] = rc == 0 ? '0' : rc == CN_EBUSY ? 'B' : rc == CN_EDRIVE ? 'D' : 'E';
+	}
+}
+
+static void gc_after(struct s3_req *r, int status, void *arg)
+{
+	struct gc_op *op = arg;
+	struct s3_hdrs h = {0};
+
+	if (status) {
+		send_err(r, CN_EINTERNAL);
+		return;
+	}
+	s3_hdr_add(r, &h, "Content-Type", "text/plain");
+	s3_send(r, 200, &h, op->res, op->n);
+}
+
+static void gc_body(struct s3_req *r, int err, char *buf, size_t len)
+{
+	struct gc_op *op;
+	size_t off = 0;
+	unsigned n = 0;
+	int rc;
+
+	if (err) {
+		send_err(r, err);
+		return;
+	}
+	if ((rc = check_auth(r, buf, len)) != 0) {
+		send_err(r, rc);
+		return;
+	}
+	while (off + 2 <= len) { /* count, and check every frame fits */
+		size_t l = (size_t)(uint8_t)buf[off] | (size_t)(uint8_t)buf[off + 1] << 8;
+		if (l > len - off - 2)
+			break;
+		off += 2 + l;
+		n++;
+	}
+	op = cn_pool_zalloc(r->pool, sizeof(*op));
+	if (off != len || n > GC_MAX_BLOBS || !op || !(op->res = cn_pool_alloc(r->pool, n + 1))) {
+		send_err(r, op ? CN_EBADREQ : CN_ENOMEM);
+		return;
+	}
+	op->buf = (const uint8_t *)buf;
+	op->len = len;
+	op->n = n;
+	if (s3_work(r, gc_work, gc_after, op))
+		send_err(r, CN_ENOMEM);
+}
+
 /* ---- dispatch ---- */
 
 void s3_internal(struct s3_req *r)
@@ -723,6 +804,10 @@ void s3_internal(struct s3_req *r)
 	if (post && strcmp(p, "propose") == 0) {
 		/* signed over the body: checked once it is read */
 		s3_body_read_small(r, PROPOSE_MAX_BODY, propose_body);
+		return;
+	}
+	if (post && strcmp(p, "gc") == 0) {
+		s3_body_read_small(r, GC_MAX_BODY, gc_body); /* signed over the body */
 		return;
 	}
 	rc = check_auth(r, NULL, 0);

@@ -161,6 +161,10 @@ int s3_meta_submit(struct s3_req *r, struct meta_cmd *cmd, meta_cmd_cb cb, void 
 const char *s3_header(struct s3_req *r, const char *name);
 /* Fills 16 random bytes. */
 void s3_random_id(uint8_t out[16]);
+/* A new blob id: random; in a cluster its first 4 bytes are this node's
+ * writer tag (cluster_blob_tag), so a restarting node reclaims only the
+ * intents of uploads it was writing itself. */
+void s3_blob_id_new(struct s3_server *srv, uint8_t out[16]);
 
 /* ---- body (body.c) ---- */
 

@@ -423,7 +423,7 @@ int s3_upload_start(struct s3_req *r, struct s3_upload *u, uint32_t part_no)
 	p->buf[1] = s3_bigbuf_get(r);
 	if (!p->buf[0] || !p->buf[1])
 		goto nomem;
-	s3_random_id(p->info.id);
+	s3_blob_id_new(r->srv, p->info.id);
 	p->info.bucket = r->route.bucket;
 	p->info.key = r->route.key;
 	p->info.key_len = r->route.key_len;

@@ -1,0 +1,290 @@
+"""Object data across nodes (cluster mode, part 2): real processes behind the
+ClusterProxy.
+
+  - blobs are erasure-coded over distinct nodes (2+1 on 3 nodes) and read
+    back byte-exact through every node;
+  - with one node SIGKILLed, PUT (single and multipart), GET, LIST and DELETE
+    keep working through the others; the shards the dead node missed are
+    recorded as heal entries in the same command and backfilled when it
+    returns, after which the cluster reads everything with a *different*
+    node down (so the backfilled shards are real);
+  - a delete made while a node was down is collected on that node when it
+    returns (nothing deleted comes back), and shard files on every node are
+    exactly the referenced set after GC;
+  - a node cut off by a partition during PUTs: every PUT either fails or
+    succeeded with a write quorum of shards durable;
+  - GC collects an object's shards on every node.
+
+    /usr/bin/python3 -m pytest -q tests/cluster/test_cluster_data.py
+"""
+import os
+import random
+import sys
+import threading
+import time
+import uuid
+
+import pytest
+from botocore.exceptions import ClientError
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+if HERE not in sys.path:
+    sys.path.insert(0, HERE)
+
+from workload import err_status  # noqa: E402
+
+# GC in seconds, not a minute; the backfill runs every second anyway
+FAST = ["--gc-grace-ms", "500", "--gc-interval-ms", "200"]
+MIB = 1 << 20
+
+
+def shard_files(node):
+    """{blob_hex: {shard_index: path}} of the shard files on node's drives."""
+    out = {}
+    for root, _dirs, files in os.walk(os.path.join(node.data_dir, "blobs")):
+        for f in files:
+            blob, _, idx = f.partition(".")
+            if idx.isdigit():
+                out.setdefault(blob, {})[int(idx)] = os.path.join(root, f)
+    return out
+
+
+def all_shards(cluster, nodes=None):
+    """{blob_hex: {shard_index: node_name}}; asserts no shard is on two nodes."""
+    out = {}
+    for n in nodes or cluster.nodes:
+        for blob, shards in shard_files(n).items():
+            for idx in shards:
+                where = out.setdefault(blob, {})
+                assert idx not in where, "shard %d of %s on %s and %s" % (
+                    idx, blob, where[idx], n.name)
+                where[idx] = n.name
+    return out
+
+
+def tmp_files(node):
+    d = os.path.join(node.data_dir, "tmp")
+    return [f for f in os.listdir(d)] if os.path.isdir(d) else []
+
+
+def retry(fn, timeout=30):
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return fn()
+        except ClientError as e:
+            st, _ = err_status(e)
+            if st not in (500, 503) or time.monotonic() > deadline:
+                raise
+        except Exception:  # noqa: BLE001
+            if time.monotonic() > deadline:
+                raise
+        time.sleep(0.2)
+
+
+def new_bucket(cluster, node):
+    name = "d-%s" % uuid.uuid4().hex[:12]
+    retry(lambda: cluster.client(node).create_bucket(Bucket=name))
+    return name
+
+
+def wait_for(pred, timeout, what):
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        try:
+            last = pred()
+            if last:
+                return last
+        except Exception as e:  # noqa: BLE001
+            last = e
+        time.sleep(0.3)
+    raise AssertionError("timed out waiting for %s (last: %r)" % (what, last))
+
+
+def heal_entries(cluster, node):
+    return cluster.status(node).get("heal_entries")
+
+
+def multipart(client, bucket, key, parts):
+    up = client.create_multipart_upload(Bucket=bucket, Key=key)["UploadId"]
+    done = []
+    for i, p in enumerate(parts, 1):
+        e = client.upload_part(Bucket=bucket, Key=key, UploadId=up, PartNumber=i, Body=p)
+        done.append({"PartNumber": i, "ETag": e["ETag"]})
+    client.complete_multipart_upload(Bucket=bucket, Key=key, UploadId=up,
+                                     MultipartUpload={"Parts": done})
+
+
+def read_all(cluster, nodes, bucket, objects):
+    for n in nodes:
+        c = cluster.client(n)
+        for key, data in objects.items():
+            got = retry(lambda: c.get_object(Bucket=bucket, Key=key)["Body"].read())
+            assert got == data, "%s read through %s differs" % (key, n.name)
+
+
+def referenced_blobs(cluster, node, bucket, keys):
+    """Blob ids (hex) the metadata references for keys, from the admin API."""
+    import json
+    out = set()
+    for k in keys:
+        st, body = cluster.signed_request(node, "GET", "/_cairn/admin/object",
+                                          query="bucket=%s&key=%s" % (bucket, k))
+        assert st == 200, body[:300]
+        doc = json.loads(body)
+
+        def walk(v):
+            if isinstance(v, dict):
+                if "blob" in v and "shards" in v:
+                    out.add(v["blob"])
+                for x in v.values():
+                    walk(x)
+            elif isinstance(v, list):
+                for x in v:
+                    walk(x)
+        walk(doc)
+    return out
+
+
+def test_shards_spread_over_nodes_and_read_everywhere(cluster_factory):
+    c = cluster_factory(3, extra_args=FAST)
+    n1, n2, n3 = c.slots[:3]
+    bucket = new_bucket(c, n1)
+    rnd = random.Random(7)
+    objects = {}
+    for i, size in enumerate([20 * 1024, MIB, 5 * MIB + 3, 200 * 1024 + 1]):
+        key = "o%d" % i
+        objects[key] = rnd.randbytes(size)
+        node = (n1, n2, n3)[i % 3]
+        retry(lambda: c.client(node).put_object(Bucket=bucket, Key=key, Body=objects[key]))
+    parts = [rnd.randbytes(5 * MIB), rnd.randbytes(MIB + 7)]
+    retry(lambda: multipart(c.client(n2), bucket, "mp", parts))
+    objects["mp"] = b"".join(parts)
+
+    shards = all_shards(c)
+    # 5 plain blobs (20 KiB is above the cluster's 16 KiB inline limit) + 2 parts
+    assert len(shards) == 6, shards
+    for blob, where in shards.items():
+        assert sorted(where) == [0, 1, 2], (blob, where)      # 2+1
+        assert len(set(where.values())) == 3, (blob, where)   # three nodes
+    read_all(c, [n1, n2, n3], bucket, objects)
+    for n in (n1, n2, n3):
+        assert tmp_files(n) == [], (n.name, tmp_files(n))
+    assert heal_entries(c, n1) == 0
+
+
+def test_node_down_writes_quorum_then_backfill(cluster_factory):
+    c = cluster_factory(3, extra_args=FAST)
+    n1, n2, n3 = c.slots[:3]
+    bucket = new_bucket(c, n1)
+    rnd = random.Random(11)
+    before = {"b%d" % i: rnd.randbytes(MIB + i) for i in range(3)}
+    for k, v in before.items():
+        retry(lambda: c.client(n1).put_object(Bucket=bucket, Key=k, Body=v))
+
+    c.kill(n3)
+    live = [n1, n2]
+    during = {}
+    for i in range(6):
+        k, v = "d%d" % i, rnd.randbytes(rnd.choice([64 * 1024, MIB, 3 * MIB + 1]))
+        node = live[i % 2]
+        retry(lambda: c.client(node).put_object(Bucket=bucket, Key=k, Body=v))
+        during[k] = v
+    parts = [rnd.randbytes(5 * MIB), rnd.randbytes(12345)]
+    retry(lambda: multipart(c.client(n2), bucket, "mp-down", parts))
+    during["mp-down"] = b"".join(parts)
+    objects = dict(before, **during)
+
+    # reads, listing and deletes keep working with n3 down
+    read_all(c, live, bucket, objects)
+    listed = retry(lambda: c.client(n1).list_objects_v2(Bucket=bucket))
+    assert sorted(o["Key"] for o in listed["Contents"]) == sorted(objects)
+    retry(lambda: c.client(n2).delete_object(Bucket=bucket, Key="b0"))
+    deleted_blobs = set()
+    del objects["b0"]
+    missing = heal_entries(c, n1)
+    assert missing and missing >= 7, missing   # every blob written while n3 was away
+
+    # the shards n3 missed are nowhere yet; each blob has 2 of 3
+    shards = all_shards(c, live)
+    assert all(len(w) >= 2 for w in shards.values()), shards
+
+    c.start_node(n3)
+    wait_for(lambda: heal_entries(c, n1) == 0, 60, "backfill of n3")
+    shards = all_shards(c)
+    for blob, where in shards.items():
+        assert sorted(where) == [0, 1, 2], (blob, where)
+        assert len(set(where.values())) == 3, (blob, where)
+
+    # the backfilled shards are real: read everything with n1 down
+    c.kill(n1)
+    read_all(c, [n2, n3], bucket, objects)
+    c.start_node(n1)
+
+    # b0 was deleted while n3 was down: once GC ran on every node, the shard
+    # files on disk are exactly the referenced ones
+    keys = sorted(objects)
+    want = wait_for(lambda: referenced_blobs(c, n2, bucket, keys) or None, 30, "admin object")
+
+    def settled():
+        have = set(all_shards(c))
+        return have == want or None
+    wait_for(settled, 60, "GC of the deleted object's shards on every node")
+    assert deleted_blobs.isdisjoint(set(all_shards(c)))
+
+
+def test_partitioned_node_during_puts(cluster_factory):
+    """A node cut off during PUTs: each PUT fails or has a quorum durable."""
+    c = cluster_factory(3, extra_args=FAST)
+    n1, n2, n3 = c.slots[:3]
+    bucket = new_bucket(c, n1)
+    rnd = random.Random(5)
+    acked = {}
+    stop = threading.Event()
+    errors = []
+
+    def writer():
+        i = 0
+        cl = c.client(n1, read_timeout=30)
+        while not stop.is_set():
+            k, v = "p%d" % i, rnd.randbytes(MIB + i)
+            i += 1
+            try:
+                cl.put_object(Bucket=bucket, Key=k, Body=v)
+                acked[k] = v
+            except Exception as e:  # noqa: BLE001
+                errors.append(repr(e))
+
+    t = threading.Thread(target=writer)
+    t.start()
+    time.sleep(1.0)
+    c.net.isolate(n3.name)
+    time.sleep(4.0)
+    c.net.heal()
+    time.sleep(1.0)
+    stop.set()
+    t.join(60)
+    assert acked, errors
+    # every acknowledged object reads back through the nodes that were up
+    read_all(c, [n1, n2], bucket, acked)
+    # and once n3 is backfilled, with n1 down too
+    wait_for(lambda: heal_entries(c, n1) == 0, 60, "backfill after the partition")
+    c.kill(n1)
+    read_all(c, [n2, n3], bucket, acked)
+
+
+def test_gc_removes_shards_on_every_node(cluster_factory):
+    c = cluster_factory(3, extra_args=FAST)
+    n1, n2, n3 = c.slots[:3]
+    bucket = new_bucket(c, n1)
+    data = os.urandom(2 * MIB)
+    retry(lambda: c.client(n2).put_object(Bucket=bucket, Key="k", Body=data))
+    blobs = set(all_shards(c))
+    assert len(blobs) == 1
+    # overwrite (the old blob becomes garbage), then delete
+    retry(lambda: c.client(n3).put_object(Bucket=bucket, Key="k", Body=data[::-1]))
+    retry(lambda: c.client(n1).delete_object(Bucket=bucket, Key="k"))
+    wait_for(lambda: all_shards(c) == {}, 30, "GC on every node")
+    for n in (n1, n2, n3):
+        assert tmp_files(n) == []
