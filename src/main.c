@@ -768,6 +768,7 @@ out:
 		http_server_stop(ihttp);
 	if (cluster && cluster_shard_recv_drain(15000))
 		log_warn("cluster: shard streams still running at shutdown");
+	data_store_remote_stop(data); /* no fetch may outlive the remote */
 	cluster_remote_free(remote);
 	cluster_placer_free(placer);
 	cluster_close(cluster);

@@ -34,7 +34,7 @@
 #define REMOTE_REFRESH_NS (1000ll * 1000 * 1000)
 #define REMOTE_TIMEOUT_MS 10000
 #define STATUS_TIMEOUT_MS 1500
-#define BAD_COOLDOWN_NS (3000ll * 1000 * 1000)
+#define BAD_COOLDOWN_NS (10000ll * 1000 * 1000)
 #define BAD_MAX 16
 
 struct remote_drive {

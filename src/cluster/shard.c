@@ -51,8 +51,14 @@
 #include "core/log.h"
 #include "data/data.h"
 
-#define SHARD_IO_TIMEOUT_S 10 /* a stalled peer (SIGSTOP) fails the stream */
+/* Timeouts: a stalled peer (SIGSTOP, partition) fails the stream; a live
+ * one answers the upgrade at once, and may take a while to fsync a big
+ * shard. The receiver waits long for a writer whose client sends slowly. */
 #define SHARD_CONNECT_MS 2000
+#define SHARD_HEAD_S 3
+#define SHARD_SEND_S 10
+#define SHARD_ACK_S 120
+#define SHARD_RECV_IDLE_S 300
 #define SHARD_RECV_MAX 64
 
 struct shard_stream {
@@ -90,15 +96,25 @@ static void stream_mac(struct cluster *c, const char *auth, struct cn_digest *sh
 	cn_hmac_sha256(secret, slen, msg, (size_t)n, mac);
 }
 
-static int set_blocking(int fd)
+static void set_timeouts(int fd, int recv_s, int send_s)
 {
-	struct timeval tv = {.tv_sec = SHARD_IO_TIMEOUT_S};
-	int fl = fcntl(fd, F_GETFL);
+	struct timeval rt = {.tv_sec = recv_s}, st = {.tv_sec = send_s};
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &rt, sizeof(rt));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &st, sizeof(st));
+}
+
+static int set_blocking(int fd, int recv_s, int send_s)
+{
+	int fl = fcntl(fd, F_GETFL), one = 1, idle = 10, intvl = 5, cnt = 3;
 
 	if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0)
 		return -errno;
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	set_timeouts(fd, recv_s, send_s);
+	/* a peer that vanishes without a word is noticed within a minute */
+	setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl));
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt));
 	return 0;
 }
 
@@ -168,7 +184,7 @@ static int dial_blocking(const char *addr, int *out)
 		close(fd);
 		return rc == 0 ? CN_ETIMEOUT : err ? -err : -errno;
 	}
-	if ((rc = set_blocking(fd)) != 0) {
+	if ((rc = set_blocking(fd, SHARD_HEAD_S, SHARD_SEND_S)) != 0) {
 		close(fd);
 		return rc;
 	}
@@ -262,6 +278,7 @@ int cluster_shard_wopen(void *ctx, const uint8_t drive_id[DATA_ID_LEN], const st
 		rc = CN_EDRIVE;
 		goto fail;
 	}
+	set_timeouts(s->fd, SHARD_ACK_S, SHARD_SEND_S);
 	if (strncmp(head, "HTTP/1.1 101", 12) != 0) {
 		int status = atoi(head + 9);
 		log_warn("cluster: shard write to %s refused: %.12s", s->addr, head + 9);
@@ -399,7 +416,8 @@ static int recv_stream(struct recv_job *j, struct shard_sink *k)
 			rc = data_shard_sink_seal(k, hdr, j->hdr_len);
 			break;
 		}
-		if ((fh[0] != 'R' && fh[0] != 'H') || sealed_hdr || len > cap ||
+		/* a header may be longer than a record (small blocks, long key) */
+		if ((fh[0] != 'R' && fh[0] != 'H') || sealed_hdr || (fh[0] == 'R' && len > cap) ||
 		    (fh[0] == 'H' && len != j->hdr_len)) {
 			rc = CN_EBADREQ;
 			break;
@@ -424,7 +442,7 @@ static void *recv_main(void *arg)
 {
 	struct recv_job *j = arg;
 	struct shard_sink *k = NULL;
-	int rc = set_blocking(j->fd);
+	int rc = set_blocking(j->fd, SHARD_RECV_IDLE_S, SHARD_SEND_S);
 
 	if (!rc)
 		rc = data_shard_sink_open(j->d, j->drive, &j->l, j->shard, j->hdr_len, &k);

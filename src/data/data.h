@@ -256,9 +256,10 @@ struct data_remote {
 	 * blob), wput sends the next piece record (its checksum, then the
 	 * piece), wseal sends the header (which holds the final size) and
 	 * ends the stream, wwait returns 0 once the shard is durable and in
-	 * place on that node; wfree ends it (a stream not sealed and waited
-	 * for leaves nothing behind there). Errors: CN_EDRIVE (unreachable,
-	 * timed out), CN_ENOSPACE, ... All optional (NULL: no remote writes). */
+	 * place on that node; wfree ends it (a stream freed before it was
+	 * sealed leaves nothing behind there; one sealed but not acknowledged
+	 * may have left its shard, which GC finds through the blob's intent). Errors: CN_EDRIVE
+	 * (unreachable, timed out), CN_ENOSPACE, ... All optional (NULL: no remote writes). */
 	int (*wopen)(void *ctx, const uint8_t drive_id[DATA_ID_LEN], const struct blob_layout *l,
 		     int shard, uint32_t hdr_len, void **h);
 	int (*wput)(void *h, const void *ck, size_t ck_len, const void *piece, size_t len);
@@ -307,8 +308,13 @@ size_t data_shard_record_max(const struct blob_layout *l);
  * cluster only when one of its shards is on this node's drives (each node
  * scrubs and heals its own). Any thread. */
 int data_store_owns(struct data_store *s, const struct blob_layout *l);
-/* Installs r (copied) before the store is shared between threads. */
+/* Installs r (copied) before the store is shared between threads, and
+ * starts the threads that fetch remote pieces in parallel. */
 void data_store_set_remote(struct data_store *s, const struct data_remote *r);
+/* Stops the remote fetch threads (waiting for running fetches) and
+ * uninstalls the remote: call before freeing what r->ctx points at, with
+ * no reader or writer running. NULL is fine. Owner thread. */
+void data_store_remote_stop(struct data_store *s);
 /* The serving side: raw bytes of shard `shard` of a blob on this store's
  * drive drive_id, as data_remote.pread returns them. Any thread. */
 ssize_t data_shard_pread(struct data_store *s, const uint8_t drive_id[DATA_ID_LEN],

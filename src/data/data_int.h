@@ -64,6 +64,7 @@ struct data_store {
 
 	struct data_remote remote; /* cluster: other nodes' shards (pread NULL: none) */
 	struct data_placer placer; /* cluster: where new blobs go (place NULL: here) */
+	struct data_fetch *fetch;  /* cluster: remote piece fetchers (fetch.c) */
 };
 
 /* Before a blob's files go: CN_EBUSY if a reader pins it, else drops it
@@ -167,6 +168,21 @@ int shard_src_open(struct data_store *s, const struct blob_layout *l, int i, str
 int shard_src_read(struct data_store *s, const struct blob_layout *l, int i, struct shard_src *src,
 		   uint64_t b, uint8_t *rec);
 void shard_src_close(struct data_store *s, struct shard_src *src);
+
+/* --- remote fetches (fetch.c) --- */
+struct data_fetch;
+/* Starts the fetch threads (with the remote). 0 or CN_ENOMEM. */
+int fetch_start(struct data_store *s);
+/* Reads `need` good pieces of block b from other nodes' shards, trying the
+ * shards in order[0..n_order) (data shards first, slow ones last): that
+ * many at once, then one more per hedge interval or for each failure. Good
+ * records (checksum + piece) are copied to rec[i]; hdr_len[i] caches shard
+ * i's header length (0 = unknown; filled in). *good, *failed and *slow
+ * (still running when this returned) are shard bit masks. Returns 0 (check
+ * *good) or CN_ENOMEM / CN_EDRIVE (no fetch threads). Blocking. */
+int fetch_pieces(struct data_store *s, const struct blob_layout *l, uint64_t b, const int *order,
+		 int n_order, int need, uint32_t *hdr_len, uint8_t **rec, unsigned *good,
+		 unsigned *failed, unsigned *slow);
 
 /* --- erasure coding (ec.c) --- */
 struct data_ec {

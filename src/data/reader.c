@@ -29,12 +29,14 @@ struct blob_reader {
 	int n;
 	struct shard_src src[DATA_MAX_SHARDS];
 	uint32_t ck, piece;
-	uint8_t *buf;		      /* n records of ck + piece bytes */
-	uint8_t *pc[DATA_MAX_SHARDS]; /* piece i inside buf */
-	int64_t cached;		      /* block whose data pieces are valid, or -1 */
-	uint32_t cached_p;	      /* its piece length */
-	unsigned bad;		      /* shards found bad */
-	unsigned reported;	      /* bad shards already pushed to the heal queue */
+	uint8_t *buf;			  /* n records of ck + piece bytes */
+	uint8_t *pc[DATA_MAX_SHARDS];	  /* piece i inside buf */
+	uint8_t *pc_rec[DATA_MAX_SHARDS]; /* its record (checksum, piece) */
+	int64_t cached;			  /* block whose data pieces are valid, or -1 */
+	uint32_t cached_p;		  /* its piece length */
+	unsigned bad;			  /* shards found bad */
+	unsigned slow;			  /* remote shards that did not answer in time */
+	unsigned reported;		  /* bad shards already pushed to the heal queue */
 };
 
 void shard_src_init(struct shard_src *src)
@@ -160,8 +162,10 @@ int blob_reader_open(struct data_store *s, const struct blob_layout *l, struct b
 		rc = CN_ENOMEM;
 		goto fail;
 	}
-	for (int i = 0; i < r->n; i++)
-		r->pc[i] = r->buf + (size_t)i * (r->ck + r->piece) + r->ck;
+	for (int i = 0; i < r->n; i++) {
+		r->pc_rec[i] = r->buf + (size_t)i * (r->ck + r->piece);
+		r->pc[i] = r->pc_rec[i] + r->ck;
+	}
 	*out = r;
 	return 0;
 fail:
@@ -192,6 +196,55 @@ bad:
 	return rc;
 }
 
+/* Is shard i on another node's drive? */
+static int is_remote(struct blob_reader *r, int i)
+{
+	return r->s->fetch && store_drive_index(r->s, r->l.drive[i]) < 0;
+}
+
+/* Cluster: this node's data pieces are read here, the rest fetched in
+ * parallel and hedged (fetch.c): data shards first, slow ones last. */
+static unsigned gather(struct blob_reader *r, uint64_t b)
+{
+	int k = r->l.k, order[DATA_MAX_SHARDS], n_order = 0;
+	uint32_t hdr[DATA_MAX_SHARDS];
+	unsigned present = 0, good, failed, slow;
+
+	for (int i = 0; i < k; i++) /* local data pieces */
+		if (!is_remote(r, i) && get_piece(r, i, b) == 0)
+			present |= 1u << i;
+	/* remote data, local parity, remote parity; slow shards last */
+	for (int pass = 0; pass < 4; pass++)
+		for (int i = 0; i < r->n; i++) {
+			int rem = is_remote(r, i), sl = !!(r->slow & (1u << i));
+			int want = pass == 3   ? sl
+				   : pass == 0 ? rem && i < k && !sl
+				   : pass == 1 ? !rem && i >= k
+					       : rem && i >= k && !sl;
+			if (want && !r->src[i].bad && !(present & (1u << i)))
+				order[n_order++] = i;
+		}
+	for (int i = 0; i < r->n; i++)
+		hdr[i] = r->src[i].hdr_len;
+	if (popcount(present) < k && n_order &&
+	    fetch_pieces(r->s, &r->l, b, order, n_order, k - popcount(present), hdr, r->pc_rec,
+			 &good, &failed, &slow) == 0) {
+		for (int i = 0; i < r->n; i++) {
+			if (good & (1u << i)) {
+				r->src[i].remote = 1;
+				r->src[i].hdr_len = hdr[i];
+			}
+			if (failed & (1u << i)) {
+				r->src[i].bad = 1;
+				r->bad |= 1u << i;
+			}
+		}
+		r->slow = (r->slow & ~good) | slow;
+		present |= good;
+	}
+	return present;
+}
+
 static int load_block(struct blob_reader *r, uint64_t b)
 {
 	int k = r->l.k;
@@ -200,9 +253,16 @@ static int load_block(struct blob_reader *r, uint64_t b)
 	int rc = 0;
 
 	r->cached = -1;
-	for (int i = 0; i < r->n && popcount(present) < k; i++)
-		if (get_piece(r, i, b) == 0)
-			present |= 1u << i;
+	int remote = 0;
+	for (int i = 0; i < r->n; i++)
+		remote |= is_remote(r, i);
+	if (remote) {
+		present = gather(r, b);
+	} else {
+		for (int i = 0; i < r->n && popcount(present) < k; i++)
+			if (get_piece(r, i, b) == 0)
+				present |= 1u << i;
+	}
 	if (r->bad & ~r->reported) {
 		char hex[2 * DATA_ID_LEN + 1];
 		r->reported |= r->bad;

@@ -46,7 +46,7 @@ int data_shard_sink_open(struct data_store *s, const uint8_t drive_id[DATA_ID_LE
 	if (d < 0 || store_drive_check(s, d) != 0)
 		return CN_EDRIVE;
 	if (l->k < 1 || l->k + l->m > DATA_MAX_SHARDS || shard < 0 || shard >= l->k + l->m ||
-	    l->block_size < 1 || l->block_size > DATA_BLOCK_MAX ||
+	    l->block_size < 64 || l->block_size > DATA_BLOCK_MAX || /* layout.c's bounds */
 	    (l->cksum != DATA_CK_CRC32C && l->cksum != DATA_CK_XXH3) || hdr_len < SHARD_HDR_FIXED ||
 	    hdr_len > SHARD_HDR_MAX)
 		return CN_EINVAL;

@@ -813,6 +813,7 @@ void data_store_close(struct data_store *s)
 {
 	if (!s)
 		return;
+	data_store_remote_stop(s);
 	for (int i = 0; s->drives && i < s->n; i++) {
 		if (s->drives[i].lock_fd >= 0)
 			s->io->close(s->io->ctx, s->drives[i].lock_fd);
@@ -1224,6 +1225,9 @@ int data_store_owns(struct data_store *s, const struct blob_layout *l)
 void data_store_set_remote(struct data_store *s, const struct data_remote *r)
 {
 	s->remote = *r;
+	if (r->pread && !s->fetch && fetch_start(s) != 0)
+		log_warn("data: no remote fetch threads: reads of other nodes' shards run one "
+			 "at a time");
 }
 
 void data_store_set_placer(struct data_store *s, const struct data_placer *p)

@@ -288,3 +288,39 @@ def test_gc_removes_shards_on_every_node(cluster_factory):
     wait_for(lambda: all_shards(c) == {}, 30, "GC on every node")
     for n in (n1, n2, n3):
         assert tmp_files(n) == []
+
+
+def test_stopped_node_reads_hedge_and_writes_continue(cluster_factory):
+    """SIGSTOP one node: GETs through the others reconstruct around it (a
+    slow shard costs the hedge interval, not its timeout) and PUTs keep
+    going; after SIGCONT its missed shards are backfilled."""
+    c = cluster_factory(3, extra_args=FAST)
+    n1, n2, n3 = c.slots[:3]
+    bucket = new_bucket(c, n1)
+    rnd = random.Random(3)
+    objects = {"s%d" % i: rnd.randbytes(4 * MIB + i) for i in range(4)}
+    for k, v in objects.items():
+        retry(lambda: c.client(n1).put_object(Bucket=bucket, Key=k, Body=v))
+    leader = c.leader()
+    victim = n3 if leader is not n3 else n2
+    live = [n for n in (n1, n2, n3) if n is not victim]
+    c.pause(victim)
+    try:
+        cl = c.client(live[0], read_timeout=60)
+        retry(lambda: cl.head_bucket(Bucket=bucket))   # leader settled
+        worst = 0.0
+        for k, v in objects.items():
+            t0 = time.monotonic()
+            got = retry(lambda: cl.get_object(Bucket=bucket, Key=k)["Body"].read())
+            worst = max(worst, time.monotonic() - t0)
+            assert got == v
+        # 4 blocks each: without hedging a block waits for the 10 s timeout
+        assert worst < 6.0, worst
+        more = {"m%d" % i: rnd.randbytes(MIB + i) for i in range(3)}
+        for k, v in more.items():
+            retry(lambda: cl.put_object(Bucket=bucket, Key=k, Body=v), timeout=60)
+        objects.update(more)
+    finally:
+        c.resume(victim)
+    wait_for(lambda: heal_entries(c, live[0]) == 0, 90, "backfill after SIGCONT")
+    read_all(c, [victim], bucket, objects)

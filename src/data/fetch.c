@@ -1,0 +1,273 @@
+/*
+ * data/fetch.c — reading pieces of shards on other nodes in parallel, with
+ * hedging (data_int.h, "remote fetches").
+ *
+ * A reader that needs k pieces of a block from other nodes hands them to
+ * the store's fetch threads at once (and this node's parity pieces, as
+ * candidates after the remote data pieces), so a block costs one round trip, not
+ * k. If they are not all back within FETCH_HEDGE_MS it asks one more shard
+ * (parity) per interval, and takes the first k good pieces: a slow or
+ * stopped node delays a read by the hedge interval, not by its timeout.
+ *
+ * A fetch that is still running when the reader has what it needs is
+ * abandoned, not cancelled: the batch holds everything a fetch touches
+ * (layout copy, its own record buffer), is reference-counted, and is freed
+ * by whoever lets go of it last. Fetches never touch the reader.
+ *
+ * Threads: FETCH_THREADS workers per store, started with the remote and
+ * stopped by data_store_remote_stop.
+ */
+#include "data/data_int.h"
+
+#include "core/clock.h"
+#include "core/err.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define FETCH_THREADS 8
+#define FETCH_HEDGE_MS 300
+
+struct fetch_job {
+	struct fetch_batch *bt;
+	int shard;
+	uint32_t hdr_len; /* in: known header length, 0: read the header first */
+	int rc;		  /* out */
+	int done;
+	uint8_t *rec; /* ck + piece */
+	struct fetch_job *next;
+};
+
+struct fetch_batch {
+	struct data_store *s;
+	struct blob_layout l;
+	uint64_t b;
+	int refs; /* the reader + every queued or running job */
+	unsigned done;
+	struct fetch_job job[DATA_MAX_SHARDS];
+};
+
+struct data_fetch {
+	pthread_mutex_t mu;
+	pthread_cond_t work; /* a job was queued, or stop */
+	pthread_cond_t fin;  /* a job finished */
+	struct fetch_job *head, *tail;
+	int stop;
+	int n_threads;
+	pthread_t th[FETCH_THREADS];
+};
+
+static void batch_unref(struct data_fetch *f, struct fetch_batch *bt)
+{
+	/* called with f->mu held */
+	if (--bt->refs > 0)
+		return;
+	for (int i = 0; i < DATA_MAX_SHARDS; i++)
+		free(bt->job[i].rec);
+	free(bt);
+	(void)f;
+}
+
+/* A piece of a shard on this node's drive (a parity piece the reader
+ * needs because a remote one is slow or gone): the reader's own path,
+ * with a file of its own. */
+static int fetch_local(struct data_store *s, const struct blob_layout *l, uint64_t b,
+		       struct fetch_job *j)
+{
+	struct shard_src src;
+	int rc;
+
+	shard_src_init(&src);
+	rc = shard_src_open(s, l, j->shard, &src, NULL);
+	if (rc == 0)
+		rc = shard_src_read(s, l, j->shard, &src, b, j->rec);
+	shard_src_close(s, &src);
+	return rc;
+}
+
+/* Reads (and checks) one piece of another node's shard into j->rec. */
+static int fetch_one(struct data_store *s, const struct blob_layout *l, uint64_t b,
+		     struct fetch_job *j)
+{
+	uint32_t ck = layout_ck_len(l), p = layout_piece_len(l, b);
+	ssize_t n;
+
+	if (store_drive_index(s, l->drive[j->shard]) >= 0)
+		return fetch_local(s, l, b, j);
+
+	if (!j->hdr_len) {
+		uint8_t hbuf[SHARD_HDR_MAX];
+		struct shard_header h;
+		n = s->remote.pread(s->remote.ctx, l->drive[j->shard], l->id, j->shard, hbuf,
+				    sizeof(hbuf), 0);
+		if (n < 0)
+			return (int)n;
+		if (shard_header_decode(hbuf, (size_t)n, &h) != 0 ||
+		    !shard_header_matches(&h, l, j->shard))
+			return CN_ECORRUPT;
+		j->hdr_len = h.hdr_len;
+	}
+	n = s->remote.pread(s->remote.ctx, l->drive[j->shard], l->id, j->shard, j->rec, ck + p,
+			    layout_piece_off(l, b, j->hdr_len));
+	if (n < 0)
+		return (int)n;
+	if ((size_t)n != ck + p ||
+	    piece_cksum_get(l->cksum, j->rec) != piece_cksum(l->cksum, b, j->shard, j->rec + ck, p))
+		return CN_ECORRUPT;
+	return 0;
+}
+
+static void *fetch_main(void *arg)
+{
+	struct data_store *s = arg;
+	struct data_fetch *f = s->fetch;
+
+	pthread_mutex_lock(&f->mu);
+	for (;;) {
+		while (!f->stop && !f->head)
+			pthread_cond_wait(&f->work, &f->mu);
+		if (!f->head)
+			break; /* stop, and nothing queued */
+		struct fetch_job *j = f->head;
+		f->head = j->next;
+		if (!f->head)
+			f->tail = NULL;
+		pthread_mutex_unlock(&f->mu);
+		int rc = f->stop ? CN_ESHUTDOWN : fetch_one(s, &j->bt->l, j->bt->b, j);
+		pthread_mutex_lock(&f->mu);
+		j->rc = rc;
+		j->done = 1;
+		j->bt->done |= 1u << j->shard;
+		pthread_cond_broadcast(&f->fin);
+		batch_unref(f, j->bt);
+	}
+	pthread_mutex_unlock(&f->mu);
+	return NULL;
+}
+
+int fetch_start(struct data_store *s)
+{
+	struct data_fetch *f = calloc(1, sizeof(*f));
+
+	if (!f)
+		return CN_ENOMEM;
+	pthread_mutex_init(&f->mu, NULL);
+	pthread_cond_init(&f->work, NULL);
+	pthread_cond_init(&f->fin, NULL);
+	s->fetch = f;
+	for (int i = 0; i < FETCH_THREADS; i++) {
+		if (pthread_create(&f->th[i], NULL, fetch_main, s) != 0)
+			break;
+		f->n_threads++;
+	}
+	return 0;
+}
+
+void data_store_remote_stop(struct data_store *s)
+{
+	struct data_fetch *f = s ? s->fetch : NULL;
+
+	if (!f)
+		return;
+	pthread_mutex_lock(&f->mu);
+	f->stop = 1;
+	pthread_cond_broadcast(&f->work);
+	pthread_mutex_unlock(&f->mu);
+	for (int i = 0; i < f->n_threads; i++)
+		pthread_join(f->th[i], NULL);
+	pthread_mutex_destroy(&f->mu);
+	pthread_cond_destroy(&f->work);
+	pthread_cond_destroy(&f->fin);
+	free(f);
+	s->fetch = NULL;
+	memset(&s->remote, 0, sizeof(s->remote));
+}
+
+/* Queues job i of bt; called with f->mu held. */
+static int submit(struct data_fetch *f, struct fetch_batch *bt, int i, uint32_t hdr_len,
+		  size_t rec_len)
+{
+	struct fetch_job *j = &bt->job[i];
+
+	if (!(j->rec = malloc(rec_len)))
+		return CN_ENOMEM;
+	j->bt = bt;
+	j->shard = i;
+	j->hdr_len = hdr_len;
+	j->next = NULL;
+	bt->refs++;
+	if (f->tail)
+		f->tail->next = j;
+	else
+		f->head = j;
+	f->tail = j;
+	pthread_cond_signal(&f->work);
+	return 0;
+}
+
+int fetch_pieces(struct data_store *s, const struct blob_layout *l, uint64_t b,
+		 const int *order, int n_order, int need, uint32_t *hdr_len, uint8_t **rec,
+		 unsigned *good, unsigned *failed, unsigned *slow)
+{
+	struct data_fetch *f = s->fetch;
+	struct fetch_batch *bt;
+	size_t rec_len = layout_ck_len(l) + layout_piece_len(l, b);
+	int next = 0, inflight = 0, rc = 0;
+
+	*good = *failed = *slow = 0;
+	if (!f || need <= 0)
+		return need <= 0 ? 0 : CN_EDRIVE;
+	if (!(bt = calloc(1, sizeof(*bt))))
+		return CN_ENOMEM;
+	bt->s = s;
+	bt->l = *l;
+	bt->b = b;
+	bt->refs = 1;
+	pthread_mutex_lock(&f->mu);
+	for (; next < n_order && inflight < need; next++, inflight++)
+		if ((rc = submit(f, bt, order[next], hdr_len[order[next]], rec_len)) != 0)
+			goto out;
+	int64_t hedge_at = cn_now_ns() + FETCH_HEDGE_MS * 1000000LL;
+	for (;;) {
+		int n_good = 0, n_done = 0;
+		for (int i = 0; i < next; i++) {
+			struct fetch_job *j = &bt->job[order[i]];
+			n_done += j->done;
+			n_good += j->done && j->rc == 0;
+		}
+		if (n_good >= need || (n_done == next && next == n_order))
+			break;
+		if (n_done == next || cn_now_ns() >= hedge_at) {
+			/* failed ones (ask as many more), or a slow one (hedge with one
+			 * more per interval) */
+			int add = n_done == next ? need - n_good : 1;
+			for (; add > 0 && next < n_order; add--, next++)
+				if ((rc = submit(f, bt, order[next], hdr_len[order[next]],
+						 rec_len)) != 0)
+					goto out;
+			hedge_at = cn_now_ns() + FETCH_HEDGE_MS * 1000000LL;
+			continue;
+		}
+		struct timespec ts = {.tv_sec = hedge_at / 1000000000LL,
+				      .tv_nsec = hedge_at % 1000000000LL};
+		pthread_cond_timedwait(&f->fin, &f->mu, &ts);
+	}
+	for (int i = 0; i < next; i++) {
+		struct fetch_job *j = &bt->job[order[i]];
+		int sh = j->shard;
+		if (!j->done) {
+			*slow |= 1u << sh;
+		} else if (j->rc == 0) {
+			memcpy(rec[sh], j->rec, rec_len);
+			hdr_len[sh] = j->hdr_len;
+			*good |= 1u << sh;
+		} else {
+			*failed |= 1u << sh;
+		}
+	}
+out:
+	batch_unref(f, bt);
+	pthread_mutex_unlock(&f->mu);
+	return rc;
+}
