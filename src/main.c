@@ -26,6 +26,7 @@
 #include <xxhash.h>
 
 #include "bg/gc.h"
+#include "bg/rebalance.h"
 #include "bg/scrub.h"
 #include "cluster/cluster.h"
 #include "cluster/placement.h"
@@ -273,6 +274,23 @@ static int startup_register(struct startup *st, int *logged)
 	return rc == 0;
 }
 
+/* The rebalancer's view of the cluster: leadership and placement. */
+struct rb_glue {
+	struct cluster_remote *remote;
+	struct cluster_placer *placer;
+};
+
+static int rb_active(void *ctx)
+{
+	return cluster_gc_active(((struct rb_glue *)ctx)->remote);
+}
+
+static int rb_target(void *ctx, const uint8_t blob_id[16], uint8_t k, uint8_t m,
+		     uint8_t (*drive)[16], uint64_t *epoch)
+{
+	return cluster_placer_target(((struct rb_glue *)ctx)->placer, blob_id, k, m, drive, epoch);
+}
+
 static void *startup_main(void *arg)
 {
 	struct startup *st = arg;
@@ -365,6 +383,9 @@ static int cmd_server(int argc, char **argv)
 	const char *node_bind = NULL, *peers_arg = NULL, *zone = "";
 	uint8_t ec_k = 0, ec_m = 0;
 	struct gc_peers gc_peers = {0};
+	struct rb_glue rb_glue = {0};
+	struct rebalance *rebalance = NULL;
+	char rb_cursor[4200];
 	struct cluster_placer *placer = NULL;
 	char *peers_buf = NULL;
 	const char *peers[CLUSTER_MAX_NODES];
@@ -702,6 +723,18 @@ static int cmd_server(int argc, char **argv)
 	rc = scrub_start(meta, data, &sopt, &scrub);
 	if (rc)
 		goto out;
+	if (cluster) {
+		struct rebalance_hooks rh = {rb_active, rb_target, &rb_glue};
+		struct rebalance_options ro = {.bytes_per_sec = sopt.rebuild_bytes_per_sec,
+					       .cursor_path = rb_cursor};
+		rb_glue.remote = remote;
+		rb_glue.placer = placer;
+		snprintf(rb_cursor, sizeof(rb_cursor), "%s/rebalance.cursor", cluster_dir(cluster));
+		rc = rebalance_start(meta, data, &rh, &ro, &rebalance);
+		if (rc)
+			goto out;
+		s3_server_set_rebalance(s3, rebalance);
+	}
 	s3_server_set_bg(s3, gc, scrub);
 	s3_server_handler(s3, &handler);
 	rc = http_server_start(&hopt, &handler, &http);
@@ -762,6 +795,7 @@ out:
 	}
 	if (http)
 		http_server_free(http);
+	rebalance_stop(rebalance);
 	scrub_stop(scrub);
 	gc_stop(gc);
 	if (ihttp) /* (again: idempotent) nothing reads shards for others now */

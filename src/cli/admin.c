@@ -259,6 +259,8 @@ static void admin_usage(FILE *f)
 		"  cluster add ADDR       add the node whose cluster address is ADDR (started\n"
 		"                         with --join); it catches up, then votes\n"
 		"  cluster remove ADDR    remove the member at ADDR\n"
+		"  cluster rebalance pause|resume|stop|start\n"
+		"                         control the rebalance (progress: cluster status)\n"
 		"credentials: CAIRN_ROOT_USER/CAIRN_ROOT_PASSWORD, else "
 		"DATA_DIR/.cairn/credentials\n");
 }
@@ -347,6 +349,12 @@ int cli_admin(int argc, char **argv)
 		char a[256];
 		qenc(argv[i + 2], a, sizeof(a));
 		snprintf(q, sizeof(q), "address=%s&op=%s", a, argv[i + 1]);
+		rc = admin_call(&e, user, pass, "POST", "/_cairn/admin/cluster", q, &body);
+	} else if (strcmp(cmd, "cluster") == 0 && i + 2 < argc &&
+		   strcmp(argv[i + 1], "rebalance") == 0 &&
+		   (strcmp(argv[i + 2], "pause") == 0 || strcmp(argv[i + 2], "resume") == 0 ||
+		    strcmp(argv[i + 2], "stop") == 0 || strcmp(argv[i + 2], "start") == 0)) {
+		snprintf(q, sizeof(q), "op=rebalance-%s", argv[i + 2]);
 		rc = admin_call(&e, user, pass, "POST", "/_cairn/admin/cluster", q, &body);
 	} else {
 		admin_usage(stderr);

@@ -303,6 +303,11 @@ void cluster_placer_free(struct cluster_placer *p);
  * eligible (the writer keeps blobs on this node). Any thread. */
 int cluster_placer_place(void *ctx, const uint8_t blob_id[16], uint8_t *k, uint8_t *m,
 			 uint8_t (*drive)[16]);
+/* Where blob_id's k+m shards belong under the map in force (rebalance):
+ * the drives into drive, the map epoch into *epoch. CN_ENOTFOUND when the
+ * map cannot place that width. Any thread. */
+int cluster_placer_target(struct cluster_placer *p, const uint8_t blob_id[16], uint8_t k, uint8_t m,
+			  uint8_t (*drive)[16], uint64_t *epoch);
 /* The table in force (epoch, k, m, digest) for status; 0 or CN_ENOTFOUND. */
 int cluster_placer_info(struct cluster_placer *p, uint64_t *epoch, uint8_t *k, uint8_t *m,
 			uint8_t digest[16]);

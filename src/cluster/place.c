@@ -22,13 +22,23 @@
 #include "core/log.h"
 #include "meta/meta.h"
 
+#define PLACER_WIDTHS 4 /* tables kept per epoch: the default and old widths */
+
+struct width_table {
+	int have;
+	struct placement_table t;
+};
+
 struct cluster_placer {
 	struct meta_store *meta;
 	uint8_t ec_k, ec_m;
 	pthread_mutex_t mu;
-	int have;		  /* a table for `epoch` */
-	uint64_t epoch;		  /* map epoch last looked at */
-	struct placement_table t; /* valid when have */
+	uint64_t epoch;		      /* map epoch last looked at */
+	struct placement_node *nodes; /* that epoch's map, for more widths */
+	struct placement_drive *drives;
+	int n_nodes, n_drives, eligible;
+	uint8_t k, m;			     /* the width of new blobs (0: none) */
+	struct width_table w[PLACER_WIDTHS]; /* w[0]: k+m of new blobs */
 };
 
 int cluster_placer_new(struct meta_store *m, uint8_t ec_k, uint8_t ec_m,
@@ -47,11 +57,21 @@ int cluster_placer_new(struct meta_store *m, uint8_t ec_k, uint8_t ec_m,
 	return 0;
 }
 
+static void drop_tables(struct cluster_placer *p)
+{
+	for (int i = 0; i < PLACER_WIDTHS; i++) {
+		placement_table_release(&p->w[i].t);
+		p->w[i].have = 0;
+	}
+}
+
 void cluster_placer_free(struct cluster_placer *p)
 {
 	if (!p)
 		return;
-	placement_table_release(&p->t);
+	drop_tables(p);
+	free(p->nodes);
+	free(p->drives);
 	pthread_mutex_destroy(&p->mu);
 	free(p);
 }
@@ -64,90 +84,137 @@ static enum placement_state pstate(uint8_t s)
 					: PLACEMENT_REMOVED;
 }
 
-/* Recomputes the table from the map; called with mu held. */
+/* The table of width k+m for the epoch in force (computed on first use);
+ * NULL if the map cannot hold it. Called with mu held. */
+static const struct placement_table *table_for(struct cluster_placer *p, uint8_t k, uint8_t m)
+{
+	struct placement_map pm = {p->nodes, p->n_nodes, p->drives, p->n_drives};
+	int free_slot = -1, rc;
+
+	for (int i = 0; i < PLACER_WIDTHS; i++) {
+		if (p->w[i].have && p->w[i].t.k == k && p->w[i].t.m == m)
+			return &p->w[i].t;
+		if (!p->w[i].have && free_slot < 0 && (i > 0 || (k == p->k && m == p->m)))
+			free_slot = i;
+	}
+	if (free_slot < 0 || p->eligible < 2 || k + m > p->eligible)
+		return NULL;
+	rc = placement_compute(&pm, k, m, PLACEMENT_PG_DEFAULT, p->epoch, NULL, &p->w[free_slot].t);
+	if (rc) {
+		log_warn("cluster: no %u+%u layout over %d eligible node(s): %s", k, m, p->eligible,
+			 cn_strerror(rc));
+		return NULL;
+	}
+	p->w[free_slot].have = 1;
+	return &p->w[free_slot].t;
+}
+
+/* Loads the map of a new epoch; called with mu held. */
 static void recompute(struct cluster_placer *p, uint64_t epoch)
 {
 	struct meta_map map;
-	struct placement_node *nodes = NULL;
-	struct placement_drive *drives = NULL;
-	struct placement_table t = {0};
-	uint8_t k, m;
-	int eligible, rc;
+	uint8_t old_k = p->k, old_m = p->m;
 
 	p->epoch = epoch;
+	drop_tables(p);
+	free(p->nodes);
+	free(p->drives);
+	p->nodes = NULL;
+	p->drives = NULL;
+	p->n_nodes = p->n_drives = p->eligible = 0;
+	p->k = p->m = 0;
 	if (meta_map_get(p->meta, &map) != 0)
 		return;
-	nodes = calloc(map.n_nodes + 1, sizeof(*nodes));
-	drives = calloc(map.n_drives + 1, sizeof(*drives));
-	if (!nodes || !drives)
+	p->nodes = calloc(map.n_nodes + 1, sizeof(*p->nodes));
+	p->drives = calloc(map.n_drives + 1, sizeof(*p->drives));
+	if (!p->nodes || !p->drives)
 		goto out;
 	for (size_t i = 0; i < map.n_nodes; i++) {
-		nodes[i].id = map.nodes[i].id;
-		memcpy(nodes[i].zone, map.nodes[i].zone, sizeof(nodes[i].zone));
-		nodes[i].state = pstate(map.nodes[i].state);
+		p->nodes[i].id = map.nodes[i].id;
+		memcpy(p->nodes[i].zone, map.nodes[i].zone, sizeof(p->nodes[i].zone));
+		p->nodes[i].state = pstate(map.nodes[i].state);
 	}
 	for (size_t i = 0; i < map.n_drives; i++) {
-		memcpy(drives[i].id, map.drives[i].id, DATA_ID_LEN);
-		drives[i].node = map.drives[i].node;
-		drives[i].weight = map.drives[i].weight;
-		drives[i].state = pstate(map.drives[i].state);
+		memcpy(p->drives[i].id, map.drives[i].id, DATA_ID_LEN);
+		p->drives[i].node = map.drives[i].node;
+		p->drives[i].weight = map.drives[i].weight;
+		p->drives[i].state = pstate(map.drives[i].state);
 	}
-	struct placement_map pm = {nodes, (int)map.n_nodes, drives, (int)map.n_drives};
-	eligible = placement_eligible_nodes(&pm);
-	if (eligible < 2) {
-		if (p->have)
+	p->n_nodes = (int)map.n_nodes;
+	p->n_drives = (int)map.n_drives;
+	struct placement_map pm = {p->nodes, p->n_nodes, p->drives, p->n_drives};
+	p->eligible = placement_eligible_nodes(&pm);
+	if (p->eligible < 2) {
+		if (old_k)
 			log_info("cluster: %d eligible node(s): new blobs stay on the node that "
 				 "writes them",
-				 eligible < 0 ? 0 : eligible);
-		placement_table_release(&p->t);
-		p->have = 0;
+				 p->eligible < 0 ? 0 : p->eligible);
 		goto out;
 	}
 	if (p->ec_k) {
-		k = p->ec_k;
-		m = p->ec_m;
+		p->k = p->ec_k;
+		p->m = p->ec_m;
 	} else {
-		placement_default_ec(eligible, &k, &m);
+		placement_default_ec(p->eligible, &p->k, &p->m);
 	}
-	rc = placement_compute(&pm, k, m, PLACEMENT_PG_DEFAULT, epoch, NULL, &t);
-	if (rc) {
-		log_warn("cluster: no %u+%u layout over %d eligible node(s): %s", k, m, eligible,
-			 cn_strerror(rc));
-		goto out; /* keep the table in force, if any */
+	if (!table_for(p, p->k, p->m)) {
+		p->k = p->m = 0;
+		goto out;
 	}
-	if (!p->have || p->t.k != t.k || p->t.m != t.m ||
-	    memcmp(p->t.digest, t.digest, sizeof(t.digest)) != 0)
+	if (old_k != p->k || old_m != p->m)
 		log_info("cluster: layout of map epoch %llu: %u+%u over %d node(s)",
-			 (unsigned long long)epoch, k, m, eligible);
-	placement_table_release(&p->t);
-	p->t = t;
-	p->have = 1;
+			 (unsigned long long)epoch, p->k, p->m, p->eligible);
 out:
-	free(nodes);
-	free(drives);
 	meta_map_release(&map);
+}
+
+/* Brings the placer to the map's epoch; called with mu held. */
+static int refresh(struct cluster_placer *p)
+{
+	uint64_t epoch;
+	int rc = meta_map_epoch(p->meta, &epoch);
+
+	if (!rc && epoch != p->epoch)
+		recompute(p, epoch);
+	return rc;
 }
 
 int cluster_placer_place(void *ctx, const uint8_t blob_id[16], uint8_t *k, uint8_t *m,
 			 uint8_t (*drive)[16])
 {
 	struct cluster_placer *p = ctx;
-	uint64_t epoch;
-	int rc = meta_map_epoch(p->meta, &epoch);
+	int rc;
 
-	if (rc)
-		return rc;
 	pthread_mutex_lock(&p->mu);
-	if (epoch != p->epoch)
-		recompute(p, epoch);
-	if (!p->have) {
+	rc = refresh(p);
+	if (!rc && !p->k)
 		rc = CN_ENOTFOUND;
-	} else {
-		const uint8_t(*slot)[DATA_ID_LEN] =
-			placement_table_pg(&p->t, placement_pg_of(blob_id, p->t.pg_count));
-		*k = p->t.k;
-		*m = p->t.m;
-		memcpy(drive, slot, (size_t)(p->t.k + p->t.m) * DATA_ID_LEN);
+	if (!rc) {
+		const struct placement_table *t = &p->w[0].t;
+		*k = t->k;
+		*m = t->m;
+		memcpy(drive, placement_table_pg(t, placement_pg_of(blob_id, t->pg_count)),
+		       (size_t)(t->k + t->m) * DATA_ID_LEN);
+	}
+	pthread_mutex_unlock(&p->mu);
+	return rc;
+}
+
+int cluster_placer_target(struct cluster_placer *p, const uint8_t blob_id[16], uint8_t k, uint8_t m,
+			  uint8_t (*drive)[16], uint64_t *epoch)
+{
+	const struct placement_table *t;
+	int rc;
+
+	pthread_mutex_lock(&p->mu);
+	rc = refresh(p);
+	t = rc ? NULL : table_for(p, k, m);
+	if (!rc && !t)
+		rc = CN_ENOTFOUND;
+	if (!rc) {
+		memcpy(drive, placement_table_pg(t, placement_pg_of(blob_id, t->pg_count)),
+		       (size_t)(k + m) * DATA_ID_LEN);
+		*epoch = p->epoch;
 	}
 	pthread_mutex_unlock(&p->mu);
 	return rc;
@@ -159,11 +226,12 @@ int cluster_placer_info(struct cluster_placer *p, uint64_t *epoch, uint8_t *k, u
 	int rc = CN_ENOTFOUND;
 
 	pthread_mutex_lock(&p->mu);
-	if (p->have) {
-		*epoch = p->t.epoch;
-		*k = p->t.k;
-		*m = p->t.m;
-		memcpy(digest, p->t.digest, 16);
+	refresh(p);
+	if (p->k) {
+		*epoch = p->epoch;
+		*k = p->k;
+		*m = p->m;
+		memcpy(digest, p->w[0].t.digest, 16);
 		rc = 0;
 	}
 	pthread_mutex_unlock(&p->mu);

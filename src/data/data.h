@@ -221,6 +221,15 @@ int blob_scrub(struct data_store *s, const struct blob_layout *l, struct blob_la
  * does not change on the fast path. Thread-pool or background thread. */
 int blob_rebuild_shard(struct data_store *s, const struct blob_layout *l, int shard,
 		       struct blob_layout *out, unsigned *rebuilt);
+/* Writes shard i of blob l on drive target[i] for every bit i of mask
+ * (rebalance, re-placement), produced from the blob's content through a
+ * reader (so a gone or unreachable source is reconstructed); a target on
+ * this store goes through a sink, another node's through a shard stream.
+ * *out = l with the moved shards' drives replaced, once every one is
+ * durable in place. Deletes nothing: the caller commits *out, or hands the
+ * new copies to GC. Thread-pool or background thread. */
+int blob_move_shards(struct data_store *s, const struct blob_layout *l,
+		     const uint8_t (*target)[DATA_ID_LEN], unsigned mask, struct blob_layout *out);
 /* Reads and checks every piece of every shard without writing anything.
  * *missing: shards whose file is absent or whose header is wrong; *bad:
  * shards with a corrupt or short piece. Returns 0, or CN_EDATALOST when more

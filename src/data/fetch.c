@@ -206,9 +206,9 @@ static int submit(struct data_fetch *f, struct fetch_batch *bt, int i, uint32_t 
 	return 0;
 }
 
-int fetch_pieces(struct data_store *s, const struct blob_layout *l, uint64_t b,
-		 const int *order, int n_order, int need, uint32_t *hdr_len, uint8_t **rec,
-		 unsigned *good, unsigned *failed, unsigned *slow)
+int fetch_pieces(struct data_store *s, const struct blob_layout *l, uint64_t b, const int *order,
+		 int n_order, int need, uint32_t *hdr_len, uint8_t **rec, unsigned *good,
+		 unsigned *failed, unsigned *slow)
 {
 	struct data_fetch *f = s->fetch;
 	struct fetch_batch *bt;

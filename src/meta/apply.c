@@ -53,7 +53,7 @@ static int64_t gc_due(const struct actx *a)
 	return a->c->now + META_GC_GRACE_NS;
 }
 
-static int gc_add(struct actx *a, const uint8_t blob_id[META_ID_LEN], const uint8_t *layout,
+static int gc_put(struct actx *a, const uint8_t blob_id[META_ID_LEN], const uint8_t *layout,
 		  size_t layout_len)
 {
 	uint8_t k[8 + META_ID_LEN];
@@ -67,6 +67,14 @@ static int gc_add(struct actx *a, const uint8_t blob_id[META_ID_LEN], const uint
 	if (!rc)
 		rc = kv_put(a->t, KV_GC, k, sizeof(k), w.p, w.len);
 	cn_buf_release(&w);
+	return rc;
+}
+
+static int gc_add(struct actx *a, const uint8_t blob_id[META_ID_LEN], const uint8_t *layout,
+		  size_t layout_len)
+{
+	int rc = gc_put(a, blob_id, layout, layout_len);
+
 	/* A retired blob is GC's: a healer must not write a shard of it
 	 * that GC may already have deleted elsewhere (it would leak). */
 	if (!rc && (rc = kv_del(a->t, KV_HEAL, blob_id, META_ID_LEN)) == CN_ENOTFOUND)
@@ -1110,6 +1118,58 @@ static int do_intent_drop(struct actx *a)
 	return rc;
 }
 
+/* Rebalance moved shards of a committed blob (semantics in meta.h). */
+static int do_blob_move(struct actx *a)
+{
+	const struct meta_cmd *c = a->c;
+	struct meta_version v;
+	const uint8_t **lp = NULL;
+	size_t *llen = NULL;
+	uint8_t raw[KEY_ENC_MAX];
+	int in_index, rc;
+
+	if (!c->layout_len || !c->layout_old_len || !c->layout_gc_len)
+		return CN_EINVAL;
+	if ((rc = intent_check(a, c->blob_id)) != 0)
+		return rc;
+	rc = version_get(a, c->target_vid, &v, &in_index);
+	if (rc)
+		return rc == CN_ENOTFOUND ? CN_EPRECOND : rc;
+	if (v.loc == META_LOC_BLOB && c->part_no == 0 &&
+	    memcmp(v.blob_id, c->blob_id, META_ID_LEN) == 0) {
+		lp = &v.layout;
+		llen = &v.layout_len;
+	}
+	for (uint32_t i = 0; v.loc == META_LOC_PARTS && i < v.n_parts; i++)
+		if (v.parts[i].part_no == c->part_no &&
+		    memcmp(v.parts[i].blob_id, c->blob_id, META_ID_LEN) == 0) {
+			lp = &v.parts[i].layout;
+			llen = &v.parts[i].layout_len;
+		}
+	if (!lp || *llen != c->layout_old_len || memcmp(*lp, c->layout_old, *llen) != 0) {
+		rc = CN_EPRECOND; /* changed since the mover read it */
+		goto out;
+	}
+	*lp = c->layout;
+	*llen = c->layout_len;
+	cn_buf_reset(&a->w);
+	rc = ver_encode(&a->w, a->fk, a->fklen, &v);
+	if (!rc && in_index) {
+		rc = kv_put(a->t, KV_INDEX, a->kenc, a->kn, a->w.p, a->w.len);
+	} else if (!rc) {
+		vraw(a, raw, v.vid);
+		rc = kv_put(a->t, KV_VERSIONS, raw, a->kn + META_ID_LEN, a->w.p, a->w.len);
+	}
+	/* the old copies of the moved shards only; the blob lives on */
+	if (!rc)
+		rc = gc_put(a, c->blob_id, c->layout_gc, c->layout_gc_len);
+	if (!rc)
+		rc = intent_clear(a, c->blob_id);
+out:
+	meta_version_release(&v);
+	return rc;
+}
+
 static int do_gc_done(struct actx *a)
 {
 	for (uint32_t i = 0; i < a->c->n_gc; i++) {
@@ -1351,6 +1411,7 @@ int meta_apply(struct kv_txn *t, const struct meta_cmd *c, struct meta_cmd_resul
 	case META_CMD_UPLOAD_ABORT:
 	case META_CMD_PART_PUT:
 	case META_CMD_UPLOAD_COMPLETE:
+	case META_CMD_BLOB_MOVE:
 		rc = bucket_open(&a);
 		if (!rc)
 			rc = key_open(&a);
@@ -1366,6 +1427,8 @@ int meta_apply(struct kv_txn *t, const struct meta_cmd *c, struct meta_cmd_resul
 			rc = do_upload_abort(&a);
 		else if (c->type == META_CMD_PART_PUT)
 			rc = do_part_put(&a);
+		else if (c->type == META_CMD_BLOB_MOVE)
+			rc = do_blob_move(&a);
 		else
 			rc = do_upload_complete(&a);
 		if (!rc)

@@ -66,7 +66,8 @@
  *
  * A PUT_VERSION / PART_PUT with a heal mask and every HEAL_DONE end with a
  * u16 heal mask after the gc array; without one the command ends there (as
- * every command written before heal entries existed).
+ * every command written before heal entries existed). A BLOB_MOVE has the
+ * mask (0) and then 2+n layout_old, 2+n layout_gc.
  *
  * Encoding refuses exactly what decoding rejects (map_valid): a proposal
  * that encodes always decodes on every node.
@@ -874,8 +875,16 @@ int cmd_encode_into(const struct meta_cmd *c, struct cn_buf *w)
 		wb_u64(w, (uint64_t)c->gc[i].due);
 		cn_buf_put(w, c->gc[i].blob_id, META_ID_LEN);
 	}
-	if (c->heal_mask || c->type == META_CMD_HEAL_DONE)
+	if (c->heal_mask || c->type == META_CMD_HEAL_DONE || c->type == META_CMD_BLOB_MOVE)
 		wb_u16(w, c->heal_mask);
+	if (c->type == META_CMD_BLOB_MOVE) {
+		if (c->layout_old_len > META_LAYOUT_MAX || c->layout_gc_len > META_LAYOUT_MAX)
+			return CN_EMETATOOBIG;
+		wb_u16(w, (uint16_t)c->layout_old_len);
+		cn_buf_put(w, c->layout_old, c->layout_old_len);
+		wb_u16(w, (uint16_t)c->layout_gc_len);
+		cn_buf_put(w, c->layout_gc, c->layout_gc_len);
+	}
 	return w->err;
 }
 
@@ -924,7 +933,7 @@ int meta_cmd_decode(const void *buf, size_t len, struct meta_cmd *c)
 		return CN_ECORRUPT;
 	c->type = rb_u8(&r);
 	if ((c->type < META_CMD_BUCKET_CREATE || c->type > META_CMD_INTENT_DROP) &&
-	    !is_map_cmd(c->type) && c->type != META_CMD_HEAL_DONE)
+	    !is_map_cmd(c->type) && c->type != META_CMD_HEAL_DONE && c->type != META_CMD_BLOB_MOVE)
 		return CN_ECORRUPT;
 	c->now = (int64_t)rb_u64(&r);
 	if (is_map_cmd(c->type)) {
@@ -990,8 +999,12 @@ int meta_cmd_decode(const void *buf, size_t len, struct meta_cmd *c)
 			rb_id(&r, g[i].blob_id);
 		}
 	}
-	if (r.off < len || c->type == META_CMD_HEAL_DONE)
+	if (r.off < len || c->type == META_CMD_HEAL_DONE || c->type == META_CMD_BLOB_MOVE)
 		c->heal_mask = rb_u16(&r);
+	if (c->type == META_CMD_BLOB_MOVE) {
+		c->layout_old = rb_str(&r, rb_u16(&r), META_LAYOUT_MAX, &c->layout_old_len);
+		c->layout_gc = rb_str(&r, rb_u16(&r), META_LAYOUT_MAX, &c->layout_gc_len);
+	}
 	if (fin(&r))
 		goto bad;
 	return 0;

@@ -151,6 +151,14 @@ enum meta_cmd_type {
 	/* blob_id, heal_mask: these shards were rebuilt where the blob's
 	 * layout puts them; clears them from the blob's heal entry */
 	META_CMD_HEAL_DONE = 17,
+	/* Rebalance: shards of a committed blob were copied to other drives.
+	 * bucket key target_vid (the version), part_no (0: the version's blob;
+	 * N: part N of a multipart version), blob_id, layout (the new one),
+	 * layout_old (must equal the stored layout: else CN_EPRECOND, nothing
+	 * changes), layout_gc (the old layout with only the moved shards'
+	 * drives kept: it becomes a gc entry). In a cluster the blob's intent
+	 * (the move's new shards) must stand, and is cleared. */
+	META_CMD_BLOB_MOVE = 18,
 };
 
 /* ---- cluster map (DESIGN §6): nodes and drives, changed only by commands ----
@@ -269,6 +277,10 @@ struct meta_cmd {
 	 * is not durable (its node was down); the same command records a heal
 	 * entry for the blob. HEAL_DONE: the bits healed. */
 	uint16_t heal_mask;
+	const void *layout_old; /* BLOB_MOVE */
+	size_t layout_old_len;
+	const void *layout_gc;
+	size_t layout_gc_len;
 
 	struct meta_cmd_result res; /* out */
 	uint8_t local_only;	    /* cluster: forwarded here already; CN_ENOTLEADER
@@ -538,6 +550,8 @@ typedef int (*meta_heal_cb)(const uint8_t blob_id[META_ID_LEN], uint16_t mask,
  * stop. Returns the number visited or an error. Any thread. */
 int meta_heal_each(struct meta_store *s, const uint8_t *after, unsigned max, meta_heal_cb cb,
 		   void *arg);
+/* 1 if blob_id has a heal entry, 0 if not, or an error. Any thread. */
+int meta_heal_has(struct meta_store *s, const uint8_t blob_id[META_ID_LEN]);
 /* Number of heal entries (status, tests). Any thread. */
 int meta_heal_count(struct meta_store *s, uint64_t *n);
 /* Number of intents currently recorded (tests, metrics). */

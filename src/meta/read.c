@@ -1088,6 +1088,20 @@ int meta_heal_each(struct meta_store *s, const uint8_t *after, unsigned max, met
 	return rc && rc != CN_ENOTFOUND ? rc : (int)n;
 }
 
+int meta_heal_has(struct meta_store *s, const uint8_t blob_id[META_ID_LEN])
+{
+	struct kv_txn t;
+	const uint8_t *v;
+	size_t vlen;
+	int rc = rtxn(s, &t);
+
+	if (rc)
+		return rc;
+	rc = kv_get(&t, KV_HEAL, blob_id, META_ID_LEN, &v, &vlen);
+	kv_read_end(&t);
+	return rc == 0 ? 1 : rc == CN_ENOTFOUND ? 0 : rc;
+}
+
 int meta_heal_count(struct meta_store *s, uint64_t *n)
 {
 	struct kv_txn t;

@@ -34,6 +34,7 @@
 #include <pthread.h>
 
 #include "bg/gc.h"
+#include "bg/rebalance.h"
 #include "bg/scrub.h"
 #include "cluster/cluster.h"
 #include "core/err.h"
@@ -473,11 +474,60 @@ static json_t *map_json(struct meta_store *m)
 }
 
 struct cluster_op {
-	int op; /* 0 status, 1 add, 2 remove */
+	int op; /* 0 status, 1 add, 2 remove, 3 rebalance control */
+	const char *rb_op;
 	const char *address;
 	json_t *doc;
 	int rc;
 };
+
+json_t *s3_rebalance_json(struct rebalance *rb)
+{
+	struct rebalance_progress p;
+
+	rebalance_progress(rb, &p);
+	return json_pack("{s:s,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:I}", "state",
+			 rebalance_state_name(p.state), "epoch", jint(p.epoch), "balanced_epoch",
+			 jint(p.balanced_epoch), "passes", jint(p.passes), "versions_total",
+			 jint(p.versions_total), "versions_done", jint(p.versions_done),
+			 "blobs_checked", jint(p.blobs_checked), "blobs_moved", jint(p.blobs_moved),
+			 "shards_moved", jint(p.shards_moved), "bytes_moved", jint(p.bytes_moved),
+			 "skipped_healing", jint(p.skipped_healing), "conflicts", jint(p.conflicts),
+			 "failed", jint(p.failed), "bytes_per_sec", jint(p.bytes_per_sec), "eta_s",
+			 (json_int_t)p.eta_s);
+}
+
+/* Rebalance control goes to every node (the leader's rebalancer works,
+ * the others keep the state for when one of them leads). Pool thread. */
+static void cluster_rebalance_work(struct s3_req *r, struct cluster_op *op)
+{
+	struct cluster *c = r->srv->cluster;
+	struct cluster_status st;
+	char target[96];
+	json_t *nodes = json_object();
+
+	snprintf(target, sizeof(target), "/_cairn/internal/rebalance?op=%s", op->rb_op);
+	cluster_status(c, &st);
+	for (int i = 0; i < st.n_nodes && nodes; i++) {
+		struct rpc_resp resp;
+		int rc;
+		if (st.nodes[i].id == st.id) {
+			json_object_set_new(nodes, st.nodes[i].address, json_string("ok"));
+			continue;
+		}
+		memset(&resp, 0, sizeof(resp));
+		rc = rpc_call(cluster_rpc(c), st.nodes[i].address, "POST", target, NULL, 0, -1,
+			      3000, 1, &resp);
+		json_object_set_new(nodes, st.nodes[i].address,
+				    json_string(rc		     ? cn_errname(rc)
+						: resp.status == 200 ? "ok"
+								     : "refused"));
+		if (!rc)
+			rpc_resp_release(&resp);
+	}
+	op->doc = nodes ? json_pack("{s:s,s:o}", "rebalance", op->rb_op, "nodes", nodes) : NULL;
+	op->rc = op->doc ? 0 : CN_ENOMEM;
+}
 
 /* Every configured node's own view, asked in parallel (a dead node costs one
  * timeout, not one per node). Pool thread. */
@@ -490,6 +540,8 @@ static void cluster_status_work(struct s3_req *r, struct cluster_op *op)
 
 	cluster_status(c, &st);
 	self = s3_cluster_status_json(&st);
+	if (self && r->srv->rebalance)
+		json_object_set_new(self, "rebalance", s3_rebalance_json(r->srv->rebalance));
 	memset(pr, 0, sizeof(pr));
 	for (int i = 0; i < st.n_nodes; i++) {
 		pr[i].c = c;
@@ -534,6 +586,17 @@ static void cluster_status_work(struct s3_req *r, struct cluster_op *op)
 		/* blobs with shards still missing since their node was down */
 		if (meta_heal_count(r->srv->meta, &heal) == 0)
 			json_object_set_new(op->doc, "heal_entries", jint(heal));
+		/* the rebalance the leader runs, as the leader reports it */
+		size_t i;
+		json_t *n;
+		json_array_foreach(nodes, i, n)
+		{
+			if (json_integer_value(json_object_get(n, "id")) ==
+				    (json_int_t)st.leader_id &&
+			    json_object_get(n, "rebalance"))
+				json_object_set(op->doc, "rebalance",
+						json_object_get(n, "rebalance"));
+		}
 	}
 	json_decref(self);
 	op->rc = op->doc ? 0 : CN_ENOMEM;
@@ -605,6 +668,8 @@ static void cluster_work(struct s3_req *r, void *arg)
 
 	if (op->op == 0)
 		cluster_status_work(r, op);
+	else if (op->op == 3)
+		cluster_rebalance_work(r, op);
 	else
 		cluster_member_work(r, op);
 }
@@ -647,7 +712,22 @@ static void admin_cluster(struct s3_req *r, int post)
 		send_json(r, 400, json_pack("{s:s}", "error", "single node: no cluster (--peers)"));
 		return;
 	}
-	if (post) {
+	if (post && o && strncmp(o, "rebalance-", 10) == 0) {
+		const char *w = o + 10;
+		if (strcmp(w, "pause") && strcmp(w, "resume") && strcmp(w, "stop") &&
+		    strcmp(w, "start")) {
+			send_json(r, 400,
+				  json_pack("{s:s}", "error",
+					    "expected op=rebalance-pause|resume|stop|start"));
+			return;
+		}
+		op->op = 3;
+		op->rb_op = w;
+		rebalance_control(r->srv->rebalance, strcmp(w, "pause") == 0	? REBALANCE_PAUSE
+						     : strcmp(w, "resume") == 0 ? REBALANCE_RESUME
+						     : strcmp(w, "stop") == 0	? REBALANCE_STOP
+										: REBALANCE_START);
+	} else if (post) {
 		op->op = o && strcmp(o, "add") == 0 ? 1 : o && strcmp(o, "remove") == 0 ? 2 : -1;
 		op->address = s3_route_param(&r->route, "address");
 		if (op->op < 0 || !op->address || strlen(op->address) > CLUSTER_ADDR_MAX ||

@@ -822,6 +822,11 @@ void s3_server_set_bg(struct s3_server *s, struct gc *gc, struct scrub *scrub)
 	s->scrub = scrub;
 }
 
+void s3_server_set_rebalance(struct s3_server *s, struct rebalance *r)
+{
+	s->rebalance = r;
+}
+
 void s3_server_set_ready(struct s3_server *s, int ready)
 {
 	s->ready = ready;

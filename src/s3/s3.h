@@ -46,6 +46,9 @@ struct cluster;
 /* Cluster mode: every request waits for a read barrier, readiness follows
  * the cluster, the admin API shows it. Before serving. */
 void s3_server_set_cluster(struct s3_server *s, struct cluster *c);
+struct rebalance;
+/* Cluster mode: the rebalancer, for status and operator control. */
+void s3_server_set_rebalance(struct s3_server *s, struct rebalance *r);
 /* The handler of the internal API server (on the cluster address). */
 void s3_server_internal_handler(struct s3_server *s, struct http_handler *out);
 

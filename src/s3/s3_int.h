@@ -32,10 +32,11 @@ struct s3_server {
 	struct s3_config cfg;
 	struct meta_store *meta;
 	struct data_store *data;
-	struct gc *gc;		 /* may be NULL */
-	struct scrub *scrub;	 /* may be NULL */
-	struct cluster *cluster; /* cluster mode, else NULL */
-	_Atomic int ready;	 /* set by the main or start-up thread, read by loops */
+	struct gc *gc;		     /* may be NULL */
+	struct scrub *scrub;	     /* may be NULL */
+	struct cluster *cluster;     /* cluster mode, else NULL */
+	struct rebalance *rebalance; /* cluster mode, else NULL */
+	_Atomic int ready;	     /* set by the main or start-up thread, read by loops */
 };
 
 /* Per HTTP worker loop. */
@@ -233,6 +234,9 @@ struct cluster_status;
 struct json_t;
 /* A node's status as JSON (jansson, owned). */
 struct json_t *s3_cluster_status_json(const struct cluster_status *st);
+struct rebalance;
+/* This node's rebalancer as JSON (admin.c); NULL without one. */
+struct json_t *s3_rebalance_json(struct rebalance *rb);
 
 /* ---- operations ---- */
 

@@ -49,13 +49,17 @@ def shard_files(node):
     return out
 
 
-def all_shards(cluster, nodes=None):
-    """{blob_hex: {shard_index: node_name}}; asserts no shard is on two nodes."""
+def all_shards(cluster, nodes=None, strict=True):
+    """{blob_hex: {shard_index: node_name}}; strict: asserts no shard is on
+    two nodes (else the copies are {shard_index: [node names]})."""
     out = {}
     for n in nodes or cluster.nodes:
         for blob, shards in shard_files(n).items():
             for idx in shards:
                 where = out.setdefault(blob, {})
+                if not strict:
+                    where.setdefault(idx, []).append(n.name)
+                    continue
                 assert idx not in where, "shard %d of %s on %s and %s" % (
                     idx, blob, where[idx], n.name)
                 where[idx] = n.name
@@ -324,3 +328,100 @@ def test_stopped_node_reads_hedge_and_writes_continue(cluster_factory):
         c.resume(victim)
     wait_for(lambda: heal_entries(c, live[0]) == 0, 90, "backfill after SIGCONT")
     read_all(c, [victim], bucket, objects)
+
+
+def rebalance_state(cluster, node):
+    st = cluster.status(node)
+    return st.get("rebalance") or {}, st
+
+
+def wait_balanced(cluster, node, timeout=120):
+    def done():
+        rb, st = rebalance_state(cluster, node)
+        epoch = st.get("map", {}).get("epoch")
+        return (rb.get("state") == "idle" and rb.get("balanced_epoch") == epoch
+                and not rb.get("failed") and not rb.get("skipped_healing")) and rb
+    return wait_for(done, timeout, "rebalance to finish")
+
+
+def test_add_node_under_load_rebalances(cluster_factory):
+    c = cluster_factory(3, spares=1, extra_args=FAST)
+    n1, n2, n3 = c.slots[:3]
+    bucket = new_bucket(c, n1)
+    rnd = random.Random(21)
+    objects = {}
+    for i in range(12):
+        k = "r%d" % i
+        objects[k] = rnd.randbytes(rnd.choice([100 * 1024, MIB, 2 * MIB + 5]))
+        retry(lambda: c.client((n1, n2, n3)[i % 3]).put_object(Bucket=bucket, Key=k,
+                                                               Body=objects[k]))
+    parts = [rnd.randbytes(5 * MIB), rnd.randbytes(MIB)]
+    retry(lambda: multipart(c.client(n1), bucket, "mp", parts))
+    objects["mp"] = b"".join(parts)
+    wait_balanced(c, n1)
+
+    stop = threading.Event()
+    during = {}
+    errors = []
+
+    def writer():
+        i = 0
+        cl = c.client(n2, read_timeout=30)
+        while not stop.is_set():
+            k, v = "w%d" % i, rnd.randbytes(300 * 1024 + i)
+            i += 1
+            try:
+                cl.put_object(Bucket=bucket, Key=k, Body=v)
+                during[k] = v
+            except Exception as e:  # noqa: BLE001
+                errors.append(repr(e))
+            time.sleep(0.05)
+
+    t = threading.Thread(target=writer)
+    t.start()
+    try:
+        n4 = c.add_node()
+        rb = wait_balanced(c, n1, timeout=180)
+    finally:
+        stop.set()
+        t.join(60)
+    assert during, errors
+    objects.update(during)
+    assert rb["blobs_moved"] > 0, rb
+    # every shard of every blob on its own node, n4 holds some
+    shards = all_shards(c, strict=False)   # old copies wait for GC
+    assert any(n4.name in ns for w in shards.values() for ns in w.values()), "nothing on n4"
+    wait_balanced(c, n1, timeout=60)   # the objects written during the pass too
+    read_all(c, [n1, n4], bucket, objects)
+    # after GC, the shard files on disk are exactly the referenced ones
+    keys = sorted(objects)
+    want = referenced_blobs(c, n1, bucket, keys)
+
+    def exact():
+        have = all_shards(c, strict=False)
+        if set(have) != want:
+            return None
+        # one copy of each shard, and a blob's shards on distinct nodes
+        return all(all(len(ns) == 1 for ns in w.values()) and
+                   len({ns[0] for ns in w.values()}) == len(w)
+                   for w in have.values()) or None
+    wait_for(exact, 60, "GC of the moved shards' old copies")
+    # the rebalanced data survives losing the node that received most writes
+    c.kill(n2)
+    read_all(c, [n4], bucket, objects)
+
+
+def test_rebalance_control(cluster_factory):
+    c = cluster_factory(3, extra_args=FAST)
+    n1 = c.slots[0]
+    wait_balanced(c, n1)
+    for op, want in (("pause", "paused"), ("resume", None), ("stop", "stopped"),
+                     ("start", None)):
+        rc, out = c.admin(n1, "cluster", "rebalance", op)
+        assert rc == 0, out
+        if want:
+            wait_for(lambda: rebalance_state(c, n1)[0].get("state") == want, 10,
+                     "rebalance state %s" % want)
+    wait_balanced(c, n1)
+    rc, out = c.admin(n1, "cluster", "rebalance", "bogus")
+    assert rc != 0

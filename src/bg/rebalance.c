@@ -1,0 +1,583 @@
+/*
+ * bg/rebalance.c — see rebalance.h.
+ *
+ *   STANDBY (not leader) <──> IDLE ──map epoch moved / start──> RUNNING
+ *   RUNNING ──pass done──> IDLE          RUNNING ──pause──> PAUSED ──resume──> RUNNING
+ *   RUNNING/PAUSED ──stop──> STOPPED ──start or a new epoch──> RUNNING
+ *   RUNNING ──epoch moved again──> RUNNING (the pass starts over)
+ *
+ * Cursor file (tmp + fsync + rename): one line
+ *   "<balanced epoch> <pass epoch> <bucket> <hex key> <vid text>"
+ * ("-" for an empty bucket/key/vid: the pass starts at the beginning).
+ */
+#include "bg/rebalance.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bg/vpin.h"
+#include "core/clock.h"
+#include "core/digest.h"
+#include "core/err.h"
+#include "core/log.h"
+#include "data/data.h"
+#include "meta/meta.h"
+
+enum pass_end { PASS_DONE, PASS_ABORTED };
+
+#define RETRY_NS (10 * 1000000000LL)
+
+struct rebalance {
+	struct meta_store *meta;
+	struct data_store *data;
+	struct rebalance_hooks h;
+	struct rebalance_options opt;
+	pthread_t thread;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int quit;
+	int paused;	     /* operator: pause */
+	int stopped;	     /* operator: stop (until start or a new epoch) */
+	uint64_t stopped_at; /* the epoch it was stopped at */
+	int want_start;	     /* operator: start */
+	int64_t retry_at;    /* monotonic: run again (a pass left blobs); 0: no */
+	struct rebalance_progress p;
+
+	/* the pass's cursor: the last version fully handled ("" = none) */
+	char bucket[META_BUCKET_MAX + 1];
+	char key[META_KEY_MAX];
+	size_t key_len;
+	char vid[META_ID_TEXT];
+	int64_t pass_start_ns, last_save_ns, last_epoch_check_ns;
+	uint64_t pass_bytes;
+};
+
+const char *rebalance_state_name(enum rebalance_state s)
+{
+	switch (s) {
+	case REBALANCE_STANDBY: return "standby";
+	case REBALANCE_IDLE: return "idle";
+	case REBALANCE_RUNNING: return "running";
+	case REBALANCE_PAUSED: return "paused";
+	case REBALANCE_STOPPED: return "stopped";
+	}
+	return "?";
+}
+
+/* ---- cursor file ---- */
+
+static void cursor_save(struct rebalance *r)
+{
+	char tmp[4096], line[2 * META_KEY_MAX + META_BUCKET_MAX + 128], *p;
+	int fd, n;
+
+	if (!r->opt.cursor_path)
+		return;
+	n = snprintf(line, sizeof(line), "%" PRIu64 " %" PRIu64 " %s ", r->p.balanced_epoch,
+		     r->p.epoch, r->bucket[0] ? r->bucket : "-");
+	p = line + n;
+	if (r->key_len) {
+		cn_hex((const uint8_t *)r->key, r->key_len, p);
+		p += 2 * r->key_len;
+	} else {
+		*p++ = '-';
+	}
+	n = (int)(p - line);
+	n += snprintf(p, sizeof(line) - (size_t)n, " %s\n", r->vid[0] ? r->vid : "-");
+	snprintf(tmp, sizeof(tmp), "%s.tmp", r->opt.cursor_path);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return;
+	if (write(fd, line, (size_t)n) == n && fsync(fd) == 0) {
+		close(fd);
+		if (rename(tmp, r->opt.cursor_path) != 0)
+			unlink(tmp);
+		return;
+	}
+	close(fd);
+	unlink(tmp);
+}
+
+/* Loads the balanced epoch, and the cursor if its pass was for `epoch`. */
+static void cursor_load(struct rebalance *r)
+{
+	char line[2 * META_KEY_MAX + META_BUCKET_MAX + 128], b[META_BUCKET_MAX + 2],
+		k[2 * META_KEY_MAX + 2], v[META_ID_TEXT + 2];
+	unsigned long long be, pe;
+	FILE *f;
+
+	if (!r->opt.cursor_path || !(f = fopen(r->opt.cursor_path, "r")))
+		return;
+	if (fgets(line, sizeof(line), f) &&
+	    sscanf(line, "%llu %llu %256s %2048s %34s", &be, &pe, b, k, v) == 5) {
+		size_t kl = strcmp(k, "-") ? strlen(k) / 2 : 0;
+		int ok = strlen(b) <= META_BUCKET_MAX && strlen(v) < META_ID_TEXT;
+		for (size_t i = 0; ok && i < kl; i++) {
+			int hi = cn_hexval(k[2 * i]), lo = cn_hexval(k[2 * i + 1]);
+			ok = hi >= 0 && lo >= 0;
+			r->key[i] = (char)(hi << 4 | (lo & 15));
+		}
+		if (ok) {
+			r->p.balanced_epoch = be;
+			r->p.epoch = pe;
+			snprintf(r->bucket, sizeof(r->bucket), "%s", strcmp(b, "-") ? b : "");
+			r->key_len = kl;
+			snprintf(r->vid, sizeof(r->vid), "%s", strcmp(v, "-") ? v : "");
+		}
+	}
+	fclose(f);
+}
+
+static void cursor_reset(struct rebalance *r)
+{
+	r->bucket[0] = 0;
+	r->key_len = 0;
+	r->vid[0] = 0;
+}
+
+/* ---- one blob ---- */
+
+/* Should the pass go on? Checked between blobs. */
+static int keep_going(struct rebalance *r, uint64_t epoch)
+{
+	int go;
+	int64_t now = cn_mono_ns();
+
+	pthread_mutex_lock(&r->mu);
+	go = !r->quit && !r->paused && !r->stopped;
+	pthread_mutex_unlock(&r->mu);
+	if (go && now - r->last_epoch_check_ns > 500 * 1000000LL) {
+		uint64_t e;
+		r->last_epoch_check_ns = now;
+		go = r->h.active(r->h.ctx) && meta_map_epoch(r->meta, &e) == 0 && e == epoch;
+	}
+	return go;
+}
+
+static void count(struct rebalance *r, uint64_t *field, uint64_t n)
+{
+	pthread_mutex_lock(&r->mu);
+	*field += n;
+	pthread_mutex_unlock(&r->mu);
+}
+
+static int submit_intent(struct rebalance *r, int type, const uint8_t id[16], const uint8_t *lay,
+			 size_t len)
+{
+	struct meta_cmd c;
+
+	memset(&c, 0, sizeof(c));
+	c.type = (uint8_t)type;
+	c.now = cn_now_ns();
+	memcpy(c.blob_id, id, META_ID_LEN);
+	c.layout = lay;
+	c.layout_len = len;
+	return meta_submit_sync(r->meta, &c);
+}
+
+static void throttle(struct rebalance *r)
+{
+	int64_t want = (int64_t)((double)r->pass_bytes / (double)r->opt.bytes_per_sec * 1e9);
+	int64_t el = cn_now_ns() - r->pass_start_ns;
+
+	if (want > el) {
+		int64_t d = want - el > 1000000000LL ? 1000000000LL : want - el;
+		struct timespec ts = {.tv_sec = d / 1000000000LL, .tv_nsec = d % 1000000000LL};
+		nanosleep(&ts, NULL);
+	}
+}
+
+static void move_blob(struct rebalance *r, const char *bucket, const struct meta_version *v,
+		      uint32_t part_no, const uint8_t *enc, size_t enc_len)
+{
+	struct blob_layout l, nl, gl, il, out;
+	uint8_t target[DATA_MAX_SHARDS][16], to[DATA_MAX_SHARDS][16];
+	uint8_t nenc[DATA_LAYOUT_MAX], genc[DATA_LAYOUT_MAX], ienc[DATA_LAYOUT_MAX];
+	static const uint8_t zero[16];
+	unsigned mask = 0;
+	uint64_t epoch;
+	int n, rc, nlen, glen, ilen, fresh = 0;
+
+	if (blob_layout_decode(enc, enc_len, &l) != 0)
+		return;
+	count(r, &r->p.blobs_checked, 1);
+	n = l.k + l.m;
+	if (r->h.target(r->h.ctx, l.id, l.k, l.m, target, &epoch) != 0)
+		return;
+	/* as sets: a drive still chosen keeps its shard; each shard on a drive
+	 * no longer chosen goes to a chosen drive the blob does not use yet */
+	for (int i = 0; i < n; i++) {
+		int kept = 0;
+		for (int j = 0; j < n; j++)
+			kept |= memcmp(l.drive[i], target[j], 16) == 0;
+		if (kept)
+			continue;
+		for (; fresh < n; fresh++) {
+			int used = 0;
+			for (int j = 0; j < n; j++)
+				used |= memcmp(target[fresh], l.drive[j], 16) == 0;
+			if (!used)
+				break;
+		}
+		if (fresh == n)
+			return; /* cannot happen with n distinct targets */
+		memcpy(to[i], target[fresh++], 16);
+		mask |= 1u << i;
+	}
+	if (!mask)
+		return;
+	if (meta_heal_has(r->meta, l.id) != 0) {
+		count(r, &r->p.skipped_healing, 1); /* the backfill first */
+		return;
+	}
+	nl = gl = il = l;
+	for (int i = 0; i < n; i++) {
+		if (mask & (1u << i)) {
+			memcpy(nl.drive[i], to[i], 16);
+			memcpy(il.drive[i], to[i], 16);
+		} else {
+			memcpy(gl.drive[i], zero, 16); /* only moved shards are garbage */
+			memcpy(il.drive[i], zero, 16);
+		}
+	}
+	nlen = blob_layout_encode(&nl, nenc, sizeof(nenc));
+	glen = blob_layout_encode(&gl, genc, sizeof(genc));
+	ilen = blob_layout_encode(&il, ienc, sizeof(ienc));
+	if (nlen < 0 || glen < 0 || ilen < 0)
+		return;
+	if (data_pin(r->data, l.id) != 0)
+		return;
+	/* the new copies are covered before the first byte is written */
+	rc = submit_intent(r, META_CMD_INTENT_ADD, l.id, ienc, (size_t)ilen);
+	if (rc) {
+		count(r, &r->p.failed, 1);
+		goto out;
+	}
+	rc = blob_move_shards(r->data, &l, (const uint8_t(*)[16])to, mask, &out);
+	if (rc == 0) {
+		struct meta_cmd c;
+		memset(&c, 0, sizeof(c));
+		c.type = META_CMD_BLOB_MOVE;
+		c.now = cn_now_ns();
+		c.bucket = bucket;
+		c.bucket_len = strlen(bucket);
+		c.key = v->key;
+		c.key_len = v->key_len;
+		c.has_target = 1;
+		memcpy(c.target_vid, v->vid, META_ID_LEN);
+		c.part_no = part_no;
+		memcpy(c.blob_id, l.id, META_ID_LEN);
+		c.layout = nenc;
+		c.layout_len = (size_t)nlen;
+		c.layout_old = enc;
+		c.layout_old_len = enc_len;
+		c.layout_gc = genc;
+		c.layout_gc_len = (size_t)glen;
+		rc = meta_submit_sync(r->meta, &c);
+	}
+	if (rc == 0) {
+		uint64_t bytes = (uint64_t)__builtin_popcount(mask) * blob_shard_bytes(&l);
+		pthread_mutex_lock(&r->mu);
+		r->p.blobs_moved++;
+		r->p.shards_moved += (uint64_t)__builtin_popcount(mask);
+		r->p.bytes_moved += bytes;
+		pthread_mutex_unlock(&r->mu);
+		r->pass_bytes += bytes;
+	} else {
+		count(r, rc == CN_EPRECOND || rc == CN_EABANDONED ? &r->p.conflicts : &r->p.failed,
+		      1);
+		if (rc != CN_EPRECOND && rc != CN_EABANDONED)
+			log_warn("rebalance: moving shards of a blob failed: %s (retried next pass)",
+				 cn_strerror(rc));
+		/* whatever was written of the new copies goes to GC */
+		submit_intent(r, META_CMD_INTENT_DROP, l.id, NULL, 0);
+	}
+out:
+	data_unpin(r->data, l.id);
+	throttle(r);
+}
+
+static void do_version(struct rebalance *r, const char *bucket, const struct meta_entry *e)
+{
+	struct meta_version v;
+
+	if (e->flags & META_VF_DELETE_MARKER)
+		return;
+	if (meta_object_get(r->meta, bucket, e->key, e->key_len, e->vid_text, 0, &v) != 0)
+		return; /* gone meanwhile */
+	if (version_pin(r->data, &v) == 0) {
+		if (v.loc == META_LOC_BLOB)
+			move_blob(r, bucket, &v, 0, v.layout, v.layout_len);
+		for (uint32_t i = 0; v.loc == META_LOC_PARTS && i < v.n_parts; i++)
+			move_blob(r, bucket, &v, v.parts[i].part_no, v.parts[i].layout,
+				  v.parts[i].layout_len);
+		version_unpin(r->data, &v);
+	}
+	meta_version_release(&v);
+}
+
+/* ---- a pass ---- */
+
+static uint64_t versions_total(struct rebalance *r, struct meta_bucket *bk, size_t nb)
+{
+	uint64_t n = 0;
+	for (size_t b = 0; b < nb; b++) {
+		struct meta_stats st;
+		if (meta_stats_get(r->meta, bk[b].name, &st) == 0)
+			n += st.versions;
+	}
+	return n;
+}
+
+static void update_rate(struct rebalance *r)
+{
+	double el = (double)(cn_now_ns() - r->pass_start_ns) / 1e9;
+
+	pthread_mutex_lock(&r->mu);
+	r->p.bytes_per_sec = el > 0 ? (uint64_t)((double)r->pass_bytes / el) : 0;
+	if (r->p.versions_done && r->p.versions_total > r->p.versions_done && el > 0)
+		r->p.eta_s = (int64_t)(el * (double)(r->p.versions_total - r->p.versions_done) /
+				       (double)r->p.versions_done);
+	else
+		r->p.eta_s = r->p.versions_total <= r->p.versions_done ? 0 : -1;
+	pthread_mutex_unlock(&r->mu);
+}
+
+static enum pass_end run_pass(struct rebalance *r, uint64_t epoch)
+{
+	struct meta_bucket *bk;
+	size_t nb;
+	enum pass_end end = PASS_DONE;
+
+	if (meta_bucket_list(r->meta, &bk, &nb) != 0)
+		return PASS_ABORTED;
+	pthread_mutex_lock(&r->mu);
+	r->p.versions_total = versions_total(r, bk, nb);
+	pthread_mutex_unlock(&r->mu);
+	for (size_t b = 0; b < nb && end == PASS_DONE; b++) {
+		char key_marker[META_KEY_MAX + 1];
+		size_t km_len = 0;
+		char id_marker[META_ID_TEXT] = "";
+		if (r->bucket[0] && strcmp(bk[b].name, r->bucket) < 0)
+			continue; /* done before the restart */
+		if (r->bucket[0] && strcmp(bk[b].name, r->bucket) == 0 && r->key_len) {
+			memcpy(key_marker, r->key, r->key_len);
+			km_len = r->key_len;
+			snprintf(id_marker, sizeof(id_marker), "%s", r->vid);
+		}
+		for (;;) {
+			struct meta_list_params lp;
+			struct meta_list_result res;
+			memset(&lp, 0, sizeof(lp));
+			lp.start = km_len ? key_marker : NULL;
+			lp.start_len = km_len;
+			lp.id_marker = id_marker[0] ? id_marker : NULL;
+			lp.max = 256;
+			if (meta_list_versions(r->meta, bk[b].name, &lp, &res) != 0) {
+				end = PASS_ABORTED;
+				break;
+			}
+			for (size_t i = 0; i < res.n; i++) {
+				if (!keep_going(r, epoch)) {
+					end = PASS_ABORTED;
+					break;
+				}
+				do_version(r, bk[b].name, &res.entries[i]);
+				snprintf(r->bucket, sizeof(r->bucket), "%s", bk[b].name);
+				memcpy(r->key, res.entries[i].key, res.entries[i].key_len);
+				r->key_len = res.entries[i].key_len;
+				snprintf(r->vid, sizeof(r->vid), "%s", res.entries[i].vid_text);
+				count(r, &r->p.versions_done, 1);
+				if (cn_mono_ns() - r->last_save_ns > 1000000000LL) {
+					r->last_save_ns = cn_mono_ns();
+					cursor_save(r);
+					update_rate(r);
+				}
+			}
+			int more = end == PASS_DONE && res.truncated && res.next_marker &&
+				   res.next_marker_len <= META_KEY_MAX;
+			if (more) {
+				memcpy(key_marker, res.next_marker, res.next_marker_len);
+				km_len = res.next_marker_len;
+				memcpy(id_marker, res.next_id, sizeof(id_marker));
+			}
+			meta_list_result_release(&res);
+			if (!more)
+				break;
+		}
+	}
+	meta_bucket_list_release(bk, nb);
+	update_rate(r);
+	return end;
+}
+
+static void *rebalance_main(void *arg)
+{
+	struct rebalance *r = arg;
+
+	pthread_mutex_lock(&r->mu);
+	while (!r->quit) {
+		struct timespec ts;
+		uint64_t epoch = 0;
+		int start, run;
+
+		pthread_mutex_unlock(&r->mu);
+		int active = r->h.active(r->h.ctx);
+		int have_epoch = meta_map_epoch(r->meta, &epoch) == 0 && epoch > 0;
+		pthread_mutex_lock(&r->mu);
+		if (r->stopped && epoch != r->stopped_at)
+			r->stopped = 0; /* the map moved on: balance for it */
+		start = r->want_start;
+		r->want_start = 0;
+		if (start) {
+			r->stopped = 0;
+			r->paused = 0;
+		}
+		run = active && have_epoch && !r->paused && !r->stopped &&
+		      (start || epoch != r->p.balanced_epoch);
+		r->p.state = !active	   ? REBALANCE_STANDBY
+			     : r->paused   ? REBALANCE_PAUSED
+			     : r->stopped  ? REBALANCE_STOPPED
+			     : run	   ? REBALANCE_RUNNING
+					   : REBALANCE_IDLE;
+		if (run) {
+			if (r->p.epoch != epoch || start) {
+				/* a new pass (a resumed one keeps its cursor) */
+				cursor_reset(r);
+				r->p.versions_done = r->p.blobs_checked = r->p.blobs_moved = 0;
+				r->p.shards_moved = r->p.bytes_moved = r->p.conflicts = 0;
+				r->p.failed = r->p.skipped_healing = 0;
+			}
+			r->p.epoch = epoch;
+			pthread_mutex_unlock(&r->mu);
+			r->pass_start_ns = cn_now_ns();
+			r->pass_bytes = 0;
+			r->last_epoch_check_ns = 0;
+			log_info("rebalance: pass for map epoch %" PRIu64 " started", epoch);
+			enum pass_end end = run_pass(r, epoch);
+			pthread_mutex_lock(&r->mu);
+			if (end == PASS_DONE) {
+				r->p.balanced_epoch = epoch;
+				r->p.passes++;
+				r->p.state = REBALANCE_IDLE;
+				cursor_reset(r);
+				log_info("rebalance: map epoch %" PRIu64 " balanced: %" PRIu64
+					 " blob(s) moved, %" PRIu64 " shard(s), %" PRIu64
+					 " bytes, %" PRIu64 " failed",
+					 epoch, r->p.blobs_moved, r->p.shards_moved, r->p.bytes_moved,
+					 r->p.failed);
+			}
+			if (r->stopped)
+				cursor_reset(r); /* a stopped pass is not resumed */
+			if (end == PASS_DONE && (r->p.failed || r->p.skipped_healing))
+				r->retry_at = cn_mono_ns() + RETRY_NS;
+			pthread_mutex_unlock(&r->mu);
+			cursor_save(r);
+			pthread_mutex_lock(&r->mu);
+		}
+		if (r->quit)
+			break;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += 1;
+		pthread_cond_timedwait(&r->cv, &r->mu, &ts);
+		/* a pass that left blobs (failures, blobs healing first) runs
+		 * again a little later, until nothing is left */
+		if (r->retry_at && cn_mono_ns() >= r->retry_at) {
+			r->retry_at = 0;
+			if (r->p.balanced_epoch == epoch && !r->paused && !r->stopped)
+				r->want_start = 1;
+		}
+	}
+	pthread_mutex_unlock(&r->mu);
+	return NULL;
+}
+
+int rebalance_start(struct meta_store *m, struct data_store *d, const struct rebalance_hooks *h,
+		    const struct rebalance_options *opt, struct rebalance **out)
+{
+	struct rebalance *r = calloc(1, sizeof(*r));
+
+	if (!r)
+		return CN_ENOMEM;
+	r->meta = m;
+	r->data = d;
+	r->h = *h;
+	if (opt)
+		r->opt = *opt;
+	if (!r->opt.bytes_per_sec)
+		r->opt.bytes_per_sec = 128ULL << 20;
+	r->p.eta_s = -1;
+	cursor_load(r);
+	pthread_mutex_init(&r->mu, NULL);
+	pthread_cond_init(&r->cv, NULL);
+	if (pthread_create(&r->thread, NULL, rebalance_main, r) != 0) {
+		pthread_mutex_destroy(&r->mu);
+		pthread_cond_destroy(&r->cv);
+		free(r);
+		return CN_EINTERNAL;
+	}
+	*out = r;
+	return 0;
+}
+
+int rebalance_control(struct rebalance *r, enum rebalance_op op)
+{
+	int rc = 0;
+
+	pthread_mutex_lock(&r->mu);
+	switch (op) {
+	case REBALANCE_PAUSE:
+		if (r->stopped)
+			rc = CN_EINVAL;
+		else
+			r->paused = 1;
+		break;
+	case REBALANCE_RESUME:
+		if (!r->paused)
+			rc = CN_EINVAL;
+		r->paused = 0;
+		break;
+	case REBALANCE_STOP:
+		r->stopped = 1;
+		r->paused = 0;
+		r->stopped_at = r->p.epoch;
+		{
+			uint64_t e;
+			if (meta_map_epoch(r->meta, &e) == 0)
+				r->stopped_at = e;
+		}
+		break;
+	case REBALANCE_START: r->want_start = 1; break;
+	}
+	pthread_cond_signal(&r->cv);
+	pthread_mutex_unlock(&r->mu);
+	return rc;
+}
+
+void rebalance_progress(struct rebalance *r, struct rebalance_progress *out)
+{
+	pthread_mutex_lock(&r->mu);
+	*out = r->p;
+	pthread_mutex_unlock(&r->mu);
+}
+
+void rebalance_stop(struct rebalance *r)
+{
+	if (!r)
+		return;
+	pthread_mutex_lock(&r->mu);
+	r->quit = 1;
+	pthread_cond_signal(&r->cv);
+	pthread_mutex_unlock(&r->mu);
+	pthread_join(r->thread, NULL);
+	pthread_mutex_destroy(&r->mu);
+	pthread_cond_destroy(&r->cv);
+	free(r);
+}

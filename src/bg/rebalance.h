@@ -1,0 +1,85 @@
+/*
+ * bg/rebalance.h — moving shards to where the cluster map now puts them
+ * (DESIGN §6: after a node is added, removed or reweighted).
+ *
+ * One background thread per node; only the leader's works (hooks.active).
+ * When the map epoch differs from the last one fully balanced, it walks
+ * every version of every bucket (pages, short read transactions) and, for
+ * each blob whose drives differ from its placement under the current map
+ * (as a set: a drive still chosen keeps its shard), copies the shards that
+ * must move to their new drives (blob_move_shards: reconstructed when the
+ * old copy is gone), then commits META_CMD_BLOB_MOVE, which succeeds only
+ * if the blob's layout is still the one it read; the old copies become a
+ * gc entry. The new copies are covered by an intent while they are
+ * written, so a move that fails or loses the race is collected.
+ *
+ * Blobs with a heal entry are left to the backfill first. Throttled to
+ * `bytes_per_sec` of moved shard bytes; the cursor is saved to a file
+ * every second, so a restarted leader resumes where it was (a new leader
+ * starts over: blobs already in place cost a metadata read each). Pause,
+ * resume, stop and start are operator commands; status never lies: it
+ * says what the thread is doing now.
+ *
+ * Thread rules: rebalance_start/_stop on the owner thread; the rest from
+ * any thread.
+ */
+#ifndef CAIRN_BG_REBALANCE_H
+#define CAIRN_BG_REBALANCE_H
+
+#include <stdint.h>
+
+struct meta_store;
+struct data_store;
+struct rebalance;
+
+struct rebalance_hooks {
+	int (*active)(void *ctx); /* this node leads */
+	/* the drives blob_id's k+m shards belong on now, and the map epoch */
+	int (*target)(void *ctx, const uint8_t blob_id[16], uint8_t k, uint8_t m,
+		      uint8_t (*drive)[16], uint64_t *epoch);
+	void *ctx;
+};
+
+struct rebalance_options {
+	uint64_t bytes_per_sec; /* moved shard bytes; 0 = 128 MiB/s */
+	const char *cursor_path; /* node-local file for the cursor; NULL: none */
+};
+
+enum rebalance_state {
+	REBALANCE_STANDBY = 0, /* not the leader */
+	REBALANCE_IDLE,	       /* balanced for the map epoch in force */
+	REBALANCE_RUNNING,
+	REBALANCE_PAUSED,
+	REBALANCE_STOPPED, /* by the operator, until start or a new map epoch */
+};
+
+struct rebalance_progress {
+	enum rebalance_state state;
+	uint64_t epoch;		 /* map epoch of the current (or last) pass */
+	uint64_t balanced_epoch; /* last epoch a pass completed for */
+	uint64_t passes;
+	uint64_t versions_total; /* estimate at the start of the pass */
+	uint64_t versions_done;
+	uint64_t blobs_checked;
+	uint64_t blobs_moved;
+	uint64_t shards_moved;
+	uint64_t bytes_moved;
+	uint64_t skipped_healing; /* blobs left for the backfill this pass */
+	uint64_t conflicts;	  /* moves whose blob changed meanwhile */
+	uint64_t failed;	  /* moves that failed (retried next pass) */
+	uint64_t bytes_per_sec;	  /* this pass */
+	int64_t eta_s;		  /* -1 unknown */
+};
+
+enum rebalance_op { REBALANCE_PAUSE, REBALANCE_RESUME, REBALANCE_STOP, REBALANCE_START };
+
+int rebalance_start(struct meta_store *m, struct data_store *d, const struct rebalance_hooks *h,
+		    const struct rebalance_options *opt, struct rebalance **out);
+/* Operator control. Returns 0, or CN_EINVAL for an op that makes no sense
+ * in the current state (resume when not paused...). */
+int rebalance_control(struct rebalance *r, enum rebalance_op op);
+void rebalance_progress(struct rebalance *r, struct rebalance_progress *out);
+const char *rebalance_state_name(enum rebalance_state s);
+void rebalance_stop(struct rebalance *r);
+
+#endif
