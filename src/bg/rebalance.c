@@ -233,10 +233,6 @@ static void move_blob(struct rebalance *r, const char *bucket, const struct meta
 	}
 	if (!mask)
 		return;
-	if (meta_heal_has(r->meta, l.id) != 0) {
-		count(r, &r->p.skipped_healing, 1); /* the backfill first */
-		return;
-	}
 	nl = gl = il = l;
 	for (int i = 0; i < n; i++) {
 		if (mask & (1u << i)) {
@@ -280,6 +276,7 @@ static void move_blob(struct rebalance *r, const char *bucket, const struct meta
 		c.layout_old_len = enc_len;
 		c.layout_gc = genc;
 		c.layout_gc_len = (size_t)glen;
+		c.heal_mask = (uint16_t)mask; /* rewritten: not missing any more */
 		rc = meta_submit_sync(r->meta, &c);
 	}
 	if (rc == 0) {
@@ -294,8 +291,9 @@ static void move_blob(struct rebalance *r, const char *bucket, const struct meta
 		count(r, rc == CN_EPRECOND || rc == CN_EABANDONED ? &r->p.conflicts : &r->p.failed,
 		      1);
 		if (rc != CN_EPRECOND && rc != CN_EABANDONED)
-			log_warn("rebalance: moving shards of a blob failed: %s (retried next pass)",
-				 cn_strerror(rc));
+			log_warn(
+				"rebalance: moving shards of a blob failed: %s (retried next pass)",
+				cn_strerror(rc));
 		/* whatever was written of the new copies goes to GC */
 		submit_intent(r, META_CMD_INTENT_DROP, l.id, NULL, 0);
 	}
@@ -442,18 +440,18 @@ static void *rebalance_main(void *arg)
 		}
 		run = active && have_epoch && !r->paused && !r->stopped &&
 		      (start || epoch != r->p.balanced_epoch);
-		r->p.state = !active	   ? REBALANCE_STANDBY
-			     : r->paused   ? REBALANCE_PAUSED
-			     : r->stopped  ? REBALANCE_STOPPED
-			     : run	   ? REBALANCE_RUNNING
-					   : REBALANCE_IDLE;
+		r->p.state = !active	  ? REBALANCE_STANDBY
+			     : r->paused  ? REBALANCE_PAUSED
+			     : r->stopped ? REBALANCE_STOPPED
+			     : run	  ? REBALANCE_RUNNING
+					  : REBALANCE_IDLE;
 		if (run) {
 			if (r->p.epoch != epoch || start) {
 				/* a new pass (a resumed one keeps its cursor) */
 				cursor_reset(r);
 				r->p.versions_done = r->p.blobs_checked = r->p.blobs_moved = 0;
 				r->p.shards_moved = r->p.bytes_moved = r->p.conflicts = 0;
-				r->p.failed = r->p.skipped_healing = 0;
+				r->p.failed = 0;
 			}
 			r->p.epoch = epoch;
 			pthread_mutex_unlock(&r->mu);
@@ -471,12 +469,12 @@ static void *rebalance_main(void *arg)
 				log_info("rebalance: map epoch %" PRIu64 " balanced: %" PRIu64
 					 " blob(s) moved, %" PRIu64 " shard(s), %" PRIu64
 					 " bytes, %" PRIu64 " failed",
-					 epoch, r->p.blobs_moved, r->p.shards_moved, r->p.bytes_moved,
-					 r->p.failed);
+					 epoch, r->p.blobs_moved, r->p.shards_moved,
+					 r->p.bytes_moved, r->p.failed);
 			}
 			if (r->stopped)
 				cursor_reset(r); /* a stopped pass is not resumed */
-			if (end == PASS_DONE && (r->p.failed || r->p.skipped_healing))
+			if (end == PASS_DONE && r->p.failed)
 				r->retry_at = cn_mono_ns() + RETRY_NS;
 			pthread_mutex_unlock(&r->mu);
 			cursor_save(r);
@@ -487,7 +485,7 @@ static void *rebalance_main(void *arg)
 		clock_gettime(CLOCK_REALTIME, &ts);
 		ts.tv_sec += 1;
 		pthread_cond_timedwait(&r->cv, &r->mu, &ts);
-		/* a pass that left blobs (failures, blobs healing first) runs
+		/* a pass that left blobs (failed moves) runs
 		 * again a little later, until nothing is left */
 		if (r->retry_at && cn_mono_ns() >= r->retry_at) {
 			r->retry_at = 0;

@@ -13,7 +13,9 @@
  * gc entry. The new copies are covered by an intent while they are
  * written, so a move that fails or loses the race is collected.
  *
- * Blobs with a heal entry are left to the backfill first. Throttled to
+ * A blob with a heal entry moves like any other (the moved shards are
+ * written from its content, so they are no longer missing; the entry takes
+ * the new layout for the backfill of the rest). Throttled to
  * `bytes_per_sec` of moved shard bytes; the cursor is saved to a file
  * every second, so a restarted leader resumes where it was (a new leader
  * starts over: blobs already in place cost a metadata read each). Pause,
@@ -41,7 +43,7 @@ struct rebalance_hooks {
 };
 
 struct rebalance_options {
-	uint64_t bytes_per_sec; /* moved shard bytes; 0 = 128 MiB/s */
+	uint64_t bytes_per_sec;	 /* moved shard bytes; 0 = 128 MiB/s */
 	const char *cursor_path; /* node-local file for the cursor; NULL: none */
 };
 
@@ -64,11 +66,10 @@ struct rebalance_progress {
 	uint64_t blobs_moved;
 	uint64_t shards_moved;
 	uint64_t bytes_moved;
-	uint64_t skipped_healing; /* blobs left for the backfill this pass */
-	uint64_t conflicts;	  /* moves whose blob changed meanwhile */
-	uint64_t failed;	  /* moves that failed (retried next pass) */
-	uint64_t bytes_per_sec;	  /* this pass */
-	int64_t eta_s;		  /* -1 unknown */
+	uint64_t conflicts;	/* moves whose blob changed meanwhile */
+	uint64_t failed;	/* moves that failed (retried next pass) */
+	uint64_t bytes_per_sec; /* this pass */
+	int64_t eta_s;		/* -1 unknown */
 };
 
 enum rebalance_op { REBALANCE_PAUSE, REBALANCE_RESUME, REBALANCE_STOP, REBALANCE_START };

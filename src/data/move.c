@@ -60,8 +60,7 @@ int blob_move_shards(struct data_store *s, const struct blob_layout *l,
 	}
 	if (!have_hdr)
 		return CN_EDATALOST;
-	if ((rc = data_ec_init(&ec, l->k, l->m)) != 0 ||
-	    (rc = blob_reader_open(s, l, &rd)) != 0)
+	if ((rc = data_ec_init(&ec, l->k, l->m)) != 0 || (rc = blob_reader_open(s, l, &rd)) != 0)
 		goto done;
 	blk = calloc(l->k, full);
 	par = l->m ? malloc((size_t)l->m * full) : NULL;

@@ -1118,6 +1118,31 @@ static int do_intent_drop(struct actx *a)
 	return rc;
 }
 
+/* A move rewrote shards c->heal_mask from the blob's content: they are no
+ * longer missing, and the blob's heal entry (if any) names its new
+ * layout, so a backfill reads the shards where they are now. */
+static int heal_moved(struct actx *a)
+{
+	const struct meta_cmd *c = a->c;
+	const uint8_t *v, *hl;
+	size_t vlen, hl_len;
+	uint16_t mask;
+	int rc = kv_get(a->t, KV_HEAL, c->blob_id, META_ID_LEN, &v, &vlen);
+
+	if (rc)
+		return rc == CN_ENOTFOUND ? 0 : rc;
+	if ((rc = healrec_decode(v, vlen, &mask, &hl, &hl_len)) != 0)
+		return rc;
+	mask &= (uint16_t)~c->heal_mask;
+	if (!mask)
+		return kv_del(a->t, KV_HEAL, c->blob_id, META_ID_LEN);
+	cn_buf_reset(&a->w);
+	rc = healrec_encode(&a->w, mask, c->layout, c->layout_len);
+	if (!rc)
+		rc = kv_put(a->t, KV_HEAL, c->blob_id, META_ID_LEN, a->w.p, a->w.len);
+	return rc;
+}
+
 /* Rebalance moved shards of a committed blob (semantics in meta.h). */
 static int do_blob_move(struct actx *a)
 {
@@ -1164,23 +1189,56 @@ static int do_blob_move(struct actx *a)
 	if (!rc)
 		rc = gc_put(a, c->blob_id, c->layout_gc, c->layout_gc_len);
 	if (!rc)
+		rc = heal_moved(a);
+	if (!rc)
 		rc = intent_clear(a, c->blob_id);
 out:
 	meta_version_release(&v);
 	return rc;
 }
 
+/* A heal entry goes with its blob: only when the gc entry is that blob's
+ * whole layout (a retired blob), not the old copies a move left. */
+static int heal_drop_if_same(struct actx *a, const uint8_t id[META_ID_LEN], const uint8_t *gl,
+			     size_t gl_len)
+{
+	const uint8_t *v, *hl;
+	size_t vlen, hl_len;
+	uint16_t mask;
+	int rc = kv_get(a->t, KV_HEAL, id, META_ID_LEN, &v, &vlen);
+
+	if (rc)
+		return rc == CN_ENOTFOUND ? 0 : rc;
+	if (healrec_decode(v, vlen, &mask, &hl, &hl_len) != 0 ||
+	    (hl_len == gl_len && memcmp(hl, gl, gl_len) == 0))
+		return kv_del(a->t, KV_HEAL, id, META_ID_LEN);
+	return 0;
+}
+
 static int do_gc_done(struct actx *a)
 {
 	for (uint32_t i = 0; i < a->c->n_gc; i++) {
-		uint8_t k[8 + META_ID_LEN];
+		uint8_t k[8 + META_ID_LEN], lay[META_LAYOUT_MAX];
+		const uint8_t *v, *l;
+		size_t vlen, llen = 0;
+		int64_t created;
+		int rc;
+
 		be64_put(k, (uint64_t)a->c->gc[i].due);
 		memcpy(k + 8, a->c->gc[i].blob_id, META_ID_LEN);
-		int rc = kv_del(a->t, KV_GC, k, sizeof(k));
-		if (rc && rc != CN_ENOTFOUND)
+		rc = kv_get(a->t, KV_GC, k, sizeof(k), &v, &vlen);
+		if (rc == CN_ENOTFOUND)
+			continue;
+		if (rc)
 			return rc;
-		rc = kv_del(a->t, KV_HEAL, a->c->gc[i].blob_id, META_ID_LEN);
-		if (rc && rc != CN_ENOTFOUND)
+		if (blobref_decode(v, vlen, &created, &l, &llen) == 0 && llen <= sizeof(lay))
+			memcpy(lay, l, llen); /* v points into the txn */
+		else
+			llen = 0;
+		rc = kv_del(a->t, KV_GC, k, sizeof(k));
+		if (!rc)
+			rc = heal_drop_if_same(a, a->c->gc[i].blob_id, lay, llen);
+		if (rc)
 			return rc;
 	}
 	return 0;

@@ -156,8 +156,10 @@ enum meta_cmd_type {
 	 * N: part N of a multipart version), blob_id, layout (the new one),
 	 * layout_old (must equal the stored layout: else CN_EPRECOND, nothing
 	 * changes), layout_gc (the old layout with only the moved shards'
-	 * drives kept: it becomes a gc entry). In a cluster the blob's intent
-	 * (the move's new shards) must stand, and is cleared. */
+	 * drives kept: it becomes a gc entry), heal_mask (the moved shards:
+	 * cleared from the blob's heal entry, which takes the new layout). In a
+	 * cluster the blob's intent (the move's new shards) must stand, and is
+	 * cleared. */
 	META_CMD_BLOB_MOVE = 18,
 };
 
@@ -541,8 +543,8 @@ int meta_gc_fetch(struct meta_store *s, int64_t now, unsigned max, meta_gc_cb cb
 /* ---- heal entries (cluster: blobs written while a shard's node was down) ----
  * One per blob, keyed by blob id: the shards still missing (bit i = shard i)
  * and the blob's layout. Created by the PUT_VERSION / PART_PUT that commits
- * the blob (heal_mask), shrunk by HEAL_DONE, removed when the blob is
- * retired to gc (so nobody heals a blob GC may be deleting). */
+ * the blob (heal_mask), shrunk by HEAL_DONE and BLOB_MOVE, removed when the
+ * blob is retired to gc (so nobody heals a blob GC may be deleting). */
 typedef int (*meta_heal_cb)(const uint8_t blob_id[META_ID_LEN], uint16_t mask,
 			    const uint8_t *layout, size_t layout_len, void *arg);
 /* Visits up to max entries with blob id > after (NULL: from the start), in

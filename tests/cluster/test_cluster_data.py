@@ -340,7 +340,7 @@ def wait_balanced(cluster, node, timeout=120):
         rb, st = rebalance_state(cluster, node)
         epoch = st.get("map", {}).get("epoch")
         return (rb.get("state") == "idle" and rb.get("balanced_epoch") == epoch
-                and not rb.get("failed") and not rb.get("skipped_healing")) and rb
+                and not rb.get("failed")) and rb
     return wait_for(done, timeout, "rebalance to finish")
 
 
@@ -425,3 +425,29 @@ def test_rebalance_control(cluster_factory):
     wait_balanced(c, n1)
     rc, out = c.admin(n1, "cluster", "rebalance", "bogus")
     assert rc != 0
+
+
+def test_remove_dead_node_replaces_its_shards(cluster_factory):
+    c = cluster_factory(4, extra_args=FAST + ["--ec", "2+1"])
+    n1, n2, n3, n4 = c.slots[:4]
+    bucket = new_bucket(c, n1)
+    rnd = random.Random(33)
+    objects = {"x%d" % i: rnd.randbytes(MIB + 17 * i) for i in range(10)}
+    for k, v in objects.items():
+        retry(lambda: c.client(n2).put_object(Bucket=bucket, Key=k, Body=v))
+    wait_balanced(c, n1)
+    on_n4 = [b for b, w in all_shards(c).items() if n4.name in w.values()]
+    assert on_n4, "no shard landed on n4"
+    c.kill(n4)
+    c.remove_node(n4, via=n1)
+    wait_balanced(c, n1, timeout=120)
+    live = [n1, n2, n3]
+    shards = all_shards(c, live)
+    want = referenced_blobs(c, n1, bucket, sorted(objects))
+    assert set(shards) == want
+    for blob, where in shards.items():
+        assert sorted(where) == [0, 1, 2], (blob, where)
+        assert len(set(where.values())) == 3, (blob, where)
+    # the re-placed shards are real: read with another node down
+    c.kill(n1)
+    read_all(c, [n2], bucket, objects)

@@ -646,13 +646,141 @@ static void test_gc_done_removes_entry(void **state)
 	assert_int_equal(meta_gc_fetch(t.s, INT64_MAX, MAXH, collect_gc, &g), 0);
 	assert_int_equal(g.n, 0);
 
-	/* GC_DONE naming a gc key that is not there still clears the blob's
-	 * heal entry (and fails nothing) */
+	/* GC_DONE naming a gc key that is not there changes nothing: the heal
+	 * entry belongs to a live blob (and nothing fails) */
 	struct meta_gc_ref ref = {.due = 1};
 	memset(ref.blob_id, 0x71, META_ID_LEN);
 	struct meta_cmd d2 = {.type = META_CMD_GC_DONE, .now = t_now(), .gc = &ref, .n_gc = 1};
 	assert_int_equal(meta_submit_sync(t.s, &d2), 0);
+	assert_int_equal(heal_mask_of(t.s, 0x71), 0x2);
+	assert_int_equal(heal_count(t.s), 1);
+	ts_close(&t);
+}
+
+/* The heal entry of blob b as stored: mask and layout (-1: none). */
+static int heal_of(struct meta_store *s, uint8_t b, char *layout, size_t cap)
+{
+	struct heal_seen h = {0};
+	uint8_t id[META_ID_LEN];
+
+	memset(id, b, META_ID_LEN);
+	assert_true(meta_heal_each(s, NULL, 1000, collect_heal, &h) >= 0);
+	for (int i = 0; i < h.n; i++) {
+		if (memcmp(h.id[i], id, META_ID_LEN) != 0)
+			continue;
+		assert_true(h.llen[i] < cap);
+		memcpy(layout, h.layout[i], h.llen[i]);
+		layout[h.llen[i]] = 0;
+		return h.mask[i];
+	}
+	return -1;
+}
+
+static int blob_move(struct meta_store *s, const char *bucket, const char *key,
+		     const uint8_t vid[META_ID_LEN], uint8_t blob, const char *nl, const char *ol,
+		     const char *gl, uint16_t moved)
+{
+	struct meta_cmd c = {.type = META_CMD_BLOB_MOVE, .now = t_now()};
+
+	c.bucket = bucket;
+	c.bucket_len = strlen(bucket);
+	c.key = key;
+	c.key_len = strlen(key);
+	c.has_target = 1;
+	memcpy(c.target_vid, vid, META_ID_LEN);
+	memset(c.blob_id, blob, META_ID_LEN);
+	c.layout = nl;
+	c.layout_len = strlen(nl);
+	c.layout_old = ol;
+	c.layout_old_len = strlen(ol);
+	c.layout_gc = gl;
+	c.layout_gc_len = strlen(gl);
+	c.heal_mask = moved;
+	return meta_submit_sync(s, &c);
+}
+
+/* BLOB_MOVE: a compare-and-set on the blob's layout; the old copies of the
+ * moved shards become a gc entry whose GC_DONE leaves the live blob's heal
+ * entry alone; the heal entry loses the moved shards and takes the new
+ * layout. */
+static void test_blob_move(void **state)
+{
+	(void)state;
+	struct tstore t;
+	struct putargs p = {.bucket = "hb9", .key = "m", .blob = 0x90, .mask = 0x3};
+	struct meta_version v;
+	struct gc_seen g = {.n = 0};
+	char lay[64];
+	uint8_t other[META_ID_LEN];
+
+	ts_open(&t);
+	assert_int_equal(mk_bucket(t.s, "hb9"), 0);
+	assert_int_equal(put_blob(t.s, &p), 0);
+	assert_int_equal(
+		blob_move(t.s, "hb9", "m", p.res.vid, 0x90, "new-90", "lay-90", "gc-90", 0x1), 0);
+	assert_int_equal(meta_object_get(t.s, "hb9", "m", 1, NULL, 0, &v), 0);
+	assert_int_equal(v.layout_len, 6);
+	assert_memory_equal(v.layout, "new-90", 6);
+	meta_version_release(&v);
+	assert_int_equal(heal_of(t.s, 0x90, lay, sizeof(lay)), 0x2);
+	assert_string_equal(lay, "new-90");
+	assert_true(in_gc(t.s, 0x90));
+
+	/* the layout moved on: a second move from the old one is refused */
+	assert_int_equal(
+		blob_move(t.s, "hb9", "m", p.res.vid, 0x90, "x-90", "lay-90", "gc-90", 0x2),
+		CN_EPRECOND);
+	assert_int_equal(heal_of(t.s, 0x90, lay, sizeof(lay)), 0x2);
+	/* another blob id or version: refused too */
+	assert_int_equal(blob_move(t.s, "hb9", "m", p.res.vid, 0x91, "x-91", "new-90", "g", 0x2),
+			 CN_EPRECOND);
+	memset(other, 0x11, META_ID_LEN);
+	assert_int_equal(blob_move(t.s, "hb9", "m", other, 0x90, "x-90", "new-90", "g", 0x2),
+			 CN_EPRECOND);
+
+	/* GC of the moved copies: the live blob keeps its heal entry */
+	assert_int_equal(meta_gc_fetch(t.s, INT64_MAX, MAXH, collect_gc, &g), 0);
+	assert_int_equal(g.n, 1);
+	struct meta_cmd done = {.type = META_CMD_GC_DONE, .now = t_now(), .gc = g.refs, .n_gc = 1};
+	assert_int_equal(meta_submit_sync(t.s, &done), 0);
+	assert_int_equal(heal_of(t.s, 0x90, lay, sizeof(lay)), 0x2);
+
+	/* moving the last missing shard clears the entry */
+	assert_int_equal(blob_move(t.s, "hb9", "m", p.res.vid, 0x90, "n2-90", "new-90", "g2", 0x2),
+			 0);
+	assert_int_equal(heal_of(t.s, 0x90, lay, sizeof(lay)), -1);
 	assert_int_equal(heal_count(t.s), 0);
+
+	/* codec: a move round-trips with both extra layouts */
+	struct meta_cmd c = {.type = META_CMD_BLOB_MOVE,
+			     .now = 5,
+			     .bucket = "hb9",
+			     .bucket_len = 3,
+			     .key = "m",
+			     .key_len = 1,
+			     .layout = "aa",
+			     .layout_len = 2,
+			     .layout_old = "bbb",
+			     .layout_old_len = 3,
+			     .layout_gc = "c",
+			     .layout_gc_len = 1,
+			     .heal_mask = 0x4,
+			     .part_no = 7};
+	struct meta_cmd d;
+	uint8_t *enc;
+	size_t len;
+	assert_int_equal(meta_cmd_encode(&c, &enc, &len), 0);
+	assert_int_equal(meta_cmd_decode(enc, len, &d), 0);
+	assert_int_equal(d.type, META_CMD_BLOB_MOVE);
+	assert_int_equal(d.layout_old_len, 3);
+	assert_memory_equal(d.layout_old, "bbb", 3);
+	assert_int_equal(d.layout_gc_len, 1);
+	assert_int_equal(d.heal_mask, 0x4);
+	assert_int_equal(d.part_no, 7);
+	meta_cmd_release(&d);
+	for (size_t cut = 0; cut < len; cut++)
+		assert_int_not_equal(meta_cmd_decode(enc, cut, &d), 0);
+	free(enc);
 	ts_close(&t);
 }
 
@@ -805,6 +933,7 @@ int main(void)
 		cmocka_unit_test(test_retire_removes_entry),
 		cmocka_unit_test(test_part_put),
 		cmocka_unit_test(test_gc_done_removes_entry),
+		cmocka_unit_test(test_blob_move),
 		cmocka_unit_test(test_heal_each_after_max),
 		cmocka_unit_test(test_replicated_apply),
 	};
