@@ -280,6 +280,11 @@ struct rb_glue {
 	struct cluster_placer *placer;
 };
 
+static int cluster_is_ready(void *ctx)
+{
+	return cluster_ready(ctx);
+}
+
 static int rb_active(void *ctx)
 {
 	return cluster_gc_active(((struct rb_glue *)ctx)->remote);
@@ -720,6 +725,10 @@ static int cmd_server(int argc, char **argv)
 	rc = gc_start(meta, data, &gopt, &gc);
 	if (rc)
 		goto out;
+	if (cluster) {
+		sopt.ready = cluster_is_ready;
+		sopt.ready_ctx = cluster;
+	}
 	rc = scrub_start(meta, data, &sopt, &scrub);
 	if (rc)
 		goto out;

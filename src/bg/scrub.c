@@ -628,16 +628,23 @@ static void *scrub_main(void *arg)
 				    ? cn_now_ns() + (int64_t)s->opt.interval_s * 1000000000LL
 				    : INT64_MAX;
 
+	int deferred = 0; /* a pass asked for while the replica was behind */
+
 	pthread_mutex_lock(&s->mu);
 	while (!s->stop) {
-		int pass = s->want_pass || cn_now_ns() >= next_pass;
+		int pass = deferred || s->want_pass || cn_now_ns() >= next_pass;
 		s->want_pass = 0;
 		s->want_heal = 0;
 		pthread_mutex_unlock(&s->mu);
 		drain_queue(s);
-		rebuild_run(s);
-		backfill_run(s);
-		if (pass) {
+		/* a replica that is behind would miss the newest blobs */
+		int ready = !s->opt.ready || s->opt.ready(s->opt.ready_ctx);
+		if (ready) {
+			rebuild_run(s);
+			backfill_run(s);
+		}
+		deferred = pass && !ready;
+		if (pass && ready) {
 			full_pass(s);
 			if (s->opt.interval_s)
 				next_pass = cn_now_ns() + (int64_t)s->opt.interval_s * 1000000000LL;

@@ -31,6 +31,10 @@ struct scrub_options {
 	uint64_t bytes_per_sec;		/* verify rate; 0 = 64 MiB/s */
 	unsigned interval_s;		/* periodic full pass; 0 = only on demand */
 	uint64_t rebuild_bytes_per_sec; /* shard bytes rebuilt; 0 = 256 MiB/s */
+	/* cluster: walks of the metadata (passes, rebuilds, backfill) wait
+	 * until this says the local replica is caught up; NULL: always */
+	int (*ready)(void *ctx);
+	void *ready_ctx;
 };
 
 /* A replaced drive's rebuild. Shards and bytes count the shards (files) that

@@ -875,6 +875,9 @@ int cmd_encode_into(const struct meta_cmd *c, struct cn_buf *w)
 		wb_u64(w, (uint64_t)c->gc[i].due);
 		cn_buf_put(w, c->gc[i].blob_id, META_ID_LEN);
 	}
+	if (c->heal_mask && c->type != META_CMD_PUT_VERSION && c->type != META_CMD_PART_PUT &&
+	    c->type != META_CMD_HEAL_DONE && c->type != META_CMD_BLOB_MOVE)
+		return CN_EINVAL; /* decoding would refuse it */
 	if (c->heal_mask || c->type == META_CMD_HEAL_DONE || c->type == META_CMD_BLOB_MOVE)
 		wb_u16(w, c->heal_mask);
 	if (c->type == META_CMD_BLOB_MOVE) {
@@ -999,8 +1002,15 @@ int meta_cmd_decode(const void *buf, size_t len, struct meta_cmd *c)
 			rb_id(&r, g[i].blob_id);
 		}
 	}
-	if (r.off < len || c->type == META_CMD_HEAL_DONE || c->type == META_CMD_BLOB_MOVE)
+	if (c->type == META_CMD_HEAL_DONE || c->type == META_CMD_BLOB_MOVE) {
 		c->heal_mask = rb_u16(&r);
+	} else if (r.off < len &&
+		   (c->type == META_CMD_PUT_VERSION || c->type == META_CMD_PART_PUT)) {
+		/* present only when not 0: one encoding per command */
+		c->heal_mask = rb_u16(&r);
+		if (!c->heal_mask)
+			r.bad = 1;
+	}
 	if (c->type == META_CMD_BLOB_MOVE) {
 		c->layout_old = rb_str(&r, rb_u16(&r), META_LAYOUT_MAX, &c->layout_old_len);
 		c->layout_gc = rb_str(&r, rb_u16(&r), META_LAYOUT_MAX, &c->layout_gc_len);

@@ -102,6 +102,7 @@ class Node:
         self.join = False
         self.paused = False
         self.extra_args = []
+        self.extra_dirs = []   # data directories after the first (shards only)
         self.history = []            # (event, time) for debugging
 
     # ---- properties
@@ -305,7 +306,7 @@ class Cluster:
     def __init__(self, n, base_dir, spares=0, heartbeat_ms=100, election_ms=1000,
                  snapshot_threshold=None, snapshot_trailing=None, extra_args=(),
                  start=True, wait=True, start_timeout=30.0, quiet=True, direct=None,
-                 proxy=None):
+                 proxy=None, drives=1):
         self.base_dir = str(base_dir)
         os.makedirs(self.base_dir, exist_ok=True)
         self.n_initial = n
@@ -314,6 +315,7 @@ class Cluster:
         self.snapshot_threshold = snapshot_threshold
         self.snapshot_trailing = snapshot_trailing
         self.extra_args = list(extra_args)
+        self.drives = drives
         self.quiet = quiet
         self.access_key = ACCESS_KEY
         self.secret_key = SECRET_KEY
@@ -385,6 +387,7 @@ class Cluster:
             a.append("--quiet")
         a += self.extra_args + node.extra_args
         a.append(node.data_dir)
+        a += node.extra_dirs
         return a
 
     def _env(self):
@@ -403,6 +406,7 @@ class Cluster:
         if fresh or node.data_dir is None:
             node.generation += 1
             node.data_dir = os.path.join(self.base_dir, "%s-data%d" % (node.name, node.generation))
+            node.extra_dirs = ["%s-d%d" % (node.data_dir, j) for j in range(2, self.drives + 1)]
             node.s3_port = None
         node.log_path = os.path.join(self.base_dir, "%s.log" % node.name)
         for attempt in range(3):
