@@ -66,14 +66,19 @@ for i in 0 1 2; do
 	NP[$i]=$(free_port)
 done
 PEERS="127.0.0.1:${NP[0]},127.0.0.1:${NP[1]},127.0.0.1:${NP[2]}"
+start_node() { # I: (re)start node I with its ports and directory
+	"$CAIRN" server --listen "127.0.0.1:${S3P[$1]}" --node "127.0.0.1:${NP[$1]}" \
+		--peers "$PEERS" --quiet "$TMP/n$1" >>"$TMP/n$1.log" 2>&1 &
+	PIDS+=($!)
+	NPID[$1]=$!
+}
+declare -a NPID
 for i in 0 1 2; do
 	mkdir -p "$TMP/n$i"
-	"$CAIRN" server --listen "127.0.0.1:${S3P[$i]}" --node "127.0.0.1:${NP[$i]}" \
-		--peers "$PEERS" --quiet "$TMP/n$i" >"$TMP/n$i.log" 2>&1 &
-	PIDS+=($!)
+	start_node "$i"
 done
 for i in 0 1 2; do
-	wait_ready "${S3P[$i]}" "${PIDS[$((i + 1))]}" || { cat "$TMP/n$i.log" >&2; exit 1; }
+	wait_ready "${S3P[$i]}" "${NPID[$i]}" || { cat "$TMP/n$i.log" >&2; exit 1; }
 done
 # which node leads (its status says so)
 LEADER=""
@@ -110,6 +115,51 @@ for r in $(seq "$RUNS"); do
 	lg get4k.leader -e "$LE" -b bench -p g4k- -s 4K -k $N4K -c 32 -d "$SECS" get
 	lg get4k.follower -e "$FE" -b bench -p g4k- -s 4K -k $N4K -c 32 -d "$SECS" get
 done
+# large objects: erasure-coded across the nodes (2+1) against one node's own drive
+lg fill1m.single -e "$SE" -b bench -p g1m- -s 1M -c 4 -n 64 put
+lg fill1m.cluster -e "$LE" -b bench -p g1m- -s 1M -c 4 -n 64 put
+lg fill64m.single -e "$SE" -b bench -p g64m- -s 64M -c 1 -n 3 put
+lg fill64m.cluster -e "$LE" -b bench -p g64m- -s 64M -c 1 -n 3 put
+for r in $(seq "$RUNS"); do
+	lg put1m.single -e "$SE" -b bench -p "q$r-" -s 1M -c 4 -d "$SECS" put
+	lg put1m.leader -e "$LE" -b bench -p "ql$r-" -s 1M -c 4 -d "$SECS" put
+	lg get1m.single -e "$SE" -b bench -p g1m- -s 1M -k 64 -c 8 -d "$SECS" get
+	lg get1m.leader -e "$LE" -b bench -p g1m- -s 1M -k 64 -c 8 -d "$SECS" get
+	lg put64m.single -e "$SE" -b bench -p "r$r-" -s 64M -c 1 -n 3 put
+	lg put64m.leader -e "$LE" -b bench -p "rl$r-" -s 64M -c 1 -n 3 put
+	lg get64m.single -e "$SE" -b bench -p g64m- -s 64M -k 3 -c 1 -n 6 get
+	lg get64m.leader -e "$LE" -b bench -p g64m- -s 64M -k 3 -c 1 -n 6 get
+done
+
+# backfill: a follower misses 512 MiB of writes, then returns; its shards are
+# rebuilt from the other two (heal entries). Against dd of the same bytes.
+blobs_bytes() { du -sb "$TMP/n$1/blobs" 2>/dev/null | awk '{print $1}'; }
+heal_entries() {
+	CAIRN_ENDPOINT=$LE "$CAIRN" admin cluster status 2>/dev/null |
+		python3 -c 'import json,sys; print(json.load(sys.stdin).get("heal_entries", -1))' 2>/dev/null ||
+		echo -1
+}
+BF=$FOLLOWER
+kill -9 "${NPID[$BF]}"
+wait "${NPID[$BF]}" 2>/dev/null || true
+lg bfill.leader -e "$LE" -b bench -p bf- -s 4M -c 4 -n 128 put
+before=$(blobs_bytes "$BF")
+t0=$(date +%s.%N)
+start_node "$BF"
+wait_ready "${S3P[$BF]}" "${NPID[$BF]}" || { cat "$TMP/n$BF.log" >&2; exit 1; }
+for _ in $(seq 6000); do
+	[ "$(heal_entries)" = 0 ] && break
+	sleep 0.1
+done
+t1=$(date +%s.%N)
+after=$(blobs_bytes "$BF")
+BF_BYTES=$((after - before))
+BF_MBS=$(awk -v b="$BF_BYTES" -v a="$t0" -v z="$t1" 'BEGIN { printf "%.1f", b / (z - a) / 1048576 }')
+DD_MBS=$(dd if=/dev/zero of="$TMP/dd.bin" bs=1M count=$((BF_BYTES / 1048576 + 1)) conv=fsync 2>&1 |
+	awk '/copied/ { for (i = 1; i <= NF; i++) if ($i ~ /^[0-9.]+$/ && $(i + 1) ~ /^(MB|GB|kB)\/s/) {
+		v = $i; u = $(i + 1) } } END { if (u ~ /^GB/) v *= 1000; if (u ~ /^kB/) v /= 1000; printf "%.1f", v * 1e6 / 1048576 }')
+rm -f "$TMP/dd.bin"
+log "backfill: $BF_BYTES bytes in $(awk -v a="$t0" -v z="$t1" 'BEGIN { printf "%.2f", z - a }') s (restart included): $BF_MBS MiB/s; dd $DD_MBS MiB/s"
 
 field() {
 	awk -v l="$1" -v o="$2" -v k="$3" '$1 == "RESULT" {
@@ -124,6 +174,16 @@ ratio() { # ROW OP WHO: median over runs of WHO/single ops_s
 		awk '$2 > 0 { printf "%.3f\n", $1 / $2 }' | median
 }
 fmt() { awk -v v="$1" 'BEGIN { if (v == "-" || v == "") print "-"; else printf "%.1f", v }'; }
+mibs() { # ROW.WHO OP SIZE_MIB: median MiB/s
+	field "$1" "$2" ops_s | awk -v s="$3" '{ printf "%.1f\n", $1 * s }' | median
+}
+mbrow() { # NAME ROW OP WHO SIZE_MIB
+	local r=$2 o=$3 w=$4
+	printf '| %s | %s | %s | %s | %s | %s |\n' "$1" "$(mibs "$r.$w" "$o" "$5") MiB/s" \
+		"$(fmtms "$(med "$r.$w" "$o" p50_ms)")" "$(fmtms "$(med "$r.$w" "$o" p99_ms)")" \
+		"$(($(sum "$r.$w" "$o" errors) + $(sum "$r.$w" "$o" verify_fail)))" \
+		"$([ "$w" = single ] && echo 1 || echo "**$(ratio "$r" "$o" "$w")×**")"
+}
 fmtms() { awk -v v="$1" 'BEGIN { if (v == "-" || v == "") print "-"; else printf "%.2f", v }'; }
 row() { # NAME ROW OP WHO
 	local r=$2 o=$3 w=$4
@@ -143,6 +203,17 @@ TABLE=$TMP/table
 	row "GET 4 KiB, c=32, single node" get4k get single
 	row "GET 4 KiB, c=32, 3 nodes via the leader" get4k get leader
 	row "GET 4 KiB, c=32, 3 nodes via a follower" get4k get follower
+	mbrow "PUT 1 MiB, c=4, single node" put1m put single 1
+	mbrow "PUT 1 MiB, c=4, 3 nodes (2+1 across nodes)" put1m put leader 1
+	mbrow "GET 1 MiB, c=8, single node" get1m get single 1
+	mbrow "GET 1 MiB, c=8, 3 nodes (2+1 across nodes)" get1m get leader 1
+	mbrow "PUT 64 MiB, one stream, single node" put64m put single 64
+	mbrow "PUT 64 MiB, one stream, 3 nodes" put64m put leader 64
+	mbrow "GET 64 MiB, one stream, single node" get64m get single 64
+	mbrow "GET 64 MiB, one stream, 3 nodes" get64m get leader 64
+	printf '| backfill of a returning node (%s MiB of shards, restart included) | %s MiB/s | | | | **%s× dd** (%s MiB/s) |\n' \
+		"$((BF_BYTES / 1048576))" "$BF_MBS" \
+		"$(awk -v a="$BF_MBS" -v b="$DD_MBS" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }')" "$DD_MBS"
 } >"$TABLE"
 cat "$TABLE"
 

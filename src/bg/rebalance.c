@@ -116,7 +116,7 @@ static void cursor_load(struct rebalance *r)
 	if (!r->opt.cursor_path || !(f = fopen(r->opt.cursor_path, "r")))
 		return;
 	if (fgets(line, sizeof(line), f) &&
-	    sscanf(line, "%llu %llu %256s %2048s %34s", &be, &pe, b, k, v) == 5) {
+	    sscanf(line, "%llu %llu %64s %2048s %34s", &be, &pe, b, k, v) == 5) {
 		size_t kl = strcmp(k, "-") ? strlen(k) / 2 : 0;
 		int ok = strlen(b) <= META_BUCKET_MAX && strlen(v) < META_ID_TEXT;
 		for (size_t i = 0; ok && i < kl; i++) {
