@@ -474,7 +474,7 @@ static void *rebalance_main(void *arg)
 			}
 			if (r->stopped)
 				cursor_reset(r); /* a stopped pass is not resumed */
-			if (end == PASS_DONE && r->p.failed)
+			if (end == PASS_DONE && (r->p.failed || r->p.conflicts))
 				r->retry_at = cn_mono_ns() + RETRY_NS;
 			pthread_mutex_unlock(&r->mu);
 			cursor_save(r);
@@ -485,7 +485,8 @@ static void *rebalance_main(void *arg)
 		clock_gettime(CLOCK_REALTIME, &ts);
 		ts.tv_sec += 1;
 		pthread_cond_timedwait(&r->cv, &r->mu, &ts);
-		/* a pass that left blobs (failed moves) runs
+		/* a pass that left blobs (failed moves, or blobs that changed
+		 * under a move: their new layout is looked at again) runs
 		 * again a little later, until nothing is left */
 		if (r->retry_at && cn_mono_ns() >= r->retry_at) {
 			r->retry_at = 0;

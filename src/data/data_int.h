@@ -169,6 +169,23 @@ int shard_src_read(struct data_store *s, const struct blob_layout *l, int i, str
 		   uint64_t b, uint8_t *rec);
 void shard_src_close(struct data_store *s, struct shard_src *src);
 
+/* --- shard outputs (sink.c): one shard being written, here or elsewhere ---
+ * The one interface writers use for a shard: on a drive of this store it is
+ * a file (tmp/, renamed into place at seal, after fsync by policy); on
+ * another node's drive a shard stream (s->remote.w*). put takes the records
+ * in block order; seal writes the header (and, remote, ends the stream);
+ * wait returns 0 once the shard is durable in place (local: at seal). free
+ * with discard=1 also removes a sealed local shard (a write that failed). */
+struct shard_out;
+int shard_out_open(struct data_store *s, const uint8_t drive[DATA_ID_LEN],
+		   const struct blob_layout *l, int shard, uint32_t hdr_len,
+		   struct shard_out **out);
+int shard_out_local(const struct shard_out *o);
+int shard_out_put(struct shard_out *o, const uint8_t *ck, const uint8_t *piece, uint32_t len);
+int shard_out_seal(struct shard_out *o, const uint8_t *hdr, size_t len);
+int shard_out_wait(struct shard_out *o);
+void shard_out_free(struct shard_out *o, int discard);
+
 /* --- remote fetches (fetch.c) --- */
 struct data_fetch;
 /* Starts the fetch threads (with the remote). 0 or CN_ENOMEM. */

@@ -20,30 +20,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-struct move_out {
-	struct shard_sink *sink; /* a drive of this store */
-	void *rh;		 /* another node's drive */
-};
-
-static void out_free(struct data_store *s, struct move_out *o)
-{
-	data_shard_sink_free(o->sink);
-	if (o->rh)
-		s->remote.wfree(o->rh);
-	o->sink = NULL;
-	o->rh = NULL;
-}
-
 int blob_move_shards(struct data_store *s, const struct blob_layout *l,
 		     const uint8_t (*target)[DATA_ID_LEN], unsigned mask, struct blob_layout *out)
 {
 	int n = l->k + l->m, rc, have_hdr = 0;
-	struct move_out o[DATA_MAX_SHARDS];
+	struct shard_out *o[DATA_MAX_SHARDS];
 	struct shard_header hdr;
 	struct blob_reader *rd = NULL;
 	struct data_ec ec;
-	uint32_t ck = layout_ck_len(l), full = (l->block_size + l->k - 1) / l->k;
-	uint8_t *blk = NULL, *par = NULL, *rec = NULL, hbuf[SHARD_HDR_MAX];
+	uint32_t full = (l->block_size + l->k - 1) / l->k;
+	uint8_t *blk = NULL, *par = NULL, hbuf[SHARD_HDR_MAX];
 	uint8_t *data[DATA_MAX_SHARDS], *parity[DATA_MAX_SHARDS];
 
 	memset(o, 0, sizeof(o));
@@ -64,23 +50,14 @@ int blob_move_shards(struct data_store *s, const struct blob_layout *l,
 		goto done;
 	blk = calloc(l->k, full);
 	par = l->m ? malloc((size_t)l->m * full) : NULL;
-	rec = malloc(ck + full);
-	if (!blk || (l->m && !par) || !rec) {
+	if (!blk || (l->m && !par)) {
 		rc = CN_ENOMEM;
 		goto done;
 	}
-	for (int i = 0; i < n; i++) {
-		if (!(mask & (1u << i)))
-			continue;
-		if (data_store_has_drive(s, target[i]))
-			rc = data_shard_sink_open(s, target[i], l, i, hdr.hdr_len, &o[i].sink);
-		else if (s->remote.wopen)
-			rc = s->remote.wopen(s->remote.ctx, target[i], l, i, hdr.hdr_len, &o[i].rh);
-		else
-			rc = CN_EDRIVE;
-		if (rc)
+	for (int i = 0; i < n; i++)
+		if ((mask & (1u << i)) &&
+		    (rc = shard_out_open(s, target[i], l, i, hdr.hdr_len, &o[i])) != 0)
 			goto done;
-	}
 	for (uint64_t b = 0; b < layout_nblocks(l); b++) {
 		uint32_t blen = layout_block_len(l, b), p = layout_piece_len(l, b);
 		size_t got;
@@ -101,14 +78,9 @@ int blob_move_shards(struct data_store *s, const struct blob_layout *l,
 			if (!(mask & (1u << i)))
 				continue;
 			const uint8_t *pc = i < l->k ? data[i] : parity[i - l->k];
-			piece_cksum_put(l->cksum, piece_cksum(l->cksum, b, i, pc, p), rec);
-			if (o[i].sink) {
-				memcpy(rec + ck, pc, p);
-				rc = data_shard_sink_put(o[i].sink, rec, ck + p);
-			} else {
-				rc = s->remote.wput(o[i].rh, rec, ck, pc, p);
-			}
-			if (rc)
+			uint8_t ckb[8];
+			piece_cksum_put(l->cksum, piece_cksum(l->cksum, b, i, pc, p), ckb);
+			if ((rc = shard_out_put(o[i], ckb, pc, p)) != 0)
 				goto done;
 		}
 	}
@@ -118,23 +90,19 @@ int blob_move_shards(struct data_store *s, const struct blob_layout *l,
 		hdr.shard = (uint8_t)i;
 		if ((rc = shard_header_encode(&hdr, hbuf, sizeof(hbuf))) < 0)
 			goto done;
-		rc = o[i].sink ? data_shard_sink_seal(o[i].sink, hbuf, hdr.hdr_len)
-			       : s->remote.wseal(o[i].rh, hbuf, hdr.hdr_len);
-		if (rc == 0 && o[i].rh)
-			rc = s->remote.wwait(o[i].rh);
-		if (rc)
+		if ((rc = shard_out_seal(o[i], hbuf, hdr.hdr_len)) != 0 ||
+		    (rc = shard_out_wait(o[i])) != 0)
 			goto done;
 		memcpy(out->drive[i], target[i], DATA_ID_LEN);
 	}
 	rc = 0;
 done:
 	for (int i = 0; i < n; i++)
-		out_free(s, &o[i]);
+		shard_out_free(o[i], 0); /* copies in place stay: the intent covers them */
 	blob_reader_close(rd);
 	data_ec_release(&ec);
 	free(blk);
 	free(par);
-	free(rec);
 	if (rc)
 		*out = *l;
 	return rc;

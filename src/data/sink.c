@@ -1,6 +1,8 @@
 /*
- * data/sink.c — receiving one shard of a blob written by another node
- * (data.h, "the receiving side of a remote shard write").
+ * data/sink.c — writing one shard file: the receiving side of a remote
+ * shard write (data.h) and, as a shard output (data_int.h), this node's own
+ * writers' local shards; a shard output on another node's drive is a
+ * stream (s->remote) behind the same calls.
  *
  * The records arrive in block order, each a piece checksum then the piece;
  * every one is checked before it touches the disk, so a damaged stream
@@ -28,6 +30,8 @@ struct shard_sink {
 	uint64_t nrec;		    /* records received */
 	uint32_t last;		    /* piece length of the last record */
 	int sealed;
+	int trusted;		   /* this node's own writer: pieces are not re-checked */
+	char final[DATA_PATH_MAX]; /* where seal put it */
 };
 
 size_t data_shard_record_max(const struct blob_layout *l)
@@ -78,27 +82,37 @@ fail:
 	return rc;
 }
 
-int data_shard_sink_put(struct shard_sink *k, const void *rec, size_t len)
+/* The next record: checksum ck (k->ck bytes), then the piece. */
+static int sink_put(struct shard_sink *k, const uint8_t *ck, const uint8_t *piece, size_t p)
 {
-	const uint8_t *r = rec;
-	size_t p;
+	off_t off;
 	int rc;
 
-	if (k->sealed || len <= k->ck || len - k->ck > k->full)
+	if (k->sealed || p == 0 || p > k->full)
 		return CN_ECORRUPT;
 	if (k->nrec && k->last != k->full)
 		return CN_ECORRUPT; /* only the last block may be short */
-	p = len - k->ck;
-	if (piece_cksum(k->l.cksum, k->nrec, k->shard, r + k->ck, p) !=
-	    piece_cksum_get(k->l.cksum, r))
+	if (!k->trusted &&
+	    piece_cksum(k->l.cksum, k->nrec, k->shard, piece, p) != piece_cksum_get(k->l.cksum, ck))
 		return CN_ECORRUPT;
-	rc = dio_write_all(k->s->io, k->fd, r, len,
-			   (off_t)layout_piece_off(&k->l, k->nrec, k->hdr_len));
+	off = (off_t)layout_piece_off(&k->l, k->nrec, k->hdr_len);
+	rc = dio_write_all(k->s->io, k->fd, ck, k->ck, off);
+	if (rc == 0)
+		rc = dio_write_all(k->s->io, k->fd, piece, p, off + (off_t)k->ck);
 	if (rc)
 		return store_fault(k->s, k->drive, dio_err(rc));
 	k->nrec++;
 	k->last = (uint32_t)p;
 	return 0;
+}
+
+int data_shard_sink_put(struct shard_sink *k, const void *rec, size_t len)
+{
+	const uint8_t *r = rec;
+
+	if (len <= k->ck)
+		return CN_ECORRUPT;
+	return sink_put(k, r, r + k->ck, len - k->ck);
 }
 
 int data_shard_sink_seal(struct shard_sink *k, const void *hdr, size_t len)
@@ -119,20 +133,95 @@ int data_shard_sink_seal(struct shard_sink *k, const void *hdr, size_t len)
 	if ((rc = dio_write_all(io, k->fd, hdr, len, 0)) != 0 ||
 	    (sync && (rc = io->fsync(io->ctx, k->fd)) != 0))
 		return store_fault(s, k->drive, dio_err(rc));
-	io->close(io->ctx, k->fd);
+	rc = io->close(io->ctx, k->fd);
 	k->fd = -1;
+	if (rc)
+		return store_fault(s, k->drive, dio_err(rc));
 	if ((rc = store_shard_path(s, k->drive, k->l.id, k->shard, path, sizeof(path))) != 0 ||
 	    (rc = dio_mkdirs(io, s->drives[k->drive].path, path, sync)) != 0 ||
 	    (rc = io->rename(io->ctx, k->tmp, path)) != 0)
 		return store_fault(s, k->drive, dio_err(rc));
 	k->tmp[0] = 0;
 	k->sealed = 1;
+	memcpy(k->final, path, sizeof(k->final));
 	if (sync) {
 		*strrchr(path, '/') = '\0';
 		if ((rc = dio_fsync_dir(io, path)) != 0)
 			return store_fault(s, k->drive, dio_err(rc));
 	}
 	return 0;
+}
+
+/* ---- this node's own shards (data_int.h, "shard outputs") ---- */
+
+struct shard_out {
+	struct data_store *s;
+	struct shard_sink *sink; /* a drive of this store */
+	void *rh;		 /* another node's drive: a stream */
+	uint32_t ck;		 /* checksum length */
+};
+
+int shard_out_open(struct data_store *s, const uint8_t drive[DATA_ID_LEN],
+		   const struct blob_layout *l, int shard, uint32_t hdr_len, struct shard_out **out)
+{
+	struct shard_out *o = calloc(1, sizeof(*o));
+	int rc;
+
+	*out = NULL;
+	if (!o)
+		return CN_ENOMEM;
+	o->s = s;
+	o->ck = layout_ck_len(l);
+	if (data_store_has_drive(s, drive)) {
+		rc = data_shard_sink_open(s, drive, l, shard, hdr_len, &o->sink);
+		if (rc == 0)
+			o->sink->trusted = 1; /* we computed the checksums */
+	} else if (s->remote.wopen) {
+		rc = s->remote.wopen(s->remote.ctx, drive, l, shard, hdr_len, &o->rh);
+	} else {
+		rc = CN_EDRIVE;
+	}
+	if (rc) {
+		free(o);
+		return rc;
+	}
+	*out = o;
+	return 0;
+}
+
+int shard_out_local(const struct shard_out *o)
+{
+	return o->sink != NULL;
+}
+
+int shard_out_put(struct shard_out *o, const uint8_t *ck, const uint8_t *piece, uint32_t len)
+{
+	if (o->sink)
+		return sink_put(o->sink, ck, piece, len);
+	return o->s->remote.wput(o->rh, ck, o->ck, piece, len);
+}
+
+int shard_out_seal(struct shard_out *o, const uint8_t *hdr, size_t len)
+{
+	return o->sink ? data_shard_sink_seal(o->sink, hdr, len)
+		       : o->s->remote.wseal(o->rh, hdr, len);
+}
+
+int shard_out_wait(struct shard_out *o)
+{
+	return o->sink ? 0 : o->s->remote.wwait(o->rh);
+}
+
+void shard_out_free(struct shard_out *o, int discard)
+{
+	if (!o)
+		return;
+	if (o->sink && o->sink->sealed && discard)
+		o->s->io->unlink(o->s->io->ctx, o->sink->final);
+	data_shard_sink_free(o->sink);
+	if (o->rh)
+		o->s->remote.wfree(o->rh);
+	free(o);
 }
 
 void data_shard_sink_free(struct shard_sink *k)

@@ -5,21 +5,23 @@
  *                        │                 │
  *                        └──abort──────────┴──error──> FAILED ──abort/finish──> freed
  *
- * new() picks the layout and drives and opens one temporary file per shard in
- * <drive>/tmp/. append() fills a block buffer; each full block is split into
- * k pieces, m parity pieces are computed, and every piece is written with its
- * checksum to its shard file (sequential pwrite per drive: page-cache writes
- * are cheap, the expensive part is the fsync at the end). finish() writes the
- * last partial block and the shard headers (which hold the final size),
- * fsyncs all shards in parallel, renames each shard to blobs/ab/cd/<id>.<i> and fsyncs those
- * directories. Any failure removes every temporary and already-renamed file:
- * a failed write leaves nothing visible. Memory: one block plus its parity.
+ * new() picks the layout and drives and opens one shard output per shard
+ * (data_int.h: a temporary file in <drive>/tmp/ on this node's drives, a
+ * stream to the node that has the drive otherwise). append() fills a block
+ * buffer; each full block is split into k pieces, m parity pieces are
+ * computed, and every piece goes with its checksum to its shard (sequential
+ * pwrite per drive: page-cache writes are cheap, the expensive part is the
+ * fsync at the end). finish() writes the last partial block and seals every
+ * shard with its header (which holds the final size): remote ones first, so
+ * their nodes fsync while this one does, local ones in parallel (fsync,
+ * rename to blobs/ab/cd/<id>.<i>, directory fsync), then waits for the
+ * remote acknowledgements. On a single node any failure removes every
+ * temporary and already-renamed file: a failed write leaves nothing
+ * visible. Memory: one block plus its parity.
  *
  * Cluster mode (a placer is installed): the placement names k+m drives on
- * distinct nodes; shards on this node's drives are files as above, the
- * others are streams to their nodes (s->remote.w*), fed record by record
- * as blocks are encoded, so a slow node slows the writer (backpressure)
- * and nothing is buffered beyond one block. A shard whose node cannot be
+ * distinct nodes; a slow node slows the writer (backpressure) and nothing
+ * is buffered beyond one block. A shard whose node cannot be
  * reached or fails mid-way is dropped and reported in layout.missing; the
  * write succeeds while data_write_quorum() shards are durable. Remote
  * shards are renamed into place by their node when sealed; a write that
@@ -31,8 +33,6 @@
 #include "core/err.h"
 #include "core/log.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,18 +44,15 @@ struct blob_writer {
 	struct data_ec ec;
 	int n;			    /* k + m */
 	int drive[DATA_MAX_SHARDS]; /* store index; -1: remote */
-	int fd[DATA_MAX_SHARDS];
-	void *rh[DATA_MAX_SHARDS]; /* remote stream of shard i */
-	int placed;		   /* drives chosen by the cluster placer */
-	uint16_t missing;	   /* shards dropped (placed blobs only) */
-	char *tmp[DATA_MAX_SHARDS];
+	struct shard_out *out[DATA_MAX_SHARDS];
+	int placed;	  /* drives chosen by the cluster placer */
+	uint16_t missing; /* shards dropped (placed blobs only) */
 	struct shard_header hdr;
 	uint32_t ck;	/* checksum length */
 	uint32_t piece; /* piece length of a full block */
 	uint8_t *blk;	/* k * piece bytes: the block being filled */
 	uint32_t pos;	/* bytes in blk */
 	uint8_t *par;	/* m records of ck + piece bytes */
-	uint8_t *rec;	/* ck + piece: a data piece being written */
 	uint64_t nblk;	/* blocks written */
 	int err;	/* first append error: the writer is FAILED */
 };
@@ -77,26 +74,13 @@ static int live_shards(const struct blob_writer *w)
  * write once fewer than the quorum are left. */
 static int drop_shard(struct blob_writer *w, int i, int err)
 {
-	const struct data_io *io = w->s->io;
-
 	if (!w->placed)
 		return err;
 	if (!(w->missing & (1u << i)))
 		log_warn("data: shard %d of a blob dropped: %s", i, cn_strerror(err));
 	w->missing |= (uint16_t)(1u << i);
-	if (w->rh[i]) {
-		w->s->remote.wfree(w->rh[i]);
-		w->rh[i] = NULL;
-	}
-	if (w->fd[i] >= 0) {
-		io->close(io->ctx, w->fd[i]);
-		w->fd[i] = -1;
-	}
-	if (w->tmp[i]) {
-		io->unlink(io->ctx, w->tmp[i]);
-		free(w->tmp[i]);
-		w->tmp[i] = NULL;
-	}
+	shard_out_free(w->out[i], 1);
+	w->out[i] = NULL;
 	return live_shards(w) >= data_write_quorum(w->l.k, w->l.m) ? 0 : err;
 }
 
@@ -187,8 +171,6 @@ int blob_writer_new(struct data_store *s, const struct blob_info *info, struct b
 	if (!w)
 		return CN_ENOMEM;
 	w->s = s;
-	for (int i = 0; i < DATA_MAX_SHARDS; i++)
-		w->fd[i] = -1;
 	memcpy(w->l.id, info->id, DATA_ID_LEN);
 	w->l.cksum = (uint8_t)o->cksum;
 	w->l.block_size = o->block_size;
@@ -215,9 +197,8 @@ int blob_writer_new(struct data_store *s, const struct blob_info *info, struct b
 	w->ck = layout_ck_len(&w->l);
 	w->piece = (w->l.block_size + w->l.k - 1) / w->l.k;
 	w->blk = calloc(w->l.k, w->piece);
-	w->rec = malloc(w->ck + w->piece);
 	w->par = w->l.m ? malloc((size_t)w->l.m * (w->ck + w->piece)) : NULL;
-	if (!w->blk || !w->rec || (w->l.m && !w->par)) {
+	if (!w->blk || (w->l.m && !w->par)) {
 		rc = CN_ENOMEM;
 		goto fail;
 	}
@@ -230,33 +211,11 @@ int blob_writer_new(struct data_store *s, const struct blob_info *info, struct b
 		    (rc = drop_shard(w, i, rc)) != 0)
 			goto fail;
 	for (int i = 0; i < w->n; i++) {
-		char path[DATA_PATH_MAX];
 		if (w->missing & (1u << i))
 			continue;
-		if (w->drive[i] < 0) {
-			rc = s->remote.wopen(s->remote.ctx, w->l.drive[i], &w->l, i, w->hdr.hdr_len,
-					     &w->rh[i]);
-			if (rc) {
-				w->rh[i] = NULL;
-				if ((rc = drop_shard(w, i, rc)) != 0)
-					goto fail;
-			}
-			continue;
-		}
-		if ((rc = store_tmp_path(s, w->drive[i], w->l.id, i, path, sizeof(path))) != 0)
+		rc = shard_out_open(s, w->l.drive[i], &w->l, i, w->hdr.hdr_len, &w->out[i]);
+		if (rc && (rc = drop_shard(w, i, rc)) != 0)
 			goto fail;
-		int fd = s->io->open(s->io->ctx, path, O_WRONLY | O_CREAT | O_EXCL, 0600);
-		if (fd < 0) {
-			rc = store_fault(s, w->drive[i], dio_err(fd));
-			if ((rc = drop_shard(w, i, rc)) != 0)
-				goto fail;
-			continue;
-		}
-		w->fd[i] = fd;
-		if (!(w->tmp[i] = strdup(path))) {
-			rc = CN_ENOMEM;
-			goto fail;
-		}
 	}
 	*out = w;
 	return 0;
@@ -268,11 +227,9 @@ fail:
 /* Encodes and writes the block in blk[0..pos) as block number nblk. */
 static int flush_block(struct blob_writer *w)
 {
-	struct data_store *s = w->s;
 	uint32_t k = w->l.k, m = w->l.m;
 	uint32_t p = (w->pos + k - 1) / k; /* piece length of this block */
 	uint8_t *data[DATA_MAX_SHARDS], *par[DATA_MAX_SHARDS];
-	off_t off = (off_t)layout_piece_off(&w->l, w->nblk, w->hdr.hdr_len);
 	int rc;
 
 	memset(w->blk + w->pos, 0, (size_t)k * p - w->pos); /* pad the last piece */
@@ -282,40 +239,17 @@ static int flush_block(struct blob_writer *w)
 		par[j] = w->par + (size_t)j * (w->ck + w->piece) + w->ck;
 	data_ec_encode(&w->ec, p, data, par);
 	for (int i = 0; i < w->n; i++) {
-		if (w->missing & (1u << i))
-			continue;
-		if (w->rh[i]) {
-			uint8_t ckb[8];
-			const uint8_t *pc = i < (int)k ? data[i] : par[i - k];
-			piece_cksum_put(w->l.cksum, piece_cksum(w->l.cksum, w->nblk, i, pc, p),
-					ckb);
-			rc = s->remote.wput(w->rh[i], ckb, w->ck, pc, p);
-			if (rc && (rc = drop_shard(w, i, rc)) != 0)
-				return rc;
-			continue;
-		}
-		if (i < (int)k) {
-			/* Data pieces go out from the block buffer as they are: the
-			 * checksum is a separate small write, which costs less than
-			 * copying a whole piece behind it (the copy was a sixth of
-			 * a blob write's CPU). */
-			uint8_t ckb[8];
-			piece_cksum_put(w->l.cksum, piece_cksum(w->l.cksum, w->nblk, i, data[i], p),
-					ckb);
-			rc = dio_write_all(s->io, w->fd[i], ckb, w->ck, off);
-			if (rc == 0)
-				rc = dio_write_all(s->io, w->fd[i], data[i], p, off + (off_t)w->ck);
-		} else {
-			uint8_t *r = par[i - k] - w->ck;
-			piece_cksum_put(w->l.cksum,
-					piece_cksum(w->l.cksum, w->nblk, i, r + w->ck, p), r);
-			rc = dio_write_all(s->io, w->fd[i], r, w->ck + p, off);
-		}
-		if (rc != 0) {
-			rc = store_fault(s, w->drive[i], dio_err(rc));
-			if ((rc = drop_shard(w, i, rc)) != 0)
-				return rc;
-		}
+		/* Data pieces go out from the block buffer as they are, the
+		 * checksum beside them: copying a whole piece behind its checksum
+		 * was a sixth of a blob write's CPU. */
+		uint8_t ckb[8];
+		const uint8_t *pc = i < (int)k ? data[i] : par[i - k];
+		if (!w->out[i])
+			continue; /* dropped */
+		piece_cksum_put(w->l.cksum, piece_cksum(w->l.cksum, w->nblk, i, pc, p), ckb);
+		rc = shard_out_put(w->out[i], ckb, pc, p);
+		if (rc && (rc = drop_shard(w, i, rc)) != 0)
+			return rc;
 	}
 	w->nblk++;
 	w->pos = 0;
@@ -348,21 +282,12 @@ int blob_writer_append(struct blob_writer *w, const void *buf, size_t len)
 	return 0;
 }
 
-/* Removes final shard files [0, n) (after a failed rename sequence). */
-static void unlink_final(struct blob_writer *w, int n)
-{
-	char path[DATA_PATH_MAX];
-	for (int i = 0; i < n; i++)
-		if (w->drive[i] >= 0 && !(w->missing & (1u << i)) &&
-		    store_shard_path(w->s, w->drive[i], w->l.id, i, path, sizeof(path)) == 0)
-			w->s->io->unlink(w->s->io->ctx, path);
-}
-
-/* One shard's final step: header (which holds the final size), fsync. */
+/* One local shard's final step: header, fsync, rename, directory fsync. */
 struct seal_job {
-	struct blob_writer *w;
-	int i, sync, rc;
+	struct shard_out *o;
+	int rc;
 	uint8_t hdr[SHARD_HDR_MAX];
+	size_t len;
 	pthread_t th;
 	int started;
 };
@@ -370,82 +295,60 @@ struct seal_job {
 static void *seal_one(void *arg)
 {
 	struct seal_job *j = arg;
-	const struct data_io *io = j->w->s->io;
-	int fd = j->w->fd[j->i];
-
-	j->rc = dio_write_all(io, fd, j->hdr, j->w->hdr.hdr_len, 0);
-	if (j->rc == 0 && j->sync)
-		j->rc = io->fsync(io->ctx, fd);
+	j->rc = shard_out_seal(j->o, j->hdr, j->len);
 	return NULL;
 }
 
-/* Seals all shards, their fsyncs in parallel (one thread per shard: the
- * drives work at once, so the latency is one fsync, not k + m), then closes
- * them. Falls back to running a job inline if a thread cannot start. */
-static int seal_shards(struct blob_writer *w, int sync)
+/* Seals every shard: the remote ones first (their nodes fsync while this
+ * one does), the local ones in parallel (one thread each but the last: the
+ * drives work at once, so the latency is one fsync, not k + m), then waits
+ * for the remote acknowledgements. A shard that fails is dropped (cluster)
+ * or fails the write. */
+static int seal_shards(struct blob_writer *w)
 {
-	struct data_store *s = w->s;
 	struct seal_job *jobs = calloc((size_t)w->n, sizeof(*jobs));
-	int rc = 0;
+	int rc = 0, last = -1;
 
 	if (!jobs)
 		return CN_ENOMEM;
 	for (int i = 0; i < w->n; i++) {
 		struct seal_job *j = &jobs[i];
-		j->w = w;
-		j->i = i;
-		j->sync = sync;
+		int n;
 		w->hdr.shard = (uint8_t)i;
-		if ((rc = shard_header_encode(&w->hdr, j->hdr, sizeof(j->hdr))) < 0)
+		if ((n = shard_header_encode(&w->hdr, j->hdr, sizeof(j->hdr))) < 0) {
+			rc = n;
 			goto out;
+		}
+		j->len = (size_t)n;
+		j->o = w->out[i];
+		if (j->o && !shard_out_local(j->o)) {
+			int r = shard_out_seal(j->o, j->hdr, j->len);
+			if (r && (rc = drop_shard(w, i, r)) != 0)
+				goto out;
+		} else if (j->o) {
+			last = i;
+		}
 	}
-	rc = 0;
-	/* Remote shards first: their nodes fsync while we do. */
 	for (int i = 0; i < w->n; i++) {
-		if (!w->rh[i])
-			continue;
-		int r = s->remote.wseal(w->rh[i], jobs[i].hdr, w->hdr.hdr_len);
-		if (r && (rc = drop_shard(w, i, r)) != 0)
-			goto out;
-	}
-	for (int i = w->n - 1; i >= 0; i--) { /* the last local one on this thread */
 		struct seal_job *j = &jobs[i];
-		if (w->fd[i] < 0)
+		if (!w->out[i] || !shard_out_local(w->out[i]))
 			continue;
-		int last = 1;
-		for (int h = 0; h < i; h++)
-			last &= w->fd[h] < 0;
-		if (sync && !last && pthread_create(&j->th, NULL, seal_one, j) == 0)
+		if (i != last && w->s->opt.fsync == DATA_FSYNC_ALWAYS &&
+		    pthread_create(&j->th, NULL, seal_one, j) == 0)
 			j->started = 1;
 		else
 			seal_one(j);
 	}
 	for (int i = 0; i < w->n; i++) {
 		struct seal_job *j = &jobs[i];
-		if (w->fd[i] < 0)
+		int r;
+		if (!w->out[i])
 			continue;
 		if (j->started)
 			pthread_join(j->th, NULL);
-		int rc2 = j->rc ? j->rc : s->io->close(s->io->ctx, w->fd[i]);
-		if (j->rc)
-			s->io->close(s->io->ctx, w->fd[i]);
-		w->fd[i] = -1;
-		if (rc2 != 0) {
-			rc2 = store_fault(s, w->drive[i], dio_err(rc2));
-			if ((rc2 = drop_shard(w, i, rc2)) != 0 && rc == 0)
-				rc = rc2;
-		}
-	}
-	for (int i = 0; i < w->n; i++) {
-		if (!w->rh[i])
-			continue;
-		int r = s->remote.wwait(w->rh[i]);
-		if (r == 0) {
-			s->remote.wfree(w->rh[i]);
-			w->rh[i] = NULL;
-		} else if ((r = drop_shard(w, i, r)) != 0 && rc == 0) {
+		r = shard_out_local(w->out[i]) ? j->rc : shard_out_wait(w->out[i]);
+		if (r && (r = drop_shard(w, i, r)) != 0 && rc == 0)
 			rc = r;
-		}
 	}
 out:
 	free(jobs);
@@ -454,11 +357,7 @@ out:
 
 int blob_writer_finish(struct blob_writer *w, struct blob_layout *out)
 {
-	struct data_store *s = w->s;
-	const struct data_io *io = s->io;
-	int sync = s->opt.fsync == DATA_FSYNC_ALWAYS;
-	char path[DATA_PATH_MAX], dir[DATA_PATH_MAX];
-	int rc = 0, renamed = 0;
+	int rc = 0;
 
 	if (w->err) {
 		rc = w->err;
@@ -467,42 +366,17 @@ int blob_writer_finish(struct blob_writer *w, struct blob_layout *out)
 	if (w->pos > 0 && (rc = flush_block(w)) != 0)
 		goto fail;
 	w->hdr.size = w->l.size;
-	if ((rc = seal_shards(w, sync)) != 0)
+	if ((rc = seal_shards(w)) != 0)
 		goto fail;
-	for (; renamed < w->n; renamed++) {
-		int i = renamed;
-		if (!w->tmp[i])
-			continue; /* remote or dropped */
-		if ((rc = store_shard_path(s, w->drive[i], w->l.id, i, path, sizeof(path))) != 0 ||
-		    (rc = dio_mkdirs(io, s->drives[w->drive[i]].path, path, sync)) != 0 ||
-		    (rc = io->rename(io->ctx, w->tmp[i], path)) != 0) {
-			rc = store_fault(s, w->drive[i], dio_err(rc));
-			if ((rc = drop_shard(w, i, rc)) != 0)
-				goto fail;
-			continue;
-		}
-		free(w->tmp[i]);
-		w->tmp[i] = NULL;
-	}
-	if (sync) {
-		for (int i = 0; i < w->n; i++) {
-			if (w->drive[i] < 0 || (w->missing & (1u << i)))
-				continue;
-			store_shard_path(s, w->drive[i], w->l.id, i, dir, sizeof(dir));
-			*strrchr(dir, '/') = '\0';
-			if ((rc = dio_fsync_dir(io, dir)) != 0) {
-				rc = store_fault(s, w->drive[i], dio_err(rc));
-				if ((rc = drop_shard(w, i, rc)) != 0)
-					goto fail;
-			}
-		}
-	}
 	w->l.missing = w->missing;
 	*out = w->l;
+	for (int i = 0; i < w->n; i++) {
+		shard_out_free(w->out[i], 0); /* in place: keep */
+		w->out[i] = NULL;
+	}
 	blob_writer_abort(w); /* nothing left to remove: frees */
 	return 0;
 fail:
-	unlink_final(w, renamed);
 	blob_writer_abort(w);
 	return rc;
 }
@@ -511,20 +385,12 @@ void blob_writer_abort(struct blob_writer *w)
 {
 	if (!w)
 		return;
-	const struct data_io *io = w->s->io;
-	for (int i = 0; i < DATA_MAX_SHARDS; i++) {
-		if (w->rh[i])
-			w->s->remote.wfree(w->rh[i]);
-		if (w->fd[i] >= 0)
-			io->close(io->ctx, w->fd[i]);
-		if (w->tmp[i]) {
-			io->unlink(io->ctx, w->tmp[i]);
-			free(w->tmp[i]);
-		}
-	}
+	/* temporary files go, and so do local shards already in place (a
+	 * failed write leaves nothing); remote ones are GC's (the intent) */
+	for (int i = 0; i < DATA_MAX_SHARDS; i++)
+		shard_out_free(w->out[i], 1);
 	data_ec_release(&w->ec);
 	free(w->blk);
-	free(w->rec);
 	free(w->par);
 	free(w);
 }

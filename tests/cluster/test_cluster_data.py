@@ -339,12 +339,20 @@ def rebalance_state(cluster, node):
     return st.get("rebalance") or {}, st
 
 
-def wait_balanced(cluster, node, timeout=120):
+def map_epoch(cluster, node):
+    return cluster.status(node).get("map", {}).get("epoch") or 0
+
+
+def wait_balanced(cluster, node, timeout=120, after=0):
+    """The leader's rebalance is idle, balanced for the map epoch `node`
+    sees, which is past `after` (the admin status is node-local: a node may
+    not have applied a map change yet)."""
     def done():
         rb, st = rebalance_state(cluster, node)
-        epoch = st.get("map", {}).get("epoch")
-        return (rb.get("state") == "idle" and rb.get("balanced_epoch") == epoch
-                and not rb.get("failed")) and rb
+        epoch = st.get("map", {}).get("epoch") or 0
+        return (epoch > after and rb.get("state") == "idle"
+                and rb.get("balanced_epoch") == epoch
+                and not rb.get("failed") and not rb.get("conflicts")) and rb
     return wait_for(done, timeout, "rebalance to finish")
 
 
@@ -384,8 +392,9 @@ def test_add_node_under_load_rebalances(cluster_factory):
     t = threading.Thread(target=writer)
     t.start()
     try:
+        before = map_epoch(c, n1)
         n4 = c.add_node()
-        rb = wait_balanced(c, n1, timeout=180)
+        rb = wait_balanced(c, n1, timeout=180, after=before)
     finally:
         stop.set()
         t.join(60)
@@ -443,8 +452,9 @@ def test_remove_dead_node_replaces_its_shards(cluster_factory):
     on_n4 = [b for b, w in all_shards(c).items() if n4.name in w.values()]
     assert on_n4, "no shard landed on n4"
     c.kill(n4)
+    before = map_epoch(c, n1)
     c.remove_node(n4, via=n1)
-    wait_balanced(c, n1, timeout=120)
+    wait_balanced(c, n1, timeout=120, after=before)
     live = [n1, n2, n3]
     shards = all_shards(c, live)
     want = referenced_blobs(c, n1, bucket, sorted(objects))
