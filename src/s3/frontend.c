@@ -22,8 +22,12 @@
 #include <sys/random.h>
 #include <time.h>
 
-#include "core/clock.h"
+#include "bg/gc.h"
+#include "bg/rebalance.h"
+#include "bg/scrub.h"
 #include "cluster/cluster.h"
+#include "core/buf.h"
+#include "core/clock.h"
 #include "core/err.h"
 #include "core/log.h"
 #include "core/metrics.h"
@@ -419,6 +423,69 @@ int s3_meta_submit(struct s3_req *r, struct meta_cmd *cmd, meta_cmd_cb cb, void 
 
 /* ---- operations endpoints ---- */
 
+/* Data-plane gauges and counters after the request metrics: scrub, drive
+ * rebuild, GC, and in a cluster the backfill and the rebalance. */
+static void bg_metrics(struct s3_req *r, struct cn_buf *b)
+{
+	struct s3_server *srv = r->srv;
+
+	if (srv->scrub) {
+		struct scrub_progress p;
+		scrub_progress(srv->scrub, &p);
+		cn_buf_printf(
+			b,
+			"# TYPE cairn_scrub_shards_rebuilt_total counter\n"
+			"cairn_scrub_shards_rebuilt_total %llu\n"
+			"# TYPE cairn_scrub_unrecoverable_total counter\n"
+			"cairn_scrub_unrecoverable_total %llu\n"
+			"# TYPE cairn_heal_queue gauge\ncairn_heal_queue %llu\n"
+			"# TYPE cairn_rebuild_bytes_remaining gauge\n"
+			"cairn_rebuild_bytes_remaining %llu\n"
+			"# TYPE cairn_backfill_shards_total counter\n"
+			"cairn_backfill_shards_total %llu\n"
+			"# TYPE cairn_backfill_failed_total counter\n"
+			"cairn_backfill_failed_total %llu\n",
+			(unsigned long long)p.shards_rebuilt, (unsigned long long)p.unrecoverable,
+			(unsigned long long)p.heal_queue_len,
+			(unsigned long long)(p.rebuild.bytes_total > p.rebuild.bytes_done
+						     ? p.rebuild.bytes_total - p.rebuild.bytes_done
+						     : 0),
+			(unsigned long long)p.backfill_shards,
+			(unsigned long long)p.backfill_failed);
+	}
+	if (srv->gc) {
+		uint64_t del, failed, deferred;
+		gc_stats(srv->gc, &del, &failed, &deferred);
+		cn_buf_printf(b,
+			      "# TYPE cairn_gc_deleted_total counter\ncairn_gc_deleted_total %llu\n"
+			      "# TYPE cairn_gc_failed_total counter\ncairn_gc_failed_total %llu\n",
+			      (unsigned long long)del, (unsigned long long)failed);
+	}
+	if (srv->cluster) {
+		uint64_t heal = 0;
+		if (meta_heal_count(srv->meta, &heal) == 0)
+			cn_buf_printf(b,
+				      "# HELP cairn_heal_entries Blobs with shards missing since "
+				      "their node was down.\n# TYPE cairn_heal_entries gauge\n"
+				      "cairn_heal_entries %llu\n",
+				      (unsigned long long)heal);
+	}
+	if (srv->rebalance) {
+		struct rebalance_progress p;
+		rebalance_progress(srv->rebalance, &p);
+		cn_buf_printf(b,
+			      "# TYPE cairn_rebalance_running gauge\ncairn_rebalance_running %d\n"
+			      "# TYPE cairn_rebalance_shards_moved gauge\n"
+			      "cairn_rebalance_shards_moved %llu\n"
+			      "# TYPE cairn_rebalance_bytes_moved gauge\n"
+			      "cairn_rebalance_bytes_moved %llu\n"
+			      "# TYPE cairn_rebalance_eta_seconds gauge\n"
+			      "cairn_rebalance_eta_seconds %lld\n",
+			      p.state == REBALANCE_RUNNING, (unsigned long long)p.shards_moved,
+			      (unsigned long long)p.bytes_moved, (long long)p.eta_s);
+	}
+}
+
 static void send_plain(struct s3_req *r, int status, const char *ctype, const char *body,
 		       size_t len)
 {
@@ -454,11 +521,18 @@ static void ops_endpoint(struct s3_req *r)
 				break;
 			n = cn_metrics_render(buf, need);
 		}
-		if (!buf || n > need) {
+		struct cn_buf all;
+		cn_buf_init(&all);
+		if (buf && n <= need)
+			cn_buf_put(&all, buf, n);
+		bg_metrics(r, &all);
+		if (!buf || n > need || all.err) {
+			cn_buf_release(&all);
 			s3_send_error(r, CN_ENOMEM);
 			return;
 		}
-		send_plain(r, 200, "text/plain; version=0.0.4", buf, n);
+		send_plain(r, 200, "text/plain; version=0.0.4", all.s, all.len);
+		cn_buf_release(&all);
 	} else {
 		r->http->op = "Unknown";
 		s3_send_error(r, CN_ENOTIMPL);

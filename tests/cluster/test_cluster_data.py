@@ -169,10 +169,14 @@ def test_shards_spread_over_nodes_and_read_everywhere(cluster_factory):
     parts = [rnd.randbytes(5 * MIB), rnd.randbytes(MIB + 7)]
     retry(lambda: multipart(c.client(n2), bucket, "mp", parts))
     objects["mp"] = b"".join(parts)
+    objects["big"] = rnd.randbytes(200 * MIB)   # 200 blocks, one stream
+    retry(lambda: c.client(n3, read_timeout=120).put_object(Bucket=bucket, Key="big",
+                                                           Body=objects["big"]))
 
     shards = all_shards(c)
-    # 5 plain blobs (20 KiB is above the cluster's 16 KiB inline limit) + 2 parts
-    assert len(shards) == 6, shards
+    # 4 plain blobs (20 KiB is above the cluster's 16 KiB inline limit), 2
+    # parts and the 200 MiB one
+    assert len(shards) == 7, shards
     for blob, where in shards.items():
         assert sorted(where) == [0, 1, 2], (blob, where)      # 2+1
         assert len(set(where.values())) == 3, (blob, where)   # three nodes
@@ -213,6 +217,11 @@ def test_node_down_writes_quorum_then_backfill(cluster_factory):
     del objects["b0"]
     missing = heal_entries(c, n1)
     assert missing and missing >= 7, missing   # every blob written while n3 was away
+    import urllib.request
+    text = urllib.request.urlopen("http://127.0.0.1:%d/_cairn/metrics" % n1.s3_port,
+                                  timeout=10).read().decode()
+    assert "cairn_heal_entries %d" % missing in text, text[-800:]
+    assert "cairn_rebalance_running" in text
 
     # the shards n3 missed are nowhere yet; each blob has 2 of 3
     shards = all_shards(c, live)
@@ -224,6 +233,15 @@ def test_node_down_writes_quorum_then_backfill(cluster_factory):
     for blob, where in shards.items():
         assert sorted(where) == [0, 1, 2], (blob, where)
         assert len(set(where.values())) == 3, (blob, where)
+    # and a scrub on every node (each checks the shards it holds) finds
+    # nothing missing or bad
+    import json
+    for n in (n1, n2, n3):
+        rc, out = c.admin(n, "scrub", "--wait", timeout=60)
+        assert rc == 0, out
+        doc = json.loads(out[out.index("{"):])
+        assert doc.get("blobs_bad") == 0 and doc.get("unrecoverable") == 0, (n.name, doc)
+        assert doc.get("blobs_checked", 0) > 0, (n.name, doc)
 
     # the backfilled shards are real: read everything with n1 down
     c.kill(n1)

@@ -43,6 +43,11 @@ def test_metrics(server, s3, bucket):
     assert re.search(r'^cairn_request_duration_seconds_count\{op="GetObject"\} \d+$', text, re.M)
     m = re.search(r"^cairn_open_connections (\d+)$", text, re.M)
     assert m and int(m.group(1)) >= 2  # the held one and this request's own
+    # the background work: scrub, drive rebuild, GC (one node: no cluster lines)
+    for name in ("cairn_scrub_shards_rebuilt_total", "cairn_heal_queue",
+                 "cairn_rebuild_bytes_remaining", "cairn_gc_deleted_total"):
+        assert re.search(r"^%s \d+$" % name, text, re.M), name
+    assert "cairn_heal_entries" not in text and "cairn_rebalance" not in text
     # Every sample line is "name{labels} value" or "name value".
     for line in text.splitlines():
         if line and not line.startswith("#"):
