@@ -127,9 +127,13 @@ static void cursor_load(struct rebalance *r)
 		if (ok) {
 			r->p.balanced_epoch = be;
 			r->p.epoch = pe;
-			snprintf(r->bucket, sizeof(r->bucket), "%s", strcmp(b, "-") ? b : "");
+			size_t bl = strcmp(b, "-") ? strlen(b) : 0,
+			       vl = strcmp(v, "-") ? strlen(v) : 0;
+			memcpy(r->bucket, b, bl); /* lengths checked above */
+			r->bucket[bl] = 0;
 			r->key_len = kl;
-			snprintf(r->vid, sizeof(r->vid), "%s", strcmp(v, "-") ? v : "");
+			memcpy(r->vid, v, vl);
+			r->vid[vl] = 0;
 		}
 	}
 	fclose(f);
