@@ -503,8 +503,15 @@ static void member_work(struct s3_req *r, void *arg)
 	op->rc = op->add ? cluster_member_add(c, op->id, op->address, MEMBER_WAIT_MS)
 			 : cluster_member_remove(c, op->id, MEMBER_WAIT_MS);
 	if (!op->add && !op->rc && addr[0]) {
-		/* out of the configuration: placement must stop choosing it */
-		int rc = cluster_map_remove_node(r->srv->meta, op->id, addr);
+		/* out of the configuration: placement must stop choosing it.
+		 * Removing the leader leaves no leader for an election's time:
+		 * retry while there is none. */
+		int rc, tries = 0;
+		while ((rc = cluster_map_remove_node(r->srv->meta, op->id, addr)) != 0 &&
+		       (rc == CN_ENOLEADER || rc == CN_ENOTLEADER || rc == CN_EAGAIN ||
+			rc == CN_EUNCERTAIN) &&
+		       ++tries < 300)
+			usleep(100 * 1000);
 		if (rc)
 			log_warn("cluster: node %llu removed, but not marked in the map: %s",
 				 (unsigned long long)op->id, cn_strerror(rc));
