@@ -24,6 +24,7 @@
 
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -46,7 +47,7 @@ struct scrub {
 	int stop;
 	int want_pass;
 	int want_heal;
-	int64_t bf_warned_ns;
+	_Atomic int64_t bf_warned_ns;
 	struct scrub_progress p;
 };
 
@@ -558,7 +559,8 @@ static int bf_cb(const uint8_t blob_id[META_ID_LEN], uint16_t mask, const uint8_
 /* Rebuilds the shards of one entry that belong on this node's drives and
  * clears them from the entry. Pinned meanwhile: GC (which removes the
  * entry when it retires the blob) cannot delete the blob under us. */
-static void bf_item(struct scrub *s, const struct bf_item *it, int64_t start, uint64_t *bytes)
+static void bf_item(struct scrub *s, const struct bf_item *it, int64_t start,
+		    _Atomic uint64_t *bytes)
 {
 	uint16_t done = 0;
 	int failed = 0;
@@ -573,7 +575,7 @@ static void bf_item(struct scrub *s, const struct bf_item *it, int64_t start, ui
 		int rc = blob_rebuild_shard(s->data, &it->l, i, &out, &r);
 		if (rc == 0) {
 			done |= (uint16_t)(1u << i);
-			*bytes += blob_shard_bytes(&it->l);
+			atomic_fetch_add(bytes, blob_shard_bytes(&it->l));
 		} else {
 			failed++;
 			if (cn_now_ns() - s->bf_warned_ns > 60 * 1000000000LL) {
@@ -599,25 +601,60 @@ static void bf_item(struct scrub *s, const struct bf_item *it, int64_t start, ui
 	s->p.backfill_shards += (uint64_t)__builtin_popcount(done);
 	s->p.backfill_failed += (uint64_t)failed;
 	pthread_mutex_unlock(&s->mu);
-	throttle_at(start, *bytes, s->opt.rebuild_bytes_per_sec);
+	throttle_at(start, atomic_load(bytes), s->opt.rebuild_bytes_per_sec);
 }
 
 /* One sweep over the heal entries, in pages. Entries of other nodes'
  * drives are skipped (their nodes backfill them). */
+/* A page of entries is worked by BF_THREADS threads: a shard rebuild
+ * waits mostly on other nodes (k remote reads per block) and on its own
+ * fsync, so several at once use the disk and the network better. Each
+ * entry is a different blob; the scrub thread waits for the page, so a
+ * heal from the readers' queue never overlaps one of these. */
+#define BF_THREADS 4
+
+struct bf_page {
+	struct scrub *s;
+	struct bf_item *items;
+	unsigned n;
+	atomic_uint next;
+	int64_t start;
+	_Atomic uint64_t *bytes;
+};
+
+static void *bf_worker(void *arg)
+{
+	struct bf_page *pg = arg;
+	unsigned i;
+
+	while ((i = atomic_fetch_add(&pg->next, 1)) < pg->n && !stopping(pg->s))
+		bf_item(pg->s, &pg->items[i], pg->start, pg->bytes);
+	return NULL;
+}
+
 static void backfill_run(struct scrub *s)
 {
 	struct bf_item items[BF_BATCH];
 	struct bf_collect c = {.s = s, .it = items};
-	int64_t start = cn_now_ns();
-	uint64_t bytes = 0;
+	_Atomic uint64_t bytes = 0;
 	int first = 1, rc;
 
 	do {
+		struct bf_page pg = {.s = s, .items = items, .start = cn_now_ns(), .bytes = &bytes};
+		pthread_t th[BF_THREADS];
+		int started = 0;
 		c.n = 0;
 		rc = meta_heal_each(s->meta, first ? NULL : c.last, BF_BATCH, bf_cb, &c);
 		first = 0;
-		for (unsigned i = 0; i < c.n && !stopping(s); i++)
-			bf_item(s, &items[i], start, &bytes);
+		pg.n = c.n;
+		atomic_store(&pg.next, 0);
+		for (int t = 1; t < BF_THREADS && (unsigned)t < c.n; t++)
+			if (pthread_create(&th[started], NULL, bf_worker, &pg) == 0)
+				started++;
+		bf_worker(&pg);
+		for (int t = 0; t < started; t++)
+			pthread_join(th[t], NULL);
+		atomic_store(&bytes, 0); /* the throttle counts per page */
 	} while (rc == BF_BATCH && !stopping(s));
 }
 
