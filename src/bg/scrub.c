@@ -65,7 +65,7 @@ struct rebuild {
 	struct rb_cursor at;
 	int counting; /* pass 1 counts what is left; pass 2 heals */
 	int64_t start_ns, last_save_ns;
-	uint64_t run_bytes; /* shard bytes handled by this process */
+	_Atomic uint64_t run_bytes; /* shard bytes handled by this process */
 };
 
 static int stopping(struct scrub *s)
@@ -134,6 +134,19 @@ static void throttle_at(int64_t start, uint64_t bytes, uint64_t rate)
 			ts.tv_nsec = 0;
 		}
 		nanosleep(&ts, NULL);
+	}
+}
+
+/* throttle_at for several threads sharing one byte count: each waits until
+ * the shared total is back under the rate (throttle_at sleeps at most a
+ * second per call, which would let N threads run N times too fast). */
+static void throttle_shared(struct scrub *s, int64_t start, _Atomic uint64_t *bytes, uint64_t rate)
+{
+	while (!stopping(s)) {
+		int64_t want = (int64_t)((double)atomic_load(bytes) / (double)rate * 1e9);
+		if (want <= cn_now_ns() - start)
+			return;
+		throttle_at(start, atomic_load(bytes), rate);
 	}
 }
 
@@ -327,10 +340,11 @@ static void rb_blob(struct scrub *s, struct rebuild *rb, const struct blob_layou
 		s->p.rebuild.lost++;
 	else if (rc)
 		s->p.rebuild.failed++;
-	rb->run_bytes += bytes;
+	atomic_fetch_add(&rb->run_bytes, bytes);
 	int64_t el = cn_now_ns() - rb->start_ns;
 	if (el > 0)
-		s->p.rebuild.bytes_per_sec = (uint64_t)((double)rb->run_bytes * 1e9 / (double)el);
+		s->p.rebuild.bytes_per_sec =
+			(uint64_t)((double)atomic_load(&rb->run_bytes) * 1e9 / (double)el);
 	uint64_t left = s->p.rebuild.bytes_total > s->p.rebuild.bytes_done
 				? s->p.rebuild.bytes_total - s->p.rebuild.bytes_done
 				: 0;
@@ -342,7 +356,6 @@ static void rb_blob(struct scrub *s, struct rebuild *rb, const struct blob_layou
 			"rebuild: a blob lost more shards than it has parity; data unrecoverable");
 	else if (rc)
 		log_warn("rebuild: heal failed: %s (a scrub retries it)", cn_strerror(rc));
-	throttle_at(rb->start_ns, rb->run_bytes, s->opt.rebuild_bytes_per_sec);
 }
 
 static void rb_version(struct scrub *s, struct rebuild *rb, const char *bucket,
@@ -371,8 +384,97 @@ static void rb_version(struct scrub *s, struct rebuild *rb, const char *bucket,
 	meta_version_release(&v);
 }
 
-/* Walks every version after rb->at; pass 2 moves rb->at along. Returns 0
- * when the walk reached the end, CN_ESHUTDOWN when stopped. */
+/* A page of versions rebuilt by RB_THREADS threads: a shard rebuild waits
+ * on k reads and its own fsync, so several at once keep the drives busy.
+ * Distinct versions name distinct blobs (a blob belongs to one version);
+ * the readers' heal queue is drained between pages, never during one. */
+#define RB_THREADS 4
+
+struct rb_page_work {
+	struct scrub *s;
+	struct rebuild *rb;
+	const char *bucket;
+	const struct meta_list_result *res;
+	atomic_size_t next;
+	pthread_mutex_t mu; /* done[], prefix, the cursor and its file */
+	unsigned char *done;
+	size_t prefix; /* entries [0, prefix) are done */
+	size_t n_done;
+};
+
+/* Entry i is done: the cursor moves over every entry done before it, and
+ * is saved about every second (a restart resumes there). */
+static void rb_entry_done(struct rb_page_work *w, size_t i)
+{
+	struct rebuild *rb = w->rb;
+	size_t before;
+
+	pthread_mutex_lock(&w->mu);
+	w->done[i] = 1;
+	w->n_done++;
+	before = w->prefix;
+	while (w->prefix < w->res->n && w->done[w->prefix])
+		w->prefix++;
+	if (w->prefix > before) {
+		const struct meta_entry *e = &w->res->entries[w->prefix - 1];
+		snprintf(rb->at.bucket, sizeof(rb->at.bucket), "%s", w->bucket);
+		memcpy(rb->at.key, e->key, e->key_len);
+		rb->at.key_len = e->key_len;
+		memcpy(rb->at.vid, e->vid_text, META_ID_TEXT);
+		/* saved only when nothing past the cursor is done yet, so the
+		 * saved counters are exactly the cursor's (a resume counts the
+		 * rest again) */
+		if (w->n_done == w->prefix && cn_now_ns() - rb->last_save_ns > 1000000000LL)
+			rb_save(w->s, rb);
+	}
+	pthread_mutex_unlock(&w->mu);
+}
+
+static void *rb_worker(void *arg)
+{
+	struct rb_page_work *w = arg;
+	size_t i;
+
+	while ((i = atomic_fetch_add(&w->next, 1)) < w->res->n && !stopping(w->s)) {
+		rb_version(w->s, w->rb, w->bucket, &w->res->entries[i]);
+		if (stopping(w->s))
+			break;
+		rb_entry_done(w, i);
+		/* after the entry counts as done: a thread asleep here holds
+		 * no entry back from the cursor */
+		throttle_shared(w->s, w->rb->start_ns, &w->rb->run_bytes,
+				w->s->opt.rebuild_bytes_per_sec);
+	}
+	return NULL;
+}
+
+/* Returns 0 when every entry of the page is done. */
+static int rb_page(struct scrub *s, struct rebuild *rb, const char *bucket,
+		   const struct meta_list_result *res)
+{
+	struct rb_page_work w = {.s = s, .rb = rb, .bucket = bucket, .res = res};
+	pthread_t th[RB_THREADS];
+	int started = 0;
+
+	w.done = calloc(res->n, 1);
+	if (!w.done)
+		return CN_ENOMEM;
+	pthread_mutex_init(&w.mu, NULL);
+	atomic_store(&w.next, 0);
+	for (int t = 1; t < RB_THREADS && (size_t)t < res->n; t++)
+		if (pthread_create(&th[started], NULL, rb_worker, &w) == 0)
+			started++;
+	rb_worker(&w);
+	for (int t = 0; t < started; t++)
+		pthread_join(th[t], NULL);
+	pthread_mutex_destroy(&w.mu);
+	free(w.done);
+	return w.prefix == res->n ? 0 : CN_ESHUTDOWN;
+}
+
+/* Walks every version after rb->at; pass 2 moves rb->at along, a page at
+ * a time. Returns 0 when the walk reached the end, CN_ESHUTDOWN when
+ * stopped. */
 static int rb_walk(struct scrub *s, struct rebuild *rb)
 {
 	struct meta_bucket *bk;
@@ -404,22 +506,17 @@ static int rb_walk(struct scrub *s, struct rebuild *rb)
 			lp.max = 100;
 			if (meta_list_versions(s->meta, bk[b].name, &lp, &res) != 0)
 				break; /* bucket deleted meanwhile */
-			for (size_t i = 0; i < res.n; i++) {
-				if (stopping(s)) {
-					rc = CN_ESHUTDOWN;
-					break;
+			if (rb->counting) {
+				for (size_t i = 0; i < res.n && !rc; i++) {
+					if (stopping(s))
+						rc = CN_ESHUTDOWN;
+					else
+						rb_version(s, rb, bk[b].name, &res.entries[i]);
 				}
-				rb_version(s, rb, bk[b].name, &res.entries[i]);
-				if (rb->counting)
-					continue;
-				drain_queue(s);
-				/* this version is done: the cursor moves past it */
-				snprintf(rb->at.bucket, sizeof(rb->at.bucket), "%s", bk[b].name);
-				memcpy(rb->at.key, res.entries[i].key, res.entries[i].key_len);
-				rb->at.key_len = res.entries[i].key_len;
-				memcpy(rb->at.vid, res.entries[i].vid_text, META_ID_TEXT);
-				if (cn_now_ns() - rb->last_save_ns > 1000000000LL)
-					rb_save(s, rb);
+			} else if (res.n) {
+				/* the cursor moves as entries are done (rb_entry_done) */
+				if ((rc = rb_page(s, rb, bk[b].name, &res)) == 0)
+					drain_queue(s);
 			}
 			int more = !rc && res.truncated && res.next_marker &&
 				   res.next_marker_len <= META_KEY_MAX;
@@ -601,7 +698,7 @@ static void bf_item(struct scrub *s, const struct bf_item *it, int64_t start,
 	s->p.backfill_shards += (uint64_t)__builtin_popcount(done);
 	s->p.backfill_failed += (uint64_t)failed;
 	pthread_mutex_unlock(&s->mu);
-	throttle_at(start, atomic_load(bytes), s->opt.rebuild_bytes_per_sec);
+	throttle_shared(s, start, bytes, s->opt.rebuild_bytes_per_sec);
 }
 
 /* One sweep over the heal entries, in pages. Entries of other nodes'
