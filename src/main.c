@@ -254,6 +254,7 @@ struct startup {
 	struct meta_store *meta;
 	struct data_store *data;
 	struct s3_server *s3;
+	struct scrub *scrub;
 	const char *zone;
 	pthread_t thread;
 	_Atomic int stop;
@@ -313,6 +314,8 @@ static void *startup_main(void *arg)
 			registered = startup_register(st, &reg_logged);
 			s3_server_set_ready(st->s3, 1);
 			log_info("cluster: serving S3");
+			/* caught up: the backfill of what this node missed starts now */
+			scrub_heal_now(st->scrub);
 			break;
 		}
 		if (rc != CN_ENOLEADER && rc != CN_ENOTLEADER && !logged++)
@@ -758,6 +761,7 @@ static int cmd_server(int argc, char **argv)
 		startup.meta = meta;
 		startup.data = data;
 		startup.s3 = s3;
+		startup.scrub = scrub;
 		startup.zone = zone;
 		rc = pthread_create(&startup.thread, NULL, startup_main, &startup);
 		if (rc) {
