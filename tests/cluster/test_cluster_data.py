@@ -572,3 +572,89 @@ def test_six_nodes_two_killed_during_io(cluster_factory):
     shards = all_shards(c)
     assert all(len(set(w.values())) == len(w) for w in shards.values())
     read_all(c, entry, bucket, acked)
+
+
+def _sign_internal(secret, method, target, node, date):
+    import hashlib
+    import hmac
+    msg = "cairn-internal-v1\n%s\n%s\n%s\n%d\n%s" % (
+        method, target, node, date, hashlib.sha256(b"").hexdigest())
+    return hmac.new(secret.encode(), msg.encode(), hashlib.sha256).hexdigest()
+
+
+def test_shard_stream_bad_input_leaves_nothing(cluster_factory):
+    """The receiving end of a shard stream: a forged request is refused
+    before any byte is written; a piece whose checksum is wrong, a stream
+    cut mid-frame and an unknown frame each end it with an error and leave
+    no file, temporary or final."""
+    import socket
+    import struct
+    from cluster_harness import CLUSTER_SECRET
+    c = cluster_factory(3, extra_args=FAST)
+    n1, n2 = c.slots[:2]
+    host, port = n2.bind_address.rsplit(":", 1)
+    st = c.status(n1)
+    drive = next(d["id"] for d in st["map"]["drives"]
+                 if d["node"] == next(x["id"] for x in st["map"]["nodes"]
+                                      if x["address"] == n2.address))
+
+    def open_stream(secret=CLUSTER_SECRET):
+        blob = uuid.uuid4().hex
+        target = ("/_cairn/internal/shard-put?blob=%s&bs=1048576&ck=1&drive=%s&hdr=94"
+                  "&k=2&m=1&shard=1" % (blob, drive))
+        now = int(time.time())
+        s = socket.create_connection((host, int(port)), timeout=10)
+        s.sendall(("POST %s HTTP/1.1\r\nHost: x\r\nUpgrade: cairn-shard\r\n"
+                   "Connection: Upgrade\r\nX-Cairn-Node: %s\r\nX-Cairn-Date: %d\r\n"
+                   "X-Cairn-Auth: %s\r\nContent-Length: 0\r\n\r\n" % (
+                       target, n1.address, now,
+                       _sign_internal(secret, "POST", target, n1.address, now))).encode())
+        head = b""
+        while b"\r\n\r\n" not in head:
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            head += chunk
+        return s, blob, head
+
+    def answer(s):
+        s.settimeout(10)
+        data = b""
+        while not data.endswith(b"\n"):
+            chunk = s.recv(256)
+            if not chunk:
+                break
+            data += chunk
+        return data.decode().strip()
+
+    def no_files(blob):
+        return not any(blob in f for f in tmp_files(n2)) and blob not in shard_files(n2)
+
+    # forged: 403, no upgrade
+    s, blob, head = open_stream(secret="not-the-cluster-secret-0123")
+    assert head.startswith(b"HTTP/1.1 403"), head
+    s.close()
+    # a record whose checksum does not match its piece
+    s, blob, head = open_stream()
+    assert head.startswith(b"HTTP/1.1 101"), head
+    rec = b"\0\0\0\0" + os.urandom(1000)
+    s.sendall(b"R" + struct.pack("<I", len(rec)) + rec)
+    assert answer(s) == "CN_ECORRUPT"
+    s.close()
+    assert no_files(blob)
+    # an unknown frame type
+    s, blob, head = open_stream()
+    s.sendall(b"X" + struct.pack("<I", 4) + b"abcd")
+    assert answer(s) == "CN_EBADREQ"
+    s.close()
+    assert no_files(blob)
+    # cut mid-frame: the receiver gives up, nothing stays
+    s, blob, head = open_stream()
+    s.sendall(b"R" + struct.pack("<I", 5000) + b"\0" * 100)
+    s.close()
+    wait_for(lambda: no_files(blob), 10, "the cut stream's temporary file to go")
+    # the node still takes real writes
+    data = os.urandom(MIB)
+    bucket = new_bucket(c, n1)
+    retry(lambda: c.client(n1).put_object(Bucket=bucket, Key="after", Body=data))
+    read_all(c, [n2], bucket, {"after": data})
