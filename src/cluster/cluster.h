@@ -82,6 +82,9 @@ void rpc_client_free(struct rpc_client *c);
 int rpc_call(struct rpc_client *c, const char *addr, const char *method, const char *target,
 	     const void *body, size_t len, int body_fd, unsigned timeout_ms, int idempotent,
 	     struct rpc_resp *resp);
+/* A non-blocking TCP connection to addr (TCP_NODELAY), established before
+ * deadline_ns (monotonic). 0, CN_ETIMEOUT or -errno. Any thread. */
+int cluster_dial(const char *addr, int64_t deadline_ns, int *out);
 /* The value of an X-Cairn-* response header, or NULL. */
 const char *rpc_resp_header(const struct rpc_resp *r, const char *name);
 void rpc_resp_release(struct rpc_resp *r);

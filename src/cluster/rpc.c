@@ -121,7 +121,7 @@ static int64_t deadline_left(int64_t deadline_ns)
 	return left < 0 ? 0 : left;
 }
 
-static int dial(const char *addr, int64_t deadline_ns, int *out)
+int cluster_dial(const char *addr, int64_t deadline_ns, int *out)
 {
 	struct sockaddr_in sa;
 	struct pollfd p;
@@ -380,7 +380,7 @@ static int call_once(struct rpc_client *c, const char *addr, const char *method,
 
 	*fresh_failed_early = 0;
 	if (fd < 0) {
-		rc = dial(addr, deadline, &fd);
+		rc = cluster_dial(addr, deadline, &fd);
 		if (rc)
 			return rc;
 	}

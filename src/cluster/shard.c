@@ -33,7 +33,6 @@
 #include <inttypes.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -161,29 +160,10 @@ static int recv_all(int fd, void *buf, size_t len)
 
 static int dial_blocking(const char *addr, int *out)
 {
-	struct sockaddr_in sa;
-	struct pollfd p;
-	int fd, rc, one = 1, err = 0;
-	socklen_t el = sizeof(err);
+	int fd, rc = cluster_dial(addr, cn_mono_ns() + SHARD_CONNECT_MS * 1000000LL, &fd);
 
-	if ((rc = cluster_addr_parse(addr, &sa)) != 0)
+	if (rc)
 		return rc;
-	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0)
-		return -errno;
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 && errno != EINPROGRESS) {
-		rc = -errno;
-		close(fd);
-		return rc;
-	}
-	p.fd = fd;
-	p.events = POLLOUT;
-	rc = poll(&p, 1, SHARD_CONNECT_MS);
-	if (rc <= 0 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el) != 0 || err) {
-		close(fd);
-		return rc == 0 ? CN_ETIMEOUT : err ? -err : -errno;
-	}
 	if ((rc = set_blocking(fd, SHARD_HEAD_S, SHARD_SEND_S)) != 0) {
 		close(fd);
 		return rc;

@@ -1102,7 +1102,8 @@ int meta_heal_has(struct meta_store *s, const uint8_t blob_id[META_ID_LEN])
 	return rc == 0 ? 1 : rc == CN_ENOTFOUND ? 0 : rc;
 }
 
-int meta_heal_count(struct meta_store *s, uint64_t *n)
+/* Number of entries in db, in one read transaction. */
+static int count_db(struct meta_store *s, enum kv_db db, uint64_t *n)
 {
 	struct kv_txn t;
 	struct kv_cursor c;
@@ -1112,7 +1113,7 @@ int meta_heal_count(struct meta_store *s, uint64_t *n)
 	*n = 0;
 	if (rc)
 		return rc;
-	rc = kv_cursor_open(&t, KV_HEAL, &c);
+	rc = kv_cursor_open(&t, db, &c);
 	for (rc = rc ? rc : kv_cursor_seek(&c, NULL, 0, &it); !rc; rc = kv_cursor_next(&c, &it))
 		(*n)++;
 	kv_cursor_close(&c);
@@ -1120,22 +1121,14 @@ int meta_heal_count(struct meta_store *s, uint64_t *n)
 	return rc == CN_ENOTFOUND ? 0 : rc;
 }
 
+int meta_heal_count(struct meta_store *s, uint64_t *n)
+{
+	return count_db(s, KV_HEAL, n);
+}
+
 int meta_intent_count(struct meta_store *s, uint64_t *n)
 {
-	struct kv_txn t;
-	struct kv_cursor c;
-	struct kv_item it;
-	int rc = rtxn(s, &t);
-
-	*n = 0;
-	if (rc)
-		return rc;
-	rc = kv_cursor_open(&t, KV_INTENTS, &c);
-	for (rc = rc ? rc : kv_cursor_seek(&c, NULL, 0, &it); !rc; rc = kv_cursor_next(&c, &it))
-		(*n)++;
-	kv_cursor_close(&c);
-	kv_read_end(&t);
-	return rc == CN_ENOTFOUND ? 0 : rc;
+	return count_db(s, KV_INTENTS, n);
 }
 
 int meta_intent_each(struct meta_store *s, meta_intent_cb cb, void *arg)
