@@ -47,6 +47,8 @@ struct rebalance {
 	int stopped;	     /* operator: stop (until start or a new epoch) */
 	uint64_t stopped_at; /* the epoch it was stopped at */
 	int want_start;	     /* operator: start */
+	int ctl_seen;	     /* the replicated control was read once */
+	uint64_t ctl_start;  /* its start count when last read */
 	int64_t retry_at;    /* monotonic: run again (a pass left blobs); 0: no */
 	struct rebalance_progress p;
 
@@ -146,6 +148,66 @@ static void cursor_reset(struct rebalance *r)
 	r->vid[0] = 0;
 }
 
+/* ---- operator control: a replicated setting, so every node (and the
+ * next leader, and this one after a restart) agrees on it ---- */
+
+#define CTL_SETTING "rebalance"
+
+struct ctl {
+	int paused;
+	uint64_t stopped_at; /* the map epoch it was stopped at; 0: not stopped */
+	uint64_t start;	     /* counts `start` commands */
+};
+
+static int ctl_read(struct rebalance *r, struct ctl *c)
+{
+	char v[META_SETTING_MAX + 1];
+	unsigned long long at, st;
+	int p, rc = meta_setting_get(r->meta, CTL_SETTING, v, sizeof(v));
+
+	memset(c, 0, sizeof(*c));
+	if (rc == CN_ENOTFOUND)
+		return 0;
+	if (rc)
+		return rc;
+	if (sscanf(v, "paused=%d stopped_at=%llu start=%llu", &p, &at, &st) != 3)
+		return CN_ECORRUPT;
+	c->paused = p != 0;
+	c->stopped_at = at;
+	c->start = st;
+	return 0;
+}
+
+static int ctl_write(struct rebalance *r, const struct ctl *c)
+{
+	char v[96];
+	struct meta_cmd cmd;
+
+	memset(&cmd, 0, sizeof(cmd));
+	snprintf(v, sizeof(v), "paused=%d stopped_at=%llu start=%llu", c->paused,
+		 (unsigned long long)c->stopped_at, (unsigned long long)c->start);
+	cmd.type = META_CMD_SETTING;
+	cmd.now = cn_now_ns();
+	cmd.key = CTL_SETTING;
+	cmd.key_len = strlen(CTL_SETTING);
+	cmd.attrs = v;
+	cmd.attrs_len = strlen(v);
+	return meta_submit_sync(r->meta, &cmd);
+}
+
+/* Takes the replicated control into r (under r->mu): a stop holds until
+ * the map moves on; a new start count asks for a pass. */
+static void ctl_take(struct rebalance *r, const struct ctl *c, uint64_t epoch)
+{
+	r->paused = c->paused;
+	r->stopped = c->stopped_at && c->stopped_at == epoch;
+	r->stopped_at = c->stopped_at;
+	if (r->ctl_seen && c->start != r->ctl_start)
+		r->want_start = 1;
+	r->ctl_seen = 1;
+	r->ctl_start = c->start;
+}
+
 /* ---- one blob ---- */
 
 /* Should the pass go on? Checked between blobs. */
@@ -159,8 +221,15 @@ static int keep_going(struct rebalance *r, uint64_t epoch)
 	pthread_mutex_unlock(&r->mu);
 	if (go && now - r->last_epoch_check_ns > 500 * 1000000LL) {
 		uint64_t e;
+		struct ctl c;
 		r->last_epoch_check_ns = now;
 		go = r->h.active(r->h.ctx) && meta_map_epoch(r->meta, &e) == 0 && e == epoch;
+		if (go && ctl_read(r, &c) == 0) {
+			pthread_mutex_lock(&r->mu);
+			ctl_take(r, &c, epoch);
+			go = !r->paused && !r->stopped;
+			pthread_mutex_unlock(&r->mu);
+		}
 	}
 	return go;
 }
@@ -433,8 +502,12 @@ static void *rebalance_main(void *arg)
 		pthread_mutex_unlock(&r->mu);
 		int active = r->h.active(r->h.ctx);
 		int have_epoch = meta_map_epoch(r->meta, &epoch) == 0 && epoch > 0;
+		struct ctl ctl;
+		int have_ctl = ctl_read(r, &ctl) == 0;
 		pthread_mutex_lock(&r->mu);
-		if (r->stopped && epoch != r->stopped_at)
+		if (have_ctl)
+			ctl_take(r, &ctl, epoch);
+		else if (r->stopped && epoch != r->stopped_at)
 			r->stopped = 0; /* the map moved on: balance for it */
 		start = r->want_start;
 		r->want_start = 0;
@@ -532,36 +605,43 @@ int rebalance_start(struct meta_store *m, struct data_store *d, const struct reb
 
 int rebalance_control(struct rebalance *r, enum rebalance_op op)
 {
-	int rc = 0;
+	struct ctl c;
+	uint64_t epoch = 0;
+	int rc = ctl_read(r, &c);
 
-	pthread_mutex_lock(&r->mu);
+	if (!rc)
+		rc = meta_map_epoch(r->meta, &epoch);
+	if (rc)
+		return rc;
 	switch (op) {
 	case REBALANCE_PAUSE:
-		if (r->stopped)
-			rc = CN_EINVAL;
-		else
-			r->paused = 1;
+		if (c.stopped_at && c.stopped_at == epoch)
+			return CN_EINVAL;
+		c.paused = 1;
 		break;
 	case REBALANCE_RESUME:
-		if (!r->paused)
-			rc = CN_EINVAL;
-		r->paused = 0;
+		if (!c.paused)
+			return CN_EINVAL;
+		c.paused = 0;
 		break;
 	case REBALANCE_STOP:
-		r->stopped = 1;
-		r->paused = 0;
-		r->stopped_at = r->p.epoch;
-		{
-			uint64_t e;
-			if (meta_map_epoch(r->meta, &e) == 0)
-				r->stopped_at = e;
-		}
+		c.stopped_at = epoch ? epoch : 1;
+		c.paused = 0;
 		break;
-	case REBALANCE_START: r->want_start = 1; break;
+	case REBALANCE_START:
+		c.start++;
+		c.paused = 0;
+		c.stopped_at = 0;
+		break;
 	}
+	rc = ctl_write(r, &c);
+	if (rc)
+		return rc;
+	/* this node's thread looks at once (the leader's, if this is it) */
+	pthread_mutex_lock(&r->mu);
 	pthread_cond_signal(&r->cv);
 	pthread_mutex_unlock(&r->mu);
-	return rc;
+	return 0;
 }
 
 void rebalance_progress(struct rebalance *r, struct rebalance_progress *out)

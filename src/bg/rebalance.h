@@ -19,11 +19,14 @@
  * `bytes_per_sec` of moved shard bytes; the cursor is saved to a file
  * every second, so a restarted leader resumes where it was (a new leader
  * starts over: blobs already in place cost a metadata read each). Pause,
- * resume, stop and start are operator commands; status never lies: it
- * says what the thread is doing now.
+ * resume, stop and start are operator commands, kept as a replicated
+ * setting (META_CMD_SETTING "rebalance"), so every node, the next leader
+ * and a restarted one agree on them; a stop holds until the map epoch
+ * moves on. Status never lies: it says what the thread is doing now.
  *
- * Thread rules: rebalance_start/_stop on the owner thread; the rest from
- * any thread.
+ * Thread rules: rebalance_start/_stop on the owner thread;
+ * rebalance_control blocks on a metadata command (not on a libuv loop);
+ * the rest from any thread.
  */
 #ifndef CAIRN_BG_REBALANCE_H
 #define CAIRN_BG_REBALANCE_H
@@ -76,8 +79,9 @@ enum rebalance_op { REBALANCE_PAUSE, REBALANCE_RESUME, REBALANCE_STOP, REBALANCE
 
 int rebalance_start(struct meta_store *m, struct data_store *d, const struct rebalance_hooks *h,
 		    const struct rebalance_options *opt, struct rebalance **out);
-/* Operator control. Returns 0, or CN_EINVAL for an op that makes no sense
- * in the current state (resume when not paused...). */
+/* Operator control, committed as a replicated setting. Returns 0, CN_EINVAL
+ * for an op that makes no sense in the current state (resume when not
+ * paused...), or the command's error (CN_ENOLEADER...). Blocks. */
 int rebalance_control(struct rebalance *r, enum rebalance_op op);
 void rebalance_progress(struct rebalance *r, struct rebalance_progress *out);
 const char *rebalance_state_name(enum rebalance_state s);

@@ -1432,6 +1432,31 @@ static int do_drive_set(struct actx *a)
 	return rc ? rc : map_put(a, k, sizeof(k));
 }
 
+/* Settings live in the system db as "setting:<name>". */
+static int do_setting(struct actx *a)
+{
+	const struct meta_cmd *c = a->c;
+	char k[8 + META_SETTING_NAME_MAX];
+
+	if (!c->key_len || c->key_len > META_SETTING_NAME_MAX)
+		return CN_EBADARG;
+	for (size_t i = 0; i < c->key_len; i++) {
+		char ch = c->key[i];
+		if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '.' ||
+		      ch == '_' || ch == '-'))
+			return CN_EBADARG;
+	}
+	if (c->attrs_len > META_SETTING_MAX)
+		return CN_EMETATOOBIG;
+	memcpy(k, "setting:", 8);
+	memcpy(k + 8, c->key, c->key_len);
+	if (!c->attrs_len) {
+		int rc = kv_del(a->t, KV_SYSTEM, k, 8 + c->key_len);
+		return rc == CN_ENOTFOUND ? 0 : rc;
+	}
+	return kv_put(a->t, KV_SYSTEM, k, 8 + c->key_len, c->attrs, c->attrs_len);
+}
+
 int meta_apply(struct kv_txn *t, const struct meta_cmd *c, struct meta_cmd_result *res,
 	       struct cn_buf *scratch, unsigned flags)
 {
@@ -1496,6 +1521,7 @@ int meta_apply(struct kv_txn *t, const struct meta_cmd *c, struct meta_cmd_resul
 	case META_CMD_GC_DONE: rc = do_gc_done(&a); break;
 	case META_CMD_HEAL_DONE: rc = do_heal_done(&a); break;
 	case META_CMD_INTENT_DROP: rc = do_intent_drop(&a); break;
+	case META_CMD_SETTING: rc = do_setting(&a); break;
 	case META_CMD_NODE_SET:
 	case META_CMD_DRIVE_SET:
 		rc = c->type == META_CMD_NODE_SET ? do_node_set(&a) : do_drive_set(&a);

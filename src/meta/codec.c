@@ -67,7 +67,8 @@
  * A PUT_VERSION / PART_PUT with a heal mask and every HEAL_DONE end with a
  * u16 heal mask after the gc array; without one the command ends there (as
  * every command written before heal entries existed). A BLOB_MOVE has the
- * mask (0) and then 2+n layout_old, 2+n layout_gc.
+ * mask (0) and then 2+n layout_old, 2+n layout_gc. A SETTING is the
+ * generic command (name in key, value in attrs).
  *
  * Encoding refuses exactly what decoding rejects (map_valid): a proposal
  * that encodes always decodes on every node.
@@ -936,7 +937,8 @@ int meta_cmd_decode(const void *buf, size_t len, struct meta_cmd *c)
 		return CN_ECORRUPT;
 	c->type = rb_u8(&r);
 	if ((c->type < META_CMD_BUCKET_CREATE || c->type > META_CMD_INTENT_DROP) &&
-	    !is_map_cmd(c->type) && c->type != META_CMD_HEAL_DONE && c->type != META_CMD_BLOB_MOVE)
+	    !is_map_cmd(c->type) && c->type != META_CMD_HEAL_DONE &&
+	    c->type != META_CMD_BLOB_MOVE && c->type != META_CMD_SETTING)
 		return CN_ECORRUPT;
 	c->now = (int64_t)rb_u64(&r);
 	if (is_map_cmd(c->type)) {

@@ -161,7 +161,14 @@ enum meta_cmd_type {
 	 * cluster the blob's intent (the move's new shards) must stand, and is
 	 * cleared. */
 	META_CMD_BLOB_MOVE = 18,
+	/* A cluster-wide setting (operator state every node must agree on,
+	 * such as rebalance control): key = its name (1..META_SETTING_NAME_MAX
+	 * of [a-z0-9._-]), attrs = its value (up to META_SETTING_MAX bytes;
+	 * empty deletes it). Read back with meta_setting_get. */
+	META_CMD_SETTING = 19,
 };
+#define META_SETTING_NAME_MAX 32
+#define META_SETTING_MAX 1024
 
 /* ---- cluster map (DESIGN §6): nodes and drives, changed only by commands ----
  *
@@ -527,6 +534,10 @@ int meta_map_get(struct meta_store *s, struct meta_map *out);
 void meta_map_release(struct meta_map *m);
 /* The map epoch alone (0: no map yet). Any thread. */
 int meta_map_epoch(struct meta_store *s, uint64_t *epoch);
+/* The value of setting name (META_CMD_SETTING) into out (cap bytes, NUL
+ * added: cap must exceed META_SETTING_MAX to hold any); CN_ENOTFOUND when
+ * unset, CN_ETOOBIG when out is too small. Any thread. */
+int meta_setting_get(struct meta_store *s, const char *name, char *out, size_t cap);
 /* "up", "down", "draining", "removed" ("?" for anything else). */
 const char *meta_map_state_name(uint8_t state);
 

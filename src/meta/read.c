@@ -1172,6 +1172,32 @@ static int epoch_read(struct kv_txn *t, uint64_t *epoch)
 	return rc ? rc : epoch_rec_decode(v, vlen, epoch);
 }
 
+int meta_setting_get(struct meta_store *s, const char *name, char *out, size_t cap)
+{
+	char k[8 + META_SETTING_NAME_MAX];
+	size_t n = strlen(name), vlen;
+	const uint8_t *v;
+	struct kv_txn t;
+	int rc;
+
+	if (!n || n > META_SETTING_NAME_MAX || !cap)
+		return CN_EINVAL;
+	memcpy(k, "setting:", 8);
+	memcpy(k + 8, name, n);
+	rc = rtxn(s, &t);
+	if (rc)
+		return rc;
+	rc = kv_get(&t, KV_SYSTEM, k, 8 + n, &v, &vlen);
+	if (!rc && vlen >= cap)
+		rc = CN_ETOOBIG;
+	if (!rc) {
+		memcpy(out, v, vlen);
+		out[vlen] = 0;
+	}
+	kv_read_end(&t);
+	return rc;
+}
+
 int meta_map_epoch(struct meta_store *s, uint64_t *epoch)
 {
 	struct kv_txn t;

@@ -476,6 +476,7 @@ static json_t *map_json(struct meta_store *m)
 struct cluster_op {
 	int op; /* 0 status, 1 add, 2 remove, 3 rebalance control */
 	const char *rb_op;
+	enum rebalance_op rb_code;
 	const char *address;
 	json_t *doc;
 	int rc;
@@ -496,36 +497,22 @@ json_t *s3_rebalance_json(struct rebalance *rb)
 			 jint(p.bytes_per_sec), "eta_s", (json_int_t)p.eta_s);
 }
 
-/* Rebalance control goes to every node (the leader's rebalancer works,
- * the others keep the state for when one of them leads). Pool thread. */
+/* Rebalance control: a replicated setting (bg/rebalance.h), so this node
+ * commits it and every node, the leader's rebalancer first, follows it.
+ * Pool thread. */
 static void cluster_rebalance_work(struct s3_req *r, struct cluster_op *op)
 {
-	struct cluster *c = r->srv->cluster;
-	struct cluster_status st;
-	char target[96];
-	json_t *nodes = json_object();
-
-	snprintf(target, sizeof(target), "/_cairn/internal/rebalance?op=%s", op->rb_op);
-	cluster_status(c, &st);
-	for (int i = 0; i < st.n_nodes && nodes; i++) {
-		struct rpc_resp resp;
-		int rc;
-		if (st.nodes[i].id == st.id) {
-			json_object_set_new(nodes, st.nodes[i].address, json_string("ok"));
-			continue;
-		}
-		memset(&resp, 0, sizeof(resp));
-		rc = rpc_call(cluster_rpc(c), st.nodes[i].address, "POST", target, NULL, 0, -1,
-			      3000, 1, &resp);
-		json_object_set_new(nodes, st.nodes[i].address,
-				    json_string(rc		     ? cn_errname(rc)
-						: resp.status == 200 ? "ok"
-								     : "refused"));
-		if (!rc)
-			rpc_resp_release(&resp);
+	op->rc = rebalance_control(r->srv->rebalance, op->rb_code);
+	if (op->rc == CN_EINVAL) {
+		op->doc = json_pack("{s:s,s:s}", "error", "InvalidState", "message",
+				    op->rb_code == REBALANCE_RESUME ? "the rebalance is not paused"
+								    : "the rebalance is stopped");
+		return;
 	}
-	op->doc = nodes ? json_pack("{s:s,s:o}", "rebalance", op->rb_op, "nodes", nodes) : NULL;
-	op->rc = op->doc ? 0 : CN_ENOMEM;
+	if (!op->rc) {
+		op->doc = json_pack("{s:s}", "rebalance", op->rb_op);
+		op->rc = op->doc ? 0 : CN_ENOMEM;
+	}
 }
 
 /* Every configured node's own view, asked in parallel (a dead node costs one
@@ -677,6 +664,10 @@ static void cluster_after(struct s3_req *r, int status, void *arg)
 {
 	struct cluster_op *op = arg;
 
+	if (!status && op->op == 3 && op->rc == CN_EINVAL) {
+		send_json(r, 409, op->doc);
+		return;
+	}
 	if (status || op->rc) {
 		int rc = status ? CN_EINTERNAL : op->rc;
 		const char *why =
@@ -722,10 +713,14 @@ static void admin_cluster(struct s3_req *r, int post)
 		}
 		op->op = 3;
 		op->rb_op = w;
-		rebalance_control(r->srv->rebalance, strcmp(w, "pause") == 0	? REBALANCE_PAUSE
-						     : strcmp(w, "resume") == 0 ? REBALANCE_RESUME
-						     : strcmp(w, "stop") == 0	? REBALANCE_STOP
-										: REBALANCE_START);
+		op->rb_code = strcmp(w, "pause") == 0	 ? REBALANCE_PAUSE
+			      : strcmp(w, "resume") == 0 ? REBALANCE_RESUME
+			      : strcmp(w, "stop") == 0	 ? REBALANCE_STOP
+							 : REBALANCE_START;
+		if (!r->srv->rebalance) {
+			s3_send_error(r, CN_EINTERNAL);
+			return;
+		}
 	} else if (post) {
 		op->op = o && strcmp(o, "add") == 0 ? 1 : o && strcmp(o, "remove") == 0 ? 2 : -1;
 		op->address = s3_route_param(&r->route, "address");

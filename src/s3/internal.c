@@ -19,9 +19,6 @@
  *                                    raw bytes of a shard on this node's drive
  *                                    (the reader verifies them): 200 (short
  *                                    at end of file), 404 no such shard
- *   POST /_cairn/internal/rebalance?op=pause|resume|stop|start
- *                                    this node's rebalancer (the admin API
- *                                    sends it to every node)
  *   POST /_cairn/internal/gc         body: (u16 LE length, encoded layout)...;
  *                                    deletes each blob's shards on this
  *                                    node's drives: 200 + one character per
@@ -788,26 +785,6 @@ static void gc_body(struct s3_req *r, int err, char *buf, size_t len)
 		send_err(r, CN_ENOMEM);
 }
 
-/* ---- rebalance control, sent to every node by the admin API ---- */
-
-static void op_rebalance(struct s3_req *r)
-{
-	const char *o = s3_route_param(&r->route, "op");
-	int op = !o			    ? -1
-		 : strcmp(o, "pause") == 0  ? REBALANCE_PAUSE
-		 : strcmp(o, "resume") == 0 ? REBALANCE_RESUME
-		 : strcmp(o, "stop") == 0   ? REBALANCE_STOP
-		 : strcmp(o, "start") == 0  ? REBALANCE_START
-					    : -1;
-
-	if (op < 0 || !r->srv->rebalance) {
-		send_err(r, CN_EBADREQ);
-		return;
-	}
-	rebalance_control(r->srv->rebalance, (enum rebalance_op)op);
-	send_text(r, 200, "ok");
-}
-
 /* ---- dispatch ---- */
 
 void s3_internal(struct s3_req *r)
@@ -865,8 +842,6 @@ void s3_internal(struct s3_req *r)
 		op_shard_put(r);
 	else if (post && strcmp(p, "member") == 0)
 		op_member(r);
-	else if (post && strcmp(p, "rebalance") == 0)
-		op_rebalance(r);
 	else
 		send_err(r, CN_EBADREQ);
 }

@@ -446,6 +446,74 @@ static void test_map_replay_deterministic(void **state)
 		free(enc[i]);
 }
 
+static struct meta_cmd setting_cmd(const char *name, const char *value)
+{
+	struct meta_cmd c = {.type = META_CMD_SETTING, .now = t_now()};
+	c.key = name;
+	c.key_len = strlen(name);
+	c.attrs = value;
+	c.attrs_len = strlen(value);
+	return c;
+}
+
+/* META_CMD_SETTING: codec round trip; set, overwrite, read back (also after
+ * a reopen), delete; names and sizes refused as documented, nothing
+ * written by a refused command. */
+static void test_settings(void **state)
+{
+	(void)state;
+	struct tstore t;
+	struct meta_cmd c = setting_cmd("rebalance", "paused=1 stopped_at=0 start=2"), d;
+	char out[META_SETTING_MAX + 1], big[META_SETTING_MAX + 2];
+	uint8_t *enc;
+	size_t len;
+
+	assert_int_equal(meta_cmd_encode(&c, &enc, &len), 0);
+	assert_int_equal(meta_cmd_decode(enc, len, &d), 0);
+	assert_int_equal(d.type, META_CMD_SETTING);
+	assert_int_equal(d.key_len, 9);
+	assert_memory_equal(d.key, "rebalance", 9);
+	assert_int_equal(d.attrs_len, c.attrs_len);
+	assert_memory_equal(d.attrs, c.attrs, c.attrs_len);
+	meta_cmd_release(&d);
+	/* every truncation is refused */
+	for (size_t n = 0; n < len; n++)
+		assert_int_equal(meta_cmd_decode(enc, n, &d), CN_ECORRUPT);
+	free(enc);
+
+	ts_open(&t);
+	assert_int_equal(meta_setting_get(t.s, "rebalance", out, sizeof(out)), CN_ENOTFOUND);
+	assert_int_equal(submit(t.s, c), 0);
+	assert_int_equal(meta_setting_get(t.s, "rebalance", out, sizeof(out)), 0);
+	assert_string_equal(out, "paused=1 stopped_at=0 start=2");
+	assert_int_equal(meta_setting_get(t.s, "rebalance", out, 5), CN_ETOOBIG);
+	assert_int_equal(submit(t.s, setting_cmd("rebalance", "paused=0 stopped_at=7 start=2")), 0);
+	ts_reopen(&t);
+	assert_int_equal(meta_setting_get(t.s, "rebalance", out, sizeof(out)), 0);
+	assert_string_equal(out, "paused=0 stopped_at=7 start=2");
+	/* refused: empty, long or odd names; a value over the limit */
+	assert_int_equal(submit(t.s, setting_cmd("", "x")), CN_EBADARG);
+	assert_int_equal(submit(t.s, setting_cmd("Rebalance", "x")), CN_EBADARG);
+	assert_int_equal(submit(t.s, setting_cmd("a/b", "x")), CN_EBADARG);
+	assert_int_equal(submit(t.s, setting_cmd("abcdefghijklmnopqrstuvwxyz0123456", "x")),
+			 CN_EBADARG);
+	memset(big, 'v', sizeof(big) - 1);
+	big[sizeof(big) - 1] = 0;
+	assert_int_equal(submit(t.s, setting_cmd("rebalance", big)), CN_EMETATOOBIG);
+	assert_int_equal(meta_setting_get(t.s, "rebalance", out, sizeof(out)), 0);
+	assert_string_equal(out, "paused=0 stopped_at=7 start=2");
+	big[META_SETTING_MAX] = 0; /* exactly the limit */
+	assert_int_equal(submit(t.s, setting_cmd("other.one", big)), 0);
+	assert_int_equal(meta_setting_get(t.s, "other.one", out, sizeof(out)), 0);
+	assert_int_equal(strlen(out), META_SETTING_MAX);
+	/* an empty value deletes; deleting what is not there is fine */
+	assert_int_equal(submit(t.s, setting_cmd("rebalance", "")), 0);
+	assert_int_equal(meta_setting_get(t.s, "rebalance", out, sizeof(out)), CN_ENOTFOUND);
+	assert_int_equal(submit(t.s, setting_cmd("rebalance", "")), 0);
+	assert_int_equal(meta_setting_get(t.s, "other.one", out, sizeof(out)), 0);
+	ts_close(&t);
+}
+
 int main(void)
 {
 	unit_filter_from_env();
@@ -454,6 +522,7 @@ int main(void)
 		cmocka_unit_test(test_map_record_codec),
 		cmocka_unit_test(test_map_apply),
 		cmocka_unit_test(test_map_replay_deterministic),
+		cmocka_unit_test(test_settings),
 	};
 	return cmocka_run_group_tests_name("meta_map", tests, NULL, NULL);
 }
