@@ -170,6 +170,20 @@ int cluster_member_remove(struct cluster *c, uint64_t id, unsigned timeout_ms);
  * error. Blocks; not on a libuv loop. */
 int cluster_snapshot_copy(struct cluster *c, uint64_t min_index, int fd, uint64_t *applied);
 
+/* ---- a first-configuration node that lost its state (rejoin.c) ---- */
+
+/* Asks the other peers of opt whether the cluster already exists (a log
+ * past the bootstrap entry); 1 and the peer's address if so. Blocks up to
+ * ~1.5 s per silent peer. Main thread, before bootstrapping. */
+int cluster_probe_established(const struct cluster_options *opt, char *peer, size_t cap);
+struct cluster_rejoin;
+/* A thread that asks the leader (found through peers, borrowed until stop)
+ * to replace the member at this node's address by this node, until it is a
+ * voter. Started and stopped by raft.c. */
+int cluster_rejoin_start(struct cluster *c, const char *const *peers, int n_peers,
+			 struct cluster_rejoin **out);
+void cluster_rejoin_stop(struct cluster_rejoin *j);
+
 /* ---- cluster map registration (map.c) ---- */
 
 struct data_store;

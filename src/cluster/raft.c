@@ -222,6 +222,8 @@ struct cluster {
 	pthread_mutex_t smu;
 	struct cluster_status st;
 	_Atomic int atomic_stop; /* seen by a blocking snapshot fetch */
+	int rejoin;		 /* a replacement: rejoin.c asks to be let in */
+	struct cluster_rejoin *rejoiner;
 };
 
 static int raft_err(int rv)
@@ -1281,9 +1283,24 @@ static void on_member(struct cluster *c, struct member_req *r)
 		member_done(r, CN_ENOTLEADER);
 		return;
 	}
-	if (r->add)
+	if (r->add) {
+		/* asked again (a caller that gave up waiting, a rejoining node):
+		 * a voter is done; a stand-by left over by a change the previous
+		 * leader did not finish is promoted */
+		for (unsigned i = 0; i < c->raft.configuration.n; i++) {
+			const struct raft_server *sv = &c->raft.configuration.servers[i];
+			if (sv->id != r->id)
+				continue;
+			if (sv->role == RAFT_VOTER)
+				member_done(r, 0);
+			else if (c->promote)
+				member_done(r, CN_EAGAIN);
+			else
+				c->promote = r;
+			return;
+		}
 		rc = raft_add(&c->raft, &r->change, r->id, r->address, member_added);
-	else
+	} else
 		rc = raft_remove(&c->raft, &r->change, r->id, member_removed);
 	if (rc)
 		member_done(r, raft_err(rc));
@@ -1641,6 +1658,21 @@ int cluster_open(const struct cluster_options *opt, struct meta_store *m, struct
 		rc = -errno;
 		goto fail;
 	}
+	if (!c->opt.join) {
+		/* no state, yet the cluster exists: this node's disks were wiped
+		 * or replaced, and its old id must never vote again (rejoin.c) */
+		char idp[4200], peer[CLUSTER_ADDR_MAX + 1];
+		snprintf(idp, sizeof(idp), "%s/id", c->dir);
+		if (access(idp, F_OK) != 0 && errno == ENOENT &&
+		    cluster_probe_established(opt, peer, sizeof(peer))) {
+			log_warn("cluster: no Raft state here, but %s has the cluster's log: this "
+				 "node's state was lost; it rejoins under a new id in place of "
+				 "the old one",
+				 peer);
+			c->opt.join = 1;
+			c->rejoin = 1;
+		}
+	}
 	rc = load_id(c, &fresh);
 	if (rc)
 		goto fail;
@@ -1689,7 +1721,7 @@ int cluster_open(const struct cluster_options *opt, struct meta_store *m, struct
 	raft_set_pre_vote(&c->raft, true);
 	raft_set_snapshot_threshold(&c->raft, c->opt.snapshot_threshold);
 	raft_set_snapshot_trailing(&c->raft, c->opt.snapshot_trailing);
-	if (fresh && !opt->join) {
+	if (fresh && !c->opt.join) {
 		struct raft_configuration conf;
 		raft_configuration_init(&conf);
 		rc = 0;
@@ -1706,7 +1738,7 @@ int cluster_open(const struct cluster_options *opt, struct meta_store *m, struct
 		}
 		log_info("cluster: bootstrapped a %d-node configuration as node %llu", opt->n_peers,
 			 (unsigned long long)c->id);
-	} else if (fresh) {
+	} else if (fresh && !c->rejoin) {
 		log_info("cluster: node %llu (%s) waits to be added: cairn admin cluster add %s",
 			 (unsigned long long)c->id, c->node, c->node);
 	}
@@ -1734,6 +1766,11 @@ int cluster_open(const struct cluster_options *opt, struct meta_store *m, struct
 	}
 	log_info("cluster: node %llu at %s, %d peers", (unsigned long long)c->id, c->node,
 		 opt->n_peers);
+	if (c->rejoin &&
+	    cluster_rejoin_start(c, (const char *const *)c->peers, opt->n_peers, &c->rejoiner))
+		log_warn("cluster: cannot start rejoining; add this node by hand: cairn admin "
+			 "cluster add %s",
+			 c->node);
 	*out = c;
 	return 0;
 fail_raft:
@@ -1758,6 +1795,7 @@ void cluster_close(struct cluster *c)
 
 	if (!c)
 		return;
+	cluster_rejoin_stop(c->rejoiner);
 	atomic_store(&c->atomic_stop, 1);
 	m = calloc(1, sizeof(*m));
 	if (m) {

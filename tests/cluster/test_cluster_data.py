@@ -443,16 +443,39 @@ def test_add_node_under_load_rebalances(cluster_factory):
 
 
 def test_rebalance_control(cluster_factory):
+    """Pause, resume, stop and start are one replicated setting: sent to any
+    node, followed by the leader, kept by the next leader and across
+    restarts; a resume that makes no sense is refused."""
     c = cluster_factory(3, extra_args=FAST)
     n1 = c.slots[0]
     wait_balanced(c, n1)
+
+    def leader_state(want):
+        def ok():
+            lead = c.leader()
+            return rebalance_state(c, lead)[0].get("state") == want and lead
+        return wait_for(ok, 20, "rebalance state %s on the leader" % want)
     for op, want in (("pause", "paused"), ("resume", None), ("stop", "stopped"),
                      ("start", None)):
         rc, out = c.admin(n1, "cluster", "rebalance", op)
         assert rc == 0, out
         if want:
-            wait_for(lambda: rebalance_state(c, n1)[0].get("state") == want, 10,
-                     "rebalance state %s" % want)
+            leader_state(want)
+    wait_balanced(c, n1)
+    rc, out = c.admin(n1, "cluster", "rebalance", "resume")
+    assert rc != 0 and "not paused" in out, out
+    # paused through a follower; the leader restarts: whoever leads next,
+    # and the old leader after its restart, are still paused
+    lead = c.leader()
+    follower = next(n for n in c.nodes if n is not lead)
+    rc, out = c.admin(follower, "cluster", "rebalance", "pause")
+    assert rc == 0, out
+    leader_state("paused")
+    c.stop(lead)
+    c.start_node(lead)
+    leader_state("paused")
+    rc, out = c.admin(lead, "cluster", "rebalance", "resume")
+    assert rc == 0, out
     wait_balanced(c, n1)
     rc, out = c.admin(n1, "cluster", "rebalance", "bogus")
     assert rc != 0
@@ -520,6 +543,46 @@ def test_wiped_drive_of_a_node_is_rebuilt(cluster_factory):
             names, now, referenced_blobs(c, n1, bucket, sorted(objects))))
     assert sum(len(w) for w in shard_files(n3).values()) == before
     # the rebuilt shards are real: read with another node down
+    c.kill(n1)
+    read_all(c, [n3], bucket, objects)
+
+
+def test_wiped_node_rejoins_and_is_rebuilt(cluster_factory):
+    """A node of the first configuration restarts with all its directories
+    wiped (same command line, no --join): it must not come back under its
+    old Raft id (that id voted in terms it no longer remembers). It rejoins
+    under a new id in place of the old member, and the shards it had are
+    rebuilt on its new drives."""
+    c = cluster_factory(3, extra_args=FAST)
+    n1, n2, n3 = c.slots[:3]
+    bucket = new_bucket(c, n1)
+    rnd = random.Random(45)
+    objects = {"w%d" % i: rnd.randbytes(MIB + 3 * i) for i in range(10)}
+    for k, v in objects.items():
+        retry(lambda: c.client(n1).put_object(Bucket=bucket, Key=k, Body=v))
+    old_id = c.status(n3)["node_id"]
+    assert len(shard_files(n3)) == 10
+    epoch = map_epoch(c, n1)
+    c.stop(n3)
+    c.start_node(n3, join=False, fresh=True, wait=False)
+
+    def rejoined():
+        st = c.status(n1)
+        conf = {x["address"]: x for x in st.get("nodes", [])}
+        me = conf.get(n3.address)
+        return me and me["id"] != old_id and me.get("membership") == "voter" and st
+    st = wait_for(rejoined, 60, "the wiped node to rejoin under a new id")
+    assert old_id not in [x["id"] for x in st["nodes"]]
+    assert "rejoins under a new id" in n3.log(whole=True)
+    wait_for(lambda: len(shard_files(n3)) == 10 or None, 120, "the wiped node's shards rebuilt")
+    wait_balanced(c, n1, timeout=120, after=epoch)
+    shards = all_shards(c)
+    assert set(shards) == referenced_blobs(c, n1, bucket, sorted(objects))
+    for blob, where in shards.items():
+        assert sorted(where) == [0, 1, 2] and len(set(where.values())) == 3, (blob, where)
+    m = c.status(n1)["map"]
+    assert [x["state"] for x in m["nodes"] if x["id"] == old_id] == ["removed"], m
+    # the rebuilt shards are real: read through the new node with another down
     c.kill(n1)
     read_all(c, [n3], bucket, objects)
 

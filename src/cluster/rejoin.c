@@ -1,0 +1,248 @@
+/*
+ * cluster/rejoin.c — a first-configuration node that lost its state.
+ *
+ * A node of --peers whose Raft directory is empty would bootstrap with the
+ * id derived from its address: the id it had before its disks were wiped or
+ * replaced. That node voted in terms it no longer remembers, so coming back
+ * under the same id could elect two leaders in one term. Before it
+ * bootstraps, it asks the other peers: if one of them has a log past the
+ * bootstrap entry, the cluster exists and this node is a replacement. It
+ * then takes a fresh random id (as --join does) and this module's thread
+ * asks the leader, until it is a voter, to remove the member at its address
+ * (that also marks the old node removed in the cluster map, which re-places
+ * its shards, onto this node once it registers its new drives) and to add
+ * it under the new id.
+ *
+ * When no peer answers, the node cannot tell a first start from a lost
+ * state and bootstraps as before (docs/ARCHITECTURE.md: limits).
+ *
+ * Threads: cluster_probe_established runs on the main thread inside
+ * cluster_open; the rejoin thread is started and joined by raft.c.
+ */
+#include "cluster/cluster.h"
+
+#include <inttypes.h>
+#include <jansson.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <time.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/err.h"
+#include "core/log.h"
+
+#define PROBE_TIMEOUT_MS 1500
+#define REJOIN_STATUS_MS 3000
+/* The leader waits for a catching-up node up to 10 min; this thread asks
+ * again instead of waiting that long, so a stopping node is never held. */
+#define REJOIN_CALL_MS 20000
+
+static json_t *status_of(struct rpc_client *rpc, const char *addr, unsigned timeout_ms)
+{
+	struct rpc_resp resp;
+	json_t *doc = NULL;
+
+	if (rpc_call(rpc, addr, "GET", "/_cairn/internal/status", NULL, 0, -1, timeout_ms, 1,
+		     &resp))
+		return NULL;
+	if (resp.status == 200 && resp.body)
+		doc = json_loads(resp.body, 0, NULL);
+	rpc_resp_release(&resp);
+	if (doc && !json_is_object(doc)) {
+		json_decref(doc);
+		doc = NULL;
+	}
+	return doc;
+}
+
+static uint64_t jint(json_t *o, const char *k)
+{
+	json_t *v = json_object_get(o, k);
+	return json_is_integer(v) && json_integer_value(v) > 0 ? (uint64_t)json_integer_value(v)
+							       : 0;
+}
+
+int cluster_probe_established(const struct cluster_options *opt, char *peer, size_t cap)
+{
+	struct rpc_client *rpc;
+	int found = 0;
+
+	if (rpc_client_new(opt->secret, opt->secret_len, opt->node, &rpc))
+		return 0;
+	for (int i = 0; i < opt->n_peers && !found; i++) {
+		if (strcmp(opt->peers[i], opt->node) == 0)
+			continue;
+		json_t *doc = status_of(rpc, opt->peers[i], PROBE_TIMEOUT_MS);
+		/* entry 1 is the bootstrap configuration every node writes
+		 * alone; anything past it was appended by a leader */
+		if (doc && jint(doc, "last_index") > 1) {
+			snprintf(peer, cap, "%s", opt->peers[i]);
+			found = 1;
+		}
+		json_decref(doc);
+	}
+	rpc_client_free(rpc);
+	return found;
+}
+
+struct cluster_rejoin {
+	struct cluster *c;
+	const char *const *peers;
+	int n_peers;
+	pthread_t thread;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int stop;
+};
+
+/* This node is a voter in its own configuration. */
+static int is_voter(struct cluster *c)
+{
+	struct cluster_status *st = malloc(sizeof(*st));
+	int yes = 0;
+
+	if (!st)
+		return 0;
+	cluster_status(c, st);
+	for (int i = 0; i < st->n_nodes; i++)
+		if (st->nodes[i].id == st->id && st->nodes[i].voter)
+			yes = 1;
+	free(st);
+	return yes;
+}
+
+static int post(struct cluster *c, const char *leader, const char *target)
+{
+	struct rpc_resp resp;
+	int rc = rpc_call(cluster_rpc(c), leader, "POST", target, NULL, 0, -1, REJOIN_CALL_MS, 0,
+			  &resp);
+	if (rc)
+		return rc;
+	rc = resp.status == 200 ? 0 : CN_EAGAIN;
+	rpc_resp_release(&resp);
+	return rc;
+}
+
+/* One attempt: find the leader through the peers, take the old member at
+ * this address out, put this node in. 0 once asked successfully. */
+static int attempt(struct cluster_rejoin *j)
+{
+	struct cluster *c = j->c;
+	struct cluster_status *st = malloc(sizeof(*st));
+	char leader[CLUSTER_ADDR_MAX + 1] = "", self[CLUSTER_ADDR_MAX + 1], target[256];
+	uint64_t me = cluster_id(c), old = 0;
+	json_t *doc, *n;
+	size_t i;
+	int rc;
+
+	if (!st)
+		return CN_ENOMEM;
+	cluster_status(c, st);
+	snprintf(self, sizeof(self), "%s", st->address);
+	free(st);
+	for (int p = 0; p < j->n_peers && !leader[0]; p++) {
+		if (strcmp(j->peers[p], self) == 0)
+			continue;
+		json_t *d = status_of(cluster_rpc(c), j->peers[p], REJOIN_STATUS_MS);
+		json_t *la = d ? json_object_get(d, "leader_address") : NULL;
+		if (json_is_string(la) && json_string_length(la) &&
+		    json_string_length(la) <= CLUSTER_ADDR_MAX)
+			snprintf(leader, sizeof(leader), "%s", json_string_value(la));
+		json_decref(d);
+	}
+	if (!leader[0])
+		return CN_ENOLEADER;
+	/* the leader's configuration is the one that counts */
+	doc = status_of(cluster_rpc(c), leader, REJOIN_STATUS_MS);
+	if (!doc)
+		return CN_ENOLEADER;
+	json_array_foreach(json_object_get(doc, "configuration"), i, n)
+	{
+		const char *a = json_string_value(json_object_get(n, "address"));
+		uint64_t id = jint(n, "id");
+		if (a && strcmp(a, self) == 0 && id && id != me)
+			old = id;
+	}
+	json_decref(doc);
+	if (old) {
+		log_warn("cluster: rejoin: asking the leader %s to remove node %" PRIu64
+			 " (this address; its state is lost)",
+			 leader, old);
+		snprintf(target, sizeof(target), "/_cairn/internal/member?op=remove&id=%" PRIu64,
+			 old);
+		rc = post(c, leader, target);
+		if (rc)
+			return rc;
+	}
+	log_info("cluster: rejoin: asking the leader %s to add this node as %" PRIu64, leader, me);
+	snprintf(target, sizeof(target), "/_cairn/internal/member?op=add&id=%" PRIu64 "&address=%s",
+		 me, self);
+	return post(c, leader, target);
+}
+
+static void *rejoin_main(void *arg)
+{
+	struct cluster_rejoin *j = arg;
+	int logged = 0;
+
+	pthread_mutex_lock(&j->mu);
+	while (!j->stop) {
+		pthread_mutex_unlock(&j->mu);
+		int done = is_voter(j->c);
+		if (!done) {
+			int rc = attempt(j);
+			if (rc && !logged++)
+				log_warn("cluster: rejoin: %s (retrying)", cn_strerror(rc));
+		}
+		pthread_mutex_lock(&j->mu);
+		if (done) {
+			log_info("cluster: rejoined as node %" PRIu64, cluster_id(j->c));
+			break;
+		}
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += 1;
+		if (!j->stop)
+			pthread_cond_timedwait(&j->cv, &j->mu, &ts);
+	}
+	pthread_mutex_unlock(&j->mu);
+	return NULL;
+}
+
+int cluster_rejoin_start(struct cluster *c, const char *const *peers, int n_peers,
+			 struct cluster_rejoin **out)
+{
+	struct cluster_rejoin *j = calloc(1, sizeof(*j));
+
+	if (!j)
+		return CN_ENOMEM;
+	j->c = c;
+	j->peers = peers;
+	j->n_peers = n_peers;
+	pthread_mutex_init(&j->mu, NULL);
+	pthread_cond_init(&j->cv, NULL);
+	if (pthread_create(&j->thread, NULL, rejoin_main, j) != 0) {
+		pthread_mutex_destroy(&j->mu);
+		pthread_cond_destroy(&j->cv);
+		free(j);
+		return CN_EINTERNAL;
+	}
+	*out = j;
+	return 0;
+}
+
+void cluster_rejoin_stop(struct cluster_rejoin *j)
+{
+	if (!j)
+		return;
+	pthread_mutex_lock(&j->mu);
+	j->stop = 1;
+	pthread_cond_signal(&j->cv);
+	pthread_mutex_unlock(&j->mu);
+	pthread_join(j->thread, NULL);
+	pthread_mutex_destroy(&j->mu);
+	pthread_cond_destroy(&j->cv);
+	free(j);
+}
