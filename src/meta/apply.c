@@ -776,6 +776,8 @@ static int do_bucket_delete(struct actx *a)
 		if (rc == CN_ENOTFOUND)
 			rc = 0;
 	}
+	if (!rc)
+		rc = bconf_drop_bucket(a->t, a->c->bucket, a->c->bucket_len);
 	return rc;
 }
 
@@ -1522,6 +1524,8 @@ int meta_apply(struct kv_txn *t, const struct meta_cmd *c, struct meta_cmd_resul
 	case META_CMD_HEAL_DONE: rc = do_heal_done(&a); break;
 	case META_CMD_INTENT_DROP: rc = do_intent_drop(&a); break;
 	case META_CMD_SETTING: rc = do_setting(&a); break;
+	case META_CMD_IAM: rc = iam_apply(t, c, &a.w); break;
+	case META_CMD_BUCKET_CONF: rc = bconf_apply(t, c); break;
 	case META_CMD_NODE_SET:
 	case META_CMD_DRIVE_SET:
 		rc = c->type == META_CMD_NODE_SET ? do_node_set(&a) : do_drive_set(&a);

@@ -68,11 +68,16 @@
  * u16 heal mask after the gc array; without one the command ends there (as
  * every command written before heal entries existed). A BLOB_MOVE has the
  * mask (0) and then 2+n layout_old, 2+n layout_gc. A SETTING is the
- * generic command (name in key, value in attrs).
+ * generic command (name in key, value in attrs), a BUCKET_CONF too (name
+ * in key, document in inline data). An IAM command carries only its own
+ * fields after the head: 1 op, 1 status, 1 to_group, 1+n name, 1+n name2,
+ * 1+n secret, 1+n canonical id, 2+n policy document (iam_cmd_valid says
+ * which an operation uses; the others are empty).
  *
  * Encoding refuses exactly what decoding rejects (map_valid): a proposal
  * that encodes always decodes on every node.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -818,6 +823,334 @@ static void map_cmd_decode(struct rbuf *r, struct meta_cmd *c)
 		r->bad = 1;
 }
 
+/* ---- identity (db "iam") ---- */
+
+static bool iam_name_ok(const char *s, size_t n)
+{
+	if (n < 1 || n > META_IAM_NAME_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      strchr("+=,.@_-", c)))
+			return false;
+	}
+	return true;
+}
+
+static bool iam_keyid_ok(const char *s, size_t n)
+{
+	if (n < META_IAM_KEY_MIN || n > META_IAM_KEY_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '.' || c == '_' || c == '-'))
+			return false;
+	}
+	return true;
+}
+
+static bool iam_secret_ok(const char *s, size_t n)
+{
+	return n >= META_IAM_SECRET_MIN && map_text_valid(s, n, 1, META_IAM_SECRET_MAX);
+}
+
+static bool iam_canon_ok(const char *s, size_t n)
+{
+	if (n != META_IAM_CANON_LEN)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+			return false;
+	return true;
+}
+
+int meta_iam_builtin(const char *name)
+{
+	return strcmp(name, "readwrite") == 0 || strcmp(name, "readonly") == 0 ||
+	       strcmp(name, "writeonly") == 0;
+}
+
+static bool iam_status_ok(uint8_t st)
+{
+	return st == META_IAM_ENABLED || st == META_IAM_DISABLED;
+}
+
+/* What each operation carries, exactly: a field an operation does not use
+ * must be empty, so a command has one encoding. */
+bool iam_cmd_valid(const struct meta_iam *m)
+{
+	size_t n1 = strnlen(m->name, sizeof(m->name)), n2 = strnlen(m->name2, sizeof(m->name2));
+	size_t ns = strnlen(m->secret, sizeof(m->secret));
+	size_t nc = strnlen(m->canonical, sizeof(m->canonical));
+	bool status = false, name2 = false, opt_name2 = false, to_group = false, doc = false;
+	bool ok;
+
+	if (n1 == sizeof(m->name) || n2 == sizeof(m->name2) || ns == sizeof(m->secret) ||
+	    nc == sizeof(m->canonical))
+		return false;
+	switch (m->op) {
+	case META_IAM_USER_ADD:
+		ok = iam_name_ok(m->name, n1) && iam_canon_ok(m->canonical, nc);
+		status = true;
+		break;
+	case META_IAM_USER_REMOVE:
+	case META_IAM_GROUP_ADD:
+	case META_IAM_GROUP_REMOVE: ok = iam_name_ok(m->name, n1); break;
+	case META_IAM_USER_STATUS:
+		ok = iam_name_ok(m->name, n1);
+		status = true;
+		break;
+	case META_IAM_KEY_ADD:
+		ok = iam_keyid_ok(m->name, n1) && iam_secret_ok(m->secret, ns);
+		status = name2 = true;
+		break;
+	case META_IAM_KEY_REMOVE:
+		ok = iam_keyid_ok(m->name, n1);
+		opt_name2 = true;
+		break;
+	case META_IAM_KEY_STATUS:
+		ok = iam_keyid_ok(m->name, n1);
+		status = opt_name2 = true;
+		break;
+	case META_IAM_GROUP_MEMBER_ADD:
+	case META_IAM_GROUP_MEMBER_REMOVE:
+		ok = iam_name_ok(m->name, n1);
+		name2 = true;
+		break;
+	case META_IAM_POLICY_PUT:
+		ok = iam_name_ok(m->name, n1) && !meta_iam_builtin(m->name);
+		doc = true;
+		break;
+	case META_IAM_POLICY_REMOVE:
+		ok = iam_name_ok(m->name, n1) && !meta_iam_builtin(m->name);
+		break;
+	case META_IAM_POLICY_ATTACH:
+	case META_IAM_POLICY_DETACH:
+		ok = iam_name_ok(m->name, n1);
+		name2 = to_group = true;
+		break;
+	default: return false;
+	}
+	if (!ok)
+		return false;
+	if (status ? !iam_status_ok(m->status) : m->status != 0)
+		return false;
+	if (name2 || (opt_name2 && n2) ? !iam_name_ok(m->name2, n2) : n2 != 0)
+		return false;
+	if (m->op != META_IAM_KEY_ADD && ns)
+		return false;
+	if (m->op != META_IAM_USER_ADD && nc)
+		return false;
+	if (to_group ? m->to_group > 1 : m->to_group != 0)
+		return false;
+	if (doc ? (m->doc_len < 1 || m->doc_len > META_IAM_POLICY_MAX) : m->doc_len != 0)
+		return false;
+	return true;
+}
+
+static int iam_cmd_encode(const struct meta_iam *m, struct cn_buf *w)
+{
+	if (!iam_cmd_valid(m))
+		return CN_EBADARG;
+	wb_u8(w, m->op);
+	wb_u8(w, m->status);
+	wb_u8(w, m->to_group);
+	wb_text(w, m->name);
+	wb_text(w, m->name2);
+	wb_text(w, m->secret);
+	wb_text(w, m->canonical);
+	wb_u16(w, (uint16_t)m->doc_len);
+	cn_buf_put(w, m->doc, m->doc_len);
+	return w->err;
+}
+
+/* (u8 len, bytes) into a NUL-terminated buffer of cap bytes; the command's
+ * validity is checked as a whole afterwards. */
+static void rb_str0(struct rbuf *r, char *out, size_t cap)
+{
+	uint8_t n = rb_u8(r);
+	const uint8_t *p = rb_bytes(r, n);
+
+	out[0] = 0;
+	if (!p || n >= cap) {
+		r->bad = 1;
+		return;
+	}
+	memcpy(out, p, n);
+	out[n] = 0;
+	if (strlen(out) != n)
+		r->bad = 1; /* a NUL inside */
+}
+
+static void iam_cmd_decode(struct rbuf *r, struct meta_iam *m)
+{
+	uint16_t n;
+
+	m->op = rb_u8(r);
+	m->status = rb_u8(r);
+	m->to_group = rb_u8(r);
+	rb_str0(r, m->name, sizeof(m->name));
+	rb_str0(r, m->name2, sizeof(m->name2));
+	rb_str0(r, m->secret, sizeof(m->secret));
+	rb_str0(r, m->canonical, sizeof(m->canonical));
+	n = rb_u16(r);
+	m->doc = (const char *)rb_bytes(r, n);
+	m->doc_len = m->doc ? n : 0;
+	if (!r->bad && !iam_cmd_valid(m))
+		r->bad = 1;
+}
+
+/*   iam db records (keys: 'u' name, 'k' key id, 'g' name, 'p' name, "G")
+ *   user:   1 ver, 1 status, 8 created ns, 1+64 canonical id, 1 n + n x
+ *           (1+n group), 1 n + n x (1+n policy)
+ *   key:    1 ver, 1 status, 8 created ns, 1+n user, 1+n secret
+ *   group:  1 ver, 8 created ns, 1 n + n x (1+n policy)
+ *   policy: 1 ver, 8 updated ns, 2+n document
+ *   G:      1 ver, 8 generation */
+
+static void wb_names(struct cn_buf *w, const char (*names)[META_IAM_NAME_MAX + 1], uint8_t n)
+{
+	wb_u8(w, n);
+	for (uint8_t i = 0; i < n; i++)
+		wb_text(w, names[i]);
+}
+
+static void rb_names(struct rbuf *r, char (*names)[META_IAM_NAME_MAX + 1], uint8_t *n)
+{
+	*n = rb_u8(r);
+	if (*n > META_IAM_LIST_MAX) {
+		r->bad = 1;
+		*n = 0;
+		return;
+	}
+	for (uint8_t i = 0; i < *n && !r->bad; i++) {
+		rb_str0(r, names[i], META_IAM_NAME_MAX + 1);
+		if (!r->bad && !iam_name_ok(names[i], strlen(names[i])))
+			r->bad = 1;
+	}
+}
+
+int iam_user_encode(struct cn_buf *w, const struct meta_iam_user *u)
+{
+	if (!iam_status_ok(u->status) || !iam_canon_ok(u->canonical, strlen(u->canonical)) ||
+	    u->n_groups > META_IAM_LIST_MAX || u->n_policies > META_IAM_LIST_MAX)
+		return CN_EBADARG;
+	wb_u8(w, REC_V1);
+	wb_u8(w, u->status);
+	wb_u64(w, (uint64_t)u->created);
+	wb_text(w, u->canonical);
+	wb_names(w, u->groups, u->n_groups);
+	wb_names(w, u->policies, u->n_policies);
+	return w->err;
+}
+
+int iam_user_decode(const uint8_t *p, size_t len, const char *name, struct meta_iam_user *u)
+{
+	struct rbuf r;
+
+	memset(u, 0, sizeof(*u));
+	snprintf(u->name, sizeof(u->name), "%s", name);
+	rb_init(&r, p, len);
+	if (rb_u8(&r) != REC_V1)
+		return CN_ECORRUPT;
+	u->status = rb_u8(&r);
+	u->created = (int64_t)rb_u64(&r);
+	rb_str0(&r, u->canonical, sizeof(u->canonical));
+	rb_names(&r, u->groups, &u->n_groups);
+	rb_names(&r, u->policies, &u->n_policies);
+	if (!r.bad &&
+	    (!iam_status_ok(u->status) || !iam_canon_ok(u->canonical, strlen(u->canonical))))
+		r.bad = 1;
+	return fin(&r);
+}
+
+int iam_key_encode(struct cn_buf *w, const struct meta_iam_key *k)
+{
+	if (!iam_status_ok(k->status) || !iam_name_ok(k->user, strlen(k->user)) ||
+	    !iam_secret_ok(k->secret, strlen(k->secret)))
+		return CN_EBADARG;
+	wb_u8(w, REC_V1);
+	wb_u8(w, k->status);
+	wb_u64(w, (uint64_t)k->created);
+	wb_text(w, k->user);
+	wb_text(w, k->secret);
+	return w->err;
+}
+
+int iam_key_decode(const uint8_t *p, size_t len, const char *id, struct meta_iam_key *k)
+{
+	struct rbuf r;
+
+	memset(k, 0, sizeof(*k));
+	snprintf(k->id, sizeof(k->id), "%s", id);
+	rb_init(&r, p, len);
+	if (rb_u8(&r) != REC_V1)
+		return CN_ECORRUPT;
+	k->status = rb_u8(&r);
+	k->created = (int64_t)rb_u64(&r);
+	rb_str0(&r, k->user, sizeof(k->user));
+	rb_str0(&r, k->secret, sizeof(k->secret));
+	if (!r.bad && (!iam_status_ok(k->status) || !iam_name_ok(k->user, strlen(k->user)) ||
+		       !iam_secret_ok(k->secret, strlen(k->secret))))
+		r.bad = 1;
+	return fin(&r);
+}
+
+int iam_group_encode(struct cn_buf *w, const struct meta_iam_group *g)
+{
+	if (g->n_policies > META_IAM_LIST_MAX)
+		return CN_EBADARG;
+	wb_u8(w, REC_V1);
+	wb_u64(w, (uint64_t)g->created);
+	wb_names(w, g->policies, g->n_policies);
+	return w->err;
+}
+
+int iam_group_decode(const uint8_t *p, size_t len, const char *name, struct meta_iam_group *g)
+{
+	struct rbuf r;
+
+	memset(g, 0, sizeof(*g));
+	snprintf(g->name, sizeof(g->name), "%s", name);
+	rb_init(&r, p, len);
+	if (rb_u8(&r) != REC_V1)
+		return CN_ECORRUPT;
+	g->created = (int64_t)rb_u64(&r);
+	rb_names(&r, g->policies, &g->n_policies);
+	return fin(&r);
+}
+
+int iam_policy_encode(struct cn_buf *w, int64_t updated, const char *doc, size_t len)
+{
+	if (len < 1 || len > META_IAM_POLICY_MAX)
+		return CN_EBADARG;
+	wb_u8(w, REC_V1);
+	wb_u64(w, (uint64_t)updated);
+	wb_u16(w, (uint16_t)len);
+	cn_buf_put(w, doc, len);
+	return w->err;
+}
+
+int iam_policy_decode(const uint8_t *p, size_t len, int64_t *updated, const char **doc,
+		      size_t *doc_len)
+{
+	struct rbuf r;
+	uint16_t n;
+
+	rb_init(&r, p, len);
+	if (rb_u8(&r) != REC_V1)
+		return CN_ECORRUPT;
+	*updated = (int64_t)rb_u64(&r);
+	n = rb_u16(&r);
+	*doc = (const char *)rb_bytes(&r, n);
+	*doc_len = n;
+	if (!r.bad && (n < 1 || n > META_IAM_POLICY_MAX))
+		r.bad = 1;
+	return fin(&r);
+}
+
 /* ---- commands ---- */
 
 int cmd_encode_into(const struct meta_cmd *c, struct cn_buf *w)
@@ -835,6 +1168,8 @@ int cmd_encode_into(const struct meta_cmd *c, struct cn_buf *w)
 	wb_u64(w, (uint64_t)c->now);
 	if (is_map_cmd(c->type))
 		return map_cmd_encode(c, w);
+	if (c->type == META_CMD_IAM)
+		return iam_cmd_encode(&c->iam, w);
 	wb_u8(w, (uint8_t)c->bucket_len);
 	cn_buf_put(w, c->bucket, c->bucket_len);
 	wb_u16(w, (uint16_t)c->key_len);
@@ -938,11 +1273,16 @@ int meta_cmd_decode(const void *buf, size_t len, struct meta_cmd *c)
 	c->type = rb_u8(&r);
 	if ((c->type < META_CMD_BUCKET_CREATE || c->type > META_CMD_INTENT_DROP) &&
 	    !is_map_cmd(c->type) && c->type != META_CMD_HEAL_DONE &&
-	    c->type != META_CMD_BLOB_MOVE && c->type != META_CMD_SETTING)
+	    c->type != META_CMD_BLOB_MOVE && c->type != META_CMD_SETTING &&
+	    c->type != META_CMD_IAM && c->type != META_CMD_BUCKET_CONF)
 		return CN_ECORRUPT;
 	c->now = (int64_t)rb_u64(&r);
 	if (is_map_cmd(c->type)) {
 		map_cmd_decode(&r, c);
+		return fin(&r);
+	}
+	if (c->type == META_CMD_IAM) {
+		iam_cmd_decode(&r, &c->iam);
 		return fin(&r);
 	}
 	c->bucket = rb_str(&r, rb_u8(&r), META_BUCKET_MAX, &c->bucket_len);

@@ -65,6 +65,7 @@ static const char *const db_names[KV_NDB] = {
 	[KV_VERSIONS] = "versions", [KV_INLINE] = "inline",   [KV_UPLOADS] = "uploads",
 	[KV_PARTS] = "parts",	    [KV_GC] = "gc",	      [KV_INTENTS] = "intents",
 	[KV_STATS] = "stats",	    [KV_MAP] = "map",	      [KV_HEAL] = "heal",
+	[KV_IAM] = "iam",	    [KV_BCONF] = "bconf",
 };
 
 /* LMDB code -> cairn code, at the module boundary. */

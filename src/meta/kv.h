@@ -31,8 +31,10 @@ enum kv_db {
 	KV_GC,
 	KV_INTENTS,
 	KV_STATS,
-	KV_MAP,	 /* cluster map; created on open, so older stores gain it empty */
-	KV_HEAL, /* blobs written with shards missing (cluster); same */
+	KV_MAP,	  /* cluster map; created on open, so older stores gain it empty */
+	KV_HEAL,  /* blobs written with shards missing (cluster); same */
+	KV_IAM,	  /* users, keys, groups, policies; same */
+	KV_BCONF, /* bucket configuration documents; same */
 	KV_NDB
 };
 

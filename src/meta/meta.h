@@ -166,7 +166,16 @@ enum meta_cmd_type {
 	 * of [a-z0-9._-]), attrs = its value (up to META_SETTING_MAX bytes;
 	 * empty deletes it). Read back with meta_setting_get. */
 	META_CMD_SETTING = 19,
+	/* Identity: users, access keys, groups, policies (iam, below). */
+	META_CMD_IAM = 20,
+	/* A bucket's configuration document `key` (policy, acl, public-access-
+	 * block, ownership, ...: [a-z-], up to META_BCONF_NAME_MAX) set to
+	 * inline_data (up to META_BCONF_MAX bytes; empty deletes it). The bucket
+	 * must exist; deleting the bucket deletes its documents. */
+	META_CMD_BUCKET_CONF = 21,
 };
+#define META_BCONF_NAME_MAX 32
+#define META_BCONF_MAX (64 * 1024)
 #define META_SETTING_NAME_MAX 32
 #define META_SETTING_MAX 1024
 
@@ -212,6 +221,93 @@ struct meta_drive {
 	uint32_t weight;
 	uint8_t state; /* enum meta_map_state */
 };
+
+/* ---- identity (DESIGN §8): users, access keys, groups, policies ----
+ *
+ * Records live in db "iam" (formats in codec.c) and change only through
+ * META_CMD_IAM; every change raises the identity generation, which caches
+ * of compiled policies key off. Names (users, groups, policies) are 1..64
+ * of [A-Za-z0-9+=,.@_-]; access key ids 3..128 of [A-Za-z0-9._-]; secrets
+ * 8..128 printable ASCII without space. A user has up to
+ * META_IAM_KEYS_PER_USER keys and META_IAM_LIST_MAX groups and attached
+ * policies; a group up to META_IAM_LIST_MAX policies. Group membership is
+ * kept on the user. Policy documents are stored as given (the proposer
+ * validates them; readers must cope with one that does not parse). The
+ * built-in policies (readwrite, readonly, writeonly) are attachable and
+ * their names reserved.
+ *
+ * Apply errors: CN_EEXIST (user/group/key exists), CN_ENOTFOUND (a named
+ * user/group/key/policy, or a detach of what is not attached), CN_EBUSY
+ * (removing a policy still attached), CN_ETOOBIG (a limit), CN_EBADARG. */
+#define META_IAM_NAME_MAX 64
+#define META_IAM_KEY_MIN 3
+#define META_IAM_KEY_MAX 128
+#define META_IAM_SECRET_MIN 8
+#define META_IAM_SECRET_MAX 128
+#define META_IAM_CANON_LEN 64 /* canonical id: lower-case hex */
+#define META_IAM_POLICY_MAX 20480
+#define META_IAM_LIST_MAX 16
+#define META_IAM_KEYS_PER_USER 10
+
+enum meta_iam_op {
+	META_IAM_USER_ADD = 1,	      /* name, status, canonical */
+	META_IAM_USER_REMOVE,	      /* name: its keys go too */
+	META_IAM_USER_STATUS,	      /* name, status */
+	META_IAM_KEY_ADD,	      /* name (key id), name2 (user), secret, status */
+	META_IAM_KEY_REMOVE,	      /* name (key id) [, name2: must be its user] */
+	META_IAM_KEY_STATUS,	      /* name (key id), status [, name2] */
+	META_IAM_GROUP_ADD,	      /* name */
+	META_IAM_GROUP_REMOVE,	      /* name: members leave it */
+	META_IAM_GROUP_MEMBER_ADD,    /* name (group), name2 (user) */
+	META_IAM_GROUP_MEMBER_REMOVE, /* name (group), name2 (user) */
+	META_IAM_POLICY_PUT,	      /* name, doc: created or replaced */
+	META_IAM_POLICY_REMOVE,	      /* name: not while attached */
+	META_IAM_POLICY_ATTACH,	      /* name (user, or group if to_group), name2 (policy) */
+	META_IAM_POLICY_DETACH,	      /* same */
+};
+#define META_IAM_OP_LAST META_IAM_POLICY_DETACH
+
+enum meta_iam_status { META_IAM_ENABLED = 1, META_IAM_DISABLED = 2 };
+
+struct meta_iam {
+	uint8_t op;	  /* enum meta_iam_op */
+	uint8_t status;	  /* enum meta_iam_status */
+	uint8_t to_group; /* ATTACH/DETACH: the target is a group */
+	char name[META_IAM_KEY_MAX + 1];
+	char name2[META_IAM_NAME_MAX + 1];
+	char secret[META_IAM_SECRET_MAX + 1];
+	char canonical[META_IAM_CANON_LEN + 1];
+	const char *doc; /* POLICY_PUT */
+	size_t doc_len;
+};
+
+struct meta_iam_user {
+	char name[META_IAM_NAME_MAX + 1];
+	uint8_t status;
+	int64_t created;
+	char canonical[META_IAM_CANON_LEN + 1];
+	uint8_t n_groups, n_policies;
+	char groups[META_IAM_LIST_MAX][META_IAM_NAME_MAX + 1];
+	char policies[META_IAM_LIST_MAX][META_IAM_NAME_MAX + 1];
+};
+
+struct meta_iam_key {
+	char id[META_IAM_KEY_MAX + 1];
+	char user[META_IAM_NAME_MAX + 1];
+	char secret[META_IAM_SECRET_MAX + 1];
+	uint8_t status;
+	int64_t created;
+};
+
+struct meta_iam_group {
+	char name[META_IAM_NAME_MAX + 1];
+	int64_t created;
+	uint8_t n_policies;
+	char policies[META_IAM_LIST_MAX][META_IAM_NAME_MAX + 1];
+};
+
+/* 1 for the names of the built-in policies. */
+int meta_iam_builtin(const char *name);
 
 /* One part named by CompleteMultipartUpload. */
 struct meta_part_ref {
@@ -282,6 +378,7 @@ struct meta_cmd {
 	uint8_t map_flags;	 /* NODE_SET / DRIVE_SET: META_MAP_* */
 	struct meta_node node;	 /* NODE_SET */
 	struct meta_drive drive; /* DRIVE_SET */
+	struct meta_iam iam;	 /* IAM */
 	/* PUT_VERSION / PART_PUT of a blob: bit i set = shard i of the layout
 	 * is not durable (its node was down); the same command records a heal
 	 * entry for the blob. HEAL_DONE: the bits healed. */
@@ -534,6 +631,37 @@ int meta_map_get(struct meta_store *s, struct meta_map *out);
 void meta_map_release(struct meta_map *m);
 /* The map epoch alone (0: no map yet). Any thread. */
 int meta_map_epoch(struct meta_store *s, uint64_t *epoch);
+/* ---- identity reads (any thread) ---- */
+
+/* The access key id's record, its user's, and the identity generation, from
+ * one snapshot. CN_ENOTFOUND when the key is unknown (or, never expected,
+ * its user is gone). user may be NULL. */
+int meta_iam_key_get(struct meta_store *s, const char *id, struct meta_iam_key *key,
+		     struct meta_iam_user *user, uint64_t *gen);
+int meta_iam_user_get(struct meta_store *s, const char *name, struct meta_iam_user *out);
+int meta_iam_group_get(struct meta_store *s, const char *name, struct meta_iam_group *out);
+/* A policy document: *doc malloc'd (NUL-terminated; free it). */
+int meta_iam_policy_get(struct meta_store *s, const char *name, char **doc, size_t *len,
+			int64_t *updated);
+int meta_iam_generation(struct meta_store *s, uint64_t *gen);
+/* Listings in name order; the callback returns non-zero to stop. keys:
+ * every key, or a user's when user is not NULL. */
+int meta_iam_users_each(struct meta_store *s, int (*cb)(void *, const struct meta_iam_user *),
+			void *arg);
+int meta_iam_keys_each(struct meta_store *s, const char *user,
+		       int (*cb)(void *, const struct meta_iam_key *), void *arg);
+int meta_iam_groups_each(struct meta_store *s, int (*cb)(void *, const struct meta_iam_group *),
+			 void *arg);
+int meta_iam_policies_each(struct meta_store *s,
+			   int (*cb)(void *, const char *name, const char *doc, size_t len,
+				     int64_t updated),
+			   void *arg);
+
+/* A bucket's configuration document (META_CMD_BUCKET_CONF) into *out
+ * (malloc'd, NUL-terminated). CN_ENOTFOUND when unset, CN_ENOBUCKET. */
+int meta_bucket_conf_get(struct meta_store *s, const char *bucket, const char *name, char **out,
+			 size_t *len);
+
 /* The value of setting name (META_CMD_SETTING) into out (cap bytes, NUL
  * added: cap must exceed META_SETTING_MAX to hold any); CN_ENOTFOUND when
  * unset, CN_ETOOBIG when out is too small. Any thread. */

@@ -162,6 +162,21 @@ int node_rec_decode(const uint8_t *p, size_t len, uint64_t id, struct meta_node 
 int drive_rec_encode(struct cn_buf *w, const struct meta_drive *d);
 int drive_rec_decode(const uint8_t *p, size_t len, const uint8_t id[META_ID_LEN],
 		     struct meta_drive *out);
+bool iam_cmd_valid(const struct meta_iam *m);
+int iam_user_encode(struct cn_buf *w, const struct meta_iam_user *u);
+int iam_user_decode(const uint8_t *p, size_t len, const char *name, struct meta_iam_user *u);
+int iam_key_encode(struct cn_buf *w, const struct meta_iam_key *k);
+int iam_key_decode(const uint8_t *p, size_t len, const char *id, struct meta_iam_key *k);
+int iam_group_encode(struct cn_buf *w, const struct meta_iam_group *g);
+int iam_group_decode(const uint8_t *p, size_t len, const char *name, struct meta_iam_group *g);
+int iam_policy_encode(struct cn_buf *w, int64_t updated, const char *doc, size_t len);
+int iam_policy_decode(const uint8_t *p, size_t len, int64_t *updated, const char **doc,
+		      size_t *doc_len);
+/* iam.c */
+int iam_apply(struct kv_txn *t, const struct meta_cmd *c, struct cn_buf *w);
+int bconf_apply(struct kv_txn *t, const struct meta_cmd *c);
+int bconf_drop_bucket(struct kv_txn *t, const char *bucket, size_t blen);
+#define IAM_KEY_GEN "G"
 int epoch_rec_encode(struct cn_buf *w, uint64_t epoch);
 int epoch_rec_decode(const uint8_t *p, size_t len, uint64_t *epoch);
 #define MAP_KEY_EPOCH "epoch"
