@@ -91,7 +91,11 @@
 	X(CN_ENOTLEADER, 501, "this node is not the leader")                                       \
 	X(CN_EUNCERTAIN, 502, "outcome unknown (leader changed or lost)")                          \
 	X(CN_EABANDONED, 503, "upload abandoned (its node restarted and reclaimed the blob)")      \
-	X(CN_EREMOVED, 504, "removed from the cluster map")
+	X(CN_EREMOVED, 504, "removed from the cluster map")                                        \
+	/* s3 access control lists (s3/acl.c) */                                                   \
+	X(CN_EBADACL, 600, "malformed access control list")                                        \
+	X(CN_EEMAILGRANT, 601, "grant by email address cannot be resolved")                        \
+	X(CN_EACLCONFLICT, 602, "an ACL given in more than one way")
 
 enum cn_err {
 #define CN_X(name, off, msg) name = CN_ERR_BASE - (off),
