@@ -1,4 +1,4 @@
-/* Unit tests for core/digest: known check values and base64 edge cases. */
+/* Unit tests for core/digest: known check values, HMAC vectors and base64 edge cases. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -53,6 +53,22 @@ static void test_digest_md5_sha256(void **state)
 	uint8_t raw[8];
 	assert_int_equal(cn_checksum_raw(CN_CK_CRC32, &r, raw), 4);
 	assert_int_equal(raw[0], (r.crc32 >> 24) & 0xff);
+}
+
+/* RFC 2202 test case 2 (HMAC-SHA1) and RFC 4231 test case 2 (HMAC-SHA256). */
+static void test_hmac(void **state)
+{
+	(void)state;
+	const char *key = "Jefe", *msg = "what do ya want for nothing?";
+	uint8_t mac[32];
+	char hex[65];
+	cn_hmac_sha1(key, strlen(key), msg, strlen(msg), mac);
+	cn_hex(mac, 20, hex);
+	assert_string_equal(hex, "effcdf6ae5eb2fa2d27416d5f184df9c259a7c79");
+	cn_hmac_sha256(key, strlen(key), msg, strlen(msg), mac);
+	cn_hex(mac, 32, hex);
+	assert_string_equal(hex,
+			    "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
 }
 
 static void test_base64(void **state)
@@ -115,6 +131,7 @@ int main(void)
 		cmocka_unit_test(test_crc_check_values),
 		cmocka_unit_test(test_crc_streaming_equals_oneshot),
 		cmocka_unit_test(test_digest_md5_sha256),
+		cmocka_unit_test(test_hmac),
 		cmocka_unit_test(test_base64),
 		cmocka_unit_test(test_base64_capacity),
 	};
