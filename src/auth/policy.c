@@ -2,24 +2,17 @@
  * auth/policy.c — AWS policy documents: JSON (jansson) -> struct policy ->
  * policy_eval(). Layer: auth; no I/O, no clocks.
  *
- * Compilation keeps everything evaluation needs in the policy's arena:
- * action patterns, resource and condition-value templates (literal text,
- * ${*}/${?}/${$} escapes and ${key, 'default'} variables, split at parse so
- * evaluation never rescans the text), principals, and condition values
- * already parsed into numbers, dates (ms since the epoch), CIDRs, booleans
- * or bytes. A value the parser cannot read is a parse error, never a
- * surprise at request time.
+ * Parsing compiles everything evaluation needs into the policy's arena:
+ * action patterns; resource and condition-value templates split into text,
+ * ${*}/${?}/${$} escapes and ${key, 'default'} variables; principals; and
+ * condition values already read as numbers, dates (ms since the epoch),
+ * CIDRs, booleans or bytes, so a malformed value fails at parse time.
  *
- * Matching works on "pieces": a template resolved for one request into
- * (text, len, wild) runs, where only text that came from the policy itself
- * may carry the * and ? wildcards; text substituted from the request
- * (variables) and the escapes always match literally. The glob walks the
- * pieces in place, so evaluation allocates nothing (except for a condition
- * key with more than POLICY_MAX_VALUES values).
- *
- * Invariants: a parsed policy is read-only; every statement has an action
- * list and a resource list; a bucket policy's statements have a principal
- * list, an identity policy's never do.
+ * Matching walks "pieces" (a template resolved for one request) in place:
+ * only text from the policy itself carries the * and ? wildcards; values
+ * substituted from the request and the escapes match literally. Invariants:
+ * a parsed policy is read-only; evaluation allocates only for a key with
+ * more than POLICY_MAX_VALUES values.
  */
 #include "auth/policy.h"
 
