@@ -49,6 +49,7 @@ static void usage(FILE *f)
 		"  --workers N               HTTP worker loops (default: CPUs)\n"
 		"  --domain NAME             virtual-host suffix (default: localhost); repeatable\n"
 		"  --region NAME             region (default us-east-1)\n"
+		"  --no-sigv2                refuse Signature Version 2 (legacy clients)\n"
 		"  --inline-threshold BYTES  objects up to this size live in metadata (64 KiB;\n"
 		"                            16 KiB in a cluster: they ride in the Raft log)\n"
 		"  --block-size BYTES        erasure-coding block size (1 MiB)\n"
@@ -361,6 +362,7 @@ static int cmd_server(int argc, char **argv)
 		{"raft-election-ms", required_argument, 0, 1002},
 		{"raft-snapshot-threshold", required_argument, 0, 1003},
 		{"raft-snapshot-trailing", required_argument, 0, 1004},
+		{"no-sigv2", no_argument, 0, 1008},
 		{"quiet", no_argument, 0, 'q'},
 		{"help", no_argument, 0, 'h'},
 		{0, 0, 0, 0},
@@ -436,6 +438,7 @@ static int cmd_server(int argc, char **argv)
 			domains[n_domains++] = optarg;
 			break;
 		case 'r': cfg.region = optarg; break;
+		case 1008: cfg.no_sigv2 = 1; break;
 		case 'i':
 			if (parse_u64(optarg, &v) || v > META_INLINE_MAX)
 				return bad_usage("--inline-threshold wants 0..1048576, got '%s'",

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "auth/sigv4.h"
+#include "core/digest.h"
 #include "core/err.h"
 
 struct endpoint {
@@ -75,21 +76,25 @@ static void qenc(const char *s, char *out, size_t cap)
 
 /* Sends one signed request; prints the body to stdout. Returns the HTTP
  * status or a negative error. */
-static int admin_call(const struct endpoint *e, const char *user, const char *pass,
-		      const char *method, const char *path, const char *query, char **body_out)
+static int admin_call_body(const struct endpoint *e, const char *user, const char *pass,
+			   const char *method, const char *path, const char *query,
+			   const char *body, size_t body_len, char **body_out)
 {
 	struct sigv4_header hs[3];
 	struct sigv4_request req;
 	struct sigv4_creds cr = {user, pass, "us-east-1"};
-	char amz[17], auth[1024], reqbuf[8192];
+	char amz[17], auth[1024], reqbuf[8192], sha[65];
 	struct addrinfo hints, *ai = NULL;
 	int fd = -1, rc, status = -1;
 	size_t len = 0, cap = 65536;
 	char *resp = NULL;
+	uint8_t md[32];
 
+	cn_sha256(body, body_len, md);
+	cn_hex(md, 32, sha);
 	sigv4_format_amz_date(time(NULL), amz);
 	hs[0] = (struct sigv4_header){"host", 4, e->hostport, strlen(e->hostport)};
-	hs[1] = (struct sigv4_header){"x-amz-content-sha256", 20, SIGV4_EMPTY_SHA256, 64};
+	hs[1] = (struct sigv4_header){"x-amz-content-sha256", 20, sha, 64};
 	hs[2] = (struct sigv4_header){"x-amz-date", 10, amz, 16};
 	memset(&req, 0, sizeof(req));
 	req.method = method;
@@ -100,16 +105,16 @@ static int admin_call(const struct endpoint *e, const char *user, const char *pa
 	req.headers = hs;
 	req.n_headers = 3;
 	req.now = time(NULL);
-	rc = sigv4_sign_header(&req, &cr, amz, "host;x-amz-content-sha256;x-amz-date",
-			       SIGV4_EMPTY_SHA256, auth, sizeof(auth), NULL);
+	rc = sigv4_sign_header(&req, &cr, amz, "host;x-amz-content-sha256;x-amz-date", sha, auth,
+			       sizeof(auth), NULL);
 	if (rc)
 		return rc;
 	int n = snprintf(reqbuf, sizeof(reqbuf),
 			 "%s %s%s%s HTTP/1.1\r\nHost: %s\r\nx-amz-date: %s\r\n"
 			 "x-amz-content-sha256: %s\r\nAuthorization: %s\r\n"
-			 "Content-Length: 0\r\nConnection: close\r\n\r\n",
-			 method, path, *query ? "?" : "", query, e->hostport, amz,
-			 SIGV4_EMPTY_SHA256, auth);
+			 "Content-Length: %zu\r\nConnection: close\r\n\r\n",
+			 method, path, *query ? "?" : "", query, e->hostport, amz, sha, auth,
+			 body_len);
 	if (n <= 0 || (size_t)n >= sizeof(reqbuf))
 		return CN_ETOOBIG;
 	memset(&hints, 0, sizeof(hints));
@@ -121,7 +126,8 @@ static int admin_call(const struct endpoint *e, const char *user, const char *pa
 		rc = -errno;
 		goto out;
 	}
-	if (write(fd, reqbuf, (size_t)n) != n) {
+	if (write(fd, reqbuf, (size_t)n) != n ||
+	    (body_len && write(fd, body, body_len) != (ssize_t)body_len)) {
 		rc = -EIO;
 		goto out;
 	}
@@ -165,6 +171,12 @@ out:
 		freeaddrinfo(ai);
 	free(resp);
 	return rc;
+}
+
+static int admin_call(const struct endpoint *e, const char *user, const char *pass,
+		      const char *method, const char *path, const char *query, char **body_out)
+{
+	return admin_call_body(e, user, pass, method, path, query, "", 0, body_out);
 }
 
 /* Indents JSON for people; strings are copied verbatim. */
@@ -239,6 +251,134 @@ static int read_creds(const char *dir, char *user, size_t ucap, char *pass, size
 	return 0;
 }
 
+static void admin_usage(FILE *f);
+
+/* The body {"access_key","secret_key"} from --access-key/--secret-key
+ * options in argv[from..]; "" when neither is given. 0 or 2 (usage). */
+static int key_body(int argc, char **argv, int from, char *out, size_t cap)
+{
+	const char *ak = NULL, *sk = NULL;
+
+	for (int i = from; i < argc; i += 2) {
+		if (i + 1 >= argc)
+			return 2;
+		if (strcmp(argv[i], "--access-key") == 0)
+			ak = argv[i + 1];
+		else if (strcmp(argv[i], "--secret-key") == 0)
+			sk = argv[i + 1];
+		else
+			return 2;
+	}
+	out[0] = 0;
+	if (!ak && !sk)
+		return 0;
+	/* both are plain printable ASCII (the server refuses anything else);
+	 * a quote or backslash would need escaping: refuse it here */
+	if ((ak && strpbrk(ak, "\"\\")) || (sk && strpbrk(sk, "\"\\")))
+		return 2;
+	snprintf(out, cap, "{%s%s%s%s%s%s%s}", ak ? "\"access_key\":\"" : "", ak ? ak : "",
+		 ak ? "\"" : "", ak && sk ? "," : "", sk ? "\"secret_key\":\"" : "", sk ? sk : "",
+		 sk ? "\"" : "");
+	return 0;
+}
+
+/* `user ...`, `group ...`, `policy ...` (argv[0] is the noun). Returns the
+ * HTTP status, a negative error, or 2 for a usage error (no body). */
+static int iam_command(const struct endpoint *e, const char *user, const char *pass, int argc,
+		       char **argv, char **body)
+{
+	char q[2048], a[512], b[512], kb[600];
+	const char *noun = argv[0], *verb = argc > 1 ? argv[1] : "";
+	char path[64];
+	int rc;
+
+	snprintf(path, sizeof(path), "/_cairn/admin/%s", noun);
+	if (strcmp(verb, "list") == 0 && argc == 2)
+		return admin_call(e, user, pass, "GET", path, "", body);
+	if (strcmp(noun, "user") == 0) {
+		if (strcmp(verb, "add") == 0 && argc >= 3) {
+			if (key_body(argc, argv, 3, kb, sizeof(kb)))
+				goto usage;
+			qenc(argv[2], a, sizeof(a));
+			snprintf(q, sizeof(q), "name=%s&op=add", a);
+			return admin_call_body(e, user, pass, "POST", path, q, kb, strlen(kb),
+					       body);
+		}
+		if ((strcmp(verb, "remove") == 0 || strcmp(verb, "disable") == 0 ||
+		     strcmp(verb, "enable") == 0) &&
+		    argc == 3) {
+			qenc(argv[2], a, sizeof(a));
+			snprintf(q, sizeof(q), "name=%s&op=%s", a, verb);
+			return admin_call(e, user, pass, "POST", path, q, body);
+		}
+		if (strcmp(verb, "key") == 0 && argc >= 4) {
+			const char *kv = argv[2];
+			qenc(argv[3], a, sizeof(a));
+			if (strcmp(kv, "add") == 0) {
+				if (key_body(argc, argv, 4, kb, sizeof(kb)))
+					goto usage;
+				snprintf(q, sizeof(q), "name=%s&op=key-add", a);
+				return admin_call_body(e, user, pass, "POST", path, q, kb,
+						       strlen(kb), body);
+			}
+			if ((strcmp(kv, "remove") == 0 || strcmp(kv, "disable") == 0 ||
+			     strcmp(kv, "enable") == 0) &&
+			    argc == 5) {
+				qenc(argv[4], b, sizeof(b));
+				snprintf(q, sizeof(q), "access_key=%s&name=%s&op=key-%s", b, a, kv);
+				return admin_call(e, user, pass, "POST", path, q, body);
+			}
+		}
+	} else if (strcmp(noun, "group") == 0) {
+		if ((strcmp(verb, "add") == 0 || strcmp(verb, "remove") == 0) && argc == 3) {
+			qenc(argv[2], a, sizeof(a));
+			snprintf(q, sizeof(q), "name=%s&op=%s", a, verb);
+			return admin_call(e, user, pass, "POST", path, q, body);
+		}
+		if (strcmp(verb, "member") == 0 && argc == 5 &&
+		    (strcmp(argv[2], "add") == 0 || strcmp(argv[2], "remove") == 0)) {
+			qenc(argv[3], a, sizeof(a));
+			qenc(argv[4], b, sizeof(b));
+			snprintf(q, sizeof(q), "name=%s&op=member-%s&user=%s", a, argv[2], b);
+			return admin_call(e, user, pass, "POST", path, q, body);
+		}
+	} else if (strcmp(noun, "policy") == 0) {
+		if (strcmp(verb, "add") == 0 && argc == 4) {
+			FILE *f = fopen(argv[3], "rb");
+			char *doc;
+			size_t n;
+			if (!f) {
+				fprintf(stderr, "cairn admin: %s: %s\n", argv[3], strerror(errno));
+				return 2;
+			}
+			doc = malloc(64 * 1024);
+			n = doc ? fread(doc, 1, 64 * 1024, f) : 0;
+			fclose(f);
+			if (!doc)
+				return CN_ENOMEM;
+			qenc(argv[2], a, sizeof(a));
+			snprintf(q, sizeof(q), "name=%s&op=add", a);
+			rc = admin_call_body(e, user, pass, "POST", path, q, doc, n, body);
+			free(doc);
+			return rc;
+		}
+		if (strcmp(verb, "remove") == 0 && argc == 3) {
+			qenc(argv[2], a, sizeof(a));
+			snprintf(q, sizeof(q), "name=%s&op=remove", a);
+			return admin_call(e, user, pass, "POST", path, q, body);
+		}
+		if ((strcmp(verb, "attach") == 0 || strcmp(verb, "detach") == 0) && argc == 4) {
+			qenc(argv[3], a, sizeof(a));
+			qenc(argv[2], b, sizeof(b));
+			snprintf(q, sizeof(q), "name=%s&op=%s&target=%s", a, verb, b);
+			return admin_call(e, user, pass, "POST", path, q, body);
+		}
+	}
+usage:
+	admin_usage(stderr);
+	return 2;
+}
+
 static void admin_usage(FILE *f)
 {
 	fprintf(f,
@@ -261,6 +401,18 @@ static void admin_usage(FILE *f)
 		"  cluster remove ADDR    remove the member at ADDR\n"
 		"  cluster rebalance pause|resume|stop|start\n"
 		"                         control the rebalance (progress: cluster status)\n"
+		"  user add NAME [--access-key K --secret-key S]\n"
+		"                         a user and its first key (generated unless given);\n"
+		"                         prints the secret, the only time it is shown\n"
+		"  user list | remove NAME | disable NAME | enable NAME\n"
+		"  user key add NAME [--access-key K --secret-key S]\n"
+		"  user key remove|disable|enable NAME ACCESS_KEY\n"
+		"  group add|remove NAME | group list\n"
+		"  group member add|remove GROUP USER\n"
+		"  policy add NAME FILE   an IAM policy document (JSON)\n"
+		"  policy remove NAME | policy list\n"
+		"  policy attach|detach USER|GROUP NAME\n"
+		"                         (built-in: readwrite, readonly, writeonly)\n"
 		"credentials: CAIRN_ROOT_USER/CAIRN_ROOT_PASSWORD, else "
 		"DATA_DIR/.cairn/credentials\n");
 }
@@ -356,6 +508,11 @@ int cli_admin(int argc, char **argv)
 		    strcmp(argv[i + 2], "stop") == 0 || strcmp(argv[i + 2], "start") == 0)) {
 		snprintf(q, sizeof(q), "op=rebalance-%s", argv[i + 2]);
 		rc = admin_call(&e, user, pass, "POST", "/_cairn/admin/cluster", q, &body);
+	} else if (strcmp(cmd, "user") == 0 || strcmp(cmd, "group") == 0 ||
+		   strcmp(cmd, "policy") == 0) {
+		rc = iam_command(&e, user, pass, argc - i, argv + i, &body);
+		if (rc == 2 && !body)
+			return 2;
 	} else {
 		admin_usage(stderr);
 		return 2;

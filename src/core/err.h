@@ -95,7 +95,16 @@
 	/* s3 access control lists (s3/acl.c) */                                                   \
 	X(CN_EBADACL, 600, "malformed access control list")                                        \
 	X(CN_EEMAILGRANT, 601, "grant by email address cannot be resolved")                        \
-	X(CN_EACLCONFLICT, 602, "an ACL given in more than one way")
+	X(CN_EACLCONFLICT, 602, "an ACL given in more than one way")                               \
+	/* access configuration (s3/access.c) */                                                   \
+	X(CN_ENOPOLICY, 610, "no bucket policy")                                                   \
+	X(CN_EBADPOLICY, 611, "malformed policy")                                                  \
+	X(CN_ENOPAB, 612, "no public access block configuration")                                  \
+	X(CN_ENOOWNERSHIP, 613, "no ownership controls")                                           \
+	X(CN_EACLNOTSUPP, 614, "the bucket does not allow ACLs")                                   \
+	X(CN_EACLOWNERSHIP, 615, "ACLs conflict with BucketOwnerEnforced")                         \
+	X(CN_EMISSINGSECHDR, 616, "missing a required header")                                     \
+	X(CN_ESIGV2OFF, 617, "signature version 2 is turned off")
 
 enum cn_err {
 #define CN_X(name, off, msg) name = CN_ERR_BASE - (off),

@@ -152,6 +152,9 @@ int http_worker_index(struct http_worker *w);
 /* Header lookup, case-insensitive; NULL when absent. Loop thread. */
 const struct http_header *http_request_header(const struct http_request *req, const char *name);
 /* Stop / restart delivering body bytes (backpressure). Loop thread. */
+/* The client's address as text ("127.0.0.1", "::1"; "" when unknown).
+ * Valid while the request lives. Loop thread. */
+const char *http_request_peer(const struct http_request *req);
 void http_request_pause(struct http_request *req);
 void http_request_resume(struct http_request *req);
 /* Hold the body while the request waits before its handler runs (a cluster

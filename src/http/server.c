@@ -100,9 +100,10 @@ struct http_conn {
 	struct http_request *req;
 	int reading;
 	int in_parser;
-	int in_cb;   /* inside a write callback: do not free the request */
-	int closing; /* uv_close issued (or about to be) */
-	int closed;  /* close callbacks done */
+	int in_cb;     /* inside a write callback: do not free the request */
+	int closing;   /* uv_close issued (or about to be) */
+	int closed;    /* close callbacks done */
+	char peer[46]; /* the client's address, text ("" unknown) */
 	int handles_open;
 	int lingering;
 	int close_after;
@@ -1221,6 +1222,16 @@ static void on_connection(uv_stream_t *server, int status)
 		return;
 	}
 	uv_tcp_nodelay(&c->tcp, 1);
+	{
+		struct sockaddr_storage ss;
+		int sl = sizeof(ss);
+		if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &sl) == 0) {
+			if (ss.ss_family == AF_INET)
+				uv_ip4_name((struct sockaddr_in *)&ss, c->peer, sizeof(c->peer));
+			else if (ss.ss_family == AF_INET6)
+				uv_ip6_name((struct sockaddr_in6 *)&ss, c->peer, sizeof(c->peer));
+		}
+	}
 	http_parser_init(&c->parser, HTTP_REQUEST);
 	c->parser.data = c;
 	c->state = ST_IDLE;
@@ -1443,4 +1454,9 @@ void http_server_free(struct http_server *s)
 		uv_loop_close(&s->workers[i].loop);
 	free(s->workers);
 	free(s);
+}
+
+const char *http_request_peer(const struct http_request *req)
+{
+	return req->conn ? req->conn->peer : "";
 }

@@ -28,6 +28,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <xxhash.h>
 
 #include "core/digest.h"
 #include "core/err.h"
@@ -730,6 +731,9 @@ static int do_bucket_create(struct actx *a)
 	rc = bucket_encode(&a->w, c->now, META_VERSIONING_OFF, c->attrs, c->attrs_len);
 	if (!rc)
 		rc = kv_put(a->t, KV_BUCKETS, c->bucket, c->bucket_len, a->w.p, a->w.len);
+	if (!rc && c->inline_len)
+		rc = bconf_put_packed(a->t, c->bucket, c->bucket_len, c->inline_data,
+				      c->inline_len);
 	memset(&a->st, 0, sizeof(a->st));
 	if (!rc)
 		rc = stats_store(a);
@@ -1199,6 +1203,44 @@ out:
 	return rc;
 }
 
+static int do_version_attrs(struct actx *a)
+{
+	const struct meta_cmd *c = a->c;
+	struct meta_version v;
+	uint8_t raw[KEY_ENC_MAX];
+	int in_index, rc;
+
+	if (c->has_target)
+		rc = version_get(a, c->target_vid, &v, &in_index);
+	else if (c->target_null)
+		rc = version_find_null(a, &v, &in_index);
+	else
+		return CN_EINVAL;
+	if (rc)
+		return rc == CN_ENOTFOUND ? CN_ENOVERSION : rc;
+	if (v.flags & META_VF_DELETE_MARKER) {
+		rc = CN_EDELMARKER;
+		goto out;
+	}
+	if (XXH64(v.attrs, v.attrs_len, 0) != c->size) {
+		rc = CN_ECONFLICT; /* changed since the writer read it */
+		goto out;
+	}
+	v.attrs = c->attrs;
+	v.attrs_len = c->attrs_len;
+	cn_buf_reset(&a->w);
+	rc = ver_encode(&a->w, a->fk, a->fklen, &v);
+	if (!rc && in_index) {
+		rc = kv_put(a->t, KV_INDEX, a->kenc, a->kn, a->w.p, a->w.len);
+	} else if (!rc) {
+		vraw(a, raw, v.vid);
+		rc = kv_put(a->t, KV_VERSIONS, raw, a->kn + META_ID_LEN, a->w.p, a->w.len);
+	}
+out:
+	meta_version_release(&v);
+	return rc;
+}
+
 /* A heal entry goes with its blob: only when the gc entry is that blob's
  * whole layout (a retired blob), not the old copies a move left. */
 static int heal_drop_if_same(struct actx *a, const uint8_t id[META_ID_LEN], const uint8_t *gl,
@@ -1497,6 +1539,7 @@ int meta_apply(struct kv_txn *t, const struct meta_cmd *c, struct meta_cmd_resul
 	case META_CMD_PART_PUT:
 	case META_CMD_UPLOAD_COMPLETE:
 	case META_CMD_BLOB_MOVE:
+	case META_CMD_VERSION_ATTRS:
 		rc = bucket_open(&a);
 		if (!rc)
 			rc = key_open(&a);
@@ -1514,6 +1557,8 @@ int meta_apply(struct kv_txn *t, const struct meta_cmd *c, struct meta_cmd_resul
 			rc = do_part_put(&a);
 		else if (c->type == META_CMD_BLOB_MOVE)
 			rc = do_blob_move(&a);
+		else if (c->type == META_CMD_VERSION_ATTRS)
+			rc = do_version_attrs(&a);
 		else
 			rc = do_upload_complete(&a);
 		if (!rc)

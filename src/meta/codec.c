@@ -1274,7 +1274,8 @@ int meta_cmd_decode(const void *buf, size_t len, struct meta_cmd *c)
 	if ((c->type < META_CMD_BUCKET_CREATE || c->type > META_CMD_INTENT_DROP) &&
 	    !is_map_cmd(c->type) && c->type != META_CMD_HEAL_DONE &&
 	    c->type != META_CMD_BLOB_MOVE && c->type != META_CMD_SETTING &&
-	    c->type != META_CMD_IAM && c->type != META_CMD_BUCKET_CONF)
+	    c->type != META_CMD_IAM && c->type != META_CMD_BUCKET_CONF &&
+	    c->type != META_CMD_VERSION_ATTRS)
 		return CN_ECORRUPT;
 	c->now = (int64_t)rb_u64(&r);
 	if (is_map_cmd(c->type)) {

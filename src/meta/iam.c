@@ -498,6 +498,30 @@ int bconf_apply(struct kv_txn *t, const struct meta_cmd *c)
 	return kv_put(t, KV_BCONF, k, kl, c->inline_data, c->inline_len);
 }
 
+int bconf_put_packed(struct kv_txn *t, const char *bucket, size_t blen, const uint8_t *p,
+		     size_t len)
+{
+	uint8_t k[META_BUCKET_MAX + 2 + META_BCONF_NAME_MAX];
+	size_t off = 0;
+	int rc = 0;
+
+	while (off < len && !rc) {
+		size_t nl = p[off], vl;
+		const char *name = (const char *)p + off + 1;
+		if (len - off < 1 + nl + 4 || !bconf_name_ok(name, nl))
+			return CN_EBADARG;
+		off += 1 + nl;
+		vl = (size_t)p[off] | (size_t)p[off + 1] << 8 | (size_t)p[off + 2] << 16 |
+		     (size_t)p[off + 3] << 24;
+		off += 4;
+		if (vl < 1 || vl > META_BCONF_MAX || vl > len - off)
+			return CN_EBADARG;
+		rc = kv_put(t, KV_BCONF, k, bkey(k, bucket, blen, name, nl), p + off, vl);
+		off += vl;
+	}
+	return rc;
+}
+
 int bconf_drop_bucket(struct kv_txn *t, const char *bucket, size_t blen)
 {
 	uint8_t pfx[META_BUCKET_MAX + 1];

@@ -129,7 +129,10 @@ struct meta_stats {
 /* ---- commands ---- */
 
 enum meta_cmd_type {
-	META_CMD_BUCKET_CREATE = 1,	/* bucket, now, attrs */
+	/* bucket, now, attrs; inline_data: the bucket's first configuration
+	 * documents (META_CMD_BUCKET_CONF), each (u8 name length, name, u32 LE
+	 * value length, value), written with the bucket */
+	META_CMD_BUCKET_CREATE = 1,
 	META_CMD_BUCKET_DELETE = 2,	/* bucket */
 	META_CMD_BUCKET_VERSIONING = 3, /* bucket, versioning */
 	META_CMD_PUT_VERSION = 4,	/* bucket key vid now size etag attrs loc+data, conds */
@@ -173,6 +176,12 @@ enum meta_cmd_type {
 	 * inline_data (up to META_BCONF_MAX bytes; empty deletes it). The bucket
 	 * must exist; deleting the bucket deletes its documents. */
 	META_CMD_BUCKET_CONF = 21,
+	/* Replaces the attrs of one version (its ACL, later its tags): bucket
+	 * key, target (has_target + target_vid, or target_null), attrs; size =
+	 * XXH64 (seed 0) of the attrs the writer read: when the stored ones
+	 * differ, CN_ECONFLICT and nothing changes (read again, retry).
+	 * CN_ENOVERSION when the version is gone, CN_EDELMARKER for a marker. */
+	META_CMD_VERSION_ATTRS = 22,
 };
 #define META_BCONF_NAME_MAX 32
 #define META_BCONF_MAX (64 * 1024)

@@ -176,6 +176,8 @@ int iam_policy_decode(const uint8_t *p, size_t len, int64_t *updated, const char
 int iam_apply(struct kv_txn *t, const struct meta_cmd *c, struct cn_buf *w);
 int bconf_apply(struct kv_txn *t, const struct meta_cmd *c);
 int bconf_drop_bucket(struct kv_txn *t, const char *bucket, size_t blen);
+int bconf_put_packed(struct kv_txn *t, const char *bucket, size_t blen, const uint8_t *p,
+		     size_t len);
 #define IAM_KEY_GEN "G"
 int epoch_rec_encode(struct cn_buf *w, uint64_t epoch);
 int epoch_rec_decode(const uint8_t *p, size_t len, uint64_t *epoch);

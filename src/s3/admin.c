@@ -18,6 +18,7 @@
  *                                             drives) in this node's store
  *   POST /_cairn/admin/cluster?op=add&address=A     membership change, run by
  *   POST /_cairn/admin/cluster?op=remove&address=A  the leader (any node asks it)
+ *   /_cairn/admin/user, /group, /policy       identity (admin_iam.c)
  *
  * Answers are JSON, built with jansson (DESIGN §2). Shard health in /object is computed on the
  * thread pool by reading and verifying every piece of every shard (read-only).
@@ -53,7 +54,7 @@ static json_t *jint(uint64_t v)
 }
 
 /* Sends doc (taken) as the JSON answer, one line. */
-static void send_json(struct s3_req *r, int status, json_t *doc)
+void s3_send_json(struct s3_req *r, int status, json_t *doc)
 {
 	struct s3_hdrs h = {0};
 	char *s = doc ? json_dumps(doc, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
@@ -172,7 +173,7 @@ static void admin_status(struct s3_req *r)
 		json_object_del(json_object_get(doc, "scrub"), "heal_queue");
 		json_object_set_new(doc, "rebuild", rebuild_json(&p.rebuild, ds, nd));
 	}
-	send_json(r, 200, doc);
+	s3_send_json(r, 200, doc);
 }
 
 static void admin_scrub(struct s3_req *r)
@@ -186,7 +187,7 @@ static void admin_scrub(struct s3_req *r)
 	if (strcmp(r->http->method_str, "POST") == 0)
 		scrub_trigger(r->srv->scrub);
 	scrub_progress(r->srv->scrub, &p);
-	send_json(r, 200, scrub_json(&p));
+	s3_send_json(r, 200, scrub_json(&p));
 }
 
 /* ---- /object: versions, layouts and shard health ---- */
@@ -295,7 +296,7 @@ static void obj_after(struct s3_req *r, int status, void *arg)
 		s3_send_error(r, CN_EINTERNAL);
 		return;
 	}
-	send_json(r, 200, o->doc);
+	s3_send_json(r, 200, o->doc);
 }
 
 static void admin_object(struct s3_req *r)
@@ -665,7 +666,7 @@ static void cluster_after(struct s3_req *r, int status, void *arg)
 	struct cluster_op *op = arg;
 
 	if (!status && op->op == 3 && op->rc == CN_EINVAL) {
-		send_json(r, 409, op->doc);
+		s3_send_json(r, 409, op->doc);
 		return;
 	}
 	if (status || op->rc) {
@@ -678,14 +679,14 @@ static void cluster_after(struct s3_req *r, int status, void *arg)
 						"or may not have happened"
 					      : cn_strerror(rc);
 		json_decref(op->doc);
-		send_json(r,
-			  rc == CN_EINVAL      ? 400
-			  : rc == CN_ENOLEADER ? 503
-					       : 500,
-			  json_pack("{s:s,s:s}", "error", cn_errname(rc), "message", why));
+		s3_send_json(r,
+			     rc == CN_EINVAL	  ? 400
+			     : rc == CN_ENOLEADER ? 503
+						  : 500,
+			     json_pack("{s:s,s:s}", "error", cn_errname(rc), "message", why));
 		return;
 	}
-	send_json(r, 200, op->doc);
+	s3_send_json(r, 200, op->doc);
 }
 
 static void admin_cluster(struct s3_req *r, int post)
@@ -699,16 +700,17 @@ static void admin_cluster(struct s3_req *r, int post)
 		return;
 	}
 	if (!r->srv->cluster) {
-		send_json(r, 400, json_pack("{s:s}", "error", "single node: no cluster (--peers)"));
+		s3_send_json(r, 400,
+			     json_pack("{s:s}", "error", "single node: no cluster (--peers)"));
 		return;
 	}
 	if (post && o && strncmp(o, "rebalance-", 10) == 0) {
 		const char *w = o + 10;
 		if (strcmp(w, "pause") && strcmp(w, "resume") && strcmp(w, "stop") &&
 		    strcmp(w, "start")) {
-			send_json(r, 400,
-				  json_pack("{s:s}", "error",
-					    "expected op=rebalance-pause|resume|stop|start"));
+			s3_send_json(r, 400,
+				     json_pack("{s:s}", "error",
+					       "expected op=rebalance-pause|resume|stop|start"));
 			return;
 		}
 		op->op = 3;
@@ -726,9 +728,9 @@ static void admin_cluster(struct s3_req *r, int post)
 		op->address = s3_route_param(&r->route, "address");
 		if (op->op < 0 || !op->address || strlen(op->address) > CLUSTER_ADDR_MAX ||
 		    cluster_addr_parse(op->address, &sa)) {
-			send_json(r, 400,
-				  json_pack("{s:s}", "error",
-					    "expected op=add|remove and address=HOST:PORT"));
+			s3_send_json(r, 400,
+				     json_pack("{s:s}", "error",
+					       "expected op=add|remove and address=HOST:PORT"));
 			return;
 		}
 	}
@@ -757,16 +759,16 @@ static void drive_after(struct s3_req *r, int status, void *arg)
 
 	if (status || op->rc) {
 		int rc = status ? CN_EINTERNAL : op->rc;
-		send_json(r, rc == CN_EINTERNAL || rc == CN_ENOMEM ? 500 : 409,
-			  json_pack("{s:s,s:s}", "error", cn_errname(rc), "message",
-				    op->why[0] ? op->why : cn_strerror(rc)));
+		s3_send_json(r, rc == CN_EINTERNAL || rc == CN_ENOMEM ? 500 : 409,
+			     json_pack("{s:s,s:s}", "error", cn_errname(rc), "message",
+				       op->why[0] ? op->why : cn_strerror(rc)));
 		return;
 	}
 	if (r->srv->scrub)
 		scrub_heal_now(r->srv->scrub); /* the rebuild starts now */
-	send_json(r, 200,
-		  json_pack("{s:s,s:o,s:s}", "replaced", "ok", "drive",
-			    jstr(op->path, strlen(op->path)), "rebuild", "started"));
+	s3_send_json(r, 200,
+		     json_pack("{s:s,s:o,s:s}", "replaced", "ok", "drive",
+			       jstr(op->path, strlen(op->path)), "rebuild", "started"));
 }
 
 static void admin_drive(struct s3_req *r)
@@ -783,7 +785,8 @@ static void admin_drive(struct s3_req *r)
 		return;
 	}
 	if (!o || strcmp(o, "replace") != 0 || !path) {
-		send_json(r, 400, json_pack("{s:s}", "error", "expected op=replace and path=DIR"));
+		s3_send_json(r, 400,
+			     json_pack("{s:s}", "error", "expected op=replace and path=DIR"));
 		return;
 	}
 	nd = data_store_stats(r->srv->data, ds, 64);
@@ -795,10 +798,10 @@ static void admin_drive(struct s3_req *r)
 		if (strlen(ds[i].path) == pl && memcmp(ds[i].path, path, pl) == 0)
 			op->index = i;
 	if (op->index < 0) {
-		send_json(r, 404,
-			  json_pack("{s:s,s:s}", "error", "NoSuchDrive", "message",
-				    "no drive of this server has that path (give it exactly as "
-				    "on the server's command line)"));
+		s3_send_json(r, 404,
+			     json_pack("{s:s,s:s}", "error", "NoSuchDrive", "message",
+				       "no drive of this server has that path (give it exactly as "
+				       "on the server's command line)"));
 		return;
 	}
 	snprintf(op->path, sizeof(op->path), "%.*s", (int)pl, path);
@@ -838,11 +841,13 @@ void s3_admin(struct s3_req *r)
 	} else if (strcmp(p, "gc") == 0 && post) {
 		if (r->srv->gc)
 			gc_kick(r->srv->gc);
-		send_json(r, 200, json_pack("{s:s}", "gc", "started"));
+		s3_send_json(r, 200, json_pack("{s:s}", "gc", "started"));
 	} else if (strcmp(p, "cluster") == 0) {
 		admin_cluster(r, post);
 	} else if (strcmp(p, "drive") == 0 && post) {
 		admin_drive(r);
+	} else if (strcmp(p, "user") == 0 || strcmp(p, "group") == 0 || strcmp(p, "policy") == 0) {
+		s3_admin_iam(r, p[0], post);
 	} else {
 		s3_send_error(r, CN_ENOTIMPL);
 	}

@@ -27,6 +27,7 @@ enum {
 	T_EXPIRES = 6,
 	T_META = 10,  /* name '\0' value */
 	T_CKSUM = 20, /* alg byte, composite byte, parts u32le, raw bytes */
+	T_ACL = 30,   /* the object's ACL (s3/acl.h encoding) */
 };
 
 /* Write headers whose promise cairn cannot keep yet (encryption, retention,
@@ -44,11 +45,6 @@ static const char *const not_kept[] = {
 	"x-amz-object-lock-legal-hold",
 	"x-amz-tagging",
 	"x-amz-website-redirect-location",
-	"x-amz-grant-full-control",
-	"x-amz-grant-read",
-	"x-amz-grant-read-acp",
-	"x-amz-grant-write",
-	"x-amz-grant-write-acp",
 };
 
 int s3_write_headers_check(struct s3_req *r)
@@ -60,9 +56,7 @@ int s3_write_headers_check(struct s3_req *r)
 	for (size_t i = 0; i < sizeof(not_kept) / sizeof(not_kept[0]); i++)
 		if (s3_header(r, not_kept[i]))
 			return CN_ENOTIMPL;
-	/* Only the owner has access today: "private" is what every object is. */
-	if (acl && strcmp(acl, "private") != 0 && strcmp(acl, "bucket-owner-full-control") != 0)
-		return CN_ENOTIMPL;
+	(void)acl; /* ACLs: s3_acl_for_write */
 	if (td && strcasecmp(td, "COPY") != 0)
 		return CN_ENOTIMPL;
 	/* One storage class; S3 names it STANDARD. */
@@ -114,7 +108,7 @@ int s3_attrs_from_request(struct s3_req *r, struct s3_attrs *a)
 		}
 	}
 	if (n == 0)
-		return 0;
+		return s3_acl_for_write(r, a);
 	a->meta_names = cn_pool_alloc(r->pool, sizeof(*a->meta_names) * (size_t)n);
 	a->meta_values = cn_pool_alloc(r->pool, sizeof(*a->meta_values) * (size_t)n);
 	if (!a->meta_names || !a->meta_values)
@@ -133,7 +127,7 @@ int s3_attrs_from_request(struct s3_req *r, struct s3_attrs *a)
 			a->n_meta++;
 		}
 	}
-	return 0;
+	return s3_acl_for_write(r, a);
 }
 
 static size_t put_rec(uint8_t *buf, size_t off, int tag, const void *p, size_t len)
@@ -158,6 +152,8 @@ int s3_attrs_encode(struct s3_req *r, const struct s3_attrs *a, uint8_t **out, s
 	for (int i = 0; i < a->n_meta; i++)
 		cap += 4 + strlen(a->meta_names[i]) + strlen(a->meta_values[i]);
 	cap += 3 + 6 + 32;
+	if (a->acl_len)
+		cap += 3 + a->acl_len;
 	if (cap > META_ATTRS_MAX)
 		return CN_EMETATOOBIG;
 	buf = cn_pool_alloc(r->pool, cap);
@@ -192,6 +188,8 @@ int s3_attrs_encode(struct s3_req *r, const struct s3_attrs *a, uint8_t **out, s
 		memcpy(tmp + 6, a->ck_raw, a->ck_len);
 		off = put_rec(buf, off, T_CKSUM, tmp, 6 + a->ck_len);
 	}
+	if (a->acl_len)
+		off = put_rec(buf, off, T_ACL, a->acl, a->acl_len);
 	*out = buf;
 	*len = off;
 	return 0;
@@ -248,6 +246,13 @@ int s3_attrs_decode(struct s3_req *r, const uint8_t *buf, size_t len, struct s3_
 			a->meta_names[a->n_meta] = nm;
 			a->meta_values[a->n_meta] = v;
 			a->n_meta++;
+		} else if (tag == T_ACL) {
+			uint8_t *c = cn_pool_alloc(r->pool, l ? l : 1);
+			if (!c)
+				return CN_ENOMEM;
+			memcpy(c, p, l); /* outlives the version record */
+			a->acl = c;
+			a->acl_len = l;
 		} else if (tag == T_CKSUM) {
 			if (l < 6 || l - 6 > sizeof(a->ck_raw))
 				return CN_ECORRUPT;
@@ -289,4 +294,30 @@ void s3_attrs_to_headers(struct s3_req *r, const struct s3_attrs *a, struct s3_h
 						  cn_checksum_alg_header(a->ck_alg)),
 				   cn_pool_strndup(r->pool, b64, strlen(b64)));
 	}
+}
+
+int s3_attrs_acl(const uint8_t *buf, size_t len, const uint8_t **acl, size_t *acl_len)
+{
+	size_t off = 1;
+
+	*acl = NULL;
+	*acl_len = 0;
+	if (len == 0)
+		return 0;
+	if (buf[0] != 1)
+		return CN_ECORRUPT;
+	while (off < len) {
+		size_t l;
+		if (len - off < 3)
+			return CN_ECORRUPT;
+		l = (size_t)buf[off + 1] | (size_t)buf[off + 2] << 8;
+		if (l > len - off - 3)
+			return CN_ECORRUPT;
+		if (buf[off] == T_ACL) {
+			*acl = buf + off + 3;
+			*acl_len = l;
+		}
+		off += 3 + l;
+	}
+	return 0;
 }

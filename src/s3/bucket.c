@@ -137,19 +137,38 @@ static void create_body(struct s3_req *r, int err, char *buf, size_t len)
 			return;
 		}
 	}
-	bucket_cmd(r, META_CMD_BUCKET_CREATE, 0, create_done);
+	struct bucket_op *op = cn_pool_zalloc(r->pool, sizeof(*op));
+	void *conf;
+	size_t conf_len;
+
+	if (!op) {
+		s3_send_error(r, CN_ENOMEM);
+		return;
+	}
+	/* ownership controls, Public Access Block and the ACL asked for go
+	 * with the bucket, in its one command */
+	rc = s3_bucket_initial_conf(r, &conf, &conf_len);
+	if (rc) {
+		s3_send_error(r, rc);
+		return;
+	}
+	op->cmd.type = META_CMD_BUCKET_CREATE;
+	op->cmd.now = cn_now_ns();
+	op->cmd.bucket = r->route.bucket;
+	op->cmd.bucket_len = strlen(r->route.bucket);
+	op->cmd.inline_data = conf;
+	op->cmd.inline_len = conf_len;
+	rc = s3_meta_submit(r, &op->cmd, create_done, r);
+	if (rc)
+		s3_send_error(r, rc);
 }
 
 void s3_op_create_bucket(struct s3_req *r)
 {
-	const char *acl = s3_header(r, "x-amz-acl");
 	int rc = s3_bucket_name_check(r->route.bucket);
 
-	/* Not yet kept (object lock, public ACLs): refused, not ignored. */
-	if (rc == 0 &&
-	    (s3_header(r, "x-amz-bucket-object-lock-enabled") ||
-	     (acl && strcmp(acl, "private") != 0) || s3_header(r, "x-amz-grant-full-control") ||
-	     s3_header(r, "x-amz-grant-read") || s3_header(r, "x-amz-grant-write")))
+	/* Not yet kept (object lock): refused, not ignored. */
+	if (rc == 0 && s3_header(r, "x-amz-bucket-object-lock-enabled"))
 		rc = CN_ENOTIMPL;
 	if (rc) {
 		s3_send_error(r, rc);

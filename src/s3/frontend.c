@@ -22,6 +22,7 @@
 #include <sys/random.h>
 #include <time.h>
 
+#include "auth/sigv2.h"
 #include "bg/gc.h"
 #include "bg/rebalance.h"
 #include "bg/scrub.h"
@@ -278,6 +279,7 @@ void s3_send_error_ex(struct s3_req *r, int err, struct s3_hdrs *h, const struct
 		      int n)
 {
 	const struct s3_error *e = s3_error_lookup(err);
+	struct s3_error custom;
 	struct s3_err_field auto_f[2];
 	struct s3_hdrs own = {0};
 	struct s3_error_doc d;
@@ -288,6 +290,12 @@ void s3_send_error_ex(struct s3_req *r, int err, struct s3_hdrs *h, const struct
 		return;
 	if (!h)
 		h = &own;
+	if (r->err_msg) {
+		/* a handler's more precise wording (a policy's parse error) */
+		custom = *e;
+		custom.message = r->err_msg;
+		e = &custom;
+	}
 	if (e->status >= 500)
 		log_warn("request %s %s %s: %s (%s)", r->request_id, r->http->method_str,
 			 r->http->path, cn_strerror(err), cn_errname(err));
@@ -541,23 +549,12 @@ static void ops_endpoint(struct s3_req *r)
 
 /* ---- authentication ---- */
 
-static int lookup_secret(void *arg, const char *access_key, char *secret_out, size_t cap)
-{
-	struct s3_server *s = arg;
-
-	if (strcmp(access_key, s->cfg.access_key) != 0)
-		return CN_EBADKEYID;
-	if (strlen(s->cfg.secret_key) + 1 > cap)
-		return CN_EINTERNAL;
-	strcpy(secret_out, s->cfg.secret_key);
-	return 0;
-}
-
 static int authenticate(struct s3_req *r)
 {
 	struct http_request *h = r->http;
 	struct sigv4_request sr;
 	struct sigv4_header *hs;
+	int rc;
 
 	hs = cn_pool_alloc(r->pool, sizeof(*hs) * (size_t)(h->n_headers + 1));
 	if (!hs)
@@ -578,7 +575,44 @@ static int authenticate(struct s3_req *r)
 	sr.n_headers = (size_t)h->n_headers;
 	sr.now = (time_t)(cn_now_ns() / 1000000000LL);
 	sr.region = r->srv->cfg.region;
-	return sigv4_verify(&sr, lookup_secret, r->srv, &r->auth);
+	if (sigv2_present(&sr)) {
+		struct sigv2_result v2;
+		if (r->srv->cfg.no_sigv2)
+			return CN_ESIGV2OFF;
+		rc = sigv2_verify(&sr, r->route.virtual_host ? r->route.bucket : NULL,
+				  s3_ident_secret, r, &v2);
+		if (rc) {
+			memset(&r->ident, 0, sizeof(r->ident));
+			if (rc == CN_EBADQUERYAUTH)
+				r->err_msg = "Query-string authentication requires the Signature, "
+					     "Expires and AWSAccessKeyId parameters";
+			return rc;
+		}
+		/* the body is not signed in V2 (Content-MD5, when sent, is) */
+		memset(&r->auth, 0, sizeof(r->auth));
+		r->auth.kind = v2.presigned ? SIGV4_KIND_PRESIGNED : SIGV4_KIND_HEADER;
+		r->auth.payload = SIGV4_PAYLOAD_UNSIGNED;
+		r->auth.decoded_len = UINT64_MAX;
+		r->auth.expires = v2.expires;
+		snprintf(r->auth.access_key, sizeof(r->auth.access_key), "%s", v2.access_key);
+		r->sigv2 = 1;
+		r->presigned = v2.presigned;
+		return 0;
+	}
+	rc = sigv4_verify(&sr, s3_ident_secret, r, &r->auth);
+	if (rc == CN_EACCESS) {
+		/* no signature at all: an anonymous request, which authorization
+		 * refuses unless a bucket policy or an ACL lets everyone in */
+		memset(&r->auth, 0, sizeof(r->auth));
+		r->auth.payload = SIGV4_PAYLOAD_UNSIGNED;
+		r->auth.decoded_len = UINT64_MAX;
+		memset(&r->ident, 0, sizeof(r->ident));
+		return 0;
+	}
+	if (rc)
+		memset(&r->ident, 0, sizeof(r->ident));
+	r->presigned = rc == 0 && r->auth.kind == SIGV4_KIND_PRESIGNED;
+	return rc;
 }
 
 /* ---- dispatch ---- */
@@ -606,6 +640,12 @@ static void on_abort(struct http_request *h)
 
 static void dispatch(struct s3_req *r)
 {
+	int rc = s3_authorize(r);
+
+	if (rc) {
+		s3_send_error(r, rc);
+		return;
+	}
 	switch (r->route.op) {
 	case S3_OP_LIST_BUCKETS: s3_op_list_buckets(r); break;
 	case S3_OP_CREATE_BUCKET: s3_op_create_bucket(r); break;
@@ -630,6 +670,20 @@ static void dispatch(struct s3_req *r)
 	case S3_OP_COMPLETE_MULTIPART: s3_op_complete_multipart(r); break;
 	case S3_OP_ABORT_MULTIPART: s3_op_abort_multipart(r); break;
 	case S3_OP_LIST_PARTS: s3_op_list_parts(r); break;
+	case S3_OP_GET_BUCKET_POLICY: s3_op_get_bucket_policy(r); break;
+	case S3_OP_PUT_BUCKET_POLICY: s3_op_put_bucket_policy(r); break;
+	case S3_OP_DELETE_BUCKET_POLICY: s3_op_delete_bucket_policy(r); break;
+	case S3_OP_GET_BUCKET_POLICY_STATUS: s3_op_get_bucket_policy_status(r); break;
+	case S3_OP_GET_PUBLIC_ACCESS_BLOCK: s3_op_get_public_access_block(r); break;
+	case S3_OP_PUT_PUBLIC_ACCESS_BLOCK: s3_op_put_public_access_block(r); break;
+	case S3_OP_DELETE_PUBLIC_ACCESS_BLOCK: s3_op_delete_public_access_block(r); break;
+	case S3_OP_GET_OWNERSHIP_CONTROLS: s3_op_get_ownership_controls(r); break;
+	case S3_OP_PUT_OWNERSHIP_CONTROLS: s3_op_put_ownership_controls(r); break;
+	case S3_OP_DELETE_OWNERSHIP_CONTROLS: s3_op_delete_ownership_controls(r); break;
+	case S3_OP_GET_BUCKET_ACL: s3_op_get_bucket_acl(r); break;
+	case S3_OP_PUT_BUCKET_ACL: s3_op_put_bucket_acl(r); break;
+	case S3_OP_GET_OBJECT_ACL: s3_op_get_object_acl(r); break;
+	case S3_OP_PUT_OBJECT_ACL: s3_op_put_object_acl(r); break;
 	default: s3_send_error(r, CN_ENOTIMPL); break;
 	}
 }
@@ -748,7 +802,8 @@ static void on_request(struct http_request *h, void *arg)
 		rc = authenticate(r);
 		/* A presigned URL is a bearer token that travels in links and
 		 * logs; the root-only admin API takes signed headers only. */
-		if (rc == 0 && r->auth.kind != SIGV4_KIND_HEADER)
+		if (rc == 0 &&
+		    (r->auth.kind != SIGV4_KIND_HEADER || r->ident.kind != S3_PRINCIPAL_ROOT))
 			rc = CN_EACCESS;
 		if (rc) {
 			s3_send_error(r, rc);
@@ -881,12 +936,18 @@ int s3_server_new(const struct s3_config *cfg, struct meta_store *meta, struct d
 		s->cfg.inline_threshold = 64 * 1024;
 	s->meta = meta;
 	s->data = data;
+	if (s3_authz_new(s->cfg.access_key, &s->authz, s->account_id, s->account_canonical)) {
+		free(s);
+		return CN_EINTERNAL;
+	}
 	*out = s;
 	return 0;
 }
 
 void s3_server_free(struct s3_server *s)
 {
+	if (s)
+		s3_authz_free(s->authz);
 	free(s);
 }
 

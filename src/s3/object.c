@@ -517,7 +517,22 @@ static int get_lookup(struct s3_req *r, struct get_op *g)
 			     r->is_head ? 0 : META_GET_INLINE, &g->v);
 	if (rc == 0) {
 		g->have_v = 1;
-		return 0;
+		if (r->authz_object_perm) {
+			/* only the object's own ACL can let this requester in */
+			const uint8_t *acl;
+			size_t acl_len;
+			rc = s3_attrs_acl(g->v.attrs, g->v.attrs_len, &acl, &acl_len);
+			if (!rc)
+				rc = s3_authz_object(r, acl, acl_len);
+		}
+		return rc;
+	}
+	if (r->authz_object_perm &&
+	    s3_authz_check(r, "s3:ListBucket", r->route.bucket, NULL, 0, ACL_READ)) {
+		/* a requester who may not list learns nothing of what exists */
+		if (g->v.flags & META_VF_DELETE_MARKER)
+			meta_version_release(&g->v);
+		return CN_EACCESS;
 	}
 	if ((rc == CN_ENOKEY || rc == CN_EDELMARKER) && (g->v.flags & META_VF_DELETE_MARKER)) {
 		s3_hdr_add(r, &g->err_h, "x-amz-delete-marker", "true");
@@ -528,6 +543,24 @@ static int get_lookup(struct s3_req *r, struct get_op *g)
 		}
 		meta_version_release(&g->v);
 	}
+	return rc;
+}
+
+int s3_version_for_request(struct s3_req *r, struct meta_version *v)
+{
+	const char *vid = s3_route_param(&r->route, "versionId");
+	int rc;
+
+	if (vid && !*vid)
+		return CN_EBADVERSIONID;
+	rc = meta_object_get(r->srv->meta, r->route.bucket, r->route.key, r->route.key_len, vid, 0,
+			     v);
+	if (rc && (v->flags & META_VF_DELETE_MARKER))
+		meta_version_release(v);
+	/* nobody may learn what exists from an object's ACL alone */
+	if (rc && r->authz_object_perm &&
+	    s3_authz_check(r, "s3:ListBucket", r->route.bucket, NULL, 0, ACL_READ))
+		return CN_EACCESS;
 	return rc;
 }
 

@@ -138,9 +138,6 @@ int s3_route_has(const struct s3_route *r, const char *name)
 
 /* Sub-resources S3 defines that cairn does not implement yet. */
 static const char *const unimplemented[] = {
-	"acl",
-	"policy",
-	"policyStatus",
 	"tagging",
 	"cors",
 	"lifecycle",
@@ -158,8 +155,6 @@ static const char *const unimplemented[] = {
 	"inventory",
 	"metrics",
 	"intelligent-tiering",
-	"ownershipControls",
-	"publicAccessBlock",
 	"restore",
 	"select",
 	"torrent",
@@ -176,10 +171,24 @@ static int has_unimplemented(const struct s3_route *r)
 	return 0;
 }
 
+/* Bucket sub-resources that name no object operation. */
+static const char *const bucket_only[] = {"policy", "policyStatus", "ownershipControls",
+					  "publicAccessBlock"};
+
 static enum s3_op bucket_op(const struct s3_route_input *in, const struct s3_route *r)
 {
 	switch (in->method) {
 	case S3_GET:
+		if (s3_route_has(r, "policy"))
+			return S3_OP_GET_BUCKET_POLICY;
+		if (s3_route_has(r, "policyStatus"))
+			return S3_OP_GET_BUCKET_POLICY_STATUS;
+		if (s3_route_has(r, "publicAccessBlock"))
+			return S3_OP_GET_PUBLIC_ACCESS_BLOCK;
+		if (s3_route_has(r, "ownershipControls"))
+			return S3_OP_GET_OWNERSHIP_CONTROLS;
+		if (s3_route_has(r, "acl"))
+			return S3_OP_GET_BUCKET_ACL;
 		if (s3_route_has(r, "location"))
 			return S3_OP_GET_BUCKET_LOCATION;
 		if (s3_route_has(r, "versioning"))
@@ -199,18 +208,34 @@ static enum s3_op bucket_op(const struct s3_route_input *in, const struct s3_rou
 	case S3_PUT:
 		if (s3_route_has(r, "versioning"))
 			return S3_OP_PUT_BUCKET_VERSIONING;
+		if (s3_route_has(r, "policy"))
+			return S3_OP_PUT_BUCKET_POLICY;
+		if (s3_route_has(r, "publicAccessBlock"))
+			return S3_OP_PUT_PUBLIC_ACCESS_BLOCK;
+		if (s3_route_has(r, "ownershipControls"))
+			return S3_OP_PUT_OWNERSHIP_CONTROLS;
+		if (s3_route_has(r, "acl"))
+			return S3_OP_PUT_BUCKET_ACL;
 		if (has_unimplemented(r))
 			return S3_OP_NOT_IMPLEMENTED;
 		return S3_OP_CREATE_BUCKET;
 	case S3_HEAD: return S3_OP_HEAD_BUCKET;
 	case S3_DELETE:
-		if (has_unimplemented(r))
+		if (s3_route_has(r, "policy"))
+			return S3_OP_DELETE_BUCKET_POLICY;
+		if (s3_route_has(r, "publicAccessBlock"))
+			return S3_OP_DELETE_PUBLIC_ACCESS_BLOCK;
+		if (s3_route_has(r, "ownershipControls"))
+			return S3_OP_DELETE_OWNERSHIP_CONTROLS;
+		if (has_unimplemented(r) || s3_route_has(r, "acl"))
 			return S3_OP_NOT_IMPLEMENTED;
 		return S3_OP_DELETE_BUCKET;
 	case S3_POST:
 		if (s3_route_has(r, "delete"))
 			return S3_OP_DELETE_OBJECTS;
-		return S3_OP_NOT_IMPLEMENTED;
+		if (has_unimplemented(r) || r->n_params)
+			return S3_OP_NOT_IMPLEMENTED;
+		return S3_OP_POST_OBJECT; /* a browser form upload */
 	default: return S3_OP_UNKNOWN;
 	}
 }
@@ -221,6 +246,16 @@ static enum s3_op object_op(const struct s3_route_input *in, const struct s3_rou
 
 	if (has_unimplemented(r))
 		return S3_OP_NOT_IMPLEMENTED;
+	for (size_t i = 0; i < sizeof(bucket_only) / sizeof(bucket_only[0]); i++)
+		if (s3_route_has(r, bucket_only[i]))
+			return S3_OP_NOT_IMPLEMENTED;
+	if (s3_route_has(r, "acl")) {
+		if (in->method == S3_GET)
+			return S3_OP_GET_OBJECT_ACL;
+		if (in->method == S3_PUT)
+			return S3_OP_PUT_OBJECT_ACL;
+		return S3_OP_NOT_IMPLEMENTED;
+	}
 	switch (in->method) {
 	case S3_GET: return upload ? S3_OP_LIST_PARTS : S3_OP_GET_OBJECT;
 	case S3_HEAD: return S3_OP_HEAD_OBJECT;

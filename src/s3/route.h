@@ -40,6 +40,21 @@
 	X(S3_OP_COMPLETE_MULTIPART, "CompleteMultipartUpload")                                     \
 	X(S3_OP_ABORT_MULTIPART, "AbortMultipartUpload")                                           \
 	X(S3_OP_LIST_PARTS, "ListParts")                                                           \
+	X(S3_OP_GET_BUCKET_POLICY, "GetBucketPolicy")                                              \
+	X(S3_OP_PUT_BUCKET_POLICY, "PutBucketPolicy")                                              \
+	X(S3_OP_DELETE_BUCKET_POLICY, "DeleteBucketPolicy")                                        \
+	X(S3_OP_GET_BUCKET_POLICY_STATUS, "GetBucketPolicyStatus")                                 \
+	X(S3_OP_GET_PUBLIC_ACCESS_BLOCK, "GetPublicAccessBlock")                                   \
+	X(S3_OP_PUT_PUBLIC_ACCESS_BLOCK, "PutPublicAccessBlock")                                   \
+	X(S3_OP_DELETE_PUBLIC_ACCESS_BLOCK, "DeletePublicAccessBlock")                             \
+	X(S3_OP_GET_OWNERSHIP_CONTROLS, "GetBucketOwnershipControls")                              \
+	X(S3_OP_PUT_OWNERSHIP_CONTROLS, "PutBucketOwnershipControls")                              \
+	X(S3_OP_DELETE_OWNERSHIP_CONTROLS, "DeleteBucketOwnershipControls")                        \
+	X(S3_OP_GET_BUCKET_ACL, "GetBucketAcl")                                                    \
+	X(S3_OP_PUT_BUCKET_ACL, "PutBucketAcl")                                                    \
+	X(S3_OP_GET_OBJECT_ACL, "GetObjectAcl")                                                    \
+	X(S3_OP_PUT_OBJECT_ACL, "PutObjectAcl")                                                    \
+	X(S3_OP_POST_OBJECT, "PostObject")                                                         \
 	X(S3_OP_NOT_IMPLEMENTED, "NotImplemented")
 
 enum s3_op {

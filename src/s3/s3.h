@@ -27,6 +27,7 @@ struct s3_config {
 	uint64_t max_put_size;	   /* single PUT, default 5 GiB */
 	uint64_t min_part_size;	   /* default 5 MiB */
 	uint32_t inline_threshold; /* default 64 KiB */
+	int no_sigv2;		   /* refuse Signature Version 2 */
 };
 
 struct s3_server;

@@ -19,6 +19,7 @@
 #include "data/data.h"
 #include "http/http.h"
 #include "meta/meta.h"
+#include "s3/acl.h"
 #include "s3/route.h"
 #include "s3/s3.h"
 #include "xml/xml.h"
@@ -28,8 +29,13 @@
 
 struct cluster;
 
+struct s3_authz;
+
 struct s3_server {
 	struct s3_config cfg;
+	struct s3_authz *authz; /* compiled-policy cache (authz.c) */
+	char account_id[13];	/* the one account (authz.c) */
+	char account_canonical[65];
 	struct meta_store *meta;
 	struct data_store *data;
 	struct gc *gc;		     /* may be NULL */
@@ -101,6 +107,36 @@ struct s3_err_field {
 	size_t len;
 };
 
+/* ---- identity and access (authz.c) ---- */
+
+enum s3_principal { S3_PRINCIPAL_ANON = 0, S3_PRINCIPAL_ROOT, S3_PRINCIPAL_USER };
+
+struct s3_ident {
+	enum s3_principal kind;
+	char user[META_IAM_NAME_MAX + 1];
+	char canonical[META_IAM_CANON_LEN + 1];
+	char access_key[META_IAM_KEY_MAX + 1];
+	uint8_t secret_fp[32]; /* SHA-256 of the secret the request was signed with */
+};
+
+struct s3_pab {
+	int block_public_acls, ignore_public_acls, block_public_policy, restrict_public_buckets;
+};
+
+enum s3_ownership { S3_OWN_OBJECT_WRITER = 0, S3_OWN_PREFERRED, S3_OWN_ENFORCED };
+
+/* A bucket's access configuration, read once per request. */
+struct s3_baccess {
+	int loaded;
+	char bucket[META_BUCKET_MAX + 1];
+	char *policy; /* pool memory, or NULL */
+	size_t policy_len;
+	int has_acl;
+	struct acl acl;
+	struct s3_pab pab;
+	enum s3_ownership ownership;
+};
+
 struct s3_req {
 	struct http_request *http;
 	struct s3_server *srv;
@@ -116,6 +152,16 @@ struct s3_req {
 	int barrier_rc; /* cluster read barrier outcome (frontend) */
 	struct s3_body body;
 	void *op; /* the handler's own state */
+	struct s3_ident ident;
+	int sigv2;		 /* signed with SigV2 */
+	int presigned;		 /* the signature is in the query */
+	int post_form;		 /* a browser form upload */
+	int authz_object_perm;	 /* an object ACL permission the handler must check */
+	struct s3_baccess *bacc; /* pool memory, once needed (authz.c) */
+	const char *err_msg;	 /* replaces the S3 error's standard message */
+	/* s3:ExistingObjectTag/<key> while a handler evaluates a policy */
+	int (*obj_tags_lookup)(struct s3_req *r, const char *key, const char **vals, size_t *lens,
+			       int max);
 };
 
 /* ---- front end helpers (frontend.c) ---- */
@@ -205,6 +251,8 @@ struct s3_attrs {
 	size_t ck_len;
 	int ck_composite; /* multipart: checksum of checksums, "-N" suffix */
 	uint32_t ck_parts;
+	const uint8_t *acl; /* the object's ACL (acl_encode), NULL: private */
+	size_t acl_len;
 };
 
 /* PutObject, CopyObject, CreateMultipartUpload: refuses headers that ask
@@ -212,6 +260,25 @@ struct s3_attrs {
  * redirects: CN_ENOTIMPL) and storage classes other than STANDARD
  * (CN_EBADSTORAGECLASS), instead of ignoring them. */
 int s3_write_headers_check(struct s3_req *r);
+/* The ACL a write asks for (x-amz-acl, x-amz-grant-*) into a->acl, checked
+ * against the bucket's ownership controls and Public Access Block and the
+ * requester's s3:PutObjectAcl; none asked: a->acl NULL. access.c. */
+int s3_acl_for_write(struct s3_req *r, struct s3_attrs *a);
+/* The T_ACL record of encoded attrs, without decoding the rest. */
+int s3_attrs_acl(const uint8_t *buf, size_t len, const uint8_t **acl, size_t *acl_len);
+/* CreateBucket's first configuration documents, packed for the command
+ * (ownership, Public Access Block, the ACL asked for). access.c. */
+int s3_bucket_initial_conf(struct s3_req *r, void **out, size_t *len);
+/* The bucket's access configuration for this request (authz.c); NULL when
+ * memory ran out. */
+struct s3_baccess *s3_bucket_access(struct s3_req *r, const char *bucket);
+/* The version a request names (versionId or the current one), as GET
+ * would find it. object.c. */
+int s3_version_for_request(struct s3_req *r, struct meta_version *v);
+/* Stores acl as version v's ACL (META_CMD_VERSION_ATTRS), answers the
+ * request, releases v. access.c/object.c. */
+void s3_put_version_acl(struct s3_req *r, struct meta_version *v, struct s3_attrs *at,
+			const struct acl *acl);
 /* From request headers (Content-Type, x-amz-meta-*...). CN_EMETATOOBIG when
  * user metadata exceeds 2 KB; CN_EBADARG when a value holds a control
  * character (it would be sent back as a header). Strings borrowed from the
@@ -227,6 +294,33 @@ void s3_attrs_to_headers(struct s3_req *r, const struct s3_attrs *a, struct s3_h
 
 /* ---- admin endpoints (admin.c): /_cairn/admin/..., root credentials ---- */
 void s3_admin(struct s3_req *r);
+/* authz.c. The account's ids come from the root access key. */
+int s3_authz_new(const char *root_key, struct s3_authz **out, char account_id[13],
+		 char canonical[65]);
+void s3_authz_free(struct s3_authz *a);
+/* sigv4_secret_cb: the root's or a user's secret; records who in r->ident. */
+int s3_ident_secret(void *arg, const char *access_key, char *secret_out, size_t cap);
+/* After authentication (and the cluster read barrier): 0 when r may run,
+ * CN_EACCESS, CN_EBADKEYID (a key disabled meanwhile) or an error. May
+ * leave an object ACL check to the handler (r->authz_object_perm). */
+int s3_authorize(struct s3_req *r);
+/* One more action on bucket[/key] for this requester (DeleteObjects' keys,
+ * a copy source): 0 or CN_EACCESS. bucket_perm: an ACL permission on the
+ * bucket that also allows it (0 none). */
+int s3_authz_check(struct s3_req *r, const char *action, const char *bucket, const char *key,
+		   size_t klen, int bucket_perm);
+/* The deferred object ACL check, with the version's stored ACL (absent:
+ * private). 0 when nothing was deferred. */
+int s3_authz_object(struct s3_req *r, const void *acl, size_t acl_len);
+int s3_pab_parse(const char *v, size_t len, struct s3_pab *out);
+enum s3_ownership s3_ownership_parse(const char *v);
+const char *s3_ownership_name(enum s3_ownership o);
+
+struct json_t;
+/* Sends doc (a json_t, taken) as a one-line JSON answer. */
+void s3_send_json(struct s3_req *r, int status, struct json_t *doc);
+/* /_cairn/admin/user|group|policy (admin_iam.c): what is 'u', 'g' or 'p'. */
+void s3_admin_iam(struct s3_req *r, char what, int post);
 
 /* ---- internal API (internal.c): node-to-node, cluster secret ---- */
 void s3_internal(struct s3_req *r);
@@ -261,6 +355,21 @@ void s3_op_upload_part_copy(struct s3_req *r);
 void s3_op_complete_multipart(struct s3_req *r);
 void s3_op_abort_multipart(struct s3_req *r);
 void s3_op_list_parts(struct s3_req *r);
+/* access.c */
+void s3_op_get_bucket_policy(struct s3_req *r);
+void s3_op_put_bucket_policy(struct s3_req *r);
+void s3_op_delete_bucket_policy(struct s3_req *r);
+void s3_op_get_bucket_policy_status(struct s3_req *r);
+void s3_op_get_public_access_block(struct s3_req *r);
+void s3_op_put_public_access_block(struct s3_req *r);
+void s3_op_delete_public_access_block(struct s3_req *r);
+void s3_op_get_ownership_controls(struct s3_req *r);
+void s3_op_put_ownership_controls(struct s3_req *r);
+void s3_op_delete_ownership_controls(struct s3_req *r);
+void s3_op_get_bucket_acl(struct s3_req *r);
+void s3_op_put_bucket_acl(struct s3_req *r);
+void s3_op_get_object_acl(struct s3_req *r);
+void s3_op_put_object_acl(struct s3_req *r);
 
 /* Shared by PutObject and UploadPart: stream the body into an inline buffer
  * or a blob, verify, then call done on the loop. */

@@ -813,7 +813,6 @@ def test_presigned_url_cannot_reach_admin(server):
     ("x-amz-server-side-encryption", "AES256"),
     ("x-amz-object-lock-mode", "GOVERNANCE"),
     ("x-amz-tagging", "a=b"),
-    ("x-amz-acl", "public-read"),
     ("x-amz-website-redirect-location", "/elsewhere"),
 ])
 def test_unkept_write_headers_refused(server, s3, bucket, name, value):
