@@ -156,6 +156,12 @@ void cn_hmac_sha256(const void *key, size_t klen, const void *msg, size_t mlen, 
 	HMAC(EVP_sha256(), key, (int)klen, msg, mlen, out, &n);
 }
 
+void cn_hmac_sha1(const void *key, size_t klen, const void *msg, size_t mlen, uint8_t out[20])
+{
+	unsigned int n = 20;
+	HMAC(EVP_sha1(), key, (int)klen, msg, mlen, out, &n);
+}
+
 static const struct {
 	enum cn_checksum_alg alg;
 	const char *hdr;
