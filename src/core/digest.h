@@ -73,7 +73,8 @@ void cn_digest_release(struct cn_digest *d);
 void cn_md5(const void *buf, size_t len, uint8_t out[16]);
 void cn_sha256(const void *buf, size_t len, uint8_t out[32]);
 void cn_hmac_sha256(const void *key, size_t klen, const void *msg, size_t mlen, uint8_t out[32]);
-/* HMAC-SHA1: only for SigV2 (auth/sigv2.c), which AWS defines over SHA-1. */
+/* HMAC-SHA1: only for SigV2 (auth/sigv2.c, POST forms), which AWS defines
+ * over SHA-1. */
 void cn_hmac_sha1(const void *key, size_t klen, const void *msg, size_t mlen, uint8_t out[20]);
 uint32_t cn_crc32(uint32_t crc, const void *buf, size_t len);
 uint32_t cn_crc32c(uint32_t crc, const void *buf, size_t len);

@@ -61,6 +61,8 @@
 	X(CN_EUNSIGNEDHDR, 210, "x-amz-* header not signed")                                       \
 	X(CN_EBADREGION, 211, "credential scope names another region")                             \
 	X(CN_EBADQUERYAUTH, 212, "malformed presigned credential")                                 \
+	/* auth / POST policy (browser uploads) */                                                 \
+	X(CN_EBADPOSTPOLICY, 220, "invalid POST policy document")                                  \
 	/* meta / S3 semantics decided in apply */                                                 \
 	X(CN_ENOBUCKET, 300, "no such bucket")                                                     \
 	X(CN_ENOKEY, 301, "no such key")                                                           \

@@ -84,6 +84,7 @@ static const struct {
 	{CN_EBADQUERYAUTH,
 	 {400, "AuthorizationQueryParametersError",
 	  "Error parsing the X-Amz-Credential parameter; the region is wrong."}},
+	{CN_EBADPOSTPOLICY, {400, "InvalidPolicyDocument", "Invalid Policy: Invalid JSON."}},
 	{CN_EBADCHUNK, {400, "IncompleteBody", "The aws-chunked body is malformed."}},
 	{CN_EBADSHAHDR,
 	 {400, "InvalidArgument",

@@ -71,6 +71,21 @@ static void test_hmac(void **state)
 			    "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
 }
 
+/* RFC 2202 test cases 1 and 2. */
+static void test_hmac_sha1(void **state)
+{
+	(void)state;
+	uint8_t key[20], mac[20];
+	char hex[41];
+	memset(key, 0x0b, sizeof(key));
+	cn_hmac_sha1(key, sizeof(key), "Hi There", 8, mac);
+	cn_hex(mac, 20, hex);
+	assert_string_equal(hex, "b617318655057264e28bc0b6fb378c8ef146be00");
+	cn_hmac_sha1("Jefe", 4, "what do ya want for nothing?", 28, mac);
+	cn_hex(mac, 20, hex);
+	assert_string_equal(hex, "effcdf6ae5eb2fa2d27416d5f184df9c259a7c79");
+}
+
 static void test_base64(void **state)
 {
 	(void)state;
@@ -132,6 +147,7 @@ int main(void)
 		cmocka_unit_test(test_crc_streaming_equals_oneshot),
 		cmocka_unit_test(test_digest_md5_sha256),
 		cmocka_unit_test(test_hmac),
+		cmocka_unit_test(test_hmac_sha1),
 		cmocka_unit_test(test_base64),
 		cmocka_unit_test(test_base64_capacity),
 	};
