@@ -782,3 +782,34 @@ int s3_authz_object(struct s3_req *r, const void *acl, size_t acl_len)
 	free(a);
 	return ok ? 0 : CN_EACCESS;
 }
+
+int s3_authz_source(struct s3_req *r, const char *bucket, const char *key, size_t klen,
+		    int versioned, const uint8_t *attrs, size_t attrs_len, int found)
+{
+	const uint8_t *acl;
+	size_t acl_len;
+	struct acl *a;
+	int eff, ok;
+
+	if (r->ident.kind == S3_PRINCIPAL_ROOT)
+		return 0;
+	if (load_bucket(r, bucket))
+		return CN_ENOMEM;
+	eff = policies(r, versioned ? "s3:GetObjectVersion" : "s3:GetObject", bucket, key, klen);
+	if (eff < 0)
+		return eff;
+	if (eff == POLICY_ALLOW)
+		return 0;
+	if (eff == POLICY_DENY || !found || r->bacc->ownership == S3_OWN_ENFORCED)
+		return CN_EACCESS;
+	if (s3_attrs_acl(attrs, attrs_len, &acl, &acl_len))
+		return CN_EACCESS;
+	a = malloc(sizeof(*a));
+	if (!a)
+		return CN_ENOMEM;
+	if (!acl_len || acl_decode(acl, acl_len, a) != 0)
+		acl_canned("private", r->srv->account_canonical, r->srv->account_canonical, 0, a);
+	ok = acl_grants(r, a, ACL_READ);
+	free(a);
+	return ok ? 0 : CN_EACCESS;
+}

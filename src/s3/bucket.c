@@ -60,8 +60,9 @@ void s3_op_list_buckets(struct s3_req *r)
 	xmlw_decl(&w);
 	xmlw_open(&w, "ListAllMyBucketsResult", S3_NS);
 	xmlw_open(&w, "Owner", NULL);
-	xmlw_elem(&w, "ID", r->auth.access_key);
-	xmlw_elem(&w, "DisplayName", r->auth.access_key);
+	xmlw_elem(&w, "ID", r->srv->account_canonical);
+	if (r->ident.kind != S3_PRINCIPAL_ANON)
+		xmlw_elem(&w, "DisplayName", r->srv->cfg.access_key);
 	xmlw_close(&w, "Owner");
 	xmlw_open(&w, "Buckets", NULL);
 	for (size_t i = 0; i < n; i++) {

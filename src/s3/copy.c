@@ -78,12 +78,28 @@ int s3_copy_source_open(struct s3_req *r, struct s3_copy_src *src)
 {
 	int rc = meta_object_get(r->srv->meta, src->bucket, src->key, src->key_len, src->vid,
 				 META_GET_INLINE, &src->v);
+	int arc;
 
+	if (rc) {
+		if (src->v.flags & META_VF_DELETE_MARKER)
+			meta_version_release(&src->v);
+		/* who may not read the source learns nothing about it */
+		arc = s3_authz_source(r, src->bucket, src->key, src->key_len, src->vid != NULL,
+				      NULL, 0, 0);
+		if (arc)
+			return arc;
+	}
 	if (rc == CN_EDELMARKER)
 		return CN_EBADARG; /* S3: a copy source may not name a delete marker */
 	if (rc)
 		return rc;
 	src->have_v = 1;
+	arc = s3_authz_source(r, src->bucket, src->key, src->key_len, src->vid != NULL,
+			      src->v.attrs, src->v.attrs_len, 1);
+	if (arc) {
+		s3_copy_source_close(src);
+		return arc;
+	}
 	if (src->v.loc == META_LOC_INLINE &&
 	    (!src->v.inline_data || src->v.inline_len != src->v.size)) {
 		s3_copy_source_close(src);
@@ -546,6 +562,10 @@ static int cobj_attrs(struct s3_req *r, struct cobj_op *op, int replace)
 			return rc;
 	} else {
 		op->attrs = srca;
+		/* the copy's ACL is the request's (or private), never the source's */
+		rc = s3_acl_for_write(r, &op->attrs);
+		if (rc)
+			return rc;
 	}
 	op->attrs.ck_alg = CN_CK_NONE;
 	op->attrs.ck_len = 0;

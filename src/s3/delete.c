@@ -117,6 +117,11 @@ static int prepare(struct s3_req *r, struct del_obj *o, int64_t now)
 
 	if (o->key_len > S3_MAX_KEY)
 		return CN_EKEYTOOLONG;
+	/* each key is its own decision, as S3 makes it */
+	int rc = s3_authz_check(r, o->vid ? "s3:DeleteObjectVersion" : "s3:DeleteObject",
+				r->route.bucket, o->key, o->key_len, ACL_WRITE);
+	if (rc)
+		return rc;
 	c->type = META_CMD_DELETE_OBJECT;
 	c->now = now;
 	c->bucket = r->route.bucket;

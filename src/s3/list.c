@@ -141,8 +141,9 @@ static void elem_bool(struct cn_buf *w, const char *tag, int v)
 static void elem_owner(struct s3_req *r, struct cn_buf *w, const char *tag)
 {
 	xmlw_open(w, tag, NULL);
-	xmlw_elem(w, "ID", r->auth.access_key);
-	xmlw_elem(w, "DisplayName", r->auth.access_key);
+	xmlw_elem(w, "ID", r->srv->account_canonical);
+	if (r->ident.kind != S3_PRINCIPAL_ANON) /* the root user's name */
+		xmlw_elem(w, "DisplayName", r->srv->cfg.access_key);
 	xmlw_close(w, tag);
 }
 

@@ -628,12 +628,14 @@ void s3_op_list_parts(struct s3_req *r)
 	xmlw_elem_n(&w, "Key", r->route.key, r->route.key_len);
 	xmlw_elem(&w, "UploadId", idt);
 	xmlw_open(&w, "Initiator", NULL);
-	xmlw_elem(&w, "ID", r->auth.access_key);
-	xmlw_elem(&w, "DisplayName", r->auth.access_key);
+	xmlw_elem(&w, "ID", r->srv->account_canonical);
+	if (r->ident.kind != S3_PRINCIPAL_ANON)
+		xmlw_elem(&w, "DisplayName", r->srv->cfg.access_key);
 	xmlw_close(&w, "Initiator");
 	xmlw_open(&w, "Owner", NULL);
-	xmlw_elem(&w, "ID", r->auth.access_key);
-	xmlw_elem(&w, "DisplayName", r->auth.access_key);
+	xmlw_elem(&w, "ID", r->srv->account_canonical);
+	if (r->ident.kind != S3_PRINCIPAL_ANON)
+		xmlw_elem(&w, "DisplayName", r->srv->cfg.access_key);
 	xmlw_close(&w, "Owner");
 	xmlw_elem(&w, "StorageClass", "STANDARD");
 	xmlw_elem_u64(&w, "PartNumberMarker", marker);

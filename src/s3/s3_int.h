@@ -312,6 +312,11 @@ int s3_authz_check(struct s3_req *r, const char *action, const char *bucket, con
 /* The deferred object ACL check, with the version's stored ACL (absent:
  * private). 0 when nothing was deferred. */
 int s3_authz_object(struct s3_req *r, const void *acl, size_t acl_len);
+/* Reading a copy source (CopyObject, UploadPartCopy): the policies'
+ * s3:GetObject(Version) on it, else its object ACL's READ (attrs of the
+ * version, found = it exists). 0 or CN_EACCESS. */
+int s3_authz_source(struct s3_req *r, const char *bucket, const char *key, size_t klen,
+		    int versioned, const uint8_t *attrs, size_t attrs_len, int found);
 int s3_pab_parse(const char *v, size_t len, struct s3_pab *out);
 enum s3_ownership s3_ownership_parse(const char *v);
 const char *s3_ownership_name(enum s3_ownership o);
