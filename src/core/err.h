@@ -106,7 +106,13 @@
 	X(CN_EACLNOTSUPP, 614, "the bucket does not allow ACLs")                                   \
 	X(CN_EACLOWNERSHIP, 615, "ACLs conflict with BucketOwnerEnforced")                         \
 	X(CN_EMISSINGSECHDR, 616, "missing a required header")                                     \
-	X(CN_ESIGV2OFF, 617, "signature version 2 is turned off")
+	X(CN_ESIGV2OFF, 617, "signature version 2 is turned off")                                  \
+	/* POST Object (s3/post.c) */                                                              \
+	X(CN_EMALFORMEDPOST, 620, "malformed multipart/form-data")                                 \
+	X(CN_ENOPOSTFILE, 621, "a POST without exactly one file")                                  \
+	X(CN_EPOSTPREDATA, 622, "POST fields before the file too large")                           \
+	X(CN_EPOSTFIELDS, 623, "too many POST fields")                                             \
+	X(CN_EBADPOSTENC, 624, "POST not multipart/form-data")
 
 enum cn_err {
 #define CN_X(name, off, msg) name = CN_ERR_BASE - (off),

@@ -124,8 +124,9 @@ int s3_acl_for_write(struct s3_req *r, struct s3_attrs *a)
 	a->acl = NULL;
 	a->acl_len = 0;
 	memset(&rq, 0, sizeof(rq));
-	rq.canned = s3_header(r, "x-amz-acl");
-	rq.grants = grant_headers(r);
+	rq.canned = r->post_form ? r->form_acl : s3_header(r, "x-amz-acl");
+	if (!r->post_form)
+		rq.grants = grant_headers(r);
 	if (!rq.canned && !rq.grants.read && !rq.grants.write && !rq.grants.read_acp &&
 	    !rq.grants.write_acp && !rq.grants.full_control)
 		return 0;

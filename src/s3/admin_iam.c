@@ -449,7 +449,7 @@ static void after(struct s3_req *r, int status, void *arg)
 
 static void with_body(struct s3_req *r, int err, char *buf, size_t len)
 {
-	struct iam_op *op = r->op;
+	struct iam_op *op = r->aux;
 
 	if (err) {
 		s3_send_error(r, err);
@@ -478,7 +478,7 @@ void s3_admin_iam(struct s3_req *r, char what, int post)
 					       "op= is required"));
 			return;
 		}
-		r->op = op;
+		r->aux = op;
 		s3_body_read_small(r, ADMIN_BODY_MAX, with_body);
 		return;
 	}

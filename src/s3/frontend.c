@@ -684,6 +684,7 @@ static void dispatch(struct s3_req *r)
 	case S3_OP_PUT_BUCKET_ACL: s3_op_put_bucket_acl(r); break;
 	case S3_OP_GET_OBJECT_ACL: s3_op_get_object_acl(r); break;
 	case S3_OP_PUT_OBJECT_ACL: s3_op_put_object_acl(r); break;
+	case S3_OP_POST_OBJECT: s3_op_post_object(r); break;
 	default: s3_send_error(r, CN_ENOTIMPL); break;
 	}
 }

@@ -159,6 +159,9 @@ struct s3_req {
 	int authz_object_perm;	 /* an object ACL permission the handler must check */
 	struct s3_baccess *bacc; /* pool memory, once needed (authz.c) */
 	const char *err_msg;	 /* replaces the S3 error's standard message */
+	void *form;		 /* POST Object's state (post.c) */
+	void *aux;		 /* a handler's state while r->op is taken (small bodies) */
+	const char *form_acl;	 /* POST Object's acl field (an x-amz-acl) */
 	/* s3:ExistingObjectTag/<key> while a handler evaluates a policy */
 	int (*obj_tags_lookup)(struct s3_req *r, const char *key, const char **vals, size_t *lens,
 			       int max);
@@ -375,6 +378,7 @@ void s3_op_get_bucket_acl(struct s3_req *r);
 void s3_op_put_bucket_acl(struct s3_req *r);
 void s3_op_get_object_acl(struct s3_req *r);
 void s3_op_put_object_acl(struct s3_req *r);
+void s3_op_post_object(struct s3_req *r); /* post.c */
 
 /* Shared by PutObject and UploadPart: stream the body into an inline buffer
  * or a blob, verify, then call done on the loop. */
@@ -398,6 +402,13 @@ struct s3_upload {
  * u->inline_buf; with a blob the caller must commit or hand it to GC.
  * Returns an error without calling done when it cannot start. */
 int s3_upload_start(struct s3_req *r, struct s3_upload *u, uint32_t part_no);
+/* The same for a body the caller delivers (a form's file part): always a
+ * blob; bytes through s3_upload_feed (an error stops the caller's body),
+ * the end (or the body's error) through s3_upload_end, once. The caller's
+ * HTTP body is paused and resumed here as buffers fill. r->op is taken. */
+int s3_upload_start_fed(struct s3_req *r, struct s3_upload *u);
+int s3_upload_feed(struct s3_req *r, const char *data, size_t len);
+void s3_upload_end(struct s3_req *r, int err);
 /* ---- blob intents (intent.c) ---- */
 
 /* A new blob's intent: committed (add) before its shards are renamed into

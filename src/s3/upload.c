@@ -384,15 +384,43 @@ static void blob_done(struct s3_req *r, int err)
 	advance(p);
 }
 
+static int upload_begin(struct s3_req *r, struct s3_upload *u, uint32_t part_no, uint64_t len,
+			int fed);
+
 int s3_upload_start(struct s3_req *r, struct s3_upload *u, uint32_t part_no)
 {
-	struct up *p;
 	uint64_t len;
-	int rc;
+	int rc = s3_body_prepare(r, &len);
 
-	rc = s3_body_prepare(r, &len);
 	if (rc)
 		return rc;
+	return upload_begin(r, u, part_no, len, 0);
+}
+
+int s3_upload_start_fed(struct s3_req *r, struct s3_upload *u)
+{
+	u->force_blob = 1; /* the length is unknown until the end */
+	return upload_begin(r, u, 0, UINT64_MAX, 1);
+}
+
+int s3_upload_feed(struct s3_req *r, const char *data, size_t len)
+{
+	return blob_sink(r, data, len);
+}
+
+void s3_upload_end(struct s3_req *r, int err)
+{
+	blob_done(r, err);
+}
+
+/* The common start; fed: the caller, not the HTTP body, brings the bytes
+ * (it keeps the HTTP body flowing; this pauses and resumes it). */
+static int upload_begin(struct s3_req *r, struct s3_upload *u, uint32_t part_no, uint64_t len,
+			int fed)
+{
+	struct up *p;
+	int rc;
+
 	u->size = len;
 	u->part_no = part_no;
 	p = cn_pool_zalloc(r->pool, sizeof(*p));
@@ -439,7 +467,8 @@ int s3_upload_start(struct s3_req *r, struct s3_upload *u, uint32_t part_no)
 		http_request_resume(r->http);
 		goto fail;
 	}
-	s3_body_start(r, blob_sink, blob_done);
+	if (!fed)
+		s3_body_start(r, blob_sink, blob_done);
 	return 0;
 nomem:
 	rc = CN_ENOMEM;
