@@ -257,7 +257,7 @@ static int load_bucket(struct s3_req *r, const char *bucket)
 	char *v;
 	size_t len;
 
-	if (!b && !(b = r->bacc = cn_pool_alloc(r->pool, sizeof(*b))))
+	if (!b && !(b = r->bacc = cn_pool_zalloc(r->pool, sizeof(*b))))
 		return CN_ENOMEM;
 	if (b->loaded && strcmp(b->bucket, bucket) == 0)
 		return 0;
