@@ -112,7 +112,8 @@
 	X(CN_ENOPOSTFILE, 621, "a POST without exactly one file")                                  \
 	X(CN_EPOSTPREDATA, 622, "POST fields before the file too large")                           \
 	X(CN_EPOSTFIELDS, 623, "too many POST fields")                                             \
-	X(CN_EBADPOSTENC, 624, "POST not multipart/form-data")
+	X(CN_EBADPOSTENC, 624, "POST not multipart/form-data")                                     \
+	X(CN_ECORSOFF, 625, "CORS is not enabled for this bucket")
 
 enum cn_err {
 #define CN_X(name, off, msg) name = CN_ERR_BASE - (off),

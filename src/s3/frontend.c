@@ -785,6 +785,62 @@ static void barrier_passed(struct meta_cmd *cmd, int rc, void *arg)
 	http_request_run_held(r->http, r->barrier_rc ? barrier_failed : dispatch_held, r);
 }
 
+/* A CORS preflight (OPTIONS): unauthenticated, as browsers send it. A
+ * bucket without a CORS configuration allows no cross-origin request:
+ * 403, as S3 answers, so a browser sees S3's behaviour. */
+static void preflight(struct s3_req *r)
+{
+	struct http_request *h = r->http;
+	struct s3_route_input in;
+	const char *origin = s3_header(r, "origin");
+	const char *method = s3_header(r, "access-control-request-method");
+	struct meta_bucket b;
+	char *cors;
+	size_t len;
+	int rc;
+
+	h->op = "PreflightRequest";
+	memset(&in, 0, sizeof(in));
+	in.method = S3_HEAD; /* only the bucket is wanted */
+	in.path = h->path;
+	in.path_len = h->path_len;
+	in.host = s3_header(r, "host");
+	in.domains = r->srv->cfg.domains;
+	in.n_domains = r->srv->cfg.n_domains;
+	rc = s3_route_parse(r->pool, &in, &r->route);
+	if (!rc && !origin) {
+		r->err_msg = "Insufficient information. Origin request header needed.";
+		rc = CN_EBADREQ;
+	}
+	if (!rc &&
+	    (!method || (strcmp(method, "GET") && strcmp(method, "PUT") && strcmp(method, "POST") &&
+			 strcmp(method, "DELETE") && strcmp(method, "HEAD")))) {
+		r->err_msg = cn_pool_printf(
+			r->pool, "Invalid Access-Control-Request-Method: %s",
+			method && s3_hdr_value_ok(method, strlen(method)) ? method : "null");
+		rc = CN_EBADREQ;
+	}
+	if (!rc && !r->route.bucket)
+		rc = CN_ECORSOFF;
+	if (!rc && (rc = meta_bucket_get(r->srv->meta, r->route.bucket, &b)) == 0)
+		meta_bucket_release(&b);
+	if (!rc) {
+		/* CORS rules are evaluated once buckets can have them (the
+		 * bucket-features work); until then none is configured */
+		rc = meta_bucket_conf_get(r->srv->meta, r->route.bucket, "cors", &cors, &len);
+		if (rc == 0) {
+			free(cors);
+			r->err_msg =
+				"CORSResponse: This CORS request is not allowed. This is usually "
+				"because the evalution of Origin, request method / "
+				"Access-Control-Request-Method or Access-Control-Request-Headers "
+				"are not whitelisted by the resource's CORS spec.";
+		}
+		rc = CN_ECORSOFF;
+	}
+	s3_send_error(r, rc);
+}
+
 static void on_request(struct http_request *h, void *arg)
 {
 	struct s3_server *s = arg;
@@ -815,6 +871,10 @@ static void on_request(struct http_request *h, void *arg)
 	}
 	if (strncmp(h->path, "/_cairn/", 8) == 0) {
 		ops_endpoint(r);
+		return;
+	}
+	if (strcmp(h->method_str, "OPTIONS") == 0) {
+		preflight(r);
 		return;
 	}
 	memset(&in, 0, sizeof(in));

@@ -169,6 +169,8 @@ static const struct {
 	{CN_EBADPOSTENC,
 	 {412, "PreconditionFailed",
 	  "Bucket POST must be of the enclosure-type multipart/form-data"}},
+	{CN_ECORSOFF,
+	 {403, "AccessForbidden", "CORSResponse: CORS is not enabled for this bucket."}},
 	{CN_ESIGV2OFF,
 	 {400, "InvalidRequest",
 	  "The authorization mechanism you have provided is not supported. Please use "

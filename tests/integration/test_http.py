@@ -5,6 +5,7 @@ pipelining, Expect: 100-continue, HEAD, virtual-host addressing, sub-resources
 we do not implement, key length limits. After every abuse the server must
 still answer other clients.
 """
+import http.client
 import os
 import socket
 import threading
@@ -352,3 +353,27 @@ def test_bad_percent_escape_and_utf8(server, bucket):
         r = raw_request(server, "GET", path, sign=False)
         assert r.status == 400, (path, r)
     still_serving(server)
+
+
+def test_cors_preflight_refused_without_configuration(server, s3, bucket):
+    """A browser's preflight (OPTIONS, unsigned) for a bucket without a CORS
+    configuration gets S3's 403, and a malformed one 400; nothing else."""
+    def options(path, headers):
+        c = http.client.HTTPConnection(server.host, server.port, timeout=10)
+        c.request("OPTIONS", path, headers=headers)
+        r = c.getresponse()
+        body = r.read()
+        c.close()
+        return r.status, body
+    ok = {"Origin": "http://app.example", "Access-Control-Request-Method": "PUT"}
+    st, body = options("/%s/some/key" % bucket, ok)
+    assert st == 403 and b"<Code>AccessForbidden</Code>" in body, body
+    assert b"CORS is not enabled for this bucket" in body
+    st, body = options("/%s" % bucket, ok)
+    assert st == 403, body
+    st, body = options("/%s/k" % bucket, {"Access-Control-Request-Method": "GET"})
+    assert st == 400 and b"Origin request header needed" in body, body
+    st, body = options("/%s/k" % bucket, {"Origin": "http://app.example"})
+    assert st == 400 and b"Invalid Access-Control-Request-Method: null" in body, body
+    st, body = options("/no-such-bucket-%s/k" % bucket[2:12], ok)
+    assert st == 404 and b"NoSuchBucket" in body, body
