@@ -640,7 +640,10 @@ static void on_abort(struct http_request *h)
 
 static void dispatch(struct s3_req *r)
 {
-	int rc = s3_authorize(r);
+	int rc = r->reauth ? authenticate(r) : 0;
+
+	if (!rc)
+		rc = s3_authorize(r);
 
 	if (rc) {
 		s3_send_error(r, rc);
@@ -894,6 +897,12 @@ static void on_request(struct http_request *h, void *arg)
 		return;
 	}
 	rc = authenticate(r);
+	if (rc == CN_EBADKEYID && s->cluster) {
+		/* a key created through another node may not be applied here
+		 * yet: look again after the read barrier */
+		r->reauth = 1;
+		rc = 0;
+	}
 	if (rc) {
 		s3_send_error(r, rc);
 		return;

@@ -156,6 +156,7 @@ struct s3_req {
 	int sigv2;		 /* signed with SigV2 */
 	int presigned;		 /* the signature is in the query */
 	int post_form;		 /* a browser form upload */
+	int reauth;		 /* cluster: authenticate again after the read barrier */
 	int authz_object_perm;	 /* an object ACL permission the handler must check */
 	struct s3_baccess *bacc; /* pool memory, once needed (authz.c) */
 	const char *err_msg;	 /* replaces the S3 error's standard message */
