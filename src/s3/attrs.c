@@ -31,7 +31,7 @@ enum {
 };
 
 /* Write headers whose promise cairn cannot keep yet (encryption, retention,
- * tags, ACL grants, website redirects): answering 200 while ignoring them
+ * tags, website redirects): answering 200 while ignoring them
  * would let a client believe its data is encrypted or locked. */
 static const char *const not_kept[] = {
 	"x-amz-server-side-encryption",
@@ -49,14 +49,12 @@ static const char *const not_kept[] = {
 
 int s3_write_headers_check(struct s3_req *r)
 {
-	const char *acl = s3_header(r, "x-amz-acl");
 	const char *sc = s3_header(r, "x-amz-storage-class");
 	const char *td = s3_header(r, "x-amz-tagging-directive");
 
 	for (size_t i = 0; i < sizeof(not_kept) / sizeof(not_kept[0]); i++)
 		if (s3_header(r, not_kept[i]))
 			return CN_ENOTIMPL;
-	(void)acl; /* ACLs: s3_acl_for_write */
 	if (td && strcasecmp(td, "COPY") != 0)
 		return CN_ENOTIMPL;
 	/* One storage class; S3 names it STANDARD. */

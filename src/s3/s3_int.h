@@ -260,7 +260,7 @@ struct s3_attrs {
 };
 
 /* PutObject, CopyObject, CreateMultipartUpload: refuses headers that ask
- * for what cairn does not do yet (SSE, object lock, tags, ACL grants,
+ * for what cairn does not do yet (SSE, object lock, tags, website
  * redirects: CN_ENOTIMPL) and storage classes other than STANDARD
  * (CN_EBADSTORAGECLASS), instead of ignoring them. */
 int s3_write_headers_check(struct s3_req *r);
