@@ -184,12 +184,15 @@ static int valid_access_key(const char *s, size_t len)
 	return 1;
 }
 
-/* The 28 base64 characters of a signature into its 20 bytes. */
+/* The 28 base64 characters of a signature into its 20 bytes; 1 when they
+ * are not that (S3 compares signatures as strings: such a one simply does
+ * not match, SignatureDoesNotMatch rather than a malformed request). */
 static int decode_signature(const char *s, size_t len, uint8_t mac[MAC_LEN])
 {
+	memset(mac, 0, MAC_LEN);
 	if (len != SIGV2_SIGNATURE_LEN)
-		return -1;
-	return cn_b64_decode(s, len, mac, MAC_LEN) == MAC_LEN ? 0 : -1;
+		return 1;
+	return cn_b64_decode(s, len, mac, MAC_LEN) == MAC_LEN ? 0 : 1;
 }
 
 /* ---- the request ---- */
@@ -710,7 +713,7 @@ static int bucket_only_path(const struct sigv4_request *req, const char *vhost)
  * claimed signature (compared in constant time). */
 static int check_signature(const struct sigv4_request *req, const char *vhost,
 			   const struct query *q, const struct form *forms, size_t n_forms,
-			   const char *access_key, const uint8_t claimed[MAC_LEN],
+			   const char *access_key, const uint8_t claimed[MAC_LEN], int bogus,
 			   sigv4_secret_cb get_secret, void *arg)
 {
 	char secret[SIGV4_MAX_SECRET + 1];
@@ -724,7 +727,7 @@ static int check_signature(const struct sigv4_request *req, const char *vhost,
 	if (rc)
 		goto out;
 	secret[SIGV4_MAX_SECRET] = '\0';
-	for (size_t i = 0; i < n_forms && !match; i++) {
+	for (size_t i = 0; i < n_forms && !match && !bogus; i++) {
 		if ((rc = build(&b, req, vhost, q, &forms[i])))
 			goto out;
 		cn_hmac_sha1(secret, strlen(secret), b.s, b.len, mac);
@@ -753,7 +756,7 @@ static size_t add_form(struct form *forms, size_t n, enum date_line date, const 
 
 /* Authorization = "AWS" SP AWSAccessKeyId ":" base64(Signature) */
 static int parse_authorization(const struct sigv4_header *h, char *access_key,
-			       uint8_t claimed[MAC_LEN])
+			       uint8_t claimed[MAC_LEN], int *bogus)
 {
 	const char *v = h->value, *colon;
 	size_t len = h->value_len, pos = 3, klen;
@@ -769,8 +772,9 @@ static int parse_authorization(const struct sigv4_header *h, char *access_key,
 	klen = (size_t)(colon - (v + pos));
 	if (!valid_access_key(v + pos, klen))
 		return CN_EBADAUTH;
-	if (decode_signature(colon + 1, (size_t)(v + len - colon - 1), claimed))
-		return CN_EBADAUTH;
+	if (colon + 1 == v + len)
+		return CN_EBADAUTH; /* no signature at all */
+	*bogus = decode_signature(colon + 1, (size_t)(v + len - colon - 1), claimed);
 	memcpy(access_key, v + pos, klen);
 	access_key[klen] = '\0';
 	return 0;
@@ -782,6 +786,7 @@ static int verify_header(const struct sigv4_request *req, const char *vhost, con
 {
 	char access_key[SIGV4_MAX_ACCESS_KEY + 1];
 	uint8_t claimed[MAC_LEN];
+	int bogus = 0;
 	const struct sigv4_header *amz_date = find_header(req, "x-amz-date"),
 				  *date = find_header(req, "date"), *stamp;
 	struct form forms[MAX_FORMS];
@@ -789,7 +794,7 @@ static int verify_header(const struct sigv4_request *req, const char *vhost, con
 	int slash = bucket_only_path(req, vhost), rc;
 	time_t t;
 
-	if ((rc = parse_authorization(auth, access_key, claimed)))
+	if ((rc = parse_authorization(auth, access_key, claimed, &bogus)))
 		return rc;
 	/* Time stamp requirement: x-amz-date wins over Date; 15 minutes. */
 	stamp = amz_date ? amz_date : date;
@@ -810,7 +815,7 @@ static int verify_header(const struct sigv4_request *req, const char *vhost, con
 			n = add_form(forms, n, DATE_HEADER, NULL, slash);
 		n = add_form(forms, n, DATE_AMZ, NULL, slash);
 	}
-	rc = check_signature(req, vhost, q, forms, n, access_key, claimed, get_secret, arg);
+	rc = check_signature(req, vhost, q, forms, n, access_key, claimed, bogus, get_secret, arg);
 	if (rc)
 		return rc;
 	out->presigned = 0;
@@ -829,6 +834,7 @@ static int verify_presigned(const struct sigv4_request *req, const char *vhost,
 	char access_key[SIGV4_MAX_ACCESS_KEY + 1];
 	char sigbuf[SIGV2_SIGNATURE_LEN], expires[MAX_EXPIRES_DIGITS + 1];
 	uint8_t claimed[MAC_LEN];
+	int bogus = 0;
 	struct form forms[MAX_FORMS];
 	size_t n;
 	time_t t = 0;
@@ -852,12 +858,14 @@ static int verify_presigned(const struct sigv4_request *req, const char *vhost,
 		return CN_EBADQUERYAUTH;
 	/* A '+' the client forgot to encode arrives as a space; base64 has
 	 * no spaces, so take it back. */
-	if (sig->value_len != SIGV2_SIGNATURE_LEN)
-		return CN_EBADQUERYAUTH;
-	for (size_t i = 0; i < SIGV2_SIGNATURE_LEN; i++)
-		sigbuf[i] = sig->value[i] == ' ' ? '+' : sig->value[i];
-	if (decode_signature(sigbuf, sizeof(sigbuf), claimed))
-		return CN_EBADQUERYAUTH;
+	if (sig->value_len == SIGV2_SIGNATURE_LEN) {
+		for (size_t i = 0; i < SIGV2_SIGNATURE_LEN; i++)
+			sigbuf[i] = sig->value[i] == ' ' ? '+' : sig->value[i];
+		bogus = decode_signature(sigbuf, sizeof(sigbuf), claimed);
+	} else {
+		bogus = 1;
+		memset(claimed, 0, MAC_LEN);
+	}
 	/* Expires: epoch seconds, plain decimal. */
 	if (ex->value_len == 0 || ex->value_len > MAX_EXPIRES_DIGITS)
 		return CN_EBADQUERYAUTH;
@@ -875,7 +883,7 @@ static int verify_presigned(const struct sigv4_request *req, const char *vhost,
 	memcpy(access_key, ak->value, ak->value_len);
 	access_key[ak->value_len] = '\0';
 	n = add_form(forms, 0, DATE_EXPIRES, expires, bucket_only_path(req, vhost));
-	rc = check_signature(req, vhost, q, forms, n, access_key, claimed, get_secret, arg);
+	rc = check_signature(req, vhost, q, forms, n, access_key, claimed, bogus, get_secret, arg);
 	if (rc)
 		return rc;
 	out->presigned = 1;

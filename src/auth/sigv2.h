@@ -81,8 +81,9 @@ int sigv2_present(const struct sigv4_request *req);
  * mechanism), CN_EBADQUERYAUTH (malformed, missing or repeated presigned
  * parameters, Expires too far ahead), CN_EBADDATE (no or unparseable
  * timestamp), CN_ESKEW, CN_EEXPIRED, CN_EBADKEYID (from get_secret),
- * CN_EBADSIG, CN_EBADREQ (undecodable query, a path not starting with '/',
- * a signed sub-resource value holding '&'), CN_ETOOBIG, CN_ENOMEM, CN_EINVAL
+ * CN_EBADSIG (also for a signature that is not 28 base64 characters: S3
+ * compares signature strings, so such a one does not match), CN_EBADREQ (undecodable query, a path
+ * not starting with '/', a signed sub-resource value holding '&'), CN_ETOOBIG, CN_ENOMEM, CN_EINVAL
  * (bucket_vhost is ""), or another error get_secret returns. get_secret is
  * called at most once, on this thread. Any thread. */
 int sigv2_verify(const struct sigv4_request *req, const char *bucket_vhost,

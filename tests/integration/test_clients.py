@@ -294,3 +294,46 @@ def test_rclone_sync_check_lsjson(rclone, s3, tmp_path):
     rclone("purge", "cairn:%s" % b)
     with pytest.raises(Exception):
         s3.head_bucket(Bucket=b)
+
+
+@pytest.mark.parametrize("v2", [True, False], ids=["sigv2", "sigv4"])
+def test_s3cmd_roundtrip_and_signurl(server, tmp_path, v2):
+    """s3cmd (Debian's) in its SigV2 mode and its SigV4 mode: make a bucket,
+    put, list, get, delete; and a `signurl` (always SigV2) fetched by curl."""
+    if not shutil.which("s3cmd"):
+        pytest.skip("s3cmd not installed")
+    hostport = "%s:%d" % (server.host, server.port)
+    cfg = tmp_path / "s3cfg"
+    cfg.write_text("[default]\naccess_key = %s\nsecret_key = %s\nhost_base = %s\n"
+                   "host_bucket = %s\nuse_https = False\nsignature_v2 = %s\n"
+                   "bucket_location = us-east-1\n"
+                   % (server.access_key, server.secret_key, hostport, hostport,
+                      "True" if v2 else "False"))
+    bucket = "s3cmd-%s" % uuid.uuid4().hex[:12]
+
+    def run(*args):
+        p = subprocess.run(["s3cmd", "-c", str(cfg), "--no-progress"] + list(args),
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=CLI_TIMEOUT)
+        assert p.returncode == 0, "s3cmd %s -> %d\n%s\n%s" % (
+            args, p.returncode, p.stdout.decode()[-2000:], p.stderr.decode()[-2000:])
+        return p.stdout.decode()
+    src = tmp_path / "src.bin"
+    data = os.urandom(3 * MiB + 17)
+    src.write_bytes(data)
+    run("mb", "s3://" + bucket)
+    run("put", str(src), "s3://%s/dir/obj.bin" % bucket)
+    assert "dir/obj.bin" in run("ls", "-r", "s3://" + bucket)
+    out = tmp_path / "out.bin"
+    run("get", "s3://%s/dir/obj.bin" % bucket, str(out))
+    assert hashlib.sha256(out.read_bytes()).digest() == hashlib.sha256(data).digest()
+    url = run("signurl", "s3://%s/dir/obj.bin" % bucket, "+120").strip().splitlines()[-1]
+    assert "Signature=" in url and "AWSAccessKeyId=" in url, url
+    got = subprocess.run(["curl", "-s", "-f", url], stdout=subprocess.PIPE, timeout=60)
+    assert got.returncode == 0 and hashlib.sha256(got.stdout).digest() == \
+        hashlib.sha256(data).digest()
+    bad = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}",
+                          url.replace("Signature=", "Signature=x")],
+                         stdout=subprocess.PIPE, timeout=60)
+    assert bad.stdout == b"403", bad.stdout
+    run("del", "s3://%s/dir/obj.bin" % bucket)
+    run("rb", "s3://" + bucket)
