@@ -527,7 +527,7 @@ static int get_lookup(struct s3_req *r, struct get_op *g)
 		}
 		return rc;
 	}
-	if (r->authz_object_perm &&
+	if ((rc == CN_ENOKEY || rc == CN_ENOVERSION) &&
 	    s3_authz_check(r, "s3:ListBucket", r->route.bucket, NULL, 0, ACL_READ)) {
 		/* a requester who may not list learns nothing of what exists */
 		if (g->v.flags & META_VF_DELETE_MARKER)
@@ -557,8 +557,8 @@ int s3_version_for_request(struct s3_req *r, struct meta_version *v)
 			     v);
 	if (rc && (v->flags & META_VF_DELETE_MARKER))
 		meta_version_release(v);
-	/* nobody may learn what exists from an object's ACL alone */
-	if (rc && r->authz_object_perm &&
+	/* S3: a missing key is 404 only to whom may list the bucket */
+	if ((rc == CN_ENOKEY || rc == CN_ENOVERSION) &&
 	    s3_authz_check(r, "s3:ListBucket", r->route.bucket, NULL, 0, ACL_READ))
 		return CN_EACCESS;
 	return rc;
