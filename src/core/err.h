@@ -113,7 +113,12 @@
 	X(CN_EPOSTPREDATA, 622, "POST fields before the file too large")                           \
 	X(CN_EPOSTFIELDS, 623, "too many POST fields")                                             \
 	X(CN_EBADPOSTENC, 624, "POST not multipart/form-data")                                     \
-	X(CN_ECORSOFF, 625, "CORS is not enabled for this bucket")
+	X(CN_ECORSOFF, 625, "CORS is not enabled for this bucket")                                 \
+	/* object and bucket tags (s3/tagging.c) */                                                \
+	X(CN_EBADTAG, 710, "invalid tag")                                                          \
+	X(CN_ETAGCOUNT, 711, "more tags than a tag set may hold")                                  \
+	X(CN_EBADTAGHDR, 712, "malformed x-amz-tagging header")                                    \
+	X(CN_ENOTAGSET, 713, "no tag set")
 
 enum cn_err {
 #define CN_X(name, off, msg) name = CN_ERR_BASE - (off),

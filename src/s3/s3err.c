@@ -177,6 +177,18 @@ static const struct {
 	  "AWS4-HMAC-SHA256."}},
 	{CN_EMISSINGSECHDR,
 	 {400, "MissingSecurityHeader", "Your request was missing a required header"}},
+	{CN_EBADTAG,
+	 {400, "InvalidTag",
+	  "Your request contains tag input that is not valid. For example, your request might "
+	  "contain duplicate keys, keys or values that are too long, or system tags."}},
+	/* S3 answers a tag count over the limit with BadRequest, not InvalidTag;
+	 * the bucket form says "Bucket tag count cannot be greater than 50". */
+	{CN_ETAGCOUNT, {400, "BadRequest", "Object tags cannot be greater than 10"}},
+	{CN_EBADTAGHDR,
+	 {400, "InvalidArgument",
+	  "The header 'x-amz-tagging' shall be encoded as UTF-8 then URLEncoded URL query "
+	  "parameters without tag name duplicates."}},
+	{CN_ENOTAGSET, {404, "NoSuchTagSet", "There is no tag set associated with the bucket."}},
 	{CN_EDATALOST,
 	 {500, "InternalError", "The object's data could not be read: too many shards are lost."}},
 	{CN_ENOSPACE, {507, "InsufficientStorage", "The storage is full."}},
