@@ -118,7 +118,10 @@
 	X(CN_EBADTAG, 710, "invalid tag")                                                          \
 	X(CN_ETAGCOUNT, 711, "more tags than a tag set may hold")                                  \
 	X(CN_EBADTAGHDR, 712, "malformed x-amz-tagging header")                                    \
-	X(CN_ENOTAGSET, 713, "no tag set")
+	X(CN_ENOTAGSET, 713, "no tag set")                                                         \
+	/* bucket lifecycle configuration (s3/lifecycle.c) */                                      \
+	X(CN_ENOLIFECYCLE, 720, "no lifecycle configuration")                                      \
+	X(CN_EBADLIFECYCLE, 721, "lifecycle rule not allowed")
 
 enum cn_err {
 #define CN_X(name, off, msg) name = CN_ERR_BASE - (off),

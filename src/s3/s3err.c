@@ -171,6 +171,9 @@ static const struct {
 	  "Bucket POST must be of the enclosure-type multipart/form-data"}},
 	{CN_ECORSOFF,
 	 {403, "AccessForbidden", "CORSResponse: CORS is not enabled for this bucket."}},
+	{CN_ENOLIFECYCLE,
+	 {404, "NoSuchLifecycleConfiguration", "The lifecycle configuration does not exist."}},
+	{CN_EBADLIFECYCLE, {400, "InvalidRequest", "The lifecycle configuration is not valid."}},
 	{CN_ESIGV2OFF,
 	 {400, "InvalidRequest",
 	  "The authorization mechanism you have provided is not supported. Please use "
