@@ -658,9 +658,9 @@ void s3_op_get_object_acl(struct s3_req *r)
 		return;
 	}
 	rc = s3_attrs_decode(r, v.attrs, v.attrs_len, &at);
-	meta_version_release(&v);
 	if (!rc)
-		rc = s3_authz_object(r, at.acl, at.acl_len);
+		rc = s3_authz_version(r, v.attrs, v.attrs_len);
+	meta_version_release(&v);
 	if (rc) {
 		s3_send_error(r, rc);
 		return;
@@ -700,7 +700,7 @@ static void object_acl_body(struct s3_req *r, int err, char *buf, size_t len)
 	}
 	rc = s3_attrs_decode(r, v.attrs, v.attrs_len, &at);
 	if (!rc)
-		rc = s3_authz_object(r, at.acl, at.acl_len);
+		rc = s3_authz_version(r, v.attrs, v.attrs_len);
 	if (!rc)
 		rc = acl_of_put(r, buf, len, 0, a);
 	if (!rc && b->ownership == S3_OWN_ENFORCED && grants_others(a))
@@ -724,7 +724,11 @@ void s3_op_put_object_acl(struct s3_req *r)
 
 struct vacl_op {
 	struct meta_cmd cmd;
+	int is_tags; /* else the ACL */
 	struct acl acl;
+	const uint8_t *tags;
+	size_t tags_len;
+	int status;
 	int tries;
 };
 
@@ -761,7 +765,7 @@ static void vacl_done(struct meta_cmd *cmd, int rc, void *arg)
 			s3_hdr_add(r, &h, "x-amz-version-id", t);
 		}
 	}
-	s3_send(r, 200, &h, NULL, 0);
+	s3_send(r, op->status, &h, NULL, 0);
 }
 
 static void vacl_submit(struct s3_req *r, struct vacl_op *op, struct meta_version *v,
@@ -774,15 +778,21 @@ static void vacl_submit(struct s3_req *r, struct vacl_op *op, struct meta_versio
 	int rc;
 
 	cn_buf_init(&w);
-	rc = acl_encode(&op->acl, &w);
-	if (!rc) {
-		uint8_t *p = cn_pool_alloc(r->pool, w.len);
-		if (p) {
-			memcpy(p, w.p, w.len);
-			at->acl = p;
-			at->acl_len = w.len;
-		} else {
-			rc = CN_ENOMEM;
+	if (op->is_tags) {
+		at->tags = op->tags;
+		at->tags_len = op->tags_len;
+		rc = 0;
+	} else {
+		rc = acl_encode(&op->acl, &w);
+		if (!rc) {
+			uint8_t *p = cn_pool_alloc(r->pool, w.len);
+			if (p) {
+				memcpy(p, w.p, w.len);
+				at->acl = p;
+				at->acl_len = w.len;
+			} else {
+				rc = CN_ENOMEM;
+			}
 		}
 	}
 	cn_buf_release(&w);
@@ -826,5 +836,23 @@ void s3_put_version_acl(struct s3_req *r, struct meta_version *v, struct s3_attr
 		return;
 	}
 	op->acl = *acl;
+	op->status = 200;
+	vacl_submit(r, op, v, at);
+}
+
+void s3_put_version_tags(struct s3_req *r, struct meta_version *v, struct s3_attrs *at,
+			 const uint8_t *tags, size_t tags_len, int status)
+{
+	struct vacl_op *op = cn_pool_zalloc(r->pool, sizeof(*op));
+
+	if (!op) {
+		meta_version_release(v);
+		s3_send_error(r, CN_ENOMEM);
+		return;
+	}
+	op->is_tags = 1;
+	op->tags = tags;
+	op->tags_len = tags_len;
+	op->status = status;
 	vacl_submit(r, op, v, at);
 }

@@ -157,8 +157,9 @@ static void admin_status(struct s3_req *r)
 	meta_bucket_list_release(bk, nb);
 	/* the account every bucket belongs to: x-amz-expected-bucket-owner
 	 * takes the id, ACL grants name the canonical id */
-	json_object_set_new(doc, "account", json_pack("{s:s,s:s}", "id", r->srv->account_id,
-						       "canonical_id", r->srv->account_canonical));
+	json_object_set_new(doc, "account",
+			    json_pack("{s:s,s:s}", "id", r->srv->account_id, "canonical_id",
+				      r->srv->account_canonical));
 	json_object_set_new(doc, "drives", drives);
 	json_object_set_new(doc, "buckets", buckets);
 	json_object_set_new(doc, "heal_queue", jint(data_heal_queue_len(r->srv->data)));

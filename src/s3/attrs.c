@@ -28,6 +28,7 @@ enum {
 	T_META = 10,  /* name '\0' value */
 	T_CKSUM = 20, /* alg byte, composite byte, parts u32le, raw bytes */
 	T_ACL = 30,   /* the object's ACL (s3/acl.h encoding) */
+	T_TAGS = 31,  /* the object's tag set (s3/tagging.h encoding) */
 };
 
 /* Write headers whose promise cairn cannot keep yet (encryption, retention,
@@ -43,7 +44,6 @@ static const char *const not_kept[] = {
 	"x-amz-object-lock-mode",
 	"x-amz-object-lock-retain-until-date",
 	"x-amz-object-lock-legal-hold",
-	"x-amz-tagging",
 	"x-amz-website-redirect-location",
 };
 
@@ -55,8 +55,8 @@ int s3_write_headers_check(struct s3_req *r)
 	for (size_t i = 0; i < sizeof(not_kept) / sizeof(not_kept[0]); i++)
 		if (s3_header(r, not_kept[i]))
 			return CN_ENOTIMPL;
-	if (td && strcasecmp(td, "COPY") != 0)
-		return CN_ENOTIMPL;
+	if (td && strcasecmp(td, "COPY") != 0 && strcasecmp(td, "REPLACE") != 0)
+		return CN_EBADARG;
 	/* One storage class; S3 names it STANDARD. */
 	if (sc && strcmp(sc, "STANDARD") != 0)
 		return CN_EBADSTORAGECLASS;
@@ -106,7 +106,7 @@ int s3_attrs_from_request(struct s3_req *r, struct s3_attrs *a)
 		}
 	}
 	if (n == 0)
-		return s3_acl_for_write(r, a);
+		goto out;
 	a->meta_names = cn_pool_alloc(r->pool, sizeof(*a->meta_names) * (size_t)n);
 	a->meta_values = cn_pool_alloc(r->pool, sizeof(*a->meta_values) * (size_t)n);
 	if (!a->meta_names || !a->meta_values)
@@ -125,7 +125,9 @@ int s3_attrs_from_request(struct s3_req *r, struct s3_attrs *a)
 			a->n_meta++;
 		}
 	}
-	return s3_acl_for_write(r, a);
+out:;
+	int rc = s3_tags_for_write(r, a);
+	return rc ? rc : s3_acl_for_write(r, a);
 }
 
 static size_t put_rec(uint8_t *buf, size_t off, int tag, const void *p, size_t len)
@@ -152,6 +154,8 @@ int s3_attrs_encode(struct s3_req *r, const struct s3_attrs *a, uint8_t **out, s
 	cap += 3 + 6 + 32;
 	if (a->acl_len)
 		cap += 3 + a->acl_len;
+	if (a->tags_len)
+		cap += 3 + a->tags_len;
 	if (cap > META_ATTRS_MAX)
 		return CN_EMETATOOBIG;
 	buf = cn_pool_alloc(r->pool, cap);
@@ -188,6 +192,8 @@ int s3_attrs_encode(struct s3_req *r, const struct s3_attrs *a, uint8_t **out, s
 	}
 	if (a->acl_len)
 		off = put_rec(buf, off, T_ACL, a->acl, a->acl_len);
+	if (a->tags_len)
+		off = put_rec(buf, off, T_TAGS, a->tags, a->tags_len);
 	*out = buf;
 	*len = off;
 	return 0;
@@ -244,13 +250,18 @@ int s3_attrs_decode(struct s3_req *r, const uint8_t *buf, size_t len, struct s3_
 			a->meta_names[a->n_meta] = nm;
 			a->meta_values[a->n_meta] = v;
 			a->n_meta++;
-		} else if (tag == T_ACL) {
+		} else if (tag == T_ACL || tag == T_TAGS) {
 			uint8_t *c = cn_pool_alloc(r->pool, l ? l : 1);
 			if (!c)
 				return CN_ENOMEM;
 			memcpy(c, p, l); /* outlives the version record */
-			a->acl = c;
-			a->acl_len = l;
+			if (tag == T_ACL) {
+				a->acl = c;
+				a->acl_len = l;
+			} else {
+				a->tags = c;
+				a->tags_len = l;
+			}
 		} else if (tag == T_CKSUM) {
 			if (l < 6 || l - 6 > sizeof(a->ck_raw))
 				return CN_ECORRUPT;
@@ -294,12 +305,13 @@ void s3_attrs_to_headers(struct s3_req *r, const struct s3_attrs *a, struct s3_h
 	}
 }
 
-int s3_attrs_acl(const uint8_t *buf, size_t len, const uint8_t **acl, size_t *acl_len)
+/* The record of one tag, without decoding the rest. */
+static int find_rec(const uint8_t *buf, size_t len, int want, const uint8_t **out, size_t *out_len)
 {
 	size_t off = 1;
 
-	*acl = NULL;
-	*acl_len = 0;
+	*out = NULL;
+	*out_len = 0;
 	if (len == 0)
 		return 0;
 	if (buf[0] != 1)
@@ -311,11 +323,21 @@ int s3_attrs_acl(const uint8_t *buf, size_t len, const uint8_t **acl, size_t *ac
 		l = (size_t)buf[off + 1] | (size_t)buf[off + 2] << 8;
 		if (l > len - off - 3)
 			return CN_ECORRUPT;
-		if (buf[off] == T_ACL) {
-			*acl = buf + off + 3;
-			*acl_len = l;
+		if (buf[off] == want) {
+			*out = buf + off + 3;
+			*out_len = l;
 		}
 		off += 3 + l;
 	}
 	return 0;
+}
+
+int s3_attrs_tags(const uint8_t *buf, size_t len, const uint8_t **tags, size_t *tags_len)
+{
+	return find_rec(buf, len, T_TAGS, tags, tags_len);
+}
+
+int s3_attrs_acl(const uint8_t *buf, size_t len, const uint8_t **acl, size_t *acl_len)
+{
+	return find_rec(buf, len, T_ACL, acl, acl_len);
 }

@@ -48,6 +48,7 @@
 #include "core/err.h"
 #include "core/log.h"
 #include "s3/acl.h"
+#include "s3/tagging.h"
 
 #define CACHE_SLOTS 128
 
@@ -402,8 +403,23 @@ static int lookup(void *arg, const char *key, const char **vals, size_t *lens, i
 									       : key[3 + i]);
 		return one(s3_header(r, h), vals, lens, max);
 	}
-	if (strncasecmp(key, "s3:ExistingObjectTag/", 21) == 0 && r->obj_tags_lookup)
-		return r->obj_tags_lookup(r, key + 21, vals, lens, max);
+	if (strncasecmp(key, "s3:ExistingObjectTag/", 21) == 0) {
+		const char *v;
+		size_t vl;
+		if (!r->vtags) {
+			/* the object is not read yet: the handler decides again
+			 * once it has its tags (s3_authz_version) */
+			r->tags_asked = 1;
+			return 0;
+		}
+		if (tagging_get(r->vtags, key + 21, &v, &vl) != 0)
+			return 0;
+		if (max >= 1) {
+			vals[0] = v;
+			lens[0] = vl;
+		}
+		return 1;
+	}
 	return 0;
 }
 
@@ -717,6 +733,18 @@ static struct need need_of(struct s3_req *r)
 		n.action = "s3:PutBucketAcl";
 		n.bucket_perm = ACL_WRITE_ACP;
 		break;
+	case S3_OP_GET_OBJECT_TAGGING:
+		n.action = vid ? "s3:GetObjectVersionTagging" : "s3:GetObjectTagging";
+		break;
+	case S3_OP_PUT_OBJECT_TAGGING:
+		n.action = vid ? "s3:PutObjectVersionTagging" : "s3:PutObjectTagging";
+		break;
+	case S3_OP_DELETE_OBJECT_TAGGING:
+		n.action = vid ? "s3:DeleteObjectVersionTagging" : "s3:DeleteObjectTagging";
+		break;
+	case S3_OP_GET_BUCKET_TAGGING: n.action = "s3:GetBucketTagging"; break;
+	case S3_OP_PUT_BUCKET_TAGGING:
+	case S3_OP_DELETE_BUCKET_TAGGING: n.action = "s3:PutBucketTagging"; break;
 	case S3_OP_GET_OBJECT_ACL:
 		n.action = vid ? "s3:GetObjectVersionAcl" : "s3:GetObjectAcl";
 		n.object_perm = ACL_READ_ACP;
@@ -728,6 +756,16 @@ static struct need need_of(struct s3_req *r)
 	default: n.action = NULL; break;
 	}
 	return n;
+}
+
+/* Operations on one version, whose handler reads it before answering
+ * (and calls s3_authz_version). */
+static int version_op(enum s3_op op)
+{
+	return op == S3_OP_GET_OBJECT || op == S3_OP_HEAD_OBJECT ||
+	       op == S3_OP_GET_OBJECT_TAGGING || op == S3_OP_PUT_OBJECT_TAGGING ||
+	       op == S3_OP_DELETE_OBJECT_TAGGING || op == S3_OP_GET_OBJECT_ACL ||
+	       op == S3_OP_PUT_OBJECT_ACL;
 }
 
 int s3_authorize(struct s3_req *r)
@@ -747,11 +785,18 @@ int s3_authorize(struct s3_req *r)
 		return r->route.op == S3_OP_DELETE_OBJECTS ? 0 : CN_EACCESS;
 	if (r->route.bucket && load_bucket(r, r->route.bucket))
 		return CN_ENOMEM;
+	r->tags_asked = 0;
 	eff = policies(r, n.action, r->route.bucket, r->route.key, r->route.key_len);
 	if (eff < 0)
 		return eff;
 	if (eff == POLICY_DENY)
 		return CN_EACCESS;
+	if (r->tags_asked && version_op(r->route.op)) {
+		/* a condition on the object's tags: decided again with them */
+		r->recheck_action = n.action;
+		r->authz_object_perm = n.object_perm;
+		return 0;
+	}
 	if (eff == POLICY_ALLOW)
 		return 0;
 	if (r->route.bucket && r->bacc->ownership != S3_OWN_ENFORCED) {
@@ -812,4 +857,39 @@ int s3_authz_source(struct s3_req *r, const char *bucket, const char *key, size_
 	ok = acl_grants(r, a, ACL_READ);
 	free(a);
 	return ok ? 0 : CN_EACCESS;
+}
+
+int s3_authz_version(struct s3_req *r, const uint8_t *attrs, size_t attrs_len)
+{
+	const uint8_t *acl, *tags;
+	size_t acl_len, tags_len;
+	int rc, eff;
+
+	if (!r->recheck_action) {
+		if (!r->authz_object_perm)
+			return 0;
+		rc = s3_attrs_acl(attrs, attrs_len, &acl, &acl_len);
+		return rc ? rc : s3_authz_object(r, acl, acl_len);
+	}
+	/* the policies again, now with the version's tags */
+	rc = s3_attrs_tags(attrs, attrs_len, &tags, &tags_len);
+	if (rc)
+		return rc;
+	r->vtags = cn_pool_zalloc(r->pool, sizeof(*r->vtags));
+	if (!r->vtags)
+		return CN_ENOMEM;
+	if (tags_len && tagging_decode(tags, tags_len, r->vtags) != 0)
+		return CN_ECORRUPT;
+	eff = policies(r, r->recheck_action, r->route.bucket, r->route.key, r->route.key_len);
+	r->recheck_action = NULL;
+	if (eff < 0)
+		return eff;
+	if (eff == POLICY_DENY)
+		return CN_EACCESS;
+	if (eff == POLICY_ALLOW)
+		return 0;
+	if (!r->authz_object_perm || r->bacc->ownership == S3_OWN_ENFORCED)
+		return CN_EACCESS;
+	rc = s3_attrs_acl(attrs, attrs_len, &acl, &acl_len);
+	return rc ? rc : s3_authz_object(r, acl, acl_len);
 }

@@ -567,6 +567,19 @@ static int cobj_attrs(struct s3_req *r, struct cobj_op *op, int replace)
 		if (rc)
 			return rc;
 	}
+	/* tags: the source's, unless x-amz-tagging-directive REPLACE asks for
+	 * the request's x-amz-tagging (or none) */
+	{
+		const char *td = s3_header(r, "x-amz-tagging-directive");
+		if (td && strcasecmp(td, "REPLACE") == 0) {
+			rc = s3_tags_for_write(r, &op->attrs);
+			if (rc)
+				return rc;
+		} else {
+			op->attrs.tags = srca.tags;
+			op->attrs.tags_len = srca.tags_len;
+		}
+	}
 	op->attrs.ck_alg = CN_CK_NONE;
 	op->attrs.ck_len = 0;
 	op->attrs.ck_composite = 0;

@@ -688,6 +688,12 @@ static void dispatch(struct s3_req *r)
 	case S3_OP_GET_OBJECT_ACL: s3_op_get_object_acl(r); break;
 	case S3_OP_PUT_OBJECT_ACL: s3_op_put_object_acl(r); break;
 	case S3_OP_POST_OBJECT: s3_op_post_object(r); break;
+	case S3_OP_GET_OBJECT_TAGGING: s3_op_get_object_tagging(r); break;
+	case S3_OP_PUT_OBJECT_TAGGING: s3_op_put_object_tagging(r); break;
+	case S3_OP_DELETE_OBJECT_TAGGING: s3_op_delete_object_tagging(r); break;
+	case S3_OP_GET_BUCKET_TAGGING: s3_op_get_bucket_tagging(r); break;
+	case S3_OP_PUT_BUCKET_TAGGING: s3_op_put_bucket_tagging(r); break;
+	case S3_OP_DELETE_BUCKET_TAGGING: s3_op_delete_bucket_tagging(r); break;
 	default: s3_send_error(r, CN_ENOTIMPL); break;
 	}
 }

@@ -517,15 +517,8 @@ static int get_lookup(struct s3_req *r, struct get_op *g)
 			     r->is_head ? 0 : META_GET_INLINE, &g->v);
 	if (rc == 0) {
 		g->have_v = 1;
-		if (r->authz_object_perm) {
-			/* only the object's own ACL can let this requester in */
-			const uint8_t *acl;
-			size_t acl_len;
-			rc = s3_attrs_acl(g->v.attrs, g->v.attrs_len, &acl, &acl_len);
-			if (!rc)
-				rc = s3_authz_object(r, acl, acl_len);
-		}
-		return rc;
+		/* its ACL, or a policy on its tags, may decide */
+		return s3_authz_version(r, g->v.attrs, g->v.attrs_len);
 	}
 	if ((rc == CN_ENOKEY || rc == CN_ENOVERSION) &&
 	    s3_authz_check(r, "s3:ListBucket", r->route.bucket, NULL, 0, ACL_READ)) {
@@ -658,6 +651,8 @@ static int get_headers(struct s3_req *r, struct get_op *g)
 	add_last_modified(r, &g->h, g->v.mtime);
 	s3_hdr_add(r, &g->h, "Accept-Ranges", "bytes");
 	add_version_headers(r, &g->h, &g->v);
+	if (a.tags_len >= 2 && a.tags[1])
+		s3_hdr_addf(r, &g->h, "x-amz-tagging-count", "%u", (unsigned)a.tags[1]);
 	if (g->v.loc == META_LOC_PARTS && s3_route_param(&r->route, "partNumber"))
 		s3_hdr_addf(r, &g->h, "x-amz-mp-parts-count", "%u", g->v.n_parts);
 	for (size_t i = 0; i < sizeof(overrides) / sizeof(overrides[0]); i++) {

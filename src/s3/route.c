@@ -138,29 +138,12 @@ int s3_route_has(const struct s3_route *r, const char *name)
 
 /* Sub-resources S3 defines that cairn does not implement yet. */
 static const char *const unimplemented[] = {
-	"tagging",
-	"cors",
-	"lifecycle",
-	"website",
-	"logging",
-	"notification",
-	"replication",
-	"encryption",
-	"object-lock",
-	"retention",
-	"legal-hold",
-	"requestPayment",
-	"accelerate",
-	"analytics",
-	"inventory",
-	"metrics",
-	"intelligent-tiering",
-	"restore",
-	"select",
-	"torrent",
-	"attributes",
-	"renameObject",
-	"session",
+	"cors",		"lifecycle",   "website",	 "logging",
+	"notification", "replication", "encryption",	 "object-lock",
+	"retention",	"legal-hold",  "requestPayment", "accelerate",
+	"analytics",	"inventory",   "metrics",	 "intelligent-tiering",
+	"restore",	"select",      "torrent",	 "attributes",
+	"renameObject", "session",
 };
 
 static int has_unimplemented(const struct s3_route *r)
@@ -189,6 +172,8 @@ static enum s3_op bucket_op(const struct s3_route_input *in, const struct s3_rou
 			return S3_OP_GET_OWNERSHIP_CONTROLS;
 		if (s3_route_has(r, "acl"))
 			return S3_OP_GET_BUCKET_ACL;
+		if (s3_route_has(r, "tagging"))
+			return S3_OP_GET_BUCKET_TAGGING;
 		if (s3_route_has(r, "location"))
 			return S3_OP_GET_BUCKET_LOCATION;
 		if (s3_route_has(r, "versioning"))
@@ -216,6 +201,8 @@ static enum s3_op bucket_op(const struct s3_route_input *in, const struct s3_rou
 			return S3_OP_PUT_OWNERSHIP_CONTROLS;
 		if (s3_route_has(r, "acl"))
 			return S3_OP_PUT_BUCKET_ACL;
+		if (s3_route_has(r, "tagging"))
+			return S3_OP_PUT_BUCKET_TAGGING;
 		if (has_unimplemented(r))
 			return S3_OP_NOT_IMPLEMENTED;
 		return S3_OP_CREATE_BUCKET;
@@ -227,6 +214,8 @@ static enum s3_op bucket_op(const struct s3_route_input *in, const struct s3_rou
 			return S3_OP_DELETE_PUBLIC_ACCESS_BLOCK;
 		if (s3_route_has(r, "ownershipControls"))
 			return S3_OP_DELETE_OWNERSHIP_CONTROLS;
+		if (s3_route_has(r, "tagging"))
+			return S3_OP_DELETE_BUCKET_TAGGING;
 		if (has_unimplemented(r) || s3_route_has(r, "acl"))
 			return S3_OP_NOT_IMPLEMENTED;
 		return S3_OP_DELETE_BUCKET;
@@ -249,6 +238,15 @@ static enum s3_op object_op(const struct s3_route_input *in, const struct s3_rou
 	for (size_t i = 0; i < sizeof(bucket_only) / sizeof(bucket_only[0]); i++)
 		if (s3_route_has(r, bucket_only[i]))
 			return S3_OP_NOT_IMPLEMENTED;
+	if (s3_route_has(r, "tagging")) {
+		if (in->method == S3_GET)
+			return S3_OP_GET_OBJECT_TAGGING;
+		if (in->method == S3_PUT)
+			return S3_OP_PUT_OBJECT_TAGGING;
+		if (in->method == S3_DELETE)
+			return S3_OP_DELETE_OBJECT_TAGGING;
+		return S3_OP_NOT_IMPLEMENTED;
+	}
 	if (s3_route_has(r, "acl")) {
 		if (in->method == S3_GET)
 			return S3_OP_GET_OBJECT_ACL;

@@ -55,6 +55,12 @@
 	X(S3_OP_GET_OBJECT_ACL, "GetObjectAcl")                                                    \
 	X(S3_OP_PUT_OBJECT_ACL, "PutObjectAcl")                                                    \
 	X(S3_OP_POST_OBJECT, "PostObject")                                                         \
+	X(S3_OP_GET_OBJECT_TAGGING, "GetObjectTagging")                                            \
+	X(S3_OP_PUT_OBJECT_TAGGING, "PutObjectTagging")                                            \
+	X(S3_OP_DELETE_OBJECT_TAGGING, "DeleteObjectTagging")                                      \
+	X(S3_OP_GET_BUCKET_TAGGING, "GetBucketTagging")                                            \
+	X(S3_OP_PUT_BUCKET_TAGGING, "PutBucketTagging")                                            \
+	X(S3_OP_DELETE_BUCKET_TAGGING, "DeleteBucketTagging")                                      \
 	X(S3_OP_NOT_IMPLEMENTED, "NotImplemented")
 
 enum s3_op {

@@ -30,6 +30,7 @@
 struct cluster;
 
 struct s3_authz;
+struct tag_set;
 
 struct s3_server {
 	struct s3_config cfg;
@@ -163,9 +164,11 @@ struct s3_req {
 	void *form;		 /* POST Object's state (post.c) */
 	void *aux;		 /* a handler's state while r->op is taken (small bodies) */
 	const char *form_acl;	 /* POST Object's acl field (an x-amz-acl) */
-	/* s3:ExistingObjectTag/<key> while a handler evaluates a policy */
-	int (*obj_tags_lookup)(struct s3_req *r, const char *key, const char **vals, size_t *lens,
-			       int max);
+	/* s3:ExistingObjectTag/<key>: the version's tags once read, whether a
+	 * policy asked for them before, and the action to decide again then */
+	struct tag_set *vtags;
+	int tags_asked;
+	const char *recheck_action;
 };
 
 /* ---- front end helpers (frontend.c) ---- */
@@ -257,6 +260,8 @@ struct s3_attrs {
 	uint32_t ck_parts;
 	const uint8_t *acl; /* the object's ACL (acl_encode), NULL: private */
 	size_t acl_len;
+	const uint8_t *tags; /* the object's tag set (tagging_encode), NULL: none */
+	size_t tags_len;
 };
 
 /* PutObject, CopyObject, CreateMultipartUpload: refuses headers that ask
@@ -268,8 +273,13 @@ int s3_write_headers_check(struct s3_req *r);
  * against the bucket's ownership controls and Public Access Block and the
  * requester's s3:PutObjectAcl; none asked: a->acl NULL. access.c. */
 int s3_acl_for_write(struct s3_req *r, struct s3_attrs *a);
-/* The T_ACL record of encoded attrs, without decoding the rest. */
+/* The T_ACL / T_TAGS record of encoded attrs, without decoding the rest. */
 int s3_attrs_acl(const uint8_t *buf, size_t len, const uint8_t **acl, size_t *acl_len);
+int s3_attrs_tags(const uint8_t *buf, size_t len, const uint8_t **tags, size_t *tags_len);
+/* The tag set a write asks for (x-amz-tagging) into a->tags, and the
+ * requester's s3:PutObjectTagging for it; none asked: a->tags NULL.
+ * tags.c. */
+int s3_tags_for_write(struct s3_req *r, struct s3_attrs *a);
 /* CreateBucket's first configuration documents, packed for the command
  * (ownership, Public Access Block, the ACL asked for). access.c. */
 int s3_bucket_initial_conf(struct s3_req *r, void **out, size_t *len);
@@ -283,6 +293,9 @@ int s3_version_for_request(struct s3_req *r, struct meta_version *v);
  * request, releases v. access.c/object.c. */
 void s3_put_version_acl(struct s3_req *r, struct meta_version *v, struct s3_attrs *at,
 			const struct acl *acl);
+/* The same for its tag set (tags NULL: none), answering status. */
+void s3_put_version_tags(struct s3_req *r, struct meta_version *v, struct s3_attrs *at,
+			 const uint8_t *tags, size_t tags_len, int status);
 /* From request headers (Content-Type, x-amz-meta-*...). CN_EMETATOOBIG when
  * user metadata exceeds 2 KB; CN_EBADARG when a value holds a control
  * character (it would be sent back as a header). Strings borrowed from the
@@ -316,6 +329,11 @@ int s3_authz_check(struct s3_req *r, const char *action, const char *bucket, con
 /* The deferred object ACL check, with the version's stored ACL (absent:
  * private). 0 when nothing was deferred. */
 int s3_authz_object(struct s3_req *r, const void *acl, size_t acl_len);
+/* What a handler calls once it has read the version (its encoded attrs):
+ * the policies again when they asked for the object's tags
+ * (s3:ExistingObjectTag), and the deferred object ACL check. 0 or
+ * CN_EACCESS. */
+int s3_authz_version(struct s3_req *r, const uint8_t *attrs, size_t attrs_len);
 /* Reading a copy source (CopyObject, UploadPartCopy): the policies'
  * s3:GetObject(Version) on it, else its object ACL's READ (attrs of the
  * version, found = it exists). 0 or CN_EACCESS. */
@@ -380,6 +398,13 @@ void s3_op_put_bucket_acl(struct s3_req *r);
 void s3_op_get_object_acl(struct s3_req *r);
 void s3_op_put_object_acl(struct s3_req *r);
 void s3_op_post_object(struct s3_req *r); /* post.c */
+/* tags.c */
+void s3_op_get_object_tagging(struct s3_req *r);
+void s3_op_put_object_tagging(struct s3_req *r);
+void s3_op_delete_object_tagging(struct s3_req *r);
+void s3_op_get_bucket_tagging(struct s3_req *r);
+void s3_op_put_bucket_tagging(struct s3_req *r);
+void s3_op_delete_bucket_tagging(struct s3_req *r);
 
 /* Shared by PutObject and UploadPart: stream the body into an inline buffer
  * or a blob, verify, then call done on the loop. */
