@@ -113,7 +113,10 @@
 	X(CN_EPOSTPREDATA, 622, "POST fields before the file too large")                           \
 	X(CN_EPOSTFIELDS, 623, "too many POST fields")                                             \
 	X(CN_EBADPOSTENC, 624, "POST not multipart/form-data")                                     \
-	X(CN_ECORSOFF, 625, "CORS is not enabled for this bucket")
+	X(CN_ECORSOFF, 625, "CORS is not enabled for this bucket")                                 \
+	/* bucket CORS configuration (s3/cors.c) */                                                \
+	X(CN_EBADCORS, 700, "invalid CORS configuration")                                          \
+	X(CN_ENOCORS, 701, "no CORS configuration")
 
 enum cn_err {
 #define CN_X(name, off, msg) name = CN_ERR_BASE - (off),

@@ -171,6 +171,9 @@ static const struct {
 	  "Bucket POST must be of the enclosure-type multipart/form-data"}},
 	{CN_ECORSOFF,
 	 {403, "AccessForbidden", "CORSResponse: CORS is not enabled for this bucket."}},
+	/* The request's own message (cors_from_xml()'s err) replaces this one. */
+	{CN_EBADCORS, {400, "InvalidRequest", "The CORS configuration is not valid."}},
+	{CN_ENOCORS, {404, "NoSuchCORSConfiguration", "The CORS configuration does not exist"}},
 	{CN_ESIGV2OFF,
 	 {400, "InvalidRequest",
 	  "The authorization mechanism you have provided is not supported. Please use "
