@@ -11,8 +11,10 @@
  * CORS_N_METHODS distinct methods; every origin and allowed header holds at
  * most one '*'; no origin, allowed header or expose header holds a control
  * character (so none can split a response header); an ID holds at most
- * CORS_MAX_ID characters; max_age is -1 or 0..INT32_MAX. Every string is
- * NUL-terminated, valid UTF-8, and lives in the config's one allocation.
+ * CORS_MAX_ID characters and no C0 character but TAB, LF and CR; no value
+ * begins or ends with XML whitespace; max_age is -1 or 0..INT32_MAX. Every
+ * string is NUL-terminated, valid UTF-8, and lives in the config's one
+ * allocation.
  *
  * Ownership: a config is one heap block (cors_config_free). Chosen over a
  * fixed-capacity struct because the document's 64 KB may hold thousands of
@@ -117,7 +119,8 @@ int cors_method_parse(const char *s);
  *                over CORS_MAX_ID characters, a control character in an
  *                origin or a header name;
  *   CN_ENOMEM.
- * Shape errors win over validation errors, which are reported for the
+ * A body over CORS_MAX_XML is refused before it is parsed; otherwise
+ * shape errors win over validation errors, which are reported for the
  * first offending rule in document order (in it: methods, origins,
  * allowed headers, expose headers, ID). err (errcap bytes, NUL-terminated,
  * truncated) receives a reason on every error when errcap > 0. */
