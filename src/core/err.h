@@ -121,7 +121,10 @@
 	X(CN_ENOTAGSET, 713, "no tag set")                                                         \
 	/* bucket lifecycle configuration (s3/lifecycle.c) */                                      \
 	X(CN_ENOLIFECYCLE, 720, "no lifecycle configuration")                                      \
-	X(CN_EBADLIFECYCLE, 721, "lifecycle rule not allowed")
+	X(CN_EBADLIFECYCLE, 721, "lifecycle rule not allowed")                                     \
+	/* bucket CORS configuration (s3/cors.c) */                                                \
+	X(CN_EBADCORS, 700, "invalid CORS configuration")                                          \
+	X(CN_ENOCORS, 701, "no CORS configuration")
 
 enum cn_err {
 #define CN_X(name, off, msg) name = CN_ERR_BASE - (off),

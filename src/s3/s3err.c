@@ -174,6 +174,9 @@ static const struct {
 	{CN_ENOLIFECYCLE,
 	 {404, "NoSuchLifecycleConfiguration", "The lifecycle configuration does not exist."}},
 	{CN_EBADLIFECYCLE, {400, "InvalidRequest", "The lifecycle configuration is not valid."}},
+	/* The request's own message (cors_from_xml()'s err) replaces this one. */
+	{CN_EBADCORS, {400, "InvalidRequest", "The CORS configuration is not valid."}},
+	{CN_ENOCORS, {404, "NoSuchCORSConfiguration", "The CORS configuration does not exist"}},
 	{CN_ESIGV2OFF,
 	 {400, "InvalidRequest",
 	  "The authorization mechanism you have provided is not supported. Please use "
