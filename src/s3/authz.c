@@ -743,6 +743,9 @@ static struct need need_of(struct s3_req *r)
 		n.action = vid ? "s3:DeleteObjectVersionTagging" : "s3:DeleteObjectTagging";
 		break;
 	case S3_OP_GET_BUCKET_TAGGING: n.action = "s3:GetBucketTagging"; break;
+	case S3_OP_GET_BUCKET_CORS: n.action = "s3:GetBucketCORS"; break;
+	case S3_OP_PUT_BUCKET_CORS:
+	case S3_OP_DELETE_BUCKET_CORS: n.action = "s3:PutBucketCORS"; break;
 	case S3_OP_PUT_BUCKET_TAGGING:
 	case S3_OP_DELETE_BUCKET_TAGGING: n.action = "s3:PutBucketTagging"; break;
 	case S3_OP_GET_OBJECT_ACL:

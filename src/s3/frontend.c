@@ -201,6 +201,7 @@ static int common_headers(struct s3_req *r, struct s3_hdrs *all, const struct s3
 	static __thread char cached[40];
 	time_t now = (time_t)(cn_now_ns() / 1000000000LL);
 	int n = h ? h->n : 0;
+	int nc = r->cors ? r->cors->n : 0;
 
 	if (now != last) {
 		s3_http_date((int64_t)now * 1000000000LL, cached);
@@ -208,7 +209,7 @@ static int common_headers(struct s3_req *r, struct s3_hdrs *all, const struct s3
 	}
 	all->n = 0;
 	all->bad = h ? h->bad : 0;
-	all->cap = n + 4;
+	all->cap = n + nc + 4;
 	all->h = cn_pool_alloc(r->pool, sizeof(*all->h) * (size_t)all->cap);
 	if (!all->h)
 		return CN_ENOMEM;
@@ -219,6 +220,10 @@ static int common_headers(struct s3_req *r, struct s3_hdrs *all, const struct s3
 	if (n) {
 		memcpy(all->h + all->n, h->h, sizeof(*all->h) * (size_t)n);
 		all->n += n;
+	}
+	if (nc) {
+		memcpy(all->h + all->n, r->cors->h, sizeof(*all->h) * (size_t)nc);
+		all->n += nc;
 	}
 	return all->bad ? CN_EINTERNAL : 0;
 }
@@ -642,6 +647,9 @@ static void dispatch(struct s3_req *r)
 {
 	int rc = r->reauth ? authenticate(r) : 0;
 
+	/* a cross-origin request's answer, error or not, carries its CORS
+	 * headers (a browser shows the error then) */
+	s3_cors_actual(r);
 	if (!rc)
 		rc = s3_authorize(r);
 
@@ -694,6 +702,9 @@ static void dispatch(struct s3_req *r)
 	case S3_OP_GET_BUCKET_TAGGING: s3_op_get_bucket_tagging(r); break;
 	case S3_OP_PUT_BUCKET_TAGGING: s3_op_put_bucket_tagging(r); break;
 	case S3_OP_DELETE_BUCKET_TAGGING: s3_op_delete_bucket_tagging(r); break;
+	case S3_OP_GET_BUCKET_CORS: s3_op_get_bucket_cors(r); break;
+	case S3_OP_PUT_BUCKET_CORS: s3_op_put_bucket_cors(r); break;
+	case S3_OP_DELETE_BUCKET_CORS: s3_op_delete_bucket_cors(r); break;
 	default: s3_send_error(r, CN_ENOTIMPL); break;
 	}
 }
@@ -804,8 +815,6 @@ static void preflight(struct s3_req *r)
 	const char *origin = s3_header(r, "origin");
 	const char *method = s3_header(r, "access-control-request-method");
 	struct meta_bucket b;
-	char *cors;
-	size_t len;
 	int rc;
 
 	h->op = "PreflightRequest";
@@ -834,18 +843,9 @@ static void preflight(struct s3_req *r)
 	if (!rc && (rc = meta_bucket_get(r->srv->meta, r->route.bucket, &b)) == 0)
 		meta_bucket_release(&b);
 	if (!rc) {
-		/* CORS rules are evaluated once buckets can have them (the
-		 * bucket-features work); until then none is configured */
-		rc = meta_bucket_conf_get(r->srv->meta, r->route.bucket, "cors", &cors, &len);
-		if (rc == 0) {
-			free(cors);
-			r->err_msg =
-				"CORSResponse: This CORS request is not allowed. This is usually "
-				"because the evalution of Origin, request method / "
-				"Access-Control-Request-Method or Access-Control-Request-Headers "
-				"are not whitelisted by the resource's CORS spec.";
-		}
-		rc = CN_ECORSOFF;
+		rc = s3_cors_preflight(r, origin, method);
+		if (!rc)
+			return; /* answered */
 	}
 	s3_send_error(r, rc);
 }

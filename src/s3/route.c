@@ -156,7 +156,7 @@ static int has_unimplemented(const struct s3_route *r)
 
 /* Bucket sub-resources that name no object operation. */
 static const char *const bucket_only[] = {"policy", "policyStatus", "ownershipControls",
-					  "publicAccessBlock"};
+					  "publicAccessBlock", "cors"};
 
 static enum s3_op bucket_op(const struct s3_route_input *in, const struct s3_route *r)
 {
@@ -174,6 +174,8 @@ static enum s3_op bucket_op(const struct s3_route_input *in, const struct s3_rou
 			return S3_OP_GET_BUCKET_ACL;
 		if (s3_route_has(r, "tagging"))
 			return S3_OP_GET_BUCKET_TAGGING;
+		if (s3_route_has(r, "cors"))
+			return S3_OP_GET_BUCKET_CORS;
 		if (s3_route_has(r, "location"))
 			return S3_OP_GET_BUCKET_LOCATION;
 		if (s3_route_has(r, "versioning"))
@@ -203,6 +205,8 @@ static enum s3_op bucket_op(const struct s3_route_input *in, const struct s3_rou
 			return S3_OP_PUT_BUCKET_ACL;
 		if (s3_route_has(r, "tagging"))
 			return S3_OP_PUT_BUCKET_TAGGING;
+		if (s3_route_has(r, "cors"))
+			return S3_OP_PUT_BUCKET_CORS;
 		if (has_unimplemented(r))
 			return S3_OP_NOT_IMPLEMENTED;
 		return S3_OP_CREATE_BUCKET;
@@ -216,6 +220,8 @@ static enum s3_op bucket_op(const struct s3_route_input *in, const struct s3_rou
 			return S3_OP_DELETE_OWNERSHIP_CONTROLS;
 		if (s3_route_has(r, "tagging"))
 			return S3_OP_DELETE_BUCKET_TAGGING;
+		if (s3_route_has(r, "cors"))
+			return S3_OP_DELETE_BUCKET_CORS;
 		if (has_unimplemented(r) || s3_route_has(r, "acl"))
 			return S3_OP_NOT_IMPLEMENTED;
 		return S3_OP_DELETE_BUCKET;

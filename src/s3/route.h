@@ -61,6 +61,9 @@
 	X(S3_OP_GET_BUCKET_TAGGING, "GetBucketTagging")                                            \
 	X(S3_OP_PUT_BUCKET_TAGGING, "PutBucketTagging")                                            \
 	X(S3_OP_DELETE_BUCKET_TAGGING, "DeleteBucketTagging")                                      \
+	X(S3_OP_GET_BUCKET_CORS, "GetBucketCors")                                                  \
+	X(S3_OP_PUT_BUCKET_CORS, "PutBucketCors")                                                  \
+	X(S3_OP_DELETE_BUCKET_CORS, "DeleteBucketCors")                                            \
 	X(S3_OP_NOT_IMPLEMENTED, "NotImplemented")
 
 enum s3_op {

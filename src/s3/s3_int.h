@@ -169,6 +169,7 @@ struct s3_req {
 	struct tag_set *vtags;
 	int tags_asked;
 	const char *recheck_action;
+	struct s3_hdrs *cors; /* an actual cross-origin request's CORS headers */
 };
 
 /* ---- front end helpers (frontend.c) ---- */
@@ -398,6 +399,16 @@ void s3_op_put_bucket_acl(struct s3_req *r);
 void s3_op_get_object_acl(struct s3_req *r);
 void s3_op_put_object_acl(struct s3_req *r);
 void s3_op_post_object(struct s3_req *r); /* post.c */
+/* bucket_cors.c */
+void s3_op_get_bucket_cors(struct s3_req *r);
+void s3_op_put_bucket_cors(struct s3_req *r);
+void s3_op_delete_bucket_cors(struct s3_req *r);
+/* A preflight for r->route.bucket: answers 200 with the matching rule's
+ * headers and returns 0, or returns the error to answer (CN_ECORSOFF...). */
+int s3_cors_preflight(struct s3_req *r, const char *origin, const char *method);
+/* An actual request with an Origin: the CORS headers its answer carries
+ * (r->cors), when the bucket's configuration allows it. */
+void s3_cors_actual(struct s3_req *r);
 /* tags.c */
 void s3_op_get_object_tagging(struct s3_req *r);
 void s3_op_put_object_tagging(struct s3_req *r);
