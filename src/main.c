@@ -50,6 +50,8 @@ static void usage(FILE *f)
 		"  --domain NAME             virtual-host suffix (default: localhost); repeatable\n"
 		"  --region NAME             region (default us-east-1)\n"
 		"  --no-sigv2                refuse Signature Version 2 (legacy clients)\n"
+		"  --lifecycle-day-seconds N a lifecycle rule's \"day\" lasts N seconds (tests;\n"
+		"                            default: a real day)\n"
 		"  --inline-threshold BYTES  objects up to this size live in metadata (64 KiB;\n"
 		"                            16 KiB in a cluster: they ride in the Raft log)\n"
 		"  --block-size BYTES        erasure-coding block size (1 MiB)\n"
@@ -282,6 +284,18 @@ struct rb_glue {
 	struct cluster_placer *placer;
 };
 
+/* Does this node apply lifecycle rules? One node: yes; a cluster: its
+ * leader, once it serves. */
+static int lc_active(void *ctx)
+{
+	struct cluster_status st;
+
+	if (!ctx)
+		return 1;
+	cluster_status(ctx, &st);
+	return st.role == CLUSTER_LEADER && st.ready;
+}
+
 static int cluster_is_ready(void *ctx)
 {
 	return cluster_ready(ctx);
@@ -363,6 +377,7 @@ static int cmd_server(int argc, char **argv)
 		{"raft-snapshot-threshold", required_argument, 0, 1003},
 		{"raft-snapshot-trailing", required_argument, 0, 1004},
 		{"no-sigv2", no_argument, 0, 1008},
+		{"lifecycle-day-seconds", required_argument, 0, 1009},
 		{"quiet", no_argument, 0, 'q'},
 		{"help", no_argument, 0, 'h'},
 		{0, 0, 0, 0},
@@ -439,6 +454,12 @@ static int cmd_server(int argc, char **argv)
 			break;
 		case 'r': cfg.region = optarg; break;
 		case 1008: cfg.no_sigv2 = 1; break;
+		case 1009:
+			if (parse_u64(optarg, &v) || v < 1 || v > 86400)
+				return bad_usage("--lifecycle-day-seconds wants 1..86400, got '%s'",
+						 optarg);
+			cfg.lifecycle_day_seconds = (uint32_t)v;
+			break;
 		case 'i':
 			if (parse_u64(optarg, &v) || v > META_INLINE_MAX)
 				return bad_usage("--inline-threshold wants 0..1048576, got '%s'",
@@ -750,6 +771,10 @@ static int cmd_server(int argc, char **argv)
 			goto out;
 		s3_server_set_rebalance(s3, rebalance);
 	}
+	/* lifecycle rules: one node applies them (the leader, in a cluster) */
+	rc = s3_server_lifecycle_start(s3, lc_active, cluster);
+	if (rc)
+		goto out;
 	s3_server_set_bg(s3, gc, scrub);
 	s3_server_handler(s3, &handler);
 	rc = http_server_start(&hopt, &handler, &http);
@@ -811,6 +836,8 @@ out:
 	}
 	if (http)
 		http_server_free(http);
+	if (s3)
+		s3_server_lifecycle_stop(s3);
 	rebalance_stop(rebalance);
 	scrub_stop(scrub);
 	gc_stop(gc);

@@ -160,6 +160,19 @@ static void admin_status(struct s3_req *r)
 	json_object_set_new(doc, "account",
 			    json_pack("{s:s,s:s}", "id", r->srv->account_id, "canonical_id",
 				      r->srv->account_canonical));
+	if (r->srv->lifecycle) {
+		struct s3_lifecycle_progress lp;
+		s3_lifecycle_progress(r->srv->lifecycle, &lp);
+		json_object_set_new(
+			doc, "lifecycle",
+			json_pack("{s:b,s:s,s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "running", lp.running,
+				  "bucket", lp.bucket, "passes", jint(lp.passes), "last_pass_end_s",
+				  jint((uint64_t)(lp.last_pass_end_ns / 1000000000LL)),
+				  "objects_expired", jint(lp.objects_expired), "versions_expired",
+				  jint(lp.versions_expired), "delete_markers_removed",
+				  jint(lp.markers_removed), "uploads_aborted",
+				  jint(lp.uploads_aborted), "failed", jint(lp.failed)));
+	}
 	json_object_set_new(doc, "drives", drives);
 	json_object_set_new(doc, "buckets", buckets);
 	json_object_set_new(doc, "heal_queue", jint(data_heal_queue_len(r->srv->data)));

@@ -744,6 +744,9 @@ static struct need need_of(struct s3_req *r)
 		break;
 	case S3_OP_GET_BUCKET_TAGGING: n.action = "s3:GetBucketTagging"; break;
 	case S3_OP_GET_BUCKET_CORS: n.action = "s3:GetBucketCORS"; break;
+	case S3_OP_GET_BUCKET_LIFECYCLE: n.action = "s3:GetLifecycleConfiguration"; break;
+	case S3_OP_PUT_BUCKET_LIFECYCLE:
+	case S3_OP_DELETE_BUCKET_LIFECYCLE: n.action = "s3:PutLifecycleConfiguration"; break;
 	case S3_OP_PUT_BUCKET_CORS:
 	case S3_OP_DELETE_BUCKET_CORS: n.action = "s3:PutBucketCORS"; break;
 	case S3_OP_PUT_BUCKET_TAGGING:

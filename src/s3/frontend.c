@@ -705,6 +705,9 @@ static void dispatch(struct s3_req *r)
 	case S3_OP_GET_BUCKET_CORS: s3_op_get_bucket_cors(r); break;
 	case S3_OP_PUT_BUCKET_CORS: s3_op_put_bucket_cors(r); break;
 	case S3_OP_DELETE_BUCKET_CORS: s3_op_delete_bucket_cors(r); break;
+	case S3_OP_GET_BUCKET_LIFECYCLE: s3_op_get_bucket_lifecycle(r); break;
+	case S3_OP_PUT_BUCKET_LIFECYCLE: s3_op_put_bucket_lifecycle(r); break;
+	case S3_OP_DELETE_BUCKET_LIFECYCLE: s3_op_delete_bucket_lifecycle(r); break;
 	default: s3_send_error(r, CN_ENOTIMPL); break;
 	}
 }
@@ -1012,12 +1015,26 @@ int s3_server_new(const struct s3_config *cfg, struct meta_store *meta, struct d
 		s->cfg.inline_threshold = 64 * 1024;
 	s->meta = meta;
 	s->data = data;
+	s->lifecycle_day_ns = s->cfg.lifecycle_day_seconds
+				      ? (int64_t)s->cfg.lifecycle_day_seconds * 1000000000LL
+				      : 86400LL * 1000000000LL;
 	if (s3_authz_new(s->cfg.access_key, &s->authz, s->account_id, s->account_canonical)) {
 		free(s);
 		return CN_EINTERNAL;
 	}
 	*out = s;
 	return 0;
+}
+
+int s3_server_lifecycle_start(struct s3_server *s, int (*active)(void *ctx), void *ctx)
+{
+	return s3_lifecycle_start(s->meta, s->lifecycle_day_ns, active, ctx, &s->lifecycle);
+}
+
+void s3_server_lifecycle_stop(struct s3_server *s)
+{
+	s3_lifecycle_stop(s->lifecycle);
+	s->lifecycle = NULL;
 }
 
 void s3_server_free(struct s3_server *s)

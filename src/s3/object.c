@@ -101,6 +101,8 @@ static void put_committed(struct meta_cmd *cmd, int rc, void *arg)
 		return;
 	}
 	s3_hdr_add(r, &h, "ETag", s3_quote_etag(r, op->etag));
+	s3_expiration_header(r, &h, r->route.key, r->route.key_len, op->u.size, cmd->now,
+			     op->attrs.tags, op->attrs.tags_len);
 	if (strcmp(cmd->res.vid_text, "null") != 0 && cmd->res.vid_text[0])
 		s3_hdr_add(r, &h, "x-amz-version-id",
 			   cn_pool_strndup(r->pool, cmd->res.vid_text, strlen(cmd->res.vid_text)));
@@ -653,6 +655,8 @@ static int get_headers(struct s3_req *r, struct get_op *g)
 	add_version_headers(r, &g->h, &g->v);
 	if (a.tags_len >= 2 && a.tags[1])
 		s3_hdr_addf(r, &g->h, "x-amz-tagging-count", "%u", (unsigned)a.tags[1]);
+	s3_expiration_header(r, &g->h, r->route.key, r->route.key_len, g->v.size, g->v.mtime,
+			     a.tags, a.tags_len);
 	if (g->v.loc == META_LOC_PARTS && s3_route_param(&r->route, "partNumber"))
 		s3_hdr_addf(r, &g->h, "x-amz-mp-parts-count", "%u", g->v.n_parts);
 	for (size_t i = 0; i < sizeof(overrides) / sizeof(overrides[0]); i++) {

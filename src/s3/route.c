@@ -138,12 +138,10 @@ int s3_route_has(const struct s3_route *r, const char *name)
 
 /* Sub-resources S3 defines that cairn does not implement yet. */
 static const char *const unimplemented[] = {
-	"cors",		"lifecycle",   "website",	 "logging",
-	"notification", "replication", "encryption",	 "object-lock",
-	"retention",	"legal-hold",  "requestPayment", "accelerate",
-	"analytics",	"inventory",   "metrics",	 "intelligent-tiering",
-	"restore",	"select",      "torrent",	 "attributes",
-	"renameObject", "session",
+	"website",     "logging",   "notification", "replication",	   "encryption",
+	"object-lock", "retention", "legal-hold",   "requestPayment",	   "accelerate",
+	"analytics",   "inventory", "metrics",	    "intelligent-tiering", "restore",
+	"select",      "torrent",   "attributes",   "renameObject",	   "session",
 };
 
 static int has_unimplemented(const struct s3_route *r)
@@ -155,8 +153,8 @@ static int has_unimplemented(const struct s3_route *r)
 }
 
 /* Bucket sub-resources that name no object operation. */
-static const char *const bucket_only[] = {"policy", "policyStatus", "ownershipControls",
-					  "publicAccessBlock", "cors"};
+static const char *const bucket_only[] = {
+	"policy", "policyStatus", "ownershipControls", "publicAccessBlock", "cors", "lifecycle"};
 
 static enum s3_op bucket_op(const struct s3_route_input *in, const struct s3_route *r)
 {
@@ -176,6 +174,8 @@ static enum s3_op bucket_op(const struct s3_route_input *in, const struct s3_rou
 			return S3_OP_GET_BUCKET_TAGGING;
 		if (s3_route_has(r, "cors"))
 			return S3_OP_GET_BUCKET_CORS;
+		if (s3_route_has(r, "lifecycle"))
+			return S3_OP_GET_BUCKET_LIFECYCLE;
 		if (s3_route_has(r, "location"))
 			return S3_OP_GET_BUCKET_LOCATION;
 		if (s3_route_has(r, "versioning"))
@@ -207,6 +207,8 @@ static enum s3_op bucket_op(const struct s3_route_input *in, const struct s3_rou
 			return S3_OP_PUT_BUCKET_TAGGING;
 		if (s3_route_has(r, "cors"))
 			return S3_OP_PUT_BUCKET_CORS;
+		if (s3_route_has(r, "lifecycle"))
+			return S3_OP_PUT_BUCKET_LIFECYCLE;
 		if (has_unimplemented(r))
 			return S3_OP_NOT_IMPLEMENTED;
 		return S3_OP_CREATE_BUCKET;
@@ -222,6 +224,8 @@ static enum s3_op bucket_op(const struct s3_route_input *in, const struct s3_rou
 			return S3_OP_DELETE_BUCKET_TAGGING;
 		if (s3_route_has(r, "cors"))
 			return S3_OP_DELETE_BUCKET_CORS;
+		if (s3_route_has(r, "lifecycle"))
+			return S3_OP_DELETE_BUCKET_LIFECYCLE;
 		if (has_unimplemented(r) || s3_route_has(r, "acl"))
 			return S3_OP_NOT_IMPLEMENTED;
 		return S3_OP_DELETE_BUCKET;

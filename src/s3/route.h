@@ -64,6 +64,9 @@
 	X(S3_OP_GET_BUCKET_CORS, "GetBucketCors")                                                  \
 	X(S3_OP_PUT_BUCKET_CORS, "PutBucketCors")                                                  \
 	X(S3_OP_DELETE_BUCKET_CORS, "DeleteBucketCors")                                            \
+	X(S3_OP_GET_BUCKET_LIFECYCLE, "GetBucketLifecycleConfiguration")                           \
+	X(S3_OP_PUT_BUCKET_LIFECYCLE, "PutBucketLifecycleConfiguration")                           \
+	X(S3_OP_DELETE_BUCKET_LIFECYCLE, "DeleteBucketLifecycle")                                  \
 	X(S3_OP_NOT_IMPLEMENTED, "NotImplemented")
 
 enum s3_op {

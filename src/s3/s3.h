@@ -23,11 +23,12 @@ struct s3_config {
 	const char *region;	    /* default "us-east-1" */
 	const char *const *domains; /* virtual-host suffixes, e.g. "localhost" */
 	int n_domains;
-	uint64_t max_object_size;  /* default 5 TiB */
-	uint64_t max_put_size;	   /* single PUT, default 5 GiB */
-	uint64_t min_part_size;	   /* default 5 MiB */
-	uint32_t inline_threshold; /* default 64 KiB */
-	int no_sigv2;		   /* refuse Signature Version 2 */
+	uint64_t max_object_size;	/* default 5 TiB */
+	uint64_t max_put_size;		/* single PUT, default 5 GiB */
+	uint64_t min_part_size;		/* default 5 MiB */
+	uint32_t inline_threshold;	/* default 64 KiB */
+	int no_sigv2;			/* refuse Signature Version 2 */
+	uint32_t lifecycle_day_seconds; /* a lifecycle "day" for tests; 0: a real day */
 };
 
 struct s3_server;
@@ -50,6 +51,12 @@ void s3_server_set_cluster(struct s3_server *s, struct cluster *c);
 struct rebalance;
 /* Cluster mode: the rebalancer, for status and operator control. */
 void s3_server_set_rebalance(struct s3_server *s, struct rebalance *r);
+/* Lifecycle rules: starts the worker that applies them; active(ctx) says
+ * whether this node may (1 on one node; the leader's, in a cluster).
+ * Stopped by s3_server_lifecycle_stop (before the stores close). Main
+ * thread. */
+int s3_server_lifecycle_start(struct s3_server *s, int (*active)(void *ctx), void *ctx);
+void s3_server_lifecycle_stop(struct s3_server *s);
 /* The handler of the internal API server (on the cluster address). */
 void s3_server_internal_handler(struct s3_server *s, struct http_handler *out);
 

@@ -31,11 +31,23 @@ struct cluster;
 
 struct s3_authz;
 struct tag_set;
+struct s3_lifecycle;
+
+/* What the lifecycle worker did (lifecycle_worker.c). */
+struct s3_lifecycle_progress {
+	int running;
+	char bucket[META_BUCKET_MAX + 1]; /* the one being walked */
+	uint64_t passes;
+	int64_t last_pass_end_ns;
+	uint64_t objects_expired, versions_expired, markers_removed, uploads_aborted, failed;
+};
 
 struct s3_server {
 	struct s3_config cfg;
-	struct s3_authz *authz; /* compiled-policy cache (authz.c) */
-	char account_id[13];	/* the one account (authz.c) */
+	struct s3_authz *authz;		/* compiled-policy cache (authz.c) */
+	struct s3_lifecycle *lifecycle; /* the rules' worker, when started */
+	int64_t lifecycle_day_ns;	/* a lifecycle "day" (tests shrink it) */
+	char account_id[13];		/* the one account (authz.c) */
 	char account_canonical[65];
 	struct meta_store *meta;
 	struct data_store *data;
@@ -399,6 +411,22 @@ void s3_op_put_bucket_acl(struct s3_req *r);
 void s3_op_get_object_acl(struct s3_req *r);
 void s3_op_put_object_acl(struct s3_req *r);
 void s3_op_post_object(struct s3_req *r); /* post.c */
+/* bucket_lifecycle.c, lifecycle_worker.c */
+struct lifecycle_config;
+void s3_op_get_bucket_lifecycle(struct s3_req *r);
+void s3_op_put_bucket_lifecycle(struct s3_req *r);
+void s3_op_delete_bucket_lifecycle(struct s3_req *r);
+/* The bucket's lifecycle configuration (owned: lifecycle_config_free), or
+ * NULL with *rc (CN_ENOTFOUND: none). Any thread. */
+struct lifecycle_config *s3_lifecycle_load(struct meta_store *m, const char *bucket, int *rc);
+/* Adds x-amz-expiration for a current version of key when a rule expires
+ * it. tags: the version's encoded tag set (may be NULL). */
+void s3_expiration_header(struct s3_req *r, struct s3_hdrs *h, const char *key, size_t klen,
+			  uint64_t size, int64_t mtime_ns, const uint8_t *tags, size_t tags_len);
+int s3_lifecycle_start(struct meta_store *m, int64_t day_ns, int (*active)(void *ctx), void *ctx,
+		       struct s3_lifecycle **out);
+void s3_lifecycle_stop(struct s3_lifecycle *l);
+void s3_lifecycle_progress(struct s3_lifecycle *l, struct s3_lifecycle_progress *out);
 /* bucket_cors.c */
 void s3_op_get_bucket_cors(struct s3_req *r);
 void s3_op_put_bucket_cors(struct s3_req *r);

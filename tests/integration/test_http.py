@@ -325,7 +325,7 @@ def test_virtual_host_style(server, s3, bucket):
     assert s3.get_object(Bucket=bucket, Key="via-vhost")["Body"].read() == b"v"
 
 
-@pytest.mark.parametrize("sub", ["lifecycle", "website", "logging"])
+@pytest.mark.parametrize("sub", ["website", "logging", "replication"])
 def test_unknown_subresource_not_implemented(server, s3, bucket, sub):
     s3.put_object(Bucket=bucket, Key="o", Body=b"x")
     for path in ("/%s" % bucket, "/%s/o" % bucket):

@@ -161,7 +161,10 @@ static void test_bucket_subresources(void **state)
 		{S3_PUT, "/b?cors", S3_OP_PUT_BUCKET_CORS, "PutBucketCors"},
 		{S3_GET, "/b?tagging", S3_OP_GET_BUCKET_TAGGING, "GetBucketTagging"},
 		{S3_DELETE, "/b?tagging", S3_OP_DELETE_BUCKET_TAGGING, "DeleteBucketTagging"},
-		{S3_GET, "/b?lifecycle", S3_OP_NOT_IMPLEMENTED, "NotImplemented"},
+		{S3_GET, "/b?lifecycle", S3_OP_GET_BUCKET_LIFECYCLE,
+		 "GetBucketLifecycleConfiguration"},
+		{S3_DELETE, "/b?lifecycle", S3_OP_DELETE_BUCKET_LIFECYCLE, "DeleteBucketLifecycle"},
+		{S3_GET, "/b?website", S3_OP_NOT_IMPLEMENTED, "NotImplemented"},
 		{S3_POST, "/b", S3_OP_POST_OBJECT, "PostObject"},
 		{S3_POST, "/b?foo", S3_OP_NOT_IMPLEMENTED, "NotImplemented"},
 	};

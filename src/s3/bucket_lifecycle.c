@@ -1,0 +1,214 @@
+/*
+ * s3/bucket_lifecycle.c — a bucket's lifecycle configuration through the S3
+ * API (Put/Get/DeleteBucketLifecycleConfiguration) and the x-amz-expiration
+ * header of PUT/GET/HEAD. The configuration is the bucket document
+ * "lifecycle" (s3/lifecycle.c's encoding); the worker that applies it is
+ * s3/lifecycle_worker.c.
+ *
+ * Thread rules: loop thread.
+ */
+#include "s3/s3_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/clock.h"
+#include "core/err.h"
+#include "s3/lifecycle.h"
+#include "s3/tagging.h"
+
+struct lc_op {
+	struct meta_cmd cmd;
+	int status;
+};
+
+static void put_done(struct meta_cmd *cmd, int rc, void *arg)
+{
+	struct s3_req *r = arg;
+	struct lc_op *op = (struct lc_op *)cmd;
+
+	if (rc) {
+		s3_send_error(r, rc);
+		return;
+	}
+	s3_send(r, op->status, NULL, NULL, 0);
+}
+
+static void conf_put(struct s3_req *r, const void *v, size_t len, int status)
+{
+	struct lc_op *op = cn_pool_zalloc(r->pool, sizeof(*op));
+	int rc;
+
+	if (!op) {
+		s3_send_error(r, CN_ENOMEM);
+		return;
+	}
+	op->status = status;
+	op->cmd.type = META_CMD_BUCKET_CONF;
+	op->cmd.now = cn_now_ns();
+	op->cmd.bucket = r->route.bucket;
+	op->cmd.bucket_len = strlen(r->route.bucket);
+	op->cmd.key = "lifecycle";
+	op->cmd.key_len = 9;
+	op->cmd.inline_data = v;
+	op->cmd.inline_len = len;
+	rc = s3_meta_submit(r, &op->cmd, put_done, r);
+	if (rc)
+		s3_send_error(r, rc);
+}
+
+struct lifecycle_config *s3_lifecycle_load(struct meta_store *m, const char *bucket, int *rc)
+{
+	struct lifecycle_config *c = NULL;
+	char *v;
+	size_t len;
+
+	*rc = meta_bucket_conf_get(m, bucket, "lifecycle", &v, &len);
+	if (*rc)
+		return NULL;
+	*rc = lifecycle_decode(v, len, &c);
+	free(v);
+	if (*rc)
+		*rc = CN_ECORRUPT;
+	return c;
+}
+
+void s3_op_get_bucket_lifecycle(struct s3_req *r)
+{
+	struct lifecycle_config *c;
+	struct cn_buf w;
+	int rc;
+
+	c = s3_lifecycle_load(r->srv->meta, r->route.bucket, &rc);
+	if (!c) {
+		s3_send_error(r, rc == CN_ENOTFOUND ? CN_ENOLIFECYCLE : rc);
+		return;
+	}
+	cn_buf_init(&w);
+	lifecycle_to_xml(c, &w);
+	lifecycle_config_free(c);
+	s3_send_xml(r, 200, NULL, &w);
+}
+
+static void lc_body(struct s3_req *r, int err, char *buf, size_t len)
+{
+	struct lifecycle_config *c = NULL;
+	struct meta_bucket b;
+	struct cn_buf w;
+	char msg[256] = "";
+	void *p = NULL;
+	size_t n = 0;
+	int rc;
+
+	if (err) {
+		s3_send_error(r, err);
+		return;
+	}
+	rc = meta_bucket_get(r->srv->meta, r->route.bucket, &b);
+	if (rc) {
+		s3_send_error(r, rc);
+		return;
+	}
+	meta_bucket_release(&b);
+	rc = lifecycle_from_xml(buf, len, &c, msg, sizeof(msg));
+	if (rc) {
+		if (msg[0] && rc != CN_ENOMEM)
+			r->err_msg = cn_pool_strndup(r->pool, msg, strlen(msg));
+		s3_send_error(r, rc == CN_ETOOBIG ? CN_EBADXML : rc);
+		return;
+	}
+	cn_buf_init(&w);
+	rc = lifecycle_encode(c, &w);
+	lifecycle_config_free(c);
+	if (!rc && w.len > META_BCONF_MAX) {
+		r->err_msg = "The lifecycle configuration is too large.";
+		rc = CN_EBADARG;
+	}
+	if (!rc && !(p = cn_pool_alloc(r->pool, w.len)))
+		rc = CN_ENOMEM;
+	if (!rc) {
+		memcpy(p, w.p, w.len);
+		n = w.len;
+	}
+	cn_buf_release(&w);
+	if (rc) {
+		s3_send_error(r, rc);
+		return;
+	}
+	conf_put(r, p, n, 200);
+}
+
+void s3_op_put_bucket_lifecycle(struct s3_req *r)
+{
+	s3_body_read_small(r, LIFECYCLE_MAX_XML, lc_body);
+}
+
+void s3_op_delete_bucket_lifecycle(struct s3_req *r)
+{
+	struct meta_bucket b;
+	int rc = meta_bucket_get(r->srv->meta, r->route.bucket, &b);
+
+	if (rc) {
+		s3_send_error(r, rc);
+		return;
+	}
+	meta_bucket_release(&b);
+	conf_put(r, "", 0, 204);
+}
+
+/* ---- x-amz-expiration ---- */
+
+struct tagsrc {
+	const uint8_t *enc;
+	size_t len;
+	struct tag_set *set; /* decoded on first use */
+	struct s3_req *r;
+};
+
+static int tag_get(void *arg, const char *key, size_t key_len, const char **value,
+		   size_t *value_len)
+{
+	struct tagsrc *t = arg;
+	char k[TAGGING_KEY_MAX_BYTES + 1];
+
+	if (!t->len || key_len > TAGGING_KEY_MAX_BYTES)
+		return 0;
+	if (!t->set) {
+		t->set = cn_pool_alloc(t->r->pool, sizeof(*t->set));
+		if (!t->set)
+			return CN_ENOMEM;
+		if (tagging_decode(t->enc, t->len, t->set) != 0) {
+			t->len = 0;
+			return 0;
+		}
+	}
+	memcpy(k, key, key_len);
+	k[key_len] = 0;
+	return tagging_get(t->set, k, value, value_len) == 0;
+}
+
+void s3_expiration_header(struct s3_req *r, struct s3_hdrs *h, const char *key, size_t klen,
+			  uint64_t size, int64_t mtime_ns, const uint8_t *tags, size_t tags_len)
+{
+	struct lifecycle_config *c;
+	struct tagsrc ts = {.enc = tags, .len = tags_len, .r = r};
+	struct lifecycle_tags lt = {.get = tag_get, .arg = &ts};
+	char *out;
+	int64_t at;
+	const char *rule;
+	int rc;
+
+	if (!r->route.bucket)
+		return;
+	c = s3_lifecycle_load(r->srv->meta, r->route.bucket, &rc);
+	if (!c)
+		return;
+	out = cn_pool_alloc(r->pool, LIFECYCLE_HEADER_CAP);
+	if (out &&
+	    lifecycle_current_expiry(c, key, klen, size, &lt, mtime_ns, r->srv->lifecycle_day_ns,
+				     &at, &rule) == 1 &&
+	    lifecycle_expiration_header(at, rule, out) > 0 && s3_hdr_value_ok(out, strlen(out)))
+		s3_hdr_add(r, h, "x-amz-expiration", out);
+	lifecycle_config_free(c);
+}
