@@ -5,6 +5,7 @@
 #include "s3/s3_int.h"
 
 #include <ctype.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/clock.h"
@@ -51,6 +52,40 @@ void s3_op_list_buckets(struct s3_req *r)
 	struct cn_buf w;
 	int rc;
 
+	const char *maxp = s3_route_param(&r->route, "max-buckets");
+	const char *token = s3_route_param(&r->route, "continuation-token");
+	const char *prefix = s3_route_param(&r->route, "prefix");
+	const char *region = s3_route_param(&r->route, "bucket-region");
+	char after[META_BUCKET_MAX + 1] = "";
+	unsigned long max = 10000, shown = 0;
+	size_t plen = prefix ? strlen(prefix) : 0, i;
+
+	/* max-buckets 1..10000; the token is the last name answered, hex */
+	if (maxp) {
+		char *end;
+		max = strtoul(maxp, &end, 10);
+		if (!*maxp || *end || max < 1 || max > 10000) {
+			r->err_msg = "Argument max-buckets must be an integer between 1 and 10000";
+			s3_send_error(r, CN_EBADARG);
+			return;
+		}
+	}
+	if (token) {
+		size_t tl = strlen(token);
+		if (!tl || tl % 2 || tl / 2 > META_BUCKET_MAX) {
+			s3_send_error(r, CN_EBADTOKEN);
+			return;
+		}
+		for (i = 0; i < tl / 2; i++) {
+			int hi = cn_hexval(token[2 * i]), lo = cn_hexval(token[2 * i + 1]);
+			if (hi < 0 || lo < 0) {
+				s3_send_error(r, CN_EBADTOKEN);
+				return;
+			}
+			after[i] = (char)(hi << 4 | lo);
+		}
+		after[tl / 2] = 0;
+	}
 	rc = meta_bucket_list(r->srv->meta, &b, &n);
 	if (rc) {
 		s3_send_error(r, rc);
@@ -65,13 +100,35 @@ void s3_op_list_buckets(struct s3_req *r)
 		xmlw_elem(&w, "DisplayName", r->srv->cfg.access_key);
 	xmlw_close(&w, "Owner");
 	xmlw_open(&w, "Buckets", NULL);
-	for (size_t i = 0; i < n; i++) {
+	/* every bucket lives in this server's region */
+	int other_region = region && strcmp(region, r->srv->cfg.region) != 0;
+	const char *last = NULL;
+	int truncated = 0;
+	for (i = 0; i < n && !other_region; i++) {
+		if (after[0] && strcmp(b[i].name, after) <= 0)
+			continue;
+		if (plen && strncmp(b[i].name, prefix, plen) != 0)
+			continue;
+		if (shown == max) {
+			truncated = 1;
+			break;
+		}
 		xmlw_open(&w, "Bucket", NULL);
 		xmlw_elem(&w, "Name", b[i].name);
 		xmlw_elem_time(&w, "CreationDate", (uint64_t)b[i].created);
+		xmlw_elem(&w, "BucketRegion", r->srv->cfg.region);
 		xmlw_close(&w, "Bucket");
+		last = b[i].name;
+		shown++;
 	}
 	xmlw_close(&w, "Buckets");
+	if (truncated && last) {
+		char hex[2 * META_BUCKET_MAX + 1];
+		cn_hex((const uint8_t *)last, strlen(last), hex);
+		xmlw_elem(&w, "ContinuationToken", hex);
+	}
+	if (prefix)
+		xmlw_elem(&w, "Prefix", prefix);
 	xmlw_close(&w, "ListAllMyBucketsResult");
 	meta_bucket_list_release(b, n);
 	s3_send_xml(r, 200, NULL, &w);
@@ -108,6 +165,9 @@ static void create_done(struct meta_cmd *cmd, int rc, void *arg)
 	struct s3_hdrs h = {.n = 0};
 	(void)cmd;
 
+	/* S3 in us-east-1 answers 200 to the owner re-creating its bucket */
+	if (rc == CN_EBUCKETEXISTS && strcmp(r->srv->cfg.region, "us-east-1") == 0)
+		rc = 0;
 	if (rc) {
 		s3_send_error(r, rc);
 		return;
