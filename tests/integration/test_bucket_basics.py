@@ -79,3 +79,17 @@ def test_delete_marker_header_only_with_markers(s3, bucket):
     # deleting the marker itself says so too
     r2 = s3.delete_object(Bucket=bucket, Key="v", VersionId=r["VersionId"])
     assert r2["DeleteMarker"] is True and r2["VersionId"] == r["VersionId"]
+
+
+def test_empty_delimiter_and_token(server, s3, bucket):
+    for k in ("a/1", "a/2", "b"):
+        s3.put_object(Bucket=bucket, Key=k, Body=b"x")
+    # an empty delimiter is no delimiter: every key, no common prefixes
+    r = raw_request(server, "GET", "/" + bucket, query="list-type=2&delimiter=")
+    assert r.status == 200, r
+    assert r.body.count(b"<Key>") == 3 and b"<CommonPrefixes>" not in r.body, r
+    r = raw_request(server, "GET", "/" + bucket, query="delimiter=")
+    assert r.status == 200 and r.body.count(b"<Key>") == 3, r
+    # an empty continuation token is not a token
+    r = raw_request(server, "GET", "/" + bucket, query="list-type=2&continuation-token=")
+    assert r.status == 400 and r.error_code() == "InvalidArgument", r
