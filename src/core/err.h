@@ -114,6 +114,7 @@
 	X(CN_EPOSTFIELDS, 623, "too many POST fields")                                             \
 	X(CN_EBADPOSTENC, 624, "POST not multipart/form-data")                                     \
 	X(CN_ECORSOFF, 625, "CORS is not enabled for this bucket")                                 \
+	X(CN_EBADPARTNUM, 626, "part number not satisfiable")                                      \
 	/* object and bucket tags (s3/tagging.c) */                                                \
 	X(CN_EBADTAG, 710, "invalid tag")                                                          \
 	X(CN_ETAGCOUNT, 711, "more tags than a tag set may hold")                                  \

@@ -505,6 +505,13 @@ static int check_conditions(struct actx *a)
 	rc = cur_peek(a, &cur, &v, &vlen);
 	if (rc && rc != CN_ENOTFOUND)
 		return rc;
+	if (c->cond & META_COND_IF_NONE_MATCH_ETAG) {
+		/* fails only on a current version with that very ETag */
+		if (!rc && c->if_match && strlen(cur.etag) == c->if_match_len &&
+		    memcmp(cur.etag, c->if_match, c->if_match_len) == 0)
+			return CN_EPRECOND;
+		return 0;
+	}
 	if (!rc) {
 		if (c->cond & META_COND_IF_NONE_MATCH_STAR)
 			return CN_EPRECOND;

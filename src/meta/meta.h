@@ -349,6 +349,9 @@ struct meta_waiter;
 typedef void (*meta_cmd_cb)(struct meta_cmd *cmd, int result, void *arg);
 
 #define META_COND_IF_NONE_MATCH_STAR 0x1u
+/* if_match holds an ETag the current version must NOT have (If-None-Match:
+ * "etag"); a missing key passes */
+#define META_COND_IF_NONE_MATCH_ETAG 0x2u
 
 struct meta_cmd {
 	uint8_t type; /* enum meta_cmd_type */

@@ -188,8 +188,16 @@ int s3_write_conditions(struct s3_req *r, struct meta_cmd *c, char *buf, size_t 
 	if (inm) {
 		char t[8];
 		s3_unquote_etag(inm, t, sizeof(t));
-		if (strcmp(t, "*") != 0)
-			return CN_ENOTIMPL; /* S3 supports only * on writes */
+		if (strcmp(t, "*") != 0) {
+			/* an ETag: write unless the current version has it */
+			if (im)
+				return CN_ENOTIMPL; /* both at once: not kept */
+			s3_unquote_etag(inm, buf, cap);
+			c->cond |= META_COND_IF_NONE_MATCH_ETAG;
+			c->if_match = buf;
+			c->if_match_len = strlen(buf);
+			return 0;
+		}
 		c->cond |= META_COND_IF_NONE_MATCH_STAR;
 	}
 	if (im) {

@@ -413,6 +413,30 @@ struct complete_op {
 	char if_match[META_ETAG_MAX + 1];
 };
 
+/* A Complete of an upload that is gone: was it completed into the current
+ * version with exactly these parts? Clients retry a Complete whose answer
+ * they lost, and S3 answers it again. Fills cmd->res as the first did. */
+static int already_completed(struct s3_req *r, struct meta_cmd *cmd)
+{
+	struct meta_version v;
+	int same;
+
+	if (meta_object_get(r->srv->meta, r->route.bucket, r->route.key, r->route.key_len, NULL, 0,
+			    &v) != 0)
+		return 0;
+	same = v.loc == META_LOC_PARTS && v.n_parts == cmd->n_parts;
+	for (uint32_t i = 0; same && i < v.n_parts; i++)
+		same = v.parts[i].part_no == cmd->parts[i].part_no &&
+		       strlen(v.parts[i].etag) == cmd->parts[i].etag_len &&
+		       memcmp(v.parts[i].etag, cmd->parts[i].etag, cmd->parts[i].etag_len) == 0;
+	if (same) {
+		snprintf(cmd->res.etag, sizeof(cmd->res.etag), "%s", v.etag);
+		memcpy(cmd->res.vid_text, v.vid_text, META_ID_TEXT);
+	}
+	meta_version_release(&v);
+	return same;
+}
+
 static void complete_committed(struct meta_cmd *cmd, int rc, void *arg)
 {
 	struct s3_req *r = arg;
@@ -420,6 +444,8 @@ static void complete_committed(struct meta_cmd *cmd, int rc, void *arg)
 	struct cn_buf w;
 	const char *host = s3_header(r, "host");
 
+	if (rc == CN_ENOUPLOAD && already_completed(r, cmd))
+		rc = 0; /* a retried Complete of what just completed: the same answer */
 	if (rc) {
 		s3_send_error(r, rc);
 		return;
@@ -537,7 +563,9 @@ void s3_op_complete_multipart(struct s3_req *r)
 
 	if (!rc)
 		rc = upload_exists(r, id);
-	if (rc) {
+	/* a gone upload may be a retried Complete: its parts tell
+	 * (complete_committed) */
+	if (rc && rc != CN_ENOUPLOAD) {
 		s3_send_error(r, rc);
 		return;
 	}

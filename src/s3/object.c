@@ -611,12 +611,12 @@ static int get_range(struct s3_req *r, struct get_op *g)
 			return CN_EBADARG;
 		if (g->v.loc == META_LOC_PARTS) {
 			if (n > g->v.n_parts)
-				return CN_EBADRANGE;
+				return CN_EBADPARTNUM;
 			g->start = g->part_off[n - 1];
 			g->end = g->part_off[n] - 1;
 			g->partial = 1;
 		} else if (n != 1) {
-			return CN_EBADRANGE;
+			return CN_EBADPARTNUM;
 		}
 	} else if (range) {
 		rc = parse_range(range, size, &g->start, &g->end);

@@ -169,6 +169,7 @@ static const struct {
 	{CN_EBADPOSTENC,
 	 {412, "PreconditionFailed",
 	  "Bucket POST must be of the enclosure-type multipart/form-data"}},
+	{CN_EBADPARTNUM, {416, "InvalidPartNumber", "The requested partnumber is not satisfiable"}},
 	{CN_ECORSOFF,
 	 {403, "AccessForbidden", "CORSResponse: CORS is not enabled for this bucket."}},
 	{CN_ENOLIFECYCLE,
