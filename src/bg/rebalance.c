@@ -605,10 +605,15 @@ int rebalance_start(struct meta_store *m, struct data_store *d, const struct reb
 
 int rebalance_control(struct rebalance *r, enum rebalance_op op)
 {
+	struct meta_cmd barrier = {.type = META_CMD_BARRIER};
 	struct ctl c;
 	uint64_t epoch = 0;
-	int rc = ctl_read(r, &c);
+	/* read the control as the cluster has it now, not as this node last
+	 * applied it (a start sent through another node a moment ago) */
+	int rc = meta_submit_sync(r->meta, &barrier);
 
+	if (!rc)
+		rc = ctl_read(r, &c);
 	if (!rc)
 		rc = meta_map_epoch(r->meta, &epoch);
 	if (rc)
