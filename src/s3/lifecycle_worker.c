@@ -1,7 +1,7 @@
 /*
  * s3/lifecycle_worker.c — applies buckets' lifecycle rules.
  *
- * One thread. Every interval (a tenth of a "day", at most a minute), when
+ * One thread. Every 24th of a "day" (an hour), when
  * this node may (one node; the leader in a cluster), a pass visits every
  * bucket with a lifecycle configuration and walks only the key ranges its
  * enabled rules name (lifecycle_prefixes: the ordered index, never a scan
@@ -366,11 +366,11 @@ static void pass(struct s3_lifecycle *l)
 static void *main_loop(void *arg)
 {
 	struct s3_lifecycle *l = arg;
-	/* a tenth of a day between passes, at most a minute, at least 100 ms */
-	int64_t every = l->day_ns / 10;
+	/* a pass every 24th of a day (an hour for real days: S3 itself acts
+	 * on rules once a day, and a pass over a rule for "" walks the whole
+	 * bucket), at least 100 ms apart */
+	int64_t every = l->day_ns / 24;
 
-	if (every > 60 * 1000000000LL)
-		every = 60 * 1000000000LL;
 	if (every < 100 * 1000000LL)
 		every = 100 * 1000000LL;
 	pthread_mutex_lock(&l->mu);
