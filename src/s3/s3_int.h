@@ -446,6 +446,8 @@ int s3_cors_preflight(struct s3_req *r, const char *origin, const char *method);
 void s3_cors_actual(struct s3_req *r);
 /* tags.c */
 void s3_op_get_object_tagging(struct s3_req *r);
+/* GetObjectAttributes (objattrs.c). */
+void s3_op_get_object_attributes(struct s3_req *r);
 void s3_op_put_object_tagging(struct s3_req *r);
 void s3_op_delete_object_tagging(struct s3_req *r);
 void s3_op_get_bucket_tagging(struct s3_req *r);

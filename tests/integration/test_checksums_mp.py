@@ -321,3 +321,109 @@ def test_part_copy_gets_the_checksum(c, bucket):
     r = complete(call, bucket, "k", uid, done)
     assert xml_val(r["_body"], "ChecksumCRC32") == [obj_checksum("CRC32", "COMPOSITE",
                                                                  [src, b"x"])]
+
+
+# ---- GetObjectAttributes ----
+
+ALL_ATTRS = ["ETag", "Checksum", "ObjectParts", "StorageClass", "ObjectSize"]
+
+
+def test_attributes_single_part(c, bucket):
+    call = Call(c)
+    body = os.urandom(3000)
+    r = call("put_object", headers={"x-amz-checksum-sha256": b64(raw("SHA256", body))},
+             Bucket=bucket, Key="one", Body=body)
+    a = call("get_object_attributes", Bucket=bucket, Key="one", ObjectAttributes=ALL_ATTRS)
+    assert a["ETag"] == hashlib.md5(body).hexdigest() == r["ETag"].strip('"')
+    assert "<ETag>%s</ETag>" % a["ETag"] in a["_body"]  # no quotes
+    assert a["ObjectSize"] == 3000
+    assert a["StorageClass"] == "STANDARD"
+    assert a["Checksum"]["ChecksumSHA256"] == b64(raw("SHA256", body))
+    assert xml_val(a["_body"], "ChecksumType") == ["FULL_OBJECT"]
+    assert "ObjectParts" not in a
+    assert "last-modified" in a["_headers"] and "x-amz-version-id" not in a["_headers"]
+    # only what was asked for
+    a = call("get_object_attributes", Bucket=bucket, Key="one", ObjectAttributes=["ObjectSize"])
+    assert a["ObjectSize"] == 3000 and "ETag" not in a and "Checksum" not in a
+    # a plain object: no Checksum element at all
+    c.put_object(Bucket=bucket, Key="plain", Body=b"abc")
+    a = call("get_object_attributes", Bucket=bucket, Key="plain", ObjectAttributes=ALL_ATTRS)
+    assert "<Checksum>" not in a["_body"] and a["ObjectSize"] == 3
+
+
+def test_attributes_multipart_pages(c, bucket):
+    call = Call(c)
+    parts = parts3()
+    uid, done = mp(call, bucket, "m", "CRC32C", "COMPOSITE", parts)
+    complete(call, bucket, "m", uid, done)
+    comp = obj_checksum("CRC32C", "COMPOSITE", parts)
+    a = call("get_object_attributes", Bucket=bucket, Key="m", ObjectAttributes=ALL_ATTRS,
+             MaxParts=2)
+    assert a["ETag"].endswith("-3") and not a["ETag"].startswith('"')
+    assert a["ObjectSize"] == sum(len(p) for p in parts)
+    # the part count is TotalPartsCount, not a "-N" suffix here
+    assert xml_val(a["_body"], "ChecksumCRC32C")[0] == comp.rsplit("-", 1)[0]
+    assert xml_val(a["_body"], "ChecksumType") == ["COMPOSITE"]
+    op = a["ObjectParts"]
+    assert op["TotalPartsCount"] == 3 and op["MaxParts"] == 2 and op["IsTruncated"] is True
+    assert int(op["NextPartNumberMarker"]) == 2 and int(op["PartNumberMarker"]) == 0
+    assert [(p["PartNumber"], p["Size"]) for p in op["Parts"]] == [(1, len(parts[0])),
+                                                                  (2, len(parts[1]))]
+    assert [p["ChecksumCRC32C"] for p in op["Parts"]] == [b64(raw("CRC32C", p))
+                                                          for p in parts[:2]]
+    a = c.get_object_attributes(Bucket=bucket, Key="m", ObjectAttributes=["ObjectParts"],
+                                MaxParts=2, PartNumberMarker=2)
+    op = a["ObjectParts"]
+    assert op["IsTruncated"] is False and [p["PartNumber"] for p in op["Parts"]] == [3]
+    assert op["Parts"][0]["Size"] == len(parts[2])
+
+
+def test_attributes_versions_and_delete_marker(c, bucket, raw_request, server):
+    c.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    v1 = c.put_object(Bucket=bucket, Key="v", Body=b"first")["VersionId"]
+    v2 = c.put_object(Bucket=bucket, Key="v", Body=b"second!")["VersionId"]
+    call = Call(c)
+    a = call("get_object_attributes", Bucket=bucket, Key="v", ObjectAttributes=["ObjectSize"])
+    assert a["ObjectSize"] == 7 and a["VersionId"] == v2
+    a = call("get_object_attributes", Bucket=bucket, Key="v", VersionId=v1,
+             ObjectAttributes=["ObjectSize", "ETag"])
+    assert a["ObjectSize"] == 5 and a["VersionId"] == v1
+    assert a["ETag"] == hashlib.md5(b"first").hexdigest()
+    dm = c.delete_object(Bucket=bucket, Key="v")["VersionId"]
+    with pytest.raises(ClientError) as e:
+        c.get_object_attributes(Bucket=bucket, Key="v", ObjectAttributes=["ObjectSize"])
+    assert err(e) == ("NoSuchKey", 404)
+    hd = e.value.response["ResponseMetadata"]["HTTPHeaders"]
+    assert hd["x-amz-delete-marker"] == "true" and hd["x-amz-version-id"] == dm
+    with pytest.raises(ClientError) as e:
+        c.get_object_attributes(Bucket=bucket, Key="v", VersionId=dm,
+                                ObjectAttributes=["ObjectSize"])
+    assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404
+    assert e.value.response["ResponseMetadata"]["HTTPHeaders"]["x-amz-delete-marker"] == "true"
+    # the older versions are still there
+    a = c.get_object_attributes(Bucket=bucket, Key="v", VersionId=v1,
+                                ObjectAttributes=["ObjectSize"])
+    assert a["ObjectSize"] == 5
+    with pytest.raises(ClientError) as e:
+        c.get_object_attributes(Bucket=bucket, Key="nope", ObjectAttributes=["ObjectSize"])
+    assert err(e) == ("NoSuchKey", 404)
+    # the attribute list is required and checked
+    for h in ({}, {"x-amz-object-attributes": ""}, {"x-amz-object-attributes": "ETag,Bogus"}):
+        r = raw_request(server, "GET", "/%s/v" % bucket, headers=h,
+                        query=[("attributes", ""), ("versionId", v1)])
+        assert r.status == 400 and r.error_code() == "InvalidArgument", (h, r)
+
+
+def test_attributes_aws_cli(c, bucket, server):
+    if not os.path.exists("/usr/bin/aws"):
+        pytest.skip("no /usr/bin/aws")
+    from test_auth import _aws_env
+    c.put_object(Bucket=bucket, Key="cli", Body=b"hello cli")
+    p = subprocess.run(["/usr/bin/aws", "--endpoint-url", server.endpoint, "s3api",
+                        "get-object-attributes", "--bucket", bucket, "--key", "cli",
+                        "--object-attributes", "ETag", "ObjectSize", "StorageClass"],
+                       env=_aws_env(server), capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    out = json.loads(p.stdout)
+    assert out["ETag"] == hashlib.md5(b"hello cli").hexdigest()
+    assert out["ObjectSize"] == 9 and out["StorageClass"] == "STANDARD"
