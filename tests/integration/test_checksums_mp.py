@@ -26,6 +26,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from conftest import make_client
+from test_identity import _iam_module, iam  # noqa: F401 (fixtures)
 
 MiB = 1 << 20
 ALGS = ["CRC32", "CRC32C", "CRC64NVME", "SHA1", "SHA256"]
@@ -427,3 +428,23 @@ def test_attributes_aws_cli(c, bucket, server):
     out = json.loads(p.stdout)
     assert out["ETag"] == hashlib.md5(b"hello cli").hexdigest()
     assert out["ObjectSize"] == 9 and out["StorageClass"] == "STANDARD"
+
+
+def test_attributes_permissions(iam):
+    """s3:GetObjectAttributes (s3:GetObjectVersionAttributes with a
+    versionId) is its own action; readonly's s3:Get* covers it."""
+    from test_identity import DENIED, doc, outcome, stmt, uid
+    b = iam.bucket()
+    iam.root.put_bucket_versioning(Bucket=b, VersioningConfiguration={"Status": "Enabled"})
+    vid = iam.root.put_object(Bucket=b, Key="k", Body=b"data")["VersionId"]
+    pname = uid("attrs-")
+    iam.policy(pname, doc(stmt("Allow", "s3:GetObjectAttributes", "arn:aws:s3:::%s/*" % b)))
+    only_attrs = iam.client(iam.user(uid("ua-"), pname))
+    reader = iam.client(iam.user(uid("ur-"), "readonly"))
+    writer = iam.client(iam.user(uid("uw-"), "writeonly"))
+    kw = dict(Bucket=b, Key="k", ObjectAttributes=["ObjectSize"])
+    assert outcome(only_attrs.get_object_attributes, **kw) == "ok"
+    assert outcome(only_attrs.get_object, Bucket=b, Key="k") == DENIED
+    assert outcome(only_attrs.get_object_attributes, VersionId=vid, **kw) == DENIED
+    assert outcome(reader.get_object_attributes, VersionId=vid, **kw) == "ok"
+    assert outcome(writer.get_object_attributes, **kw) == DENIED
