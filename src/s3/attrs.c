@@ -366,6 +366,23 @@ int s3_attrs_tags(const uint8_t *buf, size_t len, const uint8_t **tags, size_t *
 	return find_rec(buf, len, T_TAGS, tags, tags_len);
 }
 
+int s3_attrs_ckspec(const uint8_t *buf, size_t len, enum cn_checksum_alg *alg, int *type)
+{
+	const uint8_t *p;
+	size_t l;
+	int rc = find_rec(buf, len, T_CKSPEC, &p, &l);
+
+	*alg = CN_CK_NONE;
+	*type = 0;
+	if (rc || !p)
+		return rc;
+	if (l != 2 || !cn_checksum_alg_len((enum cn_checksum_alg)p[0]) || p[1] < 1 || p[1] > 2)
+		return CN_ECORRUPT;
+	*alg = (enum cn_checksum_alg)p[0];
+	*type = p[1];
+	return 0;
+}
+
 int s3_attrs_acl(const uint8_t *buf, size_t len, const uint8_t **acl, size_t *acl_len)
 {
 	return find_rec(buf, len, T_ACL, acl, acl_len);

@@ -325,6 +325,9 @@ int s3_attrs_decode(struct s3_req *r, const uint8_t *buf, size_t len, struct s3_
 /* Adds Content-Type & co, x-amz-meta-* and (when want_ck) the checksum header. */
 void s3_attrs_to_headers(struct s3_req *r, const struct s3_attrs *a, struct s3_hdrs *h,
 			 int want_ck);
+/* An upload's checksum choice (T_CKSPEC) without decoding the rest:
+ * CN_CK_NONE and 0 when it has none; type 1 COMPOSITE, 2 FULL_OBJECT. */
+int s3_attrs_ckspec(const uint8_t *buf, size_t len, enum cn_checksum_alg *alg, int *type);
 /* Writes <Checksum<ALG>>base64[-parts]</...> (parts 0: no suffix). */
 void s3_checksum_xml(struct cn_buf *w, enum cn_checksum_alg a, const uint8_t *raw, size_t len,
 		     uint32_t parts);

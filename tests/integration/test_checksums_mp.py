@@ -448,3 +448,20 @@ def test_attributes_permissions(iam):
     assert outcome(only_attrs.get_object_attributes, VersionId=vid, **kw) == DENIED
     assert outcome(reader.get_object_attributes, VersionId=vid, **kw) == "ok"
     assert outcome(writer.get_object_attributes, **kw) == DENIED
+
+
+def test_list_uploads_shows_checksum_choice(c, bucket):
+    call = Call(c)
+    call("create_multipart_upload", headers={"x-amz-checksum-algorithm": "CRC64NVME"},
+         Bucket=bucket, Key="a")
+    call("create_multipart_upload", headers={"x-amz-checksum-algorithm": "SHA1"},
+         Bucket=bucket, Key="b")
+    c.create_multipart_upload(Bucket=bucket, Key="c")
+    r = call("list_multipart_uploads", Bucket=bucket)
+    ups = re.findall(r"<Upload>(.*?)</Upload>", r["_body"])
+    assert len(ups) == 3
+    assert xml_val(ups[0], "ChecksumAlgorithm") == ["CRC64NVME"]
+    assert xml_val(ups[0], "ChecksumType") == ["FULL_OBJECT"]
+    assert xml_val(ups[1], "ChecksumAlgorithm") == ["SHA1"]
+    assert xml_val(ups[1], "ChecksumType") == ["COMPOSITE"]
+    assert "Checksum" not in ups[2]
