@@ -354,3 +354,99 @@ int cn_memcmp_ct(const void *a, const void *b, size_t len)
 		d |= x[i] ^ y[i];
 	return d != 0;
 }
+
+size_t cn_checksum_buf(enum cn_checksum_alg a, const void *buf, size_t len, uint8_t *out)
+{
+	struct cn_digest d;
+	struct cn_digest_result r;
+
+	if (a == CN_CK_NONE || cn_digest_init(&d, cn_checksum_alg_digest(a)) != 0)
+		return 0;
+	cn_digest_update(&d, buf, len);
+	cn_digest_final(&d, &r);
+	cn_digest_release(&d);
+	return cn_checksum_raw(a, &r, out);
+}
+
+/* GF(2) matrix times vector: the rows of mat whose bit is set in vec. */
+static uint64_t gf2_times(const uint64_t *mat, uint64_t vec)
+{
+	uint64_t sum = 0;
+
+	for (; vec; vec >>= 1, mat++)
+		if (vec & 1)
+			sum ^= *mat;
+	return sum;
+}
+
+static void gf2_square(uint64_t *sq, const uint64_t *mat, int width)
+{
+	for (int n = 0; n < width; n++)
+		sq[n] = gf2_times(mat, mat[n]);
+}
+
+/* crc(A||B) = crc(A) advanced over len(B) zero bytes, xor crc(B): the
+ * initial and final xors cancel for these CRCs (init == xorout == ~0). */
+static uint64_t crc_combine(uint64_t crc1, uint64_t crc2, uint64_t len2, uint64_t poly, int width)
+{
+	uint64_t even[64], odd[64], row = 1;
+
+	if (len2 == 0)
+		return crc1;
+	odd[0] = poly; /* the operator for one zero bit */
+	for (int n = 1; n < width; n++) {
+		odd[n] = row;
+		row <<= 1;
+	}
+	gf2_square(even, odd, width); /* two zero bits */
+	gf2_square(odd, even, width); /* four zero bits */
+	do {
+		gf2_square(even, odd, width); /* first pass: one zero byte */
+		if (len2 & 1)
+			crc1 = gf2_times(even, crc1);
+		len2 >>= 1;
+		if (!len2)
+			break;
+		gf2_square(odd, even, width);
+		if (len2 & 1)
+			crc1 = gf2_times(odd, crc1);
+		len2 >>= 1;
+	} while (len2);
+	return crc1 ^ crc2;
+}
+
+static uint64_t be_get(const uint8_t *p, size_t n)
+{
+	uint64_t v = 0;
+
+	for (size_t i = 0; i < n; i++)
+		v = v << 8 | p[i];
+	return v;
+}
+
+int cn_checksum_combine(enum cn_checksum_alg a, uint8_t *acc, const uint8_t *b, uint64_t b_len)
+{
+	uint64_t poly, v;
+	int width;
+
+	switch (a) {
+	case CN_CK_CRC32:
+		poly = 0xEDB88320u;
+		width = 32;
+		break;
+	case CN_CK_CRC32C:
+		poly = 0x82F63B78u;
+		width = 32;
+		break;
+	case CN_CK_CRC64NVME:
+		poly = CRC64NVME_POLY_REFL;
+		width = 64;
+		break;
+	default: return -1;
+	}
+	v = crc_combine(be_get(acc, (size_t)width / 8), be_get(b, (size_t)width / 8), b_len, poly,
+			width);
+	for (int i = 0; i < width / 8; i++)
+		acc[i] = (uint8_t)(v >> (width - 8 - 8 * i));
+	return 0;
+}

@@ -93,6 +93,14 @@ size_t cn_checksum_alg_len(enum cn_checksum_alg a);
 /* Writes the raw big-endian checksum bytes of `a` from `r` into out (up to
  * CN_CHECKSUM_MAX bytes); returns the length. */
 size_t cn_checksum_raw(enum cn_checksum_alg a, const struct cn_digest_result *r, uint8_t *out);
+/* The raw checksum of `a` over one buffer (up to CN_CHECKSUM_MAX bytes into
+ * out); returns its length, 0 for NONE or when memory runs out. */
+size_t cn_checksum_buf(enum cn_checksum_alg a, const void *buf, size_t len, uint8_t *out);
+/* CRC combination: given the raw checksum of A in acc and the raw checksum
+ * of B with B's length, leaves the checksum of A||B in acc (the zlib
+ * crc32_combine method, for every reflected CRC here: CRC32, CRC32C,
+ * CRC64NVME). Returns 0, or -1 for an algorithm that is no CRC. */
+int cn_checksum_combine(enum cn_checksum_alg a, uint8_t *acc, const uint8_t *b, uint64_t b_len);
 
 /* Base64 (standard alphabet, padded). cn_b64_len is the encoded length
  * without the NUL. Encode writes a NUL-terminated string into out (cap

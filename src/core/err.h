@@ -83,6 +83,7 @@
 	X(CN_ECOPYSELF, 330, "copy onto itself without changes")                                   \
 	X(CN_EBADSTORAGECLASS, 332, "invalid storage class")                                       \
 	X(CN_EBADCOPYSRC, 331, "invalid copy source")                                              \
+	X(CN_ECKMISMATCH, 333, "checksum algorithm or type differs from the upload's")             \
 	/* data path */                                                                            \
 	X(CN_EDATALOST, 400, "too many shards lost to reconstruct")                                \
 	X(CN_ENOSPACE, 401, "storage full")                                                        \

@@ -934,6 +934,15 @@ static int do_part_put(struct actx *a)
 	pt.layout = c->layout;
 	pt.layout_len = c->layout_len;
 	pt.mtime = c->now;
+	/* attrs: the part's checksum (1 alg, raw bytes), opaque here */
+	if (c->attrs_len) {
+		if (c->attrs_len < 2 || c->attrs_len - 1 > META_PART_CK_MAX ||
+		    !((const uint8_t *)c->attrs)[0])
+			return CN_EBADARG;
+		pt.ck_alg = ((const uint8_t *)c->attrs)[0];
+		pt.ck_len = (uint8_t)(c->attrs_len - 1);
+		memcpy(pt.ck, (const uint8_t *)c->attrs + 1, pt.ck_len);
+	}
 	part_key(pk, c->upload_id, c->part_no);
 	rc = kv_get(a->t, KV_PARTS, pk, sizeof(pk), &v, &vlen);
 	if (!rc) {
@@ -1076,8 +1085,10 @@ static int do_upload_complete(struct actx *a)
 			goto out;
 		rc = check_conditions(a);
 		if (!rc) {
-			v.attrs = up.attrs;
-			v.attrs_len = up.attrs_len;
+			/* or the ones the command brings: the upload's plus the
+			 * object checksum the s3 layer derived from these parts */
+			v.attrs = c->attrs_len ? c->attrs : up.attrs;
+			v.attrs_len = c->attrs_len ? c->attrs_len : up.attrs_len;
 			rc = put_latest(a, &v, NULL);
 		}
 		meta_upload_release(&up);

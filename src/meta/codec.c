@@ -29,14 +29,18 @@
  *   loc 1: 4 inline length (the bytes are in the `inline` db, same key)
  *   loc 2: 16 blob id, 2+n layout
  *   loc 3: 2 nparts, then per part: 2 part no, 8 size, 1+n etag, 16 blob id,
- *          2+n layout
+ *          2+n layout; then, only when some part has a checksum, per part:
+ *          1 checksum alg (0: none), 1+n checksum (n 0..32)
+ *          (versions written before part checksums end after the parts; a
+ *          build older than this section cannot read a version with it)
  *
  *   store format 1 only (read by upgrade.c, written by nothing but its
  *   tests): the index value was a summary, the head then 16 version id,
  *   1 flags, 8 mtime, 8 size, 1+n etag (idx_encode / idx_decode)
  *
  *   uploads (after head): 16 upload id, 8 initiated ns, 2+n attrs
- *   parts:    1 ver, 2 part no, 8 size, 1+n etag, 16 blob id, 2+n layout, 8 mtime
+ *   parts:    1 ver, 2 part no, 8 size, 1+n etag, 16 blob id, 2+n layout, 8 mtime,
+ *             then only with a checksum: 1 checksum alg (1..), 1+n checksum (1..32)
  *   buckets:  1 ver, 8 created ns, 1 versioning (0..2), 2+n attrs
  *   stats:    1 ver, 8 objects, 8 bytes, 8 versions, 8 version bytes
  *   gc/intents: 1 ver, 8 created ns, 2+n layout
@@ -63,6 +67,10 @@
  *   20     4     weight                   35     1     state (1..4)
  *   24     1+n   address (n 1..63)        36     4     weight
  *   ..     1+n   zone (n 0..63)           40     8     capacity bytes
+ *
+ * A PART_PUT's attrs are empty or its checksum: 1 alg (1..), n raw bytes
+ * (n 1..32); apply keeps them in the part record (older builds ignored
+ * them, so a command that encodes still decodes everywhere).
  *
  * A PUT_VERSION / PART_PUT with a heal mask and every HEAL_DONE end with a
  * u16 heal mask after the gc array; without one the command ends there (as
@@ -291,6 +299,29 @@ static void part_body_decode(struct rbuf *r, struct meta_part *pt)
 		r->bad = 1;
 }
 
+static void part_ck_encode(struct cn_buf *w, const struct meta_part *pt)
+{
+	wb_u8(w, pt->ck_len ? pt->ck_alg : 0);
+	wb_u8(w, pt->ck_len);
+	cn_buf_put(w, pt->ck, pt->ck_len);
+}
+
+static void part_ck_decode(struct rbuf *r, struct meta_part *pt)
+{
+	const uint8_t *b;
+
+	pt->ck_alg = rb_u8(r);
+	pt->ck_len = rb_u8(r);
+	if (pt->ck_len > META_PART_CK_MAX || (pt->ck_len == 0) != (pt->ck_alg == 0)) {
+		r->bad = 1;
+		pt->ck_len = 0;
+		return;
+	}
+	b = rb_bytes(r, pt->ck_len);
+	if (b)
+		memcpy(pt->ck, b, pt->ck_len);
+}
+
 int ver_encode(struct cn_buf *w, const uint8_t *fkey, size_t fklen, const struct meta_version *v)
 {
 	if (v->attrs_len > META_ATTRS_MAX || v->layout_len > META_LAYOUT_MAX ||
@@ -317,6 +348,13 @@ int ver_encode(struct cn_buf *w, const uint8_t *fkey, size_t fklen, const struct
 		wb_u16(w, (uint16_t)v->n_parts);
 		for (uint32_t i = 0; i < v->n_parts; i++)
 			part_body_encode(w, &v->parts[i]);
+		for (uint32_t i = 0; i < v->n_parts; i++) {
+			if (!v->parts[i].ck_len)
+				continue;
+			for (uint32_t j = 0; j < v->n_parts; j++)
+				part_ck_encode(w, &v->parts[j]);
+			break;
+		}
 		break;
 	default: return CN_EINVAL;
 	}
@@ -387,6 +425,9 @@ int ver_decode(const uint8_t *p, size_t len, const uint8_t *key, size_t klen,
 			if (i > 0 && out->parts[i].part_no <= out->parts[i - 1].part_no)
 				goto bad;
 		}
+		if (!r.bad && r.off < r.len)
+			for (uint16_t i = 0; i < n && !r.bad; i++)
+				part_ck_decode(&r, &out->parts[i]);
 		break;
 	}
 	default: goto bad;
@@ -479,11 +520,14 @@ void meta_upload_release(struct meta_upload *u)
 
 int part_encode(struct cn_buf *w, const struct meta_part *pt)
 {
-	if (pt->layout_len > META_LAYOUT_MAX)
+	if (pt->layout_len > META_LAYOUT_MAX || pt->ck_len > META_PART_CK_MAX ||
+	    (pt->ck_len && !pt->ck_alg))
 		return CN_EMETATOOBIG;
 	wb_u8(w, REC_V1);
 	part_body_encode(w, pt);
 	wb_u64(w, (uint64_t)pt->mtime);
+	if (pt->ck_len)
+		part_ck_encode(w, pt);
 	return w->err;
 }
 
@@ -497,6 +541,11 @@ int part_decode(const uint8_t *p, size_t len, struct meta_part *pt)
 		return CN_ECORRUPT;
 	part_body_decode(&r, pt);
 	pt->mtime = (int64_t)rb_u64(&r);
+	if (!r.bad && r.off < r.len) {
+		part_ck_decode(&r, pt);
+		if (!pt->ck_len)
+			r.bad = 1; /* written only with a checksum */
+	}
 	return fin(&r);
 }
 

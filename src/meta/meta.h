@@ -33,6 +33,7 @@
 #define META_LAYOUT_MAX 1024 /* opaque data-module layout bytes */
 #define META_INLINE_MAX (1u << 20)
 #define META_PARTS_MAX 10000
+#define META_PART_CK_MAX 32		       /* a part's checksum: up to SHA-256 */
 #define META_GC_GRACE_NS (60LL * 1000000000LL) /* GC due time = now + grace */
 #define META_FORMAT_VERSION 2u		       /* 2: the current version lives in index only */
 
@@ -75,6 +76,11 @@ struct meta_part {
 	const uint8_t *layout; /* points into the owning record's memory */
 	size_t layout_len;
 	int64_t mtime; /* ns; set for ListParts results, 0 inside a version */
+	/* The part's additional checksum, opaque here (the s3 layer's algorithm
+	 * number and raw bytes); ck_len 0: none. */
+	uint8_t ck_alg;
+	uint8_t ck_len;
+	uint8_t ck[META_PART_CK_MAX];
 };
 
 struct meta_version {
@@ -139,8 +145,12 @@ enum meta_cmd_type {
 	META_CMD_DELETE_OBJECT = 5,	/* bucket key vid(for a marker) [target], conds */
 	META_CMD_UPLOAD_CREATE = 6,	/* bucket key upload_id now attrs */
 	META_CMD_UPLOAD_ABORT = 7,	/* bucket key upload_id */
-	META_CMD_PART_PUT = 8,		/* bucket key upload_id part_no size etag blob layout */
-	META_CMD_UPLOAD_COMPLETE = 9,	/* bucket key upload_id vid now parts[] min_part_size */
+	/* PART_PUT: bucket key upload_id part_no size etag blob layout, attrs =
+	 * the part's checksum (1 alg, raw bytes) or empty */
+	META_CMD_PART_PUT = 8,
+	/* UPLOAD_COMPLETE: bucket key upload_id vid now parts[] min_part_size;
+	 * attrs, when not empty, become the version's instead of the upload's */
+	META_CMD_UPLOAD_COMPLETE = 9,
 	META_CMD_INTENT_ADD = 10,	/* blob_id layout now */
 	META_CMD_GC_DONE = 11,		/* gc[]: entries whose blobs were deleted */
 	META_CMD_BUCKET_SET_ATTRS = 12, /* bucket attrs */

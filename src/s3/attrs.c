@@ -13,6 +13,7 @@
  */
 #include "s3/s3_int.h"
 
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
@@ -25,10 +26,11 @@ enum {
 	T_CLANG = 4,
 	T_CACHE = 5,
 	T_EXPIRES = 6,
-	T_META = 10,  /* name '\0' value */
-	T_CKSUM = 20, /* alg byte, composite byte, parts u32le, raw bytes */
-	T_ACL = 30,   /* the object's ACL (s3/acl.h encoding) */
-	T_TAGS = 31,  /* the object's tag set (s3/tagging.h encoding) */
+	T_META = 10,   /* name '\0' value */
+	T_CKSUM = 20,  /* alg byte, composite byte, parts u32le, raw bytes */
+	T_CKSPEC = 21, /* an upload's: alg byte, type byte (1 composite, 2 full) */
+	T_ACL = 30,    /* the object's ACL (s3/acl.h encoding) */
+	T_TAGS = 31,   /* the object's tag set (s3/tagging.h encoding) */
 };
 
 /* Write headers whose promise cairn cannot keep yet (encryption, retention,
@@ -151,7 +153,7 @@ int s3_attrs_encode(struct s3_req *r, const struct s3_attrs *a, uint8_t **out, s
 			cap += 3 + strlen(strs[i]);
 	for (int i = 0; i < a->n_meta; i++)
 		cap += 4 + strlen(a->meta_names[i]) + strlen(a->meta_values[i]);
-	cap += 3 + 6 + 32;
+	cap += 3 + 6 + 32 + 3 + 2;
 	if (a->acl_len)
 		cap += 3 + a->acl_len;
 	if (a->tags_len)
@@ -189,6 +191,10 @@ int s3_attrs_encode(struct s3_req *r, const struct s3_attrs *a, uint8_t **out, s
 			tmp[2 + i] = (uint8_t)(a->ck_parts >> (8 * i));
 		memcpy(tmp + 6, a->ck_raw, a->ck_len);
 		off = put_rec(buf, off, T_CKSUM, tmp, 6 + a->ck_len);
+	}
+	if (a->mp_ck_alg != CN_CK_NONE) {
+		uint8_t tmp[2] = {(uint8_t)a->mp_ck_alg, (uint8_t)a->mp_ck_type};
+		off = put_rec(buf, off, T_CKSPEC, tmp, 2);
 	}
 	if (a->acl_len)
 		off = put_rec(buf, off, T_ACL, a->acl, a->acl_len);
@@ -273,6 +279,12 @@ int s3_attrs_decode(struct s3_req *r, const uint8_t *buf, size_t len, struct s3_
 			if (a->ck_len != cn_checksum_alg_len(a->ck_alg))
 				return CN_ECORRUPT; /* unknown algorithm or wrong length */
 			memcpy(a->ck_raw, p + 6, a->ck_len);
+		} else if (tag == T_CKSPEC) {
+			if (l != 2 || !cn_checksum_alg_len((enum cn_checksum_alg)p[0]) ||
+			    p[1] < 1 || p[1] > 2)
+				return CN_ECORRUPT;
+			a->mp_ck_alg = (enum cn_checksum_alg)p[0];
+			a->mp_ck_type = p[1];
 		}
 	}
 	return 0;
@@ -302,7 +314,24 @@ void s3_attrs_to_headers(struct s3_req *r, const struct s3_attrs *a, struct s3_h
 				   cn_pool_printf(r->pool, "x-amz-checksum-%s",
 						  cn_checksum_alg_header(a->ck_alg)),
 				   cn_pool_strndup(r->pool, b64, strlen(b64)));
+		s3_hdr_add(r, h, "x-amz-checksum-type",
+			   a->ck_composite ? "COMPOSITE" : "FULL_OBJECT");
 	}
+}
+
+void s3_checksum_xml(struct cn_buf *w, enum cn_checksum_alg a, const uint8_t *raw, size_t len,
+		     uint32_t parts)
+{
+	char tag[32], val[64 + 12];
+	size_t n;
+
+	if (a == CN_CK_NONE || !len)
+		return;
+	snprintf(tag, sizeof(tag), "Checksum%s", cn_checksum_alg_name(a));
+	n = cn_b64_encode(raw, len, val, sizeof(val));
+	if (parts)
+		snprintf(val + n, sizeof(val) - n, "-%u", parts);
+	xmlw_elem(w, tag, val);
 }
 
 /* The record of one tag, without decoding the rest. */
@@ -335,6 +364,23 @@ static int find_rec(const uint8_t *buf, size_t len, int want, const uint8_t **ou
 int s3_attrs_tags(const uint8_t *buf, size_t len, const uint8_t **tags, size_t *tags_len)
 {
 	return find_rec(buf, len, T_TAGS, tags, tags_len);
+}
+
+int s3_attrs_ckspec(const uint8_t *buf, size_t len, enum cn_checksum_alg *alg, int *type)
+{
+	const uint8_t *p;
+	size_t l;
+	int rc = find_rec(buf, len, T_CKSPEC, &p, &l);
+
+	*alg = CN_CK_NONE;
+	*type = 0;
+	if (rc || !p)
+		return rc;
+	if (l != 2 || !cn_checksum_alg_len((enum cn_checksum_alg)p[0]) || p[1] < 1 || p[1] > 2)
+		return CN_ECORRUPT;
+	*alg = (enum cn_checksum_alg)p[0];
+	*type = p[1];
+	return 0;
 }
 
 int s3_attrs_acl(const uint8_t *buf, size_t len, const uint8_t **acl, size_t *acl_len)

@@ -736,6 +736,10 @@ static struct need need_of(struct s3_req *r)
 	case S3_OP_GET_OBJECT_TAGGING:
 		n.action = vid ? "s3:GetObjectVersionTagging" : "s3:GetObjectTagging";
 		break;
+	case S3_OP_GET_OBJECT_ATTRIBUTES:
+		n.action = vid ? "s3:GetObjectVersionAttributes" : "s3:GetObjectAttributes";
+		n.object_perm = ACL_READ;
+		break;
 	case S3_OP_PUT_OBJECT_TAGGING:
 		n.action = vid ? "s3:PutObjectVersionTagging" : "s3:PutObjectTagging";
 		break;
@@ -771,7 +775,7 @@ static int version_op(enum s3_op op)
 	return op == S3_OP_GET_OBJECT || op == S3_OP_HEAD_OBJECT ||
 	       op == S3_OP_GET_OBJECT_TAGGING || op == S3_OP_PUT_OBJECT_TAGGING ||
 	       op == S3_OP_DELETE_OBJECT_TAGGING || op == S3_OP_GET_OBJECT_ACL ||
-	       op == S3_OP_PUT_OBJECT_ACL;
+	       op == S3_OP_PUT_OBJECT_ACL || op == S3_OP_GET_OBJECT_ATTRIBUTES;
 }
 
 int s3_authorize(struct s3_req *r)

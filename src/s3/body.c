@@ -148,8 +148,10 @@ int s3_body_prepare(struct s3_req *r, uint64_t *len_out)
 			return CN_EBADMD5HDR;
 		b->has_md5 = 1;
 	}
-	/* Additional checksum: a header value now, or a trailer later. */
-	for (int i = 0; i < h->n_headers; i++) {
+	/* Additional checksum: a header value now, or a trailer later.
+	 * CompleteMultipartUpload's x-amz-checksum-<alg> header is the whole
+	 * object's (multipart.c checks it), not the XML body's. */
+	for (int i = 0; i < h->n_headers && r->route.op != S3_OP_COMPLETE_MULTIPART; i++) {
 		const struct http_header *hd = &h->headers[i];
 		if (hd->name_len > 15 && strncasecmp(hd->name, "x-amz-checksum-", 15) == 0 &&
 		    strcasecmp(hd->name, "x-amz-checksum-type") != 0 &&

@@ -287,7 +287,7 @@ static void copy_work(struct s3_req *r, void *arg)
 	char *buf = NULL;
 	(void)r;
 
-	rc = cn_digest_init(&d, CN_DIG_MD5);
+	rc = cn_digest_init(&d, CN_DIG_MD5 | (cb->ck_alg ? cn_checksum_alg_digest(cb->ck_alg) : 0));
 	if (rc)
 		goto out;
 	if (v->loc != META_LOC_INLINE) {
@@ -329,6 +329,7 @@ out_buf:
 	free(buf);
 	cn_digest_final(&d, &dr);
 	memcpy(cb->md5, dr.md5, 16);
+	cb->ck_len = cb->ck_alg ? cn_checksum_raw(cb->ck_alg, &dr, cb->ck_raw) : 0;
 out_dig:
 	cn_digest_release(&d);
 out:

@@ -51,12 +51,15 @@ struct s3_copy_blob {
 	uint32_t part_no;	      /* for the shard headers (0: object) */
 	const char *version_text;     /* new version / upload id, for shard headers */
 	s3_copy_done_fn done;
+	enum cn_checksum_alg ck_alg; /* also compute this checksum (NONE: none) */
 	/* out, valid in done(err == 0): the blob is durable and must be
 	 * committed or handed to s3_copy_blob_discard */
 	struct blob_layout layout;
 	uint8_t layout_enc[DATA_LAYOUT_MAX];
 	size_t layout_len;
 	uint8_t md5[16];
+	uint8_t ck_raw[CN_CHECKSUM_MAX]; /* ck_len bytes of ck_alg's checksum */
+	size_t ck_len;
 	/* internal */
 	int rc;
 	int have_blob;

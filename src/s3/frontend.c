@@ -697,6 +697,7 @@ static void dispatch(struct s3_req *r)
 	case S3_OP_PUT_OBJECT_ACL: s3_op_put_object_acl(r); break;
 	case S3_OP_POST_OBJECT: s3_op_post_object(r); break;
 	case S3_OP_GET_OBJECT_TAGGING: s3_op_get_object_tagging(r); break;
+	case S3_OP_GET_OBJECT_ATTRIBUTES: s3_op_get_object_attributes(r); break;
 	case S3_OP_PUT_OBJECT_TAGGING: s3_op_put_object_tagging(r); break;
 	case S3_OP_DELETE_OBJECT_TAGGING: s3_op_delete_object_tagging(r); break;
 	case S3_OP_GET_BUCKET_TAGGING: s3_op_get_bucket_tagging(r); break;

@@ -337,6 +337,23 @@ fail:
 	s3_send_error(r, rc);
 }
 
+/* An upload's ChecksumAlgorithm and ChecksumType, as S3 lists them (one
+ * short read of the upload record; an upload gone meanwhile shows none). */
+static void upload_checksum_out(struct s3_req *r, struct cn_buf *w, const struct meta_entry *e)
+{
+	struct meta_upload u;
+	enum cn_checksum_alg alg;
+	int type;
+
+	if (meta_upload_get(r->srv->meta, r->route.bucket, e->key, e->key_len, e->vid, &u) != 0)
+		return;
+	if (s3_attrs_ckspec(u.attrs, u.attrs_len, &alg, &type) == 0 && alg != CN_CK_NONE) {
+		xmlw_elem(w, "ChecksumAlgorithm", cn_checksum_alg_name(alg));
+		xmlw_elem(w, "ChecksumType", type == 2 ? "FULL_OBJECT" : "COMPOSITE");
+	}
+	meta_upload_release(&u);
+}
+
 /* ListMultipartUploads (GET /bucket?uploads). Loop thread; ends r. */
 void s3_op_list_multipart_uploads(struct s3_req *r)
 {
@@ -387,6 +404,7 @@ void s3_op_list_multipart_uploads(struct s3_req *r)
 		elem_owner(r, &w, "Owner");
 		xmlw_elem(&w, "StorageClass", "STANDARD");
 		xmlw_elem_time(&w, "Initiated", (uint64_t)e->mtime);
+		upload_checksum_out(r, &w, e);
 		xmlw_close(&w, "Upload");
 	}
 	prefixes_out(&w, &res, q.url);

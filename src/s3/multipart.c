@@ -16,6 +16,13 @@
  * PART_PUT is submitted; a part whose command fails is deleted before the
  * answer. Validation of the part list (InvalidPart, InvalidPartOrder,
  * EntityTooSmall) and the "md5-of-md5s-N" ETag happen inside apply.
+ *
+ * Checksums: CreateMultipartUpload's algorithm and type (COMPOSITE or
+ * FULL_OBJECT) stay in the upload's attrs; every part then carries that
+ * checksum (verified when sent, computed when not) in its part record.
+ * Complete checks the per-part checksums the client names, derives the
+ * object's (checksum of the part checksums "-N", or the part CRCs
+ * combined) and hands the version's attrs to UPLOAD_COMPLETE.
  */
 #include "s3/copy_int.h"
 
@@ -74,6 +81,40 @@ static int upload_exists(struct s3_req *r, const uint8_t id[META_ID_LEN])
 	return rc;
 }
 
+/* The upload's stored attributes (its checksum choice), decoded into pool
+ * memory; CN_ENOUPLOAD when there is no such upload. */
+static int upload_attrs(struct s3_req *r, const uint8_t id[META_ID_LEN], struct s3_attrs *a)
+{
+	struct meta_upload u;
+	int rc = meta_upload_get(r->srv->meta, r->route.bucket, r->route.key, r->route.key_len, id,
+				 &u);
+
+	if (rc == CN_ENOTFOUND || rc == CN_ENOKEY)
+		return CN_ENOUPLOAD;
+	if (rc)
+		return rc;
+	rc = s3_attrs_decode(r, u.attrs, u.attrs_len, a);
+	meta_upload_release(&u);
+	return rc;
+}
+
+static const char *ck_type_name(int type)
+{
+	return type == 2 ? "FULL_OBJECT" : "COMPOSITE";
+}
+
+/* A part's checksum as PART_PUT's attrs: 1 alg, raw bytes. */
+static void part_ck_attrs(struct meta_cmd *c, uint8_t *enc, enum cn_checksum_alg a,
+			  const uint8_t *raw, size_t len)
+{
+	if (a == CN_CK_NONE || !len)
+		return;
+	enc[0] = (uint8_t)a;
+	memcpy(enc + 1, raw, len);
+	c->attrs = enc;
+	c->attrs_len = 1 + len;
+}
+
 static void fill_key(struct s3_req *r, struct meta_cmd *c, int type)
 {
 	c->type = (uint8_t)type;
@@ -93,6 +134,7 @@ struct create_op {
 	size_t attrs_len;
 	char id_text[META_ID_TEXT];
 	enum cn_checksum_alg ck_alg;
+	int ck_type;
 };
 
 static void create_committed(struct meta_cmd *cmd, int rc, void *arg)
@@ -106,8 +148,10 @@ static void create_committed(struct meta_cmd *cmd, int rc, void *arg)
 		s3_send_error(r, rc);
 		return;
 	}
-	if (op->ck_alg != CN_CK_NONE)
+	if (op->ck_alg != CN_CK_NONE) {
 		s3_hdr_add(r, &h, "x-amz-checksum-algorithm", cn_checksum_alg_name(op->ck_alg));
+		s3_hdr_add(r, &h, "x-amz-checksum-type", ck_type_name(op->ck_type));
+	}
 	cn_buf_init(&w);
 	xmlw_decl(&w);
 	xmlw_open(&w, "InitiateMultipartUploadResult", S3_NS);
@@ -122,6 +166,7 @@ void s3_op_create_multipart(struct s3_req *r)
 {
 	struct create_op *op = cn_pool_zalloc(r->pool, sizeof(*op));
 	const char *alg = s3_header(r, "x-amz-checksum-algorithm");
+	const char *type = s3_header(r, "x-amz-checksum-type");
 	struct meta_bucket b;
 	int rc;
 
@@ -145,7 +190,28 @@ void s3_op_create_multipart(struct s3_req *r)
 			rc = CN_EBADARG;
 			goto fail;
 		}
+		/* S3's defaults: CRC64NVME is full-object only, the others composite */
+		op->ck_type = op->ck_alg == CN_CK_CRC64NVME ? 2 : 1;
 	}
+	if (type) {
+		if (strcasecmp(type, "COMPOSITE") == 0 && op->ck_alg)
+			op->ck_type = 1;
+		else if (strcasecmp(type, "FULL_OBJECT") == 0 && op->ck_alg)
+			op->ck_type = 2;
+		else {
+			rc = CN_ECKMISMATCH; /* unknown, or a type without an algorithm */
+			goto fail;
+		}
+	}
+	/* What S3 refuses too: SHA full-object checksums cannot be combined
+	 * from parts, and CRC64NVME has no composite form. */
+	if ((op->ck_type == 2 && (op->ck_alg == CN_CK_SHA1 || op->ck_alg == CN_CK_SHA256)) ||
+	    (op->ck_type == 1 && op->ck_alg == CN_CK_CRC64NVME)) {
+		rc = CN_ECKMISMATCH;
+		goto fail;
+	}
+	op->attrs.mp_ck_alg = op->ck_alg;
+	op->attrs.mp_ck_type = op->ck_type;
 	rc = s3_attrs_encode(r, &op->attrs, &op->attrs_enc, &op->attrs_len);
 	if (rc)
 		goto fail;
@@ -172,6 +238,7 @@ struct part_op {
 	enum cn_checksum_alg ck_alg;
 	uint8_t ck_raw[32];
 	size_t ck_len;
+	uint8_t ck_enc[1 + CN_CHECKSUM_MAX];
 };
 
 static void part_committed(struct meta_cmd *cmd, int rc, void *arg)
@@ -212,6 +279,7 @@ static void part_received(struct s3_req *r, struct s3_upload *u, int err)
 	if (r->body.ck_alg) {
 		op->ck_alg = r->body.ck_alg;
 		op->ck_len = cn_checksum_raw(r->body.ck_alg, &u->dig, op->ck_raw);
+		part_ck_attrs(c, op->ck_enc, op->ck_alg, op->ck_raw, op->ck_len);
 	}
 	c->now = cn_now_ns();
 	c->size = u->size;
@@ -244,6 +312,7 @@ static int part_target(struct s3_req *r, struct meta_cmd *c)
 void s3_op_upload_part(struct s3_req *r)
 {
 	struct part_op *op = cn_pool_zalloc(r->pool, sizeof(*op));
+	struct s3_attrs ua;
 	int rc;
 
 	if (!op) {
@@ -253,9 +322,10 @@ void s3_op_upload_part(struct s3_req *r)
 	rc = part_target(r, &op->cmd);
 	if (rc)
 		goto fail;
-	rc = upload_exists(r, op->cmd.upload_id);
+	rc = upload_attrs(r, op->cmd.upload_id, &ua);
 	if (rc)
 		goto fail;
+	op->u.ck_need = ua.mp_ck_alg;
 	meta_id_to_text(op->cmd.upload_id, op->id_text);
 	op->u.version_text = op->id_text;
 	op->u.force_blob = 1;
@@ -276,6 +346,7 @@ struct pcopy_op {
 	struct meta_cmd cmd;
 	char id_text[META_ID_TEXT];
 	char etag[33];
+	uint8_t ck_enc[1 + CN_CHECKSUM_MAX];
 };
 
 static void pcopy_committed(struct meta_cmd *cmd, int rc, void *arg)
@@ -301,6 +372,7 @@ static void pcopy_committed(struct meta_cmd *cmd, int rc, void *arg)
 	xmlw_open(&w, "CopyPartResult", S3_NS);
 	xmlw_elem(&w, "ETag", s3_quote_etag(r, op->etag));
 	xmlw_elem_time(&w, "LastModified", (uint64_t)cmd->now);
+	s3_checksum_xml(&w, op->cb.ck_alg, op->cb.ck_raw, op->cb.ck_len, 0);
 	xmlw_close(&w, "CopyPartResult");
 	s3_send_xml(r, 200, &h, &w);
 }
@@ -325,6 +397,7 @@ static void pcopy_copied(struct s3_req *r, struct s3_copy_blob *cb, int err)
 	c->layout = cb->layout_enc;
 	c->layout_len = cb->layout_len;
 	c->heal_mask = cb->layout.missing; /* shards to heal (cluster) */
+	part_ck_attrs(c, op->ck_enc, cb->ck_alg, cb->ck_raw, cb->ck_len);
 	rc = s3_meta_submit(r, c, pcopy_committed, r);
 	if (rc) {
 		s3_copy_blob_discard(r, cb);
@@ -361,6 +434,7 @@ static int copy_range(const char *h, uint64_t size, uint64_t *start, uint64_t *l
 void s3_op_upload_part_copy(struct s3_req *r)
 {
 	struct pcopy_op *op = cn_pool_zalloc(r->pool, sizeof(*op));
+	struct s3_attrs ua;
 	int rc;
 
 	if (!op) {
@@ -373,9 +447,10 @@ void s3_op_upload_part_copy(struct s3_req *r)
 	rc = s3_copy_source_parse(r, &op->src);
 	if (rc)
 		goto fail;
-	rc = upload_exists(r, op->cmd.upload_id);
+	rc = upload_attrs(r, op->cmd.upload_id, &ua);
 	if (rc)
 		goto fail;
+	op->cb.ck_alg = ua.mp_ck_alg; /* S3 computes the part's checksum */
 	rc = s3_copy_source_open(r, &op->src);
 	if (rc)
 		goto fail;
@@ -407,10 +482,19 @@ fail:
 
 /* ---- CompleteMultipartUpload ---- */
 
+/* A checksum the client named for one part in CompleteMultipartUpload. */
+struct part_claim {
+	enum cn_checksum_alg alg; /* NONE: no claim */
+	uint8_t raw[CN_CHECKSUM_MAX];
+	size_t len;
+};
+
 struct complete_op {
 	struct meta_cmd cmd;
 	struct meta_part_ref *parts;
+	struct part_claim *claims; /* one per parts[] entry */
 	char if_match[META_ETAG_MAX + 1];
+	struct s3_attrs attrs; /* the upload's, then the version's */
 };
 
 /* A Complete of an upload that is gone: was it completed into the current
@@ -465,6 +549,14 @@ static void complete_committed(struct meta_cmd *cmd, int rc, void *arg)
 	xmlw_elem(&w, "Bucket", r->route.bucket);
 	xmlw_elem_n(&w, "Key", r->route.key, r->route.key_len);
 	xmlw_elem(&w, "ETag", s3_quote_etag(r, cmd->res.etag));
+	{
+		const struct s3_attrs *a = &((struct complete_op *)cmd)->attrs;
+		if (a->ck_len) {
+			s3_checksum_xml(&w, a->ck_alg, a->ck_raw, a->ck_len,
+					a->ck_composite ? a->ck_parts : 0);
+			xmlw_elem(&w, "ChecksumType", ck_type_name(a->ck_composite ? 1 : 2));
+		}
+	}
 	xmlw_close(&w, "CompleteMultipartUploadResult");
 	s3_send_xml(r, 200, &h, &w);
 }
@@ -484,7 +576,8 @@ static int complete_parse(struct s3_req *r, struct complete_op *op, char *buf, s
 	if (count == 0 || count > META_PARTS_MAX)
 		return CN_EBADXML;
 	op->parts = cn_pool_zalloc(r->pool, sizeof(*op->parts) * count);
-	if (!op->parts)
+	op->claims = cn_pool_zalloc(r->pool, sizeof(*op->claims) * count);
+	if (!op->parts || !op->claims)
 		return CN_ENOMEM;
 	for (n = root->child; n; n = n->next) {
 		const char *pn, *etag;
@@ -516,10 +609,191 @@ static int complete_parse(struct s3_req *r, struct complete_op *op, char *buf, s
 			return CN_EBADPART;
 		op->parts[i].etag = etag;
 		op->parts[i].etag_len = el;
+		for (struct xml_node *c = n->child; c; c = c->next) {
+			struct part_claim *pc = &op->claims[i];
+			enum cn_checksum_alg a;
+			const char *t;
+			long dl;
+			if (strncmp(c->name, "Checksum", 8) != 0 || !c->name[8])
+				continue;
+			a = cn_checksum_alg_parse(c->name + 8, strlen(c->name + 8));
+			if (a == CN_CK_NONE)
+				continue; /* not a checksum element */
+			t = xml_child_text(n, c->name);
+			if (!t || pc->alg != CN_CK_NONE)
+				return CN_EBADXML;
+			dl = cn_b64_decode(t, strlen(t), pc->raw, sizeof(pc->raw));
+			if (dl < 0 || (size_t)dl != cn_checksum_alg_len(a))
+				return CN_EBADPART; /* cannot be the part's checksum */
+			pc->alg = a;
+			pc->len = (size_t)dl;
+		}
 		i++;
 	}
 	op->cmd.parts = op->parts;
 	op->cmd.n_parts = count;
+	return 0;
+}
+
+/* The stored parts the request names, found by number (NULL: none). The
+ * returned array is pool memory, one entry per op->parts[]. */
+static int complete_stored(struct s3_req *r, struct complete_op *op, struct meta_part **out)
+{
+	uint32_t n = op->cmd.n_parts, marker = 0;
+	struct meta_part *st = cn_pool_zalloc(r->pool, sizeof(*st) * n);
+	int32_t *idx = cn_pool_alloc(r->pool, sizeof(*idx) * (META_PARTS_MAX + 1));
+	uint8_t *seen = cn_pool_zalloc(r->pool, n);
+	int rc;
+
+	if (!st || !idx || !seen)
+		return CN_ENOMEM;
+	for (uint32_t i = 0; i <= META_PARTS_MAX; i++)
+		idx[i] = -1;
+	for (uint32_t i = 0; i < n; i++)
+		idx[op->parts[i].part_no] = (int32_t)i;
+	for (;;) {
+		struct meta_part_list l;
+		rc = meta_list_parts(r->srv->meta, r->route.bucket, r->route.key, r->route.key_len,
+				     op->cmd.upload_id, marker, LIST_PARTS_MAX, &l);
+		if (rc == CN_ENOTFOUND || rc == CN_ENOKEY)
+			rc = CN_ENOUPLOAD;
+		if (rc)
+			return rc;
+		for (size_t i = 0; i < l.n; i++) {
+			uint32_t no = l.parts[i].part_no;
+			if (no <= META_PARTS_MAX && idx[no] >= 0) {
+				st[idx[no]] = l.parts[i];
+				st[idx[no]].layout = NULL; /* not kept past the list */
+				st[idx[no]].layout_len = 0;
+				seen[idx[no]] = 1;
+			}
+		}
+		marker = l.n ? l.parts[l.n - 1].part_no : marker;
+		int more = l.truncated && l.n;
+		meta_part_list_release(&l);
+		if (!more)
+			break;
+	}
+	for (uint32_t i = 0; i < n; i++)
+		if (!seen[i])
+			return CN_EBADPART;
+	*out = st;
+	return 0;
+}
+
+/* x-amz-checksum-<alg> on the Complete request: the client's claim for the
+ * whole object ("value" or, composite, "value-N"). */
+static int complete_claim(struct s3_req *r, const struct s3_attrs *a)
+{
+	struct http_request *h = r->http;
+	const char *ty = s3_header(r, "x-amz-checksum-type");
+
+	if (ty && (a->mp_ck_alg == CN_CK_NONE || strcasecmp(ty, ck_type_name(a->mp_ck_type)) != 0))
+		return CN_ECKMISMATCH;
+	for (int i = 0; i < h->n_headers; i++) {
+		const struct http_header *hd = &h->headers[i];
+		enum cn_checksum_alg alg;
+		uint8_t raw[CN_CHECKSUM_MAX];
+		const char *dash;
+		size_t vl = hd->value_len;
+		long dl;
+		if (hd->name_len <= 15 || strncasecmp(hd->name, "x-amz-checksum-", 15) != 0)
+			continue;
+		alg = cn_checksum_alg_parse(hd->name + 15, hd->name_len - 15);
+		if (alg == CN_CK_NONE)
+			continue; /* -type, -algorithm, -mode */
+		if (alg != a->ck_alg || !a->ck_len)
+			return CN_ECKMISMATCH;
+		dash = memchr(hd->value, '-', vl);
+		if (dash) {
+			char want[16];
+			if (!a->ck_composite)
+				return CN_EBADCHECKSUM;
+			snprintf(want, sizeof(want), "%u", a->ck_parts);
+			if ((size_t)(hd->value + vl - dash - 1) != strlen(want) ||
+			    memcmp(dash + 1, want, strlen(want)) != 0)
+				return CN_EBADCHECKSUM;
+			vl = (size_t)(dash - hd->value);
+		}
+		dl = cn_b64_decode(hd->value, vl, raw, sizeof(raw));
+		if (dl < 0 || (size_t)dl != a->ck_len)
+			return CN_EBADCKVALUE;
+		if (memcmp(raw, a->ck_raw, a->ck_len) != 0)
+			return CN_EBADCHECKSUM;
+	}
+	return 0;
+}
+
+/* Per-part checksums named in the body against the stored ones
+ * (InvalidPart when they differ), then the object's checksum from the
+ * parts' when the upload has an algorithm: composite = the checksum of the
+ * concatenated raw part checksums, "-N"; full object = the part CRCs
+ * combined. The version's attrs then carry it (UPLOAD_COMPLETE's attrs).
+ * Apply checks the part ETags again in its transaction; a part replaced
+ * since by other bytes fails there (its MD5 differs). */
+static int complete_checksums(struct s3_req *r, struct complete_op *op)
+{
+	struct s3_attrs *a = &op->attrs;
+	uint32_t n = op->cmd.n_parts;
+	struct meta_part *st = NULL;
+	int any_claim = 0;
+	uint8_t *enc;
+	size_t enc_len;
+	int rc;
+
+	rc = upload_attrs(r, op->cmd.upload_id, a);
+	if (rc)
+		return rc;
+	for (uint32_t i = 0; i < n; i++)
+		any_claim |= op->claims[i].alg != CN_CK_NONE;
+	if (!any_claim && a->mp_ck_alg == CN_CK_NONE)
+		return complete_claim(r, a);
+	rc = complete_stored(r, op, &st);
+	if (rc)
+		return rc;
+	for (uint32_t i = 0; i < n; i++) {
+		const struct part_claim *pc = &op->claims[i];
+		if (pc->alg == CN_CK_NONE)
+			continue;
+		if (st[i].ck_alg != pc->alg || st[i].ck_len != pc->len ||
+		    memcmp(st[i].ck, pc->raw, pc->len) != 0)
+			return CN_EBADPART;
+	}
+	if (a->mp_ck_alg == CN_CK_NONE)
+		return complete_claim(r, a);
+	size_t ckl = cn_checksum_alg_len(a->mp_ck_alg);
+	uint8_t *cat = cn_pool_alloc(r->pool, ckl * n);
+	if (!cat)
+		return CN_ENOMEM;
+	for (uint32_t i = 0; i < n; i++) {
+		/* every part of such an upload got one at UploadPart(Copy) */
+		if (st[i].ck_alg != a->mp_ck_alg || st[i].ck_len != ckl)
+			return CN_ECKMISMATCH;
+		memcpy(cat + ckl * i, st[i].ck, ckl);
+	}
+	a->ck_alg = a->mp_ck_alg;
+	a->ck_len = ckl;
+	a->ck_parts = n;
+	if (a->mp_ck_type == 2) {
+		memcpy(a->ck_raw, cat, ckl);
+		for (uint32_t i = 1; i < n; i++)
+			if (cn_checksum_combine(a->ck_alg, a->ck_raw, cat + ckl * i, st[i].size))
+				return CN_ECKMISMATCH;
+		a->ck_composite = 0;
+	} else {
+		if (cn_checksum_buf(a->ck_alg, cat, ckl * n, a->ck_raw) != ckl)
+			return CN_ENOMEM;
+		a->ck_composite = 1;
+	}
+	rc = complete_claim(r, a);
+	if (rc)
+		return rc;
+	a->mp_ck_alg = CN_CK_NONE; /* the upload's choice is not the version's */
+	rc = s3_attrs_encode(r, a, &enc, &enc_len);
+	if (rc)
+		return rc;
+	op->cmd.attrs = enc;
+	op->cmd.attrs_len = enc_len;
 	return 0;
 }
 
@@ -541,6 +815,9 @@ static void complete_body(struct s3_req *r, int err, char *buf, size_t len)
 	if (rc)
 		goto fail;
 	rc = complete_parse(r, op, buf, len);
+	if (rc)
+		goto fail;
+	rc = complete_checksums(r, op);
 	if (rc)
 		goto fail;
 	rc = s3_write_conditions(r, &op->cmd, op->if_match, sizeof(op->if_match));
@@ -617,6 +894,7 @@ void s3_op_list_parts(struct s3_req *r)
 	uint32_t max = LIST_PARTS_MAX, marker = 0;
 	struct meta_upload u;
 	struct meta_part_list l;
+	struct s3_attrs ua;
 	struct cn_buf w;
 	char idt[META_ID_TEXT];
 	int rc;
@@ -641,7 +919,10 @@ void s3_op_list_parts(struct s3_req *r)
 		rc = CN_ENOUPLOAD;
 	if (rc)
 		goto fail;
+	rc = s3_attrs_decode(r, u.attrs, u.attrs_len, &ua);
 	meta_upload_release(&u);
+	if (rc)
+		goto fail;
 	rc = meta_list_parts(r->srv->meta, r->route.bucket, r->route.key, r->route.key_len, id,
 			     marker, max, &l);
 	if (rc == CN_ENOTFOUND || rc == CN_ENOKEY)
@@ -666,6 +947,10 @@ void s3_op_list_parts(struct s3_req *r)
 		xmlw_elem(&w, "DisplayName", r->srv->cfg.access_key);
 	xmlw_close(&w, "Owner");
 	xmlw_elem(&w, "StorageClass", "STANDARD");
+	if (ua.mp_ck_alg != CN_CK_NONE) {
+		xmlw_elem(&w, "ChecksumAlgorithm", cn_checksum_alg_name(ua.mp_ck_alg));
+		xmlw_elem(&w, "ChecksumType", ck_type_name(ua.mp_ck_type));
+	}
 	xmlw_elem_u64(&w, "PartNumberMarker", marker);
 	if (l.n)
 		xmlw_elem_u64(&w, "NextPartNumberMarker",
@@ -678,6 +963,8 @@ void s3_op_list_parts(struct s3_req *r)
 		xmlw_elem_time(&w, "LastModified", (uint64_t)l.parts[i].mtime);
 		xmlw_elem(&w, "ETag", s3_quote_etag(r, l.parts[i].etag));
 		xmlw_elem_u64(&w, "Size", l.parts[i].size);
+		s3_checksum_xml(&w, (enum cn_checksum_alg)l.parts[i].ck_alg, l.parts[i].ck,
+				l.parts[i].ck_len, 0);
 		xmlw_close(&w, "Part");
 	}
 	xmlw_close(&w, "ListPartsResult");

@@ -138,10 +138,16 @@ int s3_route_has(const struct s3_route *r, const char *name)
 
 /* Sub-resources S3 defines that cairn does not implement yet. */
 static const char *const unimplemented[] = {
-	"website",     "logging",   "notification", "replication",	   "encryption",
-	"object-lock", "retention", "legal-hold",   "requestPayment",	   "accelerate",
-	"analytics",   "inventory", "metrics",	    "intelligent-tiering", "restore",
-	"select",      "torrent",   "attributes",   "renameObject",	   "session",
+	"website",	  "logging",
+	"notification",	  "replication",
+	"encryption",	  "object-lock",
+	"retention",	  "legal-hold",
+	"requestPayment", "accelerate",
+	"analytics",	  "inventory",
+	"metrics",	  "intelligent-tiering",
+	"restore",	  "select",
+	"torrent",	  "renameObject",
+	"session",
 };
 
 static int has_unimplemented(const struct s3_route *r)
@@ -257,6 +263,8 @@ static enum s3_op object_op(const struct s3_route_input *in, const struct s3_rou
 			return S3_OP_DELETE_OBJECT_TAGGING;
 		return S3_OP_NOT_IMPLEMENTED;
 	}
+	if (s3_route_has(r, "attributes"))
+		return in->method == S3_GET ? S3_OP_GET_OBJECT_ATTRIBUTES : S3_OP_NOT_IMPLEMENTED;
 	if (s3_route_has(r, "acl")) {
 		if (in->method == S3_GET)
 			return S3_OP_GET_OBJECT_ACL;

@@ -56,6 +56,7 @@
 	X(S3_OP_PUT_OBJECT_ACL, "PutObjectAcl")                                                    \
 	X(S3_OP_POST_OBJECT, "PostObject")                                                         \
 	X(S3_OP_GET_OBJECT_TAGGING, "GetObjectTagging")                                            \
+	X(S3_OP_GET_OBJECT_ATTRIBUTES, "GetObjectAttributes")                                      \
 	X(S3_OP_PUT_OBJECT_TAGGING, "PutObjectTagging")                                            \
 	X(S3_OP_DELETE_OBJECT_TAGGING, "DeleteObjectTagging")                                      \
 	X(S3_OP_GET_BUCKET_TAGGING, "GetBucketTagging")                                            \

@@ -271,6 +271,10 @@ struct s3_attrs {
 	size_t ck_len;
 	int ck_composite; /* multipart: checksum of checksums, "-N" suffix */
 	uint32_t ck_parts;
+	/* an upload's checksum choice (CreateMultipartUpload): algorithm and
+	 * type (1 COMPOSITE, 2 FULL_OBJECT); CN_CK_NONE: none */
+	enum cn_checksum_alg mp_ck_alg;
+	int mp_ck_type;
 	const uint8_t *acl; /* the object's ACL (acl_encode), NULL: private */
 	size_t acl_len;
 	const uint8_t *tags; /* the object's tag set (tagging_encode), NULL: none */
@@ -321,6 +325,12 @@ int s3_attrs_decode(struct s3_req *r, const uint8_t *buf, size_t len, struct s3_
 /* Adds Content-Type & co, x-amz-meta-* and (when want_ck) the checksum header. */
 void s3_attrs_to_headers(struct s3_req *r, const struct s3_attrs *a, struct s3_hdrs *h,
 			 int want_ck);
+/* An upload's checksum choice (T_CKSPEC) without decoding the rest:
+ * CN_CK_NONE and 0 when it has none; type 1 COMPOSITE, 2 FULL_OBJECT. */
+int s3_attrs_ckspec(const uint8_t *buf, size_t len, enum cn_checksum_alg *alg, int *type);
+/* Writes <Checksum<ALG>>base64[-parts]</...> (parts 0: no suffix). */
+void s3_checksum_xml(struct cn_buf *w, enum cn_checksum_alg a, const uint8_t *raw, size_t len,
+		     uint32_t parts);
 
 /* ---- admin endpoints (admin.c): /_cairn/admin/..., root credentials ---- */
 void s3_admin(struct s3_req *r);
@@ -439,6 +449,8 @@ int s3_cors_preflight(struct s3_req *r, const char *origin, const char *method);
 void s3_cors_actual(struct s3_req *r);
 /* tags.c */
 void s3_op_get_object_tagging(struct s3_req *r);
+/* GetObjectAttributes (objattrs.c). */
+void s3_op_get_object_attributes(struct s3_req *r);
 void s3_op_put_object_tagging(struct s3_req *r);
 void s3_op_delete_object_tagging(struct s3_req *r);
 void s3_op_get_bucket_tagging(struct s3_req *r);
@@ -458,8 +470,10 @@ struct s3_upload {
 	size_t layout_len;
 	struct cn_digest_result dig;
 	uint32_t part_no;
-	int force_blob;		  /* never inline (multipart parts are always blobs) */
-	const char *version_text; /* for shard headers */
+	int force_blob;		      /* never inline (multipart parts are always blobs) */
+	enum cn_checksum_alg ck_need; /* the upload's algorithm: computed when the
+					 request names none, refused when it names another */
+	const char *version_text;     /* for shard headers */
 	s3_upload_done_fn done;
 	void *priv; /* upload.c's state */
 };

@@ -129,6 +129,10 @@ static const struct {
 	  "This copy request is illegal because it is trying to copy an object to itself without "
 	  "changing the object's metadata, storage class, website redirect location or encryption "
 	  "attributes."}},
+	{CN_ECKMISMATCH,
+	 {400, "InvalidRequest",
+	  "The checksum algorithm or type does not match the one the multipart upload was created "
+	  "with, or the combination is not supported."}},
 	{CN_EBADSTORAGECLASS,
 	 {400, "InvalidStorageClass", "The storage class you specified is not valid"}},
 	{CN_EBADCOPYSRC,

@@ -394,6 +394,16 @@ int s3_upload_start(struct s3_req *r, struct s3_upload *u, uint32_t part_no)
 
 	if (rc)
 		return rc;
+	if (u->ck_need != CN_CK_NONE) {
+		/* S3: a part of an upload with a checksum algorithm carries that
+		 * algorithm's checksum; computed here when the client sent none */
+		if (r->body.ck_alg == CN_CK_NONE)
+			r->body.ck_alg = u->ck_need;
+		else if (r->body.ck_alg != u->ck_need) {
+			s3_body_release(r);
+			return CN_ECKMISMATCH;
+		}
+	}
 	return upload_begin(r, u, part_no, len, 0);
 }
 

@@ -721,3 +721,42 @@ def test_shard_stream_bad_input_leaves_nothing(cluster_factory):
     bucket = new_bucket(c, n1)
     retry(lambda: c.client(n1).put_object(Bucket=bucket, Key="after", Body=data))
     read_all(c, [n2], bucket, {"after": data})
+
+
+def test_multipart_checksums_on_every_node(cluster_factory):
+    """Part checksums travel in PART_PUT, the object's in UPLOAD_COMPLETE:
+    every replica answers the same checksum and per-part checksums."""
+    import base64
+    import hashlib
+    c = cluster_factory(3, extra_args=FAST)
+    n1, n2, n3 = c.slots[:3]
+    bucket = new_bucket(c, n1)
+    rnd = random.Random(11)
+    parts = [rnd.randbytes(5 * MIB), rnd.randbytes(1000)]
+    sha = [hashlib.sha256(p).digest() for p in parts]
+    want = base64.b64encode(hashlib.sha256(b"".join(sha)).digest()).decode()
+
+    def upload():
+        cl = c.client(n2)
+        up = cl.create_multipart_upload(Bucket=bucket, Key="ck",
+                                        ChecksumAlgorithm="SHA256")["UploadId"]
+        done = []
+        for i, p in enumerate(parts, 1):
+            e = cl.upload_part(Bucket=bucket, Key="ck", UploadId=up, PartNumber=i, Body=p,
+                               ChecksumSHA256=base64.b64encode(sha[i - 1]).decode())
+            done.append({"PartNumber": i, "ETag": e["ETag"],
+                         "ChecksumSHA256": base64.b64encode(sha[i - 1]).decode()})
+        r = cl.complete_multipart_upload(Bucket=bucket, Key="ck", UploadId=up,
+                                         MultipartUpload={"Parts": done})
+        assert r["ChecksumSHA256"] == "%s-2" % want
+        return True
+    retry(upload)
+    for n in (n1, n2, n3):
+        cl = c.client(n)
+        h = retry(lambda: cl.head_object(Bucket=bucket, Key="ck", ChecksumMode="ENABLED"))
+        assert h["ChecksumSHA256"] == "%s-2" % want, n.name
+        a = cl.get_object_attributes(Bucket=bucket, Key="ck",
+                                     ObjectAttributes=["Checksum", "ObjectParts"])
+        assert a["Checksum"]["ChecksumSHA256"] == want, n.name
+        assert [p["ChecksumSHA256"] for p in a["ObjectParts"]["Parts"]] == \
+            [base64.b64encode(s).decode() for s in sha], n.name

@@ -33,6 +33,27 @@ static void test_crc_streaming_equals_oneshot(void **state)
 	}
 }
 
+/* crc(A||B) from crc(A), crc(B) and len(B), for every cut and algorithm. */
+static void test_checksum_combine(void **state)
+{
+	(void)state;
+	static const enum cn_checksum_alg algs[] = {CN_CK_CRC32, CN_CK_CRC32C, CN_CK_CRC64NVME};
+	uint8_t buf[1000];
+	for (int i = 0; i < 1000; i++)
+		buf[i] = (uint8_t)(i * 13 + 1);
+	for (size_t k = 0; k < 3; k++)
+		for (size_t cut = 0; cut <= 1000; cut += 37) {
+			uint8_t acc[CN_CHECKSUM_MAX], b[CN_CHECKSUM_MAX], whole[CN_CHECKSUM_MAX];
+			size_t n = cn_checksum_buf(algs[k], buf, cut, acc);
+			assert_int_equal(cn_checksum_buf(algs[k], buf + cut, 1000 - cut, b), n);
+			assert_int_equal(cn_checksum_buf(algs[k], buf, 1000, whole), n);
+			assert_int_equal(cn_checksum_combine(algs[k], acc, b, 1000 - cut), 0);
+			assert_memory_equal(acc, whole, n);
+		}
+	uint8_t x[32] = {0};
+	assert_int_equal(cn_checksum_combine(CN_CK_SHA256, x, x, 1), -1);
+}
+
 static void test_digest_md5_sha256(void **state)
 {
 	(void)state;
@@ -145,6 +166,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_crc_check_values),
 		cmocka_unit_test(test_crc_streaming_equals_oneshot),
+		cmocka_unit_test(test_checksum_combine),
 		cmocka_unit_test(test_digest_md5_sha256),
 		cmocka_unit_test(test_hmac),
 		cmocka_unit_test(test_hmac_sha1),

@@ -190,6 +190,40 @@ static void test_version_codec(void **state)
 	assert_int_equal(fklen, sizeof(longkey));
 	for (size_t n = 0; n < w.len; n++)
 		assert_int_equal(ver_decode(w.p, n, longkey, 10, &d), CN_ECORRUPT);
+	/* part checksums: a section after the parts, only when some part has one */
+	size_t plain_len = w.len;
+	parts[0].ck_alg = 1;
+	parts[0].ck_len = 4;
+	memcpy(parts[0].ck, "\x01\x02\x03\x04", 4);
+	parts[2].ck_alg = 5;
+	parts[2].ck_len = 32;
+	memset(parts[2].ck, 0xAB, 32);
+	cn_buf_reset(&w);
+	assert_int_equal(ver_encode(&w, longkey, sizeof(longkey), &v), 0);
+	seed("version_parts_ck", 1, w.p, w.len);
+	assert_int_equal(w.len, plain_len + 6 + 2 + 34);
+	assert_int_equal(ver_decode(w.p, w.len, longkey, sizeof(longkey), &d), 0);
+	assert_int_equal(d.parts[0].ck_alg, 1);
+	assert_memory_equal(d.parts[0].ck, "\x01\x02\x03\x04", 4);
+	assert_int_equal(d.parts[1].ck_len, 0);
+	assert_int_equal(d.parts[2].ck_len, 32);
+	meta_version_release(&d);
+	for (size_t n = plain_len + 1; n < w.len; n++)
+		assert_int_equal(ver_decode(w.p, n, longkey, sizeof(longkey), &d), CN_ECORRUPT);
+	cn_buf_reset(&w);
+	assert_int_equal(part_encode(&w, &parts[2]), 0);
+	seed("part_ck", 4, w.p, w.len);
+	{
+		struct meta_part pc;
+		assert_int_equal(part_decode(w.p, w.len, &pc), 0);
+		assert_int_equal(pc.ck_alg, 5);
+		assert_memory_equal(pc.ck, parts[2].ck, 32);
+		for (size_t n = 0; n < w.len; n++)
+			if (n != w.len - 34) /* a part record without the checksum */
+				assert_int_equal(part_decode(w.p, n, &pc), CN_ECORRUPT);
+	}
+	for (int i = 0; i < 3; i++)
+		parts[i].ck_alg = parts[i].ck_len = 0;
 	/* parts out of order are corrupt */
 	parts[1].part_no = 9;
 	cn_buf_reset(&w);
