@@ -818,6 +818,11 @@ static void complete_body(struct s3_req *r, int err, char *buf, size_t len)
 	if (rc)
 		goto fail;
 	rc = complete_checksums(r, op);
+	if (rc == CN_ENOUPLOAD && already_completed(r, &op->cmd)) {
+		/* a retried Complete of what just completed: the same answer */
+		complete_committed(&op->cmd, 0, r);
+		return;
+	}
 	if (rc)
 		goto fail;
 	rc = s3_write_conditions(r, &op->cmd, op->if_match, sizeof(op->if_match));
