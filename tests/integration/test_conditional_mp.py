@@ -115,3 +115,33 @@ def test_part_number_reads(server, s3, bucket):
     for bad in ("0", "10001", "x"):
         r = raw_request(server, "GET", "/%s/mp" % bucket, query="partNumber=" + bad)
         assert r.status == 400, (bad, r)
+
+
+def test_reuploaded_and_out_of_order_parts(s3, bucket):
+    """Parts uploaded in any order, one of them uploaded twice: Complete takes
+    the parts it names, in part-number order, with the newest upload of each."""
+    u = s3.create_multipart_upload(Bucket=bucket, Key="o")["UploadId"]
+    p3 = s3.upload_part(Bucket=bucket, Key="o", UploadId=u, PartNumber=3, Body=b"c" * 7)
+    p1_old = s3.upload_part(Bucket=bucket, Key="o", UploadId=u, PartNumber=1,
+                            Body=b"x" * (5 << 20))
+    p2 = s3.upload_part(Bucket=bucket, Key="o", UploadId=u, PartNumber=2, Body=b"b" * (5 << 20))
+    p1 = s3.upload_part(Bucket=bucket, Key="o", UploadId=u, PartNumber=1, Body=b"a" * (5 << 20))
+    assert p1["ETag"] != p1_old["ETag"]
+    # the replaced upload of part 1 is no longer a part
+    with pytest.raises(ClientError) as e:
+        s3.complete_multipart_upload(Bucket=bucket, Key="o", UploadId=u, MultipartUpload={
+            "Parts": [{"PartNumber": 1, "ETag": p1_old["ETag"]},
+                      {"PartNumber": 2, "ETag": p2["ETag"]},
+                      {"PartNumber": 3, "ETag": p3["ETag"]}]})
+    assert code(e) == ("InvalidPart", 400)
+    # out of order in the request: refused as S3 does
+    with pytest.raises(ClientError) as e:
+        s3.complete_multipart_upload(Bucket=bucket, Key="o", UploadId=u, MultipartUpload={
+            "Parts": [{"PartNumber": 2, "ETag": p2["ETag"]},
+                      {"PartNumber": 1, "ETag": p1["ETag"]}]})
+    assert code(e) == ("InvalidPartOrder", 400)
+    s3.complete_multipart_upload(Bucket=bucket, Key="o", UploadId=u, MultipartUpload={
+        "Parts": [{"PartNumber": 1, "ETag": p1["ETag"]}, {"PartNumber": 2, "ETag": p2["ETag"]},
+                  {"PartNumber": 3, "ETag": p3["ETag"]}]})
+    body = s3.get_object(Bucket=bucket, Key="o")["Body"].read()
+    assert body == b"a" * (5 << 20) + b"b" * (5 << 20) + b"c" * 7
