@@ -145,3 +145,20 @@ def test_reuploaded_and_out_of_order_parts(s3, bucket):
                   {"PartNumber": 3, "ETag": p3["ETag"]}]})
     body = s3.get_object(Bucket=bucket, Key="o")["Body"].read()
     assert body == b"a" * (5 << 20) + b"b" * (5 << 20) + b"c" * 7
+
+
+def test_complete_with_if_match_is_a_compare_and_swap(server, s3, bucket):
+    et = s3.put_object(Bucket=bucket, Key="cas", Body=b"v1")["ETag"]
+
+    def complete(if_match):
+        c = with_headers(make_client(server), "CompleteMultipartUpload", {"If-Match": if_match})
+        u = c.create_multipart_upload(Bucket=bucket, Key="cas")["UploadId"]
+        p = c.upload_part(Bucket=bucket, Key="cas", UploadId=u, PartNumber=1, Body=b"v2")
+        return c.complete_multipart_upload(Bucket=bucket, Key="cas", UploadId=u, MultipartUpload={
+            "Parts": [{"PartNumber": 1, "ETag": p["ETag"]}]})
+    with pytest.raises(ClientError) as e:
+        complete('"00000000000000000000000000000000"')
+    assert code(e) == ("PreconditionFailed", 412)
+    assert s3.get_object(Bucket=bucket, Key="cas")["Body"].read() == b"v1"
+    complete(et)
+    assert s3.get_object(Bucket=bucket, Key="cas")["Body"].read() == b"v2"
