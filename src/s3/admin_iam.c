@@ -122,9 +122,10 @@ static int key_material(struct s3_req *r, struct iam_op *op)
 	else
 		rand_chars(op->secret, 40,
 			   "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/");
-	json_decref(j);
-	if ((ak && strlen(ak) >= sizeof(op->access_key)) ||
-	    (sk && strlen(sk) >= sizeof(op->secret)))
+	int too_long = (ak && strlen(ak) >= sizeof(op->access_key)) ||
+		       (sk && strlen(sk) >= sizeof(op->secret));
+	json_decref(j); /* ak and sk point into it */
+	if (too_long)
 		return fail(op, CN_EBADARG, "access key or secret too long");
 	if (strcmp(op->access_key, r->srv->cfg.access_key) == 0)
 		return fail(op, CN_EEXIST, "that access key is the root user's");
