@@ -656,10 +656,14 @@ def test_shard_stream_bad_input_leaves_nothing(cluster_factory):
     c = cluster_factory(3, extra_args=FAST)
     n1, n2 = c.slots[:2]
     host, port = n2.bind_address.rsplit(":", 1)
-    st = c.status(n1)
-    drive = next(d["id"] for d in st["map"]["drives"]
-                 if d["node"] == next(x["id"] for x in st["map"]["nodes"]
-                                      if x["address"] == n2.address))
+
+    def n2_drive():
+        # n2 registers its drives once it is ready: not at once on a slow run
+        m = c.status(n1).get("map", {})
+        ids = [x["id"] for x in m.get("nodes", []) if x["address"] == n2.address]
+        return next((d["id"] for d in m.get("drives", []) if ids and d["node"] == ids[0]),
+                    None)
+    drive = wait_for(n2_drive, 30, "n2's drive in the map")
 
     def open_stream(secret=CLUSTER_SECRET):
         blob = uuid.uuid4().hex
