@@ -126,7 +126,12 @@
 	X(CN_EBADLIFECYCLE, 721, "lifecycle rule not allowed")                                     \
 	/* bucket CORS configuration (s3/cors.c) */                                                \
 	X(CN_EBADCORS, 700, "invalid CORS configuration")                                          \
-	X(CN_ENOCORS, 701, "no CORS configuration")
+	X(CN_ENOCORS, 701, "no CORS configuration")                                                \
+	X(CN_ELOCKED, 730, "protected by object lock")                                             \
+	X(CN_ENOLOCKCONF, 731, "no object lock configuration")                                     \
+	X(CN_ELOCKNOTENABLED, 732, "object lock is not enabled on the bucket")                     \
+	X(CN_ENORETENTION, 733, "no retention or legal hold on the version")                       \
+	X(CN_EBUCKETSTATE, 734, "not allowed in the bucket's state")
 
 enum cn_err {
 #define CN_X(name, off, msg) name = CN_ERR_BASE - (off),

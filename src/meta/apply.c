@@ -564,6 +564,40 @@ static int choose_vid(struct actx *a, uint8_t out[META_ID_LEN])
 	return 0;
 }
 
+/* Whether this command may remove or replace version v: not while its
+ * legal hold is on or its retention is in force (GOVERNANCE yields to
+ * bypass, COMPLIANCE to nothing). Time is the command's, so every replica
+ * decides the same. */
+static int lock_check(const struct actx *a, const struct meta_version *v)
+{
+	if (v->legal_hold == META_HOLD_ON)
+		return CN_ELOCKED;
+	if (v->lock_mode != META_LOCK_NONE && v->lock_until > a->c->now &&
+	    (v->lock_mode == META_LOCK_COMPLIANCE || !a->c->lock.bypass))
+		return CN_ELOCKED;
+	return 0;
+}
+
+/* A new version's lock from the command: only in a bucket with object
+ * lock, and a retention must end in the future. */
+static int lock_from_cmd(struct actx *a, struct meta_version *v)
+{
+	const struct meta_cmd *c = a->c;
+	int rc;
+
+	if (!c->lock.mode && !c->lock.hold)
+		return 0;
+	rc = bconf_has(a->t, c->bucket, c->bucket_len, META_BCONF_OBJECT_LOCK);
+	if (rc <= 0)
+		return rc ? rc : CN_ELOCKNOTENABLED;
+	if (c->lock.mode && c->lock.until <= c->now)
+		return CN_EBADARG;
+	v->lock_mode = c->lock.mode;
+	v->lock_until = c->lock.until;
+	v->legal_hold = c->lock.hold;
+	return 0;
+}
+
 /* Writes v as the new latest version per the bucket's versioning state. */
 static int put_latest(struct actx *a, struct meta_version *v, const void *inline_data)
 {
@@ -591,7 +625,9 @@ static int put_latest(struct actx *a, struct meta_version *v, const void *inline
 		if (rc && rc != CN_ENOTFOUND)
 			return rc;
 		if (!rc) {
-			rc = version_remove(a, &old, in_index);
+			rc = lock_check(a, &old);
+			if (!rc)
+				rc = version_remove(a, &old, in_index);
 			meta_version_release(&old);
 			if (rc)
 				return rc;
@@ -665,6 +701,8 @@ static int do_put_version(struct actx *a)
 	if (!rc)
 		rc = check_conditions(a);
 	if (!rc)
+		rc = lock_from_cmd(a, &v);
+	if (!rc)
 		rc = put_latest(a, &v, c->inline_data);
 	if (!rc && c->loc == META_LOC_BLOB)
 		rc = intent_clear(a, c->blob_id);
@@ -690,7 +728,9 @@ static int do_delete_object(struct actx *a)
 			return CN_ENOVERSION;
 		if (rc)
 			return rc;
-		rc = version_remove(a, &v, in_index);
+		rc = lock_check(a, &v);
+		if (!rc)
+			rc = version_remove(a, &v, in_index);
 		if (!rc)
 			rc = index_fill(a);
 		if (!rc) {
@@ -707,7 +747,9 @@ static int do_delete_object(struct actx *a)
 			return 0; /* S3: deleting a missing key succeeds */
 		if (rc)
 			return rc;
-		rc = version_remove(a, &v, in_index);
+		rc = lock_check(a, &v);
+		if (!rc)
+			rc = version_remove(a, &v, in_index);
 		meta_version_release(&v);
 		if (!rc)
 			strcpy(a->res->vid_text, "");
@@ -735,7 +777,13 @@ static int do_bucket_create(struct actx *a)
 		return CN_EBUCKETEXISTS;
 	if (rc != CN_ENOTFOUND)
 		return rc;
-	rc = bucket_encode(&a->w, c->now, META_VERSIONING_OFF, c->attrs, c->attrs_len);
+	/* a bucket created with object lock is versioned from the start */
+	rc = bucket_encode(&a->w, c->now,
+			   c->inline_len && bconf_packed_has(c->inline_data, c->inline_len,
+							     META_BCONF_OBJECT_LOCK)
+				   ? META_VERSIONING_ENABLED
+				   : META_VERSIONING_OFF,
+			   c->attrs, c->attrs_len);
 	if (!rc)
 		rc = kv_put(a->t, KV_BUCKETS, c->bucket, c->bucket_len, a->w.p, a->w.len);
 	if (!rc && c->inline_len)
@@ -1084,6 +1132,8 @@ static int do_upload_complete(struct actx *a)
 		if (rc)
 			goto out;
 		rc = check_conditions(a);
+		if (!rc)
+			rc = lock_from_cmd(a, &v);
 		if (!rc) {
 			/* or the ones the command brings: the upload's plus the
 			 * object checksum the s3 layer derived from these parts */
@@ -1253,6 +1303,78 @@ static int do_version_attrs(struct actx *a)
 	} else if (!rc) {
 		vraw(a, raw, v.vid);
 		rc = kv_put(a->t, KV_VERSIONS, raw, a->kn + META_ID_LEN, a->w.p, a->w.len);
+	}
+out:
+	meta_version_release(&v);
+	return rc;
+}
+
+/* May a retention in force (mode, until) become (nm, nu)? Keeping or
+ * extending it is always allowed, and so is GOVERNANCE -> COMPLIANCE;
+ * the rest (shorter, removed, COMPLIANCE -> GOVERNANCE) only for a
+ * GOVERNANCE retention and with bypass. */
+static int retention_change_ok(const struct actx *a, const struct meta_version *v)
+{
+	const struct meta_cmd *c = a->c;
+
+	if (v->lock_mode == META_LOCK_NONE || v->lock_until <= c->now)
+		return 0; /* none in force */
+	if (c->lock.mode != META_LOCK_NONE && c->lock.until >= v->lock_until &&
+	    c->lock.mode >= v->lock_mode)
+		return 0;
+	if (v->lock_mode == META_LOCK_GOVERNANCE && c->lock.bypass)
+		return 0;
+	return CN_ELOCKED;
+}
+
+static int do_version_lock(struct actx *a)
+{
+	const struct meta_cmd *c = a->c;
+	struct meta_version v;
+	uint8_t raw[KEY_ENC_MAX];
+	int in_index, rc;
+
+	rc = bconf_has(a->t, c->bucket, c->bucket_len, META_BCONF_OBJECT_LOCK);
+	if (rc <= 0)
+		return rc ? rc : CN_ELOCKNOTENABLED;
+	if (c->has_target)
+		rc = version_get(a, c->target_vid, &v, &in_index);
+	else if (c->target_null)
+		rc = version_find_null(a, &v, &in_index);
+	else
+		return CN_EINVAL;
+	if (rc)
+		return rc == CN_ENOTFOUND ? CN_ENOVERSION : rc;
+	if (v.flags & META_VF_DELETE_MARKER) {
+		rc = CN_EDELMARKER;
+		goto out;
+	}
+	if (c->lock.what == META_LOCKSET_RETENTION) {
+		rc = retention_change_ok(a, &v);
+		if (!rc && c->lock.mode && c->lock.until <= c->now)
+			rc = CN_EBADARG; /* a new date must lie ahead */
+		if (rc)
+			goto out;
+		v.lock_mode = c->lock.mode;
+		v.lock_until = c->lock.until;
+	} else {
+		if (c->lock.hold != META_HOLD_ON && c->lock.hold != META_HOLD_OFF) {
+			rc = CN_EINVAL;
+			goto out;
+		}
+		v.legal_hold = c->lock.hold;
+	}
+	cn_buf_reset(&a->w);
+	rc = ver_encode(&a->w, a->fk, a->fklen, &v);
+	if (!rc && in_index) {
+		rc = kv_put(a->t, KV_INDEX, a->kenc, a->kn, a->w.p, a->w.len);
+	} else if (!rc) {
+		vraw(a, raw, v.vid);
+		rc = kv_put(a->t, KV_VERSIONS, raw, a->kn + META_ID_LEN, a->w.p, a->w.len);
+	}
+	if (!rc) {
+		memcpy(a->res->vid_text, v.vid_text, META_ID_TEXT);
+		memcpy(a->res->vid, v.vid, META_ID_LEN);
 	}
 out:
 	meta_version_release(&v);
@@ -1544,6 +1666,9 @@ int meta_apply(struct kv_txn *t, const struct meta_cmd *c, struct meta_cmd_resul
 		if (c->versioning != META_VERSIONING_ENABLED &&
 		    c->versioning != META_VERSIONING_SUSPENDED)
 			rc = CN_EBADARG; /* never back to unversioned */
+		else if (c->versioning == META_VERSIONING_SUSPENDED &&
+			 (rc = bconf_has(t, c->bucket, c->bucket_len, META_BCONF_OBJECT_LOCK)) != 0)
+			rc = rc > 0 ? CN_EBUCKETSTATE : rc; /* object lock keeps it versioned */
 		else
 			rc = bucket_rewrite(&a, c->versioning, 0);
 		break;
@@ -1558,6 +1683,7 @@ int meta_apply(struct kv_txn *t, const struct meta_cmd *c, struct meta_cmd_resul
 	case META_CMD_UPLOAD_COMPLETE:
 	case META_CMD_BLOB_MOVE:
 	case META_CMD_VERSION_ATTRS:
+	case META_CMD_VERSION_LOCK:
 		rc = bucket_open(&a);
 		if (!rc)
 			rc = key_open(&a);
@@ -1577,6 +1703,8 @@ int meta_apply(struct kv_txn *t, const struct meta_cmd *c, struct meta_cmd_resul
 			rc = do_blob_move(&a);
 		else if (c->type == META_CMD_VERSION_ATTRS)
 			rc = do_version_attrs(&a);
+		else if (c->type == META_CMD_VERSION_LOCK)
+			rc = do_version_lock(&a);
 		else
 			rc = do_upload_complete(&a);
 		if (!rc)

@@ -25,6 +25,9 @@
  *   8   size
  *   1+n etag (len, bytes)
  *   2+n attrs (len <= 8192, bytes)
+ *   only with flag LOCK (0x8): 1 lock mode (0..2), 8 retain-until ns (i64;
+ *       0 iff mode 0), 1 legal hold (0 none, 1 off, 2 on); not all zero
+ *       (a build older than this section cannot read a version with it)
  *   1   loc (0 none, 1 inline, 2 blob, 3 parts)
  *   loc 1: 4 inline length (the bytes are in the `inline` db, same key)
  *   loc 2: 16 blob id, 2+n layout
@@ -74,7 +77,11 @@
  *
  * A PUT_VERSION / PART_PUT with a heal mask and every HEAL_DONE end with a
  * u16 heal mask after the gc array; without one the command ends there (as
- * every command written before heal entries existed). A BLOB_MOVE has the
+ * every command written before heal entries existed). A PUT_VERSION,
+ * DELETE_OBJECT, UPLOAD_COMPLETE or VERSION_LOCK whose lock fields are not
+ * all zero (always a VERSION_LOCK) then ends with the lock section: 1 'L',
+ * 1 what (0..2), 1 mode (0..2), 1 hold (0..2), 1 bypass (0/1), 8 until ns
+ * (13 bytes; after the heal mask when both are present). A BLOB_MOVE has the
  * mask (0) and then 2+n layout_old, 2+n layout_gc. A SETTING is the
  * generic command (name in key, value in attrs), a BUCKET_CONF too (name
  * in key, document in inline data). An IAM command carries only its own
@@ -262,8 +269,9 @@ int idx_decode_ex(const uint8_t *p, size_t len, struct idx_rec *out, int exact)
 	out->mtime = (int64_t)rb_u64(&r);
 	out->size = rb_u64(&r);
 	rb_etag(&r, out->etag);
-	if (out->flags & ~(META_VF_DELETE_MARKER | META_VF_NULL))
+	if (out->flags & ~META_VF_STORED)
 		return CN_ECORRUPT;
+	out->flags &= ~META_VF_LOCK;
 	return exact ? fin(&r) : (r.bad ? CN_ECORRUPT : 0);
 }
 
@@ -322,19 +330,37 @@ static void part_ck_decode(struct rbuf *r, struct meta_part *pt)
 		memcpy(pt->ck, b, pt->ck_len);
 }
 
+/* A version's lock fields: mode 0..2 with a date iff a mode, hold 0..2. */
+static bool lock_valid(uint8_t mode, int64_t until, uint8_t hold)
+{
+	return mode <= META_LOCK_COMPLIANCE && hold <= META_HOLD_ON && (mode == 0) == (until == 0) &&
+	       until >= 0;
+}
+
 int ver_encode(struct cn_buf *w, const uint8_t *fkey, size_t fklen, const struct meta_version *v)
 {
+	bool has_lock;
+
 	if (v->attrs_len > META_ATTRS_MAX || v->layout_len > META_LAYOUT_MAX ||
 	    v->n_parts > META_PARTS_MAX || strlen(v->etag) > META_ETAG_MAX)
 		return CN_EMETATOOBIG;
 	head_encode(w, fkey, fklen);
 	cn_buf_put(w, v->vid, META_ID_LEN);
-	wb_u8(w, (uint8_t)(v->flags & (META_VF_DELETE_MARKER | META_VF_NULL)));
+	if (!lock_valid(v->lock_mode, v->lock_until, v->legal_hold))
+		return CN_EINVAL;
+	has_lock = v->lock_mode || v->legal_hold;
+	wb_u8(w, (uint8_t)((v->flags & (META_VF_DELETE_MARKER | META_VF_NULL)) |
+			   (has_lock ? META_VF_LOCK : 0)));
 	wb_u64(w, (uint64_t)v->mtime);
 	wb_u64(w, v->size);
 	wb_etag(w, v->etag);
 	wb_u16(w, (uint16_t)v->attrs_len);
 	cn_buf_put(w, v->attrs, v->attrs_len);
+	if (has_lock) {
+		wb_u8(w, v->lock_mode);
+		wb_u64(w, (uint64_t)v->lock_until);
+		wb_u8(w, v->legal_hold);
+	}
 	wb_u8(w, (uint8_t)v->loc);
 	switch (v->loc) {
 	case META_LOC_NONE: break;
@@ -394,9 +420,18 @@ int ver_decode(const uint8_t *p, size_t len, const uint8_t *key, size_t klen,
 	out->size = rb_u64(&r);
 	rb_etag(&r, out->etag);
 	out->attrs = rb_blob16(&r, META_ATTRS_MAX, &out->attrs_len);
+	if (out->flags & META_VF_LOCK) {
+		out->lock_mode = rb_u8(&r);
+		out->lock_until = (int64_t)rb_u64(&r);
+		out->legal_hold = rb_u8(&r);
+		if (!lock_valid(out->lock_mode, out->lock_until, out->legal_hold) ||
+		    (!out->lock_mode && !out->legal_hold))
+			goto bad;
+	}
 	out->loc = rb_u8(&r);
-	if (out->flags & ~(META_VF_DELETE_MARKER | META_VF_NULL))
+	if (out->flags & ~META_VF_STORED)
 		goto bad;
+	out->flags &= ~META_VF_LOCK;
 	switch (out->loc) {
 	case META_LOC_NONE: break;
 	case META_LOC_INLINE:
@@ -1202,6 +1237,27 @@ int iam_policy_decode(const uint8_t *p, size_t len, int64_t *updated, const char
 
 /* ---- commands ---- */
 
+#define LOCK_SECTION 13
+
+static bool cmd_has_lock(const struct meta_cmd *c)
+{
+	return c->type == META_CMD_VERSION_LOCK || c->lock.what || c->lock.mode ||
+	       c->lock.hold || c->lock.bypass || c->lock.until;
+}
+
+static bool lock_cmd_valid(const struct meta_cmd *c)
+{
+	uint8_t t = c->type;
+
+	if (t != META_CMD_PUT_VERSION && t != META_CMD_DELETE_OBJECT &&
+	    t != META_CMD_UPLOAD_COMPLETE && t != META_CMD_VERSION_LOCK)
+		return false;
+	if ((t == META_CMD_VERSION_LOCK) != (c->lock.what != 0) ||
+	    c->lock.what > META_LOCKSET_HOLD || c->lock.bypass > 1)
+		return false;
+	return lock_valid(c->lock.mode, c->lock.until, c->lock.hold);
+}
+
 int cmd_encode_into(const struct meta_cmd *c, struct cn_buf *w)
 {
 
@@ -1273,6 +1329,16 @@ int cmd_encode_into(const struct meta_cmd *c, struct cn_buf *w)
 		wb_u16(w, (uint16_t)c->layout_gc_len);
 		cn_buf_put(w, c->layout_gc, c->layout_gc_len);
 	}
+	if (cmd_has_lock(c)) {
+		if (!lock_cmd_valid(c))
+			return CN_EINVAL; /* decoding would refuse it */
+		wb_u8(w, 'L');
+		wb_u8(w, c->lock.what);
+		wb_u8(w, c->lock.mode);
+		wb_u8(w, c->lock.hold);
+		wb_u8(w, c->lock.bypass);
+		wb_u64(w, (uint64_t)c->lock.until);
+	}
 	return w->err;
 }
 
@@ -1324,7 +1390,7 @@ int meta_cmd_decode(const void *buf, size_t len, struct meta_cmd *c)
 	    !is_map_cmd(c->type) && c->type != META_CMD_HEAL_DONE &&
 	    c->type != META_CMD_BLOB_MOVE && c->type != META_CMD_SETTING &&
 	    c->type != META_CMD_IAM && c->type != META_CMD_BUCKET_CONF &&
-	    c->type != META_CMD_VERSION_ATTRS)
+	    c->type != META_CMD_VERSION_ATTRS && c->type != META_CMD_VERSION_LOCK)
 		return CN_ECORRUPT;
 	c->now = (int64_t)rb_u64(&r);
 	if (is_map_cmd(c->type)) {
@@ -1396,7 +1462,7 @@ int meta_cmd_decode(const void *buf, size_t len, struct meta_cmd *c)
 	}
 	if (c->type == META_CMD_HEAL_DONE || c->type == META_CMD_BLOB_MOVE) {
 		c->heal_mask = rb_u16(&r);
-	} else if (r.off < len &&
+	} else if (r.off < len && len - r.off != LOCK_SECTION &&
 		   (c->type == META_CMD_PUT_VERSION || c->type == META_CMD_PART_PUT)) {
 		/* present only when not 0: one encoding per command */
 		c->heal_mask = rb_u16(&r);
@@ -1406,6 +1472,18 @@ int meta_cmd_decode(const void *buf, size_t len, struct meta_cmd *c)
 	if (c->type == META_CMD_BLOB_MOVE) {
 		c->layout_old = rb_str(&r, rb_u16(&r), META_LAYOUT_MAX, &c->layout_old_len);
 		c->layout_gc = rb_str(&r, rb_u16(&r), META_LAYOUT_MAX, &c->layout_gc_len);
+	}
+	if (!r.bad && (r.off < len || c->type == META_CMD_VERSION_LOCK)) {
+		/* the lock section: present only when not all zero */
+		if (rb_u8(&r) != 'L')
+			r.bad = 1;
+		c->lock.what = rb_u8(&r);
+		c->lock.mode = rb_u8(&r);
+		c->lock.hold = rb_u8(&r);
+		c->lock.bypass = rb_u8(&r);
+		c->lock.until = (int64_t)rb_u64(&r);
+		if (!cmd_has_lock(c) || !lock_cmd_valid(c))
+			r.bad = 1;
 	}
 	if (fin(&r))
 		goto bad;

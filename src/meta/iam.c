@@ -476,6 +476,60 @@ static bool bconf_name_ok(const char *s, size_t n)
 	return true;
 }
 
+int bconf_has(struct kv_txn *t, const char *bucket, size_t blen, const char *name)
+{
+	uint8_t k[META_BUCKET_MAX + 2 + META_BCONF_NAME_MAX];
+	const uint8_t *v;
+	size_t vlen;
+	int rc;
+
+	if (blen > META_BUCKET_MAX || strlen(name) > META_BCONF_NAME_MAX)
+		return CN_EINVAL;
+	rc = kv_get(t, KV_BCONF, k, bkey(k, bucket, blen, name, strlen(name)), &v, &vlen);
+	if (rc == CN_ENOTFOUND)
+		return 0;
+	return rc ? rc : 1;
+}
+
+int bconf_packed_has(const uint8_t *p, size_t len, const char *name)
+{
+	size_t off = 0, want = strlen(name);
+
+	while (len - off >= 5) {
+		size_t nl = p[off], vl;
+		if (len - off < 1 + nl + 4)
+			break;
+		vl = (size_t)p[off + 1 + nl] | (size_t)p[off + 2 + nl] << 8 |
+		     (size_t)p[off + 3 + nl] << 16 | (size_t)p[off + 4 + nl] << 24;
+		if (nl == want && memcmp(p + off + 1, name, nl) == 0)
+			return 1;
+		if (vl > len - off - 5 - nl)
+			break;
+		off += 5 + nl + vl;
+	}
+	return 0;
+}
+
+/* Object lock, once enabled, stays, and needs a versioned bucket (the
+ * versioning state cannot leave Enabled while it stands: apply.c). */
+static int object_lock_check(const struct meta_cmd *c, const uint8_t *bv, size_t bvlen)
+{
+	struct meta_bucket b;
+	int rc;
+
+	if (c->key_len != strlen(META_BCONF_OBJECT_LOCK) ||
+	    memcmp(c->key, META_BCONF_OBJECT_LOCK, c->key_len) != 0)
+		return 0;
+	if (!c->inline_len)
+		return CN_EBUCKETSTATE;
+	rc = bucket_decode(bv, bvlen, c->bucket, c->bucket_len, &b);
+	if (rc)
+		return rc;
+	rc = b.versioning == META_VERSIONING_ENABLED ? 0 : CN_EBUCKETSTATE;
+	meta_bucket_release(&b);
+	return rc;
+}
+
 int bconf_apply(struct kv_txn *t, const struct meta_cmd *c)
 {
 	uint8_t k[META_BUCKET_MAX + 2 + META_BCONF_NAME_MAX];
@@ -490,6 +544,9 @@ int bconf_apply(struct kv_txn *t, const struct meta_cmd *c)
 	rc = kv_get(t, KV_BUCKETS, c->bucket, c->bucket_len, &v, &vlen);
 	if (rc)
 		return rc == CN_ENOTFOUND ? CN_ENOBUCKET : rc;
+	rc = object_lock_check(c, v, vlen);
+	if (rc)
+		return rc;
 	kl = bkey(k, c->bucket, c->bucket_len, c->key, c->key_len);
 	if (!c->inline_len) {
 		rc = kv_del(t, KV_BCONF, k, kl);

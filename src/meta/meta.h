@@ -56,6 +56,28 @@ enum meta_loc {
 #define META_VF_DELETE_MARKER 0x1u
 #define META_VF_NULL 0x2u
 #define META_VF_LATEST 0x4u
+/* Stored only: the record carries a lock section (codec.c); set by the
+ * encoder from the lock fields, never by callers. */
+#define META_VF_LOCK 0x8u
+#define META_VF_STORED (META_VF_DELETE_MARKER | META_VF_NULL | META_VF_LOCK)
+
+/* Object lock (DESIGN §8) of one version: retention mode and date, legal
+ * hold. Enforced inside apply: a version whose retention is in force
+ * (until > the command's now) or whose legal hold is ON cannot be removed
+ * or replaced; COMPLIANCE never yields, GOVERNANCE only to a command with
+ * bypass set. The bucket's configuration document META_BCONF_OBJECT_LOCK
+ * marks a bucket with object lock enabled (apply keeps it versioned). */
+enum meta_lock_mode {
+	META_LOCK_NONE = 0,
+	META_LOCK_GOVERNANCE = 1,
+	META_LOCK_COMPLIANCE = 2,
+};
+enum meta_legal_hold {
+	META_HOLD_NONE = 0, /* never set */
+	META_HOLD_OFF = 1,
+	META_HOLD_ON = 2,
+};
+#define META_BCONF_OBJECT_LOCK "object-lock"
 
 struct meta_options {
 	uint64_t map_size;	/* LMDB map size, bytes; 0 = 64 GiB (sparse) */
@@ -102,6 +124,9 @@ struct meta_version {
 	size_t layout_len;
 	struct meta_part *parts; /* LOC_PARTS, ascending part_no */
 	uint32_t n_parts;
+	uint8_t lock_mode;  /* enum meta_lock_mode */
+	uint8_t legal_hold; /* enum meta_legal_hold */
+	int64_t lock_until; /* ns; 0 when lock_mode is NONE */
 	void *mem; /* internal: the one allocation everything above points into */
 };
 
@@ -192,7 +217,17 @@ enum meta_cmd_type {
 	 * differ, CN_ECONFLICT and nothing changes (read again, retry).
 	 * CN_ENOVERSION when the version is gone, CN_EDELMARKER for a marker. */
 	META_CMD_VERSION_ATTRS = 22,
+	/* Object lock of one version: bucket key target (as VERSION_ATTRS),
+	 * lock.what = META_LOCKSET_RETENTION (lock.mode/until; NONE removes
+	 * it) or META_LOCKSET_HOLD (lock.hold OFF/ON), lock.bypass. A retention
+	 * in force may only be kept or extended in the same mode, or made
+	 * COMPLIANCE; anything else on GOVERNANCE needs bypass and on
+	 * COMPLIANCE is CN_ELOCKED. CN_ELOCKNOTENABLED when the bucket has no
+	 * object lock, CN_ENOVERSION / CN_EDELMARKER as VERSION_ATTRS. */
+	META_CMD_VERSION_LOCK = 23,
 };
+#define META_LOCKSET_RETENTION 1
+#define META_LOCKSET_HOLD 2
 #define META_BCONF_NAME_MAX 32
 #define META_BCONF_MAX (64 * 1024)
 #define META_SETTING_NAME_MAX 32
@@ -405,6 +440,17 @@ struct meta_cmd {
 	 * is not durable (its node was down); the same command records a heal
 	 * entry for the blob. HEAL_DONE: the bits healed. */
 	uint16_t heal_mask;
+	/* Object lock. PUT_VERSION / UPLOAD_COMPLETE: the new version's mode,
+	 * until and hold (CN_ELOCKNOTENABLED unless the bucket has object lock;
+	 * until must be after now). Any command that removes or replaces a
+	 * version: bypass (GOVERNANCE yields). VERSION_LOCK: the change. */
+	struct {
+		uint8_t what;	/* VERSION_LOCK: META_LOCKSET_* */
+		uint8_t mode;	/* enum meta_lock_mode */
+		uint8_t hold;	/* enum meta_legal_hold */
+		uint8_t bypass; /* 0/1 */
+		int64_t until;	/* ns */
+	} lock;
 	const void *layout_old; /* BLOB_MOVE */
 	size_t layout_old_len;
 	const void *layout_gc;

@@ -175,6 +175,10 @@ int iam_policy_decode(const uint8_t *p, size_t len, int64_t *updated, const char
 /* iam.c */
 int iam_apply(struct kv_txn *t, const struct meta_cmd *c, struct cn_buf *w);
 int bconf_apply(struct kv_txn *t, const struct meta_cmd *c);
+/* 1 when the bucket has configuration document name, 0 when not. */
+int bconf_has(struct kv_txn *t, const char *bucket, size_t blen, const char *name);
+/* 1 when packed documents (META_CMD_BUCKET_CREATE's) include name. */
+int bconf_packed_has(const uint8_t *p, size_t len, const char *name);
 int bconf_drop_bucket(struct kv_txn *t, const char *bucket, size_t blen);
 int bconf_put_packed(struct kv_txn *t, const char *bucket, size_t blen, const uint8_t *p,
 		     size_t len);

@@ -569,8 +569,9 @@ static int entry_from(enum lkind kind, struct lcur *lc, struct meta_entry *e)
 	uint8_t n = rb_u8(&r);
 	const uint8_t *et = rb_bytes(&r, n);
 	if (r.bad || n > META_ETAG_MAX || !etag_valid((const char *)et, n) ||
-	    (e->flags & ~(META_VF_DELETE_MARKER | META_VF_NULL)))
+	    (e->flags & ~META_VF_STORED))
 		return CN_ECORRUPT;
+	e->flags &= ~META_VF_LOCK;
 	memcpy(e->etag, et, n);
 	e->etag[n] = 0;
 	memcpy(e->vid, id, META_ID_LEN);

@@ -29,6 +29,7 @@
 #include "auth/policy.h"
 #include "core/clock.h"
 #include "core/err.h"
+#include "s3/objlock.h"
 
 #define POLICY_BODY_MAX (20 * 1024)
 
@@ -237,6 +238,20 @@ int s3_bucket_initial_conf(struct s3_req *r, void **out, size_t *len)
 		if (!rc)
 			rc = pack(&w, "acl", e.p, e.len);
 		cn_buf_release(&e);
+	}
+	if (!rc) {
+		/* x-amz-bucket-object-lock-enabled: the bucket starts with object
+		 * lock (and so versioned: apply.c), no default retention */
+		const char *ol = s3_header(r, "x-amz-bucket-object-lock-enabled");
+		if (ol && strcasecmp(ol, "true") == 0) {
+			struct objlock_conf oc = {0};
+			uint8_t enc[OBJLOCK_CONF_LEN];
+			objlock_conf_encode(&oc, enc);
+			rc = pack(&w, META_BCONF_OBJECT_LOCK, enc, sizeof(enc));
+		} else if (ol && strcasecmp(ol, "false") != 0) {
+			r->err_msg = "Invalid x-amz-bucket-object-lock-enabled header";
+			rc = CN_EBADARG;
+		}
 	}
 	if (!rc) {
 		*out = cn_pool_alloc(r->pool, w.len);

@@ -31,6 +31,9 @@ enum {
 	T_CKSPEC = 21, /* an upload's: alg byte, type byte (1 composite, 2 full) */
 	T_ACL = 30,    /* the object's ACL (s3/acl.h encoding) */
 	T_TAGS = 31,   /* the object's tag set (s3/tagging.h encoding) */
+	/* an upload's object lock for the version Complete makes: 1 mode,
+	 * 1 legal hold, 8 retain-until ns (LE) */
+	T_LOCKREQ = 32,
 };
 
 /* Write headers whose promise cairn cannot keep yet (encryption, retention,
@@ -43,9 +46,6 @@ static const char *const not_kept[] = {
 	"x-amz-server-side-encryption-context",
 	"x-amz-server-side-encryption-bucket-key-enabled",
 	"x-amz-copy-source-server-side-encryption-customer-algorithm",
-	"x-amz-object-lock-mode",
-	"x-amz-object-lock-retain-until-date",
-	"x-amz-object-lock-legal-hold",
 	"x-amz-website-redirect-location",
 };
 
@@ -158,6 +158,7 @@ int s3_attrs_encode(struct s3_req *r, const struct s3_attrs *a, uint8_t **out, s
 		cap += 3 + a->acl_len;
 	if (a->tags_len)
 		cap += 3 + a->tags_len;
+	cap += 3 + 10;
 	if (cap > META_ATTRS_MAX)
 		return CN_EMETATOOBIG;
 	buf = cn_pool_alloc(r->pool, cap);
@@ -200,6 +201,12 @@ int s3_attrs_encode(struct s3_req *r, const struct s3_attrs *a, uint8_t **out, s
 		off = put_rec(buf, off, T_ACL, a->acl, a->acl_len);
 	if (a->tags_len)
 		off = put_rec(buf, off, T_TAGS, a->tags, a->tags_len);
+	if (a->lock_mode || a->lock_hold) {
+		uint8_t tmp[10] = {a->lock_mode, a->lock_hold};
+		for (int i = 0; i < 8; i++)
+			tmp[2 + i] = (uint8_t)((uint64_t)a->lock_until >> (8 * i));
+		off = put_rec(buf, off, T_LOCKREQ, tmp, sizeof(tmp));
+	}
 	*out = buf;
 	*len = off;
 	return 0;
@@ -285,6 +292,15 @@ int s3_attrs_decode(struct s3_req *r, const uint8_t *buf, size_t len, struct s3_
 				return CN_ECORRUPT;
 			a->mp_ck_alg = (enum cn_checksum_alg)p[0];
 			a->mp_ck_type = p[1];
+		} else if (tag == T_LOCKREQ) {
+			uint64_t u = 0;
+			if (l != 10 || p[0] > META_LOCK_COMPLIANCE || p[1] > META_HOLD_ON)
+				return CN_ECORRUPT;
+			for (int i = 0; i < 8; i++)
+				u |= (uint64_t)p[2 + i] << (8 * i);
+			a->lock_mode = p[0];
+			a->lock_hold = p[1];
+			a->lock_until = (int64_t)u;
 		}
 	}
 	return 0;

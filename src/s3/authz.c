@@ -753,6 +753,12 @@ static struct need need_of(struct s3_req *r)
 	case S3_OP_DELETE_BUCKET_LIFECYCLE: n.action = "s3:PutLifecycleConfiguration"; break;
 	case S3_OP_PUT_BUCKET_CORS:
 	case S3_OP_DELETE_BUCKET_CORS: n.action = "s3:PutBucketCORS"; break;
+	case S3_OP_GET_OBJECT_LOCK_CONFIG: n.action = "s3:GetBucketObjectLockConfiguration"; break;
+	case S3_OP_PUT_OBJECT_LOCK_CONFIG: n.action = "s3:PutBucketObjectLockConfiguration"; break;
+	case S3_OP_GET_OBJECT_RETENTION: n.action = "s3:GetObjectRetention"; break;
+	case S3_OP_PUT_OBJECT_RETENTION: n.action = "s3:PutObjectRetention"; break;
+	case S3_OP_GET_OBJECT_LEGAL_HOLD: n.action = "s3:GetObjectLegalHold"; break;
+	case S3_OP_PUT_OBJECT_LEGAL_HOLD: n.action = "s3:PutObjectLegalHold"; break;
 	case S3_OP_PUT_BUCKET_TAGGING:
 	case S3_OP_DELETE_BUCKET_TAGGING: n.action = "s3:PutBucketTagging"; break;
 	case S3_OP_GET_OBJECT_ACL:
@@ -775,7 +781,9 @@ static int version_op(enum s3_op op)
 	return op == S3_OP_GET_OBJECT || op == S3_OP_HEAD_OBJECT ||
 	       op == S3_OP_GET_OBJECT_TAGGING || op == S3_OP_PUT_OBJECT_TAGGING ||
 	       op == S3_OP_DELETE_OBJECT_TAGGING || op == S3_OP_GET_OBJECT_ACL ||
-	       op == S3_OP_PUT_OBJECT_ACL || op == S3_OP_GET_OBJECT_ATTRIBUTES;
+	       op == S3_OP_PUT_OBJECT_ACL || op == S3_OP_GET_OBJECT_ATTRIBUTES ||
+	       op == S3_OP_GET_OBJECT_RETENTION || op == S3_OP_PUT_OBJECT_RETENTION ||
+	       op == S3_OP_GET_OBJECT_LEGAL_HOLD || op == S3_OP_PUT_OBJECT_LEGAL_HOLD;
 }
 
 int s3_authorize(struct s3_req *r)

@@ -228,9 +228,6 @@ void s3_op_create_bucket(struct s3_req *r)
 {
 	int rc = s3_bucket_name_check(r->route.bucket);
 
-	/* Not yet kept (object lock): refused, not ignored. */
-	if (rc == 0 && s3_header(r, "x-amz-bucket-object-lock-enabled"))
-		rc = CN_ENOTIMPL;
 	if (rc) {
 		s3_send_error(r, rc);
 		return;
@@ -243,6 +240,9 @@ static void simple_done(struct meta_cmd *cmd, int rc, void *arg)
 	struct s3_req *r = arg;
 	(void)cmd;
 
+	if (rc == CN_EBUCKETSTATE)
+		r->err_msg = "An Object Lock configuration is present on this bucket, so the "
+			     "versioning state cannot be changed.";
 	if (rc) {
 		s3_send_error(r, rc);
 		return;

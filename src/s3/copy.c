@@ -651,6 +651,8 @@ void s3_op_copy_object(struct s3_req *r)
 		goto fail_src;
 	}
 	rc = cobj_attrs(r, op, replace);
+	if (!rc)
+		rc = s3_lock_for_write(r); /* the source's lock is not copied */
 	if (rc)
 		goto fail_src;
 	rc = s3_write_conditions(r, c, op->if_match, sizeof(op->if_match));
@@ -667,6 +669,7 @@ void s3_op_copy_object(struct s3_req *r)
 	c->attrs = op->attrs_enc;
 	c->attrs_len = op->attrs_len;
 	c->size = op->src.v.size;
+	s3_lock_to_cmd(r, c);
 	if (op->src.v.loc == META_LOC_INLINE) {
 		/* Small: the bytes travel in the command, borrowed from src.v
 		 * which stays open until the commit callback. */

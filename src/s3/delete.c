@@ -137,6 +137,7 @@ static int prepare(struct s3_req *r, struct del_obj *o, int64_t now)
 		else
 			return CN_EBADVERSIONID;
 	}
+	c->lock.bypass = (uint8_t)s3_lock_bypass(r, o->key, o->key_len);
 	return 0;
 }
 

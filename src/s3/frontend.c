@@ -708,6 +708,12 @@ static void dispatch(struct s3_req *r)
 	case S3_OP_DELETE_BUCKET_CORS: s3_op_delete_bucket_cors(r); break;
 	case S3_OP_GET_BUCKET_LIFECYCLE: s3_op_get_bucket_lifecycle(r); break;
 	case S3_OP_PUT_BUCKET_LIFECYCLE: s3_op_put_bucket_lifecycle(r); break;
+	case S3_OP_GET_OBJECT_LOCK_CONFIG: s3_op_get_object_lock_config(r); break;
+	case S3_OP_PUT_OBJECT_LOCK_CONFIG: s3_op_put_object_lock_config(r); break;
+	case S3_OP_GET_OBJECT_RETENTION: s3_op_get_object_retention(r); break;
+	case S3_OP_PUT_OBJECT_RETENTION: s3_op_put_object_retention(r); break;
+	case S3_OP_GET_OBJECT_LEGAL_HOLD: s3_op_get_object_legal_hold(r); break;
+	case S3_OP_PUT_OBJECT_LEGAL_HOLD: s3_op_put_object_legal_hold(r); break;
 	case S3_OP_DELETE_BUCKET_LIFECYCLE: s3_op_delete_bucket_lifecycle(r); break;
 	default: s3_send_error(r, CN_ENOTIMPL); break;
 	}

@@ -91,8 +91,10 @@ static int submit(struct s3_lifecycle *l, struct meta_cmd *c)
 	throttle(l);
 	c->now = cn_now_ns();
 	rc = meta_submit_sync(l->meta, c);
-	/* changed meanwhile (a new version, gone already): not due any more */
-	if (rc == CN_EPRECOND || rc == CN_ENOKEY || rc == CN_ENOVERSION || rc == CN_ENOUPLOAD)
+	/* changed meanwhile (a new version, gone already): not due any more;
+	 * locked (object lock, decided in apply): never expired while it is */
+	if (rc == CN_EPRECOND || rc == CN_ENOKEY || rc == CN_ENOVERSION || rc == CN_ENOUPLOAD ||
+	    rc == CN_ELOCKED)
 		return 1;
 	if (rc) {
 		count(l, &l->p.failed);
@@ -109,6 +111,24 @@ static void del_cmd(struct meta_cmd *c, const char *bucket, const struct meta_en
 	c->bucket_len = strlen(bucket);
 	c->key = e->key;
 	c->key_len = e->key_len;
+}
+
+/* Is version e under object lock now? Read first, so a bucket full of
+ * retained versions costs a read per pass, not a refused proposal (apply
+ * refuses it anyway). */
+static int locked(struct s3_lifecycle *l, const char *bucket, const struct meta_entry *e,
+		  int64_t now)
+{
+	struct meta_version v;
+	int lk;
+
+	if (e->flags & META_VF_DELETE_MARKER)
+		return 0;
+	if (meta_object_get(l->meta, bucket, e->key, e->key_len, e->vid_text, 0, &v))
+		return 0; /* gone or unreadable: the proposal decides */
+	lk = v.legal_hold == META_HOLD_ON || (v.lock_mode && v.lock_until > now);
+	meta_version_release(&v);
+	return lk;
 }
 
 /* ---- one key's versions ---- */
@@ -225,7 +245,7 @@ static void version(struct s3_lifecycle *l, const struct lifecycle_config *c, co
 			del_cmd(&cmd, bucket, e);
 			cmd.has_target = 1;
 			memcpy(cmd.target_vid, e->vid, META_ID_LEN);
-			if (submit(l, &cmd) == 0)
+			if (!locked(l, bucket, e, now) && submit(l, &cmd) == 0)
 				count(l, &l->p.versions_expired);
 		}
 		ks->noncurrent++;

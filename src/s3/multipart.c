@@ -212,6 +212,15 @@ void s3_op_create_multipart(struct s3_req *r)
 	}
 	op->attrs.mp_ck_alg = op->ck_alg;
 	op->attrs.mp_ck_type = op->ck_type;
+	/* the lock asked for now; a bucket default is applied at Complete */
+	rc = s3_lock_for_write(r);
+	if (rc)
+		goto fail;
+	if (s3_header(r, "x-amz-object-lock-mode")) {
+		op->attrs.lock_mode = r->wlock.mode;
+		op->attrs.lock_until = r->wlock.until;
+	}
+	op->attrs.lock_hold = r->wlock.hold;
 	rc = s3_attrs_encode(r, &op->attrs, &op->attrs_enc, &op->attrs_len);
 	if (rc)
 		goto fail;
@@ -797,6 +806,34 @@ static int complete_checksums(struct s3_req *r, struct complete_op *op)
 	return 0;
 }
 
+/* The version's object lock: the upload's, else the bucket's default as
+ * it stands now (the object is created now). The upload's request does
+ * not stay in the version's attrs. */
+static int complete_lock(struct s3_req *r, struct complete_op *op)
+{
+	struct s3_attrs *a = &op->attrs;
+	uint8_t *enc;
+	size_t len;
+	int rc = s3_lock_default(r);
+
+	if (rc || (!a->lock_mode && !a->lock_hold))
+		return rc;
+	if (a->lock_mode) {
+		r->wlock.mode = a->lock_mode;
+		r->wlock.until = a->lock_until;
+	}
+	r->wlock.hold = a->lock_hold;
+	a->lock_mode = a->lock_hold = 0;
+	a->lock_until = 0;
+	a->mp_ck_alg = CN_CK_NONE;
+	rc = s3_attrs_encode(r, a, &enc, &len);
+	if (rc)
+		return rc;
+	op->cmd.attrs = enc;
+	op->cmd.attrs_len = len;
+	return 0;
+}
+
 static void complete_body(struct s3_req *r, int err, char *buf, size_t len)
 {
 	struct complete_op *op = cn_pool_zalloc(r->pool, sizeof(*op));
@@ -823,8 +860,11 @@ static void complete_body(struct s3_req *r, int err, char *buf, size_t len)
 		complete_committed(&op->cmd, 0, r);
 		return;
 	}
+	if (!rc)
+		rc = complete_lock(r, op);
 	if (rc)
 		goto fail;
+	s3_lock_to_cmd(r, &op->cmd);
 	rc = s3_write_conditions(r, &op->cmd, op->if_match, sizeof(op->if_match));
 	if (rc)
 		goto fail;

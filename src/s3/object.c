@@ -147,6 +147,7 @@ static void put_received(struct s3_req *r, struct s3_upload *u, int err)
 	c->size = u->size;
 	c->etag = op->etag;
 	c->etag_len = 32;
+	s3_lock_to_cmd(r, c);
 	if (u->is_inline) {
 		c->loc = META_LOC_INLINE;
 		c->inline_data = u->inline_buf;
@@ -187,6 +188,9 @@ void s3_op_put_object(struct s3_req *r)
 	if (rc)
 		goto fail;
 	rc = s3_attrs_from_request(r, &op->attrs);
+	if (rc)
+		goto fail;
+	rc = s3_lock_for_write(r);
 	if (rc)
 		goto fail;
 	rc = s3_write_conditions(r, &op->cmd, op->if_match, sizeof(op->if_match));
@@ -655,6 +659,7 @@ static int get_headers(struct s3_req *r, struct get_op *g)
 	add_version_headers(r, &g->h, &g->v);
 	if (a.tags_len >= 2 && a.tags[1])
 		s3_hdr_addf(r, &g->h, "x-amz-tagging-count", "%u", (unsigned)a.tags[1]);
+	s3_lock_headers(r, &g->v, &g->h);
 	s3_expiration_header(r, &g->h, r->route.key, r->route.key_len, g->v.size, g->v.mtime,
 			     a.tags, a.tags_len);
 	if (g->v.loc == META_LOC_PARTS && s3_route_param(&r->route, "partNumber"))
@@ -786,6 +791,7 @@ void s3_op_delete_object(struct s3_req *r)
 			c->if_match_len = strlen(op->if_match);
 		}
 	}
+	c->lock.bypass = (uint8_t)s3_lock_bypass(r, r->route.key, r->route.key_len);
 	rc = s3_meta_submit(r, c, del_committed, r);
 	if (rc)
 		s3_send_error(r, rc);

@@ -174,6 +174,8 @@ static void received(struct s3_req *r, struct s3_upload *u, int err)
 		cn_hex(u->dig.md5, 16, op->etag);
 		rc = s3_attrs_encode(r, &op->attrs, &op->attrs_enc, &op->attrs_len);
 	}
+	if (!rc)
+		rc = s3_lock_default(r); /* a form sets no lock; the bucket's default holds */
 	if (rc) {
 		s3_upload_discard(r, u);
 		fail(op, rc);
@@ -191,6 +193,7 @@ static void received(struct s3_req *r, struct s3_upload *u, int err)
 	c->size = u->size;
 	c->etag = op->etag;
 	c->etag_len = 32;
+	s3_lock_to_cmd(r, c);
 	c->loc = META_LOC_BLOB;
 	memcpy(c->blob_id, u->layout.id, META_ID_LEN);
 	c->layout = u->layout_enc;

@@ -140,9 +140,8 @@ int s3_route_has(const struct s3_route *r, const char *name)
 static const char *const unimplemented[] = {
 	"website",	  "logging",
 	"notification",	  "replication",
-	"encryption",	  "object-lock",
-	"retention",	  "legal-hold",
-	"requestPayment", "accelerate",
+	"encryption",	  "requestPayment",
+	"accelerate",
 	"analytics",	  "inventory",
 	"metrics",	  "intelligent-tiering",
 	"restore",	  "select",
@@ -160,7 +159,8 @@ static int has_unimplemented(const struct s3_route *r)
 
 /* Bucket sub-resources that name no object operation. */
 static const char *const bucket_only[] = {
-	"policy", "policyStatus", "ownershipControls", "publicAccessBlock", "cors", "lifecycle"};
+	"policy", "policyStatus", "ownershipControls", "publicAccessBlock", "cors", "lifecycle",
+	"object-lock"};
 
 static enum s3_op bucket_op(const struct s3_route_input *in, const struct s3_route *r)
 {
@@ -182,6 +182,8 @@ static enum s3_op bucket_op(const struct s3_route_input *in, const struct s3_rou
 			return S3_OP_GET_BUCKET_CORS;
 		if (s3_route_has(r, "lifecycle"))
 			return S3_OP_GET_BUCKET_LIFECYCLE;
+		if (s3_route_has(r, "object-lock"))
+			return S3_OP_GET_OBJECT_LOCK_CONFIG;
 		if (s3_route_has(r, "location"))
 			return S3_OP_GET_BUCKET_LOCATION;
 		if (s3_route_has(r, "versioning"))
@@ -215,6 +217,8 @@ static enum s3_op bucket_op(const struct s3_route_input *in, const struct s3_rou
 			return S3_OP_PUT_BUCKET_CORS;
 		if (s3_route_has(r, "lifecycle"))
 			return S3_OP_PUT_BUCKET_LIFECYCLE;
+		if (s3_route_has(r, "object-lock"))
+			return S3_OP_PUT_OBJECT_LOCK_CONFIG;
 		if (has_unimplemented(r))
 			return S3_OP_NOT_IMPLEMENTED;
 		return S3_OP_CREATE_BUCKET;
@@ -232,7 +236,7 @@ static enum s3_op bucket_op(const struct s3_route_input *in, const struct s3_rou
 			return S3_OP_DELETE_BUCKET_CORS;
 		if (s3_route_has(r, "lifecycle"))
 			return S3_OP_DELETE_BUCKET_LIFECYCLE;
-		if (has_unimplemented(r) || s3_route_has(r, "acl"))
+		if (has_unimplemented(r) || s3_route_has(r, "acl") || s3_route_has(r, "object-lock"))
 			return S3_OP_NOT_IMPLEMENTED;
 		return S3_OP_DELETE_BUCKET;
 	case S3_POST:
@@ -265,6 +269,20 @@ static enum s3_op object_op(const struct s3_route_input *in, const struct s3_rou
 	}
 	if (s3_route_has(r, "attributes"))
 		return in->method == S3_GET ? S3_OP_GET_OBJECT_ATTRIBUTES : S3_OP_NOT_IMPLEMENTED;
+	if (s3_route_has(r, "retention")) {
+		if (in->method == S3_GET)
+			return S3_OP_GET_OBJECT_RETENTION;
+		if (in->method == S3_PUT)
+			return S3_OP_PUT_OBJECT_RETENTION;
+		return S3_OP_NOT_IMPLEMENTED;
+	}
+	if (s3_route_has(r, "legal-hold")) {
+		if (in->method == S3_GET)
+			return S3_OP_GET_OBJECT_LEGAL_HOLD;
+		if (in->method == S3_PUT)
+			return S3_OP_PUT_OBJECT_LEGAL_HOLD;
+		return S3_OP_NOT_IMPLEMENTED;
+	}
 	if (s3_route_has(r, "acl")) {
 		if (in->method == S3_GET)
 			return S3_OP_GET_OBJECT_ACL;

@@ -68,6 +68,12 @@
 	X(S3_OP_GET_BUCKET_LIFECYCLE, "GetBucketLifecycleConfiguration")                           \
 	X(S3_OP_PUT_BUCKET_LIFECYCLE, "PutBucketLifecycleConfiguration")                           \
 	X(S3_OP_DELETE_BUCKET_LIFECYCLE, "DeleteBucketLifecycle")                                  \
+	X(S3_OP_GET_OBJECT_LOCK_CONFIG, "GetObjectLockConfiguration")                              \
+	X(S3_OP_PUT_OBJECT_LOCK_CONFIG, "PutObjectLockConfiguration")                              \
+	X(S3_OP_GET_OBJECT_RETENTION, "GetObjectRetention")                                        \
+	X(S3_OP_PUT_OBJECT_RETENTION, "PutObjectRetention")                                        \
+	X(S3_OP_GET_OBJECT_LEGAL_HOLD, "GetObjectLegalHold")                                       \
+	X(S3_OP_PUT_OBJECT_LEGAL_HOLD, "PutObjectLegalHold")                                       \
 	X(S3_OP_NOT_IMPLEMENTED, "NotImplemented")
 
 enum s3_op {

@@ -182,6 +182,11 @@ struct s3_req {
 	int tags_asked;
 	const char *recheck_action;
 	struct s3_hdrs *cors; /* an actual cross-origin request's CORS headers */
+	/* the object lock a write gives its new version (s3_lock_for_write) */
+	struct {
+		uint8_t mode, hold; /* enum meta_lock_mode, enum meta_legal_hold */
+		int64_t until;
+	} wlock;
 };
 
 /* ---- front end helpers (frontend.c) ---- */
@@ -279,6 +284,9 @@ struct s3_attrs {
 	size_t acl_len;
 	const uint8_t *tags; /* the object's tag set (tagging_encode), NULL: none */
 	size_t tags_len;
+	/* an upload's object lock, for the version Complete makes */
+	uint8_t lock_mode, lock_hold;
+	int64_t lock_until;
 };
 
 /* PutObject, CopyObject, CreateMultipartUpload: refuses headers that ask
@@ -331,6 +339,25 @@ int s3_attrs_ckspec(const uint8_t *buf, size_t len, enum cn_checksum_alg *alg, i
 /* Writes <Checksum<ALG>>base64[-parts]</...> (parts 0: no suffix). */
 void s3_checksum_xml(struct cn_buf *w, enum cn_checksum_alg a, const uint8_t *raw, size_t len,
 		     uint32_t parts);
+
+/* ---- object lock (bucket_objlock.c) ---- */
+
+/* The lock a write (PUT, COPY, POST, CreateMultipartUpload) asks for in
+ * x-amz-object-lock-* headers, or the bucket's default retention, into
+ * r->wlock; the requester's s3:PutObjectRetention / s3:PutObjectLegalHold
+ * for what the headers ask. Errors as S3 (r->err_msg set): a bucket
+ * without object lock, a lone mode or date, a date not ahead, a request
+ * without Content-MD5 or a checksum. */
+int s3_lock_for_write(struct s3_req *r);
+/* Only the bucket's default retention into r->wlock (none: zero). */
+int s3_lock_default(struct s3_req *r);
+/* Copies r->wlock into a command. */
+void s3_lock_to_cmd(const struct s3_req *r, struct meta_cmd *c);
+/* 1 when the request asks to bypass GOVERNANCE retention and may, for key. */
+int s3_lock_bypass(struct s3_req *r, const char *key, size_t klen);
+/* x-amz-object-lock-* answer headers of version v (those the requester
+ * may read). */
+void s3_lock_headers(struct s3_req *r, const struct meta_version *v, struct s3_hdrs *h);
 
 /* ---- admin endpoints (admin.c): /_cairn/admin/..., root credentials ---- */
 void s3_admin(struct s3_req *r);
@@ -425,6 +452,13 @@ void s3_op_post_object(struct s3_req *r); /* post.c */
 struct lifecycle_config;
 void s3_op_get_bucket_lifecycle(struct s3_req *r);
 void s3_op_put_bucket_lifecycle(struct s3_req *r);
+/* Object Lock (bucket_objlock.c). */
+void s3_op_get_object_lock_config(struct s3_req *r);
+void s3_op_put_object_lock_config(struct s3_req *r);
+void s3_op_get_object_retention(struct s3_req *r);
+void s3_op_put_object_retention(struct s3_req *r);
+void s3_op_get_object_legal_hold(struct s3_req *r);
+void s3_op_put_object_legal_hold(struct s3_req *r);
 void s3_op_delete_bucket_lifecycle(struct s3_req *r);
 /* The bucket's lifecycle configuration (owned: lifecycle_config_free), or
  * NULL with *rc (CN_ENOTFOUND: none). Any thread. */

@@ -811,7 +811,6 @@ def test_presigned_url_cannot_reach_admin(server):
 
 @pytest.mark.parametrize("name,value", [
     ("x-amz-server-side-encryption", "AES256"),
-    ("x-amz-object-lock-mode", "GOVERNANCE"),
     ("x-amz-website-redirect-location", "/elsewhere"),
 ])
 def test_unkept_write_headers_refused(server, s3, bucket, name, value):
@@ -820,6 +819,22 @@ def test_unkept_write_headers_refused(server, s3, bucket, name, value):
     encrypted, locked, tagged or public)."""
     r = raw_request(server, "PUT", "/%s/unkept" % bucket, headers={name: value}, body=b"x")
     assert r.status == 501 and r.error_code() == "NotImplemented", r
+    assert not exists(s3, bucket, "unkept")
+
+
+@pytest.mark.parametrize("headers", [
+    {"x-amz-object-lock-mode": "GOVERNANCE",
+     "x-amz-object-lock-retain-until-date": "2099-01-01T00:00:00Z"},
+    {"x-amz-object-lock-legal-hold": "ON"},
+])
+def test_lock_headers_on_plain_bucket_refused(server, s3, bucket, headers):
+    """Object lock asked of a bucket without it: 400, never a 200 that
+    leaves the object unprotected."""
+    import base64, hashlib
+    h = dict(headers)
+    h["Content-MD5"] = base64.b64encode(hashlib.md5(b"x").digest()).decode()
+    r = raw_request(server, "PUT", "/%s/unkept" % bucket, headers=h, body=b"x")
+    assert r.status == 400 and r.error_code() == "InvalidRequest", r
     assert not exists(s3, bucket, "unkept")
 
 
