@@ -20,7 +20,7 @@
  *   the newest non-marker one) and of `index` (exactly that newest one, so a
  *   GET and a listing read one record; ver_encode / ver_decode)
  *   16  version id (raw, not inverted)
- *   1   flags (DELETE_MARKER, NULL)
+ *   1   flags (DELETE_MARKER, NULL, LOCK)
  *   8   mtime ns (i64)
  *   8   size
  *   1+n etag (len, bytes)
@@ -1254,6 +1254,13 @@ static bool lock_cmd_valid(const struct meta_cmd *c)
 		return false;
 	if ((t == META_CMD_VERSION_LOCK) != (c->lock.what != 0) ||
 	    c->lock.what > META_LOCKSET_HOLD || c->lock.bypass > 1)
+		return false;
+	/* only the fields the command uses: one encoding per meaning */
+	if (t == META_CMD_DELETE_OBJECT && (c->lock.mode || c->lock.hold))
+		return false;
+	if (c->lock.what == META_LOCKSET_RETENTION && c->lock.hold)
+		return false;
+	if (c->lock.what == META_LOCKSET_HOLD && (c->lock.mode || c->lock.until))
 		return false;
 	return lock_valid(c->lock.mode, c->lock.until, c->lock.hold);
 }
