@@ -333,8 +333,8 @@ static void part_ck_decode(struct rbuf *r, struct meta_part *pt)
 /* A version's lock fields: mode 0..2 with a date iff a mode, hold 0..2. */
 static bool lock_valid(uint8_t mode, int64_t until, uint8_t hold)
 {
-	return mode <= META_LOCK_COMPLIANCE && hold <= META_HOLD_ON && (mode == 0) == (until == 0) &&
-	       until >= 0;
+	return mode <= META_LOCK_COMPLIANCE && hold <= META_HOLD_ON &&
+	       (mode == 0) == (until == 0) && until >= 0;
 }
 
 int ver_encode(struct cn_buf *w, const uint8_t *fkey, size_t fklen, const struct meta_version *v)
@@ -1241,8 +1241,8 @@ int iam_policy_decode(const uint8_t *p, size_t len, int64_t *updated, const char
 
 static bool cmd_has_lock(const struct meta_cmd *c)
 {
-	return c->type == META_CMD_VERSION_LOCK || c->lock.what || c->lock.mode ||
-	       c->lock.hold || c->lock.bypass || c->lock.until;
+	return c->type == META_CMD_VERSION_LOCK || c->lock.what || c->lock.mode || c->lock.hold ||
+	       c->lock.bypass || c->lock.until;
 }
 
 static bool lock_cmd_valid(const struct meta_cmd *c)

@@ -127,7 +127,7 @@ struct meta_version {
 	uint8_t lock_mode;  /* enum meta_lock_mode */
 	uint8_t legal_hold; /* enum meta_legal_hold */
 	int64_t lock_until; /* ns; 0 when lock_mode is NONE */
-	void *mem; /* internal: the one allocation everything above points into */
+	void *mem;	    /* internal: the one allocation everything above points into */
 };
 
 struct meta_bucket {

@@ -67,13 +67,15 @@ int s3_lock_for_write(struct s3_req *r)
 	if (mode || date || hold) {
 		if (!s3_body_declares_digest(r) && r->route.op != S3_OP_CREATE_MULTIPART &&
 		    r->route.op != S3_OP_COPY_OBJECT) {
-			r->err_msg = "Content-MD5 OR x-amz-checksum- HTTP header is required for Put "
-				     "Object requests with Object Lock parameters";
+			r->err_msg =
+				"Content-MD5 OR x-amz-checksum- HTTP header is required for Put "
+				"Object requests with Object Lock parameters";
 			return CN_EMISSINGMD5;
 		}
 		if (!mode != !date) {
-			r->err_msg = "x-amz-object-lock-retain-until-date and x-amz-object-lock-mode "
-				     "must both be supplied";
+			r->err_msg =
+				"x-amz-object-lock-retain-until-date and x-amz-object-lock-mode "
+				"must both be supplied";
 			return CN_EBADARG;
 		}
 		if (mode) {
@@ -83,15 +85,16 @@ int s3_lock_for_write(struct s3_req *r)
 				return CN_EBADARG;
 			}
 			if (objlock_parse_date(date, strlen(date), &r->wlock.until)) {
-				r->err_msg = "The retain until date must be provided in ISO 8601 format";
+				r->err_msg =
+					"The retain until date must be provided in ISO 8601 format";
 				return CN_EBADARG;
 			}
 			if (r->wlock.until <= now) {
 				r->err_msg = "The retain until date must be in the future!";
 				return CN_EBADARG;
 			}
-			rc = s3_authz_check(r, "s3:PutObjectRetention", r->route.bucket, r->route.key,
-					    r->route.key_len, 0);
+			rc = s3_authz_check(r, "s3:PutObjectRetention", r->route.bucket,
+					    r->route.key, r->route.key_len, 0);
 			if (rc)
 				return rc;
 		}
@@ -101,8 +104,8 @@ int s3_lock_for_write(struct s3_req *r)
 				r->err_msg = "Legal Hold must be either of 'ON' or 'OFF'";
 				return CN_EBADARG;
 			}
-			rc = s3_authz_check(r, "s3:PutObjectLegalHold", r->route.bucket, r->route.key,
-					    r->route.key_len, 0);
+			rc = s3_authz_check(r, "s3:PutObjectLegalHold", r->route.bucket,
+					    r->route.key, r->route.key_len, 0);
 			if (rc)
 				return rc;
 		}

@@ -117,7 +117,8 @@ static int period(const char *s, uint32_t max, uint32_t *out, char *msg, size_t 
 	size_t n = strlen(s);
 
 	if (n == 0 || n > 12)
-		return bad_arg(msg, cap, "Default retention period must be a positive integer value");
+		return bad_arg(msg, cap,
+			       "Default retention period must be a positive integer value");
 	for (size_t i = 0; i < n; i++) {
 		if (s[i] < '0' || s[i] > '9')
 			return bad_arg(msg, cap,
@@ -125,7 +126,8 @@ static int period(const char *s, uint32_t max, uint32_t *out, char *msg, size_t 
 		v = v * 10 + (uint64_t)(s[i] - '0');
 	}
 	if (v == 0)
-		return bad_arg(msg, cap, "Default retention period must be a positive integer value");
+		return bad_arg(msg, cap,
+			       "Default retention period must be a positive integer value");
 	if (v > max)
 		return bad_arg(msg, cap, "Default retention period is too large.");
 	*out = (uint32_t)v;
@@ -198,8 +200,8 @@ int objlock_conf_decode(const void *p, size_t len, struct objlock_conf *out)
 		return CN_ECORRUPT;
 	out->mode = b[1];
 	out->unit = b[2];
-	out->count = (uint32_t)b[3] | (uint32_t)b[4] << 8 | (uint32_t)b[5] << 16 |
-		     (uint32_t)b[6] << 24;
+	out->count =
+		(uint32_t)b[3] | (uint32_t)b[4] << 8 | (uint32_t)b[5] << 16 | (uint32_t)b[6] << 24;
 	if (out->mode > META_LOCK_COMPLIANCE || out->unit > OBJLOCK_UNIT_YEARS ||
 	    (out->mode == 0) != (out->unit == 0) || (out->mode == 0) != (out->count == 0) ||
 	    out->count > (out->unit == OBJLOCK_UNIT_YEARS ? OBJLOCK_MAX_YEARS : OBJLOCK_MAX_DAYS))
@@ -216,8 +218,8 @@ int64_t objlock_default_until(const struct objlock_conf *c, int64_t now)
 
 /* ---- a version's retention and legal hold ---- */
 
-int objlock_retention_from_xml(struct cn_pool *pool, const char *body, size_t len,
-			       uint8_t *mode, int64_t *until)
+int objlock_retention_from_xml(struct cn_pool *pool, const char *body, size_t len, uint8_t *mode,
+			       int64_t *until)
 {
 	struct xml_node *root;
 	const char *m, *d;

@@ -27,8 +27,8 @@
 enum objlock_unit { OBJLOCK_UNIT_NONE = 0, OBJLOCK_UNIT_DAYS = 1, OBJLOCK_UNIT_YEARS = 2 };
 
 struct objlock_conf {
-	uint8_t mode;  /* default retention: enum meta_lock_mode, NONE = no rule */
-	uint8_t unit;  /* enum objlock_unit; NONE iff mode NONE */
+	uint8_t mode;	/* default retention: enum meta_lock_mode, NONE = no rule */
+	uint8_t unit;	/* enum objlock_unit; NONE iff mode NONE */
 	uint32_t count; /* days or years, 1..OBJLOCK_MAX_* */
 };
 
@@ -52,8 +52,8 @@ int64_t objlock_default_until(const struct objlock_conf *c, int64_t now);
 
 /* Retention XML: mode and date together, or neither (an empty Retention:
  * remove). CN_EBADXML otherwise, or for an unknown mode or a bad date. */
-int objlock_retention_from_xml(struct cn_pool *pool, const char *body, size_t len,
-			       uint8_t *mode, int64_t *until);
+int objlock_retention_from_xml(struct cn_pool *pool, const char *body, size_t len, uint8_t *mode,
+			       int64_t *until);
 void objlock_retention_to_xml(uint8_t mode, int64_t until, struct cn_buf *w);
 
 /* LegalHold XML: Status ON or OFF (META_HOLD_*). CN_EBADXML otherwise. */

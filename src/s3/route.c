@@ -138,15 +138,10 @@ int s3_route_has(const struct s3_route *r, const char *name)
 
 /* Sub-resources S3 defines that cairn does not implement yet. */
 static const char *const unimplemented[] = {
-	"website",	  "logging",
-	"notification",	  "replication",
-	"encryption",	  "requestPayment",
-	"accelerate",
-	"analytics",	  "inventory",
-	"metrics",	  "intelligent-tiering",
-	"restore",	  "select",
-	"torrent",	  "renameObject",
-	"session",
+	"website",    "logging",	"notification",	       "replication",
+	"encryption", "requestPayment", "accelerate",	       "analytics",
+	"inventory",  "metrics",	"intelligent-tiering", "restore",
+	"select",     "torrent",	"renameObject",	       "session",
 };
 
 static int has_unimplemented(const struct s3_route *r)
@@ -159,8 +154,8 @@ static int has_unimplemented(const struct s3_route *r)
 
 /* Bucket sub-resources that name no object operation. */
 static const char *const bucket_only[] = {
-	"policy", "policyStatus", "ownershipControls", "publicAccessBlock", "cors", "lifecycle",
-	"object-lock"};
+	"policy", "policyStatus", "ownershipControls", "publicAccessBlock",
+	"cors",	  "lifecycle",	  "object-lock"};
 
 static enum s3_op bucket_op(const struct s3_route_input *in, const struct s3_route *r)
 {
@@ -236,7 +231,8 @@ static enum s3_op bucket_op(const struct s3_route_input *in, const struct s3_rou
 			return S3_OP_DELETE_BUCKET_CORS;
 		if (s3_route_has(r, "lifecycle"))
 			return S3_OP_DELETE_BUCKET_LIFECYCLE;
-		if (has_unimplemented(r) || s3_route_has(r, "acl") || s3_route_has(r, "object-lock"))
+		if (has_unimplemented(r) || s3_route_has(r, "acl") ||
+		    s3_route_has(r, "object-lock"))
 			return S3_OP_NOT_IMPLEMENTED;
 		return S3_OP_DELETE_BUCKET;
 	case S3_POST:

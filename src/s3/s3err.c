@@ -182,7 +182,8 @@ static const struct {
 	/* The request's own message (cors_from_xml()'s err) replaces this one. */
 	{CN_EBADCORS, {400, "InvalidRequest", "The CORS configuration is not valid."}},
 	{CN_ENOCORS, {404, "NoSuchCORSConfiguration", "The CORS configuration does not exist"}},
-	{CN_ELOCKED, {403, "AccessDenied", "Access Denied because object protected by object lock."}},
+	{CN_ELOCKED,
+	 {403, "AccessDenied", "Access Denied because object protected by object lock."}},
 	{CN_ENOLOCKCONF,
 	 {404, "ObjectLockConfigurationNotFoundError",
 	  "Object Lock configuration does not exist for this bucket"}},
@@ -192,7 +193,8 @@ static const struct {
 	 {404, "NoSuchObjectLockConfiguration",
 	  "The specified object does not have a ObjectLock configuration"}},
 	{CN_EBUCKETSTATE,
-	 {409, "InvalidBucketState", "The request is not valid with the current state of the bucket."}},
+	 {409, "InvalidBucketState",
+	  "The request is not valid with the current state of the bucket."}},
 	{CN_ESIGV2OFF,
 	 {400, "InvalidRequest",
 	  "The authorization mechanism you have provided is not supported. Please use "

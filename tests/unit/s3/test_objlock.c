@@ -141,10 +141,11 @@ static void test_conf_xml(void **state)
 	cn_buf_init(&w);
 	objlock_conf_to_xml(&c, &w);
 	assert_int_equal(w.err, 0);
-	assert_int_equal(w.len, strlen(DECL "<ObjectLockConfiguration " NS
-					    "><ObjectLockEnabled>Enabled</ObjectLockEnabled><Rule>"
-					    "<DefaultRetention><Mode>COMPLIANCE</Mode><Years>3</Years>"
-					    "</DefaultRetention></Rule></ObjectLockConfiguration>"));
+	assert_int_equal(w.len,
+			 strlen(DECL "<ObjectLockConfiguration " NS
+				     "><ObjectLockEnabled>Enabled</ObjectLockEnabled><Rule>"
+				     "<DefaultRetention><Mode>COMPLIANCE</Mode><Years>3</Years>"
+				     "</DefaultRetention></Rule></ObjectLockConfiguration>"));
 	assert_memory_equal(w.p,
 			    DECL "<ObjectLockConfiguration " NS
 				 "><ObjectLockEnabled>Enabled</ObjectLockEnabled><Rule>"
@@ -187,8 +188,8 @@ static void test_conf_codec(void **state)
 	}
 	/* version, mode, unit, count out of range or inconsistent */
 	static const uint8_t bads[][OBJLOCK_CONF_LEN] = {
-		{2, 1, 1, 1, 0, 0, 0}, {1, 3, 1, 1, 0, 0, 0},	     {1, 1, 3, 1, 0, 0, 0},
-		{1, 1, 0, 1, 0, 0, 0}, {1, 0, 1, 1, 0, 0, 0},	     {1, 1, 1, 0, 0, 0, 0},
+		{2, 1, 1, 1, 0, 0, 0}, {1, 3, 1, 1, 0, 0, 0},	{1, 1, 3, 1, 0, 0, 0},
+		{1, 1, 0, 1, 0, 0, 0}, {1, 0, 1, 1, 0, 0, 0},	{1, 1, 1, 0, 0, 0, 0},
 		{1, 0, 0, 1, 0, 0, 0}, {1, 1, 2, 102, 0, 0, 0}, {1, 1, 1, 0xa5, 0x8e, 0, 0},
 	};
 	for (size_t i = 0; i < sizeof(bads) / sizeof(bads[0]); i++) {
@@ -232,11 +233,21 @@ static void test_dates(void **state)
 	assert_int_equal(ns, 1893553445LL * 1000000000LL);
 	assert_int_equal(objlock_parse_date("2028-02-29T00:00:00Z", 20, &ns), 0);
 	static const char *const bad[] = {
-		"2030-01-02T03:04:05",	     "2030-01-02 03:04:05Z",	  "2030-13-02T03:04:05Z",
-		"2030-01-32T03:04:05Z",	     "2029-02-29T00:00:00Z",	  "2030-01-02T24:00:00Z",
-		"2030-01-02T03:60:00Z",	     "2030-01-02T03:04:05+01:00", "2030-01-02T03:04:05.Z",
-		"1969-12-31T23:59:59Z",	     "2030-1-02T03:04:05Z",	  "2030-01-02T03:04:05ZZ",
-		"x030-01-02T03:04:05Z",	     "",			  "2030-01-02",
+		"2030-01-02T03:04:05",
+		"2030-01-02 03:04:05Z",
+		"2030-13-02T03:04:05Z",
+		"2030-01-32T03:04:05Z",
+		"2029-02-29T00:00:00Z",
+		"2030-01-02T24:00:00Z",
+		"2030-01-02T03:60:00Z",
+		"2030-01-02T03:04:05+01:00",
+		"2030-01-02T03:04:05.Z",
+		"1969-12-31T23:59:59Z",
+		"2030-1-02T03:04:05Z",
+		"2030-01-02T03:04:05ZZ",
+		"x030-01-02T03:04:05Z",
+		"",
+		"2030-01-02",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		if (objlock_parse_date(bad[i], strlen(bad[i]), &ns) != -1)
