@@ -7,6 +7,8 @@
 #   make bench      benchmarks (bench/), results go to bench/RESULTS.md
 #   make fault      the long kill -9 harness
 #   make format     clang-format every C file; make format-check lists the ones that differ (make test runs it)
+#   make install    binary, man page, --help text, systemd unit, /etc/cairn/cairn.env
+#                   (PREFIX=/usr/local, SYSCONFDIR=/etc, DESTDIR=, BIN=$(BUILD)/cairn)
 #
 # One test at a time (make test and make asan alike; no fuzz, no hardening):
 #   T=<module>/<test_binary>      one unit binary, e.g. T=meta/test_meta_list
@@ -87,7 +89,8 @@ RUN_TESTS_ENV = CAIRN_TEST_PY='$(subst ','\'',$(PY))'
 RUN_TESTS_ARGS = '$(subst ','\'',$(TSEL))' '$(subst ','\'',$(F))'
 
 .PHONY: all deps test-deps bench-deps run run-cluster test test-bins unit-bins asan fuzz fuzz-build \
-	fuzz-bins bench bench-cluster bench-rebuild bench-bins fault nemesis cluster-big clean format format-check
+	fuzz-bins bench bench-cluster bench-rebuild bench-bins fault nemesis cluster-big clean format format-check \
+	install
 all: $(BUILD)/cairn
 
 deps:
@@ -211,6 +214,25 @@ format:
 
 format-check:
 	@scripts/check-format.sh
+
+# Packaging. The config file is never overwritten (it holds the operator's
+# settings and maybe credentials); the unit names the installed paths.
+PREFIX ?= /usr/local
+SYSCONFDIR ?= /etc
+BINDIR := $(PREFIX)/bin
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+BIN ?= $(BUILD)/cairn
+install: $(BIN)
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(PREFIX)/share/man/man1 \
+		$(DESTDIR)$(PREFIX)/share/doc/cairn $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSCONFDIR)/cairn
+	install -m 0755 $(BIN) $(DESTDIR)$(BINDIR)/cairn
+	install -m 0644 docs/cairn.1 $(DESTDIR)$(PREFIX)/share/man/man1/cairn.1
+	$(BIN) --help > $(DESTDIR)$(PREFIX)/share/doc/cairn/cairn-help.txt
+	sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
+		packaging/cairn.service.in > $(DESTDIR)$(UNITDIR)/cairn.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/cairn.service
+	test -e $(DESTDIR)$(SYSCONFDIR)/cairn/cairn.env || \
+		install -m 0600 packaging/cairn.env $(DESTDIR)$(SYSCONFDIR)/cairn/cairn.env
 
 clean:
 	rm -rf build

@@ -82,7 +82,9 @@ static void usage(FILE *f)
 		"  --rebuild-rate BYTES      replaced-drive rebuild: shard bytes written per\n"
 		"                            second (256 MiB)\n"
 		"       cairn admin [--endpoint URL] [--dir DIR] status|object B/K|scrub|heal|gc|\n"
-		"                                          drive replace DIR [--force]\n"
+		"                                          drive replace DIR [--force]|\n"
+		"                                          backup DEST\n"
+		"       cairn restore BACKUP --dir DIR... [--force]   (offline)\n"
 		"       cairn version\n");
 }
 
@@ -871,6 +873,8 @@ int main(int argc, char **argv)
 		return cmd_server(argc - 1, argv + 1);
 	if (strcmp(argv[1], "admin") == 0)
 		return cli_admin(argc - 1, argv + 1);
+	if (strcmp(argv[1], "restore") == 0)
+		return cli_restore(argc - 1, argv + 1);
 	if (strcmp(argv[1], "version") == 0) {
 		printf("cairn 0.1\n");
 		return 0;

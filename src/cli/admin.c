@@ -4,6 +4,7 @@
  * what it prints is what the running server knows.
  */
 #include "cli/cli.h"
+#include "cli/cli_int.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -19,12 +20,6 @@
 #include "auth/sigv4.h"
 #include "core/digest.h"
 #include "core/err.h"
-
-struct endpoint {
-	char host[256];
-	char port[16];
-	char hostport[300];
-};
 
 static int parse_endpoint(const char *url, struct endpoint *e)
 {
@@ -74,20 +69,16 @@ static void qenc(const char *s, char *out, size_t cap)
 	out[o] = 0;
 }
 
-/* Sends one signed request; prints the body to stdout. Returns the HTTP
- * status or a negative error. */
-static int admin_call_body(const struct endpoint *e, const char *user, const char *pass,
-			   const char *method, const char *path, const char *query,
-			   const char *body, size_t body_len, char **body_out)
+int cli_request_send(const struct endpoint *e, const char *user, const char *pass,
+		     const char *method, const char *path, const char *query, const char *body,
+		     size_t body_len, int *fd_out)
 {
 	struct sigv4_header hs[3];
 	struct sigv4_request req;
 	struct sigv4_creds cr = {user, pass, "us-east-1"};
 	char amz[17], auth[1024], reqbuf[8192], sha[65];
 	struct addrinfo hints, *ai = NULL;
-	int fd = -1, rc, status = -1;
-	size_t len = 0, cap = 65536;
-	char *resp = NULL;
+	int fd = -1, rc;
 	uint8_t md[32];
 
 	cn_sha256(body, body_len, md);
@@ -131,6 +122,30 @@ static int admin_call_body(const struct endpoint *e, const char *user, const cha
 		rc = -EIO;
 		goto out;
 	}
+	*fd_out = fd;
+	fd = -1;
+	rc = 0;
+out:
+	if (fd >= 0)
+		close(fd);
+	if (ai)
+		freeaddrinfo(ai);
+	return rc;
+}
+
+/* Sends one signed request; *body_out gets the response body (owned).
+ * Returns the HTTP status or a negative error. */
+static int admin_call_body(const struct endpoint *e, const char *user, const char *pass,
+			   const char *method, const char *path, const char *query,
+			   const char *body, size_t body_len, char **body_out)
+{
+	int fd = -1, rc, status = -1;
+	size_t len = 0, cap = 65536;
+	char *resp = NULL;
+
+	rc = cli_request_send(e, user, pass, method, path, query, body, body_len, &fd);
+	if (rc)
+		return rc;
 	resp = malloc(cap + 1);
 	if (!resp) {
 		rc = CN_ENOMEM;
@@ -165,10 +180,7 @@ static int admin_call_body(const struct endpoint *e, const char *user, const cha
 	*body_out = strdup(b ? b + 4 : "");
 	rc = status;
 out:
-	if (fd >= 0)
-		close(fd);
-	if (ai)
-		freeaddrinfo(ai);
+	close(fd);
 	free(resp);
 	return rc;
 }
@@ -401,6 +413,9 @@ static void admin_usage(FILE *f)
 		"  cluster remove ADDR    remove the member at ADDR\n"
 		"  cluster rebalance pause|resume|stop|start\n"
 		"                         control the rebalance (progress: cluster status)\n"
+		"  backup DEST            a consistent copy of the metadata (with the format\n"
+		"                         version and drive-set identity) into the file DEST;\n"
+		"                         restore it offline with `cairn restore`\n"
 		"  user add NAME [--access-key K --secret-key S]\n"
 		"                         a user and its first key (generated unless given);\n"
 		"                         prints the secret, the only time it is shown\n"
@@ -508,6 +523,8 @@ int cli_admin(int argc, char **argv)
 		    strcmp(argv[i + 2], "stop") == 0 || strcmp(argv[i + 2], "start") == 0)) {
 		snprintf(q, sizeof(q), "op=rebalance-%s", argv[i + 2]);
 		rc = admin_call(&e, user, pass, "POST", "/_cairn/admin/cluster", q, &body);
+	} else if (strcmp(cmd, "backup") == 0 && i + 2 == argc) {
+		return cli_backup(&e, user, pass, argv[i + 1]);
 	} else if (strcmp(cmd, "user") == 0 || strcmp(cmd, "group") == 0 ||
 		   strcmp(cmd, "policy") == 0) {
 		rc = iam_command(&e, user, pass, argc - i, argv + i, &body);

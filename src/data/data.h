@@ -331,6 +331,13 @@ ssize_t data_shard_pread(struct data_store *s, const uint8_t drive_id[DATA_ID_LE
 			 uint64_t off);
 /* This store's drive ids (up to max); returns how many. Any thread. */
 int data_store_drive_ids(struct data_store *s, uint8_t (*ids)[DATA_ID_LEN], int max);
+/* Offline tools (`cairn restore`): reads dir's drive marker and locks it as
+ * an open store does, so no server opens the drive meanwhile. Returns the
+ * deployment and drive ids and *lock_fd (owned: close it to unlock).
+ * CN_EBUSY: a running server holds the drive; CN_ENOTFOUND: no marker;
+ * CN_ECORRUPT: a damaged marker; CN_EFORMAT: an unknown marker version. */
+int data_drive_claim(const char *dir, uint8_t dep[DATA_ID_LEN], uint8_t id[DATA_ID_LEN],
+		     int *lock_fd);
 
 /* Read pins. A reader pins every blob it will read right after the metadata
  * lookup that named them (the same loop turn, so far inside the GC grace

@@ -1267,3 +1267,39 @@ ssize_t data_shard_pread(struct data_store *s, const uint8_t drive_id[DATA_ID_LE
 		store_fault(s, d, (int)n);
 	return n;
 }
+
+int data_drive_claim(const char *dir, uint8_t dep[DATA_ID_LEN], uint8_t id[DATA_ID_LEN],
+		     int *lock_fd)
+{
+	const struct data_io *io = data_io_posix();
+	char path[DATA_PATH_MAX];
+	struct probe p;
+	int fd, rc;
+
+	if ((rc = join(path, sizeof(path), dir, DATA_MARKER)) != 0)
+		return rc;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? CN_ENOTFOUND : -errno;
+	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+		close(fd);
+		return CN_EBUSY;
+	}
+	/* read under the lock: a server that held it may have rewritten it */
+	probe_drive(io, dir, &p);
+	switch (p.st) {
+	case M_OK: rc = 0; break;
+	case M_NONE: rc = CN_ENOTFOUND; break;
+	case M_FORMAT: rc = CN_EFORMAT; break;
+	default: rc = CN_ECORRUPT;
+	}
+	if (!rc) {
+		memcpy(dep, p.dep, DATA_ID_LEN);
+		memcpy(id, p.id, DATA_ID_LEN);
+		*lock_fd = fd;
+	} else {
+		close(fd);
+	}
+	probe_release(&p);
+	return rc;
+}

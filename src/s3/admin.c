@@ -19,6 +19,7 @@
  *   POST /_cairn/admin/cluster?op=add&address=A     membership change, run by
  *   POST /_cairn/admin/cluster?op=remove&address=A  the leader (any node asks it)
  *   /_cairn/admin/user, /group, /policy       identity (admin_iam.c)
+ *   GET  /_cairn/admin/backup                 metadata backup file (admin_backup.c)
  *
  * Answers are JSON, built with jansson (DESIGN §2). Shard health in /object is computed on the
  * thread pool by reading and verifying every piece of every shard (read-only).
@@ -864,6 +865,8 @@ void s3_admin(struct s3_req *r)
 		admin_cluster(r, post);
 	} else if (strcmp(p, "drive") == 0 && post) {
 		admin_drive(r);
+	} else if (strcmp(p, "backup") == 0) {
+		s3_admin_backup(r);
 	} else if (strcmp(p, "user") == 0 || strcmp(p, "group") == 0 || strcmp(p, "policy") == 0) {
 		s3_admin_iam(r, p[0], post);
 	} else {

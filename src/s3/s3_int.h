@@ -398,6 +398,8 @@ struct json_t;
 void s3_send_json(struct s3_req *r, int status, struct json_t *doc);
 /* /_cairn/admin/user|group|policy (admin_iam.c): what is 'u', 'g' or 'p'. */
 void s3_admin_iam(struct s3_req *r, char what, int post);
+/* GET /_cairn/admin/backup (admin_backup.c): the metadata backup stream. */
+void s3_admin_backup(struct s3_req *r);
 
 /* ---- internal API (internal.c): node-to-node, cluster secret ---- */
 void s3_internal(struct s3_req *r);
