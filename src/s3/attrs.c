@@ -31,18 +31,13 @@ enum {
 	T_CKSPEC = 21, /* an upload's: alg byte, type byte (1 composite, 2 full) */
 	T_ACL = 30,    /* the object's ACL (s3/acl.h encoding) */
 	T_TAGS = 31,   /* the object's tag set (s3/tagging.h encoding) */
+	T_SSE = 40,    /* server-side encryption (s3/sse.h encoding) */
 };
 
-/* Write headers whose promise cairn cannot keep yet (encryption, retention,
- * tags, website redirects): answering 200 while ignoring them
- * would let a client believe its data is encrypted or locked. */
+/* Write headers whose promise cairn cannot keep yet (retention, website
+ * redirects): answering 200 while ignoring them would let a client
+ * believe its data is locked. */
 static const char *const not_kept[] = {
-	"x-amz-server-side-encryption",
-	"x-amz-server-side-encryption-customer-algorithm",
-	"x-amz-server-side-encryption-aws-kms-key-id",
-	"x-amz-server-side-encryption-context",
-	"x-amz-server-side-encryption-bucket-key-enabled",
-	"x-amz-copy-source-server-side-encryption-customer-algorithm",
 	"x-amz-object-lock-mode",
 	"x-amz-object-lock-retain-until-date",
 	"x-amz-object-lock-legal-hold",
@@ -158,6 +153,8 @@ int s3_attrs_encode(struct s3_req *r, const struct s3_attrs *a, uint8_t **out, s
 		cap += 3 + a->acl_len;
 	if (a->tags_len)
 		cap += 3 + a->tags_len;
+	if (a->sse_len)
+		cap += 3 + a->sse_len;
 	if (cap > META_ATTRS_MAX)
 		return CN_EMETATOOBIG;
 	buf = cn_pool_alloc(r->pool, cap);
@@ -200,6 +197,8 @@ int s3_attrs_encode(struct s3_req *r, const struct s3_attrs *a, uint8_t **out, s
 		off = put_rec(buf, off, T_ACL, a->acl, a->acl_len);
 	if (a->tags_len)
 		off = put_rec(buf, off, T_TAGS, a->tags, a->tags_len);
+	if (a->sse_len)
+		off = put_rec(buf, off, T_SSE, a->sse, a->sse_len);
 	*out = buf;
 	*len = off;
 	return 0;
@@ -256,7 +255,7 @@ int s3_attrs_decode(struct s3_req *r, const uint8_t *buf, size_t len, struct s3_
 			a->meta_names[a->n_meta] = nm;
 			a->meta_values[a->n_meta] = v;
 			a->n_meta++;
-		} else if (tag == T_ACL || tag == T_TAGS) {
+		} else if (tag == T_ACL || tag == T_TAGS || tag == T_SSE) {
 			uint8_t *c = cn_pool_alloc(r->pool, l ? l : 1);
 			if (!c)
 				return CN_ENOMEM;
@@ -264,6 +263,9 @@ int s3_attrs_decode(struct s3_req *r, const uint8_t *buf, size_t len, struct s3_
 			if (tag == T_ACL) {
 				a->acl = c;
 				a->acl_len = l;
+			} else if (tag == T_SSE) {
+				a->sse = c;
+				a->sse_len = l;
 			} else {
 				a->tags = c;
 				a->tags_len = l;
@@ -386,4 +388,9 @@ int s3_attrs_ckspec(const uint8_t *buf, size_t len, enum cn_checksum_alg *alg, i
 int s3_attrs_acl(const uint8_t *buf, size_t len, const uint8_t **acl, size_t *acl_len)
 {
 	return find_rec(buf, len, T_ACL, acl, acl_len);
+}
+
+int s3_attrs_sse(const uint8_t *buf, size_t len, const uint8_t **sse, size_t *sse_len)
+{
+	return find_rec(buf, len, T_SSE, sse, sse_len);
 }

@@ -753,6 +753,9 @@ static struct need need_of(struct s3_req *r)
 	case S3_OP_DELETE_BUCKET_LIFECYCLE: n.action = "s3:PutLifecycleConfiguration"; break;
 	case S3_OP_PUT_BUCKET_CORS:
 	case S3_OP_DELETE_BUCKET_CORS: n.action = "s3:PutBucketCORS"; break;
+	case S3_OP_GET_BUCKET_ENCRYPTION: n.action = "s3:GetEncryptionConfiguration"; break;
+	case S3_OP_PUT_BUCKET_ENCRYPTION:
+	case S3_OP_DELETE_BUCKET_ENCRYPTION: n.action = "s3:PutEncryptionConfiguration"; break;
 	case S3_OP_PUT_BUCKET_TAGGING:
 	case S3_OP_DELETE_BUCKET_TAGGING: n.action = "s3:PutBucketTagging"; break;
 	case S3_OP_GET_OBJECT_ACL:

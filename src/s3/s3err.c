@@ -182,6 +182,15 @@ static const struct {
 	/* The request's own message (cors_from_xml()'s err) replaces this one. */
 	{CN_EBADCORS, {400, "InvalidRequest", "The CORS configuration is not valid."}},
 	{CN_ENOCORS, {404, "NoSuchCORSConfiguration", "The CORS configuration does not exist"}},
+	{CN_EDECRYPT,
+	 {500, "InternalError",
+	  "The object's data could not be decrypted (a different master key, or damaged data)."}},
+	{CN_EBADSSE,
+	 {400, "InvalidRequest", "The encryption parameters are not applicable to this object."}},
+	{CN_ENOSSECONF,
+	 {404, "ServerSideEncryptionConfigurationNotFoundError",
+	  "The server side encryption configuration was not found"}},
+	{CN_EKMSNOKEY, {400, "KMS.NotFoundException", "Invalid keyId"}},
 	{CN_ESIGV2OFF,
 	 {400, "InvalidRequest",
 	  "The authorization mechanism you have provided is not supported. Please use "
