@@ -558,12 +558,24 @@ int s3_sse_etag_sealed(const struct s3_sse *s)
 
 int s3_sse_seal_inline(struct s3_sse *s, uint8_t *buf, size_t len, uint8_t md5[16])
 {
+	struct cn_digest d;
+	struct cn_digest_result dr;
 	int rc = cn_seal_whole(s->dk, buf, len, buf, s->ihdr, s->itag);
 
 	if (rc)
 		return rc;
 	s->has_inline = 1;
-	cn_md5(buf, len, md5);
+	/* the whole sealed form, header and tag included: an empty object's
+	 * ETag must not be the MD5 of nothing either */
+	rc = cn_digest_init(&d, CN_DIG_MD5);
+	if (rc)
+		return rc;
+	cn_digest_update(&d, s->ihdr, CN_SEAL_HDR);
+	cn_digest_update(&d, buf, len);
+	cn_digest_update(&d, s->itag, CN_SEAL_TAG);
+	cn_digest_final(&d, &dr);
+	cn_digest_release(&d);
+	memcpy(md5, dr.md5, 16);
 	return 0;
 }
 

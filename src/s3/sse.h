@@ -81,7 +81,7 @@ int s3_sse_etag_sealed(const struct s3_sse *s);
 int s3_sse_requested(struct s3_req *r);
 
 /* Inline objects: seals buf (len bytes) in place, keeping header and tag in
- * s; md5 = MD5 of the sealed bytes. Loop thread. */
+ * s; md5 = MD5 of header, sealed bytes and tag. Loop thread. */
 int s3_sse_seal_inline(struct s3_sse *s, uint8_t *buf, size_t len, uint8_t md5[16]);
 /* Opens len sealed bytes into out (may equal in). */
 int s3_sse_open_inline(const struct s3_sse *s, const uint8_t *in, size_t len, uint8_t *out);
