@@ -87,7 +87,7 @@ RUN_TESTS_ENV = CAIRN_TEST_PY='$(subst ','\'',$(PY))'
 RUN_TESTS_ARGS = '$(subst ','\'',$(TSEL))' '$(subst ','\'',$(F))'
 
 .PHONY: all deps test-deps bench-deps run run-cluster test test-bins unit-bins asan fuzz fuzz-build \
-	fuzz-bins bench bench-cluster bench-rebuild bench-bins fault nemesis cluster-big clean format format-check
+	fuzz-bins bench bench-cluster bench-rebuild bench-sse bench-bins fault nemesis cluster-big clean format format-check
 all: $(BUILD)/cairn
 
 deps:
@@ -176,6 +176,11 @@ bench: bench-deps
 	@bench/run.sh $(BUILD)
 	@bench/cluster.sh $(BUILD)
 	@bench/rebuild.sh $(BUILD)
+	@bench/sse.sh $(BUILD)
+
+bench-sse: bench-deps
+	@$(MAKE) --no-print-directory all bench-bins
+	@bench/sse.sh $(BUILD)
 
 bench-cluster: bench-deps
 	@$(MAKE) --no-print-directory all bench-bins

@@ -313,6 +313,21 @@ def test_bucket_default_encryption(env, bkt):
     assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
 
 
+def test_post_object_gets_bucket_default(env, bkt):
+    """A browser form upload into a bucket with default encryption is
+    encrypted too (its own SSE fields are refused with 501)."""
+    from test_post import form_body, post, presigned
+    srv, s3 = env
+    s3.put_bucket_encryption(Bucket=bkt, ServerSideEncryptionConfiguration={
+        "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]})
+    fields = presigned(srv, bkt, "form")
+    r = post(srv, bkt, form_body(fields, data=b"form bytes"))
+    assert r.status == 204, r
+    assert r.headers.get("x-amz-server-side-encryption") == "AES256", r.headers
+    g = s3.get_object(Bucket=bkt, Key="form")
+    assert g["ServerSideEncryption"] == "AES256" and g["Body"].read() == b"form bytes"
+
+
 def test_kms_keys(env, bkt):
     srv, s3 = env
     # unknown key id: 400 KMS.NotFoundException, as AWS
