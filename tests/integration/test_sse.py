@@ -313,6 +313,21 @@ def test_bucket_default_encryption(env, bkt):
     assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
 
 
+@pytest.mark.parametrize("mode", ["s3", "c"])
+def test_attrs_rewrites_keep_encryption(env, bkt, mode):
+    """Tags and ACLs replace a version's attrs: its encryption record stays."""
+    srv, s3 = env
+    for n in [10, 200 * 1024]:
+        body = os.urandom(n)
+        s3.put_object(Bucket=bkt, Key="t", Body=body, **put_args(mode))
+        s3.put_object_tagging(Bucket=bkt, Key="t", Tagging={"TagSet": [{"Key": "a", "Value": "b"}]})
+        s3.delete_object_tagging(Bucket=bkt, Key="t")
+        g = s3.get_object(Bucket=bkt, Key="t", **get_args(mode))
+        assert g["Body"].read() == body
+        if mode == "s3":
+            assert g["ServerSideEncryption"] == "AES256"
+
+
 def test_post_object_gets_bucket_default(env, bkt):
     """A browser form upload into a bucket with default encryption is
     encrypted too (its own SSE fields are refused with 501)."""
