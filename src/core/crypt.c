@@ -120,12 +120,12 @@ uint64_t cn_seal_frames(uint64_t n)
 
 uint64_t cn_seal_size(uint64_t n)
 {
-	return CN_SEAL_HDR + n + CN_SEAL_TAG * cn_seal_frames(n);
+	return n + CN_SEAL_TAG * cn_seal_frames(n);
 }
 
 uint64_t cn_seal_frame_off(uint64_t i)
 {
-	return CN_SEAL_HDR + i * (uint64_t)(CN_SEAL_FRAME + CN_SEAL_TAG);
+	return i * (uint64_t)CN_SEAL_SLOT;
 }
 
 static void frame_iv(uint64_t i, uint8_t iv[12], uint8_t aad[9], int last)
@@ -136,23 +136,16 @@ static void frame_iv(uint64_t i, uint8_t iv[12], uint8_t aad[9], int last)
 	aad[8] = (uint8_t)(last != 0);
 }
 
-static void blob_key(const uint8_t dk[CN_KEY_LEN], const uint8_t hdr[CN_SEAL_HDR],
+static void blob_key(const uint8_t dk[CN_KEY_LEN], const uint8_t id[CN_SEAL_ID],
 		     uint8_t out[CN_KEY_LEN])
 {
-	cn_key_derive(dk, "cairn blob key", hdr, CN_SEAL_HDR, out);
+	cn_key_derive(dk, "cairn blob key", id, CN_SEAL_ID, out);
 }
 
-int cn_sealer_init(struct cn_sealer *s, const uint8_t dk[CN_KEY_LEN])
+int cn_sealer_init(struct cn_sealer *s, const uint8_t dk[CN_KEY_LEN], const uint8_t id[CN_SEAL_ID])
 {
 	memset(s, 0, sizeof(*s));
-	memcpy(s->hdr, MAGIC, 4);
-	s->hdr[4] = (uint8_t)(CN_SEAL_FRAME & 0xff);
-	s->hdr[5] = (uint8_t)(CN_SEAL_FRAME >> 8 & 0xff);
-	s->hdr[6] = (uint8_t)(CN_SEAL_FRAME >> 16 & 0xff);
-	s->hdr[7] = (uint8_t)(CN_SEAL_FRAME >> 24 & 0xff);
-	if (RAND_bytes(s->hdr + 8, CN_SEAL_HDR - 8) != 1)
-		return CN_EINTERNAL;
-	blob_key(dk, s->hdr, s->key);
+	blob_key(dk, id, s->key);
 	s->ctx = EVP_CIPHER_CTX_new();
 	s->pend = malloc(CN_SEAL_FRAME);
 	s->out = malloc(CN_SEAL_FRAME + CN_SEAL_TAG);
@@ -169,12 +162,6 @@ static int seal_frame(struct cn_sealer *s, const uint8_t *p, size_t n, int last,
 	uint8_t iv[12], aad[9];
 	int rc;
 
-	if (!s->hdr_out) {
-		rc = emit(arg, s->hdr, CN_SEAL_HDR);
-		if (rc)
-			return rc;
-		s->hdr_out = 1;
-	}
 	frame_iv(s->frame, iv, aad, last);
 	rc = gcm(1, s->ctx, s->key, iv, aad, sizeof(aad), p, n, s->out, s->out + n);
 	if (rc)
@@ -233,18 +220,13 @@ void cn_sealer_release(struct cn_sealer *s)
 	explicit_bzero(s, sizeof(*s));
 }
 
-int cn_opener_init(struct cn_opener *o, const uint8_t dk[CN_KEY_LEN],
-		   const uint8_t hdr[CN_SEAL_HDR], uint64_t size)
+int cn_opener_init(struct cn_opener *o, const uint8_t dk[CN_KEY_LEN], const uint8_t id[CN_SEAL_ID],
+		   uint64_t size)
 {
 	memset(o, 0, sizeof(*o));
-	if (memcmp(hdr, MAGIC, 4) != 0)
-		return CN_EDECRYPT;
-	o->frame_size = (uint32_t)hdr[4] | (uint32_t)hdr[5] << 8 | (uint32_t)hdr[6] << 16 |
-			(uint32_t)hdr[7] << 24;
-	if (o->frame_size != CN_SEAL_FRAME)
-		return CN_EDECRYPT; /* the only size format 1 writes */
+	o->frame_size = CN_SEAL_FRAME;
 	o->size = size;
-	blob_key(dk, hdr, o->key);
+	blob_key(dk, id, o->key);
 	o->ctx = EVP_CIPHER_CTX_new();
 	return o->ctx ? 0 : CN_ENOMEM;
 }
@@ -289,9 +271,8 @@ void cn_opener_release(struct cn_opener *o)
 	explicit_bzero(o, sizeof(*o));
 }
 
-/* The inline form: the same header and key derivation, one frame whose
- * index is all ones (it never collides with a stream's frame) and whose
- * tag is stored apart. */
+/* The inline form: a key derived from a random salt, one frame whose
+ * index is all ones and whose tag is stored apart. */
 static int whole(int enc, const uint8_t dk[CN_KEY_LEN], const uint8_t *in, size_t len, uint8_t *out,
 		 const uint8_t hdr[CN_SEAL_HDR], uint8_t tag[CN_SEAL_TAG])
 {
@@ -304,7 +285,7 @@ static int whole(int enc, const uint8_t dk[CN_KEY_LEN], const uint8_t *in, size_
 	c = EVP_CIPHER_CTX_new();
 	if (!c)
 		return CN_ENOMEM;
-	blob_key(dk, hdr, key);
+	cn_key_derive(dk, "cairn inline key", hdr, CN_SEAL_HDR, key);
 	frame_iv(UINT64_MAX, iv, aad, 1);
 	rc = gcm(enc, c, key, iv, aad, sizeof(aad), in, len, out, tag);
 	EVP_CIPHER_CTX_free(c);

@@ -9,25 +9,26 @@
  *     wraps: SSE-S3 data keys, the material of named KMS keys
  *   KMS key material wraps SSE-KMS data keys
  *   data key (one per object or multipart upload; SSE-C: the customer's key)
- *     -> blob key = HMAC-SHA256(data key, "cairn blob key" || stream header)
- *        encrypts one stream (a blob, an inline object)
- * A data key never encrypts data itself: every stream has a random salt in
- * its header, so a nonce (the frame index) never repeats under one key even
- * when one data key encrypts many parts.
+ *     -> stream key = HMAC-SHA256(data key, "cairn blob key" || blob id)
+ *        encrypts one blob; an inline object's uses a random salt instead
+ * A data key never encrypts data itself: every blob has its own key (blob
+ * ids are random and never reused), so a nonce (the frame index) never
+ * repeats under one key even when one data key encrypts many parts.
  *
- * Sealed stream, format 1 (what a blob of an encrypted object holds):
- *   OFFSET              SIZE  MEANING
- *   0                   4     magic "CSE1"
- *   4                   4     frame size F, little-endian (65536)
- *   8                   24    random salt
- *   32 + i*(F+16)       n_i   frame i: ciphertext of plaintext bytes
- *                             [i*F, i*F + n_i), n_i = F except the last
- *   ... + n_i           16    its GCM tag
+ * Sealed stream, format 2 (what a blob of an encrypted object holds). No
+ * header: the stream key comes from the blob id, and every frame fills a
+ * 64 KiB slot, so frames line up with the data path's blocks (1 MiB = 16
+ * slots) and a sequential read of 16 frames is one whole block, read
+ * straight into the caller's buffer.
+ *   OFFSET         SIZE  MEANING
+ *   i * 65536      n_i   frame i: ciphertext of plaintext bytes
+ *                        [i*F, i*F + n_i), F = 65520, n_i = F but the last
+ *   ... + n_i      16    its GCM tag
  * Nonce of frame i: 4 zero bytes + i (u64 big-endian). AAD: i (u64 BE) and
  * a byte, 1 for the last frame: a reordered, dropped or truncated frame
  * fails its tag. A stream always has at least one frame (an empty one for
  * an empty plaintext), so cutting a stream short is always detected.
- * Plaintext of n bytes seals to 32 + n + 16 * max(1, ceil(n / F)) bytes.
+ * Plaintext of n bytes seals to n + 16 * max(1, ceil(n / F)) bytes.
  *
  * Thread rules: every function is pure or works on its caller's struct;
  * one sealer/opener is used by one thread at a time.
@@ -40,10 +41,12 @@
 
 #define CN_KEY_LEN 32
 #define CN_WRAP_LEN 60 /* nonce 12, wrapped key 32, tag 16 */
-#define CN_SEAL_HDR 32
+#define CN_SEAL_HDR 32 /* an inline seal's salt */
 #define CN_SEAL_TAG 16
-#define CN_SEAL_FRAME (64u * 1024)
-#define CN_FP_LEN 16 /* hex characters of a fingerprint */
+#define CN_SEAL_SLOT (64u * 1024)		   /* a frame and its tag */
+#define CN_SEAL_FRAME (CN_SEAL_SLOT - CN_SEAL_TAG) /* plaintext per frame */
+#define CN_SEAL_ID 16				   /* blob id length */
+#define CN_FP_LEN 16				   /* hex characters of a fingerprint */
 
 /* The master key: CAIRN_KMS_MASTER_KEY (base64 of 32 bytes) when set, else
  * DIR/.cairn/master.key (base64, mode 0600), generated on first start
@@ -83,20 +86,19 @@ typedef int (*cn_emit_fn)(void *arg, const void *p, size_t len);
 struct cn_sealer {
 	void *ctx; /* EVP_CIPHER_CTX */
 	uint8_t key[CN_KEY_LEN];
-	uint8_t hdr[CN_SEAL_HDR];
-	int hdr_out;
 	uint64_t frame;
 	uint8_t *pend; /* CN_SEAL_FRAME bytes: the frame being gathered */
 	size_t pend_len;
 	uint8_t *out; /* CN_SEAL_FRAME + CN_SEAL_TAG */
 };
 
-/* A stream sealed under data key dk with a fresh random salt. Owns memory
- * (two frame buffers) until _release. 0 or CN_ENOMEM. */
-int cn_sealer_init(struct cn_sealer *s, const uint8_t dk[CN_KEY_LEN]);
+/* The stream of blob `id` (unique: a blob id is never written twice)
+ * sealed under data key dk. Owns memory (two frame buffers) until
+ * _release. 0 or CN_ENOMEM. */
+int cn_sealer_init(struct cn_sealer *s, const uint8_t dk[CN_KEY_LEN], const uint8_t id[CN_SEAL_ID]);
 /* Seals plaintext (any chunking) and hands sealed bytes to emit. A frame is
  * sealed once the byte after it arrives (the last one is only known at
- * _final), so emit sees the header and whole frames. */
+ * _final), so emit sees whole frames. */
 int cn_sealer_update(struct cn_sealer *s, const void *p, size_t len, cn_emit_fn emit, void *arg);
 /* Seals the last frame (empty for an empty stream). */
 int cn_sealer_final(struct cn_sealer *s, cn_emit_fn emit, void *arg);
@@ -109,10 +111,10 @@ struct cn_opener {
 	uint32_t frame_size;
 };
 
-/* Opens a stream of plaintext size `size` sealed under dk, from its
- * 32-byte header. CN_EDECRYPT for a header that is not one; CN_ENOMEM. */
-int cn_opener_init(struct cn_opener *o, const uint8_t dk[CN_KEY_LEN],
-		   const uint8_t hdr[CN_SEAL_HDR], uint64_t size);
+/* Opens the stream of blob `id`, plaintext size `size`, sealed under dk.
+ * 0 or CN_ENOMEM. */
+int cn_opener_init(struct cn_opener *o, const uint8_t dk[CN_KEY_LEN], const uint8_t id[CN_SEAL_ID],
+		   uint64_t size);
 /* buf holds the sealed frames first, first+1, ... (len bytes, whole
  * frames). Decrypts them in place and moves the plaintext to the start of
  * buf; *out = plaintext bytes. CN_EDECRYPT on a tag failure (nothing in buf
@@ -121,8 +123,9 @@ int cn_opener_frames(struct cn_opener *o, uint64_t first, uint8_t *buf, size_t l
 void cn_opener_release(struct cn_opener *o);
 
 /* One-shot sealing of a whole small plaintext without expansion (inline
- * objects: metadata requires their stored length to be their size): the
- * header and the tag are returned apart, to be stored beside the
+ * objects: metadata requires their stored length to be their size): a
+ * random salt ("CSE1", 4 zero bytes, 24 random bytes; the stream key is
+ * derived from it) and the tag are returned apart, to be stored beside the
  * ciphertext. out may equal in. 0, CN_ENOMEM or CN_EINTERNAL. */
 int cn_seal_whole(const uint8_t dk[CN_KEY_LEN], const uint8_t *in, size_t len, uint8_t *out,
 		  uint8_t hdr[CN_SEAL_HDR], uint8_t tag[CN_SEAL_TAG]);

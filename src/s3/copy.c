@@ -272,6 +272,7 @@ static int source_read(struct data_store *data, const struct meta_version *v, ui
 		rc = blob_reader_open(data, &l, rd);
 		if (rc)
 			return rc;
+		memcpy(sr->id, l.id, sizeof(sr->id));
 		*rd_part = idx;
 	}
 	if (base + plen - pos < want)
@@ -323,7 +324,7 @@ static void copy_work(struct s3_req *r, void *arg)
 	if (rc)
 		goto out_buf;
 	if (enc(cb->dst_sse)) {
-		rc = s3_sse_writer_init(&sw, cb->dst_sse);
+		rc = s3_sse_writer_init(&sw, cb->dst_sse, j->info.id);
 		sw.w = j->w;
 	}
 	while (!rc && pos < end) {

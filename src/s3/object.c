@@ -324,6 +324,7 @@ static void get_read(struct s3_req *r, void *arg)
 		g->rd_rc = blob_reader_open(r->srv->data, &l, &g->reader);
 		if (g->rd_rc)
 			return;
+		memcpy(g->sr.id, l.id, sizeof(g->sr.id));
 		g->reader_part = part;
 	}
 	assert(g->pos >= part_start && g->pos <= g->end);

@@ -31,6 +31,8 @@
 #define DEFAULT_KMS "aws/s3"
 #define ENC_BODY_MAX (16 * 1024)
 
+_Static_assert(CN_SEAL_ID == DATA_ID_LEN, "blob ids key sealed streams");
+
 static const char AAD_S3[] = "cairn sse-s3";
 
 static int fail(struct s3_req *r, int err, const char *msg)
@@ -614,17 +616,14 @@ int s3_sse_read(struct s3_sse_reader *sr, struct blob_reader *br, uint64_t size,
 		uint8_t *buf, size_t cap, size_t want, size_t *skip, size_t *got)
 {
 	uint64_t first, last, nf = cn_seal_frames(size), a, b;
-	size_t max_frames = cap / (CN_SEAL_FRAME + CN_SEAL_TAG), plen;
+	size_t max_frames = cap / CN_SEAL_SLOT, plen;
 	int rc;
 
 	*skip = *got = 0;
 	if (off >= size || want == 0 || max_frames == 0)
 		return CN_EINVAL;
 	if (!sr->open) {
-		uint8_t hdr[CN_SEAL_HDR];
-		rc = read_full(br, 0, hdr, sizeof(hdr));
-		if (!rc)
-			rc = cn_opener_init(&sr->o, sr->s->dk, hdr, size);
+		rc = cn_opener_init(&sr->o, sr->s->dk, sr->id, size);
 		if (rc)
 			return rc;
 		sr->open = 1;
@@ -635,6 +634,11 @@ int s3_sse_read(struct s3_sse_reader *sr, struct blob_reader *br, uint64_t size,
 	last = (off + want - 1) / CN_SEAL_FRAME;
 	if (last - first + 1 > max_frames)
 		last = first + max_frames - 1;
+	if (last / 16 != first / 16)
+		last = first | 15; /* up to a block boundary: whole-block reads */
+	if (last + 2 == nf && last - first + 2 <= max_frames && off + want > last * CN_SEAL_FRAME)
+		last++; /* and the object's last frame with it (a 1 MiB object's
+			   256-byte tail), rather than a read of its own */
 	a = cn_seal_frame_off(first);
 	b = last + 1 >= nf ? cn_seal_size(size) : cn_seal_frame_off(last + 1);
 	rc = read_full(br, a, buf, (size_t)(b - a));
@@ -653,19 +657,23 @@ static int to_writer(void *arg, const void *p, size_t len)
 {
 	struct s3_sse_writer *sw = arg;
 
-	cn_digest_update(&sw->md5, p, len);
+	if (sw->want_md5)
+		cn_digest_update(&sw->md5, p, len);
 	return blob_writer_append(sw->w, p, len);
 }
 
-int s3_sse_writer_init(struct s3_sse_writer *sw, const struct s3_sse *s)
+int s3_sse_writer_init(struct s3_sse_writer *sw, const struct s3_sse *s,
+		       const uint8_t id[CN_SEAL_ID])
 {
 	int rc;
 
 	memset(sw, 0, sizeof(*sw));
-	rc = cn_digest_init(&sw->md5, CN_DIG_MD5);
+	/* MD5 costs more than AES-GCM: only when it is the ETag */
+	sw->want_md5 = s3_sse_etag_sealed(s);
+	rc = cn_digest_init(&sw->md5, sw->want_md5 ? CN_DIG_MD5 : 0);
 	if (rc)
 		return rc;
-	rc = cn_sealer_init(&sw->seal, s->dk);
+	rc = cn_sealer_init(&sw->seal, s->dk, id);
 	if (rc) {
 		cn_digest_release(&sw->md5);
 		return rc;
@@ -685,7 +693,7 @@ int s3_sse_writer_final(struct s3_sse_writer *sw, uint8_t md5[16])
 	int rc = cn_sealer_final(&sw->seal, to_writer, sw);
 
 	cn_digest_final(&sw->md5, &d);
-	memcpy(md5, d.md5, 16);
+	memcpy(md5, d.md5, 16); /* zeros unless want_md5 */
 	return rc;
 }
 

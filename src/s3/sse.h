@@ -9,8 +9,9 @@
  * (or upload's) attrs keeps what a read needs; a read gets the data key
  * back with s3_sse_unlock (SSE-C: from the request's headers).
  *
- * Blob data is a sealed stream (core/crypt.h); inline objects are sealed
- * whole without expansion, their header and tag kept in the record, since
+ * Blob data is a sealed stream (core/crypt.h) whose key is derived from the
+ * data key and the blob id; inline objects are sealed whole without
+ * expansion, their salt and tag kept in the record, since
  * metadata requires an inline object's stored length to be its size. The
  * version's size stays the plaintext size everywhere S3 shows it.
  *
@@ -23,7 +24,7 @@
  *               SSE-KMS: wrapped data key (60), name length (1), KMS key
  *                 name, context length (2, LE), encryption context (JSON)
  *               SSE-C: salt (16), HMAC-SHA256(salt, customer key) (32)
- *   then, flag 2: inline seal header (32), tag (16)
+ *   then, flag 2: inline seal salt (32), tag (16)
  *
  * Thread rules: everything runs on the request's loop, except the
  * reader/writer helpers, which run on the thread pool with the s3_sse they
@@ -89,15 +90,17 @@ int s3_sse_open_inline(const struct s3_sse *s, const uint8_t *in, size_t len, ui
 /* Reading a sealed blob whose plaintext is `size` bytes. Pool thread. */
 struct s3_sse_reader {
 	const struct s3_sse *s;
+	uint8_t id[CN_SEAL_ID]; /* the blob's id: set it when the blob changes */
 	struct cn_opener o;
 	int open;
 };
 /* Forgets the blob (the next read opens another). */
 void s3_sse_reader_reset(struct s3_sse_reader *sr);
 /* Plaintext from offset off, at most want bytes, into buf (cap bytes, at
- * least one sealed frame): the bytes start at buf + *skip, *got of them
- * (> 0 unless an error). CN_EDECRYPT on a tag failure, CN_ECORRUPT when
- * the blob is shorter than its size says. */
+ * least one 64 KiB slot): the bytes start at buf + *skip, *got of them
+ * (> 0 unless an error). A read stops at a 16-frame (1 MiB) boundary, so
+ * sequential reads ask the data path for whole blocks. CN_EDECRYPT on a
+ * tag failure, CN_ECORRUPT when the blob is shorter than its size says. */
 int s3_sse_read(struct s3_sse_reader *sr, struct blob_reader *br, uint64_t size, uint64_t off,
 		uint8_t *buf, size_t cap, size_t want, size_t *skip, size_t *got);
 
@@ -105,12 +108,16 @@ int s3_sse_read(struct s3_sse_reader *sr, struct blob_reader *br, uint64_t size,
 struct s3_sse_writer {
 	struct cn_sealer seal;
 	struct blob_writer *w;
-	struct cn_digest md5; /* of the sealed bytes */
+	struct cn_digest md5; /* of the sealed bytes, when they make the ETag */
+	int want_md5;
 	int init;
 };
-int s3_sse_writer_init(struct s3_sse_writer *sw, const struct s3_sse *s);
+/* For the new blob `id` (blob_info.id). */
+int s3_sse_writer_init(struct s3_sse_writer *sw, const struct s3_sse *s,
+		       const uint8_t id[CN_SEAL_ID]);
 int s3_sse_writer_append(struct s3_sse_writer *sw, const void *p, size_t len);
-/* Seals the last frame; md5 = MD5 of every sealed byte. */
+/* Seals the last frame; md5 = MD5 of every sealed byte (SSE-KMS and
+ * SSE-C, whose ETag it is; zeros otherwise). */
 int s3_sse_writer_final(struct s3_sse_writer *sw, uint8_t md5[16]);
 void s3_sse_writer_release(struct s3_sse_writer *sw);
 

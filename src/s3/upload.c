@@ -478,13 +478,14 @@ static int upload_begin(struct s3_req *r, struct s3_upload *u, uint32_t part_no,
 	p->buf[1] = s3_bigbuf_get(r);
 	if (!p->buf[0] || !p->buf[1])
 		goto nomem;
+	s3_blob_id_new(r->srv, p->info.id);
 	if (u->sse && u->sse->mode != S3_SSE_NONE) {
-		rc = s3_sse_writer_init(&p->sw, u->sse);
+		/* the blob id keys the stream: it must be this blob's */
+		rc = s3_sse_writer_init(&p->sw, u->sse, p->info.id);
 		if (rc)
 			goto fail;
 		p->sealing = 1;
 	}
-	s3_blob_id_new(r->srv, p->info.id);
 	p->info.bucket = r->route.bucket;
 	p->info.key = r->route.key;
 	p->info.key_len = r->route.key_len;
