@@ -89,8 +89,8 @@ RUN_TESTS_ENV = CAIRN_TEST_PY='$(subst ','\'',$(PY))'
 RUN_TESTS_ARGS = '$(subst ','\'',$(TSEL))' '$(subst ','\'',$(F))'
 
 .PHONY: all deps test-deps bench-deps run run-cluster test test-bins unit-bins asan fuzz fuzz-build \
-	fuzz-bins bench bench-cluster bench-rebuild bench-bins fault nemesis cluster-big clean format format-check \
-	install
+	fuzz-bins bench bench-cluster bench-rebuild bench-sse bench-bins fault nemesis cluster-big clean format \
+	format-check install
 all: $(BUILD)/cairn
 
 deps:
@@ -179,6 +179,11 @@ bench: bench-deps
 	@bench/run.sh $(BUILD)
 	@bench/cluster.sh $(BUILD)
 	@bench/rebuild.sh $(BUILD)
+	@bench/sse.sh $(BUILD)
+
+bench-sse: bench-deps
+	@$(MAKE) --no-print-directory all bench-bins
+	@bench/sse.sh $(BUILD)
 
 bench-cluster: bench-deps
 	@$(MAKE) --no-print-directory all bench-bins

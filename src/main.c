@@ -9,6 +9,8 @@
  *   DIR/blobs/, DIR/tmp/     shard files (data/)
  *   DIR/.cairn/meta/         LMDB environment (meta/)
  *   DIR/.cairn/credentials   generated root credentials, mode 0600
+ *   DIR/.cairn/master.key    SSE master key (core/crypt.h), mode 0600, unless
+ *                            CAIRN_KMS_MASTER_KEY is set
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -31,6 +33,7 @@
 #include "cluster/cluster.h"
 #include "cluster/placement.h"
 #include "cli/cli.h"
+#include "core/crypt.h"
 #include "core/err.h"
 #include "core/log.h"
 #include "data/data.h"
@@ -50,6 +53,9 @@ static void usage(FILE *f)
 		"  --domain NAME             virtual-host suffix (default: localhost); repeatable\n"
 		"  --region NAME             region (default us-east-1)\n"
 		"  --no-sigv2                refuse Signature Version 2 (legacy clients)\n"
+		"  --allow-insecure-ssec     accept SSE-C keys over plain HTTP (tests, or behind\n"
+		"                            a TLS proxy); the master key for SSE is\n"
+		"                            CAIRN_KMS_MASTER_KEY or DIR/.cairn/master.key\n"
 		"  --lifecycle-day-seconds N a lifecycle rule's \"day\" lasts N seconds (tests;\n"
 		"                            default: a real day)\n"
 		"  --inline-threshold BYTES  objects up to this size live in metadata (64 KiB;\n"
@@ -379,6 +385,7 @@ static int cmd_server(int argc, char **argv)
 		{"raft-snapshot-threshold", required_argument, 0, 1003},
 		{"raft-snapshot-trailing", required_argument, 0, 1004},
 		{"no-sigv2", no_argument, 0, 1008},
+		{"allow-insecure-ssec", no_argument, 0, 1010},
 		{"lifecycle-day-seconds", required_argument, 0, 1009},
 		{"quiet", no_argument, 0, 'q'},
 		{"help", no_argument, 0, 'h'},
@@ -420,6 +427,8 @@ static int cmd_server(int argc, char **argv)
 	static struct startup startup;
 	int startup_started = 0;
 	enum cred_source cred_src;
+	int key_src = 0;
+	char key_fp[CN_FP_LEN + 1];
 	int c, rc, ret = 1;
 	uint64_t v;
 	sigset_t sigs;
@@ -456,6 +465,7 @@ static int cmd_server(int argc, char **argv)
 			break;
 		case 'r': cfg.region = optarg; break;
 		case 1008: cfg.no_sigv2 = 1; break;
+		case 1010: cfg.allow_insecure_ssec = 1; break;
 		case 1009:
 			if (parse_u64(optarg, &v) || v < 1 || v > 86400)
 				return bad_usage("--lifecycle-day-seconds wants 1..86400, got '%s'",
@@ -672,6 +682,12 @@ static int cmd_server(int argc, char **argv)
 		ret = 2;
 		goto out;
 	}
+	rc = cn_master_key_load(argv[optind], cfg.master_key, &key_src);
+	if (rc) {
+		fprintf(stderr, "cairn: master key: %s\n", cn_strerror(rc));
+		ret = 2;
+		goto out;
+	}
 	{
 		struct meta_options mopt;
 		memset(&mopt, 0, sizeof(mopt));
@@ -816,6 +832,12 @@ static int cmd_server(int argc, char **argv)
 		printf("cairn: secret key from CAIRN_ROOT_PASSWORD (not shown)\n");
 	else
 		printf("cairn: secret key in %s/.cairn/credentials (not shown)\n", argv[optind]);
+	/* Losing the master key loses every encrypted object: say where it is. */
+	cn_key_fingerprint(cfg.master_key, key_fp);
+	printf("cairn: SSE master key %s (%s)\n", key_fp,
+	       key_src == 0   ? "from CAIRN_KMS_MASTER_KEY"
+	       : key_src == 1 ? "in DIR/.cairn/master.key"
+			      : "generated now in DIR/.cairn/master.key: back it up");
 	fflush(stdout);
 
 	int sig = 0;

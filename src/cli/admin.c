@@ -428,6 +428,9 @@ static void admin_usage(FILE *f)
 		"  policy remove NAME | policy list\n"
 		"  policy attach|detach USER|GROUP NAME\n"
 		"                         (built-in: readwrite, readonly, writeonly)\n"
+		"  kms key add NAME       a named SSE-KMS key (1-28 of [a-z0-9._-]), wrapped by\n"
+		"                         the master key and shared by the cluster\n"
+		"  kms key list           the key ring (aws/s3, the default, and named keys)\n"
 		"credentials: CAIRN_ROOT_USER/CAIRN_ROOT_PASSWORD, else "
 		"DATA_DIR/.cairn/credentials\n");
 }
@@ -525,6 +528,15 @@ int cli_admin(int argc, char **argv)
 		rc = admin_call(&e, user, pass, "POST", "/_cairn/admin/cluster", q, &body);
 	} else if (strcmp(cmd, "backup") == 0 && i + 2 == argc) {
 		return cli_backup(&e, user, pass, argv[i + 1]);
+	} else if (strcmp(cmd, "kms") == 0 && i + 2 < argc && strcmp(argv[i + 1], "key") == 0 &&
+		   strcmp(argv[i + 2], "list") == 0) {
+		rc = admin_call(&e, user, pass, "GET", "/_cairn/admin/kms/key", "", &body);
+	} else if (strcmp(cmd, "kms") == 0 && i + 3 < argc && strcmp(argv[i + 1], "key") == 0 &&
+		   strcmp(argv[i + 2], "add") == 0) {
+		char a[256];
+		qenc(argv[i + 3], a, sizeof(a));
+		snprintf(q, sizeof(q), "name=%s&op=add", a);
+		rc = admin_call(&e, user, pass, "POST", "/_cairn/admin/kms/key", q, &body);
 	} else if (strcmp(cmd, "user") == 0 || strcmp(cmd, "group") == 0 ||
 		   strcmp(cmd, "policy") == 0) {
 		rc = iam_command(&e, user, pass, argc - i, argv + i, &body);

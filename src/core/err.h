@@ -116,6 +116,11 @@
 	X(CN_EBADPOSTENC, 624, "POST not multipart/form-data")                                     \
 	X(CN_ECORSOFF, 625, "CORS is not enabled for this bucket")                                 \
 	X(CN_EBADPARTNUM, 626, "part number not satisfiable")                                      \
+	/* server-side encryption (core/crypt.c, s3/sse.c) */                                      \
+	X(CN_EDECRYPT, 740, "data or key failed authenticated decryption")                         \
+	X(CN_EBADSSE, 741, "invalid server-side encryption parameters")                            \
+	X(CN_ENOSSECONF, 742, "no server-side encryption configuration")                           \
+	X(CN_EKMSNOKEY, 743, "no such KMS key")                                                    \
 	/* object and bucket tags (s3/tagging.c) */                                                \
 	X(CN_EBADTAG, 710, "invalid tag")                                                          \
 	X(CN_ETAGCOUNT, 711, "more tags than a tag set may hold")                                  \

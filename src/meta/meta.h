@@ -734,6 +734,11 @@ int meta_bucket_conf_get(struct meta_store *s, const char *bucket, const char *n
  * added: cap must exceed META_SETTING_MAX to hold any); CN_ENOTFOUND when
  * unset, CN_ETOOBIG when out is too small. Any thread. */
 int meta_setting_get(struct meta_store *s, const char *name, char *out, size_t cap);
+/* Calls cb(arg, name, value) for every setting whose name starts with
+ * prefix, in name order (value NUL-terminated, both valid for the call);
+ * a non-zero return from cb stops the walk and is returned. Any thread. */
+int meta_setting_each(struct meta_store *s, const char *prefix,
+		      int (*cb)(void *arg, const char *name, const char *value), void *arg);
 /* "up", "down", "draining", "removed" ("?" for anything else). */
 const char *meta_map_state_name(uint8_t state);
 

@@ -1199,6 +1199,51 @@ int meta_setting_get(struct meta_store *s, const char *name, char *out, size_t c
 	return rc;
 }
 
+int meta_setting_each(struct meta_store *s, const char *prefix,
+		      int (*cb)(void *arg, const char *name, const char *value), void *arg)
+{
+	char k[8 + META_SETTING_NAME_MAX], name[META_SETTING_NAME_MAX + 1];
+	char val[META_SETTING_MAX + 1];
+	size_t n = strlen(prefix);
+	struct kv_cursor c;
+	struct kv_item it;
+	struct kv_txn t;
+	int rc;
+
+	if (n > META_SETTING_NAME_MAX)
+		return CN_EINVAL;
+	memcpy(k, "setting:", 8);
+	memcpy(k + 8, prefix, n);
+	rc = rtxn(s, &t);
+	if (rc)
+		return rc;
+	rc = kv_cursor_open(&t, KV_SYSTEM, &c);
+	if (rc) {
+		kv_read_end(&t);
+		return rc;
+	}
+	for (rc = kv_cursor_seek(&c, k, 8 + n, &it); !rc; rc = kv_cursor_next(&c, &it)) {
+		if (it.klen < 8 + n || memcmp(it.k, k, 8 + n) != 0)
+			break;
+		if (it.klen - 8 > META_SETTING_NAME_MAX || it.vlen > META_SETTING_MAX) {
+			rc = CN_ECORRUPT;
+			break;
+		}
+		memcpy(name, it.k + 8, it.klen - 8);
+		name[it.klen - 8] = 0;
+		memcpy(val, it.v, it.vlen);
+		val[it.vlen] = 0;
+		rc = cb(arg, name, val);
+		if (rc)
+			break;
+	}
+	if (rc == CN_ENOTFOUND)
+		rc = 0;
+	kv_cursor_close(&c);
+	kv_read_end(&t);
+	return rc;
+}
+
 int meta_map_epoch(struct meta_store *s, uint64_t *epoch)
 {
 	struct kv_txn t;

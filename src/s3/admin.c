@@ -20,11 +20,13 @@
  *   POST /_cairn/admin/cluster?op=remove&address=A  the leader (any node asks it)
  *   /_cairn/admin/user, /group, /policy       identity (admin_iam.c)
  *   GET  /_cairn/admin/backup                 metadata backup file (admin_backup.c)
+ *   GET|POST /_cairn/admin/kms/key[?op=add&name=N]  the KMS key ring (sse.c)
  *
  * Answers are JSON, built with jansson (DESIGN §2). Shard health in /object is computed on the
  * thread pool by reading and verifying every piece of every shard (read-only).
  */
 #include "s3/s3_int.h"
+#include "s3/sse.h"
 
 #include <inttypes.h>
 #include <jansson.h>
@@ -39,6 +41,7 @@
 #include "bg/rebalance.h"
 #include "bg/scrub.h"
 #include "cluster/cluster.h"
+#include "core/crypt.h"
 #include "core/err.h"
 
 /* A JSON string of s, or of a placeholder when s is not UTF-8 (drive paths
@@ -161,6 +164,12 @@ static void admin_status(struct s3_req *r)
 	json_object_set_new(doc, "account",
 			    json_pack("{s:s,s:s}", "id", r->srv->account_id, "canonical_id",
 				      r->srv->account_canonical));
+	{
+		/* every node of a cluster must show the same one */
+		char fp[CN_FP_LEN + 1];
+		cn_key_fingerprint(r->srv->cfg.master_key, fp);
+		json_object_set_new(doc, "master_key_fingerprint", json_string(fp));
+	}
 	if (r->srv->lifecycle) {
 		struct s3_lifecycle_progress lp;
 		s3_lifecycle_progress(r->srv->lifecycle, &lp);
@@ -869,6 +878,8 @@ void s3_admin(struct s3_req *r)
 		s3_admin_backup(r);
 	} else if (strcmp(p, "user") == 0 || strcmp(p, "group") == 0 || strcmp(p, "policy") == 0) {
 		s3_admin_iam(r, p[0], post);
+	} else if (strcmp(p, "kms/key") == 0) {
+		s3_admin_kms(r, post);
 	} else {
 		s3_send_error(r, CN_ENOTIMPL);
 	}

@@ -34,18 +34,12 @@ enum {
 	/* an upload's object lock for the version Complete makes: 1 mode,
 	 * 1 legal hold, 8 retain-until ns (LE) */
 	T_LOCKREQ = 32,
+	T_SSE = 40, /* server-side encryption (s3/sse.h encoding) */
 };
 
-/* Write headers whose promise cairn cannot keep yet (encryption, retention,
- * tags, website redirects): answering 200 while ignoring them
- * would let a client believe its data is encrypted or locked. */
+/* Write headers whose promise cairn cannot keep yet (website redirects):
+ * answering 200 while ignoring them would mislead a client. */
 static const char *const not_kept[] = {
-	"x-amz-server-side-encryption",
-	"x-amz-server-side-encryption-customer-algorithm",
-	"x-amz-server-side-encryption-aws-kms-key-id",
-	"x-amz-server-side-encryption-context",
-	"x-amz-server-side-encryption-bucket-key-enabled",
-	"x-amz-copy-source-server-side-encryption-customer-algorithm",
 	"x-amz-website-redirect-location",
 };
 
@@ -159,6 +153,8 @@ int s3_attrs_encode(struct s3_req *r, const struct s3_attrs *a, uint8_t **out, s
 	if (a->tags_len)
 		cap += 3 + a->tags_len;
 	cap += 3 + 10;
+	if (a->sse_len)
+		cap += 3 + a->sse_len;
 	if (cap > META_ATTRS_MAX)
 		return CN_EMETATOOBIG;
 	buf = cn_pool_alloc(r->pool, cap);
@@ -207,6 +203,8 @@ int s3_attrs_encode(struct s3_req *r, const struct s3_attrs *a, uint8_t **out, s
 			tmp[2 + i] = (uint8_t)((uint64_t)a->lock_until >> (8 * i));
 		off = put_rec(buf, off, T_LOCKREQ, tmp, sizeof(tmp));
 	}
+	if (a->sse_len)
+		off = put_rec(buf, off, T_SSE, a->sse, a->sse_len);
 	*out = buf;
 	*len = off;
 	return 0;
@@ -263,7 +261,7 @@ int s3_attrs_decode(struct s3_req *r, const uint8_t *buf, size_t len, struct s3_
 			a->meta_names[a->n_meta] = nm;
 			a->meta_values[a->n_meta] = v;
 			a->n_meta++;
-		} else if (tag == T_ACL || tag == T_TAGS) {
+		} else if (tag == T_ACL || tag == T_TAGS || tag == T_SSE) {
 			uint8_t *c = cn_pool_alloc(r->pool, l ? l : 1);
 			if (!c)
 				return CN_ENOMEM;
@@ -271,6 +269,9 @@ int s3_attrs_decode(struct s3_req *r, const uint8_t *buf, size_t len, struct s3_
 			if (tag == T_ACL) {
 				a->acl = c;
 				a->acl_len = l;
+			} else if (tag == T_SSE) {
+				a->sse = c;
+				a->sse_len = l;
 			} else {
 				a->tags = c;
 				a->tags_len = l;
@@ -402,4 +403,9 @@ int s3_attrs_ckspec(const uint8_t *buf, size_t len, enum cn_checksum_alg *alg, i
 int s3_attrs_acl(const uint8_t *buf, size_t len, const uint8_t **acl, size_t *acl_len)
 {
 	return find_rec(buf, len, T_ACL, acl, acl_len);
+}
+
+int s3_attrs_sse(const uint8_t *buf, size_t len, const uint8_t **sse, size_t *sse_len)
+{
+	return find_rec(buf, len, T_SSE, sse, sse_len);
 }

@@ -759,6 +759,9 @@ static struct need need_of(struct s3_req *r)
 	case S3_OP_PUT_OBJECT_RETENTION: n.action = "s3:PutObjectRetention"; break;
 	case S3_OP_GET_OBJECT_LEGAL_HOLD: n.action = "s3:GetObjectLegalHold"; break;
 	case S3_OP_PUT_OBJECT_LEGAL_HOLD: n.action = "s3:PutObjectLegalHold"; break;
+	case S3_OP_GET_BUCKET_ENCRYPTION: n.action = "s3:GetEncryptionConfiguration"; break;
+	case S3_OP_PUT_BUCKET_ENCRYPTION:
+	case S3_OP_DELETE_BUCKET_ENCRYPTION: n.action = "s3:PutEncryptionConfiguration"; break;
 	case S3_OP_PUT_BUCKET_TAGGING:
 	case S3_OP_DELETE_BUCKET_TAGGING: n.action = "s3:PutBucketTagging"; break;
 	case S3_OP_GET_OBJECT_ACL:

@@ -22,6 +22,7 @@
 #include "core/clock.h"
 #include "core/err.h"
 #include "core/log.h"
+#include "s3/sse.h"
 
 #define COPY_BUF (1u << 20)
 
@@ -228,11 +229,18 @@ struct copy_job {
 	int rc;
 };
 
-/* Reads [pos, pos+want) of v into buf through *rd, reopening it when the
- * range moves into another blob. *part caches the current part index. */
+static int enc(const struct s3_sse *s)
+{
+	return s && s->mode != S3_SSE_NONE;
+}
+
+/* Reads [pos, pos+want) of v into buf (COPY_BUF bytes) through *rd,
+ * reopening it when the range moves into another blob; an encrypted
+ * source is opened through sr and its plaintext starts at buf + *skip.
+ * *part caches the current part index. */
 static int source_read(struct data_store *data, const struct meta_version *v, uint64_t pos,
-		       char *buf, size_t want, size_t *got, struct blob_reader **rd, int *rd_part,
-		       uint32_t *part, uint64_t *part_start)
+		       char *buf, size_t want, size_t *got, size_t *skip, struct blob_reader **rd,
+		       struct s3_sse_reader *sr, int *rd_part, uint32_t *part, uint64_t *part_start)
 {
 	const uint8_t *lay = v->layout;
 	size_t lay_len = v->layout_len;
@@ -257,16 +265,22 @@ static int source_read(struct data_store *data, const struct meta_version *v, ui
 	if (!*rd || *rd_part != idx) {
 		blob_reader_close(*rd);
 		*rd = NULL;
+		s3_sse_reader_reset(sr);
 		rc = blob_layout_decode(lay, lay_len, &l);
 		if (rc)
 			return rc;
 		rc = blob_reader_open(data, &l, rd);
 		if (rc)
 			return rc;
+		memcpy(sr->id, l.id, sizeof(sr->id));
 		*rd_part = idx;
 	}
 	if (base + plen - pos < want)
 		want = (size_t)(base + plen - pos);
+	*skip = 0;
+	if (enc(sr->s))
+		return s3_sse_read(sr, *rd, plen, pos - base, (uint8_t *)buf, COPY_BUF, want, skip,
+				   got);
 	rc = blob_reader_read(*rd, pos - base, buf, want, got);
 	if (rc == 0 && *got == 0)
 		rc = CN_ECORRUPT; /* metadata says there is more */
@@ -279,12 +293,15 @@ static void copy_work(struct s3_req *r, void *arg)
 	struct s3_copy_blob *cb = j->cb;
 	const struct meta_version *v = cb->v;
 	struct blob_reader *rd = NULL;
+	struct s3_sse_reader sr = {.s = cb->src_sse};
+	struct s3_sse_writer sw = {.init = 0};
 	struct cn_digest d;
 	struct cn_digest_result dr;
 	int rd_part = -1, rc;
 	uint32_t part = 0;
 	uint64_t part_start = 0, pos = cb->start, end = cb->start + cb->len;
 	char *buf = NULL;
+	uint8_t *plain = NULL; /* an encrypted inline source, opened */
 	(void)r;
 
 	rc = cn_digest_init(&d, CN_DIG_MD5 | (cb->ck_alg ? cn_checksum_alg_digest(cb->ck_alg) : 0));
@@ -296,37 +313,52 @@ static void copy_work(struct s3_req *r, void *arg)
 			rc = CN_ENOMEM;
 			goto out_dig;
 		}
+	} else if (enc(cb->src_sse)) {
+		plain = malloc(v->size ? (size_t)v->size : 1);
+		rc = plain ? s3_sse_open_inline(cb->src_sse, v->inline_data, (size_t)v->size, plain)
+			   : CN_ENOMEM;
+		if (rc)
+			goto out_buf;
 	}
 	rc = blob_writer_new(j->data, &j->info, &j->w);
 	if (rc)
 		goto out_buf;
-	while (pos < end) {
-		size_t want = end - pos < COPY_BUF ? (size_t)(end - pos) : COPY_BUF, got;
+	if (enc(cb->dst_sse)) {
+		rc = s3_sse_writer_init(&sw, cb->dst_sse, j->info.id);
+		sw.w = j->w;
+	}
+	while (!rc && pos < end) {
+		size_t want = end - pos < COPY_BUF ? (size_t)(end - pos) : COPY_BUF, got, skip;
 		const char *p;
 
 		if (v->loc == META_LOC_INLINE) {
-			p = (const char *)v->inline_data + pos;
+			p = (const char *)(plain ? plain : v->inline_data) + pos;
 			got = want;
 		} else {
-			rc = source_read(j->data, v, pos, buf, want, &got, &rd, &rd_part, &part,
-					 &part_start);
+			rc = source_read(j->data, v, pos, buf, want, &got, &skip, &rd, &sr,
+					 &rd_part, &part, &part_start);
 			if (rc)
 				break;
-			p = buf;
+			p = buf + skip;
 		}
 		cn_digest_update(&d, p, got);
-		rc = blob_writer_append(j->w, p, got);
+		rc = sw.init ? s3_sse_writer_append(&sw, p, got) : blob_writer_append(j->w, p, got);
 		if (rc)
 			break;
 		pos += got;
 	}
+	if (!rc && sw.init)
+		rc = s3_sse_writer_final(&sw, cb->sealed_md5);
 	if (rc) {
 		blob_writer_abort(j->w);
 		j->w = NULL;
 	}
 out_buf:
+	s3_sse_writer_release(&sw);
+	s3_sse_reader_reset(&sr);
 	blob_reader_close(rd);
 	free(buf);
+	free(plain);
 	cn_digest_final(&d, &dr);
 	memcpy(cb->md5, dr.md5, 16);
 	cb->ck_len = cb->ck_alg ? cn_checksum_raw(cb->ck_alg, &dr, cb->ck_raw) : 0;
@@ -490,6 +522,7 @@ struct cobj_op {
 	char vid_text[META_ID_TEXT];
 	char etag[META_ETAG_MAX + 1];
 	char if_match[META_ETAG_MAX + 1];
+	struct s3_sse src_sse, dst_sse;
 };
 
 static void cobj_committed(struct meta_cmd *cmd, int rc, void *arg)
@@ -512,6 +545,7 @@ static void cobj_committed(struct meta_cmd *cmd, int rc, void *arg)
 		s3_hdr_add(
 			r, &h, "x-amz-copy-source-version-id",
 			cn_pool_strndup(r->pool, op->src.v.vid_text, strlen(op->src.v.vid_text)));
+	s3_sse_headers(r, &op->dst_sse, &h);
 	s3_copy_source_close(&op->src);
 	cn_buf_init(&w);
 	xmlw_decl(&w);
@@ -522,9 +556,25 @@ static void cobj_committed(struct meta_cmd *cmd, int rc, void *arg)
 	s3_send_xml(r, 200, &h, &w);
 }
 
+/* The destination's attrs, with its encryption record (known once an
+ * inline copy is sealed), into the command. */
+static int cobj_encode(struct s3_req *r, struct cobj_op *op)
+{
+	int rc = s3_sse_record(r, &op->dst_sse, &op->attrs.sse, &op->attrs.sse_len);
+
+	if (!rc)
+		rc = s3_attrs_encode(r, &op->attrs, &op->attrs_enc, &op->attrs_len);
+	op->cmd.attrs = op->attrs_enc;
+	op->cmd.attrs_len = op->attrs_len;
+	return rc;
+}
+
 static void cobj_submit(struct s3_req *r, struct cobj_op *op)
 {
-	int rc = s3_meta_submit(r, &op->cmd, cobj_committed, r);
+	int rc = cobj_encode(r, op);
+
+	if (!rc)
+		rc = s3_meta_submit(r, &op->cmd, cobj_committed, r);
 
 	if (rc) {
 		s3_copy_blob_discard(r, &op->cb);
@@ -543,7 +593,7 @@ static void cobj_copied(struct s3_req *r, struct s3_copy_blob *cb, int err)
 		s3_send_error(r, err);
 		return;
 	}
-	cn_hex(cb->md5, 16, op->etag);
+	cn_hex(s3_sse_etag_sealed(&op->dst_sse) ? cb->sealed_md5 : cb->md5, 16, op->etag);
 	c->etag = op->etag;
 	c->etag_len = 32;
 	c->loc = META_LOC_BLOB;
@@ -598,7 +648,56 @@ static int cobj_attrs(struct s3_req *r, struct cobj_op *op, int replace)
 		op->attrs.ck_len = srca.ck_len;
 		memcpy(op->attrs.ck_raw, srca.ck_raw, srca.ck_len);
 	}
-	return s3_attrs_encode(r, &op->attrs, &op->attrs_enc, &op->attrs_len);
+	return 0;
+}
+
+/* An inline source copied inline: its bytes opened (an encrypted source)
+ * and sealed again (an encrypted destination) in pool memory, with the
+ * ETag of what is stored. Small (at most the inline threshold): on the
+ * loop. */
+static int cobj_inline(struct s3_req *r, struct cobj_op *op)
+{
+	const struct meta_version *v = &op->src.v;
+	struct meta_cmd *c = &op->cmd;
+	size_t n = (size_t)v->size, el;
+	uint8_t *b, md5[16];
+	int rc;
+
+	if (op->src_sse.mode == S3_SSE_NONE && op->dst_sse.mode == S3_SSE_NONE) {
+		/* the bytes travel in the command, borrowed from src.v which
+		 * stays open until the commit callback */
+		el = strlen(v->etag);
+		memcpy(op->etag, v->etag, el + 1);
+		c->inline_data = v->inline_data;
+		c->inline_len = v->inline_len;
+		c->etag = op->etag;
+		c->etag_len = el;
+		return 0;
+	}
+	b = cn_pool_alloc(r->pool, n ? n : 1);
+	if (!b)
+		return CN_ENOMEM;
+	if (op->src_sse.mode != S3_SSE_NONE)
+		rc = s3_sse_open_inline(&op->src_sse, v->inline_data, n, b);
+	else
+		rc = (memcpy(b, v->inline_data, n), 0);
+	if (rc)
+		return rc;
+	cn_md5(b, n, md5);
+	if (op->dst_sse.mode != S3_SSE_NONE) {
+		uint8_t smd5[16];
+		rc = s3_sse_seal_inline(&op->dst_sse, b, n, smd5);
+		if (rc)
+			return rc;
+		if (s3_sse_etag_sealed(&op->dst_sse))
+			memcpy(md5, smd5, 16);
+	}
+	cn_hex(md5, 16, op->etag);
+	c->inline_data = b;
+	c->inline_len = n;
+	c->etag = op->etag;
+	c->etag_len = 32;
+	return 0;
 }
 
 void s3_op_copy_object(struct s3_req *r)
@@ -638,10 +737,19 @@ void s3_op_copy_object(struct s3_req *r)
 	rc = s3_copy_source_check(r, &op->src);
 	if (rc)
 		goto fail_src;
-	/* Copying an object onto itself must change something; naming an
-	 * older version restores it, which is a change. */
-	if (!replace && !op->src.vid && strcmp(op->src.bucket, r->route.bucket) == 0 &&
-	    op->src.key_len == r->route.key_len &&
+	/* The source's data key (SSE-C: the copy-source key headers), then
+	 * the destination's encryption: the request's or the bucket's
+	 * default, never the source's. */
+	rc = s3_sse_for_read(r, op->src.v.attrs, op->src.v.attrs_len, 1, &op->src_sse);
+	if (rc)
+		goto fail_src;
+	rc = s3_sse_for_write(r, &op->dst_sse);
+	if (rc)
+		goto fail_src;
+	/* Copying an object onto itself must change something (naming an
+	 * older version restores it; naming an encryption re-encrypts it). */
+	if (!replace && !op->src.vid && !s3_sse_requested(r) &&
+	    strcmp(op->src.bucket, r->route.bucket) == 0 && op->src.key_len == r->route.key_len &&
 	    memcmp(op->src.key, r->route.key, r->route.key_len) == 0) {
 		rc = CN_ECOPYSELF;
 		goto fail_src;
@@ -666,23 +774,18 @@ void s3_op_copy_object(struct s3_req *r)
 	c->key_len = r->route.key_len;
 	meta_version_id_new(r->srv->meta, c->vid);
 	meta_id_to_text(c->vid, op->vid_text);
-	c->attrs = op->attrs_enc;
-	c->attrs_len = op->attrs_len;
 	c->size = op->src.v.size;
 	s3_lock_to_cmd(r, c);
 	if (op->src.v.loc == META_LOC_INLINE) {
-		/* Small: the bytes travel in the command, borrowed from src.v
-		 * which stays open until the commit callback. */
-		size_t el = strlen(op->src.v.etag);
-		memcpy(op->etag, op->src.v.etag, el + 1);
-		c->etag = op->etag;
-		c->etag_len = el;
 		c->loc = META_LOC_INLINE;
-		c->inline_data = op->src.v.inline_data;
-		c->inline_len = op->src.v.inline_len;
+		rc = cobj_inline(r, op);
+		if (rc)
+			goto fail_src;
 		cobj_submit(r, op);
 		return;
 	}
+	op->cb.src_sse = &op->src_sse;
+	op->cb.dst_sse = &op->dst_sse;
 	op->cb.v = &op->src.v;
 	op->cb.start = 0;
 	op->cb.len = op->src.v.size;

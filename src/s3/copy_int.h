@@ -52,12 +52,17 @@ struct s3_copy_blob {
 	const char *version_text;     /* new version / upload id, for shard headers */
 	s3_copy_done_fn done;
 	enum cn_checksum_alg ck_alg; /* also compute this checksum (NONE: none) */
+	/* encryption of the source (read through it) and of the new blob
+	 * (written through it); NULL or mode NONE: none. Unlocked, borrowed
+	 * until done runs. */
+	const struct s3_sse *src_sse, *dst_sse;
 	/* out, valid in done(err == 0): the blob is durable and must be
 	 * committed or handed to s3_copy_blob_discard */
 	struct blob_layout layout;
 	uint8_t layout_enc[DATA_LAYOUT_MAX];
 	size_t layout_len;
-	uint8_t md5[16];
+	uint8_t md5[16];		 /* of the plaintext */
+	uint8_t sealed_md5[16];		 /* of the stored bytes, when dst_sse seals them */
 	uint8_t ck_raw[CN_CHECKSUM_MAX]; /* ck_len bytes of ck_alg's checksum */
 	size_t ck_len;
 	/* internal */

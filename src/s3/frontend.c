@@ -11,6 +11,7 @@
  * and then end the request as usual (writes just fail).
  */
 #include "s3/s3_int.h"
+#include "s3/sse.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -706,6 +707,9 @@ static void dispatch(struct s3_req *r)
 	case S3_OP_GET_BUCKET_CORS: s3_op_get_bucket_cors(r); break;
 	case S3_OP_PUT_BUCKET_CORS: s3_op_put_bucket_cors(r); break;
 	case S3_OP_DELETE_BUCKET_CORS: s3_op_delete_bucket_cors(r); break;
+	case S3_OP_GET_BUCKET_ENCRYPTION: s3_op_get_bucket_encryption(r); break;
+	case S3_OP_PUT_BUCKET_ENCRYPTION: s3_op_put_bucket_encryption(r); break;
+	case S3_OP_DELETE_BUCKET_ENCRYPTION: s3_op_delete_bucket_encryption(r); break;
 	case S3_OP_GET_BUCKET_LIFECYCLE: s3_op_get_bucket_lifecycle(r); break;
 	case S3_OP_PUT_BUCKET_LIFECYCLE: s3_op_put_bucket_lifecycle(r); break;
 	case S3_OP_GET_OBJECT_LOCK_CONFIG: s3_op_get_object_lock_config(r); break;

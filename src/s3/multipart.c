@@ -34,6 +34,7 @@
 
 #include "core/clock.h"
 #include "core/err.h"
+#include "s3/sse.h"
 
 #define COMPLETE_BODY_MAX (4u << 20) /* 10000 parts with checksums fit */
 #define LIST_PARTS_MAX 1000
@@ -135,6 +136,7 @@ struct create_op {
 	char id_text[META_ID_TEXT];
 	enum cn_checksum_alg ck_alg;
 	int ck_type;
+	struct s3_sse sse;
 };
 
 static void create_committed(struct meta_cmd *cmd, int rc, void *arg)
@@ -152,6 +154,7 @@ static void create_committed(struct meta_cmd *cmd, int rc, void *arg)
 		s3_hdr_add(r, &h, "x-amz-checksum-algorithm", cn_checksum_alg_name(op->ck_alg));
 		s3_hdr_add(r, &h, "x-amz-checksum-type", ck_type_name(op->ck_type));
 	}
+	s3_sse_headers(r, &op->sse, &h);
 	cn_buf_init(&w);
 	xmlw_decl(&w);
 	xmlw_open(&w, "InitiateMultipartUploadResult", S3_NS);
@@ -221,6 +224,13 @@ void s3_op_create_multipart(struct s3_req *r)
 		op->attrs.lock_until = r->wlock.until;
 	}
 	op->attrs.lock_hold = r->wlock.hold;
+	/* the upload's data key: every part is sealed with it (each part
+	 * blob has its own salt, so its own blob key) */
+	rc = s3_sse_for_write(r, &op->sse);
+	if (!rc)
+		rc = s3_sse_record(r, &op->sse, &op->attrs.sse, &op->attrs.sse_len);
+	if (rc)
+		goto fail;
 	rc = s3_attrs_encode(r, &op->attrs, &op->attrs_enc, &op->attrs_len);
 	if (rc)
 		goto fail;
@@ -248,7 +258,18 @@ struct part_op {
 	uint8_t ck_raw[32];
 	size_t ck_len;
 	uint8_t ck_enc[1 + CN_CHECKSUM_MAX];
+	struct s3_sse sse;
 };
+
+/* The upload's encryption, unlocked for a part (SSE-C: the part's key
+ * headers must name the upload's key). */
+static int upload_sse(struct s3_req *r, const struct s3_attrs *ua, int copy_src, struct s3_sse *out)
+{
+	int rc = s3_sse_decode(r, ua->sse, ua->sse_len, out);
+	(void)copy_src;
+
+	return rc ? rc : s3_sse_unlock(r, out, 0, 1);
+}
 
 static void part_committed(struct meta_cmd *cmd, int rc, void *arg)
 {
@@ -262,6 +283,7 @@ static void part_committed(struct meta_cmd *cmd, int rc, void *arg)
 		return;
 	}
 	s3_hdr_add(r, &h, "ETag", s3_quote_etag(r, op->etag));
+	s3_sse_headers(r, &op->sse, &h);
 	if (op->ck_alg != CN_CK_NONE) {
 		char b64[64];
 		cn_b64_encode(op->ck_raw, op->ck_len, b64, sizeof(b64));
@@ -284,7 +306,7 @@ static void part_received(struct s3_req *r, struct s3_upload *u, int err)
 		return;
 	}
 	assert(!u->is_inline); /* parts set force_blob */
-	cn_hex(u->dig.md5, 16, op->etag);
+	cn_hex(s3_sse_etag_sealed(&op->sse) ? u->sealed_md5 : u->dig.md5, 16, op->etag);
 	if (r->body.ck_alg) {
 		op->ck_alg = r->body.ck_alg;
 		op->ck_len = cn_checksum_raw(r->body.ck_alg, &u->dig, op->ck_raw);
@@ -335,6 +357,10 @@ void s3_op_upload_part(struct s3_req *r)
 	if (rc)
 		goto fail;
 	op->u.ck_need = ua.mp_ck_alg;
+	rc = upload_sse(r, &ua, 0, &op->sse);
+	if (rc)
+		goto fail;
+	op->u.sse = &op->sse;
 	meta_id_to_text(op->cmd.upload_id, op->id_text);
 	op->u.version_text = op->id_text;
 	op->u.force_blob = 1;
@@ -356,6 +382,7 @@ struct pcopy_op {
 	char id_text[META_ID_TEXT];
 	char etag[33];
 	uint8_t ck_enc[1 + CN_CHECKSUM_MAX];
+	struct s3_sse src_sse, sse;
 };
 
 static void pcopy_committed(struct meta_cmd *cmd, int rc, void *arg)
@@ -375,6 +402,7 @@ static void pcopy_committed(struct meta_cmd *cmd, int rc, void *arg)
 		s3_hdr_add(
 			r, &h, "x-amz-copy-source-version-id",
 			cn_pool_strndup(r->pool, op->src.v.vid_text, strlen(op->src.v.vid_text)));
+	s3_sse_headers(r, &op->sse, &h);
 	s3_copy_source_close(&op->src);
 	cn_buf_init(&w);
 	xmlw_decl(&w);
@@ -397,7 +425,7 @@ static void pcopy_copied(struct s3_req *r, struct s3_copy_blob *cb, int err)
 		s3_send_error(r, err);
 		return;
 	}
-	cn_hex(cb->md5, 16, op->etag);
+	cn_hex(s3_sse_etag_sealed(&op->sse) ? cb->sealed_md5 : cb->md5, 16, op->etag);
 	c->now = cn_now_ns();
 	c->size = cb->len;
 	c->etag = op->etag;
@@ -460,12 +488,19 @@ void s3_op_upload_part_copy(struct s3_req *r)
 	if (rc)
 		goto fail;
 	op->cb.ck_alg = ua.mp_ck_alg; /* S3 computes the part's checksum */
+	rc = upload_sse(r, &ua, 0, &op->sse);
+	if (rc)
+		goto fail;
 	rc = s3_copy_source_open(r, &op->src);
 	if (rc)
 		goto fail;
 	rc = s3_copy_source_check(r, &op->src);
+	if (!rc)
+		rc = s3_sse_for_read(r, op->src.v.attrs, op->src.v.attrs_len, 1, &op->src_sse);
 	if (rc)
 		goto fail_src;
+	op->cb.src_sse = &op->src_sse;
+	op->cb.dst_sse = &op->sse;
 	rc = copy_range(s3_header(r, "x-amz-copy-source-range"), op->src.v.size, &op->cb.start,
 			&op->cb.len);
 	if (rc)
@@ -560,6 +595,9 @@ static void complete_committed(struct meta_cmd *cmd, int rc, void *arg)
 	xmlw_elem(&w, "ETag", s3_quote_etag(r, cmd->res.etag));
 	{
 		const struct s3_attrs *a = &((struct complete_op *)cmd)->attrs;
+		struct s3_sse sse;
+		if (s3_sse_decode(r, a->sse, a->sse_len, &sse) == 0)
+			s3_sse_headers(r, &sse, &h);
 		if (a->ck_len) {
 			s3_checksum_xml(&w, a->ck_alg, a->ck_raw, a->ck_len,
 					a->ck_composite ? a->ck_parts : 0);

@@ -23,6 +23,7 @@
 #include "core/clock.h"
 #include "core/err.h"
 #include "core/log.h"
+#include "s3/sse.h"
 
 #define STREAM_BUF (1u << 20)
 _Static_assert(STREAM_BUF <= S3_BIGBUF, "GET buffers come from the big-buffer cache");
@@ -87,6 +88,7 @@ struct put_op {
 	char vid_text[META_ID_TEXT];
 	char etag[33];
 	char if_match[META_ETAG_MAX + 1];
+	struct s3_sse sse;
 };
 
 static void put_committed(struct meta_cmd *cmd, int rc, void *arg)
@@ -101,6 +103,7 @@ static void put_committed(struct meta_cmd *cmd, int rc, void *arg)
 		return;
 	}
 	s3_hdr_add(r, &h, "ETag", s3_quote_etag(r, op->etag));
+	s3_sse_headers(r, &op->sse, &h);
 	s3_expiration_header(r, &h, r->route.key, r->route.key_len, op->u.size, cmd->now,
 			     op->attrs.tags, op->attrs.tags_len);
 	if (strcmp(cmd->res.vid_text, "null") != 0 && cmd->res.vid_text[0])
@@ -127,11 +130,15 @@ static void put_received(struct s3_req *r, struct s3_upload *u, int err)
 		s3_send_error(r, err);
 		return;
 	}
-	cn_hex(u->dig.md5, 16, op->etag);
+	/* S3: an SSE-KMS or SSE-C ETag is not the MD5 of the plaintext */
+	cn_hex(s3_sse_etag_sealed(&op->sse) ? u->sealed_md5 : u->dig.md5, 16, op->etag);
 	if (r->body.ck_alg) {
 		op->attrs.ck_alg = r->body.ck_alg;
 		op->attrs.ck_len = cn_checksum_raw(r->body.ck_alg, &u->dig, op->attrs.ck_raw);
 	}
+	rc = s3_sse_record(r, &op->sse, &op->attrs.sse, &op->attrs.sse_len);
+	if (rc)
+		goto fail;
 	rc = s3_attrs_encode(r, &op->attrs, &op->attrs_enc, &op->attrs_len);
 	if (rc)
 		goto fail;
@@ -196,9 +203,13 @@ void s3_op_put_object(struct s3_req *r)
 	rc = s3_write_conditions(r, &op->cmd, op->if_match, sizeof(op->if_match));
 	if (rc)
 		goto fail;
+	rc = s3_sse_for_write(r, &op->sse);
+	if (rc)
+		goto fail;
 	meta_version_id_new(r->srv->meta, op->vid);
 	meta_id_to_text(op->vid, op->vid_text);
 	op->u.version_text = op->vid_text;
+	op->u.sse = &op->sse;
 	op->u.done = put_received;
 	rc = s3_upload_start(r, &op->u, 0);
 	if (rc)
@@ -257,10 +268,17 @@ struct get_op {
 	int rd_rc;
 	size_t rd_got;
 	int rd_idx;
+	/* encryption: the data key, the blob being opened, and where each
+	 * buffer's plaintext starts (a read starts at a frame boundary) */
+	struct s3_sse sse;
+	struct s3_sse_reader sr;
+	size_t rd_skip;
+	size_t off[2];
 };
 
 static void get_cleanup(struct get_op *g)
 {
+	s3_sse_reader_reset(&g->sr);
 	if (g->reader) {
 		blob_reader_close(g->reader);
 		g->reader = NULL;
@@ -303,12 +321,14 @@ static void get_read(struct s3_req *r, void *arg)
 		if (g->reader)
 			blob_reader_close(g->reader);
 		g->reader = NULL;
+		s3_sse_reader_reset(&g->sr);
 		g->rd_rc = blob_layout_decode(lay, lay_len, &l);
 		if (g->rd_rc)
 			return;
 		g->rd_rc = blob_reader_open(r->srv->data, &l, &g->reader);
 		if (g->rd_rc)
 			return;
+		memcpy(g->sr.id, l.id, sizeof(g->sr.id));
 		g->reader_part = part;
 	}
 	assert(g->pos >= part_start && g->pos <= g->end);
@@ -317,8 +337,14 @@ static void get_read(struct s3_req *r, void *arg)
 		want = (size_t)(g->end + 1 - g->pos);
 	if (part_start + part_len - g->pos < want)
 		want = (size_t)(part_start + part_len - g->pos);
-	g->rd_rc = blob_reader_read(g->reader, g->pos - part_start, g->buf[g->rd_idx], want,
-				    &g->rd_got);
+	g->rd_skip = 0;
+	if (g->sse.mode != S3_SSE_NONE)
+		g->rd_rc = s3_sse_read(&g->sr, g->reader, part_len, g->pos - part_start,
+				       (uint8_t *)g->buf[g->rd_idx], S3_BIGBUF, want, &g->rd_skip,
+				       &g->rd_got);
+	else
+		g->rd_rc = blob_reader_read(g->reader, g->pos - part_start, g->buf[g->rd_idx], want,
+					    &g->rd_got);
 	if (g->rd_rc == 0 && g->rd_got == 0)
 		g->rd_rc = CN_ECORRUPT; /* metadata says there is more */
 }
@@ -338,6 +364,7 @@ static void get_read_after(struct s3_req *r, int status, void *arg)
 				 r->route.key, cn_strerror(g->err));
 	} else {
 		g->len[g->rd_idx] = g->rd_got;
+		g->off[g->rd_idx] = g->rd_skip;
 		g->state[g->rd_idx] = BUF_READY;
 		g->pos += g->rd_got;
 	}
@@ -403,7 +430,8 @@ static void get_pump(struct s3_req *r, struct get_op *g)
 		g->state[idx] = BUF_WRITING;
 		g->writing = 1;
 		g->next_write ^= 1;
-		if (http_response_write(r->http, g->buf[idx], g->len[idx], get_written, g)) {
+		if (http_response_write(r->http, g->buf[idx] + g->off[idx], g->len[idx],
+					get_written, g)) {
 			g->writing = 0;
 			g->state[idx] = BUF_FREE;
 			g->err = -EPIPE;
@@ -524,7 +552,10 @@ static int get_lookup(struct s3_req *r, struct get_op *g)
 	if (rc == 0) {
 		g->have_v = 1;
 		/* its ACL, or a policy on its tags, may decide */
-		return s3_authz_version(r, g->v.attrs, g->v.attrs_len);
+		rc = s3_authz_version(r, g->v.attrs, g->v.attrs_len);
+		/* then the data key (SSE-C: the request must bring it) */
+		g->sr.s = &g->sse;
+		return rc ? rc : s3_sse_for_read(r, g->v.attrs, g->v.attrs_len, 0, &g->sse);
 	}
 	if ((rc == CN_ENOKEY || rc == CN_ENOVERSION) &&
 	    s3_authz_check(r, "s3:ListBucket", r->route.bucket, NULL, 0, ACL_READ)) {
@@ -656,6 +687,7 @@ static int get_headers(struct s3_req *r, struct get_op *g)
 	s3_hdr_add(r, &g->h, "ETag", s3_quote_etag(r, g->v.etag));
 	add_last_modified(r, &g->h, g->v.mtime);
 	s3_hdr_add(r, &g->h, "Accept-Ranges", "bytes");
+	s3_sse_headers(r, &g->sse, &g->h);
 	add_version_headers(r, &g->h, &g->v);
 	if (a.tags_len >= 2 && a.tags[1])
 		s3_hdr_addf(r, &g->h, "x-amz-tagging-count", "%u", (unsigned)a.tags[1]);
@@ -687,6 +719,17 @@ static int get_send(struct s3_req *r, struct get_op *g)
 			if (!g->v.inline_data || g->v.inline_len != g->v.size)
 				return CN_ECORRUPT;
 			data = g->v.inline_data + g->start;
+			if (g->sse.mode != S3_SSE_NONE) {
+				uint8_t *pt = cn_pool_alloc(r->pool, (size_t)g->v.size);
+				int rc;
+				if (!pt)
+					return CN_ENOMEM;
+				rc = s3_sse_open_inline(&g->sse, g->v.inline_data,
+							(size_t)g->v.size, pt);
+				if (rc)
+					return rc;
+				data = pt + g->start;
+			}
 		}
 		if (s3_send_begin(r, g->partial ? 206 : 200, &g->h, g->body_len) == 0 && data)
 			http_response_write_copy(r->http, data, (size_t)g->body_len);

@@ -27,6 +27,7 @@
 #include "core/clock.h"
 #include "core/err.h"
 #include "http/formdata.h"
+#include "s3/sse.h"
 
 #define POST_FIELDS FORMDATA_DEFAULT_PARTS
 
@@ -53,6 +54,7 @@ struct post_op {
 	char vid_text[META_ID_TEXT];
 	char etag[33];
 	const char *status_field, *redirect;
+	struct s3_sse sse; /* the bucket's default encryption, if any */
 };
 
 static const char *field(struct post_op *op, const char *name)
@@ -109,6 +111,7 @@ static void committed(struct meta_cmd *cmd, int rc, void *arg)
 	finish(op);
 	loc = cn_pool_printf(r->pool, "/%s/%.*s", r->route.bucket, (int)op->key_len, op->key);
 	s3_hdr_add(r, &h, "ETag", etag);
+	s3_sse_headers(r, &op->sse, &h);
 	s3_hdr_add(r, &h, "Location", loc);
 	if (strcmp(op->vid_text, "null") != 0 && op->vid_text[0])
 		s3_hdr_add(r, &h, "x-amz-version-id", op->vid_text);
@@ -171,7 +174,10 @@ static void received(struct s3_req *r, struct s3_upload *u, int err)
 	}
 	rc = op->got < op->min_len ? CN_ETOOSMALL : 0;
 	if (!rc) {
-		cn_hex(u->dig.md5, 16, op->etag);
+		cn_hex(s3_sse_etag_sealed(&op->sse) ? u->sealed_md5 : u->dig.md5, 16, op->etag);
+		rc = s3_sse_record(r, &op->sse, &op->attrs.sse, &op->attrs.sse_len);
+	}
+	if (!rc) {
 		rc = s3_attrs_encode(r, &op->attrs, &op->attrs_enc, &op->attrs_len);
 	}
 	if (!rc)
@@ -374,9 +380,15 @@ static int start_file(struct post_op *op)
 		op->redirect = field(op, "redirect"); /* the older name */
 	if (op->redirect && !*op->redirect)
 		op->redirect = NULL;
+	/* the form's SSE fields are refused above: this is the bucket's
+	 * default encryption, when it has one */
+	rc = s3_sse_for_write(r, &op->sse);
+	if (rc)
+		return rc;
 	meta_version_id_new(r->srv->meta, op->vid);
 	meta_id_to_text(op->vid, op->vid_text);
 	op->u.version_text = op->vid_text;
+	op->u.sse = &op->sse;
 	op->u.done = received;
 	rc = s3_upload_start_fed(r, &op->u);
 	if (rc)

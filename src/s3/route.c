@@ -175,6 +175,8 @@ static enum s3_op bucket_op(const struct s3_route_input *in, const struct s3_rou
 			return S3_OP_GET_BUCKET_TAGGING;
 		if (s3_route_has(r, "cors"))
 			return S3_OP_GET_BUCKET_CORS;
+		if (s3_route_has(r, "encryption"))
+			return S3_OP_GET_BUCKET_ENCRYPTION;
 		if (s3_route_has(r, "lifecycle"))
 			return S3_OP_GET_BUCKET_LIFECYCLE;
 		if (s3_route_has(r, "object-lock"))
@@ -210,6 +212,8 @@ static enum s3_op bucket_op(const struct s3_route_input *in, const struct s3_rou
 			return S3_OP_PUT_BUCKET_TAGGING;
 		if (s3_route_has(r, "cors"))
 			return S3_OP_PUT_BUCKET_CORS;
+		if (s3_route_has(r, "encryption"))
+			return S3_OP_PUT_BUCKET_ENCRYPTION;
 		if (s3_route_has(r, "lifecycle"))
 			return S3_OP_PUT_BUCKET_LIFECYCLE;
 		if (s3_route_has(r, "object-lock"))
@@ -229,6 +233,8 @@ static enum s3_op bucket_op(const struct s3_route_input *in, const struct s3_rou
 			return S3_OP_DELETE_BUCKET_TAGGING;
 		if (s3_route_has(r, "cors"))
 			return S3_OP_DELETE_BUCKET_CORS;
+		if (s3_route_has(r, "encryption"))
+			return S3_OP_DELETE_BUCKET_ENCRYPTION;
 		if (s3_route_has(r, "lifecycle"))
 			return S3_OP_DELETE_BUCKET_LIFECYCLE;
 		if (has_unimplemented(r) || s3_route_has(r, "acl") ||

@@ -65,6 +65,9 @@
 	X(S3_OP_GET_BUCKET_CORS, "GetBucketCors")                                                  \
 	X(S3_OP_PUT_BUCKET_CORS, "PutBucketCors")                                                  \
 	X(S3_OP_DELETE_BUCKET_CORS, "DeleteBucketCors")                                            \
+	X(S3_OP_GET_BUCKET_ENCRYPTION, "GetBucketEncryption")                                      \
+	X(S3_OP_PUT_BUCKET_ENCRYPTION, "PutBucketEncryption")                                      \
+	X(S3_OP_DELETE_BUCKET_ENCRYPTION, "DeleteBucketEncryption")                                \
 	X(S3_OP_GET_BUCKET_LIFECYCLE, "GetBucketLifecycleConfiguration")                           \
 	X(S3_OP_PUT_BUCKET_LIFECYCLE, "PutBucketLifecycleConfiguration")                           \
 	X(S3_OP_DELETE_BUCKET_LIFECYCLE, "DeleteBucketLifecycle")                                  \

@@ -29,6 +29,8 @@ struct s3_config {
 	uint32_t inline_threshold;	/* default 64 KiB */
 	int no_sigv2;			/* refuse Signature Version 2 */
 	uint32_t lifecycle_day_seconds; /* a lifecycle "day" for tests; 0: a real day */
+	uint8_t master_key[32];		/* wraps SSE-S3 data keys and KMS keys */
+	int allow_insecure_ssec;	/* SSE-C over plain HTTP (tests, TLS proxies) */
 };
 
 struct s3_server;

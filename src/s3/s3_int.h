@@ -30,6 +30,7 @@
 struct cluster;
 
 struct s3_authz;
+struct s3_sse;
 struct tag_set;
 struct s3_lifecycle;
 
@@ -287,11 +288,13 @@ struct s3_attrs {
 	/* an upload's object lock, for the version Complete makes */
 	uint8_t lock_mode, lock_hold;
 	int64_t lock_until;
+	const uint8_t *sse; /* server-side encryption (s3/sse.h), NULL: none */
+	size_t sse_len;
 };
 
 /* PutObject, CopyObject, CreateMultipartUpload: refuses headers that ask
- * for what cairn does not do yet (SSE, object lock, tags, website
- * redirects: CN_ENOTIMPL) and storage classes other than STANDARD
+ * for what cairn does not do yet (object lock, website redirects:
+ * CN_ENOTIMPL) and storage classes other than STANDARD
  * (CN_EBADSTORAGECLASS), instead of ignoring them. */
 int s3_write_headers_check(struct s3_req *r);
 /* The ACL a write asks for (x-amz-acl, x-amz-grant-*) into a->acl, checked
@@ -301,6 +304,7 @@ int s3_acl_for_write(struct s3_req *r, struct s3_attrs *a);
 /* The T_ACL / T_TAGS record of encoded attrs, without decoding the rest. */
 int s3_attrs_acl(const uint8_t *buf, size_t len, const uint8_t **acl, size_t *acl_len);
 int s3_attrs_tags(const uint8_t *buf, size_t len, const uint8_t **tags, size_t *tags_len);
+int s3_attrs_sse(const uint8_t *buf, size_t len, const uint8_t **sse, size_t *sse_len);
 /* The tag set a write asks for (x-amz-tagging) into a->tags, and the
  * requester's s3:PutObjectTagging for it; none asked: a->tags NULL.
  * tags.c. */
@@ -510,6 +514,12 @@ struct s3_upload {
 	enum cn_checksum_alg ck_need; /* the upload's algorithm: computed when the
 					 request names none, refused when it names another */
 	const char *version_text;     /* for shard headers */
+	/* encryption (s3/sse.h), NULL or mode NONE: stored as sent. Borrowed
+	 * until done; an inline body is sealed into inline_buf and s gets its
+	 * seal. sealed_md5: MD5 of the stored bytes (the ETag of SSE-KMS and
+	 * SSE-C objects). */
+	struct s3_sse *sse;
+	uint8_t sealed_md5[16];
 	s3_upload_done_fn done;
 	void *priv; /* upload.c's state */
 };

@@ -24,6 +24,7 @@
 #include "core/clock.h"
 #include "core/err.h"
 #include "core/log.h"
+#include "s3/sse.h"
 
 #define UPLOAD_BUF (1u << 20)
 /* + one HTTP read buffer of overflow, see blob_sink() */
@@ -57,6 +58,9 @@ struct up {
 	size_t work_len;
 	int work_buf;
 	struct blob_info info;
+	/* an encrypted blob: plaintext is hashed, then sealed into the writer */
+	int sealing;
+	struct s3_sse_writer sw;
 };
 
 static void report(struct up *p, int err);
@@ -93,6 +97,7 @@ static void report(struct up *p, int err)
 	s3_bigbuf_put(p->r, p->buf[0]);
 	s3_bigbuf_put(p->r, p->buf[1]);
 	p->buf[0] = p->buf[1] = NULL;
+	s3_sse_writer_release(&p->sw);
 	p->u->done(p->r, p->u, err);
 }
 
@@ -120,6 +125,10 @@ static void inline_done(struct s3_req *r, int err)
 		cn_digest_final(&p->dig, &u->dig);
 		u->size = p->fill[0];
 		err = s3_body_verify(r, &u->dig);
+		/* stored sealed: the same length, header and tag kept apart */
+		if (!err && u->sse && u->sse->mode != S3_SSE_NONE)
+			err = s3_sse_seal_inline(u->sse, (uint8_t *)u->inline_buf, u->size,
+						 u->sealed_md5);
 	}
 	report(p, err);
 }
@@ -157,6 +166,7 @@ static void w_new_after(struct s3_req *r, int status, void *arg)
 		struct blob_layout l;
 		int rc;
 		p->ready = 1;
+		p->sw.w = p->w;
 		/* The intent commits while the body streams into temp files. */
 		blob_writer_layout(p->w, &l);
 		rc = s3_intent_add(r, &p->intent, &l, intent_done);
@@ -173,7 +183,10 @@ static void w_append(struct s3_req *r, void *arg)
 	struct up *p = arg;
 	(void)r;
 	cn_digest_update(&p->dig, p->buf[p->work_buf], p->work_len);
-	p->work_rc = blob_writer_append(p->w, p->buf[p->work_buf], p->work_len);
+	if (p->sealing)
+		p->work_rc = s3_sse_writer_append(&p->sw, p->buf[p->work_buf], p->work_len);
+	else
+		p->work_rc = blob_writer_append(p->w, p->buf[p->work_buf], p->work_len);
 }
 
 static void w_append_after(struct s3_req *r, int status, void *arg)
@@ -194,7 +207,11 @@ static void w_finish(struct s3_req *r, void *arg)
 {
 	struct up *p = arg;
 	(void)r;
-	p->work_rc = blob_writer_finish(p->w, &p->u->layout);
+	p->work_rc = p->sealing ? s3_sse_writer_final(&p->sw, p->u->sealed_md5) : 0;
+	if (p->work_rc)
+		blob_writer_abort(p->w);
+	else
+		p->work_rc = blob_writer_finish(p->w, &p->u->layout);
 	p->w = NULL; /* finish frees the writer, even on error */
 	cn_digest_final(&p->dig, &p->u->dig);
 }
@@ -462,6 +479,13 @@ static int upload_begin(struct s3_req *r, struct s3_upload *u, uint32_t part_no,
 	if (!p->buf[0] || !p->buf[1])
 		goto nomem;
 	s3_blob_id_new(r->srv, p->info.id);
+	if (u->sse && u->sse->mode != S3_SSE_NONE) {
+		/* the blob id keys the stream: it must be this blob's */
+		rc = s3_sse_writer_init(&p->sw, u->sse, p->info.id);
+		if (rc)
+			goto fail;
+		p->sealing = 1;
+	}
 	p->info.bucket = r->route.bucket;
 	p->info.key = r->route.key;
 	p->info.key_len = r->route.key_len;
@@ -485,6 +509,7 @@ nomem:
 fail:
 	s3_bigbuf_put(r, p->buf[0]);
 	s3_bigbuf_put(r, p->buf[1]);
+	s3_sse_writer_release(&p->sw);
 	cn_digest_release(&p->dig);
 	r->op = NULL;
 	return rc;
