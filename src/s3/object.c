@@ -761,6 +761,14 @@ void s3_op_get_object(struct s3_req *r)
 		return;
 	}
 	g->r = r;
+	/* S3 refuses it: a read cannot choose how the object was encrypted */
+	if (s3_header(r, "x-amz-server-side-encryption") ||
+	    s3_header(r, "x-amz-server-side-encryption-aws-kms-key-id")) {
+		r->err_msg = "Requests specifying Server Side Encryption with AWS KMS managed keys or "
+			     "AES256 are not supported for GET or HEAD requests";
+		rc = CN_EBADARG;
+		goto fail;
+	}
 	if ((rc = get_lookup(r, g)) || (rc = get_conditions(r, g)) || (rc = get_range(r, g)) ||
 	    (rc = get_headers(r, g)) || (rc = get_send(r, g)))
 		goto fail;

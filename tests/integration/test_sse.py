@@ -263,6 +263,18 @@ def test_ssec_refused_over_plain_http(server, s3, bucket):
     assert os.stat(os.path.join(server.data_dir, ".cairn", "master.key")).st_mode & 0o777 == 0o600
 
 
+def test_sse_header_on_read_refused(server, s3, bucket, raw_request):
+    """A GET or HEAD naming SSE-S3/KMS is refused as on S3 (400), not ignored."""
+    s3.put_object(Bucket=bucket, Key="r", Body=b"x", ServerSideEncryption="AES256")
+    for method in ("GET", "HEAD"):
+        r = raw_request(server, method, "/%s/r" % bucket,
+                        headers={"x-amz-server-side-encryption": "AES256"})
+        assert r.status == 400, (method, r)
+        if method == "GET":
+            assert r.error_code() == "InvalidArgument", r
+    assert s3.get_object(Bucket=bucket, Key="r")["Body"].read() == b"x"
+
+
 def test_bucket_default_encryption(env, bkt):
     srv, s3 = env
     with pytest.raises(botocore.exceptions.ClientError) as e:
