@@ -20,7 +20,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <xxhash.h>
@@ -65,6 +68,9 @@ static void usage(FILE *f)
 		"  --max-connections N       open client connections at most (default: half\n"
 		"                            the file limit, up to 10000); see docs/SECURITY.md\n"
 		"  --quiet                   no access log\n"
+		"  --allow-degraded          serve even when a drive of the set is missing,\n"
+		"                            swapped or foreign (it stays offline; logged\n"
+		"                            at start and every --degraded-warn-s, 300)\n"
 		"  cluster mode (CAIRN_CLUSTER_SECRET, CAIRN_ROOT_USER/PASSWORD on every node):\n"
 		"  --node ADDR:PORT          this node's cluster address (one of --peers)\n"
 		"  --peers A:P,B:P,...       the first configuration (the same on every node)\n"
@@ -172,17 +178,86 @@ static unsigned connection_cap(unsigned asked)
 	return files > 10000 ? 10000 : files < 64 ? 64 : (unsigned)files;
 }
 
+/* Holds HOST:PORT from before anything is written until the HTTP server has
+ * bound it. A plain bind first fails on any live listener (as the server's
+ * own probe does); then a bound, not listening socket with SO_REUSEADDR and
+ * SO_REUSEPORT keeps other programs off the port while the server's sockets
+ * (which set both) can still bind it. Port 0 picks a free port, written
+ * back. Returns the fd or -errno. */
+static int reserve_port(const char *host, int *port)
+{
+	struct sockaddr_in sa;
+	socklen_t sl = sizeof(sa);
+	int one = 1, fd = -1, rc;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_port = htons((uint16_t)*port);
+	if (inet_pton(AF_INET, host, &sa.sin_addr) != 1)
+		return -EINVAL;
+	if (*port != 0) {
+		fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fd < 0)
+			return -errno;
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		rc = bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 ? 0 : -errno;
+		close(fd);
+		if (rc)
+			return rc;
+	}
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) ||
+	    bind(fd, (struct sockaddr *)&sa, sizeof(sa)) ||
+	    getsockname(fd, (struct sockaddr *)&sa, &sl)) {
+		rc = -errno;
+		close(fd);
+		return rc;
+	}
+	*port = ntohs(sa.sin_port);
+	return fd;
+}
+
+/* A data directory that exists must be a directory we may use; one that
+ * does not is created only by a first start (data/store.c). Reads only. */
+static int check_dir(const char *dir)
+{
+	struct stat st;
+
+	if (stat(dir, &st) != 0)
+		return errno == ENOENT ? 0 : -errno;
+	if (!S_ISDIR(st.st_mode))
+		return -ENOTDIR;
+	return access(dir, R_OK | W_OK | X_OK) == 0 ? 0 : -errno;
+}
+
+/* Logs the degraded state of the drive set (start-up and every period). */
+static void log_degraded(struct data_store *data)
+{
+	struct data_set_health h;
+
+	data_store_health(data, &h);
+	if (h.degraded)
+		log_warn("DEGRADED: %d of %d drive%s online, %d set position%s without a drive "
+			 "(%d problem%s at start; see `cairn admin status`)",
+			 h.online, h.set_n ? h.set_n : h.drives,
+			 (h.set_n ? h.set_n : h.drives) > 1 ? "s" : "", h.missing,
+			 h.missing == 1 ? "" : "s", h.problems, h.problems == 1 ? "" : "s");
+}
+
 enum cred_source { CRED_ENV, CRED_FILE, CRED_GENERATED };
 
-/* Root credentials: environment, else the stored file, else generated and
- * stored 0600 (written to a temporary name, fsynced, renamed). */
+/* Root credentials: environment, else the stored file. CN_ENOTFOUND when
+ * neither exists: generate_credentials makes them, once nothing else can
+ * refuse the start. Reads only. */
 static int load_credentials(const char *dir, char *user, size_t ucap, char *pass, size_t pcap,
 			    enum cred_source *src)
 {
 	const char *eu = getenv("CAIRN_ROOT_USER"), *ep = getenv("CAIRN_ROOT_PASSWORD");
-	char path[4096], tmp[4200], buf[512];
+	char path[4096], buf[512];
 	FILE *f;
-	int fd;
 
 	*src = CRED_ENV;
 	if (eu && ep && *eu && *ep) {
@@ -226,6 +301,18 @@ static int load_credentials(const char *dir, char *user, size_t ucap, char *pass
 		fprintf(stderr, "cairn: cannot read %s: %s\n", path, strerror(-e));
 		return e;
 	}
+	return CN_ENOTFOUND;
+}
+
+/* Generated root credentials, stored 0600 in DIR/.cairn/credentials
+ * (written to a temporary name, fsynced, renamed). */
+static int generate_credentials(const char *dir, char *user, char *pass, enum cred_source *src)
+{
+	char path[4096], tmp[4200], buf[512];
+	int fd;
+
+	if ((size_t)snprintf(path, sizeof(path), "%s/.cairn/credentials", dir) >= sizeof(path))
+		return -ENAMETOOLONG;
 	random_token(user, 20, "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789");
 	random_token(pass, 40, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789");
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
@@ -379,6 +466,8 @@ static int cmd_server(int argc, char **argv)
 		{"no-sigv2", no_argument, 0, 1008},
 		{"lifecycle-day-seconds", required_argument, 0, 1009},
 		{"quiet", no_argument, 0, 'q'},
+		{"allow-degraded", no_argument, 0, 1010},
+		{"degraded-warn-s", required_argument, 0, 1011},
 		{"help", no_argument, 0, 'h'},
 		{0, 0, 0, 0},
 	};
@@ -418,6 +507,8 @@ static int cmd_server(int argc, char **argv)
 	static struct startup startup;
 	int startup_started = 0;
 	enum cred_source cred_src;
+	int allow_degraded = 0, listen_fd = -1, node_fd = -1, node_port = 0;
+	unsigned degraded_warn_s = 300;
 	int c, rc, ret = 1;
 	uint64_t v;
 	sigset_t sigs;
@@ -565,6 +656,13 @@ static int cmd_server(int argc, char **argv)
 				copt.snapshot_trailing = (unsigned)v;
 			break;
 		case 'q': cn_log_set_access(0); break;
+		case 1010: allow_degraded = 1; break;
+		case 1011:
+			if (parse_u64(optarg, &v) || v == 0 || v > 86400)
+				return bad_usage("--degraded-warn-s wants 1..86400, got '%s'",
+						 optarg);
+			degraded_warn_s = (unsigned)v;
+			break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -611,10 +709,13 @@ static int cmd_server(int argc, char **argv)
 		copt.secret = secret;
 		copt.secret_len = strlen(secret);
 	}
+	/* Nothing is written anywhere until the ports are held and every check
+	 * passed: a start that fails leaves the directories as they were. */
 	for (int i = optind; i < argc; i++) {
-		rc = mkdir_p(argv[i]);
+		rc = check_dir(argv[i]);
 		if (rc) {
 			fprintf(stderr, "cairn: data directory %s: %s\n", argv[i], cn_strerror(rc));
+			free(peers_buf);
 			return 2;
 		}
 	}
@@ -639,15 +740,44 @@ static int cmd_server(int argc, char **argv)
 	 * many concurrent streams. Must be set before the pool starts. */
 	setenv("UV_THREADPOOL_SIZE", "32", 0);
 
+	listen_fd = reserve_port(host, &hopt.port);
+	if (listen_fd < 0) {
+		fprintf(stderr, "cairn: cannot listen on %s:%d: %s\n", host, hopt.port,
+			cn_strerror(listen_fd));
+		ret = 2;
+		goto out;
+	}
+	if (copt.node) {
+		const char *ia = node_bind ? node_bind : copt.node;
+		const char *colon = strrchr(ia, ':');
+		snprintf(ihost, sizeof(ihost), "%.*s", (int)(colon - ia), ia);
+		node_port = atoi(colon + 1);
+		node_fd = reserve_port(ihost, &node_port);
+		if (node_fd < 0) {
+			fprintf(stderr, "cairn: cannot listen on %s for the cluster: %s\n", ia,
+				cn_strerror(node_fd));
+			ret = 2;
+			goto out;
+		}
+	}
+	rc = load_credentials(argv[optind], user, sizeof(user), pass, sizeof(pass), &cred_src);
+	if (rc && rc != CN_ENOTFOUND) {
+		fprintf(stderr, "cairn: credentials: %s\n", cn_strerror(rc));
+		ret = 2;
+		goto out;
+	}
+
 	/* An empty directory where the recorded drive set misses a drive is
 	 * adopted and rebuilt (data/store.c says when it is not); the first
 	 * directory never is: the metadata lived there. */
 	dopt.format_new = 1;
 	dopt.keep_first = 1;
+	dopt.set_check = allow_degraded ? DATA_SET_DEGRADED : DATA_SET_STRICT;
 	rc = data_store_open((const char *const *)&argv[optind], argc - optind, &dopt, &data);
 	if (rc) {
 		fprintf(stderr, "cairn: cannot open drives: %s\n", cn_strerror(rc));
-		return 2;
+		ret = 2;
+		goto out;
 	}
 	snprintf(metadir, sizeof(metadir), "%s/.cairn/meta", argv[optind]);
 	rc = mkdir_p(metadir);
@@ -664,12 +794,22 @@ static int cmd_server(int argc, char **argv)
 		ret = 2;
 		goto out;
 	}
-	rc = load_credentials(argv[optind], user, sizeof(user), pass, sizeof(pass), &cred_src);
-	if (rc) {
-		fprintf(stderr, "cairn: credentials: %s\n", cn_strerror(rc));
-		ret = 2;
-		goto out;
+	if (rc == CN_ENOTFOUND) {
+		rc = generate_credentials(argv[optind], user, pass, &cred_src);
+		if (rc) {
+			fprintf(stderr, "cairn: credentials: %s\n", cn_strerror(rc));
+			ret = 2;
+			goto out;
+		}
 	}
+	if (cred_src == CRED_ENV)
+		log_info("credentials: root access key %s from the environment "
+			 "(CAIRN_ROOT_USER, CAIRN_ROOT_PASSWORD)",
+			 user);
+	else
+		log_info("credentials: root access key %s %s %s/.cairn/credentials", user,
+			 cred_src == CRED_FILE ? "from the file" : "generated now, stored in",
+			 argv[optind]);
 	{
 		struct meta_options mopt;
 		memset(&mopt, 0, sizeof(mopt));
@@ -698,7 +838,6 @@ static int cmd_server(int argc, char **argv)
 		goto out;
 	if (copt.node) {
 		const char *ia = node_bind ? node_bind : copt.node;
-		const char *colon = strrchr(ia, ':');
 		snprintf(raftdir, sizeof(raftdir), "%s/.cairn/raft", argv[optind]);
 		copt.dir = raftdir;
 		rc = cluster_open(&copt, meta, &cluster);
@@ -730,9 +869,8 @@ static int cmd_server(int argc, char **argv)
 		}
 		/* The internal API (Raft included) on the cluster address. */
 		http_options_default(&iopt);
-		snprintf(ihost, sizeof(ihost), "%.*s", (int)(colon - ia), ia);
 		iopt.host = ihost;
-		iopt.port = atoi(colon + 1);
+		iopt.port = node_port;
 		iopt.workers = 1;
 		iopt.max_connections = hopt.max_connections;
 		s3_server_internal_handler(s3, &ihandler);
@@ -743,6 +881,8 @@ static int cmd_server(int argc, char **argv)
 			ret = 2;
 			goto out;
 		}
+		close(node_fd); /* the server's sockets hold the port now */
+		node_fd = -1;
 		/* The leader collects, on every node. */
 		gc_peers.active = cluster_gc_active;
 		gc_peers.remove = cluster_gc_remove;
@@ -784,6 +924,8 @@ static int cmd_server(int argc, char **argv)
 		ret = 2;
 		goto out;
 	}
+	close(listen_fd);
+	listen_fd = -1;
 	if (cluster) {
 		startup.cluster = cluster;
 		startup.meta = meta;
@@ -801,8 +943,19 @@ static int cmd_server(int argc, char **argv)
 		s3_server_set_ready(s3, 1);
 	}
 	printf("cairn: S3 endpoint http://%s:%d\n", host, http_server_port(http));
-	printf("cairn: region %s, data %s (%d drive%s)\n", cfg.region ? cfg.region : "us-east-1",
-	       argv[optind], argc - optind, argc - optind > 1 ? "s" : "");
+	{
+		struct data_set_health dh;
+		data_store_health(data, &dh);
+		int n = dh.set_n ? dh.set_n : dh.drives;
+		if (dh.degraded)
+			printf("cairn: region %s, data %s (DEGRADED: %d of %d drive%s online)\n",
+			       cfg.region ? cfg.region : "us-east-1", argv[optind], dh.online, n,
+			       n > 1 ? "s" : "");
+		else
+			printf("cairn: region %s, data %s (%d drive%s)\n",
+			       cfg.region ? cfg.region : "us-east-1", argv[optind], n,
+			       n > 1 ? "s" : "");
+	}
 	printf("cairn: access key %s\n", user);
 	/* The secret is shown once, when it is made; after that it lives in the
 	 * environment or in a 0600 file, never in logs that outlive it. */
@@ -816,8 +969,15 @@ static int cmd_server(int argc, char **argv)
 		printf("cairn: secret key in %s/.cairn/credentials (not shown)\n", argv[optind]);
 	fflush(stdout);
 
-	int sig = 0;
-	sigwait(&sigs, &sig);
+	log_degraded(data);
+	int sig;
+	for (;;) {
+		struct timespec to = {.tv_sec = degraded_warn_s};
+		sig = sigtimedwait(&sigs, NULL, &to);
+		if (sig > 0)
+			break;
+		log_degraded(data); /* EAGAIN: a period passed (EINTR: harmless) */
+	}
 	log_info("received %s, shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
 	if (startup_started) {
 		atomic_store(&startup.stop, 1);
@@ -830,6 +990,10 @@ static int cmd_server(int argc, char **argv)
 		http_server_stop(ihttp);
 	ret = 0;
 out:
+	if (listen_fd >= 0)
+		close(listen_fd);
+	if (node_fd >= 0)
+		close(node_fd);
 	if (startup_started) {
 		atomic_store(&startup.stop, 1);
 		pthread_join(startup.thread, NULL);

@@ -132,13 +132,29 @@ static void admin_status(struct s3_req *r)
 	buckets = json_array();
 	for (int i = 0; i < nd && i < 64; i++) {
 		hex_id(ds[i].id, id);
-		json_array_append_new(
-			drives, json_pack("{s:o,s:s,s:b,s:b,s:i,s:i,s:o,s:o,s:o}", "path",
-					  jstr(ds[i].path, strlen(ds[i].path)), "id", id, "online",
-					  ds[i].online, "rebuilding", ds[i].rebuilding, "position",
-					  ds[i].pos, "incarnation", (int)ds[i].incarnation, "total",
-					  jint(ds[i].total), "used", jint(ds[i].used), "free",
-					  jint(ds[i].free)));
+		json_t *dj = json_pack("{s:o,s:s,s:b,s:b,s:i,s:i,s:o,s:o,s:o}", "path",
+				       jstr(ds[i].path, strlen(ds[i].path)), "id", id, "online",
+				       ds[i].online, "rebuilding", ds[i].rebuilding, "position",
+				       ds[i].pos, "incarnation", (int)ds[i].incarnation, "total",
+				       jint(ds[i].total), "used", jint(ds[i].used), "free",
+				       jint(ds[i].free));
+		if (dj && ds[i].problem)
+			json_object_set_new(dj, "problem", json_string(ds[i].problem));
+		json_array_append_new(drives, dj);
+	}
+	{
+		/* the drive set as a whole: what the operator must act on */
+		struct data_set_health h;
+		const char *pb[64];
+		json_t *pj = json_array();
+		data_store_health(r->srv->data, &h);
+		int np = data_store_problems(r->srv->data, pb, 64);
+		for (int i = 0; i < np && i < 64; i++)
+			json_array_append_new(pj, jstr(pb[i], strlen(pb[i])));
+		json_object_set_new(doc, "drive_set",
+				    json_pack("{s:i,s:i,s:i,s:b,s:o}", "size", h.set_n, "online",
+					      h.online, "missing", h.missing, "degraded",
+					      h.degraded, "problems", pj));
 	}
 	for (size_t i = 0; i < nb; i++) {
 		struct meta_stats st;

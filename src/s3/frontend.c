@@ -441,7 +441,18 @@ int s3_meta_submit(struct s3_req *r, struct meta_cmd *cmd, meta_cmd_cb cb, void 
 static void bg_metrics(struct s3_req *r, struct cn_buf *b)
 {
 	struct s3_server *srv = r->srv;
+	struct data_set_health h;
 
+	data_store_health(srv->data, &h);
+	cn_buf_printf(b,
+		      "# HELP cairn_degraded 1 while a drive of the set is missing or was "
+		      "refused at start (--allow-degraded).\n# TYPE cairn_degraded gauge\n"
+		      "cairn_degraded %d\n"
+		      "# TYPE cairn_drive_set_size gauge\ncairn_drive_set_size %d\n"
+		      "# TYPE cairn_drives_online gauge\ncairn_drives_online %d\n"
+		      "# HELP cairn_drives_missing Drive-set positions with no online drive.\n"
+		      "# TYPE cairn_drives_missing gauge\ncairn_drives_missing %d\n",
+		      h.degraded, h.set_n ? h.set_n : h.drives, h.online, h.missing);
 	if (srv->scrub) {
 		struct scrub_progress p;
 		scrub_progress(srv->scrub, &p);
