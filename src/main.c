@@ -15,6 +15,7 @@
 #include <getopt.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -68,6 +69,8 @@ static void usage(FILE *f)
 		"  --max-connections N       open client connections at most (default: half\n"
 		"                            the file limit, up to 10000); see docs/SECURITY.md\n"
 		"  --quiet                   no access log\n"
+		"  --log-format text|json    log and access-log lines as text (default) or one\n"
+		"                            JSON object per line\n"
 		"  --allow-degraded          serve even when a drive of the set is missing,\n"
 		"                            swapped or foreign (it stays offline; logged\n"
 		"                            at start and every --degraded-warn-s, 300)\n"
@@ -245,6 +248,25 @@ static void log_degraded(struct data_store *data)
 			 h.online, h.set_n ? h.set_n : h.drives,
 			 (h.set_n ? h.set_n : h.drives) > 1 ? "s" : "", h.missing,
 			 h.missing == 1 ? "" : "s", h.problems, h.problems == 1 ? "" : "s");
+}
+
+static int json_log; /* --log-format json: the banner goes through the log */
+
+/* A start-up banner line: plain text on stdout, or a log line when every
+ * line must be JSON. */
+static void banner(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void banner(const char *fmt, ...)
+{
+	char line[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	if (json_log)
+		log_info("%s", line);
+	else
+		printf("cairn: %s\n", line);
 }
 
 enum cred_source { CRED_ENV, CRED_FILE, CRED_GENERATED };
@@ -467,6 +489,7 @@ static int cmd_server(int argc, char **argv)
 		{"lifecycle-day-seconds", required_argument, 0, 1009},
 		{"quiet", no_argument, 0, 'q'},
 		{"allow-degraded", no_argument, 0, 1010},
+		{"log-format", required_argument, 0, 1012},
 		{"degraded-warn-s", required_argument, 0, 1011},
 		{"help", no_argument, 0, 'h'},
 		{0, 0, 0, 0},
@@ -507,7 +530,7 @@ static int cmd_server(int argc, char **argv)
 	static struct startup startup;
 	int startup_started = 0;
 	enum cred_source cred_src;
-	int allow_degraded = 0, listen_fd = -1, node_fd = -1, node_port = 0;
+	int cred_rc, allow_degraded = 0, listen_fd = -1, node_fd = -1, node_port = 0;
 	unsigned degraded_warn_s = 300;
 	int c, rc, ret = 1;
 	uint64_t v;
@@ -657,6 +680,15 @@ static int cmd_server(int argc, char **argv)
 			break;
 		case 'q': cn_log_set_access(0); break;
 		case 1010: allow_degraded = 1; break;
+		case 1012:
+			if (strcmp(optarg, "json") == 0) {
+				cn_log_set_format(CN_LOG_JSON);
+				json_log = 1;
+			} else if (strcmp(optarg, "text") == 0)
+				cn_log_set_format(CN_LOG_TEXT);
+			else
+				return bad_usage("--log-format wants text|json, got '%s'", optarg);
+			break;
 		case 1011:
 			if (parse_u64(optarg, &v) || v == 0 || v > 86400)
 				return bad_usage("--degraded-warn-s wants 1..86400, got '%s'",
@@ -760,9 +792,9 @@ static int cmd_server(int argc, char **argv)
 			goto out;
 		}
 	}
-	rc = load_credentials(argv[optind], user, sizeof(user), pass, sizeof(pass), &cred_src);
-	if (rc && rc != CN_ENOTFOUND) {
-		fprintf(stderr, "cairn: credentials: %s\n", cn_strerror(rc));
+	cred_rc = load_credentials(argv[optind], user, sizeof(user), pass, sizeof(pass), &cred_src);
+	if (cred_rc && cred_rc != CN_ENOTFOUND) {
+		fprintf(stderr, "cairn: credentials: %s\n", cn_strerror(cred_rc));
 		ret = 2;
 		goto out;
 	}
@@ -794,7 +826,7 @@ static int cmd_server(int argc, char **argv)
 		ret = 2;
 		goto out;
 	}
-	if (rc == CN_ENOTFOUND) {
+	if (cred_rc == CN_ENOTFOUND) {
 		rc = generate_credentials(argv[optind], user, pass, &cred_src);
 		if (rc) {
 			fprintf(stderr, "cairn: credentials: %s\n", cn_strerror(rc));
@@ -942,31 +974,32 @@ static int cmd_server(int argc, char **argv)
 	} else {
 		s3_server_set_ready(s3, 1);
 	}
-	printf("cairn: S3 endpoint http://%s:%d\n", host, http_server_port(http));
+	banner("S3 endpoint http://%s:%d", host, http_server_port(http));
 	{
 		struct data_set_health dh;
 		data_store_health(data, &dh);
 		int n = dh.set_n ? dh.set_n : dh.drives;
 		if (dh.degraded)
-			printf("cairn: region %s, data %s (DEGRADED: %d of %d drive%s online)\n",
+			banner("region %s, data %s (DEGRADED: %d of %d drive%s online)",
 			       cfg.region ? cfg.region : "us-east-1", argv[optind], dh.online, n,
 			       n > 1 ? "s" : "");
 		else
-			printf("cairn: region %s, data %s (%d drive%s)\n",
+			banner("region %s, data %s (%d drive%s)",
 			       cfg.region ? cfg.region : "us-east-1", argv[optind], n,
 			       n > 1 ? "s" : "");
 	}
-	printf("cairn: access key %s\n", user);
+	banner("access key %s", user);
 	/* The secret is shown once, when it is made; after that it lives in the
 	 * environment or in a 0600 file, never in logs that outlive it. */
 	if (cred_src == CRED_GENERATED)
+		/* stdout, never the log: this once, for the person starting it */
 		printf("cairn: secret key %s   (generated now; stored in %s/.cairn/credentials, "
 		       "shown only this once)\n",
 		       pass, argv[optind]);
 	else if (cred_src == CRED_ENV)
-		printf("cairn: secret key from CAIRN_ROOT_PASSWORD (not shown)\n");
+		banner("secret key from CAIRN_ROOT_PASSWORD (not shown)");
 	else
-		printf("cairn: secret key in %s/.cairn/credentials (not shown)\n", argv[optind]);
+		banner("secret key in %s/.cairn/credentials (not shown)", argv[optind]);
 	fflush(stdout);
 
 	log_degraded(data);
