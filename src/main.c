@@ -42,6 +42,13 @@
 #include "meta/meta.h"
 #include "s3/s3.h"
 
+/* The build defines CAIRN_VERSION (git describe, see the Makefile); this is
+ * the fallback outside a git checkout. */
+#ifndef CAIRN_VERSION
+#define CAIRN_VERSION ""
+#endif
+#define CAIRN_VERSION_FALLBACK "0.1"
+
 #define MAX_DIRS 64
 #define MAX_DOMAINS 8
 
@@ -86,13 +93,14 @@ static void usage(FILE *f)
 		"  --raft-heartbeat-ms N     (100)   --raft-election-ms N (1000)\n"
 		"  --raft-snapshot-threshold N  entries between snapshots (1024)\n"
 		"  --raft-snapshot-trailing N   entries kept after one (4 x threshold)\n"
-		"  --scrub-interval-s N      periodic scrub pass (0 = on demand only)\n"
-		"  --scrub-rate BYTES        scrub read rate per second (64 MiB)\n"
+		"  --scrub-interval-s N      a scrub pass starts N s after the last one ended\n"
+		"                            (86400; 0 = on demand only)\n"
+		"  --scrub-rate BYTES        scrub read rate per second (16 MiB)\n"
 		"  --rebuild-rate BYTES      replaced-drive rebuild: shard bytes written per\n"
 		"                            second (256 MiB)\n"
 		"       cairn admin [--endpoint URL] [--dir DIR] status|object B/K|scrub|heal|gc|\n"
 		"                                          drive replace DIR [--force]\n"
-		"       cairn version\n");
+		"       cairn --version | version\n");
 }
 
 static int bad_usage(const char *fmt, const char *arg)
@@ -541,6 +549,7 @@ static int cmd_server(int argc, char **argv)
 	memset(&dopt, 0, sizeof(dopt));
 	memset(&gopt, 0, sizeof(gopt));
 	memset(&sopt, 0, sizeof(sopt));
+	sopt.interval_s = 86400; /* every shard re-read about daily, gently (scrub.h) */
 	memset(&copt, 0, sizeof(copt));
 	gopt.grace_ns = -1;
 	optind = 1;
@@ -1068,8 +1077,8 @@ int main(int argc, char **argv)
 		return cmd_server(argc - 1, argv + 1);
 	if (strcmp(argv[1], "admin") == 0)
 		return cli_admin(argc - 1, argv + 1);
-	if (strcmp(argv[1], "version") == 0) {
-		printf("cairn 0.1\n");
+	if (strcmp(argv[1], "version") == 0 || strcmp(argv[1], "--version") == 0) {
+		printf("cairn %s\n", CAIRN_VERSION[0] ? CAIRN_VERSION : CAIRN_VERSION_FALLBACK);
 		return 0;
 	}
 	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "help") == 0) {

@@ -77,13 +77,15 @@ static void hex_id(const uint8_t *id, char out[33])
 
 static json_t *scrub_json(const struct scrub_progress *p)
 {
-	return json_pack("{s:b,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "running", p->running,
-			 "passes", jint(p->passes), "blobs_checked", jint(p->blobs_checked),
-			 "bytes_checked", jint(p->bytes_checked), "blobs_bad", jint(p->blobs_bad),
-			 "shards_rebuilt", jint(p->shards_rebuilt), "unrecoverable",
-			 jint(p->unrecoverable), "queue_healed", jint(p->queue_healed),
-			 "heal_queue", jint(p->heal_queue_len), "backfill_shards",
-			 jint(p->backfill_shards), "backfill_failed", jint(p->backfill_failed));
+	return json_pack(
+		"{s:b,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "running", p->running,
+		"passes", jint(p->passes), "blobs_checked", jint(p->blobs_checked), "bytes_checked",
+		jint(p->bytes_checked), "blobs_bad", jint(p->blobs_bad), "shards_rebuilt",
+		jint(p->shards_rebuilt), "unrecoverable", jint(p->unrecoverable), "queue_healed",
+		jint(p->queue_healed), "heal_queue", jint(p->heal_queue_len), "backfill_shards",
+		jint(p->backfill_shards), "backfill_failed", jint(p->backfill_failed), "interval_s",
+		jint(p->interval_s), "rate_bytes_per_sec", jint(p->bytes_per_sec), "next_pass_s",
+		jint((uint64_t)(p->next_pass_ns / 1000000000LL)));
 }
 
 /* A replaced drive's rebuild: what is done, what is left, how fast. */
