@@ -215,13 +215,12 @@ void cn_log_access(const struct cn_access *a)
 			return;
 	} else {
 		/* the URL shows bucket and key (percent-encoded: no spaces) */
-		putf(&l, "%s access %s %s %s %s ", ts, client, a->request_id ? a->request_id : "-",
-		     user, a->method ? a->method : "-");
+		putf(&l, "%s access %s ", ts, a->method ? a->method : "-");
 		put(&l, url, url_len);
-		putf(&l, " %d in=%llu out=%llu us=%llu op=%s%s", a->status,
+		putf(&l, " %d in=%llu out=%llu us=%llu op=%s client=%s id=%s user=%s%s", a->status,
 		     (unsigned long long)a->bytes_in, (unsigned long long)a->bytes_out,
-		     (unsigned long long)a->duration_us, a->op ? a->op : "-",
-		     a->aborted ? " aborted" : "");
+		     (unsigned long long)a->duration_us, a->op ? a->op : "-", client,
+		     a->request_id ? a->request_id : "-", user, a->aborted ? " aborted" : "");
 		scrub_controls(&l, 0);
 	}
 	emit(STDOUT_FILENO, &l);

@@ -43,9 +43,10 @@ struct cn_access {
 	uint64_t bytes_in, bytes_out, duration_us;
 	int aborted;
 };
-/* Writes the access-log line of one request to stdout (text:
- * TIME access CLIENT REQUEST_ID USER METHOD URL STATUS in=N out=N us=N op=OP;
- * JSON: the same fields plus bucket and key). Any thread. */
+/* Writes the access-log line of one request to stdout (text: TIME access
+ * METHOD URL STATUS in=N out=N us=N op=OP client=ADDR id=REQUEST_ID
+ * user=KEY [aborted]; JSON: the same fields plus bucket and key). Any
+ * thread. */
 void cn_log_access(const struct cn_access *a);
 
 #define log_debug(...) cn_log(CN_LOG_DEBUG, __VA_ARGS__)

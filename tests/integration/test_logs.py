@@ -13,8 +13,9 @@ from botocore.config import Config
 from conftest import SECRET_KEY, make_client, start_server
 
 TEXT_LINE = re.compile(
-    r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z) access (\S+) ([0-9A-F]{16}) (\S+) "
-    r"([A-Z]+) (\S+) (\d{3}) in=(\d+) out=(\d+) us=(\d+) op=(\S+)")
+    r"^(?P<time>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z) access (?P<method>[A-Z]+) "
+    r"(?P<url>\S+) (?P<status>\d{3}) in=(?P<bin>\d+) out=(?P<bout>\d+) us=(?P<us>\d+) "
+    r"op=(?P<op>\S+) client=(?P<client>\S+) id=(?P<id>[0-9A-F]{16}) user=(?P<user>\S+)$")
 
 
 def access_lines(srv):
@@ -31,16 +32,16 @@ def test_text_access_line_fields(tmp_path, start_server):
     assert got["Body"].read() == b"hello world"
     urllib.request.urlopen(srv.endpoint + "/_cairn/health/live").read()
     lines = access_lines(srv)
-    get = [m for m in lines if m.group(11) == "GetObject"]
+    get = [m for m in lines if m["op"] == "GetObject"]
     assert len(get) == 1, srv.log()
-    ts, client, req, user, method, url, status, bin_, bout, us, op = get[0].groups()
-    assert client == "127.0.0.1" and req == rid and user == srv.access_key
-    assert method == "GET" and url == "/logs/dir/obj.txt" and status == "200"
-    assert int(bout) > 11 and int(us) > 0  # bytes sent: headers and body
-    put = [m for m in lines if m.group(11) == "PutObject"][0]
-    assert put.group(8) == "11" and put.group(4) == srv.access_key
-    anon = [m for m in lines if m.group(11) == "HealthLive"][0]
-    assert anon.group(4) == "-", anon.group(0)
+    g = get[0]
+    assert g["client"] == "127.0.0.1" and g["id"] == rid and g["user"] == srv.access_key
+    assert g["method"] == "GET" and g["url"] == "/logs/dir/obj.txt" and g["status"] == "200"
+    assert int(g["bout"]) > 11 and int(g["us"]) > 0  # bytes sent: headers and body
+    put = [m for m in lines if m["op"] == "PutObject"][0]
+    assert put["bin"] == "11" and put["user"] == srv.access_key
+    anon = [m for m in lines if m["op"] == "HealthLive"][0]
+    assert anon["user"] == "-", anon.group(0)
 
 
 def test_json_access_and_server_log(tmp_path, start_server):
