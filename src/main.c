@@ -206,16 +206,20 @@ static int reserve_port(const char *host, int *port)
 	sa.sin_port = htons((uint16_t)*port);
 	if (inet_pton(AF_INET, host, &sa.sin_addr) != 1)
 		return -EINVAL;
-	if (*port != 0) {
-		fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		if (fd < 0)
-			return -errno;
-		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-		rc = bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 ? 0 : -errno;
-		close(fd);
-		if (rc)
-			return rc;
-	}
+	/* The plain bind (port 0: the kernel's pick of a port nobody uses,
+	 * which a SO_REUSEPORT bind might share with another of our sockets). */
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	rc = bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
+			     getsockname(fd, (struct sockaddr *)&sa, &sl) == 0
+		     ? 0
+		     : -errno;
+	close(fd);
+	if (rc)
+		return rc;
+	sl = sizeof(sa);
 	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
