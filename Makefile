@@ -149,7 +149,6 @@ endif
 
 run: deps
 	@$(MAKE) --no-print-directory all
-	@mkdir -p data
 	exec $(BUILD)/cairn server --listen 127.0.0.1:9000 ./data
 
 # Three nodes on 127.0.0.1:9001-9003 (data/n1..n3), see scripts/run-cluster.sh.
