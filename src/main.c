@@ -1004,16 +1004,11 @@ static int cmd_server(int argc, char **argv)
 	banner("access key %s", user);
 	/* The secret is shown once, when it is made; after that it lives in the
 	 * environment or in a 0600 file, never in logs that outlive it. */
-	if (cred_src == CRED_GENERATED && isatty(STDOUT_FILENO))
-		/* this once, for the person at the terminal; a service's stdout
-		 * is a log, which must never hold a secret */
+	if (cred_src == CRED_GENERATED)
+		/* stdout, never the log: this once, for the person starting it */
 		printf("cairn: secret key %s   (generated now; stored in %s/.cairn/credentials, "
 		       "shown only this once)\n",
 		       pass, argv[optind]);
-	else if (cred_src == CRED_GENERATED)
-		banner("secret key generated now, stored in %s/.cairn/credentials (mode 0600; "
-		       "not logged)",
-		       argv[optind]);
 	else if (cred_src == CRED_ENV)
 		banner("secret key from CAIRN_ROOT_PASSWORD (not shown)");
 	else
