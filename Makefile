@@ -111,6 +111,17 @@ $(BUILD)/libcairn.a: $(LIB_OBJS)
 $(BUILD)/cairn: $(MAIN_OBJ) $(BUILD)/libcairn.a
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+# `cairn --version`: git describe at build time (outside a git checkout,
+# main.c's constant); main.o is rebuilt when it changes.
+CAIRN_VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null)
+$(BUILD)/version.h: FORCE
+	@mkdir -p $(@D)
+	@echo '#define CAIRN_VERSION "$(CAIRN_VERSION)"' > $@.tmp
+	@if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv $@.tmp $@; fi
+$(MAIN_OBJ): $(BUILD)/version.h
+$(MAIN_OBJ): CFLAGS += -include $(BUILD)/version.h
+FORCE:
+
 # Unit, bench and fuzz programs: their objects come from the rule above (so
 # -MMD covers the headers each test includes); these rules only link.
 # Unit tests see tests/unit/ and get common/unit.h without an #include.
@@ -141,7 +152,6 @@ endif
 
 run: deps
 	@$(MAKE) --no-print-directory all
-	@mkdir -p data
 	exec $(BUILD)/cairn server --listen 127.0.0.1:9000 ./data
 
 # Three nodes on 127.0.0.1:9001-9003 (data/n1..n3), see scripts/run-cluster.sh.

@@ -17,12 +17,16 @@
 #include <getopt.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <xxhash.h>
@@ -40,6 +44,13 @@
 #include "http/http.h"
 #include "meta/meta.h"
 #include "s3/s3.h"
+
+/* The build defines CAIRN_VERSION (git describe, see the Makefile); this is
+ * the fallback outside a git checkout. */
+#ifndef CAIRN_VERSION
+#define CAIRN_VERSION ""
+#endif
+#define CAIRN_VERSION_FALLBACK "0.1"
 
 #define MAX_DIRS 64
 #define MAX_DOMAINS 8
@@ -71,6 +82,11 @@ static void usage(FILE *f)
 		"  --max-connections N       open client connections at most (default: half\n"
 		"                            the file limit, up to 10000); see docs/SECURITY.md\n"
 		"  --quiet                   no access log\n"
+		"  --log-format text|json    log and access-log lines as text (default) or one\n"
+		"                            JSON object per line\n"
+		"  --allow-degraded          serve even when a drive of the set is missing,\n"
+		"                            swapped or foreign (it stays offline; logged\n"
+		"                            at start and every --degraded-warn-s, 300)\n"
 		"  cluster mode (CAIRN_CLUSTER_SECRET, CAIRN_ROOT_USER/PASSWORD on every node):\n"
 		"  --node ADDR:PORT          this node's cluster address (one of --peers)\n"
 		"  --peers A:P,B:P,...       the first configuration (the same on every node)\n"
@@ -83,15 +99,16 @@ static void usage(FILE *f)
 		"  --raft-heartbeat-ms N     (100)   --raft-election-ms N (1000)\n"
 		"  --raft-snapshot-threshold N  entries between snapshots (1024)\n"
 		"  --raft-snapshot-trailing N   entries kept after one (4 x threshold)\n"
-		"  --scrub-interval-s N      periodic scrub pass (0 = on demand only)\n"
-		"  --scrub-rate BYTES        scrub read rate per second (64 MiB)\n"
+		"  --scrub-interval-s N      a scrub pass starts N s after the last one ended\n"
+		"                            (86400; 0 = on demand only)\n"
+		"  --scrub-rate BYTES        scrub read rate per second (16 MiB)\n"
 		"  --rebuild-rate BYTES      replaced-drive rebuild: shard bytes written per\n"
 		"                            second (256 MiB)\n"
 		"       cairn admin [--endpoint URL] [--dir DIR] status|object B/K|scrub|heal|gc|\n"
 		"                                          drive replace DIR [--force]|\n"
 		"                                          backup DEST\n"
 		"       cairn restore BACKUP --dir DIR... [--force]   (offline)\n"
-		"       cairn version\n");
+		"       cairn --version | version\n");
 }
 
 static int bad_usage(const char *fmt, const char *arg)
@@ -180,17 +197,109 @@ static unsigned connection_cap(unsigned asked)
 	return files > 10000 ? 10000 : files < 64 ? 64 : (unsigned)files;
 }
 
+/* Holds HOST:PORT from before anything is written until the HTTP server has
+ * bound it. A plain bind first fails on any live listener (as the server's
+ * own probe does); then a bound, not listening socket with SO_REUSEADDR and
+ * SO_REUSEPORT keeps other programs off the port while the server's sockets
+ * (which set both) can still bind it. Port 0 picks a free port, written
+ * back. Returns the fd or -errno. */
+static int reserve_port(const char *host, int *port)
+{
+	struct sockaddr_in sa;
+	socklen_t sl = sizeof(sa);
+	int one = 1, fd = -1, rc;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_port = htons((uint16_t)*port);
+	if (inet_pton(AF_INET, host, &sa.sin_addr) != 1)
+		return -EINVAL;
+	/* The plain bind (port 0: the kernel's pick of a port nobody uses,
+	 * which a SO_REUSEPORT bind might share with another of our sockets). */
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	rc = bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
+			     getsockname(fd, (struct sockaddr *)&sa, &sl) == 0
+		     ? 0
+		     : -errno;
+	close(fd);
+	if (rc)
+		return rc;
+	sl = sizeof(sa);
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) ||
+	    bind(fd, (struct sockaddr *)&sa, sizeof(sa)) ||
+	    getsockname(fd, (struct sockaddr *)&sa, &sl)) {
+		rc = -errno;
+		close(fd);
+		return rc;
+	}
+	*port = ntohs(sa.sin_port);
+	return fd;
+}
+
+/* A data directory that exists must be a directory we may use; one that
+ * does not is created only by a first start (data/store.c). Reads only. */
+static int check_dir(const char *dir)
+{
+	struct stat st;
+
+	if (stat(dir, &st) != 0)
+		return errno == ENOENT ? 0 : -errno;
+	if (!S_ISDIR(st.st_mode))
+		return -ENOTDIR;
+	return access(dir, R_OK | W_OK | X_OK) == 0 ? 0 : -errno;
+}
+
+/* Logs the degraded state of the drive set (start-up and every period). */
+static void log_degraded(struct data_store *data)
+{
+	struct data_set_health h;
+
+	data_store_health(data, &h);
+	if (h.degraded)
+		log_warn("DEGRADED: %d of %d drive%s online, %d set position%s without a drive "
+			 "(%d problem%s at start; see `cairn admin status`)",
+			 h.online, h.set_n ? h.set_n : h.drives,
+			 (h.set_n ? h.set_n : h.drives) > 1 ? "s" : "", h.missing,
+			 h.missing == 1 ? "" : "s", h.problems, h.problems == 1 ? "" : "s");
+}
+
+static int json_log; /* --log-format json: the banner goes through the log */
+
+/* A start-up banner line: plain text on stdout, or a log line when every
+ * line must be JSON. */
+static void banner(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void banner(const char *fmt, ...)
+{
+	char line[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	if (json_log)
+		log_info("%s", line);
+	else
+		printf("cairn: %s\n", line);
+}
+
 enum cred_source { CRED_ENV, CRED_FILE, CRED_GENERATED };
 
-/* Root credentials: environment, else the stored file, else generated and
- * stored 0600 (written to a temporary name, fsynced, renamed). */
+/* Root credentials: environment, else the stored file. CN_ENOTFOUND when
+ * neither exists: generate_credentials makes them, once nothing else can
+ * refuse the start. Reads only. */
 static int load_credentials(const char *dir, char *user, size_t ucap, char *pass, size_t pcap,
 			    enum cred_source *src)
 {
 	const char *eu = getenv("CAIRN_ROOT_USER"), *ep = getenv("CAIRN_ROOT_PASSWORD");
-	char path[4096], tmp[4200], buf[512];
+	char path[4096], buf[512];
 	FILE *f;
-	int fd;
 
 	*src = CRED_ENV;
 	if (eu && ep && *eu && *ep) {
@@ -234,6 +343,18 @@ static int load_credentials(const char *dir, char *user, size_t ucap, char *pass
 		fprintf(stderr, "cairn: cannot read %s: %s\n", path, strerror(-e));
 		return e;
 	}
+	return CN_ENOTFOUND;
+}
+
+/* Generated root credentials, stored 0600 in DIR/.cairn/credentials
+ * (written to a temporary name, fsynced, renamed). */
+static int generate_credentials(const char *dir, char *user, char *pass, enum cred_source *src)
+{
+	char path[4096], tmp[4200], buf[512];
+	int fd;
+
+	if ((size_t)snprintf(path, sizeof(path), "%s/.cairn/credentials", dir) >= sizeof(path))
+		return -ENAMETOOLONG;
 	random_token(user, 20, "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789");
 	random_token(pass, 40, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789");
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
@@ -385,9 +506,12 @@ static int cmd_server(int argc, char **argv)
 		{"raft-snapshot-threshold", required_argument, 0, 1003},
 		{"raft-snapshot-trailing", required_argument, 0, 1004},
 		{"no-sigv2", no_argument, 0, 1008},
-		{"allow-insecure-ssec", no_argument, 0, 1010},
+		{"allow-insecure-ssec", no_argument, 0, 1020},
 		{"lifecycle-day-seconds", required_argument, 0, 1009},
 		{"quiet", no_argument, 0, 'q'},
+		{"allow-degraded", no_argument, 0, 1010},
+		{"log-format", required_argument, 0, 1012},
+		{"degraded-warn-s", required_argument, 0, 1011},
 		{"help", no_argument, 0, 'h'},
 		{0, 0, 0, 0},
 	};
@@ -429,6 +553,8 @@ static int cmd_server(int argc, char **argv)
 	enum cred_source cred_src;
 	int key_src = 0;
 	char key_fp[CN_FP_LEN + 1];
+	int cred_rc, allow_degraded = 0, listen_fd = -1, node_fd = -1, node_port = 0;
+	unsigned degraded_warn_s = 300;
 	int c, rc, ret = 1;
 	uint64_t v;
 	sigset_t sigs;
@@ -438,6 +564,7 @@ static int cmd_server(int argc, char **argv)
 	memset(&dopt, 0, sizeof(dopt));
 	memset(&gopt, 0, sizeof(gopt));
 	memset(&sopt, 0, sizeof(sopt));
+	sopt.interval_s = 86400; /* every shard re-read about daily, gently (scrub.h) */
 	memset(&copt, 0, sizeof(copt));
 	gopt.grace_ns = -1;
 	optind = 1;
@@ -465,7 +592,7 @@ static int cmd_server(int argc, char **argv)
 			break;
 		case 'r': cfg.region = optarg; break;
 		case 1008: cfg.no_sigv2 = 1; break;
-		case 1010: cfg.allow_insecure_ssec = 1; break;
+		case 1020: cfg.allow_insecure_ssec = 1; break;
 		case 1009:
 			if (parse_u64(optarg, &v) || v < 1 || v > 86400)
 				return bad_usage("--lifecycle-day-seconds wants 1..86400, got '%s'",
@@ -577,6 +704,22 @@ static int cmd_server(int argc, char **argv)
 				copt.snapshot_trailing = (unsigned)v;
 			break;
 		case 'q': cn_log_set_access(0); break;
+		case 1010: allow_degraded = 1; break;
+		case 1012:
+			if (strcmp(optarg, "json") == 0) {
+				cn_log_set_format(CN_LOG_JSON);
+				json_log = 1;
+			} else if (strcmp(optarg, "text") == 0)
+				cn_log_set_format(CN_LOG_TEXT);
+			else
+				return bad_usage("--log-format wants text|json, got '%s'", optarg);
+			break;
+		case 1011:
+			if (parse_u64(optarg, &v) || v == 0 || v > 86400)
+				return bad_usage("--degraded-warn-s wants 1..86400, got '%s'",
+						 optarg);
+			degraded_warn_s = (unsigned)v;
+			break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -623,10 +766,13 @@ static int cmd_server(int argc, char **argv)
 		copt.secret = secret;
 		copt.secret_len = strlen(secret);
 	}
+	/* Nothing is written anywhere until the ports are held and every check
+	 * passed: a start that fails leaves the directories as they were. */
 	for (int i = optind; i < argc; i++) {
-		rc = mkdir_p(argv[i]);
+		rc = check_dir(argv[i]);
 		if (rc) {
 			fprintf(stderr, "cairn: data directory %s: %s\n", argv[i], cn_strerror(rc));
+			free(peers_buf);
 			return 2;
 		}
 	}
@@ -651,15 +797,44 @@ static int cmd_server(int argc, char **argv)
 	 * many concurrent streams. Must be set before the pool starts. */
 	setenv("UV_THREADPOOL_SIZE", "32", 0);
 
+	listen_fd = reserve_port(host, &hopt.port);
+	if (listen_fd < 0) {
+		fprintf(stderr, "cairn: cannot listen on %s:%d: %s\n", host, hopt.port,
+			cn_strerror(listen_fd));
+		ret = 2;
+		goto out;
+	}
+	if (copt.node) {
+		const char *ia = node_bind ? node_bind : copt.node;
+		const char *colon = strrchr(ia, ':');
+		snprintf(ihost, sizeof(ihost), "%.*s", (int)(colon - ia), ia);
+		node_port = atoi(colon + 1);
+		node_fd = reserve_port(ihost, &node_port);
+		if (node_fd < 0) {
+			fprintf(stderr, "cairn: cannot listen on %s for the cluster: %s\n", ia,
+				cn_strerror(node_fd));
+			ret = 2;
+			goto out;
+		}
+	}
+	cred_rc = load_credentials(argv[optind], user, sizeof(user), pass, sizeof(pass), &cred_src);
+	if (cred_rc && cred_rc != CN_ENOTFOUND) {
+		fprintf(stderr, "cairn: credentials: %s\n", cn_strerror(cred_rc));
+		ret = 2;
+		goto out;
+	}
+
 	/* An empty directory where the recorded drive set misses a drive is
 	 * adopted and rebuilt (data/store.c says when it is not); the first
 	 * directory never is: the metadata lived there. */
 	dopt.format_new = 1;
 	dopt.keep_first = 1;
+	dopt.set_check = allow_degraded ? DATA_SET_DEGRADED : DATA_SET_STRICT;
 	rc = data_store_open((const char *const *)&argv[optind], argc - optind, &dopt, &data);
 	if (rc) {
 		fprintf(stderr, "cairn: cannot open drives: %s\n", cn_strerror(rc));
-		return 2;
+		ret = 2;
+		goto out;
 	}
 	snprintf(metadir, sizeof(metadir), "%s/.cairn/meta", argv[optind]);
 	rc = mkdir_p(metadir);
@@ -676,11 +851,13 @@ static int cmd_server(int argc, char **argv)
 		ret = 2;
 		goto out;
 	}
-	rc = load_credentials(argv[optind], user, sizeof(user), pass, sizeof(pass), &cred_src);
-	if (rc) {
-		fprintf(stderr, "cairn: credentials: %s\n", cn_strerror(rc));
-		ret = 2;
-		goto out;
+	if (cred_rc == CN_ENOTFOUND) {
+		rc = generate_credentials(argv[optind], user, pass, &cred_src);
+		if (rc) {
+			fprintf(stderr, "cairn: credentials: %s\n", cn_strerror(rc));
+			ret = 2;
+			goto out;
+		}
 	}
 	rc = cn_master_key_load(argv[optind], cfg.master_key, &key_src);
 	if (rc) {
@@ -688,6 +865,14 @@ static int cmd_server(int argc, char **argv)
 		ret = 2;
 		goto out;
 	}
+	if (cred_src == CRED_ENV)
+		log_info("credentials: root access key %s from the environment "
+			 "(CAIRN_ROOT_USER, CAIRN_ROOT_PASSWORD)",
+			 user);
+	else
+		log_info("credentials: root access key %s %s %s/.cairn/credentials", user,
+			 cred_src == CRED_FILE ? "from the file" : "generated now, stored in",
+			 argv[optind]);
 	{
 		struct meta_options mopt;
 		memset(&mopt, 0, sizeof(mopt));
@@ -716,7 +901,6 @@ static int cmd_server(int argc, char **argv)
 		goto out;
 	if (copt.node) {
 		const char *ia = node_bind ? node_bind : copt.node;
-		const char *colon = strrchr(ia, ':');
 		snprintf(raftdir, sizeof(raftdir), "%s/.cairn/raft", argv[optind]);
 		copt.dir = raftdir;
 		rc = cluster_open(&copt, meta, &cluster);
@@ -748,9 +932,8 @@ static int cmd_server(int argc, char **argv)
 		}
 		/* The internal API (Raft included) on the cluster address. */
 		http_options_default(&iopt);
-		snprintf(ihost, sizeof(ihost), "%.*s", (int)(colon - ia), ia);
 		iopt.host = ihost;
-		iopt.port = atoi(colon + 1);
+		iopt.port = node_port;
 		iopt.workers = 1;
 		iopt.max_connections = hopt.max_connections;
 		s3_server_internal_handler(s3, &ihandler);
@@ -761,6 +944,8 @@ static int cmd_server(int argc, char **argv)
 			ret = 2;
 			goto out;
 		}
+		close(node_fd); /* the server's sockets hold the port now */
+		node_fd = -1;
 		/* The leader collects, on every node. */
 		gc_peers.active = cluster_gc_active;
 		gc_peers.remove = cluster_gc_remove;
@@ -802,6 +987,8 @@ static int cmd_server(int argc, char **argv)
 		ret = 2;
 		goto out;
 	}
+	close(listen_fd);
+	listen_fd = -1;
 	if (cluster) {
 		startup.cluster = cluster;
 		startup.meta = meta;
@@ -818,30 +1005,49 @@ static int cmd_server(int argc, char **argv)
 	} else {
 		s3_server_set_ready(s3, 1);
 	}
-	printf("cairn: S3 endpoint http://%s:%d\n", host, http_server_port(http));
-	printf("cairn: region %s, data %s (%d drive%s)\n", cfg.region ? cfg.region : "us-east-1",
-	       argv[optind], argc - optind, argc - optind > 1 ? "s" : "");
-	printf("cairn: access key %s\n", user);
+	banner("S3 endpoint http://%s:%d", host, http_server_port(http));
+	{
+		struct data_set_health dh;
+		data_store_health(data, &dh);
+		int n = dh.set_n ? dh.set_n : dh.drives;
+		if (dh.degraded)
+			banner("region %s, data %s (DEGRADED: %d of %d drive%s online)",
+			       cfg.region ? cfg.region : "us-east-1", argv[optind], dh.online, n,
+			       n > 1 ? "s" : "");
+		else
+			banner("region %s, data %s (%d drive%s)",
+			       cfg.region ? cfg.region : "us-east-1", argv[optind], n,
+			       n > 1 ? "s" : "");
+	}
+	banner("access key %s", user);
 	/* The secret is shown once, when it is made; after that it lives in the
 	 * environment or in a 0600 file, never in logs that outlive it. */
 	if (cred_src == CRED_GENERATED)
+		/* stdout, never the log: this once, for the person starting it */
 		printf("cairn: secret key %s   (generated now; stored in %s/.cairn/credentials, "
 		       "shown only this once)\n",
 		       pass, argv[optind]);
 	else if (cred_src == CRED_ENV)
-		printf("cairn: secret key from CAIRN_ROOT_PASSWORD (not shown)\n");
+		banner("secret key from CAIRN_ROOT_PASSWORD (not shown)");
 	else
-		printf("cairn: secret key in %s/.cairn/credentials (not shown)\n", argv[optind]);
+		banner("secret key in %s/.cairn/credentials (not shown)", argv[optind]);
 	/* Losing the master key loses every encrypted object: say where it is. */
 	cn_key_fingerprint(cfg.master_key, key_fp);
-	printf("cairn: SSE master key %s (%s)\n", key_fp,
+	banner("SSE master key %s (%s)", key_fp,
 	       key_src == 0   ? "from CAIRN_KMS_MASTER_KEY"
 	       : key_src == 1 ? "in DIR/.cairn/master.key"
 			      : "generated now in DIR/.cairn/master.key: back it up");
 	fflush(stdout);
 
-	int sig = 0;
-	sigwait(&sigs, &sig);
+	log_degraded(data);
+	int sig;
+	for (;;) {
+		struct timespec to = {.tv_sec = degraded_warn_s};
+		sig = sigtimedwait(&sigs, NULL, &to);
+		if (sig > 0)
+			break;
+		log_degraded(data); /* EAGAIN: a period passed (EINTR: harmless) */
+	}
 	log_info("received %s, shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
 	if (startup_started) {
 		atomic_store(&startup.stop, 1);
@@ -854,6 +1060,10 @@ static int cmd_server(int argc, char **argv)
 		http_server_stop(ihttp);
 	ret = 0;
 out:
+	if (listen_fd >= 0)
+		close(listen_fd);
+	if (node_fd >= 0)
+		close(node_fd);
 	if (startup_started) {
 		atomic_store(&startup.stop, 1);
 		pthread_join(startup.thread, NULL);
@@ -897,8 +1107,8 @@ int main(int argc, char **argv)
 		return cli_admin(argc - 1, argv + 1);
 	if (strcmp(argv[1], "restore") == 0)
 		return cli_restore(argc - 1, argv + 1);
-	if (strcmp(argv[1], "version") == 0) {
-		printf("cairn 0.1\n");
+	if (strcmp(argv[1], "version") == 0 || strcmp(argv[1], "--version") == 0) {
+		printf("cairn %s\n", CAIRN_VERSION[0] ? CAIRN_VERSION : CAIRN_VERSION_FALLBACK);
 		return 0;
 	}
 	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "help") == 0) {

@@ -766,6 +766,7 @@ static void *scrub_main(void *arg)
 
 	pthread_mutex_lock(&s->mu);
 	while (!s->stop) {
+		s->p.next_pass_ns = next_pass == INT64_MAX ? 0 : next_pass;
 		int pass = deferred || s->want_pass || cn_now_ns() >= next_pass;
 		s->want_pass = 0;
 		s->want_heal = 0;
@@ -807,7 +808,7 @@ int scrub_start(struct meta_store *m, struct data_store *d, const struct scrub_o
 	if (opt)
 		s->opt = *opt;
 	if (!s->opt.bytes_per_sec)
-		s->opt.bytes_per_sec = 64ULL << 20;
+		s->opt.bytes_per_sec = 16ULL << 20; /* gentle: it runs by default */
 	if (!s->opt.rebuild_bytes_per_sec)
 		s->opt.rebuild_bytes_per_sec = 256ULL << 20;
 	s->p.rebuild.drive = -1;
@@ -846,6 +847,8 @@ void scrub_progress(struct scrub *s, struct scrub_progress *out)
 	pthread_mutex_lock(&s->mu);
 	*out = s->p;
 	out->heal_queue_len = data_heal_queue_len(s->data);
+	out->interval_s = s->opt.interval_s;
+	out->bytes_per_sec = s->opt.bytes_per_sec;
 	pthread_mutex_unlock(&s->mu);
 }
 

@@ -28,7 +28,7 @@ struct data_store;
 struct scrub;
 
 struct scrub_options {
-	uint64_t bytes_per_sec;		/* verify rate; 0 = 64 MiB/s */
+	uint64_t bytes_per_sec;		/* verify rate; 0 = 16 MiB/s */
 	unsigned interval_s;		/* periodic full pass; 0 = only on demand */
 	uint64_t rebuild_bytes_per_sec; /* shard bytes rebuilt; 0 = 256 MiB/s */
 	/* cluster: walks of the metadata (passes, rebuilds, backfill) wait
@@ -69,6 +69,9 @@ struct scrub_progress {
 	int64_t last_pass_end_ns;
 	uint64_t backfill_shards; /* missing shards rebuilt from heal entries */
 	uint64_t backfill_failed; /* attempts that failed (retried) */
+	unsigned interval_s;	  /* the schedule: options in effect */
+	uint64_t bytes_per_sec;
+	int64_t next_pass_ns; /* wall clock of the next periodic pass; 0: none */
 	struct scrub_rebuild rebuild;
 };
 

@@ -231,17 +231,31 @@ static void pretty(const char *s)
 	putchar('\n');
 }
 
+/* One pair of environment variables, when both are set and not empty. */
+static int env_creds(const char *uvar, const char *pvar, char *user, size_t ucap, char *pass,
+		     size_t pcap)
+{
+	const char *eu = getenv(uvar), *ep = getenv(pvar);
+
+	if (!eu || !ep || !*eu || !*ep || strlen(eu) >= ucap || strlen(ep) >= pcap)
+		return 0;
+	strcpy(user, eu);
+	strcpy(pass, ep);
+	return 1;
+}
+
+/* The root credentials, found as the server finds them: the environment
+ * (CAIRN_ROOT_USER/PASSWORD), else DIR/.cairn/credentials (which exists
+ * only when the server generated them). AWS_ACCESS_KEY_ID/SECRET_ACCESS_KEY
+ * come between: the shell a quick start sets up for the aws CLI has them. */
 static int read_creds(const char *dir, char *user, size_t ucap, char *pass, size_t pcap)
 {
-	const char *eu = getenv("CAIRN_ROOT_USER"), *ep = getenv("CAIRN_ROOT_PASSWORD");
 	char path[4096], line[512];
 	FILE *f;
 
-	if (eu && ep && strlen(eu) < ucap && strlen(ep) < pcap) {
-		strcpy(user, eu);
-		strcpy(pass, ep);
+	if (env_creds("CAIRN_ROOT_USER", "CAIRN_ROOT_PASSWORD", user, ucap, pass, pcap) ||
+	    env_creds("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", user, ucap, pass, pcap))
 		return 0;
-	}
 	if ((size_t)snprintf(path, sizeof(path), "%s/.cairn/credentials", dir) >= sizeof(path))
 		return -ENAMETOOLONG;
 	f = fopen(path, "r");
@@ -260,6 +274,7 @@ static int read_creds(const char *dir, char *user, size_t ucap, char *pass, size
 		return CN_EINVAL;
 	strcpy(user, line);
 	strcpy(pass, sp + 1);
+	explicit_bzero(line, sizeof(line));
 	return 0;
 }
 
@@ -431,8 +446,9 @@ static void admin_usage(FILE *f)
 		"  kms key add NAME       a named SSE-KMS key (1-28 of [a-z0-9._-]), wrapped by\n"
 		"                         the master key and shared by the cluster\n"
 		"  kms key list           the key ring (aws/s3, the default, and named keys)\n"
-		"credentials: CAIRN_ROOT_USER/CAIRN_ROOT_PASSWORD, else "
-		"DATA_DIR/.cairn/credentials\n");
+		"credentials (root): CAIRN_ROOT_USER/CAIRN_ROOT_PASSWORD, else\n"
+		"  AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, else DIR/.cairn/credentials\n"
+		"  (--dir, default ./data; written by the server only when it generated them)\n");
 }
 
 int cli_admin(int argc, char **argv)
@@ -466,8 +482,12 @@ int cli_admin(int argc, char **argv)
 	rc = read_creds(dir, user, sizeof(user), pass, sizeof(pass));
 	if (rc) {
 		fprintf(stderr,
-			"cairn admin: no credentials (set CAIRN_ROOT_USER/PASSWORD or --dir): %s\n",
-			cn_strerror(rc));
+			"cairn admin: no credentials: CAIRN_ROOT_USER/CAIRN_ROOT_PASSWORD and "
+			"AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY are not set, and %s/.cairn/"
+			"credentials: %s (it exists only when the server generated the "
+			"credentials; give --dir DATA_DIR, or set the variables the server was "
+			"started with)\n",
+			dir, cn_strerror(rc));
 		return 2;
 	}
 	const char *cmd = argv[i];

@@ -66,16 +66,29 @@ enum data_cksum {
 	DATA_CK_XXH3 = 2,   /* 8 bytes, XXH3-64 */
 };
 
+/* What data_store_open does when the given directories do not match the
+ * recorded drive set (a member missing, a directory missing or unformatted
+ * and not adoptable, a drive of another position, a stale or unknown drive,
+ * an unreadable marker). A drive of another deployment is always refused,
+ * except under DATA_SET_DEGRADED, and a problem with dirs[0] under
+ * keep_first is refused even then (the metadata lives there). */
+enum data_set_check {
+	DATA_SET_LENIENT = 0, /* the drive stays offline (library default) */
+	DATA_SET_STRICT,      /* refuse to open (CN_EDRIVE): the server's default */
+	DATA_SET_DEGRADED,    /* open without it, foreign drives too (never written) */
+};
+
 struct data_options {
-	uint32_t block_size;	  /* 0: DATA_BLOCK_DEFAULT */
-	uint8_t k, m;		  /* 0,0: chosen from the number of online drives */
-	enum data_fsync fsync;	  /* 0: always */
-	enum data_cksum cksum;	  /* 0: CRC32C */
-	uint64_t reserve_bytes;	  /* keep this much free on every drive */
-	size_t heal_queue_cap;	  /* 0: 1024 */
-	int format_new;		  /* adopt empty directories in place of missing drives */
-	int keep_first;		  /* never adopt dirs[0] (it holds the metadata) */
-	const struct data_io *io; /* NULL: data_io_posix(); borrowed until close */
+	uint32_t block_size;	       /* 0: DATA_BLOCK_DEFAULT */
+	uint8_t k, m;		       /* 0,0: chosen from the number of online drives */
+	enum data_fsync fsync;	       /* 0: always */
+	enum data_cksum cksum;	       /* 0: CRC32C */
+	uint64_t reserve_bytes;	       /* keep this much free on every drive */
+	size_t heal_queue_cap;	       /* 0: 1024 */
+	int format_new;		       /* adopt empty directories in place of missing drives */
+	int keep_first;		       /* never adopt dirs[0] (it holds the metadata) */
+	enum data_set_check set_check; /* what a drive-set problem at open does */
+	const struct data_io *io;      /* NULL: data_io_posix(); borrowed until close */
 };
 
 /* Who a blob belongs to; copied into every shard header so a lost metadata
@@ -136,9 +149,27 @@ struct data_drive_stat {
 	int pos;		    /* position in the recorded drive set; -1: not a member */
 	unsigned incarnation;	    /* 0 for the original drive, +1 per replacement */
 	uint64_t total, used, free; /* bytes; 0 when offline */
+	const char *problem;	    /* why it was kept offline at open, or NULL */
 };
 /* Fills up to cap entries; returns the number of drives. Any thread. */
 int data_store_stats(struct data_store *s, struct data_drive_stat *out, int cap);
+/* The state of the drive set. degraded: a problem was found at open or a
+ * member of the set is not online now. */
+struct data_set_health {
+	int set_n;    /* drives in the recorded set; 0: none recorded (yet) */
+	int drives;   /* directories given */
+	int online;   /* of those, online */
+	int missing;  /* set positions with no online drive (no set: drives - online) */
+	int problems; /* problems found at open (data_store_problems) */
+	int degraded;
+};
+/* Fills *out. Any thread. */
+void data_store_health(struct data_store *s, struct data_set_health *out);
+/* The problems found at open, one sentence each, up to cap into out
+ * (strings valid until data_store_close); returns how many there are. Any
+ * thread. */
+int data_store_problems(struct data_store *s, const char **out, int cap);
+
 /* Explicit replacement (`cairn admin drive replace`): adopts the empty
  * directory of offline drive `i` as the replacement of the set's drive at
  * that position, exactly as data_store_open adopts one, at run time. force

@@ -23,10 +23,11 @@ struct data_drive {
 	char *path;
 	uint8_t id[DATA_ID_LEN];
 	atomic_int online;
-	atomic_int rebuild; /* an adopted replacement whose shards are being rebuilt */
-	int pos;	    /* position in the drive set, -1 if not a member (yet) */
-	int lock_fd;	    /* flock on the marker while open; -1 if none */
-	dev_t dev;	    /* root identity at open: an unmount changes it */
+	atomic_int rebuild;  /* an adopted replacement whose shards are being rebuilt */
+	int pos;	     /* position in the drive set, -1 if not a member (yet) */
+	int lock_fd;	     /* flock on the marker while open; -1 if none */
+	const char *problem; /* static: why it was kept offline at open, or NULL */
+	dev_t dev;	     /* root identity at open: an unmount changes it */
 	ino_t ino;
 };
 
@@ -50,6 +51,8 @@ struct data_store {
 	pthread_mutex_t set_lock; /* set changes, marker rewrites, adoption */
 	struct drive_set set;
 	uint8_t deployment[DATA_ID_LEN];
+	char **problems; /* drive-set problems found at open (immutable after) */
+	int n_problems;
 	struct data_options opt; /* defaults filled in */
 	const struct data_io *io;
 	atomic_uint tmp_seq;

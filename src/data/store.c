@@ -43,10 +43,21 @@
  * rebuilt in place; the other drives' markers are rewritten with the new
  * epoch. A drive whose id is in the set with an older incarnation (the
  * replaced disk, come back) or not at all is stale: it stays offline and
- * nothing is written to it. A marker of another deployment refuses the
+ * nothing is written to it. A marker of another deployment (the minority
+ * one: the store is the deployment most drives belong to) refuses the
  * start. An open drive is locked (flock on its marker) so two processes never
  * share it, and its root (st_dev, st_ino) is remembered: if it changes, the
  * drive was unmounted under us and is marked offline.
+ *
+ * Every check runs before the first write (check_set, judge, apply_set).
+ * Each mismatch is a "problem", logged with the drive and kept for the
+ * status: a drive missing, empty and not adoptable, unreadable, of another
+ * deployment, stale, not a member, in another position than the set's
+ * (swapped), or a set member on no given directory. opt->set_check decides:
+ * LENIENT leaves such drives offline (another deployment still refuses),
+ * STRICT (the server) refuses the start, DEGRADED (--allow-degraded) opens
+ * without them and writes nothing to them, unless the problem is dirs[0]
+ * under keep_first (the metadata lives there).
  */
 #include "data/data_int.h"
 
@@ -57,6 +68,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -87,7 +99,10 @@ struct probe {
 	struct drive_set set; /* n = 0: no set section */
 	int pos;
 	uint32_t flags;
-	int member; /* matched the winning set (id and incarnation) */
+	int member; /* matched the winning set (id, incarnation, position) */
+	int adopt;  /* an empty directory to adopt once every check passed */
+	int setpos; /* check_set: position of its id in the set, -1: none */
+	int hole;   /* check_set: no usable drive here, reported as such */
 };
 
 static void put32le(uint8_t *p, uint32_t v)
@@ -556,14 +571,45 @@ static int record_set(struct data_store *s)
 	return 0;
 }
 
-/* With a recorded set: which probed drives are members, which are stale,
- * which empty directories are adopted; then every member's marker carries
- * the newest set. */
-static int resolve_set(struct data_store *s, struct probe *pr)
+/* Records a drive-set problem found at open: logged now, kept for the
+ * status. Drive i (-1: a set member with no directory) stays offline and
+ * nothing is written to it; `what` is its state in one word. */
+static void problem(struct data_store *s, struct probe *pr, int i, const char *what,
+		    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+static void problem(struct data_store *s, struct probe *pr, int i, const char *what,
+		    const char *fmt, ...)
 {
-	int present = 0, rc;
-	char why[512];
+	char msg[1024];
+	va_list ap;
 
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	log_error("data: %s", msg);
+	if (i >= 0) {
+		s->drives[i].problem = what;
+		pr[i].st = M_STALE;
+		pr[i].member = 0;
+	}
+	char **np = realloc(s->problems, (size_t)(s->n_problems + 1) * sizeof(*np));
+	if (!np)
+		return;
+	s->problems = np;
+	if ((np[s->n_problems] = strdup(msg)) != NULL)
+		s->n_problems++;
+}
+
+/* With a recorded set, before anything is written: which given drives are
+ * members in their position, which empty directories are to be adopted
+ * (pr[i].adopt), and every problem. A member found in another position is
+ * a problem too (a wrong command line), and is not used. */
+static void check_set(struct data_store *s, struct probe *pr)
+{
+	char why[512], hex[2 * DATA_ID_LEN + 1];
+	int present = 0;
+
+	for (int i = 0; i < s->n; i++)
+		pr[i].setpos = -1;
 	for (int i = 0; i < s->n; i++) {
 		struct data_drive *d = &s->drives[i];
 		if (pr[i].st != M_OK)
@@ -573,35 +619,123 @@ static int resolve_set(struct data_store *s, struct probe *pr)
 			if (memcmp(s->set.e[j].id, pr[i].id, DATA_ID_LEN) == 0)
 				p = j;
 		unsigned inc = pr[i].set.n ? pr[i].set.e[pr[i].pos].inc : 0;
-		if (p < 0 || s->set.e[p].inc != inc) {
-			char hex[2 * DATA_ID_LEN + 1];
-			cn_hex(pr[i].id, DATA_ID_LEN, hex);
-			if (p < 0)
-				log_error("data: drive %s (id %s) is not a member of this store's "
-					  "drive set; it stays offline and is not written to",
-					  d->path, hex);
-			else
-				log_error("data: drive %s (id %s, incarnation %u) was replaced "
-					  "by incarnation %u; it stays offline and is not written "
-					  "to (wipe it to reuse the disk)",
-					  d->path, hex, inc, (unsigned)s->set.e[p].inc);
-			pr[i].st = M_STALE;
-			continue;
+		cn_hex(pr[i].id, DATA_ID_LEN, hex);
+		pr[i].setpos = p;
+		if (p < 0) {
+			problem(s, pr, i, "unknown",
+				"drive %s (id %s) is not a member of this store's drive set",
+				d->path, hex);
+		} else if (s->set.e[p].inc != inc) {
+			problem(s, pr, i, "stale",
+				"drive %s (id %s, incarnation %u) was replaced by incarnation %u "
+				"(wipe it to reuse the disk)",
+				d->path, hex, inc, (unsigned)s->set.e[p].inc);
+		} else if (p != i) {
+			problem(s, pr, i, "swapped",
+				"drive %s is directory %d of the drive set but was given as "
+				"directory %d: give the directories in the set's order",
+				d->path, p + 1, i + 1);
+		} else {
+			d->pos = p;
+			atomic_store(&d->rebuild, pr[i].set.n && (pr[i].flags & DRIVE_F_REBUILD));
+			pr[i].member = 1;
+			present++;
 		}
-		d->pos = p;
-		atomic_store(&d->rebuild, pr[i].set.n && (pr[i].flags & DRIVE_F_REBUILD));
-		pr[i].member = 1;
-		present++;
 	}
 	for (int i = 0; i < s->n; i++) {
-		if (pr[i].st != M_NONE || !s->opt.format_new)
-			continue;
-		rc = may_adopt(s, i, present, 0, why, sizeof(why));
-		if (rc != 0) {
-			log_error("data: drive %s is empty but is not adopted: %s",
-				  s->drives[i].path, why);
-			continue;
+		const char *path = s->drives[i].path;
+		pr[i].hole = pr[i].st == M_NONE || pr[i].st == M_NODIR || pr[i].st == M_BAD;
+		if (pr[i].st == M_NONE && s->opt.format_new) {
+			if (may_adopt(s, i, present, 0, why, sizeof(why)) == 0)
+				pr[i].adopt = 1;
+			else
+				problem(s, pr, i, "not-adopted",
+					"drive %s is empty but is not adopted as a replacement: %s",
+					path, why);
+		} else if (pr[i].st == M_NONE) {
+			problem(s, pr, i, "unformatted", "drive %s has no format marker", path);
+		} else if (pr[i].st == M_NODIR) {
+			problem(s, pr, i, "missing",
+				"drive %s does not exist (or is not a directory)", path);
+		} else if (pr[i].st == M_BAD) {
+			problem(s, pr, i, "unreadable", "drive %s has an unreadable format marker",
+				path);
 		}
+	}
+	for (int j = 0; j < s->set.n; j++) {
+		int found = j < s->n && pr[j].hole; /* reported above */
+		for (int i = 0; i < s->n; i++)
+			found |= pr[i].setpos == j;
+		if (found)
+			continue;
+		cn_hex(s->set.e[j].id, DATA_ID_LEN, hex);
+		problem(s, pr, -1, NULL,
+			"drive %d of the %d-drive set (id %s) is on none of the given directories "
+			"(left out of the command line?)",
+			j + 1, s->set.n, hex);
+	}
+}
+
+/* A store made before drive sets with a drive not present: which drive an
+ * empty directory replaces is unknown, so none is adopted (the set is
+ * recorded once all drives are online). */
+static void check_unrecorded(struct data_store *s, struct probe *pr)
+{
+	for (int i = 0; i < s->n; i++) {
+		const char *path = s->drives[i].path;
+		if (pr[i].st == M_NONE)
+			problem(s, pr, i, "unformatted",
+				"drive %s has no format marker, and this store has no recorded "
+				"drive set yet (made by an older cairn, not all drives online "
+				"since), so it cannot be adopted as a replacement",
+				path);
+		else if (pr[i].st == M_NODIR)
+			problem(s, pr, i, "missing",
+				"drive %s does not exist (or is not a directory)", path);
+		else if (pr[i].st == M_BAD)
+			problem(s, pr, i, "unreadable", "drive %s has an unreadable format marker",
+				path);
+	}
+}
+
+/* After every check and before the first write: refuse, or go on without
+ * the drives that have a problem. */
+static int judge(struct data_store *s, int foreign)
+{
+	int first =
+		s->opt.keep_first && s->drives[0].problem && s->opt.set_check != DATA_SET_LENIENT;
+
+	if (s->n_problems == 0)
+		return 0;
+	if (s->opt.set_check == DATA_SET_STRICT || first ||
+	    (foreign && s->opt.set_check != DATA_SET_DEGRADED)) {
+		log_error("data: refusing to start: the directories given do not match the store's "
+			  "drive set (%d problem%s above); nothing was written. To proceed: give "
+			  "every drive's directory, in the set's order; to replace a failed drive, "
+			  "put an EMPTY directory (a new, empty, mounted disk) in its place and it "
+			  "is rebuilt; or start with --allow-degraded to serve without it%s",
+			  s->n_problems, s->n_problems > 1 ? "s" : "",
+			  first ? " (not when the first directory is the one missing: it holds the "
+				  "metadata)"
+				: "");
+		return CN_EDRIVE;
+	}
+	if (s->opt.set_check == DATA_SET_DEGRADED)
+		log_warn("data: DEGRADED: serving with %d drive-set problem%s (--allow-degraded); "
+			 "those drives stay offline and redundancy is reduced until fixed",
+			 s->n_problems, s->n_problems > 1 ? "s" : "");
+	return 0;
+}
+
+/* After the checks passed: adopt the empty directories chosen, then every
+ * member's marker carries the newest set. */
+static int apply_set(struct data_store *s, struct probe *pr)
+{
+	int rc;
+
+	for (int i = 0; i < s->n; i++) {
+		if (!pr[i].adopt)
+			continue;
 		if ((rc = adopt(s, i)) != 0)
 			return rc;
 		pr[i].st = M_OK;
@@ -638,7 +772,7 @@ int data_store_open(const char *const *dirs, int n, const struct data_options *o
 {
 	struct data_store *s = NULL;
 	struct probe *pr = NULL;
-	int rc = 0, have_marker = 0, have_dep = 0, win = -1;
+	int rc = 0, have_marker = 0, have_dep = 0, win = -1, foreign = 0;
 
 	*out = NULL;
 	if (n < 1 || n > MAX_DRIVES)
@@ -695,22 +829,34 @@ int data_store_open(const char *const *dirs, int n, const struct data_options *o
 			log_warn("data: drive %s has an unreadable format marker", d->path);
 		if (pr[i].st == M_OK || pr[i].st == M_BAD)
 			have_marker = 1;
-		if (pr[i].st != M_OK)
-			continue;
-		if (!have_dep) {
+	}
+	/* The store is the deployment most drives belong to (the first on a
+	 * tie): one stray directory, even given first, is the foreign one. */
+	for (int i = 0, best = 0; i < n; i++) {
+		int votes = 0;
+		for (int j = 0; j < n && pr[i].st == M_OK; j++)
+			votes += pr[j].st == M_OK && memcmp(pr[j].dep, pr[i].dep, DATA_ID_LEN) == 0;
+		if (votes > best) {
+			best = votes;
 			memcpy(s->deployment, pr[i].dep, DATA_ID_LEN);
 			have_dep = 1;
-		} else if (memcmp(s->deployment, pr[i].dep, DATA_ID_LEN) != 0) {
+		}
+	}
+	for (int i = 0; i < n && have_dep; i++) {
+		struct data_drive *d = &s->drives[i];
+		if (pr[i].st != M_OK)
+			continue;
+		if (memcmp(s->deployment, pr[i].dep, DATA_ID_LEN) != 0) {
 			char a[2 * DATA_ID_LEN + 1], b[2 * DATA_ID_LEN + 1];
 			cn_hex(pr[i].dep, DATA_ID_LEN, a);
 			cn_hex(s->deployment, DATA_ID_LEN, b);
-			log_error("data: drive %s belongs to another cairn store (deployment %s; "
-				  "this store is %s): refusing to start. Nothing was written to "
-				  "it; give the right directory, or wipe it to use it as a "
-				  "replacement",
-				  d->path, a, b);
-			rc = CN_EDRIVE;
-			goto fail;
+			problem(s, pr, i, "foreign",
+				"drive %s belongs to another cairn store (deployment %s; this "
+				"store is %s); give the right directory, or wipe it to use it as "
+				"a replacement",
+				d->path, a, b);
+			foreign = 1;
+			continue;
 		}
 		for (int j = 0; j < i; j++) {
 			if (pr[j].st == M_OK && memcmp(pr[j].id, pr[i].id, DATA_ID_LEN) == 0) {
@@ -738,35 +884,25 @@ int data_store_open(const char *const *dirs, int n, const struct data_options *o
 			}
 			pr[i].st = M_OK;
 		}
-	} else if (win >= 0) {
-		/* The newest recorded set wins: an interrupted replacement wrote
-		 * it to the new drive first. */
-		s->set.e = calloc((size_t)pr[win].set.n, sizeof(*s->set.e));
-		if (!s->set.e) {
-			rc = CN_ENOMEM;
-			goto fail;
-		}
-		s->set.n = pr[win].set.n;
-		s->set.epoch = pr[win].set.epoch;
-		memcpy(s->set.e, pr[win].set.e, (size_t)s->set.n * sizeof(*s->set.e));
-		if ((rc = resolve_set(s, pr)) != 0)
-			goto fail;
 	} else {
-		/* A store made before drive sets, with a drive missing: which
-		 * drive an empty directory replaces is unknown, so none is
-		 * adopted (the set is recorded once all drives are online). */
-		for (int i = 0; i < n; i++) {
-			char why[512];
-			if (pr[i].st == M_NONE && s->opt.format_new &&
-			    may_adopt(s, i, 0, 0, why, sizeof(why)) != 0)
-				log_error("data: drive %s is not adopted: %s", s->drives[i].path,
-					  why);
+		if (win >= 0) {
+			/* The newest recorded set wins: an interrupted replacement
+			 * wrote it to the new drive first. */
+			s->set.e = calloc((size_t)pr[win].set.n, sizeof(*s->set.e));
+			if (!s->set.e) {
+				rc = CN_ENOMEM;
+				goto fail;
+			}
+			s->set.n = pr[win].set.n;
+			s->set.epoch = pr[win].set.epoch;
+			memcpy(s->set.e, pr[win].set.e, (size_t)s->set.n * sizeof(*s->set.e));
+			check_set(s, pr);
+		} else {
+			check_unrecorded(s, pr);
 		}
-	}
-	for (int i = 0; i < n; i++) {
-		if (pr[i].st == M_NONE || pr[i].st == M_NODIR || pr[i].st == M_BAD)
-			log_warn("data: drive %s is %s; it stays offline", s->drives[i].path,
-				 pr[i].st == M_NODIR ? "missing" : "not formatted");
+		/* Nothing has been written to any drive up to here. */
+		if ((rc = judge(s, foreign)) != 0 || (win >= 0 && (rc = apply_set(s, pr)) != 0))
+			goto fail;
 	}
 	int online = 0;
 	for (int i = 0; i < n; i++) {
@@ -824,6 +960,9 @@ void data_store_close(struct data_store *s)
 		pthread_mutex_destroy(&s->set_lock);
 	}
 	free(s->set.e);
+	for (int i = 0; i < s->n_problems; i++)
+		free(s->problems[i]);
+	free(s->problems);
 	pins_release(s);
 	free(s->drives);
 	free(s->hq);
@@ -894,6 +1033,7 @@ int data_store_stats(struct data_store *s, struct data_drive_stat *out, int cap)
 		memcpy(o->id, d->id, DATA_ID_LEN);
 		o->online = atomic_load(&d->online);
 		o->rebuilding = atomic_load(&d->rebuild);
+		o->problem = o->online ? NULL : d->problem;
 		pthread_mutex_lock(&s->set_lock);
 		o->pos = d->pos;
 		o->incarnation = d->pos >= 0 && d->pos < s->set.n ? s->set.e[d->pos].inc : 0;
@@ -905,6 +1045,39 @@ int data_store_stats(struct data_store *s, struct data_drive_stat *out, int cap)
 		}
 	}
 	return s->n;
+}
+
+void data_store_health(struct data_store *s, struct data_set_health *out)
+{
+	int unresolved = 0;
+
+	memset(out, 0, sizeof(*out));
+	out->drives = s->n;
+	out->problems = s->n_problems;
+	for (int i = 0; i < s->n; i++) {
+		int on = atomic_load(&s->drives[i].online);
+		out->online += on;
+		unresolved |= !on && s->drives[i].problem; /* a replace resolves it */
+	}
+	pthread_mutex_lock(&s->set_lock);
+	out->set_n = s->set.n;
+	for (int j = 0; j < s->set.n; j++) {
+		int found = 0;
+		for (int i = 0; i < s->n && !found; i++)
+			found = s->drives[i].pos == j && atomic_load(&s->drives[i].online);
+		out->missing += !found;
+	}
+	pthread_mutex_unlock(&s->set_lock);
+	if (s->set.n == 0)
+		out->missing = s->n - out->online;
+	out->degraded = out->missing > 0 || unresolved;
+}
+
+int data_store_problems(struct data_store *s, const char **out, int cap)
+{
+	for (int i = 0; i < s->n_problems && i < cap; i++)
+		out[i] = s->problems[i];
+	return s->n_problems;
 }
 
 int data_store_drive_replace(struct data_store *s, int i, int force, char *why, size_t cap)

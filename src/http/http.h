@@ -82,6 +82,14 @@ struct http_request {
 	const char *op;	     /* operation name for logs/metrics (static) */
 	const char *log_url; /* the target as the access log shows it, when it
 				must differ from url (secrets redacted); pool */
+	/* More for the access log, set by the handler (pool or static memory;
+	 * NULL: unknown). log_user is read when the request ends, so it may
+	 * point at a buffer filled in later (by authentication). */
+	const char *log_id;   /* request id */
+	const char *log_user; /* access key id; "" anonymous */
+	const char *log_bucket;
+	const char *log_key; /* log_key_len bytes */
+	size_t log_key_len;
 
 	/* Accounting. */
 	uint64_t start_us;

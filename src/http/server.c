@@ -204,22 +204,28 @@ static struct http_request *req_new(struct http_conn *c)
 
 static void req_log(struct http_request *r)
 {
-	char line[1024];
 	uint64_t us = (uint64_t)(cn_mono_ns() / 1000) - r->start_us;
-	int n;
 
 	cn_metrics_request(r->op ? r->op : "Unknown", r->status, us, r->bytes_in, r->bytes_out);
 	if (!cn_log_access_enabled())
 		return;
-	const char *url = r->log_url ? r->log_url : r->url;
-	n = snprintf(line, sizeof(line), "access %s %.*s %d in=%llu out=%llu us=%llu op=%s%s",
-		     r->method_str ? r->method_str : "-",
-		     (int)(url ? (strlen(url) > 512 ? 512 : strlen(url)) : 1), url ? url : "-",
-		     r->status, (unsigned long long)r->bytes_in, (unsigned long long)r->bytes_out,
-		     (unsigned long long)us, r->op ? r->op : "-", r->aborted ? " aborted" : "");
-	if (n > (int)sizeof(line) - 1)
-		n = sizeof(line) - 1;
-	cn_log_access(line, n);
+	struct cn_access a = {
+		.client = r->conn->peer,
+		.request_id = r->log_id,
+		.user = r->log_user,
+		.method = r->method_str,
+		.url = r->log_url ? r->log_url : r->url,
+		.op = r->op,
+		.bucket = r->log_bucket,
+		.key = r->log_key,
+		.key_len = r->log_key_len,
+		.status = r->status,
+		.bytes_in = r->bytes_in,
+		.bytes_out = r->bytes_out,
+		.duration_us = us,
+		.aborted = r->aborted,
+	};
+	cn_log_access(&a);
 }
 
 static void req_free(struct http_request *r)

@@ -81,13 +81,15 @@ static void hex_id(const uint8_t *id, char out[33])
 
 static json_t *scrub_json(const struct scrub_progress *p)
 {
-	return json_pack("{s:b,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "running", p->running,
-			 "passes", jint(p->passes), "blobs_checked", jint(p->blobs_checked),
-			 "bytes_checked", jint(p->bytes_checked), "blobs_bad", jint(p->blobs_bad),
-			 "shards_rebuilt", jint(p->shards_rebuilt), "unrecoverable",
-			 jint(p->unrecoverable), "queue_healed", jint(p->queue_healed),
-			 "heal_queue", jint(p->heal_queue_len), "backfill_shards",
-			 jint(p->backfill_shards), "backfill_failed", jint(p->backfill_failed));
+	return json_pack(
+		"{s:b,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "running", p->running,
+		"passes", jint(p->passes), "blobs_checked", jint(p->blobs_checked), "bytes_checked",
+		jint(p->bytes_checked), "blobs_bad", jint(p->blobs_bad), "shards_rebuilt",
+		jint(p->shards_rebuilt), "unrecoverable", jint(p->unrecoverable), "queue_healed",
+		jint(p->queue_healed), "heal_queue", jint(p->heal_queue_len), "backfill_shards",
+		jint(p->backfill_shards), "backfill_failed", jint(p->backfill_failed), "interval_s",
+		jint(p->interval_s), "rate_bytes_per_sec", jint(p->bytes_per_sec), "next_pass_s",
+		jint((uint64_t)(p->next_pass_ns / 1000000000LL)));
 }
 
 /* A replaced drive's rebuild: what is done, what is left, how fast. */
@@ -136,13 +138,29 @@ static void admin_status(struct s3_req *r)
 	buckets = json_array();
 	for (int i = 0; i < nd && i < 64; i++) {
 		hex_id(ds[i].id, id);
-		json_array_append_new(
-			drives, json_pack("{s:o,s:s,s:b,s:b,s:i,s:i,s:o,s:o,s:o}", "path",
-					  jstr(ds[i].path, strlen(ds[i].path)), "id", id, "online",
-					  ds[i].online, "rebuilding", ds[i].rebuilding, "position",
-					  ds[i].pos, "incarnation", (int)ds[i].incarnation, "total",
-					  jint(ds[i].total), "used", jint(ds[i].used), "free",
-					  jint(ds[i].free)));
+		json_t *dj = json_pack("{s:o,s:s,s:b,s:b,s:i,s:i,s:o,s:o,s:o}", "path",
+				       jstr(ds[i].path, strlen(ds[i].path)), "id", id, "online",
+				       ds[i].online, "rebuilding", ds[i].rebuilding, "position",
+				       ds[i].pos, "incarnation", (int)ds[i].incarnation, "total",
+				       jint(ds[i].total), "used", jint(ds[i].used), "free",
+				       jint(ds[i].free));
+		if (dj && ds[i].problem)
+			json_object_set_new(dj, "problem", json_string(ds[i].problem));
+		json_array_append_new(drives, dj);
+	}
+	{
+		/* the drive set as a whole: what the operator must act on */
+		struct data_set_health h;
+		const char *pb[64];
+		json_t *pj = json_array();
+		data_store_health(r->srv->data, &h);
+		int np = data_store_problems(r->srv->data, pb, 64);
+		for (int i = 0; i < np && i < 64; i++)
+			json_array_append_new(pj, jstr(pb[i], strlen(pb[i])));
+		json_object_set_new(doc, "drive_set",
+				    json_pack("{s:i,s:i,s:i,s:b,s:o}", "size", h.set_n, "online",
+					      h.online, "missing", h.missing, "degraded",
+					      h.degraded, "problems", pj));
 	}
 	for (size_t i = 0; i < nb; i++) {
 		struct meta_stats st;

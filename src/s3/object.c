@@ -764,8 +764,9 @@ void s3_op_get_object(struct s3_req *r)
 	/* S3 refuses it: a read cannot choose how the object was encrypted */
 	if (s3_header(r, "x-amz-server-side-encryption") ||
 	    s3_header(r, "x-amz-server-side-encryption-aws-kms-key-id")) {
-		r->err_msg = "Requests specifying Server Side Encryption with AWS KMS managed keys or "
-			     "AES256 are not supported for GET or HEAD requests";
+		r->err_msg =
+			"Requests specifying Server Side Encryption with AWS KMS managed keys or "
+			"AES256 are not supported for GET or HEAD requests";
 		rc = CN_EBADARG;
 		goto fail;
 	}

@@ -229,7 +229,11 @@ def test_rebuild_resumes_after_kill9(tmp_path, start_server):
     srv.kill()
     assert 0 < len(shard_files(dirs[2])) < n_shards
     srv = start_server(tmp_path, *dirs[1:], data_dir=dirs[0])
-    assert "resuming" in srv.log(), srv.log()
+    # the scrub thread logs it, possibly just after the server is ready
+    deadline = time.monotonic() + 10
+    while "resuming" not in srv.log():
+        assert time.monotonic() < deadline, srv.log()
+        time.sleep(0.05)
     check_all(make_client(srv), "kill9", want)
     st = wait_rebuilt(srv)
     rb = st["rebuild"]

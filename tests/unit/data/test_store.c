@@ -564,12 +564,113 @@ static void test_fsync_policy(void **state)
 	tdirs_free(&t);
 }
 
+/* Marker bytes of every drive, to prove a refused open wrote nothing. */
+static void markers(struct tdirs *t, int n, char (*out)[512])
+{
+	for (int i = 0; i < n; i++) {
+		char p[256];
+		snprintf(p, sizeof(p), "%s/.cairn-format", t->paths[i]);
+		memset(out[i], 0, 512);
+		FILE *f = fopen(p, "rb");
+		if (f) {
+			assert_true(fread(out[i], 1, 512, f) > 0);
+			fclose(f);
+		}
+	}
+}
+
+/* Drive-set checks: STRICT refuses a missing, left-out or swapped drive
+ * before writing anything; DEGRADED opens without it and reports it;
+ * LENIENT (the library default) keeps the drive offline as before; an empty
+ * directory at a known position is adopted in every mode. */
+static void test_set_checks(void **state)
+{
+	(void)state;
+	struct tdirs t;
+	struct data_store *s;
+	struct data_set_health h;
+	struct data_drive_stat st[4];
+	char before[4][512], after[4][512], cmd[256];
+	const char *pb[4];
+	struct data_options strict = {
+		.format_new = 1, .keep_first = 1, .set_check = DATA_SET_STRICT};
+	struct data_options degraded = strict;
+	degraded.set_check = DATA_SET_DEGRADED;
+
+	tdirs_make(&t, 4);
+	assert_int_equal(open_store(&t, 4, &strict, &s), 0);
+	data_store_health(s, &h);
+	assert_int_equal(h.set_n, 4);
+	assert_int_equal(h.online, 4);
+	assert_false(h.degraded);
+	assert_int_equal(data_store_problems(s, pb, 4), 0);
+	data_store_close(s);
+
+	/* Left out: 3 of 4 directories. */
+	markers(&t, 4, before);
+	assert_int_equal(open_store(&t, 3, &strict, &s), CN_EDRIVE);
+	markers(&t, 4, after);
+	assert_memory_equal(before, after, sizeof(before));
+	assert_int_equal(open_store(&t, 3, &degraded, &s), 0);
+	data_store_health(s, &h);
+	assert_true(h.degraded);
+	assert_int_equal(h.missing, 1);
+	assert_int_equal(h.online, 3);
+	assert_int_equal(data_store_problems(s, pb, 4), 1);
+	assert_non_null(strstr(pb[0], "drive 4 of the 4-drive set"));
+	data_store_close(s);
+
+	/* Swapped: d1 and d2 exchanged. */
+	char *tmp = t.paths[1];
+	t.paths[1] = t.paths[2];
+	t.paths[2] = tmp;
+	markers(&t, 4, before);
+	assert_int_equal(open_store(&t, 4, &strict, &s), CN_EDRIVE);
+	markers(&t, 4, after);
+	assert_memory_equal(before, after, sizeof(before));
+	assert_int_equal(open_store(&t, 4, &degraded, &s), 0);
+	data_store_stats(s, st, 4);
+	assert_false(st[1].online);
+	assert_false(st[2].online);
+	assert_string_equal(st[1].problem, "swapped");
+	data_store_close(s);
+	t.paths[2] = t.paths[1];
+	t.paths[1] = tmp;
+
+	/* Missing directory: refused in STRICT, offline in LENIENT. */
+	snprintf(cmd, sizeof(cmd), "mv %s %s.gone", t.paths[3], t.paths[3]);
+	assert_int_equal(system(cmd), 0);
+	assert_int_equal(open_store(&t, 4, &strict, &s), CN_EDRIVE);
+	assert_int_equal(access(t.paths[3], F_OK), -1); /* not created */
+	assert_int_equal(open_store(&t, 4, NULL, &s), 0);
+	data_store_stats(s, st, 4);
+	assert_false(st[3].online);
+	assert_string_equal(st[3].problem, "missing");
+	data_store_close(s);
+
+	/* An empty directory there is a replacement, even in STRICT. */
+	assert_int_equal(mkdir(t.paths[3], 0700), 0);
+	assert_int_equal(open_store(&t, 4, &strict, &s), 0);
+	data_store_health(s, &h);
+	assert_false(h.degraded);
+	data_store_stats(s, st, 4);
+	assert_true(st[3].online && st[3].rebuilding);
+	data_store_close(s);
+
+	/* The first directory is never served without, even DEGRADED. */
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", t.paths[0]);
+	assert_int_equal(system(cmd), 0);
+	assert_int_equal(open_store(&t, 4, &degraded, &s), CN_EDRIVE);
+	tdirs_free(&t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_format_and_reopen),
 		cmocka_unit_test(test_foreign_and_bad_markers),
 		cmocka_unit_test(test_missing_and_new_drives),
+		cmocka_unit_test(test_set_checks),
 		cmocka_unit_test(test_adopt_replacement),
 		cmocka_unit_test(test_unmount_detected),
 		cmocka_unit_test(test_free_space),
