@@ -35,6 +35,7 @@
 #include "core/log.h"
 #include "data/data.h"
 #include "http/http.h"
+#include "http/tls.h"
 #include "meta/meta.h"
 #include "s3/s3.h"
 
@@ -65,6 +66,10 @@ static void usage(FILE *f)
 		"  --max-connections N       open client connections at most (default: half\n"
 		"                            the file limit, up to 10000); see docs/SECURITY.md\n"
 		"  --quiet                   no access log\n"
+		"  --tls-cert FILE --tls-key FILE  serve HTTPS on --listen (PEM; the\n"
+		"                            certificate file holds the chain, leaf first);\n"
+		"                            SIGHUP re-reads both (docs/ARCHITECTURE.md, TLS)\n"
+		"  --listen-plain ADDR:PORT  also serve plain HTTP there (with --tls-cert)\n"
 		"  cluster mode (CAIRN_CLUSTER_SECRET, CAIRN_ROOT_USER/PASSWORD on every node):\n"
 		"  --node ADDR:PORT          this node's cluster address (one of --peers)\n"
 		"  --peers A:P,B:P,...       the first configuration (the same on every node)\n"
@@ -378,6 +383,9 @@ static int cmd_server(int argc, char **argv)
 		{"raft-snapshot-trailing", required_argument, 0, 1004},
 		{"no-sigv2", no_argument, 0, 1008},
 		{"lifecycle-day-seconds", required_argument, 0, 1009},
+		{"tls-cert", required_argument, 0, 1010},
+		{"tls-key", required_argument, 0, 1011},
+		{"listen-plain", required_argument, 0, 1012},
 		{"quiet", no_argument, 0, 'q'},
 		{"help", no_argument, 0, 'h'},
 		{0, 0, 0, 0},
@@ -418,6 +426,9 @@ static int cmd_server(int argc, char **argv)
 	static struct startup startup;
 	int startup_started = 0;
 	enum cred_source cred_src;
+	const char *tls_cert = NULL, *tls_key = NULL;
+	char plain_host[256] = "";
+	struct tls_server *tls = NULL;
 	int c, rc, ret = 1;
 	uint64_t v;
 	sigset_t sigs;
@@ -564,6 +575,20 @@ static int cmd_server(int argc, char **argv)
 			else
 				copt.snapshot_trailing = (unsigned)v;
 			break;
+		case 1010: tls_cert = optarg; break;
+		case 1011: tls_key = optarg; break;
+		case 1012: {
+			const char *colon = strrchr(optarg, ':');
+			if (!colon || colon == optarg ||
+			    (size_t)(colon - optarg) >= sizeof(plain_host) ||
+			    parse_u64(colon + 1, &v) || v > 65535)
+				return bad_usage("--listen-plain wants ADDR:PORT, got '%s'",
+						 optarg);
+			memcpy(plain_host, optarg, (size_t)(colon - optarg));
+			plain_host[colon - optarg] = 0;
+			hopt.plain_port = (int)v;
+			break;
+		}
 		case 'q': cn_log_set_access(0); break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
@@ -611,10 +636,29 @@ static int cmd_server(int argc, char **argv)
 		copt.secret = secret;
 		copt.secret_len = strlen(secret);
 	}
+	if (!tls_cert != !tls_key)
+		return bad_usage("%s", "--tls-cert and --tls-key go together");
+	if (plain_host[0] && !tls_cert)
+		return bad_usage("--listen-plain %s is for beside --tls-cert (--listen is plain "
+				 "HTTP already)",
+				 plain_host);
+	if (tls_cert) {
+		/* Before anything touches a drive: a bad certificate is a clean
+		 * start-up error. */
+		char why[512];
+		rc = tls_server_new(tls_cert, tls_key, why, sizeof(why), &tls);
+		if (rc) {
+			fprintf(stderr, "cairn: TLS: %s\n", why);
+			return 2;
+		}
+		hopt.tls = tls;
+		hopt.plain_host = plain_host[0] ? plain_host : NULL;
+	}
 	for (int i = optind; i < argc; i++) {
 		rc = mkdir_p(argv[i]);
 		if (rc) {
 			fprintf(stderr, "cairn: data directory %s: %s\n", argv[i], cn_strerror(rc));
+			tls_server_free(tls);
 			return 2;
 		}
 	}
@@ -624,6 +668,7 @@ static int cmd_server(int argc, char **argv)
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGINT);
 	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGHUP); /* TLS certificate reload */
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	/* Everything under a data directory is the server's alone; the modes
@@ -647,6 +692,7 @@ static int cmd_server(int argc, char **argv)
 	rc = data_store_open((const char *const *)&argv[optind], argc - optind, &dopt, &data);
 	if (rc) {
 		fprintf(stderr, "cairn: cannot open drives: %s\n", cn_strerror(rc));
+		tls_server_free(tls);
 		return 2;
 	}
 	snprintf(metadir, sizeof(metadir), "%s/.cairn/meta", argv[optind]);
@@ -800,7 +846,14 @@ static int cmd_server(int argc, char **argv)
 	} else {
 		s3_server_set_ready(s3, 1);
 	}
-	printf("cairn: S3 endpoint http://%s:%d\n", host, http_server_port(http));
+	if (tls) {
+		printf("cairn: S3 endpoint https://%s:%d (TLS)\n", host, http_server_port(http));
+		if (hopt.plain_host)
+			printf("cairn: plain-HTTP endpoint http://%s:%d\n", hopt.plain_host,
+			       http_server_plain_port(http));
+	} else {
+		printf("cairn: S3 endpoint http://%s:%d\n", host, http_server_port(http));
+	}
 	printf("cairn: region %s, data %s (%d drive%s)\n", cfg.region ? cfg.region : "us-east-1",
 	       argv[optind], argc - optind, argc - optind > 1 ? "s" : "");
 	printf("cairn: access key %s\n", user);
@@ -817,7 +870,17 @@ static int cmd_server(int argc, char **argv)
 	fflush(stdout);
 
 	int sig = 0;
-	sigwait(&sigs, &sig);
+	while (sigwait(&sigs, &sig) == 0 && sig == SIGHUP) {
+		char why[512];
+		if (!tls)
+			log_info("received SIGHUP: nothing to reload (no --tls-cert)");
+		else if (tls_server_reload(tls, why, sizeof(why)) == 0)
+			log_info("received SIGHUP: TLS certificate reloaded from %s", tls_cert);
+		else
+			log_error("received SIGHUP: TLS reload failed, keeping the old "
+				  "certificate: %s",
+				  why);
+	}
 	log_info("received %s, shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
 	if (startup_started) {
 		atomic_store(&startup.stop, 1);
@@ -856,6 +919,7 @@ out:
 		meta_store_close(meta);
 	s3_server_free(s3);
 	data_store_close(data);
+	tls_server_free(tls); /* after the listener: connections used it */
 	if (ret == 1 && rc)
 		fprintf(stderr, "cairn: %s\n", cn_strerror(rc));
 	return ret;
