@@ -1387,14 +1387,19 @@ static void refuse(struct http_worker *w, uv_stream_t *server)
 	struct http_server *srv = w->srv;
 	struct refused *x = NULL;
 	uv_buf_t b = uv_buf_init((char *)refuse_msg, sizeof(refuse_msg) - 1);
+	/* A TLS client could not read a plain answer: it is just closed. */
+	int plain_answer = !(srv->opt.tls && server == (uv_stream_t *)&w->listener);
 
-	if (atomic_fetch_add(&srv->n_refused, 1) < (int)srv->opt.max_connections)
+	if (plain_answer && atomic_fetch_add(&srv->n_refused, 1) < (int)srv->opt.max_connections)
 		x = calloc(1, sizeof(*x));
 	if (!x) {
 		uv_tcp_t *t = malloc(sizeof(*t));
-		atomic_fetch_sub(&srv->n_refused, 1);
+		if (plain_answer)
+			atomic_fetch_sub(&srv->n_refused, 1);
+		else
+			cn_metrics_refused();
 		if (t && uv_tcp_init(&w->loop, t) == 0) {
-			if (uv_accept(server, (uv_stream_t *)t) == 0)
+			if (uv_accept(server, (uv_stream_t *)t) == 0 && plain_answer)
 				uv_try_write((uv_stream_t *)t, &b, 1);
 			uv_close((uv_handle_t *)t, (uv_close_cb)free);
 		} else {

@@ -305,7 +305,8 @@ size_t tls_conn_take_out(struct tls_conn *t, void *out, size_t cap)
 
 void tls_conn_shutdown(struct tls_conn *t)
 {
-	if (!SSL_is_init_finished(t->ssl))
+	/* Never after a fatal error: OpenSSL forbids it (and it is moot). */
+	if (!SSL_is_init_finished(t->ssl) || t->err[0])
 		return;
 	ERR_clear_error();
 	SSL_shutdown(t->ssl);
