@@ -254,6 +254,7 @@ struct wreq {
 	http_write_cb cb;
 	void *arg;
 	size_t len;
+	char *ext;    /* TLS: the ciphertext being written (malloc'd), or NULL */
 	char owned[]; /* for copies */
 };
 
@@ -275,6 +276,7 @@ static void on_written(uv_write_t *w, int status)
 		wr->cb(r, status ? -EPIPE : 0, wr->arg);
 		c->in_cb--;
 	}
+	free(wr->ext);
 	free(wr);
 	conn_maybe_finish(c);
 }
@@ -283,77 +285,77 @@ static void on_written(uv_write_t *w, int status)
  * written as it comes; a queued one frees itself when written. */
 struct owrite {
 	uv_write_t w;
-	char data[];
+	char *data; /* from tls_conn_take_out_buf */
 };
 
 static void on_owritten(uv_write_t *w, int status)
 {
+	struct owrite *o = (struct owrite *)w;
 	(void)status;
-	free(w);
+	free(o->data);
+	free(o);
 }
 
 static int tls_flush(struct http_conn *c)
 {
-	size_t n = tls_conn_out_len(c->tls);
 	struct owrite *o;
 	uv_buf_t b;
+	size_t n;
+	char *data;
 	int sent;
 
-	if (n == 0 || c->closing)
+	if (tls_conn_out_len(c->tls) == 0 || c->closing)
 		return 0;
-	o = malloc(sizeof(*o) + n);
-	if (!o)
-		return CN_ENOMEM;
-	n = tls_conn_take_out(c->tls, o->data, n);
-	b = uv_buf_init(o->data, (unsigned)n);
+	data = tls_conn_take_out_buf(c->tls, &n);
+	b = uv_buf_init(data, (unsigned)n);
 	/* uv_try_write refuses while anything is queued, so order holds. */
 	sent = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
 	if (sent == (int)n || (sent < 0 && sent != UV_EAGAIN)) {
-		free(o);
+		free(data);
 		return sent < 0 ? sent : 0;
 	}
 	if (sent > 0) {
 		b.base += sent;
 		b.len -= (size_t)sent;
 	}
+	o = malloc(sizeof(*o));
+	if (!o) {
+		free(data);
+		return CN_ENOMEM;
+	}
+	o->data = data;
 	if ((sent = uv_write(&o->w, (uv_stream_t *)&c->tcp, &b, 1, on_owritten)) != 0) {
+		free(data);
 		free(o);
 		return sent;
 	}
 	return 0;
 }
 
-/* write_buf over TLS: encrypts the buffers into one owned ciphertext
- * buffer now, so buf is no longer needed; cb still runs when the socket
- * took the ciphertext, which paces the handler as on plain sockets. */
-static int write_tls(struct http_request *r, uv_buf_t *b, int nb, http_write_cb cb, void *arg)
+/* Writes the ciphertext of plain bytes just encrypted (taken from the
+ * session: no copy), cb (may be NULL) when the socket took it. */
+static int send_cipher(struct http_request *r, size_t plain, http_write_cb cb, void *arg)
 {
 	struct http_conn *c = r->conn;
-	size_t plain = 0, n, off = 0;
+	size_t n, off = 0;
 	struct wreq *wr;
 	uv_buf_t out;
 	int rc;
 
-	for (int i = 0; i < nb; i++) {
-		rc = tls_conn_write(c->tls, b[i].base, b[i].len);
-		if (rc)
-			return rc;
-		plain += b[i].len;
-	}
-	n = tls_conn_out_len(c->tls);
-	wr = malloc(sizeof(*wr) + n);
+	wr = malloc(sizeof(*wr));
 	if (!wr)
 		return CN_ENOMEM;
-	n = tls_conn_take_out(c->tls, wr->owned, n);
+	wr->ext = tls_conn_take_out_buf(c->tls, &n);
 	wr->req = r;
 	wr->cb = cb;
 	wr->arg = arg;
 	wr->len = plain;
 	if (!cb && r->n_pending_writes == 0) {
 		/* As on plain sockets: a small response leaves in one syscall. */
-		out = uv_buf_init(wr->owned, (unsigned)n);
+		out = uv_buf_init(wr->ext, (unsigned)n);
 		int sent = uv_try_write((uv_stream_t *)&c->tcp, &out, 1);
 		if (sent == (int)n || (sent < 0 && sent != UV_EAGAIN)) {
+			free(wr->ext);
 			free(wr);
 			if (sent < 0)
 				return sent;
@@ -363,15 +365,53 @@ static int write_tls(struct http_request *r, uv_buf_t *b, int nb, http_write_cb 
 		if (sent > 0)
 			off = (size_t)sent;
 	}
-	out = uv_buf_init(wr->owned + off, (unsigned)(n - off));
+	out = uv_buf_init(wr->ext + off, (unsigned)(n - off));
 	rc = uv_write(&wr->w, (uv_stream_t *)&c->tcp, &out, 1, on_written);
 	if (rc) {
+		free(wr->ext);
 		free(wr);
 		return rc;
 	}
 	r->n_pending_writes++;
 	if (c->state == ST_DONE)
 		arm_timer(c, TK_BODY, c->w->srv->opt.body_timeout_ms);
+	return 0;
+}
+
+/* write_buf over TLS: encrypts the buffers now (buf is no longer needed on
+ * return), in pieces of TLS_WCHUNK plain bytes, each written as encrypted;
+ * cb rides on the last piece, so it still runs when the socket took
+ * everything, which paces the handler as on plain sockets. Pieces that
+ * size come from malloc's arena and are reused warm: one ciphertext buffer
+ * per 1 MiB response was a fresh mmap each time, and its page faults cost
+ * more than the encryption. */
+#define TLS_WCHUNK (64 * 1024)
+static int write_tls(struct http_request *r, uv_buf_t *b, int nb, http_write_cb cb, void *arg)
+{
+	struct http_conn *c = r->conn;
+	size_t off = 0;
+	int i = 0, rc;
+
+	do {
+		size_t plain = 0;
+		while (i < nb && plain < TLS_WCHUNK) {
+			size_t take = b[i].len - off;
+			if (take > TLS_WCHUNK - plain)
+				take = TLS_WCHUNK - plain;
+			rc = tls_conn_write(c->tls, b[i].base + off, take);
+			if (rc)
+				return rc;
+			plain += take;
+			off += take;
+			if (off == b[i].len) {
+				i++;
+				off = 0;
+			}
+		}
+		rc = send_cipher(r, plain, i == nb ? cb : NULL, i == nb ? arg : NULL);
+		if (rc)
+			return rc;
+	} while (i < nb);
 	return 0;
 }
 
@@ -424,6 +464,7 @@ static int write_buf(struct http_request *r, const void *buf, size_t len, int co
 	wr = malloc(sizeof(*wr) + (copy ? len : 0));
 	if (!wr)
 		return CN_ENOMEM;
+	wr->ext = NULL;
 	wr->req = r;
 	wr->cb = cb;
 	wr->arg = arg;

@@ -1,9 +1,13 @@
 /*
  * http/tls.c — OpenSSL glue for the HTTP front end (see tls.h).
  *
- * Every SSL object sits between two memory BIOs: the loop feeds what the
- * socket delivered into rbio and writes out whatever OpenSSL left in wbio.
- * OpenSSL never sees a descriptor, so no call here can block a loop.
+ * Every SSL object sits between two BIOs: the loop feeds what the socket
+ * delivered into rbio (a memory BIO) and writes out whatever OpenSSL left
+ * in wbio. wbio is our own sink BIO appending to one malloc'd buffer that
+ * tls_conn_take_out_buf hands over whole: a response is encrypted straight
+ * into the buffer the socket write uses (a memory BIO would cost a zeroed
+ * growth, a copy out and a cleanse per write). OpenSSL never sees a
+ * descriptor, so no call here can block a loop.
  *
  * The context pointer is the only state shared between threads: a mutex
  * guards it for the instant SSL_new takes its reference and for the swap in
@@ -15,6 +19,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,9 +38,68 @@ struct tls_server {
 struct tls_conn {
 	SSL *ssl;
 	BIO *rbio; /* ciphertext from the peer (owned by ssl) */
-	BIO *wbio; /* ciphertext for the peer (owned by ssl) */
+	BIO *wbio; /* ciphertext for the peer (owned by ssl): appends to out */
+	char *out; /* ciphertext for the peer, malloc'd */
+	size_t out_len, out_cap;
+	int out_failed; /* an append did not fit in memory */
 	char err[160];
 };
+
+/* ---- the sink BIO behind wbio ---- */
+
+static int out_reserve(struct tls_conn *t, size_t more)
+{
+	size_t need = t->out_len + more, cap = t->out_cap;
+	char *p;
+
+	if (need <= t->out_cap)
+		return 0;
+	/* A fresh buffer gets what is asked (the writer reserves a whole
+	 * piece); only appends to a live one grow it geometrically. */
+	if (!cap)
+		cap = (need + 4095) & ~(size_t)4095;
+	while (cap < need)
+		cap *= 2;
+	p = realloc(t->out, cap);
+	if (!p)
+		return CN_ENOMEM;
+	t->out = p;
+	t->out_cap = cap;
+	return 0;
+}
+
+static int sink_write(BIO *b, const char *buf, int len)
+{
+	struct tls_conn *t = BIO_get_data(b);
+
+	if (len <= 0)
+		return 0;
+	if (out_reserve(t, (size_t)len)) {
+		t->out_failed = 1;
+		return -1;
+	}
+	memcpy(t->out + t->out_len, buf, (size_t)len);
+	t->out_len += (size_t)len;
+	return len;
+}
+
+static long sink_ctrl(BIO *b, int cmd, long num, void *ptr)
+{
+	(void)b, (void)num, (void)ptr;
+	/* Always flushed; nothing is pending inside the BIO itself. */
+	return cmd == BIO_CTRL_FLUSH ? 1 : 0;
+}
+
+static BIO_METHOD *sink_method;
+static pthread_once_t sink_once = PTHREAD_ONCE_INIT;
+
+static void sink_init(void)
+{
+	BIO_METHOD *m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "cairn-out");
+
+	if (m && BIO_meth_set_write(m, sink_write) && BIO_meth_set_ctrl(m, sink_ctrl))
+		sink_method = m;
+}
 
 /* TLS 1.2: ECDHE key exchange with AEAD ciphers only (no CBC, no RSA key
  * transport, no DHE). TLS 1.3 suites are all AEAD; the list fixes the order. */
@@ -181,8 +245,9 @@ int tls_conn_new(struct tls_server *s, struct tls_conn **out)
 	pthread_mutex_lock(&s->lock);
 	t->ssl = SSL_new(s->ctx);
 	pthread_mutex_unlock(&s->lock);
+	pthread_once(&sink_once, sink_init);
 	t->rbio = BIO_new(BIO_s_mem());
-	t->wbio = BIO_new(BIO_s_mem());
+	t->wbio = sink_method ? BIO_new(sink_method) : NULL;
 	if (!t->ssl || !t->rbio || !t->wbio) {
 		BIO_free(t->rbio);
 		BIO_free(t->wbio);
@@ -193,6 +258,8 @@ int tls_conn_new(struct tls_server *s, struct tls_conn **out)
 	}
 	/* An empty rbio means "wait for more", never end of stream. */
 	BIO_set_mem_eof_return(t->rbio, -1);
+	BIO_set_data(t->wbio, t);
+	BIO_set_init(t->wbio, 1);
 	SSL_set_bio(t->ssl, t->rbio, t->wbio);
 	SSL_set_accept_state(t->ssl);
 	*out = t;
@@ -204,6 +271,7 @@ void tls_conn_free(struct tls_conn *t)
 	if (!t)
 		return;
 	SSL_free(t->ssl); /* frees both BIOs */
+	free(t->out);
 	free(t);
 }
 
@@ -270,13 +338,17 @@ int tls_conn_pending(const struct tls_conn *t)
 
 int tls_conn_write(struct tls_conn *t, const void *buf, size_t len)
 {
+	/* Room for the records' framing too (TLS 1.2 GCM: 29 bytes per 16 KiB
+	 * record, TLS 1.3: 22), so encrypting never reallocates. */
+	if (out_reserve(t, len + (len / 16384 + 1) * 64))
+		return CN_ENOMEM;
 	ERR_clear_error();
 	while (len > 0) {
 		/* Memory BIOs grow: a complete write never waits. */
 		int n = SSL_write(t->ssl, buf, len > INT_MAX ? INT_MAX : (int)len);
-		if (n <= 0) {
+		if (n <= 0 || t->out_failed) {
 			fail_with(t, SSL_get_error(t->ssl, n));
-			return -EPIPE;
+			return t->out_failed ? CN_ENOMEM : -EPIPE;
 		}
 		buf = (const char *)buf + n;
 		len -= (size_t)n;
@@ -286,21 +358,29 @@ int tls_conn_write(struct tls_conn *t, const void *buf, size_t len)
 
 size_t tls_conn_out_len(const struct tls_conn *t)
 {
-	return BIO_ctrl_pending(t->wbio);
+	return t->out_len;
 }
 
 size_t tls_conn_take_out(struct tls_conn *t, void *out, size_t cap)
 {
-	size_t done = 0;
+	size_t n = t->out_len < cap ? t->out_len : cap;
 
-	while (done < cap) {
-		int n = BIO_read(t->wbio, (char *)out + done,
-				 cap - done > INT_MAX ? INT_MAX : (int)(cap - done));
-		if (n <= 0)
-			break;
-		done += (size_t)n;
-	}
-	return done;
+	memcpy(out, t->out, n);
+	memmove(t->out, t->out + n, t->out_len - n);
+	t->out_len -= n;
+	return n;
+}
+
+char *tls_conn_take_out_buf(struct tls_conn *t, size_t *len)
+{
+	char *p = t->out;
+
+	*len = t->out_len;
+	if (!p)
+		return NULL;
+	t->out = NULL;
+	t->out_len = t->out_cap = 0;
+	return p;
 }
 
 void tls_conn_shutdown(struct tls_conn *t)

@@ -13,7 +13,7 @@
  * Data flow (all on the connection's loop thread):
  *
  *   socket bytes --tls_conn_feed--> [rbio] --tls_conn_read--> plaintext
- *   plaintext --tls_conn_write--> [wbio] --tls_conn_take_out--> socket bytes
+ *   plaintext --tls_conn_write--> [out buffer] --tls_conn_take_out_buf--> socket
  *
  * tls_conn_read also drives the handshake; whatever it or tls_conn_write
  * produced for the peer (handshake records, alerts, session tickets, the
@@ -68,10 +68,13 @@ int tls_conn_ready(const struct tls_conn *t);
 int tls_conn_pending(const struct tls_conn *t);
 /* Encrypts all of buf (the handshake must be complete). 0 or an error. */
 int tls_conn_write(struct tls_conn *t, const void *buf, size_t len);
-/* Bytes waiting for the peer; tls_conn_take_out moves up to cap of them to
+/* Bytes waiting for the peer; tls_conn_take_out copies up to cap of them to
  * out and returns how many. */
 size_t tls_conn_out_len(const struct tls_conn *t);
 size_t tls_conn_take_out(struct tls_conn *t, void *out, size_t cap);
+/* All bytes waiting for the peer, without a copy: returns the buffer
+ * (owned by the caller: free()) and its length in *len, NULL when empty. */
+char *tls_conn_take_out_buf(struct tls_conn *t, size_t *len);
 /* Queues close_notify (then take the output). */
 void tls_conn_shutdown(struct tls_conn *t);
 /* The last failure, for a log line ("" when none). */
