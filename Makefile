@@ -29,7 +29,7 @@ ifeq ($(origin CC),default)
 CC := cc
 endif
 BUILD ?= build
-PKGS := libuv lmdb libisal libxxhash libcrypto expat jansson raft
+PKGS := libuv lmdb libisal libxxhash libssl libcrypto expat jansson raft
 OPT ?= -O2
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)

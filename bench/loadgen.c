@@ -2,7 +2,8 @@
  * bench/loadgen.c — S3 load generator (benchmarks only; not part of the server
  * and not run by `make test`).
  *
- * Drives an S3 endpoint (SigV4 signed by libcurl) or a plain HTTP server such
+ * Drives an S3 endpoint (SigV4 signed by libcurl; https:// with --cacert for
+ * cairn's TLS listener) or a plain HTTP server such
  * as nginx (--no-sign) with one of the workloads put/get/head/list/delete/
  * mixed, from --threads threads each running a libcurl multi handle with its
  * share of --concurrency keep-alive connections. `files` writes the same
@@ -42,8 +43,9 @@ struct config {
 	const char *access, *secret, *region;
 	const char *dir; /* files: where to write */
 	const char *label;
-	int op;	       /* enum op, or -1 mixed, -2 files */
-	int mix[OP_N]; /* mixed: weights */
+	const char *cacert; /* https: the CA bundle that verifies the server */
+	int op;		    /* enum op, or -1 mixed, -2 files */
+	int mix[OP_N];	    /* mixed: weights */
 	uint64_t size;
 	uint64_t keys;	 /* key space for get/head/mixed (default: count or 1000) */
 	uint64_t count;	 /* total ops (list: walks); 0 = until duration */
@@ -281,6 +283,8 @@ static void set_common(struct conn *c)
 	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
 	curl_easy_setopt(e, CURLOPT_HTTPHEADER, c->hdrs);
+	if (cfg.cacert)
+		curl_easy_setopt(e, CURLOPT_CAINFO, cfg.cacert);
 	if (cfg.sign) {
 		char userpwd[512], prov[128];
 		snprintf(userpwd, sizeof(userpwd), "%s:%s", cfg.access, cfg.secret);
@@ -605,6 +609,8 @@ static int create_bucket(void)
 	snprintf(userpwd, sizeof(userpwd), "%s:%s", cfg.access, cfg.secret);
 	snprintf(prov, sizeof(prov), "aws:amz:%s:s3", cfg.region);
 	curl_easy_setopt(e, CURLOPT_URL, url);
+	if (cfg.cacert)
+		curl_easy_setopt(e, CURLOPT_CAINFO, cfg.cacert);
 	curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, "PUT");
 	curl_easy_setopt(e, CURLOPT_AWS_SIGV4, prov);
 	curl_easy_setopt(e, CURLOPT_USERPWD, userpwd);
@@ -685,7 +691,8 @@ static void usage(void)
 {
 	fprintf(stderr,
 		"usage: loadgen [options] put|get|head|list|delete|mixed|files\n"
-		"  -e, --endpoint URL     http://127.0.0.1:9000 (loopback only)\n"
+		"  -e, --endpoint URL     http://127.0.0.1:9000 (loopback only; or https://)\n"
+		"      --cacert FILE      CA bundle verifying an https:// endpoint\n"
 		"  -b, --bucket NAME      bucket (default bench)\n"
 		"  -p, --prefix P         key prefix (default obj-); keys are P%%08d\n"
 		"  -s, --size N[KMG]      object size (default 4K)\n"
@@ -717,13 +724,25 @@ static const char *env2(const char *a, const char *b, const char *def)
 
 static void parse_args(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{"endpoint", 1, 0, 'e'},  {"bucket", 1, 0, 'b'},	{"prefix", 1, 0, 'p'},
-		{"size", 1, 0, 's'},	  {"concurrency", 1, 0, 'c'},	{"threads", 1, 0, 't'},
-		{"duration", 1, 0, 'd'},  {"count", 1, 0, 'n'},		{"keys", 1, 0, 'k'},
-		{"mix", 1, 0, 'M'},	  {"max-keys", 1, 0, 'K'},	{"no-sign", 0, 0, 'S'},
-		{"no-verify", 0, 0, 'V'}, {"create-bucket", 0, 0, 'C'}, {"dir", 1, 0, 'D'},
-		{"label", 1, 0, 'L'},	  {"help", 0, 0, 'h'},		{0, 0, 0, 0}};
+	static const struct option opts[] = {{"endpoint", 1, 0, 'e'},
+					     {"bucket", 1, 0, 'b'},
+					     {"prefix", 1, 0, 'p'},
+					     {"size", 1, 0, 's'},
+					     {"concurrency", 1, 0, 'c'},
+					     {"threads", 1, 0, 't'},
+					     {"duration", 1, 0, 'd'},
+					     {"count", 1, 0, 'n'},
+					     {"keys", 1, 0, 'k'},
+					     {"mix", 1, 0, 'M'},
+					     {"max-keys", 1, 0, 'K'},
+					     {"no-sign", 0, 0, 'S'},
+					     {"no-verify", 0, 0, 'V'},
+					     {"create-bucket", 0, 0, 'C'},
+					     {"dir", 1, 0, 'D'},
+					     {"label", 1, 0, 'L'},
+					     {"cacert", 1, 0, 'A'},
+					     {"help", 0, 0, 'h'},
+					     {0, 0, 0, 0}};
 	const char *w;
 	int ch;
 
@@ -744,6 +763,7 @@ static void parse_args(int argc, char **argv)
 	while ((ch = getopt_long(argc, argv, "e:b:p:s:c:t:d:n:k:h", opts, NULL)) != -1) {
 		switch (ch) {
 		case 'e': cfg.endpoint = optarg; break;
+		case 'A': cfg.cacert = optarg; break;
 		case 'b': cfg.bucket = optarg; break;
 		case 'p': cfg.prefix = optarg; break;
 		case 's': cfg.size = parse_size(optarg); break;
@@ -787,9 +807,11 @@ static void parse_args(int argc, char **argv)
 		exit(2);
 	}
 	/* The benchmark rules: traffic only to loopback. */
-	if (strncmp(cfg.endpoint, "http://127.", 11) != 0 &&
-	    strncmp(cfg.endpoint, "http://localhost", 16) != 0 &&
-	    strncmp(cfg.endpoint, "http://[::1]", 12) != 0) {
+	const char *host = strncmp(cfg.endpoint, "https://", 8) == 0  ? cfg.endpoint + 8
+			   : strncmp(cfg.endpoint, "http://", 7) == 0 ? cfg.endpoint + 7
+								      : "";
+	if (strncmp(host, "127.", 4) != 0 && strncmp(host, "localhost", 9) != 0 &&
+	    strncmp(host, "[::1]", 5) != 0) {
 		fprintf(stderr, "loadgen: endpoint must be a loopback address\n");
 		exit(2);
 	}

@@ -9,6 +9,11 @@
 # medians and the median of the paired cairn/nginx ratios. The table is printed
 # and appended to bench/RESULTS.md with the machine and date.
 #
+# TLS cost: the server also listens with TLS (a throwaway CA and certificate
+# made here with the openssl CLI); the plain rows use its --listen-plain
+# port, and TLS GET rows (4 KiB, 1 MiB) run in the same alternation against
+# the TLS port, reported as a ratio to the plain rows of the same run.
+#
 # Knobs: BENCH_SECS (per timed row, default 10), BENCH_RUNS (3),
 # BENCH_LIST_KEYS (100000), BENCH_BIG (1G), BENCH_NO_RESULTS=1 (do not append).
 # Benchmarks are not tests: nothing here is part of `make test`.
@@ -25,6 +30,7 @@ CAIRN=$BUILD/cairn
 for f in "$LG" "$CAIRN"; do
 	[ -x "$f" ] || { echo "run.sh: $f not built (make all bench-bins)" >&2; exit 2; }
 done
+command -v openssl >/dev/null || { echo "run.sh: openssl CLI missing (scripts/install-deps.sh bench)" >&2; exit 2; }
 command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || { echo "run.sh: nginx missing (scripts/install-deps.sh bench)" >&2; exit 2; }
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 
@@ -58,12 +64,24 @@ CAIRN_ROOT_PASSWORD=$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')
 export CAIRN_ROOT_PASSWORD
 
 # ---- cairn ----
+# A CA and a server certificate for 127.0.0.1 (P-256, as a production setup
+# would likely pick; RSA costs more per handshake, not per byte).
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+	-keyout "$TMP/ca.key" -out "$TMP/ca.pem" -subj "/CN=cairn bench CA" 2>/dev/null
+openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$TMP/tls.key" \
+	-out "$TMP/tls.csr" -subj "/CN=127.0.0.1" 2>/dev/null
+printf 'subjectAltName=IP:127.0.0.1\n' >"$TMP/tls.ext"
+openssl x509 -req -in "$TMP/tls.csr" -CA "$TMP/ca.pem" -CAkey "$TMP/ca.key" -CAcreateserial \
+	-days 2 -extfile "$TMP/tls.ext" -out "$TMP/tls.pem" 2>/dev/null
 CPORT=$(free_port)
+TPORT=$(free_port)
 mkdir -p "$TMP/cairn"
-"$CAIRN" server --listen "127.0.0.1:$CPORT" --quiet "$TMP/cairn" >"$TMP/cairn.log" 2>&1 &
+"$CAIRN" server --listen "127.0.0.1:$TPORT" --tls-cert "$TMP/tls.pem" --tls-key "$TMP/tls.key" \
+	--listen-plain "127.0.0.1:$CPORT" --quiet "$TMP/cairn" >"$TMP/cairn.log" 2>&1 &
 CAIRN_PID=$!
 wait_port "$CPORT" "$CAIRN_PID" || { cat "$TMP/cairn.log" >&2; echo "run.sh: cairn did not start" >&2; exit 1; }
 CE=http://127.0.0.1:$CPORT
+TE=https://127.0.0.1:$TPORT
 
 # Every loadgen run appends its RESULT lines (tagged with --label) here.
 RES=$TMP/results
@@ -135,6 +153,8 @@ for i in $(seq "$RUNS"); do
 	lg get4k.nginx -e "$NE" -b bench -p g4k- -s 4K -k $N4K -c 32 -d "$SECS" get
 	lg get1m.cairn -e "$CE" -b bench -p g1m- -s 1M -k $N1M -c 8 -d "$SECS" get
 	lg get1m.nginx -e "$NE" -b bench -p g1m- -s 1M -k $N1M -c 8 -d "$SECS" get
+	lg get4k.tls -e "$TE" --cacert "$TMP/ca.pem" -b bench -p g4k- -s 4K -k $N4K -c 32 -d "$SECS" get
+	lg get1m.tls -e "$TE" --cacert "$TMP/ca.pem" -b bench -p g1m- -s 1M -k $N1M -c 8 -d "$SECS" get
 	lg getbig.cairn -e "$CE" -b bench -p big- -s "$BIG" -k 1 -c 1 -n 1 get
 	lg getbig.nginx -e "$NE" -b bench -p big- -s "$BIG" -k 1 -c 1 -n 1 get
 done
@@ -186,6 +206,22 @@ row_get() { # NAME BASE
 		"$(ratio "$b" "$3")"
 }
 
+# TLS rows: paired TLS/plain ratios of KEY, run by run (plain = the cairn
+# run just before, on the --listen-plain port of the same server).
+tls_ratio() {
+	paste <(field "$1.tls" get "$2") <(field "$1.cairn" get "$2") |
+		awk '$2 > 0 { printf "%.3f\n", $1 / $2 }' | median
+}
+row_tls() { # NAME BASE KEY
+	local b=$2
+	printf '| %s | %s | %s | %s | %s | %s | %s | %s | **%s×** |\n' "$1" \
+		"$(fmt "$(med "$b.cairn" get ops_s)")" "$(fmt "$(med "$b.cairn" get mib_s)")" \
+		"$(fmt "$(med "$b.tls" get ops_s)")" "$(fmt "$(med "$b.tls" get mib_s)")" \
+		"$(fmtms "$(med "$b.tls" get p50_ms)")" "$(fmtms "$(med "$b.tls" get p99_ms)")" \
+		"$(($(sum "$b.tls" get errors) + $(sum "$b.tls" get verify_fail)))" \
+		"$(tls_ratio "$b" "$3")"
+}
+
 TABLE=$TMP/table
 {
 	echo "| row | cairn ops/s | cairn MiB/s | p50 ms | p99 ms | errors | nginx ops/s | nginx MiB/s | cairn/nginx |"
@@ -206,6 +242,14 @@ TABLE=$TMP/table
 			"$LIST_KEYS" "$(field list listwalk walks)" "$(field list listwalk keys_listed)" \
 			"$(fmtms "$(field list listwalk walk_p50_ms)")"
 	fi
+	echo
+	echo "TLS cost (same server, same run: plain rows on its --listen-plain port; TLS 1.3," \
+		"$(openssl version | cut -d' ' -f1-2), P-256 certificate, keep-alive connections):"
+	echo
+	echo "| row | plain ops/s | plain MiB/s | TLS ops/s | TLS MiB/s | TLS p50 ms | TLS p99 ms | TLS errors | TLS/plain |"
+	echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+	row_tls "GET 4 KiB, c=32" get4k ops_s
+	row_tls "GET 1 MiB, c=8" get1m mib_s
 	echo
 	echo "cairn peak RSS (VmHWM): $((RSS_KB / 1024)) MiB."
 	echo "GET rows: median of $RUNS runs alternating cairn/nginx; ratio = median of paired ratios" \

@@ -42,6 +42,7 @@
 #include "core/log.h"
 #include "data/data.h"
 #include "http/http.h"
+#include "http/tls.h"
 #include "meta/meta.h"
 #include "s3/s3.h"
 
@@ -87,6 +88,10 @@ static void usage(FILE *f)
 		"  --allow-degraded          serve even when a drive of the set is missing,\n"
 		"                            swapped or foreign (it stays offline; logged\n"
 		"                            at start and every --degraded-warn-s, 300)\n"
+		"  --tls-cert FILE --tls-key FILE  serve HTTPS on --listen (PEM; the\n"
+		"                            certificate file holds the chain, leaf first);\n"
+		"                            SIGHUP re-reads both (docs/ARCHITECTURE.md, TLS)\n"
+		"  --listen-plain ADDR:PORT  also serve plain HTTP there (with --tls-cert)\n"
 		"  cluster mode (CAIRN_CLUSTER_SECRET, CAIRN_ROOT_USER/PASSWORD on every node):\n"
 		"  --node ADDR:PORT          this node's cluster address (one of --peers)\n"
 		"  --peers A:P,B:P,...       the first configuration (the same on every node)\n"
@@ -508,10 +513,13 @@ static int cmd_server(int argc, char **argv)
 		{"no-sigv2", no_argument, 0, 1008},
 		{"allow-insecure-ssec", no_argument, 0, 1020},
 		{"lifecycle-day-seconds", required_argument, 0, 1009},
+		{"tls-cert", required_argument, 0, 1010},
+		{"tls-key", required_argument, 0, 1011},
+		{"listen-plain", required_argument, 0, 1012},
 		{"quiet", no_argument, 0, 'q'},
-		{"allow-degraded", no_argument, 0, 1010},
-		{"log-format", required_argument, 0, 1012},
-		{"degraded-warn-s", required_argument, 0, 1011},
+		{"allow-degraded", no_argument, 0, 1030},
+		{"log-format", required_argument, 0, 1032},
+		{"degraded-warn-s", required_argument, 0, 1031},
 		{"help", no_argument, 0, 'h'},
 		{0, 0, 0, 0},
 	};
@@ -555,6 +563,9 @@ static int cmd_server(int argc, char **argv)
 	char key_fp[CN_FP_LEN + 1];
 	int cred_rc, allow_degraded = 0, listen_fd = -1, node_fd = -1, node_port = 0;
 	unsigned degraded_warn_s = 300;
+	const char *tls_cert = NULL, *tls_key = NULL;
+	char plain_host[256] = "";
+	struct tls_server *tls = NULL;
 	int c, rc, ret = 1;
 	uint64_t v;
 	sigset_t sigs;
@@ -703,9 +714,23 @@ static int cmd_server(int argc, char **argv)
 			else
 				copt.snapshot_trailing = (unsigned)v;
 			break;
+		case 1010: tls_cert = optarg; break;
+		case 1011: tls_key = optarg; break;
+		case 1012: {
+			const char *colon = strrchr(optarg, ':');
+			if (!colon || colon == optarg ||
+			    (size_t)(colon - optarg) >= sizeof(plain_host) ||
+			    parse_u64(colon + 1, &v) || v > 65535)
+				return bad_usage("--listen-plain wants ADDR:PORT, got '%s'",
+						 optarg);
+			memcpy(plain_host, optarg, (size_t)(colon - optarg));
+			plain_host[colon - optarg] = 0;
+			hopt.plain_port = (int)v;
+			break;
+		}
 		case 'q': cn_log_set_access(0); break;
-		case 1010: allow_degraded = 1; break;
-		case 1012:
+		case 1030: allow_degraded = 1; break;
+		case 1032:
 			if (strcmp(optarg, "json") == 0) {
 				cn_log_set_format(CN_LOG_JSON);
 				json_log = 1;
@@ -714,7 +739,7 @@ static int cmd_server(int argc, char **argv)
 			else
 				return bad_usage("--log-format wants text|json, got '%s'", optarg);
 			break;
-		case 1011:
+		case 1031:
 			if (parse_u64(optarg, &v) || v == 0 || v > 86400)
 				return bad_usage("--degraded-warn-s wants 1..86400, got '%s'",
 						 optarg);
@@ -766,6 +791,24 @@ static int cmd_server(int argc, char **argv)
 		copt.secret = secret;
 		copt.secret_len = strlen(secret);
 	}
+	if (!tls_cert != !tls_key)
+		return bad_usage("%s", "--tls-cert and --tls-key go together");
+	if (plain_host[0] && !tls_cert)
+		return bad_usage("--listen-plain %s is for beside --tls-cert (--listen is plain "
+				 "HTTP already)",
+				 plain_host);
+	if (tls_cert) {
+		/* Before anything touches a drive: a bad certificate is a clean
+		 * start-up error. */
+		char why[512];
+		rc = tls_server_new(tls_cert, tls_key, why, sizeof(why), &tls);
+		if (rc) {
+			fprintf(stderr, "cairn: TLS: %s\n", why);
+			return 2;
+		}
+		hopt.tls = tls;
+		hopt.plain_host = plain_host[0] ? plain_host : NULL;
+	}
 	/* Nothing is written anywhere until the ports are held and every check
 	 * passed: a start that fails leaves the directories as they were. */
 	for (int i = optind; i < argc; i++) {
@@ -773,6 +816,7 @@ static int cmd_server(int argc, char **argv)
 		if (rc) {
 			fprintf(stderr, "cairn: data directory %s: %s\n", argv[i], cn_strerror(rc));
 			free(peers_buf);
+			tls_server_free(tls);
 			return 2;
 		}
 	}
@@ -782,6 +826,7 @@ static int cmd_server(int argc, char **argv)
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGINT);
 	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGHUP); /* TLS certificate reload */
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	/* Everything under a data directory is the server's alone; the modes
@@ -1005,7 +1050,14 @@ static int cmd_server(int argc, char **argv)
 	} else {
 		s3_server_set_ready(s3, 1);
 	}
-	banner("S3 endpoint http://%s:%d", host, http_server_port(http));
+	if (tls) {
+		banner("S3 endpoint https://%s:%d (TLS)", host, http_server_port(http));
+		if (hopt.plain_host)
+			banner("plain-HTTP endpoint http://%s:%d", hopt.plain_host,
+			       http_server_plain_port(http));
+	} else {
+		banner("S3 endpoint http://%s:%d", host, http_server_port(http));
+	}
 	{
 		struct data_set_health dh;
 		data_store_health(data, &dh);
@@ -1043,10 +1095,22 @@ static int cmd_server(int argc, char **argv)
 	int sig;
 	for (;;) {
 		struct timespec to = {.tv_sec = degraded_warn_s};
+		char why[512];
 		sig = sigtimedwait(&sigs, NULL, &to);
-		if (sig > 0)
+		if (sig < 0) {
+			log_degraded(data); /* EAGAIN: a period passed (EINTR: harmless) */
+			continue;
+		}
+		if (sig != SIGHUP)
 			break;
-		log_degraded(data); /* EAGAIN: a period passed (EINTR: harmless) */
+		if (!tls)
+			log_info("received SIGHUP: nothing to reload (no --tls-cert)");
+		else if (tls_server_reload(tls, why, sizeof(why)) == 0)
+			log_info("received SIGHUP: TLS certificate reloaded from %s", tls_cert);
+		else
+			log_error("received SIGHUP: TLS reload failed, keeping the old "
+				  "certificate: %s",
+				  why);
 	}
 	log_info("received %s, shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
 	if (startup_started) {
@@ -1090,6 +1154,7 @@ out:
 		meta_store_close(meta);
 	s3_server_free(s3);
 	data_store_close(data);
+	tls_server_free(tls); /* after the listener: connections used it */
 	if (ret == 1 && rc)
 		fprintf(stderr, "cairn: %s\n", cn_strerror(rc));
 	return ret;

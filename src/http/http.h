@@ -34,6 +34,7 @@
 struct http_conn;
 struct http_request;
 struct http_worker;
+struct tls_server;
 
 struct http_header {
 	const char *name; /* NUL-terminated, as received */
@@ -73,6 +74,7 @@ struct http_request {
 	int aborted;	     /* the connection is gone */
 	int response_started;
 	int ended;
+	int tls; /* arrived over TLS (the --tls-cert listener), not plain HTTP */
 
 	/* Set by the handler in on_request. */
 	http_body_cb on_body;
@@ -135,6 +137,15 @@ struct http_options {
 	 * when every connection is serving a request, the newcomer gets
 	 * 503 SlowDown and is closed. */
 	unsigned max_connections;
+	/* TLS on host:port when set (borrowed until http_server_free; see
+	 * http/tls.h). Connections then get the handshake deadline of
+	 * header_timeout_ms, and plain HTTP sent to that port is answered with
+	 * a plain-text 400 saying so. */
+	struct tls_server *tls;
+	/* A second listener speaking plain HTTP on the same worker loops (NULL:
+	 * none; port 0 picks a free one). Meant for use beside tls. */
+	const char *plain_host;
+	int plain_port;
 };
 
 void http_options_default(struct http_options *o);
@@ -147,6 +158,8 @@ int http_server_start(const struct http_options *opt, const struct http_handler 
 		      struct http_server **out);
 /* The bound port (useful with port 0). */
 int http_server_port(const struct http_server *s);
+/* The plain-HTTP listener's bound port; 0 when there is none. */
+int http_server_plain_port(const struct http_server *s);
 /* Stops accepting, finishes in-flight requests up to the grace deadline,
  * then closes everything and joins the workers. Main thread. */
 void http_server_stop(struct http_server *s);
@@ -189,11 +202,11 @@ void http_response_end(struct http_request *req);
 void http_request_close_after(struct http_request *req);
 
 /* Answers 101 Switching Protocols (with hdrs, copied) to a request whose
- * body is complete, stops reading the connection, and once the answer is
- * written calls cb with a duplicate of the socket's descriptor (the caller
- * owns it; -1 if the write failed). The handler then ends the request as
- * usual: the connection closes its own descriptor without a shutdown, so
- * the socket lives on in the duplicate. Loop thread. */
+ * body is complete (plain HTTP only: over TLS this returns CN_ENOTIMPL), stops reading the
+ * connection, and once the answer is written calls cb with a duplicate of the socket's descriptor
+ * (the caller owns it; -1 if the write failed). The handler then ends the request as usual: the
+ * connection closes its own descriptor without a shutdown, so the socket lives on in the duplicate.
+ * Loop thread. */
 typedef void (*http_upgrade_cb)(struct http_request *req, int fd, void *arg);
 int http_request_upgrade(struct http_request *req, const struct http_header *hdrs, int n_hdrs,
 			 http_upgrade_cb cb, void *arg);

@@ -15,6 +15,16 @@
  *
  * Connection memory lives until both the socket is closed and the current
  * request (if any) has been ended by its handler.
+ *
+ * TLS (opt.tls): a connection from the TLS listener owns a tls_conn. Socket
+ * bytes go into it (tls_in), decrypted bytes land in rbuf exactly where a
+ * plain read would have put them (tls_pump -> got_plain), so parsing,
+ * pausing and keep-alive are the same code for both. Every response write
+ * is encrypted into one buffer at once (the handler's buffer is free after
+ * that, but its callback still waits for the socket, which keeps the
+ * backpressure); handshake output goes out through tls_flush. Ciphertext
+ * not yet decrypted stays bounded (about one read): once rbuf is full and
+ * the session still holds bytes, reading stops until the parser takes more.
  */
 #include "http/http.h"
 
@@ -37,6 +47,7 @@
 #include "core/err.h"
 #include "core/log.h"
 #include "core/metrics.h"
+#include "http/tls.h"
 
 #define HTTP_RBUF (64 * 1024)
 #define MAX_HEADERS 128
@@ -54,6 +65,7 @@ struct http_worker {
 	int index;
 	uv_loop_t loop;
 	uv_tcp_t listener;
+	uv_tcp_t plain_listener; /* opt.plain_host: plain HTTP beside TLS */
 	uv_async_t stop_async;
 	uv_timer_t grace_timer;
 	uv_thread_t thread;
@@ -64,6 +76,7 @@ struct http_worker {
 	struct http_conn *conns; /* intrusive list */
 	void *data;
 	int listen_fd;
+	int plain_fd;
 	int start_err;
 };
 
@@ -73,6 +86,7 @@ struct http_server {
 	struct http_worker *workers;
 	int n_workers;
 	int port;
+	int plain_port;	      /* 0: no plain listener */
 	atomic_int n_conns;   /* open client connections, every worker */
 	atomic_int n_refused; /* refusals still being written */
 };
@@ -110,6 +124,9 @@ struct http_conn {
 	int detached; /* the socket was handed to someone else (an upgrade) */
 	int peer_eof;
 	int timer_kind;
+	struct tls_conn *tls; /* from the TLS listener; NULL on plain HTTP */
+	int seen_data;	      /* the first bytes were checked for a protocol mismatch */
+	int in_pump;	      /* inside tls_pump (no re-entry) */
 };
 
 static atomic_uint_fast64_t req_counter;
@@ -198,6 +215,7 @@ static struct http_request *req_new(struct http_conn *c)
 	r->conn = c;
 	r->worker = c->w;
 	r->start_us = (uint64_t)(cn_mono_ns() / 1000);
+	r->tls = c->tls != NULL;
 	r->id = atomic_fetch_add(&req_counter, 1) + 1;
 	return r;
 }
@@ -242,6 +260,7 @@ struct wreq {
 	http_write_cb cb;
 	void *arg;
 	size_t len;
+	char *ext;    /* TLS: the ciphertext being written (malloc'd), or NULL */
 	char owned[]; /* for copies */
 };
 
@@ -263,8 +282,143 @@ static void on_written(uv_write_t *w, int status)
 		wr->cb(r, status ? -EPIPE : 0, wr->arg);
 		c->in_cb--;
 	}
+	free(wr->ext);
 	free(wr);
 	conn_maybe_finish(c);
+}
+
+/* Connection-level TLS output (handshake, tickets, alerts, close_notify)
+ * written as it comes; a queued one frees itself when written. */
+struct owrite {
+	uv_write_t w;
+	char *data; /* from tls_conn_take_out_buf */
+};
+
+static void on_owritten(uv_write_t *w, int status)
+{
+	struct owrite *o = (struct owrite *)w;
+	(void)status;
+	free(o->data);
+	free(o);
+}
+
+static int tls_flush(struct http_conn *c)
+{
+	struct owrite *o;
+	uv_buf_t b;
+	size_t n;
+	char *data;
+	int sent;
+
+	if (tls_conn_out_len(c->tls) == 0 || c->closing)
+		return 0;
+	data = tls_conn_take_out_buf(c->tls, &n);
+	b = uv_buf_init(data, (unsigned)n);
+	/* uv_try_write refuses while anything is queued, so order holds. */
+	sent = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
+	if (sent == (int)n || (sent < 0 && sent != UV_EAGAIN)) {
+		free(data);
+		return sent < 0 ? sent : 0;
+	}
+	if (sent > 0) {
+		b.base += sent;
+		b.len -= (size_t)sent;
+	}
+	o = malloc(sizeof(*o));
+	if (!o) {
+		free(data);
+		return CN_ENOMEM;
+	}
+	o->data = data;
+	if ((sent = uv_write(&o->w, (uv_stream_t *)&c->tcp, &b, 1, on_owritten)) != 0) {
+		free(data);
+		free(o);
+		return sent;
+	}
+	return 0;
+}
+
+/* Writes the ciphertext of plain bytes just encrypted (taken from the
+ * session: no copy), cb (may be NULL) when the socket took it. */
+static int send_cipher(struct http_request *r, size_t plain, http_write_cb cb, void *arg)
+{
+	struct http_conn *c = r->conn;
+	size_t n, off = 0;
+	struct wreq *wr;
+	uv_buf_t out;
+	int rc;
+
+	wr = malloc(sizeof(*wr));
+	if (!wr)
+		return CN_ENOMEM;
+	wr->ext = tls_conn_take_out_buf(c->tls, &n);
+	wr->req = r;
+	wr->cb = cb;
+	wr->arg = arg;
+	wr->len = plain;
+	if (!cb && r->n_pending_writes == 0) {
+		/* As on plain sockets: a small response leaves in one syscall. */
+		out = uv_buf_init(wr->ext, (unsigned)n);
+		int sent = uv_try_write((uv_stream_t *)&c->tcp, &out, 1);
+		if (sent == (int)n || (sent < 0 && sent != UV_EAGAIN)) {
+			free(wr->ext);
+			free(wr);
+			if (sent < 0)
+				return sent;
+			r->bytes_out += plain;
+			return 0;
+		}
+		if (sent > 0)
+			off = (size_t)sent;
+	}
+	out = uv_buf_init(wr->ext + off, (unsigned)(n - off));
+	rc = uv_write(&wr->w, (uv_stream_t *)&c->tcp, &out, 1, on_written);
+	if (rc) {
+		free(wr->ext);
+		free(wr);
+		return rc;
+	}
+	r->n_pending_writes++;
+	if (c->state == ST_DONE)
+		arm_timer(c, TK_BODY, c->w->srv->opt.body_timeout_ms);
+	return 0;
+}
+
+/* write_buf over TLS: encrypts the buffers now (buf is no longer needed on
+ * return), in pieces of TLS_WCHUNK plain bytes, each written as encrypted;
+ * cb rides on the last piece, so it still runs when the socket took
+ * everything, which paces the handler as on plain sockets. Pieces that
+ * size come from malloc's arena and are reused warm: one ciphertext buffer
+ * per 1 MiB response was a fresh mmap each time, and its page faults cost
+ * more than the encryption. */
+#define TLS_WCHUNK (64 * 1024)
+static int write_tls(struct http_request *r, uv_buf_t *b, int nb, http_write_cb cb, void *arg)
+{
+	struct http_conn *c = r->conn;
+	size_t off = 0;
+	int i = 0, rc;
+
+	do {
+		size_t plain = 0;
+		while (i < nb && plain < TLS_WCHUNK) {
+			size_t take = b[i].len - off;
+			if (take > TLS_WCHUNK - plain)
+				take = TLS_WCHUNK - plain;
+			rc = tls_conn_write(c->tls, b[i].base + off, take);
+			if (rc)
+				return rc;
+			plain += take;
+			off += take;
+			if (off == b[i].len) {
+				i++;
+				off = 0;
+			}
+		}
+		rc = send_cipher(r, plain, i == nb ? cb : NULL, i == nb ? arg : NULL);
+		if (rc)
+			return rc;
+	} while (i < nb);
+	return 0;
 }
 
 static int write_buf(struct http_request *r, const void *buf, size_t len, int copy,
@@ -286,6 +440,8 @@ static int write_buf(struct http_request *r, const void *buf, size_t len, int co
 		r->hdr_pending = NULL;
 	}
 	b[nb++] = uv_buf_init((char *)buf, (unsigned)len);
+	if (c->tls)
+		return write_tls(r, b, nb, cb, arg);
 	if (!cb && r->n_pending_writes == 0) {
 		/* Nothing queued ahead: try the socket now. A small response
 		 * then needs no write request, no copy and no epoll change
@@ -314,6 +470,7 @@ static int write_buf(struct http_request *r, const void *buf, size_t len, int co
 	wr = malloc(sizeof(*wr) + (copy ? len : 0));
 	if (!wr)
 		return CN_ENOMEM;
+	wr->ext = NULL;
 	wr->req = r;
 	wr->cb = cb;
 	wr->arg = arg;
@@ -469,6 +626,8 @@ int http_request_upgrade(struct http_request *r, const struct http_header *hdrs,
 
 	if (r->aborted || c->closing || r->response_started || !r->body_done)
 		return CN_EINVAL;
+	if (c->tls) /* the session state cannot follow a bare descriptor */
+		return CN_ENOTIMPL;
 	for (int i = 0; i < n_hdrs; i++)
 		cap += hdrs[i].name_len + hdrs[i].value_len + 4;
 	u = cn_pool_alloc(&r->pool, sizeof(*u));
@@ -840,6 +999,7 @@ static void conn_free(struct http_conn *c)
 		c->next->prev = c->prev;
 	free(c->rbuf);
 	free(c->hbuf);
+	tls_conn_free(c->tls);
 	free(c);
 	assert(w->n_conns > 0);
 	w->n_conns--;
@@ -865,6 +1025,11 @@ static void conn_close(struct http_conn *c)
 
 	if (c->closing)
 		return;
+	if (c->tls && !c->detached && !c->lingering) {
+		/* close_notify, best effort: the write queue dies with the handle */
+		tls_conn_shutdown(c->tls);
+		tls_flush(c);
+	}
 	c->closing = 1;
 	c->reading = 0;
 	if (r && !r->aborted) {
@@ -918,6 +1083,10 @@ static void conn_maybe_finish(struct http_conn *c)
 			 * half-close and drain briefly so our response is not lost
 			 * to a reset. */
 			uv_shutdown_t *s = malloc(sizeof(*s));
+			if (c->tls) {
+				tls_conn_shutdown(c->tls); /* queued before the FIN */
+				tls_flush(c);
+			}
 			if (s && uv_shutdown(s, (uv_stream_t *)&c->tcp, on_shutdown) == 0) {
 				c->lingering = 1;
 				arm_timer(c, TK_LINGER, LINGER_MS);
@@ -1000,6 +1169,8 @@ static void conn_process(struct http_conn *c)
 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
+	/* Ciphertext goes straight into the session's BIO: one buffer per loop. */
+	static __thread char tls_in_buf[HTTP_RBUF];
 	struct http_conn *c = h->data;
 	(void)suggested;
 
@@ -1008,52 +1179,51 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 		*buf = uv_buf_init(c->rbuf, HTTP_RBUF);
 		return;
 	}
+	if (c->tls) {
+		*buf = uv_buf_init(tls_in_buf, sizeof(tls_in_buf));
+		return;
+	}
 	*buf = uv_buf_init(c->rbuf + c->rlen, (unsigned)(HTTP_RBUF - c->rlen));
 }
 
-static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+/* The peer closed its side (or the read failed): answer what is complete. */
+static void conn_eof(struct http_conn *c, ssize_t nread)
 {
-	struct http_conn *c = s->data;
-	(void)buf;
+	uv_stream_t *s = (uv_stream_t *)&c->tcp;
 
-	if (c->lingering) {
-		if (nread < 0)
-			conn_close(c);
+	if (c->req && c->req->body_done && !c->req->ended && nread == UV_EOF) {
+		/* Half-closed peer with a full request: answer, then close. */
+		c->peer_eof = 1;
+		c->close_after = 1;
+		uv_read_stop(s);
+		c->reading = 0;
 		return;
 	}
-	if (nread == 0)
-		return;
-	if (nread < 0) {
-		if (c->req && c->req->body_done && !c->req->ended && nread == UV_EOF) {
-			/* Half-closed peer with a full request: answer, then close. */
-			c->peer_eof = 1;
-			c->close_after = 1;
-			uv_read_stop(s);
-			c->reading = 0;
-			return;
-		}
-		if (c->req && !c->req->body_done && !c->req->ended && nread == UV_EOF &&
-		    c->state == ST_BODY && c->req->on_body_end) {
-			/* Half-closed peer inside a body: everything buffered is
-			 * parsed (we only read while not paused), so the body is
-			 * short. The handler answers (400 IncompleteBody) to a
-			 * client that may still be reading; then close. */
-			struct http_request *r = c->req;
-			c->peer_eof = 1;
-			c->close_after = 1;
-			uv_read_stop(s);
-			c->reading = 0;
-			r->body_done = 1;
-			c->in_cb++;
-			r->on_body_end(r, CN_EINCOMPLETE);
-			c->in_cb--;
-			conn_maybe_finish(c);
-			return;
-		}
-		conn_close(c);
+	if (c->req && !c->req->body_done && !c->req->ended && nread == UV_EOF &&
+	    c->state == ST_BODY && c->req->on_body_end) {
+		/* Half-closed peer inside a body: everything buffered is
+		 * parsed (we only read while not paused), so the body is
+		 * short. The handler answers (400 IncompleteBody) to a
+		 * client that may still be reading; then close. */
+		struct http_request *r = c->req;
+		c->peer_eof = 1;
+		c->close_after = 1;
+		uv_read_stop(s);
+		c->reading = 0;
+		r->body_done = 1;
+		c->in_cb++;
+		r->on_body_end(r, CN_EINCOMPLETE);
+		c->in_cb--;
+		conn_maybe_finish(c);
 		return;
 	}
-	c->rlen += (size_t)nread;
+	conn_close(c);
+}
+
+/* n request bytes arrived at rbuf + rlen (read, or decrypted). */
+static void got_plain(struct http_conn *c, size_t n)
+{
+	c->rlen += n;
 	if (c->state == ST_BODY)
 		arm_timer(c, TK_BODY, c->w->srv->opt.body_timeout_ms);
 	else if (c->state == ST_IDLE)
@@ -1065,9 +1235,137 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 	}
 }
 
+/* Decrypts what the session holds into rbuf while there is room, handing
+ * each piece to the parser. Called after new ciphertext and whenever the
+ * parser may take more (conn_start_reading). */
+static void tls_pump(struct http_conn *c)
+{
+	if (c->in_pump)
+		return; /* the outer loop goes on */
+	c->in_pump = 1;
+	while (!c->closing && !c->lingering && c->rlen < HTTP_RBUF) {
+		int was_ready = tls_conn_ready(c->tls);
+		int n = tls_conn_read(c->tls, c->rbuf + c->rlen, HTTP_RBUF - c->rlen);
+
+		if (tls_flush(c)) {
+			conn_close(c);
+			break;
+		}
+		if (!was_ready && tls_conn_ready(c->tls) && c->state == ST_IDLE)
+			arm_timer(c, TK_IDLE, c->w->srv->opt.idle_timeout_ms);
+		if (n > 0) {
+			got_plain(c, (size_t)n);
+			continue;
+		}
+		if (n == TLS_WANT_READ)
+			break;
+		if (n == TLS_CLOSED) {
+			conn_eof(c, UV_EOF);
+			break;
+		}
+		log_info("http: TLS %s with %s failed: %s", was_ready ? "session" : "handshake",
+			 c->peer[0] ? c->peer : "?", tls_conn_error(c->tls));
+		conn_close(c);
+		break;
+	}
+	c->in_pump = 0;
+}
+
+#define TLS_ONLY_BODY "This port speaks TLS: use https:// to reach it.\n"
+static const char tls_only_msg[] = "HTTP/1.1 400 Bad Request\r\nServer: cairn\r\n"
+				   "Content-Type: text/plain\r\nConnection: close\r\n"
+				   "Content-Length: 48\r\n\r\n" TLS_ONLY_BODY;
+_Static_assert(sizeof(TLS_ONLY_BODY) - 1 == 48, "Content-Length of the TLS-only answer");
+
+/* Plain HTTP on the TLS port (nginx answers such clients with its 497
+ * page): say so in plain text, half-close, drain briefly, close. */
+static void answer_plain_on_tls(struct http_conn *c)
+{
+	uv_buf_t b = uv_buf_init((char *)tls_only_msg, sizeof(tls_only_msg) - 1);
+	uv_shutdown_t *s = malloc(sizeof(*s));
+
+	log_info("http: plain HTTP from %s on the TLS port: answered 400 \"This port "
+		 "speaks TLS\"",
+		 c->peer[0] ? c->peer : "?");
+	uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
+	if (!s || uv_shutdown(s, (uv_stream_t *)&c->tcp, on_shutdown) != 0) {
+		free(s);
+		conn_close(c);
+		return;
+	}
+	c->lingering = 1;
+	arm_timer(c, TK_LINGER, LINGER_MS);
+}
+
+static void tls_in(struct http_conn *c, const char *buf, size_t len)
+{
+	if (!c->seen_data) {
+		c->seen_data = 1;
+		/* A TLS record starts 0x16 0x03; a request line with a letter. */
+		if (!tls_looks_like_hello(buf, len) &&
+		    ((buf[0] >= 'A' && buf[0] <= 'Z') || (buf[0] >= 'a' && buf[0] <= 'z'))) {
+			answer_plain_on_tls(c);
+			return;
+		}
+	}
+	if (tls_conn_feed(c->tls, buf, len)) {
+		conn_close(c);
+		return;
+	}
+	tls_pump(c);
+	if (!c->closing && c->reading && tls_conn_pending(c->tls) && c->rlen == HTTP_RBUF) {
+		/* The parser is not taking more (paused, or a response is
+		 * going out): stop reading until conn_start_reading. */
+		uv_read_stop((uv_stream_t *)&c->tcp);
+		c->reading = 0;
+	}
+}
+
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+	struct http_conn *c = s->data;
+
+	if (c->lingering) {
+		if (nread < 0)
+			conn_close(c);
+		return;
+	}
+	if (nread == 0)
+		return;
+	if (nread < 0) {
+		conn_eof(c, nread);
+		return;
+	}
+	if (c->tls) {
+		tls_in(c, buf->base, (size_t)nread);
+		return;
+	}
+	if (!c->seen_data) {
+		c->seen_data = 1;
+		if (c->rlen == 0 && tls_looks_like_hello(c->rbuf, (size_t)nread)) {
+			/* Would otherwise be parsed as a broken request line. */
+			log_info("http: TLS handshake from %s on a plain-HTTP port (a client "
+				 "using https:// here?); closing",
+				 c->peer[0] ? c->peer : "?");
+			conn_close(c);
+			return;
+		}
+	}
+	got_plain(c, (size_t)nread);
+}
+
 static void conn_start_reading(struct http_conn *c)
 {
-	if (c->reading || c->closing)
+	if (c->closing)
+		return;
+	if (c->tls && !c->in_pump && tls_conn_pending(c->tls)) {
+		/* Decrypted or fed bytes wait in the session: no read event
+		 * will announce them. */
+		tls_pump(c);
+		if (c->closing || c->rlen == HTTP_RBUF)
+			return;
+	}
+	if (c->reading)
 		return;
 	if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) == 0)
 		c->reading = 1;
@@ -1136,14 +1434,19 @@ static void refuse(struct http_worker *w, uv_stream_t *server)
 	struct http_server *srv = w->srv;
 	struct refused *x = NULL;
 	uv_buf_t b = uv_buf_init((char *)refuse_msg, sizeof(refuse_msg) - 1);
+	/* A TLS client could not read a plain answer: it is just closed. */
+	int plain_answer = !(srv->opt.tls && server == (uv_stream_t *)&w->listener);
 
-	if (atomic_fetch_add(&srv->n_refused, 1) < (int)srv->opt.max_connections)
+	if (plain_answer && atomic_fetch_add(&srv->n_refused, 1) < (int)srv->opt.max_connections)
 		x = calloc(1, sizeof(*x));
 	if (!x) {
 		uv_tcp_t *t = malloc(sizeof(*t));
-		atomic_fetch_sub(&srv->n_refused, 1);
+		if (plain_answer)
+			atomic_fetch_sub(&srv->n_refused, 1);
+		else
+			cn_metrics_refused();
 		if (t && uv_tcp_init(&w->loop, t) == 0) {
-			if (uv_accept(server, (uv_stream_t *)t) == 0)
+			if (uv_accept(server, (uv_stream_t *)t) == 0 && plain_answer)
 				uv_try_write((uv_stream_t *)t, &b, 1);
 			uv_close((uv_handle_t *)t, (uv_close_cb)free);
 		} else {
@@ -1192,9 +1495,11 @@ static void on_connection(uv_stream_t *server, int status)
 	struct http_worker *w = server->data;
 	struct http_conn *c;
 	unsigned cap = w->srv->opt.max_connections;
+	int use_tls;
 
 	if (status < 0)
 		return;
+	use_tls = w->srv->opt.tls && server == (uv_stream_t *)&w->listener;
 	if (cap && atomic_load(&w->srv->n_conns) >= (int)cap && !evict_idle(w)) {
 		refuse(w, server);
 		return;
@@ -1204,7 +1509,7 @@ static void on_connection(uv_stream_t *server, int status)
 		return;
 	c->rbuf = malloc(HTTP_RBUF);
 	c->hbuf = malloc(w->srv->opt.max_header_bytes + 1);
-	if (!c->rbuf || !c->hbuf) {
+	if (!c->rbuf || !c->hbuf || (use_tls && tls_conn_new(w->srv->opt.tls, &c->tls) != 0)) {
 		free(c->rbuf);
 		free(c->hbuf);
 		free(c);
@@ -1241,7 +1546,11 @@ static void on_connection(uv_stream_t *server, int status)
 	http_parser_init(&c->parser, HTTP_REQUEST);
 	c->parser.data = c;
 	c->state = ST_IDLE;
-	arm_timer(c, TK_IDLE, w->srv->opt.idle_timeout_ms);
+	/* The handshake has the header deadline; idle starts after it. */
+	if (c->tls)
+		arm_timer(c, TK_HEADER, w->srv->opt.header_timeout_ms);
+	else
+		arm_timer(c, TK_IDLE, w->srv->opt.idle_timeout_ms);
 	conn_start_reading(c);
 }
 
@@ -1278,6 +1587,8 @@ static void on_stop(uv_async_t *a)
 		return;
 	w->stopping = 1;
 	uv_close((uv_handle_t *)&w->listener, NULL);
+	if (w->srv->plain_port)
+		uv_close((uv_handle_t *)&w->plain_listener, NULL);
 	for (c = w->conns; c; c = n) {
 		n = c->next;
 		if (!c->req)
@@ -1373,9 +1684,14 @@ int http_server_start(const struct http_options *opt, const struct http_handler 
 	 * and silently split its traffic: probe the port with a plain bind
 	 * first, which fails if anyone holds it. */
 	for (int i = 0; i < n; i++)
-		s->workers[i].listen_fd = -1;
+		s->workers[i].listen_fd = s->workers[i].plain_fd = -1;
 	if (s->port != 0) {
 		rc = probe_port(opt->host, s->port);
+		if (rc)
+			goto fail;
+	}
+	if (opt->plain_host && opt->plain_port != 0) {
+		rc = probe_port(opt->plain_host, opt->plain_port);
 		if (rc)
 			goto fail;
 	}
@@ -1389,6 +1705,12 @@ int http_server_start(const struct http_options *opt, const struct http_handler 
 		rc = bind_reuseport(opt->host, s->port, &w->listen_fd, &s->port);
 		if (rc)
 			goto fail;
+		if (opt->plain_host) {
+			int pp = s->plain_port ? s->plain_port : opt->plain_port;
+			rc = bind_reuseport(opt->plain_host, pp, &w->plain_fd, &s->plain_port);
+			if (rc)
+				goto fail;
+		}
 	}
 	for (int i = 0; i < n; i++) {
 		struct http_worker *w = &s->workers[i];
@@ -1402,6 +1724,17 @@ int http_server_start(const struct http_options *opt, const struct http_handler 
 		rc = uv_tcp_open(&w->listener, w->listen_fd);
 		if (rc == 0)
 			rc = uv_listen((uv_stream_t *)&w->listener, 1024, on_connection);
+		if (s->plain_port) {
+			uv_tcp_init(&w->loop, &w->plain_listener);
+			w->plain_listener.data = w;
+			if (rc == 0)
+				rc = uv_tcp_open(&w->plain_listener, w->plain_fd);
+			if (rc == 0)
+				rc = uv_listen((uv_stream_t *)&w->plain_listener, 1024,
+					       on_connection);
+			else
+				close(w->plain_fd);
+		}
 		if (rc == 0 && handler->on_worker_start)
 			rc = handler->on_worker_start(w, &w->loop, handler->arg);
 		if (rc) {
@@ -1426,9 +1759,12 @@ int http_server_start(const struct http_options *opt, const struct http_handler 
 	*out = s;
 	return 0;
 fail:
-	for (int i = 0; i < n; i++)
+	for (int i = 0; i < n; i++) {
 		if (s->workers[i].listen_fd >= 0)
 			close(s->workers[i].listen_fd);
+		if (s->workers[i].plain_fd >= 0)
+			close(s->workers[i].plain_fd);
+	}
 	free(s->workers);
 	free(s);
 	return rc;
@@ -1437,6 +1773,11 @@ fail:
 int http_server_port(const struct http_server *s)
 {
 	return s->port;
+}
+
+int http_server_plain_port(const struct http_server *s)
+{
+	return s->plain_port;
 }
 
 void http_server_stop(struct http_server *s)

@@ -357,7 +357,7 @@ static int lookup(void *arg, const char *key, const char **vals, size_t *lens, i
 		return one(p && *p ? p : NULL, vals, lens, max);
 	}
 	if (strcasecmp(key, "aws:SecureTransport") == 0)
-		return one("false", vals, lens, max);
+		return one(r->http->tls ? "true" : "false", vals, lens, max);
 	if (strcasecmp(key, "aws:CurrentTime") == 0)
 		return one(c->now_iso, vals, lens, max);
 	if (strcasecmp(key, "aws:EpochTime") == 0)

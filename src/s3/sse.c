@@ -198,7 +198,8 @@ static int customer_key(struct s3_req *r, const char *prefix, struct s3_sse *s)
 	uint8_t raw[CN_KEY_LEN + 8], want[16], got[16];
 	long kl;
 
-	if (!r->srv->cfg.allow_insecure_ssec)
+	/* the key travels in a header: only over TLS, unless told otherwise */
+	if (!r->http->tls && !r->srv->cfg.allow_insecure_ssec)
 		return fail(r, CN_EBADSSE,
 			    "Requests specifying Server Side Encryption with Customer provided "
 			    "keys must be made over a secure connection.");
