@@ -561,7 +561,7 @@ static int cmd_server(int argc, char **argv)
 	enum cred_source cred_src;
 	int key_src = 0;
 	char key_fp[CN_FP_LEN + 1];
-	int cred_rc, allow_degraded = 0, listen_fd = -1, node_fd = -1, node_port = 0;
+	int cred_rc, allow_degraded = 0, listen_fd = -1, plain_fd = -1, node_fd = -1, node_port = 0;
 	unsigned degraded_warn_s = 300;
 	const char *tls_cert = NULL, *tls_key = NULL;
 	char plain_host[256] = "";
@@ -849,6 +849,15 @@ static int cmd_server(int argc, char **argv)
 		ret = 2;
 		goto out;
 	}
+	if (hopt.plain_host) {
+		plain_fd = reserve_port(hopt.plain_host, &hopt.plain_port);
+		if (plain_fd < 0) {
+			fprintf(stderr, "cairn: cannot listen on %s:%d: %s\n", hopt.plain_host,
+				hopt.plain_port, cn_strerror(plain_fd));
+			ret = 2;
+			goto out;
+		}
+	}
 	if (copt.node) {
 		const char *ia = node_bind ? node_bind : copt.node;
 		const char *colon = strrchr(ia, ':');
@@ -1034,6 +1043,9 @@ static int cmd_server(int argc, char **argv)
 	}
 	close(listen_fd);
 	listen_fd = -1;
+	if (plain_fd >= 0)
+		close(plain_fd);
+	plain_fd = -1;
 	if (cluster) {
 		startup.cluster = cluster;
 		startup.meta = meta;
@@ -1126,6 +1138,8 @@ static int cmd_server(int argc, char **argv)
 out:
 	if (listen_fd >= 0)
 		close(listen_fd);
+	if (plain_fd >= 0)
+		close(plain_fd);
 	if (node_fd >= 0)
 		close(node_fd);
 	if (startup_started) {

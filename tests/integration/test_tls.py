@@ -508,6 +508,22 @@ def test_bad_certificate_refused_at_start(pki, tmp_path):
     assert "certificate %s" % junk in ts.log()
 
 
+def test_busy_plain_port_writes_nothing(pki, tmp_path):
+    """--listen-plain's port is held before anything is written, like --listen's."""
+    cert, key = pki.server_cert("busy", 0x90)
+    hold = socket.socket()
+    hold.bind(("127.0.0.1", 0))
+    hold.listen(1)
+    try:
+        ts = start_tls(tmp_path, cert, key, "--listen-plain",
+                       "127.0.0.1:%d" % hold.getsockname()[1])
+        assert ts.srv.proc.wait(20) == 2
+        assert "cannot listen" in ts.log()
+        assert not os.path.exists(ts.srv.data_dir)
+    finally:
+        hold.close()
+
+
 # ---- reload ----
 
 def test_reload_under_load(pki, tmp_path):
