@@ -401,11 +401,12 @@ int s3_sse_record(struct s3_req *r, const struct s3_sse *s, const uint8_t **out,
 
 int s3_sse_decode(struct s3_req *r, const uint8_t *rec, size_t len, struct s3_sse *s)
 {
-	const uint8_t *p = rec, *end = rec + len;
+	const uint8_t *p = rec, *end;
 
 	memset(s, 0, sizeof(*s));
-	if (len == 0)
+	if (len == 0) /* rec may be NULL then: no arithmetic on it */
 		return 0;
+	end = rec + len;
 	if (len < 3 || p[0] != 1 || p[1] < S3_SSE_S3 || p[1] > S3_SSE_C)
 		return CN_ECORRUPT;
 	s->mode = (enum s3_sse_mode)p[1];

@@ -5,6 +5,7 @@ of the root credentials logged at start.
 """
 import json
 import re
+import time
 import urllib.request
 
 import boto3
@@ -18,8 +19,17 @@ TEXT_LINE = re.compile(
     r"op=(?P<op>\S+) client=(?P<client>\S+) id=(?P<id>[0-9A-F]{16}) user=(?P<user>\S+)$")
 
 
-def access_lines(srv):
-    return [m for m in (TEXT_LINE.match(ln) for ln in srv.log().splitlines()) if m]
+def access_lines(srv, until_op=None):
+    """The access lines so far; with until_op, wait (up to 10 s) for a line of
+    that operation: a line is written once the response has been sent, so the
+    client can read its answer before the server has logged it."""
+    deadline = time.monotonic() + 10
+    while True:
+        lines = [m for m in (TEXT_LINE.match(ln) for ln in srv.log().splitlines()) if m]
+        if until_op is None or any(m["op"] == until_op for m in lines) \
+                or time.monotonic() > deadline:
+            return lines
+        time.sleep(0.05)
 
 
 def test_text_access_line_fields(tmp_path, start_server):
@@ -31,7 +41,7 @@ def test_text_access_line_fields(tmp_path, start_server):
     rid = got["ResponseMetadata"]["HTTPHeaders"]["x-amz-request-id"]
     assert got["Body"].read() == b"hello world"
     urllib.request.urlopen(srv.endpoint + "/_cairn/health/live").read()
-    lines = access_lines(srv)
+    lines = access_lines(srv, until_op="HealthLive")
     get = [m for m in lines if m["op"] == "GetObject"]
     assert len(get) == 1, srv.log()
     g = get[0]
@@ -51,6 +61,9 @@ def test_json_access_and_server_log(tmp_path, start_server):
     key = 'we"ird\\key\nwith\tcontrols and é ü 日本'
     s3.put_object(Bucket="jlogs", Key=key, Body=b"x" * 5)
     assert s3.get_object(Bucket="jlogs", Key=key)["Body"].read() == b"x" * 5
+    deadline = time.monotonic() + 10  # the line follows the response
+    while '"op":"GetObject"' not in srv.log() and time.monotonic() < deadline:
+        time.sleep(0.05)
     recs = []
     for ln in srv.log().splitlines():
         assert ln.startswith("{") and ln.endswith("}"), "not one JSON object per line: %r" % ln
