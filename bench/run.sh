@@ -105,6 +105,33 @@ lg put4k -e "$CE" -b bench -p p4k- -s 4K -c 32 -d "$SECS" put
 lg put1m -e "$CE" -b bench -p p1m- -s 1M -c 8 -d "$SECS" put
 lg putbig -e "$CE" -b bench -p big- -s "$BIG" -c 1 -n 1 put
 
+# ---- single-stream durable PUT against dd on the same disk ----
+# `dd bs=1M conv=fsync` writes the same number of bytes into the same
+# filesystem as cairn's data directory, alternating with the PUT run by run
+# so both see the same disk and machine noise. dd's rate is written as a
+# RESULT line (label dd<size>) so the table code reads both the same way.
+dd_once() { # LABEL BYTES
+	local out secs
+	out=$(dd if=/dev/zero of="$TMP/dd.bin" bs=1M count=$(($2 / 1048576)) conv=fsync 2>&1 | tail -1)
+	rm -f "$TMP/dd.bin"
+	secs=$(echo "$out" | sed -n 's/.*copied, \([0-9.e+-]*\) s,.*/\1/p')
+	[ -n "$secs" ] || { log "dd: unexpected output: $out"; return 0; }
+	awk -v l="$1" -v b="$2" -v s="$secs" 'BEGIN { printf "RESULT label=%s op=dd size=%d secs=%s mib_s=%.2f errors=0\n", l, b, s, b / s / 1048576 }' |
+		tee -a "$RES" >&2
+}
+bytes_of() { numfmt --from=iec "$1"; }
+for i in $(seq "$RUNS"); do
+	for sz in 64M "$BIG"; do
+		lg "pdd$sz.cairn" -e "$CE" -b bench -p "pdd$sz-" -s "$sz" -c 1 -n 1 put
+		dd_once "pdd$sz.dd" "$(bytes_of "$sz")"
+	done
+done
+# The disk's fsync latency, for the durable small-PUT row: 4 KiB writes
+# each followed by fdatasync (O_DSYNC), 500 of them.
+FSYNC_MS=$(dd if=/dev/zero of="$TMP/fsync.bin" bs=4k count=500 oflag=dsync 2>&1 | tail -1 |
+	sed -n 's/.*copied, \([0-9.e+-]*\) s,.*/\1/p' | awk '{ printf "%.3f", $1 * 1000 / 500 }')
+rm -f "$TMP/fsync.bin"
+
 # ---- nginx over the same objects ----
 log "writing the same objects as files for nginx"
 mkdir -p "$TMP/www" "$TMP/nginx-tmp"
@@ -242,6 +269,20 @@ TABLE=$TMP/table
 			"$LIST_KEYS" "$(field list listwalk walks)" "$(field list listwalk keys_listed)" \
 			"$(fmtms "$(field list listwalk walk_p50_ms)")"
 	fi
+	echo
+	echo "Single-stream durable PUT against \`dd bs=1M conv=fsync\` of the same bytes into the same" \
+		"filesystem, alternating run by run ($RUNS runs); ratio = median of paired ratios." \
+		"Disk fsync latency (4 KiB O_DSYNC writes, mean of 500): ${FSYNC_MS:-?} ms."
+	echo
+	echo "| row | cairn MiB/s | cairn p50 ms | dd MiB/s | errors | cairn/dd |"
+	echo "|---|---:|---:|---:|---:|---:|"
+	for sz in 64M "$BIG"; do
+		printf '| PUT %s ×1 (durable) | %s | %s | %s | %s | **%s×** |\n' "$sz" \
+			"$(fmt "$(med "pdd$sz.cairn" put mib_s)")" "$(fmtms "$(med "pdd$sz.cairn" put p50_ms)")" \
+			"$(fmt "$(med "pdd$sz.dd" dd mib_s)")" "$(sum "pdd$sz.cairn" put errors)" \
+			"$(paste <(field "pdd$sz.cairn" put mib_s) <(field "pdd$sz.dd" dd mib_s) |
+				awk '$2 > 0 { printf "%.3f\n", $1 / $2 }' | median)"
+	done
 	echo
 	echo "TLS cost (same server, same run: plain rows on its --listen-plain port; TLS 1.3," \
 		"$(openssl version | cut -d' ' -f1-2), P-256 certificate, keep-alive connections):"

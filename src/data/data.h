@@ -49,6 +49,10 @@ struct data_io {
 	int (*unlink)(void *ctx, const char *path);
 	int (*mkdir)(void *ctx, const char *path, int mode);
 	int (*statvfs)(void *ctx, const char *path, struct statvfs *st);
+	/* Optional (NULL: none): start writing [off, off + len) back to the
+	 * disk without waiting for it, so the fsync at the end finds little
+	 * left to do. Errors are ignored: the fsync reports them. */
+	void (*writeback)(void *ctx, int fd, off_t off, off_t len);
 	void *ctx;
 };
 

@@ -74,6 +74,12 @@ static int px_statvfs(void *ctx, const char *path, struct statvfs *st)
 	return statvfs(path, st) < 0 ? -errno : 0;
 }
 
+static void px_writeback(void *ctx, int fd, off_t off, off_t len)
+{
+	(void)ctx;
+	(void)sync_file_range(fd, off, len, SYNC_FILE_RANGE_WRITE);
+}
+
 static const struct data_io posix_io = {
 	.open = px_open,
 	.close = px_close,
@@ -84,6 +90,7 @@ static const struct data_io posix_io = {
 	.unlink = px_unlink,
 	.mkdir = px_mkdir,
 	.statvfs = px_statvfs,
+	.writeback = px_writeback,
 	.ctx = NULL,
 };
 

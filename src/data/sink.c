@@ -21,6 +21,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define SINK_WRITEBACK (8u << 20)
+
 struct shard_sink {
 	struct data_store *s;
 	struct blob_layout l; /* size unknown until the header */
@@ -29,6 +31,7 @@ struct shard_sink {
 	uint32_t hdr_len, ck, full; /* full: piece length of a full block */
 	uint64_t nrec;		    /* records received */
 	uint32_t last;		    /* piece length of the last record */
+	uint64_t wb_off;	    /* writeback started up to here */
 	int sealed;
 	int trusted;		   /* this node's own writer: pieces are not re-checked */
 	char final[DATA_PATH_MAX]; /* where seal put it */
@@ -103,6 +106,14 @@ static int sink_put(struct shard_sink *k, const uint8_t *ck, const uint8_t *piec
 		return store_fault(k->s, k->drive, dio_err(rc));
 	k->nrec++;
 	k->last = (uint32_t)p;
+	/* A big shard is written back while the rest arrives: the fsync at
+	 * seal then waits for the tail only, not for the whole file. */
+	off += (off_t)(k->ck + p);
+	if (k->s->opt.fsync == DATA_FSYNC_ALWAYS && k->s->io->writeback &&
+	    (uint64_t)off - k->wb_off >= SINK_WRITEBACK) {
+		k->s->io->writeback(k->s->io->ctx, k->fd, (off_t)k->wb_off, off - (off_t)k->wb_off);
+		k->wb_off = (uint64_t)off;
+	}
 	return 0;
 }
 

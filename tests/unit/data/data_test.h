@@ -226,8 +226,8 @@ static inline int fo_statvfs(void *c, const char *p, struct statvfs *st)
 static inline void fault_init(struct fault *f)
 {
 	memset(f, 0, sizeof(*f));
-	f->io = (struct data_io){fo_open,   fo_close,  fo_pwrite, fo_pread,   fo_fsync,
-				 fo_rename, fo_unlink, fo_mkdir,  fo_statvfs, f};
+	f->io = (struct data_io){fo_open,   fo_close, fo_pwrite,  fo_pread, fo_fsync, fo_rename,
+				 fo_unlink, fo_mkdir, fo_statvfs, NULL,	    f};
 }
 
 #endif
