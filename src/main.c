@@ -92,6 +92,11 @@ static void usage(FILE *f)
 		"                            certificate file holds the chain, leaf first);\n"
 		"                            SIGHUP re-reads both (docs/ARCHITECTURE.md, TLS)\n"
 		"  --listen-plain ADDR:PORT  also serve plain HTTP there (with --tls-cert)\n"
+		"  --tls-ca FILE             in cluster mode with --tls-cert, the cluster port\n"
+		"                            speaks TLS too and peers' certificates must chain\n"
+		"                            to this PEM bundle and name the peer's address\n"
+		"                            (default: the --tls-cert file itself, which suits\n"
+		"                            one self-signed certificate shared by all nodes)\n"
 		"  cluster mode (CAIRN_CLUSTER_SECRET, CAIRN_ROOT_USER/PASSWORD on every node):\n"
 		"  --node ADDR:PORT          this node's cluster address (one of --peers)\n"
 		"  --peers A:P,B:P,...       the first configuration (the same on every node)\n"
@@ -516,6 +521,7 @@ static int cmd_server(int argc, char **argv)
 		{"tls-cert", required_argument, 0, 1010},
 		{"tls-key", required_argument, 0, 1011},
 		{"listen-plain", required_argument, 0, 1012},
+		{"tls-ca", required_argument, 0, 1013},
 		{"quiet", no_argument, 0, 'q'},
 		{"allow-degraded", no_argument, 0, 1030},
 		{"log-format", required_argument, 0, 1032},
@@ -566,6 +572,8 @@ static int cmd_server(int argc, char **argv)
 	const char *tls_cert = NULL, *tls_key = NULL;
 	char plain_host[256] = "";
 	struct tls_server *tls = NULL;
+	const char *tls_ca = NULL;
+	struct tls_client *itls = NULL; /* the cluster's internal connections */
 	int c, rc, ret = 1;
 	uint64_t v;
 	sigset_t sigs;
@@ -716,6 +724,7 @@ static int cmd_server(int argc, char **argv)
 			break;
 		case 1010: tls_cert = optarg; break;
 		case 1011: tls_key = optarg; break;
+		case 1013: tls_ca = optarg; break;
 		case 1012: {
 			const char *colon = strrchr(optarg, ':');
 			if (!colon || colon == optarg ||
@@ -808,6 +817,16 @@ static int cmd_server(int argc, char **argv)
 		}
 		hopt.tls = tls;
 		hopt.plain_host = plain_host[0] ? plain_host : NULL;
+		/* Cluster mode: the internal API is TLS as well, both ways. */
+		if (copt.node &&
+		    tls_client_new(tls_ca ? tls_ca : tls_cert, why, sizeof(why), &itls) != 0) {
+			fprintf(stderr, "cairn: TLS (--tls-ca): %s\n", why);
+			tls_server_free(tls);
+			return 2;
+		}
+		copt.tls = itls;
+	} else if (tls_ca) {
+		return bad_usage("%s", "--tls-ca is for beside --tls-cert (cluster mode)");
 	}
 	/* Nothing is written anywhere until the ports are held and every check
 	 * passed: a start that fails leaves the directories as they were. */
@@ -817,6 +836,7 @@ static int cmd_server(int argc, char **argv)
 			fprintf(stderr, "cairn: data directory %s: %s\n", argv[i], cn_strerror(rc));
 			free(peers_buf);
 			tls_server_free(tls);
+			tls_client_free(itls);
 			return 2;
 		}
 	}
@@ -990,6 +1010,7 @@ static int cmd_server(int argc, char **argv)
 		iopt.port = node_port;
 		iopt.workers = 1;
 		iopt.max_connections = hopt.max_connections;
+		iopt.tls = tls; /* the same certificate (and SIGHUP reload) */
 		s3_server_internal_handler(s3, &ihandler);
 		rc = http_server_start(&iopt, &ihandler, &ihttp);
 		if (rc) {
@@ -998,6 +1019,9 @@ static int cmd_server(int argc, char **argv)
 			ret = 2;
 			goto out;
 		}
+		if (itls)
+			log_info("cluster: internal traffic over TLS, peers verified against %s",
+				 tls_ca ? tls_ca : tls_cert);
 		close(node_fd); /* the server's sockets hold the port now */
 		node_fd = -1;
 		/* The leader collects, on every node. */
@@ -1168,7 +1192,8 @@ out:
 		meta_store_close(meta);
 	s3_server_free(s3);
 	data_store_close(data);
-	tls_server_free(tls); /* after the listener: connections used it */
+	tls_server_free(tls);  /* after the listener: connections used it */
+	tls_client_free(itls); /* after the cluster: its connections used it */
 	if (ret == 1 && rc)
 		fprintf(stderr, "cairn: %s\n", cn_strerror(rc));
 	return ret;
