@@ -189,8 +189,14 @@ static void *relay_main(void *arg)
 		relay_take_out(r);
 		/* Ends: everything the peer sent went to the consumer, or our
 		 * close_notify (after all the consumer wrote) went to the peer. */
-		if (r->net_done && r->in_off == r->in_len)
+		if (r->net_done && r->in_off == r->in_len) {
+			if (!tls_conn_ready(r->tls))
+				log_warn("cluster: internal TLS handshake with %s failed: the peer "
+					 "closed the connection (a plain-HTTP node? every node "
+					 "needs --tls-cert)",
+					 r->peer);
 			break;
+		}
 		if (r->loc_done && out_pending(r) == 0)
 			break;
 		if ((r->net_done || r->loc_done) && !linger)
