@@ -192,8 +192,8 @@ static void *relay_main(void *arg)
 		if (r->net_done && r->in_off == r->in_len) {
 			if (!tls_conn_ready(r->tls))
 				log_warn("cluster: internal TLS handshake with %s failed: the peer "
-					 "closed the connection (a plain-HTTP node? every node "
-					 "needs --tls-cert)",
+					 "closed the connection (a plain-HTTP node, or one that "
+					 "does not trust our certificate?)",
 					 r->peer);
 			break;
 		}
