@@ -31,6 +31,8 @@
 
 #define RELAY_IO (16 * 1024) /* one TLS record's worth per recv */
 #define RELAY_LINGER_MS 5000 /* to hand on what is left when one side ended */
+#define RELAY_LOG_EVERY_S 30 /* a failing peer is logged once in this long */
+#define RELAY_LOG_PEERS 16
 
 struct relay {
 	struct tls_conn *tls;
@@ -44,6 +46,61 @@ struct relay {
 	char *out; /* ciphertext for the peer, from tls_conn_take_out_buf */
 	size_t out_off, out_len;
 };
+
+/* Raft redials a peer every second or so: a peer whose handshakes keep
+ * failing is logged at the first failure, then once every
+ * RELAY_LOG_EVERY_S with how many were not. */
+static pthread_mutex_t log_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+	char peer[64];
+	int64_t at;
+	unsigned quiet;
+} log_seen[RELAY_LOG_PEERS];
+
+static int log_allowed(const char *peer, unsigned *quiet)
+{
+	int64_t now = cn_mono_ns();
+	int i, slot = 0, ok;
+
+	pthread_mutex_lock(&log_mu);
+	for (i = 0; i < RELAY_LOG_PEERS; i++) {
+		if (strcmp(log_seen[i].peer, peer) == 0)
+			break;
+		if (log_seen[i].at < log_seen[slot].at)
+			slot = i; /* the stalest, reused for a new peer */
+	}
+	if (i == RELAY_LOG_PEERS) {
+		i = slot;
+		snprintf(log_seen[i].peer, sizeof(log_seen[i].peer), "%s", peer);
+		log_seen[i].at = 0;
+		log_seen[i].quiet = 0;
+	}
+	ok = !log_seen[i].at || now - log_seen[i].at >= (int64_t)RELAY_LOG_EVERY_S * 1000000000;
+	*quiet = log_seen[i].quiet;
+	if (ok) {
+		log_seen[i].at = now;
+		log_seen[i].quiet = 0;
+	} else {
+		log_seen[i].quiet++;
+	}
+	pthread_mutex_unlock(&log_mu);
+	return ok;
+}
+
+static void log_failure(const struct relay *r, const char *what, const char *why, const char *hint)
+{
+	unsigned quiet;
+
+	if (!log_allowed(r->peer, &quiet))
+		return;
+	if (quiet)
+		log_warn("cluster: internal TLS %s with %s failed: %s (%s; %u more since the last "
+			 "such line)",
+			 what, r->peer, why, hint, quiet);
+	else
+		log_warn("cluster: internal TLS %s with %s failed: %s (%s)", what, r->peer, why,
+			 hint);
+}
 
 static void relay_free(struct relay *r)
 {
@@ -77,13 +134,11 @@ static int relay_decrypt(struct relay *r)
 			return 0;
 		}
 		if (ready)
-			log_warn("cluster: internal TLS session with %s failed: %s", r->peer,
-				 tls_conn_error(r->tls));
+			log_failure(r, "session", tls_conn_error(r->tls), "closed");
 		else
-			log_warn("cluster: internal TLS handshake with %s failed: %s (every node "
-				 "needs --tls-cert, and its certificate must be trusted by "
-				 "--tls-ca)",
-				 r->peer, tls_conn_error(r->tls));
+			log_failure(r, "handshake", tls_conn_error(r->tls),
+				    "every node needs --tls-cert, and its certificate must be "
+				    "trusted by --tls-ca and name its --node address");
 		return -1;
 	}
 	return 0;
@@ -167,7 +222,8 @@ static int connected(struct relay *r)
 	if (getsockopt(r->net, SOL_SOCKET, SO_ERROR, &err, &el) != 0)
 		err = errno;
 	if (err) {
-		log_warn("cluster: cannot connect to %s: %s", r->peer, strerror(err));
+		/* as quiet as a failed connect on the plain path */
+		log_debug("cluster: cannot connect to %s: %s", r->peer, strerror(err));
 		return -1;
 	}
 	r->connecting = 0;
@@ -191,10 +247,9 @@ static void *relay_main(void *arg)
 		 * close_notify (after all the consumer wrote) went to the peer. */
 		if (r->net_done && r->in_off == r->in_len) {
 			if (!tls_conn_ready(r->tls))
-				log_warn("cluster: internal TLS handshake with %s failed: the peer "
-					 "closed the connection (a plain-HTTP node, or one that "
-					 "does not trust our certificate?)",
-					 r->peer);
+				log_failure(r, "handshake", "the peer closed the connection",
+					    "a plain-HTTP node, or one that does not trust our "
+					    "certificate?");
 			break;
 		}
 		if (r->loc_done && out_pending(r) == 0)
@@ -210,6 +265,9 @@ static void *relay_main(void *arg)
 			if (r->out_off < r->out_len)
 				p[0].events |= POLLOUT;
 		}
+		/* (an ended peer's socket would report POLLHUP over and over) */
+		if (!p[0].events && r->net_done)
+			p[0].fd = -1;
 		if (r->in_off < r->in_len)
 			p[1].events |= POLLOUT;
 		if (!r->loc_done && !r->net_done && tls_conn_ready(r->tls) &&
@@ -231,9 +289,8 @@ static void *relay_main(void *arg)
 			break;
 		if (rc == 0) {
 			if (!tls_conn_ready(r->tls))
-				log_warn("cluster: internal TLS handshake with %s timed out (is it "
-					 "a plain-HTTP node? every node needs --tls-cert)",
-					 r->peer);
+				log_failure(r, "handshake", "timed out",
+					    "a plain-HTTP node? every node needs --tls-cert");
 			break;
 		}
 		if (r->connecting) {

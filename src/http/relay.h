@@ -32,7 +32,7 @@
  * consumer's end closed; when the consumer closes its end (no half-close),
  * close_notify is sent and the TCP socket closed. A handshake that does not
  * complete within RELAY_HANDSHAKE_MS, or a refused certificate, closes both
- * and logs why.
+ * and logs why (a peer's first failure, then one line per 30 s).
  */
 #ifndef CAIRN_HTTP_RELAY_H
 #define CAIRN_HTTP_RELAY_H
