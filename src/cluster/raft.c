@@ -6,6 +6,8 @@
  * opt.dir) over our own transport: a Raft connection is an internal-API
  * request upgraded to a raw stream (POST /_cairn/internal/raft, signed with
  * the cluster secret), so Raft and the internal API share one address.
+ * With opt.tls the stream is the plain end of a TLS relay (http/relay.h),
+ * a uv_pipe_t on both the dialling and the accepting side.
  *
  * Commands (meta_submit -> cluster_submit, any thread) reach the Raft thread
  * through its inbox:
@@ -37,6 +39,8 @@
 #include <fcntl.h>
 #include <http_parser.h>
 #include <inttypes.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <pthread.h>
 #include <raft.h>
 #include <raft/uv.h>
@@ -44,8 +48,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -147,7 +149,6 @@ struct await {
 	struct meta_cmd *waiters;
 };
 
-/* Outbound Raft connection being set up (transport connect). */
 /* A Raft connection's stream: TCP, or over TLS the plain end of a relay
  * (http/relay.h) as a pipe. */
 union dial_stream {
@@ -155,6 +156,7 @@ union dial_stream {
 	uv_pipe_t pipe;
 };
 
+/* Outbound Raft connection being set up (transport connect). */
 struct dialer {
 	union dial_stream *tcp; /* raft_malloc'd: raft frees the stream */
 	uv_timer_t *timer;	/* gives up on a peer that never answers */
@@ -889,7 +891,8 @@ static void dial_connected(uv_connect_t *conn, int status)
 
 /* Over TLS: a non-blocking connect handed to a relay; the stream is the
  * relay's plain end, on which the upgrade request goes at once (the relay
- * holds it until the handshake is done). 0 or a RAFT_* error. */
+ * holds it until the handshake is done). 0, or non-zero when it failed (the
+ * caller closes d->tcp if its data was set, i.e. the handle is live). */
 static int dial_tls(struct dialer *d, const char *address, const struct sockaddr_in *sa)
 {
 	struct cluster *c = d->c;
@@ -913,7 +916,7 @@ static int dial_tls(struct dialer *d, const char *address, const struct sockaddr
 	((uv_handle_t *)d->tcp)->data = d;
 	if (uv_pipe_open(&d->tcp->pipe, local) != 0) {
 		close(local);
-		return -1; /* the handle is initialised: the caller closes it */
+		return RAFT_NOCONNECTION;
 	}
 	return 0;
 }
