@@ -96,7 +96,8 @@ static void usage(FILE *f)
 		"                            speaks TLS too and peers' certificates must chain\n"
 		"                            to this PEM bundle and name the peer's address\n"
 		"                            (default: the --tls-cert file itself, which suits\n"
-		"                            one self-signed certificate shared by all nodes)\n"
+		"                            one self-signed certificate shared by all nodes);\n"
+		"                            SIGHUP re-reads it too\n"
 		"  cluster mode (CAIRN_CLUSTER_SECRET, CAIRN_ROOT_USER/PASSWORD on every node):\n"
 		"  --node ADDR:PORT          this node's cluster address (one of --peers)\n"
 		"  --peers A:P,B:P,...       the first configuration (the same on every node)\n"
@@ -1146,6 +1147,14 @@ static int cmd_server(int argc, char **argv)
 		else
 			log_error("received SIGHUP: TLS reload failed, keeping the old "
 				  "certificate: %s",
+				  why);
+		/* The bundle too: a self-signed certificate is its own (default) CA. */
+		if (itls && tls_client_reload(itls, why, sizeof(why)) == 0)
+			log_info("received SIGHUP: cluster CA bundle reloaded from %s",
+				 tls_ca ? tls_ca : tls_cert);
+		else if (itls)
+			log_error("received SIGHUP: cluster CA bundle reload failed, keeping the "
+				  "old one: %s",
 				  why);
 	}
 	log_info("received %s, shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");

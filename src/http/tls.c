@@ -38,7 +38,9 @@ struct tls_server {
 };
 
 struct tls_client {
-	SSL_CTX *ctx; /* immutable once made: shared by every thread */
+	pthread_mutex_t lock; /* guards ctx (as in tls_server) */
+	SSL_CTX *ctx;
+	char *ca_file;
 };
 
 struct tls_conn {
@@ -283,29 +285,26 @@ int tls_conn_new(struct tls_server *s, struct tls_conn **out)
 	return rc;
 }
 
-int tls_client_new(const char *ca_file, char *why, size_t why_cap, struct tls_client **out)
+static int client_ctx_load(const char *ca_file, char *why, size_t why_cap, SSL_CTX **out)
 {
-	struct tls_client *c = calloc(1, sizeof(*c));
 	static const unsigned char alpn[] = "\x08http/1.1";
+	SSL_CTX *ctx;
 
-	if (!c)
-		return CN_ENOMEM;
 	ERR_clear_error();
-	c->ctx = SSL_CTX_new(TLS_client_method());
-	if (!c->ctx) {
+	ctx = SSL_CTX_new(TLS_client_method());
+	if (!ctx) {
 		take_error("cannot create a TLS context", why, why_cap);
-		free(c);
 		return CN_ENOMEM;
 	}
-	if (!SSL_CTX_set_min_proto_version(c->ctx, TLS1_2_VERSION) ||
-	    !SSL_CTX_set_cipher_list(c->ctx, TLS12_CIPHERS) ||
-	    !SSL_CTX_set_ciphersuites(c->ctx, TLS13_SUITES) ||
-	    SSL_CTX_set_alpn_protos(c->ctx, alpn, sizeof(alpn) - 1) != 0) {
+	if (!SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) ||
+	    !SSL_CTX_set_cipher_list(ctx, TLS12_CIPHERS) ||
+	    !SSL_CTX_set_ciphersuites(ctx, TLS13_SUITES) ||
+	    SSL_CTX_set_alpn_protos(ctx, alpn, sizeof(alpn) - 1) != 0) {
 		take_error("TLS policy", why, why_cap);
 		goto fail;
 	}
-	SSL_CTX_set_options(c->ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION);
-	if (SSL_CTX_load_verify_locations(c->ctx, ca_file, NULL) != 1) {
+	SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION);
+	if (SSL_CTX_load_verify_locations(ctx, ca_file, NULL) != 1) {
 		char what[600];
 		snprintf(what, sizeof(what), "CA bundle %s", ca_file);
 		take_error(what, why, why_cap);
@@ -313,13 +312,50 @@ int tls_client_new(const char *ca_file, char *why, size_t why_cap, struct tls_cl
 	}
 	/* The handshake fails unless the chain ends at a certificate of the
 	 * bundle (and, per session, names the address dialled). */
-	SSL_CTX_set_verify(c->ctx, SSL_VERIFY_PEER, NULL);
-	*out = c;
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+	*out = ctx;
 	return 0;
 fail:
-	SSL_CTX_free(c->ctx);
-	free(c);
+	SSL_CTX_free(ctx);
 	return CN_EINVAL;
+}
+
+int tls_client_new(const char *ca_file, char *why, size_t why_cap, struct tls_client **out)
+{
+	struct tls_client *c = calloc(1, sizeof(*c));
+	int rc;
+
+	if (!c)
+		return CN_ENOMEM;
+	c->ca_file = strdup(ca_file);
+	if (!c->ca_file) {
+		free(c);
+		return CN_ENOMEM;
+	}
+	rc = client_ctx_load(ca_file, why, why_cap, &c->ctx);
+	if (rc) {
+		free(c->ca_file);
+		free(c);
+		return rc;
+	}
+	pthread_mutex_init(&c->lock, NULL);
+	*out = c;
+	return 0;
+}
+
+int tls_client_reload(struct tls_client *c, char *why, size_t why_cap)
+{
+	SSL_CTX *ctx, *old;
+	int rc = client_ctx_load(c->ca_file, why, why_cap, &ctx);
+
+	if (rc)
+		return rc;
+	pthread_mutex_lock(&c->lock);
+	old = c->ctx;
+	c->ctx = ctx;
+	pthread_mutex_unlock(&c->lock);
+	SSL_CTX_free(old); /* sessions made from it hold their own reference */
+	return 0;
 }
 
 void tls_client_free(struct tls_client *c)
@@ -327,6 +363,8 @@ void tls_client_free(struct tls_client *c)
 	if (!c)
 		return;
 	SSL_CTX_free(c->ctx);
+	pthread_mutex_destroy(&c->lock);
+	free(c->ca_file);
 	free(c);
 }
 
@@ -334,7 +372,7 @@ int tls_conn_new_client(struct tls_client *c, const char *host, struct tls_conn 
 {
 	unsigned char bin[16];
 	X509_VERIFY_PARAM *vp;
-	int is_ip, rc = conn_make(c->ctx, NULL, out);
+	int is_ip, rc = conn_make(c->ctx, &c->lock, out);
 
 	if (rc)
 		return rc;

@@ -10,7 +10,8 @@
  *                      connection keeps the context it started with (SSL_new
  *                      holds a reference), so a reload drops nobody.
  *   struct tls_client  the cluster's client side: the CA bundle peers are
- *                      verified against; immutable, shared by every thread.
+ *                      verified against, shared by every thread; replaced
+ *                      as a whole by tls_client_reload, like tls_server.
  *   struct tls_conn    one TLS session per TCP connection, used by one thread
  *                      at a time (a loop's, or a relay's: http/relay.h).
  *
@@ -56,9 +57,14 @@ void tls_conn_free(struct tls_conn *t);
 /* The client side of the cluster's internal connections: TLS 1.2+ with the
  * server's policy, ALPN http/1.1, the peer's chain verified against the PEM
  * bundle ca_file (a self-signed certificate given as its own bundle trusts
- * exactly itself). Not reloaded on SIGHUP. Any thread; blocking file read. */
+ * exactly itself). Borrows ca_file for the call (keeps a copy for reload).
+ * Any thread; blocking file read. */
 struct tls_client;
 int tls_client_new(const char *ca_file, char *why, size_t why_cap, struct tls_client **out);
+/* Re-reads the bundle for new sessions (open ones keep theirs). A bad
+ * bundle keeps the old one and returns an error with *why. Any thread but
+ * a loop's (blocking file read). */
+int tls_client_reload(struct tls_client *c, char *why, size_t why_cap);
 /* After every session made from it is freed. */
 void tls_client_free(struct tls_client *c);
 /* A client session to host: an IP literal must be one of the certificate's

@@ -6,6 +6,9 @@ ClusterProxy, every node started with --tls-cert/--tls-key.
     cross the cluster ports); the leader SIGKILLed, a new one elected and
     writes go on; the cluster port answers a plain-HTTP internal request
     with a refusal, never with the internal API;
+  - a new self-signed certificate (its own CA) swapped in on every node and
+    SIGHUP: the listener and the client's bundle reload, and new internal
+    connections (shard streams) work with it;
   - an internal client's first bytes are a TLS ClientHello (a fake peer
     records what a node sends it);
   - a node whose certificate the others do not trust is refused both ways,
@@ -19,6 +22,7 @@ import os
 import random
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -142,6 +146,43 @@ def test_tls_cluster_data_and_failover(cluster_factory, tmp_path):
             assert got == v, (node.name, k)
     for node in rest:
         assert "certificate verify failed" not in node.log(), node.log()[-2000:]
+
+
+def test_certificate_rotation_with_sighup(cluster_factory, tmp_path):
+    """Self-signed: the certificate is its own CA bundle, so a renewal must
+    reload both. New files on every node, SIGHUP, and writes that open new
+    shard streams (fresh handshakes) go on."""
+    cert, key = self_signed(tmp_path, "cluster")
+    c = cluster_factory(3, tls=(cert, key))
+    n1, n2, n3 = c.slots[:3]
+    bucket = "rot-" + uuid.uuid4().hex[:8]
+    retry(lambda: c.client(n1).create_bucket(Bucket=bucket))
+    before = os.urandom(2 * MIB)
+    retry(lambda: c.client(n2, read_timeout=30).put_object(Bucket=bucket, Key="before",
+                                                           Body=before))
+    new_dir = tmp_path / "new"
+    new_dir.mkdir()
+    ncert, nkey = self_signed(new_dir, "cluster")
+    os.replace(nkey, key)
+    os.replace(ncert, cert)
+    for n in (n1, n2, n3):
+        os.kill(n.pid, signal.SIGHUP)
+    for n in (n1, n2, n3):
+        wait_log(n, r"cluster CA bundle reloaded from " + re.escape(cert))
+    objects = {"before": before}
+    for n in (n1, n2, n3):
+        k, v = "after-" + n.name, os.urandom(2 * MIB + 1)
+        retry(lambda: c.client(n, read_timeout=30, cached=False).put_object(
+            Bucket=bucket, Key=k, Body=v))
+        objects[k] = v
+    shards = all_shards(c)   # every shard stream worked: 2+1 on three nodes each
+    assert len(shards) == 4, shards
+    for blob, where in shards.items():
+        assert sorted(where) == [0, 1, 2] and len(set(where.values())) == 3, (blob, where)
+    for n in (n1, n2, n3):
+        s3 = c.client(n, read_timeout=30, cached=False)
+        for k, v in objects.items():
+            assert s3.get_object(Bucket=bucket, Key=k)["Body"].read() == v, (n.name, k)
 
 
 def test_internal_client_sends_tls_client_hello(tmp_path):

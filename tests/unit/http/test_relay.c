@@ -7,7 +7,8 @@
  * buffers: backpressure, data intact), closing one plain end closes the
  * other, a certificate that does not name the dialled IP, an untrusted
  * certificate and a plain-HTTP peer all end the client's plain end (EOF, no
- * data, no hang) instead of relaying.
+ * data, no hang) instead of relaying; the client's CA bundle reloaded
+ * (a broken one refused, the old one kept).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -256,6 +257,76 @@ static void test_untrusted_refused(void **state)
 	refused(cert_path, "127.0.0.1", other_cert, other_key);
 }
 
+/* Reads once from a relay's plain end: what arrives within 5 s (0 at EOF). */
+static ssize_t read_some(int fd, char *buf, size_t cap)
+{
+	struct pollfd p = {.fd = fd, .events = POLLIN};
+
+	if (poll(&p, 1, 5000) <= 0)
+		return -1;
+	return recv(fd, buf, cap, 0);
+}
+
+/* A client trusting the wrong certificate is refused; after its bundle
+ * file is replaced and reloaded, new sessions succeed; a bad bundle keeps
+ * the one in force. */
+static void test_client_reload(void **state)
+{
+	struct tls_server *srv;
+	struct tls_client *tc;
+	struct tls_conn *t;
+	char why[512], ca[300], buf[8];
+	int port, lfd = listener(&port), cl, sv;
+	FILE *f;
+	(void)state;
+
+	snprintf(ca, sizeof(ca), "%s/bundle.pem", dir);
+	assert_int_equal(link(other_cert, ca), 0);
+	assert_int_equal(tls_server_new(cert_path, key_path, why, sizeof(why), &srv), 0);
+	assert_int_equal(tls_client_new(ca, why, sizeof(why), &tc), 0);
+
+	assert_int_equal(tls_conn_new_client(tc, "127.0.0.1", &t), 0);
+	assert_int_equal(tls_relay_start(t, dial(port), "old bundle", &cl), 0);
+	sv = server_relay(srv, lfd);
+	assert_int_equal(read_to_eof(cl), 0);
+	close(cl);
+	close(sv);
+
+	/* the bundle now names the server's certificate */
+	unlink(ca);
+	assert_int_equal(link(cert_path, ca), 0);
+	assert_int_equal(tls_client_reload(tc, why, sizeof(why)), 0);
+	assert_int_equal(tls_conn_new_client(tc, "127.0.0.1", &t), 0);
+	assert_int_equal(tls_relay_start(t, dial(port), "new bundle", &cl), 0);
+	sv = server_relay(srv, lfd);
+	assert_int_equal(send(cl, "ping", 4, MSG_NOSIGNAL), 4);
+	assert_int_equal(read_some(sv, buf, sizeof(buf)), 4);
+	assert_memory_equal(buf, "ping", 4);
+
+	/* a broken bundle: refused, the loaded one stays */
+	unlink(ca);
+	f = fopen(ca, "w");
+	assert_non_null(f);
+	fputs("not a certificate\n", f);
+	fclose(f);
+	assert_int_not_equal(tls_client_reload(tc, why, sizeof(why)), 0);
+	assert_non_null(strstr(why, "CA bundle"));
+	close(cl);
+	close(sv);
+	assert_int_equal(tls_conn_new_client(tc, "127.0.0.1", &t), 0);
+	assert_int_equal(tls_relay_start(t, dial(port), "kept bundle", &cl), 0);
+	sv = server_relay(srv, lfd);
+	assert_int_equal(send(sv, "pong", 4, MSG_NOSIGNAL), 4);
+	assert_int_equal(read_some(cl, buf, sizeof(buf)), 4);
+	assert_memory_equal(buf, "pong", 4);
+	close(cl);
+	close(sv);
+	unlink(ca);
+	close(lfd);
+	tls_client_free(tc);
+	tls_server_free(srv);
+}
+
 static void test_plain_peer_ends(void **state)
 {
 	static const char answer[] = "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n";
@@ -305,9 +376,8 @@ static int teardown(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_roundtrip_and_close),
-		cmocka_unit_test(test_wrong_ip_refused),
-		cmocka_unit_test(test_untrusted_refused),
+		cmocka_unit_test(test_roundtrip_and_close), cmocka_unit_test(test_wrong_ip_refused),
+		cmocka_unit_test(test_untrusted_refused),   cmocka_unit_test(test_client_reload),
 		cmocka_unit_test(test_plain_peer_ends),
 	};
 	unit_filter_from_env();
