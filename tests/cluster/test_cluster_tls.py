@@ -6,6 +6,8 @@ ClusterProxy, every node started with --tls-cert/--tls-key.
     cross the cluster ports); the leader SIGKILLed, a new one elected and
     writes go on; the cluster port answers a plain-HTTP internal request
     with a refusal, never with the internal API;
+  - a node that was down catches up through a snapshot install: the store
+    copy streamed over TLS RPC (GET /_cairn/internal/snapshot to a file);
   - a new self-signed certificate (its own CA) swapped in on every node and
     SIGHUP: the listener and the client's bundle reload, and new internal
     connections (shard streams) work with it;
@@ -146,6 +148,28 @@ def test_tls_cluster_data_and_failover(cluster_factory, tmp_path):
             assert got == v, (node.name, k)
     for node in rest:
         assert "certificate verify failed" not in node.log(), node.log()[-2000:]
+
+
+def test_snapshot_install_over_tls(cluster_factory, tmp_path):
+    cert, key = self_signed(tmp_path, "cluster")
+    c = cluster_factory(3, tls=(cert, key), snapshot_threshold=32, snapshot_trailing=8)
+    bucket = "snap-" + uuid.uuid4().hex[:8]
+    retry(lambda: c.client(c.slots[0]).create_bucket(Bucket=bucket))
+    leader = c.leader()
+    lag, other = [n for n in c.slots[:3] if n is not leader]
+    assert c.stop(lag) == 0
+    expect = {}
+    for i in range(150):
+        k, v = "s/%03d" % i, ("value-%d" % i).encode()
+        node = (leader, other)[i % 2]
+        retry(lambda: c.client(node).put_object(Bucket=bucket, Key=k, Body=v), timeout=10)
+        expect[k] = v
+    c.restart(lag, timeout=30)
+    log = lag.log()
+    assert "installing a snapshot" in log or "installed a store copy" in log, log[-3000:]
+    s3 = c.client(lag)
+    for k, v in sorted(expect.items()):
+        assert retry(lambda: s3.get_object(Bucket=bucket, Key=k)["Body"].read()) == v, k
 
 
 def test_certificate_rotation_with_sighup(cluster_factory, tmp_path):
