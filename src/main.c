@@ -42,6 +42,7 @@
 #include "core/log.h"
 #include "data/data.h"
 #include "http/http.h"
+#include "http/relay.h"
 #include "http/tls.h"
 #include "meta/meta.h"
 #include "s3/s3.h"
@@ -1201,7 +1202,9 @@ out:
 		meta_store_close(meta);
 	s3_server_free(s3);
 	data_store_close(data);
-	tls_server_free(tls);  /* after the listener: connections used it */
+	tls_server_free(tls);		   /* after the listener: connections used it */
+	if (itls && tls_relay_drain(2000)) /* the cluster closed their ends */
+		log_warn("cluster: internal TLS relays still running at shutdown");
 	tls_client_free(itls); /* after the cluster: its connections used it */
 	if (ret == 1 && rc)
 		fprintf(stderr, "cairn: %s\n", cn_strerror(rc));

@@ -18,6 +18,7 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -101,6 +102,8 @@ static void log_failure(const struct relay *r, const char *what, const char *why
 		log_warn("cluster: internal TLS %s with %s failed: %s (%s)", what, r->peer, why,
 			 hint);
 }
+
+static atomic_int running; /* relay threads, for tls_relay_drain */
 
 static void relay_free(struct relay *r)
 {
@@ -314,7 +317,17 @@ static void *relay_main(void *arg)
 		}
 	}
 	relay_free(r);
+	atomic_fetch_sub(&running, 1);
 	return NULL;
+}
+
+int tls_relay_drain(unsigned timeout_ms)
+{
+	int64_t until = cn_mono_ns() + (int64_t)timeout_ms * 1000000;
+
+	while (atomic_load(&running) > 0 && cn_mono_ns() < until)
+		usleep(5000);
+	return atomic_load(&running);
 }
 
 int tls_relay_start(struct tls_conn *t, int net_fd, const char *peer, int *local_fd)
@@ -363,9 +376,11 @@ int tls_relay_start(struct tls_conn *t, int net_fd, const char *peer, int *local
 	pthread_attr_init(&at);
 	pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
 	pthread_attr_setstacksize(&at, 256 * 1024);
+	atomic_fetch_add(&running, 1);
 	rc = pthread_create(&th, &at, relay_main, r);
 	pthread_attr_destroy(&at);
 	if (rc) {
+		atomic_fetch_sub(&running, 1);
 		rc = -rc;
 		goto fail;
 	}

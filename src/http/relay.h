@@ -50,5 +50,9 @@
  * Returns 0 with *local_fd, the consumer's end (non-blocking, close-on-exec;
  * the consumer owns it), or an error. Any thread. */
 int tls_relay_start(struct tls_conn *t, int net_fd, const char *peer, int *local_fd);
+/* Waits up to timeout_ms for running relays to end (their consumers closed
+ * their ends: at shutdown, before OpenSSL goes away with the process).
+ * Returns how many still run. Main thread. */
+int tls_relay_drain(unsigned timeout_ms);
 
 #endif
