@@ -42,6 +42,7 @@
 #include "core/log.h"
 #include "data/data.h"
 #include "http/http.h"
+#include "http/relay.h"
 #include "http/tls.h"
 #include "meta/meta.h"
 #include "s3/s3.h"
@@ -92,6 +93,12 @@ static void usage(FILE *f)
 		"                            certificate file holds the chain, leaf first);\n"
 		"                            SIGHUP re-reads both (docs/ARCHITECTURE.md, TLS)\n"
 		"  --listen-plain ADDR:PORT  also serve plain HTTP there (with --tls-cert)\n"
+		"  --tls-ca FILE             in cluster mode with --tls-cert, the cluster port\n"
+		"                            speaks TLS too and peers' certificates must chain\n"
+		"                            to this PEM bundle and name the peer's address\n"
+		"                            (default: the --tls-cert file itself, which suits\n"
+		"                            one self-signed certificate shared by all nodes);\n"
+		"                            SIGHUP re-reads it too\n"
 		"  cluster mode (CAIRN_CLUSTER_SECRET, CAIRN_ROOT_USER/PASSWORD on every node):\n"
 		"  --node ADDR:PORT          this node's cluster address (one of --peers)\n"
 		"  --peers A:P,B:P,...       the first configuration (the same on every node)\n"
@@ -516,6 +523,7 @@ static int cmd_server(int argc, char **argv)
 		{"tls-cert", required_argument, 0, 1010},
 		{"tls-key", required_argument, 0, 1011},
 		{"listen-plain", required_argument, 0, 1012},
+		{"tls-ca", required_argument, 0, 1013},
 		{"quiet", no_argument, 0, 'q'},
 		{"allow-degraded", no_argument, 0, 1030},
 		{"log-format", required_argument, 0, 1032},
@@ -566,6 +574,8 @@ static int cmd_server(int argc, char **argv)
 	const char *tls_cert = NULL, *tls_key = NULL;
 	char plain_host[256] = "";
 	struct tls_server *tls = NULL;
+	const char *tls_ca = NULL;
+	struct tls_client *itls = NULL; /* the cluster's internal connections */
 	int c, rc, ret = 1;
 	uint64_t v;
 	sigset_t sigs;
@@ -716,6 +726,7 @@ static int cmd_server(int argc, char **argv)
 			break;
 		case 1010: tls_cert = optarg; break;
 		case 1011: tls_key = optarg; break;
+		case 1013: tls_ca = optarg; break;
 		case 1012: {
 			const char *colon = strrchr(optarg, ':');
 			if (!colon || colon == optarg ||
@@ -808,6 +819,16 @@ static int cmd_server(int argc, char **argv)
 		}
 		hopt.tls = tls;
 		hopt.plain_host = plain_host[0] ? plain_host : NULL;
+		/* Cluster mode: the internal API is TLS as well, both ways. */
+		if (copt.node &&
+		    tls_client_new(tls_ca ? tls_ca : tls_cert, why, sizeof(why), &itls) != 0) {
+			fprintf(stderr, "cairn: TLS (--tls-ca): %s\n", why);
+			tls_server_free(tls);
+			return 2;
+		}
+		copt.tls = itls;
+	} else if (tls_ca) {
+		return bad_usage("%s", "--tls-ca is for beside --tls-cert (cluster mode)");
 	}
 	/* Nothing is written anywhere until the ports are held and every check
 	 * passed: a start that fails leaves the directories as they were. */
@@ -817,6 +838,7 @@ static int cmd_server(int argc, char **argv)
 			fprintf(stderr, "cairn: data directory %s: %s\n", argv[i], cn_strerror(rc));
 			free(peers_buf);
 			tls_server_free(tls);
+			tls_client_free(itls);
 			return 2;
 		}
 	}
@@ -990,6 +1012,7 @@ static int cmd_server(int argc, char **argv)
 		iopt.port = node_port;
 		iopt.workers = 1;
 		iopt.max_connections = hopt.max_connections;
+		iopt.tls = tls; /* the same certificate (and SIGHUP reload) */
 		s3_server_internal_handler(s3, &ihandler);
 		rc = http_server_start(&iopt, &ihandler, &ihttp);
 		if (rc) {
@@ -998,6 +1021,9 @@ static int cmd_server(int argc, char **argv)
 			ret = 2;
 			goto out;
 		}
+		if (itls)
+			log_info("cluster: internal traffic over TLS, peers verified against %s",
+				 tls_ca ? tls_ca : tls_cert);
 		close(node_fd); /* the server's sockets hold the port now */
 		node_fd = -1;
 		/* The leader collects, on every node. */
@@ -1123,6 +1149,14 @@ static int cmd_server(int argc, char **argv)
 			log_error("received SIGHUP: TLS reload failed, keeping the old "
 				  "certificate: %s",
 				  why);
+		/* The bundle too: a self-signed certificate is its own (default) CA. */
+		if (itls && tls_client_reload(itls, why, sizeof(why)) == 0)
+			log_info("received SIGHUP: cluster CA bundle reloaded from %s",
+				 tls_ca ? tls_ca : tls_cert);
+		else if (itls)
+			log_error("received SIGHUP: cluster CA bundle reload failed, keeping the "
+				  "old one: %s",
+				  why);
 	}
 	log_info("received %s, shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
 	if (startup_started) {
@@ -1168,7 +1202,10 @@ out:
 		meta_store_close(meta);
 	s3_server_free(s3);
 	data_store_close(data);
-	tls_server_free(tls); /* after the listener: connections used it */
+	tls_server_free(tls);		   /* after the listener: connections used it */
+	if (itls && tls_relay_drain(2000)) /* the cluster closed their ends */
+		log_warn("cluster: internal TLS relays still running at shutdown");
+	tls_client_free(itls); /* after the cluster: its connections used it */
 	if (ret == 1 && rc)
 		fprintf(stderr, "cairn: %s\n", cn_strerror(rc));
 	return ret;

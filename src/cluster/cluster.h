@@ -30,6 +30,7 @@
 #include <sys/types.h>
 
 struct meta_store;
+struct tls_client;
 
 #define CLUSTER_ADDR_MAX 63   /* "a.b.c.d:port" and more */
 #define CLUSTER_MAX_NODES 16  /* in one configuration */
@@ -70,8 +71,10 @@ struct rpc_resp {
 
 struct rpc_client;
 /* A client signing as node (its advertised address) with the secret
- * (copied). Any thread. */
-int rpc_client_new(const char *secret, size_t slen, const char *node, struct rpc_client **out);
+ * (copied), over TLS when tls is set (borrowed until free; NULL: plain
+ * TCP). Any thread. */
+int rpc_client_new(const char *secret, size_t slen, const char *node, struct tls_client *tls,
+		   struct rpc_client **out);
 void rpc_client_free(struct rpc_client *c);
 /* One signed request to addr, within timeout_ms. With body_fd >= 0 the
  * response body is written there instead of memory. An idempotent call is
@@ -85,6 +88,14 @@ int rpc_call(struct rpc_client *c, const char *addr, const char *method, const c
 /* A non-blocking TCP connection to addr (TCP_NODELAY), established before
  * deadline_ns (monotonic). 0, CN_ETIMEOUT or -errno. Any thread. */
 int cluster_dial(const char *addr, int64_t deadline_ns, int *out);
+/* Internal TLS (http/relay.h): starts a client session to addr (its host is
+ * what the peer's certificate must name) over the TCP socket fd, connected
+ * or still connecting, and returns the relay's plain end in *out, used as
+ * the socket would have been. Takes fd in every case. 0 or an error. Any
+ * thread. */
+int cluster_tls_wrap(struct tls_client *tls, const char *addr, int fd, int *out);
+/* cluster_dial, then cluster_tls_wrap when tls is set. Any thread. */
+int cluster_connect(struct tls_client *tls, const char *addr, int64_t deadline_ns, int *out);
 /* The value of an X-Cairn-* response header, or NULL. */
 const char *rpc_resp_header(const struct rpc_resp *r, const char *name);
 void rpc_resp_release(struct rpc_resp *r);
@@ -97,6 +108,10 @@ struct cluster_options {
 	int n_peers;
 	const char *secret; /* CAIRN_CLUSTER_SECRET */
 	size_t secret_len;
+	/* Internal connections (Raft, RPC, shard streams) as TLS clients of
+	 * peers verified with it; borrowed until cluster_close. NULL: plain
+	 * TCP. The internal listener's side is the HTTP server's (main.c). */
+	struct tls_client *tls;
 	const char *dir;       /* node-local: Raft log, snapshots, node id */
 	int join;	       /* never bootstrap: wait to be added (a new or replacement node) */
 	unsigned heartbeat_ms; /* 0: 100 */
@@ -151,6 +166,8 @@ const char *cluster_secret(struct cluster *c, size_t *len);
 /* This node's cluster directory (<data>/.cairn/raft): node-local files,
  * such as a store copy being sent, go there (never /tmp, which may be RAM). */
 const char *cluster_dir(struct cluster *c);
+/* The internal connections' TLS client (NULL: plain TCP). */
+struct tls_client *cluster_tls(struct cluster *c);
 /* The internal API client of this node (for s3/: cluster status). */
 struct rpc_client *cluster_rpc(struct cluster *c);
 

@@ -6,6 +6,8 @@
  * opt.dir) over our own transport: a Raft connection is an internal-API
  * request upgraded to a raw stream (POST /_cairn/internal/raft, signed with
  * the cluster secret), so Raft and the internal API share one address.
+ * With opt.tls the stream is the plain end of a TLS relay (http/relay.h),
+ * a uv_pipe_t on both the dialling and the accepting side.
  *
  * Commands (meta_submit -> cluster_submit, any thread) reach the Raft thread
  * through its inbox:
@@ -37,6 +39,8 @@
 #include <fcntl.h>
 #include <http_parser.h>
 #include <inttypes.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <pthread.h>
 #include <raft.h>
 #include <raft/uv.h>
@@ -45,6 +49,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <uv.h>
@@ -144,10 +149,17 @@ struct await {
 	struct meta_cmd *waiters;
 };
 
+/* A Raft connection's stream: TCP, or over TLS the plain end of a relay
+ * (http/relay.h) as a pipe. */
+union dial_stream {
+	uv_tcp_t tcp;
+	uv_pipe_t pipe;
+};
+
 /* Outbound Raft connection being set up (transport connect). */
 struct dialer {
-	uv_tcp_t *tcp;	   /* raft_malloc'd: raft frees the stream */
-	uv_timer_t *timer; /* gives up on a peer that never answers */
+	union dial_stream *tcp; /* raft_malloc'd: raft frees the stream */
+	uv_timer_t *timer;	/* gives up on a peer that never answers */
 	uv_connect_t conn;
 	uv_write_t wr;
 	struct raft_uv_connect *req;
@@ -767,7 +779,7 @@ static void dialer_finish(struct dialer *d, int status)
 	}
 	if (status == 0) {
 		uv_read_stop((uv_stream_t *)d->tcp);
-		d->tcp->data = NULL;
+		((uv_handle_t *)d->tcp)->data = NULL;
 		req->cb(req, (uv_stream_t *)d->tcp, 0); /* raft owns the stream now */
 		d->tcp = NULL;
 		cn_buf_release(&d->out);
@@ -775,7 +787,7 @@ static void dialer_finish(struct dialer *d, int status)
 		return;
 	}
 	req->cb(req, NULL, status);
-	d->tcp->data = d;
+	((uv_handle_t *)d->tcp)->data = d;
 	uv_close((uv_handle_t *)d->tcp, dialer_free_cb);
 }
 
@@ -840,9 +852,9 @@ static void dial_written(uv_write_t *w, int status)
 		dialer_finish(d, RAFT_NOCONNECTION);
 }
 
-static void dial_connected(uv_connect_t *conn, int status)
+/* Sends the upgrade request. 0 or a RAFT_* error (the caller finishes). */
+static int dial_request(struct dialer *d)
 {
-	struct dialer *d = conn->data;
 	struct cluster *c = d->c;
 	uint8_t sha[32];
 	char mac[65];
@@ -850,12 +862,6 @@ static void dial_connected(uv_connect_t *conn, int status)
 	int64_t date = cn_now_ns() / 1000000000LL;
 	uv_buf_t b;
 
-	if (d->done)
-		return;
-	if (status) {
-		dialer_finish(d, RAFT_NOCONNECTION);
-		return;
-	}
 	cn_sha256("", 0, sha);
 	cluster_auth_sign(c->secret, c->slen, "POST", target, c->node, date, sha, mac);
 	cn_buf_printf(
@@ -864,14 +870,55 @@ static void dial_connected(uv_connect_t *conn, int status)
 		"X-Cairn-Node: %s\r\nX-Cairn-Id: %llu\r\nX-Cairn-Date: %lld\r\n"
 		"X-Cairn-Auth: %s\r\nContent-Length: 0\r\n\r\n",
 		target, c->node, (unsigned long long)c->id, (long long)date, mac);
-	if (d->out.err) {
-		dialer_finish(d, RAFT_NOMEM);
-		return;
-	}
+	if (d->out.err)
+		return RAFT_NOMEM;
 	b = uv_buf_init(d->out.s, (unsigned)d->out.len);
 	d->wr.data = d;
 	if (uv_write(&d->wr, (uv_stream_t *)d->tcp, &b, 1, dial_written) != 0)
-		dialer_finish(d, RAFT_NOCONNECTION);
+		return RAFT_NOCONNECTION;
+	return 0;
+}
+
+static void dial_connected(uv_connect_t *conn, int status)
+{
+	struct dialer *d = conn->data;
+
+	if (d->done)
+		return;
+	if (status || (status = dial_request(d)) != 0)
+		dialer_finish(d, status ? status : RAFT_NOCONNECTION);
+}
+
+/* Over TLS: a non-blocking connect handed to a relay; the stream is the
+ * relay's plain end, on which the upgrade request goes at once (the relay
+ * holds it until the handshake is done). 0, or non-zero when it failed (the
+ * caller closes d->tcp if its data was set, i.e. the handle is live). */
+static int dial_tls(struct dialer *d, const char *address, const struct sockaddr_in *sa)
+{
+	struct cluster *c = d->c;
+	int fd, local, one = 1;
+
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return RAFT_NOCONNECTION;
+	/* (the relay turns keepalive on) */
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (connect(fd, (const struct sockaddr *)sa, sizeof(*sa)) != 0 && errno != EINPROGRESS) {
+		close(fd);
+		return RAFT_NOCONNECTION;
+	}
+	if (cluster_tls_wrap(c->opt.tls, address, fd, &local) != 0)
+		return RAFT_NOCONNECTION;
+	if (uv_pipe_init(&c->loop, &d->tcp->pipe, 0) != 0) {
+		close(local);
+		return RAFT_NOCONNECTION;
+	}
+	((uv_handle_t *)d->tcp)->data = d;
+	if (uv_pipe_open(&d->tcp->pipe, local) != 0) {
+		close(local);
+		return RAFT_NOCONNECTION;
+	}
+	return 0;
 }
 
 static void dial_timeout(uv_timer_t *t)
@@ -898,20 +945,38 @@ static int transport_connect(struct raft_uv_transport *t, struct raft_uv_connect
 		free(d);
 		return RAFT_NOMEM;
 	}
+	memset(d->tcp, 0, sizeof(*d->tcp));
 	d->c = c;
 	d->req = req;
 	cn_buf_init(&d->out);
 	http_parser_init(&d->parser, HTTP_RESPONSE);
 	d->parser.data = d;
-	uv_tcp_init(&c->loop, d->tcp);
-	uv_tcp_nodelay(d->tcp, 1);
-	/* a peer that vanishes without a word is noticed in seconds */
-	uv_tcp_keepalive(d->tcp, 1, 5);
-	d->tcp->data = d;
 	d->conn.data = d;
-	if (uv_tcp_connect(&d->conn, d->tcp, (struct sockaddr *)&sa, dial_connected) != 0) {
-		uv_close((uv_handle_t *)d->tcp, dialer_free_cb);
-		return RAFT_NOCONNECTION;
+	if (c->opt.tls) {
+		int rc = dial_tls(d, address, &sa);
+		if (rc == 0)
+			rc = dial_request(d);
+		if (rc) {
+			if (((uv_handle_t *)d->tcp)->data == d) {
+				uv_close((uv_handle_t *)d->tcp, dialer_free_cb);
+			} else {
+				raft_free(d->tcp);
+				cn_buf_release(&d->out);
+				free(d);
+			}
+			return RAFT_NOCONNECTION;
+		}
+	} else {
+		uv_tcp_init(&c->loop, &d->tcp->tcp);
+		uv_tcp_nodelay(&d->tcp->tcp, 1);
+		/* a peer that vanishes without a word is noticed in seconds */
+		uv_tcp_keepalive(&d->tcp->tcp, 1, 5);
+		((uv_handle_t *)d->tcp)->data = d;
+		if (uv_tcp_connect(&d->conn, &d->tcp->tcp, (struct sockaddr *)&sa,
+				   dial_connected) != 0) {
+			uv_close((uv_handle_t *)d->tcp, dialer_free_cb);
+			return RAFT_NOCONNECTION;
+		}
 	}
 	d->timer = malloc(sizeof(*d->timer));
 	if (d->timer) {
@@ -937,29 +1002,50 @@ static void transport_close(struct raft_uv_transport *t, raft_uv_transport_close
 	cb(t);
 }
 
-/* A connection the internal API accepted, handed over to raft. */
+/* A connection the internal API accepted, handed over to raft: a TCP
+ * socket, or over TLS the plain end of a relay (a Unix socket: a pipe). */
 static void accept_conn(struct cluster *c, struct msg *m)
 {
-	uv_tcp_t *tcp;
+	union dial_stream *st;
+	int domain = AF_INET;
+	socklen_t dl = sizeof(domain);
 
 	if (!c->accept_cb || c->stopping) {
 		close(m->fd);
 		return;
 	}
-	tcp = raft_malloc(sizeof(*tcp));
-	if (!tcp || uv_tcp_init(&c->loop, tcp) != 0) {
-		raft_free(tcp);
+	getsockopt(m->fd, SOL_SOCKET, SO_DOMAIN, &domain, &dl);
+	st = raft_malloc(sizeof(*st));
+	if (!st) {
 		close(m->fd);
 		return;
 	}
-	if (uv_tcp_open(tcp, m->fd) != 0) {
-		close(m->fd);
-		uv_close((uv_handle_t *)tcp, (uv_close_cb)raft_free);
-		return;
+	if (domain == AF_UNIX) {
+		if (uv_pipe_init(&c->loop, &st->pipe, 0) != 0) {
+			raft_free(st);
+			close(m->fd);
+			return;
+		}
+		if (uv_pipe_open(&st->pipe, m->fd) != 0) {
+			close(m->fd);
+			uv_close((uv_handle_t *)st, (uv_close_cb)raft_free);
+			return;
+		}
+	} else {
+		if (uv_tcp_init(&c->loop, &st->tcp) != 0) {
+			raft_free(st);
+			close(m->fd);
+			return;
+		}
+		if (uv_tcp_open(&st->tcp, m->fd) != 0) {
+			close(m->fd);
+			uv_close((uv_handle_t *)st, (uv_close_cb)raft_free);
+			return;
+		}
+		uv_tcp_nodelay(&st->tcp, 1);
+		uv_tcp_keepalive(&st->tcp, 1, 5);
 	}
-	uv_tcp_nodelay(tcp, 1);
-	uv_tcp_keepalive(tcp, 1, 5);
-	c->accept_cb(&c->transport, m->id, m->address, (uv_stream_t *)tcp);
+	c->accept_cb(&c->transport, m->id, m->address, (uv_stream_t *)st);
 }
 
 /* ---- proposals and barriers (Raft thread) ---- */
@@ -1676,7 +1762,7 @@ int cluster_open(const struct cluster_options *opt, struct meta_store *m, struct
 	rc = load_id(c, &fresh);
 	if (rc)
 		goto fail;
-	rc = rpc_client_new(c->secret, c->slen, c->node, &c->rpc);
+	rc = rpc_client_new(c->secret, c->slen, c->node, c->opt.tls, &c->rpc);
 	if (rc)
 		goto fail;
 	c->st.id = c->id;
@@ -1852,6 +1938,11 @@ const char *cluster_secret(struct cluster *c, size_t *len)
 const char *cluster_dir(struct cluster *c)
 {
 	return c->dir;
+}
+
+struct tls_client *cluster_tls(struct cluster *c)
+{
+	return c->opt.tls;
 }
 
 struct rpc_client *cluster_rpc(struct cluster *c)

@@ -69,7 +69,7 @@ int cluster_probe_established(const struct cluster_options *opt, char *peer, siz
 	struct rpc_client *rpc;
 	int found = 0;
 
-	if (rpc_client_new(opt->secret, opt->secret_len, opt->node, &rpc))
+	if (rpc_client_new(opt->secret, opt->secret_len, opt->node, opt->tls, &rpc))
 		return 0;
 	for (int i = 0; i < opt->n_peers && !found; i++) {
 		if (strcmp(opt->peers[i], opt->node) == 0)

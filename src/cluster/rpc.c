@@ -37,6 +37,7 @@
 #include "core/digest.h"
 #include "core/err.h"
 #include "core/log.h"
+#include "http/relay.h"
 
 #define RPC_IDLE_MAX_MS 5000
 #define RPC_IDLE_PER_ADDR 8
@@ -53,11 +54,13 @@ struct rpc_client {
 	char *secret;
 	size_t slen;
 	char node[CLUSTER_ADDR_MAX + 1];
+	struct tls_client *tls; /* NULL: plain TCP */
 	pthread_mutex_t mu;
 	struct idle *idle;
 };
 
-int rpc_client_new(const char *secret, size_t slen, const char *node, struct rpc_client **out)
+int rpc_client_new(const char *secret, size_t slen, const char *node, struct tls_client *tls,
+		   struct rpc_client **out)
 {
 	struct rpc_client *c = calloc(1, sizeof(*c));
 
@@ -69,6 +72,7 @@ int rpc_client_new(const char *secret, size_t slen, const char *node, struct rpc
 	c->secret[slen] = 0;
 	c->slen = slen;
 	strcpy(c->node, node);
+	c->tls = tls;
 	pthread_mutex_init(&c->mu, NULL);
 	*out = c;
 	return 0;
@@ -149,6 +153,39 @@ int cluster_dial(const char *addr, int64_t deadline_ns, int *out)
 	}
 	*out = fd;
 	return 0;
+}
+
+int cluster_tls_wrap(struct tls_client *tls, const char *addr, int fd, int *out)
+{
+	const char *colon = strrchr(addr, ':');
+	struct tls_conn *t;
+	char host[64];
+	int rc;
+
+	if (!colon || (size_t)(colon - addr) >= sizeof(host)) {
+		close(fd);
+		return CN_EINVAL;
+	}
+	memcpy(host, addr, (size_t)(colon - addr));
+	host[colon - addr] = 0;
+	rc = tls_conn_new_client(tls, host, &t);
+	if (rc) {
+		close(fd);
+		return rc;
+	}
+	return tls_relay_start(t, fd, addr, out);
+}
+
+int cluster_connect(struct tls_client *tls, const char *addr, int64_t deadline_ns, int *out)
+{
+	int fd, rc = cluster_dial(addr, deadline_ns, &fd);
+
+	if (rc || !tls) {
+		if (!rc)
+			*out = fd;
+		return rc;
+	}
+	return cluster_tls_wrap(tls, addr, fd, out);
 }
 
 /* Writes all of buf before the deadline. */
@@ -380,7 +417,7 @@ static int call_once(struct rpc_client *c, const char *addr, const char *method,
 
 	*fresh_failed_early = 0;
 	if (fd < 0) {
-		rc = cluster_dial(addr, deadline, &fd);
+		rc = cluster_connect(c->tls, addr, deadline, &fd);
 		if (rc)
 			return rc;
 	}

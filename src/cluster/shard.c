@@ -158,9 +158,10 @@ static int recv_all(int fd, void *buf, size_t len)
 	return 0;
 }
 
-static int dial_blocking(const char *addr, int *out)
+static int dial_blocking(struct cluster *c, const char *addr, int *out)
 {
-	int fd, rc = cluster_dial(addr, cn_mono_ns() + SHARD_CONNECT_MS * 1000000LL, &fd);
+	int fd, rc = cluster_connect(cluster_tls(c), addr,
+				     cn_mono_ns() + SHARD_CONNECT_MS * 1000000LL, &fd);
 
 	if (rc)
 		return rc;
@@ -233,7 +234,7 @@ int cluster_shard_wopen(void *ctx, const uint8_t drive_id[DATA_ID_LEN], const st
 	if ((rc = cluster_auth_sign(secret, slen, "POST", target, st.address, date, sha,
 				    s->auth)) != 0)
 		goto fail;
-	if ((rc = dial_blocking(s->addr, &s->fd)) != 0) {
+	if ((rc = dial_blocking(c, s->addr, &s->fd)) != 0) {
 		stream_fail(s, rc);
 		rc = CN_EDRIVE;
 		goto fail;

@@ -202,10 +202,11 @@ void http_response_end(struct http_request *req);
 void http_request_close_after(struct http_request *req);
 
 /* Answers 101 Switching Protocols (with hdrs, copied) to a request whose
- * body is complete (plain HTTP only: over TLS this returns CN_ENOTIMPL), stops reading the
- * connection, and once the answer is written calls cb with a duplicate of the socket's descriptor
- * (the caller owns it; -1 if the write failed). The handler then ends the request as usual: the
- * connection closes its own descriptor without a shutdown, so the socket lives on in the duplicate.
+ * body is complete, stops reading the connection, and once the answer is written calls cb with a
+ * duplicate of the socket's descriptor (the caller owns it; -1 if the write failed). Over TLS the
+ * descriptor is the plain end of a relay that carries the session on (http/relay.h): the caller
+ * uses it as it would the socket. The handler then ends the request as usual: the connection
+ * closes its own descriptor without a shutdown, so the socket lives on in the duplicate.
  * Loop thread. */
 typedef void (*http_upgrade_cb)(struct http_request *req, int fd, void *arg);
 int http_request_upgrade(struct http_request *req, const struct http_header *hdrs, int n_hdrs,

@@ -47,6 +47,7 @@
 #include "core/err.h"
 #include "core/log.h"
 #include "core/metrics.h"
+#include "http/relay.h"
 #include "http/tls.h"
 
 #define HTTP_RBUF (64 * 1024)
@@ -613,6 +614,18 @@ static void upgrade_written(struct http_request *r, int err, void *arg)
 	 * duplicate keeps the socket open for its new owner. */
 	c->detached = 1;
 	c->close_after = 1;
+	if (c->tls && dupfd >= 0) {
+		/* The session goes with the socket to a relay (http/relay.h); the
+		 * new owner gets the relay's plain end. The peer sends nothing
+		 * before our 101, so no input of the stream stayed here. */
+		struct tls_conn *t = c->tls;
+		int local = -1;
+
+		c->tls = NULL;
+		if (tls_relay_start(t, dupfd, c->peer[0] ? c->peer : "?", &local) != 0)
+			local = -1;
+		dupfd = local;
+	}
 	u->cb(r, dupfd, u->arg);
 }
 
@@ -626,8 +639,6 @@ int http_request_upgrade(struct http_request *r, const struct http_header *hdrs,
 
 	if (r->aborted || c->closing || r->response_started || !r->body_done)
 		return CN_EINVAL;
-	if (c->tls) /* the session state cannot follow a bare descriptor */
-		return CN_ENOTIMPL;
 	for (int i = 0; i < n_hdrs; i++)
 		cap += hdrs[i].name_len + hdrs[i].value_len + 4;
 	u = cn_pool_alloc(&r->pool, sizeof(*u));

@@ -24,8 +24,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <arpa/inet.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 
 #include "core/err.h"
 
@@ -35,6 +37,12 @@ struct tls_server {
 	char *cert_file, *key_file;
 };
 
+struct tls_client {
+	pthread_mutex_t lock; /* guards ctx (as in tls_server) */
+	SSL_CTX *ctx;
+	char *ca_file;
+};
+
 struct tls_conn {
 	SSL *ssl;
 	BIO *rbio; /* ciphertext from the peer (owned by ssl) */
@@ -42,7 +50,7 @@ struct tls_conn {
 	char *out; /* ciphertext for the peer, malloc'd */
 	size_t out_len, out_cap;
 	int out_failed; /* an append did not fit in memory */
-	char err[160];
+	char err[256];
 };
 
 /* ---- the sink BIO behind wbio ---- */
@@ -236,15 +244,18 @@ void tls_server_free(struct tls_server *s)
 	free(s);
 }
 
-int tls_conn_new(struct tls_server *s, struct tls_conn **out)
+/* A session on ctx (a reference of its own) between two BIOs. */
+static int conn_make(SSL_CTX *ctx, pthread_mutex_t *lock, struct tls_conn **out)
 {
 	struct tls_conn *t = calloc(1, sizeof(*t));
 
 	if (!t)
 		return CN_ENOMEM;
-	pthread_mutex_lock(&s->lock);
-	t->ssl = SSL_new(s->ctx);
-	pthread_mutex_unlock(&s->lock);
+	if (lock)
+		pthread_mutex_lock(lock);
+	t->ssl = SSL_new(ctx);
+	if (lock)
+		pthread_mutex_unlock(lock);
 	pthread_once(&sink_once, sink_init);
 	t->rbio = BIO_new(BIO_s_mem());
 	t->wbio = sink_method ? BIO_new(sink_method) : NULL;
@@ -261,8 +272,123 @@ int tls_conn_new(struct tls_server *s, struct tls_conn **out)
 	BIO_set_data(t->wbio, t);
 	BIO_set_init(t->wbio, 1);
 	SSL_set_bio(t->ssl, t->rbio, t->wbio);
-	SSL_set_accept_state(t->ssl);
 	*out = t;
+	return 0;
+}
+
+int tls_conn_new(struct tls_server *s, struct tls_conn **out)
+{
+	int rc = conn_make(s->ctx, &s->lock, out);
+
+	if (!rc)
+		SSL_set_accept_state((*out)->ssl);
+	return rc;
+}
+
+static int client_ctx_load(const char *ca_file, char *why, size_t why_cap, SSL_CTX **out)
+{
+	static const unsigned char alpn[] = "\x08http/1.1";
+	SSL_CTX *ctx;
+
+	ERR_clear_error();
+	ctx = SSL_CTX_new(TLS_client_method());
+	if (!ctx) {
+		take_error("cannot create a TLS context", why, why_cap);
+		return CN_ENOMEM;
+	}
+	if (!SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) ||
+	    !SSL_CTX_set_cipher_list(ctx, TLS12_CIPHERS) ||
+	    !SSL_CTX_set_ciphersuites(ctx, TLS13_SUITES) ||
+	    SSL_CTX_set_alpn_protos(ctx, alpn, sizeof(alpn) - 1) != 0) {
+		take_error("TLS policy", why, why_cap);
+		goto fail;
+	}
+	SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION);
+	if (SSL_CTX_load_verify_locations(ctx, ca_file, NULL) != 1) {
+		char what[600];
+		snprintf(what, sizeof(what), "CA bundle %s", ca_file);
+		take_error(what, why, why_cap);
+		goto fail;
+	}
+	/* The handshake fails unless the chain ends at a certificate of the
+	 * bundle (and, per session, names the address dialled). */
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+	*out = ctx;
+	return 0;
+fail:
+	SSL_CTX_free(ctx);
+	return CN_EINVAL;
+}
+
+int tls_client_new(const char *ca_file, char *why, size_t why_cap, struct tls_client **out)
+{
+	struct tls_client *c = calloc(1, sizeof(*c));
+	int rc;
+
+	if (!c)
+		return CN_ENOMEM;
+	c->ca_file = strdup(ca_file);
+	if (!c->ca_file) {
+		free(c);
+		return CN_ENOMEM;
+	}
+	rc = client_ctx_load(ca_file, why, why_cap, &c->ctx);
+	if (rc) {
+		free(c->ca_file);
+		free(c);
+		return rc;
+	}
+	pthread_mutex_init(&c->lock, NULL);
+	*out = c;
+	return 0;
+}
+
+int tls_client_reload(struct tls_client *c, char *why, size_t why_cap)
+{
+	SSL_CTX *ctx, *old;
+	int rc = client_ctx_load(c->ca_file, why, why_cap, &ctx);
+
+	if (rc)
+		return rc;
+	pthread_mutex_lock(&c->lock);
+	old = c->ctx;
+	c->ctx = ctx;
+	pthread_mutex_unlock(&c->lock);
+	SSL_CTX_free(old); /* sessions made from it hold their own reference */
+	return 0;
+}
+
+void tls_client_free(struct tls_client *c)
+{
+	if (!c)
+		return;
+	SSL_CTX_free(c->ctx);
+	pthread_mutex_destroy(&c->lock);
+	free(c->ca_file);
+	free(c);
+}
+
+int tls_conn_new_client(struct tls_client *c, const char *host, struct tls_conn **out)
+{
+	unsigned char bin[16];
+	X509_VERIFY_PARAM *vp;
+	int is_ip, rc = conn_make(c->ctx, &c->lock, out);
+
+	if (rc)
+		return rc;
+	is_ip = inet_pton(AF_INET, host, bin) == 1 || inet_pton(AF_INET6, host, bin) == 1;
+	vp = SSL_get0_param((*out)->ssl);
+	/* An address is checked against the certificate's IP SANs, a name
+	 * against its DNS names (and is sent as SNI). */
+	if (is_ip ? X509_VERIFY_PARAM_set1_ip_asc(vp, host) != 1
+		  : (X509_VERIFY_PARAM_set1_host(vp, host, 0) != 1 ||
+		     SSL_set_tlsext_host_name((*out)->ssl, host) != 1)) {
+		ERR_clear_error();
+		tls_conn_free(*out);
+		*out = NULL;
+		return CN_EINVAL;
+	}
+	SSL_set_connect_state((*out)->ssl);
 	return 0;
 }
 
@@ -293,10 +419,18 @@ static int fail_with(struct tls_conn *t, int sslerr)
 {
 	unsigned long e = ERR_get_error();
 
+	long v = SSL_get_verify_result(t->ssl);
+
 	if (e)
 		ERR_error_string_n(e, t->err, sizeof(t->err));
 	else
 		snprintf(t->err, sizeof(t->err), "SSL error %d", sslerr);
+	/* Why the peer's certificate was refused, which the queue's entry
+	 * ("certificate verify failed") does not say. */
+	if (v != X509_V_OK) {
+		size_t n = strlen(t->err);
+		snprintf(t->err + n, sizeof(t->err) - n, " (%s)", X509_verify_cert_error_string(v));
+	}
 	ERR_clear_error();
 	return TLS_FAILED;
 }

@@ -2,13 +2,18 @@
  * http/tls.h — TLS for the HTTP front end: OpenSSL behind memory BIOs, so the
  * libuv loop owns the socket and OpenSSL never blocks or touches an fd.
  *
- * Layer: http (only http/ includes this; SSL_* and BIO_* live in tls.c only).
+ * Layer: http; cluster/ includes it for the client side of the internal
+ * API (tls_client, through http/relay.h). SSL_* and BIO_* live in tls.c only.
  *
  *   struct tls_server  the configuration: certificate chain + key (PEM) in an
  *                      SSL_CTX. Replaced as a whole by tls_server_reload; a
  *                      connection keeps the context it started with (SSL_new
  *                      holds a reference), so a reload drops nobody.
- *   struct tls_conn    one TLS session per TCP connection, loop thread only.
+ *   struct tls_client  the cluster's client side: the CA bundle peers are
+ *                      verified against, shared by every thread; replaced
+ *                      as a whole by tls_client_reload, like tls_server.
+ *   struct tls_conn    one TLS session per TCP connection, used by one thread
+ *                      at a time (a loop's, or a relay's: http/relay.h).
  *
  * Data flow (all on the connection's loop thread):
  *
@@ -49,6 +54,24 @@ void tls_server_free(struct tls_server *s);
 int tls_conn_new(struct tls_server *s, struct tls_conn **out);
 void tls_conn_free(struct tls_conn *t);
 
+/* The client side of the cluster's internal connections: TLS 1.2+ with the
+ * server's policy, ALPN http/1.1, the peer's chain verified against the PEM
+ * bundle ca_file (a self-signed certificate given as its own bundle trusts
+ * exactly itself). Borrows ca_file for the call (keeps a copy for reload).
+ * Any thread; blocking file read. */
+struct tls_client;
+int tls_client_new(const char *ca_file, char *why, size_t why_cap, struct tls_client **out);
+/* Re-reads the bundle for new sessions (open ones keep theirs). A bad
+ * bundle keeps the old one and returns an error with *why. Any thread but
+ * a loop's (blocking file read). */
+int tls_client_reload(struct tls_client *c, char *why, size_t why_cap);
+/* After every session made from it is freed. */
+void tls_client_free(struct tls_client *c);
+/* A client session to host: an IP literal must be one of the certificate's
+ * IP SANs, a name one of its DNS names (and goes out as SNI). The first
+ * tls_conn_read produces the ClientHello. Any thread. */
+int tls_conn_new_client(struct tls_client *c, const char *host, struct tls_conn **out);
+
 /* Queues len ciphertext bytes received from the socket (copied). */
 int tls_conn_feed(struct tls_conn *t, const void *buf, size_t len);
 
@@ -77,7 +100,8 @@ size_t tls_conn_take_out(struct tls_conn *t, void *out, size_t cap);
 char *tls_conn_take_out_buf(struct tls_conn *t, size_t *len);
 /* Queues close_notify (then take the output). */
 void tls_conn_shutdown(struct tls_conn *t);
-/* The last failure, for a log line ("" when none). */
+/* The last failure, for a log line ("" when none); a refused certificate
+ * says why ("certificate verify failed (self-signed certificate)"). */
 const char *tls_conn_error(const struct tls_conn *t);
 
 /* Does a connection's first data look like a TLS record (a handshake

@@ -13,6 +13,9 @@
         spare = c.add_node()                 # start a spare slot with --join + admin add
         c.remove_node(n3)                    # admin cluster remove
 
+    Cluster(3, base_dir, tls=(cert, key))    # HTTPS and internal TLS on every node
+                                             # (n.tls overrides one node; () = plain)
+
 Every node N advertises 127.0.0.1:P_N (the proxy's port, --node) and listens
 for the cluster on 127.0.0.1:B_N (--node-bind); the S3 port is picked by the
 kernel on first start (--listen 127.0.0.1:0, read from the log) and reused
@@ -30,6 +33,7 @@ import json
 import os
 import re
 import signal
+import ssl
 import subprocess
 import sys
 import threading
@@ -103,6 +107,7 @@ class Node:
         self.paused = False
         self.extra_args = []
         self.extra_dirs = []   # data directories after the first (shards only)
+        self.tls = None        # (cert, key[, ca]) for this node alone (else the cluster's)
         self.history = []            # (event, time) for debugging
 
     # ---- properties
@@ -112,8 +117,25 @@ class Node:
         return self.proc.pid if self.proc else None
 
     @property
+    def tls_files(self):
+        """(cert, key, ca or None) this node is started with, or None (plain)."""
+        t = self.cluster.tls if self.tls is None else self.tls   # () : plain
+        return tuple(t) + (None,) * (3 - len(t)) if t else None
+
+    @property
     def endpoint(self):
-        return "http://%s:%d" % (HOST, self.s3_port) if self.s3_port else None
+        if not self.s3_port:
+            return None
+        return "%s://%s:%d" % ("https" if self.tls_files else "http", HOST, self.s3_port)
+
+    def connection(self, timeout):
+        """An http.client connection to the S3 port (HTTPS verified against
+        the node's certificate when it runs TLS)."""
+        t = self.tls_files
+        if not t:
+            return http.client.HTTPConnection(HOST, self.s3_port, timeout=timeout)
+        ctx = ssl.create_default_context(cafile=t[0])
+        return http.client.HTTPSConnection(HOST, self.s3_port, timeout=timeout, context=ctx)
 
     @property
     def running(self):
@@ -146,7 +168,7 @@ class Node:
         if not self.s3_port or not self.running or self.paused:
             return False
         try:
-            c = http.client.HTTPConnection(HOST, self.s3_port, timeout=timeout)
+            c = self.connection(timeout)
             try:
                 c.request("GET", "/_cairn/health/ready")
                 return c.getresponse().status == 200
@@ -306,8 +328,11 @@ class Cluster:
     def __init__(self, n, base_dir, spares=0, heartbeat_ms=100, election_ms=1000,
                  snapshot_threshold=None, snapshot_trailing=None, extra_args=(),
                  start=True, wait=True, start_timeout=30.0, quiet=True, direct=None,
-                 proxy=None, drives=1):
+                 proxy=None, drives=1, tls=None):
         self.base_dir = str(base_dir)
+        # tls=(cert, key[, ca]): every node runs --tls-cert/--tls-key (and
+        # --tls-ca), on its S3 port and the cluster's; Node.tls overrides
+        self.tls = tls
         os.makedirs(self.base_dir, exist_ok=True)
         self.n_initial = n
         self.heartbeat_ms = heartbeat_ms
@@ -385,6 +410,9 @@ class Cluster:
             a.append("--join")
         if self.quiet:
             a.append("--quiet")
+        t = node.tls_files
+        if t:
+            a += ["--tls-cert", t[0], "--tls-key", t[1]] + (["--tls-ca", t[2]] if t[2] else [])
         a += self.extra_args + node.extra_args
         a.append(node.data_dir)
         a += node.extra_dirs
@@ -445,7 +473,7 @@ class Cluster:
             if node.proc.poll() is not None:
                 raise NodeFailed("%s exited with %s during start:\n%s" % (
                     node.name, node.proc.returncode, node.log()[-3000:]))
-            m = re.search(r"S3 endpoint http://[^:\s]+:(\d+)", node.log())
+            m = re.search(r"S3 endpoint https?://[^:\s]+:(\d+)", node.log())
             if m:
                 node.s3_port = int(m.group(1))
                 return
@@ -671,11 +699,11 @@ class Cluster:
     def signed_request(self, node, method, path, query="", body=b"", headers=None,
                        timeout=5.0):
         """A SigV4-signed (root credentials) request to node's S3 port: (status, body)."""
-        url = "http://%s:%d%s%s" % (HOST, node.s3_port, path, "?" + query if query else "")
+        url = "%s%s%s" % (node.endpoint, path, "?" + query if query else "")
         req = AWSRequest(method=method, url=url, data=body, headers=dict(headers or {}))
         S3SigV4Auth(Credentials(self.access_key, self.secret_key), "s3", REGION).add_auth(req)
         hdrs = {k: (v.decode() if isinstance(v, bytes) else v) for k, v in req.headers.items()}
-        c = http.client.HTTPConnection(HOST, node.s3_port, timeout=timeout)
+        c = node.connection(timeout)
         try:
             c.request(method, path + ("?" + query if query else ""), body=body or None,
                       headers=hdrs)
@@ -705,7 +733,9 @@ class Cluster:
                          retries={"max_attempts": 0, "mode": "standard"},  # no retry at all
                          connect_timeout=connect_timeout, read_timeout=read_timeout,
                          signature_version="s3v4", max_pool_connections=32)
+            t = node.tls_files
             c = _session().client("s3", endpoint_url=node.endpoint, region_name=REGION,
+                                  verify=t[0] if t else None,
                                   aws_access_key_id=self.access_key,
                                   aws_secret_access_key=self.secret_key, config=cfg)
             local = threading.local()

@@ -31,7 +31,9 @@ Model
   answers on them) and leaves the connections b opens to a alone. Nothing is
   known about a connection until the end of its first request's header block
   has arrived (at most header_limit = 64 KiB are read looking for it; past
-  that, or at EOF, the connection is a "client" one).
+  that, or at EOF, the connection is a "client" one). A connection that
+  starts with a TLS record (a cluster run with --tls-cert) is a "client"
+  one at once: node rules cannot cut TLS clusters.
 
   A cut has a mode:
     "drop"  (default) a partition: an affected open connection stops
@@ -822,6 +824,12 @@ class ClusterProxy:
         hbuf = conn.hbuf
         old = len(hbuf)
         hbuf += data
+        if hbuf[:1] == b"\x16":
+            # a TLS handshake (--tls-cert clusters): no header block to read
+            # before the server answers, and none readable at all; the
+            # connection is forwarded at once as a "client" one
+            self._classify(conn, None)
+            return
         end = None
         i = hbuf.find(b"\r\n\r\n", max(0, old - 3))
         if i >= 0:
