@@ -383,6 +383,7 @@ function logout() {
   cred = null;
   keyCache.clear();
   stopOps();
+  ops.noCluster = false;
   $("nav").hidden = true;
   $("who").hidden = true;
   location.hash = "";
@@ -1017,7 +1018,9 @@ async function share() {
 
 // ---------------------------------------------------------------- operations
 
-const ops = { timer: 0, statusTimer: 0, samples: [], last: null };
+// noCluster: a single node said so once; not asked again (each refusal
+// would show up as an error in the chart).
+const ops = { timer: 0, statusTimer: 0, samples: [], last: null, noCluster: false };
 
 function startOps() {
   showView("ops");
@@ -1079,8 +1082,9 @@ async function pollMetrics() {
 
 function drawChart() {
   const c = $("chart");
-  const w = Math.max(200, Math.floor(c.clientWidth * (window.devicePixelRatio || 1)));
-  const h = Math.floor(w / 4);
+  const dpr = window.devicePixelRatio || 1;
+  const w = Math.max(200, Math.floor(c.clientWidth * dpr));
+  const h = Math.max(100, Math.floor(c.clientHeight * dpr));
   if (c.width !== w) c.width = w;
   if (c.height !== h) c.height = h;
   const g = c.getContext("2d");
@@ -1094,11 +1098,18 @@ function drawChart() {
   g.lineWidth = 1;
   g.strokeRect(0.5, 0.5, w - 1, h - 1);
   g.fillStyle = cs.getPropertyValue("--fg") || "#000";
-  g.font = Math.round(h / 12) + "px sans-serif";
-  g.fillText(max.toFixed(1) + "/s", pad * 2, h / 12 + pad);
+  g.font = Math.round(12 * dpr) + "px sans-serif";
+  g.fillText(max.toFixed(1) + "/s", pad * 2, 14 * dpr);
   const line = (field, scale, color) => {
-    if (s.length < 2) return;
+    if (!s.length) return;
     g.strokeStyle = color;
+    g.fillStyle = color;
+    if (s.length === 1) {
+      // one sample so far: a dot where the line will start
+      const py = h - pad - (s[0][field] / scale) * (h - 2 * pad);
+      g.fillRect(pad, py - 2 * dpr, 4 * dpr, 4 * dpr);
+      return;
+    }
     g.lineWidth = Math.max(1.5, w / 500);
     g.beginPath();
     s.forEach((x, i) => {
@@ -1190,6 +1201,7 @@ async function pollStatus() {
   if (st.lifecycle)
     bg.push(el("p", {}, el("strong", { text: "Lifecycle: " }), (st.lifecycle.running ? "running" : "idle") + ", " + st.lifecycle.passes + " pass(es), " + st.lifecycle.objects_expired + " object(s) expired"));
   try {
+    if (ops.noCluster) throw s3Error("NoCluster", "single node", 400);
     const c = await adminJson("cluster");
     $("ops-cluster-card").hidden = false;
     const states = {};
@@ -1211,8 +1223,9 @@ async function pollStatus() {
     if (rb)
       bg.push(progressRow("Rebalance (" + rb.state + ")", rb.versions_done, rb.versions_total, rb.versions_done + " of " + rb.versions_total + " versions, " + fmtSize(rb.bytes_moved) + " moved, ETA " + fmtEta(rb.eta_s)));
     if (c.heal_entries !== undefined) bg.push(el("p", {}, el("strong", { text: "Heal after node outage: " }), c.heal_entries + " blob(s)"));
-  } catch (_) {
-    $("ops-cluster-card").hidden = true; // a single node has no cluster
+  } catch (e) {
+    if (e.status === 400) ops.noCluster = true; // a single node has no cluster
+    $("ops-cluster-card").hidden = true;
   }
   $("ops-bg").replaceChildren(...bg);
   await showIam();

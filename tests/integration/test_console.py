@@ -19,6 +19,8 @@ read-only user's upload refused with AccessDenied shown; a phone-sized window
 without horizontal scrolling. A screenshot of each page lands in the test's
 tmp dir and in build/test-results/console/.
 """
+import base64
+import concurrent.futures
 import hashlib
 import http.client
 import os
@@ -236,8 +238,19 @@ class Console:
         a.accept()
 
     def shot(self, name):
+        """The whole page, not just the window (CDP), into both places."""
         p = os.path.join(self.shots, name + ".png")
-        self.d.save_screenshot(p)
+        try:
+            m = self.d.execute_cdp_cmd("Page.getLayoutMetrics", {})
+            size = m.get("cssContentSize") or m["contentSize"]
+            shot = self.d.execute_cdp_cmd("Page.captureScreenshot", {
+                "format": "png", "captureBeyondViewport": True,
+                "clip": {"x": 0, "y": 0, "width": size["width"], "height": size["height"],
+                         "scale": 1}})
+            with open(p, "wb") as f:
+                f.write(base64.b64decode(shot["data"]))
+        except Exception:
+            self.d.save_screenshot(p)
         os.makedirs(SHOTS, exist_ok=True)
         shutil.copy(p, os.path.join(SHOTS, name + ".png"))
 
@@ -306,6 +319,17 @@ def test_console_in_browser(console, browser_server, tmp_path):
     c.by_id("bucket-create").click()
     link = c.wait(lambda: c.css('a[data-bucket="%s"]' % bucket), what="the new bucket")[0]
     s3.head_bucket(Bucket=bucket)
+    # an empty bucket can go again
+    s3.create_bucket(Bucket="console-empty")
+    c.d.refresh()
+    c.view("buckets")
+    c.wait(lambda: c.css('button[data-delete-bucket="console-empty"]'),
+           what="the second bucket")[0].click()
+    c.accept_confirm()
+    c.wait(lambda: not c.css('a[data-bucket="console-empty"]'), what="the bucket to go")
+    with pytest.raises(s3.exceptions.ClientError):
+        s3.head_bucket(Bucket="console-empty")
+    link = c.css('a[data-bucket="%s"]' % bucket)[0]
     s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
     c.shot("02-buckets")
 
@@ -331,6 +355,55 @@ def test_console_in_browser(console, browser_server, tmp_path):
     assert head["ETag"].endswith('-3"'), head["ETag"]  # three 8 MiB parts
     assert len(re.findall(r"op=UploadPart ", srv.log())) == 3
     c.shot("03-upload-done")
+
+    # a file dropped on the page uploads too (a synthetic drop: selenium
+    # cannot drag from the desktop; the handler is the same)
+    c.d.execute_script("""
+        const dt = new DataTransfer();
+        dt.items.add(new File(["dropped bytes"], "dropped.txt", {type: "text/plain"}));
+        document.getElementById("drop").dispatchEvent(
+            new DragEvent("drop", {dataTransfer: dt, bubbles: true, cancelable: true}));""")
+    row = c.wait(lambda: c.css('li.upload[data-key="docs/dropped.txt"][data-state="done"]'),
+                 what="the dropped file's upload")
+    got = s3.get_object(Bucket=bucket, Key="docs/dropped.txt")
+    assert got["Body"].read() == b"dropped bytes" and got["ContentType"] == "text/plain"
+
+    # cancel: a slow multipart upload stopped half way is aborted on the server
+    c.d.execute_cdp_cmd("Network.enable", {})
+    c.d.execute_cdp_cmd("Network.emulateNetworkConditions", {
+        "offline": False, "latency": 0, "downloadThroughput": -1,
+        "uploadThroughput": 4 * 1024 * 1024})
+    slow = os.path.join(str(tmp_path), "slow.bin")
+    with open(slow, "wb") as f:
+        f.write(big)
+    c.by_id("file-input").send_keys(slow)
+    row = c.wait(lambda: c.css('li.upload[data-key="docs/slow.bin"]'), what="the slow upload")[0]
+    c.wait(lambda: int(row.find_element("css selector", "progress").get_attribute("value")) >= 1,
+           what="some progress")
+    row.find_element("xpath", ".//button[text()='Cancel']").click()
+    c.wait(lambda: row.get_attribute("data-state") == "cancelled", what="the cancel")
+    c.d.execute_cdp_cmd("Network.emulateNetworkConditions", {
+        "offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1})
+    assert "Uploads" not in s3.list_multipart_uploads(Bucket=bucket)
+    assert "op=AbortMultipartUpload" in srv.log()
+    with pytest.raises(s3.exceptions.ClientError):
+        s3.head_object(Bucket=bucket, Key="docs/slow.bin")
+    s3.delete_object(Bucket=bucket, Key="docs/dropped.txt")
+
+    # paging: 200 keys a page, continuation tokens behind "Next page"
+    with concurrent.futures.ThreadPoolExecutor(8) as ex:
+        list(ex.map(lambda i: s3.put_object(Bucket=bucket, Key="paged/k%04d" % i, Body=b""),
+                    range(205)))
+    c.d.get(c.url("#/b/%s/paged%%2F" % bucket))
+    c.view("objects")
+    c.wait(lambda: len(c.css("#object-rows tr")) == 200, what="a first page of 200")
+    assert c.by_id("page-next").is_enabled() and not c.by_id("page-first").is_enabled()
+    c.by_id("page-next").click()
+    c.wait(lambda: len(c.css("#object-rows tr")) == 5, what="the last 5 keys")
+    assert c.css('#object-rows a[data-key="paged/k0204"]') and c.text("page-info") == "Page 2"
+    assert not c.by_id("page-next").is_enabled()
+    c.by_id("page-first").click()
+    c.wait(lambda: c.css('#object-rows a[data-key="paged/k0000"]'), what="the first page again")
 
     # browse: the bucket's root shows the folder; into it, the object
     s3.put_object(Bucket=bucket, Key="docs/meta.txt", Body=b"meta", Metadata={"owner": "ops"},
@@ -457,7 +530,14 @@ def test_console_readonly_user(console, browser_server, tmp_path):
 
     c.login(ak, sk)
     c.view("buckets")
-    c.wait(lambda: c.css('a[data-bucket="ro-bucket"]'), what="the bucket")[0].click()
+    c.wait(lambda: c.css('a[data-bucket="ro-bucket"]'), what="the bucket")
+    # what the keys may not do is refused, and the banner says why
+    c.css('button[data-delete-bucket="ro-bucket"]')[0].click()
+    c.accept_confirm()
+    c.wait(lambda: c.visible("error"), what="the error banner")
+    assert c.text("error-text").startswith("AccessDenied: "), c.text("error-text")
+    s3.head_bucket(Bucket="ro-bucket")
+    c.css('a[data-bucket="ro-bucket"]')[0].click()
     c.view("objects")
     c.wait(lambda: c.css('#object-rows a[data-key="seen.txt"]'), what="the object")
     src = os.path.join(str(tmp_path), "refused.txt")
