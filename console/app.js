@@ -315,8 +315,15 @@ async function s3req(method, path, opts) {
   } catch (e) {
     throw s3Error("NetworkError", "the server did not answer (" + e.message + ")", 0);
   }
+  const skew = skewMs;
   noteSkew(resp);
-  if (!resp.ok) throw await errorOf(resp);
+  if (!resp.ok) {
+    const e = await errorOf(resp);
+    // a wrong clock here: sign again with the server's time, once
+    if (e.code === "RequestTimeTooSkewed" && skewMs !== skew && !o.retried)
+      return s3req(method, path, Object.assign({}, o, { retried: true }));
+    throw e;
+  }
   return resp;
 }
 

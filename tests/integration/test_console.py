@@ -75,6 +75,8 @@ def check_security_headers(h):
 
 def test_console_serves_embedded_files(start_server, tmp_path):
     srv = start_server(tmp_path, quiet=False)
+    # a query string changes nothing (cache busters)
+    assert get(srv, "/_cairn/console/app.js?v=2")[2] == source("app.js")
     for name, ctype in ASSETS.items():
         st, h, body = get(srv, "/_cairn/console/" + name)
         assert st == 200, (name, st, body[:200])
@@ -559,3 +561,51 @@ def test_console_readonly_user(console, browser_server, tmp_path):
     c.wait(lambda: "req/s" in c.text("chart-now"), timeout=10, what="a chart sample")
     c.shot("11-readonly-operations")
     assert c.csp_violations() == []
+
+
+def test_console_region_and_clock(tmp_path):
+    """The login finds the server's region by itself (S3 names it in
+    AuthorizationHeaderMalformed), and a browser clock an hour off still
+    signs (the page takes the server's Date after RequestTimeTooSkewed)."""
+    _browser_or_skip()
+    srv = spawn(os.path.join(str(tmp_path), "data"), "--region", "eu-test-1", quiet=False)
+    c = None
+    try:
+        c = Console(srv, str(tmp_path))
+        c.d.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": """
+            const realNow = Date.now;
+            Date.now = () => realNow() - 3600 * 1000;"""})
+        # the clock first: the right region typed, the first request refused
+        c.d.get(c.url())
+        c.view("login")
+        c.fill("login-region", "eu-test-1")
+        c.fill("login-ak", srv.access_key)
+        c.fill("login-sk", srv.secret_key)
+        c.by_id("login-btn").click()
+        c.view("buckets")
+        assert c.d.execute_script("return Date.now() < new Date().getTime() - 3000000")
+        log = srv.log()
+        assert re.search(r"GET / 403 .*\n.*GET / 200 ", log), log[-2000:]
+        c.fill("bucket-new", "clock-ok")
+        c.by_id("bucket-create").click()
+        c.wait(lambda: c.css('a[data-bucket="clock-ok"]'), what="the bucket")
+        # then the region: left at the default, found from the refusal
+        c.by_id("logout").click()
+        c.view("login")
+        c.fill("login-region", "us-east-1")
+        c.fill("login-ak", srv.access_key)
+        c.fill("login-sk", srv.secret_key)
+        c.by_id("login-btn").click()
+        c.view("buckets")
+        assert c.by_id("login-region").get_attribute("value") == "eu-test-1"
+        assert "eu-test-1" in c.d.execute_script("return sessionStorage.getItem("
+                                                 "'cairn.console.credentials')")
+        log = srv.log()
+        assert re.search(r"GET / 400 .*\n.*GET / 200 ", log), log[-2000:]
+        c.wait(lambda: c.css('a[data-bucket="clock-ok"]'), what="the bucket list")
+        c.shot("12-region-and-clock")
+        assert c.csp_violations() == []
+    finally:
+        if c:
+            c.close()
+        assert srv.stop() == 0
