@@ -698,7 +698,7 @@ function enqueue(file, bucket, key) {
       for (const x of this.xhrs) x.abort();
     },
   };
-  const bar = el("progress", { max: 100, value: 0 });
+  const bar = el("progress", { max: 100, value: 0, "aria-label": "Upload of " + key });
   const state = el("span", { class: "state", text: "waiting" });
   const cancel = el("button", {
     type: "button",

@@ -268,19 +268,36 @@ class Console:
         return [l for l in self.logs if "Content Security Policy" in l.get("message", "")]
 
 
+@pytest.fixture(scope="module")
+def chrome(tmp_path_factory):
+    """One Chromium for the module (starting one takes seconds); each test
+    points it at its own server, a fresh origin with empty session storage."""
+    _browser_or_skip()
+    c = Console(None, str(tmp_path_factory.mktemp("chrome")))
+    yield c
+    c.close()
+
+
 @pytest.fixture
 def browser_server(tmp_path):
-    _browser_or_skip()
     srv = spawn(os.path.join(str(tmp_path), "data"), quiet=False)
     yield srv
     assert srv.stop() == 0
 
 
 @pytest.fixture
-def console(browser_server, tmp_path):
-    c = Console(browser_server, str(tmp_path))
-    yield c
-    c.close()
+def console(chrome, browser_server):
+    chrome.srv = browser_server
+    chrome.logs = []
+    yield chrome
+    # whatever a failed test left: throttling, a dialog, the page
+    try:
+        chrome.d.switch_to.alert.dismiss()
+    except Exception:
+        pass
+    chrome.d.execute_cdp_cmd("Network.emulateNetworkConditions", {
+        "offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1})
+    chrome.d.get("about:blank")
 
 
 def sha(b):
@@ -454,9 +471,30 @@ def test_console_in_browser(console, browser_server, tmp_path):
     c.wait(lambda: "team" in c.by_id("details-tags").text, what="the tags")
     assert "blue" in c.by_id("details-tags").text
 
+    # a key with characters URLs and SigV4 treat specially
+    odd = "docs/sp ace+ü%#?&=;'*(x).txt"
+    s3.put_object(Bucket=bucket, Key=odd, Body=b"odd key")
+    c.d.find_element("link text", "docs").click()
+    c.view("objects")
+    c.wait(lambda: [e for e in c.css("#object-rows a[data-key]")
+                    if e.get_attribute("data-key") == odd], what="the odd key")[0].click()
+    c.view("details")
+    c.wait(lambda: "(7 bytes)" in c.text("detail-size"), what="the odd key's size")
+    c.by_id("share-btn").click()
+    url = c.wait(lambda: c.by_id("share-url").get_attribute("value"), what="the odd link")
+    with urllib.request.urlopen(url, timeout=10) as r:
+        assert r.read() == b"odd key"
+    c.wait(lambda: c.css("#version-rows tr"), what="the odd key's versions")
+    c.by_id("delete-btn").click()
+    c.accept_confirm()
+    c.view("objects")
+    with pytest.raises(s3.exceptions.ClientError):
+        s3.head_object(Bucket=bucket, Key=odd)
+
     # versions: restore the first one
     s3.put_object(Bucket=bucket, Key="docs/meta.txt", Body=b"meta v2")
-    c.d.refresh()
+    c.d.get(c.url("#/o/%s/%s" % (bucket, "docs%2Fmeta.txt")))
+    c.d.refresh()  # a reload keeps the session (sessionStorage)
     c.view("details")
     rows = c.wait(lambda: len(c.css("#version-rows tr")) == 2 and c.css("#version-rows tr"),
                   what="two versions")
@@ -563,16 +601,17 @@ def test_console_readonly_user(console, browser_server, tmp_path):
     assert c.csp_violations() == []
 
 
-def test_console_region_and_clock(tmp_path):
+def test_console_region_and_clock(chrome, tmp_path):
     """The login finds the server's region by itself (S3 names it in
     AuthorizationHeaderMalformed), and a browser clock an hour off still
     signs (the page takes the server's Date after RequestTimeTooSkewed)."""
-    _browser_or_skip()
     srv = spawn(os.path.join(str(tmp_path), "data"), "--region", "eu-test-1", quiet=False)
-    c = None
+    c = chrome
+    c.srv = srv
+    c.logs = []
+    script = None
     try:
-        c = Console(srv, str(tmp_path))
-        c.d.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": """
+        script = c.d.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": """
             const realNow = Date.now;
             Date.now = () => realNow() - 3600 * 1000;"""})
         # the clock first: the right region typed, the first request refused
@@ -606,6 +645,8 @@ def test_console_region_and_clock(tmp_path):
         c.shot("12-region-and-clock")
         assert c.csp_violations() == []
     finally:
-        if c:
-            c.close()
+        if script:
+            c.d.execute_cdp_cmd("Page.removeScriptToEvaluateOnNewDocument",
+                                {"identifier": script["identifier"]})
+        c.d.get("about:blank")
         assert srv.stop() == 0
