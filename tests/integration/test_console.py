@@ -424,6 +424,27 @@ def test_console_in_browser(console, browser_server, tmp_path):
     c.by_id("page-first").click()
     c.wait(lambda: c.css('#object-rows a[data-key="paged/k0000"]'), what="the first page again")
 
+    # a folder from the folder picker keeps its relative paths
+    album = os.path.join(str(tmp_path), "album")
+    os.makedirs(os.path.join(album, "inner"))
+    for rel, data in (("a.txt", b"A"), ("inner/b.txt", b"BB")):
+        with open(os.path.join(album, rel), "wb") as f:
+            f.write(data)
+    c.by_id("dir-input").send_keys(album)
+    for k in ("paged/album/a.txt", "paged/album/inner/b.txt"):
+        c.wait(lambda: c.css('li.upload[data-key="%s"][data-state="done"]' % k), what=k)
+    assert s3.get_object(Bucket=bucket, Key="paged/album/inner/b.txt")["Body"].read() == b"BB"
+
+    # the bucket list counts objects and bytes (root sees the admin stats)
+    total = sum(o["Size"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"])
+    count = s3.list_objects_v2(Bucket=bucket)["KeyCount"]
+    c.by_id("nav-buckets").click()
+    c.view("buckets")
+    cells = c.wait(lambda: c.css('a[data-bucket="%s"]' % bucket), what="the bucket row")[0] \
+        .find_elements("xpath", "./ancestor::tr/td")
+    assert cells[2].text == str(count), (cells[2].text, count)
+    assert cells[3].text == "%.1f MiB" % (total / 1048576), (cells[3].text, total)
+
     # browse: the bucket's root shows the folder; into it, the object
     s3.put_object(Bucket=bucket, Key="docs/meta.txt", Body=b"meta", Metadata={"owner": "ops"},
                   Tagging="team=blue", ChecksumAlgorithm="SHA256")
