@@ -337,7 +337,10 @@ async function s3xml(method, path, opts) {
 
 async function adminJson(what) {
   const r = await s3req("GET", "/_cairn/admin/" + what);
-  return r.json();
+  // node ids are 64-bit: as JSON numbers they would lose digits, so they
+  // are read as strings
+  const text = (await r.text()).replace(/("(?:id|node|node_id|leader_id)"\s*:\s*)(\d{16,})/g, '$1"$2"');
+  return JSON.parse(text);
 }
 
 // ---------------------------------------------------------------- session
@@ -1112,15 +1115,15 @@ function drawChart() {
     g.strokeStyle = color;
     g.fillStyle = color;
     if (s.length === 1) {
-      // one sample so far: a dot where the line will start
+      // one sample so far: a dot where the line will grow from
       const py = h - pad - (s[0][field] / scale) * (h - 2 * pad);
-      g.fillRect(pad, py - 2 * dpr, 4 * dpr, 4 * dpr);
+      g.fillRect(w - pad - 4 * dpr, py - 2 * dpr, 4 * dpr, 4 * dpr);
       return;
     }
     g.lineWidth = Math.max(1.5, w / 500);
     g.beginPath();
     s.forEach((x, i) => {
-      const px = (i / 89) * (w - 2 * pad) + pad;
+      const px = w - pad - ((s.length - 1 - i) / 89) * (w - 2 * pad); // newest at the right
       const py = h - pad - (x[field] / scale) * (h - 2 * pad);
       if (i) g.lineTo(px, py);
       else g.moveTo(px, py);
@@ -1227,8 +1230,10 @@ async function pollStatus() {
       ),
     );
     const rb = c.rebalance;
-    if (rb)
-      bg.push(progressRow("Rebalance (" + rb.state + ")", rb.versions_done, rb.versions_total, rb.versions_done + " of " + rb.versions_total + " versions, " + fmtSize(rb.bytes_moved) + " moved, ETA " + fmtEta(rb.eta_s)));
+    if (rb && (rb.state === "running" || rb.state === "paused"))
+      bg.push(progressRow("Rebalance (" + rb.state + ")", rb.versions_done, rb.versions_total, rb.versions_done + " of " + rb.versions_total + " versions, " + fmtSize(rb.bytes_moved) + " moved, " + fmtSize(rb.bytes_per_sec) + "/s, ETA " + fmtEta(rb.eta_s)));
+    else if (rb)
+      bg.push(el("p", {}, el("strong", { text: "Rebalance: " }), rb.state + ", " + rb.passes + " pass(es), " + fmtSize(rb.bytes_moved) + " moved"));
     if (c.heal_entries !== undefined) bg.push(el("p", {}, el("strong", { text: "Heal after node outage: " }), c.heal_entries + " blob(s)"));
   } catch (e) {
     if (e.status === 400) ops.noCluster = true; // a single node has no cluster
