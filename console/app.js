@@ -236,6 +236,11 @@ function amzDate() {
 // The path of a bucket or an object, path-style and encoded once (the
 // server checks the signature over exactly this).
 function objPath(bucket, key) {
+  // Browsers resolve "." and ".." segments in every URL they send (a "%"
+  // of the key is encoded, so only literal dots): such a key cannot be
+  // named in a path from here.
+  if (key !== undefined && key.split("/").some((p) => p === "." || p === ".."))
+    throw s3Error("UnreachableKey", "a browser cannot send a path with a . or .. segment (" + key + "); select it and use Delete selected, or another client", 0);
   return "/" + uriEncode(bucket, true) + (key === undefined ? "" : "/" + uriEncode(key, false));
 }
 
