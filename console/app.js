@@ -1035,7 +1035,7 @@ async function share() {
 
 // noCluster: a single node said so once; not asked again (each refusal
 // would show up as an error in the chart).
-const ops = { timer: 0, statusTimer: 0, samples: [], last: null, noCluster: false };
+const ops = { timer: 0, kick: 0, statusTimer: 0, samples: [], last: null, noCluster: false };
 
 function startOps() {
   showView("ops");
@@ -1044,11 +1044,13 @@ function startOps() {
   ops.last = null;
   pollMetrics();
   pollStatus();
+  ops.kick = setTimeout(pollMetrics, 1000); // a first rate sooner
   ops.timer = setInterval(pollMetrics, 2000);
   ops.statusTimer = setInterval(pollStatus, 5000);
 }
 
 function stopOps() {
+  clearTimeout(ops.kick);
   clearInterval(ops.timer);
   clearInterval(ops.statusTimer);
   ops.timer = ops.statusTimer = 0;

@@ -26,8 +26,10 @@ import http.client
 import os
 import re
 import shutil
+import ssl
 import subprocess
 import time
+import types
 import urllib.error
 import urllib.request
 
@@ -182,6 +184,7 @@ class Console:
         o.add_experimental_option("prefs", {"download.default_directory": self.downloads,
                                             "download.prompt_for_download": False})
         o.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+        o.set_capability("acceptInsecureCerts", True)  # the TLS test's own certificate
         self.d = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=o)
         self.d.execute_cdp_cmd("Browser.setDownloadBehavior",
                                {"behavior": "allow", "downloadPath": self.downloads})
@@ -678,4 +681,52 @@ def test_console_region_and_clock(chrome, tmp_path):
             c.d.execute_cdp_cmd("Page.removeScriptToEvaluateOnNewDocument",
                                 {"identifier": script["identifier"]})
         c.d.get("about:blank")
+        assert srv.stop() == 0
+
+
+def test_console_over_tls(chrome, tmp_path):
+    """Over HTTPS (the way to reach it from another machine: WebCrypto needs
+    a secure page) the same bytes and headers, and a login that works."""
+    d = str(tmp_path)
+    cert, key = os.path.join(d, "cert.pem"), os.path.join(d, "key.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key,
+                    "-out", cert, "-days", "2", "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1"], check=True, capture_output=True)
+    srv = spawn(os.path.join(d, "data"), "--tls-cert", cert, "--tls-key", key, wait=False)
+    try:
+        port = None
+        deadline = time.monotonic() + 20
+        while port is None and time.monotonic() < deadline:
+            assert srv.proc.poll() is None, srv.log()
+            m = re.search(r"S3 endpoint https://127\.0\.0\.1:(\d+)", srv.log())
+            port = int(m.group(1)) if m else None
+            time.sleep(0.05)
+        assert port, srv.log()
+        ctx = ssl.create_default_context(cafile=cert)
+        conn = None
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                conn = http.client.HTTPSConnection("127.0.0.1", port, timeout=10, context=ctx)
+                conn.request("GET", "/_cairn/console/app.js")
+                r = conn.getresponse()
+                body = r.read()
+                break
+            except OSError:
+                conn.close()
+                assert time.monotonic() < deadline, srv.log()
+                time.sleep(0.1)
+        conn.close()
+        assert r.status == 200 and body == source("app.js")
+        check_security_headers({k.lower(): v for k, v in r.getheaders()})
+
+        c = chrome
+        c.srv = types.SimpleNamespace(endpoint="https://127.0.0.1:%d" % port)
+        c.logs = []
+        c.login(srv.access_key, srv.secret_key)
+        c.view("buckets")
+        assert c.d.execute_script("return window.isSecureContext") is True
+        assert c.csp_violations() == []
+        c.d.get("about:blank")
+    finally:
         assert srv.stop() == 0
