@@ -60,6 +60,7 @@ function fmtDate(s) {
 function fmtEta(s) {
   s = Number(s);
   if (!(s >= 0)) return "unknown";
+  if (s < 1) return "< 1 s";
   if (s < 60) return s + " s";
   if (s < 3600) return Math.round(s / 60) + " min";
   return (s / 3600).toFixed(1) + " h";

@@ -730,3 +730,37 @@ def test_console_over_tls(chrome, tmp_path):
         c.d.get("about:blank")
     finally:
         assert srv.stop() == 0
+
+
+def test_console_rebuild_progress(chrome, start_server, tmp_path):
+    """A replaced drive being rebuilt: the operations page shows the drive
+    as rebuilding and the rebuild's progress bar, rate and ETA."""
+    dirs = [str(tmp_path / ("d%d" % i)) for i in range(4)]
+    srv = start_server(tmp_path, *dirs[1:], data_dir=dirs[0])
+    s3 = make_client(srv)
+    s3.create_bucket(Bucket="rebuild")
+    for i in range(12):
+        s3.put_object(Bucket="rebuild", Key="o%d" % i, Body=os.urandom(2 * 1024 * 1024))
+    assert srv.stop() == 0
+    shutil.rmtree(dirs[2])
+    os.mkdir(dirs[2])
+    # 1 MiB/s of shard bytes: the rebuild lasts well over the page's polls
+    srv = start_server(tmp_path, "--rebuild-rate", str(1024 * 1024), *dirs[1:], data_dir=dirs[0])
+    c = chrome
+    c.srv = srv
+    c.logs = []
+    c.login(srv.access_key, srv.secret_key)
+    c.view("buckets")
+    c.by_id("nav-ops").click()
+    c.view("ops")
+    bg = c.wait(lambda: "Rebuild of " + dirs[2] in c.text("ops-bg") and c.text("ops-bg"),
+                what="the rebuild line")
+    assert re.search(r"Rebuild of %s: .* of .*, .*/s, ETA (< 1 s|\d+ s|\d+ min)" % re.escape(dirs[2]),
+                     bg), bg
+    bar = c.css("#ops-bg progress")[0]
+    assert 0 <= int(bar.get_attribute("value")) < 100
+    row = [r for r in c.css("#drive-rows tr") if r.text.startswith(dirs[2])][0]
+    assert "online, rebuilding" in row.text, row.text
+    c.shot("14-rebuild")
+    assert c.csp_violations() == []
+    c.d.get("about:blank")
