@@ -424,6 +424,8 @@ function showView(name) {
     else a.removeAttribute("aria-current");
   }
   document.body.dataset.view = name;
+  const titles = { login: "Log in", buckets: "Buckets", objects: view.bucket, details: details.key, ops: "Operations" };
+  document.title = (titles[name] ? titles[name] + " — " : "") + "cairn console";
 }
 
 function hashFor(kind, bucket, rest) {
