@@ -742,6 +742,11 @@ function enqueue(file, bucket, key) {
       li.dataset.state = s;
       state.textContent = text || s;
       if (s === "done" || s === "failed" || s === "cancelled") cancel.remove();
+      if (s === "failed" || s === "cancelled") {
+        // bytes sent are not bytes stored: no bar that reads as success
+        bar.hidden = true;
+        li.querySelector(".pct").textContent = "";
+      }
     },
   };
   uploads.add(job);

@@ -625,6 +625,7 @@ def test_console_readonly_user(console, browser_server, tmp_path):
     c.wait(lambda: row.get_attribute("data-state") in ("done", "failed"), what="the refusal")
     assert row.get_attribute("data-state") == "failed"
     assert "AccessDenied" in row.text, row.text
+    assert "%" not in row.text and not row.find_element("css selector", "progress").is_displayed()
     with pytest.raises(s3.exceptions.ClientError):
         s3.head_object(Bucket="ro-bucket", Key="refused.txt")
     c.shot("10-readonly-refused")
