@@ -241,7 +241,12 @@ function objPath(bucket, key) {
   // of the key is encoded, so only literal dots): such a key cannot be
   // named in a path from here.
   if (key !== undefined && key.split("/").some((p) => p === "." || p === ".."))
-    throw s3Error("UnreachableKey", "a browser cannot send a path with a . or .. segment (" + key + "); select it and use Delete selected, or another client", 0);
+    throw s3Error(
+      "UnreachableKey",
+      `a browser cannot send a path with a . or .. segment (${key}); select it and use Delete selected, ` +
+        "or another client",
+      0,
+    );
   return "/" + uriEncode(bucket, true) + (key === undefined ? "" : "/" + uriEncode(key, false));
 }
 
@@ -274,7 +279,7 @@ async function signHeaders(method, path, query, headers, payloadHash) {
   const sts = ["AWS4-HMAC-SHA256", t, scope, hex(await sha256(creq))].join("\n");
   const sig = hex(await hmac(await signingKey(date), sts));
   h.authorization =
-    "AWS4-HMAC-SHA256 Credential=" + cred.ak + "/" + scope + ", SignedHeaders=" + names.join(";") + ", Signature=" + sig;
+    `AWS4-HMAC-SHA256 Credential=${cred.ak}/${scope}, SignedHeaders=${names.join(";")}, Signature=${sig}`;
   delete h.host;
   return h;
 }
@@ -676,7 +681,8 @@ async function deleteSelected() {
     if (s.dataset.prefix) folders.push(s.dataset.prefix);
     else keys.push(s.dataset.key);
   }
-  const what = keys.length + " object(s)" + (folders.length ? " and " + folders.length + " folder(s) with everything in them" : "");
+  const what =
+    keys.length + " object(s)" + (folders.length ? ` and ${folders.length} folder(s) with everything in them` : "");
   if (!confirm("Delete " + what + "?")) return;
   for (const f of folders) keys.push(...(await allKeys(bucket, f)));
   await deleteKeys(bucket, keys);
@@ -852,7 +858,7 @@ async function multipart(job) {
     if (ctrl.cancelled) throw s3Error("Cancelled", "cancelled", 0);
     const body =
       "<CompleteMultipartUpload>" +
-      etags.map((e, i) => "<Part><PartNumber>" + (i + 1) + "</PartNumber><ETag>" + xmlEsc(e) + "</ETag></Part>").join("") +
+      etags.map((e, i) => `<Part><PartNumber>${i + 1}</PartNumber><ETag>${xmlEsc(e)}</ETag></Part>`).join("") +
       "</CompleteMultipartUpload>";
     job.state("uploading", "completing");
     await s3xml("POST", path, { query: { uploadId }, body, headers: { "content-type": "application/xml" } });
@@ -939,7 +945,8 @@ async function openDetails(bucket, key) {
   const meta = [];
   for (const [k, v] of h) {
     if (k.startsWith("x-amz-meta-")) meta.push([k.slice(11), v]);
-    else if (k.startsWith("x-amz-checksum-") && k !== "x-amz-checksum-type") meta.push([k.slice(15).toUpperCase() + " checksum", v]);
+    else if (k.startsWith("x-amz-checksum-") && k !== "x-amz-checksum-type")
+      meta.push([k.slice(15).toUpperCase() + " checksum", v]);
     else if (k === "x-amz-checksum-type") meta.push(["Checksum type", v]);
   }
   props($("details-meta"), meta.length ? meta : [["—", "no user metadata or checksums"]]);
@@ -1154,81 +1161,71 @@ function drawChart() {
     : "— collecting…";
 }
 
-function progressRow(label, done, total, extra) {
-  const p = el("progress", { max: 100, value: total > 0 ? Math.floor((done / total) * 100) : 0 });
-  return el("p", {}, el("strong", { text: label + ": " }), p, " " + extra);
+// One line of the background-work card: a bold label, then text, with a
+// progress bar when done/total are given.
+function workLine(label, text, done, total) {
+  const kids = [el("strong", { text: label + ": " })];
+  if (total !== undefined)
+    kids.push(el("progress", { max: 100, value: total > 0 ? Math.floor((done / total) * 100) : 0 }), " ");
+  kids.push(text);
+  return el("p", {}, ...kids);
 }
 
-async function pollStatus() {
-  let st;
-  try {
-    st = await adminJson("status");
-  } catch (e) {
-    const n = $("ops-note");
-    n.textContent =
-      "Drives, background work, nodes and users come from the admin API, which takes the root credentials (" +
-      e.code +
-      ": " +
-      e.s3message +
-      "). The request chart needs none.";
-    n.hidden = false;
-    $("ops-iam-card").hidden = true;
-    return;
-  }
-  $("ops-note").hidden = true;
-  const set = st.drive_set || {};
-  $("ops-set").textContent =
-    "Drive set: " +
-    set.online +
-    " of " +
-    set.size +
-    " online" +
-    (set.degraded ? " — DEGRADED" : "") +
-    ((set.problems || []).length ? " — " + set.problems.join("; ") : "");
-  $("ops-set").className = set.degraded ? "bad" : "";
-  $("drive-rows").replaceChildren(
-    ...(st.drives || []).map((d) => {
-      const state = (d.online ? "online" : "offline") + (d.rebuilding ? ", rebuilding" : "") + (d.problem ? " — " + d.problem : "");
-      return el(
-        "tr",
-        { class: d.online ? "" : "bad" },
-        el("td", { text: d.path }),
-        el("td", { text: state }),
-        el("td", {}, el("meter", { min: 0, max: 100, value: d.total ? Math.round((d.used / d.total) * 100) : 0 }), " " + fmtSize(d.used)),
-        el("td", { class: "num", text: fmtSize(d.free) }),
-        el("td", { class: "num", text: fmtSize(d.total) }),
-      );
-    }),
+function driveRow(d) {
+  const state =
+    (d.online ? "online" : "offline") + (d.rebuilding ? ", rebuilding" : "") + (d.problem ? " — " + d.problem : "");
+  const used = el("meter", { min: 0, max: 100, value: d.total ? Math.round((d.used / d.total) * 100) : 0 });
+  return el(
+    "tr",
+    { class: d.online ? "" : "bad" },
+    el("td", { text: d.path }),
+    el("td", { text: state }),
+    el("td", {}, used, " " + fmtSize(d.used)),
+    el("td", { class: "num", text: fmtSize(d.free) }),
+    el("td", { class: "num", text: fmtSize(d.total) }),
   );
-  const bg = [];
-  bg.push(el("p", {}, el("strong", { text: "Heal queue: " }), String(st.heal_queue ?? 0) + " blob(s)"));
-  if (st.scrub) {
-    const s = st.scrub;
-    bg.push(
-      el(
-        "p",
-        {},
-        el("strong", { text: "Scrub: " }),
-        (s.running ? "running" : "idle") +
-          ", " + s.passes + " pass(es), " + fmtSize(s.bytes_checked) + " checked, " + s.blobs_bad + " bad blob(s), " +
-          s.shards_rebuilt + " shard(s) repaired" +
-          (s.next_pass_s ? ", next pass " + fmtDate(s.next_pass_s * 1000) : ""),
+}
+
+function backgroundWork(st) {
+  const out = [workLine("Heal queue", (st.heal_queue ?? 0) + " blob(s)")];
+  const s = st.scrub;
+  if (s) {
+    const next = s.next_pass_s ? ", next pass " + fmtDate(s.next_pass_s * 1000) : "";
+    out.push(
+      workLine(
+        "Scrub",
+        `${s.running ? "running" : "idle"}, ${s.passes} pass(es), ${fmtSize(s.bytes_checked)} checked, ` +
+          `${s.blobs_bad} bad blob(s), ${s.shards_rebuilt} shard(s) repaired${next}`,
       ),
     );
   }
-  if (st.rebuild) {
-    const r = st.rebuild;
-    if (r.running)
-      bg.push(progressRow("Rebuild of " + r.drive, r.bytes_done, r.bytes_total, fmtSize(r.bytes_done) + " of " + fmtSize(r.bytes_total) + ", " + fmtSize(r.bytes_per_sec) + "/s, ETA " + fmtEta(r.eta_s)));
-    else bg.push(el("p", {}, el("strong", { text: "Rebuild: " }), "none running" + (r.completed ? " (" + r.completed + " completed)" : "")));
-  }
-  if (st.gc) bg.push(el("p", {}, el("strong", { text: "Garbage collection: " }), st.gc.deleted + " deleted, " + st.gc.failed + " failed, " + st.gc.deferred + " deferred"));
-  if (st.lifecycle)
-    bg.push(el("p", {}, el("strong", { text: "Lifecycle: " }), (st.lifecycle.running ? "running" : "idle") + ", " + st.lifecycle.passes + " pass(es), " + st.lifecycle.objects_expired + " object(s) expired"));
+  const r = st.rebuild;
+  if (r && r.running)
+    out.push(
+      workLine(
+        "Rebuild of " + r.drive,
+        `${fmtSize(r.bytes_done)} of ${fmtSize(r.bytes_total)}, ${fmtSize(r.bytes_per_sec)}/s, ETA ${fmtEta(r.eta_s)}`,
+        r.bytes_done,
+        r.bytes_total,
+      ),
+    );
+  else if (r) out.push(workLine("Rebuild", "none running" + (r.completed ? " (" + r.completed + " completed)" : "")));
+  const gc = st.gc;
+  if (gc) out.push(workLine("Garbage collection", `${gc.deleted} deleted, ${gc.failed} failed, ${gc.deferred} deferred`));
+  const l = st.lifecycle;
+  if (l)
+    out.push(
+      workLine("Lifecycle", `${l.running ? "running" : "idle"}, ${l.passes} pass(es), ${l.objects_expired} object(s) expired`),
+    );
+  return out;
+}
+
+// The cluster card (nodes) and the cluster's lines of background work.
+async function clusterWork() {
+  const out = [];
   try {
     if (ops.noCluster) throw s3Error("NoCluster", "single node", 400);
     const c = await adminJson("cluster");
-    $("ops-cluster-card").hidden = false;
     const states = {};
     for (const n of (c.map && c.map.nodes) || []) states[n.id] = n.state + (n.zone ? " (" + n.zone + ")" : "");
     $("node-rows").replaceChildren(
@@ -1244,43 +1241,82 @@ async function pollStatus() {
         ),
       ),
     );
+    $("ops-cluster-card").hidden = false;
     const rb = c.rebalance;
     if (rb && (rb.state === "running" || rb.state === "paused"))
-      bg.push(progressRow("Rebalance (" + rb.state + ")", rb.versions_done, rb.versions_total, rb.versions_done + " of " + rb.versions_total + " versions, " + fmtSize(rb.bytes_moved) + " moved, " + fmtSize(rb.bytes_per_sec) + "/s, ETA " + fmtEta(rb.eta_s)));
+      out.push(
+        workLine(
+          "Rebalance (" + rb.state + ")",
+          `${rb.versions_done} of ${rb.versions_total} versions, ${fmtSize(rb.bytes_moved)} moved, ` +
+            `${fmtSize(rb.bytes_per_sec)}/s, ETA ${fmtEta(rb.eta_s)}`,
+          rb.versions_done,
+          rb.versions_total,
+        ),
+      );
     else if (rb)
-      bg.push(el("p", {}, el("strong", { text: "Rebalance: " }), rb.state + ", " + rb.passes + " pass(es), " + fmtSize(rb.bytes_moved) + " moved"));
-    if (c.heal_entries !== undefined) bg.push(el("p", {}, el("strong", { text: "Heal after node outage: " }), c.heal_entries + " blob(s)"));
+      out.push(workLine("Rebalance", `${rb.state}, ${rb.passes} pass(es), ${fmtSize(rb.bytes_moved)} moved`));
+    if (c.heal_entries !== undefined) out.push(workLine("Heal after node outage", c.heal_entries + " blob(s)"));
   } catch (e) {
     if (e.status === 400) ops.noCluster = true; // a single node has no cluster
     $("ops-cluster-card").hidden = true;
   }
+  return out;
+}
+
+async function pollStatus() {
+  let st;
+  try {
+    st = await adminJson("status");
+  } catch (e) {
+    const n = $("ops-note");
+    n.textContent =
+      "Drives, background work, nodes and users come from the admin API, which takes the root " +
+      `credentials (${e.code}: ${e.s3message}). The request chart needs none.`;
+    n.hidden = false;
+    $("ops-iam-card").hidden = true;
+    return;
+  }
+  $("ops-note").hidden = true;
+  const set = st.drive_set || {};
+  const problems = set.problems || [];
+  $("ops-set").textContent =
+    `Drive set: ${set.online} of ${set.size} online` +
+    (set.degraded ? " — DEGRADED" : "") +
+    (problems.length ? " — " + problems.join("; ") : "");
+  $("ops-set").className = set.degraded ? "bad" : "";
+  $("drive-rows").replaceChildren(...(st.drives || []).map(driveRow));
+  const bg = backgroundWork(st).concat(await clusterWork());
   $("ops-bg").replaceChildren(...bg);
   await showIam();
 }
 
 async function showIam() {
   $("ops-iam-card").hidden = false;
+  const rows = $("user-rows");
   try {
     const [u, g, p] = await Promise.all([adminJson("user"), adminJson("group"), adminJson("policy")]);
-    $("user-rows").replaceChildren(
+    const keys = (x) =>
+      (x.keys || []).map((k) => k.access_key + (k.status !== "enabled" ? " (" + k.status + ")" : "")).join(", ");
+    rows.replaceChildren(
       ...(u.users || []).map((x) =>
         el(
           "tr",
           {},
           el("td", { text: x.name }),
           el("td", { text: x.status }),
-          el("td", { text: (x.keys || []).map((k) => k.access_key + (k.status !== "enabled" ? " (" + k.status + ")" : "")).join(", ") }),
+          el("td", { text: keys(x) }),
           el("td", { text: (x.groups || []).join(", ") }),
           el("td", { text: (x.policies || []).join(", ") }),
         ),
       ),
     );
-    if (!(u.users || []).length) $("user-rows").replaceChildren(el("tr", {}, el("td", { colspan: "5", text: "No users besides root." })));
+    if (!(u.users || []).length)
+      rows.replaceChildren(el("tr", {}, el("td", { colspan: "5", text: "No users besides root." })));
     $("iam-groups").textContent = "Groups: " + ((g.groups || []).map((x) => x.name).join(", ") || "none");
     $("iam-policies").textContent =
       "Policies: " + (p.policies || []).map((x) => x.name + (x.builtin ? " (built-in)" : "")).join(", ");
   } catch (e) {
-    $("user-rows").replaceChildren(el("tr", {}, el("td", { colspan: "5", text: e.code + ": " + e.s3message })));
+    rows.replaceChildren(el("tr", {}, el("td", { colspan: "5", text: e.code + ": " + e.s3message })));
   }
 }
 
