@@ -89,7 +89,9 @@ def test_console_cluster_nodes(cluster_factory, tmp_path):
         size = m.get("cssContentSize") or m["contentSize"]
         shot = d.execute_cdp_cmd("Page.captureScreenshot", {
             "format": "png", "captureBeyondViewport": True,
-            "clip": {"x": 0, "y": 0, "width": size["width"], "height": size["height"], "scale": 1}})
+            # the window's width: without a scrollbar the page lays out wider
+            "clip": {"x": 0, "y": 0, "height": size["height"], "scale": 1,
+                     "width": max(size["width"], d.execute_script("return innerWidth"))}})
         with open(p, "wb") as f:
             f.write(base64.b64decode(shot["data"]))
         os.makedirs(SHOTS, exist_ok=True)

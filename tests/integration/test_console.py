@@ -255,8 +255,9 @@ class Console:
             size = m.get("cssContentSize") or m["contentSize"]
             shot = self.d.execute_cdp_cmd("Page.captureScreenshot", {
                 "format": "png", "captureBeyondViewport": True,
-                "clip": {"x": 0, "y": 0, "width": size["width"], "height": size["height"],
-                         "scale": 1}})
+                # the window's width: without a scrollbar the page lays out wider
+                "clip": {"x": 0, "y": 0, "height": size["height"], "scale": 1,
+                         "width": max(size["width"], self.d.execute_script("return innerWidth"))}})
             with open(p, "wb") as f:
                 f.write(base64.b64decode(shot["data"]))
         except Exception:
@@ -586,6 +587,18 @@ def test_console_in_browser(console, browser_server, tmp_path):
         "return document.documentElement.scrollWidth - document.documentElement.clientWidth")
     assert over <= 1, over
     c.shot("09-phone")
+    c.d.get(c.url("#/o/%s/%s" % (bucket, "docs%2Fa-rather-long-object-name-for-a-small-screen.txt")))
+    c.view("details")
+    c.wait(lambda: c.css("#version-rows tr"), what="the details on a phone")
+    assert c.d.execute_script(
+        "return document.documentElement.scrollWidth - document.documentElement.clientWidth") <= 1
+    c.shot("09-phone-details")
+    c.by_id("nav-ops").click()
+    c.view("ops")
+    c.wait(lambda: c.css("#drive-rows tr") and c.css("#user-rows tr"), what="the operations on a phone")
+    assert c.d.execute_script(
+        "return document.documentElement.scrollWidth - document.documentElement.clientWidth") <= 1
+    c.shot("09-phone-operations")
     c.d.set_window_size(1280, 720)
 
     # log out: the secret is gone
