@@ -1121,15 +1121,16 @@ function drawChart() {
   if (c.height !== h) c.height = h;
   const g = c.getContext("2d");
   const cs = getComputedStyle(document.body);
+  const color = (name, dflt) => cs.getPropertyValue(name).trim() || dflt; // the theme's
   g.clearRect(0, 0, w, h);
   const s = ops.samples;
   const max = Math.max(1, ...s.map((x) => Math.max(x.req, x.err)));
   const maxLat = Math.max(1, ...s.map((x) => x.lat));
   const pad = 4;
-  g.strokeStyle = cs.getPropertyValue("--grid") || "#ccc";
+  g.strokeStyle = color("--grid", "#ccc");
   g.lineWidth = 1;
   g.strokeRect(0.5, 0.5, w - 1, h - 1);
-  g.fillStyle = cs.getPropertyValue("--fg") || "#000";
+  g.fillStyle = color("--fg", "#000");
   g.font = Math.round(12 * dpr) + "px sans-serif";
   g.fillText(max.toFixed(1) + "/s", pad * 2, 14 * dpr);
   const line = (field, scale, color) => {
@@ -1152,9 +1153,9 @@ function drawChart() {
     });
     g.stroke();
   };
-  line("lat", maxLat, cs.getPropertyValue("--lat") || "gray");
-  line("req", max, cs.getPropertyValue("--req") || "blue");
-  line("err", max, cs.getPropertyValue("--err") || "red");
+  line("lat", maxLat, color("--lat", "gray"));
+  line("req", max, color("--req", "blue"));
+  line("err", max, color("--err", "red"));
   const cur = s[s.length - 1];
   $("chart-now").textContent = cur
     ? "— now " + cur.req.toFixed(1) + " req/s, " + cur.err.toFixed(1) + " err/s, " + cur.lat.toFixed(1) + " ms"

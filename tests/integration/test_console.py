@@ -574,7 +574,16 @@ def test_console_in_browser(console, browser_server, tmp_path):
     assert "Scrub" in c.text("ops-bg")
     c.wait(lambda: "req/s" in c.text("chart-now"), timeout=10, what="a chart sample")
     assert c.by_id("ops-cluster-card").is_displayed() is False  # one node: no cluster
+    assert "cairntestkey" not in c.text("user-rows")  # root is not a user
     c.shot("08-operations")
+    c.d.execute_cdp_cmd("Emulation.setEmulatedMedia", {
+        "features": [{"name": "prefers-color-scheme", "value": "dark"}]})
+    c.wait(lambda: len(c.css("#chart")) and c.d.execute_script(
+        "return getComputedStyle(document.body).backgroundColor") == "rgb(21, 24, 28)",
+        what="the dark theme")
+    c.d.execute_script("dispatchEvent(new Event('resize'))")  # the chart redrawn dark
+    c.shot("08-operations-dark")
+    c.d.execute_cdp_cmd("Emulation.setEmulatedMedia", {"features": []})
 
     # a phone-sized window: nothing wider than the screen
     s3.put_object(Bucket=bucket, Key="docs/a-rather-long-object-name-for-a-small-screen.txt",
