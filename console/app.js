@@ -786,11 +786,21 @@ async function runUpload(job) {
       );
     job.progress(1);
     job.state("done");
-    if (view.bucket === job.bucket && document.body.dataset.view === "objects") await listPage();
+    if (view.bucket === job.bucket) refreshSoon();
   } catch (e) {
     if (job.ctrl.cancelled) job.state("cancelled");
     else job.state("failed", e.code ? e.code + ": " + e.s3message : String(e.message || e));
   }
+}
+
+// One listing refresh for a burst of finished uploads, not one per file.
+let refreshTimer = 0;
+function refreshSoon() {
+  if (refreshTimer) return;
+  refreshTimer = setTimeout(() => {
+    refreshTimer = 0;
+    if (document.body.dataset.view === "objects") listPage().catch(showError);
+  }, 300);
 }
 
 function contentType(file) {
