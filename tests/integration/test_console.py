@@ -62,6 +62,16 @@ def get(srv, path, method="GET", headers=None):
         c.close()
 
 
+def wait_log(srv, pattern, count=1, timeout=10):
+    """Waits for count access-log lines matching pattern: a line is written
+    once the response has been sent, so a client can act on the answer
+    before the line exists."""
+    deadline = time.monotonic() + timeout
+    while len(re.findall(pattern, srv.log())) < count:
+        assert time.monotonic() < deadline, "no %r in the log:\n%s" % (pattern, srv.log()[-3000:])
+        time.sleep(0.05)
+
+
 def source(name):
     with open(os.path.join(CONSOLE_DIR, name), "rb") as f:
         return f.read()
@@ -126,10 +136,7 @@ def test_console_serves_embedded_files(start_server, tmp_path):
     st, h, _ = get(srv, "/_cairn/console/app.js", "POST")
     assert st == 405 and h["allow"] == "GET, HEAD"
     # no credentials needed (the files hold no secret), logged as Console
-    deadline = time.monotonic() + 5
-    while "op=Console" not in srv.log() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert re.search(r"GET /_cairn/console/app\.js 200 .*op=Console", srv.log())
+    wait_log(srv, r"GET /_cairn/console/app\.js 200 .*op=Console")
 
 
 def test_no_console_flag(start_server, tmp_path):
@@ -381,6 +388,7 @@ def test_console_in_browser(console, browser_server, tmp_path):
     head = s3.head_object(Bucket=bucket, Key="docs/big.bin")
     assert head["ContentLength"] == len(big)
     assert head["ETag"].endswith('-3"'), head["ETag"]  # three 8 MiB parts
+    wait_log(srv, r"op=UploadPart ", count=3)
     assert len(re.findall(r"op=UploadPart ", srv.log())) == 3
     c.shot("03-upload-done")
 
@@ -413,7 +421,7 @@ def test_console_in_browser(console, browser_server, tmp_path):
     c.d.execute_cdp_cmd("Network.emulateNetworkConditions", {
         "offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1})
     assert "Uploads" not in s3.list_multipart_uploads(Bucket=bucket)
-    assert "op=AbortMultipartUpload" in srv.log()
+    wait_log(srv, r"op=AbortMultipartUpload ")
     with pytest.raises(s3.exceptions.ClientError):
         s3.head_object(Bucket=bucket, Key="docs/slow.bin")
     s3.delete_object(Bucket=bucket, Key="docs/dropped.txt")
@@ -563,7 +571,7 @@ def test_console_in_browser(console, browser_server, tmp_path):
     c.accept_confirm()
     c.wait(lambda: c.visible("objects-empty"), what="an empty folder")
     assert s3.list_objects_v2(Bucket=bucket, Prefix="docs/")["KeyCount"] == 0
-    assert "op=DeleteObjects" in srv.log()
+    wait_log(srv, r"POST /%s\?delete.* 200 .*op=DeleteObjects " % bucket)
 
     # operations: the drive, background work, the chart from metric deltas
     c.by_id("nav-ops").click()
@@ -683,8 +691,8 @@ def test_console_region_and_clock(chrome, tmp_path):
         c.by_id("login-btn").click()
         c.view("buckets")
         assert c.d.execute_script("return Date.now() < new Date().getTime() - 3000000")
-        log = srv.log()
-        assert re.search(r"GET / 403 .*\n.*GET / 200 ", log), log[-2000:]
+        wait_log(srv, r"GET / 403 .*op=ListBuckets")  # refused once, then signed right
+        wait_log(srv, r"GET / 200 .*op=ListBuckets")
         c.fill("bucket-new", "clock-ok")
         c.by_id("bucket-create").click()
         c.wait(lambda: c.css('a[data-bucket="clock-ok"]'), what="the bucket")
@@ -698,8 +706,7 @@ def test_console_region_and_clock(chrome, tmp_path):
         assert c.by_id("login-region").get_attribute("value") == "eu-test-1"
         assert "eu-test-1" in c.d.execute_script("return sessionStorage.getItem("
                                                  "'cairn.console.credentials')")
-        log = srv.log()
-        assert re.search(r"GET / 400 .*\n.*GET / 200 ", log), log[-2000:]
+        wait_log(srv, r"GET / 400 .*op=ListBuckets")
         c.wait(lambda: c.css('a[data-bucket="clock-ok"]'), what="the bucket list")
         c.shot("12-region-and-clock")
         assert c.csp_violations() == []
