@@ -104,7 +104,27 @@ $(BUILD)/%.o: %.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
 
-$(BUILD)/libcairn.a: $(LIB_OBJS)
+# The web console (console/) is compiled in: tools/embed, built with the
+# host compiler, writes its files as a C table (src/s3/console_assets.h).
+# The file list is a dependency too, so adding or removing a file rebuilds.
+HOSTCC ?= cc
+CONSOLE_FILES := $(sort $(wildcard console/*.html console/*.js console/*.css))
+ifneq ($(filter s3,$(MODULES)),)
+CONSOLE_OBJ := $(BUILD)/gen/console_assets.o
+endif
+$(BUILD)/tools/embed: tools/embed.c
+	@mkdir -p $(@D)
+	$(HOSTCC) -std=gnu11 -O1 -Wall -Wextra -Werror $(shell pkg-config --cflags libxxhash 2>/dev/null) -o $@ $<
+$(BUILD)/gen/console.list: FORCE
+	@mkdir -p $(@D)
+	@echo '$(CONSOLE_FILES)' > $@.tmp
+	@if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv $@.tmp $@; fi
+$(BUILD)/gen/console_assets.c: $(BUILD)/tools/embed $(BUILD)/gen/console.list $(CONSOLE_FILES)
+	$(BUILD)/tools/embed $@ $(CONSOLE_FILES)
+$(CONSOLE_OBJ): $(BUILD)/gen/console_assets.c
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/libcairn.a: $(LIB_OBJS) $(CONSOLE_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
@@ -225,7 +245,7 @@ cluster-big: test-deps
 		-p no:cacheprovider tests/cluster/test_big_snapshot.py
 
 format:
-	clang-format -i $$(git ls-files 'src/*.[ch]' 'tests/*.[ch]' 'bench/*.[ch]')
+	clang-format -i $$(git ls-files 'src/*.[ch]' 'tests/*.[ch]' 'bench/*.[ch]' 'tools/*.[ch]')
 
 format-check:
 	@scripts/check-format.sh

@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.." || exit 2
 command -v clang-format >/dev/null || { echo "check-format: no clang-format" >&2; exit 2; }
 bad=0
 n=0
-for f in $(git ls-files 'src/*.[ch]' 'tests/*.[ch]' 'bench/*.[ch]'); do
+for f in $(git ls-files 'src/*.[ch]' 'tests/*.[ch]' 'bench/*.[ch]' 'tools/*.[ch]'); do
 	n=$((n + 1))
 	if ! clang-format --dry-run -Werror "$f" >/dev/null 2>&1; then
 		echo "not formatted: $f"

@@ -316,9 +316,11 @@ if [ "$KIND" = pytest ]; then
 	esac
 fi
 # The second pass covers client-side differences only: the fault harness, the
-# CLI tests (aws and rclone run as their own processes) and the admin-CLI scrub
-# tests do not depend on this python's boto3, so they run once (first pass).
-NEWER_SKIP=(tests/integration/test_clients.py tests/integration/test_scrub.py)
+# CLI tests (aws and rclone run as their own processes), the admin-CLI scrub
+# tests and the web console's browser tests (selenium is Debian's) do not
+# depend on this python's boto3, so they run once (first pass).
+NEWER_SKIP=(tests/integration/test_clients.py tests/integration/test_scrub.py
+	tests/integration/test_console.py)
 
 if [ "$KIND" = all ] || [ "$KIND" = pytest ]; then
 	deb_ver=$($DEB_PY -c 'import boto3; print(boto3.__version__)' 2>/dev/null || echo none)

@@ -99,6 +99,7 @@ static void usage(FILE *f)
 		"                            (default: the --tls-cert file itself, which suits\n"
 		"                            one self-signed certificate shared by all nodes);\n"
 		"                            SIGHUP re-reads it too\n"
+		"  --no-console              do not serve the web console (/_cairn/console/)\n"
 		"  cluster mode (CAIRN_CLUSTER_SECRET, CAIRN_ROOT_USER/PASSWORD on every node):\n"
 		"  --node ADDR:PORT          this node's cluster address (one of --peers)\n"
 		"  --peers A:P,B:P,...       the first configuration (the same on every node)\n"
@@ -526,6 +527,7 @@ static int cmd_server(int argc, char **argv)
 		{"tls-ca", required_argument, 0, 1013},
 		{"quiet", no_argument, 0, 'q'},
 		{"allow-degraded", no_argument, 0, 1030},
+		{"no-console", no_argument, 0, 1040},
 		{"log-format", required_argument, 0, 1032},
 		{"degraded-warn-s", required_argument, 0, 1031},
 		{"help", no_argument, 0, 'h'},
@@ -741,6 +743,7 @@ static int cmd_server(int argc, char **argv)
 		}
 		case 'q': cn_log_set_access(0); break;
 		case 1030: allow_degraded = 1; break;
+		case 1040: cfg.no_console = 1; break;
 		case 1032:
 			if (strcmp(optarg, "json") == 0) {
 				cn_log_set_format(CN_LOG_JSON);

@@ -905,6 +905,11 @@ static void on_request(struct http_request *h, void *arg)
 		s3_admin(r);
 		return;
 	}
+	if (strncmp(h->path, "/_cairn/console", 15) == 0 &&
+	    (h->path[15] == '\0' || h->path[15] == '/')) {
+		s3_console(r); /* static files, no authentication */
+		return;
+	}
 	if (strncmp(h->path, "/_cairn/", 8) == 0) {
 		ops_endpoint(r);
 		return;

@@ -31,6 +31,7 @@ struct s3_config {
 	uint32_t lifecycle_day_seconds; /* a lifecycle "day" for tests; 0: a real day */
 	uint8_t master_key[32];		/* wraps SSE-S3 data keys and KMS keys */
 	int allow_insecure_ssec;	/* SSE-C over plain HTTP (tests, TLS proxies) */
+	int no_console;			/* /_cairn/console/ answers 404 */
 };
 
 struct s3_server;

@@ -365,6 +365,8 @@ void s3_lock_headers(struct s3_req *r, const struct meta_version *v, struct s3_h
 
 /* ---- admin endpoints (admin.c): /_cairn/admin/..., root credentials ---- */
 void s3_admin(struct s3_req *r);
+/* The web console's static files at /_cairn/console/ (console.c). */
+void s3_console(struct s3_req *r);
 /* authz.c. The account's ids come from the root access key. */
 int s3_authz_new(const char *root_key, struct s3_authz **out, char account_id[13],
 		 char canonical[65]);
