@@ -342,9 +342,14 @@ static void rb_blob(struct scrub *s, struct rebuild *rb, const struct blob_layou
 		s->p.rebuild.failed++;
 	atomic_fetch_add(&rb->run_bytes, bytes);
 	int64_t el = cn_now_ns() - rb->start_ns;
-	if (el > 0)
-		s->p.rebuild.bytes_per_sec =
-			(uint64_t)((double)atomic_load(&rb->run_bytes) * 1e9 / (double)el);
+	if (el > 0) {
+		uint64_t bps = (uint64_t)((double)atomic_load(&rb->run_bytes) * 1e9 / (double)el);
+		/* The first pages go at full speed before the throttle sleeps:
+		 * the rate shown (and the ETA from it) never beats the limit. */
+		if (bps > s->opt.rebuild_bytes_per_sec)
+			bps = s->opt.rebuild_bytes_per_sec;
+		s->p.rebuild.bytes_per_sec = bps;
+	}
 	uint64_t left = s->p.rebuild.bytes_total > s->p.rebuild.bytes_done
 				? s->p.rebuild.bytes_total - s->p.rebuild.bytes_done
 				: 0;

@@ -226,6 +226,10 @@ def test_rebuild_resumes_after_kill9(tmp_path, start_server):
         time.sleep(0.1)
     assert rb["shards_done"] < rb["shards_total"]
     assert rb["bytes_per_sec"] > 0 and rb["eta_s"] >= 0
+    # the rate shown is the paced one (the first pages go at full speed)
+    # and the ETA follows from it: the rest cannot be done sooner
+    assert rb["bytes_per_sec"] <= MiB, rb
+    assert rb["eta_s"] >= rb["bytes_remaining"] // MiB - 1, rb
     srv.kill()
     assert 0 < len(shard_files(dirs[2])) < n_shards
     srv = start_server(tmp_path, *dirs[1:], data_dir=dirs[0])
