@@ -497,6 +497,17 @@ static void member_work(struct s3_req *r, void *arg)
 			free(st);
 		}
 	}
+	if (!op->add && addr[0] && op->id == cluster_id(c)) {
+		/* The leader removes itself: once out of the configuration it
+		 * reaches no leader to mark the map with, and nobody else
+		 * would. Mark it first, while it still leads (placement stops
+		 * choosing it a moment early, which is harmless). */
+		int rc = cluster_map_remove_node(r->srv->meta, op->id, addr);
+		if (rc) {
+			op->rc = rc;
+			return;
+		}
+	}
 	op->rc = op->add ? cluster_member_add(c, op->id, op->address, MEMBER_WAIT_MS)
 			 : cluster_member_remove(c, op->id, MEMBER_WAIT_MS);
 	if (!op->add && !op->rc && addr[0]) {

@@ -626,6 +626,32 @@ def test_membership_changes(cluster_factory, tmp_path, metrics):
 
 # ---------------------------------------------------------------- snapshots
 
+def test_removing_the_leader_marks_it_in_the_map(cluster_factory):
+    """`cluster remove` of the leader itself: the node that runs the removal
+    is the one leaving, and once out of the configuration it reaches no
+    leader; the map must still show it removed (with its drives), or
+    placement keeps choosing a node that is gone."""
+    c = cluster_factory(4)
+    lead = c.leader()
+    rest = [n for n in c.nodes if n is not lead]
+    c.remove_node(lead, via=lead)
+    deadline = time.monotonic() + 30
+    while True:
+        st = c.any_status(rest)
+        m = (st or {}).get("map") or {}
+        gone = [x for x in m.get("nodes", []) if x["address"] == lead.address]
+        out = st and lead.address not in [x["address"] for x in st["nodes"]]
+        if out and gone and gone[0]["state"] == "removed":
+            break
+        assert time.monotonic() < deadline, (c._status_summary(), m)
+        time.sleep(0.2)
+    drives = [d for d in m["drives"] if d["node"] == gone[0]["id"]]
+    assert drives and all(d["state"] == "removed" for d in drives), m
+    assert all(x["state"] == "up" for x in m["nodes"] if x["address"] != lead.address), m
+    c.stop(lead)
+    c.wait_ready(rest, timeout=30)
+
+
 def test_snapshot_catch_up(cluster_factory, tmp_path):
     c = cluster_factory(3, snapshot_threshold=64, snapshot_trailing=16)
     bucket = new_bucket(c, c.nodes[0])
