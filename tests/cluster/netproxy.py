@@ -93,6 +93,8 @@ import collections
 import errno
 import itertools
 import logging
+import os
+import random
 import socket
 import struct
 import threading
@@ -135,18 +137,50 @@ def _fmt(host, port):
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
+def _ephemeral_range():
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            lo, hi = (int(x) for x in f.read().split())
+        return lo, hi
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
+# its own generator: tests that seed `random` (the nemesis) must not make two
+# concurrent runs pick the same ports
+_port_rng = random.Random(int.from_bytes(os.urandom(8), "little"))
+
+
 def free_ports(n, host="127.0.0.1"):
     """n distinct TCP ports that are free on host right now.
 
-    Binds n sockets to port 0 at once (so the ports differ), notes the ports
-    the kernel picked and closes the sockets. Small race: until the caller
-    binds them, any other process -- or an outgoing connection of this one,
-    since these ports come from the ephemeral range -- may take one; a
-    bind of the port then fails with EADDRINUSE (retry with new ports).
+    Ports come from below the kernel's ephemeral range (ip_local_port_range):
+    a port there is never handed to an outgoing connection, so between this
+    check and the caller's bind only another explicit binder (another test
+    run picking at random from the same ~20,000 ports) can take it. A port
+    from the ephemeral range (binding port 0) lost that race to ordinary
+    client connections on this shared machine. If the range leaves too little
+    room below it, falls back to letting the kernel pick.
     """
+    lo, _ = _ephemeral_range()
+    first = 10000
     socks = []
     try:
-        for _ in range(n):
+        if lo - first >= 1000:
+            tried = 0
+            while len(socks) < n and tried < 50 * n + 1000:
+                tried += 1
+                port = _port_rng.randrange(first, lo)
+                if any(s.getsockname()[1] == port for s in socks):
+                    continue
+                s = socket.socket(_family(host), socket.SOCK_STREAM)
+                try:
+                    s.bind((host, port))
+                except OSError:
+                    s.close()
+                    continue
+                socks.append(s)
+        while len(socks) < n:
             s = socket.socket(_family(host), socket.SOCK_STREAM)
             socks.append(s)
             s.bind((host, 0))

@@ -1,21 +1,21 @@
 """A cairn server process the fault tests can SIGKILL and restart."""
 import os
 import signal
-import socket
 import subprocess
 import time
+import sys
 import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(ROOT, "tests", "cluster"))
+from netproxy import free_ports  # noqa: E402
+
 BIN = os.environ.get("CAIRN_BIN", os.path.join(ROOT, "build", "cairn"))
 
 
 def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+    """A free port from below the ephemeral range (see netproxy.free_ports)."""
+    return free_ports(1)[0]
 
 
 def wait_ready(endpoint, proc, timeout=20):
