@@ -19,44 +19,18 @@ RUNS=${BENCH_RUNS:-3}
 HERE=$(cd "$(dirname "$0")" && pwd)
 LG=$BUILD/bench/loadgen
 CAIRN=$BUILD/cairn
-for f in "$LG" "$CAIRN"; do
-	[ -x "$f" ] || { echo "cluster.sh: $f not built (make all bench-bins)" >&2; exit 2; }
-done
-
-TMP=$(mktemp -d /tmp/cairn-bench-cluster.XXXXXX)
-PIDS=()
-cleanup() {
-	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-	for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
-	rm -rf "$TMP"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-free_port() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-wait_ready() { # PORT PID
-	for _ in $(seq 300); do
-		kill -0 "$2" 2>/dev/null || return 1
-		curl -sf -o /dev/null "http://127.0.0.1:$1/_cairn/health/ready" && return 0
-		sleep 0.1
-	done
-	return 1
-}
-log() { echo "== $*" >&2; }
-
-export CAIRN_ROOT_USER=bench
-CAIRN_ROOT_PASSWORD=$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')
-CAIRN_CLUSTER_SECRET=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
-export CAIRN_ROOT_PASSWORD CAIRN_CLUSTER_SECRET
+. "$HERE/lib.sh"
+bench_init cluster /tmp
+CAIRN_CLUSTER_SECRET=$(bench_secret 24)
+export CAIRN_CLUSTER_SECRET
 
 # ---- single node ----
 SP=$(free_port)
 mkdir -p "$TMP/single"
 "$CAIRN" server --listen "127.0.0.1:$SP" --quiet "$TMP/single" >"$TMP/single.log" 2>&1 &
-PIDS+=($!)
-wait_ready "$SP" "${PIDS[0]}" || { cat "$TMP/single.log" >&2; exit 1; }
+SPID=$!
+bench_track $SPID
+wait_ready "$SP" "$SPID" || { cat "$TMP/single.log" >&2; exit 1; }
 SE=http://127.0.0.1:$SP
 
 # ---- three nodes ----
@@ -69,8 +43,8 @@ PEERS="127.0.0.1:${NP[0]},127.0.0.1:${NP[1]},127.0.0.1:${NP[2]}"
 start_node() { # I: (re)start node I with its ports and directory
 	"$CAIRN" server --listen "127.0.0.1:${S3P[$1]}" --node "127.0.0.1:${NP[$1]}" \
 		--peers "$PEERS" --quiet "$TMP/n$1" >>"$TMP/n$1.log" 2>&1 &
-	PIDS+=($!)
 	NPID[$1]=$!
+	bench_track "${NPID[$1]}"
 }
 declare -a NPID
 for i in 0 1 2; do
@@ -93,16 +67,6 @@ FOLLOWER=$(((LEADER + 1) % 3))
 LE=http://127.0.0.1:${S3P[$LEADER]}
 FE=http://127.0.0.1:${S3P[$FOLLOWER]}
 log "single $SE; cluster leader $LE, follower $FE; rows of ${SECS}s, $RUNS runs"
-
-RES=$TMP/results
-: >"$RES"
-lg() { # LABEL ARGS...
-	local label=$1
-	shift
-	log "$label: loadgen $*"
-	"$LG" --label "$label" "$@" 2>"$TMP/lg.err" | tee -a "$RES" >&2 || true
-	grep -v '^RESULT' "$TMP/lg.err" | head -5 >&2 || true
-}
 
 N4K=2000
 lg fill.single -e "$SE" --create-bucket -b bench -p g4k- -s 4K -c 32 -n $N4K put
@@ -161,18 +125,7 @@ DD_MBS=$(dd if=/dev/zero of="$TMP/dd.bin" bs=1M count=$((BF_BYTES / 1048576 + 1)
 rm -f "$TMP/dd.bin"
 log "backfill: $BF_BYTES bytes in $(awk -v a="$t0" -v z="$t1" 'BEGIN { printf "%.2f", z - a }') s (restart included): $BF_MBS MiB/s, $BF_READY_MBS MiB/s from ready; dd $DD_MBS MiB/s"
 
-field() {
-	awk -v l="$1" -v o="$2" -v k="$3" '$1 == "RESULT" {
-		split("", f); for (i = 2; i <= NF; i++) { split($i, kv, "="); f[kv[1]] = kv[2] }
-		if (f["label"] == l && f["op"] == o) print f[k] }' "$RES"
-}
-median() { sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print "-"; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
-med() { field "$1" "$2" "$3" | median; }
-sum() { field "$1" "$2" "$3" | awk '{ s += $1 } END { print s + 0 }'; }
-ratio() { # ROW OP WHO: median over runs of WHO/single ops_s
-	paste <(field "$1.$3" "$2" ops_s) <(field "$1.single" "$2" ops_s) |
-		awk '$2 > 0 { printf "%.3f\n", $1 / $2 }' | median
-}
+ratio() { paired_ratio "$1.$3" "$2" "$1.single" "$2" ops_s; } # ROW OP WHO: WHO/single ops_s
 fmt() { awk -v v="$1" 'BEGIN { if (v == "-" || v == "") print "-"; else printf "%.1f", v }'; }
 mibs() { # ROW.WHO OP SIZE_MIB: median MiB/s
 	field "$1" "$2" ops_s | awk -v s="$3" '{ printf "%.1f\n", $1 * s }' | median

@@ -26,27 +26,8 @@ BENCH_DIR=${BENCH_DIR:-/work/bench-tmp}
 HERE=$(cd "$(dirname "$0")" && pwd)
 LG=$BUILD/bench/loadgen
 CAIRN=$BUILD/cairn
-for f in "$LG" "$CAIRN"; do
-	[ -x "$f" ] || { echo "rebuild.sh: $f not built (make all bench-bins)" >&2; exit 2; }
-done
-mkdir -p "$BENCH_DIR"
-TMP=$(mktemp -d "$BENCH_DIR/rebuild.XXXXXX")
-PID=""
-cleanup() {
-	[ -n "$PID" ] && kill "$PID" 2>/dev/null && wait "$PID" 2>/dev/null
-	rm -rf "$TMP"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-free_port() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-log() { echo "== $*" >&2; }
-
-export CAIRN_ROOT_USER=bench
-CAIRN_ROOT_PASSWORD=$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')
-export CAIRN_ROOT_PASSWORD
+. "$HERE/lib.sh"
+bench_init rebuild "$BENCH_DIR"
 PORT=$(free_port)
 EP=http://127.0.0.1:$PORT
 DIRS=("$TMP/d0" "$TMP/d1" "$TMP/d2" "$TMP/d3")
@@ -56,11 +37,8 @@ start() {
 	"$CAIRN" server --listen "127.0.0.1:$PORT" --quiet --rebuild-rate 1099511627776 "${DIRS[@]}" \
 		>>"$TMP/cairn.log" 2>&1 &
 	PID=$!
-	for _ in $(seq 100); do
-		curl -s -o /dev/null "$EP/_cairn/health/ready" && return 0
-		kill -0 "$PID" 2>/dev/null || break
-		sleep 0.1
-	done
+	bench_track $PID
+	wait_ready "$PORT" "$PID" 100 && return 0
 	cat "$TMP/cairn.log" >&2
 	echo "rebuild.sh: cairn did not start" >&2
 	exit 1
@@ -134,7 +112,6 @@ find "${DIRS[1]}/blobs" -type f -exec cat {} + >/dev/null
 rd_secs=$(python3 -c "import time; print(time.time() - $t1)")
 
 rd_mb=$(python3 -c "print(round($survivor_bytes / $rd_secs / 1e6, 1))")
-machine="$(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo) RAM, $(uname -sr)"
 table=$(
 	cat <<EOF
 | row | MB/s | vs dd write |
@@ -150,7 +127,7 @@ if [ "${BENCH_NO_RESULTS:-}" != 1 ]; then
 		echo
 		echo "## $(date -u '+%Y-%m-%d %H:%M UTC') — drive rebuild vs dd (bench/rebuild.sh)"
 		echo
-		echo "Machine: $machine; data on $(df -h "$BENCH_DIR" | awk 'NR==2 {print $1}') ($BENCH_DIR)."
+		echo "Machine: $(machine); data on $(df -h "$BENCH_DIR" | awk 'NR==2 {print $1}') ($BENCH_DIR)."
 		echo "Command: \`bench/rebuild.sh\` ($OBJS × 64 MiB, 4 drives, unthrottled, $REPS alternating runs, medians)."
 		echo
 		echo "$table"

@@ -27,41 +27,14 @@ BIG=${BENCH_BIG:-1G}
 HERE=$(cd "$(dirname "$0")" && pwd)
 LG=$BUILD/bench/loadgen
 CAIRN=$BUILD/cairn
-for f in "$LG" "$CAIRN"; do
-	[ -x "$f" ] || { echo "run.sh: $f not built (make all bench-bins)" >&2; exit 2; }
-done
+. "$HERE/lib.sh"
 command -v openssl >/dev/null || { echo "run.sh: openssl CLI missing (scripts/install-deps.sh bench)" >&2; exit 2; }
 command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || { echo "run.sh: nginx missing (scripts/install-deps.sh bench)" >&2; exit 2; }
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 
-TMP=$(mktemp -d /tmp/cairn-bench.XXXXXX)
+bench_init run /tmp
 chmod 755 "$TMP" # nginx workers run as nobody
 CAIRN_PID=""
-NGINX_PID=""
-cleanup() {
-	[ -n "$CAIRN_PID" ] && kill "$CAIRN_PID" 2>/dev/null && wait "$CAIRN_PID" 2>/dev/null
-	[ -n "$NGINX_PID" ] && kill "$NGINX_PID" 2>/dev/null && wait "$NGINX_PID" 2>/dev/null
-	rm -rf "$TMP"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-free_port() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-wait_port() { # PORT PID
-	for _ in $(seq 100); do
-		kill -0 "$2" 2>/dev/null || return 1
-		curl -s -o /dev/null "http://127.0.0.1:$1/" && return 0
-		sleep 0.1
-	done
-	return 1
-}
-log() { echo "== $*" >&2; }
-
-export CAIRN_ROOT_USER=bench
-CAIRN_ROOT_PASSWORD=$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')
-export CAIRN_ROOT_PASSWORD
 
 # ---- cairn ----
 # A CA and a server certificate for 127.0.0.1 (P-256, as a production setup
@@ -79,20 +52,10 @@ mkdir -p "$TMP/cairn"
 "$CAIRN" server --listen "127.0.0.1:$TPORT" --tls-cert "$TMP/tls.pem" --tls-key "$TMP/tls.key" \
 	--listen-plain "127.0.0.1:$CPORT" --quiet "$TMP/cairn" >"$TMP/cairn.log" 2>&1 &
 CAIRN_PID=$!
+bench_track $CAIRN_PID
 wait_port "$CPORT" "$CAIRN_PID" || { cat "$TMP/cairn.log" >&2; echo "run.sh: cairn did not start" >&2; exit 1; }
 CE=http://127.0.0.1:$CPORT
 TE=https://127.0.0.1:$TPORT
-
-# Every loadgen run appends its RESULT lines (tagged with --label) here.
-RES=$TMP/results
-: >"$RES"
-lg() { # LABEL ARGS...
-	local label=$1
-	shift
-	log "$label: loadgen $*"
-	"$LG" --label "$label" "$@" 2>"$TMP/lg.err" | tee -a "$RES" >&2 || true
-	grep -v '^RESULT' "$TMP/lg.err" | head -5 >&2 || true
-}
 
 # Row objects: g4k- (GET 4 KiB), g1m- (GET 1 MiB), big- (the large object).
 N4K=2000
@@ -167,6 +130,7 @@ http {
 EOF
 "$NGINX" -p "$TMP" -c "$TMP/nginx.conf" -g 'daemon off;' 2>"$TMP/nginx.stderr" &
 NGINX_PID=$!
+bench_track $NGINX_PID
 wait_port "$NPORT" "$NGINX_PID" || { cat "$TMP/nginx.stderr" "$TMP/nginx-error.log" >&2; echo "run.sh: nginx did not start" >&2; exit 1; }
 NE=http://127.0.0.1:$NPORT
 
@@ -199,20 +163,8 @@ fi
 RSS_KB=$(awk '/^VmHWM:/ {print $2}' "/proc/$CAIRN_PID/status")
 
 # ---- table ----
-# field LABEL OP KEY: values of KEY over all RESULT lines with that label+op.
-field() {
-	awk -v l="$1" -v o="$2" -v k="$3" '$1 == "RESULT" {
-		split("", f); for (i = 2; i <= NF; i++) { split($i, kv, "="); f[kv[1]] = kv[2] }
-		if (f["label"] == l && f["op"] == o) print f[k] }' "$RES"
-}
-median() { sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print "-"; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
-med() { field "$1" "$2" "$3" | median; }
-sum() { field "$1" "$2" "$3" | awk '{ s += $1 } END { print s + 0 }'; }
 # Paired ratios of cairn/nginx KEY, run by run, then their median.
-ratio() {
-	paste <(field "$1.cairn" get "$2") <(field "$1.nginx" get "$2") |
-		awk '$2 > 0 { printf "%.3f\n", $1 / $2 }' | median
-}
+ratio() { paired_ratio "$1.cairn" get "$1.nginx" get "$2"; }
 fmt() { awk -v v="$1" 'BEGIN { if (v == "-" || v == "") print "-"; else printf "%.1f", v }'; }
 fmtms() { awk -v v="$1" 'BEGIN { if (v == "-" || v == "") print "-"; else printf "%.2f", v }'; }
 
@@ -235,10 +187,7 @@ row_get() { # NAME BASE
 
 # TLS rows: paired TLS/plain ratios of KEY, run by run (plain = the cairn
 # run just before, on the --listen-plain port of the same server).
-tls_ratio() {
-	paste <(field "$1.tls" get "$2") <(field "$1.cairn" get "$2") |
-		awk '$2 > 0 { printf "%.3f\n", $1 / $2 }' | median
-}
+tls_ratio() { paired_ratio "$1.tls" get "$1.cairn" get "$2"; }
 row_tls() { # NAME BASE KEY
 	local b=$2
 	printf '| %s | %s | %s | %s | %s | %s | %s | %s | **%s×** |\n' "$1" \
@@ -280,8 +229,7 @@ TABLE=$TMP/table
 		printf '| PUT %s ×1 (durable) | %s | %s | %s | %s | **%s×** |\n' "$sz" \
 			"$(fmt "$(med "pdd$sz.cairn" put mib_s)")" "$(fmtms "$(med "pdd$sz.cairn" put p50_ms)")" \
 			"$(fmt "$(med "pdd$sz.dd" dd mib_s)")" "$(sum "pdd$sz.cairn" put errors)" \
-			"$(paste <(field "pdd$sz.cairn" put mib_s) <(field "pdd$sz.dd" dd mib_s) |
-				awk '$2 > 0 { printf "%.3f\n", $1 / $2 }' | median)"
+			"$(paired_ratio "pdd$sz.cairn" put "pdd$sz.dd" dd mib_s)"
 	done
 	echo
 	echo "TLS cost (same server, same run: plain rows on its --listen-plain port; TLS 1.3," \
@@ -307,21 +255,14 @@ if [ "${BENCH_NO_RESULTS:-0}" != 1 ]; then
 		echo
 		echo "## $(date -u '+%Y-%m-%d %H:%M UTC') — $(git -C "$HERE/.." rev-parse --short HEAD 2>/dev/null || echo '?')"
 		echo
-		echo "Machine: $(nproc) CPUs, $(lscpu | sed -n 's/^Model name: *//p' | head -1)," \
-			"kernel $(uname -r), $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo) RAM;" \
-			"load average at start of table: $(cut -d' ' -f1-3 /proc/loadavg)" \
+		echo "Machine: $(machine) at the end of the run" \
 			"(shared machine: only ratios from one run count). cairn and loadgen -O2, nginx $("$NGINX" -v 2>&1 | sed 's/.*nginx\///')."
 		echo
 		cat "$TABLE"
 		echo
 		echo "nginx GETs are signed like cairn's (nginx ignores the headers), so the client's per-request work is equal."
 		echo
-		echo "<details><summary>raw RESULT lines</summary>"
-		echo
-		echo '```'
-		cat "$RES"
-		echo '```'
-		echo "</details>"
+		raw_results
 	} >>"$HERE/RESULTS.md"
 	echo "run.sh: appended to bench/RESULTS.md" >&2
 fi

@@ -34,44 +34,17 @@ SIZE=${BENCH_SCALE_SIZE:-64}
 HERE=$(cd "$(dirname "$0")" && pwd)
 LG=$BUILD/bench/loadgen
 CAIRN=$BUILD/cairn
-for f in "$LG" "$CAIRN"; do
-	[ -x "$f" ] || { echo "scale.sh: $f not built (make all bench-bins)" >&2; exit 2; }
-done
+. "$HERE/lib.sh"
+bench_init scale "${BENCH_SCALE_DIR:-/var/tmp}"
 
-TMP=$(mktemp -d "${BENCH_SCALE_DIR:-/var/tmp}/cairn-scale.XXXXXX")
-CAIRN_PID=""
-cleanup() {
-	[ -n "$CAIRN_PID" ] && kill "$CAIRN_PID" 2>/dev/null && wait "$CAIRN_PID" 2>/dev/null
-	rm -rf "$TMP"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-log() { echo "== $(date -u +%H:%M:%S) $*" >&2; }
-
-export CAIRN_ROOT_USER=bench
-CAIRN_ROOT_PASSWORD=$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')
-export CAIRN_ROOT_PASSWORD
-
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+PORT=$(free_port)
 mkdir -p "$TMP/data"
 "$CAIRN" server --listen "127.0.0.1:$PORT" --quiet "$TMP/data" >"$TMP/cairn.log" 2>&1 &
 CAIRN_PID=$!
-for _ in $(seq 100); do
-	curl -s -o /dev/null "http://127.0.0.1:$PORT/" && break
-	kill -0 "$CAIRN_PID" 2>/dev/null || { cat "$TMP/cairn.log" >&2; exit 1; }
-	sleep 0.1
-done
+bench_track $CAIRN_PID
+wait_port "$PORT" "$CAIRN_PID" || { cat "$TMP/cairn.log" >&2; exit 1; }
 E=http://127.0.0.1:$PORT
 
-RES=$TMP/results
-: >"$RES"
-lg() { # LABEL ARGS...
-	local label=$1
-	shift
-	log "$label: loadgen $*"
-	"$LG" --label "$label" "$@" 2>"$TMP/lg.err" | tee -a "$RES" >&2 || true
-	grep -v '^RESULT' "$TMP/lg.err" | head -5 >&2 || true
-}
 mem() { # PHASE: one MEM line from /proc/PID/status (KiB)
 	awk -v p="$1" '/^VmHWM:/ {h=$2} /^RssAnon:/ {a=$2} /^RssFile:/ {f=$2}
 		END { printf "MEM phase=%s hwm_kb=%d anon_kb=%d file_kb=%d\n", p, h, a, f }' \
@@ -94,11 +67,6 @@ rows large "$LARGE"
 DB_KB=$(du -sk "$TMP/data" | cut -f1)
 
 # ---- table ----
-med() { # LABEL OP FIELD: median over the runs
-	grep "^RESULT label=$1 op=$2 " "$RES" | sed -n "s/.* $3=\([0-9.]*\).*/\1/p" | sort -g |
-		awk '{ v[NR] = $1 } END { if (NR == 0) print "nan"; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
-}
-sum() { grep "^RESULT label=$1 op=$2 " "$RES" | sed -n "s/.* $3=\([0-9]*\).*/\1/p" | awk '{ s += $1 } END { print s + 0 }'; }
 memf() { sed -n "s/^MEM phase=$1 .*$2=\([0-9]*\).*/\1/p" "$RES" | awk '{ printf "%.0f", $1 / 1024 }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.3f", a / b; else print "nan" }'; }
 TABLE=$TMP/table
@@ -130,19 +98,12 @@ if [ "${BENCH_NO_RESULTS:-0}" != 1 ]; then
 		echo
 		echo "## $(date -u '+%Y-%m-%d %H:%M UTC') — cost vs bucket size (bench/scale.sh) — $(git -C "$HERE/.." rev-parse --short HEAD 2>/dev/null || echo '?')"
 		echo
-		echo "Machine: $(nproc) CPUs, $(lscpu | sed -n 's/^Model name: *//p' | head -1), kernel $(uname -r)," \
-			"$(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo) RAM; load average at the end:" \
-			"$(cut -d' ' -f1-3 /proc/loadavg) (shared machine). Command: \`make bench-scale\`" \
+		echo "Machine: $(machine) at the end (shared machine). Command: \`make bench-scale\`" \
 			"(BENCH_SECS=$SECS BENCH_RUNS=$RUNS BENCH_SCALE_SMALL=$SMALL BENCH_SCALE_LARGE=$LARGE BENCH_SCALE_SIZE=$SIZE)."
 		echo
 		cat "$TABLE"
 		echo
-		echo "<details><summary>raw RESULT lines</summary>"
-		echo
-		echo '```'
-		cat "$RES"
-		echo '```'
-		echo "</details>"
+		raw_results
 	} >>"$HERE/RESULTS.md"
 	echo "scale.sh: appended to bench/RESULTS.md" >&2
 fi

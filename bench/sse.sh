@@ -19,36 +19,15 @@ RUNS=${BENCH_RUNS:-3}
 HERE=$(cd "$(dirname "$0")" && pwd)
 LG=$BUILD/bench/loadgen
 CAIRN=$BUILD/cairn
-for f in "$LG" "$CAIRN"; do
-	[ -x "$f" ] || { echo "sse.sh: $f not built (make all bench-bins)" >&2; exit 2; }
-done
-
-TMP=$(mktemp -d /tmp/cairn-bench-sse.XXXXXX)
-CAIRN_PID=""
-cleanup() {
-	[ -n "$CAIRN_PID" ] && kill "$CAIRN_PID" 2>/dev/null && wait "$CAIRN_PID" 2>/dev/null
-	rm -rf "$TMP"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-free_port() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-log() { echo "== $*" >&2; }
-
-export CAIRN_ROOT_USER=bench
-CAIRN_ROOT_PASSWORD=$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')
-export CAIRN_ROOT_PASSWORD
+. "$HERE/lib.sh"
+bench_init sse /tmp
 
 CPORT=$(free_port)
 mkdir -p "$TMP/cairn"
 "$CAIRN" server --listen "127.0.0.1:$CPORT" --quiet "$TMP/cairn" >"$TMP/cairn.log" 2>&1 &
 CAIRN_PID=$!
-for _ in $(seq 100); do
-	curl -s -o /dev/null "http://127.0.0.1:$CPORT/_cairn/health/ready" && break
-	sleep 0.1
-done
+bench_track $CAIRN_PID
+wait_ready "$CPORT" "$CAIRN_PID" || { cat "$TMP/cairn.log" >&2; exit 1; }
 CE=http://127.0.0.1:$CPORT
 
 signed() { # METHOD PATH [curl args...]
@@ -62,16 +41,6 @@ signed PUT /bench-sse >/dev/null
 signed PUT "/bench-sse?encryption=" --data-binary \
 	'<ServerSideEncryptionConfiguration><Rule><ApplyServerSideEncryptionByDefault><SSEAlgorithm>AES256</SSEAlgorithm></ApplyServerSideEncryptionByDefault></Rule></ServerSideEncryptionConfiguration>' >/dev/null
 signed GET "/bench-sse?encryption=" | grep -q AES256 || { echo "sse.sh: bucket default encryption not set" >&2; exit 1; }
-
-RES=$TMP/results
-: >"$RES"
-lg() { # LABEL ARGS...
-	local label=$1
-	shift
-	log "$label: loadgen $*"
-	"$LG" --label "$label" "$@" 2>"$TMP/lg.err" | tee -a "$RES" >&2 || true
-	grep -v '^RESULT' "$TMP/lg.err" | head -5 >&2 || true
-}
 
 N1M=100
 N64M=6
@@ -89,18 +58,7 @@ for i in $(seq "$RUNS"); do
 done
 RSS_KB=$(awk '/^VmHWM:/ {print $2}' "/proc/$CAIRN_PID/status")
 
-field() {
-	awk -v l="$1" -v o="$2" -v k="$3" '$1 == "RESULT" {
-		split("", f); for (i = 2; i <= NF; i++) { split($i, kv, "="); f[kv[1]] = kv[2] }
-		if (f["label"] == l && f["op"] == o) print f[k] }' "$RES"
-}
-median() { sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print "-"; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
-med() { field "$1" "$2" "$3" | median; }
-sum() { field "$1" "$2" "$3" | awk '{ s += $1 } END { print s + 0 }'; }
-ratio() { # BASE OP: paired sse/plain MiB/s, run by run, then the median
-	paste <(field "$1.sse" "$2" mib_s) <(field "$1.plain" "$2" mib_s) |
-		awk '$2 > 0 { printf "%.3f\n", $1 / $2 }' | median
-}
+ratio() { paired_ratio "$1.sse" "$2" "$1.plain" "$2" mib_s; } # BASE OP: sse/plain MiB/s
 fmt() { awk -v v="$1" 'BEGIN { if (v == "-" || v == "") print "-"; else printf "%.1f", v }'; }
 fmtms() { awk -v v="$1" 'BEGIN { if (v == "-" || v == "") print "-"; else printf "%.2f", v }'; }
 row() { # NAME BASE OP
@@ -134,18 +92,12 @@ if [ "${BENCH_NO_RESULTS:-0}" != 1 ]; then
 		echo
 		echo "## SSE $(date -u '+%Y-%m-%d %H:%M UTC') — $(git -C "$HERE/.." rev-parse --short HEAD 2>/dev/null || echo '?')"
 		echo
-		echo "\`bench/sse.sh\` (\`make bench-sse\`). Machine: $(nproc) CPUs, $(lscpu | sed -n 's/^Model name: *//p' | head -1)," \
-			"kernel $(uname -r); load average at start of table: $(cut -d' ' -f1-3 /proc/loadavg)" \
+		echo "\`bench/sse.sh\` (\`make bench-sse\`). Machine: $(machine) at the end of the run" \
 			"(shared machine: only ratios from one run count)."
 		echo
 		cat "$TABLE"
 		echo
-		echo "<details><summary>raw RESULT lines</summary>"
-		echo
-		echo '```'
-		cat "$RES"
-		echo '```'
-		echo "</details>"
+		raw_results
 	} >>"$HERE/RESULTS.md"
 	echo "sse.sh: appended to bench/RESULTS.md" >&2
 fi

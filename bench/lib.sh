@@ -1,0 +1,123 @@
+# bench/lib.sh — what the bench scripts share; sourced, never run.
+#
+#   BUILD=... LG=$BUILD/bench/loadgen CAIRN=$BUILD/cairn
+#   . "$HERE/lib.sh"
+#   bench_init NAME PARENT_DIR
+#
+# bench_init checks that $LG and $CAIRN are built, makes $TMP (a fresh
+# directory under PARENT_DIR, removed at exit), exports the root credentials
+# the servers and loadgen use, and starts $RES, the file every lg() run
+# appends its RESULT lines to. Processes handed to bench_track are stopped at
+# exit, and only while they are still this shell's children: a pid that has
+# exited may already belong to someone else.
+
+log() { echo "== $(date -u +%H:%M:%S) $*" >&2; }
+
+bench_secret() { # BYTES: that many random bytes as hex
+	head -c "$1" /dev/urandom | od -An -tx1 | tr -d ' \n'
+}
+
+bench_init() { # NAME PARENT_DIR
+	local f
+	for f in "$LG" "$CAIRN"; do
+		[ -x "$f" ] || { echo "$1: $f not built (make all bench-bins)" >&2; exit 2; }
+	done
+	mkdir -p "$2"
+	TMP=$(mktemp -d "$2/cairn-bench-$1.XXXXXX")
+	BENCH_PIDS=()
+	trap bench_cleanup EXIT
+	trap 'exit 130' INT TERM
+	export CAIRN_ROOT_USER=bench
+	CAIRN_ROOT_PASSWORD=$(bench_secret 12)
+	export CAIRN_ROOT_PASSWORD
+	RES=$TMP/results
+	: >"$RES"
+}
+
+bench_track() { BENCH_PIDS+=("$1"); } # PID: stop it at exit
+
+bench_cleanup() {
+	local p
+	set +e # the scripts run with -e: a failed kill or wait must not skip the rest
+	for p in "${BENCH_PIDS[@]}"; do
+		[ "$(awk '{ print $4 }' "/proc/$p/stat" 2>/dev/null)" = "$$" ] && kill "$p" 2>/dev/null
+	done
+	for p in "${BENCH_PIDS[@]}"; do wait "$p" 2>/dev/null; done
+	rm -rf "$TMP"
+}
+
+# A port free right now, from below the kernel's ephemeral range so that no
+# outgoing connection takes it before the server binds it.
+free_port() {
+	python3 -c '
+import random, socket
+lo = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
+for _ in range(1000):
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", random.randrange(10000, lo)))
+    except OSError:
+        continue
+    print(s.getsockname()[1])
+    break
+else:
+    s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+wait_ready() { # PORT PID [TRIES]: until GET /_cairn/health/ready (or / for nginx) answers
+	local i
+	for i in $(seq "${3:-300}"); do
+		kill -0 "$2" 2>/dev/null || return 1
+		curl -sf -o /dev/null "http://127.0.0.1:$1/_cairn/health/ready" && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+wait_port() { # PORT PID: until anything answers HTTP on PORT
+	local i
+	for i in $(seq 100); do
+		kill -0 "$2" 2>/dev/null || return 1
+		curl -s -o /dev/null "http://127.0.0.1:$1/" && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+lg() { # LABEL ARGS...: one loadgen run, its RESULT lines into $RES
+	local label=$1
+	shift
+	log "$label: loadgen $*"
+	"$LG" --label "$label" "$@" 2>"$TMP/lg.err" | tee -a "$RES" >&2 || true
+	grep -v '^RESULT' "$TMP/lg.err" | head -5 >&2 || true
+}
+
+# field LABEL OP KEY: values of KEY over all RESULT lines with that label+op.
+field() {
+	awk -v l="$1" -v o="$2" -v k="$3" '$1 == "RESULT" {
+		split("", f); for (i = 2; i <= NF; i++) { split($i, kv, "="); f[kv[1]] = kv[2] }
+		if (f["label"] == l && f["op"] == o) print f[k] }' "$RES"
+}
+median() { sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print "-"; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+med() { field "$1" "$2" "$3" | median; }
+sum() { field "$1" "$2" "$3" | awk '{ s += $1 } END { print s + 0 }'; }
+# paired_ratio LABEL_A OP_A LABEL_B OP_B KEY: A/B run by run, then the median
+paired_ratio() {
+	paste <(field "$1" "$2" "$5") <(field "$3" "$4" "$5") |
+		awk '$2 > 0 { printf "%.3f\n", $1 / $2 }' | median
+}
+
+machine() { # one line: CPUs, model, kernel, RAM, load
+	echo "$(nproc) CPUs, $(lscpu | sed -n 's/^Model name: *//p' | head -1)," \
+		"kernel $(uname -r), $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo) RAM;" \
+		"load average $(cut -d' ' -f1-3 /proc/loadavg)"
+}
+
+raw_results() { # the RESULT lines, folded, for RESULTS.md
+	echo "<details><summary>raw RESULT lines</summary>"
+	echo
+	echo '```'
+	cat "$RES"
+	echo '```'
+	echo "</details>"
+}
