@@ -587,7 +587,13 @@ static int cmd_server(int argc, char **argv)
 	 * default trim threshold the loop threads' arenas gave that memory back
 	 * (madvise) and faulted it in again on the next request: 6% of server
 	 * CPU in a 4 KiB PUT profile, +14% PUT/s once kept (bench/RESULTS.md).
-	 * 4 MiB of free top per arena stays bounded (arenas <= 8 per core). */
+	 * 4 MiB of free top per arena stays bounded (arenas <= 8 per core).
+	 * Setting any threshold turns off glibc's sliding mmap threshold, so
+	 * it is set too: at its 128 KiB default every block and piece buffer
+	 * of a large GET (0.5-1.5 MiB) was a fresh mmap, faulted in page by
+	 * page and unmapped after use, and a 3-node 1 MiB GET ran at a fifth
+	 * of its speed. Below 4 MiB they come from the arenas and are reused. */
+	mallopt(M_MMAP_THRESHOLD, 4 << 20);
 	mallopt(M_TRIM_THRESHOLD, 4 << 20);
 	http_options_default(&hopt);
 	memset(&cfg, 0, sizeof(cfg));
