@@ -176,7 +176,7 @@ cat "$TABLE"
 if [ "${BENCH_NO_RESULTS:-0}" != 1 ]; then
 	{
 		echo
-		echo "## $(date -u +%Y-%m-%d) — 3-node cluster vs single node (bench/cluster.sh)"
+		echo "## $(date -u '+%Y-%m-%d %H:%M UTC') — 3-node cluster vs single node (bench/cluster.sh, $(git -C "$HERE/.." rev-parse --short HEAD 2>/dev/null || echo '?'))"
 		echo
 		echo "Machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo) RAM, $(uname -sr);" \
 			"all four servers and the load generator on this machine (shared, noisy)."
