@@ -49,19 +49,9 @@ bench_cleanup() {
 # A port free right now, from below the kernel's ephemeral range so that no
 # outgoing connection takes it before the server binds it.
 free_port() {
-	python3 -c '
-import random, socket
-lo = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
-for _ in range(1000):
-    s = socket.socket()
-    try:
-        s.bind(("127.0.0.1", random.randrange(10000, lo)))
-    except OSError:
-        continue
-    print(s.getsockname()[1])
-    break
-else:
-    s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+	python3 -c 'import sys; sys.path.insert(0, sys.argv[1])
+from netproxy import free_ports
+print(free_ports(1)[0])' "$HERE/../tests/cluster"
 }
 
 wait_ready() { # PORT PID [TRIES]: until GET /_cairn/health/ready (or / for nginx) answers
