@@ -85,6 +85,13 @@ void rpc_client_free(struct rpc_client *c);
 int rpc_call(struct rpc_client *c, const char *addr, const char *method, const char *target,
 	     const void *body, size_t len, int body_fd, unsigned timeout_ms, int idempotent,
 	     struct rpc_resp *resp);
+/* An idempotent bodiless request (as rpc_call) whose 2xx response body goes
+ * into dst, at most cap bytes (more: CN_ETOOBIG), received there directly
+ * when its length is known; resp->len is its length and resp->body stays
+ * NULL (other statuses: as rpc_call). For shard reads: no allocation and
+ * no copy through a response buffer. */
+int rpc_call_into(struct rpc_client *c, const char *addr, const char *method, const char *target,
+		  void *dst, size_t cap, unsigned timeout_ms, struct rpc_resp *resp);
 /* A non-blocking TCP connection to addr (TCP_NODELAY), established before
  * deadline_ns (monotonic). 0, CN_ETIMEOUT or -errno. Any thread. */
 int cluster_dial(const char *addr, int64_t deadline_ns, int *out);

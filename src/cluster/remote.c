@@ -254,17 +254,15 @@ ssize_t cluster_remote_pread(void *ctx, const uint8_t drive_id[DATA_ID_LEN],
 	snprintf(target, sizeof(target),
 		 "/_cairn/internal/shard?blob=%s&drive=%s&len=%zu&off=%" PRIu64 "&shard=%d", bhex,
 		 dhex, len, off, shard);
-	rc = rpc_call(cluster_rpc(r->c), addr, "GET", target, NULL, 0, -1, REMOTE_TIMEOUT_MS, 1,
-		      &resp);
+	/* straight into buf: a piece is read once, not copied from a response */
+	rc = rpc_call_into(cluster_rpc(r->c), addr, "GET", target, buf, len, REMOTE_TIMEOUT_MS,
+			   &resp);
 	if (rc)
-		return CN_EDRIVE; /* unreachable: as good as an offline drive */
-	if (resp.status == 200 && resp.len <= len) {
-		if (resp.len)
-			memcpy(buf, resp.body, resp.len);
+		return CN_EDRIVE; /* unreachable, or more than asked for */
+	if (resp.status == 200)
 		got = (ssize_t)resp.len;
-	} else {
+	else
 		got = resp.status == 404 ? CN_ENOTFOUND : CN_EDRIVE;
-	}
 	rpc_resp_release(&resp);
 	return got;
 }

@@ -193,16 +193,26 @@ void shard_out_free(struct shard_out *o, int discard);
 struct data_fetch;
 /* Starts the fetch threads (with the remote). 0 or CN_ENOMEM. */
 int fetch_start(struct data_store *s);
-/* Reads `need` good pieces of block b from other nodes' shards, trying the
- * shards in order[0..n_order) (data shards first, slow ones last): that
- * many at once, then one more per hedge interval or for each failure. Good
- * records (checksum + piece) are copied to rec[i]; hdr_len[i] caches shard
- * i's header length (0 = unknown; filled in). *good, *failed and *slow
- * (still running when this returned) are shard bit masks. Returns 0 (check
- * *good) or CN_ENOMEM / CN_EDRIVE (no fetch threads). Blocking. */
-int fetch_pieces(struct data_store *s, const struct blob_layout *l, uint64_t b, const int *order,
-		 int n_order, int need, uint32_t *hdr_len, uint8_t **rec, unsigned *good,
-		 unsigned *failed, unsigned *slow);
+/* A record buffer as fetches fill and swap them: room for a header (block 0
+ * is read with it, one round trip) and the longest record (checksum + piece). */
+size_t fetch_rec_cap(const struct blob_layout *l);
+/* Reading good pieces of block b from other nodes' shards, trying the shards
+ * in order[0..n_order) (data shards first, slow ones last). fetch_begin asks
+ * the first `need` at once and returns; the caller reads its own pieces
+ * meanwhile, then fetch_finish waits for `need` good ones (which may be more
+ * than asked at first: it asks as many more when some fail, and one more per
+ * hedge interval when some are slow). Good records (checksum + piece) are
+ * not copied: mem[i], a malloc'd buffer of fetch_rec_cap bytes, is swapped
+ * with the fetch's (the old one is freed with the batch) and rec[i] set to
+ * where the record is in it. hdr_len[i] caches shard i's header length (0 = unknown; filled
+ * in). *good, *failed and *slow (still running when it returned) are shard
+ * bit masks. fetch_finish always ends the batch. Both return 0 (check *good)
+ * or CN_ENOMEM / CN_EDRIVE (no fetch threads). fetch_finish blocks. */
+struct fetch_batch;
+int fetch_begin(struct data_store *s, const struct blob_layout *l, uint64_t b, const int *order,
+		int n_order, int need, const uint32_t *hdr_len, struct fetch_batch **out);
+int fetch_finish(struct fetch_batch *bt, int need, uint32_t *hdr_len, uint8_t **mem, uint8_t **rec,
+		 unsigned *good, unsigned *failed, unsigned *slow);
 
 /* --- erasure coding (ec.c) --- */
 struct data_ec {

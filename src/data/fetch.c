@@ -35,7 +35,8 @@ struct fetch_job {
 	uint32_t hdr_len; /* in: known header length, 0: read the header first */
 	int rc;		  /* out */
 	int done;
-	uint8_t *rec; /* ck + piece */
+	uint8_t *mem; /* fetch_rec_cap bytes */
+	uint8_t *rec; /* the record in mem: ck + piece */
 	struct fetch_job *next;
 };
 
@@ -45,6 +46,9 @@ struct fetch_batch {
 	uint64_t b;
 	int refs; /* the reader + every queued or running job */
 	unsigned done;
+	int order[DATA_MAX_SHARDS], n_order, next;
+	size_t rec_cap;
+	int64_t hedge_at;
 	struct fetch_job job[DATA_MAX_SHARDS];
 };
 
@@ -64,7 +68,7 @@ static void batch_unref(struct data_fetch *f, struct fetch_batch *bt)
 	if (--bt->refs > 0)
 		return;
 	for (int i = 0; i < DATA_MAX_SHARDS; i++)
-		free(bt->job[i].rec);
+		free(bt->job[i].mem);
 	free(bt);
 	(void)f;
 }
@@ -96,24 +100,41 @@ static int fetch_one(struct data_store *s, const struct blob_layout *l, uint64_t
 	if (store_drive_index(s, l->drive[j->shard]) >= 0)
 		return fetch_local(s, l, b, j);
 
-	if (!j->hdr_len) {
-		uint8_t hbuf[SHARD_HDR_MAX];
+	if (!j->hdr_len && b == 0) {
+		/* The header and block 0's record in one round trip: the record
+		 * follows a header of at most SHARD_HDR_MAX bytes, and j->mem has
+		 * room for both (fetch_rec_cap). It stays where it landed. */
 		struct shard_header h;
-		n = s->remote.pread(s->remote.ctx, l->drive[j->shard], l->id, j->shard, hbuf,
-				    sizeof(hbuf), 0);
+		n = s->remote.pread(s->remote.ctx, l->drive[j->shard], l->id, j->shard, j->mem,
+				    SHARD_HDR_MAX + ck + p, 0);
 		if (n < 0)
 			return (int)n;
-		if (shard_header_decode(hbuf, (size_t)n, &h) != 0 ||
-		    !shard_header_matches(&h, l, j->shard))
+		if (shard_header_decode(j->mem, (size_t)n, &h) != 0 ||
+		    !shard_header_matches(&h, l, j->shard) || (size_t)n < h.hdr_len + ck + p)
 			return CN_ECORRUPT;
 		j->hdr_len = h.hdr_len;
+		j->rec = j->mem + h.hdr_len;
+	} else {
+		if (!j->hdr_len) {
+			uint8_t hbuf[SHARD_HDR_MAX];
+			struct shard_header h;
+			n = s->remote.pread(s->remote.ctx, l->drive[j->shard], l->id, j->shard,
+					    hbuf, sizeof(hbuf), 0);
+			if (n < 0)
+				return (int)n;
+			if (shard_header_decode(hbuf, (size_t)n, &h) != 0 ||
+			    !shard_header_matches(&h, l, j->shard))
+				return CN_ECORRUPT;
+			j->hdr_len = h.hdr_len;
+		}
+		n = s->remote.pread(s->remote.ctx, l->drive[j->shard], l->id, j->shard, j->rec,
+				    ck + p, layout_piece_off(l, b, j->hdr_len));
+		if (n < 0)
+			return (int)n;
+		if ((size_t)n != ck + p)
+			return CN_ECORRUPT;
 	}
-	n = s->remote.pread(s->remote.ctx, l->drive[j->shard], l->id, j->shard, j->rec, ck + p,
-			    layout_piece_off(l, b, j->hdr_len));
-	if (n < 0)
-		return (int)n;
-	if ((size_t)n != ck + p ||
-	    piece_cksum_get(l->cksum, j->rec) != piece_cksum(l->cksum, b, j->shard, j->rec + ck, p))
+	if (piece_cksum_get(l->cksum, j->rec) != piece_cksum(l->cksum, b, j->shard, j->rec + ck, p))
 		return CN_ECORRUPT;
 	return 0;
 }
@@ -184,13 +205,17 @@ void data_store_remote_stop(struct data_store *s)
 	memset(&s->remote, 0, sizeof(s->remote));
 }
 
+size_t fetch_rec_cap(const struct blob_layout *l)
+{
+	return SHARD_HDR_MAX + layout_ck_len(l) + (l->block_size + l->k - 1) / l->k;
+}
+
 /* Queues job i of bt; called with f->mu held. */
-static int submit(struct data_fetch *f, struct fetch_batch *bt, int i, uint32_t hdr_len,
-		  size_t rec_len)
+static int submit(struct data_fetch *f, struct fetch_batch *bt, int i, uint32_t hdr_len)
 {
 	struct fetch_job *j = &bt->job[i];
 
-	if (!(j->rec = malloc(rec_len)))
+	if (!(j->mem = j->rec = malloc(bt->rec_cap)))
 		return CN_ENOMEM;
 	j->bt = bt;
 	j->shard = i;
@@ -206,60 +231,86 @@ static int submit(struct data_fetch *f, struct fetch_batch *bt, int i, uint32_t 
 	return 0;
 }
 
-int fetch_pieces(struct data_store *s, const struct blob_layout *l, uint64_t b, const int *order,
-		 int n_order, int need, uint32_t *hdr_len, uint8_t **rec, unsigned *good,
-		 unsigned *failed, unsigned *slow)
+int fetch_begin(struct data_store *s, const struct blob_layout *l, uint64_t b, const int *order,
+		int n_order, int need, const uint32_t *hdr_len, struct fetch_batch **out)
 {
 	struct data_fetch *f = s->fetch;
 	struct fetch_batch *bt;
-	size_t rec_len = layout_ck_len(l) + layout_piece_len(l, b);
-	int next = 0, inflight = 0, rc = 0;
+	int rc = 0;
 
-	*good = *failed = *slow = 0;
-	if (!f || need <= 0)
-		return need <= 0 ? 0 : CN_EDRIVE;
+	*out = NULL;
+	if (!f)
+		return CN_EDRIVE;
 	if (!(bt = calloc(1, sizeof(*bt))))
 		return CN_ENOMEM;
 	bt->s = s;
 	bt->l = *l;
 	bt->b = b;
 	bt->refs = 1;
+	bt->rec_cap = fetch_rec_cap(l);
+	bt->n_order = n_order < DATA_MAX_SHARDS ? n_order : DATA_MAX_SHARDS;
+	memcpy(bt->order, order, (size_t)bt->n_order * sizeof(int));
 	pthread_mutex_lock(&f->mu);
-	for (; next < n_order && inflight < need; next++, inflight++)
-		if ((rc = submit(f, bt, order[next], hdr_len[order[next]], rec_len)) != 0)
-			goto out;
-	int64_t hedge_at = cn_now_ns() + FETCH_HEDGE_MS * 1000000LL;
+	for (; bt->next < bt->n_order && bt->next < need; bt->next++)
+		if ((rc = submit(f, bt, order[bt->next], hdr_len[order[bt->next]])) != 0)
+			break;
+	bt->hedge_at = cn_now_ns() + FETCH_HEDGE_MS * 1000000LL;
+	if (rc) {
+		/* the queued ones run and let go of bt themselves */
+		batch_unref(f, bt);
+		pthread_mutex_unlock(&f->mu);
+		return rc;
+	}
+	pthread_mutex_unlock(&f->mu);
+	*out = bt;
+	return 0;
+}
+
+int fetch_finish(struct fetch_batch *bt, int need, uint32_t *hdr_len, uint8_t **mem, uint8_t **rec,
+		 unsigned *good, unsigned *failed, unsigned *slow)
+{
+	struct data_fetch *f = bt->s->fetch;
+	const int *order = bt->order;
+	int rc = 0;
+
+	*good = *failed = *slow = 0;
+	pthread_mutex_lock(&f->mu);
 	for (;;) {
 		int n_good = 0, n_done = 0;
-		for (int i = 0; i < next; i++) {
+		for (int i = 0; i < bt->next; i++) {
 			struct fetch_job *j = &bt->job[order[i]];
 			n_done += j->done;
 			n_good += j->done && j->rc == 0;
 		}
-		if (n_good >= need || (n_done == next && next == n_order))
+		if (n_good >= need || (n_done == bt->next && bt->next == bt->n_order))
 			break;
-		if (n_done == next || cn_now_ns() >= hedge_at) {
-			/* failed ones (ask as many more), or a slow one (hedge with one
-			 * more per interval) */
-			int add = n_done == next ? need - n_good : 1;
-			for (; add > 0 && next < n_order; add--, next++)
-				if ((rc = submit(f, bt, order[next], hdr_len[order[next]],
-						 rec_len)) != 0)
+		if (n_done == bt->next || cn_now_ns() >= bt->hedge_at) {
+			/* too few asked (a local piece failed), failed ones (ask as
+			 * many more), or a slow one (hedge with one more per
+			 * interval) */
+			int add = n_done == bt->next ? need - n_good : 1;
+			for (; add > 0 && bt->next < bt->n_order; add--, bt->next++)
+				if ((rc = submit(f, bt, order[bt->next],
+						 hdr_len[order[bt->next]])) != 0)
 					goto out;
-			hedge_at = cn_now_ns() + FETCH_HEDGE_MS * 1000000LL;
+			bt->hedge_at = cn_now_ns() + FETCH_HEDGE_MS * 1000000LL;
 			continue;
 		}
-		struct timespec ts = {.tv_sec = hedge_at / 1000000000LL,
-				      .tv_nsec = hedge_at % 1000000000LL};
+		struct timespec ts = {.tv_sec = bt->hedge_at / 1000000000LL,
+				      .tv_nsec = bt->hedge_at % 1000000000LL};
 		pthread_cond_timedwait(&f->fin, &f->mu, &ts);
 	}
-	for (int i = 0; i < next; i++) {
+	for (int i = 0; i < bt->next; i++) {
 		struct fetch_job *j = &bt->job[order[i]];
 		int sh = j->shard;
 		if (!j->done) {
 			*slow |= 1u << sh;
 		} else if (j->rc == 0) {
-			memcpy(rec[sh], j->rec, rec_len);
+			/* swap buffers, not bytes: the batch frees the caller's old one */
+			uint8_t *t = mem[sh];
+			mem[sh] = j->mem;
+			rec[sh] = j->rec;
+			j->mem = t;
 			hdr_len[sh] = j->hdr_len;
 			*good |= 1u << sh;
 		} else {

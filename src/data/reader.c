@@ -29,14 +29,16 @@ struct blob_reader {
 	int n;
 	struct shard_src src[DATA_MAX_SHARDS];
 	uint32_t ck, piece;
-	uint8_t *buf;			  /* n records of ck + piece bytes */
-	uint8_t *pc[DATA_MAX_SHARDS];	  /* piece i inside buf */
-	uint8_t *pc_rec[DATA_MAX_SHARDS]; /* its record (checksum, piece) */
-	int64_t cached;			  /* block whose data pieces are valid, or -1 */
-	uint32_t cached_p;		  /* its piece length */
-	unsigned bad;			  /* shards found bad */
-	unsigned slow;			  /* remote shards that did not answer in time */
-	unsigned reported;		  /* bad shards already pushed to the heal queue */
+	/* shard i's own fetch_rec_cap buffer, swapped with a remote fetch's
+	 * (fetch.c); its record (checksum, piece) in it; the piece */
+	uint8_t *mem[DATA_MAX_SHARDS];
+	uint8_t *pc_rec[DATA_MAX_SHARDS];
+	uint8_t *pc[DATA_MAX_SHARDS];
+	int64_t cached;	   /* block whose data pieces are valid, or -1 */
+	uint32_t cached_p; /* its piece length */
+	unsigned bad;	   /* shards found bad */
+	unsigned slow;	   /* remote shards that did not answer in time */
+	unsigned reported; /* bad shards already pushed to the heal queue */
 };
 
 void shard_src_init(struct shard_src *src)
@@ -157,13 +159,11 @@ int blob_reader_open(struct data_store *s, const struct blob_layout *l, struct b
 		goto fail;
 	r->ck = layout_ck_len(l);
 	r->piece = (l->block_size + l->k - 1) / l->k;
-	r->buf = malloc((size_t)r->n * (r->ck + r->piece));
-	if (!r->buf) {
-		rc = CN_ENOMEM;
-		goto fail;
-	}
 	for (int i = 0; i < r->n; i++) {
-		r->pc_rec[i] = r->buf + (size_t)i * (r->ck + r->piece);
+		if (!(r->mem[i] = r->pc_rec[i] = malloc(fetch_rec_cap(l)))) {
+			rc = CN_ENOMEM;
+			goto fail;
+		}
 		r->pc[i] = r->pc_rec[i] + r->ck;
 	}
 	*out = r;
@@ -202,18 +202,19 @@ static int is_remote(struct blob_reader *r, int i)
 	return r->s->fetch && store_drive_index(r->s, r->l.drive[i]) < 0;
 }
 
-/* Cluster: this node's data pieces are read here, the rest fetched in
- * parallel and hedged (fetch.c): data shards first, slow ones last. */
+/* Cluster: the remote data pieces are asked for first, this node's own
+ * are read while they travel, and the fetch (parallel and hedged, fetch.c)
+ * then waits for as many as are still missing: data shards first, this
+ * node's parity, other nodes' parity, slow shards last. */
 static unsigned gather(struct blob_reader *r, uint64_t b)
 {
-	int k = r->l.k, order[DATA_MAX_SHARDS], n_order = 0;
+	int k = r->l.k, order[DATA_MAX_SHARDS], n_order = 0, n_local = 0;
 	uint32_t hdr[DATA_MAX_SHARDS];
 	unsigned present = 0, good, failed, slow;
+	struct fetch_batch *bt = NULL;
 
-	for (int i = 0; i < k; i++) /* local data pieces */
-		if (!is_remote(r, i) && get_piece(r, i, b) == 0)
-			present |= 1u << i;
-	/* remote data, local parity, remote parity; slow shards last */
+	for (int i = 0; i < k; i++)
+		n_local += !is_remote(r, i) && !r->src[i].bad;
 	for (int pass = 0; pass < 4; pass++)
 		for (int i = 0; i < r->n; i++) {
 			int rem = is_remote(r, i), sl = !!(r->slow & (1u << i));
@@ -221,15 +222,22 @@ static unsigned gather(struct blob_reader *r, uint64_t b)
 				   : pass == 0 ? rem && i < k && !sl
 				   : pass == 1 ? !rem && i >= k
 					       : rem && i >= k && !sl;
-			if (want && !r->src[i].bad && !(present & (1u << i)))
+			if (want && !r->src[i].bad)
 				order[n_order++] = i;
 		}
 	for (int i = 0; i < r->n; i++)
 		hdr[i] = r->src[i].hdr_len;
-	if (popcount(present) < k && n_order &&
-	    fetch_pieces(r->s, &r->l, b, order, n_order, k - popcount(present), hdr, r->pc_rec,
-			 &good, &failed, &slow) == 0) {
+	if (n_local < k && n_order)
+		fetch_begin(r->s, &r->l, b, order, n_order, k - n_local, hdr, &bt);
+	for (int i = 0; i < k; i++) /* local data pieces, while those travel */
+		if (!is_remote(r, i) && get_piece(r, i, b) == 0)
+			present |= 1u << i;
+	if (popcount(present) < k && n_order && !bt)
+		fetch_begin(r->s, &r->l, b, order, n_order, 0, hdr, &bt);
+	if (bt && fetch_finish(bt, k - popcount(present), hdr, r->mem, r->pc_rec, &good, &failed,
+			       &slow) == 0) {
 		for (int i = 0; i < r->n; i++) {
+			r->pc[i] = r->pc_rec[i] + r->ck;
 			if (good & (1u << i)) {
 				r->src[i].remote = 1;
 				r->src[i].hdr_len = hdr[i];
@@ -299,12 +307,14 @@ static int read_direct(struct blob_reader *r, uint64_t b, uint8_t *out, uint32_t
 
 	if (src->bad)
 		return CN_EDRIVE;
+	if (is_remote(r, 0))
+		return CN_EAGAIN; /* fetched with its checksum (and block 0 with the header) */
 	if (src->fd < 0 && !src->remote && shard_src_open(r->s, &r->l, 0, src, NULL) != 0) {
 		r->bad |= 1u; /* src->bad is set now: get_piece will skip it */
 		return CN_EDRIVE;
 	}
 	if (src->remote)
-		return CN_EAGAIN; /* the general path reads it with its checksum */
+		return CN_EAGAIN; /* no fetch threads: the general path reads it */
 	off = (off_t)layout_piece_off(&r->l, b, src->hdr_len);
 	n = dio_read_full(r->s->io, src->fd, ckb, r->ck, off);
 	if (n != (ssize_t)r->ck)
@@ -367,6 +377,7 @@ void blob_reader_close(struct blob_reader *r)
 	for (int i = 0; i < DATA_MAX_SHARDS; i++)
 		shard_src_close(r->s, &r->src[i]);
 	data_ec_release(&r->ec);
-	free(r->buf);
+	for (int i = 0; i < DATA_MAX_SHARDS; i++)
+		free(r->mem[i]);
 	free(r);
 }
