@@ -832,6 +832,33 @@ static void barrier_passed(struct meta_cmd *cmd, int rc, void *arg)
 	http_request_run_held(r->http, r->barrier_rc ? barrier_failed : dispatch_held, r);
 }
 
+static void admin_held(void *arg)
+{
+	s3_admin(arg);
+}
+
+static void admin_barrier_passed(struct meta_cmd *cmd, int rc, void *arg)
+{
+	struct s3_req *r = arg;
+	(void)cmd;
+
+	r->barrier_rc = rc ? rc : r->aborted ? CN_EINCOMPLETE : 0;
+	http_request_run_held(r->http, r->barrier_rc ? barrier_failed : admin_held, r);
+}
+
+/* Admin calls that read or change replicated state (identities, objects,
+ * KMS keys): in a cluster they see every acknowledged write, as S3 requests
+ * do. Status, cluster membership and the local data path answer without a
+ * leader; a backup takes its own barrier. */
+static int admin_needs_barrier(const char *p)
+{
+	static const char *const which[] = {"user", "group", "policy", "object", "kms/key"};
+	for (size_t i = 0; i < sizeof(which) / sizeof(which[0]); i++)
+		if (strcmp(p, which[i]) == 0)
+			return 1;
+	return 0;
+}
+
 /* A CORS preflight (OPTIONS): unauthenticated, as browsers send it. A
  * bucket without a CORS configuration allows no cross-origin request:
  * 403, as S3 answers, so a browser sees S3's behaviour. */
@@ -900,6 +927,21 @@ static void on_request(struct http_request *h, void *arg)
 			rc = CN_EACCESS;
 		if (rc) {
 			s3_send_error(r, rc);
+			return;
+		}
+		if (s->cluster && admin_needs_barrier(h->path + 14)) {
+			struct meta_cmd *b = cn_pool_zalloc(r->pool, sizeof(*b));
+			if (!b) {
+				s3_send_error(r, CN_ENOMEM);
+				return;
+			}
+			b->type = META_CMD_BARRIER;
+			http_request_hold(h);
+			rc = s3_meta_submit(r, b, admin_barrier_passed, r);
+			if (rc) {
+				r->barrier_rc = rc;
+				http_request_run_held(h, barrier_failed, r);
+			}
 			return;
 		}
 		s3_admin(r);
