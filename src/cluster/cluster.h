@@ -165,6 +165,9 @@ void cluster_status(struct cluster *c, struct cluster_status *out);
 int cluster_ready(struct cluster *c);
 /* This node's Raft id. */
 uint64_t cluster_id(struct cluster *c);
+/* A leader's read round asks: is term this node's current term? 1 means
+ * this node has voted in no later term (raft.c, struct read_round). */
+int cluster_follows(struct cluster *c, uint64_t term);
 /* The first 4 bytes of the blob ids this node makes (from its Raft id):
  * who wrote a blob, for reclaiming unfinished uploads after a restart. */
 uint32_t cluster_blob_tag(struct cluster *c);

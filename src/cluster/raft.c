@@ -18,10 +18,12 @@
  *   follower        forwarded to the leader by a forwarding thread
  *                   (POST /_cairn/internal/propose), completed from there
  *
- * Read barriers (META_CMD_BARRIER): on the leader one raft_barrier serves
- * every read waiting when it was asked; on a follower one call to the
- * leader's barrier does, then the reads wait until this node applied up to
- * the index the leader returned.
+ * Read barriers (META_CMD_BARRIER): on the leader one read round (struct
+ * read_round: a majority confirms the leader's term, no log entry) serves
+ * every read waiting when it started; on a follower one call to the
+ * leader's barrier does (a raft_barrier there, whose append also brings the
+ * followers the commit index), then the reads wait until this node applied
+ * up to the index the leader returned.
  *
  * Results are given out only after the batch transaction holding them has
  * committed (after_turn, a uv_check handle: after every loop turn), so a
@@ -62,7 +64,11 @@
 #include "core/log.h"
 #include "meta/meta.h"
 
-#define FORWARDERS 4
+#define FORWARDERS 8
+/* read rounds in flight at once, and confirmation calls per peer: rounds
+ * overlap, so a read waits for about one round, not one and a half */
+#define READ_ROUNDS 1
+#define CONFIRMS_PER_PEER READ_ROUNDS
 /* A log entry: u32 LE length of the encoded command, 4 zero bytes, the
  * command, zero padding to a multiple of 8 (raft_uv's rule). */
 #define ENTRY_HDR 8
@@ -79,7 +85,7 @@
 
 /* ---- inbox messages (any thread -> Raft thread) ---- */
 
-enum msg_type { MSG_CMD, MSG_ACCEPT, MSG_FBAR_DONE, MSG_MEMBER, MSG_STOP };
+enum msg_type { MSG_CMD, MSG_ACCEPT, MSG_FBAR_DONE, MSG_CONFIRMED, MSG_MEMBER, MSG_STOP };
 
 struct member_req {
 	int add; /* 1 add, 0 remove */
@@ -104,22 +110,25 @@ struct msg {
 	char address[CLUSTER_ADDR_MAX + 1];
 	uint64_t index;		  /* MSG_FBAR_DONE: leader's index, 0 = failed */
 	struct meta_cmd *waiters; /* MSG_FBAR_DONE */
+	struct read_round *round; /* MSG_CONFIRMED (id: the peer; rc: 0 = yes) */
 	int rc;
 	struct member_req *member;
 };
 
 /* ---- forwarding jobs (Raft thread -> forwarding threads) ---- */
 
-enum job_type { JOB_PROPOSE, JOB_BARRIER };
+enum job_type { JOB_PROPOSE, JOB_BARRIER, JOB_CONFIRM };
 
 struct job {
 	struct job *next;
 	enum job_type type;
-	char leader[CLUSTER_ADDR_MAX + 1];
-	struct meta_cmd *cmd; /* JOB_PROPOSE */
-	uint8_t *enc;	      /* its encoding */
+	char leader[CLUSTER_ADDR_MAX + 1]; /* JOB_CONFIRM: the peer asked */
+	struct meta_cmd *cmd;		   /* JOB_PROPOSE */
+	uint8_t *enc;			   /* its encoding */
 	size_t enc_len;
 	struct meta_cmd *waiters; /* JOB_BARRIER */
+	struct msg *reply;	  /* JOB_CONFIRM: the answer, allocated up front */
+	uint64_t term;		  /* JOB_CONFIRM */
 };
 
 /* A command appended to the log by this node. */
@@ -139,6 +148,26 @@ struct barrier_round {
 	int term_ready; /* the round that makes a new leader ready */
 	int remote;	/* some waiter is a follower's forwarded barrier */
 	uint64_t term;
+};
+
+/* A leader's read round (Raft's ReadIndex, thesis 6.4): the reads waiting
+ * when it starts are served at the commit index of that moment once a
+ * majority of voters (this node included) confirm that they are still in
+ * this term (cluster_follows). A node that answered had not voted in a
+ * later term when it answered (it persists a term, and publishes it,
+ * before voting in it), and every later leader needs one of their votes:
+ * so none was elected, let alone committed anything, before the reads
+ * arrived, and they see every write acknowledged before them. The commit
+ * index covers every earlier leader's acknowledged writes because this
+ * leader is ready (its own term's barrier committed). A confirmation is one
+ * internal call per peer, no log entry and no disk write (a raft_barrier
+ * costs both, on a majority). */
+struct read_round {
+	struct meta_cmd *waiters;
+	uint64_t term, index;
+	int need;    /* confirmations still wanted */
+	int pending; /* calls not back yet: the round is freed at 0 */
+	int done;    /* waiters answered */
 };
 
 /* A read waiting until this node applied `index`. */
@@ -204,6 +233,15 @@ struct cluster {
 	/* a round for followers' reads completed: the next append tells them
 	 * the new commit index now rather than at the next heartbeat */
 	int lbar_kick;
+	struct meta_cmd *rr_waiting;		 /* leader reads not yet in a read round */
+	struct read_round *rr_live[READ_ROUNDS]; /* rounds whose reads wait */
+	int n_rr;
+	/* confirmation calls out per peer: at most CONFIRMS_PER_PEER, so a
+	 * stopped peer holds that many forwarding threads, not one per round */
+	struct {
+		uint64_t id;
+		int n;
+	} confirm_out[CLUSTER_MAX_NODES];
 	struct meta_cmd *fbar_waiting; /* follower barrier reads not yet asked */
 	int fbar_inflight;
 	struct await *awaits;
@@ -222,6 +260,11 @@ struct cluster {
 	pthread_mutex_t mu;
 	struct msg *in_head, *in_tail;
 	int stopping;
+	int wake_closed; /* later posts stay queued (cluster_close drains them) */
+
+	/* the highest term this node has persisted (read rounds, any thread) */
+	_Atomic uint64_t term_seen;
+	int (*io_set_term)(struct raft_io *io, raft_term term);
 
 	/* forwarding threads */
 	pthread_t fwd[FORWARDERS];
@@ -283,17 +326,26 @@ static void complete_all(struct meta_cmd *list, int rc, uint64_t index)
 
 /* ---- forwarding threads ---- */
 
-static void post(struct cluster *c, struct msg *m)
+/* Called with c->mu held. */
+static void post_locked(struct cluster *c, struct msg *m)
 {
-	pthread_mutex_lock(&c->mu);
 	m->next = NULL;
 	if (c->in_tail)
 		c->in_tail->next = m;
 	else
 		c->in_head = m;
 	c->in_tail = m;
+	/* under mu: the Raft thread closes the handle only after setting
+	 * wake_closed under it */
+	if (!c->wake_closed)
+		uv_async_send(&c->wake);
+}
+
+static void post(struct cluster *c, struct msg *m)
+{
+	pthread_mutex_lock(&c->mu);
+	post_locked(c, m);
 	pthread_mutex_unlock(&c->mu);
-	uv_async_send(&c->wake);
 }
 
 static void job_push(struct cluster *c, struct job *j)
@@ -409,6 +461,24 @@ static void run_barrier(struct cluster *c, struct job *j)
 	free(j);
 }
 
+static void run_confirm(struct cluster *c, struct job *j)
+{
+	char target[96];
+	struct rpc_resp resp;
+	struct msg *m = j->reply;
+
+	snprintf(target, sizeof(target), "/_cairn/internal/follows?term=%" PRIu64, j->term);
+	m->rc = CN_ENOTLEADER;
+	if (rpc_call(c->rpc, j->leader, "POST", target, NULL, 0, -1, BARRIER_TIMEOUT_MS, 1,
+		     &resp) == 0) {
+		if (resp.status == 200)
+			m->rc = 0;
+		rpc_resp_release(&resp);
+	}
+	post(c, m);
+	free(j);
+}
+
 static void *forwarder(void *arg)
 {
 	struct cluster *c = arg;
@@ -443,6 +513,8 @@ static void *forwarder(void *arg)
 		pthread_mutex_unlock(&c->jmu);
 		if (n)
 			run_propose(c, batch, n);
+		else if (j->type == JOB_CONFIRM)
+			run_confirm(c, j);
 		else
 			run_barrier(c, j);
 		pthread_mutex_lock(&c->jmu);
@@ -713,6 +785,24 @@ void cluster_fsm_guard_io(struct cluster_fsm *f, struct raft_io *io)
 	assert(io->start != guarded_start);
 	f->io_start = io->start;
 	io->start = guarded_start;
+}
+
+/* Raft persists every new term through io->set_term before it votes or
+ * answers anything in it: publishing it here first keeps term_seen at
+ * least as new as any vote this node has cast (cluster_follows). */
+static int set_term_published(struct raft_io *io, raft_term term)
+{
+	struct cluster *c = (struct cluster *)((char *)io - offsetof(struct cluster, io));
+	uint64_t cur = atomic_load(&c->term_seen);
+
+	while (cur < term && !atomic_compare_exchange_weak(&c->term_seen, &cur, term))
+		;
+	return c->io_set_term(io, term);
+}
+
+int cluster_follows(struct cluster *c, uint64_t term)
+{
+	return term != 0 && atomic_load(&c->term_seen) == term;
 }
 
 /* ---- transport: Raft connections over the internal API ---- */
@@ -1258,12 +1348,174 @@ static void start_follower_barrier(struct cluster *c)
 	job_push(c, j);
 }
 
+/* Answers reads once this node applied index: now, or from after_turn. */
+static void read_at(struct cluster *c, struct meta_cmd *waiters, uint64_t index)
+{
+	struct await *a;
+
+	if (c->visible >= index) {
+		complete_all(waiters, 0, index);
+	} else if ((a = calloc(1, sizeof(*a))) != NULL) {
+		a->index = index;
+		a->deadline_ns = cn_mono_ns() + (uint64_t)READ_WAIT_MS * 1000000;
+		a->waiters = waiters;
+		a->next = c->awaits;
+		c->awaits = a;
+	} else {
+		complete_all(waiters, CN_ENOMEM, 0);
+	}
+}
+
+/* Calls out to peer id, after adding delta. */
+static int confirms_out(struct cluster *c, uint64_t id, int delta)
+{
+	int free_slot = -1;
+
+	for (int i = 0; i < CLUSTER_MAX_NODES; i++) {
+		if (c->confirm_out[i].n && c->confirm_out[i].id == id) {
+			c->confirm_out[i].n += delta;
+			return c->confirm_out[i].n;
+		}
+		if (!c->confirm_out[i].n && free_slot < 0)
+			free_slot = i;
+	}
+	if (delta > 0 && free_slot >= 0) {
+		c->confirm_out[free_slot].id = id;
+		c->confirm_out[free_slot].n = delta;
+		return delta;
+	}
+	return 0;
+}
+
+static void read_round_end(struct cluster *c, struct read_round *rr, int rc)
+{
+	rr->done = 1;
+	for (int i = 0; i < c->n_rr; i++)
+		if (c->rr_live[i] == rr) {
+			c->rr_live[i] = c->rr_live[--c->n_rr];
+			break;
+		}
+	if (rc)
+		complete_all(rr->waiters, rc, 0);
+	else
+		read_at(c, rr->waiters, rr->index);
+	rr->waiters = NULL;
+}
+
+/* One read round for every leader read waiting now (see struct read_round).
+ * The round asks every voter without a call out; it waits while fewer than
+ * it needs are free (a busy one answers within BARRIER_TIMEOUT_MS), and a
+ * leader that lost its majority steps down, which fails the waiting reads. */
+static void start_leader_read(struct cluster *c)
+{
+	const struct raft_configuration *cf = &c->raft.configuration;
+	struct job *jobs[CLUSTER_MAX_NODES];
+	int voters = 0, self = 0, n = 0;
+	struct read_round *rr;
+
+	if (c->n_rr >= READ_ROUNDS || !c->rr_waiting || !leader_ready(c))
+		return; /* not ready: after_turn tries again once it is */
+	for (unsigned i = 0; i < cf->n; i++)
+		if (cf->servers[i].role == RAFT_VOTER) {
+			voters++;
+			self |= cf->servers[i].id == c->id;
+		}
+	if (!self) {
+		/* a leader being removed: the barrier entry still works */
+		while (c->rr_waiting) {
+			struct meta_cmd *w = c->rr_waiting;
+			c->rr_waiting = w->next_;
+			list_append(&c->lbar_waiting, w);
+		}
+		start_leader_barrier(c, 0);
+		return;
+	}
+	if (!(rr = calloc(1, sizeof(*rr)))) {
+		complete_all(c->rr_waiting, CN_ENOMEM, 0);
+		c->rr_waiting = NULL;
+		return;
+	}
+	rr->term = raft_current_term(&c->raft);
+	rr->index = raft_commit_index(&c->raft);
+	rr->need = voters / 2; /* a majority, less this node */
+	for (unsigned i = 0; i < cf->n && n < CLUSTER_MAX_NODES; i++) {
+		const struct raft_server *sv = &cf->servers[i];
+		struct job *j;
+		if (sv->role != RAFT_VOTER || sv->id == c->id ||
+		    confirms_out(c, sv->id, 0) >= CONFIRMS_PER_PEER ||
+		    strlen(sv->address) > CLUSTER_ADDR_MAX)
+			continue;
+		if (!(j = calloc(1, sizeof(*j))) || !(j->reply = calloc(1, sizeof(*j->reply)))) {
+			free(j);
+			break;
+		}
+		j->type = JOB_CONFIRM;
+		j->term = rr->term;
+		strcpy(j->leader, sv->address);
+		j->reply->type = MSG_CONFIRMED;
+		j->reply->round = rr;
+		j->reply->id = sv->id;
+		jobs[n++] = j;
+	}
+	if (n < rr->need) {
+		/* too few free to make a majority: wait for one to come back */
+		for (int i = 0; i < n; i++) {
+			free(jobs[i]->reply);
+			free(jobs[i]);
+		}
+		free(rr);
+		return;
+	}
+	rr->waiters = c->rr_waiting;
+	c->rr_waiting = NULL;
+	if (rr->need == 0) { /* the only voter */
+		read_round_end(c, rr, 0);
+		free(rr);
+		return;
+	}
+	for (int i = 0; i < n; i++) {
+		confirms_out(c, jobs[i]->reply->id, 1);
+		rr->pending++;
+		job_push(c, jobs[i]);
+	}
+	c->rr_live[c->n_rr++] = rr;
+}
+
+static void on_confirmed(struct cluster *c, struct msg *m)
+{
+	struct read_round *rr = m->round;
+
+	confirms_out(c, m->id, -1);
+	rr->pending--;
+	if (!rr->done) {
+		if (m->rc == 0)
+			rr->need--;
+		if (rr->need <= 0)
+			/* still this term's leader: otherwise a later one may
+			 * already have committed what these reads must see */
+			read_round_end(c, rr,
+				       leader_ready(c) && raft_current_term(&c->raft) == rr->term
+					       ? 0
+					       : CN_ENOLEADER);
+		else if (rr->pending < rr->need)
+			read_round_end(c, rr, CN_ENOLEADER);
+	}
+	if (rr->pending == 0)
+		free(rr);
+	start_leader_read(c);
+}
+
 static void on_cmd(struct cluster *c, struct meta_cmd *cmd)
 {
 	int role = role_of(c);
 
 	if (cmd->type == META_CMD_BARRIER) {
-		if (role == CLUSTER_LEADER) {
+		if (role == CLUSTER_LEADER && !cmd->local_only) {
+			list_append(&c->rr_waiting, cmd);
+			start_leader_read(c);
+		} else if (role == CLUSTER_LEADER) {
+			/* a follower's: a barrier entry, whose append also tells
+			 * the followers the commit index at once (lbar_kick) */
 			list_append(&c->lbar_waiting, cmd);
 			start_leader_barrier(c, 0);
 		} else if (cmd->local_only) {
@@ -1400,6 +1652,10 @@ static void drop_leader_work(struct cluster *c)
 	complete_all(c->lbar_waiting, CN_ENOLEADER, 0);
 	c->lbar_waiting = NULL;
 	c->lbar_kick = 0;
+	complete_all(c->rr_waiting, CN_ENOLEADER, 0);
+	c->rr_waiting = NULL;
+	while (c->n_rr) /* each is freed when its last call returns */
+		read_round_end(c, c->rr_live[0], CN_ENOLEADER);
 	if (c->promote) {
 		/* added as a stand-by; the next leader does not know of this call */
 		member_done(c->promote, CN_ENOLEADER);
@@ -1494,8 +1750,10 @@ static void after_turn(uv_check_t *h)
 			held = n;
 		}
 	}
-	if (role == CLUSTER_LEADER)
+	if (role == CLUSTER_LEADER) {
 		start_leader_barrier(c, 0);
+		start_leader_read(c);
+	}
 	if (role != c->prev_role) {
 		if (c->prev_role == CLUSTER_LEADER)
 			drop_leader_work(c);
@@ -1540,9 +1798,13 @@ static void on_wake(uv_async_t *h)
 			break;
 		case MSG_ACCEPT: accept_conn(c, m); break;
 		case MSG_FBAR_DONE: on_fbar_done(c, m); break;
+		case MSG_CONFIRMED: on_confirmed(c, m); break;
 		case MSG_MEMBER: on_member(c, m->member); break;
 		case MSG_STOP:
 			if (!c->stopping) {
+				pthread_mutex_lock(&c->mu);
+				c->wake_closed = 1;
+				pthread_mutex_unlock(&c->mu);
 				c->stopping = 1;
 				drop_leader_work(c);
 				complete_all(c->fbar_waiting, CN_ESHUTDOWN, 0);
@@ -1591,13 +1853,13 @@ static int submit(void *arg, struct meta_cmd *cmd)
 	m->type = MSG_CMD;
 	m->cmd = cmd;
 	pthread_mutex_lock(&c->mu);
-	if (c->stopping) {
+	if (c->wake_closed) {
 		pthread_mutex_unlock(&c->mu);
 		free(m);
 		return CN_ESHUTDOWN;
 	}
+	post_locked(c, m); /* checked and queued at once: never left unread */
 	pthread_mutex_unlock(&c->mu);
-	post(c, m);
 	return 0;
 }
 
@@ -1802,6 +2064,8 @@ int cluster_open(const struct cluster_options *opt, struct meta_store *m, struct
 	}
 	c->raft.data = c;
 	cluster_fsm_guard_io(&c->cf, &c->io);
+	c->io_set_term = c->io.set_term;
+	c->io.set_term = set_term_published;
 	raft_set_heartbeat_timeout(&c->raft, c->opt.heartbeat_ms);
 	raft_set_election_timeout(&c->raft, c->opt.election_ms);
 	raft_set_pre_vote(&c->raft, true);
@@ -1845,6 +2109,7 @@ int cluster_open(const struct cluster_options *opt, struct meta_store *m, struct
 		goto fail_raft;
 	}
 	c->prev_role = CLUSTER_NONE;
+	atomic_store(&c->term_seen, raft_current_term(&c->raft)); /* as loaded */
 	publish(c);
 	if (uv_thread_create(&c->thread, raft_thread, c) != 0) {
 		rc = CN_EINTERNAL;
@@ -1897,6 +2162,15 @@ void cluster_close(struct cluster *c)
 	pthread_mutex_unlock(&c->jmu);
 	for (int i = 0; i < FORWARDERS; i++)
 		pthread_join(c->fwd[i], NULL);
+	/* Answers that came after the Raft thread stopped reading: a read
+	 * round's (its reads were failed at stop) frees it with its last. */
+	while ((m = c->in_head) != NULL) {
+		c->in_head = m->next;
+		if (m->type == MSG_CONFIRMED && --m->round->pending == 0)
+			free(m->round);
+		free(m);
+	}
+	c->in_tail = NULL;
 	free_cluster(c);
 }
 

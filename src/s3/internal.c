@@ -10,6 +10,9 @@
  *                                    and applies them: 200 + a result line
  *                                    each (CN_ENOTLEADER: not appended)
  *   POST /_cairn/internal/barrier    the leader's read barrier: 200 + index
+ *   POST /_cairn/internal/follows?term=T  a leader's read round: 200 if T
+ *                                    is this node's current term, else 503
+ *                                    (cluster/raft.c, struct read_round)
  *   GET  /_cairn/internal/status     this node's view (JSON)
  *   GET  /_cairn/internal/snapshot?min=N  a compacting store copy at an
  *                                    applied index >= N (503 if behind)
@@ -285,6 +288,29 @@ static void op_barrier(struct s3_req *r)
 	rc = s3_meta_submit(r, cmd, barrier_done, r);
 	if (rc)
 		send_err(r, rc);
+}
+
+/* A leader's read round: is this node still in the leader's term? Answered
+ * here, on the loop, from the term Raft published before voting in it. */
+static void op_follows(struct s3_req *r)
+{
+	const char *term = s3_route_param(&r->route, "term");
+	char *end = NULL;
+	uint64_t t;
+
+	if (!term || !*term || *term == '-') {
+		send_err(r, CN_EBADREQ);
+		return;
+	}
+	t = strtoull(term, &end, 10);
+	if (*end) {
+		send_err(r, CN_EBADREQ);
+		return;
+	}
+	if (cluster_follows(r->srv->cluster, t))
+		send_text(r, 200, "yes\n");
+	else
+		send_err(r, CN_ENOTLEADER);
 }
 
 /* ---- status ---- */
@@ -843,6 +869,8 @@ void s3_internal(struct s3_req *r)
 		op_raft(r);
 	else if (post && strcmp(p, "barrier") == 0)
 		op_barrier(r);
+	else if (post && strcmp(p, "follows") == 0)
+		op_follows(r);
 	else if (strcmp(p, "status") == 0)
 		op_status(r);
 	else if (strcmp(p, "snapshot") == 0)

@@ -285,6 +285,68 @@ def test_internal_api_needs_the_cluster_secret(cluster_factory):
     assert len([x for x in st["nodes"] if x["membership"] == "voter"]) == 3
 
 
+def _internal_status(node, signer):
+    target = "/_cairn/internal/status"
+    now = int(time.time())
+    st, body = _internal_get(node.bind_port, target, {
+        "X-Cairn-Node": signer.address, "X-Cairn-Date": str(now),
+        "X-Cairn-Auth": _sign(CLUSTER_SECRET, "GET", target, signer.address, now)})
+    assert st == 200, (st, body[:200])
+    return json.loads(body)
+
+
+def _internal_post(node, target, signer, timeout=5):
+    now = int(time.time())
+    headers = {"X-Cairn-Node": signer.address, "X-Cairn-Date": str(now),
+               "X-Cairn-Auth": _sign(CLUSTER_SECRET, "POST", target, signer.address, now)}
+    conn = http.client.HTTPConnection(HOST, node.bind_port, timeout=timeout)
+    try:
+        conn.request("POST", target, headers=headers)
+        r = conn.getresponse()
+        return r.status, r.read()
+    finally:
+        conn.close()
+
+
+def test_leader_reads_are_confirmed_without_log_entries(cluster_factory):
+    """A read on the leader waits for a read round (a majority confirming
+    they are still in its term), not for a barrier entry: fifty GETs leave
+    the Raft log as it was (each would append one with a barrier). A node
+    confirms only its own current term."""
+    c = cluster_factory(3)
+    leader = c.leader()
+    follower = next(n for n in c.nodes if n is not leader)
+    bucket = new_bucket(c, leader)
+    c.client(leader).put_object(Bucket=bucket, Key="k", Body=b"v1")
+    runs = []
+    for _ in range(3):  # a background command may land meanwhile: retry
+        before = _internal_status(leader, follower)["last_index"]
+        for i in range(50):
+            assert get_body(c, leader, bucket, "k") == b"v1"
+        after = _internal_status(leader, follower)["last_index"]
+        runs.append((before, after))
+        if after == before:
+            break
+    assert runs[-1][0] == runs[-1][1], ("GETs appended log entries", runs)
+    # and a write just acknowledged is read back at once through the leader
+    c.client(follower).put_object(Bucket=bucket, Key="k", Body=b"v2")
+    assert get_body(c, leader, bucket, "k") == b"v2"
+    # the follower's side of a round: 200 for its term only
+    term = _internal_status(follower, leader)["term"]
+    for t, want in ((term, 200), (term + 1, 503), (term - 1, 503)):
+        st, body = _internal_post(follower, "/_cairn/internal/follows?term=%d" % t, leader)
+        assert st == want, (t, st, body[:200])
+    for bad in ("", "?term=", "?term=-1", "?term=12x", "?term=0"):
+        st, body = _internal_post(follower, "/_cairn/internal/follows" + bad, leader)
+        assert st in (400, 503) and st != 200, (bad, st, body[:200])
+    conn = http.client.HTTPConnection(HOST, follower.bind_port, timeout=5)
+    conn.request("POST", "/_cairn/internal/follows?term=%d" % term)
+    r = conn.getresponse()
+    r.read()
+    conn.close()
+    assert r.status == 403  # unsigned
+
+
 # ---------------------------------------------------------------- leader kill
 
 def test_leader_kill_under_workload(cluster_factory, tmp_path, metrics):
