@@ -45,6 +45,9 @@ struct drive_set {
 	struct set_entry *e;
 };
 
+#define REC_CACHE 32 /* record buffers kept, each at most REC_CACHE_MAX */
+#define REC_CACHE_MAX (4u << 20)
+
 struct data_store {
 	struct data_drive *drives;
 	int n;
@@ -68,6 +71,12 @@ struct data_store {
 	struct data_remote remote; /* cluster: other nodes' shards (pread NULL: none) */
 	struct data_placer placer; /* cluster: where new blobs go (place NULL: here) */
 	struct data_fetch *fetch;  /* cluster: remote piece fetchers (fetch.c) */
+
+	/* record buffers kept for reuse (fetch.c, rec_buf_get) */
+	pthread_mutex_t rec_lock;
+	void *rec_free[REC_CACHE];
+	size_t rec_len[REC_CACHE];
+	int n_rec_free;
 };
 
 /* Before a blob's files go: CN_EBUSY if a reader pins it, else drops it
@@ -193,6 +202,13 @@ void shard_out_free(struct shard_out *o, int discard);
 struct data_fetch;
 /* Starts the fetch threads (with the remote). 0 or CN_ENOMEM. */
 int fetch_start(struct data_store *s);
+/* A len-byte buffer for records: one kept from an earlier read when there
+ * is one of that length (its pages are mapped and likely cached: a fresh
+ * 0.5 MiB buffer per read cost more in page faults than its checksum), else
+ * malloc'd. rec_buf_put keeps or frees it. Any thread. */
+void *rec_buf_get(struct data_store *s, size_t len);
+void rec_buf_put(struct data_store *s, void *p, size_t len);
+void rec_bufs_release(struct data_store *s);
 /* A record buffer as fetches fill and swap them: room for a header (block 0
  * is read with it, one round trip) and the longest record (checksum + piece). */
 size_t fetch_rec_cap(const struct blob_layout *l);
@@ -202,8 +218,8 @@ size_t fetch_rec_cap(const struct blob_layout *l);
  * meanwhile, then fetch_finish waits for `need` good ones (which may be more
  * than asked at first: it asks as many more when some fail, and one more per
  * hedge interval when some are slow). Good records (checksum + piece) are
- * not copied: mem[i], a malloc'd buffer of fetch_rec_cap bytes, is swapped
- * with the fetch's (the old one is freed with the batch) and rec[i] set to
+ * not copied: mem[i], a rec_buf_get buffer of fetch_rec_cap bytes, is
+ * swapped with the fetch's (the old one is put back with the batch) and rec[i] set to
  * where the record is in it. hdr_len[i] caches shard i's header length (0 = unknown; filled
  * in). *good, *failed and *slow (still running when it returned) are shard
  * bit masks. fetch_finish always ends the batch. Both return 0 (check *good)

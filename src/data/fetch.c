@@ -62,13 +62,52 @@ struct data_fetch {
 	pthread_t th[FETCH_THREADS];
 };
 
+void *rec_buf_get(struct data_store *s, size_t len)
+{
+	void *p = NULL;
+
+	pthread_mutex_lock(&s->rec_lock);
+	for (int i = s->n_rec_free - 1; i >= 0; i--)
+		if (s->rec_len[i] == len) {
+			p = s->rec_free[i];
+			s->n_rec_free--;
+			s->rec_free[i] = s->rec_free[s->n_rec_free];
+			s->rec_len[i] = s->rec_len[s->n_rec_free];
+			break;
+		}
+	pthread_mutex_unlock(&s->rec_lock);
+	return p ? p : malloc(len);
+}
+
+void rec_buf_put(struct data_store *s, void *p, size_t len)
+{
+	if (!p)
+		return;
+	if (len <= REC_CACHE_MAX) {
+		pthread_mutex_lock(&s->rec_lock);
+		if (s->n_rec_free < REC_CACHE) {
+			s->rec_free[s->n_rec_free] = p;
+			s->rec_len[s->n_rec_free++] = len;
+			p = NULL;
+		}
+		pthread_mutex_unlock(&s->rec_lock);
+	}
+	free(p);
+}
+
+void rec_bufs_release(struct data_store *s)
+{
+	while (s->n_rec_free > 0)
+		free(s->rec_free[--s->n_rec_free]);
+}
+
 static void batch_unref(struct data_fetch *f, struct fetch_batch *bt)
 {
 	/* called with f->mu held */
 	if (--bt->refs > 0)
 		return;
 	for (int i = 0; i < DATA_MAX_SHARDS; i++)
-		free(bt->job[i].mem);
+		rec_buf_put(bt->s, bt->job[i].mem, bt->rec_cap);
 	free(bt);
 	(void)f;
 }
@@ -215,7 +254,7 @@ static int submit(struct data_fetch *f, struct fetch_batch *bt, int i, uint32_t 
 {
 	struct fetch_job *j = &bt->job[i];
 
-	if (!(j->mem = j->rec = malloc(bt->rec_cap)))
+	if (!(j->mem = j->rec = rec_buf_get(bt->s, bt->rec_cap)))
 		return CN_ENOMEM;
 	j->bt = bt;
 	j->shard = i;

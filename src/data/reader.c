@@ -160,7 +160,7 @@ int blob_reader_open(struct data_store *s, const struct blob_layout *l, struct b
 	r->ck = layout_ck_len(l);
 	r->piece = (l->block_size + l->k - 1) / l->k;
 	for (int i = 0; i < r->n; i++) {
-		if (!(r->mem[i] = r->pc_rec[i] = malloc(fetch_rec_cap(l)))) {
+		if (!(r->mem[i] = r->pc_rec[i] = rec_buf_get(s, fetch_rec_cap(l)))) {
 			rc = CN_ENOMEM;
 			goto fail;
 		}
@@ -202,25 +202,30 @@ static int is_remote(struct blob_reader *r, int i)
 	return r->s->fetch && store_drive_index(r->s, r->l.drive[i]) < 0;
 }
 
-/* Cluster: the remote data pieces are asked for first, this node's own
- * are read while they travel, and the fetch (parallel and hedged, fetch.c)
- * then waits for as many as are still missing: data shards first, this
- * node's parity, other nodes' parity, slow shards last. */
+/* Cluster: this node's own pieces come first, parity included (decoding
+ * costs less than moving a piece between nodes: a read, a send, a receive
+ * and a checksum), up to k of them. The rest are asked for before those are
+ * read, so both travel at once, and the fetch (parallel and hedged,
+ * fetch.c) then waits for as many as are still missing: other nodes' data
+ * shards first, then their parity, slow shards last. */
 static unsigned gather(struct blob_reader *r, uint64_t b)
 {
-	int k = r->l.k, order[DATA_MAX_SHARDS], n_order = 0, n_local = 0;
+	int k = r->l.k, order[DATA_MAX_SHARDS], n_order = 0, local[DATA_MAX_SHARDS], n_local = 0;
 	uint32_t hdr[DATA_MAX_SHARDS];
-	unsigned present = 0, good, failed, slow;
+	unsigned present = 0, good, failed, slow, mine = 0;
 	struct fetch_batch *bt = NULL;
 
-	for (int i = 0; i < k; i++)
-		n_local += !is_remote(r, i) && !r->src[i].bad;
+	for (int i = 0; i < r->n && n_local < k; i++) /* data shards first */
+		if (!is_remote(r, i) && !r->src[i].bad) {
+			local[n_local++] = i;
+			mine |= 1u << i;
+		}
 	for (int pass = 0; pass < 4; pass++)
 		for (int i = 0; i < r->n; i++) {
 			int rem = is_remote(r, i), sl = !!(r->slow & (1u << i));
 			int want = pass == 3   ? sl
 				   : pass == 0 ? rem && i < k && !sl
-				   : pass == 1 ? !rem && i >= k
+				   : pass == 1 ? !rem && !(mine & (1u << i))
 					       : rem && i >= k && !sl;
 			if (want && !r->src[i].bad)
 				order[n_order++] = i;
@@ -229,9 +234,9 @@ static unsigned gather(struct blob_reader *r, uint64_t b)
 		hdr[i] = r->src[i].hdr_len;
 	if (n_local < k && n_order)
 		fetch_begin(r->s, &r->l, b, order, n_order, k - n_local, hdr, &bt);
-	for (int i = 0; i < k; i++) /* local data pieces, while those travel */
-		if (!is_remote(r, i) && get_piece(r, i, b) == 0)
-			present |= 1u << i;
+	for (int i = 0; i < n_local; i++) /* this node's pieces, while those travel */
+		if (get_piece(r, local[i], b) == 0)
+			present |= 1u << local[i];
 	if (popcount(present) < k && n_order && !bt)
 		fetch_begin(r->s, &r->l, b, order, n_order, 0, hdr, &bt);
 	if (bt && fetch_finish(bt, k - popcount(present), hdr, r->mem, r->pc_rec, &good, &failed,
@@ -378,6 +383,6 @@ void blob_reader_close(struct blob_reader *r)
 		shard_src_close(r->s, &r->src[i]);
 	data_ec_release(&r->ec);
 	for (int i = 0; i < DATA_MAX_SHARDS; i++)
-		free(r->mem[i]);
+		rec_buf_put(r->s, r->mem[i], fetch_rec_cap(&r->l));
 	free(r);
 }

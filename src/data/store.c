@@ -795,6 +795,7 @@ int data_store_open(const char *const *dirs, int n, const struct data_options *o
 	}
 	pthread_mutex_init(&s->hq_lock, NULL);
 	pthread_mutex_init(&s->set_lock, NULL);
+	pthread_mutex_init(&s->rec_lock, NULL);
 	s->hq_cap = s->opt.heal_queue_cap;
 	s->hq = calloc(s->hq_cap, sizeof(*s->hq));
 	s->drives = calloc((size_t)n, sizeof(*s->drives));
@@ -956,8 +957,10 @@ void data_store_close(struct data_store *s)
 		free(s->drives[i].path);
 	}
 	if (s->hq) {
+		rec_bufs_release(s);
 		pthread_mutex_destroy(&s->hq_lock);
 		pthread_mutex_destroy(&s->set_lock);
+		pthread_mutex_destroy(&s->rec_lock);
 	}
 	free(s->set.e);
 	for (int i = 0; i < s->n_problems; i++)

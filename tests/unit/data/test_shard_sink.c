@@ -339,7 +339,9 @@ static void check_read(struct net *n, int at, const struct blob_layout *l, const
 }
 
 /* On node 0, with a fresh reader each time: block 0 costs one pread per
- * remote data shard (header and piece in one round trip, fetch.c); a read
+ * piece it needs from other nodes, k less its own shards (parity counts:
+ * decoding is cheaper than a transfer), each piece with its header in one
+ * round trip (fetch.c); a read
  * that starts at block 1 reads the headers first, and going back to block
  * 0 afterwards reuses them. */
 static void check_fresh_reads(struct net *n, const struct blob_layout *l, const uint8_t *data)
@@ -349,11 +351,12 @@ static void check_fresh_reads(struct net *n, const struct blob_layout *l, const 
 	size_t len = l->size < bs ? (size_t)l->size : bs, got;
 	uint8_t *out = malloc(l->size + 1);
 	struct blob_reader *r;
-	long remote = 0, pr0;
+	long remote = l->k, pr0;
 
 	assert_non_null(out);
-	for (int i = 0; i < l->k; i++)
-		remote += !data_store_has_drive(s, l->drive[i]);
+	for (int i = 0; i < l->k + l->m; i++)
+		if (remote > 0 && data_store_has_drive(s, l->drive[i]))
+			remote--;
 	if (l->size == 0)
 		goto out;
 	pr0 = n->preads;
