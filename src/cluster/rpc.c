@@ -337,6 +337,25 @@ static const http_parser_settings psettings = {
 	.on_message_complete = on_complete,
 };
 
+/* One recv of up to len bytes, waiting for some until the deadline: the
+ * count (0 at EOF), CN_ETIMEOUT or -errno. */
+static ssize_t recv_by(int fd, void *buf, size_t len, int64_t deadline_ns)
+{
+	for (;;) {
+		ssize_t n = recv(fd, buf, len, 0);
+		if (n >= 0)
+			return n;
+		if (errno != EAGAIN && errno != EINTR)
+			return -errno;
+		struct pollfd pf = {.fd = fd, .events = POLLIN};
+		int r = poll(&pf, 1, (int)deadline_left(deadline_ns));
+		if (r == 0)
+			return CN_ETIMEOUT;
+		if (r < 0 && errno != EINTR)
+			return -errno;
+	}
+}
+
 /* Receives the remaining p->content_length body bytes straight into s->dst
  * and completes the response as on_complete would. */
 static int read_direct(int fd, struct parse *s, http_parser *p, int64_t deadline_ns, size_t *got)
@@ -348,18 +367,9 @@ static int read_direct(int fd, struct parse *s, http_parser *p, int64_t deadline
 		return CN_ETOOBIG;
 	}
 	while (left > 0) {
-		ssize_t n = recv(fd, s->dst + s->resp->len, (size_t)left, 0);
-		if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
-			struct pollfd pf = {.fd = fd, .events = POLLIN};
-			int r = poll(&pf, 1, (int)deadline_left(deadline_ns));
-			if (r == 0)
-				return CN_ETIMEOUT;
-			if (r < 0 && errno != EINTR)
-				return -errno;
-			continue;
-		}
+		ssize_t n = recv_by(fd, s->dst + s->resp->len, (size_t)left, deadline_ns);
 		if (n < 0)
-			return -errno;
+			return (int)n;
 		if (n == 0)
 			return CN_EINCOMPLETE; /* EOF inside the body */
 		*got += (size_t)n;
@@ -392,18 +402,9 @@ static int read_response(int fd, struct parse *s, int64_t deadline_ns, size_t *g
 				return rc;
 			continue;
 		}
-		ssize_t n = recv(fd, buf, sizeof(buf), 0);
-		if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
-			struct pollfd pf = {.fd = fd, .events = POLLIN};
-			int r = poll(&pf, 1, (int)deadline_left(deadline_ns));
-			if (r == 0)
-				return CN_ETIMEOUT;
-			if (r < 0 && errno != EINTR)
-				return -errno;
-			continue;
-		}
+		ssize_t n = recv_by(fd, buf, sizeof(buf), deadline_ns);
 		if (n < 0)
-			return -errno;
+			return (int)n;
 		*got += (size_t)n;
 		size_t used = http_parser_execute(&p, &psettings, buf, (size_t)n);
 		if (n == 0)

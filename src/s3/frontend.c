@@ -818,9 +818,10 @@ static void barrier_failed(void *arg)
 	s3_send_error(r, r->barrier_rc);
 }
 
-static void dispatch_held(void *arg)
+static void barrier_next(void *arg)
 {
-	dispatch(arg);
+	struct s3_req *r = arg;
+	r->barrier_next(r);
 }
 
 static void barrier_passed(struct meta_cmd *cmd, int rc, void *arg)
@@ -829,21 +830,29 @@ static void barrier_passed(struct meta_cmd *cmd, int rc, void *arg)
 	(void)cmd;
 
 	r->barrier_rc = rc ? rc : r->aborted ? CN_EINCOMPLETE : 0;
-	http_request_run_held(r->http, r->barrier_rc ? barrier_failed : dispatch_held, r);
+	http_request_run_held(r->http, r->barrier_rc ? barrier_failed : barrier_next, r);
 }
 
-static void admin_held(void *arg)
+/* Cluster: runs next once the request sees every write acknowledged before
+ * it arrived, whichever node took that write (one barrier round serves all
+ * requests waiting for it); body bytes wait for it. */
+static void after_barrier(struct s3_req *r, void (*next)(struct s3_req *))
 {
-	s3_admin(arg);
-}
+	struct meta_cmd *b = cn_pool_zalloc(r->pool, sizeof(*b));
+	int rc;
 
-static void admin_barrier_passed(struct meta_cmd *cmd, int rc, void *arg)
-{
-	struct s3_req *r = arg;
-	(void)cmd;
-
-	r->barrier_rc = rc ? rc : r->aborted ? CN_EINCOMPLETE : 0;
-	http_request_run_held(r->http, r->barrier_rc ? barrier_failed : admin_held, r);
+	if (!b) {
+		s3_send_error(r, CN_ENOMEM);
+		return;
+	}
+	b->type = META_CMD_BARRIER;
+	r->barrier_next = next;
+	http_request_hold(r->http);
+	rc = s3_meta_submit(r, b, barrier_passed, r);
+	if (rc) {
+		r->barrier_rc = rc;
+		http_request_run_held(r->http, barrier_failed, r);
+	}
 }
 
 /* Admin calls that read or change replicated state (identities, objects,
@@ -929,22 +938,10 @@ static void on_request(struct http_request *h, void *arg)
 			s3_send_error(r, rc);
 			return;
 		}
-		if (s->cluster && admin_needs_barrier(h->path + 14)) {
-			struct meta_cmd *b = cn_pool_zalloc(r->pool, sizeof(*b));
-			if (!b) {
-				s3_send_error(r, CN_ENOMEM);
-				return;
-			}
-			b->type = META_CMD_BARRIER;
-			http_request_hold(h);
-			rc = s3_meta_submit(r, b, admin_barrier_passed, r);
-			if (rc) {
-				r->barrier_rc = rc;
-				http_request_run_held(h, barrier_failed, r);
-			}
-			return;
-		}
-		s3_admin(r);
+		if (s->cluster && admin_needs_barrier(h->path + 14))
+			after_barrier(r, s3_admin);
+		else
+			s3_admin(r);
 		return;
 	}
 	if (strncmp(h->path, "/_cairn/console", 15) == 0 &&
@@ -996,25 +993,10 @@ static void on_request(struct http_request *h, void *arg)
 		s3_send_error(r, s->cluster ? CN_ENOLEADER : CN_ESHUTDOWN);
 		return;
 	}
-	if (s->cluster) {
-		/* Linearizable: the request sees every write acknowledged before it
-		 * arrived, whichever node took that write (one barrier round
-		 * serves all requests waiting for it). */
-		struct meta_cmd *b = cn_pool_zalloc(r->pool, sizeof(*b));
-		if (!b) {
-			s3_send_error(r, CN_ENOMEM);
-			return;
-		}
-		b->type = META_CMD_BARRIER;
-		http_request_hold(h); /* body bytes wait for the handler */
-		rc = s3_meta_submit(r, b, barrier_passed, r);
-		if (rc) {
-			r->barrier_rc = rc;
-			http_request_run_held(h, barrier_failed, r);
-		}
-		return;
-	}
-	dispatch(r);
+	if (s->cluster)
+		after_barrier(r, dispatch); /* linearizable */
+	else
+		dispatch(r);
 }
 
 /* The internal API's requests (second HTTP server, cluster address). */

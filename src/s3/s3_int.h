@@ -164,6 +164,8 @@ struct s3_req {
 	int done;	/* a response has been ended */
 	int n_work;	/* thread-pool items in flight */
 	int barrier_rc; /* cluster read barrier outcome (frontend) */
+	/* what runs after the barrier (frontend) */
+	void (*barrier_next)(struct s3_req *);
 	struct s3_body body;
 	void *op; /* the handler's own state */
 	struct s3_ident ident;

@@ -226,14 +226,18 @@ def test_cluster_map_registration(cluster_factory):
 
 # ---------------------------------------------------------------- internal API auth
 
-def _internal_get(port, target, headers, timeout=5):
+def _internal_request(method, port, target, headers, timeout=5):
     conn = http.client.HTTPConnection(HOST, port, timeout=timeout)
     try:
-        conn.request("GET", target, headers=headers)
+        conn.request(method, target, headers=headers)
         r = conn.getresponse()
         return r.status, r.read()
     finally:
         conn.close()
+
+
+def _internal_get(port, target, headers, timeout=5):
+    return _internal_request("GET", port, target, headers, timeout)
 
 
 def _sign(secret, method, target, node, date, body=b""):
@@ -285,27 +289,22 @@ def test_internal_api_needs_the_cluster_secret(cluster_factory):
     assert len([x for x in st["nodes"] if x["membership"] == "voter"]) == 3
 
 
-def _internal_status(node, signer):
-    target = "/_cairn/internal/status"
+def _signed(method, node, target, signer):
+    """method target on node's internal port, signed as signer."""
     now = int(time.time())
-    st, body = _internal_get(node.bind_port, target, {
+    return _internal_request(method, node.bind_port, target, {
         "X-Cairn-Node": signer.address, "X-Cairn-Date": str(now),
-        "X-Cairn-Auth": _sign(CLUSTER_SECRET, "GET", target, signer.address, now)})
+        "X-Cairn-Auth": _sign(CLUSTER_SECRET, method, target, signer.address, now)})
+
+
+def _internal_status(node, signer):
+    st, body = _signed("GET", node, "/_cairn/internal/status", signer)
     assert st == 200, (st, body[:200])
     return json.loads(body)
 
 
-def _internal_post(node, target, signer, timeout=5):
-    now = int(time.time())
-    headers = {"X-Cairn-Node": signer.address, "X-Cairn-Date": str(now),
-               "X-Cairn-Auth": _sign(CLUSTER_SECRET, "POST", target, signer.address, now)}
-    conn = http.client.HTTPConnection(HOST, node.bind_port, timeout=timeout)
-    try:
-        conn.request("POST", target, headers=headers)
-        r = conn.getresponse()
-        return r.status, r.read()
-    finally:
-        conn.close()
+def _internal_post(node, target, signer):
+    return _signed("POST", node, target, signer)
 
 
 def test_leader_reads_are_confirmed_without_log_entries(cluster_factory):
@@ -339,12 +338,9 @@ def test_leader_reads_are_confirmed_without_log_entries(cluster_factory):
     for bad in ("", "?term=", "?term=-1", "?term=12x", "?term=0"):
         st, body = _internal_post(follower, "/_cairn/internal/follows" + bad, leader)
         assert st in (400, 503) and st != 200, (bad, st, body[:200])
-    conn = http.client.HTTPConnection(HOST, follower.bind_port, timeout=5)
-    conn.request("POST", "/_cairn/internal/follows?term=%d" % term)
-    r = conn.getresponse()
-    r.read()
-    conn.close()
-    assert r.status == 403  # unsigned
+    st, _ = _internal_request("POST", follower.bind_port, "/_cairn/internal/follows?term=%d" % term,
+                              {})
+    assert st == 403  # unsigned
 
 
 # ---------------------------------------------------------------- leader kill
