@@ -21,9 +21,11 @@
  * Read barriers (META_CMD_BARRIER): on the leader one read round (struct
  * read_round: a majority confirms the leader's term, no log entry) serves
  * every read waiting when it started; on a follower one call to the
- * leader's barrier does (a raft_barrier there, whose append also brings the
- * followers the commit index), then the reads wait until this node applied
- * up to the index the leader returned.
+ * leader does (joining the leader's next read round, which returns the
+ * index of the last write there), then the reads wait until this node
+ * applied up to that index. A follower that has not yet been told the index
+ * is committed gets an append at once (a barrier entry, lbar_kick) rather
+ * than at the next heartbeat.
  *
  * Results are given out only after the batch transaction holding them has
  * committed (after_turn, a uv_check handle: after every loop turn), so a
@@ -129,6 +131,7 @@ struct job {
 	struct meta_cmd *waiters; /* JOB_BARRIER */
 	struct msg *reply;	  /* JOB_CONFIRM: the answer, allocated up front */
 	uint64_t term;		  /* JOB_CONFIRM */
+	uint64_t known;		  /* JOB_BARRIER: this node's commit index */
 };
 
 /* A command appended to the log by this node. */
@@ -165,6 +168,13 @@ struct barrier_round {
 struct read_round {
 	struct meta_cmd *waiters;
 	uint64_t term, index;
+	/* followers' reads (read_index) are served at the last write this
+	 * leader applied, or its ready barrier if later: every acknowledged
+	 * write is at or below it (a result is given out after its apply, and
+	 * every earlier term's entries precede the ready barrier), and barrier
+	 * entries after it change nothing a read sees, so a follower that has
+	 * been told the commit index once needs no append per read */
+	uint64_t windex;
 	int need;    /* confirmations still wanted */
 	int pending; /* calls not back yet: the round is freed at 0 */
 	int done;    /* waiters answered */
@@ -247,6 +257,8 @@ struct cluster {
 	struct await *awaits;
 	struct member_req *promote; /* added, to be made a voter */
 	uint64_t ready_term;	    /* the term whose first barrier applied (leader) */
+	uint64_t ready_index;	    /* that barrier's index */
+	uint64_t write_index;	    /* the last command entry applied here */
 	/* Raft's last applied index when the store last committed: readers see
 	 * every entry up to it (barriers and configuration entries included,
 	 * which the store's own applied index does not count) */
@@ -441,10 +453,11 @@ static void run_barrier(struct cluster *c, struct job *j)
 	struct rpc_resp resp;
 	struct msg *m = calloc(1, sizeof(*m));
 	uint64_t index = 0;
+	char target[96];
 	int rc;
 
-	rc = rpc_call(c->rpc, j->leader, "POST", "/_cairn/internal/barrier", NULL, 0, -1,
-		      BARRIER_TIMEOUT_MS, 1, &resp);
+	snprintf(target, sizeof(target), "/_cairn/internal/barrier?known=%" PRIu64, j->known);
+	rc = rpc_call(c->rpc, j->leader, "POST", target, NULL, 0, -1, BARRIER_TIMEOUT_MS, 1, &resp);
 	if (!rc) {
 		if (resp.status == 200 && resp.body)
 			index = strtoull(resp.body, NULL, 10);
@@ -593,6 +606,8 @@ static void cluster_applied(struct cluster_fsm *f, uint64_t index, int rc,
 	struct cluster *c = f->owner;
 	struct prop *p = c->props_head;
 
+	if (index > c->write_index)
+		c->write_index = index;
 	while (p && p->req.index < index)
 		p = p->next; /* its entry was replaced by another leader's */
 	if (p && p->req.index == index) {
@@ -1309,6 +1324,7 @@ static void barrier_cb(struct raft_barrier *req, int status)
 		c->lbar_kick = 1;
 	if (status == 0 && b->term_ready && b->term == raft_current_term(&c->raft)) {
 		c->ready_term = b->term;
+		c->ready_index = req->index;
 		log_info("cluster: leader for term %llu, ready at index %llu",
 			 (unsigned long long)b->term, (unsigned long long)req->index);
 	}
@@ -1342,6 +1358,7 @@ static void start_follower_barrier(struct cluster *c)
 	}
 	j->type = JOB_BARRIER;
 	j->waiters = c->fbar_waiting;
+	j->known = raft_commit_index(&c->raft);
 	strcpy(j->leader, laddr);
 	c->fbar_waiting = NULL;
 	c->fbar_inflight = 1;
@@ -1395,10 +1412,30 @@ static void read_round_end(struct cluster *c, struct read_round *rr, int rc)
 			c->rr_live[i] = c->rr_live[--c->n_rr];
 			break;
 		}
-	if (rc)
+	if (rc) {
 		complete_all(rr->waiters, rc, 0);
-	else
-		read_at(c, rr->waiters, rr->index);
+	} else {
+		struct meta_cmd *local = NULL, *remote = NULL;
+		struct meta_cmd **lt = &local, **rt = &remote;
+		for (struct meta_cmd *w = rr->waiters; w; w = w->next_) {
+			if (w->read_index) {
+				/* a follower waits until it applied windex; if it
+				 * has not been told that it is committed, the next
+				 * append tells it now rather than at a heartbeat */
+				if (w->known_commit < rr->windex)
+					c->lbar_kick = 1;
+				*rt = w;
+				rt = &w->next_;
+			} else {
+				*lt = w;
+				lt = &w->next_;
+			}
+		}
+		*lt = *rt = NULL;
+		complete_all(remote, 0, rr->windex);
+		if (local)
+			read_at(c, local, rr->index);
+	}
 	rr->waiters = NULL;
 }
 
@@ -1437,6 +1474,7 @@ static void start_leader_read(struct cluster *c)
 	}
 	rr->term = raft_current_term(&c->raft);
 	rr->index = raft_commit_index(&c->raft);
+	rr->windex = c->write_index > c->ready_index ? c->write_index : c->ready_index;
 	rr->need = voters / 2; /* a majority, less this node */
 	for (unsigned i = 0; i < cf->n && n < CLUSTER_MAX_NODES; i++) {
 		const struct raft_server *sv = &cf->servers[i];
@@ -1510,12 +1548,13 @@ static void on_cmd(struct cluster *c, struct meta_cmd *cmd)
 	int role = role_of(c);
 
 	if (cmd->type == META_CMD_BARRIER) {
-		if (role == CLUSTER_LEADER && !cmd->local_only) {
+		if (role == CLUSTER_LEADER && (!cmd->local_only || cmd->read_index)) {
 			list_append(&c->rr_waiting, cmd);
 			start_leader_read(c);
 		} else if (role == CLUSTER_LEADER) {
-			/* a follower's: a barrier entry, whose append also tells
-			 * the followers the commit index at once (lbar_kick) */
+			/* a follower of an earlier version: a barrier entry, whose
+			 * append also tells the followers the commit index at once
+			 * (lbar_kick) */
 			list_append(&c->lbar_waiting, cmd);
 			start_leader_barrier(c, 0);
 		} else if (cmd->local_only) {

@@ -459,6 +459,12 @@ struct meta_cmd {
 	struct meta_cmd_result res; /* out */
 	uint8_t local_only;	    /* cluster: forwarded here already; CN_ENOTLEADER
 				       rather than forwarding it again */
+	/* cluster, a follower's read barrier on the leader (local_only): served
+	 * by a read round, not a barrier entry; known_commit is the commit index
+	 * the follower knew when it asked (below what it must apply, the leader
+	 * sends it the commit index at once) */
+	uint8_t read_index;
+	uint64_t known_commit;
 
 	/* internal to the pipeline; do not touch */
 	struct meta_cmd *next_;

@@ -10,6 +10,7 @@
  *                                    and applies them: 200 + a result line
  *                                    each (CN_ENOTLEADER: not appended)
  *   POST /_cairn/internal/barrier    the leader's read barrier: 200 + index
+ *        [?known=N]                   a follower's read index (N: its commit index)
  *   POST /_cairn/internal/follows?term=T  a leader's read round: 200 if T
  *                                    is this node's current term, else 503
  *                                    (cluster/raft.c, struct read_round)
@@ -35,6 +36,8 @@
  */
 #include "s3/s3_int.h"
 
+#include <ctype.h>
+#include <errno.h>
 #include <inttypes.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -277,6 +280,7 @@ static void barrier_done(struct meta_cmd *cmd, int rc, void *arg)
 static void op_barrier(struct s3_req *r)
 {
 	struct meta_cmd *cmd = cn_pool_zalloc(r->pool, sizeof(*cmd));
+	const char *known = s3_route_param(&r->route, "known");
 	int rc;
 
 	if (!cmd) {
@@ -285,6 +289,22 @@ static void op_barrier(struct s3_req *r)
 	}
 	cmd->type = META_CMD_BARRIER;
 	cmd->local_only = 1;
+	if (known) {
+		/* a follower that waits for the index itself: a read round
+		 * (without it, a node of an earlier version: a barrier entry) */
+		char *end = NULL;
+		if (!*known || *known == '-' || !isdigit((unsigned char)*known)) {
+			send_err(r, CN_EBADREQ);
+			return;
+		}
+		errno = 0;
+		cmd->known_commit = strtoull(known, &end, 10);
+		if (*end || errno) {
+			send_err(r, CN_EBADREQ);
+			return;
+		}
+		cmd->read_index = 1;
+	}
 	rc = s3_meta_submit(r, cmd, barrier_done, r);
 	if (rc)
 		send_err(r, rc);

@@ -343,6 +343,47 @@ def test_leader_reads_are_confirmed_without_log_entries(cluster_factory):
     assert st == 403  # unsigned
 
 
+def test_follower_reads_join_read_rounds(cluster_factory):
+    """A read on a follower asks the leader for the index of the last write
+    it applied (answered by the leader's read round, no log entry) and waits
+    until it applied that index itself: fifty GETs through a follower leave
+    the log as it was, and a write acknowledged through any node is read back
+    at once through the follower (a stale index would serve the old body)."""
+    c = cluster_factory(3)
+    leader = c.leader()
+    follower, other = [n for n in c.nodes if n is not leader]
+    bucket = new_bucket(c, leader)
+    c.client(leader).put_object(Bucket=bucket, Key="k", Body=b"v0")
+    runs = []
+    for _ in range(3):  # a background command may land meanwhile: retry
+        before = _internal_status(leader, follower)["last_index"]
+        for i in range(50):
+            assert get_body(c, follower, bucket, "k") == b"v0"
+        after = _internal_status(leader, follower)["last_index"]
+        runs.append((before, after))
+        if after == before:
+            break
+    assert runs[-1][0] == runs[-1][1], ("follower GETs appended log entries", runs)
+    for i in range(30):
+        body = b"w%d" % i
+        c.client(leader if i % 2 else other).put_object(Bucket=bucket, Key="k", Body=body)
+        assert get_body(c, follower, bucket, "k") == body, i
+        c.client(follower).put_object(Bucket=bucket, Key="f%d" % i, Body=body)
+        assert get_body(c, other, bucket, "f%d" % i) == body, i
+    # the leader's side: the index of its last write, committed and applied
+    st, body = _internal_post(leader, "/_cairn/internal/barrier?known=0", follower)
+    assert st == 200, (st, body[:200])
+    index = int(body)
+    ls = _internal_status(leader, follower)
+    assert 0 < index <= ls["applied"] and index <= ls["commit"], (index, ls)
+    for bad in ("?known=", "?known=-1", "?known=12x", "?known=x",
+                "?known=99999999999999999999999"):
+        st, body = _internal_post(leader, "/_cairn/internal/barrier" + bad, follower)
+        assert st == 400, (bad, st, body[:200])
+    st, body = _internal_post(follower, "/_cairn/internal/barrier?known=0", leader)
+    assert st != 200, (st, body[:200])  # only the leader answers
+
+
 # ---------------------------------------------------------------- leader kill
 
 def test_leader_kill_under_workload(cluster_factory, tmp_path, metrics):
