@@ -58,6 +58,11 @@ def test_console_cluster_nodes(cluster_factory, tmp_path):
         d.find_element("id", "login-btn").click()
         wait(lambda: d.find_element("id", "view-buckets").is_displayed(), "the bucket list")
         d.find_element("id", "nav-ops").click()
+        # the leader's rebalancer says standby until its first look after the
+        # election; the page polls every 5 s (redrawing the node rows, which
+        # are looked up after this)
+        wait(lambda: "Rebalance: idle" in d.find_element("id", "ops-bg").text,
+             "the leader's rebalancer idle")
         card = wait(lambda: d.find_element("id", "ops-cluster-card").is_displayed() and
                     d.find_element("id", "ops-cluster-card"), "the cluster card")
         rows = wait(lambda: len(d.find_elements("css selector", "#node-rows tr")) == 3 and
@@ -67,7 +72,6 @@ def test_console_cluster_nodes(cluster_factory, tmp_path):
         for n in c.nodes:
             assert n.address in text, (n.address, text)
         assert all(r.find_elements("xpath", "./td")[3].text == "yes" for r in rows), text
-        assert "Rebalance: idle" in d.find_element("id", "ops-bg").text
         # 64-bit node ids shown exactly (a JSON number in JS would round them)
         st = c.status(leader)
         ids = sorted(str(n["id"]) for n in st["nodes"])
