@@ -27,6 +27,7 @@
 #include <stdint.h>
 #include <sys/statvfs.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 
 #define DATA_ID_LEN 16	     /* blob, drive and deployment ids */
 #define DATA_MAX_SHARDS 16   /* k + m */
@@ -230,6 +231,14 @@ int blob_reader_open(struct data_store *s, const struct blob_layout *l, struct b
  * Reconstructs around bad shards and reports them to the heal queue.
  * CN_EDATALOST when a needed block has more than m bad pieces. */
 int blob_reader_read(struct blob_reader *r, uint64_t offset, void *buf, size_t len, size_t *got);
+/* Like blob_reader_read, without the copy: when [offset, offset + len) lies
+ * in one block and the blob has more than one data piece, loads that block
+ * (verified, reconstructed if need be) and points iov[0..*n) at its bytes
+ * in the reader's buffers (*got = len). They stay valid until the next call
+ * on r or blob_reader_close. CN_EAGAIN when it does not apply (more than one
+ * block, k = 1, more than max pieces): the caller uses blob_reader_read. */
+int blob_reader_view(struct blob_reader *r, uint64_t offset, size_t len, struct iovec *iov, int max,
+		     int *n, size_t *got);
 /* Bit i set: shard i was found missing or corrupt by this reader. */
 unsigned blob_reader_bad_mask(const struct blob_reader *r);
 void blob_reader_close(struct blob_reader *r);

@@ -370,6 +370,46 @@ int blob_reader_read(struct blob_reader *r, uint64_t offset, void *buf, size_t l
 	return rc;
 }
 
+int blob_reader_view(struct blob_reader *r, uint64_t offset, size_t len, struct iovec *iov, int max,
+		     int *n, size_t *got)
+{
+	uint64_t b = offset / r->l.block_size;
+	uint32_t in, blen;
+	int rc;
+
+	*n = 0;
+	*got = 0;
+	if (r->l.k < 2 || len == 0 || offset >= r->l.size || len > r->l.size - offset ||
+	    (offset + len - 1) / r->l.block_size != b)
+		return CN_EAGAIN;
+	blen = layout_block_len(&r->l, b);
+	in = (uint32_t)(offset - b * r->l.block_size);
+	if (r->cached != (int64_t)b) {
+		/* pieces of the block the range touches, at most */
+		uint32_t p = layout_piece_len(&r->l, b);
+		if ((in + len - 1) / p - in / p + 1 > (uint32_t)max)
+			return CN_EAGAIN;
+		if ((rc = load_block(r, b)) != 0)
+			return rc;
+	}
+	if ((in + len - 1) / r->cached_p - in / r->cached_p + 1 > (uint32_t)max)
+		return CN_EAGAIN;
+	while (*got < len) {
+		uint32_t pi = in / r->cached_p, po = in % r->cached_p;
+		size_t take = r->cached_p - po;
+		if (take > blen - in)
+			take = blen - in;
+		if (take > len - *got)
+			take = len - *got;
+		iov[*n].iov_base = r->pc[pi] + po;
+		iov[*n].iov_len = take;
+		(*n)++;
+		*got += take;
+		in += (uint32_t)take;
+	}
+	return 0;
+}
+
 unsigned blob_reader_bad_mask(const struct blob_reader *r)
 {
 	return r->bad;

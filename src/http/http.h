@@ -27,6 +27,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/uio.h>
 #include <uv.h>
 
 #include "core/pool.h"
@@ -194,6 +195,11 @@ int http_response_begin(struct http_request *req, int status, const struct http_
  * error, cb is never called. */
 int http_response_write(struct http_request *req, const void *buf, size_t len, http_write_cb cb,
 			void *arg);
+/* Same as write, for iov[0..n) (n <= HTTP_WRITEV_MAX) in one write: every
+ * buffer is borrowed until cb runs. */
+#define HTTP_WRITEV_MAX 16
+int http_response_writev(struct http_request *req, const struct iovec *iov, int n, http_write_cb cb,
+			 void *arg);
 /* Same as write, but copies buf; no callback. */
 int http_response_write_copy(struct http_request *req, const void *buf, size_t len);
 /* Finishes the request: the handler gives req back. Exactly once. */

@@ -422,65 +422,66 @@ static int write_tls(struct http_request *r, uv_buf_t *b, int nb, http_write_cb 
 	return 0;
 }
 
-static int write_buf(struct http_request *r, const void *buf, size_t len, int copy,
-		     http_write_cb cb, void *arg)
+/* Queues the held-back headers (if any) and iov[0..n) as one write. copy:
+ * n is 1 and its bytes are copied (no callback). */
+static int write_bufs(struct http_request *r, const struct iovec *iov, int n, int copy,
+		      http_write_cb cb, void *arg)
 {
 	struct http_conn *c = r->conn;
 	struct wreq *wr;
-	uv_buf_t b[2];
-	int rc, nb = 0;
-	size_t hlen = 0;
+	uv_buf_t b[HTTP_WRITEV_MAX + 1];
+	int rc, nb = 0, first = 0;
+	size_t total = 0;
 
 	if (r->aborted || c->closing)
 		return -EPIPE;
+	if (n < 1 || n > HTTP_WRITEV_MAX || (copy && n != 1))
+		return CN_EINVAL;
 	/* Response headers wait for the first body bytes so both leave in
 	 * one writev: one syscall and one TCP segment for a small object. */
 	if (r->hdr_pending) {
-		hlen = r->hdr_pending_len;
-		b[nb++] = uv_buf_init(r->hdr_pending, (unsigned)hlen);
+		b[nb++] = uv_buf_init(r->hdr_pending, (unsigned)r->hdr_pending_len);
+		total += r->hdr_pending_len;
 		r->hdr_pending = NULL;
 	}
-	b[nb++] = uv_buf_init((char *)buf, (unsigned)len);
+	for (int i = 0; i < n; i++) {
+		b[nb++] = uv_buf_init(iov[i].iov_base, (unsigned)iov[i].iov_len);
+		total += iov[i].iov_len;
+	}
 	if (c->tls)
 		return write_tls(r, b, nb, cb, arg);
 	if (!cb && r->n_pending_writes == 0) {
 		/* Nothing queued ahead: try the socket now. A small response
 		 * then needs no write request, no copy and no epoll change
 		 * (libuv re-arms the watcher after every queued write). */
-		int n = uv_try_write((uv_stream_t *)&c->tcp, b, (unsigned)nb);
-		size_t sent = n > 0 ? (size_t)n : 0;
+		int w = uv_try_write((uv_stream_t *)&c->tcp, b, (unsigned)nb);
+		size_t sent = w > 0 ? (size_t)w : 0;
 		r->bytes_out += sent;
-		if (sent == hlen + len)
+		if (sent == total)
 			return 0;
-		if (n < 0 && n != UV_EAGAIN)
-			return n;
+		if (w < 0 && w != UV_EAGAIN)
+			return w;
 		/* Queue what is left: skip the bytes already sent. */
-		if (sent >= hlen) {
-			sent -= hlen;
-			nb = 0;
-			hlen = 0;
-			buf = (const char *)buf + sent;
-			len -= sent;
-			b[nb++] = uv_buf_init((char *)buf, (unsigned)len);
-		} else {
-			b[0].base += sent;
-			b[0].len -= sent;
-			hlen -= sent;
-		}
+		total -= sent;
+		while (sent >= b[first].len)
+			sent -= b[first++].len;
+		b[first].base += sent;
+		b[first].len -= (unsigned)sent;
 	}
-	wr = malloc(sizeof(*wr) + (copy ? len : 0));
+	wr = malloc(sizeof(*wr) + (copy ? b[nb - 1].len : 0));
 	if (!wr)
 		return CN_ENOMEM;
 	wr->ext = NULL;
 	wr->req = r;
 	wr->cb = cb;
 	wr->arg = arg;
-	wr->len = hlen + len;
+	wr->len = total;
 	if (copy) {
-		memcpy(wr->owned, buf, len);
-		b[nb - 1] = uv_buf_init(wr->owned, (unsigned)len);
+		memcpy(wr->owned, b[nb - 1].base, b[nb - 1].len);
+		b[nb - 1].base = wr->owned;
 	}
-	rc = uv_write(&wr->w, (uv_stream_t *)&c->tcp, b, (unsigned)nb, on_written);
+	rc = uv_write(&wr->w, (uv_stream_t *)&c->tcp, b + first, (unsigned)(nb - first),
+		      on_written);
 	if (rc) {
 		free(wr);
 		return rc;
@@ -490,6 +491,14 @@ static int write_buf(struct http_request *r, const void *buf, size_t len, int co
 	if (c->state == ST_DONE)
 		arm_timer(c, TK_BODY, c->w->srv->opt.body_timeout_ms);
 	return 0;
+}
+
+static int write_buf(struct http_request *r, const void *buf, size_t len, int copy,
+		     http_write_cb cb, void *arg)
+{
+	struct iovec v = {(void *)buf, len};
+
+	return write_bufs(r, &v, 1, copy, cb, arg);
 }
 
 /* Sends response headers still held back (a response without a body). */
@@ -584,6 +593,12 @@ int http_response_write(struct http_request *r, const void *buf, size_t len, htt
 			void *arg)
 {
 	return write_buf(r, buf, len, 0, cb, arg);
+}
+
+int http_response_writev(struct http_request *r, const struct iovec *iov, int n, http_write_cb cb,
+			 void *arg)
+{
+	return write_bufs(r, iov, n, 0, cb, arg);
 }
 
 int http_response_write_copy(struct http_request *r, const void *buf, size_t len)

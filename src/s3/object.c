@@ -237,6 +237,7 @@ fail:
  */
 
 enum buf_state { BUF_FREE, BUF_READING, BUF_READY, BUF_WRITING };
+_Static_assert(DATA_MAX_SHARDS <= HTTP_WRITEV_MAX, "a block's pieces go out in one writev");
 
 struct get_op {
 	struct s3_req *r;
@@ -274,6 +275,11 @@ struct get_op {
 	struct s3_sse_reader sr;
 	size_t rd_skip;
 	size_t off[2];
+	/* the rest of the range in one block of a blob with k > 1: sent from
+	 * the reader's buffers (blob_reader_view), not copied into buf[view] */
+	int view; /* -1, or the buffer index standing for it */
+	int n_viov;
+	struct iovec viov[DATA_MAX_SHARDS];
 };
 
 static void get_cleanup(struct get_op *g)
@@ -338,6 +344,19 @@ static void get_read(struct s3_req *r, void *arg)
 	if (part_start + part_len - g->pos < want)
 		want = (size_t)(part_start + part_len - g->pos);
 	g->rd_skip = 0;
+	if (g->sse.mode == S3_SSE_NONE && g->end + 1 - g->pos <= part_start + part_len - g->pos) {
+		/* the rest of the range is in this part: if it is in one block
+		 * too, it goes out from the reader's buffers; this is the last
+		 * read, so the reader is not touched again before the write */
+		g->rd_rc = blob_reader_view(
+			g->reader, g->pos - part_start, (size_t)(g->end + 1 - g->pos), g->viov,
+			(int)(sizeof(g->viov) / sizeof(g->viov[0])), &g->n_viov, &g->rd_got);
+		if (g->rd_rc != CN_EAGAIN) {
+			if (g->rd_rc == 0)
+				g->view = g->rd_idx;
+			return;
+		}
+	}
 	if (g->sse.mode != S3_SSE_NONE)
 		g->rd_rc = s3_sse_read(&g->sr, g->reader, part_len, g->pos - part_start,
 				       (uint8_t *)g->buf[g->rd_idx], S3_BIGBUF, want, &g->rd_skip,
@@ -430,8 +449,10 @@ static void get_pump(struct s3_req *r, struct get_op *g)
 		g->state[idx] = BUF_WRITING;
 		g->writing = 1;
 		g->next_write ^= 1;
-		if (http_response_write(r->http, g->buf[idx] + g->off[idx], g->len[idx],
-					get_written, g)) {
+		if (g->view == idx
+			    ? http_response_writev(r->http, g->viov, g->n_viov, get_written, g)
+			    : http_response_write(r->http, g->buf[idx] + g->off[idx], g->len[idx],
+						  get_written, g)) {
 			g->writing = 0;
 			g->state[idx] = BUF_FREE;
 			g->err = -EPIPE;
@@ -746,6 +767,7 @@ static int get_send(struct s3_req *r, struct get_op *g)
 	if (!g->buf[0] || !g->buf[1])
 		return CN_ENOMEM;
 	g->reader_part = -1;
+	g->view = -1;
 	r->op = g;
 	get_pump(r, g);
 	return 0;

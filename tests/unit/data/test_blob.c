@@ -257,6 +257,114 @@ static void test_corruption_reconstructs(void **state)
 	free(back);
 }
 
+/* Gathers a view's pieces into out. */
+static size_t gather_view(const struct iovec *iov, int n, uint8_t *out)
+{
+	size_t at = 0;
+	for (int i = 0; i < n; i++) {
+		memcpy(out + at, iov[i].iov_base, iov[i].iov_len);
+		at += iov[i].iov_len;
+	}
+	return at;
+}
+
+/* blob_reader_view: every range of a small blob, against the bytes; it
+ * applies exactly to non-empty ranges inside one block of a k > 1 blob, and
+ * interleaves with blob_reader_read on the same reader (the block cache). */
+static void test_every_view(void **state)
+{
+	(void)state;
+	const size_t len = 333;
+	uint8_t data[333], buf[340];
+	struct iovec iov[DATA_MAX_SHARDS];
+	int km[][2] = {{2, 1}, {3, 1}, {1, 1}};
+	for (int t = 0; t < 3; t++) {
+		struct env e;
+		struct blob_layout l;
+		struct blob_reader *r;
+		const uint64_t bs = 96;
+		env_open(&e, km[t][0] + km[t][1], km[t][0], km[t][1], (uint32_t)bs);
+		fill(data, len, 7 + (uint64_t)t);
+		assert_int_equal(put_blob(e.s, data, len, 7 + (uint64_t)t, &l), 0);
+		assert_int_equal(blob_reader_open(e.s, &l, &r), 0);
+		for (size_t off = 0; off <= len + 2; off++) {
+			for (size_t n = 0; n <= len + 2 - off; n++) {
+				size_t got = 12345;
+				int niov = -1;
+				int applies = km[t][0] > 1 && n > 0 && off + n <= len &&
+					      off / bs == (off + n - 1) / bs;
+				int rc = blob_reader_view(r, off, n, iov, DATA_MAX_SHARDS, &niov,
+							  &got);
+				if (!applies) {
+					assert_int_equal(rc, CN_EAGAIN);
+					continue;
+				}
+				assert_int_equal(rc, 0);
+				assert_int_equal(got, n);
+				assert_true(niov >= 1 && niov <= km[t][0]);
+				assert_int_equal(gather_view(iov, niov, buf), n);
+				assert_memory_equal(buf, data + off, n);
+				if ((off + n) % 7 == 0) { /* a copy read in between */
+					size_t at = (off * 31) % len;
+					assert_int_equal(blob_reader_read(r, at, buf, 50, &got), 0);
+					assert_memory_equal(buf, data + at, got);
+				}
+			}
+		}
+		/* too few iovecs for the pieces the range touches */
+		if (km[t][0] > 1) {
+			size_t got;
+			int niov;
+			assert_int_equal(blob_reader_view(r, 0, bs, iov, 1, &niov, &got),
+					 CN_EAGAIN);
+		}
+		blob_reader_close(r);
+		env_close(&e);
+	}
+}
+
+/* A view of a block with a damaged data shard is reconstructed, and the
+ * shard is reported; with too many lost, CN_EDATALOST and nothing viewed. */
+static void test_view_reconstructs(void **state)
+{
+	(void)state;
+	const uint32_t bs = 65536;
+	const size_t len = 3 * bs + 500;
+	uint8_t *data = malloc(len), *back = malloc(bs);
+	struct iovec iov[DATA_MAX_SHARDS];
+	struct env e;
+	struct blob_layout l;
+	struct blob_reader *r;
+	size_t got;
+	int n;
+	env_open(&e, 4, 2, 2, bs);
+	fill(data, len, 21);
+	assert_int_equal(put_blob(e.s, data, len, 21, &l), 0);
+	damage(&e, &l, 0, D_FLIP, 3);
+	assert_int_equal(blob_reader_open(e.s, &l, &r), 0);
+	for (uint64_t b = 0; b * bs < len; b++) {
+		size_t want = len - b * bs < bs ? len - b * bs : bs;
+		assert_int_equal(blob_reader_view(r, b * bs, want, iov, DATA_MAX_SHARDS, &n, &got),
+				 0);
+		assert_int_equal(got, want);
+		assert_int_equal(gather_view(iov, n, back), want);
+		assert_memory_equal(back, data + b * bs, want);
+	}
+	assert_true(blob_reader_bad_mask(r) & 1u);
+	blob_reader_close(r);
+	damage(&e, &l, 1, D_DELETE, 4);
+	damage(&e, &l, 2, D_DELETE, 5);
+	assert_int_equal(blob_reader_open(e.s, &l, &r), 0);
+	n = -1;
+	assert_int_equal(blob_reader_view(r, 0, 100, iov, DATA_MAX_SHARDS, &n, &got), CN_EDATALOST);
+	assert_int_equal(n, 0);
+	assert_int_equal(got, 0);
+	blob_reader_close(r);
+	env_close(&e);
+	free(data);
+	free(back);
+}
+
 static void test_too_many_lost(void **state)
 {
 	(void)state;
@@ -644,6 +752,8 @@ int main(void)
 		cmocka_unit_test(test_roundtrip_sizes),
 		cmocka_unit_test(test_every_range),
 		cmocka_unit_test(test_corruption_reconstructs),
+		cmocka_unit_test(test_every_view),
+		cmocka_unit_test(test_view_reconstructs),
 		cmocka_unit_test(test_rebuild_shard),
 		cmocka_unit_test(test_too_many_lost),
 		cmocka_unit_test(test_heal_byte_identical),
