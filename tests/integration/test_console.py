@@ -226,6 +226,18 @@ class Console:
         raise AssertionError("timed out waiting for %s (%r); error banner: %r" %
                              (what, last, self.text("error-text")))
 
+    def click(self, sel, what):
+        """Clicks the first element matching sel once there is one. A list
+        redrawn between the lookup and the click (a stale element) is looked
+        up again rather than failing the test."""
+        def go():
+            els = self.css(sel)
+            if not els:
+                return False
+            els[0].click()
+            return True
+        self.wait(go, what=what)
+
     def by_id(self, i):
         return self.d.find_element("id", i)
 
@@ -466,14 +478,13 @@ def test_console_in_browser(console, browser_server, tmp_path):
     s3.put_object(Bucket=bucket, Key="docs/meta.txt", Body=b"meta", Metadata={"owner": "ops"},
                   Tagging="team=blue", ChecksumAlgorithm="SHA256")
     c.d.find_element("link text", bucket).click()
-    folder = c.wait(lambda: c.css('a[data-folder="docs/"]'), what="the docs/ folder row")[0]
-    folder.click()
-    obj = c.wait(lambda: c.css('#object-rows a[data-key="docs/big.bin"]'), what="the object row")
+    c.click('a[data-folder="docs/"]', what="the docs/ folder row")
+    c.wait(lambda: c.css('#object-rows a[data-key="docs/big.bin"]'), what="the object row")
     assert c.css('#object-rows a[data-key="docs/meta.txt"]')
     c.shot("04-folder")
 
     # details of the big object
-    obj[0].click()
+    c.click('#object-rows a[data-key="docs/big.bin"]', what="the object row")
     c.view("details")
     c.wait(lambda: "20971520 bytes" in c.text("detail-size"), what="the size")
     assert c.text("detail-etag") == head["ETag"]
