@@ -307,6 +307,21 @@ def _internal_post(node, target, signer):
     return _signed("POST", node, target, signer)
 
 
+def _log_growth_over_gets(c, reader, leader, signer, bucket, key, body, n=50):
+    """(before, after) last_index on the leader around n GETs of key through
+    reader, retried up to three times (a background command may land)."""
+    runs = []
+    for _ in range(3):
+        before = _internal_status(leader, signer)["last_index"]
+        for _ in range(n):
+            assert get_body(c, reader, bucket, key) == body
+        after = _internal_status(leader, signer)["last_index"]
+        runs.append((before, after))
+        if after == before:
+            break
+    return runs
+
+
 def test_leader_reads_are_confirmed_without_log_entries(cluster_factory):
     """A read on the leader waits for a read round (a majority confirming
     they are still in its term), not for a barrier entry: fifty GETs leave
@@ -317,15 +332,7 @@ def test_leader_reads_are_confirmed_without_log_entries(cluster_factory):
     follower = next(n for n in c.nodes if n is not leader)
     bucket = new_bucket(c, leader)
     c.client(leader).put_object(Bucket=bucket, Key="k", Body=b"v1")
-    runs = []
-    for _ in range(3):  # a background command may land meanwhile: retry
-        before = _internal_status(leader, follower)["last_index"]
-        for i in range(50):
-            assert get_body(c, leader, bucket, "k") == b"v1"
-        after = _internal_status(leader, follower)["last_index"]
-        runs.append((before, after))
-        if after == before:
-            break
+    runs = _log_growth_over_gets(c, leader, leader, follower, bucket, "k", b"v1")
     assert runs[-1][0] == runs[-1][1], ("GETs appended log entries", runs)
     # and a write just acknowledged is read back at once through the leader
     c.client(follower).put_object(Bucket=bucket, Key="k", Body=b"v2")
@@ -354,15 +361,7 @@ def test_follower_reads_join_read_rounds(cluster_factory):
     follower, other = [n for n in c.nodes if n is not leader]
     bucket = new_bucket(c, leader)
     c.client(leader).put_object(Bucket=bucket, Key="k", Body=b"v0")
-    runs = []
-    for _ in range(3):  # a background command may land meanwhile: retry
-        before = _internal_status(leader, follower)["last_index"]
-        for i in range(50):
-            assert get_body(c, follower, bucket, "k") == b"v0"
-        after = _internal_status(leader, follower)["last_index"]
-        runs.append((before, after))
-        if after == before:
-            break
+    runs = _log_growth_over_gets(c, follower, leader, follower, bucket, "k", b"v0")
     assert runs[-1][0] == runs[-1][1], ("follower GETs appended log entries", runs)
     for i in range(30):
         body = b"w%d" % i
