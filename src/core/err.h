@@ -29,6 +29,7 @@
 	X(CN_ESHUTDOWN, 9, "shutting down")                                                        \
 	X(CN_EAGAIN, 10, "try again")                                                              \
 	X(CN_EBUSY, 11, "in use")                                                                  \
+	X(CN_EWOULDBLOCK, 12, "would wait for the disk")                                           \
 	/* http / request syntax */                                                                \
 	X(CN_EBADREQ, 100, "malformed request")                                                    \
 	X(CN_EHDRTOOBIG, 101, "request header too large")                                          \

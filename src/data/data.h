@@ -11,7 +11,8 @@
  * on its own drive, each piece preceded by its checksum. The blob's layout
  * (struct blob_layout, encoded opaquely into metadata) says where shards live.
  *
- * Thread rules: all calls are blocking and meant for a thread pool. A store
+ * Thread rules: all calls are blocking and meant for a thread pool (except
+ * a reader's calls in no-wait mode, which an event loop may make). A store
  * may be used by many threads at once; one writer/reader object by one thread
  * at a time. Different blobs never share state except the store's drive
  * flags and heal queue, which are thread-safe.
@@ -54,6 +55,13 @@ struct data_io {
 	 * disk without waiting for it, so the fsync at the end finds little
 	 * left to do. Errors are ignored: the fsync reports them. */
 	void (*writeback)(void *ctx, int fd, off_t off, off_t len);
+	/* Optional pair (NULL: none) for a caller on an event loop, which must
+	 * never wait on the disk: open only if the path resolves from the
+	 * kernel's caches, and read only what the page cache holds (a prefix
+	 * of it, or -EAGAIN when none is). -EAGAIN, or any other error, tells
+	 * the caller to do the call with open/pread on a thread instead. */
+	int (*open_cached)(void *ctx, const char *path, int flags);
+	ssize_t (*pread_nowait)(void *ctx, int fd, void *buf, size_t len, off_t off);
 	void *ctx;
 };
 
@@ -239,6 +247,14 @@ int blob_reader_read(struct blob_reader *r, uint64_t offset, void *buf, size_t l
  * block, k = 1, more than max pieces): the caller uses blob_reader_read. */
 int blob_reader_view(struct blob_reader *r, uint64_t offset, size_t len, struct iovec *iov, int max,
 		     int *n, size_t *got);
+/* No-wait mode, for a caller on an event loop (on = 1) until turned off:
+ * blob_reader_read and blob_reader_view then read only this node's data
+ * pieces and only what the kernel's caches hold (data_io open_cached and
+ * pread_nowait), verify every piece, and never reconstruct. Anything else
+ * returns CN_EWOULDBLOCK and records nothing (no bad shard, no drive fault,
+ * no heal): the caller repeats the call in normal mode on a thread. Buffers
+ * given to a call that failed hold nothing of use. */
+void blob_reader_nowait(struct blob_reader *r, int on);
 /* Bit i set: shard i was found missing or corrupt by this reader. */
 unsigned blob_reader_bad_mask(const struct blob_reader *r);
 void blob_reader_close(struct blob_reader *r);

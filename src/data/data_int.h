@@ -92,6 +92,9 @@ void pins_release(struct data_store *s);
 int dio_write_all(const struct data_io *io, int fd, const void *buf, size_t len, off_t off);
 /* Returns bytes read (< len only at end of file) or -errno. */
 ssize_t dio_read_full(const struct data_io *io, int fd, void *buf, size_t len, off_t off);
+/* dio_read_full through io->pread_nowait: the bytes, or -EAGAIN as soon as
+ * the rest is not in the page cache (-EOPNOTSUPP without pread_nowait). */
+ssize_t dio_read_cached(const struct data_io *io, int fd, void *buf, size_t len, off_t off);
 /* fsync of a directory by path. */
 int dio_fsync_dir(const struct data_io *io, const char *path);
 /* mkdir -p of the directories of `path` below `root` (exclusive of the last

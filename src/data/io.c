@@ -4,7 +4,8 @@
  * directory fsync, error mapping).
  *
  * Layer: data. Every disk call of the data module goes through a data_io so
- * the fault layer in tests sees it. Thread rules: all stateless, any thread.
+ * the fault layer in tests sees it. Thread rules: any thread; the one piece
+ * of state is an atomic flag set when the kernel lacks the no-wait calls.
  */
 #include "data/data_int.h"
 
@@ -12,9 +13,13 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/openat2.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 static int px_open(void *ctx, const char *path, int flags, int mode)
@@ -80,6 +85,52 @@ static void px_writeback(void *ctx, int fd, off_t off, off_t len)
 	(void)sync_file_range(fd, off, len, SYNC_FILE_RANGE_WRITE);
 }
 
+/* Set once the kernel has refused either no-wait call as unknown, so a
+ * GET on an older kernel (before 5.12) costs no failing syscall after the
+ * first. Relaxed: a stale 0 costs one more refusal. */
+static _Atomic int nowait_unsupported;
+
+static int nowait_refused(int err)
+{
+	if (err == -ENOSYS || err == -EINVAL || err == -EOPNOTSUPP) {
+		atomic_store_explicit(&nowait_unsupported, 1, memory_order_relaxed);
+		return -EOPNOTSUPP;
+	}
+	return err;
+}
+
+/* RESOLVE_CACHED fails with EAGAIN where the lookup would need the disk
+ * (a dentry or inode not in memory). O_NOATIME because an atime update
+ * dirties the inode, which can wait on the journal; a file this process
+ * does not own refuses it (EPERM), and is opened without. */
+static int px_open_cached(void *ctx, const char *path, int flags)
+{
+	struct open_how how = {.flags = (uint64_t)(flags | O_CLOEXEC | O_NOATIME),
+			       .resolve = RESOLVE_CACHED};
+	long fd;
+
+	(void)ctx;
+	if (atomic_load_explicit(&nowait_unsupported, memory_order_relaxed))
+		return -EOPNOTSUPP;
+	fd = syscall(SYS_openat2, AT_FDCWD, path, &how, sizeof(how));
+	if (fd < 0 && errno == EPERM) {
+		how.flags &= ~(uint64_t)O_NOATIME;
+		fd = syscall(SYS_openat2, AT_FDCWD, path, &how, sizeof(how));
+	}
+	return fd < 0 ? nowait_refused(-errno) : (int)fd;
+}
+
+static ssize_t px_pread_nowait(void *ctx, int fd, void *buf, size_t len, off_t off)
+{
+	struct iovec iov = {.iov_base = buf, .iov_len = len};
+
+	(void)ctx;
+	if (atomic_load_explicit(&nowait_unsupported, memory_order_relaxed))
+		return -EOPNOTSUPP;
+	ssize_t n = preadv2(fd, &iov, 1, off, RWF_NOWAIT);
+	return n < 0 ? nowait_refused(-errno) : n;
+}
+
 static const struct data_io posix_io = {
 	.open = px_open,
 	.close = px_close,
@@ -91,6 +142,8 @@ static const struct data_io posix_io = {
 	.mkdir = px_mkdir,
 	.statvfs = px_statvfs,
 	.writeback = px_writeback,
+	.open_cached = px_open_cached,
+	.pread_nowait = px_pread_nowait,
 	.ctx = NULL,
 };
 
@@ -126,6 +179,27 @@ ssize_t dio_read_full(const struct data_io *io, int fd, void *buf, size_t len, o
 
 	while (got < len) {
 		ssize_t n = io->pread(io->ctx, fd, p + got, len - got, off + (off_t)got);
+		if (n < 0) {
+			if (n == -EINTR)
+				continue;
+			return n;
+		}
+		if (n == 0)
+			break;
+		got += (size_t)n;
+	}
+	return (ssize_t)got;
+}
+
+ssize_t dio_read_cached(const struct data_io *io, int fd, void *buf, size_t len, off_t off)
+{
+	uint8_t *p = buf;
+	size_t got = 0;
+
+	if (!io->pread_nowait)
+		return -EOPNOTSUPP;
+	while (got < len) {
+		ssize_t n = io->pread_nowait(io->ctx, fd, p + got, len - got, off + (off_t)got);
 		if (n < 0) {
 			if (n == -EINTR)
 				continue;

@@ -9,6 +9,11 @@
  * are never returned. The last decoded block stays cached, so sequential
  * small reads cost one disk read per block.
  *
+ * In no-wait mode (blob_reader_nowait, for a caller on an event loop) a read
+ * takes only this node's data pieces and only from the kernel's caches;
+ * whatever would wait or go wrong is CN_EWOULDBLOCK with nothing recorded,
+ * and the caller repeats the read in normal mode on a thread.
+ *
  * Thread rules: one reader per thread at a time; the store may be shared.
  */
 #include "data/data_int.h"
@@ -39,6 +44,7 @@ struct blob_reader {
 	unsigned bad;	   /* shards found bad */
 	unsigned slow;	   /* remote shards that did not answer in time */
 	unsigned reported; /* bad shards already pushed to the heal queue */
+	int nowait;	   /* blob_reader_nowait */
 };
 
 void shard_src_init(struct shard_src *src)
@@ -178,6 +184,78 @@ static int popcount(unsigned v)
 	return __builtin_popcount(v);
 }
 
+/* ---- no-wait mode ----
+ * Local shards only, opened and read from the kernel's caches, every piece
+ * verified. A shard on another node, a drive offline, a file or page not
+ * cached, a short read or a bad checksum all give CN_EWOULDBLOCK and record
+ * nothing: the read on a thread finds the same trouble again and does what
+ * it does with it (record, reconstruct, queue the heal). */
+
+/* Is shard i on another node's drive? */
+static int is_remote(struct blob_reader *r, int i)
+{
+	return r->s->fetch && store_drive_index(r->s, r->l.drive[i]) < 0;
+}
+
+static int src_open_cached(struct blob_reader *r, int i)
+{
+	const struct data_io *io = r->s->io;
+	struct shard_src *src = &r->src[i];
+	struct shard_header hdr;
+	uint8_t hbuf[SHARD_HDR_MAX];
+	char path[DATA_PATH_MAX];
+	int drive = store_drive_index(r->s, r->l.drive[i]), fd;
+	ssize_t n;
+
+	if (!io->open_cached || drive < 0 || !store_drive_online(r->s, drive) ||
+	    store_shard_path(r->s, drive, r->l.id, i, path, sizeof(path)) != 0)
+		return CN_EWOULDBLOCK;
+	fd = io->open_cached(io->ctx, path, O_RDONLY);
+	if (fd < 0)
+		return CN_EWOULDBLOCK;
+	n = dio_read_cached(io, fd, hbuf, sizeof(hbuf), 0);
+	if (n < 0 || shard_header_decode(hbuf, (size_t)n, &hdr) != 0 ||
+	    !shard_header_matches(&hdr, &r->l, i)) {
+		io->close(io->ctx, fd);
+		return CN_EWOULDBLOCK;
+	}
+	src->drive = drive;
+	src->fd = fd;
+	src->hdr_len = hdr.hdr_len;
+	return 0;
+}
+
+/* Shard i's piece of block b: its checksum into ckb, its bytes into out
+ * (one read when out follows ckb), verified. */
+static int piece_cached(struct blob_reader *r, int i, uint64_t b, uint8_t *ckb, uint8_t *out)
+{
+	const struct data_io *io = r->s->io;
+	struct shard_src *src = &r->src[i];
+	uint32_t p = layout_piece_len(&r->l, b);
+	off_t off;
+
+	if (src->bad || src->remote || is_remote(r, i))
+		return CN_EWOULDBLOCK;
+	if (src->fd < 0 && src_open_cached(r, i) != 0)
+		return CN_EWOULDBLOCK;
+	off = (off_t)layout_piece_off(&r->l, b, src->hdr_len);
+	if (out == ckb + r->ck) {
+		if (dio_read_cached(io, src->fd, ckb, r->ck + p, off) != (ssize_t)(r->ck + p))
+			return CN_EWOULDBLOCK;
+	} else if (dio_read_cached(io, src->fd, ckb, r->ck, off) != (ssize_t)r->ck ||
+		   dio_read_cached(io, src->fd, out, p, off + (off_t)r->ck) != (ssize_t)p) {
+		return CN_EWOULDBLOCK;
+	}
+	if (piece_cksum_get(r->l.cksum, ckb) != piece_cksum(r->l.cksum, b, i, out, p))
+		return CN_EWOULDBLOCK;
+	return 0;
+}
+
+void blob_reader_nowait(struct blob_reader *r, int on)
+{
+	r->nowait = on;
+}
+
 /* Reads and verifies shard i's piece of block b; records a bad shard. */
 static int get_piece(struct blob_reader *r, int i, uint64_t b)
 {
@@ -194,12 +272,6 @@ static int get_piece(struct blob_reader *r, int i, uint64_t b)
 bad:
 	r->bad |= 1u << i;
 	return rc;
-}
-
-/* Is shard i on another node's drive? */
-static int is_remote(struct blob_reader *r, int i)
-{
-	return r->s->fetch && store_drive_index(r->s, r->l.drive[i]) < 0;
 }
 
 /* Cluster: this node's own pieces come first, parity included (decoding
@@ -266,6 +338,15 @@ static int load_block(struct blob_reader *r, uint64_t b)
 	int rc = 0;
 
 	r->cached = -1;
+	if (r->nowait) {
+		/* the data pieces as they are: no reconstruction on a loop */
+		for (int i = 0; i < k; i++)
+			if ((rc = piece_cached(r, i, b, r->pc[i] - r->ck, r->pc[i])) != 0)
+				return rc;
+		r->cached = (int64_t)b;
+		r->cached_p = p;
+		return 0;
+	}
 	int remote = 0;
 	for (int i = 0; i < r->n; i++)
 		remote |= is_remote(r, i);
@@ -310,6 +391,8 @@ static int read_direct(struct blob_reader *r, uint64_t b, uint8_t *out, uint32_t
 	off_t off;
 	ssize_t n;
 
+	if (r->nowait)
+		return piece_cached(r, 0, b, ckb, out);
 	if (src->bad)
 		return CN_EDRIVE;
 	if (is_remote(r, 0))
@@ -342,10 +425,15 @@ int blob_reader_read(struct blob_reader *r, uint64_t offset, void *buf, size_t l
 		uint64_t b = offset / r->l.block_size;
 		if (r->l.k == 1 && offset == b * r->l.block_size && r->cached != (int64_t)b) {
 			uint32_t blen = layout_block_len(&r->l, b);
-			if (len - done >= blen && read_direct(r, b, out + done, blen) == 0) {
-				done += blen;
-				offset += blen;
-				continue;
+			if (len - done >= blen) {
+				rc = read_direct(r, b, out + done, blen);
+				if (rc == 0) {
+					done += blen;
+					offset += blen;
+					continue;
+				}
+				if (r->nowait)
+					break; /* the general path would read the same piece */
 			}
 		}
 		if (r->cached != (int64_t)b && (rc = load_block(r, b)) != 0)

@@ -123,7 +123,9 @@ enum {
 	F_UNLINK = 32,
 	F_MKDIR = 64,
 	F_STATVFS = 128,
-	F_CLOSE = 256
+	F_CLOSE = 256,
+	F_OPEN_CACHED = 512, /* the no-wait pair, when fault_nowait gave them */
+	F_PREAD_NOWAIT = 1024
 };
 
 struct fault {
@@ -223,11 +225,42 @@ static inline int fo_statvfs(void *c, const char *p, struct statvfs *st)
 	return rc;
 }
 
+static inline int fo_open_cached(void *c, const char *p, int fl)
+{
+	struct fault *f = c;
+	if (fault_hit(f, F_OPEN_CACHED))
+		return -f->err;
+	return data_io_posix()->open_cached(NULL, p, fl);
+}
+static inline ssize_t fo_pread_nowait(void *c, int fd, void *b, size_t len, off_t off)
+{
+	struct fault *f = c;
+	if (fault_hit(f, F_PREAD_NOWAIT))
+		return -f->err;
+	return data_io_posix()->pread_nowait(NULL, fd, b, len, off);
+}
+
+/* Without the no-wait pair, as an io may be. */
 static inline void fault_init(struct fault *f)
 {
 	memset(f, 0, sizeof(*f));
-	f->io = (struct data_io){fo_open,   fo_close, fo_pwrite,  fo_pread, fo_fsync, fo_rename,
-				 fo_unlink, fo_mkdir, fo_statvfs, NULL,	    f};
+	f->io = (struct data_io){.open = fo_open,
+				 .close = fo_close,
+				 .pwrite = fo_pwrite,
+				 .pread = fo_pread,
+				 .fsync = fo_fsync,
+				 .rename = fo_rename,
+				 .unlink = fo_unlink,
+				 .mkdir = fo_mkdir,
+				 .statvfs = fo_statvfs,
+				 .ctx = f};
+}
+
+/* Gives f the no-wait pair too (through the POSIX one). */
+static inline void fault_nowait(struct fault *f)
+{
+	f->io.open_cached = fo_open_cached;
+	f->io.pread_nowait = fo_pread_nowait;
 }
 
 #endif

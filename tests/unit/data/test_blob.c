@@ -11,7 +11,9 @@
 
 #include "core/err.h"
 
+#include <fcntl.h>
 #include <pthread.h>
+#include <sys/mman.h>
 
 struct env {
 	struct tdirs t;
@@ -65,14 +67,16 @@ static int put_blob(struct data_store *s, const uint8_t *data, size_t len, uint6
 	return blob_writer_finish(w, l);
 }
 
-/* Reads the whole blob back with buffers of `chunk` bytes. */
-static int get_blob(struct data_store *s, const struct blob_layout *l, uint8_t *out, size_t chunk,
-		    unsigned *bad)
+/* Reads the whole blob back with buffers of `chunk` bytes, in no-wait mode
+ * if asked. */
+static int get_blob_mode(struct data_store *s, const struct blob_layout *l, uint8_t *out,
+			 size_t chunk, unsigned *bad, int nowait)
 {
 	struct blob_reader *r;
 	int rc = blob_reader_open(s, l, &r);
 	if (rc)
 		return rc;
+	blob_reader_nowait(r, nowait);
 	uint64_t off = 0;
 	for (;;) {
 		size_t got;
@@ -87,6 +91,12 @@ static int get_blob(struct data_store *s, const struct blob_layout *l, uint8_t *
 		*bad = blob_reader_bad_mask(r);
 	blob_reader_close(r);
 	return rc;
+}
+
+static int get_blob(struct data_store *s, const struct blob_layout *l, uint8_t *out, size_t chunk,
+		    unsigned *bad)
+{
+	return get_blob_mode(s, l, out, chunk, bad, 0);
 }
 
 static void test_roundtrip_sizes(void **state)
@@ -363,6 +373,216 @@ static void test_view_reconstructs(void **state)
 	env_close(&e);
 	free(data);
 	free(back);
+}
+
+/* ---- no-wait mode (blob_reader_nowait) ---- */
+
+/* Asks the kernel to drop shard i's pages from its cache; returns 1 if none
+ * is resident after (tmpfs keeps them all: the caller skips what needs a
+ * cold file). */
+static int drop_cache(struct env *e, const struct blob_layout *l, int i)
+{
+	char p[512];
+	struct stat st;
+	int fd, cold;
+	assert_true(shard_drive(e, l, i, p, sizeof(p)) >= 0);
+	fd = open(p, O_RDONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(fstat(fd, &st), 0);
+	assert_int_equal(posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED), 0);
+	size_t pg = (size_t)sysconf(_SC_PAGESIZE), np = ((size_t)st.st_size + pg - 1) / pg;
+	unsigned char *vec = malloc(np);
+	void *m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
+	cold = m != MAP_FAILED && mincore(m, (size_t)st.st_size, vec) == 0;
+	for (size_t j = 0; cold && j < np; j++)
+		if (vec[j] & 1)
+			cold = 0;
+	if (m != MAP_FAILED)
+		munmap(m, (size_t)st.st_size);
+	free(vec);
+	close(fd);
+	return cold;
+}
+
+static void assert_nothing_recorded(struct env *e, unsigned bad)
+{
+	struct blob_layout popped;
+	struct data_set_health h;
+	assert_int_equal(bad, 0);
+	assert_int_equal(data_heal_queue_pop(e->s, &popped), CN_ENOTFOUND);
+	data_store_health(e->s, &h);
+	assert_int_equal(h.online, e->t.n);
+}
+
+/* A blob just written is in the page cache: no-wait reads and views return
+ * its bytes for every k + m. Once its data shards' pages are dropped, a
+ * no-wait read is CN_EWOULDBLOCK and records nothing; a normal read then
+ * brings them back and the no-wait read works again. */
+static void test_nowait_cached(void **state)
+{
+	(void)state;
+	const uint32_t bs = 65536;
+	const size_t len = 3 * bs + 777;
+	int km[][2] = {{1, 0}, {1, 1}, {2, 1}, {4, 2}};
+	size_t chunks[] = {bs, 100000, 777};
+	uint8_t *data = malloc(len), *back = malloc(len);
+	struct iovec iov[DATA_MAX_SHARDS];
+	int cold_runs = 0;
+	for (int t = 0; t < 4; t++) {
+		int k = km[t][0], m = km[t][1];
+		struct env e;
+		struct blob_layout l;
+		struct blob_reader *r;
+		unsigned bad = 1;
+		env_open(&e, k + m, k, m, bs);
+		fill(data, len, 40 + (uint64_t)t);
+		assert_int_equal(put_blob(e.s, data, len, 40 + (uint64_t)t, &l), 0);
+		for (int c = 0; c < 3; c++) {
+			memset(back, 0, len);
+			assert_int_equal(get_blob_mode(e.s, &l, back, chunks[c], &bad, 1), 0);
+			assert_memory_equal(back, data, len);
+			assert_nothing_recorded(&e, bad);
+		}
+		if (k > 1) {
+			assert_int_equal(blob_reader_open(e.s, &l, &r), 0);
+			blob_reader_nowait(r, 1);
+			for (uint64_t b = 0; b * bs < len; b++) {
+				size_t want = len - b * bs < bs ? len - b * bs : bs, got;
+				int n;
+				assert_int_equal(blob_reader_view(r, b * bs, want, iov,
+								  DATA_MAX_SHARDS, &n, &got),
+						 0);
+				assert_int_equal(gather_view(iov, n, back), want);
+				assert_memory_equal(back, data + b * bs, want);
+			}
+			blob_reader_close(r);
+		}
+		int cold = 1;
+		for (int i = 0; i < k; i++)
+			cold &= drop_cache(&e, &l, i);
+		if (cold) {
+			cold_runs++;
+			assert_int_equal(get_blob_mode(e.s, &l, back, bs, &bad, 1), CN_EWOULDBLOCK);
+			assert_nothing_recorded(&e, bad);
+			if (k > 1) {
+				size_t got = 1;
+				int n = -1;
+				assert_int_equal(blob_reader_open(e.s, &l, &r), 0);
+				blob_reader_nowait(r, 1);
+				assert_int_equal(
+					blob_reader_view(r, 0, 100, iov, DATA_MAX_SHARDS, &n, &got),
+					CN_EWOULDBLOCK);
+				assert_int_equal(n, 0);
+				assert_int_equal(got, 0);
+				blob_reader_close(r);
+			}
+			memset(back, 0, len);
+			assert_int_equal(get_blob(e.s, &l, back, bs, &bad), 0);
+			assert_memory_equal(back, data, len);
+			memset(back, 0, len);
+			assert_int_equal(get_blob_mode(e.s, &l, back, bs, &bad, 1), 0);
+			assert_memory_equal(back, data, len);
+			assert_nothing_recorded(&e, bad);
+		}
+		assert_int_equal(blob_delete(e.s, &l), 0);
+		env_close(&e);
+	}
+	if (!cold_runs)
+		print_message(
+			"page cache not droppable here (tmpfs?): cold no-wait reads skipped\n");
+	free(data);
+	free(back);
+}
+
+/* Damage is the thread's business: a no-wait read of a blob with a bad,
+ * missing or foreign data shard is CN_EWOULDBLOCK, records nothing and does
+ * not reconstruct; the normal read then reconstructs and queues the heal. */
+static void test_nowait_damage(void **state)
+{
+	(void)state;
+	const uint32_t bs = 65536;
+	const size_t len = 2 * bs + 99;
+	uint8_t *data = malloc(len), *back = malloc(len);
+	enum damage hows[] = {D_FLIP, D_DELETE, D_HEADER, D_TRUNC};
+	struct env e;
+	env_open(&e, 3, 2, 1, bs);
+	for (int h = 0; h < 4; h++) {
+		struct blob_layout l, popped;
+		unsigned bad = 0;
+		fill(data, len, 60 + (uint64_t)h);
+		assert_int_equal(put_blob(e.s, data, len, 60 + (uint64_t)h, &l), 0);
+		damage(&e, &l, h & 1, hows[h], 61 + (uint64_t)h);
+		assert_int_equal(get_blob_mode(e.s, &l, back, bs, &bad, 1), CN_EWOULDBLOCK);
+		assert_nothing_recorded(&e, bad);
+		memset(back, 0, len);
+		assert_int_equal(get_blob(e.s, &l, back, bs, &bad), 0);
+		assert_memory_equal(back, data, len);
+		assert_int_equal(bad, 1u << (h & 1));
+		assert_int_equal(data_heal_queue_pop(e.s, &popped), 0);
+		assert_memory_equal(popped.id, l.id, DATA_ID_LEN);
+		data_unpin(e.s, popped.id);
+		assert_int_equal(blob_delete(e.s, &l), 0);
+	}
+	env_close(&e);
+	free(data);
+	free(back);
+}
+
+/* Every no-wait call that fails (would block, or an I/O error) makes the
+ * read CN_EWOULDBLOCK with no drive taken offline and nothing recorded; the
+ * normal read after it returns the bytes. An io without the no-wait pair
+ * never reads in no-wait mode. */
+static void test_nowait_faults(void **state)
+{
+	(void)state;
+	struct tdirs t;
+	struct data_store *s;
+	struct fault f;
+	const size_t len = 5 * 4096 + 10;
+	uint8_t data[5 * 4096 + 10], back[5 * 4096 + 10];
+	struct blob_layout l;
+	unsigned bad;
+	fault_init(&f);
+	struct data_options o = {.io = &f.io, .block_size = 4096, .k = 2, .m = 1};
+	tdirs_make(&t, 3);
+	assert_int_equal(data_store_open((const char *const *)t.paths, 3, &o, &s), 0);
+	fill(data, len, 70);
+	assert_int_equal(put_blob(s, data, len, 70, &l), 0);
+	struct env e = {.t = t, .s = s};
+	/* no pair: every no-wait read goes to the thread */
+	assert_int_equal(get_blob_mode(s, &l, back, 4096, &bad, 1), CN_EWOULDBLOCK);
+	assert_nothing_recorded(&e, bad);
+	fault_nowait(&f);
+	assert_int_equal(get_blob_mode(s, &l, back, 4096, &bad, 1), 0);
+	assert_memory_equal(back, data, len);
+	int errs[] = {EAGAIN, EIO}, fired = 0;
+	for (int x = 0; x < 2; x++)
+		for (long nth = 1; nth < 200; nth++) {
+			f.ops = F_OPEN_CACHED | F_PREAD_NOWAIT;
+			f.calls = 0;
+			f.nth = nth;
+			f.err = errs[x];
+			f.fired = 0;
+			memset(back, 0, len);
+			int rc = get_blob_mode(s, &l, back, 4096, &bad, 1);
+			f.nth = 0;
+			if (!f.fired) {
+				assert_int_equal(rc, 0);
+				assert_memory_equal(back, data, len);
+				break;
+			}
+			fired++;
+			assert_int_equal(rc, CN_EWOULDBLOCK);
+			assert_nothing_recorded(&e, bad);
+			assert_int_equal(get_blob(s, &l, back, 4096, &bad), 0);
+			assert_memory_equal(back, data, len);
+			assert_int_equal(bad, 0);
+		}
+	/* each block: an open and a header read per data shard once, then a
+	 * piece read per data shard */
+	assert_true(fired >= 2 * (2 * 2 + 6 * 2));
+	data_store_close(s);
+	tdirs_free(&t);
 }
 
 static void test_too_many_lost(void **state)
@@ -763,6 +983,9 @@ int main(void)
 		cmocka_unit_test(test_xxh3_and_mirror_layouts),
 		cmocka_unit_test(test_concurrent_blobs),
 		cmocka_unit_test(test_pins),
+		cmocka_unit_test(test_nowait_cached),
+		cmocka_unit_test(test_nowait_damage),
+		cmocka_unit_test(test_nowait_faults),
 	};
 	unit_filter_from_env();
 	return cmocka_run_group_tests_name("data_blob", tests, NULL, NULL);
