@@ -72,6 +72,7 @@ struct tmet {
 	struct series_stat series[MAX_SERIES];
 	atomic_int n_ops, n_series;
 	_Atomic uint64_t bytes_in, bytes_out, conns_total, refused, evicted;
+	_Atomic uint64_t reads_loop, reads_pool;
 	/* This thread's share of the gauge; the sum is exact when a connection
 	 * opens and closes on one thread, as http workers do. */
 	_Atomic int64_t open_conns;
@@ -292,6 +293,14 @@ void cn_metrics_evicted(void)
 		bump(&t->evicted, 1);
 }
 
+void cn_metrics_object_read(int on_loop)
+{
+	struct tmet *t = mine();
+
+	if (t)
+		bump(on_loop ? &t->reads_loop : &t->reads_pool, 1);
+}
+
 void cn_metrics_conn(int delta)
 {
 	struct tmet *t = mine();
@@ -327,6 +336,7 @@ static int m_rank[MAX_OPS];  /* m_ops index -> position by name */
 static int m_order[MAX_OPS]; /* position by name -> m_ops index */
 static struct {
 	uint64_t bytes_in, bytes_out, conns_total, refused, evicted;
+	uint64_t reads_loop, reads_pool;
 	int64_t open_conns;
 } m_tot;
 
@@ -401,6 +411,8 @@ static void merge_table(struct tmet *t)
 	m_tot.conns_total += peek(&t->conns_total);
 	m_tot.refused += peek(&t->refused);
 	m_tot.evicted += peek(&t->evicted);
+	m_tot.reads_loop += peek(&t->reads_loop);
+	m_tot.reads_pool += peek(&t->reads_pool);
 	m_tot.open_conns += atomic_load_explicit(&t->open_conns, memory_order_relaxed);
 }
 
@@ -540,6 +552,13 @@ size_t cn_metrics_render(char *buf, size_t cap)
 	    "# TYPE cairn_connections_evicted_total counter\n"
 	    "cairn_connections_evicted_total %llu\n",
 	    (unsigned long long)m_tot.evicted);
+	put(&o,
+	    "# HELP cairn_object_reads_total Object body reads (up to 1 MiB each) done on an "
+	    "event loop from the kernel's caches, or on the thread pool.\n"
+	    "# TYPE cairn_object_reads_total counter\n"
+	    "cairn_object_reads_total{where=\"loop\"} %llu\n"
+	    "cairn_object_reads_total{where=\"pool\"} %llu\n",
+	    (unsigned long long)m_tot.reads_loop, (unsigned long long)m_tot.reads_pool);
 	pthread_mutex_unlock(&mu);
 	return o.len;
 }

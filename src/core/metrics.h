@@ -22,6 +22,9 @@ void cn_metrics_conn(int delta);
 /* A connection refused, or an idle one closed, at the connection cap. */
 void cn_metrics_refused(void);
 void cn_metrics_evicted(void);
+/* One read of an object's body for a GET: on an event loop from the
+ * kernel's caches (on_loop), or on the thread pool. */
+void cn_metrics_object_read(int on_loop);
 /* Renders the exposition text into buf; returns the length it needs (which
  * may exceed cap: call again with a larger buffer). When the return is <= cap
  * buf holds the whole text, NUL-terminated only if it is < cap. Series are

@@ -23,6 +23,7 @@
 #include "core/clock.h"
 #include "core/err.h"
 #include "core/log.h"
+#include "core/metrics.h"
 #include "s3/sse.h"
 
 #define STREAM_BUF (1u << 20)
@@ -228,11 +229,15 @@ fail:
  *                                                               |
  *   inline / HEAD / empty: one write         blob(s): get_stream (pinned)
  *
- * Streaming uses two buffers: one is read from the data path on the thread
- * pool while the other is written to the socket, so a slow reader holds at
- * most 2 x STREAM_BUF per request and stops disk reads:
+ * Streaming uses two buffers: one is read from the data path while the other
+ * is written to the socket, so a slow reader holds at most 2 x STREAM_BUF
+ * per request and stops disk reads. A read is first tried on the loop in the
+ * reader's no-wait mode (only what the kernel's caches hold, never waiting:
+ * a hot object costs no hand-off to a thread and back); whatever that cannot
+ * do goes to the thread pool:
  *
- *   FREE --get_pump: s3_work(get_read)--> READING --get_read_after--> READY
+ *   FREE --get_pump: get_read_at, else s3_work(get_read)--> READING
+ *   READING --get_read_after--> READY
  *   READY --get_pump: http_response_write--> WRITING --get_written--> FREE
  */
 
@@ -304,10 +309,11 @@ static void get_cleanup(struct get_op *g)
 
 static void get_pump(struct s3_req *r, struct get_op *g);
 
-/* Pool thread: read the next piece of the range into buf[rd_idx]. */
-static void get_read(struct s3_req *r, void *arg)
+/* Reads the next piece of the range into buf[rd_idx], or points viov at it:
+ * on a pool thread, or (cached) on the loop, where rd_rc CN_EWOULDBLOCK
+ * means the read must go to the pool. */
+static void get_read_at(struct s3_req *r, struct get_op *g, int cached)
 {
-	struct get_op *g = arg;
 	struct blob_layout l;
 	uint64_t part_start = 0, part_len = g->v.size;
 	const uint8_t *lay = g->v.layout;
@@ -337,6 +343,7 @@ static void get_read(struct s3_req *r, void *arg)
 		memcpy(g->sr.id, l.id, sizeof(g->sr.id));
 		g->reader_part = part;
 	}
+	blob_reader_nowait(g->reader, cached);
 	assert(g->pos >= part_start && g->pos <= g->end);
 	want = STREAM_BUF;
 	if (g->end + 1 - g->pos < want)
@@ -366,6 +373,12 @@ static void get_read(struct s3_req *r, void *arg)
 					    &g->rd_got);
 	if (g->rd_rc == 0 && g->rd_got == 0)
 		g->rd_rc = CN_ECORRUPT; /* metadata says there is more */
+}
+
+/* Pool thread. */
+static void get_read(struct s3_req *r, void *arg)
+{
+	get_read_at(r, arg, 0);
 }
 
 static void get_read_after(struct s3_req *r, int status, void *arg)
@@ -428,6 +441,16 @@ static void get_pump(struct s3_req *r, struct get_op *g)
 		g->state[g->rd_idx] = BUF_READING;
 		g->next_read ^= 1;
 		g->reading = 1;
+		if (g->sse.mode == S3_SSE_NONE) {
+			/* decryption is CPU enough to keep to the pool */
+			get_read_at(r, g, 1);
+			if (g->rd_rc != CN_EWOULDBLOCK) {
+				cn_metrics_object_read(1);
+				get_read_after(r, 0, g); /* pumps on */
+				return;
+			}
+		}
+		cn_metrics_object_read(0);
 		if (s3_work(r, get_read, get_read_after, g)) {
 			g->reading = 0;
 			g->state[g->rd_idx] = BUF_FREE;

@@ -6,11 +6,20 @@ copy into the stream buffer; every other range takes the copying path. Both
 must give the same bytes: whole objects of one block and of several, ranges
 inside a block, across block and piece boundaries, at the ends, multipart
 parts, and a block rebuilt around a damaged shard.
+
+Each read is first tried on the worker's loop, from the kernel's caches
+only; a read that would wait on the disk (or finds a bad piece) goes to the
+thread pool. The counters in /_cairn/metrics say which path each took.
 """
+import ctypes
 import glob
+import mmap
 import os
+import re
+import urllib.request
 
 import pytest
+from botocore.exceptions import ClientError
 
 from conftest import make_client
 
@@ -86,3 +95,75 @@ def test_ec_view_with_damaged_shard(tmp_path, start_server):
         assert s3.get_object(Bucket="ecreads", Key="one")["Body"].read() == body
         r = s3.get_object(Bucket="ecreads", Key="one", Range="bytes=100-200000")
         assert r["Body"].read() == body[100:200001]
+
+
+def reads(srv):
+    text = urllib.request.urlopen(srv.endpoint + "/_cairn/metrics").read().decode()
+    got = dict(re.findall(r'^cairn_object_reads_total\{where="(loop|pool)"\} (\d+)$', text, re.M))
+    return int(got["loop"]), int(got["pool"])
+
+
+_libc = ctypes.CDLL(None, use_errno=True)
+_libc.mmap.restype = ctypes.c_void_p
+_libc.mmap.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int,
+                       ctypes.c_int, ctypes.c_long)
+_libc.munmap.argtypes = (ctypes.c_void_p, ctypes.c_size_t)
+_libc.mincore.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p)
+
+
+def drop_cache(dirs):
+    """Drops the page cache of every shard file; False if some page stayed
+    resident (tmpfs keeps them)."""
+    cold = True
+    for path in (f for d in dirs for f in glob.glob(os.path.join(d, "blobs", "*", "*", "*"))):
+        with open(path, "rb") as f:
+            os.posix_fadvise(f.fileno(), 0, 0, os.POSIX_FADV_DONTNEED)
+            size = os.fstat(f.fileno()).st_size
+            addr = _libc.mmap(None, size, mmap.PROT_READ, mmap.MAP_SHARED, f.fileno(), 0)
+            assert addr not in (None, ctypes.c_void_p(-1).value)
+            vec = (ctypes.c_ubyte * ((size + mmap.PAGESIZE - 1) // mmap.PAGESIZE))()
+            rc = _libc.mincore(addr, size, vec)
+            _libc.munmap(addr, size)
+            cold = cold and rc == 0 and not any(v & 1 for v in vec)
+    return cold
+
+
+@pytest.mark.parametrize("ndrives", [1, 4])  # k = 1 (read_direct), 2+2 (pieces, views)
+def test_reads_on_loop_then_pool(tmp_path, start_server, ndrives):
+    dirs = [str(tmp_path / f"d{i}") for i in range(ndrives)]
+    srv = start_server(tmp_path, *dirs[1:], data_dir=dirs[0])
+    s3 = make_client(srv)
+    s3.create_bucket(Bucket="hot")
+    body = os.urandom(3 * BLOCK + 5000)
+    s3.put_object(Bucket="hot", Key="o", Body=body)
+    # just written: in the page cache, every read on the loop
+    loop0, pool0 = reads(srv)
+    assert s3.get_object(Bucket="hot", Key="o")["Body"].read() == body
+    r = s3.get_object(Bucket="hot", Key="o", Range="bytes=%d-%d" % (BLOCK - 7, BLOCK + 9))
+    assert r["Body"].read() == body[BLOCK - 7:BLOCK + 10]
+    loop1, pool1 = reads(srv)
+    assert (loop1 - loop0, pool1 - pool0) == (4 + 1, 0)
+    if not drop_cache(dirs):
+        pytest.skip("page cache not droppable here (tmpfs?)")
+    # cold: the first read goes to the pool, the bytes are the same
+    assert s3.get_object(Bucket="hot", Key="o")["Body"].read() == body
+    loop2, pool2 = reads(srv)
+    assert pool2 - pool1 >= 1 and (loop2 - loop1) + (pool2 - pool1) == 4
+    # a damaged data piece in the cache is not sent from the loop: the pool
+    # read finds it, rebuilds (2+2) or answers 500 (k = 1, nothing to rebuild)
+    shard0 = [f for d in dirs for f in glob.glob(os.path.join(d, "blobs", "*", "*", "*.0"))]
+    assert len(shard0) == 1
+    with open(shard0[0], "r+b") as f:
+        f.seek(5000)
+        b = f.read(64)
+        f.seek(5000)
+        f.write(bytes(x ^ 0xFF for x in b))
+    if ndrives == 4:
+        r = s3.get_object(Bucket="hot", Key="o", Range="bytes=0-99")
+        assert r["Body"].read() == body[:100]
+    else:
+        with pytest.raises(ClientError) as e:
+            s3.get_object(Bucket="hot", Key="o", Range="bytes=0-99")
+        assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 500
+    loop3, pool3 = reads(srv)
+    assert loop3 == loop2 and pool3 > pool2  # (the client may retry a 500)
