@@ -49,13 +49,15 @@ struct fetch_batch {
 	int order[DATA_MAX_SHARDS], n_order, next;
 	size_t rec_cap;
 	int64_t hedge_at;
+	/* a job of this batch finished: its reader's alone, so a finish wakes
+	 * one thread, not every reader waiting on any batch */
+	pthread_cond_t fin;
 	struct fetch_job job[DATA_MAX_SHARDS];
 };
 
 struct data_fetch {
 	pthread_mutex_t mu;
 	pthread_cond_t work; /* a job was queued, or stop */
-	pthread_cond_t fin;  /* a job finished */
 	struct fetch_job *head, *tail;
 	int stop;
 	int n_threads;
@@ -108,6 +110,7 @@ static void batch_unref(struct data_fetch *f, struct fetch_batch *bt)
 		return;
 	for (int i = 0; i < DATA_MAX_SHARDS; i++)
 		rec_buf_put(bt->s, bt->job[i].mem, bt->rec_cap);
+	pthread_cond_destroy(&bt->fin);
 	free(bt);
 	(void)f;
 }
@@ -199,7 +202,7 @@ static void *fetch_main(void *arg)
 		j->rc = rc;
 		j->done = 1;
 		j->bt->done |= 1u << j->shard;
-		pthread_cond_broadcast(&f->fin);
+		pthread_cond_signal(&j->bt->fin);
 		batch_unref(f, j->bt);
 	}
 	pthread_mutex_unlock(&f->mu);
@@ -214,7 +217,6 @@ int fetch_start(struct data_store *s)
 		return CN_ENOMEM;
 	pthread_mutex_init(&f->mu, NULL);
 	pthread_cond_init(&f->work, NULL);
-	pthread_cond_init(&f->fin, NULL);
 	s->fetch = f;
 	for (int i = 0; i < FETCH_THREADS; i++) {
 		if (pthread_create(&f->th[i], NULL, fetch_main, s) != 0)
@@ -238,7 +240,6 @@ void data_store_remote_stop(struct data_store *s)
 		pthread_join(f->th[i], NULL);
 	pthread_mutex_destroy(&f->mu);
 	pthread_cond_destroy(&f->work);
-	pthread_cond_destroy(&f->fin);
 	free(f);
 	s->fetch = NULL;
 	memset(&s->remote, 0, sizeof(s->remote));
@@ -282,6 +283,10 @@ int fetch_begin(struct data_store *s, const struct blob_layout *l, uint64_t b, c
 		return CN_EDRIVE;
 	if (!(bt = calloc(1, sizeof(*bt))))
 		return CN_ENOMEM;
+	if (pthread_cond_init(&bt->fin, NULL) != 0) {
+		free(bt);
+		return CN_ENOMEM;
+	}
 	bt->s = s;
 	bt->l = *l;
 	bt->b = b;
@@ -337,7 +342,7 @@ int fetch_finish(struct fetch_batch *bt, int need, uint32_t *hdr_len, uint8_t **
 		}
 		struct timespec ts = {.tv_sec = bt->hedge_at / 1000000000LL,
 				      .tv_nsec = bt->hedge_at % 1000000000LL};
-		pthread_cond_timedwait(&f->fin, &f->mu, &ts);
+		pthread_cond_timedwait(&bt->fin, &f->mu, &ts);
 	}
 	for (int i = 0; i < bt->next; i++) {
 		struct fetch_job *j = &bt->job[order[i]];
