@@ -102,7 +102,9 @@ static int nowait_refused(int err)
 /* RESOLVE_CACHED fails with EAGAIN where the lookup would need the disk
  * (a dentry or inode not in memory). O_NOATIME because an atime update
  * dirties the inode, which can wait on the journal; a file this process
- * does not own refuses it (EPERM), and is opened without. */
+ * does not own refuses it (EPERM), and is opened without. EPERM again is
+ * no file's answer (that is EACCES) but a seccomp filter's that does not
+ * know openat2: unsupported. */
 static int px_open_cached(void *ctx, const char *path, int flags)
 {
 	struct open_how how = {.flags = (uint64_t)(flags | O_CLOEXEC | O_NOATIME),
@@ -116,6 +118,8 @@ static int px_open_cached(void *ctx, const char *path, int flags)
 	if (fd < 0 && errno == EPERM) {
 		how.flags &= ~(uint64_t)O_NOATIME;
 		fd = syscall(SYS_openat2, AT_FDCWD, path, &how, sizeof(how));
+		if (fd < 0 && errno == EPERM)
+			errno = ENOSYS;
 	}
 	return fd < 0 ? nowait_refused(-errno) : (int)fd;
 }
