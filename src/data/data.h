@@ -389,6 +389,13 @@ void data_store_remote_stop(struct data_store *s);
 ssize_t data_shard_pread(struct data_store *s, const uint8_t drive_id[DATA_ID_LEN],
 			 const uint8_t blob_id[DATA_ID_LEN], int shard, void *buf, size_t len,
 			 uint64_t off);
+/* The same for an event loop: only from the kernel's caches (data_io
+ * open_cached and pread_nowait), recording nothing. CN_EWOULDBLOCK for
+ * anything else (not cached, missing, a fault): then data_shard_pread on a
+ * thread. */
+ssize_t data_shard_pread_cached(struct data_store *s, const uint8_t drive_id[DATA_ID_LEN],
+				const uint8_t blob_id[DATA_ID_LEN], int shard, void *buf,
+				size_t len, uint64_t off);
 /* This store's drive ids (up to max); returns how many. Any thread. */
 int data_store_drive_ids(struct data_store *s, uint8_t (*ids)[DATA_ID_LEN], int max);
 /* Offline tools (`cairn restore`): reads dir's drive marker and locks it as

@@ -1444,6 +1444,27 @@ ssize_t data_shard_pread(struct data_store *s, const uint8_t drive_id[DATA_ID_LE
 	return n;
 }
 
+ssize_t data_shard_pread_cached(struct data_store *s, const uint8_t drive_id[DATA_ID_LEN],
+				const uint8_t blob_id[DATA_ID_LEN], int shard, void *buf,
+				size_t len, uint64_t off)
+{
+	char path[DATA_PATH_MAX];
+	int d = store_drive_index(s, drive_id), fd;
+	ssize_t n;
+
+	if (shard < 0 || shard >= DATA_MAX_SHARDS || off > INT64_MAX)
+		return CN_EINVAL;
+	if (!s->io->open_cached || !store_drive_online(s, d) ||
+	    store_shard_path(s, d, blob_id, shard, path, sizeof(path)) != 0)
+		return CN_EWOULDBLOCK;
+	fd = s->io->open_cached(s->io->ctx, path, O_RDONLY);
+	if (fd < 0)
+		return CN_EWOULDBLOCK;
+	n = dio_read_cached(s->io, fd, buf, len, (off_t)off);
+	s->io->close(s->io->ctx, fd);
+	return n < 0 ? CN_EWOULDBLOCK : n;
+}
+
 int data_drive_claim(const char *dir, uint8_t dep[DATA_ID_LEN], uint8_t id[DATA_ID_LEN],
 		     int *lock_fd)
 {

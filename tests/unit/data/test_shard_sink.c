@@ -53,7 +53,7 @@ struct net {
 	long put_after; /* fail_put: records accepted before the failure */
 	/* accounting */
 	int opened, freed;
-	long preads;
+	long preads, cached_preads;
 	int record;
 	struct rlog log[DATA_MAX_SHARDS];
 };
@@ -90,6 +90,12 @@ static ssize_t r_pread(void *ctx, const uint8_t drive_id[DATA_ID_LEN],
 	if (!o)
 		return CN_EDRIVE;
 	n->preads++;
+	/* as s3/internal.c serves it: from the caches, else from the disk */
+	ssize_t got = data_shard_pread_cached(o->s, drive_id, blob_id, shard, buf, len, off);
+	if (got != CN_EWOULDBLOCK) {
+		n->cached_preads++;
+		return got;
+	}
 	return data_shard_pread(o->s, drive_id, blob_id, shard, buf, len, off);
 }
 
@@ -501,8 +507,10 @@ static void test_remote_roundtrip(void **state)
 			/* read back on A (remote shards through pread) ... */
 			check_read(&n, 0, &l, data, &bad);
 			assert_int_equal(bad, 0);
-			if (len)
-				assert_true(n.preads > pr0); /* data came from remote */
+			if (len) {
+				assert_true(n.preads > pr0);	  /* data came from remote */
+				assert_true(n.cached_preads > 0); /* just written: cached */
+			}
 			check_fresh_reads(&n, &l, data);
 			/* ... and on C, which holds a shard or none */
 			check_read(&n, 2, &l, data, &bad);
@@ -1126,6 +1134,13 @@ static void test_sink_open_checks(void **state)
 	assert_int_equal(data_shard_pread(B, n.id[1], l.id, 0, buf, sizeof(buf), 0), CN_ENOTFOUND);
 	assert_int_equal(data_shard_pread(B, nobody, l.id, 0, buf, sizeof(buf), 0), CN_EDRIVE);
 	assert_int_equal(data_shard_pread(B, n.id[1], l.id, -1, buf, sizeof(buf), 0), CN_EINVAL);
+	/* the no-wait one leaves all that to the thread */
+	assert_int_equal(data_shard_pread_cached(B, n.id[1], l.id, 0, buf, sizeof(buf), 0),
+			 CN_EWOULDBLOCK);
+	assert_int_equal(data_shard_pread_cached(B, nobody, l.id, 0, buf, sizeof(buf), 0),
+			 CN_EWOULDBLOCK);
+	assert_int_equal(data_shard_pread_cached(B, n.id[1], l.id, -1, buf, sizeof(buf), 0),
+			 CN_EINVAL);
 	net_close(&n);
 }
 
