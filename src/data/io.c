@@ -176,13 +176,17 @@ int dio_write_all(const struct data_io *io, int fd, const void *buf, size_t len,
 	return 0;
 }
 
-ssize_t dio_read_full(const struct data_io *io, int fd, void *buf, size_t len, off_t off)
+/* Reads until len, end of file or an error, through rd (pread or
+ * pread_nowait): the one loop both helpers share. */
+static ssize_t read_loop(const struct data_io *io,
+			 ssize_t (*rd)(void *ctx, int fd, void *buf, size_t len, off_t off), int fd,
+			 void *buf, size_t len, off_t off)
 {
 	uint8_t *p = buf;
 	size_t got = 0;
 
 	while (got < len) {
-		ssize_t n = io->pread(io->ctx, fd, p + got, len - got, off + (off_t)got);
+		ssize_t n = rd(io->ctx, fd, p + got, len - got, off + (off_t)got);
 		if (n < 0) {
 			if (n == -EINTR)
 				continue;
@@ -195,25 +199,16 @@ ssize_t dio_read_full(const struct data_io *io, int fd, void *buf, size_t len, o
 	return (ssize_t)got;
 }
 
+ssize_t dio_read_full(const struct data_io *io, int fd, void *buf, size_t len, off_t off)
+{
+	return read_loop(io, io->pread, fd, buf, len, off);
+}
+
 ssize_t dio_read_cached(const struct data_io *io, int fd, void *buf, size_t len, off_t off)
 {
-	uint8_t *p = buf;
-	size_t got = 0;
-
 	if (!io->pread_nowait)
 		return -EOPNOTSUPP;
-	while (got < len) {
-		ssize_t n = io->pread_nowait(io->ctx, fd, p + got, len - got, off + (off_t)got);
-		if (n < 0) {
-			if (n == -EINTR)
-				continue;
-			return n;
-		}
-		if (n == 0)
-			break;
-		got += (size_t)n;
-	}
-	return (ssize_t)got;
+	return read_loop(io, io->pread_nowait, fd, buf, len, off);
 }
 
 int dio_fsync_dir(const struct data_io *io, const char *path)
