@@ -92,6 +92,22 @@ int rpc_call(struct rpc_client *c, const char *addr, const char *method, const c
  * no copy through a response buffer. */
 int rpc_call_into(struct rpc_client *c, const char *addr, const char *method, const char *target,
 		  void *dst, size_t cap, unsigned timeout_ms, struct rpc_resp *resp);
+/* rpc_call_into in two halves, for a caller with other work while the
+ * request travels. rpc_start_into sends the GET (connecting, if no pooled
+ * connection is idle, within connect_ms; CN_ETIMEOUT past it); rpc_wait
+ * returns 0 once the reply has begun to arrive (or the connection closed),
+ * CN_ETIMEOUT if nothing came within wait_ms (the call stays open: wait
+ * again or free it); rpc_finish receives the reply into dst as
+ * rpc_call_into does (0 or the same errors), resending once on a fresh
+ * connection if a kept-alive one had been closed. timeout_ms bounds the
+ * whole call. rpc_call_free ends the call, closing its connection if the
+ * reply was not received. One thread at a time per call; blocking. */
+struct rpc_call;
+int rpc_start_into(struct rpc_client *c, const char *addr, const char *target, void *dst,
+		   size_t cap, unsigned connect_ms, unsigned timeout_ms, struct rpc_call **out);
+int rpc_wait(struct rpc_call *k, unsigned wait_ms);
+int rpc_finish(struct rpc_call *k, struct rpc_resp *resp);
+void rpc_call_free(struct rpc_call *k);
 /* A non-blocking TCP connection to addr (TCP_NODELAY), established before
  * deadline_ns (monotonic). 0, CN_ETIMEOUT or -errno. Any thread. */
 int cluster_dial(const char *addr, int64_t deadline_ns, int *out);
@@ -283,6 +299,13 @@ void cluster_remote_free(struct cluster_remote *r);
 /* struct data_remote's pread (see data/data.h). Blocking; any thread. */
 ssize_t cluster_remote_pread(void *ctx, const uint8_t drive_id[16], const uint8_t blob_id[16],
 			     int shard, void *buf, size_t len, uint64_t off);
+/* struct data_remote's rstart, rfinish and rfree: pread split around the
+ * network round trip (rpc_start_into). Blocking; any thread. */
+int cluster_remote_rstart(void *ctx, const uint8_t drive_id[16], const uint8_t blob_id[16],
+			  int shard, void *buf, size_t len, uint64_t off, unsigned wait_ms,
+			  void **h);
+ssize_t cluster_remote_rfinish(void *h, unsigned wait_ms);
+void cluster_remote_rfree(void *h);
 /* The cluster r serves. Any thread. */
 struct cluster *cluster_remote_cluster(struct cluster_remote *r);
 /* Internal address of the node that has drive id (from the cluster map,

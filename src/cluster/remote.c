@@ -236,33 +236,89 @@ void cluster_remote_mark_bad(struct cluster_remote *r, const char *addr)
 		 (long long)(BAD_COOLDOWN_NS / 1000000000));
 }
 
-ssize_t cluster_remote_pread(void *ctx, const uint8_t drive_id[DATA_ID_LEN],
-			     const uint8_t blob_id[DATA_ID_LEN], int shard, void *buf, size_t len,
-			     uint64_t off)
+/* The internal request for len bytes at off of a shard: its node's address
+ * into addr and the target. 0 or CN_EDRIVE (no node known to have it). */
+static int shard_request(struct cluster_remote *r, const uint8_t drive_id[DATA_ID_LEN],
+			 const uint8_t blob_id[DATA_ID_LEN], int shard, size_t len, uint64_t off,
+			 char *addr, char *target, size_t tcap)
 {
-	struct cluster_remote *r = ctx;
-	char addr[CLUSTER_ADDR_MAX + 1], target[256], dhex[2 * DATA_ID_LEN + 1],
-		bhex[2 * DATA_ID_LEN + 1];
-	struct rpc_resp resp;
-	ssize_t got;
-	int rc;
+	char dhex[2 * DATA_ID_LEN + 1], bhex[2 * DATA_ID_LEN + 1];
 
 	if (drive_address(r, drive_id, addr))
 		return CN_EDRIVE;
 	cn_hex(drive_id, DATA_ID_LEN, dhex);
 	cn_hex(blob_id, DATA_ID_LEN, bhex);
-	snprintf(target, sizeof(target),
+	snprintf(target, tcap,
 		 "/_cairn/internal/shard?blob=%s&drive=%s&len=%zu&off=%" PRIu64 "&shard=%d", bhex,
 		 dhex, len, off, shard);
+	return 0;
+}
+
+/* What pread returns for the outcome rc, resp of a shard request. */
+static ssize_t shard_result(int rc, struct rpc_resp *resp)
+{
+	ssize_t got;
+
+	if (rc)
+		return CN_EDRIVE; /* unreachable, or more than asked for */
+	if (resp->status == 200)
+		got = (ssize_t)resp->len;
+	else
+		got = resp->status == 404 ? CN_ENOTFOUND : CN_EDRIVE;
+	rpc_resp_release(resp);
+	return got;
+}
+
+ssize_t cluster_remote_pread(void *ctx, const uint8_t drive_id[DATA_ID_LEN],
+			     const uint8_t blob_id[DATA_ID_LEN], int shard, void *buf, size_t len,
+			     uint64_t off)
+{
+	struct cluster_remote *r = ctx;
+	char addr[CLUSTER_ADDR_MAX + 1], target[256];
+	struct rpc_resp resp;
+	int rc;
+
+	if (shard_request(r, drive_id, blob_id, shard, len, off, addr, target, sizeof(target)))
+		return CN_EDRIVE;
 	/* straight into buf: a piece is read once, not copied from a response */
 	rc = rpc_call_into(cluster_rpc(r->c), addr, "GET", target, buf, len, REMOTE_TIMEOUT_MS,
 			   &resp);
+	return shard_result(rc, &resp);
+}
+
+int cluster_remote_rstart(void *ctx, const uint8_t drive_id[DATA_ID_LEN],
+			  const uint8_t blob_id[DATA_ID_LEN], int shard, void *buf, size_t len,
+			  uint64_t off, unsigned wait_ms, void **h)
+{
+	struct cluster_remote *r = ctx;
+	char addr[CLUSTER_ADDR_MAX + 1], target[256];
+	struct rpc_call *k;
+	int rc;
+
+	*h = NULL;
+	if (shard_request(r, drive_id, blob_id, shard, len, off, addr, target, sizeof(target)))
+		return CN_EDRIVE;
+	rc = rpc_start_into(cluster_rpc(r->c), addr, target, buf, len, wait_ms, REMOTE_TIMEOUT_MS,
+			    &k);
 	if (rc)
-		return CN_EDRIVE; /* unreachable, or more than asked for */
-	if (resp.status == 200)
-		got = (ssize_t)resp.len;
-	else
-		got = resp.status == 404 ? CN_ENOTFOUND : CN_EDRIVE;
-	rpc_resp_release(&resp);
-	return got;
+		return rc == CN_ETIMEOUT ? CN_ETIMEOUT : CN_EDRIVE;
+	*h = k;
+	return 0;
+}
+
+ssize_t cluster_remote_rfinish(void *h, unsigned wait_ms)
+{
+	struct rpc_resp resp;
+	int rc = rpc_wait(h, wait_ms);
+
+	if (rc == CN_ETIMEOUT)
+		return CN_ETIMEOUT;
+	if (rc)
+		return CN_EDRIVE;
+	return shard_result(rpc_finish(h, &resp), &resp);
+}
+
+void cluster_remote_rfree(void *h)
+{
+	rpc_call_free(h);
 }

@@ -472,21 +472,21 @@ static void pool_put(struct rpc_client *c, const char *addr, int fd)
 	pthread_mutex_unlock(&c->mu);
 }
 
-static int call_once(struct rpc_client *c, const char *addr, const char *method, const char *target,
-		     const void *body, size_t len, int body_fd, void *dst, size_t cap,
-		     int64_t deadline, int reuse, struct rpc_resp *resp, int *fresh_failed_early)
+/* Connects (or takes a pooled connection when reuse) and sends one signed
+ * request: *fd and *reused on success. */
+static int call_send(struct rpc_client *c, const char *addr, const char *method, const char *target,
+		     const void *body, size_t len, int64_t connect_deadline, int64_t deadline,
+		     int reuse, int *fd_out, int *reused)
 {
 	uint8_t sha[32];
 	char mac[65];
 	int64_t date = cn_now_ns() / 1000000000LL;
 	struct cn_buf req;
-	struct parse ps;
-	size_t got = 0;
-	int fd = reuse ? pool_take(c, addr) : -1, reused = fd >= 0, rc;
+	int fd = reuse ? pool_take(c, addr) : -1, rc;
 
-	*fresh_failed_early = 0;
+	*reused = fd >= 0;
 	if (fd < 0) {
-		rc = cluster_connect(c->tls, addr, deadline, &fd);
+		rc = cluster_connect(c->tls, addr, connect_deadline, &fd);
 		if (rc)
 			return rc;
 	}
@@ -503,6 +503,25 @@ static int call_once(struct rpc_client *c, const char *addr, const char *method,
 		cn_buf_put(&req, body, len);
 	rc = req.err ? req.err : send_all(fd, req.s, req.len, deadline);
 	cn_buf_release(&req);
+	if (rc)
+		goto out_close;
+	*fd_out = fd;
+	return 0;
+out_close:
+	close(fd);
+	return rc;
+}
+
+/* Receives the response to a request sent on fd and gives fd back to the
+ * pool (kept alive) or closes it. *stale: it failed before any response
+ * byte on a reused connection. */
+static int call_recv(struct rpc_client *c, const char *addr, int fd, int reused, int body_fd,
+		     void *dst, size_t cap, int64_t deadline, struct rpc_resp *resp, int *stale)
+{
+	struct parse ps;
+	size_t got = 0;
+	int rc;
+
 	memset(&ps, 0, sizeof(ps));
 	ps.resp = resp;
 	ps.body_fd = body_fd;
@@ -510,12 +529,12 @@ static int call_once(struct rpc_client *c, const char *addr, const char *method,
 	ps.cap = cap;
 	cn_buf_init(&ps.body);
 	memset(resp, 0, sizeof(*resp));
-	if (!rc)
-		rc = read_response(fd, &ps, deadline, &got);
+	rc = read_response(fd, &ps, deadline, &got);
 	if (rc) {
 		cn_buf_release(&ps.body);
-		*fresh_failed_early = reused && got == 0;
-		goto out_close;
+		*stale = reused && got == 0;
+		close(fd);
+		return rc;
 	}
 	resp->body = ps.body.s ? ps.body.s : NULL;
 	if (body_fd < 0 && !ps.dst)
@@ -525,9 +544,22 @@ static int call_once(struct rpc_client *c, const char *addr, const char *method,
 	else
 		close(fd);
 	return 0;
-out_close:
-	close(fd);
-	return rc;
+}
+
+static int call_once(struct rpc_client *c, const char *addr, const char *method, const char *target,
+		     const void *body, size_t len, int body_fd, void *dst, size_t cap,
+		     int64_t deadline, int reuse, struct rpc_resp *resp, int *fresh_failed_early)
+{
+	int fd, reused, rc;
+
+	*fresh_failed_early = 0;
+	rc = call_send(c, addr, method, target, body, len, deadline, deadline, reuse, &fd, &reused);
+	if (rc) {
+		*fresh_failed_early = reused; /* nothing came back on it */
+		return rc;
+	}
+	return call_recv(c, addr, fd, reused, body_fd, dst, cap, deadline, resp,
+			 fresh_failed_early);
 }
 
 static int call(struct rpc_client *c, const char *addr, const char *method, const char *target,
@@ -559,6 +591,89 @@ int rpc_call_into(struct rpc_client *c, const char *addr, const char *method, co
 		  void *dst, size_t cap, unsigned timeout_ms, struct rpc_resp *resp)
 {
 	return call(c, addr, method, target, NULL, 0, -1, dst, cap, timeout_ms, 1, resp);
+}
+
+struct rpc_call {
+	struct rpc_client *c;
+	char addr[CLUSTER_ADDR_MAX + 1];
+	char *target;
+	void *dst;
+	size_t cap;
+	int fd, reused;
+	int64_t deadline;
+};
+
+int rpc_start_into(struct rpc_client *c, const char *addr, const char *target, void *dst,
+		   size_t cap, unsigned connect_ms, unsigned timeout_ms, struct rpc_call **out)
+{
+	int64_t now = cn_mono_ns();
+	struct rpc_call *k;
+	int rc;
+
+	*out = NULL;
+	if (strlen(addr) > CLUSTER_ADDR_MAX)
+		return CN_EINVAL;
+	if (!(k = calloc(1, sizeof(*k))) || !(k->target = strdup(target))) {
+		free(k);
+		return CN_ENOMEM;
+	}
+	k->c = c;
+	strcpy(k->addr, addr);
+	k->dst = dst;
+	k->cap = cap;
+	k->deadline = now + (int64_t)timeout_ms * 1000000;
+	rc = call_send(c, addr, "GET", target, NULL, 0, now + (int64_t)connect_ms * 1000000,
+		       k->deadline, 1, &k->fd, &k->reused);
+	if (rc && k->reused) /* a pooled connection its server had closed */
+		rc = call_send(c, addr, "GET", target, NULL, 0, now + (int64_t)connect_ms * 1000000,
+			       k->deadline, 0, &k->fd, &k->reused);
+	if (rc) {
+		free(k->target);
+		free(k);
+		return rc;
+	}
+	*out = k;
+	return 0;
+}
+
+int rpc_wait(struct rpc_call *k, unsigned wait_ms)
+{
+	struct pollfd pf = {.fd = k->fd, .events = POLLIN};
+	int64_t until = cn_mono_ns() + (int64_t)wait_ms * 1000000;
+
+	if (until > k->deadline)
+		until = k->deadline;
+	for (;;) {
+		int r = poll(&pf, 1, (int)deadline_left(until));
+		if (r > 0)
+			return 0;
+		if (r == 0)
+			return CN_ETIMEOUT;
+		if (errno != EINTR)
+			return -errno;
+	}
+}
+
+int rpc_finish(struct rpc_call *k, struct rpc_resp *resp)
+{
+	int stale, rc, fd = k->fd;
+
+	k->fd = -1; /* call_recv pools or closes it */
+	rc = call_recv(k->c, k->addr, fd, k->reused, -1, k->dst, k->cap, k->deadline, resp, &stale);
+	if (rc && stale) /* idempotent: resent once on a fresh connection */
+		rc = call_once(k->c, k->addr, "GET", k->target, NULL, 0, -1, k->dst, k->cap,
+			       k->deadline, 0, resp, &stale);
+	return rc;
+}
+
+void rpc_call_free(struct rpc_call *k)
+{
+	if (!k)
+		return;
+	if (k->fd >= 0)
+		close(k->fd); /* a reply may still come: never reused */
+	free(k->target);
+	free(k);
 }
 
 const char *rpc_resp_header(const struct rpc_resp *r, const char *name)
