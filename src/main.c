@@ -1016,6 +1016,9 @@ static int cmd_server(int argc, char **argv)
 						 .wseal = cluster_shard_wseal,
 						 .wwait = cluster_shard_wwait,
 						 .wfree = cluster_shard_wfree,
+						 .rstart = cluster_remote_rstart,
+						 .rfinish = cluster_remote_rfinish,
+						 .rfree = cluster_remote_rfree,
 						 .ctx = remote};
 			struct data_placer dp = {.place = cluster_placer_place, .ctx = placer};
 			cluster_remote_set_meta(remote, meta);

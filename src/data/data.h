@@ -335,6 +335,19 @@ struct data_remote {
 	int (*wseal)(void *h, const void *hdr, size_t hdr_len);
 	int (*wwait)(void *h);
 	void (*wfree)(void *h);
+	/* pread split around the round trip, for a reader with its own pieces
+	 * to read meanwhile (optional: NULL, every remote piece goes through
+	 * the fetch threads). rstart sends the request for len bytes at off
+	 * into buf and returns (*h: the request in flight) or fails: CN_EDRIVE,
+	 * or CN_ETIMEOUT when even connecting takes longer than wait_ms.
+	 * rfinish waits up to wait_ms for the reply to begin (CN_ETIMEOUT if it
+	 * has not: the node is slow) and then returns what pread would. rfree
+	 * ends the request, abandoning it if unfinished; always called. */
+	int (*rstart)(void *ctx, const uint8_t drive_id[DATA_ID_LEN],
+		      const uint8_t blob_id[DATA_ID_LEN], int shard, void *buf, size_t len,
+		      uint64_t off, unsigned wait_ms, void **h);
+	ssize_t (*rfinish)(void *h, unsigned wait_ms);
+	void (*rfree)(void *h);
 	void *ctx;
 };
 

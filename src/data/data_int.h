@@ -233,6 +233,22 @@ int fetch_begin(struct data_store *s, const struct blob_layout *l, uint64_t b, c
 int fetch_finish(struct fetch_batch *bt, int need, uint32_t *hdr_len, uint8_t **mem, uint8_t **rec,
 		 unsigned *good, unsigned *failed, unsigned *slow);
 
+/* One remote piece read by the reader's own thread (data_remote rstart and
+ * rfinish), when it needs exactly one: fetch_inline_start sends the request
+ * for shard's piece of block b into mem (a fetch_rec_cap buffer) and
+ * returns, the reader reads its own pieces, then fetch_inline_finish waits
+ * for the reply (up to the hedge interval for it to begin), checks it as a
+ * fetch does and ends the request. This saves the two thread crossings of
+ * a fetch. Start: CN_EAGAIN when the remote has no rstart or the piece
+ * needs two round trips (header length unknown past block 0): use
+ * fetch_begin; other errors as finish's. Finish: 0 with *rec (where the
+ * record is in mem) and *hdr_len set, CN_ETIMEOUT (slow: hedge through
+ * fetch_begin), or another error (the shard failed). Blocking. */
+int fetch_inline_start(struct data_store *s, const struct blob_layout *l, uint64_t b, int shard,
+		       uint32_t hdr_len, uint8_t *mem, void **h);
+int fetch_inline_finish(struct data_store *s, const struct blob_layout *l, uint64_t b, int shard,
+			uint8_t *mem, void *h, uint32_t *hdr_len, uint8_t **rec);
+
 /* --- erasure coding (ec.c) --- */
 struct data_ec {
 	int k, m;

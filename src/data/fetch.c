@@ -132,53 +132,97 @@ static int fetch_local(struct data_store *s, const struct blob_layout *l, uint64
 	return rc;
 }
 
+/* What a read of shard's piece of block b from another node asks for: the
+ * header with it while the header's length is unknown and b is 0 (one round
+ * trip: the record follows a header of at most SHARD_HDR_MAX bytes, and a
+ * fetch_rec_cap buffer has room for both), else the record alone. */
+static void remote_req(const struct blob_layout *l, uint64_t b, uint32_t hdr_len, size_t *len,
+		       uint64_t *off)
+{
+	uint32_t ck = layout_ck_len(l), p = layout_piece_len(l, b);
+
+	*len = hdr_len ? ck + p : SHARD_HDR_MAX + ck + p;
+	*off = hdr_len ? layout_piece_off(l, b, hdr_len) : 0;
+}
+
+/* Checks what such a read returned into mem (n bytes, or an error): the
+ * header when it came along, the record's length and checksum. Sets
+ * *hdr_len and *rec (where the record is in mem; it stays there). */
+static int remote_check(const struct blob_layout *l, uint64_t b, int shard, uint8_t *mem, ssize_t n,
+			uint32_t *hdr_len, uint8_t **rec)
+{
+	uint32_t ck = layout_ck_len(l), p = layout_piece_len(l, b);
+
+	if (n < 0)
+		return (int)n;
+	if (!*hdr_len) {
+		struct shard_header h;
+		if (shard_header_decode(mem, (size_t)n, &h) != 0 ||
+		    !shard_header_matches(&h, l, shard) || (size_t)n < h.hdr_len + ck + p)
+			return CN_ECORRUPT;
+		*hdr_len = h.hdr_len;
+		*rec = mem + h.hdr_len;
+	} else {
+		if ((size_t)n != ck + p)
+			return CN_ECORRUPT;
+		*rec = mem;
+	}
+	if (piece_cksum_get(l->cksum, *rec) != piece_cksum(l->cksum, b, shard, *rec + ck, p))
+		return CN_ECORRUPT;
+	return 0;
+}
+
 /* Reads (and checks) one piece of another node's shard into j->rec. */
 static int fetch_one(struct data_store *s, const struct blob_layout *l, uint64_t b,
 		     struct fetch_job *j)
 {
-	uint32_t ck = layout_ck_len(l), p = layout_piece_len(l, b);
+	size_t len;
+	uint64_t off;
 	ssize_t n;
 
 	if (store_drive_index(s, l->drive[j->shard]) >= 0)
 		return fetch_local(s, l, b, j);
 
-	if (!j->hdr_len && b == 0) {
-		/* The header and block 0's record in one round trip: the record
-		 * follows a header of at most SHARD_HDR_MAX bytes, and j->mem has
-		 * room for both (fetch_rec_cap). It stays where it landed. */
+	if (!j->hdr_len && b != 0) {
+		uint8_t hbuf[SHARD_HDR_MAX];
 		struct shard_header h;
-		n = s->remote.pread(s->remote.ctx, l->drive[j->shard], l->id, j->shard, j->mem,
-				    SHARD_HDR_MAX + ck + p, 0);
+		n = s->remote.pread(s->remote.ctx, l->drive[j->shard], l->id, j->shard, hbuf,
+				    sizeof(hbuf), 0);
 		if (n < 0)
 			return (int)n;
-		if (shard_header_decode(j->mem, (size_t)n, &h) != 0 ||
-		    !shard_header_matches(&h, l, j->shard) || (size_t)n < h.hdr_len + ck + p)
+		if (shard_header_decode(hbuf, (size_t)n, &h) != 0 ||
+		    !shard_header_matches(&h, l, j->shard))
 			return CN_ECORRUPT;
 		j->hdr_len = h.hdr_len;
-		j->rec = j->mem + h.hdr_len;
-	} else {
-		if (!j->hdr_len) {
-			uint8_t hbuf[SHARD_HDR_MAX];
-			struct shard_header h;
-			n = s->remote.pread(s->remote.ctx, l->drive[j->shard], l->id, j->shard,
-					    hbuf, sizeof(hbuf), 0);
-			if (n < 0)
-				return (int)n;
-			if (shard_header_decode(hbuf, (size_t)n, &h) != 0 ||
-			    !shard_header_matches(&h, l, j->shard))
-				return CN_ECORRUPT;
-			j->hdr_len = h.hdr_len;
-		}
-		n = s->remote.pread(s->remote.ctx, l->drive[j->shard], l->id, j->shard, j->rec,
-				    ck + p, layout_piece_off(l, b, j->hdr_len));
-		if (n < 0)
-			return (int)n;
-		if ((size_t)n != ck + p)
-			return CN_ECORRUPT;
 	}
-	if (piece_cksum_get(l->cksum, j->rec) != piece_cksum(l->cksum, b, j->shard, j->rec + ck, p))
-		return CN_ECORRUPT;
-	return 0;
+	remote_req(l, b, j->hdr_len, &len, &off);
+	n = s->remote.pread(s->remote.ctx, l->drive[j->shard], l->id, j->shard, j->mem, len, off);
+	return remote_check(l, b, j->shard, j->mem, n, &j->hdr_len, &j->rec);
+}
+
+int fetch_inline_start(struct data_store *s, const struct blob_layout *l, uint64_t b, int shard,
+		       uint32_t hdr_len, uint8_t *mem, void **h)
+{
+	size_t len;
+	uint64_t off;
+
+	*h = NULL;
+	if (!s->remote.rstart || (!hdr_len && b != 0))
+		return CN_EAGAIN;
+	remote_req(l, b, hdr_len, &len, &off);
+	return s->remote.rstart(s->remote.ctx, l->drive[shard], l->id, shard, mem, len, off,
+				FETCH_HEDGE_MS, h);
+}
+
+int fetch_inline_finish(struct data_store *s, const struct blob_layout *l, uint64_t b, int shard,
+			uint8_t *mem, void *h, uint32_t *hdr_len, uint8_t **rec)
+{
+	ssize_t n = s->remote.rfinish(h, FETCH_HEDGE_MS);
+
+	s->remote.rfree(h);
+	if (n == CN_ETIMEOUT)
+		return CN_ETIMEOUT;
+	return remote_check(l, b, shard, mem, n, hdr_len, rec);
 }
 
 static void *fetch_main(void *arg)

@@ -274,41 +274,81 @@ bad:
 	return rc;
 }
 
+/* The order other nodes' pieces are asked in: their data shards first,
+ * then this node's own that are not in skip (parity it did not read), then
+ * other nodes' parity, slow shards last; never a bad one. */
+static int remote_order(struct blob_reader *r, unsigned skip, int *order)
+{
+	int k = r->l.k, n_order = 0;
+
+	for (int pass = 0; pass < 4; pass++)
+		for (int i = 0; i < r->n; i++) {
+			int rem = is_remote(r, i), sl = !!(r->slow & (1u << i));
+			int want = pass == 3   ? sl
+				   : pass == 0 ? rem && i < k && !sl
+				   : pass == 1 ? !rem
+					       : rem && i >= k && !sl;
+			if (want && !r->src[i].bad && !(skip & (1u << i)))
+				order[n_order++] = i;
+		}
+	return n_order;
+}
+
 /* Cluster: this node's own pieces come first, parity included (decoding
  * costs less than moving a piece between nodes: a read, a send, a receive
  * and a checksum), up to k of them. The rest are asked for before those are
- * read, so both travel at once, and the fetch (parallel and hedged,
- * fetch.c) then waits for as many as are still missing: other nodes' data
- * shards first, then their parity, slow shards last. */
+ * read, so both travel at once: one missing piece by this thread itself
+ * (fetch_inline_*), more by the fetch threads (parallel and hedged,
+ * fetch.c), which then wait for as many as are still missing. A piece the
+ * thread asked for itself that fails or is slow goes to the fetch threads'
+ * order like any other. */
 static unsigned gather(struct blob_reader *r, uint64_t b)
 {
-	int k = r->l.k, order[DATA_MAX_SHARDS], n_order = 0, local[DATA_MAX_SHARDS], n_local = 0;
+	int k = r->l.k, order[DATA_MAX_SHARDS], n_order, local[DATA_MAX_SHARDS], n_local = 0;
+	int in = -1, in_rc = 0;
 	uint32_t hdr[DATA_MAX_SHARDS];
 	unsigned present = 0, good, failed, slow, mine = 0;
 	struct fetch_batch *bt = NULL;
+	void *h = NULL;
 
 	for (int i = 0; i < r->n && n_local < k; i++) /* data shards first */
 		if (!is_remote(r, i) && !r->src[i].bad) {
 			local[n_local++] = i;
 			mine |= 1u << i;
 		}
-	for (int pass = 0; pass < 4; pass++)
-		for (int i = 0; i < r->n; i++) {
-			int rem = is_remote(r, i), sl = !!(r->slow & (1u << i));
-			int want = pass == 3   ? sl
-				   : pass == 0 ? rem && i < k && !sl
-				   : pass == 1 ? !rem && !(mine & (1u << i))
-					       : rem && i >= k && !sl;
-			if (want && !r->src[i].bad)
-				order[n_order++] = i;
-		}
+	n_order = remote_order(r, mine, order);
 	for (int i = 0; i < r->n; i++)
 		hdr[i] = r->src[i].hdr_len;
-	if (n_local < k && n_order)
-		fetch_begin(r->s, &r->l, b, order, n_order, k - n_local, hdr, &bt);
+	if (n_local < k && n_order) {
+		if (n_local == k - 1 && is_remote(r, order[0]) &&
+		    (in_rc = fetch_inline_start(r->s, &r->l, b, order[0], hdr[order[0]],
+						r->mem[order[0]], &h)) != CN_EAGAIN)
+			in = order[0];
+		else
+			fetch_begin(r->s, &r->l, b, order, n_order, k - n_local, hdr, &bt);
+	}
 	for (int i = 0; i < n_local; i++) /* this node's pieces, while those travel */
 		if (get_piece(r, local[i], b) == 0)
 			present |= 1u << local[i];
+	if (in >= 0) {
+		unsigned bit = 1u << in;
+		if (in_rc == 0)
+			in_rc = fetch_inline_finish(r->s, &r->l, b, in, r->mem[in], h, &hdr[in],
+						    &r->pc_rec[in]);
+		if (in_rc == 0) {
+			r->pc[in] = r->pc_rec[in] + r->ck;
+			r->src[in].remote = 1;
+			r->src[in].hdr_len = hdr[in];
+			r->slow &= ~bit;
+			present |= bit;
+		} else if (in_rc == CN_ETIMEOUT) {
+			r->slow |= bit;
+		} else {
+			r->src[in].bad = 1;
+			r->bad |= bit;
+		}
+		n_order = remote_order(r, mine | present, order);
+	}
 	if (popcount(present) < k && n_order && !bt)
 		fetch_begin(r->s, &r->l, b, order, n_order, 0, hdr, &bt);
 	if (bt && fetch_finish(bt, k - popcount(present), hdr, r->mem, r->pc_rec, &good, &failed,

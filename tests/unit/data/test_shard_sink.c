@@ -54,6 +54,11 @@ struct net {
 	/* accounting */
 	int opened, freed;
 	long preads, cached_preads;
+	/* split reads (rstart/rfinish): bit g = drive g fails at rstart, never
+	 * answers (rfinish times out), or answers with its last byte flipped */
+	unsigned r_fail, r_stall, r_flip;
+	long rstarts, rtimeouts;
+	int rcalls; /* started and not yet freed */
 	int record;
 	struct rlog log[DATA_MAX_SHARDS];
 };
@@ -97,6 +102,67 @@ static ssize_t r_pread(void *ctx, const uint8_t drive_id[DATA_ID_LEN],
 		return got;
 	}
 	return data_shard_pread(o->s, drive_id, blob_id, shard, buf, len, off);
+}
+
+/* A split read: the request "travels" until rfinish, which serves it. */
+struct rcall {
+	struct net *n;
+	uint8_t drive[DATA_ID_LEN], blob[DATA_ID_LEN];
+	int shard, g;
+	void *buf;
+	size_t len;
+	uint64_t off;
+};
+
+static int r_rstart(void *ctx, const uint8_t drive_id[DATA_ID_LEN],
+		    const uint8_t blob_id[DATA_ID_LEN], int shard, void *buf, size_t len,
+		    uint64_t off, unsigned wait_ms, void **h)
+{
+	struct net *n = ctx;
+	struct rcall *c;
+	int g = -1;
+
+	*h = NULL;
+	assert_true(wait_ms > 0);
+	if (!owner(n, drive_id, &g) || (n->r_fail & (1u << g)))
+		return CN_EDRIVE;
+	assert_non_null(c = calloc(1, sizeof(*c)));
+	c->n = n;
+	memcpy(c->drive, drive_id, DATA_ID_LEN);
+	memcpy(c->blob, blob_id, DATA_ID_LEN);
+	c->shard = shard;
+	c->g = g;
+	c->buf = buf;
+	c->len = len;
+	c->off = off;
+	n->rstarts++;
+	n->rcalls++;
+	*h = c;
+	return 0;
+}
+
+static ssize_t r_rfinish(void *h, unsigned wait_ms)
+{
+	struct rcall *c = h;
+	struct net *n = c->n;
+	ssize_t got;
+
+	assert_true(wait_ms > 0);
+	if (n->r_stall & (1u << c->g)) {
+		n->rtimeouts++;
+		return CN_ETIMEOUT;
+	}
+	got = r_pread(n, c->drive, c->blob, c->shard, c->buf, c->len, c->off);
+	if (got > 0 && (n->r_flip & (1u << c->g)))
+		((uint8_t *)c->buf)[got - 1] ^= 0x40;
+	return got;
+}
+
+static void r_rfree(void *h)
+{
+	struct rcall *c = h;
+	c->n->rcalls--;
+	free(c);
 }
 
 static int r_wopen(void *ctx, const uint8_t drive_id[DATA_ID_LEN], const struct blob_layout *l,
@@ -207,7 +273,16 @@ static int r_place(void *ctx, const uint8_t blob_id[DATA_ID_LEN], uint8_t *k, ui
 static void net_open_io(struct net *n, uint32_t bs, enum data_cksum ck, const struct data_io *io0)
 {
 	static const int sizes[NNODES] = {1, 2, 1};
-	struct data_remote r = {r_pread, r_wopen, r_wput, r_wseal, r_wwait, r_wfree, n};
+	struct data_remote r = {.pread = r_pread,
+				.wopen = r_wopen,
+				.wput = r_wput,
+				.wseal = r_wseal,
+				.wwait = r_wwait,
+				.wfree = r_wfree,
+				.rstart = r_rstart,
+				.rfinish = r_rfinish,
+				.rfree = r_rfree,
+				.ctx = n};
 	struct data_placer p = {r_place, n};
 	int g = 0;
 
@@ -252,6 +327,7 @@ static void log_clear(struct net *n)
 static void net_close(struct net *n)
 {
 	assert_int_equal(n->opened, n->freed); /* every stream freed once */
+	assert_int_equal(n->rcalls, 0);	       /* every split read too */
 	log_clear(n);
 	for (int i = 0; i < NNODES; i++) {
 		data_store_close(n->node[i].s);
@@ -454,6 +530,7 @@ struct rt_case {
 	int g[DATA_MAX_SHARDS];
 	size_t sizes[8];
 	int nsizes;
+	int one_remote; /* A needs one remote piece per block: read by the reader itself */
 };
 
 static void test_remote_roundtrip(void **state)
@@ -462,7 +539,7 @@ static void test_remote_roundtrip(void **state)
 	const size_t MiB = 1u << 20;
 	const struct rt_case cases[] = {
 		/* default block size, A holds shard 0 */
-		{0, DATA_CK_CRC32C, 2, 1, {0, 1, 3}, {1, MiB - 1, MiB, 3 * MiB + 17}, 4},
+		{0, DATA_CK_CRC32C, 2, 1, {0, 1, 3}, {1, MiB - 1, MiB, 3 * MiB + 17}, 4, 1},
 		/* many small blocks, A's shard in the middle, 2+2 */
 		{4096,
 		 DATA_CK_CRC32C,
@@ -470,12 +547,13 @@ static void test_remote_roundtrip(void **state)
 		 2,
 		 {2, 0, 3, 1},
 		 {1, 4095, 4096, 4097, 3 * 4096 + 17, 100000, MiB + 17},
-		 7},
+		 7,
+		 1},
 		/* 8-byte checksums, a block size k does not divide, A last */
-		{4096, DATA_CK_XXH3, 3, 1, {3, 1, 2, 0}, {1, 5000, 3 * 4096 + 17, 250001}, 4},
+		{4096, DATA_CK_XXH3, 3, 1, {3, 1, 2, 0}, {1, 5000, 3 * 4096 + 17, 250001}, 4, 0},
 		/* no shard on the writer's node: everything goes out (and a
 		 * blob of no bytes) */
-		{4096, DATA_CK_CRC32C, 1, 1, {1, 3}, {0, 1, 4096, 9999}, 4},
+		{4096, DATA_CK_CRC32C, 1, 1, {1, 3}, {0, 1, 4096, 9999}, 4, 1},
 	};
 	uint8_t *data = malloc(3 * MiB + 17);
 	struct net n;
@@ -493,7 +571,7 @@ static void test_remote_roundtrip(void **state)
 			struct blob_layout l;
 			unsigned bad = 99, vbad = 99, vmiss = 99;
 			fill(data, len, seed);
-			long pr0 = n.preads;
+			long pr0 = n.preads, rs0 = n.rstarts;
 			assert_int_equal(put_blob(&n, data, len, seed, &l), 0);
 			assert_int_equal(l.missing, 0);
 			assert_int_equal(l.k, tc->k);
@@ -510,6 +588,12 @@ static void test_remote_roundtrip(void **state)
 			if (len) {
 				assert_true(n.preads > pr0);	  /* data came from remote */
 				assert_true(n.cached_preads > 0); /* just written: cached */
+				/* one missing piece: the reader asks for it itself;
+				 * two or more: the fetch threads do */
+				if (tc->one_remote)
+					assert_true(n.rstarts > rs0);
+				else
+					assert_int_equal(n.rstarts, rs0);
 			}
 			check_fresh_reads(&n, &l, data);
 			/* ... and on C, which holds a shard or none */
@@ -531,6 +615,84 @@ static void test_remote_roundtrip(void **state)
 		net_close(&n);
 	}
 	free(data);
+}
+
+static void unlink_shard(struct net *n, int g, const uint8_t *id, int i)
+{
+	char p[512];
+	shard_file(n->path[g], id, i, p, sizeof(p));
+	unlink(p);
+}
+
+/* A reader that needs one piece from another node asks for it itself
+ * (rstart, rfinish). When that node fails, answers wrong bytes or does not
+ * answer in time, the read still returns the right bytes, from the other
+ * shards: a failed or wrong answer marks the shard bad (heal), a late one
+ * only slow, and the piece is then asked through the fetch threads. */
+static void test_split_reads(void **state)
+{
+	(void)state;
+	const int g[] = {0, 1, 3}; /* 2+1: A has shard 0, B0 shard 1, C0 shard 2 */
+	const size_t len = 5 * 4096 + 17;
+	const struct {
+		unsigned fail, stall, flip, bad;
+		int fetched;   /* some piece came through the fetch threads */
+		long timeouts; /* split reads that timed out (-1: some) */
+		int lose_own;  /* A's own shard 0 is gone */
+	} cases[] = {
+		{0, 0, 0, 0, 0, 0, 0},
+		/* B0 refuses: shard 1 bad, parity from C0 (itself, next block) */
+		{1u << 1, 0, 0, 1u << 1, 1, 0, 0},
+		/* B0's bytes are wrong: its checksum catches them */
+		{0, 0, 1u << 1, 1u << 1, 1, 0, 0},
+		/* B0 is slow: not bad; C0's parity, asked by the fetch threads
+		 * for that block, by the reader itself for the next ones (B0 is
+		 * not asked again) */
+		{0, 1u << 1, 0, 0, 1, 1, 0},
+		/* B0 and C0 slow for the reader's own requests: blocks go
+		 * through the fetch threads (which still reach them) */
+		{0, (1u << 1) | (1u << 3), 0, 0, 1, -1, 0},
+		/* A's own piece is gone after it asked B0: B0's piece is kept
+		 * and the fetch threads ask C0 for the one still missing */
+		{0, 0, 0, 1u << 0, 1, 0, 1},
+	};
+	uint8_t *data = malloc(len), *out = malloc(len);
+	struct blob_layout l;
+	struct net n;
+
+	assert_non_null(data);
+	assert_non_null(out);
+	fill(data, len, 77);
+	net_open(&n, 4096, DATA_CK_CRC32C);
+	net_place(&n, 2, 1, g);
+	assert_int_equal(put_blob(&n, data, len, 77, &l), 0);
+	assert_int_equal(l.missing, 0);
+	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+		unsigned bad = 99;
+		long rs0 = n.rstarts, rt0 = n.rtimeouts, pr0 = n.preads;
+		n.r_fail = cases[c].fail;
+		n.r_stall = cases[c].stall;
+		n.r_flip = cases[c].flip;
+		if (cases[c].lose_own)
+			unlink_shard(&n, 0, l.id, 0);
+		memset(out, 0, len);
+		assert_int_equal(get_blob(&n, 0, &l, out, 3000, &bad), 0);
+		assert_memory_equal(out, data, len);
+		assert_int_equal(bad, cases[c].bad);
+		assert_true(n.rstarts > rs0 || cases[c].fail);
+		if (cases[c].timeouts >= 0)
+			assert_int_equal(n.rtimeouts - rt0, cases[c].timeouts);
+		else
+			assert_true(n.rtimeouts > rt0);
+		/* pieces served without a split read: the fetch threads' */
+		long split = n.rstarts - rs0 - (n.rtimeouts - rt0);
+		assert_int_equal(n.preads - pr0 > split, cases[c].fetched);
+		assert_int_equal(n.rcalls, 0);
+	}
+	n.r_fail = n.r_stall = n.r_flip = 0;
+	net_close(&n);
+	free(data);
+	free(out);
 }
 
 /* Faults in wopen: a dropped shard leaves nothing anywhere. */
@@ -884,13 +1046,6 @@ static size_t hdr_variant(const struct rlog *lg, uint8_t *out, int64_t dsize, in
 	return (size_t)n;
 }
 
-static void unlink_shard(struct net *n, int g, const uint8_t *id, int i)
-{
-	char p[512];
-	shard_file(n->path[g], id, i, p, sizeof(p));
-	unlink(p);
-}
-
 static void test_sink_replay(void **state)
 {
 	(void)state;
@@ -1149,6 +1304,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_write_quorum),
 		cmocka_unit_test(test_remote_roundtrip),
+		cmocka_unit_test(test_split_reads),
 		cmocka_unit_test(test_wopen_fails),
 		cmocka_unit_test(test_wput_fails_midstream),
 		cmocka_unit_test(test_seal_and_wait_fail),
