@@ -556,9 +556,13 @@ int http_response_begin(struct http_request *r, int status, const struct http_he
 	r->response_started = 1;
 	r->status = status;
 	/* A response sent before the body was read means the rest of the body
-	 * must not be taken as the next request: close after this one. */
+	 * must not be taken as the next request: close after this one. A
+	 * declared empty body ("Content-Length: 0", which other nodes' shard
+	 * reads send) has no rest, even when the answer comes from the request
+	 * callback itself, before the parser saw the message end. */
 	keep = r->keep_alive && !c->close_after && !c->w->stopping &&
-	       (r->body_done || (!r->has_content_length && !r->chunked));
+	       (r->body_done || (!r->has_content_length && !r->chunked) ||
+		(r->has_content_length && !r->chunked && r->content_length == 0));
 	if (!keep)
 		c->close_after = 1;
 	for (int i = 0; i < n_hdrs; i++)

@@ -223,6 +223,39 @@ def test_keep_alive_several_requests(server, s3, bucket):
         s.close()
 
 
+def test_keep_alive_after_declared_empty_body(server, s3, bucket):
+    """A GET that declares an empty body ("Content-Length: 0", as another
+    cluster node's shard read does) keeps its connection, also when the
+    answer starts at once on the event loop (a small object, a hot 1 MiB
+    one), and what follows on the connection is still read as requests."""
+    small = b"s" * 100
+    big = os.urandom(1 << 20)
+    s3.put_object(Bucket=bucket, Key="ka0-small", Body=small)
+    s3.put_object(Bucket=bucket, Key="ka0-big", Body=big)
+
+    def get(key):
+        return request_bytes(server, "GET", "/%s/%s" % (bucket, key),
+                             headers={"Content-Length": "0"})
+
+    s = connect(server)
+    try:
+        rd = Reader(s)
+        for i in range(3):
+            for key, want in (("ka0-small", small), ("ka0-big", big)):
+                s.sendall(get(key))
+                status, h, body = rd.response()
+                assert status == 200 and body == want, (i, key, status)
+                assert h.get("connection", "").lower() != "close", (i, key)
+        s.sendall(get("ka0-big") + get("ka0-small") + get("ka0-nope"))
+        assert rd.response()[0::2] == (200, big)
+        assert rd.response()[0::2] == (200, small)
+        st, h, body = rd.response()
+        assert st == 404 and b"NoSuchKey" in body
+        assert h.get("connection", "").lower() != "close"
+    finally:
+        s.close()
+
+
 def test_pipelined_requests_answered_in_order(server, s3, bucket):
     s3.put_object(Bucket=bucket, Key="p1", Body=b"first")
     s3.put_object(Bucket=bucket, Key="p2", Body=b"second object")
