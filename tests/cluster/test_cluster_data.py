@@ -186,6 +186,34 @@ def test_shards_spread_over_nodes_and_read_everywhere(cluster_factory):
     assert heal_entries(c, n1) == 0
 
 
+def connections_accepted(node):
+    import re
+    import urllib.request
+    text = urllib.request.urlopen("http://127.0.0.1:%d/_cairn/metrics" % node.s3_port,
+                                  timeout=10).read().decode()
+    return int(re.search(r"^cairn_connections_total (\d+)$", text, re.M).group(1))
+
+
+def test_remote_reads_reuse_connections(cluster_factory):
+    """Every block of a 2+1 object read through one node needs one piece from
+    another node; those reads go over kept-alive connections, not one new
+    connection per piece (4a02b56: a shard read answered at once used to close
+    its connection)."""
+    c = cluster_factory(3, extra_args=FAST)
+    n1, n2, n3 = c.slots[:3]
+    bucket = new_bucket(c, n1)
+    body = random.Random(11).randbytes(2 * MIB)   # 2 blocks
+    retry(lambda: c.client(n1).put_object(Bucket=bucket, Key="ka", Body=body))
+    cl = c.client(n1)
+    assert retry(lambda: cl.get_object(Bucket=bucket, Key="ka")["Body"].read()) == body
+    before = connections_accepted(n2) + connections_accepted(n3)
+    for _ in range(20):
+        assert cl.get_object(Bucket=bucket, Key="ka")["Body"].read() == body
+    opened = connections_accepted(n2) + connections_accepted(n3) - before
+    # 40 remote pieces; the metrics reads themselves are 2 connections
+    assert opened <= 6, opened
+
+
 def test_node_down_writes_quorum_then_backfill(cluster_factory):
     c = cluster_factory(3, extra_args=FAST)
     n1, n2, n3 = c.slots[:3]
