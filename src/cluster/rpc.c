@@ -4,8 +4,10 @@
  * connections, one pool per client, responses parsed with http-parser.
  *
  * Threads: calls block (connect, send, receive, each bounded by the call's
- * timeout) and are made from the cluster's forwarding threads and from the
- * Raft thread while it installs a snapshot. The idle pool is shared under a
+ * timeout) and are made from the cluster's forwarding threads, the data
+ * layer's readers and fetch threads (shard reads, rpc_start_into and the
+ * calls after it for a read split around its round trip), and the Raft
+ * thread while it installs a snapshot. The idle pool is shared under a
  * mutex; a connection is used by one call at a time.
  *
  * A pooled connection may have been closed by its server meanwhile (idle

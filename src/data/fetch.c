@@ -8,6 +8,9 @@
  * k. If they are not all back within FETCH_HEDGE_MS it asks one more shard
  * (parity) per interval, and takes the first k good pieces: a slow or
  * stopped node delays a read by the hedge interval, not by its timeout.
+ * A reader that needs just one piece asks for it on its own thread
+ * (fetch_inline_*: no hand-off), and comes here only if that one fails or
+ * has not begun to answer within the same interval.
  *
  * A fetch that is still running when the reader has what it needs is
  * abandoned, not cancelled: the batch holds everything a fetch touches
