@@ -8,8 +8,10 @@
  *
  * Ownership: struct cn_digest is embedded by the caller (_init/_release);
  * it owns OpenSSL contexts until cn_digest_release(). Thread rules: one
- * digest is used by one thread at a time; no global state after first use
- * (tables are built once under pthread_once).
+ * digest is used by one thread at a time. Global state is set up once under
+ * pthread_once (CRC tables, the fetched hash algorithms); the one-shot
+ * helpers reuse one OpenSSL context per calling thread, freed when the
+ * thread exits.
  */
 #ifndef CAIRN_CORE_DIGEST_H
 #define CAIRN_CORE_DIGEST_H

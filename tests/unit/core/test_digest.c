@@ -4,6 +4,10 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "core/digest.h"
@@ -107,6 +111,86 @@ static void test_hmac_sha1(void **state)
 	assert_string_equal(hex, "effcdf6ae5eb2fa2d27416d5f184df9c259a7c79");
 }
 
+/* Keys longer than the 64-byte block are hashed first: RFC 4231 test case 6
+ * (HMAC-SHA256) and RFC 2202 test case 6 (HMAC-SHA1). */
+static void test_hmac_long_key(void **state)
+{
+	(void)state;
+	uint8_t key[131], mac[32];
+	char hex[65];
+	const char *msg = "Test Using Larger Than Block-Size Key - Hash Key First";
+	memset(key, 0xaa, sizeof(key));
+	cn_hmac_sha256(key, 131, msg, strlen(msg), mac);
+	cn_hex(mac, 32, hex);
+	assert_string_equal(hex,
+			    "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54");
+	cn_hmac_sha1(key, 80, msg, strlen(msg), mac);
+	cn_hex(mac, 20, hex);
+	assert_string_equal(hex, "aa4ae5e15272d00e95705637ce8a3b55ed402112");
+}
+
+/* The helpers against OpenSSL's own one-shot calls, across the key lengths
+ * around the block size and message lengths around it. */
+static void test_oneshot_match_openssl(void **state)
+{
+	(void)state;
+	uint8_t buf[300], a[32], b[32];
+	unsigned int n;
+	for (size_t i = 0; i < sizeof(buf); i++)
+		buf[i] = (uint8_t)(i * 31 + 7);
+	for (size_t klen = 0; klen <= 130; klen++) {
+		for (size_t mlen = 0; mlen <= 140; mlen += 7) {
+			cn_hmac_sha256(buf + 5, klen, buf + 150, mlen, a);
+			HMAC(EVP_sha256(), buf + 5, (int)klen, buf + 150, mlen, b, &n);
+			assert_memory_equal(a, b, 32);
+			cn_hmac_sha1(buf + 5, klen, buf + 150, mlen, a);
+			HMAC(EVP_sha1(), buf + 5, (int)klen, buf + 150, mlen, b, &n);
+			assert_memory_equal(a, b, 20);
+		}
+	}
+	for (size_t len = 0; len <= sizeof(buf); len += 13) {
+		cn_sha256(buf, len, a);
+		EVP_Digest(buf, len, b, &n, EVP_sha256(), NULL);
+		assert_memory_equal(a, b, 32);
+		cn_md5(buf, len, a);
+		EVP_Digest(buf, len, b, &n, EVP_md5(), NULL);
+		assert_memory_equal(a, b, 16);
+	}
+}
+
+/* Each thread hashes with its own context; a thread that exits frees its
+ * context (AddressSanitizer's leak check runs over these). */
+static void *hash_thread(void *arg)
+{
+	uint8_t mac[32], want[32];
+	unsigned int n;
+	int *bad = arg;
+	char key[] = "per-thread key";
+	for (int i = 0; i < 2000; i++) {
+		char msg[32];
+		int len = snprintf(msg, sizeof(msg), "message %d", i);
+		cn_hmac_sha256(key, strlen(key), msg, (size_t)len, mac);
+		HMAC(EVP_sha256(), key, (int)strlen(key), (const unsigned char *)msg, (size_t)len,
+		     want, &n);
+		if (memcmp(mac, want, 32) != 0)
+			(*bad)++;
+	}
+	return NULL;
+}
+
+static void test_oneshot_threads(void **state)
+{
+	(void)state;
+	pthread_t t[4];
+	int bad[4] = {0};
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(pthread_create(&t[i], NULL, hash_thread, &bad[i]), 0);
+	for (int i = 0; i < 4; i++) {
+		pthread_join(t[i], NULL);
+		assert_int_equal(bad[i], 0);
+	}
+}
+
 static void test_base64(void **state)
 {
 	(void)state;
@@ -170,6 +254,9 @@ int main(void)
 		cmocka_unit_test(test_digest_md5_sha256),
 		cmocka_unit_test(test_hmac),
 		cmocka_unit_test(test_hmac_sha1),
+		cmocka_unit_test(test_hmac_long_key),
+		cmocka_unit_test(test_oneshot_match_openssl),
+		cmocka_unit_test(test_oneshot_threads),
 		cmocka_unit_test(test_base64),
 		cmocka_unit_test(test_base64_capacity),
 	};
