@@ -125,6 +125,8 @@ struct http_conn {
 	int detached; /* the socket was handed to someone else (an upgrade) */
 	int peer_eof;
 	int timer_kind;
+	uint64_t deadline;    /* loop ms: when timer_kind's limit runs out */
+	uint64_t timer_due;   /* loop ms: when the uv timer, if active, fires */
 	struct tls_conn *tls; /* from the TLS listener; NULL on plain HTTP */
 	int seen_data;	      /* the first bytes were checked for a protocol mismatch */
 	int in_pump;	      /* inside tls_pump (no re-entry) */
@@ -170,10 +172,22 @@ static void worker_maybe_done(struct http_worker *w);
 
 enum { TK_NONE, TK_IDLE, TK_HEADER, TK_BODY, TK_LINGER };
 
+/* A connection has one deadline, moved several times per request (header,
+ * body, idle). Moving a uv timer is a heap removal and insertion, so the uv
+ * timer is moved only when the deadline comes earlier than it is due; one
+ * that fires before the deadline is started again for the rest. */
 static void on_timer(uv_timer_t *t)
 {
 	struct http_conn *c = t->data;
+	uint64_t now = uv_now(t->loop);
 
+	if (c->timer_kind == TK_NONE)
+		return;
+	if (now < c->deadline) {
+		c->timer_due = c->deadline;
+		uv_timer_start(&c->timer, on_timer, c->deadline - now, 0);
+		return;
+	}
 	switch (c->timer_kind) {
 	case TK_IDLE:
 	case TK_HEADER:
@@ -196,13 +210,17 @@ static void arm_timer(struct http_conn *c, int kind, unsigned ms)
 	if (c->closing)
 		return;
 	c->timer_kind = kind;
-	uv_timer_start(&c->timer, on_timer, ms, 0);
+	c->deadline = uv_now(c->timer.loop) + ms;
+	if (!uv_is_active((uv_handle_t *)&c->timer) || c->timer_due > c->deadline) {
+		c->timer_due = c->deadline;
+		uv_timer_start(&c->timer, on_timer, ms, 0);
+	}
 }
 
+/* The uv timer, if active, fires with nothing to do and stops. */
 static void disarm_timer(struct http_conn *c)
 {
 	c->timer_kind = TK_NONE;
-	uv_timer_stop(&c->timer);
 }
 
 /* ---- request objects ---- */

@@ -207,6 +207,51 @@ def test_slow_header_client_cut_off(start_server, tmp_path):
     still_serving(srv)
 
 
+def _dribble_after_first_request(srv, gap_s, step_s):
+    """On one connection: a request, then gap_s later the next request's
+    head one byte per step_s. Returns (second status or None when cut,
+    seconds from the first response to the end)."""
+    s = connect(srv)
+    rd = Reader(s)
+    try:
+        s.sendall(b"GET /_cairn/health/live HTTP/1.1\r\nHost: a\r\n\r\n")
+        assert rd.response()[0] == 200
+        t0 = time.monotonic()
+        time.sleep(gap_s)
+        head = b"GET /_cairn/health/live HTTP/1.1\r\nHost: a\r\nX-Slow: " + b"z" * 40 + b"\r\n\r\n"
+        try:
+            for b in head:
+                s.sendall(bytes([b]))
+                time.sleep(step_s)
+            s.settimeout(10)
+            status = rd.response()[0]
+        except (EOFError, ConnectionResetError, BrokenPipeError):
+            status = None
+        return status, time.monotonic() - t0
+    finally:
+        s.close()
+
+
+def test_deadline_moved_later_is_kept(start_server, tmp_path):
+    # The idle limit (1 s) runs out while the next request's head, started
+    # within it, is still arriving; its own limit (4 s) governs from then.
+    srv = start_server(tmp_path, "--idle-timeout-ms", "1000", "--header-timeout-ms", "4000")
+    status, elapsed = _dribble_after_first_request(srv, 0.3, 0.03)
+    assert elapsed > 1.5
+    assert status == 200, "cut after %.1fs" % elapsed
+    still_serving(srv)
+
+
+def test_deadline_moved_earlier_is_kept(start_server, tmp_path):
+    # A long idle limit, then a slow head: the header limit (1 s from the
+    # head's first byte) cuts it, not the idle limit (20 s).
+    srv = start_server(tmp_path, "--idle-timeout-ms", "20000", "--header-timeout-ms", "1000")
+    status, elapsed = _dribble_after_first_request(srv, 0.2, 0.05)
+    assert status in (None, 400, 408)
+    assert elapsed < 5.0, "slow head held for %.1fs" % elapsed
+    still_serving(srv)
+
+
 # ---- keep-alive, pipelining, continue, HEAD ----
 
 def test_keep_alive_several_requests(server, s3, bucket):
