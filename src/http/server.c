@@ -126,7 +126,6 @@ struct http_conn {
 	int peer_eof;
 	int timer_kind;
 	uint64_t deadline;    /* loop ms: when timer_kind's limit runs out */
-	uint64_t timer_due;   /* loop ms: when the uv timer, if active, fires */
 	struct tls_conn *tls; /* from the TLS listener; NULL on plain HTTP */
 	int seen_data;	      /* the first bytes were checked for a protocol mismatch */
 	int in_pump;	      /* inside tls_pump (no re-entry) */
@@ -184,7 +183,6 @@ static void on_timer(uv_timer_t *t)
 	if (c->timer_kind == TK_NONE)
 		return;
 	if (now < c->deadline) {
-		c->timer_due = c->deadline;
 		uv_timer_start(&c->timer, on_timer, c->deadline - now, 0);
 		return;
 	}
@@ -211,10 +209,8 @@ static void arm_timer(struct http_conn *c, int kind, unsigned ms)
 		return;
 	c->timer_kind = kind;
 	c->deadline = uv_now(c->timer.loop) + ms;
-	if (!uv_is_active((uv_handle_t *)&c->timer) || c->timer_due > c->deadline) {
-		c->timer_due = c->deadline;
+	if (!uv_is_active((uv_handle_t *)&c->timer) || uv_timer_get_due_in(&c->timer) > ms)
 		uv_timer_start(&c->timer, on_timer, ms, 0);
-	}
 }
 
 /* The uv timer, if active, fires with nothing to do and stops. */
