@@ -136,7 +136,6 @@ static void *gc_main(void *arg)
 
 	pthread_mutex_lock(&g->mu);
 	while (!g->stop) {
-		struct timespec ts;
 		int rc;
 
 		pthread_mutex_unlock(&g->mu);
@@ -149,14 +148,8 @@ static void *gc_main(void *arg)
 		if (g->stop)
 			break;
 		if (!g->kicked) {
-			clock_gettime(CLOCK_REALTIME, &ts);
-			ts.tv_sec += g->opt.interval_ms / 1000;
-			ts.tv_nsec += (long)(g->opt.interval_ms % 1000) * 1000000L;
-			if (ts.tv_nsec >= 1000000000L) {
-				ts.tv_sec++;
-				ts.tv_nsec -= 1000000000L;
-			}
-			pthread_cond_timedwait(&g->cv, &g->mu, &ts);
+			cn_cond_wait_until(&g->cv, &g->mu,
+					   cn_mono_ns() + (int64_t)g->opt.interval_ms * 1000000LL);
 		}
 		g->kicked = 0;
 	}
@@ -190,7 +183,11 @@ int gc_start(struct meta_store *m, struct data_store *d, const struct gc_options
 	}
 	pthread_mutex_init(&g->mu, NULL);
 	pthread_mutex_init(&g->pass_mu, NULL);
-	pthread_cond_init(&g->cv, NULL);
+	if (cn_cond_init_mono(&g->cv) != 0) {
+		free(g->items);
+		free(g);
+		return CN_ENOMEM;
+	}
 	if (pthread_create(&g->thread, NULL, gc_main, g) != 0) {
 		free(g->items);
 		free(g);

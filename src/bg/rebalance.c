@@ -258,7 +258,7 @@ static int submit_intent(struct rebalance *r, int type, const uint8_t id[16], co
 static void throttle(struct rebalance *r)
 {
 	int64_t want = (int64_t)((double)r->pass_bytes / (double)r->opt.bytes_per_sec * 1e9);
-	int64_t el = cn_now_ns() - r->pass_start_ns;
+	int64_t el = cn_mono_ns() - r->pass_start_ns;
 
 	if (want > el) {
 		int64_t d = want - el > 1000000000LL ? 1000000000LL : want - el;
@@ -409,7 +409,7 @@ static uint64_t versions_total(struct rebalance *r, struct meta_bucket *bk, size
 
 static void update_rate(struct rebalance *r)
 {
-	double el = (double)(cn_now_ns() - r->pass_start_ns) / 1e9;
+	double el = (double)(cn_mono_ns() - r->pass_start_ns) / 1e9;
 
 	pthread_mutex_lock(&r->mu);
 	r->p.bytes_per_sec = el > 0 ? (uint64_t)((double)r->pass_bytes / el) : 0;
@@ -495,7 +495,6 @@ static void *rebalance_main(void *arg)
 
 	pthread_mutex_lock(&r->mu);
 	while (!r->quit) {
-		struct timespec ts;
 		uint64_t epoch = 0;
 		int start, run;
 
@@ -532,7 +531,7 @@ static void *rebalance_main(void *arg)
 			}
 			r->p.epoch = epoch;
 			pthread_mutex_unlock(&r->mu);
-			r->pass_start_ns = cn_now_ns();
+			r->pass_start_ns = cn_mono_ns();
 			r->pass_bytes = 0;
 			r->last_epoch_check_ns = 0;
 			log_info("rebalance: pass for map epoch %" PRIu64 " started", epoch);
@@ -559,9 +558,7 @@ static void *rebalance_main(void *arg)
 		}
 		if (r->quit)
 			break;
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_sec += 1;
-		pthread_cond_timedwait(&r->cv, &r->mu, &ts);
+		cn_cond_wait_until(&r->cv, &r->mu, cn_mono_ns() + 1000000000LL);
 		/* a pass that left blobs (failed moves, or blobs that changed
 		 * under a move: their new layout is looked at again) runs
 		 * again a little later, until nothing is left */
@@ -592,7 +589,11 @@ int rebalance_start(struct meta_store *m, struct data_store *d, const struct reb
 	r->p.eta_s = -1;
 	cursor_load(r);
 	pthread_mutex_init(&r->mu, NULL);
-	pthread_cond_init(&r->cv, NULL);
+	if (cn_cond_init_mono(&r->cv) != 0) {
+		pthread_mutex_destroy(&r->mu);
+		free(r);
+		return CN_ENOMEM;
+	}
 	if (pthread_create(&r->thread, NULL, rebalance_main, r) != 0) {
 		pthread_mutex_destroy(&r->mu);
 		pthread_cond_destroy(&r->cv);

@@ -124,7 +124,7 @@ static void drain_queue(struct scrub *s)
 static void throttle_at(int64_t start, uint64_t bytes, uint64_t rate)
 {
 	int64_t want_ns = (int64_t)((double)bytes / (double)rate * 1e9);
-	int64_t el = cn_now_ns() - start;
+	int64_t el = cn_mono_ns() - start;
 
 	if (want_ns > el) {
 		struct timespec ts = {.tv_sec = (want_ns - el) / 1000000000LL,
@@ -144,7 +144,7 @@ static void throttle_shared(struct scrub *s, int64_t start, _Atomic uint64_t *by
 {
 	while (!stopping(s)) {
 		int64_t want = (int64_t)((double)atomic_load(bytes) / (double)rate * 1e9);
-		if (want <= cn_now_ns() - start)
+		if (want <= cn_mono_ns() - start)
 			return;
 		throttle_at(start, atomic_load(bytes), rate);
 	}
@@ -195,7 +195,7 @@ static void full_pass(struct scrub *s)
 {
 	struct meta_bucket *bk;
 	size_t nb;
-	int64_t start = cn_now_ns();
+	int64_t start = cn_mono_ns();
 	uint64_t bytes = 0;
 
 	pthread_mutex_lock(&s->mu);
@@ -309,7 +309,7 @@ static void rb_save(struct scrub *s, struct rebuild *rb)
 	int rc = data_store_rebuild_save(s->data, rb->drive, buf, n);
 	if (rc)
 		log_warn("rebuild: cannot save progress: %s", cn_strerror(rc));
-	rb->last_save_ns = cn_now_ns();
+	rb->last_save_ns = cn_mono_ns();
 }
 
 /* One blob of the walk: counts it (pass 1) or heals it (pass 2). */
@@ -341,7 +341,7 @@ static void rb_blob(struct scrub *s, struct rebuild *rb, const struct blob_layou
 	else if (rc)
 		s->p.rebuild.failed++;
 	atomic_fetch_add(&rb->run_bytes, bytes);
-	int64_t el = cn_now_ns() - rb->start_ns;
+	int64_t el = cn_mono_ns() - rb->start_ns;
 	if (el > 0) {
 		uint64_t bps = (uint64_t)((double)atomic_load(&rb->run_bytes) * 1e9 / (double)el);
 		/* The first pages go at full speed before the throttle sleeps:
@@ -429,7 +429,7 @@ static void rb_entry_done(struct rb_page_work *w, size_t i)
 		/* saved only when nothing past the cursor is done yet, so the
 		 * saved counters are exactly the cursor's (a resume counts the
 		 * rest again) */
-		if (w->n_done == w->prefix && cn_now_ns() - rb->last_save_ns > 1000000000LL)
+		if (w->n_done == w->prefix && cn_mono_ns() - rb->last_save_ns > 1000000000LL)
 			rb_save(w->s, rb);
 	}
 	pthread_mutex_unlock(&w->mu);
@@ -585,7 +585,7 @@ static void rebuild_run(struct scrub *s)
 			 hex, rc == 0 && p->shards_done ? "resuming," : "starting,",
 			 p->shards_total - p->shards_done, (p->bytes_total - p->bytes_done) >> 20,
 			 s->opt.rebuild_bytes_per_sec >> 20);
-		rb.start_ns = rb.last_save_ns = cn_now_ns();
+		rb.start_ns = rb.last_save_ns = cn_mono_ns();
 		rc = rb_walk(s, &rb);
 	}
 	if (rc != 0) {
@@ -598,7 +598,7 @@ static void rebuild_run(struct scrub *s)
 			log_warn("rebuild: drive %s: %s; retrying later", hex, cn_strerror(rc));
 		return;
 	}
-	double secs = (double)(cn_now_ns() - rb.start_ns) / 1e9;
+	double secs = (double)(cn_mono_ns() - rb.start_ns) / 1e9;
 	rc = data_store_rebuild_done(s->data, rb.drive);
 	pthread_mutex_lock(&s->mu);
 	if (rc == 0) {
@@ -742,7 +742,8 @@ static void backfill_run(struct scrub *s)
 	int first = 1, rc;
 
 	do {
-		struct bf_page pg = {.s = s, .items = items, .start = cn_now_ns(), .bytes = &bytes};
+		struct bf_page pg = {
+			.s = s, .items = items, .start = cn_mono_ns(), .bytes = &bytes};
 		pthread_t th[BF_THREADS];
 		int started = 0;
 		c.n = 0;
@@ -791,10 +792,8 @@ static void *scrub_main(void *arg)
 		}
 		pthread_mutex_lock(&s->mu);
 		if (!s->stop && !s->want_pass && !s->want_heal) {
-			struct timespec ts;
-			clock_gettime(CLOCK_REALTIME, &ts);
-			ts.tv_sec += 1; /* the heal queue is polled at least every second */
-			pthread_cond_timedwait(&s->cv, &s->mu, &ts);
+			/* the heal queue is polled at least every second */
+			cn_cond_wait_until(&s->cv, &s->mu, cn_mono_ns() + 1000000000LL);
 		}
 	}
 	pthread_mutex_unlock(&s->mu);
@@ -819,7 +818,11 @@ int scrub_start(struct meta_store *m, struct data_store *d, const struct scrub_o
 	s->p.rebuild.drive = -1;
 	s->p.rebuild.eta_s = -1;
 	pthread_mutex_init(&s->mu, NULL);
-	pthread_cond_init(&s->cv, NULL);
+	if (cn_cond_init_mono(&s->cv) != 0) {
+		pthread_mutex_destroy(&s->mu);
+		free(s);
+		return CN_ENOMEM;
+	}
 	if (pthread_create(&s->thread, NULL, scrub_main, s) != 0) {
 		pthread_mutex_destroy(&s->mu);
 		pthread_cond_destroy(&s->cv);

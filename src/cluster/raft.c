@@ -2284,7 +2284,6 @@ static int member_change(struct cluster *c, int add, uint64_t id, const char *ad
 {
 	struct member_req *r = calloc(1, sizeof(*r));
 	struct msg *m = calloc(1, sizeof(*m));
-	struct timespec ts;
 	int rc;
 
 	if (!r || !m || (address && strlen(address) > CLUSTER_ADDR_MAX)) {
@@ -2292,8 +2291,12 @@ static int member_change(struct cluster *c, int add, uint64_t id, const char *ad
 		free(m);
 		return CN_ENOMEM;
 	}
+	if (cn_cond_init_mono(&r->cv) != 0) {
+		free(r);
+		free(m);
+		return CN_ENOMEM;
+	}
 	pthread_mutex_init(&r->mu, NULL);
-	pthread_cond_init(&r->cv, NULL);
 	r->add = add;
 	r->id = id;
 	r->c = c;
@@ -2303,16 +2306,9 @@ static int member_change(struct cluster *c, int add, uint64_t id, const char *ad
 	m->type = MSG_MEMBER;
 	m->member = r;
 	post(c, m);
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += timeout_ms / 1000;
-	ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
 	pthread_mutex_lock(&r->mu);
 	while (!r->done)
-		if (pthread_cond_timedwait(&r->cv, &r->mu, &ts) == ETIMEDOUT)
+		if (cn_cond_wait_until(&r->cv, &r->mu, r->deadline_ns) == CN_ETIMEOUT)
 			break;
 	rc = r->done ? r->rc : CN_ETIMEOUT;
 	int done = r->done;

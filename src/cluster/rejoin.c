@@ -30,6 +30,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/clock.h"
 #include "core/err.h"
 #include "core/log.h"
 
@@ -201,11 +202,8 @@ static void *rejoin_main(void *arg)
 			log_info("cluster: rejoined as node %" PRIu64, cluster_id(j->c));
 			break;
 		}
-		struct timespec ts;
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_sec += 1;
 		if (!j->stop)
-			pthread_cond_timedwait(&j->cv, &j->mu, &ts);
+			cn_cond_wait_until(&j->cv, &j->mu, cn_mono_ns() + 1000000000LL);
 	}
 	pthread_mutex_unlock(&j->mu);
 	return NULL;
@@ -222,7 +220,11 @@ int cluster_rejoin_start(struct cluster *c, const char *const *peers, int n_peer
 	j->peers = peers;
 	j->n_peers = n_peers;
 	pthread_mutex_init(&j->mu, NULL);
-	pthread_cond_init(&j->cv, NULL);
+	if (cn_cond_init_mono(&j->cv) != 0) {
+		pthread_mutex_destroy(&j->mu);
+		free(j);
+		return CN_ENOMEM;
+	}
 	if (pthread_create(&j->thread, NULL, rejoin_main, j) != 0) {
 		pthread_mutex_destroy(&j->mu);
 		pthread_cond_destroy(&j->cv);

@@ -14,12 +14,23 @@
 #ifndef CAIRN_CORE_CLOCK_H
 #define CAIRN_CORE_CLOCK_H
 
+#include <pthread.h>
 #include <stdint.h>
 
 /* Nanoseconds since the Unix epoch (wall clock, or the test override). */
 int64_t cn_now_ns(void);
 /* Nanoseconds of CLOCK_MONOTONIC: for intervals only. */
 int64_t cn_mono_ns(void);
+
+/* Initializes *cv so that its timed waits count CLOCK_MONOTONIC: a wall
+ * clock set back an hour must not stretch a one-second wait to an hour, nor
+ * one set forward cut it to nothing. Returns 0 or CN_ENOMEM. Every condition
+ * variable waited on with cn_cond_wait_until comes from here. */
+int cn_cond_init_mono(pthread_cond_t *cv);
+/* Waits on cv (from cn_cond_init_mono, mu held) until it is signalled or
+ * cn_mono_ns() reaches deadline_ns. Returns 0 when woken (or spuriously:
+ * callers re-check their condition), CN_ETIMEOUT once the deadline passed. */
+int cn_cond_wait_until(pthread_cond_t *cv, pthread_mutex_t *mu, int64_t deadline_ns);
 
 /* Replaces the wall clock with fn (NULL restores the system clock). For
  * tests. */

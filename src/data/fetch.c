@@ -330,7 +330,7 @@ int fetch_begin(struct data_store *s, const struct blob_layout *l, uint64_t b, c
 		return CN_EDRIVE;
 	if (!(bt = calloc(1, sizeof(*bt))))
 		return CN_ENOMEM;
-	if (pthread_cond_init(&bt->fin, NULL) != 0) {
+	if (cn_cond_init_mono(&bt->fin) != 0) {
 		free(bt);
 		return CN_ENOMEM;
 	}
@@ -345,7 +345,7 @@ int fetch_begin(struct data_store *s, const struct blob_layout *l, uint64_t b, c
 	for (; bt->next < bt->n_order && bt->next < need; bt->next++)
 		if ((rc = submit(f, bt, order[bt->next], hdr_len[order[bt->next]])) != 0)
 			break;
-	bt->hedge_at = cn_now_ns() + FETCH_HEDGE_MS * 1000000LL;
+	bt->hedge_at = cn_mono_ns() + FETCH_HEDGE_MS * 1000000LL;
 	if (rc) {
 		/* the queued ones run and let go of bt themselves */
 		batch_unref(f, bt);
@@ -375,7 +375,7 @@ int fetch_finish(struct fetch_batch *bt, int need, uint32_t *hdr_len, uint8_t **
 		}
 		if (n_good >= need || (n_done == bt->next && bt->next == bt->n_order))
 			break;
-		if (n_done == bt->next || cn_now_ns() >= bt->hedge_at) {
+		if (n_done == bt->next || cn_mono_ns() >= bt->hedge_at) {
 			/* too few asked (a local piece failed), failed ones (ask as
 			 * many more), or a slow one (hedge with one more per
 			 * interval) */
@@ -384,12 +384,10 @@ int fetch_finish(struct fetch_batch *bt, int need, uint32_t *hdr_len, uint8_t **
 				if ((rc = submit(f, bt, order[bt->next],
 						 hdr_len[order[bt->next]])) != 0)
 					goto out;
-			bt->hedge_at = cn_now_ns() + FETCH_HEDGE_MS * 1000000LL;
+			bt->hedge_at = cn_mono_ns() + FETCH_HEDGE_MS * 1000000LL;
 			continue;
 		}
-		struct timespec ts = {.tv_sec = bt->hedge_at / 1000000000LL,
-				      .tv_nsec = bt->hedge_at % 1000000000LL};
-		pthread_cond_timedwait(&bt->fin, &f->mu, &ts);
+		cn_cond_wait_until(&bt->fin, &f->mu, bt->hedge_at);
 	}
 	for (int i = 0; i < bt->next; i++) {
 		struct fetch_job *j = &bt->job[order[i]];

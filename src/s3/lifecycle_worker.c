@@ -401,12 +401,7 @@ static void *main_loop(void *arg)
 		pthread_mutex_lock(&l->mu);
 		if (l->quit)
 			break;
-		struct timespec ts;
-		clock_gettime(CLOCK_REALTIME, &ts);
-		int64_t ns = (int64_t)ts.tv_nsec + every;
-		ts.tv_sec += (time_t)(ns / 1000000000LL);
-		ts.tv_nsec = (long)(ns % 1000000000LL);
-		pthread_cond_timedwait(&l->cv, &l->mu, &ts);
+		cn_cond_wait_until(&l->cv, &l->mu, cn_mono_ns() + every);
 	}
 	pthread_mutex_unlock(&l->mu);
 	return NULL;
@@ -424,7 +419,11 @@ int s3_lifecycle_start(struct meta_store *m, int64_t day_ns, int (*active)(void 
 	l->active = active;
 	l->ctx = ctx;
 	pthread_mutex_init(&l->mu, NULL);
-	pthread_cond_init(&l->cv, NULL);
+	if (cn_cond_init_mono(&l->cv) != 0) {
+		pthread_mutex_destroy(&l->mu);
+		free(l);
+		return CN_ENOMEM;
+	}
 	if (pthread_create(&l->thread, NULL, main_loop, l) != 0) {
 		pthread_mutex_destroy(&l->mu);
 		pthread_cond_destroy(&l->cv);

@@ -1,0 +1,134 @@
+/*
+ * Unit tests for core/clock: timed waits count the monotonic clock. A
+ * condition variable left on CLOCK_REALTIME takes a monotonic deadline (a few
+ * hours or days since boot) as an instant decades ago and returns at once,
+ * which the first case catches; the test wall clock (cn_clock_set), set far
+ * back or ahead, must not move a wait either.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <time.h>
+
+#include "core/clock.h"
+#include "core/err.h"
+
+#define MS 1000000LL
+
+/* Waits on a fresh monotonic condition variable until deadline; returns the
+ * monotonic nanoseconds it took. Spurious wake-ups wait again. */
+static int64_t wait_until(int64_t deadline)
+{
+	pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+	pthread_cond_t cv;
+	int64_t t0 = cn_mono_ns();
+	int rc;
+
+	assert_int_equal(cn_cond_init_mono(&cv), 0);
+	pthread_mutex_lock(&mu);
+	do
+		rc = cn_cond_wait_until(&cv, &mu, deadline);
+	while (rc == 0);
+	pthread_mutex_unlock(&mu);
+	assert_int_equal(rc, CN_ETIMEOUT);
+	pthread_cond_destroy(&cv);
+	return cn_mono_ns() - t0;
+}
+
+static void test_wait_until_counts_monotonic(void **state)
+{
+	(void)state;
+	int64_t took = wait_until(cn_mono_ns() + 100 * MS);
+
+	assert_true(took >= 100 * MS);
+	assert_true(took < 5000 * MS);
+}
+
+static void test_past_deadline_returns_at_once(void **state)
+{
+	(void)state;
+	assert_true(wait_until(cn_mono_ns() - 1000 * MS) < 1000 * MS);
+	assert_true(wait_until(0) < 1000 * MS);
+	assert_true(wait_until(-5) < 1000 * MS); /* clamped, not an EINVAL loop */
+}
+
+static int64_t wall_far_back(void)
+{
+	return 0; /* 1970 */
+}
+
+static int64_t wall_far_ahead(void)
+{
+	return (int64_t)4000000000LL * 1000000000LL; /* year 2096 */
+}
+
+static void test_wall_clock_does_not_move_a_wait(void **state)
+{
+	(void)state;
+	cn_clock_set(wall_far_back);
+	assert_int_equal(cn_now_ns(), 0);
+	int64_t back = wait_until(cn_mono_ns() + 50 * MS);
+	cn_clock_set(wall_far_ahead);
+	int64_t ahead = wait_until(cn_mono_ns() + 50 * MS);
+	cn_clock_set(NULL);
+
+	assert_true(back >= 50 * MS && back < 5000 * MS);
+	assert_true(ahead >= 50 * MS && ahead < 5000 * MS);
+}
+
+struct waker {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int done;
+};
+
+static void *wake_later(void *arg)
+{
+	struct waker *w = arg;
+	struct timespec ts = {.tv_sec = 0, .tv_nsec = 20 * MS};
+
+	nanosleep(&ts, NULL);
+	pthread_mutex_lock(&w->mu);
+	w->done = 1;
+	pthread_cond_signal(&w->cv);
+	pthread_mutex_unlock(&w->mu);
+	return NULL;
+}
+
+static void test_signal_wakes_before_deadline(void **state)
+{
+	(void)state;
+	struct waker w = {.mu = PTHREAD_MUTEX_INITIALIZER};
+	pthread_t t;
+	int64_t t0 = cn_mono_ns(), deadline = t0 + 10000 * MS;
+	int rc = 0;
+
+	assert_int_equal(cn_cond_init_mono(&w.cv), 0);
+	assert_int_equal(pthread_create(&t, NULL, wake_later, &w), 0);
+	pthread_mutex_lock(&w.mu);
+	while (!w.done && rc == 0)
+		rc = cn_cond_wait_until(&w.cv, &w.mu, deadline);
+	pthread_mutex_unlock(&w.mu);
+	pthread_join(t, NULL);
+	pthread_cond_destroy(&w.cv);
+
+	assert_int_equal(rc, 0);
+	assert_int_equal(w.done, 1);
+	assert_true(cn_mono_ns() - t0 < 5000 * MS);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_wait_until_counts_monotonic),
+		cmocka_unit_test(test_past_deadline_returns_at_once),
+		cmocka_unit_test(test_wall_clock_does_not_move_a_wait),
+		cmocka_unit_test(test_signal_wakes_before_deadline),
+	};
+	unit_filter_from_env();
+	return cmocka_run_group_tests_name("core/clock", tests, NULL, NULL);
+}
