@@ -314,7 +314,8 @@ struct cluster *cluster_remote_cluster(struct cluster_remote *r);
  * (cluster_remote_mark_bad). 0, CN_EDRIVE. Blocking; any thread. */
 int cluster_remote_address(struct cluster_remote *r, const uint8_t id[16], int for_write,
 			   char *addr);
-/* A stream to addr failed: new writes skip it for a few seconds. */
+/* A stream to addr failed: new writes skip it until it answers a probe
+ * again (every 0.5 s), at most 10 s. Any thread. */
 void cluster_remote_mark_bad(struct cluster_remote *r, const char *addr);
 /* Looks drives up in the replicated cluster map of m first (optional;
  * before the store is shared between threads). Main thread. */

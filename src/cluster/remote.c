@@ -12,12 +12,20 @@
  * Nothing read here is trusted: the data layer verifies the shard header
  * and every piece's checksum, exactly as for a local file.
  *
- * Threads: any (blocking calls, meant for the thread pool).
+ * A node that failed a shard stream is skipped by new writes (its shard is
+ * dropped and healed later) until a prober thread sees it answer its
+ * status again, probing each such node every PROBE_EVERY_NS, and for at
+ * most BAD_COOLDOWN_NS. Skipping spares every write the wait for a dead
+ * node; the probe ends it as soon as the node is back, because a write that
+ * drops a shard of a k+1 layout has no redundancy until the backfill.
+ *
+ * Threads: any (blocking calls, meant for the thread pool); one prober.
  */
 #include <errno.h>
 #include <inttypes.h>
 #include <jansson.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +44,8 @@
 #define STATUS_TIMEOUT_MS 1500
 #define BAD_COOLDOWN_NS (10000ll * 1000 * 1000)
 #define BAD_MAX 16
+#define PROBE_EVERY_NS (500ll * 1000 * 1000)
+#define PROBE_TIMEOUT_MS 1000
 
 struct remote_drive {
 	uint8_t id[DATA_ID_LEN];
@@ -48,12 +58,19 @@ struct cluster_remote {
 	pthread_mutex_t mu;
 	struct {
 		char address[CLUSTER_ADDR_MAX + 1];
-		int64_t until_ns;
-	} bad[BAD_MAX]; /* nodes new writes skip for now */
+		int64_t marked_ns; /* monotonic, of the last failure */
+		int64_t until_ns;  /* 0: not skipped (or answered a probe) */
+	} bad[BAD_MAX];		   /* nodes new writes skip for now */
 	struct remote_drive drives[REMOTE_DRIVES_MAX];
 	int n;
 	int64_t refreshed_ns; /* monotonic; 0: never */
+	pthread_cond_t cv;    /* the prober's: a node marked, or stop */
+	pthread_t prober;
+	int prober_started;
+	atomic_int stop; /* read by the prober between probes, without mu */
 };
+
+static void *probe_main(void *arg);
 
 int cluster_remote_new(struct cluster *c, struct cluster_remote **out)
 {
@@ -63,6 +80,13 @@ int cluster_remote_new(struct cluster *c, struct cluster_remote **out)
 		return CN_ENOMEM;
 	r->c = c;
 	pthread_mutex_init(&r->mu, NULL);
+	if (cn_cond_init_mono(&r->cv) != 0 ||
+	    pthread_create(&r->prober, NULL, probe_main, r) != 0) {
+		pthread_mutex_destroy(&r->mu);
+		free(r);
+		return CN_ENOMEM;
+	}
+	r->prober_started = 1;
 	*out = r;
 	return 0;
 }
@@ -71,6 +95,13 @@ void cluster_remote_free(struct cluster_remote *r)
 {
 	if (!r)
 		return;
+	pthread_mutex_lock(&r->mu);
+	atomic_store(&r->stop, 1);
+	pthread_cond_signal(&r->cv);
+	pthread_mutex_unlock(&r->mu);
+	if (r->prober_started)
+		pthread_join(r->prober, NULL);
+	pthread_cond_destroy(&r->cv);
 	pthread_mutex_destroy(&r->mu);
 	free(r);
 }
@@ -230,10 +261,74 @@ void cluster_remote_mark_bad(struct cluster_remote *r, const char *addr)
 			at = i;
 	}
 	snprintf(r->bad[at].address, sizeof(r->bad[at].address), "%s", addr);
+	r->bad[at].marked_ns = now;
 	r->bad[at].until_ns = now + BAD_COOLDOWN_NS;
+	pthread_cond_signal(&r->cv);
 	pthread_mutex_unlock(&r->mu);
-	log_warn("cluster: node %s failed a shard stream; new writes skip it for %llds", addr,
-		 (long long)(BAD_COOLDOWN_NS / 1000000000));
+	log_warn("cluster: node %s failed a shard stream; new writes skip it until it answers "
+		 "(at most %llds)",
+		 addr, (long long)(BAD_COOLDOWN_NS / 1000000000));
+}
+
+/* 1 when the node at addr answers its status now. */
+static int probe(struct cluster_remote *r, const char *addr)
+{
+	struct rpc_resp resp;
+	int ok;
+
+	if (rpc_call(cluster_rpc(r->c), addr, "GET", "/_cairn/internal/status", NULL, 0, -1,
+		     PROBE_TIMEOUT_MS, 1, &resp) != 0)
+		return 0;
+	ok = resp.status == 200;
+	rpc_resp_release(&resp);
+	return ok;
+}
+
+/* addr answered a probe sent at t0: writes may use it again, unless a
+ * stream to it failed since. */
+static void answered(struct cluster_remote *r, const char *addr, int64_t t0)
+{
+	pthread_mutex_lock(&r->mu);
+	for (int i = 0; i < BAD_MAX; i++)
+		if (r->bad[i].until_ns > 0 && r->bad[i].marked_ns < t0 &&
+		    strcmp(r->bad[i].address, addr) == 0) {
+			r->bad[i].until_ns = 0;
+			log_info("cluster: node %s answers again; new writes use it", addr);
+		}
+	pthread_mutex_unlock(&r->mu);
+}
+
+/* The prober: while some node is skipped, asks each such node for its
+ * status every PROBE_EVERY_NS and lets writes use it again once it
+ * answers. A failure marked while its probe was out stands. */
+static void *probe_main(void *arg)
+{
+	struct cluster_remote *r = arg;
+
+	pthread_mutex_lock(&r->mu);
+	while (!atomic_load(&r->stop)) {
+		char addrs[BAD_MAX][CLUSTER_ADDR_MAX + 1];
+		int64_t now = cn_mono_ns(), t0;
+		int n = 0;
+
+		for (int i = 0; i < BAD_MAX; i++)
+			if (r->bad[i].until_ns > now)
+				memcpy(addrs[n++], r->bad[i].address, sizeof(addrs[0]));
+		if (n == 0) {
+			pthread_cond_wait(&r->cv, &r->mu);
+			continue;
+		}
+		pthread_mutex_unlock(&r->mu);
+		t0 = cn_mono_ns();
+		for (int j = 0; j < n && !atomic_load(&r->stop); j++)
+			if (probe(r, addrs[j]))
+				answered(r, addrs[j], t0);
+		pthread_mutex_lock(&r->mu);
+		if (!atomic_load(&r->stop))
+			cn_cond_wait_until(&r->cv, &r->mu, t0 + PROBE_EVERY_NS);
+	}
+	pthread_mutex_unlock(&r->mu);
+	return NULL;
 }
 
 /* The internal request for len bytes at off of a shard: its node's address

@@ -21,8 +21,8 @@
  * Backpressure is TCP's: the writer's blocking sends wait for the
  * receiver, which reads a frame only after writing the previous one.
  * Memory: one record buffer per stream on each side. A node that refuses
- * or times out is skipped by new streams for SHARD_COOLDOWN_MS, so writes
- * with a node down do not each wait for it.
+ * or times out is skipped by new streams until it answers a probe again
+ * (cluster/remote.c), so writes with a node down do not each wait for it.
  *
  * Threads: client calls block (thread pool); each accepted stream runs on
  * its own detached thread, at most SHARD_RECV_MAX at once.
