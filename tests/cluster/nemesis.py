@@ -23,8 +23,12 @@ Nemeses: kill (SIGKILL a node, often the leader, restart it), kill2 (two
 nodes at once in a 5-node cluster), pause (SIGSTOP/SIGCONT, often the
 leader), partition (a random minority, often with the leader), split (the
 leader alone), bridge, isolate (a node cut from peers and clients), delay
-(slow links), replace (kill a node, `cluster remove` it, start a fresh one
-at the same address with --join, `cluster add` it), none.
+(slow links), replace (once the heal queue is empty, kill a node, `cluster
+remove` it, start a fresh one at the same address with --join, `cluster add`
+it), none. A replace loses a node's drives for good; with m = 1 (3 nodes,
+2+1) a blob written while a node was away has no redundancy until the
+backfill (docs/ARCHITECTURE.md, write quorum), so the replace waits for the
+backfill, as an operator would, and fails the epoch if it does not come.
 
 Prints a summary (JSON after "NEMESIS-SUMMARY "): nemesis counts, ops,
 histories checked, unknown ops, failures, unavailability windows (from a
@@ -100,6 +104,19 @@ class Runner:
             return ld, True
         nd = self.rng.choice(nodes)
         return nd, nd is ld
+
+    def wait_healed(self, c, timeout=30.0):
+        """Every acknowledged blob has all its shards (no heal entry)."""
+        deadline = time.monotonic() + timeout
+        last = None
+        while time.monotonic() < deadline:
+            st = c.any_status()
+            last = st.get("heal_entries") if st else None
+            if last == 0:
+                return
+            time.sleep(0.2)
+        raise AssertionError("the heal queue did not drain within %.0fs (last: %r)" % (
+            timeout, last))
 
     def fault_time(self):
         return self.rng.uniform(*self.fault_s)
@@ -201,6 +218,7 @@ class Runner:
             c.net.heal()
             return "delay " + ", ".join(pairs)
         if kind == "replace":
+            self.wait_healed(c)
             ld = self.leader_or_none(c)
             cands = [n for n in c.running_nodes() if n is not ld]
             nd = self.rng.choice(cands)
