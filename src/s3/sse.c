@@ -429,7 +429,10 @@ int s3_sse_decode(struct s3_req *r, const uint8_t *rec, size_t len, struct s3_ss
 			if (end - p < 1)
 				return CN_ECORRUPT;
 			nl = *p++;
-			if (nl == 0 || nl > S3_KMS_NAME_MAX || (size_t)(end - p) < nl + 2)
+			/* a NUL would cut the name short: s3_sse_record() could not
+			 * write it back, and the key looked up would be another */
+			if (nl == 0 || nl > S3_KMS_NAME_MAX || (size_t)(end - p) < nl + 2 ||
+			    memchr(p, 0, nl) != NULL)
 				return CN_ECORRUPT;
 			memcpy(s->kms_name, p, nl);
 			s->kms_name[nl] = 0;
