@@ -84,7 +84,6 @@ class Runner:
         self.unknown = 0
         self.histories = 0
         self.epochs = 0
-        self.lost_blobs = set()   # "name#gen" of replaced nodes
 
     # ------------------------------------------------------------ helpers
 
@@ -223,7 +222,6 @@ class Runner:
             cands = [n for n in c.running_nodes() if n is not ld]
             nd = self.rng.choice(cands)
             c.kill(nd)
-            self.lost_blobs.add("%s#%d" % (nd.name, nd.generation))
             c.remove_node(nd, timeout=self.recover_timeout)
             time.sleep(self.rng.uniform(0.5, 2.0))
             c.add_node(nd, join=True, fresh=True, timeout=self.recover_timeout)
@@ -268,7 +266,7 @@ class Runner:
         unread = w.final_reads(nodes)
         if unread:
             problems.append("keys unreadable for 30 s after the heal: %s" % unread)
-        problems += w.check_everywhere(nodes, skip_big_from=self.lost_blobs)
+        problems += w.check_everywhere(nodes)
         res, path = w.check(self.base_dir, name="epoch%d" % self.epochs)
         self.histories += 1
         ops = w.history()

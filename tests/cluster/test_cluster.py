@@ -86,14 +86,14 @@ def get_body(cluster, node, bucket, key, timeout=5):
         Bucket=bucket, Key=key)["Body"].read()
 
 
-def finish_workload(cluster, w, tmp_path, name, nodes=None, skip_big_from=()):
+def finish_workload(cluster, w, tmp_path, name, nodes=None):
     """Stop w, read every key on every node, check history + visibility."""
     w.stop()
     nodes = nodes or cluster.running_nodes()
     cluster.wait_ready(nodes, timeout=30)
     unread = w.final_reads(nodes)
     assert not unread, ("keys unreadable for 30 s after healing", unread)
-    problems = w.check_everywhere(nodes, skip_big_from=skip_big_from)
+    problems = w.check_everywhere(nodes)
     summary = w.summary()
     print("workload %s: %s" % (name, json.dumps(summary, sort_keys=True)))
     assert summary["stats"].get("put:ok", 0) + summary["stats"].get("cas:ok", 0) > 0, summary

@@ -424,12 +424,10 @@ class Workload:
                     time.sleep(0.3)
         return unread
 
-    def check_everywhere(self, nodes, skip_big_from=()):
-        """Every acknowledged list key and big object is visible on every node.
-
-        skip_big_from: "name#generation" of nodes whose blobs are gone (a node
-        replaced by a fresh one: blobs stay on the node that wrote them).
-        """
+    def check_everywhere(self, nodes):
+        """Every acknowledged list key and big object is visible on every node
+        (a node replaced by a fresh one included: a blob's shards are spread
+        over the nodes, and any k of them rebuild it)."""
         problems = []
         with self.lock:
             acked = dict(self.list_acked)
@@ -446,8 +444,6 @@ class Workload:
                 problems.append("%s misses %d acknowledged list keys: %s" % (
                     node.name, len(miss), sorted(miss)[:10]))
             for key, (md5, size, origin) in sorted(big.items()):
-                if origin in skip_big_from:
-                    continue
                 try:
                     body = _retry(lambda: c.get_object(Bucket=self.bucket,
                                                        Key=key)["Body"].read())
