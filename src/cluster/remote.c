@@ -66,7 +66,6 @@ struct cluster_remote {
 	int64_t refreshed_ns; /* monotonic; 0: never */
 	pthread_cond_t cv;    /* the prober's: a node marked, or stop */
 	pthread_t prober;
-	int prober_started;
 	atomic_int stop; /* read by the prober between probes, without mu */
 };
 
@@ -80,15 +79,18 @@ int cluster_remote_new(struct cluster *c, struct cluster_remote **out)
 		return CN_ENOMEM;
 	r->c = c;
 	pthread_mutex_init(&r->mu, NULL);
-	if (cn_cond_init_mono(&r->cv) != 0 ||
-	    pthread_create(&r->prober, NULL, probe_main, r) != 0) {
-		pthread_mutex_destroy(&r->mu);
-		free(r);
-		return CN_ENOMEM;
-	}
-	r->prober_started = 1;
+	if (cn_cond_init_mono(&r->cv) != 0)
+		goto fail_mu;
+	if (pthread_create(&r->prober, NULL, probe_main, r) != 0)
+		goto fail_cv;
 	*out = r;
 	return 0;
+fail_cv:
+	pthread_cond_destroy(&r->cv);
+fail_mu:
+	pthread_mutex_destroy(&r->mu);
+	free(r);
+	return CN_ENOMEM;
 }
 
 void cluster_remote_free(struct cluster_remote *r)
@@ -99,8 +101,7 @@ void cluster_remote_free(struct cluster_remote *r)
 	atomic_store(&r->stop, 1);
 	pthread_cond_signal(&r->cv);
 	pthread_mutex_unlock(&r->mu);
-	if (r->prober_started)
-		pthread_join(r->prober, NULL);
+	pthread_join(r->prober, NULL);
 	pthread_cond_destroy(&r->cv);
 	pthread_mutex_destroy(&r->mu);
 	free(r);
