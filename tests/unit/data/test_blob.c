@@ -422,7 +422,18 @@ static void assert_nothing_recorded(struct env *e, unsigned bad)
 /* A blob just written is in the page cache: no-wait reads and views return
  * its bytes for every k + m. Once its data shards' pages are dropped, a
  * no-wait read is CN_EWOULDBLOCK and records nothing; a normal read then
- * brings them back and the no-wait read works again. */
+ * brings them back and the no-wait read works again.
+ *
+ * The kernel only promises that RWF_NOWAIT *may* refuse: a page can come
+ * back between the drop and the read (a CI machine's ASan run saw a no-wait
+ * read succeed there once), and memory pressure can evict one again after
+ * the normal read. Here (Linux 6.18, ext4) a refused RWF_NOWAIT read still
+ * starts read-ahead of what it wanted, which can finish before the kernel
+ * looks again. So a cold no-wait read gives CN_EWOULDBLOCK or the exact
+ * bytes, never anything else and never a record, and at least one of the
+ * cold (k, m) runs must be refused: a no-wait read that does not ask the
+ * cache fails that. The warm read gets a few tries, each after a normal
+ * read. test_nowait_faults checks the refusal path deterministically. */
 static void test_nowait_cached(void **state)
 {
 	(void)state;
@@ -432,7 +443,7 @@ static void test_nowait_cached(void **state)
 	size_t chunks[] = {bs, 100000, 777};
 	uint8_t *data = malloc(len), *back = malloc(len);
 	struct iovec iov[DATA_MAX_SHARDS];
-	int cold_runs = 0;
+	int cold_runs = 0, refused = 0;
 	for (int t = 0; t < 4; t++) {
 		int k = km[t][0], m = km[t][1];
 		struct env e;
@@ -466,28 +477,45 @@ static void test_nowait_cached(void **state)
 		for (int i = 0; i < k; i++)
 			cold &= drop_cache(&e, &l, i);
 		if (cold) {
-			cold_runs++;
-			assert_int_equal(get_blob_mode(e.s, &l, back, bs, &bad, 1), CN_EWOULDBLOCK);
+			memset(back, 0, len);
+			int rc = get_blob_mode(e.s, &l, back, bs, &bad, 1);
+			if (rc == CN_EWOULDBLOCK) {
+				refused++;
+			} else {
+				assert_int_equal(rc, 0);
+				assert_memory_equal(back, data, len);
+			}
 			assert_nothing_recorded(&e, bad);
 			if (k > 1) {
 				size_t got = 1;
 				int n = -1;
 				assert_int_equal(blob_reader_open(e.s, &l, &r), 0);
 				blob_reader_nowait(r, 1);
-				assert_int_equal(
-					blob_reader_view(r, 0, 100, iov, DATA_MAX_SHARDS, &n, &got),
-					CN_EWOULDBLOCK);
-				assert_int_equal(n, 0);
-				assert_int_equal(got, 0);
+				rc = blob_reader_view(r, 0, 100, iov, DATA_MAX_SHARDS, &n, &got);
+				if (rc == CN_EWOULDBLOCK) {
+					assert_int_equal(n, 0);
+					assert_int_equal(got, 0);
+				} else {
+					assert_int_equal(rc, 0);
+					assert_int_equal(got, 100);
+					assert_int_equal(gather_view(iov, n, back), 100);
+					assert_memory_equal(back, data, 100);
+				}
 				blob_reader_close(r);
 			}
-			memset(back, 0, len);
-			assert_int_equal(get_blob(e.s, &l, back, bs, &bad), 0);
+			cold_runs++;
+			for (int try = 0;; try++) {
+				memset(back, 0, len);
+				assert_int_equal(get_blob(e.s, &l, back, bs, &bad), 0);
+				assert_memory_equal(back, data, len);
+				memset(back, 0, len);
+				rc = get_blob_mode(e.s, &l, back, bs, &bad, 1);
+				assert_nothing_recorded(&e, bad);
+				if (rc == 0 || try == 4)
+					break;
+			}
+			assert_int_equal(rc, 0);
 			assert_memory_equal(back, data, len);
-			memset(back, 0, len);
-			assert_int_equal(get_blob_mode(e.s, &l, back, bs, &bad, 1), 0);
-			assert_memory_equal(back, data, len);
-			assert_nothing_recorded(&e, bad);
 		}
 		assert_int_equal(blob_delete(e.s, &l), 0);
 		env_close(&e);
@@ -495,6 +523,8 @@ static void test_nowait_cached(void **state)
 	if (!cold_runs)
 		print_message(
 			"page cache not droppable here (tmpfs?): cold no-wait reads skipped\n");
+	else /* every (k, m) racing its own read-ahead home is not a kernel's doing */
+		assert_true(refused > 0);
 	free(data);
 	free(back);
 }
