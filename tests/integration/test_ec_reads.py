@@ -143,12 +143,20 @@ def test_reads_on_loop_then_pool(tmp_path, start_server, ndrives):
     assert r["Body"].read() == body[BLOCK - 7:BLOCK + 10]
     loop1, pool1 = reads(srv)
     assert (loop1 - loop0, pool1 - pool0) == (4 + 1, 0)
-    if not drop_cache(dirs):
-        pytest.skip("page cache not droppable here (tmpfs?)")
-    # cold: the first read goes to the pool, the bytes are the same
-    assert s3.get_object(Bucket="hot", Key="o")["Body"].read() == body
-    loop2, pool2 = reads(srv)
-    assert pool2 - pool1 >= 1 and (loop2 - loop1) + (pool2 - pool1) == 4
+    # cold: the first read goes to the pool, the bytes are the same. A
+    # refused no-wait read starts read-ahead, which can finish before the
+    # kernel looks again (test_blob.c, test_nowait_cached): one of three
+    # cold GETs must go to the pool.
+    for _ in range(3):
+        if not drop_cache(dirs):
+            pytest.skip("page cache not droppable here (tmpfs?)")
+        assert s3.get_object(Bucket="hot", Key="o")["Body"].read() == body
+        loop2, pool2 = reads(srv)
+        assert (loop2 - loop1) + (pool2 - pool1) == 4
+        if pool2 > pool1:
+            break
+        loop1, pool1 = loop2, pool2
+    assert pool2 > pool1
     # a damaged data piece in the cache is not sent from the loop: the pool
     # read finds it, rebuilds (2+2) or answers 500 (k = 1, nothing to rebuild)
     shard0 = [f for d in dirs for f in glob.glob(os.path.join(d, "blobs", "*", "*", "*.0"))]
