@@ -181,6 +181,14 @@ int s3_parse_http_date(const char *s, int64_t *ns)
 		end = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm); /* ISO 8601 */
 		if (!end)
 			return -1;
+		/* a fraction and Z may follow (ignored: the compare is in seconds) */
+		if (*end == '.' && end[1] >= '0' && end[1] <= '9')
+			for (end++; *end >= '0' && *end <= '9'; end++)
+				;
+		if (*end == 'Z')
+			end++;
+		if (*end)
+			return -1;
 	}
 	t = timegm(&tm);
 	/* int64 ns end in 2262; a later date compares as the latest time. */

@@ -38,6 +38,8 @@ void s3_unquote_etag(const char *in, char *out, size_t cap)
 {
 	size_t n;
 
+	if (cap == 0)
+		return;
 	while (*in == ' ')
 		in++;
 	if (strncmp(in, "W/", 2) == 0)

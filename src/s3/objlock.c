@@ -211,9 +211,13 @@ int objlock_conf_decode(const void *p, size_t len, struct objlock_conf *out)
 
 int64_t objlock_default_until(const struct objlock_conf *c, int64_t now)
 {
+	int64_t span;
+
 	if (!c->mode)
 		return 0;
-	return now + (int64_t)c->count * (c->unit == OBJLOCK_UNIT_YEARS ? 365 : 1) * DAY_NS;
+	span = (int64_t)c->count * (c->unit == OBJLOCK_UNIT_YEARS ? 365 : 1) * DAY_NS;
+	/* 100 years past a clock after ~2162 is past int64 ns: the latest time */
+	return now > INT64_MAX - span ? INT64_MAX : now + span;
 }
 
 /* ---- a version's retention and legal hold ---- */

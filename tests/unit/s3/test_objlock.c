@@ -214,6 +214,11 @@ static void test_default_until(void **state)
 	assert_int_equal(objlock_default_until(&none, now), 0);
 	assert_int_equal(objlock_default_until(&days, now), now + 7 * DAY_NS);
 	assert_int_equal(objlock_default_until(&years, now), now + 730 * DAY_NS);
+	/* past int64 ns (a clock after ~2162 with 100 years): the latest time */
+	years.count = OBJLOCK_MAX_YEARS;
+	assert_int_equal(objlock_default_until(&years, INT64_MAX - DAY_NS), INT64_MAX);
+	assert_int_equal(objlock_default_until(&days, INT64_MAX - 7 * DAY_NS), INT64_MAX);
+	assert_int_equal(objlock_default_until(&days, INT64_MAX - 8 * DAY_NS), INT64_MAX - DAY_NS);
 }
 
 static void test_dates(void **state)

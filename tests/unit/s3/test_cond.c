@@ -1,0 +1,78 @@
+/*
+ * Unit tests for the conditional request headers' parsers in s3/frontend.c
+ * and s3/object.c: s3_parse_http_date() takes the HTTP date and the ISO 8601
+ * form (a fraction and Z allowed) and nothing after them, so a date with
+ * trailing bytes is invalid and its header ignored, as RFC 9110 asks;
+ * s3_unquote_etag() writes within its capacity, including none.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "s3/s3_int.h"
+
+#define S (1000000000LL)
+
+static void test_http_date(void **state)
+{
+	int64_t ns = 0;
+	char out[40];
+
+	(void)state;
+	assert_int_equal(s3_parse_http_date("Wed, 02 Dec 2026 06:51:44 GMT", &ns), 0);
+	assert_int_equal(ns, 1796194304LL * S);
+	s3_http_date(ns, out);
+	assert_string_equal(out, "Wed, 02 Dec 2026 06:51:44 GMT");
+	assert_int_equal(s3_parse_http_date("2026-12-02T06:51:44", &ns), 0);
+	assert_int_equal(ns, 1796194304LL * S);
+	assert_int_equal(s3_parse_http_date("2026-12-02T06:51:44Z", &ns), 0);
+	assert_int_equal(ns, 1796194304LL * S);
+	assert_int_equal(s3_parse_http_date("2026-12-02T06:51:44.123Z", &ns), 0);
+	assert_int_equal(ns, 1796194304LL * S);
+	assert_int_equal(s3_parse_http_date("2026-12-02T06:51:44.5", &ns), 0);
+	assert_int_equal(ns, 1796194304LL * S);
+
+	const char *bad[] = {"",
+			     "yesterday",
+			     "Wed, 02 Dec 2026 06:51:44 GMT garbage",
+			     "2026-12-02T06:51:44garbage",
+			     "2026-12-02T06:51:44ZZ",
+			     "2026-12-02T06:51:44.Z",
+			     "2026-12-02T06:51:44.12x",
+			     "2026-12-02T06:51:44 ",
+			     "2026-12-02"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		ns = 42;
+		assert_int_equal(s3_parse_http_date(bad[i], &ns), -1);
+		assert_int_equal(ns, 42);
+	}
+}
+
+static void test_unquote_etag(void **state)
+{
+	char out[8];
+
+	(void)state;
+	memset(out, 'x', sizeof(out));
+	s3_unquote_etag("\"abc\"", out, 0);
+	for (size_t i = 0; i < sizeof(out); i++)
+		assert_int_equal(out[i], 'x');
+	s3_unquote_etag("\"abc\"", out, 1);
+	assert_string_equal(out, "");
+	assert_int_equal(out[1], 'x');
+	s3_unquote_etag(" W/\"abcdef\" ", out, 4);
+	assert_string_equal(out, "abc");
+	assert_int_equal(out[4], 'x');
+	s3_unquote_etag("\"abc\"", out, sizeof(out));
+	assert_string_equal(out, "abc");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_http_date),
+		cmocka_unit_test(test_unquote_etag),
+	};
+
+	unit_filter_from_env();
+	return cmocka_run_group_tests_name("s3/test_cond", tests, NULL, NULL);
+}
