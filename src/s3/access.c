@@ -446,10 +446,32 @@ void s3_op_get_public_access_block(struct s3_req *r)
 	s3_send_xml(r, 200, NULL, &w);
 }
 
-static void pab_body(struct s3_req *r, int err, char *buf, size_t len)
+int s3_pab_from_xml(struct cn_pool *pool, const char *body, size_t len, char **out)
 {
 	struct xml_node *root;
 	char *v;
+
+	*out = NULL;
+	if (xml_parse(pool, body, len, &root) ||
+	    strcmp(root->name, "PublicAccessBlockConfiguration") != 0)
+		return CN_EBADXML;
+	v = cn_pool_alloc(pool, 4);
+	if (!v)
+		return CN_ENOMEM;
+	for (int i = 0; i < 4; i++) {
+		const char *t = xml_child_text(root, pab_names[i]);
+		if (t && strcasecmp(t, "true") && strcasecmp(t, "false"))
+			return CN_EBADXML;
+		v[i] = t && strcasecmp(t, "true") == 0 ? '1' : '0';
+	}
+	*out = v;
+	return 0;
+}
+
+static void pab_body(struct s3_req *r, int err, char *buf, size_t len)
+{
+	char *v;
+	int rc;
 
 	if (err) {
 		s3_send_error(r, err);
@@ -457,23 +479,10 @@ static void pab_body(struct s3_req *r, int err, char *buf, size_t len)
 	}
 	if (!bucket_exists(r))
 		return;
-	if (xml_parse(r->pool, buf, len, &root) ||
-	    strcmp(root->name, "PublicAccessBlockConfiguration") != 0) {
-		s3_send_error(r, CN_EBADXML);
+	rc = s3_pab_from_xml(r->pool, buf, len, &v);
+	if (rc) {
+		s3_send_error(r, rc);
 		return;
-	}
-	v = cn_pool_alloc(r->pool, 4);
-	if (!v) {
-		s3_send_error(r, CN_ENOMEM);
-		return;
-	}
-	for (int i = 0; i < 4; i++) {
-		const char *t = xml_child_text(root, pab_names[i]);
-		if (t && strcasecmp(t, "true") && strcasecmp(t, "false")) {
-			s3_send_error(r, CN_EBADXML);
-			return;
-		}
-		v[i] = t && strcasecmp(t, "true") == 0 ? '1' : '0';
 	}
 	conf_put(r, "pab", v, 4, 200);
 }
@@ -509,11 +518,28 @@ void s3_op_get_ownership_controls(struct s3_req *r)
 	s3_send_xml(r, 200, NULL, &w);
 }
 
-static void ownership_body(struct s3_req *r, int err, char *buf, size_t len)
+int s3_ownership_from_xml(struct cn_pool *pool, const char *body, size_t len,
+			  enum s3_ownership *out)
 {
 	struct xml_node *root, *rule;
 	const char *o;
+
+	*out = S3_OWN_OBJECT_WRITER;
+	if (xml_parse(pool, body, len, &root) || strcmp(root->name, "OwnershipControls") != 0 ||
+	    !(rule = xml_child(root, "Rule")) || !(o = xml_child_text(rule, "ObjectOwnership")) ||
+	    (strcmp(o, "BucketOwnerEnforced") && strcmp(o, "BucketOwnerPreferred") &&
+	     strcmp(o, "ObjectWriter")))
+		return CN_EBADXML;
+	*out = s3_ownership_parse(o);
+	return 0;
+}
+
+static void ownership_body(struct s3_req *r, int err, char *buf, size_t len)
+{
+	enum s3_ownership o;
 	struct s3_baccess *b;
+	const char *name;
+	int rc;
 
 	if (err) {
 		s3_send_error(r, err);
@@ -521,11 +547,9 @@ static void ownership_body(struct s3_req *r, int err, char *buf, size_t len)
 	}
 	if (!bucket_exists(r))
 		return;
-	if (xml_parse(r->pool, buf, len, &root) || strcmp(root->name, "OwnershipControls") != 0 ||
-	    !(rule = xml_child(root, "Rule")) || !(o = xml_child_text(rule, "ObjectOwnership")) ||
-	    (strcmp(o, "BucketOwnerEnforced") && strcmp(o, "BucketOwnerPreferred") &&
-	     strcmp(o, "ObjectWriter"))) {
-		s3_send_error(r, CN_EBADXML);
+	rc = s3_ownership_from_xml(r->pool, buf, len, &o);
+	if (rc) {
+		s3_send_error(r, rc);
 		return;
 	}
 	b = s3_bucket_access(r, r->route.bucket);
@@ -534,11 +558,13 @@ static void ownership_body(struct s3_req *r, int err, char *buf, size_t len)
 		return;
 	}
 	/* ACLs cannot be turned off while the bucket's ACL grants others */
-	if (strcmp(o, "BucketOwnerEnforced") == 0 && b->has_acl && grants_others(&b->acl)) {
+	if (o == S3_OWN_ENFORCED && b->has_acl && grants_others(&b->acl)) {
 		s3_send_error(r, CN_EACLOWNERSHIP);
 		return;
 	}
-	conf_put(r, "ownership", o, strlen(o), 200);
+	/* the name as sent: the three are exactly s3_ownership_name's */
+	name = s3_ownership_name(o);
+	conf_put(r, "ownership", name, strlen(name), 200);
 }
 
 void s3_op_put_ownership_controls(struct s3_req *r)

@@ -176,32 +176,41 @@ static void create_done(struct meta_cmd *cmd, int rc, void *arg)
 	s3_send(r, 200, &h, NULL, 0);
 }
 
+int s3_create_bucket_from_xml(struct cn_pool *pool, const char *body, size_t len,
+			      const char *region)
+{
+	struct xml_node *root;
+	const char *loc;
+
+	if (len == 0)
+		return 0;
+	if (xml_parse(pool, body, len, &root) ||
+	    strcmp(root->name, "CreateBucketConfiguration") != 0)
+		return CN_EBADXML;
+	/* LocationConstraint must name our region (or be empty). */
+	loc = xml_child_text(root, "LocationConstraint");
+	if (loc && *loc && strcmp(loc, region) != 0)
+		return CN_EBADARG;
+	return 0;
+}
+
 static void create_body(struct s3_req *r, int err, char *buf, size_t len)
 {
+	struct bucket_op *op;
+	void *conf;
+	size_t conf_len;
 	int rc;
 
 	if (err) {
 		s3_send_error(r, err);
 		return;
 	}
-	if (len > 0) {
-		struct xml_node *root;
-		rc = xml_parse(r->pool, buf, len, &root);
-		if (rc || strcmp(root->name, "CreateBucketConfiguration") != 0) {
-			s3_send_error(r, CN_EBADXML);
-			return;
-		}
-		/* LocationConstraint must name our region (or be empty). */
-		const char *loc = xml_child_text(root, "LocationConstraint");
-		if (loc && *loc && strcmp(loc, r->srv->cfg.region) != 0) {
-			s3_send_error(r, CN_EBADARG);
-			return;
-		}
+	rc = s3_create_bucket_from_xml(r->pool, buf, len, r->srv->cfg.region);
+	if (rc) {
+		s3_send_error(r, rc);
+		return;
 	}
-	struct bucket_op *op = cn_pool_zalloc(r->pool, sizeof(*op));
-	void *conf;
-	size_t conf_len;
-
+	op = cn_pool_zalloc(r->pool, sizeof(*op));
 	if (!op) {
 		s3_send_error(r, CN_ENOMEM);
 		return;
@@ -313,33 +322,42 @@ void s3_op_get_bucket_versioning(struct s3_req *r)
 	s3_send_xml(r, 200, NULL, &w);
 }
 
-static void versioning_body(struct s3_req *r, int err, char *buf, size_t len)
+int s3_versioning_from_xml(struct cn_pool *pool, const char *body, size_t len, uint8_t *state)
 {
 	struct xml_node *root;
 	const char *st, *mfa;
+
+	*state = META_VERSIONING_OFF;
+	if (xml_parse(pool, body, len, &root) || strcmp(root->name, "VersioningConfiguration") != 0)
+		return CN_EBADXML;
+	st = xml_child_text(root, "Status");
+	mfa = xml_child_text(root, "MfaDelete");
+	if (mfa && strcmp(mfa, "Enabled") == 0)
+		return CN_ENOTIMPL;
+	if (st && strcmp(st, "Enabled") == 0)
+		*state = META_VERSIONING_ENABLED;
+	else if (st && strcmp(st, "Suspended") == 0)
+		*state = META_VERSIONING_SUSPENDED;
+	else
+		return CN_EBADXML;
+	return 0;
+}
+
+static void versioning_body(struct s3_req *r, int err, char *buf, size_t len)
+{
+	uint8_t state;
 	int rc;
 
 	if (err) {
 		s3_send_error(r, err);
 		return;
 	}
-	rc = xml_parse(r->pool, buf, len, &root);
-	if (rc || strcmp(root->name, "VersioningConfiguration") != 0) {
-		s3_send_error(r, CN_EBADXML);
+	rc = s3_versioning_from_xml(r->pool, buf, len, &state);
+	if (rc) {
+		s3_send_error(r, rc);
 		return;
 	}
-	st = xml_child_text(root, "Status");
-	mfa = xml_child_text(root, "MfaDelete");
-	if (mfa && strcmp(mfa, "Enabled") == 0) {
-		s3_send_error(r, CN_ENOTIMPL);
-		return;
-	}
-	if (st && strcmp(st, "Enabled") == 0)
-		bucket_cmd(r, META_CMD_BUCKET_VERSIONING, META_VERSIONING_ENABLED, simple_done);
-	else if (st && strcmp(st, "Suspended") == 0)
-		bucket_cmd(r, META_CMD_BUCKET_VERSIONING, META_VERSIONING_SUSPENDED, simple_done);
-	else
-		s3_send_error(r, CN_EBADXML);
+	bucket_cmd(r, META_CMD_BUCKET_VERSIONING, state, simple_done);
 }
 
 void s3_op_put_bucket_versioning(struct s3_req *r)

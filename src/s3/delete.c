@@ -4,8 +4,9 @@
  *
  * Layer: s3 handler. Flow (loop thread):
  *   s3_op_delete_objects -> body read (Content-MD5 / x-amz-checksum-*
- *   required, verified by body.c) -> parse -> submit every command ->
- *   one_done per command -> respond when the last one is back.
+ *   required, verified by body.c) -> parse (s3_delete_from_xml, pure) ->
+ *   submit every command -> one_done per command -> respond when the last
+ *   one is back.
  * The commands travel together through group commit, so a request of 1000
  * keys costs about one metadata fsync. The request is ended only after every
  * submitted command's callback has run: the commands live in r->pool.
@@ -19,7 +20,6 @@
 #include "core/err.h"
 #include "s3/s3err.h"
 
-#define DEL_MAX_OBJECTS 1000
 #define DEL_MAX_BODY (2u << 20)
 
 struct del_multi;
@@ -141,39 +141,39 @@ static int prepare(struct s3_req *r, struct del_obj *o, int64_t now)
 	return 0;
 }
 
-/* Builds the object list from <Delete>. Returns 0 or CN_EBADXML. */
-static int parse_request(struct s3_req *r, struct del_multi *m, const char *buf, size_t len)
+int s3_delete_from_xml(struct cn_pool *pool, const char *body, size_t len,
+		       struct s3_delete_body *out)
 {
 	struct xml_node *root, *n;
 	const char *quiet;
 	size_t count = 0;
 	int rc;
 
-	rc = xml_parse(r->pool, buf, len, &root);
+	memset(out, 0, sizeof(*out));
+	rc = xml_parse(pool, body, len, &root);
 	if (rc)
 		return rc == CN_ENOMEM ? rc : CN_EBADXML;
 	if (strcmp(root->name, "Delete") != 0)
 		return CN_EBADXML;
 	quiet = xml_child_text(root, "Quiet");
-	m->quiet = quiet && strcasecmp(quiet, "true") == 0;
+	out->quiet = quiet && strcasecmp(quiet, "true") == 0;
 	for (n = root->child; n; n = n->next)
 		if (strcmp(n->name, "Object") == 0)
 			count++;
-	if (count == 0 || count > DEL_MAX_OBJECTS)
+	if (count == 0 || count > S3_DELETE_MAX_OBJECTS)
 		return CN_EBADXML;
-	m->o = cn_pool_zalloc(r->pool, count * sizeof(*m->o));
-	if (!m->o)
+	out->keys = cn_pool_zalloc(pool, count * sizeof(*out->keys));
+	if (!out->keys)
 		return CN_ENOMEM;
 	for (n = root->child; n; n = n->next) {
 		struct xml_node *k;
-		struct del_obj *o;
+		struct s3_delete_key *o;
 		if (strcmp(n->name, "Object") != 0)
 			continue;
 		k = xml_child(n, "Key");
 		if (!k || k->text_len == 0)
 			return CN_EBADXML;
-		o = &m->o[m->n++];
-		o->m = m;
+		o = &out->keys[out->n++];
 		o->key = k->text;
 		o->key_len = k->text_len;
 		o->vid = xml_child_text(n, "VersionId");
@@ -185,6 +185,7 @@ static int parse_request(struct s3_req *r, struct del_multi *m, const char *buf,
 
 static void got_body(struct s3_req *r, int err, char *buf, size_t len)
 {
+	struct s3_delete_body body;
 	struct del_multi *m;
 	int64_t now = cn_now_ns();
 	int rc = err;
@@ -197,9 +198,22 @@ static void got_body(struct s3_req *r, int err, char *buf, size_t len)
 		goto fail;
 	}
 	m->r = r;
-	rc = parse_request(r, m, buf, len);
+	rc = s3_delete_from_xml(r->pool, buf, len, &body);
 	if (rc)
 		goto fail;
+	m->quiet = body.quiet;
+	m->o = cn_pool_zalloc(r->pool, body.n * sizeof(*m->o));
+	if (!m->o) {
+		rc = CN_ENOMEM;
+		goto fail;
+	}
+	for (size_t i = 0; i < body.n; i++) {
+		struct del_obj *o = &m->o[m->n++];
+		o->m = m;
+		o->key = body.keys[i].key;
+		o->key_len = body.keys[i].key_len;
+		o->vid = body.keys[i].vid;
+	}
 	m->submitting = 1;
 	for (size_t i = 0; i < m->n; i++) {
 		struct del_obj *o = &m->o[i];

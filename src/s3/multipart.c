@@ -526,17 +526,10 @@ fail:
 
 /* ---- CompleteMultipartUpload ---- */
 
-/* A checksum the client named for one part in CompleteMultipartUpload. */
-struct part_claim {
-	enum cn_checksum_alg alg; /* NONE: no claim */
-	uint8_t raw[CN_CHECKSUM_MAX];
-	size_t len;
-};
-
 struct complete_op {
 	struct meta_cmd cmd;
 	struct meta_part_ref *parts;
-	struct part_claim *claims; /* one per parts[] entry */
+	struct s3_part_claim *claims; /* one per parts[] entry */
 	char if_match[META_ETAG_MAX + 1];
 	struct s3_attrs attrs; /* the upload's, then the version's */
 };
@@ -608,13 +601,14 @@ static void complete_committed(struct meta_cmd *cmd, int rc, void *arg)
 	s3_send_xml(r, 200, &h, &w);
 }
 
-/* Fills op->parts from <CompleteMultipartUpload><Part>... */
-static int complete_parse(struct s3_req *r, struct complete_op *op, char *buf, size_t len)
+int s3_complete_from_xml(struct cn_pool *pool, const char *body, size_t len,
+			 struct s3_complete_body *out)
 {
 	struct xml_node *root, *n;
 	uint32_t count = 0, i = 0;
 
-	if (xml_parse(r->pool, buf, len, &root) != 0 ||
+	memset(out, 0, sizeof(*out));
+	if (xml_parse(pool, body, len, &root) != 0 ||
 	    strcmp(root->name, "CompleteMultipartUpload") != 0)
 		return CN_EBADXML;
 	for (n = root->child; n; n = n->next)
@@ -622,9 +616,9 @@ static int complete_parse(struct s3_req *r, struct complete_op *op, char *buf, s
 			count++;
 	if (count == 0 || count > META_PARTS_MAX)
 		return CN_EBADXML;
-	op->parts = cn_pool_zalloc(r->pool, sizeof(*op->parts) * count);
-	op->claims = cn_pool_zalloc(r->pool, sizeof(*op->claims) * count);
-	if (!op->parts || !op->claims)
+	out->parts = cn_pool_zalloc(pool, sizeof(*out->parts) * count);
+	out->claims = cn_pool_zalloc(pool, sizeof(*out->claims) * count);
+	if (!out->parts || !out->claims)
 		return CN_ENOMEM;
 	for (n = root->child; n; n = n->next) {
 		const char *pn, *etag;
@@ -640,7 +634,7 @@ static int complete_parse(struct s3_req *r, struct complete_op *op, char *buf, s
 			return CN_EBADXML;
 		if (no < 1 || no > META_PARTS_MAX)
 			return CN_EBADPART;
-		op->parts[i].part_no = no;
+		out->parts[i].part_no = no;
 		/* quotes (also as &quot;) are part of what clients send */
 		while (*etag == ' ' || *etag == '\n' || *etag == '\t' || *etag == '\r')
 			etag++;
@@ -654,10 +648,10 @@ static int complete_parse(struct s3_req *r, struct complete_op *op, char *buf, s
 		}
 		if (el == 0 || el > META_ETAG_MAX)
 			return CN_EBADPART;
-		op->parts[i].etag = etag;
-		op->parts[i].etag_len = el;
+		out->parts[i].etag = etag;
+		out->parts[i].etag_len = el;
 		for (struct xml_node *c = n->child; c; c = c->next) {
-			struct part_claim *pc = &op->claims[i];
+			struct s3_part_claim *pc = &out->claims[i];
 			enum cn_checksum_alg a;
 			const char *t;
 			long dl;
@@ -677,8 +671,7 @@ static int complete_parse(struct s3_req *r, struct complete_op *op, char *buf, s
 		}
 		i++;
 	}
-	op->cmd.parts = op->parts;
-	op->cmd.n_parts = count;
+	out->n = count;
 	return 0;
 }
 
@@ -799,7 +792,7 @@ static int complete_checksums(struct s3_req *r, struct complete_op *op)
 	if (rc)
 		return rc;
 	for (uint32_t i = 0; i < n; i++) {
-		const struct part_claim *pc = &op->claims[i];
+		const struct s3_part_claim *pc = &op->claims[i];
 		if (pc->alg == CN_CK_NONE)
 			continue;
 		if (st[i].ck_alg != pc->alg || st[i].ck_len != pc->len ||
@@ -875,6 +868,7 @@ static int complete_lock(struct s3_req *r, struct complete_op *op)
 static void complete_body(struct s3_req *r, int err, char *buf, size_t len)
 {
 	struct complete_op *op = cn_pool_zalloc(r->pool, sizeof(*op));
+	struct s3_complete_body body;
 	int rc;
 
 	if (err) {
@@ -889,9 +883,13 @@ static void complete_body(struct s3_req *r, int err, char *buf, size_t len)
 	rc = upload_id_param(r, op->cmd.upload_id);
 	if (rc)
 		goto fail;
-	rc = complete_parse(r, op, buf, len);
+	rc = s3_complete_from_xml(r->pool, buf, len, &body);
 	if (rc)
 		goto fail;
+	op->parts = body.parts;
+	op->claims = body.claims;
+	op->cmd.parts = body.parts;
+	op->cmd.n_parts = body.n;
 	rc = complete_checksums(r, op);
 	if (rc == CN_ENOUPLOAD && already_completed(r, &op->cmd)) {
 		/* a retried Complete of what just completed: the same answer */

@@ -587,4 +587,73 @@ int s3_parse_http_date(const char *s, int64_t *ns);
 /* Bucket naming rules; returns 0 or CN_EBADBUCKETNAME. */
 int s3_bucket_name_check(const char *name);
 
+/* ---- request bodies, parsed without server state ----
+ * Each reads a whole XML body (borrowed for the call) into a result whose
+ * pointers are pool memory, valid until the pool is released; nothing else
+ * is touched, so any thread may call them. The handler that owns the
+ * operation does the store's part. The codes are the S3 errors the handler
+ * answers. Fuzzed together by tests/fuzz/fuzz_bodies.c. */
+
+/* A checksum the client named for one part in CompleteMultipartUpload. */
+struct s3_part_claim {
+	enum cn_checksum_alg alg; /* NONE: no claim */
+	uint8_t raw[CN_CHECKSUM_MAX];
+	size_t len; /* cn_checksum_alg_len(alg) */
+};
+
+struct s3_complete_body {
+	struct meta_part_ref *parts;  /* n, in document order; etags unquoted */
+	struct s3_part_claim *claims; /* one per parts[] entry */
+	uint32_t n;		      /* 1..META_PARTS_MAX */
+};
+
+/* <CompleteMultipartUpload><Part>... (multipart.c). CN_EBADXML for a wrong
+ * shape (no Part, more than META_PARTS_MAX, a Part without PartNumber or
+ * ETag, a number that is not one, two checksums in one Part); CN_EBADPART
+ * for a number outside 1..META_PARTS_MAX, an empty or too long ETag, or a
+ * claimed checksum that cannot be one (bad base64, wrong length);
+ * CN_ENOMEM. */
+int s3_complete_from_xml(struct cn_pool *pool, const char *body, size_t len,
+			 struct s3_complete_body *out);
+
+#define S3_DELETE_MAX_OBJECTS 1000 /* keys in one DeleteObjects */
+
+struct s3_delete_key {
+	const char *key; /* 1.. bytes, not checked against S3_MAX_KEY here */
+	size_t key_len;
+	const char *vid; /* as given, or NULL (absent or empty) */
+};
+
+struct s3_delete_body {
+	struct s3_delete_key *keys; /* n, in document order */
+	size_t n;		    /* 1..S3_DELETE_MAX_OBJECTS */
+	int quiet;
+};
+
+/* <Delete> of DeleteObjects (delete.c). CN_EBADXML (no Object, too many, an
+ * Object without a Key or with an empty one) or CN_ENOMEM. */
+int s3_delete_from_xml(struct cn_pool *pool, const char *body, size_t len,
+		       struct s3_delete_body *out);
+
+/* PublicAccessBlockConfiguration (access.c): *v is the stored "pab"
+ * document, 4 pool bytes of '0'/'1' (access.c's header). CN_EBADXML for
+ * another root or a value other than true/false (any case); CN_ENOMEM. */
+int s3_pab_from_xml(struct cn_pool *pool, const char *body, size_t len, char **v);
+
+/* OwnershipControls/Rule/ObjectOwnership (access.c); CN_EBADXML unless it
+ * is one of the three names. */
+int s3_ownership_from_xml(struct cn_pool *pool, const char *body, size_t len,
+			  enum s3_ownership *out);
+
+/* VersioningConfiguration (bucket.c): *state META_VERSIONING_ENABLED or
+ * _SUSPENDED. CN_ENOTIMPL when MfaDelete is Enabled, else CN_EBADXML when
+ * Status is neither. */
+int s3_versioning_from_xml(struct cn_pool *pool, const char *body, size_t len, uint8_t *state);
+
+/* CreateBucketConfiguration (bucket.c); len 0: none, accepted. CN_EBADXML
+ * for another root, CN_EBADARG when LocationConstraint is set and is not
+ * region. */
+int s3_create_bucket_from_xml(struct cn_pool *pool, const char *body, size_t len,
+			      const char *region);
+
 #endif

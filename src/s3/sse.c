@@ -134,38 +134,39 @@ static char *kms_dk_aad(struct s3_req *r, const struct s3_sse *s, size_t *len)
 
 /* ---- the bucket's default ---- */
 
-struct enc_conf {
-	char alg[16]; /* "AES256" or "aws:kms" */
-	char kid[256];
-	int bucket_key;
-};
-
-/* Document "encryption": "1\n<alg>\n<key id or empty>\n<0|1>". */
-static int conf_load(struct s3_req *r, const char *bucket, struct enc_conf *c)
+int s3_enc_conf_decode(const char *doc, size_t len, struct s3_enc_conf *c)
 {
-	char *v, *p, *q;
+	/* a NUL ends the document, as the stored one's terminator does */
+	const char *end = doc + strnlen(doc, len), *p, *q;
+
+	memset(c, 0, sizeof(*c));
+	if (end - doc < 2 || memcmp(doc, "1\n", 2) != 0)
+		return CN_ECORRUPT;
+	p = doc + 2;
+	q = memchr(p, '\n', (size_t)(end - p));
+	if (!q || (size_t)(q - p) >= sizeof(c->alg))
+		return CN_ECORRUPT;
+	memcpy(c->alg, p, (size_t)(q - p));
+	p = q + 1;
+	q = memchr(p, '\n', (size_t)(end - p));
+	if (!q || (size_t)(q - p) >= sizeof(c->kid))
+		return CN_ECORRUPT;
+	memcpy(c->kid, p, (size_t)(q - p));
+	c->bucket_key = q + 1 < end && q[1] == '1';
+	return 0;
+}
+
+/* The bucket's document "encryption" (sse.h), decoded. */
+static int conf_load(struct s3_req *r, const char *bucket, struct s3_enc_conf *c)
+{
+	char *v;
 	size_t len;
 	int rc = meta_bucket_conf_get(r->srv->meta, bucket, "encryption", &v, &len);
 
 	memset(c, 0, sizeof(*c));
 	if (rc)
 		return rc;
-	rc = CN_ECORRUPT;
-	if (strncmp(v, "1\n", 2) != 0)
-		goto out;
-	p = v + 2;
-	q = strchr(p, '\n');
-	if (!q || (size_t)(q - p) >= sizeof(c->alg))
-		goto out;
-	memcpy(c->alg, p, (size_t)(q - p));
-	p = q + 1;
-	q = strchr(p, '\n');
-	if (!q || (size_t)(q - p) >= sizeof(c->kid))
-		goto out;
-	memcpy(c->kid, p, (size_t)(q - p));
-	c->bucket_key = q[1] == '1';
-	rc = 0;
-out:
+	rc = s3_enc_conf_decode(v, len, c);
 	free(v);
 	return rc;
 }
@@ -283,7 +284,7 @@ int s3_sse_for_write(struct s3_req *r, struct s3_sse *s)
 {
 	const char *alg = s3_header(r, H_SSE), *kid = s3_header(r, H_KID);
 	const char *ctx = s3_header(r, H_CTX), *bk = s3_header(r, H_BK);
-	struct enc_conf conf;
+	struct s3_enc_conf conf;
 	int rc;
 
 	memset(s, 0, sizeof(*s));
@@ -755,7 +756,7 @@ static void conf_put(struct s3_req *r, const char *v, size_t len, int status)
 
 void s3_op_get_bucket_encryption(struct s3_req *r)
 {
-	struct enc_conf c;
+	struct s3_enc_conf c;
 	struct cn_buf w;
 	int rc = conf_load(r, r->route.bucket, &c);
 
@@ -778,12 +779,63 @@ void s3_op_get_bucket_encryption(struct s3_req *r)
 	s3_send_xml(r, 200, NULL, &w);
 }
 
-static void enc_body(struct s3_req *r, int err, char *buf, size_t len)
+_Static_assert(S3_ENC_MSG_CAP >=
+		       sizeof("Invalid keyId ") + sizeof(((struct s3_enc_conf *)0)->kid) - 1,
+	       "the longest message fits");
+
+/* msg (cap bytes): why, when the answer replaces S3's standard message. */
+static int bad_conf(int err, char *msg, size_t cap, const char *why, const char *arg)
+{
+	if (cap)
+		snprintf(msg, cap, "%s%s", why, arg ? arg : "");
+	return err;
+}
+
+int s3_enc_conf_from_xml(struct cn_pool *pool, const char *body, size_t len,
+			 struct s3_enc_conf *conf, char **doc, char *msg, size_t cap)
 {
 	struct xml_node *root, *rule, *def;
 	const char *alg, *kid, *bk;
+
+	memset(conf, 0, sizeof(*conf));
+	*doc = NULL;
+	if (cap)
+		msg[0] = '\0';
+	if (xml_parse(pool, body, len, &root) != 0 ||
+	    strcmp(root->name, "ServerSideEncryptionConfiguration") != 0 ||
+	    !(rule = xml_child(root, "Rule")) ||
+	    !(def = xml_child(rule, "ApplyServerSideEncryptionByDefault")) ||
+	    !(alg = xml_child_text(def, "SSEAlgorithm")))
+		return CN_EBADXML;
+	kid = xml_child_text(def, "KMSMasterKeyID");
+	bk = xml_child_text(rule, "BucketKeyEnabled");
+	if (strcmp(alg, "AES256") != 0 && strcmp(alg, "aws:kms") != 0)
+		return bad_conf(CN_EBADARG, msg, cap,
+				"The encryption method specified is not supported", NULL);
+	/* the stored document is lines: no newline in a value */
+	if (kid &&
+	    (strcmp(alg, "aws:kms") != 0 || strlen(kid) >= sizeof(conf->kid) || strchr(kid, '\n')))
+		return bad_conf(CN_EBADARG, msg, cap,
+				"a KMSMasterKeyID is allowed only if SSEAlgorithm is set to "
+				"aws:kms.",
+				NULL);
+	if (kid) {
+		char name[S3_KMS_NAME_MAX + 1];
+		if (kms_parse_id(kid, name) != 0)
+			return bad_conf(CN_EKMSNOKEY, msg, cap, "Invalid keyId ", kid);
+	}
+	snprintf(conf->alg, sizeof(conf->alg), "%s", alg);
+	snprintf(conf->kid, sizeof(conf->kid), "%s", kid ? kid : "");
+	conf->bucket_key = bk && strcmp(bk, "true") == 0;
+	*doc = cn_pool_printf(pool, "1\n%s\n%s\n%d", conf->alg, conf->kid, conf->bucket_key);
+	return *doc ? 0 : CN_ENOMEM;
+}
+
+static void enc_body(struct s3_req *r, int err, char *buf, size_t len)
+{
+	struct s3_enc_conf conf;
 	struct meta_bucket b;
-	char *doc;
+	char msg[S3_ENC_MSG_CAP], *doc;
 	int rc;
 
 	if (err) {
@@ -796,39 +848,11 @@ static void enc_body(struct s3_req *r, int err, char *buf, size_t len)
 		return;
 	}
 	meta_bucket_release(&b);
-	if (xml_parse(r->pool, buf, len, &root) != 0 ||
-	    strcmp(root->name, "ServerSideEncryptionConfiguration") != 0 ||
-	    !(rule = xml_child(root, "Rule")) ||
-	    !(def = xml_child(rule, "ApplyServerSideEncryptionByDefault")) ||
-	    !(alg = xml_child_text(def, "SSEAlgorithm"))) {
-		s3_send_error(r, CN_EBADXML);
-		return;
-	}
-	kid = xml_child_text(def, "KMSMasterKeyID");
-	bk = xml_child_text(rule, "BucketKeyEnabled");
-	if (strcmp(alg, "AES256") != 0 && strcmp(alg, "aws:kms") != 0) {
-		s3_send_error(
-			r, fail(r, CN_EBADARG, "The encryption method specified is not supported"));
-		return;
-	}
-	if (kid && (strcmp(alg, "aws:kms") != 0 || strlen(kid) > 255 || strchr(kid, '\n'))) {
-		s3_send_error(r, fail(r, CN_EBADARG,
-				      "a KMSMasterKeyID is allowed only if SSEAlgorithm is "
-				      "set to aws:kms."));
-		return;
-	}
-	if (kid) {
-		char name[S3_KMS_NAME_MAX + 1];
-		if (kms_parse_id(kid, name) != 0) {
-			r->err_msg = cn_pool_printf(r->pool, "Invalid keyId %s", kid);
-			s3_send_error(r, CN_EKMSNOKEY);
-			return;
-		}
-	}
-	doc = cn_pool_printf(r->pool, "1\n%s\n%s\n%d", alg, kid ? kid : "",
-			     bk && strcmp(bk, "true") == 0);
-	if (!doc) {
-		s3_send_error(r, CN_ENOMEM);
+	rc = s3_enc_conf_from_xml(r->pool, buf, len, &conf, &doc, msg, sizeof(msg));
+	if (rc) {
+		if (msg[0])
+			r->err_msg = cn_pool_strndup(r->pool, msg, strlen(msg));
+		s3_send_error(r, rc);
 		return;
 	}
 	conf_put(r, doc, strlen(doc), 200);

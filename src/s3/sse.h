@@ -122,6 +122,30 @@ int s3_sse_writer_final(struct s3_sse_writer *sw, uint8_t md5[16]);
 void s3_sse_writer_release(struct s3_sse_writer *sw);
 
 /* ---- bucket default encryption (?encryption), KMS keys ---- */
+
+/* The bucket's default, stored as its configuration document
+ * "encryption": "1\n<alg>\n<key id or empty>\n<0|1>" (format 1; the key
+ * id as the client gave it, no newline in it). */
+struct s3_enc_conf {
+	char alg[16]; /* "AES256" or "aws:kms" */
+	char kid[256];
+	int bucket_key;
+};
+/* A message s3_enc_conf_from_xml writes fits (a 255-byte key id in it). */
+#define S3_ENC_MSG_CAP 320
+
+/* A ServerSideEncryptionConfiguration body: the configuration and its
+ * stored document (*doc, pool memory). CN_EBADXML for a wrong shape;
+ * CN_EBADARG for an algorithm other than AES256 or aws:kms, or a key id
+ * that is not allowed (not aws:kms, 256 bytes or more, a newline);
+ * CN_EKMSNOKEY for a key id that names no possible key; msg (cap bytes,
+ * NUL-terminated, truncated to fit) then holds the S3 message, else "".
+ * Pure: no server state, any thread (tests/fuzz/fuzz_bodies.c). */
+int s3_enc_conf_from_xml(struct cn_pool *pool, const char *body, size_t len,
+			 struct s3_enc_conf *conf, char **doc, char *msg, size_t cap);
+/* The stored document (len bytes; a NUL ends it early) back to the
+ * configuration. CN_ECORRUPT when it is not format 1. Any thread. */
+int s3_enc_conf_decode(const char *doc, size_t len, struct s3_enc_conf *out);
 void s3_op_get_bucket_encryption(struct s3_req *r);
 void s3_op_put_bucket_encryption(struct s3_req *r);
 void s3_op_delete_bucket_encryption(struct s3_req *r);
