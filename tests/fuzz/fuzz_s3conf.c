@@ -2,10 +2,9 @@
  * tests/fuzz/fuzz_s3conf.c — libFuzzer target for the small s3/ parsers of
  * untrusted bytes that need no server: request header values, bucket
  * names, and the stored per-bucket settings and records a handler decodes.
- * (The request bodies that are parsed inside a handler, such as
- * PutBucketEncryption or PutPublicAccessBlock, need a running server:
- * fuzz_headers.c drives that path.) The first input byte picks one (modulo
- * 5), the rest is its input:
+ * (The XML request bodies, such as PutBucketEncryption or
+ * PutPublicAccessBlock, have their own target: fuzz_bodies.c.) The first
+ * input byte picks one (modulo 5), the rest is its input:
  *
  *   0  s3_parse_http_date(): If-Modified-Since and friends (NUL-terminated);
  *   1  s3_unquote_etag(): an If-Match list member, into a buffer of 1..32
