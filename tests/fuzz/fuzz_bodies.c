@@ -25,24 +25,26 @@
  * element in the ETag); a claim has length cn_checksum_alg_len(alg) and is
  * the decoded text of the Part's one checksum element, a Part without a
  * claim has none. Delete: 1..S3_DELETE_MAX_OBJECTS keys, one per <Object>,
- * each exactly its Key's text (non-empty, and in the input when literal),
- * a version id NULL or non-empty. PublicAccessBlock: exactly 4 bytes of
+ * each exactly its Key's text (non-empty, and in the input when literal), a
+ * version id NULL or non-empty. PublicAccessBlock: exactly 4 bytes of
  * '0'/'1', '1' where the element says true (any case), and the document
- * GetPublicAccessBlock writes reads back to the same 4 bytes. Ownership:
- * the one of the three ObjectOwnership names, and its
- * GetBucketOwnershipControls document reads back to it. Versioning: Enabled or Suspended as Status
- * says (NotImplemented only for MfaDelete Enabled), and its document reads back to it. Encryption:
- * what SSEAlgorithm, KMSMasterKeyID and BucketKeyEnabled say; AES256 or aws:kms, a key id only with
- * aws:kms, under 256 bytes, no newline; the stored document is exactly "1\n%s\n%s\n%d" of them and
- * decodes (s3_enc_conf_decode) to the same algorithm, key id and bucket-key flag, and the
- * GetBucketEncryption document reads back to them; a refusal's message is non-empty exactly for
- * InvalidArgument and KMS.NotFoundException, NUL-terminated within its capacity with nothing
+ * GetPublicAccessBlock writes reads back to the same 4 bytes. Ownership: the
+ * one of the three ObjectOwnership names, and its GetBucketOwnershipControls
+ * document reads back to it. Versioning: Enabled or Suspended as Status says
+ * (NotImplemented only for MfaDelete Enabled), and its document reads back
+ * to it. Encryption: what SSEAlgorithm, KMSMasterKeyID and BucketKeyEnabled
+ * say; AES256 or aws:kms, a key id only with aws:kms, under 256 bytes, no
+ * newline; the stored document is exactly "1\n%s\n%s\n%d" of them and
+ * decodes (s3_enc_conf_decode) to the same algorithm, key id and bucket-key
+ * flag, and the GetBucketEncryption document reads back to them; a refusal's
+ * message is non-empty exactly for InvalidArgument and
+ * KMS.NotFoundException, NUL-terminated within its capacity with nothing
  * written past it, and a prefix of the message the full capacity gets. A
  * decoded stored document encodes to one that decodes the same, and that
- * encoding is the input's prefix when the input's flag byte is '0' or '1'. CreateBucket: an
- * empty body or a CreateBucketConfiguration whose LocationConstraint is
- * absent, empty or the region; InvalidArgument only for another non-empty
- * one, which that region accepts.
+ * encoding is the input's prefix when the input's flag byte is '0' or '1'.
+ * CreateBucket: an empty body or a CreateBucketConfiguration whose
+ * LocationConstraint is absent, empty or the region; InvalidArgument only
+ * for another non-empty one, which that region accepts.
  */
 #include <stdint.h>
 #include <stdio.h>
