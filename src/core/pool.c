@@ -11,6 +11,29 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Under AddressSanitizer every allocation is followed by a poisoned red
+ * zone and a block's unused room stays poisoned, so a write past an
+ * allocation's length is reported as it would be for malloc; without it,
+ * ASan sees one block and misses overflows from one allocation into the
+ * next. */
+#if defined(__SANITIZE_ADDRESS__)
+#define POOL_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define POOL_ASAN 1
+#endif
+#endif
+#ifdef POOL_ASAN
+#include <sanitizer/asan_interface.h>
+#define POOL_REDZONE 16
+#define POISON(p, n) ASAN_POISON_MEMORY_REGION((p), (n))
+#define UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION((p), (n))
+#else
+#define POOL_REDZONE 0
+#define POISON(p, n) ((void)(p), (void)(n))
+#define UNPOISON(p, n) ((void)(p), (void)(n))
+#endif
+
 struct cn_pool_block {
 	struct cn_pool_block *next;
 	size_t cap;
@@ -30,6 +53,7 @@ void cn_pool_release(struct cn_pool *p)
 
 	while (b) {
 		n = b->next;
+		UNPOISON(b->data, b->cap);
 		free(b);
 		b = n;
 	}
@@ -40,7 +64,7 @@ void cn_pool_release(struct cn_pool *p)
 void *cn_pool_alloc(struct cn_pool *p, size_t len)
 {
 	struct cn_pool_block *b = p->head;
-	size_t need = (len + 15) & ~(size_t)15;
+	size_t need = (len + POOL_REDZONE + 15) & ~(size_t)15;
 
 	if (need < len)
 		return NULL;
@@ -55,6 +79,7 @@ void *cn_pool_alloc(struct cn_pool *p, size_t len)
 			return NULL;
 		b->cap = cap;
 		b->used = 0;
+		POISON(b->data, cap);
 		/* A big one-off block goes second so the head keeps its room. */
 		if (p->head && need > p->head->cap / 2) {
 			b->next = p->head->next;
@@ -68,6 +93,7 @@ void *cn_pool_alloc(struct cn_pool *p, size_t len)
 	void *r = b->data + b->used;
 	assert(b->cap - b->used >= need && ((uintptr_t)r & 15) == 0);
 	b->used += need;
+	UNPOISON(r, len);
 	return r;
 }
 
