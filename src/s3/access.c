@@ -438,12 +438,17 @@ void s3_op_get_public_access_block(struct s3_req *r)
 		return;
 	}
 	cn_buf_init(&w);
-	xmlw_decl(&w);
-	xmlw_open(&w, "PublicAccessBlockConfiguration", S3_NS);
-	for (int i = 0; i < 4; i++)
-		xmlw_elem(&w, pab_names[i], v[i] == '1' ? "true" : "false");
-	xmlw_close(&w, "PublicAccessBlockConfiguration");
+	s3_pab_to_xml(v, &w);
 	s3_send_xml(r, 200, NULL, &w);
+}
+
+void s3_pab_to_xml(const char *v, struct cn_buf *w)
+{
+	xmlw_decl(w);
+	xmlw_open(w, "PublicAccessBlockConfiguration", S3_NS);
+	for (int i = 0; i < 4; i++)
+		xmlw_elem(w, pab_names[i], v[i] == '1' ? "true" : "false");
+	xmlw_close(w, "PublicAccessBlockConfiguration");
 }
 
 int s3_pab_from_xml(struct cn_pool *pool, const char *body, size_t len, char **out)
@@ -509,13 +514,18 @@ void s3_op_get_ownership_controls(struct s3_req *r)
 	if (!v)
 		return;
 	cn_buf_init(&w);
-	xmlw_decl(&w);
-	xmlw_open(&w, "OwnershipControls", S3_NS);
-	xmlw_open(&w, "Rule", NULL);
-	xmlw_elem(&w, "ObjectOwnership", s3_ownership_name(s3_ownership_parse(v)));
-	xmlw_close(&w, "Rule");
-	xmlw_close(&w, "OwnershipControls");
+	s3_ownership_to_xml(s3_ownership_parse(v), &w);
 	s3_send_xml(r, 200, NULL, &w);
+}
+
+void s3_ownership_to_xml(enum s3_ownership o, struct cn_buf *w)
+{
+	xmlw_decl(w);
+	xmlw_open(w, "OwnershipControls", S3_NS);
+	xmlw_open(w, "Rule", NULL);
+	xmlw_elem(w, "ObjectOwnership", s3_ownership_name(o));
+	xmlw_close(w, "Rule");
+	xmlw_close(w, "OwnershipControls");
 }
 
 int s3_ownership_from_xml(struct cn_pool *pool, const char *body, size_t len,

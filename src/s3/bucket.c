@@ -300,6 +300,17 @@ void s3_op_get_bucket_location(struct s3_req *r)
 	s3_send_xml(r, 200, NULL, &w);
 }
 
+void s3_versioning_to_xml(uint8_t state, struct cn_buf *w)
+{
+	xmlw_decl(w);
+	xmlw_open(w, "VersioningConfiguration", S3_NS);
+	if (state == META_VERSIONING_ENABLED)
+		xmlw_elem(w, "Status", "Enabled");
+	else if (state == META_VERSIONING_SUSPENDED)
+		xmlw_elem(w, "Status", "Suspended");
+	xmlw_close(w, "VersioningConfiguration");
+}
+
 void s3_op_get_bucket_versioning(struct s3_req *r)
 {
 	struct meta_bucket b;
@@ -311,13 +322,7 @@ void s3_op_get_bucket_versioning(struct s3_req *r)
 		return;
 	}
 	cn_buf_init(&w);
-	xmlw_decl(&w);
-	xmlw_open(&w, "VersioningConfiguration", S3_NS);
-	if (b.versioning == META_VERSIONING_ENABLED)
-		xmlw_elem(&w, "Status", "Enabled");
-	else if (b.versioning == META_VERSIONING_SUSPENDED)
-		xmlw_elem(&w, "Status", "Suspended");
-	xmlw_close(&w, "VersioningConfiguration");
+	s3_versioning_to_xml(b.versioning, &w);
 	meta_bucket_release(&b);
 	s3_send_xml(r, 200, NULL, &w);
 }

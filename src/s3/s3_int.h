@@ -639,16 +639,23 @@ int s3_delete_from_xml(struct cn_pool *pool, const char *body, size_t len,
  * document, 4 pool bytes of '0'/'1' (access.c's header). CN_EBADXML for
  * another root or a value other than true/false (any case); CN_ENOMEM. */
 int s3_pab_from_xml(struct cn_pool *pool, const char *body, size_t len, char **v);
+/* GetPublicAccessBlock's document of the 4 stored bytes v, appended to w. */
+void s3_pab_to_xml(const char *v, struct cn_buf *w);
 
 /* OwnershipControls/Rule/ObjectOwnership (access.c); CN_EBADXML unless it
  * is one of the three names. */
 int s3_ownership_from_xml(struct cn_pool *pool, const char *body, size_t len,
 			  enum s3_ownership *out);
+/* GetBucketOwnershipControls' document of o, appended to w. */
+void s3_ownership_to_xml(enum s3_ownership o, struct cn_buf *w);
 
 /* VersioningConfiguration (bucket.c): *state META_VERSIONING_ENABLED or
  * _SUSPENDED. CN_ENOTIMPL when MfaDelete is Enabled, else CN_EBADXML when
  * Status is neither. */
 int s3_versioning_from_xml(struct cn_pool *pool, const char *body, size_t len, uint8_t *state);
+/* GetBucketVersioning's document of state (no Status when never set),
+ * appended to w. */
+void s3_versioning_to_xml(uint8_t state, struct cn_buf *w);
 
 /* CreateBucketConfiguration (bucket.c); len 0: none, accepted. CN_EBADXML
  * for another root, CN_EBADARG when LocationConstraint is set and is not

@@ -754,6 +754,21 @@ static void conf_put(struct s3_req *r, const char *v, size_t len, int status)
 		s3_send_error(r, rc);
 }
 
+void s3_enc_conf_to_xml(const struct s3_enc_conf *c, struct cn_buf *w)
+{
+	xmlw_decl(w);
+	xmlw_open(w, "ServerSideEncryptionConfiguration", S3_NS);
+	xmlw_open(w, "Rule", NULL);
+	xmlw_open(w, "ApplyServerSideEncryptionByDefault", NULL);
+	xmlw_elem(w, "SSEAlgorithm", c->alg);
+	if (c->kid[0])
+		xmlw_elem(w, "KMSMasterKeyID", c->kid);
+	xmlw_close(w, "ApplyServerSideEncryptionByDefault");
+	xmlw_elem(w, "BucketKeyEnabled", c->bucket_key ? "true" : "false");
+	xmlw_close(w, "Rule");
+	xmlw_close(w, "ServerSideEncryptionConfiguration");
+}
+
 void s3_op_get_bucket_encryption(struct s3_req *r)
 {
 	struct s3_enc_conf c;
@@ -765,17 +780,7 @@ void s3_op_get_bucket_encryption(struct s3_req *r)
 		return;
 	}
 	cn_buf_init(&w);
-	xmlw_decl(&w);
-	xmlw_open(&w, "ServerSideEncryptionConfiguration", S3_NS);
-	xmlw_open(&w, "Rule", NULL);
-	xmlw_open(&w, "ApplyServerSideEncryptionByDefault", NULL);
-	xmlw_elem(&w, "SSEAlgorithm", c.alg);
-	if (c.kid[0])
-		xmlw_elem(&w, "KMSMasterKeyID", c.kid);
-	xmlw_close(&w, "ApplyServerSideEncryptionByDefault");
-	xmlw_elem(&w, "BucketKeyEnabled", c.bucket_key ? "true" : "false");
-	xmlw_close(&w, "Rule");
-	xmlw_close(&w, "ServerSideEncryptionConfiguration");
+	s3_enc_conf_to_xml(&c, &w);
 	s3_send_xml(r, 200, NULL, &w);
 }
 

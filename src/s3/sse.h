@@ -146,6 +146,8 @@ int s3_enc_conf_from_xml(struct cn_pool *pool, const char *body, size_t len,
 /* The stored document (len bytes; a NUL ends it early) back to the
  * configuration. CN_ECORRUPT when it is not format 1. Any thread. */
 int s3_enc_conf_decode(const char *doc, size_t len, struct s3_enc_conf *out);
+/* GetBucketEncryption's document of c, appended to w. Any thread. */
+void s3_enc_conf_to_xml(const struct s3_enc_conf *c, struct cn_buf *w);
 void s3_op_get_bucket_encryption(struct s3_req *r);
 void s3_op_put_bucket_encryption(struct s3_req *r);
 void s3_op_delete_bucket_encryption(struct s3_req *r);

@@ -237,11 +237,7 @@ static void fuzz_pab(struct cn_pool *pool, const uint8_t *in, size_t len)
 	}
 	/* what GetPublicAccessBlock answers reads back the same */
 	cn_buf_init(&w);
-	xmlw_decl(&w);
-	xmlw_open(&w, "PublicAccessBlockConfiguration", S3_NS);
-	for (int i = 0; i < 4; i++)
-		xmlw_elem(&w, pab_names[i], v[i] == '1' ? "true" : "false");
-	xmlw_close(&w, "PublicAccessBlockConfiguration");
+	s3_pab_to_xml(v, &w);
 	if (w.err || s3_pab_from_xml(pool, w.s, w.len, &v2) != 0 || memcmp(v, v2, 4) != 0)
 		abort();
 	cn_buf_release(&w);
@@ -272,12 +268,7 @@ static void fuzz_ownership(struct cn_pool *pool, const uint8_t *in, size_t len)
 	    s3_ownership_parse(s3_ownership_name(o)) != o)
 		abort();
 	cn_buf_init(&w);
-	xmlw_decl(&w);
-	xmlw_open(&w, "OwnershipControls", S3_NS);
-	xmlw_open(&w, "Rule", NULL);
-	xmlw_elem(&w, "ObjectOwnership", s3_ownership_name(o));
-	xmlw_close(&w, "Rule");
-	xmlw_close(&w, "OwnershipControls");
+	s3_ownership_to_xml(o, &w);
 	if (w.err || s3_ownership_from_xml(pool, w.s, w.len, &o2) != 0 || o2 != o)
 		abort();
 	cn_buf_release(&w);
@@ -312,10 +303,7 @@ static void fuzz_versioning(struct cn_pool *pool, const uint8_t *in, size_t len)
 					     : 1)
 		abort();
 	cn_buf_init(&w);
-	xmlw_decl(&w);
-	xmlw_open(&w, "VersioningConfiguration", S3_NS);
-	xmlw_elem(&w, "Status", s == META_VERSIONING_ENABLED ? "Enabled" : "Suspended");
-	xmlw_close(&w, "VersioningConfiguration");
+	s3_versioning_to_xml(s, &w);
 	if (w.err || s3_versioning_from_xml(pool, w.s, w.len, &s2) != 0 || s2 != s)
 		abort();
 	cn_buf_release(&w);
@@ -347,17 +335,7 @@ static void check_enc(struct cn_pool *pool, const struct s3_enc_conf *c, const c
 		abort();
 	/* what GetBucketEncryption answers reads back the same */
 	cn_buf_init(&w);
-	xmlw_decl(&w);
-	xmlw_open(&w, "ServerSideEncryptionConfiguration", S3_NS);
-	xmlw_open(&w, "Rule", NULL);
-	xmlw_open(&w, "ApplyServerSideEncryptionByDefault", NULL);
-	xmlw_elem(&w, "SSEAlgorithm", c->alg);
-	if (c->kid[0])
-		xmlw_elem(&w, "KMSMasterKeyID", c->kid);
-	xmlw_close(&w, "ApplyServerSideEncryptionByDefault");
-	xmlw_elem(&w, "BucketKeyEnabled", c->bucket_key ? "true" : "false");
-	xmlw_close(&w, "Rule");
-	xmlw_close(&w, "ServerSideEncryptionConfiguration");
+	s3_enc_conf_to_xml(c, &w);
 	if (w.err || s3_enc_conf_from_xml(pool, w.s, w.len, &d, &doc2, msg, sizeof(msg)) != 0 ||
 	    !same_enc(&d, c) || strcmp(doc2, doc) != 0)
 		abort();
