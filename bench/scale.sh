@@ -88,9 +88,9 @@ DB_KB=$(du -sk "$TMP/large" | cut -f1)
 # ---- table ----
 memf() { sed -n "s/^MEM phase=$1 .*$2=\([0-9]*\).*/\1/p" "$RES" | awk '{ printf "%.0f", $1 / 1024 }'; }
 fpo() { # LABEL OP: the row's minor faults per op, over all its runs
-	awk -v l="$1" -v o="$2" '$1 == "FAULTS" && $2 == "label=" l { split($3, kv, "="); f += kv[2] }
-		$1 == "RESULT" { split("", g); for (i = 2; i <= NF; i++) { split($i, kv, "="); g[kv[1]] = kv[2] }
-			if (g["label"] == l && g["op"] == o) n += g["ops"] }
+	local n
+	n=$(sum "$1" "$2" ops)
+	awk -v l="$1" -v n="$n" '$1 == "FAULTS" && $2 == "label=" l { split($3, kv, "="); f += kv[2] }
 		END { if (n > 0) printf "%.2f", f / n; else print "-" }' "$RES"
 }
 TABLE=$TMP/table
