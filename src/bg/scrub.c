@@ -17,7 +17,9 @@
  *         only) ──> heal each blob after the cursor, cursor saved every second
  *         ──> walk ends: data_store_rebuild_done (flag and cursor cleared)
  *     stop or crash mid-walk: the flag stays, the next start resumes at the
- *     last saved cursor (the blobs after it are healed again: harmless).
+ *     last saved cursor (the blobs after it are healed again: harmless; the
+ *     cursor's counts cover the versions up to it only, so they are counted
+ *     once).
  * Objects written after the adoption already have their shard on the drive.
  */
 #include "bg/scrub.h"
@@ -51,12 +53,20 @@ struct scrub {
 	struct scrub_progress p;
 };
 
-/* Where a rebuild walk stands: the last version fully handled. */
+/* What the walk did for some versions: the cursor's share is saved with
+ * it, so a resume neither loses nor double-counts a version. */
+struct rb_counts {
+	uint64_t shards, bytes, rebuilt, lost;
+};
+
+/* Where a rebuild walk stands: the last version fully handled, and the
+ * counts of every version up to it (none past it). */
 struct rb_cursor {
 	char bucket[META_BUCKET_MAX + 1]; /* "" = from the start */
 	char key[META_KEY_MAX];
 	size_t key_len;
 	char vid[META_ID_TEXT];
+	struct rb_counts n;
 };
 
 struct rebuild {
@@ -247,10 +257,10 @@ done:
 
 /* Cursor file: bucket len (2), bucket, key len (2), key, vid (33), then
  * shards_done, bytes_done, shards_rebuilt, lost (8 each, little-endian). */
-static size_t rb_encode(const struct rb_cursor *c, const struct scrub_rebuild *p, uint8_t *b)
+static size_t rb_encode(const struct rb_cursor *c, uint8_t *b)
 {
 	size_t o = 0, bl = strlen(c->bucket);
-	uint64_t v[4] = {p->shards_done, p->bytes_done, p->shards_rebuilt, p->lost};
+	uint64_t v[4] = {c->n.shards, c->n.bytes, c->n.rebuilt, c->n.lost};
 
 	b[o++] = (uint8_t)bl;
 	b[o++] = 0;
@@ -268,7 +278,7 @@ static size_t rb_encode(const struct rb_cursor *c, const struct scrub_rebuild *p
 	return o;
 }
 
-static int rb_decode(const uint8_t *b, size_t len, struct rb_cursor *c, struct scrub_rebuild *p)
+static int rb_decode(const uint8_t *b, size_t len, struct rb_cursor *c)
 {
 	size_t o = 0, bl, kl;
 	uint64_t v[4] = {0};
@@ -291,29 +301,27 @@ static int rb_decode(const uint8_t *b, size_t len, struct rb_cursor *c, struct s
 	for (int i = 0; i < 4; i++)
 		for (int j = 7; j >= 0; j--)
 			v[i] = v[i] << 8 | b[o + (size_t)i * 8 + (size_t)j];
-	p->shards_done = v[0];
-	p->bytes_done = v[1];
-	p->shards_rebuilt = v[2];
-	p->lost = v[3];
+	c->n.shards = v[0];
+	c->n.bytes = v[1];
+	c->n.rebuilt = v[2];
+	c->n.lost = v[3];
 	return 0;
 }
 
 static void rb_save(struct scrub *s, struct rebuild *rb)
 {
 	uint8_t buf[2 + META_BUCKET_MAX + 2 + META_KEY_MAX + META_ID_TEXT + 32];
-	size_t n;
-
-	pthread_mutex_lock(&s->mu);
-	n = rb_encode(&rb->at, &s->p.rebuild, buf);
-	pthread_mutex_unlock(&s->mu);
+	size_t n = rb_encode(&rb->at, buf);
 	int rc = data_store_rebuild_save(s->data, rb->drive, buf, n);
 	if (rc)
 		log_warn("rebuild: cannot save progress: %s", cn_strerror(rc));
 	rb->last_save_ns = cn_mono_ns();
 }
 
-/* One blob of the walk: counts it (pass 1) or heals it (pass 2). */
-static void rb_blob(struct scrub *s, struct rebuild *rb, const struct blob_layout *l)
+/* One blob of the walk: counts it (pass 1) or heals it (pass 2), adding
+ * to the live progress and to the version's own counts *vn. */
+static void rb_blob(struct scrub *s, struct rebuild *rb, const struct blob_layout *l,
+		    struct rb_counts *vn)
 {
 	struct blob_layout out;
 	unsigned rebuilt = 0;
@@ -331,6 +339,10 @@ static void rb_blob(struct scrub *s, struct rebuild *rb, const struct blob_layou
 		return;
 	}
 	int rc = blob_rebuild_shard(s->data, l, shard, &out, &rebuilt);
+	vn->shards++;
+	vn->bytes += bytes;
+	vn->rebuilt += (rebuilt & (1u << shard)) != 0;
+	vn->lost += rc == CN_EDATALOST;
 	pthread_mutex_lock(&s->mu);
 	s->p.rebuild.shards_done++;
 	s->p.rebuild.bytes_done += bytes;
@@ -364,7 +376,7 @@ static void rb_blob(struct scrub *s, struct rebuild *rb, const struct blob_layou
 }
 
 static void rb_version(struct scrub *s, struct rebuild *rb, const char *bucket,
-		       const struct meta_entry *e)
+		       const struct meta_entry *e, struct rb_counts *vn)
 {
 	struct meta_version v;
 	struct blob_layout l;
@@ -376,12 +388,21 @@ static void rb_version(struct scrub *s, struct rebuild *rb, const char *bucket,
 	if (rb->counting || version_pin(s->data, &v) == 0) {
 		if (v.loc == META_LOC_BLOB) {
 			if (blob_layout_decode(v.layout, v.layout_len, &l) == 0)
-				rb_blob(s, rb, &l);
+				rb_blob(s, rb, &l, vn);
 		} else if (v.loc == META_LOC_PARTS) {
-			for (uint32_t i = 0; i < v.n_parts && !stopping(s); i++)
+			for (uint32_t i = 0; i < v.n_parts && !stopping(s); i++) {
+				/* paced part by part: a 10,000-part object is no
+				 * burst past the rate */
+				if (i && !rb->counting) {
+					throttle_shared(s, rb->start_ns, &rb->run_bytes,
+							s->opt.rebuild_bytes_per_sec);
+					if (stopping(s))
+						break;
+				}
 				if (blob_layout_decode(v.parts[i].layout, v.parts[i].layout_len,
 						       &l) == 0)
-					rb_blob(s, rb, &l);
+					rb_blob(s, rb, &l, vn);
+			}
 		}
 		if (!rb->counting)
 			version_unpin(s->data, &v);
@@ -401,35 +422,39 @@ struct rb_page_work {
 	const char *bucket;
 	const struct meta_list_result *res;
 	atomic_size_t next;
-	pthread_mutex_t mu; /* done[], prefix, the cursor and its file */
+	pthread_mutex_t mu; /* done[], n[], prefix, the cursor and its file */
 	unsigned char *done;
-	size_t prefix; /* entries [0, prefix) are done */
-	size_t n_done;
+	struct rb_counts *n; /* per entry, until the cursor passes it */
+	size_t prefix;	     /* entries [0, prefix) are done */
 };
 
-/* Entry i is done: the cursor moves over every entry done before it, and
- * is saved about every second (a restart resumes there). */
-static void rb_entry_done(struct rb_page_work *w, size_t i)
+/* Entry i is done with counts *vn: the cursor moves over every entry done
+ * before it, taking their counts (an entry done past the cursor is not in
+ * the cursor's counts: a resume does it, and counts it, again), and is
+ * saved about every second (a restart resumes there). */
+static void rb_entry_done(struct rb_page_work *w, size_t i, const struct rb_counts *vn)
 {
 	struct rebuild *rb = w->rb;
 	size_t before;
 
 	pthread_mutex_lock(&w->mu);
 	w->done[i] = 1;
-	w->n_done++;
+	w->n[i] = *vn;
 	before = w->prefix;
-	while (w->prefix < w->res->n && w->done[w->prefix])
-		w->prefix++;
+	for (; w->prefix < w->res->n && w->done[w->prefix]; w->prefix++) {
+		const struct rb_counts *c = &w->n[w->prefix];
+		rb->at.n.shards += c->shards;
+		rb->at.n.bytes += c->bytes;
+		rb->at.n.rebuilt += c->rebuilt;
+		rb->at.n.lost += c->lost;
+	}
 	if (w->prefix > before) {
 		const struct meta_entry *e = &w->res->entries[w->prefix - 1];
 		snprintf(rb->at.bucket, sizeof(rb->at.bucket), "%s", w->bucket);
 		memcpy(rb->at.key, e->key, e->key_len);
 		rb->at.key_len = e->key_len;
 		memcpy(rb->at.vid, e->vid_text, META_ID_TEXT);
-		/* saved only when nothing past the cursor is done yet, so the
-		 * saved counters are exactly the cursor's (a resume counts the
-		 * rest again) */
-		if (w->n_done == w->prefix && cn_mono_ns() - rb->last_save_ns > 1000000000LL)
+		if (cn_mono_ns() - rb->last_save_ns > 1000000000LL)
 			rb_save(w->s, rb);
 	}
 	pthread_mutex_unlock(&w->mu);
@@ -441,10 +466,11 @@ static void *rb_worker(void *arg)
 	size_t i;
 
 	while ((i = atomic_fetch_add(&w->next, 1)) < w->res->n && !stopping(w->s)) {
-		rb_version(w->s, w->rb, w->bucket, &w->res->entries[i]);
+		struct rb_counts vn = {0};
+		rb_version(w->s, w->rb, w->bucket, &w->res->entries[i], &vn);
 		if (stopping(w->s))
-			break;
-		rb_entry_done(w, i);
+			break; /* possibly cut short: not done */
+		rb_entry_done(w, i, &vn);
 		/* after the entry counts as done: a thread asleep here holds
 		 * no entry back from the cursor */
 		throttle_shared(w->s, w->rb->start_ns, &w->rb->run_bytes,
@@ -462,8 +488,12 @@ static int rb_page(struct scrub *s, struct rebuild *rb, const char *bucket,
 	int started = 0;
 
 	w.done = calloc(res->n, 1);
-	if (!w.done)
+	w.n = calloc(res->n, sizeof(*w.n));
+	if (!w.done || !w.n) {
+		free(w.done);
+		free(w.n);
 		return CN_ENOMEM;
+	}
 	pthread_mutex_init(&w.mu, NULL);
 	atomic_store(&w.next, 0);
 	for (int t = 1; t < RB_THREADS && (size_t)t < res->n; t++)
@@ -474,6 +504,7 @@ static int rb_page(struct scrub *s, struct rebuild *rb, const char *bucket,
 		pthread_join(th[t], NULL);
 	pthread_mutex_destroy(&w.mu);
 	free(w.done);
+	free(w.n);
 	return w.prefix == res->n ? 0 : CN_ESHUTDOWN;
 }
 
@@ -516,7 +547,8 @@ static int rb_walk(struct scrub *s, struct rebuild *rb)
 					if (stopping(s))
 						rc = CN_ESHUTDOWN;
 					else
-						rb_version(s, rb, bk[b].name, &res.entries[i]);
+						rb_version(s, rb, bk[b].name, &res.entries[i],
+							   &(struct rb_counts){0});
 				}
 			} else if (res.n) {
 				/* the cursor moves as entries are done (rb_entry_done) */
@@ -564,14 +596,16 @@ static void rebuild_run(struct scrub *s)
 	p->last_seconds = last_seconds;
 	rc = data_store_rebuild_load(s->data, rb.drive, buf, sizeof(buf), &len);
 	if (rc == 0)
-		rc = rb_decode(buf, len, &rb.at, p);
+		rc = rb_decode(buf, len, &rb.at);
 	if (rc != 0 && rc != CN_ENOTFOUND)
 		log_warn("rebuild: progress of drive %s unreadable (%s); starting over", hex,
 			 cn_strerror(rc));
-	if (rc != 0) {
+	if (rc != 0)
 		memset(&rb.at, 0, sizeof(rb.at));
-		p->shards_done = p->bytes_done = p->shards_rebuilt = p->lost = 0;
-	}
+	p->shards_done = rb.at.n.shards;
+	p->bytes_done = rb.at.n.bytes;
+	p->shards_rebuilt = rb.at.n.rebuilt;
+	p->lost = rb.at.n.lost;
 	p->shards_total = p->shards_done;
 	p->bytes_total = p->bytes_done;
 	pthread_mutex_unlock(&s->mu);
