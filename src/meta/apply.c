@@ -8,7 +8,7 @@
  * first write. A command that fails after writing is rolled back by the
  * caller (store.c re-applies its batch with nested transactions).
  *
- * Invariants kept in every command (store format 2):
+ * Invariants kept in every command (store format 2 and later):
  *  - index holds an entry for a key iff its newest version is not a delete
  *    marker, and that entry is the newest version's full record; versions
  *    holds every other version of the key (so an unversioned put writes one
@@ -387,6 +387,8 @@ static int version_remove(struct actx *a, const struct meta_version *v, int in_i
 		return rc;
 	switch (v->loc) {
 	case META_LOC_INLINE:
+		if (v->inline_embedded)
+			break; /* went with the record */
 		rc = kv_del(a->t, KV_INLINE, raw, a->kn + META_ID_LEN);
 		if (rc == CN_ENOTFOUND)
 			rc = CN_ECORRUPT;
@@ -466,14 +468,21 @@ static int index_fill(struct actx *a)
 	return rc == CN_ENOTFOUND ? 0 : rc;
 }
 
+long meta_embed_max = META_EMBED_MAX;
+
 /* Writes v: into index if it is not a marker (the caller demoted the old
- * entry), else into versions. */
-static int version_insert(struct actx *a, const struct meta_version *v, const void *inline_data)
+ * entry), else into versions. A small body goes into the record itself. */
+static int version_insert(struct actx *a, struct meta_version *v, const void *inline_data)
 {
 	uint8_t raw[KEY_ENC_MAX];
 	int marker = !!(v->flags & META_VF_DELETE_MARKER);
 	int rc;
 
+	if (v->loc == META_LOC_INLINE && meta_embed_max >= 0 &&
+	    v->inline_len <= (uint64_t)meta_embed_max) {
+		v->inline_embedded = 1;
+		v->embed = inline_data;
+	}
 	vraw(a, raw, v->vid);
 	cn_buf_reset(&a->w);
 	rc = ver_encode(&a->w, a->fk, a->fklen, v);
@@ -481,7 +490,7 @@ static int version_insert(struct actx *a, const struct meta_version *v, const vo
 		rc = kv_put(a->t, KV_VERSIONS, raw, a->kn + META_ID_LEN, a->w.p, a->w.len);
 	else if (!rc)
 		rc = kv_put(a->t, KV_INDEX, a->kenc, a->kn, a->w.p, a->w.len);
-	if (!rc && v->loc == META_LOC_INLINE)
+	if (!rc && v->loc == META_LOC_INLINE && !v->inline_embedded)
 		rc = kv_put(a->t, KV_INLINE, raw, a->kn + META_ID_LEN, inline_data, v->inline_len);
 	if (!marker) {
 		a->st.objects++;

@@ -7,7 +7,8 @@
  * little-endian in values, big-endian in keys (keys.c). Each value starts
  * with a record version byte; this build writes and reads version 1.
  *
- * Value formats, record version 1, store format 2 (fk = full object key,
+ * Value formats, record version 1, store format 3 (2 is 3 without loc 4;
+ * fk = full object key,
  * present only for long keys, see keys.c):
  *
  *   common head of index / versions / uploads values
@@ -28,8 +29,11 @@
  *   only with flag LOCK (0x8): 1 lock mode (0..2), 8 retain-until ns (i64;
  *       0 iff mode 0), 1 legal hold (0 none, 1 off, 2 on); not all zero
  *       (a build older than this section cannot read a version with it)
- *   1   loc (0 none, 1 inline, 2 blob, 3 parts)
+ *   1   loc (0 none, 1 inline, 2 blob, 3 parts, 4 inline in the record)
  *   loc 1: 4 inline length (the bytes are in the `inline` db, same key)
+ *   loc 4: 4 length (== size), then the bytes (written for bodies up to
+ *          META_EMBED_MAX; read as LOC_INLINE with inline_embedded; a build
+ *          older than this section cannot read a version with it)
  *   loc 2: 16 blob id, 2+n layout
  *   loc 3: 2 nparts, then per part: 2 part no, 8 size, 1+n etag, 16 blob id,
  *          2+n layout; then, only when some part has a checksum, per part:
@@ -100,6 +104,7 @@
 #include "meta/meta_int.h"
 
 #define REC_V1 1
+#define REC_LOC_EMBED 4 /* a version's loc byte: inline bytes in the record */
 #define CMD_V1 1
 
 /* ---- buffers ---- */
@@ -361,10 +366,17 @@ int ver_encode(struct cn_buf *w, const uint8_t *fkey, size_t fklen, const struct
 		wb_u64(w, (uint64_t)v->lock_until);
 		wb_u8(w, v->legal_hold);
 	}
-	wb_u8(w, (uint8_t)v->loc);
+	if (v->loc == META_LOC_INLINE &&
+	    (v->inline_len > META_INLINE_MAX || (v->inline_embedded && v->inline_len && !v->embed)))
+		return CN_EINVAL;
+	wb_u8(w, v->loc == META_LOC_INLINE && v->inline_embedded ? REC_LOC_EMBED : (uint8_t)v->loc);
 	switch (v->loc) {
 	case META_LOC_NONE: break;
-	case META_LOC_INLINE: wb_u32(w, (uint32_t)v->inline_len); break;
+	case META_LOC_INLINE:
+		wb_u32(w, (uint32_t)v->inline_len);
+		if (v->inline_embedded)
+			cn_buf_put(w, v->embed, v->inline_len);
+		break;
 	case META_LOC_BLOB:
 		cn_buf_put(w, v->blob_id, META_ID_LEN);
 		wb_u16(w, (uint16_t)v->layout_len);
@@ -393,7 +405,7 @@ int ver_decode(const uint8_t *p, size_t len, const uint8_t *key, size_t klen,
 	struct rbuf r;
 	const uint8_t *fk, *b;
 	size_t fklen;
-	uint8_t *mem;
+	uint8_t *mem, loc;
 
 	memset(out, 0, sizeof(*out));
 	if (klen > META_KEY_MAX)
@@ -428,16 +440,20 @@ int ver_decode(const uint8_t *p, size_t len, const uint8_t *key, size_t klen,
 		    (!out->lock_mode && !out->legal_hold))
 			goto bad;
 	}
-	out->loc = rb_u8(&r);
+	loc = rb_u8(&r);
 	if (out->flags & ~META_VF_STORED)
 		goto bad;
 	out->flags &= ~META_VF_LOCK;
+	out->inline_embedded = loc == REC_LOC_EMBED;
+	out->loc = out->inline_embedded ? META_LOC_INLINE : loc;
 	switch (out->loc) {
 	case META_LOC_NONE: break;
 	case META_LOC_INLINE:
 		out->inline_len = rb_u32(&r);
 		if (out->inline_len > META_INLINE_MAX || out->inline_len != out->size)
 			goto bad;
+		if (out->inline_embedded)
+			out->embed = rb_bytes(&r, (size_t)out->inline_len);
 		break;
 	case META_LOC_BLOB:
 		b = rb_bytes(&r, META_ID_LEN);

@@ -35,7 +35,7 @@
 #define META_PARTS_MAX 10000
 #define META_PART_CK_MAX 32		       /* a part's checksum: up to SHA-256 */
 #define META_GC_GRACE_NS (60LL * 1000000000LL) /* GC due time = now + grace */
-#define META_FORMAT_VERSION 2u		       /* 2: the current version lives in index only */
+#define META_FORMAT_VERSION 3u /* 2: current version in index only; 3: small bodies in records */
 
 struct meta_store;
 
@@ -47,7 +47,7 @@ enum meta_versioning {
 
 enum meta_loc {
 	META_LOC_NONE = 0,   /* delete marker: no data */
-	META_LOC_INLINE = 1, /* bytes in the inline db */
+	META_LOC_INLINE = 1, /* bytes in the metadata: the inline db, or the record */
 	META_LOC_BLOB = 2,   /* one blob: blob_id + layout */
 	META_LOC_PARTS = 3,  /* multipart: ordered parts, each a blob */
 };
@@ -117,8 +117,13 @@ struct meta_version {
 	const uint8_t *attrs;
 	size_t attrs_len;
 	enum meta_loc loc;
-	uint64_t inline_len;	      /* LOC_INLINE: byte count */
-	const uint8_t *inline_data;   /* LOC_INLINE and META_GET_INLINE: the bytes */
+	uint64_t inline_len;	    /* LOC_INLINE: byte count */
+	const uint8_t *inline_data; /* LOC_INLINE and META_GET_INLINE: the bytes */
+	/* internal (codec, apply): LOC_INLINE bytes kept in the version record
+	 * itself rather than in the inline db; embed points at them (into mem
+	 * after a decode, at the command's bytes before an encode) */
+	uint8_t inline_embedded;
+	const uint8_t *embed;
 	uint8_t blob_id[META_ID_LEN]; /* LOC_BLOB */
 	const uint8_t *layout;	      /* LOC_BLOB */
 	size_t layout_len;

@@ -131,7 +131,18 @@ struct meta_store {
 
 /* Loads the applied index of a replicated store (open). */
 int repl_load(struct meta_store *s);
-/* Version value. fkey: stored for long keys only (NULL, 0 otherwise). */
+/* A body of up to this many bytes is stored inside its version record
+ * rather than in the inline db: an overwrite of a small object then changes
+ * one B+tree instead of two (at 10^7 keys each tree is four levels deep and
+ * every random key dirties its own branch pages). Larger bodies stay out of
+ * the record so that index leaves keep their fan-out for listings. */
+#define META_EMBED_MAX 256
+/* The threshold apply uses: META_EMBED_MAX. Tests set -1 to write records
+ * the way a build before embedding did (the store then holds both kinds, as
+ * an upgraded one does); every replica must apply with the same value. */
+extern long meta_embed_max;
+/* Version value. fkey: stored for long keys only (NULL, 0 otherwise).
+ * A LOC_INLINE version with inline_embedded carries its bytes (embed). */
 int ver_encode(struct cn_buf *w, const uint8_t *fkey, size_t fklen, const struct meta_version *v);
 /* Decodes into owned *out; key (the user key) is copied in. */
 int ver_decode(const uint8_t *p, size_t len, const uint8_t *key, size_t klen,

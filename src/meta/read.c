@@ -173,12 +173,13 @@ int meta_object_get(struct meta_store *s, const char *bucket, const char *key, s
 		out->flags |= META_VF_LATEST;
 	if (!rc && found && out->loc == META_LOC_INLINE && (flags & META_GET_INLINE)) {
 		uint8_t raw[KEY_ENC_MAX];
-		const uint8_t *d;
-		size_t dlen;
+		const uint8_t *d = out->embed;
+		size_t dlen = (size_t)out->inline_len;
 		memcpy(raw, kenc, kn);
 		for (int i = 0; i < META_ID_LEN; i++)
 			raw[kn + i] = (uint8_t)~out->vid[i];
-		rc = kv_get(&t, KV_INLINE, raw, kn + META_ID_LEN, &d, &dlen);
+		if (!out->inline_embedded)
+			rc = kv_get(&t, KV_INLINE, raw, kn + META_ID_LEN, &d, &dlen);
 		if (rc == CN_ENOTFOUND || (!rc && dlen != out->inline_len))
 			rc = CN_ECORRUPT;
 		if (!rc) {
@@ -228,9 +229,11 @@ int meta_object_read_inline(struct meta_store *s, const char *bucket, const char
 	const uint8_t *v;
 	size_t vlen, kn;
 	struct kv_txn t;
+	struct meta_version mv;
 	int rc;
 
 	*len = 0;
+	memset(&mv, 0, sizeof(mv));
 	if (key_len < 1 || key_len > META_KEY_MAX || !bucket_name_valid(bucket, strlen(bucket)))
 		return CN_ENOVERSION;
 	kn = key_encode(raw, bucket, strlen(bucket), (const uint8_t *)key, key_len);
@@ -255,7 +258,15 @@ int meta_object_read_inline(struct meta_store *s, const char *bucket, const char
 			rc = CN_ENOTFOUND;
 	}
 	if (!rc)
+		rc = ver_decode(v, vlen, (const uint8_t *)key, key_len, &mv);
+	if (!rc && mv.loc != META_LOC_INLINE)
+		rc = CN_ENOTFOUND;
+	if (!rc && mv.inline_embedded) {
+		v = mv.embed;
+		vlen = (size_t)mv.inline_len;
+	} else if (!rc) {
 		rc = kv_get(&t, KV_INLINE, raw, kn + META_ID_LEN, &v, &vlen);
+	}
 	if (rc == CN_ENOTFOUND)
 		rc = CN_ENOVERSION;
 	if (!rc && vlen > cap)
@@ -264,6 +275,7 @@ int meta_object_read_inline(struct meta_store *s, const char *bucket, const char
 		memcpy(buf, v, vlen);
 		*len = vlen;
 	}
+	meta_version_release(&mv);
 	kv_read_end(&t);
 	return rc;
 }

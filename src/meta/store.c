@@ -16,8 +16,11 @@
  * exactly as a Raft follower will, so what is logged is what is applied.
  *
  * system db format: key "format" -> u32 LE format version (1: index held a
- * summary; 2: index holds the newest version's record. A format-1 store is
- * upgraded in place at open, upgrade.c).
+ * summary; 2: index holds the newest version's record; 3: a body of up to
+ * META_EMBED_MAX bytes lives in its version record, codec loc 4. A format-1
+ * store is upgraded in place at open, upgrade.c; a format-2 store is a valid
+ * format-3 store and only gets the new number, so that a build that cannot
+ * read loc 4 refuses the store at open instead of finding records corrupt).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -159,6 +162,11 @@ static int format_check(struct meta_store *s, const char *dir)
 			if (!rc)
 				log_info("meta: upgrade done, %llu records moved",
 					 (unsigned long long)moved);
+		} else if (f == 2) {
+			uint8_t b[4] = {META_FORMAT_VERSION, 0, 0, 0};
+			log_info("meta: store %s: format 2 to %u (no record changes)", dir,
+				 META_FORMAT_VERSION);
+			rc = kv_put(&t, KV_SYSTEM, "format", 6, b, 4);
 		} else if (f != META_FORMAT_VERSION) {
 			log_error("meta: store %s has metadata format version %u; this build reads "
 				  "only version %u (upgrade cairn or restore a matching store)",
