@@ -349,8 +349,15 @@ static void advance(struct up *p)
 			return;
 		if (!p->failed)
 			p->failed = p->body_err;
-		if (!p->body_done)
-			return; /* wait for the body to stop (it was told to) */
+		if (!p->body_done) {
+			/* The sink stops the body with the error at its next
+			 * bytes. A body paused for a full buffer would bring none
+			 * and hold the request (and its temp files) until the
+			 * body timeout: let it flow. */
+			if (!p->r->aborted && p->r->http->paused)
+				http_request_resume(p->r->http);
+			return;
+		}
 		if (p->w) {
 			p->work = 1;
 			if (s3_work(p->r, w_abort, w_abort_after, p) == 0)

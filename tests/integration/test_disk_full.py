@@ -1,0 +1,165 @@
+"""
+A data directory whose filesystem fills up: a small tmpfs mounted for each
+test (needs root and permission to mount; skipped where there is neither).
+DESIGN §1.4: the client gets 507 InsufficientStorage promptly, nothing
+unacknowledged becomes visible, no temp file or blob is left behind, and the
+server writes again once there is room.
+
+Space is taken by a filler file beside the data directory, on the same
+filesystem, while an upload streams: what a disk shared with other writers
+does. GC runs every 200 ms with no grace (conftest), so leftovers would be
+temp files or unreferenced blobs, and both are counted.
+"""
+import errno
+import os
+import socket
+import subprocess
+import time
+
+import pytest
+from botocore.exceptions import ClientError
+
+from conftest import make_client, sign_headers
+from test_interrupted import open_request, read_response, wait_files, wait_growth
+
+MiB = 1 << 20
+FS_SIZE = 48 * MiB
+
+
+@pytest.fixture
+def fs(tmp_path):
+    mnt = str(tmp_path / "fs")
+    os.mkdir(mnt)
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=%d,mode=0700" % FS_SIZE, "tmpfs",
+                        mnt], capture_output=True, text=True)
+    if r.returncode != 0:
+        pytest.skip("cannot mount a tmpfs here: %s" % (r.stderr.strip() or r.returncode))
+    yield mnt
+    if subprocess.run(["umount", mnt], capture_output=True).returncode != 0:
+        subprocess.run(["umount", "-l", mnt], capture_output=True)
+
+
+@pytest.fixture
+def env(fs, start_server, tmp_path):
+    srv = start_server(tmp_path, data_dir=os.path.join(fs, "data"))
+    s3 = make_client(srv)
+    s3.create_bucket(Bucket="full")
+    keep = os.urandom(2 * MiB + 7)
+    s3.put_object(Bucket="full", Key="keep", Body=keep)
+    base = wait_files(srv.data_dir, None, timeout=0)
+    yield srv, s3, keep, base, os.path.join(fs, "filler")
+    # Stopped here, before the fixture unmounts its filesystem.
+    assert srv.stop() == 0, srv.log()[-3000:]
+
+
+def fill(path):
+    """Takes every free byte of path's filesystem; returns the bytes written."""
+    n = 0
+    with open(path, "wb", buffering=0) as f:
+        for size in (MiB, 4096, 1):
+            chunk = b"\0" * size
+            while True:
+                try:
+                    n += f.write(chunk)
+                except OSError as e:
+                    if e.errno != errno.ENOSPC:
+                        raise
+                    break
+    return n
+
+
+def status_code(resp):
+    line = resp.split(b"\r\n", 1)[0]
+    return int(line.split()[1]) if line.startswith(b"HTTP/1.1 ") else None
+
+
+def head_status(s3, key):
+    try:
+        s3.head_object(Bucket="full", Key=key)
+        return 200
+    except Exception as e:
+        return e.response["ResponseMetadata"]["HTTPStatusCode"]
+
+
+def check_clean(srv, s3, keep, base):
+    got = wait_files(srv.data_dir, base)
+    assert got == base, "leaked: %s, missing: %s" % (sorted(got - base), sorted(base - got))
+    assert s3.get_object(Bucket="full", Key="keep")["Body"].read() == keep
+
+
+def test_disk_fills_while_body_streams(env):
+    """The filesystem fills between two buffers of a streaming PUT. The
+    client then sends as fast as it can, so the server holds one full buffer
+    while the other is being written when the write fails: the failure must
+    answer at once, not when the body times out (60 s) with the request's
+    temp files held until then."""
+    srv, s3, keep, base, filler = env
+    total = 16 * MiB
+    body = os.urandom(total)
+    hdrs = sign_headers(srv, "PUT", "/full/obj", headers={"Content-Length": str(total)},
+                        payload_hash="UNSIGNED-PAYLOAD")
+    s = open_request(srv, "PUT", "/full/obj", hdrs)
+    first = 3 * MiB // 2
+    s.sendall(body[:first])
+    assert wait_growth(srv.data_dir, base)
+    time.sleep(0.2)  # the first buffer is on disk
+    assert fill(filler) > 0
+    t0 = time.monotonic()
+    s.settimeout(20)
+    try:
+        s.sendall(body[first:])
+    except (BrokenPipeError, ConnectionResetError):
+        pass  # answered and closed before the body's end
+    except socket.timeout:
+        pytest.fail("the server stopped reading the body and did not answer")
+    resp = read_response(s, timeout=20)
+    s.close()
+    took = time.monotonic() - t0
+    assert status_code(resp) == 507, resp[:400]
+    assert b"<Code>InsufficientStorage</Code>" in resp, resp[:600]
+    assert took < 15, "answered after %.1f s" % took
+    assert head_status(s3, "obj") == 404
+    check_clean(srv, s3, keep, base)
+    # Room again: the same key is written and read back whole.
+    os.unlink(filler)
+    s3.put_object(Bucket="full", Key="obj", Body=body)
+    assert s3.get_object(Bucket="full", Key="obj")["Body"].read() == body
+
+
+@pytest.mark.parametrize("size", [3000, 5 * MiB], ids=["metadata", "blob"])
+def test_full_disk_refuses_and_recovers(env, size):
+    """With no byte free, a small PUT (its body in the metadata store) and a
+    streamed one both get 507, and so does an overwrite (which leaves the old
+    version); reads go on, and writes work again once space is back."""
+    srv, s3, keep, base, filler = env
+    fill(filler)
+    ok, err = [], None
+    # The metadata store may have free pages inside its file for the first
+    # few small commits.
+    for i in range(20):
+        try:
+            s3.put_object(Bucket="full", Key="new%d" % i, Body=os.urandom(size))
+            ok.append("new%d" % i)
+        except ClientError as e:
+            err = e.response
+            break
+    assert err is not None, "20 PUTs of %d bytes fitted on a full disk" % size
+    assert (err["ResponseMetadata"]["HTTPStatusCode"], err["Error"]["Code"]) == \
+        (507, "InsufficientStorage")
+    assert head_status(s3, "new%d" % i) == 404
+    assert all(head_status(s3, k) == 200 for k in ok)
+    want = os.urandom(size)
+    try:
+        s3.put_object(Bucket="full", Key="keep", Body=want)
+    except ClientError as e:
+        assert e.response["ResponseMetadata"]["HTTPStatusCode"] == 507
+        want = keep
+    assert s3.get_object(Bucket="full", Key="keep")["Body"].read() == want
+    got = wait_files(srv.data_dir, base)
+    if not ok and want is keep:
+        assert got == base, "leaked: %s" % sorted(got - base)
+    assert not [f for f in got if f.startswith("tmp")], got
+    os.unlink(filler)
+    body = os.urandom(size)
+    s3.put_object(Bucket="full", Key="after", Body=body)
+    assert s3.get_object(Bucket="full", Key="after")["Body"].read() == body
