@@ -152,6 +152,11 @@ static void XMLCALL on_start(void *ud, const XML_Char *name, const XML_Char **at
 				  strlen(local ? local + 1 : name));
 	n->text = "";
 	n->parent = s->cur;
+	if (s->cur && s->cur->solid) {
+		s->err = CN_EBADXML; /* mixed content */
+		XML_StopParser(s->p, XML_FALSE);
+		return;
+	}
 	if (s->cur) {
 		struct xml_node **pp = &s->cur->child;
 		/* Append keeps document order; nodes per parent are few or the
@@ -193,6 +198,13 @@ static void XMLCALL on_text(void *ud, const XML_Char *txt, int len)
 
 	if (s->err || !n || len <= 0)
 		return;
+	for (int i = 0; i < len && !n->solid; i++)
+		n->solid = txt[i] != ' ' && txt[i] != '\t' && txt[i] != '\n' && txt[i] != '\r';
+	if (n->solid && n->child) {
+		s->err = CN_EBADXML; /* mixed content */
+		XML_StopParser(s->p, XML_FALSE);
+		return;
+	}
 	need = n->text_len + (size_t)len + 1;
 	if (s->grow != n || need > s->grow_cap) {
 		size_t cap = need < 64 ? 64 : need * 2;

@@ -39,10 +39,14 @@ struct xml_node {
 	const char *name; /* local name, namespace stripped */
 	char *text;	  /* concatenated character data, NUL-terminated */
 	size_t text_len;
+	int solid; /* the text holds more than XML whitespace */
 	struct xml_node *parent, *child, *next;
 };
 
-/* Parses body into a tree in pool. Returns 0 or CN_EBADXML. */
+/* Parses body into a tree in pool. Returns 0 or CN_EBADXML. Mixed content
+ * (an element with both child elements and non-whitespace text) is
+ * CN_EBADXML: no S3 body has it, and `<Key>a<x/>b</Key>` would otherwise
+ * read as "ab", a value no byte-level check of the body would see. */
 int xml_parse(struct cn_pool *pool, const char *body, size_t len, struct xml_node **root);
 /* First child named `name`, or NULL. */
 struct xml_node *xml_child(struct xml_node *n, const char *name);

@@ -2,7 +2,8 @@
  * Unit tests for xml/: writer escaping (every special character, control
  * characters, embedded NULs through the _n variant), timestamps, and the
  * bounded reader: tree shape, namespaces stripped, depth and node limits,
- * entity declarations refused (billion laughs), malformed documents, and
+ * entity declarations refused (billion laughs), malformed documents, mixed
+ * content refused (text and child elements in one element), and
  * memory that stays linear in the input when text arrives in many pieces.
  */
 #include <setjmp.h>
@@ -172,6 +173,38 @@ static void test_parse_malformed(void **state)
 	cn_pool_release(&pool);
 }
 
+/* Text and child elements in one element: `<Key>a<x/>b</Key>` would read
+ * as "ab". Whitespace around children, comments and CDATA inside text stay
+ * fine. */
+static void test_mixed_content_refused(void **state)
+{
+	(void)state;
+	struct cn_pool pool;
+	struct xml_node *root;
+	const char *bad[] = {
+		"<a>x<b/></a>",
+		"<a><b/>x</a>",
+		"<a> x <b>1</b></a>",
+		"<a><b>1</b>\n x</a>",
+		"<Key>a<x/>b</Key>",
+		"<r><Key>a<x/>b</Key></r>",
+		"<r><Key>a<x>b</x></Key></r>",
+		"<a>&#x41;<b/></a>",
+		"<a><![CDATA[x]]><b/></a>",
+	};
+	const char *good = "<r>\n\t<Key>a<!-- c -->b</Key>\r\n <V><![CDATA[x]]>y</V> \n</r>";
+
+	cn_pool_init(&pool);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		root = NULL;
+		assert_int_equal(parse(&pool, bad[i], &root), CN_EBADXML);
+	}
+	assert_int_equal(parse(&pool, good, &root), 0);
+	assert_string_equal(xml_child_text(root, "Key"), "ab");
+	assert_string_equal(xml_child_text(root, "V"), "xy");
+	cn_pool_release(&pool);
+}
+
 static void test_entity_declarations_refused(void **state)
 {
 	(void)state;
@@ -287,6 +320,7 @@ int main(void)
 		cmocka_unit_test(test_time_iso),
 		cmocka_unit_test(test_parse_tree),
 		cmocka_unit_test(test_parse_malformed),
+		cmocka_unit_test(test_mixed_content_refused),
 		cmocka_unit_test(test_entity_declarations_refused),
 		cmocka_unit_test(test_depth_limit),
 		cmocka_unit_test(test_node_limit),
