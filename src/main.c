@@ -600,6 +600,7 @@ static int cmd_server(int argc, char **argv)
 	memset(&dopt, 0, sizeof(dopt));
 	memset(&gopt, 0, sizeof(gopt));
 	memset(&sopt, 0, sizeof(sopt));
+	dopt.reserve_auto = 1;	 /* room for deletes on a full disk (data.h) */
 	sopt.interval_s = 86400; /* every shard re-read about daily, gently (scrub.h) */
 	memset(&copt, 0, sizeof(copt));
 	gopt.grace_ns = -1;

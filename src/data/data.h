@@ -97,6 +97,7 @@ struct data_options {
 	enum data_fsync fsync;	       /* 0: always */
 	enum data_cksum cksum;	       /* 0: CRC32C */
 	uint64_t reserve_bytes;	       /* keep this much free on every drive */
+	int reserve_auto;	       /* and at least DATA_RESERVE_PCT of it (below) */
 	size_t heal_queue_cap;	       /* 0: 1024 */
 	int format_new;		       /* adopt empty directories in place of missing drives */
 	int keep_first;		       /* never adopt dirs[0] (it holds the metadata) */
@@ -153,6 +154,19 @@ void data_store_close(struct data_store *s);
 int data_store_recheck(struct data_store *s);
 /* Marks drive `i` offline (done automatically on EIO). Any thread. */
 void data_store_drive_offline(struct data_store *s, int i);
+
+/* The reserve under reserve_auto: 1% of the drive, at least 8 MiB, at most
+ * 64 MiB, and never more than a quarter of it. New data stops there, so
+ * what frees space (deletes, aborts, GC's bookkeeping: metadata commits)
+ * still finds room on a disk cairn itself filled; the metadata lives on
+ * drive 0. A disk filled by another program takes the reserve too. */
+#define DATA_RESERVE_PCT 1
+#define DATA_RESERVE_MIN (8ull << 20)
+#define DATA_RESERVE_MAX (64ull << 20)
+/* CN_ENOSPACE unless `need` bytes plus the reserve are free on drive i
+ * (what a blob writer checks per shard; the front end asks it for bodies
+ * that go into the metadata store, drive 0). One statvfs. Any thread. */
+int data_store_check_space(struct data_store *s, int i, uint64_t need);
 
 struct data_drive_stat {
 	const char *path; /* valid until data_store_close */

@@ -117,8 +117,6 @@ int store_shard_path(const struct data_store *s, int drive, const uint8_t id[DAT
 /* <drive>/tmp/<hex>.<shard>.<seq>.<pid> */
 int store_tmp_path(struct data_store *s, int drive, const uint8_t id[DATA_ID_LEN], int shard,
 		   char *out, size_t cap);
-/* CN_ENOSPACE unless `need` bytes plus the reserve are free on drive i. */
-int store_check_space(struct data_store *s, int i, uint64_t need);
 /* stat of the drive root still matches the one at open (not unmounted). */
 int store_drive_check(struct data_store *s, int i);
 

@@ -57,7 +57,7 @@ int data_shard_sink_open(struct data_store *s, const uint8_t drive_id[DATA_ID_LE
 	    (l->cksum != DATA_CK_CRC32C && l->cksum != DATA_CK_XXH3) || hdr_len < SHARD_HDR_FIXED ||
 	    hdr_len > SHARD_HDR_MAX)
 		return CN_EINVAL;
-	if ((rc = store_check_space(s, d, 0)) != 0)
+	if ((rc = data_store_check_space(s, d, 0)) != 0)
 		return rc;
 	k = calloc(1, sizeof(*k));
 	if (!k)

@@ -1307,14 +1307,26 @@ int store_tmp_path(struct data_store *s, int drive, const uint8_t id[DATA_ID_LEN
 	return (n < 0 || (size_t)n >= cap) ? CN_ETOOBIG : 0;
 }
 
-int store_check_space(struct data_store *s, int i, uint64_t need)
+int data_store_check_space(struct data_store *s, int i, uint64_t need)
 {
 	struct statvfs st;
+	uint64_t avail, reserve = s->opt.reserve_bytes;
+
+	if (i < 0 || i >= s->n)
+		return CN_EINVAL;
 	int rc = s->io->statvfs(s->io->ctx, s->drives[i].path, &st);
 	if (rc != 0)
 		return store_fault(s, i, dio_err(rc));
-	uint64_t avail = (uint64_t)st.f_bavail * st.f_frsize;
-	if (avail < need || avail - need < s->opt.reserve_bytes)
+	avail = (uint64_t)st.f_bavail * st.f_frsize;
+	if (s->opt.reserve_auto) {
+		uint64_t size = (uint64_t)st.f_blocks * st.f_frsize;
+		uint64_t r = size / 100 * DATA_RESERVE_PCT;
+		r = r < DATA_RESERVE_MIN ? DATA_RESERVE_MIN : r;
+		r = r > DATA_RESERVE_MAX ? DATA_RESERVE_MAX : r;
+		r = r > size / 4 ? size / 4 : r;
+		reserve = r > reserve ? r : reserve;
+	}
+	if (avail < need || avail - need < reserve)
 		return CN_ENOSPACE;
 	return 0;
 }

@@ -207,7 +207,7 @@ int blob_writer_new(struct data_store *s, const struct blob_info *info, struct b
 	uint64_t need = w->hdr.hdr_len + nb * (w->ck + w->piece);
 	for (int i = 0; i < w->n; i++)
 		if (w->drive[i] >= 0 && !(w->missing & (1u << i)) &&
-		    (rc = store_check_space(s, w->drive[i], need)) != 0 &&
+		    (rc = data_store_check_space(s, w->drive[i], need)) != 0 &&
 		    (rc = drop_shard(w, i, rc)) != 0)
 			goto fail;
 	for (int i = 0; i < w->n; i++) {

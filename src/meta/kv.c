@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "core/err.h"
@@ -337,6 +338,16 @@ static void unlock_read(struct kv_txn *t)
 	}
 }
 
+/* LMDB reports a short write as EIO, and at the end of a filesystem a write
+ * comes back short: a commit's EIO with (next to) no space left is the full
+ * disk, which the client is told as such (507), not as a server fault. */
+#define KV_FULL_SLACK (4u << 20)
+static int fs_full(struct kv_env *e)
+{
+	struct statvfs st;
+	return statvfs(e->dir, &st) == 0 && (uint64_t)st.f_bavail * st.f_frsize < KV_FULL_SLACK;
+}
+
 int kv_txn_commit(struct kv_txn *t)
 {
 	if (fault_hit()) {
@@ -345,11 +356,13 @@ int kv_txn_commit(struct kv_txn *t)
 		unlock_read(t);
 		return CN_EIO;
 	}
-	int rc = xlate(mdb_txn_commit(t->t));
+	int rc = mdb_txn_commit(t->t);
 
 	t->t = NULL;
 	unlock_read(t);
-	return rc;
+	if (rc == EIO && fs_full(t->env))
+		rc = ENOSPC;
+	return xlate(rc);
 }
 
 void kv_txn_abort(struct kv_txn *t)

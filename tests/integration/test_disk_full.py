@@ -126,6 +126,33 @@ def test_disk_fills_while_body_streams(env):
     assert s3.get_object(Bucket="full", Key="obj")["Body"].read() == body
 
 
+def test_disk_fills_before_metadata_commit(env):
+    """A body kept in the metadata store passes the space check when its
+    headers arrive; the disk fills before its commit, leaving a few pages:
+    the commit's write comes back short, which LMDB reports as EIO. The
+    client must still hear 507 InsufficientStorage (it got 500 before)."""
+    srv, s3, keep, base, filler = env
+    total = 60000
+    body = os.urandom(total)
+    hdrs = sign_headers(srv, "PUT", "/full/small", headers={"Content-Length": str(total)},
+                        payload_hash="UNSIGNED-PAYLOAD")
+    s = open_request(srv, "PUT", "/full/small", hdrs)
+    s.sendall(body[:1000])
+    time.sleep(0.3)  # the request is past its space check
+    n = fill(filler)
+    os.truncate(filler, n - 24 * 1024)  # room for a few pages, not the body
+    s.sendall(body[1000:])
+    resp = read_response(s, timeout=20)
+    s.close()
+    assert status_code(resp) == 507, resp[:400]
+    assert b"<Code>InsufficientStorage</Code>" in resp, resp[:600]
+    assert head_status(s3, "small") == 404
+    check_clean(srv, s3, keep, base)
+    os.unlink(filler)
+    s3.put_object(Bucket="full", Key="small", Body=body)
+    assert s3.get_object(Bucket="full", Key="small")["Body"].read() == body
+
+
 @pytest.mark.parametrize("size", [3000, 5 * MiB], ids=["metadata", "blob"])
 def test_full_disk_refuses_and_recovers(env, size):
     """With no byte free, a small PUT (its body in the metadata store) and a
@@ -161,5 +188,51 @@ def test_full_disk_refuses_and_recovers(env, size):
     assert not [f for f in got if f.startswith("tmp")], got
     os.unlink(filler)
     body = os.urandom(size)
+    s3.put_object(Bucket="full", Key="after", Body=body)
+    assert s3.get_object(Bucket="full", Key="after")["Body"].read() == body
+
+
+def put_until_full(s3, prefix, body, limit):
+    """PUTs prefix0, prefix1, ... until one is refused; returns the keys
+    stored and the refusal's (status, code)."""
+    keys = []
+    for i in range(limit):
+        try:
+            s3.put_object(Bucket="full", Key="%s%d" % (prefix, i), Body=body)
+        except ClientError as e:
+            return keys, (e.response["ResponseMetadata"]["HTTPStatusCode"],
+                          e.response["Error"]["Code"])
+        keys.append("%s%d" % (prefix, i))
+    pytest.fail("%d PUTs of %d bytes fitted on a %d MiB disk" % (limit, len(body),
+                                                                 FS_SIZE // MiB))
+
+
+def test_filled_by_uploads_deletes_still_work(env):
+    """Uploads alone fill the disk. Blobs and bodies kept in the metadata
+    store both stop at the drive's reserve (8 MiB of this 48 MiB disk), so
+    deletes, which need metadata commits, still work, and GC gives the
+    space back. Without the reserve the disk reached 100% and every DELETE
+    was 507 too: no way to free space through S3."""
+    srv, s3, keep, base, filler = env
+    blobs, err = put_until_full(s3, "big", os.urandom(4 * MiB), 20)
+    assert err == (507, "InsufficientStorage") and len(blobs) >= 5, (blobs, err)
+    smalls, err = put_until_full(s3, "small", os.urandom(60000), 400)
+    assert err == (507, "InsufficientStorage"), err
+    st = os.statvfs(os.path.dirname(filler))
+    assert st.f_bavail * st.f_frsize >= 6 * MiB  # the reserve held
+    # Metadata-only changes go on while new data is refused.
+    s3.put_object_tagging(Bucket="full", Key="keep",
+                          Tagging={"TagSet": [{"Key": "k", "Value": "v"}]})
+    for k in blobs[:2] + smalls[:2]:
+        s3.delete_object(Bucket="full", Key=k)
+    rest = blobs[2:] + smalls[2:]
+    for i in range(0, len(rest), 1000):
+        r = s3.delete_objects(Bucket="full", Delete={
+            "Objects": [{"Key": k} for k in rest[i:i + 1000]], "Quiet": True})
+        assert not r.get("Errors"), r["Errors"][:3]
+    listed = [o["Key"] for o in s3.list_objects_v2(Bucket="full").get("Contents", [])]
+    assert listed == ["keep"]
+    check_clean(srv, s3, keep, base)
+    body = os.urandom(4 * MiB)
     s3.put_object(Bucket="full", Key="after", Body=body)
     assert s3.get_object(Bucket="full", Key="after")["Body"].read() == body

@@ -137,6 +137,7 @@ struct fault {
 	long calls;
 	int fired;
 	uint64_t avail; /* fake free bytes for statvfs; 0: real */
+	uint64_t total; /* fake size for statvfs (with avail); 0: real */
 };
 
 static inline int fault_hit(struct fault *f, unsigned op)
@@ -221,6 +222,8 @@ static inline int fo_statvfs(void *c, const char *p, struct statvfs *st)
 	if (rc == 0 && f->avail) {
 		st->f_frsize = 4096;
 		st->f_bavail = f->avail / 4096;
+		if (f->total)
+			st->f_blocks = f->total / 4096;
 	}
 	return rc;
 }

@@ -381,6 +381,63 @@ static void test_free_space(void **state)
 	tdirs_free(&t);
 }
 
+/* reserve_auto: 1% of the drive, within [8 MiB, 64 MiB] and at most a
+ * quarter of it, kept free below new shards and asked for directly by the
+ * front end (bodies kept in the metadata store). */
+static void test_auto_reserve(void **state)
+{
+	(void)state;
+	struct tdirs t;
+	struct data_store *s;
+	struct fault f;
+	struct blob_writer *w;
+	struct blob_info info = {.bucket = "b", .key = "k"};
+	const uint64_t MiB = 1 << 20;
+	struct {
+		uint64_t total, reserve;
+	} c[] = {
+		{100 * 1024 * MiB, 64 * MiB}, /* 1% is 1 GiB: capped */
+		{3 * 1024 * MiB, 3 * 1024 * MiB / 100},
+		{200 * MiB, 8 * MiB}, /* 1% is 2 MiB: the floor */
+		{16 * MiB, 4 * MiB},  /* the floor is more than a quarter */
+	};
+
+	fault_init(&f);
+	struct data_options o = {.io = &f.io, .block_size = 65536, .reserve_auto = 1};
+	tdirs_make(&t, 1);
+	assert_int_equal(open_store(&t, 1, &o, &s), 0);
+	for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+		uint64_t r = (c[i].reserve + 4095) / 4096 * 4096; /* whole blocks */
+		f.total = c[i].total;
+		f.avail = r + 4096;
+		assert_int_equal(data_store_check_space(s, 0, 4096), 0);
+		assert_int_equal(data_store_check_space(s, 0, 8192), CN_ENOSPACE);
+		f.avail = r;
+		assert_int_equal(data_store_check_space(s, 0, 0), 0);
+		f.avail = r - 4096;
+		assert_int_equal(data_store_check_space(s, 0, 0), CN_ENOSPACE);
+		/* a writer whose expected size would cut into the reserve */
+		f.avail = r + 4 * MiB;
+		fill(info.id, 16, (int)i);
+		info.size_hint = 5 * MiB;
+		assert_int_equal(blob_writer_new(s, &info, &w), CN_ENOSPACE);
+		info.size_hint = 2 * MiB;
+		assert_int_equal(blob_writer_new(s, &info, &w), 0);
+		blob_writer_abort(w);
+		assert_int_equal(count_files(&t, "tmp"), 0);
+	}
+	data_store_close(s);
+	/* without reserve_auto nothing is kept back */
+	o.reserve_auto = 0;
+	f.avail = f.total = 0;
+	assert_int_equal(open_store(&t, 1, &o, &s), 0);
+	f.avail = 4096;
+	assert_int_equal(data_store_check_space(s, 0, 4096), 0);
+	assert_int_equal(data_store_check_space(s, 1, 0), CN_EINVAL);
+	data_store_close(s);
+	tdirs_free(&t);
+}
+
 /* Fails the Nth disk call of one blob write, for every N, until the write
  * passes; after each failure nothing of the blob may be visible. */
 static void fault_loop(int err, int short_write, unsigned ops)
@@ -674,6 +731,7 @@ int main(void)
 		cmocka_unit_test(test_adopt_replacement),
 		cmocka_unit_test(test_unmount_detected),
 		cmocka_unit_test(test_free_space),
+		cmocka_unit_test(test_auto_reserve),
 		cmocka_unit_test(test_write_faults_enospc),
 		cmocka_unit_test(test_write_faults_eio),
 		cmocka_unit_test(test_write_short_writes),
