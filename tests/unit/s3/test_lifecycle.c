@@ -527,7 +527,9 @@ static void test_malformed(void **state)
 	bad("<Rule>" ON ACT "<Bogus/></Rule>", CN_EBADXML, "unexpected <Bogus>");
 	bad("<Rule>" ON ACT "<ExpiredObjectDeleteMarker>true</ExpiredObjectDeleteMarker></Rule>",
 	    CN_EBADXML, "unexpected");
-	bad("<Rule>" ON ACT "x</Rule>", CN_EBADXML, "holds text");
+	/* text beside elements: the XML reader refuses mixed content */
+	bad("<Rule>" ON ACT "x</Rule>", CN_EBADXML, "not well-formed");
+	bad("<Rule>x" ON ACT "</Rule>", CN_EBADXML, "not well-formed");
 	bad("<Rule><Prefix>a</Prefix><Filter/>" ON ACT "</Rule>", CN_EBADXML, "Filter and Prefix");
 	bad("<Rule><Prefix><a/></Prefix>" ON ACT "</Rule>", CN_EBADXML, "holds elements");
 	/* filters */
