@@ -127,6 +127,10 @@ struct meta_store {
 	uint64_t repl_index;	       /* last entry applied in repl_txn */
 	_Atomic uint64_t repl_applied; /* committed */
 	struct cn_buf repl_scratch;
+	/* the ballast (meta.h), metadata thread only after open */
+	char *ballast_path, *ballast_dir;
+	int ballast_held;
+	int64_t ballast_checked; /* cn_mono_ns of the last look for room */
 };
 
 /* Loads the applied index of a replicated store (open). */

@@ -23,9 +23,13 @@
  * read loc 4 refuses the store at open instead of finding records corrupt).
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -39,6 +43,8 @@ struct sync_wait {
 	pthread_cond_t cv;
 	int done;
 };
+
+static void ballast_make(struct meta_store *s);
 
 /* ---- ids ---- */
 
@@ -230,6 +236,18 @@ int meta_store_open(const char *dir, const struct meta_options *opt, struct meta
 		if (rc)
 			goto fail_env;
 	} else {
+		if (s->opt.ballast) {
+			size_t n = strlen(dir) + sizeof("/ballast");
+			s->ballast_path = malloc(n);
+			s->ballast_dir = strdup(dir);
+			if (!s->ballast_path || !s->ballast_dir) {
+				rc = CN_ENOMEM;
+				goto fail_env;
+			}
+			snprintf(s->ballast_path, n, "%s/ballast", dir);
+			ballast_make(s);
+			s->ballast_checked = cn_mono_ns();
+		}
 		rc = -pthread_create(&s->thr, NULL, meta_thread, s);
 		if (rc)
 			goto fail_env;
@@ -243,6 +261,8 @@ fail:
 	pthread_mutex_destroy(&s->mu);
 	pthread_cond_destroy(&s->cv);
 	pthread_mutex_destroy(&s->idmu);
+	free(s->ballast_path);
+	free(s->ballast_dir);
 	free(s);
 	return rc;
 }
@@ -264,6 +284,8 @@ void meta_store_close(struct meta_store *s)
 	pthread_mutex_destroy(&s->mu);
 	pthread_cond_destroy(&s->cv);
 	pthread_mutex_destroy(&s->idmu);
+	free(s->ballast_path);
+	free(s->ballast_dir);
 	free(s);
 }
 
@@ -455,6 +477,52 @@ static int apply_one(struct kv_txn *batch, struct meta_cmd *c, int nested, int *
 	return rc;
 }
 
+/* ---- the ballast (meta.h) ---- */
+
+static void ballast_make(struct meta_store *s)
+{
+	struct stat sb;
+	struct statvfs st;
+	int fd, rc;
+
+	if (stat(s->ballast_path, &sb) == 0 && (uint64_t)sb.st_blocks * 512 >= META_BALLAST) {
+		s->ballast_held = 1; /* kept from an earlier run */
+		return;
+	}
+	if (statvfs(s->ballast_dir, &st) != 0 ||
+	    (uint64_t)st.f_bavail * st.f_frsize < 3ull * META_BALLAST)
+		return; /* too little room to set any aside now */
+	fd = open(s->ballast_path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return;
+	rc = posix_fallocate(fd, 0, META_BALLAST);
+	if (rc == 0 && fdatasync(fd) != 0)
+		rc = errno;
+	close(fd);
+	if (rc) {
+		unlink(s->ballast_path);
+		log_warn("meta: cannot keep a %u MiB ballast in %s: %s", META_BALLAST >> 20,
+			 s->ballast_path, strerror(rc));
+		return;
+	}
+	s->ballast_held = 1;
+}
+
+/* Deletes the ballast; 0 if there was one to give up. */
+static int ballast_release(struct meta_store *s)
+{
+	if (!s->ballast_held)
+		return -1;
+	s->ballast_held = 0;
+	s->ballast_checked = cn_mono_ns();
+	if (unlink(s->ballast_path) != 0)
+		return -1;
+	log_warn("meta: the disk is full: released the %u MiB ballast (%s) so that metadata "
+		 "commits, deletes among them, go on; new data is refused until space is freed",
+		 META_BALLAST >> 20, s->ballast_path);
+	return 0;
+}
+
 static void *meta_thread(void *arg)
 {
 	struct meta_store *s = arg;
@@ -529,8 +597,29 @@ static void *meta_thread(void *arg)
 		}
 		if (!rc) {
 			rc = kv_txn_commit(&t);
+			if (rc == -ENOSPC && ballast_release(s) == 0) {
+				/* Once more with the ballast's room: each command in
+				 * its own nested txn, as a redo (apply is
+				 * deterministic). */
+				rc = kv_txn_begin(s->env, NULL, 0, &t);
+				for (c = done; c && !rc; c = c->next_) {
+					int dirty;
+					if (!c->dirty_)
+						c->rc_ = apply_one(&t, c, 1, &dirty, &bytes, &enc,
+								   &scratch);
+				}
+				if (!rc)
+					rc = kv_txn_commit(&t);
+				else
+					kv_txn_abort(&t);
+			}
 			if (rc)
 				log_error("meta: batch commit failed: %s", cn_strerror(rc));
+			else if (s->ballast_path && !s->ballast_held &&
+				 cn_mono_ns() - s->ballast_checked > 10 * 1000000000LL) {
+				s->ballast_checked = cn_mono_ns();
+				ballast_make(s);
+			}
 		}
 		for (c = done; c;) {
 			struct meta_cmd *next = c->next_;

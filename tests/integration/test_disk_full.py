@@ -126,17 +126,12 @@ def test_disk_fills_while_body_streams(env):
     assert s3.get_object(Bucket="full", Key="obj")["Body"].read() == body
 
 
-def test_disk_fills_before_metadata_commit(env):
-    """A body kept in the metadata store passes the space check when its
-    headers arrive; the disk fills before its commit, leaving a few pages:
-    the commit's write comes back short, which LMDB reports as EIO. The
-    client must still hear 507 InsufficientStorage (it got 500 before)."""
-    srv, s3, keep, base, filler = env
-    total = 60000
-    body = os.urandom(total)
-    hdrs = sign_headers(srv, "PUT", "/full/small", headers={"Content-Length": str(total)},
+def late_full_put(srv, filler, key, body):
+    """PUTs a body kept in the metadata store; the disk fills (a few pages
+    left) after the request's space check, before its commit."""
+    hdrs = sign_headers(srv, "PUT", "/full/" + key, headers={"Content-Length": str(len(body))},
                         payload_hash="UNSIGNED-PAYLOAD")
-    s = open_request(srv, "PUT", "/full/small", hdrs)
+    s = open_request(srv, "PUT", "/full/" + key, hdrs)
     s.sendall(body[:1000])
     time.sleep(0.3)  # the request is past its space check
     n = fill(filler)
@@ -144,13 +139,67 @@ def test_disk_fills_before_metadata_commit(env):
     s.sendall(body[1000:])
     resp = read_response(s, timeout=20)
     s.close()
+    return resp
+
+
+def test_disk_fills_before_metadata_commit(env):
+    """A body kept in the metadata store passes the space check when its
+    headers arrive; the disk fills before its commit, leaving a few pages.
+    The first time, the commit releases the ballast and goes through (200,
+    and the object reads back). The second time there is no ballast: the
+    commit's write comes back short, which LMDB reports as EIO, and the
+    client must hear 507 InsufficientStorage (it got 500 before)."""
+    srv, s3, keep, base, filler = env
+    body = os.urandom(60000)
+    resp = late_full_put(srv, filler, "first", body)
+    assert status_code(resp) == 200, resp[:400]
+    assert "released the 8 MiB ballast" in srv.log()
+    assert s3.get_object(Bucket="full", Key="first")["Body"].read() == body
+    os.unlink(filler)
+    resp = late_full_put(srv, filler, "small", body)
     assert status_code(resp) == 507, resp[:400]
     assert b"<Code>InsufficientStorage</Code>" in resp, resp[:600]
     assert head_status(s3, "small") == 404
-    check_clean(srv, s3, keep, base)
+    assert not [f for f in wait_files(srv.data_dir, None, timeout=0) if f.startswith("tmp")]
     os.unlink(filler)
     s3.put_object(Bucket="full", Key="small", Body=body)
     assert s3.get_object(Bucket="full", Key="small")["Body"].read() == body
+
+
+def ballast(srv):
+    p = os.path.join(srv.data_dir, ".cairn", "meta", "ballast")
+    try:
+        return os.stat(p).st_blocks * 512
+    except FileNotFoundError:
+        return 0
+
+
+def test_filled_by_another_program_deletes_still_work(env, start_server, tmp_path):
+    """Another program takes every free byte, the drive's reserve included.
+    A delete's commit then finds no room, releases the 8 MiB ballast kept
+    beside the metadata store and goes through; new data stays refused
+    (the reserve); after a restart with room the ballast is back."""
+    srv, s3, keep, base, filler = env
+    assert ballast(srv) >= 8 * MiB
+    fill(filler)
+    s3.delete_object(Bucket="full", Key="keep")
+    assert head_status(s3, "keep") == 404
+    assert "released the 8 MiB ballast" in srv.log()
+    assert ballast(srv) == 0
+    with pytest.raises(ClientError) as e:
+        s3.put_object(Bucket="full", Key="new", Body=b"x" * 3000)
+    assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 507
+    # GC removes the deleted object's blob: the disk holds only the start's files
+    got = wait_files(srv.data_dir, set(f for f in base if not f.startswith("blobs")))
+    assert not [f for f in got if f.startswith("blobs")], got
+    os.unlink(filler)
+    s3.put_object(Bucket="full", Key="new", Body=b"y" * 3000)
+    assert srv.stop() == 0
+    srv2 = start_server(tmp_path, data_dir=srv.data_dir)
+    assert ballast(srv2) >= 8 * MiB
+    s3b = make_client(srv2)
+    assert s3b.get_object(Bucket="full", Key="new")["Body"].read() == b"y" * 3000
+    assert srv2.stop() == 0
 
 
 @pytest.mark.parametrize("size", [3000, 5 * MiB], ids=["metadata", "blob"])
