@@ -602,16 +602,15 @@ static void *meta_thread(void *arg)
 				 * its own nested txn, as a redo (apply is
 				 * deterministic). */
 				rc = kv_txn_begin(s->env, NULL, 0, &t);
-				for (c = done; c && !rc; c = c->next_) {
-					int dirty;
-					if (!c->dirty_)
-						c->rc_ = apply_one(&t, c, 1, &dirty, &bytes, &enc,
-								   &scratch);
-				}
-				if (!rc)
+				if (!rc) {
+					for (c = done; c; c = c->next_) {
+						int dirty;
+						if (!c->dirty_)
+							c->rc_ = apply_one(&t, c, 1, &dirty, &bytes,
+									   &enc, &scratch);
+					}
 					rc = kv_txn_commit(&t);
-				else
-					kv_txn_abort(&t);
+				}
 			}
 			if (rc)
 				log_error("meta: batch commit failed: %s", cn_strerror(rc));
