@@ -5,10 +5,13 @@ DESIGN §1.4: the client gets 507 InsufficientStorage promptly, nothing
 unacknowledged becomes visible, no temp file or blob is left behind, and the
 server writes again once there is room.
 
-Space is taken by a filler file beside the data directory, on the same
-filesystem, while an upload streams: what a disk shared with other writers
-does. GC runs every 200 ms with no grace (conftest), so leftovers would be
-temp files or unreferenced blobs, and both are counted.
+Space is taken either by uploads (which stop at the drive's reserve) or by
+a filler file beside the data directory, on the same filesystem, often while
+an upload streams: what a disk shared with other writers does (it takes the
+reserve too; the single node's 8 MiB ballast then lets a delete through).
+docs/ARCHITECTURE.md "A full disk". GC runs every 200 ms with no grace
+(conftest), so leftovers would be temp files or unreferenced blobs, and both
+are counted.
 """
 import errno
 import os
