@@ -23,6 +23,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from conftest import make_client, sign_headers
+from test_interrupted import head_status as interrupted_head_status
 from test_interrupted import open_request, read_response, wait_files, wait_growth
 
 MiB = 1 << 20
@@ -77,11 +78,7 @@ def status_code(resp):
 
 
 def head_status(s3, key):
-    try:
-        s3.head_object(Bucket="full", Key=key)
-        return 200
-    except Exception as e:
-        return e.response["ResponseMetadata"]["HTTPStatusCode"]
+    return interrupted_head_status(s3, key, bucket="full")
 
 
 def check_clean(srv, s3, keep, base):

@@ -110,9 +110,9 @@ def check_clean(srv, s3, keep, base, key):
     assert s3.get_object(Bucket="cut", Key="keep")["Body"].read() == keep
 
 
-def head_status(s3, key):
+def head_status(s3, key, bucket="cut"):
     try:
-        s3.head_object(Bucket="cut", Key=key)
+        s3.head_object(Bucket=bucket, Key=key)
         return 200
     except Exception as e:
         return e.response["ResponseMetadata"]["HTTPStatusCode"]
