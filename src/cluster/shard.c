@@ -198,6 +198,29 @@ static int stream_fail(struct shard_stream *st, int rc)
 	return CN_EDRIVE;
 }
 
+/* A send failed: the receiver may have stopped the stream on purpose, after
+ * its answer line (a full drive closes the socket with our frames unread,
+ * so we see a reset, but its line is still queued here). A full drive is
+ * the node answering, not failing: no mark, and the write reports 507. */
+static int send_fail(struct shard_stream *st, int rc)
+{
+	char line[64];
+	size_t n = 0;
+
+	if (st->err)
+		return st->err == CN_ENOSPACE ? CN_ENOSPACE : CN_EDRIVE;
+	set_timeouts(st->fd, 1, SHARD_SEND_S);
+	while (n + 1 < sizeof(line) && recv_all(st->fd, line + n, 1) == 0 && line[n] != '\n')
+		n++;
+	line[n] = 0;
+	if (strcmp(line, cn_errname(CN_ENOSPACE)) == 0) {
+		st->err = CN_ENOSPACE;
+		log_warn("cluster: shard write to %s failed there: %s", st->addr, line);
+		return CN_ENOSPACE;
+	}
+	return stream_fail(st, rc);
+}
+
 int cluster_shard_wopen(void *ctx, const uint8_t drive_id[DATA_ID_LEN], const struct blob_layout *l,
 			int shard, uint32_t hdr_len, void **h)
 {
@@ -281,7 +304,7 @@ static int send_frame(struct shard_stream *s, char type, const void *a, size_t a
 	int rc;
 
 	if (s->err)
-		return CN_EDRIVE;
+		return s->err == CN_ENOSPACE ? CN_ENOSPACE : CN_EDRIVE;
 	fh[0] = (uint8_t)type;
 	put32le(fh + 1, (uint32_t)(alen + blen));
 	cn_digest_update(&s->sha, fh, 5);
@@ -290,7 +313,7 @@ static int send_frame(struct shard_stream *s, char type, const void *a, size_t a
 	if (blen)
 		cn_digest_update(&s->sha, b, blen);
 	rc = send_iov(s->fd, iov, blen ? 3 : alen ? 2 : 1);
-	return rc ? stream_fail(s, rc) : 0;
+	return rc ? send_fail(s, rc) : 0;
 }
 
 int cluster_shard_wput(void *h, const void *ck, size_t ck_len, const void *piece, size_t len)
@@ -311,7 +334,7 @@ int cluster_shard_wseal(void *h, const void *hdr, size_t hdr_len)
 	put32le(fh + 1, 32);
 	struct iovec iov[2] = {{fh, 5}, {mac, 32}};
 	rc = send_iov(s->fd, iov, 2);
-	return rc ? stream_fail(s, rc) : 0;
+	return rc ? send_fail(s, rc) : 0;
 }
 
 int cluster_shard_wwait(void *h)
@@ -322,7 +345,7 @@ int cluster_shard_wwait(void *h)
 	int rc;
 
 	if (s->err)
-		return CN_EDRIVE;
+		return s->err == CN_ENOSPACE ? CN_ENOSPACE : CN_EDRIVE;
 	while (n + 1 < sizeof(line)) {
 		if ((rc = recv_all(s->fd, line + n, 1)) != 0)
 			return stream_fail(s, rc);

@@ -47,6 +47,7 @@ struct blob_writer {
 	struct shard_out *out[DATA_MAX_SHARDS];
 	int placed;	  /* drives chosen by the cluster placer */
 	uint16_t missing; /* shards dropped (placed blobs only) */
+	int nospace;	  /* a dropped shard's drive was full */
 	struct shard_header hdr;
 	uint32_t ck;	/* checksum length */
 	uint32_t piece; /* piece length of a full block */
@@ -79,9 +80,14 @@ static int drop_shard(struct blob_writer *w, int i, int err)
 	if (!(w->missing & (1u << i)))
 		log_warn("data: shard %d of a blob dropped: %s", i, cn_strerror(err));
 	w->missing |= (uint16_t)(1u << i);
+	w->nospace |= err == CN_ENOSPACE;
 	shard_out_free(w->out[i], 1);
 	w->out[i] = NULL;
-	return live_shards(w) >= data_write_quorum(w->l.k, w->l.m) ? 0 : err;
+	if (live_shards(w) >= data_write_quorum(w->l.k, w->l.m))
+		return 0;
+	/* a full drive among the causes is what the client must hear (507, not
+	 * retried): retrying brings no room */
+	return w->nospace ? CN_ENOSPACE : err;
 }
 
 /* The cluster placer's drives; 1 if it has none for us (use our own). */
