@@ -979,8 +979,7 @@ static int cmd_server(int argc, char **argv)
 			/* ids carry 16 bits of the node (the leader makes version ids) */
 			mopt.node_id = (uint16_t)XXH32(copt.node, strlen(copt.node), 0);
 		}
-		if (!copt.node)
-			mopt.ballast = 1; /* room for deletes on a full disk (meta.h) */
+		mopt.ballast = 1; /* room for deletes on a full disk (meta.h) */
 		rc = meta_store_open(metadir, &mopt, &meta);
 	}
 	if (rc) {

@@ -86,16 +86,18 @@ struct meta_options {
 	size_t max_batch_bytes; /* ... or after this many encoded bytes; 0 = 16 MiB */
 	int replicated;		/* cluster mode: commands go through a proposer and
 				   are applied with meta_repl_apply (no pipeline thread) */
-	int ballast;		/* one node: keep META_BALLAST bytes in DIR/ballast,
-				   released when a commit finds the disk full */
+	int ballast;		/* keep META_BALLAST bytes in DIR/ballast, released
+				   when a commit finds the disk full */
 };
 
 /* The ballast: a file of this size beside the store, made at open when the
  * disk has room. A batch whose commit fails for want of space (a disk that
  * another program filled: the drives' reserve keeps cairn's own data below
  * the metadata's room) deletes it and is applied and committed once more, so
- * deletes still go through; it is made again once the disk has 3x its size
- * free (checked at most every 10 s, after a commit). */
+ * deletes still go through. In replicated mode a commit cannot be redone
+ * (Raft has handed its entries over), so the ballast goes before a commit
+ * that finds less than half its size free. It is made again once the disk
+ * has 3x its size free (checked at most every 10 s, after a commit). */
 #define META_BALLAST (8u << 20)
 
 /* ---- records returned by reads (owned: release with the _release call) ---- */

@@ -127,7 +127,8 @@ struct meta_store {
 	uint64_t repl_index;	       /* last entry applied in repl_txn */
 	_Atomic uint64_t repl_applied; /* committed */
 	struct cn_buf repl_scratch;
-	/* the ballast (meta.h), metadata thread only after open */
+	/* the ballast (meta.h), after open only the thread that commits: the
+	 * metadata thread, or the Raft thread (replicated mode) */
 	char *ballast_path, *ballast_dir;
 	int ballast_held;
 	int64_t ballast_checked; /* cn_mono_ns of the last look for room */
@@ -135,6 +136,11 @@ struct meta_store {
 
 /* Loads the applied index of a replicated store (open). */
 int repl_load(struct meta_store *s);
+/* The ballast (store.c): make it if there is room; give it up (0 if there
+ * was one); bytes free on its filesystem (UINT64_MAX if unknown). */
+void ballast_make(struct meta_store *s);
+int ballast_release(struct meta_store *s);
+uint64_t ballast_room(const struct meta_store *s);
 /* A body of up to this many bytes is stored inside its version record
  * rather than in the inline db: an overwrite of a small object then changes
  * one B+tree instead of two (at 10^7 keys each tree is four levels deep and

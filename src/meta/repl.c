@@ -19,6 +19,7 @@
 #include <stdatomic.h>
 #include <string.h>
 
+#include "core/clock.h"
 #include "core/err.h"
 #include "core/log.h"
 #include "meta/meta_int.h"
@@ -141,6 +142,11 @@ int meta_repl_commit(struct meta_store *s)
 		return 0;
 	for (int i = 0; i < 8; i++)
 		v[i] = (uint8_t)(s->repl_index >> (8 * i));
+	/* The ballast goes before a commit that might not fit, not after one
+	 * that failed: the batch's entries are gone from here by then (Raft
+	 * counts them applied), and the node would have to stop. */
+	if (s->ballast_held && ballast_room(s) < META_BALLAST / 2)
+		ballast_release(s);
 	rc = kv_put(&s->repl_txn, KV_SYSTEM, applied_key, sizeof(applied_key) - 1, v, 8);
 	if (rc == 0)
 		rc = kv_txn_commit(&s->repl_txn);
@@ -153,6 +159,11 @@ int meta_repl_commit(struct meta_store *s)
 		return rc;
 	}
 	atomic_store(&s->repl_applied, s->repl_index);
+	if (s->ballast_path && !s->ballast_held &&
+	    cn_mono_ns() - s->ballast_checked > 10 * 1000000000LL) {
+		s->ballast_checked = cn_mono_ns();
+		ballast_make(s);
+	}
 	return 0;
 }
 

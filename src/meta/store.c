@@ -44,8 +44,6 @@ struct sync_wait {
 	int done;
 };
 
-static void ballast_make(struct meta_store *s);
-
 /* ---- ids ---- */
 
 /* The 4 random bytes only spread ids of one millisecond (uniqueness comes
@@ -230,24 +228,24 @@ int meta_store_open(const char *dir, const struct meta_options *opt, struct meta
 	rc = format_check(s, dir);
 	if (rc)
 		goto fail_env;
+	if (s->opt.ballast) {
+		size_t n = strlen(dir) + sizeof("/ballast");
+		s->ballast_path = malloc(n);
+		s->ballast_dir = strdup(dir);
+		if (!s->ballast_path || !s->ballast_dir) {
+			rc = CN_ENOMEM;
+			goto fail_env;
+		}
+		snprintf(s->ballast_path, n, "%s/ballast", dir);
+		ballast_make(s);
+		s->ballast_checked = cn_mono_ns();
+	}
 	if (s->opt.replicated) {
 		/* The cluster's Raft thread applies committed entries instead. */
 		rc = repl_load(s);
 		if (rc)
 			goto fail_env;
 	} else {
-		if (s->opt.ballast) {
-			size_t n = strlen(dir) + sizeof("/ballast");
-			s->ballast_path = malloc(n);
-			s->ballast_dir = strdup(dir);
-			if (!s->ballast_path || !s->ballast_dir) {
-				rc = CN_ENOMEM;
-				goto fail_env;
-			}
-			snprintf(s->ballast_path, n, "%s/ballast", dir);
-			ballast_make(s);
-			s->ballast_checked = cn_mono_ns();
-		}
 		rc = -pthread_create(&s->thr, NULL, meta_thread, s);
 		if (rc)
 			goto fail_env;
@@ -479,18 +477,27 @@ static int apply_one(struct kv_txn *batch, struct meta_cmd *c, int nested, int *
 
 /* ---- the ballast (meta.h) ---- */
 
-static void ballast_make(struct meta_store *s)
+uint64_t ballast_room(const struct meta_store *s)
+{
+	struct statvfs st;
+
+	if (statvfs(s->ballast_dir, &st) != 0)
+		return UINT64_MAX;
+	return (uint64_t)st.f_bavail * st.f_frsize;
+}
+
+void ballast_make(struct meta_store *s)
 {
 	struct stat sb;
-	struct statvfs st;
+	uint64_t room;
 	int fd, rc;
 
 	if (stat(s->ballast_path, &sb) == 0 && (uint64_t)sb.st_blocks * 512 >= META_BALLAST) {
 		s->ballast_held = 1; /* kept from an earlier run */
 		return;
 	}
-	if (statvfs(s->ballast_dir, &st) != 0 ||
-	    (uint64_t)st.f_bavail * st.f_frsize < 3ull * META_BALLAST)
+	room = ballast_room(s);
+	if (room == UINT64_MAX || room < 3ull * META_BALLAST)
 		return; /* too little room to set any aside now */
 	fd = open(s->ballast_path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
 	if (fd < 0)
@@ -509,7 +516,7 @@ static void ballast_make(struct meta_store *s)
 }
 
 /* Deletes the ballast; 0 if there was one to give up. */
-static int ballast_release(struct meta_store *s)
+int ballast_release(struct meta_store *s)
 {
 	if (!s->ballast_held)
 		return -1;

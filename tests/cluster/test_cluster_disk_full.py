@@ -1,0 +1,170 @@
+"""
+A cluster whose nodes' disks fill up: each node's data directory lives on a
+small tmpfs of its own (needs root and permission to mount; skipped where
+there is neither). docs/ARCHITECTURE.md "A full disk".
+
+- Uploads fill every node to its drive reserve: the client gets 507
+  InsufficientStorage (not 503: a full drive answers, it has not failed, and
+  a retry brings no room), no node is marked as failing, and deletes give
+  the space back.
+- Another program fills every node's disk: the nodes give up their ballast
+  before committing, so the cluster stays up and deletes go through (before,
+  every node stopped at its first metadata commit: the whole cluster down);
+  once there is room again each node makes its ballast anew.
+"""
+import errno
+import os
+import subprocess
+import time
+
+import pytest
+from botocore.exceptions import ClientError
+
+MiB = 1 << 20
+FS_SIZE = 64 * MiB
+GC_FAST = ["--gc-grace-ms", "0", "--gc-interval-ms", "200"]
+
+
+@pytest.fixture
+def disks(tmp_path):
+    """Three tmpfs mounts; node i's data dir is a symlink into mount i, so a
+    filler file sits beside it on the same filesystem."""
+    base = tmp_path / "c"
+    base.mkdir()
+    mounted = []
+    try:
+        for i in (1, 2, 3):
+            mnt = str(tmp_path / ("fs%d" % i))
+            os.mkdir(mnt)
+            r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=%d,mode=0700" % FS_SIZE,
+                                "tmpfs", mnt], capture_output=True, text=True)
+            if r.returncode != 0:
+                pytest.skip("cannot mount a tmpfs here: %s" % (r.stderr.strip() or r.returncode))
+            mounted.append(mnt)
+            os.mkdir(os.path.join(mnt, "data"))
+            os.symlink(os.path.join(mnt, "data"), str(base / ("n%d-data1" % i)))
+        yield base, mounted
+    finally:
+        for mnt in mounted:
+            if subprocess.run(["umount", mnt], capture_output=True).returncode != 0:
+                subprocess.run(["umount", "-l", mnt], capture_output=True)
+
+
+def fill(path):
+    """Takes every free byte of path's filesystem (big writes, then small)."""
+    n = 0
+    with open(path, "wb", buffering=0) as f:
+        for size in (MiB, 4096, 1):
+            chunk = b"\0" * size
+            while True:
+                try:
+                    n += f.write(chunk)
+                except OSError as e:
+                    if e.errno != errno.ENOSPC:
+                        raise
+                    break
+    return n
+
+
+def err_of(fn, *a, **kw):
+    """(HTTP status, S3 code) of a call that must fail."""
+    with pytest.raises(ClientError) as ei:
+        fn(*a, **kw)
+    r = ei.value.response
+    return r["ResponseMetadata"]["HTTPStatusCode"], r["Error"]["Code"]
+
+
+def make(cluster_factory, disks):
+    base, mounts = disks
+    c = cluster_factory(3, name="c", extra_args=GC_FAST)
+    assert all(os.path.realpath(n.data_dir).startswith(m) for n, m in zip(c.nodes, mounts))
+    return c, mounts
+
+
+def test_uploads_fill_every_node(cluster_factory, disks):
+    c, mounts = make(cluster_factory, disks)
+    s3 = c.client(c.leader())
+    s3.create_bucket(Bucket="full")
+    keep = os.urandom(MiB + 3)
+    s3.put_object(Bucket="full", Key="keep", Body=keep)
+    body = os.urandom(2 * MiB)
+    stored, failure = [], None
+    for i in range(200):
+        try:
+            s3.put_object(Bucket="full", Key="o%03d" % i, Body=body)
+            stored.append("o%03d" % i)
+        except ClientError as e:
+            r = e.response
+            failure = (r["ResponseMetadata"]["HTTPStatusCode"], r["Error"]["Code"])
+            break
+    assert stored, "nothing fit"
+    # 503 ServiceUnavailable before: a node whose drive was full was taken
+    # for a failed one (its stream reset), and the write lost its quorum
+    assert failure == (507, "InsufficientStorage"), failure
+    assert err_of(s3.put_object, Bucket="full", Key="more", Body=body) == \
+        (507, "InsufficientStorage")
+    for n in c.nodes:
+        assert n.running, n.log_tail()
+        assert "failed a shard stream" not in n.log(), n.log_tail()
+
+    # Deletes go through and give the space back.
+    for k in stored:
+        s3.delete_object(Bucket="full", Key=k)
+    deadline = time.time() + 30
+    while True:
+        try:
+            s3.put_object(Bucket="full", Key="after", Body=body)
+            break
+        except ClientError as e:
+            assert e.response["Error"]["Code"] == "InsufficientStorage", e.response
+            assert time.time() < deadline, "no room again 30 s after deleting everything"
+            time.sleep(0.5)
+    assert s3.get_object(Bucket="full", Key="keep")["Body"].read() == keep
+    assert s3.get_object(Bucket="full", Key="after")["Body"].read() == body
+
+
+def ballast_held(node):
+    p = os.path.join(node.data_dir, ".cairn", "meta", "ballast")
+    try:
+        return os.stat(p).st_blocks * 512 >= 8 * MiB
+    except FileNotFoundError:
+        return False
+
+
+def test_filled_by_another_program_deletes_go_on(cluster_factory, disks):
+    c, mounts = make(cluster_factory, disks)
+    assert all(ballast_held(n) for n in c.nodes)
+    lead = c.leader()
+    s3 = c.client(lead)
+    s3.create_bucket(Bucket="full")
+    s3.put_object(Bucket="full", Key="keep", Body=os.urandom(MiB))
+    s3.put_object(Bucket="full", Key="small", Body=b"s" * 100)
+    fillers = [os.path.join(m, "filler") for m in mounts]
+    for f in fillers:
+        fill(f)
+    assert err_of(s3.put_object, Bucket="full", Key="new", Body=b"n" * 100) == \
+        (507, "InsufficientStorage")
+    # Before: every node's first commit on the full disk stopped it, and the
+    # delete came back 500 from a cluster with no quorum left.
+    s3.delete_object(Bucket="full", Key="keep")
+    s3.delete_object(Bucket="full", Key="small")
+    for n in c.nodes:
+        assert n.running, n.log_tail()
+        assert "released the 8 MiB ballast" in n.log(), n.log_tail()
+        assert err_of(c.client(n).head_object, Bucket="full", Key="keep")[0] == 404
+        assert err_of(c.client(n).head_object, Bucket="full", Key="small")[0] == 404
+
+    # Room again: writes work and every node sets its ballast aside anew
+    # (looked for at most every 10 s, after a commit).
+    for f in fillers:
+        os.unlink(f)
+    deadline = time.time() + 30
+    i = 0
+    while not all(ballast_held(n) for n in c.nodes):
+        assert time.time() < deadline, [ballast_held(n) for n in c.nodes]
+        s3.put_object(Bucket="full", Key="w%d" % i, Body=b"w" * 100)
+        i += 1
+        time.sleep(0.5)
+    assert s3.get_object(Bucket="full", Key="w0")["Body"].read() == b"w" * 100
+    for n in c.nodes:
+        assert n.running, n.log_tail()
