@@ -209,6 +209,8 @@ static int send_fail(struct shard_stream *st, int rc)
 
 	if (st->err)
 		return st->err == CN_ENOSPACE ? CN_ENOSPACE : CN_EDRIVE;
+	if (rc != -EPIPE && rc != -ECONNRESET)
+		return stream_fail(st, rc); /* a timeout: no answer is coming */
 	set_timeouts(st->fd, 1, SHARD_SEND_S);
 	while (n + 1 < sizeof(line) && recv_all(st->fd, line + n, 1) == 0 && line[n] != '\n')
 		n++;
