@@ -1021,6 +1021,7 @@ static int cmd_server(int argc, char **argv)
 						 .rstart = cluster_remote_rstart,
 						 .rfinish = cluster_remote_rfinish,
 						 .rfree = cluster_remote_rfree,
+						 .meta_full = cluster_remote_meta_full,
 						 .ctx = remote};
 			struct data_placer dp = {.place = cluster_placer_place, .ctx = placer};
 			cluster_remote_set_meta(remote, meta);

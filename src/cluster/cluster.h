@@ -320,6 +320,10 @@ void cluster_remote_mark_bad(struct cluster_remote *r, const char *addr);
 /* Looks drives up in the replicated cluster map of m first (optional;
  * before the store is shared between threads). Main thread. */
 void cluster_remote_set_meta(struct cluster_remote *r, struct meta_store *m);
+/* struct data_remote's meta_full: 1 if another node said, in the last
+ * round (every 2 s, a thread of r's own), that its metadata drive is down
+ * to its reserve. Any thread; no round trip. */
+int cluster_remote_meta_full(void *ctx);
 
 /* ---- shard streams between nodes (shard.c) ---- */
 

@@ -19,7 +19,13 @@
  * node; the probe ends it as soon as the node is back, because a write that
  * drops a shard of a k+1 layout has no redundancy until the backfill.
  *
- * Threads: any (blocking calls, meant for the thread pool); one prober.
+ * Every node stores every metadata record, so a body bound for the
+ * metadata stores waits until every node has room: a poller thread asks the
+ * other nodes' status every FULL_POLL_NS and remembers whether one said
+ * meta_full (cluster_remote_meta_full).
+ *
+ * Threads: any (blocking calls, meant for the thread pool); one prober,
+ * one poller.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -46,6 +52,7 @@
 #define BAD_MAX 16
 #define PROBE_EVERY_NS (500ll * 1000 * 1000)
 #define PROBE_TIMEOUT_MS 1000
+#define FULL_POLL_NS (2000ll * 1000 * 1000)
 
 struct remote_drive {
 	uint8_t id[DATA_ID_LEN];
@@ -67,9 +74,16 @@ struct cluster_remote {
 	pthread_cond_t cv;    /* the prober's: a node marked, or stop */
 	pthread_t prober;
 	atomic_int stop; /* read by the prober between probes, without mu */
+	/* the poller's: which other nodes said their metadata drive is down to
+	 * its reserve (each stores every record: cluster_remote_meta_full) */
+	pthread_cond_t pcv; /* stop */
+	pthread_t poller;
+	atomic_int peer_full;		      /* the last round's answer */
+	char full_addr[CLUSTER_ADDR_MAX + 1]; /* poller only: for the log */
 };
 
 static void *probe_main(void *arg);
+static void *poll_main(void *arg);
 
 int cluster_remote_new(struct cluster *c, struct cluster_remote **out)
 {
@@ -81,10 +95,22 @@ int cluster_remote_new(struct cluster *c, struct cluster_remote **out)
 	pthread_mutex_init(&r->mu, NULL);
 	if (cn_cond_init_mono(&r->cv) != 0)
 		goto fail_mu;
-	if (pthread_create(&r->prober, NULL, probe_main, r) != 0)
+	if (cn_cond_init_mono(&r->pcv) != 0)
 		goto fail_cv;
+	if (pthread_create(&r->prober, NULL, probe_main, r) != 0)
+		goto fail_pcv;
+	if (pthread_create(&r->poller, NULL, poll_main, r) != 0) {
+		pthread_mutex_lock(&r->mu);
+		atomic_store(&r->stop, 1);
+		pthread_cond_signal(&r->cv);
+		pthread_mutex_unlock(&r->mu);
+		pthread_join(r->prober, NULL);
+		goto fail_pcv;
+	}
 	*out = r;
 	return 0;
+fail_pcv:
+	pthread_cond_destroy(&r->pcv);
 fail_cv:
 	pthread_cond_destroy(&r->cv);
 fail_mu:
@@ -100,8 +126,11 @@ void cluster_remote_free(struct cluster_remote *r)
 	pthread_mutex_lock(&r->mu);
 	atomic_store(&r->stop, 1);
 	pthread_cond_signal(&r->cv);
+	pthread_cond_signal(&r->pcv);
 	pthread_mutex_unlock(&r->mu);
 	pthread_join(r->prober, NULL);
+	pthread_join(r->poller, NULL);
+	pthread_cond_destroy(&r->pcv);
 	pthread_cond_destroy(&r->cv);
 	pthread_mutex_destroy(&r->mu);
 	free(r);
@@ -330,6 +359,62 @@ static void *probe_main(void *arg)
 	}
 	pthread_mutex_unlock(&r->mu);
 	return NULL;
+}
+
+/* One round: asks every other configured node for its status; 1 if one
+ * says meta_full (its address into full_addr). A node that does not
+ * answer counts as not full: it is not committing either. */
+static int poll_round(struct cluster_remote *r)
+{
+	struct cluster_status st;
+	int full = 0;
+
+	cluster_status(r->c, &st);
+	for (int i = 0; i < st.n_nodes && !full && !atomic_load(&r->stop); i++) {
+		struct rpc_resp resp;
+		json_t *doc;
+		if (st.nodes[i].id == st.id)
+			continue;
+		if (rpc_call(cluster_rpc(r->c), st.nodes[i].address, "GET",
+			     "/_cairn/internal/status", NULL, 0, -1, PROBE_TIMEOUT_MS, 1, &resp))
+			continue;
+		doc = resp.status == 200 && resp.body ? json_loads(resp.body, 0, NULL) : NULL;
+		if (doc && json_is_true(json_object_get(doc, "meta_full"))) {
+			full = 1;
+			snprintf(r->full_addr, sizeof(r->full_addr), "%s", st.nodes[i].address);
+		}
+		json_decref(doc);
+		rpc_resp_release(&resp);
+	}
+	return full;
+}
+
+/* The poller: a round every FULL_POLL_NS; logs each change. */
+static void *poll_main(void *arg)
+{
+	struct cluster_remote *r = arg;
+
+	while (!atomic_load(&r->stop)) {
+		int64_t t0 = cn_mono_ns();
+		int full = poll_round(r), was = atomic_exchange(&r->peer_full, full);
+		if (full && !was)
+			log_warn("cluster: node %s is down to its metadata reserve: bodies bound "
+				 "for the metadata stores are refused (507) until it has room",
+				 r->full_addr);
+		else if (!full && was)
+			log_info("cluster: no node is down to its metadata reserve now");
+		pthread_mutex_lock(&r->mu);
+		if (!atomic_load(&r->stop))
+			cn_cond_wait_until(&r->pcv, &r->mu, t0 + FULL_POLL_NS);
+		pthread_mutex_unlock(&r->mu);
+	}
+	return NULL;
+}
+
+int cluster_remote_meta_full(void *ctx)
+{
+	struct cluster_remote *r = ctx;
+	return atomic_load(&r->peer_full);
 }
 
 /* The internal request for len bytes at off of a shard: its node's address

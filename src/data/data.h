@@ -167,6 +167,10 @@ void data_store_drive_offline(struct data_store *s, int i);
  * (what a blob writer checks per shard; the front end asks it for bodies
  * that go into the metadata store, drive 0). One statvfs. Any thread. */
 int data_store_check_space(struct data_store *s, int i, uint64_t need);
+/* For a body bound for the metadata store: drive 0 as above, and in a
+ * cluster every other node's store too (each keeps a copy of every record:
+ * data_remote.meta_full). CN_ENOSPACE or 0. Any thread. */
+int data_store_check_meta_space(struct data_store *s, uint64_t need);
 
 struct data_drive_stat {
 	const char *path; /* valid until data_store_close */
@@ -362,6 +366,9 @@ struct data_remote {
 		      uint64_t off, unsigned wait_ms, void **h);
 	ssize_t (*rfinish)(void *h, unsigned wait_ms);
 	void (*rfree)(void *h);
+	/* 1 if some other node lately said its metadata drive is down to its
+	 * reserve (optional; cheap: no round trip, any thread). */
+	int (*meta_full)(void *ctx);
 	void *ctx;
 };
 

@@ -1331,6 +1331,15 @@ int data_store_check_space(struct data_store *s, int i, uint64_t need)
 	return 0;
 }
 
+int data_store_check_meta_space(struct data_store *s, uint64_t need)
+{
+	int rc = data_store_check_space(s, 0, need);
+
+	if (rc == 0 && s->remote.meta_full && s->remote.meta_full(s->remote.ctx))
+		rc = CN_ENOSPACE;
+	return rc;
+}
+
 int data_heal_queue_push(struct data_store *s, const struct blob_layout *l)
 {
 	int rc = 0;

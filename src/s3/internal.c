@@ -372,6 +372,11 @@ static void op_status(struct s3_req *r)
 			json_array_append_new(d, json_string(hex));
 		}
 		json_object_set_new(j, "drives", d);
+		/* down to the reserve where the metadata lives: the other nodes
+		 * refuse bodies bound for every node's store (data.h) */
+		json_object_set_new(
+			j, "meta_full",
+			json_boolean(data_store_check_space(r->srv->data, 0, 0) == CN_ENOSPACE));
 		if (r->srv->rebalance)
 			json_object_set_new(j, "rebalance", s3_rebalance_json(r->srv->rebalance));
 	}

@@ -508,11 +508,12 @@ static int upload_begin(struct s3_req *r, struct s3_upload *u, uint32_t part_no,
 	p->limit = r->srv->cfg.max_put_size;
 	if (len != UINT64_MAX && len > p->limit)
 		return CN_ETOOBIG;
-	/* A body kept in the metadata store stops at drive 0's reserve, as a
-	 * blob's shards stop at theirs (data.h): the reserve is what lets a
-	 * delete commit on a disk that uploads filled. */
+	/* A body kept in the metadata store stops at drive 0's reserve (in a
+	 * cluster, at any node's), as a blob's shards stop at theirs (data.h):
+	 * the reserve is what lets a delete commit on a disk that uploads
+	 * filled. */
 	if (!u->force_blob && len <= r->srv->cfg.inline_threshold &&
-	    data_store_check_space(r->srv->data, 0, len) == CN_ENOSPACE)
+	    data_store_check_meta_space(r->srv->data, len) == CN_ENOSPACE)
 		return CN_ENOSPACE;
 	rc = cn_digest_init(&p->dig, s3_body_digests(r));
 	if (rc)

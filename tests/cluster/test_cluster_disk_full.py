@@ -168,3 +168,50 @@ def test_filled_by_another_program_deletes_go_on(cluster_factory, disks):
     assert s3.get_object(Bucket="full", Key="w0")["Body"].read() == b"w" * 100
     for n in c.nodes:
         assert n.running, n.log_tail()
+
+
+def test_one_node_full_refuses_bodies_for_every_store(cluster_factory, disks):
+    """Every node keeps every metadata record, small bodies included: once one
+    follower's disk is down to its reserve, the other nodes refuse bodies
+    bound for the metadata stores too (they learn it within a status round,
+    2 s), while blobs, whose shards that node may go without, still land."""
+    c, mounts = make(cluster_factory, disks)
+    lead = c.leader()
+    fol = [n for n in c.nodes if n is not lead][0]
+    s3 = c.client(lead)
+    s3.create_bucket(Bucket="full")
+    s3.put_object(Bucket="full", Key="before", Body=b"b" * 100)
+    filler = os.path.join(mounts[c.nodes.index(fol)], "filler")
+    fill(filler)
+    deadline = time.time() + 15
+    while True:
+        try:
+            s3.put_object(Bucket="full", Key="small", Body=b"s" * 100)
+        except ClientError as e:
+            r = e.response
+            assert (r["ResponseMetadata"]["HTTPStatusCode"], r["Error"]["Code"]) == \
+                (507, "InsufficientStorage"), r
+            break
+        # before: accepted for as long as the follower's ballast lasted, then
+        # that follower stopped at a commit that did not fit
+        assert time.time() < deadline, "a full follower's store kept taking small bodies"
+        time.sleep(0.3)
+    assert "is down to its metadata reserve" in lead.log(), lead.log_tail()
+    big = os.urandom(MiB)
+    s3.put_object(Bucket="full", Key="big", Body=big)
+    s3.delete_object(Bucket="full", Key="before")
+    assert fol.running, fol.log_tail()
+    os.unlink(filler)
+    deadline = time.time() + 15
+    while True:
+        try:
+            s3.put_object(Bucket="full", Key="small", Body=b"s" * 100)
+            break
+        except ClientError as e:
+            assert e.response["Error"]["Code"] == "InsufficientStorage", e.response
+            assert time.time() < deadline, "small bodies still refused with room again"
+            time.sleep(0.3)
+    for n in c.nodes:
+        assert c.client(n).get_object(Bucket="full", Key="big")["Body"].read() == big
+        assert err_of(c.client(n).head_object, Bucket="full", Key="before")[0] == 404
+        assert n.running, n.log_tail()

@@ -50,7 +50,8 @@ struct net {
 	uint8_t place[DATA_MAX_SHARDS][DATA_ID_LEN];
 	/* faults: bit g = drive g */
 	unsigned fail_open, fail_put, fail_seal, fail_wait;
-	long put_after; /* fail_put: records accepted before the failure */
+	unsigned full_open; /* wopen answers CN_ENOSPACE: the drive is full */
+	long put_after;	    /* fail_put: records accepted before the failure */
 	/* accounting */
 	int opened, freed;
 	long preads, cached_preads;
@@ -175,6 +176,8 @@ static int r_wopen(void *ctx, const uint8_t drive_id[DATA_ID_LEN], const struct 
 
 	if (!o || (n->fail_open & (1u << g)))
 		return CN_EDRIVE;
+	if (n->full_open & (1u << g))
+		return CN_ENOSPACE;
 	st = calloc(1, sizeof(*st));
 	assert_non_null(st);
 	st->n = n;
@@ -693,6 +696,42 @@ static void test_split_reads(void **state)
 	net_close(&n);
 	free(data);
 	free(out);
+}
+
+/* A write that loses its quorum with a full drive among the causes is
+ * CN_ENOSPACE (507, which clients do not retry) whichever shard failed
+ * last; one full drive within the quorum is a dropped shard. */
+static void test_full_drive_fails_as_full(void **state)
+{
+	(void)state;
+	const size_t len = 200003;
+	uint8_t *data = malloc(len);
+	struct net n;
+	struct blob_layout l;
+
+	assert_non_null(data);
+	net_open(&n, 65536, DATA_CK_CRC32C);
+	net_place(&n, 2, 1, (const int[]){0, 1, 3});
+	fill(data, len, 7);
+
+	n.full_open = 1u << 1; /* B0, shard 1 */
+	assert_int_equal(put_blob(&n, data, len, 1, &l), 0);
+	assert_int_equal(l.missing, 1u << 1);
+
+	/* shard 1 full, then shard 2 unreachable: was CN_EDRIVE (503) */
+	n.fail_open = 1u << 3;
+	assert_int_equal(put_blob(&n, data, len, 2, &l), CN_ENOSPACE);
+	/* shard 1 unreachable, then shard 2 full */
+	n.fail_open = 1u << 1;
+	n.full_open = 1u << 3;
+	assert_int_equal(put_blob(&n, data, len, 3, &l), CN_ENOSPACE);
+	/* no full drive: still CN_EDRIVE */
+	n.fail_open = 1u << 1 | 1u << 3;
+	n.full_open = 0;
+	assert_int_equal(put_blob(&n, data, len, 4, &l), CN_EDRIVE);
+	assert_int_equal(count_all(&n, "tmp"), 0);
+	net_close(&n);
+	free(data);
 }
 
 /* Faults in wopen: a dropped shard leaves nothing anywhere. */
@@ -1305,6 +1344,7 @@ int main(void)
 		cmocka_unit_test(test_write_quorum),
 		cmocka_unit_test(test_remote_roundtrip),
 		cmocka_unit_test(test_split_reads),
+		cmocka_unit_test(test_full_drive_fails_as_full),
 		cmocka_unit_test(test_wopen_fails),
 		cmocka_unit_test(test_wput_fails_midstream),
 		cmocka_unit_test(test_seal_and_wait_fail),
