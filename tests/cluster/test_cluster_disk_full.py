@@ -154,18 +154,22 @@ def test_filled_by_another_program_deletes_go_on(cluster_factory, disks):
         assert err_of(c.client(n).head_object, Bucket="full", Key="keep")[0] == 404
         assert err_of(c.client(n).head_object, Bucket="full", Key="small")[0] == 404
 
-    # Room again: writes work and every node sets its ballast aside anew
-    # (looked for at most every 10 s, after a commit).
+    # Room again: writes work (once every node has said so: a status round
+    # is 2 s) and every node sets its ballast aside anew (looked for at most
+    # every 10 s, after a commit).
     for f in fillers:
         os.unlink(f)
     deadline = time.time() + 30
-    i = 0
-    while not all(ballast_held(n) for n in c.nodes):
-        assert time.time() < deadline, [ballast_held(n) for n in c.nodes]
-        s3.put_object(Bucket="full", Key="w%d" % i, Body=b"w" * 100)
-        i += 1
+    written = []
+    while not (written and all(ballast_held(n) for n in c.nodes)):
+        assert time.time() < deadline, (written, [ballast_held(n) for n in c.nodes])
+        try:
+            s3.put_object(Bucket="full", Key="w%d" % len(written), Body=b"w" * 100)
+            written.append("w%d" % len(written))
+        except ClientError as e:
+            assert e.response["Error"]["Code"] == "InsufficientStorage", e.response
         time.sleep(0.5)
-    assert s3.get_object(Bucket="full", Key="w0")["Body"].read() == b"w" * 100
+    assert s3.get_object(Bucket="full", Key=written[0])["Body"].read() == b"w" * 100
     for n in c.nodes:
         assert n.running, n.log_tail()
 
