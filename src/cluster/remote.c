@@ -53,6 +53,7 @@
 #define PROBE_EVERY_NS (500ll * 1000 * 1000)
 #define PROBE_TIMEOUT_MS 1000
 #define FULL_POLL_NS (2000ll * 1000 * 1000)
+#define FULL_STALE_NS (10000ll * 1000 * 1000)
 
 struct remote_drive {
 	uint8_t id[DATA_ID_LEN];
@@ -79,7 +80,8 @@ struct cluster_remote {
 	pthread_cond_t pcv; /* stop */
 	pthread_t poller;
 	atomic_int peer_full;		      /* the last round's answer */
-	char full_addr[CLUSTER_ADDR_MAX + 1]; /* poller only: for the log */
+	char full_addr[CLUSTER_ADDR_MAX + 1]; /* poller only: who said so last */
+	int64_t full_seen_ns;		      /* poller only: and when */
 };
 
 static void *probe_main(void *arg);
@@ -362,12 +364,15 @@ static void *probe_main(void *arg)
 }
 
 /* One round: asks every other configured node for its status; 1 if one
- * says meta_full (its address into full_addr). A node that does not
- * answer counts as not full: it is not committing either. */
+ * says meta_full (its address into full_addr). The node that said so last
+ * stays full while it does not answer (a busy node's status can take more
+ * than the timeout), for at most FULL_STALE_NS: a node that is down is
+ * not committing either. */
 static int poll_round(struct cluster_remote *r)
 {
 	struct cluster_status st;
-	int full = 0;
+	int full = 0, silent = 0;
+	int64_t now = cn_mono_ns();
 
 	cluster_status(r->c, &st);
 	for (int i = 0; i < st.n_nodes && !full && !atomic_load(&r->stop); i++) {
@@ -376,17 +381,21 @@ static int poll_round(struct cluster_remote *r)
 		if (st.nodes[i].id == st.id)
 			continue;
 		if (rpc_call(cluster_rpc(r->c), st.nodes[i].address, "GET",
-			     "/_cairn/internal/status", NULL, 0, -1, PROBE_TIMEOUT_MS, 1, &resp))
+			     "/_cairn/internal/status", NULL, 0, -1, PROBE_TIMEOUT_MS, 1, &resp)) {
+			silent |= strcmp(st.nodes[i].address, r->full_addr) == 0;
 			continue;
+		}
 		doc = resp.status == 200 && resp.body ? json_loads(resp.body, 0, NULL) : NULL;
 		if (doc && json_is_true(json_object_get(doc, "meta_full"))) {
 			full = 1;
 			snprintf(r->full_addr, sizeof(r->full_addr), "%s", st.nodes[i].address);
+			r->full_seen_ns = now;
 		}
 		json_decref(doc);
 		rpc_resp_release(&resp);
 	}
-	return full;
+	return full ||
+	       (silent && atomic_load(&r->peer_full) && now - r->full_seen_ns < FULL_STALE_NS);
 }
 
 /* The poller: a round every FULL_POLL_NS; logs each change. */
