@@ -99,6 +99,9 @@ struct meta_options {
  * that finds less than half its size free. It is made again once the disk
  * has 3x its size free (checked at most every 10 s, after a commit). */
 #define META_BALLAST (8u << 20)
+/* 1 while the ballast is given up (the disk filled), 0 while held or when
+ * the store keeps none. Any thread. */
+int meta_ballast_released(struct meta_store *s);
 
 /* ---- records returned by reads (owned: release with the _release call) ---- */
 

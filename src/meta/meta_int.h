@@ -130,8 +130,8 @@ struct meta_store {
 	/* the ballast (meta.h), after open only the thread that commits: the
 	 * metadata thread, or the Raft thread (replicated mode) */
 	char *ballast_path, *ballast_dir;
-	int ballast_held;
-	int64_t ballast_checked; /* cn_mono_ns of the last look for room */
+	_Atomic int ballast_held; /* written there, read by meta_ballast_state */
+	int64_t ballast_checked;  /* cn_mono_ns of the last look for room */
 };
 
 /* Loads the applied index of a replicated store (open). */

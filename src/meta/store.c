@@ -515,6 +515,11 @@ void ballast_make(struct meta_store *s)
 	s->ballast_held = 1;
 }
 
+int meta_ballast_released(struct meta_store *s)
+{
+	return s->ballast_path && !atomic_load(&s->ballast_held);
+}
+
 /* Deletes the ballast; 0 if there was one to give up. */
 int ballast_release(struct meta_store *s)
 {

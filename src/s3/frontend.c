@@ -462,6 +462,15 @@ static void bg_metrics(struct s3_req *r, struct cn_buf *b)
 		      "# HELP cairn_drives_missing Drive-set positions with no online drive.\n"
 		      "# TYPE cairn_drives_missing gauge\ncairn_drives_missing %d\n",
 		      h.degraded, h.set_n ? h.set_n : h.drives, h.online, h.missing);
+	cn_buf_printf(b,
+		      "# HELP cairn_storage_full 1 while small bodies get 507: the metadata "
+		      "drive (in a cluster, any node's) is down to its reserve.\n"
+		      "# TYPE cairn_storage_full gauge\ncairn_storage_full %d\n"
+		      "# HELP cairn_meta_ballast_released 1 while the metadata store's ballast "
+		      "is spent on a full disk.\n# TYPE cairn_meta_ballast_released gauge\n"
+		      "cairn_meta_ballast_released %d\n",
+		      data_store_check_meta_space(srv->data, 0) == CN_ENOSPACE,
+		      meta_ballast_released(srv->meta));
 	if (srv->scrub) {
 		struct scrub_progress p;
 		scrub_progress(srv->scrub, &p);

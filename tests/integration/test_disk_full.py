@@ -22,7 +22,7 @@ import time
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import make_client, sign_headers
+from conftest import make_client, raw_request, sign_headers
 from test_interrupted import head_status as interrupted_head_status
 from test_interrupted import open_request, read_response, wait_files, wait_growth
 
@@ -174,18 +174,34 @@ def ballast(srv):
         return 0
 
 
+def gauges(srv):
+    """The full-disk gauges of /_cairn/metrics."""
+    r = raw_request(srv, "GET", "/_cairn/metrics", sign=False)
+    assert r.status == 200
+    out = {}
+    for line in r.body.decode().splitlines():
+        name, _, value = line.partition(" ")
+        if name in ("cairn_storage_full", "cairn_meta_ballast_released"):
+            out[name] = int(value)
+    return out
+
+
 def test_filled_by_another_program_deletes_still_work(env, start_server, tmp_path):
     """Another program takes every free byte, the drive's reserve included.
     A delete's commit then finds no room, releases the 8 MiB ballast kept
     beside the metadata store and goes through; new data stays refused
-    (the reserve); after a restart with room the ballast is back."""
+    (the reserve); after a restart with room the ballast is back. The
+    metrics say so (cairn_storage_full, cairn_meta_ballast_released)."""
     srv, s3, keep, base, filler = env
     assert ballast(srv) >= 8 * MiB
+    assert gauges(srv) == {"cairn_storage_full": 0, "cairn_meta_ballast_released": 0}
     fill(filler)
+    assert gauges(srv) == {"cairn_storage_full": 1, "cairn_meta_ballast_released": 0}
     s3.delete_object(Bucket="full", Key="keep")
     assert head_status(s3, "keep") == 404
     assert "released the 8 MiB ballast" in srv.log()
     assert ballast(srv) == 0
+    assert gauges(srv) == {"cairn_storage_full": 1, "cairn_meta_ballast_released": 1}
     with pytest.raises(ClientError) as e:
         s3.put_object(Bucket="full", Key="new", Body=b"x" * 3000)
     assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 507
@@ -194,6 +210,7 @@ def test_filled_by_another_program_deletes_still_work(env, start_server, tmp_pat
     assert not [f for f in got if f.startswith("blobs")], got
     os.unlink(filler)
     s3.put_object(Bucket="full", Key="new", Body=b"y" * 3000)
+    assert gauges(srv)["cairn_storage_full"] == 0
     assert srv.stop() == 0
     srv2 = start_server(tmp_path, data_dir=srv.data_dir)
     assert ballast(srv2) >= 8 * MiB
