@@ -778,7 +778,11 @@ void s3_op_copy_object(struct s3_req *r)
 	s3_lock_to_cmd(r, c);
 	if (op->src.v.loc == META_LOC_INLINE) {
 		c->loc = META_LOC_INLINE;
-		rc = cobj_inline(r, op);
+		/* new bytes for the metadata store: the reserve, as a PUT's */
+		if (data_store_check_meta_space(r->srv->data, op->src.v.size) == CN_ENOSPACE)
+			rc = CN_ENOSPACE;
+		else
+			rc = cobj_inline(r, op);
 		if (rc)
 			goto fail_src;
 		cobj_submit(r, op);

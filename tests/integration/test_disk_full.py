@@ -219,6 +219,28 @@ def test_filled_by_another_program_deletes_still_work(env, start_server, tmp_pat
     assert srv2.stop() == 0
 
 
+def test_copy_into_the_metadata_store_stops_at_the_reserve(env):
+    """A CopyObject of a small object puts new bytes into the metadata store
+    just as a PUT does: on a full disk it is 507 too, and the ballast stays
+    for the deletes (before, the copy's commit spent it and succeeded)."""
+    srv, s3, keep, base, filler = env
+    s3.put_object(Bucket="full", Key="small", Body=b"s" * 2000)
+    fill(filler)
+    with pytest.raises(ClientError) as e:
+        s3.copy_object(Bucket="full", Key="copy", CopySource={"Bucket": "full", "Key": "small"})
+    assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 507
+    assert e.value.response["Error"]["Code"] == "InsufficientStorage"
+    assert head_status(s3, "copy") == 404
+    assert ballast(srv) >= 8 * MiB
+    assert "released the 8 MiB ballast" not in srv.log()
+    s3.delete_object(Bucket="full", Key="small")
+    assert head_status(s3, "small") == 404
+    os.unlink(filler)
+    s3.put_object(Bucket="full", Key="small", Body=b"t" * 2000)
+    s3.copy_object(Bucket="full", Key="copy", CopySource={"Bucket": "full", "Key": "small"})
+    assert s3.get_object(Bucket="full", Key="copy")["Body"].read() == b"t" * 2000
+
+
 @pytest.mark.parametrize("size", [3000, 5 * MiB], ids=["metadata", "blob"])
 def test_full_disk_refuses_and_recovers(env, size):
     """With no byte free, a small PUT (its body in the metadata store) and a
