@@ -672,6 +672,31 @@ static void on_abort(struct http_request *h)
 	r->aborted = 1;
 }
 
+/* Operations that add metadata records and no object bytes: the reserve
+ * stops them as it stops bodies, so that the room left on a full drive goes
+ * to what frees space (deletes, aborts, GC) and not to a client creating
+ * uploads or tags in a loop. Records written for bytes already stored
+ * (a blob's version, a part, a complete) still commit. */
+static int grows_records(enum s3_op op)
+{
+	switch (op) {
+	case S3_OP_CREATE_BUCKET:
+	case S3_OP_CREATE_MULTIPART:
+	case S3_OP_PUT_BUCKET_POLICY:
+	case S3_OP_PUT_PUBLIC_ACCESS_BLOCK:
+	case S3_OP_PUT_OWNERSHIP_CONTROLS:
+	case S3_OP_PUT_BUCKET_ACL:
+	case S3_OP_PUT_OBJECT_ACL:
+	case S3_OP_PUT_OBJECT_TAGGING:
+	case S3_OP_PUT_BUCKET_TAGGING:
+	case S3_OP_PUT_BUCKET_CORS:
+	case S3_OP_PUT_BUCKET_ENCRYPTION:
+	case S3_OP_PUT_BUCKET_LIFECYCLE:
+	case S3_OP_PUT_OBJECT_LOCK_CONFIG: return 1;
+	default: return 0;
+	}
+}
+
 static void dispatch(struct s3_req *r)
 {
 	int rc = r->reauth ? authenticate(r) : 0;
@@ -681,6 +706,9 @@ static void dispatch(struct s3_req *r)
 	s3_cors_actual(r);
 	if (!rc)
 		rc = s3_authorize(r);
+	if (!rc && grows_records(r->route.op) &&
+	    data_store_check_meta_space(r->srv->data, 0) == CN_ENOSPACE)
+		rc = CN_ENOSPACE;
 
 	if (rc) {
 		s3_send_error(r, rc);

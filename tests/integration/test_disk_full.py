@@ -241,6 +241,39 @@ def test_copy_into_the_metadata_store_stops_at_the_reserve(env):
     assert s3.get_object(Bucket="full", Key="copy")["Body"].read() == b"t" * 2000
 
 
+def test_records_without_bytes_stop_at_the_reserve(env):
+    """Operations that only add records (a bucket, an upload, tags, a bucket
+    configuration) get 507 on a full drive too, so that a client creating
+    them in a loop cannot spend the room kept for deletes; what removes
+    records (DeleteObjectTagging, aborts, deletes) still goes through."""
+    srv, s3, keep, base, filler = env
+    up = s3.create_multipart_upload(Bucket="full", Key="mp")["UploadId"]
+    s3.put_object_tagging(Bucket="full", Key="keep", Tagging={"TagSet": [{"Key": "a", "Value": "b"}]})
+    fill(filler)
+    tags = {"TagSet": [{"Key": "t", "Value": "v" * 200}]}
+    refused = [
+        lambda: s3.create_bucket(Bucket="another"),
+        lambda: s3.create_multipart_upload(Bucket="full", Key="mp2"),
+        lambda: s3.put_object_tagging(Bucket="full", Key="keep", Tagging=tags),
+        lambda: s3.put_bucket_tagging(Bucket="full", Tagging=tags),
+        lambda: s3.put_bucket_cors(Bucket="full", CORSConfiguration={"CORSRules": [
+            {"AllowedMethods": ["GET"], "AllowedOrigins": ["*"]}]}),
+    ]
+    for call in refused:
+        with pytest.raises(ClientError) as e:
+            call()
+        assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 507
+        assert e.value.response["Error"]["Code"] == "InsufficientStorage"
+    s3.delete_object_tagging(Bucket="full", Key="keep")
+    s3.abort_multipart_upload(Bucket="full", Key="mp", UploadId=up)
+    assert ballast(srv) >= 8 * MiB, srv.log()[-2000:]
+    s3.delete_object(Bucket="full", Key="keep")
+    assert head_status(s3, "keep") == 404
+    os.unlink(filler)
+    s3.create_bucket(Bucket="another")
+    s3.put_bucket_tagging(Bucket="full", Tagging=tags)
+
+
 @pytest.mark.parametrize("size", [3000, 5 * MiB], ids=["metadata", "blob"])
 def test_full_disk_refuses_and_recovers(env, size):
     """With no byte free, a small PUT (its body in the metadata store) and a
