@@ -198,6 +198,24 @@ static int stream_fail(struct shard_stream *st, int rc)
 	return CN_EDRIVE;
 }
 
+/* The receiver's answer line ("ok" or an error name), without its newline. */
+static int read_answer(int fd, char *line, size_t cap)
+{
+	size_t n = 0;
+	int rc = 0;
+
+	while (n + 1 < cap && (rc = recv_all(fd, line + n, 1)) == 0 && line[n] != '\n')
+		n++;
+	line[n] = 0;
+	return rc;
+}
+
+/* What a stream that failed earlier answers from then on. */
+static int sticky_err(const struct shard_stream *st)
+{
+	return st->err == CN_ENOSPACE ? CN_ENOSPACE : CN_EDRIVE;
+}
+
 /* A send failed: the receiver may have stopped the stream on purpose, after
  * its answer line (a full drive closes the socket with our frames unread,
  * so we see a reset, but its line is still queued here). A full drive is
@@ -205,16 +223,13 @@ static int stream_fail(struct shard_stream *st, int rc)
 static int send_fail(struct shard_stream *st, int rc)
 {
 	char line[64];
-	size_t n = 0;
 
 	if (st->err)
-		return st->err == CN_ENOSPACE ? CN_ENOSPACE : CN_EDRIVE;
+		return sticky_err(st);
 	if (rc != -EPIPE && rc != -ECONNRESET)
 		return stream_fail(st, rc); /* a timeout: no answer is coming */
 	set_timeouts(st->fd, 1, SHARD_SEND_S);
-	while (n + 1 < sizeof(line) && recv_all(st->fd, line + n, 1) == 0 && line[n] != '\n')
-		n++;
-	line[n] = 0;
+	read_answer(st->fd, line, sizeof(line));
 	if (strcmp(line, cn_errname(CN_ENOSPACE)) == 0) {
 		st->err = CN_ENOSPACE;
 		log_warn("cluster: shard write to %s failed there: %s", st->addr, line);
@@ -306,7 +321,7 @@ static int send_frame(struct shard_stream *s, char type, const void *a, size_t a
 	int rc;
 
 	if (s->err)
-		return s->err == CN_ENOSPACE ? CN_ENOSPACE : CN_EDRIVE;
+		return sticky_err(s);
 	fh[0] = (uint8_t)type;
 	put32le(fh + 1, (uint32_t)(alen + blen));
 	cn_digest_update(&s->sha, fh, 5);
@@ -343,19 +358,12 @@ int cluster_shard_wwait(void *h)
 {
 	struct shard_stream *s = h;
 	char line[64];
-	size_t n = 0;
 	int rc;
 
 	if (s->err)
-		return s->err == CN_ENOSPACE ? CN_ENOSPACE : CN_EDRIVE;
-	while (n + 1 < sizeof(line)) {
-		if ((rc = recv_all(s->fd, line + n, 1)) != 0)
-			return stream_fail(s, rc);
-		if (line[n] == '\n')
-			break;
-		n++;
-	}
-	line[n] = 0;
+		return sticky_err(s);
+	if ((rc = read_answer(s->fd, line, sizeof(line))) != 0)
+		return stream_fail(s, rc);
 	if (strcmp(line, "ok") == 0)
 		return 0;
 	log_warn("cluster: shard write to %s failed there: %s", s->addr, line);
