@@ -1335,9 +1335,10 @@ int data_store_check_meta_space(struct data_store *s, uint64_t need)
 {
 	int rc = data_store_check_space(s, 0, need);
 
-	if (rc == 0 && s->remote.meta_full && s->remote.meta_full(s->remote.ctx))
-		rc = CN_ENOSPACE;
-	return rc;
+	if (rc == CN_ENOSPACE)
+		return rc;
+	/* another failure is the drive's, reported by it: not "full" */
+	return s->remote.meta_full && s->remote.meta_full(s->remote.ctx) ? CN_ENOSPACE : 0;
 }
 
 int data_heal_queue_push(struct data_store *s, const struct blob_layout *l)

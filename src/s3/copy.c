@@ -779,9 +779,8 @@ void s3_op_copy_object(struct s3_req *r)
 	if (op->src.v.loc == META_LOC_INLINE) {
 		c->loc = META_LOC_INLINE;
 		/* new bytes for the metadata store: the reserve, as a PUT's */
-		if (data_store_check_meta_space(r->srv->data, op->src.v.size) == CN_ENOSPACE)
-			rc = CN_ENOSPACE;
-		else
+		rc = data_store_check_meta_space(r->srv->data, op->src.v.size);
+		if (!rc)
 			rc = cobj_inline(r, op);
 		if (rc)
 			goto fail_src;

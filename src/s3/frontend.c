@@ -469,7 +469,7 @@ static void bg_metrics(struct s3_req *r, struct cn_buf *b)
 		      "# HELP cairn_meta_ballast_released 1 while the metadata store's ballast "
 		      "is spent on a full disk.\n# TYPE cairn_meta_ballast_released gauge\n"
 		      "cairn_meta_ballast_released %d\n",
-		      data_store_check_meta_space(srv->data, 0) == CN_ENOSPACE,
+		      data_store_check_meta_space(srv->data, 0) != 0,
 		      meta_ballast_released(srv->meta));
 	if (srv->scrub) {
 		struct scrub_progress p;
@@ -706,9 +706,8 @@ static void dispatch(struct s3_req *r)
 	s3_cors_actual(r);
 	if (!rc)
 		rc = s3_authorize(r);
-	if (!rc && grows_records(r->route.op) &&
-	    data_store_check_meta_space(r->srv->data, 0) == CN_ENOSPACE)
-		rc = CN_ENOSPACE;
+	if (!rc && grows_records(r->route.op))
+		rc = data_store_check_meta_space(r->srv->data, 0);
 
 	if (rc) {
 		s3_send_error(r, rc);

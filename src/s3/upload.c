@@ -513,7 +513,7 @@ static int upload_begin(struct s3_req *r, struct s3_upload *u, uint32_t part_no,
 	 * the reserve is what lets a delete commit on a disk that uploads
 	 * filled. */
 	if (!u->force_blob && len <= r->srv->cfg.inline_threshold &&
-	    data_store_check_meta_space(r->srv->data, len) == CN_ENOSPACE)
+	    data_store_check_meta_space(r->srv->data, len))
 		return CN_ENOSPACE;
 	rc = cn_digest_init(&p->dig, s3_body_digests(r));
 	if (rc)
