@@ -350,6 +350,91 @@ def test_leader_reads_are_confirmed_without_log_entries(cluster_factory):
     assert st == 403  # unsigned
 
 
+def _pipelined_gets(port, path, conns, per_conn, timeout=60):
+    """per_conn GETs of path (a presigned target) written at once on each of
+    conns connections, the responses read back as they come: as many reads
+    in flight as connections, with no client round trip between them.
+    Returns the responses' (status, body) pairs."""
+    import selectors
+    import socket
+
+    req = ("GET %s HTTP/1.1\r\nHost: %s:%d\r\n\r\n" % (path, HOST, port)).encode()
+    sel = selectors.DefaultSelector()
+    bufs, done = {}, []
+    for _ in range(conns):
+        s = socket.create_connection((HOST, port), timeout=timeout)
+        s.sendall(req * per_conn)
+        s.setblocking(False)
+        bufs[s] = [b"", per_conn]
+        sel.register(s, selectors.EVENT_READ)
+    deadline = time.monotonic() + timeout
+    while bufs and time.monotonic() < deadline:
+        for k, _ in sel.select(timeout=1):
+            s = k.fileobj
+            chunk = s.recv(1 << 20)
+            st = bufs[s]
+            st[0] += chunk
+            while True:  # whole responses off the front
+                head, sep, rest = st[0].partition(b"\r\n\r\n")
+                if not sep:
+                    break
+                lines = head.split(b"\r\n")
+                hdrs = dict(l.split(b":", 1) for l in lines[1:] if b":" in l)
+                hdrs = {k.strip().lower(): v.strip() for k, v in hdrs.items()}
+                n = int(hdrs.get(b"content-length", b"0"))
+                if len(rest) < n:
+                    break
+                done.append((int(lines[0].split()[1]), rest[:n]))
+                st[0], st[1] = rest[n:], st[1] - 1
+            if st[1] == 0 or not chunk:
+                sel.unregister(s)
+                s.close()
+                del bufs[s]
+    for s in bufs:
+        s.close()
+    return done
+
+
+def test_leader_read_rounds_are_shared_under_load(cluster_factory):
+    """Reads that arrive while a read round is out share the next one, and a
+    round that carried 4 reads or more makes the next wait until 1 ms after
+    it started (raft.c READ_PACE_*): under load a round per two or three
+    reads cost the leader more CPU than the reads themselves. A lone reader
+    is never held back: serial GETs each get a round of their own, none
+    paced. 32 connections of pipelined GETs then share rounds, some of them
+    paced (here 15-19 reads per round with the pacing, 8-9 without), and
+    every GET is answered with the object."""
+    c = cluster_factory(3)
+    leader = c.leader()
+    follower = next(n for n in c.nodes if n is not leader)
+    bucket = new_bucket(c, leader)
+    body = b"r" * 100
+    c.client(leader).put_object(Bucket=bucket, Key="k", Body=body)
+
+    def rounds():
+        return _internal_status(leader, follower)["read_rounds"]
+
+    r0 = rounds()
+    for _ in range(40):
+        assert get_body(c, leader, bucket, "k") == body
+    r1 = rounds()
+    assert r1["paced"] == r0["paced"], ("a lone reader was held back", r0, r1)
+    assert r1["started"] - r0["started"] >= 40, (r0, r1)
+
+    url = c.client(leader).generate_presigned_url(
+        "get_object", Params={"Bucket": bucket, "Key": "k"}, ExpiresIn=600)
+    target = url.split("%s:%d" % (HOST, leader.s3_port), 1)[1]
+    got = _pipelined_gets(leader.s3_port, target, conns=32, per_conn=60)
+    r2 = rounds()
+    assert len(got) == 32 * 60, len(got)
+    assert all(st == 200 and b == body for st, b in got), \
+        sorted({(st, b[:80]) for st, b in got if st != 200 or b != body})[:5]
+    reads, started = r2["reads"] - r1["reads"], r2["started"] - r1["started"]
+    assert reads >= 32 * 60, (r1, r2)
+    paced = r2["paced"] - r1["paced"]
+    assert paced > 0 and reads >= 4 * started, ("rounds not shared", reads, started, paced)
+
+
 def test_follower_reads_join_read_rounds(cluster_factory):
     """A read on a follower asks the leader for the index of the last write
     it applied (answered by the leader's read round, no log entry) and waits
