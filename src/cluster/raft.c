@@ -77,7 +77,8 @@
  * leader at 77 us of CPU per GET against 24 without rounds). A round that
  * carried READ_PACE_READS reads or more makes the next start no sooner than
  * READ_PACE_MS after it, so the reads arriving meanwhile share one; a reader
- * alone (one read per round) never waits for it. */
+ * alone (one read per round) never waits for it. A follower paces its calls
+ * for the read index the same way (each joins a leader's round as one). */
 #define READ_PACE_READS 4
 #define READ_PACE_MS 1
 /* A log entry: u32 LE length of the encoded command, 4 zero bytes, the
@@ -189,6 +190,14 @@ struct read_round {
 	int done;    /* waiters answered */
 };
 
+/* When the next read round (or follower read-index call) may start. */
+struct read_pace {
+	uv_timer_t timer; /* starts it when it is held back */
+	int64_t start_ns; /* the last one's start (cn_mono_ns) */
+	int last_reads;	  /* reads it carried: READ_PACE_READS+ paces */
+	void (*start)(struct cluster *c);
+};
+
 /* A read waiting until this node applied `index`. */
 struct await {
 	struct await *next;
@@ -255,10 +264,9 @@ struct cluster {
 	struct meta_cmd *rr_waiting;		 /* leader reads not yet in a read round */
 	struct read_round *rr_live[READ_ROUNDS]; /* rounds whose reads wait */
 	int n_rr;
-	uv_timer_t rr_pace;			/* starts the next round when it is paced */
-	int64_t rr_started_ns;			/* the last round's start (cn_mono_ns) */
-	int rr_last_reads;			/* reads it carried: READ_PACE_READS+ paces */
-	uint64_t rr_rounds, rr_reads, rr_paced; /* published counts */
+	/* read rounds (a follower's: its calls for the read index), paced */
+	struct read_pace rr_pace, fb_pace;
+	uint64_t rr_rounds, rr_reads, rr_paced; /* published: both kinds */
 	/* confirmation calls out per peer: at most CONFIRMS_PER_PEER, so a
 	 * stopped peer holds that many forwarding threads, not one per round */
 	struct {
@@ -1354,13 +1362,51 @@ static void barrier_cb(struct raft_barrier *req, int status)
 	 * not be called from inside its own callbacks */
 }
 
+static void on_read_pace(uv_timer_t *t)
+{
+	struct cluster *c = t->data;
+	struct read_pace *p = t == &c->rr_pace.timer ? &c->rr_pace : &c->fb_pace;
+
+	p->last_reads = 0; /* its pause is served */
+	p->start(c);
+}
+
+/* 1 if the next read round must wait (READ_PACE_*): p's timer starts it. */
+static int read_held(struct cluster *c, struct read_pace *p)
+{
+	int64_t wait;
+
+	if (p->last_reads < READ_PACE_READS || c->stopping)
+		return 0;
+	wait = p->start_ns + READ_PACE_MS * 1000000LL - cn_mono_ns();
+	if (wait <= 0)
+		return 0;
+	if (!uv_is_active((uv_handle_t *)&p->timer)) {
+		uv_timer_start(&p->timer, on_read_pace, (uint64_t)(wait + 999999) / 1000000, 0);
+		c->rr_paced++;
+	}
+	return 1;
+}
+
+/* A read round (or read-index call) starts now, carrying waiters. */
+static void read_started(struct cluster *c, struct read_pace *p, const struct meta_cmd *waiters)
+{
+	p->last_reads = 0;
+	for (const struct meta_cmd *w = waiters; w; w = w->next_)
+		p->last_reads++;
+	c->rr_rounds++;
+	c->rr_reads += (uint64_t)p->last_reads;
+	p->start_ns = cn_mono_ns();
+	uv_timer_stop(&p->timer); /* a pause that ran out before its timer */
+}
+
 static void start_follower_barrier(struct cluster *c)
 {
 	raft_id lid = 0;
 	const char *laddr = NULL;
 	struct job *j;
 
-	if (c->fbar_inflight || !c->fbar_waiting)
+	if (c->fbar_inflight || !c->fbar_waiting || read_held(c, &c->fb_pace))
 		return;
 	raft_leader(&c->raft, &lid, &laddr);
 	if (!laddr || lid == c->id || strlen(laddr) > CLUSTER_ADDR_MAX ||
@@ -1371,6 +1417,7 @@ static void start_follower_barrier(struct cluster *c)
 	}
 	j->type = JOB_BARRIER;
 	j->waiters = c->fbar_waiting;
+	read_started(c, &c->fb_pace, j->waiters);
 	j->known = raft_commit_index(&c->raft);
 	strcpy(j->leader, laddr);
 	c->fbar_waiting = NULL;
@@ -1452,16 +1499,6 @@ static void read_round_end(struct cluster *c, struct read_round *rr, int rc)
 	rr->waiters = NULL;
 }
 
-static void start_leader_read(struct cluster *c);
-
-static void on_read_pace(uv_timer_t *t)
-{
-	struct cluster *c = t->data;
-
-	c->rr_last_reads = 0; /* its pause is served */
-	start_leader_read(c);
-}
-
 /* One read round for every leader read waiting now (see struct read_round).
  * The round asks every voter without a call out; it waits while fewer than
  * it needs are free (a busy one answers within BARRIER_TIMEOUT_MS), and a
@@ -1492,17 +1529,8 @@ static void start_leader_read(struct cluster *c)
 		start_leader_barrier(c, 0);
 		return;
 	}
-	if (c->rr_last_reads >= READ_PACE_READS && !c->stopping) {
-		int64_t wait = c->rr_started_ns + READ_PACE_MS * 1000000LL - cn_mono_ns();
-		if (wait > 0) {
-			if (!uv_is_active((uv_handle_t *)&c->rr_pace)) {
-				uv_timer_start(&c->rr_pace, on_read_pace,
-					       (uint64_t)(wait + 999999) / 1000000, 0);
-				c->rr_paced++;
-			}
-			return;
-		}
-	}
+	if (read_held(c, &c->rr_pace))
+		return;
 	if (!(rr = calloc(1, sizeof(*rr)))) {
 		complete_all(c->rr_waiting, CN_ENOMEM, 0);
 		c->rr_waiting = NULL;
@@ -1542,15 +1570,9 @@ static void start_leader_read(struct cluster *c)
 	}
 	rr->waiters = c->rr_waiting;
 	c->rr_waiting = NULL;
-	c->rr_rounds++;
-	c->rr_last_reads = 0;
-	for (struct meta_cmd *w = rr->waiters; w; w = w->next_)
-		c->rr_last_reads++;
-	c->rr_reads += (uint64_t)c->rr_last_reads;
-	c->rr_started_ns = cn_mono_ns();
-	uv_timer_stop(&c->rr_pace);   /* a pause that ran out before its timer */
-	if (rr->need == 0) {	      /* the only voter */
-		c->rr_last_reads = 0; /* no calls: nothing to pace */
+	read_started(c, &c->rr_pace, rr->waiters);
+	if (rr->need == 0) {		   /* the only voter */
+		c->rr_pace.last_reads = 0; /* no calls: nothing to pace */
 		read_round_end(c, rr, 0);
 		free(rr);
 		return;
@@ -1898,7 +1920,8 @@ static void on_wake(uv_async_t *h)
 				raft_close(&c->raft, raft_closed_cb);
 				uv_close((uv_handle_t *)&c->check, NULL);
 				uv_close((uv_handle_t *)&c->wake, NULL);
-				uv_close((uv_handle_t *)&c->rr_pace, NULL);
+				uv_close((uv_handle_t *)&c->rr_pace.timer, NULL);
+				uv_close((uv_handle_t *)&c->fb_pace.timer, NULL);
 			}
 			break;
 		}
@@ -2124,8 +2147,12 @@ int cluster_open(const struct cluster_options *opt, struct meta_store *m, struct
 	c->check.data = c;
 	uv_check_start(&c->check, after_turn);
 	uv_unref((uv_handle_t *)&c->check);
-	uv_timer_init(&c->loop, &c->rr_pace);
-	c->rr_pace.data = c;
+	uv_timer_init(&c->loop, &c->rr_pace.timer);
+	c->rr_pace.timer.data = c;
+	c->rr_pace.start = start_leader_read;
+	uv_timer_init(&c->loop, &c->fb_pace.timer);
+	c->fb_pace.timer.data = c;
+	c->fb_pace.start = start_follower_barrier;
 
 	c->transport.version = 1;
 	c->transport.init = transport_init;
@@ -2222,7 +2249,8 @@ fail_io:
 fail_loop:
 	uv_close((uv_handle_t *)&c->wake, NULL);
 	uv_close((uv_handle_t *)&c->check, NULL);
-	uv_close((uv_handle_t *)&c->rr_pace, NULL);
+	uv_close((uv_handle_t *)&c->rr_pace.timer, NULL);
+	uv_close((uv_handle_t *)&c->fb_pace.timer, NULL);
 	uv_run(&c->loop, UV_RUN_DEFAULT);
 	uv_loop_close(&c->loop);
 fail:
