@@ -54,13 +54,18 @@ done
 for i in 0 1 2; do
 	wait_ready "${S3P[$i]}" "${NPID[$i]}" || { cat "$TMP/n$i.log" >&2; exit 1; }
 done
-# which node leads (its status says so)
+# which node leads (its status says so); asked again for up to 10 s, as a
+# first election can still move the lead after every node said it was ready
 LEADER=""
-for i in 0 1 2; do
-	if CAIRN_ENDPOINT="http://127.0.0.1:${S3P[$i]}" "$CAIRN" admin cluster status 2>/dev/null |
-		grep -q "\"leader_address\": \"127.0.0.1:${NP[$i]}\""; then
-		LEADER=$i
-	fi
+for _ in $(seq 50); do
+	for i in 0 1 2; do
+		if CAIRN_ENDPOINT="http://127.0.0.1:${S3P[$i]}" "$CAIRN" admin cluster status 2>/dev/null |
+			grep -q "\"leader_address\": \"127.0.0.1:${NP[$i]}\""; then
+			LEADER=$i
+		fi
+	done
+	[ -n "$LEADER" ] && break
+	sleep 0.2
 done
 [ -n "$LEADER" ] || { echo "cluster.sh: no leader found" >&2; exit 1; }
 FOLLOWER=$(((LEADER + 1) % 3))
