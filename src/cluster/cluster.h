@@ -161,8 +161,9 @@ struct cluster_status {
 	char leader_address[CLUSTER_ADDR_MAX + 1];
 	uint64_t term, commit, applied, last_index;
 	int ready; /* a leader is known and this node applied up to its commit */
-	/* leader read rounds started by this node, the reads they carried, and
-	 * the times a round was held back to share it (READ_PACE_* in raft.c) */
+	/* read rounds this node started as leader (as a follower: its calls
+	 * for the read index), the reads they carried, and the times one was
+	 * held back so that more reads share it (READ_PACE_* in raft.c) */
 	uint64_t read_rounds, read_round_reads, read_rounds_paced;
 	struct cluster_node nodes[CLUSTER_MAX_NODES];
 	int n_nodes;

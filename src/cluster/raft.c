@@ -1571,8 +1571,9 @@ static void start_leader_read(struct cluster *c)
 	rr->waiters = c->rr_waiting;
 	c->rr_waiting = NULL;
 	read_started(c, &c->rr_pace, rr->waiters);
-	if (rr->need == 0) {		   /* the only voter */
-		c->rr_pace.last_reads = 0; /* no calls: nothing to pace */
+	if (rr->need == 0) {
+		/* the only voter: no calls, nothing to pace */
+		c->rr_pace.last_reads = 0;
 		read_round_end(c, rr, 0);
 		free(rr);
 		return;
