@@ -438,6 +438,48 @@ def test_read_rounds_are_shared_under_load(cluster_factory):
             ("rounds not shared", node.name, reads, started, paced)
 
 
+def test_paced_read_rounds_stay_linearizable(cluster_factory, tmp_path):
+    """The checked workload runs while pipelined GETs on every node keep the
+    read rounds paced (the nemesis's few clients seldom carry 4 reads into
+    a round), across a leader kill and its restart: every history checks,
+    and the rounds on each serving node were paced."""
+    c = cluster_factory(3)
+    bucket = new_bucket(c, c.nodes[0])
+    c.client(c.nodes[0]).put_object(Bucket=bucket, Key="bg", Body=b"b" * 100)
+    stop = threading.Event()
+
+    def load(node):
+        while not stop.is_set():
+            try:
+                url = c.client(node).generate_presigned_url(
+                    "get_object", Params={"Bucket": bucket, "Key": "bg"}, ExpiresIn=600)
+                target = url.split("%s:%d" % (HOST, node.s3_port), 1)[1]
+                _pipelined_gets(node.s3_port, target, conns=16, per_conn=40, timeout=10)
+            except OSError:
+                time.sleep(0.2)  # the node is down: wait for its restart
+
+    w = Workload(c, bucket, threads=8, keys=8, seed=31).start()
+    loads = [threading.Thread(target=load, args=(n,), daemon=True) for n in c.nodes]
+    for t in loads:
+        t.start()
+    try:
+        time.sleep(4)
+        leader = c.leader()
+        c.kill(leader)
+        new = c.leader(among=[n for n in c.nodes if n is not leader])
+        time.sleep(4)
+        paced = {n.name: _internal_status(n, leader)["read_rounds"]["paced"]
+                 for n in c.nodes if n is not leader}
+        c.restart(leader, timeout=30)
+        time.sleep(2)
+    finally:
+        stop.set()
+        for t in loads:
+            t.join(timeout=15)
+    assert paced[new.name] > 0, paced
+    finish_workload(c, w, tmp_path, "paced-rounds")
+
+
 def test_follower_reads_join_read_rounds(cluster_factory):
     """A read on a follower asks the leader for the index of the last write
     it applied (answered by the leader's read round, no log entry) and waits
