@@ -426,7 +426,9 @@ def test_read_rounds_are_shared_under_load(cluster_factory):
         url = c.client(node).generate_presigned_url(
             "get_object", Params={"Bucket": bucket, "Key": "k"}, ExpiresIn=600)
         target = url.split("%s:%d" % (HOST, node.s3_port), 1)[1]
+        t0 = time.monotonic()
         got = _pipelined_gets(node.s3_port, target, conns=32, per_conn=60)
+        elapsed = time.monotonic() - t0
         r2 = rounds()
         assert len(got) == 32 * 60, (node.name, len(got))
         assert all(st == 200 and b == body for st, b in got), \
@@ -434,15 +436,17 @@ def test_read_rounds_are_shared_under_load(cluster_factory):
         reads, started = r2["reads"] - r1["reads"], r2["started"] - r1["started"]
         paced = r2["paced"] - r1["paced"]
         assert reads >= 32 * 60, (node.name, r1, r2)
-        assert paced > 0 and reads >= 4 * started, \
-            ("rounds not shared", node.name, reads, started, paced)
+        # rounds that already take 1 ms or more (a slow build such as
+        # asan's, or a loaded machine) share reads without being held back
+        assert reads >= 4 * started and (paced > 0 or elapsed >= 0.001 * started), \
+            ("rounds not shared", node.name, reads, started, paced, elapsed)
 
 
 def test_paced_read_rounds_stay_linearizable(cluster_factory, tmp_path):
     """The checked workload runs while pipelined GETs on every node keep the
     read rounds paced (the nemesis's few clients seldom carry 4 reads into
     a round), across a leader kill and its restart: every history checks,
-    and the rounds on each serving node were paced."""
+    and the new leader's rounds were paced."""
     c = cluster_factory(3)
     bucket = new_bucket(c, c.nodes[0])
     c.client(c.nodes[0]).put_object(Bucket=bucket, Key="bg", Body=b"b" * 100)
@@ -467,16 +471,17 @@ def test_paced_read_rounds_stay_linearizable(cluster_factory, tmp_path):
         leader = c.leader()
         c.kill(leader)
         new = c.leader(among=[n for n in c.nodes if n is not leader])
+        r0 = _internal_status(new, leader)["read_rounds"]
         time.sleep(4)
-        paced = {n.name: _internal_status(n, leader)["read_rounds"]["paced"]
-                 for n in c.nodes if n is not leader}
+        r1 = _internal_status(new, leader)["read_rounds"]
         c.restart(leader, timeout=30)
         time.sleep(2)
     finally:
         stop.set()
         for t in loads:
             t.join(timeout=15)
-    assert paced[new.name] > 0, paced
+    # paced, unless its rounds took 1 ms or more anyway (a slow build)
+    assert r1["paced"] > r0["paced"] or r1["started"] - r0["started"] <= 4000, (r0, r1)
     finish_workload(c, w, tmp_path, "paced-rounds")
 
 
