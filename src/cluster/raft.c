@@ -192,7 +192,8 @@ struct read_round {
 
 /* When the next read round (or follower read-index call) may start. */
 struct read_pace {
-	uv_timer_t timer; /* starts it when it is held back */
+	uv_timer_t timer; /* starts it when it is held back; data: this */
+	struct cluster *c;
 	int64_t start_ns; /* the last one's start (cn_mono_ns) */
 	int last_reads;	  /* reads it carried: READ_PACE_READS+ paces */
 	void (*start)(struct cluster *c);
@@ -1364,11 +1365,10 @@ static void barrier_cb(struct raft_barrier *req, int status)
 
 static void on_read_pace(uv_timer_t *t)
 {
-	struct cluster *c = t->data;
-	struct read_pace *p = t == &c->rr_pace.timer ? &c->rr_pace : &c->fb_pace;
+	struct read_pace *p = t->data;
 
 	p->last_reads = 0; /* its pause is served */
-	p->start(c);
+	p->start(p->c);
 }
 
 /* 1 if the next read round must wait (READ_PACE_*): p's timer starts it. */
@@ -2149,10 +2149,12 @@ int cluster_open(const struct cluster_options *opt, struct meta_store *m, struct
 	uv_check_start(&c->check, after_turn);
 	uv_unref((uv_handle_t *)&c->check);
 	uv_timer_init(&c->loop, &c->rr_pace.timer);
-	c->rr_pace.timer.data = c;
+	c->rr_pace.timer.data = &c->rr_pace;
+	c->rr_pace.c = c;
 	c->rr_pace.start = start_leader_read;
 	uv_timer_init(&c->loop, &c->fb_pace.timer);
-	c->fb_pace.timer.data = c;
+	c->fb_pace.timer.data = &c->fb_pace;
+	c->fb_pace.c = c;
 	c->fb_pace.start = start_follower_barrier;
 
 	c->transport.version = 1;

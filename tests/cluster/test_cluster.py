@@ -350,6 +350,13 @@ def test_leader_reads_are_confirmed_without_log_entries(cluster_factory):
     assert st == 403  # unsigned
 
 
+def _presigned_target(c, node, bucket, key):
+    """The path and query of a presigned GET of key on node, for a raw request."""
+    url = c.client(node).generate_presigned_url(
+        "get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=600)
+    return url.split("%s:%d" % (HOST, node.s3_port), 1)[1]
+
+
 def _pipelined_gets(port, path, conns, per_conn, timeout=60):
     """per_conn GETs of path (a presigned target) written at once on each of
     conns connections, the responses read back as they come: as many reads
@@ -423,9 +430,7 @@ def test_read_rounds_are_shared_under_load(cluster_factory):
         assert r1["paced"] == r0["paced"], ("a lone reader was held back", node.name, r0, r1)
         assert r1["started"] - r0["started"] >= 40, (node.name, r0, r1)
 
-        url = c.client(node).generate_presigned_url(
-            "get_object", Params={"Bucket": bucket, "Key": "k"}, ExpiresIn=600)
-        target = url.split("%s:%d" % (HOST, node.s3_port), 1)[1]
+        target = _presigned_target(c, node, bucket, "k")
         t0 = time.monotonic()
         got = _pipelined_gets(node.s3_port, target, conns=32, per_conn=60)
         elapsed = time.monotonic() - t0
@@ -455,9 +460,7 @@ def test_paced_read_rounds_stay_linearizable(cluster_factory, tmp_path):
     def load(node):
         while not stop.is_set():
             try:
-                url = c.client(node).generate_presigned_url(
-                    "get_object", Params={"Bucket": bucket, "Key": "bg"}, ExpiresIn=600)
-                target = url.split("%s:%d" % (HOST, node.s3_port), 1)[1]
+                target = _presigned_target(c, node, bucket, "bg")
                 _pipelined_gets(node.s3_port, target, conns=16, per_conn=40, timeout=10)
             except OSError:
                 time.sleep(0.2)  # the node is down: wait for its restart
