@@ -285,7 +285,7 @@ static void conf_done(struct meta_cmd *cmd, int rc, void *arg)
 	s3_send(r, op->status, NULL, NULL, 0);
 }
 
-static void conf_put(struct s3_req *r, const char *name, const void *v, size_t len, int status)
+void s3_bucket_conf_put(struct s3_req *r, const char *name, const void *v, size_t len, int status)
 {
 	struct conf_op *op = cn_pool_zalloc(r->pool, sizeof(*op));
 	int rc;
@@ -385,7 +385,7 @@ static void policy_body(struct s3_req *r, int err, char *buf, size_t len)
 		s3_send_error(r, CN_EACCESS);
 		return;
 	}
-	conf_put(r, "policy", buf, len, 204);
+	s3_bucket_conf_put(r, "policy", buf, len, 204);
 }
 
 void s3_op_put_bucket_policy(struct s3_req *r)
@@ -396,7 +396,7 @@ void s3_op_put_bucket_policy(struct s3_req *r)
 void s3_op_delete_bucket_policy(struct s3_req *r)
 {
 	if (bucket_exists(r))
-		conf_put(r, "policy", "", 0, 204);
+		s3_bucket_conf_put(r, "policy", "", 0, 204);
 }
 
 void s3_op_get_bucket_policy_status(struct s3_req *r)
@@ -489,7 +489,7 @@ static void pab_body(struct s3_req *r, int err, char *buf, size_t len)
 		s3_send_error(r, rc);
 		return;
 	}
-	conf_put(r, "pab", v, 4, 200);
+	s3_bucket_conf_put(r, "pab", v, 4, 200);
 }
 
 void s3_op_put_public_access_block(struct s3_req *r)
@@ -500,7 +500,7 @@ void s3_op_put_public_access_block(struct s3_req *r)
 void s3_op_delete_public_access_block(struct s3_req *r)
 {
 	if (bucket_exists(r))
-		conf_put(r, "pab", "", 0, 204);
+		s3_bucket_conf_put(r, "pab", "", 0, 204);
 }
 
 /* ---- ownership controls ---- */
@@ -574,7 +574,7 @@ static void ownership_body(struct s3_req *r, int err, char *buf, size_t len)
 	}
 	/* the name as sent: the three are exactly s3_ownership_name's */
 	name = s3_ownership_name(o);
-	conf_put(r, "ownership", name, strlen(name), 200);
+	s3_bucket_conf_put(r, "ownership", name, strlen(name), 200);
 }
 
 void s3_op_put_ownership_controls(struct s3_req *r)
@@ -585,7 +585,7 @@ void s3_op_put_ownership_controls(struct s3_req *r)
 void s3_op_delete_ownership_controls(struct s3_req *r)
 {
 	if (bucket_exists(r))
-		conf_put(r, "ownership", "", 0, 204);
+		s3_bucket_conf_put(r, "ownership", "", 0, 204);
 }
 
 /* ---- ACLs ---- */
@@ -683,7 +683,7 @@ static void bucket_acl_body(struct s3_req *r, int err, char *buf, size_t len)
 		s3_send_error(r, rc ? rc : CN_ENOMEM);
 		return;
 	}
-	conf_put(r, "acl", p, n, 200);
+	s3_bucket_conf_put(r, "acl", p, n, 200);
 }
 
 void s3_op_put_bucket_acl(struct s3_req *r)

@@ -110,46 +110,6 @@ void s3_cors_actual(struct s3_req *r)
 
 /* ---- the configuration ---- */
 
-struct cors_op {
-	struct meta_cmd cmd;
-	int status;
-};
-
-static void put_done(struct meta_cmd *cmd, int rc, void *arg)
-{
-	struct s3_req *r = arg;
-	struct cors_op *op = (struct cors_op *)cmd;
-
-	if (rc) {
-		s3_send_error(r, rc);
-		return;
-	}
-	s3_send(r, op->status, NULL, NULL, 0);
-}
-
-static void conf_put(struct s3_req *r, const void *v, size_t len, int status)
-{
-	struct cors_op *op = cn_pool_zalloc(r->pool, sizeof(*op));
-	int rc;
-
-	if (!op) {
-		s3_send_error(r, CN_ENOMEM);
-		return;
-	}
-	op->status = status;
-	op->cmd.type = META_CMD_BUCKET_CONF;
-	op->cmd.now = cn_now_ns();
-	op->cmd.bucket = r->route.bucket;
-	op->cmd.bucket_len = strlen(r->route.bucket);
-	op->cmd.key = "cors";
-	op->cmd.key_len = 4;
-	op->cmd.inline_data = v;
-	op->cmd.inline_len = len;
-	rc = s3_meta_submit(r, &op->cmd, put_done, r);
-	if (rc)
-		s3_send_error(r, rc);
-}
-
 void s3_op_get_bucket_cors(struct s3_req *r)
 {
 	struct cors_config *c;
@@ -208,7 +168,7 @@ static void cors_body(struct s3_req *r, int err, char *buf, size_t len)
 		s3_send_error(r, rc);
 		return;
 	}
-	conf_put(r, p, n, 200);
+	s3_bucket_conf_put(r, "cors", p, n, 200);
 }
 
 void s3_op_put_bucket_cors(struct s3_req *r)
@@ -226,5 +186,5 @@ void s3_op_delete_bucket_cors(struct s3_req *r)
 		return;
 	}
 	meta_bucket_release(&b);
-	conf_put(r, "", 0, 204);
+	s3_bucket_conf_put(r, "cors", "", 0, 204);
 }

@@ -18,46 +18,6 @@
 #include "s3/lifecycle.h"
 #include "s3/tagging.h"
 
-struct lc_op {
-	struct meta_cmd cmd;
-	int status;
-};
-
-static void put_done(struct meta_cmd *cmd, int rc, void *arg)
-{
-	struct s3_req *r = arg;
-	struct lc_op *op = (struct lc_op *)cmd;
-
-	if (rc) {
-		s3_send_error(r, rc);
-		return;
-	}
-	s3_send(r, op->status, NULL, NULL, 0);
-}
-
-static void conf_put(struct s3_req *r, const void *v, size_t len, int status)
-{
-	struct lc_op *op = cn_pool_zalloc(r->pool, sizeof(*op));
-	int rc;
-
-	if (!op) {
-		s3_send_error(r, CN_ENOMEM);
-		return;
-	}
-	op->status = status;
-	op->cmd.type = META_CMD_BUCKET_CONF;
-	op->cmd.now = cn_now_ns();
-	op->cmd.bucket = r->route.bucket;
-	op->cmd.bucket_len = strlen(r->route.bucket);
-	op->cmd.key = "lifecycle";
-	op->cmd.key_len = 9;
-	op->cmd.inline_data = v;
-	op->cmd.inline_len = len;
-	rc = s3_meta_submit(r, &op->cmd, put_done, r);
-	if (rc)
-		s3_send_error(r, rc);
-}
-
 struct lifecycle_config *s3_lifecycle_load(struct meta_store *m, const char *bucket, int *rc)
 {
 	struct lifecycle_config *c = NULL;
@@ -136,7 +96,7 @@ static void lc_body(struct s3_req *r, int err, char *buf, size_t len)
 		s3_send_error(r, rc);
 		return;
 	}
-	conf_put(r, p, n, 200);
+	s3_bucket_conf_put(r, "lifecycle", p, n, 200);
 }
 
 void s3_op_put_bucket_lifecycle(struct s3_req *r)
@@ -154,7 +114,7 @@ void s3_op_delete_bucket_lifecycle(struct s3_req *r)
 		return;
 	}
 	meta_bucket_release(&b);
-	conf_put(r, "", 0, 204);
+	s3_bucket_conf_put(r, "lifecycle", "", 0, 204);
 }
 
 /* ---- x-amz-expiration ---- */

@@ -232,6 +232,10 @@ void s3_bigbuf_put(struct s3_req *r, void *buf);
 int s3_work(struct s3_req *r, s3_work_fn fn, s3_after_fn after, void *arg);
 /* Submits a metadata command; cb runs on this loop. */
 int s3_meta_submit(struct s3_req *r, struct meta_cmd *cmd, meta_cmd_cb cb, void *arg);
+/* Sets the request's bucket's configuration document NAME (a literal) to
+ * V (empty removes it; V lives in the request's pool or is static), then
+ * answers STATUS with no body, or the command's error (access.c). */
+void s3_bucket_conf_put(struct s3_req *r, const char *name, const void *v, size_t len, int status);
 /* Request header value (NUL-terminated) or NULL. */
 const char *s3_header(struct s3_req *r, const char *name);
 /* Fills 16 random bytes. */

@@ -714,46 +714,6 @@ void s3_sse_writer_release(struct s3_sse_writer *sw)
 
 /* ---- bucket default encryption ---- */
 
-struct conf_op {
-	struct meta_cmd cmd;
-	int status;
-};
-
-static void conf_done(struct meta_cmd *cmd, int rc, void *arg)
-{
-	struct s3_req *r = arg;
-	struct conf_op *op = (struct conf_op *)cmd;
-
-	if (rc) {
-		s3_send_error(r, rc);
-		return;
-	}
-	s3_send(r, op->status, NULL, NULL, 0);
-}
-
-static void conf_put(struct s3_req *r, const char *v, size_t len, int status)
-{
-	struct conf_op *op = cn_pool_zalloc(r->pool, sizeof(*op));
-	int rc;
-
-	if (!op) {
-		s3_send_error(r, CN_ENOMEM);
-		return;
-	}
-	op->status = status;
-	op->cmd.type = META_CMD_BUCKET_CONF;
-	op->cmd.now = cn_now_ns();
-	op->cmd.bucket = r->route.bucket;
-	op->cmd.bucket_len = strlen(r->route.bucket);
-	op->cmd.key = "encryption";
-	op->cmd.key_len = 10;
-	op->cmd.inline_data = v;
-	op->cmd.inline_len = len;
-	rc = s3_meta_submit(r, &op->cmd, conf_done, r);
-	if (rc)
-		s3_send_error(r, rc);
-}
-
 void s3_enc_conf_to_xml(const struct s3_enc_conf *c, struct cn_buf *w)
 {
 	xmlw_decl(w);
@@ -860,7 +820,7 @@ static void enc_body(struct s3_req *r, int err, char *buf, size_t len)
 		s3_send_error(r, rc);
 		return;
 	}
-	conf_put(r, doc, strlen(doc), 200);
+	s3_bucket_conf_put(r, "encryption", doc, strlen(doc), 200);
 }
 
 void s3_op_put_bucket_encryption(struct s3_req *r)
@@ -878,7 +838,7 @@ void s3_op_delete_bucket_encryption(struct s3_req *r)
 		return;
 	}
 	meta_bucket_release(&b);
-	conf_put(r, "", 0, 204);
+	s3_bucket_conf_put(r, "encryption", "", 0, 204);
 }
 
 /* ---- the KMS key ring (admin API) ---- */

@@ -177,46 +177,6 @@ void s3_op_delete_object_tagging(struct s3_req *r)
 
 /* ---- buckets ---- */
 
-struct btag_op {
-	struct meta_cmd cmd;
-	int status;
-};
-
-static void btag_done(struct meta_cmd *cmd, int rc, void *arg)
-{
-	struct s3_req *r = arg;
-	struct btag_op *op = (struct btag_op *)cmd;
-
-	if (rc) {
-		s3_send_error(r, rc);
-		return;
-	}
-	s3_send(r, op->status, NULL, NULL, 0);
-}
-
-static void btag_put(struct s3_req *r, const void *v, size_t len, int status)
-{
-	struct btag_op *op = cn_pool_zalloc(r->pool, sizeof(*op));
-	int rc;
-
-	if (!op) {
-		s3_send_error(r, CN_ENOMEM);
-		return;
-	}
-	op->status = status;
-	op->cmd.type = META_CMD_BUCKET_CONF;
-	op->cmd.now = cn_now_ns();
-	op->cmd.bucket = r->route.bucket;
-	op->cmd.bucket_len = strlen(r->route.bucket);
-	op->cmd.key = "tagging";
-	op->cmd.key_len = 7;
-	op->cmd.inline_data = v;
-	op->cmd.inline_len = len;
-	rc = s3_meta_submit(r, &op->cmd, btag_done, r);
-	if (rc)
-		s3_send_error(r, rc);
-}
-
 void s3_op_get_bucket_tagging(struct s3_req *r)
 {
 	struct tag_set *t = cn_pool_zalloc(r->pool, sizeof(*t));
@@ -275,7 +235,7 @@ static void bucket_tags_body(struct s3_req *r, int err, char *buf, size_t len)
 		return;
 	}
 	/* an empty tag set is stored as none, as S3 answers NoSuchTagSet then */
-	btag_put(r, enc, t->n ? enc_len : 0, 204);
+	s3_bucket_conf_put(r, "tagging", enc, t->n ? enc_len : 0, 204);
 }
 
 void s3_op_put_bucket_tagging(struct s3_req *r)
@@ -301,5 +261,5 @@ void s3_op_delete_bucket_tagging(struct s3_req *r)
 		return;
 	}
 	meta_bucket_release(&b);
-	btag_put(r, "", 0, 204);
+	s3_bucket_conf_put(r, "tagging", "", 0, 204);
 }
