@@ -3,8 +3,9 @@ half-visible, and after GC the shard files on disk are exactly the
 referenced set.
 
 Writers (one thread per disjoint key set, so per-key order is sequential)
-do PUTs of random sizes (inline and blob), overwrites, DELETEs and, when the
-server supports it, multipart completes. Every acknowledgement is logged. The
+do PUTs of random sizes (inline and blob), overwrites, DELETEs, server-side
+copies within their key set and, when the server supports it, multipart
+completes. Every acknowledgement is logged. The
 server is SIGKILLed at a random moment and restarted; then every key must be
 in its last acknowledged state or in the state of the one operation that was
 in flight on that key when the server died. Listings must agree with HEAD.
@@ -88,6 +89,22 @@ def writer(srv, bucket, keys, states, stop, seed, supports_mpu):
                 st.inflight = ("del", None)
                 s3.delete_object(Bucket=bucket, Key=key)
                 st.acked, st.inflight = None, None
+            elif op < 0.9:
+                # Server-side copy from a key of this thread (settled: only
+                # this thread writes it), itself included: a new blob.
+                src_key = r.choice(keys)
+                src = states[src_key]
+                st.inflight = ("put", src.acked)
+                try:
+                    s3.copy_object(Bucket=bucket, Key=key, MetadataDirective="REPLACE",
+                                   Metadata={"copied-from": src_key},
+                                   CopySource={"Bucket": bucket, "Key": src_key})
+                except botocore.exceptions.ClientError as e:
+                    if src.acked is not None or e.response["Error"]["Code"] != "NoSuchKey":
+                        raise
+                    st.inflight = None
+                    continue
+                st.acked, st.inflight = src.acked, None
             elif supports_mpu:
                 parts = [body_for(r.getrandbits(32), 5 * MiB), body_for(r.getrandbits(32), 1000)]
                 sha = hashlib.sha256(b"".join(parts)).hexdigest()
