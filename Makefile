@@ -232,7 +232,8 @@ bench-rebuild: bench-deps
 
 fault: test-deps
 	@$(MAKE) --no-print-directory all
-	@CAIRN_BIN=$(abspath $(BUILD))/cairn CAIRN_FAULT_ROUNDS=200 /usr/bin/python3 -m pytest -q tests/fault
+	@CAIRN_BIN=$(abspath $(BUILD))/cairn CAIRN_FAULT_ROUNDS=200 CAIRN_FAULT_VROUNDS=100 \
+		/usr/bin/python3 -m pytest -q tests/fault
 
 # Long cluster fault runs (not in make test): random nemeses against 5 nodes
 # with a linearizability check of every epoch. NEMESIS_SECS, NEMESIS_SEED.
