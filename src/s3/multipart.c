@@ -444,8 +444,9 @@ static void pcopy_copied(struct s3_req *r, struct s3_copy_blob *cb, int err)
 }
 
 /* x-amz-copy-source-range: "bytes=first-last", both required, inclusive,
- * inside the source. */
-static int copy_range(const char *h, uint64_t size, uint64_t *start, uint64_t *len)
+ * inside the source; InvalidArgument otherwise, with S3's messages. */
+static int copy_range(struct s3_req *r, const char *h, uint64_t size, uint64_t *start,
+		      uint64_t *len)
 {
 	unsigned long long a, b;
 	char *end;
@@ -456,16 +457,29 @@ static int copy_range(const char *h, uint64_t size, uint64_t *start, uint64_t *l
 		return 0;
 	}
 	if (strncmp(h, "bytes=", 6) != 0 || h[6] < '0' || h[6] > '9')
-		return CN_EBADARG;
+		goto syntax;
 	a = strtoull(h + 6, &end, 10);
 	if (*end != '-' || end[1] < '0' || end[1] > '9')
-		return CN_EBADARG;
+		goto syntax;
 	b = strtoull(end + 1, &end, 10);
-	if (*end || b < a || b >= size)
+	if (*end)
+		goto syntax;
+	if (b < a || b >= size) {
+		char msg[96];
+		snprintf(msg, sizeof(msg),
+			 "Range specified is not valid for source object of size: %llu",
+			 (unsigned long long)size);
+		r->err_msg = cn_pool_strndup(r->pool, msg, strlen(msg));
 		return CN_EBADARG;
+	}
 	*start = a;
 	*len = b - a + 1;
 	return 0;
+syntax:
+	r->err_msg =
+		"The x-amz-copy-source-range value must be of the form bytes=first-last where "
+		"first and last are the zero-based offsets of the first and last bytes to copy";
+	return CN_EBADARG;
 }
 
 void s3_op_upload_part_copy(struct s3_req *r)
@@ -501,7 +515,7 @@ void s3_op_upload_part_copy(struct s3_req *r)
 		goto fail_src;
 	op->cb.src_sse = &op->src_sse;
 	op->cb.dst_sse = &op->sse;
-	rc = copy_range(s3_header(r, "x-amz-copy-source-range"), op->src.v.size, &op->cb.start,
+	rc = copy_range(r, s3_header(r, "x-amz-copy-source-range"), op->src.v.size, &op->cb.start,
 			&op->cb.len);
 	if (rc)
 		goto fail_src;

@@ -339,11 +339,16 @@ def test_upload_part_copy(s3, bucket):
     assert r2["CopyPartResult"]["ETag"] == '"%s"' % hashlib.md5(src).hexdigest()
     r3 = s3.upload_part_copy(Bucket=bucket, Key="dst", UploadId=uid, PartNumber=3,
                              CopySource="%s/small" % bucket)
-    for rng in ("bytes=0-%d" % len(src), "bytes=5-4", "bytes=-5", "items=0-1"):
+    outside = "Range specified is not valid for source object of size: %d" % len(src)
+    form = "The x-amz-copy-source-range value must be of the form bytes=first-last"
+    for rng, msg in (("bytes=0-%d" % len(src), outside), ("bytes=5-4", outside),
+                     ("bytes=-5", form), ("items=0-1", form), ("bytes=0-1,3-4", form),
+                     ("bytes=0-", form)):
         with pytest.raises(ClientError) as e:
             s3.upload_part_copy(Bucket=bucket, Key="dst", UploadId=uid, PartNumber=4,
                                 CopySource="%s/src" % bucket, CopySourceRange=rng)
         assert err(e) == ("InvalidArgument", 400), rng
+        assert e.value.response["Error"]["Message"].startswith(msg), (rng, e.value.response)
     with pytest.raises(ClientError) as e:
         s3.upload_part_copy(Bucket=bucket, Key="dst", UploadId=uid, PartNumber=4,
                             CopySource="%s/nope" % bucket)
