@@ -51,8 +51,10 @@ int s3_write_headers_check(struct s3_req *r)
 	for (size_t i = 0; i < sizeof(not_kept) / sizeof(not_kept[0]); i++)
 		if (s3_header(r, not_kept[i]))
 			return CN_ENOTIMPL;
-	if (td && strcasecmp(td, "COPY") != 0 && strcasecmp(td, "REPLACE") != 0)
+	if (td && strcasecmp(td, "COPY") != 0 && strcasecmp(td, "REPLACE") != 0) {
+		r->err_msg = "Unknown tagging directive.";
 		return CN_EBADARG;
+	}
 	/* One storage class; S3 names it STANDARD. */
 	if (sc && strcmp(sc, "STANDARD") != 0)
 		return CN_EBADSTORAGECLASS;
@@ -89,7 +91,7 @@ int s3_attrs_from_request(struct s3_req *r, struct s3_attrs *a)
 	/* Every stored value goes back out as a response header. */
 	for (int i = 0; i < 6; i++)
 		if (*strs[i] && !s3_hdr_value_ok(*strs[i], strlen(*strs[i])))
-			return CN_EBADARG;
+			goto bad_value;
 	for (int i = 0; i < h->n_headers; i++) {
 		const struct http_header *hd = &h->headers[i];
 		if (hd->name_len > 11 && strncasecmp(hd->name, "x-amz-meta-", 11) == 0) {
@@ -97,7 +99,7 @@ int s3_attrs_from_request(struct s3_req *r, struct s3_attrs *a)
 			if (meta_bytes > S3_MAX_USER_META)
 				return CN_EMETATOOBIG;
 			if (!s3_hdr_value_ok(hd->value, hd->value_len))
-				return CN_EBADARG;
+				goto bad_value;
 			n++;
 		}
 	}
@@ -124,6 +126,10 @@ int s3_attrs_from_request(struct s3_req *r, struct s3_attrs *a)
 out:;
 	int rc = s3_tags_for_write(r, a);
 	return rc ? rc : s3_acl_for_write(r, a);
+bad_value:
+	r->err_msg = "A header value holds a control character; stored values are returned as "
+		     "response headers, so they must be printable";
+	return CN_EBADARG;
 }
 
 static size_t put_rec(uint8_t *buf, size_t off, int tag, const void *p, size_t len)

@@ -90,8 +90,11 @@ int s3_copy_source_open(struct s3_req *r, struct s3_copy_src *src)
 		if (arc)
 			return arc;
 	}
-	if (rc == CN_EDELMARKER)
-		return CN_EBADARG; /* S3: a copy source may not name a delete marker */
+	if (rc == CN_EDELMARKER) {
+		r->err_msg = "The source of a copy request may not specifically refer to a delete "
+			     "marker by version id.";
+		return CN_EBADARG;
+	}
 	if (rc)
 		return rc;
 	src->have_v = 1;
@@ -720,6 +723,7 @@ void s3_op_copy_object(struct s3_req *r)
 		if (strcasecmp(dir, "REPLACE") == 0)
 			replace = 1;
 		else if (strcasecmp(dir, "COPY") != 0) {
+			r->err_msg = "Unknown metadata directive.";
 			rc = CN_EBADARG;
 			goto fail;
 		}

@@ -61,8 +61,12 @@ static int key_param(struct s3_req *r, const char *name, const char **out, size_
 
 	*out = v;
 	*len = v ? strlen(v) : 0;
-	if (*len > S3_MAX_KEY)
+	if (*len > S3_MAX_KEY) {
+		char msg[64];
+		snprintf(msg, sizeof(msg), "The %s is longer than %d bytes", name, S3_MAX_KEY);
+		r->err_msg = cn_pool_strndup(r->pool, msg, strlen(msg));
 		return CN_EBADARG;
+	}
 	return 0;
 }
 
@@ -76,13 +80,20 @@ static int parse_common(struct s3_req *r, struct lq *q, const char *max_name)
 	memset(q, 0, sizeof(*q));
 	q->name = r->route.bucket;
 	if (enc) {
-		if (strcmp(enc, "url") != 0)
+		if (strcmp(enc, "url") != 0) {
+			r->err_msg = "Invalid Encoding Method specified in Request";
 			return CN_EBADARG;
+		}
 		q->url = 1;
 	}
 	rc = parse_max(s3_route_param(&r->route, max_name), &q->max);
-	if (rc)
+	if (rc) {
+		char msg[80];
+		snprintf(msg, sizeof(msg), "Provided %s not an integer or within integer range",
+			 max_name);
+		r->err_msg = cn_pool_strndup(r->pool, msg, strlen(msg));
 		return rc;
+	}
 	q->p.max = q->max;
 	rc = key_param(r, "prefix", &q->p.prefix, &q->p.prefix_len);
 	if (rc)
@@ -259,7 +270,7 @@ fail:
 }
 
 /* A version-id / upload-id marker: "null" (versions only) or 32 hex. */
-static int id_marker_check(const char *s, int allow_null)
+static int id_marker_check(struct s3_req *r, const char *s, int allow_null)
 {
 	uint8_t id[META_ID_LEN];
 
@@ -267,7 +278,10 @@ static int id_marker_check(const char *s, int allow_null)
 		return 0;
 	if (allow_null && strcmp(s, "null") == 0)
 		return 0;
-	return meta_id_from_text(s, strlen(s), id) == 0 ? 0 : CN_EBADARG;
+	if (meta_id_from_text(s, strlen(s), id) == 0)
+		return 0;
+	r->err_msg = allow_null ? "Invalid version id specified" : "Invalid upload id marker";
+	return CN_EBADARG;
 }
 
 /* ListObjectVersions (GET /bucket?versions). Loop thread; ends r. */
@@ -286,10 +300,11 @@ void s3_op_list_object_versions(struct s3_req *r)
 		goto fail;
 	q.p.id_marker = s3_route_param(&r->route, "version-id-marker");
 	if (q.p.id_marker && *q.p.id_marker && !q.p.start_len) {
-		rc = CN_EBADARG; /* a version-id-marker needs a key-marker */
+		r->err_msg = "A version-id marker cannot be specified without a key marker.";
+		rc = CN_EBADARG;
 		goto fail;
 	}
-	rc = id_marker_check(q.p.id_marker, 1);
+	rc = id_marker_check(r, q.p.id_marker, 1);
 	if (rc)
 		goto fail;
 	rc = meta_list_versions(r->srv->meta, r->route.bucket, &q.p, &res);
@@ -371,7 +386,7 @@ void s3_op_list_multipart_uploads(struct s3_req *r)
 	/* S3 ignores upload-id-marker without key-marker. */
 	if (q.p.start_len)
 		q.p.id_marker = s3_route_param(&r->route, "upload-id-marker");
-	rc = id_marker_check(q.p.id_marker, 0);
+	rc = id_marker_check(r, q.p.id_marker, 0);
 	if (rc)
 		goto fail;
 	rc = meta_list_uploads(r->srv->meta, r->route.bucket, &q.p, &res);

@@ -190,6 +190,9 @@ void s3_op_create_multipart(struct s3_req *r)
 	if (alg) {
 		op->ck_alg = cn_checksum_alg_parse(alg, strlen(alg));
 		if (op->ck_alg == CN_CK_NONE) {
+			r->err_msg =
+				"Checksum algorithm provided is unsupported. Please try again with "
+				"any of the valid types: [CRC32, CRC32C, CRC64NVME, SHA1, SHA256]";
 			rc = CN_EBADARG;
 			goto fail;
 		}
@@ -335,8 +338,10 @@ static int part_target(struct s3_req *r, struct meta_cmd *c)
 
 	fill_key(r, c, META_CMD_PART_PUT);
 	rc = parse_u32(s3_route_param(&r->route, "partNumber"), 1, META_PARTS_MAX, &c->part_no);
-	if (rc)
+	if (rc) {
+		r->err_msg = "Part number must be an integer between 1 and 10000, inclusive";
 		return rc;
+	}
 	return upload_id_param(r, c->upload_id);
 }
 
@@ -999,15 +1004,20 @@ void s3_op_list_parts(struct s3_req *r)
 		goto fail;
 	if (ms) {
 		rc = parse_u32(ms, 0, UINT32_MAX, &max);
-		if (rc)
+		if (rc) {
+			r->err_msg = "Provided max-parts not an integer or within integer range";
 			goto fail;
+		}
 		if (max > LIST_PARTS_MAX)
 			max = LIST_PARTS_MAX;
 	}
 	if (mk) {
 		rc = parse_u32(mk, 0, UINT32_MAX, &marker);
-		if (rc)
+		if (rc) {
+			r->err_msg = "Provided part-number-marker not an integer or within integer "
+				     "range";
 			goto fail;
+		}
 	}
 	rc = meta_upload_get(r->srv->meta, r->route.bucket, r->route.key, r->route.key_len, id, &u);
 	if (rc == CN_ENOTFOUND || rc == CN_ENOKEY)

@@ -590,8 +590,10 @@ static int get_lookup(struct s3_req *r, struct get_op *g)
 	 * response (S3: 400 InvalidArgument): refused before anything else. */
 	for (size_t i = 0; i < sizeof(overrides) / sizeof(overrides[0]); i++) {
 		const char *v = s3_route_param(&r->route, overrides[i].param);
-		if (v && !s3_hdr_value_ok(v, strlen(v)))
+		if (v && !s3_hdr_value_ok(v, strlen(v))) {
+			r->err_msg = "A response header override holds a control character";
 			return CN_EBADARG;
+		}
 	}
 	rc = meta_object_get(r->srv->meta, r->route.bucket, r->route.key, r->route.key_len, vid,
 			     r->is_head ? 0 : META_GET_INLINE, &g->v);
@@ -688,8 +690,16 @@ static int get_range(struct s3_req *r, struct get_op *g)
 	if (pn) {
 		uint64_t n;
 		const char *end = dec_u64(pn, &n);
-		if (!end || *end || n < 1 || n > 10000 || range)
+		if (range) {
+			r->err_msg =
+				"Cannot specify both Range header and partNumber query parameter";
 			return CN_EBADARG;
+		}
+		if (!end || *end || n < 1 || n > 10000) {
+			r->err_msg =
+				"Part number must be an integer between 1 and 10000, inclusive";
+			return CN_EBADARG;
+		}
 		if (g->v.loc == META_LOC_PARTS) {
 			if (n > g->v.n_parts)
 				return CN_EBADPARTNUM;

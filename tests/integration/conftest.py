@@ -220,6 +220,10 @@ class Response:
         m = re.search(rb"<Code>([^<]*)</Code>", self.body or b"")
         return m.group(1).decode() if m else None
 
+    def error_message(self):
+        m = re.search(rb"<Message>([^<]*)</Message>", self.body or b"")
+        return m.group(1).decode() if m else None
+
     def __repr__(self):
         return "Response(%d %s, %r)" % (self.status, self.reason, self.body[:300])
 

@@ -51,6 +51,7 @@ def test_copy_replace_metadata(s3, bucket):
         s3.copy_object(Bucket=bucket, Key="c", CopySource="%s/a" % bucket,
                        MetadataDirective="BOGUS")
     assert err(e) == ("InvalidArgument", 400)
+    assert e.value.response["Error"]["Message"] == "Unknown metadata directive."
 
 
 def test_copy_onto_itself(s3, bucket):

@@ -201,6 +201,8 @@ def test_v2_max_keys_values(s3, bucket, server, raw_request):
                            query={"list-type": "2", "max-keys": bad})
         assert resp.status == 400, (bad, resp)
         assert resp.error_code() == "InvalidArgument", bad
+        assert resp.error_message() == ("Provided max-keys not an integer or within "
+                                        "integer range"), (bad, resp)
 
 
 def test_v2_bad_token_and_encoding(s3, bucket, server, raw_request):
@@ -211,6 +213,15 @@ def test_v2_bad_token_and_encoding(s3, bucket, server, raw_request):
     resp = raw_request(server, "GET", "/" + bucket,
                        query={"list-type": "2", "encoding-type": "base64"})
     assert resp.status == 400 and resp.error_code() == "InvalidArgument"
+    assert resp.error_message() == "Invalid Encoding Method specified in Request", resp
+    # ListObjectVersions: a version-id-marker needs a key-marker, and must be an id
+    for q, msg in (({"version-id-marker": "null"},
+                    "A version-id marker cannot be specified without a key marker."),
+                   ({"key-marker": "a", "version-id-marker": "zz"},
+                    "Invalid version id specified")):
+        resp = raw_request(server, "GET", "/" + bucket, query=dict(q, versions=""))
+        assert resp.status == 400 and resp.error_code() == "InvalidArgument", (q, resp)
+        assert resp.error_message() == msg, (q, resp)
 
 
 def test_no_such_bucket(s3):

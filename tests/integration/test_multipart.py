@@ -86,6 +86,15 @@ def test_roundtrip_etag_attrs_and_part_reads(s3, bucket):
     with pytest.raises(ClientError) as e:
         s3.head_object(Bucket=bucket, Key="dir/obj", PartNumber=4)
     assert err(e)[1] == 416
+    # a part number and a range together, or a part number out of 1..10000
+    for kw, msg in (({"PartNumber": 1, "Range": "bytes=0-1"},
+                     "Cannot specify both Range header and partNumber query parameter"),
+                    ({"PartNumber": 10001},
+                     "Part number must be an integer between 1 and 10000, inclusive")):
+        with pytest.raises(ClientError) as e:
+            s3.get_object(Bucket=bucket, Key="dir/obj", **kw)
+        assert err(e) == ("InvalidArgument", 400), kw
+        assert e.value.response["Error"]["Message"] == msg, kw
     # the upload is gone once completed
     with pytest.raises(ClientError) as e:
         s3.list_parts(Bucket=bucket, Key="dir/obj", UploadId=uid)
@@ -177,6 +186,8 @@ def test_part_number_range(s3, bucket, raw_request, server):
         r = raw_request(server, "PUT", "/%s/k" % bucket, body=b"data",
                         query={"partNumber": n, "uploadId": uid})
         assert r.status == 400 and r.error_code() == "InvalidArgument", (n, r)
+        assert r.error_message() == ("Part number must be an integer between 1 and 10000, "
+                                     "inclusive"), (n, r)
     r = s3.upload_part(Bucket=bucket, Key="k", UploadId=uid, PartNumber=10000, Body=b"last")
     assert r["ETag"] == '"%s"' % hashlib.md5(b"last").hexdigest()
 
