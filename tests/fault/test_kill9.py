@@ -15,17 +15,12 @@ Rounds: CAIRN_FAULT_ROUNDS (default 10 in `make test`, 200 in `make fault`).
 import hashlib
 import os
 import random
-import signal
-import subprocess
 import threading
 import time
 
 import boto3
 import botocore
-import pytest
 from botocore.config import Config
-
-from harness import Server, free_port, wait_ready
 
 ROUNDS = int(os.environ.get("CAIRN_FAULT_ROUNDS", "10"))
 THREADS = 6
@@ -176,17 +171,6 @@ def shard_files(data_dir):
 def tmp_files(data_dir):
     d = os.path.join(data_dir, "tmp")
     return os.listdir(d) if os.path.isdir(d) else []
-
-
-@pytest.fixture
-def fault_server(tmp_path):
-    data = str(tmp_path / "data")
-    srv = Server(data, free_port(), extra=["--gc-grace-ms", "0", "--gc-interval-ms", "200"])
-    srv.start()
-    yield srv
-    if srv.proc.poll() is None:  # a failed assertion must not leave it running
-        srv.proc.kill()
-        srv.proc.wait()
 
 
 def test_kill9_rounds(fault_server):

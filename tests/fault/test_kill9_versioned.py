@@ -19,10 +19,8 @@ import xml.etree.ElementTree as ET
 
 import boto3
 import botocore
-import pytest
 from botocore.config import Config
 
-from harness import Server, free_port
 from test_kill9 import INLINE, MiB, body_for, client, shard_files, tmp_files
 
 ROUNDS = int(os.environ.get("CAIRN_FAULT_VROUNDS", "5"))
@@ -154,19 +152,8 @@ def verify_key(s3, s3p, bucket, key, st):
     return got
 
 
-@pytest.fixture
-def vfault_server(tmp_path):
-    data = str(tmp_path / "data")
-    srv = Server(data, free_port(), extra=["--gc-grace-ms", "0", "--gc-interval-ms", "200"])
-    srv.start()
-    yield srv
-    if srv.proc.poll() is None:
-        srv.proc.kill()
-        srv.proc.wait()
-
-
-def test_kill9_versioned_rounds(vfault_server):
-    srv = vfault_server
+def test_kill9_versioned_rounds(fault_server):
+    srv = fault_server
     s3 = client(srv)
     s3p = presigner(srv)
     bucket = "vfault"
