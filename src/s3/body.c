@@ -105,6 +105,17 @@ void s3_body_release(struct s3_req *r)
 	}
 }
 
+/* An InvalidArgument that says which integrity header was wrong. */
+static int bad_header(struct s3_req *r, const char *msg)
+{
+	r->err_msg = msg;
+	return CN_EBADARG;
+}
+
+#define CK_UNSUPPORTED                                                                             \
+	"The checksum algorithm named is not supported; use one of CRC32, CRC32C, CRC64NVME, "     \
+	"SHA1, SHA256"
+
 int s3_body_prepare(struct s3_req *r, uint64_t *len_out)
 {
 	struct s3_body *b = &r->body;
@@ -133,7 +144,8 @@ int s3_body_prepare(struct s3_req *r, uint64_t *len_out)
 			return CN_EMISSINGLEN;
 		b->expected = strtoull(dl, &end, 10);
 		if (*end || end == dl)
-			return CN_EBADARG;
+			return bad_header(r, "x-amz-decoded-content-length must be a decimal "
+					     "number of bytes");
 	} else if (h->has_content_length) {
 		b->expected = h->content_length;
 	} else if (!h->chunked) {
@@ -160,11 +172,12 @@ int s3_body_prepare(struct s3_req *r, uint64_t *len_out)
 				cn_checksum_alg_parse(hd->name + 15, hd->name_len - 15);
 			long n;
 			if (a == CN_CK_NONE)
-				return CN_EBADARG;
+				return bad_header(r, CK_UNSUPPORTED);
 			/* S3 takes exactly one checksum; verifying only the last of
 			 * several would silently skip the others. */
 			if (b->ck_alg)
-				return CN_EBADARG;
+				return bad_header(r, "Expecting a single x-amz-checksum- header. "
+						     "Multiple checksum Types are not allowed.");
 			n = cn_b64_decode(hd->value, hd->value_len, b->ck_want, sizeof(b->ck_want));
 			if (n < 0 || (size_t)n != cn_checksum_alg_len(a))
 				return CN_EBADCKVALUE;
@@ -174,13 +187,15 @@ int s3_body_prepare(struct s3_req *r, uint64_t *len_out)
 	}
 	trailer = s3_header(r, "x-amz-trailer");
 	if (trailer && b->ck_alg && strncasecmp(trailer, "x-amz-checksum-", 15) == 0)
-		return CN_EBADARG; /* a checksum header and a checksum trailer */
+		return bad_header(r, "Expecting a single x-amz-checksum- header or trailer, "
+				     "not both");
 	if (trailer && !b->ck_alg) {
 		if (strncasecmp(trailer, "x-amz-checksum-", 15) != 0)
-			return CN_EBADARG;
+			return bad_header(r, "x-amz-trailer may only name an x-amz-checksum- "
+					     "trailer");
 		b->ck_alg = cn_checksum_alg_parse(trailer + 15, strlen(trailer + 15));
 		if (b->ck_alg == CN_CK_NONE)
-			return CN_EBADARG;
+			return bad_header(r, CK_UNSUPPORTED);
 		b->ck_trailer = 1;
 	}
 	if (!b->ck_alg) {
@@ -188,7 +203,7 @@ int s3_body_prepare(struct s3_req *r, uint64_t *len_out)
 		if (sdk) {
 			b->ck_alg = cn_checksum_alg_parse(sdk, strlen(sdk));
 			if (b->ck_alg == CN_CK_NONE)
-				return CN_EBADARG;
+				return bad_header(r, CK_UNSUPPORTED);
 		}
 	}
 	if (b->aws_chunked) {

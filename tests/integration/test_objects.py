@@ -584,7 +584,15 @@ def test_two_checksum_headers_rejected(s3, bucket, server):
     r = raw_request(server, "PUT", obj_path(bucket, "k"), body=body,
                     headers={"x-amz-checksum-crc32": checksum_b64("crc32", body),
                              "x-amz-checksum-sha256": checksum_b64("sha256", body)})
-    assert r.status == 400, r
+    assert r.status == 400 and r.error_code() == "InvalidArgument", r
+    assert r.error_message() == ("Expecting a single x-amz-checksum- header. Multiple checksum "
+                                 "Types are not allowed."), r
+    assert raw_request(server, "HEAD", obj_path(bucket, "k")).status == 404
+    # an algorithm S3 does not have, by header or by the SDK's announcement
+    for h in ({"x-amz-checksum-md5": "AAAA"}, {"x-amz-sdk-checksum-algorithm": "MD5"}):
+        r = raw_request(server, "PUT", obj_path(bucket, "k"), body=body, headers=h)
+        assert r.status == 400 and r.error_code() == "InvalidArgument", (h, r)
+        assert r.error_message().startswith("The checksum algorithm named is not supported"), r
     assert raw_request(server, "HEAD", obj_path(bucket, "k")).status == 404
 
 
