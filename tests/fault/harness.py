@@ -61,3 +61,18 @@ class Server:
         self.proc.send_signal(signal.SIGTERM)
         rc = self.proc.wait(timeout=30)
         assert rc == 0, f"server exited {rc}"
+
+
+
+def killable_server(tmp_path):
+    """Body of the fault tests' server fixture (yield from it): GC at once, so
+    that the shard files settle to the referenced set quickly. Not a conftest
+    fixture: pytest runs tests/fault with tests/integration, whose conftest
+    module the integration tests import by name."""
+    data = str(tmp_path / "data")
+    srv = Server(data, free_port(), extra=["--gc-grace-ms", "0", "--gc-interval-ms", "200"])
+    srv.start()
+    yield srv
+    if srv.proc.poll() is None:  # a failed assertion must not leave it running
+        srv.proc.kill()
+        srv.proc.wait()

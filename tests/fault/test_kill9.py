@@ -20,7 +20,10 @@ import time
 
 import boto3
 import botocore
+import pytest
 from botocore.config import Config
+
+from harness import killable_server
 
 ROUNDS = int(os.environ.get("CAIRN_FAULT_ROUNDS", "10"))
 THREADS = 6
@@ -171,6 +174,11 @@ def shard_files(data_dir):
 def tmp_files(data_dir):
     d = os.path.join(data_dir, "tmp")
     return os.listdir(d) if os.path.isdir(d) else []
+
+
+@pytest.fixture
+def fault_server(tmp_path):
+    yield from killable_server(tmp_path)
 
 
 def test_kill9_rounds(fault_server):

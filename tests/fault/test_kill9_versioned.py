@@ -19,8 +19,10 @@ import xml.etree.ElementTree as ET
 
 import boto3
 import botocore
+import pytest
 from botocore.config import Config
 
+from harness import killable_server
 from test_kill9 import INLINE, MiB, body_for, client, shard_files, tmp_files
 
 ROUNDS = int(os.environ.get("CAIRN_FAULT_VROUNDS", "5"))
@@ -150,6 +152,11 @@ def verify_key(s3, s3p, bucket, key, st):
     want = st.versions[-1][1] if st.versions else None
     assert got_sha == want, f"{key}: GET gave {got_sha}, newest version is {want}"
     return got
+
+
+@pytest.fixture
+def fault_server(tmp_path):
+    yield from killable_server(tmp_path)
 
 
 def test_kill9_versioned_rounds(fault_server):
