@@ -63,7 +63,6 @@ class Server:
         assert rc == 0, f"server exited {rc}"
 
 
-
 def killable_server(tmp_path):
     """Body of the fault tests' server fixture (yield from it): GC at once, so
     that the shard files settle to the referenced set quickly. Not a conftest

@@ -28,6 +28,12 @@ from harness import killable_server
 ROUNDS = int(os.environ.get("CAIRN_FAULT_ROUNDS", "10"))
 THREADS = 6
 KEYS_PER_THREAD = 8
+# What a request cut off by the kill raises (the server died under it).
+CUT_OFF = (botocore.exceptions.EndpointConnectionError,
+           botocore.exceptions.ConnectionClosedError,
+           botocore.exceptions.ReadTimeoutError,
+           botocore.exceptions.ConnectTimeoutError,
+           ConnectionError)
 INLINE = 64 * 1024
 MiB = 1024 * 1024
 
@@ -117,11 +123,7 @@ def writer(srv, bucket, keys, states, stop, seed, supports_mpu):
                     MultipartUpload={"Parts": [{"PartNumber": i + 1, "ETag": e}
                                                for i, e in enumerate(etags)]})
                 st.acked, st.inflight = sha, None
-        except (botocore.exceptions.EndpointConnectionError,
-                botocore.exceptions.ConnectionClosedError,
-                botocore.exceptions.ReadTimeoutError,
-                botocore.exceptions.ConnectTimeoutError,
-                ConnectionError):
+        except CUT_OFF:
             return  # the server died under us: st.inflight stays
         except botocore.exceptions.ClientError as e:
             code = e.response["Error"]["Code"]
