@@ -48,6 +48,8 @@
 	X(CN_EBADMD5HDR, 114, "invalid content-md5")                                               \
 	X(CN_EBADCKVALUE, 115, "invalid checksum value")                                           \
 	X(CN_EMISSINGMD5, 116, "content-md5 or checksum required")                                 \
+	X(CN_EBADHOST, 117, "missing or repeated host header")                                     \
+	X(CN_EBADVERSION, 118, "http version not supported")                                       \
 	/* auth */                                                                                 \
 	X(CN_EACCESS, 200, "access denied")                                                        \
 	X(CN_EBADKEYID, 201, "unknown access key")                                                 \

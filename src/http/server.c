@@ -111,6 +111,7 @@ struct http_conn {
 	} hdr[MAX_HEADERS];
 	int n_hdr;
 	int last_was_value;
+	int head_err; /* why on_headers_complete refused the request, or 0 */
 	size_t url_off, url_len;
 	struct http_request *req;
 	int reading;
@@ -550,6 +551,7 @@ static const char *reason(int status)
 	case 500: return "Internal Server Error";
 	case 501: return "Not Implemented";
 	case 503: return "Service Unavailable";
+	case 505: return "HTTP Version Not Supported";
 	case 507: return "Insufficient Storage";
 	default: return "Unknown";
 	}
@@ -857,6 +859,7 @@ static int on_message_begin(http_parser *p)
 	c->header_bytes = 0;
 	c->n_hdr = 0;
 	c->last_was_value = 0;
+	c->head_err = 0;
 	c->url_off = c->url_len = 0;
 	/* The header deadline runs from the first byte: trickling bytes does
 	 * not extend it. */
@@ -912,6 +915,25 @@ static int on_header_value(http_parser *p, const char *at, size_t len)
 	return 0;
 }
 
+/* Only HTTP/1.x is spoken (a higher minor version reads as 1.1, RFC 9112
+ * 2.3). An HTTP/1.1 request carries exactly one Host, and no request two
+ * (RFC 9112 3.2): with two, a proxy in front and this server could each
+ * take a different authority. */
+static int check_head(const http_parser *p, const struct http_conn *c)
+{
+	int hosts = 0;
+
+	if (p->http_major != 1)
+		return CN_EBADVERSION;
+	for (int i = 0; i < c->n_hdr; i++)
+		if (c->hdr[i].name_len == 4 &&
+		    strncasecmp(c->hbuf + c->hdr[i].name_off, "host", 4) == 0)
+			hosts++;
+	if (hosts > 1 || (hosts == 0 && p->http_minor >= 1))
+		return CN_EBADHOST;
+	return 0;
+}
+
 static int on_headers_complete(http_parser *p)
 {
 	struct http_conn *c = p->data;
@@ -919,6 +941,9 @@ static int on_headers_complete(http_parser *p)
 	struct http_request *r;
 	char *q;
 
+	c->head_err = check_head(p, c);
+	if (c->head_err)
+		return -1;
 	r = req_new(c);
 	if (!r)
 		return -1;
@@ -1180,6 +1205,8 @@ static void conn_process(struct http_conn *c)
 		if (e != HPE_OK) {
 			if (c->header_bytes > c->w->srv->opt.max_header_bytes)
 				send_error_and_close(c, CN_EHDRTOOBIG);
+			else if (c->head_err)
+				send_error_and_close(c, c->head_err);
 			else if (c->state == ST_HEADERS || c->state == ST_IDLE)
 				send_error_and_close(c, CN_EBADREQ);
 			else

@@ -162,6 +162,44 @@ def test_oversize_single_header_line_streamed(server):
     still_serving(server)
 
 
+HEAD_REFUSED = [
+    # (request head, status, S3 code): RFC 9112 3.2 and 2.3
+    (b"GET /_cairn/health/live HTTP/1.1\r\n\r\n", 400, "BadRequest"),
+    (b"GET /_cairn/health/live HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400, "BadRequest"),
+    (b"GET /_cairn/health/live HTTP/1.1\r\nhost: a\r\nX-A: 1\r\nHOST: a\r\n\r\n", 400,
+     "BadRequest"),
+    (b"GET /_cairn/health/live HTTP/1.0\r\nHost: a\r\nHost: b\r\n\r\n", 400, "BadRequest"),
+    (b"GET /_cairn/health/live HTTP/2.0\r\nHost: a\r\n\r\n", 505, "HttpVersionNotSupported"),
+    (b"GET /_cairn/health/live HTTP/0.9\r\nHost: a\r\n\r\n", 505, "HttpVersionNotSupported"),
+]
+
+
+@pytest.mark.parametrize("raw,status,code", HEAD_REFUSED, ids=range(len(HEAD_REFUSED)))
+def test_host_and_version_refused(server, raw, status, code):
+    s = connect(server)
+    try:
+        s.sendall(raw)
+        rd = Reader(s)
+        got, headers, body = rd.response()
+        assert got == status, body
+        assert ("<Code>%s</Code>" % code).encode() in body, body
+        assert rd.closed(5)
+    finally:
+        s.close()
+    still_serving(server)
+
+
+def test_host_optional_in_http10_and_minor_versions_read_as_11(server):
+    for raw in (b"GET /_cairn/health/live HTTP/1.0\r\n\r\n",
+                b"GET /_cairn/health/live HTTP/1.2\r\nHost: a\r\n\r\n"):
+        s = connect(server)
+        try:
+            s.sendall(raw)
+            assert Reader(s).response()[0] == 200, raw
+        finally:
+            s.close()
+
+
 def test_slow_header_client_cut_off(start_server, tmp_path):
     srv = start_server(tmp_path, "--header-timeout-ms", "1000")
     slow = connect(srv)
