@@ -112,10 +112,6 @@ static int bad_header(struct s3_req *r, const char *msg)
 	return CN_EBADARG;
 }
 
-#define CK_UNSUPPORTED                                                                             \
-	"The checksum algorithm named is not supported; use one of CRC32, CRC32C, CRC64NVME, "     \
-	"SHA1, SHA256"
-
 int s3_body_prepare(struct s3_req *r, uint64_t *len_out)
 {
 	struct s3_body *b = &r->body;
@@ -172,7 +168,7 @@ int s3_body_prepare(struct s3_req *r, uint64_t *len_out)
 				cn_checksum_alg_parse(hd->name + 15, hd->name_len - 15);
 			long n;
 			if (a == CN_CK_NONE)
-				return bad_header(r, CK_UNSUPPORTED);
+				return bad_header(r, S3_MSG_CK_UNSUPPORTED);
 			/* S3 takes exactly one checksum; verifying only the last of
 			 * several would silently skip the others. */
 			if (b->ck_alg)
@@ -195,7 +191,7 @@ int s3_body_prepare(struct s3_req *r, uint64_t *len_out)
 					     "trailer");
 		b->ck_alg = cn_checksum_alg_parse(trailer + 15, strlen(trailer + 15));
 		if (b->ck_alg == CN_CK_NONE)
-			return bad_header(r, CK_UNSUPPORTED);
+			return bad_header(r, S3_MSG_CK_UNSUPPORTED);
 		b->ck_trailer = 1;
 	}
 	if (!b->ck_alg) {
@@ -203,7 +199,7 @@ int s3_body_prepare(struct s3_req *r, uint64_t *len_out)
 		if (sdk) {
 			b->ck_alg = cn_checksum_alg_parse(sdk, strlen(sdk));
 			if (b->ck_alg == CN_CK_NONE)
-				return bad_header(r, CK_UNSUPPORTED);
+				return bad_header(r, S3_MSG_CK_UNSUPPORTED);
 		}
 	}
 	if (b->aws_chunked) {

@@ -190,9 +190,7 @@ void s3_op_create_multipart(struct s3_req *r)
 	if (alg) {
 		op->ck_alg = cn_checksum_alg_parse(alg, strlen(alg));
 		if (op->ck_alg == CN_CK_NONE) {
-			r->err_msg =
-				"Checksum algorithm provided is unsupported. Please try again with "
-				"any of the valid types: [CRC32, CRC32C, CRC64NVME, SHA1, SHA256]";
+			r->err_msg = S3_MSG_CK_UNSUPPORTED;
 			rc = CN_EBADARG;
 			goto fail;
 		}

@@ -26,6 +26,11 @@
 
 #define S3_NS "http://s3.amazonaws.com/doc/2006-03-01/"
 #define S3_MAX_USER_META 2048
+/* InvalidArgument's message for a checksum algorithm S3 does not have (headers,
+ * trailers, CreateMultipartUpload): S3's own wording. */
+#define S3_MSG_CK_UNSUPPORTED                                                                      \
+	"Checksum algorithm provided is unsupported. Please try again with any of the valid "      \
+	"types: [CRC32, CRC32C, CRC64NVME, SHA1, SHA256]"
 
 struct cluster;
 

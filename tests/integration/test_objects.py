@@ -592,8 +592,13 @@ def test_two_checksum_headers_rejected(s3, bucket, server):
     for h in ({"x-amz-checksum-md5": "AAAA"}, {"x-amz-sdk-checksum-algorithm": "MD5"}):
         r = raw_request(server, "PUT", obj_path(bucket, "k"), body=body, headers=h)
         assert r.status == 400 and r.error_code() == "InvalidArgument", (h, r)
-        assert r.error_message().startswith("The checksum algorithm named is not supported"), r
+        assert r.error_message().startswith("Checksum algorithm provided is unsupported"), r
     assert raw_request(server, "HEAD", obj_path(bucket, "k")).status == 404
+    # CreateMultipartUpload says it in the same words
+    r = raw_request(server, "POST", obj_path(bucket, "k"), query="uploads",
+                    headers={"x-amz-checksum-algorithm": "MD5"})
+    assert r.status == 400 and r.error_code() == "InvalidArgument", r
+    assert r.error_message().startswith("Checksum algorithm provided is unsupported"), r
 
 
 def test_entity_too_large_answers_before_body(server, bucket):
