@@ -480,10 +480,12 @@ static int put_canonical_query(struct cn_buf *b, const char *q, size_t qlen, int
 	return rc;
 }
 
-int sigv4_canonical_request(const struct sigv4_request *req, const char *signed_headers,
-			    size_t signed_headers_len, const char *payload_hash,
-			    size_t payload_hash_len, int skip_signature, char **out,
-			    size_t *out_len)
+/* verbatim_path: the CanonicalURI is the path exactly as on the wire, not
+ * its decoded form encoded again (see check_signature). */
+static int canonical_request(const struct sigv4_request *req, const char *signed_headers,
+			     size_t signed_headers_len, const char *payload_hash,
+			     size_t payload_hash_len, int skip_signature, int verbatim_path,
+			     char **out, size_t *out_len)
 {
 	struct cn_buf b = {.max = CANON_MAX};
 	int rc;
@@ -500,6 +502,8 @@ int sigv4_canonical_request(const struct sigv4_request *req, const char *signed_
 		rc = sb_chr(&b, '/');
 	} else if (req->path[0] != '/') {
 		rc = CN_EBADREQ;
+	} else if (verbatim_path) {
+		rc = sb_put(&b, req->path, req->path_len);
 	} else {
 		rc = reencode(&b, req->path, req->path_len, 0);
 	}
@@ -520,6 +524,15 @@ int sigv4_canonical_request(const struct sigv4_request *req, const char *signed_
 fail:
 	free(b.s);
 	return rc;
+}
+
+int sigv4_canonical_request(const struct sigv4_request *req, const char *signed_headers,
+			    size_t signed_headers_len, const char *payload_hash,
+			    size_t payload_hash_len, int skip_signature, char **out,
+			    size_t *out_len)
+{
+	return canonical_request(req, signed_headers, signed_headers_len, payload_hash,
+				 payload_hash_len, skip_signature, 0, out, out_len);
 }
 
 /* SigV4 task 2 + 4: string to sign, then HMAC with the signing key. */
@@ -665,7 +678,15 @@ static int parse_body_headers(const struct sigv4_request *req, struct sigv4_resu
 }
 
 /* Looks up the secret, derives the key, builds and signs the canonical
- * request and compares with the claimed signature in constant time. */
+ * request and compares with the claimed signature in constant time.
+ *
+ * S3's CanonicalURI is the path encoded once, as the client sent it. Clients
+ * differ in how they encode a key (one sends "a%2Fb" or "%7E" where another
+ * sends "a/b" or "~"), and sign what they send; others sign the canonical
+ * form and send something else. So the decoded path encoded again is tried
+ * first, then, if that fails and differs, the path verbatim. Both are
+ * functions of the wire path, which alone names the key: either signature
+ * covers the same object. */
 static int check_signature(const struct sigv4_request *req, sigv4_secret_cb get_secret, void *arg,
 			   const char *sh, size_t sh_len, const char *payload_hash,
 			   int skip_signature, const uint8_t claimed[32], struct sigv4_result *out)
@@ -682,14 +703,28 @@ static int check_signature(const struct sigv4_request *req, sigv4_secret_cb get_
 		goto out;
 	secret[SIGV4_MAX_SECRET] = '\0';
 	sigv4_signing_key(out->access_key, secret, out->date, out->region, out->signing_key);
-	rc = sigv4_canonical_request(req, sh, sh_len, payload_hash, strlen(payload_hash),
-				     skip_signature, &canon, &canon_len);
+	rc = canonical_request(req, sh, sh_len, payload_hash, strlen(payload_hash), skip_signature,
+			       0, &canon, &canon_len);
 	if (rc)
 		goto out;
 	sign_canonical(out->signing_key, out->amz_date, out->scope, canon, canon_len, sig);
 	if (cn_memcmp_ct(sig, claimed, 32) != 0) {
-		rc = CN_EBADSIG;
-		goto out;
+		char *raw = NULL;
+		size_t raw_len;
+
+		rc = canonical_request(req, sh, sh_len, payload_hash, strlen(payload_hash),
+				       skip_signature, 1, &raw, &raw_len);
+		if (!rc && (raw_len != canon_len || memcmp(raw, canon, raw_len) != 0)) {
+			sign_canonical(out->signing_key, out->amz_date, out->scope, raw, raw_len,
+				       sig);
+			if (cn_memcmp_ct(sig, claimed, 32) != 0)
+				rc = CN_EBADSIG;
+		} else {
+			rc = CN_EBADSIG;
+		}
+		free(raw);
+		if (rc)
+			goto out;
 	}
 	cn_hex(sig, 32, out->seed_signature);
 out:

@@ -114,8 +114,9 @@ struct sigv4_result {
  * req->region; CN_EBADQUERYAUTH when presigned), CN_EBADDATE, CN_ESKEW, CN_EEXPIRED, CN_EBADSHAHDR,
  * CN_EBADKEYID, CN_EBADSIG, CN_EUNSIGNEDHDR (a correctly signed request
  * carries an x-amz-* header the signature does not cover), CN_EBADREQ
- * (undecodable path/query), CN_ENOMEM, or an error from get_secret. Any
- * thread. */
+ * (undecodable path/query), CN_ENOMEM, or an error from get_secret. The
+ * path may be signed as sent or in canonical form (decoded, encoded again).
+ * Any thread. */
 int sigv4_verify(const struct sigv4_request *req, sigv4_secret_cb get_secret, void *arg,
 		 struct sigv4_result *out);
 /* The two forms on their own; same contract as sigv4_verify(). */

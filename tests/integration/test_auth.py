@@ -186,6 +186,24 @@ def test_unsigned_payload_accepted(server, bucket, s3):
     assert s3.get_object(Bucket=bucket, Key="unsigned")["Body"].read() == b"abc"
 
 
+@pytest.mark.parametrize("wire,key", [("a%2Fb", "a/b"), ("%7Euser", "~user"),
+                                      ("c%2fd%c3%a9", "c/d\u00e9"), ("e%41f", "eAf")])
+def test_path_signed_as_sent(server, bucket, s3, wire, key):
+    """botocore signs the path exactly as it sends it (S3's rule: encoded
+    once, never normalised); a key encoded other than canonically still
+    verifies, names the decoded key, and a signature does not carry over to
+    another encoding of a different key."""
+    body = ("body of " + key).encode()
+    r = raw_request(server, "PUT", "/%s/%s" % (bucket, wire), body=body)
+    assert r.status == 200, r
+    assert s3.get_object(Bucket=bucket, Key=key)["Body"].read() == body
+    r = raw_request(server, "GET", "/%s/%s" % (bucket, wire))
+    assert r.status == 200 and r.body == body, r
+    signed = sign_headers(server, "GET", "/%s/%s" % (bucket, wire))
+    r = raw_request(server, "GET", "/%s/%sX" % (bucket, wire), sign=False, headers=signed)
+    assert r.status == 403 and r.error_code() == "SignatureDoesNotMatch", r
+
+
 def test_content_md5(server, bucket, s3):
     body = b"md5 checked body"
     good = base64.b64encode(hashlib.md5(body).digest()).decode()
