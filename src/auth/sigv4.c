@@ -411,8 +411,10 @@ static int qparam_cmp(const void *a, const void *b)
 }
 
 /* SigV4 task 1: canonical query string — decode each name and value,
- * re-encode ('/' too), sort by name then value, join with '&'. */
-static int put_canonical_query(struct cn_buf *b, const char *q, size_t qlen, int skip_signature)
+ * re-encode ('/' too), sort by name then value, join with '&'. as_sent keeps
+ * each name and value as on the wire (see check_signature). */
+static int put_canonical_query(struct cn_buf *b, const char *q, size_t qlen, int skip_signature,
+			       int as_sent)
 {
 	struct qparam *params = NULL;
 	size_t n = 0, pos = 0;
@@ -444,12 +446,13 @@ static int put_canonical_query(struct cn_buf *b, const char *q, size_t qlen, int
 			params = np;
 		}
 		struct cn_buf nb = {.max = CANON_MAX};
-		rc = reencode(&nb, q + pos, eq - pos, 1);
+		rc = as_sent ? sb_put(&nb, q + pos, eq - pos) : reencode(&nb, q + pos, eq - pos, 1);
 		size_t nlen = nb.len;
 		if (!rc)
 			rc = sb_chr(&nb, '\0');
 		if (!rc && eq < end)
-			rc = reencode(&nb, q + eq + 1, end - eq - 1, 1);
+			rc = as_sent ? sb_put(&nb, q + eq + 1, end - eq - 1)
+				     : reencode(&nb, q + eq + 1, end - eq - 1, 1);
 		if (!rc)
 			rc = sb_chr(&nb, '\0'); /* also makes p non-NULL for empty names */
 		if (rc) {
@@ -480,12 +483,12 @@ static int put_canonical_query(struct cn_buf *b, const char *q, size_t qlen, int
 	return rc;
 }
 
-/* verbatim_path: the CanonicalURI is the path exactly as on the wire, not
- * its decoded form encoded again (see check_signature). */
+/* as_sent: the path, and each query name and value, exactly as on the wire,
+ * not decoded and encoded again (see check_signature). */
 static int canonical_request(const struct sigv4_request *req, const char *signed_headers,
 			     size_t signed_headers_len, const char *payload_hash,
-			     size_t payload_hash_len, int skip_signature, int verbatim_path,
-			     char **out, size_t *out_len)
+			     size_t payload_hash_len, int skip_signature, int as_sent, char **out,
+			     size_t *out_len)
 {
 	struct cn_buf b = {.max = CANON_MAX};
 	int rc;
@@ -502,7 +505,7 @@ static int canonical_request(const struct sigv4_request *req, const char *signed
 		rc = sb_chr(&b, '/');
 	} else if (req->path[0] != '/') {
 		rc = CN_EBADREQ;
-	} else if (verbatim_path) {
+	} else if (as_sent) {
 		rc = sb_put(&b, req->path, req->path_len);
 	} else {
 		rc = reencode(&b, req->path, req->path_len, 0);
@@ -510,7 +513,7 @@ static int canonical_request(const struct sigv4_request *req, const char *signed
 	if (rc || (rc = sb_chr(&b, '\n')))
 		goto fail;
 	/* CanonicalQueryString */
-	if ((rc = put_canonical_query(&b, req->query, req->query_len, skip_signature)) ||
+	if ((rc = put_canonical_query(&b, req->query, req->query_len, skip_signature, as_sent)) ||
 	    (rc = sb_chr(&b, '\n')))
 		goto fail;
 	/* CanonicalHeaders, then a blank line, SignedHeaders, HashedPayload */
@@ -681,12 +684,14 @@ static int parse_body_headers(const struct sigv4_request *req, struct sigv4_resu
  * request and compares with the claimed signature in constant time.
  *
  * S3's CanonicalURI is the path encoded once, as the client sent it. Clients
- * differ in how they encode a key (one sends "a%2Fb" or "%7E" where another
- * sends "a/b" or "~"), and sign what they send; others sign the canonical
- * form and send something else. So the decoded path encoded again is tried
- * first, then, if that fails and differs, the path verbatim. Both are
- * functions of the wire path, which alone names the key: either signature
- * covers the same object. */
+ * differ in how they encode a key or a query value (one sends "a%2Fb", "%7E"
+ * or "prefix=a/" where another sends "a/b", "~" or "prefix=a%2F") and sign
+ * what they send (botocore does, path and query); others sign the canonical
+ * form and send something else. So the canonical form (decoded, encoded
+ * again) is tried first, then, if that fails and differs, the form as sent
+ * (query parameters still sorted). Both are functions of what is on the
+ * wire, which alone names the object and the parameters: either signature
+ * covers the same request. */
 static int check_signature(const struct sigv4_request *req, sigv4_secret_cb get_secret, void *arg,
 			   const char *sh, size_t sh_len, const char *payload_hash,
 			   int skip_signature, const uint8_t claimed[32], struct sigv4_result *out)

@@ -204,6 +204,21 @@ def test_path_signed_as_sent(server, bucket, s3, wire, key):
     assert r.status == 403 and r.error_code() == "SignatureDoesNotMatch", r
 
 
+@pytest.mark.parametrize("query", ["prefix=sent/", "prefix=sent%2fq", "list-type=2&prefix=%73ent/",
+                                   "prefix=sent&delimiter=/"])
+def test_query_signed_as_sent(server, bucket, s3, query):
+    """botocore signs a query given in the URL as it stands (sorted, not
+    re-encoded); a raw '/' or lower-case hex in a value still verifies."""
+    s3.put_object(Bucket=bucket, Key="sent/q", Body=b"q")
+    r = raw_request(server, "GET", "/%s" % bucket, query=query)
+    assert r.status == 200, r
+    assert b"<Key>sent/q</Key>" in r.body or b"<Prefix>sent/</Prefix>" in r.body, r.body
+    signed = sign_headers(server, "GET", "/%s" % bucket, query=query)
+    r = raw_request(server, "GET", "/%s" % bucket, query=query + "&max-keys=1", sign=False,
+                    headers=signed)
+    assert r.status == 403 and r.error_code() == "SignatureDoesNotMatch", r
+
+
 def test_content_md5(server, bucket, s3):
     body = b"md5 checked body"
     good = base64.b64encode(hashlib.md5(body).digest()).decode()

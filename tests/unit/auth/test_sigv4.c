@@ -447,16 +447,17 @@ static void test_canonical_uri_and_query(void **state)
 }
 
 /* Signs, as a client would, the canonical request whose CanonicalURI is uri
- * (given as is) and returns the Authorization value for put_req()'s headers. */
-static void sign_with_uri(const char *uri, char *auth, size_t cap)
+ * and CanonicalQueryString cq (both given as is) and returns the
+ * Authorization value for put_req()'s headers. */
+static void sign_as(const char *uri, const char *cq, char *auth, size_t cap)
 {
 	char canon[1024], sts[512], hex[65];
 	uint8_t key[32], sig[32];
 	int n = snprintf(canon, sizeof(canon),
-			 "PUT\n%s\n\nhost:h\nx-amz-content-sha256:UNSIGNED-PAYLOAD\n"
+			 "PUT\n%s\n%s\nhost:h\nx-amz-content-sha256:UNSIGNED-PAYLOAD\n"
 			 "x-amz-date:20130524T000000Z\n\nhost;x-amz-content-sha256;x-amz-date\n"
 			 "UNSIGNED-PAYLOAD",
-			 uri);
+			 uri, cq);
 	sha_hex(canon, (size_t)n, hex);
 	n = snprintf(sts, sizeof(sts),
 		     "AWS4-HMAC-SHA256\n20130524T000000Z\n20130524/us-east-1/s3/aws4_request\n%s",
@@ -470,53 +471,65 @@ static void sign_with_uri(const char *uri, char *auth, size_t cap)
 		 hex);
 }
 
-static void put_req(struct treq *t, const char *path, const char *auth)
+static void put_req(struct treq *t, const char *path, const char *query, const char *auth)
 {
-	treq_init(t, "PUT", path, NULL);
+	treq_init(t, "PUT", path, query);
 	treq_add(t, "host", "h");
 	treq_add(t, "x-amz-content-sha256", "UNSIGNED-PAYLOAD");
 	treq_add(t, "x-amz-date", "20130524T000000Z");
 	treq_add(t, "Authorization", auth);
 }
 
-/* A path encoded other than canonically ("%2F", "%7E", lower-case hex, an
- * unreserved byte escaped) verifies when the client signed it as sent (S3's
- * rule) and when it signed the canonical form; any other path fails. */
-static void test_path_signed_as_sent(void **state)
+/* A path or query encoded other than canonically ("%2F", "%7E", lower-case
+ * hex, an unreserved byte escaped, a raw '/' in a value) verifies when the
+ * client signed it as sent (what botocore does) and when it signed the
+ * canonical form; any other request fails. */
+static void test_signed_as_sent(void **state)
 {
 	(void)state;
 	static const struct {
-		const char *wire, *canonical;
+		const char *path, *query;	 /* on the wire */
+		const char *sent_uri, *sent_q;	 /* signed as sent (query sorted) */
+		const char *canon_uri, *canon_q; /* signed canonically */
 	} cases[] = {
-		{"/b/a%2Fb", "/b/a/b"},
-		{"/b/%7Euser", "/b/~user"},
-		{"/b/c%2fd%c3%a9", "/b/c/d%C3%A9"},
-		{"/b/e%41f", "/b/eAf"},
-		{"/b/a(b)!*'", "/b/a%28b%29%21%2A%27"},
+		{"/b/a%2Fb", "", "/b/a%2Fb", "", "/b/a/b", ""},
+		{"/b/%7Euser", "", "/b/%7Euser", "", "/b/~user", ""},
+		{"/b/c%2fd%c3%a9", "", "/b/c%2fd%c3%a9", "", "/b/c/d%C3%A9", ""},
+		{"/b/e%41f", "", "/b/e%41f", "", "/b/eAf", ""},
+		{"/b/a(b)!*'", "", "/b/a(b)!*'", "", "/b/a%28b%29%21%2A%27", ""},
+		{"/b", "prefix=a/b&list-type=2", "/b", "list-type=2&prefix=a/b", "/b",
+		 "list-type=2&prefix=a%2Fb"},
+		{"/b", "prefix=a%2fb%7e&delimiter", "/b", "delimiter=&prefix=a%2fb%7e", "/b",
+		 "delimiter=&prefix=a%2Fb~"},
+		{"/b/%7E", "uploadId=x%2by", "/b/%7E", "uploadId=x%2by", "/b/~", "uploadId=x%2By"},
 	};
 	struct treq t;
 	struct sigv4_result res;
 	char auth[512];
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		sign_with_uri(cases[i].wire, auth, sizeof(auth));
-		put_req(&t, cases[i].wire, auth);
+		sign_as(cases[i].sent_uri, cases[i].sent_q, auth, sizeof(auth));
+		put_req(&t, cases[i].path, cases[i].query, auth);
 		assert_int_equal(sigv4_verify(&t.r, get_secret, NULL, &res), 0);
-		sign_with_uri(cases[i].canonical, auth, sizeof(auth));
-		put_req(&t, cases[i].wire, auth);
+		/* the signature is bound to path and query */
+		put_req(&t, "/b/other", cases[i].query, auth);
+		assert_int_equal(sigv4_verify(&t.r, get_secret, NULL, &res), CN_EBADSIG);
+		put_req(&t, cases[i].path, "x=1", auth);
+		assert_int_equal(sigv4_verify(&t.r, get_secret, NULL, &res), CN_EBADSIG);
+		sign_as(cases[i].canon_uri, cases[i].canon_q, auth, sizeof(auth));
+		put_req(&t, cases[i].path, cases[i].query, auth);
 		assert_int_equal(sigv4_verify(&t.r, get_secret, NULL, &res), 0);
-		/* the signature is bound to the path: another key fails */
-		put_req(&t, "/b/other", auth);
+		put_req(&t, "/b/other", cases[i].query, auth);
 		assert_int_equal(sigv4_verify(&t.r, get_secret, NULL, &res), CN_EBADSIG);
 	}
-	/* signed as sent, then sent otherwise encoded: S3 refuses, and so do we
-	 * (neither the new wire path nor its canonical form was signed) */
-	sign_with_uri("/b/a%2Fb", auth, sizeof(auth));
-	put_req(&t, "/b/a%2fb", auth);
+	/* signed as sent, then sent otherwise encoded: refused, as by S3 (neither
+	 * the new wire form nor its canonical form was signed) */
+	sign_as("/b/a%2Fb", "", auth, sizeof(auth));
+	put_req(&t, "/b/a%2fb", "", auth);
 	assert_int_equal(sigv4_verify(&t.r, get_secret, NULL, &res), CN_EBADSIG);
-	/* a canonical path and a wrong signature: still refused */
-	sign_with_uri("/b/x", auth, sizeof(auth));
-	put_req(&t, "/b/y", auth);
+	/* a canonical request with a wrong signature: still refused */
+	sign_as("/b/x", "", auth, sizeof(auth));
+	put_req(&t, "/b/y", "", auth);
 	assert_int_equal(sigv4_verify(&t.r, get_secret, NULL, &res), CN_EBADSIG);
 }
 
@@ -917,7 +930,7 @@ int main(void)
 		cmocka_unit_test(test_unsigned_amz_headers),
 		cmocka_unit_test(test_region),
 		cmocka_unit_test(test_canonical_uri_and_query),
-		cmocka_unit_test(test_path_signed_as_sent),
+		cmocka_unit_test(test_signed_as_sent),
 		cmocka_unit_test(test_canonical_errors),
 		cmocka_unit_test(test_header_canonicalisation),
 		cmocka_unit_test(test_rejections),
