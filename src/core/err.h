@@ -119,6 +119,8 @@
 	X(CN_EBADPOSTENC, 624, "POST not multipart/form-data")                                     \
 	X(CN_ECORSOFF, 625, "CORS is not enabled for this bucket")                                 \
 	X(CN_EBADPARTNUM, 626, "part number not satisfiable")                                      \
+	X(CN_ENOWEBSITE, 627, "no website configuration")                                          \
+	X(CN_ENOREPLICATION, 628, "no replication configuration")                                  \
 	/* server-side encryption (core/crypt.c, s3/sse.c) */                                      \
 	X(CN_EDECRYPT, 740, "data or key failed authenticated decryption")                         \
 	X(CN_EBADSSE, 741, "invalid server-side encryption parameters")                            \

@@ -760,6 +760,12 @@ static struct need need_of(struct s3_req *r)
 	case S3_OP_GET_OBJECT_LEGAL_HOLD: n.action = "s3:GetObjectLegalHold"; break;
 	case S3_OP_PUT_OBJECT_LEGAL_HOLD: n.action = "s3:PutObjectLegalHold"; break;
 	case S3_OP_GET_BUCKET_ENCRYPTION: n.action = "s3:GetEncryptionConfiguration"; break;
+	case S3_OP_GET_BUCKET_REQUEST_PAYMENT: n.action = "s3:GetBucketRequestPayment"; break;
+	case S3_OP_GET_BUCKET_LOGGING: n.action = "s3:GetBucketLogging"; break;
+	case S3_OP_GET_BUCKET_NOTIFICATION: n.action = "s3:GetBucketNotification"; break;
+	case S3_OP_GET_BUCKET_ACCELERATE: n.action = "s3:GetAccelerateConfiguration"; break;
+	case S3_OP_GET_BUCKET_WEBSITE: n.action = "s3:GetBucketWebsite"; break;
+	case S3_OP_GET_BUCKET_REPLICATION: n.action = "s3:GetReplicationConfiguration"; break;
 	case S3_OP_PUT_BUCKET_ENCRYPTION:
 	case S3_OP_DELETE_BUCKET_ENCRYPTION: n.action = "s3:PutEncryptionConfiguration"; break;
 	case S3_OP_PUT_BUCKET_TAGGING:

@@ -300,6 +300,36 @@ void s3_op_get_bucket_location(struct s3_req *r)
 	s3_send_xml(r, 200, NULL, &w);
 }
 
+void s3_op_get_bucket_unconfigured(struct s3_req *r)
+{
+	struct meta_bucket b;
+	struct cn_buf w;
+	const char *doc = NULL;
+	int rc = meta_bucket_get(r->srv->meta, r->route.bucket, &b);
+
+	if (rc) {
+		s3_send_error(r, rc);
+		return;
+	}
+	meta_bucket_release(&b);
+	switch (r->route.op) {
+	case S3_OP_GET_BUCKET_REQUEST_PAYMENT: doc = "RequestPaymentConfiguration"; break;
+	case S3_OP_GET_BUCKET_LOGGING: doc = "BucketLoggingStatus"; break; /* empty: off */
+	case S3_OP_GET_BUCKET_NOTIFICATION: doc = "NotificationConfiguration"; break;
+	case S3_OP_GET_BUCKET_ACCELERATE: doc = "AccelerateConfiguration"; break; /* never set */
+	case S3_OP_GET_BUCKET_WEBSITE: s3_send_error(r, CN_ENOWEBSITE); return;
+	case S3_OP_GET_BUCKET_REPLICATION: s3_send_error(r, CN_ENOREPLICATION); return;
+	default: s3_send_error(r, CN_EINTERNAL); return;
+	}
+	cn_buf_init(&w);
+	xmlw_decl(&w);
+	xmlw_open(&w, doc, S3_NS);
+	if (r->route.op == S3_OP_GET_BUCKET_REQUEST_PAYMENT)
+		xmlw_elem(&w, "Payer", "BucketOwner");
+	xmlw_close(&w, doc);
+	s3_send_xml(r, 200, NULL, &w);
+}
+
 void s3_versioning_to_xml(uint8_t state, struct cn_buf *w)
 {
 	xmlw_decl(w);

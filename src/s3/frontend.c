@@ -719,6 +719,12 @@ static void dispatch(struct s3_req *r)
 	case S3_OP_DELETE_BUCKET: s3_op_delete_bucket(r); break;
 	case S3_OP_HEAD_BUCKET: s3_op_head_bucket(r); break;
 	case S3_OP_GET_BUCKET_LOCATION: s3_op_get_bucket_location(r); break;
+	case S3_OP_GET_BUCKET_REQUEST_PAYMENT:
+	case S3_OP_GET_BUCKET_LOGGING:
+	case S3_OP_GET_BUCKET_NOTIFICATION:
+	case S3_OP_GET_BUCKET_ACCELERATE:
+	case S3_OP_GET_BUCKET_WEBSITE:
+	case S3_OP_GET_BUCKET_REPLICATION: s3_op_get_bucket_unconfigured(r); break;
 	case S3_OP_GET_BUCKET_VERSIONING: s3_op_get_bucket_versioning(r); break;
 	case S3_OP_PUT_BUCKET_VERSIONING: s3_op_put_bucket_versioning(r); break;
 	case S3_OP_LIST_OBJECTS:

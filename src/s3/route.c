@@ -136,7 +136,10 @@ int s3_route_has(const struct s3_route *r, const char *name)
 	return s3_route_param(r, name) != NULL;
 }
 
-/* Sub-resources S3 defines that cairn does not implement yet. */
+/* Sub-resources S3 defines that cairn does not implement yet. A bucket GET of
+ * requestPayment, logging, notification, accelerate, website or replication
+ * is answered all the same (bucket_op): none of them is configured, or can
+ * be, and tools that read a bucket's whole configuration ask for each. */
 static const char *const unimplemented[] = {
 	"website",    "logging",	"notification",	       "replication",
 	"encryption", "requestPayment", "accelerate",	       "analytics",
@@ -189,6 +192,18 @@ static enum s3_op bucket_op(const struct s3_route_input *in, const struct s3_rou
 			return S3_OP_LIST_OBJECT_VERSIONS;
 		if (s3_route_has(r, "uploads"))
 			return S3_OP_LIST_MULTIPART_UPLOADS;
+		if (s3_route_has(r, "requestPayment"))
+			return S3_OP_GET_BUCKET_REQUEST_PAYMENT;
+		if (s3_route_has(r, "logging"))
+			return S3_OP_GET_BUCKET_LOGGING;
+		if (s3_route_has(r, "notification"))
+			return S3_OP_GET_BUCKET_NOTIFICATION;
+		if (s3_route_has(r, "accelerate"))
+			return S3_OP_GET_BUCKET_ACCELERATE;
+		if (s3_route_has(r, "website"))
+			return S3_OP_GET_BUCKET_WEBSITE;
+		if (s3_route_has(r, "replication"))
+			return S3_OP_GET_BUCKET_REPLICATION;
 		if (has_unimplemented(r))
 			return S3_OP_NOT_IMPLEMENTED;
 		{

@@ -77,6 +77,12 @@
 	X(S3_OP_PUT_OBJECT_RETENTION, "PutObjectRetention")                                        \
 	X(S3_OP_GET_OBJECT_LEGAL_HOLD, "GetObjectLegalHold")                                       \
 	X(S3_OP_PUT_OBJECT_LEGAL_HOLD, "PutObjectLegalHold")                                       \
+	X(S3_OP_GET_BUCKET_REQUEST_PAYMENT, "GetBucketRequestPayment")                             \
+	X(S3_OP_GET_BUCKET_LOGGING, "GetBucketLogging")                                            \
+	X(S3_OP_GET_BUCKET_NOTIFICATION, "GetBucketNotificationConfiguration")                     \
+	X(S3_OP_GET_BUCKET_ACCELERATE, "GetBucketAccelerateConfiguration")                         \
+	X(S3_OP_GET_BUCKET_WEBSITE, "GetBucketWebsite")                                            \
+	X(S3_OP_GET_BUCKET_REPLICATION, "GetBucketReplication")                                    \
 	X(S3_OP_NOT_IMPLEMENTED, "NotImplemented")
 
 enum s3_op {

@@ -435,6 +435,10 @@ void s3_op_create_bucket(struct s3_req *r);
 void s3_op_delete_bucket(struct s3_req *r);
 void s3_op_head_bucket(struct s3_req *r);
 void s3_op_get_bucket_location(struct s3_req *r);
+/* GetBucketRequestPayment, -Logging, -NotificationConfiguration,
+ * -AccelerateConfiguration, -Website, -Replication: what S3 answers for a
+ * bucket where none is set, the only state cairn has. */
+void s3_op_get_bucket_unconfigured(struct s3_req *r);
 void s3_op_get_bucket_versioning(struct s3_req *r);
 void s3_op_put_bucket_versioning(struct s3_req *r);
 void s3_op_put_object(struct s3_req *r);

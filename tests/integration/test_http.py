@@ -441,7 +441,7 @@ def test_virtual_host_style(server, s3, bucket):
     assert s3.get_object(Bucket=bucket, Key="via-vhost")["Body"].read() == b"v"
 
 
-@pytest.mark.parametrize("sub", ["website", "logging", "replication"])
+@pytest.mark.parametrize("sub", ["inventory", "analytics", "metrics"])
 def test_unknown_subresource_not_implemented(server, s3, bucket, sub):
     s3.put_object(Bucket=bucket, Key="o", Body=b"x")
     for path in ("/%s" % bucket, "/%s/o" % bucket):
@@ -453,6 +453,35 @@ def test_unknown_subresource_not_implemented(server, s3, bucket, sub):
     r = raw_request(server, "PUT", "/%s/o" % bucket, query=sub, body=b"<Tagging/>")
     assert r.status == 501, r
     assert s3.get_object(Bucket=bucket, Key="o")["Body"].read() == b"x"
+
+
+def test_unconfigured_bucket_subresources(server, s3, bucket):
+    """Configurations cairn has no notion of read as S3 reads them on a bucket
+    where none is set (tools that read a bucket's whole configuration, such
+    as Terraform's, ask for each); setting one stays 501."""
+    assert s3.get_bucket_request_payment(Bucket=bucket)["Payer"] == "BucketOwner"
+    assert "LoggingEnabled" not in s3.get_bucket_logging(Bucket=bucket)
+    n = s3.get_bucket_notification_configuration(Bucket=bucket)
+    assert not any(k.endswith("Configurations") for k in n), n
+    assert "Status" not in s3.get_bucket_accelerate_configuration(Bucket=bucket)
+    for call, code in ((s3.get_bucket_website, "NoSuchWebsiteConfiguration"),
+                       (s3.get_bucket_replication, "ReplicationConfigurationNotFoundError")):
+        with pytest.raises(botocore.exceptions.ClientError) as ei:
+            call(Bucket=bucket)
+        assert ei.value.response["Error"]["Code"] == code
+        assert ei.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404
+    for sub, doc in (("logging", b"<BucketLoggingStatus/>"),
+                     ("website", b"<WebsiteConfiguration/>"),
+                     ("requestPayment", b"<RequestPaymentConfiguration/>")):
+        r = raw_request(server, "PUT", "/%s" % bucket, query=sub, body=doc)
+        assert r.status == 501 and r.error_code() == "NotImplemented", (sub, r)
+        r = raw_request(server, "GET", "/%s/o" % bucket, query=sub)
+        assert r.status == 501, (sub, r)
+    for sub in ("requestPayment", "logging", "website"):
+        r = raw_request(server, "GET", "/no-such-bucket-here", query=sub)
+        assert r.status == 404 and r.error_code() == "NoSuchBucket", (sub, r)
+    r = raw_request(server, "GET", "/%s" % bucket, query="logging", secret_key="wrong")
+    assert r.status == 403, r
 
 
 def test_key_length_limit(s3, bucket):

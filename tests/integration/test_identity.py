@@ -1123,6 +1123,29 @@ def test_public_access_block_round_trip(iam, raw_request):
         "404 NoSuchPublicAccessBlockConfiguration"
 
 
+def test_unconfigured_subresources_need_their_actions(iam):
+    """Each configuration read is its own IAM action (as in S3): a user
+    allowed s3:GetBucketLogging reads logging and nothing else; another
+    account's user reads none of them; readonly reads them all."""
+    b = iam.bucket()
+    pname = uid("log-")
+    iam.policy(pname, doc(stmt("Allow", "s3:GetBucketLogging", "arn:aws:s3:::%s" % b)))
+    only_logging = iam.client(iam.user(uid("ul-"), pname))
+    nobody = iam.client(iam.user(uid("un-")))
+    reader = iam.client(iam.user(uid("ur-"), "readonly"))
+    calls = [("get_bucket_logging", "ok"), ("get_bucket_request_payment", "ok"),
+             ("get_bucket_notification_configuration", "ok"),
+             ("get_bucket_accelerate_configuration", "ok"),
+             ("get_bucket_website", "404 NoSuchWebsiteConfiguration"),
+             ("get_bucket_replication", "404 ReplicationConfigurationNotFoundError")]
+    for name, allowed in calls:
+        assert outcome(getattr(iam.root, name), Bucket=b) == allowed, name
+        assert outcome(getattr(reader, name), Bucket=b) == allowed, name
+        assert outcome(getattr(nobody, name), Bucket=b) == "403 AccessDenied", name
+        want = allowed if name == "get_bucket_logging" else "403 AccessDenied"
+        assert outcome(getattr(only_logging, name), Bucket=b) == want, name
+
+
 def test_ownership_controls_round_trip(iam):
     root = iam.root
     bk = iam.bucket()
