@@ -717,15 +717,16 @@ static int check_signature(const struct sigv4_request *req, sigv4_secret_cb get_
 		char *raw = NULL;
 		size_t raw_len;
 
-		rc = canonical_request(req, sh, sh_len, payload_hash, strlen(payload_hash),
-				       skip_signature, 1, &raw, &raw_len);
-		if (!rc && (raw_len != canon_len || memcmp(raw, canon, raw_len) != 0)) {
+		/* the canonical form already failed: so does this one when it
+		 * cannot be built (too long, say) */
+		rc = CN_EBADSIG;
+		if (canonical_request(req, sh, sh_len, payload_hash, strlen(payload_hash),
+				      skip_signature, 1, &raw, &raw_len) == 0 &&
+		    (raw_len != canon_len || memcmp(raw, canon, raw_len) != 0)) {
 			sign_canonical(out->signing_key, out->amz_date, out->scope, raw, raw_len,
 				       sig);
-			if (cn_memcmp_ct(sig, claimed, 32) != 0)
-				rc = CN_EBADSIG;
-		} else {
-			rc = CN_EBADSIG;
+			if (cn_memcmp_ct(sig, claimed, 32) == 0)
+				rc = 0;
 		}
 		free(raw);
 		if (rc)
