@@ -327,7 +327,7 @@ static char *conf_get(struct s3_req *r, const char *name, int missing, size_t *l
 	return p;
 }
 
-static int bucket_exists(struct s3_req *r)
+int s3_bucket_exists(struct s3_req *r)
 {
 	struct meta_bucket b;
 	int rc = meta_bucket_get(r->srv->meta, r->route.bucket, &b);
@@ -365,7 +365,7 @@ static void policy_body(struct s3_req *r, int err, char *buf, size_t len)
 		s3_send_error(r, err == CN_ETOOBIG ? CN_EBADPOLICY : err);
 		return;
 	}
-	if (!bucket_exists(r))
+	if (!s3_bucket_exists(r))
 		return;
 	rc = policy_parse(buf, len, POLICY_BUCKET, r->route.bucket, &p, msg, sizeof(msg));
 	if (rc) {
@@ -395,7 +395,7 @@ void s3_op_put_bucket_policy(struct s3_req *r)
 
 void s3_op_delete_bucket_policy(struct s3_req *r)
 {
-	if (bucket_exists(r))
+	if (s3_bucket_exists(r))
 		s3_bucket_conf_put(r, "policy", "", 0, 204);
 }
 
@@ -482,7 +482,7 @@ static void pab_body(struct s3_req *r, int err, char *buf, size_t len)
 		s3_send_error(r, err);
 		return;
 	}
-	if (!bucket_exists(r))
+	if (!s3_bucket_exists(r))
 		return;
 	rc = s3_pab_from_xml(r->pool, buf, len, &v);
 	if (rc) {
@@ -499,7 +499,7 @@ void s3_op_put_public_access_block(struct s3_req *r)
 
 void s3_op_delete_public_access_block(struct s3_req *r)
 {
-	if (bucket_exists(r))
+	if (s3_bucket_exists(r))
 		s3_bucket_conf_put(r, "pab", "", 0, 204);
 }
 
@@ -555,7 +555,7 @@ static void ownership_body(struct s3_req *r, int err, char *buf, size_t len)
 		s3_send_error(r, err);
 		return;
 	}
-	if (!bucket_exists(r))
+	if (!s3_bucket_exists(r))
 		return;
 	rc = s3_ownership_from_xml(r->pool, buf, len, &o);
 	if (rc) {
@@ -584,7 +584,7 @@ void s3_op_put_ownership_controls(struct s3_req *r)
 
 void s3_op_delete_ownership_controls(struct s3_req *r)
 {
-	if (bucket_exists(r))
+	if (s3_bucket_exists(r))
 		s3_bucket_conf_put(r, "ownership", "", 0, 204);
 }
 
@@ -605,7 +605,7 @@ void s3_op_get_bucket_acl(struct s3_req *r)
 	struct s3_baccess *b;
 	struct acl *a;
 
-	if (!bucket_exists(r))
+	if (!s3_bucket_exists(r))
 		return;
 	b = s3_bucket_access(r, r->route.bucket);
 	a = cn_pool_alloc(r->pool, sizeof(*a));
@@ -656,7 +656,7 @@ static void bucket_acl_body(struct s3_req *r, int err, char *buf, size_t len)
 		s3_send_error(r, err);
 		return;
 	}
-	if (!bucket_exists(r))
+	if (!s3_bucket_exists(r))
 		return;
 	b = s3_bucket_access(r, r->route.bucket);
 	if (!a || !b) {

@@ -281,15 +281,10 @@ void s3_op_head_bucket(struct s3_req *r)
 
 void s3_op_get_bucket_location(struct s3_req *r)
 {
-	struct meta_bucket b;
 	struct cn_buf w;
-	int rc = meta_bucket_get(r->srv->meta, r->route.bucket, &b);
 
-	if (rc) {
-		s3_send_error(r, rc);
+	if (!s3_bucket_exists(r))
 		return;
-	}
-	meta_bucket_release(&b);
 	cn_buf_init(&w);
 	xmlw_decl(&w);
 	xmlw_open(&w, "LocationConstraint", S3_NS);
@@ -302,16 +297,11 @@ void s3_op_get_bucket_location(struct s3_req *r)
 
 void s3_op_get_bucket_unconfigured(struct s3_req *r)
 {
-	struct meta_bucket b;
 	struct cn_buf w;
 	const char *doc = NULL;
-	int rc = meta_bucket_get(r->srv->meta, r->route.bucket, &b);
 
-	if (rc) {
-		s3_send_error(r, rc);
+	if (!s3_bucket_exists(r))
 		return;
-	}
-	meta_bucket_release(&b);
 	switch (r->route.op) {
 	case S3_OP_GET_BUCKET_REQUEST_PAYMENT: doc = "RequestPaymentConfiguration"; break;
 	case S3_OP_GET_BUCKET_LOGGING: doc = "BucketLoggingStatus"; break; /* empty: off */

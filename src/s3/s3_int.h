@@ -323,6 +323,9 @@ int s3_tags_for_write(struct s3_req *r, struct s3_attrs *a);
 /* CreateBucket's first configuration documents, packed for the command
  * (ownership, Public Access Block, the ACL asked for). access.c. */
 int s3_bucket_initial_conf(struct s3_req *r, void **out, size_t *len);
+/* 1 when the route's bucket exists; otherwise answers the error (NoSuchBucket,
+ * or what the read failed with) and returns 0. Loop thread. */
+int s3_bucket_exists(struct s3_req *r);
 /* The bucket's access configuration for this request (authz.c); NULL when
  * memory ran out. */
 struct s3_baccess *s3_bucket_access(struct s3_req *r, const char *bucket);
