@@ -379,7 +379,13 @@ static int load_block(struct blob_reader *r, uint64_t b)
 
 	r->cached = -1;
 	if (r->nowait) {
-		/* the data pieces as they are: no reconstruction on a loop */
+		/* the data pieces as they are: no reconstruction on a loop.
+		 * One on another node sends the read to a thread before any
+		 * local piece is read and verified here, only to be read and
+		 * verified there again (a 2+1 cluster's GET: 1 in 3 of them) */
+		for (int i = 0; i < k; i++)
+			if (r->src[i].bad || r->src[i].remote || is_remote(r, i))
+				return CN_EWOULDBLOCK;
 		for (int i = 0; i < k; i++)
 			if ((rc = piece_cached(r, i, b, r->pc[i] - r->ck, r->pc[i])) != 0)
 				return rc;

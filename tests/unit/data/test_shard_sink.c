@@ -959,6 +959,73 @@ static void test_seal_and_wait_fail(void **state)
 	free(data);
 }
 
+/* No-wait mode (the event loop's first try) takes only this node's data
+ * pieces. When one of them lives on another node the read must go to a
+ * thread anyway, so it gives up before touching A's disk or the network:
+ * a local piece read and verified here would be read and verified there
+ * again. With every data piece on A it reads them, and only them. */
+static void test_nowait_remote_piece(void **state)
+{
+	(void)state;
+	const size_t len = 3 * 65536 + 5;
+	const struct {
+		int k, m, g[3];
+		int local; /* every data shard on A: the no-wait read succeeds */
+	} cases[] = {
+		{2, 1, {0, 1, 3}, 0}, /* A has data shard 0, B0 shard 1 */
+		{2, 1, {1, 0, 3}, 0}, /* A has data shard 1 */
+		{2, 1, {1, 3, 0}, 0}, /* A has the parity */
+		{1, 1, {0, 1, 0}, 1}, /* A has the one data shard */
+	};
+	uint8_t *data = malloc(len), *out = malloc(len);
+	struct fault f;
+	struct net n;
+
+	assert_non_null(data);
+	assert_non_null(out);
+	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+		struct blob_layout l;
+		struct blob_reader *r;
+		size_t got = 0;
+		uint64_t seed = 90 + c;
+
+		fault_init(&f);
+		fault_nowait(&f);
+		net_open_io(&n, 65536, DATA_CK_CRC32C, &f.io);
+		net_place(&n, cases[c].k, cases[c].m, cases[c].g);
+		fill(data, len, seed);
+		assert_int_equal(put_blob(&n, data, len, seed, &l), 0);
+		long pr0 = n.preads, rs0 = n.rstarts;
+		f.ops = F_OPEN | F_PREAD | F_OPEN_CACHED | F_PREAD_NOWAIT; /* counted */
+		f.calls = 0;
+		assert_int_equal(blob_reader_open(n.node[0].s, &l, &r), 0);
+		blob_reader_nowait(r, 1);
+		int rc = blob_reader_read(r, 65536, out, 65536, &got);
+		if (cases[c].local) {
+			assert_int_equal(rc, 0);
+			assert_int_equal(got, 65536);
+			assert_memory_equal(out, data + 65536, 65536);
+			assert_true(f.calls > 0);
+		} else {
+			assert_int_equal(rc, CN_EWOULDBLOCK);
+			assert_int_equal(f.calls, 0);
+		}
+		assert_int_equal(n.preads, pr0);
+		assert_int_equal(n.rstarts, rs0);
+		/* the thread's read that follows gets everything */
+		blob_reader_nowait(r, 0);
+		assert_int_equal(blob_reader_read(r, 65536, out, 65536, &got), 0);
+		assert_int_equal(got, 65536);
+		assert_memory_equal(out, data + 65536, 65536);
+		assert_int_equal(blob_reader_bad_mask(r), 0);
+		blob_reader_close(r);
+		f.ops = 0;
+		net_close(&n);
+	}
+	free(data);
+	free(out);
+}
+
 /* The writer's own shard fails in a placed blob: it is dropped like a
  * remote one (missing bit, its tmp file removed) and the write goes on. */
 static void test_local_shard_fails(void **state)
@@ -1349,6 +1416,7 @@ int main(void)
 		cmocka_unit_test(test_wput_fails_midstream),
 		cmocka_unit_test(test_seal_and_wait_fail),
 		cmocka_unit_test(test_local_shard_fails),
+		cmocka_unit_test(test_nowait_remote_piece),
 		cmocka_unit_test(test_sink_replay),
 		cmocka_unit_test(test_sink_open_checks),
 	};
