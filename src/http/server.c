@@ -1301,6 +1301,14 @@ static void got_plain(struct http_conn *c, size_t n)
 		disarm_timer(c); /* on_message_begin arms the header deadline */
 	conn_process(c);
 	if (!c->closing && c->rlen == HTTP_RBUF && c->roff == 0 && c->reading) {
+		if (c->req && (c->req->paused || c->state == ST_DONE)) {
+			/* Pipelined requests behind one still being answered:
+			 * the parser takes them after it, so stop reading until
+			 * it does (conn_process starts again when it needs more). */
+			uv_read_stop((uv_stream_t *)&c->tcp);
+			c->reading = 0;
+			return;
+		}
 		/* Buffer full and nothing parsable: only oversized headers do this. */
 		send_error_and_close(c, CN_EHDRTOOBIG);
 	}

@@ -360,6 +360,44 @@ def test_pipelined_requests_answered_in_order(server, s3, bucket):
     assert s3.get_object(Bucket=bucket, Key="p3")["Body"].read() == b"third"
 
 
+def test_pipelined_requests_past_the_read_buffer(server, s3, bucket):
+    """More pipelined requests than the server's 64 KiB read buffer holds,
+    queued behind a response that takes a while to go out: the server stops
+    reading until it has answered its way to them (it used to take the full
+    buffer for oversized headers and reset the connection after the first
+    response)."""
+    big = os.urandom(4 << 20)
+    s3.put_object(Bucket=bucket, Key="pbig", Body=big)
+    s3.put_object(Bucket=bucket, Key="psmall", Body=b"small one")
+    one = request_bytes(server, "GET", "/%s/psmall" % bucket)
+    n = (160 * 1024) // len(one) + 1
+    data = (request_bytes(server, "GET", "/%s/pbig" % bucket) + one * n +
+            request_bytes(server, "PUT", "/%s/plast" % bucket, body=b"last"))
+    assert len(data) > 2 * 65536
+    # a small receive buffer keeps most of the first response in the server
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 32768)
+    s.settimeout(10)
+    s.connect((server.host, server.port))
+    sender = threading.Thread(target=s.sendall, args=(data,))
+    try:
+        sender.start()
+        # read nothing until every request is sent (or the socket buffers
+        # hold what the server did not take): most of the first response
+        # (4 MiB) waits in the server meanwhile
+        sender.join(2)
+        rd = Reader(s)
+        assert rd.response()[0::2] == (200, big)
+        for _ in range(n):
+            assert rd.response()[0::2] == (200, b"small one")
+        assert rd.response()[0] == 200
+    finally:
+        sender.join(10)
+        s.close()
+    assert s3.get_object(Bucket=bucket, Key="plast")["Body"].read() == b"last"
+    still_serving(server)
+
+
 def test_expect_100_continue(server, s3, bucket):
     body = os.urandom(100 * 1024)
     path = "/%s/cont" % bucket
