@@ -197,6 +197,13 @@ static int is_remote(struct blob_reader *r, int i)
 	return r->s->fetch && store_drive_index(r->s, r->l.drive[i]) < 0;
 }
 
+/* Can shard i's piece be read here without waiting: known good, and on one of
+ * this node's drives? */
+static int piece_here(struct blob_reader *r, int i)
+{
+	return !r->src[i].bad && !r->src[i].remote && !is_remote(r, i);
+}
+
 static int src_open_cached(struct blob_reader *r, int i)
 {
 	const struct data_io *io = r->s->io;
@@ -234,7 +241,7 @@ static int piece_cached(struct blob_reader *r, int i, uint64_t b, uint8_t *ckb, 
 	uint32_t p = layout_piece_len(&r->l, b);
 	off_t off;
 
-	if (src->bad || src->remote || is_remote(r, i))
+	if (!piece_here(r, i))
 		return CN_EWOULDBLOCK;
 	if (src->fd < 0 && src_open_cached(r, i) != 0)
 		return CN_EWOULDBLOCK;
@@ -384,7 +391,7 @@ static int load_block(struct blob_reader *r, uint64_t b)
 		 * local piece is read and verified here, only to be read and
 		 * verified there again (a 2+1 cluster's GET: 1 in 3 of them) */
 		for (int i = 0; i < k; i++)
-			if (r->src[i].bad || r->src[i].remote || is_remote(r, i))
+			if (!piece_here(r, i))
 				return CN_EWOULDBLOCK;
 		for (int i = 0; i < k; i++)
 			if ((rc = piece_cached(r, i, b, r->pc[i] - r->ck, r->pc[i])) != 0)
