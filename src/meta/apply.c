@@ -524,6 +524,8 @@ static int check_conditions(struct actx *a)
 	if (!rc) {
 		if (c->cond & META_COND_IF_NONE_MATCH_STAR)
 			return CN_EPRECOND;
+		if (c->if_match_len == 1 && c->if_match[0] == '*')
+			return 0; /* If-Match: * asks only for a current version */
 		if (strlen(cur.etag) != c->if_match_len ||
 		    memcmp(cur.etag, c->if_match, c->if_match_len) != 0)
 			return CN_EPRECOND;

@@ -1,6 +1,7 @@
 /*
  * s3/delete.c — DeleteObjects (POST /bucket?delete): up to 1000 keys in one
- * XML request, each deleted by its own META_CMD_DELETE_OBJECT.
+ * XML request, each deleted by its own META_CMD_DELETE_OBJECT (with an
+ * <ETag>, conditional on the current version having it, as If-Match).
  *
  * Layer: s3 handler. Flow (loop thread):
  *   s3_op_delete_objects -> body read (Content-MD5 / x-amz-checksum-*
@@ -30,6 +31,7 @@ struct del_obj {
 	const char *key;
 	size_t key_len;
 	const char *vid; /* as given, or NULL */
+	char *etag;	 /* <ETag> unquoted (the current version must have it), or NULL */
 	int rc;		 /* outcome: 0 or an error code */
 	struct meta_cmd cmd;
 };
@@ -99,10 +101,10 @@ static void one_done(struct meta_cmd *cmd, int rc, void *arg)
 {
 	struct del_obj *o = arg;
 	struct del_multi *m = o->m;
-	(void)cmd;
 
-	/* Deleting what is not there succeeds, as in S3. */
-	if (rc == CN_ENOKEY || rc == CN_ENOVERSION)
+	/* Deleting what is not there succeeds, as in S3, unless an <ETag>
+	 * asked for a current version. */
+	if ((rc == CN_ENOKEY && !cmd->if_match) || rc == CN_ENOVERSION)
 		rc = 0;
 	o->rc = rc;
 	m->pending--;
@@ -136,6 +138,10 @@ static int prepare(struct s3_req *r, struct del_obj *o, int64_t now)
 			c->has_target = 1;
 		else
 			return CN_EBADVERSIONID;
+	}
+	if (o->etag) {
+		c->if_match = o->etag;
+		c->if_match_len = strlen(o->etag);
 	}
 	c->lock.bypass = (uint8_t)s3_lock_bypass(r, o->key, o->key_len);
 	return 0;
@@ -179,6 +185,14 @@ int s3_delete_from_xml(struct cn_pool *pool, const char *body, size_t len,
 		o->vid = xml_child_text(n, "VersionId");
 		if (o->vid && !*o->vid)
 			o->vid = NULL;
+		/* a conditional delete: as If-Match of DeleteObject */
+		const char *etag = xml_child_text(n, "ETag");
+		if (etag && *etag) {
+			o->etag = cn_pool_alloc(pool, META_ETAG_MAX + 1);
+			if (!o->etag)
+				return CN_ENOMEM;
+			s3_unquote_etag(etag, o->etag, META_ETAG_MAX + 1);
+		}
 	}
 	return 0;
 }
@@ -213,6 +227,7 @@ static void got_body(struct s3_req *r, int err, char *buf, size_t len)
 		o->key = body.keys[i].key;
 		o->key_len = body.keys[i].key_len;
 		o->vid = body.keys[i].vid;
+		o->etag = body.keys[i].etag;
 	}
 	m->submitting = 1;
 	for (size_t i = 0; i < m->n; i++) {

@@ -848,8 +848,10 @@ static void del_committed(struct meta_cmd *cmd, int rc, void *arg)
 	struct s3_req *r = arg;
 	struct s3_hdrs h = {.n = 0};
 
-	if (rc == CN_ENOKEY || rc == CN_ENOVERSION)
-		rc = 0; /* deleting what is not there succeeds, as in S3 */
+	/* deleting what is not there succeeds, as in S3, unless If-Match
+	 * asked for a current version: then it is NoSuchKey */
+	if ((rc == CN_ENOKEY && !cmd->if_match) || rc == CN_ENOVERSION)
+		rc = 0;
 	if (rc) {
 		s3_send_error(r, rc);
 		return;

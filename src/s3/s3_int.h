@@ -638,6 +638,7 @@ struct s3_delete_key {
 	const char *key; /* 1.. bytes, not checked against S3_MAX_KEY here */
 	size_t key_len;
 	const char *vid; /* as given, or NULL (absent or empty) */
+	char *etag;	 /* <ETag> unquoted, at most META_ETAG_MAX bytes, or NULL */
 };
 
 struct s3_delete_body {

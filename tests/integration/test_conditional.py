@@ -136,6 +136,31 @@ def test_if_match_on_delete(server, s3, bucket):
     assert raw_request(server, "HEAD", "/%s/k" % bucket).status == 404
 
 
+def test_if_match_star_and_missing_key_on_delete(server, s3, bucket):
+    """If-Match: * deletes only a key that has a current version; with any
+    If-Match, a key with none (never written, deleted, or a delete marker on
+    top) is 404 NoSuchKey and nothing is written (user guide, "How to
+    perform conditional deletes"). Without If-Match a missing key is 204."""
+    s3.put_object(Bucket=bucket, Key="k", Body=b"x")
+    r = raw_request(server, "DELETE", "/%s/k" % bucket, headers={"If-Match": "*"})
+    assert r.status == 204, r
+    assert raw_request(server, "HEAD", "/%s/k" % bucket).status == 404
+    for im in ("*", '"0123456789abcdef0123456789abcdef"'):
+        r = raw_request(server, "DELETE", "/%s/k" % bucket, headers={"If-Match": im})
+        assert (r.status, r.error_code()) == (404, "NoSuchKey"), r
+    assert raw_request(server, "DELETE", "/%s/k" % bucket).status == 204
+    # versioned: a delete marker on top is no current version, and the
+    # refused delete writes no second marker
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    s3.put_object(Bucket=bucket, Key="v", Body=b"y")
+    r = raw_request(server, "DELETE", "/%s/v" % bucket, headers={"If-Match": "*"})
+    assert r.status == 204 and r.headers.get("x-amz-delete-marker") == "true", r
+    r = raw_request(server, "DELETE", "/%s/v" % bucket, headers={"If-Match": "*"})
+    assert (r.status, r.error_code()) == (404, "NoSuchKey"), r
+    vs = s3.list_object_versions(Bucket=bucket, Prefix="v")
+    assert len(vs.get("Versions", [])) == 1 and len(vs.get("DeleteMarkers", [])) == 1
+
+
 def test_if_none_match_race(server, bucket):
     """16 writers race to create one key: exactly one wins."""
     n = 16

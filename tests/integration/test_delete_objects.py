@@ -207,3 +207,55 @@ def test_no_such_bucket(s3):
     with pytest.raises(ClientError) as e:
         s3.delete_objects(Bucket="no-such-bucket-del", Delete={"Objects": [{"Key": "a"}]})
     assert e.value.response["Error"]["Code"] == "NoSuchBucket"
+
+
+def test_conditional_etag(s3, bucket, server, raw_request):
+    """<ETag> in an <Object> makes that key's delete conditional, as If-Match
+    on DeleteObject (user guide, "How to perform conditional deletes"): a
+    mismatch or a key with no current version is that key's <Error>, and the
+    object stays; a match deletes it. boto3 1.26 has no ETag member, so the
+    body goes raw."""
+    keep = s3.put_object(Bucket=bucket, Key="keep", Body=b"1")["ETag"]
+    gone = s3.put_object(Bucket=bucket, Key="gone", Body=b"2")["ETag"]
+    s3.put_object(Bucket=bucket, Key="plain", Body=b"3")
+    body = ('<Delete><Object><Key>keep</Key><ETag>"0123456789abcdef0123456789abcdef"</ETag>'
+            '</Object><Object><Key>gone</Key><ETag>%s</ETag></Object>'
+            '<Object><Key>never</Key><ETag>%s</ETag></Object>'
+            '<Object><Key>plain</Key></Object>'
+            '<Object><Key>absent</Key></Object></Delete>'
+            % (escape(gone), escape(keep))).encode()
+    resp = post_delete(raw_request, server, bucket, body)
+    assert resp.status == 200, resp
+    root = ET.fromstring(resp.body)
+    errs = [(e.find(NS + "Key").text, e.find(NS + "Code").text)
+            for e in root.findall(NS + "Error")]
+    assert errs == [("keep", "PreconditionFailed"), ("never", "NoSuchKey")]
+    assert [e.text for e in root.findall(NS + "Deleted/" + NS + "Key")] == \
+        ["gone", "plain", "absent"]
+    assert keys_of(s3, bucket) == ["keep"]
+    assert s3.get_object(Bucket=bucket, Key="keep")["ETag"] == keep
+    # An unquoted ETag is the same condition.
+    body = ('<Delete><Object><Key>keep</Key><ETag>%s</ETag></Object></Delete>'
+            % keep.strip('"')).encode()
+    resp = post_delete(raw_request, server, bucket, body)
+    assert resp.status == 200 and b"<Error>" not in resp.body, resp
+    assert keys_of(s3, bucket) == []
+
+
+def test_conditional_etag_versioned(s3, bucket, server, raw_request):
+    """In a versioned bucket the condition is on the current version: a
+    matching ETag writes a delete marker; once the marker is current the key
+    has no current version, so the same condition is NoSuchKey."""
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    etag = s3.put_object(Bucket=bucket, Key="v", Body=b"x")["ETag"]
+    body = ('<Delete><Object><Key>v</Key><ETag>%s</ETag></Object></Delete>'
+            % escape(etag)).encode()
+    resp = post_delete(raw_request, server, bucket, body)
+    assert resp.status == 200, resp
+    root = ET.fromstring(resp.body)
+    assert root.find(NS + "Deleted/" + NS + "DeleteMarker").text == "true"
+    resp = post_delete(raw_request, server, bucket, body)
+    root = ET.fromstring(resp.body)
+    assert [e.find(NS + "Code").text for e in root.findall(NS + "Error")] == ["NoSuchKey"]
+    vs = s3.list_object_versions(Bucket=bucket)
+    assert len(vs.get("Versions", [])) == 1 and len(vs.get("DeleteMarkers", [])) == 1
