@@ -526,6 +526,7 @@ struct cobj_op {
 	char etag[META_ETAG_MAX + 1];
 	char if_match[META_ETAG_MAX + 1];
 	struct s3_sse src_sse, dst_sse;
+	enum cn_checksum_alg ck_want; /* x-amz-checksum-algorithm, or NONE */
 };
 
 static void cobj_committed(struct meta_cmd *cmd, int rc, void *arg)
@@ -555,8 +556,25 @@ static void cobj_committed(struct meta_cmd *cmd, int rc, void *arg)
 	xmlw_open(&w, "CopyObjectResult", S3_NS);
 	xmlw_elem(&w, "ETag", s3_quote_etag(r, op->etag));
 	xmlw_elem_time(&w, "LastModified", (uint64_t)cmd->now);
+	if (op->attrs.ck_alg != CN_CK_NONE && op->attrs.ck_len) {
+		xmlw_elem(&w, "ChecksumType", "FULL_OBJECT");
+		s3_checksum_xml(&w, op->attrs.ck_alg, op->attrs.ck_raw, op->attrs.ck_len, 0);
+	}
 	xmlw_close(&w, "CopyObjectResult");
 	s3_send_xml(r, 200, &h, &w);
+}
+
+/* The checksum the request asked for, computed over the copied bytes,
+ * replaces whatever the source had. */
+static void cobj_checksum(struct cobj_op *op, const uint8_t *raw, size_t len)
+{
+	if (op->ck_want == CN_CK_NONE)
+		return;
+	op->attrs.ck_alg = op->ck_want;
+	op->attrs.ck_len = len;
+	op->attrs.ck_composite = 0;
+	op->attrs.ck_parts = 0;
+	memcpy(op->attrs.ck_raw, raw, len);
 }
 
 /* The destination's attrs, with its encryption record (known once an
@@ -604,13 +622,15 @@ static void cobj_copied(struct s3_req *r, struct s3_copy_blob *cb, int err)
 	c->layout = cb->layout_enc;
 	c->layout_len = cb->layout_len;
 	c->heal_mask = cb->layout.missing; /* shards to heal (cluster) */
+	cobj_checksum(op, cb->ck_raw, cb->ck_len);
 	cobj_submit(r, op);
 }
 
 /* The destination's attributes: the source's (COPY) or the request's
  * (REPLACE). The data is unchanged, so the source's full-object checksum
  * stays true; a composite (multipart) one does not describe a single-part
- * copy and is dropped. */
+ * copy and is dropped. x-amz-checksum-algorithm replaces either with one
+ * computed while copying (cobj_checksum). */
 static int cobj_attrs(struct s3_req *r, struct cobj_op *op, int replace)
 {
 	struct s3_attrs srca;
@@ -654,6 +674,23 @@ static int cobj_attrs(struct s3_req *r, struct cobj_op *op, int replace)
 	return 0;
 }
 
+/* The requested checksum of an inline copy's plaintext. */
+static int cobj_inline_checksum(struct cobj_op *op, const void *p, size_t n)
+{
+	struct cn_digest d;
+	struct cn_digest_result dr;
+	uint8_t raw[CN_CHECKSUM_MAX];
+	int rc = cn_digest_init(&d, cn_checksum_alg_digest(op->ck_want));
+
+	if (rc)
+		return rc;
+	cn_digest_update(&d, p, n);
+	cn_digest_final(&d, &dr);
+	cn_digest_release(&d);
+	cobj_checksum(op, raw, cn_checksum_raw(op->ck_want, &dr, raw));
+	return 0;
+}
+
 /* An inline source copied inline: its bytes opened (an encrypted source)
  * and sealed again (an encrypted destination) in pool memory, with the
  * ETag of what is stored. Small (at most the inline threshold): on the
@@ -666,6 +703,9 @@ static int cobj_inline(struct s3_req *r, struct cobj_op *op)
 	uint8_t *b, md5[16];
 	int rc;
 
+	if (op->ck_want != CN_CK_NONE && op->src_sse.mode == S3_SSE_NONE &&
+	    (rc = cobj_inline_checksum(op, v->inline_data, n)) != 0)
+		return rc;
 	if (op->src_sse.mode == S3_SSE_NONE && op->dst_sse.mode == S3_SSE_NONE) {
 		/* the bytes travel in the command, borrowed from src.v which
 		 * stays open until the commit callback */
@@ -684,6 +724,8 @@ static int cobj_inline(struct s3_req *r, struct cobj_op *op)
 		rc = s3_sse_open_inline(&op->src_sse, v->inline_data, n, b);
 	else
 		rc = (memcpy(b, v->inline_data, n), 0);
+	if (!rc && op->ck_want != CN_CK_NONE && op->src_sse.mode != S3_SSE_NONE)
+		rc = cobj_inline_checksum(op, b, n);
 	if (rc)
 		return rc;
 	cn_md5(b, n, md5);
@@ -707,6 +749,7 @@ void s3_op_copy_object(struct s3_req *r)
 {
 	struct cobj_op *op = cn_pool_zalloc(r->pool, sizeof(*op));
 	const char *dir = s3_header(r, "x-amz-metadata-directive");
+	const char *ckalg = s3_header(r, "x-amz-checksum-algorithm");
 	struct meta_bucket b;
 	struct meta_cmd *c;
 	int replace = 0, rc;
@@ -719,6 +762,14 @@ void s3_op_copy_object(struct s3_req *r)
 	rc = s3_write_headers_check(r);
 	if (rc)
 		goto fail;
+	if (ckalg) {
+		op->ck_want = cn_checksum_alg_parse(ckalg, strlen(ckalg));
+		if (op->ck_want == CN_CK_NONE) {
+			r->err_msg = S3_MSG_CK_UNSUPPORTED;
+			rc = CN_EBADARG;
+			goto fail;
+		}
+	}
 	if (dir) {
 		if (strcasecmp(dir, "REPLACE") == 0)
 			replace = 1;
@@ -751,8 +802,9 @@ void s3_op_copy_object(struct s3_req *r)
 	if (rc)
 		goto fail_src;
 	/* Copying an object onto itself must change something (naming an
-	 * older version restores it; naming an encryption re-encrypts it). */
-	if (!replace && !op->src.vid && !s3_sse_requested(r) &&
+	 * older version restores it; naming an encryption re-encrypts it;
+	 * naming a checksum algorithm computes that checksum). */
+	if (!replace && !op->src.vid && !s3_sse_requested(r) && op->ck_want == CN_CK_NONE &&
 	    strcmp(op->src.bucket, r->route.bucket) == 0 && op->src.key_len == r->route.key_len &&
 	    memcmp(op->src.key, r->route.key, r->route.key_len) == 0) {
 		rc = CN_ECOPYSELF;
@@ -798,6 +850,7 @@ void s3_op_copy_object(struct s3_req *r)
 	op->cb.len = op->src.v.size;
 	op->cb.part_no = 0;
 	op->cb.version_text = op->vid_text;
+	op->cb.ck_alg = op->ck_want;
 	op->cb.done = cobj_copied;
 	rc = s3_copy_blob_start(r, &op->cb);
 	if (rc)

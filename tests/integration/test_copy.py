@@ -5,10 +5,12 @@ conditions, source version ids, destination conditional writes, encoded
 keys, and that a copy owns its data (the source's deletion and GC leave it
 intact).
 """
+import base64
 import datetime
 import hashlib
 import os
 import time
+import zlib
 
 import pytest
 from botocore.exceptions import ClientError
@@ -179,6 +181,68 @@ def test_copy_destination_conditional(server, s3, bucket):
     add_header(c2, "CopyObject", "If-Match", md5q(b"D"))
     c2.copy_object(Bucket=bucket, Key="dst", CopySource="%s/src" % bucket)
     assert s3.get_object(Bucket=bucket, Key="dst")["Body"].read() == b"S"
+
+
+def ck_crc32(b):
+    return base64.b64encode(zlib.crc32(b).to_bytes(4, "big")).decode()
+
+
+def ck_sha(name, b):
+    return base64.b64encode(hashlib.new(name, b).digest()).decode()
+
+
+def checksums(s3, bucket, key):
+    h = s3.head_object(Bucket=bucket, Key=key, ChecksumMode="ENABLED")
+    return {k: v for k, v in h.items() if k.startswith("Checksum") and k != "ChecksumType"}
+
+
+def test_copy_checksum_algorithm(server, s3, bucket):
+    """x-amz-checksum-algorithm on CopyObject (API reference): the copy gets
+    that checksum, computed over the bytes copied (inline and blob sources,
+    a multipart source, and in place: S3's way to give an object another
+    checksum); CopyObjectResult names it. Without the header the source's
+    full-object checksum is kept; an unknown algorithm is 400."""
+    small = b"hello, checksum"
+    big = os.urandom(3 * MiB + 17)
+    s3.put_object(Bucket=bucket, Key="small", Body=small, ChecksumAlgorithm="SHA256")
+    s3.put_object(Bucket=bucket, Key="big", Body=big)
+    r = s3.copy_object(Bucket=bucket, Key="c1", CopySource="%s/small" % bucket,
+                       ChecksumAlgorithm="CRC32")
+    assert r["CopyObjectResult"]["ChecksumCRC32"] == ck_crc32(small)
+    assert checksums(s3, bucket, "c1") == {"ChecksumCRC32": ck_crc32(small)}
+    r = s3.copy_object(Bucket=bucket, Key="c2", CopySource="%s/big" % bucket,
+                       ChecksumAlgorithm="SHA256")
+    assert r["CopyObjectResult"]["ChecksumSHA256"] == ck_sha("sha256", big)
+    assert checksums(s3, bucket, "c2") == {"ChecksumSHA256": ck_sha("sha256", big)}
+    assert s3.get_object(Bucket=bucket, Key="c2")["Body"].read() == big
+    # no header: the source's checksum travels, and the result says so
+    r = s3.copy_object(Bucket=bucket, Key="c3", CopySource="%s/small" % bucket)
+    assert r["CopyObjectResult"]["ChecksumSHA256"] == ck_sha("sha256", small)
+    # in place: allowed when it names an algorithm, and replaces the checksum
+    s3.copy_object(Bucket=bucket, Key="small", CopySource="%s/small" % bucket,
+                   ChecksumAlgorithm="SHA1")
+    assert checksums(s3, bucket, "small") == {"ChecksumSHA1": ck_sha("sha1", small)}
+    assert s3.get_object(Bucket=bucket, Key="small")["Body"].read() == small
+    # a composite multipart source gets a full-object checksum of its bytes
+    up = s3.create_multipart_upload(Bucket=bucket, Key="mp", ChecksumAlgorithm="CRC32")
+    p1, p2 = os.urandom(5 * MiB), b"tail"
+    parts = []
+    for i, body in enumerate((p1, p2), 1):
+        pr = s3.upload_part(Bucket=bucket, Key="mp", UploadId=up["UploadId"], PartNumber=i,
+                            Body=body, ChecksumAlgorithm="CRC32")
+        parts.append({"PartNumber": i, "ETag": pr["ETag"], "ChecksumCRC32": pr["ChecksumCRC32"]})
+    s3.complete_multipart_upload(Bucket=bucket, Key="mp", UploadId=up["UploadId"],
+                                 MultipartUpload={"Parts": parts})
+    s3.copy_object(Bucket=bucket, Key="c4", CopySource="%s/mp" % bucket,
+                   ChecksumAlgorithm="CRC32")
+    assert checksums(s3, bucket, "c4") == {"ChecksumCRC32": ck_crc32(p1 + p2)}
+    c = make_client(server)
+    add_header(c, "CopyObject", "x-amz-checksum-algorithm", "BOGUS")
+    with pytest.raises(ClientError) as e:
+        c.copy_object(Bucket=bucket, Key="c5", CopySource="%s/small" % bucket)
+    assert err(e)[1] == 400
+    with pytest.raises(ClientError) as e:
+        s3.head_object(Bucket=bucket, Key="c5")
 
 
 def test_copy_encoded_keys(s3, bucket):
