@@ -119,6 +119,7 @@ static void put_committed(struct meta_cmd *cmd, int rc, void *arg)
 			   cn_pool_printf(r->pool, "x-amz-checksum-%s",
 					  cn_checksum_alg_header(op->attrs.ck_alg)),
 			   cn_pool_strndup(r->pool, b64, strlen(b64)));
+		s3_hdr_add(r, &h, "x-amz-checksum-type", "FULL_OBJECT");
 	}
 	s3_send(r, 200, &h, NULL, 0);
 }
@@ -644,7 +645,9 @@ int s3_version_for_request(struct s3_req *r, struct meta_version *v)
 
 /* Stage 2: If-Match / If-None-Match / If-(Un)Modified-Since (RFC 7232
  * order: If-Match wins over If-Unmodified-Since, If-None-Match over
- * If-Modified-Since). A 304 carries the ETag and Last-Modified. */
+ * If-Modified-Since). A 304 carries the ETag and Last-Modified. A date
+ * later than now is not a valid If-Modified-Since and is ignored (RFC 7232
+ * section 3.3), as S3 does. */
 static int get_conditions(struct s3_req *r, struct get_op *g)
 {
 	const char *im = s3_header(r, "if-match");
@@ -660,7 +663,8 @@ static int get_conditions(struct s3_req *r, struct get_op *g)
 		return CN_EPRECOND;
 	}
 	if ((inm && etag_list_match(inm, g->v.etag)) ||
-	    (!inm && ims && s3_parse_http_date(ims, &t) == 0 && mtime_s <= t / 1000000000LL)) {
+	    (!inm && ims && s3_parse_http_date(ims, &t) == 0 && t <= cn_now_ns() &&
+	     mtime_s <= t / 1000000000LL)) {
 		s3_hdr_add(r, &g->err_h, "ETag", s3_quote_etag(r, g->v.etag));
 		add_last_modified(r, &g->err_h, g->v.mtime);
 		return CN_ENOTMODIFIED;
