@@ -70,6 +70,11 @@ void s3_op_list_buckets(struct s3_req *r)
 			return;
 		}
 	}
+	if (prefix && !s3_utf8_valid(prefix, plen)) {
+		r->err_msg = "The prefix is not valid UTF-8"; /* echoed below */
+		s3_send_error(r, CN_EBADARG);
+		return;
+	}
 	if (token) {
 		size_t tl = strlen(token);
 		if (!tl || tl % 2 || tl / 2 > META_BUCKET_MAX) {

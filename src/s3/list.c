@@ -67,6 +67,14 @@ static int key_param(struct s3_req *r, const char *name, const char **out, size_
 		r->err_msg = cn_pool_strndup(r->pool, msg, strlen(msg));
 		return CN_EBADARG;
 	}
+	/* echoed into the XML answer, which cannot hold bytes that are not
+	 * UTF-8 (and no key is such: route.c refuses them) */
+	if (v && !s3_utf8_valid(v, *len)) {
+		char msg[64];
+		snprintf(msg, sizeof(msg), "The %s is not valid UTF-8", name);
+		r->err_msg = cn_pool_strndup(r->pool, msg, strlen(msg));
+		return CN_EBADARG;
+	}
 	return 0;
 }
 

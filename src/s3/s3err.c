@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <stddef.h>
+#include <string.h>
 
 #include "core/err.h"
 #include "s3/s3_int.h"
@@ -267,9 +268,11 @@ void s3_error_xml(struct cn_buf *w, const struct s3_error *e, const struct s3_er
 		xmlw_elem_n(w, d->fields[i].name, d->fields[i].value, d->fields[i].len);
 	if (d->bucket)
 		xmlw_elem(w, "BucketName", d->bucket);
-	if (d->key)
+	/* both come from the request; XML cannot carry bytes that are not
+	 * UTF-8 (a key refused for being such is the usual case) */
+	if (d->key && s3_utf8_valid(d->key, d->key_len))
 		xmlw_elem_n(w, "Key", d->key, d->key_len);
-	if (d->resource)
+	if (d->resource && s3_utf8_valid(d->resource, strlen(d->resource)))
 		xmlw_elem(w, "Resource", d->resource);
 	if (d->request_id)
 		xmlw_elem(w, "RequestId", d->request_id);

@@ -224,6 +224,30 @@ def test_v2_bad_token_and_encoding(s3, bucket, server, raw_request):
         assert resp.error_message() == msg, (q, resp)
 
 
+def test_params_not_utf8(s3, bucket, server, raw_request):
+    """A listing echoes prefix, delimiter and markers into its XML, which
+    cannot carry bytes that are not UTF-8: such a parameter is 400
+    InvalidArgument, not a malformed answer. The same goes for ListBuckets'
+    prefix; an error about a key that is not UTF-8 leaves out <Key>."""
+    s3.put_object(Bucket=bucket, Key="\u00e9t\u00e9", Body=b"x")
+    for q in ("list-type=2&prefix=%C3", "prefix=%FF", "list-type=2&delimiter=%C3%28",
+              "list-type=2&start-after=%ED%A0%80", "marker=%C0%AF", "versions=&key-marker=%FE",
+              "uploads=&prefix=%C3", "list-type=2&prefix=%C3%A9"):
+        resp = raw_request(server, "GET", "/" + bucket, query=q)
+        ET.fromstring(resp.body)  # well-formed either way
+        if q.endswith("%C3%A9"):  # valid UTF-8: the listing
+            assert resp.status == 200 and "\u00e9t\u00e9".encode() in resp.body, resp
+        else:
+            assert (resp.status, resp.error_code()) == (400, "InvalidArgument"), (q, resp)
+            assert resp.error_message().endswith("is not valid UTF-8"), (q, resp)
+    resp = raw_request(server, "GET", "/", query="prefix=%FF")
+    assert (resp.status, resp.error_code()) == (400, "InvalidArgument"), resp
+    resp = raw_request(server, "PUT", "/%s/%%FF" % bucket, body=b"x")
+    assert resp.status == 400, resp
+    root = ET.fromstring(resp.body)
+    assert root.find("Key") is None and root.find("Code").text, resp
+
+
 def test_no_such_bucket(s3):
     for call in (lambda: s3.list_objects_v2(Bucket="no-such-bucket-here"),
                  lambda: s3.list_objects(Bucket="no-such-bucket-here"),
