@@ -313,6 +313,30 @@ int s3_attrs_decode(struct s3_req *r, const uint8_t *buf, size_t len, struct s3_
 	return 0;
 }
 
+/* A user metadata value as S3 returns it: as stored when it is US-ASCII,
+ * else one RFC 2047 encoded-word over its bytes ("=?UTF-8?B?...?="), so
+ * that no raw non-ASCII byte goes out in a header. NULL on ENOMEM (the
+ * header is then left out, as s3_hdr_add does with NULL). */
+static const char *meta_value_out(struct s3_req *r, const char *v)
+{
+	size_t n = strlen(v), cap;
+	char *out;
+
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)v[i] >= 0x80)
+			goto encode;
+	return v;
+encode:
+	cap = 10 + cn_b64_len(n) + 3; /* "=?UTF-8?B?", the base64, "?=" and NUL */
+	out = cn_pool_alloc(r->pool, cap);
+	if (!out)
+		return NULL;
+	memcpy(out, "=?UTF-8?B?", 10);
+	n = 10 + cn_b64_encode((const uint8_t *)v, n, out + 10, cap - 10);
+	memcpy(out + n, "?=", 3);
+	return out;
+}
+
 void s3_attrs_to_headers(struct s3_req *r, const struct s3_attrs *a, struct s3_hdrs *h, int want_ck)
 {
 	s3_hdr_add(r, h, "Content-Type", a->content_type ? a->content_type : "binary/octet-stream");
@@ -323,7 +347,7 @@ void s3_attrs_to_headers(struct s3_req *r, const struct s3_attrs *a, struct s3_h
 	s3_hdr_add(r, h, "Expires", a->expires);
 	for (int i = 0; i < a->n_meta; i++)
 		s3_hdr_add(r, h, cn_pool_printf(r->pool, "x-amz-meta-%s", a->meta_names[i]),
-			   a->meta_values[i]);
+			   meta_value_out(r, a->meta_values[i]));
 	if (want_ck && a->ck_alg != CN_CK_NONE && a->ck_len) {
 		char b64[64];
 		cn_b64_encode(a->ck_raw, a->ck_len, b64, sizeof(b64));

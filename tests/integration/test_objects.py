@@ -7,7 +7,9 @@ conditionals and their precedence, key encoding, and bucket operations.
 """
 import base64
 import datetime
+import email.header
 import hashlib
+import http.client
 import os
 import socket
 import urllib.parse
@@ -386,6 +388,39 @@ def test_read_conditionals(s3, cond_obj, op):
     assert status_of(fn, **base, IfNoneMatch=etag, IfModifiedSince=lm - DAY) == 304
     # If-Match false wins over anything else -> 412.
     assert status_of(fn, **base, IfMatch='"nope"', IfNoneMatch='"other"') == 412
+
+
+def test_non_ascii_metadata_encoded_word(s3, bucket, server):
+    """User metadata that is not US-ASCII goes back out as one RFC 2047
+    encoded-word over its UTF-8 bytes, as S3 returns it (user guide, "Working
+    with object metadata"), never as raw bytes in a header; ASCII values go
+    back as they came."""
+    value = "h\u00e9llo \u2713"
+    # boto3 refuses such metadata itself; raw clients send the UTF-8 bytes
+    path = obj_path(bucket, "meta")
+    h = sign_headers(server, "PUT", path, headers={"x-amz-meta-uni": value,
+                                                   "x-amz-meta-plain": "just ascii"}, body=b"x")
+    conn = http.client.HTTPConnection(server.host, server.port, timeout=10)
+    conn.putrequest("PUT", path, skip_host=True, skip_accept_encoding=True)
+    if "host" not in {k.lower() for k in h}:
+        conn.putheader("Host", "%s:%d" % (server.host, server.port))
+    for k, v in h.items():
+        conn.putheader(k, v.encode())
+    conn.putheader("Content-Length", "1")
+    conn.endheaders(b"x")
+    resp = conn.getresponse()
+    assert resp.status == 200, resp.read()
+    conn.close()
+    want = "=?UTF-8?B?%s?=" % base64.b64encode(value.encode()).decode()
+    for method in ("GET", "HEAD"):
+        r = raw_request(server, method, obj_path(bucket, "meta"))
+        assert r.status == 200, r
+        assert r.headers.get("x-amz-meta-uni") == want, r.headers
+        assert r.headers.get("x-amz-meta-plain") == "just ascii"
+    got = s3.head_object(Bucket=bucket, Key="meta")["Metadata"]
+    assert got["uni"] == want and got["plain"] == "just ascii"
+    word = email.header.decode_header(got["uni"])
+    assert word[0][0].decode(word[0][1]) == value
 
 
 def test_read_conditional_responses(server, cond_obj):
