@@ -915,20 +915,58 @@ static int on_header_value(http_parser *p, const char *at, size_t len)
 	return 0;
 }
 
+/* A field name is a token (RFC 9110 5.1): http-parser lets through, for
+ * one, a space before the colon ("Content-Length : 5"), which it still
+ * frames the body by while a lookup of "content-length" misses it. */
+static int name_ok(const char *s, size_t n)
+{
+	if (n == 0)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char ch = (unsigned char)s[i];
+		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+		      (ch && strchr("!#$%&'*+-.^_`|~", ch))))
+			return 0;
+	}
+	return 1;
+}
+
+/* The one transfer coding spoken is chunked (RFC 9112 6.1: another one
+ * is 501). Anything else would be taken for the object's bytes. */
+static int te_ok(const char *v, size_t n)
+{
+	while (n && (*v == ' ' || *v == '\t')) {
+		v++;
+		n--;
+	}
+	while (n && (v[n - 1] == ' ' || v[n - 1] == '\t'))
+		n--;
+	return n == 7 && strncasecmp(v, "chunked", 7) == 0;
+}
+
 /* Only HTTP/1.x is spoken (a higher minor version reads as 1.1, RFC 9112
  * 2.3). An HTTP/1.1 request carries exactly one Host, and no request two
  * (RFC 9112 3.2): with two, a proxy in front and this server could each
- * take a different authority. */
+ * take a different authority. Every field name is a token (RFC 9112 5.1:
+ * whitespace before the colon is 400), and a transfer coding other than
+ * chunked is 501. */
 static int check_head(const http_parser *p, const struct http_conn *c)
 {
 	int hosts = 0;
 
 	if (p->http_major != 1)
 		return CN_EBADVERSION;
-	for (int i = 0; i < c->n_hdr; i++)
-		if (c->hdr[i].name_len == 4 &&
-		    strncasecmp(c->hbuf + c->hdr[i].name_off, "host", 4) == 0)
+	for (int i = 0; i < c->n_hdr; i++) {
+		const char *nm = c->hbuf + c->hdr[i].name_off;
+		size_t nl = c->hdr[i].name_len;
+		if (!name_ok(nm, nl))
+			return CN_EBADREQ;
+		if (nl == 4 && strncasecmp(nm, "host", 4) == 0)
 			hosts++;
+		if (nl == 17 && strncasecmp(nm, "transfer-encoding", 17) == 0 &&
+		    !te_ok(c->hbuf + c->hdr[i].value_off, c->hdr[i].value_len))
+			return CN_ENOTIMPL;
+	}
 	if (hosts > 1 || (hosts == 0 && p->http_minor >= 1))
 		return CN_EBADHOST;
 	return 0;

@@ -189,6 +189,90 @@ def test_host_and_version_refused(server, raw, status, code):
     still_serving(server)
 
 
+def signed_head(server, method, path, extra_lines, body=b"", payload_hash=None):
+    """A signed request head with extra raw header lines appended (which
+    the signature does not cover, as a proxy would pass them through)."""
+    h = sign_headers(server, method, path, headers={}, body=body, payload_hash=payload_hash)
+    lines = ["%s %s HTTP/1.1" % (method, path), "Host: %s:%d" % (server.host, server.port)]
+    lines += ["%s: %s" % (k, v) for k, v in h.items() if k.lower() != "host"]
+    return ("\r\n".join(lines + extra_lines) + "\r\n\r\n").encode()
+
+
+def test_field_name_whitespace_and_transfer_codings(server, s3, bucket):
+    """RFC 9112 5.1: whitespace between a field name and its colon is 400,
+    and the connection closes (http-parser framed the body by such a
+    "Content-Length :" while a lookup of the name missed it). RFC 9112 6.1:
+    a transfer coding other than chunked is 501, not stored as the object's
+    bytes. Nothing is written either way."""
+    path = "/%s/te" % bucket
+    cases = [
+        (signed_head(server, "PUT", path, ["Content-Length : 5"], body=b"hello",
+                     payload_hash="UNSIGNED-PAYLOAD")
+         + b"hello" + request_bytes(server, "GET", path), 400, "BadRequest"),
+        (signed_head(server, "PUT", path, ["Transfer-Encoding : chunked"],
+                     payload_hash="UNSIGNED-PAYLOAD")
+         + b"3\r\nabc\r\n0\r\n\r\n", 400, "BadRequest"),
+        (signed_head(server, "GET", "/" + bucket, ["X-Foo\t: bar"]), 400, "BadRequest"),
+        (signed_head(server, "PUT", path, ["Transfer-Encoding: gzip, chunked"],
+                     payload_hash="UNSIGNED-PAYLOAD")
+         + b"3\r\nabc\r\n0\r\n\r\n", 501, "NotImplemented"),
+        (signed_head(server, "PUT", path, ["Transfer-Encoding: gzip"],
+                     payload_hash="UNSIGNED-PAYLOAD") + b"abc",
+         501, "NotImplemented"),
+    ]
+    for raw, status, code in cases:
+        sock = connect(server)
+        try:
+            sock.sendall(raw)
+            rd = Reader(sock)
+            got, _, body = rd.response()
+            assert (got, ("<Code>%s</Code>" % code).encode() in body) == (status, True), \
+                (raw, got, body)
+            assert rd.closed(5), raw
+        finally:
+            sock.close()
+    with pytest.raises(botocore.exceptions.ClientError):
+        s3.head_object(Bucket=bucket, Key="te")
+    # plain chunked, any case, is still a body
+    sock = connect(server)
+    try:
+        sock.sendall(signed_head(server, "PUT", path, ["Transfer-Encoding: Chunked"],
+                                 payload_hash="UNSIGNED-PAYLOAD")
+                     + b"3\r\nabc\r\n0\r\n\r\n")
+        assert Reader(sock).response()[0] == 200
+    finally:
+        sock.close()
+    assert s3.get_object(Bucket=bucket, Key="te")["Body"].read() == b"abc"
+    still_serving(server)
+
+
+def test_upload_without_length_is_411(server, s3, bucket):
+    """A PUT of an object or a part with neither Content-Length nor chunked
+    framing has no body in HTTP: 411 MissingContentLength, as S3 answers,
+    and the object it names is left alone (`curl -X PUT URL` sends this)."""
+    s3.put_object(Bucket=bucket, Key="keep", Body=b"old bytes")
+    up = s3.create_multipart_upload(Bucket=bucket, Key="mp")["UploadId"]
+    for path, query in (("/%s/keep" % bucket, ""),
+                        ("/%s/mp" % bucket, "partNumber=1&uploadId=" + up)):
+        h = sign_headers(server, "PUT", path, headers={}, body=b"", query=query)
+        lines = ["PUT %s?%s HTTP/1.1" % (path, query) if query else "PUT %s HTTP/1.1" % path,
+                 "Host: %s:%d" % (server.host, server.port)]
+        lines += ["%s: %s" % (k, v) for k, v in h.items() if k.lower() != "host"]
+        sock = connect(server)
+        try:
+            sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
+            status, _, body = Reader(sock).response()
+            assert (status, b"<Code>MissingContentLength</Code>" in body) == (411, True), body
+        finally:
+            sock.close()
+    assert s3.get_object(Bucket=bucket, Key="keep")["Body"].read() == b"old bytes"
+    assert "Parts" not in s3.list_parts(Bucket=bucket, Key="mp", UploadId=up)
+    # an empty body that says so is an empty object
+    r = raw_request(server, "PUT", "/%s/empty" % bucket, headers={"Content-Length": "0"})
+    assert r.status == 200, r
+    assert s3.head_object(Bucket=bucket, Key="empty")["ContentLength"] == 0
+
+
 def test_host_optional_in_http10_and_minor_versions_read_as_11(server):
     for raw in (b"GET /_cairn/health/live HTTP/1.0\r\n\r\n",
                 b"GET /_cairn/health/live HTTP/1.2\r\nHost: a\r\n\r\n"):
