@@ -456,8 +456,14 @@ static int upload_begin(struct s3_req *r, struct s3_upload *u, uint32_t part_no,
 int s3_upload_start(struct s3_req *r, struct s3_upload *u, uint32_t part_no)
 {
 	uint64_t len;
-	int rc = s3_body_prepare(r, &len);
+	int rc;
 
+	/* An upload that declares no length is 411, as in S3: HTTP gives it
+	 * no body, and `curl -X PUT URL` must not replace an object with an
+	 * empty one. */
+	if (!r->http->has_content_length && !r->http->chunked)
+		return CN_EMISSINGLEN;
+	rc = s3_body_prepare(r, &len);
 	if (rc)
 		return rc;
 	if (u->ck_need != CN_CK_NONE) {
