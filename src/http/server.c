@@ -163,6 +163,7 @@ int http_worker_index(struct http_worker *w)
 }
 
 static void conn_close(struct http_conn *c);
+static void send_error_and_close(struct http_conn *c, int err);
 static void conn_process(struct http_conn *c);
 static void conn_maybe_finish(struct http_conn *c);
 static void conn_start_reading(struct http_conn *c);
@@ -198,7 +199,14 @@ static void on_timer(uv_timer_t *t)
 		break;
 	case TK_BODY:
 		log_debug("http: body/write timeout, closing connection");
-		conn_close(c);
+		/* A body that stalls is answered as S3 answers it (400
+		 * RequestTimeout), so it is logged and counted like any
+		 * refused request; a response the client stopped reading is
+		 * cut. */
+		if (c->req && c->state == ST_BODY && !c->req->response_started && !c->closing)
+			send_error_and_close(c, CN_ETIMEOUT);
+		else
+			conn_close(c);
 		break;
 	default: break;
 	}
@@ -806,7 +814,8 @@ static void send_error_and_close(struct http_conn *c, int err)
 		r->method = c->parser.method;
 		r->method_str = http_method_str(c->parser.method);
 	}
-	r->op = "HttpError";
+	if (!r->op)
+		r->op = "HttpError"; /* a request the handler never saw */
 	c->close_after = 1;
 	if (hd->on_framing_error)
 		status = hd->on_framing_error(r, err, &ctype, &body, &blen, hd->arg);

@@ -7,6 +7,7 @@ still answer other clients.
 """
 import http.client
 import os
+import re
 import socket
 import threading
 import time
@@ -326,6 +327,55 @@ def test_slow_header_client_cut_off(start_server, tmp_path):
     t.join(10)
     slow.close()
     assert elapsed < 4.0, "slow client held for %.1fs" % elapsed
+    still_serving(srv)
+
+
+def put_metric(srv):
+    m = raw_request(srv, "GET", "/_cairn/metrics", sign=False).body.decode()
+    return sum(int(n) for op, n in re.findall(
+        r'cairn_requests_total\{op="(PutObject|UploadPart)",status="400"\} (\d+)', m))
+
+
+def test_stalled_body_gets_request_timeout(start_server, tmp_path):
+    """An upload whose body stops arriving is answered 400 RequestTimeout at
+    the body deadline, as S3 answers it, then closed, and counted in the
+    metrics like any refused request (it was cut without an answer, and so
+    left no access-log line and no sample). Nothing is stored; a part stalls
+    the same way."""
+    srv = start_server(tmp_path, "--body-timeout-ms", "1000")
+    c = make_client(srv)
+    c.create_bucket(Bucket="stall")
+    up = c.create_multipart_upload(Bucket="stall", Key="mp")["UploadId"]
+    before = put_metric(srv)
+    for path, query, declared, sent in (("/stall/big", "", 1000000, 500000),
+                                        ("/stall/small", "", 1000, 10),
+                                        ("/stall/mp", "partNumber=1&uploadId=" + up,
+                                         6 << 20, 1 << 20)):
+        h = sign_headers(srv, "PUT", path, headers={}, query=query,
+                         payload_hash="UNSIGNED-PAYLOAD")
+        lines = ["PUT %s%s HTTP/1.1" % (path, "?" + query if query else ""),
+                 "Host: %s:%d" % (srv.host, srv.port), "Content-Length: %d" % declared]
+        lines += ["%s: %s" % (k, v) for k, v in h.items() if k.lower() != "host"]
+        sock = connect(srv)
+        try:
+            t0 = time.monotonic()
+            sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode() + b"x" * sent)
+            sock.settimeout(10)
+            rd = Reader(sock)
+            status, _, body = rd.response()
+            assert (status, b"<Code>RequestTimeout</Code>" in body) == (400, True), body
+            assert rd.closed(5)
+            assert time.monotonic() - t0 < 5
+        finally:
+            sock.close()
+    deadline = time.monotonic() + 5
+    while put_metric(srv) < before + 3 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert put_metric(srv) == before + 3
+    for key in ("big", "small"):
+        with pytest.raises(botocore.exceptions.ClientError):
+            c.head_object(Bucket="stall", Key=key)
+    assert "Parts" not in c.list_parts(Bucket="stall", Key="mp", UploadId=up)
     still_serving(srv)
 
 
