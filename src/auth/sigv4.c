@@ -1006,7 +1006,9 @@ int sigv4_verify_presigned(const struct sigv4_request *req, sigv4_secret_cb get_
 		rc = CN_EACCESS;
 		goto out;
 	}
-	rc = CN_EBADAUTH;
+	/* a parameter missing or malformed is S3's
+	 * AuthorizationQueryParametersError, not a malformed header */
+	rc = CN_EQUERYPARAMS;
 	for (int i = 0; i < Q_N; i++)
 		if (!vals[i])
 			goto out;
@@ -1015,7 +1017,7 @@ int sigv4_verify_presigned(const struct sigv4_request *req, sigv4_secret_cb get_
 		goto out;
 	if ((rc = check_region(req, out)))
 		goto out;
-	rc = CN_EBADAUTH;
+	rc = CN_EQUERYEXPIRES;
 	/* X-Amz-Expires: 1..604800 seconds, plain decimal */
 	long expires = 0;
 	if (lens[Q_EXPIRES] == 0 || lens[Q_EXPIRES] > 6)
@@ -1031,7 +1033,7 @@ int sigv4_verify_presigned(const struct sigv4_request *req, sigv4_secret_cb get_
 		goto out;
 	memcpy(out->amz_date, vals[Q_DATE], 16);
 	if (memcmp(out->amz_date, out->date, 8) != 0) {
-		rc = CN_EBADAUTH;
+		rc = CN_EQUERYPARAMS; /* the credential's date is not X-Amz-Date's */
 		goto out;
 	}
 	out->expires = t + expires;
@@ -1083,7 +1085,7 @@ int sigv4_verify(const struct sigv4_request *req, sigv4_secret_cb get_secret, vo
 	}
 	if (has_header && has_query) {
 		memset(out, 0, sizeof(*out));
-		return CN_EBADAUTH; /* only one mechanism per request */
+		return CN_ETWOAUTH; /* only one mechanism per request */
 	}
 	if (has_header)
 		return sigv4_verify_header(req, get_secret, arg, out);

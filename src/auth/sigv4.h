@@ -111,7 +111,10 @@ struct sigv4_result {
  * header, or presigned query parameters. Borrows req; fills *out (caller
  * owned) on success. Returns 0, CN_EACCESS (no authentication at all),
  * CN_EBADAUTH, CN_EBADREGION (the scope names another region than
- * req->region; CN_EBADQUERYAUTH when presigned), CN_EBADDATE, CN_ESKEW, CN_EEXPIRED, CN_EBADSHAHDR,
+ * req->region; CN_EBADQUERYAUTH when presigned), CN_EQUERYPARAMS (a presigned
+ * parameter missing or malformed), CN_EQUERYEXPIRES (X-Amz-Expires not
+ * 1..604800), CN_ETWOAUTH (header and query auth in one request),
+ * CN_EBADDATE, CN_ESKEW, CN_EEXPIRED, CN_EBADSHAHDR,
  * CN_EBADKEYID, CN_EBADSIG, CN_EUNSIGNEDHDR (a correctly signed request
  * carries an x-amz-* header the signature does not cover), CN_EBADREQ
  * (undecodable path/query), CN_ENOMEM, or an error from get_secret. The

@@ -64,6 +64,9 @@
 	X(CN_EUNSIGNEDHDR, 210, "x-amz-* header not signed")                                       \
 	X(CN_EBADREGION, 211, "credential scope names another region")                             \
 	X(CN_EBADQUERYAUTH, 212, "malformed presigned credential")                                 \
+	X(CN_EQUERYPARAMS, 213, "presigned query parameters missing or malformed")                 \
+	X(CN_EQUERYEXPIRES, 214, "presigned X-Amz-Expires out of range")                           \
+	X(CN_ETWOAUTH, 215, "more than one auth mechanism")                                        \
 	/* auth / POST policy (browser uploads) */                                                 \
 	X(CN_EBADPOSTPOLICY, 220, "invalid POST policy document")                                  \
 	/* meta / S3 semantics decided in apply */                                                 \

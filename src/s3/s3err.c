@@ -89,6 +89,17 @@ static const struct {
 	{CN_EBADQUERYAUTH,
 	 {400, "AuthorizationQueryParametersError",
 	  "Error parsing the X-Amz-Credential parameter; the region is wrong."}},
+	{CN_EQUERYPARAMS,
+	 {400, "AuthorizationQueryParametersError",
+	  "Query-string authentication version 4 requires the X-Amz-Algorithm, X-Amz-Credential, "
+	  "X-Amz-Signature, X-Amz-Date, X-Amz-SignedHeaders, and X-Amz-Expires parameters."}},
+	{CN_EQUERYEXPIRES,
+	 {400, "AuthorizationQueryParametersError",
+	  "X-Amz-Expires must be a number of seconds from 1 to 604800 (a week)."}},
+	{CN_ETWOAUTH,
+	 {400, "InvalidArgument",
+	  "Only one auth mechanism allowed; only the X-Amz-Algorithm query parameter, Signature "
+	  "query string parameter or the Authorization header should be specified"}},
 	{CN_EBADPOSTPOLICY, {400, "InvalidPolicyDocument", "Invalid Policy: Invalid JSON."}},
 	{CN_EBADCHUNK, {400, "IncompleteBody", "The aws-chunked body is malformed."}},
 	{CN_EBADSHAHDR,

@@ -9,6 +9,7 @@ import datetime
 import hashlib
 import hmac
 import os
+import re
 import shutil
 import subprocess
 import time
@@ -131,6 +132,37 @@ def test_presigned_tampered_fails(s3, bucket, server):
     body = resp.read()
     c.close()
     assert resp.status == 403 and b"SignatureDoesNotMatch" in body, body
+
+
+def test_presigned_parameter_errors(s3, bucket, server):
+    """A presigned URL whose parameters are wrong gets S3's codes: 400
+    AuthorizationQueryParametersError for X-Amz-Expires past a week or a
+    parameter missing, 400 InvalidArgument when an Authorization header
+    comes too (not AuthorizationHeaderMalformed: there may be no header)."""
+    s3.put_object(Bucket=bucket, Key="pe", Body=b"x")
+    url = s3.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "pe"},
+                                    ExpiresIn=300)
+    path = url[len(server.endpoint):]
+
+    def get(p, headers=None):
+        c = http.client.HTTPConnection(server.host, server.port, timeout=10)
+        c.request("GET", p, headers=headers or {})
+        resp = c.getresponse()
+        body = resp.read()
+        c.close()
+        return resp.status, body
+
+    for p, code in ((path.replace("X-Amz-Expires=300", "X-Amz-Expires=604801"),
+                     b"AuthorizationQueryParametersError"),
+                    (path.replace("X-Amz-Expires=300", "X-Amz-Expires=soon"),
+                     b"AuthorizationQueryParametersError"),
+                    (re.sub(r"&?X-Amz-Credential=[^&]*", "", path),
+                     b"AuthorizationQueryParametersError")):
+        status, body = get(p)
+        assert status == 400 and b"<Code>" + code + b"</Code>" in body, (p, body)
+    status, body = get(path, {"Authorization": "AWS4-HMAC-SHA256 Credential=x"})
+    assert status == 400 and b"<Code>InvalidArgument</Code>" in body, body
+    assert get(path) == (200, b"x")
 
 
 def test_presigned_put(s3, bucket, server):
