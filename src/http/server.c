@@ -202,8 +202,10 @@ static void on_timer(uv_timer_t *t)
 		/* A body that stalls is answered as S3 answers it (400
 		 * RequestTimeout), so it is logged and counted like any
 		 * refused request; a response the client stopped reading is
-		 * cut. */
-		if (c->req && c->state == ST_BODY && !c->req->response_started && !c->closing)
+		 * cut, and so is a request this side held paused (the wait
+		 * was not the client's). */
+		if (c->req && c->state == ST_BODY && !c->req->response_started && !c->req->paused &&
+		    !c->closing)
 			send_error_and_close(c, CN_ETIMEOUT);
 		else
 			conn_close(c);
