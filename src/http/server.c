@@ -834,8 +834,14 @@ static void send_error_and_close(struct http_conn *c, int err)
 		flush_headers(r);
 	}
 	if (r->on_body_end && !r->body_done) {
+		/* on_body_end may end the request (an inline upload answers its
+		 * error at once): keep it until this function is done with it.
+		 * Inside the parser in_parser does that; from the body timer
+		 * nothing else would. */
 		r->body_done = 1;
+		c->in_cb++;
 		r->on_body_end(r, CN_EBADREQ);
+		c->in_cb--;
 	}
 	if (!r->data)
 		r->ended = 1; /* no handler owns it */
