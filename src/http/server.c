@@ -835,9 +835,10 @@ static void send_error_and_close(struct http_conn *c, int err)
 	}
 	if (r->on_body_end && !r->body_done) {
 		/* on_body_end may end the request (an inline upload answers its
-		 * error at once): keep it until this function is done with it.
-		 * Inside the parser in_parser does that; from the body timer
-		 * nothing else would. */
+		 * error at once) and, with its answer already written, free it:
+		 * keep it until this function is done with it. Both callers
+		 * (the body timer, a framing error after the parser returned)
+		 * run outside the parser. */
 		r->body_done = 1;
 		c->in_cb++;
 		r->on_body_end(r, CN_EBADREQ);
