@@ -927,7 +927,7 @@ int sigv4_verify_header(const struct sigv4_request *req, sigv4_secret_cb get_sec
 
 	h = find_header(req, "x-amz-content-sha256");
 	if (!h)
-		return CN_EBADSHAHDR;
+		return CN_ENOSHAHDR;
 	{
 		const char *v = h->value;
 		size_t len = h->value_len;
@@ -1042,7 +1042,7 @@ int sigv4_verify_presigned(const struct sigv4_request *req, sigv4_secret_cb get_
 		goto out;
 	}
 	if (t > req->now + SIGV4_MAX_SKEW) {
-		rc = CN_ESKEW; /* signed in the future: not valid yet */
+		rc = CN_ENOTYETVALID; /* signed in the future */
 		goto out;
 	}
 	if ((h = find_header(req, "x-amz-content-sha256"))) {

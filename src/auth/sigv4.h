@@ -114,7 +114,9 @@ struct sigv4_result {
  * req->region; CN_EBADQUERYAUTH when presigned), CN_EQUERYPARAMS (a presigned
  * parameter missing or malformed), CN_EQUERYEXPIRES (X-Amz-Expires not
  * 1..604800), CN_ETWOAUTH (header and query auth in one request),
- * CN_EBADDATE, CN_ESKEW, CN_EEXPIRED, CN_EBADSHAHDR,
+ * CN_EBADDATE, CN_ESKEW, CN_EEXPIRED, CN_ENOTYETVALID (presigned with an
+ * X-Amz-Date more than the allowed skew ahead), CN_EBADSHAHDR, CN_ENOSHAHDR
+ * (header auth without x-amz-content-sha256),
  * CN_EBADKEYID, CN_EBADSIG, CN_EUNSIGNEDHDR (a correctly signed request
  * carries an x-amz-* header the signature does not cover), CN_EBADREQ
  * (undecodable path/query), CN_ENOMEM, or an error from get_secret. The

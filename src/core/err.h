@@ -67,6 +67,8 @@
 	X(CN_EQUERYPARAMS, 213, "presigned query parameters missing or malformed")                 \
 	X(CN_EQUERYEXPIRES, 214, "presigned X-Amz-Expires out of range")                           \
 	X(CN_ETWOAUTH, 215, "more than one auth mechanism")                                        \
+	X(CN_ENOSHAHDR, 216, "x-amz-content-sha256 missing")                                       \
+	X(CN_ENOTYETVALID, 217, "presigned URL dated in the future")                               \
 	/* auth / POST policy (browser uploads) */                                                 \
 	X(CN_EBADPOSTPOLICY, 220, "invalid POST policy document")                                  \
 	/* meta / S3 semantics decided in apply */                                                 \

@@ -17,8 +17,11 @@ import zlib
 
 import botocore
 import pytest
+from botocore.auth import S3SigV4QueryAuth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
 
-from conftest import REGION, make_client, raw_request, sign_headers
+from conftest import REGION, _with_clock, make_client, raw_request, sign_headers
 
 import http.client
 
@@ -165,6 +168,35 @@ def test_presigned_parameter_errors(s3, bucket, server):
     assert get(path) == (200, b"x")
 
 
+def test_presigned_dated_in_the_future(s3, bucket, server):
+    """A presigned URL whose X-Amz-Date is further ahead than the allowed
+    skew is 403 AccessDenied "Request is not yet valid", as S3 answers (not
+    RequestTimeTooSkewed, which is header auth's); a clock ahead by less
+    than the skew still works."""
+    s3.put_object(Bucket=bucket, Key="pf", Body=b"future")
+
+    def fetch(minutes):
+        # botocore's own signer (the CRT one some installs pick for
+        # presigning reads its own clock), signing at now + minutes.
+        when = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(minutes=minutes)
+        req = AWSRequest(method="GET", url="%s/%s/pf" % (server.endpoint, bucket))
+        auth = S3SigV4QueryAuth(Credentials(server.access_key, server.secret_key), "s3", REGION,
+                                expires=3600)
+        _with_clock(when, auth.add_auth, req)
+        assert "X-Amz-Date=" + when.strftime("%Y%m%dT%H%M") in req.url, req.url
+        c = http.client.HTTPConnection(server.host, server.port, timeout=10)
+        c.request("GET", req.url[len(server.endpoint):])
+        resp = c.getresponse()
+        body = resp.read()
+        c.close()
+        return resp.status, body
+
+    status, body = fetch(30)
+    assert status == 403, body
+    assert b"<Code>AccessDenied</Code>" in body and b"not yet valid" in body, body
+    assert fetch(5) == (200, b"future")
+
+
 def test_presigned_put(s3, bucket, server):
     url = s3.generate_presigned_url("put_object", Params={"Bucket": bucket, "Key": "pp"},
                                     ExpiresIn=300)
@@ -189,6 +221,18 @@ def test_request_time_too_skewed(server, bucket, s3):
     ahead = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(minutes=20)
     r = raw_request(server, "GET", "/%s" % bucket, date=ahead)
     assert r.error_code() == "RequestTimeTooSkewed", r
+
+
+def test_content_sha256_header_missing(server, bucket, s3):
+    """Header auth without x-amz-content-sha256 is 400 InvalidRequest
+    naming the header, as S3 answers; nothing is stored."""
+    h = sign_headers(server, "PUT", "/%s/nosha" % bucket, body=b"abc")
+    h = {k: v for k, v in h.items() if k.lower() != "x-amz-content-sha256"}
+    r = raw_request(server, "PUT", "/%s/nosha" % bucket, headers=h, body=b"abc", sign=False)
+    assert r.status == 400, r
+    assert r.error_code() == "InvalidRequest", r
+    assert b"x-amz-content-sha256" in r.body, r
+    assert_absent(s3, bucket, "nosha")
 
 
 def test_content_sha256_mismatch(server, bucket, s3):
