@@ -82,6 +82,7 @@
 	X(CN_EBADPART, 307, "invalid part")                                                        \
 	X(CN_EBADPARTORDER, 308, "invalid part order")                                             \
 	X(CN_EBADBUCKETNAME, 309, "invalid bucket name")                                           \
+	X(CN_EBADLOCATION, 316, "location constraint is not this region")                          \
 	X(CN_EDELMARKER, 310, "version is a delete marker")                                        \
 	X(CN_ECONFLICT, 311, "conflicting concurrent operation")                                   \
 	X(CN_ENOTMODIFIED, 312, "not modified")                                                    \

@@ -182,10 +182,10 @@ static void create_done(struct meta_cmd *cmd, int rc, void *arg)
 }
 
 int s3_create_bucket_from_xml(struct cn_pool *pool, const char *body, size_t len,
-			      const char *region)
+			      const char *region, const char **loc)
 {
 	struct xml_node *root;
-	const char *loc;
+	const char *l;
 
 	if (len == 0)
 		return 0;
@@ -193,15 +193,33 @@ int s3_create_bucket_from_xml(struct cn_pool *pool, const char *body, size_t len
 	    strcmp(root->name, "CreateBucketConfiguration") != 0)
 		return CN_EBADXML;
 	/* LocationConstraint must name our region (or be empty). */
-	loc = xml_child_text(root, "LocationConstraint");
-	if (loc && *loc && strcmp(loc, region) != 0)
-		return CN_EBADARG;
+	l = xml_child_text(root, "LocationConstraint");
+	if (l && *l && strcmp(l, region) != 0) {
+		if (loc)
+			*loc = l;
+		return CN_EBADLOCATION;
+	}
 	return 0;
+}
+
+/* S3 names the region asked for in the message; only a region-shaped
+ * name is echoed (it comes from the body, unchecked otherwise). */
+static const char *location_msg(struct s3_req *r, const char *loc)
+{
+	size_t n = strlen(loc);
+
+	if (n > 64 || strspn(loc, "abcdefghijklmnopqrstuvwxyz0123456789-") != n)
+		return NULL;
+	return cn_pool_printf(r->pool,
+			      "The %s location constraint is incompatible for the region specific "
+			      "endpoint this request was sent to.",
+			      loc);
 }
 
 static void create_body(struct s3_req *r, int err, char *buf, size_t len)
 {
 	struct bucket_op *op;
+	const char *loc = NULL;
 	void *conf;
 	size_t conf_len;
 	int rc;
@@ -210,8 +228,10 @@ static void create_body(struct s3_req *r, int err, char *buf, size_t len)
 		s3_send_error(r, err);
 		return;
 	}
-	rc = s3_create_bucket_from_xml(r->pool, buf, len, r->srv->cfg.region);
+	rc = s3_create_bucket_from_xml(r->pool, buf, len, r->srv->cfg.region, &loc);
 	if (rc) {
+		if (rc == CN_EBADLOCATION)
+			r->err_msg = location_msg(r, loc);
 		s3_send_error(r, rc);
 		return;
 	}

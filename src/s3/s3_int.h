@@ -675,9 +675,9 @@ int s3_versioning_from_xml(struct cn_pool *pool, const char *body, size_t len, u
 void s3_versioning_to_xml(uint8_t state, struct cn_buf *w);
 
 /* CreateBucketConfiguration (bucket.c); len 0: none, accepted. CN_EBADXML
- * for another root, CN_EBADARG when LocationConstraint is set and is not
- * region. */
+ * for another root, CN_EBADLOCATION when LocationConstraint is set and is
+ * not region (*loc then points at it, in pool; loc may be NULL). */
 int s3_create_bucket_from_xml(struct cn_pool *pool, const char *body, size_t len,
-			      const char *region);
+			      const char *region, const char **loc);
 
 #endif

@@ -133,6 +133,10 @@ static const struct {
 	 {400, "InvalidPartOrder",
 	  "The list of parts was not in ascending order. Parts must be ordered by part number."}},
 	{CN_EBADBUCKETNAME, {400, "InvalidBucketName", "The specified bucket is not valid."}},
+	{CN_EBADLOCATION,
+	 {400, "IllegalLocationConstraintException",
+	  "The location constraint is incompatible for the region specific endpoint this request "
+	  "was sent to."}},
 	{CN_EDELMARKER,
 	 {405, "MethodNotAllowed", "The specified method is not allowed against this resource."}},
 	{CN_ECONFLICT,

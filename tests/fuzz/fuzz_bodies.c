@@ -425,7 +425,8 @@ out:
 
 static void fuzz_create(struct cn_pool *pool, const uint8_t *in, size_t len, const char *region)
 {
-	int rc = s3_create_bucket_from_xml(pool, (const char *)in, len, region);
+	const char *bad = NULL;
+	int rc = s3_create_bucket_from_xml(pool, (const char *)in, len, region, &bad);
 	struct xml_node *root = len ? tree(pool, in, len) : NULL;
 	const char *loc = root ? xml_child_text(root, "LocationConstraint") : NULL;
 
@@ -433,9 +434,9 @@ static void fuzz_create(struct cn_pool *pool, const uint8_t *in, size_t len, con
 		if (len && (!root || strcmp(root->name, "CreateBucketConfiguration") != 0 ||
 			    (loc && *loc && strcmp(loc, region) != 0)))
 			abort();
-	} else if (rc == CN_EBADARG) {
-		if (!loc || !*loc || strcmp(loc, region) == 0 ||
-		    s3_create_bucket_from_xml(pool, (const char *)in, len, loc) != 0)
+	} else if (rc == CN_EBADLOCATION) {
+		if (!loc || !*loc || strcmp(loc, region) == 0 || !bad || strcmp(bad, loc) != 0 ||
+		    s3_create_bucket_from_xml(pool, (const char *)in, len, loc, NULL) != 0)
 			abort();
 	} else if (rc != CN_EBADXML || len == 0) {
 		abort();

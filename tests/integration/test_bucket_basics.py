@@ -1,7 +1,8 @@
 """
 Bucket basics as S3 has them: re-creating a bucket you own (200 in
 us-east-1, 409 BucketAlreadyOwnedByYou elsewhere), ListBuckets pagination
-(max-buckets, continuation-token, prefix, bucket-region), and the
+(max-buckets, continuation-token, prefix, bucket-region), a location
+constraint of another region, and the
 delete-marker header of DELETE (only when a marker is involved).
 """
 import uuid
@@ -21,6 +22,29 @@ def test_recreate_owned_bucket_elsewhere_is_409(start_server, tmp_path):
                          CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
     assert e.value.response["Error"]["Code"] == "BucketAlreadyOwnedByYou"
     assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 409
+
+
+def test_location_constraint_of_another_region(server, s3):
+    """A LocationConstraint naming another region than the server's is 400
+    IllegalLocationConstraintException, as S3 answers on a regional
+    endpoint, naming the region asked for; no bucket is made. A name that
+    is not region-shaped is not echoed."""
+    name = "loc-" + uuid.uuid4().hex[:12]
+    with pytest.raises(ClientError) as e:
+        s3.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": "eu-west-3"})
+    err = e.value.response["Error"]
+    assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    assert err["Code"] == "IllegalLocationConstraintException", err
+    assert err["Message"].startswith("The eu-west-3 location constraint is incompatible"), err
+    body = ('<CreateBucketConfiguration><LocationConstraint>&lt;x y="z"&gt;'
+            '</LocationConstraint></CreateBucketConfiguration>')
+    r = raw_request(server, "PUT", "/" + name, body=body)
+    assert r.status == 400 and r.error_code() == "IllegalLocationConstraintException", r
+    assert b"<Message>The location constraint is incompatible" in r.body, r
+    assert raw_request(server, "HEAD", "/" + name).status == 404
+    s3.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": "us-east-1"})
+    s3.head_bucket(Bucket=name)
+    s3.delete_bucket(Bucket=name)
 
 
 def _list(server, **q):
