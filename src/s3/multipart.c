@@ -548,7 +548,8 @@ struct complete_op {
 	struct meta_part_ref *parts;
 	struct s3_part_claim *claims; /* one per parts[] entry */
 	char if_match[META_ETAG_MAX + 1];
-	struct s3_attrs attrs; /* the upload's, then the version's */
+	struct s3_attrs attrs;	  /* the upload's, then the version's */
+	struct meta_part *stored; /* the parts as stored, once read; in r->pool */
 };
 
 /* A Complete of an upload that is gone: was it completed into the current
@@ -808,6 +809,7 @@ static int complete_checksums(struct s3_req *r, struct complete_op *op)
 	rc = complete_stored(r, op, &st);
 	if (rc)
 		return rc;
+	op->stored = st;
 	for (uint32_t i = 0; i < n; i++) {
 		const struct s3_part_claim *pc = &op->claims[i];
 		if (pc->alg == CN_CK_NONE)
@@ -852,6 +854,34 @@ static int complete_checksums(struct s3_req *r, struct complete_op *op)
 	op->cmd.attrs = enc;
 	op->cmd.attrs_len = enc_len;
 	return 0;
+}
+
+/* x-amz-mp-object-size, when sent: the listed parts must add up to it
+ * (S3: 400 InvalidRequest). The sizes are those stored now; a part
+ * replaced before apply by other bytes fails there on its ETag. */
+static int complete_size(struct s3_req *r, struct complete_op *op)
+{
+	const char *s = s3_header(r, "x-amz-mp-object-size");
+	uint64_t want = 0, sum = 0;
+	int rc;
+
+	if (!s)
+		return 0;
+	if (!*s || strlen(s) > 19) /* 19 digits cannot overflow */
+		goto bad;
+	for (const char *p = s; *p; p++) {
+		if (*p < '0' || *p > '9')
+			goto bad;
+		want = want * 10 + (uint64_t)(*p - '0');
+	}
+	if (!op->stored && (rc = complete_stored(r, op, &op->stored)))
+		return rc;
+	for (uint32_t i = 0; i < op->cmd.n_parts; i++)
+		sum += op->stored[i].size;
+	return sum == want ? 0 : CN_EMPSIZE;
+bad:
+	r->err_msg = "x-amz-mp-object-size must be a decimal number of bytes";
+	return CN_EBADARG;
 }
 
 /* The version's object lock: the upload's, else the bucket's default as
@@ -913,6 +943,8 @@ static void complete_body(struct s3_req *r, int err, char *buf, size_t len)
 		complete_committed(&op->cmd, 0, r);
 		return;
 	}
+	if (!rc)
+		rc = complete_size(r, op);
 	if (!rc)
 		rc = complete_lock(r, op);
 	if (rc)

@@ -152,6 +152,9 @@ static const struct {
 	  "This copy request is illegal because it is trying to copy an object to itself without "
 	  "changing the object's metadata, storage class, website redirect location or encryption "
 	  "attributes."}},
+	{CN_EMPSIZE,
+	 {400, "InvalidRequest",
+	  "The parts listed do not add up to the size given in x-amz-mp-object-size."}},
 	{CN_ECKMISMATCH,
 	 {400, "InvalidRequest",
 	  "The checksum algorithm or type does not match the one the multipart upload was created "

@@ -1,8 +1,9 @@
 """
 Multipart upload through real clients: CreateMultipartUpload, UploadPart,
 UploadPartCopy, CompleteMultipartUpload, AbortMultipartUpload, ListParts,
-GET/HEAD by partNumber, the S3 multipart ETag, space returned by abort and
-by unlisted/replaced parts, and an `aws s3 cp` of a 100 MiB file.
+GET/HEAD by partNumber, the S3 multipart ETag, x-amz-mp-object-size, space
+returned by abort and by unlisted/replaced parts, and an `aws s3 cp` of a
+100 MiB file.
 """
 import hashlib
 import os
@@ -246,6 +247,39 @@ def test_complete_conditional_write(server, bucket):
     s3c.complete_multipart_upload(Bucket=bucket, Key="k", UploadId=uid,
                                   MultipartUpload={"Parts": done})
     assert s3.get_object(Bucket=bucket, Key="k")["Body"].read() == b"second"
+
+
+def test_complete_mp_object_size(server, bucket):
+    """x-amz-mp-object-size (boto3's MpuObjectSize) must be the listed
+    parts' total: another number is 400 InvalidRequest, a value that is not
+    a number 400 InvalidArgument, and the upload stays to be completed; with
+    and without a checksum algorithm (the parts are read on either path)."""
+    parts = [os.urandom(5 * MiB), b"tail"]
+    total = 5 * MiB + 4
+    for alg in (None, "CRC32"):
+        key = "sz-%s" % alg
+        kw = {"ChecksumAlgorithm": alg} if alg else {}
+        s3 = make_client(server)
+        uid = s3.create_multipart_upload(Bucket=bucket, Key=key, **kw)["UploadId"]
+        done = []
+        for i, p in enumerate(parts, 1):
+            r = s3.upload_part(Bucket=bucket, Key=key, UploadId=uid, PartNumber=i, Body=p, **kw)
+            done.append({"PartNumber": i, "ETag": r["ETag"]})
+        for value, code in ((str(total + 1), "InvalidRequest"), (str(total - 4), "InvalidRequest"),
+                            ("12x", "InvalidArgument"), ("", "InvalidArgument"),
+                            ("-1", "InvalidArgument"), ("9" * 20, "InvalidArgument")):
+            bad = make_client(server)
+            add_header(bad, "CompleteMultipartUpload", "x-amz-mp-object-size", value)
+            with pytest.raises(ClientError) as e:
+                bad.complete_multipart_upload(Bucket=bucket, Key=key, UploadId=uid,
+                                              MultipartUpload={"Parts": done})
+            assert err(e) == (code, 400), (alg, value, e.value.response)
+        assert len(s3.list_parts(Bucket=bucket, Key=key, UploadId=uid)["Parts"]) == 2
+        good = make_client(server)
+        add_header(good, "CompleteMultipartUpload", "x-amz-mp-object-size", str(total))
+        good.complete_multipart_upload(Bucket=bucket, Key=key, UploadId=uid,
+                                       MultipartUpload={"Parts": done})
+        assert s3.head_object(Bucket=bucket, Key=key)["ContentLength"] == total
 
 
 def test_versioned_complete(s3, bucket):
