@@ -798,12 +798,17 @@ static int version_op(enum s3_op op)
 int s3_authorize(struct s3_req *r)
 {
 	const char *exp = s3_header(r, "x-amz-expected-bucket-owner");
+	const char *src_exp = s3_header(r, "x-amz-source-expected-bucket-owner");
 	struct need n;
 	int eff;
 
 	/* a bucket owned by another account than the one the caller expects:
-	 * 403, for the root user too */
+	 * 403, for the root user too; the same for a copy's source bucket
+	 * (every bucket here is the one account's) */
 	if (exp && r->route.bucket && strcmp(exp, r->srv->account_id) != 0)
+		return CN_EACCESS;
+	if (src_exp && s3_header(r, "x-amz-copy-source") &&
+	    strcmp(src_exp, r->srv->account_id) != 0)
 		return CN_EACCESS;
 	if (r->ident.kind == S3_PRINCIPAL_ROOT || r->route.op == S3_OP_POST_OBJECT)
 		return 0; /* a form is authorized by its own signature (post.c) */

@@ -1358,13 +1358,24 @@ def test_expected_bucket_owner(iam):
     bk = iam.bucket()
     root.put_object(Bucket=bk, Key="k", Body=b"v")
     alice = iam.client(iam.user(uid("ebo-"), "readwrite"))
-    for c in (root, alice):
+    for i, c in enumerate((root, alice)):
+        ck = "c%d" % i
         assert outcome(c.get_object, Bucket=bk, Key="k",
                        ExpectedBucketOwner="111122223333") == DENIED
         assert outcome(c.list_objects_v2, Bucket=bk, ExpectedBucketOwner="111122223333") == DENIED
         assert outcome(c.put_object, Bucket=bk, Key="k", Body=b"changed",
                        ExpectedBucketOwner="111122223333") == DENIED
         assert outcome(c.get_bucket_acl, Bucket=bk, ExpectedBucketOwner="111122223333") == DENIED
+        # a copy whose source bucket is expected to be another account's
+        src = {"Bucket": bk, "Key": "k"}
+        assert outcome(c.copy_object, Bucket=bk, Key=ck, CopySource=src,
+                       ExpectedSourceBucketOwner="111122223333") == DENIED
+        up = c.create_multipart_upload(Bucket=bk, Key=ck)["UploadId"]
+        assert outcome(c.upload_part_copy, Bucket=bk, Key=ck, UploadId=up, PartNumber=1,
+                       CopySource=src, ExpectedSourceBucketOwner="111122223333") == DENIED
+        c.abort_multipart_upload(Bucket=bk, Key=ck, UploadId=up)
+        assert outcome(c.head_object, Bucket=bk, Key=ck) == "404 NotFound"
+        assert outcome(c.copy_object, Bucket=bk, Key=ck, CopySource=src) == "ok"
         assert outcome(c.get_object, Bucket=bk, Key="k") == "ok"
     assert body_of(root, bk, "k") == b"v"
 
