@@ -38,10 +38,20 @@ int s3_bucket_name_check(const char *n)
 	/* Not formatted like an IP address. */
 	if (dots_only_digits && labels == 4)
 		return CN_EBADBUCKETNAME;
-	if (strncmp(n, "xn--", 4) == 0 || strncmp(n, "sthree-", 7) == 0)
-		return CN_EBADBUCKETNAME;
-	if (len > 8 && strcmp(n + len - 8, "-s3alias") == 0)
-		return CN_EBADBUCKETNAME;
+	/* Prefixes and suffixes S3 reserves: SDKs read meaning into some
+	 * (a "--x-s3" name is a directory bucket to boto3, which then asks
+	 * for an S3 Express session), so such a bucket would not work. */
+	static const char *const prefix[] = {"xn--", "sthree-", "amzn-s3-demo-"};
+	static const char *const suffix[] = {"-s3alias", "--ol-s3", ".mrap", "--x-s3",
+					     "--table-s3"};
+	for (size_t i = 0; i < sizeof(prefix) / sizeof(prefix[0]); i++)
+		if (strncmp(n, prefix[i], strlen(prefix[i])) == 0)
+			return CN_EBADBUCKETNAME;
+	for (size_t i = 0; i < sizeof(suffix) / sizeof(suffix[0]); i++) {
+		size_t sl = strlen(suffix[i]);
+		if (len > sl && strcmp(n + len - sl, suffix[i]) == 0)
+			return CN_EBADBUCKETNAME;
+	}
 	return 0;
 }
 

@@ -534,6 +534,21 @@ def test_invalid_bucket_names(s3, name):
     assert err(e) == ("InvalidBucketName", 400)
 
 
+@pytest.mark.parametrize("name", ["xn--abc", "sthree-abc", "sthree-configurator-a",
+                                  "amzn-s3-demo-abc", "abc-s3alias", "abc--ol-s3", "abc.mrap",
+                                  "abc--x-s3", "abc--table-s3"])
+def test_reserved_bucket_names(server, name):
+    """The prefixes and suffixes S3 reserves are InvalidBucketName (sent
+    raw: boto3 would treat a "--x-s3" name as a directory bucket); a name
+    that only contains one is fine."""
+    r = raw_request(server, "PUT", "/" + name)
+    assert (r.status, r.error_code()) == (400, "InvalidBucketName"), (name, r)
+    assert raw_request(server, "HEAD", "/" + name).status == 404
+    ok = "x" + name.replace(".", "-") + "-ok"
+    assert raw_request(server, "PUT", "/" + ok).status == 200, ok
+    assert raw_request(server, "DELETE", "/" + ok).status == 204, ok
+
+
 def test_bucket_lifecycle(s3, server):
     name = "b-life-%s" % os.urandom(4).hex()
     s3.create_bucket(Bucket=name)
