@@ -629,8 +629,9 @@ static void cobj_copied(struct s3_req *r, struct s3_copy_blob *cb, int err)
 /* The destination's attributes: the source's (COPY) or the request's
  * (REPLACE). The data is unchanged, so the source's full-object checksum
  * stays true; a composite (multipart) one does not describe a single-part
- * copy and is dropped. x-amz-checksum-algorithm replaces either with one
- * computed while copying (cobj_checksum). */
+ * copy, so its algorithm is computed over the whole while copying (S3
+ * carries the source's algorithm over). x-amz-checksum-algorithm replaces
+ * either with one computed while copying (cobj_checksum). */
 static int cobj_attrs(struct s3_req *r, struct cobj_op *op, int replace)
 {
 	struct s3_attrs srca;
@@ -670,6 +671,8 @@ static int cobj_attrs(struct s3_req *r, struct cobj_op *op, int replace)
 		op->attrs.ck_alg = srca.ck_alg;
 		op->attrs.ck_len = srca.ck_len;
 		memcpy(op->attrs.ck_raw, srca.ck_raw, srca.ck_len);
+	} else if (srca.ck_alg != CN_CK_NONE && op->ck_want == CN_CK_NONE) {
+		op->ck_want = srca.ck_alg;
 	}
 	return 0;
 }

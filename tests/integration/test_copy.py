@@ -201,7 +201,8 @@ def test_copy_checksum_algorithm(server, s3, bucket):
     that checksum, computed over the bytes copied (inline and blob sources,
     a multipart source, and in place: S3's way to give an object another
     checksum); CopyObjectResult names it. Without the header the source's
-    full-object checksum is kept; an unknown algorithm is 400."""
+    full-object checksum is kept, and a composite one's algorithm is
+    computed over the copy; an unknown algorithm is 400."""
     small = b"hello, checksum"
     big = os.urandom(3 * MiB + 17)
     s3.put_object(Bucket=bucket, Key="small", Body=small, ChecksumAlgorithm="SHA256")
@@ -236,6 +237,10 @@ def test_copy_checksum_algorithm(server, s3, bucket):
     s3.copy_object(Bucket=bucket, Key="c4", CopySource="%s/mp" % bucket,
                    ChecksumAlgorithm="CRC32")
     assert checksums(s3, bucket, "c4") == {"ChecksumCRC32": ck_crc32(p1 + p2)}
+    # ... and without the header too: S3 carries the source's algorithm over
+    r = s3.copy_object(Bucket=bucket, Key="c6", CopySource="%s/mp" % bucket)
+    assert r["CopyObjectResult"]["ChecksumCRC32"] == ck_crc32(p1 + p2)
+    assert checksums(s3, bucket, "c6") == {"ChecksumCRC32": ck_crc32(p1 + p2)}
     c = make_client(server)
     add_header(c, "CopyObject", "x-amz-checksum-algorithm", "BOGUS")
     with pytest.raises(ClientError) as e:
