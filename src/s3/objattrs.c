@@ -16,6 +16,7 @@
 #include <strings.h>
 
 #include "core/err.h"
+#include "s3/sse.h"
 
 #define MAX_PARTS 1000
 
@@ -143,6 +144,7 @@ void s3_op_get_object_attributes(struct s3_req *r)
 	unsigned want = parse_attrs(s3_header(r, "x-amz-object-attributes"));
 	struct meta_version v;
 	struct s3_attrs a;
+	struct s3_sse sse;
 	struct s3_hdrs h = {.n = 0};
 	struct cn_buf w;
 	uint32_t max, marker;
@@ -174,6 +176,11 @@ void s3_op_get_object_attributes(struct s3_req *r)
 		return;
 	}
 	rc = s3_authz_version(r, v.attrs, v.attrs_len);
+	/* an SSE-C object's metadata needs its key, as HEAD does (S3) */
+	if (!rc) {
+		rc = s3_sse_for_read(r, v.attrs, v.attrs_len, 0, &sse);
+		explicit_bzero(&sse, sizeof(sse)); /* only the key check was wanted */
+	}
 	if (!rc)
 		rc = s3_attrs_decode(r, v.attrs, v.attrs_len, &a);
 	if (rc) {

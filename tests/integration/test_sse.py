@@ -38,6 +38,13 @@ def ssec_args(key, copy_source=False):
     return {"SSECustomerAlgorithm": "AES256", "SSECustomerKey": key}
 
 
+def ssec_encoded(key):
+    """SSE-C parameters already encoded (botocore encodes a raw key only
+    for some operations; GetObjectAttributes is not among them)."""
+    return {"SSECustomerAlgorithm": "AES256", "SSECustomerKey": base64.b64encode(key).decode(),
+            "SSECustomerKeyMD5": base64.b64encode(hashlib.md5(key).digest()).decode()}
+
+
 def put_args(mode, key=None):
     if mode == "none":
         return {}
@@ -219,6 +226,17 @@ def test_ssec_key_checks(env, bkt):
         with pytest.raises(botocore.exceptions.ClientError) as e:
             s3.head_object(Bucket=bkt, Key=k, **ssec_args(ssec_key(b"wrong")))
         assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+        # GetObjectAttributes shows the object's metadata only to its key, as HEAD
+        with pytest.raises(botocore.exceptions.ClientError) as e:
+            s3.get_object_attributes(Bucket=bkt, Key=k, ObjectAttributes=["ETag", "ObjectSize"])
+        assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+        with pytest.raises(botocore.exceptions.ClientError) as e:
+            s3.get_object_attributes(Bucket=bkt, Key=k, ObjectAttributes=["ETag", "ObjectSize"],
+                                     **ssec_encoded(ssec_key(b"wrong")))
+        assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+        a = s3.get_object_attributes(Bucket=bkt, Key=k, ObjectAttributes=["ObjectSize"],
+                                     **ssec_encoded(key))
+        assert a["ObjectSize"] == (len(body) if k == "c" else 4)
     # the right key's MD5 header wrong: 400 InvalidArgument
     hdrs = {"x-amz-server-side-encryption-customer-algorithm": "AES256",
             "x-amz-server-side-encryption-customer-key": base64.b64encode(key).decode(),
