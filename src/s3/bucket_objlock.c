@@ -111,11 +111,39 @@ int s3_lock_for_write(struct s3_req *r)
 		}
 	}
 	if (!r->wlock.mode && c.mode) {
-		/* the bucket's default retention, counted from now */
+		/* the bucket's default retention, counted from now; a body
+		 * kept that long must be the one sent (S3 asks for a digest
+		 * here too) */
+		if (r->route.op == S3_OP_PUT_OBJECT && !s3_body_declares_digest(r)) {
+			r->err_msg =
+				"Content-MD5 OR x-amz-checksum- HTTP header is required for Put "
+				"Object requests with Object Lock parameters";
+			return CN_EMISSINGMD5;
+		}
 		r->wlock.mode = c.mode;
 		r->wlock.until = objlock_default_until(&c, now);
 	}
 	return 0;
+}
+
+int s3_lock_part_check(struct s3_req *r, const struct s3_attrs *ua)
+{
+	struct objlock_conf c;
+	int locked = ua->lock_mode || ua->lock_hold, rc;
+
+	if (s3_body_declares_digest(r))
+		return 0;
+	if (!locked) {
+		rc = conf_load(r, r->route.bucket, &c);
+		if (rc && rc != CN_ENOTFOUND)
+			return rc;
+		locked = !rc && c.mode;
+	}
+	if (!locked)
+		return 0;
+	r->err_msg = "Content-MD5 OR x-amz-checksum- HTTP header is required for Put Part "
+		     "requests with Object Lock parameters";
+	return CN_EMISSINGMD5;
 }
 
 int s3_lock_default(struct s3_req *r)

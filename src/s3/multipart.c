@@ -357,6 +357,8 @@ void s3_op_upload_part(struct s3_req *r)
 	if (rc)
 		goto fail;
 	rc = upload_attrs(r, op->cmd.upload_id, &ua);
+	if (!rc)
+		rc = s3_lock_part_check(r, &ua);
 	if (rc)
 		goto fail;
 	op->u.ck_need = ua.mp_ck_alg;

@@ -365,10 +365,16 @@ void s3_checksum_xml(struct cn_buf *w, enum cn_checksum_alg a, const uint8_t *ra
  * r->wlock; the requester's s3:PutObjectRetention / s3:PutObjectLegalHold
  * for what the headers ask. Errors as S3 (r->err_msg set): a bucket
  * without object lock, a lone mode or date, a date not ahead, a request
- * without Content-MD5 or a checksum. */
+ * without Content-MD5 or a checksum (a PutObject also when the bucket's
+ * default retention applies). */
 int s3_lock_for_write(struct s3_req *r);
 /* Only the bucket's default retention into r->wlock (none: zero). */
 int s3_lock_default(struct s3_req *r);
+/* UploadPart: an upload whose version will be locked (its own lock
+ * request, or the bucket's default retention) takes only parts that carry
+ * Content-MD5 or a checksum, as S3; CN_EMISSINGMD5 (r->err_msg set). ua:
+ * the upload's attrs. */
+int s3_lock_part_check(struct s3_req *r, const struct s3_attrs *ua);
 /* Copies r->wlock into a command. */
 void s3_lock_to_cmd(const struct s3_req *r, struct meta_cmd *c);
 /* 1 when the request asks to bypass GOVERNANCE retention and may, for key. */

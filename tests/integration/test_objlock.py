@@ -679,6 +679,53 @@ def test_default_retention(server, s3, lbucket, unit):
     assert s3.head_object(Bucket=b, Key="put")["ObjectLockMode"] == "GOVERNANCE"
 
 
+def test_default_retention_needs_a_digest(server, s3, lbucket):
+    """Under the bucket's default retention a PutObject or UploadPart
+    without Content-MD5 or an x-amz-checksum-* is 400 InvalidRequest, as
+    S3 answers (the body will be kept that long: it must be the one sent);
+    either header will do; CreateMultipartUpload and CopyObject carry no
+    body and need none; a part of an upload that asked for a lock needs one
+    without a default too."""
+    b = lbucket
+    s3.put_object_lock_configuration(Bucket=b, ObjectLockConfiguration={
+        "ObjectLockEnabled": "Enabled",
+        "Rule": {"DefaultRetention": {"Mode": "GOVERNANCE", "Days": 1}}})
+    r = raw_request(server, "PUT", "/%s/nod" % b, body=b"x")
+    assert (r.status, r.error_code()) == (400, "InvalidRequest"), r
+    assert b"Content-MD5 OR x-amz-checksum-" in r.body, r
+    assert outcome(s3.head_object, Bucket=b, Key="nod") == "404 NotFound"
+    crc = base64.b64encode(zlib.crc32(b"x").to_bytes(4, "big")).decode()
+    for h in ({"Content-MD5": md5_b64(b"x")}, {"x-amz-checksum-crc32": crc}):
+        r = raw_request(server, "PUT", "/%s/withd" % b, body=b"x", headers=h)
+        assert r.status == 200, (h, r)
+    assert s3.head_object(Bucket=b, Key="withd")["ObjectLockMode"] == "GOVERNANCE"
+    up = s3.create_multipart_upload(Bucket=b, Key="mpd")["UploadId"]
+    q = "partNumber=1&uploadId=" + up
+    r = raw_request(server, "PUT", "/%s/mpd" % b, query=q, body=b"part")
+    assert (r.status, r.error_code()) == (400, "InvalidRequest"), r
+    assert s3.list_parts(Bucket=b, Key="mpd", UploadId=up).get("Parts", []) == []
+    r = raw_request(server, "PUT", "/%s/mpd" % b, query=q, body=b"part",
+                    headers={"Content-MD5": md5_b64(b"part")})
+    assert r.status == 200, r
+    s3.abort_multipart_upload(Bucket=b, Key="mpd", UploadId=up)
+    vid = s3.copy_object(Bucket=b, Key="cpd", CopySource={"Bucket": b, "Key": "withd"})
+    assert s3.head_object(Bucket=b, Key="cpd")["ObjectLockMode"] == "GOVERNANCE", vid
+    # no default: a plain part needs nothing, a locked upload's part does
+    s3.put_object_lock_configuration(Bucket=b, ObjectLockConfiguration={
+        "ObjectLockEnabled": "Enabled"})
+    assert raw_request(server, "PUT", "/%s/plain" % b, body=b"x").status == 200
+    up = s3.create_multipart_upload(Bucket=b, Key="mpl", ObjectLockLegalHoldStatus="ON")["UploadId"]
+    r = raw_request(server, "PUT", "/%s/mpl" % b, query="partNumber=1&uploadId=" + up,
+                    body=b"part")
+    assert (r.status, r.error_code()) == (400, "InvalidRequest"), r
+    s3.abort_multipart_upload(Bucket=b, Key="mpl", UploadId=up)
+    up = s3.create_multipart_upload(Bucket=b, Key="mpp")["UploadId"]
+    r = raw_request(server, "PUT", "/%s/mpp" % b, query="partNumber=1&uploadId=" + up,
+                    body=b"part")
+    assert r.status == 200, r
+    s3.abort_multipart_upload(Bucket=b, Key="mpp", UploadId=up)
+
+
 def test_bucket_not_empty_while_locked(s3, lbucket):
     b = lbucket
     vid = put_locked(s3, b, "k", b"x", "GOVERNANCE")
