@@ -174,8 +174,19 @@ int s3_parse_http_date(const char *s, int64_t *ns)
 	time_t t;
 	const char *end;
 
-	memset(&tm, 0, sizeof(tm));
-	end = strptime(s, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+	/* RFC 9110 5.6.7: a recipient accepts the two obsolete forms too
+	 * (RFC 850, whose two-digit year strptime places in 1969-2068, and
+	 * asctime) */
+	static const char *const http_forms[] = {
+		"%a, %d %b %Y %H:%M:%S GMT", "%A, %d-%b-%y %H:%M:%S GMT", "%a %b %d %H:%M:%S %Y"};
+
+	end = NULL;
+	for (size_t i = 0; i < sizeof(http_forms) / sizeof(http_forms[0]); i++) {
+		memset(&tm, 0, sizeof(tm));
+		end = strptime(s, http_forms[i], &tm);
+		if (end && !*end)
+			break;
+	}
 	if (!end || *end) {
 		memset(&tm, 0, sizeof(tm));
 		end = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm); /* ISO 8601 */

@@ -390,6 +390,21 @@ def test_read_conditionals(s3, cond_obj, op):
     assert status_of(fn, **base, IfMatch='"nope"', IfNoneMatch='"other"') == 412
 
 
+def test_conditionals_obsolete_date_forms(server, s3, bucket):
+    """RFC 9110 5.6.7: a recipient accepts the HTTP date in its two
+    obsolete forms too (RFC 850 and asctime), not only IMF-fixdate."""
+    s3.put_object(Bucket=bucket, Key="od", Body=b"dates")
+    lm = s3.head_object(Bucket=bucket, Key="od")["LastModified"]
+    earlier = lm - datetime.timedelta(days=1)
+    for when, hdr, want in ((lm, "If-Modified-Since", 304), (earlier, "If-Modified-Since", 200),
+                            (earlier, "If-Unmodified-Since", 412),
+                            (lm, "If-Unmodified-Since", 200)):
+        for form in ("%A, %d-%b-%y %H:%M:%S GMT", "%a %b %e %H:%M:%S %Y"):
+            v = when.strftime(form)
+            r = raw_request(server, "GET", "/%s/od" % bucket, headers={hdr: v})
+            assert r.status == want, (hdr, v, r)
+
+
 def test_non_ascii_metadata_encoded_word(s3, bucket, server):
     """User metadata that is not US-ASCII goes back out as one RFC 2047
     encoded-word over its UTF-8 bytes, as S3 returns it (user guide, "Working

@@ -1,7 +1,8 @@
 /*
  * Unit tests for the conditional request headers' parsers in s3/frontend.c
- * and s3/object.c: s3_parse_http_date() takes the HTTP date and the ISO 8601
- * form (a fraction and Z allowed) and nothing after them, so a date with
+ * and s3/object.c: s3_parse_http_date() takes the HTTP date (and its two
+ * obsolete forms) and the ISO 8601 form (a fraction and Z allowed) and
+ * nothing after them, so a date with
  * trailing bytes is invalid and its header ignored, as RFC 9110 asks;
  * s3_unquote_etag() writes within its capacity, including none.
  */
@@ -22,6 +23,15 @@ static void test_http_date(void **state)
 	assert_int_equal(ns, 1796194304LL * S);
 	s3_http_date(ns, out);
 	assert_string_equal(out, "Wed, 02 Dec 2026 06:51:44 GMT");
+	/* the obsolete forms RFC 9110 5.6.7 has recipients accept */
+	ns = 0;
+	assert_int_equal(s3_parse_http_date("Wednesday, 02-Dec-26 06:51:44 GMT", &ns), 0);
+	assert_int_equal(ns, 1796194304LL * S);
+	ns = 0;
+	assert_int_equal(s3_parse_http_date("Wed Dec  2 06:51:44 2026", &ns), 0);
+	assert_int_equal(ns, 1796194304LL * S);
+	assert_int_equal(s3_parse_http_date("Sunday, 06-Nov-94 08:49:37 GMT", &ns), 0);
+	assert_int_equal(ns, 784111777LL * S);
 	assert_int_equal(s3_parse_http_date("2026-12-02T06:51:44", &ns), 0);
 	assert_int_equal(ns, 1796194304LL * S);
 	assert_int_equal(s3_parse_http_date("2026-12-02T06:51:44Z", &ns), 0);
@@ -34,6 +44,8 @@ static void test_http_date(void **state)
 	const char *bad[] = {"",
 			     "yesterday",
 			     "Wed, 02 Dec 2026 06:51:44 GMT garbage",
+			     "Wednesday, 02-Dec-26 06:51:44 GMT x",
+			     "Wed Dec  2 06:51:44 2026 GMT",
 			     "2026-12-02T06:51:44garbage",
 			     "2026-12-02T06:51:44ZZ",
 			     "2026-12-02T06:51:44.Z",
