@@ -34,12 +34,9 @@ static void crc64_build(void)
 					  crc64_tab[0][crc64_tab[t - 1][i] & 0xff];
 }
 
-uint64_t cn_crc64nvme(uint64_t crc, const void *buf, size_t len)
+/* Slice-by-8 over the raw register (no init or final xor). */
+static uint64_t crc64_table(uint64_t crc, const uint8_t *p, size_t len)
 {
-	const uint8_t *p = buf;
-
-	pthread_once(&crc64_once, crc64_build);
-	crc = ~crc;
 	while (len >= 8) {
 		uint64_t v;
 		memcpy(&v, p, 8);
@@ -54,7 +51,115 @@ uint64_t cn_crc64nvme(uint64_t crc, const void *buf, size_t len)
 	}
 	while (len--)
 		crc = crc64_tab[0][(crc ^ *p++) & 0xff] ^ (crc >> 8);
-	return ~crc;
+	return crc;
+}
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+/*
+ * Carry-less-multiply folding (the method of Intel's "Fast CRC Computation
+ * for Generic Polynomials Using PCLMULQDQ"), which ISA-L has for other
+ * CRC-64 polynomials but not this one. In the reflected layout a 128-bit
+ * lane's low quadword H holds the coefficients of x^127..x^64 and its high
+ * quadword L those of x^63..x^0. Moving the lane D bits further along the
+ * message multiplies it by x^D, and
+ *     H*x^(D+64) + L*x^D  ==  H*(x^(D+63) mod P)*x + L*(x^(D-1) mod P)*x,
+ * where the extra x is what a carry-less multiply of two reflected 64-bit
+ * values adds. Both products have degree < 128, so the folded lane is just
+ * XORed onto the data D bits on. What is left at the end, one lane and a
+ * tail shorter than a lane, is ordinary message bytes for the table code
+ * (the lane already carries the initial register), so no Barrett reduction
+ * is needed. The constants are computed at start-up, not transcribed.
+ * Compiled for AVX so the instructions are VEX-encoded: ISA-L's AVX-512
+ * CRC32 leaves the upper register halves dirty, and the same loop in legacy
+ * SSE encoding ran at a quarter of the speed after it (13 vs 3.5 GB/s).
+ */
+static __m128i k_fold128, k_fold1024;
+static int crc64_have_clmul;
+
+/* x^n mod P, bit-reflected into 64 bits (coefficient of x^j in bit 63-j). */
+static uint64_t xpow_mod_refl(unsigned n)
+{
+	/* P = x^64 + 0xAD93D23594C93659, the non-reflected polynomial */
+	const uint64_t poly = 0xad93d23594c93659ULL;
+	uint64_t r = 1, out = 0;
+
+	for (unsigned i = 0; i < n; i++)
+		r = (r & (1ULL << 63)) ? (r << 1) ^ poly : r << 1;
+	for (int j = 0; j < 64; j++)
+		if (r & (1ULL << j))
+			out |= 1ULL << (63 - j);
+	return out;
+}
+
+static void crc64_clmul_init(void)
+{
+	__builtin_cpu_init();
+	if (!__builtin_cpu_supports("pclmul") || !__builtin_cpu_supports("avx"))
+		return;
+	k_fold128 = _mm_set_epi64x((long long)xpow_mod_refl(128 - 1),
+				   (long long)xpow_mod_refl(128 + 63));
+	k_fold1024 = _mm_set_epi64x((long long)xpow_mod_refl(1024 - 1),
+				    (long long)xpow_mod_refl(1024 + 63));
+	crc64_have_clmul = 1;
+}
+
+__attribute__((target("pclmul,avx"))) static inline __m128i fold(__m128i x, __m128i k)
+{
+	return _mm_xor_si128(_mm_clmulepi64_si128(x, k, 0x00), _mm_clmulepi64_si128(x, k, 0x11));
+}
+
+/* len >= 128. Eight lanes in flight hide the multiplier's latency. */
+__attribute__((target("pclmul,avx"))) static uint64_t crc64_clmul(uint64_t crc, const uint8_t *p,
+								  size_t len)
+{
+	__m128i x[8], acc;
+	uint8_t last[16];
+
+	for (int i = 0; i < 8; i++)
+		x[i] = _mm_loadu_si128((const __m128i *)(const void *)(p + 16 * i));
+	x[0] = _mm_xor_si128(x[0], _mm_cvtsi64_si128((long long)crc));
+	p += 128;
+	len -= 128;
+	while (len >= 128) {
+		for (int i = 0; i < 8; i++)
+			x[i] = _mm_xor_si128(
+				fold(x[i], k_fold1024),
+				_mm_loadu_si128((const __m128i *)(const void *)(p + 16 * i)));
+		p += 128;
+		len -= 128;
+	}
+	acc = x[0];
+	for (int i = 1; i < 8; i++)
+		acc = _mm_xor_si128(fold(acc, k_fold128), x[i]);
+	while (len >= 16) {
+		acc = _mm_xor_si128(fold(acc, k_fold128),
+				    _mm_loadu_si128((const __m128i *)(const void *)p));
+		p += 16;
+		len -= 16;
+	}
+	_mm_storeu_si128((__m128i *)(void *)last, acc);
+	return crc64_table(crc64_table(0, last, 16), p, len);
+}
+#endif
+
+static void crc64_setup(void)
+{
+	crc64_build();
+#if defined(__x86_64__)
+	crc64_clmul_init();
+#endif
+}
+
+uint64_t cn_crc64nvme(uint64_t crc, const void *buf, size_t len)
+{
+	pthread_once(&crc64_once, crc64_setup);
+#if defined(__x86_64__)
+	if (crc64_have_clmul && len >= 256)
+		return ~crc64_clmul(~crc, buf, len);
+#endif
+	return ~crc64_table(~crc, buf, len);
 }
 
 uint32_t cn_crc32(uint32_t crc, const void *buf, size_t len)

@@ -3,8 +3,10 @@
  * MD5 (the S3 ETag), SHA-256, and the S3 additional checksums CRC32, CRC32C,
  * CRC64NVME and SHA-1. Also base64 and hex helpers used by S3 headers.
  *
- * Layer: core (OpenSSL for MD5/SHA, ISA-L for CRC32/CRC32C; CRC64NVME is a
- * table-driven slice-by-8 here because Debian 12's ISA-L 2.30 lacks it).
+ * Layer: core (OpenSSL for MD5/SHA, ISA-L for CRC32/CRC32C; CRC64NVME is
+ * computed here because Debian 12's ISA-L 2.30 lacks it: carry-less-multiply
+ * folding on x86-64 CPUs with PCLMULQDQ and AVX, slice-by-8 tables elsewhere
+ * and for short buffers).
  *
  * Ownership: struct cn_digest is embedded by the caller (_init/_release);
  * it owns OpenSSL contexts until cn_digest_release(). Thread rules: one

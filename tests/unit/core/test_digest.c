@@ -37,6 +37,45 @@ static void test_crc_streaming_equals_oneshot(void **state)
 	}
 }
 
+/* Bit-at-a-time CRC-64/NVME straight from its definition, to check the fast
+ * paths (the carry-less-multiply folding takes buffers of 256 bytes and up,
+ * the table the rest) at every length around their edges and alignment. */
+static uint64_t crc64nvme_ref(const uint8_t *p, size_t len)
+{
+	uint64_t crc = ~0ULL;
+	for (size_t i = 0; i < len; i++) {
+		crc ^= p[i];
+		for (int b = 0; b < 8; b++)
+			crc = (crc & 1) ? (crc >> 1) ^ 0x9a6c9329ac4bc9b5ULL : crc >> 1;
+	}
+	return ~crc;
+}
+
+static void test_crc64nvme_lengths_and_alignment(void **state)
+{
+	(void)state;
+	static uint8_t buf[4096 + 16];
+	uint32_t seed = 12345;
+	for (size_t i = 0; i < sizeof(buf); i++) {
+		seed = seed * 1103515245u + 12345u;
+		buf[i] = (uint8_t)(seed >> 16);
+	}
+	for (size_t off = 0; off < 16; off += 5)
+		for (size_t len = 0; len <= 1100; len++)
+			assert_true(cn_crc64nvme(0, buf + off, len) ==
+				    crc64nvme_ref(buf + off, len));
+	for (size_t len = 1100; len <= 4096; len += 127)
+		assert_true(cn_crc64nvme(0, buf + 3, len) == crc64nvme_ref(buf + 3, len));
+	/* a running CRC carried into the fast path */
+	for (size_t cut = 0; cut <= 4096; cut += 301)
+		assert_true(cn_crc64nvme(cn_crc64nvme(0, buf, cut), buf + cut, 4096 - cut) ==
+			    crc64nvme_ref(buf, 4096));
+	memset(buf, 0, sizeof(buf));
+	assert_true(cn_crc64nvme(0, buf, 4096) == crc64nvme_ref(buf, 4096));
+	memset(buf, 0xff, sizeof(buf));
+	assert_true(cn_crc64nvme(0, buf, 4096) == crc64nvme_ref(buf, 4096));
+}
+
 /* crc(A||B) from crc(A), crc(B) and len(B), for every cut and algorithm. */
 static void test_checksum_combine(void **state)
 {
@@ -250,6 +289,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_crc_check_values),
 		cmocka_unit_test(test_crc_streaming_equals_oneshot),
+		cmocka_unit_test(test_crc64nvme_lengths_and_alignment),
 		cmocka_unit_test(test_checksum_combine),
 		cmocka_unit_test(test_digest_md5_sha256),
 		cmocka_unit_test(test_hmac),
