@@ -810,9 +810,16 @@ static int list_core(struct meta_store *s, const char *bucket, const struct meta
 	}
 	b.cap = max;
 	if (start_len && bytes_cmp(start, start_len, (const uint8_t *)prefix, plen) >= 0) {
-		bound = (struct lbound){start, start_len, have_id ? idsfx : NULL, 1};
-		/* versions: index holds start's newest version, returned already */
-		ibound = kind == LK_VERSIONS ? (struct lbound){start, start_len, NULL, 1} : bound;
+		/* A "null" marker whose null version is gone names no place
+		 * among start's versions: list them all again rather than
+		 * skip any (a page may repeat some; none is lost). */
+		int again = kind == LK_VERSIONS && !have_id && p->id_marker && p->id_marker[0];
+		bound = (struct lbound){start, start_len, have_id ? idsfx : NULL, !again};
+		/* versions with an id marker: the index entry of start is
+		 * looked at below, it may be older than the marker */
+		ibound = kind == LK_VERSIONS && !again
+				 ? (struct lbound){start, start_len, NULL, !have_id}
+				 : bound;
 		if (have_id) {
 			/* the rest of start's versions are not the latest */
 			memcpy(prevbuf, start, start_len);
@@ -825,6 +832,25 @@ static int list_core(struct meta_store *s, const char *bucket, const struct meta
 		start_len = 0;
 	}
 	rc = mc_seek(&m, &ibound, &bound);
+	if (!rc && kind == LK_VERSIONS && have_id && !m.a.eof &&
+	    bytes_cmp(m.a.key, m.a.klen, start, start_len) == 0) {
+		/* start's newest version. Returned already unless the versions
+		 * newer than the marker were deleted since and an older one
+		 * became the newest: then it comes now, as the latest (a
+		 * list-delete-list loop emptying a versioned bucket relies on
+		 * it). Ids sort newest first as ~vid, like the marker. */
+		struct meta_entry cur;
+		uint8_t csfx[META_ID_LEN];
+		rc = entry_from(kind, &m.a, &cur);
+		for (int i = 0; !rc && i < META_ID_LEN; i++)
+			csfx[i] = (uint8_t)~cur.vid[i];
+		if (!rc && memcmp(csfx, idsfx, META_ID_LEN) > 0) {
+			prev_key = NULL;
+		} else if (!rc) {
+			rc = lc_next(&m.a);
+			mc_pick(&m);
+		}
+	}
 	while (!rc && (lc = m.cur) != NULL) {
 		const uint8_t *d;
 		if (!has_prefix(lc->key, lc->klen, prefix, plen))

@@ -157,6 +157,85 @@ def test_list_object_versions(s3, bucket):
     assert sorted(seen) == sorted(a + [b, bdm])
 
 
+def _list_delete_list(s3, bucket, page):
+    """Empties a versioned bucket the way boto3's object_versions.delete()
+    and AWS's own samples do: list a page, delete what it listed, ask for the
+    next page from the markers. Returns the number of versions deleted."""
+    n, kw = 0, {}
+    for _ in range(100):
+        r = s3.list_object_versions(Bucket=bucket, MaxKeys=page, **kw)
+        objs = [{"Key": v["Key"], "VersionId": v["VersionId"]}
+                for v in r.get("Versions", []) + r.get("DeleteMarkers", [])]
+        if objs:
+            d = s3.delete_objects(Bucket=bucket, Delete={"Objects": objs})
+            assert not d.get("Errors"), d
+            n += len(objs)
+        if not r["IsTruncated"]:
+            return n
+        kw = dict(KeyMarker=r["NextKeyMarker"], VersionIdMarker=r["NextVersionIdMarker"])
+    raise AssertionError("listing did not end")
+
+
+def test_list_delete_list_leaves_nothing(s3, bucket):
+    """A version-id-marker names a place among the key's versions. Deleting
+    the page it ended (the newest versions) makes an older version the
+    newest; the next page must still list it (it was skipped: the bucket
+    could not be emptied)."""
+    set_versioning(s3, bucket, "Enabled")
+    ids = [s3.put_object(Bucket=bucket, Key="x", Body=b"%d" % i)["VersionId"] for i in range(5)]
+    p = s3.list_object_versions(Bucket=bucket, MaxKeys=2)
+    assert [v["VersionId"] for v in p["Versions"]] == [ids[4], ids[3]]
+    s3.delete_objects(Bucket=bucket, Delete={"Objects": [
+        {"Key": "x", "VersionId": v["VersionId"]} for v in p["Versions"]]})
+    p2 = s3.list_object_versions(Bucket=bucket, MaxKeys=2, KeyMarker="x",
+                                 VersionIdMarker=p["NextVersionIdMarker"])
+    assert [(v["VersionId"], v["IsLatest"]) for v in p2["Versions"]] == \
+        [(ids[2], True), (ids[1], False)]
+    # Unchanged between pages: the newest version is not listed twice.
+    p3 = s3.list_object_versions(Bucket=bucket, MaxKeys=1, KeyMarker="x",
+                                 VersionIdMarker=ids[2])
+    assert [(v["VersionId"], v["IsLatest"]) for v in p3["Versions"]] == [(ids[1], False)]
+
+    # Whole loops: many versions of one key, delete markers on page edges,
+    # several keys, and a null version that the loop deletes.
+    s3.delete_objects(Bucket=bucket, Delete={"Objects": [
+        {"Key": "x", "VersionId": v} for v in ids[:3]]})
+    for i in range(23):
+        s3.put_object(Bucket=bucket, Key="k%d" % (i % 3), Body=b"v%d" % i)
+        if i % 4 == 0:
+            s3.delete_object(Bucket=bucket, Key="k%d" % (i % 3))
+    set_versioning(s3, bucket, "Suspended")
+    s3.put_object(Bucket=bucket, Key="k1", Body=b"null")
+    set_versioning(s3, bucket, "Enabled")
+    for i in range(4):
+        s3.put_object(Bucket=bucket, Key="k1", Body=b"after%d" % i)
+    total = len(versions(s3, bucket))
+    assert total == 23 + 6 + 1 + 4
+    for page in (2, 3):
+        deleted = _list_delete_list(s3, bucket, page)
+        assert deleted >= total and versions(s3, bucket) == [], (page, versions(s3, bucket))
+        if page == 2:
+            for i in range(7):
+                s3.put_object(Bucket=bucket, Key="k1", Body=b"w%d" % i)
+            set_versioning(s3, bucket, "Suspended")
+            s3.put_object(Bucket=bucket, Key="k1", Body=b"null")
+            set_versioning(s3, bucket, "Enabled")
+            s3.put_object(Bucket=bucket, Key="k1", Body=b"top")
+            total = 9
+    s3.delete_bucket(Bucket=bucket)
+
+
+def test_null_marker_of_a_deleted_null_version(s3, bucket):
+    """version-id-marker=null after the null version was deleted: the key's
+    remaining versions are listed again, none skipped."""
+    s3.put_object(Bucket=bucket, Key="n", Body=b"null")
+    set_versioning(s3, bucket, "Enabled")
+    ids = [s3.put_object(Bucket=bucket, Key="n", Body=b"%d" % i)["VersionId"] for i in range(2)]
+    s3.delete_object(Bucket=bucket, Key="n", VersionId="null")
+    r = s3.list_object_versions(Bucket=bucket, KeyMarker="n", VersionIdMarker="null")
+    assert [v["VersionId"] for v in r.get("Versions", [])] == [ids[1], ids[0]]
+
+
 def test_version_id_header_only_when_enabled(s3, bucket, server):
     r = s3.put_object(Bucket=bucket, Key="k", Body=b"x")
     assert "x-amz-version-id" not in hdrs(r)
