@@ -34,6 +34,10 @@ enum {
 	/* an upload's object lock for the version Complete makes: 1 mode,
 	 * 1 legal hold, 8 retain-until ns (LE) */
 	T_LOCKREQ = 32,
+	/* the upload a version was completed from (META_ID_LEN bytes): a
+	 * retried Complete of that upload gets the same answer. Encoded only,
+	 * never decoded: a copy or a re-encoded version does not carry it. */
+	T_UPLOAD = 33,
 	T_SSE = 40, /* server-side encryption (s3/sse.h encoding) */
 };
 
@@ -161,6 +165,8 @@ int s3_attrs_encode(struct s3_req *r, const struct s3_attrs *a, uint8_t **out, s
 	cap += 3 + 10;
 	if (a->sse_len)
 		cap += 3 + a->sse_len;
+	if (a->upload_id)
+		cap += 3 + META_ID_LEN;
 	if (cap > META_ATTRS_MAX)
 		return CN_EMETATOOBIG;
 	buf = cn_pool_alloc(r->pool, cap);
@@ -211,6 +217,8 @@ int s3_attrs_encode(struct s3_req *r, const struct s3_attrs *a, uint8_t **out, s
 	}
 	if (a->sse_len)
 		off = put_rec(buf, off, T_SSE, a->sse, a->sse_len);
+	if (a->upload_id)
+		off = put_rec(buf, off, T_UPLOAD, a->upload_id, META_ID_LEN);
 	*out = buf;
 	*len = off;
 	return 0;
@@ -438,4 +446,13 @@ int s3_attrs_acl(const uint8_t *buf, size_t len, const uint8_t **acl, size_t *ac
 int s3_attrs_sse(const uint8_t *buf, size_t len, const uint8_t **sse, size_t *sse_len)
 {
 	return find_rec(buf, len, T_SSE, sse, sse_len);
+}
+
+int s3_attrs_completed_from(const uint8_t *buf, size_t len, const uint8_t id[META_ID_LEN])
+{
+	const uint8_t *p;
+	size_t l;
+
+	return find_rec(buf, len, T_UPLOAD, &p, &l) == 0 && p && l == META_ID_LEN &&
+	       memcmp(p, id, META_ID_LEN) == 0;
 }

@@ -559,13 +559,17 @@ struct complete_op {
  * they lost, and S3 answers it again. Fills cmd->res as the first did. */
 static int already_completed(struct s3_req *r, struct meta_cmd *cmd)
 {
+	struct complete_op *op = (struct complete_op *)cmd;
 	struct meta_version v;
 	int same;
 
 	if (meta_object_get(r->srv->meta, r->route.bucket, r->route.key, r->route.key_len, NULL, 0,
 			    &v) != 0)
 		return 0;
-	same = v.loc == META_LOC_PARTS && v.n_parts == cmd->n_parts;
+	/* made by this upload (not an aborted one, or none, that listed the
+	 * same parts) */
+	same = v.loc == META_LOC_PARTS && v.n_parts == cmd->n_parts &&
+	       s3_attrs_completed_from(v.attrs, v.attrs_len, cmd->upload_id);
 	for (uint32_t i = 0; same && i < v.n_parts; i++)
 		same = v.parts[i].part_no == cmd->parts[i].part_no &&
 		       strlen(v.parts[i].etag) == cmd->parts[i].etag_len &&
@@ -573,6 +577,9 @@ static int already_completed(struct s3_req *r, struct meta_cmd *cmd)
 	if (same) {
 		snprintf(cmd->res.etag, sizeof(cmd->res.etag), "%s", v.etag);
 		memcpy(cmd->res.vid_text, v.vid_text, META_ID_TEXT);
+		/* the checksum and encryption the first answer had (pool copies) */
+		if (s3_attrs_decode(r, v.attrs, v.attrs_len, &op->attrs) != 0)
+			memset(&op->attrs, 0, sizeof(op->attrs));
 	}
 	meta_version_release(&v);
 	return same;
@@ -949,6 +956,18 @@ static void complete_body(struct s3_req *r, int err, char *buf, size_t len)
 		rc = complete_size(r, op);
 	if (!rc)
 		rc = complete_lock(r, op);
+	if (!rc) {
+		/* the version's attrs: the upload's as the steps above left
+		 * them (its checksum choice and lock request are not the
+		 * version's), and the upload id, for a retried Complete */
+		op->attrs.mp_ck_alg = CN_CK_NONE;
+		op->attrs.lock_mode = op->attrs.lock_hold = 0;
+		op->attrs.lock_until = 0;
+		uint8_t *enc;
+		op->attrs.upload_id = op->cmd.upload_id;
+		rc = s3_attrs_encode(r, &op->attrs, &enc, &op->cmd.attrs_len);
+		op->cmd.attrs = enc;
+	}
 	if (rc)
 		goto fail;
 	s3_lock_to_cmd(r, &op->cmd);

@@ -301,6 +301,9 @@ struct s3_attrs {
 	int64_t lock_until;
 	const uint8_t *sse; /* server-side encryption (s3/sse.h), NULL: none */
 	size_t sse_len;
+	/* CompleteMultipartUpload: the upload id (META_ID_LEN bytes) the
+	 * version records; encoded only, s3_attrs_decode leaves it NULL */
+	const uint8_t *upload_id;
 };
 
 /* PutObject, CopyObject, CreateMultipartUpload: refuses headers that ask
@@ -316,6 +319,9 @@ int s3_acl_for_write(struct s3_req *r, struct s3_attrs *a);
 int s3_attrs_acl(const uint8_t *buf, size_t len, const uint8_t **acl, size_t *acl_len);
 int s3_attrs_tags(const uint8_t *buf, size_t len, const uint8_t **tags, size_t *tags_len);
 int s3_attrs_sse(const uint8_t *buf, size_t len, const uint8_t **sse, size_t *sse_len);
+/* 1 when encoded attrs record that CompleteMultipartUpload of upload id
+ * made the version, else 0. */
+int s3_attrs_completed_from(const uint8_t *buf, size_t len, const uint8_t id[META_ID_LEN]);
 /* The tag set a write asks for (x-amz-tagging) into a->tags, and the
  * requester's s3:PutObjectTagging for it; none asked: a->tags NULL.
  * tags.c. */

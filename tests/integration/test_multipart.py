@@ -175,6 +175,37 @@ def test_no_such_upload(s3, bucket):
     assert err(e) == ("NoSuchUpload", 404)
 
 
+def test_complete_retried_and_complete_of_another_upload(s3, bucket):
+    """A Complete retried after its answer was lost gets the same answer
+    again (checksum included); a Complete naming an upload that was aborted,
+    or never existed, is NoSuchUpload even when its parts list equals the
+    current version's (it answered 200 with that version's ETag)."""
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    uid, done = upload(s3, bucket, "c", [b"data"], ChecksumAlgorithm="CRC32")
+    done[0]["ChecksumCRC32"] = s3.list_parts(Bucket=bucket, Key="c", UploadId=uid)[
+        "Parts"][0]["ChecksumCRC32"]
+    first = s3.complete_multipart_upload(Bucket=bucket, Key="c", UploadId=uid,
+                                         MultipartUpload={"Parts": done})
+    again = s3.complete_multipart_upload(Bucket=bucket, Key="c", UploadId=uid,
+                                         MultipartUpload={"Parts": done})
+    for f in ("ETag", "VersionId", "ChecksumCRC32", "ChecksumType"):  # the last: newer boto3
+        assert again.get(f) == first.get(f), (f, first, again)
+    assert first["ETag"] and first["VersionId"] and first["ChecksumCRC32"]
+    # another upload of the same bytes, aborted, then completed
+    uid2, done2 = upload(s3, bucket, "c", [b"data"], Metadata={"who": "second"})
+    assert [p["ETag"] for p in done2] == [p["ETag"] for p in done]
+    s3.abort_multipart_upload(Bucket=bucket, Key="c", UploadId=uid2)
+    for u in (uid2, "0" * 32):
+        with pytest.raises(ClientError) as e:
+            s3.complete_multipart_upload(Bucket=bucket, Key="c", UploadId=u,
+                                         MultipartUpload={"Parts": [
+                                             {"PartNumber": 1, "ETag": done[0]["ETag"]}]})
+        assert err(e) == ("NoSuchUpload", 404)
+    h = s3.head_object(Bucket=bucket, Key="c")
+    assert h["VersionId"] == first["VersionId"] and h["Metadata"] == {}
+    assert len(s3.list_object_versions(Bucket=bucket)["Versions"]) == 1
+
+
 def test_no_such_bucket(s3):
     with pytest.raises(ClientError) as e:
         s3.create_multipart_upload(Bucket="no-such-bucket-mpu", Key="k")
