@@ -708,6 +708,13 @@ static int get_range(struct s3_req *r, struct get_op *g)
 			if (n > g->v.n_parts)
 				return CN_EBADPARTNUM;
 			g->start = g->part_off[n - 1];
+			if (g->part_off[n] == g->start) {
+				/* an empty (last) part: no byte range names it,
+				 * the answer is 200 with no body */
+				g->end = g->start;
+				g->body_len = 0;
+				return 0;
+			}
 			g->end = g->part_off[n] - 1;
 			g->partial = 1;
 		} else if (n != 1) {
@@ -773,7 +780,7 @@ static int get_headers(struct s3_req *r, struct get_op *g)
  * byte is out). Returns an error only before anything was sent. */
 static int get_send(struct s3_req *r, struct get_op *g)
 {
-	if (r->is_head || g->v.size == 0 || g->v.loc == META_LOC_INLINE) {
+	if (r->is_head || g->body_len == 0 || g->v.loc == META_LOC_INLINE) {
 		const void *data = NULL;
 		if (!r->is_head && g->v.size && g->v.loc == META_LOC_INLINE) {
 			if (!g->v.inline_data || g->v.inline_len != g->v.size)
@@ -791,7 +798,8 @@ static int get_send(struct s3_req *r, struct get_op *g)
 				data = pt + g->start;
 			}
 		}
-		if (s3_send_begin(r, g->partial ? 206 : 200, &g->h, g->body_len) == 0 && data)
+		if (s3_send_begin(r, g->partial ? 206 : 200, &g->h, g->body_len) == 0 && data &&
+		    g->body_len)
 			http_response_write_copy(r->http, data, (size_t)g->body_len);
 		get_cleanup(g);
 		s3_end(r);

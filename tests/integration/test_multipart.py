@@ -206,6 +206,34 @@ def test_complete_retried_and_complete_of_another_upload(s3, bucket):
     assert len(s3.list_object_versions(Bucket=bucket)["Versions"]) == 1
 
 
+def test_part_number_read_of_an_empty_part(s3, bucket):
+    """The last part may be empty; reading it by partNumber answered 500
+    (GET) and a Content-Range ending before it began (HEAD)."""
+    big = os.urandom(5 << 20)
+    uid, done = upload(s3, bucket, "e", [big, b""])
+    s3.complete_multipart_upload(Bucket=bucket, Key="e", UploadId=uid,
+                                 MultipartUpload={"Parts": done})
+    g = s3.get_object(Bucket=bucket, Key="e", PartNumber=1)
+    assert g["ResponseMetadata"]["HTTPStatusCode"] == 206
+    assert g["ContentRange"] == "bytes 0-%d/%d" % (len(big) - 1, len(big))
+    assert g["Body"].read() == big and g["PartsCount"] == 2
+    for call in (s3.get_object, s3.head_object):
+        r = call(Bucket=bucket, Key="e", PartNumber=2)
+        assert r["ResponseMetadata"]["HTTPStatusCode"] == 200, r
+        assert r["ContentLength"] == 0 and r["PartsCount"] == 2 and "ContentRange" not in r
+        if call is s3.get_object:
+            assert r["Body"].read() == b""
+    # an object of one empty part
+    uid, done = upload(s3, bucket, "z", [b""])
+    s3.complete_multipart_upload(Bucket=bucket, Key="z", UploadId=uid,
+                                 MultipartUpload={"Parts": done})
+    for call in (s3.get_object, s3.head_object):
+        r = call(Bucket=bucket, Key="z", PartNumber=1)
+        assert r["ResponseMetadata"]["HTTPStatusCode"] == 200 and r["ContentLength"] == 0
+        assert "ContentRange" not in r
+    assert s3.get_object(Bucket=bucket, Key="e")["Body"].read() == big
+
+
 def test_no_such_bucket(s3):
     with pytest.raises(ClientError) as e:
         s3.create_multipart_upload(Bucket="no-such-bucket-mpu", Key="k")
