@@ -94,6 +94,7 @@
 	X(CN_EBADCOPYSRC, 331, "invalid copy source")                                              \
 	X(CN_ECKMISMATCH, 333, "checksum algorithm or type differs from the upload's")             \
 	X(CN_EMPSIZE, 334, "parts do not add up to x-amz-mp-object-size")                          \
+	X(CN_EANONOVERRIDE, 335, "response header overrides on an anonymous request")              \
 	/* data path */                                                                            \
 	X(CN_EDATALOST, 400, "too many shards lost to reconstruct")                                \
 	X(CN_ENOSPACE, 401, "storage full")                                                        \

@@ -550,8 +550,9 @@ static int parse_range(const char *h, uint64_t size, uint64_t *s, uint64_t *e)
 	return 0;
 }
 
-/* response-* query parameters override stored headers (S3 allows them on
- * signed requests only; every request here is signed). */
+/* response-* query parameters override stored headers. Signed requests
+ * only, as S3: on an anonymous GET of a public object they would let anyone
+ * serve an upload as, say, text/html from the store's origin. */
 static const struct {
 	const char *param, *header;
 } overrides[] = {
@@ -595,6 +596,8 @@ static int get_lookup(struct s3_req *r, struct get_op *g)
 			r->err_msg = "A response header override holds a control character";
 			return CN_EBADARG;
 		}
+		if (v && r->ident.kind == S3_PRINCIPAL_ANON)
+			return CN_EANONOVERRIDE;
 	}
 	rc = meta_object_get(r->srv->meta, r->route.bucket, r->route.key, r->route.key_len, vid,
 			     r->is_head ? 0 : META_GET_INLINE, &g->v);

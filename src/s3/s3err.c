@@ -155,6 +155,9 @@ static const struct {
 	{CN_EMPSIZE,
 	 {400, "InvalidRequest",
 	  "The parts listed do not add up to the size given in x-amz-mp-object-size."}},
+	{CN_EANONOVERRIDE,
+	 {400, "InvalidRequest",
+	  "Request specific response headers cannot be used for anonymous GET requests."}},
 	{CN_ECKMISMATCH,
 	 {400, "InvalidRequest",
 	  "The checksum algorithm or type does not match the one the multipart upload was created "

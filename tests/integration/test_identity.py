@@ -822,6 +822,16 @@ def test_public_bucket_policy(iam):
     assert (st, body) == (200, b"<h1>hello</h1>")
     st, body = curl(_url(iam, bk, "pub/page.html"), "-I")
     assert st == 200 and b"text/html" in body
+    # response-* overrides need a signed request: unsigned, anyone could
+    # have a public upload served as any type (S3: 400 InvalidRequest)
+    for q in ("response-content-type=text/plain",
+              "response-content-disposition=attachment",
+              "response-cache-control=no-store"):
+        st, body = http_get(_url(iam, bk, "pub/page.html", q))
+        assert (st, code_of(body)) == (400, "InvalidRequest"), (q, body)
+        assert b"anonymous GET" in body
+    g = iam.root.get_object(Bucket=bk, Key="pub/page.html", ResponseContentType="text/plain")
+    assert g["ContentType"] == "text/plain"
     # outside the policy's resource / action: refused
     st, body = curl(_url(iam, bk, "other.txt"))
     assert (st, code_of(body)) == (403, "AccessDenied")
