@@ -605,7 +605,7 @@ static void complete_committed(struct meta_cmd *cmd, int rc, void *arg)
 	xmlw_decl(&w);
 	xmlw_open(&w, "CompleteMultipartUploadResult", S3_NS);
 	xmlw_open(&w, "Location", NULL);
-	xmlw_text(&w, "http://", 7);
+	xmlw_text(&w, r->http->tls ? "https://" : "http://", r->http->tls ? 8 : 7);
 	if (host)
 		xmlw_text(&w, host, strlen(host));
 	xmlw_text(&w, r->http->path, strlen(r->http->path));

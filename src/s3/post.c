@@ -93,6 +93,48 @@ static int with_msg(struct post_op *op, int rc, const char *msg)
 
 /* ---- the answer ---- */
 
+/* Percent-encodes key onto w: everything but unreserved characters, and
+ * '/' too unless keep_slash. */
+static void put_key_pct(struct cn_buf *w, const char *key, size_t len, int keep_slash)
+{
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)key[i];
+		char esc[4];
+		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		    c == '-' || c == '_' || c == '.' || c == '~' || (c == '/' && keep_slash)) {
+			cn_buf_put(w, &key[i], 1);
+		} else {
+			snprintf(esc, sizeof(esc), "%%%02X", c);
+			cn_buf_put(w, esc, 3);
+		}
+	}
+}
+
+/* The new object's URL, as S3 answers it in Location: absolute, the key
+ * percent-encoded (a key may hold any UTF-8, even control characters,
+ * which a header cannot carry raw). Without a usable Host: the path. */
+static char *object_url(struct s3_req *r, struct post_op *op)
+{
+	const char *host = s3_header(r, "host");
+	struct cn_buf w;
+	char *url;
+
+	cn_buf_init(&w);
+	if (host && *host && s3_hdr_value_ok(host, strlen(host)) && !strpbrk(host, "/?#@ ")) {
+		cn_buf_put(&w, r->http->tls ? "https://" : "http://", r->http->tls ? 8 : 7);
+		cn_buf_put(&w, host, strlen(host));
+	}
+	if (!r->route.virtual_host) {
+		cn_buf_put(&w, "/", 1);
+		cn_buf_put(&w, r->route.bucket, strlen(r->route.bucket));
+	}
+	cn_buf_put(&w, "/", 1);
+	put_key_pct(&w, op->key, op->key_len, 0);
+	url = w.err ? NULL : cn_pool_strndup(r->pool, (const char *)w.p, w.len);
+	cn_buf_release(&w);
+	return url;
+}
+
 static void committed(struct meta_cmd *cmd, int rc, void *arg)
 {
 	struct s3_req *r = arg;
@@ -109,7 +151,7 @@ static void committed(struct meta_cmd *cmd, int rc, void *arg)
 	}
 	op->answered = 1;
 	finish(op);
-	loc = cn_pool_printf(r->pool, "/%s/%.*s", r->route.bucket, (int)op->key_len, op->key);
+	loc = object_url(r, op);
 	s3_hdr_add(r, &h, "ETag", etag);
 	s3_sse_headers(r, &op->sse, &h);
 	s3_hdr_add(r, &h, "Location", loc);
@@ -122,17 +164,7 @@ static void committed(struct meta_cmd *cmd, int rc, void *arg)
 		struct cn_buf w;
 		cn_buf_init(&w);
 		cn_buf_put(&w, q, strlen(q));
-		for (size_t i = 0; i < op->key_len; i++) {
-			unsigned char c = (unsigned char)op->key[i];
-			char esc[4];
-			if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-			    (c >= '0' && c <= '9') || strchr("-_.~/", c)) {
-				cn_buf_put(&w, &op->key[i], 1);
-			} else {
-				snprintf(esc, sizeof(esc), "%%%02X", c);
-				cn_buf_put(&w, esc, 3);
-			}
-		}
+		put_key_pct(&w, op->key, op->key_len, 1);
 		cn_buf_put(&w, "&etag=%22", 9);
 		cn_buf_put(&w, op->etag, strlen(op->etag));
 		cn_buf_put(&w, "%22", 3);
@@ -151,7 +183,8 @@ static void committed(struct meta_cmd *cmd, int rc, void *arg)
 		cn_buf_init(&w);
 		xmlw_decl(&w);
 		xmlw_open(&w, "PostResponse", NULL);
-		xmlw_elem(&w, "Location", loc);
+		if (loc)
+			xmlw_elem(&w, "Location", loc);
 		xmlw_elem(&w, "Bucket", r->route.bucket);
 		xmlw_elem_n(&w, "Key", op->key, op->key_len);
 		xmlw_elem(&w, "ETag", etag);
@@ -323,6 +356,53 @@ static int form_attrs(struct post_op *op)
 	return s3_acl_for_write(r, a);
 }
 
+/* "${filename}" in the fields the object and the answer are made of
+ * (S3: "recognized by all form fields"), after the policy check, which
+ * sees them as sent (the key's is checked as stored, above). The
+ * signature's own fields are left alone. */
+static int subst_fields(struct post_op *op)
+{
+	static const char *const skip[] = {"key",
+					   "policy",
+					   "signature",
+					   "x-amz-signature",
+					   "awsaccesskeyid",
+					   "x-amz-credential",
+					   "x-amz-algorithm",
+					   "x-amz-date",
+					   "x-amz-security-token"};
+	static const char var[] = "${filename}";
+
+	for (size_t i = 0; i < op->nf; i++) {
+		struct postpolicy_field *f = &op->f[i];
+		size_t n = 0, cap, len;
+		char *out;
+		int rc;
+
+		for (size_t j = 0; j < sizeof(skip) / sizeof(skip[0]); j++)
+			if (strcasecmp(f->name, skip[j]) == 0)
+				goto next;
+		for (const char *p = f->value; (p = memmem(p, f->value_len - (size_t)(p - f->value),
+							   var, sizeof(var) - 1)) != NULL;
+		     p += sizeof(var) - 1)
+			n++;
+		if (!n)
+			continue;
+		cap = f->value_len + n * op->filename_len + 1;
+		out = cn_pool_alloc(op->r->pool, cap);
+		if (!out)
+			return CN_ENOMEM;
+		rc = postpolicy_key_subst(f->value, f->value_len, op->filename, op->filename_len,
+					  out, cap, &len);
+		if (rc)
+			return rc;
+		f->value = out;
+		f->value_len = len;
+	next:;
+	}
+	return 0;
+}
+
 static int start_file(struct post_op *op)
 {
 	struct s3_req *r = op->r;
@@ -369,6 +449,9 @@ static int start_file(struct post_op *op)
 			return with_msg(op, rc, err);
 	}
 	rc = s3_authz_check(r, "s3:PutObject", r->route.bucket, k, klen, ACL_WRITE);
+	if (rc)
+		return rc;
+	rc = subst_fields(op);
 	if (rc)
 		return rc;
 	rc = form_attrs(op);

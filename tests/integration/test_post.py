@@ -108,7 +108,8 @@ def test_sigv2_form_and_default_204(server, s3, bucket):
     assert any(n == "signature" for n, _ in fields), fields
     r = post(server, bucket, form_body(fields, data=b"v2 data"))
     assert r.status == 204 and r.body == b"", r
-    assert r.headers.get("location", "").endswith("/v2/obj")
+    assert r.headers.get("location") == "http://%s:%d/%s/v2%%2Fobj" % (
+        server.host, server.port, bucket), r.headers
     assert s3.get_object(Bucket=bucket, Key="v2/obj")["Body"].read() == b"v2 data"
 
 
@@ -127,6 +128,44 @@ def test_success_action_redirect_and_200(server, s3, bucket):
                        conditions=[{"success_action_status": "200"}])
     r = post(server, bucket, form_body(fields))
     assert r.status == 200 and r.body == b"", r
+
+
+def test_location_of_any_key(server, s3, bucket):
+    """Location is the object's absolute URL with the key percent-encoded:
+    a key with a control character was stored and then answered 500 (the
+    raw key could not go in a header), a non-ASCII key went out raw."""
+    for key, status in (("a b/\u00fc\x01.txt", "201"), ("cr\r\nX-Injected: 1", "204"),
+                        ("plain/k~_.-", "204")):
+        fields = presigned(server, bucket, key, fields={"success_action_status": status},
+                           conditions=[{"success_action_status": status}])
+        r = post(server, bucket, form_body(fields, data=b"any key"))
+        assert r.status == int(status), (key, r)
+        want = "http://%s:%d/%s/%s" % (server.host, server.port, bucket,
+                                        urllib.parse.quote(key.encode(), safe="-_.~"))
+        assert r.headers["location"] == want and "x-injected" not in r.headers, r.headers
+        if status == "201":
+            assert ("<Location>%s</Location>" % want).encode() in r.body, r.body
+        assert s3.get_object(Bucket=bucket, Key=key)["Body"].read() == b"any key"
+
+
+def test_filename_in_every_field(server, s3, bucket):
+    """${filename} is replaced in every form field, not only in key."""
+    fields = presigned(server, bucket, "fn/${filename}",
+                       fields={"Content-Disposition": 'attachment; filename="${filename}"',
+                               "x-amz-meta-orig": "${filename}",
+                               "success_action_redirect": "http://example.test/ok?f=${filename}"},
+                       conditions=[["starts-with", "$Content-Disposition", "attachment"],
+                                   ["starts-with", "$x-amz-meta-orig", ""],
+                                   ["starts-with", "$success_action_redirect",
+                                    "http://example.test/"],
+                                   ["starts-with", "$key", "fn/"]])
+    r = post(server, bucket, form_body(fields, filename="C:\\docs\\report.pdf"))
+    assert r.status == 303, r
+    q = urllib.parse.parse_qs(urllib.parse.urlparse(r.headers["location"]).query)
+    assert q["f"] == ["report.pdf"] and q["key"] == ["fn/report.pdf"], q
+    o = s3.head_object(Bucket=bucket, Key="fn/report.pdf")
+    assert o["ContentDisposition"] == 'attachment; filename="report.pdf"'
+    assert o["Metadata"] == {"orig": "report.pdf"}
 
 
 def test_large_file_streams(server, s3, bucket):
