@@ -362,6 +362,7 @@ void s3_op_upload_part(struct s3_req *r)
 	if (rc)
 		goto fail;
 	op->u.ck_need = ua.mp_ck_alg;
+	op->u.ck_sent_only = ua.mp_ck_type == 1;
 	rc = upload_sse(r, &ua, 0, &op->sse);
 	if (rc)
 		goto fail;
@@ -755,8 +756,13 @@ static int complete_claim(struct s3_req *r, const struct s3_attrs *a)
 	struct http_request *h = r->http;
 	const char *ty = s3_header(r, "x-amz-checksum-type");
 
-	if (ty && (a->mp_ck_alg == CN_CK_NONE || strcasecmp(ty, ck_type_name(a->mp_ck_type)) != 0))
-		return CN_ECKMISMATCH;
+	if (ty &&
+	    (a->mp_ck_alg == CN_CK_NONE || strcasecmp(ty, ck_type_name(a->mp_ck_type)) != 0)) {
+		/* S3 answers BadDigest for a type other than the upload's */
+		r->err_msg = "The checksum type does not match the one the multipart upload was "
+			     "created with.";
+		return CN_EBADCHECKSUM;
+	}
 	for (int i = 0; i < h->n_headers; i++) {
 		const struct http_header *hd = &h->headers[i];
 		enum cn_checksum_alg alg;
@@ -821,6 +827,18 @@ static int complete_checksums(struct s3_req *r, struct complete_op *op)
 	op->stored = st;
 	for (uint32_t i = 0; i < n; i++) {
 		const struct s3_part_claim *pc = &op->claims[i];
+		if (pc->alg == CN_CK_NONE && a->mp_ck_type == 1) {
+			/* a composite checksum is made of the ones the client
+			 * names here (S3: InvalidRequest) */
+			r->err_msg = cn_pool_printf(
+				r->pool,
+				"The upload was created using a %s checksum. The complete request "
+				"must include the checksum for each part. It was missing for part "
+				"%u "
+				"in the request.",
+				cn_checksum_alg_header(a->mp_ck_alg), op->cmd.parts[i].part_no);
+			return CN_ECKMISMATCH;
+		}
 		if (pc->alg == CN_CK_NONE)
 			continue;
 		if (st[i].ck_alg != pc->alg || st[i].ck_len != pc->len ||

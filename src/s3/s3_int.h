@@ -545,6 +545,7 @@ struct s3_upload {
 	int force_blob;		      /* never inline (multipart parts are always blobs) */
 	enum cn_checksum_alg ck_need; /* the upload's algorithm: computed when the
 					 request names none, refused when it names another */
+	int ck_sent_only;	      /* ...and refused when it names none (COMPOSITE) */
 	const char *version_text;     /* for shard headers */
 	/* encryption (s3/sse.h), NULL or mode NONE: stored as sent. Borrowed
 	 * until done; an inline body is sealed into inline_buf and s gets its

@@ -468,10 +468,21 @@ int s3_upload_start(struct s3_req *r, struct s3_upload *u, uint32_t part_no)
 		return rc;
 	if (u->ck_need != CN_CK_NONE) {
 		/* S3: a part of an upload with a checksum algorithm carries that
-		 * algorithm's checksum; computed here when the client sent none */
-		if (r->body.ck_alg == CN_CK_NONE)
+		 * algorithm's checksum. A COMPOSITE one is made of the checksums
+		 * the client computed, so it must send one; for FULL_OBJECT it is
+		 * computed here when the client sent none. */
+		if (r->body.ck_alg == CN_CK_NONE && !u->ck_sent_only) {
 			r->body.ck_alg = u->ck_need;
-		else if (r->body.ck_alg != u->ck_need) {
+		} else if (r->body.ck_alg != u->ck_need) {
+			r->err_msg =
+				cn_pool_printf(r->pool,
+					       "Checksum Type mismatch occurred, expected checksum "
+					       "Type: %s, actual "
+					       "checksum Type: %s",
+					       cn_checksum_alg_header(u->ck_need),
+					       r->body.ck_alg == CN_CK_NONE
+						       ? "null"
+						       : cn_checksum_alg_header(r->body.ck_alg));
 			s3_body_release(r);
 			return CN_ECKMISMATCH;
 		}

@@ -220,7 +220,7 @@ def test_checksum_algorithms_and_types(c, bucket, alg, ctype):
 
 
 def test_server_computes_part_checksums(c, bucket):
-    """Parts sent without a checksum get the upload's, computed here."""
+    """FULL_OBJECT: parts sent without a checksum get the upload's, computed here."""
     call = Call(c)
     parts = [os.urandom(5 * MiB), b"tail"]
     uid, done = mp(call, bucket, "k", "CRC32C", "FULL_OBJECT", parts, send_part_ck=False)
@@ -257,6 +257,37 @@ def test_part_with_other_algorithm_is_refused(c, bucket):
     assert "Parts" not in c.list_parts(Bucket=bucket, Key="k", UploadId=uid)
 
 
+def test_composite_needs_the_clients_part_checksums(c, bucket):
+    """A COMPOSITE checksum is made of the part checksums the client
+    computed: S3 refuses a part sent without one, and a Complete that leaves
+    one out (InvalidRequest). A FULL_OBJECT upload's parts may come without
+    (the server computes them: test_server_computes_part_checksums)."""
+    call = Call(c)
+    parts = [os.urandom(5 * MiB), b"end"]
+    uid = call("create_multipart_upload", headers={"x-amz-checksum-algorithm": "SHA256"},
+               Bucket=bucket, Key="k")["UploadId"]
+    with pytest.raises(ClientError) as e:
+        call("upload_part", Bucket=bucket, Key="k", UploadId=uid, PartNumber=1, Body=parts[0])
+    assert err(e) == ("InvalidRequest", 400)
+    assert "expected checksum Type: sha256, actual checksum Type: null" in \
+        e.value.response["Error"]["Message"]
+    done = []
+    for i, p in enumerate(parts, 1):
+        r = call("upload_part", headers={"x-amz-checksum-sha256": b64(raw("SHA256", p))},
+                 Bucket=bucket, Key="k", UploadId=uid, PartNumber=i, Body=p)
+        done.append({"PartNumber": i, "ETag": r["ETag"]})
+    partial = [dict(done[0], ChecksumSHA256=b64(raw("SHA256", parts[0]))), done[1]]
+    for listed in (done, partial):
+        with pytest.raises(ClientError) as e:
+            c.complete_multipart_upload(Bucket=bucket, Key="k", UploadId=uid,
+                                        MultipartUpload={"Parts": listed})
+        assert err(e) == ("InvalidRequest", 400)
+        assert "It was missing for part %d" % (1 if listed is done else 2) in \
+            e.value.response["Error"]["Message"]
+    r = complete(call, bucket, "k", uid, done, "SHA256", parts)
+    assert xml_val(r["_body"], "ChecksumSHA256") == [obj_checksum("SHA256", "COMPOSITE", parts)]
+
+
 def test_wrong_part_checksum_at_complete(c, bucket):
     call = Call(c)
     parts = [os.urandom(5 * MiB), b"end"]
@@ -290,10 +321,11 @@ def test_whole_object_claim_at_complete(c, bucket):
     uid, done = mp(call, bucket, "k2", "SHA256", None, parts)
     want = obj_checksum("SHA256", "COMPOSITE", parts)
     with pytest.raises(ClientError) as e:
-        complete(call, bucket, "k2", uid, done,
+        complete(call, bucket, "k2", uid, done, "SHA256", parts,
                  headers={"x-amz-checksum-type": "FULL_OBJECT"})
-    assert err(e) == ("InvalidRequest", 400)
-    r = complete(call, bucket, "k2", uid, done, headers={"x-amz-checksum-sha256": want})
+    assert err(e) == ("BadDigest", 400)  # a type other than the upload's, as S3
+    r = complete(call, bucket, "k2", uid, done, "SHA256", parts,
+                 headers={"x-amz-checksum-sha256": want})
     assert xml_val(r["_body"], "ChecksumSHA256") == [want]
 
 
@@ -316,10 +348,11 @@ def test_part_copy_gets_the_checksum(c, bucket):
     r = call("upload_part_copy", Bucket=bucket, Key="k", UploadId=uid, PartNumber=1,
              CopySource={"Bucket": bucket, "Key": "src"})
     assert xml_val(r["_body"], "ChecksumCRC32") == [b64(raw("CRC32", src))]
-    r2 = call("upload_part", Bucket=bucket, Key="k", UploadId=uid, PartNumber=2, Body=b"x")
+    r2 = call("upload_part", headers={"x-amz-checksum-crc32": b64(raw("CRC32", b"x"))},
+              Bucket=bucket, Key="k", UploadId=uid, PartNumber=2, Body=b"x")
     done = [{"PartNumber": 1, "ETag": r["CopyPartResult"]["ETag"]},
             {"PartNumber": 2, "ETag": r2["ETag"]}]
-    r = complete(call, bucket, "k", uid, done)
+    r = complete(call, bucket, "k", uid, done, "CRC32", [src, b"x"])
     assert xml_val(r["_body"], "ChecksumCRC32") == [obj_checksum("CRC32", "COMPOSITE",
                                                                  [src, b"x"])]
 
@@ -356,7 +389,7 @@ def test_attributes_multipart_pages(c, bucket):
     call = Call(c)
     parts = parts3()
     uid, done = mp(call, bucket, "m", "CRC32C", "COMPOSITE", parts)
-    complete(call, bucket, "m", uid, done)
+    complete(call, bucket, "m", uid, done, "CRC32C", parts)
     comp = obj_checksum("CRC32C", "COMPOSITE", parts)
     a = call("get_object_attributes", Bucket=bucket, Key="m", ObjectAttributes=ALL_ATTRS,
              MaxParts=2)
