@@ -256,6 +256,7 @@ struct get_op {
 	uint64_t start, end; /* inclusive byte range of the object to send */
 	uint64_t body_len;
 	uint64_t *part_off; /* multipart: offset of each part, n_parts + 1 */
+	uint32_t part_no;   /* multipart read by ?partNumber: that part, else 0 */
 	struct s3_hdrs h;   /* the answer's headers */
 	/* an error answer's extras (delete marker, 304, 416) */
 	struct s3_hdrs err_h;
@@ -710,6 +711,7 @@ static int get_range(struct s3_req *r, struct get_op *g)
 		if (g->v.loc == META_LOC_PARTS) {
 			if (n > g->v.n_parts)
 				return CN_EBADPARTNUM;
+			g->part_no = (uint32_t)n;
 			g->start = g->part_off[n - 1];
 			if (g->part_off[n] == g->start) {
 				/* an empty (last) part: no byte range names it,
@@ -752,8 +754,23 @@ static int get_headers(struct s3_req *r, struct get_op *g)
 
 	if (rc)
 		return rc;
-	/* A whole-object checksum does not describe a range. */
-	s3_attrs_to_headers(r, &a, &g->h, cm && strcasecmp(cm, "ENABLED") == 0 && !g->partial);
+	int want_ck = cm && strcasecmp(cm, "ENABLED") == 0;
+
+	/* A whole-object checksum does not describe a range or a part; a
+	 * composite object's part has its own (S3 answers it). */
+	s3_attrs_to_headers(r, &a, &g->h, want_ck && !g->partial && !g->part_no);
+	if (want_ck && g->part_no && a.ck_composite) {
+		const struct meta_part *pt = &g->v.parts[g->part_no - 1];
+		char b64[64];
+		if (pt->ck_len && pt->ck_alg == (uint8_t)a.ck_alg &&
+		    cn_b64_encode(pt->ck, pt->ck_len, b64, sizeof(b64))) {
+			s3_hdr_add(r, &g->h,
+				   cn_pool_printf(r->pool, "x-amz-checksum-%s",
+						  cn_checksum_alg_header(a.ck_alg)),
+				   cn_pool_strndup(r->pool, b64, strlen(b64)));
+			s3_hdr_add(r, &g->h, "x-amz-checksum-type", "COMPOSITE");
+		}
+	}
 	s3_hdr_add(r, &g->h, "ETag", s3_quote_etag(r, g->v.etag));
 	add_last_modified(r, &g->h, g->v.mtime);
 	s3_hdr_add(r, &g->h, "Accept-Ranges", "bytes");

@@ -217,6 +217,20 @@ def test_checksum_algorithms_and_types(c, bucket, alg, ctype):
     # without checksum-mode: no checksum
     g = call("head_object", Bucket=bucket, Key="k")
     assert "x-amz-checksum-%s" % alg.lower() not in g["_headers"]
+    # one part (?partNumber): a composite object's part checksum; a
+    # full-object checksum describes no part
+    for op in ("head_object", "get_object"):
+        for n in (1, 3):
+            g = call(op, headers={"x-amz-checksum-mode": "ENABLED"}, Bucket=bucket, Key="k",
+                     PartNumber=n)
+            got = g["_headers"].get("x-amz-checksum-%s" % alg.lower())
+            if ctype == "COMPOSITE":
+                assert got == b64(raw(alg, parts[n - 1]))
+                assert g["_headers"]["x-amz-checksum-type"] == "COMPOSITE"
+            else:
+                assert got is None and "x-amz-checksum-type" not in g["_headers"]
+            if op == "get_object":
+                assert g["Body"].read() == parts[n - 1]
 
 
 def test_server_computes_part_checksums(c, bucket):
