@@ -82,14 +82,21 @@ static int header_u32(struct s3_req *r, const char *name, uint32_t dflt, uint32_
 	return 0;
 }
 
+/* with_parts: the object has an additional checksum. Without one S3 lists
+ * no Part (API reference, GetObjectAttributesParts: "the response doesn't
+ * return the Part element"), only the count. */
 static void write_parts(struct cn_buf *w, const struct meta_version *v, uint32_t marker,
-			uint32_t max)
+			uint32_t max, int with_parts)
 {
 	uint32_t shown = 0, last = 0, i = 0;
 	int truncated = 0;
 
 	xmlw_open(w, "ObjectParts", NULL);
 	xmlw_elem_u64(w, "PartsCount", v->n_parts); /* the API model's TotalPartsCount */
+	if (!with_parts) {
+		xmlw_close(w, "ObjectParts");
+		return;
+	}
 	xmlw_elem_u64(w, "PartNumberMarker", marker);
 	while (i < v->n_parts && v->parts[i].part_no <= marker)
 		i++;
@@ -206,7 +213,7 @@ void s3_op_get_object_attributes(struct s3_req *r)
 		xmlw_close(&w, "Checksum");
 	}
 	if ((want & A_PARTS) && v.loc == META_LOC_PARTS)
-		write_parts(&w, &v, marker, max);
+		write_parts(&w, &v, marker, max, a.ck_len != 0);
 	if (want & A_CLASS)
 		xmlw_elem(&w, "StorageClass", "STANDARD");
 	if (want & A_SIZE)
