@@ -299,7 +299,6 @@ static int form_attrs(struct post_op *op)
 					     "x-amz-object-lock-mode",
 					     "x-amz-object-lock-retain-until-date",
 					     "x-amz-object-lock-legal-hold",
-					     "tagging",
 					     "x-amz-website-redirect-location"};
 	const char **strs[6] = {&a->content_type,     &a->content_encoding, &a->content_disposition,
 				&a->content_language, &a->cache_control,    &a->expires};
@@ -353,7 +352,9 @@ static int form_attrs(struct post_op *op)
 		}
 	}
 	r->form_acl = field(op, "acl");
-	return s3_acl_for_write(r, a);
+	r->form_tagging = field(op, "tagging");
+	int rc = s3_tags_for_write(r, a);
+	return rc ? rc : s3_acl_for_write(r, a);
 }
 
 /* "${filename}" in the fields the object and the answer are made of

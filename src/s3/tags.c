@@ -49,7 +49,8 @@ static int tag_error(struct s3_req *r, int rc, const char *err)
 
 int s3_tags_for_write(struct s3_req *r, struct s3_attrs *a)
 {
-	const char *h = r->post_form ? NULL : s3_header(r, "x-amz-tagging");
+	/* a form carries the Tagging XML document in a field, as S3 has it */
+	const char *h = r->post_form ? r->form_tagging : s3_header(r, "x-amz-tagging");
 	struct tag_set *t;
 	char err[200] = "";
 	int rc;
@@ -61,7 +62,8 @@ int s3_tags_for_write(struct s3_req *r, struct s3_attrs *a)
 	t = cn_pool_alloc(r->pool, sizeof(*t));
 	if (!t)
 		return CN_ENOMEM;
-	rc = tagging_from_header(h, t, err, sizeof(err));
+	rc = r->post_form ? tagging_from_xml(h, strlen(h), 0, t, err, sizeof(err))
+			  : tagging_from_header(h, t, err, sizeof(err));
 	if (rc)
 		return tag_error(r, rc, err);
 	/* tagging an object is an action of its own */

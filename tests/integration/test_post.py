@@ -168,6 +168,30 @@ def test_filename_in_every_field(server, s3, bucket):
     assert o["Metadata"] == {"orig": "report.pdf"}
 
 
+def test_tagging_field(server, s3, bucket):
+    """The tagging field holds a Tagging XML document (S3's POST Object
+    form fields); a bad one is refused and stores nothing."""
+    doc = ("<Tagging><TagSet><Tag><Key>team</Key><Value>blue</Value></Tag>"
+           "<Tag><Key>tier</Key><Value>hot</Value></Tag></TagSet></Tagging>")
+    fields = presigned(server, bucket, "tg/ok", fields={"tagging": doc},
+                       conditions=[{"tagging": doc}])
+    r = post(server, bucket, form_body(fields))
+    assert r.status == 204, r
+    assert s3.get_object_tagging(Bucket=bucket, Key="tg/ok")["TagSet"] == [
+        {"Key": "team", "Value": "blue"}, {"Key": "tier", "Value": "hot"}]
+    assert s3.head_object(Bucket=bucket, Key="tg/ok")["ResponseMetadata"][
+        "HTTPHeaders"]["x-amz-tagging-count"] == "2"
+    for bad, code in (("<Tagging><TagSet><Tag><Key>a</Key></Tag></TagSet></Tagging>",
+                       "MalformedXML"),
+                      ("<Tagging><TagSet><Tag><Key>a</Key><Value>1</Value></Tag>"
+                       "<Tag><Key>a</Key><Value>2</Value></Tag></TagSet></Tagging>", "InvalidTag")):
+        fields = presigned(server, bucket, "tg/bad", fields={"tagging": bad},
+                           conditions=[{"tagging": bad}])
+        r = post(server, bucket, form_body(fields))
+        assert (r.status, r.code()) == (400, code), r
+        assert _absent(s3, bucket, "tg/bad")
+
+
 def test_large_file_streams(server, s3, bucket):
     data = os.urandom(12 << 20) + b"\r\n--" + BOUNDARY.encode()[:10] + b"tail"
     fields = presigned(server, bucket, "big")
