@@ -172,3 +172,32 @@ void s3_expiration_header(struct s3_req *r, struct s3_hdrs *h, const char *key, 
 		s3_hdr_add(r, h, "x-amz-expiration", out);
 	lifecycle_config_free(c);
 }
+
+void s3_abort_date_headers(struct s3_req *r, struct s3_hdrs *h, const char *key, size_t klen,
+			   int64_t initiated_ns)
+{
+	struct lifecycle_config *c;
+	char date[40];
+	int64_t at;
+	const char *rule;
+	int rc;
+
+	if (!r->route.bucket)
+		return;
+	c = s3_lifecycle_load(r->srv->meta, r->route.bucket, &rc);
+	if (!c)
+		return;
+	if (lifecycle_upload_abort_at(c, key, klen, initiated_ns, r->srv->lifecycle_day_ns, &at,
+				      &rule) == 1) {
+		s3_http_date(at, date);
+		s3_hdr_add(r, h, "x-amz-abort-date", cn_pool_strndup(r->pool, date, strlen(date)));
+		/* a rule id is any text: sent when it is printable ASCII */
+		int ok = rule && *rule;
+		for (const char *p = rule; ok && *p; p++)
+			ok = *p >= 0x20 && *p < 0x7f;
+		if (ok)
+			s3_hdr_add(r, h, "x-amz-abort-rule-id",
+				   cn_pool_strndup(r->pool, rule, strlen(rule)));
+	}
+	lifecycle_config_free(c);
+}

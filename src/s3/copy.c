@@ -550,6 +550,8 @@ static void cobj_committed(struct meta_cmd *cmd, int rc, void *arg)
 			r, &h, "x-amz-copy-source-version-id",
 			cn_pool_strndup(r->pool, op->src.v.vid_text, strlen(op->src.v.vid_text)));
 	s3_sse_headers(r, &op->dst_sse, &h);
+	s3_expiration_header(r, &h, r->route.key, r->route.key_len, cmd->size, cmd->now,
+			     op->attrs.tags, op->attrs.tags_len);
 	s3_copy_source_close(&op->src);
 	cn_buf_init(&w);
 	xmlw_decl(&w);

@@ -1365,12 +1365,18 @@ int lifecycle_expiration_header(int64_t expire_at_ns, const char *rule_id,
 			     " %02d:%02d:%02d GMT\", rule-id=\"",
 			     wday[((days % 7) + 7) % 7], d, mon[m - 1], y, (int)(tod / 3600),
 			     (int)(tod / 60 % 60), (int)(tod % 60));
-	/* at most 64 bytes so far, and two per id byte below */
+	/* at most 64 bytes so far, and three per id byte below */
 	for (size_t i = 0; i < len; i++) {
+		static const char hex[] = "0123456789ABCDEF";
 		unsigned char ch = (unsigned char)rule_id[i];
-		if (ch == '"' || ch == '\\')
-			out[o++] = '\\';
-		out[o++] = ch < 0x20 || ch == 0x7f ? '?' : (char)ch;
+		if ((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') ||
+		    (ch >= '0' && ch <= '9') || ch == '-' || ch == '_' || ch == '.' || ch == '~') {
+			out[o++] = (char)ch;
+		} else {
+			out[o++] = '%';
+			out[o++] = hex[ch >> 4];
+			out[o++] = hex[ch & 15];
+		}
 	}
 	out[o++] = '"';
 	out[o] = 0;

@@ -46,8 +46,8 @@
 #define LIFECYCLE_DAY_NS (86400 * INT64_C(1000000000))
 /* Room for any x-amz-expiration value lifecycle_expiration_header() writes
  * (NUL included): a date, and a rule id of 255 characters of up to 4
- * bytes, each possibly escaped. */
-#define LIFECYCLE_HEADER_CAP 2112
+ * bytes, each percent-encoded (3 bytes). */
+#define LIFECYCLE_HEADER_CAP 3136
 
 /* How a rule names its objects, kept so GetBucketLifecycleConfiguration
  * answers in the form the configuration was put in. */
@@ -215,9 +215,10 @@ int lifecycle_current_expiry(const struct lifecycle_config *c, const char *key, 
 /* Writes the x-amz-expiration value for an expiry from
  * lifecycle_current_expiry() to out, NUL-terminated:
  *   expiry-date="Fri, 23 Dec 2012 00:00:00 GMT", rule-id="picture-deletion-rule"
- * (the date to the second, rounded down). In rule_id (NUL-terminated,
- * borrowed) '"' and '\' are escaped with '\' and control bytes become '?',
- * so the value is always a valid header field. Returns the length, or
+ * (the date to the second, rounded down). rule_id (NUL-terminated,
+ * borrowed) is URL-encoded, as S3 sends it: every byte but A-Z a-z 0-9
+ * - _ . ~ as %XX, so the value is always a valid header field of ASCII
+ * (a space, a quote, UTF-8 included). Returns the length, or
  * CN_EINVAL when rule_id is over LIFECYCLE_ID_MAX characters. */
 int lifecycle_expiration_header(int64_t expire_at_ns, const char *rule_id,
 				char out[LIFECYCLE_HEADER_CAP]);

@@ -155,6 +155,7 @@ static void create_committed(struct meta_cmd *cmd, int rc, void *arg)
 		s3_hdr_add(r, &h, "x-amz-checksum-type", ck_type_name(op->ck_type));
 	}
 	s3_sse_headers(r, &op->sse, &h);
+	s3_abort_date_headers(r, &h, r->route.key, r->route.key_len, cmd->now);
 	cn_buf_init(&w);
 	xmlw_decl(&w);
 	xmlw_open(&w, "InitiateMultipartUploadResult", S3_NS);
@@ -578,6 +579,8 @@ static int already_completed(struct s3_req *r, struct meta_cmd *cmd)
 	if (same) {
 		snprintf(cmd->res.etag, sizeof(cmd->res.etag), "%s", v.etag);
 		memcpy(cmd->res.vid_text, v.vid_text, META_ID_TEXT);
+		cmd->res.size = v.size; /* the answer's x-amz-expiration */
+		cmd->now = v.mtime;
 		/* the checksum and encryption the first answer had (pool copies) */
 		if (s3_attrs_decode(r, v.attrs, v.attrs_len, &op->attrs) != 0)
 			memset(&op->attrs, 0, sizeof(op->attrs));
@@ -619,6 +622,8 @@ static void complete_committed(struct meta_cmd *cmd, int rc, void *arg)
 		struct s3_sse sse;
 		if (s3_sse_decode(r, a->sse, a->sse_len, &sse) == 0)
 			s3_sse_headers(r, &sse, &h);
+		s3_expiration_header(r, &h, r->route.key, r->route.key_len, cmd->res.size, cmd->now,
+				     a->tags, a->tags_len);
 		if (a->ck_len) {
 			s3_checksum_xml(&w, a->ck_alg, a->ck_raw, a->ck_len,
 					a->ck_composite ? a->ck_parts : 0);
@@ -1064,8 +1069,10 @@ void s3_op_list_parts(struct s3_req *r)
 	struct meta_upload u;
 	struct meta_part_list l;
 	struct s3_attrs ua;
+	struct s3_hdrs h = {.n = 0};
 	struct cn_buf w;
 	char idt[META_ID_TEXT];
+	int64_t initiated;
 	int rc;
 
 	rc = upload_id_param(r, id);
@@ -1094,6 +1101,7 @@ void s3_op_list_parts(struct s3_req *r)
 	if (rc)
 		goto fail;
 	rc = s3_attrs_decode(r, u.attrs, u.attrs_len, &ua);
+	initiated = u.initiated;
 	meta_upload_release(&u);
 	if (rc)
 		goto fail;
@@ -1143,7 +1151,8 @@ void s3_op_list_parts(struct s3_req *r)
 	}
 	xmlw_close(&w, "ListPartsResult");
 	meta_part_list_release(&l);
-	s3_send_xml(r, 200, NULL, &w);
+	s3_abort_date_headers(r, &h, r->route.key, r->route.key_len, initiated);
+	s3_send_xml(r, 200, &h, &w);
 	return;
 fail:
 	s3_send_error(r, rc);

@@ -506,6 +506,11 @@ struct lifecycle_config *s3_lifecycle_load(struct meta_store *m, const char *buc
  * it. tags: the version's encoded tag set (may be NULL). */
 void s3_expiration_header(struct s3_req *r, struct s3_hdrs *h, const char *key, size_t klen,
 			  uint64_t size, int64_t mtime_ns, const uint8_t *tags, size_t tags_len);
+/* Adds x-amz-abort-date and x-amz-abort-rule-id for an upload of key
+ * initiated at initiated_ns when an AbortIncompleteMultipartUpload rule
+ * will abort it (CreateMultipartUpload, ListParts). */
+void s3_abort_date_headers(struct s3_req *r, struct s3_hdrs *h, const char *key, size_t klen,
+			   int64_t initiated_ns);
 int s3_lifecycle_start(struct meta_store *m, int64_t day_ns, int (*active)(void *ctx), void *ctx,
 		       struct s3_lifecycle **out);
 void s3_lifecycle_stop(struct s3_lifecycle *l);
