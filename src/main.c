@@ -1017,6 +1017,7 @@ static int cmd_server(int argc, char **argv)
 						 .wput = cluster_shard_wput,
 						 .wseal = cluster_shard_wseal,
 						 .wwait = cluster_shard_wwait,
+						 .wfd = cluster_shard_wfd,
 						 .wfree = cluster_shard_wfree,
 						 .rstart = cluster_remote_rstart,
 						 .rfinish = cluster_remote_rfinish,

@@ -338,6 +338,7 @@ int cluster_shard_wopen(void *ctx, const uint8_t drive_id[16], const struct blob
 int cluster_shard_wput(void *h, const void *ck, size_t ck_len, const void *piece, size_t len);
 int cluster_shard_wseal(void *h, const void *hdr, size_t hdr_len);
 int cluster_shard_wwait(void *h);
+int cluster_shard_wfd(void *h);
 void cluster_shard_wfree(void *h);
 
 /* What a signed shard-put request names (s3/internal.c parses it). */

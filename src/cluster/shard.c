@@ -370,6 +370,13 @@ int cluster_shard_wwait(void *h)
 	return strcmp(line, cn_errname(CN_ENOSPACE)) == 0 ? CN_ENOSPACE : CN_EDRIVE;
 }
 
+int cluster_shard_wfd(void *h)
+{
+	const struct shard_stream *s = h;
+
+	return s->err ? -1 : s->fd;
+}
+
 void cluster_shard_wfree(void *h)
 {
 	struct shard_stream *s = h;

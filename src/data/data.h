@@ -353,6 +353,12 @@ struct data_remote {
 	int (*wseal)(void *h, const void *hdr, size_t hdr_len);
 	int (*wwait)(void *h);
 	void (*wfree)(void *h);
+	/* Optional: the descriptor wwait reads its answer from (readable:
+	 * wwait will not wait for the node), or -1 when wwait would answer at
+	 * once. With it a write waits for several nodes at a time, and for the
+	 * last ones only a grace after its quorum is durable (blob_writer_finish);
+	 * NULL: wwait each in turn. */
+	int (*wfd)(void *h);
 	/* pread split around the round trip, for a reader with its own pieces
 	 * to read meanwhile (optional: NULL, every remote piece goes through
 	 * the fetch threads). rstart sends the request for len bytes at off

@@ -197,6 +197,9 @@ int shard_out_local(const struct shard_out *o);
 int shard_out_put(struct shard_out *o, const uint8_t *ck, const uint8_t *piece, uint32_t len);
 int shard_out_seal(struct shard_out *o, const uint8_t *hdr, size_t len);
 int shard_out_wait(struct shard_out *o);
+/* A remote shard's answer descriptor to poll (data_remote.wfd), or -1:
+ * local, or no descriptor (shard_out_wait then answers in its own time). */
+int shard_out_fd(const struct shard_out *o);
 void shard_out_free(struct shard_out *o, int discard);
 
 /* --- remote fetches (fetch.c) --- */

@@ -223,6 +223,11 @@ int shard_out_wait(struct shard_out *o)
 	return o->sink ? 0 : o->s->remote.wwait(o->rh);
 }
 
+int shard_out_fd(const struct shard_out *o)
+{
+	return o->sink || !o->s->remote.wfd ? -1 : o->s->remote.wfd(o->rh);
+}
+
 void shard_out_free(struct shard_out *o, int discard)
 {
 	if (!o)

@@ -30,9 +30,12 @@
  */
 #include "data/data_int.h"
 
+#include "core/clock.h"
 #include "core/err.h"
 #include "core/log.h"
 
+#include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -305,6 +308,83 @@ static void *seal_one(void *arg)
 	return NULL;
 }
 
+/* How long the last remote shards may take once the quorum is durable:
+ * twice what the quorum took, at least ACK_GRACE_MIN_NS; and how long a
+ * write waits for its quorum at all. */
+#define ACK_GRACE_MIN_NS (2000 * INT64_C(1000000))
+#define ACK_QUORUM_MAX_NS (120 * INT64_C(1000000000))
+
+/* One remote shard's answer is in (or will not come): take it. */
+static int take_answer(struct blob_writer *w, int *pend, int *np, int p)
+{
+	int i = pend[p], r = shard_out_wait(w->out[i]);
+
+	pend[p] = pend[--*np];
+	return r ? drop_shard(w, i, r) : 0;
+}
+
+/* Waits for the remote shards' acknowledgements, all nodes at once. Once
+ * data_write_quorum() shards are durable the others get a grace, then are
+ * dropped as missing (healed later, like a node that could not be reached
+ * at open): a node that stops answering (SIGSTOP, a hung disk) must not
+ * hold every write in flight for the socket's ack timeout, which outlasts
+ * the client's own (60 s in the SDKs): its retry, and the writes after,
+ * would then race a commit that comes minutes late. */
+static int wait_remote(struct blob_writer *w, int64_t t0)
+{
+	int pend[DATA_MAX_SHARDS], np = 0, rc = 0;
+	int q = data_write_quorum(w->l.k, w->l.m);
+	int64_t quorum_at = 0;
+
+	for (int i = 0; i < w->n; i++)
+		if (w->out[i] && !shard_out_local(w->out[i]))
+			pend[np++] = i;
+	while (np > 0 && !rc) {
+		struct pollfd pf[DATA_MAX_SHARDS];
+		int64_t now = cn_mono_ns(), until;
+		int n, nofd = -1;
+
+		if (live_shards(w) - np >= q) {
+			int64_t grace;
+			if (!quorum_at)
+				quorum_at = now;
+			grace = 2 * (quorum_at - t0);
+			if (grace < ACK_GRACE_MIN_NS)
+				grace = ACK_GRACE_MIN_NS;
+			until = quorum_at + grace;
+		} else {
+			until = t0 + ACK_QUORUM_MAX_NS;
+		}
+		if (now >= until) {
+			while (np > 0 && !rc) {
+				int i = pend[--np];
+				log_warn("data: no answer from the node of shard %d in %lld ms", i,
+					 (long long)((now - t0) / 1000000));
+				rc = drop_shard(w, i, CN_ETIMEOUT);
+			}
+			break;
+		}
+		for (int p = 0; p < np; p++) {
+			pf[p].fd = shard_out_fd(w->out[pend[p]]);
+			pf[p].events = POLLIN;
+			pf[p].revents = 0;
+			if (pf[p].fd < 0)
+				nofd = p;
+		}
+		if (nofd >= 0) { /* answers without a descriptor: in turn */
+			rc = take_answer(w, pend, &np, nofd);
+			continue;
+		}
+		n = poll(pf, (nfds_t)np, (int)((until - now + 999999) / 1000000));
+		if (n < 0 && errno != EINTR)
+			return CN_EIO;
+		for (int p = np - 1; n > 0 && p >= 0 && !rc; p--)
+			if (pf[p].revents)
+				rc = take_answer(w, pend, &np, p);
+	}
+	return rc;
+}
+
 /* Seals every shard: the remote ones first (their nodes fsync while this
  * one does), the local ones in parallel (one thread each but the last: the
  * drives work at once, so the latency is one fsync, not k + m), then waits
@@ -313,6 +393,7 @@ static void *seal_one(void *arg)
 static int seal_shards(struct blob_writer *w)
 {
 	struct seal_job *jobs = calloc((size_t)w->n, sizeof(*jobs));
+	int64_t t0 = cn_mono_ns();
 	int rc = 0, last = -1;
 
 	if (!jobs)
@@ -348,14 +429,15 @@ static int seal_shards(struct blob_writer *w)
 	for (int i = 0; i < w->n; i++) {
 		struct seal_job *j = &jobs[i];
 		int r;
-		if (!w->out[i])
+		if (!w->out[i] || !shard_out_local(w->out[i]))
 			continue;
 		if (j->started)
 			pthread_join(j->th, NULL);
-		r = shard_out_local(w->out[i]) ? j->rc : shard_out_wait(w->out[i]);
-		if (r && (r = drop_shard(w, i, r)) != 0 && rc == 0)
+		if ((r = j->rc) != 0 && (r = drop_shard(w, i, r)) != 0 && rc == 0)
 			rc = r;
 	}
+	if (!rc)
+		rc = wait_remote(w, t0);
 out:
 	free(jobs);
 	return rc;

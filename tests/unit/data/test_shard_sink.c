@@ -17,6 +17,9 @@
 
 #include "data_test.h"
 
+#include <unistd.h>
+
+#include "core/clock.h"
 #include "core/err.h"
 #include "data/data_int.h" /* SHARD_HDR_*, shard_header_encode/decode */
 
@@ -51,7 +54,10 @@ struct net {
 	/* faults: bit g = drive g */
 	unsigned fail_open, fail_put, fail_seal, fail_wait;
 	unsigned full_open; /* wopen answers CN_ENOSPACE: the drive is full */
-	long put_after;	    /* fail_put: records accepted before the failure */
+	/* the node of drive g takes everything and never answers (SIGSTOP):
+	 * its wwait blocks SILENT_MS, as a socket's ack timeout would */
+	unsigned silent;
+	long put_after; /* fail_put: records accepted before the failure */
 	/* accounting */
 	int opened, freed;
 	long preads, cached_preads;
@@ -67,6 +73,7 @@ struct net {
 struct stream {
 	struct net *n;
 	struct shard_sink *sink;
+	int answer[2]; /* a pipe: readable once the answer is in (wfd) */
 	int g, shard, seal_rc;
 	long nput;
 	uint8_t *buf;
@@ -180,6 +187,7 @@ static int r_wopen(void *ctx, const uint8_t drive_id[DATA_ID_LEN], const struct 
 		return CN_ENOSPACE;
 	st = calloc(1, sizeof(*st));
 	assert_non_null(st);
+	assert_int_equal(pipe(st->answer), 0);
 	st->n = n;
 	st->g = g;
 	st->shard = shard;
@@ -188,6 +196,8 @@ static int r_wopen(void *ctx, const uint8_t drive_id[DATA_ID_LEN], const struct 
 	assert_non_null(st->buf);
 	rc = data_shard_sink_open(o->s, drive_id, l, shard, hdr_len, &st->sink);
 	if (rc) {
+		close(st->answer[0]);
+		close(st->answer[1]);
 		free(st->buf);
 		free(st);
 		return rc;
@@ -239,20 +249,36 @@ static int r_wseal(void *h, const void *hdr, size_t hdr_len)
 		n->log[st->shard].hdr_len = hdr_len;
 	}
 	st->seal_rc = data_shard_sink_seal(st->sink, hdr, hdr_len);
+	if (!(n->silent & (1u << st->g)))
+		assert_int_equal(write(st->answer[1], "a", 1), 1);
 	return 0;
 }
+
+#define SILENT_MS 6000
 
 static int r_wwait(void *h)
 {
 	struct stream *st = h;
+	if (st->n->silent & (1u << st->g)) {
+		usleep(SILENT_MS * 1000);
+		return CN_EDRIVE; /* the socket's ack timeout */
+	}
 	if (st->n->fail_wait & (1u << st->g))
 		return CN_EDRIVE; /* the answer was lost */
 	return st->seal_rc;
 }
 
+static int r_wfd(void *h)
+{
+	struct stream *st = h;
+	return st->answer[0];
+}
+
 static void r_wfree(void *h)
 {
 	struct stream *st = h;
+	close(st->answer[0]);
+	close(st->answer[1]);
 	st->n->freed++;
 	data_shard_sink_free(st->sink);
 	free(st->buf);
@@ -281,6 +307,7 @@ static void net_open_io(struct net *n, uint32_t bs, enum data_cksum ck, const st
 				.wput = r_wput,
 				.wseal = r_wseal,
 				.wwait = r_wwait,
+				.wfd = r_wfd,
 				.wfree = r_wfree,
 				.rstart = r_rstart,
 				.rfinish = r_rfinish,
@@ -1028,6 +1055,50 @@ static void test_nowait_remote_piece(void **state)
 
 /* The writer's own shard fails in a placed blob: it is dropped like a
  * remote one (missing bit, its tmp file removed) and the write goes on. */
+/* A node that takes the whole stream and then never answers (SIGSTOP, a
+ * hung disk) costs a write the grace after its quorum, not the ack
+ * timeout: its shard is dropped as missing, healed later. Below the
+ * quorum the write still waits for the answers it needs. */
+static void test_silent_node_after_quorum(void **state)
+{
+	(void)state;
+	const size_t len = 5 * 4096 + 3;
+	uint8_t *data = malloc(len);
+	struct net n;
+	struct blob_layout l;
+	int64_t t;
+
+	assert_non_null(data);
+	net_open(&n, 4096, DATA_CK_CRC32C);
+	/* 2+1 on A0, B0, C0: C0 silent; quorum 2 is A0 and B0 */
+	net_place(&n, 2, 1, (const int[]){0, 1, 3});
+	n.silent = 1u << 3;
+	fill(data, len, 60);
+	t = cn_mono_ns();
+	assert_int_equal(put_blob(&n, data, len, 60, &l), 0);
+	t = (cn_mono_ns() - t) / 1000000;
+	assert_true(t >= 1500 && t < SILENT_MS - 1500);
+	assert_int_equal(l.missing, 1u << 2);
+	check_read(&n, 0, &l, data, NULL);
+	/* every node answers: no wait beyond the answers */
+	n.silent = 0;
+	fill(data, len, 61);
+	t = cn_mono_ns();
+	assert_int_equal(put_blob(&n, data, len, 61, &l), 0);
+	assert_true((cn_mono_ns() - t) / 1000000 < 1000);
+	assert_int_equal(l.missing, 0);
+	/* 2+2 on A0, B0, B1, C0, quorum 3: C0 silent, B1 answers */
+	net_place(&n, 2, 2, (const int[]){0, 1, 2, 3});
+	n.silent = 1u << 3;
+	fill(data, len, 62);
+	assert_int_equal(put_blob(&n, data, len, 62, &l), 0);
+	assert_int_equal(l.missing, 1u << 3);
+	check_read(&n, 0, &l, data, NULL);
+	n.silent = 0;
+	net_close(&n);
+	free(data);
+}
+
 static void test_local_shard_fails(void **state)
 {
 	(void)state;
@@ -1416,6 +1487,7 @@ int main(void)
 		cmocka_unit_test(test_wput_fails_midstream),
 		cmocka_unit_test(test_seal_and_wait_fail),
 		cmocka_unit_test(test_local_shard_fails),
+		cmocka_unit_test(test_silent_node_after_quorum),
 		cmocka_unit_test(test_nowait_remote_piece),
 		cmocka_unit_test(test_sink_replay),
 		cmocka_unit_test(test_sink_open_checks),
