@@ -1015,7 +1015,12 @@ static void on_request(struct http_request *h, void *arg)
 		return;
 	}
 	if (strcmp(h->method_str, "OPTIONS") == 0) {
-		preflight(r);
+		/* the bucket's CORS rules as the last write left them, on every
+		 * node (a browser's upload right after PutBucketCors) */
+		if (s->cluster)
+			after_barrier(r, preflight);
+		else
+			preflight(r);
 		return;
 	}
 	memset(&in, 0, sizeof(in));

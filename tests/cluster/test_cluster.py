@@ -171,6 +171,25 @@ def test_basic(cluster_factory):
     r.read()
     conn.close()
     assert r.status == 403
+    # a CORS preflight sees the bucket's rules as the last write left them,
+    # on every node (it answered from the node's own state, which lagged)
+    def preflight(n):
+        conn = http.client.HTTPConnection(HOST, n.s3_port, timeout=5)
+        conn.request("OPTIONS", "/%s/x" % bucket, headers={
+            "Origin": "http://a.example", "Access-Control-Request-Method": "PUT"})
+        st = conn.getresponse().status
+        conn.close()
+        return st
+    cfg = {"CORSRules": [{"AllowedOrigins": ["http://a.example"],
+                          "AllowedMethods": ["GET", "PUT"]}]}
+    stale = []
+    for _ in range(3):
+        for w in c.nodes:
+            c.client(w).put_bucket_cors(Bucket=bucket, CORSConfiguration=cfg)
+            stale += [("put", w.name, n.name) for n in c.nodes if preflight(n) != 200]
+            c.client(w).delete_bucket_cors(Bucket=bucket)
+            stale += [("delete", w.name, n.name) for n in c.nodes if preflight(n) != 403]
+    assert not stale, stale
     assert not c.close(check_exit=True)
 
 
