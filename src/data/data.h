@@ -391,7 +391,8 @@ struct data_placer {
 void data_store_set_placer(struct data_store *s, const struct data_placer *p);
 
 /* Write quorum of a k+m blob whose shards go to distinct nodes: a write
- * succeeds with at least this many shards durable (see docs/CLUSTER.md):
+ * succeeds with at least this many shards durable (docs/ARCHITECTURE.md,
+ * Cluster mode part 2):
  * k + 1 when m >= 2, else k (so a 2+1 cluster writes with a node down). */
 int data_write_quorum(int k, int m);
 

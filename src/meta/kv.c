@@ -79,9 +79,9 @@ static int xlate(int rc)
 	case MDB_MAP_FULL:
 	case MDB_TXN_FULL: return CN_ENOSPACE;
 	case MDB_CORRUPTED:
-	case MDB_PAGE_NOTFOUND: return CN_ECORRUPT;
-	case MDB_VERSION_MISMATCH:
-	case MDB_INVALID: return CN_EFORMAT;
+	case MDB_PAGE_NOTFOUND:
+	case MDB_INVALID: return CN_ECORRUPT; /* not an LMDB file (any more): damage */
+	case MDB_VERSION_MISMATCH: return CN_EFORMAT;
 	case MDB_BAD_VALSIZE: return CN_ETOOBIG;
 	case MDB_READERS_FULL:
 	case MDB_MAP_RESIZED: return CN_EAGAIN;

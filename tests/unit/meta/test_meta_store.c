@@ -699,6 +699,21 @@ static void test_format_version(void **state)
 	assert_int_equal(mdb_txn_commit(txn), 0);
 	mdb_env_close(env);
 	assert_int_equal(meta_store_open(t.dir, NULL, &s2), CN_EFORMAT);
+	/* a data file whose header was overwritten is damage, not a format
+	 * the build does not read: the operator is told so */
+	{
+		char path[512];
+		uint8_t junk[8192];
+		FILE *fp;
+		for (size_t i = 0; i < sizeof(junk); i++)
+			junk[i] = (uint8_t)(i * 131 + 7);
+		snprintf(path, sizeof(path), "%s/data.mdb", t.dir);
+		fp = fopen(path, "r+b");
+		assert_non_null(fp);
+		assert_int_equal(fwrite(junk, 1, sizeof(junk), fp), sizeof(junk));
+		fclose(fp);
+		assert_int_equal(meta_store_open(t.dir, NULL, &s2), CN_ECORRUPT);
+	}
 	t.s = NULL;
 	char cmd[128];
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", t.dir);
