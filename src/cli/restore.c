@@ -134,6 +134,13 @@ static int check_manifest(json_t *m, const struct drive *d, int nd, int force, u
 				"cluster's metadata is not supported by `cairn restore`\n");
 		return 1;
 	}
+	if ((size_t)nd != json_array_size(drives)) {
+		fprintf(stderr,
+			"cairn restore: the backup's drive set has %zu drives, %d given (give "
+			"every directory, in the server's order)\n",
+			json_array_size(drives), nd);
+		bad = 1;
+	}
 	for (int i = 0; i < nd; i++) {
 		char dh[2 * DATA_ID_LEN + 1], ih[2 * DATA_ID_LEN + 1];
 		int member = 0;
@@ -152,8 +159,20 @@ static int check_manifest(json_t *m, const struct drive *d, int nd, int force, u
 		json_array_foreach(drives, j, x)
 		{
 			const char *id = json_string_value(json_object_get(x, "id"));
-			if (id && strcmp(id, ih) == 0)
-				member = 1;
+			json_t *pos = json_object_get(x, "pos");
+			if (!id || strcmp(id, ih) != 0)
+				continue;
+			member = 1;
+			/* the metadata goes into the first directory: in another
+			 * order it lands where the server never reads it */
+			if (json_is_integer(pos) && json_integer_value(pos) != i) {
+				fprintf(stderr,
+					"cairn restore: %s is drive %" JSON_INTEGER_FORMAT
+					" of the set, given as %d: give the directories in the "
+					"server's order\n",
+					d[i].dir, json_integer_value(pos), i);
+				return 1;
+			}
 		}
 		if (!member) {
 			fprintf(stderr,

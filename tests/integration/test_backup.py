@@ -278,6 +278,35 @@ def test_foreign_drives_refused_unless_forced(tmp_path, start_server):
     assert sha(meta_file(b_dirs)) != before
 
 
+def test_directories_in_the_servers_order_and_all_of_them(tmp_path, start_server):
+    """The metadata is restored into the first directory: given in another
+    order it landed in a drive the server never reads it from, and restore
+    said it was done; a subset of the set was taken as well."""
+    dirs = dirs_of(tmp_path, 3)
+    srv = start(start_server, tmp_path, dirs)
+    s3 = make_client(srv)
+    s3.create_bucket(Bucket="ord")
+    dest = os.path.join(str(tmp_path), "ord.backup")
+    assert backup(srv, dest).returncode == 0
+    assert srv.stop() == 0
+    srv_order = order(dirs)
+    metas = [os.path.join(d, ".cairn", "meta", "data.mdb") for d in srv_order]
+    before = [sha(m) if os.path.exists(m) else None for m in metas]
+    for given in ([srv_order[1], srv_order[0], srv_order[2]], srv_order[::-1]):
+        r = subprocess.run([cairn_bin(), "restore", dest, "--dir", *given],
+                           capture_output=True, text=True, timeout=60)
+        assert r.returncode != 0 and "server's order" in r.stderr, (given, r.stderr)
+        r = subprocess.run([cairn_bin(), "restore", dest, "--dir", *given, "--force"],
+                           capture_output=True, text=True, timeout=60)
+        assert r.returncode != 0 and "server's order" in r.stderr, (given, r.stderr)
+    r = subprocess.run([cairn_bin(), "restore", dest, "--dir", *srv_order[:2]],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode != 0 and "3 drives, 2 given" in r.stderr, r.stderr
+    assert [sha(m) if os.path.exists(m) else None for m in metas] == before
+    r = restore(dest, dirs)
+    assert r.returncode == 0, r.stderr
+
+
 def test_blob_deleted_and_collected_after_backup_fails_cleanly(tmp_path, start_server):
     """Restoring old metadata over newer data: an object deleted after the
     backup whose blob GC already removed cannot be read; its GET fails with
