@@ -201,6 +201,101 @@ static void check_version(struct scrub *s, const char *bucket, const struct meta
 	throttle(s, start, *bytes);
 }
 
+/* The parts of every multipart upload still open: their blobs are no
+ * version's yet, and a scrub or a drive rebuild that walks versions only
+ * would leave them damaged until the upload completes (then one parity
+ * short, with nobody told). fn gets each part's layout with its blob
+ * pinned (pin = 0: not pinned, for counting); returns CN_ESHUTDOWN when
+ * stopped. Pages of 100 uploads and 1000 parts. */
+typedef void (*part_fn)(struct scrub *s, const struct blob_layout *l, void *arg);
+
+static int walk_upload_parts(struct scrub *s, int pin, part_fn fn, void *arg)
+{
+	struct meta_bucket *bk;
+	size_t nb;
+	int rc = 0;
+
+	if (meta_bucket_list(s->meta, &bk, &nb) != 0)
+		return 0;
+	for (size_t b = 0; b < nb && !rc; b++) {
+		char key_marker[META_KEY_MAX + 1];
+		size_t km_len = 0;
+		char id_marker[META_ID_TEXT] = "";
+		for (;;) {
+			struct meta_list_params lp;
+			struct meta_list_result res;
+			memset(&lp, 0, sizeof(lp));
+			lp.start = km_len ? key_marker : NULL;
+			lp.start_len = km_len;
+			lp.id_marker = id_marker[0] ? id_marker : NULL;
+			lp.max = 100;
+			if (meta_list_uploads(s->meta, bk[b].name, &lp, &res) != 0)
+				break; /* bucket deleted meanwhile */
+			for (size_t i = 0; i < res.n && !rc; i++) {
+				const struct meta_entry *e = &res.entries[i];
+				uint32_t marker = 0;
+				for (;;) {
+					struct meta_part_list pl;
+					if (stopping(s)) {
+						rc = CN_ESHUTDOWN;
+						break;
+					}
+					if (meta_list_parts(s->meta, bk[b].name, e->key, e->key_len,
+							    e->vid, marker, 1000, &pl) != 0)
+						break; /* completed or aborted meanwhile */
+					for (size_t j = 0; j < pl.n && !stopping(s); j++) {
+						struct blob_layout l;
+						if (blob_layout_decode(pl.parts[j].layout,
+								       pl.parts[j].layout_len,
+								       &l) != 0)
+							continue;
+						/* pinned right after the lookup, as versions are:
+						 * a part replaced meanwhile keeps its blob until
+						 * the check is done */
+						if (pin && data_pin(s->data, l.id) != 0)
+							continue;
+						fn(s, &l, arg);
+						if (pin)
+							data_unpin(s->data, l.id);
+					}
+					int more = pl.truncated;
+					marker = pl.next_marker;
+					meta_part_list_release(&pl);
+					if (!more)
+						break;
+				}
+			}
+			int more = !rc && res.truncated && res.next_marker &&
+				   res.next_marker_len <= META_KEY_MAX;
+			if (more) {
+				memcpy(key_marker, res.next_marker, res.next_marker_len);
+				km_len = res.next_marker_len;
+				memcpy(id_marker, res.next_id, sizeof(id_marker));
+			}
+			meta_list_result_release(&res);
+			if (!more)
+				break;
+		}
+	}
+	meta_bucket_list_release(bk, nb);
+	return rc;
+}
+
+struct scrub_part_arg {
+	int64_t start;
+	uint64_t *bytes;
+};
+
+static void scrub_part(struct scrub *s, const struct blob_layout *l, void *arg)
+{
+	struct scrub_part_arg *a = arg;
+
+	check_blob(s, l, 0);
+	*a->bytes += l->size;
+	throttle(s, a->start, *a->bytes);
+	drain_queue(s);
+}
+
 static void full_pass(struct scrub *s)
 {
 	struct meta_bucket *bk;
@@ -245,6 +340,10 @@ static void full_pass(struct scrub *s)
 		}
 	}
 	meta_bucket_list_release(bk, nb);
+	if (!stopping(s)) {
+		struct scrub_part_arg pa = {start, &bytes};
+		walk_upload_parts(s, 1, scrub_part, &pa);
+	}
 done:
 	pthread_mutex_lock(&s->mu);
 	s->p.running = 0;
@@ -508,6 +607,21 @@ static int rb_page(struct scrub *s, struct rebuild *rb, const char *bucket,
 	return w.prefix == res->n ? 0 : CN_ESHUTDOWN;
 }
 
+/* One open upload's part on the drive being rebuilt (walk_upload_parts). */
+static void rb_part(struct scrub *s, const struct blob_layout *l, void *arg)
+{
+	struct rebuild *rb = arg;
+	struct rb_counts vn = {0};
+
+	/* the progress counters move in rb_blob; the cursor's own counts
+	 * (what a resume starts from) stay those of the versions walked */
+	rb_blob(s, rb, l, &vn);
+	if (!rb->counting) {
+		throttle_shared(s, rb->start_ns, &rb->run_bytes, s->opt.rebuild_bytes_per_sec);
+		drain_queue(s);
+	}
+}
+
 /* Walks every version after rb->at; pass 2 moves rb->at along, a page at
  * a time. Returns 0 when the walk reached the end, CN_ESHUTDOWN when
  * stopped. */
@@ -568,6 +682,10 @@ static int rb_walk(struct scrub *s, struct rebuild *rb)
 		}
 	}
 	meta_bucket_list_release(bk, nb);
+	/* then the open uploads' parts: not in the cursor (a resume walks
+	 * them again; they are few), counted and rebuilt like versions' */
+	if (!rc)
+		rc = walk_upload_parts(s, !rb->counting, rb_part, rb);
 	return rc;
 }
 
