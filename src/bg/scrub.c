@@ -87,9 +87,36 @@ static int stopping(struct scrub *s)
 	return st;
 }
 
-/* Verifies (and repairs) one blob; updates counters. */
-static void check_blob(struct scrub *s, const struct blob_layout *l, int from_queue)
+/* What a blob belongs to, for the operator reading a log line: a version
+ * (bucket, key, version id) or an open upload's part; NULL fields: only the
+ * blob id is known (a heal a read queued). */
+struct blob_owner {
+	const char *bucket, *key, *vid;
+	size_t key_len;
+	const char *label; /* "version" or "upload" */
+};
+
+/* "blob <id> of bucket/key version v" into out (cap bytes). */
+static void owner_text(const struct blob_layout *l, const struct blob_owner *o, char *out,
+		       size_t cap)
 {
+	char id[2 * DATA_ID_LEN + 1];
+
+	cn_hex(l->id, DATA_ID_LEN, id);
+	if (o && o->bucket && o->key)
+		snprintf(out, cap, "blob %s of %s/%.*s %s %s", id, o->bucket,
+			 (int)(o->key_len > 512 ? 512 : o->key_len), o->key,
+			 o->label ? o->label : "version", o->vid ? o->vid : "?");
+	else
+		snprintf(out, cap, "blob %s", id);
+}
+
+/* Verifies (and repairs) one blob; updates counters. */
+static void check_blob_of(struct scrub *s, const struct blob_layout *l, int from_queue,
+			  const struct blob_owner *own)
+{
+	char what[700];
+
 	struct blob_layout out;
 	unsigned rebuilt = 0;
 	int rc;
@@ -112,12 +139,20 @@ static void check_blob(struct scrub *s, const struct blob_layout *l, int from_qu
 		s->p.shards_rebuilt += (uint64_t)__builtin_popcount(rebuilt);
 	}
 	pthread_mutex_unlock(&s->mu);
+	if (rc == CN_EDATALOST || rc)
+		owner_text(l, own, what, sizeof(what));
 	if (rc == CN_EDATALOST)
-		log_error("scrub: a blob lost more shards than it has parity; data unrecoverable");
+		log_error("scrub: %s lost more shards than it has parity; data unrecoverable",
+			  what);
 	else if (rc)
-		log_warn("scrub: heal failed: %s", cn_strerror(rc));
+		log_warn("scrub: heal of %s failed: %s", what, cn_strerror(rc));
 	else if (memcmp(&out, l, sizeof(out)) != 0)
 		log_warn("scrub: a healed blob moved shards; its new layout is not committed yet");
+}
+
+static void check_blob(struct scrub *s, const struct blob_layout *l, int from_queue)
+{
+	check_blob_of(s, l, from_queue, NULL);
 }
 
 static void drain_queue(struct scrub *s)
@@ -179,17 +214,18 @@ static void check_version(struct scrub *s, const char *bucket, const struct meta
 	 * (throttled, possibly long) check: a version overwritten meanwhile
 	 * keeps its blobs until the check is done, so a blob GC deletes is
 	 * never reported as lost. */
+	struct blob_owner own = {bucket, e->key, e->vid_text, e->key_len, "version"};
 	if (version_pin(s->data, &v) == 0) {
 		if (v.loc == META_LOC_BLOB) {
 			if (blob_layout_decode(v.layout, v.layout_len, &l) == 0) {
-				check_blob(s, &l, 0);
+				check_blob_of(s, &l, 0, &own);
 				*bytes += l.size;
 			}
 		} else if (v.loc == META_LOC_PARTS) {
 			for (uint32_t i = 0; i < v.n_parts && !stopping(s); i++) {
 				if (blob_layout_decode(v.parts[i].layout, v.parts[i].layout_len,
 						       &l) == 0) {
-					check_blob(s, &l, 0);
+					check_blob_of(s, &l, 0, &own);
 					*bytes += l.size;
 				}
 				throttle(s, start, *bytes);
@@ -207,7 +243,8 @@ static void check_version(struct scrub *s, const char *bucket, const struct meta
  * short, with nobody told). fn gets each part's layout with its blob
  * pinned (pin = 0: not pinned, for counting); returns CN_ESHUTDOWN when
  * stopped. Pages of 100 uploads and 1000 parts. */
-typedef void (*part_fn)(struct scrub *s, const struct blob_layout *l, void *arg);
+typedef void (*part_fn)(struct scrub *s, const struct blob_layout *l, const struct blob_owner *own,
+			void *arg);
 
 static int walk_upload_parts(struct scrub *s, int pin, part_fn fn, void *arg)
 {
@@ -233,6 +270,8 @@ static int walk_upload_parts(struct scrub *s, int pin, part_fn fn, void *arg)
 				break; /* bucket deleted meanwhile */
 			for (size_t i = 0; i < res.n && !rc; i++) {
 				const struct meta_entry *e = &res.entries[i];
+				struct blob_owner own = {bk[b].name, e->key, e->vid_text,
+							 e->key_len, "upload"};
 				uint32_t marker = 0;
 				for (;;) {
 					struct meta_part_list pl;
@@ -254,7 +293,7 @@ static int walk_upload_parts(struct scrub *s, int pin, part_fn fn, void *arg)
 						 * the check is done */
 						if (pin && data_pin(s->data, l.id) != 0)
 							continue;
-						fn(s, &l, arg);
+						fn(s, &l, &own, arg);
 						if (pin)
 							data_unpin(s->data, l.id);
 					}
@@ -286,11 +325,12 @@ struct scrub_part_arg {
 	uint64_t *bytes;
 };
 
-static void scrub_part(struct scrub *s, const struct blob_layout *l, void *arg)
+static void scrub_part(struct scrub *s, const struct blob_layout *l, const struct blob_owner *own,
+		       void *arg)
 {
 	struct scrub_part_arg *a = arg;
 
-	check_blob(s, l, 0);
+	check_blob_of(s, l, 0, own);
 	*a->bytes += l->size;
 	throttle(s, a->start, *a->bytes);
 	drain_queue(s);
@@ -420,8 +460,9 @@ static void rb_save(struct scrub *s, struct rebuild *rb)
 /* One blob of the walk: counts it (pass 1) or heals it (pass 2), adding
  * to the live progress and to the version's own counts *vn. */
 static void rb_blob(struct scrub *s, struct rebuild *rb, const struct blob_layout *l,
-		    struct rb_counts *vn)
+		    const struct blob_owner *own, struct rb_counts *vn)
 {
+	char what[700];
 	struct blob_layout out;
 	unsigned rebuilt = 0;
 	int shard = blob_shard_on(l, rb->id);
@@ -467,11 +508,14 @@ static void rb_blob(struct scrub *s, struct rebuild *rb, const struct blob_layou
 	s->p.rebuild.eta_s =
 		s->p.rebuild.bytes_per_sec ? (int64_t)(left / s->p.rebuild.bytes_per_sec) : -1;
 	pthread_mutex_unlock(&s->mu);
+	if (rc)
+		owner_text(l, own, what, sizeof(what));
 	if (rc == CN_EDATALOST)
-		log_error(
-			"rebuild: a blob lost more shards than it has parity; data unrecoverable");
+		log_error("rebuild: %s lost more shards than it has parity; data unrecoverable",
+			  what);
 	else if (rc)
-		log_warn("rebuild: heal failed: %s (a scrub retries it)", cn_strerror(rc));
+		log_warn("rebuild: heal of %s failed: %s (a scrub retries it)", what,
+			 cn_strerror(rc));
 }
 
 static void rb_version(struct scrub *s, struct rebuild *rb, const char *bucket,
@@ -479,6 +523,7 @@ static void rb_version(struct scrub *s, struct rebuild *rb, const char *bucket,
 {
 	struct meta_version v;
 	struct blob_layout l;
+	struct blob_owner own = {bucket, e->key, e->vid_text, e->key_len, "version"};
 
 	if (e->flags & META_VF_DELETE_MARKER)
 		return;
@@ -487,7 +532,7 @@ static void rb_version(struct scrub *s, struct rebuild *rb, const char *bucket,
 	if (rb->counting || version_pin(s->data, &v) == 0) {
 		if (v.loc == META_LOC_BLOB) {
 			if (blob_layout_decode(v.layout, v.layout_len, &l) == 0)
-				rb_blob(s, rb, &l, vn);
+				rb_blob(s, rb, &l, &own, vn);
 		} else if (v.loc == META_LOC_PARTS) {
 			for (uint32_t i = 0; i < v.n_parts && !stopping(s); i++) {
 				/* paced part by part: a 10,000-part object is no
@@ -500,7 +545,7 @@ static void rb_version(struct scrub *s, struct rebuild *rb, const char *bucket,
 				}
 				if (blob_layout_decode(v.parts[i].layout, v.parts[i].layout_len,
 						       &l) == 0)
-					rb_blob(s, rb, &l, vn);
+					rb_blob(s, rb, &l, &own, vn);
 			}
 		}
 		if (!rb->counting)
@@ -608,14 +653,15 @@ static int rb_page(struct scrub *s, struct rebuild *rb, const char *bucket,
 }
 
 /* One open upload's part on the drive being rebuilt (walk_upload_parts). */
-static void rb_part(struct scrub *s, const struct blob_layout *l, void *arg)
+static void rb_part(struct scrub *s, const struct blob_layout *l, const struct blob_owner *own,
+		    void *arg)
 {
 	struct rebuild *rb = arg;
 	struct rb_counts vn = {0};
 
 	/* the progress counters move in rb_blob; the cursor's own counts
 	 * (what a resume starts from) stay those of the versions walked */
-	rb_blob(s, rb, l, &vn);
+	rb_blob(s, rb, l, own, &vn);
 	if (!rb->counting) {
 		throttle_shared(s, rb->start_ns, &rb->run_bytes, s->opt.rebuild_bytes_per_sec);
 		drain_queue(s);

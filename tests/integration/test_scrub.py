@@ -98,6 +98,9 @@ def test_damage_read_scrub_heal(tmp_path, start_server, ndrives, k, m):
         s3.get_object(Bucket="scrub", Key="obj")["Body"].read()
     assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 500
     assert admin(srv, "scrub", "--wait")["unrecoverable"] >= 1
+    # the log names the object, so that the operator can delete it again
+    lost = [ln for ln in srv.log().splitlines() if "scrub:" in ln and "unrecoverable" in ln]
+    assert lost and any("of scrub/obj version " in ln for ln in lost), lost
 
 
 def test_admin_requires_root_credentials(tmp_path, start_server, raw_request):
