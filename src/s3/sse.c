@@ -548,6 +548,14 @@ void s3_sse_headers(struct s3_req *r, const struct s3_sse *s, struct s3_hdrs *h)
 		s3_hdr_add(r, h, H_KID, cn_pool_strndup(r->pool, arn, strlen(arn)));
 		if (s->bucket_key)
 			s3_hdr_add(r, h, H_BK, "true");
+		/* a write that gave an encryption context gets it back (PutObject,
+		 * CopyObject, CreateMultipartUpload answer it, as S3); it passed
+		 * kms_context(), so it is base64 */
+		if (!r->is_head && strcmp(r->http->method_str, "GET") != 0) {
+			const char *ctx = s3_header(r, H_CTX);
+			if (ctx && s3_hdr_value_ok(ctx, strlen(ctx)))
+				s3_hdr_add(r, h, H_CTX, ctx);
+		}
 		break;
 	case S3_SSE_C:
 		s3_hdr_add(r, h, H_C "algorithm", "AES256");

@@ -407,7 +407,13 @@ def test_kms_keys(env, bkt):
     r = s3.put_object(Bucket=bkt, Key="ctx", Body=b"c", ServerSideEncryption="aws:kms",
                       SSEKMSEncryptionContext=ctx, BucketKeyEnabled=True)
     assert r["BucketKeyEnabled"] is True
-    assert s3.get_object(Bucket=bkt, Key="ctx")["Body"].read() == b"c"
+    assert r["SSEKMSEncryptionContext"] == ctx  # echoed, as S3 answers a write
+    g = s3.get_object(Bucket=bkt, Key="ctx")
+    assert g["Body"].read() == b"c" and "SSEKMSEncryptionContext" not in g
+    up = s3.create_multipart_upload(Bucket=bkt, Key="ctxm", ServerSideEncryption="aws:kms",
+                                    SSEKMSEncryptionContext=ctx)
+    assert up["SSEKMSEncryptionContext"] == ctx
+    s3.abort_multipart_upload(Bucket=bkt, Key="ctxm", UploadId=up["UploadId"])
     for bad in ["not base64 !", base64.b64encode(b"[1,2]").decode(),
                 base64.b64encode(b'{"a": 1}').decode()]:
         with pytest.raises(botocore.exceptions.ClientError) as e:
