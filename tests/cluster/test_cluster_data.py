@@ -380,6 +380,54 @@ def test_stopped_node_reads_hedge_and_writes_continue(cluster_factory):
     read_all(c, [victim], bucket, objects)
 
 
+def test_node_paused_mid_write_costs_a_grace_not_the_ack_timeout(cluster_factory):
+    """A node that took its shard stream and then stops answering (SIGSTOP
+    mid-body) held the PUT until it came back, up to the 120 s ack timeout:
+    longer than the SDKs' 60 s, whose retry (and the writes after it) then
+    raced the abandoned attempt committing late. Now the write answers a
+    grace after its quorum is durable and the shard is backfilled later."""
+    import socket
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+    c = cluster_factory(3, extra_args=FAST)
+    bucket = new_bucket(c, c.slots[0])
+    leader = c.leader()
+    writer = [n for n in c.nodes if n is not leader][0]
+    victim = [n for n in c.nodes if n is not leader and n is not writer][0]
+    body = os.urandom(3 * MIB)
+    path = "/%s/paused" % bucket
+    req = AWSRequest(method="PUT", url=writer.endpoint + path, headers={
+        "x-amz-content-sha256": "UNSIGNED-PAYLOAD", "Content-Length": str(len(body))})
+    SigV4Auth(Credentials(c.access_key, c.secret_key), "s3", "us-east-1").add_auth(req)
+    head = "PUT %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n" % (path, writer.s3_port) + "".join(
+        "%s: %s\r\n" % (k, v) for k, v in req.headers.items() if k.lower() != "host") + "\r\n"
+    sock = socket.create_connection(("127.0.0.1", writer.s3_port), timeout=5)
+    try:
+        sock.sendall(head.encode() + body[:2 * MIB + 5])
+        time.sleep(0.5)   # the shard streams are open and carry the first blocks
+        c.pause(victim)
+        t0 = time.monotonic()
+        sock.sendall(body[2 * MIB + 5:])
+        sock.settimeout(30)
+        answer = sock.recv(4096)
+        took = time.monotonic() - t0
+    finally:
+        sock.close()
+        paused_for = time.monotonic()
+    try:
+        assert answer.startswith(b"HTTP/1.1 200"), answer
+        assert took < 10, took   # the grace (2 s, or twice the quorum's time)
+        got = retry(lambda: c.client(leader).get_object(Bucket=bucket, Key="paused")[
+            "Body"].read())
+        assert got == body
+    finally:
+        time.sleep(max(0.0, 1.0 - (time.monotonic() - paused_for)))
+        c.resume(victim)
+    wait_for(lambda: heal_entries(c, leader) == 0, 90, "backfill after SIGCONT")
+    read_all(c, [victim], bucket, {"paused": body})
+
+
 def test_node_back_from_a_stop_gets_its_shards_at_once(cluster_factory):
     """A node that failed a shard stream is skipped by new writes only while it
     does not answer: once it does, a PUT writes all k+m shards again. (With a
