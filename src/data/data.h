@@ -191,14 +191,15 @@ struct data_set_health {
 	int drives;   /* directories given */
 	int online;   /* of those, online */
 	int missing;  /* set positions with no online drive (no set: drives - online) */
-	int problems; /* problems found at open (data_store_problems) */
+	int problems; /* problems found at open that still stand (data_store_problems) */
 	int degraded;
 };
 /* Fills *out. Any thread. */
 void data_store_health(struct data_store *s, struct data_set_health *out);
-/* The problems found at open, one sentence each, up to cap into out
- * (strings valid until data_store_close); returns how many there are. Any
- * thread. */
+/* The problems found at open that still stand (one about a drive that has
+ * since been replaced and is online is not), one sentence each, up to cap
+ * into out (strings valid until data_store_close); returns how many there
+ * are. Any thread. */
 int data_store_problems(struct data_store *s, const char **out, int cap);
 
 /* Explicit replacement (`cairn admin drive replace`): adopts the empty

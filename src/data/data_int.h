@@ -54,7 +54,8 @@ struct data_store {
 	pthread_mutex_t set_lock; /* set changes, marker rewrites, adoption */
 	struct drive_set set;
 	uint8_t deployment[DATA_ID_LEN];
-	char **problems; /* drive-set problems found at open (immutable after) */
+	char **problems;    /* drive-set problems found at open (immutable after) */
+	int *problem_drive; /* the drive each is about, or -1 */
 	int n_problems;
 	struct data_options opt; /* defaults filled in */
 	const struct data_io *io;

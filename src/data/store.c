@@ -595,8 +595,21 @@ static void problem(struct data_store *s, struct probe *pr, int i, const char *w
 	if (!np)
 		return;
 	s->problems = np;
+	int *nd = realloc(s->problem_drive, (size_t)(s->n_problems + 1) * sizeof(*nd));
+	if (!nd)
+		return;
+	s->problem_drive = nd;
+	nd[s->n_problems] = i;
 	if ((np[s->n_problems] = strdup(msg)) != NULL)
 		s->n_problems++;
+}
+
+/* A problem about a drive that is online now (replaced and adopted) is
+ * resolved: status stops listing it. */
+static int problem_open(struct data_store *s, int k)
+{
+	int i = s->problem_drive[k];
+	return i < 0 || i >= s->n || !atomic_load(&s->drives[i].online);
 }
 
 /* With a recorded set, before anything is written: which given drives are
@@ -965,6 +978,7 @@ void data_store_close(struct data_store *s)
 	free(s->set.e);
 	for (int i = 0; i < s->n_problems; i++)
 		free(s->problems[i]);
+	free(s->problem_drive);
 	free(s->problems);
 	pins_release(s);
 	free(s->drives);
@@ -1056,7 +1070,8 @@ void data_store_health(struct data_store *s, struct data_set_health *out)
 
 	memset(out, 0, sizeof(*out));
 	out->drives = s->n;
-	out->problems = s->n_problems;
+	for (int k = 0; k < s->n_problems; k++)
+		out->problems += problem_open(s, k);
 	for (int i = 0; i < s->n; i++) {
 		int on = atomic_load(&s->drives[i].online);
 		out->online += on;
@@ -1078,9 +1093,16 @@ void data_store_health(struct data_store *s, struct data_set_health *out)
 
 int data_store_problems(struct data_store *s, const char **out, int cap)
 {
-	for (int i = 0; i < s->n_problems && i < cap; i++)
-		out[i] = s->problems[i];
-	return s->n_problems;
+	int n = 0;
+
+	for (int k = 0; k < s->n_problems; k++) {
+		if (!problem_open(s, k))
+			continue;
+		if (n < cap)
+			out[n] = s->problems[k];
+		n++;
+	}
+	return n;
 }
 
 int data_store_drive_replace(struct data_store *s, int i, int force, char *why, size_t cap)

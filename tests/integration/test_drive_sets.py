@@ -157,6 +157,21 @@ def test_allow_degraded_serves_loudly(tmp_path, start_server):
     while srv.log().count("warn DEGRADED:") < 3:
         assert time.monotonic() < deadline, srv.log()
         time.sleep(0.2)
+    # replaced: the problem is resolved and status stops listing it
+    os.mkdir(dirs[1])
+    out = subprocess.run([cairn_bin(), "admin", "--endpoint", srv.endpoint, "drive", "replace",
+                          dirs[1]], env=ENV, capture_output=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    deadline = time.monotonic() + 30
+    while True:
+        out = subprocess.run([cairn_bin(), "admin", "--endpoint", srv.endpoint, "status"],
+                             env=ENV, capture_output=True, timeout=30)
+        ds = json.loads(out.stdout)["drive_set"]
+        if ds["online"] == 4:
+            break
+        assert time.monotonic() < deadline, ds
+        time.sleep(0.2)
+    assert ds == {"size": 4, "online": 4, "missing": 0, "degraded": False, "problems": []}, ds
     assert srv.stop() == 0
 
 
