@@ -87,6 +87,34 @@ static int stopping(struct scrub *s)
 	return st;
 }
 
+/* The parameters of the page that starts after the markers. */
+static struct meta_list_params page_params(const char *key_marker, size_t km_len,
+					   const char *id_marker, unsigned max)
+{
+	struct meta_list_params lp;
+
+	memset(&lp, 0, sizeof(lp));
+	lp.start = km_len ? key_marker : NULL;
+	lp.start_len = km_len;
+	lp.id_marker = id_marker[0] ? id_marker : NULL;
+	lp.max = max;
+	return lp;
+}
+
+/* A listing's next page: copies the markers out of res (which the caller
+ * then releases); 0 when res was the last page. key_marker holds
+ * META_KEY_MAX bytes, id_marker META_ID_TEXT. */
+static int next_page(const struct meta_list_result *res, char *key_marker, size_t *km_len,
+		     char *id_marker)
+{
+	if (!res->truncated || !res->next_marker || res->next_marker_len > META_KEY_MAX)
+		return 0;
+	memcpy(key_marker, res->next_marker, res->next_marker_len);
+	*km_len = res->next_marker_len;
+	memcpy(id_marker, res->next_id, META_ID_TEXT);
+	return 1;
+}
+
 /* What a blob belongs to, for the operator reading a log line: a version
  * (bucket, key, version id) or an open upload's part; NULL fields: only the
  * blob id is known (a heal a read queued). */
@@ -259,13 +287,9 @@ static int walk_upload_parts(struct scrub *s, int pin, part_fn fn, void *arg)
 		size_t km_len = 0;
 		char id_marker[META_ID_TEXT] = "";
 		for (;;) {
-			struct meta_list_params lp;
+			struct meta_list_params lp =
+				page_params(key_marker, km_len, id_marker, 100);
 			struct meta_list_result res;
-			memset(&lp, 0, sizeof(lp));
-			lp.start = km_len ? key_marker : NULL;
-			lp.start_len = km_len;
-			lp.id_marker = id_marker[0] ? id_marker : NULL;
-			lp.max = 100;
 			if (meta_list_uploads(s->meta, bk[b].name, &lp, &res) != 0)
 				break; /* bucket deleted meanwhile */
 			for (size_t i = 0; i < res.n && !rc; i++) {
@@ -304,13 +328,7 @@ static int walk_upload_parts(struct scrub *s, int pin, part_fn fn, void *arg)
 						break;
 				}
 			}
-			int more = !rc && res.truncated && res.next_marker &&
-				   res.next_marker_len <= META_KEY_MAX;
-			if (more) {
-				memcpy(key_marker, res.next_marker, res.next_marker_len);
-				km_len = res.next_marker_len;
-				memcpy(id_marker, res.next_id, sizeof(id_marker));
-			}
+			int more = !rc && next_page(&res, key_marker, &km_len, id_marker);
 			meta_list_result_release(&res);
 			if (!more)
 				break;
@@ -354,26 +372,16 @@ static void full_pass(struct scrub *s)
 		size_t km_len = 0;
 		char id_marker[META_ID_TEXT] = "";
 		for (;;) {
-			struct meta_list_params lp;
+			struct meta_list_params lp =
+				page_params(key_marker, km_len, id_marker, 1000);
 			struct meta_list_result res;
-			memset(&lp, 0, sizeof(lp));
-			lp.start = km_len ? key_marker : NULL;
-			lp.start_len = km_len;
-			lp.id_marker = id_marker[0] ? id_marker : NULL;
-			lp.max = 1000;
 			if (meta_list_versions(s->meta, bk[b].name, &lp, &res) != 0)
 				break;
 			for (size_t i = 0; i < res.n && !stopping(s); i++) {
 				check_version(s, bk[b].name, &res.entries[i], start, &bytes);
 				drain_queue(s);
 			}
-			int more = res.truncated && res.next_marker &&
-				   res.next_marker_len <= META_KEY_MAX;
-			if (more) {
-				memcpy(key_marker, res.next_marker, res.next_marker_len);
-				km_len = res.next_marker_len;
-				memcpy(id_marker, res.next_id, sizeof(id_marker));
-			}
+			int more = next_page(&res, key_marker, &km_len, id_marker);
 			meta_list_result_release(&res);
 			if (!more || stopping(s))
 				break;
@@ -693,13 +701,9 @@ static int rb_walk(struct scrub *s, struct rebuild *rb)
 			memcpy(id_marker, at.vid, META_ID_TEXT);
 		}
 		for (;;) {
-			struct meta_list_params lp;
+			struct meta_list_params lp =
+				page_params(key_marker, km_len, id_marker, 100);
 			struct meta_list_result res;
-			memset(&lp, 0, sizeof(lp));
-			lp.start = km_len ? key_marker : NULL;
-			lp.start_len = km_len;
-			lp.id_marker = id_marker[0] ? id_marker : NULL;
-			lp.max = 100;
 			if (meta_list_versions(s->meta, bk[b].name, &lp, &res) != 0)
 				break; /* bucket deleted meanwhile */
 			if (rb->counting) {
@@ -715,13 +719,7 @@ static int rb_walk(struct scrub *s, struct rebuild *rb)
 				if ((rc = rb_page(s, rb, bk[b].name, &res)) == 0)
 					drain_queue(s);
 			}
-			int more = !rc && res.truncated && res.next_marker &&
-				   res.next_marker_len <= META_KEY_MAX;
-			if (more) {
-				memcpy(key_marker, res.next_marker, res.next_marker_len);
-				km_len = res.next_marker_len;
-				memcpy(id_marker, res.next_id, sizeof(id_marker));
-			}
+			int more = !rc && next_page(&res, key_marker, &km_len, id_marker);
 			meta_list_result_release(&res);
 			if (!more)
 				break;

@@ -148,20 +148,25 @@ static int tag_get(void *arg, const char *key, size_t key_len, const char **valu
 	return tagging_get(t->set, k, value, value_len) == 0;
 }
 
+/* The lifecycle configuration of the request's bucket (owned), or NULL:
+ * no bucket, none configured, or unreadable (a header is then left out). */
+static struct lifecycle_config *route_lifecycle(struct s3_req *r)
+{
+	int rc;
+
+	return r->route.bucket ? s3_lifecycle_load(r->srv->meta, r->route.bucket, &rc) : NULL;
+}
+
 void s3_expiration_header(struct s3_req *r, struct s3_hdrs *h, const char *key, size_t klen,
 			  uint64_t size, int64_t mtime_ns, const uint8_t *tags, size_t tags_len)
 {
-	struct lifecycle_config *c;
+	struct lifecycle_config *c = route_lifecycle(r);
 	struct tagsrc ts = {.enc = tags, .len = tags_len, .r = r};
 	struct lifecycle_tags lt = {.get = tag_get, .arg = &ts};
 	char *out;
 	int64_t at;
 	const char *rule;
-	int rc;
 
-	if (!r->route.bucket)
-		return;
-	c = s3_lifecycle_load(r->srv->meta, r->route.bucket, &rc);
 	if (!c)
 		return;
 	out = cn_pool_alloc(r->pool, LIFECYCLE_HEADER_CAP);
@@ -176,15 +181,11 @@ void s3_expiration_header(struct s3_req *r, struct s3_hdrs *h, const char *key, 
 void s3_abort_date_headers(struct s3_req *r, struct s3_hdrs *h, const char *key, size_t klen,
 			   int64_t initiated_ns)
 {
-	struct lifecycle_config *c;
+	struct lifecycle_config *c = route_lifecycle(r);
 	char date[40];
 	int64_t at;
 	const char *rule;
-	int rc;
 
-	if (!r->route.bucket)
-		return;
-	c = s3_lifecycle_load(r->srv->meta, r->route.bucket, &rc);
 	if (!c)
 		return;
 	if (lifecycle_upload_abort_at(c, key, klen, initiated_ns, r->srv->lifecycle_day_ns, &at,

@@ -79,6 +79,41 @@ def test_expiration_header(s3, bucket):
     assert 'rule-id="old-logs"' in h["Expiration"] and "expiry-date=" in h["Expiration"]
     assert "Expiration" not in s3.put_object(Bucket=bucket, Key="other", Body=b"y")
     assert "Expiration" not in s3.head_object(Bucket=bucket, Key="other")
+    # CopyObject and CompleteMultipartUpload answer it too (API reference)
+    r = s3.copy_object(Bucket=bucket, Key="logs/copy", CopySource="%s/other" % bucket)
+    assert 'rule-id="old-logs"' in r.get("Expiration", ""), r
+    assert "Expiration" not in s3.copy_object(Bucket=bucket, Key="other2",
+                                              CopySource="%s/logs/a" % bucket)
+    up = s3.create_multipart_upload(Bucket=bucket, Key="logs/mp")["UploadId"]
+    p = s3.upload_part(Bucket=bucket, Key="logs/mp", UploadId=up, PartNumber=1, Body=b"z")
+    r = s3.complete_multipart_upload(Bucket=bucket, Key="logs/mp", UploadId=up, MultipartUpload={
+        "Parts": [{"PartNumber": 1, "ETag": p["ETag"]}]})
+    assert 'rule-id="old-logs"' in r.get("Expiration", ""), r
+    # the rule id is URL-encoded (S3: "The value of the rule-id is URL-encoded")
+    s3.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration={"Rules": [
+        {"ID": "my rule/\u00e9", "Filter": {"Prefix": "logs/"}, "Status": "Enabled",
+         "Expiration": {"Days": 7}}]})
+    h = s3.head_object(Bucket=bucket, Key="logs/a")
+    assert 'rule-id="my%20rule%2F%C3%A9"' in h["Expiration"], h["Expiration"]
+
+
+def test_abort_date_headers(s3, bucket):
+    """CreateMultipartUpload and ListParts name the AbortIncompleteMultipartUpload
+    rule that will abort the upload, and when (x-amz-abort-date/-rule-id)."""
+    s3.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration={"Rules": [
+        {"ID": "abort-up", "Filter": {"Prefix": "up/"}, "Status": "Enabled",
+         "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 7}}]})
+    up = s3.create_multipart_upload(Bucket=bucket, Key="up/x")
+    assert up["AbortRuleId"] == "abort-up" and up["AbortDate"], up
+    lp = s3.list_parts(Bucket=bucket, Key="up/x", UploadId=up["UploadId"])
+    assert lp["AbortRuleId"] == "abort-up" and lp["AbortDate"] == up["AbortDate"], lp
+    import datetime
+    days = (up["AbortDate"] - datetime.datetime.now(datetime.timezone.utc)).days
+    assert 6 <= days <= 8, up["AbortDate"]
+    other = s3.create_multipart_upload(Bucket=bucket, Key="elsewhere")
+    assert "AbortDate" not in other and "AbortRuleId" not in other
+    assert "AbortDate" not in s3.list_parts(Bucket=bucket, Key="elsewhere",
+                                            UploadId=other["UploadId"])
 
 
 def test_aws_cli(server, bucket, tmp_path):
