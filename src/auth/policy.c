@@ -1005,9 +1005,17 @@ static int prin_hit(const struct prin *pr, const struct policy_request *req)
 
 static int principal_match(const struct stmt *s, const struct policy_request *req)
 {
-	for (int i = 0; i < s->n_prin; i++)
+	for (int i = 0; i < s->n_prin; i++) {
+		/* An account as the principal of an Allow delegates to the
+		 * account: its users still need an identity policy of their own
+		 * (IAM: a resource policy grants a user directly only when it
+		 * names that user). So the Allow reaches the account's root
+		 * alone; a Deny naming the account reaches everyone in it. */
+		if (s->prin[i].kind == PR_ACCOUNT && !s->deny && !s->not_prin && req->user)
+			continue;
 		if (prin_hit(&s->prin[i], req))
 			return !s->not_prin;
+	}
 	return s->not_prin;
 }
 

@@ -872,7 +872,28 @@ int s3_authz_source(struct s3_req *r, const char *bucket, const char *key, size_
 		return 0;
 	if (load_bucket(r, bucket))
 		return CN_ENOMEM;
-	eff = policies(r, versioned ? "s3:GetObjectVersion" : "s3:GetObject", bucket, key, klen);
+	{
+		/* the source's own tags decide s3:ExistingObjectTag, as they do
+		 * for its GET (a copy is a read of it): a tag-based Deny is not
+		 * bypassed by copying. The request's own set is put back. */
+		struct tag_set *keep = r->vtags;
+		const uint8_t *tags = NULL;
+		size_t tags_len = 0;
+		if (found && s3_attrs_tags(attrs, attrs_len, &tags, &tags_len) != 0)
+			return CN_ECORRUPT;
+		r->vtags = cn_pool_zalloc(r->pool, sizeof(*r->vtags));
+		if (!r->vtags) {
+			r->vtags = keep;
+			return CN_ENOMEM;
+		}
+		if (tags_len && tagging_decode(tags, tags_len, r->vtags) != 0) {
+			r->vtags = keep;
+			return CN_ECORRUPT;
+		}
+		eff = policies(r, versioned ? "s3:GetObjectVersion" : "s3:GetObject", bucket, key,
+			       klen);
+		r->vtags = keep;
+	}
 	if (eff < 0)
 		return eff;
 	if (eff == POLICY_ALLOW)

@@ -363,6 +363,45 @@ def test_copy_needs_read_on_the_source(iam):
     w.abort_multipart_upload(Bucket=bk, Key="leak2", UploadId=up)
 
 
+def test_copy_source_tags_and_account_principals(iam):
+    """A copy reads its source as a GET does: a Deny on the source's
+    s3:ExistingObjectTag holds for CopyObject and UploadPartCopy (they read
+    it anyway). An account as the principal of a bucket policy's Allow
+    delegates to the account: its users still need an identity policy
+    (IAM); a Deny naming the account reaches them."""
+    rw = iam.client(iam.user(uid("cp-"), "readwrite"))
+    bk = iam.bucket()
+    iam.root.put_object(Bucket=bk, Key="secret", Body=b"TOPSECRET", Tagging="cls=secret")
+    iam.root.put_object(Bucket=bk, Key="open", Body=b"open", Tagging="cls=open")
+    iam.root.put_bucket_policy(Bucket=bk, Policy=json.dumps(doc(stmt(
+        "Deny", "s3:GetObject", "arn:aws:s3:::%s/*" % bk, "*",
+        {"StringEquals": {"s3:ExistingObjectTag/cls": "secret"}}))))
+    assert outcome(rw.get_object, Bucket=bk, Key="secret") == DENIED
+    assert outcome(rw.copy_object, Bucket=bk, Key="leak", CopySource={"Bucket": bk, "Key": "secret"},
+                   TaggingDirective="REPLACE", Tagging="cls=open") == DENIED
+    assert not exists(iam.root, bk, "leak")
+    up = rw.create_multipart_upload(Bucket=bk, Key="leak2")["UploadId"]
+    assert outcome(rw.upload_part_copy, Bucket=bk, Key="leak2", UploadId=up, PartNumber=1,
+                   CopySource={"Bucket": bk, "Key": "secret"}) == DENIED
+    rw.abort_multipart_upload(Bucket=bk, Key="leak2", UploadId=up)
+    rw.copy_object(Bucket=bk, Key="copied", CopySource={"Bucket": bk, "Key": "open"})
+    assert body_of(iam.root, bk, "copied") == b"open"
+
+    acct = iam.admin("status")["account"]["id"]
+    none = iam.client(iam.user(uid("np-")))   # no identity policy
+    bk2 = iam.bucket()
+    iam.root.put_object(Bucket=bk2, Key="k", Body=b"k")
+    for principal in ({"AWS": "arn:aws:iam::%s:root" % acct}, {"AWS": acct}):
+        iam.root.put_bucket_policy(Bucket=bk2, Policy=json.dumps(doc(stmt(
+            "Allow", "s3:GetObject", "arn:aws:s3:::%s/*" % bk2, principal))))
+        assert outcome(none.get_object, Bucket=bk2, Key="k") == DENIED, principal
+        assert body_of(rw, bk2, "k") == b"k"   # the identity policy grants it
+        iam.root.put_bucket_policy(Bucket=bk2, Policy=json.dumps(doc(stmt(
+            "Deny", "s3:GetObject", "arn:aws:s3:::%s/*" % bk2, principal))))
+        assert outcome(rw.get_object, Bucket=bk2, Key="k") == DENIED, principal
+    iam.root.delete_bucket_policy(Bucket=bk2)
+
+
 def test_delete_objects_checks_each_key(iam):
     """DeleteObjects needs s3:DeleteObject on each key: a readonly user's
     delete removes nothing (AWS: 200 with a per-key AccessDenied; a 403 for

@@ -226,11 +226,18 @@ static const struct row rows[] = {
 	{"principal * anonymous", B, DOC(BSTMT("Allow", "'*'")), GETO("a", NULL), A},
 	{"principal AWS:* anonymous", B, DOC(BSTMT("Allow", "{'AWS':'*'}")), GETO("a", NULL), A},
 	{"principal AWS:[*] user", B, DOC(BSTMT("Allow", "{'AWS':['*']}")), GETO("a", "bob"), A},
-	{"account root: user of account", B,
-	 DOC(BSTMT("Allow", "{'AWS':'arn:aws:iam::" ACCT ":root'}")), GETO("a", "alice"), A},
+	/* an account principal delegates to the account: an Allow is no grant
+	 * to its users (they need an identity policy), a Deny reaches them */
+	{"account root: no grant to a user of the account", B,
+	 DOC(BSTMT("Allow", "{'AWS':'arn:aws:iam::" ACCT ":root'}")), GETO("a", "alice"), N},
+	{"account root: a Deny reaches its users", B,
+	 DOC(BSTMT("Allow", "'*'"), BSTMT("Deny", "{'AWS':'arn:aws:iam::" ACCT ":root'}")),
+	 GETO("a", "alice"), D},
 	{"account root: not anonymous", B,
 	 DOC(BSTMT("Allow", "{'AWS':'arn:aws:iam::" ACCT ":root'}")), GETO("a", NULL), N},
-	{"bare account id", B, DOC(BSTMT("Allow", "{'AWS':'" ACCT "'}")), GETO("a", "bob"), A},
+	{"bare account id", B, DOC(BSTMT("Allow", "{'AWS':'" ACCT "'}")), GETO("a", "bob"), N},
+	{"bare account id in a Deny", B,
+	 DOC(BSTMT("Allow", "'*'"), BSTMT("Deny", "{'AWS':'" ACCT "'}")), GETO("a", "bob"), D},
 	{"user ARN: that user", B,
 	 DOC(BSTMT("Allow", "{'AWS':'arn:aws:iam::" ACCT ":user/alice'}")), GETO("a", "alice"), A},
 	{"user ARN: another user", B,
@@ -549,7 +556,7 @@ static const struct row rows[] = {
 	     "/*'],'Condition':{'Bool':{'aws:SecureTransport':'false'}}}"),
 	 GETO("a", "alice", {"aws:SecureTransport", "false"}), D},
 	{"bucket: aws:username built in", B,
-	 DOC("{'Effect':'Allow','Principal':{'AWS':'" ACCT "'}," GET
+	 DOC("{'Effect':'Allow','Principal':'*'," GET
 	     ",'Condition':{'StringEquals':{'aws:username':'alice'}}}"),
 	 GETO("a", "alice"), A},
 	{"bucket: aws:PrincipalAccount built in", B,
@@ -1000,7 +1007,7 @@ static const char *shared_doc =
 	DOC(BSTMT("Allow", "'*'"),
 	    "{'Effect':'Deny','Principal':'*','Action':'s3:GetObject','Resource':'" ARN
 	    "/home/${aws:username}/secret/*'}",
-	    "{'Effect':'Allow','Principal':{'AWS':'" ACCT "'},'Action':'s3:PutObject',"
+	    "{'Effect':'Allow','Principal':'*','Action':'s3:PutObject',"
 	    "'Resource':'" ARN "/home/${aws:username}/*','Condition':{'IpAddress':"
 	    "{'aws:SourceIp':['10.0.0.0/8','2001:db8::/32']},'ForAllValues:StringLike':"
 	    "{'aws:TagKeys':'proj-*'}}}");
