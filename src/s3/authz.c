@@ -327,7 +327,30 @@ const char *s3_ownership_name(enum s3_ownership o)
 struct ctx {
 	struct s3_req *r;
 	char now_iso[32], now_epoch[24];
+	struct tag_set *rtags; /* the x-amz-tagging header's set, once asked */
+	int rtags_read;
 };
+
+/* The tag set the request asks to store (its x-amz-tagging header: PutObject,
+ * CopyObject, CreateMultipartUpload), for s3:RequestObjectTag/<key> and
+ * s3:RequestObjectTagKeys; NULL when none or malformed (the handler refuses
+ * a malformed one). */
+static const struct tag_set *request_tags(struct ctx *c)
+{
+	const char *h;
+	char err[8];
+
+	if (c->rtags_read)
+		return c->rtags;
+	c->rtags_read = 1;
+	h = c->r->post_form ? c->r->form_tagging : s3_header(c->r, "x-amz-tagging");
+	if (!h || !(c->rtags = cn_pool_alloc(c->r->pool, sizeof(*c->rtags))))
+		return NULL;
+	if ((c->r->post_form ? tagging_from_xml(h, strlen(h), 0, c->rtags, err, sizeof(err))
+			     : tagging_from_header(h, c->rtags, err, sizeof(err))) != 0)
+		c->rtags = NULL;
+	return c->rtags;
+}
 
 static int one(const char *v, const char **vals, size_t *lens, int max)
 {
@@ -382,6 +405,43 @@ static int lookup(void *arg, const char *key, const char **vals, size_t *lens, i
 		return one(s3_route_param(&r->route, key + 3), vals, lens, max);
 	if (strcasecmp(key, "s3:VersionId") == 0)
 		return one(s3_route_param(&r->route, "versionId"), vals, lens, max);
+	/* conditional writes (S3 user guide, "Enforce conditional writes") */
+	if (strcasecmp(key, "s3:if-match") == 0 || strcasecmp(key, "s3:if-none-match") == 0)
+		return one(
+			s3_header(r, key[6] == 'm' || key[6] == 'M' ? "if-match" : "if-none-match"),
+			vals, lens, max);
+	/* every bucket is the account's */
+	if (strcasecmp(key, "s3:ResourceAccount") == 0 ||
+	    strcasecmp(key, "aws:ResourceAccount") == 0)
+		return one(r->srv->account_id, vals, lens, max);
+	/* the lock a write asks for */
+	if (strcasecmp(key, "s3:object-lock-mode") == 0)
+		return one(s3_header(r, "x-amz-object-lock-mode"), vals, lens, max);
+	if (strcasecmp(key, "s3:object-lock-retain-until-date") == 0)
+		return one(s3_header(r, "x-amz-object-lock-retain-until-date"), vals, lens, max);
+	if (strcasecmp(key, "s3:object-lock-legal-hold") == 0)
+		return one(s3_header(r, "x-amz-object-lock-legal-hold"), vals, lens, max);
+	if (strcasecmp(key, "s3:RequestObjectTagKeys") == 0) {
+		const struct tag_set *t = request_tags(c);
+		int n = t ? (int)t->n : 0;
+		for (int i = 0; i < n && i < max; i++) {
+			vals[i] = t->t[i].key;
+			lens[i] = t->t[i].key_len;
+		}
+		return n;
+	}
+	if (strncasecmp(key, "s3:RequestObjectTag/", 20) == 0) {
+		const struct tag_set *t = request_tags(c);
+		const char *v;
+		size_t vl;
+		if (!t || tagging_get(t, key + 20, &v, &vl) != 0)
+			return 0;
+		if (max >= 1) {
+			vals[0] = v;
+			lens[0] = vl;
+		}
+		return 1;
+	}
 	if (strcasecmp(key, "s3:signatureversion") == 0)
 		return one(r->ident.kind == S3_PRINCIPAL_ANON ? NULL
 			   : r->sigv2			      ? "AWS"

@@ -449,10 +449,12 @@ static int start_file(struct post_op *op)
 		if (rc)
 			return with_msg(op, rc, err);
 	}
-	rc = s3_authz_check(r, "s3:PutObject", r->route.bucket, k, klen, ACL_WRITE);
+	rc = subst_fields(op);
 	if (rc)
 		return rc;
-	rc = subst_fields(op);
+	/* the policies see the tags the form asks for (s3:RequestObjectTag/) */
+	r->form_tagging = field(op, "tagging");
+	rc = s3_authz_check(r, "s3:PutObject", r->route.bucket, k, klen, ACL_WRITE);
 	if (rc)
 		return rc;
 	rc = form_attrs(op);

@@ -402,6 +402,46 @@ def test_copy_source_tags_and_account_principals(iam):
     iam.root.delete_bucket_policy(Bucket=bk2)
 
 
+def _with_header(client, op, name, value):
+    def add(request, **_):
+        request.headers[name] = value
+    client.meta.events.register("before-sign.s3.%s" % op, add)
+    return client
+
+
+def test_request_condition_keys(iam):
+    """Condition keys a write's own request supplies: the tags it asks for
+    (s3:RequestObjectTagKeys, s3:RequestObjectTag/<key>), its conditional
+    header (s3:if-none-match), the bucket's account (s3:ResourceAccount).
+    They were accepted in policies and then evaluated as absent."""
+    keys = iam.user(uid("rk-"), "readwrite")
+    rw = iam.client(keys)
+    bk = iam.bucket()
+    acct = iam.admin("status")["account"]["id"]
+    res = "arn:aws:s3:::%s/*" % bk
+    iam.root.put_bucket_policy(Bucket=bk, Policy=json.dumps(doc(
+        stmt("Deny", "s3:PutObject", res, "*",
+             {"ForAnyValue:StringNotEquals": {"s3:RequestObjectTagKeys": ["project", "owner"]}}),
+        stmt("Deny", "s3:PutObject", res, "*",
+             {"StringNotEquals": {"s3:RequestObjectTag/project": "apollo"},
+              "Null": {"s3:RequestObjectTag/project": "false"}}),
+        stmt("Deny", "s3:GetObject", res, "*",
+             {"StringNotEquals": {"s3:ResourceAccount": acct}}))))
+    assert outcome(rw.put_object, Bucket=bk, Key="a", Body=b"a", Tagging="evil=1") == DENIED
+    assert outcome(rw.put_object, Bucket=bk, Key="b", Body=b"b", Tagging="project=gemini") == DENIED
+    rw.put_object(Bucket=bk, Key="c", Body=b"c", Tagging="project=apollo&owner=me")
+    rw.put_object(Bucket=bk, Key="d", Body=b"d")   # no tags: nothing to refuse
+    assert body_of(rw, bk, "c") == b"c"            # the bucket is the account's
+    # create-only uploads: a PUT without If-None-Match is refused
+    iam.root.put_bucket_policy(Bucket=bk, Policy=json.dumps(doc(
+        stmt("Deny", "s3:PutObject", res, "*", {"Null": {"s3:if-none-match": "true"}}))))
+    assert outcome(rw.put_object, Bucket=bk, Key="e", Body=b"e") == DENIED
+    c2 = _with_header(iam.client(keys), "PutObject", "If-None-Match", "*")
+    c2.put_object(Bucket=bk, Key="e", Body=b"e")
+    assert body_of(rw, bk, "e") == b"e"
+    iam.root.delete_bucket_policy(Bucket=bk)
+
+
 def test_delete_objects_checks_each_key(iam):
     """DeleteObjects needs s3:DeleteObject on each key: a readonly user's
     delete removes nothing (AWS: 200 with a per-key AccessDenied; a 403 for
