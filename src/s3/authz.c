@@ -332,7 +332,7 @@ struct ctx {
 };
 
 /* The tag set the request asks to store (its x-amz-tagging header: PutObject,
- * CopyObject, CreateMultipartUpload), for s3:RequestObjectTag/<key> and
+ * CopyObject, CreateMultipartUpload; PutObjectTagging's body), for s3:RequestObjectTag/<key> and
  * s3:RequestObjectTagKeys; NULL when none or malformed (the handler refuses
  * a malformed one). */
 static const struct tag_set *request_tags(struct ctx *c)
@@ -340,6 +340,12 @@ static const struct tag_set *request_tags(struct ctx *c)
 	const char *h;
 	char err[8];
 
+	if (c->r->route.op == S3_OP_PUT_OBJECT_TAGGING) {
+		/* the body's set, once read; until then the decision waits */
+		if (!c->r->body_tags)
+			c->r->tags_asked = 1;
+		return c->r->body_tags;
+	}
 	if (c->rtags_read)
 		return c->rtags;
 	c->rtags_read = 1;
@@ -881,14 +887,18 @@ int s3_authorize(struct s3_req *r)
 	eff = policies(r, n.action, r->route.bucket, r->route.key, r->route.key_len);
 	if (eff < 0)
 		return eff;
-	if (eff == POLICY_DENY)
-		return CN_EACCESS;
 	if (r->tags_asked && version_op(r->route.op)) {
-		/* a condition on the object's tags: decided again with them */
+		/* a condition on the object's tags (or the tags a PutObjectTagging
+		 * body asks for) that are not read yet: the whole decision, a Deny
+		 * too, is made again with them (s3_authz_version). Decided on an
+		 * absent tag, a negated condition (StringNotEquals) denied every
+		 * object. */
 		r->recheck_action = n.action;
 		r->authz_object_perm = n.object_perm;
 		return 0;
 	}
+	if (eff == POLICY_DENY)
+		return CN_EACCESS;
 	if (eff == POLICY_ALLOW)
 		return 0;
 	if (r->route.bucket && r->bacc->ownership != S3_OWN_ENFORCED) {

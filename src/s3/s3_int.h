@@ -174,17 +174,18 @@ struct s3_req {
 	struct s3_body body;
 	void *op; /* the handler's own state */
 	struct s3_ident ident;
-	int sigv2;		  /* signed with SigV2 */
-	int presigned;		  /* the signature is in the query */
-	int post_form;		  /* a browser form upload */
-	int reauth;		  /* cluster: authenticate again after the read barrier */
-	int authz_object_perm;	  /* an object ACL permission the handler must check */
-	struct s3_baccess *bacc;  /* pool memory, once needed (authz.c) */
-	const char *err_msg;	  /* replaces the S3 error's standard message */
-	void *form;		  /* POST Object's state (post.c) */
-	void *aux;		  /* a handler's state while r->op is taken (small bodies) */
-	const char *form_acl;	  /* POST Object's acl field (an x-amz-acl) */
-	const char *form_tagging; /* its tagging field (a Tagging XML document), or NULL */
+	int sigv2;		   /* signed with SigV2 */
+	int presigned;		   /* the signature is in the query */
+	int post_form;		   /* a browser form upload */
+	int reauth;		   /* cluster: authenticate again after the read barrier */
+	int authz_object_perm;	   /* an object ACL permission the handler must check */
+	struct s3_baccess *bacc;   /* pool memory, once needed (authz.c) */
+	const char *err_msg;	   /* replaces the S3 error's standard message */
+	void *form;		   /* POST Object's state (post.c) */
+	void *aux;		   /* a handler's state while r->op is taken (small bodies) */
+	const char *form_acl;	   /* POST Object's acl field (an x-amz-acl) */
+	const char *form_tagging;  /* its tagging field (a Tagging XML document), or NULL */
+	struct tag_set *body_tags; /* PutObjectTagging: the set its body asks for, once read */
 	/* s3:ExistingObjectTag/<key>: the version's tags once read, whether a
 	 * policy asked for them before, and the action to decide again then */
 	struct tag_set *vtags;

@@ -157,6 +157,7 @@ static void object_tags_body(struct s3_req *r, int err, char *buf, size_t len)
 		s3_send_error(r, tag_error(r, rc, msg));
 		return;
 	}
+	r->body_tags = t; /* s3:RequestObjectTag/ in the decision version_of makes */
 	if (version_of(r, &v, &at))
 		return;
 	s3_put_version_tags(r, &v, &at, enc, enc_len, 200);

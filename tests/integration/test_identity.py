@@ -420,7 +420,7 @@ def test_request_condition_keys(iam):
     acct = iam.admin("status")["account"]["id"]
     res = "arn:aws:s3:::%s/*" % bk
     iam.root.put_bucket_policy(Bucket=bk, Policy=json.dumps(doc(
-        stmt("Deny", "s3:PutObject", res, "*",
+        stmt("Deny", ["s3:PutObject", "s3:PutObjectTagging"], res, "*",
              {"ForAnyValue:StringNotEquals": {"s3:RequestObjectTagKeys": ["project", "owner"]}}),
         stmt("Deny", "s3:PutObject", res, "*",
              {"StringNotEquals": {"s3:RequestObjectTag/project": "apollo"},
@@ -432,6 +432,13 @@ def test_request_condition_keys(iam):
     rw.put_object(Bucket=bk, Key="c", Body=b"c", Tagging="project=apollo&owner=me")
     rw.put_object(Bucket=bk, Key="d", Body=b"d")   # no tags: nothing to refuse
     assert body_of(rw, bk, "c") == b"c"            # the bucket is the account's
+    # PutObjectTagging: the tags its body asks for
+    assert outcome(rw.put_object_tagging, Bucket=bk, Key="d", Tagging={"TagSet": [
+        {"Key": "evil", "Value": "1"}]}) == DENIED
+    rw.put_object_tagging(Bucket=bk, Key="d", Tagging={"TagSet": [
+        {"Key": "owner", "Value": "me"}]})
+    assert iam.root.get_object_tagging(Bucket=bk, Key="d")["TagSet"] == [
+        {"Key": "owner", "Value": "me"}]
     # create-only uploads: a PUT without If-None-Match is refused
     iam.root.put_bucket_policy(Bucket=bk, Policy=json.dumps(doc(
         stmt("Deny", "s3:PutObject", res, "*", {"Null": {"s3:if-none-match": "true"}}))))

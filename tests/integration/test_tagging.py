@@ -185,7 +185,11 @@ def test_existing_object_tag_condition(server, s3, bucket):
          "Resource": "arn:aws:s3:::%s/*" % bucket,
          "Condition": {"StringEquals": {"s3:ExistingObjectTag/classification": "public"}}},
         {"Effect": "Deny", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::%s/*" % bucket,
-         "Condition": {"StringEquals": {"s3:ExistingObjectTag/hold": "yes"}}}]}
+         "Condition": {"StringEquals": {"s3:ExistingObjectTag/hold": "yes"}}},
+        # a negated condition is decided on the object's tags too (before they
+        # were read, an absent tag made this Deny hold for every object)
+        {"Effect": "Deny", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::%s/*" % bucket,
+         "Condition": {"StringNotEquals": {"s3:ExistingObjectTag/classification": "public"}}}]}
     f = os.path.join(os.path.dirname(server.data_dir), "pol-%s.json" % name)
     with open(f, "w") as fh:
         json.dump(pol, fh)
