@@ -282,8 +282,10 @@ static void move_blob(struct rebalance *r, const char *bucket, const struct meta
 		return;
 	count(r, &r->p.blobs_checked, 1);
 	n = l.k + l.m;
-	if (r->h.target(r->h.ctx, l.id, l.k, l.m, target, &epoch) != 0)
+	if (r->h.target(r->h.ctx, l.id, l.k, l.m, target, &epoch) != 0) {
+		count(r, &r->p.unplaced, 1);
 		return;
+	}
 	/* as sets: a drive still chosen keeps its shard; each shard on a drive
 	 * no longer chosen goes to a chosen drive the blob does not use yet */
 	for (int i = 0; i < n; i++) {
@@ -527,7 +529,7 @@ static void *rebalance_main(void *arg)
 				cursor_reset(r);
 				r->p.versions_done = r->p.blobs_checked = r->p.blobs_moved = 0;
 				r->p.shards_moved = r->p.bytes_moved = r->p.conflicts = 0;
-				r->p.failed = 0;
+				r->p.failed = r->p.unplaced = 0;
 			}
 			r->p.epoch = epoch;
 			pthread_mutex_unlock(&r->mu);
@@ -547,6 +549,12 @@ static void *rebalance_main(void *arg)
 					 " bytes, %" PRIu64 " failed",
 					 epoch, r->p.blobs_moved, r->p.shards_moved,
 					 r->p.bytes_moved, r->p.failed);
+				if (r->p.unplaced)
+					log_warn("rebalance: map epoch %" PRIu64 ": %" PRIu64
+						 " blob(s) wider than the cluster stay where they "
+						 "are; a removed node holding their shards must "
+						 "keep running, or they are lost",
+						 epoch, r->p.unplaced);
 			}
 			if (r->stopped)
 				cursor_reset(r); /* a stopped pass is not resumed */

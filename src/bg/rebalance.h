@@ -69,8 +69,12 @@ struct rebalance_progress {
 	uint64_t blobs_moved;
 	uint64_t shards_moved;
 	uint64_t bytes_moved;
-	uint64_t conflicts;	/* moves whose blob changed meanwhile */
-	uint64_t failed;	/* moves that failed (retried next pass) */
+	uint64_t conflicts; /* moves whose blob changed meanwhile */
+	uint64_t failed;    /* moves that failed (retried next pass) */
+	/* blobs this pass could not place on distinct nodes (a cluster smaller
+	 * than their width): left where they are, so their shards on removed
+	 * nodes are still needed there */
+	uint64_t unplaced;
 	uint64_t bytes_per_sec; /* this pass */
 	int64_t eta_s;		/* -1 unknown */
 };

@@ -534,14 +534,15 @@ json_t *s3_rebalance_json(struct rebalance *rb)
 	struct rebalance_progress p;
 
 	rebalance_progress(rb, &p);
-	return json_pack("{s:s,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:I}", "state",
+	return json_pack("{s:s,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:I}", "state",
 			 rebalance_state_name(p.state), "epoch", jint(p.epoch), "balanced_epoch",
 			 jint(p.balanced_epoch), "passes", jint(p.passes), "versions_total",
 			 jint(p.versions_total), "versions_done", jint(p.versions_done),
 			 "blobs_checked", jint(p.blobs_checked), "blobs_moved", jint(p.blobs_moved),
 			 "shards_moved", jint(p.shards_moved), "bytes_moved", jint(p.bytes_moved),
-			 "conflicts", jint(p.conflicts), "failed", jint(p.failed), "bytes_per_sec",
-			 jint(p.bytes_per_sec), "eta_s", (json_int_t)p.eta_s);
+			 "conflicts", jint(p.conflicts), "failed", jint(p.failed), "unplaced",
+			 jint(p.unplaced), "bytes_per_sec", jint(p.bytes_per_sec), "eta_s",
+			 (json_int_t)p.eta_s);
 }
 
 /* Rebalance control: a replicated setting (bg/rebalance.h), so this node

@@ -623,6 +623,30 @@ def test_remove_dead_node_replaces_its_shards(cluster_factory):
     read_all(c, [n2], bucket, objects)
 
 
+def test_shrinking_below_a_blobs_width_is_reported(cluster_factory):
+    """Removing a node from 3 leaves 2+1 blobs nowhere to go on distinct
+    nodes: the rebalance leaves them in place, and says so (status
+    rebalance.unplaced, a warning), where it said "balanced" and nothing
+    else; an operator who then stopped the removed node lost them."""
+    c = cluster_factory(3, extra_args=FAST + ["--ec", "2+1"])
+    n1, n2, n3 = c.slots[:3]
+    bucket = new_bucket(c, n1)
+    rnd = random.Random(44)
+    objects = {"w%d" % i: rnd.randbytes(MIB + i) for i in range(4)}
+    for k, v in objects.items():
+        retry(lambda: c.client(n1).put_object(Bucket=bucket, Key=k, Body=v))
+    wait_balanced(c, n1)
+    victim = [n for n in (n1, n2, n3) if n is not c.leader()][0]
+    live = [n for n in (n1, n2, n3) if n is not victim]
+    before = map_epoch(c, live[0])
+    c.remove_node(victim, via=live[0])
+    rb = wait_balanced(c, live[0], timeout=120, after=before)
+    assert rb["unplaced"] >= len(objects), rb
+    leader = c.leader()
+    assert "wider than the cluster stay where they are" in leader.log(), leader.log_tail()
+    read_all(c, live, bucket, objects)   # the removed node still serves its shards
+
+
 def test_wiped_drive_of_a_node_is_rebuilt(cluster_factory):
     """Two drives per node; a node restarts with its shard drive replaced by
     an empty directory: the drive is adopted and every shard that belonged
