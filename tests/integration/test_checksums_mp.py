@@ -285,6 +285,7 @@ def test_composite_needs_the_clients_part_checksums(c, bucket):
     assert err(e) == ("InvalidRequest", 400)
     assert "expected checksum Type: sha256, actual checksum Type: null" in \
         e.value.response["Error"]["Message"]
+    assert "Parts" not in c.list_parts(Bucket=bucket, Key="k", UploadId=uid)  # nothing kept
     done = []
     for i, p in enumerate(parts, 1):
         r = call("upload_part", headers={"x-amz-checksum-sha256": b64(raw("SHA256", p))},
