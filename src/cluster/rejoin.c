@@ -13,6 +13,12 @@
  * its shards, onto this node once it registers its new drives) and to add
  * it under the new id.
  *
+ * Only a replacement is let in this way: when the leader's configuration
+ * has no member at this address (a node never added, or one taken out by
+ * `cluster remove`), the thread asks for nothing and stops, and the node
+ * waits for `cairn admin cluster add` like a --join node. Naming a node in
+ * --peers is not an operator's decision to grow the cluster.
+ *
  * When no peer answers, the node cannot tell a first start from a lost
  * state and bootstraps as before (docs/ARCHITECTURE.md: limits).
  *
@@ -96,6 +102,10 @@ struct cluster_rejoin {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	int stop;
+	/* an old member at this address was found and its removal asked: the
+	 * add that follows may be retried after the old member is gone (the
+	 * remove may have been applied even when its answer was lost) */
+	int replacing;
 };
 
 /* This node is a voter in its own configuration. */
@@ -127,7 +137,9 @@ static int post(struct cluster *c, const char *leader, const char *target)
 }
 
 /* One attempt: find the leader through the peers, take the old member at
- * this address out, put this node in. 0 once asked successfully. */
+ * this address out, put this node in. 0 once asked successfully;
+ * CN_ENOTFOUND when this address never was (or no longer is) a member and
+ * this thread did not take it out: nothing is asked. */
 static int attempt(struct cluster_rejoin *j)
 {
 	struct cluster *c = j->c;
@@ -136,7 +148,7 @@ static int attempt(struct cluster_rejoin *j)
 	uint64_t me = cluster_id(c), old = 0;
 	json_t *doc, *n;
 	size_t i;
-	int rc;
+	int rc, mine = 0;
 
 	if (!st)
 		return CN_ENOMEM;
@@ -153,21 +165,40 @@ static int attempt(struct cluster_rejoin *j)
 			snprintf(leader, sizeof(leader), "%s", json_string_value(la));
 		json_decref(d);
 	}
-	if (!leader[0])
+	/* a peer may still name this address's old process as the leader */
+	if (!leader[0] || strcmp(leader, self) == 0)
 		return CN_ENOLEADER;
-	/* the leader's configuration is the one that counts */
+	/* the leader's configuration is the one that counts: a node that no
+	 * longer leads may not have the latest */
 	doc = status_of(cluster_rpc(c), leader, REJOIN_STATUS_MS);
 	if (!doc)
 		return CN_ENOLEADER;
+	if (!json_is_string(json_object_get(doc, "state")) ||
+	    strcmp(json_string_value(json_object_get(doc, "state")), "leader") != 0) {
+		json_decref(doc);
+		return CN_ENOLEADER;
+	}
 	json_array_foreach(json_object_get(doc, "configuration"), i, n)
 	{
 		const char *a = json_string_value(json_object_get(n, "address"));
 		uint64_t id = jint(n, "id");
 		if (a && strcmp(a, self) == 0 && id && id != me)
 			old = id;
+		if (id && id == me)
+			mine = 1;
 	}
 	json_decref(doc);
+	if (mine && !old)
+		return CN_EAGAIN; /* being added: is_voter tells when it is done */
+	if (!old && !j->replacing) {
+		log_warn("cluster: rejoin: no member of the cluster has the address %s: this "
+			 "node is not a replacement and does not join on its own; add it: cairn "
+			 "admin cluster add %s",
+			 self, self);
+		return CN_ENOTFOUND;
+	}
 	if (old) {
+		j->replacing = 1;
 		log_warn("cluster: rejoin: asking the leader %s to remove node %" PRIu64
 			 " (this address; its state is lost)",
 			 leader, old);
@@ -194,6 +225,10 @@ static void *rejoin_main(void *arg)
 		int done = is_voter(j->c);
 		if (!done) {
 			int rc = attempt(j);
+			if (rc == CN_ENOTFOUND) {
+				pthread_mutex_lock(&j->mu);
+				break;
+			}
 			if (rc && !logged++)
 				log_warn("cluster: rejoin: %s (retrying)", cn_strerror(rc));
 		}

@@ -726,6 +726,28 @@ def test_wiped_node_rejoins_and_is_rebuilt(cluster_factory):
     read_all(c, [n3], bucket, objects)
 
 
+def test_peer_never_a_member_waits_for_add(cluster_factory):
+    """A node whose --peers names its own address, but which never was a
+    member, must not let itself in: naming it in --peers is not `cluster
+    add`. It waits, says how to add it, and joins when added."""
+    c = cluster_factory(3, spares=1, extra_args=FAST)
+    n1 = c.slots[0]
+    n4 = c.slots[3]
+    c.peers = c.peers + "," + n4.address     # the new node's own list
+    c.start_node(n4, join=False, fresh=True, wait=False)
+    wait_for(lambda: "does not join on its own" in n4.log(whole=True) or None, 30,
+             "the new node to say it waits for cluster add")
+    time.sleep(3)   # an auto-join asks within a second of starting
+    st = c.status(n1)
+    assert n4.address not in [x["address"] for x in st["nodes"]], st["nodes"]
+    assert len(st["nodes"]) == 3
+    c.admin_cluster("add", n4.address)
+    c.wait_voter(n4)
+    bucket = new_bucket(c, n1)
+    retry(lambda: c.client(n4).put_object(Bucket=bucket, Key="k", Body=b"x" * 1000))
+    assert c.client(n1).get_object(Bucket=bucket, Key="k")["Body"].read() == b"x" * 1000
+
+
 def test_six_nodes_two_killed_during_io(cluster_factory):
     """4+2 over 6 nodes: SIGKILL two nodes while PUTs and GETs run; every
     acknowledged object reads back byte-exact through every survivor."""
