@@ -1727,6 +1727,12 @@ static void on_member(struct cluster *c, struct member_req *r)
 		member_done(r, CN_ENOTLEADER);
 		return;
 	}
+	if (r->add && c->promote && c->promote->id != r->id) {
+		/* another node's add is not finished (it waits to be made a
+		 * voter): one change at a time, the caller asks again */
+		member_done(r, CN_EAGAIN);
+		return;
+	}
 	if (r->add) {
 		/* asked again (a caller that gave up waiting, a rejoining node):
 		 * a voter is done; a stand-by left over by a change the previous
@@ -2124,10 +2130,11 @@ int cluster_open(const struct cluster_options *opt, struct meta_store *m, struct
 		snprintf(idp, sizeof(idp), "%s/id", c->dir);
 		if (access(idp, F_OK) != 0 && errno == ENOENT &&
 		    cluster_probe_established(opt, peer, sizeof(peer))) {
-			log_warn("cluster: no Raft state here, but %s has the cluster's log: this "
-				 "node's state was lost; it rejoins under a new id in place of "
-				 "the old one",
-				 peer);
+			log_warn(
+				"cluster: no Raft state here, but %s has the cluster's log: if "
+				"this node's state was lost, it rejoins under a new id in place of "
+				"the old member at its address",
+				peer);
 			c->opt.join = 1;
 			c->rejoin = 1;
 		}
@@ -2385,16 +2392,36 @@ static int member_change(struct cluster *c, int add, uint64_t id, const char *ad
 	r->deadline_ns = cn_mono_ns() + (int64_t)timeout_ms * 1000000ll;
 	if (address)
 		strcpy(r->address, address);
-	m->type = MSG_MEMBER;
-	m->member = r;
-	post(c, m);
-	pthread_mutex_lock(&r->mu);
-	while (!r->done)
-		if (cn_cond_wait_until(&r->cv, &r->mu, r->deadline_ns) == CN_ETIMEOUT)
+	int done, waited = 0;
+	for (;;) {
+		m->type = MSG_MEMBER;
+		m->member = r;
+		post(c, m);
+		pthread_mutex_lock(&r->mu);
+		while (!r->done)
+			if (cn_cond_wait_until(&r->cv, &r->mu, r->deadline_ns) == CN_ETIMEOUT)
+				break;
+		rc = r->done ? r->rc : CN_ETIMEOUT;
+		done = r->done;
+		r->done = 0;
+		pthread_mutex_unlock(&r->mu);
+		/* Another membership change is under way (libraft runs one at a
+		 * time; an add lasts until its node is a voter): wait for it
+		 * rather than fail a second operator's command. */
+		if (!done || (rc != CN_ECONFLICT && rc != CN_EAGAIN) ||
+		    cn_mono_ns() + 250000000ll >= r->deadline_ns)
 			break;
-	rc = r->done ? r->rc : CN_ETIMEOUT;
-	int done = r->done;
-	pthread_mutex_unlock(&r->mu);
+		if (!waited++)
+			log_info("cluster: another membership change is under way; %s of %llu "
+				 "waits for it",
+				 add ? "the add" : "the removal", (unsigned long long)id);
+		usleep(200 * 1000);
+		m = calloc(1, sizeof(*m));
+		if (!m) {
+			rc = CN_ENOMEM;
+			break;
+		}
+	}
 	/* Still running: the Raft thread owns r until it finishes (a leak of one
 	 * small struct per timed-out change, rather than a use after free). */
 	if (done) {

@@ -527,6 +527,7 @@ struct cluster_op {
 	const char *address;
 	json_t *doc;
 	int rc;
+	char why[192]; /* add: why the new node's status could not be read */
 };
 
 json_t *s3_rebalance_json(struct rebalance *rb)
@@ -652,7 +653,15 @@ static void cluster_member_work(struct s3_req *r, struct cluster_op *op)
 		json_t *doc;
 		rc = peer_status(c, op->address, &doc, err, sizeof(err));
 		if (rc) {
-			op->rc = CN_EINVAL; /* nobody answers there */
+			op->rc = CN_EINVAL; /* nobody answers there, or not as a peer */
+			if (strcmp(err, "HTTP 403") == 0)
+				snprintf(op->why, sizeof(op->why),
+					 "the node at that address refused this cluster's "
+					 "secret (HTTP 403): start it with the same "
+					 "CAIRN_CLUSTER_SECRET");
+			else
+				snprintf(op->why, sizeof(op->why),
+					 "no cairn node answers at that address (%s)", err);
 			return;
 		}
 		id = (uint64_t)json_integer_value(json_object_get(doc, "id"));
@@ -719,8 +728,9 @@ static void cluster_after(struct s3_req *r, int status, void *arg)
 	if (status || op->rc) {
 		int rc = status ? CN_EINTERNAL : op->rc;
 		const char *why =
-			rc == CN_EINVAL ? (op->op == 1 ? "no cairn node answers at that address"
-						       : "no such member")
+			rc == CN_EINVAL	      ? (op->why[0]    ? op->why
+						 : op->op == 1 ? "no cairn node answers at that address"
+							       : "no such member")
 			: rc == CN_ENOLEADER  ? "no leader now; try again"
 			: rc == CN_EUNCERTAIN ? "the leader did not answer; the change may "
 						"or may not have happened"

@@ -907,6 +907,50 @@ def test_removing_the_leader_marks_it_in_the_map(cluster_factory):
     c.wait_ready(rest, timeout=30)
 
 
+def test_concurrent_adds_both_succeed(cluster_factory):
+    """Two operators add two nodes at the same moment: libraft runs one
+    configuration change at a time, and an add lasts until its node is a
+    voter. The second waits for the first; neither fails."""
+    c = cluster_factory(3, spares=2)
+    a, b = c.slots[3], c.slots[4]
+    for n in (a, b):
+        c.start_node(n, join=True, fresh=True, wait=False)
+    results = {}
+
+    def add(n, via):
+        results[n.name] = c.admin(via, "cluster", "add", n.address, timeout=120)
+    ts = [threading.Thread(target=add, args=(n, via))
+          for n, via in ((a, c.slots[0]), (b, c.slots[1]))]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    for name, (rc, out) in results.items():
+        assert rc == 0, (name, out)
+    st = c.wait_voter(a)
+    st = c.wait_voter(b)
+    assert sorted(x["membership"] for x in st["nodes"]) == ["voter"] * 5, st["nodes"]
+
+
+def test_add_with_another_secret_says_so(cluster_factory):
+    """`cluster add` of a node started with another cluster secret: the node
+    answers (403), and the operator is told the secret is wrong rather
+    than that nothing answers there."""
+    c = cluster_factory(3, spares=1)
+    n4 = c.slots[3]
+    c.secret = "another-secret-" + uuid.uuid4().hex
+    try:
+        c.start_node(n4, join=True, fresh=True, wait=False)
+    finally:
+        c.secret = CLUSTER_SECRET
+    rc, out = c.admin(c.slots[0], "cluster", "add", n4.address, timeout=60)
+    assert rc != 0
+    assert "refused this cluster's secret" in out, out
+    assert "CAIRN_CLUSTER_SECRET" in out, out
+    st = c.status(c.slots[0])
+    assert n4.address not in [x["address"] for x in st["nodes"]]
+
+
 def test_snapshot_catch_up(cluster_factory, tmp_path):
     c = cluster_factory(3, snapshot_threshold=64, snapshot_trailing=16)
     bucket = new_bucket(c, c.nodes[0])
