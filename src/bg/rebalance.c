@@ -491,6 +491,155 @@ static enum pass_end run_pass(struct rebalance *r, uint64_t epoch)
 	return end;
 }
 
+/* ---- before a removal: what it would strand ---- */
+
+struct shrink {
+	const uint8_t (*drives)[16];
+	size_t n_drives;
+	unsigned nodes_left;
+	int *found;
+	struct rebalance_stranded *out;
+};
+
+/* 1 when the blob of layout enc is stranded (and *out is filled). */
+static int stranded(struct shrink *sh, const uint8_t *enc, size_t len, const char *bucket,
+		    const char *key, size_t key_len, const char *vid, int upload)
+{
+	struct blob_layout l;
+	int on = 0;
+
+	if (blob_layout_decode(enc, len, &l) != 0 || (unsigned)(l.k + l.m) <= sh->nodes_left)
+		return 0;
+	for (int i = 0; i < l.k + l.m && !on; i++)
+		for (size_t d = 0; d < sh->n_drives && !on; d++)
+			on = memcmp(l.drive[i], sh->drives[d], 16) == 0;
+	if (!on)
+		return 0;
+	*sh->found = 1;
+	snprintf(sh->out->bucket, sizeof(sh->out->bucket), "%s", bucket);
+	if (key_len > META_KEY_MAX)
+		key_len = META_KEY_MAX;
+	memcpy(sh->out->key, key, key_len);
+	sh->out->key[key_len] = 0;
+	snprintf(sh->out->vid, sizeof(sh->out->vid), "%s", vid);
+	sh->out->upload = upload;
+	sh->out->k = l.k;
+	sh->out->m = l.m;
+	return 1;
+}
+
+static int shrink_versions(struct meta_store *m, struct shrink *sh, const char *bucket)
+{
+	char key_marker[META_KEY_MAX + 1], id_marker[META_ID_TEXT] = "";
+	size_t km_len = 0;
+
+	for (;;) {
+		struct meta_list_params lp;
+		struct meta_list_result res;
+		memset(&lp, 0, sizeof(lp));
+		lp.start = km_len ? key_marker : NULL;
+		lp.start_len = km_len;
+		lp.id_marker = id_marker[0] ? id_marker : NULL;
+		lp.max = 1000;
+		if (meta_list_versions(m, bucket, &lp, &res) != 0)
+			return 0; /* deleted meanwhile */
+		for (size_t i = 0; i < res.n && !*sh->found; i++) {
+			const struct meta_entry *e = &res.entries[i];
+			struct meta_version v;
+			if (e->flags & META_VF_DELETE_MARKER ||
+			    meta_object_get(m, bucket, e->key, e->key_len, e->vid_text, 0, &v) != 0)
+				continue;
+			if (v.loc == META_LOC_BLOB)
+				stranded(sh, v.layout, v.layout_len, bucket, e->key, e->key_len,
+					 e->vid_text, 0);
+			for (uint32_t p = 0;
+			     v.loc == META_LOC_PARTS && p < v.n_parts && !*sh->found; p++)
+				stranded(sh, v.parts[p].layout, v.parts[p].layout_len, bucket,
+					 e->key, e->key_len, e->vid_text, 0);
+			meta_version_release(&v);
+		}
+		int more = !*sh->found && res.truncated && res.next_marker &&
+			   res.next_marker_len <= META_KEY_MAX;
+		if (more) {
+			memcpy(key_marker, res.next_marker, res.next_marker_len);
+			km_len = res.next_marker_len;
+			memcpy(id_marker, res.next_id, sizeof(id_marker));
+		}
+		meta_list_result_release(&res);
+		if (!more)
+			return 0;
+	}
+}
+
+static int shrink_uploads(struct meta_store *m, struct shrink *sh, const char *bucket)
+{
+	char key_marker[META_KEY_MAX + 1], id_marker[META_ID_TEXT] = "";
+	size_t km_len = 0;
+
+	for (;;) {
+		struct meta_list_params lp;
+		struct meta_list_result res;
+		memset(&lp, 0, sizeof(lp));
+		lp.start = km_len ? key_marker : NULL;
+		lp.start_len = km_len;
+		lp.id_marker = id_marker[0] ? id_marker : NULL;
+		lp.max = 100;
+		if (meta_list_uploads(m, bucket, &lp, &res) != 0)
+			return 0;
+		for (size_t i = 0; i < res.n && !*sh->found; i++) {
+			const struct meta_entry *e = &res.entries[i];
+			uint32_t marker = 0;
+			for (;;) {
+				struct meta_part_list pl;
+				if (meta_list_parts(m, bucket, e->key, e->key_len, e->vid, marker,
+						    1000, &pl) != 0)
+					break; /* completed or aborted meanwhile */
+				for (size_t j = 0; j < pl.n && !*sh->found; j++)
+					stranded(sh, pl.parts[j].layout, pl.parts[j].layout_len,
+						 bucket, e->key, e->key_len, e->vid_text, 1);
+				int more = !*sh->found && pl.truncated;
+				marker = pl.next_marker;
+				meta_part_list_release(&pl);
+				if (!more)
+					break;
+			}
+		}
+		int more = !*sh->found && res.truncated && res.next_marker &&
+			   res.next_marker_len <= META_KEY_MAX;
+		if (more) {
+			memcpy(key_marker, res.next_marker, res.next_marker_len);
+			km_len = res.next_marker_len;
+			memcpy(id_marker, res.next_id, sizeof(id_marker));
+		}
+		meta_list_result_release(&res);
+		if (!more)
+			return 0;
+	}
+}
+
+int rebalance_shrink_check(struct meta_store *m, const uint8_t (*drives)[16], size_t n_drives,
+			   unsigned nodes_left, int *found, struct rebalance_stranded *out)
+{
+	struct shrink sh = {drives, n_drives, nodes_left, found, out};
+	struct meta_bucket *bk;
+	size_t nb;
+	int rc;
+
+	*found = 0;
+	if (!n_drives)
+		return 0; /* no drives registered: no shards */
+	rc = meta_bucket_list(m, &bk, &nb);
+	if (rc)
+		return rc;
+	for (size_t b = 0; b < nb && !*found && !rc; b++) {
+		rc = shrink_versions(m, &sh, bk[b].name);
+		if (!rc && !*found)
+			rc = shrink_uploads(m, &sh, bk[b].name);
+	}
+	meta_bucket_list_release(bk, nb);
+	return rc;
+}
+
 static void *rebalance_main(void *arg)
 {
 	struct rebalance *r = arg;

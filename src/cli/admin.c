@@ -425,7 +425,10 @@ static void admin_usage(FILE *f)
 		"                         and the cluster map (nodes, drives, epoch)\n"
 		"  cluster add ADDR       add the node whose cluster address is ADDR (started\n"
 		"                         with --join); it catches up, then votes\n"
-		"  cluster remove ADDR    remove the member at ADDR\n"
+		"  cluster remove ADDR [--force]\n"
+		"                         remove the member at ADDR; refused when blobs\n"
+		"                         with a shard on it are wider than the nodes left\n"
+		"                         (--force: remove it anyway, e.g. a dead node)\n"
 		"  cluster rebalance pause|resume|stop|start\n"
 		"                         control the rebalance (progress: cluster status)\n"
 		"  backup DEST            a consistent copy of the metadata (with the format\n"
@@ -537,8 +540,11 @@ int cli_admin(int argc, char **argv)
 	} else if (strcmp(cmd, "cluster") == 0 && i + 2 < argc &&
 		   (strcmp(argv[i + 1], "add") == 0 || strcmp(argv[i + 1], "remove") == 0)) {
 		char a[256];
+		int force = strcmp(argv[i + 1], "remove") == 0 && i + 3 < argc &&
+			    strcmp(argv[i + 3], "--force") == 0;
 		qenc(argv[i + 2], a, sizeof(a));
-		snprintf(q, sizeof(q), "address=%s&op=%s", a, argv[i + 1]);
+		snprintf(q, sizeof(q), "address=%s%s&op=%s", a, force ? "&force=1" : "",
+			 argv[i + 1]);
 		rc = admin_call(&e, user, pass, "POST", "/_cairn/admin/cluster", q, &body);
 	} else if (strcmp(cmd, "cluster") == 0 && i + 2 < argc &&
 		   strcmp(argv[i + 1], "rebalance") == 0 &&

@@ -527,7 +527,9 @@ struct cluster_op {
 	const char *address;
 	json_t *doc;
 	int rc;
-	char why[192]; /* add: why the new node's status could not be read */
+	int force;     /* remove: even a shrink below a blob's width */
+	char why[768]; /* add: why the new node's status could not be read;
+			  remove: what the shrink would strand */
 };
 
 json_t *s3_rebalance_json(struct rebalance *rb)
@@ -637,6 +639,55 @@ static void cluster_status_work(struct s3_req *r, struct cluster_op *op)
 	op->rc = op->doc ? 0 : CN_ENOMEM;
 }
 
+/* A removal that would leave blobs wider than the nodes left, with a shard
+ * on the leaving node: the rebalance cannot re-place them on distinct nodes,
+ * so the node would still hold shards they need once "removed" (stopping
+ * it degrades them; below k of their nodes they are lost). Refused unless
+ * forced. CN_ECONFLICT with why filled, 0, or an error. */
+static int shrink_refused(struct meta_store *m, uint64_t id, char *why, size_t cap)
+{
+	struct meta_map map;
+	struct rebalance_stranded *sd = malloc(sizeof(*sd));
+	uint8_t(*drives)[16] = NULL;
+	size_t nd = 0;
+	unsigned left = 0;
+	int rc, found = 0;
+
+	if (!sd)
+		return CN_ENOMEM;
+	rc = meta_map_get(m, &map);
+	if (rc)
+		goto out;
+	drives = calloc(map.n_drives + 1, 16);
+	if (!drives) {
+		meta_map_release(&map);
+		rc = CN_ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < map.n_nodes; i++)
+		if (map.nodes[i].id != id && map.nodes[i].state != META_MAP_REMOVED)
+			left++;
+	for (size_t i = 0; i < map.n_drives; i++)
+		if (map.drives[i].node == id)
+			memcpy(drives[nd++], map.drives[i].id, 16);
+	meta_map_release(&map);
+	rc = rebalance_shrink_check(m, (const uint8_t(*)[16])drives, nd, left, &found, sd);
+	if (!rc && found) {
+		snprintf(why, cap,
+			 "removing it would leave %u node(s), and blobs with a shard on it are "
+			 "wider (%u+%u: %s%s/%.200s, %s %s): they cannot be re-placed on "
+			 "distinct nodes and would stay on it; add a node first, or remove it "
+			 "with --force and keep it running",
+			 left, sd->k, sd->m, sd->upload ? "a part of " : "", sd->bucket, sd->key,
+			 sd->upload ? "upload" : "version", sd->vid);
+		rc = CN_ECONFLICT;
+	}
+out:
+	free(drives);
+	free(sd);
+	return rc;
+}
+
 /* add/remove: resolved here (the new node's id from its own status; the
  * leaving node's from the configuration), run by the leader. Pool thread. */
 static void cluster_member_work(struct s3_req *r, struct cluster_op *op)
@@ -679,6 +730,18 @@ static void cluster_member_work(struct s3_req *r, struct cluster_op *op)
 	if (!id) {
 		op->rc = CN_EINVAL;
 		return;
+	}
+	if (op->op == 2 && !op->force) {
+		/* only a node that still answers: a dead one's shards are gone
+		 * already, and removing it then adding a fresh node is how it
+		 * is replaced (the new node gets them rebuilt) */
+		json_t *doc;
+		if (peer_status(c, op->address, &doc, err, sizeof(err)) == 0) {
+			json_decref(doc);
+			op->rc = shrink_refused(r->srv->meta, id, op->why, sizeof(op->why));
+			if (op->rc)
+				return;
+		}
 	}
 	if (!st.leader_id || !st.leader_address[0]) {
 		op->rc = CN_ENOLEADER;
@@ -728,7 +791,8 @@ static void cluster_after(struct s3_req *r, int status, void *arg)
 	if (status || op->rc) {
 		int rc = status ? CN_EINTERNAL : op->rc;
 		const char *why =
-			rc == CN_EINVAL	      ? (op->why[0]    ? op->why
+			rc == CN_ECONFLICT    ? op->why
+			: rc == CN_EINVAL     ? (op->why[0]    ? op->why
 						 : op->op == 1 ? "no cairn node answers at that address"
 							       : "no such member")
 			: rc == CN_ENOLEADER  ? "no leader now; try again"
@@ -738,6 +802,7 @@ static void cluster_after(struct s3_req *r, int status, void *arg)
 		json_decref(op->doc);
 		s3_send_json(r,
 			     rc == CN_EINVAL	  ? 400
+			     : rc == CN_ECONFLICT ? 409
 			     : rc == CN_ENOLEADER ? 503
 						  : 500,
 			     json_pack("{s:s,s:s}", "error", cn_errname(rc), "message", why));
@@ -783,6 +848,8 @@ static void admin_cluster(struct s3_req *r, int post)
 	} else if (post) {
 		op->op = o && strcmp(o, "add") == 0 ? 1 : o && strcmp(o, "remove") == 0 ? 2 : -1;
 		op->address = s3_route_param(&r->route, "address");
+		const char *f = s3_route_param(&r->route, "force");
+		op->force = f && strcmp(f, "1") == 0;
 		if (op->op < 0 || !op->address || strlen(op->address) > CLUSTER_ADDR_MAX ||
 		    cluster_addr_parse(op->address, &sa)) {
 			s3_send_json(r, 400,

@@ -587,11 +587,13 @@ class Cluster:
             self.wait_ready([node], timeout=timeout)
         return node
 
-    def remove_node(self, node, via=None, timeout=30.0):
-        return self.admin_cluster("remove", node.address, via=via, timeout=timeout)
+    def remove_node(self, node, via=None, timeout=30.0, force=False):
+        return self.admin_cluster("remove", node.address, via=via, timeout=timeout,
+                                  force=force)
 
-    def admin_cluster(self, op, address, via=None, timeout=30.0):
-        """`cairn admin cluster add|remove ADDR` through some ready node, retried on 503."""
+    def admin_cluster(self, op, address, via=None, timeout=30.0, force=False):
+        """`cairn admin cluster add|remove ADDR [--force]` through some ready
+        node, retried on 503."""
         deadline = now() + timeout
         last = None
         while True:
@@ -603,7 +605,8 @@ class Cluster:
                 # give the call what is left of the deadline, and retry
                 left = max(15.0, deadline - now())
                 try:
-                    rc, out = self.admin(nd, "cluster", op, address, timeout=left)
+                    rc, out = self.admin(nd, "cluster", op, address,
+                                         *(["--force"] if force else []), timeout=left)
                 except subprocess.TimeoutExpired:
                     last = (nd.name, "timeout", "")
                     continue

@@ -623,11 +623,12 @@ def test_remove_dead_node_replaces_its_shards(cluster_factory):
     read_all(c, [n2], bucket, objects)
 
 
-def test_shrinking_below_a_blobs_width_is_reported(cluster_factory):
-    """Removing a node from 3 leaves 2+1 blobs nowhere to go on distinct
-    nodes: the rebalance leaves them in place, and says so (status
-    rebalance.unplaced, a warning), where it said "balanced" and nothing
-    else; an operator who then stopped the removed node lost them."""
+def test_shrinking_below_a_blobs_width_is_refused_or_reported(cluster_factory):
+    """Removing a running node from 3 leaves 2+1 blobs nowhere to go on
+    distinct nodes: an operator who then stopped the removed node lost
+    them. The remove is refused (409, naming a blob), changing nothing;
+    forced, the rebalance leaves them in place and says so (status
+    rebalance.unplaced, a warning)."""
     c = cluster_factory(3, extra_args=FAST + ["--ec", "2+1"])
     n1, n2, n3 = c.slots[:3]
     bucket = new_bucket(c, n1)
@@ -639,7 +640,21 @@ def test_shrinking_below_a_blobs_width_is_reported(cluster_factory):
     victim = [n for n in (n1, n2, n3) if n is not c.leader()][0]
     live = [n for n in (n1, n2, n3) if n is not victim]
     before = map_epoch(c, live[0])
-    c.remove_node(victim, via=live[0])
+    rc, out = c.admin(live[0], "cluster", "remove", victim.address, timeout=60)
+    assert rc != 0 and "HTTP 409" in out, out
+    assert "would leave 2 node(s)" in out and "2+1" in out and bucket in out, out
+    # an open upload's part counts too (a bucket listed before the other)
+    ub = "a-%s" % uuid.uuid4().hex[:12]
+    cl = c.client(live[0])
+    retry(lambda: cl.create_bucket(Bucket=ub))
+    up = cl.create_multipart_upload(Bucket=ub, Key="open")["UploadId"]
+    cl.upload_part(Bucket=ub, Key="open", UploadId=up, PartNumber=1, Body=rnd.randbytes(MIB))
+    rc, out = c.admin(live[0], "cluster", "remove", victim.address, timeout=60)
+    assert rc != 0 and "a part of %s/open, upload %s" % (ub, up) in out, out
+    st = c.status(live[0])
+    assert victim.address in [x["address"] for x in st["nodes"]], st["nodes"]
+    assert map_epoch(c, live[0]) == before
+    c.remove_node(victim, via=live[0], force=True)
     rb = wait_balanced(c, live[0], timeout=120, after=before)
     assert rb["unplaced"] >= len(objects), rb
     leader = c.leader()
