@@ -75,7 +75,8 @@ struct http_request {
 	int aborted;	     /* the connection is gone */
 	int response_started;
 	int ended;
-	int tls; /* arrived over TLS (the --tls-cert listener), not plain HTTP */
+	int tls;		 /* arrived over TLS (the --tls-cert listener), not plain HTTP */
+	const char *tls_version; /* "1.2", "1.3" (static) when tls; else NULL */
 
 	/* Set by the handler in on_request. */
 	http_body_cb on_body;

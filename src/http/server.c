@@ -242,6 +242,7 @@ static struct http_request *req_new(struct http_conn *c)
 	r->worker = c->w;
 	r->start_us = (uint64_t)(cn_mono_ns() / 1000);
 	r->tls = c->tls != NULL;
+	r->tls_version = c->tls ? tls_conn_version(c->tls) : NULL;
 	r->id = atomic_fetch_add(&req_counter, 1) + 1;
 	return r;
 }

@@ -465,6 +465,19 @@ int tls_conn_ready(const struct tls_conn *t)
 	return SSL_is_init_finished(t->ssl);
 }
 
+const char *tls_conn_version(const struct tls_conn *t)
+{
+	if (!SSL_is_init_finished(t->ssl))
+		return NULL;
+	switch (SSL_version(t->ssl)) {
+	case TLS1_VERSION: return "1.0";
+	case TLS1_1_VERSION: return "1.1";
+	case TLS1_2_VERSION: return "1.2";
+	case TLS1_3_VERSION: return "1.3";
+	default: return NULL;
+	}
+}
+
 int tls_conn_pending(const struct tls_conn *t)
 {
 	return SSL_has_pending(t->ssl) || BIO_ctrl_pending(t->rbio) > 0;

@@ -87,6 +87,9 @@ enum {
 int tls_conn_read(struct tls_conn *t, void *buf, size_t cap);
 /* 1 once the handshake is complete. */
 int tls_conn_ready(const struct tls_conn *t);
+/* The negotiated protocol as IAM's s3:TlsVersion spells it ("1.2",
+ * "1.3"), a static string; NULL before the handshake completes. */
+const char *tls_conn_version(const struct tls_conn *t);
 /* 1 when fed ciphertext or decrypted plaintext is waiting for a read. */
 int tls_conn_pending(const struct tls_conn *t);
 /* Encrypts all of buf (the handshake must be complete). 0 or an error. */

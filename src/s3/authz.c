@@ -327,6 +327,7 @@ const char *s3_ownership_name(enum s3_ownership o)
 struct ctx {
 	struct s3_req *r;
 	char now_iso[32], now_epoch[24];
+	char sig_age[24];      /* s3:signatureAge, once asked */
 	struct tag_set *rtags; /* the x-amz-tagging header's set, once asked */
 	int rtags_read;
 };
@@ -453,6 +454,20 @@ static int lookup(void *arg, const char *key, const char **vals, size_t *lens, i
 			   : r->sigv2			      ? "AWS"
 							      : "AWS4-HMAC-SHA256",
 			   vals, lens, max);
+	/* milliseconds since the SigV4 signing time (x-amz-date, or a
+	 * presigned URL's X-Amz-Date): a policy caps how old a presigned URL
+	 * may be */
+	if (strcasecmp(key, "s3:signatureAge") == 0) {
+		time_t t;
+		if (r->ident.kind == S3_PRINCIPAL_ANON || r->sigv2 || !r->auth.amz_date[0] ||
+		    sigv4_parse_amz_date(r->auth.amz_date, strlen(r->auth.amz_date), &t) != 0)
+			return 0;
+		int64_t age = cn_now_ns() / 1000000LL - (int64_t)t * 1000;
+		snprintf(c->sig_age, sizeof(c->sig_age), "%lld", (long long)(age > 0 ? age : 0));
+		return one(c->sig_age, vals, lens, max);
+	}
+	if (strcasecmp(key, "s3:TlsVersion") == 0)
+		return one(r->http->tls_version, vals, lens, max);
 	if (strcasecmp(key, "s3:authType") == 0)
 		return one(r->ident.kind == S3_PRINCIPAL_ANON ? NULL
 			   : r->post_form		      ? "POST"

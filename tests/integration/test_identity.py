@@ -449,6 +449,51 @@ def test_request_condition_keys(iam):
     iam.root.delete_bucket_policy(Bucket=bk)
 
 
+def test_signature_age_condition(iam):
+    """s3:signatureAge (ms since the request was signed): the policy AWS
+    documents to cap how old a presigned URL may be. It was accepted and
+    evaluated as absent, so the Deny never matched. Not signed over TLS
+    here, so s3:TlsVersion is absent (a Null check; its value over TLS is
+    in test_tls.py)."""
+    import datetime
+    import http.client
+    from botocore.auth import S3SigV4QueryAuth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+    from conftest import _with_clock
+    keys = iam.user(uid("sa-"), "readwrite")
+    bk = iam.bucket()
+    iam.root.put_object(Bucket=bk, Key="o", Body=b"aged")
+    iam.root.put_bucket_policy(Bucket=bk, Policy=json.dumps(doc(
+        stmt("Deny", "s3:GetObject", "arn:aws:s3:::%s/*" % bk, "*",
+             {"NumericGreaterThan": {"s3:signatureAge": "600000"}}),
+        stmt("Deny", "s3:GetObject", "arn:aws:s3:::%s/tls-only/*" % bk, "*",
+             {"Null": {"s3:TlsVersion": "true"}}))))
+
+    def fetch(minutes_ago, key="o"):
+        when = datetime.datetime.now(datetime.timezone.utc) - \
+            datetime.timedelta(minutes=minutes_ago)
+        req = AWSRequest(method="GET", url="%s/%s/%s" % (keys.endpoint, bk, key))
+        auth = S3SigV4QueryAuth(Credentials(keys.access_key, keys.secret_key), "s3", REGION,
+                                expires=3600)
+        _with_clock(when, auth.add_auth, req)
+        c = http.client.HTTPConnection(keys.host, keys.port, timeout=10)
+        c.request("GET", req.url[len(keys.endpoint):])
+        resp = c.getresponse()
+        body = resp.read()
+        c.close()
+        return resp.status, body
+
+    assert fetch(1) == (200, b"aged")
+    st, body = fetch(20)      # still within its hour, but signed 20 min ago
+    assert st == 403 and b"AccessDenied" in body, (st, body)
+    iam.root.put_object(Bucket=bk, Key="tls-only/x", Body=b"t")
+    st, body = fetch(0, "tls-only/x")
+    assert st == 403, (st, body)
+    iam.root.delete_bucket_policy(Bucket=bk)
+    assert fetch(20) == (200, b"aged")
+
+
 def test_delete_objects_checks_each_key(iam):
     """DeleteObjects needs s3:DeleteObject on each key: a readonly user's
     delete removes nothing (AWS: 200 with a per-key AccessDenied; a 403 for

@@ -246,6 +246,44 @@ def test_secure_transport_condition(tls, pki, s3):
         assert e.code == 403
 
 
+def test_tls_version_condition(tls, pki, s3):
+    """s3:TlsVersion is the negotiated protocol ("1.2", "1.3"): the policy
+    AWS documents to refuse old TLS (NumericLessThan 1.2) lets a TLS 1.3
+    read in, and a floor of 1.4 keeps it out; a plain request has none."""
+    import json
+    import ssl
+    import urllib.request
+    b = new_bucket(s3)
+    s3.put_object(Bucket=b, Key="pub", Body=b"hello")
+    s3.delete_public_access_block(Bucket=b)
+
+    def policy(floor):
+        s3.put_bucket_policy(Bucket=b, Policy=json.dumps({
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject",
+                           "Resource": "arn:aws:s3:::%s/*" % b},
+                          {"Effect": "Deny", "Principal": "*", "Action": "s3:GetObject",
+                           "Resource": "arn:aws:s3:::%s/*" % b,
+                           "Condition": {"NumericLessThan": {"s3:TlsVersion": floor}}}]}))
+    policy("1.2")
+    st, body = https_get(tls.tls_port, pki.ca, "/%s/pub" % b)
+    assert st == 200 and body == b"hello", (st, body)
+    # the same floor, a TLS 1.2 client
+    ctx = ssl.create_default_context(cafile=pki.ca)
+    ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+    with urllib.request.urlopen("https://127.0.0.1:%d/%s/pub" % (tls.tls_port, b),
+                                context=ctx, timeout=10) as r:
+        assert r.read() == b"hello"
+    policy("1.4")
+    st, body = https_get(tls.tls_port, pki.ca, "/%s/pub" % b)
+    assert st == 403, (st, body)
+    # no TLS: the key is absent, NumericLessThan does not match
+    with urllib.request.urlopen("http://127.0.0.1:%d/%s/pub" % (tls.plain_port, b),
+                                timeout=10) as r:
+        assert r.read() == b"hello"
+    s3.delete_bucket_policy(Bucket=b)
+
+
 def test_boto3_multipart(s3, tmp_path):
     from boto3.s3.transfer import TransferConfig
     b = new_bucket(s3)
