@@ -202,6 +202,11 @@ int s3_body_prepare(struct s3_req *r, uint64_t *len_out)
 				return bad_header(r, S3_MSG_CK_UNSUPPORTED);
 		}
 	}
+	/* S3 gives an object uploaded without a checksum its default one,
+	 * CRC64NVME, computed as the body arrives: every object can then be
+	 * checked end to end by a client that asks (x-amz-checksum-mode). */
+	if (!b->ck_alg && r->route.op == S3_OP_PUT_OBJECT)
+		b->ck_alg = CN_CK_CRC64NVME;
 	if (b->aws_chunked) {
 		b->dec = calloc(1, sizeof(*b->dec));
 		if (!b->dec)

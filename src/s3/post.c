@@ -208,6 +208,8 @@ static void received(struct s3_req *r, struct s3_upload *u, int err)
 	rc = op->got < op->min_len ? CN_ETOOSMALL : 0;
 	if (!rc) {
 		cn_hex(s3_sse_etag_sealed(&op->sse) ? u->sealed_md5 : u->dig.md5, 16, op->etag);
+		op->attrs.ck_alg = CN_CK_CRC64NVME;
+		op->attrs.ck_len = cn_checksum_raw(CN_CK_CRC64NVME, &u->dig, op->attrs.ck_raw);
 		rc = s3_sse_record(r, &op->sse, &op->attrs.sse, &op->attrs.sse_len);
 	}
 	if (!rc) {
@@ -621,7 +623,7 @@ void s3_op_post_object(struct s3_req *r)
 	if (!rc) {
 		/* digests of the whole form say nothing about the file */
 		r->body.has_md5 = 0;
-		r->body.ck_alg = CN_CK_NONE;
+		r->body.ck_alg = CN_CK_CRC64NVME; /* S3's default, of the file */
 		r->body.ck_have = 0;
 		r->body.ck_trailer = 0;
 		rc = formdata_init(&op->fd, boundary, strlen(boundary), &lim, &callbacks, op);

@@ -372,6 +372,38 @@ def test_part_copy_gets_the_checksum(c, bucket):
                                                                  [src, b"x"])]
 
 
+def test_default_crc64nvme(c, bucket, server):
+    """An object uploaded without a checksum gets S3's default, CRC64NVME of
+    the whole object: in the PutObject answer, on HEAD/GET with checksum
+    mode, and kept by a copy; an upload that names its own algorithm keeps
+    it. A current client validates it on every GET (it asks by default)."""
+    call = Call(c)
+    body = os.urandom(300 * 1024 + 5)
+    want = b64(raw("CRC64NVME", body))
+    r = call("put_object", Bucket=bucket, Key="d", Body=body)
+    assert r["_headers"].get("x-amz-checksum-crc64nvme") == want, r["_headers"]
+    assert r["_headers"].get("x-amz-checksum-type") == "FULL_OBJECT"
+    h = call("head_object", headers={"x-amz-checksum-mode": "ENABLED"}, Bucket=bucket, Key="d")
+    assert h["_headers"].get("x-amz-checksum-crc64nvme") == want
+    h = call("head_object", Bucket=bucket, Key="d")
+    assert "x-amz-checksum-crc64nvme" not in h["_headers"]     # only when asked
+    # an empty object too
+    r = call("put_object", Bucket=bucket, Key="e", Body=b"")
+    assert r["_headers"].get("x-amz-checksum-crc64nvme") == b64(raw("CRC64NVME", b""))
+    # the client's own choice wins
+    r = call("put_object", headers={"x-amz-checksum-sha1": b64(raw("SHA1", body))},
+             Bucket=bucket, Key="s", Body=body)
+    assert "x-amz-checksum-crc64nvme" not in r["_headers"]
+    assert r["_headers"].get("x-amz-checksum-sha1") == b64(raw("SHA1", body))
+    # a copy keeps it
+    call("copy_object", Bucket=bucket, Key="d2", CopySource={"Bucket": bucket, "Key": "d"})
+    h = call("head_object", headers={"x-amz-checksum-mode": "ENABLED"}, Bucket=bucket, Key="d2")
+    assert h["_headers"].get("x-amz-checksum-crc64nvme") == want
+    # a default client (newer botocore validates what the GET returns)
+    s3 = make_client(server)
+    assert s3.get_object(Bucket=bucket, Key="d", ChecksumMode="ENABLED")["Body"].read() == body
+
+
 # ---- GetObjectAttributes ----
 
 ALL_ATTRS = ["ETag", "Checksum", "ObjectParts", "StorageClass", "ObjectSize"]
@@ -394,10 +426,18 @@ def test_attributes_single_part(c, bucket):
     # only what was asked for
     a = call("get_object_attributes", Bucket=bucket, Key="one", ObjectAttributes=["ObjectSize"])
     assert a["ObjectSize"] == 3000 and "ETag" not in a and "Checksum" not in a
-    # a plain object: no Checksum element at all
+    # a PUT without a checksum: S3's default, CRC64NVME of the whole object
     c.put_object(Bucket=bucket, Key="plain", Body=b"abc")
     a = call("get_object_attributes", Bucket=bucket, Key="plain", ObjectAttributes=ALL_ATTRS)
-    assert "<Checksum>" not in a["_body"] and a["ObjectSize"] == 3
+    assert xml_val(a["_body"], "ChecksumCRC64NVME") == [b64(raw("CRC64NVME", b"abc"))], a
+    assert xml_val(a["_body"], "ChecksumType") == ["FULL_OBJECT"] and a["ObjectSize"] == 3
+    # an upload created without a checksum has none: no Checksum element
+    up = c.create_multipart_upload(Bucket=bucket, Key="mpplain")["UploadId"]
+    e = c.upload_part(Bucket=bucket, Key="mpplain", UploadId=up, PartNumber=1, Body=b"xyz")
+    c.complete_multipart_upload(Bucket=bucket, Key="mpplain", UploadId=up, MultipartUpload={
+        "Parts": [{"PartNumber": 1, "ETag": e["ETag"]}]})
+    a = call("get_object_attributes", Bucket=bucket, Key="mpplain", ObjectAttributes=ALL_ATTRS)
+    assert "<Checksum>" not in a["_body"] and a["ObjectSize"] == 3, a["_body"]
 
 
 def test_attributes_multipart_pages(c, bucket):
