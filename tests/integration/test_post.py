@@ -101,6 +101,18 @@ def test_sigv4_form_upload_201_and_attributes(server, s3, bucket):
     assert o["ContentType"] == "text/plain"
     assert o["Metadata"] == {"origin": "form"}
     assert o["ETag"] == etag
+    # S3's default checksum, of the file (not of the form)
+    got = {}
+    s3.meta.events.register("after-call.s3.HeadObject", lambda http_response, **_: got.update(
+        {k.lower(): v for k, v in http_response.headers.items()}), unique_id="post-ck")
+    s3.meta.events.register("before-sign.s3.HeadObject", lambda request, **_: request.headers.
+                            __setitem__("x-amz-checksum-mode", "ENABLED"), unique_id="post-ckm")
+    try:
+        s3.head_object(Bucket=bucket, Key="up/hello.txt")
+    finally:
+        s3.meta.events.unregister("after-call.s3.HeadObject", unique_id="post-ck")
+        s3.meta.events.unregister("before-sign.s3.HeadObject", unique_id="post-ckm")
+    assert got.get("x-amz-checksum-crc64nvme") == "jSnVw/bqjr4=", got  # CRC64NVME("hello world")
 
 
 def test_sigv2_form_and_default_204(server, s3, bucket):
