@@ -267,8 +267,19 @@ static void throttle(struct rebalance *r)
 	}
 }
 
-static void move_blob(struct rebalance *r, const char *bucket, const struct meta_version *v,
-		      uint32_t part_no, const uint8_t *enc, size_t enc_len)
+/* The blob of layout enc: of version vid of bucket/key (part part_no of it,
+ * 0 for its own blob), or, with upload set, part part_no of that open
+ * upload. */
+struct blob_of {
+	const char *bucket, *key;
+	size_t key_len;
+	const uint8_t *vid;    /* a version's */
+	const uint8_t *upload; /* or an open upload's */
+	uint32_t part_no;
+};
+
+static void move_blob(struct rebalance *r, const struct blob_of *o, const uint8_t *enc,
+		      size_t enc_len)
 {
 	struct blob_layout l, nl, gl, il, out;
 	uint8_t target[DATA_MAX_SHARDS][16], to[DATA_MAX_SHARDS][16];
@@ -337,13 +348,17 @@ static void move_blob(struct rebalance *r, const char *bucket, const struct meta
 		memset(&c, 0, sizeof(c));
 		c.type = META_CMD_BLOB_MOVE;
 		c.now = cn_now_ns();
-		c.bucket = bucket;
-		c.bucket_len = strlen(bucket);
-		c.key = v->key;
-		c.key_len = v->key_len;
-		c.has_target = 1;
-		memcpy(c.target_vid, v->vid, META_ID_LEN);
-		c.part_no = part_no;
+		c.bucket = o->bucket;
+		c.bucket_len = strlen(o->bucket);
+		c.key = o->key;
+		c.key_len = o->key_len;
+		if (o->upload) {
+			memcpy(c.upload_id, o->upload, META_ID_LEN);
+		} else {
+			c.has_target = 1;
+			memcpy(c.target_vid, o->vid, META_ID_LEN);
+		}
+		c.part_no = o->part_no;
 		memcpy(c.blob_id, l.id, META_ID_LEN);
 		c.layout = nenc;
 		c.layout_len = (size_t)nlen;
@@ -386,11 +401,13 @@ static void do_version(struct rebalance *r, const char *bucket, const struct met
 	if (meta_object_get(r->meta, bucket, e->key, e->key_len, e->vid_text, 0, &v) != 0)
 		return; /* gone meanwhile */
 	if (version_pin(r->data, &v) == 0) {
+		struct blob_of o = {bucket, v.key, v.key_len, v.vid, NULL, 0};
 		if (v.loc == META_LOC_BLOB)
-			move_blob(r, bucket, &v, 0, v.layout, v.layout_len);
-		for (uint32_t i = 0; v.loc == META_LOC_PARTS && i < v.n_parts; i++)
-			move_blob(r, bucket, &v, v.parts[i].part_no, v.parts[i].layout,
-				  v.parts[i].layout_len);
+			move_blob(r, &o, v.layout, v.layout_len);
+		for (uint32_t i = 0; v.loc == META_LOC_PARTS && i < v.n_parts; i++) {
+			o.part_no = v.parts[i].part_no;
+			move_blob(r, &o, v.parts[i].layout, v.parts[i].layout_len);
+		}
 		version_unpin(r->data, &v);
 	}
 	meta_version_release(&v);
@@ -421,6 +438,64 @@ static void update_rate(struct rebalance *r)
 	else
 		r->p.eta_s = r->p.versions_total <= r->p.versions_done ? 0 : -1;
 	pthread_mutex_unlock(&r->mu);
+}
+
+/* The parts of a bucket's open uploads: their blobs are no version's yet,
+ * and left out they would keep shards on a removed node after the upload
+ * completes (a pass runs once per map epoch). Not in the cursor: a
+ * resumed pass walks them again (a part already in place moves nothing). */
+static enum pass_end do_uploads(struct rebalance *r, uint64_t epoch, const char *bucket)
+{
+	char key_marker[META_KEY_MAX + 1], id_marker[META_ID_TEXT] = "";
+	size_t km_len = 0;
+
+	for (;;) {
+		struct meta_list_params lp;
+		struct meta_list_result res;
+		enum pass_end end = PASS_DONE;
+		memset(&lp, 0, sizeof(lp));
+		lp.start = km_len ? key_marker : NULL;
+		lp.start_len = km_len;
+		lp.id_marker = id_marker[0] ? id_marker : NULL;
+		lp.max = 100;
+		if (meta_list_uploads(r->meta, bucket, &lp, &res) != 0)
+			return PASS_DONE; /* the bucket is gone */
+		for (size_t i = 0; i < res.n && end == PASS_DONE; i++) {
+			const struct meta_entry *e = &res.entries[i];
+			uint32_t marker = 0;
+			for (;;) {
+				struct meta_part_list pl;
+				if (!keep_going(r, epoch)) {
+					end = PASS_ABORTED;
+					break;
+				}
+				if (meta_list_parts(r->meta, bucket, e->key, e->key_len, e->vid,
+						    marker, 1000, &pl) != 0)
+					break; /* completed or aborted meanwhile */
+				for (size_t j = 0; j < pl.n && keep_going(r, epoch); j++) {
+					struct blob_of o = {bucket, e->key, e->key_len,
+							    NULL,   e->vid, pl.parts[j].part_no};
+					move_blob(r, &o, pl.parts[j].layout,
+						  pl.parts[j].layout_len);
+				}
+				int more = pl.truncated;
+				marker = pl.next_marker;
+				meta_part_list_release(&pl);
+				if (!more)
+					break;
+			}
+		}
+		int more = end == PASS_DONE && res.truncated && res.next_marker &&
+			   res.next_marker_len <= META_KEY_MAX;
+		if (more) {
+			memcpy(key_marker, res.next_marker, res.next_marker_len);
+			km_len = res.next_marker_len;
+			memcpy(id_marker, res.next_id, sizeof(id_marker));
+		}
+		meta_list_result_release(&res);
+		if (end != PASS_DONE || !more)
+			return end;
+	}
 }
 
 static enum pass_end run_pass(struct rebalance *r, uint64_t epoch)
@@ -486,6 +561,9 @@ static enum pass_end run_pass(struct rebalance *r, uint64_t epoch)
 				break;
 		}
 	}
+	/* then every bucket's open uploads (a resumed pass too) */
+	for (size_t b = 0; b < nb && end == PASS_DONE; b++)
+		end = do_uploads(r, epoch, bk[b].name);
 	meta_bucket_list_release(bk, nb);
 	update_rate(r);
 	return end;

@@ -1228,6 +1228,46 @@ static int heal_moved(struct actx *a)
 	return rc;
 }
 
+static const uint8_t no_upload[META_ID_LEN];
+
+/* A BLOB_MOVE of an open upload's part: the part record takes the new
+ * layout, as a version would. */
+static int part_move(struct actx *a)
+{
+	const struct meta_cmd *c = a->c;
+	uint8_t pk[META_ID_LEN + 2];
+	const uint8_t *v;
+	size_t vlen;
+	struct meta_part pt;
+	int rc = upload_check(a);
+
+	if (rc)
+		return rc == CN_ENOUPLOAD ? CN_EPRECOND : rc; /* completed or aborted */
+	part_key(pk, c->upload_id, c->part_no);
+	rc = kv_get(a->t, KV_PARTS, pk, sizeof(pk), &v, &vlen);
+	if (rc)
+		return rc == CN_ENOTFOUND ? CN_EPRECOND : rc;
+	rc = part_decode(v, vlen, &pt);
+	if (rc)
+		return rc;
+	if (memcmp(pt.blob_id, c->blob_id, META_ID_LEN) != 0 ||
+	    pt.layout_len != c->layout_old_len ||
+	    memcmp(pt.layout, c->layout_old, pt.layout_len) != 0)
+		return CN_EPRECOND; /* uploaded again since the mover read it */
+	pt.layout = c->layout;
+	pt.layout_len = c->layout_len;
+	rc = part_encode(&a->w, &pt); /* (copies out of the txn before the put) */
+	if (!rc)
+		rc = kv_put(a->t, KV_PARTS, pk, sizeof(pk), a->w.p, a->w.len);
+	if (!rc)
+		rc = gc_put(a, c->blob_id, c->layout_gc, c->layout_gc_len);
+	if (!rc)
+		rc = heal_moved(a);
+	if (!rc)
+		rc = intent_clear(a, c->blob_id);
+	return rc;
+}
+
 /* Rebalance moved shards of a committed blob (semantics in meta.h). */
 static int do_blob_move(struct actx *a)
 {
@@ -1242,6 +1282,8 @@ static int do_blob_move(struct actx *a)
 		return CN_EINVAL;
 	if ((rc = intent_check(a, c->blob_id)) != 0)
 		return rc;
+	if (memcmp(c->upload_id, no_upload, META_ID_LEN) != 0)
+		return part_move(a);
 	rc = version_get(a, c->target_vid, &v, &in_index);
 	if (rc)
 		return rc == CN_ENOTFOUND ? CN_EPRECOND : rc;

@@ -211,7 +211,9 @@ enum meta_cmd_type {
 	META_CMD_HEAL_DONE = 17,
 	/* Rebalance: shards of a committed blob were copied to other drives.
 	 * bucket key target_vid (the version), part_no (0: the version's blob;
-	 * N: part N of a multipart version), blob_id, layout (the new one),
+	 * N: part N of a multipart version) — or, with upload_id not zero, part
+	 * part_no of that open upload (CN_EPRECOND once it is completed or
+	 * aborted) —, blob_id, layout (the new one),
 	 * layout_old (must equal the stored layout: else CN_EPRECOND, nothing
 	 * changes), layout_gc (the old layout with only the moved shards'
 	 * drives kept: it becomes a gc entry), heal_mask (the moved shards:

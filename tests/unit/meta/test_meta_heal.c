@@ -784,6 +784,74 @@ static void test_blob_move(void **state)
 	ts_close(&t);
 }
 
+/* BLOB_MOVE of an open upload's part (upload_id set): the part record
+ * takes the new layout under the same compare-and-set; once the upload is
+ * gone (completed or aborted) the move is refused and changes nothing. */
+static void test_part_move(void **state)
+{
+	(void)state;
+	struct tstore t;
+	struct meta_part_list pl;
+	uint8_t up[META_ID_LEN];
+	char lay[64];
+	struct meta_cmd c = {.type = META_CMD_BLOB_MOVE,
+			     .bucket = "mph",
+			     .bucket_len = 3,
+			     .key = "obj",
+			     .key_len = 3,
+			     .part_no = 2,
+			     .layout = "new-a2",
+			     .layout_len = 6,
+			     .layout_old = "lay-a2",
+			     .layout_old_len = 6,
+			     .layout_gc = "gc-a2",
+			     .layout_gc_len = 5,
+			     .heal_mask = 0x1};
+
+	ts_open(&t);
+	assert_int_equal(mk_bucket(t.s, "mph"), 0);
+	upload_new(t.s, up);
+	assert_int_equal(put_part(t.s, up, 1, ET, 0xa1, 0), 0);
+	assert_int_equal(put_part(t.s, up, 2, ET, 0xa2, 0x1), 0);
+	memcpy(c.upload_id, up, META_ID_LEN);
+	memset(c.blob_id, 0xa2, META_ID_LEN);
+	c.now = t_now();
+	assert_int_equal(meta_submit_sync(t.s, &c), 0);
+	assert_int_equal(meta_list_parts(t.s, "mph", "obj", 3, up, 0, 10, &pl), 0);
+	assert_int_equal(pl.n, 2);
+	assert_int_equal(pl.parts[0].layout_len, 6);
+	assert_memory_equal(pl.parts[0].layout, "lay-a1", 6); /* the other part untouched */
+	assert_int_equal(pl.parts[1].layout_len, 6);
+	assert_memory_equal(pl.parts[1].layout, "new-a2", 6);
+	assert_int_equal(pl.parts[1].size, 100);
+	meta_part_list_release(&pl);
+	assert_true(in_gc(t.s, 0xa2));
+	assert_int_equal(heal_of(t.s, 0xa2, lay, sizeof(lay)), -1); /* moved: not missing */
+	/* from a stale layout, of another blob, or of a part that is not there */
+	c.now = t_now();
+	assert_int_equal(meta_submit_sync(t.s, &c), CN_EPRECOND);
+	c.layout_old = "new-a2";
+	memset(c.blob_id, 0xa1, META_ID_LEN);
+	assert_int_equal(meta_submit_sync(t.s, &c), CN_EPRECOND);
+	memset(c.blob_id, 0xa2, META_ID_LEN);
+	c.part_no = 3;
+	assert_int_equal(meta_submit_sync(t.s, &c), CN_EPRECOND);
+	/* the upload aborted: refused */
+	struct meta_cmd ab = {.type = META_CMD_UPLOAD_ABORT,
+			      .bucket = "mph",
+			      .bucket_len = 3,
+			      .key = "obj",
+			      .key_len = 3,
+			      .now = t_now()};
+	memcpy(ab.upload_id, up, META_ID_LEN);
+	assert_int_equal(meta_submit_sync(t.s, &ab), 0);
+	c.part_no = 2;
+	c.layout = "x-a2";
+	c.layout_len = 4;
+	assert_int_equal(meta_submit_sync(t.s, &c), CN_EPRECOND);
+	ts_close(&t);
+}
+
 static void test_heal_each_after_max(void **state)
 {
 	(void)state;
@@ -934,6 +1002,7 @@ int main(void)
 		cmocka_unit_test(test_part_put),
 		cmocka_unit_test(test_gc_done_removes_entry),
 		cmocka_unit_test(test_blob_move),
+		cmocka_unit_test(test_part_move),
 		cmocka_unit_test(test_heal_each_after_max),
 		cmocka_unit_test(test_replicated_apply),
 	};
