@@ -648,6 +648,10 @@ struct meta_list_params {
 	/* versions: version-id-marker; uploads: upload-id-marker (text) */
 	const char *id_marker;
 	unsigned max; /* 0..1000, larger is clamped; pass 1000 when the request has none */
+	/* objects and versions: called with each listed version's attrs (the
+	 * caller's opaque bytes, valid only during the call) to fill the
+	 * entry's peek; NULL: peek is zero */
+	void (*peek)(const uint8_t *attrs, size_t len, uint8_t out[2]);
 };
 
 /* One listed entry. For ListMultipartUploads vid is the upload id and mtime
@@ -657,7 +661,8 @@ struct meta_entry {
 	size_t key_len;
 	uint8_t vid[META_ID_LEN];
 	char vid_text[META_ID_TEXT];
-	uint32_t flags; /* META_VF_*; LATEST set in version listings */
+	uint32_t flags;	 /* META_VF_*; LATEST set in version listings */
+	uint8_t peek[2]; /* what meta_list_params.peek took from the attrs */
 	int64_t mtime;
 	uint64_t size;
 	char etag[META_ETAG_MAX + 1];

@@ -547,11 +547,13 @@ static const uint8_t *find_delim(const uint8_t *k, size_t klen, size_t from, con
 
 /* Decodes the current entry straight into its result slot (a listing
  * decodes one per key: no temporaries, no copies of the etag). */
-static int entry_from(enum lkind kind, struct lcur *lc, struct meta_entry *e)
+static int entry_from(enum lkind kind, struct lcur *lc, struct meta_entry *e,
+		      const struct meta_list_params *p)
 {
 	struct rbuf r;
 	const uint8_t *id;
 
+	e->peek[0] = e->peek[1] = 0;
 	e->flags = 0;
 	e->size = 0;
 	e->etag[0] = 0;
@@ -586,6 +588,13 @@ static int entry_from(enum lkind kind, struct lcur *lc, struct meta_entry *e)
 	e->flags &= ~META_VF_LOCK;
 	memcpy(e->etag, et, n);
 	e->etag[n] = 0;
+	if (p && p->peek) {
+		uint16_t al = rb_u16(&r);
+		const uint8_t *a = rb_bytes(&r, al);
+		if (r.bad)
+			return CN_ECORRUPT;
+		p->peek(a, al, e->peek);
+	}
 	memcpy(e->vid, id, META_ID_LEN);
 	if (e->flags & META_VF_NULL) {
 		memset(e->vid_text, 0, sizeof(e->vid_text));
@@ -841,7 +850,7 @@ static int list_core(struct meta_store *s, const char *bucket, const struct meta
 		 * it). Ids sort newest first as ~vid, like the marker. */
 		struct meta_entry cur;
 		uint8_t csfx[META_ID_LEN];
-		rc = entry_from(kind, &m.a, &cur);
+		rc = entry_from(kind, &m.a, &cur, NULL);
 		for (int i = 0; !rc && i < META_ID_LEN; i++)
 			csfx[i] = (uint8_t)~cur.vid[i];
 		if (!rc && memcmp(csfx, idsfx, META_ID_LEN) > 0) {
@@ -879,7 +888,7 @@ static int list_core(struct meta_store *s, const char *bucket, const struct meta
 			break;
 		}
 		struct meta_entry *e = &b.e[b.n]; /* b.cap == max > b.n */
-		rc = entry_from(kind, lc, e);
+		rc = entry_from(kind, lc, e, p);
 		if (rc)
 			break;
 		if (kind == LK_VERSIONS) {

@@ -438,6 +438,19 @@ int s3_attrs_ckspec(const uint8_t *buf, size_t len, enum cn_checksum_alg *alg, i
 	return 0;
 }
 
+void s3_attrs_ck_peek(const uint8_t *buf, size_t len, uint8_t out[2])
+{
+	const uint8_t *p;
+	size_t l;
+
+	out[0] = out[1] = 0;
+	if (find_rec(buf, len, T_CKSUM, &p, &l) || !p || l < 6 ||
+	    cn_checksum_alg_len((enum cn_checksum_alg)p[0]) != l - 6)
+		return; /* none (or not readable: listed without) */
+	out[0] = p[0];
+	out[1] = p[1] ? 2 : 1;
+}
+
 int s3_attrs_acl(const uint8_t *buf, size_t len, const uint8_t **acl, size_t *acl_len)
 {
 	return find_rec(buf, len, T_ACL, acl, acl_len);

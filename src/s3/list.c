@@ -103,6 +103,7 @@ static int parse_common(struct s3_req *r, struct lq *q, const char *max_name)
 		return rc;
 	}
 	q->p.max = q->max;
+	q->p.peek = s3_attrs_ck_peek;
 	rc = key_param(r, "prefix", &q->p.prefix, &q->p.prefix_len);
 	if (rc)
 		return rc;
@@ -183,6 +184,16 @@ static void prefixes_out(struct cn_buf *w, const struct meta_list_result *res, i
 	}
 }
 
+/* ChecksumAlgorithm and ChecksumType of a version that has a checksum (S3
+ * lists them; the default CRC64NVME gives most objects one). */
+static void elem_checksum(struct cn_buf *w, const struct meta_entry *e)
+{
+	if (!e->peek[0])
+		return;
+	xmlw_elem(w, "ChecksumAlgorithm", cn_checksum_alg_name((enum cn_checksum_alg)e->peek[0]));
+	xmlw_elem(w, "ChecksumType", e->peek[1] == 2 ? "COMPOSITE" : "FULL_OBJECT");
+}
+
 static void contents_out(struct s3_req *r, struct cn_buf *w, const struct lq *q,
 			 const struct meta_list_result *res)
 {
@@ -192,6 +203,7 @@ static void contents_out(struct s3_req *r, struct cn_buf *w, const struct lq *q,
 		elem_key(w, "Key", e->key, e->key_len, q->url);
 		xmlw_elem_time(w, "LastModified", (uint64_t)e->mtime);
 		elem_etag(w, e->etag);
+		elem_checksum(w, e);
 		xmlw_elem_u64(w, "Size", e->size);
 		if (q->owner)
 			elem_owner(r, w, "Owner");
@@ -345,6 +357,7 @@ void s3_op_list_object_versions(struct s3_req *r)
 		xmlw_elem_time(&w, "LastModified", (uint64_t)e->mtime);
 		if (!dm) {
 			elem_etag(&w, e->etag);
+			elem_checksum(&w, e);
 			xmlw_elem_u64(&w, "Size", e->size);
 			xmlw_elem(&w, "StorageClass", "STANDARD");
 		}

@@ -362,6 +362,9 @@ void s3_attrs_to_headers(struct s3_req *r, const struct s3_attrs *a, struct s3_h
 /* An upload's checksum choice (T_CKSPEC) without decoding the rest:
  * CN_CK_NONE and 0 when it has none; type 1 COMPOSITE, 2 FULL_OBJECT. */
 int s3_attrs_ckspec(const uint8_t *buf, size_t len, enum cn_checksum_alg *alg, int *type);
+/* A version's checksum for a listing (meta_list_params.peek): out[0] the
+ * algorithm (CN_CK_NONE: none), out[1] 1 FULL_OBJECT, 2 COMPOSITE. */
+void s3_attrs_ck_peek(const uint8_t *buf, size_t len, uint8_t out[2]);
 /* Writes <Checksum<ALG>>base64[-parts]</...> (parts 0: no suffix). */
 void s3_checksum_xml(struct cn_buf *w, enum cn_checksum_alg a, const uint8_t *raw, size_t len,
 		     uint32_t parts);

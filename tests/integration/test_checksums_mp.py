@@ -402,6 +402,26 @@ def test_default_crc64nvme(c, bucket, server):
     # a default client (newer botocore validates what the GET returns)
     s3 = make_client(server)
     assert s3.get_object(Bucket=bucket, Key="d", ChecksumMode="ENABLED")["Body"].read() == body
+    # listings name each object's checksum, as S3 does
+    up = c.create_multipart_upload(Bucket=bucket, Key="mp", ChecksumAlgorithm="SHA256")["UploadId"]
+    ck = b64(raw("SHA256", b"part"))
+    p1 = call("upload_part", headers={"x-amz-checksum-sha256": ck}, Bucket=bucket, Key="mp",
+              UploadId=up, PartNumber=1, Body=b"part")
+    complete(call, bucket, "mp", up, [{"PartNumber": 1, "ETag": p1["ETag"]}], "SHA256", [b"part"])
+    want = {"d": ("CRC64NVME", "FULL_OBJECT"), "d2": ("CRC64NVME", "FULL_OBJECT"),
+            "e": ("CRC64NVME", "FULL_OBJECT"), "s": ("SHA1", "FULL_OBJECT"),
+            "mp": ("SHA256", "COMPOSITE")}
+    for op, kw in (("list_objects_v2", {}), ("list_objects", {}), ("list_object_versions", {})):
+        r = call(op, Bucket=bucket, **kw)
+        body_xml = r["_body"]
+        for key, (alg, typ) in want.items():
+            m = re.search(r"<Key>%s</Key>(.*?)</(Contents|Version)>" % key, body_xml, re.S)
+            assert m, (op, key, body_xml[:500])
+            assert "<ChecksumAlgorithm>%s</ChecksumAlgorithm>" % alg in m.group(1), (op, key)
+            assert "<ChecksumType>%s</ChecksumType>" % typ in m.group(1), (op, key)
+        items = r.get("Contents") or r.get("Versions")
+        got = {o["Key"]: o.get("ChecksumAlgorithm") for o in items}
+        assert got["d"] == ["CRC64NVME"] and got["s"] == ["SHA1"], (op, got)
 
 
 # ---- GetObjectAttributes ----
