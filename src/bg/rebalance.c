@@ -444,58 +444,28 @@ static void update_rate(struct rebalance *r)
  * and left out they would keep shards on a removed node after the upload
  * completes (a pass runs once per map epoch). Not in the cursor: a
  * resumed pass walks them again (a part already in place moves nothing). */
+struct upass {
+	struct rebalance *r;
+	uint64_t epoch;
+};
+
+static int upload_part_move(void *arg, const char *bucket, const struct meta_entry *e,
+			    const struct meta_part *pt)
+{
+	struct upass *u = arg;
+	struct blob_of o = {bucket, e->key, e->key_len, NULL, e->vid, pt->part_no};
+
+	if (!keep_going(u->r, u->epoch))
+		return 1;
+	move_blob(u->r, &o, pt->layout, pt->layout_len);
+	return 0;
+}
+
 static enum pass_end do_uploads(struct rebalance *r, uint64_t epoch, const char *bucket)
 {
-	char key_marker[META_KEY_MAX + 1], id_marker[META_ID_TEXT] = "";
-	size_t km_len = 0;
-
-	for (;;) {
-		struct meta_list_params lp;
-		struct meta_list_result res;
-		enum pass_end end = PASS_DONE;
-		memset(&lp, 0, sizeof(lp));
-		lp.start = km_len ? key_marker : NULL;
-		lp.start_len = km_len;
-		lp.id_marker = id_marker[0] ? id_marker : NULL;
-		lp.max = 100;
-		if (meta_list_uploads(r->meta, bucket, &lp, &res) != 0)
-			return PASS_DONE; /* the bucket is gone */
-		for (size_t i = 0; i < res.n && end == PASS_DONE; i++) {
-			const struct meta_entry *e = &res.entries[i];
-			uint32_t marker = 0;
-			for (;;) {
-				struct meta_part_list pl;
-				if (!keep_going(r, epoch)) {
-					end = PASS_ABORTED;
-					break;
-				}
-				if (meta_list_parts(r->meta, bucket, e->key, e->key_len, e->vid,
-						    marker, 1000, &pl) != 0)
-					break; /* completed or aborted meanwhile */
-				for (size_t j = 0; j < pl.n && keep_going(r, epoch); j++) {
-					struct blob_of o = {bucket, e->key, e->key_len,
-							    NULL,   e->vid, pl.parts[j].part_no};
-					move_blob(r, &o, pl.parts[j].layout,
-						  pl.parts[j].layout_len);
-				}
-				int more = pl.truncated;
-				marker = pl.next_marker;
-				meta_part_list_release(&pl);
-				if (!more)
-					break;
-			}
-		}
-		int more = end == PASS_DONE && res.truncated && res.next_marker &&
-			   res.next_marker_len <= META_KEY_MAX;
-		if (more) {
-			memcpy(key_marker, res.next_marker, res.next_marker_len);
-			km_len = res.next_marker_len;
-			memcpy(id_marker, res.next_id, sizeof(id_marker));
-		}
-		meta_list_result_release(&res);
-		if (end != PASS_DONE || !more)
-			return end;
-	}
+	struct upass u = {r, epoch};
+	return meta_upload_parts_each(r->meta, bucket, upload_part_move, &u) ? PASS_ABORTED
+									     : PASS_DONE;
 }
 
 static enum pass_end run_pass(struct rebalance *r, uint64_t epoch)
@@ -521,13 +491,9 @@ static enum pass_end run_pass(struct rebalance *r, uint64_t epoch)
 			snprintf(id_marker, sizeof(id_marker), "%s", r->vid);
 		}
 		for (;;) {
-			struct meta_list_params lp;
+			struct meta_list_params lp =
+				meta_page_params(key_marker, km_len, id_marker, 256);
 			struct meta_list_result res;
-			memset(&lp, 0, sizeof(lp));
-			lp.start = km_len ? key_marker : NULL;
-			lp.start_len = km_len;
-			lp.id_marker = id_marker[0] ? id_marker : NULL;
-			lp.max = 256;
 			if (meta_list_versions(r->meta, bk[b].name, &lp, &res) != 0) {
 				end = PASS_ABORTED;
 				break;
@@ -549,13 +515,8 @@ static enum pass_end run_pass(struct rebalance *r, uint64_t epoch)
 					update_rate(r);
 				}
 			}
-			int more = end == PASS_DONE && res.truncated && res.next_marker &&
-				   res.next_marker_len <= META_KEY_MAX;
-			if (more) {
-				memcpy(key_marker, res.next_marker, res.next_marker_len);
-				km_len = res.next_marker_len;
-				memcpy(id_marker, res.next_id, sizeof(id_marker));
-			}
+			int more = end == PASS_DONE &&
+				   meta_next_page(&res, key_marker, &km_len, id_marker);
 			meta_list_result_release(&res);
 			if (!more)
 				break;
@@ -612,13 +573,8 @@ static int shrink_versions(struct meta_store *m, struct shrink *sh, const char *
 	size_t km_len = 0;
 
 	for (;;) {
-		struct meta_list_params lp;
+		struct meta_list_params lp = meta_page_params(key_marker, km_len, id_marker, 1000);
 		struct meta_list_result res;
-		memset(&lp, 0, sizeof(lp));
-		lp.start = km_len ? key_marker : NULL;
-		lp.start_len = km_len;
-		lp.id_marker = id_marker[0] ? id_marker : NULL;
-		lp.max = 1000;
 		if (meta_list_versions(m, bucket, &lp, &res) != 0)
 			return 0; /* deleted meanwhile */
 		for (size_t i = 0; i < res.n && !*sh->found; i++) {
@@ -636,63 +592,18 @@ static int shrink_versions(struct meta_store *m, struct shrink *sh, const char *
 					 e->key, e->key_len, e->vid_text, 0);
 			meta_version_release(&v);
 		}
-		int more = !*sh->found && res.truncated && res.next_marker &&
-			   res.next_marker_len <= META_KEY_MAX;
-		if (more) {
-			memcpy(key_marker, res.next_marker, res.next_marker_len);
-			km_len = res.next_marker_len;
-			memcpy(id_marker, res.next_id, sizeof(id_marker));
-		}
+		int more = !*sh->found && meta_next_page(&res, key_marker, &km_len, id_marker);
 		meta_list_result_release(&res);
 		if (!more)
 			return 0;
 	}
 }
 
-static int shrink_uploads(struct meta_store *m, struct shrink *sh, const char *bucket)
+static int shrink_part(void *arg, const char *bucket, const struct meta_entry *e,
+		       const struct meta_part *pt)
 {
-	char key_marker[META_KEY_MAX + 1], id_marker[META_ID_TEXT] = "";
-	size_t km_len = 0;
-
-	for (;;) {
-		struct meta_list_params lp;
-		struct meta_list_result res;
-		memset(&lp, 0, sizeof(lp));
-		lp.start = km_len ? key_marker : NULL;
-		lp.start_len = km_len;
-		lp.id_marker = id_marker[0] ? id_marker : NULL;
-		lp.max = 100;
-		if (meta_list_uploads(m, bucket, &lp, &res) != 0)
-			return 0;
-		for (size_t i = 0; i < res.n && !*sh->found; i++) {
-			const struct meta_entry *e = &res.entries[i];
-			uint32_t marker = 0;
-			for (;;) {
-				struct meta_part_list pl;
-				if (meta_list_parts(m, bucket, e->key, e->key_len, e->vid, marker,
-						    1000, &pl) != 0)
-					break; /* completed or aborted meanwhile */
-				for (size_t j = 0; j < pl.n && !*sh->found; j++)
-					stranded(sh, pl.parts[j].layout, pl.parts[j].layout_len,
-						 bucket, e->key, e->key_len, e->vid_text, 1);
-				int more = !*sh->found && pl.truncated;
-				marker = pl.next_marker;
-				meta_part_list_release(&pl);
-				if (!more)
-					break;
-			}
-		}
-		int more = !*sh->found && res.truncated && res.next_marker &&
-			   res.next_marker_len <= META_KEY_MAX;
-		if (more) {
-			memcpy(key_marker, res.next_marker, res.next_marker_len);
-			km_len = res.next_marker_len;
-			memcpy(id_marker, res.next_id, sizeof(id_marker));
-		}
-		meta_list_result_release(&res);
-		if (!more)
-			return 0;
-	}
+	return stranded(arg, pt->layout, pt->layout_len, bucket, e->key, e->key_len, e->vid_text,
+			1);
 }
 
 int rebalance_shrink_check(struct meta_store *m, const uint8_t (*drives)[16], size_t n_drives,
@@ -712,7 +623,7 @@ int rebalance_shrink_check(struct meta_store *m, const uint8_t (*drives)[16], si
 	for (size_t b = 0; b < nb && !*found && !rc; b++) {
 		rc = shrink_versions(m, &sh, bk[b].name);
 		if (!rc && !*found)
-			rc = shrink_uploads(m, &sh, bk[b].name);
+			meta_upload_parts_each(m, bk[b].name, shrink_part, &sh);
 	}
 	meta_bucket_list_release(bk, nb);
 	return rc;

@@ -87,34 +87,6 @@ static int stopping(struct scrub *s)
 	return st;
 }
 
-/* The parameters of the page that starts after the markers. */
-static struct meta_list_params page_params(const char *key_marker, size_t km_len,
-					   const char *id_marker, unsigned max)
-{
-	struct meta_list_params lp;
-
-	memset(&lp, 0, sizeof(lp));
-	lp.start = km_len ? key_marker : NULL;
-	lp.start_len = km_len;
-	lp.id_marker = id_marker[0] ? id_marker : NULL;
-	lp.max = max;
-	return lp;
-}
-
-/* A listing's next page: copies the markers out of res (which the caller
- * then releases); 0 when res was the last page. key_marker holds
- * META_KEY_MAX bytes, id_marker META_ID_TEXT. */
-static int next_page(const struct meta_list_result *res, char *key_marker, size_t *km_len,
-		     char *id_marker)
-{
-	if (!res->truncated || !res->next_marker || res->next_marker_len > META_KEY_MAX)
-		return 0;
-	memcpy(key_marker, res->next_marker, res->next_marker_len);
-	*km_len = res->next_marker_len;
-	memcpy(id_marker, res->next_id, META_ID_TEXT);
-	return 1;
-}
-
 /* What a blob belongs to, for the operator reading a log line: a version
  * (bucket, key, version id) or an open upload's part; NULL fields: only the
  * blob id is known (a heal a read queued). */
@@ -274,66 +246,45 @@ static void check_version(struct scrub *s, const char *bucket, const struct meta
 typedef void (*part_fn)(struct scrub *s, const struct blob_layout *l, const struct blob_owner *own,
 			void *arg);
 
+struct upart {
+	struct scrub *s;
+	int pin;
+	part_fn fn;
+	void *arg;
+};
+
+static int upload_part_one(void *arg, const char *bucket, const struct meta_entry *e,
+			   const struct meta_part *pt)
+{
+	struct upart *u = arg;
+	struct blob_owner own = {bucket, e->key, e->vid_text, e->key_len, "upload"};
+	struct blob_layout l;
+
+	if (stopping(u->s))
+		return CN_ESHUTDOWN;
+	if (blob_layout_decode(pt->layout, pt->layout_len, &l) != 0)
+		return 0;
+	/* pinned right after the lookup, as versions are: a part replaced
+	 * meanwhile keeps its blob until the check is done */
+	if (u->pin && data_pin(u->s->data, l.id) != 0)
+		return 0;
+	u->fn(u->s, &l, &own, u->arg);
+	if (u->pin)
+		data_unpin(u->s->data, l.id);
+	return 0;
+}
+
 static int walk_upload_parts(struct scrub *s, int pin, part_fn fn, void *arg)
 {
+	struct upart u = {s, pin, fn, arg};
 	struct meta_bucket *bk;
 	size_t nb;
 	int rc = 0;
 
 	if (meta_bucket_list(s->meta, &bk, &nb) != 0)
 		return 0;
-	for (size_t b = 0; b < nb && !rc; b++) {
-		char key_marker[META_KEY_MAX + 1];
-		size_t km_len = 0;
-		char id_marker[META_ID_TEXT] = "";
-		for (;;) {
-			struct meta_list_params lp =
-				page_params(key_marker, km_len, id_marker, 100);
-			struct meta_list_result res;
-			if (meta_list_uploads(s->meta, bk[b].name, &lp, &res) != 0)
-				break; /* bucket deleted meanwhile */
-			for (size_t i = 0; i < res.n && !rc; i++) {
-				const struct meta_entry *e = &res.entries[i];
-				struct blob_owner own = {bk[b].name, e->key, e->vid_text,
-							 e->key_len, "upload"};
-				uint32_t marker = 0;
-				for (;;) {
-					struct meta_part_list pl;
-					if (stopping(s)) {
-						rc = CN_ESHUTDOWN;
-						break;
-					}
-					if (meta_list_parts(s->meta, bk[b].name, e->key, e->key_len,
-							    e->vid, marker, 1000, &pl) != 0)
-						break; /* completed or aborted meanwhile */
-					for (size_t j = 0; j < pl.n && !stopping(s); j++) {
-						struct blob_layout l;
-						if (blob_layout_decode(pl.parts[j].layout,
-								       pl.parts[j].layout_len,
-								       &l) != 0)
-							continue;
-						/* pinned right after the lookup, as versions are:
-						 * a part replaced meanwhile keeps its blob until
-						 * the check is done */
-						if (pin && data_pin(s->data, l.id) != 0)
-							continue;
-						fn(s, &l, &own, arg);
-						if (pin)
-							data_unpin(s->data, l.id);
-					}
-					int more = pl.truncated;
-					marker = pl.next_marker;
-					meta_part_list_release(&pl);
-					if (!more)
-						break;
-				}
-			}
-			int more = !rc && next_page(&res, key_marker, &km_len, id_marker);
-			meta_list_result_release(&res);
-			if (!more)
-				break;
-		}
-	}
+	for (size_t b = 0; b < nb && !rc; b++)
+		rc = meta_upload_parts_each(s->meta, bk[b].name, upload_part_one, &u);
 	meta_bucket_list_release(bk, nb);
 	return rc;
 }
@@ -373,7 +324,7 @@ static void full_pass(struct scrub *s)
 		char id_marker[META_ID_TEXT] = "";
 		for (;;) {
 			struct meta_list_params lp =
-				page_params(key_marker, km_len, id_marker, 1000);
+				meta_page_params(key_marker, km_len, id_marker, 1000);
 			struct meta_list_result res;
 			if (meta_list_versions(s->meta, bk[b].name, &lp, &res) != 0)
 				break;
@@ -381,7 +332,7 @@ static void full_pass(struct scrub *s)
 				check_version(s, bk[b].name, &res.entries[i], start, &bytes);
 				drain_queue(s);
 			}
-			int more = next_page(&res, key_marker, &km_len, id_marker);
+			int more = meta_next_page(&res, key_marker, &km_len, id_marker);
 			meta_list_result_release(&res);
 			if (!more || stopping(s))
 				break;
@@ -702,7 +653,7 @@ static int rb_walk(struct scrub *s, struct rebuild *rb)
 		}
 		for (;;) {
 			struct meta_list_params lp =
-				page_params(key_marker, km_len, id_marker, 100);
+				meta_page_params(key_marker, km_len, id_marker, 100);
 			struct meta_list_result res;
 			if (meta_list_versions(s->meta, bk[b].name, &lp, &res) != 0)
 				break; /* bucket deleted meanwhile */
@@ -719,7 +670,7 @@ static int rb_walk(struct scrub *s, struct rebuild *rb)
 				if ((rc = rb_page(s, rb, bk[b].name, &res)) == 0)
 					drain_queue(s);
 			}
-			int more = !rc && next_page(&res, key_marker, &km_len, id_marker);
+			int more = !rc && meta_next_page(&res, key_marker, &km_len, id_marker);
 			meta_list_result_release(&res);
 			if (!more)
 				break;

@@ -1230,6 +1230,21 @@ static int heal_moved(struct actx *a)
 
 static const uint8_t no_upload[META_ID_LEN];
 
+/* A move's layout is swapped: the old copies of the moved shards only
+ * become garbage (the blob lives on), the heal entry follows, the move's
+ * intent is done. */
+static int move_done(struct actx *a)
+{
+	const struct meta_cmd *c = a->c;
+	int rc = gc_put(a, c->blob_id, c->layout_gc, c->layout_gc_len);
+
+	if (!rc)
+		rc = heal_moved(a);
+	if (!rc)
+		rc = intent_clear(a, c->blob_id);
+	return rc;
+}
+
 /* A BLOB_MOVE of an open upload's part: the part record takes the new
  * layout, as a version would. */
 static int part_move(struct actx *a)
@@ -1256,16 +1271,11 @@ static int part_move(struct actx *a)
 		return CN_EPRECOND; /* uploaded again since the mover read it */
 	pt.layout = c->layout;
 	pt.layout_len = c->layout_len;
+	cn_buf_reset(&a->w);
 	rc = part_encode(&a->w, &pt); /* (copies out of the txn before the put) */
 	if (!rc)
 		rc = kv_put(a->t, KV_PARTS, pk, sizeof(pk), a->w.p, a->w.len);
-	if (!rc)
-		rc = gc_put(a, c->blob_id, c->layout_gc, c->layout_gc_len);
-	if (!rc)
-		rc = heal_moved(a);
-	if (!rc)
-		rc = intent_clear(a, c->blob_id);
-	return rc;
+	return rc ? rc : move_done(a);
 }
 
 /* Rebalance moved shards of a committed blob (semantics in meta.h). */
@@ -1312,13 +1322,8 @@ static int do_blob_move(struct actx *a)
 		vraw(a, raw, v.vid);
 		rc = kv_put(a->t, KV_VERSIONS, raw, a->kn + META_ID_LEN, a->w.p, a->w.len);
 	}
-	/* the old copies of the moved shards only; the blob lives on */
 	if (!rc)
-		rc = gc_put(a, c->blob_id, c->layout_gc, c->layout_gc_len);
-	if (!rc)
-		rc = heal_moved(a);
-	if (!rc)
-		rc = intent_clear(a, c->blob_id);
+		rc = move_done(a);
 out:
 	meta_version_release(&v);
 	return rc;

@@ -715,6 +715,26 @@ int meta_list_parts(struct meta_store *s, const char *bucket, const char *key, s
 		    struct meta_part_list *out);
 void meta_part_list_release(struct meta_part_list *l);
 
+/* ---- walks over a bucket, page by page (background workers) ---- */
+
+/* The parameters of the page that starts after the markers (key_marker of
+ * km_len bytes, id_marker text; "" / 0: the first page). */
+struct meta_list_params meta_page_params(const char *key_marker, size_t km_len,
+					 const char *id_marker, unsigned max);
+/* A listing's next page: copies res's markers out (the caller then releases
+ * res); 0 when res was the last page. key_marker holds META_KEY_MAX bytes,
+ * id_marker META_ID_TEXT. */
+int meta_next_page(const struct meta_list_result *res, char *key_marker, size_t *km_len,
+		   char *id_marker);
+/* Calls fn for every part of every open multipart upload of bucket, in
+ * key, upload, part order, each from its own short read (an upload
+ * completed or aborted meanwhile ends early). fn returns 0 to go on; a
+ * non-zero value stops the walk and is returned. 0 when the walk ends (a
+ * bucket deleted meanwhile too). */
+typedef int (*meta_part_fn)(void *arg, const char *bucket, const struct meta_entry *upload,
+			    const struct meta_part *part);
+int meta_upload_parts_each(struct meta_store *s, const char *bucket, meta_part_fn fn, void *arg);
+
 /* ---- cluster map ---- */
 
 /* The whole map as of one read transaction (so the epoch names exactly

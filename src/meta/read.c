@@ -1419,3 +1419,64 @@ int meta_store_digest(struct meta_store *s, uint8_t out[16])
 	XXH3_freeState(h);
 	return rc;
 }
+
+/* ---- walks ---- */
+
+struct meta_list_params meta_page_params(const char *key_marker, size_t km_len,
+					 const char *id_marker, unsigned max)
+{
+	struct meta_list_params lp;
+
+	memset(&lp, 0, sizeof(lp));
+	lp.start = km_len ? key_marker : NULL;
+	lp.start_len = km_len;
+	lp.id_marker = id_marker[0] ? id_marker : NULL;
+	lp.max = max;
+	return lp;
+}
+
+int meta_next_page(const struct meta_list_result *res, char *key_marker, size_t *km_len,
+		   char *id_marker)
+{
+	if (!res->truncated || !res->next_marker || res->next_marker_len > META_KEY_MAX)
+		return 0;
+	memcpy(key_marker, res->next_marker, res->next_marker_len);
+	*km_len = res->next_marker_len;
+	memcpy(id_marker, res->next_id, META_ID_TEXT);
+	return 1;
+}
+
+int meta_upload_parts_each(struct meta_store *s, const char *bucket, meta_part_fn fn, void *arg)
+{
+	char key_marker[META_KEY_MAX + 1], id_marker[META_ID_TEXT] = "";
+	size_t km_len = 0;
+	int stop = 0;
+
+	for (;;) {
+		struct meta_list_params lp = meta_page_params(key_marker, km_len, id_marker, 100);
+		struct meta_list_result res;
+		if (meta_list_uploads(s, bucket, &lp, &res) != 0)
+			return 0; /* the bucket is gone */
+		for (size_t i = 0; i < res.n && !stop; i++) {
+			const struct meta_entry *e = &res.entries[i];
+			uint32_t marker = 0;
+			for (;;) {
+				struct meta_part_list pl;
+				if (meta_list_parts(s, bucket, e->key, e->key_len, e->vid, marker,
+						    1000, &pl) != 0)
+					break; /* completed or aborted meanwhile */
+				for (size_t j = 0; j < pl.n && !stop; j++)
+					stop = fn(arg, bucket, e, &pl.parts[j]);
+				int more = !stop && pl.truncated;
+				marker = pl.next_marker;
+				meta_part_list_release(&pl);
+				if (!more)
+					break;
+			}
+		}
+		int more = !stop && meta_next_page(&res, key_marker, &km_len, id_marker);
+		meta_list_result_release(&res);
+		if (!more)
+			return stop;
+	}
+}
