@@ -655,6 +655,12 @@ static int shrink_refused(struct meta_store *m, uint64_t id, char *why, size_t c
 
 	if (!sd)
 		return CN_ENOMEM;
+	/* this node's replica sees every write acknowledged before the command
+	 * (a follower may lag: a blob written just now would be missed) */
+	struct meta_cmd barrier = {.type = META_CMD_BARRIER};
+	rc = meta_submit_sync(m, &barrier);
+	if (rc)
+		goto out;
 	rc = meta_map_get(m, &map);
 	if (rc)
 		goto out;
