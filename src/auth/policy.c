@@ -359,6 +359,7 @@ static const char *const known_keys[] = {
 	"s3:JobSuspendedCause",
 	"s3:LocationConstraint",
 	"s3:max-keys",
+	"s3:ObjectCreationOperation",
 	"s3:object-lock-legal-hold",
 	"s3:object-lock-mode",
 	"s3:object-lock-remaining-retention-days",

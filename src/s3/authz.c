@@ -466,6 +466,21 @@ static int lookup(void *arg, const char *key, const char **vals, size_t *lens, i
 		snprintf(c->sig_age, sizeof(c->sig_age), "%lld", (long long)(age > 0 ? age : 0));
 		return one(c->sig_age, vals, lens, max);
 	}
+	/* true for the writes that make an object (PutObject, a form upload,
+	 * CopyObject, CompleteMultipartUpload), false for the multipart steps
+	 * that do not (they take no conditional headers): AWS's "enforce
+	 * conditional writes" policies exempt those with it */
+	if (strcasecmp(key, "s3:ObjectCreationOperation") == 0) {
+		enum s3_op op = r->route.op;
+		return one(op == S3_OP_PUT_OBJECT || op == S3_OP_POST_OBJECT ||
+					   op == S3_OP_COPY_OBJECT || op == S3_OP_COMPLETE_MULTIPART
+				   ? "true"
+			   : op == S3_OP_CREATE_MULTIPART || op == S3_OP_UPLOAD_PART ||
+					   op == S3_OP_UPLOAD_PART_COPY
+				   ? "false"
+				   : NULL,
+			   vals, lens, max);
+	}
 	if (strcasecmp(key, "s3:TlsVersion") == 0)
 		return one(r->http->tls_version, vals, lens, max);
 	if (strcasecmp(key, "s3:authType") == 0)

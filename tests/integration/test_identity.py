@@ -449,6 +449,39 @@ def test_request_condition_keys(iam):
     iam.root.delete_bucket_policy(Bucket=bk)
 
 
+def test_enforce_conditional_writes_policy(iam):
+    """AWS's "enforce conditional writes" bucket policy: uploads only with
+    If-None-Match, multipart steps exempted through s3:ObjectCreationOperation
+    (false for CreateMultipartUpload / UploadPart, true for PutObject and
+    CompleteMultipartUpload). The key was refused as unknown, so the policy
+    from AWS's guide could not be set."""
+    name = uid("cw-")
+    keys = iam.user(name)                     # no identity policy: the bucket's grants
+    acct = iam.admin("status")["account"]["id"]
+    bk = iam.bucket()
+    who = {"AWS": "arn:aws:iam::%s:user/%s" % (acct, name)}
+    res = "arn:aws:s3:::%s/*" % bk
+    iam.root.put_bucket_policy(Bucket=bk, Policy=json.dumps(doc(
+        stmt("Allow", "s3:PutObject", res, who, {"Null": {"s3:if-none-match": "false"}}),
+        stmt("Allow", "s3:PutObject", res, who,
+             {"Bool": {"s3:ObjectCreationOperation": "false"}}))))
+    plain = iam.client(keys)
+    cond = _with_header(iam.client(keys), "PutObject", "If-None-Match", "*")
+    assert outcome(plain.put_object, Bucket=bk, Key="a", Body=b"a") == DENIED
+    cond.put_object(Bucket=bk, Key="a", Body=b"a")
+    assert outcome(cond.put_object, Bucket=bk, Key="a", Body=b"b") == "412 PreconditionFailed"
+    # multipart: the steps pass, the Complete needs the header
+    up = plain.create_multipart_upload(Bucket=bk, Key="m")["UploadId"]
+    e = plain.upload_part(Bucket=bk, Key="m", UploadId=up, PartNumber=1, Body=b"p")["ETag"]
+    parts = {"Parts": [{"PartNumber": 1, "ETag": e}]}
+    assert outcome(plain.complete_multipart_upload, Bucket=bk, Key="m", UploadId=up,
+                   MultipartUpload=parts) == DENIED
+    c2 = _with_header(iam.client(keys), "CompleteMultipartUpload", "If-None-Match", "*")
+    c2.complete_multipart_upload(Bucket=bk, Key="m", UploadId=up, MultipartUpload=parts)
+    assert body_of(iam.root, bk, "m") == b"p"
+    iam.root.delete_bucket_policy(Bucket=bk)
+
+
 def test_signature_age_condition(iam):
     """s3:signatureAge (ms since the request was signed): the policy AWS
     documents to cap how old a presigned URL may be. It was accepted and
