@@ -22,7 +22,9 @@
  * checksum (verified when sent, computed when not) in its part record.
  * Complete checks the per-part checksums the client names, derives the
  * object's (checksum of the part checksums "-N", or the part CRCs
- * combined) and hands the version's attrs to UPLOAD_COMPLETE.
+ * combined) and hands the version's attrs to UPLOAD_COMPLETE. An upload
+ * created without an algorithm gets S3's default: each part a CRC64NVME
+ * unless the client sends its own, the object their combination.
  */
 #include "s3/copy_int.h"
 
@@ -364,6 +366,7 @@ void s3_op_upload_part(struct s3_req *r)
 		goto fail;
 	op->u.ck_need = ua.mp_ck_alg;
 	op->u.ck_sent_only = ua.mp_ck_type == 1;
+	op->u.ck_default = ua.mp_ck_alg == CN_CK_NONE;
 	rc = upload_sse(r, &ua, 0, &op->sse);
 	if (rc)
 		goto fail;
@@ -508,7 +511,9 @@ void s3_op_upload_part_copy(struct s3_req *r)
 	rc = upload_attrs(r, op->cmd.upload_id, &ua);
 	if (rc)
 		goto fail;
-	op->cb.ck_alg = ua.mp_ck_alg; /* S3 computes the part's checksum */
+	/* S3 computes the part's checksum: the upload's algorithm, else its
+	 * default (see s3_upload_start) */
+	op->cb.ck_alg = ua.mp_ck_alg ? ua.mp_ck_alg : CN_CK_CRC64NVME;
 	rc = upload_sse(r, &ua, 0, &op->sse);
 	if (rc)
 		goto fail;
@@ -720,6 +725,11 @@ static int complete_stored(struct s3_req *r, struct complete_op *op, struct meta
 
 	if (!st || !idx || !seen)
 		return CN_ENOMEM;
+	/* apply's order check, first: a part named twice is out of order,
+	 * not missing */
+	for (uint32_t i = 1; i < n; i++)
+		if (op->parts[i].part_no <= op->parts[i - 1].part_no)
+			return CN_EBADPARTORDER;
 	for (uint32_t i = 0; i <= META_PARTS_MAX; i++)
 		idx[i] = -1;
 	for (uint32_t i = 0; i < n; i++)
@@ -802,6 +812,29 @@ static int complete_claim(struct s3_req *r, const struct s3_attrs *a)
 	return 0;
 }
 
+/* An upload created without an algorithm: its parts got S3's default,
+ * CRC64NVME (s3_upload_start), and the object gets their combination, a
+ * FULL_OBJECT checksum, as a PutObject gets its own. A part without one
+ * (uploaded with another algorithm the client chose, or by an older
+ * build) leaves the object without a checksum: nothing else describes it
+ * whole. */
+static void complete_default(struct s3_attrs *a, const struct meta_part *st, uint32_t n)
+{
+	const size_t ckl = cn_checksum_alg_len(CN_CK_CRC64NVME);
+
+	for (uint32_t i = 0; i < n; i++)
+		if (st[i].ck_alg != CN_CK_CRC64NVME || st[i].ck_len != ckl)
+			return;
+	memcpy(a->ck_raw, st[0].ck, ckl);
+	for (uint32_t i = 1; i < n; i++)
+		if (cn_checksum_combine(CN_CK_CRC64NVME, a->ck_raw, st[i].ck, st[i].size))
+			return; /* ck_len stays 0: no checksum */
+	a->ck_alg = CN_CK_CRC64NVME;
+	a->ck_len = ckl;
+	a->ck_parts = n;
+	a->ck_composite = 0;
+}
+
 /* Per-part checksums named in the body against the stored ones
  * (InvalidPart when they differ), then the object's checksum from the
  * parts' when the upload has an algorithm: composite = the checksum of the
@@ -814,7 +847,6 @@ static int complete_checksums(struct s3_req *r, struct complete_op *op)
 	struct s3_attrs *a = &op->attrs;
 	uint32_t n = op->cmd.n_parts;
 	struct meta_part *st = NULL;
-	int any_claim = 0;
 	uint8_t *enc;
 	size_t enc_len;
 	int rc;
@@ -822,10 +854,6 @@ static int complete_checksums(struct s3_req *r, struct complete_op *op)
 	rc = upload_attrs(r, op->cmd.upload_id, a);
 	if (rc)
 		return rc;
-	for (uint32_t i = 0; i < n; i++)
-		any_claim |= op->claims[i].alg != CN_CK_NONE;
-	if (!any_claim && a->mp_ck_alg == CN_CK_NONE)
-		return complete_claim(r, a);
 	rc = complete_stored(r, op, &st);
 	if (rc)
 		return rc;
@@ -850,8 +878,10 @@ static int complete_checksums(struct s3_req *r, struct complete_op *op)
 		    memcmp(st[i].ck, pc->raw, pc->len) != 0)
 			return CN_EBADPART;
 	}
-	if (a->mp_ck_alg == CN_CK_NONE)
+	if (a->mp_ck_alg == CN_CK_NONE) {
+		complete_default(a, st, n);
 		return complete_claim(r, a);
+	}
 	size_t ckl = cn_checksum_alg_len(a->mp_ck_alg);
 	uint8_t *cat = cn_pool_alloc(r->pool, ckl * n);
 	if (!cat)

@@ -556,6 +556,8 @@ struct s3_upload {
 	enum cn_checksum_alg ck_need; /* the upload's algorithm: computed when the
 					 request names none, refused when it names another */
 	int ck_sent_only;	      /* ...and refused when it names none (COMPOSITE) */
+	int ck_default;		      /* no algorithm: S3's default (CRC64NVME) when the
+				       * client names none */
 	const char *version_text;     /* for shard headers */
 	/* encryption (s3/sse.h), NULL or mode NONE: stored as sent. Borrowed
 	 * until done; an inline body is sealed into inline_buf and s gets its

@@ -486,6 +486,11 @@ int s3_upload_start(struct s3_req *r, struct s3_upload *u, uint32_t part_no)
 			s3_body_release(r);
 			return CN_ECKMISMATCH;
 		}
+	} else if (u->ck_default && r->body.ck_alg == CN_CK_NONE) {
+		/* a part of an upload created without an algorithm gets S3's
+		 * default, so that Complete can combine the parts' CRCs into
+		 * the object's (as a PutObject gets it in body.c) */
+		r->body.ck_alg = CN_CK_CRC64NVME;
 	}
 	return upload_begin(r, u, part_no, len, 0);
 }

@@ -344,14 +344,17 @@ def test_whole_object_claim_at_complete(c, bucket):
     assert xml_val(r["_body"], "ChecksumSHA256") == [want]
 
 
-def test_upload_without_algorithm_has_no_object_checksum(c, bucket):
+def test_upload_without_algorithm_gets_the_default(c, bucket):
     call = Call(c)
     parts = [os.urandom(5 * MiB), b"end"]
     uid, done = mp(call, bucket, "k", None, None, parts)
     r = complete(call, bucket, "k", uid, done)
-    assert "Checksum" not in r["_body"]
+    want = obj_checksum("CRC64NVME", "FULL_OBJECT", parts)
+    assert xml_val(r["_body"], "ChecksumCRC64NVME") == [want], r["_body"]
     g = call("head_object", headers={"x-amz-checksum-mode": "ENABLED"}, Bucket=bucket, Key="k")
-    assert not [h for h in g["_headers"] if h.startswith("x-amz-checksum-")]
+    assert [h for h in g["_headers"] if h.startswith("x-amz-checksum-")] == [
+        "x-amz-checksum-crc64nvme", "x-amz-checksum-type"], g["_headers"]
+    assert g["_headers"]["x-amz-checksum-crc64nvme"] == want
 
 
 def test_part_copy_gets_the_checksum(c, bucket):
@@ -424,6 +427,64 @@ def test_default_crc64nvme(c, bucket, server):
         assert got["d"] == ["CRC64NVME"] and got["s"] == ["SHA1"], (op, got)
 
 
+def test_default_crc64nvme_multipart(c, bucket, server):
+    """An upload created without an algorithm gets S3's default as well:
+    every part a CRC64NVME (uploaded or copied), the object their
+    combination, a FULL_OBJECT checksum, in Complete's answer, on HEAD with
+    checksum mode and checked by a Complete that claims it. A part carrying
+    another algorithm the client chose leaves the object without one."""
+    call = Call(c)
+    src = os.urandom(5 * MiB + 7)
+    c.put_object(Bucket=bucket, Key="dsrc", Body=src)
+    parts = [os.urandom(5 * MiB + 1), src, os.urandom(3333)]
+    whole = b"".join(parts)
+    want = b64(raw("CRC64NVME", whole))
+
+    def upload(key):
+        uid = call("create_multipart_upload", Bucket=bucket, Key=key)["UploadId"]
+        r1 = call("upload_part", Bucket=bucket, Key=key, UploadId=uid, PartNumber=1,
+                  Body=parts[0])
+        assert r1["_headers"].get("x-amz-checksum-crc64nvme") == b64(raw("CRC64NVME", parts[0]))
+        r2 = call("upload_part_copy", Bucket=bucket, Key=key, UploadId=uid, PartNumber=2,
+                  CopySource={"Bucket": bucket, "Key": "dsrc"})
+        assert xml_val(r2["_body"], "ChecksumCRC64NVME") == [b64(raw("CRC64NVME", src))]
+        r3 = call("upload_part", Bucket=bucket, Key=key, UploadId=uid, PartNumber=3,
+                  Body=parts[2])
+        lp = call("list_parts", Bucket=bucket, Key=key, UploadId=uid)
+        assert xml_val(lp["_body"], "ChecksumCRC64NVME") == [b64(raw("CRC64NVME", p))
+                                                             for p in parts], lp["_body"]
+        assert "<ChecksumAlgorithm>" not in lp["_body"]   # the upload named none
+        return uid, [{"PartNumber": 1, "ETag": r1["ETag"]},
+                     {"PartNumber": 2, "ETag": r2["CopyPartResult"]["ETag"]},
+                     {"PartNumber": 3, "ETag": r3["ETag"]}]
+
+    uid, done = upload("dm")
+    r = complete(call, bucket, "dm", uid, done)
+    assert xml_val(r["_body"], "ChecksumCRC64NVME") == [want], r["_body"]
+    assert xml_val(r["_body"], "ChecksumType") == ["FULL_OBJECT"]
+    h = call("head_object", headers={"x-amz-checksum-mode": "ENABLED"}, Bucket=bucket, Key="dm")
+    assert h["_headers"].get("x-amz-checksum-crc64nvme") == want
+    assert h["_headers"].get("x-amz-checksum-type") == "FULL_OBJECT"
+    assert make_client(server).get_object(Bucket=bucket, Key="dm",
+                                           ChecksumMode="ENABLED")["Body"].read() == whole
+    # a Complete that claims the object's checksum: checked
+    uid, done = upload("dm2")
+    bad = b64(raw("CRC64NVME", whole + b"x"))
+    with pytest.raises(ClientError) as e:
+        complete(call, bucket, "dm2", uid, done, headers={"x-amz-checksum-crc64nvme": bad})
+    assert err(e) == ("BadDigest", 400)
+    r = complete(call, bucket, "dm2", uid, done, headers={"x-amz-checksum-crc64nvme": want})
+    assert xml_val(r["_body"], "ChecksumCRC64NVME") == [want]
+    # a part with the client's own algorithm: no object checksum to combine
+    uid = call("create_multipart_upload", Bucket=bucket, Key="dm3")["UploadId"]
+    p = call("upload_part", headers={"x-amz-checksum-crc32": b64(raw("CRC32", b"abc"))},
+             Bucket=bucket, Key="dm3", UploadId=uid, PartNumber=1, Body=b"abc")
+    r = complete(call, bucket, "dm3", uid, [{"PartNumber": 1, "ETag": p["ETag"]}])
+    assert "<ChecksumCRC64NVME>" not in r["_body"] and "<ChecksumType>" not in r["_body"]
+    h = call("head_object", headers={"x-amz-checksum-mode": "ENABLED"}, Bucket=bucket, Key="dm3")
+    assert not [k for k in h["_headers"] if k.startswith("x-amz-checksum-")], h["_headers"]
+
+
 # ---- GetObjectAttributes ----
 
 ALL_ATTRS = ["ETag", "Checksum", "ObjectParts", "StorageClass", "ObjectSize"]
@@ -451,13 +512,16 @@ def test_attributes_single_part(c, bucket):
     a = call("get_object_attributes", Bucket=bucket, Key="plain", ObjectAttributes=ALL_ATTRS)
     assert xml_val(a["_body"], "ChecksumCRC64NVME") == [b64(raw("CRC64NVME", b"abc"))], a
     assert xml_val(a["_body"], "ChecksumType") == ["FULL_OBJECT"] and a["ObjectSize"] == 3
-    # an upload created without a checksum has none: no Checksum element
+    # an upload created without a checksum gets the default too
     up = c.create_multipart_upload(Bucket=bucket, Key="mpplain")["UploadId"]
     e = c.upload_part(Bucket=bucket, Key="mpplain", UploadId=up, PartNumber=1, Body=b"xyz")
     c.complete_multipart_upload(Bucket=bucket, Key="mpplain", UploadId=up, MultipartUpload={
         "Parts": [{"PartNumber": 1, "ETag": e["ETag"]}]})
     a = call("get_object_attributes", Bucket=bucket, Key="mpplain", ObjectAttributes=ALL_ATTRS)
-    assert "<Checksum>" not in a["_body"] and a["ObjectSize"] == 3, a["_body"]
+    ck = b64(raw("CRC64NVME", b"xyz"))
+    # the object's, then its one part's (S3 lists parts of such an object)
+    assert xml_val(a["_body"], "ChecksumCRC64NVME") == [ck, ck], a["_body"]
+    assert xml_val(a["_body"], "ChecksumType") == ["FULL_OBJECT"] and a["ObjectSize"] == 3
 
 
 def test_attributes_multipart_pages(c, bucket):
@@ -485,8 +549,15 @@ def test_attributes_multipart_pages(c, bucket):
     op = a["ObjectParts"]
     assert op["IsTruncated"] is False and [p["PartNumber"] for p in op["Parts"]] == [3]
     assert op["Parts"][0]["Size"] == len(parts[2])
-    # without an additional checksum S3 lists no parts, only their count
-    uid, done = mp(call, bucket, "plain", None, None, parts)
+    # without an object checksum S3 lists no parts, only their count (an
+    # upload without an algorithm whose parts carry the client's CRC32s
+    # has none: they do not combine into the default)
+    uid = call("create_multipart_upload", Bucket=bucket, Key="plain")["UploadId"]
+    done = []
+    for i, p in enumerate(parts, 1):
+        r = call("upload_part", headers={"x-amz-checksum-crc32": b64(raw("CRC32", p))},
+                 Bucket=bucket, Key="plain", UploadId=uid, PartNumber=i, Body=p)
+        done.append({"PartNumber": i, "ETag": r["ETag"]})
     complete(call, bucket, "plain", uid, done)
     a = call("get_object_attributes", Bucket=bucket, Key="plain",
              ObjectAttributes=["ObjectParts"], MaxParts=2)
