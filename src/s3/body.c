@@ -194,12 +194,23 @@ int s3_body_prepare(struct s3_req *r, uint64_t *len_out)
 			return bad_header(r, S3_MSG_CK_UNSUPPORTED);
 		b->ck_trailer = 1;
 	}
-	if (!b->ck_alg) {
-		const char *sdk = s3_header(r, "x-amz-sdk-checksum-algorithm");
-		if (sdk) {
-			b->ck_alg = cn_checksum_alg_parse(sdk, strlen(sdk));
-			if (b->ck_alg == CN_CK_NONE)
-				return bad_header(r, S3_MSG_CK_UNSUPPORTED);
+	/* The SDK's announcement of the algorithm it uses must name the one
+	 * its header or trailer carries (as S3: a checksum announced and not
+	 * sent would go unchecked, and one sent under another name is a
+	 * client bug that storing would hide). */
+	const char *sdk = s3_header(r, "x-amz-sdk-checksum-algorithm");
+	if (sdk && r->route.op != S3_OP_COMPLETE_MULTIPART) {
+		enum cn_checksum_alg a = cn_checksum_alg_parse(sdk, strlen(sdk));
+		if (a == CN_CK_NONE)
+			return bad_header(r, S3_MSG_CK_UNSUPPORTED);
+		if (!b->ck_alg) {
+			r->err_msg = "x-amz-sdk-checksum-algorithm specified, but no corresponding "
+				     "x-amz-checksum-* or x-amz-trailer headers were found.";
+			return CN_ECKMISMATCH;
+		}
+		if (a != b->ck_alg) {
+			r->err_msg = "Value for x-amz-sdk-checksum-algorithm header is invalid.";
+			return CN_ECKMISMATCH;
 		}
 	}
 	/* S3 gives an object uploaded without a checksum its default one,

@@ -968,6 +968,7 @@ static void make_state(void)
 		{"Content-Disposition", "inline"},
 		{"x-amz-meta-color", "blue"},
 		{"x-amz-sdk-checksum-algorithm", "CRC32"},
+		{"x-amz-checksum-crc32", "n8lRSg=="}, /* CRC32 of small[] */
 	};
 	uint8_t *blob = malloc(BLOB_SIZE);
 	struct resp rs;

@@ -669,6 +669,53 @@ def test_two_checksum_headers_rejected(s3, bucket, server):
     assert r.error_message().startswith("Checksum algorithm provided is unsupported"), r
 
 
+def test_sdk_checksum_algorithm_must_match(s3, server, bucket):
+    """x-amz-sdk-checksum-algorithm names the checksum the request carries,
+    as S3 checks: announced and not sent, or sent under another algorithm
+    (header or trailer), is 400 InvalidRequest and stores nothing."""
+    body = b"announced"
+    path = obj_path(bucket, "sdk")
+    r = raw_request(server, "PUT", path, body=body,
+                    headers={"x-amz-sdk-checksum-algorithm": "CRC32"})
+    assert (r.status, r.error_code()) == (400, "InvalidRequest"), r
+    assert r.error_message() == ("x-amz-sdk-checksum-algorithm specified, but no corresponding "
+                                 "x-amz-checksum-* or x-amz-trailer headers were found."), r
+    r = raw_request(server, "PUT", path, body=body,
+                    headers={"x-amz-sdk-checksum-algorithm": "SHA256",
+                             "x-amz-checksum-crc32": checksum_b64("crc32", body)})
+    assert (r.status, r.error_code()) == (400, "InvalidRequest"), r
+    assert r.error_message() == "Value for x-amz-sdk-checksum-algorithm header is invalid.", r
+    # a trailer of another algorithm than announced
+    chunked = b"%x\r\n%s\r\n0\r\nx-amz-checksum-crc32:%s\r\n\r\n" % (
+        len(body), body, checksum_b64("crc32", body).encode())
+    r = raw_request(server, "PUT", path, body=chunked,
+                    headers={"Content-Encoding": "aws-chunked",
+                             "x-amz-decoded-content-length": str(len(body)),
+                             "x-amz-trailer": "x-amz-checksum-crc32",
+                             "x-amz-sdk-checksum-algorithm": "CRC64NVME"},
+                    payload_hash="STREAMING-UNSIGNED-PAYLOAD-TRAILER")
+    assert (r.status, r.error_code()) == (400, "InvalidRequest"), r
+    assert raw_request(server, "HEAD", path).status == 404
+    # the same, announced right (case as SDKs send it), is stored
+    r = raw_request(server, "PUT", path, body=chunked,
+                    headers={"Content-Encoding": "aws-chunked",
+                             "x-amz-decoded-content-length": str(len(body)),
+                             "x-amz-trailer": "x-amz-checksum-crc32",
+                             "x-amz-sdk-checksum-algorithm": "crc32"},
+                    payload_hash="STREAMING-UNSIGNED-PAYLOAD-TRAILER")
+    assert r.status == 200, r
+    r = raw_request(server, "PUT", path, body=body,
+                    headers={"x-amz-sdk-checksum-algorithm": "CRC32",
+                             "x-amz-checksum-crc32": checksum_b64("crc32", body)})
+    assert r.status == 200, r
+    assert s3.get_object(Bucket=bucket, Key="sdk")["Body"].read() == body
+    # and boto3's own ChecksumAlgorithm parameter (which sends the header)
+    s3.put_object(Bucket=bucket, Key="sdk2", Body=body, ChecksumAlgorithm="SHA256")
+    h = s3.head_object(Bucket=bucket, Key="sdk2", ChecksumMode="ENABLED")
+    assert h["ResponseMetadata"]["HTTPHeaders"]["x-amz-checksum-sha256"] == \
+        checksum_b64("sha256", body)
+
+
 def test_entity_too_large_answers_before_body(server, bucket):
     """5 GiB + 1 in one PUT is refused from the headers alone."""
     path = obj_path(bucket, "huge")
