@@ -19,6 +19,14 @@
  *     lock.mdb, fsync the directories.
  * Nothing in the data directories (blobs) changes: see README "Backups and
  * restore" for what old metadata over newer blobs means.
+ *
+ * A lost first drive (the metadata's) replaced by an empty directory: its
+ * marker is gone, so step 1 claims the others only, step 2 checks them, and
+ * the whole file is verified before anything is written; then the empty
+ * directory is adopted as the set's first drive, flagged for rebuild, as a
+ * server adopts any other replaced drive (data_store_open, keep_first off),
+ * and the restore goes on from step 1 with every marker in place. The
+ * server rebuilds the drive's shards from the others once it runs.
  */
 #include "cli/cli.h"
 
@@ -110,7 +118,8 @@ static int write_all(int fd, const void *buf, size_t len)
 
 /* Step 2: the manifest against this build and the drives. 0, or 1 with a
  * message printed (refused). */
-static int check_manifest(json_t *m, const struct drive *d, int nd, int force, uint32_t *format)
+static int check_manifest(json_t *m, const struct drive *d, int nd, int from, int force,
+			  uint32_t *format)
 {
 	json_t *drives = json_object_get(m, "drives");
 	const char *dep = json_string_value(json_object_get(m, "deployment"));
@@ -141,7 +150,7 @@ static int check_manifest(json_t *m, const struct drive *d, int nd, int force, u
 			json_array_size(drives), nd);
 		bad = 1;
 	}
-	for (int i = 0; i < nd; i++) {
+	for (int i = from; i < nd; i++) {
 		char dh[2 * DATA_ID_LEN + 1], ih[2 * DATA_ID_LEN + 1];
 		int member = 0;
 		size_t j;
@@ -191,6 +200,121 @@ static int check_manifest(json_t *m, const struct drive *d, int nd, int force, u
 	}
 	if (bad)
 		fprintf(stderr, "cairn restore: --force: restoring despite the mismatch\n");
+	return 0;
+}
+
+/* Before a first drive is adopted: the whole file against its checksum,
+ * read once without writing; in is left where the store copy starts. 0, or
+ * 1 with a message printed (refused). */
+static int verify_file(int in, const char *backup, const uint8_t *head, const char *man,
+		       uint32_t mlen, uint64_t len)
+{
+	uint8_t sum[META_BACKUP_SUM];
+	struct cn_digest sha;
+	struct cn_digest_result res;
+	char *buf = malloc(CHUNK);
+	int rc = buf ? cn_digest_init(&sha, CN_DIG_SHA256) : CN_ENOMEM;
+
+	if (rc) {
+		free(buf);
+		fprintf(stderr, "cairn restore: %s\n", cn_strerror(rc));
+		return 1;
+	}
+	cn_digest_update(&sha, head, META_BACKUP_HEAD);
+	cn_digest_update(&sha, man, mlen);
+	for (uint64_t left = len; !rc && left;) {
+		size_t n = left < CHUNK ? (size_t)left : CHUNK;
+		rc = read_exact(in, buf, n);
+		if (!rc)
+			cn_digest_update(&sha, buf, n);
+		left -= n;
+	}
+	if (!rc)
+		rc = read_exact(in, sum, sizeof(sum));
+	cn_digest_final(&sha, &res);
+	cn_digest_release(&sha);
+	free(buf);
+	if (!rc && lseek(in, (off_t)META_BACKUP_HEAD + mlen, SEEK_SET) < 0)
+		rc = -errno;
+	if (rc) {
+		fprintf(stderr, "cairn restore: reading %s: %s\n", backup, cn_strerror(rc));
+		return 1;
+	}
+	if (memcmp(res.sha256, sum, sizeof(sum)) != 0) {
+		fprintf(stderr,
+			"cairn restore: %s: checksum mismatch, the backup is corrupt: "
+			"refused (nothing was changed)\n",
+			backup);
+		return 1;
+	}
+	return 0;
+}
+
+/* The empty first directory becomes the set's first drive (next
+ * incarnation, flagged for rebuild), the drives unlocked meanwhile: the
+ * store's open takes their locks. 0, or 1 with a message printed. */
+static int adopt_first(struct drive *d, int nd)
+{
+	const char *dirs[MAX_DIRS];
+	struct data_options opt = {0};
+	struct data_store *s = NULL;
+	int rc;
+
+	for (int i = 0; i < nd; i++) {
+		dirs[i] = d[i].dir;
+		if (d[i].lock_fd >= 0)
+			close(d[i].lock_fd);
+		d[i].lock_fd = -1;
+	}
+	opt.format_new = 1; /* adopt the empty directory... */
+	opt.keep_first = 0; /* ...though it is the first */
+	opt.set_check = DATA_SET_STRICT;
+	rc = data_store_open(dirs, nd, &opt, &s);
+	if (rc) {
+		fprintf(stderr,
+			"cairn restore: %s cannot be adopted as the set's first drive (%s; the "
+			"reason is logged above): refused\n",
+			d[0].dir, cn_strerror(rc));
+		return 1;
+	}
+	data_store_close(s);
+	printf("cairn restore: %s adopted as the replacement of the set's first drive; the "
+	       "server rebuilds its shards from the other drives once started (`cairn admin "
+	       "status` shows the rebuild)\n"
+	       "cairn restore: the lost drive also held .cairn/master.key (unless the key comes "
+	       "from CAIRN_KMS_MASTER_KEY) and .cairn/credentials, which a backup does not "
+	       "carry: put your copy of master.key back in %s/.cairn/ before starting, or "
+	       "encrypted objects will not read\n",
+	       d[0].dir, d[0].dir);
+	return 0;
+}
+
+/* Step 1: every drive's marker, locked. *first_missing: dirs[0] has none
+ * (checked later as a replacement). 0, or 1 with a message printed. */
+static int claim_all(struct drive *d, int nd, int *first_missing)
+{
+	*first_missing = 0;
+	for (int i = 0; i < nd; i++) {
+		int rc = data_drive_claim(d[i].dir, d[i].dep, d[i].id, &d[i].lock_fd);
+		if (rc == CN_ENOTFOUND && i == 0 && nd > 1) {
+			*first_missing = 1;
+			memset(d[0].dep, 0, sizeof(d[0].dep));
+			memset(d[0].id, 0, sizeof(d[0].id));
+			continue;
+		}
+		if (rc == CN_EBUSY) {
+			fprintf(stderr,
+				"cairn restore: %s is in use by a running server; stop it "
+				"first (restore is offline)\n",
+				d[i].dir);
+			return 1;
+		}
+		if (rc) {
+			fprintf(stderr, "cairn restore: %s: not a usable cairn drive (%s)\n",
+				d[i].dir, cn_strerror(rc));
+			return 1;
+		}
+	}
 	return 0;
 }
 
@@ -255,6 +379,7 @@ int cli_restore(int argc, char **argv)
 	struct drive d[MAX_DIRS];
 	const char *backup = NULL;
 	int nd = 0, force = 0, in = -1, out = -1, ret = 1, rc = 0, dirs = 0, sha_init = 0;
+	int first_missing = 0, adopted = 0;
 	uint8_t head[META_BACKUP_HEAD], sum[META_BACKUP_SUM];
 	char *man = NULL, cdir[4200], meta[4200], aside[4200] = "", path[4300], kept[4300];
 	uint32_t mlen = 0, format = 0, got_format = 0;
@@ -294,20 +419,12 @@ int cli_restore(int argc, char **argv)
 		return 2;
 	}
 	/* 1. the drives, locked until the end */
-	for (int i = 0; i < nd; i++) {
-		rc = data_drive_claim(d[i].dir, d[i].dep, d[i].id, &d[i].lock_fd);
-		if (rc == CN_EBUSY) {
-			fprintf(stderr,
-				"cairn restore: %s is in use by a running server; stop it "
-				"first (restore is offline)\n",
-				d[i].dir);
-			goto out;
-		}
-		if (rc) {
-			fprintf(stderr, "cairn restore: %s: not a usable cairn drive (%s)\n",
-				d[i].dir, cn_strerror(rc));
-			goto out;
-		}
+again:
+	if (claim_all(d, nd, &first_missing))
+		goto out;
+	if (first_missing && adopted) {
+		fprintf(stderr, "cairn restore: %s has no marker after its adoption\n", d[0].dir);
+		goto out;
 	}
 	if (join(cdir, sizeof(cdir), d[0].dir, "/.cairn") ||
 	    join(meta, sizeof(meta), d[0].dir, "/.cairn/meta") ||
@@ -344,8 +461,21 @@ int cli_restore(int argc, char **argv)
 		fprintf(stderr, "cairn restore: %s: unreadable manifest: refused\n", backup);
 		goto out;
 	}
-	if (check_manifest(m, d, nd, force, &format))
+	if (check_manifest(m, d, nd, first_missing, force, &format))
 		goto out;
+	if (first_missing) {
+		/* nothing is written before the file proved whole */
+		if (verify_file(in, backup, head, man, mlen, len) || adopt_first(d, nd))
+			goto out;
+		adopted = 1;
+		json_decref(m);
+		m = NULL;
+		free(man);
+		man = NULL;
+		close(in);
+		in = -1;
+		goto again;
+	}
 	/* 3. the copy, aside, verified */
 	if (mkdir(cdir, 0700) != 0 && errno != EEXIST) {
 		fprintf(stderr, "cairn restore: %s: %s\n", cdir, strerror(errno));

@@ -10,6 +10,7 @@ and changes nothing; a running server is never restored under.
 import hashlib
 import http.client
 import os
+import shutil
 import subprocess
 import threading
 import time
@@ -355,3 +356,63 @@ def test_blob_deleted_and_collected_after_backup_fails_cleanly(tmp_path, start_s
     c.close()
     failed = [l for l in metrics.splitlines() if l.startswith("cairn_gc_failed_total")]
     assert failed and all(l.split()[-1] == "0" for l in failed), failed
+
+
+def test_lost_first_drive_restored_from_backup(tmp_path, start_server):
+    """The first drive (the metadata's) lost and replaced by an empty
+    directory: `cairn restore` verifies the whole backup first (a bad one
+    leaves the directory empty), adopts the directory as the set's first
+    drive, restores the metadata there, and the server rebuilds the drive's
+    shards from the others: every object reads back, and once rebuilt the
+    store survives losing another drive."""
+    from test_drive_replace import admin, check_all, put_objects, shard_files, wait_rebuilt
+    dirs = dirs_of(tmp_path, 3)
+    first = order(dirs)[0]
+    srv = start(start_server, tmp_path, dirs, *KEEP)
+    s3 = make_client(srv)
+    s3.create_bucket(Bucket="lost")
+    want = put_objects(s3, "lost", [100, 20 * KiB, 300 * KiB, 2 * 1024 * KiB + 5], 7)
+    old = {d["path"]: d["id"] for d in admin(srv, "status")["drives"]}
+    before = {os.path.relpath(f, first): open(f, "rb").read() for f in shard_files(first)}
+    assert before, "the first drive holds shards"
+    dest = os.path.join(str(tmp_path), "meta.backup")
+    r = backup(srv, dest)
+    assert r.returncode == 0, r.stderr
+    assert srv.stop() == 0
+
+    shutil.rmtree(first)
+    os.mkdir(first)
+    # a bad backup is refused before the empty directory is touched
+    data = open(dest, "rb").read()
+    for name, content in (("truncated", data[:-100]),
+                          ("flipped", data[:len(data) // 2] + bytes([data[len(data) // 2] ^ 1]) +
+                           data[len(data) // 2 + 1:])):
+        p = os.path.join(str(tmp_path), name)
+        with open(p, "wb") as f:
+            f.write(content)
+        r = restore(p, dirs)
+        assert r.returncode != 0 and "refused" in r.stderr, (name, r.stdout, r.stderr)
+        assert os.listdir(first) == [], (name, os.listdir(first))
+    # so is a drive list short of the backup's set
+    r = restore(dest, dirs[:2])
+    assert r.returncode != 0 and os.listdir(first) == [], r.stderr
+
+    r = restore(dest, dirs)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "adopted" in r.stdout and "restored" in r.stdout, r.stdout
+    assert "master.key" in r.stdout
+    srv = start(start_server, tmp_path, dirs, *KEEP)
+    s3 = make_client(srv)
+    st = admin(srv, "status")
+    assert {d["path"]: d["id"] for d in st["drives"]} == old
+    check_all(s3, "lost", want)
+    wait_rebuilt(srv)
+    after = {os.path.relpath(f, first): open(f, "rb").read() for f in shard_files(first)}
+    assert after == before
+    assert srv.stop() == 0
+    # the rebuilt first drive carries its shards: lose another drive now
+    other = order(dirs)[1]
+    shutil.rmtree(other)
+    os.mkdir(other)
+    srv = start(start_server, tmp_path, dirs, *KEEP)
+    check_all(make_client(srv), "lost", want)
