@@ -307,6 +307,103 @@ static const char *const s3_actions[] = {
 	"UpdateJobStatus",
 };
 
+/* The resource an action is about (Service Authorization Reference): an
+ * object, a bucket, or neither (the account, access points, jobs, Storage
+ * Lens, Multi-Region Access Points), which no bucket policy's resource
+ * names. The tagging of resources counts for buckets (buckets are among
+ * its resources). */
+enum { RT_BUCKET = 1, RT_OBJECT = 2 };
+static const char *const object_actions[] = {
+	"AbortMultipartUpload",
+	"BypassGovernanceRetention",
+	"DeleteObject",
+	"DeleteObjectTagging",
+	"DeleteObjectVersion",
+	"DeleteObjectVersionTagging",
+	"GetObject",
+	"GetObjectAcl",
+	"GetObjectAttributes",
+	"GetObjectLegalHold",
+	"GetObjectRetention",
+	"GetObjectTagging",
+	"GetObjectTorrent",
+	"GetObjectVersion",
+	"GetObjectVersionAcl",
+	"GetObjectVersionAttributes",
+	"GetObjectVersionForReplication",
+	"GetObjectVersionTagging",
+	"GetObjectVersionTorrent",
+	"InitiateReplication",
+	"ListMultipartUploadParts",
+	"ObjectOwnerOverrideToBucketOwner",
+	"PutObject",
+	"PutObjectAcl",
+	"PutObjectLegalHold",
+	"PutObjectRetention",
+	"PutObjectTagging",
+	"PutObjectVersionAcl",
+	"PutObjectVersionTagging",
+	"ReplicateDelete",
+	"ReplicateObject",
+	"ReplicateTags",
+	"RestoreObject",
+};
+static const char *const bucket_actions[] = {
+	"CreateBucket",
+	"DeleteBucket",
+	"DeleteBucketOwnershipControls",
+	"DeleteBucketPolicy",
+	"DeleteBucketWebsite",
+	"GetAccelerateConfiguration",
+	"GetAnalyticsConfiguration",
+	"GetBucketAcl",
+	"GetBucketCORS",
+	"GetBucketLocation",
+	"GetBucketLogging",
+	"GetBucketNotification",
+	"GetBucketObjectLockConfiguration",
+	"GetBucketOwnershipControls",
+	"GetBucketPolicy",
+	"GetBucketPolicyStatus",
+	"GetBucketPublicAccessBlock",
+	"GetBucketRequestPayment",
+	"GetBucketTagging",
+	"GetBucketVersioning",
+	"GetBucketWebsite",
+	"GetEncryptionConfiguration",
+	"GetIntelligentTieringConfiguration",
+	"GetInventoryConfiguration",
+	"GetLifecycleConfiguration",
+	"GetMetricsConfiguration",
+	"GetReplicationConfiguration",
+	"ListBucket",
+	"ListBucketMultipartUploads",
+	"ListBucketVersions",
+	"ListTagsForResource",
+	"PutAccelerateConfiguration",
+	"PutAnalyticsConfiguration",
+	"PutBucketAcl",
+	"PutBucketCORS",
+	"PutBucketLogging",
+	"PutBucketNotification",
+	"PutBucketObjectLockConfiguration",
+	"PutBucketOwnershipControls",
+	"PutBucketPolicy",
+	"PutBucketPublicAccessBlock",
+	"PutBucketRequestPayment",
+	"PutBucketTagging",
+	"PutBucketVersioning",
+	"PutBucketWebsite",
+	"PutEncryptionConfiguration",
+	"PutIntelligentTieringConfiguration",
+	"PutInventoryConfiguration",
+	"PutLifecycleConfiguration",
+	"PutMetricsConfiguration",
+	"PutReplicationConfiguration",
+	"TagResource",
+	"UntagResource",
+};
+
 /* Condition keys a bucket policy may name (S3 refuses others, as AWS does). */
 static const char *const known_keys[] = {
 	"aws:CalledVia",
@@ -1328,6 +1425,41 @@ static int parse_action(struct pctx *c, const char *a, size_t len)
 	return fail(c, "Unknown action %.*s", (int)len, a);
 }
 
+/* RT_* bits of the resources the actions an action pattern names are
+ * about ("*" and "s3:*": every kind). */
+static int action_types(const char *a, size_t len)
+{
+	const char *colon = memchr(a, ':', len);
+	int t = 0;
+
+	if (!colon)
+		return RT_BUCKET | RT_OBJECT;
+	struct piece pc = {colon + 1, len - (size_t)(colon + 1 - a), 1};
+	for (int i = 0; i < NELEM(s3_actions); i++) {
+		if (!wild_match(&pc, 1, s3_actions[i], strlen(s3_actions[i]), 1))
+			continue;
+		if (in_list(object_actions, NELEM(object_actions), s3_actions[i]))
+			t |= RT_OBJECT;
+		else if (in_list(bucket_actions, NELEM(bucket_actions), s3_actions[i]))
+			t |= RT_BUCKET;
+	}
+	return t;
+}
+
+/* A bucket policy's statement whose action applies to none of its
+ * resources (s3:ListBucket on objects, s3:GetObject on the bucket, an
+ * account action) can never match: S3 refuses it rather than store a rule
+ * that silently does nothing. */
+static int check_applies(struct pctx *c, const struct stmt *s, int res_types)
+{
+	if (c->p->kind != POLICY_BUCKET || s->not_action || s->not_res)
+		return 0;
+	for (int i = 0; i < s->n_act; i++)
+		if (!(action_types(s->act[i], s->act_len[i]) & res_types))
+			return fail(c, "Action does not apply to any resource(s) in statement");
+	return 0;
+}
+
 static int parse_actions(struct pctx *c, json_t *v, struct stmt *s)
 {
 	size_t n = list_n(v);
@@ -1374,11 +1506,14 @@ static int resource_ok(struct pctx *c, const char *r, size_t len)
 	return len > 4 && memcmp(r, "arn:", 4) == 0 && colons >= 5;
 }
 
-static int parse_resources(struct pctx *c, json_t *v, struct stmt *s)
+/* *types: RT_* bits of the resources named (a bucket policy's resources
+ * are its bucket, or objects in it: resource_ok). */
+static int parse_resources(struct pctx *c, json_t *v, struct stmt *s, int *types)
 {
 	size_t n = list_n(v);
 	int rc;
 
+	*types = 0;
 	if (n == 0)
 		return fail(c, "Policy has invalid resource");
 	s->res = palloc(c, n, sizeof(*s->res));
@@ -1392,6 +1527,8 @@ static int parse_resources(struct pctx *c, json_t *v, struct stmt *s)
 		rc = tmpl_compile(c, json_string_value(it), json_string_length(it), &s->res[i]);
 		if (rc != 0)
 			return rc;
+		*types |= memchr(json_string_value(it), '/', json_string_length(it)) ? RT_OBJECT
+										     : RT_BUCKET;
 	}
 	s->n_res = (int)n;
 	return 0;
@@ -1669,6 +1806,7 @@ static int parse_stmt(struct pctx *c, json_t *js, int idx)
 	struct stmt *s = &c->p->st[idx];
 	const char *k;
 	json_t *v, *sid, *eff, *act, *nact, *res, *nres, *pr, *npr, *cond;
+	int rtypes = 0;
 	int rc;
 
 	if (!json_is_object(js))
@@ -1721,7 +1859,8 @@ static int parse_stmt(struct pctx *c, json_t *js, int idx)
 	if (!res && !nres)
 		return fail(c, "Missing required field Resource");
 	s->not_res = nres != NULL;
-	if ((rc = parse_resources(c, res ? res : nres, s)) != 0)
+	if ((rc = parse_resources(c, res ? res : nres, s, &rtypes)) != 0 ||
+	    (rc = check_applies(c, s, rtypes)) != 0)
 		return rc;
 
 	pr = json_object_get(js, "Principal");

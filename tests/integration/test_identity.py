@@ -1243,11 +1243,18 @@ def test_policy_and_policy_status_round_trip(iam, raw_request):
         json.dumps(doc(stmt("Allow", "s3:GetObject", "arn:aws:s3:::%s/*" % bk,
                             condition={"NoSuchOperator": {"aws:SourceIp": "1.2.3.4"}},
                             principal="*"))),
+        # an action that applies to none of the statement's resources
+        json.dumps(doc(stmt("Allow", "s3:ListBucket", "arn:aws:s3:::%s/*" % bk, "*"))),
+        json.dumps(doc(stmt("Allow", "s3:GetObject", "arn:aws:s3:::%s" % bk, "*"))),
     ]
     for p in bad:
         with pytest.raises(botocore.exceptions.ClientError) as e:
             root.put_bucket_policy(Bucket=bk, Policy=p)
         assert err(e) == "400 MalformedPolicy", p
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        root.put_bucket_policy(Bucket=bk, Policy=bad[-1])
+    assert e.value.response["Error"]["Message"] == \
+        "Action does not apply to any resource(s) in statement"
     assert outcome(root.get_bucket_policy, Bucket=bk) == "404 NoSuchBucketPolicy"
     assert outcome(root.put_bucket_policy, Bucket=uid("id-none-"),
                    Policy=json.dumps(pub)) == "404 NoSuchBucket"

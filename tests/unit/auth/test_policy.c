@@ -717,6 +717,21 @@ static const struct bad bads[] = {
 	 "Policy has an invalid condition value"},
 	{"condition not an object", I, DOC("{'Effect':'Allow'," GET ",'Condition':'x'}"),
 	 "Policy has an invalid condition"},
+	{"bucket action on objects", B,
+	 BADST("'Principal':'*','Action':'s3:ListBucket','Resource':" OBJS),
+	 "Action does not apply to any resource(s) in statement"},
+	{"object action on the bucket", B,
+	 BADST("'Principal':'*','Action':'s3:GetObject','Resource':'" ARN "'"),
+	 "Action does not apply to any resource(s) in statement"},
+	{"one action of two applies", B,
+	 BADST("'Principal':'*','Action':['s3:GetObject','s3:ListBucket'],'Resource':" OBJS),
+	 "Action does not apply to any resource(s) in statement"},
+	{"account action in a bucket policy", B,
+	 BADST("'Principal':'*','Action':'s3:ListAllMyBuckets','Resource':['" ARN "'," OBJS "]"),
+	 "Action does not apply to any resource(s) in statement"},
+	{"object pattern on the bucket", B,
+	 BADST("'Principal':'*','Action':'s3:*Object','Resource':'" ARN "'"),
+	 "Action does not apply to any resource(s) in statement"},
 };
 
 static void test_rejections(void **state)
@@ -739,6 +754,41 @@ static void test_rejections(void **state)
 	}
 	print_message("%zu rejection rows\n", sizeof(bads) / sizeof(bads[0]));
 	assert_int_equal(failed, 0);
+}
+
+/* Bucket policies whose every action applies to one of the statement's
+ * resources parse; identity policies are not checked (IAM accepts them). */
+static void test_applicability(void **state)
+{
+	static const struct {
+		enum policy_kind kind;
+		const char *doc;
+	} goods[] = {
+		{B,
+		 BADST("'Principal':'*','Action':['s3:GetObject','s3:ListBucket'],'Resource':['" ARN
+		       "'," OBJS "]")},
+		{B, BADST("'Principal':'*','Action':'s3:Get*','Resource':'" ARN "'")},
+		{B, BADST("'Principal':'*','Action':'s3:Get*','Resource':" OBJS)},
+		{B, BADST("'Principal':'*','Action':'s3:*','Resource':" OBJS)},
+		{B, BADST("'Principal':'*','Action':'*','Resource':'" ARN "'")},
+		{B, BADST("'Principal':'*','Action':'s3:PutBucketTagging','Resource':'" ARN "'")},
+		{B, BADST("'Principal':'*','Action':'s3:AbortMultipartUpload','Resource':'" ARN
+			  "/k'")},
+		{B, BADST("'Principal':'*','NotAction':'s3:ListBucket','Resource':" OBJS)},
+		{B, BADST("'Principal':'*','Action':'s3:ListBucket','NotResource':" OBJS)},
+		{I, BADST("'Action':'s3:ListBucket','Resource':" OBJS)},
+		{I, BADST("'Action':'s3:ListAllMyBuckets','Resource':'*'")},
+	};
+	(void)state;
+	for (size_t i = 0; i < sizeof(goods) / sizeof(goods[0]); i++) {
+		struct policy *p = NULL;
+		char err[256] = "";
+		int rc = parse(goods[i].doc, goods[i].kind, &p, err, sizeof(err));
+		if (rc != 0)
+			print_error("good %zu: %s: %s\n", i, cn_errname(rc), err);
+		assert_int_equal(rc, 0);
+		policy_free(p);
+	}
 }
 
 /* A document of about len bytes: one statement, padded by a long Sid. */
@@ -1074,7 +1124,7 @@ int main(void)
 		cmocka_unit_test(test_matrix),	  cmocka_unit_test(test_rejections),
 		cmocka_unit_test(test_sizes),	  cmocka_unit_test(test_parse_forms),
 		cmocka_unit_test(test_is_public), cmocka_unit_test(test_many_values),
-		cmocka_unit_test(test_threads),
+		cmocka_unit_test(test_threads),	  cmocka_unit_test(test_applicability),
 	};
 	unit_filter_from_env();
 	return cmocka_run_group_tests_name("auth/policy", tests, NULL, NULL);
