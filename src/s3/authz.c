@@ -48,7 +48,9 @@
 #include "core/err.h"
 #include "core/log.h"
 #include "s3/acl.h"
+#include "s3/objlock.h"
 #include "s3/tagging.h"
+#include "xml/xml.h"
 
 #define CACHE_SLOTS 128
 
@@ -328,6 +330,7 @@ struct ctx {
 	struct s3_req *r;
 	char now_iso[32], now_epoch[24];
 	char sig_age[24];      /* s3:signatureAge, once asked */
+	char days[24];	       /* s3:object-lock-remaining-retention-days */
 	struct tag_set *rtags; /* the x-amz-tagging header's set, once asked */
 	int rtags_read;
 };
@@ -357,6 +360,26 @@ static const struct tag_set *request_tags(struct ctx *c)
 			     : tagging_from_header(h, c->rtags, err, sizeof(err))) != 0)
 		c->rtags = NULL;
 	return c->rtags;
+}
+
+/* s3:object-lock-remaining-retention-days: whole days from now until the
+ * retention the request sets (PutObjectRetention's body, a write's
+ * x-amz-object-lock-retain-until-date), a part of a day counting as one
+ * (a cap of N days refuses N days and a second); NULL when it sets none. */
+static const char *remaining_days(struct ctx *c)
+{
+	struct s3_req *r = c->r;
+	const char *h = s3_header(r, "x-amz-object-lock-retain-until-date");
+	int64_t until = r->cond_until, now = cn_now_ns(), day = 86400LL * 1000000000LL;
+
+	if (r->route.op != S3_OP_PUT_OBJECT_RETENTION && h &&
+	    objlock_parse_date(h, strlen(h), &until) != 0)
+		return NULL;
+	if (until == 0)
+		return NULL;
+	snprintf(c->days, sizeof(c->days), "%" PRId64,
+		 until <= now ? (int64_t)0 : (until - now + day - 1) / day);
+	return c->days;
 }
 
 static int one(const char *v, const char **vals, size_t *lens, int max)
@@ -426,6 +449,10 @@ static int lookup(void *arg, const char *key, const char **vals, size_t *lens, i
 		return one(s3_header(r, "x-amz-object-lock-mode"), vals, lens, max);
 	if (strcasecmp(key, "s3:object-lock-retain-until-date") == 0)
 		return one(s3_header(r, "x-amz-object-lock-retain-until-date"), vals, lens, max);
+	if (strcasecmp(key, "s3:object-lock-remaining-retention-days") == 0)
+		return one(remaining_days(c), vals, lens, max);
+	if (strcasecmp(key, "s3:LocationConstraint") == 0)
+		return one(r->cond_location, vals, lens, max);
 	if (strcasecmp(key, "s3:object-lock-legal-hold") == 0)
 		return one(s3_header(r, "x-amz-object-lock-legal-hold"), vals, lens, max);
 	if (strcasecmp(key, "s3:RequestObjectTagKeys") == 0) {
@@ -889,6 +916,35 @@ static int version_op(enum s3_op op)
 	       op == S3_OP_PUT_OBJECT_ACL || op == S3_OP_GET_OBJECT_ATTRIBUTES ||
 	       op == S3_OP_GET_OBJECT_RETENTION || op == S3_OP_PUT_OBJECT_RETENTION ||
 	       op == S3_OP_GET_OBJECT_LEGAL_HOLD || op == S3_OP_PUT_OBJECT_LEGAL_HOLD;
+}
+
+size_t s3_authz_body_max(const struct s3_req *r)
+{
+	if (r->ident.kind == S3_PRINCIPAL_ROOT)
+		return 0;
+	if (r->route.op == S3_OP_CREATE_BUCKET)
+		return S3_CREATE_BUCKET_BODY_MAX;
+	if (r->route.op == S3_OP_PUT_OBJECT_RETENTION)
+		return S3_OBJLOCK_BODY_MAX;
+	return 0;
+}
+
+void s3_authz_body_keys(struct s3_req *r, const char *buf, size_t len)
+{
+	struct xml_node *root;
+	uint8_t mode;
+	int64_t until;
+
+	if (r->route.op == S3_OP_CREATE_BUCKET) {
+		const char *l;
+		if (len && xml_parse(r->pool, buf, len, &root) == 0 &&
+		    strcmp(root->name, "CreateBucketConfiguration") == 0 &&
+		    (l = xml_child_text(root, "LocationConstraint")) != NULL && *l)
+			r->cond_location = l;
+	} else if (r->route.op == S3_OP_PUT_OBJECT_RETENTION) {
+		if (objlock_retention_from_xml(r->pool, buf, len, &mode, &until) == 0 && mode)
+			r->cond_until = until;
+	}
 }
 
 int s3_authorize(struct s3_req *r)

@@ -351,6 +351,14 @@ void s3_body_read_small(struct s3_req *r, size_t max, s3_small_body_fn cb)
 	uint64_t len;
 	int rc;
 
+	if (r->has_pre_body) {
+		r->has_pre_body = 0;
+		if (r->pre_len > max)
+			cb(r, CN_EBADXML, NULL, 0);
+		else
+			cb(r, 0, r->pre_body, r->pre_len);
+		return;
+	}
 	rc = s3_body_prepare(r, &len);
 	if (rc) {
 		cb(r, rc, NULL, 0);

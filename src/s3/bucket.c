@@ -276,7 +276,7 @@ void s3_op_create_bucket(struct s3_req *r)
 		s3_send_error(r, rc);
 		return;
 	}
-	s3_body_read_small(r, 64 * 1024, create_body);
+	s3_body_read_small(r, S3_CREATE_BUCKET_BODY_MAX, create_body);
 }
 
 static void simple_done(struct meta_cmd *cmd, int rc, void *arg)

@@ -22,8 +22,6 @@
 #include "s3/objlock.h"
 #include "xml/xml.h"
 
-#define OBJLOCK_BODY_MAX 4096
-
 /* The bucket's configuration: 0, CN_ENOTFOUND (no object lock), or an
  * error. */
 static int conf_load(struct s3_req *r, const char *bucket, struct objlock_conf *c)
@@ -271,7 +269,7 @@ void s3_op_put_object_lock_config(struct s3_req *r)
 		s3_send_error(r, CN_EMISSINGMD5);
 		return;
 	}
-	s3_body_read_small(r, OBJLOCK_BODY_MAX, conf_body);
+	s3_body_read_small(r, S3_OBJLOCK_BODY_MAX, conf_body);
 }
 
 void s3_op_get_object_lock_config(struct s3_req *r)
@@ -430,7 +428,7 @@ void s3_op_put_object_retention(struct s3_req *r)
 		s3_send_error(r, CN_EMISSINGMD5);
 		return;
 	}
-	s3_body_read_small(r, OBJLOCK_BODY_MAX, retention_body);
+	s3_body_read_small(r, S3_OBJLOCK_BODY_MAX, retention_body);
 }
 
 static void hold_body(struct s3_req *r, int err, char *buf, size_t len)
@@ -456,5 +454,5 @@ void s3_op_put_object_legal_hold(struct s3_req *r)
 		s3_send_error(r, CN_EMISSINGMD5);
 		return;
 	}
-	s3_body_read_small(r, OBJLOCK_BODY_MAX, hold_body);
+	s3_body_read_small(r, S3_OBJLOCK_BODY_MAX, hold_body);
 }

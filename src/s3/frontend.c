@@ -708,18 +708,45 @@ static int grows_records(enum s3_op op)
 	}
 }
 
+static void run_op(struct s3_req *r, int rc);
+
+/* The body was read before the decision (its condition keys): decide,
+ * then report what reading it found wrong, then run. */
+static void authz_body(struct s3_req *r, int err, char *buf, size_t len)
+{
+	int rc;
+
+	if (!err) {
+		r->pre_body = buf;
+		r->pre_len = len;
+		r->has_pre_body = 1;
+		s3_authz_body_keys(r, buf, len);
+	}
+	rc = s3_authorize(r);
+	run_op(r, rc ? rc : err);
+}
+
 static void dispatch(struct s3_req *r)
 {
 	int rc = r->reauth ? authenticate(r) : 0;
+	size_t body_max;
 
 	/* a cross-origin request's answer, error or not, carries its CORS
 	 * headers (a browser shows the error then) */
 	s3_cors_actual(r);
+	if (!rc && (body_max = s3_authz_body_max(r)) != 0) {
+		s3_body_read_small(r, body_max, authz_body);
+		return;
+	}
 	if (!rc)
 		rc = s3_authorize(r);
+	run_op(r, rc);
+}
+
+static void run_op(struct s3_req *r, int rc)
+{
 	if (!rc && grows_records(r->route.op))
 		rc = data_store_check_meta_space(r->srv->data, 0);
-
 	if (rc) {
 		s3_send_error(r, rc);
 		return;

@@ -192,6 +192,15 @@ struct s3_req {
 	int tags_asked;
 	const char *recheck_action;
 	struct s3_hdrs *cors; /* an actual cross-origin request's CORS headers */
+	/* A small body read before authorization because condition keys come
+	 * from it (CreateBucket: s3:LocationConstraint; PutObjectRetention:
+	 * s3:object-lock-remaining-retention-days): s3_body_read_small hands
+	 * it to the handler instead of reading again. */
+	char *pre_body;
+	size_t pre_len;
+	int has_pre_body;
+	const char *cond_location; /* the body's LocationConstraint, NULL: none */
+	int64_t cond_until;	   /* the body's RetainUntilDate (ns), 0: none */
 	/* the object lock a write gives its new version (s3_lock_for_write) */
 	struct {
 		uint8_t mode, hold; /* enum meta_lock_mode, enum meta_legal_hold */
@@ -271,7 +280,8 @@ unsigned s3_body_digests(struct s3_req *r);
  * the computed digests. Returns 0, CN_EBADDIGEST, CN_ESHAMISMATCH or
  * CN_EBADCHECKSUM. */
 int s3_body_verify(struct s3_req *r, const struct cn_digest_result *d);
-/* Reads a whole small body (XML) into pool memory, at most max bytes. */
+/* Reads a whole small body (XML) into pool memory, at most max bytes (a
+ * body read before authorization, r->pre_body, is handed over at once). */
 typedef void (*s3_small_body_fn)(struct s3_req *r, int err, char *buf, size_t len);
 void s3_body_read_small(struct s3_req *r, size_t max, s3_small_body_fn cb);
 
@@ -408,6 +418,14 @@ int s3_ident_secret(void *arg, const char *access_key, char *secret_out, size_t 
  * CN_EACCESS, CN_EBADKEYID (a key disabled meanwhile) or an error. May
  * leave an object ACL check to the handler (r->authz_object_perm). */
 int s3_authorize(struct s3_req *r);
+/* Condition keys a request's body holds: how much of the body to read
+ * before s3_authorize (0: none is needed, or the principal is the root),
+ * and the keys' values from it into r (cond_location, cond_until; a body
+ * that does not parse leaves them unset, for the handler to refuse). */
+size_t s3_authz_body_max(const struct s3_req *r);
+#define S3_CREATE_BUCKET_BODY_MAX (64 * 1024)
+#define S3_OBJLOCK_BODY_MAX 4096 /* retention, legal hold, lock configuration */
+void s3_authz_body_keys(struct s3_req *r, const char *buf, size_t len);
 /* One more action on bucket[/key] for this requester (DeleteObjects' keys,
  * a copy source): 0 or CN_EACCESS. bucket_perm: an ACL permission on the
  * bucket that also allows it (0 none). */

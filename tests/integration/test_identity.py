@@ -482,6 +482,61 @@ def test_enforce_conditional_writes_policy(iam):
     iam.root.delete_bucket_policy(Bucket=bk)
 
 
+def test_body_condition_keys(iam, raw_request):
+    """Condition keys a request's body holds, read before the decision:
+    s3:LocationConstraint (CreateBucket's configuration) and
+    s3:object-lock-remaining-retention-days (PutObjectRetention's body, or a
+    write's retain-until header). Both were evaluated as absent, so a cap on
+    retention never applied and a region rule denied every CreateBucket."""
+    import datetime
+    iam.policy("bodykeys", doc(
+        stmt("Allow", "s3:*", "*"),
+        stmt("Deny", "s3:CreateBucket", "*",
+             condition={"StringNotEquals": {"s3:LocationConstraint": REGION}}),
+        stmt("Deny", ["s3:PutObject", "s3:PutObjectRetention"], "*",
+             condition={"NumericGreaterThan": {"s3:object-lock-remaining-retention-days": "10"}})))
+    keys = iam.user(uid("bk-"), "bodykeys")
+    s3 = iam.client(keys)
+    # no configuration: the key is absent, StringNotEquals holds: denied
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        s3.create_bucket(Bucket=uid("bk-"))
+    assert err(e) == "403 AccessDenied"
+    # the region named in the body: allowed
+    b = uid("bk-")
+    s3.create_bucket(Bucket=b, CreateBucketConfiguration={"LocationConstraint": REGION})
+    assert iam.root.head_bucket(Bucket=b)["ResponseMetadata"]["HTTPStatusCode"] == 200
+    # a body that does not parse: denied first (the key is absent), not MalformedXML
+    r = raw_request(iam.server, "PUT", "/" + uid("bk-"), body=b"<CreateBucketConfiguration>",
+                    access_key=keys.access_key, secret_key=keys.secret_key)
+    assert (r.status, r.error_code()) == (403, "AccessDenied"), r
+    # a malformed body names no region, even with the element in it
+    r = raw_request(iam.server, "PUT", "/" + uid("bk-"),
+                    body="<CreateBucketConfiguration><LocationConstraint>%s"
+                         "</LocationConstraint>" % REGION,
+                    access_key=keys.access_key, secret_key=keys.secret_key)
+    assert (r.status, r.error_code()) == (403, "AccessDenied"), r
+
+    lb = iam.bucket(ObjectLockEnabledForBucket=True)
+    now = datetime.datetime.now(datetime.timezone.utc)
+    for days, ok in ((5, True), (10, True), (30, False)):
+        until = now + datetime.timedelta(days=days, seconds=-60)
+        put = lambda: s3.put_object(Bucket=lb, Key="k%d" % days, Body=b"x",  # noqa: E731
+                                    ObjectLockMode="GOVERNANCE",
+                                    ObjectLockRetainUntilDate=until)
+        ret = lambda: s3.put_object_retention(  # noqa: E731
+            Bucket=lb, Key="plain", Retention={"Mode": "GOVERNANCE", "RetainUntilDate": until})
+        iam.root.put_object(Bucket=lb, Key="plain", Body=b"p")
+        for call in (put, ret):
+            if ok:
+                call()
+            else:
+                with pytest.raises(botocore.exceptions.ClientError) as e:
+                    call()
+                assert err(e) == "403 AccessDenied", days
+    # a write without retention: the key is absent, nothing to cap
+    s3.put_object(Bucket=lb, Key="free", Body=b"f")
+
+
 def test_signature_age_condition(iam):
     """s3:signatureAge (ms since the request was signed): the policy AWS
     documents to cap how old a presigned URL may be. It was accepted and
