@@ -566,51 +566,42 @@ size_t cn_checksum_buf(enum cn_checksum_alg a, const void *buf, size_t len, uint
 	return cn_checksum_raw(a, &r, out);
 }
 
-/* GF(2) matrix times vector: the rows of mat whose bit is set in vec. */
-static uint64_t gf2_times(const uint64_t *mat, uint64_t vec)
+/* a(x) * b(x) mod P(x), in the CRC's reflected form (x^0 is the top bit
+ * of the width, poly is P without its x^width term, reflected). */
+static uint64_t mulmodp(uint64_t a, uint64_t b, uint64_t poly, int width)
 {
-	uint64_t sum = 0;
+	uint64_t m = (uint64_t)1 << (width - 1), p = 0;
 
-	for (; vec; vec >>= 1, mat++)
-		if (vec & 1)
-			sum ^= *mat;
-	return sum;
+	for (; m; m >>= 1) {
+		if (a & m) {
+			p ^= b;
+			if (!(a & (m - 1)))
+				break;
+		}
+		b = b & 1 ? (b >> 1) ^ poly : b >> 1;
+	}
+	return p;
 }
 
-static void gf2_square(uint64_t *sq, const uint64_t *mat, int width)
-{
-	for (int n = 0; n < width; n++)
-		sq[n] = gf2_times(mat, mat[n]);
-}
-
-/* crc(A||B) = crc(A) advanced over len(B) zero bytes, xor crc(B): the
- * initial and final xors cancel for these CRCs (init == xorout == ~0). */
+/* crc(A||B) = crc(A) * x^(8 len(B)) mod P, xor crc(B): the initial and
+ * final xors cancel for these CRCs (init == xorout == ~0). The power by
+ * square-and-multiply: O(log len) products of width steps each (the GF(2)
+ * matrix method this replaces squared a width x width matrix per bit of
+ * len: ~0.15 ms per 8 MiB part, seconds for 10,000 parts). */
 static uint64_t crc_combine(uint64_t crc1, uint64_t crc2, uint64_t len2, uint64_t poly, int width)
 {
-	uint64_t even[64], odd[64], row = 1;
+	uint64_t one = (uint64_t)1 << (width - 1), sq = one >> 1, xn = one; /* sq = x^1 */
 
-	if (len2 == 0)
-		return crc1;
-	odd[0] = poly; /* the operator for one zero bit */
-	for (int n = 1; n < width; n++) {
-		odd[n] = row;
-		row <<= 1;
+	for (int i = 0; i < 3; i++)
+		sq = mulmodp(sq, sq, poly, width); /* x^8: one zero byte */
+	while (len2) {
+		if (len2 & 1)
+			xn = mulmodp(sq, xn, poly, width);
+		len2 >>= 1;
+		if (len2)
+			sq = mulmodp(sq, sq, poly, width);
 	}
-	gf2_square(even, odd, width); /* two zero bits */
-	gf2_square(odd, even, width); /* four zero bits */
-	do {
-		gf2_square(even, odd, width); /* first pass: one zero byte */
-		if (len2 & 1)
-			crc1 = gf2_times(even, crc1);
-		len2 >>= 1;
-		if (!len2)
-			break;
-		gf2_square(odd, even, width);
-		if (len2 & 1)
-			crc1 = gf2_times(odd, crc1);
-		len2 >>= 1;
-	} while (len2);
-	return crc1 ^ crc2;
+	return mulmodp(xn, crc1, poly, width) ^ crc2;
 }
 
 static uint64_t be_get(const uint8_t *p, size_t n)

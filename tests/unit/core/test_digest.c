@@ -97,6 +97,74 @@ static void test_checksum_combine(void **state)
 	assert_int_equal(cn_checksum_combine(CN_CK_SHA256, x, x, 1), -1);
 }
 
+/* The reference for long lengths: zlib's original GF(2) matrix method,
+ * one bit of len at a time (slow, independent of the code under test). */
+static uint64_t ref_times(const uint64_t *mat, uint64_t vec)
+{
+	uint64_t sum = 0;
+	for (; vec; vec >>= 1, mat++)
+		if (vec & 1)
+			sum ^= *mat;
+	return sum;
+}
+
+static uint64_t ref_combine(uint64_t crc1, uint64_t crc2, uint64_t len2, uint64_t poly, int width)
+{
+	uint64_t op[64], sq[64], row = 1;
+
+	op[0] = poly; /* one zero bit */
+	for (int n = 1; n < width; n++, row <<= 1)
+		op[n] = row;
+	for (int s = 0; s < 3; s++) { /* eight zero bits */
+		for (int n = 0; n < width; n++)
+			sq[n] = ref_times(op, op[n]);
+		memcpy(op, sq, sizeof(op));
+	}
+	for (; len2; len2 >>= 1) {
+		if (len2 & 1)
+			crc1 = ref_times(op, crc1);
+		for (int n = 0; n < width; n++)
+			sq[n] = ref_times(op, op[n]);
+		memcpy(op, sq, sizeof(op));
+	}
+	return crc1 ^ crc2;
+}
+
+/* Lengths of parts up to S3's 5 GiB and objects up to 5 TiB and past. */
+static void test_checksum_combine_long(void **state)
+{
+	(void)state;
+	static const struct {
+		enum cn_checksum_alg alg;
+		uint64_t poly;
+		int width;
+	} a[] = {{CN_CK_CRC32, 0xEDB88320u, 32},
+		 {CN_CK_CRC32C, 0x82F63B78u, 32},
+		 {CN_CK_CRC64NVME, 0x9A6C9329AC4BC9B5ull, 64}};
+	static const uint64_t lens[] = {
+		1, 7, 8ull << 20, (5ull << 30) + 3, 5ull << 40, UINT64_MAX / 8};
+	for (size_t k = 0; k < 3; k++)
+		for (size_t l = 0; l < sizeof(lens) / sizeof(lens[0]); l++) {
+			uint64_t c1 = 0x0123456789abcdefull * (k + 1) + l, c2 = ~c1 * 31;
+			uint8_t acc[8], b[8];
+			int w = a[k].width / 8;
+			if (w == 4) {
+				c1 &= 0xffffffffu;
+				c2 &= 0xffffffffu;
+			}
+			for (int i = 0; i < w; i++) {
+				acc[i] = (uint8_t)(c1 >> (a[k].width - 8 - 8 * i));
+				b[i] = (uint8_t)(c2 >> (a[k].width - 8 - 8 * i));
+			}
+			assert_int_equal(cn_checksum_combine(a[k].alg, acc, b, lens[l]), 0);
+			uint64_t got = 0,
+				 want = ref_combine(c1, c2, lens[l], a[k].poly, a[k].width);
+			for (int i = 0; i < w; i++)
+				got = got << 8 | acc[i];
+			assert_true(got == want);
+		}
+}
+
 static void test_digest_md5_sha256(void **state)
 {
 	(void)state;
@@ -291,6 +359,7 @@ int main(void)
 		cmocka_unit_test(test_crc_streaming_equals_oneshot),
 		cmocka_unit_test(test_crc64nvme_lengths_and_alignment),
 		cmocka_unit_test(test_checksum_combine),
+		cmocka_unit_test(test_checksum_combine_long),
 		cmocka_unit_test(test_digest_md5_sha256),
 		cmocka_unit_test(test_hmac),
 		cmocka_unit_test(test_hmac_sha1),
