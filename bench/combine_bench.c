@@ -45,7 +45,8 @@ int main(int argc, char **argv)
 		case 's': size = strtoull(optarg, NULL, 10); break;
 		case 'r': reps = strtoul(optarg, NULL, 10); break;
 		default:
-			fprintf(stderr, "usage: combine_bench [-n PARTS] [-s PART_BYTES] [-r REPS]\n");
+			fprintf(stderr,
+				"usage: combine_bench [-n PARTS] [-s PART_BYTES] [-r REPS]\n");
 			return 2;
 		}
 	}
