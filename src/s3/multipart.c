@@ -812,6 +812,19 @@ static int complete_claim(struct s3_req *r, const struct s3_attrs *a)
 	return 0;
 }
 
+/* The whole object's CRC from its n >= 1 parts' (a FULL_OBJECT checksum):
+ * the first part's, extended by each next part's over that part's length.
+ * Every part carries a CRC of alg (the caller checked). */
+static int combine_crcs(enum cn_checksum_alg alg, const struct meta_part *st, uint32_t n,
+			uint8_t *out)
+{
+	memcpy(out, st[0].ck, cn_checksum_alg_len(alg));
+	for (uint32_t i = 1; i < n; i++)
+		if (cn_checksum_combine(alg, out, st[i].ck, st[i].size))
+			return CN_ECKMISMATCH;
+	return 0;
+}
+
 /* An upload created without an algorithm: its parts got S3's default,
  * CRC64NVME (s3_upload_start), and the object gets their combination, a
  * FULL_OBJECT checksum, as a PutObject gets its own. A part without one
@@ -825,10 +838,8 @@ static void complete_default(struct s3_attrs *a, const struct meta_part *st, uin
 	for (uint32_t i = 0; i < n; i++)
 		if (st[i].ck_alg != CN_CK_CRC64NVME || st[i].ck_len != ckl)
 			return;
-	memcpy(a->ck_raw, st[0].ck, ckl);
-	for (uint32_t i = 1; i < n; i++)
-		if (cn_checksum_combine(CN_CK_CRC64NVME, a->ck_raw, st[i].ck, st[i].size))
-			return; /* ck_len stays 0: no checksum */
+	if (combine_crcs(CN_CK_CRC64NVME, st, n, a->ck_raw))
+		return; /* ck_len stays 0: no checksum */
 	a->ck_alg = CN_CK_CRC64NVME;
 	a->ck_len = ckl;
 	a->ck_parts = n;
@@ -847,8 +858,6 @@ static int complete_checksums(struct s3_req *r, struct complete_op *op)
 	struct s3_attrs *a = &op->attrs;
 	uint32_t n = op->cmd.n_parts;
 	struct meta_part *st = NULL;
-	uint8_t *enc;
-	size_t enc_len;
 	int rc;
 
 	rc = upload_attrs(r, op->cmd.upload_id, a);
@@ -896,26 +905,16 @@ static int complete_checksums(struct s3_req *r, struct complete_op *op)
 	a->ck_len = ckl;
 	a->ck_parts = n;
 	if (a->mp_ck_type == 2) {
-		memcpy(a->ck_raw, cat, ckl);
-		for (uint32_t i = 1; i < n; i++)
-			if (cn_checksum_combine(a->ck_alg, a->ck_raw, cat + ckl * i, st[i].size))
-				return CN_ECKMISMATCH;
+		rc = combine_crcs(a->ck_alg, st, n, a->ck_raw);
+		if (rc)
+			return rc;
 		a->ck_composite = 0;
 	} else {
 		if (cn_checksum_buf(a->ck_alg, cat, ckl * n, a->ck_raw) != ckl)
 			return CN_ENOMEM;
 		a->ck_composite = 1;
 	}
-	rc = complete_claim(r, a);
-	if (rc)
-		return rc;
-	a->mp_ck_alg = CN_CK_NONE; /* the upload's choice is not the version's */
-	rc = s3_attrs_encode(r, a, &enc, &enc_len);
-	if (rc)
-		return rc;
-	op->cmd.attrs = enc;
-	op->cmd.attrs_len = enc_len;
-	return 0;
+	return complete_claim(r, a);
 }
 
 /* x-amz-mp-object-size, when sent: the listed parts must add up to it
@@ -947,13 +946,11 @@ bad:
 }
 
 /* The version's object lock: the upload's, else the bucket's default as
- * it stands now (the object is created now). The upload's request does
- * not stay in the version's attrs. */
+ * it stands now (the object is created now), handed to the write; the
+ * caller leaves the upload's request out of the version's attrs. */
 static int complete_lock(struct s3_req *r, struct complete_op *op)
 {
 	struct s3_attrs *a = &op->attrs;
-	uint8_t *enc;
-	size_t len;
 	int rc = s3_lock_default(r);
 
 	if (rc || (!a->lock_mode && !a->lock_hold))
@@ -963,14 +960,6 @@ static int complete_lock(struct s3_req *r, struct complete_op *op)
 		r->wlock.until = a->lock_until;
 	}
 	r->wlock.hold = a->lock_hold;
-	a->lock_mode = a->lock_hold = 0;
-	a->lock_until = 0;
-	a->mp_ck_alg = CN_CK_NONE;
-	rc = s3_attrs_encode(r, a, &enc, &len);
-	if (rc)
-		return rc;
-	op->cmd.attrs = enc;
-	op->cmd.attrs_len = len;
 	return 0;
 }
 
