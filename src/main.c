@@ -977,6 +977,7 @@ static int cmd_server(int argc, char **argv)
 			if (!cfg.inline_threshold)
 				cfg.inline_threshold = 16 * 1024;
 			mopt.replicated = 1;
+			mopt.layout_drives = blob_layout_drives;
 			/* ids carry 16 bits of the node (the leader makes version ids) */
 			mopt.node_id = (uint16_t)XXH32(copt.node, strlen(copt.node), 0);
 		}

@@ -606,6 +606,21 @@ static int shrink_part(void *arg, const char *bucket, const struct meta_entry *e
 			1);
 }
 
+/* A write in flight: its blob commits later, where the walk above is past */
+static int shrink_intent(const uint8_t *blob_id, int64_t created, const uint8_t *layout,
+			 size_t layout_len, void *arg)
+{
+	struct shrink *sh = arg;
+	char id[2 * META_ID_LEN + 1];
+
+	for (int i = 0; i < META_ID_LEN; i++)
+		snprintf(id + 2 * i, 3, "%02x", blob_id[i]);
+	if (!stranded(sh, layout, layout_len, "", "", 0, id, 2))
+		return 0;
+	sh->out->created = created;
+	return 1;
+}
+
 int rebalance_shrink_check(struct meta_store *m, const uint8_t (*drives)[16], size_t n_drives,
 			   unsigned nodes_left, int *found, struct rebalance_stranded *out)
 {
@@ -626,6 +641,8 @@ int rebalance_shrink_check(struct meta_store *m, const uint8_t (*drives)[16], si
 			meta_upload_parts_each(m, bk[b].name, shrink_part, &sh);
 	}
 	meta_bucket_list_release(bk, nb);
+	if (!rc && !*found)
+		rc = meta_intent_each(m, shrink_intent, &sh);
 	return rc;
 }
 

@@ -98,15 +98,19 @@ struct rebalance_stranded {
 	char bucket[META_BUCKET_MAX + 1];
 	char key[META_KEY_MAX + 1]; /* NUL-terminated copy (keys have no NUL) */
 	char vid[META_ID_TEXT];	    /* the version, or the upload id */
-	int upload;		    /* 1: a part of an open multipart upload */
+	int upload;		    /* 1: a part of an open multipart upload;
+				       2: a blob being written (an intent: no key
+				       yet; vid holds the blob id) */
+	int64_t created;	    /* upload 2: when its write began (ns) */
 	uint8_t k, m;
 };
 
 /* Before a node is removed: is there a blob with a shard on one of its
  * drives (drives[0..n_drives)) that is wider than the nodes_left nodes that
  * would remain? The rebalance could not re-place it on distinct nodes, so
- * the removed node would still hold a shard it needs. Walks every version
- * and every open upload's parts, stopping at the first such blob: 0 with
+ * the removed node would still hold a shard it needs. Walks every version,
+ * every open upload's parts and every blob being written (its intent),
+ * stopping at the first such blob: 0 with
  * *found = 1 and *out filled, 0 with *found = 0 when there is none, or the
  * walk's error. Reads only (one lookup per version); any thread. */
 int rebalance_shrink_check(struct meta_store *m, const uint8_t (*drives)[16], size_t n_drives,

@@ -106,6 +106,7 @@
 	X(CN_EUNCERTAIN, 502, "outcome unknown (leader changed or lost)")                          \
 	X(CN_EABANDONED, 503, "upload abandoned (its node restarted and reclaimed the blob)")      \
 	X(CN_EREMOVED, 504, "removed from the cluster map")                                        \
+	X(CN_ELEAVING, 505, "a shard placed on a node leaving the cluster")                        \
 	/* s3 access control lists (s3/acl.c) */                                                   \
 	X(CN_EBADACL, 600, "malformed access control list")                                        \
 	X(CN_EEMAILGRANT, 601, "grant by email address cannot be resolved")                        \

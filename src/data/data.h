@@ -250,6 +250,10 @@ void blob_writer_abort(struct blob_writer *w);
  * CN_ECORRUPT / CN_EFORMAT and never reads past len. Pure, any thread. */
 int blob_layout_encode(const struct blob_layout *l, uint8_t *buf, size_t cap);
 int blob_layout_decode(const uint8_t *buf, size_t len, struct blob_layout *out);
+/* The drive ids of the shards of the encoded layout buf: up to cap into
+ * drive; returns the number of shards (k + m) or decode's error. Pure, any
+ * thread (meta_options.layout_drives). */
+int blob_layout_drives(const uint8_t *buf, size_t len, uint8_t (*drive)[DATA_ID_LEN], int cap);
 
 /* Opens a blob for reading. Borrows s and copies *l. Returns an owned reader
  * (no disk I/O yet). */

@@ -146,6 +146,19 @@ int blob_layout_decode(const uint8_t *buf, size_t len, struct blob_layout *out)
 	return 0;
 }
 
+int blob_layout_drives(const uint8_t *buf, size_t len, uint8_t (*drive)[DATA_ID_LEN], int cap)
+{
+	struct blob_layout l;
+	int n, rc = blob_layout_decode(buf, len, &l);
+
+	if (rc)
+		return rc;
+	n = l.k + l.m;
+	for (int i = 0; i < n && i < cap; i++)
+		memcpy(drive[i], l.drive[i], DATA_ID_LEN);
+	return n;
+}
+
 int shard_header_encode(struct shard_header *h, uint8_t *buf, size_t cap)
 {
 	if (h->bucket_len > DATA_BUCKET_MAX || h->key_len > DATA_KEY_MAX ||

@@ -47,6 +47,7 @@ struct actx {
 	int versioning;
 	unsigned flags;	 /* META_APPLY_* */
 	int map_changed; /* a map record was written: one epoch bump */
+	meta_layout_drives_fn drives;
 };
 
 static int64_t gc_due(const struct actx *a)
@@ -1170,9 +1171,88 @@ out:
 	return rc;
 }
 
+static int node_load(struct actx *a, uint64_t id, struct meta_node *out);
+
+#define INTENT_SHARDS_MAX 16 /* k + m of a blob (data.h: DATA_MAX_SHARDS) */
+
+static int leaving_state(uint8_t s)
+{
+	return s == META_MAP_DRAINING || s == META_MAP_REMOVED;
+}
+
+/* Whether a new blob's shards stay on a node that leaves: a shard on a
+ * draining or removed node, in a blob wider than the nodes left, which no
+ * rebalance can re-place on distinct nodes. `cluster remove` marks the node
+ * draining (new placements avoid it), then reads every blob and intent
+ * committed before; an intent placed earlier but committed after comes
+ * through here and is refused, so the check misses none. CN_ELEAVING, 0,
+ * or an error. */
+static int intent_leaving(struct actx *a)
+{
+	uint8_t drive[INTENT_SHARDS_MAX][META_ID_LEN];
+	uint8_t k[1 + META_ID_LEN];
+	const uint8_t pfx = MAP_KEY_NODE;
+	struct kv_cursor cur;
+	struct kv_item it;
+	unsigned left = 0, leaving = 0;
+	int n, rc, on = 0;
+
+	if (!a->drives)
+		return 0;
+	/* the nodes left, and whether any leaves (a few records) */
+	rc = kv_cursor_open(a->t, KV_MAP, &cur);
+	if (rc)
+		return rc;
+	for (rc = kv_cursor_seek(&cur, &pfx, 1, &it); rc == 0; rc = kv_cursor_next(&cur, &it)) {
+		struct meta_node nd;
+		if (it.klen != 1 + 8 || it.k[0] != MAP_KEY_NODE)
+			break;
+		rc = node_rec_decode(it.v, it.vlen, be64_get(it.k + 1), &nd);
+		if (rc)
+			break;
+		if (leaving_state(nd.state))
+			leaving++;
+		else
+			left++;
+	}
+	kv_cursor_close(&cur);
+	if (rc && rc != CN_ENOTFOUND)
+		return rc;
+	if (!leaving)
+		return 0;
+	n = a->drives(a->c->layout, a->c->layout_len, drive, INTENT_SHARDS_MAX);
+	if (n < 0 || (unsigned)n <= left)
+		return 0; /* fits: the rebalance moves it off (or a layout of a
+			     format this build cannot judge: as before the rule) */
+	for (int i = 0; i < n && i < INTENT_SHARDS_MAX && !on; i++) {
+		const uint8_t *v;
+		size_t vlen;
+		struct meta_drive d;
+		struct meta_node nd;
+		k[0] = MAP_KEY_DRIVE;
+		memcpy(k + 1, drive[i], META_ID_LEN);
+		rc = kv_get(a->t, KV_MAP, k, sizeof(k), &v, &vlen);
+		if (rc == CN_ENOTFOUND)
+			continue; /* a drive the map does not know: the node's own */
+		if (!rc)
+			rc = drive_rec_decode(v, vlen, drive[i], &d);
+		if (!rc)
+			rc = node_load(a, d.node, &nd);
+		if (rc == CN_ENOTFOUND)
+			continue;
+		if (rc)
+			return rc;
+		on = d.state == META_MAP_REMOVED || leaving_state(nd.state);
+	}
+	return on ? CN_ELEAVING : 0;
+}
+
 static int do_intent_add(struct actx *a)
 {
-	int rc = blobref_encode(&a->w, a->c->now, a->c->layout, a->c->layout_len);
+	int rc = intent_leaving(a);
+	if (rc)
+		return rc;
+	rc = blobref_encode(&a->w, a->c->now, a->c->layout, a->c->layout_len);
 	if (!rc)
 		rc = kv_put(a->t, KV_INTENTS, a->c->blob_id, META_ID_LEN, a->w.p, a->w.len);
 	return rc;
@@ -1700,7 +1780,7 @@ static int do_setting(struct actx *a)
 }
 
 int meta_apply(struct kv_txn *t, const struct meta_cmd *c, struct meta_cmd_result *res,
-	       struct cn_buf *scratch, unsigned flags)
+	       struct cn_buf *scratch, unsigned flags, meta_layout_drives_fn drives)
 {
 	struct actx a;
 	int rc;
@@ -1711,6 +1791,7 @@ int meta_apply(struct kv_txn *t, const struct meta_cmd *c, struct meta_cmd_resul
 	a.c = c;
 	a.res = res;
 	a.flags = flags;
+	a.drives = drives;
 	a.w = *scratch; /* borrowed; handed back below */
 	cn_buf_reset(&a.w);
 	switch (c->type) {

@@ -79,6 +79,14 @@ enum meta_legal_hold {
 };
 #define META_BCONF_OBJECT_LOCK "object-lock"
 
+/* Reads the drives of a blob layout's shards (the layout bytes are the data
+ * module's, opaque here): writes up to cap drive ids, returns the number of
+ * shards, or < 0 when the bytes do not decode. A pure function of the bytes:
+ * every replica applies with it (an intent's shards on a leaving node,
+ * meta_options.layout_drives). */
+typedef int (*meta_layout_drives_fn)(const uint8_t *layout, size_t len,
+				     uint8_t (*drive)[META_ID_LEN], int cap);
+
 struct meta_options {
 	uint64_t map_size;	/* LMDB map size, bytes; 0 = 64 GiB (sparse) */
 	uint16_t node_id;	/* goes into every generated id */
@@ -88,6 +96,10 @@ struct meta_options {
 				   are applied with meta_repl_apply (no pipeline thread) */
 	int ballast;		/* keep META_BALLAST bytes in DIR/ballast, released
 				   when a commit finds the disk full */
+	/* replicated: an INTENT_ADD whose layout puts a shard on a draining
+	 * or removed node and is wider than the nodes left is refused
+	 * (CN_ELEAVING): see `cluster remove` (s3/admin.c). NULL: no check */
+	meta_layout_drives_fn layout_drives;
 };
 
 /* The ballast: a file of this size beside the store, made at open when the

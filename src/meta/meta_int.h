@@ -307,8 +307,10 @@ int lc_seek_past(struct lcur *lc, const uint8_t *p, size_t plen);
  * of its previous life may still be on its way to the leader: whichever the
  * log orders first wins, and a blob is never both collected and referenced. */
 #define META_APPLY_REPLICATED 1u
+/* drives (NULL: none): how an INTENT_ADD's layout is read for the leaving
+ * node rule (meta_options.layout_drives). */
 int meta_apply(struct kv_txn *t, const struct meta_cmd *cmd, struct meta_cmd_result *res,
-	       struct cn_buf *scratch, unsigned flags);
+	       struct cn_buf *scratch, unsigned flags, meta_layout_drives_fn drives);
 /* Appends cmd's encoding (meta_cmd_encode's format) to w. */
 int cmd_encode_into(const struct meta_cmd *c, struct cn_buf *w);
 /* Turns every intent into a gc entry due at now (startup orphan sweep). */

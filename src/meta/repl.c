@@ -121,7 +121,7 @@ int meta_repl_apply(struct meta_store *s, uint64_t index, const void *buf, size_
 		meta_id_observe(s, dec.vid);
 	w0 = s->repl_txn.writes;
 	rc = meta_apply(&s->repl_txn, &dec, res ? res : &scratch_res, &s->repl_scratch,
-			META_APPLY_REPLICATED);
+			META_APPLY_REPLICATED, s->opt.layout_drives);
 	meta_cmd_release(&dec);
 	if (rc && (is_node_failure(rc) || s->repl_txn.writes != w0)) {
 		log_error("meta: applying log entry %llu failed on this node: %s",

@@ -459,12 +459,12 @@ static int apply_one(struct kv_txn *batch, struct meta_cmd *c, int nested, int *
 	if (rc)
 		return rc;
 	if (!nested) {
-		rc = meta_apply(batch, &dec, &c->res, scratch, 0);
+		rc = meta_apply(batch, &dec, &c->res, scratch, 0, NULL);
 		*dirty = rc && batch->writes != w0;
 	} else {
 		rc = kv_txn_begin(batch->env, batch, 0, &child);
 		if (!rc) {
-			rc = meta_apply(&child, &dec, &c->res, scratch, 0);
+			rc = meta_apply(&child, &dec, &c->res, scratch, 0, NULL);
 			if (rc)
 				kv_txn_abort(&child);
 			else

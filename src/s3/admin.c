@@ -41,8 +41,10 @@
 #include "bg/rebalance.h"
 #include "bg/scrub.h"
 #include "cluster/cluster.h"
+#include "core/clock.h"
 #include "core/crypt.h"
 #include "core/err.h"
+#include "core/log.h"
 
 /* A JSON string of s, or of a placeholder when s is not UTF-8 (drive paths
  * come from the command line); never NULL unless memory ran out. */
@@ -639,12 +641,49 @@ static void cluster_status_work(struct s3_req *r, struct cluster_op *op)
 	op->rc = op->doc ? 0 : CN_ENOMEM;
 }
 
+/* Sets node id's state in the map (through the log); *was (when not NULL)
+ * gets the state it had, 0 when the map has no record of it (a node that
+ * never registered holds no shards). */
+static int node_state_set(struct meta_store *m, uint64_t id, uint8_t state, uint8_t *was)
+{
+	struct meta_map map;
+	struct meta_cmd cmd;
+	int rc;
+
+	memset(&cmd, 0, sizeof(cmd));
+	if (was)
+		*was = 0;
+	rc = meta_map_get(m, &map);
+	if (rc)
+		return rc;
+	for (size_t i = 0; i < map.n_nodes; i++)
+		if (map.nodes[i].id == id)
+			cmd.node = map.nodes[i];
+	meta_map_release(&map);
+	if (!cmd.node.id)
+		return 0;
+	if (was)
+		*was = cmd.node.state;
+	if (cmd.node.state == state || cmd.node.state == META_MAP_REMOVED)
+		return 0;
+	cmd.type = META_CMD_NODE_SET;
+	cmd.node.state = state;
+	return meta_submit_sync(m, &cmd);
+}
+
 /* A removal that would leave blobs wider than the nodes left, with a shard
  * on the leaving node: the rebalance cannot re-place them on distinct nodes,
  * so the node would still hold shards they need once "removed" (stopping
  * it degrades them; below k of their nodes they are lost). Refused unless
- * forced. CN_ECONFLICT with why filled, 0, or an error. */
-static int shrink_refused(struct meta_store *m, uint64_t id, char *why, size_t cap)
+ * forced. CN_ECONFLICT with why filled, 0, or an error.
+ *
+ * The node is marked draining first, so no new blob is placed on it, and
+ * the walk then reads everything committed before: every blob, and every
+ * write in flight by its intent. A write placed on it earlier whose intent
+ * commits after that is refused by apply (CN_ELEAVING: the client retries
+ * and is placed elsewhere), so none is missed. *was gets the state to put
+ * back if the removal does not go ahead (0: nothing to put back). */
+static int shrink_refused(struct meta_store *m, uint64_t id, char *why, size_t cap, uint8_t *was)
 {
 	struct meta_map map;
 	struct rebalance_stranded *sd = malloc(sizeof(*sd));
@@ -655,6 +694,9 @@ static int shrink_refused(struct meta_store *m, uint64_t id, char *why, size_t c
 
 	if (!sd)
 		return CN_ENOMEM;
+	rc = node_state_set(m, id, META_MAP_DRAINING, was);
+	if (rc)
+		goto out;
 	/* this node's replica sees every write acknowledged before the command
 	 * (a follower may lag: a blob written just now would be missed) */
 	struct meta_cmd barrier = {.type = META_CMD_BARRIER};
@@ -678,7 +720,17 @@ static int shrink_refused(struct meta_store *m, uint64_t id, char *why, size_t c
 			memcpy(drives[nd++], map.drives[i].id, 16);
 	meta_map_release(&map);
 	rc = rebalance_shrink_check(m, (const uint8_t(*)[16])drives, nd, left, &found, sd);
-	if (!rc && found) {
+	if (!rc && found && sd->upload == 2) {
+		snprintf(
+			why, cap,
+			"removing it would leave %u node(s), and a blob being written now (since "
+			"%lld s ago, blob %s) is wider (%u+%u) with a shard on it: it could not be "
+			"re-placed on distinct nodes; retry when the write is done, add a node "
+			"first, or remove it with --force and keep it running",
+			left, (long long)((cn_now_ns() - sd->created) / 1000000000LL), sd->vid,
+			sd->k, sd->m);
+		rc = CN_ECONFLICT;
+	} else if (!rc && found) {
 		snprintf(why, cap,
 			 "removing it would leave %u node(s), and blobs with a shard on it are "
 			 "wider (%u+%u: %s%s/%.200s, %s %s): they cannot be re-placed on "
@@ -702,6 +754,7 @@ static void cluster_member_work(struct s3_req *r, struct cluster_op *op)
 	struct cluster_status st;
 	struct rpc_resp resp;
 	uint64_t id = 0;
+	uint8_t was = 0; /* remove: the node's state before draining */
 	char target[256], err[64];
 	int rc;
 
@@ -744,14 +797,14 @@ static void cluster_member_work(struct s3_req *r, struct cluster_op *op)
 		json_t *doc;
 		if (peer_status(c, op->address, &doc, err, sizeof(err)) == 0) {
 			json_decref(doc);
-			op->rc = shrink_refused(r->srv->meta, id, op->why, sizeof(op->why));
+			op->rc = shrink_refused(r->srv->meta, id, op->why, sizeof(op->why), &was);
 			if (op->rc)
-				return;
+				goto out;
 		}
 	}
 	if (!st.leader_id || !st.leader_address[0]) {
 		op->rc = CN_ENOLEADER;
-		return;
+		goto out;
 	}
 	if (op->op == 1)
 		snprintf(target, sizeof(target),
@@ -764,11 +817,21 @@ static void cluster_member_work(struct s3_req *r, struct cluster_op *op)
 		      MEMBER_TIMEOUT_MS, 0, &resp);
 	if (rc) {
 		op->rc = rc == -ECONNREFUSED ? CN_ENOLEADER : CN_EUNCERTAIN;
-		return;
+		goto out;
 	}
 	op->rc = resp.status == 200 ? 0 : resp.status == 503 ? CN_ENOLEADER : CN_EINTERNAL;
 	rpc_resp_release(&resp);
 out:
+	/* a removal that did not happen: the node takes new blobs again. When
+	 * unsure whether it happened, it stays draining, and running the
+	 * command again finishes either way (draining comes only from here:
+	 * such a node is given back "up") */
+	if (op->rc && op->rc != CN_EUNCERTAIN && was &&
+	    node_state_set(r->srv->meta, id, was == META_MAP_DRAINING ? META_MAP_UP : was, NULL) !=
+		    0)
+		log_warn("cluster: node %llu stays draining after a removal that did not "
+			 "happen: run the command again",
+			 (unsigned long long)id);
 	if (!op->rc)
 		op->doc = json_pack("{s:s,s:I,s:s}", "op", op->op == 1 ? "add" : "remove", "id",
 				    (json_int_t)id, "address", op->address);

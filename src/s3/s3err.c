@@ -267,6 +267,9 @@ static const struct {
 	 {503, "SlowDown", "The cluster has no leader this node can reach now; please retry."}},
 	{CN_ENOTLEADER,
 	 {503, "SlowDown", "The cluster leader changed while serving the request; please retry."}},
+	{CN_ELEAVING,
+	 {503, "SlowDown",
+	  "A node this write was placed on is leaving the cluster; please retry."}},
 	{CN_EUNCERTAIN,
 	 {500, "InternalError", "We encountered an internal error. Please try again."}},
 };

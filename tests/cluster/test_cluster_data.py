@@ -476,6 +476,14 @@ def map_epoch(cluster, node):
     return cluster.status(node).get("map", {}).get("epoch") or 0
 
 
+def map_state(cluster, node, member):
+    """member's state in the cluster map as node sees it."""
+    for n in cluster.status(node).get("map", {}).get("nodes", []):
+        if n.get("address") == member.address:
+            return n.get("state")
+    return None
+
+
 def wait_balanced(cluster, node, timeout=120, after=0):
     """The leader's rebalance is idle, balanced for the map epoch `node`
     sees, which is past `after` (the admin status is node-local: a node may
@@ -691,13 +699,62 @@ def test_shrinking_below_a_blobs_width_is_refused_or_reported(cluster_factory):
     assert rc != 0 and "a part of %s/open, upload %s" % (ub, up) in out, out
     st = c.status(live[0])
     assert victim.address in [x["address"] for x in st["nodes"]], st["nodes"]
-    assert map_epoch(c, live[0]) == before
+    # drained for the check, then given back its state
+    wait_for(lambda: map_state(c, live[0], victim) == "up", 10, "the node back up")
+    before = map_epoch(c, live[0])
     c.remove_node(victim, via=live[0], force=True)
     rb = wait_balanced(c, live[0], timeout=120, after=before)
     assert rb["unplaced"] >= len(objects), rb
     leader = c.leader()
     assert "wider than the cluster stay where they are" in leader.log(), leader.log_tail()
     read_all(c, live, bucket, objects)   # the removed node still serves its shards
+
+
+def test_shrink_check_sees_writes_in_flight(cluster_factory):
+    """The shrink check and the remove were two steps: a wide blob written
+    while the check walked (or placed just before it and committed after)
+    was not seen, and stayed stranded on the removed node. The node is now
+    drained first (nothing new is placed on it) and the check reads the
+    intents of writes in flight: a 2+1 write streaming onto the 3 nodes
+    makes the remove refused, naming it; the node is then given back its
+    state, and the write completes."""
+    import http.client
+    import urllib.parse
+    c = cluster_factory(3, extra_args=FAST + ["--ec", "2+1"])
+    n1, n2, n3 = c.slots[:3]
+    bucket = new_bucket(c, n1)
+    victim = [n for n in (n1, n2, n3) if n is not c.leader()][0]
+    live = [n for n in (n1, n2, n3) if n is not victim]
+    body = random.Random(47).randbytes(4 * MIB)
+    url = c.client(live[0]).generate_presigned_url(
+        "put_object", Params={"Bucket": bucket, "Key": "slow"}, ExpiresIn=600)
+    u = urllib.parse.urlsplit(url)
+    conn = http.client.HTTPConnection(u.hostname, u.port, timeout=120)
+    conn.putrequest("PUT", u.path + "?" + u.query, skip_accept_encoding=True)
+    conn.putheader("Content-Length", str(len(body)))
+    conn.endheaders()
+    conn.send(body[:MIB])       # the write is placed, its shards stream
+
+    def streaming():
+        for root, _d, files in os.walk(os.path.join(victim.data_dir, "tmp")):
+            if files:
+                return True
+        return None
+    wait_for(streaming, 20, "a shard streaming onto %s" % victim.name)
+    time.sleep(1)               # its intent commits with the first bytes
+    rc, out = c.admin(live[0], "cluster", "remove", victim.address, timeout=60)
+    assert rc != 0 and "HTTP 409" in out, out
+    assert "a blob being written now" in out and "2+1" in out, out
+    wait_for(lambda: map_state(c, live[0], victim) == "up", 10, "the node back up")
+    conn.send(body[MIB:])
+    resp = conn.getresponse()
+    assert resp.status == 200, (resp.status, resp.read())
+    conn.close()
+    read_all(c, live, bucket, {"slow": body})
+    # the committed blob stops the next attempt the same way (the check
+    # before this change)
+    rc, out = c.admin(live[0], "cluster", "remove", victim.address, timeout=60)
+    assert rc != 0 and "%s/slow" % bucket in out, out
 
 
 def test_wiped_drive_of_a_node_is_rebuilt(cluster_factory):

@@ -8,6 +8,7 @@
  * (selector byte + encoding). */
 #include "meta_test.h"
 
+#include "data/data.h"
 #include "meta/meta_int.h"
 
 static uint32_t rng = 4242;
@@ -355,14 +356,20 @@ struct rstore {
 	uint64_t index;
 };
 
-static void rs_open(struct rstore *r)
+static void rs_open_with(struct rstore *r, meta_layout_drives_fn drives)
 {
-	struct meta_options o = {.map_size = 1ull << 30, .node_id = 1, .replicated = 1};
+	struct meta_options o = {
+		.map_size = 1ull << 30, .node_id = 1, .replicated = 1, .layout_drives = drives};
 
 	strcpy(r->dir, "/tmp/cairn-map-XXXXXX");
 	assert_non_null(mkdtemp(r->dir));
 	assert_int_equal(meta_store_open(r->dir, &o, &r->s), 0);
 	r->index = 0;
+}
+
+static void rs_open(struct rstore *r)
+{
+	rs_open_with(r, NULL);
 }
 
 static void rs_close(struct rstore *r)
@@ -446,6 +453,97 @@ static void test_map_replay_deterministic(void **state)
 		free(enc[i]);
 }
 
+static int rs_cmd(struct rstore *r, struct meta_cmd c)
+{
+	uint8_t *enc;
+	size_t len;
+	int result;
+
+	c.now = 1000 + (int64_t)r->index;
+	assert_int_equal(meta_cmd_encode(&c, &enc, &len), 0);
+	result = rs_apply(r, enc, len);
+	free(enc);
+	assert_int_equal(meta_repl_commit(r->s), 0);
+	return result;
+}
+
+/* An intent for blob `blob` whose shards are on drives[0..k+m) (drive ids
+ * of one repeated byte, as drive_cmd makes them). */
+static int rs_intent(struct rstore *r, uint8_t blob, uint8_t k, uint8_t m, const uint8_t *drives)
+{
+	struct blob_layout l;
+	struct meta_cmd c;
+	uint8_t enc[META_LAYOUT_MAX];
+	int n;
+
+	memset(&l, 0, sizeof(l));
+	memset(l.id, blob, sizeof(l.id));
+	l.k = k;
+	l.m = m;
+	l.cksum = DATA_CK_CRC32C;
+	l.block_size = 1u << 20;
+	l.size = 3u << 20;
+	for (int i = 0; i < k + m; i++)
+		memset(l.drive[i], drives[i], DATA_ID_LEN);
+	n = blob_layout_encode(&l, enc, sizeof(enc));
+	assert_true(n > 0);
+	memset(&c, 0, sizeof(c));
+	c.type = META_CMD_INTENT_ADD;
+	memcpy(c.blob_id, l.id, META_ID_LEN);
+	c.layout = enc;
+	c.layout_len = (size_t)n;
+	return rs_cmd(r, c);
+}
+
+/* `cluster remove` drains the node, then checks what is committed: an
+ * intent committed after that with a shard on a draining (or removed)
+ * node, in a blob wider than the nodes left, is refused (no rebalance
+ * could re-place it); narrower ones, or any while no node leaves, stand.
+ * A store without the layout reader (one node) checks nothing. */
+static void test_intent_on_leaving_node(void **state)
+{
+	(void)state;
+	struct rstore r, plain;
+	const uint8_t d123[] = {0x11, 0x22, 0x33}, d13[] = {0x11, 0x33},
+		      d124[] = {0x11, 0x22, 0x44};
+	uint64_t n;
+
+	rs_open_with(&r, blob_layout_drives);
+	rs_open(&plain);
+	for (uint8_t i = 1; i <= 3; i++) {
+		char addr[16];
+		snprintf(addr, sizeof(addr), "n%u:1", i);
+		assert_int_equal(rs_cmd(&r, node_cmd(i, addr, "", META_MAP_UP, 100, 0)), 0);
+		assert_int_equal(
+			rs_cmd(&r, drive_cmd((uint8_t)(0x11 * i), i, 1000, META_MAP_UP, 100, 0)),
+			0);
+		assert_int_equal(rs_cmd(&plain, node_cmd(i, addr, "", META_MAP_UP, 100, 0)), 0);
+		assert_int_equal(rs_cmd(&plain, drive_cmd((uint8_t)(0x11 * i), i, 1000, META_MAP_UP,
+							  100, 0)),
+				 0);
+	}
+	assert_int_equal(rs_intent(&r, 1, 2, 1, d123), 0); /* no node leaves */
+	assert_int_equal(rs_cmd(&r, node_cmd(3, "n3:1", "", META_MAP_DRAINING, 100, 0)), 0);
+	assert_int_equal(rs_cmd(&plain, node_cmd(3, "n3:1", "", META_MAP_DRAINING, 100, 0)), 0);
+	assert_int_equal(rs_intent(&r, 2, 2, 1, d123), CN_ELEAVING);
+	assert_int_equal(rs_intent(&plain, 2, 2, 1, d123), 0);
+	assert_int_equal(rs_intent(&r, 3, 1, 1, d13), 0); /* 2 wide: fits the 2 left */
+	assert_int_equal(meta_intent_count(r.s, &n), 0);
+	assert_int_equal(n, 2); /* the refused one left nothing */
+	/* a fourth node: three left, the 3-wide blob fits */
+	assert_int_equal(rs_cmd(&r, node_cmd(4, "n4:1", "", META_MAP_UP, 100, 0)), 0);
+	assert_int_equal(rs_cmd(&r, drive_cmd(0x44, 4, 1000, META_MAP_UP, 100, 0)), 0);
+	assert_int_equal(rs_intent(&r, 4, 2, 1, d123), 0);
+	/* removed (its drives with it): two left again */
+	assert_int_equal(rs_cmd(&r, node_cmd(4, "n4:1", "", META_MAP_REMOVED, 100, 0)), 0);
+	assert_int_equal(rs_intent(&r, 5, 2, 1, d124), CN_ELEAVING);
+	/* given back its state, the draining node takes new blobs again */
+	assert_int_equal(rs_cmd(&r, node_cmd(3, "n3:1", "", META_MAP_UP, 100, 0)), 0);
+	assert_int_equal(rs_intent(&r, 6, 2, 1, d123), 0);
+	rs_close(&r);
+	rs_close(&plain);
+}
+
 static struct meta_cmd setting_cmd(const char *name, const char *value)
 {
 	struct meta_cmd c = {.type = META_CMD_SETTING, .now = t_now()};
@@ -522,6 +620,7 @@ int main(void)
 		cmocka_unit_test(test_map_record_codec),
 		cmocka_unit_test(test_map_apply),
 		cmocka_unit_test(test_map_replay_deterministic),
+		cmocka_unit_test(test_intent_on_leaving_node),
 		cmocka_unit_test(test_settings),
 	};
 	return cmocka_run_group_tests_name("meta_map", tests, NULL, NULL);
