@@ -175,7 +175,7 @@ static int bucket_open(struct actx *a)
 {
 	const uint8_t *v;
 	size_t vlen;
-	struct meta_bucket b;
+	uint8_t state;
 	int rc;
 
 	if (!bucket_name_valid(a->c->bucket, a->c->bucket_len))
@@ -185,11 +185,11 @@ static int bucket_open(struct actx *a)
 		return CN_ENOBUCKET;
 	if (rc)
 		return rc;
-	rc = bucket_decode(v, vlen, a->c->bucket, a->c->bucket_len, &b);
+	/* the state only: no copy of the bucket's attrs per write */
+	rc = bucket_versioning_of(v, vlen, &state);
 	if (rc)
 		return rc;
-	a->versioning = b.versioning;
-	meta_bucket_release(&b);
+	a->versioning = state;
 	return stats_load(a->t, a->c->bucket, a->c->bucket_len, &a->st);
 }
 

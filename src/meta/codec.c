@@ -615,6 +615,15 @@ int bucket_encode(struct cn_buf *w, int64_t created, uint8_t versioning, const v
 	return w->err;
 }
 
+int bucket_versioning_of(const uint8_t *p, size_t len, uint8_t *state)
+{
+	/* REC_V1, created (8), versioning: the rest is not read */
+	if (len < 10 || p[0] != REC_V1 || p[9] > META_VERSIONING_SUSPENDED)
+		return CN_ECORRUPT;
+	*state = p[9];
+	return 0;
+}
+
 int bucket_decode(const uint8_t *p, size_t len, const char *name, size_t nlen,
 		  struct meta_bucket *out)
 {

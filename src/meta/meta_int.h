@@ -167,6 +167,9 @@ int part_encode(struct cn_buf *w, const struct meta_part *pt);
 int part_decode(const uint8_t *p, size_t len, struct meta_part *pt);
 int bucket_encode(struct cn_buf *w, int64_t created, uint8_t versioning, const void *attrs,
 		  size_t attrs_len);
+/* The versioning state of an encoded bucket record, read from its header
+ * only (a GET's null version: no allocation, no attrs). */
+int bucket_versioning_of(const uint8_t *p, size_t len, uint8_t *state);
 int bucket_decode(const uint8_t *p, size_t len, const char *name, size_t nlen,
 		  struct meta_bucket *out);
 int stats_encode(struct cn_buf *w, const struct stats_rec *s);

@@ -331,8 +331,14 @@ static void test_version_codec(void **state)
 	assert_int_equal(b.versioning, META_VERSIONING_SUSPENDED);
 	assert_memory_equal(b.attrs, "cfg", 3);
 	meta_bucket_release(&b);
+	uint8_t vst = 0; /* the header-only read agrees, and refuses what decode does */
+	assert_int_equal(bucket_versioning_of(w.p, w.len, &vst), 0);
+	assert_int_equal(vst, META_VERSIONING_SUSPENDED);
+	for (size_t cut = 0; cut < 10; cut++)
+		assert_int_equal(bucket_versioning_of(w.p, cut, &vst), CN_ECORRUPT);
 	w.p[9] = 3; /* versioning out of range */
 	assert_int_equal(bucket_decode(w.p, w.len, "bucket", 6, &b), CN_ECORRUPT);
+	assert_int_equal(bucket_versioning_of(w.p, w.len, &vst), CN_ECORRUPT);
 	cn_buf_reset(&w);
 	struct stats_rec st = {1, 2, 3, 4}, st2;
 	assert_int_equal(stats_encode(&w, &st), 0);
