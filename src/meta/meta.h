@@ -56,6 +56,9 @@ enum meta_loc {
 #define META_VF_DELETE_MARKER 0x1u
 #define META_VF_NULL 0x2u
 #define META_VF_LATEST 0x4u
+/* Read results only (META_GET_VSTATE): a null version whose bucket's
+ * versioning is configured (Enabled or Suspended). */
+#define META_VF_VERSIONED 0x10u
 /* Stored only: the record carries a lock section (codec.c); set by the
  * encoder from the lock fields, never by callers. */
 #define META_VF_LOCK 0x8u
@@ -614,6 +617,9 @@ void meta_id_observe(struct meta_store *s, const uint8_t id[META_ID_LEN]);
 /* ---- reads (any thread; each in one short read transaction) ---- */
 
 #define META_GET_INLINE 0x1u /* also return inline bytes in out->inline_data */
+/* for a null version, also read its bucket's versioning state (sets
+ * META_VF_VERSIONED): one more lookup, so only when asked */
+#define META_GET_VSTATE 0x2u
 
 /* Current version (vid NULL/empty), or the version named by vid text (32 hex or
  * "null"). Returns *out owned (meta_version_release). Errors: CN_ENOBUCKET,

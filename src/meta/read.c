@@ -171,6 +171,16 @@ int meta_object_get(struct meta_store *s, const char *bucket, const char *key, s
 		rc = ver_decode(v, vlen, (const uint8_t *)key, key_len, out);
 	if (!rc && found && latest)
 		out->flags |= META_VF_LATEST;
+	if (!rc && found && (flags & META_GET_VSTATE) && (out->flags & META_VF_NULL)) {
+		uint8_t state;
+		rc = kv_get(&t, KV_BUCKETS, bucket, blen, &v, &vlen);
+		if (!rc)
+			rc = bucket_versioning_of(v, vlen, &state);
+		if (!rc && state != META_VERSIONING_OFF)
+			out->flags |= META_VF_VERSIONED;
+		if (rc == CN_ENOTFOUND)
+			rc = CN_ECORRUPT; /* a version outlived its bucket */
+	}
 	if (!rc && found && out->loc == META_LOC_INLINE && (flags & META_GET_INLINE)) {
 		uint8_t raw[KEY_ENC_MAX];
 		const uint8_t *d = out->embed;

@@ -134,9 +134,7 @@ static void send_missing(struct s3_req *r, int rc, struct meta_version *v)
 		rc = CN_EACCESS;
 	else if ((rc == CN_ENOKEY || rc == CN_EDELMARKER) && (v->flags & META_VF_DELETE_MARKER)) {
 		s3_hdr_add(r, &h, "x-amz-delete-marker", "true");
-		if (!(v->flags & META_VF_NULL) && v->vid_text[0])
-			s3_hdr_add(r, &h, "x-amz-version-id",
-				   cn_pool_strndup(r->pool, v->vid_text, strlen(v->vid_text)));
+		s3_version_header(r, &h, v);
 		/* S3 answers GetObjectAttributes on a marker with 404 */
 		rc = CN_ENOKEY;
 	}
@@ -176,8 +174,8 @@ void s3_op_get_object_attributes(struct s3_req *r)
 	if (max > MAX_PARTS)
 		max = MAX_PARTS;
 	memset(&v, 0, sizeof(v));
-	rc = meta_object_get(r->srv->meta, r->route.bucket, r->route.key, r->route.key_len, vid, 0,
-			     &v);
+	rc = meta_object_get(r->srv->meta, r->route.bucket, r->route.key, r->route.key_len, vid,
+			     META_GET_VSTATE, &v);
 	if (rc) {
 		send_missing(r, rc, &v);
 		return;
@@ -197,9 +195,7 @@ void s3_op_get_object_attributes(struct s3_req *r)
 	}
 	s3_http_date(v.mtime, date);
 	s3_hdr_add(r, &h, "Last-Modified", cn_pool_strndup(r->pool, date, strlen(date)));
-	if (!(v.flags & META_VF_NULL) && v.vid_text[0])
-		s3_hdr_add(r, &h, "x-amz-version-id",
-			   cn_pool_strndup(r->pool, v.vid_text, strlen(v.vid_text)));
+	s3_version_header(r, &h, &v);
 	cn_buf_init(&w);
 	xmlw_decl(&w);
 	xmlw_open(&w, "GetObjectAttributesResponse", S3_NS);

@@ -565,11 +565,18 @@ static const struct {
 	{"response-content-encoding", "Content-Encoding"},
 };
 
-static void add_version_headers(struct s3_req *r, struct s3_hdrs *h, const struct meta_version *v)
+void s3_version_header(struct s3_req *r, struct s3_hdrs *h, const struct meta_version *v)
 {
-	if (!(v->flags & META_VF_NULL) && v->vid_text[0])
-		s3_hdr_add(r, h, "x-amz-version-id",
-			   cn_pool_strndup(r->pool, v->vid_text, strlen(v->vid_text)));
+	const char *asked = s3_route_param(&r->route, "versionId");
+
+	if (!(v->flags & META_VF_NULL)) {
+		if (v->vid_text[0])
+			s3_hdr_add(r, h, "x-amz-version-id",
+				   cn_pool_strndup(r->pool, v->vid_text, strlen(v->vid_text)));
+	} else if ((v->flags & (META_VF_VERSIONED | META_VF_DELETE_MARKER)) ||
+		   (asked && strcmp(asked, "null") == 0)) {
+		s3_hdr_add(r, h, "x-amz-version-id", "null");
+	}
 }
 
 static void add_last_modified(struct s3_req *r, struct s3_hdrs *h, int64_t mtime)
@@ -601,7 +608,7 @@ static int get_lookup(struct s3_req *r, struct get_op *g)
 			return CN_EANONOVERRIDE;
 	}
 	rc = meta_object_get(r->srv->meta, r->route.bucket, r->route.key, r->route.key_len, vid,
-			     r->is_head ? 0 : META_GET_INLINE, &g->v);
+			     META_GET_VSTATE | (r->is_head ? 0 : META_GET_INLINE), &g->v);
 	if (rc == 0) {
 		g->have_v = 1;
 		/* its ACL, or a policy on its tags, may decide */
@@ -619,7 +626,7 @@ static int get_lookup(struct s3_req *r, struct get_op *g)
 	}
 	if ((rc == CN_ENOKEY || rc == CN_EDELMARKER) && (g->v.flags & META_VF_DELETE_MARKER)) {
 		s3_hdr_add(r, &g->err_h, "x-amz-delete-marker", "true");
-		add_version_headers(r, &g->err_h, &g->v);
+		s3_version_header(r, &g->err_h, &g->v);
 		if (rc == CN_EDELMARKER) {
 			add_last_modified(r, &g->err_h, g->v.mtime);
 			s3_hdr_add(r, &g->err_h, "Allow", "DELETE");
@@ -636,8 +643,8 @@ int s3_version_for_request(struct s3_req *r, struct meta_version *v)
 
 	if (vid && !*vid)
 		return CN_EBADVERSIONID;
-	rc = meta_object_get(r->srv->meta, r->route.bucket, r->route.key, r->route.key_len, vid, 0,
-			     v);
+	rc = meta_object_get(r->srv->meta, r->route.bucket, r->route.key, r->route.key_len, vid,
+			     META_GET_VSTATE, v);
 	if (rc && (v->flags & META_VF_DELETE_MARKER))
 		meta_version_release(v);
 	/* S3: a missing key is 404 only to whom may list the bucket */
@@ -775,7 +782,7 @@ static int get_headers(struct s3_req *r, struct get_op *g)
 	add_last_modified(r, &g->h, g->v.mtime);
 	s3_hdr_add(r, &g->h, "Accept-Ranges", "bytes");
 	s3_sse_headers(r, &g->sse, &g->h);
-	add_version_headers(r, &g->h, &g->v);
+	s3_version_header(r, &g->h, &g->v);
 	if (a.tags_len >= 2 && a.tags[1])
 		s3_hdr_addf(r, &g->h, "x-amz-tagging-count", "%u", (unsigned)a.tags[1]);
 	s3_lock_headers(r, &g->v, &g->h);

@@ -348,8 +348,13 @@ int s3_bucket_exists(struct s3_req *r);
  * memory ran out. */
 struct s3_baccess *s3_bucket_access(struct s3_req *r, const char *bucket);
 /* The version a request names (versionId or the current one), as GET
- * would find it. object.c. */
+ * would find it (META_GET_VSTATE). object.c. */
 int s3_version_for_request(struct s3_req *r, struct meta_version *v);
+/* x-amz-version-id of a version read (v from a META_GET_VSTATE read): its
+ * id; for the null version "null" wherever versions show (its bucket's
+ * versioning is configured, it is a delete marker, or the request named
+ * it), none in a bucket never versioned. object.c. */
+void s3_version_header(struct s3_req *r, struct s3_hdrs *h, const struct meta_version *v);
 /* Stores acl as version v's ACL (META_CMD_VERSION_ATTRS), answers the
  * request, releases v. access.c/object.c. */
 void s3_put_version_acl(struct s3_req *r, struct meta_version *v, struct s3_attrs *at,

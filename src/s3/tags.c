@@ -81,9 +81,7 @@ static void send_tags(struct s3_req *r, const struct tag_set *t, const struct me
 	struct s3_hdrs h = {0};
 	struct cn_buf w;
 
-	if (strcmp(v->vid_text, "null") != 0 && v->vid_text[0])
-		s3_hdr_add(r, &h, "x-amz-version-id",
-			   cn_pool_strndup(r->pool, v->vid_text, strlen(v->vid_text)));
+	s3_version_header(r, &h, v);
 	cn_buf_init(&w);
 	tagging_to_xml(t, &w);
 	s3_send_xml(r, 200, &h, &w);

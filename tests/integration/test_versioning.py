@@ -283,6 +283,36 @@ def test_suspended_null_version(s3, bucket):
     assert s3.get_object(Bucket=bucket, Key="k")["Body"].read() == b"real-1"
 
 
+def test_null_version_id_header(s3, bucket):
+    """The null version says "null" where versions show: GET/HEAD (and
+    GetObjectTagging, GetObjectAttributes) of an object written before
+    versioning was enabled, or while it is suspended, and of one named
+    ?versionId=null; a bucket never versioned answers none, and a PUT while
+    suspended none (S3's samples). It was never sent."""
+    def vid(call, **kw):
+        return hdrs(call(Bucket=bucket, **kw)).get("x-amz-version-id")
+    s3.put_object(Bucket=bucket, Key="old", Body=b"0")
+    assert vid(s3.get_object, Key="old") is None
+    assert vid(s3.head_object, Key="old") is None
+    assert vid(s3.get_object, Key="old", VersionId="null") == "null"
+    assert vid(s3.head_object, Key="old", VersionId="null") == "null"
+    set_versioning(s3, bucket, "Enabled")
+    for call in (s3.get_object, s3.head_object, s3.get_object_tagging):
+        assert vid(call, Key="old") == "null", call
+    a = s3.get_object_attributes(Bucket=bucket, Key="old", ObjectAttributes=["ETag"])
+    assert a.get("VersionId") == "null"
+    set_versioning(s3, bucket, "Suspended")
+    r = s3.put_object(Bucket=bucket, Key="new", Body=b"1")
+    assert "x-amz-version-id" not in hdrs(r)
+    assert vid(s3.head_object, Key="new") == "null"
+    d = s3.delete_object(Bucket=bucket, Key="new")
+    assert hdrs(d).get("x-amz-version-id") == "null"
+    with pytest.raises(ClientError) as e:
+        s3.head_object(Bucket=bucket, Key="new")
+    h = e.value.response["ResponseMetadata"]["HTTPHeaders"]
+    assert h.get("x-amz-delete-marker") == "true" and h.get("x-amz-version-id") == "null", h
+
+
 def test_invalid_version_id(s3, bucket, server):
     set_versioning(s3, bucket, "Enabled")
     s3.put_object(Bucket=bucket, Key="k", Body=b"x")
