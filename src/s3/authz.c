@@ -1016,6 +1016,24 @@ int s3_authz_object(struct s3_req *r, const void *acl, size_t acl_len)
 	return ok ? 0 : CN_EACCESS;
 }
 
+int s3_authz_delete_etag(struct s3_req *r, const char *key, size_t klen, const char *etag)
+{
+	struct meta_version v;
+	int rc, found;
+
+	if (!etag || strcmp(etag, "*") == 0 || r->ident.kind == S3_PRINCIPAL_ROOT)
+		return 0;
+	rc = meta_object_get(r->srv->meta, r->route.bucket, key, klen, NULL, 0, &v);
+	if (rc && rc != CN_ENOKEY) {
+		meta_version_release(&v);
+		return rc == CN_EKEYTOOLONG ? 0 : rc; /* the delete answers that */
+	}
+	found = rc == 0;
+	rc = s3_authz_source(r, r->route.bucket, key, klen, 0, v.attrs, v.attrs_len, found);
+	meta_version_release(&v);
+	return rc;
+}
+
 int s3_authz_source(struct s3_req *r, const char *bucket, const char *key, size_t klen,
 		    int versioned, const uint8_t *attrs, size_t attrs_len, int found)
 {

@@ -142,6 +142,9 @@ static int prepare(struct s3_req *r, struct del_obj *o, int64_t now)
 	if (o->etag) {
 		c->if_match = o->etag;
 		c->if_match_len = strlen(o->etag);
+		rc = s3_authz_delete_etag(r, o->key, o->key_len, o->etag);
+		if (rc)
+			return rc;
 	}
 	c->lock.bypass = (uint8_t)s3_lock_bypass(r, o->key, o->key_len);
 	return 0;

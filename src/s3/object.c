@@ -939,6 +939,11 @@ void s3_op_delete_object(struct s3_req *r)
 			s3_unquote_etag(im, op->if_match, sizeof(op->if_match));
 			c->if_match = op->if_match;
 			c->if_match_len = strlen(op->if_match);
+			rc = s3_authz_delete_etag(r, c->key, c->key_len, op->if_match);
+			if (rc) {
+				s3_send_error(r, rc);
+				return;
+			}
 		}
 	}
 	c->lock.bypass = (uint8_t)s3_lock_bypass(r, r->route.key, r->route.key_len);

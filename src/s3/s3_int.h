@@ -449,6 +449,11 @@ int s3_authz_version(struct s3_req *r, const uint8_t *attrs, size_t attrs_len);
  * version, found = it exists). 0 or CN_EACCESS. */
 int s3_authz_source(struct s3_req *r, const char *bucket, const char *key, size_t klen,
 		    int versioned, const uint8_t *attrs, size_t attrs_len, int found);
+/* A delete conditional on an ETag (If-Match, DeleteObjects' <ETag>) tells
+ * whether the current version has it, so S3 also wants s3:GetObject on it
+ * (its policies, else its object ACL's READ); "*" asks only whether it
+ * exists. 0 or CN_EACCESS. */
+int s3_authz_delete_etag(struct s3_req *r, const char *key, size_t klen, const char *etag);
 int s3_pab_parse(const char *v, size_t len, struct s3_pab *out);
 enum s3_ownership s3_ownership_parse(const char *v);
 const char *s3_ownership_name(enum s3_ownership o);

@@ -610,6 +610,60 @@ def test_delete_objects_checks_each_key(iam):
     assert exists(iam.root, bk, "a") and not exists(iam.root, bk, "keep/c")
 
 
+def test_conditional_delete_needs_get_object(iam):
+    """A delete conditional on an ETag (If-Match, DeleteObjects' <ETag>)
+    tells whether the object has it, so S3 wants s3:GetObject as well as
+    s3:DeleteObject; "If-Match: *" only asks whether it exists. A user
+    allowed to delete but not to read could learn ETags (204 or 412)."""
+    bk = iam.bucket()
+    res = "arn:aws:s3:::%s/*" % bk
+    del_only, del_get = uid("cdel-"), uid("cdelget-")
+    iam.policy(del_only, doc(stmt("Allow", "s3:DeleteObject", res)))
+    iam.policy(del_get, doc(stmt("Allow", ["s3:DeleteObject", "s3:GetObject"], res)))
+    blind_keys = iam.user(uid("blind-"), del_only)
+    reader_keys = iam.user(uid("reader-"), del_get)
+    etags = {k: iam.root.put_object(Bucket=bk, Key=k, Body=k.encode())["ETag"]
+             for k in ("a", "b", "c", "d")}
+
+    def cond_delete(keys, key, value):
+        client = _with_header(iam.client(keys), "DeleteObject", "If-Match", value)
+        return outcome(client.delete_object, Bucket=bk, Key=key)
+    assert cond_delete(blind_keys, "a", etags["a"]) == DENIED
+    assert cond_delete(blind_keys, "a", '"%s"' % ("0" * 32)) == DENIED   # no 412 either
+    assert exists(iam.root, bk, "a")
+    assert cond_delete(blind_keys, "a", "*") == "ok"
+    assert not exists(iam.root, bk, "a")
+    assert cond_delete(reader_keys, "b", '"%s"' % ("0" * 32)) == "412 PreconditionFailed"
+    assert cond_delete(reader_keys, "b", etags["b"]) == "ok"
+    assert not exists(iam.root, bk, "b")
+    # DeleteObjects: per key
+    body = ("<Delete>%s</Delete>" % "".join(
+        "<Object><Key>%s</Key><ETag>%s</ETag></Object>" % (k, etags[k]) for k in ("c", "d")))
+
+    def with_body(client):
+        def swap(request, **_):
+            request.data = body.encode()
+            for h in [h for h in request.headers if h.lower().startswith("x-amz-checksum-")
+                      or h.lower() in ("x-amz-sdk-checksum-algorithm", "content-md5",
+                                       "content-length")]:
+                del request.headers[h]
+            md5 = base64.b64encode(hashlib.md5(request.data).digest()).decode()
+            request.headers["Content-MD5"] = md5
+            request.headers["Content-Length"] = str(len(request.data))
+        client.meta.events.register("before-sign.s3.DeleteObjects", swap)
+        return client
+    r = with_body(iam.client(blind_keys)).delete_objects(Bucket=bk, Delete={"Objects": [{"Key": "c"},
+                                                                     {"Key": "d"}]})
+    assert r.get("Deleted", []) == [] and sorted(
+        (x["Key"], x["Code"]) for x in r["Errors"]) == [("c", "AccessDenied"),
+                                                       ("d", "AccessDenied")], r
+    assert exists(iam.root, bk, "c") and exists(iam.root, bk, "d")
+    r = with_body(iam.client(reader_keys)).delete_objects(Bucket=bk, Delete={"Objects": [{"Key": "c"},
+                                                                      {"Key": "d"}]})
+    assert sorted(x["Key"] for x in r.get("Deleted", [])) == ["c", "d"], r
+    assert not exists(iam.root, bk, "c") and not exists(iam.root, bk, "d")
+
+
 def test_anonymous_delete_objects_refused(iam, raw_request):
     """A multi-object delete without credentials on a private bucket deletes
     nothing (403 AccessDenied, or per-key AccessDenied)."""
