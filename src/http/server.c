@@ -111,6 +111,7 @@ struct http_conn {
 	} hdr[MAX_HEADERS];
 	int n_hdr;
 	int last_was_value;
+	int cl_again; /* this header's name so far is a second Content-Length */
 	int head_err; /* why on_headers_complete refused the request, or 0 */
 	size_t url_off, url_len;
 	struct http_request *req;
@@ -911,10 +912,29 @@ static int on_header_field(http_parser *p, const char *at, size_t len)
 		c->hdr[c->n_hdr - 1].value_off = 0;
 		c->hdr[c->n_hdr - 1].value_len = 0;
 		c->last_was_value = 0;
+		c->cl_again = 0;
 	}
 	if (hb_append(c, at, len))
 		return -1;
 	c->hdr[c->n_hdr - 1].name_len += len;
+	/* A second Content-Length: http-parser refuses any, while RFC 9112
+	 * 6.3 lets a recipient take repeated equal values as one, as S3 does
+	 * (rclone's presigned PUT sends the header twice). Its flag is lifted
+	 * for this header's value (the parser sets it again there), and
+	 * check_head refuses values that differ. The name may arrive in
+	 * pieces: if it goes on past "content-length", the flag comes back. */
+	{
+		size_t nl = c->hdr[c->n_hdr - 1].name_len;
+		int is_cl = nl == 14 && strncasecmp(c->hbuf + c->hdr[c->n_hdr - 1].name_off,
+						    "content-length", 14) == 0;
+		if (c->cl_again && !is_cl) {
+			p->flags |= F_CONTENTLENGTH;
+			c->cl_again = 0;
+		} else if (is_cl && (p->flags & F_CONTENTLENGTH)) {
+			p->flags &= (unsigned)~F_CONTENTLENGTH & 0xffu;
+			c->cl_again = 1;
+		}
+	}
 	return 0;
 }
 
@@ -970,6 +990,23 @@ static int te_ok(const char *v, size_t n)
 	return n == 7 && strncasecmp(v, "chunked", 7) == 0;
 }
 
+/* Header i's and j's values, optional whitespace around them aside. */
+static int same_value(const struct http_conn *c, int i, int j)
+{
+	const char *a = c->hbuf + c->hdr[i].value_off, *b = c->hbuf + c->hdr[j].value_off;
+	size_t al = c->hdr[i].value_len, bl = c->hdr[j].value_len;
+
+	while (al && (*a == ' ' || *a == '\t'))
+		a++, al--;
+	while (al && (a[al - 1] == ' ' || a[al - 1] == '\t'))
+		al--;
+	while (bl && (*b == ' ' || *b == '\t'))
+		b++, bl--;
+	while (bl && (b[bl - 1] == ' ' || b[bl - 1] == '\t'))
+		bl--;
+	return al == bl && memcmp(a, b, al) == 0;
+}
+
 /* Only HTTP/1.x is spoken (a higher minor version reads as 1.1, RFC 9112
  * 2.3). An HTTP/1.1 request carries exactly one Host, and no request two
  * (RFC 9112 3.2): with two, a proxy in front and this server could each
@@ -978,7 +1015,7 @@ static int te_ok(const char *v, size_t n)
  * chunked is 501. */
 static int check_head(const http_parser *p, const struct http_conn *c)
 {
-	int hosts = 0;
+	int hosts = 0, cl = -1;
 
 	if (p->http_major != 1)
 		return CN_EBADVERSION;
@@ -989,6 +1026,12 @@ static int check_head(const http_parser *p, const struct http_conn *c)
 			return CN_EBADREQ;
 		if (nl == 4 && strncasecmp(nm, "host", 4) == 0)
 			hosts++;
+		if (nl == 14 && strncasecmp(nm, "content-length", 14) == 0) {
+			/* repeated: only the same value (the framing is one) */
+			if (cl >= 0 && !same_value(c, cl, i))
+				return CN_EBADREQ;
+			cl = i;
+		}
 		if (nl == 17 && strncasecmp(nm, "transfer-encoding", 17) == 0 &&
 		    !te_ok(c->hbuf + c->hdr[i].value_off, c->hdr[i].value_len))
 			return CN_ENOTIMPL;
@@ -1030,24 +1073,30 @@ static int on_headers_complete(http_parser *p)
 		r->query = "";
 		r->query_len = 0;
 	}
+	int n = 0, cl_seen = 0;
 	for (int i = 0; i < c->n_hdr; i++) {
 		const char *v = c->hbuf + c->hdr[i].value_off;
 		size_t vl = c->hdr[i].value_len;
+		if (c->hdr[i].name_len == 14 &&
+		    strncasecmp(c->hbuf + c->hdr[i].name_off, "content-length", 14) == 0 &&
+		    cl_seen++)
+			continue; /* repeated (equal: check_head): kept once (RFC 9112 6.3) */
 		while (vl && (v[0] == ' ' || v[0] == '\t')) {
 			v++;
 			vl--;
 		}
 		while (vl && (v[vl - 1] == ' ' || v[vl - 1] == '\t'))
 			vl--;
-		r->headers[i].name =
+		r->headers[n].name =
 			cn_pool_strndup(&r->pool, c->hbuf + c->hdr[i].name_off, c->hdr[i].name_len);
-		r->headers[i].name_len = c->hdr[i].name_len;
-		r->headers[i].value = cn_pool_strndup(&r->pool, v, vl);
-		r->headers[i].value_len = vl;
-		if (!r->headers[i].name || !r->headers[i].value)
+		r->headers[n].name_len = c->hdr[i].name_len;
+		r->headers[n].value = cn_pool_strndup(&r->pool, v, vl);
+		r->headers[n].value_len = vl;
+		if (!r->headers[n].name || !r->headers[n].value)
 			return -1;
+		n++;
 	}
-	r->n_headers = c->n_hdr;
+	r->n_headers = n;
 	r->keep_alive = http_should_keep_alive(p);
 	r->chunked = (p->flags & F_CHUNKED) != 0;
 	{

@@ -296,6 +296,19 @@ def test_rclone_sync_check_lsjson(rclone, s3, tmp_path):
         s3.head_bucket(Bucket=b)
 
 
+def test_rclone_presigned_request(rclone, s3, tmp_path):
+    """rclone --s3-use-presigned-request PUTs through a presigned URL and
+    sends Content-Length twice (same value): it was refused as malformed
+    HTTP, then failed its signature."""
+    b = "rcp-%s" % uuid.uuid4().hex[:12]
+    s3.create_bucket(Bucket=b)
+    src = tmp_path / "f.bin"
+    src.write_bytes(os.urandom(300000))
+    rclone("--s3-use-presigned-request", "copy", str(src), "cairn:%s/p" % b)
+    rclone("check", str(src.parent), "cairn:%s/p" % b, "--include", "f.bin")
+    assert s3.get_object(Bucket=b, Key="p/f.bin")["Body"].read() == src.read_bytes()
+
+
 @pytest.mark.parametrize("v2", [True, False], ids=["sigv2", "sigv4"])
 def test_s3cmd_roundtrip_and_signurl(server, tmp_path, v2):
     """s3cmd (Debian's) in its SigV2 mode and its SigV4 mode: make a bucket,

@@ -247,6 +247,59 @@ def test_field_name_whitespace_and_transfer_codings(server, s3, bucket):
     still_serving(server)
 
 
+def test_repeated_content_length(server, s3, bucket):
+    """RFC 9112 6.3: a Content-Length repeated with the same value may be
+    taken as one, and S3 does (rclone's presigned PUT sends it twice): the
+    request was refused as malformed (http-parser refuses any repeat).
+    Values that differ, a repeat beside chunked framing, and a name that
+    only starts like Content-Length are still refused; nothing is stored."""
+    path = "/%s/cl" % bucket
+    ok = signed_head(server, "PUT", path, ["Content-Length: 5", "content-length: 5"],
+                     payload_hash="UNSIGNED-PAYLOAD") + b"hello"
+    sock = connect(server)
+    try:
+        sock.sendall(ok + request_bytes(server, "GET", path))
+        rd = Reader(sock)
+        assert rd.response()[0] == 200
+        got, _, body = rd.response()          # the connection still frames right
+        assert (got, body) == (200, b"hello")
+    finally:
+        sock.close()
+    bad = [
+        ["Content-Length: 5", "Content-Length: 5", "Content-Length: 7"],
+        ["Content-Length: 5", "Content-Length: 05"],
+        ["Content-Length: 5", "Content-Length: 5", "Transfer-Encoding: chunked"],
+    ]
+    for lines in bad:
+        sock = connect(server)
+        try:
+            sock.sendall(signed_head(server, "PUT", "/%s/bad" % bucket, lines,
+                                     payload_hash="UNSIGNED-PAYLOAD") + b"hello")
+            got, _, body = Reader(sock).response()
+            assert got == 400 and b"<Code>BadRequest</Code>" in body, (lines, got, body)
+        finally:
+            sock.close()
+    # the name arrives in two reads, "Content-Length" then "-X": not a
+    # repeat, so the first one still stands against chunked framing
+    head = signed_head(server, "PUT", "/%s/bad" % bucket,
+                       ["Content-Length: 5", "Content-Length-X: 1",
+                        "Transfer-Encoding: chunked"], payload_hash="UNSIGNED-PAYLOAD")
+    cut = head.index(b"Content-Length-X") + len(b"Content-Length")
+    sock = connect(server)
+    try:
+        sock.sendall(head[:cut])
+        time.sleep(0.3)
+        sock.sendall(head[cut:] + b"0\r\n\r\n")
+        got, _, body = Reader(sock).response()
+        # refused as framing, before any body (not IncompleteBody)
+        assert got == 400 and b"<Code>BadRequest</Code>" in body, (got, body)
+    finally:
+        sock.close()
+    with pytest.raises(botocore.exceptions.ClientError):
+        s3.head_object(Bucket=bucket, Key="bad")
+    still_serving(server)
+
+
 def test_upload_without_length_is_411(server, s3, bucket):
     """A PUT of an object or a part with neither Content-Length nor chunked
     framing has no body in HTTP: 411 MissingContentLength, as S3 answers,
