@@ -248,6 +248,12 @@ int cluster_map_register(struct cluster *c, struct meta_store *m, struct data_st
  * tombstone too, so its registration can no longer land. Blocks; not on a
  * libuv loop. */
 int cluster_map_remove_node(struct meta_store *m, uint64_t id, const char *address);
+/* Sets node id's state in the cluster map (`cluster remove` drains a node
+ * first, and gives it back its state when the removal does not happen);
+ * *was (when not NULL) gets the state it had, 0 when the map has no record
+ * of it (a node that never registered holds no shards). A removed node
+ * stays removed. Blocks; not on a libuv loop. */
+int cluster_map_set_state(struct meta_store *m, uint64_t id, uint8_t state, uint8_t *was);
 
 /* ---- the state machine alone (raft.c; deterministic simulation tests) ---- */
 

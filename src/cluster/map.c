@@ -84,9 +84,43 @@ int cluster_map_register(struct cluster *c, struct meta_store *m, struct data_st
 	return rc;
 }
 
-int cluster_map_remove_node(struct meta_store *m, uint64_t id, const char *address)
+/* Node id's record into *out (id 0 when the map has none). */
+static int node_record(struct meta_store *m, uint64_t id, struct meta_node *out)
 {
 	struct meta_map map;
+	int rc = meta_map_get(m, &map);
+
+	if (rc)
+		return rc;
+	for (size_t i = 0; i < map.n_nodes; i++)
+		if (map.nodes[i].id == id)
+			*out = map.nodes[i];
+	meta_map_release(&map);
+	return 0;
+}
+
+int cluster_map_set_state(struct meta_store *m, uint64_t id, uint8_t state, uint8_t *was)
+{
+	struct meta_cmd cmd;
+	int rc;
+
+	memset(&cmd, 0, sizeof(cmd));
+	if (was)
+		*was = 0;
+	rc = node_record(m, id, &cmd.node);
+	if (rc || !cmd.node.id)
+		return rc;
+	if (was)
+		*was = cmd.node.state;
+	if (cmd.node.state == state || cmd.node.state == META_MAP_REMOVED)
+		return 0;
+	cmd.type = META_CMD_NODE_SET;
+	cmd.node.state = state;
+	return meta_submit_sync(m, &cmd);
+}
+
+int cluster_map_remove_node(struct meta_store *m, uint64_t id, const char *address)
+{
 	struct meta_cmd cmd;
 	int rc;
 
@@ -94,13 +128,9 @@ int cluster_map_remove_node(struct meta_store *m, uint64_t id, const char *addre
 	cmd.type = META_CMD_NODE_SET;
 	cmd.node.id = id;
 	cmd.node.weight = META_MAP_WEIGHT_DEFAULT;
-	rc = meta_map_get(m, &map);
+	rc = node_record(m, id, &cmd.node);
 	if (rc)
 		return rc;
-	for (size_t i = 0; i < map.n_nodes; i++)
-		if (map.nodes[i].id == id)
-			cmd.node = map.nodes[i];
-	meta_map_release(&map);
 	if (cmd.node.state == META_MAP_REMOVED)
 		return 0;
 	/* a record even for a node that never registered: a registration

@@ -641,36 +641,6 @@ static void cluster_status_work(struct s3_req *r, struct cluster_op *op)
 	op->rc = op->doc ? 0 : CN_ENOMEM;
 }
 
-/* Sets node id's state in the map (through the log); *was (when not NULL)
- * gets the state it had, 0 when the map has no record of it (a node that
- * never registered holds no shards). */
-static int node_state_set(struct meta_store *m, uint64_t id, uint8_t state, uint8_t *was)
-{
-	struct meta_map map;
-	struct meta_cmd cmd;
-	int rc;
-
-	memset(&cmd, 0, sizeof(cmd));
-	if (was)
-		*was = 0;
-	rc = meta_map_get(m, &map);
-	if (rc)
-		return rc;
-	for (size_t i = 0; i < map.n_nodes; i++)
-		if (map.nodes[i].id == id)
-			cmd.node = map.nodes[i];
-	meta_map_release(&map);
-	if (!cmd.node.id)
-		return 0;
-	if (was)
-		*was = cmd.node.state;
-	if (cmd.node.state == state || cmd.node.state == META_MAP_REMOVED)
-		return 0;
-	cmd.type = META_CMD_NODE_SET;
-	cmd.node.state = state;
-	return meta_submit_sync(m, &cmd);
-}
-
 /* A removal that would leave blobs wider than the nodes left, with a shard
  * on the leaving node: the rebalance cannot re-place them on distinct nodes,
  * so the node would still hold shards they need once "removed" (stopping
@@ -694,7 +664,7 @@ static int shrink_refused(struct meta_store *m, uint64_t id, char *why, size_t c
 
 	if (!sd)
 		return CN_ENOMEM;
-	rc = node_state_set(m, id, META_MAP_DRAINING, was);
+	rc = cluster_map_set_state(m, id, META_MAP_DRAINING, was);
 	if (rc)
 		goto out;
 	/* this node's replica sees every write acknowledged before the command
@@ -827,8 +797,8 @@ out:
 	 * command again finishes either way (draining comes only from here:
 	 * such a node is given back "up") */
 	if (op->rc && op->rc != CN_EUNCERTAIN && was &&
-	    node_state_set(r->srv->meta, id, was == META_MAP_DRAINING ? META_MAP_UP : was, NULL) !=
-		    0)
+	    cluster_map_set_state(r->srv->meta, id, was == META_MAP_DRAINING ? META_MAP_UP : was,
+				  NULL) != 0)
 		log_warn("cluster: node %llu stays draining after a removal that did not "
 			 "happen: run the command again",
 			 (unsigned long long)id);
