@@ -611,10 +611,9 @@ static int shrink_intent(const uint8_t *blob_id, int64_t created, const uint8_t 
 			 size_t layout_len, void *arg)
 {
 	struct shrink *sh = arg;
-	char id[2 * META_ID_LEN + 1];
+	char id[META_ID_TEXT];
 
-	for (int i = 0; i < META_ID_LEN; i++)
-		snprintf(id + 2 * i, 3, "%02x", blob_id[i]);
+	meta_id_to_text(blob_id, id);
 	if (!stranded(sh, layout, layout_len, "", "", 0, id, 2))
 		return 0;
 	sh->out->created = created;

@@ -979,14 +979,20 @@ static int name_ok(const char *s, size_t n)
 
 /* The one transfer coding spoken is chunked (RFC 9112 6.1: another one
  * is 501). Anything else would be taken for the object's bytes. */
+/* A field value without the optional whitespace around it (RFC 9110 5.5). */
+static void trim_ows(const char **v, size_t *n)
+{
+	while (*n && (**v == ' ' || **v == '\t')) {
+		(*v)++;
+		(*n)--;
+	}
+	while (*n && ((*v)[*n - 1] == ' ' || (*v)[*n - 1] == '\t'))
+		(*n)--;
+}
+
 static int te_ok(const char *v, size_t n)
 {
-	while (n && (*v == ' ' || *v == '\t')) {
-		v++;
-		n--;
-	}
-	while (n && (v[n - 1] == ' ' || v[n - 1] == '\t'))
-		n--;
+	trim_ows(&v, &n);
 	return n == 7 && strncasecmp(v, "chunked", 7) == 0;
 }
 
@@ -996,14 +1002,8 @@ static int same_value(const struct http_conn *c, int i, int j)
 	const char *a = c->hbuf + c->hdr[i].value_off, *b = c->hbuf + c->hdr[j].value_off;
 	size_t al = c->hdr[i].value_len, bl = c->hdr[j].value_len;
 
-	while (al && (*a == ' ' || *a == '\t'))
-		a++, al--;
-	while (al && (a[al - 1] == ' ' || a[al - 1] == '\t'))
-		al--;
-	while (bl && (*b == ' ' || *b == '\t'))
-		b++, bl--;
-	while (bl && (b[bl - 1] == ' ' || b[bl - 1] == '\t'))
-		bl--;
+	trim_ows(&a, &al);
+	trim_ows(&b, &bl);
 	return al == bl && memcmp(a, b, al) == 0;
 }
 
@@ -1081,12 +1081,7 @@ static int on_headers_complete(http_parser *p)
 		    strncasecmp(c->hbuf + c->hdr[i].name_off, "content-length", 14) == 0 &&
 		    cl_seen++)
 			continue; /* repeated (equal: check_head): kept once (RFC 9112 6.3) */
-		while (vl && (v[0] == ' ' || v[0] == '\t')) {
-			v++;
-			vl--;
-		}
-		while (vl && (v[vl - 1] == ' ' || v[vl - 1] == '\t'))
-			vl--;
+		trim_ows(&v, &vl);
 		r->headers[n].name =
 			cn_pool_strndup(&r->pool, c->hbuf + c->hdr[i].name_off, c->hdr[i].name_len);
 		r->headers[n].name_len = c->hdr[i].name_len;
