@@ -35,7 +35,7 @@ void cn_buf_reset(struct cn_buf *b)
 		b->p[0] = 0;
 }
 
-void *cn_buf_grow(struct cn_buf *b, size_t n)
+void *cn_buf_grow_slow(struct cn_buf *b, size_t n)
 {
 	size_t need;
 	uint8_t *r;
@@ -64,6 +64,14 @@ void *cn_buf_grow(struct cn_buf *b, size_t n)
 	b->len += n;
 	b->p[b->len] = 0;
 	return r;
+}
+
+void cn_buf_reserve(struct cn_buf *b, size_t n)
+{
+	if (cn_buf_grow(b, n))
+		b->len -= n;
+	if (b->p)
+		b->p[b->len] = 0;
 }
 
 void cn_buf_put(struct cn_buf *b, const void *p, size_t n)

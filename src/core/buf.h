@@ -36,7 +36,24 @@ void cn_buf_release(struct cn_buf *b);
 void cn_buf_reset(struct cn_buf *b);
 /* Room for n more bytes: returns where to write them (len is advanced by
  * n) or NULL after an error. */
-void *cn_buf_grow(struct cn_buf *b, size_t n);
+void *cn_buf_grow_slow(struct cn_buf *b, size_t n);
+static inline void *cn_buf_grow(struct cn_buf *b, size_t n)
+{
+	uint8_t *r;
+
+	/* inline when it fits: a listing grows its document ~30 times per
+	 * entry */
+	if (b->err || b->max || n >= b->cap - b->len)
+		return cn_buf_grow_slow(b, n);
+	r = b->p + b->len;
+	b->len += n;
+	b->p[b->len] = 0;
+	return r;
+}
+/* Makes room for n more bytes without writing them, so that a document
+ * of known size is not copied by each doubling on the way. An error stays
+ * sticky as for grow. */
+void cn_buf_reserve(struct cn_buf *b, size_t n);
 void cn_buf_put(struct cn_buf *b, const void *p, size_t n);
 void cn_buf_putc(struct cn_buf *b, char c);
 void cn_buf_puts(struct cn_buf *b, const char *s);

@@ -57,3 +57,31 @@ void cn_clock_set(cn_clock_fn fn)
 {
 	atomic_store(&wall_override, fn);
 }
+
+/* Floor division: instants before 1970 fall in the day they lie in. */
+static int64_t floor_div(int64_t a, int64_t b)
+{
+	return a / b - (a % b != 0 && (a < 0) != (b < 0));
+}
+
+void cn_utc_of(int64_t secs, struct cn_utc *t)
+{
+	int64_t days = floor_div(secs, 86400);
+	int64_t sod = secs - days * 86400;
+	/* Days to civil date (H. Hinnant's algorithm): eras of 400 years
+	 * starting 0000-03-01, so the leap day ends each year. */
+	int64_t z = days + 719468;
+	int64_t era = floor_div(z, 146097);
+	unsigned doe = (unsigned)(z - era * 146097);			      /* [0, 146096] */
+	unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365; /* [0, 399] */
+	unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);		      /* [0, 365] */
+	unsigned mp = (5 * doy + 2) / 153;				      /* March = 0 */
+
+	t->day = doy - (153 * mp + 2) / 5 + 1;
+	t->mon = mp < 10 ? mp + 3 : mp - 9;
+	t->year = (int64_t)yoe + era * 400 + (t->mon <= 2);
+	t->wday = (unsigned)(days + 4 - floor_div(days + 4, 7) * 7); /* 1970-01-01: Thursday */
+	t->hour = (unsigned)(sod / 3600);
+	t->min = (unsigned)(sod / 60 % 60);
+	t->sec = (unsigned)(sod % 60);
+}

@@ -32,6 +32,18 @@ int cn_cond_init_mono(pthread_cond_t *cv);
  * callers re-check their condition), CN_ETIMEOUT once the deadline passed. */
 int cn_cond_wait_until(pthread_cond_t *cv, pthread_mutex_t *mu, int64_t deadline_ns);
 
+/* The UTC calendar of a second since the epoch, computed without the C
+ * library's gmtime/strftime (their time-zone and locale machinery cost a
+ * listing ~1 µs per entry). Proleptic Gregorian, any int64_t second. */
+struct cn_utc {
+	int64_t year;
+	unsigned mon;  /* 1-12 */
+	unsigned day;  /* 1-31 */
+	unsigned wday; /* 0 = Sunday */
+	unsigned hour, min, sec;
+};
+void cn_utc_of(int64_t secs, struct cn_utc *t);
+
 /* Replaces the wall clock with fn (NULL restores the system clock). For
  * tests. */
 typedef int64_t (*cn_clock_fn)(void);

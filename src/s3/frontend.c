@@ -162,10 +162,16 @@ void s3_hdr_addf(struct s3_req *r, struct s3_hdrs *h, const char *name, const ch
 
 void s3_http_date(int64_t ns, char out[40])
 {
-	time_t t = (time_t)(ns / 1000000000LL);
-	struct tm tm;
-	gmtime_r(&t, &tm);
-	strftime(out, 40, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+	static const char days[] = "SunMonTueWedThuFriSat";
+	static const char months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
+	struct cn_utc t;
+
+	/* IMF-fixdate (RFC 9110 5.6.7), what strftime's "%a, %d %b %Y
+	 * %H:%M:%S GMT" gives in the C locale, without its locale lookups
+	 * on every GET's Last-Modified */
+	cn_utc_of(ns / 1000000000LL, &t);
+	snprintf(out, 40, "%.3s, %02u %.3s %04lld %02u:%02u:%02u GMT", days + 3 * t.wday, t.day,
+		 months + 3 * (t.mon - 1), (long long)t.year, t.hour, t.min, t.sec);
 }
 
 int s3_parse_http_date(const char *s, int64_t *ns)

@@ -169,10 +169,10 @@ static void elem_owner(struct s3_req *r, struct cn_buf *w, const char *tag)
 
 static void elem_etag(struct cn_buf *w, const char *etag)
 {
-	char q[META_ETAG_MAX + 3];
-
-	snprintf(q, sizeof(q), "\"%s\"", etag);
-	xmlw_elem(w, "ETag", q);
+	/* the quotes, escaped as xmlw_text would */
+	cn_buf_puts(w, "<ETag>&quot;");
+	xmlw_text(w, etag, strlen(etag));
+	cn_buf_puts(w, "&quot;</ETag>");
 }
 
 static void prefixes_out(struct cn_buf *w, const struct meta_list_result *res, int url)
@@ -210,6 +210,19 @@ static void contents_out(struct s3_req *r, struct cn_buf *w, const struct lq *q,
 		xmlw_elem(w, "StorageClass", "STANDARD");
 		xmlw_close(w, "Contents");
 	}
+}
+
+/* Room for the page up front (an entry with its elements is ~300 bytes
+ * plus its key), so a page of 1,000 is not copied by each doubling. */
+static void reserve_page(struct cn_buf *w, const struct meta_list_result *res)
+{
+	size_t n = 1024;
+
+	for (size_t i = 0; i < res->n; i++)
+		n += 360 + res->entries[i].key_len;
+	for (size_t i = 0; i < res->n_prefixes; i++)
+		n += 64 + res->prefixes[i].len;
+	cn_buf_reserve(w, n);
 }
 
 /* enc_prefix: ListObjects v1 leaves Prefix plain (S3 encodes Delimiter,
@@ -257,6 +270,7 @@ void s3_op_list_objects(struct s3_req *r)
 		goto fail;
 
 	cn_buf_init(&w);
+	reserve_page(&w, &res);
 	head_out(&w, "ListBucketResult", &q, v2);
 	if (v2) {
 		if (q.p.start)
@@ -332,6 +346,7 @@ void s3_op_list_object_versions(struct s3_req *r)
 		goto fail;
 
 	cn_buf_init(&w);
+	reserve_page(&w, &res);
 	head_out(&w, "ListVersionsResult", &q, 1);
 	elem_key(&w, "KeyMarker", q.p.start, q.p.start_len, q.url);
 	xmlw_elem(&w, "VersionIdMarker", q.p.id_marker ? q.p.id_marker : "");
@@ -415,6 +430,7 @@ void s3_op_list_multipart_uploads(struct s3_req *r)
 		goto fail;
 
 	cn_buf_init(&w);
+	reserve_page(&w, &res);
 	xmlw_decl(&w);
 	xmlw_open(&w, "ListMultipartUploadsResult", S3_NS);
 	xmlw_elem(&w, "Bucket", q.name);

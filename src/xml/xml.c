@@ -4,12 +4,10 @@
 #include "xml/xml.h"
 
 #include <expat.h>
-#include <inttypes.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "core/clock.h"
 #include "core/err.h"
 
 #define XML_MAX_DEPTH 16
@@ -26,88 +24,127 @@ void xmlw_decl(struct cn_buf *w)
 	raws(w, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
 }
 
-void xmlw_open(struct cn_buf *w, const char *tag, const char *ns)
+void xmlw_open_ns(struct cn_buf *w, const char *tag, const char *ns)
 {
 	raws(w, "<");
 	raws(w, tag);
-	if (ns) {
-		raws(w, " xmlns=\"");
-		raws(w, ns);
-		raws(w, "\"");
-	}
-	raws(w, ">");
+	raws(w, " xmlns=\"");
+	raws(w, ns);
+	raws(w, "\">");
 }
 
-void xmlw_close(struct cn_buf *w, const char *tag)
+/* 1 for the bytes text never carries raw: markup and quotes, CR (a parser
+ * would normalise it to LF) and the other controls but tab and LF. */
+static const unsigned char xml_esc[256] = {
+	[0x00 ... 0x08] = 1, [0x0b ... 0x1f] = 1, /* tab (0x09) and LF (0x0a) pass */
+	['"'] = 1,	     ['&'] = 1,		  ['\''] = 1, ['<'] = 1, ['>'] = 1,
+};
+
+static void ref_out(struct cn_buf *w, unsigned char ch)
 {
-	raws(w, "</");
-	raws(w, tag);
-	raws(w, ">");
+	char num[8];
+
+	switch (ch) {
+	case '&': raws(w, "&amp;"); return;
+	case '<': raws(w, "&lt;"); return;
+	case '>': raws(w, "&gt;"); return;
+	case '"': raws(w, "&quot;"); return;
+	case '\'': raws(w, "&apos;"); return;
+	}
+	/* a control character: &#N; (N < 32) */
+	num[0] = '&';
+	num[1] = '#';
+	if (ch >= 10) {
+		num[2] = (char)('0' + ch / 10);
+		num[3] = (char)('0' + ch % 10);
+		num[4] = ';';
+		cn_buf_put(w, num, 5);
+	} else {
+		num[2] = (char)('0' + ch);
+		num[3] = ';';
+		cn_buf_put(w, num, 4);
+	}
 }
 
 void xmlw_text(struct cn_buf *w, const char *s, size_t len)
 {
+	const unsigned char *u = (const unsigned char *)s;
 	size_t start = 0;
 
 	for (size_t i = 0; i < len; i++) {
-		unsigned char ch = (unsigned char)s[i];
-		const char *rep = NULL;
-		char num[8];
-		switch (ch) {
-		case '&': rep = "&amp;"; break;
-		case '<': rep = "&lt;"; break;
-		case '>': rep = "&gt;"; break;
-		case '"': rep = "&quot;"; break;
-		case '\'': rep = "&apos;"; break;
-		case '\r': rep = "&#13;"; break;
-		default:
-			if (ch < 0x20 && ch != '\t' && ch != '\n') {
-				snprintf(num, sizeof(num), "&#%u;", ch);
-				rep = num;
-			}
-		}
-		if (rep) {
-			cn_buf_put(w, s + start, i - start);
-			raws(w, rep);
-			start = i + 1;
-		}
+		if (!xml_esc[u[i]])
+			continue;
+		cn_buf_put(w, s + start, i - start);
+		ref_out(w, u[i]);
+		start = i + 1;
 	}
 	cn_buf_put(w, s + start, len - start);
 }
 
-void xmlw_elem_n(struct cn_buf *w, const char *tag, const char *text, size_t len)
+void xmlw_elem_tn(struct cn_buf *w, const char *tag, size_t tag_len, const char *text, size_t len)
 {
-	xmlw_open(w, tag, NULL);
+	xmlw_tag(w, tag, tag_len, 0);
 	xmlw_text(w, text, len);
-	xmlw_close(w, tag);
+	xmlw_tag(w, tag, tag_len, 1);
 }
 
-void xmlw_elem(struct cn_buf *w, const char *tag, const char *text)
+/* `<tag>s</tag>` for text this file wrote (digits and punctuation). */
+static void elem_plain(struct cn_buf *w, const char *tag, size_t tag_len, const char *s, size_t len)
 {
-	xmlw_elem_n(w, tag, text ? text : "", text ? strlen(text) : 0);
+	xmlw_tag(w, tag, tag_len, 0);
+	cn_buf_put(w, s, len);
+	xmlw_tag(w, tag, tag_len, 1);
 }
 
-void xmlw_elem_u64(struct cn_buf *w, const char *tag, uint64_t v)
+void xmlw_elem_u64_t(struct cn_buf *w, const char *tag, size_t tag_len, uint64_t v)
 {
 	char b[24];
-	snprintf(b, sizeof(b), "%" PRIu64, v);
-	xmlw_elem(w, tag, b);
+	size_t n = sizeof(b);
+
+	do
+		b[--n] = (char)('0' + v % 10);
+	while ((v /= 10) != 0);
+	elem_plain(w, tag, tag_len, b + n, sizeof(b) - n);
+}
+
+/* n decimal digits of v, zero-padded, at d. */
+static char *digits(char *d, uint64_t v, int n)
+{
+	for (int i = n - 1; i >= 0; i--, v /= 10)
+		d[i] = (char)('0' + v % 10);
+	return d + n;
 }
 
 void xml_time_iso(uint64_t ns, char out[32])
 {
-	time_t t = (time_t)(ns / 1000000000u);
-	struct tm tm;
-	gmtime_r(&t, &tm);
-	size_t n = strftime(out, 32, "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(out + n, 32 - n, ".%03uZ", (unsigned)((ns / 1000000u) % 1000u));
+	struct cn_utc t;
+	char *d = out;
+
+	/* a uint64_t of ns ends in 2554: four digits */
+	cn_utc_of((int64_t)(ns / 1000000000u), &t);
+	d = digits(d, (uint64_t)t.year, 4);
+	*d++ = '-';
+	d = digits(d, t.mon, 2);
+	*d++ = '-';
+	d = digits(d, t.day, 2);
+	*d++ = 'T';
+	d = digits(d, t.hour, 2);
+	*d++ = ':';
+	d = digits(d, t.min, 2);
+	*d++ = ':';
+	d = digits(d, t.sec, 2);
+	*d++ = '.';
+	d = digits(d, ns / 1000000u % 1000u, 3);
+	*d++ = 'Z';
+	*d = 0;
 }
 
-void xmlw_elem_time(struct cn_buf *w, const char *tag, uint64_t ns)
+void xmlw_elem_time_t(struct cn_buf *w, const char *tag, size_t tag_len, uint64_t ns)
 {
 	char b[32];
+
 	xml_time_iso(ns, b);
-	xmlw_elem(w, tag, b);
+	elem_plain(w, tag, tag_len, b, 24);
 }
 
 /* ---- reader ---- */

@@ -3,7 +3,8 @@
  * condition variable left on CLOCK_REALTIME takes a monotonic deadline (a few
  * hours or days since boot) as an instant decades ago and returns at once,
  * which the first case catches; the test wall clock (cn_clock_set), set far
- * back or ahead, must not move a wait either.
+ * back or ahead, must not move a wait either. The calendar (cn_utc_of)
+ * agrees with gmtime_r on every second tried.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -121,6 +122,45 @@ static void test_signal_wakes_before_deadline(void **state)
 	assert_true(cn_mono_ns() - t0 < 5000 * MS);
 }
 
+/* cn_utc_of against the C library's gmtime_r: the epoch, leap days
+ * (2000 is a leap year, 1900 and 2100 are not), the days around them,
+ * instants before 1970, and a spread of seconds across 1600-2600. */
+static void check_utc(int64_t secs)
+{
+	time_t tt = (time_t)secs;
+	struct cn_utc u;
+	struct tm tm;
+
+	assert_non_null(gmtime_r(&tt, &tm));
+	cn_utc_of(secs, &u);
+	if (u.year != tm.tm_year + 1900LL || u.mon != (unsigned)tm.tm_mon + 1 ||
+	    u.day != (unsigned)tm.tm_mday || u.wday != (unsigned)tm.tm_wday ||
+	    u.hour != (unsigned)tm.tm_hour || u.min != (unsigned)tm.tm_min ||
+	    u.sec != (unsigned)tm.tm_sec)
+		fail_msg("%lld: %lld-%u-%u w%u %u:%u:%u, gmtime %d-%d-%d w%d %d:%d:%d",
+			 (long long)secs, (long long)u.year, u.mon, u.day, u.wday, u.hour, u.min,
+			 u.sec, tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_wday,
+			 tm.tm_hour, tm.tm_min, tm.tm_sec);
+}
+
+static void test_utc_matches_gmtime(void **state)
+{
+	(void)state;
+	/* 1900-02-28, 1970-01-01, 2000-02-29, 2100-02-28, each +- a day */
+	const int64_t days[] = {-25509, 0, 11016, 47540};
+	uint64_t x = 0x9e3779b97f4a7c15ull;
+
+	for (size_t i = 0; i < sizeof(days) / sizeof(days[0]); i++)
+		for (int64_t d = days[i] - 2; d <= days[i] + 2; d++)
+			for (int64_t s = -1; s <= 1; s++)
+				check_utc(d * 86400 + s);
+	for (int i = 0; i < 200000; i++) {
+		x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+		/* 1600-01-01 .. 2600-01-01 */
+		check_utc(-11676096000LL + (int64_t)(x % 31556952000ull));
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -128,6 +168,7 @@ int main(void)
 		cmocka_unit_test(test_past_deadline_returns_at_once),
 		cmocka_unit_test(test_wall_clock_does_not_move_a_wait),
 		cmocka_unit_test(test_signal_wakes_before_deadline),
+		cmocka_unit_test(test_utc_matches_gmtime),
 	};
 	unit_filter_from_env();
 	return cmocka_run_group_tests_name("core/clock", tests, NULL, NULL);

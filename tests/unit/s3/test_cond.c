@@ -4,10 +4,12 @@
  * obsolete forms) and the ISO 8601 form (a fraction and Z allowed) and
  * nothing after them, so a date with
  * trailing bytes is invalid and its header ignored, as RFC 9110 asks;
- * s3_unquote_etag() writes within its capacity, including none.
+ * s3_unquote_etag() writes within its capacity, including none;
+ * s3_http_date() writes what strftime would.
  */
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "s3/s3_int.h"
 
@@ -78,10 +80,32 @@ static void test_unquote_etag(void **state)
 	assert_string_equal(out, "abc");
 }
 
+/* s3_http_date writes what strftime's IMF-fixdate gives in the C locale,
+ * on every day of the week and month across 1970-2554. */
+static void test_http_date_matches_strftime(void **state)
+{
+	(void)state;
+	uint64_t x = 0x853c49e6748fea9bull;
+	char out[40], want[40];
+
+	for (int i = 0; i < 100000; i++) {
+		x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+		int64_t ns = i == 0 ? 0 : (int64_t)(x % (uint64_t)INT64_MAX);
+		time_t t = (time_t)(ns / S);
+		struct tm tm;
+
+		gmtime_r(&t, &tm);
+		strftime(want, sizeof(want), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+		s3_http_date(ns, out);
+		assert_string_equal(out, want);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_http_date),
+		cmocka_unit_test(test_http_date_matches_strftime),
 		cmocka_unit_test(test_unquote_etag),
 	};
 

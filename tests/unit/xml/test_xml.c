@@ -1,6 +1,7 @@
 /*
- * Unit tests for xml/: writer escaping (every special character, control
- * characters, embedded NULs through the _n variant), timestamps, and the
+ * Unit tests for xml/: writer escaping (every special character, every
+ * byte value against the rule written out, embedded NULs through the _n
+ * variant), numbers and timestamps against printf and strftime, and the
  * bounded reader: tree shape, namespaces stripped, depth and node limits,
  * entity declarations refused (billion laughs), malformed documents, mixed
  * content refused (text and child elements in one element), and
@@ -14,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/err.h"
 #include "core/pool.h"
@@ -49,6 +51,111 @@ static void test_escape_controls(void **state)
 	assert_non_null(strstr(s, "r&#13;x"));
 	assert_null(strchr(s, '\r'));
 	assert_null(strchr(s, '\x01'));
+	cn_buf_release(&w);
+}
+
+/* Every byte value, alone and inside text, against the rule written out
+ * byte by byte: the five markup characters as entities, CR and the
+ * controls but tab and LF as decimal references, every other byte as is. */
+static void test_escape_every_byte(void **state)
+{
+	(void)state;
+	struct cn_buf w, want;
+
+	for (int c = 0; c < 256; c++) {
+		char in[3] = {'a', (char)c, 'b'};
+		char ref[16];
+
+		switch (c) {
+		case '&': snprintf(ref, sizeof(ref), "&amp;"); break;
+		case '<': snprintf(ref, sizeof(ref), "&lt;"); break;
+		case '>': snprintf(ref, sizeof(ref), "&gt;"); break;
+		case '"': snprintf(ref, sizeof(ref), "&quot;"); break;
+		case '\'': snprintf(ref, sizeof(ref), "&apos;"); break;
+		default:
+			if (c < 0x20 && c != '\t' && c != '\n')
+				snprintf(ref, sizeof(ref), "&#%d;", c);
+			else
+				snprintf(ref, sizeof(ref), "%c", c);
+		}
+		cn_buf_init(&want);
+		cn_buf_puts(&want, "<K>a");
+		cn_buf_puts(&want, ref);
+		cn_buf_puts(&want, "b</K>");
+		cn_buf_init(&w);
+		xmlw_elem_n(&w, "K", in, 3);
+		assert_int_equal(w.err, 0);
+		assert_int_equal(w.len, want.len);
+		assert_memory_equal(w.s, want.s, w.len);
+		cn_buf_release(&w);
+		/* alone, at the start and end of the text */
+		cn_buf_init(&w);
+		xmlw_text(&w, in + 1, 1);
+		assert_int_equal(w.len, want.len - 9);
+		assert_memory_equal(w.s, want.s + 4, w.len);
+		cn_buf_release(&w);
+		cn_buf_release(&want);
+	}
+}
+
+/* Numbers and times are written without the escaper: every digit count,
+ * and the ISO time of instants across leap years against strftime. */
+static void test_numbers_and_times(void **state)
+{
+	(void)state;
+	struct cn_buf w;
+	char want[64], b[32];
+	uint64_t v = 1, x = 0x2545f4914f6cdd1dull;
+
+	for (int i = 0; i < 21; i++, v *= 10) {
+		uint64_t n = i == 20 ? UINT64_MAX : v - 1;
+		cn_buf_init(&w);
+		xmlw_elem_u64(&w, "Size", n);
+		snprintf(want, sizeof(want), "<Size>%llu</Size>", (unsigned long long)n);
+		assert_string_equal(wstr(&w), want);
+		cn_buf_release(&w);
+	}
+	for (int i = 0; i < 100000; i++) {
+		x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+		/* up to 2554, where uint64_t nanoseconds end */
+		uint64_t ns = i == 0 ? UINT64_MAX : i == 1 ? 951782400999999999ull : x;
+		time_t t = (time_t)(ns / 1000000000u);
+		struct tm tm;
+		size_t n;
+
+		gmtime_r(&t, &tm);
+		n = strftime(want, sizeof(want), "%Y-%m-%dT%H:%M:%S", &tm);
+		snprintf(want + n, sizeof(want) - n, ".%03uZ", (unsigned)(ns / 1000000u % 1000u));
+		xml_time_iso(ns, b);
+		assert_string_equal(b, want);
+	}
+	cn_buf_init(&w);
+	xmlw_elem_time(&w, "LastModified", 951782400999999999ull); /* 2000-02-29 */
+	assert_string_equal(wstr(&w), "<LastModified>2000-02-29T00:00:00.999Z</LastModified>");
+	cn_buf_release(&w);
+}
+
+/* reserve makes room without writing: the bytes and the NUL stay. */
+static void test_buf_reserve(void **state)
+{
+	(void)state;
+	struct cn_buf w;
+
+	cn_buf_init(&w);
+	cn_buf_reserve(&w, 100000);
+	assert_int_equal(w.err, 0);
+	assert_int_equal(w.len, 0);
+	assert_true(w.cap > 100000);
+	assert_string_equal(w.s, "");
+	cn_buf_puts(&w, "ab");
+	char *p = w.s;
+	cn_buf_reserve(&w, 1000);
+	assert_ptr_equal(w.s, p); /* room already there: no move */
+	assert_string_equal(w.s, "ab");
+	cn_buf_release(&w);
+	cn_buf_init_max(&w, 10);
+	cn_buf_reserve(&w, 11);
+	assert_int_equal(w.err, CN_ETOOBIG);
 	cn_buf_release(&w);
 }
 
@@ -315,6 +422,9 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_escape_specials),
 		cmocka_unit_test(test_escape_controls),
+		cmocka_unit_test(test_escape_every_byte),
+		cmocka_unit_test(test_numbers_and_times),
+		cmocka_unit_test(test_buf_reserve),
 		cmocka_unit_test(test_elem_n_and_utf8),
 		cmocka_unit_test(test_document_roundtrip),
 		cmocka_unit_test(test_time_iso),
