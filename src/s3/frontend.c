@@ -169,7 +169,8 @@ void s3_http_date(int64_t ns, char out[40])
 	/* IMF-fixdate (RFC 9110 5.6.7), what strftime's "%a, %d %b %Y
 	 * %H:%M:%S GMT" gives in the C locale, without its locale lookups
 	 * on every GET's Last-Modified */
-	cn_utc_of(ns / 1000000000LL, &t);
+	/* floored: an instant before 1970 is in the second it lies in */
+	cn_utc_of(ns / 1000000000LL - (ns % 1000000000LL < 0), &t);
 	snprintf(out, 40, "%.3s, %02u %.3s %04lld %02u:%02u:%02u GMT", days + 3 * t.wday, t.day,
 		 months + 3 * (t.mon - 1), (long long)t.year, t.hour, t.min, t.sec);
 }

@@ -43,6 +43,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/clock.h"
 #include "core/err.h"
 #include "s3/s3_int.h" /* S3_NS */
 #include "xml/xml.h"
@@ -193,21 +194,6 @@ static int64_t days_from_civil(int64_t y, int m, int d)
 	return era * 146097 + doe - 719468;
 }
 
-static void civil_from_days(int64_t z, int64_t *y, int *m, int *d)
-{
-	int64_t era, doe, yoe, doy, mp;
-
-	z += 719468;
-	era = (z >= 0 ? z : z - 146096) / 146097;
-	doe = z - era * 146097;
-	yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-	doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-	mp = (5 * doy + 2) / 153;
-	*d = (int)(doy - (153 * mp + 2) / 5 + 1);
-	*m = (int)(mp < 10 ? mp + 3 : mp - 9);
-	*y = yoe + era * 400 + (*m <= 2);
-}
-
 static int month_days(int64_t y, int m)
 {
 	static const int md[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
@@ -286,11 +272,10 @@ static int parse_date(const char *s, size_t len, int64_t *ns)
 /* "2023-01-01T00:00:00.000Z" for a midnight (ns since the epoch). */
 static void format_date(int64_t ns, char out[40])
 {
-	int64_t y;
-	int m, d;
+	struct cn_utc t;
 
-	civil_from_days(floordiv(ns, LIFECYCLE_DAY_NS), &y, &m, &d);
-	snprintf(out, 40, "%04" PRId64 "-%02d-%02dT00:00:00.000Z", y, m, d);
+	cn_utc_of(floordiv(ns, LIFECYCLE_DAY_NS) * DAY_SEC, &t);
+	snprintf(out, 40, "%04" PRId64 "-%02u-%02uT00:00:00.000Z", t.year, t.mon, t.day);
 }
 
 /* t + days * day_ns, moved on to the next multiple of day_ns strictly
@@ -1347,24 +1332,15 @@ int lifecycle_current_expiry(const struct lifecycle_config *c, const char *key, 
 int lifecycle_expiration_header(int64_t expire_at_ns, const char *rule_id,
 				char out[LIFECYCLE_HEADER_CAP])
 {
-	static const char wday[7][4] = {"Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"};
-	static const char mon[12][4] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
-					"Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
-	int64_t secs = floordiv(expire_at_ns, SEC_NS), days = floordiv(secs, DAY_SEC), y;
-	int64_t tod = secs - days * DAY_SEC;
 	size_t len = strlen(rule_id), chars = 0, o;
-	int m, d;
+	char date[40];
 
 	for (size_t i = 0; i < len; i++)
 		chars += ((unsigned char)rule_id[i] & 0xc0) != 0x80;
 	if (chars > LIFECYCLE_ID_MAX || len > LIFECYCLE_ID_MAX * UTF8_MAX)
 		return CN_EINVAL;
-	civil_from_days(days, &y, &m, &d);
-	o = (size_t)snprintf(out, LIFECYCLE_HEADER_CAP,
-			     "expiry-date=\"%s, %02d %s %04" PRId64
-			     " %02d:%02d:%02d GMT\", rule-id=\"",
-			     wday[((days % 7) + 7) % 7], d, mon[m - 1], y, (int)(tod / 3600),
-			     (int)(tod / 60 % 60), (int)(tod % 60));
+	s3_http_date(expire_at_ns, date);
+	o = (size_t)snprintf(out, LIFECYCLE_HEADER_CAP, "expiry-date=\"%s\", rule-id=\"", date);
 	/* at most 64 bytes so far, and three per id byte below */
 	for (size_t i = 0; i < len; i++) {
 		static const char hex[] = "0123456789ABCDEF";
