@@ -21,6 +21,7 @@
 #include "core/buf.h"
 #include "core/digest.h"
 #include "core/err.h"
+#include "core/fmt.h"
 
 #define ALGO "AWS4-HMAC-SHA256"
 #define CANON_MAX (1u << 20)   /* far above anything a sane request produces */
@@ -538,6 +539,17 @@ int sigv4_canonical_request(const struct sigv4_request *req, const char *signed_
 				 payload_hash_len, skip_signature, 0, out, out_len);
 }
 
+/* out = "date/region/s3/aws4_request" (SIGV4_MAX_SCOPE + 1 bytes: date is
+ * 8 characters, region at most SIGV4_MAX_REGION). */
+static void scope_of(char *out, const char *date, const char *region, size_t region_len)
+{
+	char *d = cn_fmt_mem(out, date, strnlen(date, 8));
+	*d++ = '/';
+	d = cn_fmt_mem(d, region, region_len < SIGV4_MAX_REGION ? region_len : SIGV4_MAX_REGION);
+	d = cn_fmt_lit(d, "/s3/aws4_request");
+	*d = 0;
+}
+
 /* SigV4 task 2 + 4: string to sign, then HMAC with the signing key. */
 static void sign_canonical(const uint8_t key[32], const char *amz_date, const char *scope,
 			   const char *canon, size_t canon_len, uint8_t sig[32])
@@ -547,8 +559,11 @@ static void sign_canonical(const uint8_t key[32], const char *amz_date, const ch
 	char hex[65];
 	cn_sha256(canon, canon_len, h);
 	cn_hex(h, 32, hex);
-	int n = snprintf(sts, sizeof(sts), ALGO "\n%s\n%s\n%s", amz_date, scope, hex);
-	cn_hmac_sha256(key, 32, sts, (size_t)n, sig);
+	char *d = cn_fmt_lit(sts, ALGO "\n");
+	d = cn_fmt_lit(cn_fmt_mem(d, amz_date, strnlen(amz_date, 16)), "\n");
+	d = cn_fmt_lit(cn_fmt_mem(d, scope, strnlen(scope, SIGV4_MAX_SCOPE)), "\n");
+	d = cn_fmt_mem(d, hex, 64);
+	cn_hmac_sha256(key, 32, sts, (size_t)(d - sts), sig);
 }
 
 static void sign_chain(const struct sigv4_result *r, const char *kind, const char *prev_sig,
@@ -619,7 +634,7 @@ static int parse_credential(const char *s, size_t len, struct sigv4_result *out)
 	out->date[8] = '\0';
 	memcpy(out->region, part[2], plen[2]);
 	out->region[plen[2]] = '\0';
-	snprintf(out->scope, sizeof(out->scope), "%s/%s/s3/aws4_request", out->date, out->region);
+	scope_of(out->scope, out->date, out->region, plen[2]);
 	return 0;
 }
 
@@ -1118,7 +1133,7 @@ static int chain_init(struct sigv4_result *r, const struct sigv4_creds *c, const
 	strcpy(r->region, c->region);
 	memcpy(r->amz_date, amz_date, 16);
 	memcpy(r->date, amz_date, 8);
-	snprintf(r->scope, sizeof(r->scope), "%s/%s/s3/aws4_request", r->date, r->region);
+	scope_of(r->scope, r->date, r->region, strlen(r->region));
 	sigv4_signing_key(c->access_key, c->secret, r->date, r->region, r->signing_key);
 	r->decoded_len = UINT64_MAX;
 	return 0;

@@ -45,6 +45,7 @@
 
 #include "core/clock.h"
 #include "core/err.h"
+#include "core/fmt.h"
 #include "core/log.h"
 #include "core/metrics.h"
 #include "http/relay.h"
@@ -573,6 +574,8 @@ int http_response_begin(struct http_request *r, int status, const struct http_he
 			int n_hdrs, uint64_t content_length)
 {
 	struct http_conn *c = r->conn;
+	/* 256: the status line (at most 46 bytes), Content-Length (38),
+	 * Connection: close (19) and the blank line, with room to spare */
 	size_t cap = 256, len = 0;
 	char *buf;
 	int rc, keep;
@@ -598,7 +601,17 @@ int http_response_begin(struct http_request *r, int status, const struct http_he
 	buf = cn_pool_alloc(&r->pool, cap);
 	if (!buf)
 		return CN_ENOMEM;
-	len = (size_t)snprintf(buf, cap, "HTTP/1.1 %d %s\r\n", status, reason(status));
+	{
+		const char *why = reason(status);
+		char *d = cn_fmt_lit(buf, "HTTP/1.1 ");
+		/* three digits are written whatever status is */
+		assert(status >= 100 && status <= 999);
+		d = cn_fmt_dec(d, (uint64_t)status, 3);
+		*d++ = ' ';
+		d = cn_fmt_mem(d, why, strlen(why));
+		d = cn_fmt_lit(d, "\r\n");
+		len = (size_t)(d - buf);
+	}
 	for (int i = 0; i < n_hdrs; i++) {
 		memcpy(buf + len, hdrs[i].name, hdrs[i].name_len);
 		len += hdrs[i].name_len;
@@ -609,9 +622,14 @@ int http_response_begin(struct http_request *r, int status, const struct http_he
 		buf[len++] = '\r';
 		buf[len++] = '\n';
 	}
-	len += (size_t)snprintf(buf + len, cap - len, "Content-Length: %llu\r\n%s\r\n",
-				(unsigned long long)content_length,
-				keep ? "" : "Connection: close\r\n");
+	{
+		char *d = cn_fmt_lit(buf + len, "Content-Length: ");
+		d = cn_fmt_lit(cn_fmt_u64(d, content_length), "\r\n");
+		if (!keep)
+			d = cn_fmt_lit(d, "Connection: close\r\n");
+		d = cn_fmt_lit(d, "\r\n");
+		len = (size_t)(d - buf);
+	}
 	/* Held back until the first body write or the end (see write_buf). */
 	r->hdr_pending = buf;
 	r->hdr_pending_len = len;

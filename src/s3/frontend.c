@@ -31,6 +31,7 @@
 #include "core/buf.h"
 #include "core/clock.h"
 #include "core/err.h"
+#include "core/fmt.h"
 #include "core/log.h"
 #include "core/metrics.h"
 #include "s3/s3err.h"
@@ -162,17 +163,7 @@ void s3_hdr_addf(struct s3_req *r, struct s3_hdrs *h, const char *name, const ch
 
 void s3_http_date(int64_t ns, char out[40])
 {
-	static const char days[] = "SunMonTueWedThuFriSat";
-	static const char months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
-	struct cn_utc t;
-
-	/* IMF-fixdate (RFC 9110 5.6.7), what strftime's "%a, %d %b %Y
-	 * %H:%M:%S GMT" gives in the C locale, without its locale lookups
-	 * on every GET's Last-Modified */
-	/* floored: an instant before 1970 is in the second it lies in */
-	cn_utc_of(ns / 1000000000LL - (ns % 1000000000LL < 0), &t);
-	snprintf(out, 40, "%.3s, %02u %.3s %04lld %02u:%02u:%02u GMT", days + 3 * t.wday, t.day,
-		 months + 3 * (t.mon - 1), (long long)t.year, t.hour, t.min, t.sec);
+	*cn_fmt_http_date(out, ns) = 0;
 }
 
 int s3_parse_http_date(const char *s, int64_t *ns)
@@ -832,9 +823,7 @@ static void run_op(struct s3_req *r, int rc)
 /* Unique per process: the request counter, with the worker in the top byte. */
 static void request_id(const struct http_request *h, char out[17])
 {
-	snprintf(out, 17, "%016llX",
-		 (unsigned long long)h->id ^
-			 ((unsigned long long)http_worker_index(h->worker) << 56));
+	*cn_fmt_hex16(out, h->id ^ ((uint64_t)http_worker_index(h->worker) << 56)) = 0;
 }
 
 /* A presigned URL's signature is a bearer token for up to 7 days: the

@@ -22,6 +22,7 @@
 #include "bg/vpin.h"
 #include "core/clock.h"
 #include "core/err.h"
+#include "core/fmt.h"
 #include "core/log.h"
 #include "core/metrics.h"
 #include "s3/sse.h"
@@ -31,7 +32,15 @@ _Static_assert(STREAM_BUF <= S3_BIGBUF, "GET buffers come from the big-buffer ca
 
 const char *s3_quote_etag(struct s3_req *r, const char *etag)
 {
-	return cn_pool_printf(r->pool, "\"%s\"", etag);
+	size_t n = strlen(etag);
+	char *q = cn_pool_alloc(r->pool, n + 3);
+
+	if (q) {
+		q[0] = '"';
+		memcpy(q + 1, etag, n);
+		memcpy(q + 1 + n, "\"", 2);
+	}
+	return q;
 }
 
 void s3_unquote_etag(const char *in, char *out, size_t cap)
@@ -581,10 +590,11 @@ void s3_version_header(struct s3_req *r, struct s3_hdrs *h, const struct meta_ve
 
 static void add_last_modified(struct s3_req *r, struct s3_hdrs *h, int64_t mtime)
 {
-	char date[40];
+	char *date = cn_pool_alloc(r->pool, CN_FMT_HTTP_DATE_LEN + 1);
 
-	s3_http_date(mtime, date);
-	s3_hdr_add(r, h, "Last-Modified", cn_pool_strndup(r->pool, date, strlen(date)));
+	if (date)
+		*cn_fmt_http_date(date, mtime) = 0;
+	s3_hdr_add(r, h, "Last-Modified", date);
 }
 
 /* Stage 1: request checks that need no metadata, then the version. A delete

@@ -9,6 +9,7 @@
 
 #include "core/clock.h"
 #include "core/err.h"
+#include "core/fmt.h"
 
 #define XML_MAX_DEPTH 16
 /* CompleteMultipartUpload: 10000 parts x (Part, PartNumber, ETag, checksums) */
@@ -98,21 +99,9 @@ static void elem_plain(struct cn_buf *w, const char *tag, size_t tag_len, const 
 
 void xmlw_elem_u64_t(struct cn_buf *w, const char *tag, size_t tag_len, uint64_t v)
 {
-	char b[24];
-	size_t n = sizeof(b);
+	char b[CN_FMT_U64_MAX];
 
-	do
-		b[--n] = (char)('0' + v % 10);
-	while ((v /= 10) != 0);
-	elem_plain(w, tag, tag_len, b + n, sizeof(b) - n);
-}
-
-/* n decimal digits of v, zero-padded, at d. */
-static char *digits(char *d, uint64_t v, int n)
-{
-	for (int i = n - 1; i >= 0; i--, v /= 10)
-		d[i] = (char)('0' + v % 10);
-	return d + n;
+	elem_plain(w, tag, tag_len, b, (size_t)(cn_fmt_u64(b, v) - b));
 }
 
 void xml_time_iso(uint64_t ns, char out[32])
@@ -122,19 +111,19 @@ void xml_time_iso(uint64_t ns, char out[32])
 
 	/* a uint64_t of ns ends in 2554: four digits */
 	cn_utc_of((int64_t)(ns / 1000000000u), &t);
-	d = digits(d, (uint64_t)t.year, 4);
+	d = cn_fmt_dec(d, (uint64_t)t.year, 4);
 	*d++ = '-';
-	d = digits(d, t.mon, 2);
+	d = cn_fmt_dec(d, t.mon, 2);
 	*d++ = '-';
-	d = digits(d, t.day, 2);
+	d = cn_fmt_dec(d, t.day, 2);
 	*d++ = 'T';
-	d = digits(d, t.hour, 2);
+	d = cn_fmt_dec(d, t.hour, 2);
 	*d++ = ':';
-	d = digits(d, t.min, 2);
+	d = cn_fmt_dec(d, t.min, 2);
 	*d++ = ':';
-	d = digits(d, t.sec, 2);
+	d = cn_fmt_dec(d, t.sec, 2);
 	*d++ = '.';
-	d = digits(d, ns / 1000000u % 1000u, 3);
+	d = cn_fmt_dec(d, ns / 1000000u % 1000u, 3);
 	*d++ = 'Z';
 	*d = 0;
 }
