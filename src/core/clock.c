@@ -66,8 +66,23 @@ static int64_t floor_div(int64_t a, int64_t b)
 
 void cn_utc_of(int64_t secs, struct cn_utc *t)
 {
+	/* the last day asked for on this thread: a listing's entries were
+	 * mostly written on a few days */
+	static __thread int64_t last_days = INT64_MIN;
+	static __thread struct cn_utc last;
 	int64_t days = floor_div(secs, 86400);
 	int64_t sod = secs - days * 86400;
+
+	t->hour = (unsigned)(sod / 3600);
+	t->min = (unsigned)(sod / 60 % 60);
+	t->sec = (unsigned)(sod % 60);
+	if (days == last_days) {
+		t->year = last.year;
+		t->mon = last.mon;
+		t->day = last.day;
+		t->wday = last.wday;
+		return;
+	}
 	/* Days to civil date (H. Hinnant's algorithm): eras of 400 years
 	 * starting 0000-03-01, so the leap day ends each year. */
 	int64_t z = days + 719468;
@@ -81,7 +96,6 @@ void cn_utc_of(int64_t secs, struct cn_utc *t)
 	t->mon = mp < 10 ? mp + 3 : mp - 9;
 	t->year = (int64_t)yoe + era * 400 + (t->mon <= 2);
 	t->wday = (unsigned)(days + 4 - floor_div(days + 4, 7) * 7); /* 1970-01-01: Thursday */
-	t->hour = (unsigned)(sod / 3600);
-	t->min = (unsigned)(sod / 60 % 60);
-	t->sec = (unsigned)(sod % 60);
+	last = *t;
+	last_days = days;
 }

@@ -16,13 +16,6 @@ char *cn_fmt_u64(char *d, uint64_t v)
 	return cn_fmt_mem(d, b + n, sizeof(b) - n);
 }
 
-char *cn_fmt_dec(char *d, uint64_t v, int n)
-{
-	for (int i = n - 1; i >= 0; i--, v /= 10)
-		d[i] = (char)('0' + v % 10);
-	return d + n;
-}
-
 char *cn_fmt_hex16(char *d, uint64_t v)
 {
 	static const char hx[] = "0123456789ABCDEF";

@@ -24,8 +24,14 @@
 
 /* v in decimal, no padding: at most CN_FMT_U64_MAX bytes. */
 char *cn_fmt_u64(char *d, uint64_t v);
-/* The low n decimal digits of v, zero-padded: exactly n bytes. */
-char *cn_fmt_dec(char *d, uint64_t v, int n);
+/* The low n decimal digits of v, zero-padded: exactly n bytes. Inline, so
+ * that a constant n (a date's fields) unrolls. */
+static inline char *cn_fmt_dec(char *d, uint64_t v, int n)
+{
+	for (int i = n - 1; i >= 0; i--, v /= 10)
+		d[i] = (char)('0' + v % 10);
+	return d + n;
+}
 /* v as 16 upper-case hex digits: exactly 16 bytes. */
 char *cn_fmt_hex16(char *d, uint64_t v);
 /* IMF-fixdate (RFC 9110 5.6.7) of the second containing ns (floored, so
