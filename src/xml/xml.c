@@ -4,6 +4,9 @@
 #include "xml/xml.h"
 
 #include <expat.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 #include <stdlib.h>
 #include <string.h>
 
@@ -67,14 +70,44 @@ static void ref_out(struct cn_buf *w, unsigned char ch)
 	}
 }
 
+/* The index of the first byte at or after i that xml_esc marks, or len. */
+static size_t next_esc(const unsigned char *u, size_t i, size_t len)
+{
+#ifdef __SSE2__
+	/* sixteen bytes a step: a listing's keys and ETags are most of its
+	 * document, and the byte loop was a fifth of a page's CPU */
+	const __m128i lim = _mm_set1_epi8(0x1f), tab = _mm_set1_epi8(0x09),
+		      lf = _mm_set1_epi8(0x0a), q = _mm_set1_epi8('"'), amp = _mm_set1_epi8('&'),
+		      ap = _mm_set1_epi8('\''), lt = _mm_set1_epi8('<'), gt = _mm_set1_epi8('>');
+
+	for (; i + 16 <= len; i += 16) {
+		__m128i x = _mm_loadu_si128((const __m128i *)(const void *)(u + i));
+		/* unsigned x <= 0x1f, but tab and LF pass */
+		__m128i ctl = _mm_cmpeq_epi8(_mm_min_epu8(x, lim), x);
+		ctl = _mm_andnot_si128(_mm_or_si128(_mm_cmpeq_epi8(x, tab), _mm_cmpeq_epi8(x, lf)),
+				       ctl);
+		__m128i m = _mm_or_si128(
+			_mm_or_si128(ctl,
+				     _mm_or_si128(_mm_cmpeq_epi8(x, q), _mm_cmpeq_epi8(x, amp))),
+			_mm_or_si128(_mm_cmpeq_epi8(x, ap),
+				     _mm_or_si128(_mm_cmpeq_epi8(x, lt), _mm_cmpeq_epi8(x, gt))));
+		int bits = _mm_movemask_epi8(m);
+		if (bits)
+			return i + (size_t)__builtin_ctz((unsigned)bits);
+	}
+#endif
+	for (; i < len; i++)
+		if (xml_esc[u[i]])
+			return i;
+	return len;
+}
+
 void xmlw_text(struct cn_buf *w, const char *s, size_t len)
 {
 	const unsigned char *u = (const unsigned char *)s;
-	size_t start = 0;
+	size_t start = 0, i;
 
-	for (size_t i = 0; i < len; i++) {
-		if (!xml_esc[u[i]])
-			continue;
+	while ((i = next_esc(u, start, len)) < len) {
 		cn_buf_put(w, s + start, i - start);
 		ref_out(w, u[i]);
 		start = i + 1;

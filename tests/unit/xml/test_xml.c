@@ -57,6 +57,72 @@ static void test_escape_controls(void **state)
 /* Every byte value, alone and inside text, against the rule written out
  * byte by byte: the five markup characters as entities, CR and the
  * controls but tab and LF as decimal references, every other byte as is. */
+/* The escaping rule written out byte by byte: the reference for texts. */
+static void ref_escape(struct cn_buf *b, const unsigned char *in, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		unsigned c = in[i];
+		switch (c) {
+		case '&': cn_buf_puts(b, "&amp;"); break;
+		case '<': cn_buf_puts(b, "&lt;"); break;
+		case '>': cn_buf_puts(b, "&gt;"); break;
+		case '"': cn_buf_puts(b, "&quot;"); break;
+		case '\'': cn_buf_puts(b, "&apos;"); break;
+		default:
+			if (c < 0x20 && c != '\t' && c != '\n')
+				cn_buf_printf(b, "&#%u;", c);
+			else
+				cn_buf_putc(b, (char)c);
+		}
+	}
+}
+
+static void check_escape(const unsigned char *in, size_t n)
+{
+	struct cn_buf w, want;
+
+	cn_buf_init(&w);
+	cn_buf_init(&want);
+	xmlw_text(&w, (const char *)in, n);
+	ref_escape(&want, in, n);
+	assert_int_equal(w.err, 0);
+	assert_int_equal(w.len, want.len);
+	assert_memory_equal(w.s ? w.s : "", want.s ? want.s : "", w.len);
+	cn_buf_release(&w);
+	cn_buf_release(&want);
+}
+
+/* Long texts (the escaper scans sixteen bytes a step where it can): every
+ * byte value at every position of a 48-byte text, around UTF-8 bytes, and
+ * random texts of every length up to 100 bytes. */
+static void test_escape_long_texts(void **state)
+{
+	(void)state;
+	unsigned char in[128];
+	uint64_t x = 0x9e3779b97f4a7c15ull;
+
+	for (int c = 0; c < 256; c++)
+		for (size_t pos = 0; pos < 48; pos++) {
+			for (size_t i = 0; i < 48; i++)
+				in[i] = (unsigned char)(i % 3 == 0   ? 0xc3
+							: i % 3 == 1 ? 0xa9
+								     : 'k');
+			in[pos] = (unsigned char)c;
+			check_escape(in, 48);
+			check_escape(in, pos + 1); /* the byte last */
+		}
+	for (int r = 0; r < 20000; r++) {
+		size_t n = (size_t)r % 101;
+		for (size_t i = 0; i < n; i++) {
+			x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+			/* mostly plain, now and then any byte */
+			in[i] = (unsigned char)(x % 16 == 0 ? (x >> 8) & 0xff
+							    : 'a' + (x >> 8) % 26);
+		}
+		check_escape(in, n);
+	}
+}
+
 static void test_escape_every_byte(void **state)
 {
 	(void)state;
@@ -423,6 +489,7 @@ int main(void)
 		cmocka_unit_test(test_escape_specials),
 		cmocka_unit_test(test_escape_controls),
 		cmocka_unit_test(test_escape_every_byte),
+		cmocka_unit_test(test_escape_long_texts),
 		cmocka_unit_test(test_numbers_and_times),
 		cmocka_unit_test(test_buf_reserve),
 		cmocka_unit_test(test_elem_n_and_utf8),
