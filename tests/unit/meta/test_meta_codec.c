@@ -463,11 +463,34 @@ static void test_bucket_names(void **state)
 	assert_true(bucket_name_valid(b64, 63));
 }
 
+/* etag_valid (it checks sixteen bytes a step where it can) against its
+ * rule written out: printable ASCII but the double quote, at most
+ * META_ETAG_MAX bytes. Every byte value at every position of every length
+ * up to the maximum, and one byte over it. */
+static void test_etag_valid_every_byte(void **state)
+{
+	(void)state;
+	char s[META_ETAG_MAX + 2];
+
+	for (size_t len = 0; len <= META_ETAG_MAX + 1; len++) {
+		memset(s, 'a', sizeof(s));
+		assert_int_equal(etag_valid(s, len), len <= META_ETAG_MAX);
+		for (size_t pos = 0; pos < len && len <= META_ETAG_MAX; pos++)
+			for (int c = 0; c < 256; c++) {
+				s[pos] = (char)c;
+				bool want = c >= 0x21 && c <= 0x7e && c != '"';
+				assert_int_equal(etag_valid(s, len), want);
+				s[pos] = 'a';
+			}
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_cmd_round_trip_and_truncation),
 		cmocka_unit_test(test_version_codec),
+		cmocka_unit_test(test_etag_valid_every_byte),
 		cmocka_unit_test(test_key_order),
 		cmocka_unit_test(test_bucket_names),
 	};
