@@ -41,6 +41,7 @@
 #include "core/crypt.h"
 #include "core/err.h"
 #include "core/log.h"
+#include "core/thread.h"
 #include "data/data.h"
 #include "http/http.h"
 #include "http/relay.h"
@@ -460,6 +461,8 @@ static void *startup_main(void *arg)
 {
 	struct startup *st = arg;
 	int logged = 0, reg_logged = 0, registered = 0;
+
+	cn_thread_name("startup");
 
 	uint32_t t = cluster_blob_tag(st->cluster);
 	const uint8_t tag[4] = {(uint8_t)(t >> 24), (uint8_t)(t >> 16), (uint8_t)(t >> 8),
@@ -881,6 +884,12 @@ static int cmd_server(int argc, char **argv)
 	/* Disk work runs on libuv's pool; the default 4 threads are too few for
 	 * many concurrent streams. Must be set before the pool starts. */
 	setenv("UV_THREADPOOL_SIZE", "32", 0);
+	rc = cn_thread_pool_start();
+	if (rc) {
+		fprintf(stderr, "cairn: cannot start the thread pool: %s\n", uv_strerror(rc));
+		ret = 1;
+		goto out;
+	}
 
 	listen_fd = reserve_port(host, &hopt.port);
 	if (listen_fd < 0) {

@@ -11,6 +11,7 @@
 #include "core/clock.h"
 #include "core/err.h"
 #include "core/log.h"
+#include "core/thread.h"
 #include "data/data.h"
 #include "meta/meta.h"
 
@@ -134,6 +135,7 @@ static void *gc_main(void *arg)
 {
 	struct gc *g = arg;
 
+	cn_thread_name("gc");
 	pthread_mutex_lock(&g->mu);
 	while (!g->stop) {
 		int rc;

@@ -27,6 +27,7 @@
 #include "core/digest.h"
 #include "core/err.h"
 #include "core/log.h"
+#include "core/thread.h"
 #include "data/data.h"
 #include "meta/meta.h"
 
@@ -649,6 +650,7 @@ static void *rebalance_main(void *arg)
 {
 	struct rebalance *r = arg;
 
+	cn_thread_name("rebalance");
 	pthread_mutex_lock(&r->mu);
 	while (!r->quit) {
 		uint64_t epoch = 0;

@@ -64,6 +64,7 @@
 #include "core/digest.h"
 #include "core/err.h"
 #include "core/log.h"
+#include "core/thread.h"
 #include "meta/meta.h"
 
 #define FORWARDERS 8
@@ -519,6 +520,7 @@ static void *forwarder(void *arg)
 	struct cluster *c = arg;
 	struct job *batch[FORWARD_BATCH_MAX];
 
+	cn_thread_name("forward");
 	pthread_mutex_lock(&c->jmu);
 	for (;;) {
 		struct job *j;
@@ -1940,6 +1942,7 @@ static void raft_thread(void *arg)
 {
 	struct cluster *c = arg;
 
+	cn_thread_name("raft");
 	uv_run(&c->loop, UV_RUN_DEFAULT);
 	/* Whatever raft still had queued was failed by raft_close: give the
 	 * submitters their answer (CN_ESHUTDOWN / CN_EUNCERTAIN). */

@@ -39,6 +39,7 @@
 #include "core/clock.h"
 #include "core/err.h"
 #include "core/log.h"
+#include "core/thread.h"
 
 #define PROBE_TIMEOUT_MS 1500
 #define REJOIN_STATUS_MS 3000
@@ -219,6 +220,7 @@ static void *rejoin_main(void *arg)
 	struct cluster_rejoin *j = arg;
 	int logged = 0;
 
+	cn_thread_name("rejoin");
 	pthread_mutex_lock(&j->mu);
 	while (!j->stop) {
 		pthread_mutex_unlock(&j->mu);

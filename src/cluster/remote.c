@@ -41,6 +41,7 @@
 #include "core/digest.h"
 #include "core/err.h"
 #include "core/log.h"
+#include "core/thread.h"
 #include "data/data.h"
 #include "meta/meta.h"
 
@@ -337,6 +338,7 @@ static void *probe_main(void *arg)
 {
 	struct cluster_remote *r = arg;
 
+	cn_thread_name("probe");
 	pthread_mutex_lock(&r->mu);
 	while (!atomic_load(&r->stop)) {
 		char addrs[BAD_MAX][CLUSTER_ADDR_MAX + 1];
@@ -403,6 +405,7 @@ static void *poll_main(void *arg)
 {
 	struct cluster_remote *r = arg;
 
+	cn_thread_name("poll");
 	while (!atomic_load(&r->stop)) {
 		int64_t t0 = cn_mono_ns();
 		int full = poll_round(r), was = atomic_exchange(&r->peer_full, full);

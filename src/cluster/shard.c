@@ -48,6 +48,7 @@
 #include "core/digest.h"
 #include "core/err.h"
 #include "core/log.h"
+#include "core/thread.h"
 #include "data/data.h"
 
 /* Timeouts: a stalled peer (SIGSTOP, partition) fails the stream; a live
@@ -465,6 +466,7 @@ static void *recv_main(void *arg)
 	struct shard_sink *k = NULL;
 	int rc = set_blocking(j->fd, SHARD_RECV_IDLE_S, SHARD_SEND_S);
 
+	cn_thread_name("shard-in");
 	if (!rc)
 		rc = data_shard_sink_open(j->d, j->drive, &j->l, j->shard, j->hdr_len, &k);
 	if (!rc)

@@ -24,6 +24,7 @@
 
 #include "core/clock.h"
 #include "core/err.h"
+#include "core/thread.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -233,6 +234,7 @@ static void *fetch_main(void *arg)
 	struct data_store *s = arg;
 	struct data_fetch *f = s->fetch;
 
+	cn_thread_name("fetch");
 	pthread_mutex_lock(&f->mu);
 	for (;;) {
 		while (!f->stop && !f->head)

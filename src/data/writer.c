@@ -33,6 +33,7 @@
 #include "core/clock.h"
 #include "core/err.h"
 #include "core/log.h"
+#include "core/thread.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -304,8 +305,16 @@ struct seal_job {
 static void *seal_one(void *arg)
 {
 	struct seal_job *j = arg;
+
 	j->rc = shard_out_seal(j->o, j->hdr, j->len);
 	return NULL;
+}
+
+/* A seal on a thread of its own (the last runs on the caller's). */
+static void *seal_thread(void *arg)
+{
+	cn_thread_name("seal");
+	return seal_one(arg);
 }
 
 /* How long the last remote shards may take once the quorum is durable:
@@ -421,7 +430,7 @@ static int seal_shards(struct blob_writer *w)
 		if (!w->out[i] || !shard_out_local(w->out[i]))
 			continue;
 		if (i != last && w->s->opt.fsync == DATA_FSYNC_ALWAYS &&
-		    pthread_create(&j->th, NULL, seal_one, j) == 0)
+		    pthread_create(&j->th, NULL, seal_thread, j) == 0)
 			j->started = 1;
 		else
 			seal_one(j);

@@ -29,6 +29,7 @@
 #include "core/clock.h"
 #include "core/err.h"
 #include "core/log.h"
+#include "core/thread.h"
 
 #define RELAY_IO (16 * 1024) /* one TLS record's worth per recv */
 #define RELAY_LINGER_MS 5000 /* to hand on what is left when one side ended */
@@ -238,6 +239,7 @@ static void *relay_main(void *arg)
 	struct relay *r = arg;
 	int64_t start = cn_mono_ns(), linger = 0;
 
+	cn_thread_name("relay");
 	for (;;) {
 		struct pollfd p[2] = {{.fd = r->net}, {.fd = r->loc}};
 		int64_t until = 0;

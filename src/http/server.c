@@ -48,6 +48,7 @@
 #include "core/fmt.h"
 #include "core/log.h"
 #include "core/metrics.h"
+#include "core/thread.h"
 #include "http/relay.h"
 #include "http/tls.h"
 
@@ -1813,6 +1814,7 @@ static void worker_main(void *arg)
 {
 	struct http_worker *w = arg;
 
+	cn_thread_name_n("http", w->index);
 	uv_run(&w->loop, UV_RUN_DEFAULT);
 	/* Drain close callbacks of anything left. */
 	uv_run(&w->loop, UV_RUN_DEFAULT);

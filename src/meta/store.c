@@ -36,6 +36,7 @@
 #include "core/clock.h"
 #include "core/err.h"
 #include "core/log.h"
+#include "core/thread.h"
 #include "meta/meta_int.h"
 
 struct sync_wait {
@@ -540,6 +541,7 @@ static void *meta_thread(void *arg)
 	struct meta_store *s = arg;
 	struct cn_buf enc, scratch;
 
+	cn_thread_name("meta");
 	cn_buf_init(&enc);
 	cn_buf_init(&scratch);
 	for (;;) {

@@ -45,6 +45,7 @@
 #include "core/crypt.h"
 #include "core/err.h"
 #include "core/log.h"
+#include "core/thread.h"
 
 /* A JSON string of s, or of a placeholder when s is not UTF-8 (drive paths
  * come from the command line); never NULL unless memory ran out. */
@@ -484,8 +485,15 @@ static int peer_status(struct cluster *c, const char *address, json_t **out, cha
 static void *probe_thread(void *arg)
 {
 	struct peer_probe *p = arg;
+
 	peer_status(p->c, p->n->address, &p->doc, p->err, sizeof(p->err));
 	return NULL;
+}
+
+static void *probe_thread_main(void *arg)
+{
+	cn_thread_name("probe");
+	return probe_thread(arg);
 }
 
 /* The cluster map as this node's store has it: {epoch, nodes, drives}. */
@@ -586,7 +594,8 @@ static void cluster_status_work(struct s3_req *r, struct cluster_op *op)
 		pr[i].c = c;
 		pr[i].n = &st.nodes[i];
 		if (st.nodes[i].id != st.id)
-			pr[i].started = pthread_create(&pr[i].t, NULL, probe_thread, &pr[i]) == 0;
+			pr[i].started =
+				pthread_create(&pr[i].t, NULL, probe_thread_main, &pr[i]) == 0;
 		if (st.nodes[i].id != st.id && !pr[i].started)
 			probe_thread(&pr[i]);
 	}

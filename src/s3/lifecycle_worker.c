@@ -31,6 +31,7 @@
 #include "core/clock.h"
 #include "core/err.h"
 #include "core/log.h"
+#include "core/thread.h"
 #include "s3/lifecycle.h"
 #include "s3/tagging.h"
 
@@ -391,6 +392,7 @@ static void *main_loop(void *arg)
 	 * bucket), at least 100 ms apart */
 	int64_t every = l->day_ns / 24;
 
+	cn_thread_name("lifecycle");
 	if (every < 100 * 1000000LL)
 		every = 100 * 1000000LL;
 	pthread_mutex_lock(&l->mu);

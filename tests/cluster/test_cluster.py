@@ -162,6 +162,20 @@ def test_basic(cluster_factory):
                 break
             time.sleep(0.5)
         assert not problems, (n.name, problems, st)
+    # every node's threads are named for top -H and perf (a cluster node's
+    # Raft thread applies to the store: it has no metadata thread)
+    for n in c.nodes:
+        task = "/proc/%d/task" % n.pid
+        comm = []
+        for tid in os.listdir(task):
+            try:
+                with open(os.path.join(task, tid, "comm")) as f:
+                    comm.append(f.read().strip())
+            except FileNotFoundError:
+                pass
+        assert comm.count("cairn-raft") == 1 and "cairn-meta" not in comm, \
+            (n.name, sorted(comm))
+        assert "cairn-forward" in comm and "cairn-pool" in comm, (n.name, sorted(comm))
     # the same over HTTP, and it needs the root credentials
     st = c.status(followers[0])
     assert st["leader_address"] == leader.address

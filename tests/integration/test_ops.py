@@ -23,6 +23,28 @@ def test_health_unauthenticated(server):
         assert r.body.strip() == body
 
 
+def test_threads_are_named(server, s3, bucket):
+    """top -H, perf and gdb tell the server's threads apart: each long-lived
+    one is named for its job (Linux keeps 15 bytes of a name)."""
+    body = os.urandom(1 << 20)  # past the inline threshold: data files, pool jobs
+    s3.put_object(Bucket=bucket, Key="t", Body=body)
+    assert s3.get_object(Bucket=bucket, Key="t")["Body"].read() == body
+    task = "/proc/%d/task" % server.proc.pid
+    names = []
+    for tid in os.listdir(task):
+        try:
+            with open(os.path.join(task, tid, "comm")) as f:
+                names.append(f.read().strip())
+        except FileNotFoundError:  # a thread that just ended
+            pass
+    # one of each (a helper that named the thread it was called on would
+    # leave one missing and another doubled)
+    for want in ("cairn-meta", "cairn-http0", "cairn-gc", "cairn-scrub", "cairn-lifecycle"):
+        assert names.count(want) == 1, (want, sorted(names))
+    assert "cairn-pool" in names, sorted(names)
+    assert names.count("cairn") >= 1  # the main thread keeps the program's name
+
+
 def test_metrics(server, s3, bucket):
     s3.put_object(Bucket=bucket, Key="m", Body=b"metrics")
     s3.get_object(Bucket=bucket, Key="m")["Body"].read()

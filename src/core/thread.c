@@ -1,0 +1,54 @@
+/*
+ * core/thread.c — see thread.h.
+ */
+#include "core/thread.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <uv.h>
+
+/* pthread_setname_np's limit: 16 bytes with the NUL */
+#define NAME_CAP 16
+
+void cn_thread_name(const char *what)
+{
+	char name[NAME_CAP];
+
+	snprintf(name, sizeof(name), "cairn-%s", what);
+	(void)pthread_setname_np(pthread_self(), name);
+}
+
+void cn_thread_name_n(const char *what, int n)
+{
+	char name[NAME_CAP];
+
+	snprintf(name, sizeof(name), "cairn-%s%d", what, n);
+	(void)pthread_setname_np(pthread_self(), name);
+}
+
+static void no_work(uv_work_t *w)
+{
+	(void)w;
+}
+
+int cn_thread_pool_start(void)
+{
+	char was[NAME_CAP];
+	uv_loop_t loop;
+	uv_work_t w;
+	int rc;
+
+	if (pthread_getname_np(pthread_self(), was, sizeof(was)) != 0)
+		snprintf(was, sizeof(was), "cairn");
+	rc = uv_loop_init(&loop);
+	if (rc)
+		return rc;
+	cn_thread_name("pool");
+	/* the pool's threads are created inside this call */
+	rc = uv_queue_work(&loop, &w, no_work, NULL);
+	(void)pthread_setname_np(pthread_self(), was);
+	if (!rc)
+		rc = uv_run(&loop, UV_RUN_DEFAULT) < 0 ? -1 : 0;
+	uv_loop_close(&loop);
+	return rc;
+}
