@@ -34,7 +34,6 @@
 #include "core/fmt.h"
 #include "core/log.h"
 #include "core/metrics.h"
-#include "core/thread.h"
 #include "s3/s3err.h"
 
 void s3_random_id(uint8_t out[16])
@@ -410,14 +409,7 @@ struct work {
 
 static void work_run(uv_work_t *w)
 {
-	/* libuv's pool threads: named by their first job */
-	static __thread int named;
 	struct work *wk = (struct work *)w;
-
-	if (!named) {
-		cn_thread_name("pool");
-		named = 1;
-	}
 	wk->fn(wk->r, wk->arg);
 }
 
