@@ -23,6 +23,7 @@
 #include "core/buf.h"
 #include "core/digest.h"
 #include "core/err.h"
+#include "core/fmt.h"
 
 #define MAX_QUERY_PARAMS 1024 /* as sigv4.c */
 #define MAC_LEN 20	      /* HMAC-SHA1 */
@@ -384,14 +385,6 @@ static int take_time(struct cur *c, int *h, int *mi, int *s)
 		       : 0;
 }
 
-static void put_digits(char *p, int v, int n)
-{
-	for (int i = n - 1; i >= 0; i--) {
-		p[i] = (char)('0' + v % 10);
-		v /= 10;
-	}
-}
-
 /* "GMT", "UTC", "UT", "Z" or a numeric "+hhmm"/"-hhmm" into seconds east. */
 static int take_zone(struct cur *c, int *off)
 {
@@ -453,13 +446,13 @@ static int parse_date(const char *s, size_t len, time_t *t)
 		return CN_EBADDATE;
 	/* sigv4_parse_amz_date() owns the range checks and the conversion;
 	 * every field holds no more digits than it is given here. */
-	put_digits(iso, y, 4);
-	put_digits(iso + 4, mo, 2);
-	put_digits(iso + 6, d, 2);
+	cn_fmt_dec(iso, (uint64_t)y, 4);
+	cn_fmt_dec(iso + 4, (uint64_t)mo, 2);
+	cn_fmt_dec(iso + 6, (uint64_t)d, 2);
 	iso[8] = 'T';
-	put_digits(iso + 9, h, 2);
-	put_digits(iso + 11, mi, 2);
-	put_digits(iso + 13, sec, 2);
+	cn_fmt_dec(iso + 9, (uint64_t)h, 2);
+	cn_fmt_dec(iso + 11, (uint64_t)mi, 2);
+	cn_fmt_dec(iso + 13, (uint64_t)sec, 2);
 	iso[15] = 'Z';
 	if (sigv4_parse_amz_date(iso, 16, t))
 		return CN_EBADDATE;
