@@ -583,14 +583,6 @@ static void *rb_worker(void *arg)
 	return NULL;
 }
 
-/* A helper thread of a rebuild page (the scrub thread runs rb_worker too,
- * under its own name). */
-static void *rb_thread(void *arg)
-{
-	cn_thread_name("rebuild");
-	return rb_worker(arg);
-}
-
 /* Returns 0 when every entry of the page is done. */
 static int rb_page(struct scrub *s, struct rebuild *rb, const char *bucket,
 		   const struct meta_list_result *res)
@@ -609,7 +601,7 @@ static int rb_page(struct scrub *s, struct rebuild *rb, const char *bucket,
 	pthread_mutex_init(&w.mu, NULL);
 	atomic_store(&w.next, 0);
 	for (int t = 1; t < RB_THREADS && (size_t)t < res->n; t++)
-		if (pthread_create(&th[started], NULL, rb_thread, &w) == 0)
+		if (cn_thread_create(&th[started], "rebuild", rb_worker, &w) == 0)
 			started++;
 	rb_worker(&w);
 	for (int t = 0; t < started; t++)
@@ -890,13 +882,6 @@ static void *bf_worker(void *arg)
 	return NULL;
 }
 
-/* A helper thread of a backfill page (the scrub thread runs bf_worker too). */
-static void *bf_thread(void *arg)
-{
-	cn_thread_name("backfill");
-	return bf_worker(arg);
-}
-
 static void backfill_run(struct scrub *s)
 {
 	struct bf_item items[BF_BATCH];
@@ -915,7 +900,7 @@ static void backfill_run(struct scrub *s)
 		pg.n = c.n;
 		atomic_store(&pg.next, 0);
 		for (int t = 1; t < BF_THREADS && (unsigned)t < c.n; t++)
-			if (pthread_create(&th[started], NULL, bf_thread, &pg) == 0)
+			if (cn_thread_create(&th[started], "backfill", bf_worker, &pg) == 0)
 				started++;
 		bf_worker(&pg);
 		for (int t = 0; t < started; t++)

@@ -26,6 +26,18 @@ void cn_thread_name_n(const char *what, int n)
 	(void)pthread_setname_np(pthread_self(), name);
 }
 
+int cn_thread_create(pthread_t *th, const char *what, void *(*fn)(void *), void *arg)
+{
+	char name[NAME_CAP];
+	int rc = pthread_create(th, NULL, fn, arg);
+
+	if (rc)
+		return rc;
+	snprintf(name, sizeof(name), "cairn-%s", what);
+	(void)pthread_setname_np(*th, name);
+	return 0;
+}
+
 static void no_work(uv_work_t *w)
 {
 	(void)w;

@@ -310,13 +310,6 @@ static void *seal_one(void *arg)
 	return NULL;
 }
 
-/* A seal on a thread of its own (the last runs on the caller's). */
-static void *seal_thread(void *arg)
-{
-	cn_thread_name("seal");
-	return seal_one(arg);
-}
-
 /* How long the last remote shards may take once the quorum is durable:
  * twice what the quorum took, at least ACK_GRACE_MIN_NS; and how long a
  * write waits for its quorum at all. */
@@ -430,7 +423,7 @@ static int seal_shards(struct blob_writer *w)
 		if (!w->out[i] || !shard_out_local(w->out[i]))
 			continue;
 		if (i != last && w->s->opt.fsync == DATA_FSYNC_ALWAYS &&
-		    pthread_create(&j->th, NULL, seal_thread, j) == 0)
+		    cn_thread_create(&j->th, "seal", seal_one, j) == 0)
 			j->started = 1;
 		else
 			seal_one(j);

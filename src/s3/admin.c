@@ -490,12 +490,6 @@ static void *probe_thread(void *arg)
 	return NULL;
 }
 
-static void *probe_thread_main(void *arg)
-{
-	cn_thread_name("probe");
-	return probe_thread(arg);
-}
-
 /* The cluster map as this node's store has it: {epoch, nodes, drives}. */
 static json_t *map_json(struct meta_store *m)
 {
@@ -595,7 +589,7 @@ static void cluster_status_work(struct s3_req *r, struct cluster_op *op)
 		pr[i].n = &st.nodes[i];
 		if (st.nodes[i].id != st.id)
 			pr[i].started =
-				pthread_create(&pr[i].t, NULL, probe_thread_main, &pr[i]) == 0;
+				cn_thread_create(&pr[i].t, "probe", probe_thread, &pr[i]) == 0;
 		if (st.nodes[i].id != st.id && !pr[i].started)
 			probe_thread(&pr[i]);
 	}
