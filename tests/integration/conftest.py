@@ -29,6 +29,7 @@ import datetime
 import http.client
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -352,6 +353,8 @@ def server():
     yield srv
     code = srv.stop()
     assert code == 0, "server exited with %s:\n%s" % (code, srv.log()[-4000:])
+    # kept for a look when the server failed; ~450 MB after a full run
+    shutil.rmtree(base, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
