@@ -5,6 +5,8 @@
                     the test (and every node's log tail printed if it failed)
   metrics           record(name, **values): writes <tmp>/metrics.json and a
                     "CLUSTER-METRIC {json}" line shown in pytest's summary
+                    (carried in the test's report, so it also arrives from
+                    pytest-xdist workers; also a property in the JUnit XML)
 
 The cairn binary: $CAIRN_BIN or build/cairn (tests are skipped if missing).
 """
@@ -28,6 +30,16 @@ def pytest_runtest_makereport(item, call):
     outcome = yield
     rep = outcome.get_result()
     setattr(item, "rep_" + rep.when, rep)
+
+
+def pytest_runtest_logreport(report):
+    # Runs where the summary is printed (the controller under pytest-xdist):
+    # the teardown report carries every property the test recorded.
+    if report.when != "teardown":
+        return
+    for key, value in report.user_properties:
+        if key == "cluster-metric":
+            _METRIC_LINES.append(value)
 
 
 def pytest_terminal_summary(terminalreporter):
@@ -71,7 +83,7 @@ def metrics(request, tmp_path):
             json.dump(data, f, indent=1, sort_keys=True)
         line = "CLUSTER-METRIC %s" % json.dumps(dict(name=name, file=str(path), **values),
                                                 sort_keys=True)
-        _METRIC_LINES.append(line)
+        request.node.user_properties.append(("cluster-metric", line))
         print(line)
         return path
 
