@@ -14,7 +14,7 @@ libisal-dev libssl-dev libexpat1-dev libxxhash-dev libjansson-dev curl"
 # from bookworm-backports
 BACKPORTS="libraft-dev"
 RAFT_MIN="0.22.1"
-TEST="libcmocka-dev clang clang-format libclang-rt-14-dev python3 python3-pytest python3-boto3 \
+TEST="libcmocka-dev clang clang-format libclang-rt-14-dev python3 python3-pytest python3-pytest-xdist python3-boto3 \
 awscli rclone s3cmd curl lmdb-utils openssl chromium chromium-driver python3-selenium"
 BENCH="nginx libcurl4-openssl-dev"
 

@@ -36,7 +36,17 @@
 # replaced on every run. Environment knobs: CAIRN_TEST_PY (debian or newer: only
 # that integration pass), CAIRN_FUZZ_SECONDS (exploration time per target,
 # default 10), CAIRN_UNIT_TIMEOUT (seconds per unit binary, default 300),
-# CAIRN_IT_TIMEOUT (seconds per pytest run, 1500).
+# CAIRN_IT_TIMEOUT (seconds per pytest run, 1500), CAIRN_JOBS (pytest workers
+# for a directory of tests and fuzz targets at once; default the CPU count,
+# at most 4).
+#
+# Why workers: the integration tests wait far more than they compute (fsync,
+# process start, elections, client subprocesses): on 2 cores a serial run
+# kept the CPUs ~40% busy. pytest-xdist's --dist loadfile keeps each file on
+# one worker (module fixtures and test order hold); every test already binds
+# its own port and data directory. Past ~4 workers the longest file (the
+# aws/rclone client tests, ~80 s) sets the time. A single file or -k filter
+# runs in one process, as before, so its output stays in order.
 set -uo pipefail
 
 BUILD=${1:-build}
@@ -55,6 +65,15 @@ UNIT_TIMEOUT=${CAIRN_UNIT_TIMEOUT:-300}
 IT_TIMEOUT=${CAIRN_IT_TIMEOUT:-1500}
 TEST_PY=${CAIRN_TEST_PY:-}
 DEB_PY=/usr/bin/python3
+JOBS=${CAIRN_JOBS:-$(nproc 2>/dev/null || echo 1)}
+case "$JOBS" in
+'' | *[!0-9]*)
+	echo "run-tests.sh: CAIRN_JOBS=$JOBS: use a number" >&2
+	exit 2
+	;;
+esac
+[ "$JOBS" -lt 1 ] && JOBS=1
+[ "$JOBS" -gt 4 ] && JOBS=4
 
 case "$TEST" in
 "") KIND=all ;;
@@ -278,12 +297,28 @@ run_pytest() {
 		return
 	fi
 	rm -f "$xml"
+	# Workers for whole directories only (see CAIRN_JOBS above).
+	local par=() whole=1
+	for d in "${paths[@]}"; do
+		[ -d "$d" ] || whole=0
+	done
+	for d in "${args[@]+"${args[@]}"}"; do
+		[ "$d" = -k ] && whole=0
+	done
+	if [ "$JOBS" -gt 1 ] && [ "$whole" = 1 ]; then
+		if PYTHONPATH="$pp${PYTHONPATH:+:$PYTHONPATH}" "$py" -c 'import xdist' 2>/dev/null; then
+			par=(-n "$JOBS" --dist loadfile)
+			echo "($JOBS workers, one file each at a time)"
+		else
+			echo "(pytest-xdist missing for $py: one process; scripts/install-deps.sh test installs it)"
+		fi
+	fi
 	# shellcheck disable=SC2086 # PYTEST_EXTRA is a list of options
 	CAIRN_BIN="$BUILD/cairn" PYTHONPATH="$pp${PYTHONPATH:+:$PYTHONPATH}" \
 		PYTHONDONTWRITEBYTECODE=1 \
 		timeout -k 10 "$IT_TIMEOUT" "$py" -m pytest -q -p no:cacheprovider \
 		-o console_output_style=classic --durations=8 --junitxml="$xml" -o junit_suite_name="$suite" \
-		${PYTEST_EXTRA:-} "${args[@]+"${args[@]}"}" "${paths[@]}" 2>&1 | tee "$out"
+		"${par[@]+"${par[@]}"}" ${PYTEST_EXTRA:-} "${args[@]+"${args[@]}"}" "${paths[@]}" 2>&1 | tee "$out"
 	rc=${PIPESTATUS[0]}
 	junit "$xml" >"$TMP/junit.out"
 	jrc=$?
@@ -382,11 +417,11 @@ print(1 if v(sys.argv[1]) > v(sys.argv[2]) else 0)' "$new_ver" "$deb_ver")
 			pp="$TMP/pytest-path"
 			mkdir -p "$pp"
 			for m in pytest _pytest pluggy iniconfig packaging py py.py attr attrs \
-				exceptiongroup tomli; do
+				exceptiongroup tomli xdist execnet; do
 				[ -e "/usr/lib/python3/dist-packages/$m" ] &&
 					ln -s "/usr/lib/python3/dist-packages/$m" "$pp/$m"
 			done
-			for m in /usr/lib/python3/dist-packages/{pytest,pluggy,iniconfig,attrs,packaging}-*-info; do
+			for m in /usr/lib/python3/dist-packages/{pytest,pluggy,iniconfig,attrs,packaging,pytest_xdist,execnet}-*-info; do
 				[ -e "$m" ] && ln -s "$m" "$pp/"
 			done
 		fi
@@ -408,50 +443,78 @@ print(1 if v(sys.argv[1]) > v(sys.argv[2]) else 0)' "$new_ver" "$deb_ver")
 fi
 
 # ---- 4. fuzz corpus replay ----
+# fuzz_one BINARY: replay its corpus, then explore briefly; new inputs go to a
+# scratch dir so the checked-in corpus changes only by hand. Writes what it
+# has to say to $TMP/fuzz-NAME.out and its verdict (ok, or the failure) as
+# the first line of $TMP/fuzz-NAME.verdict, so JOBS of them can run at once
+# (each target is one single-threaded process) and report in name order.
+fuzz_one() {
+	local fz=$1 name corpus out scratch runs
+	name=$(basename "$fz")
+	corpus="$ROOT/tests/fuzz/corpus/$name"
+	out="$TMP/fuzz-$name.log"
+	exec >"$TMP/fuzz-$name.out" 2>&1
+	if [ ! -d "$corpus" ] || [ -z "$(ls -A "$corpus" 2>/dev/null)" ]; then
+		echo "FAIL $name: no corpus in tests/fuzz/corpus/$name"
+		echo "fuzz $name: no corpus" >"$TMP/fuzz-$name.verdict"
+		return
+	fi
+	scratch="$TMP/corpus-$name"
+	mkdir -p "$scratch" "$TMP/art-$name"
+	if ! timeout -k 5 120 "$fz" -runs=0 "$corpus" >"$out" 2>&1; then
+		echo "FAIL $name: corpus replay"
+		tail -30 "$out" | sed 's/^/    | /'
+		echo "fuzz $name: corpus replay" >"$TMP/fuzz-$name.verdict"
+		return
+	fi
+	if ! timeout -k 5 $((FUZZ_SECONDS + 60)) "$fz" -max_total_time="$FUZZ_SECONDS" \
+		-timeout=10 -rss_limit_mb=2048 -artifact_prefix="$TMP/art-$name/" \
+		"$scratch" "$corpus" >"$out" 2>&1; then
+		echo "FAIL $name: exploration found a crash"
+		tail -40 "$out" | sed 's/^/    | /'
+		ls "$TMP/art-$name" | sed 's/^/    artifact: /'
+		mkdir -p "$ROOT/build/fuzz-artifacts"
+		cp "$TMP/art-$name"/* "$ROOT/build/fuzz-artifacts/" 2>/dev/null &&
+			echo "    (saved under build/fuzz-artifacts/)"
+		echo "fuzz $name: crash" >"$TMP/fuzz-$name.verdict"
+		return
+	fi
+	runs=$(grep -oE 'Done [0-9]+ runs' "$out" | tail -1)
+	echo "ok   $name ($(ls "$corpus" | wc -l) corpus files; ${runs:-explored})"
+	echo ok >"$TMP/fuzz-$name.verdict"
+}
+
 if [ "$KIND" = all ]; then
 	section "fuzz ($FUZZ_DIR)"
 	if [ "${CAIRN_SANITIZED:-0}" = 1 ]; then
 		echo "skipped under sanitizers (CAIRN_SANITIZED=1)"
 	else
-		n_fuzz=0
+		fuzzers=()
 		for fz in "$FUZZ_DIR"/fuzz_*; do
-			[ -f "$fz" ] && [ -x "$fz" ] || continue
-			n_fuzz=$((n_fuzz + 1))
-			name=$(basename "$fz")
-			corpus="$ROOT/tests/fuzz/corpus/$name"
-			out="$TMP/fuzz.out"
-			if [ ! -d "$corpus" ] || [ -z "$(ls -A "$corpus" 2>/dev/null)" ]; then
-				echo "FAIL $name: no corpus in tests/fuzz/corpus/$name"
-				fail "fuzz $name: no corpus"
-				continue
-			fi
-			# Replay every corpus file, then explore briefly; new inputs go to
-			# a scratch dir so the checked-in corpus changes only by hand.
-			scratch="$TMP/corpus-$name"
-			mkdir -p "$scratch" "$TMP/art-$name"
-			if ! timeout -k 5 120 "$fz" -runs=0 "$corpus" >"$out" 2>&1; then
-				echo "FAIL $name: corpus replay"
-				tail -30 "$out" | sed 's/^/    | /'
-				fail "fuzz $name: corpus replay"
-				continue
-			fi
-			if ! timeout -k 5 $((FUZZ_SECONDS + 60)) "$fz" -max_total_time="$FUZZ_SECONDS" \
-				-timeout=10 -rss_limit_mb=2048 -artifact_prefix="$TMP/art-$name/" \
-				"$scratch" "$corpus" >"$out" 2>&1; then
-				echo "FAIL $name: exploration found a crash"
-				tail -40 "$out" | sed 's/^/    | /'
-				ls "$TMP/art-$name" | sed 's/^/    artifact: /'
-				mkdir -p "$ROOT/build/fuzz-artifacts"
-				cp "$TMP/art-$name"/* "$ROOT/build/fuzz-artifacts/" 2>/dev/null &&
-					echo "    (saved under build/fuzz-artifacts/)"
-				fail "fuzz $name: crash"
-				continue
-			fi
-			runs=$(grep -oE 'Done [0-9]+ runs' "$out" | tail -1)
-			echo "ok   $name ($(ls "$corpus" | wc -l) corpus files; ${runs:-explored})"
-			PASSED=$((PASSED + 1))
+			[ -f "$fz" ] && [ -x "$fz" ] && fuzzers+=("$fz")
 		done
-		if [ "$n_fuzz" -eq 0 ]; then
+		running=0
+		for fz in "${fuzzers[@]+"${fuzzers[@]}"}"; do
+			if [ "$running" -ge "$JOBS" ]; then
+				wait -n
+				running=$((running - 1))
+			fi
+			fuzz_one "$fz" &
+			running=$((running + 1))
+		done
+		wait
+		for fz in "${fuzzers[@]+"${fuzzers[@]}"}"; do
+			name=$(basename "$fz")
+			cat "$TMP/fuzz-$name.out" 2>/dev/null
+			verdict=$(head -1 "$TMP/fuzz-$name.verdict" 2>/dev/null)
+			if [ "$verdict" = ok ]; then
+				PASSED=$((PASSED + 1))
+			else
+				[ -n "$verdict" ] || echo "FAIL $name: no verdict (the runner died)"
+				fail "${verdict:-fuzz $name: no verdict}"
+			fi
+		done
+		if [ ${#fuzzers[@]} -eq 0 ]; then
 			echo "no fuzz binaries in $FUZZ_DIR"
 			fail "fuzz: no binaries"
 		fi
