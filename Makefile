@@ -89,6 +89,11 @@ endif
 RUN_TESTS_ENV = CAIRN_TEST_PY='$(subst ','\'',$(PY))'
 RUN_TESTS_ARGS = '$(subst ','\'',$(TSEL))' '$(subst ','\'',$(F))'
 
+# The builds behind run, test, asan, fuzz and bench use every CPU, unless make
+# was given a -j of its own (then its job server is shared as usual).
+NPROC := $(shell nproc 2>/dev/null || echo 1)
+SUBMAKE = $(MAKE) --no-print-directory $$(case " $$MAKEFLAGS " in *" -j"*) ;; *) echo -j$(NPROC) ;; esac)
+
 .PHONY: all deps test-deps bench-deps run run-cluster test test-bins unit-bins asan fuzz fuzz-build \
 	fuzz-bins bench bench-cluster bench-rebuild bench-sse bench-scale bench-bins fault nemesis cluster-big clean format \
 	format-check install
@@ -172,24 +177,24 @@ test-bins: $(BUILD)/cairn $(UNIT_BINS)
 endif
 
 run: deps
-	@$(MAKE) --no-print-directory all
+	@$(SUBMAKE) all
 	exec $(BUILD)/cairn server --listen 127.0.0.1:9000 ./data
 
 # Three nodes on 127.0.0.1:9001-9003 (data/n1..n3), see scripts/run-cluster.sh.
 run-cluster: deps
-	@$(MAKE) --no-print-directory all
+	@$(SUBMAKE) all
 	@CAIRN_BIN=$(BUILD)/cairn scripts/run-cluster.sh
 
 test: test-deps
-	@$(MAKE) --no-print-directory test-bins
+	@$(SUBMAKE) test-bins
 ifeq ($(TSEL),)
-	@$(MAKE) --no-print-directory fuzz-build
+	@$(SUBMAKE) fuzz-build
 endif
 	@$(RUN_TESTS_ENV) scripts/run-tests.sh $(BUILD) $(RUN_TESTS_ARGS)
 
 # Sanitizer run: a separate tree so the optimised build stays untouched.
 asan: test-deps
-	@$(MAKE) --no-print-directory BUILD=build/asan OPT=-O1 HARDEN= HARDEN_LD= \
+	@$(SUBMAKE) BUILD=build/asan OPT=-O1 HARDEN= HARDEN_LD= \
 		EXTRA_CFLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
 		EXTRA_LDFLAGS="-fsanitize=address,undefined" test-bins
 	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
@@ -198,40 +203,40 @@ asan: test-deps
 # libFuzzer: library objects are instrumented too (clang only).
 FUZZ_FLAGS := -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer
 fuzz-build:
-	@$(MAKE) --no-print-directory BUILD=build/fuzz CC=clang OPT=-O1 HARDEN= HARDEN_LD= \
+	@$(SUBMAKE) BUILD=build/fuzz CC=clang OPT=-O1 HARDEN= HARDEN_LD= \
 		EXTRA_CFLAGS="$(FUZZ_FLAGS)" fuzz-bins
 
 fuzz: test-deps
-	@$(MAKE) --no-print-directory fuzz-build
+	@$(SUBMAKE) fuzz-build
 	@scripts/run-fuzz.sh long
 
 bench: bench-deps
-	@$(MAKE) --no-print-directory all bench-bins
+	@$(SUBMAKE) all bench-bins
 	@bench/run.sh $(BUILD)
 	@bench/cluster.sh $(BUILD)
 	@bench/rebuild.sh $(BUILD)
 	@bench/sse.sh $(BUILD)
 
 bench-sse: bench-deps
-	@$(MAKE) --no-print-directory all bench-bins
+	@$(SUBMAKE) all bench-bins
 	@bench/sse.sh $(BUILD)
 
 # GET/PUT/LIST at 10^5 vs 10^7 objects: fills 10^7 objects through S3
 # (~20 minutes), so it is its own target, not part of `make bench`.
 bench-scale: bench-deps
-	@$(MAKE) --no-print-directory all bench-bins
+	@$(SUBMAKE) all bench-bins
 	@bench/scale.sh $(BUILD)
 
 bench-cluster: bench-deps
-	@$(MAKE) --no-print-directory all bench-bins
+	@$(SUBMAKE) all bench-bins
 	@bench/cluster.sh $(BUILD)
 
 bench-rebuild: bench-deps
-	@$(MAKE) --no-print-directory all bench-bins
+	@$(SUBMAKE) all bench-bins
 	@bench/rebuild.sh $(BUILD)
 
 fault: test-deps
-	@$(MAKE) --no-print-directory all
+	@$(SUBMAKE) all
 	@CAIRN_BIN=$(abspath $(BUILD))/cairn CAIRN_FAULT_ROUNDS=200 CAIRN_FAULT_VROUNDS=100 \
 		/usr/bin/python3 -m pytest -q tests/fault
 
@@ -240,7 +245,7 @@ fault: test-deps
 NEMESIS_SECS ?= 600
 NEMESIS_SEED ?= 1
 nemesis: test-deps
-	@$(MAKE) --no-print-directory all
+	@$(SUBMAKE) all
 	@CAIRN_BIN=$(abspath $(BUILD))/cairn /usr/bin/python3 tests/cluster/nemesis.py \
 		--nodes 5 --duration $(NEMESIS_SECS) --seed $(NEMESIS_SEED)
 	@CAIRN_BIN=$(abspath $(BUILD))/cairn /usr/bin/python3 tests/cluster/nemesis.py \
@@ -248,7 +253,7 @@ nemesis: test-deps
 
 # A node joining a cluster whose store is over 1 GB installs it (bounded memory).
 cluster-big: test-deps
-	@$(MAKE) --no-print-directory all
+	@$(SUBMAKE) all
 	@CAIRN_BIN=$(abspath $(BUILD))/cairn CAIRN_BIG_SNAPSHOT=1 /usr/bin/python3 -m pytest -q -s \
 		-p no:cacheprovider tests/cluster/test_big_snapshot.py
 
