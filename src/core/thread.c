@@ -10,31 +10,36 @@
 /* pthread_setname_np's limit: 16 bytes with the NUL */
 #define NAME_CAP 16
 
-void cn_thread_name(const char *what)
+/* Names th "cairn-" what, with n after it unless n < 0. */
+static void set_name(pthread_t th, const char *what, int n)
 {
 	char name[NAME_CAP];
+	/* a longer name is cut: what Linux would keep anyway */
+	int len = n < 0 ? snprintf(name, sizeof(name), "cairn-%s", what)
+			: snprintf(name, sizeof(name), "cairn-%s%d", what, n);
 
-	snprintf(name, sizeof(name), "cairn-%s", what);
-	(void)pthread_setname_np(pthread_self(), name);
+	if (len < 0)
+		return;
+	(void)pthread_setname_np(th, name);
+}
+
+void cn_thread_name(const char *what)
+{
+	set_name(pthread_self(), what, -1);
 }
 
 void cn_thread_name_n(const char *what, int n)
 {
-	char name[NAME_CAP];
-
-	snprintf(name, sizeof(name), "cairn-%s%d", what, n);
-	(void)pthread_setname_np(pthread_self(), name);
+	set_name(pthread_self(), what, n);
 }
 
 int cn_thread_create(pthread_t *th, const char *what, void *(*fn)(void *), void *arg)
 {
-	char name[NAME_CAP];
 	int rc = pthread_create(th, NULL, fn, arg);
 
 	if (rc)
 		return rc;
-	snprintf(name, sizeof(name), "cairn-%s", what);
-	(void)pthread_setname_np(*th, name);
+	set_name(*th, what, -1);
 	return 0;
 }
 
