@@ -51,10 +51,6 @@ struct data_io {
 	int (*unlink)(void *ctx, const char *path);
 	int (*mkdir)(void *ctx, const char *path, int mode);
 	int (*statvfs)(void *ctx, const char *path, struct statvfs *st);
-	/* Optional (NULL: none): start writing [off, off + len) back to the
-	 * disk without waiting for it, so the fsync at the end finds little
-	 * left to do. Errors are ignored: the fsync reports them. */
-	void (*writeback)(void *ctx, int fd, off_t off, off_t len);
 	/* Optional pair (NULL: none) for a caller on an event loop, which must
 	 * never wait on the disk: open only if the path resolves from the
 	 * kernel's caches, and read only what the page cache holds (a prefix
@@ -408,7 +404,10 @@ int data_write_quorum(int k, int m);
  * against the records received, writes it, fsyncs (policy), renames the
  * shard into place and fsyncs the directory: then the shard is durable.
  * abort (or free after a failure) removes the temporary file. CN_EDRIVE:
- * no such drive here, or offline. Thread-pool or a dedicated thread. */
+ * no such drive here, or offline. Thread-pool or a dedicated thread, one
+ * call at a time per sink; with fsync always, put flushes every 8 MiB on a
+ * helper thread of the sink's own, which the next such put, seal and free
+ * join. */
 struct shard_sink;
 int data_shard_sink_open(struct data_store *s, const uint8_t drive_id[DATA_ID_LEN],
 			 const struct blob_layout *l, int shard, uint32_t hdr_len,

@@ -79,12 +79,6 @@ static int px_statvfs(void *ctx, const char *path, struct statvfs *st)
 	return statvfs(path, st) < 0 ? -errno : 0;
 }
 
-static void px_writeback(void *ctx, int fd, off_t off, off_t len)
-{
-	(void)ctx;
-	(void)sync_file_range(fd, off, len, SYNC_FILE_RANGE_WRITE);
-}
-
 /* Set once the kernel has refused either no-wait call as unknown, so a
  * GET on an older kernel (before 5.12) costs no failing syscall after the
  * first. Relaxed: a stale 0 costs one more refusal. */
@@ -145,7 +139,6 @@ static const struct data_io posix_io = {
 	.unlink = px_unlink,
 	.mkdir = px_mkdir,
 	.statvfs = px_statvfs,
-	.writeback = px_writeback,
 	.open_cached = px_open_cached,
 	.pread_nowait = px_pread_nowait,
 	.ctx = NULL,

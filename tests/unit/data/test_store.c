@@ -621,6 +621,71 @@ static void test_fsync_policy(void **state)
 	tdirs_free(&t);
 }
 
+/* A shard past 8 MiB is flushed in steps while it is written (sink.c): a
+ * 20 MiB blob on one drive fsyncs exactly twice more than a 4 MiB one (at
+ * 8 and 16 MiB; none after the last record, the seal does that), and a
+ * failure of any of its fsyncs, the background ones included, fails the
+ * write and leaves nothing. The kernel reports a writeback error to one
+ * fsync of a file only, so a failed flush whose error the seal ignored
+ * would let a blob with lost pages commit. */
+static void test_big_shard_flushes(void **state)
+{
+	(void)state;
+	struct tdirs t;
+	struct data_store *s;
+	struct fault f;
+	struct blob_layout l;
+	const size_t big = 20u << 20, small = 4u << 20;
+	uint8_t *data = malloc(big);
+	long c_small, c_big, failures = 0;
+
+	assert_non_null(data);
+	fault_init(&f);
+	struct data_options o = {.io = &f.io, .block_size = 1u << 20, .k = 1, .m = 0};
+	tdirs_make(&t, 1);
+	assert_int_equal(open_store(&t, 1, &o, &s), 0);
+	fill(data, big, 41);
+	/* once first: the blob's directories are made (and their parents
+	 * fsynced) by the first write only */
+	assert_int_equal(put_blob(s, data, small, 41, &l), 0);
+	assert_int_equal(blob_delete(s, &l), 0);
+	f.ops = F_FSYNC;
+	f.calls = 0;
+	assert_int_equal(put_blob(s, data, small, 41, &l), 0);
+	c_small = f.calls;
+	assert_int_equal(blob_delete(s, &l), 0);
+	f.calls = 0;
+	assert_int_equal(put_blob(s, data, big, 41, &l), 0);
+	c_big = f.calls;
+	assert_int_equal(c_big, c_small + 2);
+	assert_int_equal(check_blob(s, &l, data), 0);
+	assert_int_equal(blob_delete(s, &l), 0);
+	for (long nth = 1; nth <= c_big + 1; nth++) {
+		int rc;
+		f.calls = 0;
+		f.nth = nth;
+		f.err = EIO;
+		f.fired = 0;
+		rc = put_blob(s, data, big, 41, &l);
+		f.nth = 0;
+		if (!f.fired) {
+			assert_int_equal(rc, 0);
+			assert_int_equal(check_blob(s, &l, data), 0);
+			assert_int_equal(blob_delete(s, &l), 0);
+			break;
+		}
+		failures++;
+		assert_int_not_equal(rc, 0);
+		assert_int_equal(count_files(&t, "tmp"), 0);
+		assert_int_equal(count_files(&t, "blobs"), 0);
+		assert_int_equal(data_store_recheck(s), 1);
+	}
+	assert_int_equal(failures, c_big);
+	data_store_close(s);
+	tdirs_free(&t);
+	free(data);
+}
+
 /* Marker bytes of every drive, to prove a refused open wrote nothing. */
 static void markers(struct tdirs *t, int n, char (*out)[512])
 {
@@ -739,6 +804,7 @@ int main(void)
 		cmocka_unit_test(test_killed_writer_leaves_nothing),
 		cmocka_unit_test(test_too_few_drives),
 		cmocka_unit_test(test_fsync_policy),
+		cmocka_unit_test(test_big_shard_flushes),
 	};
 	unit_filter_from_env();
 	return cmocka_run_group_tests_name("data_store", tests, NULL, NULL);
