@@ -54,7 +54,7 @@ dd_rate() {
 	s=$(dd if=/dev/zero of="$TMP/dd.bin" bs=1M count=$((BYTES / 1048576)) conv=fsync 2>&1 |
 		tail -1 | sed -n 's/.*copied, \([0-9.e+-]*\) s,.*/\1/p')
 	rm -f "$TMP/dd.bin"
-	awk -v b="$BYTES" -v s="$s" 'BEGIN { printf "%.1f", s > 0 ? b / s / 1048576 : 0 }'
+	awk -v b="$BYTES" -v s="$s" 'BEGIN { printf "%.1f", (s > 0 ? b / s / 1048576 : 0) }'
 }
 
 start "$OLD" old
@@ -72,7 +72,7 @@ for i in $(seq "$ROUNDS"); do
 	d=$(dd_rate)
 	awk -v i="$i" -v o="${o:-0}" -v n="${n:-0}" -v d="$d" 'BEGIN {
 		printf "round %d: old %s MiB/s (%.3fx dd)  new %s MiB/s (%.3fx dd)  dd %s MiB/s  new/old %.3f\n",
-			i, o, d > 0 ? o / d : 0, n, d > 0 ? n / d : 0, d, o > 0 ? n / o : 0 }'
+			i, o, (d > 0 ? o / d : 0), n, (d > 0 ? n / d : 0), d, (o > 0 ? n / o : 0) }'
 	awk -v o="${o:-0}" -v n="${n:-0}" 'BEGIN { if (o > 0) print n / o }' >>"$TMP/ratios"
 done
 echo "median paired ratio new/old, PUT $SIZE: $(median <"$TMP/ratios")"
