@@ -10,7 +10,8 @@
 # prints the three rates and new/old; the last line is the median of the
 # paired ratios. Used for bench/RESULTS.md's A/B sections; not part of
 # `make bench`.
-# SIZE (64M), ROUNDS (7), PAUSE (1 s). The load generator is this tree's
+# SIZE (64M), ROUNDS (7), PAUSE (1 s; 6 s for 1G: a shorter pause still
+# favoured the first of each pair). The load generator is this tree's
 # (make bench-bins).
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
