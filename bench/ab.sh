@@ -12,14 +12,8 @@
 # generator is this tree's (make bench-bins).
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
-[ $# -eq 2 ] || { echo "usage: bench/ab.sh OLD_CAIRN NEW_CAIRN" >&2; exit 2; }
-OLD=$1
-NEW=$2
-LG=$HERE/../build/bench/loadgen
-CAIRN=$OLD
 . "$HERE/lib.sh"
-[ -x "$NEW" ] || { echo "ab: $NEW not built" >&2; exit 2; }
-bench_init ab "${TMPDIR:-/tmp}"
+ab_init ab "$@"
 SECS=${SECS:-8}
 LIST_KEYS=${LIST_KEYS:-100000}
 

@@ -15,14 +15,8 @@
 # (make bench-bins).
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
-[ $# -eq 2 ] || { echo "usage: bench/ab_put.sh OLD_CAIRN NEW_CAIRN" >&2; exit 2; }
-OLD=$1
-NEW=$2
-LG=$HERE/../build/bench/loadgen
-CAIRN=$OLD
 . "$HERE/lib.sh"
-[ -x "$NEW" ] || { echo "ab_put: $NEW not built" >&2; exit 2; }
-bench_init ab-put "${TMPDIR:-/tmp}"
+ab_init ab_put "$@"
 SIZE=${SIZE:-64M}
 ROUNDS=${ROUNDS:-7}
 PAUSE=${PAUSE:-1}

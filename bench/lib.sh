@@ -34,6 +34,18 @@ bench_init() { # NAME PARENT_DIR
 	: >"$RES"
 }
 
+ab_init() { # NAME OLD_CAIRN NEW_CAIRN: the arguments of bench/NAME.sh, an A/B
+	# of two server builds; sets OLD, NEW, CAIRN (the old one, for
+	# bench_init's check) and this tree's LG, then bench_init NAME.
+	[ $# -eq 3 ] || { echo "usage: bench/$1.sh OLD_CAIRN NEW_CAIRN" >&2; exit 2; }
+	OLD=$2
+	NEW=$3
+	CAIRN=$OLD
+	LG=$HERE/../build/bench/loadgen
+	[ -x "$NEW" ] || { echo "$1: $NEW not built" >&2; exit 2; }
+	bench_init "$1" "${TMPDIR:-/tmp}"
+}
+
 bench_track() { BENCH_PIDS+=("$1"); } # PID: stop it at exit
 
 bench_cleanup() {
