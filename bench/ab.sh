@@ -20,15 +20,8 @@ LIST_KEYS=${LIST_KEYS:-100000}
 rate() { grep -o '^RESULT .* ops_s=[0-9.]*' "$1" | grep -o 'ops_s=[0-9.]*' | head -1 | cut -d= -f2; }
 
 one() { # BIN TAG: one server, its three rates into $TMP/TAG
-	local p sp d=$TMP/data-$2
-	rm -rf "$d"
-	mkdir -p "$d"
-	p=$(free_port)
-	"$1" server --listen 127.0.0.1:"$p" --quiet "$d" >"$TMP/log-$2" 2>&1 &
-	sp=$!
-	bench_track "$sp"
-	wait_ready "$p" "$sp" || { echo "ab: $1 did not start" >&2; exit 1; }
-	local e=http://127.0.0.1:$p
+	ab_server "$1" "$2"
+	local e=$SRV_EP sp=$SRV_PID
 	"$LG" -e "$e" --create-bucket -b bench -p p- -s 4K -c 32 -n 2000 put >/dev/null 2>&1
 	"$LG" -e "$e" -b bench -p p- -s 4K -k 2000 -c 32 -d "$SECS" get >"$TMP/g" 2>/dev/null
 	"$LG" -e "$e" -b bench -p p- -s 4K -k 2000 -c 32 -d "$SECS" put >"$TMP/p" 2>/dev/null

@@ -22,23 +22,17 @@ ROUNDS=${ROUNDS:-7}
 PAUSE=${PAUSE:-1}
 BYTES=$(numfmt --from=iec "$SIZE")
 
-start() { # BIN TAG: a server; its endpoint into $TMP/TAG.ep
-	local p sp d=$TMP/data-$2
-	mkdir -p "$d"
-	p=$(free_port)
-	"$1" server --listen 127.0.0.1:"$p" --quiet "$d" >"$TMP/log-$2" 2>&1 &
-	sp=$!
-	bench_track "$sp"
-	wait_ready "$p" "$sp" || { echo "ab_put: $1 did not start" >&2; exit 1; }
-	echo "http://127.0.0.1:$p" >"$TMP/$2.ep"
-	"$LG" -e "http://127.0.0.1:$p" --create-bucket -b bench -p x- -s 4K -c 1 -n 1 put \
-		>/dev/null 2>&1
+start() { # BIN TAG: a server, its endpoint in EP_TAG
+	ab_server "$1" "$2"
+	declare -g "EP_$2=$SRV_EP"
+	"$LG" -e "$SRV_EP" --create-bucket -b bench -p x- -s 4K -c 1 -n 1 put >/dev/null 2>&1
 }
 
 put() { # TAG ROUND: MiB/s of one PUT
 	sync
 	sleep "$PAUSE"
-	"$LG" -e "$(cat "$TMP/$1.ep")" -b bench -p "r$2-" -s "$SIZE" -c 1 -n 1 put 2>/dev/null |
+	local ep=EP_$1
+	"$LG" -e "${!ep}" -b bench -p "r$2-" -s "$SIZE" -c 1 -n 1 put 2>/dev/null |
 		grep -o 'mib_s=[0-9.]*' | cut -d= -f2
 }
 

@@ -46,6 +46,19 @@ ab_init() { # NAME OLD_CAIRN NEW_CAIRN: the arguments of bench/NAME.sh, an A/B
 	bench_init "$1" "${TMPDIR:-/tmp}"
 }
 
+ab_server() { # BIN TAG: a fresh server of BIN as `make run` starts it (plus
+	# --quiet), data in $TMP/data-TAG; sets SRV_EP and SRV_PID.
+	local p d=$TMP/data-$2
+	rm -rf "$d"
+	mkdir -p "$d"
+	p=$(free_port)
+	"$1" server --listen 127.0.0.1:"$p" --quiet "$d" >"$TMP/log-$2" 2>&1 &
+	SRV_PID=$!
+	bench_track "$SRV_PID"
+	wait_ready "$p" "$SRV_PID" || { echo "$1 did not start" >&2; exit 1; }
+	SRV_EP=http://127.0.0.1:$p
+}
+
 bench_track() { BENCH_PIDS+=("$1"); } # PID: stop it at exit
 
 bench_cleanup() {
