@@ -88,10 +88,28 @@ dd_once() { # LABEL BYTES
 		tee -a "$RES" >&2
 }
 bytes_of() { numfmt --from=iec "$1"; }
+# A large write leaves the disk busy after it returns, and whoever writes
+# next pays for it (bench/ab_put.sh: a build against itself read ~0.75x in
+# the second slot of each 1 GiB pair). So every run here starts after a sync
+# and a pause of 1 s + 1 s per 200 MiB, and the order of the pair swaps run
+# by run.
+settle() { # BYTES
+	sync
+	sleep $((1 + $1 / 209715200))
+}
 for i in $(seq "$RUNS"); do
 	for sz in 64M "$BIG"; do
+		b=$(bytes_of "$sz")
+		if [ $((i % 2)) = 0 ]; then
+			settle "$b"
+			dd_once "pdd$sz.dd" "$b"
+		fi
+		settle "$b"
 		lg "pdd$sz.cairn" -e "$CE" -b bench -p "pdd$sz-" -s "$sz" -c 1 -n 1 put
-		dd_once "pdd$sz.dd" "$(bytes_of "$sz")"
+		if [ $((i % 2)) = 1 ]; then
+			settle "$b"
+			dd_once "pdd$sz.dd" "$b"
+		fi
 	done
 done
 # The disk's fsync latency, for the durable small-PUT row: 4 KiB writes
@@ -226,7 +244,8 @@ TABLE=$TMP/table
 	fi
 	echo
 	echo "Single-stream durable PUT against \`dd bs=1M conv=fsync\` of the same bytes into the same" \
-		"filesystem, alternating run by run ($RUNS runs); ratio = median of paired ratios." \
+		"filesystem, alternating run by run ($RUNS runs; the pair's order swapped each run, every run after a sync and" \
+		"a pause of 1 s + 1 s per 200 MiB); ratio = median of paired ratios." \
 		"Disk fsync latency (4 KiB O_DSYNC writes, mean of 500): ${FSYNC_MS:-?} ms."
 	echo
 	echo "| row | cairn MiB/s | cairn p50 ms | dd MiB/s | errors | cairn/dd |"
