@@ -40,9 +40,7 @@ dd_rate() {
 	local s
 	sync
 	sleep "$PAUSE"
-	s=$(dd if=/dev/zero of="$TMP/dd.bin" bs=1M count=$((BYTES / 1048576)) conv=fsync 2>&1 |
-		tail -1 | sed -n 's/.*copied, \([0-9.e+-]*\) s,.*/\1/p')
-	rm -f "$TMP/dd.bin"
+	s=$(dd_fsync_secs "$BYTES")
 	awk -v b="$BYTES" -v s="$s" 'BEGIN { printf "%.1f", (s > 0 ? b / s / 1048576 : 0) }'
 }
 

@@ -59,6 +59,17 @@ ab_server() { # BIN TAG: a fresh server of BIN as `make run` starts it (plus
 	SRV_EP=http://127.0.0.1:$p
 }
 
+dd_fsync_secs() { # BYTES: seconds `dd bs=1M conv=fsync` takes to write that many
+	# bytes into $TMP (the same filesystem as the servers' data); nothing
+	# printed, and dd's last line logged, when dd says something else.
+	local out secs
+	out=$(dd if=/dev/zero of="$TMP/dd.bin" bs=1M count=$(($1 / 1048576)) conv=fsync 2>&1 | tail -1)
+	rm -f "$TMP/dd.bin"
+	secs=$(echo "$out" | sed -n 's/.*copied, \([0-9.e+-]*\) s,.*/\1/p')
+	[ -n "$secs" ] || log "dd: unexpected output: $out"
+	echo "$secs"
+}
+
 bench_track() { BENCH_PIDS+=("$1"); } # PID: stop it at exit
 
 bench_cleanup() {

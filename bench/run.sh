@@ -79,11 +79,9 @@ lg putbig -e "$CE" -b bench -p big- -s "$BIG" -c 1 -n 1 put
 # so both see the same disk and machine noise. dd's rate is written as a
 # RESULT line (label dd<size>) so the table code reads both the same way.
 dd_once() { # LABEL BYTES
-	local out secs
-	out=$(dd if=/dev/zero of="$TMP/dd.bin" bs=1M count=$(($2 / 1048576)) conv=fsync 2>&1 | tail -1)
-	rm -f "$TMP/dd.bin"
-	secs=$(echo "$out" | sed -n 's/.*copied, \([0-9.e+-]*\) s,.*/\1/p')
-	[ -n "$secs" ] || { log "dd: unexpected output: $out"; return 0; }
+	local secs
+	secs=$(dd_fsync_secs "$2")
+	[ -n "$secs" ] || return 0
 	awk -v l="$1" -v b="$2" -v s="$secs" 'BEGIN { printf "RESULT label=%s op=dd size=%d secs=%s mib_s=%.2f errors=0\n", l, b, s, b / s / 1048576 }' |
 		tee -a "$RES" >&2
 }
