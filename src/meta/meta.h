@@ -597,6 +597,18 @@ void meta_cmd_complete(struct meta_cmd *cmd, int rc);
 #define META_REPL_REPLAYED 1
 int meta_repl_apply(struct meta_store *s, uint64_t index, const void *buf, size_t len, int *result,
 		    struct meta_cmd_result *res);
+/* One command of a batch entry (several commands in one log entry, applied
+ * in order, each with its own result): as meta_repl_apply, but the store
+ * counts entry index applied only at its last command (last != 0), so a
+ * replay skips all of an entry or none of it. */
+int meta_repl_apply_part(struct meta_store *s, uint64_t index, int last, const void *buf,
+			 size_t len, int *result, struct meta_cmd_result *res);
+/* Records in the open replication batch (opening it when needed) that the
+ * log holds a batch entry; 0 or a storage error (the node must stop).
+ * meta_repl_batches: whether this store has such a record (a copy
+ * installed from a peer carries it). Raft thread only. */
+int meta_repl_note_batch(struct meta_store *s);
+int meta_repl_batches(struct meta_store *s);
 /* Commits the open batch, recording the last applied index in it; readers
  * see the entries from now on. 0 when nothing is open. Raft thread. */
 int meta_repl_commit(struct meta_store *s);

@@ -126,6 +126,7 @@ struct meta_store {
 	int repl_open;
 	uint64_t repl_index;	       /* last entry applied in repl_txn */
 	_Atomic uint64_t repl_applied; /* committed */
+	int repl_batches;	       /* the log has held a batch entry (system db) */
 	struct cn_buf repl_scratch;
 	/* the ballast (meta.h), after open only the thread that commits: the
 	 * metadata thread, or the Raft thread (replicated mode) */

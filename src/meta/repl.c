@@ -10,6 +10,8 @@
  *
  * system db: key "applied" -> u64 LE, the last log index whose command is
  * in the store (absent: 0). Written in the same transaction as the entries.
+ * Key "entry_batches" -> "1" once a batch entry was applied (absent: never):
+ * every node that applies the log from then on must read them.
  *
  * Invariant: the same entries applied in the same order give the same store
  * on every node. So a failure that is not the command's own result (a
@@ -25,6 +27,7 @@
 #include "meta/meta_int.h"
 
 static const char applied_key[] = "applied";
+static const char batches_key[] = "entry_batches";
 
 /* Results every node computes alike (preconditions, client errors)
  * versus failures of this node. */
@@ -69,11 +72,30 @@ static int read_applied(struct meta_store *s, uint64_t *out)
 	return rc;
 }
 
+static int read_batches(struct meta_store *s)
+{
+	struct kv_txn t;
+	const uint8_t *v;
+	size_t vlen;
+	int rc = kv_txn_begin(s->env, NULL, 1, &t);
+
+	if (rc)
+		return rc;
+	rc = kv_get(&t, KV_SYSTEM, batches_key, sizeof(batches_key) - 1, &v, &vlen);
+	s->repl_batches = rc == 0;
+	if (rc == CN_ENOTFOUND)
+		rc = 0;
+	kv_txn_abort(&t);
+	return rc;
+}
+
 int repl_load(struct meta_store *s)
 {
 	uint64_t a;
 	int rc = read_applied(s, &a);
 
+	if (!rc)
+		rc = read_batches(s);
 	if (rc)
 		return rc;
 	atomic_store(&s->repl_applied, a);
@@ -91,8 +113,26 @@ uint64_t meta_repl_applied(struct meta_store *s)
 	return atomic_load(&s->repl_applied);
 }
 
+static int repl_txn_open(struct meta_store *s)
+{
+	int rc;
+
+	if (s->repl_open)
+		return 0;
+	rc = kv_txn_begin(s->env, NULL, 0, &s->repl_txn);
+	if (!rc)
+		s->repl_open = 1;
+	return rc;
+}
+
 int meta_repl_apply(struct meta_store *s, uint64_t index, const void *buf, size_t len, int *result,
 		    struct meta_cmd_result *res)
+{
+	return meta_repl_apply_part(s, index, 1, buf, len, result, res);
+}
+
+int meta_repl_apply_part(struct meta_store *s, uint64_t index, int last, const void *buf,
+			 size_t len, int *result, struct meta_cmd_result *res)
 {
 	struct meta_cmd_result scratch_res;
 	struct meta_cmd dec;
@@ -104,12 +144,9 @@ int meta_repl_apply(struct meta_store *s, uint64_t index, const void *buf, size_
 		*result = META_REPL_REPLAYED; /* already in the store */
 		return 0;
 	}
-	if (!s->repl_open) {
-		rc = kv_txn_begin(s->env, NULL, 0, &s->repl_txn);
-		if (rc)
-			return rc;
-		s->repl_open = 1;
-	}
+	rc = repl_txn_open(s);
+	if (rc)
+		return rc;
 	rc = meta_cmd_decode(buf, len, &dec);
 	if (rc) {
 		/* Every node logged the same bytes: this one reads them wrong. */
@@ -129,8 +166,33 @@ int meta_repl_apply(struct meta_store *s, uint64_t index, const void *buf, size_
 		return rc ? rc : CN_EINTERNAL;
 	}
 	*result = rc;
-	s->repl_index = index;
+	/* (a batch entry's earlier commands leave repl_index below index: its
+	 * later ones are not taken for a replay, and a commit never falls
+	 * inside an entry, since fsm_apply returns only after its last) */
+	if (last)
+		s->repl_index = index;
 	return 0;
+}
+
+int meta_repl_batches(struct meta_store *s)
+{
+	return s->repl_batches;
+}
+
+int meta_repl_note_batch(struct meta_store *s)
+{
+	int rc;
+
+	if (s->repl_batches)
+		return 0;
+	rc = repl_txn_open(s);
+	if (rc)
+		return rc;
+	rc = kv_put(&s->repl_txn, KV_SYSTEM, batches_key, sizeof(batches_key) - 1, "1", 1);
+	/* (a failed commit stops the node: no need to wait for it) */
+	if (!rc)
+		s->repl_batches = 1;
+	return rc;
 }
 
 int meta_repl_commit(struct meta_store *s)

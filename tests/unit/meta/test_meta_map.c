@@ -453,6 +453,96 @@ static void test_map_replay_deterministic(void **state)
 		free(enc[i]);
 }
 
+/* The two stores hold the same map (their system records may differ). */
+static void maps_equal(struct meta_store *a, struct meta_store *b)
+{
+	struct meta_map ma, mb;
+
+	assert_int_equal(meta_map_get(a, &ma), 0);
+	assert_int_equal(meta_map_get(b, &mb), 0);
+	assert_true(ma.epoch == mb.epoch && ma.epoch > 0);
+	assert_int_equal(ma.n_nodes, mb.n_nodes);
+	assert_int_equal(ma.n_drives, mb.n_drives);
+	for (size_t i = 0; i < ma.n_nodes; i++) {
+		assert_true(ma.nodes[i].id == mb.nodes[i].id);
+		assert_string_equal(ma.nodes[i].address, mb.nodes[i].address);
+		assert_int_equal(ma.nodes[i].state, mb.nodes[i].state);
+		assert_int_equal(ma.nodes[i].weight, mb.nodes[i].weight);
+	}
+	for (size_t i = 0; i < ma.n_drives; i++) {
+		assert_memory_equal(ma.drives[i].id, mb.drives[i].id, META_ID_LEN);
+		assert_true(ma.drives[i].node == mb.drives[i].node);
+		assert_int_equal(ma.drives[i].state, mb.drives[i].state);
+	}
+	meta_map_release(&ma);
+	meta_map_release(&mb);
+}
+
+/* A batch entry's commands (meta_repl_apply_part) give the results and the
+ * store that the same commands as entries of their own give; the entry
+ * counts as applied only after its last command, and a replay skips every
+ * command of it. The record that the log held a batch entry survives a
+ * reopen. */
+static void test_batch_entry_parts(void **state)
+{
+	(void)state;
+	enum { N = 60, PER = 3 };
+	struct rstore a, b;
+	struct meta_options o = {.map_size = 1ull << 30, .node_id = 1, .replicated = 1};
+	uint8_t *enc[N];
+	size_t len[N];
+	int ra[N], rb[N], result;
+
+	for (int i = 0; i < N; i++) {
+		struct meta_cmd c =
+			i % 2 ? drive_cmd((uint8_t)(rnd() % 6), 1 + rnd() % 3, 1000, 1, 100, 0)
+			      : node_cmd(1 + rnd() % 3, "n:1", "z", 1, 100, 0);
+		c.now = 1000 + i;
+		assert_int_equal(meta_cmd_encode(&c, &enc[i], &len[i]), 0);
+	}
+	rs_open(&a);
+	rs_open(&b);
+	assert_false(meta_repl_batches(a.s));
+	/* a: entries of PER commands; b: one command each */
+	for (int i = 0; i < N; i++) {
+		uint64_t index = (uint64_t)i / PER + 1;
+		if (i % PER == 0)
+			assert_int_equal(meta_repl_note_batch(a.s), 0);
+		assert_int_equal(meta_repl_apply_part(a.s, index, i % PER == PER - 1, enc[i],
+						      len[i], &ra[i], NULL),
+				 0);
+		assert_int_not_equal(ra[i], META_REPL_REPLAYED);
+		rb[i] = rs_apply(&b, enc[i], len[i]);
+		assert_int_equal(ra[i], rb[i]);
+		if (i % PER == PER - 1 && i % (2 * PER) == PER - 1)
+			assert_int_equal(meta_repl_commit(a.s), 0);
+	}
+	assert_int_equal(meta_repl_commit(a.s), 0);
+	assert_int_equal(meta_repl_commit(b.s), 0);
+	assert_true(meta_repl_applied(a.s) == N / PER);
+	assert_true(meta_repl_batches(a.s));
+	assert_false(meta_repl_batches(b.s));
+	maps_equal(a.s, b.s);
+	/* a replayed entry: every command of it is skipped */
+	for (int i = 0; i < PER; i++) {
+		assert_int_equal(meta_repl_apply_part(a.s, 2, i == PER - 1, enc[PER + i],
+						      len[PER + i], &result, NULL),
+				 0);
+		assert_int_equal(result, META_REPL_REPLAYED);
+	}
+	assert_int_equal(meta_repl_commit(a.s), 0);
+	assert_true(meta_repl_applied(a.s) == N / PER);
+	/* the record survives a reopen */
+	meta_store_close(a.s);
+	assert_int_equal(meta_store_open(a.dir, &o, &a.s), 0);
+	assert_true(meta_repl_batches(a.s));
+	assert_true(meta_repl_applied(a.s) == N / PER);
+	rs_close(&a);
+	rs_close(&b);
+	for (int i = 0; i < N; i++)
+		free(enc[i]);
+}
+
 static int rs_cmd(struct rstore *r, struct meta_cmd c)
 {
 	uint8_t *enc;
@@ -620,6 +710,7 @@ int main(void)
 		cmocka_unit_test(test_map_record_codec),
 		cmocka_unit_test(test_map_apply),
 		cmocka_unit_test(test_map_replay_deterministic),
+		cmocka_unit_test(test_batch_entry_parts),
 		cmocka_unit_test(test_intent_on_leaving_node),
 		cmocka_unit_test(test_settings),
 	};
