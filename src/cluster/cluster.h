@@ -38,6 +38,11 @@ struct tls_client;
 /* A follower forwards proposals in batches of about this many bytes (one
  * more command may cross it) */
 #define CLUSTER_PROPOSE_BATCH_BYTES (1u << 20)
+/* commands in one log entry at most (cluster_entry_encode_batch) */
+#define CLUSTER_ENTRY_BATCH_MAX 128
+/* A follower's yes to a read round (POST /_cairn/internal/follows) that
+ * also says it applies batch entries; earlier versions answer "yes". */
+#define CLUSTER_FOLLOWS_BATCHES "yes batches"
 
 /* ---- internal API authentication (auth.c) ---- */
 
@@ -165,6 +170,9 @@ struct cluster_status {
 	 * for the read index), the reads they carried, and the times one was
 	 * held back so that more reads share it (READ_PACE_* in raft.c) */
 	uint64_t read_rounds, read_round_reads, read_rounds_paced;
+	/* log entries this node appended as leader and the commands they
+	 * carried (a loop turn's proposals share one entry) */
+	uint64_t entries_proposed, cmds_proposed;
 	struct cluster_node nodes[CLUSTER_MAX_NODES];
 	int n_nodes;
 };
@@ -277,8 +285,10 @@ struct cluster_fsm {
 	uint64_t id;	   /* written into snapshot manifests */
 	/* make meta's applied index >= index (a copy from a peer); 0 or error */
 	int (*install)(struct cluster_fsm *f, uint64_t index);
-	/* optional: entry index applied with result rc; may set *result */
-	void (*applied)(struct cluster_fsm *f, uint64_t index, int rc,
+	/* optional: command `part` of entry index (0 for an entry of one
+	 * command; a batch entry's are 0..n-1, in order) applied with result
+	 * rc; may set *result, which it is given again for the later parts */
+	void (*applied)(struct cluster_fsm *f, uint64_t index, unsigned part, int rc,
 			const struct meta_cmd_result *res, void **result);
 	void *owner;
 	/* set by cluster_fsm_guard_io */
@@ -297,6 +307,10 @@ void cluster_fsm_init(struct cluster_fsm *f, struct raft_fsm *out);
 void cluster_fsm_guard_io(struct cluster_fsm *f, struct raft_io *io);
 /* cmd's log entry (framed, 8-byte padded) in raft_malloc'd out->base. */
 int cluster_entry_encode(const struct meta_cmd *cmd, struct raft_buffer *out);
+/* One log entry carrying cmds[0..n), 1 <= n <= CLUSTER_ENTRY_BATCH_MAX, applied in order as
+ * one entry, each command with its own result; n == 1 is
+ * cluster_entry_encode's entry. */
+int cluster_entry_encode_batch(const struct meta_cmd *cmds, unsigned n, struct raft_buffer *out);
 
 /* ---- other nodes' shards (remote.c) ---- */
 

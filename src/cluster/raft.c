@@ -83,8 +83,17 @@
 #define READ_PACE_READS 4
 #define READ_PACE_MS 1
 /* A log entry: u32 LE length of the encoded command, 4 zero bytes, the
- * command, zero padding to a multiple of 8 (raft_uv's rule). */
+ * command, zero padding to a multiple of 8 (raft_uv's rule). A batch
+ * entry: u32 LE count, u32 LE ENTRY_BATCH, then per command its u32 LE
+ * length and bytes, then the padding. */
 #define ENTRY_HDR 8
+#define ENTRY_BATCH 1
+/* Commands a leader proposes in one loop turn go out as one batch entry of
+ * up to this many (each raft_apply is an AppendEntries message to every
+ * follower, their append and their answer: at 32 writers, one per command
+ * was most of the Raft threads' system calls). */
+#define PROPOSE_BATCH_MAX CLUSTER_ENTRY_BATCH_MAX
+#define PROPOSE_BATCH_BYTES ((size_t)1 << 20)
 #define FORWARD_TIMEOUT_MS 10000
 /* a Raft connection not upgraded by then is given up (raft retries) */
 #define DIAL_TIMEOUT_MS 5000
@@ -125,6 +134,7 @@ struct msg {
 	struct meta_cmd *waiters; /* MSG_FBAR_DONE */
 	struct read_round *round; /* MSG_CONFIRMED (id: the peer; rc: 0 = yes) */
 	int rc;
+	int batches; /* MSG_CONFIRMED: the peer applies batch entries */
 	struct member_req *member;
 };
 
@@ -145,14 +155,25 @@ struct job {
 	uint64_t known;		  /* JOB_BARRIER: this node's commit index */
 };
 
-/* A command appended to the log by this node. */
+/* An entry appended to the log by this node: its n commands. */
 struct prop {
 	struct raft_apply req;
 	struct cluster *c;
-	struct meta_cmd *cmd;
-	int rc;
-	struct meta_cmd_result res;
 	struct prop *next; /* FIFO in log order */
+	unsigned n;
+	struct prop_cmd {
+		struct meta_cmd *cmd;
+		int rc;
+		struct meta_cmd_result res;
+	} part[];
+};
+
+/* A command stamped and encoded, waiting for the end of the loop turn to
+ * go into the turn's batch entry. */
+struct pending_prop {
+	struct meta_cmd *cmd;
+	uint8_t *enc;
+	size_t len;
 };
 
 struct barrier_round {
@@ -256,9 +277,13 @@ struct cluster {
 	raft_uv_accept_cb accept_cb;
 	struct dialer *dialers;
 	struct prop *props_head, *props_tail;
-	struct meta_cmd *done;	       /* results waiting for the commit */
-	struct meta_cmd *held;	       /* leader not ready yet */
-	struct meta_cmd *lbar_waiting; /* leader barrier reads not yet in a round */
+	struct pending_prop pq[PROPOSE_BATCH_MAX]; /* this turn's proposals */
+	unsigned pq_n;
+	size_t pq_bytes;
+	uint64_t entries_proposed, cmds_proposed; /* published */
+	struct meta_cmd *done;			  /* results waiting for the commit */
+	struct meta_cmd *held;			  /* leader not ready yet */
+	struct meta_cmd *lbar_waiting;		  /* leader barrier reads not yet in a round */
 	struct barrier_round *lbar_inflight;
 	/* a round for followers' reads completed: the next append tells them
 	 * the new commit index now rather than at the next heartbeat */
@@ -275,6 +300,10 @@ struct cluster {
 		uint64_t id;
 		int n;
 	} confirm_out[CLUSTER_MAX_NODES];
+	/* peers whose answer to a read round said they apply batch entries: a
+	 * leader appends them only when every other member did (a node of an
+	 * earlier version would stop on one) */
+	uint64_t batch_peers[CLUSTER_MAX_NODES];
 	struct meta_cmd *fbar_waiting; /* follower barrier reads not yet asked */
 	int fbar_inflight;
 	struct await *awaits;
@@ -509,6 +538,10 @@ static void run_confirm(struct cluster *c, struct job *j)
 		     &resp) == 0) {
 		if (resp.status == 200)
 			m->rc = 0;
+		/* (a node of an earlier version answers "yes") */
+		m->batches = resp.status == 200 && resp.body &&
+			     strncmp(resp.body, CLUSTER_FOLLOWS_BATCHES,
+				     strlen(CLUSTER_FOLLOWS_BATCHES)) == 0;
 		rpc_resp_release(&resp);
 	}
 	post(c, m);
@@ -562,31 +595,80 @@ static void *forwarder(void *arg)
 
 /* ---- FSM ---- */
 
-/* A command's log entry: u32 LE length, 4 bytes zero, the encoded command,
- * zero padding to a multiple of 8 (raft_uv wants 8-byte aligned entries). */
+static void put_u32(uint8_t *p, size_t v)
+{
+	for (int i = 0; i < 4; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static size_t get_u32(const uint8_t *p)
+{
+	return (size_t)p[0] | (size_t)p[1] << 8 | (size_t)p[2] << 16 | (size_t)p[3] << 24;
+}
+
+/* The log entry of the n encoded commands in pp (ENTRY_HDR's comment): one
+ * command's framing when n is 1, a batch entry's otherwise. */
+static int entry_frame(const struct pending_prop *pp, unsigned n, struct raft_buffer *out)
+{
+	size_t len = ENTRY_HDR, off = ENTRY_HDR;
+	uint8_t *b;
+
+	for (unsigned i = 0; i < n; i++) {
+		if (pp[i].len > UINT32_MAX || pp[i].len > SIZE_MAX / 2 - len - 4)
+			return CN_ETOOBIG;
+		len += pp[i].len + (n > 1 ? 4 : 0);
+	}
+	if (n == 0 || (n > 1 && len > UINT32_MAX))
+		return CN_EINVAL;
+	out->len = (len + 7) & ~(size_t)7;
+	out->base = b = raft_calloc(1, out->len);
+	if (!b)
+		return CN_ENOMEM;
+	if (n == 1) {
+		put_u32(b, pp[0].len);
+		memcpy(b + ENTRY_HDR, pp[0].enc, pp[0].len);
+		return 0;
+	}
+	put_u32(b, n);
+	put_u32(b + 4, ENTRY_BATCH);
+	for (unsigned i = 0; i < n; i++) {
+		put_u32(b + off, pp[i].len);
+		memcpy(b + off + 4, pp[i].enc, pp[i].len);
+		off += 4 + pp[i].len;
+	}
+	return 0;
+}
+
+int cluster_entry_encode_batch(const struct meta_cmd *cmds, unsigned n, struct raft_buffer *out)
+{
+	struct pending_prop pp[PROPOSE_BATCH_MAX];
+	unsigned k;
+	int rc = n && n <= PROPOSE_BATCH_MAX ? 0 : CN_EINVAL;
+
+	for (k = 0; !rc && k < n; k++) {
+		pp[k].cmd = NULL;
+		rc = meta_cmd_encode(&cmds[k], &pp[k].enc, &pp[k].len);
+		if (rc)
+			break;
+	}
+	if (!rc)
+		rc = entry_frame(pp, n, out);
+	while (k)
+		free(pp[--k].enc);
+	return rc;
+}
+
 int cluster_entry_encode(const struct meta_cmd *cmd, struct raft_buffer *out)
 {
-	uint8_t *enc = NULL;
-	size_t len;
-	int rc = meta_cmd_encode(cmd, &enc, &len);
+	return cluster_entry_encode_batch(cmd, 1, out);
+}
 
-	if (rc)
-		return rc;
-	if (len > UINT32_MAX) {
-		free(enc);
-		return CN_ETOOBIG;
-	}
-	out->len = (ENTRY_HDR + len + 7) & ~(size_t)7;
-	out->base = raft_calloc(1, out->len);
-	if (!out->base) {
-		free(enc);
-		return CN_ENOMEM;
-	}
-	for (int i = 0; i < 4; i++)
-		((uint8_t *)out->base)[i] = (uint8_t)(len >> (8 * i));
-	memcpy((uint8_t *)out->base + ENTRY_HDR, enc, len);
-	free(enc);
-	return 0;
+static void entry_malformed(uint64_t index)
+{
+	/* every node logged the same bytes: this one reads them wrong */
+	log_error("cluster: log entry %llu is malformed; stopping this node",
+		  (unsigned long long)index);
+	abort();
 }
 
 static int fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf, void **result)
@@ -595,52 +677,76 @@ static int fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf, void *
 	uint64_t index = raft_last_applied(f->raft) + 1;
 	struct meta_cmd_result res;
 	const uint8_t *e = buf->base;
-	size_t len;
+	size_t n = 1, off = ENTRY_HDR, len;
 	int rc, r;
 
-	memset(&res, 0, sizeof(res));
-	if (buf->len < ENTRY_HDR) {
-		log_error("cluster: log entry %llu is %zu bytes; stopping this node",
-			  (unsigned long long)index, buf->len);
-		abort();
-	}
-	len = (size_t)e[0] | (size_t)e[1] << 8 | (size_t)e[2] << 16 | (size_t)e[3] << 24;
-	if (len > buf->len - ENTRY_HDR) {
-		log_error("cluster: log entry %llu is malformed; stopping this node",
-			  (unsigned long long)index);
-		abort();
-	}
-	rc = meta_repl_apply(f->meta, index, e + ENTRY_HDR, len, &r, &res);
-	if (rc) {
-		/* Carrying on would make this store differ from the others'. */
-		log_error("cluster: cannot apply log entry %llu: %s; stopping this node",
-			  (unsigned long long)index, cn_strerror(rc));
-		abort();
+	if (buf->len < ENTRY_HDR)
+		entry_malformed(index);
+	len = get_u32(e);
+	if (get_u32(e + 4) == ENTRY_BATCH) {
+		n = len; /* a batch entry: its commands follow, each with its length */
+		if (n < 2 || n > PROPOSE_BATCH_MAX)
+			entry_malformed(index);
+		/* once one is in the log, every node applying it must read
+		 * them: any later leader may append more (batches_ok) */
+		rc = meta_repl_note_batch(f->meta);
+		if (rc) {
+			log_error("cluster: cannot apply log entry %llu: %s; stopping this node",
+				  (unsigned long long)index, cn_strerror(rc));
+			abort();
+		}
+	} else if (get_u32(e + 4) != 0 || len > buf->len - ENTRY_HDR) {
+		entry_malformed(index);
 	}
 	*result = NULL;
-	if (f->applied)
-		f->applied(f, index, r, &res, result);
+	for (size_t i = 0; i < n; i++) {
+		if (n > 1) {
+			if (buf->len - off < 4)
+				entry_malformed(index);
+			len = get_u32(e + off);
+			off += 4;
+		}
+		if (len > buf->len - off)
+			entry_malformed(index);
+		memset(&res, 0, sizeof(res));
+		rc = meta_repl_apply_part(f->meta, index, i + 1 == n, e + off, len, &r, &res);
+		if (rc) {
+			/* Carrying on would make this store differ from the others'. */
+			log_error("cluster: cannot apply log entry %llu: %s; stopping this node",
+				  (unsigned long long)index, cn_strerror(rc));
+			abort();
+		}
+		off += len;
+		if (f->applied)
+			f->applied(f, index, (unsigned)i, r, &res, result);
+	}
 	return 0;
 }
 
-/* The proposal this node made for entry `index`, if any, learns its result. */
-static void cluster_applied(struct cluster_fsm *f, uint64_t index, int rc,
+/* The proposal this node made for entry `index`, if any, learns the
+ * result of its command `part`. */
+static void cluster_applied(struct cluster_fsm *f, uint64_t index, unsigned part, int rc,
 			    const struct meta_cmd_result *res, void **result)
 {
 	struct cluster *c = f->owner;
-	struct prop *p = c->props_head;
+	struct prop *p = *result;
 
 	if (index > c->write_index)
 		c->write_index = index;
-	while (p && p->req.index < index)
-		p = p->next; /* its entry was replaced by another leader's */
-	if (p && p->req.index == index) {
+	if (part == 0) {
+		p = c->props_head;
+		while (p && p->req.index < index)
+			p = p->next; /* its entry was replaced by another leader's */
+		if (!p || p->req.index != index)
+			return;
+		*result = p;
+	}
+	if (p && part < p->n) {
 		/* (a replay cannot be our own proposal's first apply: if it
 		 * ever were, its result is unknown) */
-		p->rc = rc == META_REPL_REPLAYED ? CN_EUNCERTAIN : rc;
-		p->res = *res;
-		p->res.index = index;
-		*result = p;
+		p->part[part].rc = rc == META_REPL_REPLAYED ? CN_EUNCERTAIN : rc;
+		p->part[part].res = *res;
+		p->part[part].res.index = index;
 	}
 }
 
@@ -1209,16 +1315,19 @@ static void apply_cb(struct raft_apply *req, int status, void *result)
 		if (c->props_tail == p)
 			c->props_tail = prev;
 	}
-	if (status == 0 && result == p) {
-		p->cmd->res = p->res;
-		p->cmd->rc_ = p->rc;
-	} else {
-		/* Leadership lost: the entry may still commit under the next
-		 * leader, or vanish. */
-		p->cmd->rc_ = status == 0 ? CN_EINTERNAL : raft_err(status);
+	for (unsigned i = 0; i < p->n; i++) {
+		struct meta_cmd *cmd = p->part[i].cmd;
+		if (status == 0 && result == p) {
+			cmd->res = p->part[i].res;
+			cmd->rc_ = p->part[i].rc;
+		} else {
+			/* Leadership lost: the entry may still commit under the
+			 * next leader, or vanish. */
+			cmd->rc_ = status == 0 ? CN_EINTERNAL : raft_err(status);
+		}
+		/* given out after the batch holding it has committed */
+		list_append(&c->done, cmd);
 	}
-	/* given out after the batch holding it has committed */
-	list_append(&c->done, p->cmd);
 	free(p);
 }
 
@@ -1232,26 +1341,68 @@ static void leader_stamp(struct cluster *c, struct meta_cmd *cmd)
 	cmd->now = cn_now_ns();
 }
 
-static void propose(struct cluster *c, struct meta_cmd *cmd)
+/* Whether every other member has said it applies batch entries, or the
+ * log already holds one (then a node that cannot read them stops on that
+ * one anyway: this is what keeps a leader elected while a member is down
+ * batching). */
+static int batches_ok(struct cluster *c)
+{
+	const struct raft_configuration *cf = &c->raft.configuration;
+
+	if (meta_repl_batches(c->meta))
+		return 1;
+	for (unsigned i = 0; i < cf->n; i++) {
+		int known = cf->servers[i].id == c->id;
+		for (int k = 0; k < CLUSTER_MAX_NODES && !known; k++)
+			known = c->batch_peers[k] == cf->servers[i].id;
+		if (!known)
+			return 0;
+	}
+	return 1;
+}
+
+static void batch_peer_set(struct cluster *c, uint64_t id, int yes)
+{
+	int free_slot = -1;
+
+	for (int k = 0; k < CLUSTER_MAX_NODES; k++) {
+		if (c->batch_peers[k] == id) {
+			if (!yes)
+				c->batch_peers[k] = 0;
+			return;
+		}
+		if (!c->batch_peers[k] && free_slot < 0)
+			free_slot = k;
+	}
+	if (yes && free_slot >= 0)
+		c->batch_peers[free_slot] = id;
+}
+
+/* Appends pp[0..n) to the log as one entry. */
+static void append_entry(struct cluster *c, const struct pending_prop *pp, unsigned n)
 {
 	struct raft_buffer b;
-	struct prop *p;
-	int rc;
+	struct prop *p = NULL;
+	int rc = entry_frame(pp, n, &b);
 
-	leader_stamp(c, cmd);
-	rc = cluster_entry_encode(cmd, &b);
-	if (rc) {
-		meta_cmd_complete(cmd, rc);
-		return;
+	if (!rc) {
+		p = calloc(1, sizeof(*p) + n * sizeof(p->part[0]));
+		if (!p) {
+			raft_free(b.base);
+			rc = CN_ENOMEM;
+		}
 	}
-	p = calloc(1, sizeof(*p));
-	if (!p) {
-		raft_free(b.base);
-		meta_cmd_complete(cmd, CN_ENOMEM);
-		return;
+	for (unsigned i = 0; i < n; i++) {
+		free(pp[i].enc);
+		if (p)
+			p->part[i].cmd = pp[i].cmd;
+		else
+			meta_cmd_complete(pp[i].cmd, rc);
 	}
+	if (!p)
+		return;
 	p->c = c;
-	p->cmd = cmd;
+	p->n = n;
 	p->req.data = p;
 	rc = raft_apply(&c->raft, &p->req, &b, 1, apply_cb);
 	if (rc) {
@@ -1259,15 +1410,67 @@ static void propose(struct cluster *c, struct meta_cmd *cmd)
 		 * paths: never free it here (a leak of one entry at worst). */
 		log_warn("cluster: append failed: %s (%s)", raft_strerror(rc),
 			 raft_errmsg(&c->raft));
+		for (unsigned i = 0; i < n; i++)
+			meta_cmd_complete(p->part[i].cmd,
+					  rc == RAFT_NOTLEADER ? CN_ENOLEADER : raft_err(rc));
 		free(p);
-		meta_cmd_complete(cmd, rc == RAFT_NOTLEADER ? CN_ENOLEADER : raft_err(rc));
 		return;
 	}
+	c->entries_proposed++;
+	c->cmds_proposed += n;
 	if (c->props_tail)
 		c->props_tail->next = p;
 	else
 		c->props_head = p;
 	c->props_tail = p;
+}
+
+/* Appends the turn's proposals (c->pq): one batch entry, or one entry
+ * each while some member has not said it applies batch entries. */
+static void propose_flush(struct cluster *c)
+{
+	unsigned n = c->pq_n;
+
+	if (n == 0 || !leader_ready(c))
+		return;
+	c->pq_n = 0;
+	c->pq_bytes = 0;
+	if (batches_ok(c)) {
+		append_entry(c, c->pq, n);
+		return;
+	}
+	for (unsigned i = 0; i < n; i++)
+		append_entry(c, &c->pq[i], 1);
+}
+
+/* Stamps and encodes cmd for the turn's batch entry (propose_flush). */
+static void propose(struct cluster *c, struct meta_cmd *cmd)
+{
+	struct pending_prop *pp;
+	int rc;
+
+	if (c->pq_n == PROPOSE_BATCH_MAX)
+		propose_flush(c);
+	if (c->pq_n == PROPOSE_BATCH_MAX) {
+		meta_cmd_complete(cmd, CN_ENOLEADER);
+		return;
+	}
+	leader_stamp(c, cmd);
+	pp = &c->pq[c->pq_n];
+	rc = meta_cmd_encode(cmd, &pp->enc, &pp->len);
+	if (!rc && pp->len > UINT32_MAX) {
+		free(pp->enc);
+		rc = CN_ETOOBIG;
+	}
+	if (rc) {
+		meta_cmd_complete(cmd, rc);
+		return;
+	}
+	pp->cmd = cmd;
+	c->pq_n++;
+	c->pq_bytes += pp->len;
+	if (c->pq_bytes >= PROPOSE_BATCH_BYTES)
+		propose_flush(c);
 }
 
 static void forward(struct cluster *c, struct meta_cmd *cmd)
@@ -1593,6 +1796,8 @@ static void on_confirmed(struct cluster *c, struct msg *m)
 	struct read_round *rr = m->round;
 
 	confirms_out(c, m->id, -1);
+	if (m->rc == 0)
+		batch_peer_set(c, m->id, m->batches);
 	rr->pending--;
 	if (!rr->done) {
 		if (m->rc == 0)
@@ -1759,8 +1964,20 @@ static void on_member(struct cluster *c, struct member_req *r)
 }
 
 /* Fails what only a leader can do, after losing (or never having) the lead. */
+/* Proposals not yet appended are answered rc (nothing happened). */
+static void drop_pending(struct cluster *c, int rc)
+{
+	for (unsigned i = 0; i < c->pq_n; i++) {
+		free(c->pq[i].enc);
+		meta_cmd_complete(c->pq[i].cmd, rc);
+	}
+	c->pq_n = 0;
+	c->pq_bytes = 0;
+}
+
 static void drop_leader_work(struct cluster *c)
 {
+	drop_pending(c, CN_ENOLEADER);
 	complete_all(c->held, CN_ENOLEADER, 0);
 	c->held = NULL;
 	complete_all(c->lbar_waiting, CN_ENOLEADER, 0);
@@ -1797,6 +2014,8 @@ static void publish(struct cluster *c)
 	s->read_rounds = c->rr_rounds;
 	s->read_round_reads = c->rr_reads;
 	s->read_rounds_paced = c->rr_paced;
+	s->entries_proposed = c->entries_proposed;
+	s->cmds_proposed = c->cmds_proposed;
 	s->ready = 0;
 	s->n_nodes = 0;
 	for (unsigned i = 0; i < c->raft.configuration.n && s->n_nodes < CLUSTER_MAX_NODES; i++) {
@@ -1867,6 +2086,8 @@ static void after_turn(uv_check_t *h)
 			held = n;
 		}
 	}
+	if (role == CLUSTER_LEADER)
+		propose_flush(c);
 	if (role == CLUSTER_LEADER) {
 		start_leader_barrier(c, 0);
 		start_leader_read(c);
@@ -1923,6 +2144,7 @@ static void on_wake(uv_async_t *h)
 				c->wake_closed = 1;
 				pthread_mutex_unlock(&c->mu);
 				c->stopping = 1;
+				drop_pending(c, CN_ESHUTDOWN);
 				drop_leader_work(c);
 				complete_all(c->fbar_waiting, CN_ESHUTDOWN, 0);
 				c->fbar_waiting = NULL;
@@ -1936,6 +2158,7 @@ static void on_wake(uv_async_t *h)
 		}
 		free(m);
 	}
+	propose_flush(c);
 }
 
 static void raft_thread(void *arg)

@@ -10,6 +10,9 @@
  *   - every acknowledged proposal was applied exactly once (its key has
  *     exactly one version), an unacknowledged one at most once;
  *   - the versions of the counter key are in log order (ascending ids).
+ * Some proposals go in batch entries of up to MAX_PARTS commands (as a
+ * leader appends a loop turn's proposals), each command with its own
+ * result, which every node must compute alike.
  *
  * CAIRN_SIM_SEEDS (default 24) and CAIRN_SIM_STEPS (default 2500) size the
  * run; a failure prints the seed so it can be replayed alone with
@@ -32,6 +35,7 @@
 #define NODES 5
 #define MAX_PROPS 4096
 #define MAX_INDEX 16384
+#define MAX_PARTS 8 /* commands in one batch entry here */
 
 struct node {
 	char dir[80];
@@ -43,13 +47,20 @@ struct node {
 
 struct prop {
 	struct raft_apply req;
-	unsigned seq;
+	unsigned seq, n; /* its commands are proposals seq .. seq + n - 1 */
+};
+
+/* a command waiting for its batch entry, with the bytes it points to */
+struct slot {
+	struct meta_cmd c;
+	char key[32], val[48], et[33];
+	enum kind { K_UNIQUE = 0, K_COUNTER, K_NONE } kind;
 };
 
 enum outcome { P_NONE = 0, P_PENDING, P_OK, P_FAILED };
-/* what an applied proposal leaves: a version of k<seq>, a version of the
- * counter key, or no version (its result is an error, or not a PUT) */
-enum kind { K_UNIQUE = 0, K_COUNTER, K_NONE };
+/* what an applied proposal leaves (enum kind, in struct slot): a version
+ * of k<seq>, a version of the counter key, or no version (its result is an
+ * error, or not a PUT) */
 
 struct sim {
 	struct raft_fixture f;
@@ -60,9 +71,14 @@ struct sim {
 	enum outcome out[MAX_PROPS];
 	uint8_t kind[MAX_PROPS];   /* K_* */
 	uint64_t index[MAX_PROPS]; /* its log index, when appended */
-	/* the result each node computed for each entry (0x7fffffff: not
-	 * applied there, e.g. covered by an installed snapshot) */
-	int rc_at[NODES][MAX_INDEX];
+	uint8_t part[MAX_PROPS];   /* its place in that entry */
+	/* the result each node computed for each command of each entry
+	 * (0x7fffffff: not applied there, e.g. covered by an installed
+	 * snapshot) */
+	int rc_at[NODES][MAX_INDEX][MAX_PARTS];
+	struct slot pend[MAX_PARTS]; /* the batch being gathered */
+	unsigned n_pend;
+	int batching;
 	int out_rc[MAX_PROPS]; /* the command's own result, for acknowledged ones */
 	unsigned acked, failed, installs, snapshots_taken;
 };
@@ -130,7 +146,7 @@ static int sim_install(struct cluster_fsm *f, uint64_t index)
 }
 
 /* Every node must compute the same result for the same entry. */
-static void sim_applied(struct cluster_fsm *f, uint64_t index, int rc,
+static void sim_applied(struct cluster_fsm *f, uint64_t index, unsigned part, int rc,
 			const struct meta_cmd_result *res, void **result)
 {
 	struct sim *s = g_sim;
@@ -139,14 +155,15 @@ static void sim_applied(struct cluster_fsm *f, uint64_t index, int rc,
 	(void)res;
 	(void)result;
 
-	assert_true(index < MAX_INDEX);
+	assert_true(index < MAX_INDEX && part < MAX_PARTS);
 	if (rc == META_REPL_REPLAYED)
 		return; /* in the store already (a snapshot's copy): result unknown */
-	s->rc_at[me][index] = rc;
+	s->rc_at[me][index][part] = rc;
 	for (unsigned j = 0; j < s->n_servers; j++)
-		if (s->rc_at[j][index] != 0x7fffffff && s->rc_at[j][index] != rc) {
-			print_error("entry %llu: node %u computed %d, node %u %d\n",
-				    (unsigned long long)index, me, rc, j, s->rc_at[j][index]);
+		if (s->rc_at[j][index][part] != 0x7fffffff && s->rc_at[j][index][part] != rc) {
+			print_error("entry %llu part %u: node %u computed %d, node %u %d\n",
+				    (unsigned long long)index, part, me, rc, j,
+				    s->rc_at[j][index][part]);
 			fail();
 		}
 }
@@ -157,14 +174,16 @@ static void apply_cb(struct raft_apply *req, int status, void *result)
 	struct sim *s = g_sim;
 	(void)result;
 
-	assert_true(p->seq < MAX_PROPS);
-	assert_int_equal(s->out[p->seq], P_PENDING);
-	if (status == 0) {
-		s->out[p->seq] = P_OK;
-		s->acked++;
-	} else {
-		s->out[p->seq] = P_FAILED; /* may still commit under another leader */
-		s->failed++;
+	assert_true(p->seq + p->n <= MAX_PROPS);
+	for (unsigned q = p->seq; q < p->seq + p->n; q++) {
+		assert_int_equal(s->out[q], P_PENDING);
+		if (status == 0) {
+			s->out[q] = P_OK;
+			s->acked++;
+		} else {
+			s->out[q] = P_FAILED; /* may still commit under another leader */
+			s->failed++;
+		}
 	}
 	free(p);
 }
@@ -176,28 +195,80 @@ static void etag_of(const char *d, size_t n, char out[33])
 	cn_hex(md, 16, out);
 }
 
-static void submit(struct sim *s, unsigned leader, const struct meta_cmd *c, enum kind kind)
+/* Appends cmds[0..n) (proposals next_seq ...) as one entry. */
+static void append_entry(struct sim *s, unsigned leader, const struct meta_cmd *cmds,
+			 const enum kind *kinds, unsigned n)
 {
 	struct raft_buffer buf;
 	struct prop *p;
 	unsigned seq = s->next_seq;
 
-	if (seq >= MAX_PROPS)
+	if (seq + n > MAX_PROPS)
 		return;
-	assert_int_equal(cluster_entry_encode(c, &buf), 0);
+	assert_int_equal(cluster_entry_encode_batch(cmds, n, &buf), 0);
 	p = calloc(1, sizeof(*p));
 	assert_non_null(p);
 	p->seq = seq;
+	p->n = n;
 	p->req.data = p;
 	if (raft_apply(raft_fixture_get(&s->f, leader), &p->req, &buf, 1, apply_cb) != 0) {
 		raft_free(buf.base);
 		free(p);
 		return;
 	}
-	s->out[seq] = P_PENDING;
-	s->index[seq] = p->req.index;
-	s->kind[seq] = (uint8_t)kind;
-	s->next_seq++;
+	for (unsigned i = 0; i < n; i++) {
+		s->out[seq + i] = P_PENDING;
+		s->index[seq + i] = p->req.index;
+		s->part[seq + i] = (uint8_t)i;
+		s->kind[seq + i] = (uint8_t)kinds[i];
+	}
+	s->next_seq += n;
+}
+
+/* A command: its own entry, or (s->batching) kept for the batch, with the
+ * bytes it points to. Its proposal number is next_seq + n_pend. */
+static void submit(struct sim *s, unsigned leader, const struct meta_cmd *c, enum kind kind)
+{
+	struct slot *sl;
+
+	if (!s->batching) {
+		append_entry(s, leader, c, &kind, 1);
+		return;
+	}
+	assert_true(s->n_pend < MAX_PARTS);
+	sl = &s->pend[s->n_pend++];
+	sl->c = *c;
+	sl->kind = kind;
+	if (c->key) {
+		assert_true(c->key_len < sizeof(sl->key));
+		memcpy(sl->key, c->key, c->key_len);
+		sl->c.key = sl->key;
+	}
+	if (c->inline_data) {
+		assert_true(c->inline_len < sizeof(sl->val));
+		memcpy(sl->val, c->inline_data, c->inline_len);
+		sl->c.inline_data = sl->val;
+	}
+	if (c->etag) {
+		assert_true(c->etag_len < sizeof(sl->et));
+		memcpy(sl->et, c->etag, c->etag_len);
+		sl->c.etag = sl->et;
+	}
+}
+
+static void flush_batch(struct sim *s, unsigned leader)
+{
+	struct meta_cmd cmds[MAX_PARTS];
+	enum kind kinds[MAX_PARTS];
+
+	for (unsigned i = 0; i < s->n_pend; i++) {
+		cmds[i] = s->pend[i].c;
+		kinds[i] = s->pend[i].kind;
+	}
+	if (s->n_pend)
+		append_entry(s, leader, cmds, kinds, s->n_pend);
+	s->n_pend = 0;
+	s->batching = 0;
 }
 
 /* A proposal on the leader. Non-deterministic fields (version id, time)
@@ -218,8 +289,8 @@ static void propose(struct sim *s, unsigned leader)
 	if (counter)
 		snprintf(key, sizeof(key), "counter");
 	else
-		snprintf(key, sizeof(key), "k%05u", s->next_seq);
-	snprintf(val, sizeof(val), "value-%u", s->next_seq);
+		snprintf(key, sizeof(key), "k%05u", s->next_seq + s->n_pend);
+	snprintf(val, sizeof(val), "value-%u", s->next_seq + s->n_pend);
 	etag_of(val, strlen(val), et);
 	c.type = META_CMD_PUT_VERSION;
 	c.bucket = kind == 5 ? "nosuchbucket" : "sim";
@@ -252,8 +323,8 @@ static void propose(struct sim *s, unsigned leader)
 			in.layout = layout;
 			in.layout_len = sizeof(layout);
 			submit(s, leader, &in, K_NONE);
-			snprintf(key, sizeof(key), "k%05u", s->next_seq);
-			snprintf(val, sizeof(val), "value-%u", s->next_seq);
+			snprintf(key, sizeof(key), "k%05u", s->next_seq + s->n_pend);
+			snprintf(val, sizeof(val), "value-%u", s->next_seq + s->n_pend);
 		}
 	}
 	submit(s, leader, &c, counter ? K_COUNTER : kind == 5 || kind == 6 ? K_NONE : K_UNIQUE);
@@ -262,35 +333,20 @@ static void propose(struct sim *s, unsigned leader)
 static void bucket_create(struct sim *s, unsigned leader)
 {
 	struct meta_cmd c;
-	struct raft_buffer buf;
-	struct prop *p;
 
 	memset(&c, 0, sizeof(c));
 	c.type = META_CMD_BUCKET_CREATE;
 	c.bucket = "sim";
 	c.bucket_len = 3;
 	c.now = 1700000000000000000ll;
-	assert_int_equal(cluster_entry_encode(&c, &buf), 0);
-	p = calloc(1, sizeof(*p));
-	assert_non_null(p);
-	p->seq = s->next_seq;
-	p->req.data = p;
-	assert_int_equal(raft_apply(raft_fixture_get(&s->f, leader), &p->req, &buf, 1, apply_cb),
-			 0);
-	s->out[s->next_seq++] = P_PENDING;
+	submit(s, leader, &c, K_NONE);
 	memset(&c, 0, sizeof(c));
 	c.type = META_CMD_BUCKET_VERSIONING;
 	c.bucket = "sim";
 	c.bucket_len = 3;
 	c.versioning = META_VERSIONING_ENABLED;
-	assert_int_equal(cluster_entry_encode(&c, &buf), 0);
-	p = calloc(1, sizeof(*p));
-	assert_non_null(p);
-	p->seq = s->next_seq;
-	p->req.data = p;
-	assert_int_equal(raft_apply(raft_fixture_get(&s->f, leader), &p->req, &buf, 1, apply_cb),
-			 0);
-	s->out[s->next_seq++] = P_PENDING;
+	submit(s, leader, &c, K_NONE);
+	assert_int_equal(s->next_seq, 2); /* both appended */
 }
 
 static void change_cb(struct raft_change *req, int status)
@@ -424,7 +480,10 @@ static unsigned versions_of(struct meta_store *m, const char *key, char (*etags)
 	return n;
 }
 
-static void run_seed(uint64_t seed, unsigned steps)
+/* batches: 1 in 5 proposal steps appends a batch entry of 2-3 proposals
+ * (whose own blob proposals add their intents: up to 6 commands); 0 keeps
+ * every entry one command, the schedule the found seeds were found with */
+static void run_seed(uint64_t seed, unsigned steps, int batches)
 {
 	struct sim *s = calloc(1, sizeof(*s));
 	struct raft_configuration conf;
@@ -452,7 +511,8 @@ static void run_seed(uint64_t seed, unsigned steps)
 		n->cf.install = sim_install;
 		n->cf.applied = sim_applied;
 		for (unsigned x = 0; x < MAX_INDEX; x++)
-			s->rc_at[i][x] = 0x7fffffff;
+			for (unsigned y = 0; y < MAX_PARTS; y++)
+				s->rc_at[i][x][y] = 0x7fffffff;
 		n->cf.owner = n;
 		cluster_fsm_init(&n->cf, &n->fsm);
 		assert_int_equal(raft_fixture_grow(&s->f, &n->fsm), 0);
@@ -488,9 +548,14 @@ static void run_seed(uint64_t seed, unsigned steps)
 		unsigned dice = pick(s, 1000);
 		raft_fixture_step(&s->f);
 		leader = raft_fixture_leader_index(&s->f);
-		if (dice < 200 && leader < s->n_servers)
+		if (dice < 40 && batches && leader < s->n_servers) {
+			s->batching = 1;
+			for (unsigned k = 2 + pick(s, 2); k; k--)
+				propose(s, leader);
+			flush_batch(s, leader);
+		} else if (dice < 200 && leader < s->n_servers) {
 			propose(s, leader);
-		else if (dice >= 200 && dice < 208)
+		} else if (dice >= 200 && dice < 208)
 			fault(s);
 		else if (dice == 208 && leader < s->n_servers)
 			membership(s, leader);
@@ -541,8 +606,16 @@ static void run_seed(uint64_t seed, unsigned steps)
 			unsigned v = 0;
 			int rc = 0x7fffffff;
 			for (unsigned j = 0; j < s->n_servers && s->index[q] < MAX_INDEX; j++)
-				if (s->rc_at[j][s->index[q]] != 0x7fffffff)
-					rc = s->rc_at[j][s->index[q]];
+				if (s->rc_at[j][s->index[q]][s->part[q]] != 0x7fffffff)
+					rc = s->rc_at[j][s->index[q]][s->part[q]];
+			if (s->out[q] == P_OK && rc == 0x7fffffff) {
+				/* its leader applied it before acknowledging, and
+				 * never as a replay */
+				print_error(
+					"seed %llu: proposal %u acknowledged, applied nowhere\n",
+					(unsigned long long)seed, q);
+				fail();
+			}
 			if (s->out[q] == P_OK && s->kind[q] == K_NONE && q >= 2 && rc == 0 &&
 			    s->kind[q - 1] != K_NONE) {
 				/* no bucket / an abandoned blob: the command's own
@@ -609,17 +682,17 @@ static void test_sim_seeds(void **state)
 	(void)state;
 
 	if (one) {
-		run_seed(strtoull(one, NULL, 10), steps);
+		run_seed(strtoull(one, NULL, 10), steps, !getenv("CAIRN_SIM_NO_BATCHES"));
 		return;
 	}
 	for (unsigned k = 1; k <= seeds; k++)
-		run_seed(k, steps);
+		run_seed(k, steps, 1);
 	/* seeds that once found a bug: an install arriving while a snapshot
 	 * is taken (cluster_fsm_guard_io) */
 	static const unsigned long long found[] = {95, 181};
 	for (size_t k = 0; k < sizeof(found) / sizeof(found[0]); k++)
 		if (found[k] > seeds)
-			run_seed(found[k], steps);
+			run_seed(found[k], steps, 0);
 }
 
 int main(void)
