@@ -34,43 +34,7 @@ wait_ready "$SP" "$SPID" || { cat "$TMP/single.log" >&2; exit 1; }
 SE=http://127.0.0.1:$SP
 
 # ---- three nodes ----
-declare -a S3P NP
-for i in 0 1 2; do
-	S3P[$i]=$(free_port)
-	NP[$i]=$(free_port)
-done
-PEERS="127.0.0.1:${NP[0]},127.0.0.1:${NP[1]},127.0.0.1:${NP[2]}"
-start_node() { # I: (re)start node I with its ports and directory
-	"$CAIRN" server --listen "127.0.0.1:${S3P[$1]}" --node "127.0.0.1:${NP[$1]}" \
-		--peers "$PEERS" --quiet "$TMP/n$1" >>"$TMP/n$1.log" 2>&1 &
-	NPID[$1]=$!
-	bench_track "${NPID[$1]}"
-}
-declare -a NPID
-for i in 0 1 2; do
-	mkdir -p "$TMP/n$i"
-	start_node "$i"
-done
-for i in 0 1 2; do
-	wait_ready "${S3P[$i]}" "${NPID[$i]}" || { cat "$TMP/n$i.log" >&2; exit 1; }
-done
-# which node leads (its status says so); asked again for up to 10 s, as a
-# first election can still move the lead after every node said it was ready
-LEADER=""
-for _ in $(seq 50); do
-	for i in 0 1 2; do
-		if CAIRN_ENDPOINT="http://127.0.0.1:${S3P[$i]}" "$CAIRN" admin cluster status 2>/dev/null |
-			grep -q "\"leader_address\": \"127.0.0.1:${NP[$i]}\""; then
-			LEADER=$i
-		fi
-	done
-	[ -n "$LEADER" ] && break
-	sleep 0.2
-done
-[ -n "$LEADER" ] || { echo "cluster.sh: no leader found" >&2; exit 1; }
-FOLLOWER=$(((LEADER + 1) % 3))
-LE=http://127.0.0.1:${S3P[$LEADER]}
-FE=http://127.0.0.1:${S3P[$FOLLOWER]}
+cluster_start "$CAIRN" "$TMP"
 log "single $SE; cluster leader $LE, follower $FE; rows of ${SECS}s, $RUNS runs"
 
 N4K=2000
@@ -112,7 +76,7 @@ wait "${NPID[$BF]}" 2>/dev/null || true
 lg bfill.leader -e "$LE" -b bench -p bf- -s 4M -c 4 -n 256 put
 before=$(blobs_bytes "$BF")
 t0=$(date +%s.%N)
-start_node "$BF"
+cluster_node_start "$BF"
 wait_ready "${S3P[$BF]}" "${NPID[$BF]}" || { cat "$TMP/n$BF.log" >&2; exit 1; }
 tr=$(date +%s.%N)
 for _ in $(seq 12000); do

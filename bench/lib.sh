@@ -59,6 +59,53 @@ ab_server() { # BIN TAG: a fresh server of BIN as `make run` starts it (plus
 	SRV_EP=http://127.0.0.1:$p
 }
 
+cluster_start() { # BIN DIR: a 3-node cluster of BIN (durable, as `make run`
+	# configures a node), node I's data in DIR/nI and its log in DIR/nI.log;
+	# CAIRN_CLUSTER_SECRET must be exported. Sets S3P[] and NP[] (ports),
+	# NPID[], LEADER and FOLLOWER (node numbers), LE and FE (endpoints).
+	local i
+	CL_BIN=$1
+	CL_DIR=$2
+	S3P=() NP=() NPID=()
+	for i in 0 1 2; do
+		S3P[$i]=$(free_port)
+		NP[$i]=$(free_port)
+	done
+	CL_PEERS="127.0.0.1:${NP[0]},127.0.0.1:${NP[1]},127.0.0.1:${NP[2]}"
+	for i in 0 1 2; do
+		mkdir -p "$CL_DIR/n$i"
+		cluster_node_start "$i"
+	done
+	for i in 0 1 2; do
+		wait_ready "${S3P[$i]}" "${NPID[$i]}" || { cat "$CL_DIR/n$i.log" >&2; exit 1; }
+	done
+	# which node leads (its status says so); asked again for up to 10 s, as
+	# a first election can still move the lead after every node said it
+	# was ready
+	LEADER=""
+	for _ in $(seq 50); do
+		for i in 0 1 2; do
+			if CAIRN_ENDPOINT="http://127.0.0.1:${S3P[$i]}" "$CL_BIN" admin cluster status 2>/dev/null |
+				grep -q "\"leader_address\": \"127.0.0.1:${NP[$i]}\""; then
+				LEADER=$i
+			fi
+		done
+		[ -n "$LEADER" ] && break
+		sleep 0.2
+	done
+	[ -n "$LEADER" ] || { echo "no leader found" >&2; exit 1; }
+	FOLLOWER=$(((LEADER + 1) % 3))
+	LE=http://127.0.0.1:${S3P[$LEADER]}
+	FE=http://127.0.0.1:${S3P[$FOLLOWER]}
+}
+
+cluster_node_start() { # I: (re)start node I of cluster_start's cluster
+	"$CL_BIN" server --listen "127.0.0.1:${S3P[$1]}" --node "127.0.0.1:${NP[$1]}" \
+		--peers "$CL_PEERS" --quiet "$CL_DIR/n$1" >>"$CL_DIR/n$1.log" 2>&1 &
+	NPID[$1]=$!
+	bench_track "${NPID[$1]}"
+}
+
 dd_fsync_secs() { # BYTES: seconds `dd bs=1M conv=fsync` takes to write that many
 	# bytes into $TMP (the same filesystem as the servers' data); nothing
 	# printed, and dd's last line logged, when dd says something else.
