@@ -53,11 +53,13 @@ static uint64_t get_u64(const uint8_t *p)
 	return v;
 }
 
-static int read_applied(struct meta_store *s, uint64_t *out)
+/* The system records this file keeps, from one read transaction. */
+int repl_load(struct meta_store *s)
 {
 	struct kv_txn t;
 	const uint8_t *v;
 	size_t vlen;
+	uint64_t a = 0;
 	int rc = kv_txn_begin(s->env, NULL, 1, &t);
 
 	if (rc)
@@ -65,37 +67,14 @@ static int read_applied(struct meta_store *s, uint64_t *out)
 	rc = kv_get(&t, KV_SYSTEM, applied_key, sizeof(applied_key) - 1, &v, &vlen);
 	if (rc == 0 && vlen != 8)
 		rc = CN_ECORRUPT;
-	*out = rc == 0 ? get_u64(v) : 0;
-	if (rc == CN_ENOTFOUND)
-		rc = 0;
-	kv_txn_abort(&t);
-	return rc;
-}
-
-static int read_batches(struct meta_store *s)
-{
-	struct kv_txn t;
-	const uint8_t *v;
-	size_t vlen;
-	int rc = kv_txn_begin(s->env, NULL, 1, &t);
-
-	if (rc)
-		return rc;
-	rc = kv_get(&t, KV_SYSTEM, batches_key, sizeof(batches_key) - 1, &v, &vlen);
+	if (rc == 0)
+		a = get_u64(v);
+	if (rc == 0 || rc == CN_ENOTFOUND)
+		rc = kv_get(&t, KV_SYSTEM, batches_key, sizeof(batches_key) - 1, &v, &vlen);
 	s->repl_batches = rc == 0;
 	if (rc == CN_ENOTFOUND)
 		rc = 0;
 	kv_txn_abort(&t);
-	return rc;
-}
-
-int repl_load(struct meta_store *s)
-{
-	uint64_t a;
-	int rc = read_applied(s, &a);
-
-	if (!rc)
-		rc = read_batches(s);
 	if (rc)
 		return rc;
 	atomic_store(&s->repl_applied, a);

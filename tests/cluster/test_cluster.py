@@ -533,6 +533,29 @@ def test_read_rounds_are_shared_under_load(cluster_factory):
             ("rounds not shared", node.name, reads, started, paced, elapsed)
 
 
+def _across_leader_kill(c, loads, stop, field):
+    """Starts the load threads; 4 s in, kills the leader; returns the new
+    leader's status[field] when it leads and 4 s later, then restarts the
+    old leader, and 2 s later stops the load (stop) and joins it."""
+    for t in loads:
+        t.start()
+    try:
+        time.sleep(4)
+        leader = c.leader()
+        c.kill(leader)
+        new = c.leader(among=[n for n in c.nodes if n is not leader])
+        before = _internal_status(new, leader)[field]
+        time.sleep(4)
+        after = _internal_status(new, leader)[field]
+        c.restart(leader, timeout=30)
+        time.sleep(2)
+    finally:
+        stop.set()
+        for t in loads:
+            t.join(timeout=15)
+    return before, after
+
+
 def test_paced_read_rounds_stay_linearizable(cluster_factory, tmp_path):
     """The checked workload runs while pipelined GETs on every node keep the
     read rounds paced (the nemesis's few clients seldom carry 4 reads into
@@ -553,22 +576,7 @@ def test_paced_read_rounds_stay_linearizable(cluster_factory, tmp_path):
 
     w = Workload(c, bucket, threads=8, keys=8, seed=31).start()
     loads = [threading.Thread(target=load, args=(n,), daemon=True) for n in c.nodes]
-    for t in loads:
-        t.start()
-    try:
-        time.sleep(4)
-        leader = c.leader()
-        c.kill(leader)
-        new = c.leader(among=[n for n in c.nodes if n is not leader])
-        r0 = _internal_status(new, leader)["read_rounds"]
-        time.sleep(4)
-        r1 = _internal_status(new, leader)["read_rounds"]
-        c.restart(leader, timeout=30)
-        time.sleep(2)
-    finally:
-        stop.set()
-        for t in loads:
-            t.join(timeout=15)
+    r0, r1 = _across_leader_kill(c, loads, stop, "read_rounds")
     # paced, unless its rounds took 1 ms or more anyway (a slow build)
     assert r1["paced"] > r0["paced"] or r1["started"] - r0["started"] <= 4000, (r0, r1)
     finish_workload(c, w, tmp_path, "paced-rounds")
@@ -602,23 +610,7 @@ def test_batched_writes_stay_linearizable(cluster_factory, tmp_path):
     w = Workload(c, bucket, threads=8, keys=8, seed=37).start()
     loads = [threading.Thread(target=load, args=(n, t), daemon=True)
              for n in c.nodes for t in range(8)]
-    for t in loads:
-        t.start()
-    try:
-        time.sleep(4)
-        leader = c.leader()
-        c.kill(leader)
-        new = c.leader(among=[n for n in c.nodes if n is not leader])
-        signer = [n for n in c.nodes if n is not leader and n is not new][0]
-        p0 = _internal_status(new, signer)["proposals"]
-        time.sleep(4)
-        p1 = _internal_status(new, signer)["proposals"]
-        c.restart(leader, timeout=30)
-        time.sleep(2)
-    finally:
-        stop.set()
-        for t in loads:
-            t.join(timeout=15)
+    p0, p1 = _across_leader_kill(c, loads, stop, "proposals")
     cmds, entries = p1["commands"] - p0["commands"], p1["entries"] - p0["entries"]
     assert cmds > 0 and entries < cmds, (p0, p1)
     finish_workload(c, w, tmp_path, "batched-writes")
