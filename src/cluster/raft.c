@@ -613,13 +613,10 @@ static int entry_frame(const struct pending_prop *pp, unsigned n, struct raft_bu
 	size_t len = ENTRY_HDR, off = ENTRY_HDR;
 	uint8_t *b;
 
-	for (unsigned i = 0; i < n; i++) {
-		if (pp[i].len > UINT32_MAX || pp[i].len > SIZE_MAX / 2 - len - 4)
-			return CN_ETOOBIG;
-		len += pp[i].len + (n > 1 ? 4 : 0);
-	}
-	if (n == 0 || (n > 1 && len > UINT32_MAX))
+	if (n == 0)
 		return CN_EINVAL;
+	for (unsigned i = 0; i < n; i++)
+		len += pp[i].len + (n > 1 ? 4 : 0);
 	out->len = (len + 7) & ~(size_t)7;
 	out->base = b = raft_calloc(1, out->len);
 	if (!b)
@@ -639,6 +636,18 @@ static int entry_frame(const struct pending_prop *pp, unsigned n, struct raft_bu
 	return 0;
 }
 
+/* cmd's encoding into pp (enc malloc'd), its length fit for the framing */
+static int encode_one(const struct meta_cmd *cmd, struct pending_prop *pp)
+{
+	int rc = meta_cmd_encode(cmd, &pp->enc, &pp->len);
+
+	if (!rc && pp->len > UINT32_MAX) {
+		free(pp->enc);
+		rc = CN_ETOOBIG;
+	}
+	return rc;
+}
+
 int cluster_entry_encode_batch(const struct meta_cmd *cmds, unsigned n, struct raft_buffer *out)
 {
 	struct pending_prop pp[PROPOSE_BATCH_MAX];
@@ -646,8 +655,7 @@ int cluster_entry_encode_batch(const struct meta_cmd *cmds, unsigned n, struct r
 	int rc = n && n <= PROPOSE_BATCH_MAX ? 0 : CN_EINVAL;
 
 	for (k = 0; !rc && k < n; k++) {
-		pp[k].cmd = NULL;
-		rc = meta_cmd_encode(&cmds[k], &pp[k].enc, &pp[k].len);
+		rc = encode_one(&cmds[k], &pp[k]);
 		if (rc)
 			break;
 	}
@@ -661,6 +669,14 @@ int cluster_entry_encode_batch(const struct meta_cmd *cmds, unsigned n, struct r
 int cluster_entry_encode(const struct meta_cmd *cmd, struct raft_buffer *out)
 {
 	return cluster_entry_encode_batch(cmd, 1, out);
+}
+
+static void apply_failed(uint64_t index, int rc)
+{
+	/* Carrying on would make this store differ from the others'. */
+	log_error("cluster: cannot apply log entry %llu: %s; stopping this node",
+		  (unsigned long long)index, cn_strerror(rc));
+	abort();
 }
 
 static void entry_malformed(uint64_t index)
@@ -677,25 +693,23 @@ static int fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf, void *
 	uint64_t index = raft_last_applied(f->raft) + 1;
 	struct meta_cmd_result res;
 	const uint8_t *e = buf->base;
-	size_t n = 1, off = ENTRY_HDR, len;
+	size_t n = 1, off = ENTRY_HDR, len, framing;
 	int rc, r;
 
 	if (buf->len < ENTRY_HDR)
 		entry_malformed(index);
 	len = get_u32(e);
-	if (get_u32(e + 4) == ENTRY_BATCH) {
+	framing = get_u32(e + 4);
+	if (framing == ENTRY_BATCH) {
 		n = len; /* a batch entry: its commands follow, each with its length */
 		if (n < 2 || n > PROPOSE_BATCH_MAX)
 			entry_malformed(index);
 		/* once one is in the log, every node applying it must read
 		 * them: any later leader may append more (batches_ok) */
 		rc = meta_repl_note_batch(f->meta);
-		if (rc) {
-			log_error("cluster: cannot apply log entry %llu: %s; stopping this node",
-				  (unsigned long long)index, cn_strerror(rc));
-			abort();
-		}
-	} else if (get_u32(e + 4) != 0 || len > buf->len - ENTRY_HDR) {
+		if (rc)
+			apply_failed(index, rc);
+	} else if (framing != 0 || len > buf->len - ENTRY_HDR) {
 		entry_malformed(index);
 	}
 	*result = NULL;
@@ -710,12 +724,8 @@ static int fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf, void *
 			entry_malformed(index);
 		memset(&res, 0, sizeof(res));
 		rc = meta_repl_apply_part(f->meta, index, i + 1 == n, e + off, len, &r, &res);
-		if (rc) {
-			/* Carrying on would make this store differ from the others'. */
-			log_error("cluster: cannot apply log entry %llu: %s; stopping this node",
-				  (unsigned long long)index, cn_strerror(rc));
-			abort();
-		}
+		if (rc)
+			apply_failed(index, rc);
 		off += len;
 		if (f->applied)
 			f->applied(f, index, (unsigned)i, r, &res, result);
@@ -1457,11 +1467,7 @@ static void propose(struct cluster *c, struct meta_cmd *cmd)
 	}
 	leader_stamp(c, cmd);
 	pp = &c->pq[c->pq_n];
-	rc = meta_cmd_encode(cmd, &pp->enc, &pp->len);
-	if (!rc && pp->len > UINT32_MAX) {
-		free(pp->enc);
-		rc = CN_ETOOBIG;
-	}
+	rc = encode_one(cmd, pp);
 	if (rc) {
 		meta_cmd_complete(cmd, rc);
 		return;
