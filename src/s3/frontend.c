@@ -447,6 +447,18 @@ int s3_work(struct s3_req *r, s3_work_fn fn, s3_after_fn after, void *arg)
 	return 0;
 }
 
+void s3_hold(struct s3_req *r)
+{
+	r->n_work++;
+}
+
+void s3_release(struct s3_req *r)
+{
+	assert(r->n_work > 0);
+	if (--r->n_work == 0 && r->done)
+		http_response_end(r->http);
+}
+
 int s3_meta_submit(struct s3_req *r, struct meta_cmd *cmd, meta_cmd_cb cb, void *arg)
 {
 	return meta_submit(r->srv->meta, cmd, &r->wk->waiter, cb, arg);

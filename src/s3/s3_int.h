@@ -246,6 +246,10 @@ void s3_bigbuf_put(struct s3_req *r, void *buf);
 /* Runs fn on the thread pool, then after on the loop. Returns 0 or error
  * (then after is never called). */
 int s3_work(struct s3_req *r, s3_work_fn fn, s3_after_fn after, void *arg);
+/* Keeps r alive past s3_end until as many s3_release calls (a libuv
+ * handle of the request's, until its close callback). Loop. */
+void s3_hold(struct s3_req *r);
+void s3_release(struct s3_req *r);
 /* Submits a metadata command; cb runs on this loop. */
 int s3_meta_submit(struct s3_req *r, struct meta_cmd *cmd, meta_cmd_cb cb, void *arg);
 /* Sets the request's bucket's configuration document NAME (a literal) to

@@ -11,7 +11,9 @@ import email.header
 import hashlib
 import http.client
 import os
+import random
 import socket
+import time
 import urllib.parse
 import zlib
 
@@ -249,6 +251,73 @@ def test_sizes_byte_exact(s3, bucket, size):
     assert got["ContentLength"] == size
     assert got["Body"].read() == body
     assert s3.head_object(Bucket=bucket, Key="obj")["ContentLength"] == size
+
+
+def _resp_len(resp):
+    """Head plus Content-Length of a response whose head is in resp."""
+    head, _, _ = resp.partition(b"\r\n\r\n")
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            return len(head) + 4 + int(value)
+    return len(head) + 4
+
+
+def _paced_put(server, path, body, headers, rnd):
+    """PUT body over a raw socket in bursts of uneven size with short
+    pauses between some of them; returns (status, response head)."""
+    hdrs = sign_headers(server, "PUT", path, dict(headers, **{
+        "Content-Length": str(len(body))}), payload_hash="UNSIGNED-PAYLOAD")
+    head = "PUT %s HTTP/1.1\r\nHost: %s:%d\r\n" % (path, server.host, server.port) + "".join(
+        "%s: %s\r\n" % (k, v) for k, v in hdrs.items() if k.lower() != "host") + "\r\n"
+    sock = socket.create_connection((server.host, server.port), timeout=30)
+    try:
+        sock.sendall(head.encode())
+        off = 0
+        while off < len(body):
+            n = rnd.choice((1, 700, 4 * KiB, 64 * KiB, 300 * KiB, MiB + 13))
+            sock.sendall(body[off:off + n])
+            off += n
+            if rnd.random() < 0.3:
+                time.sleep(rnd.choice((0.001, 0.005, 0.02)))
+        resp = b""
+        while b"\r\n\r\n" not in resp or len(resp) < _resp_len(resp):
+            got = sock.recv(65536)
+            if not got:
+                break
+            resp += got
+    finally:
+        sock.close()
+    status = int(resp.split(b" ", 2)[1]) if resp.startswith(b"HTTP/1.1 ") else 0
+    return status, resp.decode(errors="replace")
+
+
+def test_blob_digests_follow_the_body_in_order(s3, bucket, server):
+    """A body of many upload buffers arriving in uneven bursts, so that at
+    times both buffers are still being hashed and written and the bytes the
+    parser hands over past the pause wait for one: the ETag (MD5, computed
+    by the digest chain), the CRC32 (computed beside the writes) and the
+    stored bytes are the body's; a wrong CRC32 on such a body stores
+    nothing."""
+    rnd = random.Random(11)
+    for i, size in enumerate((9 * MiB + 7, 2 * MiB, 3 * MiB + 300 * KiB)):
+        body = rnd.randbytes(size)
+        path = obj_path(bucket, "paced%d" % i)
+        status, resp = _paced_put(server, path, body, {
+            "x-amz-checksum-crc32": checksum_b64("crc32", body),
+            "Content-MD5": base64.b64encode(hashlib.md5(body).digest()).decode()}, rnd)
+        assert status == 200, resp
+        assert 'ETag: "%s"' % hashlib.md5(body).hexdigest() in resp, resp
+        r = raw_request(server, "GET", path, headers={"x-amz-checksum-mode": "ENABLED"},
+                        timeout=30)
+        assert r.status == 200, r
+        assert r.headers.get("x-amz-checksum-crc32") == checksum_b64("crc32", body)
+        assert r.body == body
+    body = rnd.randbytes(5 * MiB + 1)
+    status, resp = _paced_put(server, obj_path(bucket, "wrong"), body, {
+        "x-amz-checksum-crc32": checksum_b64("crc32", body[:-1] + b"\0")}, rnd)
+    assert status == 400 and "BadDigest" in resp, resp
+    assert raw_request(server, "HEAD", obj_path(bucket, "wrong")).status == 404
 
 
 def test_overwrite_blob_with_inline_and_back(s3, bucket):
