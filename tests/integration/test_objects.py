@@ -263,16 +263,32 @@ def _resp_len(resp):
     return len(head) + 4
 
 
+def _recv_until(sock, done):
+    """What sock brings until done(bytes so far) or the peer closes."""
+    data = b""
+    while not done(data):
+        got = sock.recv(65536)
+        if not got:
+            break
+        data += got
+    return data
+
+
+def _put_head(server, path, headers):
+    """The head of a PUT with an unsigned payload, signed, as raw bytes."""
+    hdrs = sign_headers(server, "PUT", path, headers, payload_hash="UNSIGNED-PAYLOAD")
+    return ("PUT %s HTTP/1.1\r\nHost: %s:%d\r\n" % (path, server.host, server.port) + "".join(
+        "%s: %s\r\n" % (k, v) for k, v in hdrs.items() if k.lower() != "host") +
+        "\r\n").encode()
+
+
 def _paced_put(server, path, body, headers, rnd):
     """PUT body over a raw socket in bursts of uneven size with short
-    pauses between some of them; returns (status, response head)."""
-    hdrs = sign_headers(server, "PUT", path, dict(headers, **{
-        "Content-Length": str(len(body))}), payload_hash="UNSIGNED-PAYLOAD")
-    head = "PUT %s HTTP/1.1\r\nHost: %s:%d\r\n" % (path, server.host, server.port) + "".join(
-        "%s: %s\r\n" % (k, v) for k, v in hdrs.items() if k.lower() != "host") + "\r\n"
+    pauses between some of them; returns (status, response)."""
+    head = _put_head(server, path, dict(headers, **{"Content-Length": str(len(body))}))
     sock = socket.create_connection((server.host, server.port), timeout=30)
     try:
-        sock.sendall(head.encode())
+        sock.sendall(head)
         off = 0
         while off < len(body):
             n = rnd.choice((1, 700, 4 * KiB, 64 * KiB, 300 * KiB, MiB + 13))
@@ -280,12 +296,7 @@ def _paced_put(server, path, body, headers, rnd):
             off += n
             if rnd.random() < 0.3:
                 time.sleep(rnd.choice((0.001, 0.005, 0.02)))
-        resp = b""
-        while b"\r\n\r\n" not in resp or len(resp) < _resp_len(resp):
-            got = sock.recv(65536)
-            if not got:
-                break
-            resp += got
+        resp = _recv_until(sock, lambda d: b"\r\n\r\n" in d and len(d) >= _resp_len(d))
     finally:
         sock.close()
     status = int(resp.split(b" ", 2)[1]) if resp.startswith(b"HTTP/1.1 ") else 0
@@ -553,21 +564,10 @@ def test_delete_then_get(s3, bucket):
 def test_put_to_missing_bucket_answers_before_body(server):
     """The server must refuse without reading the (never sent) body."""
     path = "/no-such-bucket-cairn-y/key"
-    hdrs = sign_headers(server, "PUT", path, headers={"Content-Length": str(10 * MiB)},
-                        payload_hash="UNSIGNED-PAYLOAD")
     s = socket.create_connection((server.host, server.port), timeout=10)
     try:
-        req = "PUT %s HTTP/1.1\r\nHost: %s:%d\r\n" % (path, server.host, server.port)
-        for k, v in hdrs.items():
-            if k.lower() != "host":
-                req += "%s: %s\r\n" % (k, v)
-        s.sendall((req + "\r\n").encode())
-        data = b""
-        while b"</Error>" not in data:
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            data += chunk
+        s.sendall(_put_head(server, path, {"Content-Length": str(10 * MiB)}))
+        data = _recv_until(s, lambda d: b"</Error>" in d)
     finally:
         s.close()
     assert data.startswith(b"HTTP/1.1 404"), data[:200]
@@ -794,12 +794,7 @@ def test_entity_too_large_answers_before_body(server, bucket):
             if k.lower() != "host":
                 req += "%s: %s\r\n" % (k, v)
         s.sendall((req + "\r\n").encode())
-        data = b""
-        while b"</Error>" not in data:
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            data += chunk
+        data = _recv_until(s, lambda d: b"</Error>" in d)
     finally:
         s.close()
     assert data.startswith(b"HTTP/1.1 400"), data[:300]
