@@ -422,9 +422,7 @@ static void work_after(uv_work_t *w, int status)
 	 * request, s3_end must not free it (and r) under our feet. */
 	wk->after(r, status, wk->arg);
 	free(wk);
-	assert(r->n_work > 0);
-	if (--r->n_work == 0 && r->done)
-		http_response_end(r->http);
+	s3_release(r);
 }
 
 int s3_work(struct s3_req *r, s3_work_fn fn, s3_after_fn after, void *arg)
@@ -443,7 +441,7 @@ int s3_work(struct s3_req *r, s3_work_fn fn, s3_after_fn after, void *arg)
 		free(wk);
 		return rc;
 	}
-	r->n_work++;
+	s3_hold(r);
 	return 0;
 }
 

@@ -70,7 +70,6 @@ struct up {
 	int body_done;
 	int body_err;
 	int failed;
-	int finished;
 	int reported;
 	uint64_t limit;
 	/* The blob's intent: committed while the body streams, before its
@@ -363,6 +362,18 @@ static int queue_buf(struct up *p, int i)
 	return CN_ENOMEM;
 }
 
+/* Queues buf[cur] and moves on to the other buffer; CN_ENOMEM (and
+ * p->failed) when a chain could not start. */
+static int queue_cur(struct up *p)
+{
+	if (queue_buf(p, p->cur)) {
+		p->failed = CN_ENOMEM;
+		return CN_ENOMEM;
+	}
+	p->cur ^= 1;
+	return 0;
+}
+
 static int buf_free(struct up *p, int i)
 {
 	int f;
@@ -382,13 +393,8 @@ static size_t take(struct up *p, const char *data, size_t len)
 
 	memcpy(p->buf[p->cur] + p->fill[p->cur], data, n);
 	p->fill[p->cur] += n;
-	if (p->fill[p->cur] == UPLOAD_BUF && p->ready) {
-		if (queue_buf(p, p->cur)) {
-			p->failed = CN_ENOMEM;
-			return n;
-		}
-		p->cur ^= 1;
-	}
+	if (p->fill[p->cur] == UPLOAD_BUF && p->ready && queue_cur(p))
+		return n;
 	if (p->fill[p->cur] == UPLOAD_BUF || !buf_free(p, p->cur)) {
 		/* (full before the writer exists: queued once it does) */
 		p->stalled = 1;
@@ -441,7 +447,6 @@ static void w_finish_after(struct s3_req *r, int status, void *arg)
 	int rc;
 
 	p->work--;
-	p->finished = 1;
 	if (status || p->work_rc) {
 		p->failed = p->work_rc ? p->work_rc : CN_EINTERNAL;
 		report(p, p->failed);
@@ -529,13 +534,9 @@ static void advance(struct up *p)
 	if (p->stalled) {
 		/* a buffer came back, or the writer is ready: go on where the
 		 * body stopped */
-		if (p->fill[p->cur] == UPLOAD_BUF) {
-			if (queue_buf(p, p->cur)) {
-				p->failed = CN_ENOMEM;
-				advance(p);
-				return;
-			}
-			p->cur ^= 1;
+		if (p->fill[p->cur] == UPLOAD_BUF && queue_cur(p)) {
+			advance(p);
+			return;
 		}
 		if (!buf_free(p, p->cur))
 			return;
@@ -561,12 +562,10 @@ static void advance(struct up *p)
 		/* the last, partial buffer */
 		if (!buf_free(p, p->cur))
 			return;
-		if (queue_buf(p, p->cur)) {
-			p->failed = CN_ENOMEM;
+		if (queue_cur(p)) {
 			advance(p);
 			return;
 		}
-		p->cur ^= 1;
 	}
 	if (p->work || !buf_free(p, 0) || !buf_free(p, 1))
 		return;
