@@ -13,7 +13,8 @@
  * through its inbox:
  *
  *   leader, ready   raft_apply -> fsm_apply (meta_repl_apply) -> apply_cb
- *                   -> done list -> after_turn: meta_repl_commit, complete
+ *                   -> early/done list -> after_turn: complete early,
+ *                   meta_repl_commit, complete done
  *   leader, !ready  held until the term's first barrier is applied
  *   follower        forwarded to the leader by a forwarding thread
  *                   (POST /_cairn/internal/propose), completed from there
@@ -27,9 +28,12 @@
  * is committed gets an append at once (a barrier entry, lbar_kick) rather
  * than at the next heartbeat.
  *
- * Results are given out only after the batch transaction holding them has
- * committed (after_turn, a uv_check handle: after every loop turn), so a
- * client that saw its write acknowledged reads it back on the next barrier.
+ * Results are given out in after_turn (a uv_check handle: after every loop
+ * turn): a request's before the batch transaction holding it commits (its
+ * entry is committed in the log), a sync submitter's after. Reads are
+ * answered only once the batch transaction holding everything they must
+ * see has committed (`visible`), so a client that saw its write
+ * acknowledged reads it back on the next barrier.
  *
  * Snapshots are a small manifest (the applied index); the store itself
  * moves only when a follower installs one: it fetches a compacting copy of
@@ -282,6 +286,7 @@ struct cluster {
 	size_t pq_bytes;
 	uint64_t entries_proposed, cmds_proposed; /* published */
 	struct meta_cmd *done;			  /* results waiting for the commit */
+	struct meta_cmd *early;			  /* results given out before it */
 	struct meta_cmd *held;			  /* leader not ready yet */
 	struct meta_cmd *lbar_waiting;		  /* leader barrier reads not yet in a round */
 	struct barrier_round *lbar_inflight;
@@ -1335,8 +1340,9 @@ static void apply_cb(struct raft_apply *req, int status, void *result)
 			 * next leader, or vanish. */
 			cmd->rc_ = status == 0 ? CN_EINTERNAL : raft_err(status);
 		}
-		/* given out after the batch holding it has committed */
-		list_append(&c->done, cmd);
+		/* a request's result goes out before the batch holding it
+		 * commits, a sync submitter's after (after_turn) */
+		list_append(meta_cmd_is_sync(cmd) ? &c->done : &c->early, cmd);
 	}
 	free(p);
 }
@@ -2038,7 +2044,27 @@ static void publish(struct cluster *c)
 	pthread_mutex_unlock(&c->smu);
 }
 
-/* After every loop turn: commit what was applied, then give out results. */
+/* Ends every command of list with its own result. */
+static void complete_each(struct meta_cmd *list)
+{
+	while (list) {
+		struct meta_cmd *n = list->next_;
+		list->next_ = NULL;
+		meta_cmd_complete(list, list->rc_);
+		list = n;
+	}
+}
+
+/* After every loop turn: give out the requests' results, commit what was
+ * applied, then give out the rest.
+ * A request's result needs no local commit: its entry is committed in the
+ * log on a majority, so the result stands if this node stops before its
+ * store commits (the log replays the entry, with the same result), and
+ * every read waits for `visible`, which only the commit moves, so a read
+ * that starts after the answer sees the write. The fdatasync of the commit
+ * (~1 ms) is then off the request's path. A sync submitter (a background
+ * worker: gc, rebalance, lifecycle, the map) reads its own write back from
+ * the store at once, without a barrier, so its result waits. */
 static void after_turn(uv_check_t *h)
 {
 	struct cluster *c = h->data;
@@ -2049,6 +2075,9 @@ static void after_turn(uv_check_t *h)
 
 	if (!c->started)
 		return;
+	done = c->early;
+	c->early = NULL;
+	complete_each(done);
 	if (meta_repl_commit(c->meta)) {
 		log_error("cluster: cannot commit applied entries; stopping this node");
 		abort();
@@ -2056,12 +2085,7 @@ static void after_turn(uv_check_t *h)
 	c->visible = raft_last_applied(&c->raft);
 	done = c->done;
 	c->done = NULL;
-	while (done) {
-		struct meta_cmd *n = done->next_;
-		done->next_ = NULL;
-		meta_cmd_complete(done, done->rc_);
-		done = n;
-	}
+	complete_each(done);
 	applied = c->visible;
 	now = c->awaits ? cn_mono_ns() : 0;
 	for (ap = &c->awaits; (a = *ap) != NULL;) {

@@ -555,13 +555,23 @@ int meta_waiter_init(struct meta_waiter *w, uv_loop_t *loop);
 void meta_waiter_close(struct meta_waiter *w, meta_waiter_close_cb cb);
 
 /* Queues cmd. Borrows cmd and everything it points at until cb(cmd, rc, arg)
- * runs on w's loop after the batch holding cmd is durably committed. Returns
- * an error (and cb is never called) if the store is closing. Any thread. */
+ * runs on w's loop after the batch holding cmd is durably committed: in the
+ * store on one node; in the Raft log of a majority in a replicated store,
+ * where this node's store may not show it yet (a read after a barrier
+ * does). Returns an error (and cb is never called) if the store is
+ * closing. Any thread. */
 int meta_submit(struct meta_store *s, struct meta_cmd *cmd, struct meta_waiter *w, meta_cmd_cb cb,
 		void *arg);
-/* Queues cmd and blocks until it is committed; returns the apply result.
- * Any thread except the metadata thread. */
+/* Queues cmd and blocks until it is committed, in a replicated store also
+ * in this node's store (a read right after it sees it); returns the apply
+ * result. Any thread except the metadata thread. */
 int meta_submit_sync(struct meta_store *s, struct meta_cmd *cmd);
+/* Was cmd queued by meta_submit_sync? (cluster/ keeps its result until this
+ * node's store shows it.) */
+static inline int meta_cmd_is_sync(const struct meta_cmd *cmd)
+{
+	return cmd->sync_ != NULL;
+}
 
 /* Serialises cmd's inputs. *out is malloc'd (owned by the caller). */
 int meta_cmd_encode(const struct meta_cmd *cmd, uint8_t **out, size_t *out_len);

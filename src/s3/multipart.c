@@ -29,6 +29,7 @@
 #include "s3/copy_int.h"
 
 #include <assert.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -554,6 +555,7 @@ fail:
 
 struct complete_op {
 	struct meta_cmd cmd;
+	struct meta_cmd barrier; /* before a gone upload's read (complete_committed) */
 	struct meta_part_ref *parts;
 	struct s3_part_claim *claims; /* one per parts[] entry */
 	char if_match[META_ETAG_MAX + 1];
@@ -594,15 +596,48 @@ static int already_completed(struct s3_req *r, struct meta_cmd *cmd)
 	return same;
 }
 
+static void complete_answer(struct s3_req *r, struct meta_cmd *cmd, int rc);
+
+/* The barrier has passed: this node's store shows every write acknowledged
+ * before it, the Complete that took the upload too. */
+static void complete_reread(struct meta_cmd *barrier, int rc, void *arg)
+{
+	struct s3_req *r = arg;
+	struct complete_op *op =
+		(struct complete_op *)((char *)barrier - offsetof(struct complete_op, barrier));
+
+	if (rc == 0)
+		/* a retried Complete of what just completed: the same answer */
+		rc = already_completed(r, &op->cmd) ? 0 : CN_ENOUPLOAD;
+	complete_answer(r, &op->cmd, rc);
+}
+
 static void complete_committed(struct meta_cmd *cmd, int rc, void *arg)
 {
 	struct s3_req *r = arg;
+	struct complete_op *op = (struct complete_op *)cmd;
+
+	if (rc == CN_ENOUPLOAD) {
+		/* The upload is gone: did a Complete of the same parts take it
+		 * (a client sending its Complete again)? In a cluster this
+		 * result can come before this node's store shows that other
+		 * Complete (a follower applies the entry later; a leader gives
+		 * out a turn's results before it commits them), so the read
+		 * waits for a barrier. One node: the barrier passes at once. */
+		memset(&op->barrier, 0, sizeof(op->barrier));
+		op->barrier.type = META_CMD_BARRIER;
+		if (s3_meta_submit(r, &op->barrier, complete_reread, r) == 0)
+			return;
+	}
+	complete_answer(r, cmd, rc);
+}
+
+static void complete_answer(struct s3_req *r, struct meta_cmd *cmd, int rc)
+{
 	struct s3_hdrs h = {.n = 0};
 	struct cn_buf w;
 	const char *host = s3_header(r, "host");
 
-	if (rc == CN_ENOUPLOAD && already_completed(r, cmd))
-		rc = 0; /* a retried Complete of what just completed: the same answer */
 	if (rc) {
 		s3_send_error(r, rc);
 		return;

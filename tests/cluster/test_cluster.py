@@ -488,6 +488,54 @@ def test_concurrent_writes_share_entries_each_with_its_result(cluster_factory):
     assert cmds >= 16 * 30 and entries < cmds, (before, after)
 
 
+def test_a_complete_sent_twice_at_once_answers_both(cluster_factory):
+    """A client that lost the answer to a CompleteMultipartUpload sends it
+    again, possibly while the first is still in flight; S3 answers both with
+    the object. The second finds the upload gone (the first took it) and
+    reads the object to tell (multipart.c already_completed). Sent at the
+    same moment, both land in one log entry: the second's result is given
+    out in the same loop turn as the first's, before that turn's commit on
+    the leader, and on a follower before it applied the entry at all, so
+    the read must pass a barrier first. Pairs through the leader and
+    through a follower; every answer is 200 with the object's ETag."""
+    c = cluster_factory(3)
+    leader = c.leader()
+    follower = [n for n in c.nodes if n is not leader][0]
+    bucket = new_bucket(c, leader)
+    setup = c.client(leader, read_timeout=30)
+    for _ in range(3):  # the leader learns that both peers apply batches
+        setup.list_objects_v2(Bucket=bucket)
+    failures = []
+    for i in range(16):
+        node = leader if i % 2 == 0 else follower
+        key = "twice-%02d" % i
+        up = setup.create_multipart_upload(Bucket=bucket, Key=key)["UploadId"]
+        e = setup.upload_part(Bucket=bucket, Key=key, UploadId=up, PartNumber=1,
+                              Body=b"part of %s" % key.encode())["ETag"]
+        parts = {"Parts": [{"PartNumber": 1, "ETag": e}]}
+        go = threading.Barrier(2)
+        got = [None, None]
+
+        def complete(j, node=node, key=key, up=up, parts=parts, go=go, got=got):
+            cl = c.client(node, read_timeout=30, cached=False)
+            go.wait(10)
+            try:
+                got[j] = cl.complete_multipart_upload(
+                    Bucket=bucket, Key=key, UploadId=up, MultipartUpload=parts)["ETag"]
+            except ClientError as ex:
+                got[j] = err_status(ex)
+
+        threads = [threading.Thread(target=complete, args=(j,)) for j in range(2)]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join(60)
+        etag = setup.head_object(Bucket=bucket, Key=key)["ETag"]
+        if got != [etag, etag]:
+            failures.append((node.name, key, got, etag))
+    assert not failures, failures
+
+
 def test_read_rounds_are_shared_under_load(cluster_factory):
     """Reads that arrive while a read round is out share the next one, and a
     round that carried 4 reads or more makes the next wait until 1 ms after
