@@ -472,7 +472,8 @@ static int index_fill(struct actx *a)
 long meta_embed_max = META_EMBED_MAX;
 
 /* Writes v: into index if it is not a marker (the caller demoted the old
- * entry), else into versions. A small body goes into the record itself. */
+ * entry), else into versions. A small body goes into the record itself; of
+ * a larger one the first few bytes may (kv_overflow_slack). */
 static int version_insert(struct actx *a, struct meta_version *v, const void *inline_data)
 {
 	uint8_t raw[KEY_ENC_MAX];
@@ -483,6 +484,18 @@ static int version_insert(struct actx *a, struct meta_version *v, const void *in
 	    v->inline_len <= (uint64_t)meta_embed_max) {
 		v->inline_embedded = 1;
 		v->embed = inline_data;
+		v->embed_len = (uint32_t)v->inline_len;
+	} else if (v->loc == META_LOC_INLINE && meta_embed_max >= 0) {
+		/* The `inline` db keeps a body bigger than a page in overflow
+		 * pages, the last partly empty: a 4 KiB body took two (one
+		 * 16-byte page header too many). Its first bytes go into the
+		 * record when that makes the rest fill its pages exactly, so
+		 * such a PUT writes a page less and the store holds one less. */
+		size_t head = kv_overflow_slack(a->t->env, (size_t)v->inline_len);
+		if (head && head <= (size_t)meta_embed_max) {
+			v->embed = inline_data;
+			v->embed_len = (uint32_t)head;
+		}
 	}
 	vraw(a, raw, v->vid);
 	cn_buf_reset(&a->w);
@@ -492,7 +505,9 @@ static int version_insert(struct actx *a, struct meta_version *v, const void *in
 	else if (!rc)
 		rc = kv_put(a->t, KV_INDEX, a->kenc, a->kn, a->w.p, a->w.len);
 	if (!rc && v->loc == META_LOC_INLINE && !v->inline_embedded)
-		rc = kv_put(a->t, KV_INLINE, raw, a->kn + META_ID_LEN, inline_data, v->inline_len);
+		rc = kv_put(a->t, KV_INLINE, raw, a->kn + META_ID_LEN,
+			    (const uint8_t *)inline_data + v->embed_len,
+			    v->inline_len - v->embed_len);
 	if (!marker) {
 		a->st.objects++;
 		a->st.bytes += v->size;

@@ -7,7 +7,8 @@
  * little-endian in values, big-endian in keys (keys.c). Each value starts
  * with a record version byte; this build writes and reads version 1.
  *
- * Value formats, record version 1, store format 3 (2 is 3 without loc 4;
+ * Value formats, record version 1, store format 4 (3 is 4 without loc 5,
+ * 2 is 3 without loc 4;
  * fk = full object key,
  * present only for long keys, see keys.c):
  *
@@ -34,6 +35,12 @@
  *   loc 4: 4 length (== size), then the bytes (written for bodies up to
  *          META_EMBED_MAX; read as LOC_INLINE with inline_embedded; a build
  *          older than this section cannot read a version with it)
+ *   loc 5: 4 length (== size), 2 head length n (1..META_EMBED_MAX, less
+ *          than length), then the body's first n bytes; the other
+ *          length - n are in the `inline` db, same key (written when that
+ *          value then fills its LMDB overflow pages exactly, apply.c
+ *          version_insert; read as LOC_INLINE with embed_len n; a build older
+ *          than this section cannot read a version with it)
  *   loc 2: 16 blob id, 2+n layout
  *   loc 3: 2 nparts, then per part: 2 part no, 8 size, 1+n etag, 16 blob id,
  *          2+n layout; then, only when some part has a checksum, per part:
@@ -108,6 +115,7 @@
 
 #define REC_V1 1
 #define REC_LOC_EMBED 4 /* a version's loc byte: inline bytes in the record */
+#define REC_LOC_SPLIT 5 /* ... the head of them in the record, the rest in `inline` */
 #define CMD_V1 1
 
 /* ---- buffers ---- */
@@ -384,15 +392,27 @@ int ver_encode(struct cn_buf *w, const uint8_t *fkey, size_t fklen, const struct
 		wb_u8(w, v->legal_hold);
 	}
 	if (v->loc == META_LOC_INLINE &&
-	    (v->inline_len > META_INLINE_MAX || (v->inline_embedded && v->inline_len && !v->embed)))
+	    (v->inline_len > META_INLINE_MAX ||
+	     (v->inline_embedded && v->inline_len && !v->embed) ||
+	     (!v->inline_embedded && v->embed_len &&
+	      (v->embed_len > META_EMBED_MAX || v->embed_len >= v->inline_len || !v->embed))))
 		return CN_EINVAL;
-	wb_u8(w, v->loc == META_LOC_INLINE && v->inline_embedded ? REC_LOC_EMBED : (uint8_t)v->loc);
+	if (v->loc != META_LOC_INLINE)
+		wb_u8(w, (uint8_t)v->loc);
+	else
+		wb_u8(w, v->inline_embedded ? REC_LOC_EMBED
+			 : v->embed_len	    ? REC_LOC_SPLIT
+					    : (uint8_t)META_LOC_INLINE);
 	switch (v->loc) {
 	case META_LOC_NONE: break;
 	case META_LOC_INLINE:
 		wb_u32(w, (uint32_t)v->inline_len);
-		if (v->inline_embedded)
+		if (v->inline_embedded) {
 			cn_buf_put(w, v->embed, v->inline_len);
+		} else if (v->embed_len) {
+			wb_u16(w, (uint16_t)v->embed_len);
+			cn_buf_put(w, v->embed, v->embed_len);
+		}
 		break;
 	case META_LOC_BLOB:
 		cn_buf_put(w, v->blob_id, META_ID_LEN);
@@ -462,15 +482,23 @@ int ver_decode(const uint8_t *p, size_t len, const uint8_t *key, size_t klen,
 		goto bad;
 	out->flags &= ~META_VF_LOCK;
 	out->inline_embedded = loc == REC_LOC_EMBED;
-	out->loc = out->inline_embedded ? META_LOC_INLINE : loc;
+	out->loc = loc == REC_LOC_EMBED || loc == REC_LOC_SPLIT ? META_LOC_INLINE : loc;
 	switch (out->loc) {
 	case META_LOC_NONE: break;
 	case META_LOC_INLINE:
 		out->inline_len = rb_u32(&r);
 		if (out->inline_len > META_INLINE_MAX || out->inline_len != out->size)
 			goto bad;
-		if (out->inline_embedded)
+		if (out->inline_embedded) {
 			out->embed = rb_bytes(&r, (size_t)out->inline_len);
+			out->embed_len = (uint32_t)out->inline_len;
+		} else if (loc == REC_LOC_SPLIT) {
+			out->embed_len = rb_u16(&r);
+			if (out->embed_len == 0 || out->embed_len > META_EMBED_MAX ||
+			    out->embed_len >= out->inline_len)
+				goto bad;
+			out->embed = rb_bytes(&r, out->embed_len);
+		}
 		break;
 	case META_LOC_BLOB:
 		b = rb_bytes(&r, META_ID_LEN);

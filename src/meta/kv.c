@@ -39,6 +39,7 @@ struct kv_env {
 	pthread_rwlock_t swap;
 	char *dir;
 	int nometasync;	 /* KV_NOMETASYNC */
+	size_t psize;	 /* LMDB's page size (kv_overflow_slack) */
 	int replaceable; /* KV_REPLACEABLE: readers take swap */
 	uint64_t map_size;
 };
@@ -115,6 +116,13 @@ static int env_open_files(struct kv_env *e)
 	if (rc) {
 		log_error("meta: cannot open LMDB environment in %s: %s", e->dir, cn_strerror(rc));
 		goto fail_env;
+	}
+	{
+		MDB_stat st;
+		rc = xlate(mdb_env_stat(e->env, &st));
+		if (rc)
+			goto fail_env;
+		e->psize = st.ms_psize;
 	}
 	rc = xlate(mdb_txn_begin(e->env, NULL, 0, &txn));
 	if (rc)
@@ -304,6 +312,17 @@ int kv_env_copy(struct kv_env *e, const char *path)
 size_t kv_key_max(struct kv_env *e)
 {
 	return (size_t)mdb_env_get_maxkeysize(e->env);
+}
+
+/* LMDB's page header (PAGEHDRSZ in mdb.c, not exported): a run of n
+ * overflow pages holds one value of up to n * psize - 16 bytes. */
+#define LMDB_PAGE_HEADER 16
+
+size_t kv_overflow_slack(const struct kv_env *e, size_t len)
+{
+	if (len + LMDB_PAGE_HEADER <= e->psize)
+		return 0; /* in a leaf, or one overflow page */
+	return (len + LMDB_PAGE_HEADER) % e->psize;
 }
 
 int kv_txn_begin(struct kv_env *e, struct kv_txn *parent, int rdonly, struct kv_txn *out)

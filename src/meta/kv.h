@@ -83,6 +83,11 @@ int kv_env_sync(struct kv_env *e);
  * process if no store can be reopened. */
 int kv_env_replace(struct kv_env *e, const char *newdir);
 size_t kv_key_max(struct kv_env *e);
+/* A value of len bytes bigger than a page lives in a run of overflow pages,
+ * the last one partly empty: how many bytes (0: none) to keep elsewhere
+ * so that the rest fills its pages exactly. 4096 bytes on 4 KiB pages: 16
+ * (one page for the other 4080, not two). Any thread. */
+size_t kv_overflow_slack(const struct kv_env *e, size_t len);
 
 /* rdonly: read txn. parent: nested write txn (NULL for top level). */
 int kv_txn_begin(struct kv_env *e, struct kv_txn *parent, int rdonly, struct kv_txn *out);

@@ -35,7 +35,9 @@
 #define META_PARTS_MAX 10000
 #define META_PART_CK_MAX 32		       /* a part's checksum: up to SHA-256 */
 #define META_GC_GRACE_NS (60LL * 1000000000LL) /* GC due time = now + grace */
-#define META_FORMAT_VERSION 3u /* 2: current version in index only; 3: small bodies in records */
+#define META_FORMAT_VERSION                                                                        \
+	4u /* 2: current version in index only; 3: small bodies in records;                        \
+	    * 4: split bodies (codec loc 5) */
 
 struct meta_store;
 
@@ -151,9 +153,12 @@ struct meta_version {
 	const uint8_t *inline_data; /* LOC_INLINE and META_GET_INLINE: the bytes */
 	/* internal (codec, apply): LOC_INLINE bytes kept in the version record
 	 * itself rather than in the inline db; embed points at them (into mem
-	 * after a decode, at the command's bytes before an encode) */
+	 * after a decode, at the command's bytes before an encode): all of
+	 * them (inline_embedded), or the first embed_len, the rest being in
+	 * the inline db (a split body, codec loc 5) */
 	uint8_t inline_embedded;
 	const uint8_t *embed;
+	uint32_t embed_len;
 	uint8_t blob_id[META_ID_LEN]; /* LOC_BLOB */
 	const uint8_t *layout;	      /* LOC_BLOB */
 	size_t layout_len;

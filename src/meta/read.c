@@ -188,16 +188,21 @@ int meta_object_get(struct meta_store *s, const char *bucket, const char *key, s
 		memcpy(raw, kenc, kn);
 		for (int i = 0; i < META_ID_LEN; i++)
 			raw[kn + i] = (uint8_t)~out->vid[i];
+		size_t head = out->inline_embedded ? 0 : out->embed_len;
 		if (!out->inline_embedded)
 			rc = kv_get(&t, KV_INLINE, raw, kn + META_ID_LEN, &d, &dlen);
-		if (rc == CN_ENOTFOUND || (!rc && dlen != out->inline_len))
+		if (rc == CN_ENOTFOUND || (!rc && head + dlen != out->inline_len))
 			rc = CN_ECORRUPT;
 		if (!rc) {
-			uint8_t *copy = malloc(dlen ? dlen : 1);
-			if (!copy)
+			/* a split body: its head in the record, the rest in inline */
+			uint8_t *copy = malloc(out->inline_len ? (size_t)out->inline_len : 1);
+			if (!copy) {
 				rc = CN_ENOMEM;
-			else
-				memcpy(copy, d, dlen);
+			} else {
+				if (head)
+					memcpy(copy, out->embed, head);
+				memcpy(copy + head, d, dlen);
+			}
 			out->inline_data = copy;
 		}
 	}
@@ -271,19 +276,25 @@ int meta_object_read_inline(struct meta_store *s, const char *bucket, const char
 		rc = ver_decode(v, vlen, (const uint8_t *)key, key_len, &mv);
 	if (!rc && mv.loc != META_LOC_INLINE)
 		rc = CN_ENOTFOUND;
+	size_t head = 0;
 	if (!rc && mv.inline_embedded) {
 		v = mv.embed;
 		vlen = (size_t)mv.inline_len;
 	} else if (!rc) {
+		head = mv.embed_len; /* a split body's head, in the record */
 		rc = kv_get(&t, KV_INLINE, raw, kn + META_ID_LEN, &v, &vlen);
+		if (!rc && head + vlen != mv.inline_len)
+			rc = CN_ECORRUPT;
 	}
 	if (rc == CN_ENOTFOUND)
 		rc = CN_ENOVERSION;
-	if (!rc && vlen > cap)
+	if (!rc && head + vlen > cap)
 		rc = CN_ETOOBIG;
 	if (!rc) {
-		memcpy(buf, v, vlen);
-		*len = vlen;
+		if (head)
+			memcpy(buf, mv.embed, head);
+		memcpy((uint8_t *)buf + head, v, vlen);
+		*len = head + vlen;
 	}
 	meta_version_release(&mv);
 	kv_read_end(&t);

@@ -167,9 +167,12 @@ static int format_check(struct meta_store *s, const char *dir)
 			if (!rc)
 				log_info("meta: upgrade done, %llu records moved",
 					 (unsigned long long)moved);
-		} else if (f == 2) {
+		} else if (f == 2 || f == 3) {
+			/* later formats only add record kinds: the number goes up
+			 * so that an older build refuses the store at open rather
+			 * than meet a record it cannot read */
 			uint8_t b[4] = {META_FORMAT_VERSION, 0, 0, 0};
-			log_info("meta: store %s: format 2 to %u (no record changes)", dir,
+			log_info("meta: store %s: format %u to %u (no record changes)", dir, f,
 				 META_FORMAT_VERSION);
 			rc = kv_put(&t, KV_SYSTEM, "format", 6, b, 4);
 		} else if (f != META_FORMAT_VERSION) {

@@ -273,7 +273,7 @@ static void test_version_codec(void **state)
 	w.p[w.len - 7] = 2; /* length != size */
 	assert_int_equal(ver_decode(w.p, w.len, (const uint8_t *)"k", 1, &d), CN_ECORRUPT);
 	w.p[w.len - 7] = 3;
-	w.p[w.len - 8] = 5; /* no such loc */
+	w.p[w.len - 8] = 6; /* no such loc */
 	assert_int_equal(ver_decode(w.p, w.len, (const uint8_t *)"k", 1, &d), CN_ECORRUPT);
 	/* an empty body embeds as a length of 0 */
 	v.size = v.inline_len = 0;
@@ -288,6 +288,60 @@ static void test_version_codec(void **state)
 	v.size = v.inline_len = 3;
 	assert_int_equal(ver_encode(&w, NULL, 0, &v), CN_EINVAL);
 	v.inline_embedded = 0;
+	/* the body's head in the record, the rest in the inline db (loc 5) */
+	{
+		static uint8_t body[4096];
+		for (size_t i = 0; i < sizeof(body); i++)
+			body[i] = (uint8_t)(i * 7 + 1);
+		v.size = v.inline_len = sizeof(body);
+		v.embed = body;
+		v.embed_len = 16;
+		cn_buf_reset(&w);
+		assert_int_equal(ver_encode(&w, NULL, 0, &v), 0);
+		seed("version_split", 1, w.p, w.len);
+		assert_int_equal(w.len, ref_len + 2 + 16);
+		/* the loc byte, then 4 length, 2 head length, the head */
+		assert_int_equal(w.p[w.len - 23], 5);
+		assert_int_equal(ver_decode(w.p, w.len, (const uint8_t *)"k", 1, &d), 0);
+		assert_int_equal(d.loc, META_LOC_INLINE);
+		assert_false(d.inline_embedded);
+		assert_int_equal(d.inline_len, sizeof(body));
+		assert_int_equal(d.embed_len, 16);
+		assert_memory_equal(d.embed, body, 16);
+		struct cn_buf w3;
+		cn_buf_init(&w3);
+		assert_int_equal(ver_encode(&w3, NULL, 0, &d), 0);
+		assert_int_equal(w3.len, w.len);
+		assert_memory_equal(w3.p, w.p, w.len);
+		cn_buf_release(&w3);
+		meta_version_release(&d);
+		for (size_t n = 0; n < w.len; n++)
+			assert_int_equal(ver_decode(w.p, n, (const uint8_t *)"k", 1, &d),
+					 CN_ECORRUPT);
+		/* a head of 0, over META_EMBED_MAX, or all of the body: corrupt */
+		w.p[w.len - 18] = 0;
+		assert_int_equal(ver_decode(w.p, w.len, (const uint8_t *)"k", 1, &d), CN_ECORRUPT);
+		w.p[w.len - 18] = (uint8_t)(META_EMBED_MAX + 1);
+		w.p[w.len - 17] = (uint8_t)((META_EMBED_MAX + 1) >> 8);
+		assert_int_equal(ver_decode(w.p, w.len, (const uint8_t *)"k", 1, &d), CN_ECORRUPT);
+		v.size = v.inline_len = 16;
+		cn_buf_reset(&w);
+		assert_int_equal(ver_encode(&w, NULL, 0, &v), CN_EINVAL);
+		v.size = v.inline_len = 32;
+		cn_buf_reset(&w);
+		assert_int_equal(ver_encode(&w, NULL, 0, &v), 0);
+		w.p[w.len - 21] = 16; /* length 16 == head: corrupt */
+		assert_int_equal(ver_decode(w.p, w.len, (const uint8_t *)"k", 1, &d), CN_ECORRUPT);
+		/* and the encoder refuses what the decoder would */
+		v.embed_len = META_EMBED_MAX + 1;
+		v.size = v.inline_len = sizeof(body);
+		assert_int_equal(ver_encode(&w, NULL, 0, &v), CN_EINVAL);
+		v.embed_len = 16;
+		v.embed = NULL;
+		assert_int_equal(ver_encode(&w, NULL, 0, &v), CN_EINVAL);
+		v.embed_len = 0;
+		v.size = v.inline_len = 3;
+	}
 	v.flags = META_VF_DELETE_MARKER;
 	cn_buf_reset(&w);
 	assert_int_equal(ver_encode(&w, NULL, 0, &v), 0);

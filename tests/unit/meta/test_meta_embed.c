@@ -2,7 +2,9 @@
  * inline db: which bodies go where, that every path that moves, rewrites or
  * removes a version carries or frees them, and that a store written before
  * embedding (bodies in the inline db) reads, overwrites and deletes the same.
- * The inline db's entry count is read with raw LMDB to see where bytes went. */
+ * The inline db's entry count is read with raw LMDB to see where bytes went.
+ * Also split bodies (codec loc 5): the first bytes of a body in the record
+ * so that the rest fills its overflow pages exactly (the page count too). */
 #include "meta_test.h"
 
 #include <lmdb.h>
@@ -11,8 +13,9 @@
 #include "meta/meta_int.h"
 
 /* Entries in the inline db (the store is closed for the raw look and
- * reopened: one process must not open an environment twice). */
-static size_t inline_entries(struct tstore *t)
+ * reopened: one process must not open an environment twice); pages, when
+ * not NULL, gets the db's overflow pages. */
+static size_t inline_stat(struct tstore *t, size_t *pages)
 {
 	MDB_env *env;
 	MDB_txn *txn;
@@ -30,7 +33,14 @@ static size_t inline_entries(struct tstore *t)
 	mdb_env_close(env);
 	struct meta_options o = {.map_size = 1ull << 30, .node_id = 7};
 	assert_int_equal(meta_store_open(t->dir, &o, &t->s), 0);
+	if (pages)
+		*pages = st.ms_overflow_pages;
 	return st.ms_entries;
+}
+
+static size_t inline_entries(struct tstore *t)
+{
+	return inline_stat(t, NULL);
 }
 
 /* The store's format number, read and written with raw LMDB while the store
@@ -264,7 +274,9 @@ static void test_embed_older_records(void **state)
 	assert_int_equal(put_obj(t.s, "ver", "k", 1, "l2", &l2), 0);
 	meta_embed_max = META_EMBED_MAX;
 	set_format(&t, 2); /* as a build before embedding left it */
-	assert_int_equal(format_of(&t), 3);
+	assert_int_equal(format_of(&t), META_FORMAT_VERSION);
+	set_format(&t, 3); /* as a build before split bodies left it */
+	assert_int_equal(format_of(&t), META_FORMAT_VERSION);
 	assert_int_equal(inline_entries(&t), 4);
 	expect_body(t.s, "old", "k", NULL, "legacy");
 	expect_body(t.s, "old", "e", NULL, "");
@@ -294,12 +306,125 @@ static void test_embed_older_records(void **state)
 	ts_close(&t);
 }
 
+/* n printable bytes that differ from their neighbours (a head stored
+ * after its tail, or shifted by a byte, reads back different) */
+static char *patterned(size_t n, unsigned seed)
+{
+	char *p = malloc(n + 1);
+	assert_non_null(p);
+	for (size_t i = 0; i < n; i++)
+		p[i] = (char)('A' + (i * 7 + i / 26 + seed) % 26);
+	p[n] = 0;
+	return p;
+}
+
+static void test_split_bodies(void **state)
+{
+	(void)state;
+	/* size, overflow pages its inline db value takes: on 4 KiB pages a run
+	 * of n holds n * 4096 - 16 bytes; a head of up to META_EMBED_MAX moves
+	 * into the record when that saves the last page */
+	static const struct {
+		size_t size, pages;
+	} c[] = {
+		{4096, 1},  /* head 16: 4080 fill one page (two without it) */
+		{8192, 2},  /* head 16 */
+		{4300, 1},  /* head 220 */
+		{4336, 1},  /* head 256 = META_EMBED_MAX */
+		{4337, 2},  /* head 257: too big for the record, two pages */
+		{4080, 1},  /* fills one page as it is */
+		{4000, 1},  /* no page to save */
+		{1500, 0},  /* a leaf value, no overflow page */
+		{65536, 16} /* head 16 (17 pages without it) */
+	};
+	const size_t n = sizeof(c) / sizeof(c[0]);
+	char *body[sizeof(c) / sizeof(c[0])];
+	char key[16];
+	size_t pages, want = 0;
+	struct tstore t;
+	struct meta_version v;
+	struct meta_cmd_result r1, r2;
+	char *buf = malloc(65536);
+
+	assert_non_null(buf);
+	ts_open(&t);
+	assert_int_equal(mk_bucket(t.s, "spl"), 0);
+	for (size_t i = 0; i < n; i++) {
+		body[i] = patterned(c[i].size, (unsigned)i);
+		snprintf(key, sizeof(key), "k%zu", i);
+		assert_int_equal(put_obj(t.s, "spl", key, strlen(key), body[i], NULL), 0);
+		want += c[i].pages;
+	}
+	for (int pass = 0; pass < 2; pass++) {
+		assert_int_equal(inline_stat(&t, &pages), n);
+		assert_int_equal(pages, want);
+		for (size_t i = 0; i < n; i++) {
+			snprintf(key, sizeof(key), "k%zu", i);
+			expect_body(t.s, "spl", key, NULL, body[i]);
+			assert_int_equal(meta_object_get(t.s, "spl", key, strlen(key), NULL, 0, &v),
+					 0);
+			size_t got;
+			assert_int_equal(meta_object_read_inline(t.s, "spl", key, strlen(key),
+								 v.vid, buf, c[i].size, &got),
+					 0);
+			assert_int_equal(got, c[i].size);
+			assert_memory_equal(buf, body[i], got);
+			assert_int_equal(meta_object_read_inline(t.s, "spl", key, strlen(key),
+								 v.vid, buf, c[i].size - 1, &got),
+					 CN_ETOOBIG);
+			meta_version_release(&v);
+		}
+		check_stats(t.s, "spl");
+		ts_reopen(&t);
+	}
+	/* a rewritten record (new attrs) keeps its head */
+	set_attrs(t.s, "spl", "k0", NULL, "acl");
+	expect_body(t.s, "spl", "k0", NULL, body[0]);
+	/* versions: the older one moves to the versions db with its head */
+	assert_int_equal(mk_bucket(t.s, "svr"), 0);
+	assert_int_equal(set_versioning(t.s, "svr", META_VERSIONING_ENABLED), 0);
+	assert_int_equal(put_obj(t.s, "svr", "k", 1, body[0], &r1), 0);
+	assert_int_equal(put_obj(t.s, "svr", "k", 1, body[1], &r2), 0);
+	expect_body(t.s, "svr", "k", r1.vid_text, body[0]);
+	expect_body(t.s, "svr", "k", NULL, body[1]);
+	set_attrs(t.s, "svr", "k", r1.vid_text, "tagged");
+	expect_body(t.s, "svr", "k", r1.vid_text, body[0]);
+	assert_int_equal(del_obj(t.s, "svr", "k", 1, r2.vid_text, NULL), 0);
+	expect_body(t.s, "svr", "k", NULL, body[0]); /* back in the index */
+	assert_int_equal(inline_entries(&t), n + 1);
+	/* overwrites and deletes free the tails: nothing left behind */
+	assert_int_equal(del_obj(t.s, "svr", "k", 1, r1.vid_text, NULL), 0);
+	assert_int_equal(put_obj(t.s, "spl", "k0", 2, "small", NULL), 0);
+	expect_body(t.s, "spl", "k0", NULL, "small");
+	for (size_t i = 1; i < n; i++) {
+		snprintf(key, sizeof(key), "k%zu", i);
+		assert_int_equal(del_obj(t.s, "spl", key, strlen(key), NULL, NULL), 0);
+	}
+	assert_int_equal(inline_stat(&t, &pages), 0);
+	assert_int_equal(pages, 0);
+	check_stats(t.s, "spl");
+	check_stats(t.s, "svr");
+	/* embedding off (as a build before it): no split, the whole body in
+	 * the inline db, read the same */
+	meta_embed_max = -1;
+	assert_int_equal(put_obj(t.s, "spl", "old", 3, body[0], NULL), 0);
+	meta_embed_max = META_EMBED_MAX;
+	assert_int_equal(inline_stat(&t, &pages), 1);
+	assert_int_equal(pages, 2);
+	expect_body(t.s, "spl", "old", NULL, body[0]);
+	for (size_t i = 0; i < n; i++)
+		free(body[i]);
+	free(buf);
+	ts_close(&t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_embed_unversioned),
 		cmocka_unit_test(test_embed_versioned),
 		cmocka_unit_test(test_embed_older_records),
+		cmocka_unit_test(test_split_bodies),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
