@@ -145,6 +145,21 @@ static void test_cmd_round_trip_and_truncation(void **state)
 	assert_int_equal(meta_cmd_encode(&p, &enc, &len), CN_EKEYTOOLONG);
 }
 
+/* d (decoded from w, key "k") encodes back to exactly w, and is released;
+ * every truncation of w is corrupt. */
+static void reencodes_whole(const struct cn_buf *w, struct meta_version *d)
+{
+	struct cn_buf w2;
+	cn_buf_init(&w2);
+	assert_int_equal(ver_encode(&w2, NULL, 0, d), 0);
+	assert_int_equal(w2.len, w->len);
+	assert_memory_equal(w2.p, w->p, w->len);
+	cn_buf_release(&w2);
+	meta_version_release(d);
+	for (size_t n = 0; n < w->len; n++)
+		assert_int_equal(ver_decode(w->p, n, (const uint8_t *)"k", 1, d), CN_ECORRUPT);
+}
+
 static void test_version_codec(void **state)
 {
 	(void)state;
@@ -261,15 +276,7 @@ static void test_version_codec(void **state)
 	assert_int_equal(d.inline_len, 3);
 	assert_memory_equal(d.embed, "abc", 3);
 	/* re-encoding a decoded record keeps the bytes in it */
-	struct cn_buf w2;
-	cn_buf_init(&w2);
-	assert_int_equal(ver_encode(&w2, NULL, 0, &d), 0);
-	assert_int_equal(w2.len, w.len);
-	assert_memory_equal(w2.p, w.p, w.len);
-	cn_buf_release(&w2);
-	meta_version_release(&d);
-	for (size_t n = 0; n < w.len; n++)
-		assert_int_equal(ver_decode(w.p, n, (const uint8_t *)"k", 1, &d), CN_ECORRUPT);
+	reencodes_whole(&w, &d);
 	w.p[w.len - 7] = 2; /* length != size */
 	assert_int_equal(ver_decode(w.p, w.len, (const uint8_t *)"k", 1, &d), CN_ECORRUPT);
 	w.p[w.len - 7] = 3;
@@ -308,16 +315,7 @@ static void test_version_codec(void **state)
 		assert_int_equal(d.inline_len, sizeof(body));
 		assert_int_equal(d.embed_len, 16);
 		assert_memory_equal(d.embed, body, 16);
-		struct cn_buf w3;
-		cn_buf_init(&w3);
-		assert_int_equal(ver_encode(&w3, NULL, 0, &d), 0);
-		assert_int_equal(w3.len, w.len);
-		assert_memory_equal(w3.p, w.p, w.len);
-		cn_buf_release(&w3);
-		meta_version_release(&d);
-		for (size_t n = 0; n < w.len; n++)
-			assert_int_equal(ver_decode(w.p, n, (const uint8_t *)"k", 1, &d),
-					 CN_ECORRUPT);
+		reencodes_whole(&w, &d);
 		/* a head of 0, over META_EMBED_MAX, or all of the body: corrupt */
 		w.p[w.len - 18] = 0;
 		assert_int_equal(ver_decode(w.p, w.len, (const uint8_t *)"k", 1, &d), CN_ECORRUPT);
