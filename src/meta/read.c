@@ -59,6 +59,33 @@ static bool fullkey_is(const uint8_t *v, size_t vlen, const char *key, size_t kl
 /* In versions (format 2: every version but the index entry), the version of
  * key wanted: vid want, the null one (want NULL, want_null), or the newest.
  * *first: it is the newest entry there. CN_ENOTFOUND if none. */
+/* The part of v's inline body outside its record, which holds the first
+ * v->embed_len bytes (all of them when inline_embedded): none, or its
+ * `inline` db value (key raw), which must make up the rest. */
+static int inline_rest(struct kv_txn *t, const uint8_t *raw, size_t rawlen,
+		       const struct meta_version *v, const uint8_t **rest, size_t *n)
+{
+	int rc;
+
+	*rest = NULL;
+	*n = 0;
+	if (v->inline_embedded)
+		return 0;
+	rc = kv_get(t, KV_INLINE, raw, rawlen, rest, n);
+	if (!rc && v->embed_len + *n != v->inline_len)
+		rc = CN_ECORRUPT;
+	return rc;
+}
+
+/* Copies v's inline body (its head in the record, then rest) into out. */
+static void inline_join(const struct meta_version *v, const uint8_t *rest, size_t n, uint8_t *out)
+{
+	if (v->embed_len)
+		memcpy(out, v->embed, v->embed_len);
+	if (n)
+		memcpy(out + v->embed_len, rest, n);
+}
+
 static int hist_find(struct kv_txn *t, const uint8_t *kenc, size_t kn, const char *key,
 		     size_t key_len, const uint8_t *want, int want_null, const uint8_t **v,
 		     size_t *vlen, int *first)
@@ -183,26 +210,20 @@ int meta_object_get(struct meta_store *s, const char *bucket, const char *key, s
 	}
 	if (!rc && found && out->loc == META_LOC_INLINE && (flags & META_GET_INLINE)) {
 		uint8_t raw[KEY_ENC_MAX];
-		const uint8_t *d = out->embed;
-		size_t dlen = (size_t)out->inline_len;
+		const uint8_t *rest;
+		size_t n;
 		memcpy(raw, kenc, kn);
 		for (int i = 0; i < META_ID_LEN; i++)
 			raw[kn + i] = (uint8_t)~out->vid[i];
-		size_t head = out->inline_embedded ? 0 : out->embed_len;
-		if (!out->inline_embedded)
-			rc = kv_get(&t, KV_INLINE, raw, kn + META_ID_LEN, &d, &dlen);
-		if (rc == CN_ENOTFOUND || (!rc && head + dlen != out->inline_len))
+		rc = inline_rest(&t, raw, kn + META_ID_LEN, out, &rest, &n);
+		if (rc == CN_ENOTFOUND)
 			rc = CN_ECORRUPT;
 		if (!rc) {
-			/* a split body: its head in the record, the rest in inline */
 			uint8_t *copy = malloc(out->inline_len ? (size_t)out->inline_len : 1);
-			if (!copy) {
+			if (!copy)
 				rc = CN_ENOMEM;
-			} else {
-				if (head)
-					memcpy(copy, out->embed, head);
-				memcpy(copy + head, d, dlen);
-			}
+			else
+				inline_join(out, rest, n, copy);
 			out->inline_data = copy;
 		}
 	}
@@ -276,25 +297,15 @@ int meta_object_read_inline(struct meta_store *s, const char *bucket, const char
 		rc = ver_decode(v, vlen, (const uint8_t *)key, key_len, &mv);
 	if (!rc && mv.loc != META_LOC_INLINE)
 		rc = CN_ENOTFOUND;
-	size_t head = 0;
-	if (!rc && mv.inline_embedded) {
-		v = mv.embed;
-		vlen = (size_t)mv.inline_len;
-	} else if (!rc) {
-		head = mv.embed_len; /* a split body's head, in the record */
-		rc = kv_get(&t, KV_INLINE, raw, kn + META_ID_LEN, &v, &vlen);
-		if (!rc && head + vlen != mv.inline_len)
-			rc = CN_ECORRUPT;
-	}
+	if (!rc)
+		rc = inline_rest(&t, raw, kn + META_ID_LEN, &mv, &v, &vlen);
 	if (rc == CN_ENOTFOUND)
 		rc = CN_ENOVERSION;
-	if (!rc && head + vlen > cap)
+	if (!rc && mv.inline_len > cap)
 		rc = CN_ETOOBIG;
 	if (!rc) {
-		if (head)
-			memcpy(buf, mv.embed, head);
-		memcpy((uint8_t *)buf + head, v, vlen);
-		*len = head + vlen;
+		inline_join(&mv, v, vlen, buf);
+		*len = (size_t)mv.inline_len;
 	}
 	meta_version_release(&mv);
 	kv_read_end(&t);
