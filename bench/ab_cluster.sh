@@ -1,7 +1,8 @@
 #!/bin/bash
 # bench/ab_cluster.sh OLD_CAIRN NEW_CAIRN — two builds of the server side by
 # side on the 3-node cluster's durable 4 KiB PUT through the leader, at each
-# concurrency in CONCS ("32 128"). A round starts a fresh 3-node cluster of
+# concurrency in CONCS ("32 128"); with OP=get1m, on GETs of 64 objects of
+# 1 MiB (2+1 across the nodes) through the leader (CONCS "8"). A round starts a fresh 3-node cluster of
 # one build (bench/lib.sh cluster_start: durable, as `make run` configures a
 # node), runs the rows, stops it, then does the same with the other build;
 # the order swaps every round. Each row prints PUT/s, p50, and the server
@@ -17,7 +18,12 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 ab_init ab_cluster "$@"
 ROUNDS=${ROUNDS:-4}
 SECS=${SECS:-6}
-CONCS=${CONCS:-32 128}
+OP=${OP:-put4k}
+case $OP in
+put4k) FILL=(-p f- -s 4K -c 32 -n 300 put) RUN=(-s 4K put) CONCS=${CONCS:-32 128} ;;
+get1m) FILL=(-p g- -s 1M -c 4 -n 64 put) RUN=(-p g- -s 1M -k 64 get) CONCS=${CONCS:-8} ;;
+*) echo "ab_cluster: OP is put4k or get1m" >&2; exit 2 ;;
+esac
 CAIRN_CLUSTER_SECRET=$(bench_secret 24)
 export CAIRN_CLUSTER_SECRET
 
@@ -34,10 +40,11 @@ one() { # BIN TAG ROUND: a fresh cluster of BIN, its rows into $TMP/rows
 	local c out t0 t1 ops
 	mkdir -p "$TMP/$2-$3"
 	cluster_start "$1" "$TMP/$2-$3"
-	"$LG" -e "$LE" --create-bucket -b bench -p f- -s 4K -c 32 -n 300 put >/dev/null 2>&1
+	"$LG" -e "$LE" --create-bucket -b bench "${FILL[@]}" >/dev/null 2>&1
 	for c in $CONCS; do
 		t0=$(cpu_ticks)
-		out=$("$LG" -e "$LE" -b bench -p "c$c-" -s 4K -c "$c" -d "$SECS" put 2>/dev/null | grep '^RESULT')
+		out=$("$LG" -e "$LE" -b bench -p "c$c-" -c "$c" -d "$SECS" "${RUN[@]}" 2>/dev/null |
+			grep '^RESULT')
 		t1=$(cpu_ticks)
 		ops=$(echo "$out" | sed -n 's/.* ops=\([0-9]*\) .*/\1/p')
 		echo "$out" | awk -v tag="$2" -v r="$3" -v c="$c" -v t="$((t1 - t0))" -v n="${ops:-0}" \
@@ -53,7 +60,7 @@ one() { # BIN TAG ROUND: a fresh cluster of BIN, its rows into $TMP/rows
 	rm -rf "${TMP:?}/$2-$3"
 }
 
-log "ab_cluster: old $OLD, new $NEW, $ROUNDS rounds, PUT 4 KiB via the leader at c = $CONCS"
+log "ab_cluster: old $OLD, new $NEW, $ROUNDS rounds, $OP via the leader at c = $CONCS"
 : >"$TMP/rows"
 for i in $(seq "$ROUNDS"); do
 	if [ $((i % 2)) = 1 ]; then
@@ -64,12 +71,12 @@ for i in $(seq "$ROUNDS"); do
 		one "$OLD" old "$i"
 	fi
 done
-echo "round build conc PUT/s p50_ms server_cpu_us_per_PUT"
+echo "round build conc ops/s p50_ms server_cpu_us_per_op"
 sort -n -k1,1 -k3,3 "$TMP/rows"
 for c in $CONCS; do
 	awk -v c="$c" '$3 == c { v[$1 " " $2] = $4; u[$1 " " $2] = $6 }
 		END { for (k in v) { split(k, a, " "); if (a[2] == "new" && v[a[1] " old"] > 0)
 			print v[k] / v[a[1] " old"], u[k] / u[a[1] " old"] } }' "$TMP/rows" >"$TMP/r$c"
-	echo "c=$c median paired new/old: PUT/s $(cut -d' ' -f1 "$TMP/r$c" | median)," \
-		"CPU per PUT $(cut -d' ' -f2 "$TMP/r$c" | median)"
+	echo "c=$c median paired new/old: ops/s $(cut -d' ' -f1 "$TMP/r$c" | median)," \
+		"CPU per op $(cut -d' ' -f2 "$TMP/r$c" | median)"
 done

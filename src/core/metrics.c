@@ -73,6 +73,7 @@ struct tmet {
 	atomic_int n_ops, n_series;
 	_Atomic uint64_t bytes_in, bytes_out, conns_total, refused, evicted;
 	_Atomic uint64_t reads_loop, reads_pool;
+	_Atomic uint64_t shard_serves[CN_SHARD_NHOW];
 	/* This thread's share of the gauge; the sum is exact when a connection
 	 * opens and closes on one thread, as http workers do. */
 	_Atomic int64_t open_conns;
@@ -301,6 +302,14 @@ void cn_metrics_object_read(int on_loop)
 		bump(on_loop ? &t->reads_loop : &t->reads_pool, 1);
 }
 
+void cn_metrics_shard_serve(enum cn_shard_serve how)
+{
+	struct tmet *t = mine();
+
+	if (t && how < CN_SHARD_NHOW)
+		bump(&t->shard_serves[how], 1);
+}
+
 void cn_metrics_conn(int delta)
 {
 	struct tmet *t = mine();
@@ -337,6 +346,7 @@ static int m_order[MAX_OPS]; /* position by name -> m_ops index */
 static struct {
 	uint64_t bytes_in, bytes_out, conns_total, refused, evicted;
 	uint64_t reads_loop, reads_pool;
+	uint64_t shard_serves[CN_SHARD_NHOW];
 	int64_t open_conns;
 } m_tot;
 
@@ -413,6 +423,8 @@ static void merge_table(struct tmet *t)
 	m_tot.evicted += peek(&t->evicted);
 	m_tot.reads_loop += peek(&t->reads_loop);
 	m_tot.reads_pool += peek(&t->reads_pool);
+	for (int i = 0; i < CN_SHARD_NHOW; i++)
+		m_tot.shard_serves[i] += peek(&t->shard_serves[i]);
 	m_tot.open_conns += atomic_load_explicit(&t->open_conns, memory_order_relaxed);
 }
 
@@ -559,6 +571,19 @@ size_t cn_metrics_render(char *buf, size_t cap)
 	    "cairn_object_reads_total{where=\"loop\"} %llu\n"
 	    "cairn_object_reads_total{where=\"pool\"} %llu\n",
 	    (unsigned long long)m_tot.reads_loop, (unsigned long long)m_tot.reads_pool);
+	put(&o,
+	    "# HELP cairn_shard_serves_total Shard reads answered for other nodes: by "
+	    "sendfile from the page cache, sendfile and then a copy, a copy from the page "
+	    "cache on an event loop, or a read on the thread pool.\n"
+	    "# TYPE cairn_shard_serves_total counter\n"
+	    "cairn_shard_serves_total{how=\"sendfile\"} %llu\n"
+	    "cairn_shard_serves_total{how=\"partial\"} %llu\n"
+	    "cairn_shard_serves_total{how=\"loop\"} %llu\n"
+	    "cairn_shard_serves_total{how=\"pool\"} %llu\n",
+	    (unsigned long long)m_tot.shard_serves[CN_SHARD_SENDFILE],
+	    (unsigned long long)m_tot.shard_serves[CN_SHARD_PARTIAL],
+	    (unsigned long long)m_tot.shard_serves[CN_SHARD_LOOP],
+	    (unsigned long long)m_tot.shard_serves[CN_SHARD_POOL]);
 	pthread_mutex_unlock(&mu);
 	return o.len;
 }

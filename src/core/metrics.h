@@ -25,6 +25,15 @@ void cn_metrics_evicted(void);
 /* One read of an object's body for a GET: on an event loop from the
  * kernel's caches (on_loop), or on the thread pool. */
 void cn_metrics_object_read(int on_loop);
+/* How a shard read for another node was answered. */
+enum cn_shard_serve {
+	CN_SHARD_SENDFILE, /* all of it by sendfile(2) from the page cache */
+	CN_SHARD_PARTIAL,  /* sendfile until the socket was full, the rest copied */
+	CN_SHARD_LOOP,	   /* copied from the page cache on the loop */
+	CN_SHARD_POOL,	   /* read on the thread pool */
+	CN_SHARD_NHOW
+};
+void cn_metrics_shard_serve(enum cn_shard_serve how);
 /* Renders the exposition text into buf; returns the length it needs (which
  * may exceed cap: call again with a larger buffer). When the return is <= cap
  * buf holds the whole text, NUL-terminated only if it is < cap. Series are

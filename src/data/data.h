@@ -58,6 +58,12 @@ struct data_io {
 	 * the caller to do the call with open/pread on a thread instead. */
 	int (*open_cached)(void *ctx, const char *path, int flags);
 	ssize_t (*pread_nowait)(void *ctx, int fd, void *buf, size_t len, off_t off);
+	/* Optional (NULL: never): how many bytes fd holds from off (at most
+	 * len, 0 past its end) if all of them are in the page cache now, so a
+	 * sendfile(2) of them would not wait on the disk; -EAGAIN if not or
+	 * unknown. A file handed out by fd for a zero-copy send goes around
+	 * pread, so an io that injects faults leaves this NULL. */
+	ssize_t (*resident)(void *ctx, int fd, off_t off, size_t len);
 	void *ctx;
 };
 
@@ -441,6 +447,17 @@ ssize_t data_shard_pread(struct data_store *s, const uint8_t drive_id[DATA_ID_LE
 ssize_t data_shard_pread_cached(struct data_store *s, const uint8_t drive_id[DATA_ID_LEN],
 				const uint8_t blob_id[DATA_ID_LEN], int shard, void *buf,
 				size_t len, uint64_t off);
+/* For a zero-copy send on an event loop: the shard's file, opened from the
+ * kernel's caches (data_io open_cached), if what it holds of [off, off + len)
+ * is all in the page cache (data_io resident). Returns the fd, to close with
+ * data_shard_close, and sets *avail to the bytes from off (at most len, 0
+ * past the file's end). CN_EWOULDBLOCK for anything else, recording
+ * nothing: then data_shard_pread_cached, or data_shard_pread on a thread.
+ * The bytes are raw: the reader verifies them, as with data_shard_pread. */
+int data_shard_open_resident(struct data_store *s, const uint8_t drive_id[DATA_ID_LEN],
+			     const uint8_t blob_id[DATA_ID_LEN], int shard, uint64_t off,
+			     size_t len, size_t *avail);
+void data_shard_close(struct data_store *s, int fd);
 /* This store's drive ids (up to max); returns how many. Any thread. */
 int data_store_drive_ids(struct data_store *s, uint8_t (*ids)[DATA_ID_LEN], int max);
 /* Offline tools (`cairn restore`): reads dir's drive marker and locks it as

@@ -1509,6 +1509,37 @@ ssize_t data_shard_pread_cached(struct data_store *s, const uint8_t drive_id[DAT
 	return n < 0 ? CN_EWOULDBLOCK : n;
 }
 
+int data_shard_open_resident(struct data_store *s, const uint8_t drive_id[DATA_ID_LEN],
+			     const uint8_t blob_id[DATA_ID_LEN], int shard, uint64_t off,
+			     size_t len, size_t *avail)
+{
+	char path[DATA_PATH_MAX];
+	int d = store_drive_index(s, drive_id), fd;
+	ssize_t n;
+
+	if (shard < 0 || shard >= DATA_MAX_SHARDS || off > INT64_MAX)
+		return CN_EINVAL;
+	if (!s->io->open_cached || !s->io->resident || !store_drive_online(s, d) ||
+	    store_shard_path(s, d, blob_id, shard, path, sizeof(path)) != 0)
+		return CN_EWOULDBLOCK;
+	fd = s->io->open_cached(s->io->ctx, path, O_RDONLY);
+	if (fd < 0)
+		return CN_EWOULDBLOCK;
+	n = s->io->resident(s->io->ctx, fd, (off_t)off, len);
+	if (n < 0) {
+		s->io->close(s->io->ctx, fd);
+		return CN_EWOULDBLOCK;
+	}
+	*avail = (size_t)n;
+	return fd;
+}
+
+void data_shard_close(struct data_store *s, int fd)
+{
+	if (fd >= 0)
+		s->io->close(s->io->ctx, fd);
+}
+
 int data_drive_claim(const char *dir, uint8_t dep[DATA_ID_LEN], uint8_t id[DATA_ID_LEN],
 		     int *lock_fd)
 {

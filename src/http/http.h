@@ -203,6 +203,14 @@ int http_response_writev(struct http_request *req, const struct iovec *iov, int 
 			 void *arg);
 /* Same as write, but copies buf; no callback. */
 int http_response_write_copy(struct http_request *req, const void *buf, size_t len);
+/* Sends body bytes [off, off + len) of fd by sendfile(2), with the headers
+ * still held back, for as long as the socket takes them now: never waits.
+ * Returns the body bytes sent, which may be 0 or short (the socket is full,
+ * the file ends, a TLS connection, writes already queued); the rest then
+ * goes by http_response_write. Negative: the connection broke. fd's pages
+ * must be in the page cache (data_shard_open_resident): sendfile on the
+ * loop would wait on the disk for any that are not. fd stays the caller's. */
+ssize_t http_response_sendfile(struct http_request *req, int fd, uint64_t off, size_t len);
 /* Finishes the request: the handler gives req back. Exactly once. */
 void http_response_end(struct http_request *req);
 /* Asks for the connection to close after this response. */

@@ -38,6 +38,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <arpa/inet.h>
 #include <time.h>
@@ -655,6 +656,51 @@ int http_response_writev(struct http_request *r, const struct iovec *iov, int n,
 int http_response_write_copy(struct http_request *r, const void *buf, size_t len)
 {
 	return write_buf(r, buf, len, 1, NULL, NULL);
+}
+
+ssize_t http_response_sendfile(struct http_request *r, int fd, uint64_t off, size_t len)
+{
+	struct http_conn *c = r->conn;
+	uv_os_fd_t sock;
+	size_t sent = 0;
+	ssize_t n;
+
+	if (r->aborted || c->closing)
+		return -EPIPE;
+	/* Only with nothing queued ahead, which then stays in order. */
+	if (c->tls || r->n_pending_writes ||
+	    uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) != 0 ||
+	    uv_fileno((uv_handle_t *)&c->tcp, &sock) != 0 || off > INT64_MAX)
+		return 0;
+	if (r->hdr_pending) {
+		/* MSG_MORE: the headers go out in the body's first segment */
+		do
+			n = send(sock, r->hdr_pending, r->hdr_pending_len, MSG_MORE | MSG_NOSIGNAL);
+		while (n < 0 && errno == EINTR);
+		if (n < 0)
+			return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -errno;
+		r->bytes_out += (size_t)n;
+		r->hdr_pending += n;
+		r->hdr_pending_len -= (size_t)n;
+		if (r->hdr_pending_len)
+			return 0; /* the rest leads the next write */
+		r->hdr_pending = NULL;
+	}
+	while (sent < len) {
+		off_t o = (off_t)(off + sent);
+		n = sendfile(sock, fd, &o, len - sent);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			break;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			break; /* the file ended */
+		sent += (size_t)n;
+		r->bytes_out += (size_t)n;
+	}
+	return (ssize_t)sent;
 }
 
 void http_request_close_after(struct http_request *r)

@@ -916,6 +916,110 @@ def _sign_internal(secret, method, target, node, date):
     return hmac.new(secret.encode(), msg.encode(), hashlib.sha256).hexdigest()
 
 
+def node_drive(cluster, asked, node):
+    """The id (hex) of node's drive, from asked's view of the cluster map;
+    None until node has registered it (not at once on a slow run)."""
+    m = cluster.status(asked).get("map", {})
+    ids = [x["id"] for x in m.get("nodes", []) if x["address"] == node.address]
+    return next((d["id"] for d in m.get("drives", []) if ids and d["node"] == ids[0]), None)
+
+
+def shard_serves(node):
+    import re
+    import urllib.request
+    text = urllib.request.urlopen("http://127.0.0.1:%d/_cairn/metrics" % node.s3_port,
+                                  timeout=10).read().decode()
+    return {k: int(v) for k, v in
+            re.findall(r'^cairn_shard_serves_total\{how="(\w+)"\} (\d+)$', text, re.M)}
+
+
+def _read_response(s):
+    """(status line, body) of one HTTP response read from socket s."""
+    buf = b""
+    while b"\r\n\r\n" not in buf:
+        chunk = s.recv(65536)
+        assert chunk, buf
+        buf += chunk
+    head, _, body = buf.partition(b"\r\n\r\n")
+    lines = head.decode().split("\r\n")
+    length = next(int(x.split(":", 1)[1]) for x in lines
+                  if x.lower().startswith("content-length:"))
+    while len(body) < length:
+        chunk = s.recv(min(1 << 20, length - len(body)))
+        assert chunk, (lines[0], len(body), length)
+        body += chunk
+    assert len(body) == length, (len(body), length)   # nothing past the body
+    return lines[0], body
+
+
+def test_shard_reads_leave_by_sendfile_byte_exact(cluster_factory):
+    """Another node's shard reads are sent from the page cache by sendfile:
+    byte-exact for any range (clamped at the file's end), on a kept-alive
+    connection, when the reader is too slow for the socket to take it all at
+    once (the rest is copied: "partial"), and for two requests pipelined
+    behind such a one."""
+    import socket
+    from cluster_harness import CLUSTER_SECRET
+    c = cluster_factory(3, extra_args=FAST)
+    n1, n2 = c.slots[:2]
+    bucket = new_bucket(c, n1)
+    body = random.Random(23).randbytes(8 * MIB + 5)   # 9 blocks: ~4.5 MiB shards
+    retry(lambda: c.client(n1).put_object(Bucket=bucket, Key="sf", Body=body))
+    drive = wait_for(lambda: node_drive(c, n1, n2), 30, "n2's drive in the map")
+    (blob, where), = shard_files(n2).items()
+    (shard, path), = where.items()
+    with open(path, "rb") as f:
+        data = f.read()
+    size = len(data)
+    host, port = n2.bind_address.rsplit(":", 1)
+
+    def request(off, length):
+        target = "/_cairn/internal/shard?drive=%s&blob=%s&shard=%d&off=%d&len=%d" % (
+            drive, blob, shard, off, length)
+        now = int(time.time())
+        return ("GET %s HTTP/1.1\r\nHost: x\r\nX-Cairn-Node: %s\r\nX-Cairn-Date: %d\r\n"
+                "X-Cairn-Auth: %s\r\n\r\n" % (
+                    target, n1.address, now,
+                    _sign_internal(CLUSTER_SECRET, "GET", target, n1.address, now))).encode()
+
+    before = shard_serves(n2)
+    s = socket.create_connection((host, int(port)), timeout=30)
+    cases = [(0, size), (1000, 70000), (size - 10, 100), (size, 10), (3, size + 1000)]
+    for off, length in cases:
+        s.sendall(request(off, length))
+        status, got = _read_response(s)
+        assert status == "HTTP/1.1 200 OK", status
+        assert got == data[off:off + length], (off, length, len(got))
+    s.close()
+    after = shard_serves(n2)
+    # every range with bytes in it, whole, from the cache (just written)
+    assert after["sendfile"] - before["sendfile"] >= 3, (before, after)
+
+    # a reader with a small window: the socket fills, the rest is copied;
+    # then two more pipelined behind a third such one, all in order
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s.settimeout(30)
+    s.connect((host, int(port)))
+    before = after
+    s.sendall(request(0, size))
+    time.sleep(0.5)
+    status, got = _read_response(s)
+    assert status == "HTTP/1.1 200 OK" and got == data, (status, len(got))
+    s.sendall(request(0, size) + request(7, 100000) + request(size - 3, 3))
+    time.sleep(0.5)
+    for off, length in [(0, size), (7, 100000), (size - 3, 3)]:
+        status, got = _read_response(s)
+        assert status == "HTTP/1.1 200 OK", status
+        assert got == data[off:off + length], (off, length, len(got))
+    s.close()
+    after = shard_serves(n2)
+    assert after["partial"] - before["partial"] >= 1, (before, after)
+    # and the object still reads back whole through every node
+    for n in (n1, n2, c.slots[2]):
+        assert c.client(n).get_object(Bucket=bucket, Key="sf")["Body"].read() == body
+
+
 def test_shard_stream_bad_input_leaves_nothing(cluster_factory):
     """The receiving end of a shard stream: a forged request is refused
     before any byte is written; a piece whose checksum is wrong, a stream
@@ -928,13 +1032,7 @@ def test_shard_stream_bad_input_leaves_nothing(cluster_factory):
     n1, n2 = c.slots[:2]
     host, port = n2.bind_address.rsplit(":", 1)
 
-    def n2_drive():
-        # n2 registers its drives once it is ready: not at once on a slow run
-        m = c.status(n1).get("map", {})
-        ids = [x["id"] for x in m.get("nodes", []) if x["address"] == n2.address]
-        return next((d["id"] for d in m.get("drives", []) if ids and d["node"] == ids[0]),
-                    None)
-    drive = wait_for(n2_drive, 30, "n2's drive in the map")
+    drive = wait_for(lambda: node_drive(c, n1, n2), 30, "n2's drive in the map")
 
     def open_stream(secret=CLUSTER_SECRET):
         blob = uuid.uuid4().hex
