@@ -137,15 +137,13 @@ static ssize_t px_pread_nowait(void *ctx, int fd, void *buf, size_t len, off_t o
  * not create, is never taken as cached. */
 static ssize_t px_resident(void *ctx, int fd, off_t off, size_t len)
 {
-	static long page;
+	long page = sysconf(_SC_PAGESIZE);
 	struct stat st;
 	unsigned char vec[256];
 	uid_t me = geteuid();
 	int ok = 1;
 
 	(void)ctx;
-	if (!page)
-		page = sysconf(_SC_PAGESIZE);
 	if (off < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || (me != 0 && st.st_uid != me))
 		return -EAGAIN;
 	if (off >= st.st_size)

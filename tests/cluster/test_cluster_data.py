@@ -982,14 +982,17 @@ def test_shard_reads_leave_by_sendfile_byte_exact(cluster_factory):
                     target, n1.address, now,
                     _sign_internal(CLUSTER_SECRET, "GET", target, n1.address, now))).encode()
 
+    def expect(s, ranges):
+        for off, length in ranges:
+            status, got = _read_response(s)
+            assert status == "HTTP/1.1 200 OK", status
+            assert got == data[off:off + length], (off, length, len(got))
+
     before = shard_serves(n2)
     s = socket.create_connection((host, int(port)), timeout=30)
-    cases = [(0, size), (1000, 70000), (size - 10, 100), (size, 10), (3, size + 1000)]
-    for off, length in cases:
-        s.sendall(request(off, length))
-        status, got = _read_response(s)
-        assert status == "HTTP/1.1 200 OK", status
-        assert got == data[off:off + length], (off, length, len(got))
+    for r in [(0, size), (1000, 70000), (size - 10, 100), (size, 10), (3, size + 1000)]:
+        s.sendall(request(*r))
+        expect(s, [r])
     s.close()
     after = shard_serves(n2)
     # every range with bytes in it, whole, from the cache (just written)
@@ -1004,14 +1007,11 @@ def test_shard_reads_leave_by_sendfile_byte_exact(cluster_factory):
     before = after
     s.sendall(request(0, size))
     time.sleep(0.5)
-    status, got = _read_response(s)
-    assert status == "HTTP/1.1 200 OK" and got == data, (status, len(got))
-    s.sendall(request(0, size) + request(7, 100000) + request(size - 3, 3))
+    expect(s, [(0, size)])
+    piped = [(0, size), (7, 100000), (size - 3, 3)]
+    s.sendall(b"".join(request(*r) for r in piped))
     time.sleep(0.5)
-    for off, length in [(0, size), (7, 100000), (size - 3, 3)]:
-        status, got = _read_response(s)
-        assert status == "HTTP/1.1 200 OK", status
-        assert got == data[off:off + length], (off, length, len(got))
+    expect(s, piped)
     s.close()
     after = shard_serves(n2)
     assert after["partial"] - before["partial"] >= 1, (before, after)
