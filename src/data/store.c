@@ -1488,13 +1488,15 @@ ssize_t data_shard_pread(struct data_store *s, const uint8_t drive_id[DATA_ID_LE
 	return n;
 }
 
-ssize_t data_shard_pread_cached(struct data_store *s, const uint8_t drive_id[DATA_ID_LEN],
-				const uint8_t blob_id[DATA_ID_LEN], int shard, void *buf,
-				size_t len, uint64_t off)
+/* Shard `shard` of blob_id on drive_id, opened from the kernel's caches
+ * (data_io open_cached): the fd, CN_EINVAL for a bad argument, or
+ * CN_EWOULDBLOCK for anything else (no such io, drive, path or cached
+ * file), recording nothing. */
+static int shard_open_cached(struct data_store *s, const uint8_t drive_id[DATA_ID_LEN],
+			     const uint8_t blob_id[DATA_ID_LEN], int shard, uint64_t off)
 {
 	char path[DATA_PATH_MAX];
 	int d = store_drive_index(s, drive_id), fd;
-	ssize_t n;
 
 	if (shard < 0 || shard >= DATA_MAX_SHARDS || off > INT64_MAX)
 		return CN_EINVAL;
@@ -1502,8 +1504,18 @@ ssize_t data_shard_pread_cached(struct data_store *s, const uint8_t drive_id[DAT
 	    store_shard_path(s, d, blob_id, shard, path, sizeof(path)) != 0)
 		return CN_EWOULDBLOCK;
 	fd = s->io->open_cached(s->io->ctx, path, O_RDONLY);
+	return fd < 0 ? CN_EWOULDBLOCK : fd;
+}
+
+ssize_t data_shard_pread_cached(struct data_store *s, const uint8_t drive_id[DATA_ID_LEN],
+				const uint8_t blob_id[DATA_ID_LEN], int shard, void *buf,
+				size_t len, uint64_t off)
+{
+	int fd = shard_open_cached(s, drive_id, blob_id, shard, off);
+	ssize_t n;
+
 	if (fd < 0)
-		return CN_EWOULDBLOCK;
+		return fd;
 	n = dio_read_cached(s->io, fd, buf, len, (off_t)off);
 	s->io->close(s->io->ctx, fd);
 	return n < 0 ? CN_EWOULDBLOCK : n;
@@ -1513,19 +1525,12 @@ int data_shard_open_resident(struct data_store *s, const uint8_t drive_id[DATA_I
 			     const uint8_t blob_id[DATA_ID_LEN], int shard, uint64_t off,
 			     size_t len, size_t *avail)
 {
-	char path[DATA_PATH_MAX];
-	int d = store_drive_index(s, drive_id), fd;
+	int fd = shard_open_cached(s, drive_id, blob_id, shard, off);
 	ssize_t n;
 
-	if (shard < 0 || shard >= DATA_MAX_SHARDS || off > INT64_MAX)
-		return CN_EINVAL;
-	if (!s->io->open_cached || !s->io->resident || !store_drive_online(s, d) ||
-	    store_shard_path(s, d, blob_id, shard, path, sizeof(path)) != 0)
-		return CN_EWOULDBLOCK;
-	fd = s->io->open_cached(s->io->ctx, path, O_RDONLY);
 	if (fd < 0)
-		return CN_EWOULDBLOCK;
-	n = s->io->resident(s->io->ctx, fd, (off_t)off, len);
+		return fd;
+	n = s->io->resident ? s->io->resident(s->io->ctx, fd, (off_t)off, len) : -EAGAIN;
 	if (n < 0) {
 		s->io->close(s->io->ctx, fd);
 		return CN_EWOULDBLOCK;

@@ -56,9 +56,6 @@ static bool fullkey_is(const uint8_t *v, size_t vlen, const char *key, size_t kl
 
 /* ---- objects ---- */
 
-/* In versions (format 2: every version but the index entry), the version of
- * key wanted: vid want, the null one (want NULL, want_null), or the newest.
- * *first: it is the newest entry there. CN_ENOTFOUND if none. */
 /* The part of v's inline body outside its record, which holds the first
  * v->embed_len bytes (all of them when inline_embedded): none, or its
  * `inline` db value (key raw), which must make up the rest. */
@@ -86,6 +83,9 @@ static void inline_join(const struct meta_version *v, const uint8_t *rest, size_
 		memcpy(out + v->embed_len, rest, n);
 }
 
+/* In versions (format 2: every version but the index entry), the version of
+ * key wanted: vid want, the null one (want NULL, want_null), or the newest.
+ * *first: it is the newest entry there. CN_ENOTFOUND if none. */
 static int hist_find(struct kv_txn *t, const uint8_t *kenc, size_t kn, const char *key,
 		     size_t key_len, const uint8_t *want, int want_null, const uint8_t **v,
 		     size_t *vlen, int *first)

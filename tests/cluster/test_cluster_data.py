@@ -973,14 +973,14 @@ def test_shard_reads_leave_by_sendfile_byte_exact(cluster_factory):
     size = len(data)
     host, port = n2.bind_address.rsplit(":", 1)
 
-    def request(off, length):
+    def request(off, length, blob=blob, shard=shard, secret=CLUSTER_SECRET):
         target = "/_cairn/internal/shard?drive=%s&blob=%s&shard=%d&off=%d&len=%d" % (
             drive, blob, shard, off, length)
         now = int(time.time())
         return ("GET %s HTTP/1.1\r\nHost: x\r\nX-Cairn-Node: %s\r\nX-Cairn-Date: %d\r\n"
                 "X-Cairn-Auth: %s\r\n\r\n" % (
                     target, n1.address, now,
-                    _sign_internal(CLUSTER_SECRET, "GET", target, n1.address, now))).encode()
+                    _sign_internal(secret, "GET", target, n1.address, now))).encode()
 
     def expect(s, ranges):
         for off, length in ranges:
@@ -997,6 +997,18 @@ def test_shard_reads_leave_by_sendfile_byte_exact(cluster_factory):
     after = shard_serves(n2)
     # every range with bytes in it, whole, from the cache (just written)
     assert after["sendfile"] - before["sendfile"] >= 3, (before, after)
+
+    # bad input: a forged signature, a blob not there, a shard index out of
+    # range, a length over the limit: each its own status, no body sent
+    for req, want in [(request(0, 10, secret="not-the-cluster-secret-0123"), "403"),
+                      (request(0, 10, blob=uuid.uuid4().hex), "404"),
+                      (request(0, 10, shard=99), "400"),
+                      (request(0, (64 << 20) + 65), "400")]:
+        s = socket.create_connection((host, int(port)), timeout=30)
+        s.sendall(req)
+        status, _ = _read_response(s)
+        assert status.split()[1] == want, (status, want)
+        s.close()
 
     # a reader with a small window: the socket fills, the rest is copied;
     # then two more pipelined behind a third such one, all in order
