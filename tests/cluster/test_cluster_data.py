@@ -995,8 +995,11 @@ def test_shard_reads_leave_by_sendfile_byte_exact(cluster_factory):
         expect(s, [r])
     s.close()
     after = shard_serves(n2)
-    # every range with bytes in it, whole, from the cache (just written)
-    assert after["sendfile"] - before["sendfile"] >= 3, (before, after)
+    # every range with bytes in it starts by sendfile (the shard was just
+    # written, so it is cached); under load a reader this slow may fill the
+    # socket, and the rest is then copied ("partial")
+    zero_copy = lambda m: m["sendfile"] + m["partial"]   # noqa: E731
+    assert zero_copy(after) - zero_copy(before) >= 4, (before, after)
 
     # bad input: a forged signature, a blob not there, a shard index out of
     # range, a length over the limit: each its own status, no body sent
