@@ -105,7 +105,10 @@ struct http_request {
 	int n_pending_writes;
 	char *hdr_pending; /* formatted headers not yet written (pool memory) */
 	size_t hdr_pending_len;
-	uint64_t id; /* per-process request counter */
+	int corked;			 /* writes wait in corks (http_response_cork) */
+	int cork_failed;		 /* uncorked with an error: no more output */
+	struct cork *corks, **cork_tail; /* in order; each counts in n_pending_writes */
+	uint64_t id;			 /* per-process request counter */
 };
 
 struct http_handler {
@@ -211,6 +214,15 @@ int http_response_write_copy(struct http_request *req, const void *buf, size_t l
  * must be in the page cache (data_shard_open_resident): sendfile on the
  * loop would wait on the disk for any that are not. fd stays the caller's. */
 ssize_t http_response_sendfile(struct http_request *req, int fd, uint64_t off, size_t len);
+/* Holds the response back: what the handler writes from now on (headers
+ * included) waits, in order, and nothing of it reaches the socket until
+ * http_response_uncork. With err 0 it all goes out as written; otherwise
+ * none of it does: write callbacks get -EPIPE, the client gets a bare 503
+ * if nothing of the response had left yet, and the connection closes. For
+ * an answer computed before it may be given (a cluster read waiting for its
+ * confirmation). The request stays alive while corked. Loop thread. */
+void http_response_cork(struct http_request *req);
+void http_response_uncork(struct http_request *req, int err);
 /* Finishes the request: the handler gives req back. Exactly once. */
 void http_response_end(struct http_request *req);
 /* Asks for the connection to close after this response. */

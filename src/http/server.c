@@ -452,6 +452,45 @@ static int write_tls(struct http_request *r, uv_buf_t *b, int nb, http_write_cb 
 	return 0;
 }
 
+/* A write held back by http_response_cork: the arguments of write_bufs,
+ * with the headers it would have led with; a copy's bytes in owned. */
+struct cork {
+	struct cork *next;
+	char *hdr; /* pool memory, or NULL */
+	size_t hdr_len;
+	struct iovec iov[HTTP_WRITEV_MAX];
+	int n, copy;
+	http_write_cb cb;
+	void *arg;
+	char owned[];
+};
+
+static int cork_add(struct http_request *r, const struct iovec *iov, int n, int copy,
+		    http_write_cb cb, void *arg)
+{
+	struct cork *k = malloc(sizeof(*k) + (copy ? iov[0].iov_len : 0));
+
+	if (!k)
+		return CN_ENOMEM;
+	k->next = NULL;
+	k->hdr = r->hdr_pending;
+	k->hdr_len = r->hdr_pending_len;
+	r->hdr_pending = NULL;
+	memcpy(k->iov, iov, sizeof(*iov) * (size_t)n);
+	k->n = n;
+	k->copy = copy;
+	k->cb = cb;
+	k->arg = arg;
+	if (copy) {
+		memcpy(k->owned, iov[0].iov_base, iov[0].iov_len);
+		k->iov[0].iov_base = k->owned;
+	}
+	*r->cork_tail = k;
+	r->cork_tail = &k->next;
+	r->n_pending_writes++; /* keeps r until the cork is gone */
+	return 0;
+}
+
 /* Queues the held-back headers (if any) and iov[0..n) as one write. copy:
  * n is 1 and its bytes are copied (no callback). */
 static int write_bufs(struct http_request *r, const struct iovec *iov, int n, int copy,
@@ -463,10 +502,12 @@ static int write_bufs(struct http_request *r, const struct iovec *iov, int n, in
 	int rc, nb = 0, first = 0;
 	size_t total = 0;
 
-	if (r->aborted || c->closing)
+	if (r->aborted || c->closing || r->cork_failed)
 		return -EPIPE;
 	if (n < 1 || n > HTTP_WRITEV_MAX || (copy && n != 1))
 		return CN_EINVAL;
+	if (r->corked)
+		return cork_add(r, iov, n, copy, cb, arg);
 	/* Response headers wait for the first body bytes so both leave in
 	 * one writev: one syscall and one TCP segment for a small object. */
 	if (r->hdr_pending) {
@@ -668,7 +709,9 @@ ssize_t http_response_sendfile(struct http_request *r, int fd, uint64_t off, siz
 	if (r->aborted || c->closing)
 		return -EPIPE;
 	/* Only with nothing queued ahead, which then stays in order. */
-	if (c->tls || r->n_pending_writes ||
+	if (r->cork_failed)
+		return -EPIPE;
+	if (c->tls || r->corked || r->n_pending_writes ||
 	    uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) != 0 ||
 	    uv_fileno((uv_handle_t *)&c->tcp, &sock) != 0 || off > INT64_MAX)
 		return 0;
@@ -701,6 +744,67 @@ ssize_t http_response_sendfile(struct http_request *r, int fd, uint64_t off, siz
 		r->bytes_out += (size_t)n;
 	}
 	return (ssize_t)sent;
+}
+
+void http_response_cork(struct http_request *r)
+{
+	if (!r->corked && !r->corks)
+		r->cork_tail = &r->corks;
+	r->corked = 1;
+}
+
+void http_response_uncork(struct http_request *r, int err)
+{
+	struct http_conn *c = r->conn;
+	struct cork *k = r->corks;
+	int unsent = 1; /* nothing of this response has left */
+	int broken = err != 0;
+
+	if (!r->corked)
+		return;
+	r->corked = 0;
+	r->corks = NULL;
+	r->cork_tail = &r->corks;
+	if (r->bytes_out)
+		unsent = 0;
+	c->in_cb++; /* a callback may end r: keep it until all ran */
+	while (k) {
+		struct cork *next = k->next;
+		int rc = -EPIPE;
+		assert(r->n_pending_writes > 0);
+		r->n_pending_writes--;
+		if (!broken && !r->aborted && !c->closing) {
+			r->hdr_pending = k->hdr;
+			r->hdr_pending_len = k->hdr_len;
+			rc = write_bufs(r, k->iov, k->n, k->copy, k->cb, k->arg);
+			if (rc) {
+				/* what follows would leave with a hole before it */
+				r->hdr_pending = NULL;
+				c->close_after = 1;
+				broken = 1;
+			}
+		}
+		if (rc && k->cb)
+			k->cb(r, -EPIPE, k->arg);
+		free(k);
+		k = next;
+	}
+	if (err) {
+		/* An answer that may not be given: the client must see a
+		 * failure it retries, never that answer, nor any later part. */
+		r->hdr_pending = NULL;
+		c->close_after = 1;
+		if (unsent && !r->aborted && !c->closing) {
+			static const char h503[] = "HTTP/1.1 503 Service Unavailable\r\n"
+						   "Server: cairn\r\nContent-Length: 0\r\n"
+						   "Connection: close\r\n\r\n";
+			r->status = 503;
+			write_buf(r, h503, sizeof(h503) - 1, 0, NULL, NULL);
+		}
+		r->cork_failed = 1;
+	}
+	c->in_cb--;
+	conn_maybe_finish(c);
 }
 
 void http_request_close_after(struct http_request *r)
