@@ -196,6 +196,26 @@ uint64_t cluster_id(struct cluster *c);
 /* A leader's read round asks: is term this node's current term? 1 means
  * this node has voted in no later term (raft.c, struct read_round). */
 int cluster_follows(struct cluster *c, uint64_t term);
+
+/* A leader's read confirmed by the shard reads it makes, not by a read
+ * round (cluster/ticket.h has the argument). Any thread. */
+struct cluster_ticket {
+	uint64_t term, seq, gen;
+};
+/* 0 and *t when a read arriving now may go ahead before it is confirmed:
+ * this node is the ready leader and its store shows its commit index.
+ * CN_EAGAIN otherwise (the read takes a barrier first). */
+int cluster_read_ticket(struct cluster *c, struct cluster_ticket *t);
+/* 1 if enough voters to make a majority with this node said yes to t's
+ * term on calls made after t was taken, and this node is still in it. The
+ * read's answer may then be given; otherwise it waits for a barrier. */
+int cluster_ticket_confirmed(struct cluster *c, const struct cluster_ticket *t);
+/* For a call to another node that asks, with its answer, whether the node
+ * follows: the term to ask about (0: none, this node is no ready leader)
+ * and the call's number into *seq. */
+uint64_t cluster_confirm_ask(struct cluster *c, uint64_t *seq);
+/* The node at addr said yes (cluster_follows) to term on call seq. */
+void cluster_confirm_yes(struct cluster *c, const char *addr, uint64_t term, uint64_t seq);
 /* The first 4 bytes of the blob ids this node makes (from its Raft id):
  * who wrote a blob, for reclaiming unfinished uploads after a restart. */
 uint32_t cluster_blob_tag(struct cluster *c);

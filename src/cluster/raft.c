@@ -69,6 +69,7 @@
 #include "core/err.h"
 #include "core/log.h"
 #include "core/thread.h"
+#include "cluster/ticket.h"
 #include "meta/meta.h"
 
 #define FORWARDERS 8
@@ -320,6 +321,7 @@ struct cluster {
 	 * every entry up to it (barriers and configuration entries included,
 	 * which the store's own applied index does not count) */
 	uint64_t visible;
+	struct read_tickets *tk; /* published for reads its shard reads confirm */
 	int prev_role;
 	int started;
 	int raft_closed;
@@ -963,6 +965,11 @@ static int set_term_published(struct raft_io *io, raft_term term)
 int cluster_follows(struct cluster *c, uint64_t term)
 {
 	return term != 0 && atomic_load(&c->term_seen) == term;
+}
+
+struct read_tickets *cluster_tickets(struct cluster *c)
+{
+	return c->tk;
 }
 
 /* ---- transport: Raft connections over the internal API ---- */
@@ -1692,10 +1699,14 @@ static void read_round_end(struct cluster *c, struct read_round *rr, int rc)
 	if (rc) {
 		complete_all(rr->waiters, rc, 0);
 	} else {
-		struct meta_cmd *local = NULL, *remote = NULL;
-		struct meta_cmd **lt = &local, **rt = &remote;
+		struct meta_cmd *local = NULL, *remote = NULL, *other = NULL;
+		struct meta_cmd **lt = &local, **rt = &remote, **ot = &other;
 		for (struct meta_cmd *w = rr->waiters; w; w = w->next_) {
-			if (w->read_index) {
+			if (w->leader_term && w->leader_term != rr->term) {
+				/* a read made in another term: not this round's */
+				*ot = w;
+				ot = &w->next_;
+			} else if (w->read_index) {
 				/* a follower waits until it applied windex; if it
 				 * has not been told that it is committed, the next
 				 * append tells it now rather than at a heartbeat */
@@ -1708,7 +1719,8 @@ static void read_round_end(struct cluster *c, struct read_round *rr, int rc)
 				lt = &w->next_;
 			}
 		}
-		*lt = *rt = NULL;
+		*lt = *rt = *ot = NULL;
+		complete_all(other, CN_ENOLEADER, 0);
 		complete_all(remote, 0, rr->windex);
 		if (local)
 			read_at(c, local, rr->index);
@@ -1834,7 +1846,10 @@ static void on_cmd(struct cluster *c, struct meta_cmd *cmd)
 	int role = role_of(c);
 
 	if (cmd->type == META_CMD_BARRIER) {
-		if (role == CLUSTER_LEADER && (!cmd->local_only || cmd->read_index)) {
+		if (cmd->leader_term &&
+		    (role != CLUSTER_LEADER || raft_current_term(&c->raft) != cmd->leader_term)) {
+			meta_cmd_complete(cmd, CN_ENOLEADER);
+		} else if (role == CLUSTER_LEADER && (!cmd->local_only || cmd->read_index)) {
 			list_append(&c->rr_waiting, cmd);
 			start_leader_read(c);
 		} else if (role == CLUSTER_LEADER) {
@@ -2055,6 +2070,34 @@ static void complete_each(struct meta_cmd *list)
 	}
 }
 
+/* What a loop needs to start a read its shard reads confirm (ticket.h):
+ * before this turn's results are given out, so that the commit index
+ * covers every write acknowledged so far. */
+static void tickets_update(struct cluster *c)
+{
+	const struct raft_configuration *cf = &c->raft.configuration;
+	const char *voters[CLUSTER_MAX_NODES];
+	uint64_t term = 0;
+	int n = 0, all = 0, self = 0;
+
+	if (leader_ready(c)) {
+		for (unsigned i = 0; i < cf->n; i++) {
+			if (cf->servers[i].role != RAFT_VOTER)
+				continue;
+			all++;
+			if (cf->servers[i].id == c->id)
+				self = 1;
+			else if (n < CLUSTER_MAX_NODES)
+				voters[n++] = cf->servers[i].address;
+		}
+		if (self && n == all - 1)
+			term = raft_current_term(&c->raft);
+	}
+	if (!term)
+		n = 0;
+	tickets_publish(c->tk, term, raft_commit_index(&c->raft), c->visible, voters, n, all / 2);
+}
+
 /* After every loop turn: give out the requests' results, commit what was
  * applied, then give out the rest.
  * A request's result needs no local commit: its entry is committed in the
@@ -2075,6 +2118,7 @@ static void after_turn(uv_check_t *h)
 
 	if (!c->started)
 		return;
+	tickets_update(c);
 	done = c->early;
 	c->early = NULL;
 	complete_each(done);
@@ -2083,6 +2127,7 @@ static void after_turn(uv_check_t *h)
 		abort();
 	}
 	c->visible = raft_last_applied(&c->raft);
+	tickets_visible(c->tk, c->visible);
 	done = c->done;
 	c->done = NULL;
 	complete_each(done);
@@ -2308,6 +2353,7 @@ static void free_cluster(struct cluster *c)
 	pthread_mutex_destroy(&c->jmu);
 	pthread_cond_destroy(&c->jcv);
 	pthread_mutex_destroy(&c->smu);
+	tickets_free(c->tk);
 	free(c);
 }
 
@@ -2325,6 +2371,10 @@ int cluster_open(const struct cluster_options *opt, struct meta_store *m, struct
 	pthread_mutex_init(&c->smu, NULL);
 	c->opt = *opt;
 	c->meta = m;
+	if (!(c->tk = tickets_new())) {
+		rc = CN_ENOMEM;
+		goto fail;
+	}
 	if (!opt->node || strlen(opt->node) > CLUSTER_ADDR_MAX || opt->n_peers < 1 ||
 	    opt->n_peers > CLUSTER_MAX_NODES || !opt->secret || !opt->secret_len) {
 		rc = CN_EINVAL;

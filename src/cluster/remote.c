@@ -35,6 +35,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "cluster/cluster.h"
 #include "core/clock.h"
@@ -429,35 +430,57 @@ int cluster_remote_meta_full(void *ctx)
 	return atomic_load(&r->peer_full);
 }
 
-/* The internal request for len bytes at off of a shard: its node's address
- * into addr and the target. 0 or CN_EDRIVE (no node known to have it). */
+/* One shard request: where it goes, and the term it asks the node about
+ * (ticket.h: on a leader, its answer confirms the reads waiting for it). */
+struct shard_req {
+	struct cluster *c;
+	char addr[CLUSTER_ADDR_MAX + 1];
+	char target[256];
+	uint64_t term, seq; /* term 0: asks nothing */
+	struct rpc_call *k; /* cluster_remote_rstart's call */
+};
+
+/* The internal request for len bytes at off of a shard. 0 or CN_EDRIVE (no
+ * node known to have it). */
 static int shard_request(struct cluster_remote *r, const uint8_t drive_id[DATA_ID_LEN],
 			 const uint8_t blob_id[DATA_ID_LEN], int shard, size_t len, uint64_t off,
-			 char *addr, char *target, size_t tcap)
+			 struct shard_req *q)
 {
 	char dhex[2 * DATA_ID_LEN + 1], bhex[2 * DATA_ID_LEN + 1];
+	int n;
 
-	if (drive_address(r, drive_id, addr))
+	q->c = r->c;
+	q->k = NULL;
+	if (drive_address(r, drive_id, q->addr))
 		return CN_EDRIVE;
 	cn_hex(drive_id, DATA_ID_LEN, dhex);
 	cn_hex(blob_id, DATA_ID_LEN, bhex);
-	snprintf(target, tcap,
-		 "/_cairn/internal/shard?blob=%s&drive=%s&len=%zu&off=%" PRIu64 "&shard=%d", bhex,
-		 dhex, len, off, shard);
+	n = snprintf(q->target, sizeof(q->target),
+		     "/_cairn/internal/shard?blob=%s&drive=%s&len=%zu&off=%" PRIu64 "&shard=%d",
+		     bhex, dhex, len, off, shard);
+	/* numbered only now: the call is made after every read waiting */
+	q->term = cluster_confirm_ask(r->c, &q->seq);
+	if (q->term)
+		snprintf(q->target + n, sizeof(q->target) - (size_t)n, "&term=%" PRIu64, q->term);
 	return 0;
 }
 
-/* What pread returns for the outcome rc, resp of a shard request. */
-static ssize_t shard_result(int rc, struct rpc_resp *resp)
+/* What pread returns for the outcome rc, resp of q. */
+static ssize_t shard_result(const struct shard_req *q, int rc, struct rpc_resp *resp)
 {
 	ssize_t got;
 
 	if (rc)
 		return CN_EDRIVE; /* unreachable, or more than asked for */
-	if (resp->status == 200)
+	if (resp->status == 200) {
 		got = (ssize_t)resp->len;
-	else
+		for (int i = 0; q->term && i < resp->n_hdr; i++)
+			if (strcasecmp(resp->hdr[i].name, "x-cairn-follows") == 0 &&
+			    strcmp(resp->hdr[i].value, "1") == 0)
+				cluster_confirm_yes(q->c, q->addr, q->term, q->seq);
+	} else {
 		got = resp->status == 404 ? CN_ENOTFOUND : CN_EDRIVE;
+	}
 	rpc_resp_release(resp);
 	return got;
 }
@@ -467,16 +490,16 @@ ssize_t cluster_remote_pread(void *ctx, const uint8_t drive_id[DATA_ID_LEN],
 			     uint64_t off)
 {
 	struct cluster_remote *r = ctx;
-	char addr[CLUSTER_ADDR_MAX + 1], target[256];
+	struct shard_req q;
 	struct rpc_resp resp;
 	int rc;
 
-	if (shard_request(r, drive_id, blob_id, shard, len, off, addr, target, sizeof(target)))
+	if (shard_request(r, drive_id, blob_id, shard, len, off, &q))
 		return CN_EDRIVE;
 	/* straight into buf: a piece is read once, not copied from a response */
-	rc = rpc_call_into(cluster_rpc(r->c), addr, "GET", target, buf, len, REMOTE_TIMEOUT_MS,
+	rc = rpc_call_into(cluster_rpc(r->c), q.addr, "GET", q.target, buf, len, REMOTE_TIMEOUT_MS,
 			   &resp);
-	return shard_result(rc, &resp);
+	return shard_result(&q, rc, &resp);
 }
 
 int cluster_remote_rstart(void *ctx, const uint8_t drive_id[DATA_ID_LEN],
@@ -484,34 +507,45 @@ int cluster_remote_rstart(void *ctx, const uint8_t drive_id[DATA_ID_LEN],
 			  uint64_t off, unsigned wait_ms, void **h)
 {
 	struct cluster_remote *r = ctx;
-	char addr[CLUSTER_ADDR_MAX + 1], target[256];
-	struct rpc_call *k;
+	struct shard_req *q = malloc(sizeof(*q));
 	int rc;
 
 	*h = NULL;
-	if (shard_request(r, drive_id, blob_id, shard, len, off, addr, target, sizeof(target)))
+	if (!q)
+		return CN_ENOMEM;
+	if (shard_request(r, drive_id, blob_id, shard, len, off, q)) {
+		free(q);
 		return CN_EDRIVE;
-	rc = rpc_start_into(cluster_rpc(r->c), addr, target, buf, len, wait_ms, REMOTE_TIMEOUT_MS,
-			    &k);
-	if (rc)
+	}
+	rc = rpc_start_into(cluster_rpc(r->c), q->addr, q->target, buf, len, wait_ms,
+			    REMOTE_TIMEOUT_MS, &q->k);
+	if (rc) {
+		free(q);
 		return rc == CN_ETIMEOUT ? CN_ETIMEOUT : CN_EDRIVE;
-	*h = k;
+	}
+	*h = q;
 	return 0;
 }
 
 ssize_t cluster_remote_rfinish(void *h, unsigned wait_ms)
 {
+	struct shard_req *q = h;
 	struct rpc_resp resp;
-	int rc = rpc_wait(h, wait_ms);
+	int rc = rpc_wait(q->k, wait_ms);
 
 	if (rc == CN_ETIMEOUT)
 		return CN_ETIMEOUT;
 	if (rc)
 		return CN_EDRIVE;
-	return shard_result(rpc_finish(h, &resp), &resp);
+	return shard_result(q, rpc_finish(q->k, &resp), &resp);
 }
 
 void cluster_remote_rfree(void *h)
 {
-	rpc_call_free(h);
+	struct shard_req *q = h;
+
+	if (!q)
+		return;
+	rpc_call_free(q->k);
+	free(q);
 }

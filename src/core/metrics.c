@@ -74,6 +74,7 @@ struct tmet {
 	_Atomic uint64_t bytes_in, bytes_out, conns_total, refused, evicted;
 	_Atomic uint64_t reads_loop, reads_pool;
 	_Atomic uint64_t shard_serves[CN_SHARD_NHOW];
+	_Atomic uint64_t leader_reads[CN_READ_NHOW];
 	/* This thread's share of the gauge; the sum is exact when a connection
 	 * opens and closes on one thread, as http workers do. */
 	_Atomic int64_t open_conns;
@@ -310,6 +311,14 @@ void cn_metrics_shard_serve(enum cn_shard_serve how)
 		bump(&t->shard_serves[how], 1);
 }
 
+void cn_metrics_leader_read(enum cn_leader_read how)
+{
+	struct tmet *t = mine();
+
+	if (t && how < CN_READ_NHOW)
+		bump(&t->leader_reads[how], 1);
+}
+
 void cn_metrics_conn(int delta)
 {
 	struct tmet *t = mine();
@@ -347,6 +356,7 @@ static struct {
 	uint64_t bytes_in, bytes_out, conns_total, refused, evicted;
 	uint64_t reads_loop, reads_pool;
 	uint64_t shard_serves[CN_SHARD_NHOW];
+	uint64_t leader_reads[CN_READ_NHOW];
 	int64_t open_conns;
 } m_tot;
 
@@ -425,6 +435,8 @@ static void merge_table(struct tmet *t)
 	m_tot.reads_pool += peek(&t->reads_pool);
 	for (int i = 0; i < CN_SHARD_NHOW; i++)
 		m_tot.shard_serves[i] += peek(&t->shard_serves[i]);
+	for (int i = 0; i < CN_READ_NHOW; i++)
+		m_tot.leader_reads[i] += peek(&t->leader_reads[i]);
 	m_tot.open_conns += atomic_load_explicit(&t->open_conns, memory_order_relaxed);
 }
 
@@ -584,6 +596,17 @@ size_t cn_metrics_render(char *buf, size_t cap)
 	    (unsigned long long)m_tot.shard_serves[CN_SHARD_PARTIAL],
 	    (unsigned long long)m_tot.shard_serves[CN_SHARD_LOOP],
 	    (unsigned long long)m_tot.shard_serves[CN_SHARD_POOL]);
+	put(&o,
+	    "# HELP cairn_leader_reads_total A cluster leader's GETs that went ahead before "
+	    "a read round: confirmed by their own shard reads to other voters, by a read "
+	    "round once their answer was ready, or by neither (answered 503).\n"
+	    "# TYPE cairn_leader_reads_total counter\n"
+	    "cairn_leader_reads_total{confirmed_by=\"shard\"} %llu\n"
+	    "cairn_leader_reads_total{confirmed_by=\"round\"} %llu\n"
+	    "cairn_leader_reads_total{confirmed_by=\"none\"} %llu\n",
+	    (unsigned long long)m_tot.leader_reads[CN_READ_SHARD],
+	    (unsigned long long)m_tot.leader_reads[CN_READ_ROUND],
+	    (unsigned long long)m_tot.leader_reads[CN_READ_REFUSED]);
 	pthread_mutex_unlock(&mu);
 	return o.len;
 }

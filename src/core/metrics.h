@@ -34,6 +34,14 @@ enum cn_shard_serve {
 	CN_SHARD_NHOW
 };
 void cn_metrics_shard_serve(enum cn_shard_serve how);
+/* How a cluster leader's GET was confirmed (cluster/ticket.h). */
+enum cn_leader_read {
+	CN_READ_SHARD,	 /* by its own shard reads to other voters */
+	CN_READ_ROUND,	 /* by a read round after its answer was ready */
+	CN_READ_REFUSED, /* by neither: its answer was not given (503) */
+	CN_READ_NHOW
+};
+void cn_metrics_leader_read(enum cn_leader_read how);
 /* Renders the exposition text into buf; returns the length it needs (which
  * may exceed cap: call again with a larger buffer). When the return is <= cap
  * buf holds the whole text, NUL-terminated only if it is < cap. Series are

@@ -507,6 +507,11 @@ struct meta_cmd {
 	 * sends it the commit index at once) */
 	uint8_t read_index;
 	uint64_t known_commit;
+	/* cluster, a barrier confirming a read already made as the leader of
+	 * this term (cluster/ticket.h): only a read round of that term passes
+	 * it; anything else (a follower's barrier, a later term) is
+	 * CN_ENOLEADER, since it would vouch for reads made after it only */
+	uint64_t leader_term;
 
 	/* internal to the pipeline; do not touch */
 	struct meta_cmd *next_;

@@ -246,10 +246,55 @@ static int common_headers(struct s3_req *r, struct s3_hdrs *all, const struct s3
 	return all->bad ? CN_EINTERNAL : 0;
 }
 
+static void confirm_done(struct meta_cmd *cmd, int rc, void *arg)
+{
+	struct s3_req *r = arg;
+	(void)cmd;
+
+	cn_metrics_leader_read(rc ? CN_READ_REFUSED : CN_READ_ROUND);
+	http_response_uncork(r->http, rc);
+	s3_release(r);
+}
+
+/* A GET that went ahead before any read round (unconfirmed) gives its
+ * answer only once a majority of voters confirmed this node's term after
+ * the request came: its own shard reads usually did; otherwise the answer
+ * waits, corked, for a read round (a barrier), and is dropped for a 503 if
+ * that fails. */
+static int confirm_answer(struct s3_req *r)
+{
+	struct meta_cmd *b;
+	int rc;
+
+	r->unconfirmed = 0;
+	if (cluster_ticket_confirmed(r->srv->cluster, &r->ticket)) {
+		cn_metrics_leader_read(CN_READ_SHARD);
+		return 0;
+	}
+	b = cn_pool_zalloc(r->pool, sizeof(*b));
+	if (!b)
+		return CN_ENOMEM;
+	b->type = META_CMD_BARRIER;
+	/* a round of the ticket's term, on this node as its leader: a
+	 * follower's barrier would vouch for reads made after it only */
+	b->leader_term = r->ticket.term;
+	rc = s3_meta_submit(r, b, confirm_done, r);
+	if (rc)
+		return rc;
+	/* confirm_done runs from this loop, later: r and the cork wait for it */
+	s3_hold(r);
+	http_response_cork(r->http);
+	return 0;
+}
+
 int s3_send_begin(struct s3_req *r, int status, struct s3_hdrs *h, uint64_t len)
 {
 	struct s3_hdrs all;
-	int rc = common_headers(r, &all, h);
+	int rc;
+
+	if (r->unconfirmed && (rc = confirm_answer(r)) != 0)
+		return rc;
+	rc = common_headers(r, &all, h);
 
 	if (rc) {
 		/* A header that cannot be sent, or no memory for the list: the
@@ -949,6 +994,19 @@ static void after_barrier(struct s3_req *r, void (*next)(struct s3_req *))
 	}
 }
 
+/* 1 if r is a GET of an object on the ready leader, which goes ahead at
+ * once and is confirmed before its answer is given (confirm_answer): the
+ * shard reads of an erasure-coded object to other voters carry the question
+ * a read round would ask. */
+static int leader_get(struct s3_req *r)
+{
+	if (r->route.op != S3_OP_GET_OBJECT || strcmp(r->http->method_str, "GET") != 0 ||
+	    r->reauth || cluster_read_ticket(r->srv->cluster, &r->ticket))
+		return 0;
+	r->unconfirmed = 1;
+	return 1;
+}
+
 /* Admin calls that read or change replicated state (identities, objects,
  * KMS keys): in a cluster they see every acknowledged write, as S3 requests
  * do. Status, cluster membership and the local data path answer without a
@@ -1092,7 +1150,9 @@ static void on_request(struct http_request *h, void *arg)
 		s3_send_error(r, s->cluster ? CN_ENOLEADER : CN_ESHUTDOWN);
 		return;
 	}
-	if (s->cluster)
+	if (s->cluster && leader_get(r))
+		dispatch(r); /* linearizable: confirm_answer */
+	else if (s->cluster)
 		after_barrier(r, dispatch); /* linearizable */
 	else
 		dispatch(r);

@@ -19,10 +19,12 @@
  *                                    applied index >= N (503 if behind)
  *   POST /_cairn/internal/member?op=add&id=ID&address=A | op=remove&id=ID
  *                                    membership change on the leader
- *   GET  /_cairn/internal/shard?drive=HEX&blob=HEX&shard=I&off=O&len=L
+ *   GET  /_cairn/internal/shard?drive=HEX&blob=HEX&shard=I&off=O&len=L[&term=T]
  *                                    raw bytes of a shard on this node's drive
  *                                    (the reader verifies them): 200 (short
- *                                    at end of file), 404 no such shard
+ *                                    at end of file), 404 no such shard;
+ *                                    with term, X-Cairn-Follows: 1 if this
+ *                                    node follows T (cluster/ticket.h)
  *   POST /_cairn/internal/gc         body: (u16 LE length, encoded layout)...;
  *                                    deletes each blob's shards on this
  *                                    node's drives: 200 + one character per
@@ -624,8 +626,18 @@ struct shard_op {
 	size_t len;
 	uint8_t *buf;
 	ssize_t got;
-	int begun; /* the headers and len bytes are promised (after a sendfile) */
+	int begun;     /* the headers and len bytes are promised (after a sendfile) */
+	uint64_t term; /* a leader asks whether this node follows it (0: no) */
 };
+
+/* The answer to a leader's question carried by its shard read: yes if
+ * this node has voted in no term after it, now, after the request came
+ * (cluster/ticket.h). No answer is a no. */
+static void shard_follows(struct s3_req *r, const struct shard_op *op, struct s3_hdrs *h)
+{
+	if (op->term && cluster_follows(r->srv->cluster, op->term))
+		s3_hdr_add(r, h, "X-Cairn-Follows", "1");
+}
 
 static int unhex16(const char *s, uint8_t out[DATA_ID_LEN])
 {
@@ -680,6 +692,7 @@ static void shard_after(struct s3_req *r, int status, void *arg)
 		return;
 	}
 	s3_hdr_add(r, &h, "Content-Type", "application/octet-stream");
+	shard_follows(r, op, &h);
 	if (s3_send_begin(r, 200, &h, (uint64_t)op->got) || op->got == 0 ||
 	    http_response_write(r->http, op->buf, (size_t)op->got, shard_written, op))
 		s3_end(r);
@@ -708,6 +721,7 @@ static int shard_sendfile(struct s3_req *r, struct shard_op *op)
 		return 0;
 	}
 	s3_hdr_add(r, &h, "Content-Type", "application/octet-stream");
+	shard_follows(r, op, &h);
 	if (s3_send_begin(r, 200, &h, (uint64_t)avail)) {
 		data_shard_close(r->srv->data, fd);
 		s3_end(r);
@@ -750,11 +764,19 @@ static void op_shard(struct s3_req *r)
 	const char *sh = s3_route_param(&r->route, "shard");
 	const char *off = s3_route_param(&r->route, "off");
 	const char *len = s3_route_param(&r->route, "len");
+	const char *term = s3_route_param(&r->route, "term");
+	char *end = NULL;
 
 	if (!op || unhex16(s3_route_param(&r->route, "drive"), op->drive) ||
 	    unhex16(s3_route_param(&r->route, "blob"), op->blob) || !sh || !off || !len) {
 		send_err(r, op ? CN_EBADREQ : CN_ENOMEM);
 		return;
+	}
+	if (term) {
+		if (*term < '0' || *term > '9' || (op->term = strtoull(term, &end, 10), *end)) {
+			send_err(r, CN_EBADREQ);
+			return;
+		}
 	}
 	op->shard = atoi(sh);
 	op->off = strtoull(off, NULL, 10);

@@ -15,6 +15,7 @@
 #include <uv.h>
 
 #include "auth/sigv4.h"
+#include "cluster/cluster.h"
 #include "core/digest.h"
 #include "data/data.h"
 #include "http/http.h"
@@ -174,10 +175,14 @@ struct s3_req {
 	struct s3_body body;
 	void *op; /* the handler's own state */
 	struct s3_ident ident;
-	int sigv2;		   /* signed with SigV2 */
-	int presigned;		   /* the signature is in the query */
-	int post_form;		   /* a browser form upload */
-	int reauth;		   /* cluster: authenticate again after the read barrier */
+	int sigv2;     /* signed with SigV2 */
+	int presigned; /* the signature is in the query */
+	int post_form; /* a browser form upload */
+	int reauth;    /* cluster: authenticate again after the read barrier */
+	/* cluster leader: a GET that went ahead before any read round, its
+	 * answer held until ticket is confirmed (frontend, cluster/ticket.h) */
+	int unconfirmed;
+	struct cluster_ticket ticket;
 	int authz_object_perm;	   /* an object ACL permission the handler must check */
 	struct s3_baccess *bacc;   /* pool memory, once needed (authz.c) */
 	const char *err_msg;	   /* replaces the S3 error's standard message */

@@ -1,0 +1,159 @@
+/*
+ * cluster/ticket.c — a leader's reads confirmed by the shard reads they make
+ * (see ticket.h for the argument).
+ */
+#include "cluster/ticket.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/err.h"
+
+struct read_tickets {
+	pthread_mutex_t mu;
+	uint64_t term; /* 0: no tickets */
+	uint64_t commit, visible;
+	uint64_t gen; /* bumped when the voters change */
+	int need, n;
+	char voter[CLUSTER_MAX_NODES][CLUSTER_ADDR_MAX + 1];
+	/* the newest yes of each node that gave one */
+	struct {
+		char addr[CLUSTER_ADDR_MAX + 1];
+		uint64_t term, seq;
+	} yes[CLUSTER_MAX_NODES];
+	int n_yes;
+	_Atomic uint64_t seq; /* calls numbered so far */
+};
+
+struct read_tickets *tickets_new(void)
+{
+	struct read_tickets *t = calloc(1, sizeof(*t));
+
+	if (t)
+		pthread_mutex_init(&t->mu, NULL);
+	return t;
+}
+
+void tickets_free(struct read_tickets *t)
+{
+	if (!t)
+		return;
+	pthread_mutex_destroy(&t->mu);
+	free(t);
+}
+
+void tickets_publish(struct read_tickets *t, uint64_t term, uint64_t commit, uint64_t visible,
+		     const char *const *voters, int n, int need)
+{
+	int same;
+
+	if (n > CLUSTER_MAX_NODES)
+		term = 0, n = 0;
+	same = n == t->n;
+	pthread_mutex_lock(&t->mu);
+	for (int i = 0; same && i < n; i++)
+		same = strcmp(t->voter[i], voters[i]) == 0;
+	if (!same) {
+		t->gen++;
+		for (int i = 0; i < n; i++)
+			strcpy(t->voter[i], voters[i]);
+		t->n = n;
+	}
+	t->term = term;
+	t->commit = commit;
+	t->visible = visible;
+	t->need = need;
+	pthread_mutex_unlock(&t->mu);
+}
+
+void tickets_visible(struct read_tickets *t, uint64_t visible)
+{
+	pthread_mutex_lock(&t->mu);
+	t->visible = visible;
+	pthread_mutex_unlock(&t->mu);
+}
+
+int cluster_read_ticket(struct cluster *c, struct cluster_ticket *out)
+{
+	struct read_tickets *t = cluster_tickets(c);
+	int rc = CN_EAGAIN;
+
+	pthread_mutex_lock(&t->mu);
+	if (t->term && t->need > 0 && t->visible >= t->commit && cluster_follows(c, t->term)) {
+		out->term = t->term;
+		out->gen = t->gen;
+		/* calls numbered after this one were made after the read came */
+		out->seq = atomic_load(&t->seq);
+		rc = 0;
+	}
+	pthread_mutex_unlock(&t->mu);
+	return rc;
+}
+
+int cluster_ticket_confirmed(struct cluster *c, const struct cluster_ticket *tk)
+{
+	struct read_tickets *t = cluster_tickets(c);
+	int got = 0, need = 1;
+
+	pthread_mutex_lock(&t->mu);
+	if (t->term == tk->term && t->gen == tk->gen) {
+		need = t->need;
+		for (int i = 0; i < t->n; i++)
+			for (int j = 0; j < t->n_yes; j++)
+				if (t->yes[j].term == tk->term && t->yes[j].seq > tk->seq &&
+				    strcmp(t->yes[j].addr, t->voter[i]) == 0) {
+					got++;
+					break;
+				}
+	}
+	pthread_mutex_unlock(&t->mu);
+	/* this node's own part: it has voted in no later term, up to now */
+	return got >= need && cluster_follows(c, tk->term);
+}
+
+uint64_t cluster_confirm_ask(struct cluster *c, uint64_t *seq)
+{
+	struct read_tickets *t = cluster_tickets(c);
+	uint64_t term;
+
+	pthread_mutex_lock(&t->mu);
+	term = t->term;
+	pthread_mutex_unlock(&t->mu);
+	*seq = term ? atomic_fetch_add(&t->seq, 1) + 1 : 0;
+	return term;
+}
+
+void cluster_confirm_yes(struct cluster *c, const char *addr, uint64_t term, uint64_t seq)
+{
+	struct read_tickets *t = cluster_tickets(c);
+	int i, oldest = 0;
+
+	if (!term || strlen(addr) > CLUSTER_ADDR_MAX)
+		return;
+	pthread_mutex_lock(&t->mu);
+	for (i = 0; i < t->n_yes; i++) {
+		if (strcmp(t->yes[i].addr, addr) == 0)
+			break;
+		if (t->yes[i].term < t->yes[oldest].term)
+			oldest = i;
+	}
+	if (i == t->n_yes) {
+		/* a node not seen yet: a free slot, else the stalest one */
+		if (t->n_yes < CLUSTER_MAX_NODES)
+			t->n_yes++;
+		else
+			i = oldest;
+		strcpy(t->yes[i].addr, addr);
+		t->yes[i].term = 0;
+		t->yes[i].seq = 0;
+	}
+	if (term > t->yes[i].term) {
+		t->yes[i].term = term;
+		t->yes[i].seq = seq;
+	} else if (term == t->yes[i].term && seq > t->yes[i].seq) {
+		t->yes[i].seq = seq;
+	}
+	pthread_mutex_unlock(&t->mu);
+}

@@ -1,0 +1,58 @@
+/*
+ * cluster/ticket.h — a leader's reads confirmed by the shard reads they make
+ * (internal to the cluster module; the callers' API is in cluster.h).
+ *
+ * A read round (raft.c, struct read_round) costs every read a trip through
+ * the Raft thread and one call to each other voter. A GET of an erasure-coded
+ * object on the leader already calls another voter for a piece, after the
+ * request arrived: that call can carry the question the round asks ("is term
+ * T your current term?", cluster_follows) and its answer confirms the read as
+ * the round would. The Raft thread publishes what a read needs to start so
+ * (tickets_publish); a loop takes a ticket when the read arrives
+ * (cluster_read_ticket), shard reads carry the term and a sequence number
+ * (cluster_confirm_ask) and note the yeses (cluster_confirm_yes), and before
+ * the read's answer is given the loop asks whether a majority confirmed a
+ * call made after the ticket (cluster_ticket_confirmed); if not, the answer
+ * waits for an ordinary read round.
+ *
+ * Why a yes on a later call is as good as the round's: the ticket is taken
+ * with this node the ready leader of term T, its store showing every entry
+ * up to the commit index published before any result was given out (so
+ * every write acknowledged before the read arrived, the earlier terms'
+ * included: the ready barrier is below it). A peer answering yes had voted
+ * in no term after T when it answered, after the read arrived; this node had
+ * not either (its term is still T when the answer is checked, and terms only
+ * grow). Those are a majority, and any leader of a later term needs one of
+ * their votes: none existed before the answers, so no write the read must
+ * see was acknowledged elsewhere. The voters counted are the configuration
+ * the ticket was taken under; a changed configuration voids the ticket.
+ *
+ * Threads: tickets_publish on the Raft thread; the rest any thread (one
+ * mutex, held for a few comparisons).
+ */
+#ifndef CAIRN_CLUSTER_TICKET_H
+#define CAIRN_CLUSTER_TICKET_H
+
+#include <stdint.h>
+
+#include "cluster/cluster.h"
+
+struct read_tickets;
+
+struct read_tickets *tickets_new(void);
+void tickets_free(struct read_tickets *t);
+
+/* The Raft thread's view after a turn's entries, before it gives out any
+ * result: term is its term if it is the ready leader and a voter, else 0;
+ * commit its commit index, visible what its store shows; voters the other
+ * voters' addresses (n of them) and need how many of them make a majority
+ * with this node. */
+void tickets_publish(struct read_tickets *t, uint64_t term, uint64_t commit, uint64_t visible,
+		     const char *const *voters, int n, int need);
+/* The store now shows everything up to visible (after its commit). */
+void tickets_visible(struct read_tickets *t, uint64_t visible);
+
+/* The node's tickets (raft.c). */
+struct read_tickets *cluster_tickets(struct cluster *c);
+
+#endif
