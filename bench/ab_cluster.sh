@@ -2,7 +2,9 @@
 # bench/ab_cluster.sh OLD_CAIRN NEW_CAIRN — two builds of the server side by
 # side on the 3-node cluster's durable 4 KiB PUT through the leader, at each
 # concurrency in CONCS ("32 128"); with OP=get1m, on GETs of 64 objects of
-# 1 MiB (2+1 across the nodes) through the leader (CONCS "8"). A round starts a fresh 3-node cluster of
+# 1 MiB (2+1 across the nodes) through the leader (CONCS "8"); with OP=get4k,
+# on GETs of 1000 objects of 4 KiB (kept in the metadata) through the leader
+# (CONCS "32"). A round starts a fresh 3-node cluster of
 # one build (bench/lib.sh cluster_start: durable, as `make run` configures a
 # node), runs the rows, stops it, then does the same with the other build;
 # the order swaps every round. Each row prints PUT/s, p50, and the server
@@ -22,7 +24,8 @@ OP=${OP:-put4k}
 case $OP in
 put4k) FILL=(-p f- -s 4K -c 32 -n 300 put) RUN=(-s 4K put) CONCS=${CONCS:-32 128} ;;
 get1m) FILL=(-p g- -s 1M -c 4 -n 64 put) RUN=(-p g- -s 1M -k 64 get) CONCS=${CONCS:-8} ;;
-*) echo "ab_cluster: OP is put4k or get1m" >&2; exit 2 ;;
+get4k) FILL=(-p g- -s 4K -c 32 -n 1000 put) RUN=(-p g- -s 4K -k 1000 get) CONCS=${CONCS:-32} ;;
+*) echo "ab_cluster: OP is put4k, get1m or get4k" >&2; exit 2 ;;
 esac
 CAIRN_CLUSTER_SECRET=$(bench_secret 24)
 export CAIRN_CLUSTER_SECRET

@@ -65,7 +65,7 @@ class Recovery(Exception):
 
 class Runner:
     def __init__(self, nodes=5, duration=600, seed=None, base_dir=None, threads=4, keys=5,
-                 recover_timeout=60, fault_s=(2.0, 6.0), log=print, nemeses=None):
+                 recover_timeout=60, fault_s=(2.0, 6.0), log=print, nemeses=None, value_pad=0):
         self.n = nodes
         self.duration = duration
         self.seed = seed if seed is not None else random.randrange(1 << 30)
@@ -73,6 +73,7 @@ class Runner:
         self.base_dir = base_dir or tempfile.mkdtemp(prefix="cairn-nemesis-")
         self.threads = threads
         self.keys = keys
+        self.value_pad = value_pad
         self.recover_timeout = recover_timeout
         self.fault_s = fault_s
         self.log = log
@@ -237,7 +238,7 @@ class Runner:
         self.counts[kind] = self.counts.get(kind, 0) + 1
         w = Workload(c, bucket, threads=self.threads, keys=self.keys,
                      seed=self.rng.randrange(1 << 30), big_every=40,
-                     list_prefix="l%d/" % self.epochs)
+                     list_prefix="l%d/" % self.epochs, value_pad=self.value_pad)
         w.keys = ["e%d/k%d" % (self.epochs, i) for i in range(self.keys)]
         ctr = CounterWorkload(c, cbucket, key="counter%d" % self.epochs, threads=2,
                               seed=self.rng.randrange(1 << 30))
@@ -378,6 +379,9 @@ def main(argv=None):
     ap.add_argument("--nemeses", default=",".join(NEMESES),
                     help="comma-separated subset of: " + ",".join(NEMESES))
     ap.add_argument("--keep", action="store_true", help="keep the run directory on success")
+    ap.add_argument("--value-pad", type=int, default=0,
+                    help="bytes added to each register value (past the inline threshold a "
+                    "register is an erasure-coded blob)")
     args = ap.parse_args(argv)
     kinds = [k for k in args.nemeses.split(",") if k]
     bad = [k for k in kinds if k not in NEMESES]
@@ -390,7 +394,7 @@ def main(argv=None):
 
     signal.signal(signal.SIGTERM, on_term)
     s = run(nodes=args.nodes, duration=args.duration, seed=args.seed, base_dir=base,
-            threads=args.threads, keys=args.keys, nemeses=kinds,
+            threads=args.threads, keys=args.keys, nemeses=kinds, value_pad=args.value_pad,
             log=lambda m: print(m, flush=True))
     print("NEMESIS-SUMMARY " + json.dumps(s, sort_keys=True), flush=True)
     print("%s: %d epochs, %d ops, %d histories checked, %d unknown, %d failures; "

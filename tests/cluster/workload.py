@@ -104,7 +104,7 @@ class _Proc:
 class Workload:
     def __init__(self, cluster, bucket, threads=4, keys=5, seed=None, targets=None,
                  read_timeout=5, big_every=0, big_size=100 * 1024, pause_s=0.0,
-                 mix=None, list_prefix="l/"):
+                 mix=None, list_prefix="l/", value_pad=0):
         self.cluster = cluster
         self.bucket = bucket
         self.n_threads = threads
@@ -119,6 +119,10 @@ class Workload:
         self.mix = mix or {"get": 30, "put": 20, "cas": 20, "create": 8, "delete": 8,
                            "list_put": 6, "list": 6}
         self.list_prefix = list_prefix
+        # register values padded to this many bytes more (after a newline,
+        # dropped again when read): past the size kept in the metadata, a
+        # register is an erasure-coded blob, read from other nodes
+        self.pad = (b"\n" + b"." * (value_pad - 1)) if value_pad > 0 else b""
         self.rec = Recorder()
         self.anomalies = []
         self.stats = collections.Counter()
@@ -274,6 +278,11 @@ class Workload:
         if etag != md5_etag(body):
             self.anomaly("get %s on %s: ETag %s is not the MD5 of %r" % (key, node.name, etag,
                                                                         body[:80]))
+        if self.pad:
+            if not body.endswith(self.pad):
+                self.anomaly("get %s on %s: the value's padding is not there: %r" % (
+                    key, node.name, body[:80]))
+            body = body[:len(body) - len(self.pad)] if body.endswith(self.pad) else body
         v = body.decode("utf-8", "replace")
         self._finish(proc, rec, "ok", v)
         return (v, etag)
@@ -300,13 +309,13 @@ class Workload:
         c = self._client(node)
         rec = self._new(proc, node, key, "put", value=value)
         return self._write(proc, node, rec, lambda: c.put_object(
-            Bucket=self.bucket, Key=key, Body=value.encode()), {})
+            Bucket=self.bucket, Key=key, Body=value.encode() + self.pad), {})
 
     def op_create(self, proc, node, key, value):
         c = self._client(node)
         rec = self._new(proc, node, key, "create", value=value)
         return self._write(proc, node, rec, lambda: c.put_cond(
-            {"If-None-Match": "*"}, Bucket=self.bucket, Key=key, Body=value.encode()),
+            {"If-None-Match": "*"}, Bucket=self.bucket, Key=key, Body=value.encode() + self.pad),
             {(412, "PreconditionFailed"): "fail"})
 
     def op_cas(self, proc, node, key, value):
@@ -319,7 +328,7 @@ class Workload:
         c = self._client(node)
         rec = self._new(proc, node, key, "cas", value=value, expect=cur)
         return self._write(proc, node, rec, lambda: c.put_cond(
-            {"If-Match": etag}, Bucket=self.bucket, Key=key, Body=value.encode()),
+            {"If-Match": etag}, Bucket=self.bucket, Key=key, Body=value.encode() + self.pad),
             {(412, "PreconditionFailed"): "fail_mismatch", (404, "NoSuchKey"): "fail_absent"})
 
     def op_delete(self, proc, node, key):
