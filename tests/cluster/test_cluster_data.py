@@ -924,13 +924,18 @@ def node_drive(cluster, asked, node):
     return next((d["id"] for d in m.get("drives", []) if ids and d["node"] == ids[0]), None)
 
 
-def shard_serves(node):
+def labelled(node, family, label):
+    """{label value: count} of the counter family on node's metrics."""
     import re
     import urllib.request
     text = urllib.request.urlopen("http://127.0.0.1:%d/_cairn/metrics" % node.s3_port,
                                   timeout=10).read().decode()
     return {k: int(v) for k, v in
-            re.findall(r'^cairn_shard_serves_total\{how="(\w+)"\} (\d+)$', text, re.M)}
+            re.findall(r'^%s\{%s="(\w+)"\} (\d+)$' % (family, label), text, re.M)}
+
+
+def shard_serves(node):
+    return labelled(node, "cairn_shard_serves_total", "how")
 
 
 def _read_response(s):
@@ -1036,13 +1041,7 @@ def test_shard_reads_leave_by_sendfile_byte_exact(cluster_factory):
 
 
 def leader_reads(node):
-    """cairn_leader_reads_total on node: {confirmed_by: count}."""
-    import re
-    import urllib.request
-    text = urllib.request.urlopen("http://127.0.0.1:%d/_cairn/metrics" % node.s3_port,
-                                  timeout=10).read().decode()
-    return {k: int(v) for k, v in
-            re.findall(r'^cairn_leader_reads_total\{confirmed_by="(\w+)"\} (\d+)$', text, re.M)}
+    return labelled(node, "cairn_leader_reads_total", "confirmed_by")
 
 
 def own_rounds(cluster, node):
