@@ -38,6 +38,7 @@
 #include "cluster/cluster.h"
 #include "cluster/placement.h"
 #include "cli/cli.h"
+#include "core/clock.h"
 #include "core/crypt.h"
 #include "core/err.h"
 #include "core/log.h"
@@ -457,10 +458,14 @@ static int rb_target(void *ctx, const uint8_t blob_id[16], uint8_t k, uint8_t m,
 	return cluster_placer_target(((struct rb_glue *)ctx)->placer, blob_id, k, m, drive, epoch);
 }
 
+/* How often a node that is not serving yet logs why. */
+#define STARTUP_SAY_NS (10LL * 1000 * 1000 * 1000)
+
 static void *startup_main(void *arg)
 {
 	struct startup *st = arg;
 	int logged = 0, reg_logged = 0, registered = 0;
+	int64_t t0 = cn_mono_ns(), say_ns = t0 + STARTUP_SAY_NS;
 
 	cn_thread_name("startup");
 
@@ -469,9 +474,20 @@ static void *startup_main(void *arg)
 				(uint8_t)t};
 
 	while (!atomic_load(&st->stop)) {
-		int rc = cluster_ready(st->cluster)
-				 ? gc_reclaim_local_intents(st->meta, st->data, tag)
-				 : CN_ENOLEADER;
+		int ready = cluster_ready(st->cluster);
+		int rc = ready ? gc_reclaim_local_intents(st->meta, st->data, tag) : CN_ENOLEADER;
+		if (rc < 0 && cn_mono_ns() >= say_ns) {
+			/* a node that stays out says why, now and then */
+			struct cluster_status cs;
+			cluster_status(st->cluster, &cs);
+			log_info("cluster: not serving S3 yet after %llds: %s (applied %llu of "
+				 "commit %llu, leader %s)",
+				 (long long)((cn_mono_ns() - t0) / 1000000000LL),
+				 ready ? cn_strerror(rc) : "not caught up with a leader",
+				 (unsigned long long)cs.applied, (unsigned long long)cs.commit,
+				 cs.leader_address[0] ? cs.leader_address : "unknown");
+			say_ns = cn_mono_ns() + STARTUP_SAY_NS;
+		}
 		if (rc >= 0) {
 			registered = startup_register(st, &reg_logged);
 			s3_server_set_ready(st->s3, 1);

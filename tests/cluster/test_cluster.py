@@ -463,6 +463,27 @@ def test_an_unconfirmed_leader_get_is_never_answered(cluster_factory):
         assert st in (200, 500, 503, "exc"), results
 
 
+def test_a_node_not_serving_yet_says_why(cluster_factory):
+    """A node that cannot start serving (here: restarted while the other two
+    are down, so no leader) logs why every 10 s, with its applied and commit
+    indexes, and still serves once the others are back."""
+    c = cluster_factory(3)
+    n1, n2, n3 = c.nodes
+    c.stop(n2)
+    c.stop(n3)
+    c.restart(n1, wait=False)
+    deadline = time.monotonic() + 30
+    while b"not serving S3 yet" not in open(n1.log_path, "rb").read():
+        assert time.monotonic() < deadline, "no word from a node that does not serve"
+        time.sleep(0.5)
+    line = [x for x in open(n1.log_path, "rb").read().decode().splitlines()
+            if "not serving S3 yet" in x][-1]
+    assert "not caught up with a leader" in line and "applied " in line, line
+    c.start_node(n2)
+    c.start_node(n3)
+    c.wait_ready(c.nodes, timeout=60)
+
+
 def _presigned_target(c, node, bucket, key):
     """The path and query of a presigned GET of key on node, for a raw request."""
     url = c.client(node).generate_presigned_url(
