@@ -43,6 +43,9 @@ struct cn_utc {
 	unsigned hour, min, sec;
 };
 void cn_utc_of(int64_t secs, struct cn_utc *t);
+/* Its inverse for the date: days since 1970-01-01 of a proleptic Gregorian
+ * year, month (1-12) and day (1-31; not checked against the month). */
+int64_t cn_days_from_civil(int64_t y, int m, int d);
 
 /* Replaces the wall clock with fn (NULL restores the system clock). For
  * tests. */

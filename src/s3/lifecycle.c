@@ -180,20 +180,6 @@ static int64_t floordiv(int64_t a, int64_t b)
 	return q;
 }
 
-/* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's
- * days_from_civil). */
-static int64_t days_from_civil(int64_t y, int m, int d)
-{
-	int64_t era, yoe, doy, doe;
-
-	y -= m <= 2;
-	era = (y >= 0 ? y : y - 399) / 400;
-	yoe = y - era * 400;
-	doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + doe - 719468;
-}
-
 static int month_days(int64_t y, int m)
 {
 	static const int md[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
@@ -260,7 +246,7 @@ static int parse_date(const char *s, size_t len, int64_t *ns)
 		if (i != len)
 			return DATE_BAD;
 	}
-	days = days_from_civil(y, mo, d);
+	days = cn_days_from_civil(y, mo, d);
 	secs = days * DAY_SEC + h * 3600 + mi * 60 + se - off;
 	if (frac || floordiv(secs, DAY_SEC) * DAY_SEC != secs)
 		return DATE_NOT_MIDNIGHT;

@@ -173,28 +173,31 @@ static int conf_load(struct s3_req *r, const char *bucket, struct s3_enc_conf *c
 
 /* ---- writes ---- */
 
-static int any_header(struct s3_req *r, const char *prefix)
-{
-	char n[128];
-	static const char *const sfx[] = {"algorithm", "key", "key-MD5"};
+/* The SSE-C headers of a request [0] and of a copy's source [1]: algorithm,
+ * key, key-MD5. Spelled out, not formatted: every GET asks for them. */
+enum { C_ALG, C_KEY, C_MD5 };
+static const char *const c_names[2][3] = {
+	{H_C "algorithm", H_C "key", H_C "key-MD5"},
+	{H_CSRC "algorithm", H_CSRC "key", H_CSRC "key-MD5"},
+};
 
-	for (int i = 0; i < 3; i++) {
-		snprintf(n, sizeof(n), "%s%s", prefix, sfx[i]);
-		if (s3_header(r, n))
+static int any_header(struct s3_req *r, int copy_src)
+{
+	for (int i = 0; i < 3; i++)
+		if (s3_header(r, c_names[!!copy_src][i]))
 			return 1;
-	}
 	return 0;
 }
 
 int s3_sse_requested(struct s3_req *r)
 {
-	return s3_header(r, H_SSE) || any_header(r, H_C);
+	return s3_header(r, H_SSE) || any_header(r, 0);
 }
 
-/* The customer's key from the headers under prefix into s->dk. */
-static int customer_key(struct s3_req *r, const char *prefix, struct s3_sse *s)
+/* The customer's key from the request's SSE-C headers (the copy source's
+ * with copy_src) into s->dk. */
+static int customer_key(struct s3_req *r, int copy_src, struct s3_sse *s)
 {
-	char n[128];
 	const char *alg, *key, *md5;
 	uint8_t raw[CN_KEY_LEN + 8], want[16], got[16];
 	long kl;
@@ -204,12 +207,9 @@ static int customer_key(struct s3_req *r, const char *prefix, struct s3_sse *s)
 		return fail(r, CN_EBADSSE,
 			    "Requests specifying Server Side Encryption with Customer provided "
 			    "keys must be made over a secure connection.");
-	snprintf(n, sizeof(n), "%salgorithm", prefix);
-	alg = s3_header(r, n);
-	snprintf(n, sizeof(n), "%skey", prefix);
-	key = s3_header(r, n);
-	snprintf(n, sizeof(n), "%skey-MD5", prefix);
-	md5 = s3_header(r, n);
+	alg = s3_header(r, c_names[!!copy_src][C_ALG]);
+	key = s3_header(r, c_names[!!copy_src][C_KEY]);
+	md5 = s3_header(r, c_names[!!copy_src][C_MD5]);
 	if (!alg)
 		return fail(r, CN_EBADARG,
 			    "Requests specifying Server Side Encryption with Customer provided "
@@ -288,12 +288,12 @@ int s3_sse_for_write(struct s3_req *r, struct s3_sse *s)
 	int rc;
 
 	memset(s, 0, sizeof(*s));
-	if (any_header(r, H_C)) {
+	if (any_header(r, 0)) {
 		if (alg || kid || ctx)
 			return fail(r, CN_EBADARG,
 				    "Server Side Encryption with Customer provided key is "
 				    "incompatible with the encryption method specified");
-		rc = customer_key(r, H_C, s);
+		rc = customer_key(r, 0, s);
 		if (rc)
 			return rc;
 		s->mode = S3_SSE_C;
@@ -464,12 +464,11 @@ int s3_sse_decode(struct s3_req *r, const uint8_t *rec, size_t len, struct s3_ss
 
 int s3_sse_unlock(struct s3_req *r, struct s3_sse *s, int copy_src, int part)
 {
-	const char *prefix = copy_src ? H_CSRC : H_C;
 	uint8_t mac[32];
 	int rc;
 
 	if (s->mode != S3_SSE_C) {
-		if (any_header(r, prefix))
+		if (any_header(r, copy_src))
 			return fail(r, CN_EBADSSE,
 				    "The encryption parameters are not applicable to this object.");
 	}
@@ -494,12 +493,12 @@ int s3_sse_unlock(struct s3_req *r, struct s3_sse *s, int copy_src, int part)
 		break;
 	}
 	case S3_SSE_C:
-		if (!any_header(r, prefix))
+		if (!any_header(r, copy_src))
 			return fail(r, CN_EBADSSE,
 				    "The object was stored using a form of Server Side Encryption. "
 				    "The correct parameters must be provided to retrieve the "
 				    "object.");
-		rc = customer_key(r, prefix, s);
+		rc = customer_key(r, copy_src, s);
 		if (rc)
 			return rc;
 		customer_mac(s->c_salt, s->dk, mac);

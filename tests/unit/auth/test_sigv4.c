@@ -814,6 +814,47 @@ static void test_amz_date_roundtrip(void **state)
 	assert_int_equal(sigv4_parse_amz_date("20130524T000000Z", 15, &t), CN_EBADDATE);
 }
 
+/* The date arithmetic against the C library's timegm, which it replaced:
+ * every month's last day, leap days, a leap second, random instants up to
+ * 9999. */
+static void test_amz_date_matches_timegm(void **state)
+{
+	(void)state;
+	static const int mlen[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+	uint64_t x = 0x2545f4914f6cdd1dull;
+	char s[32];
+	time_t t;
+
+	for (int i = 0; i < 100000; i++) {
+		x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+		int y = 1970 + (int)(x % 8030), mo = 1 + (int)((x >> 16) % 12);
+		int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+		int last = mlen[mo - 1] + (mo == 2 && leap);
+		int d = i % 3 ? 1 + (int)((x >> 24) % (uint64_t)last) : last;
+		int h = (int)((x >> 32) % 24), mi = (int)((x >> 40) % 60);
+		int sec = i % 97 ? (int)((x >> 48) % 60) : 60;
+		struct tm tm = {.tm_year = y - 1900,
+				.tm_mon = mo - 1,
+				.tm_mday = d,
+				.tm_hour = h,
+				.tm_min = mi,
+				.tm_sec = sec};
+		snprintf(s, sizeof(s), "%04d%02d%02dT%02d%02d%02dZ", y, mo, d, h, mi, sec);
+		assert_int_equal(sigv4_parse_amz_date(s, 16, &t), 0);
+		if (t != timegm(&tm))
+			fail_msg("%s: %lld, timegm %lld", s, (long long)t, (long long)timegm(&tm));
+	}
+	assert_int_equal(sigv4_parse_amz_date("19700101T000000Z", 16, &t), 0);
+	assert_true(t == 0);
+	assert_int_equal(sigv4_parse_amz_date("99991231T235959Z", 16, &t), 0);
+	assert_true(t == 253402300799);
+	assert_int_equal(sigv4_parse_amz_date("21000229T000000Z", 16, &t), CN_EBADDATE);
+	assert_int_equal(sigv4_parse_amz_date("20000229T000000Z", 16, &t), 0);
+	assert_int_equal(sigv4_parse_amz_date("20240431T000000Z", 16, &t), CN_EBADDATE);
+	assert_int_equal(sigv4_parse_amz_date("20241301T000000Z", 16, &t), CN_EBADDATE);
+	assert_int_equal(sigv4_parse_amz_date("20241201T240000Z", 16, &t), CN_EBADDATE);
+}
+
 /* Body headers: decoded length and the declared trailer. */
 static void test_streaming_modes(void **state)
 {
@@ -941,6 +982,7 @@ int main(void)
 		cmocka_unit_test(test_rejections),
 		cmocka_unit_test(test_date_header_only),
 		cmocka_unit_test(test_amz_date_roundtrip),
+		cmocka_unit_test(test_amz_date_matches_timegm),
 		cmocka_unit_test(test_streaming_modes),
 		cmocka_unit_test(test_cache),
 		cmocka_unit_test(test_cache_threads),

@@ -161,6 +161,28 @@ static void test_utc_matches_gmtime(void **state)
 	}
 }
 
+/* cn_days_from_civil undoes cn_utc_of's date, either side of 1970 */
+static void test_days_from_civil_inverts_utc(void **state)
+{
+	(void)state;
+	uint64_t x = 0x9e3779b97f4a7c15ull;
+	struct cn_utc u;
+
+	for (int i = 0; i < 200000; i++) {
+		x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+		/* days of 1600-01-01 .. 2600-01-01, then every day around 1970 */
+		int64_t d = i < 199000 ? -135140 + (int64_t)(x % 365242) : i - 199500;
+		cn_utc_of(d * 86400 + 43200, &u);
+		if (cn_days_from_civil(u.year, (int)u.mon, (int)u.day) != d)
+			fail_msg("day %lld: %lld-%u-%u gives %lld", (long long)d, (long long)u.year,
+				 u.mon, u.day,
+				 (long long)cn_days_from_civil(u.year, (int)u.mon, (int)u.day));
+	}
+	assert_int_equal(cn_days_from_civil(1970, 1, 1), 0);
+	assert_int_equal(cn_days_from_civil(2000, 3, 1), 11017);
+	assert_int_equal(cn_days_from_civil(1969, 12, 31), -1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -169,6 +191,7 @@ int main(void)
 		cmocka_unit_test(test_wall_clock_does_not_move_a_wait),
 		cmocka_unit_test(test_signal_wakes_before_deadline),
 		cmocka_unit_test(test_utc_matches_gmtime),
+		cmocka_unit_test(test_days_from_civil_inverts_utc),
 	};
 	unit_filter_from_env();
 	return cmocka_run_group_tests_name("core/clock", tests, NULL, NULL);
