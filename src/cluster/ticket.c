@@ -13,7 +13,9 @@
 
 struct read_tickets {
 	pthread_mutex_t mu;
-	uint64_t term; /* 0: no tickets */
+	/* 0: no tickets. Written under mu; atomic so that a shard call reads
+	 * it without the lock (cluster_confirm_ask) */
+	_Atomic uint64_t term;
 	uint64_t commit, visible;
 	uint64_t gen; /* bumped when the voters change */
 	int need, n;
@@ -116,11 +118,10 @@ int cluster_ticket_confirmed(struct cluster *c, const struct cluster_ticket *tk)
 uint64_t cluster_confirm_ask(struct cluster *c, uint64_t *seq)
 {
 	struct read_tickets *t = cluster_tickets(c);
-	uint64_t term;
+	/* the term needs no order with the number: a yes counts only for a
+	 * ticket of the term it was asked with and a number taken after it */
+	uint64_t term = atomic_load_explicit(&t->term, memory_order_relaxed);
 
-	pthread_mutex_lock(&t->mu);
-	term = t->term;
-	pthread_mutex_unlock(&t->mu);
 	*seq = term ? atomic_fetch_add(&t->seq, 1) + 1 : 0;
 	return term;
 }

@@ -28,7 +28,8 @@
  * the ticket was taken under; a changed configuration voids the ticket.
  *
  * Threads: tickets_publish on the Raft thread; the rest any thread (one
- * mutex, held for a few comparisons).
+ * mutex, held for a few comparisons; cluster_confirm_ask, on every shard
+ * call, takes none).
  */
 #ifndef CAIRN_CLUSTER_TICKET_H
 #define CAIRN_CLUSTER_TICKET_H
