@@ -60,15 +60,19 @@ static int is_unreserved(unsigned char c)
 	       c == '-' || c == '.' || c == '_' || c == '~';
 }
 
-static int ieq(const char *a, size_t alen, const char *b)
+static int ieqn(const char *a, size_t alen, const char *b, size_t blen)
 {
-	size_t blen = strlen(b);
 	if (alen != blen)
 		return 0;
 	for (size_t i = 0; i < alen; i++)
 		if (lower((unsigned char)a[i]) != lower((unsigned char)b[i]))
 			return 0;
 	return 1;
+}
+
+static int ieq(const char *a, size_t alen, const char *b)
+{
+	return ieqn(a, alen, b, strlen(b));
 }
 
 static int is_space(char c)
@@ -92,20 +96,25 @@ static int unhex(const char *s, size_t len, uint8_t *out, size_t n)
 }
 
 /* SigV4 UriEncode(): every byte but the unreserved set (and '/' when
- * keep_slash) becomes %XX with upper-case hex. */
+ * keep_slash) becomes %XX with upper-case hex. Runs that stay as they are
+ * go in one write: a key is mostly such a run. */
 static int uri_encode(struct cn_buf *b, const uint8_t *s, size_t len, int keep_slash)
 {
 	static const char hx[] = "0123456789ABCDEF";
-	for (size_t i = 0; i < len; i++) {
-		int rc;
-		if (is_unreserved(s[i]) || (keep_slash && s[i] == '/')) {
-			rc = sb_chr(b, (char)s[i]);
-		} else {
-			char e[3] = {'%', hx[s[i] >> 4], hx[s[i] & 15]};
-			rc = sb_put(b, e, 3);
-		}
-		if (rc)
+	size_t i = 0, j;
+	int rc;
+
+	while (i < len) {
+		for (j = i; j < len && (is_unreserved(s[j]) || (keep_slash && s[j] == '/')); j++)
+			;
+		if (j > i && (rc = sb_put(b, s + i, j - i)))
 			return rc;
+		if (j == len)
+			break;
+		char e[3] = {'%', hx[s[j] >> 4], hx[s[j] & 15]};
+		if ((rc = sb_put(b, e, 3)))
+			return rc;
+		i = j + 1;
 	}
 	return 0;
 }
@@ -138,8 +147,13 @@ static long pct_decode(const char *s, size_t len, uint8_t *out, int plus_is_spac
 static int reencode(struct cn_buf *b, const char *s, size_t len, int is_query)
 {
 	uint8_t stackbuf[512];
-	uint8_t *tmp = len <= sizeof(stackbuf) ? stackbuf : malloc(len);
+	uint8_t *tmp;
 	int rc;
+
+	/* nothing to decode: encode it as it is */
+	if (!memchr(s, '%', len) && (!is_query || !memchr(s, '+', len)))
+		return uri_encode(b, (const uint8_t *)s, len, !is_query);
+	tmp = len <= sizeof(stackbuf) ? stackbuf : malloc(len);
 	if (!tmp)
 		return CN_ENOMEM;
 	long n = pct_decode(s, len, tmp, is_query);
@@ -318,8 +332,10 @@ void sigv4_cache_clear(void)
 
 static const struct sigv4_header *find_header(const struct sigv4_request *req, const char *name)
 {
+	size_t nlen = strlen(name);
+
 	for (size_t i = 0; i < req->n_headers; i++)
-		if (ieq(req->headers[i].name, req->headers[i].name_len, name))
+		if (ieqn(req->headers[i].name, req->headers[i].name_len, name, nlen))
 			return &req->headers[i];
 	return NULL;
 }
@@ -334,21 +350,28 @@ static void trim(const char **s, size_t *len)
 		(*len)--;
 }
 
-/* Appends a header value trimmed, with inner runs of spaces collapsed. */
+/* Appends a header value trimmed, with inner runs of spaces collapsed
+ * (each run of other bytes in one write). */
 static int put_header_value(struct cn_buf *b, const char *v, size_t len)
 {
-	int rc = 0;
+	size_t i = 0, j;
+	int rc;
+
 	trim(&v, &len);
-	for (size_t i = 0; i < len && !rc; i++) {
-		if (is_space(v[i])) {
-			while (i + 1 < len && is_space(v[i + 1]))
-				i++;
-			rc = sb_chr(b, ' ');
-		} else {
-			rc = sb_chr(b, v[i]);
-		}
+	while (i < len) {
+		for (j = i; j < len && !is_space(v[j]); j++)
+			;
+		if ((rc = sb_put(b, v + i, j - i)))
+			return rc;
+		if (j == len)
+			break;
+		while (j + 1 < len && is_space(v[j + 1]))
+			j++;
+		if ((rc = sb_chr(b, ' ')))
+			return rc;
+		i = j + 1;
 	}
-	return rc;
+	return 0;
 }
 
 /* SigV4 task 1: canonical headers, one "name:value\n" per signed name. */

@@ -451,6 +451,32 @@ static void test_canonical_uri_and_query(void **state)
 			NULL);
 }
 
+/* Components with nothing to decode are encoded as they are (no '%', and
+ * in a query no '+'), runs of plain bytes in one write: every byte that
+ * needs it is still escaped, at the start, the end and side by side. */
+static void test_canonical_plain_components(void **state)
+{
+	(void)state;
+	struct treq t;
+
+	treq_init(&t, "GET", "/b/\xc3\xa9k!*'()$,;=:@ +x/~a-b_c.d/ /", "a=1&b=x/y&c=~!&d");
+	treq_add(&t, "host", "h");
+	treq_add(&t, "x-amz-meta-a", "\tone  \t two   three\t ");
+	treq_add(&t, "x-amz-meta-b", "   ");
+	treq_add(&t, "x-amz-meta-c", "z");
+	check_canonical(&t.r, "host;x-amz-meta-a;x-amz-meta-b;x-amz-meta-c", "UNSIGNED-PAYLOAD",
+			"GET\n/b/%C3%A9k%21%2A%27%28%29%24%2C%3B%3D%3A%40%20%2Bx/~a-b_c.d/%20/\n"
+			"a=1&b=x%2Fy&c=~%21&d=\n"
+			"host:h\nx-amz-meta-a:one two three\nx-amz-meta-b:\nx-amz-meta-c:z\n\n"
+			"host;x-amz-meta-a;x-amz-meta-b;x-amz-meta-c\nUNSIGNED-PAYLOAD",
+			NULL);
+	/* the same with a '+' in the query: decoded as a space there */
+	treq_init(&t, "GET", "/%41", "k=a+b");
+	treq_add(&t, "host", "h");
+	check_canonical(&t.r, "host", "UNSIGNED-PAYLOAD",
+			"GET\n/A\nk=a%20b\nhost:h\n\nhost\nUNSIGNED-PAYLOAD", NULL);
+}
+
 /* Signs, as a client would, the canonical request whose CanonicalURI is uri
  * and CanonicalQueryString cq (both given as is) and returns the
  * Authorization value for put_req()'s headers. */
@@ -976,6 +1002,7 @@ int main(void)
 		cmocka_unit_test(test_unsigned_amz_headers),
 		cmocka_unit_test(test_region),
 		cmocka_unit_test(test_canonical_uri_and_query),
+		cmocka_unit_test(test_canonical_plain_components),
 		cmocka_unit_test(test_signed_as_sent),
 		cmocka_unit_test(test_canonical_errors),
 		cmocka_unit_test(test_header_canonicalisation),
