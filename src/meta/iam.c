@@ -805,8 +805,12 @@ int meta_iam_policies_each(struct meta_store *s,
 	return list(s, 'p', list_policy, &l);
 }
 
-int meta_bucket_conf_get(struct meta_store *s, const char *bucket, const char *name, char **out,
-			 size_t *len)
+/* check_bucket: tell a missing bucket (CN_ENOBUCKET) from a missing
+ * document, at the cost of one more lookup. Without it a found document
+ * still means the bucket exists: a bucket's documents go with it
+ * (bconf_drop_bucket, in the same transaction). */
+static int conf_read(struct meta_store *s, const char *bucket, const char *name, char **out,
+		     size_t *len, int check_bucket)
 {
 	uint8_t k[META_BUCKET_MAX + 2 + META_BCONF_NAME_MAX];
 	size_t blen = strlen(bucket), nlen = strlen(name), vlen;
@@ -822,9 +826,11 @@ int meta_bucket_conf_get(struct meta_store *s, const char *bucket, const char *n
 	rc = rtxn(s, &t);
 	if (rc)
 		return rc;
-	rc = kv_get(&t, KV_BUCKETS, bucket, blen, &v, &vlen);
-	if (rc == CN_ENOTFOUND)
-		rc = CN_ENOBUCKET;
+	if (check_bucket) {
+		rc = kv_get(&t, KV_BUCKETS, bucket, blen, &v, &vlen);
+		if (rc == CN_ENOTFOUND)
+			rc = CN_ENOBUCKET;
+	}
 	if (!rc)
 		rc = kv_get(&t, KV_BCONF, k, bkey(k, bucket, blen, name, nlen), &v, &vlen);
 	if (!rc && !(*out = malloc(vlen + 1)))
@@ -836,4 +842,16 @@ int meta_bucket_conf_get(struct meta_store *s, const char *bucket, const char *n
 	}
 	kv_read_end(&t);
 	return rc;
+}
+
+int meta_bucket_conf_get(struct meta_store *s, const char *bucket, const char *name, char **out,
+			 size_t *len)
+{
+	return conf_read(s, bucket, name, out, len, 1);
+}
+
+int meta_bucket_conf_peek(struct meta_store *s, const char *bucket, const char *name, char **out,
+			  size_t *len)
+{
+	return conf_read(s, bucket, name, out, len, 0);
 }

@@ -18,13 +18,15 @@
 #include "s3/lifecycle.h"
 #include "s3/tagging.h"
 
-struct lifecycle_config *s3_lifecycle_load(struct meta_store *m, const char *bucket, int *rc)
+struct lifecycle_config *s3_lifecycle_load(struct meta_store *m, const char *bucket, int found,
+					   int *rc)
 {
 	struct lifecycle_config *c = NULL;
 	char *v;
 	size_t len;
 
-	*rc = meta_bucket_conf_get(m, bucket, "lifecycle", &v, &len);
+	*rc = found ? meta_bucket_conf_peek(m, bucket, "lifecycle", &v, &len)
+		    : meta_bucket_conf_get(m, bucket, "lifecycle", &v, &len);
 	if (*rc)
 		return NULL;
 	*rc = lifecycle_decode(v, len, &c);
@@ -40,7 +42,7 @@ void s3_op_get_bucket_lifecycle(struct s3_req *r)
 	struct cn_buf w;
 	int rc;
 
-	c = s3_lifecycle_load(r->srv->meta, r->route.bucket, &rc);
+	c = s3_lifecycle_load(r->srv->meta, r->route.bucket, 0, &rc);
 	if (!c) {
 		s3_send_error(r, rc == CN_ENOTFOUND ? CN_ENOLIFECYCLE : rc);
 		return;
@@ -154,7 +156,8 @@ static struct lifecycle_config *route_lifecycle(struct s3_req *r)
 {
 	int rc;
 
-	return r->route.bucket ? s3_lifecycle_load(r->srv->meta, r->route.bucket, &rc) : NULL;
+	/* its callers' requests found their bucket (an object, an upload) */
+	return r->route.bucket ? s3_lifecycle_load(r->srv->meta, r->route.bucket, 1, &rc) : NULL;
 }
 
 void s3_expiration_header(struct s3_req *r, struct s3_hdrs *h, const char *key, size_t klen,

@@ -23,12 +23,15 @@
 #include "xml/xml.h"
 
 /* The bucket's configuration: 0, CN_ENOTFOUND (no object lock), or an
- * error. */
-static int conf_load(struct s3_req *r, const char *bucket, struct objlock_conf *c)
+ * error. found: the request has found its bucket (meta_bucket_conf_peek). */
+static int conf_load(struct s3_req *r, const char *bucket, int found, struct objlock_conf *c)
 {
 	char *v;
 	size_t len;
-	int rc = meta_bucket_conf_get(r->srv->meta, bucket, META_BCONF_OBJECT_LOCK, &v, &len);
+	int rc = found ? meta_bucket_conf_peek(r->srv->meta, bucket, META_BCONF_OBJECT_LOCK, &v,
+					       &len)
+		       : meta_bucket_conf_get(r->srv->meta, bucket, META_BCONF_OBJECT_LOCK, &v,
+					      &len);
 
 	if (rc)
 		return rc;
@@ -55,7 +58,7 @@ int s3_lock_for_write(struct s3_req *r)
 	int rc;
 
 	memset(&r->wlock, 0, sizeof(r->wlock));
-	rc = conf_load(r, r->route.bucket, &c);
+	rc = conf_load(r, r->route.bucket, 1, &c); /* every writer checked its bucket */
 	if (rc == CN_ENOTFOUND) {
 		/* nothing to apply; asking for it is an error */
 		return mode || date || hold ? lock_missing(r) : 0;
@@ -132,7 +135,7 @@ int s3_lock_part_check(struct s3_req *r, const struct s3_attrs *ua)
 	if (s3_body_declares_digest(r))
 		return 0;
 	if (!locked) {
-		rc = conf_load(r, r->route.bucket, &c);
+		rc = conf_load(r, r->route.bucket, 0, &c);
 		if (rc && rc != CN_ENOTFOUND)
 			return rc;
 		locked = !rc && c.mode;
@@ -147,7 +150,7 @@ int s3_lock_part_check(struct s3_req *r, const struct s3_attrs *ua)
 int s3_lock_default(struct s3_req *r)
 {
 	struct objlock_conf c;
-	int rc = conf_load(r, r->route.bucket, &c);
+	int rc = conf_load(r, r->route.bucket, 0, &c);
 
 	memset(&r->wlock, 0, sizeof(r->wlock));
 	if (rc == CN_ENOTFOUND)
@@ -276,7 +279,7 @@ void s3_op_get_object_lock_config(struct s3_req *r)
 {
 	struct objlock_conf c;
 	struct cn_buf w;
-	int rc = conf_load(r, r->route.bucket, &c);
+	int rc = conf_load(r, r->route.bucket, 0, &c);
 
 	if (rc) {
 		s3_send_error(r, rc == CN_ENOTFOUND ? CN_ENOLOCKCONF : rc);
@@ -294,7 +297,7 @@ void s3_op_get_object_lock_config(struct s3_req *r)
 static int lock_version(struct s3_req *r, struct meta_version *v)
 {
 	struct objlock_conf c;
-	int rc = conf_load(r, r->route.bucket, &c);
+	int rc = conf_load(r, r->route.bucket, 0, &c);
 
 	if (rc == CN_ENOTFOUND)
 		rc = lock_missing(r);

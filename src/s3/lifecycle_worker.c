@@ -359,7 +359,7 @@ static void pass(struct s3_lifecycle *l)
 		struct lifecycle_config *c;
 		size_t n = 0;
 		int rc;
-		c = s3_lifecycle_load(l->meta, bk[b].name, &rc);
+		c = s3_lifecycle_load(l->meta, bk[b].name, 0, &rc);
 		if (!c)
 			continue;
 		pthread_mutex_lock(&l->mu);

@@ -156,12 +156,14 @@ int s3_enc_conf_decode(const char *doc, size_t len, struct s3_enc_conf *c)
 	return 0;
 }
 
-/* The bucket's document "encryption" (sse.h), decoded. */
-static int conf_load(struct s3_req *r, const char *bucket, struct s3_enc_conf *c)
+/* The bucket's document "encryption" (sse.h), decoded. found: the request
+ * has found its bucket (meta_bucket_conf_peek). */
+static int conf_load(struct s3_req *r, const char *bucket, int found, struct s3_enc_conf *c)
 {
 	char *v;
 	size_t len;
-	int rc = meta_bucket_conf_get(r->srv->meta, bucket, "encryption", &v, &len);
+	int rc = found ? meta_bucket_conf_peek(r->srv->meta, bucket, "encryption", &v, &len)
+		       : meta_bucket_conf_get(r->srv->meta, bucket, "encryption", &v, &len);
 
 	memset(c, 0, sizeof(*c));
 	if (rc)
@@ -307,7 +309,8 @@ int s3_sse_for_write(struct s3_req *r, struct s3_sse *s)
 			return fail(r, CN_EBADARG,
 				    "Server Side Encryption with AWS KMS managed key requires "
 				    "HTTP header x-amz-server-side-encryption : aws:kms");
-		rc = conf_load(r, r->route.bucket, &conf);
+		/* every writer checked its bucket first */
+		rc = conf_load(r, r->route.bucket, 1, &conf);
 		if (rc == CN_ENOTFOUND)
 			return 0; /* no default: not encrypted */
 		if (rc)
@@ -740,7 +743,7 @@ void s3_op_get_bucket_encryption(struct s3_req *r)
 {
 	struct s3_enc_conf c;
 	struct cn_buf w;
-	int rc = conf_load(r, r->route.bucket, &c);
+	int rc = conf_load(r, r->route.bucket, 0, &c);
 
 	if (rc) {
 		s3_send_error(r, rc == CN_ENOTFOUND ? CN_ENOSSECONF : rc);

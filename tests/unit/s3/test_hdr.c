@@ -59,8 +59,9 @@ static void test_random_values(void **state)
 		for (size_t i = 0; i < len; i++) {
 			x ^= x << 13, x ^= x >> 7, x ^= x << 17;
 			/* mostly clean bytes, now and then a control byte or DEL */
-			v[i] = (x & 0xff) < 4 ? (unsigned char)((x >> 8) % 0x21) :
-			       (x & 0xff) < 6 ? 0x7f : (unsigned char)(0x20 + (x >> 8) % 0xe0);
+			v[i] = (x & 0xff) < 4	? (unsigned char)((x >> 8) % 0x21)
+			       : (x & 0xff) < 6 ? 0x7f
+						: (unsigned char)(0x20 + (x >> 8) % 0xe0);
 		}
 		check(v, len);
 	}
