@@ -16,7 +16,7 @@ BACKPORTS="libraft-dev"
 RAFT_MIN="0.22.1"
 TEST="libcmocka-dev clang clang-format libclang-rt-14-dev python3 python3-pytest python3-pytest-xdist python3-boto3 \
 awscli rclone s3cmd curl lmdb-utils openssl chromium chromium-driver python3-selenium"
-BENCH="nginx libcurl4-openssl-dev"
+BENCH="nginx libcurl4-openssl-dev valgrind"
 
 want="$BUILD"
 case "${1:-build}" in
