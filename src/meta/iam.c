@@ -805,12 +805,11 @@ int meta_iam_policies_each(struct meta_store *s,
 	return list(s, 'p', list_policy, &l);
 }
 
-/* check_bucket: tell a missing bucket (CN_ENOBUCKET) from a missing
- * document, at the cost of one more lookup. Without it a found document
- * still means the bucket exists: a bucket's documents go with it
- * (bconf_drop_bucket, in the same transaction). */
-static int conf_read(struct meta_store *s, const char *bucket, const char *name, char **out,
-		     size_t *len, int check_bucket)
+/* Without the bucket's lookup a found document still means the bucket
+ * exists: a bucket's documents go with it (bconf_drop_bucket, in the same
+ * transaction). */
+int meta_bucket_conf_read(struct meta_store *s, const char *bucket, const char *name,
+			  int bucket_found, char **out, size_t *len)
 {
 	uint8_t k[META_BUCKET_MAX + 2 + META_BCONF_NAME_MAX];
 	size_t blen = strlen(bucket), nlen = strlen(name), vlen;
@@ -826,7 +825,7 @@ static int conf_read(struct meta_store *s, const char *bucket, const char *name,
 	rc = rtxn(s, &t);
 	if (rc)
 		return rc;
-	if (check_bucket) {
+	if (!bucket_found) {
 		rc = kv_get(&t, KV_BUCKETS, bucket, blen, &v, &vlen);
 		if (rc == CN_ENOTFOUND)
 			rc = CN_ENOBUCKET;
@@ -847,11 +846,5 @@ static int conf_read(struct meta_store *s, const char *bucket, const char *name,
 int meta_bucket_conf_get(struct meta_store *s, const char *bucket, const char *name, char **out,
 			 size_t *len)
 {
-	return conf_read(s, bucket, name, out, len, 1);
-}
-
-int meta_bucket_conf_peek(struct meta_store *s, const char *bucket, const char *name, char **out,
-			  size_t *len)
-{
-	return conf_read(s, bucket, name, out, len, 0);
+	return meta_bucket_conf_read(s, bucket, name, 0, out, len);
 }

@@ -832,11 +832,11 @@ int meta_iam_policies_each(struct meta_store *s,
  * (malloc'd, NUL-terminated). CN_ENOTFOUND when unset, CN_ENOBUCKET. */
 int meta_bucket_conf_get(struct meta_store *s, const char *bucket, const char *name, char **out,
 			 size_t *len);
-/* The same for a request that has already found its bucket (a GET's
- * object, a PUT's bucket check): one lookup fewer, and CN_ENOTFOUND also
- * when the bucket has gone since. */
-int meta_bucket_conf_peek(struct meta_store *s, const char *bucket, const char *name, char **out,
-			  size_t *len);
+/* The same; bucket_found says the request has already found its bucket (a
+ * GET's object, a PUT's bucket check): then one lookup fewer, and
+ * CN_ENOTFOUND also when the bucket has gone since. */
+int meta_bucket_conf_read(struct meta_store *s, const char *bucket, const char *name,
+			  int bucket_found, char **out, size_t *len);
 
 /* The value of setting name (META_CMD_SETTING) into out (cap bytes, NUL
  * added: cap must exceed META_SETTING_MAX to hold any); CN_ENOTFOUND when

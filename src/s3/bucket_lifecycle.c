@@ -25,8 +25,7 @@ struct lifecycle_config *s3_lifecycle_load(struct meta_store *m, const char *buc
 	char *v;
 	size_t len;
 
-	*rc = found ? meta_bucket_conf_peek(m, bucket, "lifecycle", &v, &len)
-		    : meta_bucket_conf_get(m, bucket, "lifecycle", &v, &len);
+	*rc = meta_bucket_conf_read(m, bucket, "lifecycle", found, &v, &len);
 	if (*rc)
 		return NULL;
 	*rc = lifecycle_decode(v, len, &c);

@@ -23,15 +23,13 @@
 #include "xml/xml.h"
 
 /* The bucket's configuration: 0, CN_ENOTFOUND (no object lock), or an
- * error. found: the request has found its bucket (meta_bucket_conf_peek). */
+ * error. found: the request has found its bucket (meta_bucket_conf_read). */
 static int conf_load(struct s3_req *r, const char *bucket, int found, struct objlock_conf *c)
 {
 	char *v;
 	size_t len;
-	int rc = found ? meta_bucket_conf_peek(r->srv->meta, bucket, META_BCONF_OBJECT_LOCK, &v,
-					       &len)
-		       : meta_bucket_conf_get(r->srv->meta, bucket, META_BCONF_OBJECT_LOCK, &v,
-					      &len);
+	int rc = meta_bucket_conf_read(r->srv->meta, bucket, META_BCONF_OBJECT_LOCK, found, &v,
+				       &len);
 
 	if (rc)
 		return rc;

@@ -542,7 +542,7 @@ void s3_op_put_object_legal_hold(struct s3_req *r);
 void s3_op_delete_bucket_lifecycle(struct s3_req *r);
 /* The bucket's lifecycle configuration (owned: lifecycle_config_free), or
  * NULL with *rc (CN_ENOTFOUND: none; CN_ENOBUCKET unless found, which says
- * the caller has found the bucket: meta_bucket_conf_peek). Any thread. */
+ * the caller has found the bucket: meta_bucket_conf_read). Any thread. */
 struct lifecycle_config *s3_lifecycle_load(struct meta_store *m, const char *bucket, int found,
 					   int *rc);
 /* Adds x-amz-expiration for a current version of key when a rule expires

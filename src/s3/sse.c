@@ -157,13 +157,12 @@ int s3_enc_conf_decode(const char *doc, size_t len, struct s3_enc_conf *c)
 }
 
 /* The bucket's document "encryption" (sse.h), decoded. found: the request
- * has found its bucket (meta_bucket_conf_peek). */
+ * has found its bucket (meta_bucket_conf_read). */
 static int conf_load(struct s3_req *r, const char *bucket, int found, struct s3_enc_conf *c)
 {
 	char *v;
 	size_t len;
-	int rc = found ? meta_bucket_conf_peek(r->srv->meta, bucket, "encryption", &v, &len)
-		       : meta_bucket_conf_get(r->srv->meta, bucket, "encryption", &v, &len);
+	int rc = meta_bucket_conf_read(r->srv->meta, bucket, "encryption", found, &v, &len);
 
 	memset(c, 0, sizeof(*c));
 	if (rc)

@@ -371,16 +371,16 @@ static void test_bucket_conf(void **state)
 	free(v);
 	assert_int_equal(meta_bucket_conf_get(t.s, "bkt1", "cors", &v, &len), CN_ENOTFOUND);
 	assert_int_equal(meta_bucket_conf_get(t.s, "nob", "cors", &v, &len), CN_ENOBUCKET);
-	/* peek: the same document, one lookup fewer, a missing bucket as a
+	/* with bucket_found: the same document, one lookup fewer, a missing bucket as a
 	 * missing document */
-	assert_int_equal(meta_bucket_conf_peek(t.s, "bkt1", "policy", &v, &len), 0);
+	assert_int_equal(meta_bucket_conf_read(t.s, "bkt1", "policy", 1, &v, &len), 0);
 	assert_string_equal(v, "{\"a\":1}");
 	assert_int_equal(len, 7);
 	free(v);
-	assert_int_equal(meta_bucket_conf_peek(t.s, "bkt1", "cors", &v, &len), CN_ENOTFOUND);
+	assert_int_equal(meta_bucket_conf_read(t.s, "bkt1", "cors", 1, &v, &len), CN_ENOTFOUND);
 	assert_null(v);
-	assert_int_equal(meta_bucket_conf_peek(t.s, "nob", "cors", &v, &len), CN_ENOTFOUND);
-	assert_int_equal(meta_bucket_conf_peek(t.s, "bkt1", "Policy", &v, &len), CN_EINVAL);
+	assert_int_equal(meta_bucket_conf_read(t.s, "nob", "cors", 1, &v, &len), CN_ENOTFOUND);
+	assert_int_equal(meta_bucket_conf_read(t.s, "bkt1", "Policy", 1, &v, &len), CN_EINVAL);
 	/* empty deletes */
 	assert_int_equal(sub(t.s, bconf("bkt1", "acl", "")), 0);
 	assert_int_equal(meta_bucket_conf_get(t.s, "bkt1", "acl", &v, &len), CN_ENOTFOUND);
@@ -390,8 +390,8 @@ static void test_bucket_conf(void **state)
 						    .bucket = "bkt1",
 						    .bucket_len = 4}),
 			 0);
-	/* what peek relies on: no document outlives its bucket */
-	assert_int_equal(meta_bucket_conf_peek(t.s, "bkt1", "policy", &v, &len), CN_ENOTFOUND);
+	/* what bucket_found relies on: no document outlives its bucket */
+	assert_int_equal(meta_bucket_conf_read(t.s, "bkt1", "policy", 1, &v, &len), CN_ENOTFOUND);
 	assert_int_equal(meta_bucket_conf_get(t.s, "bkt1", "policy", &v, &len), CN_ENOBUCKET);
 	assert_int_equal(mk_bucket(t.s, "bkt1"), 0);
 	assert_int_equal(meta_bucket_conf_get(t.s, "bkt1", "policy", &v, &len), CN_ENOTFOUND);
