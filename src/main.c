@@ -116,6 +116,9 @@ static void usage(FILE *f)
 		"  --raft-heartbeat-ms N     (100)   --raft-election-ms N (1000)\n"
 		"  --raft-snapshot-threshold N  entries between snapshots (1024)\n"
 		"  --raft-snapshot-trailing N   entries kept after one (4 x threshold)\n"
+		"  --raft-store-commit-ms N  while only writes come, commit applied entries\n"
+		"                            to the store every N ms, not every loop turn;\n"
+		"                            reads make it commit at once (50; 0 = every turn)\n"
 		"  --scrub-interval-s N      a scrub pass starts N s after the last one ended\n"
 		"                            (86400; 0 = on demand only)\n"
 		"  --scrub-rate BYTES        scrub read rate per second (16 MiB)\n"
@@ -539,6 +542,7 @@ static int cmd_server(int argc, char **argv)
 		{"raft-election-ms", required_argument, 0, 1002},
 		{"raft-snapshot-threshold", required_argument, 0, 1003},
 		{"raft-snapshot-trailing", required_argument, 0, 1004},
+		{"raft-store-commit-ms", required_argument, 0, 1014},
 		{"no-sigv2", no_argument, 0, 1008},
 		{"allow-insecure-ssec", no_argument, 0, 1020},
 		{"lifecycle-day-seconds", required_argument, 0, 1009},
@@ -623,6 +627,7 @@ static int cmd_server(int argc, char **argv)
 	dopt.reserve_auto = 1;	 /* room for deletes on a full disk (data.h) */
 	sopt.interval_s = 86400; /* every shard re-read about daily, gently (scrub.h) */
 	memset(&copt, 0, sizeof(copt));
+	copt.store_commit_ms = 50;
 	gopt.grace_ns = -1;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -759,6 +764,13 @@ static int cmd_server(int argc, char **argv)
 				copt.snapshot_threshold = (unsigned)v;
 			else
 				copt.snapshot_trailing = (unsigned)v;
+			break;
+		case 1014:
+			if (parse_u64(optarg, &v) || v > 10000)
+				return bad_usage(
+					"--raft-store-commit-ms wants 0 to 10000, got '%s'",
+					optarg);
+			copt.store_commit_ms = (unsigned)v;
 			break;
 		case 1010: tls_cert = optarg; break;
 		case 1011: tls_key = optarg; break;

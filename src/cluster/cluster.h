@@ -147,6 +147,9 @@ struct cluster_options {
 	unsigned snapshot_threshold; /* entries between snapshots; 0: 1024 */
 	unsigned snapshot_trailing;  /* entries kept after one; 0: 4 x threshold,
 					at least 2 x (see cluster_open) */
+	/* how long the store may leave applied entries uncommitted while
+	 * nothing reads it (raft.c, commit_now); 0: commit every loop turn */
+	unsigned store_commit_ms;
 };
 
 enum cluster_role { CLUSTER_NONE = 0, CLUSTER_FOLLOWER, CLUSTER_CANDIDATE, CLUSTER_LEADER };
@@ -173,6 +176,7 @@ struct cluster_status {
 	/* log entries this node appended as leader and the commands they
 	 * carried (a loop turn's proposals share one entry) */
 	uint64_t entries_proposed, cmds_proposed;
+	uint64_t store_commits; /* the store's commits of applied entries */
 	struct cluster_node nodes[CLUSTER_MAX_NODES];
 	int n_nodes;
 };

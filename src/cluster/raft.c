@@ -87,6 +87,13 @@
  * for the read index the same way (each joins a leader's round as one). */
 #define READ_PACE_READS 4
 #define READ_PACE_MS 1
+/* The store commits every loop turn while a leader's GETs ask for tickets,
+ * and for this long after the last one (commit_now). */
+#define READ_QUIET_MS 1000
+/* It also commits once its open batch holds this many writes: LMDB keeps a
+ * write transaction's dirty pages in memory, and a commit must fit in the
+ * room the ballast keeps on a full disk (meta_repl_commit). */
+#define STORE_OPEN_WRITES 1024
 /* A log entry: u32 LE length of the encoded command, 4 zero bytes, the
  * command, zero padding to a multiple of 8 (raft_uv's rule). A batch
  * entry: u32 LE count, u32 LE ENTRY_BATCH, then per command its u32 LE
@@ -321,6 +328,10 @@ struct cluster {
 	 * every entry up to it (barriers and configuration entries included,
 	 * which the store's own applied index does not count) */
 	uint64_t visible;
+	uint64_t open_since_ns;	 /* when the store's open batch was first left open */
+	uint64_t commit_ns;	 /* opt.store_commit_ms */
+	uv_timer_t commit_timer; /* ends that wait (after_turn commits) */
+	uint64_t store_commits;
 	struct read_tickets *tk; /* published for reads its shard reads confirm */
 	int prev_role;
 	int started;
@@ -2043,6 +2054,7 @@ static void publish(struct cluster *c)
 	s->read_rounds_paced = c->rr_paced;
 	s->entries_proposed = c->entries_proposed;
 	s->cmds_proposed = c->cmds_proposed;
+	s->store_commits = c->store_commits;
 	s->ready = 0;
 	s->n_nodes = 0;
 	for (unsigned i = 0; i < c->raft.configuration.n && s->n_nodes < CLUSTER_MAX_NODES; i++) {
@@ -2051,10 +2063,14 @@ static void publish(struct cluster *c)
 		n->id = sv->id;
 		snprintf(n->address, sizeof(n->address), "%s", sv->address);
 		n->voter = sv->role == RAFT_VOTER;
-		/* a node removed from the configuration serves nothing */
+		/* a node removed from the configuration serves nothing; a
+		 * follower is ready once it applied (not yet visible: a batch
+		 * left open commits within opt.store_commit_ms, or at once
+		 * for a read) up to its commit index */
 		if (sv->id == c->id)
-			s->ready = lid != 0 && (role == CLUSTER_LEADER ? leader_ready(c)
-								       : s->applied >= s->commit);
+			s->ready = lid != 0 && (role == CLUSTER_LEADER
+							? leader_ready(c)
+							: raft_last_applied(&c->raft) >= s->commit);
 	}
 	pthread_mutex_unlock(&c->smu);
 }
@@ -2098,8 +2114,55 @@ static void tickets_update(struct cluster *c)
 	tickets_publish(c->tk, term, raft_commit_index(&c->raft), c->visible, voters, n, all / 2);
 }
 
+static void commit_due(uv_timer_t *t)
+{
+	(void)t; /* after_turn, which runs after this turn, commits */
+}
+
+/* 1 if after_turn commits the store's open batch now, 0 if it stays open
+ * for the next turns' entries (then commit_timer ends the wait).
+ * While only writes come, nothing needs the store to show a write at
+ * once: each result is given out before the commit anyway (its entry is
+ * in a majority's logs, and this node's log replays it after a crash). A
+ * commit per turn then costs an fdatasync and the pages of every turn's
+ * leaf and branch path, on the Raft loop, on each node. So the batch
+ * stays open for up to opt.store_commit_ms, unless something reads the
+ * store: a sync submitter (c->done) or a read past its barrier waiting
+ * for `visible` (c->awaits; every S3 request passes one, a PUT too, so
+ * under writes the store commits about once per read round), or a
+ * leader's GET asked for a ticket in the last READ_QUIET_MS (a ticket
+ * needs the store to show the commit index; without one the GET takes a
+ * barrier, which costs a round). */
+static int commit_now(struct cluster *c)
+{
+	size_t open = meta_repl_open(c->meta);
+	uint64_t now;
+
+	if (!open)
+		return 1; /* (visible catches up with configuration entries) */
+	if (!c->commit_ns || c->done || c->awaits || c->stopping || open > STORE_OPEN_WRITES)
+		goto now;
+	now = cn_mono_ns();
+	if (now - tickets_last_read(c->tk) < (uint64_t)READ_QUIET_MS * 1000000)
+		goto now;
+	if (!c->open_since_ns)
+		c->open_since_ns = now;
+	if (now - c->open_since_ns >= c->commit_ns)
+		goto now;
+	if (!uv_is_active((uv_handle_t *)&c->commit_timer))
+		uv_timer_start(&c->commit_timer, commit_due,
+			       (c->open_since_ns + c->commit_ns - now + 999999) / 1000000, 0);
+	return 0;
+now:
+	c->open_since_ns = 0;
+	uv_timer_stop(&c->commit_timer);
+	c->store_commits++;
+	return 1;
+}
+
 /* After every loop turn: give out the requests' results, commit what was
- * applied, then give out the rest.
+ * applied (unless commit_now leaves the batch open), then give out the
+ * rest.
  * A request's result needs no local commit: its entry is committed in the
  * log on a majority, so the result stands if this node stops before its
  * store commits (the log replays the entry, with the same result), and
@@ -2122,12 +2185,14 @@ static void after_turn(uv_check_t *h)
 	done = c->early;
 	c->early = NULL;
 	complete_each(done);
-	if (meta_repl_commit(c->meta)) {
-		log_error("cluster: cannot commit applied entries; stopping this node");
-		abort();
+	if (commit_now(c)) {
+		if (meta_repl_commit(c->meta)) {
+			log_error("cluster: cannot commit applied entries; stopping this node");
+			abort();
+		}
+		c->visible = raft_last_applied(&c->raft);
+		tickets_visible(c->tk, c->visible);
 	}
-	c->visible = raft_last_applied(&c->raft);
-	tickets_visible(c->tk, c->visible);
 	done = c->done;
 	c->done = NULL;
 	complete_each(done);
@@ -2228,6 +2293,7 @@ static void on_wake(uv_async_t *h)
 				uv_close((uv_handle_t *)&c->wake, NULL);
 				uv_close((uv_handle_t *)&c->rr_pace.timer, NULL);
 				uv_close((uv_handle_t *)&c->fb_pace.timer, NULL);
+				uv_close((uv_handle_t *)&c->commit_timer, NULL);
 			}
 			break;
 		}
@@ -2467,6 +2533,9 @@ int cluster_open(const struct cluster_options *opt, struct meta_store *m, struct
 	c->rr_pace.start = start_leader_read;
 	uv_timer_init(&c->loop, &c->fb_pace.timer);
 	c->fb_pace.timer.data = &c->fb_pace;
+	uv_timer_init(&c->loop, &c->commit_timer);
+	c->commit_timer.data = c;
+	c->commit_ns = (uint64_t)c->opt.store_commit_ms * 1000000;
 	c->fb_pace.c = c;
 	c->fb_pace.start = start_follower_barrier;
 
@@ -2567,6 +2636,7 @@ fail_loop:
 	uv_close((uv_handle_t *)&c->check, NULL);
 	uv_close((uv_handle_t *)&c->rr_pace.timer, NULL);
 	uv_close((uv_handle_t *)&c->fb_pace.timer, NULL);
+	uv_close((uv_handle_t *)&c->commit_timer, NULL);
 	uv_run(&c->loop, UV_RUN_DEFAULT);
 	uv_loop_close(&c->loop);
 fail:

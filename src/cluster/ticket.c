@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/clock.h"
 #include "core/err.h"
 
 struct read_tickets {
@@ -26,7 +27,8 @@ struct read_tickets {
 		uint64_t term, seq;
 	} yes[CLUSTER_MAX_NODES];
 	int n_yes;
-	_Atomic uint64_t seq; /* calls numbered so far */
+	_Atomic uint64_t seq;	  /* calls numbered so far */
+	_Atomic uint64_t read_ns; /* tickets_read_seen */
 };
 
 struct read_tickets *tickets_new(void)
@@ -77,11 +79,28 @@ void tickets_visible(struct read_tickets *t, uint64_t visible)
 	pthread_mutex_unlock(&t->mu);
 }
 
+void tickets_read_seen(struct read_tickets *t)
+{
+	uint64_t now = cn_mono_ns();
+
+	/* (written at most once a millisecond: every GET on every loop
+	 * comes here, and the line is the Raft thread's to read) */
+	if (now - atomic_load_explicit(&t->read_ns, memory_order_relaxed) > 1000000)
+		atomic_store_explicit(&t->read_ns, now, memory_order_relaxed);
+}
+
+uint64_t tickets_last_read(struct read_tickets *t)
+{
+	return atomic_load_explicit(&t->read_ns, memory_order_relaxed);
+}
+
 int cluster_read_ticket(struct cluster *c, struct cluster_ticket *out)
 {
 	struct read_tickets *t = cluster_tickets(c);
 	int rc = CN_EAGAIN;
 
+	if (atomic_load_explicit(&t->term, memory_order_relaxed))
+		tickets_read_seen(t); /* (a follower's reads wait for `visible`) */
 	pthread_mutex_lock(&t->mu);
 	if (t->term && t->need > 0 && t->visible >= t->commit && cluster_follows(c, t->term)) {
 		out->term = t->term;

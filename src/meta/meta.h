@@ -632,6 +632,9 @@ int meta_repl_batches(struct meta_store *s);
 /* Commits the open batch, recording the last applied index in it; readers
  * see the entries from now on. 0 when nothing is open. Raft thread. */
 int meta_repl_commit(struct meta_store *s);
+/* 0 when no batch is open, else 1 + the writes the open batch holds
+ * (applied entries not yet committed). Raft thread. */
+size_t meta_repl_open(struct meta_store *s);
 /* The applied index readers see (committed). Any thread. */
 uint64_t meta_repl_applied(struct meta_store *s);
 /* Makes everything committed durable (a Raft snapshot point). Raft thread. */

@@ -2,8 +2,9 @@
  * meta/repl.c — the store as a replicated state machine (cluster mode): the
  * FSM side of DESIGN §6. The cluster's Raft thread applies committed log
  * entries here, in batches: one LMDB write transaction holds every entry
- * applied in a loop turn and commits once, recording the index of the last
- * one, so replaying the log after a crash skips what the store already has.
+ * applied in a loop turn (or in several: raft.c commit_now) and commits
+ * once, recording the index of the last one, so replaying the log after a
+ * crash skips what the store already has.
  *
  *   meta_repl_apply (opens repl_txn) ... meta_repl_apply
  *   -> meta_repl_commit: "applied" = repl_index, commit, publish
@@ -206,6 +207,11 @@ int meta_repl_commit(struct meta_store *s)
 		ballast_make(s);
 	}
 	return 0;
+}
+
+size_t meta_repl_open(struct meta_store *s)
+{
+	return s->repl_open ? 1 + (size_t)s->repl_txn.writes : 0;
 }
 
 int meta_repl_sync(struct meta_store *s)

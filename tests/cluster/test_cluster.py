@@ -587,6 +587,98 @@ def test_concurrent_writes_share_entries_each_with_its_result(cluster_factory):
     assert cmds >= 16 * 30 and entries < cmds, (before, after)
 
 
+def _own_status(c, node):
+    """node's own view (commit, applied, store_commits) from its admin status."""
+    st = c.status(node)
+    for n in st["nodes"]:
+        if n["id"] == st["node_id"]:
+            return n
+    raise AssertionError(st)
+
+
+def _left_open(c, nodes, index=0, wait=1.5):
+    """{name: (applied, commit)} once every node's store shows less than its
+    commit index, which is at least index (a batch left open), within wait
+    seconds; else None."""
+    deadline = time.monotonic() + wait
+    while True:
+        seen = {}
+        for nd in nodes:
+            st = _own_status(c, nd)
+            seen[nd.name] = (st["applied"], st["commit"])
+        if all(a < cm and cm >= index for a, cm in seen.values()):
+            return seen
+        if time.monotonic() > deadline:
+            return None
+        time.sleep(0.05)
+
+
+def test_an_open_store_batch_is_read_through_and_replayed(cluster_factory):
+    """While only writes come, a node's store commits the entries it applied
+    every --raft-store-commit-ms, not every loop turn (raft.c commit_now):
+    a write's result never waited for that commit. Here the window is 10 s.
+    Right after a PUT every node's store shows less than its commit index;
+    a GET through a follower and then through the leader still returns the
+    object at once (a read waiting for the store makes it commit), and the
+    followers stay ready meanwhile. Then, with the batches open again, every
+    node is killed with SIGKILL: the acknowledged writes are in the Raft
+    logs only, and after the restart every node serves them (the log
+    replays what the store had not committed). Last, left alone, the
+    stores commit within the window."""
+    c = cluster_factory(3, extra_args=["--raft-store-commit-ms", "10000"])
+    leader = c.leader()
+    followers = [n for n in c.nodes if n is not leader]
+    bucket = new_bucket(c, leader)
+    w = c.client(leader, read_timeout=30)
+    open_seen = None
+    for i in range(10):
+        body = b"open batch %d" % i
+        w.put_object(Bucket=bucket, Key="k%d" % i, Body=body)
+        open_seen = _left_open(c, c.nodes, _own_status(c, leader)["commit"])
+        if open_seen:
+            break  # (else a background worker's sync command committed it)
+    assert open_seen, "no write left every store's batch open"
+    assert all(nd.ready() for nd in followers), open_seen
+    for node in followers + [leader]:
+        t0 = time.monotonic()
+        assert get_body(c, node, bucket, "k%d" % i) == body
+        took = time.monotonic() - t0
+        assert took < 2.0, (node.name, took)
+
+    keys = {}
+    before = None
+    for j in range(10):
+        for m in range(5):
+            k = "crash-%d-%d" % (j, m)
+            keys[k] = b"kept by the log %d %d" % (j, m)
+            w.put_object(Bucket=bucket, Key=k, Body=keys[k])
+        before = _left_open(c, c.nodes, _own_status(c, leader)["commit"])
+        if before:
+            break
+    assert before, "no write left every store's batch open"
+    for nd in c.nodes:
+        c.kill(nd, signal.SIGKILL)
+    for nd in c.nodes:
+        c.start_node(nd, wait=False)
+    c.wait_ready(c.nodes, timeout=60)
+    for nd in c.nodes:
+        for k, body in keys.items():
+            assert get_body(c, nd, bucket, k, timeout=15) == body, (nd.name, k, before)
+
+    # left alone, every store commits within its window
+    w = c.client(c.leader(), read_timeout=30)
+    w.put_object(Bucket=bucket, Key="last", Body=b"last")
+    deadline = time.monotonic() + 20
+    while True:
+        sts = {nd.name: _own_status(c, nd) for nd in c.nodes}
+        if all(st["applied"] >= st["commit"] for st in sts.values()):
+            break
+        assert time.monotonic() < deadline, {
+            n: (st["applied"], st["commit"]) for n, st in sts.items()}
+        time.sleep(0.5)
+    assert all(st["store_commits"] > 0 for st in sts.values()), sts
+
+
 def test_a_complete_sent_twice_at_once_answers_both(cluster_factory):
     """A client that lost the answer to a CompleteMultipartUpload sends it
     again, possibly while the first is still in flight; S3 answers both with
@@ -790,10 +882,16 @@ def test_follower_reads_join_read_rounds(cluster_factory):
         c.client(follower).put_object(Bucket=bucket, Key="f%d" % i, Body=body)
         assert get_body(c, other, bucket, "f%d" % i) == body, i
     # the leader's side: the index of its last write, committed and applied
+    # (its store shows it within --raft-store-commit-ms: nothing reads there)
     st, body = _internal_post(leader, "/_cairn/internal/barrier?known=0", follower)
     assert st == 200, (st, body[:200])
     index = int(body)
-    ls = _internal_status(leader, follower)
+    deadline = time.monotonic() + 5
+    while True:
+        ls = _internal_status(leader, follower)
+        if 0 < index <= ls["applied"] or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
     assert 0 < index <= ls["applied"] and index <= ls["commit"], (index, ls)
     for bad in ("?known=", "?known=-1", "?known=12x", "?known=x",
                 "?known=99999999999999999999999"):
