@@ -65,8 +65,10 @@ class Recovery(Exception):
 
 class Runner:
     def __init__(self, nodes=5, duration=600, seed=None, base_dir=None, threads=4, keys=5,
-                 recover_timeout=60, fault_s=(2.0, 6.0), log=print, nemeses=None, value_pad=0):
+                 recover_timeout=60, fault_s=(2.0, 6.0), log=print, nemeses=None, value_pad=0,
+                 server_args=()):
         self.n = nodes
+        self.server_args = list(server_args)
         self.duration = duration
         self.seed = seed if seed is not None else random.randrange(1 << 30)
         self.rng = random.Random(self.seed)
@@ -301,7 +303,8 @@ class Runner:
         self.t0 = time.monotonic()
         self.say("seed %d, %d nodes, %ss, dir %s" % (self.seed, self.n, self.duration,
                                                      self.base_dir))
-        c = Cluster(self.n, os.path.join(self.base_dir, "cluster"), spares=0)
+        c = Cluster(self.n, os.path.join(self.base_dir, "cluster"), spares=0,
+                    extra_args=self.server_args)
         fatal = None
         try:
             bucket = self._bucket(c, "nem")
@@ -382,6 +385,9 @@ def main(argv=None):
     ap.add_argument("--value-pad", type=int, default=0,
                     help="bytes added to each register value (past the inline threshold a "
                     "register is an erasure-coded blob)")
+    ap.add_argument("--server-args", default="",
+                    help="more arguments for every node's `cairn server`, e.g. "
+                    "'--raft-store-commit-ms 2000' (store batches left open longer)")
     args = ap.parse_args(argv)
     kinds = [k for k in args.nemeses.split(",") if k]
     bad = [k for k in kinds if k not in NEMESES]
@@ -395,7 +401,7 @@ def main(argv=None):
     signal.signal(signal.SIGTERM, on_term)
     s = run(nodes=args.nodes, duration=args.duration, seed=args.seed, base_dir=base,
             threads=args.threads, keys=args.keys, nemeses=kinds, value_pad=args.value_pad,
-            log=lambda m: print(m, flush=True))
+            server_args=args.server_args.split(), log=lambda m: print(m, flush=True))
     print("NEMESIS-SUMMARY " + json.dumps(s, sort_keys=True), flush=True)
     print("%s: %d epochs, %d ops, %d histories checked, %d unknown, %d failures; "
           "unavailability p50 %s s, p99 %s s (%d windows)" % (
