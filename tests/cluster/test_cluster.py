@@ -679,6 +679,23 @@ def test_an_open_store_batch_is_read_through_and_replayed(cluster_factory):
     assert all(st["store_commits"] > 0 for st in sts.values()), sts
 
 
+def test_a_bad_store_commit_window_is_refused(tmp_path):
+    """--raft-store-commit-ms takes 0 (commit every turn) to 10000: anything
+    else stops the server before it opens anything, with the reason."""
+    import subprocess
+    import cluster_harness
+    if not os.path.exists(cluster_harness.cairn_bin()):
+        pytest.skip("no cairn binary")
+    for bad in ("-1", "x", "10001", "", "50ms", "99999999999999999999"):
+        d = tmp_path / ("d%d" % len(bad))
+        p = subprocess.run([cluster_harness.cairn_bin(), "server", "--raft-store-commit-ms", bad,
+                            str(d)], capture_output=True, text=True, timeout=20)
+        assert p.returncode != 0, (bad, p.returncode, p.stderr)
+        assert "--raft-store-commit-ms wants 0 to 10000, got '%s'" % bad in p.stderr, \
+            (bad, p.stderr)
+        assert not d.exists(), bad
+
+
 def test_a_complete_sent_twice_at_once_answers_both(cluster_factory):
     """A client that lost the answer to a CompleteMultipartUpload sends it
     again, possibly while the first is still in flight; S3 answers both with
