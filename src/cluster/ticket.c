@@ -28,7 +28,7 @@ struct read_tickets {
 	} yes[CLUSTER_MAX_NODES];
 	int n_yes;
 	_Atomic uint64_t seq;	  /* calls numbered so far */
-	_Atomic uint64_t read_ns; /* tickets_read_seen */
+	_Atomic uint64_t read_ns; /* read_seen */
 };
 
 struct read_tickets *tickets_new(void)
@@ -79,7 +79,7 @@ void tickets_visible(struct read_tickets *t, uint64_t visible)
 	pthread_mutex_unlock(&t->mu);
 }
 
-void tickets_read_seen(struct read_tickets *t)
+static void read_seen(struct read_tickets *t)
 {
 	uint64_t now = cn_mono_ns();
 
@@ -100,7 +100,7 @@ int cluster_read_ticket(struct cluster *c, struct cluster_ticket *out)
 	int rc = CN_EAGAIN;
 
 	if (atomic_load_explicit(&t->term, memory_order_relaxed))
-		tickets_read_seen(t); /* (a follower's reads wait for `visible`) */
+		read_seen(t); /* (a follower's reads wait for `visible`) */
 	pthread_mutex_lock(&t->mu);
 	if (t->term && t->need > 0 && t->visible >= t->commit && cluster_follows(c, t->term)) {
 		out->term = t->term;

@@ -53,11 +53,9 @@ void tickets_publish(struct read_tickets *t, uint64_t term, uint64_t commit, uin
 /* The store now shows everything up to visible (after its commit). */
 void tickets_visible(struct read_tickets *t, uint64_t visible);
 
-/* A GET asked the leader for a ticket (cluster_read_ticket): the store
- * commits every loop turn while they keep coming (raft.c, commit_now).
- * tickets_last_read: when one last did (cn_mono_ns; 0 never). Any thread,
- * lock-free. */
-void tickets_read_seen(struct read_tickets *t);
+/* When a GET last asked this node, as the leader, for a ticket
+ * (cluster_read_ticket; cn_mono_ns, 0 never): the store commits every loop
+ * turn while they keep coming (raft.c, commit_now). Any thread, lock-free. */
 uint64_t tickets_last_read(struct read_tickets *t);
 
 /* The node's tickets (raft.c). */
