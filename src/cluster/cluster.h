@@ -205,11 +205,20 @@ int cluster_follows(struct cluster *c, uint64_t term);
  * round (cluster/ticket.h has the argument). Any thread. */
 struct cluster_ticket {
 	uint64_t term, seq, gen;
+	uint64_t index; /* a write's: the commit index its reads must see */
 };
 /* 0 and *t when a read arriving now may go ahead before it is confirmed:
  * this node is the ready leader and its store shows its commit index.
  * CN_EAGAIN otherwise (the read takes a barrier first). */
 int cluster_read_ticket(struct cluster *c, struct cluster_ticket *t);
+/* A write's ticket (S3 PutObject/DeleteObject on the leader): the write
+ * goes ahead without a read round and is confirmed by its own log entry
+ * committing in t->term (meta_cmd.entry_term; cluster/ticket.h has the
+ * argument). 0 when its reads may start now, 1 when they must wait until
+ * the store shows t->index (a META_CMD_BARRIER with leader_term and
+ * local_read: no round, only the store's next commit), CN_EAGAIN when this
+ * node is not the ready leader (the write takes a barrier first). */
+int cluster_write_ticket(struct cluster *c, struct cluster_ticket *t);
 /* 1 if enough voters to make a majority with this node said yes to t's
  * term on calls made after t was taken, and this node is still in it. The
  * read's answer may then be given; otherwise it waits for a barrier. */

@@ -172,6 +172,7 @@ struct prop {
 	struct raft_apply req;
 	struct cluster *c;
 	struct prop *next; /* FIFO in log order */
+	uint64_t term;	   /* the entry's: the leader's term when it appended it */
 	unsigned n;
 	struct prop_cmd {
 		struct meta_cmd *cmd;
@@ -1353,6 +1354,7 @@ static void apply_cb(struct raft_apply *req, int status, void *result)
 		if (status == 0 && result == p) {
 			cmd->res = p->part[i].res;
 			cmd->rc_ = p->part[i].rc;
+			cmd->entry_term = p->term;
 		} else {
 			/* Leadership lost: the entry may still commit under the
 			 * next leader, or vanish. */
@@ -1437,6 +1439,7 @@ static void append_entry(struct cluster *c, const struct pending_prop *pp, unsig
 		return;
 	p->c = c;
 	p->n = n;
+	p->term = raft_current_term(&c->raft);
 	p->req.data = p;
 	rc = raft_apply(&c->raft, &p->req, &b, 1, apply_cb);
 	if (rc) {
@@ -1860,6 +1863,10 @@ static void on_cmd(struct cluster *c, struct meta_cmd *cmd)
 		if (cmd->leader_term &&
 		    (role != CLUSTER_LEADER || raft_current_term(&c->raft) != cmd->leader_term)) {
 			meta_cmd_complete(cmd, CN_ENOLEADER);
+		} else if (cmd->leader_term && cmd->local_read) {
+			/* a write's ticket: its own entry confirms it later */
+			cmd->next_ = NULL;
+			read_at(c, cmd, cmd->known_commit);
 		} else if (role == CLUSTER_LEADER && (!cmd->local_only || cmd->read_index)) {
 			list_append(&c->rr_waiting, cmd);
 			start_leader_read(c);
@@ -2128,11 +2135,11 @@ static void commit_due(uv_timer_t *t)
  * leaf and branch path, on the Raft loop, on each node. So the batch
  * stays open for up to opt.store_commit_ms, unless something reads the
  * store: a sync submitter (c->done) or a read past its barrier waiting
- * for `visible` (c->awaits; every S3 request passes one, a PUT too, so
- * under writes the store commits about once per read round), or a
- * leader's GET asked for a ticket in the last READ_QUIET_MS (a ticket
- * needs the store to show the commit index; without one the GET takes a
- * barrier, which costs a round). */
+ * for `visible` (c->awaits: every S3 request on a follower, and a write's
+ * ticket on the leader, so under writes the leader's store commits about
+ * once per turn), or a leader's GET or write asked for a ticket in the
+ * last READ_QUIET_MS (a GET's ticket needs the store to show the commit
+ * index; without one the GET takes a barrier, which costs a round). */
 static int commit_now(struct cluster *c)
 {
 	size_t open = meta_repl_open(c->meta);

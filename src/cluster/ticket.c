@@ -113,6 +113,25 @@ int cluster_read_ticket(struct cluster *c, struct cluster_ticket *out)
 	return rc;
 }
 
+int cluster_write_ticket(struct cluster *c, struct cluster_ticket *out)
+{
+	struct read_tickets *t = cluster_tickets(c);
+	int rc = CN_EAGAIN;
+
+	if (atomic_load_explicit(&t->term, memory_order_relaxed))
+		read_seen(t); /* its wait for `visible` makes the turn commit */
+	pthread_mutex_lock(&t->mu);
+	if (t->term && t->need > 0 && cluster_follows(c, t->term)) {
+		out->term = t->term;
+		out->gen = t->gen;
+		out->seq = atomic_load(&t->seq);
+		out->index = t->commit;
+		rc = t->visible >= t->commit ? 0 : 1;
+	}
+	pthread_mutex_unlock(&t->mu);
+	return rc;
+}
+
 int cluster_ticket_confirmed(struct cluster *c, const struct cluster_ticket *tk)
 {
 	struct read_tickets *t = cluster_tickets(c);

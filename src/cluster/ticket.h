@@ -27,6 +27,21 @@
  * see was acknowledged elsewhere. The voters counted are the configuration
  * the ticket was taken under; a changed configuration voids the ticket.
  *
+ * A write's ticket (cluster_write_ticket: S3 PutObject and DeleteObject on
+ * the leader) needs no call at all: the write's own log entry confirms it.
+ * The write's reads (the bucket, its policy, its configuration) start once
+ * the store shows the commit index published when the ticket was taken
+ * (at once, or after the store's next commit: a wait on the Raft thread,
+ * no round), and its answer leaves without a round only if its command's
+ * entry, appended by this node after the ticket, committed in the
+ * ticket's term T (meta_cmd.entry_term). Raft's leader completeness says
+ * every leader of a term after T holds that entry; one elected before the
+ * entry existed cannot, so no later leader existed before the append, and
+ * no write the reads must see was acknowledged elsewhere. An answer with
+ * no such entry behind it (an error found before any command, a command
+ * that went to another leader) waits for a round of term T, as a GET's
+ * does, and is dropped for a 503 if that fails.
+ *
  * Threads: tickets_publish on the Raft thread; the rest any thread (one
  * mutex, held for a few comparisons; cluster_confirm_ask, on every shard
  * call, takes none).
@@ -53,7 +68,7 @@ void tickets_publish(struct read_tickets *t, uint64_t term, uint64_t commit, uin
 /* The store now shows everything up to visible (after its commit). */
 void tickets_visible(struct read_tickets *t, uint64_t visible);
 
-/* When a GET last asked this node, as the leader, for a ticket
+/* When a GET or write last asked this node, as the leader, for a ticket
  * (cluster_read_ticket; cn_mono_ns, 0 never): the store commits every loop
  * turn while they keep coming (raft.c, commit_now). Any thread, lock-free. */
 uint64_t tickets_last_read(struct read_tickets *t);

@@ -75,6 +75,7 @@ struct tmet {
 	_Atomic uint64_t reads_loop, reads_pool;
 	_Atomic uint64_t shard_serves[CN_SHARD_NHOW];
 	_Atomic uint64_t leader_reads[CN_READ_NHOW];
+	_Atomic uint64_t leader_writes[CN_WRITE_NHOW];
 	/* This thread's share of the gauge; the sum is exact when a connection
 	 * opens and closes on one thread, as http workers do. */
 	_Atomic int64_t open_conns;
@@ -319,6 +320,14 @@ void cn_metrics_leader_read(enum cn_leader_read how)
 		bump(&t->leader_reads[how], 1);
 }
 
+void cn_metrics_leader_write(enum cn_leader_write how)
+{
+	struct tmet *t = mine();
+
+	if (t && how < CN_WRITE_NHOW)
+		bump(&t->leader_writes[how], 1);
+}
+
 void cn_metrics_conn(int delta)
 {
 	struct tmet *t = mine();
@@ -357,6 +366,7 @@ static struct {
 	uint64_t reads_loop, reads_pool;
 	uint64_t shard_serves[CN_SHARD_NHOW];
 	uint64_t leader_reads[CN_READ_NHOW];
+	uint64_t leader_writes[CN_WRITE_NHOW];
 	int64_t open_conns;
 } m_tot;
 
@@ -437,6 +447,8 @@ static void merge_table(struct tmet *t)
 		m_tot.shard_serves[i] += peek(&t->shard_serves[i]);
 	for (int i = 0; i < CN_READ_NHOW; i++)
 		m_tot.leader_reads[i] += peek(&t->leader_reads[i]);
+	for (int i = 0; i < CN_WRITE_NHOW; i++)
+		m_tot.leader_writes[i] += peek(&t->leader_writes[i]);
 	m_tot.open_conns += atomic_load_explicit(&t->open_conns, memory_order_relaxed);
 }
 
@@ -607,6 +619,18 @@ size_t cn_metrics_render(char *buf, size_t cap)
 	    (unsigned long long)m_tot.leader_reads[CN_READ_SHARD],
 	    (unsigned long long)m_tot.leader_reads[CN_READ_ROUND],
 	    (unsigned long long)m_tot.leader_reads[CN_READ_REFUSED]);
+	put(&o,
+	    "# HELP cairn_leader_writes_total A cluster leader's PutObject and DeleteObject "
+	    "requests that went ahead before a read round: confirmed by their own log entry "
+	    "committing in the leader's term, by a read round once their answer was ready "
+	    "(an answer without an entry), or by neither (answered 503).\n"
+	    "# TYPE cairn_leader_writes_total counter\n"
+	    "cairn_leader_writes_total{confirmed_by=\"entry\"} %llu\n"
+	    "cairn_leader_writes_total{confirmed_by=\"round\"} %llu\n"
+	    "cairn_leader_writes_total{confirmed_by=\"none\"} %llu\n",
+	    (unsigned long long)m_tot.leader_writes[CN_WRITE_ENTRY],
+	    (unsigned long long)m_tot.leader_writes[CN_WRITE_ROUND],
+	    (unsigned long long)m_tot.leader_writes[CN_WRITE_REFUSED]);
 	pthread_mutex_unlock(&mu);
 	return o.len;
 }

@@ -42,6 +42,15 @@ enum cn_leader_read {
 	CN_READ_NHOW
 };
 void cn_metrics_leader_read(enum cn_leader_read how);
+/* How a cluster leader's PutObject/DeleteObject that went ahead before a
+ * read round was confirmed (s3_entry_confirms). */
+enum cn_leader_write {
+	CN_WRITE_ENTRY,	  /* by its own log entry, committed in the ticket's term */
+	CN_WRITE_ROUND,	  /* by a read round (an error answered without an entry) */
+	CN_WRITE_REFUSED, /* by neither: its answer was not given (503) */
+	CN_WRITE_NHOW
+};
+void cn_metrics_leader_write(enum cn_leader_write how);
 /* Renders the exposition text into buf; returns the length it needs (which
  * may exceed cap: call again with a larger buffer). When the return is <= cap
  * buf holds the whole text, NUL-terminated only if it is < cap. Series are

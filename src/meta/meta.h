@@ -512,6 +512,14 @@ struct meta_cmd {
 	 * it; anything else (a follower's barrier, a later term) is
 	 * CN_ENOLEADER, since it would vouch for reads made after it only */
 	uint64_t leader_term;
+	/* cluster, with leader_term: a write's ticket (cluster_write_ticket)
+	 * waits only until this node, still that term's leader, shows
+	 * known_commit in its store: no read round */
+	uint8_t local_read;
+	/* out, cluster: the term of the log entry that carried this command,
+	 * when this node appended it as the leader and saw it commit (0
+	 * otherwise: forwarded, single node, not committed) */
+	uint64_t entry_term;
 
 	/* internal to the pipeline; do not touch */
 	struct meta_cmd *next_;

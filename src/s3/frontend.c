@@ -272,7 +272,10 @@ static void confirm_done(struct meta_cmd *cmd, int rc, void *arg)
 	struct s3_req *r = arg;
 	(void)cmd;
 
-	cn_metrics_leader_read(rc ? CN_READ_REFUSED : CN_READ_ROUND);
+	if (r->write_ticket)
+		cn_metrics_leader_write(rc ? CN_WRITE_REFUSED : CN_WRITE_ROUND);
+	else
+		cn_metrics_leader_read(rc ? CN_READ_REFUSED : CN_READ_ROUND);
 	http_response_uncork(r->http, rc);
 	s3_release(r);
 }
@@ -288,7 +291,7 @@ static int confirm_answer(struct s3_req *r)
 	int rc;
 
 	r->unconfirmed = 0;
-	if (cluster_ticket_confirmed(r->srv->cluster, &r->ticket)) {
+	if (!r->write_ticket && cluster_ticket_confirmed(r->srv->cluster, &r->ticket)) {
 		cn_metrics_leader_read(CN_READ_SHARD);
 		return 0;
 	}
@@ -306,6 +309,15 @@ static int confirm_answer(struct s3_req *r)
 	s3_hold(r);
 	http_response_cork(r->http);
 	return 0;
+}
+
+void s3_entry_confirms(struct s3_req *r, const struct meta_cmd *cmd)
+{
+	if (r->unconfirmed && r->write_ticket && cmd->entry_term &&
+	    cmd->entry_term == r->ticket.term) {
+		r->unconfirmed = 0;
+		cn_metrics_leader_write(CN_WRITE_ENTRY);
+	}
 }
 
 int s3_send_begin(struct s3_req *r, int status, struct s3_hdrs *h, uint64_t len)
@@ -1028,6 +1040,76 @@ static int leader_get(struct s3_req *r)
 	return 1;
 }
 
+/* A write's ticket: the store showed the commit index the ticket needs
+ * (or the wait failed: this node stopped leading that term, or 5 s went
+ * by; then the write takes an ordinary barrier, as if it had no ticket). */
+static void ticket_wait_failed(void *arg)
+{
+	struct s3_req *r = arg;
+
+	r->unconfirmed = 0;
+	r->write_ticket = 0;
+	after_barrier(r, r->barrier_next);
+}
+
+static void ticket_waited(struct meta_cmd *cmd, int rc, void *arg)
+{
+	struct s3_req *r = arg;
+	(void)cmd;
+
+	if (r->aborted) {
+		r->barrier_rc = CN_EINCOMPLETE;
+		http_request_run_held(r->http, barrier_failed, r);
+		return;
+	}
+	http_request_run_held(r->http, rc ? ticket_wait_failed : barrier_next, r);
+}
+
+/* 1 if r is a PutObject or DeleteObject on the ready leader, which goes
+ * ahead without a read round (dispatch, once the store shows the commit
+ * index published when it came) and is confirmed by its own log entry
+ * committing in the ticket's term (s3_entry_confirms; the argument is in
+ * cluster/ticket.h): a leader of a later term cannot have committed
+ * anything before that entry was appended, so the reads it made saw every
+ * write acknowledged before it came. An answer without such an entry (an
+ * error found first, a leader change) waits for a round (confirm_answer). */
+static int leader_write(struct s3_req *r, void (*next)(struct s3_req *))
+{
+	struct meta_cmd *b;
+	int rc;
+
+	if (r->reauth ||
+	    !((r->route.op == S3_OP_PUT_OBJECT && strcmp(r->http->method_str, "PUT") == 0) ||
+	      (r->route.op == S3_OP_DELETE_OBJECT && strcmp(r->http->method_str, "DELETE") == 0)))
+		return 0;
+	rc = cluster_write_ticket(r->srv->cluster, &r->ticket);
+	if (rc < 0)
+		return 0;
+	r->unconfirmed = 1;
+	r->write_ticket = 1;
+	if (rc == 0) {
+		next(r);
+		return 1;
+	}
+	b = cn_pool_zalloc(r->pool, sizeof(*b));
+	if (!b) {
+		s3_send_error(r, CN_ENOMEM);
+		return 1;
+	}
+	b->type = META_CMD_BARRIER;
+	b->leader_term = r->ticket.term;
+	b->local_read = 1;
+	b->known_commit = r->ticket.index;
+	r->barrier_next = next;
+	http_request_hold(r->http);
+	rc = s3_meta_submit(r, b, ticket_waited, r);
+	if (rc) {
+		r->barrier_rc = rc;
+		http_request_run_held(r->http, barrier_failed, r);
+	}
+	return 1;
+}
+
 /* Admin calls that read or change replicated state (identities, objects,
  * KMS keys): in a cluster they see every acknowledged write, as S3 requests
  * do. Status, cluster membership and the local data path answer without a
@@ -1173,6 +1255,8 @@ static void on_request(struct http_request *h, void *arg)
 	}
 	if (s->cluster && leader_get(r))
 		dispatch(r); /* linearizable: confirm_answer */
+	else if (s->cluster && leader_write(r, dispatch))
+		; /* linearizable: s3_entry_confirms, else confirm_answer */
 	else if (s->cluster)
 		after_barrier(r, dispatch); /* linearizable */
 	else

@@ -109,6 +109,7 @@ static void put_committed(struct meta_cmd *cmd, int rc, void *arg)
 	struct put_op *op = (struct put_op *)((char *)cmd - offsetof(struct put_op, cmd));
 	struct s3_hdrs h = {.n = 0};
 
+	s3_entry_confirms(r, cmd);
 	if (rc) {
 		s3_upload_discard(r, &op->u);
 		s3_send_error(r, rc);
@@ -897,6 +898,7 @@ static void del_committed(struct meta_cmd *cmd, int rc, void *arg)
 	struct s3_req *r = arg;
 	struct s3_hdrs h = {.n = 0};
 
+	s3_entry_confirms(r, cmd);
 	/* deleting what is not there succeeds, as in S3, unless If-Match
 	 * asked for a current version: then it is NoSuchKey */
 	if ((rc == CN_ENOKEY && !cmd->if_match) || rc == CN_ENOVERSION)

@@ -180,8 +180,11 @@ struct s3_req {
 	int post_form; /* a browser form upload */
 	int reauth;    /* cluster: authenticate again after the read barrier */
 	/* cluster leader: a GET that went ahead before any read round, its
-	 * answer held until ticket is confirmed (frontend, cluster/ticket.h) */
+	 * answer held until ticket is confirmed (frontend, cluster/ticket.h);
+	 * write: a PutObject/DeleteObject doing so, confirmed by its own log
+	 * entry (s3_entry_confirms) */
 	int unconfirmed;
+	int write_ticket;
 	struct cluster_ticket ticket;
 	int authz_object_perm;	   /* an object ACL permission the handler must check */
 	struct s3_baccess *bacc;   /* pool memory, once needed (authz.c) */
@@ -257,6 +260,10 @@ void s3_hold(struct s3_req *r);
 void s3_release(struct s3_req *r);
 /* Submits a metadata command; cb runs on this loop. */
 int s3_meta_submit(struct s3_req *r, struct meta_cmd *cmd, meta_cmd_cb cb, void *arg);
+/* A write that went ahead on a ticket is confirmed once its command's log
+ * entry committed in the ticket's term: its answer then needs no round.
+ * Call from the command's callback, before answering. Loop thread. */
+void s3_entry_confirms(struct s3_req *r, const struct meta_cmd *cmd);
 /* Sets the request's bucket's configuration document NAME (a literal) to
  * V (empty removes it; V lives in the request's pool or is static), then
  * answers STATUS with no body, or the command's error (access.c). */

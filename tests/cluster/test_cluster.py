@@ -617,7 +617,11 @@ def test_an_open_store_batch_is_read_through_and_replayed(cluster_factory):
     """While only writes come, a node's store commits the entries it applied
     every --raft-store-commit-ms, not every loop turn (raft.c commit_now):
     a write's result never waited for that commit. Here the window is 10 s.
-    Right after a PUT every node's store shows less than its commit index;
+    The writes go through a follower: a write through the leader takes a
+    ticket there, which keeps the leader's store committing every turn for
+    a second (its next write's reads need the store to show the commit
+    index). Right after a PUT every node's store shows less than its commit
+    index;
     a GET through a follower and then through the leader still returns the
     object at once (a read waiting for the store makes it commit), and the
     followers stay ready meanwhile. Then, with the batches open again, every
@@ -629,7 +633,7 @@ def test_an_open_store_batch_is_read_through_and_replayed(cluster_factory):
     leader = c.leader()
     followers = [n for n in c.nodes if n is not leader]
     bucket = new_bucket(c, leader)
-    w = c.client(leader, read_timeout=30)
+    w = c.client(followers[0], read_timeout=30)
     open_seen = None
     for i in range(10):
         body = b"open batch %d" % i
