@@ -1005,26 +1005,35 @@ static void barrier_passed(struct meta_cmd *cmd, int rc, void *arg)
 	http_request_run_held(r->http, r->barrier_rc ? barrier_failed : barrier_next, r);
 }
 
+/* Submits the barrier b for r, whose body bytes wait until done runs
+ * next (or answers the failure) from this loop. */
+static void hold_for_barrier(struct s3_req *r, struct meta_cmd *b, meta_cmd_cb done,
+			     void (*next)(struct s3_req *))
+{
+	int rc;
+
+	b->type = META_CMD_BARRIER;
+	r->barrier_next = next;
+	http_request_hold(r->http);
+	rc = s3_meta_submit(r, b, done, r);
+	if (rc) {
+		r->barrier_rc = rc;
+		http_request_run_held(r->http, barrier_failed, r);
+	}
+}
+
 /* Cluster: runs next once the request sees every write acknowledged before
  * it arrived, whichever node took that write (one barrier round serves all
  * requests waiting for it); body bytes wait for it. */
 static void after_barrier(struct s3_req *r, void (*next)(struct s3_req *))
 {
 	struct meta_cmd *b = cn_pool_zalloc(r->pool, sizeof(*b));
-	int rc;
 
 	if (!b) {
 		s3_send_error(r, CN_ENOMEM);
 		return;
 	}
-	b->type = META_CMD_BARRIER;
-	r->barrier_next = next;
-	http_request_hold(r->http);
-	rc = s3_meta_submit(r, b, barrier_passed, r);
-	if (rc) {
-		r->barrier_rc = rc;
-		http_request_run_held(r->http, barrier_failed, r);
-	}
+	hold_for_barrier(r, b, barrier_passed, next);
 }
 
 /* 1 if r is a GET of an object on the ready leader, which goes ahead at
@@ -1096,17 +1105,10 @@ static int leader_write(struct s3_req *r, void (*next)(struct s3_req *))
 		s3_send_error(r, CN_ENOMEM);
 		return 1;
 	}
-	b->type = META_CMD_BARRIER;
 	b->leader_term = r->ticket.term;
 	b->local_read = 1;
 	b->known_commit = r->ticket.index;
-	r->barrier_next = next;
-	http_request_hold(r->http);
-	rc = s3_meta_submit(r, b, ticket_waited, r);
-	if (rc) {
-		r->barrier_rc = rc;
-		http_request_run_held(r->http, barrier_failed, r);
-	}
+	hold_for_barrier(r, b, ticket_waited, next);
 	return 1;
 }
 

@@ -259,10 +259,10 @@ def test_cluster_map_registration(cluster_factory):
 
 # ---------------------------------------------------------------- internal API auth
 
-def _internal_request(method, port, target, headers, timeout=5):
+def _internal_request(method, port, target, headers, timeout=5, body=None):
     conn = http.client.HTTPConnection(HOST, port, timeout=timeout)
     try:
-        conn.request(method, target, headers=headers)
+        conn.request(method, target, body=body, headers=headers)
         r = conn.getresponse()
         return r.status, r.read()
     finally:

@@ -31,6 +31,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 if HERE not in sys.path:
     sys.path.insert(0, HERE)
 
+from test_cluster import _internal_request  # noqa: E402
 from workload import err_status  # noqa: E402
 
 # GC in seconds, not a minute; the backfill runs every second anyway
@@ -1140,20 +1141,9 @@ def leader_writes(node):
     return labelled(node, "cairn_leader_writes_total", "confirmed_by")
 
 
-def _raw(method, node, target, body=b"", timeout=60):
-    import http.client
-    conn = http.client.HTTPConnection("127.0.0.1", node.s3_port, timeout=timeout)
-    try:
-        conn.request(method, target, body=body)
-        r = conn.getresponse()
-        return r.status, r.read()
-    finally:
-        conn.close()
-
-
-def _presigned(c, node, op, bucket, key):
+def _presigned_put(c, node, bucket, key):
     url = c.client(node).generate_presigned_url(
-        op, Params={"Bucket": bucket, "Key": key}, ExpiresIn=600)
+        "put_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=600)
     return url.split("127.0.0.1:%d" % node.s3_port, 1)[1]
 
 
@@ -1209,15 +1199,16 @@ def test_leader_writes_are_confirmed_by_their_own_entries(cluster_factory):
         retry(lambda: c.client(new).create_bucket(Bucket=fresh), timeout=20)
         retry(lambda: c.client(new).put_object(Bucket=bucket, Key="k20", Body=b"new"),
               timeout=20)
-        jobs = [("PUT", _presigned(c, old, "put_object", fresh, "x%d" % i), b"into-fresh")
+        jobs = [("PUT", _presigned_put(c, old, fresh, "x%d" % i), b"into-fresh")
                 for i in range(6)]
-        jobs += [("PUT", _presigned(c, old, "put_object", bucket, "k20"), b"stale-put")
+        jobs += [("PUT", _presigned_put(c, old, bucket, "k20"), b"stale-put")
                  for _ in range(3)]
         results = []
 
         def late(method, target, body):
             try:
-                results.append((method, target, _raw(method, old, target, body)))
+                results.append((method, target, _internal_request(
+                    method, old.s3_port, target, {}, timeout=60, body=body)))
             except Exception as e:  # noqa: BLE001
                 results.append((method, target, ("exc", repr(e))))
 
