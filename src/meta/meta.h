@@ -113,8 +113,11 @@ struct meta_options {
  * the metadata's room) deletes it and is applied and committed once more, so
  * deletes still go through. In replicated mode a commit cannot be redone
  * (Raft has handed its entries over), so the ballast goes before a commit
- * that finds less than half its size free. It is made again once the disk
- * has 3x its size free (checked at most every 10 s, after a commit). */
+ * that finds less than half its size free, half of it at a time (the other
+ * half before a commit that finds less than a quarter free: an 8 MiB Raft
+ * log segment prepared ahead cannot take a half, as it took the whole). It is
+ * made again once the disk has 3x its size free (checked at most every
+ * 10 s, after a commit). */
 #define META_BALLAST (8u << 20)
 /* 1 while the ballast is given up (the disk filled), 0 while held or when
  * the store keeps none. Any thread. */

@@ -131,16 +131,21 @@ struct meta_store {
 	/* the ballast (meta.h), after open only the thread that commits: the
 	 * metadata thread, or the Raft thread (replicated mode) */
 	char *ballast_path, *ballast_dir;
-	_Atomic int ballast_held; /* written there, read by meta_ballast_state */
-	int64_t ballast_checked;  /* cn_mono_ns of the last look for room */
+	/* halves held: 2 (all), 1 (replicated mode gave up one), 0 (none);
+	 * written there, read by meta_ballast_released */
+	_Atomic int ballast_held;
+	int64_t ballast_checked; /* cn_mono_ns of the last look for room */
 };
 
 /* Loads the applied index of a replicated store (open). */
 int repl_load(struct meta_store *s);
 /* The ballast (store.c): make it if there is room; give it up (0 if there
- * was one); bytes free on its filesystem (UINT64_MAX if unknown). */
+ * was one); give up half of it (replicated mode: the rest when half is
+ * left; 0 if there was any); bytes free on its filesystem (UINT64_MAX if
+ * unknown). */
 void ballast_make(struct meta_store *s);
 int ballast_release(struct meta_store *s);
+int ballast_release_half(struct meta_store *s);
 uint64_t ballast_room(const struct meta_store *s);
 /* A body of up to this many bytes is stored inside its version record
  * rather than in the inline db: an overwrite of a small object then changes

@@ -186,9 +186,15 @@ int meta_repl_commit(struct meta_store *s)
 		v[i] = (uint8_t)(s->repl_index >> (8 * i));
 	/* The ballast goes before a commit that might not fit, not after one
 	 * that failed: the batch's entries are gone from here by then (Raft
-	 * counts them applied), and the node would have to stop. */
-	if (s->ballast_held && ballast_room(s) < META_BALLAST / 2)
-		ballast_release(s);
+	 * counts them applied), and the node would have to stop. Half at a
+	 * time (ballast_release_half says why): the second half once the
+	 * first's room is half gone too. */
+	if (s->ballast_held) {
+		int held = s->ballast_held;
+		uint64_t room = ballast_room(s);
+		if (room < (held == 2 ? META_BALLAST / 2 : META_BALLAST / 4))
+			ballast_release_half(s);
+	}
 	rc = kv_put(&s->repl_txn, KV_SYSTEM, applied_key, sizeof(applied_key) - 1, v, 8);
 	if (rc == 0)
 		rc = kv_txn_commit(&s->repl_txn);
@@ -201,7 +207,7 @@ int meta_repl_commit(struct meta_store *s)
 		return rc;
 	}
 	atomic_store(&s->repl_applied, s->repl_index);
-	if (s->ballast_path && !s->ballast_held &&
+	if (s->ballast_path && s->ballast_held < 2 &&
 	    cn_mono_ns() - s->ballast_checked > 10 * 1000000000LL) {
 		s->ballast_checked = cn_mono_ns();
 		ballast_make(s);

@@ -497,7 +497,7 @@ void ballast_make(struct meta_store *s)
 	int fd, rc;
 
 	if (stat(s->ballast_path, &sb) == 0 && (uint64_t)sb.st_blocks * 512 >= META_BALLAST) {
-		s->ballast_held = 1; /* kept from an earlier run */
+		s->ballast_held = 2; /* kept from an earlier run */
 		return;
 	}
 	room = ballast_room(s);
@@ -516,12 +516,12 @@ void ballast_make(struct meta_store *s)
 			 s->ballast_path, strerror(rc));
 		return;
 	}
-	s->ballast_held = 1;
+	s->ballast_held = 2;
 }
 
 int meta_ballast_released(struct meta_store *s)
 {
-	return s->ballast_path && !atomic_load(&s->ballast_held);
+	return s->ballast_path && atomic_load(&s->ballast_held) < 2;
 }
 
 /* Deletes the ballast; 0 if there was one to give up. */
@@ -536,6 +536,39 @@ int ballast_release(struct meta_store *s)
 	log_warn("meta: the disk is full: released the %u MiB ballast (%s) so that metadata "
 		 "commits, deletes among them, go on; new data is refused until space is freed",
 		 META_BALLAST >> 20, s->ballast_path);
+	return 0;
+}
+
+/* Why halves: in a cluster the Raft log shares the filesystem, and libraft
+ * prepares its log segments ahead, 8 MiB each (META_BALLAST): one that
+ * failed for want of room and is retried once the whole ballast is freed
+ * takes all of it, and the store's next commit fails and stops the node.
+ * Half the ballast is too small for a segment (meta_repl_commit gives up
+ * the other half when a quarter is left). */
+int ballast_release_half(struct meta_store *s)
+{
+	int held = s->ballast_held;
+
+	if (held == 2) {
+		s->ballast_held = 1;
+		s->ballast_checked = cn_mono_ns();
+		if (truncate(s->ballast_path, META_BALLAST / 2) != 0)
+			return -1;
+		log_warn("meta: the disk is full: released %u MiB of the %u MiB ballast (%s) so "
+			 "that metadata commits, deletes among them, go on; new data is refused "
+			 "until space is freed",
+			 META_BALLAST >> 21, META_BALLAST >> 20, s->ballast_path);
+		return 0;
+	}
+	if (held != 1)
+		return -1;
+	s->ballast_held = 0;
+	s->ballast_checked = cn_mono_ns();
+	if (unlink(s->ballast_path) != 0)
+		return -1;
+	log_warn("meta: the disk is still full: released the last %u MiB of the %u MiB ballast "
+		 "(%s)",
+		 META_BALLAST >> 21, META_BALLAST >> 20, s->ballast_path);
 	return 0;
 }
 
@@ -631,7 +664,7 @@ static void *meta_thread(void *arg)
 			}
 			if (rc)
 				log_error("meta: batch commit failed: %s", cn_strerror(rc));
-			else if (s->ballast_path && !s->ballast_held &&
+			else if (s->ballast_path && s->ballast_held < 2 &&
 				 cn_mono_ns() - s->ballast_checked > 10 * 1000000000LL) {
 				s->ballast_checked = cn_mono_ns();
 				ballast_make(s);
