@@ -1049,29 +1049,32 @@ static int leader_get(struct s3_req *r)
 	return 1;
 }
 
-/* A write's ticket: the store showed the commit index the ticket needs
- * (or the wait failed: this node stopped leading that term, or 5 s went
- * by; then the write takes an ordinary barrier, as if it had no ticket). */
-static void ticket_wait_failed(void *arg)
-{
-	struct s3_req *r = arg;
-
-	r->unconfirmed = 0;
-	r->write_ticket = 0;
-	after_barrier(r, r->barrier_next);
-}
-
+/* A write's ticket: the store showed the commit index the ticket needs,
+ * or the wait failed (this node stopped leading that term, or 5 s went
+ * by): then the write takes an ordinary barrier, as if it had no ticket.
+ * r stays held meanwhile: holding it again from a held run would not keep
+ * its body back (http_request_run_held resumes after the call). */
 static void ticket_waited(struct meta_cmd *cmd, int rc, void *arg)
 {
 	struct s3_req *r = arg;
-	(void)cmd;
+	struct meta_cmd *b;
 
-	if (r->aborted) {
-		r->barrier_rc = CN_EINCOMPLETE;
-		http_request_run_held(r->http, barrier_failed, r);
+	if (!rc || r->aborted) {
+		barrier_passed(cmd, rc, arg);
 		return;
 	}
-	http_request_run_held(r->http, rc ? ticket_wait_failed : barrier_next, r);
+	r->unconfirmed = 0;
+	r->write_ticket = 0;
+	b = cn_pool_zalloc(r->pool, sizeof(*b));
+	rc = b ? 0 : CN_ENOMEM;
+	if (b) {
+		b->type = META_CMD_BARRIER;
+		rc = s3_meta_submit(r, b, barrier_passed, r);
+	}
+	if (rc) {
+		r->barrier_rc = rc;
+		http_request_run_held(r->http, barrier_failed, r);
+	}
 }
 
 /* 1 if r is a PutObject or DeleteObject on the ready leader, which goes
