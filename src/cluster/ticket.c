@@ -94,42 +94,46 @@ uint64_t tickets_last_read(struct read_tickets *t)
 	return atomic_load_explicit(&t->read_ns, memory_order_relaxed);
 }
 
-int cluster_read_ticket(struct cluster *c, struct cluster_ticket *out)
+/* Fills *out from the published view when this node is the ready leader
+ * of a term it still follows, and *shows with whether its store shows the
+ * commit index yet; 0 or CN_EAGAIN. */
+static int take_ticket(struct cluster *c, struct cluster_ticket *out, int *shows)
 {
 	struct read_tickets *t = cluster_tickets(c);
 	int rc = CN_EAGAIN;
 
+	/* (the store commits every turn while tickets are asked for: a
+	 * follower's reads and a write's ticket wait for `visible`) */
 	if (atomic_load_explicit(&t->term, memory_order_relaxed))
-		read_seen(t); /* (a follower's reads wait for `visible`) */
+		read_seen(t);
 	pthread_mutex_lock(&t->mu);
-	if (t->term && t->need > 0 && t->visible >= t->commit && cluster_follows(c, t->term)) {
+	if (t->term && t->need > 0 && cluster_follows(c, t->term)) {
 		out->term = t->term;
 		out->gen = t->gen;
-		/* calls numbered after this one were made after the read came */
+		/* calls numbered after this one were made after the request came */
 		out->seq = atomic_load(&t->seq);
+		out->index = t->commit;
+		*shows = t->visible >= t->commit;
 		rc = 0;
 	}
 	pthread_mutex_unlock(&t->mu);
 	return rc;
 }
 
+int cluster_read_ticket(struct cluster *c, struct cluster_ticket *out)
+{
+	int shows = 0;
+	int rc = take_ticket(c, out, &shows);
+
+	return rc ? rc : shows ? 0 : CN_EAGAIN;
+}
+
 int cluster_write_ticket(struct cluster *c, struct cluster_ticket *out)
 {
-	struct read_tickets *t = cluster_tickets(c);
-	int rc = CN_EAGAIN;
+	int shows = 0;
+	int rc = take_ticket(c, out, &shows);
 
-	if (atomic_load_explicit(&t->term, memory_order_relaxed))
-		read_seen(t); /* its wait for `visible` makes the turn commit */
-	pthread_mutex_lock(&t->mu);
-	if (t->term && t->need > 0 && cluster_follows(c, t->term)) {
-		out->term = t->term;
-		out->gen = t->gen;
-		out->seq = atomic_load(&t->seq);
-		out->index = t->commit;
-		rc = t->visible >= t->commit ? 0 : 1;
-	}
-	pthread_mutex_unlock(&t->mu);
-	return rc;
+	return rc ? rc : shows ? 0 : 1;
 }
 
 int cluster_ticket_confirmed(struct cluster *c, const struct cluster_ticket *tk)
