@@ -300,6 +300,8 @@ int cluster_map_set_state(struct meta_store *m, uint64_t id, uint8_t state, uint
 
 struct raft;
 struct raft_io;
+struct raft_io_append;
+struct raft_entry;
 struct raft_message;
 struct raft_fsm;
 struct raft_buffer;
@@ -328,15 +330,27 @@ struct cluster_fsm {
 	int (*io_start)(struct raft_io *io, unsigned msecs, void (*tick)(struct raft_io *),
 			void (*recv)(struct raft_io *, struct raft_message *));
 	void (*recv)(struct raft_io *io, struct raft_message *m);
+	int (*io_truncate)(struct raft_io *io, unsigned long long index);
+	int (*io_append)(struct raft_io *io, struct raft_io_append *req,
+			 const struct raft_entry *entries, unsigned n,
+			 void (*cb)(struct raft_io_append *req, int status));
+	unsigned long long append_index; /* the last io->truncate's */
 	unsigned long installs_dropped;
+	unsigned long conf_indexes_fixed;
 };
 void cluster_fsm_init(struct cluster_fsm *f, struct raft_fsm *out);
 /* Wrap io (after raft_init gave it to the raft whose fsm is f's, before
- * raft_start) so that an InstallSnapshot arriving while that raft persists a
- * snapshot of its own is dropped, as a lost message: libraft 0.22.1 moves its
- * log past the install at once, and the snapshot it was taking then names an
- * entry that is gone (assertion in TrailSnapshot, a segfault in release
- * builds). The leader sends the install again. */
+ * raft_start) around two defects of libraft 0.22.1:
+ *  - an InstallSnapshot arriving while that raft persists a snapshot of its
+ *    own is dropped, as a lost message: libraft moves its log past the
+ *    install at once, and the snapshot it was taking then names an entry
+ *    that is gone (assertion in TrailSnapshot, a segfault in release
+ *    builds). The leader sends the install again.
+ *  - a follower given configuration entries past the first of an
+ *    AppendEntries batch records the wrong index for them, so its committed
+ *    configuration (the one its snapshots carry) never advances: a node
+ *    restarted from such a snapshot may not find itself in it. The index is
+ *    corrected as the entries are persisted, before any is applied. */
 void cluster_fsm_guard_io(struct cluster_fsm *f, struct raft_io *io);
 /* cmd's log entry (framed, 8-byte padded) in raft_malloc'd out->base. */
 int cluster_entry_encode(const struct meta_cmd *cmd, struct raft_buffer *out);

@@ -954,11 +954,55 @@ static int guarded_start(struct raft_io *io, unsigned msecs, raft_io_tick_cb tic
 	return f->io_start(io, msecs, tick, guarded_recv);
 }
 
+/* libraft's v0 layer calls io->truncate with the index of the first of the
+ * entries it persists, right before the io->append that persists them. */
+static int guarded_truncate(struct raft_io *io, raft_index index)
+{
+	struct raft *r = io->data;
+	struct cluster_fsm *f = r->fsm->data;
+
+	f->append_index = index;
+	return f->io_truncate(io, index);
+}
+
+/* A follower that receives configuration entries (RAFT_CHANGE) in an
+ * AppendEntries batch runs the last of them, but libraft 0.22.1 records
+ * the batch's first index as that configuration's (replicationAppend passes
+ * the batch's index, not the entry's). Applying the entry at its real index
+ * then never commits it: the committed configuration (what snapshots record
+ * and a restart from one loads) stays behind, and the stuck uncommitted
+ * index refuses membership changes should this node lead. Entries reach
+ * io->append before any of them is applied, so the index is set right here:
+ * to the last configuration entry's own. */
+static int guarded_append(struct raft_io *io, struct raft_io_append *req,
+			  const struct raft_entry entries[], unsigned n, raft_io_append_cb cb)
+{
+	struct raft *r = io->data;
+	struct cluster_fsm *f = r->fsm->data;
+	unsigned last = 0;
+
+	for (unsigned i = 1; i < n; i++)
+		if (entries[i].type == RAFT_CHANGE)
+			last = i;
+	if (last && r->state == RAFT_FOLLOWER &&
+	    r->configuration_uncommitted_index == f->append_index) {
+		r->configuration_uncommitted_index = f->append_index + last;
+		f->conf_indexes_fixed++;
+		log_info("cluster: configuration entry at %llu (libraft recorded %llu)",
+			 f->append_index + last, f->append_index);
+	}
+	return f->io_append(io, req, entries, n, cb);
+}
+
 void cluster_fsm_guard_io(struct cluster_fsm *f, struct raft_io *io)
 {
 	assert(io->start != guarded_start);
 	f->io_start = io->start;
 	io->start = guarded_start;
+	f->io_truncate = io->truncate;
+	io->truncate = guarded_truncate;
+	f->io_append = io->append;
+	io->append = guarded_append;
 }
 
 /* Raft persists every new term through io->set_term before it votes or

@@ -1335,6 +1335,97 @@ def test_add_with_another_secret_says_so(cluster_factory):
     assert n4.address not in [x["address"] for x in st["nodes"]]
 
 
+def _snapshot_configurations(node):
+    """(snapshot index, configuration index, {id: (address, role)}) of each
+    libraft snapshot in node's data directory, oldest first. The .meta file:
+    u64 format, u64 crc, u64 configuration index, u64 length, then the
+    configuration (u8 version, u64 n, per server u64 id, NUL-terminated
+    address, u8 role), little-endian."""
+    d = os.path.join(node.data_dir, ".cairn", "raft")
+    out = []
+    for name in os.listdir(d):
+        if not (name.startswith("snapshot-") and name.endswith(".meta")):
+            continue
+        with open(os.path.join(d, name), "rb") as f:
+            raw = f.read()
+        conf_index = int.from_bytes(raw[16:24], "little")
+        size = int.from_bytes(raw[24:32], "little")
+        conf = raw[32:32 + size]
+        n = int.from_bytes(conf[1:9], "little")
+        pos, servers = 9, {}
+        for _ in range(n):
+            sid = int.from_bytes(conf[pos:pos + 8], "little")
+            end = conf.index(b"\0", pos + 8)
+            servers[sid] = (conf[pos + 8:end].decode(), conf[end + 1])
+            pos = end + 2
+        out.append((int(name.split("-")[2]), conf_index, servers))
+    return sorted(out)
+
+
+def test_a_lagging_node_commits_the_configuration_it_catches_up_on(cluster_factory):
+    """A follower that catches up by replaying the log gets configuration
+    entries amid AppendEntries batches. libraft 0.22.1 recorded the wrong
+    index for such an entry and never committed it on that node, whose
+    snapshots then carried the configuration from before the change: a node
+    restarted from one after its log was compacted past the change ran the
+    old configuration, and a node added since was not in its own, so it never
+    stood for election nor reported ready (cluster_fsm_guard_io)."""
+    c = cluster_factory(3, spares=1, snapshot_threshold=64, snapshot_trailing=4096)
+    bucket = new_bucket(c, c.nodes[0])
+    leader = c.leader()
+    lag = [n for n in c.nodes if n is not leader][0]
+    stop = threading.Event()
+    done = [0]
+
+    def writer(t):
+        s3 = c.client(leader)
+        i = 0
+        while not stop.is_set():
+            try:
+                s3.put_object(Bucket=bucket, Key="w%d/%d" % (t, i % 50), Body=b"x" * 64)
+                done[0] += 1
+            except Exception:
+                time.sleep(0.05)
+            i += 1
+
+    threads = [threading.Thread(target=writer, args=(t,), daemon=True) for t in range(6)]
+    for t in threads:
+        t.start()
+    try:
+        # the two configuration entries of an add (as a spare, then a voter)
+        # are appended while `lag` is cut off: it replays them amid commands
+        c.net.isolate(lag.name)
+        n4 = c.add_node()
+        time.sleep(0.5)
+        c.net.heal()
+        c.wait_ready([lag, n4], timeout=30)
+        voters = _voters(c.status(leader))
+        assert n4.address in voters, voters
+        # write on until every node's newest snapshot is well past that
+        base = {n.name: max([s[0] for s in _snapshot_configurations(n)] + [0])
+                for n in c.running_nodes()}
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if all((_snapshot_configurations(n) or [(0,)])[-1][0] > base[n.name] + 200
+                   for n in c.running_nodes()):
+                break
+            time.sleep(0.2)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(30)
+    assert done[0] > 0
+    for n in c.running_nodes():
+        index, conf_index, servers = _snapshot_configurations(n)[-1]
+        assert index > base[n.name] + 200, (n.name, base, index)
+        got = sorted(a for a, role in servers.values() if role == 1)   # RAFT_VOTER
+        assert got == voters, (n.name, index, conf_index, servers, voters)
+    # and a restart loads it: the lagging node runs the configuration with n4
+    c.restart(lag, sig=signal.SIGKILL, timeout=30)
+    c.wait_ready([lag], timeout=30)
+    assert _voters(c.status(lag)) == voters
+
+
 def test_snapshot_catch_up(cluster_factory, tmp_path):
     c = cluster_factory(3, snapshot_threshold=64, snapshot_trailing=16)
     bucket = new_bucket(c, c.nodes[0])

@@ -480,6 +480,50 @@ static unsigned versions_of(struct meta_store *m, const char *key, char (*etags)
 	return n;
 }
 
+static int same_configuration(const struct raft_configuration *a,
+			      const struct raft_configuration *b)
+{
+	if (a->n != b->n)
+		return 0;
+	for (unsigned i = 0; i < a->n; i++)
+		if (a->servers[i].id != b->servers[i].id ||
+		    a->servers[i].role != b->servers[i].role)
+			return 0;
+	return 1;
+}
+
+/* Once every committed entry is applied everywhere, every node's committed
+ * configuration (what its snapshots record, and what a restart from one
+ * loads) is the leader's, at the same index, and it runs that one unless a
+ * later change is still uncommitted (past what it applied): libraft 0.22.1
+ * leaves a follower's behind when configuration entries reach it past the
+ * first of an AppendEntries batch (cluster_fsm_guard_io). */
+static void check_configurations(struct sim *s, uint64_t seed)
+{
+	struct raft *lr = raft_fixture_get(&s->f, raft_fixture_leader_index(&s->f));
+
+	for (unsigned i = 0; i < s->n_servers; i++) {
+		struct raft *r = raft_fixture_get(&s->f, i);
+		raft_index u = r->configuration_uncommitted_index;
+		if ((u != 0 && u <= raft_last_applied(r)) ||
+		    (u == 0 &&
+		     !same_configuration(&r->configuration_committed, &r->configuration)) ||
+		    r->configuration_committed_index != lr->configuration_committed_index ||
+		    !same_configuration(&r->configuration_committed,
+					&lr->configuration_committed)) {
+			print_error("seed %llu: node %u's committed configuration is at %llu "
+				    "(%u servers), uncommitted %llu, applied %llu; the leader's "
+				    "is at %llu\n",
+				    (unsigned long long)seed, i,
+				    (unsigned long long)r->configuration_committed_index,
+				    r->configuration_committed.n, (unsigned long long)u,
+				    (unsigned long long)raft_last_applied(r),
+				    (unsigned long long)lr->configuration_committed_index);
+			fail();
+		}
+	}
+}
+
 /* batches: 1 in 5 proposal steps appends a batch entry of 2-3 proposals
  * (whose own blob proposals add their intents: up to 6 commands); 0 keeps
  * every entry one command, the schedule the found seeds were found with */
@@ -586,6 +630,7 @@ static void run_seed(uint64_t seed, unsigned steps, int batches)
 							    raft_commit_index(lr), 60000));
 	}
 
+	check_configurations(s, seed);
 	for (unsigned i = 0; i < s->n_servers; i++) {
 		assert_int_equal(meta_repl_commit(s->n[i].meta), 0);
 		assert_int_equal(meta_store_digest(s->n[i].meta, i ? d : d0), 0);
@@ -653,13 +698,16 @@ static void run_seed(uint64_t seed, unsigned steps, int batches)
 		}
 	}
 	{
-		unsigned long dropped = 0;
-		for (unsigned i = 0; i < s->n_servers; i++)
+		unsigned long dropped = 0, fixed = 0;
+		for (unsigned i = 0; i < s->n_servers; i++) {
 			dropped += s->n[i].cf.installs_dropped;
+			fixed += s->n[i].cf.conf_indexes_fixed;
+		}
 		print_message("seed %llu: %u proposals, %u acknowledged, %u failed, %u snapshot "
-			      "installs, %lu dropped while taking a snapshot\n",
+			      "installs, %lu dropped while taking a snapshot, %lu configuration "
+			      "indexes corrected\n",
 			      (unsigned long long)seed, s->next_seq, s->acked, s->failed,
-			      s->installs, dropped);
+			      s->installs, dropped, fixed);
 	}
 
 	raft_fixture_close(&s->f);
