@@ -174,7 +174,8 @@ struct cluster_status {
 	 * held back so that more reads share it (READ_PACE_* in raft.c) */
 	uint64_t read_rounds, read_round_reads, read_rounds_paced;
 	/* log entries this node appended as leader and the commands they
-	 * carried (a loop turn's proposals share one entry) */
+	 * carried (what comes while the previous entry is in flight shares
+	 * one entry) */
 	uint64_t entries_proposed, cmds_proposed;
 	uint64_t store_commits; /* the store's commits of applied entries */
 	struct cluster_node nodes[CLUSTER_MAX_NODES];

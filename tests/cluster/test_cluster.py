@@ -537,8 +537,9 @@ def _pipelined_gets(port, path, conns, per_conn, timeout=60):
 
 
 def test_concurrent_writes_share_entries_each_with_its_result(cluster_factory):
-    """A leader appends the commands of one loop turn as one batch entry
-    (raft.c propose_flush), once every other member said it applies them.
+    """A leader appends the commands that came while its previous entry was
+    in flight as one batch entry (raft.c propose_flush), once every other
+    member said it applies them.
     Every command keeps its own result: 16 writers race If-None-Match: *
     creates of the same 30 keys, half through the leader, half through a
     follower (whose forwarded batches become batch entries too). Each key
@@ -585,6 +586,61 @@ def test_concurrent_writes_share_entries_each_with_its_result(cluster_factory):
     cmds = after["commands"] - before["commands"]
     entries = after["entries"] - before["entries"]
     assert cmds >= 16 * 30 and entries < cmds, (before, after)
+
+
+def test_writes_wait_for_the_entry_in_flight_and_share_the_next(cluster_factory):
+    """A leader appends a new entry only once its previous one is applied
+    (raft.c propose_flush: a group commit); what comes meanwhile waits and
+    goes in one entry. Both followers are stopped so that the first PUT's
+    entry cannot commit; 20 more PUTs reach the leader one every 15 ms, each
+    in a loop turn of its own. Once the followers run again, every PUT is a
+    200 and readable through a follower, and the 21 commands took at most
+    three entries (one each when every turn appended its own)."""
+    c = cluster_factory(3)
+    leader = c.leader()
+    follower, other = [n for n in c.nodes if n is not leader]
+    bucket = new_bucket(c, leader)
+    # a read round first: the leader learns that both peers apply batches
+    for _ in range(3):
+        c.client(leader).list_objects_v2(Bucket=bucket)
+    retry(lambda: c.client(leader).put_object(Bucket=bucket, Key="warm", Body=b"w"))
+    before = _internal_status(leader, follower)["proposals"]
+    results = {}
+    # (made beforehand: making a client takes longer than the spacing)
+    clients = [c.client(leader, read_timeout=30) for _ in range(21)]
+
+    def put(i):
+        try:
+            clients[i].put_object(Bucket=bucket, Key="g%02d" % i, Body=b"v%02d" % i)
+            results[i] = 200
+        except ClientError as e:
+            results[i] = err_status(e)
+        except Exception as e:  # noqa: BLE001
+            results[i] = repr(e)
+
+    threads = [threading.Thread(target=put, args=(i,)) for i in range(21)]
+    c.pause(follower)
+    c.pause(other)
+    try:
+        threads[0].start()
+        time.sleep(0.1)
+        for t in threads[1:]:
+            t.start()
+            time.sleep(0.015)
+        time.sleep(0.1)
+    finally:
+        # well within the leader's election timeout (1 s): it stays leader
+        c.resume(follower)
+        c.resume(other)
+    for t in threads:
+        t.join(60)
+    assert results == {i: 200 for i in range(21)}, results
+    after = _internal_status(leader, follower)["proposals"]
+    cmds = after["commands"] - before["commands"]
+    entries = after["entries"] - before["entries"]
+    assert cmds >= 21 and entries <= 3, (before, after)
+    for i in range(21):
+        assert get_body(c, other, bucket, "g%02d" % i) == b"v%02d" % i
 
 
 def _own_status(c, node):
