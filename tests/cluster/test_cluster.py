@@ -536,6 +536,18 @@ def _pipelined_gets(port, path, conns, per_conn, timeout=60):
     return done
 
 
+def _batching_cluster(cluster_factory):
+    """3 nodes, a bucket, and a leader that knows both peers apply batch
+    entries (it learns that from a read round's answers)."""
+    c = cluster_factory(3)
+    leader = c.leader()
+    follower, other = [n for n in c.nodes if n is not leader]
+    bucket = new_bucket(c, leader)
+    for _ in range(3):
+        c.client(leader).list_objects_v2(Bucket=bucket)
+    return c, leader, follower, other, bucket
+
+
 def test_concurrent_writes_share_entries_each_with_its_result(cluster_factory):
     """A leader appends the commands that came while its previous entry was
     in flight as one batch entry (raft.c propose_flush), once every other
@@ -545,13 +557,7 @@ def test_concurrent_writes_share_entries_each_with_its_result(cluster_factory):
     follower (whose forwarded batches become batch entries too). Each key
     has exactly one 200, every other attempt is 412, and the stored body is
     the winner's; the leader's log took fewer entries than commands."""
-    c = cluster_factory(3)
-    leader = c.leader()
-    follower, other = [n for n in c.nodes if n is not leader]
-    bucket = new_bucket(c, leader)
-    # a read round first: the leader learns that both peers apply batches
-    for _ in range(3):
-        c.client(leader).list_objects_v2(Bucket=bucket)
+    c, leader, follower, other, bucket = _batching_cluster(cluster_factory)
     before = _internal_status(leader, follower)["proposals"]
     keys = ["race-%02d" % i for i in range(30)]
     results = {}
@@ -596,13 +602,7 @@ def test_writes_wait_for_the_entry_in_flight_and_share_the_next(cluster_factory)
     in a loop turn of its own. Once the followers run again, every PUT is a
     200 and readable through a follower, and the 21 commands took at most
     three entries (one each when every turn appended its own)."""
-    c = cluster_factory(3)
-    leader = c.leader()
-    follower, other = [n for n in c.nodes if n is not leader]
-    bucket = new_bucket(c, leader)
-    # a read round first: the leader learns that both peers apply batches
-    for _ in range(3):
-        c.client(leader).list_objects_v2(Bucket=bucket)
+    c, leader, follower, other, bucket = _batching_cluster(cluster_factory)
     retry(lambda: c.client(leader).put_object(Bucket=bucket, Key="warm", Body=b"w"))
     before = _internal_status(leader, follower)["proposals"]
     results = {}
