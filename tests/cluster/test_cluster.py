@@ -1402,8 +1402,11 @@ def _snapshot_configurations(node):
     for name in os.listdir(d):
         if not (name.startswith("snapshot-") and name.endswith(".meta")):
             continue
-        with open(os.path.join(d, name), "rb") as f:
-            raw = f.read()
+        try:
+            with open(os.path.join(d, name), "rb") as f:
+                raw = f.read()
+        except FileNotFoundError:
+            continue    # libraft removed an older snapshot meanwhile
         conf_index = int.from_bytes(raw[16:24], "little")
         size = int.from_bytes(raw[24:32], "little")
         conf = raw[32:32 + size]
