@@ -178,6 +178,9 @@ struct cluster_status {
 	 * one entry) */
 	uint64_t entries_proposed, cmds_proposed;
 	uint64_t store_commits; /* the store's commits of applied entries */
+	/* the Raft log's AIO contexts destroyed off the Raft loop (this
+	 * process's, aioreap.h) and the longest such destroy */
+	uint64_t log_aio_destroys, log_aio_destroy_max_ns;
 	struct cluster_node nodes[CLUSTER_MAX_NODES];
 	int n_nodes;
 };

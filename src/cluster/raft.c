@@ -69,6 +69,7 @@
 #include "core/err.h"
 #include "core/log.h"
 #include "core/thread.h"
+#include "cluster/aioreap.h"
 #include "cluster/ticket.h"
 #include "meta/meta.h"
 
@@ -340,6 +341,7 @@ struct cluster {
 	int started;
 	int raft_closed;
 	int transport_closed;
+	int reaping; /* holds an aioreap_start */
 
 	/* inbox */
 	pthread_mutex_t mu;
@@ -2496,6 +2498,8 @@ static void free_cluster(struct cluster *c)
 	pthread_cond_destroy(&c->jcv);
 	pthread_mutex_destroy(&c->smu);
 	tickets_free(c->tk);
+	if (c->reaping)
+		aioreap_stop();
 	free(c);
 }
 
@@ -2620,6 +2624,13 @@ int cluster_open(const struct cluster_options *opt, struct meta_store *m, struct
 	c->transport.listen = transport_listen;
 	c->transport.connect = transport_connect;
 	c->transport.close = transport_close;
+	/* libraft's log writer destroys a segment's AIO context on this loop
+	 * (aioreap.h); without the reaper it still works, with that stall */
+	if (aioreap_start() == 0)
+		c->reaping = 1;
+	else
+		log_warn("cluster: no thread for the Raft log's AIO contexts; "
+			 "destroying them on the Raft loop");
 	rc = raft_uv_init(&c->io, &c->loop, c->dir, &c->transport);
 	if (rc) {
 		log_error("cluster: raft io in %s: %s", c->dir, raft_strerror(rc));
@@ -2758,9 +2769,14 @@ void cluster_close(struct cluster *c)
 
 void cluster_status(struct cluster *c, struct cluster_status *out)
 {
+	struct aioreap_stats a;
+
 	pthread_mutex_lock(&c->smu);
 	*out = c->st;
 	pthread_mutex_unlock(&c->smu);
+	aioreap_stats(&a);
+	out->log_aio_destroys = a.deferred;
+	out->log_aio_destroy_max_ns = a.max_ns;
 }
 
 int cluster_ready(struct cluster *c)

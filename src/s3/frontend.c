@@ -602,12 +602,24 @@ static void bg_metrics(struct s3_req *r, struct cn_buf *b)
 	}
 	if (srv->cluster) {
 		uint64_t heal = 0;
+		struct cluster_status st;
 		if (meta_heal_count(srv->meta, &heal) == 0)
 			cn_buf_printf(b,
 				      "# HELP cairn_heal_entries Blobs with shards missing since "
 				      "their node was down.\n# TYPE cairn_heal_entries gauge\n"
 				      "cairn_heal_entries %llu\n",
 				      (unsigned long long)heal);
+		cluster_status(srv->cluster, &st);
+		cn_buf_printf(b,
+			      "# HELP cairn_raft_log_aio_destroys_total Raft log segments' kernel "
+			      "AIO contexts destroyed off the Raft loop.\n"
+			      "# TYPE cairn_raft_log_aio_destroys_total counter\n"
+			      "cairn_raft_log_aio_destroys_total %llu\n"
+			      "# HELP cairn_raft_log_aio_destroy_max_seconds The longest of those "
+			      "destroys.\n# TYPE cairn_raft_log_aio_destroy_max_seconds gauge\n"
+			      "cairn_raft_log_aio_destroy_max_seconds %.6f\n",
+			      (unsigned long long)st.log_aio_destroys,
+			      st.log_aio_destroy_max_ns / 1e9);
 	}
 	if (srv->rebalance) {
 		struct rebalance_progress p;

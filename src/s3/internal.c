@@ -349,7 +349,8 @@ json_t *s3_cluster_status_json(const struct cluster_status *st)
 						"address", st->nodes[i].address, "role",
 						st->nodes[i].voter ? "voter" : "standby"));
 	return json_pack(
-		"{s:I,s:s,s:s,s:I,s:s,s:I,s:I,s:I,s:I,s:b,s:o,s:{s:I,s:I,s:I},s:{s:I,s:I},s:I}",
+		"{s:I,s:s,s:s,s:I,s:s,s:I,s:I,s:I,s:I,s:b,s:o,s:{s:I,s:I,s:I},s:{s:I,s:I},s:I,"
+		"s:{s:I,s:f}}",
 		"id", (json_int_t)st->id, "address", st->address, "state", roles[st->role],
 		"leader_id", (json_int_t)st->leader_id, "leader_address", st->leader_address,
 		"term", (json_int_t)st->term, "commit", (json_int_t)st->commit, "applied",
@@ -358,7 +359,9 @@ json_t *s3_cluster_status_json(const struct cluster_status *st)
 		(json_int_t)st->read_rounds, "reads", (json_int_t)st->read_round_reads, "paced",
 		(json_int_t)st->read_rounds_paced, "proposals", "entries",
 		(json_int_t)st->entries_proposed, "commands", (json_int_t)st->cmds_proposed,
-		"store_commits", (json_int_t)st->store_commits);
+		"store_commits", (json_int_t)st->store_commits, "log_aio", "destroys_deferred",
+		(json_int_t)st->log_aio_destroys, "destroy_max_ms",
+		st->log_aio_destroy_max_ns / 1e6);
 }
 
 static void op_status(struct s3_req *r)

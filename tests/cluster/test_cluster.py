@@ -1531,3 +1531,43 @@ def test_snapshot_catch_up(cluster_factory, tmp_path):
     me = [x for x in st2["nodes"] if x["address"] == lag.address][0]
     was = [x for x in st["nodes"] if x["address"] == leader.address][0]
     assert me["applied"] >= was["commit"], (st, st2)
+
+
+def test_a_full_log_segment_is_closed_off_the_raft_loop(cluster_factory):
+    """libraft destroys a full log segment's kernel AIO context with
+    io_destroy(2), which waits for an RCU grace period (tens of ms), on the
+    Raft loop; every node rolls its segment at the same index, so the whole
+    cluster stalled at once (cluster/aioreap.h). cairn's syscall() hands the
+    call to a reaper thread. Writes that fill more than one 8 MiB segment on
+    every node must show each node's destroys counted by the reaper, and the
+    nodes keep serving: the data is all there."""
+    import re
+    import urllib.request
+    c = cluster_factory(3, extra_args=["--inline-threshold", "262144"])
+    leader = c.leader()
+    bucket = new_bucket(c, leader)
+
+    def destroys(node):
+        text = urllib.request.urlopen("http://%s:%d/_cairn/metrics" % (HOST, node.s3_port),
+                                      timeout=10).read().decode()
+        return int(re.search(r"^cairn_raft_log_aio_destroys_total (\d+)$", text, re.M).group(1))
+
+    before = {n.name: destroys(n) for n in c.nodes}
+    bodies = {}
+    for i in range(48):  # 48 x 256 KiB in the log: 12 MiB
+        bodies["seg-%02d" % i] = os.urandom(256 * 1024)
+        c.client(leader).put_object(Bucket=bucket, Key="seg-%02d" % i, Body=bodies["seg-%02d" % i])
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        after = {n.name: destroys(n) for n in c.nodes}
+        if all(after[k] > before[k] for k in after):
+            break
+        time.sleep(0.2)
+    assert all(after[k] > before[k] for k in after), (before, after)
+    for n in c.nodes:
+        log_aio = _internal_status(n, leader)["log_aio"]
+        assert log_aio["destroys_deferred"] >= after[n.name], log_aio
+        assert log_aio["destroy_max_ms"] > 0, log_aio
+    for k in ("seg-00", "seg-47"):
+        for n in c.nodes:
+            assert get_body(c, n, bucket, k) == bodies[k]
