@@ -763,7 +763,10 @@ static void cluster_applied(struct cluster_fsm *f, uint64_t index, unsigned part
 {
 	struct cluster *c = f->owner;
 	struct prop *p = *result;
+	uint64_t hash;
+	int what = meta_repl_touched(c->meta, &hash);
 
+	tickets_touch(c->tk, what, hash);
 	if (index > c->write_index)
 		c->write_index = index;
 	if (part == 0) {
@@ -2189,7 +2192,8 @@ static void tickets_update(struct cluster *c)
 	}
 	if (!term)
 		n = 0;
-	tickets_publish(c->tk, term, raft_commit_index(&c->raft), c->visible, voters, n, all / 2);
+	tickets_publish(c->tk, term, raft_commit_index(&c->raft), raft_last_applied(&c->raft),
+			c->visible, voters, n, all / 2);
 }
 
 static void commit_due(uv_timer_t *t)
@@ -2206,11 +2210,12 @@ static void commit_due(uv_timer_t *t)
  * leaf and branch path, on the Raft loop, on each node. So the batch
  * stays open for up to opt.store_commit_ms, unless something reads the
  * store: a sync submitter (c->done) or a read past its barrier waiting
- * for `visible` (c->awaits: every S3 request on a follower, and a write's
- * ticket on the leader, so under writes the leader's store commits about
- * once per turn), or a leader's GET or write asked for a ticket in the
- * last READ_QUIET_MS (a GET's ticket needs the store to show the commit
- * index; without one the GET takes a barrier, which costs a round). */
+ * for `visible` (c->awaits: every S3 request on a follower, and a
+ * leader's write whose ticket needs what the open batch holds: its own
+ * key, or anything but object keys; ticket.h), or a leader's GET asked
+ * for a ticket in the last READ_QUIET_MS (a GET's ticket needs the store
+ * to show the commit index; without one the GET takes a barrier, which
+ * costs a round). */
 static int commit_now(struct cluster *c)
 {
 	size_t open = meta_repl_open(c->meta);

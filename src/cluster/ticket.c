@@ -11,6 +11,14 @@
 
 #include "core/clock.h"
 #include "core/err.h"
+#include "meta/meta.h"
+
+struct ticket_key {
+	const char *bucket;
+	size_t bucket_len;
+	const char *key;
+	size_t key_len;
+};
 
 struct read_tickets {
 	pthread_mutex_t mu;
@@ -29,6 +37,14 @@ struct read_tickets {
 	int n_yes;
 	_Atomic uint64_t seq;	  /* calls numbered so far */
 	_Atomic uint64_t read_ns; /* read_seen */
+	/* What the entries applied since the store's last commit changed
+	 * (tickets_touch): `more` if anything but object keys, else a bit per
+	 * key hash in `keys`. Set by the Raft thread without mu, cleared
+	 * under it (tickets_visible); read under it. */
+	uint64_t applied; /* the Raft thread's last applied index, published */
+	_Atomic int more;
+	int any_key;
+	_Atomic uint64_t keys[TICKET_KEY_BITS / 64];
 };
 
 struct read_tickets *tickets_new(void)
@@ -48,8 +64,8 @@ void tickets_free(struct read_tickets *t)
 	free(t);
 }
 
-void tickets_publish(struct read_tickets *t, uint64_t term, uint64_t commit, uint64_t visible,
-		     const char *const *voters, int n, int need)
+void tickets_publish(struct read_tickets *t, uint64_t term, uint64_t commit, uint64_t applied,
+		     uint64_t visible, const char *const *voters, int n, int need)
 {
 	int same;
 
@@ -67,6 +83,7 @@ void tickets_publish(struct read_tickets *t, uint64_t term, uint64_t commit, uin
 	}
 	t->term = term;
 	t->commit = commit;
+	t->applied = applied;
 	t->visible = visible;
 	t->need = need;
 	pthread_mutex_unlock(&t->mu);
@@ -76,7 +93,27 @@ void tickets_visible(struct read_tickets *t, uint64_t visible)
 {
 	pthread_mutex_lock(&t->mu);
 	t->visible = visible;
+	/* every touch so far is at or below visible: the store shows it */
+	atomic_store_explicit(&t->more, 0, memory_order_relaxed);
+	if (t->any_key) {
+		for (size_t i = 0; i < TICKET_KEY_BITS / 64; i++)
+			atomic_store_explicit(&t->keys[i], 0, memory_order_relaxed);
+		t->any_key = 0;
+	}
 	pthread_mutex_unlock(&t->mu);
+}
+
+void tickets_touch(struct read_tickets *t, int what, uint64_t hash)
+{
+	uint64_t bit = hash % TICKET_KEY_BITS;
+
+	if (what == META_TOUCH_KEY) {
+		atomic_fetch_or_explicit(&t->keys[bit / 64], (uint64_t)1 << (bit % 64),
+					 memory_order_relaxed);
+		t->any_key = 1;
+	} else if (what != META_TOUCH_NONE) {
+		atomic_store_explicit(&t->more, 1, memory_order_relaxed);
+	}
 }
 
 static void read_seen(struct read_tickets *t)
@@ -95,16 +132,24 @@ uint64_t tickets_last_read(struct read_tickets *t)
 }
 
 /* Fills *out from the published view when this node is the ready leader
- * of a term it still follows, and *shows with whether its store shows the
- * commit index yet; 0 or CN_EAGAIN. */
-static int take_ticket(struct cluster *c, struct cluster_ticket *out, int *shows)
+ * of a term it still follows, and *shows with whether its store shows
+ * what the request reads before its command; 0 or CN_EAGAIN. For a read
+ * (key NULL) that is everything up to the commit index. For a write, the
+ * entries up to the commit index that the store does not show yet (its
+ * open batch) may be left out when every one of them is applied and
+ * changed object keys only, none of them the write's own (ticket.h). */
+static int take_ticket(struct cluster *c, const struct ticket_key *key, struct cluster_ticket *out,
+		       int *shows)
 {
 	struct read_tickets *t = cluster_tickets(c);
+	uint64_t bit = key ? meta_key_hash(key->bucket, key->bucket_len, key->key, key->key_len) %
+				     TICKET_KEY_BITS
+			   : 0;
 	int rc = CN_EAGAIN;
 
-	/* (the store commits every turn while tickets are asked for: a
-	 * follower's reads and a write's ticket wait for `visible`) */
-	if (atomic_load_explicit(&t->term, memory_order_relaxed))
+	/* (the store commits every turn while reads ask for tickets: their
+	 * answers need it to show the commit index) */
+	if (!key && atomic_load_explicit(&t->term, memory_order_relaxed))
 		read_seen(t);
 	pthread_mutex_lock(&t->mu);
 	if (t->term && t->need > 0 && cluster_follows(c, t->term)) {
@@ -114,6 +159,11 @@ static int take_ticket(struct cluster *c, struct cluster_ticket *out, int *shows
 		out->seq = atomic_load(&t->seq);
 		out->index = t->commit;
 		*shows = t->visible >= t->commit;
+		if (!*shows && key && t->applied >= t->commit &&
+		    !atomic_load_explicit(&t->more, memory_order_relaxed))
+			*shows = !(atomic_load_explicit(&t->keys[bit / 64], memory_order_relaxed) >>
+					   (bit % 64) &
+				   1);
 		rc = 0;
 	}
 	pthread_mutex_unlock(&t->mu);
@@ -123,15 +173,17 @@ static int take_ticket(struct cluster *c, struct cluster_ticket *out, int *shows
 int cluster_read_ticket(struct cluster *c, struct cluster_ticket *out)
 {
 	int shows = 0;
-	int rc = take_ticket(c, out, &shows);
+	int rc = take_ticket(c, NULL, out, &shows);
 
 	return rc ? rc : shows ? 0 : CN_EAGAIN;
 }
 
-int cluster_write_ticket(struct cluster *c, struct cluster_ticket *out)
+int cluster_write_ticket(struct cluster *c, const char *bucket, const char *key, size_t key_len,
+			 struct cluster_ticket *out)
 {
+	struct ticket_key k = {bucket, strlen(bucket), key, key_len};
 	int shows = 0;
-	int rc = take_ticket(c, out, &shows);
+	int rc = take_ticket(c, &k, out, &shows);
 
 	return rc ? rc : shows ? 0 : 1;
 }

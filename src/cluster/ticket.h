@@ -42,6 +42,22 @@
  * that went to another leader) waits for a round of term T, as a GET's
  * does, and is dropped for a 503 if that fails.
  *
+ * What "the store shows the commit index" may leave out, for a write: the
+ * entries applied but not yet committed to the store (its open batch,
+ * raft.c commit_now) that cannot change what the write reads before its
+ * command. Those reads are its bucket, the bucket's configuration and
+ * policy, identities and settings, and its own key (an If-Match delete's
+ * ETag and ACL); every other key's state is decided when its command
+ * applies, on every node alike. So the write goes ahead at once when every
+ * entry up to the commit index is applied and each command the open batch
+ * holds changed one object key (meta_repl_touched) other than the write's
+ * own, or nothing. Each such key sets a bit of its hash (tickets_touch); a
+ * bit shared by another key only makes a write wait. The store's commit
+ * clears them (tickets_visible). A write that finds any other command
+ * there, or its own key's bit, waits for the next commit as before. So
+ * under writes alone the leader's store commits every opt.store_commit_ms,
+ * as a follower's does, not every loop turn.
+ *
  * Threads: tickets_publish on the Raft thread; the rest any thread (one
  * mutex, held for a few comparisons; cluster_confirm_ask, on every shard
  * call, takes none).
@@ -63,10 +79,16 @@ void tickets_free(struct read_tickets *t);
  * commit its commit index, visible what its store shows; voters the other
  * voters' addresses (n of them) and need how many of them make a majority
  * with this node. */
-void tickets_publish(struct read_tickets *t, uint64_t term, uint64_t commit, uint64_t visible,
-		     const char *const *voters, int n, int need);
-/* The store now shows everything up to visible (after its commit). */
+void tickets_publish(struct read_tickets *t, uint64_t term, uint64_t commit, uint64_t applied,
+		     uint64_t visible, const char *const *voters, int n, int need);
+/* The store now shows everything up to visible (after its commit): every
+ * entry applied so far. */
 void tickets_visible(struct read_tickets *t, uint64_t visible);
+/* An applied command changed `what` (META_TOUCH_*, and the key's hash):
+ * after every command the Raft thread applies, before the turn's
+ * tickets_publish. Raft thread. */
+#define TICKET_KEY_BITS 65536
+void tickets_touch(struct read_tickets *t, int what, uint64_t hash);
 
 /* When a GET or write last asked this node, as the leader, for a ticket
  * (cluster_read_ticket; cn_mono_ns, 0 never): the store commits every loop

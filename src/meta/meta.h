@@ -634,6 +634,19 @@ int meta_repl_apply(struct meta_store *s, uint64_t index, const void *buf, size_
  * replay skips all of an entry or none of it. */
 int meta_repl_apply_part(struct meta_store *s, uint64_t index, int last, const void *buf,
 			 size_t len, int *result, struct meta_cmd_result *res);
+/* What the last meta_repl_apply(_part) changed of what a request reads
+ * before it submits its command (a leader's write tickets, cluster/
+ * ticket.h): META_TOUCH_NONE (nothing: a replay, an intent, a barrier),
+ * META_TOUCH_KEY (one object key, and only it: a version put, a delete, a
+ * version's attributes or lock; *hash is meta_key_hash of it), or
+ * META_TOUCH_MORE (anything else: buckets, their configuration,
+ * identities, settings, uploads). Raft thread only. */
+#define META_TOUCH_NONE 0
+#define META_TOUCH_KEY 1
+#define META_TOUCH_MORE 2
+int meta_repl_touched(struct meta_store *s, uint64_t *hash);
+/* The hash meta_repl_touched gives for a key of a bucket. Any thread. */
+uint64_t meta_key_hash(const char *bucket, size_t bucket_len, const char *key, size_t key_len);
 /* Records in the open replication batch (opening it when needed) that the
  * log holds a batch entry; 0 or a storage error (the node must stop).
  * meta_repl_batches: whether this store has such a record (a copy

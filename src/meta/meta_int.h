@@ -127,6 +127,8 @@ struct meta_store {
 	uint64_t repl_index;	       /* last entry applied in repl_txn */
 	_Atomic uint64_t repl_applied; /* committed */
 	int repl_batches;	       /* the log has held a batch entry (system db) */
+	int repl_touch;		       /* META_TOUCH_* of the last apply */
+	uint64_t repl_touch_hash;
 	struct cn_buf repl_scratch;
 	/* the ballast (meta.h), after open only the thread that commits: the
 	 * metadata thread, or the Raft thread (replicated mode) */

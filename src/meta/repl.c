@@ -21,6 +21,7 @@
  */
 #include <stdatomic.h>
 #include <string.h>
+#include <xxhash.h>
 
 #include "core/clock.h"
 #include "core/err.h"
@@ -93,6 +94,36 @@ uint64_t meta_repl_applied(struct meta_store *s)
 	return atomic_load(&s->repl_applied);
 }
 
+uint64_t meta_key_hash(const char *bucket, size_t bucket_len, const char *key, size_t key_len)
+{
+	return XXH3_64bits_withSeed(key, key_len, XXH3_64bits(bucket, bucket_len));
+}
+
+/* Sets what the command about to be applied changes (meta_repl_touched).
+ * An unknown command type counts as changing more than one key. */
+static void touch_of(struct meta_store *s, const struct meta_cmd *c)
+{
+	switch (c->type) {
+	case META_CMD_PUT_VERSION:
+	case META_CMD_DELETE_OBJECT:
+	case META_CMD_VERSION_ATTRS:
+	case META_CMD_VERSION_LOCK:
+		s->repl_touch = META_TOUCH_KEY;
+		s->repl_touch_hash = meta_key_hash(c->bucket, c->bucket_len, c->key, c->key_len);
+		break;
+	case META_CMD_INTENT_ADD:
+	case META_CMD_INTENT_DROP:
+	case META_CMD_BARRIER: s->repl_touch = META_TOUCH_NONE; break;
+	default: s->repl_touch = META_TOUCH_MORE; break;
+	}
+}
+
+int meta_repl_touched(struct meta_store *s, uint64_t *hash)
+{
+	*hash = s->repl_touch == META_TOUCH_KEY ? s->repl_touch_hash : 0;
+	return s->repl_touch;
+}
+
 static int repl_txn_open(struct meta_store *s)
 {
 	int rc;
@@ -120,6 +151,7 @@ int meta_repl_apply_part(struct meta_store *s, uint64_t index, int last, const v
 	int rc;
 
 	*result = 0;
+	s->repl_touch = META_TOUCH_NONE;
 	if (index <= s->repl_index) {
 		*result = META_REPL_REPLAYED; /* already in the store */
 		return 0;
@@ -136,6 +168,7 @@ int meta_repl_apply_part(struct meta_store *s, uint64_t index, int last, const v
 	}
 	if (dec.vid[0] || dec.vid[1])
 		meta_id_observe(s, dec.vid);
+	touch_of(s, &dec);
 	w0 = s->repl_txn.writes;
 	rc = meta_apply(&s->repl_txn, &dec, res ? res : &scratch_res, &s->repl_scratch,
 			META_APPLY_REPLICATED, s->opt.layout_drives);

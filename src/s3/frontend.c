@@ -1106,7 +1106,8 @@ static int leader_write(struct s3_req *r, void (*next)(struct s3_req *))
 	    !((r->route.op == S3_OP_PUT_OBJECT && strcmp(r->http->method_str, "PUT") == 0) ||
 	      (r->route.op == S3_OP_DELETE_OBJECT && strcmp(r->http->method_str, "DELETE") == 0)))
 		return 0;
-	rc = cluster_write_ticket(r->srv->cluster, &r->ticket);
+	rc = cluster_write_ticket(r->srv->cluster, r->route.bucket, r->route.key, r->route.key_len,
+				  &r->ticket);
 	if (rc < 0)
 		return 0;
 	r->unconfirmed = 1;

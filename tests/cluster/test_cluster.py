@@ -673,10 +673,8 @@ def test_an_open_store_batch_is_read_through_and_replayed(cluster_factory):
     """While only writes come, a node's store commits the entries it applied
     every --raft-store-commit-ms, not every loop turn (raft.c commit_now):
     a write's result never waited for that commit. Here the window is 10 s.
-    The writes go through a follower: a write through the leader takes a
-    ticket there, which keeps the leader's store committing every turn for
-    a second (its next write's reads need the store to show the commit
-    index). Right after a PUT every node's store shows less than its commit
+    The writes go through a follower (the leader's own writes: the next
+    test). Right after a PUT every node's store shows less than its commit
     index;
     a GET through a follower and then through the leader still returns the
     object at once (a read waiting for the store makes it commit), and the
@@ -737,6 +735,70 @@ def test_an_open_store_batch_is_read_through_and_replayed(cluster_factory):
             n: (st["applied"], st["commit"]) for n, st in sts.items()}
         time.sleep(0.5)
     assert all(st["store_commits"] > 0 for st in sts.values()), sts
+
+
+def test_a_leaders_writes_leave_its_store_batch_open(cluster_factory):
+    """PUTs and DELETEs through the leader leave its store's batch open too
+    (--raft-store-commit-ms, here 10 s): a write's reads (its bucket, the
+    bucket's configuration, its own key) need the store to show only the
+    entries that could change them (cluster/ticket.h). While the batch holds
+    other keys' writes only, each write goes ahead at once. A write of a key
+    the batch holds, and any write after a bucket's configuration changed,
+    waits for the store's next commit (at once, not the window): the
+    configuration is read back by the very next PUT (default encryption,
+    which the PUT's answer shows), the overwritten and the deleted key read
+    back as written, and every answer comes well within the window."""
+    c = cluster_factory(3, extra_args=["--raft-store-commit-ms", "10000"])
+    leader = c.leader()
+    bucket = new_bucket(c, leader)
+    s3 = c.client(leader, read_timeout=30)
+    seen = None
+    for i in range(20):
+        s3.put_object(Bucket=bucket, Key="k%d" % i, Body=b"first %d" % i)
+        seen = _left_open(c, [leader], _own_status(c, leader)["commit"], wait=0.5)
+        if seen:
+            break
+    assert seen, "no write through the leader left its store's batch open"
+    # more writes of other keys: the batch stays open, nothing waits
+    commits = _own_status(c, leader)["store_commits"]
+    t0 = time.monotonic()
+    for j in range(10):
+        s3.put_object(Bucket=bucket, Key="other%d" % j, Body=b"o")
+    assert time.monotonic() - t0 < 5.0
+    # (a background worker's own write may commit it once meanwhile; ten
+    # writes that each needed a commit would make ten)
+    st = _own_status(c, leader)
+    assert st["store_commits"] - commits <= 2, (st, commits)
+    commits = st["store_commits"]
+
+    # the same key again: it waits for a commit, not for the window
+    t0 = time.monotonic()
+    s3.put_object(Bucket=bucket, Key="k%d" % i, Body=b"second")
+    s3.delete_object(Bucket=bucket, Key="other0")
+    took = time.monotonic() - t0
+    assert took < 5.0, took
+    assert _own_status(c, leader)["store_commits"] > commits
+
+    # a bucket's configuration changes, then the next PUT reads it
+    for j in range(10):
+        s3.put_object(Bucket=bucket, Key="more%d" % j, Body=b"m")
+    seen = _left_open(c, [leader], _own_status(c, leader)["commit"], wait=0.5)
+    assert seen, "the batch did not open again"
+    s3.put_bucket_encryption(Bucket=bucket, ServerSideEncryptionConfiguration={
+        "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]})
+    t0 = time.monotonic()
+    r = s3.put_object(Bucket=bucket, Key="after-conf", Body=b"encrypted by default")
+    assert r.get("ServerSideEncryption") == "AES256", r
+    assert time.monotonic() - t0 < 5.0
+
+    assert get_body(c, leader, bucket, "k%d" % i) == b"second"
+    for nd in c.nodes:
+        assert get_body(c, nd, bucket, "k%d" % i, timeout=15) == b"second", nd.name
+        try:
+            c.client(nd).head_object(Bucket=bucket, Key="other0")
+            raise AssertionError("deleted key still there on " + nd.name)
+        except ClientError as e:
+            assert err_status(e)[0] == 404, (nd.name, e)
 
 
 def test_a_bad_store_commit_window_is_refused(tmp_path):
