@@ -143,7 +143,7 @@ static int take_ticket(struct cluster *c, const struct ticket_key *key, struct c
 {
 	struct read_tickets *t = cluster_tickets(c);
 	uint64_t bit = key ? meta_key_hash(key->bucket, key->bucket_len, key->key, key->key_len) %
-				     TICKET_KEY_BITS
+				       TICKET_KEY_BITS
 			   : 0;
 	int rc = CN_EAGAIN;
 

@@ -90,9 +90,10 @@ void tickets_visible(struct read_tickets *t, uint64_t visible);
 #define TICKET_KEY_BITS 65536
 void tickets_touch(struct read_tickets *t, int what, uint64_t hash);
 
-/* When a GET or write last asked this node, as the leader, for a ticket
- * (cluster_read_ticket; cn_mono_ns, 0 never): the store commits every loop
- * turn while they keep coming (raft.c, commit_now). Any thread, lock-free. */
+/* When a GET last asked this node, as the leader, for a ticket
+ * (cluster_read_ticket; cn_mono_ns, 0 never; a write's ticket does not
+ * count): the store commits every loop turn while they keep coming
+ * (raft.c, commit_now). Any thread, lock-free. */
 uint64_t tickets_last_read(struct read_tickets *t);
 
 /* The node's tickets (raft.c). */

@@ -1090,13 +1090,15 @@ static void ticket_waited(struct meta_cmd *cmd, int rc, void *arg)
 }
 
 /* 1 if r is a PutObject or DeleteObject on the ready leader, which goes
- * ahead without a read round (dispatch, once the store shows the commit
- * index published when it came) and is confirmed by its own log entry
- * committing in the ticket's term (s3_entry_confirms; the argument is in
- * cluster/ticket.h): a leader of a later term cannot have committed
- * anything before that entry was appended, so the reads it made saw every
- * write acknowledged before it came. An answer without such an entry (an
- * error found first, a leader change) waits for a round (confirm_answer). */
+ * ahead without a read round (dispatch, once the store shows what its
+ * reads need of the commit index published when it came: all of it, or
+ * none of an open batch of other keys' writes) and is confirmed by its own
+ * log entry committing in the ticket's term (s3_entry_confirms; the
+ * argument is in cluster/ticket.h): a leader of a later term cannot have
+ * committed anything before that entry was appended, so the reads it made
+ * saw every write acknowledged before it came. An answer without such an
+ * entry (an error found first, a leader change) waits for a round
+ * (confirm_answer). */
 static int leader_write(struct s3_req *r, void (*next)(struct s3_req *))
 {
 	struct meta_cmd *b;
