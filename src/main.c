@@ -116,6 +116,8 @@ static void usage(FILE *f)
 		"  --raft-heartbeat-ms N     (100)   --raft-election-ms N (1000)\n"
 		"  --raft-snapshot-threshold N  entries between snapshots (1024)\n"
 		"  --raft-snapshot-trailing N   entries kept after one (4 x threshold)\n"
+		"  --raft-log-memory MIB     with neither set: snapshots as often as keeps\n"
+		"                            the log's entries in memory within MIB (128)\n"
 		"  --raft-store-commit-ms N  while only writes come, commit applied entries\n"
 		"                            to the store every N ms, not every loop turn;\n"
 		"                            reads make it commit at once (50; 0 = every turn)\n"
@@ -543,6 +545,7 @@ static int cmd_server(int argc, char **argv)
 		{"raft-snapshot-threshold", required_argument, 0, 1003},
 		{"raft-snapshot-trailing", required_argument, 0, 1004},
 		{"raft-store-commit-ms", required_argument, 0, 1014},
+		{"raft-log-memory", required_argument, 0, 1041},
 		{"no-sigv2", no_argument, 0, 1008},
 		{"allow-insecure-ssec", no_argument, 0, 1020},
 		{"lifecycle-day-seconds", required_argument, 0, 1009},
@@ -771,6 +774,13 @@ static int cmd_server(int argc, char **argv)
 					"--raft-store-commit-ms wants 0 to 10000, got '%s'",
 					optarg);
 			copt.store_commit_ms = (unsigned)v;
+			break;
+		case 1041:
+			if (parse_u64(optarg, &v) || v < 1 || v > 65536)
+				return bad_usage(
+					"--raft-log-memory wants 1 to 65536 (MiB), got '%s'",
+					optarg);
+			copt.log_memory_mib = (unsigned)v;
 			break;
 		case 1010: tls_cert = optarg; break;
 		case 1011: tls_key = optarg; break;

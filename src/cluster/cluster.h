@@ -147,6 +147,9 @@ struct cluster_options {
 	unsigned snapshot_threshold; /* entries between snapshots; 0: 1024 */
 	unsigned snapshot_trailing;  /* entries kept after one; 0: 4 x threshold,
 					at least 2 x (see cluster_open) */
+	/* with neither set: the in-memory log's byte budget in MiB
+	 * (cluster_fsm's log_budget); 0: CLUSTER_LOG_BUDGET */
+	unsigned log_memory_mib;
 	/* how long the store may leave applied entries uncommitted while
 	 * nothing reads it (raft.c, commit_now); 0: commit every loop turn */
 	unsigned store_commit_ms;
@@ -178,6 +181,10 @@ struct cluster_status {
 	 * one entry) */
 	uint64_t entries_proposed, cmds_proposed;
 	uint64_t store_commits; /* the store's commits of applied entries */
+	/* the snapshot threshold and trailing in force, and the entries' mean
+	 * size they were set from (0: no budget, or no mean yet; log_budget) */
+	unsigned snapshot_threshold, snapshot_trailing;
+	uint64_t entry_mean_bytes;
 	/* the Raft log's AIO contexts destroyed off the Raft loop (this
 	 * process's, aioreap.h) and the longest such destroy */
 	uint64_t log_aio_destroys, log_aio_destroy_max_ns;
@@ -342,7 +349,22 @@ struct cluster_fsm {
 	unsigned long long append_index; /* the last io->truncate's */
 	unsigned long installs_dropped;
 	unsigned long conf_indexes_fixed;
+	/* The in-memory log's byte budget (log_budget, 0: off). libraft keeps
+	 * every entry since the snapshot before last in memory, up to
+	 * threshold + trailing entries, and counts them, not bytes: at 32
+	 * writers of 4 KiB a batch entry is ~60 KiB and the log held ~290 MiB
+	 * on every node, and entries of up to 1 MiB could hold GiBs. fsm_apply
+	 * measures the entries' mean size and sets the threshold to what keeps
+	 * threshold + trailing (4 x threshold) entries within the budget,
+	 * between CLUSTER_SNAPSHOT_MIN and snap_max. Raft thread. */
+	uint64_t log_budget;
+	unsigned snap_max;	       /* the threshold without a budget */
+	unsigned snap_threshold;       /* what raft was last given; trailing is 4 x */
+	uint64_t win_bytes, win_count; /* entries applied since the last look */
+	uint64_t mean_bytes;	       /* their running mean, 0 until the first look */
 };
+#define CLUSTER_LOG_BUDGET (128ull << 20)
+#define CLUSTER_SNAPSHOT_MIN 16u
 void cluster_fsm_init(struct cluster_fsm *f, struct raft_fsm *out);
 /* Wrap io (after raft_init gave it to the raft whose fsm is f's, before
  * raft_start) around two defects of libraft 0.22.1:

@@ -710,6 +710,33 @@ static void entry_malformed(uint64_t index)
 	abort();
 }
 
+/* Every 64 entries: the threshold that keeps the in-memory log within the
+ * budget at the entries' mean size (cluster.h, log_budget). The mean moves
+ * by halves, so that one burst of large entries does not swing it. */
+static void log_budget_note(struct cluster_fsm *f, size_t len)
+{
+	uint64_t t;
+
+	f->win_bytes += len;
+	if (++f->win_count < 64)
+		return;
+	t = f->win_bytes / f->win_count;
+	f->mean_bytes = f->mean_bytes ? (f->mean_bytes + t) / 2 : t;
+	f->win_bytes = f->win_count = 0;
+	t = f->log_budget / (5 * (f->mean_bytes ? f->mean_bytes : 1));
+	if (t < CLUSTER_SNAPSHOT_MIN)
+		t = CLUSTER_SNAPSHOT_MIN;
+	if (t > f->snap_max)
+		t = f->snap_max;
+	/* move only on a change of an eighth: each set is cheap, but a
+	 * threshold that never settles makes snapshots hard to follow */
+	if (t * 8 < (uint64_t)f->snap_threshold * 7 || t * 8 > (uint64_t)f->snap_threshold * 9) {
+		f->snap_threshold = (unsigned)t;
+		raft_set_snapshot_threshold(f->raft, f->snap_threshold);
+		raft_set_snapshot_trailing(f->raft, 4 * f->snap_threshold);
+	}
+}
+
 static int fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf, void **result)
 {
 	struct cluster_fsm *f = fsm->data;
@@ -721,6 +748,8 @@ static int fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf, void *
 
 	if (buf->len < ENTRY_HDR)
 		entry_malformed(index);
+	if (f->log_budget)
+		log_budget_note(f, buf->len);
 	len = get_u32(e);
 	framing = get_u32(e + 4);
 	if (framing == ENTRY_BATCH) {
@@ -2136,6 +2165,10 @@ static void publish(struct cluster *c)
 	s->entries_proposed = c->entries_proposed;
 	s->cmds_proposed = c->cmds_proposed;
 	s->store_commits = c->store_commits;
+	s->snapshot_threshold = c->cf.snap_threshold;
+	s->snapshot_trailing =
+		c->cf.log_budget ? 4 * c->cf.snap_threshold : c->opt.snapshot_trailing;
+	s->entry_mean_bytes = c->cf.mean_bytes;
 	s->ready = 0;
 	s->n_nodes = 0;
 	for (unsigned i = 0; i < c->raft.configuration.n && s->n_nodes < CLUSTER_MAX_NODES; i++) {
@@ -2567,6 +2600,10 @@ int cluster_open(const struct cluster_options *opt, struct meta_store *m, struct
 	 * several times the threshold makes one rare (a follower only gets an
 	 * install when it is more than `trailing` entries behind, and then it
 	 * is seldom applying, so seldom taking snapshots). */
+	/* neither set: the log's memory is bounded by bytes (log_budget) */
+	if (!c->opt.snapshot_threshold && !c->opt.snapshot_trailing)
+		c->cf.log_budget = c->opt.log_memory_mib ? (uint64_t)c->opt.log_memory_mib << 20
+							 : CLUSTER_LOG_BUDGET;
 	if (!c->opt.snapshot_threshold)
 		c->opt.snapshot_threshold = 1024;
 	if (!c->opt.snapshot_trailing)
@@ -2664,6 +2701,7 @@ int cluster_open(const struct cluster_options *opt, struct meta_store *m, struct
 	raft_set_pre_vote(&c->raft, true);
 	raft_set_snapshot_threshold(&c->raft, c->opt.snapshot_threshold);
 	raft_set_snapshot_trailing(&c->raft, c->opt.snapshot_trailing);
+	c->cf.snap_max = c->cf.snap_threshold = c->opt.snapshot_threshold;
 	if (fresh && !c->opt.join) {
 		struct raft_configuration conf;
 		raft_configuration_init(&conf);

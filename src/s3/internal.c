@@ -350,7 +350,7 @@ json_t *s3_cluster_status_json(const struct cluster_status *st)
 						st->nodes[i].voter ? "voter" : "standby"));
 	return json_pack(
 		"{s:I,s:s,s:s,s:I,s:s,s:I,s:I,s:I,s:I,s:b,s:o,s:{s:I,s:I,s:I},s:{s:I,s:I},s:I,"
-		"s:{s:I,s:f}}",
+		"s:{s:I,s:f},s:{s:i,s:i,s:I}}",
 		"id", (json_int_t)st->id, "address", st->address, "state", roles[st->role],
 		"leader_id", (json_int_t)st->leader_id, "leader_address", st->leader_address,
 		"term", (json_int_t)st->term, "commit", (json_int_t)st->commit, "applied",
@@ -361,7 +361,9 @@ json_t *s3_cluster_status_json(const struct cluster_status *st)
 		(json_int_t)st->entries_proposed, "commands", (json_int_t)st->cmds_proposed,
 		"store_commits", (json_int_t)st->store_commits, "log_aio", "destroys_deferred",
 		(json_int_t)st->log_aio_destroys, "destroy_max_ms",
-		st->log_aio_destroy_max_ns / 1e6);
+		st->log_aio_destroy_max_ns / 1e6, "snapshot", "threshold",
+		(int)st->snapshot_threshold, "trailing", (int)st->snapshot_trailing,
+		"entry_mean_bytes", (json_int_t)st->entry_mean_bytes);
 }
 
 static void op_status(struct s3_req *r)

@@ -1633,3 +1633,66 @@ def test_a_full_log_segment_is_closed_off_the_raft_loop(cluster_factory):
     for k in ("seg-00", "seg-47"):
         for n in c.nodes:
             assert get_body(c, n, bucket, k) == bodies[k]
+
+
+
+def _put_concurrently(s3, bucket, prefix, body, n, threads=16):
+    """n PUTs from `threads` threads: while one entry is in flight, the
+    leader's next proposals share one (a batch entry of many commands)."""
+    errs = []
+
+    def work(t):
+        try:
+            for i in range(t, n, threads):
+                s3.put_object(Bucket=bucket, Key="%s%d" % (prefix, i), Body=body)
+        except Exception as e:  # noqa: BLE001 (reported below)
+            errs.append(e)
+    ths = [threading.Thread(target=work, args=(t,)) for t in range(threads)]
+    for th in ths:
+        th.start()
+    for th in ths:
+        th.join()
+    assert not errs, errs[:3]
+
+
+def test_log_memory_bounded_by_bytes(cluster_factory):
+    """libraft keeps every entry since the snapshot before last in memory,
+    up to threshold + trailing entries. With neither set, each node sets
+    the threshold from its entries' mean size so that the five thresholds'
+    worth it may hold stay within 128 MiB (cluster.h, log_budget): large
+    entries make snapshots come sooner. An explicit threshold stays."""
+    budget = 128 << 20
+    body = os.urandom(15 << 10)  # inline (16 KiB in cluster mode)
+    c = cluster_factory(3)
+    leader = c.leader()
+    bucket = new_bucket(c, leader)
+    s3 = c.client(leader, read_timeout=30)
+    for nd in c.nodes:
+        snap = _own_status(c, nd)["snapshot"]
+        assert (snap["threshold"], snap["trailing"]) == (1024, 4096), snap
+    # batch entries of several 15 KiB commands: ~100 KiB and more, where
+    # 1024 + 4096 of them would be ~500 MiB
+    _put_concurrently(s3, bucket, "big", body, 3000)
+    deadline = time.monotonic() + 20
+    while True:
+        snaps = {nd.name: _own_status(c, nd)["snapshot"] for nd in c.nodes}
+        if all(s["threshold"] < 1024 for s in snaps.values()):
+            break
+        assert time.monotonic() < deadline, snaps
+        time.sleep(0.5)
+    for s in snaps.values():
+        mean = s["entry_mean_bytes"]
+        assert mean > 26 << 10, snaps  # large enough that 1024 would not do
+        want = budget // (5 * mean)
+        # set on a change of an eighth, from a mean that moves by halves
+        assert 16 <= s["threshold"] and 0.7 * want <= s["threshold"] <= 1.3 * want, snaps
+        assert s["trailing"] == 4 * s["threshold"], snaps
+
+    e = cluster_factory(3, snapshot_threshold=64)
+    leader = e.leader()
+    bucket = new_bucket(e, leader)
+    s3 = e.client(leader, read_timeout=30)
+    _put_concurrently(s3, bucket, "big", body, 1000)
+    for nd in e.nodes:
+        snap = _own_status(e, nd)["snapshot"]
+        assert (snap["threshold"], snap["trailing"], snap["entry_mean_bytes"]) == (64, 256, 0)
