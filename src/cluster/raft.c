@@ -723,7 +723,7 @@ static void log_budget_note(struct cluster_fsm *f, size_t len)
 	t = f->win_bytes / f->win_count;
 	f->mean_bytes = f->mean_bytes ? (f->mean_bytes + t) / 2 : t;
 	f->win_bytes = f->win_count = 0;
-	t = f->log_budget / (5 * (f->mean_bytes ? f->mean_bytes : 1));
+	t = f->log_budget / (5 * f->mean_bytes); /* entries are >= ENTRY_HDR */
 	if (t < CLUSTER_SNAPSHOT_MIN)
 		t = CLUSTER_SNAPSHOT_MIN;
 	if (t > f->snap_max)
