@@ -818,6 +818,23 @@ def test_a_bad_store_commit_window_is_refused(tmp_path):
         assert not d.exists(), bad
 
 
+
+def test_a_bad_log_memory_is_refused(tmp_path):
+    """--raft-log-memory takes 1 to 65536 (MiB): anything else stops the
+    server before it opens anything, with the reason."""
+    import subprocess
+    import cluster_harness
+    if not os.path.exists(cluster_harness.cairn_bin()):
+        pytest.skip("no cairn binary")
+    for bad in ("0", "-1", "x", "65537", "", "128MiB", "99999999999999999999"):
+        d = tmp_path / ("d%d" % len(bad))
+        p = subprocess.run([cluster_harness.cairn_bin(), "server", "--raft-log-memory", bad,
+                            str(d)], capture_output=True, text=True, timeout=20)
+        assert p.returncode != 0, (bad, p.returncode, p.stderr)
+        assert "--raft-log-memory wants 1 to 65536 (MiB), got '%s'" % bad in p.stderr, \
+            (bad, p.stderr)
+        assert not d.exists(), bad
+
 def test_a_complete_sent_twice_at_once_answers_both(cluster_factory):
     """A client that lost the answer to a CompleteMultipartUpload sends it
     again, possibly while the first is still in flight; S3 answers both with
