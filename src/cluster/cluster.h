@@ -228,9 +228,13 @@ int cluster_read_ticket(struct cluster *c, struct cluster_ticket *t);
  * argument). 0 when its reads may start now, 1 when they must wait until
  * the store shows t->index (a META_CMD_BARRIER with leader_term and
  * local_read: no round, only the store's next commit), CN_EAGAIN when this
- * node is not the ready leader (the write takes a barrier first). */
+ * node is not the ready leader (the write takes a barrier first).
+ * reads_key: whether the write reads its own key before its command (a
+ * DeleteObject's If-Match: its ETag and ACL); a PutObject reads nothing
+ * of it (its conditions are decided when its command applies), so a write
+ * of the same key in the store's open batch does not hold it back. */
 int cluster_write_ticket(struct cluster *c, const char *bucket, const char *key, size_t key_len,
-			 struct cluster_ticket *t);
+			 int reads_key, struct cluster_ticket *t);
 /* 1 if enough voters to make a majority with this node said yes to t's
  * term on calls made after t was taken, and this node is still in it. The
  * read's answer may then be given; otherwise it waits for a barrier. */

@@ -16,7 +16,7 @@
 struct ticket_key {
 	const char *bucket;
 	size_t bucket_len;
-	const char *key;
+	const char *key; /* NULL: the write reads nothing of its own key */
 	size_t key_len;
 };
 
@@ -137,14 +137,16 @@ uint64_t tickets_last_read(struct read_tickets *t)
  * (key NULL) that is everything up to the commit index. For a write, the
  * entries up to the commit index that the store does not show yet (its
  * open batch) may be left out when every one of them is applied and
- * changed object keys only, none of them the write's own (ticket.h). */
+ * changed object keys only, none of them the write's own if it reads it
+ * (ticket.h). */
 static int take_ticket(struct cluster *c, const struct ticket_key *key, struct cluster_ticket *out,
 		       int *shows)
 {
 	struct read_tickets *t = cluster_tickets(c);
-	uint64_t bit = key ? meta_key_hash(key->bucket, key->bucket_len, key->key, key->key_len) %
-				       TICKET_KEY_BITS
-			   : 0;
+	uint64_t bit = key && key->key ? meta_key_hash(key->bucket, key->bucket_len, key->key,
+						       key->key_len) %
+						 TICKET_KEY_BITS
+				       : 0;
 	int rc = CN_EAGAIN;
 
 	/* (the store commits every turn while reads ask for tickets: their
@@ -161,7 +163,8 @@ static int take_ticket(struct cluster *c, const struct ticket_key *key, struct c
 		*shows = t->visible >= t->commit;
 		if (!*shows && key && t->applied >= t->commit &&
 		    !atomic_load_explicit(&t->more, memory_order_relaxed))
-			*shows = !(atomic_load_explicit(&t->keys[bit / 64], memory_order_relaxed) >>
+			*shows = !key->key ||
+				 !(atomic_load_explicit(&t->keys[bit / 64], memory_order_relaxed) >>
 					   (bit % 64) &
 				   1);
 		rc = 0;
@@ -179,9 +182,9 @@ int cluster_read_ticket(struct cluster *c, struct cluster_ticket *out)
 }
 
 int cluster_write_ticket(struct cluster *c, const char *bucket, const char *key, size_t key_len,
-			 struct cluster_ticket *out)
+			 int reads_key, struct cluster_ticket *out)
 {
-	struct ticket_key k = {bucket, strlen(bucket), key, key_len};
+	struct ticket_key k = {bucket, strlen(bucket), reads_key ? key : NULL, key_len};
 	int shows = 0;
 	int rc = take_ticket(c, &k, out, &shows);
 

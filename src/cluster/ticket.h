@@ -46,17 +46,19 @@
  * entries applied but not yet committed to the store (its open batch,
  * raft.c commit_now) that cannot change what the write reads before its
  * command. Those reads are its bucket, the bucket's configuration and
- * policy, identities and settings, and its own key (an If-Match delete's
- * ETag and ACL); every other key's state is decided when its command
- * applies, on every node alike. So the write goes ahead at once when every
- * entry up to the commit index is applied and each command the open batch
- * holds changed one object key (meta_repl_touched) other than the write's
- * own, or nothing. Each such key sets a bit of its hash (tickets_touch); a
- * bit shared by another key only makes a write wait. The store's commit
- * clears them (tickets_visible). A write that finds any other command
- * there, or its own key's bit, waits for the next commit as before. So
- * under writes alone the leader's store commits every opt.store_commit_ms,
- * as a follower's does, not every loop turn.
+ * policy, identities and settings, and, for an If-Match delete only, its
+ * own key (the ETag and ACL); every other key's state, and a PutObject's
+ * own (its conditions are part of its command), is decided when its
+ * command applies, on every node alike. So the write goes ahead at once
+ * when every entry up to the commit index is applied and each command the
+ * open batch holds changed one object key (meta_repl_touched), not the
+ * write's own if it reads that, or nothing. Each such key sets a bit of
+ * its hash (tickets_touch); a bit shared by another key only makes such a
+ * write wait. The store's commit clears them (tickets_visible). A write
+ * that finds any other command there, or the bit of a key it reads, waits
+ * for the next commit as before. So under writes alone the leader's store
+ * commits every opt.store_commit_ms, as a follower's does, not every loop
+ * turn: overwrites of the same keys included.
  *
  * Threads: tickets_publish on the Raft thread; the rest any thread (one
  * mutex, held for a few comparisons; cluster_confirm_ask, on every shard

@@ -1108,7 +1108,10 @@ static int leader_write(struct s3_req *r, void (*next)(struct s3_req *))
 	    !((r->route.op == S3_OP_PUT_OBJECT && strcmp(r->http->method_str, "PUT") == 0) ||
 	      (r->route.op == S3_OP_DELETE_OBJECT && strcmp(r->http->method_str, "DELETE") == 0)))
 		return 0;
+	/* (a DeleteObject reads its key before its command only for an
+	 * If-Match: s3_authz_delete_etag) */
 	rc = cluster_write_ticket(r->srv->cluster, r->route.bucket, r->route.key, r->route.key_len,
+				  r->route.op == S3_OP_DELETE_OBJECT && s3_header(r, "if-match"),
 				  &r->ticket);
 	if (rc < 0)
 		return 0;

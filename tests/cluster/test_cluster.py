@@ -740,14 +740,17 @@ def test_an_open_store_batch_is_read_through_and_replayed(cluster_factory):
 def test_a_leaders_writes_leave_its_store_batch_open(cluster_factory):
     """PUTs and DELETEs through the leader leave its store's batch open too
     (--raft-store-commit-ms, here 10 s): a write's reads (its bucket, the
-    bucket's configuration, its own key) need the store to show only the
-    entries that could change them (cluster/ticket.h). While the batch holds
-    other keys' writes only, each write goes ahead at once. A write of a key
-    the batch holds, and any write after a bucket's configuration changed,
-    waits for the store's next commit (at once, not the window): the
-    configuration is read back by the very next PUT (default encryption,
-    which the PUT's answer shows), the overwritten and the deleted key read
-    back as written, and every answer comes well within the window."""
+    bucket's configuration, and for an If-Match DELETE its own key) need the
+    store to show only the entries that could change them (cluster/ticket.h).
+    While the batch holds object writes only, each write goes ahead at once,
+    a PUT over a key the batch holds included (it reads nothing of its key:
+    its conditions are decided when its command applies). An If-Match DELETE
+    of a key the batch holds, and any write after a bucket's configuration
+    changed, waits for the store's next commit (at once, not the window):
+    the configuration is read back by the very next PUT (default
+    encryption, which the PUT's answer shows), the overwritten and the
+    deleted key read back as written, and every answer comes well within
+    the window."""
     c = cluster_factory(3, extra_args=["--raft-store-commit-ms", "10000"])
     leader = c.leader()
     bucket = new_bucket(c, leader)
@@ -771,11 +774,27 @@ def test_a_leaders_writes_leave_its_store_batch_open(cluster_factory):
     assert st["store_commits"] - commits <= 2, (st, commits)
     commits = st["store_commits"]
 
-    # the same key again: it waits for a commit, not for the window
+    # keys the batch holds, written again (each twice): the PUTs go ahead
+    # too (waiting for the commits that clear their keys would make two)
     t0 = time.monotonic()
-    s3.put_object(Bucket=bucket, Key="k%d" % i, Body=b"second")
+    for body in (b"second-a", b"second"):
+        s3.put_object(Bucket=bucket, Key="k%d" % i, Body=body)
+        etag = s3.put_object(Bucket=bucket, Key="other0", Body=body)["ETag"]
+    assert time.monotonic() - t0 < 5.0
+    st = _own_status(c, leader)
+    assert st["store_commits"] - commits <= 1, (st, commits)
+    commits = st["store_commits"]
+
+    # an If-Match DELETE reads the key's ETag first: it waits for a commit,
+    # not for the window
+    def if_match(request, **_kw):
+        request.headers["If-Match"] = etag
+
+    s3.meta.events.register("before-sign.s3.DeleteObject", if_match)
+    t0 = time.monotonic()
     s3.delete_object(Bucket=bucket, Key="other0")
     took = time.monotonic() - t0
+    s3.meta.events.unregister("before-sign.s3.DeleteObject", if_match)
     assert took < 5.0, took
     assert _own_status(c, leader)["store_commits"] > commits
 
