@@ -167,7 +167,9 @@ void data_store_drive_offline(struct data_store *s, int i);
 #define DATA_RESERVE_MAX (64ull << 20)
 /* CN_ENOSPACE unless `need` bytes plus the reserve are free on drive i
  * (what a blob writer checks per shard; the front end asks it for bodies
- * that go into the metadata store, drive 0). One statvfs. Any thread. */
+ * that go into the metadata store, drive 0). One statvfs, unless one made
+ * in the last 50 ms left 256 MiB more than need above the reserve (store.c
+ * says why). Any thread. */
 int data_store_check_space(struct data_store *s, int i, uint64_t need);
 /* For a body bound for the metadata store: drive 0 as above, and in a
  * cluster every other node's store too (each keeps a copy of every record:

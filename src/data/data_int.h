@@ -29,6 +29,11 @@ struct data_drive {
 	const char *problem; /* static: why it was kept offline at open, or NULL */
 	dev_t dev;	     /* root identity at open: an unmount changes it */
 	ino_t ino;
+	/* the last free-space reading (data_store_check_space): what it left
+	 * above the reserve, and when (cn_mono_ns; 0 none). room is stored
+	 * before at, at with release. */
+	_Atomic uint64_t space_room;
+	_Atomic uint64_t space_at;
 };
 
 /* The drive set recorded in every drive's marker (store.c): position i

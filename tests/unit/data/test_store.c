@@ -11,6 +11,7 @@
 
 #include "data_test.h"
 
+#include "core/clock.h"
 #include "core/digest.h"
 #include "core/err.h"
 
@@ -377,6 +378,61 @@ static void test_free_space(void **state)
 	assert_int_equal(open_store(&t, 2, &o, &s), 0);
 	assert_int_equal(put_blob(s, data, sizeof(data), 3, &l), CN_ENOSPACE);
 	assert_int_equal(count_files(&t, "tmp"), 0);
+	data_store_close(s);
+	tdirs_free(&t);
+}
+
+/* A free-space reading stands for 50 ms while it left more than 256 MiB
+ * above the reserve (store.c, SPACE_FRESH_NS): checks for less make no
+ * statvfs then. A check for more, a reading nearer the reserve, and an old
+ * reading all read again. */
+static void test_free_space_reading_kept(void **state)
+{
+	(void)state;
+	struct tdirs t;
+	struct data_store *s;
+	struct fault f;
+	const uint64_t MiB = 1 << 20;
+
+	fault_init(&f);
+	f.total = 400 * 1024 * MiB;
+	f.avail = 200 * 1024 * MiB;
+	struct data_options o = {.io = &f.io, .block_size = 65536, .reserve_bytes = 64 * MiB};
+	tdirs_make(&t, 1);
+	assert_int_equal(open_store(&t, 1, &o, &s), 0);
+	f.ops = F_STATVFS; /* counted, never failed (nth 0) */
+	f.calls = 0;
+	uint64_t t0 = cn_mono_ns();
+	assert_int_equal(data_store_check_space(s, 0, 4096), 0);
+	assert_int_equal(f.calls, 1);
+	for (int i = 0; i < 100; i++)
+		assert_int_equal(data_store_check_space(s, 0, 16384), 0);
+	/* (unless this machine stalled the test past the 50 ms) */
+	if (cn_mono_ns() - t0 < 40 * 1000000ull)
+		assert_int_equal(f.calls, 1);
+	/* more than the reading leaves room for, slack included: read again */
+	f.calls = 1;
+	assert_int_equal(data_store_check_space(s, 0, 200 * 1024 * MiB), CN_ENOSPACE);
+	assert_int_equal(f.calls, 2);
+	/* the disk fills: a fresh reading still stands (what any check misses
+	 * between reading and writing), an old one does not */
+	t0 = cn_mono_ns();
+	f.avail = 64 * MiB + 8192;
+	assert_int_equal(data_store_check_space(s, 0, 4096), 0);
+	if (cn_mono_ns() - t0 < 40 * 1000000ull)
+		assert_int_equal(f.calls, 2);
+	f.calls = 2;
+	usleep(60 * 1000);
+	assert_int_equal(data_store_check_space(s, 0, 4096), 0);
+	assert_int_equal(f.calls, 3);
+	/* near the reserve every check reads */
+	assert_int_equal(data_store_check_space(s, 0, 16384), CN_ENOSPACE);
+	assert_int_equal(data_store_check_space(s, 0, 4096), 0);
+	assert_int_equal(f.calls, 5);
+	f.avail = 64 * MiB - 4096;
+	assert_int_equal(data_store_check_space(s, 0, 0), CN_ENOSPACE);
+	assert_int_equal(f.calls, 6);
+	f.ops = 0;
 	data_store_close(s);
 	tdirs_free(&t);
 }
@@ -797,6 +853,7 @@ int main(void)
 		cmocka_unit_test(test_unmount_detected),
 		cmocka_unit_test(test_free_space),
 		cmocka_unit_test(test_auto_reserve),
+		cmocka_unit_test(test_free_space_reading_kept),
 		cmocka_unit_test(test_write_faults_enospc),
 		cmocka_unit_test(test_write_faults_eio),
 		cmocka_unit_test(test_write_short_writes),
