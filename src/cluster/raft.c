@@ -2243,20 +2243,27 @@ static void commit_due(uv_timer_t *t)
  * leaf and branch path, on the Raft loop, on each node. So the batch
  * stays open for up to opt.store_commit_ms, unless something reads the
  * store: a sync submitter (c->done) or a read past its barrier waiting
- * for `visible` (c->awaits: every S3 request on a follower, and a
- * leader's write whose ticket needs what the open batch holds: its own
- * key, or anything but object keys; ticket.h), or a leader's GET asked
+ * for `visible` once its index is applied (c->awaits: every S3 request on
+ * a follower but a write whose reads the open batch cannot change, which
+ * relax_awaits passed first, and a leader's write whose ticket needs what
+ * the open batch holds: a key it reads, or anything but object keys;
+ * ticket.h), or a leader's GET asked
  * for a ticket in the last READ_QUIET_MS (a GET's ticket needs the store
  * to show the commit index; without one the GET takes a barrier, which
  * costs a round). */
 static int commit_now(struct cluster *c)
 {
 	size_t open = meta_repl_open(c->meta);
-	uint64_t now;
+	uint64_t now, applied = raft_last_applied(&c->raft);
+	int awaited = 0;
 
 	if (!open)
 		return 1; /* (visible catches up with configuration entries) */
-	if (!c->commit_ns || c->done || c->awaits || c->stopping || open > STORE_OPEN_WRITES)
+	/* (an await whose index is not applied yet gains nothing by a commit
+	 * now: the turn that applies it decides) */
+	for (const struct await *a = c->awaits; a && !awaited; a = a->next)
+		awaited = a->index <= applied;
+	if (!c->commit_ns || c->done || awaited || c->stopping || open > STORE_OPEN_WRITES)
 		goto now;
 	now = cn_mono_ns();
 	if (now - tickets_last_read(c->tk) < (uint64_t)READ_QUIET_MS * 1000000)
@@ -2274,6 +2281,36 @@ now:
 	uv_timer_stop(&c->commit_timer);
 	c->store_commits++;
 	return 1;
+}
+
+/* Passes the awaiting writes that need no commit of the store's open batch
+ * (meta_cmd.object_write; ticket.h): their index is applied and the batch
+ * holds nothing they read. Before commit_now, so that a turn whose awaits
+ * are all such writes leaves the batch open. */
+static void relax_awaits(struct cluster *c)
+{
+	uint64_t applied = raft_last_applied(&c->raft);
+	struct await **ap, *a;
+
+	for (ap = &c->awaits; (a = *ap) != NULL;) {
+		struct meta_cmd **wp = &a->waiters, *w;
+		while (applied >= a->index && (w = *wp) != NULL) {
+			if (w->object_write &&
+			    tickets_batch_spares(c->tk, w->reads_key, w->key_hash)) {
+				*wp = w->next_;
+				w->next_ = NULL;
+				complete_all(w, 0, a->index);
+			} else {
+				wp = &w->next_;
+			}
+		}
+		if (!a->waiters) {
+			*ap = a->next;
+			free(a);
+		} else {
+			ap = &a->next;
+		}
+	}
 }
 
 /* After every loop turn: give out the requests' results, commit what was
@@ -2301,6 +2338,8 @@ static void after_turn(uv_check_t *h)
 	done = c->early;
 	c->early = NULL;
 	complete_each(done);
+	if (c->awaits)
+		relax_awaits(c);
 	if (commit_now(c)) {
 		if (meta_repl_commit(c->meta)) {
 			log_error("cluster: cannot commit applied entries; stopping this node");

@@ -103,6 +103,16 @@ void tickets_visible(struct read_tickets *t, uint64_t visible)
 	pthread_mutex_unlock(&t->mu);
 }
 
+int tickets_batch_spares(struct read_tickets *t, int reads_key, uint64_t hash)
+{
+	uint64_t bit = hash % TICKET_KEY_BITS;
+
+	if (atomic_load_explicit(&t->more, memory_order_relaxed))
+		return 0;
+	return !reads_key ||
+	       !(atomic_load_explicit(&t->keys[bit / 64], memory_order_relaxed) >> (bit % 64) & 1);
+}
+
 void tickets_touch(struct read_tickets *t, int what, uint64_t hash)
 {
 	uint64_t bit = hash % TICKET_KEY_BITS;

@@ -60,6 +60,13 @@
  * commits every opt.store_commit_ms, as a follower's does, not every loop
  * turn: overwrites of the same keys included.
  *
+ * The same holds for a PutObject or DeleteObject on a follower: its barrier
+ * gives it the leader's commit index, and once this node applied that much,
+ * a store whose open batch holds only other object keys' writes shows it
+ * everything it reads (tickets_batch_spares). Its answer needs no other
+ * confirmation: the barrier was the read round, and its command goes to the
+ * leader. So writes through a follower leave its store's batch open too.
+ *
  * Threads: tickets_publish on the Raft thread; the rest any thread (one
  * mutex, held for a few comparisons; cluster_confirm_ask, on every shard
  * call, takes none).
@@ -91,6 +98,13 @@ void tickets_visible(struct read_tickets *t, uint64_t visible);
  * tickets_publish. Raft thread. */
 #define TICKET_KEY_BITS 65536
 void tickets_touch(struct read_tickets *t, int what, uint64_t hash);
+
+/* 1 if every command applied since the store's last commit changed one
+ * object key or nothing, and, with reads_key, none of them the key whose
+ * meta_key_hash is hash: a write that reads no other record those commands
+ * change can read the store as committed (a follower's PutObject, after
+ * its barrier's index is applied: raft.c, relax_awaits). Raft thread. */
+int tickets_batch_spares(struct read_tickets *t, int reads_key, uint64_t hash);
 
 /* When a GET last asked this node, as the leader, for a ticket
  * (cluster_read_ticket; cn_mono_ns, 0 never; a write's ticket does not

@@ -519,6 +519,13 @@ struct meta_cmd {
 	 * waits only until this node, still that term's leader, shows
 	 * known_commit in its store: no read round */
 	uint8_t local_read;
+	/* cluster, a barrier for a PutObject or DeleteObject (key_hash is
+	 * meta_key_hash of its key; reads_key: it reads that key before its
+	 * command, an If-Match DELETE): passes once this node applied the
+	 * index, without waiting for its store's commit, when the store's open
+	 * batch holds only other object keys' writes (cluster/ticket.h) */
+	uint8_t object_write, reads_key;
+	uint64_t key_hash;
 	/* out, cluster: the term of the log entry that carried this command,
 	 * when this node appended it as the leader and saw it commit (0
 	 * otherwise: forwarded, single node, not committed) */

@@ -1048,6 +1048,25 @@ static void after_barrier(struct s3_req *r, void (*next)(struct s3_req *))
 	hold_for_barrier(r, b, barrier_passed, next);
 }
 
+/* A PutObject or DeleteObject elsewhere than on the ready leader: after
+ * its barrier, it need not wait for this node's store to commit what the
+ * open batch holds of other object keys (meta_cmd.object_write; the
+ * argument is in cluster/ticket.h). */
+static void after_write_barrier(struct s3_req *r, void (*next)(struct s3_req *))
+{
+	struct meta_cmd *b = cn_pool_zalloc(r->pool, sizeof(*b));
+
+	if (!b) {
+		s3_send_error(r, CN_ENOMEM);
+		return;
+	}
+	b->object_write = 1;
+	b->reads_key = r->route.op == S3_OP_DELETE_OBJECT && s3_header(r, "if-match");
+	b->key_hash = meta_key_hash(r->route.bucket, strlen(r->route.bucket), r->route.key,
+				    r->route.key_len);
+	hold_for_barrier(r, b, barrier_passed, next);
+}
+
 /* 1 if r is a GET of an object on the ready leader, which goes ahead at
  * once and is confirmed before its answer is given (confirm_answer): the
  * shard reads of an erasure-coded object to other voters carry the question
@@ -1099,14 +1118,19 @@ static void ticket_waited(struct meta_cmd *cmd, int rc, void *arg)
  * saw every write acknowledged before it came. An answer without such an
  * entry (an error found first, a leader change) waits for a round
  * (confirm_answer). */
+static int object_write(const struct s3_req *r)
+{
+	return !r->reauth &&
+	       ((r->route.op == S3_OP_PUT_OBJECT && strcmp(r->http->method_str, "PUT") == 0) ||
+		(r->route.op == S3_OP_DELETE_OBJECT && strcmp(r->http->method_str, "DELETE") == 0));
+}
+
 static int leader_write(struct s3_req *r, void (*next)(struct s3_req *))
 {
 	struct meta_cmd *b;
 	int rc;
 
-	if (r->reauth ||
-	    !((r->route.op == S3_OP_PUT_OBJECT && strcmp(r->http->method_str, "PUT") == 0) ||
-	      (r->route.op == S3_OP_DELETE_OBJECT && strcmp(r->http->method_str, "DELETE") == 0)))
+	if (!object_write(r))
 		return 0;
 	/* (a DeleteObject reads its key before its command only for an
 	 * If-Match: s3_authz_delete_etag) */
@@ -1280,6 +1304,8 @@ static void on_request(struct http_request *h, void *arg)
 		dispatch(r); /* linearizable: confirm_answer */
 	else if (s->cluster && leader_write(r, dispatch))
 		; /* linearizable: s3_entry_confirms, else confirm_answer */
+	else if (s->cluster && object_write(r))
+		after_write_barrier(r, dispatch); /* linearizable */
 	else if (s->cluster)
 		after_barrier(r, dispatch); /* linearizable */
 	else

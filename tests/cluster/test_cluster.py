@@ -820,6 +820,66 @@ def test_a_leaders_writes_leave_its_store_batch_open(cluster_factory):
             assert err_status(e)[0] == 404, (nd.name, e)
 
 
+def test_a_followers_writes_leave_its_store_batch_open(cluster_factory):
+    """PUTs through a follower leave its store's batch open too
+    (--raft-store-commit-ms, here 10 s): after its barrier a PutObject reads
+    only its bucket's records, which a batch of other object writes cannot
+    change (cluster/ticket.h, tickets_batch_spares), so the follower's store
+    need not commit for it: overwrites of keys the batch holds included.
+    What reads goes on committing: a GET through the follower reads back
+    what was just written, and an If-Match DELETE of a key the batch holds
+    waits for a commit (at once, not the window)."""
+    c = cluster_factory(3, extra_args=["--raft-store-commit-ms", "10000"])
+    leader = c.leader()
+    follower = next(n for n in c.nodes if n is not leader)
+    bucket = new_bucket(c, leader)
+    s3 = c.client(follower, read_timeout=30)
+    # the bucket's creation is in the follower's batch: the first write
+    # through it waits for a commit
+    s3.put_object(Bucket=bucket, Key="first", Body=b"1")
+    commits = _own_status(c, follower)["store_commits"]
+    t0 = time.monotonic()
+    for body in (b"one", b"two"):
+        for j in range(8):
+            s3.put_object(Bucket=bucket, Key="f%d" % j, Body=body + b" %d" % j)
+    assert time.monotonic() - t0 < 5.0
+    st = _own_status(c, follower)
+    # (a background worker's own write may commit it once meanwhile;
+    # sixteen writes that each needed a commit would make sixteen)
+    assert st["store_commits"] - commits <= 2, (st, commits)
+
+    # a GET through the follower sees the last write
+    assert get_body(c, follower, bucket, "f3") == b"two 3"
+    commits = _own_status(c, follower)["store_commits"]
+    s3.put_object(Bucket=bucket, Key="f1", Body=b"three 1")
+    s3.put_object(Bucket=bucket, Key="f2", Body=b"three 2")
+    assert _own_status(c, follower)["store_commits"] - commits <= 1
+
+    # an If-Match DELETE of a key the batch holds reads its ETag first: it
+    # waits for a commit
+    etag = s3.put_object(Bucket=bucket, Key="f1", Body=b"four 1")["ETag"]
+    s3.put_object(Bucket=bucket, Key="f5", Body=b"four 5")
+    commits = _own_status(c, follower)["store_commits"]
+
+    def if_match(request, **_kw):
+        request.headers["If-Match"] = etag
+
+    s3.meta.events.register("before-sign.s3.DeleteObject", if_match)
+    t0 = time.monotonic()
+    s3.delete_object(Bucket=bucket, Key="f1")
+    took = time.monotonic() - t0
+    s3.meta.events.unregister("before-sign.s3.DeleteObject", if_match)
+    assert took < 5.0, took
+    assert _own_status(c, follower)["store_commits"] > commits
+    for nd in c.nodes:
+        try:
+            c.client(nd).head_object(Bucket=bucket, Key="f1")
+            raise AssertionError("deleted key still there on " + nd.name)
+        except ClientError as e:
+            assert err_status(e)[0] == 404, (nd.name, e)
+        assert get_body(c, nd, bucket, "f5", timeout=15) == b"four 5", nd.name
+
+
 def test_a_bad_store_commit_window_is_refused(tmp_path):
     """--raft-store-commit-ms takes 0 (commit every turn) to 10000: anything
     else stops the server before it opens anything, with the reason."""

@@ -312,6 +312,33 @@ static void test_many_keys(void **state)
 	the_tickets = NULL;
 }
 
+/* A follower's write past its barrier (tickets_batch_spares): the batch's
+ * object writes spare it, unless one is of a key it reads; anything else in
+ * the batch does not; the store's commit clears the batch. */
+static void test_batch_spares(void **state)
+{
+	(void)state;
+	uint64_t k1 = meta_key_hash("b", 1, "k1", 2), k2 = meta_key_hash("b", 1, "k2", 2);
+
+	the_tickets = tickets_new();
+	assert_non_null(the_tickets);
+	assert_int_equal(tickets_batch_spares(the_tickets, 1, k1), 1);
+	touch("b", "k1");
+	assert_int_equal(tickets_batch_spares(the_tickets, 0, k1), 1); /* a PUT of k1 */
+	assert_int_equal(tickets_batch_spares(the_tickets, 1, k2), 1);
+	assert_int_equal(tickets_batch_spares(the_tickets, 1, k1), 0); /* If-Match DELETE */
+	tickets_touch(the_tickets, META_TOUCH_NONE, 0);
+	assert_int_equal(tickets_batch_spares(the_tickets, 0, k2), 1);
+	tickets_touch(the_tickets, META_TOUCH_MORE, 0); /* e.g. a bucket's configuration */
+	assert_int_equal(tickets_batch_spares(the_tickets, 0, k2), 0);
+	assert_int_equal(tickets_batch_spares(the_tickets, 1, k2), 0);
+	tickets_visible(the_tickets, 30);
+	assert_int_equal(tickets_batch_spares(the_tickets, 1, k1), 1);
+	assert_int_equal(tickets_batch_spares(the_tickets, 0, k2), 1);
+	tickets_free(the_tickets);
+	the_tickets = NULL;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -319,6 +346,7 @@ int main(void)
 		cmocka_unit_test(test_write_tickets),
 		cmocka_unit_test(test_only_reads_are_seen),
 		cmocka_unit_test(test_many_keys),
+		cmocka_unit_test(test_batch_spares),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
