@@ -669,6 +669,24 @@ def _left_open(c, nodes, index=0, wait=1.5):
         time.sleep(0.05)
 
 
+def _if_match_delete_commits(c, node, s3, bucket, key, etag, commits):
+    """DELETE key through s3 (a client of node) with If-Match: etag. It reads
+    the key's ETag before its command, so it waits for node's store to
+    commit (more than commits so far), and not for the commit window."""
+    def if_match(request, **_kw):
+        request.headers["If-Match"] = etag
+
+    s3.meta.events.register("before-sign.s3.DeleteObject", if_match)
+    t0 = time.monotonic()
+    try:
+        s3.delete_object(Bucket=bucket, Key=key)
+    finally:
+        s3.meta.events.unregister("before-sign.s3.DeleteObject", if_match)
+    took = time.monotonic() - t0
+    assert took < 5.0, took
+    assert _own_status(c, node)["store_commits"] > commits
+
+
 def test_an_open_store_batch_is_read_through_and_replayed(cluster_factory):
     """While only writes come, a node's store commits the entries it applied
     every --raft-store-commit-ms, not every loop turn (raft.c commit_now):
@@ -787,16 +805,7 @@ def test_a_leaders_writes_leave_its_store_batch_open(cluster_factory):
 
     # an If-Match DELETE reads the key's ETag first: it waits for a commit,
     # not for the window
-    def if_match(request, **_kw):
-        request.headers["If-Match"] = etag
-
-    s3.meta.events.register("before-sign.s3.DeleteObject", if_match)
-    t0 = time.monotonic()
-    s3.delete_object(Bucket=bucket, Key="other0")
-    took = time.monotonic() - t0
-    s3.meta.events.unregister("before-sign.s3.DeleteObject", if_match)
-    assert took < 5.0, took
-    assert _own_status(c, leader)["store_commits"] > commits
+    _if_match_delete_commits(c, leader, s3, bucket, "other0", etag, commits)
 
     # a bucket's configuration changes, then the next PUT reads it
     for j in range(10):
@@ -860,17 +869,7 @@ def test_a_followers_writes_leave_its_store_batch_open(cluster_factory):
     etag = s3.put_object(Bucket=bucket, Key="f1", Body=b"four 1")["ETag"]
     s3.put_object(Bucket=bucket, Key="f5", Body=b"four 5")
     commits = _own_status(c, follower)["store_commits"]
-
-    def if_match(request, **_kw):
-        request.headers["If-Match"] = etag
-
-    s3.meta.events.register("before-sign.s3.DeleteObject", if_match)
-    t0 = time.monotonic()
-    s3.delete_object(Bucket=bucket, Key="f1")
-    took = time.monotonic() - t0
-    s3.meta.events.unregister("before-sign.s3.DeleteObject", if_match)
-    assert took < 5.0, took
-    assert _own_status(c, follower)["store_commits"] > commits
+    _if_match_delete_commits(c, follower, s3, bucket, "f1", etag, commits)
     for nd in c.nodes:
         try:
             c.client(nd).head_object(Bucket=bucket, Key="f1")
