@@ -1034,9 +1034,28 @@ static void hold_for_barrier(struct s3_req *r, struct meta_cmd *b, meta_cmd_cb d
 	}
 }
 
+/* 1 if r is a PutObject or DeleteObject, whose reads before its command
+ * an open store batch of other object keys' writes cannot change
+ * (cluster/ticket.h). */
+static int object_write(const struct s3_req *r)
+{
+	return !r->reauth &&
+	       ((r->route.op == S3_OP_PUT_OBJECT && strcmp(r->http->method_str, "PUT") == 0) ||
+		(r->route.op == S3_OP_DELETE_OBJECT && strcmp(r->http->method_str, "DELETE") == 0));
+}
+
+/* Whether that write reads its own key before its command: only a
+ * DeleteObject's If-Match does (s3_authz_delete_etag). */
+static int write_reads_key(struct s3_req *r)
+{
+	return r->route.op == S3_OP_DELETE_OBJECT && s3_header(r, "if-match");
+}
+
 /* Cluster: runs next once the request sees every write acknowledged before
  * it arrived, whichever node took that write (one barrier round serves all
- * requests waiting for it); body bytes wait for it. */
+ * requests waiting for it); body bytes wait for it. An object_write need
+ * not wait for this node's store to commit what the open batch holds of
+ * other object keys (meta_cmd.object_write). */
 static void after_barrier(struct s3_req *r, void (*next)(struct s3_req *))
 {
 	struct meta_cmd *b = cn_pool_zalloc(r->pool, sizeof(*b));
@@ -1045,25 +1064,12 @@ static void after_barrier(struct s3_req *r, void (*next)(struct s3_req *))
 		s3_send_error(r, CN_ENOMEM);
 		return;
 	}
-	hold_for_barrier(r, b, barrier_passed, next);
-}
-
-/* A PutObject or DeleteObject elsewhere than on the ready leader: after
- * its barrier, it need not wait for this node's store to commit what the
- * open batch holds of other object keys (meta_cmd.object_write; the
- * argument is in cluster/ticket.h). */
-static void after_write_barrier(struct s3_req *r, void (*next)(struct s3_req *))
-{
-	struct meta_cmd *b = cn_pool_zalloc(r->pool, sizeof(*b));
-
-	if (!b) {
-		s3_send_error(r, CN_ENOMEM);
-		return;
+	if (r->srv->cluster && object_write(r)) {
+		b->object_write = 1;
+		b->reads_key = (uint8_t)write_reads_key(r);
+		b->key_hash = meta_key_hash(r->route.bucket, strlen(r->route.bucket), r->route.key,
+					    r->route.key_len);
 	}
-	b->object_write = 1;
-	b->reads_key = r->route.op == S3_OP_DELETE_OBJECT && s3_header(r, "if-match");
-	b->key_hash = meta_key_hash(r->route.bucket, strlen(r->route.bucket), r->route.key,
-				    r->route.key_len);
 	hold_for_barrier(r, b, barrier_passed, next);
 }
 
@@ -1118,13 +1124,6 @@ static void ticket_waited(struct meta_cmd *cmd, int rc, void *arg)
  * saw every write acknowledged before it came. An answer without such an
  * entry (an error found first, a leader change) waits for a round
  * (confirm_answer). */
-static int object_write(const struct s3_req *r)
-{
-	return !r->reauth &&
-	       ((r->route.op == S3_OP_PUT_OBJECT && strcmp(r->http->method_str, "PUT") == 0) ||
-		(r->route.op == S3_OP_DELETE_OBJECT && strcmp(r->http->method_str, "DELETE") == 0));
-}
-
 static int leader_write(struct s3_req *r, void (*next)(struct s3_req *))
 {
 	struct meta_cmd *b;
@@ -1132,11 +1131,8 @@ static int leader_write(struct s3_req *r, void (*next)(struct s3_req *))
 
 	if (!object_write(r))
 		return 0;
-	/* (a DeleteObject reads its key before its command only for an
-	 * If-Match: s3_authz_delete_etag) */
 	rc = cluster_write_ticket(r->srv->cluster, r->route.bucket, r->route.key, r->route.key_len,
-				  r->route.op == S3_OP_DELETE_OBJECT && s3_header(r, "if-match"),
-				  &r->ticket);
+				  write_reads_key(r), &r->ticket);
 	if (rc < 0)
 		return 0;
 	r->unconfirmed = 1;
@@ -1304,8 +1300,6 @@ static void on_request(struct http_request *h, void *arg)
 		dispatch(r); /* linearizable: confirm_answer */
 	else if (s->cluster && leader_write(r, dispatch))
 		; /* linearizable: s3_entry_confirms, else confirm_answer */
-	else if (s->cluster && object_write(r))
-		after_write_barrier(r, dispatch); /* linearizable */
 	else if (s->cluster)
 		after_barrier(r, dispatch); /* linearizable */
 	else

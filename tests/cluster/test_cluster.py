@@ -879,39 +879,37 @@ def test_a_followers_writes_leave_its_store_batch_open(cluster_factory):
         assert get_body(c, nd, bucket, "f5", timeout=15) == b"four 5", nd.name
 
 
-def test_a_bad_store_commit_window_is_refused(tmp_path):
-    """--raft-store-commit-ms takes 0 (commit every turn) to 10000: anything
-    else stops the server before it opens anything, with the reason."""
+def _bad_values_refused(tmp_path, flag, bads, wants):
+    """Each of bads as flag's value stops the server before it opens
+    anything (its data directory is never made), saying
+    "FLAG wants WANTS, got 'BAD'"."""
     import subprocess
     import cluster_harness
     if not os.path.exists(cluster_harness.cairn_bin()):
         pytest.skip("no cairn binary")
-    for bad in ("-1", "x", "10001", "", "50ms", "99999999999999999999"):
+    for bad in bads:
         d = tmp_path / ("d%d" % len(bad))
-        p = subprocess.run([cluster_harness.cairn_bin(), "server", "--raft-store-commit-ms", bad,
-                            str(d)], capture_output=True, text=True, timeout=20)
+        p = subprocess.run([cluster_harness.cairn_bin(), "server", flag, bad, str(d)],
+                           capture_output=True, text=True, timeout=20)
         assert p.returncode != 0, (bad, p.returncode, p.stderr)
-        assert "--raft-store-commit-ms wants 0 to 10000, got '%s'" % bad in p.stderr, \
-            (bad, p.stderr)
+        assert "%s wants %s, got '%s'" % (flag, wants, bad) in p.stderr, (bad, p.stderr)
         assert not d.exists(), bad
 
+
+def test_a_bad_store_commit_window_is_refused(tmp_path):
+    """--raft-store-commit-ms takes 0 (commit every turn) to 10000: anything
+    else stops the server before it opens anything, with the reason."""
+    _bad_values_refused(tmp_path, "--raft-store-commit-ms",
+                        ("-1", "x", "10001", "", "50ms", "99999999999999999999"), "0 to 10000")
 
 
 def test_a_bad_log_memory_is_refused(tmp_path):
     """--raft-log-memory takes 1 to 65536 (MiB): anything else stops the
     server before it opens anything, with the reason."""
-    import subprocess
-    import cluster_harness
-    if not os.path.exists(cluster_harness.cairn_bin()):
-        pytest.skip("no cairn binary")
-    for bad in ("0", "-1", "x", "65537", "", "128MiB", "99999999999999999999"):
-        d = tmp_path / ("d%d" % len(bad))
-        p = subprocess.run([cluster_harness.cairn_bin(), "server", "--raft-log-memory", bad,
-                            str(d)], capture_output=True, text=True, timeout=20)
-        assert p.returncode != 0, (bad, p.returncode, p.stderr)
-        assert "--raft-log-memory wants 1 to 65536 (MiB), got '%s'" % bad in p.stderr, \
-            (bad, p.stderr)
-        assert not d.exists(), bad
+    _bad_values_refused(tmp_path, "--raft-log-memory",
+                        ("0", "-1", "x", "65537", "", "128MiB", "99999999999999999999"),
+                        "1 to 65536 (MiB)")
+
 
 def test_a_complete_sent_twice_at_once_answers_both(cluster_factory):
     """A client that lost the answer to a CompleteMultipartUpload sends it
