@@ -13,7 +13,8 @@
  * drive (which kept the failed drive's id, so layouts need no change):
  *
  *   flagged by data_store_open / data_store_drive_replace
- *     ──> rebuild_run: load cursor (or start) ──> count what is left (metadata
+ *     ──> rebuild_run: barrier (the store shows what the cluster committed)
+ *         ──> load cursor (or start) ──> count what is left (metadata
  *         only) ──> heal each blob after the cursor, cursor saved every second
  *         ──> walk ends: data_store_rebuild_done (flag and cursor cleared)
  *     stop or crash mid-walk: the flag stays, the next start resumes at the
@@ -51,6 +52,7 @@ struct scrub {
 	int want_pass;
 	int want_heal;
 	_Atomic int64_t bf_warned_ns;
+	int64_t rb_warned_ns; /* scrub thread only */
 	struct scrub_progress p;
 };
 
@@ -688,6 +690,7 @@ static int rb_walk(struct scrub *s, struct rebuild *rb)
 static void rebuild_run(struct scrub *s)
 {
 	struct rebuild rb;
+	struct meta_cmd barrier;
 	struct scrub_rebuild *p = &s->p.rebuild;
 	uint8_t buf[2 + META_BUCKET_MAX + 2 + META_KEY_MAX + META_ID_TEXT + 32];
 	char hex[2 * DATA_ID_LEN + 1];
@@ -699,6 +702,22 @@ static void rebuild_run(struct scrub *s)
 	if (rb.drive < 0)
 		return;
 	cn_hex(rb.id, DATA_ID_LEN, hex);
+	/* The walk reads the store as it is, and a version it does not see
+	 * has its shard left out for good. A cluster node that is "ready" may
+	 * not show everything yet: entries applied to a batch left open, or
+	 * (just restarted) a commit index behind the leader's. A barrier shows
+	 * it all; one node's completes at once. Not caught up: next round. */
+	memset(&barrier, 0, sizeof(barrier));
+	barrier.type = META_CMD_BARRIER;
+	rc = meta_submit_sync(s->meta, &barrier);
+	if (rc) {
+		if (cn_mono_ns() - s->rb_warned_ns > 60 * 1000000000LL) {
+			s->rb_warned_ns = cn_mono_ns(); /* once a minute, not per retry */
+			log_warn("rebuild: drive %s waits for the metadata to catch up: %s", hex,
+				 cn_strerror(rc));
+		}
+		return;
+	}
 	pthread_mutex_lock(&s->mu);
 	uint64_t completed = p->completed, last_bytes = p->last_bytes;
 	double last_seconds = p->last_seconds;

@@ -19,6 +19,7 @@ ClusterProxy.
 """
 import os
 import random
+import re
 import sys
 import threading
 import time
@@ -31,7 +32,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 if HERE not in sys.path:
     sys.path.insert(0, HERE)
 
-from test_cluster import _internal_request  # noqa: E402
+from test_cluster import _internal_request, _own_status  # noqa: E402
 from workload import err_status  # noqa: E402
 
 # GC in seconds, not a minute; the backfill runs every second anyway
@@ -795,6 +796,56 @@ def test_wiped_drive_of_a_node_is_rebuilt(cluster_factory):
     # the rebuilt shards are real: read with another node down
     c.kill(n1)
     read_all(c, [n3], bucket, objects)
+
+
+def test_rebuild_walks_a_store_that_shows_the_cluster(cluster_factory):
+    """A follower is killed right after a burst of writes whose shards it
+    holds, its shard drive is replaced, and it restarts. Its store shows
+    the burst's versions only once the open batch they were applied to
+    commits: --raft-store-commit-ms keeps that batch open for seconds, the
+    window in which a rebuild walking the store as soon as the node was
+    ready missed them (and then declared the drive rebuilt). The walk must
+    first take a barrier, which shows it everything the cluster committed."""
+    import shutil
+    c = cluster_factory(3, drives=2, extra_args=FAST)
+    leader = c.leader()
+    victim = [n for n in c.slots[:3] if n is not leader][0]
+    c.stop(victim)
+    victim.extra_args = victim.extra_args + ["--raft-store-commit-ms", "5000"]
+    c.start_node(victim)
+    bucket = new_bucket(c, leader)
+    rnd = random.Random(46)
+    objects = {"r%d" % i: rnd.randbytes(MIB + i) for i in range(12)}
+    for k, v in objects.items():
+        retry(lambda: c.client(leader).put_object(Bucket=bucket, Key=k, Body=v))
+    commit = _own_status(c, leader)["commit"]
+
+    def burst_left_open():
+        st = _own_status(c, victim)
+        return st["commit"] >= commit and st["applied"] < commit or None
+    wait_for(burst_left_open, 4, "the burst committed on the victim, left in its open batch")
+    victim_dir = victim.extra_dirs[0]
+
+    def on_drive():
+        return sum(len(fs) for _r, _d, fs in os.walk(os.path.join(victim_dir, "blobs")))
+    lost = on_drive()
+    assert lost > 0, "no shard on the second drive"
+    c.kill(victim)     # the burst is in its log, not yet in its store
+    shutil.rmtree(victim_dir)
+    os.makedirs(victim_dir)
+    # what the victim sends the leader is late: its registration in the map
+    # (a write it waits to see, which commits the open batch) comes seconds
+    # after it is ready, and a walk started when ready would miss the burst
+    c.net.delay(victim.name, leader.name, 2.0)
+    c.start_node(victim, wait=False)
+    started = wait_for(lambda: re.search(r"rebuild: drive \w+: starting, (\d+) shard",
+                                         victim.log()), 60, "the rebuild's start")
+    c.net.heal()       # the walk has counted; its shard reads need not wait
+    assert int(started.group(1)) == lost, victim.log_tail()
+    wait_for(lambda: on_drive() == lost or None, 30, "rebuild of the replaced drive")
+    c.wait_ready([victim])
+    c.kill(leader)
+    read_all(c, [victim], bucket, objects)
 
 
 def test_wiped_node_rejoins_and_is_rebuilt(cluster_factory):

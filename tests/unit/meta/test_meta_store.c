@@ -628,6 +628,38 @@ static void test_concurrent_sync_submitters(void **state)
 	ts_close(&t);
 }
 
+/* A barrier on one node: every committed command is already visible, so
+ * it completes at once, both ways (the scrub's rebuild takes one on every
+ * node, cluster or not). */
+static void test_barrier_one_node(void **state)
+{
+	(void)state;
+	struct tstore t;
+	uv_loop_t loop;
+	struct meta_waiter w;
+	struct meta_cmd c;
+	struct async_ctx a = {0};
+
+	ts_open(&t);
+	memset(&c, 0, sizeof(c));
+	c.type = META_CMD_BARRIER;
+	assert_int_equal(meta_submit_sync(t.s, &c), 0);
+	assert_int_equal(uv_loop_init(&loop), 0);
+	assert_int_equal(meta_waiter_init(&w, &loop), 0);
+	a.loop_thread = pthread_self();
+	memset(&c, 0, sizeof(c));
+	c.type = META_CMD_BARRIER;
+	assert_int_equal(meta_submit(t.s, &c, &w, async_cb, &a), 0);
+	while (a.done < 1)
+		uv_run(&loop, UV_RUN_ONCE);
+	assert_int_equal(a.failed, 0);
+	assert_int_equal(c.rc_, 0);
+	meta_waiter_close(&w, waiter_closed);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	assert_int_equal(uv_loop_close(&loop), 0);
+	ts_close(&t);
+}
+
 static void test_version_ids(void **state)
 {
 	(void)state;
@@ -838,6 +870,7 @@ int main(void)
 		cmocka_unit_test(test_gc_and_intents),
 		cmocka_unit_test(test_async_submit_group_commit),
 		cmocka_unit_test(test_concurrent_sync_submitters),
+		cmocka_unit_test(test_barrier_one_node),
 		cmocka_unit_test(test_version_ids),
 		cmocka_unit_test(test_format_version),
 		cmocka_unit_test(test_persistence_and_copy),
