@@ -811,7 +811,7 @@ def test_rebuild_walks_a_store_that_shows_the_cluster(cluster_factory):
     leader = c.leader()
     victim = [n for n in c.slots[:3] if n is not leader][0]
     c.stop(victim)
-    victim.extra_args = victim.extra_args + ["--raft-store-commit-ms", "5000"]
+    victim.extra_args = victim.extra_args + ["--raft-store-commit-ms", "10000"]
     c.start_node(victim)
     bucket = new_bucket(c, leader)
     rnd = random.Random(46)
