@@ -153,10 +153,9 @@ static int take_ticket(struct cluster *c, const struct ticket_key *key, struct c
 		       int *shows)
 {
 	struct read_tickets *t = cluster_tickets(c);
-	uint64_t bit = key && key->key ? meta_key_hash(key->bucket, key->bucket_len, key->key,
-						       key->key_len) %
-						 TICKET_KEY_BITS
-				       : 0;
+	uint64_t hash = key && key->key ? meta_key_hash(key->bucket, key->bucket_len, key->key,
+							key->key_len)
+					: 0;
 	int rc = CN_EAGAIN;
 
 	/* (the store commits every turn while reads ask for tickets: their
@@ -171,12 +170,8 @@ static int take_ticket(struct cluster *c, const struct ticket_key *key, struct c
 		out->seq = atomic_load(&t->seq);
 		out->index = t->commit;
 		*shows = t->visible >= t->commit;
-		if (!*shows && key && t->applied >= t->commit &&
-		    !atomic_load_explicit(&t->more, memory_order_relaxed))
-			*shows = !key->key ||
-				 !(atomic_load_explicit(&t->keys[bit / 64], memory_order_relaxed) >>
-					   (bit % 64) &
-				   1);
+		if (!*shows && key && t->applied >= t->commit)
+			*shows = tickets_batch_spares(t, key->key != NULL, hash);
 		rc = 0;
 	}
 	pthread_mutex_unlock(&t->mu);

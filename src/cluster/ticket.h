@@ -103,7 +103,8 @@ void tickets_touch(struct read_tickets *t, int what, uint64_t hash);
  * object key or nothing, and, with reads_key, none of them the key whose
  * meta_key_hash is hash: a write that reads no other record those commands
  * change can read the store as committed (a follower's PutObject, after
- * its barrier's index is applied: raft.c, relax_awaits). Raft thread. */
+ * its barrier's index is applied: raft.c, relax_awaits; a write's ticket
+ * on the leader). Any thread. */
 int tickets_batch_spares(struct read_tickets *t, int reads_key, uint64_t hash);
 
 /* When a GET last asked this node, as the leader, for a ticket
