@@ -43,6 +43,7 @@
 #include "cluster/cluster.h"
 
 #include <assert.h>
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <http_parser.h>
@@ -145,6 +146,7 @@ struct msg {
 	uint64_t id;
 	char address[CLUSTER_ADDR_MAX + 1];
 	uint64_t index;		  /* MSG_FBAR_DONE: leader's index, 0 = failed */
+	uint64_t term;		  /* MSG_FBAR_DONE: a ticket's term, 0 = a round */
 	struct meta_cmd *waiters; /* MSG_FBAR_DONE */
 	struct read_round *round; /* MSG_CONFIRMED (id: the peer; rc: 0 = yes) */
 	int rc;
@@ -154,19 +156,20 @@ struct msg {
 
 /* ---- forwarding jobs (Raft thread -> forwarding threads) ---- */
 
-enum job_type { JOB_PROPOSE, JOB_BARRIER, JOB_CONFIRM };
+enum job_type { JOB_PROPOSE, JOB_BARRIER, JOB_CONFIRM, JOB_ROUND };
 
 struct job {
 	struct job *next;
 	enum job_type type;
 	char leader[CLUSTER_ADDR_MAX + 1]; /* JOB_CONFIRM: the peer asked */
-	struct meta_cmd *cmd;		   /* JOB_PROPOSE */
+	struct meta_cmd *cmd;		   /* JOB_PROPOSE, JOB_ROUND */
 	uint8_t *enc;			   /* its encoding */
 	size_t enc_len;
 	struct meta_cmd *waiters; /* JOB_BARRIER */
 	struct msg *reply;	  /* JOB_CONFIRM: the answer, allocated up front */
-	uint64_t term;		  /* JOB_CONFIRM */
-	uint64_t known;		  /* JOB_BARRIER: this node's commit index */
+	uint64_t term;		  /* JOB_CONFIRM, JOB_ROUND */
+	uint64_t known;		  /* JOB_BARRIER, JOB_ROUND: this node's commit index */
+	int ticket;		  /* JOB_BARRIER: every waiter takes a write ticket */
 };
 
 /* An entry appended to the log by this node: its n commands. */
@@ -328,6 +331,10 @@ struct cluster {
 	uint64_t ready_term;	    /* the term whose first barrier applied (leader) */
 	uint64_t ready_index;	    /* that barrier's index */
 	uint64_t write_index;	    /* the last command entry applied here */
+	/* the last one that changed more than one object key's records (a
+	 * bucket, its configuration or policy, identities, the map: what a
+	 * PutObject reads; ticket.h) */
+	uint64_t more_index;
 	/* Raft's last applied index when the store last committed: readers see
 	 * every entry up to it (barriers and configuration entries included,
 	 * which the store's own applied index does not count) */
@@ -449,20 +456,30 @@ static void job_push(struct cluster *c, struct job *j)
 }
 
 /* Result of a forwarded propose: "<rc> <index> <vid_text|-> <delete_marker>
- * <size> <etag|->" on one line (what the submitter's callback reads). */
-static void decode_result(const char *s, int *rc, struct meta_cmd_result *res)
+ * <size> <etag|-> [<entry term>]" on one line (what the submitter's
+ * callback reads; a leader of an earlier version sends no term: 0). */
+static void decode_result(const char *s, int *rc, struct meta_cmd_result *res, uint64_t *entry_term)
 {
-	char vid[40] = "", etag[80] = "";
+	char vid[40] = "", etag[80] = "", one[256];
 	long long r = 0;
-	unsigned long long index = 0, size = 0;
-	int dm = 0;
+	unsigned long long index = 0, size = 0, term = 0;
+	const char *nl = s ? strchr(s, '\n') : NULL;
+	size_t len = s ? (nl ? (size_t)(nl - s) : strlen(s)) : 0;
+	int dm = 0, n = 0;
 
-	if (!s ||
-	    sscanf(s, "%lld %llu %39s %d %llu %79s", &r, &index, vid, &dm, &size, etag) != 6) {
+	/* the line alone: sscanf would read a missing term from the next */
+	if (s && len < sizeof(one)) {
+		memcpy(one, s, len);
+		one[len] = 0;
+		n = sscanf(one, "%lld %llu %39s %d %llu %79s %llu", &r, &index, vid, &dm, &size,
+			   etag, &term);
+	}
+	if (n != 6 && n != 7) {
 		*rc = CN_EUNCERTAIN;
 		return;
 	}
 	*rc = (int)r;
+	*entry_term = n == 7 ? term : 0;
 	res->index = index;
 	if (strcmp(vid, "-") != 0 && strlen(vid) < sizeof(res->vid_text)) {
 		strcpy(res->vid_text, vid);
@@ -508,7 +525,7 @@ static void run_propose(struct cluster *c, struct job **batch, int n)
 			/* 503: the leader moved before appending any of them */
 			r = resp.status == 503 ? CN_ENOLEADER : CN_EUNCERTAIN;
 		} else {
-			decode_result(line, &r, &cmd->res);
+			decode_result(line, &r, &cmd->res, &cmd->entry_term);
 			if (r == CN_ENOTLEADER)
 				r = CN_ENOLEADER; /* not appended: the client retries */
 			line = line ? strchr(line, '\n') : NULL;
@@ -523,19 +540,36 @@ static void run_propose(struct cluster *c, struct job **batch, int n)
 		rpc_resp_release(&resp);
 }
 
+/* A barrier call's answer: "<index>" after a round, "<index> <term>"
+ * when the index was given in that term (a ticket, or a round of the term
+ * asked for). 0, or CN_EINVAL. */
+static int parse_index(const char *s, uint64_t *index, uint64_t *term)
+{
+	char *end = NULL;
+
+	*index = *term = 0;
+	if (!isdigit((unsigned char)*s))
+		return CN_EINVAL;
+	*index = strtoull(s, &end, 10);
+	if (*end == ' ' && isdigit((unsigned char)end[1]))
+		*term = strtoull(end + 1, &end, 10);
+	return *end == '\n' || *end == 0 ? 0 : CN_EINVAL;
+}
+
 static void run_barrier(struct cluster *c, struct job *j)
 {
 	struct rpc_resp resp;
 	struct msg *m = calloc(1, sizeof(*m));
-	uint64_t index = 0;
+	uint64_t index = 0, term = 0;
 	char target[96];
 	int rc;
 
-	snprintf(target, sizeof(target), "/_cairn/internal/barrier?known=%" PRIu64, j->known);
+	snprintf(target, sizeof(target), "/_cairn/internal/barrier?known=%" PRIu64 "%s", j->known,
+		 j->ticket ? "&ticket=1" : "");
 	rc = rpc_call(c->rpc, j->leader, "POST", target, NULL, 0, -1, BARRIER_TIMEOUT_MS, 1, &resp);
 	if (!rc) {
-		if (resp.status == 200 && resp.body)
-			index = strtoull(resp.body, NULL, 10);
+		if (resp.status == 200 && resp.body && parse_index(resp.body, &index, &term))
+			index = term = 0;
 		rpc_resp_release(&resp);
 	}
 	if (!m) {
@@ -543,9 +577,36 @@ static void run_barrier(struct cluster *c, struct job *j)
 	} else {
 		m->type = MSG_FBAR_DONE;
 		m->index = index;
+		/* (a leader of an earlier version ignores ticket=1: a round) */
+		m->term = j->ticket ? term : 0;
 		m->waiters = j->waiters;
 		post(c, m);
 	}
+	free(j);
+}
+
+/* A round of term j->term on the leader, for a write that went ahead on a
+ * ticket of that term from here (meta_cmd.ask_leader): it passes only if
+ * the leader says it ran one in that term (it echoes the term; a leader of
+ * an earlier version would run a round of whatever term it is in, and
+ * does not echo it). */
+static void run_round(struct cluster *c, struct job *j)
+{
+	struct rpc_resp resp;
+	uint64_t index = 0, term = 0;
+	char target[96];
+	int rc = CN_ENOLEADER;
+
+	snprintf(target, sizeof(target), "/_cairn/internal/barrier?known=%" PRIu64 "&term=%" PRIu64,
+		 j->known, j->term);
+	if (rpc_call(c->rpc, j->leader, "POST", target, NULL, 0, -1, BARRIER_TIMEOUT_MS, 1,
+		     &resp) == 0) {
+		if (resp.status == 200 && resp.body && parse_index(resp.body, &index, &term) == 0 &&
+		    index && term == j->term)
+			rc = 0;
+		rpc_resp_release(&resp);
+	}
+	meta_cmd_complete(j->cmd, rc);
 	free(j);
 }
 
@@ -608,6 +669,8 @@ static void *forwarder(void *arg)
 			run_propose(c, batch, n);
 		else if (j->type == JOB_CONFIRM)
 			run_confirm(c, j);
+		else if (j->type == JOB_ROUND)
+			run_round(c, j);
 		else
 			run_barrier(c, j);
 		pthread_mutex_lock(&c->jmu);
@@ -798,6 +861,8 @@ static void cluster_applied(struct cluster_fsm *f, uint64_t index, unsigned part
 	tickets_touch(c->tk, what, hash);
 	if (index > c->write_index)
 		c->write_index = index;
+	if (what != META_TOUCH_KEY && what != META_TOUCH_NONE && index > c->more_index)
+		c->more_index = index;
 	if (part == 0) {
 		p = c->props_head;
 		while (p && p->req.index < index)
@@ -1414,6 +1479,14 @@ static int leader_ready(struct cluster *c)
 	return role_of(c) == CLUSTER_LEADER && c->ready_term == raft_current_term(&c->raft);
 }
 
+/* The ready leader's index that a follower's read must see: the last
+ * command entry applied here, or the term's first barrier (every entry of
+ * an earlier term, commands applied before a restart included). */
+static uint64_t write_index_now(const struct cluster *c)
+{
+	return c->write_index > c->ready_index ? c->write_index : c->ready_index;
+}
+
 static void apply_cb(struct raft_apply *req, int status, void *result)
 {
 	struct prop *p = req->data;
@@ -1746,8 +1819,15 @@ static void start_follower_barrier(struct cluster *c)
 	raft_id lid = 0;
 	const char *laddr = NULL;
 	struct job *j;
+	int ticket = 1;
 
-	if (c->fbar_inflight || !c->fbar_waiting || read_held(c, &c->fb_pace))
+	if (c->fbar_inflight || !c->fbar_waiting)
+		return;
+	/* writes alone need no round: a ticket (ticket.h), which costs the
+	 * leader no call out, so it is not paced */
+	for (const struct meta_cmd *w = c->fbar_waiting; w && ticket; w = w->next_)
+		ticket = w->ticket_ok;
+	if (!ticket && read_held(c, &c->fb_pace))
 		return;
 	raft_leader(&c->raft, &lid, &laddr);
 	if (!laddr || lid == c->id || strlen(laddr) > CLUSTER_ADDR_MAX ||
@@ -1758,8 +1838,10 @@ static void start_follower_barrier(struct cluster *c)
 	}
 	j->type = JOB_BARRIER;
 	j->waiters = c->fbar_waiting;
-	read_started(c, &c->fb_pace, j->waiters);
+	if (!ticket)
+		read_started(c, &c->fb_pace, j->waiters);
 	j->known = raft_commit_index(&c->raft);
+	j->ticket = ticket;
 	strcpy(j->leader, laddr);
 	c->fbar_waiting = NULL;
 	c->fbar_inflight = 1;
@@ -1884,7 +1966,7 @@ static void start_leader_read(struct cluster *c)
 	}
 	rr->term = raft_current_term(&c->raft);
 	rr->index = raft_commit_index(&c->raft);
-	rr->windex = c->write_index > c->ready_index ? c->write_index : c->ready_index;
+	rr->windex = write_index_now(c);
 	rr->need = voters / 2; /* a majority, less this node */
 	for (unsigned i = 0; i < cf->n && n < CLUSTER_MAX_NODES; i++) {
 		const struct raft_server *sv = &cf->servers[i];
@@ -1958,14 +2040,47 @@ static void on_confirmed(struct cluster *c, struct msg *m)
 	start_leader_read(c);
 }
 
+/* A round of cmd->leader_term asked of the leader (meta_cmd.ask_leader). */
+static void follower_round(struct cluster *c, struct meta_cmd *cmd)
+{
+	raft_id lid = 0;
+	const char *laddr = NULL;
+	struct job *j;
+
+	raft_leader(&c->raft, &lid, &laddr);
+	if (!laddr || lid == c->id || strlen(laddr) > CLUSTER_ADDR_MAX ||
+	    !(j = calloc(1, sizeof(*j)))) {
+		meta_cmd_complete(cmd, CN_ENOLEADER);
+		return;
+	}
+	j->type = JOB_ROUND;
+	j->cmd = cmd;
+	j->term = cmd->leader_term;
+	j->known = raft_commit_index(&c->raft);
+	strcpy(j->leader, laddr);
+	job_push(c, j);
+}
+
 static void on_cmd(struct cluster *c, struct meta_cmd *cmd)
 {
 	int role = role_of(c);
 
 	if (cmd->type == META_CMD_BARRIER) {
-		if (cmd->leader_term &&
-		    (role != CLUSTER_LEADER || raft_current_term(&c->raft) != cmd->leader_term)) {
+		if (cmd->leader_term && cmd->ask_leader && role != CLUSTER_LEADER) {
+			follower_round(c, cmd);
+		} else if (cmd->leader_term && (role != CLUSTER_LEADER ||
+						raft_current_term(&c->raft) != cmd->leader_term)) {
 			meta_cmd_complete(cmd, CN_ENOLEADER);
+		} else if (cmd->ticket_ok && cmd->read_index && leader_ready(c)) {
+			/* a follower's writes: the index their reads must see
+			 * (the last entry that changed more than an object key),
+			 * and the term it was given in, at once (ticket.h) */
+			uint64_t index =
+				c->more_index > c->ready_index ? c->more_index : c->ready_index;
+			if (cmd->known_commit < index)
+				c->lbar_kick = 1;
+			cmd->ticket_term = raft_current_term(&c->raft);
+			complete_all(cmd, 0, index);
 		} else if (cmd->leader_term && cmd->local_read) {
 			/* a write's ticket: its own entry confirms it later */
 			cmd->next_ = NULL;
@@ -2002,6 +2117,8 @@ static void on_fbar_done(struct cluster *c, struct msg *m)
 	struct await *a;
 
 	c->fbar_inflight = 0;
+	for (struct meta_cmd *w = m->waiters; w; w = w->next_)
+		w->ticket_term = m->term;
 	if (!m->index) {
 		complete_all(m->waiters, CN_ENOLEADER, 0);
 	} else if (c->visible >= m->index) {

@@ -60,12 +60,35 @@
  * commits every opt.store_commit_ms, as a follower's does, not every loop
  * turn: overwrites of the same keys included.
  *
- * The same holds for a PutObject or DeleteObject on a follower: its barrier
- * gives it the leader's commit index, and once this node applied that much,
- * a store whose open batch holds only other object keys' writes shows it
- * everything it reads (tickets_batch_spares). Its answer needs no other
- * confirmation: the barrier was the read round, and its command goes to the
- * leader. So writes through a follower leave its store's batch open too.
+ * The same holds for a PutObject or DeleteObject on a follower: once this
+ * node applied the index its barrier gave, a store whose open batch holds
+ * only other object keys' writes shows it everything it reads
+ * (tickets_batch_spares). So writes through a follower leave its store's
+ * batch open too.
+ *
+ * A follower's write ticket. Such a write (not an If-Match DELETE, which
+ * reads its key) takes no read round either: its barrier asks the leader
+ * for a ticket (barrier?ticket=1), which the ready leader of term T answers
+ * at once, from its Raft thread, with T and the last entry it applied that
+ * changed more than one object key's records, or its term's first barrier
+ * if that is later (raft.c, more_index). What the write reads before its
+ * command, only such entries change (as above); every write acknowledged
+ * before the request came was applied on the leader before it answered,
+ * and one of an earlier term is below the first barrier. The follower
+ * reads once it applied that index, forwards its command, and the
+ * forward's result line carries the term of the entry that carried it
+ * (0: not committed there). An entry committed in T confirms the answer,
+ * by the argument above: the leader of T appended it after it answered, so
+ * no leader of a later term existed when it answered, and none had
+ * acknowledged a write it did not count. Any other answer (an error found
+ * before any command, an entry of another term) asks the leader for a
+ * round of T (barrier?term=T, meta_cmd.ask_leader): it passes only if that
+ * node is still T's leader after the answer was made, which shows the same;
+ * else the answer is dropped for a 503. The leader echoes the term with
+ * the index; a leader of an earlier version ignores both parameters and
+ * answers a plain round, which the follower takes as an ordinary barrier
+ * (ticket=1) or as a refusal (term=T). A follower's call carrying any
+ * other reads is an ordinary round, which serves the writes with it.
  *
  * Threads: tickets_publish on the Raft thread; the rest any thread (one
  * mutex, held for a few comparisons; cluster_confirm_ask, on every shard

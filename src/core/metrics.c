@@ -620,9 +620,10 @@ size_t cn_metrics_render(char *buf, size_t cap)
 	    (unsigned long long)m_tot.leader_reads[CN_READ_ROUND],
 	    (unsigned long long)m_tot.leader_reads[CN_READ_REFUSED]);
 	put(&o,
-	    "# HELP cairn_leader_writes_total A cluster leader's PutObject and DeleteObject "
-	    "requests that went ahead before a read round: confirmed by their own log entry "
-	    "committing in the leader's term, by a read round once their answer was ready "
+	    "# HELP cairn_leader_writes_total PutObject and DeleteObject requests that went "
+	    "ahead before a read round on a write ticket of the leader's term (taken on the "
+	    "leader, or given by it to this follower): confirmed by their own log entry "
+	    "committing in that term, by a read round of it once their answer was ready "
 	    "(an answer without an entry), or by neither (answered 503).\n"
 	    "# TYPE cairn_leader_writes_total counter\n"
 	    "cairn_leader_writes_total{confirmed_by=\"entry\"} %llu\n"

@@ -42,8 +42,9 @@ enum cn_leader_read {
 	CN_READ_NHOW
 };
 void cn_metrics_leader_read(enum cn_leader_read how);
-/* How a cluster leader's PutObject/DeleteObject that went ahead before a
- * read round was confirmed (s3_entry_confirms). */
+/* How a PutObject/DeleteObject that went ahead before a read round, on a
+ * write ticket (a leader's own, or one it gave a follower), was confirmed
+ * (s3_entry_confirms). */
 enum cn_leader_write {
 	CN_WRITE_ENTRY,	  /* by its own log entry, committed in the ticket's term */
 	CN_WRITE_ROUND,	  /* by a read round (an error answered without an entry) */

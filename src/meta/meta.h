@@ -526,6 +526,17 @@ struct meta_cmd {
 	 * batch holds only other object keys' writes (cluster/ticket.h) */
 	uint8_t object_write, reads_key;
 	uint64_t key_hash;
+	/* cluster, a follower's barrier whose waiters are all object_write: the
+	 * leader may answer at once with its write index and term, no read
+	 * round (a write ticket, cluster/ticket.h); on the leader (local_only,
+	 * read_index) the follower asked for that. ticket_term (out): the term
+	 * the index was given in when it was so answered, else 0 (a round) */
+	uint8_t ticket_ok;
+	uint64_t ticket_term;
+	/* cluster, with leader_term on a follower: the round of that term is
+	 * asked of the leader (confirming a write that went ahead on a
+	 * follower's ticket) rather than refused */
+	uint8_t ask_leader;
 	/* out, cluster: the term of the log entry that carried this command,
 	 * when this node appended it as the leader and saw it commit (0
 	 * otherwise: forwarded, single node, not committed) */

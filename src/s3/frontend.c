@@ -299,9 +299,11 @@ static int confirm_answer(struct s3_req *r)
 	if (!b)
 		return CN_ENOMEM;
 	b->type = META_CMD_BARRIER;
-	/* a round of the ticket's term, on this node as its leader: a
-	 * follower's barrier would vouch for reads made after it only */
+	/* a round of the ticket's term, on this node as its leader (or on the
+	 * leader that gave this follower the ticket): a follower's barrier
+	 * would vouch for reads made after it only */
 	b->leader_term = r->ticket.term;
+	b->ask_leader = (uint8_t)r->follower_ticket;
 	rc = s3_meta_submit(r, b, confirm_done, r);
 	if (rc)
 		return rc;
@@ -1051,11 +1053,29 @@ static int write_reads_key(struct s3_req *r)
 	return r->route.op == S3_OP_DELETE_OBJECT && s3_header(r, "if-match");
 }
 
+/* An object_write's barrier on a follower that the leader answered with a
+ * write ticket (meta_cmd.ticket_term): the write went ahead without a read
+ * round, and is confirmed as a leader's write is (s3_entry_confirms, else
+ * confirm_answer asks the leader for a round of that term). */
+static void ticket_passed(struct meta_cmd *cmd, int rc, void *arg)
+{
+	struct s3_req *r = arg;
+
+	if (!rc && !r->aborted && cmd->ticket_term) {
+		r->unconfirmed = 1;
+		r->write_ticket = 1;
+		r->follower_ticket = 1;
+		r->ticket.term = cmd->ticket_term;
+	}
+	barrier_passed(cmd, rc, arg);
+}
+
 /* Cluster: runs next once the request sees every write acknowledged before
  * it arrived, whichever node took that write (one barrier round serves all
  * requests waiting for it); body bytes wait for it. An object_write need
  * not wait for this node's store to commit what the open batch holds of
- * other object keys (meta_cmd.object_write). */
+ * other object keys (meta_cmd.object_write), and on a follower it may go
+ * ahead on a write ticket instead of a round (ticket_passed). */
 static void after_barrier(struct s3_req *r, void (*next)(struct s3_req *))
 {
 	struct meta_cmd *b = cn_pool_zalloc(r->pool, sizeof(*b));
@@ -1069,8 +1089,10 @@ static void after_barrier(struct s3_req *r, void (*next)(struct s3_req *))
 		b->reads_key = (uint8_t)write_reads_key(r);
 		b->key_hash = meta_key_hash(r->route.bucket, strlen(r->route.bucket), r->route.key,
 					    r->route.key_len);
+		/* (an If-Match DELETE reads its key: a round) */
+		b->ticket_ok = !b->reads_key;
 	}
-	hold_for_barrier(r, b, barrier_passed, next);
+	hold_for_barrier(r, b, b->ticket_ok ? ticket_passed : barrier_passed, next);
 }
 
 /* 1 if r is a GET of an object on the ready leader, which goes ahead at

@@ -151,12 +151,13 @@ static void raft_body(struct s3_req *r, int err, char *buf, size_t len)
 
 /* A forwarded batch: frames of (u32 LE length, encoded command); each is
  * proposed here and the answer has one result line per command, in order:
- * "<rc> <index> <vid|-> <delete_marker> <size> <etag|->". */
+ * "<rc> <index> <vid|-> <delete_marker> <size> <etag|-> <entry term>" (the
+ * term 0 when the entry did not commit here: cluster/ticket.h). */
 struct prop_batch;
 struct prop_op {
 	struct meta_cmd cmd;
 	struct prop_batch *b;
-	char line[160];
+	char line[192];
 };
 
 struct prop_batch {
@@ -169,9 +170,9 @@ static void prop_line(struct prop_op *op, int rc)
 {
 	const struct meta_cmd_result *res = &op->cmd.res;
 
-	snprintf(op->line, sizeof(op->line), "%d %" PRIu64 " %s %d %" PRIu64 " %.64s\n", rc,
-		 res->index, res->vid_text[0] ? res->vid_text : "-", res->delete_marker, res->size,
-		 res->etag[0] ? res->etag : "-");
+	snprintf(op->line, sizeof(op->line), "%d %" PRIu64 " %s %d %" PRIu64 " %.64s %" PRIu64 "\n",
+		 rc, res->index, res->vid_text[0] ? res->vid_text : "-", res->delete_marker,
+		 res->size, res->etag[0] ? res->etag : "-", op->cmd.entry_term);
 }
 
 static void batch_finish(struct prop_batch *b)
@@ -276,14 +277,34 @@ static void barrier_done(struct meta_cmd *cmd, int rc, void *arg)
 		send_err(r, rc);
 		return;
 	}
-	snprintf(line, sizeof(line), "%" PRIu64 "\n", cmd->res.index);
+	/* the term the index was given in, when that was asked for: a
+	 * ticket's, or the round's of a term */
+	if (cmd->ticket_term || cmd->leader_term)
+		snprintf(line, sizeof(line), "%" PRIu64 " %" PRIu64 "\n", cmd->res.index,
+			 cmd->ticket_term ? cmd->ticket_term : cmd->leader_term);
+	else
+		snprintf(line, sizeof(line), "%" PRIu64 "\n", cmd->res.index);
 	send_text(r, 200, line);
+}
+
+/* An unsigned decimal query value (no sign, no spaces), or CN_EBADREQ. */
+static int query_u64(const char *v, uint64_t *out)
+{
+	char *end = NULL;
+
+	if (!*v || !isdigit((unsigned char)*v))
+		return CN_EBADREQ;
+	errno = 0;
+	*out = strtoull(v, &end, 10);
+	return *end || errno ? CN_EBADREQ : 0;
 }
 
 static void op_barrier(struct s3_req *r)
 {
 	struct meta_cmd *cmd = cn_pool_zalloc(r->pool, sizeof(*cmd));
 	const char *known = s3_route_param(&r->route, "known");
+	const char *ticket = s3_route_param(&r->route, "ticket");
+	const char *term = s3_route_param(&r->route, "term");
 	int rc;
 
 	if (!cmd) {
@@ -294,19 +315,18 @@ static void op_barrier(struct s3_req *r)
 	cmd->local_only = 1;
 	if (known) {
 		/* a follower that waits for the index itself: a read round
-		 * (without it, a node of an earlier version: a barrier entry) */
-		char *end = NULL;
-		if (!*known || *known == '-' || !isdigit((unsigned char)*known)) {
-			send_err(r, CN_EBADREQ);
-			return;
-		}
-		errno = 0;
-		cmd->known_commit = strtoull(known, &end, 10);
-		if (*end || errno) {
+		 * (without it, a node of an earlier version: a barrier entry);
+		 * ticket=1: its writes alone, which need no round when this
+		 * node is the ready leader (cluster/ticket.h); term=T: a round
+		 * of term T only, confirming writes that went ahead on a
+		 * ticket of T */
+		if (query_u64(known, &cmd->known_commit) || (ticket && strcmp(ticket, "1") != 0) ||
+		    (term && (query_u64(term, &cmd->leader_term) || !cmd->leader_term))) {
 			send_err(r, CN_EBADREQ);
 			return;
 		}
 		cmd->read_index = 1;
+		cmd->ticket_ok = ticket && !term;
 	}
 	rc = s3_meta_submit(r, cmd, barrier_done, r);
 	if (rc)

@@ -185,6 +185,7 @@ struct s3_req {
 	 * entry (s3_entry_confirms) */
 	int unconfirmed;
 	int write_ticket;
+	int follower_ticket; /* the ticket is the leader's, given to this follower */
 	struct cluster_ticket ticket;
 	int authz_object_perm;	   /* an object ACL permission the handler must check */
 	struct s3_baccess *bacc;   /* pool memory, once needed (authz.c) */

@@ -1296,6 +1296,89 @@ def test_leader_writes_are_confirmed_by_their_own_entries(cluster_factory):
             assert lead.get_object(Bucket=fresh, Key=key)["Body"].read() == b"into-fresh"
 
 
+def _barrier_call(leader_of_call, caller, query):
+    """POST /_cairn/internal/barrier?QUERY to leader_of_call, signed as
+    caller: (status, body)."""
+    from cluster_harness import CLUSTER_SECRET
+    host, port = leader_of_call.bind_address.rsplit(":", 1)
+    target = "/_cairn/internal/barrier?" + query
+    now = int(time.time())
+    return _internal_request("POST", int(port), target, {
+        "X-Cairn-Node": caller.address, "X-Cairn-Date": str(now),
+        "X-Cairn-Auth": _sign_internal(CLUSTER_SECRET, "POST", target, caller.address, now)},
+        timeout=10, body=b"")
+
+
+def test_follower_writes_go_ahead_on_the_leaders_ticket(cluster_factory):
+    """A PutObject or DeleteObject through a follower takes no read round:
+    its barrier asks the leader for a write ticket (barrier?ticket=1), which
+    the ready leader answers at once with its write index and term; the
+    follower reads once it applied that index, forwards its command, and the
+    command's entry committing in that term (the 7th field of the forward's
+    result line) confirms the answer, as a leader's own write is confirmed
+    (cluster/ticket.h). An answer without such an entry (NoSuchBucket) asks
+    the leader for a round of the ticket's term (barrier?term=T), which
+    passes only while the leader is still in it."""
+    c = cluster_factory(3, extra_args=FAST)
+    leader = c.leader()
+    f, other = [n for n in c.nodes if n is not leader]
+    bucket = new_bucket(c, leader)
+    fc = c.client(f)
+    retry(lambda: fc.put_object(Bucket=bucket, Key="warm", Body=b"w"))
+    w0, r0 = leader_writes(f), own_rounds(c, leader)
+    for i in range(40):
+        fc.put_object(Bucket=bucket, Key="k%d" % i, Body=b"v%d" % i)
+    for i in range(10):
+        fc.delete_object(Bucket=bucket, Key="k%d" % i)
+    w1, r1 = leader_writes(f), own_rounds(c, leader)
+    assert w1["entry"] - w0["entry"] == 50 and w1["round"] == w0["round"], (w0, w1)
+    assert w1["none"] == w0["none"], (w0, w1)
+    # each of the 50 took a round of the leader's before
+    assert r1 - r0 < 10, (r0, r1)
+    # every write is seen at once, through the leader and the other follower
+    for cl in (c.client(leader), c.client(other)):
+        for i in range(40):
+            if i < 10:
+                with pytest.raises(ClientError) as e:
+                    cl.head_object(Bucket=bucket, Key="k%d" % i)
+                assert err_status(e.value)[0] == 404
+            else:
+                assert cl.get_object(Bucket=bucket, Key="k%d" % i)["Body"].read() == \
+                    b"v%d" % i
+    # no entry behind the answer: a round of the ticket's term, on the leader
+    r2 = own_rounds(c, leader)
+    with pytest.raises(ClientError) as e:
+        fc.put_object(Bucket="no-such-bucket-%s" % uuid.uuid4().hex[:8], Key="k", Body=b"x")
+    assert err_status(e.value) == (404, "NoSuchBucket"), err_status(e.value)
+    w2 = leader_writes(f)
+    assert w2["round"] - w1["round"] == 1 and w2["entry"] == w1["entry"], (w1, w2)
+    assert own_rounds(c, leader) > r2
+
+    # the calls themselves, as the follower makes them
+    term = c.status(leader)["term"]
+    r3 = own_rounds(c, leader)
+    st, body = _barrier_call(leader, f, "known=0&ticket=1")
+    assert st == 200, (st, body)
+    index, got = body.decode().split()
+    assert int(index) > 0 and int(got) == term, body
+    assert own_rounds(c, leader) == r3  # a ticket is no round
+    st, body = _barrier_call(leader, f, "known=0")
+    assert st == 200 and len(body.split()) == 1, (st, body)  # a round: no term
+    st, body = _barrier_call(leader, f, "known=0&term=%d" % term)
+    assert st == 200 and body.decode().split()[1] == str(term), (st, body)
+    assert own_rounds(c, leader) >= r3 + 2
+    for t in (term + 1, term - 1):
+        st, body = _barrier_call(leader, f, "known=0&term=%d" % t)
+        assert st == 503, (t, st, body)
+    for q in ("known=0&term=0", "known=0&term=", "known=0&term=-1", "known=0&term=2x",
+              "known=0&ticket=2", "known=0&ticket=", "known=x&ticket=1"):
+        st, body = _barrier_call(leader, f, q)
+        assert st == 400, (q, st, body)
+    # a follower gives no ticket
+    st, body = _barrier_call(other, f, "known=0&ticket=1")
+    assert st != 200, (st, body)
+
+
 def test_shard_stream_bad_input_leaves_nothing(cluster_factory):
     """The receiving end of a shard stream: a forged request is refused
     before any byte is written; a piece whose checksum is wrong, a stream
