@@ -15,7 +15,9 @@
  * that transaction committed, so its next read sees it. A read barrier
  * (META_CMD_BARRIER) completes once this node has applied everything the
  * leader had committed when the barrier was asked: reads after it are
- * linearizable.
+ * linearizable. A barrier with ticket_ok (a follower's object writes) may
+ * complete sooner, on a write ticket (ticket_term): the reads it allows
+ * are confirmed afterwards (cluster/ticket.h).
  *
  * Threads: one Raft thread (its own libuv loop) owns raft, the FSM and every
  * LMDB write; forwarding threads make blocking calls to the leader. Every

@@ -26,7 +26,11 @@
  * index of the last write there), then the reads wait until this node
  * applied up to that index. A follower that has not yet been told the index
  * is committed gets an append at once (a barrier entry, lbar_kick) rather
- * than at the next heartbeat.
+ * than at the next heartbeat. A follower's call for writes alone
+ * (ticket=1) is answered at once, without a round, with a write ticket:
+ * the last entry that changed more than an object key, and the term
+ * (cluster/ticket.h); a follower's round of a given term (term=T) confirms
+ * an answer its ticket's entry did not.
  *
  * Results are given out in after_turn (a uv_check handle: after every loop
  * turn): a request's before the batch transaction holding it commits (its
