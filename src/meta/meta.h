@@ -526,9 +526,10 @@ struct meta_cmd {
 	 * batch holds only other object keys' writes (cluster/ticket.h) */
 	uint8_t object_write, reads_key;
 	uint64_t key_hash;
-	/* cluster, a follower's barrier whose waiters are all object_write: the
-	 * leader may answer at once with its write index and term, no read
-	 * round (a write ticket, cluster/ticket.h); on the leader (local_only,
+	/* cluster, an object_write's barrier that reads not its own key, on a
+	 * follower: the leader may answer at once, with no read round, with a
+	 * write ticket (cluster/ticket.h): the last entry that changed more
+	 * than an object key, and its term; on the leader (local_only,
 	 * read_index) the follower asked for that. ticket_term (out): the term
 	 * the index was given in when it was so answered, else 0 (a round) */
 	uint8_t ticket_ok;
