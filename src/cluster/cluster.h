@@ -391,6 +391,17 @@ int cluster_entry_encode(const struct meta_cmd *cmd, struct raft_buffer *out);
  * one entry, each command with its own result; n == 1 is
  * cluster_entry_encode's entry. */
 int cluster_entry_encode_batch(const struct meta_cmd *cmds, unsigned n, struct raft_buffer *out);
+/* The first line of s, a forwarded propose's result: "<rc> <index>
+ * <vid_text|-> <delete_marker> <size> <etag|-> [<entry term>]" into *rc,
+ * *res and *entry_term (0 without the term: a leader of an earlier
+ * version; the next line's fields never count); *rc CN_EUNCERTAIN if it
+ * is not such a line. Any thread. */
+void cluster_result_decode(const char *s, int *rc, struct meta_cmd_result *res,
+			   uint64_t *entry_term);
+/* A barrier call's answer: "<index>" after a round, "<index> <term>" when
+ * the index was given in that term (a write ticket, or a round of the term
+ * asked for; *term 0 otherwise). 0, or CN_EINVAL. Any thread. */
+int cluster_index_decode(const char *s, uint64_t *index, uint64_t *term);
 
 /* ---- other nodes' shards (remote.c) ---- */
 

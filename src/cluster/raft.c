@@ -459,10 +459,8 @@ static void job_push(struct cluster *c, struct job *j)
 	pthread_mutex_unlock(&c->jmu);
 }
 
-/* Result of a forwarded propose: "<rc> <index> <vid_text|-> <delete_marker>
- * <size> <etag|-> [<entry term>]" on one line (what the submitter's
- * callback reads; a leader of an earlier version sends no term: 0). */
-static void decode_result(const char *s, int *rc, struct meta_cmd_result *res, uint64_t *entry_term)
+void cluster_result_decode(const char *s, int *rc, struct meta_cmd_result *res,
+			   uint64_t *entry_term)
 {
 	char vid[40] = "", etag[80] = "", one[256];
 	long long r = 0;
@@ -471,6 +469,7 @@ static void decode_result(const char *s, int *rc, struct meta_cmd_result *res, u
 	size_t len = s ? (nl ? (size_t)(nl - s) : strlen(s)) : 0;
 	int dm = 0, n = 0;
 
+	*entry_term = 0;
 	/* the line alone: sscanf would read a missing term from the next */
 	if (s && len < sizeof(one)) {
 		memcpy(one, s, len);
@@ -483,7 +482,8 @@ static void decode_result(const char *s, int *rc, struct meta_cmd_result *res, u
 		return;
 	}
 	*rc = (int)r;
-	*entry_term = n == 7 ? term : 0;
+	if (n == 7)
+		*entry_term = term;
 	res->index = index;
 	if (strcmp(vid, "-") != 0 && strlen(vid) < sizeof(res->vid_text)) {
 		strcpy(res->vid_text, vid);
@@ -529,7 +529,7 @@ static void run_propose(struct cluster *c, struct job **batch, int n)
 			/* 503: the leader moved before appending any of them */
 			r = resp.status == 503 ? CN_ENOLEADER : CN_EUNCERTAIN;
 		} else {
-			decode_result(line, &r, &cmd->res, &cmd->entry_term);
+			cluster_result_decode(line, &r, &cmd->res, &cmd->entry_term);
 			if (r == CN_ENOTLEADER)
 				r = CN_ENOLEADER; /* not appended: the client retries */
 			line = line ? strchr(line, '\n') : NULL;
@@ -544,10 +544,7 @@ static void run_propose(struct cluster *c, struct job **batch, int n)
 		rpc_resp_release(&resp);
 }
 
-/* A barrier call's answer: "<index>" after a round, "<index> <term>"
- * when the index was given in that term (a ticket, or a round of the term
- * asked for). 0, or CN_EINVAL. */
-static int parse_index(const char *s, uint64_t *index, uint64_t *term)
+int cluster_index_decode(const char *s, uint64_t *index, uint64_t *term)
 {
 	char *end = NULL;
 
@@ -572,7 +569,8 @@ static void run_barrier(struct cluster *c, struct job *j)
 		 j->ticket ? "&ticket=1" : "");
 	rc = rpc_call(c->rpc, j->leader, "POST", target, NULL, 0, -1, BARRIER_TIMEOUT_MS, 1, &resp);
 	if (!rc) {
-		if (resp.status == 200 && resp.body && parse_index(resp.body, &index, &term))
+		if (resp.status == 200 && resp.body &&
+		    cluster_index_decode(resp.body, &index, &term))
 			index = term = 0;
 		rpc_resp_release(&resp);
 	}
@@ -605,8 +603,8 @@ static void run_round(struct cluster *c, struct job *j)
 		 j->known, j->term);
 	if (rpc_call(c->rpc, j->leader, "POST", target, NULL, 0, -1, BARRIER_TIMEOUT_MS, 1,
 		     &resp) == 0) {
-		if (resp.status == 200 && resp.body && parse_index(resp.body, &index, &term) == 0 &&
-		    index && term == j->term)
+		if (resp.status == 200 && resp.body &&
+		    cluster_index_decode(resp.body, &index, &term) == 0 && index && term == j->term)
 			rc = 0;
 		rpc_resp_release(&resp);
 	}

@@ -14,6 +14,9 @@
  * leader appends a loop turn's proposals), each command with its own
  * result, which every node must compute alike.
  *
+ * Also here, since they are raft.c's: the lines a follower reads back from
+ * the leader (a forward's results, a barrier call's answer).
+ *
  * CAIRN_SIM_SEEDS (default 24) and CAIRN_SIM_STEPS (default 2500) size the
  * run; a failure prints the seed so it can be replayed alone with
  * CAIRN_SIM_SEED.
@@ -743,9 +746,77 @@ static void test_sim_seeds(void **state)
 			run_seed(found[k], steps, 0);
 }
 
+/* The forward's result lines (cluster_result_decode): a leader of this
+ * version adds the entry's term, one of an earlier version does not, and a
+ * line without it never takes the next line's first field for it. */
+static void test_result_lines(void **state)
+{
+	struct meta_cmd_result res;
+	uint64_t term = 99;
+	int rc = 0;
+	(void)state;
+
+	memset(&res, 0, sizeof(res));
+	cluster_result_decode("0 42 null 0 4096 \"abc\" 7\n", &rc, &res, &term);
+	assert_int_equal(rc, 0);
+	assert_int_equal(res.index, 42);
+	assert_int_equal(res.size, 4096);
+	assert_string_equal(res.vid_text, "null");
+	assert_string_equal(res.etag, "\"abc\"");
+	assert_int_equal(term, 7);
+
+	/* six fields: an earlier leader's line; the next line's rc is no term */
+	term = 99;
+	memset(&res, 0, sizeof(res));
+	cluster_result_decode("0 43 - 1 0 -\n5 44 - 0 0 - 7\n", &rc, &res, &term);
+	assert_int_equal(rc, 0);
+	assert_int_equal(res.index, 43);
+	assert_int_equal(res.delete_marker, 1);
+	assert_string_equal(res.etag, "");
+	assert_int_equal(term, 0);
+	/* the last line of a body, with no newline */
+	char last[64];
+	snprintf(last, sizeof(last), "%d 45 - 0 0 - 3", CN_EPRECOND);
+	cluster_result_decode(last, &rc, &res, &term);
+	assert_int_equal(rc, CN_EPRECOND);
+	assert_int_equal(term, 3);
+
+	/* not a result line: unknown, and no term */
+	const char *bad[] = {NULL, "", "0 1 -\n", "garbage\n", "0 1 - 0 0\n2 3 - 0 0 - 9\n"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		term = 99;
+		cluster_result_decode(bad[i], &rc, &res, &term);
+		assert_int_equal(rc, CN_EUNCERTAIN);
+		assert_int_equal(term, 0);
+	}
+}
+
+/* A barrier call's answer (cluster_index_decode): an index after a round,
+ * an index and the term it was given in after a ticket or a round of a
+ * term; anything else is refused. */
+static void test_index_answers(void **state)
+{
+	uint64_t index, term;
+	(void)state;
+
+	assert_int_equal(cluster_index_decode("17\n", &index, &term), 0);
+	assert_int_equal(index, 17);
+	assert_int_equal(term, 0);
+	assert_int_equal(cluster_index_decode("17 5\n", &index, &term), 0);
+	assert_int_equal(index, 17);
+	assert_int_equal(term, 5);
+	assert_int_equal(cluster_index_decode("18", &index, &term), 0);
+	assert_int_equal(index, 18);
+	const char *bad[] = {"", "\n", "x\n", "-1\n", "17 \n", "17 5x\n", "17 -5\n", "17  5\n"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(cluster_index_decode(bad[i], &index, &term), CN_EINVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_result_lines),
+		cmocka_unit_test(test_index_answers),
 		cmocka_unit_test(test_sim_seeds),
 	};
 	cn_log_set_level(CN_LOG_ERROR);
