@@ -751,35 +751,39 @@ static void test_sim_seeds(void **state)
  * line without it never takes the next line's first field for it. */
 static void test_result_lines(void **state)
 {
+	char precond[64];
+	snprintf(precond, sizeof(precond), "%d 45 - 0 0 - 3", CN_EPRECOND);
+	const struct {
+		const char *line;
+		int rc;
+		uint64_t index, size, term;
+		int dm;
+		const char *vid, *etag;
+	} ok[] = {
+		{"0 42 null 0 4096 \"abc\" 7\n", 0, 42, 4096, 7, 0, "null", "\"abc\""},
+		/* six fields: an earlier leader's line; the next line's rc is
+		 * no term */
+		{"0 43 - 1 0 -\n5 44 - 0 0 - 7\n", 0, 43, 0, 0, 1, "", ""},
+		/* the last line of a body, with no newline */
+		{precond, CN_EPRECOND, 45, 0, 3, 0, "", ""},
+	};
 	struct meta_cmd_result res;
-	uint64_t term = 99;
+	uint64_t term;
 	int rc = 0;
 	(void)state;
 
-	memset(&res, 0, sizeof(res));
-	cluster_result_decode("0 42 null 0 4096 \"abc\" 7\n", &rc, &res, &term);
-	assert_int_equal(rc, 0);
-	assert_int_equal(res.index, 42);
-	assert_int_equal(res.size, 4096);
-	assert_string_equal(res.vid_text, "null");
-	assert_string_equal(res.etag, "\"abc\"");
-	assert_int_equal(term, 7);
-
-	/* six fields: an earlier leader's line; the next line's rc is no term */
-	term = 99;
-	memset(&res, 0, sizeof(res));
-	cluster_result_decode("0 43 - 1 0 -\n5 44 - 0 0 - 7\n", &rc, &res, &term);
-	assert_int_equal(rc, 0);
-	assert_int_equal(res.index, 43);
-	assert_int_equal(res.delete_marker, 1);
-	assert_string_equal(res.etag, "");
-	assert_int_equal(term, 0);
-	/* the last line of a body, with no newline */
-	char last[64];
-	snprintf(last, sizeof(last), "%d 45 - 0 0 - 3", CN_EPRECOND);
-	cluster_result_decode(last, &rc, &res, &term);
-	assert_int_equal(rc, CN_EPRECOND);
-	assert_int_equal(term, 3);
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		memset(&res, 0, sizeof(res));
+		term = 99;
+		cluster_result_decode(ok[i].line, &rc, &res, &term);
+		assert_int_equal(rc, ok[i].rc);
+		assert_int_equal(res.index, ok[i].index);
+		assert_int_equal(res.size, ok[i].size);
+		assert_int_equal(res.delete_marker, ok[i].dm);
+		assert_string_equal(res.vid_text, ok[i].vid);
+		assert_string_equal(res.etag, ok[i].etag);
+		assert_int_equal(term, ok[i].term);
+	}
 
 	/* not a result line: unknown, and no term */
 	const char *bad[] = {NULL, "", "0 1 -\n", "garbage\n", "0 1 - 0 0\n2 3 - 0 0 - 9\n"};
