@@ -62,12 +62,14 @@ struct net {
 	long put_after; /* fail_put: records accepted before the failure */
 	/* accounting */
 	int opened, freed;
-	long preads, cached_preads;
+	/* bumped by the store's fetch threads as well as the test's: atomic,
+	 * or two fetches at once can count as one */
+	_Atomic long preads, cached_preads;
 	/* split reads (rstart/rfinish): bit g = drive g fails at rstart, never
 	 * answers (rfinish times out), or answers with its last byte flipped */
 	unsigned r_fail, r_stall, r_flip;
-	long rstarts, rtimeouts;
-	int rcalls; /* started and not yet freed */
+	_Atomic long rstarts, rtimeouts;
+	_Atomic int rcalls; /* started and not yet freed */
 	int record;
 	struct rlog log[DATA_MAX_SHARDS];
 };
