@@ -999,8 +999,12 @@ def test_read_rounds_are_shared_under_load(cluster_factory):
         paced = r2["paced"] - r1["paced"]
         assert reads >= 32 * 60, (node.name, r1, r2)
         # rounds that already take 1 ms or more (a slow build such as
-        # asan's, or a loaded machine) share reads without being held back
-        assert reads >= 4 * started and (paced > 0 or elapsed >= 0.001 * started), \
+        # asan's, or a loaded machine) share reads without being held back.
+        # Under the sanitizers the GETs themselves are the slow part, so
+        # fewer wait for each round: one run saw 3.7 a round. Unshared
+        # rounds are 1 a round either way.
+        share = 2 if os.environ.get("CAIRN_SANITIZED") == "1" else 4
+        assert reads >= share * started and (paced > 0 or elapsed >= 0.001 * started), \
             ("rounds not shared", node.name, reads, started, paced, elapsed)
 
 
