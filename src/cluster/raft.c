@@ -1816,10 +1816,27 @@ static void read_started(struct cluster *c, struct read_pace *p, const struct me
 	uv_timer_stop(&p->timer); /* a pause that ran out before its timer */
 }
 
-static void start_follower_barrier(struct cluster *c)
+/* A call of this follower's to the leader: a job of type with the
+ * leader's address and this node's commit index, or NULL (no leader
+ * known, or no memory). */
+static struct job *leader_job(struct cluster *c, enum job_type type)
 {
 	raft_id lid = 0;
 	const char *laddr = NULL;
+	struct job *j;
+
+	raft_leader(&c->raft, &lid, &laddr);
+	if (!laddr || lid == c->id || strlen(laddr) > CLUSTER_ADDR_MAX ||
+	    !(j = calloc(1, sizeof(*j))))
+		return NULL;
+	j->type = type;
+	j->known = raft_commit_index(&c->raft);
+	strcpy(j->leader, laddr);
+	return j;
+}
+
+static void start_follower_barrier(struct cluster *c)
+{
 	struct job *j;
 	int ticket = 1;
 
@@ -1831,20 +1848,15 @@ static void start_follower_barrier(struct cluster *c)
 		ticket = w->ticket_ok;
 	if (!ticket && read_held(c, &c->fb_pace))
 		return;
-	raft_leader(&c->raft, &lid, &laddr);
-	if (!laddr || lid == c->id || strlen(laddr) > CLUSTER_ADDR_MAX ||
-	    !(j = calloc(1, sizeof(*j)))) {
+	if (!(j = leader_job(c, JOB_BARRIER))) {
 		complete_all(c->fbar_waiting, CN_ENOLEADER, 0);
 		c->fbar_waiting = NULL;
 		return;
 	}
-	j->type = JOB_BARRIER;
 	j->waiters = c->fbar_waiting;
 	if (!ticket)
 		read_started(c, &c->fb_pace, j->waiters);
-	j->known = raft_commit_index(&c->raft);
 	j->ticket = ticket;
-	strcpy(j->leader, laddr);
 	c->fbar_waiting = NULL;
 	c->fbar_inflight = 1;
 	job_push(c, j);
@@ -2045,21 +2057,14 @@ static void on_confirmed(struct cluster *c, struct msg *m)
 /* A round of cmd->leader_term asked of the leader (meta_cmd.ask_leader). */
 static void follower_round(struct cluster *c, struct meta_cmd *cmd)
 {
-	raft_id lid = 0;
-	const char *laddr = NULL;
-	struct job *j;
+	struct job *j = leader_job(c, JOB_ROUND);
 
-	raft_leader(&c->raft, &lid, &laddr);
-	if (!laddr || lid == c->id || strlen(laddr) > CLUSTER_ADDR_MAX ||
-	    !(j = calloc(1, sizeof(*j)))) {
+	if (!j) {
 		meta_cmd_complete(cmd, CN_ENOLEADER);
 		return;
 	}
-	j->type = JOB_ROUND;
 	j->cmd = cmd;
 	j->term = cmd->leader_term;
-	j->known = raft_commit_index(&c->raft);
-	strcpy(j->leader, laddr);
 	job_push(c, j);
 }
 
