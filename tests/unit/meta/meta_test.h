@@ -43,9 +43,11 @@ static inline void ts_close(struct tstore *t)
 	assert_int_equal(system(cmd), 0);
 }
 
+/* A distinct, rising time for each command, from any thread (several
+ * tests submit from threads of their own). */
 static inline int64_t t_now(void)
 {
-	static int64_t n = 1700000000000000000LL;
+	static _Atomic int64_t n = 1700000000000000000LL;
 	return n += 1000;
 }
 
