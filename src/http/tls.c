@@ -244,18 +244,18 @@ void tls_server_free(struct tls_server *s)
 	free(s);
 }
 
-/* A session on ctx (a reference of its own) between two BIOs. */
-static int conn_make(SSL_CTX *ctx, pthread_mutex_t *lock, struct tls_conn **out)
+/* A session on *ctx (a reference of its own) between two BIOs. *ctx is
+ * read under lock: a reload swaps it and frees the old one, so a pointer
+ * read before the lock could be freed before SSL_new takes its reference. */
+static int conn_make(SSL_CTX *const *ctx, pthread_mutex_t *lock, struct tls_conn **out)
 {
 	struct tls_conn *t = calloc(1, sizeof(*t));
 
 	if (!t)
 		return CN_ENOMEM;
-	if (lock)
-		pthread_mutex_lock(lock);
-	t->ssl = SSL_new(ctx);
-	if (lock)
-		pthread_mutex_unlock(lock);
+	pthread_mutex_lock(lock);
+	t->ssl = SSL_new(*ctx);
+	pthread_mutex_unlock(lock);
 	pthread_once(&sink_once, sink_init);
 	t->rbio = BIO_new(BIO_s_mem());
 	t->wbio = sink_method ? BIO_new(sink_method) : NULL;
@@ -278,7 +278,7 @@ static int conn_make(SSL_CTX *ctx, pthread_mutex_t *lock, struct tls_conn **out)
 
 int tls_conn_new(struct tls_server *s, struct tls_conn **out)
 {
-	int rc = conn_make(s->ctx, &s->lock, out);
+	int rc = conn_make(&s->ctx, &s->lock, out);
 
 	if (!rc)
 		SSL_set_accept_state((*out)->ssl);
@@ -372,7 +372,7 @@ int tls_conn_new_client(struct tls_client *c, const char *host, struct tls_conn 
 {
 	unsigned char bin[16];
 	X509_VERIFY_PARAM *vp;
-	int is_ip, rc = conn_make(c->ctx, &c->lock, out);
+	int is_ip, rc = conn_make(&c->ctx, &c->lock, out);
 
 	if (rc)
 		return rc;

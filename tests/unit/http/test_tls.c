@@ -5,7 +5,8 @@
  * and written to temporary files. Covered: handshake, ALPN and version,
  * 1 MiB each way, TLS 1.1 refused, a CBC-only client refused, close_notify,
  * reload (new connections see the new certificate, a connection made
- * before keeps working, a bad pair keeps the old one), start-up refusals,
+ * before keeps working, a bad pair keeps the old one), reloads while
+ * another thread makes sessions, start-up refusals,
  * and the TLS record sniffing helper.
  */
 #include <setjmp.h>
@@ -13,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -301,6 +303,50 @@ static void test_reload(void **state)
 	make_pair(1, cert_path, key_path);
 }
 
+struct reloader {
+	struct tls_server *srv;
+	int n, failed;
+};
+
+static void *reload_main(void *arg)
+{
+	struct reloader *rl = arg;
+	char why[512];
+
+	for (int i = 0; i < rl->n; i++)
+		rl->failed += tls_server_reload(rl->srv, why, sizeof(why)) != 0;
+	return NULL;
+}
+
+/* Loops make sessions while SIGHUP reloads on the main thread: a session
+ * must take its context under the lock a reload swaps it under, or the
+ * context it read could be freed before SSL_new takes a reference (a
+ * use-after-free ThreadSanitizer reported as a race; asan sees the double
+ * free when the window is hit). */
+static void test_reload_while_connecting(void **state)
+{
+	struct tls_server *srv = server_new();
+	struct reloader rl = {.srv = srv, .n = 200};
+	pthread_t th;
+	long made = 0;
+	(void)state;
+
+	assert_int_equal(pthread_create(&th, NULL, reload_main, &rl), 0);
+	for (;;) {
+		struct tls_conn *t[8];
+		for (int i = 0; i < 8; i++)
+			assert_int_equal(tls_conn_new(srv, &t[i]), 0);
+		for (int i = 0; i < 8; i++)
+			tls_conn_free(t[i]);
+		made += 8;
+		if (pthread_tryjoin_np(th, NULL) == 0)
+			break; /* the reloads are done */
+	}
+	assert_int_equal(rl.failed, 0);
+	assert_true(made >= 8);
+	tls_server_free(srv);
+}
+
 static void test_start_refusals(void **state)
 {
 	struct tls_server *srv = NULL;
@@ -358,6 +404,7 @@ int main(void)
 		cmocka_unit_test(test_handshake_and_data),
 		cmocka_unit_test(test_old_protocols_and_ciphers_refused),
 		cmocka_unit_test(test_reload),
+		cmocka_unit_test(test_reload_while_connecting),
 		cmocka_unit_test(test_start_refusals),
 		cmocka_unit_test(test_looks_like_hello),
 	};
