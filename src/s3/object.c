@@ -296,7 +296,8 @@ struct get_op {
 	size_t off[2];
 	/* the rest of the range in one block of a blob with k > 1: sent from
 	 * the reader's buffers (blob_reader_view), not copied into buf[view] */
-	int view; /* -1, or the buffer index standing for it */
+	int view;    /* -1, or the buffer index standing for it (loop only) */
+	int rd_view; /* the read in flight was such a view (its thread's) */
 	int n_viov;
 	struct iovec viov[DATA_MAX_SHARDS];
 };
@@ -365,6 +366,7 @@ static void get_read_at(struct s3_req *r, struct get_op *g, int cached)
 	if (part_start + part_len - g->pos < want)
 		want = (size_t)(part_start + part_len - g->pos);
 	g->rd_skip = 0;
+	g->rd_view = 0;
 	if (g->sse.mode == S3_SSE_NONE && g->end + 1 - g->pos <= part_start + part_len - g->pos) {
 		/* the rest of the range is in this part: if it is in one block
 		 * too, it goes out from the reader's buffers; this is the last
@@ -373,8 +375,9 @@ static void get_read_at(struct s3_req *r, struct get_op *g, int cached)
 			g->reader, g->pos - part_start, (size_t)(g->end + 1 - g->pos), g->viov,
 			(int)(sizeof(g->viov) / sizeof(g->viov[0])), &g->n_viov, &g->rd_got);
 		if (g->rd_rc != CN_EAGAIN) {
-			if (g->rd_rc == 0)
-				g->view = g->rd_idx;
+			/* get_read_after sets view, on the loop: the loop reads
+			 * it for the buffer it writes while this read runs */
+			g->rd_view = g->rd_rc == 0;
 			return;
 		}
 	}
@@ -411,6 +414,8 @@ static void get_read_after(struct s3_req *r, int status, void *arg)
 	} else {
 		g->len[g->rd_idx] = g->rd_got;
 		g->off[g->rd_idx] = g->rd_skip;
+		if (g->rd_view)
+			g->view = g->rd_idx;
 		g->state[g->rd_idx] = BUF_READY;
 		g->pos += g->rd_got;
 	}
