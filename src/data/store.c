@@ -538,8 +538,11 @@ static int adopt(struct data_store *s, int i)
 		log_error("data: cannot format replacement drive %s: %s", d->path, cn_strerror(rc));
 		return rc;
 	}
-	/* Only this thread writes the id of an offline drive; readers look at
-	 * `online` first and match ids of online drives. */
+	/* Only this thread (under set_lock) writes the id of an offline
+	 * drive. store_drive_index compares it without a lock, which
+	 * ThreadSanitizer reports as a race: a lookup during the copy finds
+	 * neither the old id nor the new one, as it would after the copy for
+	 * the old id, and nothing yet names the new one. */
 	memcpy(d->id, e->id, DATA_ID_LEN);
 	d->pos = i;
 	atomic_store(&d->rebuild, 1);
