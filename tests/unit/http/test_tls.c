@@ -328,7 +328,6 @@ static void test_reload_while_connecting(void **state)
 	struct tls_server *srv = server_new();
 	struct reloader rl = {.srv = srv, .n = 200};
 	pthread_t th;
-	long made = 0;
 	(void)state;
 
 	assert_int_equal(pthread_create(&th, NULL, reload_main, &rl), 0);
@@ -338,12 +337,10 @@ static void test_reload_while_connecting(void **state)
 			assert_int_equal(tls_conn_new(srv, &t[i]), 0);
 		for (int i = 0; i < 8; i++)
 			tls_conn_free(t[i]);
-		made += 8;
 		if (pthread_tryjoin_np(th, NULL) == 0)
 			break; /* the reloads are done */
 	}
 	assert_int_equal(rl.failed, 0);
-	assert_true(made >= 8);
 	tls_server_free(srv);
 }
 
