@@ -40,8 +40,9 @@ import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-if HERE not in sys.path:
-    sys.path.insert(0, HERE)
+for _d in (HERE, os.path.dirname(HERE)):   # this directory, and tests/ (promtext)
+    if _d not in sys.path:
+        sys.path.insert(0, _d)
 
 import boto3  # noqa: E402
 import botocore.session  # noqa: E402
@@ -50,6 +51,7 @@ from botocore.awsrequest import AWSRequest  # noqa: E402
 from botocore.config import Config  # noqa: E402
 from botocore.credentials import Credentials  # noqa: E402
 
+import promtext  # noqa: E402
 from netproxy import ClusterProxy, free_ports  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(HERE))
@@ -176,6 +178,18 @@ class Node:
                 c.close()
         except (OSError, http.client.HTTPException):
             return False
+
+    def metrics(self, timeout=10.0):
+        """The samples of this node's /_cairn/metrics page (promtext.parse)."""
+        c = self.connection(timeout)
+        try:
+            c.request("GET", "/_cairn/metrics")
+            r = c.getresponse()
+            body = r.read()
+        finally:
+            c.close()
+        assert r.status == 200, body[:500]
+        return promtext.parse(body.decode())
 
 
 class StallMonitor:

@@ -392,8 +392,6 @@ def test_an_unconfirmed_leader_get_is_never_answered(cluster_factory):
     stopped (SIGSTOP) nothing can confirm it: the client gets a bare 503 and
     never the object, which the leader had already read. Once they run
     again the same GET is answered."""
-    import re
-    import urllib.request
     c = cluster_factory(3)
     leader = c.leader()
     followers = [n for n in c.nodes if n is not leader]
@@ -409,10 +407,7 @@ def test_an_unconfirmed_leader_get_is_never_answered(cluster_factory):
     assert get_body(c, leader, bucket, "big") == big
 
     def refused():
-        text = urllib.request.urlopen("http://%s:%d/_cairn/metrics" % (HOST, leader.s3_port),
-                                      timeout=10).read().decode()
-        return int(re.search(r'^cairn_leader_reads_total\{confirmed_by="none"\} (\d+)$',
-                             text, re.M).group(1))
+        return leader.metrics()['cairn_leader_reads_total{confirmed_by="none"}']
 
     before = refused()
     for n in followers:
@@ -1700,16 +1695,12 @@ def test_a_full_log_segment_is_closed_off_the_raft_loop(cluster_factory):
     call to a reaper thread. Writes that fill more than one 8 MiB segment on
     every node must show each node's destroys counted by the reaper, and the
     nodes keep serving: the data is all there."""
-    import re
-    import urllib.request
     c = cluster_factory(3, extra_args=["--inline-threshold", "262144"])
     leader = c.leader()
     bucket = new_bucket(c, leader)
 
     def destroys(node):
-        text = urllib.request.urlopen("http://%s:%d/_cairn/metrics" % (HOST, node.s3_port),
-                                      timeout=10).read().decode()
-        return int(re.search(r"^cairn_raft_log_aio_destroys_total (\d+)$", text, re.M).group(1))
+        return node.metrics()["cairn_raft_log_aio_destroys_total"]
 
     before = {n.name: destroys(n) for n in c.nodes}
     bodies = {}

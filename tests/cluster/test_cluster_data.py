@@ -32,6 +32,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 if HERE not in sys.path:
     sys.path.insert(0, HERE)
 
+import promtext  # noqa: E402
 from test_cluster import _internal_request, _own_status  # noqa: E402
 from workload import err_status  # noqa: E402
 
@@ -189,11 +190,7 @@ def test_shards_spread_over_nodes_and_read_everywhere(cluster_factory):
 
 
 def connections_accepted(node):
-    import re
-    import urllib.request
-    text = urllib.request.urlopen("http://127.0.0.1:%d/_cairn/metrics" % node.s3_port,
-                                  timeout=10).read().decode()
-    return int(re.search(r"^cairn_connections_total (\d+)$", text, re.M).group(1))
+    return node.metrics()["cairn_connections_total"]
 
 
 def test_remote_reads_reuse_connections(cluster_factory):
@@ -247,11 +244,9 @@ def test_node_down_writes_quorum_then_backfill(cluster_factory):
     del objects["b0"]
     missing = heal_entries(c, n1)
     assert missing and missing >= 7, missing   # every blob written while n3 was away
-    import urllib.request
-    text = urllib.request.urlopen("http://127.0.0.1:%d/_cairn/metrics" % n1.s3_port,
-                                  timeout=10).read().decode()
-    assert "cairn_heal_entries %d" % missing in text, text[-800:]
-    assert "cairn_rebalance_running" in text
+    m = n1.metrics()
+    assert m.get("cairn_heal_entries") == missing, m
+    assert "cairn_rebalance_running" in m, m
 
     # the shards n3 missed are nowhere yet; each blob has 2 of 3
     shards = all_shards(c, live)
@@ -978,12 +973,7 @@ def node_drive(cluster, asked, node):
 
 def labelled(node, family, label):
     """{label value: count} of the counter family on node's metrics."""
-    import re
-    import urllib.request
-    text = urllib.request.urlopen("http://127.0.0.1:%d/_cairn/metrics" % node.s3_port,
-                                  timeout=10).read().decode()
-    return {k: int(v) for k, v in
-            re.findall(r'^%s\{%s="(\w+)"\} (\d+)$' % (family, label), text, re.M)}
+    return promtext.family(node.metrics(), family, label)
 
 
 def shard_serves(node):

@@ -18,6 +18,7 @@ Helpers importable from tests (`from conftest import ...`)
               date=None, access_key=None, secret_key=None) -> Response
   sign_headers(...)  -> dict of headers (SigV4 over exactly what is sent)
   make_client(server, **config) -> boto3 client
+  metrics(server)    -> {series: value} of its /_cairn/metrics (promtext.parse)
 
 The binary comes from $CAIRN_BIN (default build/cairn, relative to the repo
 root). Servers listen on 127.0.0.1:0 and the real port is read from the
@@ -33,6 +34,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 import types
@@ -48,6 +50,9 @@ from botocore.config import Config
 from botocore.credentials import Credentials
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+if os.path.join(REPO, "tests") not in sys.path:
+    sys.path.insert(0, os.path.join(REPO, "tests"))
+import promtext  # noqa: E402
 ACCESS_KEY = "cairntestkey"
 SECRET_KEY = "cairn-test-secret-0123456789"
 REGION = "us-east-1"
@@ -383,6 +388,13 @@ def start_server_fixture():
         if code != 0:
             bad.append((code, srv.log()[-2000:]))
     assert not bad, "extra server(s) exited uncleanly: %r" % bad
+
+
+def metrics(server):
+    """The samples of server's /_cairn/metrics page (unsigned, as a scraper asks)."""
+    r = raw_request(server, "GET", "/_cairn/metrics", sign=False)
+    assert r.status == 200, r.body[:500]
+    return promtext.parse(r.body.decode())
 
 
 @pytest.fixture(name="raw_request")

@@ -22,7 +22,7 @@ import time
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import make_client, raw_request, sign_headers
+from conftest import make_client, metrics, sign_headers
 from test_interrupted import head_status as interrupted_head_status
 from test_interrupted import open_request, read_response, wait_files, wait_growth
 
@@ -179,14 +179,8 @@ def ballast(srv):
 
 def gauges(srv):
     """The full-disk gauges of /_cairn/metrics."""
-    r = raw_request(srv, "GET", "/_cairn/metrics", sign=False)
-    assert r.status == 200
-    out = {}
-    for line in r.body.decode().splitlines():
-        name, _, value = line.partition(" ")
-        if name in ("cairn_storage_full", "cairn_meta_ballast_released"):
-            out[name] = int(value)
-    return out
+    m = metrics(srv)
+    return {k: m[k] for k in ("cairn_storage_full", "cairn_meta_ballast_released") if k in m}
 
 
 @pytest.mark.parametrize("env", [3000], indirect=True)

@@ -10,9 +10,8 @@ import os
 import shutil
 import socket
 import subprocess
-import urllib.request
 
-from conftest import ACCESS_KEY, SECRET_KEY, cairn_bin, make_client, start_server
+from conftest import ACCESS_KEY, SECRET_KEY, cairn_bin, make_client, metrics, start_server
 
 ENV = dict(os.environ, CAIRN_ROOT_USER=ACCESS_KEY, CAIRN_ROOT_PASSWORD=SECRET_KEY)
 
@@ -148,9 +147,9 @@ def test_allow_degraded_serves_loudly(tmp_path, start_server):
     assert ds["missing"] == 1 and len(ds["problems"]) == 1 and dirs[1] in ds["problems"][0]
     gone = [d for d in st["drives"] if d["path"] == dirs[1]][0]
     assert gone["online"] is False and gone["problem"] == "missing"
-    metrics = urllib.request.urlopen(srv.endpoint + "/_cairn/metrics").read().decode()
-    assert "\ncairn_degraded 1\n" in metrics and "\ncairn_drives_missing 1\n" in metrics
-    assert "\ncairn_drive_set_size 4\n" in metrics
+    m = metrics(srv)
+    assert m["cairn_degraded"] == 1 and m["cairn_drives_missing"] == 1, m
+    assert m["cairn_drive_set_size"] == 4, m
     # ... and repeats the warning while it lasts.
     import time
     deadline = time.monotonic() + 10
@@ -179,8 +178,8 @@ def test_healthy_store_not_degraded(tmp_path, start_server):
     dirs = make_store(tmp_path, start_server)
     srv = start_server(tmp_path, *dirs[:-1], data_dir=dirs[-1])
     assert "(4 drives)" in srv.log() and "DEGRADED" not in srv.log(), srv.log()
-    metrics = urllib.request.urlopen(srv.endpoint + "/_cairn/metrics").read().decode()
-    assert "\ncairn_degraded 0\n" in metrics and "\ncairn_drives_online 4\n" in metrics
+    m = metrics(srv)
+    assert m["cairn_degraded"] == 0 and m["cairn_drives_online"] == 4, m
     out = subprocess.run([cairn_bin(), "admin", "--endpoint", srv.endpoint, "status"],
                          env=ENV, capture_output=True, timeout=30)
     ds = json.loads(out.stdout)["drive_set"]

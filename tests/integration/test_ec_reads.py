@@ -15,13 +15,12 @@ import ctypes
 import glob
 import mmap
 import os
-import re
-import urllib.request
 
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import make_client
+import promtext
+from conftest import make_client, metrics
 
 MiB = 1024 * 1024
 BLOCK = 1 * MiB  # the default block size
@@ -98,9 +97,8 @@ def test_ec_view_with_damaged_shard(tmp_path, start_server):
 
 
 def reads(srv):
-    text = urllib.request.urlopen(srv.endpoint + "/_cairn/metrics").read().decode()
-    got = dict(re.findall(r'^cairn_object_reads_total\{where="(loop|pool)"\} (\d+)$', text, re.M))
-    return int(got["loop"]), int(got["pool"])
+    got = promtext.family(metrics(srv), "cairn_object_reads_total", "where")
+    return got["loop"], got["pool"]
 
 
 _libc = ctypes.CDLL(None, use_errno=True)
