@@ -1254,13 +1254,16 @@ out:
 	}
 	if (http)
 		http_server_free(http);
+	/* (again, for a start that failed: idempotent) before the workers go:
+	 * its status answers read the rebalance worker; and nothing reads
+	 * shards for others now */
+	if (ihttp)
+		http_server_stop(ihttp);
 	if (s3)
 		s3_server_lifecycle_stop(s3);
 	rebalance_stop(rebalance);
 	scrub_stop(scrub);
 	gc_stop(gc);
-	if (ihttp) /* (again: idempotent) nothing reads shards for others now */
-		http_server_stop(ihttp);
 	if (cluster && cluster_shard_recv_drain(15000))
 		log_warn("cluster: shard streams still running at shutdown");
 	data_store_remote_stop(data); /* no fetch may outlive the remote */

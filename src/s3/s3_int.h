@@ -58,11 +58,13 @@ struct s3_server {
 	char account_canonical[65];
 	struct meta_store *meta;
 	struct data_store *data;
-	struct gc *gc;		     /* may be NULL */
-	struct scrub *scrub;	     /* may be NULL */
-	struct cluster *cluster;     /* cluster mode, else NULL */
-	struct rebalance *rebalance; /* cluster mode, else NULL */
-	_Atomic int ready;	     /* set by the main or start-up thread, read by loops */
+	struct gc *gc;		 /* may be NULL */
+	struct scrub *scrub;	 /* may be NULL */
+	struct cluster *cluster; /* cluster mode, else NULL */
+	/* cluster mode, else NULL. Set by the main thread after the internal
+	 * API's server already answers status requests that read it. */
+	_Atomic(struct rebalance *) rebalance;
+	_Atomic int ready; /* set by the main or start-up thread, read by loops */
 };
 
 /* Per HTTP worker loop. */
