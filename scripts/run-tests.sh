@@ -19,6 +19,10 @@
 #      newer boto3/botocore still win)
 #   4. fuzz: replay each build/fuzz/fuzz_* over tests/fuzz/corpus/<name>/, plus
 #      a short exploration; one test per target (skipped when CAIRN_SANITIZED=1)
+#   5. thread sanitizer (make tsan sets CAIRN_TSAN_REPORTS, the directory its
+#      TSAN_OPTIONS log_path writes to): every distinct report any process
+#      of the run wrote (a unit binary, a server, a CLI call) is one failure;
+#      the directory is emptied first and kept for a look
 #
 # TEST runs one thing instead (make test T=... F=...), never hardening or fuzz:
 #   <module>/<test_binary>   that unit binary; FILTER is a cmocka glob over its
@@ -103,6 +107,9 @@ rm -f "$RESULTS"/*.xml
 PASSED=0
 FAILED=0
 FAILURES=()
+if [ -n "${CAIRN_TSAN_REPORTS:-}" ]; then
+	rm -rf "$CAIRN_TSAN_REPORTS" && mkdir -p "$CAIRN_TSAN_REPORTS" || exit 2
+fi
 TMP=$(mktemp -d /tmp/cairn-tests.XXXXXX)
 trap 'rm -rf "$TMP"' EXIT
 
@@ -518,6 +525,29 @@ if [ "$KIND" = all ]; then
 			echo "no fuzz binaries in $FUZZ_DIR"
 			fail "fuzz: no binaries"
 		fi
+	fi
+fi
+
+# ---- 5. thread sanitizer reports (make tsan) ----
+# A race in a server does not fail the request that met it, so the reports
+# are the verdict: one failure per distinct SUMMARY line (its first frame of
+# ours), with the first report of each printed. Suppressed ones
+# (tests/tsan.supp) never reach the files.
+if [ -n "${CAIRN_TSAN_REPORTS:-}" ]; then
+	section "thread sanitizer ($CAIRN_TSAN_REPORTS)"
+	files=$(find "$CAIRN_TSAN_REPORTS" -type f | sort)
+	if [ -z "$files" ]; then
+		echo "no reports"
+		PASSED=$((PASSED + 1))
+	else
+		# shellcheck disable=SC2086 # one file name per word
+		grep -h '^SUMMARY: ThreadSanitizer' $files | sort | uniq -c | sort -rn >"$TMP/tsan.sum"
+		cat "$TMP/tsan.sum"
+		# shellcheck disable=SC2086
+		awk '/^WARNING: ThreadSanitizer/ { n++ } n == 1' $files | head -60
+		k=$(wc -l <"$TMP/tsan.sum")
+		[ "$k" -gt 0 ] || k=1 # a file without a SUMMARY line: a report cut short
+		fail "thread sanitizer: $k distinct report(s) in $(echo "$files" | wc -l) process(es)" "$k"
 	fi
 fi
 
