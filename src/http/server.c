@@ -824,17 +824,8 @@ static void upgrade_written(struct http_request *r, int err, void *arg)
 	uv_os_fd_t fd = -1;
 	int dupfd = -1;
 
-	/* dup, then close-on-exec (no thread execs: no window), rather than
-	 * F_DUPFD_CLOEXEC: ThreadSanitizer intercepts dup, not fcntl, and an
-	 * fd it does not see created takes the state of the last socket that
-	 * had its number (libuv closes those with a raw syscall), so the new
-	 * owner's thread would race a stranger's in every report. */
 	if (!err && uv_fileno((uv_handle_t *)&c->tcp, &fd) == 0)
-		dupfd = dup(fd);
-	if (dupfd >= 0 && fcntl(dupfd, F_SETFD, FD_CLOEXEC) != 0) {
-		close(dupfd);
-		dupfd = -1;
-	}
+		dupfd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
 	/* Our handle closes (close(2) only: no shutdown, no linger), the
 	 * duplicate keeps the socket open for its new owner. */
 	c->detached = 1;
