@@ -20,7 +20,10 @@
  * --peers is not an operator's decision to grow the cluster.
  *
  * When no peer answers, the node cannot tell a first start from a lost
- * state and bootstraps as before (docs/ARCHITECTURE.md: limits).
+ * state and bootstraps as before (docs/ARCHITECTURE.md: limits). The
+ * converse: a first start after the other peers elected a leader looks
+ * like a replacement, and joins under a random id (a tombstone for the
+ * derived id, which never registered a drive, stays in the map).
  *
  * Threads: cluster_probe_established runs on the main thread inside
  * cluster_open; the rejoin thread is started and joined by raft.c.
