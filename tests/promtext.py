@@ -6,6 +6,7 @@ The samples of a /_cairn/metrics page (Prometheus text format), for tests.
                                  'cairn_requests_total{op="GetObject",status="200"}'
   family(samples, name, label) -> {label value: value} of the samples of
                                  counter family `name` labelled by `label`
+                                 alone (series with more labels are left out)
 
 Values are ints when they print as one, else floats. A line that is not a
 comment and not "series value" fails the test that reads it: the format

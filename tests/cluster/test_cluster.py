@@ -223,7 +223,9 @@ def test_cluster_map_registration(cluster_factory):
         m = st.get("map") or {}
         ids = {x["address"]: x["id"] for x in st["nodes"]}
         problems = []
-        nodes = m.get("nodes", [])
+        # leaving out tombstones: a node that starts after the others have
+        # a leader rejoins under a new id (cluster/rejoin.c; make tsan)
+        nodes = [x for x in m.get("nodes", []) if x["state"] != "removed"]
         if sorted((x["address"], x["id"]) for x in nodes) != sorted(ids.items()):
             problems.append("nodes")
         if any(x["state"] != "up" or x["zone"] != "zone-a" or x["weight"] <= 0
