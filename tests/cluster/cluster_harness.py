@@ -80,6 +80,24 @@ def cairn_bin():
     return b
 
 
+def _all_threads_stopped(pid):
+    """True if every thread of pid is stopped (state T or t) or gone."""
+    try:
+        tids = os.listdir("/proc/%d/task" % pid)
+    except FileNotFoundError:
+        return True
+    for tid in tids:
+        try:
+            with open("/proc/%d/task/%s/stat" % (pid, tid)) as f:
+                stat = f.read()
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        # the state follows the command name's closing parenthesis
+        if stat[stat.rindex(")") + 2] not in "TtZX":
+            return False
+    return True
+
+
 def now():
     return time.monotonic()
 
@@ -563,10 +581,22 @@ class Cluster:
             raise NodeFailed("%s did not stop within %.0fs of SIGTERM:\n%s" % (
                 node.name, timeout, node.log()[-3000:]))
 
-    def pause(self, node):
+    def pause(self, node, timeout=10.0):
+        """SIGSTOP, and wait until every thread of the process has stopped.
+
+        kill() returns once the signal is queued; the other threads stop only
+        after the one that takes it runs and starts the group stop. On a busy
+        machine that is milliseconds, in which the node still answers calls
+        (a read round's confirmation, say) that came after pause returned."""
         node.proc.send_signal(signal.SIGSTOP)
         node.paused = True
         node.history.append(("pause", now()))
+        end = time.monotonic() + timeout
+        while not _all_threads_stopped(node.proc.pid):
+            if time.monotonic() > end:
+                raise NodeFailed("%s: threads still running %.0fs after SIGSTOP" % (
+                    node.name, timeout))
+            time.sleep(0.001)
 
     def resume(self, node):
         node.proc.send_signal(signal.SIGCONT)
