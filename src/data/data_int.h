@@ -34,6 +34,10 @@ struct data_drive {
 	 * before at, at with release. */
 	_Atomic uint64_t space_room;
 	_Atomic uint64_t space_at;
+	/* id again, in words, for the lookups that scan every drive without
+	 * a lock (store_drive_index, data_store_drive_ids) while an adoption
+	 * or a recheck rewrites an offline drive's id (store.c, set_id) */
+	_Atomic uint64_t id_word[DATA_ID_LEN / 8];
 };
 
 /* The drive set recorded in every drive's marker (store.c): position i

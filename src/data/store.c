@@ -518,6 +518,28 @@ static int may_adopt(struct data_store *s, int i, int present, int force, char *
 	return 0;
 }
 
+/* Sets drive d's id. Lookups on other threads read the words, never d->id:
+ * a lookup during the change sees each word old or new, and a mix names no
+ * drive (ids are random). */
+static void set_id(struct data_drive *d, const uint8_t id[DATA_ID_LEN])
+{
+	if (id != d->id)
+		memcpy(d->id, id, DATA_ID_LEN);
+	for (int w = 0; w < DATA_ID_LEN / 8; w++) {
+		uint64_t v;
+		memcpy(&v, d->id + 8 * w, 8);
+		atomic_store_explicit(&d->id_word[w], v, memory_order_relaxed);
+	}
+}
+
+static void load_id(const struct data_drive *d, uint8_t out[DATA_ID_LEN])
+{
+	for (int w = 0; w < DATA_ID_LEN / 8; w++) {
+		uint64_t v = atomic_load_explicit(&d->id_word[w], memory_order_relaxed);
+		memcpy(out + 8 * w, &v, 8);
+	}
+}
+
 /* Formats drive i's directory as the next incarnation of the set's drive at
  * position i, flagged for rebuild. The other drives' markers still name the
  * old incarnation until the caller rewrites them; a crash in between is
@@ -538,12 +560,10 @@ static int adopt(struct data_store *s, int i)
 		log_error("data: cannot format replacement drive %s: %s", d->path, cn_strerror(rc));
 		return rc;
 	}
-	/* Only this thread (under set_lock) writes the id of an offline
-	 * drive. store_drive_index compares it without a lock, which
-	 * ThreadSanitizer reports as a race: a lookup during the copy finds
-	 * neither the old id nor the new one, as it would after the copy for
-	 * the old id, and nothing yet names the new one. */
-	memcpy(d->id, e->id, DATA_ID_LEN);
+	/* (a lookup during the change finds neither the old id nor the new
+	 * one, as it would after it for the old id; nothing names the new one
+	 * yet) */
+	set_id(d, e->id);
 	d->pos = i;
 	atomic_store(&d->rebuild, 1);
 	cn_hex(e->id, DATA_ID_LEN, hex);
@@ -884,7 +904,7 @@ int data_store_open(const char *const *dirs, int n, const struct data_options *o
 				goto fail;
 			}
 		}
-		memcpy(d->id, pr[i].id, DATA_ID_LEN);
+		set_id(d, pr[i].id);
 		if (pr[i].set.n && (win < 0 || pr[i].set.epoch > pr[win].set.epoch))
 			win = i;
 	}
@@ -900,6 +920,7 @@ int data_store_open(const char *const *dirs, int n, const struct data_options *o
 					  cn_strerror(rc));
 				goto fail;
 			}
+			set_id(d, d->id);
 			pr[i].st = M_OK;
 		}
 	} else {
@@ -1017,12 +1038,16 @@ int data_store_recheck(struct data_store *s)
 		if (stale)
 			continue;
 		int dup = 0;
-		for (int j = 0; j < s->n; j++)
-			dup |= j != i && memcmp(s->drives[j].id, p.id, DATA_ID_LEN) == 0;
+		for (int j = 0; j < s->n; j++) {
+			uint8_t other[DATA_ID_LEN];
+			load_id(&s->drives[j], other);
+			dup |= j != i && memcmp(other, p.id, DATA_ID_LEN) == 0;
+		}
 		if (dup)
 			continue;
-		/* Recheck runs on one thread; readers only look at `online`. */
-		memcpy(d->id, p.id, DATA_ID_LEN);
+		/* Recheck runs on one thread; readers only look at `online`,
+		 * lookups at the words. */
+		set_id(d, p.id);
 		if (d->lock_fd >= 0) {
 			s->io->close(s->io->ctx, d->lock_fd);
 			d->lock_fd = -1;
@@ -1051,7 +1076,7 @@ int data_store_stats(struct data_store *s, struct data_drive_stat *out, int cap)
 		struct statvfs st;
 		memset(o, 0, sizeof(*o));
 		o->path = d->path;
-		memcpy(o->id, d->id, DATA_ID_LEN);
+		load_id(d, o->id);
 		o->online = atomic_load(&d->online);
 		o->rebuilding = atomic_load(&d->rebuild);
 		o->problem = o->online ? NULL : d->problem;
@@ -1168,7 +1193,7 @@ int data_store_rebuild_pending(struct data_store *s, int from, uint8_t id[DATA_I
 	for (int i = from < 0 ? 0 : from; i < s->n; i++) {
 		struct data_drive *d = &s->drives[i];
 		if (atomic_load(&d->rebuild) && atomic_load(&d->online)) {
-			memcpy(id, d->id, DATA_ID_LEN);
+			load_id(d, id);
 			return i;
 		}
 	}
@@ -1279,9 +1304,12 @@ int store_drive_index(const struct data_store *s, const uint8_t id[DATA_ID_LEN])
 	static const uint8_t zero[DATA_ID_LEN];
 	if (memcmp(id, zero, DATA_ID_LEN) == 0)
 		return -1;
-	for (int i = 0; i < s->n; i++)
-		if (memcmp(s->drives[i].id, id, DATA_ID_LEN) == 0)
+	for (int i = 0; i < s->n; i++) {
+		uint8_t have[DATA_ID_LEN];
+		load_id(&s->drives[i], have);
+		if (memcmp(have, id, DATA_ID_LEN) == 0)
 			return i;
+	}
 	return -1;
 }
 
@@ -1482,7 +1510,7 @@ int data_store_drive_ids(struct data_store *s, uint8_t (*ids)[DATA_ID_LEN], int 
 {
 	int n = 0;
 	for (int i = 0; i < s->n && n < max; i++)
-		memcpy(ids[n++], s->drives[i].id, DATA_ID_LEN);
+		load_id(&s->drives[i], ids[n++]);
 	return n;
 }
 

@@ -10,12 +10,15 @@
 #include <cmocka.h>
 
 #include "data_test.h"
+#include "data/data_int.h"
 
 #include "core/clock.h"
 #include "core/digest.h"
 #include "core/err.h"
 
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <sys/wait.h>
 
 static int put_blob(struct data_store *s, const uint8_t *data, size_t len, uint64_t seed,
@@ -176,6 +179,36 @@ static void test_missing_and_new_drives(void **state)
 	tdirs_free(&t);
 }
 
+/* Lookups of one drive id on another thread while it is replaced: each
+ * finds the drive's slot or nothing, never another drive. */
+struct lookups {
+	struct data_store *s;
+	const uint8_t *id;
+	int want;
+	atomic_int stop;
+	long n, found, wrong;
+};
+
+static void *lookup_loop(void *arg)
+{
+	struct lookups *lk = arg;
+	uint8_t ids[4][16];
+
+	for (;;) {
+		/* the pass that sees stop still runs: the last one starts
+		 * after the replacement returned */
+		int last = atomic_load(&lk->stop);
+		int i = store_drive_index(lk->s, lk->id);
+		lk->n++;
+		lk->found += i == lk->want;
+		lk->wrong += i != lk->want && i != -1;
+		/* (the status listing reads every drive's id the same way) */
+		data_store_drive_ids(lk->s, ids, 4);
+		if (last)
+			return NULL;
+	}
+}
+
 /* Drive replacement: an empty directory in the place of a drive the recorded
  * set misses is adopted with that drive's id and the next incarnation; the
  * old disk coming back is stale; adoption is refused for dirs[0] with
@@ -279,7 +312,16 @@ static void test_adopt_replacement(void **state)
 	char why[512];
 	assert_int_equal(data_store_drive_replace(s, 1, 0, why, sizeof(why)), CN_EBUSY);
 	assert_int_equal(data_store_drive_replace(s, 0, 0, why, sizeof(why)), CN_EINVAL);
+	struct lookups lk = {.s = s, .id = old_id, .want = 2};
+	pthread_t th;
+	assert_int_equal(pthread_create(&th, NULL, lookup_loop, &lk), 0);
 	assert_int_equal(data_store_drive_replace(s, 2, 0, why, sizeof(why)), 0);
+	atomic_store(&lk.stop, 1);
+	pthread_join(th, NULL);
+	assert_true(lk.n >= 1);
+	assert_int_equal(lk.wrong, 0);
+	assert_true(lk.found >= 1); /* the pass after the replacement found it */
+	assert_int_equal(store_drive_index(s, old_id), 2);
 	data_store_stats(s, st, 4);
 	assert_true(st[2].online && st[2].rebuilding);
 	assert_int_equal(st[2].incarnation, 2);
