@@ -41,12 +41,14 @@ N4K=2000
 lg fill.single -e "$SE" --create-bucket -b bench -p g4k- -s 4K -c 32 -n $N4K put
 lg fill.cluster -e "$LE" --create-bucket -b bench -p g4k- -s 4K -c 32 -n $N4K put
 for r in $(seq "$RUNS"); do
-	lg put4k.single -e "$SE" -b bench -p "p$r-" -s 4K -c 32 -d "$SECS" put
-	lg put4k.leader -e "$LE" -b bench -p "pl$r-" -s 4K -c 32 -d "$SECS" put
-	lg put4k.follower -e "$FE" -b bench -p "pf$r-" -s 4K -c 32 -d "$SECS" put
-	lg get4k.single -e "$SE" -b bench -p g4k- -s 4K -k $N4K -c 32 -d "$SECS" get
-	lg get4k.leader -e "$LE" -b bench -p g4k- -s 4K -k $N4K -c 32 -d "$SECS" get
-	lg get4k.follower -e "$FE" -b bench -p g4k- -s 4K -k $N4K -c 32 -d "$SECS" get
+	lg put4k.single -e "$SE" -b bench -p "p$r-" -s 4K -c 32 -d "$SECS" --raw put
+	lg put4k.leader -e "$LE" -b bench -p "pl$r-" -s 4K -c 32 -d "$SECS" --raw put
+	lg put4k.follower -e "$FE" -b bench -p "pf$r-" -s 4K -c 32 -d "$SECS" --raw put
+	lg put4kc.single -e "$SE" -b bench -p "pc$r-" -s 4K -c 32 -d "$SECS" put
+	lg put4kc.leader -e "$LE" -b bench -p "plc$r-" -s 4K -c 32 -d "$SECS" put
+	lg get4k.single -e "$SE" -b bench -p g4k- -s 4K -k $N4K -c 32 -d "$SECS" --raw get
+	lg get4k.leader -e "$LE" -b bench -p g4k- -s 4K -k $N4K -c 32 -d "$SECS" --raw get
+	lg get4k.follower -e "$FE" -b bench -p g4k- -s 4K -k $N4K -c 32 -d "$SECS" --raw get
 done
 # large objects: erasure-coded across the nodes (2+1) against one node's own drive
 lg fill1m.single -e "$SE" -b bench -p g1m- -s 1M -c 4 -n 64 put
@@ -122,6 +124,8 @@ TABLE=$TMP/table
 	row "PUT 4 KiB, c=32, single node" put4k put single
 	row "PUT 4 KiB, c=32, 3 nodes via the leader" put4k put leader
 	row "PUT 4 KiB, c=32, 3 nodes via a follower" put4k put follower
+	row "PUT 4 KiB, c=32, single node, libcurl client" put4kc put single
+	row "PUT 4 KiB, c=32, 3 nodes via the leader, libcurl client" put4kc put leader
 	row "GET 4 KiB, c=32, single node" get4k get single
 	row "GET 4 KiB, c=32, 3 nodes via the leader" get4k get leader
 	row "GET 4 KiB, c=32, 3 nodes via a follower" get4k get follower
@@ -150,7 +154,8 @@ if [ "${BENCH_NO_RESULTS:-0}" != 1 ]; then
 		echo "Machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo) RAM, $(uname -sr);" \
 			"all four servers and the load generator on this machine (shared, noisy)."
 		echo "Command: \`make bench\` (bench/cluster.sh, BENCH_SECS=$SECS, BENCH_RUNS=$RUNS); medians over runs;" \
-			"ratio = median of paired cluster/single ops/s. Durable: data fsync always, Raft entries fsynced."
+			"ratio = median of paired cluster/single ops/s. Durable: data fsync always, Raft entries fsynced." \
+			"4 KiB rows: loadgen's own HTTP client (\`--raw\`) unless the row says libcurl; larger objects: libcurl."
 		echo
 		cat "$TABLE"
 	} >>"$HERE/RESULTS.md"
