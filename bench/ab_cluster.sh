@@ -12,8 +12,9 @@
 # /proc/PID/stat, over the row); the last lines are the medians of the
 # paired new/old ratios. Used for bench/RESULTS.md's A/B sections; not part
 # of `make bench`.
-# ROUNDS (4), SECS (6 per row). The load generator is this tree's (make
-# bench-bins).
+# ROUNDS (4), SECS (6 per row), LG_ARGS (extra loadgen options for the
+# timed rows, e.g. --raw). The load generator is this tree's (make
+# bench-bins), or LG.
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/lib.sh"
@@ -46,7 +47,8 @@ one() { # BIN TAG ROUND: a fresh cluster of BIN, its rows into $TMP/rows
 	"$LG" -e "$LE" --create-bucket -b bench "${FILL[@]}" >/dev/null 2>&1
 	for c in $CONCS; do
 		t0=$(cpu_ticks)
-		out=$("$LG" -e "$LE" -b bench -p "c$c-" -c "$c" -d "$SECS" "${RUN[@]}" 2>/dev/null |
+		# shellcheck disable=SC2086 # LG_ARGS: loadgen options, split on purpose
+		out=$("$LG" -e "$LE" -b bench -p "c$c-" -c "$c" -d "$SECS" ${LG_ARGS:-} "${RUN[@]}" 2>/dev/null |
 			grep '^RESULT')
 		t1=$(cpu_ticks)
 		ops=$(echo "$out" | sed -n 's/.* ops=\([0-9]*\) .*/\1/p')

@@ -7,7 +7,8 @@
 # 2,000 objects of SIZE, then `loadgen -s SIZE -k 2000 -c 32 -d SECS OP`;
 # the order of the two swaps every round. Each round prints both rates and
 # CPU per request; the last lines the medians of the paired new/old ratios.
-# OP (get; or put), SIZE (4K), SECS (6), ROUNDS (6). Used for
+# OP (get; or put), SIZE (4K), SECS (6), ROUNDS (6), LG_ARGS (extra loadgen
+# options for the timed run, e.g. --raw). Used for
 # bench/RESULTS.md's A/B sections; not part of `make bench`.
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -31,7 +32,8 @@ one() { # BIN TAG: "rate us-per-op" of one fresh server into $TMP/TAG
 	"$LG" -e "$SRV_EP" --create-bucket -b bench -p p- -s "$SIZE" -c 32 -n 2000 put \
 		>/dev/null 2>&1 || { echo "cpu_ab: fill failed" >&2; exit 1; }
 	s0=$(awk '{print $14+$15}' /proc/"$SRV_PID"/stat)
-	"$LG" -e "$SRV_EP" -b bench -p p- -s "$SIZE" -k 2000 -c 32 -d "$SECS" "$OP" \
+	# shellcheck disable=SC2086 # LG_ARGS: loadgen options, split on purpose
+	"$LG" -e "$SRV_EP" -b bench -p p- -s "$SIZE" -k 2000 -c 32 -d "$SECS" ${LG_ARGS:-} "$OP" \
 		>"$TMP/lg" 2>/dev/null || { echo "cpu_ab: loadgen failed" >&2; exit 1; }
 	s1=$(awk '{print $14+$15}' /proc/"$SRV_PID"/stat)
 	kill "$SRV_PID" 2>/dev/null

@@ -36,12 +36,13 @@ bench_init() { # NAME PARENT_DIR
 
 ab_init() { # NAME OLD_CAIRN NEW_CAIRN: the arguments of bench/NAME.sh, an A/B
 	# of two server builds; sets OLD, NEW, CAIRN (the old one, for
-	# bench_init's check) and this tree's LG, then bench_init NAME.
+	# bench_init's check) and this tree's LG (unless LG is set), then
+	# bench_init NAME.
 	[ $# -eq 3 ] || { echo "usage: bench/$1.sh OLD_CAIRN NEW_CAIRN" >&2; exit 2; }
 	OLD=$2
 	NEW=$3
 	CAIRN=$OLD
-	LG=$HERE/../build/bench/loadgen
+	LG=${LG:-$HERE/../build/bench/loadgen}
 	[ -x "$NEW" ] || { echo "$1: $NEW not built" >&2; exit 2; }
 	bench_init "$1" "${TMPDIR:-/tmp}"
 }
